@@ -1,0 +1,163 @@
+// matmul / gemm bindings: shape, dtype and stride checks, then the kernel with the GIL released.
+#include <sstream>
+#include <stdexcept>
+
+#include "bindings.h"
+#include "fastnn/gemm.h"
+
+namespace fastnn::bindings {
+namespace {
+
+std::string shape_str(const py::array& a) {
+  std::ostringstream s;
+  s << "(";
+  for (py::ssize_t d = 0; d < a.ndim(); ++d) s << (d ? ", " : "") << a.shape(d);
+  s << (a.ndim() == 1 ? ",)" : ")");
+  return s.str();
+}
+
+enum class Dtype { f32, f64 };
+
+Dtype float_dtype(const py::array& a, const char* op, const char* name) {
+  if (a.dtype().is(py::dtype::of<float>())) return Dtype::f32;
+  if (a.dtype().is(py::dtype::of<double>())) return Dtype::f64;
+  throw py::type_error(std::string(op) + ": expected " + name + " to be float32 or float64, got " +
+                       py::str(a.dtype()).cast<std::string>());
+}
+
+// True when the memory spans of the two arrays intersect (a conservative overlap test).
+bool spans_overlap(const py::array& x, const py::array& y) {
+  auto span = [](const py::array& a, const char*& lo, const char*& hi) {
+    lo = hi = static_cast<const char*>(a.data());
+    for (py::ssize_t d = 0; d < a.ndim(); ++d) {
+      if (a.shape(d) == 0) {
+        hi = lo;
+        return false;
+      }
+      const auto extent = (a.shape(d) - 1) * a.strides(d);
+      if (extent < 0) lo += extent;
+      else hi += extent;
+    }
+    hi += a.itemsize();
+    return true;
+  };
+  const char *xl, *xh, *yl, *yh;
+  if (!span(x, xl, xh) || !span(y, yl, yh)) return false;
+  return xl < yh && yl < xh;
+}
+
+template <typename T>
+GemmArgs<T> make_args(const py::array& a, const std::vector<int64_t>& sa, const py::array& b,
+                      const std::vector<int64_t>& sb, T* c, int64_t rs_c, int64_t cs_c, int off, double alpha,
+                      double beta) {
+  GemmArgs<T> g;
+  g.m = a.shape(off);
+  g.k = a.shape(off + 1);
+  g.n = b.shape(off + 1);
+  g.alpha = static_cast<T>(alpha);
+  g.a = static_cast<const T*>(a.data());
+  g.rs_a = sa[off];
+  g.cs_a = sa[off + 1];
+  g.b = static_cast<const T*>(b.data());
+  g.rs_b = sb[off];
+  g.cs_b = sb[off + 1];
+  g.beta = static_cast<T>(beta);
+  g.c = c;
+  g.rs_c = rs_c;
+  g.cs_c = cs_c;
+  return g;
+}
+
+template <typename T>
+void run(Isa isa, const py::array& a, const py::array& b, py::array& c, double alpha, double beta) {
+  const auto sa = element_strides(a, "matmul", "a");
+  const auto sb = element_strides(b, "matmul", "b");
+  const auto sc = element_strides(c, "matmul", "out");
+  T* pc = static_cast<T*>(c.mutable_data());
+  if (a.ndim() == 2) {
+    const GemmArgs<T> g = make_args<T>(a, sa, b, sb, pc, sc[0], sc[1], 0, alpha, beta);
+    py::gil_scoped_release release;
+    gemm(isa, g);
+  } else {
+    BatchedGemmArgs<T> bg;
+    bg.batch = a.shape(0);
+    bg.stride_a = sa[0];
+    bg.stride_b = sb[0];
+    bg.stride_c = sc[0];
+    bg.gemm = make_args<T>(a, sa, b, sb, pc, sc[1], sc[2], 1, alpha, beta);
+    py::gil_scoped_release release;
+    gemm_batched(isa, bg);
+  }
+}
+
+// Checks a @ b for 2-D or batched 3-D operands (equal batch sizes; broadcast batches arrive as
+// zero strides) and returns the dtype.
+Dtype check_operands(const py::array& a, const py::array& b, const char* op) {
+  const Dtype da = float_dtype(a, op, "a");
+  const Dtype db = float_dtype(b, op, "b");
+  if (da != db) {
+    throw py::type_error(std::string(op) + ": a and b must share a dtype, got " + py::str(a.dtype()).cast<std::string>() +
+                         " and " + py::str(b.dtype()).cast<std::string>());
+  }
+  const bool ok_ndim = (a.ndim() == 2 && b.ndim() == 2) || (a.ndim() == 3 && b.ndim() == 3);
+  if (!ok_ndim) {
+    throw std::invalid_argument(std::string(op) + ": expected two 2-D or two 3-D arrays, got shapes " + shape_str(a) +
+                                " and " + shape_str(b));
+  }
+  const int off = a.ndim() - 2;
+  if (a.shape(off + 1) != b.shape(off) || (off == 1 && a.shape(0) != b.shape(0))) {
+    throw std::invalid_argument(std::string(op) + ": shapes " + shape_str(a) + " and " + shape_str(b) +
+                                " cannot be multiplied");
+  }
+  return da;
+}
+
+py::array matmul(const py::array& a, const py::array& b, const py::object& isa_name) {
+  const Isa isa = resolve_isa(isa_name);
+  const Dtype dt = check_operands(a, b, "matmul");
+  std::vector<py::ssize_t> shape;
+  if (a.ndim() == 3) shape.push_back(a.shape(0));
+  shape.push_back(a.shape(a.ndim() - 2));
+  shape.push_back(b.shape(b.ndim() - 1));
+  if (dt == Dtype::f32) {
+    py::array out = py::array_t<float>(shape);
+    run<float>(isa, a, b, out, 1.0, 0.0);
+    return out;
+  }
+  py::array out = py::array_t<double>(shape);
+  run<double>(isa, a, b, out, 1.0, 0.0);
+  return out;
+}
+
+void gemm_inplace(const py::array& a, const py::array& b, py::array c, double alpha, double beta,
+                  const py::object& isa_name) {
+  const Isa isa = resolve_isa(isa_name);
+  const Dtype dt = check_operands(a, b, "gemm");
+  if (float_dtype(c, "gemm", "out") != dt) throw py::type_error("gemm: out must have the dtype of a and b");
+  const int off = a.ndim() - 2;
+  const bool shape_ok = c.ndim() == a.ndim() && c.shape(off) == a.shape(off) && c.shape(off + 1) == b.shape(off + 1) &&
+                        (off == 0 || c.shape(0) == a.shape(0));
+  if (!shape_ok) {
+    throw std::invalid_argument("gemm: out has shape " + shape_str(c) + ", expected the product shape of " +
+                                shape_str(a) + " and " + shape_str(b));
+  }
+  if (!c.writeable()) throw std::invalid_argument("gemm: out is read-only");
+  for (py::ssize_t d = 0; d < c.ndim(); ++d) {
+    if (c.strides(d) == 0 && c.shape(d) > 1) throw std::invalid_argument("gemm: out has overlapping (zero-stride) elements");
+  }
+  if (spans_overlap(c, a) || spans_overlap(c, b)) throw std::invalid_argument("gemm: out overlaps an input");
+  if (dt == Dtype::f32) run<float>(isa, a, b, c, alpha, beta);
+  else run<double>(isa, a, b, c, alpha, beta);
+}
+
+}  // namespace
+
+void bind_gemm(py::module_& m) {
+  m.def("matmul", &matmul, py::arg("a"), py::arg("b"), py::kw_only(), py::arg("isa") = py::none(),
+        "a @ b for 2-D or equally batched 3-D float32/float64 arrays of any strides; returns a new array.");
+  m.def("gemm", &gemm_inplace, py::arg("a"), py::arg("b"), py::arg("out"), py::arg("alpha") = 1.0,
+        py::arg("beta") = 0.0, py::kw_only(), py::arg("isa") = py::none(),
+        "out = alpha * a @ b + beta * out, in place; out may be strided but must not overlap a or b.");
+}
+
+}  // namespace fastnn::bindings

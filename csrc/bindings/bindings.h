@@ -1,0 +1,26 @@
+// One registration function per bind_<family>.cpp, called from module.cpp.
+#pragma once
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <string>
+
+#include "fastnn/isa.h"
+
+namespace fastnn::bindings {
+
+namespace py = pybind11;
+
+void bind_runtime(py::module_& m);
+void bind_gemm(py::module_& m);
+void bind_elementwise(py::module_& m);
+void bind_cuda(py::module_& m);
+
+// The ISA level a kernel call should use: the active one, or `isa` (tests pin each level) after
+// checking that this CPU can run it.
+Isa resolve_isa(const py::object& isa);
+
+// Strides of `a` in elements, raising ValueError naming `op` when one is not a whole number of items.
+std::vector<int64_t> element_strides(const py::array& a, const char* op, const char* name);
+
+}  // namespace fastnn::bindings

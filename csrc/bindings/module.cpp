@@ -1,0 +1,37 @@
+#include "bindings.h"
+
+#include <stdexcept>
+
+namespace fastnn::bindings {
+
+Isa resolve_isa(const py::object& isa) {
+  if (isa.is_none()) return isa_active();
+  const Isa chosen = isa_from_name(py::cast<std::string>(isa));
+  isa_require(chosen);
+  return chosen;
+}
+
+std::vector<int64_t> element_strides(const py::array& a, const char* op, const char* name) {
+  const auto item = static_cast<int64_t>(a.itemsize());
+  std::vector<int64_t> strides(a.ndim());
+  for (py::ssize_t d = 0; d < a.ndim(); ++d) {
+    const auto s = static_cast<int64_t>(a.strides(d));
+    if (s % item != 0) {
+      throw std::invalid_argument(std::string(op) + ": " + name + " has a stride of " + std::to_string(s) +
+                                  " bytes, not a multiple of its item size " + std::to_string(item));
+    }
+    strides[d] = s / item;
+  }
+  return strides;
+}
+
+}  // namespace fastnn::bindings
+
+PYBIND11_MODULE(_C, m) {
+  m.doc() = "fastnn native kernels (CPU, and CUDA when built with it)";
+  // std::invalid_argument already maps to ValueError; make the ISA choice failing at import readable.
+  fastnn::bindings::bind_runtime(m);
+  fastnn::bindings::bind_gemm(m);
+  fastnn::bindings::bind_elementwise(m);
+  fastnn::bindings::bind_cuda(m);
+}

@@ -1,0 +1,246 @@
+// BLIS-style GEMM, compiled once per ISA level (FASTNN_ISA_NS names the level's namespace).
+//
+// Loops, outermost first: jc over NC columns of B/C, pc over KC of the shared dimension (B's KC x NC
+// block is packed into NR-wide panels sized for L2), ic over MC rows (A's MC x KC block packed into
+// MR-tall panels), then the MR x NR tiles. Each tile row of A (MR x KC, packed) stays in L1 while the
+// tile walks along the B panels. Panels are zero-padded, so the micro-kernel always runs full tiles.
+//
+// The micro-kernel is written with GCC vector extensions: the same source becomes 16-float zmm code
+// under -mavx512f, 8-float ymm under -mavx2 and 4-float xmm on the baseline, with the accumulator tile
+// sized to each level's register file.
+//
+// Determinism: threads split tiles, never the k loop, and KC depends only on the cache sizes, so each
+// C element's sum is accumulated in the same order for any thread count.
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "fastnn/aligned_buffer.h"
+#include "fastnn/cache_info.h"
+#include "fastnn/gemm.h"
+#include "fastnn/threading.h"
+
+#ifndef FASTNN_ISA_NS
+#error "FASTNN_ISA_NS must name the ISA level this translation unit is compiled for"
+#endif
+
+namespace fastnn {
+namespace FASTNN_ISA_NS {
+namespace {
+
+#if defined(__AVX512F__)
+constexpr int kVecBytes = 64;
+constexpr int kMR = 12;  // 12 x 2 zmm accumulators + 2 B vectors + broadcasts fit in 32 registers
+#elif defined(__AVX2__)
+constexpr int kVecBytes = 32;
+constexpr int kMR = 6;  // 6 x 2 ymm accumulators + 2 B vectors + 1 broadcast = 15 of 16 registers
+#else
+constexpr int kVecBytes = 16;
+constexpr int kMR = 6;
+#endif
+constexpr int kNV = 2;  // vectors per tile row
+
+typedef float vf32 __attribute__((vector_size(kVecBytes)));
+typedef double vf64 __attribute__((vector_size(kVecBytes)));
+
+template <typename T>
+struct Vec;
+template <>
+struct Vec<float> {
+  using type = vf32;
+};
+template <>
+struct Vec<double> {
+  using type = vf64;
+};
+
+template <typename T>
+struct Tile {
+  using V = typename Vec<T>::type;
+  static constexpr int VL = kVecBytes / sizeof(T);
+  static constexpr int MR = kMR;
+  static constexpr int NR = kNV * VL;
+};
+
+template <typename V>
+inline V load(const void* p) {
+  V v;
+  std::memcpy(&v, p, sizeof(V));
+  return v;
+}
+template <typename V>
+inline void store(void* p, const V& v) {
+  std::memcpy(p, &v, sizeof(V));
+}
+
+// acc[i][v] = sum_p a[p * MR + i] * b[p * NR + v * VL : ...]
+template <typename T>
+inline void micro_kernel(int64_t kc, const T* __restrict a, const T* __restrict b,
+                         typename Tile<T>::V (&acc)[kMR][kNV]) {
+  using V = typename Tile<T>::V;
+  constexpr int MR = Tile<T>::MR, NR = Tile<T>::NR, VL = Tile<T>::VL;
+  for (int i = 0; i < MR; ++i)
+    for (int v = 0; v < kNV; ++v) acc[i][v] = V{};
+  for (int64_t p = 0; p < kc; ++p) {
+    V bv[kNV];
+    for (int v = 0; v < kNV; ++v) bv[v] = *reinterpret_cast<const V*>(b + p * NR + v * VL);
+    for (int i = 0; i < MR; ++i) {
+      const V ai = V{} + a[p * MR + i];
+      for (int v = 0; v < kNV; ++v) acc[i][v] += ai * bv[v];
+    }
+  }
+}
+
+// Writes a finished tile: C = alpha*acc + beta*C on the first KC block ("overwrite"), C += alpha*acc after.
+template <typename T>
+inline void store_tile(const typename Tile<T>::V (&acc)[kMR][kNV], T* c, int64_t rs_c, int64_t cs_c, int64_t mr,
+                       int64_t nr, T alpha, T beta, bool overwrite) {
+  using V = typename Tile<T>::V;
+  constexpr int MR = Tile<T>::MR, NR = Tile<T>::NR, VL = Tile<T>::VL;
+  if (cs_c == 1 && mr == MR && nr == NR) {
+    for (int i = 0; i < MR; ++i) {
+      T* row = c + i * rs_c;
+      for (int v = 0; v < kNV; ++v) {
+        V r = alpha * acc[i][v];
+        if (!overwrite) r += load<V>(row + v * VL);
+        else if (beta != T(0)) r += beta * load<V>(row + v * VL);
+        store(row + v * VL, r);
+      }
+    }
+    return;
+  }
+  alignas(64) T tmp[MR][NR];
+  for (int i = 0; i < MR; ++i)
+    for (int v = 0; v < kNV; ++v) store(&tmp[i][v * VL], acc[i][v]);
+  for (int64_t i = 0; i < mr; ++i) {
+    for (int64_t j = 0; j < nr; ++j) {
+      T& dst = c[i * rs_c + j * cs_c];
+      const T r = alpha * tmp[i][j];
+      if (!overwrite) dst += r;
+      else if (beta != T(0)) dst = r + beta * dst;
+      else dst = r;
+    }
+  }
+}
+
+// A's mc x kc block into MR-row panels: panel q holds rows [q*MR, q*MR+MR) as kc steps of MR values.
+template <typename T>
+void pack_a_panel(const T* a, int64_t rs_a, int64_t cs_a, int64_t rows, int64_t kc, T* dst) {
+  constexpr int MR = Tile<T>::MR;
+  if (rows == MR && cs_a == 1) {
+    for (int64_t p = 0; p < kc; ++p)
+      for (int i = 0; i < MR; ++i) dst[p * MR + i] = a[i * rs_a + p];
+    return;
+  }
+  for (int64_t p = 0; p < kc; ++p) {
+    int64_t i = 0;
+    for (; i < rows; ++i) dst[p * MR + i] = a[i * rs_a + p * cs_a];
+    for (; i < MR; ++i) dst[p * MR + i] = T(0);
+  }
+}
+
+// B's kc x nc block into NR-column panels: panel q holds columns [q*NR, q*NR+NR) as kc rows of NR values.
+template <typename T>
+void pack_b_panel(const T* b, int64_t rs_b, int64_t cs_b, int64_t cols, int64_t kc, T* dst) {
+  constexpr int NR = Tile<T>::NR;
+  if (cols == NR && cs_b == 1) {
+    for (int64_t p = 0; p < kc; ++p) std::memcpy(dst + p * NR, b + p * rs_b, NR * sizeof(T));
+    return;
+  }
+  for (int64_t p = 0; p < kc; ++p) {
+    int64_t j = 0;
+    for (; j < cols; ++j) dst[p * NR + j] = b[p * rs_b + j * cs_b];
+    for (; j < NR; ++j) dst[p * NR + j] = T(0);
+  }
+}
+
+struct Blocking {
+  int64_t kc, mc, nc;
+};
+
+// Sizes follow the caches, never the thread count (KC fixes the summation order).
+template <typename T>
+Blocking choose_blocking(int64_t m, int64_t n, int64_t k) {
+  constexpr int MR = Tile<T>::MR, NR = Tile<T>::NR;
+  const CacheInfo& ci = cache_info();
+  // The MR x KC row of A is reused across a whole B panel: give it half of L1.
+  int64_t kc = (ci.l1d / 2) / (MR * static_cast<int64_t>(sizeof(T)));
+  kc = std::clamp<int64_t>(kc, 128, 384) / 8 * 8;
+  // The packed KC x NC block of B is streamed by every tile row: keep it in half of L2.
+  int64_t nc = (ci.l2 / 2) / (kc * static_cast<int64_t>(sizeof(T)));
+  nc = std::max<int64_t>(NR, nc / NR * NR);
+  // A's MC x KC block is the unit of packing between barriers; a quarter of L2 bounds it.
+  int64_t mc = (ci.l2 / 4) / (kc * static_cast<int64_t>(sizeof(T)));
+  mc = std::max<int64_t>(MR, mc / MR * MR);
+  Blocking bl{std::min(kc, k), std::min(mc, (m + MR - 1) / MR * MR), std::min(nc, (n + NR - 1) / NR * NR)};
+  return bl;
+}
+
+template <typename T>
+void scale_c(const GemmArgs<T>& g) {
+  for (int64_t i = 0; i < g.m; ++i)
+    for (int64_t j = 0; j < g.n; ++j) {
+      T& dst = g.c[i * g.rs_c + j * g.cs_c];
+      dst = g.beta == T(0) ? T(0) : g.beta * dst;
+    }
+}
+
+template <typename T>
+void gemm_impl(const GemmArgs<T>& g) {
+  constexpr int MR = Tile<T>::MR, NR = Tile<T>::NR;
+  if (g.m <= 0 || g.n <= 0) return;
+  if (g.k <= 0 || g.alpha == T(0)) return scale_c(g);
+
+  const Blocking bl = choose_blocking<T>(g.m, g.n, g.k);
+  thread_local AlignedBuffer a_buf, b_buf;
+  T* a_pack = a_buf.get<T>(static_cast<size_t>(bl.mc) * bl.kc);
+  T* b_pack = b_buf.get<T>(static_cast<size_t>(bl.nc) * bl.kc);
+
+  const int nthreads = threads_for(2.0 * g.m * g.n * g.k);
+#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
+  {
+    for (int64_t jc = 0; jc < g.n; jc += bl.nc) {
+      const int64_t nc = std::min(bl.nc, g.n - jc);
+      const int64_t n_panels = (nc + NR - 1) / NR;
+      for (int64_t pc = 0; pc < g.k; pc += bl.kc) {
+        const int64_t kc = std::min(bl.kc, g.k - pc);
+        const bool overwrite = pc == 0;
+#pragma omp for schedule(static)
+        for (int64_t q = 0; q < n_panels; ++q) {
+          const int64_t j0 = jc + q * NR;
+          pack_b_panel(g.b + pc * g.rs_b + j0 * g.cs_b, g.rs_b, g.cs_b, std::min<int64_t>(NR, g.n - j0), kc,
+                       b_pack + q * NR * kc);
+        }
+        for (int64_t ic = 0; ic < g.m; ic += bl.mc) {
+          const int64_t mc = std::min(bl.mc, g.m - ic);
+          const int64_t m_panels = (mc + MR - 1) / MR;
+#pragma omp for schedule(static)
+          for (int64_t q = 0; q < m_panels; ++q) {
+            const int64_t i0 = ic + q * MR;
+            pack_a_panel(g.a + i0 * g.rs_a + pc * g.cs_a, g.rs_a, g.cs_a, std::min<int64_t>(MR, g.m - i0), kc,
+                         a_pack + q * MR * kc);
+          }
+#pragma omp for collapse(2) schedule(static)
+          for (int64_t qi = 0; qi < m_panels; ++qi) {
+            for (int64_t qj = 0; qj < n_panels; ++qj) {
+              const int64_t i0 = ic + qi * MR, j0 = jc + qj * NR;
+              typename Tile<T>::V acc[kMR][kNV];
+              micro_kernel<T>(kc, a_pack + qi * MR * kc, b_pack + qj * NR * kc, acc);
+              store_tile<T>(acc, g.c + i0 * g.rs_c + j0 * g.cs_c, g.rs_c, g.cs_c, std::min<int64_t>(MR, g.m - i0),
+                            std::min<int64_t>(NR, g.n - j0), g.alpha, g.beta, overwrite);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void gemm_f32(const GemmArgs<float>& args) { gemm_impl(args); }
+void gemm_f64(const GemmArgs<double>& args) { gemm_impl(args); }
+
+}  // namespace FASTNN_ISA_NS
+}  // namespace fastnn

@@ -1,0 +1,33 @@
+"""fastnn: a small, fast deep-learning library: tensors with reverse-mode autograd over native kernels."""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+try:
+    from . import _C
+except ImportError as e:  # pragma: no cover - only reachable from a broken install
+    raise ImportError(f"fastnn's native module failed to load ({e}); reinstall with `pip install .`") from e
+
+from . import autograd, cuda, dtypes, ops
+from ._runtime import config, get_num_threads, set_num_threads
+from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .creation import (arange, as_tensor, empty, empty_like, eye, from_dlpack, from_numpy, full, full_like, linspace,
+                       ones, ones_like, rand, rand_like, randint, randn, randn_like, randperm, tensor, zeros,
+                       zeros_like)
+from .device import device
+from .dtypes import bool_ as bool  # noqa: A001
+from .dtypes import double, dtype, float32, float64, int64, long
+from .dtypes import float as float  # noqa: A001,PLC0414
+from .ops import (abs, add, all, amax, amin, any, argmax, argmin, bmm, cat, chunk, clamp, clone, div, eq, exp,
+                  flatten, ge, gelu, gt, index_select, isfinite, isnan, le, leaky_relu, log, log_softmax, logsumexp,
+                  lt, masked_fill, matmul, max, maximum, mean, min, minimum, mm, mul, narrow, ne, neg, permute, pow,
+                  prod, relu, reshape, sigmoid, sign, softmax, split, sqrt, squeeze, stack, std, sub, sum, tanh,
+                  transpose, unbind, unsqueeze, var, where)
+from .random import get_rng_state, manual_seed, seed, set_rng_state
+from .tensor import Size, Tensor, _install_methods
+
+_install_methods()
+del _install_methods
+
+clip = clamp
+true_divide = div

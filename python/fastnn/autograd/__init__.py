@@ -1,0 +1,7 @@
+"""Reverse-mode automatic differentiation: the graph, the engine, grad mode and gradcheck."""
+from .functional import backward, grad
+from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .gradcheck import GradcheckError, gradcheck
+
+__all__ = ["backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "gradcheck",
+           "GradcheckError"]

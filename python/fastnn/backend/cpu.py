@@ -1,0 +1,40 @@
+"""CPU array work that NumPy does not do (or does slower): routed to the native kernels in ``_C``."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _C
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a @ b for arrays with >= 2 dims and broadcasting batch dims (NumPy's matmul semantics)."""
+    if a.dtype not in _FLOATS:
+        return np.matmul(a, b)  # integer matmul has no native kernel; NumPy's is exact
+    if a.ndim == 2 and b.ndim == 2:
+        return _C.matmul(a, b)
+    m, k = a.shape[-2:]
+    n = b.shape[-1]
+    if b.ndim == 2:
+        # (..., m, k) @ (k, n) is one tall GEMM: the layers' usual case (a Linear over a sequence).
+        return _C.matmul(a.reshape(-1, k), b).reshape(a.shape[:-2] + (m, n))
+    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    a3 = _as_batch3(a, batch)
+    b3 = _as_batch3(b, batch)
+    return _C.matmul(a3, b3).reshape(batch + (m, n))
+
+
+def _as_batch3(x: np.ndarray, batch) -> np.ndarray:
+    """x broadcast to ``batch`` and flattened to (prod(batch), rows, cols), without copying when the
+    batch dims collapse into one stride (a broadcast operand keeps stride 0)."""
+    xb = np.broadcast_to(x, batch + x.shape[-2:])
+    if len(batch) == 1:
+        return xb
+    if len(batch) == 0:
+        return xb[None]
+    return xb.reshape((-1,) + x.shape[-2:])
+
+
+def erf(x: np.ndarray) -> np.ndarray:
+    return _C.erf(x)

@@ -1,0 +1,180 @@
+"""Tensor creation: from data, filled, ranges, random, and from NumPy / DLPack."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from . import dtypes
+from .device import check_supported
+from .ops._util import shape_arg
+from .random import generator
+from .tensor import Tensor
+
+
+def _to_array(data, dtype=None) -> np.ndarray:
+    """Data as a fresh-or-owned array of a fastnn dtype: Python floats become float32, ints int64."""
+    if isinstance(data, Tensor):
+        arr = data._data
+    elif isinstance(data, np.ndarray):
+        arr = data
+    else:
+        if isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in data):
+            data = [x.detach().__array__() if isinstance(x, Tensor) else x for x in data]
+        arr = np.asarray(data)
+        if dtype is None and arr.dtype.kind == "f":
+            arr = arr.astype(dtypes.default_float.np)
+        if arr.dtype.kind not in "fiub":
+            raise TypeError(f"cannot make a tensor from {type(data).__name__} data of dtype {arr.dtype}")
+    dt = dtypes.to_dtype(dtype) if dtype is not None else dtypes.from_numpy_dtype(arr.dtype)
+    return arr.astype(dt.np, copy=False)
+
+
+def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A new tensor holding a copy of ``data`` (nested lists, scalars, arrays or tensors)."""
+    check_supported(device)
+    arr = _to_array(data, dtype)
+    if isinstance(data, (np.ndarray, Tensor)) or not arr.flags.c_contiguous:
+        arr = np.array(arr, order="C", copy=True)  # never alias the caller's memory
+    return _make(arr, requires_grad)
+
+
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """Like ``tensor`` but shares memory with a NumPy array (or returns a Tensor) when no conversion is needed."""
+    check_supported(device)
+    if isinstance(data, Tensor) and (dtype is None or dtypes.to_dtype(dtype) is data.dtype):
+        return data
+    return Tensor._wrap(_to_array(data, dtype))
+
+
+def from_numpy(arr: np.ndarray) -> Tensor:
+    """A tensor sharing ``arr``'s memory (writes through both ways), as ``torch.from_numpy``."""
+    if not isinstance(arr, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(arr).__name__})")
+    if arr.dtype not in dtypes._BY_NP:
+        raise TypeError(f"can't convert np.ndarray of type {arr.dtype}. The only supported types are: "
+                        "float64, float32, int64, and bool.")
+    return Tensor._wrap(arr)
+
+
+def from_dlpack(obj) -> Tensor:
+    """A tensor sharing the memory of any DLPack producer (NumPy array, torch tensor ...) on the CPU."""
+    arr = np.from_dlpack(obj)
+    if arr.dtype not in dtypes._BY_NP:
+        raise TypeError(f"from_dlpack: fastnn tensors hold float32, float64, int64 or bool, not {arr.dtype}")
+    return Tensor._wrap(arr)
+
+
+def _float_dtype(dtype):
+    dt = dtypes.to_dtype(dtype) if dtype is not None else dtypes.default_float
+    return dt
+
+
+def _make(arr, requires_grad):
+    t = Tensor._wrap(arr)
+    return t.requires_grad_(True) if requires_grad else t
+
+
+def zeros(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    check_supported(device)
+    return _make(np.zeros(shape_arg(size, "zeros"), _float_dtype(dtype).np), requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    check_supported(device)
+    return _make(np.ones(shape_arg(size, "ones"), _float_dtype(dtype).np), requires_grad)
+
+
+def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    check_supported(device)
+    return _make(np.empty(shape_arg(size, "empty"), _float_dtype(dtype).np), requires_grad)
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    check_supported(device)
+    if dtype is None:
+        if isinstance(fill_value, (bool, np.bool_)):
+            dtype = dtypes.bool_
+        elif isinstance(fill_value, (numbers.Integral, np.integer)):
+            dtype = dtypes.int64
+    return _make(np.full(shape_arg((size,), "full"), fill_value, _float_dtype(dtype).np), requires_grad)
+
+
+def eye(n: int, m: int | None = None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    check_supported(device)
+    return _make(np.eye(n, m, dtype=_float_dtype(dtype).np), requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    check_supported(device)
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise RuntimeError("arange(): step must be nonzero")
+    if dtype is None:
+        ints = all(isinstance(v, (numbers.Integral, np.integer)) for v in (start, end, step))
+        dtype = dtypes.int64 if ints else dtypes.default_float
+    dt = dtypes.to_dtype(dtype)
+    # Count in float64 so float32 ranges get PyTorch's length, then cast.
+    n = max(0, int(np.ceil((end - start) / step)))
+    arr = (start + step * np.arange(n, dtype=np.float64)).astype(dt.np) if dt.is_floating_point else \
+        np.arange(start, end, step, dtype=dt.np)
+    return _make(arr, requires_grad)
+
+
+def linspace(start, end, steps: int, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    check_supported(device)
+    if steps < 0:
+        raise RuntimeError("linspace(): number of steps must be non-negative")
+    return _make(np.linspace(start, end, steps, dtype=np.float64).astype(_float_dtype(dtype).np), requires_grad)
+
+
+def rand(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    check_supported(device)
+    dt = _float_dtype(dtype).np
+    return _make(generator().random(shape_arg(size, "rand"), dtype=dt), requires_grad)
+
+
+def randn(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    check_supported(device)
+    dt = _float_dtype(dtype).np
+    return _make(generator().standard_normal(shape_arg(size, "randn"), dtype=dt), requires_grad)
+
+
+def randint(low, high=None, size=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """``randint(high, size)`` or ``randint(low, high, size)``: integers in [low, high)."""
+    check_supported(device)
+    if size is None:  # randint(high, size)
+        if high is None:
+            raise TypeError("randint() missing required argument 'size'")
+        low, high, size = 0, low, high
+    if high <= low:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
+    dt = dtypes.to_dtype(dtype) if dtype is not None else dtypes.int64
+    return _make(generator().integers(low, high, shape_arg((size,), "randint")).astype(dt.np), requires_grad)
+
+
+def randperm(n: int, dtype=None, device=None) -> Tensor:
+    check_supported(device)
+    dt = dtypes.to_dtype(dtype) if dtype is not None else dtypes.int64
+    return Tensor._wrap(generator().permutation(n).astype(dt.np))
+
+
+def _like(fn):
+    def like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+        return fn(t.shape, dtype=dtype if dtype is not None else t.dtype, device=device, requires_grad=requires_grad)
+
+    like.__name__ = fn.__name__ + "_like"
+    return like
+
+
+zeros_like = _like(zeros)
+ones_like = _like(ones)
+empty_like = _like(empty)
+rand_like = _like(rand)
+randn_like = _like(randn)
+
+
+def full_like(t: Tensor, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return full(t.shape, fill_value, dtype=dtype if dtype is not None else t.dtype, device=device,
+                requires_grad=requires_grad)

@@ -1,0 +1,144 @@
+"""Helpers every op shares: operand conversion, dtype promotion, dim checks, un-broadcasting."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .. import dtypes
+from ..tensor import Tensor
+
+_CATEGORY = {dtypes.bool_: 0, dtypes.int64: 1, dtypes.float32: 2, dtypes.float64: 2}
+
+
+def xp_of(arr):
+    """The array module (NumPy or CuPy) that owns ``arr``."""
+    if type(arr).__module__.startswith("cupy"):
+        import cupy
+
+        return cupy
+    return np
+
+
+def as_tensor(x, op: str) -> Tensor:
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, (np.ndarray, list, tuple, numbers.Number, np.generic)):
+        from ..creation import tensor
+
+        return tensor(x)
+    raise TypeError(f"{op}(): expected a Tensor or a number, got {type(x).__name__}")
+
+
+def _scalar_category(x) -> int:
+    if isinstance(x, (bool, np.bool_)):
+        return 0
+    if isinstance(x, (numbers.Integral, np.integer)):
+        return 1
+    if isinstance(x, (numbers.Real, np.floating)):
+        return 2
+    raise TypeError(f"unsupported scalar {x!r} of type {type(x).__name__}")
+
+
+def is_scalar(x) -> bool:
+    return isinstance(x, (numbers.Number, np.generic)) and not isinstance(x, Tensor)
+
+
+def result_dtype(a, b) -> dtypes.dtype:
+    """PyTorch's promotion: bool < int64 < float; two floats give the wider; a Python scalar only lifts
+    the category (an int tensor times 0.5 is float32, a float32 tensor times 2.0 stays float32)."""
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        da, db = a.dtype, b.dtype
+        if da is db:
+            return da
+        ca, cb = _CATEGORY[da], _CATEGORY[db]
+        if ca != cb:
+            return da if ca > cb else db
+        return dtypes.float64  # float32 with float64
+    t, s = (a, b) if isinstance(a, Tensor) else (b, a)
+    cs = _scalar_category(s)
+    if cs > _CATEGORY[t.dtype]:
+        return dtypes.int64 if cs == 1 else dtypes.default_float
+    return t.dtype
+
+
+def binary_operands(a, b, op: str):
+    """(ta, tb, xa, xb): the operands as Tensors (None for a Python scalar) and as arrays/scalars of the
+    promoted dtype."""
+    if not isinstance(a, Tensor) and not is_scalar(a):
+        a = as_tensor(a, op)
+    if not isinstance(b, Tensor) and not is_scalar(b):
+        b = as_tensor(b, op)
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        raise TypeError(f"{op}(): expected at least one Tensor operand")
+    dt = result_dtype(a, b).np
+    xa = _cast(a, dt)
+    xb = _cast(b, dt)
+    return (a if isinstance(a, Tensor) else None, b if isinstance(b, Tensor) else None, xa, xb)
+
+
+def _cast(x, dt):
+    if isinstance(x, Tensor):
+        arr = x._data
+        return arr if arr.dtype == dt else arr.astype(dt)
+    return dt.type(x)
+
+
+def float_data(t: Tensor):
+    """t's array, as float32 when t holds integers or bools (PyTorch promotes so for exp, log ...)."""
+    arr = t._data
+    return arr if arr.dtype.kind == "f" else arr.astype(dtypes.default_float.np)
+
+
+def normalize_dim(dim: int, ndim: int, op: str) -> int:
+    bound = max(ndim, 1)
+    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
+        raise TypeError(f"{op}(): dim must be an int, got {type(dim).__name__}")
+    if not -bound <= dim < bound:
+        raise IndexError(f"{op}(): Dimension out of range (expected to be in range of [{-bound}, {bound - 1}], "
+                         f"but got {dim})")
+    return int(dim) % bound if ndim else 0
+
+
+def normalize_dims(dim, ndim: int, op: str):
+    """``dim`` (None, an int or a sequence) as a sorted tuple of non-negative axes; None means all."""
+    if dim is None:
+        return tuple(range(ndim))
+    if isinstance(dim, (list, tuple)):
+        axes = tuple(sorted({normalize_dim(d, ndim, op) for d in dim}))
+        if len(axes) != len(dim):
+            raise RuntimeError(f"{op}(): dim {tuple(dim)} appears multiple times in the list of dims")
+        return axes if ndim else ()
+    return (normalize_dim(dim, ndim, op),) if ndim else ()
+
+
+def unbroadcast(grad, shape):
+    """Sums ``grad`` over the axes that broadcasting expanded, so that it has ``shape``."""
+    if grad.shape == tuple(shape):
+        return grad
+    lead = grad.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape) if s == 1 and grad.shape[lead + i] != 1)
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad.reshape(shape)
+
+
+def expand_reduced(grad, shape, axes, keepdim: bool):
+    """Broadcasts the gradient of a reduction over ``axes`` back to the input's ``shape``."""
+    if not keepdim and axes:
+        grad = grad.reshape(tuple(1 if i in axes else s for i, s in enumerate(shape)))
+    return np.broadcast_to(grad, shape) if xp_of(grad) is np else xp_of(grad).broadcast_to(grad, shape)
+
+
+def shape_arg(args, op: str):
+    """Accepts f(2, 3), f((2, 3)) and f([2, 3]) as PyTorch does."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        args = tuple(args[0])
+    out = []
+    for s in args:
+        if isinstance(s, Tensor):
+            s = s.item()
+        if not isinstance(s, (int, np.integer)) or isinstance(s, bool):
+            raise TypeError(f"{op}(): size must be a sequence of ints, got {args!r}")
+        out.append(int(s))
+    return tuple(out)

@@ -1,0 +1,94 @@
+"""Activations, numerically stable: relu, sigmoid, tanh, gelu, leaky_relu, softmax, log_softmax."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..autograd.graph import record
+from ..backend import cpu
+from ..tensor import Tensor
+from ._util import float_data, normalize_dim
+
+
+def relu(a: Tensor) -> Tensor:
+    x = a._data
+    y = np.maximum(x, 0).astype(x.dtype, copy=False)
+    return record(Tensor._wrap(y), "ReluBackward0", (a,), lambda g: (g * (y > 0),))
+
+
+def sigmoid(a: Tensor) -> Tensor:
+    x = float_data(a)
+    # exp of -|x| never overflows; the two branches are the same function on each side of 0.
+    e = np.exp(-np.abs(x))
+    y = np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+    return record(Tensor._wrap(y), "SigmoidBackward0", (a,), lambda g: (g * y * (1 - y),))
+
+
+def tanh(a: Tensor) -> Tensor:
+    y = np.tanh(float_data(a))
+    return record(Tensor._wrap(y), "TanhBackward0", (a,), lambda g: (g * (1 - y * y),))
+
+
+_SQRT1_2 = 1 / math.sqrt(2)
+_INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
+_SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
+
+
+def gelu(a: Tensor, approximate: str = "none") -> Tensor:
+    x = float_data(a)
+    dt = x.dtype.type
+    if approximate == "none":
+        cdf = dt(0.5) * (1 + cpu.erf(x * dt(_SQRT1_2)))
+        y = x * cdf
+
+        def backward(g):
+            return (g * (cdf + x * np.exp(dt(-0.5) * x * x) * dt(_INV_SQRT_2PI)),)
+    elif approximate == "tanh":
+        inner = dt(_SQRT_2_OVER_PI) * (x + dt(0.044715) * x * x * x)
+        th = np.tanh(inner)
+        y = dt(0.5) * x * (1 + th)
+
+        def backward(g):
+            dinner = dt(_SQRT_2_OVER_PI) * (1 + dt(3 * 0.044715) * x * x)
+            return (g * (dt(0.5) * (1 + th) + dt(0.5) * x * (1 - th * th) * dinner),)
+    else:
+        raise ValueError(f"gelu(): approximate must be 'none' or 'tanh', got {approximate!r}")
+    return record(Tensor._wrap(y), "GeluBackward0", (a,), backward)
+
+
+def leaky_relu(a: Tensor, negative_slope: float = 0.01) -> Tensor:
+    x = float_data(a)
+    s = x.dtype.type(negative_slope)
+    pos = x > 0
+    y = np.where(pos, x, x * s)
+    return record(Tensor._wrap(y), "LeakyReluBackward0", (a,), lambda g: (np.where(pos, g, g * s),))
+
+
+def softmax(a: Tensor, dim: int) -> Tensor:
+    ax = normalize_dim(dim, a.ndim, "softmax")
+    x = float_data(a)
+    if x.ndim == 0:
+        x = x.reshape(1)
+    z = x - np.max(x, axis=ax, keepdims=True) if x.size else x
+    e = np.exp(z)
+    y = (e / np.sum(e, axis=ax, keepdims=True)).reshape(a.shape)
+
+    def backward(g):
+        return (y * (g - np.sum(g * y, axis=ax if y.ndim else None, keepdims=True)),)
+
+    return record(Tensor._wrap(y), "SoftmaxBackward0", (a,), backward)
+
+
+def log_softmax(a: Tensor, dim: int) -> Tensor:
+    ax = normalize_dim(dim, a.ndim, "log_softmax")
+    x = float_data(a)
+    if x.ndim == 0:
+        x = x.reshape(1)
+    z = x - np.max(x, axis=ax, keepdims=True) if x.size else x
+    y = (z - np.log(np.sum(np.exp(z), axis=ax, keepdims=True))).reshape(a.shape)
+
+    def backward(g):
+        return (g - np.exp(y) * np.sum(g, axis=ax if y.ndim else None, keepdims=True),)
+
+    return record(Tensor._wrap(y), "LogSoftmaxBackward0", (a,), backward)

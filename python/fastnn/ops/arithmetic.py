@@ -1,0 +1,137 @@
+"""Broadcasting arithmetic and comparisons, each forward beside its backward."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd.graph import record
+from ..tensor import Tensor
+from ._util import binary_operands, unbroadcast
+
+
+def _shape(t, x):
+    return t.shape if t is not None else ()
+
+
+def add(a, b, *, alpha=1) -> Tensor:
+    ta, tb, xa, xb = binary_operands(a, b, "add")
+    if alpha != 1:
+        xb = xb * alpha
+    out = Tensor._wrap(xa + xb)
+
+    def backward(g):
+        return (unbroadcast(g, ta.shape) if ta is not None else None,
+                unbroadcast(g * alpha if alpha != 1 else g, tb.shape) if tb is not None else None)
+
+    return record(out, "AddBackward0", (ta, tb), backward)
+
+
+def sub(a, b, *, alpha=1) -> Tensor:
+    ta, tb, xa, xb = binary_operands(a, b, "sub")
+    out = Tensor._wrap(xa - (xb * alpha if alpha != 1 else xb))
+
+    def backward(g):
+        return (unbroadcast(g, ta.shape) if ta is not None else None,
+                unbroadcast(-alpha * g, tb.shape) if tb is not None else None)
+
+    return record(out, "SubBackward0", (ta, tb), backward)
+
+
+def mul(a, b) -> Tensor:
+    ta, tb, xa, xb = binary_operands(a, b, "mul")
+    out = Tensor._wrap(xa * xb)
+
+    def backward(g):
+        return (unbroadcast(g * xb, ta.shape) if ta is not None and ta._requires_grad else None,
+                unbroadcast(g * xa, tb.shape) if tb is not None and tb._requires_grad else None)
+
+    return record(out, "MulBackward0", (ta, tb), backward)
+
+
+def div(a, b) -> Tensor:
+    ta, tb, xa, xb = binary_operands(a, b, "div")
+    if np.asarray(xa).dtype.kind != "f":  # true division of integers gives float32, as in PyTorch
+        xa = np.asarray(xa, np.float32) if ta is not None else np.float32(xa)
+        xb = np.asarray(xb, np.float32) if tb is not None else np.float32(xb)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = Tensor._wrap(xa / xb)
+
+    def backward(g):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ga = unbroadcast(g / xb, ta.shape) if ta is not None and ta._requires_grad else None
+            gb = unbroadcast(-g * xa / (xb * xb), tb.shape) if tb is not None and tb._requires_grad else None
+        return ga, gb
+
+    return record(out, "DivBackward0", (ta, tb), backward)
+
+
+def pow(a, b) -> Tensor:  # noqa: A001  (PyTorch's name)
+    ta, tb, xa, xb = binary_operands(a, b, "pow")
+    if ta is not None and tb is None and np.asarray(xa).dtype.kind != "f" and float(xb) < 0:
+        raise RuntimeError("Integers to negative integer powers are not allowed.")
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        out_arr = np.power(xa, xb)
+    out = Tensor._wrap(out_arr)
+
+    def backward(g):
+        ga = gb = None
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            if ta is not None and ta._requires_grad:
+                # d/da a^b = b a^(b-1); PyTorch defines it as 0 where b == 0 (even at a == 0).
+                local = np.where(xb == 0, 0, xb * np.power(xa, xb - 1))
+                ga = unbroadcast(g * local, ta.shape)
+            if tb is not None and tb._requires_grad:
+                local = np.where((xa == 0) & (xb >= 0), 0, out_arr * np.log(xa))
+                gb = unbroadcast(g * local, tb.shape)
+        return ga, gb
+
+    return record(out, "PowBackward0", (ta, tb), backward)
+
+
+def neg(a: Tensor) -> Tensor:
+    if a.dtype.np.kind == "b":
+        raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. "
+                           "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.")
+    out = Tensor._wrap(-a._data)
+    return record(out, "NegBackward0", (a,), lambda g: (-g,))
+
+
+def _compare(ufunc, name):
+    def op(a, b) -> Tensor:
+        _, _, xa, xb = binary_operands(a, b, name)
+        return Tensor._wrap(ufunc(xa, xb))
+
+    op.__name__ = name
+    op.__doc__ = f"Element-wise {name} (broadcasting); a bool tensor outside the graph."
+    return op
+
+
+eq = _compare(np.equal, "eq")
+ne = _compare(np.not_equal, "ne")
+lt = _compare(np.less, "lt")
+le = _compare(np.less_equal, "le")
+gt = _compare(np.greater, "gt")
+ge = _compare(np.greater_equal, "ge")
+
+
+def _logical(ufunc, name):
+    def op(a, b) -> Tensor:
+        _, _, xa, xb = binary_operands(a, b, name)
+        return Tensor._wrap(ufunc(xa, xb) if np.asarray(xa).dtype.kind in "bi" else ufunc(xa != 0, xb != 0))
+
+    op.__name__ = name
+    return op
+
+
+bitwise_and = _logical(np.bitwise_and, "bitwise_and")
+bitwise_or = _logical(np.bitwise_or, "bitwise_or")
+bitwise_xor = _logical(np.bitwise_xor, "bitwise_xor")
+
+
+def logical_not(a: Tensor) -> Tensor:
+    return Tensor._wrap(np.logical_not(a._data))
+
+
+def bitwise_not(a: Tensor) -> Tensor:
+    if a.dtype.np.kind not in "bi":
+        raise TypeError(f"bitwise_not is only implemented for integer and bool tensors, got {a.dtype}")
+    return Tensor._wrap(np.invert(a._data))

@@ -1,0 +1,230 @@
+"""Reductions with ``dim`` / ``keepdim``: sum, mean, max, min, argmax, argmin, var, std, logsumexp."""
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+
+from .. import dtypes
+from ..autograd.graph import record
+from ..tensor import Tensor
+from ._util import expand_reduced, float_data, normalize_dim, normalize_dims
+
+ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
+
+
+def _count(shape, axes) -> int:
+    n = 1
+    for ax in axes:
+        n *= shape[ax]
+    return n
+
+
+def sum(a: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001
+    axes = normalize_dims(dim, a.ndim, "sum")
+    x = a._data
+    if dtype is not None:
+        x = x.astype(dtypes.to_dtype(dtype).np)
+    elif x.dtype.kind in "bi":
+        x = x.astype(np.int64)  # PyTorch sums bools and ints as int64
+    y = np.sum(x, axis=axes, keepdims=keepdim)
+    shape = a.shape
+    return record(Tensor._wrap(y), "SumBackward1", (a,), lambda g: (expand_reduced(g, shape, axes, keepdim),))
+
+
+def mean(a: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    if dtype is None and not a.dtype.is_floating_point:
+        raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating point or "
+                           f"complex dtype. Got: {a.dtype}")
+    axes = normalize_dims(dim, a.ndim, "mean")
+    x = a._data if dtype is None else a._data.astype(dtypes.to_dtype(dtype).np)
+    n = _count(a.shape, axes)
+    with np.errstate(invalid="ignore", divide="ignore"):  # the mean of nothing is NaN, as in PyTorch
+        y = np.sum(x, axis=axes, keepdims=keepdim) / x.dtype.type(n)
+    shape = a.shape
+    return record(Tensor._wrap(y), "MeanBackward1", (a,),
+                  lambda g: (expand_reduced(g / g.dtype.type(max(n, 1)), shape, axes, keepdim),))
+
+
+def _extreme(a: Tensor, dim, keepdim, np_reduce, np_arg, name):
+    x = a._data
+    if dim is None:
+        if x.size == 0:
+            raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
+                               "Specify the reduction dim with the 'dim' argument.")
+        y = np_reduce(x)
+
+        def backward(g):
+            # The full reduction spreads the gradient evenly over tied extremes (PyTorch's amax rule).
+            mask = (x == y) | (np.isnan(x) & np.isnan(y))
+            return ((mask * (g / mask.sum())).astype(g.dtype),)
+
+        return record(Tensor._wrap(y), f"{name.capitalize()}Backward1", (a,), backward)
+    ax = normalize_dim(dim, a.ndim, name)
+    if a.ndim and x.shape[ax] == 0:
+        raise IndexError(f"{name}(): Expected reduction dim {dim} to have non-zero size.")
+    if a.ndim == 0:
+        idx = np.zeros((), np.int64)
+        values = record(Tensor._wrap(x.copy()), f"{name.capitalize()}Backward0", (a,), lambda g: (g,))
+        return ValuesIndices(values, Tensor._wrap(idx))
+    idx = np_arg(x, axis=ax, keepdims=True)
+    vals = np.take_along_axis(x, idx, axis=ax)
+    shape = x.shape
+
+    def backward(g):
+        gk = g if keepdim else np.expand_dims(g, ax)
+        out = np.zeros(shape, g.dtype)
+        np.put_along_axis(out, idx, gk, axis=ax)
+        return (out,)
+
+    values = Tensor._wrap(vals if keepdim else np.squeeze(vals, ax))
+    values = record(values, f"{name.capitalize()}Backward0", (a,), backward)
+    return ValuesIndices(values, Tensor._wrap((idx if keepdim else np.squeeze(idx, ax)).astype(np.int64)))
+
+
+def max(a: Tensor, dim=None, keepdim: bool = False):  # noqa: A001
+    """max() -> the largest element; max(dim) -> (values, indices) along ``dim``; max(other) -> maximum."""
+    if isinstance(dim, Tensor):
+        from .elementwise import maximum
+
+        return maximum(a, dim)
+    return _extreme(a, dim, keepdim, np.max, np.argmax, "max")
+
+
+def min(a: Tensor, dim=None, keepdim: bool = False):  # noqa: A001
+    if isinstance(dim, Tensor):
+        from .elementwise import minimum
+
+        return minimum(a, dim)
+    return _extreme(a, dim, keepdim, np.min, np.argmin, "min")
+
+
+def amax(a: Tensor, dim=(), keepdim: bool = False) -> Tensor:
+    return _amext(a, dim, keepdim, np.max, "amax")
+
+
+def amin(a: Tensor, dim=(), keepdim: bool = False) -> Tensor:
+    return _amext(a, dim, keepdim, np.min, "amin")
+
+
+def _amext(a, dim, keepdim, np_reduce, name):
+    axes = normalize_dims(None if dim == () else dim, a.ndim, name)
+    x = a._data
+    y = np_reduce(x, axis=axes, keepdims=True)
+
+    def backward(g):
+        mask = x == y
+        gk = g if keepdim else g.reshape(y.shape)
+        return ((mask * (gk / mask.sum(axis=axes, keepdims=True))).astype(g.dtype),)
+
+    out = y if keepdim else y.reshape(tuple(s for i, s in enumerate(x.shape) if i not in axes))
+    return record(Tensor._wrap(out), f"{name.capitalize()}Backward0", (a,), backward)
+
+
+def argmax(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    if dim is None:
+        return Tensor._wrap(np.int64(np.argmax(a._data)))
+    ax = normalize_dim(dim, a.ndim, "argmax")
+    return Tensor._wrap(np.argmax(a._data, axis=ax, keepdims=keepdim).astype(np.int64))
+
+
+def argmin(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    if dim is None:
+        return Tensor._wrap(np.int64(np.argmin(a._data)))
+    ax = normalize_dim(dim, a.ndim, "argmin")
+    return Tensor._wrap(np.argmin(a._data, axis=ax, keepdims=keepdim).astype(np.int64))
+
+
+def _correction(correction, unbiased):
+    if unbiased is not None:
+        if correction is not None:
+            raise TypeError("var/std(): pass either unbiased or correction, not both")
+        return 1 if unbiased else 0
+    return 1 if correction is None else correction
+
+
+def var(a: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
+    axes = normalize_dims(dim, a.ndim, "var")
+    c = _correction(correction, unbiased)
+    x = float_data(a)
+    n = _count(a.shape, axes)
+    centered = x - np.mean(x, axis=axes, keepdims=True) if n else x
+    denom = x.dtype.type(n - c) if n - c > 0 else x.dtype.type(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        y = np.sum(centered * centered, axis=axes, keepdims=keepdim) / denom
+    shape = a.shape
+
+    def backward(g):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (expand_reduced(g, shape, axes, keepdim) * (2 / denom) * centered,)
+
+    return record(Tensor._wrap(y), "VarBackward0", (a,), backward)
+
+
+def std(a: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
+    axes = normalize_dims(dim, a.ndim, "std")
+    c = _correction(correction, unbiased)
+    x = float_data(a)
+    n = _count(a.shape, axes)
+    centered = x - np.mean(x, axis=axes, keepdims=True) if n else x
+    denom = x.dtype.type(n - c) if n - c > 0 else x.dtype.type(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        y = np.sqrt(np.sum(centered * centered, axis=axes, keepdims=keepdim) / denom)
+    shape = a.shape
+
+    def backward(g):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            scale = expand_reduced(g / (denom * y), shape, axes, keepdim)
+            return (scale * centered,)
+
+    return record(Tensor._wrap(y), "StdBackward0", (a,), backward)
+
+
+def logsumexp(a: Tensor, dim, keepdim: bool = False) -> Tensor:
+    axes = normalize_dims(dim, a.ndim, "logsumexp")
+    x = float_data(a)
+    m = np.max(x, axis=axes, keepdims=True) if x.size else np.zeros([1] * x.ndim, x.dtype)
+    m = np.where(np.isfinite(m), m, 0).astype(x.dtype)  # all -inf rows stay -inf instead of NaN
+    with np.errstate(divide="ignore"):
+        y_keep = m + np.log(np.sum(np.exp(x - m), axis=axes, keepdims=True))
+    y = y_keep if keepdim else y_keep.reshape(tuple(s for i, s in enumerate(x.shape) if i not in axes))
+
+    def backward(g):
+        gk = g if keepdim else g.reshape(y_keep.shape)
+        with np.errstate(invalid="ignore"):
+            return (gk * np.exp(x - y_keep),)
+
+    return record(Tensor._wrap(y), "LogsumexpBackward0", (a,), backward)
+
+
+def all(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    axes = normalize_dims(dim, a.ndim, "all")
+    return Tensor._wrap(np.all(a._data, axis=axes, keepdims=keepdim))
+
+
+def any(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    axes = normalize_dims(dim, a.ndim, "any")
+    return Tensor._wrap(np.any(a._data, axis=axes, keepdims=keepdim))
+
+
+def prod(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    axes = normalize_dims(dim, a.ndim, "prod")
+    x = a._data if a.dtype.is_floating_point else a._data.astype(np.int64)
+    y = np.prod(x, axis=axes, keepdims=keepdim)
+    shape = a.shape
+
+    def backward(g):
+        # Product of the others, computed without dividing so zeros are handled exactly.
+        out = np.empty(shape, g.dtype)
+        flat_axes = axes
+        moved = np.moveaxis(x, flat_axes, tuple(range(len(shape) - len(flat_axes), len(shape))))
+        lead = moved.shape[: len(shape) - len(flat_axes)]
+        m = moved.reshape(lead + (-1,))
+        left = np.cumprod(np.concatenate([np.ones(lead + (1,), x.dtype), m[..., :-1]], -1), -1)
+        right = np.flip(np.cumprod(np.concatenate([np.ones(lead + (1,), x.dtype), np.flip(m, -1)[..., :-1]], -1),
+                                   -1), -1)
+        others = (left * right).reshape(moved.shape)
+        out[...] = np.moveaxis(others, tuple(range(len(shape) - len(flat_axes), len(shape))), flat_axes)
+        return (expand_reduced(g, shape, axes, keepdim) * out,)
+
+    return record(Tensor._wrap(y), "ProdBackward0", (a,), backward)

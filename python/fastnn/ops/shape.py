@@ -1,0 +1,237 @@
+"""View and layout ops: reshape, permute, transpose, squeeze, unsqueeze, flatten, expand, cat, stack,
+split, chunk, narrow. Their backwards only move gradients back into the input's layout."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..autograd.graph import record
+from ..tensor import Tensor
+from ._util import as_tensor, normalize_dim, shape_arg, unbroadcast
+
+
+def _shape_str(shape) -> str:
+    return "[" + ", ".join(str(s) for s in shape) + "]"
+
+
+def reshape(a: Tensor, *shape) -> Tensor:
+    shape = shape_arg(shape, "reshape")
+    x = a._data
+    try:
+        y = x.reshape(shape)
+    except ValueError:
+        raise RuntimeError(f"shape '{_shape_str(shape)}' is invalid for input of size {x.size}") from None
+    in_shape = x.shape
+    return record(Tensor._wrap(y), "ViewBackward0", (a,), lambda g: (g.reshape(in_shape),))
+
+
+view = reshape
+
+
+def view_as(a: Tensor, other: Tensor) -> Tensor:
+    return reshape(a, other.shape)
+
+
+def permute(a: Tensor, *dims) -> Tensor:
+    dims = shape_arg(dims, "permute")
+    if len(dims) != a.ndim:
+        raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does not match the "
+                           f"length of the desired ordering of dimensions i.e. input.dim() = {a.ndim} is not equal "
+                           f"to len(dims) = {len(dims)}")
+    axes = tuple(normalize_dim(d, a.ndim, "permute") for d in dims)
+    if len(set(axes)) != len(axes):
+        raise RuntimeError("permute(): duplicate dims are not allowed.")
+    inverse = tuple(np.argsort(axes))
+    return record(Tensor._wrap(a._data.transpose(axes)), "PermuteBackward0", (a,),
+                  lambda g: (g.transpose(inverse),))
+
+
+def transpose(a: Tensor, dim0: int, dim1: int) -> Tensor:
+    d0, d1 = normalize_dim(dim0, a.ndim, "transpose"), normalize_dim(dim1, a.ndim, "transpose")
+    if a.ndim < 2:
+        return record(Tensor._wrap(a._data), "TransposeBackward0", (a,), lambda g: (g,))
+    return record(Tensor._wrap(np.swapaxes(a._data, d0, d1)), "TransposeBackward0", (a,),
+                  lambda g: (np.swapaxes(g, d0, d1),))
+
+
+def t(a: Tensor) -> Tensor:
+    if a.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {a.ndim}D")
+    return transpose(a, 0, -1) if a.ndim == 2 else a
+
+
+def numpy_T(a: Tensor) -> Tensor:
+    return permute(a, tuple(reversed(range(a.ndim)))) if a.ndim > 1 else a
+
+
+def squeeze(a: Tensor, dim=None) -> Tensor:
+    x = a._data
+    if dim is None:
+        axes = tuple(i for i, s in enumerate(x.shape) if s == 1)
+    else:
+        dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+        axes = tuple(i for i in (normalize_dim(d, a.ndim, "squeeze") for d in dims) if a.ndim and x.shape[i] == 1)
+    in_shape = x.shape
+    return record(Tensor._wrap(np.squeeze(x, axis=axes) if axes else x), "SqueezeBackward0", (a,),
+                  lambda g: (g.reshape(in_shape),))
+
+
+def unsqueeze(a: Tensor, dim: int) -> Tensor:
+    ax = normalize_dim(dim, a.ndim + 1, "unsqueeze")
+    in_shape = a._data.shape
+    return record(Tensor._wrap(np.expand_dims(a._data, ax)), "UnsqueezeBackward0", (a,),
+                  lambda g: (g.reshape(in_shape),))
+
+
+def flatten(a: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    if a.ndim == 0:
+        return reshape(a, (1,))
+    s = normalize_dim(start_dim, a.ndim, "flatten")
+    e = normalize_dim(end_dim, a.ndim, "flatten")
+    if s > e:
+        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    shape = a.shape
+    return reshape(a, shape[:s] + (math.prod(shape[s:e + 1]),) + shape[e + 1:])
+
+
+def unflatten(a: Tensor, dim: int, sizes) -> Tensor:
+    d = normalize_dim(dim, a.ndim, "unflatten")
+    return reshape(a, a.shape[:d] + tuple(sizes) + a.shape[d + 1:])
+
+
+def expand(a: Tensor, *sizes) -> Tensor:
+    sizes = shape_arg(sizes, "expand")
+    x = a._data
+    if len(sizes) < x.ndim:
+        raise RuntimeError(f"expand: the number of sizes provided ({len(sizes)}) must be greater or equal to the "
+                           f"number of dimensions in the tensor ({x.ndim})")
+    lead = len(sizes) - x.ndim
+    target = []
+    for i, s in enumerate(sizes):
+        if s == -1:
+            if i < lead:
+                raise RuntimeError("expand: -1 is not allowed in a leading, non-existing dimension")
+            s = x.shape[i - lead]
+        elif i >= lead and x.shape[i - lead] not in (1, s):
+            raise RuntimeError(f"The expanded size of the tensor ({s}) must match the existing size "
+                               f"({x.shape[i - lead]}) at non-singleton dimension {i}.  Target sizes: "
+                               f"{_shape_str(sizes)}.  Tensor sizes: {_shape_str(x.shape)}")
+        target.append(s)
+    in_shape = x.shape
+    return record(Tensor._wrap(np.broadcast_to(x, tuple(target))), "ExpandBackward0", (a,),
+                  lambda g: (unbroadcast(g, in_shape),))
+
+
+def expand_as(a: Tensor, other: Tensor) -> Tensor:
+    return expand(a, other.shape)
+
+
+def contiguous(a: Tensor) -> Tensor:
+    if a._data.flags.c_contiguous:
+        return a
+    return record(Tensor._wrap(np.ascontiguousarray(a._data)), "CloneBackward0", (a,), lambda g: (g,))
+
+
+def clone(a: Tensor) -> Tensor:
+    return record(Tensor._wrap(a._data.copy()), "CloneBackward0", (a,), lambda g: (g,))
+
+
+def _tensors_arg(tensors, op):
+    if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
+        raise TypeError(f"{op}(): argument 'tensors' must be a sequence of Tensors, not {type(tensors).__name__}")
+    if not tensors:
+        raise RuntimeError(f"{op}(): expected a non-empty list of Tensors")
+    ts = [as_tensor(t, op) for t in tensors]
+    from ._util import result_dtype
+
+    dt = ts[0].dtype
+    for t_ in ts[1:]:
+        dt = result_dtype(Tensor._wrap(np.zeros(0, dt.np)), t_)
+    return ts, dt.np
+
+
+def cat(tensors, dim: int = 0) -> Tensor:
+    ts, dt = _tensors_arg(tensors, "cat")
+    # PyTorch skips 1-D empty tensors in cat (a legacy rule many programs rely on).
+    parts = [t_ for t_ in ts if not (t_.ndim == 1 and t_.shape[0] == 0)] or ts[:1]
+    ndim = parts[0].ndim
+    if ndim == 0:
+        raise RuntimeError("zero-dimensional tensor (at position 0) cannot be concatenated")
+    ax = normalize_dim(dim, ndim, "cat")
+    for i, t_ in enumerate(parts):
+        if t_.ndim != ndim or any(s != r for j, (s, r) in enumerate(zip(t_.shape, parts[0].shape)) if j != ax):
+            raise RuntimeError(f"Sizes of tensors must match except in dimension {ax}. Expected sizes "
+                               f"{_shape_str(parts[0].shape)} but got {_shape_str(t_.shape)} for tensor number {i} "
+                               "in the list.")
+    y = np.concatenate([t_._data.astype(dt, copy=False) for t_ in parts], axis=ax)
+    bounds = np.cumsum([0] + [t_.shape[ax] for t_ in parts])
+
+    def backward(g):
+        return tuple(np.take(g, np.arange(bounds[i], bounds[i + 1]), axis=ax) if t_._requires_grad else None
+                     for i, t_ in enumerate(parts))
+
+    return record(Tensor._wrap(y), "CatBackward0", tuple(parts), backward)
+
+
+def stack(tensors, dim: int = 0) -> Tensor:
+    ts, dt = _tensors_arg(tensors, "stack")
+    for i, t_ in enumerate(ts):
+        if t_.shape != ts[0].shape:
+            raise RuntimeError(f"stack expects each tensor to be equal size, but got {_shape_str(ts[0].shape)} at "
+                               f"entry 0 and {_shape_str(t_.shape)} at entry {i}")
+    ax = normalize_dim(dim, ts[0].ndim + 1, "stack")
+    y = np.stack([t_._data.astype(dt, copy=False) for t_ in ts], axis=ax)
+    return record(Tensor._wrap(y), "StackBackward0", tuple(ts),
+                  lambda g: tuple(np.take(g, i, axis=ax) if t_._requires_grad else None for i, t_ in enumerate(ts)))
+
+
+def narrow(a: Tensor, dim: int, start: int, length: int) -> Tensor:
+    ax = normalize_dim(dim, a.ndim, "narrow")
+    size = a.shape[ax]
+    if start < 0:
+        start += size
+    if not (0 <= start <= size and 0 <= length and start + length <= size):
+        raise IndexError(f"narrow(): start ({start}) + length ({length}) exceeds dimension size ({size}).")
+    index = (slice(None),) * ax + (slice(start, start + length),)
+    in_shape, dt = a._data.shape, a._data.dtype
+
+    def backward(g):
+        out = np.zeros(in_shape, g.dtype if g.dtype.kind == "f" else dt)
+        out[index] = g
+        return (out,)
+
+    return record(Tensor._wrap(a._data[index]), "NarrowBackward0", (a,), backward)
+
+
+def split(a: Tensor, split_size_or_sections, dim: int = 0):
+    ax = normalize_dim(dim, a.ndim, "split")
+    size = a.shape[ax]
+    if isinstance(split_size_or_sections, (list, tuple)):
+        sections = list(split_size_or_sections)
+        if sum(sections) != size:
+            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {size} (input tensor's size "
+                               f"at dimension {ax}), but got split_sizes={sections}")
+    else:
+        step = int(split_size_or_sections)
+        if step <= 0 and size:
+            raise RuntimeError(f"split(): split_size must be positive, got {step}")
+        sections = [min(step, size - s) for s in range(0, size, step)] if size else [0]
+    out, start = [], 0
+    for n in sections:
+        out.append(narrow(a, ax, start, n))
+        start += n
+    return tuple(out)
+
+
+def chunk(a: Tensor, chunks: int, dim: int = 0):
+    if chunks <= 0:
+        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+    size = a.shape[normalize_dim(dim, a.ndim, "chunk")]
+    step = max(1, -(-size // chunks))
+    return split(a, step, dim)
+
+
+def unbind(a: Tensor, dim: int = 0):
+    ax = normalize_dim(dim, a.ndim, "unbind")
+    return tuple(squeeze(p, ax) for p in split(a, 1, ax))
