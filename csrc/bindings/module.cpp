@@ -29,9 +29,15 @@ std::vector<int64_t> element_strides(const py::array& a, const char* op, const c
 
 PYBIND11_MODULE(_C, m) {
   m.doc() = "fastnn native kernels (CPU, and CUDA when built with it)";
-  // std::invalid_argument already maps to ValueError; make the ISA choice failing at import readable.
+  // The ISA level is fixed here, at import, so a bad FASTNN_ISA fails the import with its reason.
+  try {
+    fastnn::isa_active();
+  } catch (const std::exception& e) {
+    throw pybind11::import_error(std::string("fastnn: ") + e.what());
+  }
   fastnn::bindings::bind_runtime(m);
   fastnn::bindings::bind_gemm(m);
   fastnn::bindings::bind_elementwise(m);
   fastnn::bindings::bind_cuda(m);
+  fastnn::bindings::bind_limits_probe(m);
 }

@@ -5,7 +5,7 @@ __version__ = "0.1.0"
 
 try:
     from . import _C
-except ImportError as e:  # pragma: no cover - only reachable from a broken install
+except ModuleNotFoundError as e:  # pragma: no cover - only reachable from a source tree or broken install
     raise ImportError(f"fastnn's native module failed to load ({e}); reinstall with `pip install .`") from e
 
 from . import autograd, cuda, dtypes, ops

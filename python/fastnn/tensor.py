@@ -285,6 +285,19 @@ class Tensor:
     def div_(self, other) -> "Tensor":
         return self._inplace("div_", self._data / (other._data if isinstance(other, Tensor) else other))
 
+    # x += y on a tensor outside the graph updates it in place, as in PyTorch (optimiser code relies on it).
+    def __iadd__(self, other) -> "Tensor":
+        return self.add_(other)
+
+    def __isub__(self, other) -> "Tensor":
+        return self.sub_(other)
+
+    def __imul__(self, other) -> "Tensor":
+        return self.mul_(other)
+
+    def __itruediv__(self, other) -> "Tensor":
+        return self.div_(other)
+
     def clamp_(self, min=None, max=None) -> "Tensor":
         return self._inplace("clamp_", np.clip(self._data, min, max))
 

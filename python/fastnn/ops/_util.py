@@ -44,17 +44,29 @@ def is_scalar(x) -> bool:
     return isinstance(x, (numbers.Number, np.generic)) and not isinstance(x, Tensor)
 
 
+def promote_types(da: dtypes.dtype, db: dtypes.dtype) -> dtypes.dtype:
+    """The dtype two tensors of equal standing promote to: bool < int64 < float; two floats give the wider."""
+    if da is db:
+        return da
+    ca, cb = _CATEGORY[da], _CATEGORY[db]
+    if ca != cb:
+        return da if ca > cb else db
+    return dtypes.float64  # float32 with float64
+
+
 def result_dtype(a, b) -> dtypes.dtype:
     """PyTorch's promotion: bool < int64 < float; two floats give the wider; a Python scalar only lifts
-    the category (an int tensor times 0.5 is float32, a float32 tensor times 2.0 stays float32)."""
+    the category (an int tensor times 0.5 is float32, a float32 tensor times 2.0 stays float32).
+
+    A 0-d tensor beside a tensor with dims counts like a scalar of its dtype, as in PyTorch: it changes
+    the result only when its category is higher (float32[3] * float64[] stays float32, int64[3] *
+    float64[] is float64)."""
     if isinstance(a, Tensor) and isinstance(b, Tensor):
-        da, db = a.dtype, b.dtype
-        if da is db:
-            return da
-        ca, cb = _CATEGORY[da], _CATEGORY[db]
-        if ca != cb:
-            return da if ca > cb else db
-        return dtypes.float64  # float32 with float64
+        if (a.ndim == 0) != (b.ndim == 0):
+            dimmed, zero_d = (b, a) if a.ndim == 0 else (a, b)
+            if _CATEGORY[zero_d.dtype] <= _CATEGORY[dimmed.dtype]:
+                return dimmed.dtype
+        return promote_types(a.dtype, b.dtype)
     t, s = (a, b) if isinstance(a, Tensor) else (b, a)
     cs = _scalar_category(s)
     if cs > _CATEGORY[t.dtype]:
@@ -110,6 +122,13 @@ def normalize_dims(dim, ndim: int, op: str):
             raise RuntimeError(f"{op}(): dim {tuple(dim)} appears multiple times in the list of dims")
         return axes if ndim else ()
     return (normalize_dim(dim, ndim, op),) if ndim else ()
+
+
+def reduction_dims(dim, ndim: int, op: str):
+    """Like ``normalize_dims``, but an empty ``dim`` reduces over every dim, as PyTorch's sum/mean/var/std do."""
+    if isinstance(dim, (list, tuple)) and len(dim) == 0:
+        dim = None
+    return normalize_dims(dim, ndim, op)
 
 
 def unbroadcast(grad, shape):

@@ -5,7 +5,7 @@ import numpy as np
 
 from ..autograd.graph import record
 from ..tensor import Tensor
-from ._util import as_tensor, binary_operands, float_data, unbroadcast
+from ._util import as_tensor, binary_operands, float_data, promote_types, result_dtype, unbroadcast
 
 
 def exp(a: Tensor) -> Tensor:
@@ -45,21 +45,27 @@ def abs(a: Tensor) -> Tensor:  # noqa: A001
 def clamp(a: Tensor, min=None, max=None) -> Tensor:  # noqa: A002
     if min is None and max is None:
         raise RuntimeError("clamp(): At least one of 'min' or 'max' must not be None")
+    # The bounds promote like a binary op's operand: an int tensor clamped to 0.5 is float32, as in PyTorch.
+    dt = a.dtype
+    for bound in (min, max):
+        if bound is not None:
+            dt = promote_types(dt, result_dtype(a, bound))
     lo = min._data if isinstance(min, Tensor) else min
     hi = max._data if isinstance(max, Tensor) else max
-    x = a._data
+    x = a._data if a._data.dtype == dt.np else a._data.astype(dt.np)
     y = np.clip(x, lo, hi)
-    if y.dtype != x.dtype:
-        y = y.astype(x.dtype)
+    if y.dtype != dt.np:
+        y = y.astype(dt.np)
+    in_shape = a.shape
 
     def backward(g):
         # PyTorch passes the gradient where min <= x <= max, boundaries included.
-        keep = np.ones(x.shape, bool)
+        keep = np.ones(y.shape, bool)
         if lo is not None:
             keep &= x >= lo
         if hi is not None:
             keep &= x <= hi
-        return (np.where(keep, g, 0).astype(g.dtype),)
+        return (unbroadcast(np.where(keep, g, 0).astype(g.dtype), in_shape),)
 
     return record(Tensor._wrap(y), "ClampBackward1", (a,), backward)
 
@@ -89,6 +95,8 @@ def where(condition, a, b) -> Tensor:
     cond = as_tensor(condition, "where")._data
     if cond.dtype != np.bool_:
         raise TypeError(f"where(): expected condition to be a bool tensor, got {cond.dtype}")
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        a = as_tensor(a, "where")  # where(cond, 1.0, 0.0): a scalar becomes a 0-d tensor, as in PyTorch
     ta, tb, xa, xb = binary_operands(a, b, "where")
     y = np.where(cond, xa, xb)
 

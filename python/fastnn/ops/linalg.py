@@ -17,13 +17,14 @@ def matmul(a, b) -> Tensor:
     a, b = as_tensor(a, "matmul"), as_tensor(b, "matmul")
     if a.ndim == 0 or b.ndim == 0:
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {a.ndim}D and {b.ndim}D")
-    if a.dtype is not b.dtype:
-        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {a.dtype} != {b.dtype}")
     x, y = a._data, b._data
+    if a.dtype is not b.dtype:
+        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {a.dtype} != {b.dtype} "
+                           f"(shapes {_dims(x)} and {_dims(y)})")
     x2 = x[None, :] if x.ndim == 1 else x
     y2 = y[:, None] if y.ndim == 1 else y
     if x2.shape[-1] != y2.shape[-2]:
-        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({_dims(x2)} and {_dims(y2)})")
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({_dims(x)} and {_dims(y)})")
     try:
         np.broadcast_shapes(x2.shape[:-2], y2.shape[:-2])
     except ValueError:
@@ -55,7 +56,9 @@ def matmul(a, b) -> Tensor:
 
 
 def _dims(arr) -> str:
-    return "x".join(str(s) for s in (arr.reshape(-1, arr.shape[-1]).shape if arr.ndim > 2 else arr.shape))
+    """The operand's own shape, PyTorch-style ("2x3"): flattening batches or padding a vector to a matrix
+    would show shapes the caller never passed."""
+    return "x".join(str(s) for s in arr.shape)
 
 
 def mm(a: Tensor, b: Tensor) -> Tensor:

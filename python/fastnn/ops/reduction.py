@@ -8,7 +8,7 @@ import numpy as np
 from .. import dtypes
 from ..autograd.graph import record
 from ..tensor import Tensor
-from ._util import expand_reduced, float_data, normalize_dim, normalize_dims
+from ._util import expand_reduced, float_data, normalize_dim, normalize_dims, reduction_dims
 
 ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
 
@@ -21,7 +21,7 @@ def _count(shape, axes) -> int:
 
 
 def sum(a: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001
-    axes = normalize_dims(dim, a.ndim, "sum")
+    axes = reduction_dims(dim, a.ndim, "sum")
     x = a._data
     if dtype is not None:
         x = x.astype(dtypes.to_dtype(dtype).np)
@@ -36,14 +36,14 @@ def mean(a: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     if dtype is None and not a.dtype.is_floating_point:
         raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating point or "
                            f"complex dtype. Got: {a.dtype}")
-    axes = normalize_dims(dim, a.ndim, "mean")
+    axes = reduction_dims(dim, a.ndim, "mean")
     x = a._data if dtype is None else a._data.astype(dtypes.to_dtype(dtype).np)
     n = _count(a.shape, axes)
     with np.errstate(invalid="ignore", divide="ignore"):  # the mean of nothing is NaN, as in PyTorch
         y = np.sum(x, axis=axes, keepdims=keepdim) / x.dtype.type(n)
     shape = a.shape
     return record(Tensor._wrap(y), "MeanBackward1", (a,),
-                  lambda g: (expand_reduced(g / g.dtype.type(max(n, 1)), shape, axes, keepdim),))
+                  lambda g: (expand_reduced(g / g.dtype.type(n or 1), shape, axes, keepdim),))
 
 
 def _extreme(a: Tensor, dim, keepdim, np_reduce, np_arg, name):
@@ -108,8 +108,9 @@ def amin(a: Tensor, dim=(), keepdim: bool = False) -> Tensor:
 
 
 def _amext(a, dim, keepdim, np_reduce, name):
-    axes = normalize_dims(None if dim == () else dim, a.ndim, name)
+    axes = reduction_dims(dim, a.ndim, name)
     x = a._data
+    _check_nonempty(x, dim, axes, name)
     y = np_reduce(x, axis=axes, keepdims=True)
 
     def backward(g):
@@ -121,18 +122,36 @@ def _amext(a, dim, keepdim, np_reduce, name):
     return record(Tensor._wrap(out), f"{name.capitalize()}Backward0", (a,), backward)
 
 
-def argmax(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+def _check_nonempty(x, dim, axes, name):
+    """PyTorch's errors for an extreme of nothing (NumPy would raise a bare ValueError)."""
+    if x.size:
+        return
+    if dim is None or (isinstance(dim, (list, tuple)) and len(dim) == 0):
+        raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
+                           "Specify the reduction dim with the 'dim' argument.")
+    for ax in axes:
+        if x.shape[ax] == 0:
+            raise IndexError(f"{name}(): Expected reduction dim {ax} to have non-zero size.")
+
+
+def _argext(a, dim, keepdim, np_arg, name):
+    x = a._data
     if dim is None:
-        return Tensor._wrap(np.int64(np.argmax(a._data)))
-    ax = normalize_dim(dim, a.ndim, "argmax")
-    return Tensor._wrap(np.argmax(a._data, axis=ax, keepdims=keepdim).astype(np.int64))
+        _check_nonempty(x, None, (), name)
+        idx = np.int64(np_arg(x))
+        # keepdim without dim keeps every dim at size 1, as in PyTorch.
+        return Tensor._wrap(np.full((1,) * x.ndim, idx) if keepdim else idx)
+    ax = normalize_dim(dim, a.ndim, name)
+    _check_nonempty(x, dim, (ax,) if a.ndim else (), name)
+    return Tensor._wrap(np_arg(x, axis=ax, keepdims=keepdim).astype(np.int64))
+
+
+def argmax(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    return _argext(a, dim, keepdim, np.argmax, "argmax")
 
 
 def argmin(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:
-    if dim is None:
-        return Tensor._wrap(np.int64(np.argmin(a._data)))
-    ax = normalize_dim(dim, a.ndim, "argmin")
-    return Tensor._wrap(np.argmin(a._data, axis=ax, keepdims=keepdim).astype(np.int64))
+    return _argext(a, dim, keepdim, np.argmin, "argmin")
 
 
 def _correction(correction, unbiased):
@@ -144,7 +163,7 @@ def _correction(correction, unbiased):
 
 
 def var(a: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
-    axes = normalize_dims(dim, a.ndim, "var")
+    axes = reduction_dims(dim, a.ndim, "var")
     c = _correction(correction, unbiased)
     x = float_data(a)
     n = _count(a.shape, axes)
@@ -162,7 +181,7 @@ def var(a: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction
 
 
 def std(a: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
-    axes = normalize_dims(dim, a.ndim, "std")
+    axes = reduction_dims(dim, a.ndim, "std")
     c = _correction(correction, unbiased)
     x = float_data(a)
     n = _count(a.shape, axes)
@@ -174,7 +193,8 @@ def std(a: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction
 
     def backward(g):
         with np.errstate(invalid="ignore", divide="ignore"):
-            scale = expand_reduced(g / (denom * y), shape, axes, keepdim)
+            # Where the std is 0 the gradient is taken as 0 (not 0/0), as PyTorch's std_backward does.
+            scale = expand_reduced(np.where(y == 0, 0, g / (denom * y)).astype(g.dtype), shape, axes, keepdim)
             return (scale * centered,)
 
     return record(Tensor._wrap(y), "StdBackward0", (a,), backward)
@@ -214,6 +234,8 @@ def prod(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     shape = a.shape
 
     def backward(g):
+        if x.size == 0:  # nothing to differentiate (and the cumprod below cannot reshape an empty axis)
+            return (np.zeros(shape, g.dtype),)
         # Product of the others, computed without dividing so zeros are handled exactly.
         out = np.empty(shape, g.dtype)
         flat_axes = axes

@@ -26,11 +26,17 @@ def reshape(a: Tensor, *shape) -> Tensor:
     return record(Tensor._wrap(y), "ViewBackward0", (a,), lambda g: (g.reshape(in_shape),))
 
 
-view = reshape
+def view(a: Tensor, *shape) -> Tensor:
+    """reshape that must share storage: a layout that would need a copy raises, as ``torch.Tensor.view``."""
+    out = reshape(a, *shape)
+    if out._data.size and not np.may_share_memory(out._data, a._data):
+        raise RuntimeError("view size is not compatible with input tensor's size and stride (at least one dimension "
+                           "spans across two contiguous subspaces). Use .reshape(...) instead.")
+    return out
 
 
 def view_as(a: Tensor, other: Tensor) -> Tensor:
-    return reshape(a, other.shape)
+    return view(a, other.shape)
 
 
 def permute(a: Tensor, *dims) -> Tensor:
@@ -143,11 +149,12 @@ def _tensors_arg(tensors, op):
     if not tensors:
         raise RuntimeError(f"{op}(): expected a non-empty list of Tensors")
     ts = [as_tensor(t, op) for t in tensors]
-    from ._util import result_dtype
+    from ._util import promote_types
 
+    # Every tensor counts equally here (stack of 0-d float32 and float64 is float64), so no scalar rule.
     dt = ts[0].dtype
     for t_ in ts[1:]:
-        dt = result_dtype(Tensor._wrap(np.zeros(0, dt.np)), t_)
+        dt = promote_types(dt, t_.dtype)
     return ts, dt.np
 
 
@@ -189,10 +196,13 @@ def stack(tensors, dim: int = 0) -> Tensor:
 def narrow(a: Tensor, dim: int, start: int, length: int) -> Tensor:
     ax = normalize_dim(dim, a.ndim, "narrow")
     size = a.shape[ax]
+    if not -size <= start <= size:
+        raise IndexError(f"narrow(): start out of range (expected to be in range of [{-size}, {size}], but got "
+                         f"{start})")
     if start < 0:
         start += size
-    if not (0 <= start <= size and 0 <= length and start + length <= size):
-        raise IndexError(f"narrow(): start ({start}) + length ({length}) exceeds dimension size ({size}).")
+    if not (0 <= length and start + length <= size):
+        raise RuntimeError(f"narrow(): start ({start}) + length ({length}) exceeds dimension size ({size}).")
     index = (slice(None),) * ax + (slice(start, start + length),)
     in_shape, dt = a._data.shape, a._data.dtype
 
@@ -228,7 +238,9 @@ def chunk(a: Tensor, chunks: int, dim: int = 0):
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
     size = a.shape[normalize_dim(dim, a.ndim, "chunk")]
-    step = max(1, -(-size // chunks))
+    if size == 0:  # PyTorch gives ``chunks`` empty pieces here, where split would give one
+        return split(a, [0] * chunks, dim)
+    step = -(-size // chunks)
     return split(a, step, dim)
 
 

@@ -1,0 +1,160 @@
+"""fastnn benchmark: every kernel beside NumPy (and PyTorch when importable), in one run.
+
+    python bench/run.py [--quick] [--only gemm] [--threads 1,2] [--json results.json] [--png chart.png]
+
+Each library runs in its own process per thread count (idle OpenMP/OpenBLAS threads of one library
+spin and slow the other down when they share a process). Ratios are peer time / fastnn time: above
+1.0 fastnn is faster. "% limit" is fastnn's rate as a share of the machine's limit measured by
+fastnn's native probe in the same run (peak FMA for compute-bound kernels).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import LIBRARIES, UNSET_FOR_PEERS, cpu_model, import_time_s, library_available, run_worker  # noqa: E402
+
+FAMILIES = ["gemm"]
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--only", default="", help=f"comma-separated families to run (of {', '.join(FAMILIES)})")
+    p.add_argument("--quick", action="store_true", help="fewer cases and repeats")
+    p.add_argument("--threads", default="1,2", help="thread counts to run, comma-separated")
+    p.add_argument("--libs", default=",".join(LIBRARIES), help="libraries to time (fastnn always included)")
+    p.add_argument("--json", type=Path, help="write all results to this JSON file")
+    p.add_argument("--png", type=Path, help="write a chart of the ratios (needs matplotlib); "
+                                             "defaults to the --json path with .png")
+    args = p.parse_args(argv)
+    args.families = [f for f in args.only.split(",") if f] or FAMILIES
+    unknown = set(args.families) - set(FAMILIES)
+    if unknown:
+        p.error(f"unknown family: {', '.join(sorted(unknown))} (known: {', '.join(FAMILIES)})")
+    args.thread_counts = [int(t) for t in args.threads.split(",") if t]
+    args.libs = ["fastnn"] + [lib for lib in args.libs.split(",") if lib and lib != "fastnn"]
+    return args
+
+
+def fmt_ms(seconds):
+    return "-" if seconds is None else f"{seconds * 1e3:9.3f}"
+
+
+def fmt_ratio(peer, ours):
+    if peer is None or ours is None:
+        return "   -  "
+    r = peer / ours
+    return f"{r:5.2f}{'*' if r < 1.0 else ' '}"
+
+
+def collect(args):
+    libs = [lib for lib in args.libs if library_available(lib)]
+    results = {"limits": {}, "info": {}, "rows": []}
+    for threads in args.thread_counts:
+        print(f"  measuring machine limits, {threads} thread(s) ...", file=sys.stderr, flush=True)
+        out = run_worker("limits", "fastnn", threads, args.quick)
+        results["limits"][threads] = out["limits"]
+    for family in args.families:
+        for threads in args.thread_counts:
+            merged = {}
+            for lib in libs:
+                print(f"  {family}: {lib}, {threads} thread(s) ...", file=sys.stderr, flush=True)
+                out = run_worker(family, lib, threads, args.quick)
+                results["info"][lib] = out["info"]
+                for row in out["rows"]:
+                    key = (row["kernel"], row["case"])
+                    entry = merged.setdefault(key, {**row, "threads": threads, "times": {}})
+                    entry["times"][lib] = row["seconds"]
+            for entry in merged.values():
+                entry.pop("seconds", None)
+                results["rows"].append(entry)
+    return results, libs
+
+
+def print_report(results, libs, args):
+    info = results["info"]
+    fi = info.get("fastnn", {})
+    print(f"CPU: {cpu_model()} ({os.cpu_count()} logical CPUs); fastnn {fi.get('version')} at ISA {fi.get('isa')}")
+    print(f"import fastnn (NumPy included): {results['import_time_s'] * 1e3:.0f} ms (median of 5 fresh interpreters)")
+    if "numpy" in info:
+        print(f"NumPy {info['numpy']['version']}, BLAS: {info['numpy'].get('blas', 'unknown')}")
+    if "torch" in info:
+        print(f"PyTorch {info['torch']['version']}")
+    else:
+        print("PyTorch: not importable, its columns are empty")
+    unset = [v for v in UNSET_FOR_PEERS if v in os.environ]
+    print("Method: each library in its own process per thread count; median of repeated batches"
+          + (f"; unset for the workers: {', '.join(unset)}" if unset else ""))
+    for threads, lim in sorted(results["limits"].items()):
+        peaks = ", ".join(f"{isa} {g:.0f}" for isa, g in lim["peak_gflops"].items())
+        print(f"Limits, {threads} thread(s): peak fp32 GFLOP/s {peaks}; DRAM copy {lim['copy_gbs']:.1f} GB/s, "
+              f"triad {lim['triad_gbs']:.1f} GB/s ({lim['array_mib']:.0f} MiB arrays)")
+    print()
+    head = (f"{'kernel':<8} {'case':<24} {'thr':>3} {'fastnn ms':>10} {'numpy ms':>10} {'torch ms':>10} "
+            f"{'vs numpy':>8} {'vs torch':>8} {'GFLOP/s':>8} {'% limit':>7}")
+    print(head)
+    print("-" * len(head))
+    isa = info.get("fastnn", {}).get("isa")
+    for row in results["rows"]:
+        t = row["times"]
+        ours = t.get("fastnn")
+        rate = row["flops"] / ours / 1e9 if ours else None
+        peak = results["limits"][row["threads"]]["peak_gflops"].get(isa)
+        row["gflops"] = rate
+        row["pct_limit"] = 100 * rate / peak if rate and peak else None
+        row["ratio_numpy"] = t["numpy"] / ours if "numpy" in t and ours else None
+        row["ratio_torch"] = t["torch"] / ours if "torch" in t and ours else None
+        print(f"{row['kernel']:<8} {row['case']:<24} {row['threads']:>3} {fmt_ms(ours):>10} "
+              f"{fmt_ms(t.get('numpy')):>10} {fmt_ms(t.get('torch')):>10} {fmt_ratio(t.get('numpy'), ours):>8} "
+              f"{fmt_ratio(t.get('torch'), ours):>8} {rate:8.1f} {row['pct_limit']:6.1f}%")
+    print("\nvs X = X's time / fastnn's time (above 1 fastnn is faster; * marks rows where fastnn is slower).")
+
+
+def write_png(results, path: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print(f"(matplotlib not installed: no chart written to {path})")
+        return
+    rows = results["rows"]
+    labels = [f"{r['case']} {r['threads']}t" for r in rows]
+    fig, ax = plt.subplots(figsize=(10, 0.3 * len(rows) + 1.5))
+    y = range(len(rows))
+    for offset, key, name in ((-0.2, "ratio_numpy", "vs NumPy"), (0.2, "ratio_torch", "vs PyTorch")):
+        vals = [r.get(key) or 0 for r in rows]
+        ax.barh([i + offset for i in y], vals, height=0.4, label=name)
+    ax.axvline(1.0, color="k", lw=1)
+    ax.set_yticks(list(y))
+    ax.set_yticklabels(labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("speed-up of fastnn (peer time / fastnn time)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    print(f"chart written to {path}")
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    results, libs = collect(args)
+    results["import_time_s"] = import_time_s()
+    results["cpu"] = cpu_model()
+    print_report(results, libs, args)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1, default=str))
+        print(f"results written to {args.json}")
+    png = args.png or (args.json.with_suffix(".png") if args.json else None)
+    if png:
+        write_png(results, png)
+
+
+if __name__ == "__main__":
+    main()

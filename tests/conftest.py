@@ -1,0 +1,19 @@
+import os
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+# A few hundred hypothesis cases in all keep CI short; HYPOTHESIS_PROFILE=thorough digs deeper locally.
+settings.register_profile("ci", max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("thorough", max_examples=1000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture
+def threads():
+    """Sets fastnn's thread count for one test and restores it after."""
+    import fastnn
+
+    before = fastnn.get_num_threads()
+    yield fastnn.set_num_threads
+    fastnn.set_num_threads(before)
