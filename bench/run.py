@@ -5,7 +5,8 @@
 Each library runs in its own process per thread count (idle OpenMP/OpenBLAS threads of one library
 spin and slow the other down when they share a process). Ratios are peer time / fastnn time: above
 1.0 fastnn is faster. "% limit" is fastnn's rate as a share of the machine's limit measured by
-fastnn's native probe in the same run (peak FMA for compute-bound kernels).
+fastnn's native probe in the same run: peak FMA at the active ISA level for rows that count flops,
+DRAM triad bandwidth for rows that count bytes moved (memory-bound kernels).
 """
 from __future__ import annotations
 
@@ -96,22 +97,27 @@ def print_report(results, libs, args):
               f"triad {lim['triad_gbs']:.1f} GB/s ({lim['array_mib']:.0f} MiB arrays)")
     print()
     head = (f"{'kernel':<8} {'case':<24} {'thr':>3} {'fastnn ms':>10} {'numpy ms':>10} {'torch ms':>10} "
-            f"{'vs numpy':>8} {'vs torch':>8} {'GFLOP/s':>8} {'% limit':>7}")
+            f"{'vs numpy':>8} {'vs torch':>8} {'rate':>12} {'% limit':>7}")
     print(head)
     print("-" * len(head))
     isa = info.get("fastnn", {}).get("isa")
     for row in results["rows"]:
         t = row["times"]
         ours = t.get("fastnn")
-        rate = row["flops"] / ours / 1e9 if ours else None
-        peak = results["limits"][row["threads"]]["peak_gflops"].get(isa)
-        row["gflops"] = rate
-        row["pct_limit"] = 100 * rate / peak if rate and peak else None
+        limits = results["limits"][row["threads"]]
+        if "bytes" in row:  # memory-bound: GB/s against the triad bandwidth
+            rate = row["bytes"] / ours / 1e9 if ours else None
+            limit, unit = limits["triad_gbs"], "GB/s"
+        else:
+            rate = row["flops"] / ours / 1e9 if ours else None
+            limit, unit = limits["peak_gflops"].get(isa), "GFLOP/s"
+        row["rate"], row["rate_unit"] = rate, unit
+        row["pct_limit"] = 100 * rate / limit if rate and limit else None
         row["ratio_numpy"] = t["numpy"] / ours if "numpy" in t and ours else None
         row["ratio_torch"] = t["torch"] / ours if "torch" in t and ours else None
         print(f"{row['kernel']:<8} {row['case']:<24} {row['threads']:>3} {fmt_ms(ours):>10} "
               f"{fmt_ms(t.get('numpy')):>10} {fmt_ms(t.get('torch')):>10} {fmt_ratio(t.get('numpy'), ours):>8} "
-              f"{fmt_ratio(t.get('torch'), ours):>8} {rate:8.1f} {row['pct_limit']:6.1f}%")
+              f"{fmt_ratio(t.get('torch'), ours):>8} {rate:6.1f} {unit:<5} {row['pct_limit']:6.1f}%")
     print("\nvs X = X's time / fastnn's time (above 1 fastnn is faster; * marks rows where fastnn is slower).")
 
 
