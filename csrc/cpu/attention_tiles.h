@@ -1,0 +1,259 @@
+// Building blocks of the fused attention kernels (attention_forward.cpp, attention_backward.cpp), compiled
+// once per ISA level inside fastnn::<level>::attn.
+//
+// Every product of the forward and backward is a small GEMM on tiles that sit in L1/L2: a register-blocked
+// MR x NR micro-kernel (NR = 2 vectors) whose A operand has a compile-time row stride and a compile-time or
+// run-time column stride, so each broadcast is one load at a fixed offset from a single moving pointer,
+// and whose B operand is rows of NR contiguous values (zero-padded buffers or the caller's rows).
+// Scores are kept in log2 units (q is pre-scaled by scale * log2(e)) so the softmax needs exp2 only.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <type_traits>
+#include <utility>
+
+#include "fastnn/attention.h"
+#include "fastnn/vec_exp.h"
+
+#ifndef FASTNN_ISA_NS
+#error "FASTNN_ISA_NS must name the ISA level this translation unit is compiled for"
+#endif
+
+namespace fastnn {
+namespace FASTNN_ISA_NS {
+namespace attn {
+
+#if defined(__AVX512F__)
+constexpr int kVecBytes = 64;
+constexpr int kMR = 12;  // 12 x 2 zmm accumulators + 2 B vectors + a broadcast, as in the GEMM
+#elif defined(__AVX2__)
+constexpr int kVecBytes = 32;
+constexpr int kMR = 6;  // 6 x 2 ymm accumulators + 2 B vectors + 1 broadcast = 15 of 16 registers
+#else
+constexpr int kVecBytes = 16;
+constexpr int kMR = 6;
+#endif
+constexpr int kNV = 2;  // vectors per micro-tile row
+
+typedef float vf32 __attribute__((vector_size(kVecBytes)));
+typedef double vf64 __attribute__((vector_size(kVecBytes)));
+template <typename T>
+struct VecOf;
+template <>
+struct VecOf<float> {
+  using type = vf32;
+};
+template <>
+struct VecOf<double> {
+  using type = vf64;
+};
+template <typename T>
+using Vec = typename VecOf<T>::type;
+template <typename T>
+constexpr int kVL = kVecBytes / static_cast<int>(sizeof(T));
+template <typename T>
+constexpr int kNR = kNV * kVL<T>;
+
+// Keys per K/V tile. A 64-deep K^T tile of 256 keys is 64 KiB and the V tile the same: both stream
+// from L2 while the score tile is reused from L1/L2; 512 measured no faster and doubles the causal
+// waste on the diagonal tile.
+constexpr int64_t kBK = 256;
+// Row stride of the score/probability tiles: not a power of two (12 rows 1 KiB apart would crowd a few
+// L1 sets) and wide enough that the transposed reads of a last MR-block (up to 264 columns) stay inside.
+constexpr int64_t kLdS = kBK + 16;
+// Query rows per tile. Forward: 48 rows x 256 keys of scores (48 KiB) plus the 48-row q tile stay near
+// L1. Backward: the dK/dV products run over the tile's rows, so 96 halves their load/store overhead.
+constexpr int64_t kFwdBQ = 48;
+constexpr int64_t kBwdBQ = 96;
+static_assert(kFwdBQ % kMR == 0 && kBwdBQ % kMR == 0, "query tiles hold whole micro-tiles");
+static_assert(kBK % kNR<float> == 0 && kBK % kNR<double> == 0, "key tiles hold whole micro-tiles");
+
+inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+template <typename V>
+inline V loadu(const void* p) {
+  V v;
+  std::memcpy(&v, p, sizeof(V));
+  return v;
+}
+template <typename V>
+inline void storeu(void* p, const V& v) {
+  std::memcpy(p, &v, sizeof(V));
+}
+
+template <typename T>
+constexpr T kNegInf = -std::numeric_limits<T>::infinity();
+template <typename T>
+constexpr T kLog2e = T(1.4426950408889634074);
+
+// acc[i][v] += sum_{p < kc} A(i, p) * B(p, v*VL .. v*VL+VL), with A(i, p) = a[i * RSA + p * csa]
+// (csa = CSA when CSA != 0, else the run-time csa_rt) and B(p, :) starting at b + p * ldb.
+template <typename T, int64_t RSA, int64_t CSA>
+inline void micro_kernel(int64_t kc, const T* __restrict a, int64_t csa_rt, const T* __restrict b, int64_t ldb,
+                         Vec<T> (&acc)[kMR][kNV]) {
+  using V = Vec<T>;
+  constexpr int VL = kVL<T>;
+  const int64_t csa = CSA != 0 ? CSA : csa_rt;
+#pragma GCC unroll 4
+  for (int64_t p = 0; p < kc; ++p) {
+    const V b0 = loadu<V>(b + p * ldb);
+    const V b1 = loadu<V>(b + p * ldb + VL);
+    const T* ap = a + p * csa;
+    for (int i = 0; i < kMR; ++i) {
+      const V ai = ap[i * RSA] - V{};  // a bare broadcast (a - 0 is exactly a; 0 + a is not, for -0)
+      acc[i][0] += ai * b0;
+      acc[i][1] += ai * b1;
+    }
+  }
+}
+
+enum class Init { zero, load, scale_rows };
+
+// C[0:m, 0:n] = A B (zero), C + A B (load) or diag(row_scale) C + A B (scale_rows), with A m x k and B
+// k x n as in micro_kernel and C of row stride ldc. Row block r (MR rows) of A starts at a + r * a_blk;
+// column panel q (NR columns) of B at b + q * b_pnl, its rows ldb apart: row-major operands pass
+// a_blk = MR * RSA or b_pnl = NR, packed panels the panel size. m is a multiple of MR and n of NR:
+// callers pad their buffers so whole micro-tiles always fit. Column panels outermost: a k x NR panel of B
+// stays in L1 while it meets every row block.
+template <typename T, int64_t RSA, int64_t CSA, Init kInit>
+inline void block_gemm(int64_t m, int64_t n, int64_t k, const T* a, int64_t a_blk, int64_t csa, const T* b,
+                       int64_t b_pnl, int64_t ldb, T* c, int64_t ldc, const T* row_scale = nullptr) {
+  using V = Vec<T>;
+  constexpr int VL = kVL<T>, NR = kNR<T>;
+  for (int64_t j = 0; j < n; j += NR) {
+    const T* bp = b + (j / NR) * b_pnl;
+    for (int64_t i = 0; i < m; i += kMR) {
+      V acc[kMR][kNV];
+      T* ct = c + i * ldc + j;
+      for (int r = 0; r < kMR; ++r) {
+        for (int v = 0; v < kNV; ++v) {
+          if constexpr (kInit == Init::zero) acc[r][v] = V{};
+          else if constexpr (kInit == Init::load) acc[r][v] = loadu<V>(ct + r * ldc + v * VL);
+          else acc[r][v] = loadu<V>(ct + r * ldc + v * VL) * (row_scale[i + r] - V{});
+        }
+      }
+      micro_kernel<T, RSA, CSA>(k, a + (i / kMR) * a_blk, csa, bp, ldb, acc);
+      for (int r = 0; r < kMR; ++r)
+        for (int v = 0; v < kNV; ++v) storeu(ct + r * ldc + v * VL, acc[r][v]);
+    }
+  }
+}
+
+// Applies the user mask, the causal mask and the key padding to a score tile (log2 units, row stride
+// kLdS): rows [0, qb) are queries i0.., columns [0, kb) keys j0..; columns [kb, kb_pad) are padding and
+// become -inf in all qb_pad rows (rows past qb are padding queries, never written out).
+template <typename T>
+void mask_tile(const AttentionShape& s, int64_t b, int64_t h, T* S, int64_t i0, int64_t qb, int64_t qb_pad,
+               int64_t j0, int64_t kb, int64_t kb_pad) {
+  const T ninf = kNegInf<T>;
+  if (s.mask_kind != AttentionMask::none) {
+    const int64_t sj = s.mask_sj;
+    for (int64_t r = 0; r < qb; ++r) {
+      T* row = S + r * kLdS;
+      const int64_t off = b * s.mask_sb + h * s.mask_sh + (i0 + r) * s.mask_si + j0 * sj;
+      if (s.mask_kind == AttentionMask::boolean) {
+        const uint8_t* m = static_cast<const uint8_t*>(s.mask) + off;
+        if (sj == 1) {
+          for (int64_t c = 0; c < kb; ++c) row[c] = m[c] ? row[c] : ninf;
+        } else if (sj == 0) {
+          if (!m[0])
+            for (int64_t c = 0; c < kb; ++c) row[c] = ninf;
+        } else {
+          for (int64_t c = 0; c < kb; ++c) row[c] = m[c * sj] ? row[c] : ninf;
+        }
+      } else {
+        const T* m = static_cast<const T*>(s.mask) + off;
+        if (sj == 1) {
+          for (int64_t c = 0; c < kb; ++c) row[c] += m[c] * kLog2e<T>;
+        } else {
+          for (int64_t c = 0; c < kb; ++c) row[c] += m[c * sj] * kLog2e<T>;
+        }
+      }
+    }
+  }
+  if (s.causal && j0 + kb - 1 > i0) {  // the tile reaches above the diagonal: key j takes part in row i iff j <= i
+    for (int64_t r = 0; r < qb; ++r) {
+      T* row = S + r * kLdS;
+      for (int64_t c = std::max<int64_t>(0, i0 + r - j0 + 1); c < kb; ++c) row[c] = ninf;
+    }
+  }
+  if (kb < kb_pad) {
+    for (int64_t r = 0; r < qb_pad; ++r)
+      for (int64_t c = kb; c < kb_pad; ++c) S[r * kLdS + c] = ninf;
+  }
+}
+
+// The maximum of v's lanes, in every lane (lanes i and i ^ w swapped and compared for w = VL/2 .. 1): log2(VL) shuffle-and-max steps (a scalar chain over 16 lanes
+// costs ~4x the latency, and runs once per row per key tile).
+template <typename VI, int W, size_t... Is>
+constexpr VI xor_lanes(std::index_sequence<Is...>) {
+  return VI{static_cast<std::remove_reference_t<decltype(VI{}[0])>>(Is ^ W)...};
+}
+template <typename T, int W>
+inline Vec<T> allmax_step(Vec<T> v) {
+  typedef std::conditional_t<sizeof(T) == 4, int32_t, int64_t> I;
+  typedef I VI __attribute__((vector_size(kVecBytes)));
+  constexpr VI idx = xor_lanes<VI, W>(std::make_index_sequence<kVL<T>>{});  // lane i takes lane i ^ W
+  const Vec<T> s = __builtin_shuffle(v, idx);
+  v = s > v ? s : v;
+  if constexpr (W > 1) return allmax_step<T, W / 2>(v);
+  else return v;
+}
+template <typename T>
+inline Vec<T> allmax(Vec<T> v) {
+  return allmax_step<T, kVL<T> / 2>(v);
+}
+template <typename T>
+inline T hsum(const Vec<T>& v) {
+  T s = v[0];
+  for (int i = 1; i < kVL<T>; ++i) s += v[i];
+  return s;
+}
+
+// Rows of src (src(r) = src + r * sr, cols values each) transposed into panels of W rows, as a GEMM packs
+// its operands: panel P holds rows [P*W, P*W + W) as cols steps of W values,
+//   dst[P * (cols * W) + c * W + r % W] = src(r)[c] * mul,
+// rows [rows, rows_pad) zero. A panel is contiguous, so a micro-kernel walks it with one pointer and no
+// two of its steps compete for an L1 set (a plain transpose with a row stride of L floats would put all
+// of them in one set when L is a power of two).
+template <typename T>
+void pack_panels(const T* src, int64_t sr, int64_t rows, int64_t rows_pad, int64_t cols, T mul, T* dst, int W) {
+  for (int64_t p0 = 0; p0 < rows_pad; p0 += W) {
+    T* panel = dst + (p0 / W) * cols * W;
+    const int64_t n = std::max<int64_t>(0, std::min<int64_t>(W, rows - p0));
+    for (int64_t c = 0; c < cols; ++c) {
+      T* d = panel + c * W;
+      for (int64_t r = 0; r < n; ++r) d[r] = src[(p0 + r) * sr + c] * mul;
+      for (int64_t r = n; r < W; ++r) d[r] = T(0);
+    }
+  }
+}
+
+// dst[r * ld + c] = src(r)[c] for c < cols and zero for c in [cols, ld): rows widened to whole micro-tiles.
+template <typename T>
+void pack_rows(const T* src, int64_t sr, int64_t rows, int64_t cols, T* dst, int64_t ld) {
+  for (int64_t r = 0; r < rows; ++r) {
+    if (cols > 0) std::memcpy(dst + r * ld, src + r * sr, cols * sizeof(T));
+    std::fill(dst + r * ld + cols, dst + r * ld + ld, T(0));
+  }
+}
+
+// Splits items [0, n) with cumulative work cum[0..n] (cum[0] = 0) into nth contiguous ranges of about
+// equal work; returns thread tid's [begin, end). Which thread computes an item never changes its result.
+inline void balanced_range(const double* cum, int64_t n, int tid, int nth, int64_t& begin, int64_t& end) {
+  auto bound = [&](int t) -> int64_t {
+    if (t <= 0) return 0;
+    if (t >= nth) return n;
+    const double target = cum[n] * t / nth;
+    return std::lower_bound(cum, cum + n + 1, target) - cum;
+  };
+  begin = bound(tid);
+  end = bound(tid + 1);
+}
+
+}  // namespace attn
+}  // namespace FASTNN_ISA_NS
+}  // namespace fastnn
