@@ -9,7 +9,7 @@
 // Edge values: -inf -> 0 and +inf -> inf, NaN -> NaN. Results below the smallest normal (2^-126 float,
 // 2^-1022 double) are flushed to 0, so callers never meet slow denormals; results above the largest finite
 // value become inf. Arguments are clamped to [-127, 128] (float) before rounding, so n + 127 stays in the
-// 8 exponent bits and n = -127 gives the bit pattern of +0.
+// 8 exponent bits (n = 128 is built as 2 * 2^127) and n = -127 gives the bit pattern of +0.
 #pragma once
 #include <cstdint>
 #include <type_traits>
@@ -108,17 +108,23 @@ inline V exp_reduced(V r) {
 }
 
 // Clamps x (in units of log2) and returns round(x) as `n` plus the scale 2^n built in the exponent bits.
-// NaN passes the clamps unchanged (both comparisons are false) and stays NaN through the polynomial.
-template <typename V, bool kClampHigh = true>
-inline V round_and_scale(V& x, V& n) {
+// With kClampHigh, n = kHi (x in [kHi - 1/2, kHi]) is past the exponent field: the scale is then 2^(n-1)
+// and `top` is 2, for the caller to apply after the polynomial so values just below the largest finite
+// one stay finite. NaN passes the clamps unchanged (both comparisons are false) and stays NaN.
+template <typename V, bool kClampHigh>
+inline V round_and_scale(V& x, V& n, V& top) {
   using T = elem_t<V>;
   using C = Consts<T>;
   using I = typename C::I;
   typedef I VI __attribute__((vector_size(sizeof(V))));
   x = x < C::kLo ? C::kLo - V{} : x;
   if constexpr (kClampHigh) x = x > C::kHi ? C::kHi - V{} : x;
-  const V t = x + C::kMagic;  // round to nearest: the integer lands in the low mantissa bits
+  V t = x + C::kMagic;  // round to nearest: the integer lands in the low mantissa bits
   n = t - C::kMagic;
+  if constexpr (kClampHigh) {
+    top = n > C::kHi - 1 ? T(2) - V{} : T(1) - V{};
+    t -= top - T(1);  // t holds an integer below 2^24 (2^53): exact
+  }
   // t's low bits hold n + bias; shifting them into the exponent field drops the magic's own bits.
   // (A C-style cast between GCC vectors of one size reinterprets the bits.)
   const VI bits = (VI)t << C::kMantBits;
@@ -131,9 +137,11 @@ inline V round_and_scale(V& x, V& n) {
 // arguments are at most 0 or so (a softmax's x - max): one compare and one blend fewer per vector.
 template <typename V, bool kMayOverflow = true>
 inline V vec_exp2(V x) {
-  V n;
-  const V scale = vec_exp_detail::round_and_scale<V, kMayOverflow>(x, n);
-  return vec_exp_detail::exp2_reduced(x - n) * scale;
+  V n, top;
+  const V scale = vec_exp_detail::round_and_scale<V, kMayOverflow>(x, n, top);
+  const V r = vec_exp_detail::exp2_reduced(x - n) * scale;
+  if constexpr (kMayOverflow) return r * top;
+  else return r;
 }
 
 // e^x, lane by lane.
@@ -145,8 +153,8 @@ inline V vec_exp(V x) {
   constexpr T kLn2Hi = sizeof(T) == 4 ? T(0.693359375) : T(0.693147180369123816490);
   constexpr T kLn2Lo = sizeof(T) == 4 ? T(-2.12194440e-4) : T(1.90821492927058770002e-10);
   V y = x * kLog2e;
-  V n;
-  const V scale = vec_exp_detail::round_and_scale(y, n);
+  V n, top;
+  const V scale = vec_exp_detail::round_and_scale<V, true>(y, n, top);
   // x itself may be out of range (the clamp acted on y); clamp it alike so r stays small.
   const V lo = n * kLn2Hi;
   V r = x - lo;
@@ -155,7 +163,7 @@ inline V vec_exp(V x) {
   const V small = T(vec_exp_detail::Consts<T>::kLo) / kLog2e - V{};
   r = x > big ? V{} : r;
   r = x < small ? V{} : r;
-  return vec_exp_detail::exp_reduced(r) * scale;
+  return vec_exp_detail::exp_reduced(r) * scale * top;
 }
 
 }  // namespace fastnn

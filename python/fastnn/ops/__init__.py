@@ -5,6 +5,7 @@ from . import activation, arithmetic, conversion, elementwise, indexing, linalg,
 from .activation import gelu, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
 from .arithmetic import (add, bitwise_and, bitwise_not, bitwise_or, bitwise_xor, div, eq, ge, gt, le, logical_not,
                          lt, mul, ne, neg, pow, sub)
+from .attention import scaled_dot_product_attention
 from .conversion import cast, to
 from .elementwise import abs, clamp, exp, isfinite, isnan, log, maximum, minimum, sign, sqrt, where
 from .indexing import getitem, index_select, masked_fill

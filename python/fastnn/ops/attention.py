@@ -1,0 +1,95 @@
+"""scaled_dot_product_attention on the fused native kernel: forward and backward side by side.
+
+out = softmax(q k^T * scale + mask) v over the last two dims, with PyTorch's semantics: ``is_causal`` keeps
+key j for query i when j <= i (top-left aligned when Lq != Lk); a boolean ``attn_mask`` keeps the entries
+that are True, a float one is added to the scaled scores; masks broadcast over the batch dims. A query row
+that no key takes part in gets output 0 and zero gradients (PyTorch 2.x does the same).
+
+The kernel never builds the Lq x Lk matrix: it walks key tiles with an online softmax and saves each row's
+logsumexp, from which the backward recomputes the probabilities tile by tile (extra memory O(L d)).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..autograd.graph import record
+from ..backend import cpu_attention
+from ..tensor import Tensor
+from ._util import as_tensor, unbroadcast, xp_of
+
+_OP = "scaled_dot_product_attention"
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _as4(x, batch, tail):
+    """x broadcast to batch + tail, as a 4-D (B, H, rows, cols) array: a view when batch has <= 2 dims
+    (broadcast dims keep stride 0), a copy only when more batch dims cannot merge into one stride."""
+    xb = np.broadcast_to(x, batch + tail)
+    if len(batch) <= 2:
+        return xb.reshape((1,) * (2 - len(batch)) + xb.shape)
+    return xb.reshape((-1, batch[-1]) + tail)
+
+
+def _mask_array(attn_mask, dtype, batch, lq, lk):
+    m = attn_mask._data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
+    if xp_of(m) is not np:
+        raise NotImplementedError(f"{_OP}(): attn_mask on a CUDA device is not supported yet")
+    if m.dtype != np.bool_:
+        if m.dtype.kind != "f":
+            raise RuntimeError(f"{_OP}(): expected attn_mask dtype to be bool or float, got {m.dtype}")
+        m = m.astype(dtype, copy=False)
+    target = batch + (lq, lk)
+    try:
+        ok = m.ndim <= len(target) and np.broadcast_shapes(m.shape, target) == target
+    except ValueError:
+        ok = False
+    if not ok:
+        raise RuntimeError(f"{_OP}(): attn_mask of shape {tuple(m.shape)} cannot be broadcast to the attention "
+                           f"weights' shape {target}")
+    return _as4(m, batch, (lq, lk))
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: float = 0.0, is_causal: bool = False,
+                                 scale=None) -> Tensor:
+    q, k, v = (as_tensor(x, _OP) for x in (query, key, value))
+    if dropout_p != 0.0:
+        raise NotImplementedError(f"{_OP}(): dropout_p={dropout_p} is not supported: the fused kernel has no "
+                                  "dropout; pass dropout_p=0.0 (apply dropout to the output or skip it in eval)")
+    x, y, z = q._data, k._data, v._data
+    if any(xp_of(a) is not np for a in (x, y, z)):
+        raise NotImplementedError(f"{_OP}(): CUDA tensors are not supported yet (no fused CUDA kernel)")
+    if x.dtype not in _FLOATS or y.dtype != x.dtype or z.dtype != x.dtype:
+        raise RuntimeError(f"{_OP}(): expected query, key and value to have the same dtype, float32 or float64, "
+                           f"but got query.dtype: {x.dtype}, key.dtype: {y.dtype} and value.dtype: {z.dtype}")
+    if min(x.ndim, y.ndim, z.ndim) < 2:
+        raise RuntimeError(f"{_OP}(): expected query, key and value to have at least 2 dims, got shapes "
+                           f"{tuple(x.shape)}, {tuple(y.shape)} and {tuple(z.shape)}")
+    (lq, d), (lk, dk), (lv, dv) = x.shape[-2:], y.shape[-2:], z.shape[-2:]
+    try:
+        batch = np.broadcast_shapes(x.shape[:-2], y.shape[:-2], z.shape[:-2])
+    except ValueError:
+        batch = None
+    if dk != d or lv != lk or batch is None:
+        raise RuntimeError(f"{_OP}(): shapes query {tuple(x.shape)}, key {tuple(y.shape)} and value "
+                           f"{tuple(z.shape)} do not fit (..., Lq, D), (..., Lk, D), (..., Lk, Dv)")
+    if attn_mask is not None and is_causal:
+        raise RuntimeError(f"{_OP}(): explicit attn_mask should not be set when is_causal=True")
+    if scale is not None:
+        scale = float(scale)
+        if not math.isfinite(scale):
+            raise ValueError(f"{_OP}(): scale must be finite, got {scale}")
+    q4, k4, v4 = _as4(x, batch, (lq, d)), _as4(y, batch, (lk, d)), _as4(z, batch, (lk, dv))
+    m4 = None if attn_mask is None else _mask_array(attn_mask, x.dtype, batch, lq, lk)
+    out4, lse = cpu_attention.attention_forward(q4, k4, v4, m4, bool(is_causal), scale)
+    out = out4.reshape(batch + (lq, dv))
+
+    def backward(g):
+        g4 = g.reshape(out4.shape)
+        dq, dk_, dv_ = cpu_attention.attention_backward(g4, q4, k4, v4, out4, lse, m4, bool(is_causal), scale)
+        return (unbroadcast(dq.reshape(batch + (lq, d)), x.shape) if q._requires_grad else None,
+                unbroadcast(dk_.reshape(batch + (lk, d)), y.shape) if k._requires_grad else None,
+                unbroadcast(dv_.reshape(batch + (lk, dv)), z.shape) if v._requires_grad else None)
+
+    return record(Tensor._wrap(out), "ScaledDotProductFlashAttentionForCpuBackward0", (q, k, v), backward)
