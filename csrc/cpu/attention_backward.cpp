@@ -110,7 +110,7 @@ __attribute__((noinline)) void probabilities_and_score_grads(const AttentionShap
   const int64_t qb_pad = round_up(qb, kMR), kb_pad = round_up(kb, NR);
   block_gemm<T, 1, kMR, Init::zero>(qb_pad, kb_pad, s.d, hp.qt + i0 * s.d, s.d * kMR, 0, hp.kt + j0 * s.d, s.d * NR,
                                     NR, P, kLdS);
-  mask_tile<T>(s, b, h, P, i0, qb, qb_pad, j0, kb, kb_pad);
+  mask_tile<T>(s, b, h, P, kLdS, i0, qb, qb_pad, j0, kb, kb_pad);
   block_gemm<T, 1, kMR, Init::zero>(qb_pad, kb_pad, s.dv, hp.dot + i0 * s.dv, s.dv * kMR, 0, hp.vt + j0 * s.dv,
                                     s.dv * NR, NR, dS, kLdS);
   const T scale = static_cast<T>(s.scale);

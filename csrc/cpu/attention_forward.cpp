@@ -66,14 +66,23 @@ template <typename T>
 inline void online_softmax_rows(T* S, int64_t rows, int64_t n, T* m, T* m_use, T* alpha, T* lsum) {
   using V = Vec<T>;
   constexpr int VL = kVL<T>;
+  // Two independent chains for the max and the sum: one chain of 16 dependent ops per row (4 cycles each)
+  // made the max pass latency-bound.
   for (int64_t r = 0; r < rows; ++r) {
-    const T* row = S + r * kLdS;
-    V vmax = kNegInf<T> - V{};
-    for (int64_t c = 0; c < n; c += VL) {
-      const V x = loadu<V>(row + c);
-      vmax = x > vmax ? x : vmax;
+    const T* row = S + r * kFwdLdS;
+    V vmax0 = kNegInf<T> - V{}, vmax1 = vmax0;
+    int64_t c = 0;
+    for (; c + 2 * VL <= n; c += 2 * VL) {
+      const V x0 = loadu<V>(row + c), x1 = loadu<V>(row + c + VL);
+      vmax0 = x0 > vmax0 ? x0 : vmax0;
+      vmax1 = x1 > vmax1 ? x1 : vmax1;
     }
-    m_use[r] = std::max(m[r], allmax<T>(vmax)[0]);
+    if (c < n) {
+      const V x0 = loadu<V>(row + c);
+      vmax0 = x0 > vmax0 ? x0 : vmax0;
+    }
+    vmax0 = vmax1 > vmax0 ? vmax1 : vmax0;
+    m_use[r] = std::max(m[r], allmax<T>(vmax0)[0]);
   }
   for (int64_t r = 0; r < rows; r += VL) {
     const V m_old = loadu<V>(m + r), m_new = loadu<V>(m_use + r);
@@ -84,15 +93,24 @@ inline void online_softmax_rows(T* S, int64_t rows, int64_t n, T* m, T* m_use, T
     storeu(m_use + r, mu);
   }
   for (int64_t r = 0; r < rows; ++r) {
-    T* row = S + r * kLdS;
+    T* row = S + r * kFwdLdS;
     const V mv = m_use[r] - V{};
-    V vsum = V{};
-    for (int64_t c = 0; c < n; c += VL) {
-      const V p = vec_exp2<V, false>(loadu<V>(row + c) - mv);
-      storeu(row + c, p);
-      vsum += p;
+    V vsum0 = V{}, vsum1 = V{};
+    int64_t c = 0;
+    for (; c + 2 * VL <= n; c += 2 * VL) {
+      const V p0 = vec_exp2<V, false>(loadu<V>(row + c) - mv);
+      const V p1 = vec_exp2<V, false>(loadu<V>(row + c + VL) - mv);
+      storeu(row + c, p0);
+      storeu(row + c + VL, p1);
+      vsum0 += p0;
+      vsum1 += p1;
     }
-    storeu(lsum + r * VL, loadu<V>(lsum + r * VL) * (alpha[r] - V{}) + vsum);
+    if (c < n) {
+      const V p0 = vec_exp2<V, false>(loadu<V>(row + c) - mv);
+      storeu(row + c, p0);
+      vsum0 += p0;
+    }
+    storeu(lsum + r * VL, loadu<V>(lsum + r * VL) * (alpha[r] - V{}) + (vsum0 + vsum1));
   }
 }
 
@@ -108,7 +126,7 @@ void forward_tile(const AttentionForwardArgs<T>& a, int64_t b, int64_t h, int64_
 
   T* qt = ts.qt.get<T>(static_cast<size_t>(std::max<int64_t>(s.d, 1) * BQ));
   pack_panels<T>(a.q.row(b, h, i0), a.q.sr, qb, qb_pad, s.d, qscale, qt, kMR);
-  T* S = ts.s.get<T>(static_cast<size_t>(BQ * kLdS));
+  T* S = ts.s.get<T>(static_cast<size_t>(BQ * kFwdLdS));
   T* O = ts.o.get<T>(static_cast<size_t>(BQ * std::max<int64_t>(dv_pad, 1)));
   constexpr int VL = kVL<T>;
   static_assert(BQ % VL == 0, "row arrays are processed in whole vectors");
@@ -121,13 +139,13 @@ void forward_tile(const AttentionForwardArgs<T>& a, int64_t b, int64_t h, int64_
 
   // Causal: keys past the tile's last row take part in none of its rows.
   const int64_t j_end = s.causal ? std::min(s.lk, i0 + qb) : s.lk;
-  for (int64_t j0 = 0; j0 < j_end; j0 += kBK) {
-    const int64_t kb = std::min(kBK, j_end - j0), kb_pad = round_up(kb, NR);
+  for (int64_t j0 = 0; j0 < j_end; j0 += kFwdBK) {
+    const int64_t kb = std::min(kFwdBK, j_end - j0), kb_pad = round_up(kb, NR);
     block_gemm<T, 1, kMR, Init::zero>(qb_pad, kb_pad, s.d, qt, s.d * kMR, 0, kv.kt + j0 * s.d, s.d * NR, NR, S,
-                                      kLdS);
-    mask_tile<T>(s, b, h, S, i0, qb, qb_pad, j0, kb, kb_pad);
+                                      kFwdLdS);
+    mask_tile<T>(s, b, h, S, kFwdLdS, i0, qb, qb_pad, j0, kb, kb_pad);
     online_softmax_rows<T>(S, qb_pad, kb_pad, m, m_use, alpha, lsum);
-    block_gemm<T, kLdS, 1, Init::scale_rows>(qb_pad, dv_pad, kb, S, kMR * kLdS, 0, kv.v + j0 * kv.ld_v, NR, kv.ld_v,
+    block_gemm<T, kFwdLdS, 1, Init::scale_rows>(qb_pad, dv_pad, kb, S, kMR * kFwdLdS, 0, kv.v + j0 * kv.ld_v, NR, kv.ld_v,
                                              O, dv_pad, alpha);
   }
 
