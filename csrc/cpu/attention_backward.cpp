@@ -26,8 +26,8 @@ namespace {
 // One head's operands laid out for the tile products.
 template <typename T>
 struct HeadPack {
-  const T* qt;  // q^T * scale * log2 e in panels of MR queries (d x MR each), zero-padded to ld_q queries
-  const T* dot;  // dO^T in panels of MR queries (dv x MR)
+  const T* qt;  // q^T * scale * log2 e in panels of one query tile (d x BQ each), zero-padded to ld_q queries
+  const T* dot;  // dO^T in panels of one query tile (dv x BQ)
   int64_t ld_q;
   const T* kt;  // k^T in panels of NR keys (d x NR each), zero-padded to ld_k keys
   const T* vt;  // v^T in panels of NR keys (dv x NR)
@@ -67,10 +67,10 @@ HeadPack<T> pack_head(const AttentionBackwardArgs<T>& a, int64_t b, int64_t h, H
   T* kt = hb.kt.get<T>(d1 * p.ld_k);
   T* vt = hb.vt.get<T>(dv1 * p.ld_k);
   const T qscale = static_cast<T>(s.scale * 1.4426950408889634074);
-  pack_panels<T>(a.q.row(b, h, 0), a.q.sr, s.lq, p.ld_q, s.d, qscale, qt, kMR);
-  pack_panels<T>(a.dout.row(b, h, 0), a.dout.sr, s.lq, p.ld_q, s.dv, T(1), dot, kMR);
-  pack_panels<T>(a.k.row(b, h, 0), a.k.sr, s.lk, p.ld_k, s.d, T(1), kt, kNR<T>);
-  pack_panels<T>(a.v.row(b, h, 0), a.v.sr, s.lk, p.ld_k, s.dv, T(1), vt, kNR<T>);
+  pack_panels<T>(a.q.row(b, h, 0), a.q.sr, s.lq, s.d, qscale, qt, kBwdBQ, p.ld_q / kBwdBQ);
+  pack_panels<T>(a.dout.row(b, h, 0), a.dout.sr, s.lq, s.dv, T(1), dot, kBwdBQ, p.ld_q / kBwdBQ);
+  pack_panels<T>(a.k.row(b, h, 0), a.k.sr, s.lk, s.d, T(1), kt, kNR<T>, p.ld_k / kNR<T>);
+  pack_panels<T>(a.v.row(b, h, 0), a.v.sr, s.lk, s.dv, T(1), vt, kNR<T>, p.ld_k / kNR<T>);
   p.qt = qt, p.dot = dot, p.kt = kt, p.vt = vt;
   p.q_rows = rows_operand<T>(a.q.row(b, h, 0), a.q.sr, s.lq, s.d, hb.q_rows, p.ld_q_rows);
   p.k_rows = rows_operand<T>(a.k.row(b, h, 0), a.k.sr, s.lk, s.d, hb.k_rows, p.ld_k_rows);
@@ -86,11 +86,7 @@ HeadPack<T> pack_head(const AttentionBackwardArgs<T>& a, int64_t b, int64_t h, H
       continue;
     }
     lse2[r] = lse[r] * kLog2e<T>;
-    const T* o = a.out.row(b, h, r);
-    const T* g = a.dout.row(b, h, r);
-    T acc = T(0);
-    for (int64_t c = 0; c < s.dv; ++c) acc += o[c] * g[c];
-    delta[r] = acc;
+    delta[r] = row_dot<T>(a.out.row(b, h, r), a.dout.row(b, h, r), s.dv);
   }
   p.lse2 = lse2, p.delta = delta;
   return p;
@@ -108,10 +104,10 @@ __attribute__((noinline)) void probabilities_and_score_grads(const AttentionShap
   using V = Vec<T>;
   constexpr int VL = kVL<T>, NR = kNR<T>;
   const int64_t qb_pad = round_up(qb, kMR), kb_pad = round_up(kb, NR);
-  block_gemm<T, 1, kMR, Init::zero>(qb_pad, kb_pad, s.d, hp.qt + i0 * s.d, s.d * kMR, 0, hp.kt + j0 * s.d, s.d * NR,
+  block_gemm<T, 1, kBwdBQ, Init::zero>(qb_pad, kb_pad, s.d, hp.qt + i0 * s.d, kMR, 0, hp.kt + j0 * s.d, s.d * NR,
                                     NR, P, kLdS);
   mask_tile<T>(s, b, h, P, kLdS, i0, qb, qb_pad, j0, kb, kb_pad);
-  block_gemm<T, 1, kMR, Init::zero>(qb_pad, kb_pad, s.dv, hp.dot + i0 * s.dv, s.dv * kMR, 0, hp.vt + j0 * s.dv,
+  block_gemm<T, 1, kBwdBQ, Init::zero>(qb_pad, kb_pad, s.dv, hp.dot + i0 * s.dv, kMR, 0, hp.vt + j0 * s.dv,
                                     s.dv * NR, NR, dS, kLdS);
   const T scale = static_cast<T>(s.scale);
   for (int64_t r = 0; r < qb_pad; ++r) {

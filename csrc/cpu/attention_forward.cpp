@@ -39,7 +39,7 @@ KeyValuePack<T> pack_keys_values(const AttentionForwardArgs<T>& a, int64_t b, in
   KeyValuePack<T> kv;
   kv.ld_kt = round_up(std::max<int64_t>(s.lk, 1), NR);
   T* kt = kt_buf.get<T>(static_cast<size_t>(std::max<int64_t>(s.d, 1) * kv.ld_kt));
-  pack_panels<T>(a.k.row(b, h, 0), a.k.sr, s.lk, kv.ld_kt, s.d, T(1), kt, NR);
+  pack_panels<T>(a.k.row(b, h, 0), a.k.sr, s.lk, s.d, T(1), kt, NR, kv.ld_kt / NR);
   kv.kt = kt;
   const int64_t dv_pad = round_up(s.dv, NR);
   if (s.dv == dv_pad) {  // whole micro-tile columns: read the caller's rows in place
@@ -125,7 +125,7 @@ void forward_tile(const AttentionForwardArgs<T>& a, int64_t b, int64_t h, int64_
   const T qscale = static_cast<T>(s.scale * 1.4426950408889634074);
 
   T* qt = ts.qt.get<T>(static_cast<size_t>(std::max<int64_t>(s.d, 1) * BQ));
-  pack_panels<T>(a.q.row(b, h, i0), a.q.sr, qb, qb_pad, s.d, qscale, qt, kMR);
+  pack_panels<T>(a.q.row(b, h, i0), a.q.sr, qb, s.d, qscale, qt, BQ, 1);  // one panel: q^T, row stride BQ
   T* S = ts.s.get<T>(static_cast<size_t>(BQ * kFwdLdS));
   T* O = ts.o.get<T>(static_cast<size_t>(BQ * std::max<int64_t>(dv_pad, 1)));
   constexpr int VL = kVL<T>;
@@ -141,7 +141,7 @@ void forward_tile(const AttentionForwardArgs<T>& a, int64_t b, int64_t h, int64_
   const int64_t j_end = s.causal ? std::min(s.lk, i0 + qb) : s.lk;
   for (int64_t j0 = 0; j0 < j_end; j0 += kFwdBK) {
     const int64_t kb = std::min(kFwdBK, j_end - j0), kb_pad = round_up(kb, NR);
-    block_gemm<T, 1, kMR, Init::zero>(qb_pad, kb_pad, s.d, qt, s.d * kMR, 0, kv.kt + j0 * s.d, s.d * NR, NR, S,
+    block_gemm<T, 1, BQ, Init::zero>(qb_pad, kb_pad, s.d, qt, kMR, 0, kv.kt + j0 * s.d, s.d * NR, NR, S,
                                       kFwdLdS);
     mask_tile<T>(s, b, h, S, kFwdLdS, i0, qb, qb_pad, j0, kb, kb_pad);
     online_softmax_rows<T>(S, qb_pad, kb_pad, m, m_use, alpha, lsum);
