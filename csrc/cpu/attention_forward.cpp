@@ -66,23 +66,14 @@ template <typename T>
 inline void online_softmax_rows(T* S, int64_t rows, int64_t n, T* m, T* m_use, T* alpha, T* lsum) {
   using V = Vec<T>;
   constexpr int VL = kVL<T>;
-  // Two independent chains for the max and the sum: one chain of 16 dependent ops per row (4 cycles each)
-  // made the max pass latency-bound.
   for (int64_t r = 0; r < rows; ++r) {
     const T* row = S + r * kFwdLdS;
-    V vmax0 = kNegInf<T> - V{}, vmax1 = vmax0;
-    int64_t c = 0;
-    for (; c + 2 * VL <= n; c += 2 * VL) {
-      const V x0 = loadu<V>(row + c), x1 = loadu<V>(row + c + VL);
-      vmax0 = x0 > vmax0 ? x0 : vmax0;
-      vmax1 = x1 > vmax1 ? x1 : vmax1;
+    V vmax = kNegInf<T> - V{};
+    for (int64_t c = 0; c < n; c += VL) {
+      const V x = loadu<V>(row + c);
+      vmax = x > vmax ? x : vmax;
     }
-    if (c < n) {
-      const V x0 = loadu<V>(row + c);
-      vmax0 = x0 > vmax0 ? x0 : vmax0;
-    }
-    vmax0 = vmax1 > vmax0 ? vmax1 : vmax0;
-    m_use[r] = std::max(m[r], allmax<T>(vmax0)[0]);
+    m_use[r] = std::max(m[r], allmax<T>(vmax)[0]);
   }
   for (int64_t r = 0; r < rows; r += VL) {
     const V m_old = loadu<V>(m + r), m_new = loadu<V>(m_use + r);
@@ -95,22 +86,13 @@ inline void online_softmax_rows(T* S, int64_t rows, int64_t n, T* m, T* m_use, T
   for (int64_t r = 0; r < rows; ++r) {
     T* row = S + r * kFwdLdS;
     const V mv = m_use[r] - V{};
-    V vsum0 = V{}, vsum1 = V{};
-    int64_t c = 0;
-    for (; c + 2 * VL <= n; c += 2 * VL) {
-      const V p0 = vec_exp2<V, false>(loadu<V>(row + c) - mv);
-      const V p1 = vec_exp2<V, false>(loadu<V>(row + c + VL) - mv);
-      storeu(row + c, p0);
-      storeu(row + c + VL, p1);
-      vsum0 += p0;
-      vsum1 += p1;
+    V vsum = V{};
+    for (int64_t c = 0; c < n; c += VL) {
+      const V p = vec_exp2<V, false>(loadu<V>(row + c) - mv);
+      storeu(row + c, p);
+      vsum += p;
     }
-    if (c < n) {
-      const V p0 = vec_exp2<V, false>(loadu<V>(row + c) - mv);
-      storeu(row + c, p0);
-      vsum0 += p0;
-    }
-    storeu(lsum + r * VL, loadu<V>(lsum + r * VL) * (alpha[r] - V{}) + (vsum0 + vsum1));
+    storeu(lsum + r * VL, loadu<V>(lsum + r * VL) * (alpha[r] - V{}) + vsum);
   }
 }
 
