@@ -104,42 +104,47 @@ __attribute__((noinline)) void probabilities_and_score_grads(const AttentionShap
   using V = Vec<T>;
   constexpr int VL = kVL<T>, NR = kNR<T>;
   const int64_t qb_pad = round_up(qb, kMR), kb_pad = round_up(kb, NR);
+  // Causal: micro-tiles wholly above the diagonal are not computed (mask_tile overwrites the scores there;
+  // the dP values there are stale, so each row's pass below stops at its diagonal and writes zeros past it).
+  Band band;
+  if (s.causal) band.col_end = i0 - j0 + kMR;
   block_gemm<T, 1, kBwdBQ, Init::zero>(qb_pad, kb_pad, s.d, hp.qt + i0 * s.d, kMR, 0, hp.kt + j0 * s.d, s.d * NR,
-                                    NR, P, kLdS);
+                                       NR, P, kLdS, nullptr, band);
   mask_tile<T>(s, b, h, P, kLdS, i0, qb, qb_pad, j0, kb, kb_pad);
   block_gemm<T, 1, kBwdBQ, Init::zero>(qb_pad, kb_pad, s.dv, hp.dot + i0 * s.dv, kMR, 0, hp.vt + j0 * s.dv,
-                                    s.dv * NR, NR, dS, kLdS);
+                                       s.dv * NR, NR, dS, kLdS, nullptr, band);
   const T scale = static_cast<T>(s.scale);
+  // The dK/dV products read key columns up to a whole MR-block, which can pass kb_pad (kb = 30: 36 > 32);
+  // those keys are real rows of the accumulators when a causal tile was cut short, so they must see zeros.
+  const int64_t kb_end = std::max(kb_pad, round_up(kb, kMR));
   for (int64_t r = 0; r < qb_pad; ++r) {
     T* prow = P + r * kLdS;
     T* drow = dS + r * kLdS;
+    const int64_t n = s.causal ? std::clamp<int64_t>(round_up(i0 + r - j0 + 1, VL), 0, kb_pad) : kb_pad;
     const V l2 = hp.lse2[i0 + r] - V{}, dr = hp.delta[i0 + r] - V{};
-    for (int64_t c = 0; c < kb_pad; c += VL) {
+    for (int64_t c = 0; c < n; c += VL) {
       const V p = vec_exp2<V, false>(loadu<V>(prow + c) - l2);
       storeu(prow + c, p);
       storeu(drow + c, p * (loadu<V>(drow + c) - dr) * scale);
     }
-  }
-  // The dK/dV products read key columns up to a whole MR-block, which can pass kb_pad (kb = 30: 36 > 32);
-  // those keys are real rows of the accumulators when a causal tile was cut short, so they must see zeros.
-  const int64_t kb_mr = round_up(kb, kMR);
-  for (int64_t r = 0; r < qb && kb_mr > kb_pad; ++r) {
-    std::fill(P + r * kLdS + kb_pad, P + r * kLdS + kb_mr, T(0));
-    std::fill(dS + r * kLdS + kb_pad, dS + r * kLdS + kb_mr, T(0));
+    std::fill(prow + n, prow + kb_end, T(0));
+    std::fill(drow + n, drow + kb_end, T(0));
   }
 }
 
 // dV_j += P^T dO_i and dK_j += dS^T Q_i (accumulators with row stride dv_pad / d_pad).
 template <typename T>
 __attribute__((noinline)) void accumulate_dk_dv(const AttentionShape& s, const HeadPack<T>& hp, int64_t i0,
-                                                int64_t qb, int64_t kb, const T* P, const T* dS, T* dk_acc,
-                                                T* dv_acc) {
+                                                int64_t qb, int64_t j0, int64_t kb, const T* P, const T* dS,
+                                                T* dk_acc, T* dv_acc) {
   constexpr int NR = kNR<T>;
   const int64_t kb_mr = round_up(kb, kMR);
+  Band band;  // causal: a block of keys meets only the queries from its first key on
+  if (s.causal) band.k_begin = j0 - i0;
   block_gemm<T, 1, kLdS, Init::load>(kb_mr, round_up(s.dv, NR), qb, P, kMR, 0, hp.do_rows + i0 * hp.ld_do_rows, NR,
-                                     hp.ld_do_rows, dv_acc, round_up(s.dv, NR));
+                                     hp.ld_do_rows, dv_acc, round_up(s.dv, NR), nullptr, band);
   block_gemm<T, 1, kLdS, Init::load>(kb_mr, round_up(s.d, NR), qb, dS, kMR, 0, hp.q_rows + i0 * hp.ld_q_rows, NR,
-                                     hp.ld_q_rows, dk_acc, round_up(s.d, NR));
+                                     hp.ld_q_rows, dk_acc, round_up(s.d, NR), nullptr, band);
 }
 
 // dQ_i += dS K_j (dq_acc: the head's accumulator, row stride d_pad).
@@ -147,8 +152,10 @@ template <typename T>
 __attribute__((noinline)) void accumulate_dq(const AttentionShape& s, const HeadPack<T>& hp, int64_t i0, int64_t qb,
                                              int64_t j0, int64_t kb, const T* dS, T* dq_acc) {
   const int64_t d_pad = round_up(s.d, kNR<T>);
+  Band band;  // causal: a block of queries meets only the keys up to its last query
+  if (s.causal) band.k_end = i0 - j0 + kMR;
   block_gemm<T, kLdS, 1, Init::load>(round_up(qb, kMR), d_pad, kb, dS, kMR * kLdS, 0, hp.k_rows + j0 * hp.ld_k_rows,
-                                     kNR<T>, hp.ld_k_rows, dq_acc + i0 * d_pad, d_pad);
+                                     kNR<T>, hp.ld_k_rows, dq_acc + i0 * d_pad, d_pad, nullptr, band);
 }
 
 // Keys of tile j0 that take part in some row of the query tile [i0, i0 + qb) (0: none).
@@ -185,7 +192,7 @@ void key_tile(const AttentionBackwardArgs<T>& a, int64_t b, int64_t h, const Hea
     const int64_t kb = keys_in_pair(s, i0, qb, j0);
     if (kb == 0) continue;
     probabilities_and_score_grads<T>(s, b, h, hp, i0, qb, j0, kb, P, dS);
-    accumulate_dk_dv<T>(s, hp, i0, qb, kb, P, dS, dk_acc, dv_acc);
+    accumulate_dk_dv<T>(s, hp, i0, qb, j0, kb, P, dS, dk_acc, dv_acc);
     if (dq_acc) accumulate_dq<T>(s, hp, i0, qb, j0, kb, dS, dq_acc);
   }
   for (int64_t r = 0; r < kb_full; ++r) {

@@ -123,12 +123,16 @@ void forward_tile(const AttentionForwardArgs<T>& a, int64_t b, int64_t h, int64_
   const int64_t j_end = s.causal ? std::min(s.lk, i0 + qb) : s.lk;
   for (int64_t j0 = 0; j0 < j_end; j0 += kFwdBK) {
     const int64_t kb = std::min(kFwdBK, j_end - j0), kb_pad = round_up(kb, NR);
+    // Causal: micro-tiles wholly above the diagonal are skipped (mask_tile overwrites them with -inf) and
+    // each row block's P V stops at its last row's key.
+    Band band_s, band_pv;
+    if (s.causal) band_s.col_end = band_pv.k_end = i0 - j0 + kMR;
     block_gemm<T, 1, BQ, Init::zero>(qb_pad, kb_pad, s.d, qt, kMR, 0, kv.kt + j0 * s.d, s.d * NR, NR, S,
-                                      kFwdLdS);
+                                      kFwdLdS, nullptr, band_s);
     mask_tile<T>(s, b, h, S, kFwdLdS, i0, qb, qb_pad, j0, kb, kb_pad);
     online_softmax_rows<T>(S, qb_pad, kb_pad, m, m_use, alpha, lsum);
     block_gemm<T, kFwdLdS, 1, Init::scale_rows>(qb_pad, dv_pad, kb, S, kMR * kFwdLdS, 0, kv.v + j0 * kv.ld_v, NR, kv.ld_v,
-                                             O, dv_pad, alpha);
+                                             O, dv_pad, alpha, band_pv);
   }
 
   T* lse = a.lse + (b * s.heads + h) * s.lq + i0;

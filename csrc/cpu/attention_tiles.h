@@ -114,6 +114,14 @@ inline void micro_kernel(int64_t kc, const T* __restrict a, int64_t csa_rt, cons
 
 enum class Init { zero, load, scale_rows };
 
+// The part of a tile product a causal mask leaves nonzero, relative to the first row i of each row block:
+// column panels starting before col_end + i, inner indices in [k_begin + i, k_end + i). The default
+// covers everything. Skipped column panels leave C untouched (callers overwrite or ignore them).
+struct Band {
+  static constexpr int64_t kFar = int64_t(1) << 60;
+  int64_t col_end = kFar, k_begin = -kFar, k_end = kFar;
+};
+
 // C[0:m, 0:n] = A B (zero), C + A B (load) or diag(row_scale) C + A B (scale_rows), with A m x k and B
 // k x n as in micro_kernel and C of row stride ldc. Row block r (MR rows) of A starts at a + r * a_blk;
 // column panel q (NR columns) of B at b + q * b_pnl, its rows ldb apart: row-major operands pass
@@ -121,13 +129,17 @@ enum class Init { zero, load, scale_rows };
 // callers pad their buffers so whole micro-tiles always fit. Column panels outermost: a k x NR panel of B
 // stays in L1 while it meets every row block.
 template <typename T, int64_t RSA, int64_t CSA, Init kInit>
-inline void block_gemm(int64_t m, int64_t n, int64_t k, const T* a, int64_t a_blk, int64_t csa, const T* b,
-                       int64_t b_pnl, int64_t ldb, T* c, int64_t ldc, const T* row_scale = nullptr) {
+inline void block_gemm(int64_t m, int64_t n, int64_t k, const T* a, int64_t a_blk, int64_t csa_rt, const T* b,
+                       int64_t b_pnl, int64_t ldb, T* c, int64_t ldc, const T* row_scale = nullptr,
+                       const Band& band = Band{}) {
   using V = Vec<T>;
   constexpr int VL = kVL<T>, NR = kNR<T>;
+  const int64_t csa = CSA != 0 ? CSA : csa_rt;
   for (int64_t j = 0; j < n; j += NR) {
     const T* bp = b + (j / NR) * b_pnl;
     for (int64_t i = 0; i < m; i += kMR) {
+      if (j >= band.col_end + i) continue;
+      const int64_t k0 = std::clamp<int64_t>(band.k_begin + i, 0, k), k1 = std::clamp<int64_t>(band.k_end + i, 0, k);
       V acc[kMR][kNV];
       T* ct = c + i * ldc + j;
       for (int r = 0; r < kMR; ++r) {
@@ -137,7 +149,7 @@ inline void block_gemm(int64_t m, int64_t n, int64_t k, const T* a, int64_t a_bl
           else acc[r][v] = loadu<V>(ct + r * ldc + v * VL) * (row_scale[i + r] - V{});
         }
       }
-      micro_kernel<T, RSA, CSA>(k, a + (i / kMR) * a_blk, csa, bp, ldb, acc);
+      micro_kernel<T, RSA, CSA>(k1 - k0, a + (i / kMR) * a_blk + k0 * csa, csa, bp + k0 * ldb, ldb, acc);
       for (int r = 0; r < kMR; ++r)
         for (int v = 0; v < kNV; ++v) storeu(ct + r * ldc + v * VL, acc[r][v]);
     }
@@ -177,7 +189,9 @@ void mask_tile(const AttentionShape& s, int64_t b, int64_t h, T* S, int64_t ld, 
     }
   }
   if (s.causal && j0 + kb - 1 > i0) {  // the tile reaches above the diagonal: key j takes part in row i iff j <= i
-    for (int64_t r = 0; r < qb; ++r) {
+    // Padding rows too: the causal products skip the micro-tiles above the diagonal, and this overwrites
+    // whatever those left in the tile.
+    for (int64_t r = 0; r < qb_pad; ++r) {
       T* row = S + r * ld;
       for (int64_t c = std::max<int64_t>(0, i0 + r - j0 + 1); c < kb; ++c) row[c] = ninf;
     }
