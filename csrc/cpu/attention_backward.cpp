@@ -108,10 +108,10 @@ __attribute__((noinline)) void probabilities_and_score_grads(const AttentionShap
   // the dP values there are stale, so each row's pass below stops at its diagonal and writes zeros past it).
   Band band;
   if (s.causal) band.col_end = i0 - j0 + kMR;
-  block_gemm<T, 1, kBwdBQ, Init::zero>(qb_pad, kb_pad, s.d, hp.qt + i0 * s.d, kMR, 0, hp.kt + j0 * s.d, s.d * NR,
+  block_gemm<T, 1, kBwdBQ, Init::zero>(qb_pad, kb_pad, s.d, hp.qt + i0 * s.d, kMR, hp.kt + j0 * s.d, s.d * NR,
                                        NR, P, kLdS, nullptr, band);
   mask_tile<T>(s, b, h, P, kLdS, i0, qb, qb_pad, j0, kb, kb_pad);
-  block_gemm<T, 1, kBwdBQ, Init::zero>(qb_pad, kb_pad, s.dv, hp.dot + i0 * s.dv, kMR, 0, hp.vt + j0 * s.dv,
+  block_gemm<T, 1, kBwdBQ, Init::zero>(qb_pad, kb_pad, s.dv, hp.dot + i0 * s.dv, kMR, hp.vt + j0 * s.dv,
                                        s.dv * NR, NR, dS, kLdS, nullptr, band);
   const T scale = static_cast<T>(s.scale);
   // The dK/dV products read key columns up to a whole MR-block, which can pass kb_pad (kb = 30: 36 > 32);
@@ -141,9 +141,9 @@ __attribute__((noinline)) void accumulate_dk_dv(const AttentionShape& s, const H
   const int64_t kb_mr = round_up(kb, kMR);
   Band band;  // causal: a block of keys meets only the queries from its first key on
   if (s.causal) band.k_begin = j0 - i0;
-  block_gemm<T, 1, kLdS, Init::load>(kb_mr, round_up(s.dv, NR), qb, P, kMR, 0, hp.do_rows + i0 * hp.ld_do_rows, NR,
+  block_gemm<T, 1, kLdS, Init::load>(kb_mr, round_up(s.dv, NR), qb, P, kMR, hp.do_rows + i0 * hp.ld_do_rows, NR,
                                      hp.ld_do_rows, dv_acc, round_up(s.dv, NR), nullptr, band);
-  block_gemm<T, 1, kLdS, Init::load>(kb_mr, round_up(s.d, NR), qb, dS, kMR, 0, hp.q_rows + i0 * hp.ld_q_rows, NR,
+  block_gemm<T, 1, kLdS, Init::load>(kb_mr, round_up(s.d, NR), qb, dS, kMR, hp.q_rows + i0 * hp.ld_q_rows, NR,
                                      hp.ld_q_rows, dk_acc, round_up(s.d, NR), nullptr, band);
 }
 
@@ -154,7 +154,7 @@ __attribute__((noinline)) void accumulate_dq(const AttentionShape& s, const Head
   const int64_t d_pad = round_up(s.d, kNR<T>);
   Band band;  // causal: a block of queries meets only the keys up to its last query
   if (s.causal) band.k_end = i0 - j0 + kMR;
-  block_gemm<T, kLdS, 1, Init::load>(round_up(qb, kMR), d_pad, kb, dS, kMR * kLdS, 0, hp.k_rows + j0 * hp.ld_k_rows,
+  block_gemm<T, kLdS, 1, Init::load>(round_up(qb, kMR), d_pad, kb, dS, kMR * kLdS, hp.k_rows + j0 * hp.ld_k_rows,
                                      kNR<T>, hp.ld_k_rows, dq_acc + i0 * d_pad, d_pad, nullptr, band);
 }
 

@@ -127,11 +127,11 @@ void forward_tile(const AttentionForwardArgs<T>& a, int64_t b, int64_t h, int64_
     // each row block's P V stops at its last row's key.
     Band band_s, band_pv;
     if (s.causal) band_s.col_end = band_pv.k_end = i0 - j0 + kMR;
-    block_gemm<T, 1, BQ, Init::zero>(qb_pad, kb_pad, s.d, qt, kMR, 0, kv.kt + j0 * s.d, s.d * NR, NR, S,
+    block_gemm<T, 1, BQ, Init::zero>(qb_pad, kb_pad, s.d, qt, kMR, kv.kt + j0 * s.d, s.d * NR, NR, S,
                                       kFwdLdS, nullptr, band_s);
     mask_tile<T>(s, b, h, S, kFwdLdS, i0, qb, qb_pad, j0, kb, kb_pad);
     online_softmax_rows<T>(S, qb_pad, kb_pad, m, m_use, alpha, lsum);
-    block_gemm<T, kFwdLdS, 1, Init::scale_rows>(qb_pad, dv_pad, kb, S, kMR * kFwdLdS, 0, kv.v + j0 * kv.ld_v, NR, kv.ld_v,
+    block_gemm<T, kFwdLdS, 1, Init::scale_rows>(qb_pad, dv_pad, kb, S, kMR * kFwdLdS, kv.v + j0 * kv.ld_v, NR, kv.ld_v,
                                              O, dv_pad, alpha, band_pv);
   }
 

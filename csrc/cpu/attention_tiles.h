@@ -2,9 +2,9 @@
 // once per ISA level inside fastnn::<level>::attn.
 //
 // Every product of the forward and backward is a small GEMM on tiles that sit in L1/L2: a register-blocked
-// MR x NR micro-kernel (NR = 2 vectors) whose A operand has a compile-time row stride and a compile-time or
-// run-time column stride, so each broadcast is one load at a fixed offset from a single moving pointer,
-// and whose B operand is rows of NR contiguous values (zero-padded buffers or the caller's rows).
+// MR x NR micro-kernel (NR = 2 vectors) whose A operand has compile-time row and column strides, so each
+// broadcast is one load at a fixed offset from a single moving pointer, and whose B operand is rows of NR
+// contiguous values (zero-padded buffers or the caller's rows).
 // Scores are kept in log2 units (q is pre-scaled by scale * log2(e)) so the softmax needs exp2 only.
 #pragma once
 #include <algorithm>
@@ -91,19 +91,18 @@ constexpr T kNegInf = -std::numeric_limits<T>::infinity();
 template <typename T>
 constexpr T kLog2e = T(1.4426950408889634074);
 
-// acc[i][v] += sum_{p < kc} A(i, p) * B(p, v*VL .. v*VL+VL), with A(i, p) = a[i * RSA + p * csa]
-// (csa = CSA when CSA != 0, else the run-time csa_rt) and B(p, :) starting at b + p * ldb.
+// acc[i][v] += sum_{p < kc} A(i, p) * B(p, v*VL .. v*VL+VL), with A(i, p) = a[i * RSA + p * CSA] and
+// B(p, :) starting at b + p * ldb.
 template <typename T, int64_t RSA, int64_t CSA>
-inline void micro_kernel(int64_t kc, const T* __restrict a, int64_t csa_rt, const T* __restrict b, int64_t ldb,
+inline void micro_kernel(int64_t kc, const T* __restrict a, const T* __restrict b, int64_t ldb,
                          Vec<T> (&acc)[kMR][kNV]) {
   using V = Vec<T>;
   constexpr int VL = kVL<T>;
-  const int64_t csa = CSA != 0 ? CSA : csa_rt;
 #pragma GCC unroll 4
   for (int64_t p = 0; p < kc; ++p) {
     const V b0 = loadu<V>(b + p * ldb);
     const V b1 = loadu<V>(b + p * ldb + VL);
-    const T* ap = a + p * csa;
+    const T* ap = a + p * CSA;
     for (int i = 0; i < kMR; ++i) {
       const V ai = ap[i * RSA] - V{};  // a bare broadcast (a - 0 is exactly a; 0 + a is not, for -0)
       acc[i][0] += ai * b0;
@@ -129,12 +128,10 @@ struct Band {
 // callers pad their buffers so whole micro-tiles always fit. Column panels outermost: a k x NR panel of B
 // stays in L1 while it meets every row block.
 template <typename T, int64_t RSA, int64_t CSA, Init kInit>
-inline void block_gemm(int64_t m, int64_t n, int64_t k, const T* a, int64_t a_blk, int64_t csa_rt, const T* b,
-                       int64_t b_pnl, int64_t ldb, T* c, int64_t ldc, const T* row_scale = nullptr,
-                       const Band& band = Band{}) {
+inline void block_gemm(int64_t m, int64_t n, int64_t k, const T* a, int64_t a_blk, const T* b, int64_t b_pnl,
+                       int64_t ldb, T* c, int64_t ldc, const T* row_scale = nullptr, const Band& band = Band{}) {
   using V = Vec<T>;
   constexpr int VL = kVL<T>, NR = kNR<T>;
-  const int64_t csa = CSA != 0 ? CSA : csa_rt;
   for (int64_t j = 0; j < n; j += NR) {
     const T* bp = b + (j / NR) * b_pnl;
     for (int64_t i = 0; i < m; i += kMR) {
@@ -149,7 +146,7 @@ inline void block_gemm(int64_t m, int64_t n, int64_t k, const T* a, int64_t a_bl
           else acc[r][v] = loadu<V>(ct + r * ldc + v * VL) * (row_scale[i + r] - V{});
         }
       }
-      micro_kernel<T, RSA, CSA>(k1 - k0, a + (i / kMR) * a_blk + k0 * csa, csa, bp + k0 * ldb, ldb, acc);
+      micro_kernel<T, RSA, CSA>(k1 - k0, a + (i / kMR) * a_blk + k0 * CSA, bp + k0 * ldb, ldb, acc);
       for (int r = 0; r < kMR; ++r)
         for (int v = 0; v < kNV; ++v) storeu(ct + r * ldc + v * VL, acc[r][v]);
     }
@@ -202,8 +199,8 @@ void mask_tile(const AttentionShape& s, int64_t b, int64_t h, T* S, int64_t ld, 
   }
 }
 
-// The maximum of v's lanes, in every lane (lanes i and i ^ w swapped and compared for w = VL/2 .. 1): log2(VL) shuffle-and-max steps (a scalar chain over 16 lanes
-// costs ~4x the latency, and runs once per row per key tile).
+// The maximum of v's lanes, in every lane: log2(VL) steps that compare lanes i and i ^ w (w = VL/2 .. 1).
+// A scalar chain over 16 lanes costs ~4x the latency, once per row per key tile.
 template <typename VI, int W, size_t... Is>
 constexpr VI xor_lanes(std::index_sequence<Is...>) {
   return VI{static_cast<std::remove_reference_t<decltype(VI{}[0])>>(Is ^ W)...};
