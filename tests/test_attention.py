@@ -207,7 +207,8 @@ def _tensors(arrays, grad=True):
     return [fastnn.tensor(a, requires_grad=grad) for a in arrays]
 
 
-@pytest.mark.parametrize("case", ["plain", "causal", "causal_wide", "bool_mask", "float_mask", "scale"])
+@pytest.mark.parametrize("case", ["plain", "causal", "causal_wide", "bool_mask", "float_mask", "float_mask_grad",
+                                  "scale"])
 def test_gradcheck_float64(case):
     rng = np.random.default_rng(2)
     lq, lk = (5, 3) if case == "causal_wide" else (3, 5)
@@ -221,6 +222,11 @@ def test_gradcheck_float64(case):
         kw["attn_mask"] = m
     elif case == "float_mask":
         kw["attn_mask"] = fastnn.tensor(rng.standard_normal((2, 1, lk)))
+    elif case == "float_mask_grad":  # the mask is differentiated too (broadcast over the batch and rows)
+        mask = fastnn.tensor(rng.standard_normal((2, 1, lk)), requires_grad=True)
+        assert fastnn.autograd.gradcheck(lambda a, b, c, m: fastnn.scaled_dot_product_attention(a, b, c, m),
+                                         (q, k, v, mask))
+        return
     elif case == "scale":
         kw["scale"] = 0.7
     assert fastnn.autograd.gradcheck(lambda a, b, c: fastnn.scaled_dot_product_attention(a, b, c, **kw), (q, k, v))
@@ -268,6 +274,9 @@ def test_torch_parity(case):
         kw["attn_mask"] = rng.standard_normal((lq, lk)).astype(np.float32)
     ours = _tensors(arrays)
     theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    if case == "float_mask":  # a mask that requires grad gets one, as in torch
+        ours.append(fastnn.tensor(kw.pop("attn_mask"), requires_grad=True))
+        theirs.append(torch.tensor(ours[-1].detach().numpy(), requires_grad=True))
     out = fastnn.scaled_dot_product_attention(*ours, **kw)
     tkw = {key: torch.tensor(val) if isinstance(val, np.ndarray) else val for key, val in kw.items()}
     tout = F.scaled_dot_product_attention(*theirs, **tkw)
@@ -275,7 +284,7 @@ def test_torch_parity(case):
     out.backward(fastnn.tensor(g))
     tout.backward(torch.tensor(g))
     assert_close(out.detach().numpy(), tout.detach().numpy(), np.float32, lk, "out")
-    for a, b, name in zip(ours, theirs, ("dq", "dk", "dv")):
+    for a, b, name in zip(ours, theirs, ("dq", "dk", "dv", "dmask")):
         assert_close(a.grad.numpy(), b.grad.numpy(), np.float32, lq * 64, name)
 
 

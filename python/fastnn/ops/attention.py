@@ -5,6 +5,10 @@ key j for query i when j <= i (top-left aligned when Lq != Lk); a boolean ``attn
 that are True, a float one is added to the scaled scores; masks broadcast over the batch dims. A query row
 that no key takes part in gets output 0 and zero gradients (PyTorch 2.x does the same).
 
+A float ``attn_mask`` that requires grad gets one, as in PyTorch: it is the gradient of the scores,
+P * (dP - rowsum(dO * O)), summed over its broadcast dims; that one is recomputed in NumPy and costs
+O(Lq Lk), the mask's own size. The fused kernel serves everything else.
+
 The kernel never builds the Lq x Lk matrix: it walks key tiles with an online softmax and saves each row's
 logsumexp, from which the backward recomputes the probabilities tile by tile (extra memory O(L d)).
 """
@@ -84,12 +88,27 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: f
     m4 = None if attn_mask is None else _mask_array(attn_mask, x.dtype, batch, lq, lk)
     out4, lse = cpu_attention.attention_forward(q4, k4, v4, m4, bool(is_causal), scale)
     out = out4.reshape(batch + (lq, dv))
+    mask_t = attn_mask if isinstance(attn_mask, Tensor) and attn_mask._requires_grad else None
 
     def backward(g):
         g4 = g.reshape(out4.shape)
         dq, dk_, dv_ = cpu_attention.attention_backward(g4, q4, k4, v4, out4, lse, m4, bool(is_causal), scale)
         return (unbroadcast(dq.reshape(batch + (lq, d)), x.shape) if q._requires_grad else None,
                 unbroadcast(dk_.reshape(batch + (lk, d)), y.shape) if k._requires_grad else None,
-                unbroadcast(dv_.reshape(batch + (lk, dv)), z.shape) if v._requires_grad else None)
+                unbroadcast(dv_.reshape(batch + (lk, dv)), z.shape) if v._requires_grad else None,
+                None if mask_t is None else _mask_grad(q4, k4, v4, m4, out4, lse, g4, scale, batch, mask_t.shape))
 
-    return record(Tensor._wrap(out), "ScaledDotProductFlashAttentionForCpuBackward0", (q, k, v), backward)
+    return record(Tensor._wrap(out), "ScaledDotProductFlashAttentionForCpuBackward0", (q, k, v, mask_t), backward)
+
+
+def _mask_grad(q4, k4, v4, m4, out4, lse, g4, scale, batch, shape):
+    """d loss / d attn_mask: P (dP - rowsum(dO O)), with P recomputed from the saved logsumexp."""
+    d = q4.shape[-1]
+    sc = (1 / math.sqrt(d) if d else 1.0) if scale is None else scale
+    s = np.matmul(q4, np.swapaxes(k4, -1, -2)) * q4.dtype.type(sc) + m4
+    dead = np.isneginf(lse)[..., None]  # rows no key takes part in: P = 0
+    with np.errstate(invalid="ignore"):
+        p = np.where(dead, 0, np.exp(s - np.where(dead, 0, lse[..., None])))
+    dp = np.matmul(g4, np.swapaxes(v4, -1, -2))
+    ds = p * (dp - np.sum(g4 * out4, axis=-1, keepdims=True))
+    return unbroadcast(ds.reshape(batch + ds.shape[-2:]).astype(q4.dtype, copy=False), shape)
