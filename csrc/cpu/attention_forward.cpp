@@ -71,7 +71,7 @@ inline void online_softmax_rows(T* S, int64_t rows, int64_t n, T* m, T* m_use, T
     V vmax = kNegInf<T> - V{};
     for (int64_t c = 0; c < n; c += VL) {
       const V x = loadu<V>(row + c);
-      vmax = x > vmax ? x : vmax;
+      vmax = vec_max(x, vmax);
     }
     m_use[r] = std::max(m[r], allmax<T>(vmax)[0]);
   }

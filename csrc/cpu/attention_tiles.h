@@ -211,7 +211,7 @@ inline Vec<T> allmax_step(Vec<T> v) {
   typedef I VI __attribute__((vector_size(kVecBytes)));
   constexpr VI idx = xor_lanes<VI, W>(std::make_index_sequence<kVL<T>>{});  // lane i takes lane i ^ W
   const Vec<T> s = __builtin_shuffle(v, idx);
-  v = s > v ? s : v;
+  v = vec_max(s, v);
   if constexpr (W > 1) return allmax_step<T, W / 2>(v);
   else return v;
 }

@@ -14,7 +14,38 @@
 #include <cstdint>
 #include <type_traits>
 
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
+
 namespace fastnn {
+
+// a > b ? a : b lane by lane (b where either is NaN): exactly x86's max instruction, which GCC does not
+// always pick for the ternary (with a constant operand it emits a compare and a blend, 2 uops).
+template <typename V>
+inline V vec_max(const V& a, const V& b) {
+  constexpr bool f32 = sizeof(a[0]) == 4;
+#if defined(__AVX512F__)
+  if constexpr (sizeof(V) == 64) {
+    if constexpr (f32) return _mm512_max_ps(a, b);
+    else return _mm512_max_pd(a, b);
+  }
+#endif
+#if defined(__AVX__)
+  if constexpr (sizeof(V) == 32) {
+    if constexpr (f32) return _mm256_max_ps(a, b);
+    else return _mm256_max_pd(a, b);
+  }
+#endif
+#if defined(__SSE2__)
+  if constexpr (sizeof(V) == 16) {
+    if constexpr (f32) return _mm_max_ps(a, b);
+    else return _mm_max_pd(a, b);
+  }
+#endif
+  return a > b ? a : b;
+}
+
 namespace vec_exp_detail {
 
 template <typename T>
@@ -117,10 +148,7 @@ inline V round_and_scale(V& x, V& n, V& top) {
   using C = Consts<T>;
   using I = typename C::I;
   typedef I VI __attribute__((vector_size(sizeof(V))));
-  // Written lo > x ? lo : x, the operand order of x86's max (NaN x gives x), so it compiles to one max
-  // instruction instead of a compare and a blend.
-  const V lo = C::kLo - V{};
-  x = lo > x ? lo : x;
+  x = vec_max(C::kLo - V{}, x);  // NaN x stays NaN
   if constexpr (kClampHigh) {
     const V hi = C::kHi - V{};
     x = hi < x ? hi : x;
