@@ -8,7 +8,7 @@ from .arithmetic import (add, bitwise_and, bitwise_not, bitwise_or, bitwise_xor,
 from .conversion import cast, to
 from .elementwise import abs, clamp, exp, isfinite, isnan, log, maximum, minimum, sign, sqrt, where
 from .indexing import getitem, index_select, masked_fill
-from .linalg import bmm, matmul, mm
+from .linalg import bmm, linear, matmul, mm
 from .reduction import all, amax, amin, any, argmax, argmin, logsumexp, max, mean, min, prod, std, sum, var
 from .shape import (cat, chunk, clone, contiguous, expand, expand_as, flatten, narrow, permute, reshape, split,
                     squeeze, stack, t, transpose, unbind, unflatten, unsqueeze, view, view_as)
