@@ -19,7 +19,7 @@ from .dtypes import bool_ as bool  # noqa: A001
 from .dtypes import double, dtype, float32, float64, int64, long
 from .dtypes import float as float  # noqa: A001,PLC0414
 from .ops import (  # noqa: A004  (abs, max, min, pow, sum ... shadow builtins, as in torch)
-    abs, add, all, amax, amin, any, argmax, argmin, bmm, cat, chunk, clamp, clone, div, eq, exp,
+    abs, add, all, amax, amin, any, argmax, argmin, bmm, cat, chunk, clamp, clone, conv2d, div, eq, exp,
     flatten, ge, gelu, gt, index_select, isfinite, isnan, le, leaky_relu, linear, log, log_softmax,
     logsumexp, lt, masked_fill, matmul, max, maximum, mean, min, minimum, mm, mul, narrow, ne, neg,
     permute, pow, prod, relu, reshape, sigmoid, sign, softmax, split, sqrt, squeeze, stack, std,

@@ -1,10 +1,11 @@
 """Differentiable ops by family; each op's forward sits beside its backward."""
 from __future__ import annotations
 
-from . import activation, arithmetic, conversion, elementwise, indexing, linalg, reduction, shape
+from . import activation, arithmetic, conv, conversion, elementwise, indexing, linalg, reduction, shape
 from .activation import gelu, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
 from .arithmetic import (add, bitwise_and, bitwise_not, bitwise_or, bitwise_xor, div, eq, ge, gt, le, logical_not,
                          lt, mul, ne, neg, pow, sub)
+from .conv import conv2d
 from .conversion import cast, to
 from .elementwise import abs, clamp, exp, isfinite, isnan, log, maximum, minimum, sign, sqrt, where
 from .indexing import getitem, index_select, masked_fill
