@@ -226,6 +226,10 @@ Blocking choose_blocking(int64_t m, int64_t n, int64_t k) {
   // A's MC x KC block is the unit of packing between barriers; a quarter of L2 bounds it.
   int64_t mc = (ci.l2 / 4) / (kc * static_cast<int64_t>(sizeof(T)));
   mc = std::max<int64_t>(MR, mc / MR * MR);
+  // Split k into equal blocks (784 = 392 + 392, not 384 + 384 + 16): a short last block would cost a
+  // whole extra read-modify-write sweep over C for little arithmetic.
+  const int64_t k_blocks = std::max<int64_t>(1, (k + kc - 1) / kc);
+  kc = std::min(kc + 7, ((k + k_blocks - 1) / k_blocks + 7) / 8 * 8);
   Blocking bl{std::min(kc, k), std::min(mc, (m + MR - 1) / MR * MR), std::min(nc, (n + NR - 1) / NR * NR)};
   return bl;
 }

@@ -83,10 +83,21 @@ def binary_operands(a, b, op: str):
         b = as_tensor(b, op)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         raise TypeError(f"{op}(): expected at least one Tensor operand")
+    if isinstance(a, Tensor) and isinstance(b, Tensor) and a.shape != b.shape:
+        _check_broadcast(a.shape, b.shape)
     dt = result_dtype(a, b).np
     xa = _cast(a, dt)
     xb = _cast(b, dt)
     return (a if isinstance(a, Tensor) else None, b if isinstance(b, Tensor) else None, xa, xb)
+
+
+def _check_broadcast(sa, sb) -> None:
+    """PyTorch's RuntimeError for shapes that do not broadcast (NumPy would raise a ValueError mid-op)."""
+    for i in range(1, min(len(sa), len(sb)) + 1):
+        if sa[-i] != sb[-i] and sa[-i] != 1 and sb[-i] != 1:
+            dim = max(len(sa), len(sb)) - i
+            raise RuntimeError(f"The size of tensor a ({sa[-i]}) must match the size of tensor b ({sb[-i]}) at "
+                               f"non-singleton dimension {dim}")
 
 
 def _cast(x, dt):

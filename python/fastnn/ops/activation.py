@@ -39,7 +39,8 @@ def gelu(a: Tensor, approximate: str = "none") -> Tensor:
     x = float_data(a)
     dt = x.dtype.type
     if approximate == "none":
-        cdf = dt(0.5) * (1 + cpu.erf(x * dt(_SQRT1_2)))
+        # np.asarray: on a 0-d input NumPy's arithmetic yields a scalar, which the native erf does not take.
+        cdf = dt(0.5) * (1 + cpu.erf(np.asarray(x * dt(_SQRT1_2))))
         y = x * cdf
 
         def backward(g):
@@ -86,7 +87,8 @@ def log_softmax(a: Tensor, dim: int) -> Tensor:
     if x.ndim == 0:
         x = x.reshape(1)
     z = x - np.max(x, axis=ax, keepdims=True) if x.size else x
-    y = (z - np.log(np.sum(np.exp(z), axis=ax, keepdims=True))).reshape(a.shape)
+    with np.errstate(divide="ignore"):  # log(0) only for an empty softmax dim, whose result is empty anyway
+        y = (z - np.log(np.sum(np.exp(z), axis=ax, keepdims=True))).reshape(a.shape)
 
     def backward(g):
         return (g - np.exp(y) * np.sum(g, axis=ax if y.ndim else None, keepdims=True),)
