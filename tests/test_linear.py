@@ -134,3 +134,15 @@ def test_op_matches_torch():
     (ty * ty).sum().backward()
     for a, t in ((x, tx), (w, tw), (b, tb)):
         assert np.allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("x_shape,w_shape", [((4, 0), (3, 0)), ((2, 3, 5), (0, 5)), ((0, 5), (3, 5))])
+def test_op_empty_features_and_rows(x_shape, w_shape):
+    x = fastnn.ones(*x_shape, requires_grad=True)
+    w = fastnn.ones(*w_shape, requires_grad=True)
+    b = fastnn.ones(w_shape[0], requires_grad=True)
+    y = fastnn.linear(x, w, b)
+    assert y.shape == x_shape[:-1] + (w_shape[0],)
+    assert np.array_equal(y.detach().numpy(), np.ones(y.shape, np.float32) * (1 + x_shape[-1]))
+    y.sum().backward()
+    assert x.grad.shape == x.shape and w.grad.shape == w.shape and b.grad.shape == b.shape

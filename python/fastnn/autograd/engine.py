@@ -78,8 +78,8 @@ def run_backward(tensors, grad_arrays, retain_graph, capture=None):
                     f"they have already been freed) at {node.name}. Saved intermediate values of the graph are freed "
                     f"when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to "
                     f"backward through the graph a second time.")
-            for t, v in zip(node.inputs, node.versions):
-                if t is not None and t._version != v:
+            for t, v in node.saved:
+                if t._version != v:
                     raise RuntimeError(
                         f"one of the variables needed for gradient computation has been modified by an inplace "
                         f"operation: an input of {node.name} with shape {tuple(t.shape)} is at version {t._version}; "

@@ -13,14 +13,16 @@ from .grad_mode import is_grad_enabled
 
 
 class Node:
-    __slots__ = ("name", "backward_fn", "inputs", "versions", "out_ref", "__weakref__")
+    __slots__ = ("name", "backward_fn", "inputs", "saved", "out_ref", "__weakref__")
 
     def __init__(self, name, backward_fn, inputs):
         self.name = name
         self.backward_fn = backward_fn
         # Inputs that do not need a gradient are stored as None so the engine skips them.
         self.inputs = tuple(t if (t is not None and t._requires_grad) else None for t in inputs)
-        self.versions = tuple(t._version if t is not None else 0 for t in self.inputs)
+        # Every tensor input with its version: the closure may have kept any of their arrays (a constant
+        # factor included), so an in-place change to any of them makes the backward wrong.
+        self.saved = tuple((t, t._version) for t in inputs if t is not None)
         self.out_ref = None
 
     def __repr__(self) -> str:

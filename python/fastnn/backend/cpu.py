@@ -46,5 +46,6 @@ def erf(x: np.ndarray) -> np.ndarray:
 def linear(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, epilogue: str = "none") -> np.ndarray:
     """epilogue(x @ w.T + b) over the last dim of x, the bias and activation fused into the GEMM."""
     lead = x.shape[:-1]
-    out = _C.linear(x.reshape(-1, x.shape[-1]), w, b, epilogue)
+    rows = int(np.prod(lead))  # explicit: reshape(-1, 0) is ambiguous when there are no in-features
+    out = _C.linear(x.reshape(rows, x.shape[-1]), w, b, epilogue)
     return out.reshape(lead + (w.shape[0],))

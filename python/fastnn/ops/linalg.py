@@ -108,8 +108,9 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None, activation
     def backward(g):
         if activation == "relu":
             g = g * (y > 0)
-        g2 = g.reshape(-1, w.shape[0])
-        x2 = xa.reshape(-1, w.shape[1])
+        rows = int(np.prod(g.shape[:-1]))
+        g2 = g.reshape(rows, w.shape[0])
+        x2 = xa.reshape(rows, w.shape[1])
         gx = cpu.matmul(g2, w._data).reshape(x.shape) if x._requires_grad else None
         gw = cpu.matmul(g2.T, x2) if w._requires_grad else None
         gb = g2.sum(axis=0) if bias is not None and bias._requires_grad else None
