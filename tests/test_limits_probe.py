@@ -9,13 +9,6 @@ def test_peak_probe_reports_positive_gflops(isa):
     assert _C.probe_peak_gflops_f32(isa, 1, 1) > 0.1
 
 
-def test_wider_vectors_do_not_lose_peak():
-    levels = list(_C.isa_levels())
-    peaks = [_C.probe_peak_gflops_f32(isa, 1, 3) for isa in levels]
-    # Each level doubles the vector width; even on a noisy host the widest beats generic SSE clearly.
-    assert peaks[-1] >= peaks[0] * (1.5 if len(levels) > 1 else 1.0)
-
-
 def test_bandwidth_probe():
     bw = _C.probe_memory_bandwidth(1 << 16, 1, 2)
     assert bw["copy_gbs"] > 0 and bw["triad_gbs"] > 0
