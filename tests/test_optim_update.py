@@ -89,10 +89,16 @@ def adam_state(rng, size, dtype):
     return p, g, m, v, vmax
 
 
+def counters(steps, dtype=np.float32):
+    """Step counters as the native call takes them: the steps taken so far, incremented by the call."""
+    return [np.array(s - 1, dtype) for s in steps]
+
+
 def run_adam(arrays, steps, h, isa=None):
     ps, gs, ms, vs, vmaxs = zip(*arrays) if arrays else ([], [], [], [], [])
-    _C.adam_update(list(ps), list(gs), list(ms), list(vs), list(vmaxs) if h["amsgrad"] else None, steps, isa=isa,
-                   **h)
+    cs = counters(steps, ps[0].dtype if ps else np.float32)
+    _C.adam_update(list(ps), list(gs), list(ms), list(vs), list(vmaxs) if h["amsgrad"] else None, cs, isa=isa, **h)
+    assert [float(c) for c in cs] == [float(s) for s in steps]
 
 
 # ---- kernels against the reference ------------------------------------------------------------------
@@ -342,7 +348,7 @@ def _good(n=5, dtype=np.float32, k=2):
 
 def _call_adam(p, g, m, v, vmax=None, steps=None, **kw):
     h = adam_hyper(**kw)
-    _C.adam_update(p, g, m, v, vmax, [1] * len(p) if steps is None else steps, **h)
+    _C.adam_update(p, g, m, v, vmax, counters([1] * len(p)) if steps is None else steps, **h)
 
 
 @pytest.mark.parametrize("case,exc,match", [
@@ -362,7 +368,13 @@ def _call_adam(p, g, m, v, vmax=None, steps=None, **kw):
     ("overlap_views", ValueError, "overlaps"),
     ("shared_params", ValueError, r"params\[1\] overlaps params\[0\]|params\[0\] overlaps params\[1\]"),
     ("amsgrad_missing", ValueError, "amsgrad=True needs max_exp_avg_sqs"),
-    ("step_zero", ValueError, r"steps\[1\] must be a finite count >= 1"),
+    ("step_negative", ValueError, r"steps\[1\] must hold a finite count >= 0"),
+    ("step_nan", ValueError, r"steps\[0\] must hold a finite count >= 0"),
+    ("step_number", TypeError, r"steps\[0\] must be a NumPy array holding the step count"),
+    ("step_int", TypeError, r"steps\[0\] must be float32 or float64"),
+    ("step_size", ValueError, r"steps\[1\] must hold one element"),
+    ("step_readonly", ValueError, r"steps\[0\] is read-only"),
+    ("step_alias", ValueError, "overlaps"),
     ("steps_length", ValueError, "got 2 params but 3 steps"),
 ])
 def test_adam_bad_input(case, exc, match):
@@ -402,15 +414,29 @@ def test_adam_bad_input(case, exc, match):
     elif case == "amsgrad_missing":
         kw["amsgrad"] = True
         vmax = None
-    elif case == "step_zero":
-        steps = [1, 0]
+    elif case == "step_negative":
+        steps = counters([1, 0])
+    elif case == "step_nan":
+        steps = [np.array(np.nan, np.float32), np.zeros((), np.float32)]
+    elif case == "step_number":
+        steps = [0.0, 0.0]
+    elif case == "step_int":
+        steps = [np.zeros((), np.int64), np.zeros((), np.float32)]
+    elif case == "step_size":
+        steps = [np.zeros((), np.float32), np.zeros(2, np.float32)]
+    elif case == "step_readonly":
+        steps = counters([1, 1])
+        steps[0].flags.writeable = False
+    elif case == "step_alias":
+        steps = [p[0][:1], np.zeros(1, np.float32)]
     elif case == "steps_length":
-        steps = [1, 1, 1]
-    before = [x.copy() for x in p if isinstance(x, np.ndarray)]
+        steps = counters([1, 1, 1])
+    written = [x for x in p + m + v + (steps or []) if isinstance(x, np.ndarray)]
+    before = [x.copy() for x in written]
     with pytest.raises(exc, match=match):
         _call_adam(p, g, m, v, vmax, steps, **kw)
-    # every check runs before any element is written
-    for x, y in zip([x for x in p if isinstance(x, np.ndarray)], before):
+    # every check runs before any element (or step counter) is written
+    for x, y in zip(written, before):
         np.testing.assert_array_equal(x, y)
 
 
@@ -454,7 +480,7 @@ def test_empty_lists_and_bad_isa():
     assert _C.sgd_update([], [], None, **sgd_hyper(momentum=0.9)) == []
     p, g, m, v, _ = _good()
     with pytest.raises(ValueError):
-        _C.adam_update(p, g, m, v, None, [1, 1], isa="sse9", **adam_hyper())
+        _C.adam_update(p, g, m, v, None, counters([1, 1]), isa="sse9", **adam_hyper())
 
 
 def test_functional_bumps_versions_and_steps():

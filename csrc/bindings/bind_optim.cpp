@@ -63,6 +63,27 @@ class ArrayTable {
     return arrays;
   }
 
+  // Adds a list of one-element float32/float64 counters (optimizer steps), written by the call.
+  std::vector<py::array>& add_counters(const char* name, const std::vector<py::object>& items) {
+    lists_.push_back({name, true, {}});
+    auto& arrays = lists_.back().arrays;
+    for (size_t i = 0; i < items.size(); ++i) {
+      const std::string what = std::string(op_) + ": " + item_name(name, i);
+      if (!py::isinstance<py::array>(items[i])) {
+        throw py::type_error(what + " must be a NumPy array holding the step count (torch's state['step']), got " +
+                             py::str(py::type::of(items[i]).attr("__name__")).cast<std::string>());
+      }
+      arrays.push_back(py::reinterpret_borrow<py::array>(items[i]));
+      const py::array& a = arrays.back();
+      if (!a.dtype().is(py::dtype::of<float>()) && !a.dtype().is(py::dtype::of<double>())) {
+        throw py::type_error(what + " must be float32 or float64, got " + py::str(a.dtype()).cast<std::string>());
+      }
+      if (a.size() != 1) throw std::invalid_argument(what + " must hold one element, has shape " + shape_str(a));
+      if (!a.writeable()) throw std::invalid_argument(what + " is read-only");
+    }
+    return arrays;
+  }
+
   bool is_f32() const { return dtype_.is(py::dtype::of<float>()); }
 
   // Raises ValueError when a written array shares memory with any other array of the call (a param
@@ -179,18 +200,26 @@ void adam_binding(const py::object& params_obj, const py::object& grads_obj, con
     if (max_obj.is_none()) throw std::invalid_argument("adam_update: amsgrad=True needs max_exp_avg_sqs");
     max_exp_avg_sqs = &table.add("max_exp_avg_sqs", items_of(op, "max_exp_avg_sqs", max_obj, n), true);
   }
+  const auto& step_arrays = table.add_counters("steps", items_of(op, "steps", steps_obj, n));
+  // Each step counter is incremented in its own dtype (torch: step_t += 1), as the fused torch kernels
+  // do, and bias-corrects its tensor; all are checked before any is written.
   std::vector<double> steps;
-  for (const auto& s : items_of(op, "steps", steps_obj, n)) {
-    const double step = py::cast<double>(s);
+  for (const py::array& a : step_arrays) {
+    const double step = a.dtype().is(py::dtype::of<float>()) ? static_cast<double>(*ptr<float>(a) + 1.0f)
+                                                             : *ptr<double>(a) + 1.0;
     if (!(step >= 1.0) || !std::isfinite(step)) {
       throw std::invalid_argument("adam_update: steps[" + std::to_string(steps.size()) +
-                                  "] must be a finite count >= 1 (the step after this update), got " +
-                                  std::to_string(step));
+                                  "] must hold a finite count >= 0 (the steps taken so far), got " +
+                                  std::to_string(step - 1.0));
     }
     steps.push_back(step);
   }
   if (n == 0) return;
   table.check_overlaps();
+  for (size_t i = 0; i < step_arrays.size(); ++i) {
+    if (step_arrays[i].dtype().is(py::dtype::of<float>())) *ptr<float>(step_arrays[i]) = static_cast<float>(steps[i]);
+    else *ptr<double>(step_arrays[i]) = steps[i];
+  }
   const AdamHyper h{lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled};
   if (table.is_f32()) run_adam<float>(isa, h, params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps);
   else run_adam<double>(isa, h, params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps);
@@ -252,8 +281,9 @@ void bind_optim(py::module_& m) {
         py::arg("beta1"), py::arg("beta2"), py::arg("eps"), py::arg("weight_decay"), py::arg("amsgrad"),
         py::arg("maximize"), py::arg("decoupled") = false, py::arg("isa") = py::none(),
         "One fused Adam (decoupled=False) or AdamW (decoupled=True) step over lists of C-contiguous float32 or\n"
-        "float64 arrays, in place, with torch.optim's single-tensor formulas. steps[i] is tensor i's step count\n"
-        "after this update (>= 1); max_exp_avg_sqs is needed with amsgrad=True and ignored otherwise.");
+        "float64 arrays, in place, with torch.optim's single-tensor formulas. steps[i] is tensor i's step counter\n"
+        "(a one-element float32/float64 array, torch's state['step']), incremented here before use;\n"
+        "max_exp_avg_sqs is needed with amsgrad=True and ignored otherwise.");
   m.def("sgd_update", &sgd_binding, py::arg("params"), py::arg("grads"), py::arg("momentum_buffers"), py::kw_only(),
         py::arg("lr"), py::arg("momentum"), py::arg("dampening"), py::arg("nesterov"), py::arg("weight_decay"),
         py::arg("maximize"), py::arg("isa") = py::none(),

@@ -13,17 +13,17 @@
 namespace fastnn {
 namespace {
 
-// 32K elements = 128 KiB of each float32 stream: long enough that a chunk's call and flag dispatch
-// (~20 ns) vanish against its ~20 us of streaming, short enough that a static split of 10M parameters
-// (306 chunks) leaves the two threads within one chunk (0.3%) of each other. Any split gives the same
-// bits: the update is element-wise.
-constexpr int64_t kChunk = 1 << 15;
+// 16K elements = 64 KiB of each float32 stream: long enough that a chunk's call and flag dispatch
+// (~20 ns) vanish against its ~10 us of streaming, short enough that a static split of 10M parameters
+// (611 chunks) leaves the two threads within one chunk (0.2%) of each other, and that a 32K-element
+// tensor already splits in two. Any split gives the same bits: the update is element-wise.
+constexpr int64_t kChunk = 1 << 14;
 
-// threads_for() counts flops and hands a thread ~1 MFLOP. Adam's sqrt and two divides cost about as
-// much as 20 FMAs on AVX-512, so 32 "flops" per element starts a second thread from ~60K elements,
-// where the work (~30 us) dwarfs a team wake-up (a few us). SGD's update is a few FMAs per element.
-constexpr double kAdamWorkPerElement = 32.0;
-constexpr double kSgdWorkPerElement = 8.0;
+// threads_for() counts flops and hands a thread ~1 MFLOP. These weights start a second thread where
+// it measured faster (1 vs 2 threads, one tensor, quiet host): Adam from 31K elements (32K: 19 -> 15
+// us, 128K: 71 -> 43 us), SGD with momentum from 100K (64K: 11.1 vs 10.9 us, 128K: 21 -> 15 us).
+constexpr double kAdamWorkPerElement = 64.0;
+constexpr double kSgdWorkPerElement = 20.0;
 
 // Runs body(i) for every chunk i, in one parallel region when the work is worth more than one thread.
 template <typename Body>

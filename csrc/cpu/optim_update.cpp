@@ -14,6 +14,7 @@
 // and rounds twice there, as torch's own baseline build does.
 #include <array>
 #include <cmath>
+#include <cstdint>
 #include <utility>
 
 #include "fastnn/optim_update.h"
@@ -37,6 +38,36 @@ inline T madd(T a, T b, T c) {
 #endif
 }
 
+// Software prefetch 1.5 KiB ahead in every stream. The hardware prefetchers stop at 4 KiB page edges,
+// and tensors below NumPy's huge-page threshold (4 MiB) live on 4 KiB pages: 100 tensors of 100k
+// took 12.1 ms per Adam step against 9.6 ms for one 10M tensor (1 thread). Prefetching each line
+// 256-512 floats ahead (prefetchw for the streams written back) measured 10.0 / 9.0 ms on 1 thread and
+// 3.7 / 3.6 ms on 2 (from 4.9 / 4.2); 2 KiB and more were slower again, and prefetches into L2 only
+// (locality 2) gained less.
+constexpr int64_t kPrefetchBytes = 1536;
+
+// The address `offset` elements past p, for a prefetch: it may lie beyond the array (the end of the
+// last chunk), which a prefetch tolerates, so the arithmetic is done on integers.
+template <typename T>
+inline const void* ahead(const T* p, int64_t offset) {
+  return reinterpret_cast<const void*>(reinterpret_cast<uintptr_t>(p) + offset * sizeof(T));
+}
+
+// Runs body(i) for i in [0, n): blocks of four cache lines, each starting with one prefetch per line
+// `kPrefetchBytes` ahead (prefetch(j) issues them for element j of every stream), then a scalar tail.
+template <typename T, typename Prefetch, typename Body>
+inline void stream_loop(int64_t n, const Prefetch& prefetch, const Body& body) {
+  constexpr int64_t kLine = 64 / sizeof(T);
+  constexpr int64_t kBlock = 4 * kLine;
+  constexpr int64_t kAhead = kPrefetchBytes / sizeof(T);
+  int64_t i0 = 0;
+  for (; i0 + kBlock <= n; i0 += kBlock) {
+    for (int64_t l = 0; l < kBlock; l += kLine) prefetch(i0 + kAhead + l);
+    for (int64_t i = i0; i < i0 + kBlock; ++i) body(i);
+  }
+  for (int64_t i = i0; i < n; ++i) body(i);
+}
+
 // torch.maximum: the larger value, NaN if either is NaN (maxps keeps its second operand on NaN).
 template <typename T>
 inline T maximum_nan(T a, T b) {
@@ -56,8 +87,14 @@ void adam_span(const AdamCoeffs<T>& c, const AdamChunk<T>& k) {
   const T beta2 = c.beta2, one_minus_beta2 = c.one_minus_beta2, eps = c.eps;
   const T weight_decay = c.weight_decay, decay_factor = c.decay_factor;
   const T neg_step_size = k.step.neg_step_size, bc2_sqrt = k.step.bias_correction2_sqrt;
-  const int64_t n = k.n;
-  for (int64_t i = 0; i < n; ++i) {
+  auto prefetch = [=](int64_t j) {
+    __builtin_prefetch(ahead(param, j), 1, 3);
+    __builtin_prefetch(ahead(grad, j), 0, 3);
+    __builtin_prefetch(ahead(exp_avg, j), 1, 3);
+    __builtin_prefetch(ahead(exp_avg_sq, j), 1, 3);
+    if (Amsgrad) __builtin_prefetch(ahead(max_exp_avg_sq, j), 1, 3);
+  };
+  auto body = [=](int64_t i) {
     T g = Maximize ? -grad[i] : grad[i];
     T p = param[i];
     if (WD == WeightDecay::l2) g = madd(p, weight_decay, g);              // grad.add(param, alpha=wd)
@@ -74,7 +111,8 @@ void adam_span(const AdamCoeffs<T>& c, const AdamChunk<T>& k) {
     }
     const T denom = std::sqrt(v_used) / bc2_sqrt + eps;                    // (sqrt(v) / bc2_sqrt).add_(eps)
     param[i] = p + (neg_step_size * m) / denom;                            // addcdiv_(m, denom, -step_size)
-  }
+  };
+  stream_loop<T>(k.n, prefetch, body);
 }
 
 template <typename T, bool WeightDecayOn, bool Momentum, bool Fresh, bool Nesterov, bool Maximize>
@@ -84,8 +122,12 @@ void sgd_span(const SgdCoeffs<T>& c, const SgdChunk<T>& k) {
   T* __restrict buf = k.momentum_buffer;
   const T neg_lr = c.neg_lr, momentum = c.momentum, one_minus_dampening = c.one_minus_dampening;
   const T weight_decay = c.weight_decay;
-  const int64_t n = k.n;
-  for (int64_t i = 0; i < n; ++i) {
+  auto prefetch = [=](int64_t j) {
+    __builtin_prefetch(ahead(param, j), 1, 3);
+    __builtin_prefetch(ahead(grad, j), 0, 3);
+    if (Momentum) __builtin_prefetch(ahead(buf, j), 1, 3);
+  };
+  auto body = [=](int64_t i) {
     T g = Maximize ? -grad[i] : grad[i];
     const T p = param[i];
     if (WeightDecayOn) g = madd(p, weight_decay, g);                     // grad.add(param, alpha=wd)
@@ -96,7 +138,8 @@ void sgd_span(const SgdCoeffs<T>& c, const SgdChunk<T>& k) {
       g = Nesterov ? madd(b, momentum, g) : b;                            // grad.add(buf, alpha=momentum)
     }
     param[i] = madd(g, neg_lr, p);                                        // param.add_(grad, alpha=-lr)
-  }
+  };
+  stream_loop<T>(k.n, prefetch, body);
 }
 
 // Tables of every flag combination, so the loops carry no run-time branches.

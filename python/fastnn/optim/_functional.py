@@ -12,49 +12,56 @@ from .. import _C
 from ..tensor import Tensor
 
 
-def _cpu_array(t: Tensor, what: str) -> np.ndarray:
-    arr = t._data
-    if not isinstance(arr, np.ndarray):
-        raise NotImplementedError(f"fastnn.optim: fused updates run on CPU tensors only, got {what} on {t.device}")
-    return arr
+def _cpu_arrays(tensors, what: str) -> list[np.ndarray]:
+    arrays = [t._data for t in tensors]
+    for t, arr in zip(tensors, arrays):
+        if not isinstance(arr, np.ndarray):
+            raise NotImplementedError(f"fastnn.optim: fused updates run on CPU tensors only, got {what} on {t.device}")
+    return arrays
 
 
-def _by_dtype(params: list[Tensor]) -> list[list[int]]:
-    """Indices of ``params`` grouped by dtype (one native call per dtype), in order of first appearance."""
+def _by_dtype(arrays: list[np.ndarray]) -> list[list[int]] | None:
+    """Indices grouped by dtype (one native call per dtype), or None when all share one (the usual case)."""
+    first = arrays[0].dtype if arrays else None
+    if all(a.dtype == first for a in arrays):
+        return None
     groups: dict = {}
-    for i, p in enumerate(params):
-        groups.setdefault(p._data.dtype, []).append(i)
+    for i, a in enumerate(arrays):
+        groups.setdefault(a.dtype, []).append(i)
     return list(groups.values())
 
 
 class _InPlace:
-    """Arrays the kernel can update in place: a parameter that is not C-contiguous (a strided view)
-    is updated through a contiguous copy that is written back afterwards."""
+    """Arrays the kernel can update in place: one that is not C-contiguous (a parameter that is a
+    strided view) is updated through a contiguous copy, written back by finish()."""
 
     def __init__(self) -> None:
         self._write_back: list[tuple[np.ndarray, np.ndarray]] = []
 
-    def array(self, t: Tensor, what: str) -> np.ndarray:
-        arr = _cpu_array(t, what)
-        if arr.flags.c_contiguous:
-            return arr
-        tmp = np.ascontiguousarray(arr)
-        self._write_back.append((arr, tmp))
-        return tmp
+    def __call__(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
+        if all(a.flags.c_contiguous for a in arrays):
+            return arrays
+        out = []
+        for a in arrays:
+            if not a.flags.c_contiguous:
+                tmp = np.ascontiguousarray(a)
+                self._write_back.append((a, tmp))
+                a = tmp
+            out.append(a)
+        return out
 
     def finish(self) -> None:
         for arr, tmp in self._write_back:
             np.copyto(arr, tmp)
 
 
-def _grad_array(g: Tensor, dtype) -> np.ndarray:
-    return np.ascontiguousarray(_cpu_array(g, "a gradient"), dtype=dtype)
+def _grad_arrays(grads, params: list[np.ndarray]) -> list[np.ndarray]:
+    return [np.ascontiguousarray(g, dtype=p.dtype) for g, p in zip(_cpu_arrays(grads, "a gradient"), params)]
 
 
 def _bump(tensors) -> None:
     for t in tensors:
-        if t is not None:
-            t._version += 1
+        t._version += 1
 
 
 def _check_lists(name: str, params, **lists) -> None:
@@ -63,37 +70,37 @@ def _check_lists(name: str, params, **lists) -> None:
             raise ValueError(f"{name}: got {len(params)} params but {len(lst)} {key}")
 
 
+def _pick(lst, idx):
+    return lst if idx is None else [lst[i] for i in idx]
+
+
 def adam(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor], exp_avg_sqs: list[Tensor],
          max_exp_avg_sqs: list[Tensor], state_steps: list[Tensor], *, lr: float, beta1: float, beta2: float,
          eps: float, weight_decay: float, amsgrad: bool, maximize: bool, decoupled: bool = False) -> None:
     """One Adam step (AdamW's with ``decoupled=True``) over every tensor, in place.
 
-    ``state_steps`` are 0-d float32 tensors, incremented here before use (as torch's ``state["step"]``);
-    ``max_exp_avg_sqs`` is only read with ``amsgrad``.
+    ``state_steps`` are 0-d float32 tensors (torch's ``state["step"]``), incremented by the native call
+    before use; ``max_exp_avg_sqs`` is only read with ``amsgrad``.
     """
     _check_lists("adam", params, grads=grads, exp_avgs=exp_avgs, exp_avg_sqs=exp_avg_sqs, state_steps=state_steps)
     if amsgrad:
         _check_lists("adam", params, max_exp_avg_sqs=max_exp_avg_sqs)
-    for s in state_steps:
-        s._data += 1
-        s._version += 1
-    for idx in _by_dtype(params):
+    ps = _cpu_arrays(params, "a parameter")
+    ms, vs = _cpu_arrays(exp_avgs, "exp_avg"), _cpu_arrays(exp_avg_sqs, "exp_avg_sq")
+    vmaxs = _cpu_arrays(max_exp_avg_sqs, "max_exp_avg_sq") if amsgrad else None
+    gs = _grad_arrays(grads, ps)
+    steps = [s._data for s in state_steps]
+    groups = _by_dtype(ps)
+    for idx in [None] if groups is None else groups:
         inplace = _InPlace()
-        ps = [inplace.array(params[i], "a parameter") for i in idx]
-        _C.adam_update(ps, [_grad_array(grads[i], ps[k].dtype) for k, i in enumerate(idx)],
-                       [inplace.array(exp_avgs[i], "exp_avg") for i in idx],
-                       [inplace.array(exp_avg_sqs[i], "exp_avg_sq") for i in idx],
-                       [inplace.array(max_exp_avg_sqs[i], "max_exp_avg_sq") for i in idx] if amsgrad else None,
-                       [float(state_steps[i]._data) for i in idx],
+        _C.adam_update(inplace(_pick(ps, idx)), _pick(gs, idx), inplace(_pick(ms, idx)), inplace(_pick(vs, idx)),
+                       inplace(_pick(vmaxs, idx)) if amsgrad else None, _pick(steps, idx),
                        lr=float(lr), beta1=float(beta1), beta2=float(beta2), eps=float(eps),
                        weight_decay=float(weight_decay), amsgrad=bool(amsgrad), maximize=bool(maximize),
                        decoupled=bool(decoupled))
         inplace.finish()
-    _bump(params)
-    _bump(exp_avgs)
-    _bump(exp_avg_sqs)
-    if amsgrad:
-        _bump(max_exp_avg_sqs)
+    for group in (params, exp_avgs, exp_avg_sqs, state_steps) + ((max_exp_avg_sqs,) if amsgrad else ()):
+        _bump(group)
 
 
 def sgd(params: list[Tensor], grads: list[Tensor], momentum_buffers: list[Tensor | None], *, lr: float,
@@ -103,19 +110,24 @@ def sgd(params: list[Tensor], grads: list[Tensor], momentum_buffers: list[Tensor
     _check_lists("sgd", params, grads=grads)
     if momentum != 0:
         _check_lists("sgd", params, momentum_buffers=momentum_buffers)
-    for idx in _by_dtype(params):
+    ps = _cpu_arrays(params, "a parameter")
+    gs = _grad_arrays(grads, ps)
+    bufs = None
+    if momentum != 0:
+        bufs = [None if b is None else b._data for b in momentum_buffers]
+        _cpu_arrays([b for b in momentum_buffers if b is not None], "a momentum buffer")
+    groups = _by_dtype(ps)
+    for idx in [None] if groups is None else groups:
         inplace = _InPlace()
-        ps = [inplace.array(params[i], "a parameter") for i in idx]
-        bufs = None
-        if momentum != 0:
-            bufs = [None if momentum_buffers[i] is None else inplace.array(momentum_buffers[i], "momentum_buffer")
-                    for i in idx]
-        out = _C.sgd_update(ps, [_grad_array(grads[i], ps[k].dtype) for k, i in enumerate(idx)], bufs,
-                            lr=float(lr), momentum=float(momentum), dampening=float(dampening),
-                            nesterov=bool(nesterov), weight_decay=float(weight_decay), maximize=bool(maximize))
+        group_bufs = None
+        if bufs is not None:
+            group_bufs = [b if b is None or b.flags.c_contiguous else inplace([b])[0] for b in _pick(bufs, idx)]
+        out = _C.sgd_update(inplace(_pick(ps, idx)), _pick(gs, idx), group_bufs, lr=float(lr),
+                            momentum=float(momentum), dampening=float(dampening), nesterov=bool(nesterov),
+                            weight_decay=float(weight_decay), maximize=bool(maximize))
         inplace.finish()
-        if momentum != 0:
-            for k, i in enumerate(idx):
+        if bufs is not None:
+            for k, i in enumerate(range(len(ps)) if idx is None else idx):
                 if momentum_buffers[i] is None:
                     momentum_buffers[i] = Tensor._wrap(out[k])
                 else:
