@@ -4,14 +4,17 @@
 // parameter for Adam (param r+w, grad r, exp_avg r+w, exp_avg_sq r+w), 20 for SGD with momentum. That
 // traffic, not the arithmetic (one sqrt and two divides per element, ~1 cycle per element with zmm
 // vectors), bounds the speed, so the loops are plain scalar code over __restrict pointers that GCC
-// vectorises at each level's width; the chunks are long (the dispatch cuts tensors into 32K elements).
+// vectorises at each level's width, with software prefetch (below); the dispatch cuts tensors into
+// 16K-element chunks.
 //
 // Rounding follows torch's CPU kernels operation by operation. Measured against torch 2.13 (AVX512
 // build): lerp_, add_(alpha=), addcmul_ and SGD's add_ round once through an FMA, addcdiv_ and the
 // divide by sqrt(bias_correction2) do not. This file is compiled with -ffp-contract=off so that the
 // compiler fuses nothing else (an AdamW decay p * (1 - lr * wd) must round before the addcdiv, as in
 // torch's two kernels); every fused multiply-add is an explicit madd(). The generic level has no FMA
-// and rounds twice there, as torch's own baseline build does.
+// and rounds twice there, as torch's own baseline build does. The one rounding we do not share is
+// sqrt: ours is correctly rounded (sqrtps), torch's vectorised one (MKL VML) is an ulp off on ~0.6% of
+// inputs; with that sqrt swapped, 50 Adam steps match torch's ops bit for bit (tests pin it).
 #include <array>
 #include <cmath>
 #include <cstdint>
@@ -39,11 +42,11 @@ inline T madd(T a, T b, T c) {
 }
 
 // Software prefetch 1.5 KiB ahead in every stream. The hardware prefetchers stop at 4 KiB page edges,
-// and tensors below NumPy's huge-page threshold (4 MiB) live on 4 KiB pages: 100 tensors of 100k
-// took 12.1 ms per Adam step against 9.6 ms for one 10M tensor (1 thread). Prefetching each line
-// 256-512 floats ahead (prefetchw for the streams written back) measured 10.0 / 9.0 ms on 1 thread and
-// 3.7 / 3.6 ms on 2 (from 4.9 / 4.2); 2 KiB and more were slower again, and prefetches into L2 only
-// (locality 2) gained less.
+// and tensors below NumPy's huge-page threshold (4 MiB) live on 4 KiB pages: 100 tensors of 100k took
+// 12.1 ms per Adam step against 9.6 ms for one 10M tensor (1 thread; 4.9 / 4.2 ms on 2). One prefetch
+// per line, 1.5 KiB ahead, running on past the end of each chunk, brought both down to 9.0 / 7.9 ms
+// (1 thread) and 3.4 / 3.3 ms (2 threads). 1-2 KiB measured alike, 4 KiB and more slower; prefetching
+// into L2 only, or with prefetchw for the streams written back, gained less.
 constexpr int64_t kPrefetchBytes = 1536;
 
 // The address `offset` elements past p, for a prefetch: it may lie beyond the array (the end of the
