@@ -144,18 +144,20 @@ def test_sgd_matches_reference(isa, threads, nthreads, opts):
     threads(nthreads)
     h = sgd_hyper(**opts)
     rng = np.random.default_rng(3)
-    ps = [rng.standard_normal(n).astype(np.float32) for n in SIZES]
-    gs = [rng.standard_normal(n).astype(np.float32) for n in SIZES]
+    # float64 for the options that use every term, float32 otherwise
+    dtype = np.float64 if opts is SGD_OPTS[4] else np.float32
+    ps = [rng.standard_normal(n).astype(dtype) for n in SIZES]
+    gs = [rng.standard_normal(n).astype(dtype) for n in SIZES]
     # every other tensor starts without a buffer (torch's first step: buf = grad)
-    bufs = [None if i % 2 else rng.standard_normal(n).astype(np.float32) for i, n in enumerate(SIZES)]
+    bufs = [None if i % 2 else rng.standard_normal(n).astype(dtype) for i, n in enumerate(SIZES)]
     expected = [sgd_reference(p, g, b, h) for p, g, b in zip(ps, gs, bufs)]
     out = _C.sgd_update(ps, gs, bufs, isa=isa, **h)
     assert (out is None) == (h["momentum"] == 0)
     for i, (n, p, (ep, eb, scale, bscale)) in enumerate(zip(SIZES, ps, expected)):
-        assert_close(p, ep, scale, np.float32, f"param (n={n})")
+        assert_close(p, ep, scale, dtype, f"param (n={n})")
         if out is not None:
-            assert out[i].shape == (n,) and (bufs[i] is None or out[i] is bufs[i])
-            assert_close(out[i], eb, bscale, np.float32, f"buffer (n={n})", ulps=4)
+            assert out[i].shape == (n,) and out[i].dtype == dtype and (bufs[i] is None or out[i] is bufs[i])
+            assert_close(out[i], eb, bscale, dtype, f"buffer (n={n})", ulps=4)
 
 
 # ---- determinism ------------------------------------------------------------------------------------
