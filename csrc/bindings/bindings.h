@@ -17,6 +17,7 @@ void bind_elementwise(py::module_& m);
 void bind_cuda(py::module_& m);
 void bind_limits_probe(py::module_& m);
 void bind_conv2d(py::module_& m);
+void bind_optim(py::module_& m);
 
 // The ISA level a kernel call should use: the active one, or `isa` (tests pin each level) after
 // checking that this CPU can run it.

@@ -41,4 +41,5 @@ PYBIND11_MODULE(_C, m) {
   fastnn::bindings::bind_cuda(m);
   fastnn::bindings::bind_limits_probe(m);
   fastnn::bindings::bind_conv2d(m);
+  fastnn::bindings::bind_optim(m);
 }

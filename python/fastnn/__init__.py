@@ -30,5 +30,7 @@ from .tensor import Size, Tensor, _install_methods
 _install_methods()
 del _install_methods
 
+from . import optim  # noqa: E402  (after Tensor's methods: optimizers use them)
+
 clip = clamp
 true_divide = div
