@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "fastnn/aligned_buffer.h"
@@ -18,6 +19,14 @@
 
 namespace fastnn {
 namespace {
+
+// Output columns ox in [x0, x1) whose input column ox * sw + off lies inside the image.
+inline std::pair<int64_t, int64_t> columns_inside(const Conv2dShape& s, int64_t off, int64_t ow) {
+  int64_t x0 = off >= 0 ? 0 : (-off + s.sw - 1) / s.sw;
+  int64_t x1 = s.w - off <= 0 ? 0 : (s.w - off + s.sw - 1) / s.sw;
+  x0 = std::min(x0, ow);
+  return {x0, std::clamp(x1, x0, ow)};
+}
 
 // col[(ci * KH + i) * KW + j][oy * OW + ox] = x[ci, oy*sh - ph + i*dh, ox*sw - pw + j*dw] (0 outside).
 template <typename T>
@@ -28,12 +37,8 @@ void im2col(const Conv2dShape& s, const T* x, int64_t channels, T* col) {
     for (int64_t i = 0; i < s.kh; ++i) {
       for (int64_t j = 0; j < s.kw; ++j) {
         T* dst = col + ((ci * s.kh + i) * s.kw + j) * oh * ow;
-        // Output columns whose input column is inside the image: ox in [x0, x1).
         const int64_t off = j * s.dw - s.pw;
-        int64_t x0 = off >= 0 ? 0 : (-off + s.sw - 1) / s.sw;
-        int64_t x1 = s.w - off <= 0 ? 0 : (s.w - off + s.sw - 1) / s.sw;
-        x0 = std::min(x0, ow);
-        x1 = std::clamp(x1, x0, ow);
+        const auto [x0, x1] = columns_inside(s, off, ow);
         for (int64_t oy = 0; oy < oh; ++oy) {
           T* d = dst + oy * ow;
           const int64_t iy = oy * s.sh - s.ph + i * s.dh;
@@ -65,10 +70,7 @@ void col2im_add(const Conv2dShape& s, const T* col, int64_t channels, T* dx) {
       for (int64_t j = 0; j < s.kw; ++j) {
         const T* src = col + ((ci * s.kh + i) * s.kw + j) * oh * ow;
         const int64_t off = j * s.dw - s.pw;
-        int64_t x0 = off >= 0 ? 0 : (-off + s.sw - 1) / s.sw;
-        int64_t x1 = s.w - off <= 0 ? 0 : (s.w - off + s.sw - 1) / s.sw;
-        x0 = std::min(x0, ow);
-        x1 = std::clamp(x1, x0, ow);
+        const auto [x0, x1] = columns_inside(s, off, ow);
         for (int64_t oy = 0; oy < oh; ++oy) {
           const int64_t iy = oy * s.sh - s.ph + i * s.dh;
           if (iy < 0 || iy >= s.h) continue;
