@@ -40,4 +40,7 @@ PYBIND11_MODULE(_C, m) {
   fastnn::bindings::bind_elementwise(m);
   fastnn::bindings::bind_cuda(m);
   fastnn::bindings::bind_limits_probe(m);
+  fastnn::bindings::bind_softmax(m);
+  fastnn::bindings::bind_layernorm(m);
+  fastnn::bindings::bind_pool(m);
 }
