@@ -53,6 +53,7 @@ inline void require_ndim(const py::array& a, py::ssize_t ndim, const std::string
 inline int64_t row_stride(const py::array& a, const std::string& op, const char* name) {
   require_ndim(a, 2, op, name);
   const auto item = static_cast<py::ssize_t>(a.itemsize());
+  if (a.shape(0) == 0 || a.shape(1) == 0) return a.shape(1);  // empty: strides are meaningless
   if (a.shape(1) > 1 && a.strides(1) != item)
     throw py::value_error(op + ": " + name + " of shape " + shape_str(a) +
                           " must have contiguous rows (last-dim stride " + std::to_string(a.strides(1)) + " bytes)");
@@ -62,7 +63,7 @@ inline int64_t row_stride(const py::array& a, const std::string& op, const char*
 }
 
 inline void require_c_contiguous(const py::array& a, const std::string& op, const char* name) {
-  if (!(a.flags() & py::array::c_style))
+  if (a.size() > 0 && !(a.flags() & py::array::c_style))
     throw py::value_error(op + ": expected " + name + " of shape " + shape_str(a) + " to be C-contiguous");
 }
 

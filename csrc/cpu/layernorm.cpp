@@ -2,7 +2,8 @@
 //
 // Forward, per row (one thread each): mean, then the sum of squared deviations (two passes: no
 // cancellation when |mean| >> std, and the second pass reads the row from L1, a 1024-wide row being
-// 4 KB), then y = (x*rstd - mean*rstd) * w + b as two FMAs per element.
+// 4 KB), then y = (x - mean) * rstd * w + b (x*rstd - mean*rstd would save an op but cancels:
+// a 1-wide row came out 1e-5 instead of 0 at rstd = 1/sqrt(eps); the pass is memory-bound anyway).
 //
 // Backward, per row: with xhat = (x - mean) * rstd and gw = g * w,
 //   dx = rstd * (gw - mean(gw) - xhat * mean(gw * xhat))
@@ -78,9 +79,9 @@ void forward_rows(const LayerNormArgs<T>& a, T* y, T* mean_out, T* rstd_out) {
     const T rstd = static_cast<T>(1.0 / std::sqrt(static_cast<double>(var) + a.eps));
     mean_out[i] = mean;
     rstd_out[i] = rstd;
-    const V vr = splat<V>(rstd), vs = splat<V>(-mean * rstd);
+    const V vr = splat<V>(rstd), vm = splat<V>(mean);
     auto f = [&](const V& v, int64_t j, int64_t cnt) {
-      V r = v * vr + vs;
+      V r = (v - vm) * vr;
       if (kW) r = r * (cnt == L ? loadu<V>(a.weight + j) : load_partial(a.weight + j, cnt, T(0)));
       if (kB) r = r + (cnt == L ? loadu<V>(a.bias + j) : load_partial(a.bias + j, cnt, T(0)));
       return r;
@@ -107,7 +108,7 @@ inline void backward_row(const T* x, const T* g, const T* w, int64_t n, T mean, 
                          const T* next_x, const T* next_g) {
   using V = Vec<T>;
   constexpr int L = lanes<T>;
-  const V vr = splat<V>(rstd), vs = splat<V>(-mean * rstd);
+  const V vr = splat<V>(rstd), vm = splat<V>(mean);
   const int64_t n_full = n / L * L;
   V c1{}, c2{};
   if (dx) {
@@ -117,14 +118,14 @@ inline void backward_row(const T* x, const T* g, const T* w, int64_t n, T mean, 
       V g0 = loadu<V>(g + j), g1 = loadu<V>(g + j + L);
       if (kW) g0 = g0 * loadu<V>(w + j), g1 = g1 * loadu<V>(w + j + L);
       s1a += g0, s1b += g1;
-      s2a += g0 * (loadu<V>(x + j) * vr + vs), s2b += g1 * (loadu<V>(x + j + L) * vr + vs);
+      s2a += g0 * ((loadu<V>(x + j) - vm) * vr), s2b += g1 * ((loadu<V>(x + j + L) - vm) * vr);
     }
     for (; j < n; j += L) {
       const int64_t cnt = std::min<int64_t>(L, n - j);
       V g0 = load_partial(g + j, cnt, T(0));
       if (kW) g0 = g0 * load_partial(w + j, cnt, T(0));
       s1a += g0;
-      s2a += g0 * (load_partial(x + j, cnt, T(0)) * vr + vs);
+      s2a += g0 * ((load_partial(x + j, cnt, T(0)) - vm) * vr);
     }
     const T inv_n = T(1) / static_cast<T>(n);
     c1 = splat<V>(rstd * hsum(s1a + s1b) * inv_n);
@@ -132,7 +133,7 @@ inline void backward_row(const T* x, const T* g, const T* w, int64_t n, T mean, 
   }
   // Returns dx = rstd * gw - c1 - xhat * c2; adds g * xhat to pwv and g to pbv.
   auto step = [&](const V& gv, const V& xv, const V& wv, V& pwv, V& pbv) {
-    const V xhat = xv * vr + vs;
+    const V xhat = (xv - vm) * vr;
     pwv += gv * xhat;
     pbv += gv;
     return vr * (kW ? gv * wv : gv) - c1 - xhat * c2;
