@@ -155,12 +155,6 @@ inline elem_t<V> hmax(const V& v) {
   for (int i = 1; i < n; ++i) m = b[i] > m ? b[i] : m;
   return m;
 }
-// max that propagates NaN from either side (a plain a > b ? a : b drops a NaN in a).
-template <typename V>
-inline V max_nan(const V& a, const V& b) {
-  return (a > b || a != a) ? a : b;
-}
-
 // min(max(x, lo), hi) with NaN passed through: one max and one min instruction. (The portable
 // lo > x ? lo : x, which GCC keeps as compare + blend, costs twice as many.)
 inline vf32 clamp(const vf32& x, float lo, float hi) {
