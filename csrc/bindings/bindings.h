@@ -18,6 +18,9 @@ void bind_cuda(py::module_& m);
 void bind_limits_probe(py::module_& m);
 void bind_conv2d(py::module_& m);
 void bind_optim(py::module_& m);
+void bind_softmax(py::module_& m);
+void bind_layernorm(py::module_& m);
+void bind_pool(py::module_& m);
 
 // The ISA level a kernel call should use: the active one, or `isa` (tests pin each level) after
 // checking that this CPU can run it.

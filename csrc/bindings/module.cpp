@@ -42,4 +42,7 @@ PYBIND11_MODULE(_C, m) {
   fastnn::bindings::bind_limits_probe(m);
   fastnn::bindings::bind_conv2d(m);
   fastnn::bindings::bind_optim(m);
+  fastnn::bindings::bind_softmax(m);
+  fastnn::bindings::bind_layernorm(m);
+  fastnn::bindings::bind_pool(m);
 }

@@ -24,6 +24,7 @@ from .ops import (  # noqa: A004  (abs, max, min, pow, sum ... shadow builtins, 
     logsumexp, lt, masked_fill, matmul, max, maximum, mean, min, minimum, mm, mul, narrow, ne, neg,
     permute, pow, prod, relu, reshape, sigmoid, sign, softmax, split, sqrt, squeeze, stack, std,
     sub, sum, tanh, transpose, unbind, unsqueeze, var, where)
+from .ops import avg_pool2d, cross_entropy, layer_norm, max_pool2d
 from .random import get_rng_state, manual_seed, seed, set_rng_state
 from .tensor import Size, Tensor, _install_methods
 
