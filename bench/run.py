@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import LIBRARIES, UNSET_FOR_PEERS, cpu_model, import_time_s, library_available, run_worker  # noqa: E402
 
-FAMILIES = ["gemm", "attention"]
+FAMILIES = ["gemm", "conv", "overhead", "optim", "softmax", "attention"]
 
 
 def parse_args(argv=None):
@@ -43,7 +43,18 @@ def parse_args(argv=None):
 
 
 def fmt_ms(seconds):
-    return "-" if seconds is None else f"{seconds * 1e3:9.3f}"
+    if seconds is None:
+        return "-"
+    ms = seconds * 1e3
+    return f"{ms:9.3f}" if ms >= 0.1 else f"{ms:9.5f}"  # overhead rows are microseconds
+
+
+def fmt_rate(rate, unit):
+    return "-" if rate is None else f"{rate:6.1f} {unit:<5}"
+
+
+def fmt_pct(pct):
+    return "-" if pct is None else f"{pct:6.1f}%"
 
 
 def fmt_ratio(peer, ours):
@@ -108,6 +119,8 @@ def print_report(results, libs, args):
         if "bytes" in row:  # memory-bound: GB/s against the triad bandwidth
             rate = row["bytes"] / ours / 1e9 if ours else None
             limit, unit = limits["triad_gbs"], "GB/s"
+        elif "flops" not in row:  # overhead rows: time is all there is
+            rate, limit, unit = None, None, ""
         else:
             rate = row["flops"] / ours / 1e9 if ours else None
             limit, unit = limits["peak_gflops"].get(isa), "GFLOP/s"
@@ -117,7 +130,7 @@ def print_report(results, libs, args):
         row["ratio_torch"] = t["torch"] / ours if "torch" in t and ours else None
         print(f"{row['kernel']:<8} {row['case']:<24} {row['threads']:>3} {fmt_ms(ours):>10} "
               f"{fmt_ms(t.get('numpy')):>10} {fmt_ms(t.get('torch')):>10} {fmt_ratio(t.get('numpy'), ours):>8} "
-              f"{fmt_ratio(t.get('torch'), ours):>8} {rate:6.1f} {unit:<5} {row['pct_limit']:6.1f}%")
+              f"{fmt_ratio(t.get('torch'), ours):>8} {fmt_rate(rate, unit):>12} {fmt_pct(row['pct_limit']):>7}")
     print("\nvs X = X's time / fastnn's time (above 1 fastnn is faster; * marks rows where fastnn is slower).")
 
 

@@ -206,3 +206,11 @@ def test_gradcheck_catches_a_wrong_gradient():
 def test_gradcheck_requires_float64():
     with pytest.raises(ValueError, match="float64"):
         gradcheck(lambda t: t * 2, (fastnn.randn(3, requires_grad=True),))
+
+
+def test_leaf_grad_never_aliases_a_user_gradient():
+    g = np.ones(3, np.float32)
+    x = fastnn.ones(3, requires_grad=True)
+    x.backward(fastnn.from_numpy(g))
+    x.grad.mul_(5)
+    assert g.tolist() == [1, 1, 1]

@@ -150,9 +150,77 @@ void gemm_inplace(const py::array& a, const py::array& b, py::array c, double al
   else run<double>(isa, a, b, c, alpha, beta);
 }
 
+Epilogue epilogue_from_name(const std::string& name) {
+  if (name == "none") return Epilogue::none;
+  if (name == "relu") return Epilogue::relu;
+  if (name == "gelu") return Epilogue::gelu;
+  throw std::invalid_argument("linear: unknown epilogue '" + name + "' (expected none, relu or gelu)");
+}
+
+template <typename T>
+py::array linear_typed(Isa isa, const py::array& x, const py::array& w, const py::object& bias, Epilogue e) {
+  const auto sx = element_strides(x, "linear", "input");
+  const auto sw = element_strides(w, "linear", "weight");
+  const int64_t m = x.shape(0), k = x.shape(1), n = w.shape(0);
+  py::array_t<T> out({static_cast<py::ssize_t>(m), static_cast<py::ssize_t>(n)});
+  py::array_t<T, py::array::c_style | py::array::forcecast> b;
+  GemmArgs<T> g;
+  g.m = m;
+  g.n = n;
+  g.k = k;
+  g.alpha = T(1);
+  g.a = static_cast<const T*>(x.data());
+  g.rs_a = sx[0];
+  g.cs_a = sx[1];
+  g.b = static_cast<const T*>(w.data());  // weight is (n, k): B = weight^T, so B(p, j) = weight[j, p]
+  g.rs_b = sw[1];
+  g.cs_b = sw[0];
+  g.beta = T(0);
+  g.c = out.mutable_data();
+  g.rs_c = n;
+  g.cs_c = 1;
+  g.epilogue = e;
+  if (!bias.is_none()) {
+    b = py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(bias);
+    if (!b || b.ndim() != 1 || b.shape(0) != n) {
+      throw std::invalid_argument("linear: bias must be a 1-D array of length " + std::to_string(n) +
+                                  " (the weight's rows)");
+    }
+    g.bias = b.data();
+  }
+  py::gil_scoped_release release;
+  gemm(isa, g);
+  return out;
+}
+
+// out = epilogue(x @ weight.T + bias): a Linear layer's forward in one GEMM pass.
+py::array linear(const py::array& x, const py::array& w, const py::object& bias, const std::string& epilogue,
+                 const py::object& isa_name) {
+  const Isa isa = resolve_isa(isa_name);
+  const Epilogue e = epilogue_from_name(epilogue);
+  const Dtype dx = float_dtype(x, "linear", "input");
+  if (float_dtype(w, "linear", "weight") != dx) {
+    throw py::type_error("linear: input and weight must share a dtype, got " + py::str(x.dtype()).cast<std::string>() +
+                         " and " + py::str(w.dtype()).cast<std::string>());
+  }
+  if (!bias.is_none() && !py::isinstance<py::array>(bias)) throw py::type_error("linear: bias must be an array or None");
+  if (!bias.is_none() && !py::cast<py::array>(bias).dtype().is(x.dtype())) {
+    throw py::type_error("linear: bias must have the input's dtype");
+  }
+  if (x.ndim() != 2 || w.ndim() != 2 || x.shape(1) != w.shape(1)) {
+    throw std::invalid_argument("linear: expected input (M, K) and weight (N, K), got " + shape_str(x) + " and " +
+                                shape_str(w));
+  }
+  return dx == Dtype::f32 ? linear_typed<float>(isa, x, w, bias, e) : linear_typed<double>(isa, x, w, bias, e);
+}
+
 }  // namespace
 
 void bind_gemm(py::module_& m) {
+  m.def("linear", &linear, py::arg("input"), py::arg("weight"), py::arg("bias") = py::none(),
+        py::arg("epilogue") = "none", py::kw_only(), py::arg("isa") = py::none(),
+        "epilogue(input @ weight.T + bias) for input (M, K), weight (N, K), bias (N,): the epilogue (none, relu, "
+        "gelu) is fused into the GEMM's last pass over the output.");
   m.def("matmul", &matmul, py::arg("a"), py::arg("b"), py::kw_only(), py::arg("isa") = py::none(),
         "a @ b for 2-D or equally batched 3-D float32/float64 arrays of any strides; returns a new array.");
   m.def("gemm", &gemm_inplace, py::arg("a"), py::arg("b"), py::arg("out"), py::arg("alpha") = 1.0,

@@ -16,6 +16,11 @@ void bind_gemm(py::module_& m);
 void bind_elementwise(py::module_& m);
 void bind_cuda(py::module_& m);
 void bind_limits_probe(py::module_& m);
+void bind_conv2d(py::module_& m);
+void bind_optim(py::module_& m);
+void bind_softmax(py::module_& m);
+void bind_layernorm(py::module_& m);
+void bind_pool(py::module_& m);
 void bind_attention(py::module_& m);
 
 // The ISA level a kernel call should use: the active one, or `isa` (tests pin each level) after

@@ -40,5 +40,10 @@ PYBIND11_MODULE(_C, m) {
   fastnn::bindings::bind_elementwise(m);
   fastnn::bindings::bind_cuda(m);
   fastnn::bindings::bind_limits_probe(m);
+  fastnn::bindings::bind_conv2d(m);
+  fastnn::bindings::bind_optim(m);
+  fastnn::bindings::bind_softmax(m);
+  fastnn::bindings::bind_layernorm(m);
+  fastnn::bindings::bind_pool(m);
   fastnn::bindings::bind_attention(m);
 }

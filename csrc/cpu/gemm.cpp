@@ -14,6 +14,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "fastnn/aligned_buffer.h"
@@ -102,19 +103,40 @@ inline void micro_kernel(int64_t kc, const T* __restrict a, const T* __restrict 
   }
 }
 
-// Writes a finished tile: C = alpha*acc + beta*C on the first KC block ("overwrite"), C += alpha*acc after.
+// Scalar epilogue for one element (edge tiles and GELU, whose erf has no vector form here).
+template <typename T>
+inline T apply_epilogue(T x, Epilogue e) {
+  switch (e) {
+    case Epilogue::relu: return x > T(0) ? x : T(0);
+    case Epilogue::gelu: return T(0.5) * x * (T(1) + std::erf(x * T(0.70710678118654752440)));
+    default: return x;
+  }
+}
+
+struct TileStore {
+  bool overwrite;  // first KC block: C = alpha*acc + beta*C; later blocks: C += alpha*acc
+  bool finalize;   // last KC block: add the bias and apply the epilogue
+};
+
 template <typename T>
 inline void store_tile(const typename Tile<T>::V (&acc)[kMR][kNV], T* c, int64_t rs_c, int64_t cs_c, int64_t mr,
-                       int64_t nr, T alpha, T beta, bool overwrite) {
+                       int64_t nr, T alpha, T beta, TileStore how, const T* bias, Epilogue epilogue) {
   using V = typename Tile<T>::V;
   constexpr int MR = Tile<T>::MR, NR = Tile<T>::NR, VL = Tile<T>::VL;
-  if (cs_c == 1 && mr == MR && nr == NR) {
+  const bool fin = how.finalize;
+  if (cs_c == 1 && mr == MR && nr == NR && (!fin || epilogue != Epilogue::gelu)) {
+    V bv[kNV];
+    for (int v = 0; v < kNV; ++v) bv[v] = (fin && bias) ? load<V>(bias + v * VL) : V{};
     for (int i = 0; i < MR; ++i) {
       T* row = c + i * rs_c;
       for (int v = 0; v < kNV; ++v) {
         V r = alpha * acc[i][v];
-        if (!overwrite) r += load<V>(row + v * VL);
+        if (!how.overwrite) r += load<V>(row + v * VL);
         else if (beta != T(0)) r += beta * load<V>(row + v * VL);
+        if (fin) {
+          r += bv[v];
+          if (epilogue == Epilogue::relu) r = r > V{} ? r : V{};
+        }
         store(row + v * VL, r);
       }
     }
@@ -126,10 +148,11 @@ inline void store_tile(const typename Tile<T>::V (&acc)[kMR][kNV], T* c, int64_t
   for (int64_t i = 0; i < mr; ++i) {
     for (int64_t j = 0; j < nr; ++j) {
       T& dst = c[i * rs_c + j * cs_c];
-      const T r = alpha * tmp[i][j];
-      if (!overwrite) dst += r;
-      else if (beta != T(0)) dst = r + beta * dst;
-      else dst = r;
+      T r = alpha * tmp[i][j];
+      if (!how.overwrite) r += dst;
+      else if (beta != T(0)) r += beta * dst;
+      if (fin) r = apply_epilogue(bias ? r + bias[j] : r, epilogue);
+      dst = r;
     }
   }
 }
@@ -203,16 +226,23 @@ Blocking choose_blocking(int64_t m, int64_t n, int64_t k) {
   // A's MC x KC block is the unit of packing between barriers; a quarter of L2 bounds it.
   int64_t mc = (ci.l2 / 4) / (kc * static_cast<int64_t>(sizeof(T)));
   mc = std::max<int64_t>(MR, mc / MR * MR);
+  // Split k into equal blocks (784 = 392 + 392, not 384 + 384 + 16): a short last block would cost a
+  // whole extra read-modify-write sweep over C for little arithmetic.
+  const int64_t k_blocks = std::max<int64_t>(1, (k + kc - 1) / kc);
+  kc = std::min(kc + 7, ((k + k_blocks - 1) / k_blocks + 7) / 8 * 8);
   Blocking bl{std::min(kc, k), std::min(mc, (m + MR - 1) / MR * MR), std::min(nc, (n + NR - 1) / NR * NR)};
   return bl;
 }
 
+// k == 0 (or alpha == 0): C = beta*C, then the epilogue; beta == 0 writes zeros even over NaN.
 template <typename T>
 void scale_c(const GemmArgs<T>& g) {
   for (int64_t i = 0; i < g.m; ++i)
     for (int64_t j = 0; j < g.n; ++j) {
       T& dst = g.c[i * g.rs_c + j * g.cs_c];
-      dst = g.beta == T(0) ? T(0) : g.beta * dst;
+      T r = g.beta == T(0) ? T(0) : g.beta * dst;
+      if (g.bias) r += g.bias[j];
+      dst = apply_epilogue(r, g.epilogue);
     }
 }
 
@@ -235,7 +265,7 @@ void gemm_impl(const GemmArgs<T>& g) {
       const int64_t n_panels = (nc + NR - 1) / NR;
       for (int64_t pc = 0; pc < g.k; pc += bl.kc) {
         const int64_t kc = std::min(bl.kc, g.k - pc);
-        const bool overwrite = pc == 0;
+        const TileStore how{pc == 0, pc + kc >= g.k};
 #pragma omp for schedule(static)
         for (int64_t q = 0; q < n_panels; ++q) {
           const int64_t j0 = jc + q * NR;
@@ -259,7 +289,8 @@ void gemm_impl(const GemmArgs<T>& g) {
               micro_kernel<T>(kc, a_pack + qi * MR * kc, b_pack + qj * NR * kc, acc, g.c + i0 * g.rs_c + j0 * g.cs_c,
                               g.rs_c);
               store_tile<T>(acc, g.c + i0 * g.rs_c + j0 * g.cs_c, g.rs_c, g.cs_c, std::min<int64_t>(MR, g.m - i0),
-                            std::min<int64_t>(NR, g.n - j0), g.alpha, g.beta, overwrite);
+                            std::min<int64_t>(NR, g.n - j0), g.alpha, g.beta, how, g.bias ? g.bias + j0 : nullptr,
+                            g.epilogue);
             }
           }
         }

@@ -18,17 +18,21 @@ from .device import device
 from .dtypes import bool_ as bool  # noqa: A001
 from .dtypes import double, dtype, float32, float64, int64, long
 from .dtypes import float as float  # noqa: A001,PLC0414
-from .ops import (abs, add, all, amax, amin, any, argmax, argmin, bmm, cat, chunk, clamp, clone, div, eq, exp,
-                  flatten, ge, gelu, gt, index_select, isfinite, isnan, le, leaky_relu, log, log_softmax, logsumexp,
-                  lt, masked_fill, matmul, max, maximum, mean, min, minimum, mm, mul, narrow, ne, neg, permute, pow,
-                  prod, relu, reshape, sigmoid, sign, softmax, split, sqrt, squeeze, stack, std, sub, sum, tanh,
-                  transpose, unbind, unsqueeze, var, where)
+from .ops import (  # noqa: A004  (abs, max, min, pow, sum ... shadow builtins, as in torch)
+    abs, add, all, amax, amin, any, argmax, argmin, bmm, cat, chunk, clamp, clone, conv2d, div, eq, exp,
+    flatten, ge, gelu, gt, index_select, isfinite, isnan, le, leaky_relu, linear, log, log_softmax,
+    logsumexp, lt, masked_fill, matmul, max, maximum, mean, min, minimum, mm, mul, narrow, ne, neg,
+    permute, pow, prod, relu, reshape, sigmoid, sign, softmax, split, sqrt, squeeze, stack, std,
+    sub, sum, tanh, transpose, unbind, unsqueeze, var, where)
+from .ops import avg_pool2d, cross_entropy, layer_norm, max_pool2d
 from .ops.attention import scaled_dot_product_attention
 from .random import get_rng_state, manual_seed, seed, set_rng_state
 from .tensor import Size, Tensor, _install_methods
 
 _install_methods()
 del _install_methods
+
+from . import optim  # noqa: E402  (after Tensor's methods: optimizers use them)
 
 clip = clamp
 true_divide = div

@@ -16,8 +16,8 @@ def _to_array(data, dtype=None) -> np.ndarray:
     """Data as a fresh-or-owned array of a fastnn dtype: Python floats become float32, ints int64."""
     if isinstance(data, Tensor):
         arr = data._data
-    elif isinstance(data, np.ndarray):
-        arr = data
+    elif isinstance(data, (np.ndarray, np.generic)):
+        arr = np.asarray(data)  # a NumPy scalar keeps its dtype, as in PyTorch: np.float64(1) -> float64
     else:
         if isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in data):
             data = [x.detach().__array__() if isinstance(x, Tensor) else x for x in data]

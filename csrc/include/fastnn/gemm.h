@@ -11,6 +11,10 @@
 
 namespace fastnn {
 
+// Applied to each finished element after the optional bias, in the GEMM's last pass over C (the fused
+// epilogue of a Linear layer: no extra sweep over the output).
+enum class Epilogue : int { none = 0, relu = 1, gelu = 2 };
+
 template <typename T>
 struct GemmArgs {
   int64_t m, n, k;
@@ -22,6 +26,8 @@ struct GemmArgs {
   T beta;
   T* c;
   int64_t rs_c, cs_c;
+  const T* bias = nullptr;  // length n, added to every row of C when not null
+  Epilogue epilogue = Epilogue::none;
 };
 
 #define FASTNN_DECLARE_GEMM(ns)                 \

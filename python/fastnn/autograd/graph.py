@@ -9,18 +9,27 @@ from __future__ import annotations
 
 import weakref
 
-from .grad_mode import is_grad_enabled
+from .grad_mode import _state  # read directly: record runs once per op
 
 
 class Node:
-    __slots__ = ("name", "backward_fn", "inputs", "versions", "out_ref", "__weakref__")
+    __slots__ = ("name", "backward_fn", "inputs", "saved", "out_ref", "__weakref__")
 
     def __init__(self, name, backward_fn, inputs):
         self.name = name
         self.backward_fn = backward_fn
-        # Inputs that do not need a gradient are stored as None so the engine skips them.
-        self.inputs = tuple(t if (t is not None and t._requires_grad) else None for t in inputs)
-        self.versions = tuple(t._version if t is not None else 0 for t in self.inputs)
+        # Inputs that do not need a gradient are stored as None so the engine skips them. Every tensor
+        # input is saved with its version: the closure may keep any of their arrays (a constant factor
+        # included), so an in-place change to any of them would make the backward wrong.
+        kept, saved = [], []
+        for t in inputs:
+            if t is None:
+                kept.append(None)
+            else:
+                kept.append(t if t._requires_grad else None)
+                saved.append((t, t._version))
+        self.inputs = tuple(kept)
+        self.saved = tuple(saved)
         self.out_ref = None
 
     def __repr__(self) -> str:
@@ -32,7 +41,7 @@ class Node:
 
 def record(out, name, inputs, backward_fn):
     """Attaches ``backward_fn`` (grad_out array -> tuple of input grads) to ``out`` when needed; returns out."""
-    if not is_grad_enabled():
+    if not getattr(_state, "enabled", True):
         return out
     for t in inputs:
         if t is not None and t._requires_grad:

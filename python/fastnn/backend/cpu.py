@@ -1,6 +1,8 @@
 """CPU array work that NumPy does not do (or does slower): routed to the native kernels in ``_C``."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import _C
@@ -18,7 +20,8 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     n = b.shape[-1]
     if b.ndim == 2:
         # (..., m, k) @ (k, n) is one tall GEMM: the layers' usual case (a Linear over a sequence).
-        return _C.matmul(a.reshape(-1, k), b).reshape(a.shape[:-2] + (m, n))
+        # Rows are counted, not inferred with -1, which NumPy refuses for empty arrays (k == 0).
+        return _C.matmul(a.reshape(math.prod(a.shape[:-1]), k), b).reshape(a.shape[:-2] + (m, n))
     batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     a3 = _as_batch3(a, batch)
     b3 = _as_batch3(b, batch)
@@ -33,8 +36,16 @@ def _as_batch3(x: np.ndarray, batch) -> np.ndarray:
         return xb
     if len(batch) == 0:
         return xb[None]
-    return xb.reshape((-1,) + x.shape[-2:])
+    return xb.reshape((math.prod(batch),) + x.shape[-2:])  # counted: -1 is ambiguous for empty matrices
 
 
 def erf(x: np.ndarray) -> np.ndarray:
     return _C.erf(x)
+
+
+def linear(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, epilogue: str = "none") -> np.ndarray:
+    """epilogue(x @ w.T + b) over the last dim of x, the bias and activation fused into the GEMM."""
+    lead = x.shape[:-1]
+    rows = int(np.prod(lead))  # explicit: reshape(-1, 0) is ambiguous when there are no in-features
+    out = _C.linear(x.reshape(rows, x.shape[-1]), w, b, epilogue)
+    return out.reshape(lead + (w.shape[0],))

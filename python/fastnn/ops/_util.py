@@ -77,16 +77,39 @@ def result_dtype(a, b) -> dtypes.dtype:
 def binary_operands(a, b, op: str):
     """(ta, tb, xa, xb): the operands as Tensors (None for a Python scalar) and as arrays/scalars of the
     promoted dtype."""
+    # Fast paths for the common cases (two tensors of one dtype; a float tensor and a Python float): they
+    # skip promotion, which costs as much as a small op itself.
+    if isinstance(a, Tensor):
+        xa = a._data
+        if isinstance(b, Tensor):
+            xb = b._data
+            if xa.dtype == xb.dtype:
+                if xa.shape != xb.shape:
+                    _check_broadcast(xa.shape, xb.shape)
+                return a, b, xa, xb
+        elif (type(b) is float or type(b) is int) and xa.dtype.kind == "f":
+            return a, None, xa, xa.dtype.type(b)
     if not isinstance(a, Tensor) and not is_scalar(a):
         a = as_tensor(a, op)
     if not isinstance(b, Tensor) and not is_scalar(b):
         b = as_tensor(b, op)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         raise TypeError(f"{op}(): expected at least one Tensor operand")
+    if isinstance(a, Tensor) and isinstance(b, Tensor) and a.shape != b.shape:
+        _check_broadcast(a.shape, b.shape)
     dt = result_dtype(a, b).np
     xa = _cast(a, dt)
     xb = _cast(b, dt)
     return (a if isinstance(a, Tensor) else None, b if isinstance(b, Tensor) else None, xa, xb)
+
+
+def _check_broadcast(sa, sb) -> None:
+    """PyTorch's RuntimeError for shapes that do not broadcast (NumPy would raise a ValueError mid-op)."""
+    for i in range(1, min(len(sa), len(sb)) + 1):
+        if sa[-i] != sb[-i] and sa[-i] != 1 and sb[-i] != 1:
+            dim = max(len(sa), len(sb)) - i
+            raise RuntimeError(f"The size of tensor a ({sa[-i]}) must match the size of tensor b ({sb[-i]}) at "
+                               f"non-singleton dimension {dim}")
 
 
 def _cast(x, dt):
@@ -146,7 +169,11 @@ def expand_reduced(grad, shape, axes, keepdim: bool):
     """Broadcasts the gradient of a reduction over ``axes`` back to the input's ``shape``."""
     if not keepdim and axes:
         grad = grad.reshape(tuple(1 if i in axes else s for i, s in enumerate(shape)))
-    return np.broadcast_to(grad, shape) if xp_of(grad) is np else xp_of(grad).broadcast_to(grad, shape)
+    xp = xp_of(grad)
+    if grad.size == 1 and xp is np:
+        # np.full is several times cheaper than broadcast_to's view machinery for the scalar case.
+        return np.full(shape, grad.reshape(()), grad.dtype)
+    return xp.broadcast_to(grad, shape)
 
 
 def shape_arg(args, op: str):

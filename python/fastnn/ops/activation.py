@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 from ..autograd.graph import record
-from ..backend import cpu
+from ..backend import cpu, cpu_nn
 from ..tensor import Tensor
 from ._util import float_data, normalize_dim
 
@@ -39,7 +39,8 @@ def gelu(a: Tensor, approximate: str = "none") -> Tensor:
     x = float_data(a)
     dt = x.dtype.type
     if approximate == "none":
-        cdf = dt(0.5) * (1 + cpu.erf(x * dt(_SQRT1_2)))
+        # np.asarray: on a 0-d input NumPy's arithmetic yields a scalar, which the native erf does not take.
+        cdf = dt(0.5) * (1 + cpu.erf(np.asarray(x * dt(_SQRT1_2))))
         y = x * cdf
 
         def backward(g):
@@ -65,9 +66,18 @@ def leaky_relu(a: Tensor, negative_slope: float = 0.01) -> Tensor:
     return record(Tensor._wrap(y), "LeakyReluBackward0", (a,), lambda g: (np.where(pos, g, g * s),))
 
 
+def _native_last_dim(x, ax: int) -> bool:
+    """Softmax over the last dim of a float32/float64 NumPy array runs on the native row kernel."""
+    return isinstance(x, np.ndarray) and x.ndim >= 1 and ax == x.ndim - 1 and x.dtype in cpu_nn.FLOATS
+
+
 def softmax(a: Tensor, dim: int) -> Tensor:
     ax = normalize_dim(dim, a.ndim, "softmax")
     x = float_data(a)
+    if _native_last_dim(x, ax):
+        y = cpu_nn.softmax_last(x, log=False)
+        return record(Tensor._wrap(y), "SoftmaxBackward0", (a,),
+                      lambda g: (cpu_nn.softmax_last_backward(y, g, log=False),))
     if x.ndim == 0:
         x = x.reshape(1)
     z = x - np.max(x, axis=ax, keepdims=True) if x.size else x
@@ -83,10 +93,15 @@ def softmax(a: Tensor, dim: int) -> Tensor:
 def log_softmax(a: Tensor, dim: int) -> Tensor:
     ax = normalize_dim(dim, a.ndim, "log_softmax")
     x = float_data(a)
+    if _native_last_dim(x, ax):
+        y = cpu_nn.softmax_last(x, log=True)
+        return record(Tensor._wrap(y), "LogSoftmaxBackward0", (a,),
+                      lambda g: (cpu_nn.softmax_last_backward(y, g, log=True),))
     if x.ndim == 0:
         x = x.reshape(1)
     z = x - np.max(x, axis=ax, keepdims=True) if x.size else x
-    y = (z - np.log(np.sum(np.exp(z), axis=ax, keepdims=True))).reshape(a.shape)
+    with np.errstate(divide="ignore"):  # log(0) only for an empty softmax dim, whose result is empty anyway
+        y = (z - np.log(np.sum(np.exp(z), axis=ax, keepdims=True))).reshape(a.shape)
 
     def backward(g):
         return (g - np.exp(y) * np.sum(g, axis=ax if y.ndim else None, keepdims=True),)

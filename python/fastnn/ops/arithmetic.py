@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import dtypes
 from ..autograd.graph import record
 from ..tensor import Tensor
 from ._util import binary_operands, unbroadcast
@@ -25,7 +26,15 @@ def add(a, b, *, alpha=1) -> Tensor:
     return record(out, "AddBackward0", (ta, tb), backward)
 
 
+def _is_bool(x) -> bool:
+    return x.dtype is dtypes.bool_ if isinstance(x, Tensor) else isinstance(x, (bool, np.bool_))
+
+
 def sub(a, b, *, alpha=1) -> Tensor:
+    if _is_bool(a) or _is_bool(b):
+        # As PyTorch: x - mask is almost always a bug for ~mask (NumPy refuses bool - bool only).
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying "
+                           "to invert a mask, use the `~` or `logical_not()` operator instead.")
     ta, tb, xa, xb = binary_operands(a, b, "sub")
     out = Tensor._wrap(xa - (xb * alpha if alpha != 1 else xb))
 

@@ -28,6 +28,10 @@ def getitem(a: Tensor, index) -> Tensor:
     x = a._data
     try:
         y = x[idx]
+        if isinstance(y, np.generic):
+            # NumPy copies one element out as a scalar; an Ellipsis keeps it a 0-d view that writes through,
+            # as PyTorch's t[i, j] does.
+            y = x[(idx if isinstance(idx, tuple) else (idx,)) + (Ellipsis,)]
     except IndexError as e:
         raise IndexError(f"index {index!r} is out of bounds for a tensor of shape {tuple(x.shape)}: {e}") from None
     advanced = _is_advanced(idx)

@@ -1,6 +1,8 @@
 """matmul / ``@`` (batched, broadcasting) on the native GEMM."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..autograd.graph import record
@@ -45,8 +47,8 @@ def matmul(a, b) -> Tensor:
         if b._requires_grad:
             if y2.ndim == 2 and x2.ndim > 2:
                 # Weight gradient of a batched input: one GEMM over the flattened batch, not a sum of many.
-                k = x2.shape[-1]
-                gb = cpu.matmul(x2.reshape(-1, k).T, g2.reshape(-1, g2.shape[-1])).reshape(y.shape)
+                k, rows = x2.shape[-1], math.prod(x2.shape[:-1])  # rows counted: -1 fails on empty arrays
+                gb = cpu.matmul(x2.reshape(rows, k).T, g2.reshape(rows, g2.shape[-1])).reshape(y.shape)
             else:
                 gb = unbroadcast(cpu.matmul(_swap(x2), g2), y2.shape).reshape(y.shape)
         return ga, gb
@@ -73,3 +75,45 @@ def bmm(a: Tensor, b: Tensor) -> Tensor:
     if a.shape[0] != b.shape[0]:
         raise RuntimeError(f"bmm(): batch sizes differ: {a.shape[0]} and {b.shape[0]}")
     return matmul(a, b)
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None, activation: str | None = None) -> Tensor:
+    """activation(input @ weight.T + bias), as torch.nn.functional.linear (plus a fused activation).
+
+    The bias and a ReLU are applied inside the GEMM's last pass over the output; GELU is fused only when
+    no gradient is needed (its backward wants the pre-activation, which the fused pass does not keep).
+    """
+    x, w = input, weight
+    if not x.dtype.is_floating_point or x.dtype is not w.dtype or (bias is not None and bias.dtype is not x.dtype):
+        raise RuntimeError(f"linear(): expected input, weight and bias of one floating dtype, got {x.dtype}, "
+                           f"{w.dtype}" + (f", {bias.dtype}" if bias is not None else ""))
+    if w.ndim != 2 or x.ndim < 1 or x.shape[-1] != w.shape[1]:
+        raise RuntimeError(f"linear(): mat1 and mat2 shapes cannot be multiplied ({'x'.join(map(str, x.shape))} "
+                           f"and {w.shape[1]}x{w.shape[0]})")
+    if bias is not None and bias.shape != (w.shape[0],):
+        raise RuntimeError(f"linear(): bias must have shape ({w.shape[0]},), got {tuple(bias.shape)}")
+    if activation not in (None, "relu", "gelu"):
+        raise ValueError(f"linear(): activation must be None, 'relu' or 'gelu', got {activation!r}")
+    needs_grad = any(t is not None and t._requires_grad for t in (x, w, bias))
+    if activation == "gelu" and needs_grad:
+        from .activation import gelu
+
+        return gelu(linear(x, w, bias))
+    xa = x._data if x.ndim > 1 else x._data[None, :]
+    b = bias._data if bias is not None else None
+    y = cpu.linear(xa, w._data, b, activation or "none")
+    if x.ndim == 1:
+        y = y[0]
+
+    def backward(g):
+        if activation == "relu":
+            g = g * (y > 0)
+        rows = int(np.prod(g.shape[:-1]))
+        g2 = g.reshape(rows, w.shape[0])
+        x2 = xa.reshape(rows, w.shape[1])
+        gx = cpu.matmul(g2, w._data).reshape(x.shape) if x._requires_grad else None
+        gw = cpu.matmul(g2.T, x2) if w._requires_grad else None
+        gb = g2.sum(axis=0) if bias is not None and bias._requires_grad else None
+        return gx, gw, gb
+
+    return record(Tensor._wrap(y), "AddmmBackward0", (x, w, bias), backward)

@@ -27,8 +27,9 @@ def sum(a: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  #
         x = x.astype(dtypes.to_dtype(dtype).np)
     elif x.dtype.kind in "bi":
         x = x.astype(np.int64)  # PyTorch sums bools and ints as int64
-    y = np.sum(x, axis=axes, keepdims=keepdim)
-    shape = a.shape
+    # The method form skips NumPy's Python-level reduction wrapper (a third of a small sum's cost).
+    y = x.sum(axis=axes if len(axes) != x.ndim else None, keepdims=keepdim)
+    shape = x.shape
     return record(Tensor._wrap(y), "SumBackward1", (a,), lambda g: (expand_reduced(g, shape, axes, keepdim),))
 
 

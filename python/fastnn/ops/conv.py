@@ -1,0 +1,78 @@
+"""conv2d (NCHW) on the native implicit-GEMM kernels: forward, and backward for input, weight and bias."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _C
+from ..autograd.graph import record
+from ..tensor import Tensor
+
+
+def _pair(v, name: str):
+    if isinstance(v, (tuple, list)):
+        if len(v) != 2:
+            raise ValueError(f"conv2d(): {name} must be an int or a pair, got {v!r}")
+        return int(v[0]), int(v[1])
+    return int(v), int(v)
+
+
+def _same_padding(kernel, dilation):
+    """'same' needs d*(k-1) zeros per dim; PyTorch puts the odd one at the end (bottom/right)."""
+    total = [d * (k - 1) for k, d in zip(kernel, dilation)]
+    return tuple(t // 2 for t in total), tuple(t - t // 2 for t in total)
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
+           groups: int = 1) -> Tensor:
+    """Like torch.nn.functional.conv2d: input (N, C, H, W) or (C, H, W), weight (O, C/groups, KH, KW)."""
+    x, w = input, weight
+    if x.ndim not in (3, 4):
+        raise RuntimeError(f"conv2d(): expected 3-D (unbatched) or 4-D (batched) input, got {x.ndim}-D "
+                           f"input of size {list(x.shape)}")
+    if w.ndim != 4:
+        raise RuntimeError(f"conv2d(): weight must be 4-D (O, C/groups, KH, KW), got {list(w.shape)}")
+    if not x.dtype.is_floating_point or x.dtype is not w.dtype or (bias is not None and bias.dtype is not x.dtype):
+        raise RuntimeError(f"conv2d(): input, weight and bias must share one floating dtype, got {x.dtype} and "
+                           f"{w.dtype}" + (f" and {bias.dtype}" if bias is not None else ""))
+    unbatched = x.ndim == 3
+    xa = x._data[None] if unbatched else x._data
+    stride, dilation = _pair(stride, "stride"), _pair(dilation, "dilation")
+    kernel = tuple(w.shape[2:])
+    extra = (0, 0)
+    if isinstance(padding, str):
+        if padding == "valid":
+            pad = (0, 0)
+        elif padding == "same":
+            if stride != (1, 1):
+                raise ValueError("padding='same' is not supported for strided convolutions")
+            pad, end = _same_padding(kernel, dilation)
+            extra = (end[0] - pad[0], end[1] - pad[1])
+        else:
+            raise ValueError(f"Invalid padding string {padding!r}, should be one of {{'valid', 'same'}}")
+    else:
+        pad = _pair(padding, "padding")
+    if extra != (0, 0):  # even kernels: the kernel pads symmetrically, the extra row/column is added here
+        xa = np.pad(xa, ((0, 0), (0, 0), (0, extra[0]), (0, extra[1])))
+    ba = bias._data if bias is not None else None
+    try:
+        y = _C.conv2d_forward(xa, w._data, ba, stride, pad, dilation, int(groups))
+    except ValueError as e:
+        raise RuntimeError(str(e)) from None
+    in_hw = xa.shape[2:]
+
+    def backward(g):
+        g4 = g[None] if unbatched else g
+        gx = gw = gb = None
+        if x._requires_grad:
+            gx = _C.conv2d_backward_data(g4, w._data, in_hw, stride, pad, dilation, int(groups))
+            if extra != (0, 0):
+                gx = gx[:, :, :in_hw[0] - extra[0], :in_hw[1] - extra[1]]
+            gx = gx[0] if unbatched else gx
+        if w._requires_grad:
+            gw = _C.conv2d_backward_weight(g4, xa, kernel, stride, pad, dilation, int(groups))
+        if bias is not None and bias._requires_grad:
+            gb = g4.sum(axis=(0, 2, 3))
+        return gx, gw, gb
+
+    out = Tensor._wrap(y[0] if unbatched else y)
+    return record(out, "ConvolutionBackward0", (x, w, bias), backward)

@@ -1,0 +1,74 @@
+"""Normalisation: layer_norm on the native kernel (forward saves mean and rstd per row; backward gives
+dx, dweight and dbias in one pass, dweight/dbias bitwise independent of the thread count)."""
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from ..autograd.graph import record
+from ..backend import cpu_nn
+from ..tensor import Tensor
+from ._util import as_tensor
+
+
+def _shape_list(shape) -> str:
+    return "[" + ", ".join(str(s) for s in shape) + "]"
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
+    """torch.nn.functional.layer_norm: normalises over the trailing dims given by ``normalized_shape``
+    (biased variance), then scales by ``weight`` and shifts by ``bias`` when given."""
+    a = as_tensor(input, "layer_norm")
+    if isinstance(normalized_shape, (numbers.Integral, np.integer)) and not isinstance(normalized_shape, bool):
+        normalized_shape = (int(normalized_shape),)
+    normalized_shape = tuple(int(s) for s in normalized_shape)
+    if len(normalized_shape) == 0:
+        raise RuntimeError("Expected normalized_shape to be at least 1-dimensional, i.e., containing at least one "
+                           "element, but got normalized_shape = []")
+    k = len(normalized_shape)
+    if a.ndim < k or tuple(a.shape[-k:]) != normalized_shape:
+        raise RuntimeError(f"Given normalized_shape={_shape_list(normalized_shape)}, expected input with shape "
+                           f"[*, {', '.join(str(s) for s in normalized_shape)}], but got input of size"
+                           f"{_shape_list(a.shape)}")
+    x = a._data
+    if x.dtype not in cpu_nn.FLOATS:
+        raise TypeError(f"layer_norm(): expected input of dtype float32 or float64, got {a.dtype}")
+    params = []
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is None:
+            params.append((None, None))
+            continue
+        p = as_tensor(p, "layer_norm")
+        if tuple(p.shape) != normalized_shape:
+            raise RuntimeError(f"Expected {name} to be of same shape as normalized_shape, but got {name} of shape "
+                               f"{_shape_list(p.shape)} and normalized_shape = {_shape_list(normalized_shape)}")
+        if p._data.dtype != x.dtype:
+            raise TypeError(f"layer_norm(): expected {name} of dtype {a.dtype} (the input's), got {p.dtype}")
+        params.append((p, cpu_nn.dense(p._data).reshape(-1)))
+    (wt, w), (bt, b) = params
+    d = math.prod(normalized_shape)
+    if x.size == 0:
+        return _empty_layer_norm(a, wt, bt, normalized_shape)
+    x2 = x.reshape(-1, d)
+    y, mean, rstd = cpu_nn.layer_norm_rows(x2, w, b, eps)
+
+    def backward(g):
+        dx, dw, db = cpu_nn.layer_norm_rows_backward(
+            x2, g.reshape(-1, d), mean, rstd, w, need_input=a._requires_grad,
+            need_weight=wt is not None and wt._requires_grad, need_bias=bt is not None and bt._requires_grad)
+        return (None if dx is None else dx.reshape(x.shape), None if dw is None else dw.reshape(normalized_shape),
+                None if db is None else db.reshape(normalized_shape))
+
+    return record(Tensor._wrap(y.reshape(x.shape)), "NativeLayerNormBackward0", (a, wt, bt), backward)
+
+
+def _empty_layer_norm(a, wt, bt, normalized_shape):
+    x = a._data
+
+    def backward(g):
+        zeros = np.zeros(normalized_shape, x.dtype)
+        return np.zeros_like(x), zeros, zeros.copy()
+
+    return record(Tensor._wrap(np.empty_like(x)), "NativeLayerNormBackward0", (a, wt, bt), backward)
