@@ -3,21 +3,16 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "array_checks.h"
 #include "bindings.h"
 #include "fastnn/attention.h"
 
 namespace fastnn::bindings {
 namespace {
 
-std::string shape_str(const py::array& a) {
-  std::ostringstream s;
-  s << "(";
-  for (py::ssize_t d = 0; d < a.ndim(); ++d) s << (d ? ", " : "") << a.shape(d);
-  s << (a.ndim() == 1 ? ",)" : ")");
-  return s.str();
-}
+using checks::shape_str;
 
-std::string dtype_str(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
+using checks::dtype_str;
 
 bool is_f32(const py::array& a) { return a.dtype().is(py::dtype::of<float>()); }
 bool is_f64(const py::array& a) { return a.dtype().is(py::dtype::of<double>()); }

@@ -2,6 +2,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "array_checks.h"
 #include "bindings.h"
 #include "fastnn/conv2d.h"
 
@@ -10,11 +11,7 @@ namespace {
 
 using Pair = std::pair<int64_t, int64_t>;
 
-std::string dims(const py::array& a) {
-  std::string s = "(";
-  for (py::ssize_t d = 0; d < a.ndim(); ++d) s += (d ? ", " : "") + std::to_string(a.shape(d));
-  return s + ")";
-}
+using checks::shape_str;
 
 void check_params(const char* op, Pair stride, Pair padding, Pair dilation, int64_t groups) {
   if (stride.first < 1 || stride.second < 1) throw std::invalid_argument(std::string(op) + ": stride must be positive");
@@ -63,7 +60,7 @@ void same_dtype(const py::array& a, const py::array& b, const char* op) {
 void require_ndim(const py::array& a, int nd, const char* op, const char* name) {
   if (a.ndim() != nd) {
     throw std::invalid_argument(std::string(op) + ": expected " + name + " to be " + std::to_string(nd) +
-                                "-D, got shape " + dims(a));
+                                "-D, got shape " + shape_str(a));
   }
 }
 
@@ -118,7 +115,7 @@ py::array backward_data_t(Isa isa, const py::array& dy, const py::array& w, cons
 void check_grad_output(const py::array& dy, const Conv2dShape& s, const char* op) {
   require_ndim(dy, 4, op, "grad_output");
   if (dy.shape(0) != s.n || dy.shape(1) != s.o || dy.shape(2) != s.oh() || dy.shape(3) != s.ow()) {
-    throw std::invalid_argument(std::string(op) + ": grad_output has shape " + dims(dy) + ", expected (" +
+    throw std::invalid_argument(std::string(op) + ": grad_output has shape " + shape_str(dy) + ", expected (" +
                                 std::to_string(s.n) + ", " + std::to_string(s.o) + ", " + std::to_string(s.oh()) +
                                 ", " + std::to_string(s.ow()) + ")");
   }

@@ -2,19 +2,14 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "array_checks.h"
 #include "bindings.h"
 #include "fastnn/gemm.h"
 
 namespace fastnn::bindings {
 namespace {
 
-std::string shape_str(const py::array& a) {
-  std::ostringstream s;
-  s << "(";
-  for (py::ssize_t d = 0; d < a.ndim(); ++d) s << (d ? ", " : "") << a.shape(d);
-  s << (a.ndim() == 1 ? ",)" : ")");
-  return s.str();
-}
+using checks::shape_str;
 
 enum class Dtype { f32, f64 };
 

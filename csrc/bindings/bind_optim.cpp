@@ -8,19 +8,14 @@
 #include <stdexcept>
 #include <vector>
 
+#include "array_checks.h"
 #include "bindings.h"
 #include "fastnn/optim_update.h"
 
 namespace fastnn::bindings {
 namespace {
 
-std::string shape_str(const py::array& a) {
-  std::ostringstream s;
-  s << "(";
-  for (py::ssize_t d = 0; d < a.ndim(); ++d) s << (d ? ", " : "") << a.shape(d);
-  s << (a.ndim() == 1 ? ",)" : ")");
-  return s.str();
-}
+using checks::shape_str;
 
 std::string item_name(const char* list, size_t i) { return std::string(list) + "[" + std::to_string(i) + "]"; }
 

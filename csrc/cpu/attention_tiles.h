@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "fastnn/attention.h"
+#include "fastnn/simd.h"
 #include "fastnn/vec_exp.h"
 
 #ifndef FASTNN_ISA_NS
@@ -27,33 +28,18 @@ namespace FASTNN_ISA_NS {
 namespace attn {
 
 #if defined(__AVX512F__)
-constexpr int kVecBytes = 64;
 constexpr int kMR = 12;  // 12 x 2 zmm accumulators + 2 B vectors + a broadcast, as in the GEMM
-#elif defined(__AVX2__)
-constexpr int kVecBytes = 32;
-constexpr int kMR = 6;  // 6 x 2 ymm accumulators + 2 B vectors + 1 broadcast = 15 of 16 registers
 #else
-constexpr int kVecBytes = 16;
-constexpr int kMR = 6;
+constexpr int kMR = 6;  // 6 x 2 ymm accumulators + 2 B vectors + 1 broadcast = 15 of 16 registers
 #endif
 constexpr int kNV = 2;  // vectors per micro-tile row
 
-typedef float vf32 __attribute__((vector_size(kVecBytes)));
-typedef double vf64 __attribute__((vector_size(kVecBytes)));
+using simd::kVecBytes;
+using simd::Vec;
+using simd::vf32;
+using simd::vf64;
 template <typename T>
-struct VecOf;
-template <>
-struct VecOf<float> {
-  using type = vf32;
-};
-template <>
-struct VecOf<double> {
-  using type = vf64;
-};
-template <typename T>
-using Vec = typename VecOf<T>::type;
-template <typename T>
-constexpr int kVL = kVecBytes / static_cast<int>(sizeof(T));
+constexpr int kVL = simd::lanes<T>;
 template <typename T>
 constexpr int kNR = kNV * kVL<T>;
 
@@ -75,16 +61,8 @@ static_assert(kBK % kNR<float> == 0 && kBK % kNR<double> == 0, "key tiles hold w
 
 inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
-template <typename V>
-inline V loadu(const void* p) {
-  V v;
-  std::memcpy(&v, p, sizeof(V));
-  return v;
-}
-template <typename V>
-inline void storeu(void* p, const V& v) {
-  std::memcpy(p, &v, sizeof(V));
-}
+using simd::loadu;
+using simd::storeu;
 
 template <typename T>
 constexpr T kNegInf = -std::numeric_limits<T>::infinity();

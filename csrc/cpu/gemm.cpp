@@ -20,6 +20,7 @@
 #include "fastnn/aligned_buffer.h"
 #include "fastnn/cache_info.h"
 #include "fastnn/gemm.h"
+#include "fastnn/simd.h"
 #include "fastnn/threading.h"
 
 #ifndef FASTNN_ISA_NS
@@ -31,49 +32,22 @@ namespace FASTNN_ISA_NS {
 namespace {
 
 #if defined(__AVX512F__)
-constexpr int kVecBytes = 64;
 constexpr int kMR = 12;  // 12 x 2 zmm accumulators + 2 B vectors + broadcasts (14 rows measured ~5% slower)
-#elif defined(__AVX2__)
-constexpr int kVecBytes = 32;
-constexpr int kMR = 6;  // 6 x 2 ymm accumulators + 2 B vectors + 1 broadcast = 15 of 16 registers
 #else
-constexpr int kVecBytes = 16;
-constexpr int kMR = 6;
+constexpr int kMR = 6;  // 6 x 2 ymm (or xmm) accumulators + 2 B vectors + 1 broadcast = 15 of 16 registers
 #endif
 constexpr int kNV = 2;  // vectors per tile row
 
-typedef float vf32 __attribute__((vector_size(kVecBytes)));
-typedef double vf64 __attribute__((vector_size(kVecBytes)));
-
-template <typename T>
-struct Vec;
-template <>
-struct Vec<float> {
-  using type = vf32;
-};
-template <>
-struct Vec<double> {
-  using type = vf64;
-};
-
 template <typename T>
 struct Tile {
-  using V = typename Vec<T>::type;
-  static constexpr int VL = kVecBytes / sizeof(T);
+  using V = simd::Vec<T>;
+  static constexpr int VL = simd::lanes<T>;
   static constexpr int MR = kMR;
   static constexpr int NR = kNV * VL;
 };
 
-template <typename V>
-inline V load(const void* p) {
-  V v;
-  std::memcpy(&v, p, sizeof(V));
-  return v;
-}
-template <typename V>
-inline void store(void* p, const V& v) {
-  std::memcpy(p, &v, sizeof(V));
-}
+using simd::loadu;
+using simd::storeu;
 
 // acc[i][v] = sum_p a[p * MR + i] * b[p * NR + v * VL : ...]
 // The C tile it will update is prefetched first, so its cache misses overlap the k loop.
@@ -126,25 +100,25 @@ inline void store_tile(const typename Tile<T>::V (&acc)[kMR][kNV], T* c, int64_t
   const bool fin = how.finalize;
   if (cs_c == 1 && mr == MR && nr == NR && (!fin || epilogue != Epilogue::gelu)) {
     V bv[kNV];
-    for (int v = 0; v < kNV; ++v) bv[v] = (fin && bias) ? load<V>(bias + v * VL) : V{};
+    for (int v = 0; v < kNV; ++v) bv[v] = (fin && bias) ? loadu<V>(bias + v * VL) : V{};
     for (int i = 0; i < MR; ++i) {
       T* row = c + i * rs_c;
       for (int v = 0; v < kNV; ++v) {
         V r = alpha * acc[i][v];
-        if (!how.overwrite) r += load<V>(row + v * VL);
-        else if (beta != T(0)) r += beta * load<V>(row + v * VL);
+        if (!how.overwrite) r += loadu<V>(row + v * VL);
+        else if (beta != T(0)) r += beta * loadu<V>(row + v * VL);
         if (fin) {
           r += bv[v];
           if (epilogue == Epilogue::relu) r = r > V{} ? r : V{};
         }
-        store(row + v * VL, r);
+        storeu(row + v * VL, r);
       }
     }
     return;
   }
   alignas(64) T tmp[MR][NR];
   for (int i = 0; i < MR; ++i)
-    for (int v = 0; v < kNV; ++v) store(&tmp[i][v * VL], acc[i][v]);
+    for (int v = 0; v < kNV; ++v) storeu(&tmp[i][v * VL], acc[i][v]);
   for (int64_t i = 0; i < mr; ++i) {
     for (int64_t j = 0; j < nr; ++j) {
       T& dst = c[i * rs_c + j * cs_c];

@@ -2,6 +2,7 @@
 #include <omp.h>
 
 #include "fastnn/limits_probe.h"
+#include "fastnn/simd.h"
 
 #ifndef FASTNN_ISA_NS
 #error "FASTNN_ISA_NS must name the ISA level this translation unit is compiled for"
@@ -10,16 +11,10 @@
 namespace fastnn {
 namespace FASTNN_ISA_NS {
 
-#if defined(__AVX512F__)
-constexpr int kVecBytes = 64;
-#elif defined(__AVX2__)
-constexpr int kVecBytes = 32;
-#else
-constexpr int kVecBytes = 16;
-#endif
+using simd::kVecBytes;
 // 2 FMA ports x 4 cycles latency need 8 chains in flight; 16 leaves margin for either.
 constexpr int kChains = 16;
-typedef float vf __attribute__((vector_size(kVecBytes)));
+using vf = simd::vf32;
 
 double fma_probe_f32(int64_t iters, int nthreads) {
   constexpr int VL = kVecBytes / sizeof(float);

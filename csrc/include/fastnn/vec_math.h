@@ -13,6 +13,8 @@
 #include <immintrin.h>
 #endif
 
+#include "fastnn/simd.h"
+
 #ifndef FASTNN_ISA_NS
 #error "fastnn/vec_math.h is for per-ISA sources (FASTNN_ISA_NS names the level)"
 #endif
@@ -21,50 +23,17 @@ namespace fastnn {
 namespace FASTNN_ISA_NS {
 namespace vec {
 
-#if defined(__AVX512F__)
-constexpr int kVecBytes = 64;
-#elif defined(__AVX2__)
-constexpr int kVecBytes = 32;
-#else
-constexpr int kVecBytes = 16;
-#endif
-
-typedef float vf32 __attribute__((vector_size(kVecBytes)));
-typedef double vf64 __attribute__((vector_size(kVecBytes)));
+using simd::kVecBytes;
+using simd::lanes;
+using simd::loadu;
+using simd::splat;
+using simd::storeu;
+using simd::Vec;
+using simd::vf32;
+using simd::vf64;
 typedef int32_t vi32 __attribute__((vector_size(kVecBytes)));
 typedef int64_t vi64 __attribute__((vector_size(kVecBytes)));
 typedef uint64_t vu64 __attribute__((vector_size(kVecBytes)));
-
-template <typename T>
-struct Traits;
-template <>
-struct Traits<float> {
-  using V = vf32;
-};
-template <>
-struct Traits<double> {
-  using V = vf64;
-};
-template <typename T>
-using Vec = typename Traits<T>::V;
-template <typename T>
-constexpr int lanes = kVecBytes / static_cast<int>(sizeof(T));
-
-template <typename V>
-inline V loadu(const void* p) {
-  V v;
-  std::memcpy(&v, p, sizeof(V));
-  return v;
-}
-template <typename V>
-inline void storeu(void* p, const V& v) {
-  std::memcpy(p, &v, sizeof(V));
-}
-// s - V{} is a bare broadcast (s - 0 == s for every s, signed zeros included); V{} + s is not.
-template <typename V, typename T>
-inline V splat(T s) {
-  return s - V{};
-}
 
 // The first n (0 <= n < lanes) values of p, the other lanes `fill`: the row tails of the kernels.
 // AVX-512 and AVX2 use masked loads/stores (one instruction, nothing read or written past p + n);
