@@ -37,6 +37,7 @@ constexpr int kMR = 12;  // 12 x 2 zmm accumulators + 2 B vectors + broadcasts (
 constexpr int kMR = 6;  // 6 x 2 ymm (or xmm) accumulators + 2 B vectors + 1 broadcast = 15 of 16 registers
 #endif
 constexpr int kNV = 2;  // vectors per tile row
+constexpr int64_t kDirectBMaxRows = 128;  // up to ~10 row panels: too few uses of B to pay for packing it
 
 template <typename T>
 struct Tile {
@@ -49,10 +50,10 @@ struct Tile {
 using simd::loadu;
 using simd::storeu;
 
-// acc[i][v] = sum_p a[p * MR + i] * b[p * NR + v * VL : ...]
+// acc[i][v] = sum_p a[p * MR + i] * b[p * ldb + v * VL : ...] (ldb = NR for a packed panel)
 // The C tile it will update is prefetched first, so its cache misses overlap the k loop.
 template <typename T>
-inline void micro_kernel(int64_t kc, const T* __restrict a, const T* __restrict b,
+inline void micro_kernel(int64_t kc, const T* __restrict a, const T* __restrict b, int64_t ldb,
                          typename Tile<T>::V (&acc)[kMR][kNV], const T* c, int64_t rs_c) {
   using V = typename Tile<T>::V;
   constexpr int MR = Tile<T>::MR, NR = Tile<T>::NR, VL = Tile<T>::VL;
@@ -65,10 +66,10 @@ inline void micro_kernel(int64_t kc, const T* __restrict a, const T* __restrict 
 #pragma GCC unroll 4
   for (int64_t p = 0; p < kc; ++p) {
     V bv[kNV];
-    for (int v = 0; v < kNV; ++v) bv[v] = *reinterpret_cast<const V*>(b + p * NR + v * VL);
+    for (int v = 0; v < kNV; ++v) bv[v] = loadu<V>(b + p * ldb + v * VL);
     // B streams from L2 while the A row stays in L1: fetch a few k-steps ahead.
-    __builtin_prefetch(b + (p + 6) * NR);
-    __builtin_prefetch(b + (p + 6) * NR + NR / 2);
+    __builtin_prefetch(b + (p + 6) * ldb);
+    __builtin_prefetch(b + (p + 6) * ldb + NR / 2);
     for (int i = 0; i < MR; ++i) {
       // a - 0 is exactly a (signed zeros included), so this folds to a bare broadcast; 0 + a would not.
       const V ai = a[p * MR + i] - V{};
@@ -231,6 +232,10 @@ void gemm_impl(const GemmArgs<T>& g) {
   T* a_pack = a_buf.get<T>(static_cast<size_t>(bl.mc) * bl.kc);
   T* b_pack = b_buf.get<T>(static_cast<size_t>(bl.nc) * bl.kc);
 
+  // A row-major B feeding few rows of A is read in place: packing it would copy every element of B to
+  // use it a handful of times (64x784 . 784x256 spent as long packing B as multiplying). Only a partial
+  // last panel is packed, for its zero padding.
+  const bool direct_b = g.cs_b == 1 && g.m <= kDirectBMaxRows;
   const int nthreads = threads_for(2.0 * g.m * g.n * g.k);
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
   {
@@ -243,6 +248,7 @@ void gemm_impl(const GemmArgs<T>& g) {
 #pragma omp for schedule(static)
         for (int64_t q = 0; q < n_panels; ++q) {
           const int64_t j0 = jc + q * NR;
+          if (direct_b && g.n - j0 >= NR) continue;
           pack_b_panel(g.b + pc * g.rs_b + j0 * g.cs_b, g.rs_b, g.cs_b, std::min<int64_t>(NR, g.n - j0), kc,
                        b_pack + q * NR * kc);
         }
@@ -260,8 +266,10 @@ void gemm_impl(const GemmArgs<T>& g) {
             for (int64_t qj = 0; qj < n_panels; ++qj) {
               const int64_t i0 = ic + qi * MR, j0 = jc + qj * NR;
               typename Tile<T>::V acc[kMR][kNV];
-              micro_kernel<T>(kc, a_pack + qi * MR * kc, b_pack + qj * NR * kc, acc, g.c + i0 * g.rs_c + j0 * g.cs_c,
-                              g.rs_c);
+              const bool in_place = direct_b && g.n - j0 >= NR;
+              const T* bp = in_place ? g.b + pc * g.rs_b + j0 : b_pack + qj * NR * kc;
+              micro_kernel<T>(kc, a_pack + qi * MR * kc, bp, in_place ? g.rs_b : NR, acc,
+                              g.c + i0 * g.rs_c + j0 * g.cs_c, g.rs_c);
               store_tile<T>(acc, g.c + i0 * g.rs_c + j0 * g.cs_c, g.rs_c, g.cs_c, std::min<int64_t>(MR, g.m - i0),
                             std::min<int64_t>(NR, g.n - j0), g.alpha, g.beta, how, g.bias ? g.bias + j0 : nullptr,
                             g.epilogue);
