@@ -1,33 +1,26 @@
 #include "fastnn/attention.h"
+#include "fastnn/isa_dispatch.h"
 
 namespace fastnn {
 
-#define FASTNN_ATTENTION_DISPATCH(call)  \
-  switch (isa) {                         \
-    case Isa::avx512: return avx512::call; \
-    case Isa::avx2: return avx2::call;     \
-    default: return generic::call;         \
-  }
-
 void attention_forward(Isa isa, const AttentionForwardArgs<float>& args) {
-  FASTNN_ATTENTION_DISPATCH(attention_forward_f32(args))
+  FASTNN_DISPATCH(attention_forward_f32, args)
 }
 void attention_forward(Isa isa, const AttentionForwardArgs<double>& args) {
-  FASTNN_ATTENTION_DISPATCH(attention_forward_f64(args))
+  FASTNN_DISPATCH(attention_forward_f64, args)
 }
 void attention_backward(Isa isa, const AttentionBackwardArgs<float>& args) {
-  FASTNN_ATTENTION_DISPATCH(attention_backward_f32(args))
+  FASTNN_DISPATCH(attention_backward_f32, args)
 }
 void attention_backward(Isa isa, const AttentionBackwardArgs<double>& args) {
-  FASTNN_ATTENTION_DISPATCH(attention_backward_f64(args))
+  FASTNN_DISPATCH(attention_backward_f64, args)
 }
 void vector_exp(Isa isa, const float* x, float* y, int64_t n, bool base2) {
-  FASTNN_ATTENTION_DISPATCH(vector_exp_f32(x, y, n, base2))
+  FASTNN_DISPATCH(vector_exp_f32, x, y, n, base2)
 }
 void vector_exp(Isa isa, const double* x, double* y, int64_t n, bool base2) {
-  FASTNN_ATTENTION_DISPATCH(vector_exp_f64(x, y, n, base2))
+  FASTNN_DISPATCH(vector_exp_f64, x, y, n, base2)
 }
 
-#undef FASTNN_ATTENTION_DISPATCH
 
 }  // namespace fastnn

@@ -1,24 +1,17 @@
 #include <omp.h>
 
 #include "fastnn/gemm.h"
+#include "fastnn/isa_dispatch.h"
 #include "fastnn/threading.h"
 
 namespace fastnn {
 
 void gemm(Isa isa, const GemmArgs<float>& args) {
-  switch (isa) {
-    case Isa::avx512: return avx512::gemm_f32(args);
-    case Isa::avx2: return avx2::gemm_f32(args);
-    default: return generic::gemm_f32(args);
-  }
+  FASTNN_DISPATCH(gemm_f32, args)
 }
 
 void gemm(Isa isa, const GemmArgs<double>& args) {
-  switch (isa) {
-    case Isa::avx512: return avx512::gemm_f64(args);
-    case Isa::avx2: return avx2::gemm_f64(args);
-    default: return generic::gemm_f64(args);
-  }
+  FASTNN_DISPATCH(gemm_f64, args)
 }
 
 template <typename T>

@@ -1,14 +1,8 @@
 // LayerNorm family: picks the per-ISA kernel.
 #include "fastnn/layernorm.h"
+#include "fastnn/isa_dispatch.h"
 
 namespace fastnn {
-
-#define FASTNN_DISPATCH(fn, ...)                      \
-  switch (isa) {                                      \
-    case Isa::avx512: return avx512::fn(__VA_ARGS__); \
-    case Isa::avx2: return avx2::fn(__VA_ARGS__);     \
-    default: return generic::fn(__VA_ARGS__);         \
-  }
 
 #define FASTNN_DEFINE(T, sfx)                                                             \
   void layer_norm_forward(Isa isa, const LayerNormArgs<T>& a, T* y, T* mean, T* rstd) {   \
@@ -20,6 +14,5 @@ namespace fastnn {
 FASTNN_DEFINE(float, f32)
 FASTNN_DEFINE(double, f64)
 #undef FASTNN_DEFINE
-#undef FASTNN_DISPATCH
 
 }  // namespace fastnn

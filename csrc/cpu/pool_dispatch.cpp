@@ -1,14 +1,8 @@
 // Pooling family: picks the per-ISA kernel.
 #include "fastnn/pool.h"
+#include "fastnn/isa_dispatch.h"
 
 namespace fastnn {
-
-#define FASTNN_DISPATCH(fn, ...)                      \
-  switch (isa) {                                      \
-    case Isa::avx512: return avx512::fn(__VA_ARGS__); \
-    case Isa::avx2: return avx2::fn(__VA_ARGS__);     \
-    default: return generic::fn(__VA_ARGS__);         \
-  }
 
 #define FASTNN_DEFINE(T, sfx)                                                                  \
   void max_pool2d_forward(Isa isa, const Pool2dArgs& a, const T* x, T* y) {                    \
@@ -26,6 +20,5 @@ namespace fastnn {
 FASTNN_DEFINE(float, f32)
 FASTNN_DEFINE(double, f64)
 #undef FASTNN_DEFINE
-#undef FASTNN_DISPATCH
 
 }  // namespace fastnn
