@@ -214,3 +214,11 @@ def test_leaf_grad_never_aliases_a_user_gradient():
     x.backward(fastnn.from_numpy(g))
     x.grad.mul_(5)
     assert g.tolist() == [1, 1, 1]
+
+
+def test_leaf_grads_from_shared_views_do_not_alias():
+    x = fastnn.ones(2, 3, requires_grad=True)
+    y = fastnn.ones(2, 3, requires_grad=True)
+    (x.reshape(6) + y.reshape(6)).sum().backward()  # both grads are reshapes of one array
+    x.grad.mul_(7)
+    assert y.grad.tolist() == [[1, 1, 1], [1, 1, 1]]

@@ -52,6 +52,18 @@ def _check_versions(node):
                 f"{v} instead.")
 
 
+def _exclusively_owned(g) -> bool:
+    """True when nothing but the engine's entry and the caller's loop variable references ``g`` (and, for a
+    reshaped view, nothing but ``g`` references its base), so it can become a .grad without a copy."""
+    if type(g) is not np.ndarray or not g.flags.writeable or sys.getrefcount(g) > 4:  # + our argument
+        return False
+    base = g.base
+    if base is None:
+        return True
+    # A reshape of a fresh array: the base is held by g and by the local name above (+ getrefcount's).
+    return type(base) is np.ndarray and base.base is None and base.size == g.size and sys.getrefcount(base) <= 3
+
+
 def run_backward(tensors, grad_arrays, retain_graph, capture=None):
     """Backpropagates ``grad_arrays`` from ``tensors``.
 
@@ -114,6 +126,7 @@ def run_backward(tensors, grad_arrays, retain_graph, capture=None):
                     node_grads[child] = ig if prev is None else prev + ig
                 else:
                     to_leaf(t, ig)
+        in_grads = ig = g = None  # the last node's arrays must not look shared to _exclusively_owned
     finally:
         grad_mode._set(was_enabled)
 
@@ -126,7 +139,7 @@ def run_backward(tensors, grad_arrays, retain_graph, capture=None):
     for t, g in leaf_grads.values():
         if t.grad is not None:
             t.grad = Tensor._wrap(t.grad._data + g)
-        elif type(g) is np.ndarray and g.base is None and g.flags.writeable and sys.getrefcount(g) <= 3:
+        elif _exclusively_owned(g):
             t.grad = Tensor._wrap(g)
         else:
             t.grad = Tensor._wrap(g.copy())
