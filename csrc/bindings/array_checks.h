@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <pybind11/stl.h>
 
@@ -65,6 +66,22 @@ inline int64_t row_stride(const py::array& a, const std::string& op, const char*
 inline void require_c_contiguous(const py::array& a, const std::string& op, const char* name) {
   if (a.size() > 0 && !(a.flags() & py::array::c_style))
     throw py::value_error(op + ": expected " + name + " of shape " + shape_str(a) + " to be C-contiguous");
+}
+
+// kernel(px, py, n) element-wise over a C-contiguous copy of x (none when x already is one), with the
+// GIL released; the result has x's shape.
+template <typename T, typename Kernel>
+py::array map_elementwise(const py::array& x, Kernel&& kernel) {
+  auto xc = py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(x);
+  py::array_t<T> out(std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
+  const T* px = xc.data();
+  T* po = out.mutable_data();
+  const int64_t n = xc.size();
+  {
+    py::gil_scoped_release release;
+    kernel(px, po, n);
+  }
+  return out;
 }
 
 }  // namespace fastnn::bindings::checks

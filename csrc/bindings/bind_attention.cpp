@@ -211,14 +211,8 @@ py::tuple backward(const py::array& dout, const py::array& q, const py::array& k
 
 template <typename T>
 py::array exp_typed(const py::array& x, bool base2, Isa isa) {
-  auto xc = py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(x);
-  py::array_t<T> y(std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
-  const T* px = xc.data();
-  T* py_ = y.mutable_data();
-  const int64_t n = xc.size();
-  py::gil_scoped_release release;
-  vector_exp(isa, px, py_, n, base2);
-  return y;
+  return checks::map_elementwise<T>(
+      x, [isa, base2](const T* px, T* py_, int64_t n) { vector_exp(isa, px, py_, n, base2); });
 }
 
 py::array vector_exp_py(const py::array& x, bool base2, const py::object& isa_name) {

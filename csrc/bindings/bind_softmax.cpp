@@ -12,14 +12,7 @@ using namespace checks;
 
 template <typename T>
 py::array exp_typed(const py::array& x, Isa isa) {
-  auto xc = py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(x);
-  py::array_t<T> out(std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
-  const T* px = xc.data();
-  T* po = out.mutable_data();
-  const int64_t n = xc.size();
-  py::gil_scoped_release release;
-  vector_exp(isa, px, po, n);
-  return out;
+  return map_elementwise<T>(x, [isa](const T* px, T* py_, int64_t n) { vector_exp(isa, px, py_, n); });
 }
 
 py::array vexp(const py::array& x, const py::object& isa_name) {

@@ -179,39 +179,24 @@ inline void transpose_into_panel(const float* src, int64_t ld, int64_t rows, int
   }
 }
 
-// A's mc x kc block into MR-row panels: panel q holds rows [q*MR, q*MR+MR) as kc steps of MR values.
+// Packs `lines` lines (rows of A or columns of B) of a strided block into a k-major panel `width`
+// values wide: dst[p * width + l] = src[l * line_stride + p * k_stride], zero-padded up to `width` lines.
+// A's MR-row panels and B's NR-column panels are both this; only the strides' roles differ.
 template <typename T>
-void pack_a_panel(const T* a, int64_t rs_a, int64_t cs_a, int64_t rows, int64_t kc, T* dst) {
-  constexpr int MR = Tile<T>::MR;
-  if (cs_a == 1) {
-    transpose_into_panel(a, rs_a, rows, kc, MR, dst);
-  } else {
-    for (int64_t p = 0; p < kc; ++p)
-      for (int64_t i = 0; i < rows; ++i) dst[p * MR + i] = a[i * rs_a + p * cs_a];
-  }
-  if (rows < MR) {
-    for (int64_t p = 0; p < kc; ++p)
-      for (int64_t i = rows; i < MR; ++i) dst[p * MR + i] = T(0);
-  }
-}
-
-// B's kc x nc block into NR-column panels: panel q holds columns [q*NR, q*NR+NR) as kc rows of NR values.
-template <typename T>
-void pack_b_panel(const T* b, int64_t rs_b, int64_t cs_b, int64_t cols, int64_t kc, T* dst) {
-  constexpr int NR = Tile<T>::NR;
-  if (cs_b == 1 && cols == NR) {
-    for (int64_t p = 0; p < kc; ++p) std::memcpy(dst + p * NR, b + p * rs_b, NR * sizeof(T));
+void pack_panel(const T* src, int64_t line_stride, int64_t k_stride, int64_t lines, int64_t kc, int width, T* dst) {
+  if (line_stride == 1 && lines == width) {  // the lines are adjacent: each k step is one contiguous copy
+    for (int64_t p = 0; p < kc; ++p) std::memcpy(dst + p * width, src + p * k_stride, width * sizeof(T));
     return;
   }
-  if (rs_b == 1 && cs_b != 1) {  // B transposed (the dX = dY @ W^T product): columns run along memory
-    transpose_into_panel(b, cs_b, cols, kc, NR, dst);
+  if (k_stride == 1 && line_stride != 1) {  // k runs along memory (A row-major, B transposed): a transpose
+    transpose_into_panel(src, line_stride, lines, kc, width, dst);
   } else {
     for (int64_t p = 0; p < kc; ++p)
-      for (int64_t j = 0; j < cols; ++j) dst[p * NR + j] = b[p * rs_b + j * cs_b];
+      for (int64_t l = 0; l < lines; ++l) dst[p * width + l] = src[l * line_stride + p * k_stride];
   }
-  if (cols < NR) {
+  if (lines < width) {
     for (int64_t p = 0; p < kc; ++p)
-      for (int64_t j = cols; j < NR; ++j) dst[p * NR + j] = T(0);
+      for (int64_t l = lines; l < width; ++l) dst[p * width + l] = T(0);
   }
 }
 
@@ -283,8 +268,8 @@ void gemm_impl(const GemmArgs<T>& g) {
         for (int64_t q = 0; q < n_panels; ++q) {
           const int64_t j0 = jc + q * NR;
           if (direct_b && g.n - j0 >= NR) continue;
-          pack_b_panel(g.b + pc * g.rs_b + j0 * g.cs_b, g.rs_b, g.cs_b, std::min<int64_t>(NR, g.n - j0), kc,
-                       b_pack + q * NR * kc);
+          pack_panel(g.b + pc * g.rs_b + j0 * g.cs_b, g.cs_b, g.rs_b, std::min<int64_t>(NR, g.n - j0), kc, NR,
+                     b_pack + q * NR * kc);
         }
         for (int64_t ic = 0; ic < g.m; ic += bl.mc) {
           const int64_t mc = std::min(bl.mc, g.m - ic);
@@ -292,8 +277,8 @@ void gemm_impl(const GemmArgs<T>& g) {
 #pragma omp for schedule(static)
           for (int64_t q = 0; q < m_panels; ++q) {
             const int64_t i0 = ic + q * MR;
-            pack_a_panel(g.a + i0 * g.rs_a + pc * g.cs_a, g.rs_a, g.cs_a, std::min<int64_t>(MR, g.m - i0), kc,
-                         a_pack + q * MR * kc);
+            pack_panel(g.a + i0 * g.rs_a + pc * g.cs_a, g.rs_a, g.cs_a, std::min<int64_t>(MR, g.m - i0), kc, MR,
+                       a_pack + q * MR * kc);
           }
 #pragma omp for collapse(2) schedule(static)
           for (int64_t qi = 0; qi < m_panels; ++qi) {
