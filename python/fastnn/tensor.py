@@ -323,6 +323,14 @@ class Tensor:
         self._data[convert_index(index)] = value
         self._version += 1
 
+    def __deepcopy__(self, memo):
+        if not self.is_leaf:
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
+                               "protocol at the moment.")
+        out = type(self)._wrap(self._data.copy(), self._requires_grad)
+        memo[id(self)] = out
+        return out
+
     def __getstate__(self):
         raise TypeError("fastnn tensors are not pickled; use fastnn.save / numpy() to persist them")
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from . import activation, arithmetic, conv, conversion, elementwise, indexing, linalg, reduction, shape
-from . import loss, normalization, pooling
+from . import dropout, loss, normalization, pooling
 from .activation import gelu, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
 from .arithmetic import (add, bitwise_and, bitwise_not, bitwise_or, bitwise_xor, div, eq, ge, gt, le, logical_not,
                          lt, mul, ne, neg, pow, sub)

@@ -1,0 +1,40 @@
+"""torch.nn.functional's names over fastnn's differentiable ops."""
+from __future__ import annotations
+
+from ..ops.activation import gelu, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh  # noqa: F401
+from ..ops.attention import scaled_dot_product_attention  # noqa: F401
+from ..ops.conv import conv2d  # noqa: F401
+from ..ops.dropout import dropout, dropout2d  # noqa: F401
+from ..ops.linalg import linear as _linear
+from ..ops.loss import cross_entropy  # noqa: F401
+from ..ops.normalization import layer_norm  # noqa: F401
+from ..ops.pooling import avg_pool2d, max_pool2d  # noqa: F401
+
+
+def linear(input, weight, bias=None):
+    return _linear(input, weight, bias)
+
+
+def relu6(input):
+    from ..ops.elementwise import clamp
+
+    return clamp(input, 0.0, 6.0)
+
+
+def silu(input):
+    return input * sigmoid(input)
+
+
+def softplus(input, beta: float = 1.0, threshold: float = 20.0):
+    from ..ops.elementwise import exp, log, where
+
+    scaled = input * beta
+    # Above the threshold softplus is the identity to float precision; where() keeps exp from overflowing.
+    safe = where(scaled > threshold, 0.0, scaled)
+    return where(scaled > threshold, input, log(1 + exp(safe)) / beta)
+
+
+def elu(input, alpha: float = 1.0):
+    from ..ops.elementwise import exp, minimum, where
+
+    return where(input > 0, input, alpha * (exp(minimum(input, 0.0)) - 1))

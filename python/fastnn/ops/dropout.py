@@ -1,0 +1,51 @@
+"""Dropout: zeroes each element with probability p and scales the survivors by 1/(1-p), so the
+expected activation is unchanged and eval mode is the identity."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd.graph import record
+from ..random import generator
+from ..tensor import Tensor
+from ._util import as_tensor
+
+
+def _check_p(p: float) -> float:
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    return float(p)
+
+
+def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    a = as_tensor(input, "dropout")
+    p = _check_p(p)
+    if not training or p == 0.0:
+        return a
+    x = a._data
+    if x.dtype.kind != "f":
+        raise RuntimeError(f"dropout(): expected a floating point input, got {a.dtype}")
+    if p == 1.0:
+        scaled_mask = np.zeros(x.shape, x.dtype)
+    else:
+        # One uniform draw per element in the input's dtype; the mask carries the 1/(1-p) scale so the
+        # backward is one multiply.
+        keep = generator().random(x.shape, dtype=np.float32) >= np.float32(p)
+        scaled_mask = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p))
+    y = x * scaled_mask
+    return record(Tensor._wrap(y), "MulBackward0", (a,), lambda g: (g * scaled_mask,))
+
+
+def dropout2d(input, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zeroes whole channels of (N, C, H, W) or (C, H, W) input."""
+    a = as_tensor(input, "dropout2d")
+    p = _check_p(p)
+    if not training or p == 0.0:
+        return a
+    if a.ndim not in (3, 4):
+        raise RuntimeError(f"dropout2d(): expected 3-D or 4-D input, got {a.ndim}-D")
+    x = a._data
+    mask_shape = x.shape[:-2] + (1, 1)
+    keep = generator().random(mask_shape, dtype=np.float32) >= np.float32(p)
+    scaled_mask = keep.astype(x.dtype) * (x.dtype.type(1.0 / (1.0 - p)) if p < 1 else 0)
+    y = x * scaled_mask
+    return record(Tensor._wrap(y), "MulBackward0", (a,), lambda g: (g * scaled_mask,))
