@@ -34,8 +34,9 @@ class Linear(Module):
         self.out_features = out_features
         dt = _factory_dtype(dtype)
         self.weight = Parameter(creation.empty(out_features, in_features, dtype=dt, device=device))
-        self.bias = Parameter(creation.empty(out_features, dtype=dt, device=device)) if bias else None
-        if not bias:
+        if bias:
+            self.bias = Parameter(creation.empty(out_features, dtype=dt, device=device))
+        else:
             self.register_parameter("bias", None)
         self.reset_parameters()
 
