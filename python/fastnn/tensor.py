@@ -12,6 +12,9 @@ from .autograd.grad_mode import is_grad_enabled
 from .device import CPU, device as _device
 
 
+_new = object.__new__
+
+
 class Size(tuple):
     """A tensor's shape: a tuple that prints as ``fastnn.Size([2, 3])``."""
 
@@ -51,8 +54,8 @@ class Tensor:
     @classmethod
     def _wrap(cls, arr, requires_grad: bool = False) -> "Tensor":
         """Wraps an op's result array without copying or checking (0-d NumPy scalars become arrays)."""
-        t = cls.__new__(cls)
-        if not isinstance(arr, np.ndarray) and not hasattr(arr, "__cuda_array_interface__"):
+        t = _new(cls)
+        if type(arr) is not np.ndarray and not hasattr(arr, "__cuda_array_interface__"):
             arr = np.asarray(arr)
         t._data = arr
         t._requires_grad = requires_grad
@@ -101,7 +104,10 @@ class Tensor:
         if not self._requires_grad:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         if self.grad_fn is not None:
+            from .autograd.graph import watch_output
+
             self._retains_grad = True
+            watch_output(self)
 
     @property
     def retains_grad(self) -> bool:

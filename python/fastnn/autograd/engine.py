@@ -6,6 +6,7 @@ import sys
 import numpy as np
 
 from . import grad_mode
+from .graph import watch_output
 
 
 def _topological_order(roots):
@@ -44,8 +45,8 @@ def _second_pass_error(name):
 
 
 def _check_versions(node):
-    for t, v in node.saved:
-        if t._version != v:
+    for t, v in zip(node.saved, node.versions):
+        if t is not None and t._version != v:
             raise RuntimeError(
                 f"one of the variables needed for gradient computation has been modified by an inplace operation: "
                 f"an input of {node.name} with shape {tuple(t.shape)} is at version {t._version}; expected version "
@@ -76,6 +77,8 @@ def run_backward(tensors, grad_arrays, retain_graph, capture=None):
     node_grads: dict = {}
     leaf_grads: dict = {}  # id(tensor) -> [tensor, grad]
     capture_ids = {id(t) for t in capture} if capture is not None else None
+    for t in capture or ():
+        watch_output(t)
 
     def to_leaf(t, g):
         if capture_ids is not None and id(t) not in capture_ids:

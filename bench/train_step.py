@@ -1,0 +1,102 @@
+"""One training step (forward, backward, optimizer) of the four model families issue 5 promises, written
+once over a library's `nn` / `optim` namespaces so fastnn and torch run the very same model.
+
+NumPy has no autograd or layers: its worker reports no rows here."""
+from __future__ import annotations
+
+import numpy as np
+
+from common import median_time
+
+MODELS = ("mlp", "cnn", "lstm", "transformer")
+
+
+def _lib(lib: str):
+    if lib == "fastnn":
+        import fastnn as m
+    else:
+        import torch as m
+    return m
+
+
+def _mlp(L):
+    nn = L.nn
+    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
+    return model, (128, 784), 10
+
+
+def _cnn(L):
+    nn = L.nn
+    model = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                          nn.Linear(16 * 5 * 5, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+    return model, (64, 1, 28, 28), 10
+
+
+def _lstm(L):
+    nn = L.nn
+
+    class LSTMClassifier(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = nn.LSTM(28, 128, num_layers=2, batch_first=True)
+            self.head = nn.Linear(128, 10)
+
+        def forward(self, x):
+            out, _ = self.lstm(x)
+            return self.head(out[:, -1])
+
+    return LSTMClassifier(), (32, 50, 28), 10
+
+
+def _transformer(L):
+    nn = L.nn
+
+    class Encoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            layer = nn.TransformerEncoderLayer(128, 4, dim_feedforward=512, dropout=0.1, batch_first=True)
+            self.encoder = nn.TransformerEncoder(layer, num_layers=2)
+            self.head = nn.Linear(128, 10)
+
+        def forward(self, x):
+            return self.head(self.encoder(x).mean(1))
+
+    return Encoder(), (16, 128, 128), 10
+
+
+BUILDERS = {"mlp": _mlp, "cnn": _cnn, "lstm": _lstm, "transformer": _transformer}
+CASES = {"mlp": "MLP 784-256-256-10 b128", "cnn": "LeNet 1x28x28 b64", "lstm": "LSTM 2x128 seq50 b32",
+         "transformer": "encoder 2xd128 L128 b16"}
+
+
+def step_fn(L, name: str):
+    """A closure running one Adam training step of model ``name`` on fixed random data."""
+    L.manual_seed(0)
+    model, x_shape, classes = BUILDERS[name](L)
+    model.train()
+    rng = np.random.default_rng(0)
+    x = L.tensor(rng.standard_normal(x_shape).astype(np.float32))
+    y = L.tensor(rng.integers(0, classes, x_shape[0]))
+    opt = L.optim.Adam(model.parameters(), lr=1e-3)
+    cross_entropy = L.nn.functional.cross_entropy
+
+    def step():
+        opt.zero_grad()
+        loss = cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def run(lib: str, quick: bool) -> list[dict]:
+    if lib == "numpy":
+        return []
+    L = _lib(lib)
+    rows = []
+    for name in MODELS:
+        step = step_fn(L, name)
+        rows.append({"kernel": "train", "case": CASES[name],
+                     "seconds": median_time(step, repeats=3 if quick else 7, warmup=2)})
+    return rows
