@@ -32,7 +32,7 @@ from .tensor import Size, Tensor, _install_methods
 _install_methods()
 del _install_methods
 
-from . import data, nn, optim  # noqa: E402  (after Tensor's methods: modules and optimizers use them)
+from . import data, datasets, metrics, nn, optim  # noqa: E402  (after Tensor's methods: modules and optimizers use them)
 
 clip = clamp
 true_divide = div
