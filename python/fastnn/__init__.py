@@ -33,6 +33,7 @@ _install_methods()
 del _install_methods
 
 from . import data, datasets, metrics, nn, optim  # noqa: E402  (after Tensor's methods: modules and optimizers use them)
+from . import keras  # noqa: E402
 
 clip = clamp
 true_divide = div

@@ -1,0 +1,8 @@
+"""fastnn.keras: Keras' API (Sequential / functional Model, layers, compile / fit / evaluate / predict,
+callbacks) on fastnn's modules, autograd and native kernels. A Keras program runs by changing its imports
+from ``tensorflow.keras`` to ``fastnn.keras``."""
+from __future__ import annotations
+
+from . import activations, callbacks, initializers, layers, losses, metrics, models, optimizers
+from .layers import Input
+from .models import Model, Sequential

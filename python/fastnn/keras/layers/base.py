@@ -1,0 +1,226 @@
+"""Keras' Layer on fastnn's Module: weights made lazily in ``build(input_shape)`` on first call, automatic
+snake_case names, ``get_weights`` / ``set_weights`` in Keras' layouts, and symbolic calls on ``Input``
+tensors for the functional API (a KerasTensor only records which layer made it from what)."""
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+import numpy as np
+
+from ... import creation
+from ...autograd.grad_mode import no_grad
+from ...nn.module import Module
+from ...nn.parameter import Parameter
+from ...tensor import Tensor
+
+_name_counts: defaultdict = defaultdict(int)
+
+
+def unique_name(base: str) -> str:
+    n = _name_counts[base]
+    _name_counts[base] += 1
+    return base if n == 0 else f"{base}_{n}"
+
+
+def snake_case(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])([A-Z])|(?<=[A-Z])([A-Z][a-z])", r"_\1\2", name).lower()
+
+
+class KerasTensor:
+    """A placeholder flowing through layers when a functional model is defined: ``shape`` has ``None``
+    for the batch dim; ``source`` is (layer, input KerasTensors) or None for an Input."""
+
+    def __init__(self, shape, dtype: str = "float32", source=None, name: str | None = None):
+        self.shape = tuple(shape)
+        self.dtype = dtype
+        self.source = source
+        self.name = name
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __repr__(self) -> str:
+        return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
+
+
+def _is_symbolic(x) -> bool:
+    if isinstance(x, KerasTensor):
+        return True
+    return isinstance(x, (list, tuple)) and len(x) > 0 and all(isinstance(v, KerasTensor) for v in x)
+
+
+def _shape_of(x):
+    if isinstance(x, (list, tuple)):
+        return [_shape_of(v) for v in x]
+    return (None,) + tuple(x.shape[1:])
+
+
+def _example(ks):
+    """A batch of one zero sample shaped like a KerasTensor (to trace output shapes)."""
+    if isinstance(ks, (list, tuple)):
+        return [_example(k) for k in ks]
+    dt = "int64" if ks.dtype.startswith("int") else "float32"
+    return creation.zeros((1,) + tuple(1 if s is None else s for s in ks.shape[1:]), dtype=dt)
+
+
+class Layer(Module):
+    """Subclasses implement ``build(input_shape)`` (create weights with ``add_weight``) and
+    ``call(inputs, training=None)``."""
+
+    def __init__(self, name: str | None = None, trainable: bool = True, input_shape=None, input_dim=None,
+                 dtype=None, **kwargs) -> None:
+        super().__init__()
+        if kwargs.pop("batch_input_shape", None) is not None or kwargs:
+            unknown = sorted(kwargs)
+            if unknown:
+                raise TypeError(f"{type(self).__name__}: unrecognized keyword arguments {unknown}")
+        self.name = name or unique_name(snake_case(type(self).__name__))
+        self.built = False
+        self.trainable = trainable
+        if input_dim is not None and input_shape is None:
+            input_shape = (input_dim,)
+        self._input_shape_arg = tuple(input_shape) if input_shape is not None else None
+        self._weight_order: list[str] = []
+        self.output_shape = None
+
+    # ---- weights ----------------------------------------------------------------------------------------
+    def add_weight(self, name: str, shape, initializer="glorot_uniform", trainable: bool = True) -> Parameter:
+        from .. import initializers
+
+        p = Parameter(creation.empty(*shape) if shape else creation.empty(()), requires_grad=trainable)
+        initializers.get(initializer)(p)
+        if trainable:
+            self.register_parameter(name, p)
+        else:
+            p.requires_grad_(False)
+            self.register_buffer(name, p)
+        self._weight_order.append(name)
+        return p
+
+    @property
+    def weights(self) -> list[Tensor]:
+        return [getattr(self, n) for n in self._weight_order] + [w for m in self._sublayers() for w in m.weights]
+
+    @property
+    def trainable_weights(self) -> list[Tensor]:
+        return [w for w in self.weights if w.requires_grad] if self.trainable else []
+
+    @property
+    def non_trainable_weights(self) -> list[Tensor]:
+        return [w for w in self.weights if not w.requires_grad or not self.trainable]
+
+    def _sublayers(self):
+        return [m for m in self.children() if isinstance(m, Layer)]
+
+    def get_weights(self) -> list[np.ndarray]:
+        return [w.detach().numpy().copy() for w in self.weights]
+
+    def set_weights(self, weights) -> None:
+        own = self.weights
+        if len(weights) != len(own):
+            raise ValueError(f"Layer {self.name} expects {len(own)} weights, but the given weights list has "
+                             f"{len(weights)}")
+        for w, value in zip(own, weights):
+            arr = np.asarray(value)
+            if tuple(arr.shape) != tuple(w.shape):
+                raise ValueError(f"Layer {self.name} weight shape {tuple(w.shape)} is not compatible with provided "
+                                 f"weight shape {arr.shape}")
+            with no_grad():
+                np.copyto(w._data, arr, casting="unsafe")
+                w._version += 1
+
+    def count_params(self) -> int:
+        return int(sum(w.numel() for w in self.weights))
+
+    @property
+    def trainable(self) -> bool:
+        return self.__dict__.get("_trainable", True)
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self.__dict__["_trainable"] = bool(value)
+        for name in self.__dict__.get("_weight_order", []):
+            if name in self._parameters:
+                self._parameters[name].requires_grad_(bool(value))
+        for m in self.__dict__.get("_modules", {}).values():
+            if isinstance(m, Layer):
+                m.trainable = value
+
+    # ---- calling ----------------------------------------------------------------------------------------
+    def build(self, input_shape) -> None:
+        pass
+
+    def call(self, inputs, training=None):
+        raise NotImplementedError(f"Layer {type(self).__name__} does not implement call()")
+
+    def compute_output_shape(self, input_shape):
+        return None  # traced with a batch of one by default
+
+    def _maybe_build(self, x) -> None:
+        if not self.built:
+            self.build(_shape_of(x))
+            self.built = True
+
+    def forward(self, inputs, training=None, **kwargs):
+        self._maybe_build(inputs)
+        if training is None:
+            training = self.training
+        return self.call(inputs, training=training, **kwargs) if kwargs else self.call(inputs, training=training)
+
+    def __call__(self, inputs, *args, **kwargs):
+        if _is_symbolic(inputs):
+            return self._call_symbolic(inputs, **kwargs)
+        if isinstance(inputs, np.ndarray):
+            inputs = creation.tensor(inputs)
+        return super().__call__(inputs, *args, **kwargs)
+
+    def _call_symbolic(self, inputs, **kwargs):
+        self._maybe_build(inputs)
+        was_training = self.training
+        self.eval()
+        try:
+            with no_grad():
+                out = self.forward(_example(inputs), **kwargs)
+        finally:
+            self.train(was_training)
+
+        def to_symbolic(t):
+            return KerasTensor((None,) + tuple(t.shape[1:]), "int64" if t.dtype.name == "int64" else "float32",
+                               (self, inputs, kwargs), self.name)
+
+        result = [to_symbolic(t) for t in out] if isinstance(out, (list, tuple)) else to_symbolic(out)
+        self.output_shape = [r.shape for r in result] if isinstance(result, list) else result.shape
+        return tuple(result) if isinstance(out, tuple) else result
+
+    def _get_name(self) -> str:
+        return type(self).__name__
+
+    def extra_repr(self) -> str:
+        return f"name={self.name}"
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "trainable": self.trainable}
+
+
+class InputLayer(Layer):
+    def __init__(self, shape=None, batch_size=None, dtype="float32", name=None, **kwargs) -> None:
+        shape = kwargs.pop("input_shape", shape)
+        super().__init__(name=name or unique_name("input_layer"))
+        self.shape = tuple(shape)
+        self.dtype_name = dtype or "float32"
+        self.output = KerasTensor((None,) + self.shape, self.dtype_name, None, self.name)
+        self.output_shape = self.output.shape
+        self.built = True
+
+    def call(self, inputs, training=None):
+        return inputs
+
+
+def Input(shape=None, batch_size=None, dtype="float32", name=None, **kwargs) -> KerasTensor:  # noqa: N802
+    """A symbolic input of per-sample ``shape`` (the batch dim is left out, as in Keras)."""
+    if shape is None:
+        raise ValueError("Input() needs a shape (the per-sample shape, without the batch dimension)")
+    layer = InputLayer(shape=shape, dtype=dtype, name=name)
+    return layer.output

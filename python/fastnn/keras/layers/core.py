@@ -1,0 +1,95 @@
+"""Core layers: Dense, Activation, Flatten, Dropout, Reshape."""
+from __future__ import annotations
+
+import math
+
+from ... import ops
+from ...ops.dropout import dropout
+from .. import activations
+from .base import Layer
+
+
+class Dense(Layer):
+    """activation(x · kernel + bias) on the last axis; ``kernel`` is (in, units) as in Keras. The bias and a
+    ReLU run fused in the GEMM's epilogue."""
+
+    def __init__(self, units: int, activation=None, use_bias: bool = True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", **kwargs) -> None:
+        super().__init__(**kwargs)
+        if not isinstance(units, int) or units <= 0:
+            raise ValueError(f"Received an invalid value for `units`, expected a positive integer. Received: "
+                             f"units={units}")
+        self.units = units
+        self.activation = activations.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
+
+    def build(self, input_shape) -> None:
+        in_dim = input_shape[-1]
+        if in_dim is None:
+            raise ValueError(f"Dense {self.name}: the last dimension of the inputs must be known, got {input_shape}")
+        self.kernel = self.add_weight("kernel", (in_dim, self.units), self.kernel_initializer)
+        self.bias = self.add_weight("bias", (self.units,), self.bias_initializer) if self.use_bias else None
+
+    def call(self, inputs, training=None):
+        if inputs.dtype.name != "float32" and inputs.dtype.name != "float64":
+            inputs = inputs.float()
+        fused = "relu" if self.activation is ops.relu else None
+        y = ops.linear(inputs, self.kernel.t(), self.bias, activation=fused)
+        return y if fused else self.activation(y)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "units": self.units, "activation": activations.name_of(self.activation),
+                "use_bias": self.use_bias}
+
+
+class Activation(Layer):
+    def __init__(self, activation, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.activation = activations.get(activation)
+
+    def call(self, inputs, training=None):
+        return self.activation(inputs)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "activation": activations.name_of(self.activation)}
+
+
+class Flatten(Layer):
+    def call(self, inputs, training=None):
+        return ops.reshape(inputs, inputs.shape[0], -1) if inputs.ndim != 2 else inputs
+
+
+class Dropout(Layer):
+    def __init__(self, rate: float, noise_shape=None, seed=None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        if not 0 <= rate <= 1:
+            raise ValueError(f"Invalid value received for argument `rate`. Expected a float value between 0 and 1. "
+                             f"Received: rate={rate}")
+        self.rate = rate
+
+    def call(self, inputs, training=None):
+        return dropout(inputs, self.rate, bool(training))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "rate": self.rate}
+
+
+class Reshape(Layer):
+    def __init__(self, target_shape, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.target_shape = tuple(target_shape)
+        if sum(1 for s in self.target_shape if s == -1) > 1:
+            raise ValueError(f"There must be at most one unknown dimension (-1) in target_shape, got "
+                             f"{self.target_shape}")
+
+    def call(self, inputs, training=None):
+        n = math.prod(inputs.shape[1:])
+        known = math.prod(s for s in self.target_shape if s != -1)
+        if (-1 not in self.target_shape and known != n) or (-1 in self.target_shape and (known == 0 or n % known)):
+            raise ValueError(f"Reshape {self.name}: total size of the new array must be unchanged, input_shape = "
+                             f"{list(inputs.shape[1:])}, output_shape = {list(self.target_shape)}")
+        return ops.reshape(inputs, (inputs.shape[0],) + self.target_shape)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "target_shape": self.target_shape}

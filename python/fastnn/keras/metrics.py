@@ -1,0 +1,214 @@
+"""Keras metrics: stateful objects (``update_state`` / ``result`` / ``reset_state``) accumulated over an
+epoch on NumPy copies of the predictions (metrics never enter the autograd graph)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..tensor import Tensor
+from .layers.base import snake_case
+
+
+def _np(x) -> np.ndarray:
+    return x.detach().numpy() if isinstance(x, Tensor) else np.asarray(x)
+
+
+class Metric:
+    def __init__(self, name: str | None = None) -> None:
+        self.name = name or snake_case(type(self).__name__)
+        self.reset_state()
+
+    def reset_state(self) -> None:
+        self.total, self.count = 0.0, 0.0
+
+    def values(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        v = self.values(_np(y_true), _np(y_pred)).astype(np.float64).reshape(-1)
+        w = np.ones_like(v) if sample_weight is None else np.broadcast_to(_np(sample_weight).reshape(-1), v.shape)
+        self.total += float(np.sum(v * w))
+        self.count += float(np.sum(w))
+
+    def result(self) -> float:
+        return self.total / self.count if self.count else 0.0
+
+    def __call__(self, y_true, y_pred, sample_weight=None) -> float:
+        self.update_state(y_true, y_pred, sample_weight)
+        return self.result()
+
+
+def _labels_like(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1 and y_pred.shape[-1] != 1:
+        y_true = y_true[..., 0]
+    return y_true
+
+
+class BinaryAccuracy(Metric):
+    def __init__(self, name: str | None = None, threshold: float = 0.5) -> None:
+        self.threshold = threshold
+        super().__init__(name)
+
+    def values(self, y_true, y_pred):
+        y_true = y_true.reshape(y_pred.shape) if y_true.size == y_pred.size else y_true
+        return ((y_pred > self.threshold) == (y_true > 0.5)).mean(axis=-1) if y_pred.ndim > 1 else \
+            ((y_pred > self.threshold) == (y_true > 0.5))
+
+
+class CategoricalAccuracy(Metric):
+    def values(self, y_true, y_pred):
+        return np.argmax(y_true, -1) == np.argmax(y_pred, -1)
+
+
+class SparseCategoricalAccuracy(Metric):
+    def values(self, y_true, y_pred):
+        return _labels_like(y_true, y_pred).astype(np.int64) == np.argmax(y_pred, -1)
+
+
+class Accuracy(Metric):
+    """Exact equality of labels (Keras' plain Accuracy)."""
+
+    def values(self, y_true, y_pred):
+        return y_true.reshape(y_pred.shape) == y_pred
+
+
+class MeanSquaredError(Metric):
+    def values(self, y_true, y_pred):
+        d = y_pred - y_true.reshape(y_pred.shape)
+        return (d * d).mean(axis=-1) if d.ndim > 1 else d * d
+
+
+class MeanAbsoluteError(Metric):
+    def values(self, y_true, y_pred):
+        d = np.abs(y_pred - y_true.reshape(y_pred.shape))
+        return d.mean(axis=-1) if d.ndim > 1 else d
+
+
+class _Confusion(Metric):
+    """Counts true/false positives and negatives; binary outputs thresholded, one-hot/multi-label outputs
+    counted per element (Keras' micro-averaged Precision/Recall)."""
+
+    def __init__(self, name: str | None = None, thresholds: float = 0.5) -> None:
+        self.threshold = thresholds
+        super().__init__(name)
+
+    def reset_state(self) -> None:
+        self.tp = self.fp = self.fn = self.tn = 0.0
+
+    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        yp, yt = _np(y_pred), _np(y_true)
+        yt = yt.reshape(yp.shape) if yt.size == yp.size else yt
+        pred, true = yp > self.threshold, yt > 0.5
+        self.tp += float(np.sum(pred & true))
+        self.fp += float(np.sum(pred & ~true))
+        self.fn += float(np.sum(~pred & true))
+        self.tn += float(np.sum(~pred & ~true))
+
+
+class Precision(_Confusion):
+    def result(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+
+
+class Recall(_Confusion):
+    def result(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+
+
+class F1Score(Metric):
+    """F1 over one-hot (or binary) targets: average None (per class), 'micro', 'macro' or 'weighted';
+    predictions are argmax-ed when ``threshold`` is None (multi-class), else thresholded."""
+
+    def __init__(self, average: str | None = None, threshold: float | None = None, name: str = "f1_score") -> None:
+        if average not in (None, "micro", "macro", "weighted"):
+            raise ValueError(f"Invalid `average` argument value. Expected one of: {{None, 'micro', 'macro', "
+                             f"'weighted'}}. Received: average={average}")
+        self.average, self.threshold = average, threshold
+        super().__init__(name)
+
+    def reset_state(self) -> None:
+        self.tp = self.fp = self.fn = None
+
+    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        yp, yt = _np(y_pred), _np(y_true)
+        if yp.ndim == 1:
+            yp, yt = yp[:, None], yt.reshape(-1, 1)
+        if self.threshold is None and yp.shape[-1] > 1:
+            pred = np.zeros_like(yp, bool)
+            np.put_along_axis(pred, np.argmax(yp, -1)[..., None], True, axis=-1)
+        else:
+            pred = yp > (0.5 if self.threshold is None else self.threshold)
+        true = yt.reshape(yp.shape) > 0.5
+        tp, fp, fn = (pred & true).sum(0), (pred & ~true).sum(0), (~pred & true).sum(0)
+        if self.tp is None:
+            self.tp, self.fp, self.fn = tp.astype(np.float64), fp.astype(np.float64), fn.astype(np.float64)
+        else:
+            self.tp += tp
+            self.fp += fp
+            self.fn += fn
+
+    def result(self):
+        if self.tp is None:
+            return 0.0
+        tp, fp, fn = self.tp, self.fp, self.fn
+        if self.average == "micro":
+            tp, fp, fn = tp.sum(), fp.sum(), fn.sum()
+        den = 2 * tp + fp + fn
+        f1 = np.divide(2 * tp, den, out=np.zeros_like(np.asarray(den, np.float64)), where=np.asarray(den) != 0)
+        if self.average == "macro":
+            return float(np.mean(f1))
+        if self.average == "weighted":
+            support = self.tp + self.fn
+            return float(np.sum(f1 * support) / support.sum()) if support.sum() else 0.0
+        return float(f1) if np.ndim(f1) == 0 else f1
+
+
+class AUC(Metric):
+    """ROC AUC computed exactly from the accumulated scores (ties counted as half)."""
+
+    def reset_state(self) -> None:
+        self.scores, self.labels = [], []
+
+    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        self.scores.append(_np(y_pred).reshape(-1).astype(np.float64))
+        self.labels.append((_np(y_true).reshape(-1) > 0.5))
+
+    def result(self) -> float:
+        if not self.scores:
+            return 0.0
+        s, y = np.concatenate(self.scores), np.concatenate(self.labels)
+        pos, neg = int(y.sum()), int((~y).sum())
+        if pos == 0 or neg == 0:
+            return 0.0
+        order = np.argsort(s, kind="mergesort")
+        ranks = np.empty(len(s))
+        sorted_s = s[order]
+        # average ranks over ties (Mann-Whitney U)
+        _, first, counts = np.unique(sorted_s, return_index=True, return_counts=True)
+        avg = first + (counts + 1) / 2.0
+        ranks[order] = np.repeat(avg, counts)
+        return float((ranks[y].sum() - pos * (pos + 1) / 2.0) / (pos * neg))
+
+
+_BY_NAME = {"binary_accuracy": BinaryAccuracy, "categorical_accuracy": CategoricalAccuracy,
+            "sparse_categorical_accuracy": SparseCategoricalAccuracy, "mse": MeanSquaredError,
+            "mean_squared_error": MeanSquaredError, "mae": MeanAbsoluteError,
+            "mean_absolute_error": MeanAbsoluteError, "precision": Precision, "recall": Recall, "auc": AUC}
+
+
+def get(identifier, loss_name: str = "", output_shape=None) -> Metric:
+    """A Metric from a name or instance. 'accuracy'/'acc' becomes the variant Keras picks from the loss and
+    the output's shape: binary (one output unit or a binary loss), sparse categorical, or categorical."""
+    if isinstance(identifier, Metric):
+        return identifier
+    if isinstance(identifier, type) and issubclass(identifier, Metric):
+        return identifier()
+    key = str(identifier).lower()
+    if key in ("accuracy", "acc"):
+        if "binary" in loss_name or "hinge" in loss_name or (output_shape and output_shape[-1] == 1):
+            return BinaryAccuracy(name=identifier)
+        if "sparse" in loss_name:
+            return SparseCategoricalAccuracy(name=identifier)
+        return CategoricalAccuracy(name=identifier)
+    if key not in _BY_NAME:
+        raise ValueError(f"Unknown metric function: '{identifier}' (known: accuracy, {', '.join(sorted(_BY_NAME))})")
+    return _BY_NAME[key](name=identifier)

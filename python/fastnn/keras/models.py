@@ -1,0 +1,241 @@
+"""Keras models: ``Sequential`` (a stack of layers) and the functional ``Model`` (a graph of layers from
+``Input`` tensors to outputs), both trainable with compile / fit / evaluate / predict."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..creation import tensor as _tensor
+from ..tensor import Tensor
+from .layers.base import InputLayer, KerasTensor, Layer, _is_symbolic, unique_name
+from .summary import print_summary
+from .training import TrainingMixin
+
+
+def _as_tensor(x):
+    if isinstance(x, Tensor):
+        return x
+    arr = np.asarray(x)
+    return _tensor(arr.astype(np.float32) if arr.dtype == np.float64 else arr)
+
+
+class Model(TrainingMixin, Layer):
+    """``Model(inputs=..., outputs=...)`` builds a functional model; subclasses may instead define layers in
+    ``__init__`` and override ``call``."""
+
+    def __init__(self, inputs=None, outputs=None, name: str | None = None, **kwargs) -> None:
+        super().__init__(name=name or unique_name("functional" if inputs is not None else "model"), **kwargs)
+        self.stop_training = False
+        self.compiled = False
+        self._functional = inputs is not None
+        if not self._functional:
+            if outputs is not None:
+                raise ValueError("Model(outputs=...) needs inputs=... as well")
+            return
+        self._multi_in = isinstance(inputs, (list, tuple))
+        self._multi_out = isinstance(outputs, (list, tuple))
+        self.inputs = list(inputs) if self._multi_in else [inputs]
+        self.outputs = list(outputs) if self._multi_out else [outputs]
+        for t in self.inputs + self.outputs:
+            if not isinstance(t, KerasTensor):
+                raise TypeError(f"Model inputs and outputs must be symbolic tensors from keras.Input and layers, "
+                                f"got {type(t).__name__}")
+        self._nodes = self._trace()
+        for layer in dict.fromkeys(n[0] for n in self._nodes):
+            self.add_module(layer.name, layer)
+        self.built = True
+
+    def _trace(self):
+        """The layer calls from inputs to outputs, in an order where every call's inputs come first."""
+        order, seen = [], set()
+
+        def visit(t):
+            if id(t) in seen or t.source is None:
+                return
+            seen.add(id(t))
+            layer, ins, kwargs = t.source
+            for s in (ins if isinstance(ins, (list, tuple)) else [ins]):
+                visit(s)
+            order.append((layer, ins, kwargs, t))
+
+        for out in self.outputs:
+            visit(out)
+        for inp in self.inputs:
+            if inp.source is not None:
+                raise ValueError("Model inputs must come from keras.Input(), not from a layer")
+        # several outputs of one layer call (tuple results) share the call: keep one node per call
+        unique, calls = [], set()
+        for layer, ins, kwargs, t in order:
+            key = (id(layer), id(ins))
+            if key not in calls:
+                calls.add(key)
+                unique.append((layer, ins, kwargs))
+        return unique
+
+    def output_names(self, n: int) -> list[str]:
+        if self._functional:
+            return [o.name for o in self.outputs]
+        return super().output_names(n)
+
+    def call(self, inputs, training=None):
+        if not self._functional:
+            raise NotImplementedError("subclassed models must implement call()")
+        xs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        if len(xs) != len(self.inputs):
+            raise ValueError(f"Model {self.name} expects {len(self.inputs)} input(s), but it received {len(xs)}")
+        values = {id(k): _as_tensor(v) for k, v in zip(self.inputs, xs)}
+
+        def lookup(ins):
+            return [values[id(s)] for s in ins] if isinstance(ins, (list, tuple)) else values[id(ins)]
+
+        for layer, ins, kwargs in self._nodes:
+            out = layer(lookup(ins), training=training, **kwargs)
+            produced = [t for t in self._outputs_of(layer, ins)]
+            if isinstance(out, (list, tuple)):
+                for t, v in zip(produced, out):
+                    values[id(t)] = v
+            else:
+                values[id(produced[0])] = out
+        outs = [values[id(o)] for o in self.outputs]
+        return outs if self._multi_out else outs[0]
+
+    def _outputs_of(self, layer, ins):
+        if not hasattr(self, "_produced"):
+            produced: dict = {}
+            stack = list(self.outputs)
+            seen = set()
+            while stack:
+                t = stack.pop()
+                if id(t) in seen or t.source is None:
+                    continue
+                seen.add(id(t))
+                lyr, tins, _ = t.source
+                produced.setdefault((id(lyr), id(tins)), []).append(t)
+                stack.extend(tins if isinstance(tins, (list, tuple)) else [tins])
+            self.__dict__["_produced"] = produced
+        return self._produced.get((id(layer), id(ins)), [])
+
+    def _build_from_data(self, x) -> None:
+        if self._functional:
+            return
+        self(x if isinstance(x, (list, tuple, Tensor)) else _as_tensor(x), training=False)
+        self.built = True
+
+    @property
+    def layers(self) -> list[Layer]:
+        return [m for m in self._modules.values() if isinstance(m, Layer)]
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        if index is not None:
+            return self.layers[index]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"No such layer: {name}. Existing layers are: {[lyr.name for lyr in self.layers]}.")
+
+    def get_weights(self) -> list[np.ndarray]:
+        return [w for layer in self.layers for w in layer.get_weights()]
+
+    def set_weights(self, weights) -> None:
+        weights = list(weights)
+        expected = sum(len(layer.weights) for layer in self.layers)
+        if len(weights) != expected:
+            raise ValueError(f"You called `set_weights(weights)` on model {self.name} with a weight list of length "
+                             f"{len(weights)}, but the model was expecting {expected} weights.")
+        for layer in self.layers:
+            k = len(layer.weights)
+            layer.set_weights(weights[:k])
+            weights = weights[k:]
+
+    @property
+    def weights(self):
+        return [w for layer in self.layers for w in layer.weights]
+
+    def summary(self, line_length=None, positions=None, print_fn=None, **kwargs) -> None:
+        print_summary(self, print_fn or print)
+
+    def _get_name(self) -> str:
+        return type(self).__name__
+
+
+class Sequential(Model):
+    """Layers called one after another. The input shape comes from ``input_shape=`` on the first layer,
+    a leading ``keras.Input``, or the first batch of data."""
+
+    def __init__(self, layers=None, name: str | None = None, **kwargs) -> None:
+        super().__init__(name=name or unique_name("sequential"), **kwargs)
+        self._input_spec = None
+        for layer in layers or []:
+            self.add(layer)
+
+    def add(self, layer) -> None:
+        if isinstance(layer, KerasTensor):  # keras.Input(shape) as the first element
+            if self._modules:
+                raise ValueError("An Input can only be the first element of a Sequential model")
+            self._input_spec = layer
+            return
+        if isinstance(layer, InputLayer):
+            self._input_spec = layer.output
+            return
+        if not isinstance(layer, Layer):
+            raise TypeError(f"The added layer must be an instance of class Layer. Received: layer={layer} of type "
+                            f"{type(layer)}.")
+        if layer.name in self._modules:
+            raise ValueError(f"All layers added to a Sequential model should have unique names. Name '{layer.name}' "
+                             "is already the name of a layer in this model.")
+        self.add_module(layer.name, layer)
+        if self._input_spec is None and len(self._modules) == 1 and layer._input_shape_arg is not None:
+            from .layers.base import Input
+
+            self._input_spec = Input(shape=layer._input_shape_arg)
+        self.built = False
+        if self._input_spec is not None:
+            self._build_symbolic()
+
+    def pop(self) -> Layer:
+        if not self._modules:
+            raise TypeError("There are no layers in the model.")
+        name = list(self._modules)[-1]
+        layer = self._modules.pop(name)
+        self.built = False
+        if self._input_spec is not None and self._modules:
+            self._build_symbolic()
+        return layer
+
+    def _build_symbolic(self) -> None:
+        t = self._input_spec
+        for layer in self.layers:
+            t = layer(t)
+        self.built = True
+
+    def _build_from_data(self, x) -> None:
+        if not self.layers:
+            raise ValueError("Sequential model has no layers")
+        sample = x[0] if isinstance(x, (list, tuple)) else x
+        shape = (None,) + tuple(sample.shape[1:])
+        from .layers.base import Input
+
+        self._input_spec = Input(shape=shape[1:], dtype="int64" if _is_int(sample) else "float32")
+        self._build_symbolic()
+
+    def call(self, inputs, training=None):
+        x = inputs if isinstance(inputs, Tensor) else _as_tensor(inputs)
+        for layer in self._modules.values():
+            x = layer(x, training=training)
+        return x
+
+    def __call__(self, inputs, *args, **kwargs):
+        if _is_symbolic(inputs):
+            return Layer.__call__(self, inputs, *args, **kwargs)
+        return Layer.__call__(self, inputs, *args, **kwargs)
+
+    def output_names(self, n: int) -> list[str]:
+        return ["output"]
+
+    @property
+    def input_shape(self):
+        return self._input_spec.shape if self._input_spec is not None else None
+
+
+def _is_int(x) -> bool:
+    dt = x.dtype if isinstance(x, Tensor) else np.asarray(x).dtype
+    return str(dt).startswith("int")
