@@ -33,6 +33,7 @@ _install_methods()
 del _install_methods
 
 from . import optim  # noqa: E402  (after Tensor's methods: optimizers use them)
+from .io import load, save  # noqa: E402
 
 clip = clamp
 true_divide = div
