@@ -268,7 +268,9 @@ def _array(buf: bytes, entry: dict, start: int) -> np.ndarray:
         arr = (raw.view("<u2").astype(np.uint32) << 16).view(np.float32)
     else:
         dt = np.dtype(_DTYPES[entry["dtype"]])
-        arr = raw.view(dt).astype(dt.newbyteorder("="))  # a private, aligned, writable copy
+        # a private, aligned, writable copy in the canonical native dtype object (the native bindings compare
+        # dtypes by identity, and dt.newbyteorder("=") is an equal but distinct object)
+        arr = raw.view(dt).astype(np.dtype(dt.type))
     if entry["dtype"] == "BOOL" and arr.size and (raw > 1).any():
         raise _corrupt("a BOOL tensor holds bytes other than 0 and 1")
     return arr.reshape(entry["shape"])

@@ -171,7 +171,9 @@ def _copy_state_value(param: Tensor, key: str, value):
             dtype = param._data.dtype
         else:
             dtype = arr.dtype
-        return Tensor._wrap(np.array(arr, dtype=dtype, copy=True, order="C"))
+        # astype (not np.array(..., dtype=)) hands back the very dtype object asked for: the fused kernels'
+        # bindings compare dtypes by identity, and np.array keeps an equal but distinct one of its input
+        return Tensor._wrap(arr.astype(dtype, order="C", copy=True))
     if isinstance(value, dict):
         return {k: _copy_state_value(param, k, v) for k, v in value.items()}
     return value
