@@ -92,6 +92,17 @@ def test_round_trip_through_file_objects_and_paths(tmp_path):
         assert_same(obj, fastnn.load(f))
 
 
+def test_map_location_and_symlinks(tmp_path):
+    fastnn.save({"a": fastnn.ones(2)}, tmp_path / "real.st")
+    assert fastnn.load(tmp_path / "real.st", map_location="cpu", weights_only=True)["a"].tolist() == [1.0, 1.0]
+    with pytest.raises(NotImplementedError, match="map_location"):
+        fastnn.load(tmp_path / "real.st", map_location="cuda:1")
+    os.symlink(tmp_path / "real.st", tmp_path / "latest.st")
+    fastnn.save({"a": fastnn.zeros(2)}, tmp_path / "latest.st")  # writes the file the link names
+    assert os.path.islink(tmp_path / "latest.st")
+    assert fastnn.load(tmp_path / "real.st")["a"].tolist() == [0.0, 0.0]
+
+
 def test_loaded_tensors_are_independent(tmp_path):
     back = round_trip({"a": fastnn.ones(3), "b": fastnn.ones(3)}, tmp_path)
     back["a"][0] = 5.0

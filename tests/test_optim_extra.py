@@ -146,7 +146,8 @@ def test_constructor_errors_match_torch(cls, kw, match):
         getattr(torch.optim, cls.__name__)(theirs, **kw)
 
 
-@pytest.mark.parametrize("name,kw", [("SGD", dict(lr=0.1, momentum=0.9)), ("Adam", dict(lr=0.1)),
+@pytest.mark.parametrize("name,kw", [("SGD", dict(lr=0.1, momentum=0.9)), ("SGD", dict(lr=0.1)),
+                                     ("Adam", dict(lr=0.1, weight_decay=0.1, amsgrad=True)),
                                      ("AdamW", dict(lr=0.1, amsgrad=True)), ("RMSprop", dict(momentum=0.5)),
                                      ("Adagrad", {})])
 def test_state_dict_structure_matches_torch(name, kw):

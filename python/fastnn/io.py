@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import mmap
 import os
 import tempfile
 from typing import Any, BinaryIO, Union
@@ -175,6 +176,7 @@ def save(obj: Any, f: PathLike) -> None:
     path = os.fspath(f)
     if isinstance(path, bytes):
         path = os.fsdecode(path)
+    path = os.path.realpath(path)  # through a symlink: replace the file it names, not the link
     directory = os.path.dirname(os.path.abspath(path))
     mode = _default_mode(path)
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
@@ -261,17 +263,21 @@ def _parse(buf: bytes) -> tuple[dict[str, dict], dict[str, str], int]:
     return header, meta, start
 
 
-def _array(buf: bytes, entry: dict, start: int) -> np.ndarray:
+def _array(buf, entry: dict, start: int) -> np.ndarray:
     begin, stop = entry["data_offsets"]
     raw = np.frombuffer(buf, np.uint8, stop - begin, start + begin)
-    if entry["dtype"] == "BF16":  # the high half of a float32
-        arr = (raw.view("<u2").astype(np.uint32) << 16).view(np.float32)
-    else:
-        dt = np.dtype(_DTYPES[entry["dtype"]])
-        # a private, aligned, writable copy in the canonical native dtype object (the native bindings compare
-        # dtypes by identity, and dt.newbyteorder("=") is an equal but distinct object)
-        arr = raw.view(dt).astype(np.dtype(dt.type))
-    if entry["dtype"] == "BOOL" and arr.size and (raw > 1).any():
+    try:  # (the view into the file's buffer must not outlive this function: the buffer may be an mmap)
+        if entry["dtype"] == "BF16":  # the high half of a float32
+            arr = (raw.view("<u2").astype(np.uint32) << 16).view(np.float32)
+        else:
+            dt = np.dtype(_DTYPES[entry["dtype"]])
+            # a private, aligned, writable copy in the canonical native dtype object (the native bindings
+            # compare dtypes by identity, and dt.newbyteorder("=") is an equal but distinct object)
+            arr = raw.view(dt).astype(np.dtype(dt.type))
+        bad_bool = entry["dtype"] == "BOOL" and bool((raw > 1).any())
+    finally:
+        del raw
+    if bad_bool:
         raise _corrupt("a BOOL tensor holds bytes other than 0 and 1")
     return arr.reshape(entry["shape"])
 
@@ -329,24 +335,44 @@ class _Decoder:
         raise _corrupt(f"unknown node in the structure: {str(node)[:80]}")
 
 
-def load(f: PathLike) -> Any:
+def load(f: PathLike, map_location=None, *, weights_only: bool = True) -> Any:
     """Loads what ``save`` wrote: the same structure, with fastnn Tensors (same dtype, shape, values and
     requires_grad) where tensors were saved and NumPy arrays where arrays were. A safetensors file from
     elsewhere loads as ``{name: tensor}`` (dtypes a Tensor cannot hold come back as NumPy arrays, BF16 as
-    float32). Raises ValueError for a truncated, corrupted or foreign file; never executes code from it."""
+    float32). Raises ValueError for a truncated, corrupted or foreign file; never executes code from it.
+
+    ``map_location`` (None or "cpu": tensors load on the CPU) and ``weights_only`` (always true in effect:
+    the format holds nothing else) are accepted so that ``torch.load(path, map_location="cpu")`` ports as is.
+    """
+    if map_location is not None and str(map_location) != "cpu":
+        raise NotImplementedError(f"fastnn.load: map_location={map_location!r}; tensors load on the CPU "
+                                  "(move them with .to(device) afterwards)")
     if hasattr(f, "read") and not isinstance(f, (str, bytes, os.PathLike)):
         buf = f.read()
         if not isinstance(buf, (bytes, bytearray)):
             raise TypeError("fastnn.load: the file object must be opened in binary mode")
-    else:
-        with open(os.fspath(f), "rb") as fh:
-            buf = fh.read()
+        return _load_buffer(buf)
+    with open(os.fspath(f), "rb") as fh:
+        if os.fstat(fh.fileno()).st_size == 0:
+            return _load_buffer(b"")
+        # mapped, not read: each tensor is copied straight from the page cache, so the peak memory of a
+        # large checkpoint is its tensors once, not twice
+        buf = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        try:
+            return _load_buffer(buf)
+        finally:
+            try:
+                buf.close()
+            except BufferError:  # a view still alive in a traceback: the collector unmaps it later
+                pass
+
+
+def _load_buffer(buf) -> Any:
     header, meta, start = _parse(buf)
     dec = _Decoder(buf, header, start)
     if _STRUCTURE_KEY not in meta:
         return {name: dec._tensor(name) if entry["dtype"] in _TENSOR_DTYPES else dec._array(name)
                 for name, entry in header.items()}
     return dec.decode(_strict_json(meta[_STRUCTURE_KEY], "the fastnn structure"))
-
 
 __all__ = ["load", "save"]
