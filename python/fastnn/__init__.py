@@ -34,6 +34,7 @@ del _install_methods
 
 from . import data, datasets, metrics, nn, optim  # noqa: E402  (after Tensor's methods: modules and optimizers use them)
 from . import keras  # noqa: E402
+from .io import load, save  # noqa: E402
 
 clip = clamp
 true_divide = div

@@ -60,8 +60,11 @@ class Optimizer:
                             "tensors in sets will change between runs. Please use a list instead.")
         else:
             params = list(params)
-        # (name, tensor) pairs, as model.named_parameters() yields them
-        params = [p[1] if isinstance(p, tuple) and len(p) == 2 else p for p in params]
+        # (name, tensor) pairs, as model.named_parameters() yields them: torch keeps the names in "param_names"
+        names = [p[0] for p in params if isinstance(p, tuple)]
+        params = [p[1] if isinstance(p, tuple) else p for p in params]
+        if names and len(names) != len(params):
+            raise ValueError("all optimizer params should be with/without names. Some param names are missing")
         for p in params:
             if not isinstance(p, Tensor):
                 raise TypeError(f"optimizer can only optimize Tensors, but one of the params is {type(p).__name__}")
@@ -71,10 +74,17 @@ class Optimizer:
             raise ValueError("optimizer contains a parameter group with duplicate parameters")
         group = dict(param_group)
         group["params"] = params
+        if names:
+            group["param_names"] = names
         for name, default in self.defaults.items():
             if default is required and name not in group:
                 raise ValueError(f"parameter group didn't specify a value of required optimization parameter {name}")
             group.setdefault(name, default)
+        for g in self.param_groups:
+            if ("param_names" in group) != ("param_names" in g):
+                kind = "with names" if "param_names" in group else "without names"
+                raise ValueError("all optimizer param groups should be with/without names. "
+                                 f"cannot add param group {kind} to the optimizer")
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         if any(id(p) in seen for p in params):
             raise ValueError("some parameters appear in more than one parameter group")
@@ -116,13 +126,15 @@ class Optimizer:
             packed["params"] = [index[id(p)] for p in group["params"]]
             groups.append(packed)
         params = {id(p): p for g in self.param_groups for p in g["params"]}
-        state = {index[id(p)]: dict(s) for p, s in self.state.items() if id(p) in params}
+        state = {(index[id(p)] if isinstance(p, Tensor) else p): dict(s) for p, s in self.state.items()
+                 if id(p) in params or not isinstance(p, Tensor)}
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Loads a ``state_dict()`` (copying its tensors, cast to each parameter's dtype)."""
         groups = self.param_groups
-        saved_groups = state_dict["param_groups"]
+        # a private copy: the loaded groups must not alias the caller's (betas lists, param_names ...)
+        saved_groups = [_copy_containers(g) for g in state_dict["param_groups"]]
         if len(groups) != len(saved_groups):
             raise ValueError("loaded state dict has a different number of parameter groups")
         for g, sg in zip(groups, saved_groups):
@@ -135,12 +147,17 @@ class Optimizer:
                 id_map[old] = p
         state: defaultdict = defaultdict(dict)
         for key, value in state_dict["state"].items():
-            if key not in id_map:
-                continue
-            param = id_map[key]
-            state[param] = {k: _copy_state_value(param, k, v) for k, v in value.items()}
+            if key in id_map:
+                param = id_map[key]
+                state[param] = {k: _copy_state_value(param, k, v) for k, v in value.items()}
+            else:  # state not tied to a parameter is kept as is, as torch does
+                state[key] = value
         self.state = state
-        self.param_groups = [{**sg, "params": g["params"]} for g, sg in zip(groups, saved_groups)]
+        for g, sg in zip(groups, saved_groups):
+            sg["params"] = g["params"]
+            if "param_names" in g and "param_names" not in sg:
+                sg["param_names"] = g["param_names"]
+        self.param_groups = saved_groups
 
 
 def _copy_state_value(param: Tensor, key: str, value):
@@ -154,9 +171,20 @@ def _copy_state_value(param: Tensor, key: str, value):
             dtype = param._data.dtype
         else:
             dtype = arr.dtype
-        return Tensor._wrap(np.array(arr, dtype=dtype, copy=True, order="C"))
+        # astype (not np.array(..., dtype=)) hands back the very dtype object asked for: the fused kernels'
+        # bindings compare dtypes by identity, and np.array keeps an equal but distinct one of its input
+        return Tensor._wrap(arr.astype(dtype, order="C", copy=True))
     if isinstance(value, dict):
         return {k: _copy_state_value(param, k, v) for k, v in value.items()}
+    return value
+
+
+def _copy_containers(value):
+    """A copy of nested dicts/lists/tuples; leaves (numbers, strings, tensors) are shared."""
+    if isinstance(value, dict):
+        return {k: _copy_containers(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_copy_containers(v) for v in value)
     return value
 
 

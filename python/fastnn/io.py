@@ -1,0 +1,378 @@
+"""fastnn.save / fastnn.load: tensors and nested containers in the safetensors format, written atomically.
+
+Layout (https://github.com/huggingface/safetensors): an 8-byte little-endian header length N, N bytes of
+JSON header ``{name: {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {str: str}}`` (padded
+with spaces so the data starts 8-byte aligned), then the raw little-endian bytes of every tensor, back to
+back, covering the data section exactly. The Python structure around the tensors (dicts with int keys,
+lists, tuples, numbers, strings, None, NumPy arrays) is kept as JSON in ``__metadata__["fastnn.structure"]``,
+so a plain safetensors reader sees the tensors of a flat state_dict under their own keys.
+
+Nothing here uses pickle, and loading only ever builds arrays, numbers, strings and containers: an
+untrusted file can fail to load (a ValueError saying why) but never runs code. A save writes a temp file
+in the target's directory, fsyncs it, and renames it over the target, so the old file survives a crash.
+"""
+from __future__ import annotations
+
+import json
+import math
+import mmap
+import os
+import tempfile
+from typing import Any, BinaryIO, Union
+
+import numpy as np
+
+from .tensor import Tensor
+
+PathLike = Union[str, "os.PathLike[str]", BinaryIO]
+
+# safetensors dtype names <-> NumPy (little-endian); BF16 has no NumPy dtype and is only read (as float32)
+_DTYPES = {"F16": "<f2", "F32": "<f4", "F64": "<f8", "I8": "i1", "I16": "<i2", "I32": "<i4", "I64": "<i8",
+           "U8": "u1", "U16": "<u2", "U32": "<u4", "U64": "<u8", "BOOL": "?"}
+_NAMES = {np.dtype(v).newbyteorder("="): k for k, v in _DTYPES.items()}  # native-order dtype -> name
+_TENSOR_DTYPES = {"F32", "F64", "I64", "BOOL"}  # what a fastnn Tensor holds
+_STRUCTURE_KEY = "fastnn.structure"
+_MAX_HEADER = 100_000_000  # safetensors' own limit: a header claiming more is corrupt, not large
+_MAX_DEPTH = 200
+
+
+# ---- save ------------------------------------------------------------------------------------------------
+class _Encoder:
+    """Turns ``obj`` into a JSON-able structure plus a list of (name, array) to store as tensors."""
+
+    def __init__(self) -> None:
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def _name(self, path: tuple) -> str:
+        base = ".".join(str(p) for p in path) or "tensor"
+        name, n = base, 1
+        while name in self.arrays or name == "__metadata__":
+            name, n = f"{base}#{n}", n + 1
+        return name
+
+    def _store(self, arr: np.ndarray, path: tuple) -> str:
+        if arr.dtype.newbyteorder("=") not in _NAMES:
+            raise TypeError(f"fastnn.save: cannot store an array of dtype {arr.dtype} (at {_where(path)})")
+        name = self._name(path)
+        self.arrays[name] = arr
+        return name
+
+    def encode(self, obj: Any, path: tuple = ()) -> Any:
+        if len(path) > _MAX_DEPTH:
+            raise ValueError(f"fastnn.save: object nested deeper than {_MAX_DEPTH} levels")
+        if obj is None or isinstance(obj, (bool, str, int)):
+            return obj
+        if isinstance(obj, float):
+            return obj if math.isfinite(obj) else {"$float": repr(obj)}  # strict JSON has no inf/nan
+        if isinstance(obj, Tensor):
+            return {"$tensor": self._store(np.asarray(obj), path), "requires_grad": obj.requires_grad}
+        if _is_torch_tensor(obj):  # a torch state_dict saved as is: its tensors load as fastnn tensors
+            arr = obj.detach().cpu().numpy()
+            if arr.dtype.newbyteorder("=") not in (np.float32, np.float64, np.int64, np.bool_):
+                return {"$ndarray": self._store(arr, path)}
+            return {"$tensor": self._store(arr, path), "requires_grad": bool(obj.requires_grad)}
+        if isinstance(obj, np.ndarray):
+            return {"$ndarray": self._store(obj, path)}
+        if isinstance(obj, np.generic):
+            return {"$npscalar": self._store(np.asarray(obj), path)}
+        if isinstance(obj, dict):
+            items = []
+            for k, v in obj.items():
+                if not (k is None or isinstance(k, (str, int, float, bool))):
+                    raise TypeError(f"fastnn.save: dict keys must be str, int, float, bool or None, got "
+                                    f"{type(k).__name__} (at {_where(path)})")
+                items.append([self.encode(k, path), self.encode(v, path + (k,))])
+            return {"$dict": items}
+        if isinstance(obj, (list, tuple)):
+            out = [self.encode(v, path + (i,)) for i, v in enumerate(obj)]
+            return out if isinstance(obj, list) else {"$tuple": out}
+        raise TypeError(f"fastnn.save: cannot save an object of type {type(obj).__name__} (at {_where(path)}); "
+                        "supported: tensors, NumPy arrays and scalars, dicts, lists, tuples, str, int, float, bool, "
+                        "None")
+
+
+def _where(path: tuple) -> str:
+    return "obj" + "".join(f"[{p!r}]" for p in path)
+
+
+def _is_torch_tensor(obj) -> bool:
+    return type(obj).__module__.startswith("torch") and hasattr(obj, "detach") and hasattr(obj, "numpy")
+
+
+def _serialize(obj: Any) -> tuple[bytes, list[np.ndarray]]:
+    """The header bytes (length prefix included) and the arrays to write after it, in order."""
+    enc = _Encoder()
+    structure = enc.encode(obj)
+    header: dict[str, Any] = {}
+    offset = 0
+    # widest items first, so that every tensor starts aligned to its itemsize (data begins 8-aligned)
+    order = sorted(enc.arrays, key=lambda n: -enc.arrays[n].dtype.itemsize)
+    arrays = []
+    for name in order:
+        arr = enc.arrays[name]
+        arr = arr if arr.flags.c_contiguous else arr.copy(order="C")  # (np.ascontiguousarray makes 0-d 1-d)
+        arr = arr.astype(arr.dtype.newbyteorder("<"), copy=False)
+        header[name] = {"dtype": _NAMES[arr.dtype.newbyteorder("=")], "shape": list(arr.shape),
+                        "data_offsets": [offset, offset + arr.nbytes]}
+        offset += arr.nbytes
+        arrays.append(arr)
+    header["__metadata__"] = {"format": "fastnn", _STRUCTURE_KEY: json.dumps(structure, allow_nan=False)}
+    text = json.dumps(header, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    text += b" " * (-(8 + len(text)) % 8)
+    return len(text).to_bytes(8, "little") + text, arrays
+
+
+def _write(f, head: bytes, arrays: list[np.ndarray]) -> None:
+    f.write(head)
+    for arr in arrays:
+        if arr.nbytes:
+            f.write(arr.reshape(-1).view(np.uint8))  # the array's own bytes: no copy of large tensors
+
+
+def _default_mode(path: str) -> int:
+    """The new file's permissions: those of the file it replaces, else 0o666 less the process umask."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        pass
+    try:  # Linux reports the umask without changing it
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def _fsync_dir(directory: str) -> None:
+    """Makes the rename itself durable; not possible on every platform (Windows), where it is skipped."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def save(obj: Any, f: PathLike) -> None:
+    """Saves ``obj`` (a tensor, or dicts/lists/tuples of tensors, NumPy arrays, str, int, float, bool, None:
+    a state_dict, an optimizer state_dict, a whole checkpoint) to ``f`` in the safetensors format.
+
+    ``f`` is a path (str or os.PathLike), written atomically: a temp file in the same directory, flushed,
+    fsynced and renamed over ``f``; on any error the previous file is untouched and the temp file removed.
+    ``f`` may also be a binary file object opened for writing (written in place, not atomically).
+    """
+    head, arrays = _serialize(obj)  # every TypeError is raised here, before a file is touched
+    if hasattr(f, "write") and not isinstance(f, (str, bytes, os.PathLike)):
+        _write(f, head, arrays)
+        return
+    path = os.fspath(f)
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    path = os.path.realpath(path)  # through a symlink: replace the file it names, not the link
+    directory = os.path.dirname(os.path.abspath(path))
+    mode = _default_mode(path)
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            _write(out, head, arrays)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_dir(directory)
+
+
+# ---- load ------------------------------------------------------------------------------------------------
+def _corrupt(what: str) -> ValueError:
+    return ValueError(f"fastnn.load: not a valid fastnn/safetensors file: {what}")
+
+
+def _strict_json(raw: bytes | str, what: str):
+    """JSON as the spec has it: UTF-8, no NaN/Infinity, no duplicate keys (a second entry for one tensor
+    name would otherwise silently win)."""
+    def reject(token):
+        raise _corrupt(f"{what} has the non-JSON constant {token}")
+
+    def no_duplicates(pairs):
+        out = dict(pairs)
+        if len(out) != len(pairs):
+            raise _corrupt(f"{what} has a duplicate key")
+        return out
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        return json.loads(text, parse_constant=reject, object_pairs_hook=no_duplicates)
+    except RecursionError:
+        raise _corrupt(f"{what} is nested too deeply") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise _corrupt(f"{what} is not well-formed JSON ({e})") from None
+
+
+def _parse(buf: bytes) -> tuple[dict[str, dict], dict[str, str], int]:
+    """Validates the header against the file; returns the tensor entries, the metadata and the data start."""
+    if len(buf) < 8:
+        raise _corrupt(f"{len(buf)} bytes is too short for the 8-byte header length (truncated or empty file)")
+    n = int.from_bytes(buf[:8], "little")
+    if n > _MAX_HEADER or 8 + n > len(buf):
+        raise _corrupt(f"the header claims {n} bytes but the file has {len(buf) - 8} after the length "
+                       "(truncated or not a safetensors file)")
+    header = _strict_json(bytes(buf[8:8 + n]), "the header")
+    if not isinstance(header, dict):
+        raise _corrupt("the header is not a JSON object")
+    meta = header.pop("__metadata__", {})
+    if not isinstance(meta, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items()):
+        raise _corrupt("__metadata__ is not a map of strings to strings")
+    start, data_len = 8 + n, len(buf) - 8 - n
+    spans = []
+    for name, entry in header.items():
+        if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
+            raise _corrupt(f"tensor {name!r} needs exactly dtype, shape and data_offsets")
+        dtype, shape, offs = entry["dtype"], entry["shape"], entry["data_offsets"]
+        if dtype not in _DTYPES and dtype != "BF16":
+            raise _corrupt(f"tensor {name!r} has an unknown dtype {dtype!r}")
+        if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
+            raise _corrupt(f"tensor {name!r} has an invalid shape {shape!r}")
+        if (not isinstance(offs, list) or len(offs) != 2 or not all(type(o) is int for o in offs)
+                or not 0 <= offs[0] <= offs[1] <= data_len):
+            raise _corrupt(f"tensor {name!r} has data_offsets {offs!r} outside the {data_len}-byte data section")
+        itemsize = 2 if dtype == "BF16" else np.dtype(_DTYPES[dtype]).itemsize
+        if math.prod(shape) * itemsize != offs[1] - offs[0]:
+            raise _corrupt(f"tensor {name!r}: shape {shape} of {dtype} needs {math.prod(shape) * itemsize} bytes, "
+                           f"data_offsets give {offs[1] - offs[0]}")
+        spans.append((offs[0], offs[1], name))
+    end = 0
+    for begin, stop, name in sorted(spans):
+        if begin != end:
+            raise _corrupt(f"tensor {name!r} starts at byte {begin}, expected {end} (overlapping tensors or a gap)")
+        end = stop
+    if end != data_len:
+        raise _corrupt(f"the tensors cover {end} bytes of a {data_len}-byte data section (truncated or padded)")
+    return header, meta, start
+
+
+def _array(buf, entry: dict, start: int) -> np.ndarray:
+    begin, stop = entry["data_offsets"]
+    raw = np.frombuffer(buf, np.uint8, stop - begin, start + begin)
+    try:  # (the view into the file's buffer must not outlive this function: the buffer may be an mmap)
+        if entry["dtype"] == "BF16":  # the high half of a float32
+            arr = (raw.view("<u2").astype(np.uint32) << 16).view(np.float32)
+        else:
+            dt = np.dtype(_DTYPES[entry["dtype"]])
+            # a private, aligned, writable copy in the canonical native dtype object (the native bindings
+            # compare dtypes by identity, and dt.newbyteorder("=") is an equal but distinct object)
+            arr = raw.view(dt).astype(np.dtype(dt.type))
+        bad_bool = entry["dtype"] == "BOOL" and bool((raw > 1).any())
+    finally:
+        del raw
+    if bad_bool:
+        raise _corrupt("a BOOL tensor holds bytes other than 0 and 1")
+    return arr.reshape(entry["shape"])
+
+
+class _Decoder:
+    def __init__(self, buf: bytes, header: dict, start: int) -> None:
+        self.buf, self.header, self.start = buf, header, start
+
+    def _array(self, name) -> np.ndarray:
+        if not isinstance(name, str) or name not in self.header:
+            raise _corrupt(f"the structure refers to a missing tensor {str(name)[:80]!r}")
+        return _array(self.buf, self.header[name], self.start)
+
+    def _tensor(self, name, requires_grad=False) -> Tensor:
+        arr = self._array(name)
+        if self.header[name]["dtype"] not in _TENSOR_DTYPES:
+            raise _corrupt(f"tensor {name!r} has a dtype a fastnn Tensor cannot hold")
+        if not isinstance(requires_grad, bool) or (requires_grad and arr.dtype.kind != "f"):
+            raise _corrupt(f"tensor {name!r} has an invalid requires_grad {requires_grad!r}")
+        return Tensor._wrap(arr, requires_grad=requires_grad)
+
+    def decode(self, node: Any, depth: int = 0) -> Any:
+        if depth > _MAX_DEPTH:
+            raise _corrupt("the structure is nested too deeply")
+        if node is None or isinstance(node, (bool, int, float, str)):
+            return node
+        if isinstance(node, list):
+            return [self.decode(v, depth + 1) for v in node]
+        if isinstance(node, dict) and "$tensor" in node and set(node) == {"$tensor", "requires_grad"}:
+            return self._tensor(node["$tensor"], node["requires_grad"])
+        if not isinstance(node, dict) or len(node) != 1:
+            raise _corrupt(f"unknown node in the structure: {str(node)[:80]}")
+        (kind, value), = node.items()
+        if kind == "$ndarray":
+            return self._array(value)
+        if kind == "$npscalar":
+            arr = self._array(value)
+            if arr.ndim != 0:
+                raise _corrupt(f"scalar {value!r} is not 0-dimensional")
+            return arr[()]
+        if kind == "$float" and value in ("inf", "-inf", "nan"):
+            return float(value)
+        if kind == "$tuple" and isinstance(value, list):
+            return tuple(self.decode(v, depth + 1) for v in value)
+        if kind == "$dict" and isinstance(value, list):
+            out = {}
+            for item in value:
+                if not isinstance(item, list) or len(item) != 2:
+                    raise _corrupt("a dict entry is not a [key, value] pair")
+                key = self.decode(item[0], depth + 1)
+                if not (key is None or isinstance(key, (str, int, float, bool))):
+                    raise _corrupt(f"a dict key of type {type(key).__name__}")
+                out[key] = self.decode(item[1], depth + 1)
+            return out
+        raise _corrupt(f"unknown node in the structure: {str(node)[:80]}")
+
+
+def load(f: PathLike, map_location=None, *, weights_only: bool = True) -> Any:
+    """Loads what ``save`` wrote: the same structure, with fastnn Tensors (same dtype, shape, values and
+    requires_grad) where tensors were saved and NumPy arrays where arrays were. A safetensors file from
+    elsewhere loads as ``{name: tensor}`` (dtypes a Tensor cannot hold come back as NumPy arrays, BF16 as
+    float32). Raises ValueError for a truncated, corrupted or foreign file; never executes code from it.
+
+    ``map_location`` (None or "cpu": tensors load on the CPU) and ``weights_only`` (always true in effect:
+    the format holds nothing else) are accepted so that ``torch.load(path, map_location="cpu")`` ports as is.
+    """
+    if map_location is not None and str(map_location) != "cpu":
+        raise NotImplementedError(f"fastnn.load: map_location={map_location!r}; tensors load on the CPU "
+                                  "(move them with .to(device) afterwards)")
+    if hasattr(f, "read") and not isinstance(f, (str, bytes, os.PathLike)):
+        buf = f.read()
+        if not isinstance(buf, (bytes, bytearray)):
+            raise TypeError("fastnn.load: the file object must be opened in binary mode")
+        return _load_buffer(buf)
+    with open(os.fspath(f), "rb") as fh:
+        if os.fstat(fh.fileno()).st_size == 0:
+            return _load_buffer(b"")
+        # mapped, not read: each tensor is copied straight from the page cache, so the peak memory of a
+        # large checkpoint is its tensors once, not twice
+        buf = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        try:
+            return _load_buffer(buf)
+        finally:
+            try:
+                buf.close()
+            except BufferError:  # a view still alive in a traceback: the collector unmaps it later
+                pass
+
+
+def _load_buffer(buf) -> Any:
+    header, meta, start = _parse(buf)
+    dec = _Decoder(buf, header, start)
+    if _STRUCTURE_KEY not in meta:
+        return {name: dec._tensor(name) if entry["dtype"] in _TENSOR_DTYPES else dec._array(name)
+                for name, entry in header.items()}
+    return dec.decode(_strict_json(meta[_STRUCTURE_KEY], "the fastnn structure"))
+
+__all__ = ["load", "save"]
