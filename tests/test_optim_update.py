@@ -498,3 +498,18 @@ def test_functional_bumps_versions_and_steps():
     F.sgd([p], [g], bufs, lr=0.1, momentum=0.9, dampening=0.0, nesterov=False, weight_decay=0.0, maximize=False)
     assert isinstance(bufs[0], fastnn.Tensor) and np.array_equal(bufs[0].numpy(), g.numpy())
     assert p._version == 2
+
+
+
+def test_equal_but_distinct_dtype_objects_are_accepted():
+    """NumPy may hand out a float32 dtype object equal to, but not the same object as, the canonical one
+    (newbyteorder('=') does; a loaded checkpoint had one): bindings compare dtypes by value."""
+    odd = np.dtype("<f4").newbyteorder("=")
+    assert odd == np.float32 and odd is not np.dtype(np.float32)
+    p, g = np.ones(5, odd), np.full(5, 0.5, odd)
+    m, v = np.zeros(5, odd), np.zeros(5, odd)
+    _C.adam_update([p], [g], [m], [v], None, counters([1]), **adam_hyper())
+    assert np.all(p < 1)
+    x = np.arange(12, dtype=odd).reshape(3, 4)
+    np.testing.assert_allclose(fastnn.tensor(x).softmax(-1).numpy().sum(-1), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(fastnn.matmul(fastnn.tensor(x), fastnn.tensor(x.T)).numpy(), x @ x.T, rtol=1e-6)

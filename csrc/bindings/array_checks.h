@@ -25,13 +25,13 @@ inline std::string dtype_str(const py::array& a) { return py::str(a.dtype()).cas
 enum class Dtype { f32, f64 };
 
 inline Dtype float_dtype(const py::array& a, const std::string& op, const char* name) {
-  if (a.dtype().is(py::dtype::of<float>())) return Dtype::f32;
-  if (a.dtype().is(py::dtype::of<double>())) return Dtype::f64;
+  if (a.dtype().equal(py::dtype::of<float>())) return Dtype::f32;
+  if (a.dtype().equal(py::dtype::of<double>())) return Dtype::f64;
   throw py::type_error(op + ": expected " + name + " to be float32 or float64, got " + dtype_str(a));
 }
 
 inline void same_dtype(const py::array& a, const py::array& ref, const std::string& op, const char* name) {
-  if (!a.dtype().is(ref.dtype()))
+  if (!a.dtype().equal(ref.dtype()))
     throw py::type_error(op + ": expected " + name + " to have dtype " + dtype_str(ref) + ", got " + dtype_str(a));
 }
 

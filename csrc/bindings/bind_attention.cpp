@@ -14,8 +14,8 @@ using checks::shape_str;
 
 using checks::dtype_str;
 
-bool is_f32(const py::array& a) { return a.dtype().is(py::dtype::of<float>()); }
-bool is_f64(const py::array& a) { return a.dtype().is(py::dtype::of<double>()); }
+bool is_f32(const py::array& a) { return a.dtype().equal(py::dtype::of<float>()); }
+bool is_f64(const py::array& a) { return a.dtype().equal(py::dtype::of<double>()); }
 
 // `a` as an array whose last dimension is contiguous (a copy only when it is not).
 template <typename T>
@@ -40,7 +40,7 @@ AttnView<T> out_view(py::array& a) {
 bool check_qkv(const py::array& q, const py::array& k, const py::array& v, const char* op, AttentionShape& s) {
   if (!is_f32(q) && !is_f64(q))
     throw py::type_error(std::string(op) + ": expected query to be float32 or float64, got " + dtype_str(q));
-  if (!k.dtype().is(q.dtype()) || !v.dtype().is(q.dtype())) {
+  if (!k.dtype().equal(q.dtype()) || !v.dtype().equal(q.dtype())) {
     throw py::type_error(std::string(op) + ": query, key and value must share a dtype, got " + dtype_str(q) + ", " +
                          dtype_str(k) + " and " + dtype_str(v));
   }
@@ -84,9 +84,9 @@ void set_mask(const py::object& mask_obj, bool is_causal, const py::object& scal
     throw py::type_error(std::string(op) + ": attn_mask must be a NumPy array or None");
   holder = py::reinterpret_borrow<py::array>(mask_obj);
   const py::array& m = holder;
-  if (m.dtype().is(py::dtype::of<bool>())) {
+  if (m.dtype().equal(py::dtype::of<bool>())) {
     s.mask_kind = AttentionMask::boolean;
-  } else if (m.dtype().is(q.dtype())) {
+  } else if (m.dtype().equal(q.dtype())) {
     s.mask_kind = AttentionMask::additive;
   } else {
     throw py::type_error(std::string(op) + ": attn_mask must be bool or the query's dtype (" + dtype_str(q) +
@@ -186,7 +186,7 @@ py::tuple backward(const py::array& dout, const py::array& q, const py::array& k
   AttentionShape s;
   const bool f64 = check_qkv(q, k, v, op, s);
   for (const py::array* a : {&dout, &out, &lse}) {
-    if (!a->dtype().is(q.dtype()))
+    if (!a->dtype().equal(q.dtype()))
       throw py::type_error(std::string(op) + ": grad_out, out and lse must have the query's dtype " + dtype_str(q) +
                            ", got " + dtype_str(*a));
   }

@@ -44,14 +44,14 @@ Conv2dShape make_shape(const char* op, int64_t n, int64_t c, int64_t h, int64_t 
 }
 
 bool is_f32(const py::array& a, const char* op, const char* name) {
-  if (a.dtype().is(py::dtype::of<float>())) return true;
-  if (a.dtype().is(py::dtype::of<double>())) return false;
+  if (a.dtype().equal(py::dtype::of<float>())) return true;
+  if (a.dtype().equal(py::dtype::of<double>())) return false;
   throw py::type_error(std::string(op) + ": expected " + name + " to be float32 or float64, got " +
                        py::str(a.dtype()).cast<std::string>());
 }
 
 void same_dtype(const py::array& a, const py::array& b, const char* op) {
-  if (!a.dtype().is(b.dtype())) {
+  if (!a.dtype().equal(b.dtype())) {
     throw py::type_error(std::string(op) + ": dtypes differ (" + py::str(a.dtype()).cast<std::string>() + " and " +
                          py::str(b.dtype()).cast<std::string>() + ")");
   }

@@ -14,8 +14,8 @@ using checks::shape_str;
 enum class Dtype { f32, f64 };
 
 Dtype float_dtype(const py::array& a, const char* op, const char* name) {
-  if (a.dtype().is(py::dtype::of<float>())) return Dtype::f32;
-  if (a.dtype().is(py::dtype::of<double>())) return Dtype::f64;
+  if (a.dtype().equal(py::dtype::of<float>())) return Dtype::f32;
+  if (a.dtype().equal(py::dtype::of<double>())) return Dtype::f64;
   throw py::type_error(std::string(op) + ": expected " + name + " to be float32 or float64, got " +
                        py::str(a.dtype()).cast<std::string>());
 }
@@ -199,7 +199,7 @@ py::array linear(const py::array& x, const py::array& w, const py::object& bias,
                          " and " + py::str(w.dtype()).cast<std::string>());
   }
   if (!bias.is_none() && !py::isinstance<py::array>(bias)) throw py::type_error("linear: bias must be an array or None");
-  if (!bias.is_none() && !py::cast<py::array>(bias).dtype().is(x.dtype())) {
+  if (!bias.is_none() && !py::cast<py::array>(bias).dtype().equal(x.dtype())) {
     throw py::type_error("linear: bias must have the input's dtype");
   }
   if (x.ndim() != 2 || w.ndim() != 2 || x.shape(1) != w.shape(1)) {

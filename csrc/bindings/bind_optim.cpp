@@ -70,7 +70,7 @@ class ArrayTable {
       }
       arrays.push_back(py::reinterpret_borrow<py::array>(items[i]));
       const py::array& a = arrays.back();
-      if (!a.dtype().is(py::dtype::of<float>()) && !a.dtype().is(py::dtype::of<double>())) {
+      if (!a.dtype().equal(py::dtype::of<float>()) && !a.dtype().equal(py::dtype::of<double>())) {
         throw py::type_error(what + " must be float32 or float64, got " + py::str(a.dtype()).cast<std::string>());
       }
       if (a.size() != 1) throw std::invalid_argument(what + " must hold one element, has shape " + shape_str(a));
@@ -79,7 +79,7 @@ class ArrayTable {
     return arrays;
   }
 
-  bool is_f32() const { return dtype_.is(py::dtype::of<float>()); }
+  bool is_f32() const { return dtype_.equal(py::dtype::of<float>()); }
 
   // Raises ValueError when a written array shares memory with any other array of the call (a param
   // aliasing its own state, or two tensors of the group sharing storage, would race or mix updates).
@@ -127,12 +127,12 @@ class ArrayTable {
   void check(const char* name, size_t i, const py::array& a, bool written) {
     const bool first = lists_.size() == 1 && i == 0;
     if (first) {
-      if (!a.dtype().is(py::dtype::of<float>()) && !a.dtype().is(py::dtype::of<double>())) {
+      if (!a.dtype().equal(py::dtype::of<float>()) && !a.dtype().equal(py::dtype::of<double>())) {
         throw py::type_error(std::string(op_) + ": expected float32 or float64 arrays, got " + item_name(name, i) +
                              " of dtype " + py::str(a.dtype()).cast<std::string>());
       }
       dtype_ = a.dtype();
-    } else if (!a.dtype().is(dtype_)) {
+    } else if (!a.dtype().equal(dtype_)) {
       throw py::type_error(std::string(op_) + ": " + item_name(name, i) + " has dtype " +
                            py::str(a.dtype()).cast<std::string>() + ", expected " +
                            py::str(dtype_).cast<std::string>() + " (the dtype of params[0])");
@@ -200,7 +200,7 @@ void adam_binding(const py::object& params_obj, const py::object& grads_obj, con
   // do, and bias-corrects its tensor; all are checked before any is written.
   std::vector<double> steps;
   for (const py::array& a : step_arrays) {
-    const double step = a.dtype().is(py::dtype::of<float>()) ? static_cast<double>(*ptr<float>(a) + 1.0f)
+    const double step = a.dtype().equal(py::dtype::of<float>()) ? static_cast<double>(*ptr<float>(a) + 1.0f)
                                                              : *ptr<double>(a) + 1.0;
     if (!(step >= 1.0) || !std::isfinite(step)) {
       throw std::invalid_argument("adam_update: steps[" + std::to_string(steps.size()) +
@@ -212,7 +212,7 @@ void adam_binding(const py::object& params_obj, const py::object& grads_obj, con
   if (n == 0) return;
   table.check_overlaps();
   for (size_t i = 0; i < step_arrays.size(); ++i) {
-    if (step_arrays[i].dtype().is(py::dtype::of<float>())) *ptr<float>(step_arrays[i]) = static_cast<float>(steps[i]);
+    if (step_arrays[i].dtype().equal(py::dtype::of<float>())) *ptr<float>(step_arrays[i]) = static_cast<float>(steps[i]);
     else *ptr<double>(step_arrays[i]) = steps[i];
   }
   const AdamHyper h{lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled};

@@ -73,7 +73,7 @@ Targets check_xent(const py::array& logits, const py::array& target, int64_t ign
                    const char* op) {
   float_dtype(logits, op, "logits");
   require_ndim(logits, 2, op, "logits");
-  if (!target.dtype().is(py::dtype::of<int64_t>()))
+  if (!target.dtype().equal(py::dtype::of<int64_t>()))
     throw py::type_error(std::string(op) + ": expected target to hold int64 class indices, got " + dtype_str(target));
   if (target.ndim() != 1 || target.shape(0) != logits.shape(0))
     throw py::value_error(std::string(op) + ": expected target of shape (" + std::to_string(logits.shape(0)) +
