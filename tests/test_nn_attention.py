@@ -159,6 +159,20 @@ def test_masks(batch_first, attn_kind, kpm_kind, need_weights):
     check(tm, fm, x, attn_mask=attn_mask, key_padding_mask=kpm, need_weights=need_weights)
 
 
+def test_mask_dtypes():
+    """A float32 mask serves a float64 query (torch's SDPA route takes it); a float64 mask with a float32
+    query is an error, as in torch."""
+    tm, fm = make_pair(8, 2)
+    kpm = np.zeros((2, 4), np.float32)
+    kpm[0, -1] = -np.inf
+    check(tm, fm, seq((4, 2, 8)), key_padding_mask=kpm, attn_mask=np.ones((4, 4), np.float32), need_weights=False)
+    tm, fm = make_pair(8, 2, dtype=np.float32)
+    x = seq((4, 2, 8), dtype=np.float32)
+    for lib, m in ((torch, tm), (fastnn, fm)):
+        with pytest.raises(RuntimeError, match="Expected attn_mask dtype to be bool or float or to match query"):
+            m(*(lib.tensor(x),) * 3, attn_mask=lib.tensor(np.zeros((4, 4))), need_weights=False)
+
+
 def test_mismatched_mask_types_warn_like_torch():
     tm, fm = make_pair(8, 2)
     kpm = np.zeros((2, 4), bool)

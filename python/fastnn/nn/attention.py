@@ -21,6 +21,7 @@ import numpy as np
 
 from .. import creation, dtypes
 from ..ops.activation import softmax
+from ..ops.conversion import cast
 from ..ops.dropout import dropout as _dropout
 from ..ops.linalg import linear, matmul
 from ..ops.multihead import packed_multi_head_attention
@@ -218,6 +219,12 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check: int, num
         separate = None
     sources, slots = _projections(query, key, value, embed_dim, in_proj_weight, in_proj_bias, separate)
     mask = _merged_mask(attn_mask, key_padding_mask, bsz, num_heads, tgt_len, src_len)
+    if mask is not None and mask.dtype is not query.dtype:
+        if mask.dtype is dtypes.float32:  # torch's SDPA takes a float32 mask with a float64 query
+            mask = cast(mask, query.dtype)
+        else:
+            raise RuntimeError(f"Expected attn_mask dtype to be bool or float or to match query dtype, but got "
+                               f"attn_mask.dtype: {mask.dtype.name} and query.dtype: {query.dtype.name} instead.")
     if not training:
         dropout_p = 0.0
     fused = (not need_weights and dropout_p == 0.0 and not add_zero_attn and
