@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from . import functional, init
 from .activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softplus, Tanh
+from .attention import MultiheadAttention
 from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .dropout import Dropout, Dropout2d
 from .linear import Identity, Linear
@@ -10,3 +11,4 @@ from .module import Module
 from .normalization import LayerNorm
 from .parameter import Buffer, Parameter
 from .shape import Flatten, Unflatten
+from .transformer import TransformerEncoder, TransformerEncoderLayer

@@ -9,6 +9,7 @@ from ..ops.linalg import linear as _linear
 from ..ops.loss import cross_entropy  # noqa: F401
 from ..ops.normalization import layer_norm  # noqa: F401
 from ..ops.pooling import avg_pool2d, max_pool2d  # noqa: F401
+from .attention import multi_head_attention_forward  # noqa: F401
 
 
 def linear(input, weight, bias=None):
