@@ -1,12 +1,14 @@
 """fastnn.nn: PyTorch-style modules, containers, initialisers and the functional forms."""
 from __future__ import annotations
 
-from . import functional, init
+from . import functional, init, utils
 from .activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softplus, Tanh
 from .attention import MultiheadAttention
 from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .dropout import Dropout, Dropout2d
 from .linear import Identity, Linear
+from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HingeEmbeddingLoss, HuberLoss, KLDivLoss, L1Loss,
+                   MSELoss, MultiMarginLoss, NLLLoss, SmoothL1Loss)
 from .module import Module
 from .normalization import LayerNorm
 from .parameter import Buffer, Parameter

@@ -6,7 +6,11 @@ from ..ops.attention import scaled_dot_product_attention  # noqa: F401
 from ..ops.conv import conv2d  # noqa: F401
 from ..ops.dropout import dropout, dropout2d  # noqa: F401
 from ..ops.linalg import linear as _linear
-from ..ops.loss import cross_entropy  # noqa: F401
+from ..ops.loss import cross_entropy, nll_loss  # noqa: F401
+from ..ops.loss_binary import binary_cross_entropy, binary_cross_entropy_with_logits  # noqa: F401
+from ..ops.loss_margin import hinge_embedding_loss, multi_margin_loss  # noqa: F401
+from ..ops.loss_prob import kl_div  # noqa: F401
+from ..ops.loss_regression import huber_loss, l1_loss, mse_loss, smooth_l1_loss  # noqa: F401
 from ..ops.normalization import layer_norm  # noqa: F401
 from ..ops.pooling import avg_pool2d, max_pool2d  # noqa: F401
 from .attention import multi_head_attention_forward  # noqa: F401

@@ -1,8 +1,12 @@
-"""Losses: cross_entropy on the fused native softmax + cross-entropy kernel.
+"""Classification losses over class indices: cross_entropy on the fused native softmax + cross-entropy
+kernel, and nll_loss on log-probabilities.
 
-Forward makes one pass over the logits and keeps only the per-row logsumexp (N values); backward
-writes d logits = g * (softmax - onehot) in one more pass, recomputing the softmax from that
-logsumexp, so the (N, C) softmax is never stored.
+cross_entropy's forward makes one pass over the logits and keeps only the per-row logsumexp (N values);
+backward writes d logits = g * (softmax - onehot) in one more pass, recomputing the softmax from that
+logsumexp, so the (N, C) softmax is never stored. Class weights stay on the kernel: the weighted loss
+of a row is its target's weight times the kernel's loss, so they enter as the kernel's per-row gradient
+scale; with label smoothing too, one matrix-vector product (forward) and one rank-1 update (backward)
+add the weighted smoothing term. Class-probability targets live in loss_prob.py.
 """
 from __future__ import annotations
 
@@ -11,9 +15,8 @@ import numpy as np
 from ..autograd.graph import record
 from ..backend import cpu_nn
 from ..tensor import Tensor
+from ._loss_util import check_reduction, class_weight
 from ._util import as_tensor
-
-_REDUCTIONS = ("mean", "sum", "none")
 
 
 def _class_last(x: np.ndarray) -> np.ndarray:
@@ -30,47 +33,73 @@ def _restore_class_dim(g2: np.ndarray, shape) -> np.ndarray:
     return np.moveaxis(g2.reshape(moved), -1, 1)
 
 
-def _check(logits: Tensor, target: Tensor, reduction: str, label_smoothing: float):
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"{reduction} is not a valid value for reduction")
+def _check(logits: Tensor, reduction: str, label_smoothing: float, op: str = "cross_entropy"):
+    check_reduction(reduction)
     if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"cross_entropy(): label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+        raise ValueError(f"{op}(): label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     if logits._data.dtype not in cpu_nn.FLOATS:
-        raise TypeError(f"cross_entropy(): expected input of dtype float32 or float64, got {logits.dtype}")
+        raise TypeError(f"{op}(): expected input of dtype float32 or float64, got {logits.dtype}")
     if logits.ndim == 0:
-        raise ValueError("cross_entropy(): input must have at least 1 dimension (classes), got a 0-d tensor")
+        raise ValueError(f"{op}(): input must have at least 1 dimension (classes), got a 0-d tensor")
 
 
-def cross_entropy(input, target, weight=None, *, ignore_index: int = -100, reduction: str = "mean",
-                  label_smoothing: float = 0.0) -> Tensor:
-    """torch.nn.functional.cross_entropy: ``input`` holds unnormalised logits of shape (C,), (N, C) or
-    (N, C, d1, ..., dk); ``target`` holds int64 class indices of shape (), (N,) or (N, d1, ..., dk)
-    (rows whose target is ``ignore_index`` contribute nothing), or class probabilities of input's
-    shape and dtype. Class ``weight`` is not supported."""
-    logits, target = as_tensor(input, "cross_entropy"), as_tensor(target, "cross_entropy")
-    if weight is not None:
-        raise NotImplementedError("cross_entropy(): class weights are not supported")
-    label_smoothing = float(label_smoothing)
-    _check(logits, target, reduction, label_smoothing)
-    if target.dtype.is_floating_point:
-        return _cross_entropy_probs(logits, target, reduction, label_smoothing)
-    if target._data.dtype != np.int64:
-        raise TypeError(f"cross_entropy(): expected target of dtype int64 (class indices) or {logits.dtype} "
-                        f"(class probabilities), got {target.dtype}")
+def _index_targets(logits: Tensor, target: Tensor, op: str):
+    """(x, t, unbatched): input as (N, C, ...) and int64 targets as (N, ...), checked against each other."""
     x, t = logits._data, target._data
     unbatched = x.ndim == 1
     if unbatched:
-        x = x[None]
-        t = t.reshape(1) if t.ndim == 0 else t
         if target.ndim != 0:
-            raise ValueError(f"cross_entropy(): for unbatched input of shape {tuple(logits.shape)} the target "
+            raise ValueError(f"{op}(): for unbatched input of shape {tuple(logits.shape)} the target "
                              f"must be 0-d, got shape {tuple(target.shape)}")
+        x, t = x[None], t.reshape(1)
     if t.ndim == 0 or t.shape[0] != x.shape[0]:
         raise ValueError(f"Expected input batch_size ({x.shape[0]}) to match target batch_size "
                          f"({t.shape[0] if t.ndim else 0}).")
-    if t.shape != (x.shape[0],) + x.shape[2:]:
-        raise ValueError(f"cross_entropy(): target of shape {tuple(target.shape)} does not match input of shape "
-                         f"{tuple(logits.shape)} (expected target shape {(x.shape[0],) + x.shape[2:]})")
+    want = (x.shape[0],) + x.shape[2:]
+    if t.shape != want:
+        raise ValueError(f"Expected target size {list(want)}, got {list(t.shape)}: {op}() target of shape "
+                         f"{tuple(target.shape)} does not match input of shape {tuple(logits.shape)}")
+    return x, t, unbatched
+
+
+def _target_weights(t1: np.ndarray, w: np.ndarray, ignore_index: int, n_classes: int):
+    """Per-row weight of the target class (0 where ignored); checks the range as the kernel would."""
+    keep = t1 != ignore_index
+    bad = keep & ((t1 < 0) | (t1 >= n_classes))
+    if bad.any():
+        raise IndexError(f"Target {int(t1[bad][0])} is out of bounds.")
+    return np.where(keep, w[np.where(keep, t1, 0)], w.dtype.type(0)), keep
+
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """torch.nn.functional.cross_entropy: ``input`` holds unnormalised logits of shape (C,), (N, C) or
+    (N, C, d1, ..., dk); ``target`` holds int64 class indices of shape (), (N,) or (N, d1, ..., dk)
+    (positions whose target is ``ignore_index`` contribute nothing), or class probabilities of input's
+    shape and dtype. ``weight`` (C,) rescales each class; a weighted 'mean' divides by the summed
+    weights of the non-ignored targets, as torch does."""
+    logits, target = as_tensor(input, "cross_entropy"), as_tensor(target, "cross_entropy")
+    if size_average is not None or reduce is not None:
+        from ._loss_util import legacy_reduction
+
+        reduction = legacy_reduction(size_average, reduce)
+    label_smoothing = float(label_smoothing)
+    _check(logits, reduction, label_smoothing)
+    n_classes = logits.shape[0 if logits.ndim == 1 else 1]
+    w = class_weight(weight, n_classes, logits._data.dtype, "nll_loss_forward")
+    if target.dtype.is_floating_point:
+        from .loss_prob import cross_entropy_probs
+
+        if ignore_index >= 0:
+            raise RuntimeError("ignore_index is not supported for floating point target")
+        return cross_entropy_probs(logits, target, w, reduction, label_smoothing)
+    if target._data.dtype != np.int64:
+        raise TypeError(f"cross_entropy(): expected target of dtype int64 (class indices) or {logits.dtype} "
+                        f"(class probabilities), got {target.dtype}")
+    x, t, unbatched = _index_targets(logits, target, "cross_entropy")
+    if w is not None:
+        return _cross_entropy_weighted(logits, target, x, t, unbatched, w, int(ignore_index), reduction,
+                                       label_smoothing)
     ii, ls = int(ignore_index), label_smoothing
     x2 = _class_last(x)
     t1 = t.reshape(-1)
@@ -96,41 +125,88 @@ def cross_entropy(input, target, weight=None, *, ignore_index: int = -100, reduc
     return record(Tensor._wrap(out), "NllLossBackward0", (logits, target), backward)
 
 
-def _cross_entropy_probs(logits: Tensor, target: Tensor, reduction: str, label_smoothing: float) -> Tensor:
-    """Class-probability targets: loss = -sum_c p_c * log_softmax(x)_c over the class dim."""
-    x, p = logits._data, target._data
-    if p.shape != x.shape:
-        raise ValueError(f"cross_entropy(): probability target of shape {tuple(target.shape)} must match input "
-                         f"of shape {tuple(logits.shape)}")
-    if p.dtype != x.dtype:
-        raise TypeError(f"cross_entropy(): probability target dtype {target.dtype} must match input dtype "
-                        f"{logits.dtype}")
-    xs = x[None] if x.ndim == 1 else x
-    x2, p2 = _class_last(xs), _class_last(p[None] if p.ndim == 1 else p)
-    keep = 1.0 - label_smoothing
-    if label_smoothing:
-        p2 = p2 * keep + label_smoothing / x2.shape[1]
-    logp = cpu_nn.softmax_last(x2, log=True)
-    losses = -(p2 * logp).sum(axis=1)
-    rows = losses.shape[0]
+def _cross_entropy_weighted(logits, target, x, t, unbatched, w, ii, reduction, s):
+    """Row i (target t, not ignored) costs (1-s) w_t (lse_i - x_it) + (s/C) sum_c w_c (lse_i - x_ic).
+
+    The kernel (run without smoothing) gives nll_i = lse_i - x_it and lse_i; the smoothing sum is
+    W lse_i - (x @ w)_i with W = sum_c w_c, one matrix-vector product."""
+    x2 = _class_last(x)
+    t1 = t.reshape(-1)
+    n_classes = x2.shape[1]
+    nll, lse = cpu_nn.cross_entropy_rows(x2, t1, ii, 0.0)
+    tw, keep = _target_weights(t1, w, ii, n_classes)
+    losses = (1.0 - s) * tw * nll
+    w_all = w.sum(dtype=np.float64)
+    if s:
+        smooth = w_all * lse.astype(np.float64) - (x2 @ w).astype(np.float64)
+        losses = (losses + np.where(keep, (s / n_classes) * smooth, 0.0)).astype(x.dtype)
+    losses = losses.astype(x.dtype, copy=False)
+    denom = float(tw.sum(dtype=np.float64))
     if reduction == "none":
-        out = losses.reshape(xs.shape[:1] + xs.shape[2:] if x.ndim > 1 else ())
-    elif reduction == "sum":
-        out = np.asarray(losses.sum(dtype=np.float64), dtype=x.dtype)
+        out = losses.reshape(() if unbatched else t.shape)
     else:
-        out = np.asarray(losses.sum(dtype=np.float64) / rows if rows else np.nan, dtype=x.dtype)
+        total = losses.sum(dtype=np.float64)
+        if reduction == "mean":
+            total = total / denom if denom else np.nan
+        out = np.asarray(total, dtype=x.dtype)
 
     def backward(g):
         if reduction == "none":
-            gr = g.reshape(-1, 1).astype(x.dtype, copy=False)
+            gr = g.reshape(-1).astype(np.float64)
         else:
-            gr = x.dtype.type(float(g) / rows if reduction == "mean" else float(g))
-        gx = gp = None
-        if logits._requires_grad:  # d/dx of -sum p log_softmax(x) = softmax(x) * sum(p) - p
-            g2 = gr * (np.exp(logp) * p2.sum(axis=1, keepdims=True) - p2)
-            gx = _restore_class_dim(g2, xs.shape).reshape(logits.shape)
-        if target._requires_grad:
-            gp = _restore_class_dim(-keep * gr * logp, xs.shape).reshape(target.shape)
-        return gx, gp
+            gr = np.full(t1.shape, float(g) / denom if (reduction == "mean" and denom) else float(g))
+        # g_i [A_i softmax_i - (1-s) w_t e_t - (s/C) w] with A_i = (1-s) w_t + (s/C) W: the kernel writes
+        # g_i A_i (softmax_i - e_t); the rest is g_i (s/C)(W e_t - w), a rank-1 update and a scatter.
+        a = gr * ((1.0 - s) * tw + np.where(keep, s / n_classes * w_all, 0.0))
+        g2 = cpu_nn.cross_entropy_rows_backward(x2, t1, lse, a.astype(x.dtype), 1.0, ii, 0.0)
+        if s:
+            c = np.where(keep, gr * (s / n_classes), 0.0)
+            g2 -= np.outer(c, w).astype(x.dtype)
+            rows = np.nonzero(keep)[0]
+            g2[rows, t1[rows]] += (c[rows] * w_all).astype(x.dtype)
+        return (_restore_class_dim(g2, x.shape).reshape(logits.shape), None)
 
-    return record(Tensor._wrap(out), "CrossEntropyBackward0", (logits, target), backward)
+    return record(Tensor._wrap(out), "NllLossBackward0", (logits, target), backward)
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
+             reduction: str = "mean") -> Tensor:
+    """torch.nn.functional.nll_loss: ``input`` holds log-probabilities (C,), (N, C) or (N, C, d1, ...);
+    loss = -weight[t] * input[t] per position; a 'mean' divides by the summed weights of the non-ignored
+    targets."""
+    logp, target = as_tensor(input, "nll_loss"), as_tensor(target, "nll_loss")
+    if size_average is not None or reduce is not None:
+        from ._loss_util import legacy_reduction
+
+        reduction = legacy_reduction(size_average, reduce)
+    _check(logp, reduction, 0.0, "nll_loss")
+    if target._data.dtype != np.int64:
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got {target.dtype} (nll_loss takes "
+                           "int64 class indices)")
+    n_classes = logp.shape[0 if logp.ndim == 1 else 1]
+    w = class_weight(weight, n_classes, logp._data.dtype, "nll_loss_forward")
+    x, t, unbatched = _index_targets(logp, target, "nll_loss")
+    ii = int(ignore_index)
+    tw, keep = _target_weights(t, np.ones(n_classes, x.dtype) if w is None else w, ii, n_classes)
+    idx = np.expand_dims(np.where(keep, t, 0), 1)
+    picked = np.take_along_axis(x, idx, axis=1)[:, 0]
+    losses = np.where(keep, -tw * picked, x.dtype.type(0)).astype(x.dtype, copy=False)
+    denom = float(tw.sum(dtype=np.float64))
+    if reduction == "none":
+        out = losses.reshape(()) if unbatched else losses
+    else:
+        total = losses.sum(dtype=np.float64)
+        if reduction == "mean":
+            total = total / denom if denom else np.nan
+        out = np.asarray(total, dtype=x.dtype)
+
+    def backward(g):
+        if reduction == "none":
+            gr = g.reshape(t.shape)
+        else:
+            gr = g / g.dtype.type(denom) if (reduction == "mean" and denom) else g
+        gx = np.zeros_like(x)
+        np.put_along_axis(gx, idx, np.expand_dims(-tw * gr, 1).astype(x.dtype), axis=1)
+        return (gx.reshape(logp.shape), None)
+
+    return record(Tensor._wrap(out), "NllLossBackward0", (logp, target), backward)
