@@ -3,10 +3,14 @@ from __future__ import annotations
 
 from . import functional, init
 from .activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softplus, Tanh
+from .batchnorm import BatchNorm1d, BatchNorm2d
 from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
+from .conv import Conv2d
 from .dropout import Dropout, Dropout2d
 from .linear import Identity, Linear
 from .module import Module
 from .normalization import LayerNorm
 from .parameter import Buffer, Parameter
+from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from .shape import Flatten, Unflatten
+from .sparse import Embedding

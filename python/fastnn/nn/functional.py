@@ -9,6 +9,14 @@ from ..ops.linalg import linear as _linear
 from ..ops.loss import cross_entropy  # noqa: F401
 from ..ops.normalization import layer_norm  # noqa: F401
 from ..ops.pooling import avg_pool2d, max_pool2d  # noqa: F401
+from ..ops.pooling import adaptive_avg_pool2d  # noqa: F401
+from ..ops.batchnorm import batch_norm  # noqa: F401
+from ..ops.embedding import embedding  # noqa: F401
+
+
+def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+                            return_indices: bool = True):
+    return max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices=True)
 
 
 def linear(input, weight, bias=None):
