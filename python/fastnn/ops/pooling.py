@@ -199,7 +199,7 @@ def adaptive_avg_pool2d(input, output_size) -> Tensor:
             raise RuntimeError("adaptive_avg_pool2d(): Expected input to have non-zero size for non-batch dimensions, "
                                f"but input has sizes {list(a.shape)} with dimension {dim} being empty")
     if a._data.dtype not in cpu_nn.FLOATS:
-        raise NotImplementedError(f'"adaptive_avg_pool2d" not implemented for \'{a.dtype}\'')
+        raise NotImplementedError(f'"adaptive_avg_pool2d" not implemented for \'{a.dtype.name}\'')
     x4 = a._data[None] if a.ndim == 3 else a._data
     n, c, h, w = x4.shape
     oh, ow = _adaptive_size(output_size, (h, w))
