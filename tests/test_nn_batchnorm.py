@@ -97,8 +97,8 @@ def test_repr_matches_torch(cfg):
 
 
 def test_eval_without_running_stats_uses_batch_statistics():
-    ours, theirs = nn.BatchNorm2d(3, track_running_stats=False).eval(), torch.nn.BatchNorm2d(3,
-                                                                                            track_running_stats=False).eval()
+    ours = nn.BatchNorm2d(3, track_running_stats=False).eval()
+    theirs = torch.nn.BatchNorm2d(3, track_running_stats=False).eval()
     x = np.random.default_rng(0).standard_normal((2, 3, 4, 4)).astype(np.float32) + 2
     compare_step(torch, ours, theirs, x, seed=1, what="eval, untracked")
 

@@ -1,9 +1,10 @@
 """embedding: rows of a weight matrix picked by integer indices; the backward scatters the output gradient
 back into those rows (repeats add up).
 
-The scatter counts the indices first (np.bincount, O(n + rows)): when no index repeats, a plain fancy
-assignment does the job; otherwise np.add.at accumulates (NumPy >= 2 runs it in one vectorised pass: 7 ms
-for 4096 indices x 256 dims into 10000 rows, against 11.6 ms for a sort + np.add.reduceat variant)."""
+The scatter counts the indices first (np.bincount, O(n + rows)): rows picked once get a plain fancy
+assignment and only the repeated ones go through np.add.at, the slow part (4096 indices x 256 dims into
+10000 rows, ~1/3 of them repeats, best of 15 on a busy 2-core machine: 11.4 ms all through np.add.at,
+3.4 ms split this way, 27 ms for a sort + np.add.reduceat variant)."""
 from __future__ import annotations
 
 import numbers
@@ -11,8 +12,8 @@ import numbers
 import numpy as np
 
 from ..autograd.grad_mode import no_grad
-from ..tensor import Tensor
 from ..autograd.graph import record
+from ..tensor import Tensor
 from ._util import as_tensor
 
 
@@ -76,10 +77,12 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type: float =
         if scale_grad_by_freq:
             g2 = g2 / counts[flat].astype(g2.dtype)[:, None]
         gw = np.zeros((rows, dim), g.dtype)
-        if flat.size and counts.max() <= 1:
+        once = counts[flat] == 1
+        if once.all():
             gw[flat] = g2
-        else:
-            np.add.at(gw, flat, g2)
+        else:  # rows picked once are plain assignments; only the repeated ones go through np.add.at
+            gw[flat[once]] = g2[once]
+            np.add.at(gw, flat[~once], g2[~once])
         if padding_idx is not None:
             gw[padding_idx] = 0
         return (gw,)
