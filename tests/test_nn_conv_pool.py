@@ -128,8 +128,8 @@ def test_max_pool2d_return_indices_match_torch(cfg):
                                                                                           **cfg)[1].numpy())
 
 
-@pytest.mark.parametrize("out", [(1, 1), (2, 3), (3, 4), (5, 2), (7, 9)], ids=str)
-def test_adaptive_avg_pool2d_gradcheck(out):
+@pytest.mark.parametrize("out", [(1, 1), (3, 5), (2, 3), (3, 4), (5, 2), (7, 9)], ids=str)
+def test_adaptive_avg_pool2d_gradcheck(out):  # (1, 1), (3, 5): the avg_pool2d kernel path; others: matrices
     gradcheck_op(lambda x: F.adaptive_avg_pool2d(x, out), (2, 2, 6, 5))
 
 
