@@ -12,8 +12,15 @@ from ..ops.loss_margin import hinge_embedding_loss, multi_margin_loss  # noqa: F
 from ..ops.loss_prob import kl_div  # noqa: F401
 from ..ops.loss_regression import huber_loss, l1_loss, mse_loss, smooth_l1_loss  # noqa: F401
 from ..ops.normalization import layer_norm  # noqa: F401
-from ..ops.pooling import avg_pool2d, max_pool2d  # noqa: F401
+from ..ops.batchnorm import batch_norm  # noqa: F401
+from ..ops.embedding import embedding  # noqa: F401
+from ..ops.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: F401
 from .attention import multi_head_attention_forward  # noqa: F401
+
+
+def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+                            return_indices: bool = True):
+    return max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices=True)
 
 
 def linear(input, weight, bias=None):

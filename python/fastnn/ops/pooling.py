@@ -1,4 +1,5 @@
-"""2-D pooling over NCHW (or CHW) tensors on the native kernels: max_pool2d, avg_pool2d.
+"""2-D pooling over NCHW (or CHW) tensors: max_pool2d, avg_pool2d on the native kernels, and
+adaptive_avg_pool2d (the avg_pool2d kernel when the sizes divide, two small GEMMs otherwise).
 
 max_pool2d saves its input rather than argmax indices: the backward recomputes each window's argmax
 (PyTorch's rule: first maximum in window order, NaN wins), which costs a read of x instead of writing
@@ -70,13 +71,13 @@ def _prepare(input, kernel_size, stride, padding, dilation, ceil_mode, op):
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
                return_indices: bool = False) -> Tensor:
-    """torch.nn.functional.max_pool2d over (N, C, H, W) or (C, H, W); implicit -inf padding."""
-    if return_indices:
-        raise NotImplementedError("max_pool2d(): return_indices=True is not supported")
+    """torch.nn.functional.max_pool2d over (N, C, H, W) or (C, H, W); implicit -inf padding. With
+    ``return_indices`` also returns, as torch does, each maximum's flat index h * W + w in its input plane."""
     a, x4, k, s, p, d = _prepare(input, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d")
     ceil_mode = bool(ceil_mode)
     if x4.shape[0] == 0:
-        return _empty_pool(a, x4, k, s, p, d, ceil_mode, "MaxPool2DWithIndicesBackward0")
+        out = _empty_pool(a, x4, k, s, p, d, ceil_mode, "MaxPool2DWithIndicesBackward0")
+        return (out, Tensor._wrap(np.zeros(out.shape, np.int64))) if return_indices else out
     x4 = cpu_nn.dense(x4)
     y = cpu_nn.max_pool2d(x4, k, s, p, d, ceil_mode)
 
@@ -84,8 +85,44 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         gx = cpu_nn.max_pool2d_backward(x4, g.reshape(y.shape), k, s, p, d, ceil_mode)
         return (gx.reshape(a.shape),)
 
-    return record(Tensor._wrap(y.reshape(y.shape[1:]) if a.ndim == 3 else y), "MaxPool2DWithIndicesBackward0",
-                  (a,), backward)
+    out = record(Tensor._wrap(y.reshape(y.shape[1:]) if a.ndim == 3 else y), "MaxPool2DWithIndicesBackward0",
+                 (a,), backward)
+    if not return_indices:
+        return out
+    idx = _max_pool2d_indices(x4, k, s, p, d, y.shape[2], y.shape[3])
+    return out, Tensor._wrap(idx.reshape(out.shape))
+
+
+def _max_pool2d_indices(x4, k, s, p, d, oh, ow):
+    """Each window's argmax as a flat index into its (H, W) plane, by torch's rule: the first maximum in
+    window order, but the last NaN when the window holds NaNs; a window of only -inf (and padding) points at
+    its first tap inside the input. NumPy over a strided window view: the native kernel does not emit
+    indices, and only callers that ask for them (MaxUnpool-style code) pay for this pass."""
+    n, c, h, w = x4.shape
+    need_h, need_w = (oh - 1) * s[0] + d[0] * (k[0] - 1) + 1, (ow - 1) * s[1] + d[1] * (k[1] - 1) + 1
+    xp = np.full((n, c, max(need_h, h + p[0]), max(need_w, w + p[1])), -np.inf, x4.dtype)
+    xp[:, :, p[0]:p[0] + h, p[1]:p[1] + w] = x4
+    sn, sc, sh, sw = xp.strides
+    win = np.lib.stride_tricks.as_strided(xp, (n, c, oh, ow, k[0], k[1]),
+                                          (sn, sc, s[0] * sh, s[1] * sw, d[0] * sh, d[1] * sw), writeable=False)
+    flat = win.reshape(n, c, oh, ow, k[0] * k[1])
+    arg = flat.argmax(axis=-1)
+    isnan = np.isnan(flat)
+    if isnan.any():
+        last_nan = k[0] * k[1] - 1 - isnan[..., ::-1].argmax(axis=-1)
+        arg = np.where(isnan.any(axis=-1), last_nan, arg)
+    # Tap geometry: rows r = i*s - p + a*d for window row i and tap a (likewise columns).
+    rows = np.arange(oh)[:, None] * s[0] - p[0] + np.arange(k[0])[None, :] * d[0]      # (oh, kh)
+    cols = np.arange(ow)[:, None] * s[1] - p[1] + np.arange(k[1])[None, :] * d[1]      # (ow, kw)
+    inside = ((rows >= 0) & (rows < h))[:, None, :, None] & ((cols >= 0) & (cols < w))[None, :, None, :]
+    inside = inside.reshape(oh, ow, k[0] * k[1])
+    all_ninf = np.take_along_axis(flat, arg[..., None], axis=-1)[..., 0] == -np.inf
+    if all_ninf.any():
+        arg = np.where(all_ninf, inside.argmax(axis=-1), arg)
+    ta, tb = np.divmod(arg, k[1])
+    r = np.arange(oh)[:, None] * s[0] - p[0] + ta * d[0]
+    q = np.arange(ow)[None, :] * s[1] - p[1] + tb * d[1]
+    return (r * w + q).astype(np.int64)
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode: bool = False, count_include_pad: bool = True,
@@ -115,3 +152,72 @@ def _empty_pool(a, x4, k, s, p, d, ceil_mode, name):
     oh, ow = _out_size(h, k[0], p[0], s[0], d[0], ceil_mode), _out_size(w, k[1], p[1], s[1], d[1], ceil_mode)
     y = np.empty((n, c, oh, ow), x4.dtype)
     return record(Tensor._wrap(y), name, (a,), lambda g: (np.zeros(a.shape, x4.dtype),))
+
+
+# ---- adaptive average pooling ------------------------------------------------------------------------
+
+def _adaptive_size(output_size, in_hw):
+    """output_size as (oh, ow): an int, or a pair whose None entries keep the input's size."""
+    if isinstance(output_size, (numbers.Integral, np.integer)) and not isinstance(output_size, bool):
+        out = (int(output_size), int(output_size))
+    elif isinstance(output_size, (tuple, list)):
+        if len(output_size) != 2:
+            raise RuntimeError(f"adaptive_avg_pool2d: output_size must be 2, got {tuple(output_size)}")
+        out = tuple(in_hw[i] if v is None else v for i, v in enumerate(output_size))
+        if not all(isinstance(v, (numbers.Integral, np.integer)) and not isinstance(v, bool) for v in out):
+            raise TypeError(f"adaptive_avg_pool2d: output_size must hold ints or None, got {output_size!r}")
+        out = (int(out[0]), int(out[1]))
+    else:
+        raise TypeError(f"adaptive_avg_pool2d: output_size must be an int or a pair, got {output_size!r}")
+    if min(out) < 0:
+        raise RuntimeError(f"adaptive_avg_pool2d: elements of output_size must be greater than or equal to 0 but "
+                           f"received {{{out[0]}, {out[1]}}}")
+    return out
+
+
+def _adaptive_matrix(n_in: int, n_out: int, dtype) -> np.ndarray:
+    """(n_out, n_in) averaging matrix of torch's windows [floor(i*n_in/n_out), ceil((i+1)*n_in/n_out))."""
+    i = np.arange(n_out)
+    start = (i * n_in) // n_out
+    end = -((-(i + 1) * n_in) // n_out)
+    cols = np.arange(n_in)
+    inside = (cols[None, :] >= start[:, None]) & (cols[None, :] < end[:, None])
+    return (inside / (end - start)[:, None]).astype(dtype)
+
+
+def adaptive_avg_pool2d(input, output_size) -> Tensor:
+    """torch.nn.functional.adaptive_avg_pool2d over (N, C, H, W) or (C, H, W). Output cell (i, j) averages
+    rows [floor(i*H/oh), ceil((i+1)*H/oh)) and the matching columns, so windows may overlap or differ in size.
+    When oh | H and ow | W this is avg_pool2d with kernel = stride = (H/oh, W/ow), run on its native kernel;
+    otherwise the average is separable: y = Ph @ x @ Pwᵀ with small averaging matrices, and the backward is
+    Phᵀ @ g @ Pw."""
+    a = as_tensor(input, "adaptive_avg_pool2d")
+    if a.ndim not in (3, 4):
+        raise RuntimeError(f"adaptive_avg_pool2d(): Expected 3D or 4D tensor, but got {list(a.shape)}")
+    for dim in range(a.ndim - 3, a.ndim):
+        if a.shape[dim] == 0:
+            raise RuntimeError("adaptive_avg_pool2d(): Expected input to have non-zero size for non-batch dimensions, "
+                               f"but input has sizes {list(a.shape)} with dimension {dim} being empty")
+    if a._data.dtype not in cpu_nn.FLOATS:
+        raise NotImplementedError(f'"adaptive_avg_pool2d" not implemented for \'{a.dtype.name}\'')
+    x4 = a._data[None] if a.ndim == 3 else a._data
+    n, c, h, w = x4.shape
+    oh, ow = _adaptive_size(output_size, (h, w))
+    out_shape = a.shape[:-2] + (oh, ow)
+    if n > 0 and oh > 0 and ow > 0 and h % oh == 0 and w % ow == 0:
+        k = (h // oh, w // ow)
+        y = cpu_nn.avg_pool2d(x4, k, k, (0, 0), False, True, None)
+
+        def backward(g):
+            gx = cpu_nn.avg_pool2d_backward(g.reshape(y.shape), x4.shape, k, k, (0, 0), False, True, None)
+            return (gx.reshape(a.shape),)
+    else:
+        ph, pw = _adaptive_matrix(h, oh, x4.dtype), _adaptive_matrix(w, ow, x4.dtype)
+        rows = x4.reshape(-1, w) @ pw.T                                # (N*C*H, ow): one GEMM
+        y = np.matmul(ph, rows.reshape(n * c, h, ow))                  # (N*C, oh, ow)
+
+        def backward(g):
+            t = np.matmul(ph.T, g.reshape(n * c, oh, ow))              # (N*C, H, ow)
+            return ((t.reshape(-1, ow) @ pw).reshape(a.shape),)
+
+    return record(Tensor._wrap(y.reshape(out_shape)), "AdaptiveAvgPool2DBackward0", (a,), backward)
