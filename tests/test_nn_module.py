@@ -283,3 +283,14 @@ def test_layernorm_module_matches_torch():
     x = np.random.default_rng(5).standard_normal((3, 4, 5)).astype(np.float32)
     assert_close(ours(fastnn.tensor(x)).detach().numpy(), theirs(torch.tensor(x)).detach().numpy(), atol=1e-5, rtol=1e-5)
     assert list(nn.LayerNorm(3, elementwise_affine=False).state_dict()) == []
+
+
+def test_module_list_repr_collapses_repeats_like_torch():
+    def build(lib):
+        return lib.nn.ModuleList([lib.nn.Linear(2, 2), lib.nn.Linear(2, 2), lib.nn.ReLU(),
+                                  lib.nn.Sequential(lib.nn.Linear(2, 3), lib.nn.Tanh())])
+
+    assert repr(build(fastnn)) == repr(build(torch))
+    layer = lambda lib: lib.nn.TransformerEncoderLayer(8, 2, 16, batch_first=True)  # noqa: E731
+    assert repr(nn.TransformerEncoder(layer(fastnn), 3)) == repr(torch.nn.TransformerEncoder(
+        layer(torch), 3, enable_nested_tensor=False))
