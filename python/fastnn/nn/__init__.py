@@ -9,4 +9,6 @@ from .linear import Identity, Linear
 from .module import Module
 from .normalization import LayerNorm
 from .parameter import Buffer, Parameter
+from .rnn import GRU, LSTM, RNN, RNNBase
+from .rnn_cell import GRUCell, LSTMCell, RNNCell, RNNCellBase
 from .shape import Flatten, Unflatten
