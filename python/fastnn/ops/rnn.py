@@ -20,7 +20,6 @@ from ..tensor import Tensor
 from . import rnn_cells as cells
 
 MODES = ("RNN_TANH", "RNN_RELU", "LSTM", "GRU")
-_GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
 
 def _arr(t):
@@ -32,46 +31,42 @@ def _direction_forward(mode, x2, length, w_ih, w_hh, b_ih, b_hh, h0, c0, out, c_
     hidden = w_hh.shape[1]
     dt = x2.dtype
     if mode == "LSTM":
-        rows = cells.gate_rows(cells.LSTM_ORDER, hidden)
         scale, _ = cells.lstm_scales(dt, hidden)
-        zx = cells.projection(x2, w_ih, length, rows, scale)
-        bias = cells.step_bias(None if b_ih is None else b_ih + b_hh, rows, scale, 4)
-        return cells.lstm_forward(zx, bias, cells.recurrent_weights(w_hh, rows, scale), h0, c0, out, c_n, reverse)
+        bias = None if b_ih is None else (b_ih + b_hh) * scale
+        zx = _C.linear(x2, w_ih * scale[:, None], bias).reshape(length, -1, 4 * hidden)
+        whh_t = np.ascontiguousarray((w_hh * scale[:, None]).T)
+        return cells.lstm_forward(zx, whh_t, h0, c0, out, c_n, reverse)
     if mode == "GRU":
-        rows = cells.gate_rows(cells.GRU_ORDER, hidden)
         scale = cells.gru_scale(dt, hidden)
-        bias = None
+        bias = b_hn = None
         if b_ih is not None:  # b_hr and b_hz add like b_ih; b_hn sits inside r * (...), so it stays per step
             bias = b_ih.copy()
             bias[: 2 * hidden] += b_hh[: 2 * hidden]
-        zx = cells.projection(x2, w_ih, length, rows, scale, bias)
-        return cells.gru_forward(zx, cells.recurrent_weights(w_hh, rows, scale), b_hh, h0, out, reverse)
+            bias *= scale
+            b_hn = b_hh[2 * hidden:]
+        zx = _C.linear(x2, w_ih * scale[:, None], bias).reshape(length, -1, 3 * hidden)
+        whh_t = np.ascontiguousarray((w_hh * scale[:, None]).T)
+        return cells.gru_forward(zx, whh_t, b_hn, h0, out, reverse)
     bias = None if b_ih is None else b_ih + b_hh
     z = cpu.linear(x2, w_ih, bias).reshape(length, -1, hidden)
     return cells.rnn_forward(z, w_hh, h0, out, reverse, mode == "RNN_RELU")
 
 
 def _direction_backward(mode, saved, dout, dcn, w_hh, h0, c0, reverse):
-    """(dzx, dzh, dh0, dc0, rows, scale): the cell's gradients, where rows/scale (None for torch's order
-    and scale) say that dzx/dzh's columns are the gates reordered by ``rows`` and lack a per-column
-    ``scale`` that the weight gradients must still take."""
+    """(dzx, dzh, dh0, dc0, scale): the cell's gradients; ``scale`` (None: none) is a per-gate-row factor
+    that dzx/dzh still lack and the weight and bias gradients must take (dzx @ (scale * W_ih) is dx)."""
     if mode == "LSTM":
-        hidden = w_hh.shape[1]
-        rows = cells.gate_rows(cells.LSTM_ORDER, hidden)
-        _, scale = cells.lstm_scales(w_hh.dtype, hidden)
-        return cells.lstm_backward(saved, dout, dcn, w_hh[rows] * scale[:, None], h0, c0, reverse) + (rows, scale)
+        _, scale = cells.lstm_scales(w_hh.dtype, w_hh.shape[1])
+        return cells.lstm_backward(saved, dout, dcn, w_hh * scale[:, None], h0, c0, reverse) + (scale,)
     if mode == "GRU":
-        return cells.gru_backward(saved, dout, dcn, w_hh, h0, c0, reverse) + (None, None)
-    return cells.rnn_backward(saved, dout, dcn, w_hh, h0, c0, reverse, mode == "RNN_RELU") + (None, None)
+        return cells.gru_backward(saved, dout, dcn, w_hh, h0, c0, reverse) + (None,)
+    return cells.rnn_backward(saved, dout, dcn, w_hh, h0, c0, reverse, mode == "RNN_RELU") + (None,)
 
 
-def _to_torch_rows(grad, rows, scale):
-    """A weight/bias gradient computed in a cell's internal gate order and scale, in torch's."""
-    if rows is None:
-        return grad
-    out = np.empty_like(grad)
-    out[rows] = grad * (scale[:, None] if grad.ndim == 2 else scale)
-    return out
+def _scaled(grad, scale):
+    if scale is not None:
+        grad *= scale[:, None] if grad.ndim == 2 else scale
+    return grad
 
 
 def rnn_layer(mode: str, input: Tensor, seq_len: int, weights, hx: Tensor | None, cx: Tensor | None,
@@ -120,14 +115,14 @@ def rnn_layer(mode: str, input: Tensor, seq_len: int, weights, hx: Tensor | None
             t_ih, t_hh, t_bih, t_bhh = ws
             w_ih, w_hh = t_ih._data, t_hh._data
             reverse = d == 1
-            dzx, dzh, dh0, dc0, rows, scale = _direction_backward(
+            dzx, dzh, dh0, dc0, scale = _direction_backward(
                 mode, saved[d], g[:length, :, cols], g[length, :, cols] if lstm else None, w_hh, h0s[d], c0s[d],
                 reverse)
             gates = dzx.shape[-1]
             dzx2 = dzx.reshape(length * n, gates)
             dzh2 = dzh.reshape(length * n, gates)
             if gx is not None:
-                w_eff = w_ih if rows is None else w_ih[rows] * scale[:, None]
+                w_eff = w_ih if scale is None else w_ih * scale[:, None]
                 _C.gemm(dzx2, w_eff, dx2, 1.0, 0.0 if d == 0 else 1.0)
             gw_ih = _C.matmul(dzx2.T, x2) if t_ih._requires_grad else None
             gw_hh = _hh_weight_grad(dzh, y[:length, :, cols], h0s[d], hx is not None, reverse) \
@@ -138,7 +133,7 @@ def rnn_layer(mode: str, input: Tensor, seq_len: int, weights, hx: Tensor | None
             gb_hh = None
             if need_bhh:  # RNN and LSTM: the same pre-activations take both biases
                 gb_hh = gb_ih.copy() if need_bih and dzh is dzx else dzh2.sum(axis=0)
-            gw_ih, gw_hh, gb_ih, gb_hh = (None if gr is None else _to_torch_rows(gr, rows, scale)
+            gw_ih, gw_hh, gb_ih, gb_hh = (None if gr is None else _scaled(gr, scale)
                                           for gr in (gw_ih, gw_hh, gb_ih, gb_hh))
             wgrads += [gw_ih, gw_hh, gb_ih, gb_hh]
             if ghx is not None:

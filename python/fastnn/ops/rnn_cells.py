@@ -2,19 +2,15 @@
 hand-written backward through time, side by side, in NumPy plus the native GEMM.
 
 The layer op (ops/rnn.py) has already turned the whole input sequence into gate pre-activations with one
-GEMM; here each time step costs one GEMM (h_prev @ W_hhᵀ, all gates at once) and a few NumPy calls on
-arrays of one step, which stay in cache. Every NumPy call writes into preallocated storage (``out=``).
-
-Layouts. The forward keeps pre-activations gate-major, (gates, L, N, H): one gate of one step is then a
-contiguous (N, H) block, and element-wise NumPy runs ~2.6x faster on it than on a (N, H) column slice of a
-(N, gates*H) row (1.1 vs 2.9 us on 32x128 float32). The recurrent GEMM writes all gates of a step in one
-batched call (the h_prev operand broadcast over the gate axis with a zero stride). The backward writes
-gate gradients time-major in torch's gate order, (L, N, gates*H), so the per-step dh GEMM and the weight
-gradient GEMMs at the end are single GEMMs against the weights as stored.
+GEMM (bias fused); here each time step costs one GEMM (h_prev @ W_hhᵀ, all gates at once, accumulated in
+place into the step's (N, gates*H) block) and a few NumPy calls on arrays of one step, which stay in
+cache. Every NumPy call writes into preallocated storage (``out=``); the whole-block calls (tanh, the
+sigmoid's affine, the slopes) run on contiguous 16k-element rows, which matters: a 12k-element column
+slice of those rows costs 4.3 us against 1.8 us contiguous.
 
 Sigmoid is computed as 0.5 * tanh(x / 2) + 0.5 with the 1/2 folded into the weights and biases of the
 sigmoid gates (a power of two: exact), so a step runs one tanh over all its gates plus two affine calls
-instead of exp, add and reciprocal per sigmoid gate.
+instead of exp, add and reciprocal per sigmoid gate (expit: 39 us per 12k elements, tanh: 4.8 per 16k).
 
 Each ``*_forward`` returns the arrays its backward needs; each ``*_backward`` returns (dzx, dzh, dh0, dc0):
 the gradients of the input pre-activations (for W_ih, b_ih and the input), of the recurrent
@@ -70,56 +66,6 @@ def _steps(length: int, reverse: bool):
     return range(length - 1, -1, -1) if reverse else range(length)
 
 
-def _broadcast_steps(h_seq, h0, gates):
-    """(view of h_seq[t], view of h0) broadcast over a leading gate axis with zero strides, built once: the
-    batched recurrent GEMM reads h_prev once per gate without copies, and slicing a prebuilt view costs
-    0.1 us where np.broadcast_to per step costs ~2 us."""
-    ls = np.lib.stride_tricks.as_strided
-    st = h_seq.strides
-    seq = ls(h_seq, (h_seq.shape[0], gates) + h_seq.shape[1:], (st[0], 0) + st[1:], writeable=False)
-    return seq, np.broadcast_to(h0, (gates,) + h0.shape)
-
-
-def gate_rows(order, hidden: int) -> np.ndarray:
-    """Row indices that put the gate blocks of a (gates*H, ·) weight in ``order``."""
-    return (np.asarray(order)[:, None] * hidden + np.arange(hidden)).reshape(-1)
-
-
-def projection(x2, w_ih, length, rows, scale, bias=None):
-    """x2 @ W_ihᵀ for the whole sequence in one GEMM, gates reordered by ``rows`` and scaled per row:
-    (L, N, G), time-major, in a workspace array. The bias is added per step, where the loop copies a step
-    into its own contiguous block anyway (free there, where a separate pass would cost a full sweep)."""
-    w = w_ih[rows] * scale[:, None]
-    z = _empty((length, x2.shape[0] // length if length else 0, w.shape[0]), x2.dtype)
-    _gemm(x2, w.T, z.reshape(x2.shape[0], w.shape[0]), 1.0, 0.0)
-    if bias is not None:  # GRU: one pass (its loop has no copy to hide the bias in)
-        np.add(z, bias[rows] * scale, out=z)
-    return z
-
-
-def step_bias(bias, rows, scale, gates):
-    """The bias in the per-step block layout (gates, 1, H) (zeros without a bias)."""
-    hidden = rows.shape[0] // gates
-    if bias is None:
-        return np.zeros((gates, 1, hidden), scale.dtype)
-    return (bias[rows] * scale).reshape(gates, 1, hidden)
-
-
-def recurrent_weights(w_hh, rows, scale):
-    """W_hh with gates reordered and scaled, as (gates, H, H) B operands of one batched GEMM: gate k of
-    h_prev @ this is h_prev @ W_kᵀ. Packed contiguous: the GEMM reads them faster (33 vs 42 us a step)."""
-    hidden = w_hh.shape[1]
-    w = (w_hh[rows] * scale[:, None]).reshape(-1, hidden, hidden)
-    return np.ascontiguousarray(w.transpose(0, 2, 1))
-
-
-def _gate_steps(z, gates):
-    """(L, N, gates*H) time-major pre-activations as (L, gates, N, H) views: step t's gates as planes the
-    batched GEMM accumulates into (strided: no copy of the projection into a gate-major layout)."""
-    length, n, width = z.shape
-    return z.reshape(length, n, gates, width // gates).transpose(0, 2, 1, 3)
-
-
 # ---- Elman RNN: h_t = act(x_t W_ihᵀ + b_ih + h_{t-1} W_hhᵀ + b_hh) ------------------------------------------
 
 def rnn_forward(z, w_hh, h0, out, reverse, relu):
@@ -164,70 +110,67 @@ def rnn_backward(saved, dout, dcn, w_hh, h0, c0, reverse, relu):
 
 # ---- LSTM: gates i, f, g, o (torch's order); c_t = f c_{t-1} + i g, h_t = o tanh(c_t) -----------------------
 
-LSTM_ORDER = [0, 1, 3, 2]  # internal gate order i, f, o, g: the three sigmoid gates side by side
-
-
 def lstm_scales(dt, hidden: int):
-    """(forward, backward) per-row scales of the internally ordered gates. Forward: 1/2 on the sigmoid
-    gates (sigmoid(a) = (tanh(a/2) + 1) / 2). Backward: every gate's slope is taken as 1 - T² from its tanh
-    value T; a sigmoid gate's true slope s(1-s) = (1 - T²)/4, so 1/4 scales its rows of the weights and of
-    the weight gradients instead of every step's gate gradients."""
-    fwd = np.repeat(np.array([0.5, 0.5, 0.5, 1.0], dt), hidden)
-    bwd = np.repeat(np.array([0.25, 0.25, 0.25, 1.0], dt), hidden)
+    """(forward, backward) per-row scales of the gates i, f, g, o. Forward: 1/2 on the sigmoid gates
+    (sigmoid(a) = (tanh(a/2) + 1) / 2), so one tanh covers a step's four gates. Backward: every gate's
+    slope is taken as 1 - T² from its tanh value T; a sigmoid gate's true slope s(1-s) = (1 - T²)/4, so 1/4
+    scales its rows of the weights and of the weight gradients instead of every step's gate gradients."""
+    fwd = np.repeat(np.array([0.5, 0.5, 1.0, 0.5], dt), hidden)
+    bwd = np.repeat(np.array([0.25, 0.25, 1.0, 0.25], dt), hidden)
     return fwd, bwd
 
 
-def lstm_forward(zx, bias, whh, h0, c0, out, c_n, reverse):
-    """zx (L, N, 4H): projection(...) in LSTM_ORDER with the forward scales; bias: step_bias(b_ih + b_hh);
-    whh: recurrent_weights(...) alike. Writes h_t into out (L, N, H) and the last cell state into c_n. Saves
-    the gates' tanh values T and the sigmoid gates, (L, 4, N, H) and (L, 3, N, H), c and tanh(c)."""
+def lstm_forward(zx, whh_t, h0, c0, out, c_n, reverse):
+    """zx (L, N, 4H): x W_ihᵀ + b_ih + b_hh with the forward scales, turned in place into the gates' tanh
+    values T; whh_t: (W_hh scaled)ᵀ, (H, 4H). Writes h_t into out (L, N, H) and
+    the last cell state into c_n. Saves T, S = (T + 1)/2 (the sigmoid gates; its g block unused), c and
+    tanh(c). A step is one (N, 4H) row block: the GEMM and the big element-wise calls run on it whole."""
     length, n, width = zx.shape
     hidden = width // 4
     dt = zx.dtype
     half = dt.type(0.5)
-    z_steps = _gate_steps(zx, 4)
-    tg = _empty((length, 4, n, hidden), dt)
-    sg = _empty((length, 3, n, hidden), dt)
+    sg = _empty((length, n, width), dt)
     c = _empty((length, n, hidden), dt)
     tanh_c = _empty((length, n, hidden), dt)
     tmp = np.empty((n, hidden), dt)
-    h_seq, h_first = _broadcast_steps(out, h0, 4)
-    h_prev, c_prev = h_first, c0
+    i_, f_, g_, o_ = (slice(k * hidden, (k + 1) * hidden) for k in range(4))
+    h_prev, c_prev = h0, c0
     for t in _steps(length, reverse):
-        tt, st = tg[t], sg[t]
-        np.add(z_steps[t], bias, out=tt)  # step t's projection into one contiguous block (one strided read)
-        _gemm(h_prev, whh, tt, 1.0, 1.0)
+        tt, st = zx[t], sg[t]
+        _gemm(h_prev, whh_t, tt, 1.0, 1.0)
         np.tanh(tt, out=tt)
-        np.multiply(tt[:3], half, out=st)
+        np.multiply(tt, half, out=st)
         np.add(st, half, out=st)
         ct = c[t]
-        np.multiply(st[1], c_prev, out=ct)
-        np.multiply(st[0], tt[3], out=tmp)
+        np.multiply(st[:, f_], c_prev, out=ct)
+        np.multiply(st[:, i_], tt[:, g_], out=tmp)
         np.add(ct, tmp, out=ct)
         tct = tanh_c[t]
         np.tanh(ct, out=tct)
-        np.multiply(st[2], tct, out=out[t])
-        h_prev, c_prev = h_seq[t], ct
+        ht = out[t]
+        np.multiply(st[:, o_], tct, out=ht)
+        h_prev, c_prev = ht, ct
     c_n[...] = c_prev
-    return tg, sg, c, tanh_c
+    return zx, sg, c, tanh_c
 
 
 def lstm_backward(saved, dout, dcn, w_hh_k, h0, c0, reverse):
     """Through time: dh_t = dout_t + dz_{t+1} W_hh; dc_t = dc_{t+1} f_{t+1} + dh_t o_t (1 - tanh²c_t); the
-    gates' output gradients (i: dc g, f: dc c_{t-1}, o: dh tanh c, g: dc i) times their slopes 1 - T².
+    gates' output gradients (i: dc g, f: dc c_{t-1}, g: dc i, o: dh tanh c) times their slopes 1 - T².
 
-    ``w_hh_k``: W_hh in LSTM_ORDER times the backward scales (so dz @ w_hh_k is the true dh). Returns dz
-    in LSTM_ORDER still lacking the backward scales (the caller applies them to the weight gradients)."""
+    ``w_hh_k``: W_hh times the backward scales (so dz @ w_hh_k is the true dh). Returns dz lacking the
+    backward scales (the caller applies them to the weight gradients)."""
     tg, sg, c, tanh_c = saved
-    length, _, n, hidden = tg.shape
+    length, n, width = tg.shape
+    hidden = width // 4
     dt = tg.dtype
-    dz = _empty((length, n, 4 * hidden), dt)
-    dz_steps = _gate_steps(dz, 4)
-    post = np.empty((4, n, hidden), dt)
-    slope = np.empty((4, n, hidden), dt)
+    dz = _empty((length, n, width), dt)
+    post = np.empty((n, width), dt)
     dh = np.empty((n, hidden), dt)
     t1 = np.empty((n, hidden), dt)
     dc = np.array(dcn, copy=True)
+    i_, f_, g_, o_ = (slice(k * hidden, (k + 1) * hidden) for k in range(4))
+    p_i, p_f, p_g, p_o = post[:, i_], post[:, f_], post[:, g_], post[:, o_]
     first = length - 1 if reverse else 0
     t_next = None
     for t in _steps(length, not reverse):
@@ -237,22 +180,22 @@ def lstm_backward(saved, dout, dcn, w_hh_k, h0, c0, reverse):
             _gemm(dz[t_next], w_hh_k, dh, 1.0, 0.0)
             np.add(dh, dout[t], out=dh)
             dht = dh
-        tt, st, tc = tg[t], sg[t], tanh_c[t]
+        tt, st, tc, dzt = tg[t], sg[t], tanh_c[t], dz[t]
         c_prev = c0 if t == first else c[t - 1 if not reverse else t + 1]
         # dc += dh o (1 - tanh²c)
         np.multiply(tc, tc, out=t1)
         np.subtract(1, t1, out=t1)
-        np.multiply(t1, st[2], out=t1)
+        np.multiply(t1, st[:, o_], out=t1)
         np.multiply(t1, dht, out=t1)
         np.add(dc, t1, out=dc)
-        np.multiply(dc, tt[3], out=post[0])
-        np.multiply(dc, c_prev, out=post[1])
-        np.multiply(dht, tc, out=post[2])
-        np.multiply(dc, st[0], out=post[3])
-        np.multiply(tt, tt, out=slope)
-        np.subtract(1, slope, out=slope)
-        np.multiply(post, slope, out=dz_steps[t])
-        np.multiply(dc, st[1], out=dc)  # dc_{t-1}
+        np.multiply(dc, tt[:, g_], out=p_i)
+        np.multiply(dc, c_prev, out=p_f)
+        np.multiply(dc, st[:, i_], out=p_g)
+        np.multiply(dht, tc, out=p_o)
+        np.multiply(tt, tt, out=dzt)
+        np.subtract(1, dzt, out=dzt)
+        np.multiply(dzt, post, out=dzt)
+        np.multiply(dc, st[:, f_], out=dc)  # dc_{t-1}
         t_next = t
     dh0 = _C.matmul(dz[t_next], w_hh_k)
     return dz, dz, dh0, dc
@@ -260,103 +203,98 @@ def lstm_backward(saved, dout, dcn, w_hh_k, h0, c0, reverse):
 
 # ---- GRU: gates r, z, n; n = tanh(x W_inᵀ + b_in + r (h W_hnᵀ + b_hn)), h' = (1 - z) n + z h -----------------
 
-GRU_ORDER = [0, 1, 2]
-
-
 def gru_scale(dt, hidden: int):
     """Forward per-row scales: 1/2 on r and z (sigmoid by tanh); n's rows stay."""
     return np.repeat(np.array([0.5, 0.5, 1.0], dt), hidden)
 
 
-def gru_forward(zx, whh, b_hh, h0, out, reverse):
-    """zx (L, N, 3H): projection(...) with gru_scale (b_ih, and b_hh of r and z, folded in); whh:
-    recurrent_weights(...) alike; b_hh: the recurrent bias (None without biases), whose n part stays
-    inside r * (h W_hnᵀ + b_hn). Saves the gates (3, L, N, H), gh_n = h W_hnᵀ + b_hn per step, and out."""
+def gru_forward(zx, whh_t, b_hn, h0, out, reverse):
+    """zx (L, N, 3H): x W_ihᵀ + b_ih + [b_hr, b_hz, 0] with gru_scale, turned in place into the gates r, z,
+    n; whh_t: (W_hh scaled)ᵀ, (H, 3H); b_hn: the n part of b_hh (None without biases), which stays inside
+    r * (h W_hnᵀ + b_hn). Saves the gates, gh_n = h W_hnᵀ + b_hn per step, and out."""
     length, n, width = zx.shape
     hidden = width // 3
     dt = zx.dtype
     half = dt.type(0.5)
-    z_steps = _gate_steps(zx, 3)
-    gates = _empty((3, length, n, hidden), dt)
-    gh = np.empty((3, n, hidden), dt)
+    gh = np.empty((n, width), dt)
     gh_n = _empty((length, n, hidden), dt)
-    b_n = b_hh[2 * hidden:] if b_hh is not None else None
     tmp = np.empty((n, hidden), dt)
-    rz, g_r, g_z, g_n = gates[:2], gates[0], gates[1], gates[2]
-    h_seq, h_first = _broadcast_steps(out, h0, 3)
-    h_prev, h_prev_2d = h_first, h0
+    rz_, r_, z_, n_ = slice(0, 2 * hidden), slice(0, hidden), slice(hidden, 2 * hidden), slice(2 * hidden, width)
+    gh_rz, gh_nn = gh[:, rz_], gh[:, n_]
+    h_prev = h0
     for t in _steps(length, reverse):
-        _gemm(h_prev, whh, gh, 1.0, 0.0)
-        zt = z_steps[t]
-        rzt = rz[:, t]
-        np.add(zt[:2], gh[:2], out=rzt)
+        _gemm(h_prev, whh_t, gh, 1.0, 0.0)
+        zt = zx[t]
+        rzt = zt[:, rz_]
+        np.add(rzt, gh_rz, out=rzt)
         np.tanh(rzt, out=rzt)
         np.multiply(rzt, half, out=rzt)
         np.add(rzt, half, out=rzt)
         ght = gh_n[t]
-        if b_n is not None:
-            np.add(gh[2], b_n, out=ght)
+        if b_hn is not None:
+            np.add(gh_nn, b_hn, out=ght)
         else:
-            ght[...] = gh[2]
-        nt = g_n[t]
-        np.multiply(g_r[t], ght, out=tmp)
-        np.add(zt[2], tmp, out=nt)
+            np.copyto(ght, gh_nn)
+        nt = zt[:, n_]
+        np.multiply(zt[:, r_], ght, out=tmp)
+        np.add(nt, tmp, out=nt)
         np.tanh(nt, out=nt)
         ht = out[t]
-        np.subtract(h_prev_2d, nt, out=tmp)
-        np.multiply(g_z[t], tmp, out=tmp)
+        np.subtract(h_prev, nt, out=tmp)
+        np.multiply(zt[:, z_], tmp, out=tmp)
         np.add(nt, tmp, out=ht)
-        h_prev, h_prev_2d = h_seq[t], ht
-    return gates, gh_n, out
+        h_prev = ht
+    return zx, gh_n, out
 
 
 def gru_backward(saved, dout, dcn, w_hh, h0, c0, reverse):
     """dn = dh (1-z) (1-n²); dz = dh (h_prev - n) z(1-z); dr = dn gh_n r(1-r); d(gh_n) = dn r;
     dh_prev = dh z + [dr, dz, dn r] W_hh."""
     a, gh_n, out = saved
-    _, length, n, hidden = a.shape
+    length, n, width = a.shape
+    hidden = width // 3
     dt = a.dtype
     dh = _empty(dout.shape, dt)
     np.copyto(dh, dout)
-    dzx = _empty((length, n, 3 * hidden), dt)
-    dzh = _empty((length, n, 3 * hidden), dt)
-    dzx3 = dzx.reshape(length, n, 3, hidden)
-    dzh3 = dzh.reshape(length, n, 3, hidden)
+    dzx = _empty((length, n, width), dt)
+    dzh = _empty((length, n, width), dt)
     t1 = np.empty((n, hidden), dt)
     t2 = np.empty((n, hidden), dt)
-    ar, az, an = a[0], a[1], a[2]
+    rz_, r_, z_, n_ = slice(0, 2 * hidden), slice(0, hidden), slice(hidden, 2 * hidden), slice(2 * hidden, width)
     first = length - 1 if reverse else 0
     t_next = None
     for t in _steps(length, not reverse):
         dht = dh[t]
         if t_next is not None:
             _gemm(dzh[t_next], w_hh, dht, 1.0, 1.0)
-            np.multiply(dh[t_next], az[t_next], out=t1)  # the z h_prev path of step t_next
+            np.multiply(dh[t_next], a[t_next][:, z_], out=t1)  # the z h_prev path of step t_next
             np.add(dht, t1, out=dht)
-        r, zg, ng = ar[t], az[t], an[t]
+        at = a[t]
+        r, zg, ng = at[:, r_], at[:, z_], at[:, n_]
         h_prev = h0 if t == first else out[t - 1 if not reverse else t + 1]
-        dxt, dht3 = dzx3[t], dzh3[t]
+        dxt, dzht = dzx[t], dzh[t]
+        dn = dxt[:, n_]
         # dn = dh (1 - z) (1 - n²)
         np.multiply(ng, ng, out=t1)
         np.subtract(1, t1, out=t1)
         np.subtract(1, zg, out=t2)
         np.multiply(t1, t2, out=t1)
-        np.multiply(t1, dht, out=dxt[:, 2])
-        np.multiply(dxt[:, 2], r, out=dht3[:, 2])
+        np.multiply(t1, dht, out=dn)
+        np.multiply(dn, r, out=dzht[:, n_])
         # dz = dh (h_prev - n) z (1 - z)
         np.subtract(h_prev, ng, out=t1)
         np.multiply(t1, dht, out=t1)
         np.subtract(1, zg, out=t2)
         np.multiply(t2, zg, out=t2)
-        np.multiply(t1, t2, out=dxt[:, 1])
+        np.multiply(t1, t2, out=dxt[:, z_])
         # dr = dn gh_n r (1 - r)
-        np.multiply(dxt[:, 2], gh_n[t], out=t1)
+        np.multiply(dn, gh_n[t], out=t1)
         np.subtract(1, r, out=t2)
         np.multiply(t2, r, out=t2)
-        np.multiply(t1, t2, out=dxt[:, 0])
-        dht3[:, :2] = dxt[:, :2]
+        np.multiply(t1, t2, out=dxt[:, r_])
+        np.copyto(dzht[:, rz_], dxt[:, rz_])
         t_next = t
     dh0 = _C.matmul(dzh[t_next], w_hh)
-    np.multiply(dh[t_next], az[t_next], out=t1)
+    np.multiply(dh[t_next], a[t_next][:, z_], out=t1)
     dh0 += t1
     return dzx, dzh, dh0, None
