@@ -33,9 +33,9 @@ def _direction_forward(mode, x2, length, w_ih, w_hh, b_ih, b_hh, h0, c0, out, c_
     if mode == "LSTM":
         scale, _ = cells.lstm_scales(dt, hidden)
         bias = None if b_ih is None else (b_ih + b_hh) * scale
-        zx = _C.linear(x2, w_ih * scale[:, None], bias).reshape(length, -1, 4 * hidden)
+        zx = cells.projection(x2, w_ih * scale[:, None], length)
         whh_t = np.ascontiguousarray((w_hh * scale[:, None]).T)
-        return cells.lstm_forward(zx, whh_t, h0, c0, out, c_n, reverse)
+        return cells.lstm_forward(zx, bias, whh_t, h0, c0, out, c_n, reverse)
     if mode == "GRU":
         scale = cells.gru_scale(dt, hidden)
         bias = b_hn = None
