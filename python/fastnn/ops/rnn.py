@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _C
+from ..autograd.grad_mode import is_grad_enabled
 from ..autograd.graph import record
 from ..backend import cpu
 from ..tensor import Tensor
@@ -26,7 +27,7 @@ def _arr(t):
     return None if t is None else t._data
 
 
-def _direction_forward(mode, x2, length, w_ih, w_hh, b_ih, b_hh, h0, c0, out, c_n, reverse):
+def _direction_forward(mode, x2, length, w_ih, w_hh, b_ih, b_hh, h0, c0, out, c_n, reverse, need_grad):
     """Runs one direction, writing h_t into ``out`` (and c_n): returns what its backward needs."""
     hidden = w_hh.shape[1]
     dt = x2.dtype
@@ -35,7 +36,7 @@ def _direction_forward(mode, x2, length, w_ih, w_hh, b_ih, b_hh, h0, c0, out, c_
         bias = None if b_ih is None else (b_ih + b_hh) * scale
         zx = cells.projection(x2, w_ih * scale[:, None], length)
         whh_t = np.ascontiguousarray((w_hh * scale[:, None]).T)
-        return cells.lstm_forward(zx, bias, whh_t, h0, c0, out, c_n, reverse)
+        return cells.lstm_forward(zx, bias, whh_t, h0, c0, out, c_n, reverse, need_grad)
     if mode == "GRU":
         scale = cells.gru_scale(dt, hidden)
         bias = b_hn = None
@@ -52,12 +53,12 @@ def _direction_forward(mode, x2, length, w_ih, w_hh, b_ih, b_hh, h0, c0, out, c_
     return cells.rnn_forward(z, w_hh, h0, out, reverse, mode == "RNN_RELU")
 
 
-def _direction_backward(mode, saved, dout, dcn, w_hh, h0, c0, reverse):
+def _direction_backward(mode, saved, dout, dcn, w_hh, h0, c0, reverse, need_h0):
     """(dzx, dzh, dh0, dc0, scale): the cell's gradients; ``scale`` (None: none) is a per-gate-row factor
     that dzx/dzh still lack and the weight and bias gradients must take (dzx @ (scale * W_ih) is dx)."""
     if mode == "LSTM":
         _, scale = cells.lstm_scales(w_hh.dtype, w_hh.shape[1])
-        return cells.lstm_backward(saved, dout, dcn, w_hh * scale[:, None], h0, c0, reverse) + (scale,)
+        return cells.lstm_backward(saved, dout, dcn, w_hh * scale[:, None], h0, c0, reverse, need_h0) + (scale,)
     if mode == "GRU":
         return cells.gru_backward(saved, dout, dcn, w_hh, h0, c0, reverse) + (None,)
     return cells.rnn_backward(saved, dout, dcn, w_hh, h0, c0, reverse, mode == "RNN_RELU") + (None,)
@@ -94,14 +95,15 @@ def rnn_layer(mode: str, input: Tensor, seq_len: int, weights, hx: Tensor | None
     c0s = (cx._data[rows] if cx is not None else np.zeros((ndir, n, hidden), dt)) if lstm else [None] * ndir
     if n == 0:  # an empty batch: empty outputs and zero gradients (the GEMMs refuse empty strided views)
         return _empty_batch_layer(input, y, hx, cx, weights)
+    flat = [w for ws in weights for w in ws]
+    need_grad = is_grad_enabled() and any(t is not None and t._requires_grad for t in (input, hx, cx, *flat))
     saved = []
     for d, ws in enumerate(weights):
         cols = slice(d * hidden, (d + 1) * hidden)
         w_ih, w_hh, b_ih, b_hh = (_arr(w) for w in ws)
         saved.append(_direction_forward(mode, x2, length, w_ih, w_hh, b_ih, b_hh, h0s[d], c0s[d],
-                                        y[:length, :, cols], y[length, :, cols] if lstm else None, d == 1))
-
-    flat = [w for ws in weights for w in ws]
+                                        y[:length, :, cols], y[length, :, cols] if lstm else None, d == 1,
+                                        need_grad))
 
     def backward(g):
         gx = None
@@ -119,7 +121,7 @@ def rnn_layer(mode: str, input: Tensor, seq_len: int, weights, hx: Tensor | None
             reverse = d == 1
             dzx, dzh, dh0, dc0, scale = _direction_backward(
                 mode, saved[d], g[:length, :, cols], g[length, :, cols] if lstm else None, w_hh, h0s[d], c0s[d],
-                reverse)
+                reverse, ghx is not None)
             gates = dzx.shape[-1]
             dzx2 = dzx.reshape(length * n, gates)
             dzh2 = dzh.reshape(length * n, gates)

@@ -2,7 +2,7 @@
 hand-written backward through time, side by side, in NumPy plus the native GEMM.
 
 The layer op (ops/rnn.py) has already turned the whole input sequence into gate pre-activations with one
-GEMM (bias fused); here each time step costs one GEMM (h_prev @ W_hhᵀ, all gates at once, accumulated in
+GEMM (RNN and GRU with the bias fused in; LSTM adds its bias per step); here each time step costs one GEMM (h_prev @ W_hhᵀ, all gates at once, accumulated in
 place into the step's (N, gates*H) block) and a few NumPy calls on arrays of one step, which stay in
 cache. Every NumPy call writes into preallocated storage (``out=``); the whole-block calls (tanh, the
 sigmoid's affine, the slopes) run on contiguous 16k-element rows, which matters: a 12k-element column
@@ -75,7 +75,7 @@ def clear_workspace() -> None:
 def projection(x2, w, length):
     """x2 @ wᵀ for the whole sequence in one GEMM, (L, N, G), into a workspace array: a fresh 3 MB output
     (as _C.linear allocates) cost its page faults on every call while the saved arrays of the training
-    step were alive (2.5 ms against 1.2 ms). The bias goes in per step, a broadcast add on a block in cache."""
+    step were alive (2.5 ms against 1.2 ms). The bias goes in per step, an add on a block in cache."""
     rows = x2.shape[0]
     z = _empty((length, rows // length, w.shape[0]), x2.dtype)
     _gemm(x2, w.T, z.reshape(rows, w.shape[0]), 1.0, 0.0)
@@ -148,11 +148,12 @@ def lstm_scales(dt, hidden: int):
     return fwd, bwd
 
 
-def lstm_forward(zx, bias, whh_t, h0, c0, out, c_n, reverse):
+def lstm_forward(zx, bias, whh_t, h0, c0, out, c_n, reverse, need_grad=True):
     """zx (L, N, 4H): x W_ihᵀ with the forward scales, turned in place into the gates' tanh values T; bias:
     (b_ih + b_hh) scaled alike, or None; whh_t: (W_hh scaled)ᵀ, (H, 4H). Writes h_t into out (L, N, H) and
-    the last cell state into c_n. Saves T, S = (T + 1)/2 (the sigmoid gates; its g block unused), c and
-    tanh(c). A step is one (N, 4H) row block: the GEMM and the big element-wise calls run on it whole."""
+    the last cell state into c_n. Saves T, S = (T + 1)/2 (the sigmoid gates), c and tanh(c); S's unused g
+    block keeps o (1 - tanh²c) = o - h tanh c for the backward (two small calls here save it three).
+    A step is one (N, 4H) row block: the GEMM and the big element-wise calls run on it whole."""
     length, n, width = zx.shape
     hidden = width // 4
     dt = zx.dtype
@@ -163,34 +164,36 @@ def lstm_forward(zx, bias, whh_t, h0, c0, out, c_n, reverse):
     tmp = np.empty((n, hidden), dt)
     i_, f_, g_, o_ = (slice(k * hidden, (k + 1) * hidden) for k in range(4))
     bias = _tiled(bias, n)
+    mul, add, tanh, gemm = np.multiply, np.add, np.tanh, _gemm  # locals: ~2600 calls a training step
     h_prev, c_prev = h0, c0
     for t in _steps(length, reverse):
-        tt, st = zx[t], sg[t]
+        tt, st, ct, tct, ht = zx[t], sg[t], c[t], tanh_c[t], out[t]
         if bias is not None:
-            np.add(tt, bias, out=tt)
-        _gemm(h_prev, whh_t, tt, 1.0, 1.0)
-        np.tanh(tt, out=tt)
-        np.multiply(tt, half, out=st)
-        np.add(st, half, out=st)
-        ct = c[t]
-        np.multiply(st[:, f_], c_prev, out=ct)
-        np.multiply(st[:, i_], tt[:, g_], out=tmp)
-        np.add(ct, tmp, out=ct)
-        tct = tanh_c[t]
-        np.tanh(ct, out=tct)
-        ht = out[t]
-        np.multiply(st[:, o_], tct, out=ht)
+            add(tt, bias, out=tt)
+        gemm(h_prev, whh_t, tt, 1.0, 1.0)
+        tanh(tt, out=tt)
+        mul(tt, half, out=st)
+        add(st, half, out=st)
+        s_o = st[:, o_]
+        mul(st[:, f_], c_prev, out=ct)
+        mul(st[:, i_], tt[:, g_], out=tmp)
+        add(ct, tmp, out=ct)
+        tanh(ct, out=tct)
+        mul(s_o, tct, out=ht)
+        if need_grad:
+            mul(ht, tct, out=tmp)
+            np.subtract(s_o, tmp, out=st[:, g_])
         h_prev, c_prev = ht, ct
     c_n[...] = c_prev
     return zx, sg, c, tanh_c
 
 
-def lstm_backward(saved, dout, dcn, w_hh_k, h0, c0, reverse):
+def lstm_backward(saved, dout, dcn, w_hh_k, h0, c0, reverse, need_h0=True):
     """Through time: dh_t = dout_t + dz_{t+1} W_hh; dc_t = dc_{t+1} f_{t+1} + dh_t o_t (1 - tanh²c_t); the
     gates' output gradients (i: dc g, f: dc c_{t-1}, g: dc i, o: dh tanh c) times their slopes 1 - T².
 
     ``w_hh_k``: W_hh times the backward scales (so dz @ w_hh_k is the true dh). Returns dz lacking the
-    backward scales (the caller applies them to the weight gradients)."""
+    backward scales (the caller applies them to the weight gradients); dh0 is None unless ``need_h0``."""
     tg, sg, c, tanh_c = saved
     length, n, width = tg.shape
     hidden = width // 4
@@ -200,35 +203,33 @@ def lstm_backward(saved, dout, dcn, w_hh_k, h0, c0, reverse):
     dh = np.empty((n, hidden), dt)
     t1 = np.empty((n, hidden), dt)
     dc = np.array(dcn, copy=True)
+    one = dt.type(1)
     i_, f_, g_, o_ = (slice(k * hidden, (k + 1) * hidden) for k in range(4))
     p_i, p_f, p_g, p_o = post[:, i_], post[:, f_], post[:, g_], post[:, o_]
+    mul, add, gemm = np.multiply, np.add, _gemm
     first = length - 1 if reverse else 0
     t_next = None
     for t in _steps(length, not reverse):
         if t_next is None:
             dht = dout[t]
         else:
-            _gemm(dz[t_next], w_hh_k, dh, 1.0, 0.0)
-            np.add(dh, dout[t], out=dh)
+            gemm(dz[t_next], w_hh_k, dh, 1.0, 0.0)
+            add(dh, dout[t], out=dh)
             dht = dh
         tt, st, tc, dzt = tg[t], sg[t], tanh_c[t], dz[t]
         c_prev = c0 if t == first else c[t - 1 if not reverse else t + 1]
-        # dc += dh o (1 - tanh²c)
-        np.multiply(tc, tc, out=t1)
-        np.subtract(1, t1, out=t1)
-        np.multiply(t1, st[:, o_], out=t1)
-        np.multiply(t1, dht, out=t1)
-        np.add(dc, t1, out=dc)
-        np.multiply(dc, tt[:, g_], out=p_i)
-        np.multiply(dc, c_prev, out=p_f)
-        np.multiply(dc, st[:, i_], out=p_g)
-        np.multiply(dht, tc, out=p_o)
-        np.multiply(tt, tt, out=dzt)
-        np.subtract(1, dzt, out=dzt)
-        np.multiply(dzt, post, out=dzt)
-        np.multiply(dc, st[:, f_], out=dc)  # dc_{t-1}
+        mul(dht, st[:, g_], out=t1)  # dc += dh o (1 - tanh²c), the factor saved by the forward
+        add(dc, t1, out=dc)
+        mul(dc, tt[:, g_], out=p_i)
+        mul(dc, c_prev, out=p_f)
+        mul(dc, st[:, i_], out=p_g)
+        mul(dht, tc, out=p_o)
+        mul(tt, tt, out=dzt)
+        np.subtract(one, dzt, out=dzt)
+        mul(dzt, post, out=dzt)
+        mul(dc, st[:, f_], out=dc)  # dc_{t-1}
         t_next = t
-    dh0 = _C.matmul(dz[t_next], w_hh_k)
+    dh0 = _C.matmul(dz[t_next], w_hh_k) if need_h0 else None
     return dz, dz, dh0, dc
 
 
