@@ -1,7 +1,7 @@
 """Recurrent layers: the issue's 2-layer LSTM (seq 50, hidden 128, input 128, batch 32), forward +
 backward (one training step without the optimizer; the input needs no gradient) and forward alone under
-no_grad, plus a GRU of the same size; fastnn's nn.LSTM/nn.GRU beside torch's (oneDNN on CPU) with the same weights. There is no
-NumPy row: a NumPy LSTM would be fastnn's own kernels.
+no_grad, plus a GRU of the same size; fastnn's nn.LSTM/nn.GRU beside torch's (oneDNN on CPU) with the
+same weights. There is no NumPy row: a NumPy LSTM would be fastnn's own kernels.
 
 Flops count the GEMMs only (2 per multiply-add): per layer the input projection 2·L·N·I·G plus the
 recurrence 2·L·N·H·G (G = gates·H); the backward repeats each GEMM for dW and for dh or dx (no dx for

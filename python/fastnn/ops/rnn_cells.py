@@ -4,9 +4,10 @@ hand-written backward through time, side by side, in NumPy plus the native GEMM.
 The layer op (ops/rnn.py) has already turned the whole input sequence into gate pre-activations with one
 GEMM (RNN and GRU with the bias fused in; LSTM adds its bias per step); here each time step costs one
 GEMM (h_prev @ W_hhᵀ, all gates at once, accumulated in place into the step's (N, gates*H) block) and a
-few NumPy calls on arrays of one step, which stay in cache. Every NumPy call writes into preallocated storage (``out=``); the whole-block calls (tanh, the
-sigmoid's affine, the slopes) run on contiguous 16k-element rows, which matters: a 12k-element column
-slice of those rows costs 4.3 us against 1.8 us contiguous.
+few NumPy calls on arrays of one step, which stay in cache. Every NumPy call writes into preallocated
+storage (``out=``); the whole-block calls (tanh, the sigmoid's affine, the slopes) run on contiguous
+16k-element rows, which matters: a 12k-element column slice of those rows costs 4.3 us against 1.8 us
+contiguous.
 
 Sigmoid is computed as 0.5 * tanh(x / 2) + 0.5 with the 1/2 folded into the weights and biases of the
 sigmoid gates (a power of two: exact), so a step runs one tanh over all its gates plus two affine calls
