@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import LIBRARIES, UNSET_FOR_PEERS, cpu_model, import_time_s, library_available, run_worker  # noqa: E402
 
-FAMILIES = ["gemm", "conv", "attention", "softmax", "optim", "overhead"]
+FAMILIES = ["gemm", "conv", "attention", "softmax", "optim", "overhead", "rnn"]
 
 
 def parse_args(argv=None):

@@ -15,6 +15,8 @@ from .module import Module
 from .normalization import LayerNorm
 from .parameter import Buffer, Parameter
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from .rnn import GRU, LSTM, RNN, RNNBase
+from .rnn_cell import GRUCell, LSTMCell, RNNCell, RNNCellBase
 from .shape import Flatten, Unflatten
 from .sparse import Embedding
 from .transformer import TransformerEncoder, TransformerEncoderLayer

@@ -1,0 +1,198 @@
+"""Recurrent layers as autograd ops: one op per layer (both directions), whose backward runs through time.
+
+A graph of per-step autograd ops would cost ~20 Python-level ops per time step in the forward and as many
+nodes in the backward; here a layer is one node. Its forward projects the whole input sequence with one
+GEMM per direction, then loops over time (ops/rnn_cells.py: one GEMM plus a few NumPy calls per step);
+its backward runs the recurrence backwards and finishes with one GEMM each for dW_ih, dW_hh and dx.
+
+Autograd nodes here have one output, so a layer returns one packed array: (L, N, D*H) of hidden states
+for RNN and GRU, and (L+1, N, D*H) for LSTM, whose extra row holds c_n. The next layer reads the first L
+rows of it directly (no slicing op in between); ``final_states`` gathers h_n (and c_n) of all layers.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _C
+from ..autograd.graph import record
+from ..backend import cpu
+from ..tensor import Tensor
+from . import rnn_cells as cells
+
+MODES = ("RNN_TANH", "RNN_RELU", "LSTM", "GRU")
+
+
+def _arr(t):
+    return None if t is None else t._data
+
+
+def _direction_forward(mode, x2, length, w_ih, w_hh, b_ih, b_hh, h0, c0, out, c_n, reverse):
+    """Runs one direction, writing h_t into ``out`` (and c_n): returns what its backward needs."""
+    hidden = w_hh.shape[1]
+    dt = x2.dtype
+    if mode == "LSTM":
+        scale, _ = cells.lstm_scales(dt, hidden)
+        bias = None if b_ih is None else (b_ih + b_hh) * scale
+        zx = _C.linear(x2, w_ih * scale[:, None], bias).reshape(length, -1, 4 * hidden)
+        whh_t = np.ascontiguousarray((w_hh * scale[:, None]).T)
+        return cells.lstm_forward(zx, whh_t, h0, c0, out, c_n, reverse)
+    if mode == "GRU":
+        scale = cells.gru_scale(dt, hidden)
+        bias = b_hn = None
+        if b_ih is not None:  # b_hr and b_hz add like b_ih; b_hn sits inside r * (...), so it stays per step
+            bias = b_ih.copy()
+            bias[: 2 * hidden] += b_hh[: 2 * hidden]
+            bias *= scale
+            b_hn = b_hh[2 * hidden:]
+        zx = _C.linear(x2, w_ih * scale[:, None], bias).reshape(length, -1, 3 * hidden)
+        whh_t = np.ascontiguousarray((w_hh * scale[:, None]).T)
+        return cells.gru_forward(zx, whh_t, b_hn, h0, out, reverse)
+    bias = None if b_ih is None else b_ih + b_hh
+    z = cpu.linear(x2, w_ih, bias).reshape(length, -1, hidden)
+    return cells.rnn_forward(z, w_hh, h0, out, reverse, mode == "RNN_RELU")
+
+
+def _direction_backward(mode, saved, dout, dcn, w_hh, h0, c0, reverse):
+    """(dzx, dzh, dh0, dc0, scale): the cell's gradients; ``scale`` (None: none) is a per-gate-row factor
+    that dzx/dzh still lack and the weight and bias gradients must take (dzx @ (scale * W_ih) is dx)."""
+    if mode == "LSTM":
+        _, scale = cells.lstm_scales(w_hh.dtype, w_hh.shape[1])
+        return cells.lstm_backward(saved, dout, dcn, w_hh * scale[:, None], h0, c0, reverse) + (scale,)
+    if mode == "GRU":
+        return cells.gru_backward(saved, dout, dcn, w_hh, h0, c0, reverse) + (None,)
+    return cells.rnn_backward(saved, dout, dcn, w_hh, h0, c0, reverse, mode == "RNN_RELU") + (None,)
+
+
+def _scaled(grad, scale):
+    if scale is not None:
+        grad *= scale[:, None] if grad.ndim == 2 else scale
+    return grad
+
+
+def rnn_layer(mode: str, input: Tensor, seq_len: int, weights, hx: Tensor | None, cx: Tensor | None,
+              layer: int) -> Tensor:
+    """One layer of ``mode`` over the first ``seq_len`` rows of ``input`` (L', N, I), time-major.
+
+    ``weights``: per direction (one or two) a tuple (w_ih, w_hh, b_ih, b_hh) of Tensors, biases None when
+    the layer has none. ``hx``/``cx``: the whole (num_layers*D, N, H) initial states or None (zeros); this
+    layer uses rows layer*D .. layer*D+D-1 and its backward returns a gradient for the whole tensor.
+    Returns (L, N, D*H) hidden states, or (L+1, N, D*H) for LSTM with c_n (per direction) in row L.
+    The caller validates shapes and dtypes.
+    """
+    if mode not in MODES:
+        raise ValueError(f"rnn_layer(): unknown mode {mode!r} (expected one of {', '.join(MODES)})")
+    x = input._data
+    length, n, in_size = seq_len, x.shape[1], x.shape[2]
+    ndir = len(weights)
+    hidden = weights[0][1].shape[1]
+    dt = x.dtype
+    x2 = x[:length].reshape(length * n, in_size)  # copies a strided (batch_first) input, once
+    lstm = mode == "LSTM"
+    y = np.empty((length + 1 if lstm else length, n, ndir * hidden), dt)
+    rows = slice(layer * ndir, layer * ndir + ndir)
+    h0s = hx._data[rows] if hx is not None else np.zeros((ndir, n, hidden), dt)
+    c0s = (cx._data[rows] if cx is not None else np.zeros((ndir, n, hidden), dt)) if lstm else [None] * ndir
+    saved = []
+    for d, ws in enumerate(weights):
+        cols = slice(d * hidden, (d + 1) * hidden)
+        w_ih, w_hh, b_ih, b_hh = (_arr(w) for w in ws)
+        saved.append(_direction_forward(mode, x2, length, w_ih, w_hh, b_ih, b_hh, h0s[d], c0s[d],
+                                        y[:length, :, cols], y[length, :, cols] if lstm else None, d == 1))
+
+    flat = [w for ws in weights for w in ws]
+
+    def backward(g):
+        gx = None
+        if input._requires_grad:
+            gx = np.empty(x.shape, dt)
+            gx[length:] = 0
+            dx2 = gx[:length].reshape(length * n, in_size)
+        ghx = np.zeros(hx.shape, dt) if hx is not None and hx._requires_grad else None
+        gcx = np.zeros(cx.shape, dt) if cx is not None and cx._requires_grad else None
+        wgrads = []
+        for d, ws in enumerate(weights):
+            cols = slice(d * hidden, (d + 1) * hidden)
+            t_ih, t_hh, t_bih, t_bhh = ws
+            w_ih, w_hh = t_ih._data, t_hh._data
+            reverse = d == 1
+            dzx, dzh, dh0, dc0, scale = _direction_backward(
+                mode, saved[d], g[:length, :, cols], g[length, :, cols] if lstm else None, w_hh, h0s[d], c0s[d],
+                reverse)
+            gates = dzx.shape[-1]
+            dzx2 = dzx.reshape(length * n, gates)
+            dzh2 = dzh.reshape(length * n, gates)
+            if gx is not None:
+                w_eff = w_ih if scale is None else w_ih * scale[:, None]
+                _C.gemm(dzx2, w_eff, dx2, 1.0, 0.0 if d == 0 else 1.0)
+            gw_ih = _C.matmul(dzx2.T, x2) if t_ih._requires_grad else None
+            gw_hh = _hh_weight_grad(dzh, y[:length, :, cols], h0s[d], hx is not None, reverse) \
+                if t_hh._requires_grad else None
+            need_bih = t_bih is not None and t_bih._requires_grad
+            need_bhh = t_bhh is not None and t_bhh._requires_grad
+            gb_ih = dzx2.sum(axis=0) if need_bih else None
+            gb_hh = None
+            if need_bhh:  # RNN and LSTM: the same pre-activations take both biases
+                gb_hh = gb_ih.copy() if need_bih and dzh is dzx else dzh2.sum(axis=0)
+            gw_ih, gw_hh, gb_ih, gb_hh = (None if gr is None else _scaled(gr, scale)
+                                          for gr in (gw_ih, gw_hh, gb_ih, gb_hh))
+            wgrads += [gw_ih, gw_hh, gb_ih, gb_hh]
+            if ghx is not None:
+                ghx[layer * ndir + d] = dh0
+            if gcx is not None:
+                gcx[layer * ndir + d] = dc0
+        return (gx, ghx, gcx, *wgrads)
+
+    return record(Tensor._wrap(y), f"{mode.replace('_', '')}LayerBackward0", (input, hx, cx, *flat), backward)
+
+
+def _hh_weight_grad(dzh, out, h0, has_h0: bool, reverse: bool):
+    """dW_hh = Σ_t dzh_tᵀ h_{t-1}: one GEMM over the steps whose h_{t-1} is an output row, plus h0's step
+    (skipped when h0 is the default zeros)."""
+    length, n, gates = dzh.shape
+    hidden = out.shape[-1]
+    gw = np.zeros((gates, hidden), dzh.dtype)
+    if length > 1:
+        dz_rows = dzh[:-1] if reverse else dzh[1:]
+        h_rows = out[1:] if reverse else out[:-1]
+        rows = (length - 1) * n
+        _C.gemm(dz_rows.reshape(rows, gates).T, h_rows.reshape(rows, hidden), gw, 1.0, 0.0)
+    if has_h0:
+        _C.gemm(dzh[length - 1 if reverse else 0].T, h0, gw, 1.0, 1.0)
+    return gw
+
+
+def final_states(layer_outputs, seq_len: int, num_directions: int, with_cell: bool) -> Tensor:
+    """h_n (num_layers*D, N, H), or [h_n, c_n] stacked as (2, num_layers*D, N, H) for LSTM, gathered from
+    the layers' packed outputs: the forward direction's last step is row L-1, the reverse one's row 0."""
+    ys = [t._data for t in layer_outputs]
+    n = ys[0].shape[1]
+    hidden = ys[0].shape[2] // num_directions
+    dt = ys[0].dtype
+    states = np.empty((2 if with_cell else 1, len(ys) * num_directions, n, hidden), dt)
+
+    def places(d):
+        cols = slice(d * hidden, (d + 1) * hidden)
+        return (seq_len - 1 if d == 0 else 0, slice(None), cols), (seq_len, slice(None), cols)
+
+    for layer, y in enumerate(ys):
+        for d in range(num_directions):
+            h_at, c_at = places(d)
+            states[0, layer * num_directions + d] = y[h_at]
+            if with_cell:
+                states[1, layer * num_directions + d] = y[c_at]
+
+    def backward(g):
+        g = g.reshape(states.shape)
+        grads = []
+        for layer, y in enumerate(ys):
+            gy = np.zeros(y.shape, dt)
+            for d in range(num_directions):
+                h_at, c_at = places(d)
+                gy[h_at] = g[0, layer * num_directions + d]
+                if with_cell:
+                    gy[c_at] = g[1, layer * num_directions + d]
+            grads.append(gy)
+        return tuple(grads)
+
+    out = states if with_cell else states[0]
+    return record(Tensor._wrap(out), "StackBackward0", tuple(layer_outputs), backward)
