@@ -72,6 +72,8 @@ class Layer(Module):
     def __init__(self, name: str | None = None, trainable: bool = True, input_shape=None, input_dim=None,
                  dtype=None, **kwargs) -> None:
         super().__init__()
+        # Keras calls a layer in inference mode unless told otherwise (``training=True``, or fit's train mode)
+        self.training = False
         if kwargs.pop("batch_input_shape", None) is not None or kwargs:
             unknown = sorted(kwargs)
             if unknown:
