@@ -5,4 +5,4 @@ from __future__ import annotations
 
 from . import activations, callbacks, initializers, layers, losses, metrics, models, optimizers
 from .layers import Input
-from .models import Model, Sequential
+from .models import Model, Sequential, load_model

@@ -150,6 +150,26 @@ class Model(TrainingMixin, Layer):
     def weights(self):
         return [w for layer in self.layers for w in layer.weights]
 
+    def save(self, filepath, overwrite: bool = True) -> None:
+        """Architecture, weights and compile settings in one file (fastnn's safetensors format)."""
+        import os
+
+        from .saving import save_model
+
+        if not overwrite and os.path.exists(filepath):
+            raise FileExistsError(f"{filepath} exists and overwrite=False")
+        save_model(self, filepath)
+
+    def save_weights(self, filepath, overwrite: bool = True) -> None:
+        from .saving import save_weights
+
+        save_weights(self, filepath)
+
+    def load_weights(self, filepath) -> None:
+        from .saving import load_weights
+
+        load_weights(self, filepath)
+
     def summary(self, line_length=None, positions=None, print_fn=None, **kwargs) -> None:
         print_summary(self, print_fn or print)
 
@@ -239,3 +259,10 @@ class Sequential(Model):
 def _is_int(x) -> bool:
     dt = x.dtype if isinstance(x, Tensor) else np.asarray(x).dtype
     return str(dt).startswith("int")
+
+
+def load_model(filepath, custom_objects=None, compile: bool = True):  # noqa: A002
+    """Re-creates a model saved with ``model.save`` (architecture, weights, compile settings)."""
+    from .saving import load_model as _load
+
+    return _load(filepath, custom_objects, compile)

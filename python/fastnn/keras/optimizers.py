@@ -2,6 +2,8 @@
 inner optimizer is made when the model's weights exist; ``learning_rate`` stays readable and writable."""
 from __future__ import annotations
 
+import numpy as np
+
 from .. import optim
 
 
@@ -46,8 +48,12 @@ class Optimizer:
             return
         if self.clipvalue is not None or self.clipnorm is not None or self.global_clipnorm is not None:
             self._clip()
+        self._before_step()
         self._inner.step()
         self.iterations += 1
+
+    def _before_step(self) -> None:
+        pass
 
     def _clip(self) -> None:
         from ..nn.utils import clip_grad_norm_, clip_grad_value_
@@ -80,7 +86,18 @@ class SGD(Optimizer):
                          weight_decay=c["weight_decay"] or 0.0)
 
 
-class Adam(Optimizer):
+class _KerasEpsilon:
+    """Keras adds epsilon to sqrt(v) before bias correction, torch after: torch's update with
+    eps_t = eps / sqrt(1 - beta_2^t) is exactly Keras' update, so the fused kernel serves both."""
+
+    def _before_step(self) -> None:
+        t = self.iterations + 1
+        eps = self.config["epsilon"] / (1.0 - self.config["beta_2"] ** t) ** 0.5
+        for group in self._inner.param_groups:
+            group["eps"] = eps
+
+
+class Adam(_KerasEpsilon, Optimizer):
     _defaults = {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7, "amsgrad": False, "weight_decay": None}
 
     def _make(self, params):
@@ -89,7 +106,7 @@ class Adam(Optimizer):
                           amsgrad=c["amsgrad"], weight_decay=c["weight_decay"] or 0.0)
 
 
-class AdamW(Optimizer):
+class AdamW(_KerasEpsilon, Optimizer):
     _defaults = {"weight_decay": 0.004, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7, "amsgrad": False}
 
     def _make(self, params):
@@ -99,12 +116,53 @@ class AdamW(Optimizer):
 
 
 class RMSprop(Optimizer):
+    """Keras' RMSprop: epsilon inside the square root (g / sqrt(v + eps)), which torch's formula cannot
+    express, so the update is its own vectorised NumPy pass."""
+
     _defaults = {"rho": 0.9, "momentum": 0.0, "epsilon": 1e-7, "centered": False, "weight_decay": None}
 
     def _make(self, params):
+        return self
+
+    @property
+    def param_groups(self):
+        return [{"lr": self._lr}]
+
+    def step(self) -> None:
         c = self.config
-        return optim.RMSprop(params, lr=self._lr, alpha=c["rho"], eps=c["epsilon"], momentum=c["momentum"],
-                             centered=c["centered"], weight_decay=c["weight_decay"] or 0.0)
+        rho, eps, mom, wd = c["rho"], c["epsilon"], c["momentum"], c["weight_decay"]
+        state = self.__dict__.setdefault("_state", {})
+        for p in self._params:
+            if p.grad is None:
+                continue
+            w, g = p._data, p.grad._data
+            if wd:
+                w -= w * (wd * self._lr)
+            v, avg, buf = state.setdefault(id(p), (np.zeros_like(w), np.zeros_like(w), np.zeros_like(w)))
+            v *= rho
+            v += (1 - rho) * g * g
+            denom = v
+            if c["centered"]:
+                avg *= rho
+                avg += (1 - rho) * g
+                denom = v - avg * avg
+            step = (self._lr * g) / np.sqrt(denom + eps)
+            if mom:
+                buf *= mom
+                buf += step
+                step = buf
+            w -= step
+            p._version += 1
+
+    @property
+    def learning_rate(self) -> float:
+        return self._lr
+
+    @learning_rate.setter
+    def learning_rate(self, value: float) -> None:
+        self._lr = float(value)
+
+    lr = learning_rate
 
 
 _BY_NAME = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop}

@@ -3,6 +3,7 @@ snake_case names, ``get_weights`` / ``set_weights`` in Keras' layouts, and symbo
 tensors for the functional API (a KerasTensor only records which layer made it from what)."""
 from __future__ import annotations
 
+import functools
 import re
 from collections import defaultdict
 
@@ -71,6 +72,22 @@ def _example(ks):
 class Layer(Module):
     """Subclasses implement ``build(input_shape)`` (create weights with ``add_weight``) and
     ``call(inputs, training=None)``."""
+
+    def __init_subclass__(cls, **kwargs):
+        """Records the arguments each layer was constructed with (the outermost, most derived __init__
+        call), so model.save can store the architecture as data instead of code."""
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is None:
+            return
+
+        @functools.wraps(init)
+        def recording_init(self, *args, **kw):
+            if "_init_args" not in self.__dict__:
+                self.__dict__["_init_args"] = (cls, args, dict(kw))
+            init(self, *args, **kw)
+
+        cls.__init__ = recording_init
 
     def __init__(self, name: str | None = None, trainable: bool = True, input_shape=None, input_dim=None,
                  dtype=None, **kwargs) -> None:
