@@ -1,10 +1,11 @@
 """Recurrent layers: the issue's 2-layer LSTM (seq 50, hidden 128, input 128, batch 32), forward +
-backward (one training step without the optimizer) and forward alone under no_grad, plus a GRU of the
+backward (one training step without the optimizer; the input needs no gradient) and forward alone under no_grad, plus a GRU of the
 same size; fastnn's nn.LSTM/nn.GRU beside torch's (oneDNN on CPU) with the same weights. There is no
 NumPy row: a NumPy LSTM would be fastnn's own kernels.
 
 Flops count the GEMMs only (2 per multiply-add): per layer the input projection 2·L·N·I·G plus the
-recurrence 2·L·N·H·G (G = gates·H); a backward costs twice the forward (dx and dW of each GEMM).
+recurrence 2·L·N·H·G (G = gates·H); the backward repeats each GEMM for dW and for dh or dx (no dx for
+the first layer, whose input is data).
 """
 from __future__ import annotations
 
@@ -18,24 +19,36 @@ CASES = [("LSTM", 4), ("GRU", 3)]
 
 def _flops(gates: int, backward: bool) -> float:
     g = gates * HIDDEN
-    fwd = sum(2 * SEQ * BATCH * (INPUT if layer == 0 else HIDDEN) * g + 2 * SEQ * BATCH * HIDDEN * g
-              for layer in range(LAYERS))
-    return 3 * fwd if backward else fwd
+    proj = [2 * SEQ * BATCH * (INPUT if layer == 0 else HIDDEN) * g for layer in range(LAYERS)]
+    rec = 2 * SEQ * BATCH * HIDDEN * g
+    fwd = sum(proj) + LAYERS * rec
+    # backward: dW_ih and dW_hh of every layer, the dh recurrence, dx of all but the first layer (its input
+    # is data and needs no gradient)
+    return fwd + sum(proj) + 2 * LAYERS * rec + sum(proj[1:]) if backward else fwd
 
 
 def _models(lib: str, kind: str, rng):
-    import torch
-
-    torch.manual_seed(0)
-    ref = getattr(torch.nn, kind)(INPUT, HIDDEN, LAYERS)
+    """The model of ``kind`` in ``lib`` with weights drawn here (same seed, same weights in every library:
+    the fastnn worker needs no torch), and its input."""
     x = rng.standard_normal((SEQ, BATCH, INPUT), dtype=np.float32)
     if lib == "torch":
-        return ref, torch.from_numpy(x).requires_grad_(), torch
-    import fastnn
+        import torch as mod
 
-    model = getattr(fastnn.nn, kind)(INPUT, HIDDEN, LAYERS)
-    model.load_state_dict({k: v.detach().numpy() for k, v in ref.state_dict().items()})
-    return model, fastnn.tensor(x, requires_grad=True), fastnn
+        model = getattr(mod.nn, kind)(INPUT, HIDDEN, LAYERS)
+        x_t = mod.from_numpy(x)
+    else:
+        import fastnn as mod
+
+        model = getattr(mod.nn, kind)(INPUT, HIDDEN, LAYERS)
+        x_t = mod.tensor(x)
+    wrng = np.random.default_rng(1)
+    bound = 1 / np.sqrt(HIDDEN)
+    state = {k: wrng.uniform(-bound, bound, tuple(v.shape)).astype(np.float32)
+             for k, v in model.state_dict().items()}
+    if lib == "torch":
+        state = {k: mod.from_numpy(v) for k, v in state.items()}
+    model.load_state_dict(state)
+    return model, x_t, mod
 
 
 def run(lib: str, quick: bool) -> list[dict]:
@@ -49,9 +62,8 @@ def run(lib: str, quick: bool) -> list[dict]:
             continue
         model, x, mod = _models(lib, kind, rng)
 
-        def train_step():
+        def train_step():  # the input is data: no gradient for it, as in a training step
             model.zero_grad()
-            x.grad = None
             out, _ = model(x)
             out.sum().backward()
 

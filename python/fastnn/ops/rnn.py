@@ -33,9 +33,9 @@ def _direction_forward(mode, x2, length, w_ih, w_hh, b_ih, b_hh, h0, c0, out, c_
     if mode == "LSTM":
         scale, _ = cells.lstm_scales(dt, hidden)
         bias = None if b_ih is None else (b_ih + b_hh) * scale
-        zx = _C.linear(x2, w_ih * scale[:, None], bias).reshape(length, -1, 4 * hidden)
+        zx = cells.projection(x2, w_ih * scale[:, None], length)
         whh_t = np.ascontiguousarray((w_hh * scale[:, None]).T)
-        return cells.lstm_forward(zx, whh_t, h0, c0, out, c_n, reverse)
+        return cells.lstm_forward(zx, bias, whh_t, h0, c0, out, c_n, reverse)
     if mode == "GRU":
         scale = cells.gru_scale(dt, hidden)
         bias = b_hn = None
@@ -92,6 +92,8 @@ def rnn_layer(mode: str, input: Tensor, seq_len: int, weights, hx: Tensor | None
     rows = slice(layer * ndir, layer * ndir + ndir)
     h0s = hx._data[rows] if hx is not None else np.zeros((ndir, n, hidden), dt)
     c0s = (cx._data[rows] if cx is not None else np.zeros((ndir, n, hidden), dt)) if lstm else [None] * ndir
+    if n == 0:  # an empty batch: empty outputs and zero gradients (the GEMMs refuse empty strided views)
+        return _empty_batch_layer(input, y, hx, cx, weights)
     saved = []
     for d, ws in enumerate(weights):
         cols = slice(d * hidden, (d + 1) * hidden)
@@ -143,6 +145,15 @@ def rnn_layer(mode: str, input: Tensor, seq_len: int, weights, hx: Tensor | None
         return (gx, ghx, gcx, *wgrads)
 
     return record(Tensor._wrap(y), f"{mode.replace('_', '')}LayerBackward0", (input, hx, cx, *flat), backward)
+
+
+def _empty_batch_layer(input, y, hx, cx, weights):
+    flat = [w for ws in weights for w in ws]
+
+    def backward(g):
+        return tuple(None if t is None else np.zeros(t.shape, y.dtype) for t in (input, hx, cx, *flat))
+
+    return record(Tensor._wrap(y), "RNNLayerBackward0", (input, hx, cx, *flat), backward)
 
 
 def _hh_weight_grad(dzh, out, h0, has_h0: bool, reverse: bool):

@@ -39,14 +39,24 @@ _POOL_MIN_BYTES = 1 << 16  # smaller arrays come from malloc's heap without page
 _pool_bytes = 0
 
 
+def _free_refcount() -> int:
+    """sys.getrefcount of a pooled array nobody else holds, seen from the loop in _empty (measured, not
+    assumed: interpreters differ in what a loop variable and a call argument count)."""
+    for arr in [np.empty(0)]:
+        return sys.getrefcount(arr)
+
+
+_FREE = _free_refcount()
+
+
 def _empty(shape, dt):
     """np.empty(shape, dt), recycled from the workspace when a free array of that shape and dtype exists."""
     global _pool_bytes
-    key = (shape, dt)
+    key = (shape, np.dtype(dt))
     arrays = _POOL.get(key)
     if arrays is not None:
         for arr in arrays:
-            if sys.getrefcount(arr) == 3:  # the list, the loop variable and getrefcount's argument
+            if sys.getrefcount(arr) == _FREE:
                 return arr
     arr = np.empty(shape, dt)
     if _POOL_MIN_BYTES <= arr.nbytes and _pool_bytes + arr.nbytes <= _POOL_LIMIT_BYTES:
@@ -60,6 +70,24 @@ def clear_workspace() -> None:
     global _pool_bytes
     _POOL.clear()
     _pool_bytes = 0
+
+
+def projection(x2, w, length):
+    """x2 @ wᵀ for the whole sequence in one GEMM, (L, N, G), into a workspace array: a fresh 3 MB output
+    (as _C.linear allocates) cost its page faults on every call while the saved arrays of the training
+    step were alive (2.5 ms against 1.2 ms). The bias goes in per step, a broadcast add on a block in cache."""
+    rows = x2.shape[0]
+    z = _empty((length, rows // length, w.shape[0]), x2.dtype)
+    _gemm(x2, w.T, z.reshape(rows, w.shape[0]), 1.0, 0.0)
+    return z
+
+
+def _tiled(bias, rows: int):
+    """The bias repeated over ``rows`` rows: adding a (rows, G) array runs twice as fast as broadcasting
+    a (G,) one (1.8 against 3.5 us on 32x512 float32)."""
+    if bias is None:
+        return None
+    return np.ascontiguousarray(np.broadcast_to(bias, (rows, bias.shape[0])))
 
 
 def _steps(length: int, reverse: bool):
@@ -120,9 +148,9 @@ def lstm_scales(dt, hidden: int):
     return fwd, bwd
 
 
-def lstm_forward(zx, whh_t, h0, c0, out, c_n, reverse):
-    """zx (L, N, 4H): x W_ihᵀ + b_ih + b_hh with the forward scales, turned in place into the gates' tanh
-    values T; whh_t: (W_hh scaled)ᵀ, (H, 4H). Writes h_t into out (L, N, H) and
+def lstm_forward(zx, bias, whh_t, h0, c0, out, c_n, reverse):
+    """zx (L, N, 4H): x W_ihᵀ with the forward scales, turned in place into the gates' tanh values T; bias:
+    (b_ih + b_hh) scaled alike, or None; whh_t: (W_hh scaled)ᵀ, (H, 4H). Writes h_t into out (L, N, H) and
     the last cell state into c_n. Saves T, S = (T + 1)/2 (the sigmoid gates; its g block unused), c and
     tanh(c). A step is one (N, 4H) row block: the GEMM and the big element-wise calls run on it whole."""
     length, n, width = zx.shape
@@ -134,9 +162,12 @@ def lstm_forward(zx, whh_t, h0, c0, out, c_n, reverse):
     tanh_c = _empty((length, n, hidden), dt)
     tmp = np.empty((n, hidden), dt)
     i_, f_, g_, o_ = (slice(k * hidden, (k + 1) * hidden) for k in range(4))
+    bias = _tiled(bias, n)
     h_prev, c_prev = h0, c0
     for t in _steps(length, reverse):
         tt, st = zx[t], sg[t]
+        if bias is not None:
+            np.add(tt, bias, out=tt)
         _gemm(h_prev, whh_t, tt, 1.0, 1.0)
         np.tanh(tt, out=tt)
         np.multiply(tt, half, out=st)
@@ -221,6 +252,7 @@ def gru_forward(zx, whh_t, b_hn, h0, out, reverse):
     tmp = np.empty((n, hidden), dt)
     rz_, r_, z_, n_ = slice(0, 2 * hidden), slice(0, hidden), slice(hidden, 2 * hidden), slice(2 * hidden, width)
     gh_rz, gh_nn = gh[:, rz_], gh[:, n_]
+    b_hn = _tiled(b_hn, n)
     h_prev = h0
     for t in _steps(length, reverse):
         _gemm(h_prev, whh_t, gh, 1.0, 0.0)
