@@ -174,3 +174,24 @@ def test_snippet_dense_binary_classifier():
     x, y = rng.random((100, 20)).astype(np.float32), rng.integers(0, 2, (100, 1))
     history = model.fit(x, y, epochs=1, batch_size=32, verbose=0)
     assert np.isfinite(history.history["loss"][0])
+
+
+def test_save_and_load_model_with_new_layers(tmp_path):
+    from fastnn.keras.models import load_model
+
+    L = fk.layers
+    a, b = fk.Input((5, 6)), fk.Input((7, 8))
+    att = L.MultiHeadAttention(2, 3)(a, b, b)
+    pooled = L.GlobalAveragePooling2D()(L.Reshape((5, 12, 1))(L.Concatenate()([att, a])))
+    functional = fk.Model([a, b], L.Dense(2)(L.Add()([pooled, L.LayerNormalization()(pooled)])))
+    seq = fk.Sequential([fk.Input((8, 8, 1)), L.Conv2D(4, 3, padding="same"), L.BatchNormalization(),
+                         L.MaxPooling2D(), L.AveragePooling2D(2), L.Flatten(), L.Dense(3)])
+    rec = fk.Sequential([fk.Input((5,), dtype="int64"), L.Embedding(50, 8), L.LSTM(8, return_sequences=True),
+                         L.Attention(), L.GRU(4, return_sequences=True), L.SimpleRNN(3), L.Dense(2)])
+    data = [[rand(3, 5, 6), rand(3, 7, 8, seed=1)], rand(3, 8, 8, 1), np.random.default_rng(0).integers(0, 50, (3, 5))]
+    for i, (model, x) in enumerate(zip((functional, seq, rec), data)):
+        path = tmp_path / f"m{i}.keras"
+        model.save(path)
+        loaded = load_model(path)
+        assert [type(la).__name__ for la in loaded.layers] == [type(la).__name__ for la in model.layers]
+        assert_close(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=0, rtol=0)

@@ -84,7 +84,7 @@ class Layer(Module):
         @functools.wraps(init)
         def recording_init(self, *args, **kw):
             if "_init_args" not in self.__dict__:
-                self.__dict__["_init_args"] = (cls, args, dict(kw))
+                self.__dict__["_init_args"] = (type(self), args, dict(kw))  # a subclass may inherit __init__
             init(self, *args, **kw)
 
         cls.__init__ = recording_init
