@@ -121,3 +121,25 @@ def test_stacked_in_sequential_matches_keras():
     ours.set_weights(theirs.get_weights())
     assert_close(to_np(ours.predict(x, verbose=0)), to_np(theirs.predict(x, verbose=0)), atol=1e-5, rtol=1e-5)
     assert ours.layers[0].output_shape == (None, 7, 6) and ours.layers[2].output_shape == (None, 3)
+
+
+def test_encoder_states_feed_decoder_in_functional_model(tmp_path):
+    """The seq2seq pattern: an encoder's return_state outputs (the sequence output unused) become the
+    decoder's initial_state; the model also survives save/load."""
+    import fastnn.keras as fk
+
+    def build(k):
+        enc_in, dec_in = k.Input((6, 4)), k.Input((5, 3))
+        enc, dec, head = k.layers.LSTM(8, return_state=True), k.layers.LSTM(8, return_sequences=True), \
+            k.layers.Dense(2)
+        _, h, c = enc(enc_in)
+        return k.Model([enc_in, dec_in], head(dec(dec_in, initial_state=[h, c]))), (enc, dec, head)
+
+    (theirs, tl), (ours, ol) = build(keras), build(fk)
+    for a, b in zip(ol, tl):
+        a.set_weights(b.get_weights())
+    xa, xb = rand(3, 6, 4), rand(3, 5, 3, seed=1)
+    assert_close(ours.predict([xa, xb], verbose=0), to_np(theirs.predict([xa, xb], verbose=0)), atol=1e-5, rtol=1e-5)
+    ours.save(tmp_path / "s2s.keras")
+    loaded = fk.models.load_model(tmp_path / "s2s.keras")
+    assert_close(loaded.predict([xa, xb], verbose=0), ours.predict([xa, xb], verbose=0), atol=0, rtol=0)

@@ -40,6 +40,7 @@ class KerasTensor:
         self.dtype = dtype
         self.source = source
         self.name = name
+        self.index = 0  # which output of its layer call this is (a layer may return several)
 
     @property
     def ndim(self) -> int:
@@ -213,6 +214,8 @@ class Layer(Module):
                                (self, inputs, kwargs), self.name)
 
         result = [to_symbolic(t) for t in out] if isinstance(out, (list, tuple)) else to_symbolic(out)
+        for i, r in enumerate(result if isinstance(result, list) else []):
+            r.index = i
         self.output_shape = [r.shape for r in result] if isinstance(result, list) else result.shape
         return tuple(result) if isinstance(out, tuple) else result
 

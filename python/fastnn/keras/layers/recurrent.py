@@ -38,7 +38,7 @@ class _RNN(Layer):
                  activity_regularizer=None, kernel_constraint=None, recurrent_constraint=None, bias_constraint=None,
                  dropout: float = 0.0, recurrent_dropout: float = 0.0, seed=None, return_sequences: bool = False,
                  return_state: bool = False, go_backwards: bool = False, stateful: bool = False,
-                 unroll: bool = False, **kwargs) -> None:
+                 unroll: bool = False, use_cudnn="auto", **kwargs) -> None:
         super().__init__(**kwargs)
         cls = type(self).__name__
         for name, value in (("kernel_regularizer", kernel_regularizer),
@@ -74,6 +74,8 @@ class _RNN(Layer):
                                       "recurrent_activation='sigmoid' only (the fused recurrence's cell)")
 
     def build(self, input_shape) -> None:
+        if isinstance(input_shape, list):  # [inputs, *initial states], packed by __call__
+            input_shape = input_shape[0]
         if len(input_shape) != 3 or input_shape[-1] is None:
             raise ValueError(f"{type(self).__name__} {self.name}: expected an input of shape (batch, time, features) "
                              f"with known features, got {tuple(input_shape)}")
@@ -108,7 +110,19 @@ class _RNN(Layer):
             out.append(s.unsqueeze(0))
         return out[0], (out[1] if want == 2 else None)
 
-    def call(self, inputs, training=None, initial_state=None, mask=None):
+    def __call__(self, inputs, initial_state=None, **kwargs):
+        """Packs ``initial_state`` with the inputs into one list, so a functional model (an encoder's states
+        feeding a decoder) records the states as inputs of this call; ``call`` unpacks it."""
+        if initial_state is None or kwargs.get("_states"):
+            return super().__call__(inputs, **kwargs)
+        states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
+        return super().__call__([inputs] + states, _states=len(states), **kwargs)
+
+    def call(self, inputs, training=None, initial_state=None, mask=None, _states: int = 0):
+        if _states:
+            inputs, initial_state = inputs[0], list(inputs[1:])
+            if not hasattr(inputs, "_data"):
+                inputs = creation.tensor(np.asarray(inputs))
         if mask is not None:
             raise NotImplementedError(f"{type(self).__name__}: masks are not supported by fastnn.keras")
         if inputs.ndim != 3:
