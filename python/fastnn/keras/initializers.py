@@ -78,7 +78,9 @@ def random_uniform(t):
 
 _BY_NAME = {"glorot_uniform": glorot_uniform, "glorot_normal": glorot_normal, "he_uniform": he_uniform,
             "he_normal": he_normal, "orthogonal": orthogonal, "zeros": zeros, "ones": ones,
-            "random_normal": random_normal, "random_uniform": random_uniform}
+            "random_normal": random_normal, "random_uniform": random_uniform,
+            # Keras' short aliases (Embedding's default is "uniform")
+            "uniform": random_uniform, "normal": random_normal}
 
 
 def get(identifier):

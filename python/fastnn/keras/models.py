@@ -91,8 +91,8 @@ class Model(TrainingMixin, Layer):
             out = layer(lookup(ins), training=training, **kwargs)
             produced = [t for t in self._outputs_of(layer, ins)]
             if isinstance(out, (list, tuple)):
-                for t, v in zip(produced, out):
-                    values[id(t)] = v
+                for t in produced:  # only the outputs something uses are reachable: match them by index
+                    values[id(t)] = out[t.index]
             else:
                 values[id(produced[0])] = out
         outs = [values[id(o)] for o in self.outputs]

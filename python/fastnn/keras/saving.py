@@ -89,8 +89,8 @@ def model_config(model) -> dict:
             layer_index[id(layer)] = len(layers)
             layers.append(layer_config(layer))
         ins_list = ins if isinstance(ins, (list, tuple)) else [ins]
-        for j, t in enumerate(model._outputs_of(layer, ins)):
-            ids[id(t)] = ["node", len(nodes), j]
+        for t in model._outputs_of(layer, ins):
+            ids[id(t)] = ["node", len(nodes), t.index]
         nodes.append({"layer": layer_index[id(layer)], "inputs": [ids[id(t)] for t in ins_list],
                       "list_input": isinstance(ins, (list, tuple)), "kwargs": _jsonable(kwargs, layer.name)})
     return {"class_name": "Functional", "name": model.name,

@@ -197,8 +197,11 @@ class TrainingMixin:
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict: bool = False):
         self._ensure_ready(x)
         self.train()
+        try:
+            y_pred = self._forward_list(x, True)
+        finally:
+            self.eval()  # back to Keras' default: a later model(x) runs in inference mode
         y_list = y if isinstance(y, list) else [y]
-        y_pred = self._forward_list(x, True)
         if self._compiled_losses is None:
             self._resolve(y_pred)
         sw = self._sample_weights(y, sample_weight, class_weight)

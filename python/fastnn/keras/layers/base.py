@@ -25,7 +25,10 @@ def unique_name(base: str) -> str:
 
 
 def snake_case(name: str) -> str:
-    return re.sub(r"(?<=[a-z0-9])([A-Z])|(?<=[A-Z])([A-Z][a-z])", r"_\1\2", name).lower()
+    """Keras' ``to_snake_case``: Conv2D -> conv2d, MaxPooling2D -> max_pooling2d, SimpleRNN -> simple_rnn."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 class KerasTensor:
@@ -37,6 +40,7 @@ class KerasTensor:
         self.dtype = dtype
         self.source = source
         self.name = name
+        self.index = 0  # which output of its layer call this is (a layer may return several)
 
     @property
     def ndim(self) -> int:
@@ -81,7 +85,7 @@ class Layer(Module):
         @functools.wraps(init)
         def recording_init(self, *args, **kw):
             if "_init_args" not in self.__dict__:
-                self.__dict__["_init_args"] = (cls, args, dict(kw))
+                self.__dict__["_init_args"] = (type(self), args, dict(kw))  # a subclass may inherit __init__
             init(self, *args, **kw)
 
         cls.__init__ = recording_init
@@ -89,6 +93,8 @@ class Layer(Module):
     def __init__(self, name: str | None = None, trainable: bool = True, input_shape=None, input_dim=None,
                  dtype=None, **kwargs) -> None:
         super().__init__()
+        # Keras calls a layer in inference mode unless told otherwise (``training=True``, or fit's train mode)
+        self.training = False
         if kwargs.pop("batch_input_shape", None) is not None or kwargs:
             unknown = sorted(kwargs)
             if unknown:
@@ -208,6 +214,8 @@ class Layer(Module):
                                (self, inputs, kwargs), self.name)
 
         result = [to_symbolic(t) for t in out] if isinstance(out, (list, tuple)) else to_symbolic(out)
+        for i, r in enumerate(result if isinstance(result, list) else []):
+            r.index = i
         self.output_shape = [r.shape for r in result] if isinstance(result, list) else result.shape
         return tuple(result) if isinstance(out, tuple) else result
 

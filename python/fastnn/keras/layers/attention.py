@@ -1,0 +1,245 @@
+"""Attention (Keras' dot-product, Luong-style) and MultiHeadAttention on fastnn's fused attention kernel.
+
+The fused kernel (online softmax over key tiles, never an Lq x Lk matrix) serves every call whose attention
+weights are not wanted; returning the scores, or attention dropout in training, takes an explicit
+softmax(q kᵀ) v path instead (the kernel has neither).
+
+``Attention`` on a single tensor -- as in ``Sequential([Embedding, LSTM(return_sequences=True),
+Attention(), ...])`` -- attends the sequence to itself (query = value = key = the input); Keras itself
+requires a list there, fastnn.keras accepts both.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ... import creation, ops
+from ...ops.attention import scaled_dot_product_attention
+from ...ops.dropout import dropout as _dropout
+from ...ops.multihead import packed_multi_head_attention
+from ...tensor import Tensor
+from .base import KerasTensor, Layer
+from .conv import as_float
+
+_MASKED = 1.0e9  # Keras subtracts this from masked scores (rather than -inf)
+
+
+def _tensor(x):
+    return x if isinstance(x, Tensor) else creation.tensor(np.asarray(x))
+
+
+def _bool_mask(mask):
+    m = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
+    return m.astype(bool, copy=False)
+
+
+def _explicit(q, k, v, mask, causal, dropout_rate, training):
+    """softmax(q kᵀ + mask) v with the weights kept: (out, weights). ``q`` is already scaled; ``mask`` is a
+    bool array broadcastable to the scores (True keeps), masked scores lowered by 1e9 as Keras does."""
+    scores = ops.matmul(q, k.transpose(-2, -1))
+    keep = None
+    if causal:
+        lq, lk = scores.shape[-2:]
+        keep = np.tril(np.ones((lq, lk), bool))
+    if mask is not None:
+        keep = mask if keep is None else np.logical_and(mask, keep)
+    if keep is not None:
+        scores = scores - creation.tensor((~np.broadcast_to(keep, scores.shape)).astype(scores.dtype.name) * _MASKED)
+    weights = ops.softmax(scores, -1)
+    probs = _dropout(weights, dropout_rate, True) if training and dropout_rate > 0 else weights
+    return ops.matmul(probs, v), weights
+
+
+class Attention(Layer):
+    """scores = query · keyᵀ (times the trainable ``scale`` with use_scale), softmax over the keys, then a
+    weighted sum of ``value``. Called on [query, value], [query, value, key], or one tensor (self-attention)."""
+
+    def __init__(self, use_scale: bool = False, score_mode: str = "dot", dropout: float = 0.0, seed=None,
+                 **kwargs) -> None:
+        super().__init__(**kwargs)
+        if score_mode not in ("dot", "concat"):
+            raise ValueError(f"Invalid value for argument score_mode. Expected one of {{'dot', 'concat'}}. "
+                             f"Received: score_mode={score_mode}")
+        self.use_scale, self.score_mode, self.dropout = bool(use_scale), score_mode, float(dropout)
+
+    def build(self, input_shape) -> None:
+        self.scale = self.add_weight("scale", (), "ones") if self.use_scale else None
+        self.concat_score_weight = (self.add_weight("concat_score_weight", (), "ones")
+                                    if self.score_mode == "concat" else None)
+
+    def _split(self, inputs):
+        if isinstance(inputs, (list, tuple)):
+            if not 2 <= len(inputs) <= 3:
+                raise ValueError(f"Attention layer accepts inputs list of length 2 or 3, namely [query, value] or "
+                                 f"[query, value, key]. Received length: {len(inputs)}.")
+            q, v = (as_float(_tensor(t)) for t in inputs[:2])
+            k = as_float(_tensor(inputs[2])) if len(inputs) == 3 else v
+            return q, v, k
+        x = as_float(_tensor(inputs))
+        return x, x, x
+
+    def call(self, inputs, training=None, mask=None, return_attention_scores: bool = False,
+             use_causal_mask: bool = False):
+        q, v, k = self._split(inputs)
+        q_mask = v_mask = None
+        if mask is not None:
+            masks = list(mask) if isinstance(mask, (list, tuple)) else [mask]
+            q_mask = _bool_mask(masks[0]) if masks[0] is not None else None
+            v_mask = _bool_mask(masks[1]) if len(masks) > 1 and masks[1] is not None else None
+        v_keep = v_mask[:, None, :] if v_mask is not None else None
+        if self.score_mode == "concat":
+            scale = self.scale if self.scale is not None else 1.0
+            summed = ops.tanh((q.unsqueeze(-2) + k.unsqueeze(-3)) * scale).sum(-1)
+            scores = summed * self.concat_score_weight
+            out, weights = self._apply(scores, v, v_keep, use_causal_mask, training)
+        elif return_attention_scores or (training and self.dropout > 0):
+            qs = q * self.scale if self.scale is not None else q
+            out, weights = _explicit(qs, k, v, v_keep, use_causal_mask, self.dropout, training)
+        else:
+            qs = q * self.scale if self.scale is not None else q
+            keep = None if v_keep is None else np.broadcast_to(v_keep, (q.shape[0], q.shape[1], k.shape[1]))
+            out = scaled_dot_product_attention(qs, k, v, attn_mask=keep, is_causal=bool(use_causal_mask),
+                                               scale=1.0)
+            weights = None
+        if q_mask is not None:
+            out = out * creation.tensor(q_mask[..., None].astype(out.dtype.name))
+        return (out, weights) if return_attention_scores else out
+
+    def _apply(self, scores, v, keep, causal, training):
+        if causal:
+            tri = np.tril(np.ones(scores.shape[-2:], bool))
+            keep = tri if keep is None else np.logical_and(keep, tri)
+        if keep is not None:
+            scores = scores - creation.tensor((~np.broadcast_to(keep, scores.shape)).astype(scores.dtype.name)
+                                              * _MASKED)
+        weights = ops.softmax(scores, -1)
+        probs = _dropout(weights, self.dropout, True) if training and self.dropout > 0 else weights
+        return ops.matmul(probs, v), weights
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "use_scale": self.use_scale, "score_mode": self.score_mode,
+                "dropout": self.dropout}
+
+
+class MultiHeadAttention(Layer):
+    """Keras' MultiHeadAttention: per-head projections (kernels (dim, heads, key_dim) etc.), scaled
+    dot-product attention per head (scale 1/sqrt(key_dim)), and an output projection (heads, value_dim,
+    out) back to the query's last dim (or ``output_shape``). Inputs are rank 3: (batch, time, dim)."""
+
+    def __init__(self, num_heads: int, key_dim: int, value_dim=None, dropout: float = 0.0, use_bias: bool = True,
+                 output_shape=None, attention_axes=None, flash_attention=None, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, seed=None,
+                 **kwargs) -> None:
+        super().__init__(**kwargs)
+        if attention_axes is not None:
+            raise NotImplementedError("MultiHeadAttention: attention_axes is not supported by fastnn.keras (the "
+                                      "attention runs over the time axis of (batch, time, dim) inputs)")
+        for name, value in (("kernel_regularizer", kernel_regularizer), ("bias_regularizer", bias_regularizer),
+                            ("activity_regularizer", activity_regularizer), ("kernel_constraint", kernel_constraint),
+                            ("bias_constraint", bias_constraint)):
+            if value is not None:
+                raise NotImplementedError(f"MultiHeadAttention: `{name}` is not supported by fastnn.keras yet")
+        for name, value in (("num_heads", num_heads), ("key_dim", key_dim)):
+            if not isinstance(value, int) or value <= 0:
+                raise ValueError(f"MultiHeadAttention: `{name}` must be a positive integer, got {value}")
+        self.num_heads, self.key_dim = num_heads, key_dim
+        self.value_dim = key_dim if value_dim is None else int(value_dim)
+        self.dropout, self.use_bias = float(dropout), bool(use_bias)
+        self._output_shape = (None if output_shape is None else
+                              (int(output_shape),) if isinstance(output_shape, int) else tuple(output_shape))
+        self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
+
+    def __call__(self, query, value=None, key=None, attention_mask=None, **kwargs):
+        """Packs (query, value[, key][, attention_mask]) into one list input so a functional model records
+        all of them as this call's inputs; ``call`` unpacks it."""
+        if value is None and isinstance(query, (list, tuple)):  # already packed (a functional model's replay)
+            return super().__call__(list(query), **kwargs)
+        if value is None:
+            raise TypeError("MultiHeadAttention.__call__() missing required argument: 'value'")
+        packed = [query, value]
+        if key is not None:
+            packed.append(key)
+        if attention_mask is not None:
+            if isinstance(query, KerasTensor) and not isinstance(attention_mask, KerasTensor):
+                raise TypeError("MultiHeadAttention: in a functional model attention_mask must be a symbolic "
+                                "tensor (keras.Input) as well")
+            packed.append(attention_mask)
+        if key is not None:
+            kwargs["_has_key"] = True
+        if attention_mask is not None:
+            kwargs["_has_mask"] = True
+        return super().__call__(packed, **kwargs)
+
+    def build(self, input_shape) -> None:
+        q_shape, v_shape = input_shape[0], input_shape[1]
+        k_shape = input_shape[2] if len(input_shape) > 2 and len(input_shape[2]) == 3 else v_shape
+        for s in (q_shape, v_shape, k_shape):
+            if len(s) != 3 or s[-1] is None:
+                raise ValueError(f"MultiHeadAttention {self.name}: inputs must be (batch, time, dim) with known dim, "
+                                 f"got {tuple(s)}")
+        h, kd, vd = self.num_heads, self.key_dim, self.value_dim
+        out = self._output_shape or (q_shape[-1],)
+        ki, bi = self.kernel_initializer, self.bias_initializer
+        for name, dim, width in (("query", q_shape[-1], kd), ("key", k_shape[-1], kd), ("value", v_shape[-1], vd)):
+            setattr(self, f"{name}_kernel", self.add_weight(f"{name}_kernel", (dim, h, width), ki))
+            setattr(self, f"{name}_bias", self.add_weight(f"{name}_bias", (h, width), bi) if self.use_bias else None)
+        self.attention_output_kernel = self.add_weight("attention_output_kernel", (h, vd) + tuple(out), ki)
+        self.attention_output_bias = (self.add_weight("attention_output_bias", tuple(out), bi) if self.use_bias
+                                      else None)
+
+    def _project(self, x, kernel, bias):
+        dim = kernel.shape[0]
+        width = kernel.shape[1] * kernel.shape[2]
+        b = bias.reshape(width) if bias is not None else None
+        return ops.linear(x, kernel.reshape(dim, width).t(), b)
+
+    def call(self, inputs, training=None, return_attention_scores: bool = False, use_causal_mask: bool = False,
+             _has_key: bool = False, _has_mask: bool = False):
+        items = [as_float(_tensor(t)) if i < 2 + _has_key else t for i, t in enumerate(inputs)]
+        query, value = items[0], items[1]
+        key = items[2] if _has_key else value
+        mask = _bool_mask(items[-1]) if _has_mask else None
+        for name, t in (("query", query), ("value", value), ("key", key)):
+            if t.ndim != 3:
+                raise ValueError(f"MultiHeadAttention {self.name}: {name} must be (batch, time, dim), got shape "
+                                 f"{tuple(t.shape)}")
+        h, kd, vd = self.num_heads, self.key_dim, self.value_dim
+        n, lq, lk = query.shape[0], query.shape[1], key.shape[1]
+        q = self._project(query, self.query_kernel, self.query_bias)
+        k = self._project(key, self.key_kernel, self.key_bias)
+        v = self._project(value, self.value_kernel, self.value_bias)
+        mask4 = None
+        if mask is not None:  # Keras' (B, T, S) boolean mask, True attends; one per head
+            mask4 = np.broadcast_to(mask.reshape(mask.shape[:-2] + (1,) + mask.shape[-2:]) if mask.ndim == 3
+                                    else mask, (n, 1, lq, lk))
+        weights = None
+        if return_attention_scores or (training and self.dropout > 0):
+            q4 = q.reshape(n, lq, h, kd).permute(0, 2, 1, 3) * (1.0 / math.sqrt(kd))
+            k4 = k.reshape(n, lk, h, kd).permute(0, 2, 1, 3)
+            v4 = v.reshape(n, lk, h, vd).permute(0, 2, 1, 3)
+            out4, weights = _explicit(q4, k4, v4, mask4, use_causal_mask, self.dropout, training)
+            out = out4.permute(0, 2, 1, 3).reshape(n, lq, h * vd)
+        elif kd == vd:  # heads read as strided views of the projections, no split/merge copies
+            out = packed_multi_head_attention([q, k, v], ((0, 0), (1, 0), (2, 0)), h, h * kd, mask4,
+                                              bool(use_causal_mask), batch_first=True)
+        else:
+            q4 = q.reshape(n, lq, h, kd).permute(0, 2, 1, 3)
+            k4 = k.reshape(n, lk, h, kd).permute(0, 2, 1, 3)
+            v4 = v.reshape(n, lk, h, vd).permute(0, 2, 1, 3)
+            out4 = scaled_dot_product_attention(q4, k4, v4, attn_mask=mask4, is_causal=bool(use_causal_mask),
+                                                scale=1.0 / math.sqrt(kd))
+            out = out4.permute(0, 2, 1, 3).reshape(n, lq, h * vd)
+        wo = self.attention_output_kernel
+        out_shape = tuple(wo.shape[2:])
+        result = ops.linear(out, wo.reshape(h * vd, math.prod(out_shape)).t(),
+                            self.attention_output_bias.reshape(-1) if self.attention_output_bias is not None else None)
+        if len(out_shape) > 1:
+            result = result.reshape((n, lq) + out_shape)
+        return (result, weights) if return_attention_scores else result
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "num_heads": self.num_heads, "key_dim": self.key_dim,
+                "value_dim": self.value_dim, "dropout": self.dropout, "use_bias": self.use_bias,
+                "output_shape": self._output_shape}
