@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from ..autograd.graph import record
-from ..backend import cpu_attention
+from ..backend import cpu, cpu_attention
 from ..tensor import Tensor
 from ._util import as_tensor, unbroadcast, xp_of
 
@@ -105,10 +105,10 @@ def _mask_grad(q4, k4, v4, m4, out4, lse, g4, scale, batch, shape):
     """d loss / d attn_mask: P (dP - rowsum(dO O)), with P recomputed from the saved logsumexp."""
     d = q4.shape[-1]
     sc = (1 / math.sqrt(d) if d else 1.0) if scale is None else scale
-    s = np.matmul(q4, np.swapaxes(k4, -1, -2)) * q4.dtype.type(sc) + m4
+    s = cpu.matmul(q4, np.swapaxes(k4, -1, -2)) * q4.dtype.type(sc) + m4
     dead = np.isneginf(lse)[..., None]  # rows no key takes part in: P = 0
     with np.errstate(invalid="ignore"):
         p = np.where(dead, 0, np.exp(s - np.where(dead, 0, lse[..., None])))
-    dp = np.matmul(g4, np.swapaxes(v4, -1, -2))
+    dp = cpu.matmul(g4, np.swapaxes(v4, -1, -2))
     ds = p * (dp - np.sum(g4 * out4, axis=-1, keepdims=True))
     return unbroadcast(ds.reshape(batch + ds.shape[-2:]).astype(q4.dtype, copy=False), shape)

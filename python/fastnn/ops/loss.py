@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.graph import record
-from ..backend import cpu_nn
+from ..backend import cpu, cpu_nn
 from ..tensor import Tensor
 from ._loss_util import check_reduction, class_weight
 from ._util import as_tensor
@@ -138,7 +138,7 @@ def _cross_entropy_weighted(logits, target, x, t, unbatched, w, ii, reduction, s
     losses = (1.0 - s) * tw * nll
     w_all = w.sum(dtype=np.float64)
     if s:
-        smooth = w_all * lse.astype(np.float64) - (x2 @ w).astype(np.float64)
+        smooth = w_all * lse.astype(np.float64) - cpu.matmul(x2, w.astype(x2.dtype, copy=False)[:, None])[:, 0].astype(np.float64)
         losses = (losses + np.where(keep, (s / n_classes) * smooth, 0.0)).astype(x.dtype)
     losses = losses.astype(x.dtype, copy=False)
     denom = float(tw.sum(dtype=np.float64))

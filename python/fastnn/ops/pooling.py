@@ -11,7 +11,7 @@ import numbers
 import numpy as np
 
 from ..autograd.graph import record
-from ..backend import cpu_nn
+from ..backend import cpu, cpu_nn
 from ..tensor import Tensor
 from ._util import as_tensor
 
@@ -213,11 +213,11 @@ def adaptive_avg_pool2d(input, output_size) -> Tensor:
             return (gx.reshape(a.shape),)
     else:
         ph, pw = _adaptive_matrix(h, oh, x4.dtype), _adaptive_matrix(w, ow, x4.dtype)
-        rows = x4.reshape(-1, w) @ pw.T                                # (N*C*H, ow): one GEMM
-        y = np.matmul(ph, rows.reshape(n * c, h, ow))                  # (N*C, oh, ow)
+        rows = cpu.matmul(x4.reshape(-1, w), pw.T)                     # (N*C*H, ow): one GEMM
+        y = cpu.matmul(ph, rows.reshape(n * c, h, ow))                 # (N*C, oh, ow)
 
         def backward(g):
-            t = np.matmul(ph.T, g.reshape(n * c, oh, ow))              # (N*C, H, ow)
-            return ((t.reshape(-1, ow) @ pw).reshape(a.shape),)
+            t = cpu.matmul(ph.T, g.reshape(n * c, oh, ow))             # (N*C, H, ow)
+            return (cpu.matmul(t.reshape(-1, ow), pw).reshape(a.shape),)
 
     return record(Tensor._wrap(y.reshape(out_shape)), "AdaptiveAvgPool2DBackward0", (a,), backward)
