@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import LIBRARIES, UNSET_FOR_PEERS, cpu_model, import_time_s, library_available, run_worker  # noqa: E402
 
-FAMILIES = ["gemm", "conv", "attention", "softmax", "optim", "overhead", "rnn", "train_step"]
+FAMILIES = ["gemm", "conv", "attention", "softmax", "optim", "overhead", "rnn", "train_step", "keras_fit"]
 
 
 def parse_args(argv=None):
@@ -119,6 +119,8 @@ def print_report(results, libs, args):
         if "bytes" in row:  # memory-bound: GB/s against the triad bandwidth
             rate = row["bytes"] / ours / 1e9 if ours else None
             limit, unit = limits["triad_gbs"], "GB/s"
+        elif "samples" in row:  # training throughput: samples per second, no hardware limit to compare
+            rate, limit, unit = row["samples"] / ours if ours else None, None, "smp/s"
         elif "flops" not in row:  # overhead rows: time is all there is
             rate, limit, unit = None, None, ""
         else:
