@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import LIBRARIES, UNSET_FOR_PEERS, cpu_model, import_time_s, library_available, run_worker  # noqa: E402
+from common import BENCH_DIR, LIBRARIES, UNSET_FOR_PEERS, cpu_model, import_time_s, library_available, run_worker  # noqa: E402
 
 FAMILIES = ["gemm", "conv", "attention", "softmax", "optim", "overhead", "rnn", "train_step", "keras_fit"]
 
@@ -27,6 +27,7 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--only", default="", help=f"comma-separated families to run (of {', '.join(FAMILIES)})")
     p.add_argument("--quick", action="store_true", help="fewer cases and repeats")
+    p.add_argument("--no-demo", dest="demo", action="store_false", help="skip the training demo after the table")
     p.add_argument("--threads", default="1,2", help="thread counts to run, comma-separated")
     p.add_argument("--libs", default=",".join(LIBRARIES), help="libraries to time (fastnn always included)")
     p.add_argument("--json", type=Path, help="write all results to this JSON file")
@@ -175,6 +176,20 @@ def main(argv=None) -> None:
     png = args.png or (args.json.with_suffix(".png") if args.json else None)
     if png:
         write_png(results, png)
+    if args.demo:
+        demo(args.quick)
+
+
+def demo(quick: bool) -> None:
+    """A short training run after the numbers: the Keras-style MLP example on the digits."""
+    import subprocess
+
+    script = BENCH_DIR.parent / "examples" / "mlp_digits_keras.py"
+    print(f"\nTraining demo: {script.relative_to(BENCH_DIR.parent)} ({'smoke run' if quick else '15 epochs'})",
+          flush=True)
+    cmd = [sys.executable, str(script)] + (["--smoke"] if quick else ["--epochs", "15"])
+    if subprocess.call(cmd) != 0:
+        print("(the demo failed; is scikit-learn installed? it ships the digits)")
 
 
 if __name__ == "__main__":
