@@ -245,3 +245,25 @@ def test_clear_errors():
     with pytest.raises(ValueError, match="not a model saved"):
         fastnn.save({"x": fastnn.ones(2)}, "/tmp/_fastnn_not_model.keras")
         fk.models.load_model("/tmp/_fastnn_not_model.keras")
+
+
+def test_functional_summary_and_per_output_losses_match_keras(capsys):
+    def build(lib):
+        a, b = lib.Input((20,), name="a"), lib.Input((5,), name="b")
+        h = lib.layers.Dense(8, name="h")(a)
+        o1 = lib.layers.Dense(1, name="o1")(h)
+        o2 = lib.layers.Dense(3, name="o2")(lib.layers.Dense(4, name="g")(b))
+        m = lib.Model([a, b], [o1, o2], name="fm")
+        m.compile(optimizer="sgd", loss=["mse", "mse"], metrics=[["mae"], ["mae"]])
+        return m
+
+    ours, theirs = build(fk), build(keras)
+    ours.summary()
+    mine = [ln.rstrip() for ln in capsys.readouterr().out.splitlines()]
+    lines = []
+    theirs.summary(print_fn=lambda s, **kw: lines.extend(s.splitlines()))
+    assert mine == [ln.rstrip() for ln in lines if ln.strip()]
+    data = ([np.zeros((8, 20)), np.zeros((8, 5))], [np.ones((8, 1)), np.ones((8, 3))])
+    hist = ours.fit(*data, verbose=0)
+    assert set(hist.history) == set(theirs.fit(*data, verbose=0).history)
+    assert hist.history["loss"][0] == pytest.approx(hist.history["o1_loss"][0] + hist.history["o2_loss"][0])

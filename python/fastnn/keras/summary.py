@@ -18,25 +18,54 @@ def _shape(s) -> str:
     return "(" + ", ".join("None" if d is None else str(d) for d in s) + ("," if len(s) == 1 else "") + ")"
 
 
+def _cell(text: str, width: int, right: bool) -> str:
+    text = text[:width - 2]
+    return f" {text:>{width - 2}} " if right else f" {text:<{width - 2}} "
+
+
+def _functional_rows(model):
+    """Keras' functional listing: the inputs, then each layer call by depth (creation order within a depth),
+    with the tensors it is connected to as ``layer[node][output]``."""
+    depth = {}
+
+    def depth_of(t):
+        if t.source is None:
+            return 0
+        if id(t) not in depth:
+            ins = t.source[1]
+            depth[id(t)] = 1 + max(depth_of(s) for s in (ins if isinstance(ins, (list, tuple)) else [ins]))
+        return depth[id(t)]
+
+    rows = [(t.name, "InputLayer", _shape(t.shape), "0", "-") for t in model.inputs]
+    calls = []
+    for layer, ins, _ in model._nodes:
+        ins_list = ins if isinstance(ins, (list, tuple)) else [ins]
+        d = 1 + max(depth_of(s) for s in ins_list)
+        links = ", ".join(f"{s.name}[0][{getattr(s, 'index', 0)}]" for s in ins_list)
+        calls.append((d, layer._creation_id, layer, links))
+    for _, _, layer, links in sorted(calls, key=lambda c: (c[0], c[1])):
+        rows.append((layer.name, type(layer).__name__, _shape(layer.output_shape), f"{layer.count_params():,}",
+                     links))
+    return rows
+
+
 def print_summary(model, print_fn=print) -> None:
-    widths = (33, 24, 15)
-    title = "Sequential" if type(model).__name__ == "Sequential" else "Functional"
+    functional = getattr(model, "_functional", False) and type(model).__name__ != "Sequential"
+    if functional:
+        heads, widths = ("Layer (type)", "Output Shape", "Param #", "Connected to"), (21, 19, 12, 19)
+        rows = _functional_rows(model)
+    else:
+        heads, widths = ("Layer (type)", "Output Shape", "Param #"), (33, 24, 15)
+        rows = [(layer.name, type(layer).__name__, _shape(layer.output_shape) if layer.built else "?",
+                 f"{layer.count_params():,}" if layer.built else "0 (unbuilt)") for layer in model.layers]
     print_fn(f'Model: "{model.name}"')
-    top = "┏" + "┳".join("━" * w for w in widths) + "┓"
-    head = "┃" + "┃".join(f" {t:<{w - 2}} " if i < 2 else f" {t:>{w - 2}} "
-                          for i, (t, w) in enumerate(zip(("Layer (type)", "Output Shape", "Param #"), widths))) + "┃"
-    sep = "┡" + "╇".join("━" * w for w in widths) + "┩"
-    print_fn(top)
-    print_fn(head)
-    print_fn(sep)
-    layers = model.layers
-    for i, layer in enumerate(layers):
-        name = f"{layer.name} ({type(layer).__name__})"
-        shape = _shape(layer.output_shape) if layer.built else "?"
-        params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
-        print_fn("│" + f" {name[:widths[0] - 2]:<{widths[0] - 2}} │ {shape:<{widths[1] - 2}} │ "
-                 f"{params:>{widths[2] - 2}} " + "│")
-        if i < len(layers) - 1:
+    print_fn("┏" + "┳".join("━" * w for w in widths) + "┓")
+    print_fn("┃" + "┃".join(_cell(h, w, i == 2) for i, (h, w) in enumerate(zip(heads, widths))) + "┃")
+    print_fn("┡" + "╇".join("━" * w for w in widths) + "┩")
+    for i, row in enumerate(rows):
+        cells = (f"{row[0]} ({row[1]})",) + tuple(row[2:])
+        print_fn("│" + "│".join(_cell(c, w, j == 2) for j, (c, w) in enumerate(zip(cells, widths))) + "│")
+        if i < len(rows) - 1:
             print_fn("├" + "┼".join("─" * w for w in widths) + "┤")
     print_fn("└" + "┴".join("─" * w for w in widths) + "┘")
     weights = model.weights
@@ -47,4 +76,3 @@ def print_summary(model, print_fn=print) -> None:
     print_fn(f" Total params: {total:,} ({_fmt_bytes(size)})")
     print_fn(f" Trainable params: {trainable:,} ({_fmt_bytes(tsize)})")
     print_fn(f" Non-trainable params: {total - trainable:,} ({_fmt_bytes(size - tsize)})")
-    del title

@@ -147,6 +147,7 @@ class TrainingMixin:
         else:
             per_output = [list(mspec)] * len(y_pred_list)
         self._compiled_metrics = []
+        self._output_loss_sums = [[0.0, 0] for _ in y_pred_list]
         for i, (ms, loss, yp) in enumerate(zip(per_output, self._compiled_losses, y_pred_list)):
             prefix = f"{names[i]}_" if len(y_pred_list) > 1 else ""
             for m in ms:
@@ -163,8 +164,14 @@ class TrainingMixin:
         if len(ys) != len(y_pred_list):
             raise ValueError(f"The model has {len(y_pred_list)} outputs but {len(ys)} targets were given")
         total = None
-        for loss, w, yp, yt in zip(self._compiled_losses, self._compiled_loss_weights, y_pred_list, ys):
+        several = len(y_pred_list) > 1
+        for i, (loss, w, yp, yt) in enumerate(zip(self._compiled_losses, self._compiled_loss_weights, y_pred_list,
+                                                  ys)):
             value = loss(yt, yp, sample_weight)
+            if several:  # Keras logs each output's own loss as <output>_loss
+                acc = self._output_loss_sums[i]
+                acc[0] += float(value.item()) * yp.shape[0]
+                acc[1] += yp.shape[0]
             value = value * w if w != 1.0 else value
             total = value if total is None else total + value
         return total
@@ -174,11 +181,18 @@ class TrainingMixin:
             metric.update_state(ys[i], y_pred_list[i], sample_weight)
 
     def _metric_logs(self) -> dict:
-        return {name: float(m.result()) for _, name, m in self._compiled_metrics}
+        logs = {}
+        if self._compiled_losses is not None and len(self._compiled_losses) > 1:
+            names = self.output_names(len(self._compiled_losses))
+            logs = {f"{n}_loss": (acc[0] / acc[1] if acc[1] else 0.0)
+                    for n, acc in zip(names, self._output_loss_sums)}
+        logs.update({name: float(m.result()) for _, name, m in self._compiled_metrics})
+        return logs
 
     def _reset_metrics(self) -> None:
         for _, _, m in getattr(self, "_compiled_metrics", []):
             m.reset_state()
+        self._output_loss_sums = [[0.0, 0] for _ in (self._compiled_losses or [])]
 
     def _forward_list(self, x, training: bool):
         out = self(x, training=training)

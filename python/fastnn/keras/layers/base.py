@@ -4,6 +4,7 @@ tensors for the functional API (a KerasTensor only records which layer made it f
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections import defaultdict
 
@@ -16,6 +17,7 @@ from ...nn.parameter import Parameter
 from ...tensor import Tensor
 
 _name_counts: defaultdict = defaultdict(int)
+_creation_order = itertools.count()  # model.summary lists layers of equal depth in creation order
 
 
 def unique_name(base: str) -> str:
@@ -100,6 +102,7 @@ class Layer(Module):
             if unknown:
                 raise TypeError(f"{type(self).__name__}: unrecognized keyword arguments {unknown}")
         self.name = name or unique_name(snake_case(type(self).__name__))
+        self.__dict__["_creation_id"] = next(_creation_order)
         self.built = False
         self.trainable = trainable
         if input_dim is not None and input_shape is None:
