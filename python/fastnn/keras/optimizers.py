@@ -154,16 +154,6 @@ class RMSprop(Optimizer):
             w -= step
             p._version += 1
 
-    @property
-    def learning_rate(self) -> float:
-        return self._lr
-
-    @learning_rate.setter
-    def learning_rate(self, value: float) -> None:
-        self._lr = float(value)
-
-    lr = learning_rate
-
 
 _BY_NAME = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop}
 

@@ -151,51 +151,62 @@ class ModuleList(Module):
             self.add_module(str(i), m)
 
 
-class ModuleDict(Module):
+class _NamedTable:
+    """The dict interface ModuleDict and ParameterDict share, over the registration table ``_table`` names;
+    ``__setitem__`` (registration) is each container's own."""
+
+    _table = ""
+
+    def _store(self):
+        return self.__dict__[self._table]
+
+    def __getitem__(self, key: str):
+        return self._store()[key]
+
+    def __delitem__(self, key: str) -> None:
+        del self._store()[key]
+
+    def __len__(self) -> int:
+        return len(self._store())
+
+    def __iter__(self):
+        return iter(self._store())
+
+    def __contains__(self, key) -> bool:
+        return key in self._store()
+
+    def keys(self):
+        return self._store().keys()
+
+    def values(self):
+        return self._store().values()
+
+    def items(self):
+        return self._store().items()
+
+    def pop(self, key: str):
+        return self._store().pop(key)
+
+    def clear(self) -> None:
+        self._store().clear()
+
+    def update(self, pairs) -> None:
+        for key, value in (pairs.items() if hasattr(pairs, "items") else pairs):
+            self[key] = value
+
+
+class ModuleDict(_NamedTable, Module):
     """An ordered dict of named modules."""
+
+    _table = "_modules"
 
     def __init__(self, modules=None) -> None:
         super().__init__()
         if modules is not None:
             self.update(modules)
 
-    def __getitem__(self, key: str) -> Module:
-        return self._modules[key]
-
     def __setitem__(self, key: str, module: Module) -> None:
         self.add_module(key, module)
-
-    def __delitem__(self, key: str) -> None:
-        del self._modules[key]
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules)
-
-    def __contains__(self, key) -> bool:
-        return key in self._modules
-
-    def keys(self):
-        return self._modules.keys()
-
-    def values(self):
-        return self._modules.values()
-
-    def items(self):
-        return self._modules.items()
-
-    def pop(self, key: str) -> Module:
-        return self._modules.pop(key)
-
-    def clear(self) -> None:
-        self._modules.clear()
-
-    def update(self, modules) -> None:
-        pairs = modules.items() if hasattr(modules, "items") else modules
-        for key, m in pairs:
-            self[key] = m
 
 
 class ParameterList(Module):
@@ -231,42 +242,15 @@ class ParameterList(Module):
         return self
 
 
-class ParameterDict(Module):
+class ParameterDict(_NamedTable, Module):
     """An ordered dict of named parameters."""
+
+    _table = "_parameters"
 
     def __init__(self, parameters=None) -> None:
         super().__init__()
         if parameters is not None:
             self.update(parameters)
 
-    def __getitem__(self, key: str) -> Parameter:
-        return self._parameters[key]
-
     def __setitem__(self, key: str, value) -> None:
         self.register_parameter(key, value if isinstance(value, Parameter) else Parameter(value))
-
-    def __delitem__(self, key: str) -> None:
-        del self._parameters[key]
-
-    def __len__(self) -> int:
-        return len(self._parameters)
-
-    def __iter__(self):
-        return iter(self._parameters)
-
-    def __contains__(self, key) -> bool:
-        return key in self._parameters
-
-    def keys(self):
-        return self._parameters.keys()
-
-    def values(self):
-        return self._parameters.values()
-
-    def items(self):
-        return self._parameters.items()
-
-    def update(self, parameters) -> None:
-        pairs = parameters.items() if hasattr(parameters, "items") else parameters
-        for key, p in pairs:
-            self[key] = p

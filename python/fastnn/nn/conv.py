@@ -1,7 +1,6 @@
 """Conv2d on the native implicit-GEMM convolution (fastnn.ops.conv.conv2d)."""
 from __future__ import annotations
 
-import math
 import numbers
 
 from .. import creation, dtypes
@@ -67,10 +66,7 @@ class Conv2d(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            bound = init.fan_in_bound(self.weight)
-            init.uniform_(self.bias, -bound, bound)
+        init.default_weight_and_bias_(self.weight, self.bias)
 
     def _conv_forward(self, input, weight, bias):
         return conv2d(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)

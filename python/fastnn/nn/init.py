@@ -149,3 +149,12 @@ def fan_in_bound(weight: Tensor) -> float:
     """The bound torch's default Linear/Conv bias init uses: 1/sqrt(fan_in) (0 when fan_in is 0)."""
     fan_in, _ = _calculate_fan_in_and_fan_out(weight)
     return 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+
+
+def default_weight_and_bias_(weight: Tensor, bias: Tensor | None) -> None:
+    """torch's default init of Linear and Conv layers: kaiming-uniform with a=√5 for the weight (a bound of
+    1/√fan_in) and U(-1/√fan_in, 1/√fan_in) for the bias."""
+    kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        bound = fan_in_bound(weight)
+        uniform_(bias, -bound, bound)

@@ -1,7 +1,6 @@
 """Linear and Identity."""
 from __future__ import annotations
 
-import math
 
 from .. import creation, dtypes
 from ..ops.linalg import linear
@@ -41,10 +40,7 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            bound = init.fan_in_bound(self.weight)
-            init.uniform_(self.bias, -bound, bound)
+        init.default_weight_and_bias_(self.weight, self.bias)
 
     def forward(self, input):
         return linear(input, self.weight, self.bias)
