@@ -52,7 +52,9 @@ Blocking conv_blocking(int64_t k, int64_t n) {
   constexpr int NR = kNR<T>;
   const CacheInfo& ci = cache_info();
   int64_t kc = (ci.l1d / 2) / (MR * static_cast<int64_t>(sizeof(T)));
-  kc = std::clamp<int64_t>(kc, 128, 384) / 8 * 8;
+  // The cap keeps the A row near 18 KiB whatever its height (384 deep at 12 rows, 576 at 8): the
+  // flipped-weight GEMM of 32->64's backward-data (k = 576) then runs in one block, not two.
+  kc = std::clamp<int64_t>(kc, 128, 384 * gemm_kernel::kMR / MR) / 8 * 8;
   const int64_t k_blocks = std::max<int64_t>(1, (k + kc - 1) / kc);
   kc = std::min(kc + 7, ((k + k_blocks - 1) / k_blocks + 7) / 8 * 8);
   kc = std::max<int64_t>(1, std::min(kc, k));

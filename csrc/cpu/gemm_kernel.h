@@ -147,7 +147,7 @@ inline void transpose_into_panel(const T* src, int64_t ld, int64_t rows, int64_t
 typedef float v4f __attribute__((vector_size(16)));
 typedef float v8f __attribute__((vector_size(32)));
 
-inline void transpose_4x4(const float* s, int64_t ld, float* d, int64_t width) {
+__attribute__((always_inline)) inline void transpose_4x4(const float* s, int64_t ld, float* d, int64_t width) {
   const v4f a = loadu<v4f>(s), b = loadu<v4f>(s + ld), c = loadu<v4f>(s + 2 * ld), e = loadu<v4f>(s + 3 * ld);
   const v4f ab_lo = __builtin_shufflevector(a, b, 0, 4, 1, 5), ab_hi = __builtin_shufflevector(a, b, 2, 6, 3, 7);
   const v4f ce_lo = __builtin_shufflevector(c, e, 0, 4, 1, 5), ce_hi = __builtin_shufflevector(c, e, 2, 6, 3, 7);
@@ -159,7 +159,7 @@ inline void transpose_4x4(const float* s, int64_t ld, float* d, int64_t width) {
 
 // Three rounds of 8 shuffles (unpack 32-bit, unpack 64-bit, swap 128-bit halves): 24 shuffles for 64
 // values where the 4x4 route takes 32.
-inline void transpose_8x8(const float* s, int64_t ld, float* d, int64_t width) {
+__attribute__((always_inline)) inline void transpose_8x8(const float* s, int64_t ld, float* d, int64_t width) {
   v8f r[8], t[8];
   for (int i = 0; i < 8; ++i) r[i] = loadu<v8f>(s + i * ld);
   for (int i = 0; i < 8; i += 2) {
