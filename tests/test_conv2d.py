@@ -103,6 +103,11 @@ PATH_CASES = [
     (2, 1, 15, 13, 9, 5, 5, (1, 1), (0, 0), (1, 1), 1),
     (2, 12, 10, 9, 15, 3, 2, (2, 2), (1, 1), (1, 1), 3),
     (1, 21, 8, 8, 14, 3, 3, (1, 1), (1, 1), (1, 1), 7),
+    # B read in place from the padded image (rows of whole vectors, or rows that follow each other),
+    # with a gathered partial last panel: 7 rows of 16, stride-2 rows of 32, a 1x1 over 6x7.
+    (2, 4, 7, 16, 9, 3, 3, (1, 1), (1, 1), (1, 1), 1),
+    (2, 3, 9, 32, 10, 3, 3, (2, 1), (1, 1), (1, 1), 1),
+    (3, 10, 6, 7, 20, 1, 1, (1, 1), (0, 0), (1, 1), 1),
 ]
 
 
@@ -122,12 +127,14 @@ def test_implicit_gemm_paths(isa, case):
     check(_C.conv2d_backward_weight(dy, x, (kh, kw), s, p, d, g, isa=isa), ref_dw, atol=5e-4, rtol=2e-4)
 
 
+@pytest.mark.parametrize("width", [29, 32])
 @pytest.mark.parametrize("batch", [1, 3])
-def test_bitwise_identical_across_threads_small_batch(threads, batch):
+def test_bitwise_identical_across_threads_small_batch(threads, batch, width):
     """A batch smaller than the team splits each image's pixels between threads (and backward-data's
-    flipped-weight route runs on that split too): results must not move by a bit."""
+    flipped-weight route runs on that split too), with B gathered (width 29) or read in place (32):
+    results must not move by a bit."""
     rng = np.random.default_rng(11)
-    x = rng.standard_normal((batch, 8, 30, 29)).astype(np.float32)
+    x = rng.standard_normal((batch, 8, 30, width)).astype(np.float32)
     w = rng.standard_normal((12, 8, 3, 3)).astype(np.float32)
     b = rng.standard_normal(12).astype(np.float32)
     args = ((1, 1), (1, 1), (1, 1), 1)
@@ -136,7 +143,7 @@ def test_bitwise_identical_across_threads_small_batch(threads, batch):
         threads(nt)
         y = _C.conv2d_forward(x, w, b, *args)
         dy = np.cos(y)
-        runs.append([y, _C.conv2d_backward_data(dy, w, (30, 29), *args),
+        runs.append([y, _C.conv2d_backward_data(dy, w, (30, width), *args),
                      _C.conv2d_backward_weight(dy, x, (3, 3), *args)])
     for a, b_ in zip(*runs):
         assert np.array_equal(a, b_)

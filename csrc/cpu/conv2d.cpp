@@ -252,12 +252,56 @@ void for_each_item(int64_t n, int64_t pixels, double work_per_image, bool allow_
 }
 
 // The forward convolution with weights already packed (per group, pack_a_all layout, `a_stride` apart).
+// One image's pixels [pix0, pix1) of one group with B read in place from the padded image: each
+// vector of a tile's NR pixels is one output row's run, contiguous in the image, and tap p shifts it by
+// tap_offset[p]. No patch is copied (32->64 at 16x16 spent ~10% of its forward copying them, its
+// backward-data ~20%); a partial last panel is gathered as usual for its zero padding.
+template <typename T, int MR>
+void forward_in_place(const Patches& geo, int64_t m, int64_t k, int64_t kc, const T* a_packed, const T* xp,
+                      int64_t pix0, int64_t pix1, T* c, int64_t rs_c, const T* row_bias, T* tail_buf,
+                      std::vector<Segment>& segs) {
+  constexpr int NR = kNR<T>, VL = simd::lanes<T>;
+  const int64_t m_pad = (m + MR - 1) / MR * MR;
+  const int64_t tail0 = pix0 + (pix1 - pix0) / NR * NR;
+  auto pixel_offset = [&](int64_t pix) {
+    const int64_t oy = pix / geo.ow;
+    return oy * geo.sh * geo.wp + (pix - oy * geo.ow);
+  };
+  Im2colPanels<T> tail{geo, xp, segs};
+  for (int64_t pc = 0; pc < k; pc += kc) {
+    const int64_t kcb = std::min(kc, k - pc);
+    if (tail0 < pix1) tail(pc, kcb, tail0, pix1, tail_buf);
+    const gemm_kernel::TileStore how{pc == 0, pc + kcb >= k};
+    for (int64_t i0 = 0; i0 < m; i0 += MR) {
+      const T* ap = a_packed + pc * m_pad + i0 * kcb;
+      for (int64_t j0 = pix0; j0 < pix1; j0 += NR) {
+        simd::Vec<T> acc[MR][kNV];
+        T* ct = c + i0 * rs_c + j0;
+        if (j0 < tail0) {
+          const T* bases[kNV];
+          for (int v = 0; v < kNV; ++v) bases[v] = xp + pixel_offset(j0 + v * VL);
+          gemm_kernel::micro_kernel_indirect<T, MR>(kcb, ap, bases, geo.tap_offset.data() + pc, acc, ct, rs_c);
+        } else {
+          gemm_kernel::micro_kernel<T, MR>(kcb, ap, tail_buf, NR, acc, ct, rs_c);
+        }
+        gemm_kernel::store_tile<T, MR>(acc, ct, rs_c, 1, std::min<int64_t>(MR, m - i0), std::min<int64_t>(NR, pix1 - j0),
+                                       T(1), T(0), how, row_bias ? row_bias + i0 : nullptr, Epilogue::none, true);
+      }
+    }
+  }
+}
+
+// The forward convolution with weights already packed (per group, pack_a_all layout, `a_stride` apart).
 template <typename T, int MR>
 void forward_packed(const Conv2dShape& s, const T* x, const T* a_packed, int64_t a_stride, const T* bias, T* y) {
+  constexpr int VL = simd::lanes<T>;
   const int64_t cg = s.c / s.groups, og = s.o / s.groups;
   const int64_t ckk = cg * s.kh * s.kw, pixels = s.oh() * s.ow();
   const Blocking bl = conv_blocking<T, MR>(ckk, pixels);
   const Patches geo(s, cg);
+  // In place when every vector of VL pixels is contiguous in the padded image: unit column stride,
+  // and output rows a whole number of vectors, or rows that follow each other in the image.
+  const bool in_place = geo.sw == 1 && (geo.ow % VL == 0 || geo.sh * geo.wp == geo.ow);
   for_each_item<T>(s.n, pixels, 2.0 * s.o * ckk * pixels, true, [&](int64_t b, int64_t pix0, int64_t pix1) {
     thread_local AlignedBuffer b_buf, pad_buf;
     thread_local std::vector<Segment> segs;
@@ -265,13 +309,20 @@ void forward_packed(const Conv2dShape& s, const T* x, const T* a_packed, int64_t
     for (int64_t g = 0; g < s.groups; ++g) {
       const T* xg = x + (b * s.c + g * cg) * s.h * s.w;
       T* yg = y + (b * s.o + g * og) * pixels;
-      Im2colPanels<T> panels{geo, geo.padded(xg, pad_buf), segs};
+      const T* xp = geo.padded(xg, pad_buf);
+      const T* row_bias = bias ? bias + g * og : nullptr;
+      if (in_place) {
+        forward_in_place<T, MR>(geo, og, ckk, bl.kc, a_packed + g * a_stride, xp, pix0, pix1, yg, pixels, row_bias, bp,
+                                segs);
+        continue;
+      }
+      Im2colPanels<T> panels{geo, xp, segs};
       // Pixels [pix0, pix1) of the image: shift the panels' column origin by pix0.
       auto pack = [&](int64_t pc, int64_t kcb, int64_t j0, int64_t j1, T* dst) {
         panels(pc, kcb, pix0 + j0, pix0 + j1, dst);
       };
-      gemm_prepacked<T, MR>(og, pix1 - pix0, ckk, bl, a_packed + g * a_stride, pack, yg + pix0, pixels,
-                            bias ? bias + g * og : nullptr, false, bp);
+      gemm_prepacked<T, MR>(og, pix1 - pix0, ckk, bl, a_packed + g * a_stride, pack, yg + pix0, pixels, row_bias,
+                            false, bp);
     }
   });
 }

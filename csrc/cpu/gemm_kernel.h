@@ -70,6 +70,32 @@ inline void micro_kernel(int64_t kc, const T* __restrict a, const T* __restrict 
   }
 }
 
+// micro_kernel with B's rows found through a table instead of a packed panel: vector v of row p is
+// at bases[v] + offset[p]. An implicit-GEMM convolution reads its patches straight from the (padded)
+// image this way: offset[p] is tap p's shift, bases[v] the pixels' position, and nothing is packed.
+template <typename T, int MR>
+inline void micro_kernel_indirect(int64_t kc, const T* __restrict a, const T* const (&bases)[kNV],
+                                  const int64_t* __restrict offset, simd::Vec<T> (&acc)[MR][kNV], const T* c,
+                                  int64_t rs_c) {
+  using V = simd::Vec<T>;
+  constexpr int NR = kNR<T>;
+  for (int i = 0; i < MR; ++i) {
+    __builtin_prefetch(c + i * rs_c, 1);
+    __builtin_prefetch(c + i * rs_c + NR - 1, 1);
+  }
+  for (int i = 0; i < MR; ++i)
+    for (int v = 0; v < kNV; ++v) acc[i][v] = V{};
+#pragma GCC unroll 4
+  for (int64_t p = 0; p < kc; ++p) {
+    V bv[kNV];
+    for (int v = 0; v < kNV; ++v) bv[v] = loadu<V>(bases[v] + offset[p]);
+    for (int i = 0; i < MR; ++i) {
+      const V ai = a[p * MR + i] - V{};
+      for (int v = 0; v < kNV; ++v) acc[i][v] += ai * bv[v];
+    }
+  }
+}
+
 // Scalar epilogue for one element (edge tiles and GELU, whose erf has no vector form here).
 template <typename T>
 inline T apply_epilogue(T x, Epilogue e) {
