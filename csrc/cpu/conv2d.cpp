@@ -465,77 +465,104 @@ void backward_data(const Conv2dShape& s, const T* dy, const T* w, T* dx) {
 }
 
 // ---- backward-weight ---------------------------------------------------------------------------
+//
+// dW_g^T (CKK x O/g) = col (CKK x P) . dY_g^T (P x O/g), summed over the batch. The unfolded patches
+// are the A operand, whose elements the micro-kernel broadcasts one at a time: they are read in place
+// from the padded image (tap t of pixel (oy, ox) at tap_offset[t] + oy*sh*wp + ox*sw), so col is never
+// formed. Only dY is packed (transposed into NR-channel panels). The (im2col + transpose) route spent
+// a third of its time building col^T panels.
 
-// B panels of dW's GEMM: col^T (P x CKK), k = pixels [pc, pc + kcb), columns = taps [j0, j1). Each
-// NR-tap group is unfolded into `rows` (NR x kcb) and transposed into its panel.
-template <typename T>
-struct Im2colTransposedPanels {
-  const Patches& geo;
-  const T* xp;  // the padded image
-  T* rows;      // scratch, NR x kc values
-  std::vector<Segment>& segs;
-  void operator()(int64_t pc, int64_t kcb, int64_t j0, int64_t j1, T* dst) {
-    constexpr int NR = kNR<T>;
-    geo.plan(pc, pc + kcb, kcb, kRunMax * 4 / int64_t(sizeof(T)), [](int64_t r) { return r; }, segs);
-    for (int64_t t0 = j0; t0 < j1; t0 += NR) {
-      const int64_t lines = std::min<int64_t>(NR, j1 - t0);
-      for (int64_t l = 0; l < lines; ++l) gather(xp + geo.tap_offset[t0 + l], segs, geo.sw, rows + l * kcb);
-      gemm_kernel::pack_panel(rows, kcb, int64_t(1), lines, kcb, NR, dst + (t0 - j0) * kcb);
-    }
-  }
-};
-
+// acc[i][v] = sum over pixels of tap i's value times dY^T's panel row, pixels visited row by row
+// (rows x ow of them; tap i's row r starts at a_rows[i] + r * row_step, columns sw apart).
 template <typename T, int MR>
-void backward_weight_mr(const Conv2dShape& s, const T* dy, const T* x, T* dw) {
-  constexpr int NR = kNR<T>;
-  const int64_t cg = s.c / s.groups, og = s.o / s.groups;
-  const int64_t ckk = cg * s.kh * s.kw, pixels = s.oh() * s.ow();
-  const int64_t wsize = s.o * ckk, og_pad = (og + MR - 1) / MR * MR;
-  const Blocking bl = conv_blocking<T, MR>(pixels, ckk);
-  const Patches geo(s, cg);
-  // The batch is cut into at most 16 chunks fixed by the batch size alone; each chunk's partial dW is
-  // accumulated by one thread image after image, then the partials are summed in chunk order.
-  const int64_t chunks = std::min<int64_t>(16, std::max<int64_t>(1, s.n));
-  const int64_t per_chunk = (s.n + chunks - 1) / chunks;
-  std::vector<T> partial(static_cast<size_t>(chunks) * wsize, T(0));
-  const int nthreads = threads_for(2.0 * s.o * ckk * pixels * s.n);
-#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1)
-  for (int64_t q = 0; q < chunks; ++q) {
-    thread_local AlignedBuffer a_buf, b_buf, rows_buf, pad_buf;
-    thread_local std::vector<Segment> segs;
-    T* ap = a_buf.get<T>(static_cast<size_t>(og_pad) * pixels);
-    T* bp = b_buf.get<T>(static_cast<size_t>(bl.kc) * bl.nc);
-    T* rows = rows_buf.get<T>(static_cast<size_t>(NR) * bl.kc);
-    T* acc = partial.data() + q * wsize;
-    for (int64_t b = q * per_chunk; b < std::min(s.n, (q + 1) * per_chunk); ++b) {
-      for (int64_t g = 0; g < s.groups; ++g) {
-        const T* dyg = dy + (b * s.o + g * og) * pixels;
-        // A = dY_g (og x P), reduced over pixels: packed with transposes.
-        pack_a_all<T, MR>(dyg, pixels, 1, og, pixels, bl.kc, ap);
-        Im2colTransposedPanels<T> panels{geo, geo.padded(x + (b * s.c + g * cg) * s.h * s.w, pad_buf), rows, segs};
-        gemm_prepacked<T, MR>(og, ckk, pixels, bl, ap, panels, acc + g * og * ckk, ckk, static_cast<const T*>(nullptr),
-                              true, bp);
+inline void micro_kernel_taps(int64_t rows, int64_t ow, int64_t row_step, int64_t sw, const T* const (&a_rows)[MR],
+                              const T* __restrict b, simd::Vec<T> (&acc)[MR][kNV]) {
+  using V = simd::Vec<T>;
+  constexpr int VL = simd::lanes<T>, NR = kNR<T>;
+  for (int i = 0; i < MR; ++i)
+    for (int v = 0; v < kNV; ++v) acc[i][v] = V{};
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t ro = r * row_step;
+#pragma GCC unroll 4
+    for (int64_t ox = 0; ox < ow; ++ox) {
+      V bv[kNV];
+      for (int v = 0; v < kNV; ++v) bv[v] = gemm_kernel::loadu<V>(b + v * VL);
+      b += NR;
+      for (int i = 0; i < MR; ++i) {
+        const V ai = a_rows[i][ro + ox * sw] - V{};
+        for (int v = 0; v < kNV; ++v) acc[i][v] += ai * bv[v];
       }
     }
   }
-  std::memcpy(dw, partial.data(), sizeof(T) * wsize);
-  for (int64_t q = 1; q < chunks; ++q) {
-    const T* p = partial.data() + q * wsize;
-    for (int64_t i = 0; i < wsize; ++i) dw[i] += p[i];
-  }
 }
+
+// Pixels per KC-like block of whole output rows: the block's dY^T panel (kc x NR) stays near L1.
+constexpr int64_t kWeightGradPixels = 512;
 
 template <typename T>
 void backward_weight(const Conv2dShape& s, const T* dy, const T* x, T* dw) {
-  const int64_t wsize = s.o * (s.c / s.groups) * s.kh * s.kw;
+  // 8 tap rows: each has its own base pointer, and 8 of them (with the loop's) still fit the general
+  // registers; 12 spilled them and turned every broadcast into two loads.
+  constexpr int MR = gemm_kernel::kMRShort, NR = kNR<T>;
+  const int64_t cg = s.c / s.groups, og = s.o / s.groups;
+  const int64_t ckk = cg * s.kh * s.kw, wsize = s.o * ckk;
   if (wsize == 0) return;
-  if (s.n == 0 || s.oh() * s.ow() == 0) {
+  const int64_t oh = s.oh(), ow = s.ow(), pixels = oh * ow;
+  if (s.n == 0 || pixels == 0) {
     std::memset(dw, 0, sizeof(T) * wsize);
     return;
   }
-  if (gemm_kernel::choose_mr(s.o / s.groups) == gemm_kernel::kMRShort)
-    return backward_weight_mr<T, gemm_kernel::kMRShort>(s, dy, x, dw);
-  backward_weight_mr<T, gemm_kernel::kMR>(s, dy, x, dw);
+  const int64_t og_panels = (og + NR - 1) / NR;
+  const int64_t block_rows = std::max<int64_t>(1, kWeightGradPixels / ow);
+  const Patches geo(s, cg);
+  // The batch is cut into at most 16 chunks fixed by the batch size alone; each chunk's partial dW^T
+  // (groups x CKK x O/g) is accumulated by one thread image after image, then the partials are summed
+  // in chunk order (and transposed) into dW.
+  const int64_t chunks = std::min<int64_t>(16, s.n);
+  const int64_t per_chunk = (s.n + chunks - 1) / chunks;
+  std::vector<T> partial(static_cast<size_t>(chunks) * wsize);
+  const int nthreads = threads_for(2.0 * s.o * ckk * pixels * s.n);
+#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1)
+  for (int64_t q = 0; q < chunks; ++q) {
+    thread_local AlignedBuffer b_buf, pad_buf;
+    T* bp = b_buf.get<T>(static_cast<size_t>(og_panels) * NR * pixels);
+    T* acc_t = partial.data() + q * wsize;
+    for (int64_t b = q * per_chunk; b < std::min(s.n, (q + 1) * per_chunk); ++b) {
+      for (int64_t g = 0; g < s.groups; ++g) {
+        const T* xp = geo.padded(x + (b * s.c + g * cg) * s.h * s.w, pad_buf);
+        const T* dyg = dy + (b * s.o + g * og) * pixels;
+        T* ct = acc_t + g * ckk * og;
+        for (int64_t y0 = 0; y0 < oh; y0 += block_rows) {
+          const int64_t rows = std::min(block_rows, oh - y0), kcb = rows * ow;
+          // dY^T panels for this block's pixels: panel[pix][l] = dY[q0 + l][pix].
+          for (int64_t qo = 0; qo < og_panels; ++qo)
+            gemm_kernel::pack_panel(dyg + qo * NR * pixels + y0 * ow, pixels, int64_t(1),
+                                    std::min<int64_t>(NR, og - qo * NR), kcb, NR, bp + qo * NR * kcb);
+          const gemm_kernel::TileStore how{b == q * per_chunk && y0 == 0, false};
+          for (int64_t t0 = 0; t0 < ckk; t0 += MR) {
+            const T* a_rows[MR];
+            for (int i = 0; i < MR; ++i)
+              a_rows[i] = xp + geo.tap_offset[std::min(t0 + i, ckk - 1)] + y0 * geo.sh * geo.wp;
+            for (int64_t qo = 0; qo < og_panels; ++qo) {
+              simd::Vec<T> acc[MR][kNV];
+              micro_kernel_taps<T, MR>(rows, ow, geo.sh * geo.wp, geo.sw, a_rows, bp + qo * NR * kcb, acc);
+              gemm_kernel::store_tile<T, MR>(acc, ct + t0 * og + qo * NR, og, 1, std::min<int64_t>(MR, ckk - t0),
+                                             std::min<int64_t>(NR, og - qo * NR), T(1), T(0), how, nullptr,
+                                             Epilogue::none);
+            }
+          }
+        }
+      }
+    }
+  }
+  // Sum the partials in chunk order (contiguous adds), then transpose: dW[g*og + o][t] = sum[g][t][o].
+  T* sum = partial.data();
+  for (int64_t q = 1; q < chunks; ++q) {
+    const T* p = partial.data() + q * wsize;
+    for (int64_t i = 0; i < wsize; ++i) sum[i] += p[i];
+  }
+  for (int64_t g = 0; g < s.groups; ++g)
+    gemm_kernel::pack_panel(sum + g * ckk * og, og, int64_t(1), ckk, og, ckk, dw + g * og * ckk);
 }
 
 }  // namespace
