@@ -127,6 +127,21 @@ def test_implicit_gemm_paths(isa, case):
     check(_C.conv2d_backward_weight(dy, x, (kh, kw), s, p, d, g, isa=isa), ref_dw, atol=5e-4, rtol=2e-4)
 
 
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("shape", [(2, 3, 5, 7), (1, 1, 1, 1), (3, 64, 16, 16), (0, 4, 3, 3), (2, 5, 0, 3)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_backward_bias(threads, isa, shape, dtype):
+    dy = np.random.default_rng(5).standard_normal(shape).astype(dtype)
+    threads(1)
+    db = _C.conv2d_backward_bias(dy, isa=isa)
+    tol = dict(atol=1e-4, rtol=1e-5) if dtype == np.float32 else dict(atol=1e-12, rtol=1e-12)
+    check(db, dy.astype(np.float64).sum(axis=(0, 2, 3)), **tol)
+    threads(2)
+    assert np.array_equal(db, _C.conv2d_backward_bias(dy, isa=isa))
+    with pytest.raises(ValueError, match="conv2d_backward_bias"):
+        _C.conv2d_backward_bias(dy[..., 0], isa=isa)
+
+
 @pytest.mark.parametrize("width", [29, 32])
 @pytest.mark.parametrize("batch", [1, 3])
 def test_bitwise_identical_across_threads_small_batch(threads, batch, width):

@@ -565,8 +565,44 @@ void backward_weight(const Conv2dShape& s, const T* dy, const T* x, T* dw) {
     gemm_kernel::pack_panel(sum + g * ckk * og, og, int64_t(1), ckk, og, ckk, dw + g * og * ckk);
 }
 
+// ---- backward-bias -------------------------------------------------------------------------------
+
+// db[o] = sum over images of (sum over pixels of dy[b][o]); pixel sums in VL lanes, images in order.
+// Channels are split between threads, so each sum is one thread's and the order is fixed. (NumPy's
+// dy.sum(axis=(0, 2, 3)) took 0.11 ms of 32->64's ~6 ms step.)
+template <typename T>
+void backward_bias(int64_t n, int64_t o, int64_t pixels, const T* dy, T* db) {
+  using V = simd::Vec<T>;
+  constexpr int VL = simd::lanes<T>;
+  const int nthreads = threads_for(double(n) * o * pixels);
+#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1)
+  for (int64_t c = 0; c < o; ++c) {
+    T total = T(0);
+    for (int64_t b = 0; b < n; ++b) {
+      const T* row = dy + (b * o + c) * pixels;
+      V acc[4] = {};
+      int64_t p = 0;
+      for (; p + 4 * VL <= pixels; p += 4 * VL)
+        for (int u = 0; u < 4; ++u) acc[u] += gemm_kernel::loadu<V>(row + p + u * VL);
+      for (; p + VL <= pixels; p += VL) acc[0] += gemm_kernel::loadu<V>(row + p);
+      const V v = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+      T sum = T(0);
+      for (int l = 0; l < VL; ++l) sum += v[l];
+      for (; p < pixels; ++p) sum += row[p];
+      total += sum;
+    }
+    db[c] = total;
+  }
+}
+
 }  // namespace
 
+void conv2d_backward_bias_f32(int64_t n, int64_t o, int64_t pixels, const float* dy, float* db) {
+  backward_bias(n, o, pixels, dy, db);
+}
+void conv2d_backward_bias_f64(int64_t n, int64_t o, int64_t pixels, const double* dy, double* db) {
+  backward_bias(n, o, pixels, dy, db);
+}
 void conv2d_forward_f32(const Conv2dShape& s, const float* x, const float* w, const float* bias, float* y) {
   forward(s, x, w, bias, y);
 }

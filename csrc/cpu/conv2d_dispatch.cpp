@@ -16,6 +16,10 @@ namespace fastnn {
   template <>                                                                                          \
   void conv2d_backward_weight<T>(Isa isa, const Conv2dShape& s, const T* dy, const T* x, T* dw) {      \
     FASTNN_DISPATCH(conv2d_backward_weight_##sfx, s, dy, x, dw)                                        \
+  }                                                                                                    \
+  template <>                                                                                          \
+  void conv2d_backward_bias<T>(Isa isa, int64_t n, int64_t o, int64_t pixels, const T* dy, T* db) {    \
+    FASTNN_DISPATCH(conv2d_backward_bias_##sfx, n, o, pixels, dy, db)                                  \
   }
 FASTNN_DEFINE(float, f32)
 FASTNN_DEFINE(double, f64)
