@@ -244,7 +244,9 @@ void for_each_item(int64_t n, int64_t pixels, double work_per_image, bool allow_
   const int64_t chunk = ((pixels + split - 1) / split + NR - 1) / NR * NR;
   split = std::max<int64_t>(1, (pixels + chunk - 1) / std::max<int64_t>(chunk, 1));
   const int64_t items = n * split;
-#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1)
+  // Handed out one at a time: an item's result does not depend on the thread that computes it, and a
+  // thread held up by other work on the machine then delays the call by one item, not by its half.
+#pragma omp parallel for schedule(dynamic) num_threads(nthreads) if (nthreads > 1)
   for (int64_t it = 0; it < items; ++it) {
     const int64_t b = it / split, q = it % split;
     body(b, q * chunk, std::min(pixels, (q + 1) * chunk));
@@ -522,7 +524,7 @@ void backward_weight(const Conv2dShape& s, const T* dy, const T* x, T* dw) {
   const int64_t per_chunk = (s.n + chunks - 1) / chunks;
   std::vector<T> partial(static_cast<size_t>(chunks) * wsize);
   const int nthreads = threads_for(2.0 * s.o * ckk * pixels * s.n);
-#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1)
+#pragma omp parallel for schedule(dynamic) num_threads(nthreads) if (nthreads > 1)
   for (int64_t q = 0; q < chunks; ++q) {
     thread_local AlignedBuffer b_buf, pad_buf;
     T* bp = b_buf.get<T>(static_cast<size_t>(og_panels) * NR * pixels);
