@@ -88,6 +88,82 @@ def reference_grads(x, w, dy, stride, pad, dil, groups):
     return dx, dw
 
 
+# Shapes aimed at the implicit GEMM's internal paths: output channels per group that fill neither tile
+# height (7, 13, 17) or fill the 8-row tile exactly (64); pixel counts off the 32-wide panels (63);
+# CKK past one KC block (50 * 9 = 450 > 384) and images past one NC block (48 x 40 pixels); backward-data
+# by the flipped-weight route (stride 1, padding <= dilation*(k-1)) and by col2im (stride 2, a 1x1 with
+# padding, a single input channel); groups with odd channel counts.
+# (N, C, H, W, O, KH, KW, stride, padding, dilation, groups)
+PATH_CASES = [
+    (2, 5, 7, 9, 7, 3, 3, (1, 1), (1, 1), (1, 1), 1),
+    (1, 50, 6, 7, 13, 3, 3, (1, 1), (1, 0), (1, 1), 1),
+    (2, 3, 48, 40, 17, 3, 3, (1, 1), (1, 1), (1, 1), 1),
+    (3, 16, 9, 9, 64, 3, 3, (1, 1), (2, 2), (2, 2), 1),
+    (2, 6, 11, 10, 64, 1, 1, (1, 1), (1, 1), (1, 1), 1),
+    (2, 1, 15, 13, 9, 5, 5, (1, 1), (0, 0), (1, 1), 1),
+    (2, 12, 10, 9, 15, 3, 2, (2, 2), (1, 1), (1, 1), 3),
+    (1, 21, 8, 8, 14, 3, 3, (1, 1), (1, 1), (1, 1), 7),
+    # B read in place from the padded image (rows of whole vectors, or rows that follow each other),
+    # with a gathered partial last panel: 7 rows of 16, stride-2 rows of 32, a 1x1 over 6x7.
+    (2, 4, 7, 16, 9, 3, 3, (1, 1), (1, 1), (1, 1), 1),
+    (2, 3, 9, 32, 10, 3, 3, (2, 1), (1, 1), (1, 1), 1),
+    (3, 10, 6, 7, 20, 1, 1, (1, 1), (0, 0), (1, 1), 1),
+]
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("case", PATH_CASES, ids=lambda c: "x".join(map(str, c[:7])))
+def test_implicit_gemm_paths(isa, case):
+    n, c, h, w_, o, kh, kw, s, p, d, g = case
+    rng = np.random.default_rng(sum(case[:7]) + 1)
+    x = rng.standard_normal((n, c, h, w_)).astype(np.float32)
+    w = rng.standard_normal((o, c // g, kh, kw)).astype(np.float32)
+    b = rng.standard_normal(o).astype(np.float32)
+    y = _C.conv2d_forward(x, w, b, s, p, d, g, isa=isa)
+    check(y, conv_ref(x, w, b, s, p, d, g), atol=2e-4, rtol=2e-4)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    ref_dx, ref_dw = reference_grads(x, w, dy, s, p, d, g)
+    check(_C.conv2d_backward_data(dy, w, (h, w_), s, p, d, g, isa=isa), ref_dx, atol=2e-4, rtol=2e-4)
+    check(_C.conv2d_backward_weight(dy, x, (kh, kw), s, p, d, g, isa=isa), ref_dw, atol=5e-4, rtol=2e-4)
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("shape", [(2, 3, 5, 7), (1, 1, 1, 1), (3, 64, 16, 16), (0, 4, 3, 3), (2, 5, 0, 3)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_backward_bias(threads, isa, shape, dtype):
+    dy = np.random.default_rng(5).standard_normal(shape).astype(dtype)
+    threads(1)
+    db = _C.conv2d_backward_bias(dy, isa=isa)
+    tol = dict(atol=1e-4, rtol=1e-5) if dtype == np.float32 else dict(atol=1e-12, rtol=1e-12)
+    check(db, dy.astype(np.float64).sum(axis=(0, 2, 3)), **tol)
+    threads(2)
+    assert np.array_equal(db, _C.conv2d_backward_bias(dy, isa=isa))
+    with pytest.raises(ValueError, match="conv2d_backward_bias"):
+        _C.conv2d_backward_bias(dy[..., 0], isa=isa)
+
+
+@pytest.mark.parametrize("width", [29, 32])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_bitwise_identical_across_threads_small_batch(threads, batch, width):
+    """A batch smaller than the team splits each image's pixels between threads (and backward-data's
+    flipped-weight route runs on that split too), with B gathered (width 29) or read in place (32):
+    results must not move by a bit."""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((batch, 8, 30, width)).astype(np.float32)
+    w = rng.standard_normal((12, 8, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(12).astype(np.float32)
+    args = ((1, 1), (1, 1), (1, 1), 1)
+    runs = []
+    for nt in (1, 2):
+        threads(nt)
+        y = _C.conv2d_forward(x, w, b, *args)
+        dy = np.cos(y)
+        runs.append([y, _C.conv2d_backward_data(dy, w, (30, width), *args),
+                     _C.conv2d_backward_weight(dy, x, (3, 3), *args)])
+    for a, b_ in zip(*runs):
+        assert np.array_equal(a, b_)
+
+
 @pytest.mark.parametrize("nthreads", [1, 2])
 def test_bitwise_identical_across_threads(threads, nthreads):
     rng = np.random.default_rng(7)

@@ -143,6 +143,26 @@ def test_bitwise_identical_across_thread_counts_and_runs(isa, threads, dtype, m,
     assert np.array_equal(one, two) and np.array_equal(two, again)
 
 
+@pytest.mark.parametrize("layout", ["NN", "NT", "TN"])
+@pytest.mark.parametrize("m,k,n", [(64, 784, 256), (61, 900, 1500), (8, 1100, 70), (128, 333, 1027)])
+def test_few_rows_path_bitwise_and_correct(isa, threads, layout, m, k, n):
+    """A GEMM of at most 128 rows splits B's panels between threads (each packs its own share): over
+    several KC and NC blocks, in-place and packed B, the result matches the reference and does not move
+    by a bit between 1 and 2 threads."""
+    rng = np.random.default_rng(m + k + n)
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    if layout == "NT":
+        b = np.ascontiguousarray(b.T).T
+    elif layout == "TN":
+        a = np.ascontiguousarray(a.T).T
+    threads(1)
+    one = _C.matmul(a, b, isa=isa)
+    assert_gemm_close(one, a.astype(np.float64) @ b, np.float32, k)
+    threads(2)
+    assert np.array_equal(one, _C.matmul(a, b, isa=isa))
+
+
 class TestBadInput:
     def test_dtype_mismatch(self):
         with pytest.raises(TypeError, match="share a dtype"):

@@ -162,6 +162,25 @@ py::array backward_weight(const py::array& dy, const py::array& x, Pair kernel_h
   return f32 ? backward_weight_t<float>(isa, dy, x, s) : backward_weight_t<double>(isa, dy, x, s);
 }
 
+template <typename T>
+py::array backward_bias_t(Isa isa, const py::array& dy) {
+  auto dyc = Contig<T>::ensure(dy);
+  const int64_t n = dyc.shape(0), o = dyc.shape(1), pixels = dyc.shape(2) * dyc.shape(3);
+  py::array_t<T> db(o);
+  const T* pdy = dyc.data();
+  T* pdb = db.mutable_data();
+  py::gil_scoped_release release;
+  conv2d_backward_bias<T>(isa, n, o, pixels, pdy, pdb);
+  return db;
+}
+
+py::array backward_bias(const py::array& dy, const py::object& isa_name) {
+  const Isa isa = resolve_isa(isa_name);
+  const bool f32 = is_f32(dy, "conv2d_backward_bias", "grad_output");
+  require_ndim(dy, 4, "conv2d_backward_bias", "grad_output (N, O, OH, OW)");
+  return f32 ? backward_bias_t<float>(isa, dy) : backward_bias_t<double>(isa, dy);
+}
+
 }  // namespace
 
 void bind_conv2d(py::module_& m) {
@@ -174,6 +193,8 @@ void bind_conv2d(py::module_& m) {
   m.def("conv2d_backward_weight", &backward_weight, py::arg("grad_output"), py::arg("input"), py::arg("kernel_hw"),
         py::arg("stride"), py::arg("padding"), py::arg("dilation"), py::arg("groups"), py::kw_only(),
         py::arg("isa") = py::none(), "Gradient of conv2d with respect to its weight.");
+  m.def("conv2d_backward_bias", &backward_bias, py::arg("grad_output"), py::kw_only(), py::arg("isa") = py::none(),
+        "Gradient of conv2d with respect to its bias: grad_output summed over N, OH and OW.");
 }
 
 }  // namespace fastnn::bindings

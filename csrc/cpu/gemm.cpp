@@ -22,6 +22,7 @@
 #include "fastnn/cache_info.h"
 #include "fastnn/gemm.h"
 #include "fastnn/simd.h"
+#include "gemm_kernel.h"
 #include "fastnn/threading.h"
 
 #ifndef FASTNN_ISA_NS
@@ -32,182 +33,23 @@ namespace fastnn {
 namespace FASTNN_ISA_NS {
 namespace {
 
-#if defined(__AVX512F__)
-constexpr int kMR = 12;  // 12 x 2 zmm accumulators + 2 B vectors + broadcasts (14 rows measured ~5% slower)
-#else
-constexpr int kMR = 6;  // 6 x 2 ymm (or xmm) accumulators + 2 B vectors + 1 broadcast = 15 of 16 registers
-#endif
-constexpr int kNV = 2;  // vectors per tile row
+using gemm_kernel::apply_epilogue;
+using gemm_kernel::kNV;
+using gemm_kernel::micro_kernel;
+using gemm_kernel::pack_panel;
+using gemm_kernel::store_tile;
+using gemm_kernel::TileStore;
 constexpr int64_t kDirectBMaxRows = 128;  // up to ~10 row panels: too few uses of B to pay for packing it
 constexpr int64_t kDirectBMaxRowBytes = 4096;
-
-template <typename T>
-struct Tile {
-  using V = simd::Vec<T>;
-  static constexpr int VL = simd::lanes<T>;
-  static constexpr int MR = kMR;
-  static constexpr int NR = kNV * VL;
-};
-
-using simd::loadu;
-using simd::storeu;
-
-// acc[i][v] = sum_p a[p * MR + i] * b[p * ldb + v * VL : ...] (ldb = NR for a packed panel)
-// The C tile it will update is prefetched first, so its cache misses overlap the k loop.
-template <typename T>
-inline void micro_kernel(int64_t kc, const T* __restrict a, const T* __restrict b, int64_t ldb,
-                         typename Tile<T>::V (&acc)[kMR][kNV], const T* c, int64_t rs_c) {
-  using V = typename Tile<T>::V;
-  constexpr int MR = Tile<T>::MR, NR = Tile<T>::NR, VL = Tile<T>::VL;
-  for (int i = 0; i < MR; ++i) {
-    __builtin_prefetch(c + i * rs_c, 1);
-    __builtin_prefetch(c + i * rs_c + NR - 1, 1);
-  }
-  for (int i = 0; i < MR; ++i)
-    for (int v = 0; v < kNV; ++v) acc[i][v] = V{};
-#pragma GCC unroll 4
-  for (int64_t p = 0; p < kc; ++p) {
-    V bv[kNV];
-    for (int v = 0; v < kNV; ++v) bv[v] = loadu<V>(b + p * ldb + v * VL);
-    // B streams from L2 while the A row stays in L1: fetch a few k-steps ahead.
-    __builtin_prefetch(b + (p + 6) * ldb);
-    __builtin_prefetch(b + (p + 6) * ldb + NR / 2);
-    for (int i = 0; i < MR; ++i) {
-      // a - 0 is exactly a (signed zeros included), so this folds to a bare broadcast; 0 + a would not.
-      const V ai = a[p * MR + i] - V{};
-      for (int v = 0; v < kNV; ++v) acc[i][v] += ai * bv[v];
-    }
-  }
-}
-
-// Scalar epilogue for one element (edge tiles and GELU, whose erf has no vector form here).
-template <typename T>
-inline T apply_epilogue(T x, Epilogue e) {
-  switch (e) {
-    case Epilogue::relu: return x > T(0) ? x : T(0);
-    case Epilogue::gelu: return T(0.5) * x * (T(1) + std::erf(x * T(0.70710678118654752440)));
-    default: return x;
-  }
-}
-
-struct TileStore {
-  bool overwrite;  // first KC block: C = alpha*acc + beta*C; later blocks: C += alpha*acc
-  bool finalize;   // last KC block: add the bias and apply the epilogue
-};
-
-template <typename T>
-inline void store_tile(const typename Tile<T>::V (&acc)[kMR][kNV], T* c, int64_t rs_c, int64_t cs_c, int64_t mr,
-                       int64_t nr, T alpha, T beta, TileStore how, const T* bias, Epilogue epilogue) {
-  using V = typename Tile<T>::V;
-  constexpr int MR = Tile<T>::MR, NR = Tile<T>::NR, VL = Tile<T>::VL;
-  const bool fin = how.finalize;
-  if (cs_c == 1 && mr == MR && nr == NR && (!fin || epilogue != Epilogue::gelu)) {
-    V bv[kNV];
-    for (int v = 0; v < kNV; ++v) bv[v] = (fin && bias) ? loadu<V>(bias + v * VL) : V{};
-    for (int i = 0; i < MR; ++i) {
-      T* row = c + i * rs_c;
-      for (int v = 0; v < kNV; ++v) {
-        V r = alpha * acc[i][v];
-        if (!how.overwrite) r += loadu<V>(row + v * VL);
-        else if (beta != T(0)) r += beta * loadu<V>(row + v * VL);
-        if (fin) {
-          r += bv[v];
-          if (epilogue == Epilogue::relu) r = r > V{} ? r : V{};
-        }
-        storeu(row + v * VL, r);
-      }
-    }
-    return;
-  }
-  alignas(64) T tmp[MR][NR];
-  for (int i = 0; i < MR; ++i)
-    for (int v = 0; v < kNV; ++v) storeu(&tmp[i][v * VL], acc[i][v]);
-  for (int64_t i = 0; i < mr; ++i) {
-    for (int64_t j = 0; j < nr; ++j) {
-      T& dst = c[i * rs_c + j * cs_c];
-      T r = alpha * tmp[i][j];
-      if (!how.overwrite) r += dst;
-      else if (beta != T(0)) r += beta * dst;
-      if (fin) r = apply_epilogue(bias ? r + bias[j] : r, epilogue);
-      dst = r;
-    }
-  }
-}
-
-// Copies a rows x kc block whose k index runs along memory (stride 1) into k-major rows of `width`
-// values: dst[p * width + r] = src[r * ld + p]. A transpose, done in 16-deep k strips so each source
-// row is read in whole cache lines and the strip of dst stays in L1.
-template <typename T>
-inline void transpose_into_panel(const T* src, int64_t ld, int64_t rows, int64_t kc, int width, T* dst) {
-  constexpr int64_t kStrip = 16;
-  for (int64_t p0 = 0; p0 < kc; p0 += kStrip) {
-    const int64_t p1 = std::min(kc, p0 + kStrip);
-    for (int64_t r = 0; r < rows; ++r) {
-      const T* s = src + r * ld;
-      for (int64_t p = p0; p < p1; ++p) dst[p * width + r] = s[p];
-    }
-  }
-}
-
-// float: 4x4 blocks transposed in registers (two rounds of shuffles), so each block costs four 16-byte
-// loads and stores instead of sixteen scalar ones; the odd rows and k steps go through the scalar loop.
-typedef float v4f __attribute__((vector_size(16)));
-
-inline void transpose_4x4(const float* s, int64_t ld, float* d, int64_t width) {
-  const v4f a = loadu<v4f>(s), b = loadu<v4f>(s + ld), c = loadu<v4f>(s + 2 * ld), e = loadu<v4f>(s + 3 * ld);
-  const v4f ab_lo = __builtin_shufflevector(a, b, 0, 4, 1, 5), ab_hi = __builtin_shufflevector(a, b, 2, 6, 3, 7);
-  const v4f ce_lo = __builtin_shufflevector(c, e, 0, 4, 1, 5), ce_hi = __builtin_shufflevector(c, e, 2, 6, 3, 7);
-  storeu(d, __builtin_shufflevector(ab_lo, ce_lo, 0, 1, 4, 5));
-  storeu(d + width, __builtin_shufflevector(ab_lo, ce_lo, 2, 3, 6, 7));
-  storeu(d + 2 * width, __builtin_shufflevector(ab_hi, ce_hi, 0, 1, 4, 5));
-  storeu(d + 3 * width, __builtin_shufflevector(ab_hi, ce_hi, 2, 3, 6, 7));
-}
-
-inline void transpose_into_panel(const float* src, int64_t ld, int64_t rows, int64_t kc, int width, float* dst) {
-  constexpr int64_t kStrip = 16;
-  for (int64_t p0 = 0; p0 < kc; p0 += kStrip) {
-    const int64_t p1 = std::min(kc, p0 + kStrip);
-    int64_t r = 0;
-    for (; r + 4 <= rows; r += 4) {
-      int64_t p = p0;
-      for (; p + 4 <= p1; p += 4) transpose_4x4(src + r * ld + p, ld, dst + p * width + r, width);
-      for (; p < p1; ++p)
-        for (int64_t i = r; i < r + 4; ++i) dst[p * width + i] = src[i * ld + p];
-    }
-    for (; r < rows; ++r)
-      for (int64_t p = p0; p < p1; ++p) dst[p * width + r] = src[r * ld + p];
-  }
-}
-
-// Packs `lines` lines (rows of A or columns of B) of a strided block into a k-major panel `width`
-// values wide: dst[p * width + l] = src[l * line_stride + p * k_stride], zero-padded up to `width` lines.
-// A's MR-row panels and B's NR-column panels are both this; only the strides' roles differ.
-template <typename T>
-void pack_panel(const T* src, int64_t line_stride, int64_t k_stride, int64_t lines, int64_t kc, int width, T* dst) {
-  if (line_stride == 1 && lines == width) {  // the lines are adjacent: each k step is one contiguous copy
-    for (int64_t p = 0; p < kc; ++p) std::memcpy(dst + p * width, src + p * k_stride, width * sizeof(T));
-    return;
-  }
-  if (k_stride == 1 && line_stride != 1) {  // k runs along memory (A row-major, B transposed): a transpose
-    transpose_into_panel(src, line_stride, lines, kc, width, dst);
-  } else {
-    for (int64_t p = 0; p < kc; ++p)
-      for (int64_t l = 0; l < lines; ++l) dst[p * width + l] = src[l * line_stride + p * k_stride];
-  }
-  if (lines < width) {
-    for (int64_t p = 0; p < kc; ++p)
-      for (int64_t l = lines; l < width; ++l) dst[p * width + l] = T(0);
-  }
-}
 
 struct Blocking {
   int64_t kc, mc, nc;
 };
 
 // Sizes follow the caches, never the thread count (KC fixes the summation order).
-template <typename T>
+template <typename T, int MR>
 Blocking choose_blocking(int64_t m, int64_t n, int64_t k) {
-  constexpr int MR = Tile<T>::MR, NR = Tile<T>::NR;
+  constexpr int NR = gemm_kernel::kNR<T>;
   const CacheInfo& ci = cache_info();
   // The MR x KC row of A is reused across a whole B panel: give it half of L1.
   int64_t kc = (ci.l1d / 2) / (MR * static_cast<int64_t>(sizeof(T)));
@@ -238,13 +80,13 @@ void scale_c(const GemmArgs<T>& g) {
     }
 }
 
-template <typename T>
+template <typename T, int MR>
 void gemm_impl(const GemmArgs<T>& g) {
-  constexpr int MR = Tile<T>::MR, NR = Tile<T>::NR;
+  constexpr int NR = gemm_kernel::kNR<T>;
   if (g.m <= 0 || g.n <= 0) return;
   if (g.k <= 0 || g.alpha == T(0)) return scale_c(g);
 
-  const Blocking bl = choose_blocking<T>(g.m, g.n, g.k);
+  const Blocking bl = choose_blocking<T, MR>(g.m, g.n, g.k);
   thread_local AlignedBuffer a_buf, b_buf;
   T* a_pack = a_buf.get<T>(static_cast<size_t>(bl.mc) * bl.kc);
   T* b_pack = b_buf.get<T>(static_cast<size_t>(bl.nc) * bl.kc);
@@ -256,6 +98,75 @@ void gemm_impl(const GemmArgs<T>& g) {
   const bool direct_b = g.cs_b == 1 && g.m <= kDirectBMaxRows &&
                         std::abs(g.rs_b) * static_cast<int64_t>(sizeof(T)) <= kDirectBMaxRowBytes;
   const int nthreads = threads_for(2.0 * g.m * g.n * g.k);
+  // Few rows (one MC block of at most kDirectBMaxRows): each thread takes a contiguous share of B's
+  // panels, packs them itself and runs every row panel of A over them, so no thread reads B panels
+  // packed into the other core's L2 (splitting the tiles over rows did that: dX 64x256.(784x256)T ran
+  // at 0.55x torch on 2 threads). Each thread also packs its own copy of the small A block and keeps its
+  // panels in its own buffer, so the threads never wait for each other: with a barrier per KC block, a
+  // thread descheduled by other work on the machine stalled its partner (64x4096 . 4096x4096 on 2 busy
+  // cores: 20 ms -> 600 ms).
+  if (g.m <= std::min(bl.mc, kDirectBMaxRows)) {
+    const int64_t m_panels = (g.m + MR - 1) / MR;
+#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
+    {
+      const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+      thread_local AlignedBuffer own_a_buf, own_b_buf;
+      T* own_a = t == 0 ? a_pack : own_a_buf.get<T>(static_cast<size_t>(bl.mc) * bl.kc);
+      T* own_b = t == 0 ? b_pack : own_b_buf.get<T>(static_cast<size_t>(bl.nc) * bl.kc);
+      for (int64_t jc = 0; jc < g.n; jc += bl.nc) {
+        const int64_t n_panels = (std::min(bl.nc, g.n - jc) + NR - 1) / NR;
+        const int64_t q0 = n_panels * t / nt, q1 = n_panels * (t + 1) / nt;
+        if (q0 == q1) continue;
+        for (int64_t pc = 0; pc < g.k; pc += bl.kc) {
+          const int64_t kc = std::min(bl.kc, g.k - pc);
+          const TileStore how{pc == 0, pc + kc >= g.k};
+          if (g.cs_b == 1 && !direct_b) {
+            // Row-major B, packed a k step at a time: each step reads this thread's columns as one run,
+            // so long rows are crossed once per k step rather than once per panel (packing 376 x 672 of
+            // a 4096-wide B: 12 ms -> 5 ms over the whole matrix).
+            const int64_t full = std::min(q1, (g.n - jc) / NR);
+            for (int64_t p = 0; p < kc; ++p) {
+              const T* row = g.b + (pc + p) * g.rs_b + jc;
+              T* d = own_b + p * NR;
+              for (int64_t q = q0; q < full; ++q) std::memcpy(d + (q - q0) * NR * kc, row + q * NR, NR * sizeof(T));
+              if (full < q1) {
+                const int64_t rem = g.n - jc - full * NR;
+                T* dl = d + (full - q0) * NR * kc;
+                std::memcpy(dl, row + full * NR, rem * sizeof(T));
+                std::fill(dl + rem, dl + NR, T(0));
+              }
+            }
+          } else {
+            for (int64_t q = q0; q < q1; ++q) {
+              const int64_t j0 = jc + q * NR;
+              if (direct_b && g.n - j0 >= NR) continue;
+              pack_panel(g.b + pc * g.rs_b + j0 * g.cs_b, g.cs_b, g.rs_b, std::min<int64_t>(NR, g.n - j0), kc, NR,
+                         own_b + (q - q0) * NR * kc);
+            }
+          }
+          for (int64_t q = 0; q < m_panels; ++q) {
+            const int64_t i0 = q * MR;
+            pack_panel(g.a + i0 * g.rs_a + pc * g.cs_a, g.rs_a, g.cs_a, std::min<int64_t>(MR, g.m - i0), kc, MR,
+                       own_a + q * MR * kc);
+          }
+          for (int64_t qi = 0; qi < m_panels; ++qi) {
+            const int64_t i0 = qi * MR;
+            for (int64_t qj = q0; qj < q1; ++qj) {
+              const int64_t j0 = jc + qj * NR;
+              const bool in_place = direct_b && g.n - j0 >= NR;
+              const T* bp = in_place ? g.b + pc * g.rs_b + j0 : own_b + (qj - q0) * NR * kc;
+              simd::Vec<T> acc[MR][kNV];
+              T* ct = g.c + i0 * g.rs_c + j0 * g.cs_c;
+              micro_kernel<T, MR>(kc, own_a + qi * MR * kc, bp, in_place ? g.rs_b : NR, acc, ct, g.rs_c);
+              store_tile<T, MR>(acc, ct, g.rs_c, g.cs_c, std::min<int64_t>(MR, g.m - i0), std::min<int64_t>(NR, g.n - j0),
+                                g.alpha, g.beta, how, g.bias ? g.bias + j0 : nullptr, g.epilogue);
+            }
+          }
+        }
+      }
+    }
+    return;
+  }
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
   {
     for (int64_t jc = 0; jc < g.n; jc += bl.nc) {
@@ -284,12 +195,12 @@ void gemm_impl(const GemmArgs<T>& g) {
           for (int64_t qi = 0; qi < m_panels; ++qi) {
             for (int64_t qj = 0; qj < n_panels; ++qj) {
               const int64_t i0 = ic + qi * MR, j0 = jc + qj * NR;
-              typename Tile<T>::V acc[kMR][kNV];
+              simd::Vec<T> acc[MR][kNV];
               const bool in_place = direct_b && g.n - j0 >= NR;
               const T* bp = in_place ? g.b + pc * g.rs_b + j0 : b_pack + qj * NR * kc;
-              micro_kernel<T>(kc, a_pack + qi * MR * kc, bp, in_place ? g.rs_b : NR, acc,
+              micro_kernel<T, MR>(kc, a_pack + qi * MR * kc, bp, in_place ? g.rs_b : NR, acc,
                               g.c + i0 * g.rs_c + j0 * g.cs_c, g.rs_c);
-              store_tile<T>(acc, g.c + i0 * g.rs_c + j0 * g.cs_c, g.rs_c, g.cs_c, std::min<int64_t>(MR, g.m - i0),
+              store_tile<T, MR>(acc, g.c + i0 * g.rs_c + j0 * g.cs_c, g.rs_c, g.cs_c, std::min<int64_t>(MR, g.m - i0),
                             std::min<int64_t>(NR, g.n - j0), g.alpha, g.beta, how, g.bias ? g.bias + j0 : nullptr,
                             g.epilogue);
             }
@@ -300,10 +211,18 @@ void gemm_impl(const GemmArgs<T>& g) {
   }
 }
 
+// The tile height follows m alone (never the thread count), so it cannot change a result's rounding
+// between runs: 64 rows run as 8 x 8 (no padding) instead of 6 x 12 (72 rows, 11% wasted).
+template <typename T>
+void gemm_select(const GemmArgs<T>& g) {
+  if (gemm_kernel::choose_mr(g.m) == gemm_kernel::kMRShort) return gemm_impl<T, gemm_kernel::kMRShort>(g);
+  gemm_impl<T, gemm_kernel::kMR>(g);
+}
+
 }  // namespace
 
-void gemm_f32(const GemmArgs<float>& args) { gemm_impl(args); }
-void gemm_f64(const GemmArgs<double>& args) { gemm_impl(args); }
+void gemm_f32(const GemmArgs<float>& args) { gemm_select(args); }
+void gemm_f64(const GemmArgs<double>& args) { gemm_select(args); }
 
 }  // namespace FASTNN_ISA_NS
 }  // namespace fastnn

@@ -1,5 +1,6 @@
-// 2-D convolution, NCHW, as per-image implicit GEMMs on the packed GEMM (im2col of one image at a time,
-// never of the whole batch). Forward, backward-data and backward-weight; stride, padding, dilation, groups.
+// 2-D convolution, NCHW, as implicit GEMMs on the GEMM's packed micro-kernel: the weights are packed
+// once per call, and the patches are unfolded straight into the packed B panels, a cache block at a time
+// (never a full im2col buffer). Forward, backward-data and backward-weight; stride, padding, dilation, groups.
 #pragma once
 #include <cstdint>
 
@@ -28,5 +29,39 @@ void conv2d_backward_data(Isa isa, const Conv2dShape& s, const T* dy, const T* w
 // fixed order, so the result does not depend on the thread count.
 template <typename T>
 void conv2d_backward_weight(Isa isa, const Conv2dShape& s, const T* dy, const T* x, T* dw);
+// db (o) = sum of dy (n, o, pixels) over images and pixels, each channel summed in a fixed order.
+template <typename T>
+void conv2d_backward_bias(Isa isa, int64_t n, int64_t o, int64_t pixels, const T* dy, T* db);
+
+// Defined for float and double (conv2d_dispatch.cpp picks the ISA level's kernel).
+#define FASTNN_DECLARE_SPECIALIZATIONS(T)                                                          \
+  template <>                                                                                      \
+  void conv2d_forward<T>(Isa, const Conv2dShape&, const T*, const T*, const T*, T*);               \
+  template <>                                                                                      \
+  void conv2d_backward_data<T>(Isa, const Conv2dShape&, const T*, const T*, T*);                   \
+  template <>                                                                                      \
+  void conv2d_backward_weight<T>(Isa, const Conv2dShape&, const T*, const T*, T*);                 \
+  template <>                                                                                      \
+  void conv2d_backward_bias<T>(Isa, int64_t, int64_t, int64_t, const T*, T*);
+FASTNN_DECLARE_SPECIALIZATIONS(float)
+FASTNN_DECLARE_SPECIALIZATIONS(double)
+#undef FASTNN_DECLARE_SPECIALIZATIONS
+
+#define FASTNN_DECLARE_CONV2D(ns)                                                                         \
+  namespace ns {                                                                                          \
+  void conv2d_forward_f32(const Conv2dShape& s, const float* x, const float* w, const float* bias, float* y); \
+  void conv2d_forward_f64(const Conv2dShape& s, const double* x, const double* w, const double* bias,      \
+                          double* y);                                                                     \
+  void conv2d_backward_data_f32(const Conv2dShape& s, const float* dy, const float* w, float* dx);         \
+  void conv2d_backward_data_f64(const Conv2dShape& s, const double* dy, const double* w, double* dx);      \
+  void conv2d_backward_weight_f32(const Conv2dShape& s, const float* dy, const float* x, float* dw);       \
+  void conv2d_backward_weight_f64(const Conv2dShape& s, const double* dy, const double* x, double* dw);    \
+  void conv2d_backward_bias_f32(int64_t n, int64_t o, int64_t pixels, const float* dy, float* db);        \
+  void conv2d_backward_bias_f64(int64_t n, int64_t o, int64_t pixels, const double* dy, double* db);      \
+  }
+FASTNN_DECLARE_CONV2D(generic)
+FASTNN_DECLARE_CONV2D(avx2)
+FASTNN_DECLARE_CONV2D(avx512)
+#undef FASTNN_DECLARE_CONV2D
 
 }  // namespace fastnn

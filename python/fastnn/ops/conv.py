@@ -71,7 +71,7 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
         if w._requires_grad:
             gw = _C.conv2d_backward_weight(g4, xa, kernel, stride, pad, dilation, int(groups))
         if bias is not None and bias._requires_grad:
-            gb = g4.sum(axis=(0, 2, 3))
+            gb = _C.conv2d_backward_bias(g4)
         return gx, gw, gb
 
     out = Tensor._wrap(y[0] if unbatched else y)
