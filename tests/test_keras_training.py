@@ -267,3 +267,19 @@ def test_functional_summary_and_per_output_losses_match_keras(capsys):
     hist = ours.fit(*data, verbose=0)
     assert set(hist.history) == set(theirs.fit(*data, verbose=0).history)
     assert hist.history["loss"][0] == pytest.approx(hist.history["o1_loss"][0] + hist.history["o2_loss"][0])
+
+
+def test_fit_accepts_fastnn_datasets_and_loaders():
+    from fastnn.data import DataLoader, TensorDataset
+
+    x = RNG.standard_normal((50, 3)).astype(np.float32)
+    y = x.sum(1, keepdims=True)
+    m = _small()
+    hist = m.fit(TensorDataset(x, y), epochs=2, batch_size=10, verbose=0)
+    assert len(hist.history["loss"]) == 2
+    m.fit(DataLoader(TensorDataset(x, y), batch_size=25), epochs=1, verbose=0,
+          validation_data=TensorDataset(x, y))
+    assert isinstance(m.evaluate(TensorDataset(x, y), verbose=0), float)
+    assert m.predict(TensorDataset(x), batch_size=7, verbose=0).shape == (50, 1)
+    with pytest.raises(ValueError, match="not supported"):
+        m.fit(TensorDataset(x, y), y, verbose=0)

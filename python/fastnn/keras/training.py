@@ -88,6 +88,8 @@ class _LoaderData:
             if isinstance(batch, (list, tuple)) and len(batch) in (2, 3):
                 x, y = batch[0], batch[1]
                 sw = batch[2] if len(batch) == 3 else None
+            elif isinstance(batch, (list, tuple)) and len(batch) == 1:  # a dataset of inputs only
+                x, y, sw = batch[0], None, None
             else:
                 x, y, sw = batch, None, None
             yield x, (_to_array(y) if y is not None and not isinstance(y, list) else y), sw
@@ -99,11 +101,13 @@ class _LoaderData:
             return None
 
 
-def _data(x, y=None, sample_weight=None):
+def _data(x, y=None, sample_weight=None, batch_size: int = 32, shuffle: bool = False):
+    """The batches fit/evaluate/predict iterate: arrays are sliced here; a fastnn Dataset is batched by a
+    DataLoader with the call's batch_size (shuffled each epoch in fit); a DataLoader is used as it is."""
     from ..data import DataLoader, Dataset
 
     if isinstance(x, Dataset):
-        x = DataLoader(x, batch_size=32)
+        x = DataLoader(x, batch_size=batch_size, shuffle=shuffle)
     if isinstance(x, DataLoader) or (hasattr(x, "__iter__") and not isinstance(x, (np.ndarray, Tensor, list, tuple))):
         if y is not None:
             raise ValueError("`y` argument is not supported when using a dataset or loader as input")
@@ -251,11 +255,12 @@ class TrainingMixin:
 
         verbose = 1 if verbose == "auto" else int(verbose)
         batch_size = batch_size or 32
-        data = _data(x, y, sample_weight)
+        data = _data(x, y, sample_weight, batch_size, shuffle)
         val = None
         if validation_data is not None:
             vd = tuple(validation_data) if isinstance(validation_data, (list, tuple)) else (validation_data,)
-            val = _data(*vd[:3]) if len(vd) > 1 else _data(vd[0])
+            vb = validation_batch_size or batch_size
+            val = _data(*vd[:3], batch_size=vb) if len(vd) > 1 else _data(vd[0], batch_size=vb)
         elif validation_split:
             if not isinstance(data, _ArrayData):
                 raise ValueError("validation_split is only supported for array inputs")
@@ -317,7 +322,7 @@ class TrainingMixin:
                  callbacks=None, return_dict: bool = False):
         verbose = 1 if verbose == "auto" else int(verbose)
         batch_size = batch_size or 32
-        data = _data(x, y, sample_weight)
+        data = _data(x, y, sample_weight, batch_size)
         first = next(iter(data.batches(batch_size)))
         self._ensure_ready(first[0])
         bar = Progbar(data.steps(batch_size), verbose) if verbose else None
@@ -332,7 +337,7 @@ class TrainingMixin:
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         verbose = 1 if verbose == "auto" else int(verbose)
         batch_size = batch_size or 32
-        data = _data(x)
+        data = _data(x, batch_size=batch_size)
         if not self.built:
             self._build_from_data(next(iter(data.batches(batch_size)))[0])
         self.eval()
