@@ -27,10 +27,12 @@ def _docstrings(module) -> list[str]:
     return docs
 
 
-def stdlib_sentences(min_words: int = 5, max_words: int = 64) -> list[str]:
+def stdlib_sentences(min_words: int = 5, max_words: int = 64, return_modules: bool = False):
     """Sentences (lower-cased, whitespace-normalised) from the stdlib docstrings, deduplicated, in a
-    stable order."""
-    seen, out = set(), []
+    stable order. With ``return_modules`` a pair ``(sentences, modules)``: beside each sentence the name of
+    the module whose docstrings it came from (first occurrence wins for a duplicate), a label for
+    text-classification examples."""
+    seen, out, modules = set(), [], []
     for name in _MODULES:
         try:
             module = importlib.import_module(name)
@@ -46,4 +48,5 @@ def stdlib_sentences(min_words: int = 5, max_words: int = 64) -> list[str]:
                 if min_words <= len(words) <= max_words and sentence not in seen:
                     seen.add(sentence)
                     out.append(sentence)
-    return out
+                    modules.append(name)
+    return (out, modules) if return_modules else out
