@@ -23,10 +23,11 @@ def _fastnn_models(x):
     mlp = models.Sequential([layers.Dense(256, activation="relu", input_shape=(64,)), layers.Dropout(0.2),
                              layers.Dense(128, activation="relu"), layers.Dropout(0.2),
                              layers.Dense(10, activation="softmax")])
-    cnn = models.Sequential([layers.Conv2D(32, (3, 3), padding="same", activation="relu", input_shape=(8, 8, 1)),
-                             layers.MaxPooling2D((2, 2)),
-                             layers.Conv2D(64, (3, 3), padding="same", activation="relu"),
-                             layers.MaxPooling2D((2, 2)), layers.Flatten(), layers.Dense(128, activation="relu"),
+    cnn = models.Sequential([layers.Conv2D(32, (3, 3), padding="same", input_shape=(8, 8, 1)),
+                             layers.BatchNormalization(), layers.Activation("relu"), layers.MaxPooling2D((2, 2)),
+                             layers.Conv2D(64, (3, 3), padding="same"), layers.BatchNormalization(),
+                             layers.Activation("relu"), layers.MaxPooling2D((2, 2)), layers.Flatten(),
+                             layers.Dense(128, activation="relu"),
                              layers.Dropout(0.3), layers.Dense(10, activation="softmax")])
     for m in (mlp, cnn):
         m.compile(optimizer=optimizers.Adam(learning_rate=1e-3), loss="sparse_categorical_crossentropy",
@@ -40,8 +41,8 @@ def _torch_models(x):
 
     mlp = nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Dropout(0.2), nn.Linear(256, 128), nn.ReLU(),
                         nn.Dropout(0.2), nn.Linear(128, 10))
-    cnn = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3, padding=1),
-                        nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64 * 2 * 2, 128), nn.ReLU(),
+    cnn = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(64 * 2 * 2, 128), nn.ReLU(),
                         nn.Dropout(0.3), nn.Linear(128, 10))
     return {"mlp": (mlp, torch.tensor(x.reshape(-1, 64))), "cnn": (cnn, torch.tensor(x[:, None]))}
 
