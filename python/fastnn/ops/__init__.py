@@ -39,7 +39,7 @@ def _rsqrt(a):
 
 TENSOR_METHODS = {
     # operators
-    "__add__": add, "__radd__": _reflect(add), "__sub__": sub, "__rsub__": _reflect(sub),
+    "__add__": arithmetic.add_same_shape, "__radd__": _reflect(add), "__sub__": sub, "__rsub__": _reflect(sub),
     "__mul__": mul, "__rmul__": _reflect(mul), "__truediv__": div, "__rtruediv__": _reflect(div),
     "__pow__": pow, "__rpow__": _reflect(pow), "__neg__": neg, "__pos__": lambda self: self,
     "__abs__": abs, "__matmul__": matmul, "__rmatmul__": _reflect(matmul), "__getitem__": getitem,

@@ -13,6 +13,20 @@ def _shape(t, x):
     return t.shape if t is not None else ()
 
 
+def add_same_shape(a, b) -> Tensor:
+    """``a + b`` (the ``+`` operator): two tensors of one shape and dtype — the common case — skip
+    promotion, broadcasting and the alpha factor (1.96 -> 1.5 us for a tiny tensor); others go to add."""
+    if type(b) is Tensor:
+        xa, xb = a._data, b._data
+        if xa.shape == xb.shape and xa.dtype == xb.dtype and xa.dtype.kind != "b":
+            return record(Tensor._wrap(xa + xb), "AddBackward0", (a, b), _pass_through_both)
+    return add(a, b)
+
+
+def _pass_through_both(g):
+    return g, g
+
+
 def add(a, b, *, alpha=1) -> Tensor:
     ta, tb, xa, xb = binary_operands(a, b, "add")
     if alpha != 1:
