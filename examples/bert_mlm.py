@@ -206,6 +206,61 @@ def load_task(num_classes: int, train_per_class: int, seed: int):
     return pretrain, split(train), split(test), names
 
 
+def corrupt(words: list[str], rng: np.random.Generator, kind: str) -> list[str]:
+    """A copy of ``words`` in a wrong order, the same multiset of words: ``swap`` exchanges two different words
+    at least two positions apart; ``span`` reverses a contiguous span of 3-4 words that is not a palindrome;
+    ``mixed`` picks one of the two at random. Needs a sentence with two different words 2 apart (swap) or a
+    non-palindromic span (span); the caller keeps only such sentences (see ``can_corrupt``)."""
+    if kind == "mixed":
+        kind = ("swap", "span")[int(rng.integers(2))]
+    n = len(words)
+    if kind == "swap":
+        pairs = [(i, j) for i in range(n) for j in range(i + 2, n) if words[i] != words[j]]
+        i, j = pairs[int(rng.integers(len(pairs)))]
+        out = list(words)
+        out[i], out[j] = out[j], out[i]
+        return out
+    if kind == "span":
+        spans = [(i, k) for k in (3, 4) for i in range(n - k + 1) if words[i:i + k] != words[i:i + k][::-1]]
+        i, k = spans[int(rng.integers(len(spans)))]
+        return words[:i] + words[i:i + k][::-1] + words[i + k:]
+    raise ValueError(f"corruption must be 'swap', 'span' or 'mixed', got {kind!r}")
+
+
+def can_corrupt(words: list[str]) -> bool:
+    """True when both corruptions exist: two different words 2+ apart, and a 3-word span not a palindrome."""
+    return any(words[i] != words[j] for i in range(len(words)) for j in range(i + 2, len(words))) and \
+        any(words[i:i + 3] != words[i:i + 3][::-1] for i in range(len(words) - 2))
+
+
+def load_order_task(train_size: int, test_size: int, seed: int, max_words: int, corruption: str = "swap"):
+    """(pretrain_sentences, train (sentences, labels), test (sentences, labels), class names) for word-order
+    acceptability: label 1 = a stdlib sentence as written, 0 = the same words in a corrupted order
+    (``corrupt``). ``train_size + test_size`` sentences of 6..``max_words`` tokens are drawn at random and
+    held out of the pre-training corpus (all of them: the pre-trained model never read any labelled sentence,
+    in either order); each is used once, as itself or corrupted, half of each split each way, so no pair
+    gives the answer away. A bag of words cannot solve it: both classes have the same word statistics."""
+    sentences = fastnn.datasets.stdlib_sentences()
+    tokens = [WordTokenizer.pattern.findall(s) for s in sentences]
+    # <= max_words tokens so the encoder sees the whole sentence (a cut could drop the corrupted part)
+    usable = [i for i, t in enumerate(tokens) if 6 <= len(t) <= max_words and can_corrupt(t)]
+    if train_size < 2 or test_size < 2 or train_size + test_size > len(usable):
+        raise ValueError(f"train_size and test_size must be >= 2 and sum to at most {len(usable)}, "
+                         f"got {train_size} and {test_size}")
+    rng = np.random.default_rng(seed)
+    chosen = rng.permutation(usable)[:train_size + test_size]
+    held_out = set(chosen.tolist())
+    pretrain = [s for i, s in enumerate(sentences) if i not in held_out]
+
+    def build(idx):
+        labels = np.zeros(len(idx), np.int64)
+        labels[rng.permutation(len(idx))[:len(idx) // 2]] = 1  # exactly half originals (floor)
+        text = [sentences[i] if y else " ".join(corrupt(tokens[i], rng, corruption)) for i, y in zip(idx, labels)]
+        return text, labels
+
+    return pretrain, build(chosen[:train_size]), build(chosen[train_size:]), ["corrupted", "original"]
+
+
 def warmup_then_decay(opt, total_steps: int, warmup_fraction: float = 0.1):
     """Linear warm-up from 1% of the lr, then linear decay to 0 (BERT's schedule), stepped per batch."""
     warmup = max(1, int(total_steps * warmup_fraction))
@@ -312,7 +367,13 @@ EXTRA = [  # the command line beyond _util's --epochs (pre-training), --seed and
     (("--threads",), {"type": int, "default": 1, "help": "fastnn's kernel threads"}),
     (("--ft-batch-size",), {"type": int, "default": 32}),
     (("--tied",), {"action": "store_true", "help": "tie the MLM output projection to the token embedding"}),
-    (("--train-per-class",), {"type": int, "default": 100, "help": "labelled sentences per class"}),
+    (("--task",), {"choices": ("order", "module"), "default": "order",
+                   "help": "order: is the word order original or corrupted; module: which stdlib module"}),
+    (("--train-per-class",), {"type": int, "default": None,
+                              "help": "labelled sentences per class (default: 100 module, 200 order)"}),
+    (("--test-size",), {"type": int, "default": 400, "help": "order task: test sentences"}),
+    (("--corruption",), {"choices": ("swap", "span", "mixed"), "default": "swap",
+                         "help": "order task: how a sentence is corrupted"}),
 ]
 
 
@@ -331,13 +392,19 @@ def main(argv=None) -> dict:
 def run(args) -> dict:
     if args.smoke:
         args.ft_epochs = min(args.ft_epochs, 1)
-    task = load_task(args.classes, args.train_per_class, args.seed)
+    if args.task == "module":
+        task = load_task(args.classes, args.train_per_class or 100, args.seed)
+    else:
+        task = load_order_task(2 * (args.train_per_class or 200), args.test_size, args.seed, args.max_len - 2,
+                               args.corruption)
     pretrain_text, (train_text, y_train), (test_text, y_test), names = task
     tok = WordTokenizer(pretrain_text, args.vocab)
     ids = tok.encode(pretrain_text, args.max_len)
     x_train, x_test = tok.encode(train_text, args.max_len), tok.encode(test_text, args.max_len)
-    print(f"corpus: {len(pretrain_text)} pre-training sentences, vocab {len(tok)}; task: {len(names)} modules "
-          f"({', '.join(names)}), {len(y_train)} train / {len(y_test)} test sentences")
+    what = f"{len(names)} modules ({', '.join(names)})" if args.task == "module" else \
+        f"word order original or corrupted ({args.corruption})"
+    print(f"corpus: {len(pretrain_text)} pre-training sentences, vocab {len(tok)}; task: {what}, "
+          f"{len(y_train)} train / {len(y_test)} test sentences")
 
     def make_encoder():
         return Encoder(len(tok), args.max_len, args.d_model, args.heads, args.layers, 4 * args.d_model,
@@ -349,7 +416,8 @@ def run(args) -> dict:
           f"{sum(p.numel() for p in mlm.encoder.parameters())} encoder parameters, "
           f"{'tied' if args.tied else 'untied'} output projection")
     with Timer() as t_pre:
-        losses = pretrain(mlm, ids, x_test, args)
+        # held-out MLM loss on sentences as written (the order task's corrupted ones are not language)
+        losses = pretrain(mlm, ids, x_test if args.task == "module" else x_test[y_test == 1], args)
     state = {k: v.detach().numpy().copy() for k, v in mlm.encoder.state_dict().items()}
     with Timer() as t_ft:
         pre_acc = finetune(state, make_encoder, (x_train, y_train), (x_test, y_test), len(names), args, "pretrained")
