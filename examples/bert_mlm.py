@@ -224,7 +224,12 @@ def corrupt(words: list[str], rng: np.random.Generator, kind: str) -> list[str]:
         spans = [(i, k) for k in (3, 4) for i in range(n - k + 1) if words[i:i + k] != words[i:i + k][::-1]]
         i, k = spans[int(rng.integers(len(spans)))]
         return words[:i] + words[i:i + k][::-1] + words[i + k:]
-    raise ValueError(f"corruption must be 'swap', 'span' or 'mixed', got {kind!r}")
+    if kind == "shuffle":
+        while True:  # can_corrupt's sentences have two different words, so a new order exists
+            out = [words[i] for i in rng.permutation(n)]
+            if out != words:
+                return out
+    raise ValueError(f"corruption must be 'swap', 'span', 'mixed' or 'shuffle', got {kind!r}")
 
 
 def can_corrupt(words: list[str]) -> bool:
@@ -233,7 +238,7 @@ def can_corrupt(words: list[str]) -> bool:
         any(words[i:i + 3] != words[i:i + 3][::-1] for i in range(len(words) - 2))
 
 
-def load_order_task(train_size: int, test_size: int, seed: int, max_words: int, corruption: str = "swap"):
+def load_order_task(train_size: int, test_size: int, seed: int, max_words: int, corruption: str = "shuffle"):
     """(pretrain_sentences, train (sentences, labels), test (sentences, labels), class names) for word-order
     acceptability: label 1 = a stdlib sentence as written, 0 = the same words in a corrupted order
     (``corrupt``). ``train_size + test_size`` sentences of 6..``max_words`` tokens are drawn at random and
@@ -372,7 +377,7 @@ EXTRA = [  # the command line beyond _util's --epochs (pre-training), --seed and
     (("--train-per-class",), {"type": int, "default": None,
                               "help": "labelled sentences per class (default: 100 module, 200 order)"}),
     (("--test-size",), {"type": int, "default": 400, "help": "order task: test sentences"}),
-    (("--corruption",), {"choices": ("swap", "span", "mixed"), "default": "swap",
+    (("--corruption",), {"choices": ("shuffle", "swap", "span", "mixed"), "default": "shuffle",
                          "help": "order task: how a sentence is corrupted"}),
 ]
 
