@@ -1,4 +1,5 @@
-"""examples/bert_mlm.py: BERT's masking statistics, the tokenizer, and a --smoke run that learns."""
+"""examples/bert_mlm.py: BERT's masking statistics, the tokenizer, both labelled tasks (word order, module) and
+--smoke runs of each."""
 from __future__ import annotations
 
 import pathlib
@@ -85,7 +86,7 @@ def test_corrupt_keeps_the_words_and_changes_the_order(kind):
         elif kind == "span":
             assert 2 <= len(changed) and changed[-1] - changed[0] <= 3
     with pytest.raises(ValueError, match="corruption"):
-        bert_mlm.corrupt(words, rng, "shuffle")
+        bert_mlm.corrupt(words, rng, "rotate")
 
 
 def test_order_task_is_balanced_held_out_and_same_words():
