@@ -19,7 +19,8 @@ class to test (held out of pre-training too).
 
 The MLM learns (held-out masked loss 5.7 after the first epoch -> 4.2, masked-token accuracy 10% -> 26%;
 2343 sentences, 37k in-vocabulary words, 1110 steps of a 166k-parameter encoder). Test accuracy, pre-trained
-vs from scratch, seeds 0 / 1 (`*`: fine-tuning the default run's pre-trained model on its held-out sentences, not a full run):
+vs from scratch, seeds 0 / 1 (`*`: fine-tuning the default run's pre-trained model on its held-out
+sentences, not a full run):
 
     order, shuffle, 200 a class (default)   0.875 vs 0.568  /  0.883 vs 0.623   pre-training wins by 26-31
     order, shuffle, 100 a class*            0.730 vs 0.503  /  0.690 vs 0.495
@@ -30,20 +31,20 @@ vs from scratch, seeds 0 / 1 (`*`: fine-tuning the default run's pre-trained mod
     module, 100 a class                     0.780 vs 0.790  /  0.758 vs 0.816   scratch wins
 
 Our reading. A shuffled sentence breaks nearly every bigram, and the MLM has learnt which word follows which
-(from 37k words); from scratch, 400 labelled sentences are too few to learn that, so the classifier
-memorises them (training loss 0.001-0.004) at 57-62% test. A single swap or a reversed 3-word span changes two or
-three positions of ~15: at this scale the MLM barely notices (zero-shot, its mean log-probability of the
-sentence's own tokens separates originals from swaps with AUC 0.53-0.57) and neither model learns it from
-400 labels (a ceiling below 100% too: 1.5% of the swaps exchange two words that are both [UNK] and encode as
-the original; no shuffle does). The module task is keyword spotting: a random embedding table (after
-LayerNorm) is already a near-orthogonal bag of words, while the MLM's embeddings group words by context, which blurs rare keywords (a
+(from 37k words); from scratch, 400 labelled sentences are too few to learn that, so the classifier memorises
+them (training loss 0.001-0.004) at 57-62% test. A single swap or a reversed 3-word span changes two or three
+positions of ~15: at this scale the MLM barely notices (zero-shot, its mean log-probability of the sentence's
+own tokens separates originals from swaps with AUC 0.53-0.57) and neither model learns it from 400 labels (a
+ceiling below 100% too: 1.5% of the swaps exchange two words that are both [UNK] and encode as the original; no
+shuffle does). The module task is keyword spotting: a random embedding table (after LayerNorm) is already a
+near-orthogonal bag of words, while the MLM's embeddings group words by context, which blurs rare keywords (a
 linear probe on frozen mean-pooled embeddings does favour the pre-trained ones, 0.59 vs 0.50, but fine-tuning
 the random ones fits faster and generalises better). Tuning tried on the module task, both runs on the same
 seeds each time: untied instead of tied output projection (gap 7 points -> 0-5), and with 20 epochs of
 pre-training: 40 epochs instead (0.76 vs 0.79), transferring only the embeddings (0.76 vs 0.79), 20 labels a
 class (0.51 vs 0.56 and 0.55 vs 0.61 on seeds 0 and 1), fine-tuning lr 2e-4..2e-3 (pre-trained ahead only at
-2e-3 with 170 labels a class, 0.82 vs 0.79, where scratch does its worst). Longer pre-training narrowed the
-gap on seed 0 (20 -> 30 epochs: 0.738 -> 0.780 vs 0.790).
+2e-3 with 170 labels a class, 0.82 vs 0.79, where scratch does its worst). Longer pre-training narrowed the gap
+on seed 0 (20 -> 30 epochs: 0.738 -> 0.780 vs 0.790).
 """
 from __future__ import annotations
 
