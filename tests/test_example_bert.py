@@ -1,4 +1,5 @@
-"""examples/bert_mlm.py: BERT's masking statistics, the tokenizer, and a --smoke run that learns."""
+"""examples/bert_mlm.py: BERT's masking statistics, the tokenizer, both labelled tasks (word order, module) and
+--smoke runs of each."""
 from __future__ import annotations
 
 import pathlib
@@ -10,6 +11,7 @@ import pytest
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "examples"))
 
 import bert_mlm  # noqa: E402
+import fastnn  # noqa: E402
 
 from bert_mlm import CLS, IGNORE, MASK, PAD, SEP, SPECIALS, mask_tokens  # noqa: E402
 
@@ -71,10 +73,50 @@ def test_task_split_is_balanced_and_held_out_of_pretraining():
         bert_mlm.load_task(4, 10_000, seed=0)
 
 
+@pytest.mark.parametrize("kind", ["shuffle", "swap", "span", "mixed"])
+def test_corrupt_keeps_the_words_and_changes_the_order(kind):
+    rng = np.random.default_rng(0)
+    words = "the logger passes the record to each of its handlers .".split()
+    for _ in range(50):
+        bad = bert_mlm.corrupt(words, rng, kind)
+        assert bad != words and sorted(bad) == sorted(words)
+        changed = [i for i, (a, b) in enumerate(zip(words, bad)) if a != b]
+        if kind == "swap":
+            assert len(changed) == 2 and changed[1] - changed[0] >= 2
+        elif kind == "span":
+            assert 2 <= len(changed) and changed[-1] - changed[0] <= 3
+    with pytest.raises(ValueError, match="corruption"):
+        bert_mlm.corrupt(words, rng, "rotate")
+
+
+def test_order_task_is_balanced_held_out_and_same_words():
+    pretrain, (train, y_train), (test, y_test), names = bert_mlm.load_order_task(60, 41, seed=0, max_words=30)
+    assert names == ["corrupted", "original"]
+    assert len(train) == 60 and np.bincount(y_train).tolist() == [30, 30]
+    assert len(test) == 41 and np.bincount(y_test).tolist() == [21, 20]
+    sentences = fastnn.datasets.stdlib_sentences()
+    assert len(pretrain) == len(sentences) - 101
+    words = {tuple(sorted(bert_mlm.WordTokenizer.pattern.findall(s))): s for s in sentences}
+    pretrain_set = set(pretrain)
+    for text, y in zip(train + test, np.concatenate([y_train, y_test])):
+        toks = bert_mlm.WordTokenizer.pattern.findall(text)
+        assert 6 <= len(toks) <= 30
+        original = words[tuple(sorted(toks))]  # the source sentence: same multiset of words
+        assert original not in pretrain_set, "a labelled sentence was in the pre-training corpus"
+        assert (bert_mlm.WordTokenizer.pattern.findall(original) == toks) == bool(y)
+    again = bert_mlm.load_order_task(60, 41, seed=0, max_words=30)
+    assert again[1][0] == train and again[2][0] == test  # seeded
+    with pytest.raises(ValueError, match="train_size"):
+        bert_mlm.load_order_task(10_000, 10, seed=0, max_words=30)
+
+
 def test_smoke_run_learns(capsys):
     metrics = bert_mlm.main(["--smoke"])
     assert set(metrics) == {"mlm_first_loss", "mlm_last_loss", "pretrained_accuracy", "scratch_accuracy"}
     assert metrics["mlm_last_loss"] < metrics["mlm_first_loss"]
     assert all(0.0 <= metrics[k] <= 1.0 for k in ("pretrained_accuracy", "scratch_accuracy"))
     out = capsys.readouterr().out
-    assert "mlm epoch" in out and "pre-trained" in out
+    assert "mlm epoch" in out and "pre-trained" in out and "word order" in out
+    metrics = bert_mlm.main(["--smoke", "--task", "module"])
+    assert all(0.0 <= metrics[k] <= 1.0 for k in ("pretrained_accuracy", "scratch_accuracy"))
+    assert "4 modules" in capsys.readouterr().out
