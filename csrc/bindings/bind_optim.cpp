@@ -212,8 +212,10 @@ void adam_binding(const py::object& params_obj, const py::object& grads_obj, con
   if (n == 0) return;
   table.check_overlaps();
   for (size_t i = 0; i < step_arrays.size(); ++i) {
-    if (step_arrays[i].dtype().equal(py::dtype::of<float>())) *ptr<float>(step_arrays[i]) = static_cast<float>(steps[i]);
-    else *ptr<double>(step_arrays[i]) = steps[i];
+    if (step_arrays[i].dtype().equal(py::dtype::of<float>()))
+      *ptr<float>(step_arrays[i]) = static_cast<float>(steps[i]);
+    else
+      *ptr<double>(step_arrays[i]) = steps[i];
   }
   const AdamHyper h{lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled};
   if (table.is_f32()) run_adam<float>(isa, h, params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps);

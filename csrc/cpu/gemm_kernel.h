@@ -42,19 +42,26 @@ inline int choose_mr(int64_t m) {
 using simd::loadu;
 using simd::storeu;
 
-// acc[i][v] = sum_p a[p * MR + i] * b[p * ldb + v * VL : ...] (ldb = NR for a packed panel)
-// The C tile it will update is prefetched first, so its cache misses overlap the k loop.
+// Clears the accumulators and prefetches the C tile they will update, so its cache misses overlap the
+// k loop that follows.
 template <typename T, int MR>
-inline void micro_kernel(int64_t kc, const T* __restrict a, const T* __restrict b, int64_t ldb,
-                         simd::Vec<T> (&acc)[MR][kNV], const T* c, int64_t rs_c) {
-  using V = simd::Vec<T>;
-  constexpr int VL = simd::lanes<T>, NR = kNR<T>;
+inline void start_tile(simd::Vec<T> (&acc)[MR][kNV], const T* c, int64_t rs_c) {
+  constexpr int NR = kNR<T>;
   for (int i = 0; i < MR; ++i) {
     __builtin_prefetch(c + i * rs_c, 1);
     __builtin_prefetch(c + i * rs_c + NR - 1, 1);
   }
   for (int i = 0; i < MR; ++i)
-    for (int v = 0; v < kNV; ++v) acc[i][v] = V{};
+    for (int v = 0; v < kNV; ++v) acc[i][v] = simd::Vec<T>{};
+}
+
+// acc[i][v] = sum_p a[p * MR + i] * b[p * ldb + v * VL : ...] (ldb = NR for a packed panel)
+template <typename T, int MR>
+inline void micro_kernel(int64_t kc, const T* __restrict a, const T* __restrict b, int64_t ldb,
+                         simd::Vec<T> (&acc)[MR][kNV], const T* c, int64_t rs_c) {
+  using V = simd::Vec<T>;
+  constexpr int VL = simd::lanes<T>, NR = kNR<T>;
+  start_tile<T, MR>(acc, c, rs_c);
 #pragma GCC unroll 4
   for (int64_t p = 0; p < kc; ++p) {
     V bv[kNV];
@@ -78,13 +85,7 @@ inline void micro_kernel_indirect(int64_t kc, const T* __restrict a, const T* co
                                   const int64_t* __restrict offset, simd::Vec<T> (&acc)[MR][kNV], const T* c,
                                   int64_t rs_c) {
   using V = simd::Vec<T>;
-  constexpr int NR = kNR<T>;
-  for (int i = 0; i < MR; ++i) {
-    __builtin_prefetch(c + i * rs_c, 1);
-    __builtin_prefetch(c + i * rs_c + NR - 1, 1);
-  }
-  for (int i = 0; i < MR; ++i)
-    for (int v = 0; v < kNV; ++v) acc[i][v] = V{};
+  start_tile<T, MR>(acc, c, rs_c);
 #pragma GCC unroll 4
   for (int64_t p = 0; p < kc; ++p) {
     V bv[kNV];
