@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import fastnn
+import op_helpers
 from fastnn import _C
 
 ISAS = list(_C.isa_levels())
@@ -18,15 +19,7 @@ def isa(request):
 
 def assert_close(actual, expected, dtype):
     atol, rtol = TOL[dtype]
-    actual = np.asarray(actual, np.float64)
-    expected = np.asarray(expected, np.float64)
-    assert actual.shape == expected.shape, (actual.shape, expected.shape)
-    assert np.array_equal(np.isnan(actual), np.isnan(expected)), "NaN pattern differs"
-    same = (actual == expected) | np.isnan(expected)  # infinities included
-    err = np.where(same, 0.0, np.abs(actual - np.where(same, 0.0, expected)))
-    ok = same | (err <= atol + rtol * np.abs(expected))
-    assert ok.all(), (f"{int((~ok).sum())} of {ok.size} mismatched; max abs err {err.max():.3g}, max rel err "
-                      f"{(err / np.maximum(np.abs(expected), 1e-300)).max():.3g}")
+    op_helpers.assert_close(actual, expected, atol, rtol)
 
 
 def out_size(n, k, s, p, d, ceil):

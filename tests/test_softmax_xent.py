@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import fastnn
+import op_helpers
 from fastnn import _C
 
 ISAS = list(_C.isa_levels())
@@ -19,17 +20,7 @@ def isa(request):
 
 def assert_close(actual, expected, dtype, scale=1.0):
     atol, rtol = TOL[dtype]
-    actual = np.asarray(actual, np.float64)
-    expected = np.asarray(expected, np.float64)
-    assert actual.shape == expected.shape, (actual.shape, expected.shape)
-    same_special = np.isnan(actual) == np.isnan(expected)
-    assert same_special.all(), f"NaN pattern differs at {np.argwhere(~same_special)[:5].tolist()}"
-    fin = np.isfinite(expected)
-    assert np.array_equal(actual[~fin & ~np.isnan(expected)], expected[~fin & ~np.isnan(expected)])
-    err = np.abs(actual[fin] - expected[fin])
-    bad = err > atol * scale + rtol * np.abs(expected[fin])
-    assert not bad.any(), (f"{int(bad.sum())} of {bad.size} mismatched; max abs err {err.max():.3g}, max rel err "
-                           f"{(err / np.maximum(np.abs(expected[fin]), 1e-300)).max():.3g}")
+    op_helpers.assert_close(actual, expected, atol * scale, rtol)
 
 
 def ref_log_softmax(x):

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..creation import tensor as _tensor
 from ..tensor import Tensor
-from .layers.base import InputLayer, KerasTensor, Layer, _is_symbolic, unique_name
+from .layers.base import InputLayer, KerasTensor, Layer, unique_name
 from .summary import print_summary
 from .training import TrainingMixin
 
@@ -39,13 +39,14 @@ class Model(TrainingMixin, Layer):
             if not isinstance(t, KerasTensor):
                 raise TypeError(f"Model inputs and outputs must be symbolic tensors from keras.Input and layers, "
                                 f"got {type(t).__name__}")
-        self._nodes = self._trace()
+        self._nodes, self._produced = self._trace()
         for layer in dict.fromkeys(n[0] for n in self._nodes):
             self.add_module(layer.name, layer)
         self.built = True
 
     def _trace(self):
-        """The layer calls from inputs to outputs, in an order where every call's inputs come first."""
+        """The layer calls from inputs to outputs, in an order where every call's inputs come first, and
+        for each call (keyed by layer and inputs) the tensors it produced that something uses."""
         order, seen = [], set()
 
         def visit(t):
@@ -63,13 +64,14 @@ class Model(TrainingMixin, Layer):
             if inp.source is not None:
                 raise ValueError("Model inputs must come from keras.Input(), not from a layer")
         # several outputs of one layer call (tuple results) share the call: keep one node per call
-        unique, calls = [], set()
+        unique, produced = [], {}
         for layer, ins, kwargs, t in order:
             key = (id(layer), id(ins))
-            if key not in calls:
-                calls.add(key)
+            if key not in produced:
+                produced[key] = []
                 unique.append((layer, ins, kwargs))
-        return unique
+            produced[key].append(t)
+        return unique, produced
 
     def output_names(self, n: int) -> list[str]:
         if self._functional:
@@ -89,7 +91,7 @@ class Model(TrainingMixin, Layer):
 
         for layer, ins, kwargs in self._nodes:
             out = layer(lookup(ins), training=training, **kwargs)
-            produced = [t for t in self._outputs_of(layer, ins)]
+            produced = self._outputs_of(layer, ins)
             if isinstance(out, (list, tuple)):
                 for t in produced:  # only the outputs something uses are reachable: match them by index
                     values[id(t)] = out[t.index]
@@ -99,19 +101,6 @@ class Model(TrainingMixin, Layer):
         return outs if self._multi_out else outs[0]
 
     def _outputs_of(self, layer, ins):
-        if not hasattr(self, "_produced"):
-            produced: dict = {}
-            stack = list(self.outputs)
-            seen = set()
-            while stack:
-                t = stack.pop()
-                if id(t) in seen or t.source is None:
-                    continue
-                seen.add(id(t))
-                lyr, tins, _ = t.source
-                produced.setdefault((id(lyr), id(tins)), []).append(t)
-                stack.extend(tins if isinstance(tins, (list, tuple)) else [tins])
-            self.__dict__["_produced"] = produced
         return self._produced.get((id(layer), id(ins)), [])
 
     def _build_from_data(self, x) -> None:
@@ -242,11 +231,6 @@ class Sequential(Model):
         for layer in self._modules.values():
             x = layer(x, training=training)
         return x
-
-    def __call__(self, inputs, *args, **kwargs):
-        if _is_symbolic(inputs):
-            return Layer.__call__(self, inputs, *args, **kwargs)
-        return Layer.__call__(self, inputs, *args, **kwargs)
 
     def output_names(self, n: int) -> list[str]:
         return ["output"]

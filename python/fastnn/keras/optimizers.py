@@ -37,7 +37,7 @@ class Optimizer:
     @learning_rate.setter
     def learning_rate(self, value: float) -> None:
         self._lr = float(value)
-        if self._inner is not None:
+        if isinstance(self._inner, optim.Optimizer):  # Keras' RMSprop is its own update and reads _lr
             for group in self._inner.param_groups:
                 group["lr"] = self._lr
 
@@ -123,10 +123,6 @@ class RMSprop(Optimizer):
 
     def _make(self, params):
         return self
-
-    @property
-    def param_groups(self):
-        return [{"lr": self._lr}]
 
     def step(self) -> None:
         c = self.config

@@ -41,7 +41,7 @@ def _functional_rows(model):
     for layer, ins, _ in model._nodes:
         ins_list = ins if isinstance(ins, (list, tuple)) else [ins]
         d = 1 + max(depth_of(s) for s in ins_list)
-        links = ", ".join(f"{s.name}[0][{getattr(s, 'index', 0)}]" for s in ins_list)
+        links = ", ".join(f"{s.name}[0][{s.index}]" for s in ins_list)
         calls.append((d, layer._creation_id, layer, links))
     for _, _, layer, links in sorted(calls, key=lambda c: (c[0], c[1])):
         rows.append((layer.name, type(layer).__name__, _shape(layer.output_shape), f"{layer.count_params():,}",
@@ -50,8 +50,7 @@ def _functional_rows(model):
 
 
 def print_summary(model, print_fn=print) -> None:
-    functional = getattr(model, "_functional", False) and type(model).__name__ != "Sequential"
-    if functional:
+    if model._functional:
         heads, widths = ("Layer (type)", "Output Shape", "Param #", "Connected to"), (21, 19, 12, 19)
         rows = _functional_rows(model)
     else:

@@ -28,11 +28,6 @@ class Parameter(Tensor):
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
 
-    def __deepcopy__(self, memo):
-        out = Parameter(Tensor._wrap(self._data.copy()), self.requires_grad)
-        memo[id(self)] = out
-        return out
-
 
 class Buffer(Tensor):
     """Marks a tensor assigned as a Module attribute to be registered as a buffer (``torch.nn.Buffer``)."""

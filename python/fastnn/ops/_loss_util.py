@@ -33,13 +33,15 @@ def legacy_reduction(size_average, reduce, emit_warning: bool = True) -> str:
     return ret
 
 
-def reduce(loss: np.ndarray, reduction: str) -> np.ndarray:
-    """Sums in float64 (one rounding at the end instead of one per partial sum); the mean of nothing is NaN."""
+def reduce(loss: np.ndarray, reduction: str, denom: float | None = None) -> np.ndarray:
+    """Sums in float64 (one rounding at the end instead of one per partial sum); 'mean' divides by ``denom``
+    (the element count unless given, e.g. the summed class weights), and the mean over nothing is NaN."""
     if reduction == "none":
         return loss
     total = loss.sum(dtype=np.float64)
     if reduction == "mean":
-        total = total / loss.size if loss.size else np.nan
+        denom = loss.size if denom is None else denom
+        total = total / denom if denom else np.nan
     return np.asarray(total, dtype=loss.dtype)
 
 

@@ -16,6 +16,7 @@ from ..autograd.graph import record
 from ..backend import cpu, cpu_nn
 from ..tensor import Tensor
 from ._loss_util import check_reduction, class_weight
+from ._loss_util import reduce as _reduce
 from ._util import as_tensor
 
 
@@ -138,17 +139,15 @@ def _cross_entropy_weighted(logits, target, x, t, unbatched, w, ii, reduction, s
     losses = (1.0 - s) * tw * nll
     w_all = w.sum(dtype=np.float64)
     if s:
-        smooth = w_all * lse.astype(np.float64) - cpu.matmul(x2, w.astype(x2.dtype, copy=False)[:, None])[:, 0].astype(np.float64)
+        xw = cpu.matmul(x2, w.astype(x2.dtype, copy=False)[:, None])[:, 0]  # our GEMM: no OpenBLAS wake-up
+        smooth = w_all * lse.astype(np.float64) - xw.astype(np.float64)
         losses = (losses + np.where(keep, (s / n_classes) * smooth, 0.0)).astype(x.dtype)
     losses = losses.astype(x.dtype, copy=False)
     denom = float(tw.sum(dtype=np.float64))
     if reduction == "none":
         out = losses.reshape(() if unbatched else t.shape)
     else:
-        total = losses.sum(dtype=np.float64)
-        if reduction == "mean":
-            total = total / denom if denom else np.nan
-        out = np.asarray(total, dtype=x.dtype)
+        out = _reduce(losses, reduction, denom)  # a weighted mean divides by the summed target weights
 
     def backward(g):
         if reduction == "none":
@@ -195,10 +194,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = 
     if reduction == "none":
         out = losses.reshape(()) if unbatched else losses
     else:
-        total = losses.sum(dtype=np.float64)
-        if reduction == "mean":
-            total = total / denom if denom else np.nan
-        out = np.asarray(total, dtype=x.dtype)
+        out = _reduce(losses, reduction, denom)
 
     def backward(g):
         if reduction == "none":

@@ -25,7 +25,9 @@ def norm_penalty(tensors, kind: str) -> Tensor:
     total = 0.0
     for t in ts:
         x = t._data
-        total += float(np.abs(x).sum(dtype=np.float64) if kind == "l1" else np.einsum("i,i->", x.reshape(-1), x.reshape(-1), dtype=np.float64))
+        flat = x.reshape(-1)
+        total += float(np.abs(flat).sum(dtype=np.float64) if kind == "l1"
+                       else np.einsum("i,i->", flat, flat, dtype=np.float64))
     out = np.asarray(total, dtype=dt)
 
     def backward(g):

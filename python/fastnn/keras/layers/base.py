@@ -97,10 +97,9 @@ class Layer(Module):
         super().__init__()
         # Keras calls a layer in inference mode unless told otherwise (``training=True``, or fit's train mode)
         self.training = False
-        if kwargs.pop("batch_input_shape", None) is not None or kwargs:
-            unknown = sorted(kwargs)
-            if unknown:
-                raise TypeError(f"{type(self).__name__}: unrecognized keyword arguments {unknown}")
+        kwargs.pop("batch_input_shape", None)
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}: unrecognized keyword arguments {sorted(kwargs)}")
         self.name = name or unique_name(snake_case(type(self).__name__))
         self.__dict__["_creation_id"] = next(_creation_order)
         self.built = False
@@ -193,7 +192,7 @@ class Layer(Module):
         self._maybe_build(inputs)
         if training is None:
             training = self.training
-        return self.call(inputs, training=training, **kwargs) if kwargs else self.call(inputs, training=training)
+        return self.call(inputs, training=training, **kwargs)
 
     def __call__(self, inputs, *args, **kwargs):
         if _is_symbolic(inputs):
