@@ -33,8 +33,16 @@ _install_methods()
 del _install_methods
 
 from . import data, datasets, metrics, nn, optim  # noqa: E402  (after Tensor's methods: modules and optimizers use them)
-from . import keras  # noqa: E402
 from .io import load, save  # noqa: E402
 
 clip = clamp
 true_divide = div
+
+
+def __getattr__(name: str):
+    # fastnn.keras is imported on first use: PyTorch-style programs do not pay its ~4 ms at start-up.
+    if name == "keras":
+        import importlib
+
+        return importlib.import_module(".keras", __name__)
+    raise AttributeError(f"module 'fastnn' has no attribute {name!r}")
