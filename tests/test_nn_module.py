@@ -294,3 +294,13 @@ def test_module_list_repr_collapses_repeats_like_torch():
     layer = lambda lib: lib.nn.TransformerEncoderLayer(8, 2, 16, batch_first=True)  # noqa: E731
     assert repr(nn.TransformerEncoder(layer(fastnn), 3)) == repr(torch.nn.TransformerEncoder(
         layer(torch), 3, enable_nested_tensor=False))
+
+
+@pytest.mark.parametrize("fn,shape", [(F.dropout, (4, 7)), (F.dropout2d, (2, 3, 4, 4))])
+def test_dropout_gradcheck_with_a_fixed_mask(fn, shape):
+    def seeded(x):  # gradcheck calls fn many times: reseeding draws the same mask every time
+        fastnn.manual_seed(11)
+        return fn(x, 0.4)
+
+    x = fastnn.tensor(np.random.default_rng(0).standard_normal(shape), dtype=fastnn.float64, requires_grad=True)
+    assert fastnn.autograd.gradcheck(seeded, (x,), raise_exception=True)

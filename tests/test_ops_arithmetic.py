@@ -358,3 +358,16 @@ def test_result_of_arith_on_requires_grad_tensor_is_in_graph_and_numpy_refuses()
     assert_close(to_numpy(out), np.full(3, 2.0))
     with fastnn.no_grad():
         assert not (a * 2).requires_grad
+
+
+@pytest.mark.parametrize("name", ["add", "sub", "mul"])
+@pytest.mark.parametrize("shapes", GRAD_SHAPE_PAIRS, ids=str)
+def test_operator_gradcheck(name, shapes):
+    """The operators (``+`` has its own same-shape fast path) against finite differences."""
+    gradcheck_op(BINARY[name][1], *shapes)
+
+
+def test_plus_fast_path_with_one_tensor_on_both_sides():
+    x = gradcheck_op(lambda a: a + a, (3, 4))[0]
+    (x + x).sum().backward()
+    assert_close(x.grad, np.full((3, 4), 2.0))
