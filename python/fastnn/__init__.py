@@ -14,7 +14,7 @@ from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .creation import (arange, as_tensor, empty, empty_like, eye, from_dlpack, from_numpy, full, full_like, linspace,
                        ones, ones_like, rand, rand_like, randint, randn, randn_like, randperm, tensor, zeros,
                        zeros_like)
-from .device import device
+from ._device import device
 from .dtypes import bool_ as bool  # noqa: A001
 from .dtypes import double, dtype, float32, float64, int64, long
 from .dtypes import float as float  # noqa: A001,PLC0414
@@ -27,7 +27,7 @@ from .ops import (  # noqa: A004  (abs, max, min, pow, sum ... shadow builtins, 
 from .ops import avg_pool2d, cross_entropy, layer_norm, max_pool2d
 from .ops.attention import scaled_dot_product_attention
 from .random import get_rng_state, manual_seed, seed, set_rng_state
-from .tensor import Size, Tensor, _install_methods
+from ._tensor import Size, Tensor, _install_methods
 
 _install_methods()
 del _install_methods

@@ -6,10 +6,10 @@ import numbers
 import numpy as np
 
 from . import dtypes
-from .device import check_supported
+from ._device import check_supported
 from .ops._util import shape_arg
 from .random import generator
-from .tensor import Tensor
+from ._tensor import Tensor
 
 
 def _to_array(data, dtype=None) -> np.ndarray:

@@ -22,7 +22,7 @@ from typing import Any, BinaryIO, Union
 
 import numpy as np
 
-from .tensor import Tensor
+from ._tensor import Tensor
 
 PathLike = Union[str, "os.PathLike[str]", BinaryIO]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .tensor import Tensor
+from ._tensor import Tensor
 
 
 def _labels(x, name: str) -> np.ndarray:

@@ -11,7 +11,7 @@ def _as_tuple(x):
 
 
 def _grad_arrays(outputs, grad_outputs, api: str):
-    from ..tensor import Tensor
+    from .._tensor import Tensor
 
     arrays = []
     for i, out in enumerate(outputs):
@@ -46,7 +46,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool =
     gts = _as_tuple(grad_tensors) if grad_tensors is not None else None
     arrays = _grad_arrays(outs, gts, "backward")
     if inputs is not None:
-        from ..tensor import Tensor
+        from .._tensor import Tensor
 
         ins = _as_tuple(inputs)
         captured = run_backward(outs, arrays, bool(retain_graph), capture=ins)
@@ -61,7 +61,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool =
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bool = False,
          allow_unused: bool = False):
     """Returns d(outputs)/d(inputs) as a tuple, without touching any ``.grad``."""
-    from ..tensor import Tensor
+    from .._tensor import Tensor
 
     _reject_create_graph(create_graph, "grad")
     outs = _as_tuple(outputs)

@@ -12,7 +12,7 @@ class GradcheckError(RuntimeError):
 
 
 def _outputs(fn, inputs):
-    from ..tensor import Tensor
+    from .._tensor import Tensor
 
     out = fn(*inputs)
     outs = out if isinstance(out, (tuple, list)) else (out,)
@@ -28,7 +28,7 @@ def gradcheck(fn, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: float 
     numerical Jacobian, element by element, within ``atol + rtol * |numerical|``. Random projections
     catch a wrong Jacobian entry with probability one while needing a single backward each.
     """
-    from ..tensor import Tensor
+    from .._tensor import Tensor
 
     inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
     diff = [t for t in inputs if isinstance(t, Tensor) and t.requires_grad]

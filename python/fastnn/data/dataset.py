@@ -7,7 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..tensor import Tensor
+from .._tensor import Tensor
 
 
 class Dataset:

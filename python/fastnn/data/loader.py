@@ -9,7 +9,7 @@ import numbers
 
 import numpy as np
 
-from ..tensor import Tensor
+from .._tensor import Tensor
 from .dataset import Dataset, TensorDataset, _rng
 
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from .. import ops
 from ..creation import tensor as _tensor
-from ..tensor import Tensor
+from .._tensor import Tensor
 
 EPSILON = 1e-7
 

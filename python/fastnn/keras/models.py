@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..creation import tensor as _tensor
-from ..tensor import Tensor
+from .._tensor import Tensor
 from .layers.base import InputLayer, KerasTensor, Layer, unique_name
 from .summary import print_summary
 from .training import TrainingMixin

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..autograd.grad_mode import no_grad
 from ..creation import tensor as _tensor
-from ..tensor import Tensor
+from .._tensor import Tensor
 from . import callbacks as cbks
 from . import losses as losses_mod
 from . import metrics as metrics_mod

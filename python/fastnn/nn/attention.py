@@ -26,7 +26,7 @@ from ..ops.dropout import dropout as _dropout
 from ..ops.linalg import linear, matmul
 from ..ops.multihead import packed_multi_head_attention
 from ..ops.shape import cat, permute, reshape, squeeze, transpose, unsqueeze
-from ..tensor import Tensor
+from .._tensor import Tensor
 from . import init
 from .linear import Linear, _factory_dtype
 from .module import Module

@@ -6,7 +6,7 @@ import numpy as np
 
 from .. import creation, dtypes
 from ..ops.batchnorm import batch_norm
-from ..tensor import Tensor
+from .._tensor import Tensor
 from . import init
 from .module import Module
 from .parameter import Parameter

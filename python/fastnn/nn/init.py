@@ -7,7 +7,7 @@ import numpy as np
 
 from ..autograd.grad_mode import no_grad
 from ..random import generator
-from ..tensor import Tensor
+from .._tensor import Tensor
 
 
 def _fill(tensor: Tensor, values) -> Tensor:

@@ -12,8 +12,8 @@ import numpy as np
 
 from .. import dtypes
 from ..autograd.grad_mode import no_grad
-from ..device import check_supported
-from ..tensor import Tensor
+from .._device import check_supported
+from .._tensor import Tensor
 from .parameter import Buffer, Parameter
 
 _IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])

@@ -12,7 +12,7 @@ import warnings
 from .. import creation, dtypes
 from ..ops.dropout import dropout as _dropout
 from ..ops.rnn import final_states, rnn_layer
-from ..tensor import Tensor
+from .._tensor import Tensor
 from . import init
 from .module import Module
 from .parameter import Parameter

@@ -6,7 +6,7 @@ import math
 
 from .. import creation, dtypes
 from ..ops.rnn import rnn_layer
-from ..tensor import Tensor
+from .._tensor import Tensor
 from . import init
 from .module import Module
 from .parameter import Parameter

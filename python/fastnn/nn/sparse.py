@@ -4,7 +4,7 @@ from __future__ import annotations
 from .. import creation, dtypes
 from ..autograd.grad_mode import no_grad
 from ..ops.embedding import _normalize_padding_idx, embedding
-from ..tensor import Tensor
+from .._tensor import Tensor
 from . import init
 from .module import Module
 from .parameter import Parameter

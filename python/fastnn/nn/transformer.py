@@ -13,7 +13,7 @@ import numpy as np
 
 from ..ops.activation import gelu, relu
 from ..ops.linalg import linear
-from ..tensor import Tensor
+from .._tensor import Tensor
 from .activation import GELU, ReLU
 from .attention import MultiheadAttention, _canonical_mask, _none_or_dtype
 from .containers import ModuleList

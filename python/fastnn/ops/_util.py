@@ -6,7 +6,7 @@ import numbers
 import numpy as np
 
 from .. import dtypes
-from ..tensor import Tensor
+from .._tensor import Tensor
 
 _CATEGORY = {dtypes.bool_: 0, dtypes.int64: 1, dtypes.float32: 2, dtypes.float64: 2}
 

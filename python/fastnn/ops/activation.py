@@ -6,8 +6,8 @@ import math
 import numpy as np
 
 from ..autograd.graph import record
-from ..backend import cpu, cpu_nn
-from ..tensor import Tensor
+from ..backend import backend_of
+from .._tensor import Tensor
 from ._util import float_data, normalize_dim
 
 
@@ -40,7 +40,7 @@ def gelu(a: Tensor, approximate: str = "none") -> Tensor:
     dt = x.dtype.type
     if approximate == "none":
         # np.asarray: on a 0-d input NumPy's arithmetic yields a scalar, which the native erf does not take.
-        cdf = dt(0.5) * (1 + cpu.erf(np.asarray(x * dt(_SQRT1_2))))
+        cdf = dt(0.5) * (1 + backend_of(x).erf(x * dt(_SQRT1_2)))
         y = x * cdf
 
         def backward(g):
@@ -66,18 +66,19 @@ def leaky_relu(a: Tensor, negative_slope: float = 0.01) -> Tensor:
     return record(Tensor._wrap(y), "LeakyReluBackward0", (a,), lambda g: (np.where(pos, g, g * s),))
 
 
-def _native_last_dim(x, ax: int) -> bool:
-    """Softmax over the last dim of a float32/float64 NumPy array runs on the native row kernel."""
-    return isinstance(x, np.ndarray) and x.ndim >= 1 and ax == x.ndim - 1 and x.dtype in cpu_nn.FLOATS
+def _last_dim(x, ax: int) -> bool:
+    """Softmax over the last dim runs on the backend's row kernel."""
+    return x.ndim >= 1 and ax == x.ndim - 1
 
 
 def softmax(a: Tensor, dim: int) -> Tensor:
     ax = normalize_dim(dim, a.ndim, "softmax")
     x = float_data(a)
-    if _native_last_dim(x, ax):
-        y = cpu_nn.softmax_last(x, log=False)
+    if _last_dim(x, ax):
+        be = backend_of(x)
+        y = be.softmax_last(x, log=False)
         return record(Tensor._wrap(y), "SoftmaxBackward0", (a,),
-                      lambda g: (cpu_nn.softmax_last_backward(y, g, log=False),))
+                      lambda g: (be.softmax_last_backward(y, g, log=False),))
     if x.ndim == 0:
         x = x.reshape(1)
     z = x - np.max(x, axis=ax, keepdims=True) if x.size else x
@@ -93,10 +94,11 @@ def softmax(a: Tensor, dim: int) -> Tensor:
 def log_softmax(a: Tensor, dim: int) -> Tensor:
     ax = normalize_dim(dim, a.ndim, "log_softmax")
     x = float_data(a)
-    if _native_last_dim(x, ax):
-        y = cpu_nn.softmax_last(x, log=True)
+    if _last_dim(x, ax):
+        be = backend_of(x)
+        y = be.softmax_last(x, log=True)
         return record(Tensor._wrap(y), "LogSoftmaxBackward0", (a,),
-                      lambda g: (cpu_nn.softmax_last_backward(y, g, log=True),))
+                      lambda g: (be.softmax_last_backward(y, g, log=True),))
     if x.ndim == 0:
         x = x.reshape(1)
     z = x - np.max(x, axis=ax, keepdims=True) if x.size else x

@@ -5,7 +5,7 @@ import numpy as np
 
 from .. import dtypes
 from ..autograd.graph import record
-from ..tensor import Tensor
+from .._tensor import Tensor
 from ._util import binary_operands, unbroadcast
 
 

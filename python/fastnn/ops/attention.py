@@ -19,8 +19,8 @@ import math
 import numpy as np
 
 from ..autograd.graph import record
-from ..backend import cpu, cpu_attention
-from ..tensor import Tensor
+from ..backend import backend_of
+from .._tensor import Tensor
 from ._util import as_tensor, unbroadcast, xp_of
 
 _OP = "scaled_dot_product_attention"
@@ -86,29 +86,30 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: f
             raise ValueError(f"{_OP}(): scale must be finite, got {scale}")
     q4, k4, v4 = _as4(x, batch, (lq, d)), _as4(y, batch, (lk, d)), _as4(z, batch, (lk, dv))
     m4 = None if attn_mask is None else _mask_array(attn_mask, x.dtype, batch, lq, lk)
-    out4, lse = cpu_attention.attention_forward(q4, k4, v4, m4, bool(is_causal), scale)
+    be = backend_of(q4, k4, v4, m4)
+    out4, lse = be.attention_forward(q4, k4, v4, m4, bool(is_causal), scale)
     out = out4.reshape(batch + (lq, dv))
     mask_t = attn_mask if isinstance(attn_mask, Tensor) and attn_mask._requires_grad else None
 
     def backward(g):
         g4 = g.reshape(out4.shape)
-        dq, dk_, dv_ = cpu_attention.attention_backward(g4, q4, k4, v4, out4, lse, m4, bool(is_causal), scale)
+        dq, dk_, dv_ = be.attention_backward(g4, q4, k4, v4, out4, lse, m4, bool(is_causal), scale)
         return (unbroadcast(dq.reshape(batch + (lq, d)), x.shape) if q._requires_grad else None,
                 unbroadcast(dk_.reshape(batch + (lk, d)), y.shape) if k._requires_grad else None,
                 unbroadcast(dv_.reshape(batch + (lk, dv)), z.shape) if v._requires_grad else None,
-                None if mask_t is None else _mask_grad(q4, k4, v4, m4, out4, lse, g4, scale, batch, mask_t.shape))
+                None if mask_t is None else _mask_grad(be, q4, k4, v4, m4, out4, lse, g4, scale, batch, mask_t.shape))
 
     return record(Tensor._wrap(out), "ScaledDotProductFlashAttentionForCpuBackward0", (q, k, v, mask_t), backward)
 
 
-def _mask_grad(q4, k4, v4, m4, out4, lse, g4, scale, batch, shape):
+def _mask_grad(be, q4, k4, v4, m4, out4, lse, g4, scale, batch, shape):
     """d loss / d attn_mask: P (dP - rowsum(dO O)), with P recomputed from the saved logsumexp."""
     d = q4.shape[-1]
     sc = (1 / math.sqrt(d) if d else 1.0) if scale is None else scale
-    s = cpu.matmul(q4, np.swapaxes(k4, -1, -2)) * q4.dtype.type(sc) + m4
+    s = be.matmul(q4, np.swapaxes(k4, -1, -2)) * q4.dtype.type(sc) + m4
     dead = np.isneginf(lse)[..., None]  # rows no key takes part in: P = 0
     with np.errstate(invalid="ignore"):
         p = np.where(dead, 0, np.exp(s - np.where(dead, 0, lse[..., None])))
-    dp = cpu.matmul(g4, np.swapaxes(v4, -1, -2))
+    dp = be.matmul(g4, np.swapaxes(v4, -1, -2))
     ds = p * (dp - np.sum(g4 * out4, axis=-1, keepdims=True))
     return unbroadcast(ds.reshape(batch + ds.shape[-2:]).astype(q4.dtype, copy=False), shape)

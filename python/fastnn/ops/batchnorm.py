@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.graph import record
-from ..tensor import Tensor
+from .._tensor import Tensor
 from ._util import as_tensor
 
 

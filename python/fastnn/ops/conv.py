@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _C
+from ..backend import backend_of
 from ..autograd.graph import record
-from ..tensor import Tensor
+from .._tensor import Tensor
 
 
 def _pair(v, name: str):
@@ -54,8 +54,9 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     if extra != (0, 0):  # even kernels: the kernel pads symmetrically, the extra row/column is added here
         xa = np.pad(xa, ((0, 0), (0, 0), (0, extra[0]), (0, extra[1])))
     ba = bias._data if bias is not None else None
+    be = backend_of(xa, w._data, ba)
     try:
-        y = _C.conv2d_forward(xa, w._data, ba, stride, pad, dilation, int(groups))
+        y = be.conv2d_forward(xa, w._data, ba, stride, pad, dilation, int(groups))
     except ValueError as e:
         raise RuntimeError(str(e)) from None
     in_hw = xa.shape[2:]
@@ -64,14 +65,14 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
         g4 = g[None] if unbatched else g
         gx = gw = gb = None
         if x._requires_grad:
-            gx = _C.conv2d_backward_data(g4, w._data, in_hw, stride, pad, dilation, int(groups))
+            gx = be.conv2d_backward_data(g4, w._data, in_hw, stride, pad, dilation, int(groups))
             if extra != (0, 0):
                 gx = gx[:, :, :in_hw[0] - extra[0], :in_hw[1] - extra[1]]
             gx = gx[0] if unbatched else gx
         if w._requires_grad:
-            gw = _C.conv2d_backward_weight(g4, xa, kernel, stride, pad, dilation, int(groups))
+            gw = be.conv2d_backward_weight(g4, xa, kernel, stride, pad, dilation, int(groups))
         if bias is not None and bias._requires_grad:
-            gb = _C.conv2d_backward_bias(g4)
+            gb = be.conv2d_backward_bias(g4)
         return gx, gw, gb
 
     out = Tensor._wrap(y[0] if unbatched else y)

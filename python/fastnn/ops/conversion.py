@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from .. import dtypes
 from ..autograd.graph import record
-from ..device import check_supported
-from ..tensor import Tensor
+from .._device import check_supported
+from .._tensor import Tensor
 
 
 def cast(a: Tensor, dtype) -> Tensor:

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..autograd.graph import record
 from ..random import generator
-from ..tensor import Tensor
+from .._tensor import Tensor
 from ._util import as_tensor
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..autograd.grad_mode import no_grad
 from ..autograd.graph import record
-from ..tensor import Tensor
+from .._tensor import Tensor
 from ._util import as_tensor
 
 

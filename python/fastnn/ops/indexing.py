@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.graph import record
-from ..tensor import Tensor
+from .._tensor import Tensor
 
 
 def convert_index(index):

@@ -1,4 +1,4 @@
-"""matmul / ``@`` (batched, broadcasting) on the native GEMM."""
+"""matmul / ``@`` (batched, broadcasting) and linear on the backend's GEMM kernels."""
 from __future__ import annotations
 
 import math
@@ -6,13 +6,13 @@ import math
 import numpy as np
 
 from ..autograd.graph import record
-from ..backend import cpu
-from ..tensor import Tensor
+from ..backend import backend_of
+from .._tensor import Tensor
 from ._util import as_tensor, unbroadcast
 
 
 def _swap(x):
-    return np.swapaxes(x, -1, -2)
+    return x.swapaxes(-1, -2)
 
 
 def matmul(a, b) -> Tensor:
@@ -32,7 +32,8 @@ def matmul(a, b) -> Tensor:
     except ValueError:
         raise RuntimeError(f"matmul: batch dimensions of {tuple(x.shape)} and {tuple(y.shape)} "
                            "cannot be broadcast") from None
-    out2 = cpu.matmul(x2, y2)
+    be = backend_of(x, y)
+    out2 = be.matmul(x2, y2)
     out = out2
     if x.ndim == 1:
         out = out.squeeze(-2)
@@ -43,14 +44,14 @@ def matmul(a, b) -> Tensor:
         g2 = g.reshape(out2.shape)
         ga = gb = None
         if a._requires_grad:
-            ga = unbroadcast(cpu.matmul(g2, _swap(y2)), x2.shape).reshape(x.shape)
+            ga = unbroadcast(be.matmul(g2, _swap(y2)), x2.shape).reshape(x.shape)
         if b._requires_grad:
             if y2.ndim == 2 and x2.ndim > 2:
                 # Weight gradient of a batched input: one GEMM over the flattened batch, not a sum of many.
                 k, rows = x2.shape[-1], math.prod(x2.shape[:-1])  # rows counted: -1 fails on empty arrays
-                gb = cpu.matmul(x2.reshape(rows, k).T, g2.reshape(rows, g2.shape[-1])).reshape(y.shape)
+                gb = be.matmul(x2.reshape(rows, k).T, g2.reshape(rows, g2.shape[-1])).reshape(y.shape)
             else:
-                gb = unbroadcast(cpu.matmul(_swap(x2), g2), y2.shape).reshape(y.shape)
+                gb = unbroadcast(be.matmul(_swap(x2), g2), y2.shape).reshape(y.shape)
         return ga, gb
 
     return record(Tensor._wrap(out), "MmBackward0" if x.ndim == y.ndim == 2 else "MatmulBackward0", (a, b),
@@ -101,18 +102,19 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None, activation
         return gelu(linear(x, w, bias))
     xa = x._data if x.ndim > 1 else x._data[None, :]
     b = bias._data if bias is not None else None
-    y = cpu.linear(xa, w._data, b, activation or "none")
+    be = backend_of(xa, w._data, b)
+    y = be.linear(xa, w._data, b, activation or "none")
     if x.ndim == 1:
         y = y[0]
 
     def backward(g):
         if activation == "relu":
             g = g * (y > 0)
-        rows = int(np.prod(g.shape[:-1]))
+        rows = math.prod(g.shape[:-1])
         g2 = g.reshape(rows, w.shape[0])
         x2 = xa.reshape(rows, w.shape[1])
-        gx = cpu.matmul(g2, w._data).reshape(x.shape) if x._requires_grad else None
-        gw = cpu.matmul(g2.T, x2) if w._requires_grad else None
+        gx = be.matmul(g2, w._data).reshape(x.shape) if x._requires_grad else None
+        gw = be.matmul(g2.T, x2) if w._requires_grad else None
         gb = g2.sum(axis=0) if bias is not None and bias._requires_grad else None
         return gx, gw, gb
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.graph import record
-from ..backend import cpu, cpu_nn
-from ..tensor import Tensor
+from ..backend import backend_of
+from .._tensor import Tensor
 from ._loss_util import check_reduction, class_weight
 from ._loss_util import reduce as _reduce
 from ._util import as_tensor
@@ -38,7 +38,7 @@ def _check(logits: Tensor, reduction: str, label_smoothing: float, op: str = "cr
     check_reduction(reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{op}(): label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
-    if logits._data.dtype not in cpu_nn.FLOATS:
+    if logits._data.dtype.kind != "f":
         raise TypeError(f"{op}(): expected input of dtype float32 or float64, got {logits.dtype}")
     if logits.ndim == 0:
         raise ValueError(f"{op}(): input must have at least 1 dimension (classes), got a 0-d tensor")
@@ -104,7 +104,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
     ii, ls = int(ignore_index), label_smoothing
     x2 = _class_last(x)
     t1 = t.reshape(-1)
-    losses, lse = cpu_nn.cross_entropy_rows(x2, t1, ii, ls)
+    be = backend_of(x2, t1)
+    losses, lse = be.cross_entropy_rows(x2, t1, ii, ls)
     count = int(np.count_nonzero(t1 != ii))
     if reduction == "none":
         out = losses.reshape(() if unbatched else t.shape)
@@ -116,10 +117,10 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
 
     def backward(g):
         if reduction == "none":
-            g2 = cpu_nn.cross_entropy_rows_backward(x2, t1, lse, g.reshape(-1), 1.0, ii, ls)
+            g2 = be.cross_entropy_rows_backward(x2, t1, lse, g.reshape(-1), 1.0, ii, ls)
         else:
             scale = float(g) / count if (reduction == "mean" and count) else float(g)
-            g2 = cpu_nn.cross_entropy_rows_backward(x2, t1, lse, None, scale, ii, ls)
+            g2 = be.cross_entropy_rows_backward(x2, t1, lse, None, scale, ii, ls)
         gx = _restore_class_dim(g2, x.shape)
         return (gx.reshape(logits.shape), None)
 
@@ -134,12 +135,13 @@ def _cross_entropy_weighted(logits, target, x, t, unbatched, w, ii, reduction, s
     x2 = _class_last(x)
     t1 = t.reshape(-1)
     n_classes = x2.shape[1]
-    nll, lse = cpu_nn.cross_entropy_rows(x2, t1, ii, 0.0)
+    be = backend_of(x2, t1)
+    nll, lse = be.cross_entropy_rows(x2, t1, ii, 0.0)
     tw, keep = _target_weights(t1, w, ii, n_classes)
     losses = (1.0 - s) * tw * nll
     w_all = w.sum(dtype=np.float64)
     if s:
-        xw = cpu.matmul(x2, w.astype(x2.dtype, copy=False)[:, None])[:, 0]  # our GEMM: no OpenBLAS wake-up
+        xw = be.matmul(x2, w.astype(x2.dtype, copy=False)[:, None])[:, 0]  # our GEMM: no OpenBLAS wake-up
         smooth = w_all * lse.astype(np.float64) - xw.astype(np.float64)
         losses = (losses + np.where(keep, (s / n_classes) * smooth, 0.0)).astype(x.dtype)
     losses = losses.astype(x.dtype, copy=False)
@@ -157,7 +159,7 @@ def _cross_entropy_weighted(logits, target, x, t, unbatched, w, ii, reduction, s
         # g_i [A_i softmax_i - (1-s) w_t e_t - (s/C) w] with A_i = (1-s) w_t + (s/C) W: the kernel writes
         # g_i A_i (softmax_i - e_t); the rest is g_i (s/C)(W e_t - w), a rank-1 update and a scatter.
         a = gr * ((1.0 - s) * tw + np.where(keep, s / n_classes * w_all, 0.0))
-        g2 = cpu_nn.cross_entropy_rows_backward(x2, t1, lse, a.astype(x.dtype), 1.0, ii, 0.0)
+        g2 = be.cross_entropy_rows_backward(x2, t1, lse, a.astype(x.dtype), 1.0, ii, 0.0)
         if s:
             c = np.where(keep, gr * (s / n_classes), 0.0)
             g2 -= np.outer(c, w).astype(x.dtype)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.graph import record
-from ..tensor import Tensor
+from .._tensor import Tensor
 from ._loss_util import check_reduction, constant_weight, grad_to, legacy_reduction, reduced_grad, scalar_name
 from ._loss_util import reduce as _reduce
 from ._util import as_tensor

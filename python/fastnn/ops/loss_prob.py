@@ -6,8 +6,8 @@ import warnings
 import numpy as np
 
 from ..autograd.graph import record
-from ..backend import cpu_nn
-from ..tensor import Tensor
+from ..backend import backend_of
+from .._tensor import Tensor
 from ._loss_util import check_reduction, float_operands, grad_to, legacy_reduction, reduced_grad
 from ._loss_util import reduce as _reduce
 
@@ -30,7 +30,7 @@ def cross_entropy_probs(logits: Tensor, target: Tensor, w, reduction: str, label
     if label_smoothing:
         p2 = p2 * keep + label_smoothing / x2.shape[1]
     q2 = p2 if w is None else p2 * w  # the weight rides along the class (last) axis
-    logp = cpu_nn.softmax_last(x2, log=True)
+    logp = backend_of(x2).softmax_last(x2, log=True)
     losses = -(q2 * logp).sum(axis=1)
     rows = losses.shape[0]
     if reduction == "none":

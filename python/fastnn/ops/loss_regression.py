@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.graph import record
-from ..tensor import Tensor
+from .._tensor import Tensor
 from ._loss_util import (check_reduction, float_operands, grad_to, legacy_reduction, reduced_grad)
 from ._loss_util import reduce as _reduce
 from ._util import as_tensor

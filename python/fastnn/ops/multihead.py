@@ -19,8 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.graph import record
-from ..backend import cpu_attention
-from ..tensor import Tensor
+from ..backend import backend_of
+from .._tensor import Tensor
 
 
 def _heads(arr, offset: int, width: int, num_heads: int, batch_first: bool):
@@ -50,12 +50,13 @@ def packed_multi_head_attention(sources, slots, num_heads: int, embed_dim: int, 
                          f"{num_heads}")
     arrays = [s._data for s in sources]
     q4, k4, v4 = (_heads(arrays[i], off, embed_dim, num_heads, batch_first) for i, off in slots)
-    out4, lse = cpu_attention.attention_forward(q4, k4, v4, mask, bool(is_causal), None)
+    be = backend_of(*arrays)
+    out4, lse = be.attention_forward(q4, k4, v4, mask, bool(is_causal), None)
     out = _merge_heads(out4, batch_first)
 
     def backward(g):
         g4 = _heads(g, 0, embed_dim, num_heads, batch_first)
-        grads4 = cpu_attention.attention_backward(g4, q4, k4, v4, out4, lse, mask, bool(is_causal), None)
+        grads4 = be.attention_backward(g4, q4, k4, v4, out4, lse, mask, bool(is_causal), None)
         grads = []
         for i, src in enumerate(sources):
             if not src._requires_grad:

@@ -8,8 +8,8 @@ import numbers
 import numpy as np
 
 from ..autograd.graph import record
-from ..backend import cpu_nn
-from ..tensor import Tensor
+from ..backend import backend_of
+from .._tensor import Tensor
 from ._util import as_tensor
 
 
@@ -33,7 +33,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
                            f"[*, {', '.join(str(s) for s in normalized_shape)}], but got input of size"
                            f"{_shape_list(a.shape)}")
     x = a._data
-    if x.dtype not in cpu_nn.FLOATS:
+    if x.dtype.kind != "f":
         raise TypeError(f"layer_norm(): expected input of dtype float32 or float64, got {a.dtype}")
     params = []
     for name, p in (("weight", weight), ("bias", bias)):
@@ -46,16 +46,17 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
                                f"{_shape_list(p.shape)} and normalized_shape = {_shape_list(normalized_shape)}")
         if p._data.dtype != x.dtype:
             raise TypeError(f"layer_norm(): expected {name} of dtype {a.dtype} (the input's), got {p.dtype}")
-        params.append((p, cpu_nn.dense(p._data).reshape(-1)))
+        params.append((p, p._data.reshape(-1)))
     (wt, w), (bt, b) = params
     d = math.prod(normalized_shape)
     if x.size == 0:
         return _empty_layer_norm(a, wt, bt, normalized_shape)
     x2 = x.reshape(-1, d)
-    y, mean, rstd = cpu_nn.layer_norm_rows(x2, w, b, eps)
+    be = backend_of(x2, w, b)
+    y, mean, rstd = be.layer_norm_rows(x2, w, b, eps)
 
     def backward(g):
-        dx, dw, db = cpu_nn.layer_norm_rows_backward(
+        dx, dw, db = be.layer_norm_rows_backward(
             x2, g.reshape(-1, d), mean, rstd, w, need_input=a._requires_grad,
             need_weight=wt is not None and wt._requires_grad, need_bias=bt is not None and bt._requires_grad)
         return (None if dx is None else dx.reshape(x.shape), None if dw is None else dw.reshape(normalized_shape),

@@ -11,8 +11,8 @@ import numbers
 import numpy as np
 
 from ..autograd.graph import record
-from ..backend import cpu, cpu_nn
-from ..tensor import Tensor
+from ..backend import backend_of
+from .._tensor import Tensor
 from ._util import as_tensor
 
 
@@ -42,7 +42,7 @@ def _prepare(input, kernel_size, stride, padding, dilation, ceil_mode, op):
     if a.ndim not in (3, 4) or any(s == 0 for s in a.shape[-3:]):
         raise RuntimeError(f"{op}: Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for input, "
                            f"but got: {list(a.shape)}")
-    if a._data.dtype not in cpu_nn.FLOATS:
+    if a._data.dtype.kind != "f":
         raise TypeError(f"{op}: expected input of dtype float32 or float64, got {a.dtype}")
     k = _pair(kernel_size, "kernel_size", op)
     s = _pair(stride, "stride", op, allow_none=True) or k
@@ -78,11 +78,12 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     if x4.shape[0] == 0:
         out = _empty_pool(a, x4, k, s, p, d, ceil_mode, "MaxPool2DWithIndicesBackward0")
         return (out, Tensor._wrap(np.zeros(out.shape, np.int64))) if return_indices else out
-    x4 = cpu_nn.dense(x4)
-    y = cpu_nn.max_pool2d(x4, k, s, p, d, ceil_mode)
+    be = backend_of(x4)
+    x4 = be.xp.ascontiguousarray(x4)  # saved for the backward: made dense once
+    y = be.max_pool2d(x4, k, s, p, d, ceil_mode)
 
     def backward(g):
-        gx = cpu_nn.max_pool2d_backward(x4, g.reshape(y.shape), k, s, p, d, ceil_mode)
+        gx = be.max_pool2d_backward(x4, g.reshape(y.shape), k, s, p, d, ceil_mode)
         return (gx.reshape(a.shape),)
 
     out = record(Tensor._wrap(y.reshape(y.shape[1:]) if a.ndim == 3 else y), "MaxPool2DWithIndicesBackward0",
@@ -136,18 +137,20 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode: bool = Fal
             raise RuntimeError("avg_pool2d: divisor must be not zero")
     if x4.shape[0] == 0:
         return _empty_pool(a, x4, k, s, p, d, ceil_mode, "AvgPool2DBackward0")
-    y = cpu_nn.avg_pool2d(x4, k, s, p, ceil_mode, count_include_pad, divisor_override)
+    be = backend_of(x4)
+    y = be.avg_pool2d(x4, k, s, p, ceil_mode, count_include_pad, divisor_override)
     in_shape = x4.shape
 
     def backward(g):
-        gx = cpu_nn.avg_pool2d_backward(g.reshape(y.shape), in_shape, k, s, p, ceil_mode, count_include_pad,
-                                        divisor_override)
+        gx = be.avg_pool2d_backward(g.reshape(y.shape), in_shape, k, s, p, ceil_mode, count_include_pad,
+                                    divisor_override)
         return (gx.reshape(a.shape),)
 
     return record(Tensor._wrap(y.reshape(y.shape[1:]) if a.ndim == 3 else y), "AvgPool2DBackward0", (a,), backward)
 
 
 def _empty_pool(a, x4, k, s, p, d, ceil_mode, name):
+    be = backend_of(x4)
     n, c, h, w = x4.shape
     oh, ow = _out_size(h, k[0], p[0], s[0], d[0], ceil_mode), _out_size(w, k[1], p[1], s[1], d[1], ceil_mode)
     y = np.empty((n, c, oh, ow), x4.dtype)
@@ -198,26 +201,27 @@ def adaptive_avg_pool2d(input, output_size) -> Tensor:
         if a.shape[dim] == 0:
             raise RuntimeError("adaptive_avg_pool2d(): Expected input to have non-zero size for non-batch dimensions, "
                                f"but input has sizes {list(a.shape)} with dimension {dim} being empty")
-    if a._data.dtype not in cpu_nn.FLOATS:
+    if a._data.dtype.kind != "f":
         raise NotImplementedError(f'"adaptive_avg_pool2d" not implemented for \'{a.dtype.name}\'')
     x4 = a._data[None] if a.ndim == 3 else a._data
+    be = backend_of(x4)
     n, c, h, w = x4.shape
     oh, ow = _adaptive_size(output_size, (h, w))
     out_shape = a.shape[:-2] + (oh, ow)
     if n > 0 and oh > 0 and ow > 0 and h % oh == 0 and w % ow == 0:
         k = (h // oh, w // ow)
-        y = cpu_nn.avg_pool2d(x4, k, k, (0, 0), False, True, None)
+        y = be.avg_pool2d(x4, k, k, (0, 0), False, True, None)
 
         def backward(g):
-            gx = cpu_nn.avg_pool2d_backward(g.reshape(y.shape), x4.shape, k, k, (0, 0), False, True, None)
+            gx = be.avg_pool2d_backward(g.reshape(y.shape), x4.shape, k, k, (0, 0), False, True, None)
             return (gx.reshape(a.shape),)
     else:
         ph, pw = _adaptive_matrix(h, oh, x4.dtype), _adaptive_matrix(w, ow, x4.dtype)
-        rows = cpu.matmul(x4.reshape(-1, w), pw.T)                     # (N*C*H, ow): one GEMM
-        y = cpu.matmul(ph, rows.reshape(n * c, h, ow))                 # (N*C, oh, ow)
+        rows = be.matmul(x4.reshape(-1, w), pw.T)                     # (N*C*H, ow): one GEMM
+        y = be.matmul(ph, rows.reshape(n * c, h, ow))                 # (N*C, oh, ow)
 
         def backward(g):
-            t = cpu.matmul(ph.T, g.reshape(n * c, oh, ow))             # (N*C, H, ow)
-            return (cpu.matmul(t.reshape(-1, ow), pw).reshape(a.shape),)
+            t = be.matmul(ph.T, g.reshape(n * c, oh, ow))             # (N*C, H, ow)
+            return (be.matmul(t.reshape(-1, ow), pw).reshape(a.shape),)
 
     return record(Tensor._wrap(y.reshape(out_shape)), "AdaptiveAvgPool2DBackward0", (a,), backward)

@@ -7,7 +7,7 @@ import numpy as np
 
 from .. import dtypes
 from ..autograd.graph import record
-from ..tensor import Tensor
+from .._tensor import Tensor
 from ._util import expand_reduced, float_data, normalize_dim, normalize_dims, reduction_dims
 
 ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])

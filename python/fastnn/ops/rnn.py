@@ -16,8 +16,8 @@ import numpy as np
 from .. import _C
 from ..autograd.grad_mode import is_grad_enabled
 from ..autograd.graph import record
-from ..backend import cpu
-from ..tensor import Tensor
+from ..backend import backend_of
+from .._tensor import Tensor
 from . import rnn_cells as cells
 
 MODES = ("RNN_TANH", "RNN_RELU", "LSTM", "GRU")
@@ -49,7 +49,7 @@ def _direction_forward(mode, x2, length, w_ih, w_hh, b_ih, b_hh, h0, c0, out, c_
         whh_t = np.ascontiguousarray((w_hh * scale[:, None]).T)
         return cells.gru_forward(zx, whh_t, b_hn, h0, out, reverse)
     bias = None if b_ih is None else b_ih + b_hh
-    z = cpu.linear(x2, w_ih, bias).reshape(length, -1, hidden)
+    z = backend_of(x2).linear(x2, w_ih, bias).reshape(length, -1, hidden)
     return cells.rnn_forward(z, w_hh, h0, out, reverse, mode == "RNN_RELU")
 
 

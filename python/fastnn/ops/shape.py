@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from ..autograd.graph import record
-from ..tensor import Tensor
+from .._tensor import Tensor
 from ._util import as_tensor, normalize_dim, shape_arg, unbroadcast
 
 

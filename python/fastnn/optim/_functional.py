@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _C
-from ..tensor import Tensor
+from ..backend import backend_of
+from .._tensor import Tensor
 
 
 def _cpu_arrays(tensors, what: str) -> list[np.ndarray]:
@@ -91,9 +91,10 @@ def adam(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor], exp_
     gs = _grad_arrays(grads, ps)
     steps = [s._data for s in state_steps]
     groups = _by_dtype(ps)
+    be = backend_of(*ps)
     for idx in [None] if groups is None else groups:
         inplace = _InPlace()
-        _C.adam_update(inplace(_pick(ps, idx)), _pick(gs, idx), inplace(_pick(ms, idx)), inplace(_pick(vs, idx)),
+        be.adam_update(inplace(_pick(ps, idx)), _pick(gs, idx), inplace(_pick(ms, idx)), inplace(_pick(vs, idx)),
                        inplace(_pick(vmaxs, idx)) if amsgrad else None, _pick(steps, idx),
                        lr=float(lr), beta1=float(beta1), beta2=float(beta2), eps=float(eps),
                        weight_decay=float(weight_decay), amsgrad=bool(amsgrad), maximize=bool(maximize),
@@ -117,12 +118,13 @@ def sgd(params: list[Tensor], grads: list[Tensor], momentum_buffers: list[Tensor
         bufs = [None if b is None else b._data for b in momentum_buffers]
         _cpu_arrays([b for b in momentum_buffers if b is not None], "a momentum buffer")
     groups = _by_dtype(ps)
+    be = backend_of(*ps)
     for idx in [None] if groups is None else groups:
         inplace = _InPlace()
         group_bufs = None
         if bufs is not None:
             group_bufs = [b if b is None or b.flags.c_contiguous else inplace([b])[0] for b in _pick(bufs, idx)]
-        out = _C.sgd_update(inplace(_pick(ps, idx)), _pick(gs, idx), group_bufs, lr=float(lr),
+        out = be.sgd_update(inplace(_pick(ps, idx)), _pick(gs, idx), group_bufs, lr=float(lr),
                             momentum=float(momentum), dampening=float(dampening), nesterov=bool(nesterov),
                             weight_decay=float(weight_decay), maximize=bool(maximize))
         inplace.finish()

@@ -5,7 +5,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from ..tensor import Tensor
+from .._tensor import Tensor
 from . import _functional as F
 from .optimizer import Optimizer
 

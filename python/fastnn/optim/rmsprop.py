@@ -9,7 +9,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from ..tensor import Tensor
+from .._tensor import Tensor
 from ._functional import _bump, _check_lists, _cpu_arrays
 from .optimizer import Optimizer
 

@@ -18,7 +18,7 @@ from ... import creation, ops
 from ...ops.attention import scaled_dot_product_attention
 from ...ops.dropout import dropout as _dropout
 from ...ops.multihead import packed_multi_head_attention
-from ...tensor import Tensor
+from ..._tensor import Tensor
 from .base import KerasTensor, Layer
 from .conv import as_float
 

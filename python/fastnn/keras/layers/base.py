@@ -14,7 +14,7 @@ from ... import creation
 from ...autograd.grad_mode import no_grad
 from ...nn.module import Module
 from ...nn.parameter import Parameter
-from ...tensor import Tensor
+from ..._tensor import Tensor
 
 _name_counts: defaultdict = defaultdict(int)
 _creation_order = itertools.count()  # model.summary lists layers of equal depth in creation order

@@ -7,7 +7,7 @@ from functools import reduce
 import numpy as np
 
 from ... import creation, ops
-from ...tensor import Tensor
+from ..._tensor import Tensor
 from .base import Layer
 
 

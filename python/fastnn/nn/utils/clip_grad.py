@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 
-from ...tensor import Tensor
+from ..._tensor import Tensor
 
 
 def _tensor_list(tensors) -> list:

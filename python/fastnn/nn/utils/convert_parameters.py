@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ...ops.shape import cat, reshape
-from ...tensor import Tensor
+from ..._tensor import Tensor
 
 
 def _check_same_device(param: Tensor, old_device):

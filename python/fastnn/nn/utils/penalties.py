@@ -13,7 +13,7 @@ torch has no such helpers; the usual torch spelling is ``sum(p.abs().sum() for p
 from __future__ import annotations
 
 from ...ops.penalty import norm_penalty
-from ...tensor import Tensor
+from ..._tensor import Tensor
 
 
 def _params(parameters) -> list:

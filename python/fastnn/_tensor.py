@@ -9,7 +9,7 @@ import numpy as np
 
 from . import dtypes
 from .autograd.grad_mode import is_grad_enabled
-from .device import CPU, device as _device
+from ._device import CPU, device as _device
 
 
 _new = object.__new__

@@ -1,0 +1,65 @@
+"""What every backend offers besides its kernels: the array module, the device, error state, random
+numbers, allocation and host transfer.
+
+A backend is a singleton per device (``backend_of`` hands out the same object for every array it owns),
+so ops may compare backends with ``is``. Kernels are methods: ``composite.CompositeBackend`` writes each
+one with ``self.xp`` calls only, and a device backend (``cpu.CpuBackend``) subclasses it and overrides
+the kernels it has native code for, so a missing fast kernel falls back to the readable one.
+"""
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+
+from .._device import device as _device
+
+
+class Backend:
+    name: str = "abstract"
+    xp = None  # the array module (numpy, cupy) whose arrays this backend holds
+
+    def __init__(self, device: _device):
+        self.device = device
+
+    def __repr__(self) -> str:
+        return f"<fastnn backend {self.name!r} on {self.device}>"
+
+    # ---- floating-point error state --------------------------------------------------------------------
+    def errstate(self, **kwargs):
+        """``xp.errstate(...)``, or a no-op context where the array module keeps no FP error state."""
+        fn = getattr(self.xp, "errstate", None)
+        return fn(**kwargs) if fn is not None else contextlib.nullcontext()
+
+    # ---- random numbers ----------------------------------------------------------------------------------
+    def generator(self):
+        """The generator behind rand/randn/randint and the in-place initialisers on this device."""
+        raise NotImplementedError
+
+    # ---- allocation and conversion -------------------------------------------------------------------------
+    def empty(self, shape, dtype):
+        return self.xp.empty(shape, dtype)
+
+    def zeros(self, shape, dtype):
+        return self.xp.zeros(shape, dtype)
+
+    def full(self, shape, value, dtype):
+        return self.xp.full(shape, value, dtype)
+
+    def asarray(self, data, dtype=None):
+        """``data`` (host data, a scalar, or an array of this backend) as an array of this backend."""
+        return self.xp.asarray(data, dtype)
+
+    def to_host(self, arr) -> np.ndarray:
+        """A NumPy array with ``arr``'s values (the array itself on the CPU)."""
+        raise NotImplementedError
+
+    def from_host(self, arr: np.ndarray):
+        """A copy of NumPy array ``arr`` on this backend's device (``arr`` itself on the CPU)."""
+        raise NotImplementedError
+
+    # ---- memory tricks (a backend without them keeps the safe default) -------------------------------------
+    def exclusively_owned(self, arr) -> bool:
+        """True when nothing but the autograd engine refers to ``arr``, so it may become a ``.grad``
+        without a copy. The safe answer is False (always copy)."""
+        return False

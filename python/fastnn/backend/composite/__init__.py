@@ -1,0 +1,28 @@
+"""The composite backend: every kernel of the table written with ``self.xp`` calls only.
+
+It is the readable reference beside each fast kernel and the day-one implementation of any new device:
+a backend subclasses ``CompositeBackend`` and overrides what it has native code for. One mixin per
+kernel family, one file each, named as the CPU twins in ``backend/cpu/``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..base import Backend
+from .linalg import LinalgKernels
+
+
+class CompositeBackend(LinalgKernels, Backend):
+    name = "composite"
+    xp = np
+
+    def generator(self):
+        from ...random import generator
+
+        return generator()
+
+    def to_host(self, arr):
+        return arr
+
+    def from_host(self, arr):
+        return arr
