@@ -17,3 +17,16 @@ def threads():
     before = fastnn.get_num_threads()
     yield fastnn.set_num_threads
     fastnn.set_num_threads(before)
+
+
+def _devices():
+    import fastnn
+
+    cuda = pytest.param("cuda", marks=pytest.mark.skipif(not fastnn.cuda.is_available(), reason="no CUDA device"))
+    return ["cpu", cuda]
+
+
+@pytest.fixture(params=_devices())
+def device(request):
+    """The device a device-generic test runs on: 'cpu' always, 'cuda' where a CUDA device is present."""
+    return request.param

@@ -9,10 +9,17 @@ from __future__ import annotations
 import numpy as np
 
 from ..base import Backend
+from .attention import AttentionKernels
+from .conv import ConvKernels
 from .linalg import LinalgKernels
+from .nn import NNKernels
+from .optim import OptimKernels
+from .pool import PoolKernels
+from .rnn import RNNKernels
 
 
-class CompositeBackend(LinalgKernels, Backend):
+class CompositeBackend(LinalgKernels, NNKernels, PoolKernels, AttentionKernels, ConvKernels, RNNKernels, OptimKernels,
+                       Backend):
     name = "composite"
     xp = np
 
