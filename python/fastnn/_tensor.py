@@ -262,8 +262,20 @@ class Tensor:
 
     def _inplace(self, op: str, values) -> "Tensor":
         self._check_inplace(op)
-        arr = values._data if isinstance(values, Tensor) else values
-        self._data[...] = arr
+        return self._write(..., values._data if isinstance(values, Tensor) else values)
+
+    # ---- the one write path into storage: every write bumps the version counter ------------------------
+    # Autograd saves each input's version when it records a node and refuses a backward whose inputs
+    # changed since, so a write that skips the bump would let a stale gradient through silently.
+    def _write(self, index, values) -> "Tensor":
+        """Writes ``values`` into ``self._data[index]`` (no autograd checks: callers check) and bumps the
+        version."""
+        self._data[index] = values
+        self._version += 1
+        return self
+
+    def _written(self) -> "Tensor":
+        """Bumps the version after a kernel updated ``self._data`` in place (the optimizers' fused steps)."""
         self._version += 1
         return self
 
@@ -326,8 +338,7 @@ class Tensor:
                 raise RuntimeError("__setitem__: assigning a tensor that requires grad into another tensor is not "
                                    "recorded by autograd; build the result with fastnn.where or fastnn.cat instead")
             value = value._data
-        self._data[convert_index(index)] = value
-        self._version += 1
+        self._write(convert_index(index), value)
 
     def __deepcopy__(self, memo):
         if not self.is_leaf:
