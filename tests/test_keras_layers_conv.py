@@ -56,8 +56,9 @@ def test_conv2d_default_init_and_errors():
 
 
 @pytest.mark.parametrize("cls", ["MaxPooling2D", "AveragePooling2D"])
-@pytest.mark.parametrize("kw", [dict(pool_size=2), dict(pool_size=3, strides=2), dict(pool_size=3, strides=2, padding="same"),
-                                dict(pool_size=2, padding="same"), dict(pool_size=(3, 2), strides=1, padding="same")])
+@pytest.mark.parametrize("kw", [dict(pool_size=2), dict(pool_size=3, strides=2),
+                                dict(pool_size=3, strides=2, padding="same"), dict(pool_size=2, padding="same"),
+                                dict(pool_size=(3, 2), strides=1, padding="same")])
 def test_pooling_matches_keras(cls, kw):
     x = rand(2, 7, 8, 3)
     check_layer(getattr(L, cls)(**kw), getattr(KL, cls)(**kw), x)

@@ -91,8 +91,8 @@ def _twin_models(optimizer_pair, loss="mse"):
 @pytest.mark.parametrize("opt", ["sgd", "adam", "rmsprop"])
 def test_training_steps_match_keras_with_identical_weights(opt):
     kw = {"learning_rate": 0.05}
-    ours, theirs = _twin_models((getattr(fk.optimizers, {"sgd": "SGD", "adam": "Adam", "rmsprop": "RMSprop"}[opt])(**kw),
-                                 getattr(keras.optimizers, {"sgd": "SGD", "adam": "Adam", "rmsprop": "RMSprop"}[opt])(**kw)))
+    name = {"sgd": "SGD", "adam": "Adam", "rmsprop": "RMSprop"}[opt]
+    ours, theirs = _twin_models((getattr(fk.optimizers, name)(**kw), getattr(keras.optimizers, name)(**kw)))
     x = RNG.standard_normal((16, 5)).astype(np.float32)
     y = RNG.standard_normal((16, 3)).astype(np.float32)
     for _ in range(3):
@@ -212,7 +212,8 @@ def test_functional_model_with_two_inputs_and_outputs(tmp_path):
     out1 = fk.layers.Dense(1, activation="sigmoid", name="flag")(h)
     out2 = fk.layers.Dense(2, name="value")(fk.layers.Dense(5)(b))
     model = fk.Model(inputs=[a, b], outputs=[out1, out2])
-    model.compile(optimizer="adam", loss={"flag": "binary_crossentropy", "value": "mse"}, metrics={"flag": ["accuracy"]})
+    model.compile(optimizer="adam", loss={"flag": "binary_crossentropy", "value": "mse"},
+                  metrics={"flag": ["accuracy"]})
     xa, xb = RNG.standard_normal((40, 6)).astype(np.float32), RNG.standard_normal((40, 4)).astype(np.float32)
     ya, yb = (xa[:, :1] > 0).astype(np.float32), xb[:, :2]
     hist = model.fit([xa, xb], [ya, yb], epochs=2, batch_size=8, verbose=0)

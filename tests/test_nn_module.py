@@ -281,7 +281,8 @@ def test_layernorm_module_matches_torch():
     ours.load_state_dict(theirs.state_dict())
     assert repr(ours) == repr(theirs)
     x = np.random.default_rng(5).standard_normal((3, 4, 5)).astype(np.float32)
-    assert_close(ours(fastnn.tensor(x)).detach().numpy(), theirs(torch.tensor(x)).detach().numpy(), atol=1e-5, rtol=1e-5)
+    assert_close(ours(fastnn.tensor(x)).detach().numpy(), theirs(torch.tensor(x)).detach().numpy(),
+                 atol=1e-5, rtol=1e-5)
     assert list(nn.LayerNorm(3, elementwise_affine=False).state_dict()) == []
 
 
