@@ -324,18 +324,3 @@ def test_no_grad_forward_builds_no_graph():
             out, h = m(fastnn.randn(5, 2, 3))
     assert out.grad_fn is None and h.grad_fn is None and not out.requires_grad
 
-
-def test_workspace_reuses_only_free_arrays():
-    from fastnn.ops import rnn_cells
-
-    shape = (3, 1000, 17)
-    a = rnn_cells._empty(shape, np.float64)
-    b = rnn_cells._empty(shape, np.float64)
-    assert a is not b  # a is still held
-    view = b[1]
-    del b
-    c = rnn_cells._empty(shape, np.float64)
-    assert c is not view.base  # a view keeps its base out of reuse
-    del a
-    assert rnn_cells._empty(shape, np.float64).shape == shape
-    rnn_cells.clear_workspace()

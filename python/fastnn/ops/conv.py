@@ -1,8 +1,6 @@
 """conv2d (NCHW) on the native implicit-GEMM kernels: forward, and backward for input, weight and bias."""
 from __future__ import annotations
 
-import numpy as np
-
 from ..backend import backend_of
 from ..autograd.graph import record
 from .._tensor import Tensor
@@ -51,10 +49,10 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
             raise ValueError(f"Invalid padding string {padding!r}, should be one of {{'valid', 'same'}}")
     else:
         pad = _pair(padding, "padding")
-    if extra != (0, 0):  # even kernels: the kernel pads symmetrically, the extra row/column is added here
-        xa = np.pad(xa, ((0, 0), (0, 0), (0, extra[0]), (0, extra[1])))
     ba = bias._data if bias is not None else None
     be = backend_of(xa, w._data, ba)
+    if extra != (0, 0):  # even kernels: the kernel pads symmetrically, the extra row/column is added here
+        xa = be.xp.pad(xa, ((0, 0), (0, 0), (0, extra[0]), (0, extra[1])))
     try:
         y = be.conv2d_forward(xa, w._data, ba, stride, pad, dilation, int(groups))
     except ValueError as e:

@@ -2,8 +2,10 @@
 
 A graph of per-step autograd ops would cost ~20 Python-level ops per time step in the forward and as many
 nodes in the backward; here a layer is one node. Its forward projects the whole input sequence with one
-GEMM per direction, then loops over time (ops/rnn_cells.py: one GEMM plus a few NumPy calls per step);
-its backward runs the recurrence backwards and finishes with one GEMM each for dW_ih, dW_hh and dx.
+GEMM per direction, then loops over time (on the CPU: one GEMM plus a few NumPy calls per step);
+its backward runs the recurrence backwards and finishes with one GEMM each for dW_ih, dW_hh and dx. The
+recurrences of one direction are the backend's kernels ``rnn_direction_forward`` / ``rnn_direction_backward``
+(signatures: backend/composite/rnn.py); this module orchestrates the layer around them.
 
 Autograd nodes here have one output, so a layer returns one packed array: (L, N, D*H) of hidden states
 for RNN and GRU, and (L+1, N, D*H) for LSTM, whose extra row holds c_n. The next layer reads the first L
@@ -11,57 +13,16 @@ rows of it directly (no slicing op in between); ``final_states`` gathers h_n (an
 """
 from __future__ import annotations
 
-import numpy as np
-
-from .. import _C
 from ..autograd.grad_mode import is_grad_enabled
 from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
-from . import rnn_cells as cells
 
 MODES = ("RNN_TANH", "RNN_RELU", "LSTM", "GRU")
 
 
 def _arr(t):
     return None if t is None else t._data
-
-
-def _direction_forward(mode, x2, length, w_ih, w_hh, b_ih, b_hh, h0, c0, out, c_n, reverse, need_grad):
-    """Runs one direction, writing h_t into ``out`` (and c_n): returns what its backward needs."""
-    hidden = w_hh.shape[1]
-    dt = x2.dtype
-    if mode == "LSTM":
-        scale, _ = cells.lstm_scales(dt, hidden)
-        bias = None if b_ih is None else (b_ih + b_hh) * scale
-        zx = cells.projection(x2, w_ih * scale[:, None], length)
-        whh_t = np.ascontiguousarray((w_hh * scale[:, None]).T)
-        return cells.lstm_forward(zx, bias, whh_t, h0, c0, out, c_n, reverse, need_grad)
-    if mode == "GRU":
-        scale = cells.gru_scale(dt, hidden)
-        bias = b_hn = None
-        if b_ih is not None:  # b_hr and b_hz add like b_ih; b_hn sits inside r * (...), so it stays per step
-            bias = b_ih.copy()
-            bias[: 2 * hidden] += b_hh[: 2 * hidden]
-            bias *= scale
-            b_hn = b_hh[2 * hidden:]
-        zx = _C.linear(x2, w_ih * scale[:, None], bias).reshape(length, -1, 3 * hidden)
-        whh_t = np.ascontiguousarray((w_hh * scale[:, None]).T)
-        return cells.gru_forward(zx, whh_t, b_hn, h0, out, reverse)
-    bias = None if b_ih is None else b_ih + b_hh
-    z = backend_of(x2).linear(x2, w_ih, bias).reshape(length, -1, hidden)
-    return cells.rnn_forward(z, w_hh, h0, out, reverse, mode == "RNN_RELU")
-
-
-def _direction_backward(mode, saved, dout, dcn, w_hh, h0, c0, reverse, need_h0):
-    """(dzx, dzh, dh0, dc0, scale): the cell's gradients; ``scale`` (None: none) is a per-gate-row factor
-    that dzx/dzh still lack and the weight and bias gradients must take (dzx @ (scale * W_ih) is dx)."""
-    if mode == "LSTM":
-        _, scale = cells.lstm_scales(w_hh.dtype, w_hh.shape[1])
-        return cells.lstm_backward(saved, dout, dcn, w_hh * scale[:, None], h0, c0, reverse, need_h0) + (scale,)
-    if mode == "GRU":
-        return cells.gru_backward(saved, dout, dcn, w_hh, h0, c0, reverse) + (None,)
-    return cells.rnn_backward(saved, dout, dcn, w_hh, h0, c0, reverse, mode == "RNN_RELU") + (None,)
 
 
 def _scaled(grad, scale):
@@ -87,39 +48,41 @@ def rnn_layer(mode: str, input: Tensor, seq_len: int, weights, hx: Tensor | None
     ndir = len(weights)
     hidden = weights[0][1].shape[1]
     dt = x.dtype
+    be = backend_of(x, weights[0][1]._data, _arr(hx), _arr(cx))
+    xp = be.xp
     x2 = x[:length].reshape(length * n, in_size)  # copies a strided (batch_first) input, once
     lstm = mode == "LSTM"
-    y = np.empty((length + 1 if lstm else length, n, ndir * hidden), dt)
+    y = xp.empty((length + 1 if lstm else length, n, ndir * hidden), dt)
     rows = slice(layer * ndir, layer * ndir + ndir)
-    h0s = hx._data[rows] if hx is not None else np.zeros((ndir, n, hidden), dt)
-    c0s = (cx._data[rows] if cx is not None else np.zeros((ndir, n, hidden), dt)) if lstm else [None] * ndir
+    h0s = hx._data[rows] if hx is not None else xp.zeros((ndir, n, hidden), dt)
+    c0s = (cx._data[rows] if cx is not None else xp.zeros((ndir, n, hidden), dt)) if lstm else [None] * ndir
     if n == 0:  # an empty batch: empty outputs and zero gradients (the GEMMs refuse empty strided views)
-        return _empty_batch_layer(input, y, hx, cx, weights)
+        return _empty_batch_layer(be, input, y, hx, cx, weights)
     flat = [w for ws in weights for w in ws]
     need_grad = is_grad_enabled() and any(t is not None and t._requires_grad for t in (input, hx, cx, *flat))
     saved = []
     for d, ws in enumerate(weights):
         cols = slice(d * hidden, (d + 1) * hidden)
         w_ih, w_hh, b_ih, b_hh = (_arr(w) for w in ws)
-        saved.append(_direction_forward(mode, x2, length, w_ih, w_hh, b_ih, b_hh, h0s[d], c0s[d],
-                                        y[:length, :, cols], y[length, :, cols] if lstm else None, d == 1,
-                                        need_grad))
+        saved.append(be.rnn_direction_forward(mode, x2, length, w_ih, w_hh, b_ih, b_hh, h0s[d], c0s[d],
+                                              y[:length, :, cols], y[length, :, cols] if lstm else None,
+                                              d == 1, need_grad))
 
     def backward(g):
         gx = None
         if input._requires_grad:
-            gx = np.empty(x.shape, dt)
+            gx = xp.empty(x.shape, dt)
             gx[length:] = 0
             dx2 = gx[:length].reshape(length * n, in_size)
-        ghx = np.zeros(hx.shape, dt) if hx is not None and hx._requires_grad else None
-        gcx = np.zeros(cx.shape, dt) if cx is not None and cx._requires_grad else None
+        ghx = xp.zeros(hx.shape, dt) if hx is not None and hx._requires_grad else None
+        gcx = xp.zeros(cx.shape, dt) if cx is not None and cx._requires_grad else None
         wgrads = []
         for d, ws in enumerate(weights):
             cols = slice(d * hidden, (d + 1) * hidden)
             t_ih, t_hh, t_bih, t_bhh = ws
             w_ih, w_hh = t_ih._data, t_hh._data
             reverse = d == 1
-            dzx, dzh, dh0, dc0, scale = _direction_backward(
+            dzx, dzh, dh0, dc0, scale = be.rnn_direction_backward(
                 mode, saved[d], g[:length, :, cols], g[length, :, cols] if lstm else None, w_hh, h0s[d], c0s[d],
                 reverse, ghx is not None)
             gates = dzx.shape[-1]
@@ -127,9 +90,9 @@ def rnn_layer(mode: str, input: Tensor, seq_len: int, weights, hx: Tensor | None
             dzh2 = dzh.reshape(length * n, gates)
             if gx is not None:
                 w_eff = w_ih if scale is None else w_ih * scale[:, None]
-                _C.gemm(dzx2, w_eff, dx2, 1.0, 0.0 if d == 0 else 1.0)
-            gw_ih = _C.matmul(dzx2.T, x2) if t_ih._requires_grad else None
-            gw_hh = _hh_weight_grad(dzh, y[:length, :, cols], h0s[d], hx is not None, reverse) \
+                be.gemm_into(dzx2, w_eff, dx2, 1.0, 0.0 if d == 0 else 1.0)
+            gw_ih = be.matmul(dzx2.T, x2) if t_ih._requires_grad else None
+            gw_hh = _hh_weight_grad(be, dzh, y[:length, :, cols], h0s[d], hx is not None, reverse) \
                 if t_hh._requires_grad else None
             need_bih = t_bih is not None and t_bih._requires_grad
             need_bhh = t_bhh is not None and t_bhh._requires_grad
@@ -149,28 +112,28 @@ def rnn_layer(mode: str, input: Tensor, seq_len: int, weights, hx: Tensor | None
     return record(Tensor._wrap(y), f"{mode.replace('_', '')}LayerBackward0", (input, hx, cx, *flat), backward)
 
 
-def _empty_batch_layer(input, y, hx, cx, weights):
+def _empty_batch_layer(be, input, y, hx, cx, weights):
     flat = [w for ws in weights for w in ws]
 
     def backward(g):
-        return tuple(None if t is None else np.zeros(t.shape, y.dtype) for t in (input, hx, cx, *flat))
+        return tuple(None if t is None else be.xp.zeros(t.shape, y.dtype) for t in (input, hx, cx, *flat))
 
     return record(Tensor._wrap(y), "RNNLayerBackward0", (input, hx, cx, *flat), backward)
 
 
-def _hh_weight_grad(dzh, out, h0, has_h0: bool, reverse: bool):
+def _hh_weight_grad(be, dzh, out, h0, has_h0: bool, reverse: bool):
     """dW_hh = Σ_t dzh_tᵀ h_{t-1}: one GEMM over the steps whose h_{t-1} is an output row, plus h0's step
     (skipped when h0 is the default zeros)."""
     length, n, gates = dzh.shape
     hidden = out.shape[-1]
-    gw = np.zeros((gates, hidden), dzh.dtype)
+    gw = be.xp.zeros((gates, hidden), dzh.dtype)
     if length > 1:
         dz_rows = dzh[:-1] if reverse else dzh[1:]
         h_rows = out[1:] if reverse else out[:-1]
         rows = (length - 1) * n
-        _C.gemm(dz_rows.reshape(rows, gates).T, h_rows.reshape(rows, hidden), gw, 1.0, 0.0)
+        be.gemm_into(dz_rows.reshape(rows, gates).T, h_rows.reshape(rows, hidden), gw, 1.0, 0.0)
     if has_h0:
-        _C.gemm(dzh[length - 1 if reverse else 0].T, h0, gw, 1.0, 1.0)
+        be.gemm_into(dzh[length - 1 if reverse else 0].T, h0, gw, 1.0, 1.0)
     return gw
 
 
@@ -181,7 +144,8 @@ def final_states(layer_outputs, seq_len: int, num_directions: int, with_cell: bo
     n = ys[0].shape[1]
     hidden = ys[0].shape[2] // num_directions
     dt = ys[0].dtype
-    states = np.empty((2 if with_cell else 1, len(ys) * num_directions, n, hidden), dt)
+    be = backend_of(ys[0])
+    states = be.xp.empty((2 if with_cell else 1, len(ys) * num_directions, n, hidden), dt)
 
     def places(d):
         cols = slice(d * hidden, (d + 1) * hidden)
@@ -198,7 +162,7 @@ def final_states(layer_outputs, seq_len: int, num_directions: int, with_cell: bo
         g = g.reshape(states.shape)
         grads = []
         for layer, y in enumerate(ys):
-            gy = np.zeros(y.shape, dt)
+            gy = be.xp.zeros(y.shape, dt)
             for d in range(num_directions):
                 h_at, c_at = places(d)
                 gy[h_at] = g[0, layer * num_directions + d]

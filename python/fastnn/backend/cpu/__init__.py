@@ -2,7 +2,8 @@
 (AVX-512 / AVX2 / generic, chosen at import) and everything else inherited from the composite backend.
 
 One mixin per kernel family, one file each, twins of ``backend/composite/<family>.py``; the CPU-only
-memory tricks (the engine's buffer adoption, the RNN workspace pool) live in ``memory.py``.
+memory tricks live in their own files: the engine's buffer adoption in ``memory.py``, the RNN workspace
+pool in ``rnn_workspace.py``.
 """
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ from .linalg import CpuLinalgKernels
 from .nn import CpuNNKernels
 from .optim import CpuOptimKernels
 from .pool import CpuPoolKernels
+from .rnn import CpuRNNKernels
 
 
 class CpuBackend(CpuLinalgKernels, CpuNNKernels, CpuPoolKernels, CpuAttentionKernels, CpuConvKernels,
-                 CpuOptimKernels, CompositeBackend):
+                 CpuRNNKernels, CpuOptimKernels, CompositeBackend):
     name = "cpu"
 
     def exclusively_owned(self, arr) -> bool:

@@ -1,13 +1,14 @@
-"""The recurrences of one RNN layer direction (tanh/relu RNN, LSTM, GRU): a forward loop over time and a
-hand-written backward through time, side by side, in NumPy plus the native GEMM.
+"""The RNN kernels on the CPU: the recurrences of one layer direction (tanh/relu RNN, LSTM, GRU), a forward
+loop over time and a hand-written backward through time, side by side, in NumPy plus the native GEMM.
+Signatures and semantics: backend/composite/rnn.py (the plain reference); what differs here is speed.
 
-The layer op (ops/rnn.py) has already turned the whole input sequence into gate pre-activations with one
-GEMM (RNN and GRU with the bias fused in; LSTM adds its bias per step); here each time step costs one
+The layer op (ops/rnn.py) hands over the whole input sequence, turned into gate pre-activations here with
+one GEMM (RNN and GRU with the bias fused in; LSTM adds its bias per step); then each time step costs one
 GEMM (h_prev @ W_hhᵀ, all gates at once, accumulated in place into the step's (N, gates*H) block) and a
 few NumPy calls on arrays of one step, which stay in cache. Every NumPy call writes into preallocated
 storage (``out=``); the whole-block calls (tanh, the sigmoid's affine, the slopes) run on contiguous
 16k-element rows, which matters: a 12k-element column slice of those rows costs 4.3 us against 1.8 us
-contiguous.
+contiguous. The big per-call arrays come from the recycling pool of rnn_workspace.py.
 
 Sigmoid is computed as 0.5 * tanh(x / 2) + 0.5 with the 1/2 folded into the weights and biases of the
 sigmoid gates (a power of two: exact), so a step runs one tanh over all its gates plus two affine calls
@@ -19,58 +20,47 @@ pre-activations (for W_hh and b_hh; the same array except in GRU), and of the in
 """
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 
-from .. import _C
+from ... import _C
+from .rnn_workspace import empty as _empty
 
 _gemm = _C.gemm
 
-# ---- workspace ---------------------------------------------------------------------------------------------
-# The big per-call arrays (projections, saved gates, gate gradients: ~15 MB per layer of the benchmark LSTM)
-# are recycled instead of freshly allocated: glibc hands out arrays this size as new mmap'd pages, and
-# first-touch page faults cost more than the element-wise work of the whole forward loop (fwd loop of one
-# layer 6.4 -> 4.1 ms; 245k minor faults in a 20-step run). An array is reused only when nothing but the
-# pool refers to it (sys.getrefcount, as the autograd engine's buffer adoption does): saved arrays return
-# once their graph is freed, and views, closures or callers holding one keep it out of reuse.
-_POOL: dict = {}
-_POOL_LIMIT_BYTES = 256 << 20
-_POOL_MIN_BYTES = 1 << 16  # smaller arrays come from malloc's heap without page faults
-_pool_bytes = 0
 
+class CpuRNNKernels:
+    def rnn_direction_forward(self, mode, x2, length, w_ih, w_hh, b_ih, b_hh, h0, c0, out, c_n, reverse,
+                              need_grad):
+        hidden = w_hh.shape[1]
+        dt = x2.dtype
+        if mode == "LSTM":
+            scale, _ = lstm_scales(dt, hidden)
+            bias = None if b_ih is None else (b_ih + b_hh) * scale
+            zx = projection(x2, w_ih * scale[:, None], length)
+            whh_t = np.ascontiguousarray((w_hh * scale[:, None]).T)
+            return lstm_forward(zx, bias, whh_t, h0, c0, out, c_n, reverse, need_grad)
+        if mode == "GRU":
+            scale = gru_scale(dt, hidden)
+            bias = b_hn = None
+            if b_ih is not None:  # b_hr and b_hz add like b_ih; b_hn sits inside r * (...), so it stays per step
+                bias = b_ih.copy()
+                bias[: 2 * hidden] += b_hh[: 2 * hidden]
+                bias *= scale
+                b_hn = b_hh[2 * hidden:]
+            zx = _C.linear(x2, w_ih * scale[:, None], bias).reshape(length, -1, 3 * hidden)
+            whh_t = np.ascontiguousarray((w_hh * scale[:, None]).T)
+            return gru_forward(zx, whh_t, b_hn, h0, out, reverse)
+        bias = None if b_ih is None else b_ih + b_hh
+        z = _C.linear(x2, w_ih, bias).reshape(length, -1, hidden)
+        return rnn_forward(z, w_hh, h0, out, reverse, mode == "RNN_RELU")
 
-def _free_refcount() -> int:
-    """sys.getrefcount of a pooled array nobody else holds, seen from the loop in _empty (measured, not
-    assumed: interpreters differ in what a loop variable and a call argument count)."""
-    for arr in [np.empty(0)]:
-        return sys.getrefcount(arr)
-
-
-_FREE = _free_refcount()
-
-
-def _empty(shape, dt):
-    """np.empty(shape, dt), recycled from the workspace when a free array of that shape and dtype exists."""
-    global _pool_bytes
-    key = (shape, np.dtype(dt))
-    arrays = _POOL.get(key)
-    if arrays is not None:
-        for arr in arrays:
-            if sys.getrefcount(arr) == _FREE:
-                return arr
-    arr = np.empty(shape, dt)
-    if _POOL_MIN_BYTES <= arr.nbytes and _pool_bytes + arr.nbytes <= _POOL_LIMIT_BYTES:
-        _POOL.setdefault(key, []).append(arr)
-        _pool_bytes += arr.nbytes
-    return arr
-
-
-def clear_workspace() -> None:
-    """Drops the recycled arrays (the memory returns once no graph holds them)."""
-    global _pool_bytes
-    _POOL.clear()
-    _pool_bytes = 0
+    def rnn_direction_backward(self, mode, saved, dout, dcn, w_hh, h0, c0, reverse, need_h0):
+        if mode == "LSTM":
+            _, scale = lstm_scales(w_hh.dtype, w_hh.shape[1])
+            return lstm_backward(saved, dout, dcn, w_hh * scale[:, None], h0, c0, reverse, need_h0) + (scale,)
+        if mode == "GRU":
+            return gru_backward(saved, dout, dcn, w_hh, h0, c0, reverse) + (None,)
+        return rnn_backward(saved, dout, dcn, w_hh, h0, c0, reverse, mode == "RNN_RELU") + (None,)
 
 
 def projection(x2, w, length):
