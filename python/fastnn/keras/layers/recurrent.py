@@ -182,7 +182,7 @@ class LSTM(_RNN):
         super().build(input_shape)
         if self.use_bias and self.unit_forget_bias:
             u = self.units
-            self.bias._data[u:2 * u] = 1.0
+            self.bias._write(slice(u, 2 * u), 1.0)
 
 
 class GRU(_RNN):
