@@ -105,8 +105,9 @@ class Attention(Layer):
             out, weights = _explicit(qs, k, v, v_keep, use_causal_mask, self.dropout, training)
         else:
             qs = q * self.scale if self.scale is not None else q
-            keep = None if v_keep is None else backend_of(v_keep).xp.broadcast_to(v_keep, (q.shape[0], q.shape[1],
-                                                                                              k.shape[1]))
+            keep = None
+            if v_keep is not None:
+                keep = backend_of(v_keep).xp.broadcast_to(v_keep, (q.shape[0], q.shape[1], k.shape[1]))
             out = scaled_dot_product_attention(qs, k, v, attn_mask=keep, is_causal=bool(use_causal_mask),
                                                scale=1.0)
             weights = None
