@@ -1,4 +1,9 @@
-"""Tensor creation: from data, filled, ranges, random, and from NumPy / DLPack."""
+"""Tensor creation: from data, filled, ranges, random, and from NumPy / DLPack.
+
+Every function takes ``device=`` and allocates through ``get_backend(device)`` (the CPU backend for None):
+its array module, its generator for random numbers, ``from_host`` to move host data there. ``*_like(t)``
+create on ``t``'s backend unless told otherwise.
+"""
 from __future__ import annotations
 
 import numbers
@@ -6,14 +11,16 @@ import numbers
 import numpy as np
 
 from . import dtypes
-from ._device import check_supported
+from .backend import backend_of, get_backend
 from .ops._util import shape_arg
-from .random import generator
 from ._tensor import Tensor
 
 
 def _to_array(data, dtype=None) -> np.ndarray:
-    """Data as a fresh-or-owned array of a fastnn dtype: Python floats become float32, ints int64."""
+    """Data as a fresh-or-owned array of a fastnn dtype: Python floats become float32, ints int64.
+
+    A Tensor's array stays on its backend; everything else is host data (the argument's type, not a device,
+    decides: a NumPy array or scalar keeps its dtype, Python data is inferred)."""
     if isinstance(data, Tensor):
         arr = data._data
     elif isinstance(data, (np.ndarray, np.generic)):
@@ -30,36 +37,47 @@ def _to_array(data, dtype=None) -> np.ndarray:
     return arr.astype(dt.np, copy=False)
 
 
+def _place(arr, be, copy: bool):
+    """``arr`` on backend ``be`` (None: where it is). A move is a copy already; ``copy`` asks for one otherwise."""
+    src = backend_of(arr)
+    if be is not None and be is not src:
+        return be.from_host(src.to_host(arr))
+    return arr.copy(order="C") if copy else arr
+
+
 def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """A new tensor holding a copy of ``data`` (nested lists, scalars, arrays or tensors)."""
-    check_supported(device)
+    """A new tensor holding a copy of ``data`` (nested lists, scalars, arrays or tensors). Host data goes to
+    ``device`` (the CPU by default); a tensor's data stays on its device unless ``device`` names another."""
+    be = None if device is None else get_backend(device)  # an unsupported device fails before any work
     arr = _to_array(data, dtype)
-    if isinstance(data, (np.ndarray, Tensor)) or not arr.flags.c_contiguous:
-        arr = np.array(arr, order="C", copy=True)  # never alias the caller's memory
-    return _make(arr, requires_grad)
+    copy = isinstance(data, (np.ndarray, Tensor)) or not arr.flags.c_contiguous  # never alias the caller's memory
+    return _make(_place(arr, be, copy), requires_grad)
 
 
 def as_tensor(data, dtype=None, device=None) -> Tensor:
     """Like ``tensor`` but shares memory with a NumPy array (or returns a Tensor) when no conversion is needed."""
-    check_supported(device)
-    if isinstance(data, Tensor) and (dtype is None or dtypes.to_dtype(dtype) is data.dtype):
+    be = None if device is None else get_backend(device)
+    if isinstance(data, Tensor) and (dtype is None or dtypes.to_dtype(dtype) is data.dtype) and \
+            (be is None or backend_of(data._data) is be):
         return data
-    return Tensor._wrap(_to_array(data, dtype))
+    return Tensor._wrap(_place(_to_array(data, dtype), be, False))
 
 
-def from_numpy(arr: np.ndarray) -> Tensor:
-    """A tensor sharing ``arr``'s memory (writes through both ways), as ``torch.from_numpy``."""
-    if not isinstance(arr, np.ndarray):
+def from_numpy(arr: np.ndarray, *, device=None) -> Tensor:
+    """A tensor sharing ``arr``'s memory (writes through both ways), as ``torch.from_numpy``. On the CPU
+    (the default) the memory is shared; another ``device`` gets a copy (host memory cannot be shared there)."""
+    if not isinstance(arr, np.ndarray):  # the argument's type, as torch checks it
         raise TypeError(f"expected np.ndarray (got {type(arr).__name__})")
     if arr.dtype not in dtypes._BY_NP:
         raise TypeError(f"can't convert np.ndarray of type {arr.dtype}. The only supported types are: "
                         "float64, float32, int64, and bool.")
-    return Tensor._wrap(arr)
+    return Tensor._wrap(get_backend(device).from_host(arr))
 
 
-def from_dlpack(obj) -> Tensor:
-    """A tensor sharing the memory of any DLPack producer (NumPy array, torch tensor ...) on the CPU."""
-    arr = np.from_dlpack(obj)
+def from_dlpack(obj, *, device=None) -> Tensor:
+    """A tensor sharing the memory of any DLPack producer (NumPy array, torch tensor ...) on ``device``'s
+    backend (the CPU by default), as the array API's ``from_dlpack``."""
+    arr = get_backend(device).xp.from_dlpack(obj)
     if arr.dtype not in dtypes._BY_NP:
         raise TypeError(f"from_dlpack: fastnn tensors hold float32, float64, int64 or bool, not {arr.dtype}")
     return Tensor._wrap(arr)
@@ -76,37 +94,37 @@ def _make(arr, requires_grad):
 
 
 def zeros(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    check_supported(device)
-    return _make(np.zeros(shape_arg(size, "zeros"), _float_dtype(dtype).np), requires_grad)
+    be = get_backend(device)
+    return _make(be.zeros(shape_arg(size, "zeros"), _float_dtype(dtype).np), requires_grad)
 
 
 def ones(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    check_supported(device)
-    return _make(np.ones(shape_arg(size, "ones"), _float_dtype(dtype).np), requires_grad)
+    be = get_backend(device)
+    return _make(be.xp.ones(shape_arg(size, "ones"), _float_dtype(dtype).np), requires_grad)
 
 
 def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    check_supported(device)
-    return _make(np.empty(shape_arg(size, "empty"), _float_dtype(dtype).np), requires_grad)
+    be = get_backend(device)
+    return _make(be.empty(shape_arg(size, "empty"), _float_dtype(dtype).np), requires_grad)
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    check_supported(device)
+    be = get_backend(device)
     if dtype is None:
         if isinstance(fill_value, (bool, np.bool_)):
             dtype = dtypes.bool_
         elif isinstance(fill_value, (numbers.Integral, np.integer)):
             dtype = dtypes.int64
-    return _make(np.full(shape_arg((size,), "full"), fill_value, _float_dtype(dtype).np), requires_grad)
+    return _make(be.full(shape_arg((size,), "full"), fill_value, _float_dtype(dtype).np), requires_grad)
 
 
 def eye(n: int, m: int | None = None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    check_supported(device)
-    return _make(np.eye(n, m, dtype=_float_dtype(dtype).np), requires_grad)
+    be = get_backend(device)
+    return _make(be.xp.eye(n, m, dtype=_float_dtype(dtype).np), requires_grad)
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    check_supported(device)
+    xp = get_backend(device).xp
     if end is None:
         start, end = 0, start
     if step == 0:
@@ -117,33 +135,33 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool
     dt = dtypes.to_dtype(dtype)
     # Count in float64 so float32 ranges get PyTorch's length, then cast.
     n = max(0, int(np.ceil((end - start) / step)))
-    arr = (start + step * np.arange(n, dtype=np.float64)).astype(dt.np) if dt.is_floating_point else \
-        np.arange(start, end, step, dtype=dt.np)
+    arr = (start + step * xp.arange(n, dtype=np.float64)).astype(dt.np) if dt.is_floating_point else \
+        xp.arange(start, end, step, dtype=dt.np)
     return _make(arr, requires_grad)
 
 
 def linspace(start, end, steps: int, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    check_supported(device)
+    xp = get_backend(device).xp
     if steps < 0:
         raise RuntimeError("linspace(): number of steps must be non-negative")
-    return _make(np.linspace(start, end, steps, dtype=np.float64).astype(_float_dtype(dtype).np), requires_grad)
+    return _make(xp.linspace(start, end, steps, dtype=np.float64).astype(_float_dtype(dtype).np), requires_grad)
 
 
 def rand(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    check_supported(device)
+    gen = get_backend(device).generator()
     dt = _float_dtype(dtype).np
-    return _make(generator().random(shape_arg(size, "rand"), dtype=dt), requires_grad)
+    return _make(gen.random(shape_arg(size, "rand"), dtype=dt), requires_grad)
 
 
 def randn(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    check_supported(device)
+    gen = get_backend(device).generator()
     dt = _float_dtype(dtype).np
-    return _make(generator().standard_normal(shape_arg(size, "randn"), dtype=dt), requires_grad)
+    return _make(gen.standard_normal(shape_arg(size, "randn"), dtype=dt), requires_grad)
 
 
 def randint(low, high=None, size=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """``randint(high, size)`` or ``randint(low, high, size)``: integers in [low, high)."""
-    check_supported(device)
+    gen = get_backend(device).generator()
     if size is None:  # randint(high, size)
         if high is None:
             raise TypeError("randint() missing required argument 'size'")
@@ -151,20 +169,22 @@ def randint(low, high=None, size=None, dtype=None, device=None, requires_grad: b
     if high <= low:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     dt = dtypes.to_dtype(dtype) if dtype is not None else dtypes.int64
-    return _make(generator().integers(low, high, shape_arg((size,), "randint")).astype(dt.np), requires_grad)
+    return _make(gen.integers(low, high, shape_arg((size,), "randint")).astype(dt.np), requires_grad)
 
 
 def randperm(n: int, dtype=None, device=None) -> Tensor:
-    check_supported(device)
+    gen = get_backend(device).generator()
     dt = dtypes.to_dtype(dtype) if dtype is not None else dtypes.int64
-    return Tensor._wrap(generator().permutation(n).astype(dt.np))
+    return Tensor._wrap(gen.permutation(n).astype(dt.np))
 
 
 def _like(fn):
     def like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-        return fn(t.shape, dtype=dtype if dtype is not None else t.dtype, device=device, requires_grad=requires_grad)
+        dev = backend_of(t._data).device if device is None else device
+        return fn(t.shape, dtype=dtype if dtype is not None else t.dtype, device=dev, requires_grad=requires_grad)
 
     like.__name__ = fn.__name__ + "_like"
+    like.__doc__ = f"``{fn.__name__}`` shaped like ``t``, of its dtype and on its device unless told otherwise."
     return like
 
 
@@ -176,5 +196,6 @@ randn_like = _like(randn)
 
 
 def full_like(t: Tensor, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    return full(t.shape, fill_value, dtype=dtype if dtype is not None else t.dtype, device=device,
+    dev = backend_of(t._data).device if device is None else device
+    return full(t.shape, fill_value, dtype=dtype if dtype is not None else t.dtype, device=dev,
                 requires_grad=requires_grad)

@@ -16,13 +16,16 @@ from __future__ import annotations
 import json
 import math
 import mmap
+import numbers
 import os
 import tempfile
 from typing import Any, BinaryIO, Union
 
 import numpy as np
 
+from ._device import device as _device
 from ._tensor import Tensor
+from .backend import backend_of, get_backend
 
 PathLike = Union[str, "os.PathLike[str]", BinaryIO]
 
@@ -65,14 +68,13 @@ class _Encoder:
         if isinstance(obj, float):
             return obj if math.isfinite(obj) else {"$float": repr(obj)}  # strict JSON has no inf/nan
         if isinstance(obj, Tensor):
-            return {"$tensor": self._store(np.asarray(obj), path), "requires_grad": obj.requires_grad}
+            arr = obj._data
+            return {"$tensor": self._store(backend_of(arr).to_host(arr), path), "requires_grad": obj.requires_grad}
         if _is_torch_tensor(obj):  # a torch state_dict saved as is: its tensors load as fastnn tensors
             arr = obj.detach().cpu().numpy()
             if arr.dtype.newbyteorder("=") not in (np.float32, np.float64, np.int64, np.bool_):
                 return {"$ndarray": self._store(arr, path)}
             return {"$tensor": self._store(arr, path), "requires_grad": bool(obj.requires_grad)}
-        if isinstance(obj, np.ndarray):
-            return {"$ndarray": self._store(obj, path)}
         if isinstance(obj, np.generic):
             return {"$npscalar": self._store(np.asarray(obj), path)}
         if isinstance(obj, dict):
@@ -86,6 +88,9 @@ class _Encoder:
         if isinstance(obj, (list, tuple)):
             out = [self.encode(v, path + (i,)) for i, v in enumerate(obj)]
             return out if isinstance(obj, list) else {"$tuple": out}
+        be = _array_backend(obj)
+        if be is not None:  # an array (NumPy, np.memmap, ...): stored from the host, loaded as a NumPy array
+            return {"$ndarray": self._store(be.to_host(obj), path)}
         raise TypeError(f"fastnn.save: cannot save an object of type {type(obj).__name__} (at {_where(path)}); "
                         "supported: tensors, NumPy arrays and scalars, dicts, lists, tuples, str, int, float, bool, "
                         "None")
@@ -93,6 +98,16 @@ class _Encoder:
 
 def _where(path: tuple) -> str:
     return "obj" + "".join(f"[{p!r}]" for p in path)
+
+
+def _array_backend(obj):
+    """The backend holding ``obj`` when it is an array, None for any other object."""
+    if isinstance(obj, numbers.Number):  # (backend_of skips scalars instead of refusing them)
+        return None
+    try:
+        return backend_of(obj)
+    except TypeError:  # no backend holds this type: not an array
+        return None
 
 
 def _is_torch_tensor(obj) -> bool:
@@ -283,8 +298,8 @@ def _array(buf, entry: dict, start: int) -> np.ndarray:
 
 
 class _Decoder:
-    def __init__(self, buf: bytes, header: dict, start: int) -> None:
-        self.buf, self.header, self.start = buf, header, start
+    def __init__(self, buf: bytes, header: dict, start: int, backend) -> None:
+        self.buf, self.header, self.start, self.backend = buf, header, start, backend
 
     def _array(self, name) -> np.ndarray:
         if not isinstance(name, str) or name not in self.header:
@@ -297,7 +312,7 @@ class _Decoder:
             raise _corrupt(f"tensor {name!r} has a dtype a fastnn Tensor cannot hold")
         if not isinstance(requires_grad, bool) or (requires_grad and arr.dtype.kind != "f"):
             raise _corrupt(f"tensor {name!r} has an invalid requires_grad {requires_grad!r}")
-        return Tensor._wrap(arr, requires_grad=requires_grad)
+        return Tensor._wrap(self.backend.from_host(arr), requires_grad=requires_grad)
 
     def decode(self, node: Any, depth: int = 0) -> Any:
         if depth > _MAX_DEPTH:
@@ -335,31 +350,48 @@ class _Decoder:
         raise _corrupt(f"unknown node in the structure: {str(node)[:80]}")
 
 
+def _map_location(map_location):
+    """The backend tensors load onto. The CPU is the only one this build has: None, "cpu", "cpu:0" and
+    anything naming the CPU that way (``fastnn.device("cpu")``, ``torch.device("cpu")``) select it; a CUDA
+    device, a dict or a function remapping storages refuse."""
+    if map_location is None:
+        return get_backend(None)
+    if not callable(map_location) and not isinstance(map_location, dict):
+        try:
+            d = _device(str(map_location))
+        except ValueError:
+            d = None
+        if d is not None and d.type == "cpu":
+            return get_backend(d)
+    raise NotImplementedError(f"fastnn.load: map_location={map_location!r}; tensors load on the CPU "
+                              "(map_location=None or 'cpu'; move them with .to(device) afterwards)")
+
+
 def load(f: PathLike, map_location=None, *, weights_only: bool = True) -> Any:
     """Loads what ``save`` wrote: the same structure, with fastnn Tensors (same dtype, shape, values and
     requires_grad) where tensors were saved and NumPy arrays where arrays were. A safetensors file from
     elsewhere loads as ``{name: tensor}`` (dtypes a Tensor cannot hold come back as NumPy arrays, BF16 as
     float32). Raises ValueError for a truncated, corrupted or foreign file; never executes code from it.
 
-    ``map_location`` (None or "cpu": tensors load on the CPU) and ``weights_only`` (always true in effect:
-    the format holds nothing else) are accepted so that ``torch.load(path, map_location="cpu")`` ports as is.
+    ``map_location``: where the tensors load. None, "cpu" or ``fastnn.device("cpu")`` (the CPU, the only
+    device this build's backends hold); other values (a CUDA device, a dict, a function) raise
+    NotImplementedError. ``weights_only`` is always true in effect (the format holds nothing else). Both
+    are accepted so that ``torch.load(path, map_location="cpu")`` ports as is.
     """
-    if map_location is not None and str(map_location) != "cpu":
-        raise NotImplementedError(f"fastnn.load: map_location={map_location!r}; tensors load on the CPU "
-                                  "(move them with .to(device) afterwards)")
+    be = _map_location(map_location)
     if hasattr(f, "read") and not isinstance(f, (str, bytes, os.PathLike)):
         buf = f.read()
         if not isinstance(buf, (bytes, bytearray)):
             raise TypeError("fastnn.load: the file object must be opened in binary mode")
-        return _load_buffer(buf)
+        return _load_buffer(buf, be)
     with open(os.fspath(f), "rb") as fh:
         if os.fstat(fh.fileno()).st_size == 0:
-            return _load_buffer(b"")
+            return _load_buffer(b"", be)
         # mapped, not read: each tensor is copied straight from the page cache, so the peak memory of a
         # large checkpoint is its tensors once, not twice
         buf = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
         try:
-            return _load_buffer(buf)
+            return _load_buffer(buf, be)
         finally:
             try:
                 buf.close()
@@ -367,9 +399,9 @@ def load(f: PathLike, map_location=None, *, weights_only: bool = True) -> Any:
                 pass
 
 
-def _load_buffer(buf) -> Any:
+def _load_buffer(buf, backend) -> Any:
     header, meta, start = _parse(buf)
-    dec = _Decoder(buf, header, start)
+    dec = _Decoder(buf, header, start, backend)
     if _STRUCTURE_KEY not in meta:
         return {name: dec._tensor(name) if entry["dtype"] in _TENSOR_DTYPES else dec._array(name)
                 for name, entry in header.items()}

@@ -1,15 +1,19 @@
 """Classification metrics as plain functions over labels (Tensors, NumPy arrays or lists), with
 scikit-learn's names and ``average`` conventions: 'binary' (the positive class), 'micro', 'macro',
-'weighted'. Classes with no predicted (or no true) samples score 0 instead of dividing by zero."""
+'weighted'. Classes with no predicted (or no true) samples score 0 instead of dividing by zero.
+
+Labels are brought to the host first: the results are Python floats and NumPy confusion matrices, and
+the counting is one pass over two label vectors."""
 from __future__ import annotations
 
 import numpy as np
 
+from .backend import backend_of
 from ._tensor import Tensor
 
 
 def _labels(x, name: str) -> np.ndarray:
-    arr = x._data if isinstance(x, Tensor) else np.asarray(x)
+    arr = backend_of(x._data).to_host(x._data) if isinstance(x, Tensor) else np.asarray(x)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be a 1-D array of class labels, got shape {arr.shape}")
     if arr.dtype.kind == "f":

@@ -1,4 +1,9 @@
-"""The global random generator behind rand/randn/randint and the in-place initialisers."""
+"""The CPU's global random generator behind rand/randn/randint and the in-place initialisers.
+
+Creation does not call ``generator()`` directly: it asks the device's backend (``Backend.generator()``),
+and the CPU backends (``cpu`` and ``composite``) answer with this generator, so ``manual_seed`` and the
+RNG state below govern every random CPU tensor. A device backend keeps its own generator on the device.
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -7,6 +12,7 @@ _generator = np.random.Generator(np.random.PCG64())
 
 
 def generator() -> np.random.Generator:
+    """The current CPU generator (looked up on each call: ``manual_seed`` replaces it)."""
     return _generator
 
 

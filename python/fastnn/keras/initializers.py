@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from ..nn import init
 
 
@@ -51,13 +49,13 @@ def he_normal(t):
 
 
 def orthogonal(t):
-    rows = int(np.prod(t.shape[:-1])) if t.ndim > 1 else 1
-    flat = np.empty((rows, t.shape[-1]), np.float32)
-    from ..creation import tensor
+    """torch's orthogonal_ on the kernel flattened to (rows, last dim), made on ``t``'s device."""
+    from ..creation import empty
 
-    q = tensor(flat)
+    rows = math.prod(t.shape[:-1]) if t.ndim > 1 else 1
+    q = empty(rows, t.shape[-1], dtype="float32", device=t.device)
     init.orthogonal_(q)
-    return init._fill(t, q.numpy().reshape(t.shape))
+    return init._fill(t, q._data.reshape(t.shape))
 
 
 def zeros(t):

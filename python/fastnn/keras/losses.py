@@ -1,11 +1,14 @@
 """Keras losses: each maps (y_true, y_pred) to one loss per sample (the mean over the last axis where Keras
 takes it); the model reduces them 'sum_over_batch_size' with optional sample weights. Probabilities are
-clipped to [1e-7, 1 - 1e-7] before the log, as Keras does."""
+clipped to [1e-7, 1 - 1e-7] before the log, as Keras does.
+
+Targets are often host data (NumPy batches); they become tensors on the predictions' device."""
 from __future__ import annotations
 
 import numpy as np
 
 from .. import ops
+from ..backend import backend_of
 from ..creation import tensor as _tensor
 from .._tensor import Tensor
 
@@ -14,7 +17,7 @@ EPSILON = 1e-7
 
 def _float_target(y_true, y_pred) -> Tensor:
     if not isinstance(y_true, Tensor):
-        y_true = _tensor(np.asarray(y_true))
+        y_true = _tensor(np.asarray(y_true), device=y_pred.device)
     if y_true.dtype is not y_pred.dtype:
         y_true = y_true.to(y_pred.dtype)
     if tuple(y_true.shape) != tuple(y_pred.shape):
@@ -65,8 +68,9 @@ def categorical_crossentropy(y_true, y_pred, from_logits: bool = False, label_sm
     return -(y * p.clamp(EPSILON, 1.0 - EPSILON).log()).sum(axis)
 
 
-def _class_indices(y_true, y_pred) -> Tensor:
-    arr = y_true._data if isinstance(y_true, Tensor) else np.asarray(y_true)
+def _class_indices(y_true, y_pred):
+    """The labels as an int64 array on the predictions' backend, checked against their shape and classes."""
+    arr = y_true._data if isinstance(y_true, Tensor) else backend_of(y_pred._data).asarray(y_true)
     if arr.ndim == y_pred.ndim and arr.shape[-1] == 1:
         arr = arr.reshape(arr.shape[:-1])
     if arr.dtype.kind == "f":
@@ -84,19 +88,20 @@ def _class_indices(y_true, y_pred) -> Tensor:
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False, ignore_class=None, axis=-1):
     labels = _class_indices(y_true, y_pred)
     if from_logits:
-        # The fused native softmax + cross-entropy: one pass over the logits, forward and backward.
+        # The fused native softmax + cross-entropy: one pass over the logits, forward and backward. The
+        # labels are copied: they may be the caller's own array.
         logits = y_pred.reshape(-1, y_pred.shape[-1])
-        per = ops.cross_entropy(logits, _tensor(labels.reshape(-1)), reduction="none")
+        per = ops.cross_entropy(logits, Tensor._wrap(labels.reshape(-1).copy()), reduction="none")
         return per.reshape(tuple(y_pred.shape[:-1]))
-    one_hot = np.zeros(tuple(y_pred.shape), y_pred._data.dtype)
-    np.put_along_axis(one_hot, labels[..., None], 1.0, axis=-1)
-    return categorical_crossentropy(_tensor(one_hot), y_pred)
+    xp = backend_of(y_pred._data, labels).xp
+    one_hot = (labels[..., None] == xp.arange(y_pred.shape[-1])).astype(y_pred._data.dtype)
+    return categorical_crossentropy(Tensor._wrap(one_hot), y_pred)
 
 
 def hinge(y_true, y_pred):
     y = _float_target(y_true, y_pred)
     arr = y._data
-    if arr.size and np.all((arr == 0) | (arr == 1)):  # Keras maps 0/1 labels to -1/1
+    if arr.size and ((arr == 0) | (arr == 1)).all():  # Keras maps 0/1 labels to -1/1
         y = y * 2.0 - 1.0
     return _mean_last(ops.relu(1.0 - y * y_pred))
 
@@ -109,7 +114,7 @@ def squared_hinge(y_true, y_pred):
 def _hinge_labels(y_true, y_pred):
     y = _float_target(y_true, y_pred)
     arr = y._data
-    return y * 2.0 - 1.0 if arr.size and np.all((arr == 0) | (arr == 1)) else y
+    return y * 2.0 - 1.0 if arr.size and ((arr == 0) | (arr == 1)).all() else y
 
 
 class Loss:
@@ -130,7 +135,8 @@ class Loss:
     def __call__(self, y_true, y_pred, sample_weight=None):
         per = self.per_sample(y_true, y_pred)
         if sample_weight is not None:
-            per = per * _tensor(np.asarray(sample_weight, per._data.dtype).reshape(tuple(per.shape)))
+            weights = np.asarray(sample_weight, per._data.dtype).reshape(tuple(per.shape))  # host data
+            per = per * _tensor(weights, device=per.device)
         if self.reduction == "none":
             return per
         total = per.sum()

@@ -1,15 +1,27 @@
 """Keras metrics: stateful objects (``update_state`` / ``result`` / ``reset_state``) accumulated over an
-epoch on NumPy copies of the predictions (metrics never enter the autograd graph)."""
+epoch from the predictions' arrays (metrics never enter the autograd graph).
+
+Each step's counting runs in the predictions' array module (host targets are moved there) and folds into
+Python floats; what a result needs whole (F1's per-class counts, AUC's scores) is brought to the host
+only when ``result()`` asks."""
 from __future__ import annotations
 
 import numpy as np
 
+from ..backend import backend_of
 from .._tensor import Tensor
 from .layers.base import snake_case
 
 
-def _np(x) -> np.ndarray:
-    return x.detach().numpy() if isinstance(x, Tensor) else np.asarray(x)
+def _arrays(y_true, y_pred):
+    """(targets, predictions, backend): both arrays on the predictions' backend (targets may be host data)."""
+    yp = y_pred._data if isinstance(y_pred, Tensor) else np.asarray(y_pred)
+    be = backend_of(yp)
+    return _on(be, y_true), yp, be
+
+
+def _on(be, x):
+    return x._data if isinstance(x, Tensor) else be.asarray(x)
 
 
 class Metric:
@@ -20,14 +32,20 @@ class Metric:
     def reset_state(self) -> None:
         self.total, self.count = 0.0, 0.0
 
-    def values(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    def values(self, y_true, y_pred):
+        """One value per sample, from two arrays of one backend (array methods and operators only)."""
         raise NotImplementedError
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
-        v = self.values(_np(y_true), _np(y_pred)).astype(np.float64).reshape(-1)
-        w = np.ones_like(v) if sample_weight is None else np.broadcast_to(_np(sample_weight).reshape(-1), v.shape)
-        self.total += float(np.sum(v * w))
-        self.count += float(np.sum(w))
+        yt, yp, be = _arrays(y_true, y_pred)
+        v = self.values(yt, yp).astype(np.float64).reshape(-1)
+        if sample_weight is None:
+            self.total += float(v.sum())
+            self.count += float(v.size)
+        else:
+            w = be.xp.broadcast_to(_on(be, sample_weight).reshape(-1), v.shape)
+            self.total += float((v * w).sum())
+            self.count += float(w.sum())
 
     def result(self) -> float:
         return self.total / self.count if self.count else 0.0
@@ -37,7 +55,7 @@ class Metric:
         return self.result()
 
 
-def _labels_like(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+def _labels_like(y_true, y_pred):
     if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1 and y_pred.shape[-1] != 1:
         y_true = y_true[..., 0]
     return y_true
@@ -56,12 +74,12 @@ class BinaryAccuracy(Metric):
 
 class CategoricalAccuracy(Metric):
     def values(self, y_true, y_pred):
-        return np.argmax(y_true, -1) == np.argmax(y_pred, -1)
+        return y_true.argmax(-1) == y_pred.argmax(-1)
 
 
 class SparseCategoricalAccuracy(Metric):
     def values(self, y_true, y_pred):
-        return _labels_like(y_true, y_pred).astype(np.int64) == np.argmax(y_pred, -1)
+        return _labels_like(y_true, y_pred).astype(np.int64) == y_pred.argmax(-1)
 
 
 class Accuracy(Metric):
@@ -79,7 +97,7 @@ class MeanSquaredError(Metric):
 
 class MeanAbsoluteError(Metric):
     def values(self, y_true, y_pred):
-        d = np.abs(y_pred - y_true.reshape(y_pred.shape))
+        d = abs(y_pred - y_true.reshape(y_pred.shape))
         return d.mean(axis=-1) if d.ndim > 1 else d
 
 
@@ -95,13 +113,13 @@ class _Confusion(Metric):
         self.tp = self.fp = self.fn = self.tn = 0.0
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
-        yp, yt = _np(y_pred), _np(y_true)
+        yt, yp, _ = _arrays(y_true, y_pred)
         yt = yt.reshape(yp.shape) if yt.size == yp.size else yt
         pred, true = yp > self.threshold, yt > 0.5
-        self.tp += float(np.sum(pred & true))
-        self.fp += float(np.sum(pred & ~true))
-        self.fn += float(np.sum(~pred & true))
-        self.tn += float(np.sum(~pred & ~true))
+        self.tp += float((pred & true).sum())
+        self.fp += float((pred & ~true).sum())
+        self.fn += float((~pred & true).sum())
+        self.tn += float((~pred & ~true).sum())
 
 
 class Precision(_Confusion):
@@ -129,12 +147,11 @@ class F1Score(Metric):
         self.tp = self.fp = self.fn = None
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
-        yp, yt = _np(y_pred), _np(y_true)
+        yt, yp, be = _arrays(y_true, y_pred)
         if yp.ndim == 1:
             yp, yt = yp[:, None], yt.reshape(-1, 1)
-        if self.threshold is None and yp.shape[-1] > 1:
-            pred = np.zeros_like(yp, bool)
-            np.put_along_axis(pred, np.argmax(yp, -1)[..., None], True, axis=-1)
+        if self.threshold is None and yp.shape[-1] > 1:  # one-hot of the argmax
+            pred = yp.argmax(-1)[..., None] == be.xp.arange(yp.shape[-1])
         else:
             pred = yp > (0.5 if self.threshold is None else self.threshold)
         true = yt.reshape(yp.shape) > 0.5
@@ -149,7 +166,8 @@ class F1Score(Metric):
     def result(self):
         if self.tp is None:
             return 0.0
-        tp, fp, fn = self.tp, self.fp, self.fn
+        be = backend_of(self.tp)
+        tp, fp, fn = be.to_host(self.tp), be.to_host(self.fp), be.to_host(self.fn)  # a result is host data
         if self.average == "micro":
             tp, fp, fn = tp.sum(), fp.sum(), fn.sum()
         den = 2 * tp + fp + fn
@@ -157,7 +175,7 @@ class F1Score(Metric):
         if self.average == "macro":
             return float(np.mean(f1))
         if self.average == "weighted":
-            support = self.tp + self.fn
+            support = tp + fn
             return float(np.sum(f1 * support) / support.sum()) if support.sum() else 0.0
         return float(f1) if np.ndim(f1) == 0 else f1
 
@@ -169,13 +187,16 @@ class AUC(Metric):
         self.scores, self.labels = [], []
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
-        self.scores.append(_np(y_pred).reshape(-1).astype(np.float64))
-        self.labels.append((_np(y_true).reshape(-1) > 0.5))
+        yt, yp, _ = _arrays(y_true, y_pred)
+        self.scores.append(yp.reshape(-1).astype(np.float64))
+        self.labels.append(yt.reshape(-1) > 0.5)
 
     def result(self) -> float:
         if not self.scores:
             return 0.0
-        s, y = np.concatenate(self.scores), np.concatenate(self.labels)
+        be = backend_of(self.scores[0])  # the ranking runs once, on the host, over every step's scores
+        s = be.to_host(be.xp.concatenate(self.scores))
+        y = be.to_host(be.xp.concatenate(self.labels))
         pos, neg = int(y.sum()), int((~y).sum())
         if pos == 0 or neg == 0:
             return 0.0

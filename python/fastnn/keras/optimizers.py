@@ -2,9 +2,8 @@
 inner optimizer is made when the model's weights exist; ``learning_rate`` stays readable and writable."""
 from __future__ import annotations
 
-import numpy as np
-
 from .. import optim
+from ..backend import backend_of
 
 
 class Optimizer:
@@ -117,7 +116,7 @@ class AdamW(_KerasEpsilon, Optimizer):
 
 class RMSprop(Optimizer):
     """Keras' RMSprop: epsilon inside the square root (g / sqrt(v + eps)), which torch's formula cannot
-    express, so the update is its own vectorised NumPy pass."""
+    express, so the update is its own vectorised pass in the weights' array module."""
 
     _defaults = {"rho": 0.9, "momentum": 0.0, "epsilon": 1e-7, "centered": False, "weight_decay": None}
 
@@ -132,9 +131,10 @@ class RMSprop(Optimizer):
             if p.grad is None:
                 continue
             w, g = p._data, p.grad._data
+            xp = backend_of(w, g).xp
             if wd:
                 w -= w * (wd * self._lr)
-            v, avg, buf = state.setdefault(id(p), (np.zeros_like(w), np.zeros_like(w), np.zeros_like(w)))
+            v, avg, buf = state.setdefault(id(p), (xp.zeros_like(w), xp.zeros_like(w), xp.zeros_like(w)))
             v *= rho
             v += (1 - rho) * g * g
             denom = v
@@ -142,13 +142,13 @@ class RMSprop(Optimizer):
                 avg *= rho
                 avg += (1 - rho) * g
                 denom = v - avg * avg
-            step = (self._lr * g) / np.sqrt(denom + eps)
+            step = (self._lr * g) / xp.sqrt(denom + eps)
             if mom:
                 buf *= mom
                 buf += step
                 step = buf
             w -= step
-            p._version += 1
+            p._written()
 
 
 _BY_NAME = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop}

@@ -1,11 +1,16 @@
-"""compile / fit / evaluate / predict: the Keras training loop over fastnn modules, autograd and optimizers."""
+"""compile / fit / evaluate / predict: the Keras training loop over fastnn modules, autograd and optimizers.
+
+User data given as NumPy arrays or lists is host data: it is sliced on the host and each batch becomes a
+tensor. Tensors given as data stay tensors (on their device); predict returns NumPy arrays."""
 from __future__ import annotations
 
 import copy
+import math
 
 import numpy as np
 
 from ..autograd.grad_mode import no_grad
+from ..backend import backend_of
 from ..creation import tensor as _tensor
 from .._tensor import Tensor
 from . import callbacks as cbks
@@ -22,8 +27,9 @@ def _as_list(x):
 
 
 def _to_array(x):
+    """Data to slice batches from: a tensor (detached, where it is) or a host array."""
     if isinstance(x, Tensor):
-        return x.detach().numpy()
+        return x.detach()
     arr = np.asarray(x)
     if arr.dtype == np.float64:
         arr = arr.astype(np.float32)  # Keras' default float type; float64 data would double every cost
@@ -39,7 +45,7 @@ def _num_samples(arrays) -> int:
 
 
 class _ArrayData:
-    """x / y / sample weights as lists of NumPy arrays, sliced into batches."""
+    """x / y / sample weights as lists of arrays (or tensors), sliced into batches."""
 
     def __init__(self, x, y=None, sample_weight=None) -> None:
         self.multi_x = isinstance(x, (list, tuple))
@@ -228,7 +234,7 @@ class TrainingMixin:
         loss.backward()
         self.optimizer.apply_gradients()
         value = float(loss.item())
-        if not np.isfinite(value):
+        if not math.isfinite(value):
             import warnings
 
             warnings.warn(f"the training loss is {value}: check the learning rate and the inputs", stacklevel=2)
@@ -347,7 +353,7 @@ class TrainingMixin:
         with no_grad():
             for step, (xb, _, _) in enumerate(data.batches(batch_size)):
                 out = self(xb, training=False)
-                outs.append([o.numpy() for o in out] if isinstance(out, (list, tuple)) else out.numpy())
+                outs.append([_host(o) for o in out] if isinstance(out, (list, tuple)) else _host(out))
                 if bar is not None:
                     bar.update(step + 1)
         if bar is not None:
@@ -362,6 +368,11 @@ class TrainingMixin:
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict: bool = False):
         return self.evaluate(x, y, batch_size=_batch_len(x), verbose=0, sample_weight=sample_weight,
                              return_dict=return_dict)
+
+
+def _host(t: Tensor) -> np.ndarray:
+    """A prediction as the NumPy array predict returns."""
+    return backend_of(t._data).to_host(t._data)
 
 
 def _batch_len(x) -> int:

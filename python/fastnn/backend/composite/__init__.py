@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ... import random as _random
 from ..base import Backend
 from .attention import AttentionKernels
 from .conv import ConvKernels
@@ -24,9 +25,9 @@ class CompositeBackend(LinalgKernels, NNKernels, PoolKernels, AttentionKernels, 
     xp = np
 
     def generator(self):
-        from ...random import generator
-
-        return generator()
+        # the module, not its generator: manual_seed replaces the generator object (and an import statement
+        # here would cost ~2 us on every random tensor)
+        return _random.generator()
 
     def to_host(self, arr):
         return arr

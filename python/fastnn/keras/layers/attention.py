@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from ... import creation, ops
+from ...backend import backend_of
 from ...ops.attention import scaled_dot_product_attention
 from ...ops.dropout import dropout as _dropout
 from ...ops.multihead import packed_multi_head_attention
@@ -29,23 +30,29 @@ def _tensor(x):
     return x if isinstance(x, Tensor) else creation.tensor(np.asarray(x))
 
 
-def _bool_mask(mask):
-    m = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
+def _bool_mask(mask, like: Tensor):
+    """A mask (a tensor or host data) as a bool array on ``like``'s backend."""
+    m = mask._data if isinstance(mask, Tensor) else backend_of(like._data).asarray(mask)
     return m.astype(bool, copy=False)
+
+
+def _lower_masked(scores, keep, causal: bool):
+    """``scores`` less 1e9 where ``keep`` (a bool array broadcastable to them, or None) or the causal
+    triangle says no, as Keras masks (rather than -inf)."""
+    xp = backend_of(scores._data).xp
+    if causal:
+        tri = xp.tril(xp.ones(scores.shape[-2:], bool))
+        keep = tri if keep is None else keep & tri
+    if keep is None:
+        return scores
+    lowered = (~xp.broadcast_to(keep, scores.shape)).astype(scores.dtype.name) * _MASKED
+    return scores - Tensor._wrap(lowered)
 
 
 def _explicit(q, k, v, mask, causal, dropout_rate, training):
     """softmax(q kᵀ + mask) v with the weights kept: (out, weights). ``q`` is already scaled; ``mask`` is a
     bool array broadcastable to the scores (True keeps), masked scores lowered by 1e9 as Keras does."""
-    scores = ops.matmul(q, k.transpose(-2, -1))
-    keep = None
-    if causal:
-        lq, lk = scores.shape[-2:]
-        keep = np.tril(np.ones((lq, lk), bool))
-    if mask is not None:
-        keep = mask if keep is None else np.logical_and(mask, keep)
-    if keep is not None:
-        scores = scores - creation.tensor((~np.broadcast_to(keep, scores.shape)).astype(scores.dtype.name) * _MASKED)
+    scores = _lower_masked(ops.matmul(q, k.transpose(-2, -1)), mask, causal)
     weights = ops.softmax(scores, -1)
     probs = _dropout(weights, dropout_rate, True) if training and dropout_rate > 0 else weights
     return ops.matmul(probs, v), weights
@@ -85,8 +92,8 @@ class Attention(Layer):
         q_mask = v_mask = None
         if mask is not None:
             masks = list(mask) if isinstance(mask, (list, tuple)) else [mask]
-            q_mask = _bool_mask(masks[0]) if masks[0] is not None else None
-            v_mask = _bool_mask(masks[1]) if len(masks) > 1 and masks[1] is not None else None
+            q_mask = _bool_mask(masks[0], q) if masks[0] is not None else None
+            v_mask = _bool_mask(masks[1], q) if len(masks) > 1 and masks[1] is not None else None
         v_keep = v_mask[:, None, :] if v_mask is not None else None
         if self.score_mode == "concat":
             scale = self.scale if self.scale is not None else 1.0
@@ -98,22 +105,18 @@ class Attention(Layer):
             out, weights = _explicit(qs, k, v, v_keep, use_causal_mask, self.dropout, training)
         else:
             qs = q * self.scale if self.scale is not None else q
-            keep = None if v_keep is None else np.broadcast_to(v_keep, (q.shape[0], q.shape[1], k.shape[1]))
+            keep = None
+            if v_keep is not None:
+                keep = backend_of(v_keep).xp.broadcast_to(v_keep, (q.shape[0], q.shape[1], k.shape[1]))
             out = scaled_dot_product_attention(qs, k, v, attn_mask=keep, is_causal=bool(use_causal_mask),
                                                scale=1.0)
             weights = None
         if q_mask is not None:
-            out = out * creation.tensor(q_mask[..., None].astype(out.dtype.name))
+            out = out * Tensor._wrap(q_mask[..., None].astype(out.dtype.name))
         return (out, weights) if return_attention_scores else out
 
     def _apply(self, scores, v, keep, causal, training):
-        if causal:
-            tri = np.tril(np.ones(scores.shape[-2:], bool))
-            keep = tri if keep is None else np.logical_and(keep, tri)
-        if keep is not None:
-            scores = scores - creation.tensor((~np.broadcast_to(keep, scores.shape)).astype(scores.dtype.name)
-                                              * _MASKED)
-        weights = ops.softmax(scores, -1)
+        weights = ops.softmax(_lower_masked(scores, keep, causal), -1)
         probs = _dropout(weights, self.dropout, True) if training and self.dropout > 0 else weights
         return ops.matmul(probs, v), weights
 
@@ -200,7 +203,7 @@ class MultiHeadAttention(Layer):
         items = [as_float(_tensor(t)) if i < 2 + _has_key else t for i, t in enumerate(inputs)]
         query, value = items[0], items[1]
         key = items[2] if _has_key else value
-        mask = _bool_mask(items[-1]) if _has_mask else None
+        mask = _bool_mask(items[-1], query) if _has_mask else None
         for name, t in (("query", query), ("value", value), ("key", key)):
             if t.ndim != 3:
                 raise ValueError(f"MultiHeadAttention {self.name}: {name} must be (batch, time, dim), got shape "
@@ -212,8 +215,8 @@ class MultiHeadAttention(Layer):
         v = self._project(value, self.value_kernel, self.value_bias)
         mask4 = None
         if mask is not None:  # Keras' (B, T, S) boolean mask, True attends; one per head
-            mask4 = np.broadcast_to(mask.reshape(mask.shape[:-2] + (1,) + mask.shape[-2:]) if mask.ndim == 3
-                                    else mask, (n, 1, lq, lk))
+            mask4 = backend_of(mask).xp.broadcast_to(mask.reshape(mask.shape[:-2] + (1,) + mask.shape[-2:])
+                                                     if mask.ndim == 3 else mask, (n, 1, lq, lk))
         weights = None
         if return_attention_scores or (training and self.dropout > 0):
             q4 = q.reshape(n, lq, h, kd).permute(0, 2, 1, 3) * (1.0 / math.sqrt(kd))

@@ -12,6 +12,7 @@ import numpy as np
 
 from ... import creation
 from ...autograd.grad_mode import no_grad
+from ...backend import backend_of
 from ...nn.module import Module
 from ...nn.parameter import Parameter
 from ..._tensor import Tensor
@@ -140,7 +141,8 @@ class Layer(Module):
         return [m for m in self.children() if isinstance(m, Layer)]
 
     def get_weights(self) -> list[np.ndarray]:
-        return [w.detach().numpy().copy() for w in self.weights]
+        """Copies of the weights as NumPy arrays (host data, as Keras returns them)."""
+        return [backend_of(w._data).to_host(w._data).copy() for w in self.weights]
 
     def set_weights(self, weights) -> None:
         own = self.weights
@@ -148,13 +150,11 @@ class Layer(Module):
             raise ValueError(f"Layer {self.name} expects {len(own)} weights, but the given weights list has "
                              f"{len(weights)}")
         for w, value in zip(own, weights):
-            arr = np.asarray(value)
+            arr = np.asarray(value)  # host data (Keras' get_weights of another model, a file)
             if tuple(arr.shape) != tuple(w.shape):
                 raise ValueError(f"Layer {self.name} weight shape {tuple(w.shape)} is not compatible with provided "
                                  f"weight shape {arr.shape}")
-            with no_grad():
-                np.copyto(w._data, arr, casting="unsafe")
-                w._version += 1
+            w._write(..., backend_of(w._data).from_host(arr))  # cast to the weight's dtype as it is written
 
     def count_params(self) -> int:
         return int(sum(w.numel() for w in self.weights))

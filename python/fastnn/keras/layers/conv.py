@@ -60,7 +60,7 @@ def pad_hw(x, pads, mode: str = "constant"):
             if mode == "constant":
                 shape = list(x.shape)
                 shape[axis] = count
-                parts.append(creation.zeros(tuple(shape), dtype=x.dtype.name))
+                parts.append(creation.zeros(tuple(shape), dtype=x.dtype.name, device=x.device))
             else:
                 index = [slice(None)] * 4
                 index[axis] = slice(-1, None) if at_end else slice(0, 1)

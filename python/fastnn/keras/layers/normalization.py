@@ -6,6 +6,7 @@ import numpy as np
 
 from ... import creation, ops
 from ...autograd.grad_mode import no_grad
+from ...backend import backend_of
 from .base import Layer
 from .conv import as_float
 
@@ -75,20 +76,19 @@ class BatchNormalization(Layer):
         count = x2.numel() // x2.shape[1]
         if count == 1:  # one value per feature: Keras' variance is 0, torch's op refuses (no unbiased variance)
             mean = x2.detach().mean(0)._data
-            var = np.zeros_like(mean)
+            var = backend_of(mean).xp.zeros_like(mean)
             y = x2 * 0.0 + (self.beta if self.beta is not None else 0.0)
         else:
             # The op writes the batch mean and the unbiased variance into these scratch vectors (momentum 1);
             # Keras' moving variance averages the biased one.
-            mean_t = creation.zeros(x2.shape[1], dtype=x2.dtype.name)
-            var_t = creation.zeros(x2.shape[1], dtype=x2.dtype.name)
+            mean_t = creation.zeros(x2.shape[1], dtype=x2.dtype.name, device=x2.device)
+            var_t = creation.zeros(x2.shape[1], dtype=x2.dtype.name, device=x2.device)
             y = ops.batch_norm(x2, mean_t, var_t, self.gamma, self.beta, True, 1.0, self.epsilon)
             mean, var = mean_t._data, var_t._data * np.float32((count - 1) / count)
         with no_grad():
             m = np.float32(self.momentum)
             for buf, stat in ((self.moving_mean, mean), (self.moving_variance, var)):
-                buf._data[...] = buf._data * m + stat.astype(buf._data.dtype) * (np.float32(1.0) - m)
-                buf._version += 1
+                buf._write(..., buf._data * m + stat.astype(buf._data.dtype) * (np.float32(1.0) - m))
         return restore(y)
 
     def get_config(self) -> dict:

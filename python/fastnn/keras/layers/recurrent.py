@@ -90,10 +90,10 @@ class _RNN(Layer):
     def _torch_weights(self):
         """(w_ih (gates*u, in), w_hh (gates*u, u), b_ih, b_hh) for the op, from Keras' weights."""
         b_ih = self.bias
-        b_hh = None if b_ih is None else creation.zeros(b_ih.shape[-1], dtype=b_ih.dtype.name)
+        b_hh = None if b_ih is None else creation.zeros(b_ih.shape[-1], dtype=b_ih.dtype.name, device=b_ih.device)
         return self.kernel.t(), self.recurrent_kernel.t(), b_ih, b_hh
 
-    def _states_in(self, initial_state, n: int):
+    def _states_in(self, initial_state, n: int, device):
         if initial_state is None:
             return None, None
         states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
@@ -103,7 +103,7 @@ class _RNN(Layer):
                              f"{len(states)}")
         out = []
         for s in states:
-            s = creation.tensor(np.asarray(s, np.float32)) if not hasattr(s, "_data") else as_float(s)
+            s = creation.tensor(np.asarray(s, np.float32), device=device) if not hasattr(s, "_data") else as_float(s)
             if tuple(s.shape) != (n, self.units):
                 raise ValueError(f"{type(self).__name__} {self.name}: an initial state must have shape "
                                  f"({n}, {self.units}), got {tuple(s.shape)}")
@@ -135,9 +135,10 @@ class _RNN(Layer):
         if self.go_backwards:
             x = x[:, ::-1]
         if training and self.dropout > 0:  # one mask per sequence, shared by all its steps (Keras)
-            keep = _dropout(creation.ones((n, 1, x.shape[2]), dtype=x.dtype.name), self.dropout, True)
+            keep = _dropout(creation.ones((n, 1, x.shape[2]), dtype=x.dtype.name, device=x.device), self.dropout,
+                            True)
             x = x * keep
-        hx, cx = self._states_in(initial_state, n)
+        hx, cx = self._states_in(initial_state, n, x.device)
         y = rnn_layer(self._mode, x.transpose(0, 1), length, [self._torch_weights()], hx, cx, 0)
         last = y[length - 1]
         out = y.transpose(0, 1) if self._mode != "LSTM" else y[:length].transpose(0, 1)
@@ -181,7 +182,7 @@ class LSTM(_RNN):
         super().build(input_shape)
         if self.use_bias and self.unit_forget_bias:
             u = self.units
-            self.bias._data[u:2 * u] = 1.0
+            self.bias._write(slice(u, 2 * u), 1.0)
 
 
 class GRU(_RNN):
