@@ -9,6 +9,7 @@ from __future__ import annotations
 from ..composite import CompositeBackend
 from . import memory
 from .attention import CpuAttentionKernels
+from .batchnorm import CpuBatchNormKernels
 from .conv import CpuConvKernels
 from .linalg import CpuLinalgKernels
 from .nn import CpuNNKernels
@@ -16,8 +17,8 @@ from .optim import CpuOptimKernels
 from .pool import CpuPoolKernels
 
 
-class CpuBackend(CpuLinalgKernels, CpuNNKernels, CpuPoolKernels, CpuAttentionKernels, CpuConvKernels,
-                 CpuOptimKernels, CompositeBackend):
+class CpuBackend(CpuLinalgKernels, CpuNNKernels, CpuBatchNormKernels, CpuPoolKernels, CpuAttentionKernels,
+                 CpuConvKernels, CpuOptimKernels, CompositeBackend):
     name = "cpu"
 
     def exclusively_owned(self, arr) -> bool:
