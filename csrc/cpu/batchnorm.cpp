@@ -304,11 +304,13 @@ struct ColPlan {
   explicit ColPlan(int64_t n, int64_t w_)
       : w(w_),
         rows_per_block(std::max(kMinRowsPerBlock, (n + kMaxRowBlocks - 1) / kMaxRowBlocks)),
-        nblocks((n + rows_per_block - 1) / rows_per_block),
+        nblocks(std::max<int64_t>(1, (n + rows_per_block - 1) / rows_per_block)),  // one, empty, when n = 0
         nchunks((w_ + kColChunk - 1) / kColChunk) {}
 };
 
-// Adds f(row i, column j) in double into acc[b * w + j] for every unit (row block b, column chunk).
+// Adds f(row i, column j) in double into acc[b * w + j] for every unit (row block b, column chunk), then
+// folds the row blocks into acc[0, w) in block order (vectorised across columns; a per-channel walk down
+// the blocks would be a strided scalar chain, 90 us at (1024, 512)).
 template <typename F>
 inline void column_sums(const ColPlan& p, int64_t n, double* acc, F&& f) {
 #pragma omp for schedule(static)
@@ -319,13 +321,21 @@ inline void column_sums(const ColPlan& p, int64_t n, double* acc, F&& f) {
     const int64_t i1 = std::min(n, (b + 1) * p.rows_per_block);
     for (int64_t i = b * p.rows_per_block; i < i1; ++i) f(i, j0, j1, dst);
   }
+#pragma omp for schedule(static)
+  for (int64_t q = 0; q < p.nchunks; ++q) {
+    const int64_t j0 = q * kColChunk, j1 = std::min(p.w, j0 + kColChunk);
+    double* __restrict dst = acc;
+    for (int64_t b = 1; b < p.nblocks; ++b) {
+      const double* __restrict src = acc + b * p.w;
+      for (int64_t j = j0; j < j1; ++j) dst[j] += src[j];
+    }
+  }
 }
 
-// Channel ch's total of acc over the row blocks and its l columns, in a fixed order.
-inline double channel_total(const ColPlan& p, const double* acc, int64_t ch, int64_t l) {
+// Channel ch's total of the folded column sums acc[0, w): its l columns in order.
+inline double channel_total(const double* acc, int64_t ch, int64_t l) {
   double t = 0.0;
-  for (int64_t b = 0; b < p.nblocks; ++b)
-    for (int64_t j = ch * l; j < (ch + 1) * l; ++j) t += acc[b * p.w + j];
+  for (int64_t j = ch * l; j < (ch + 1) * l; ++j) t += acc[j];
   return t;
 }
 
@@ -350,7 +360,7 @@ void forward_cols(const BatchNormArgs<T>& a, const BatchNormForward<T>& f) {
       });
 #pragma omp for schedule(static)
       for (int64_t ch = 0; ch < c; ++ch) {
-        f.mean[ch] = channel_total(p, acc, ch, l) / count;
+        f.mean[ch] = channel_total(acc, ch, l) / count;
         std::fill(cm + ch * l, cm + (ch + 1) * l, static_cast<T>(f.mean[ch]));
       }
       column_sums(p, n, acc, [&](int64_t i, int64_t j0, int64_t j1, double* __restrict dst) {
@@ -367,7 +377,7 @@ void forward_cols(const BatchNormArgs<T>& a, const BatchNormForward<T>& f) {
       if (f.training) {
         mean = f.mean[ch];
         const double resid = mean - static_cast<double>(cm[ch * l]);
-        var = channel_total(p, acc, ch, l) / count - resid * resid;
+        var = channel_total(acc, ch, l) / count - resid * resid;
       }
       const Affine<T> k = forward_constants(a, f, ch, mean, var);
       for (int64_t j = ch * l; j < (ch + 1) * l; ++j) cm[j] = k.m, ca[j] = k.scale, cb[j] = k.shift;
@@ -414,8 +424,8 @@ void backward_cols(const BatchNormArgs<T>& a, const BatchNormGrads<T>& gr) {
     for (int64_t ch = 0; ch < c; ++ch) {
       double gsum = 0.0, gxc = 0.0;
       if (stats) {
-        gsum = channel_total(p2, acc, ch, l);
-        gxc = channel_total(p2, acc + p.w, ch, l);
+        gsum = channel_total(acc, ch, l);
+        gxc = channel_total(acc + p.w, ch, l);
       }
       const GradConstants<T> k = backward_constants(a, gr, ch, gsum, gxc);
       for (int64_t j = ch * l; j < (ch + 1) * l; ++j) cm[j] = k.m, c1[j] = k.c1, ck[j] = k.k, c0[j] = k.c0k;
