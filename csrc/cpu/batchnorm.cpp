@@ -2,17 +2,16 @@
 //
 // Two layouts of the same math, by the length l of a (n, c) row:
 //
-// - rows (l >= 32): the unit is a block of <= 2048 values of one row. The forward's statistics pass
-//   takes, per block, its sum s, then (from L1) the sums d of (x - mb) and q of (x - mb)^2 about the
-//   block's own mean mb = s / len (in T); each channel adds its blocks in double:
+// - rows (l >= 32, this file): the unit is a block of <= 2048 values of one row. The forward's
+//   statistics pass takes, per block, its sum s, then (from L1) the sums d of (x - mb) and q of
+//   (x - mb)^2 about the block's own mean mb = s / len (in T); each channel adds its blocks in double:
 //   mean = sum(len * mb + d) / count and M2 = sum(q + 2 (mb - mean) d + len (mb - mean)^2), the exact
-//   split of the sum and of the squared deviations about the channel mean into block terms. So one read of x gives a two-pass variance's accuracy (no
-//   E[x^2] - E[x]^2 cancellation at |mean| >> std), and the output pass is the second and last read.
-//   Backward: per block sum(g) and sum(g * (x - m)), then dx in a second pass.
-// - columns (l < 32): a row is too short to vectorise along, so x is n rows of w = c * l columns, and
-//   (row block, column chunk) units add per-column double sums, vectorised across columns (plain loops
-//   GCC vectorises, conversions to double included); the variance takes a second pass about the mean
-//   rounded to T (var = sum((x - m)^2) / count - resid^2, as the composite reference does).
+//   split of the sum and of the squared deviations about the channel mean into block terms. So one read
+//   of x gives a two-pass variance's accuracy (no E[x^2] - E[x]^2 cancellation at |mean| >> std), and
+//   the output pass is the second and last read. Backward: per block sum(g) and sum(g * (x - m)), then
+//   dx in a second pass.
+// - columns (l < 32, batchnorm_columns.cpp): a row is too short to vectorise along, so x is n rows of
+//   w = c * l columns summed in double across the rows.
 //
 // Units and the order their partial sums are added in depend only on the shape; threads take whole
 // units, so every result is bitwise the same for any thread count. One OpenMP team runs all the passes.
@@ -21,8 +20,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "fastnn/aligned_buffer.h"
-#include "fastnn/batchnorm.h"
+#include "batchnorm_common.h"
 #include "fastnn/threading.h"
 #include "fastnn/vec_math.h"
 
@@ -31,37 +29,12 @@ namespace FASTNN_ISA_NS {
 namespace {
 
 using namespace vec;
+using batchnorm::Affine;
+using batchnorm::GradConstants;
+using batchnorm::Scratch;
 
 constexpr int64_t kBlock = 2048;  // values per statistics block: 8 KB (float) / 16 KB (double) stays in L1
 constexpr int64_t kRowPathMinL = 32;
-// Column layout: row blocks as layernorm's backward sizes them (at most 64, each at least 16 rows),
-// and column chunks of 1024 so that a few wide rows still split into parallel units.
-constexpr int64_t kMaxRowBlocks = 64;
-constexpr int64_t kMinRowsPerBlock = 16;
-constexpr int64_t kColChunk = 1024;
-
-// Typed arrays carved out of one grow-only per-thread buffer, each 64-byte aligned.
-class Scratch {
- public:
-  template <typename U>
-  size_t reserve(int64_t count) {
-    const size_t off = bytes_;
-    bytes_ += (static_cast<size_t>(count) * sizeof(U) + 63) / 64 * 64;
-    return off;
-  }
-  void allocate() {
-    thread_local AlignedBuffer buf;
-    base_ = bytes_ ? buf.get<char>(bytes_) : nullptr;
-  }
-  template <typename U>
-  U* at(size_t off) const {
-    return reinterpret_cast<U*>(base_ + off);
-  }
-
- private:
-  size_t bytes_ = 0;
-  char* base_ = nullptr;
-};
 
 template <typename T>
 inline T row_sum(const T* x, int64_t n) {
@@ -151,53 +124,6 @@ inline void grad_row(const T* x, const T* g, T* dx, int64_t n, T m, T c1, T k, T
   }
 }
 
-// The per-channel constants of the forward, from its statistics (training) or the running buffers (eval):
-// writes mean / invstd / var and returns the T-rounded (m, scale, shift) of y = (x - m) * scale + shift.
-template <typename T>
-struct Affine {
-  T m, scale, shift;
-};
-template <typename T>
-inline Affine<T> forward_constants(const BatchNormArgs<T>& a, const BatchNormForward<T>& f, int64_t ch, double mean,
-                                   double var) {
-  const double w = a.weight ? static_cast<double>(a.weight[ch]) : 1.0;
-  const double b = f.bias ? static_cast<double>(f.bias[ch]) : 0.0;
-  if (f.training) {
-    var = std::max(var, 0.0);  // NaN stays NaN (first argument)
-    const double invstd = 1.0 / std::sqrt(var + f.eps);
-    const T m = static_cast<T>(mean);
-    const double resid = mean - static_cast<double>(m), scale = w * invstd;
-    f.mean[ch] = mean, f.invstd[ch] = invstd, f.var[ch] = var;
-    return {m, static_cast<T>(scale), static_cast<T>(b - resid * scale)};
-  }
-  mean = static_cast<double>(f.running_mean[ch]);
-  const double invstd = 1.0 / std::sqrt(static_cast<double>(f.running_var[ch]) + f.eps), scale = w * invstd;
-  f.mean[ch] = mean, f.invstd[ch] = invstd;
-  return {T(0), static_cast<T>(scale), static_cast<T>(b - mean * scale)};
-}
-
-// The per-channel constants of the backward from its channel sums: writes dweight / dbias and returns the
-// T-rounded (m, c1, k, c0 * k) of grad_row.
-template <typename T>
-struct GradConstants {
-  T m, c1, k, c0k;
-};
-template <typename T>
-inline GradConstants<T> backward_constants(const BatchNormArgs<T>& a, const BatchNormGrads<T>& gr, int64_t ch,
-                                           double gsum, double gxc) {
-  const double count = static_cast<double>(a.n * a.l), mean = gr.mean[ch], invstd = gr.invstd[ch];
-  const T m = static_cast<T>(mean);
-  const double resid = mean - static_cast<double>(m);
-  const double gdot = (gxc - resid * gsum) * invstd;  // sum(g * x-hat)
-  if (gr.dweight) gr.dweight[ch] = static_cast<T>(gdot);
-  if (gr.dbias) gr.dbias[ch] = static_cast<T>(gsum);
-  const double k = (a.weight ? static_cast<double>(a.weight[ch]) : 1.0) * invstd;
-  // dx = k * (g - gsum / count - x-hat * gdot / count) = k * ((x - m) * c1 + g + c0).
-  const double c1 = count > 0 ? -invstd * gdot / count : 0.0;
-  const double c0 = count > 0 ? -gsum / count - resid * c1 : 0.0;
-  return {m, static_cast<T>(c1), static_cast<T>(k), static_cast<T>(c0 * k)};
-}
-
 // ---- rows layout ---------------------------------------------------------------------------------------
 
 template <typename T>
@@ -245,7 +171,7 @@ void forward_rows(const BatchNormArgs<T>& a, const BatchNormForward<T>& f) {
             m2 += static_cast<double>(pq[u]) + 2.0 * dm * static_cast<double>(pd[u]) + len * dm * dm;
           }
       }
-      kc[ch] = forward_constants(a, f, ch, mean, m2 / count);
+      kc[ch] = batchnorm::forward_constants(a, f, ch, mean, m2 / count);
     }
 #pragma omp for schedule(static)
     for (int64_t r = 0; r < rows; ++r) {
@@ -283,7 +209,7 @@ void backward_rows(const BatchNormArgs<T>& a, const BatchNormGrads<T>& gr) {
           gsum += static_cast<double>(pg[u]);
           gxc += static_cast<double>(pp[u]);
         }
-      kc[ch] = backward_constants(a, gr, ch, gsum, gxc);
+      kc[ch] = batchnorm::backward_constants(a, gr, ch, gsum, gxc);
     }
     if (gr.dx) {
 #pragma omp for schedule(static)
@@ -297,166 +223,16 @@ void backward_rows(const BatchNormArgs<T>& a, const BatchNormGrads<T>& gr) {
   }
 }
 
-// ---- columns layout ------------------------------------------------------------------------------------
-
-struct ColPlan {
-  int64_t w, rows_per_block, nblocks, nchunks;
-  explicit ColPlan(int64_t n, int64_t w_)
-      : w(w_),
-        rows_per_block(std::max(kMinRowsPerBlock, (n + kMaxRowBlocks - 1) / kMaxRowBlocks)),
-        nblocks(std::max<int64_t>(1, (n + rows_per_block - 1) / rows_per_block)),  // one, empty, when n = 0
-        nchunks((w_ + kColChunk - 1) / kColChunk) {}
-};
-
-// Adds f(row i, column j) in double into acc[b * w + j] for every unit (row block b, column chunk), then
-// folds the row blocks into acc[0, w) in block order (vectorised across columns; a per-channel walk down
-// the blocks would be a strided scalar chain, 90 us at (1024, 512)).
-template <typename F>
-inline void column_sums(const ColPlan& p, int64_t n, double* acc, F&& f) {
-#pragma omp for schedule(static)
-  for (int64_t u = 0; u < p.nblocks * p.nchunks; ++u) {
-    const int64_t b = u / p.nchunks, j0 = u % p.nchunks * kColChunk, j1 = std::min(p.w, j0 + kColChunk);
-    double* __restrict dst = acc + b * p.w;
-    for (int64_t j = j0; j < j1; ++j) dst[j] = 0.0;
-    const int64_t i1 = std::min(n, (b + 1) * p.rows_per_block);
-    for (int64_t i = b * p.rows_per_block; i < i1; ++i) f(i, j0, j1, dst);
-  }
-#pragma omp for schedule(static)
-  for (int64_t q = 0; q < p.nchunks; ++q) {
-    const int64_t j0 = q * kColChunk, j1 = std::min(p.w, j0 + kColChunk);
-    double* __restrict dst = acc;
-    for (int64_t b = 1; b < p.nblocks; ++b) {
-      const double* __restrict src = acc + b * p.w;
-      for (int64_t j = j0; j < j1; ++j) dst[j] += src[j];
-    }
-  }
-}
-
-// Channel ch's total of the folded column sums acc[0, w): its l columns in order.
-inline double channel_total(const double* acc, int64_t ch, int64_t l) {
-  double t = 0.0;
-  for (int64_t j = ch * l; j < (ch + 1) * l; ++j) t += acc[j];
-  return t;
-}
-
-template <typename T>
-void forward_cols(const BatchNormArgs<T>& a, const BatchNormForward<T>& f) {
-  const int64_t n = a.n, c = a.c, l = a.l;
-  const ColPlan p(n, c * l);
-  Scratch s;
-  const size_t o_acc = s.reserve<double>(f.training ? p.nblocks * p.w : 0), o_m = s.reserve<T>(p.w),
-               o_a = s.reserve<T>(p.w), o_b = s.reserve<T>(p.w);
-  s.allocate();
-  double* acc = s.at<double>(o_acc);
-  T *cm = s.at<T>(o_m), *ca = s.at<T>(o_a), *cb = s.at<T>(o_b);  // per-column m, scale, shift
-  const double count = static_cast<double>(n * l);
-  const int nt = threads_for((f.training ? 12.0 : 3.0) * n * p.w);
-#pragma omp parallel num_threads(nt) if (nt > 1)
-  {
-    if (f.training) {
-      column_sums(p, n, acc, [&](int64_t i, int64_t j0, int64_t j1, double* __restrict dst) {
-        const T* __restrict x = a.x + i * p.w;
-        for (int64_t j = j0; j < j1; ++j) dst[j] += static_cast<double>(x[j]);
-      });
-#pragma omp for schedule(static)
-      for (int64_t ch = 0; ch < c; ++ch) {
-        f.mean[ch] = channel_total(acc, ch, l) / count;
-        std::fill(cm + ch * l, cm + (ch + 1) * l, static_cast<T>(f.mean[ch]));
-      }
-      column_sums(p, n, acc, [&](int64_t i, int64_t j0, int64_t j1, double* __restrict dst) {
-        const T* __restrict x = a.x + i * p.w;
-        for (int64_t j = j0; j < j1; ++j) {
-          const double e = static_cast<double>(x[j] - cm[j]);
-          dst[j] += e * e;
-        }
-      });
-    }
-#pragma omp for schedule(static)
-    for (int64_t ch = 0; ch < c; ++ch) {
-      double mean = 0.0, var = 0.0;
-      if (f.training) {
-        mean = f.mean[ch];
-        const double resid = mean - static_cast<double>(cm[ch * l]);
-        var = channel_total(acc, ch, l) / count - resid * resid;
-      }
-      const Affine<T> k = forward_constants(a, f, ch, mean, var);
-      for (int64_t j = ch * l; j < (ch + 1) * l; ++j) cm[j] = k.m, ca[j] = k.scale, cb[j] = k.shift;
-    }
-#pragma omp for schedule(static)
-    for (int64_t u = 0; u < n * p.nchunks; ++u) {
-      const int64_t i = u / p.nchunks, j0 = u % p.nchunks * kColChunk, j1 = std::min(p.w, j0 + kColChunk);
-      const T* __restrict x = a.x + i * p.w;
-      T* __restrict y = f.y + i * p.w;
-      for (int64_t j = j0; j < j1; ++j) y[j] = (x[j] - cm[j]) * ca[j] + cb[j];
-    }
-  }
-}
-
-template <typename T>
-void backward_cols(const BatchNormArgs<T>& a, const BatchNormGrads<T>& gr) {
-  const int64_t n = a.n, c = a.c, l = a.l;
-  const ColPlan p(n, c * l);
-  const bool stats = gr.training || gr.dweight || gr.dbias;
-  Scratch s;
-  const size_t o_acc = s.reserve<double>(stats ? 2 * p.nblocks * p.w : 0), o_m = s.reserve<T>(p.w),
-               o_1 = s.reserve<T>(p.w), o_k = s.reserve<T>(p.w), o_0 = s.reserve<T>(p.w);
-  s.allocate();
-  // acc holds, per row block, w sums of g then w sums of g * (x - m): one unit fills both halves of its chunk.
-  double* acc = s.at<double>(o_acc);
-  T *cm = s.at<T>(o_m), *c1 = s.at<T>(o_1), *ck = s.at<T>(o_k), *c0 = s.at<T>(o_0);
-  const ColPlan p2(n, 2 * p.w);  // the same row blocks over the doubled width
-  const int nt = threads_for((stats ? 8.0 : 2.0) * n * p.w);
-#pragma omp parallel num_threads(nt) if (nt > 1)
-  {
-#pragma omp for schedule(static)
-    for (int64_t ch = 0; ch < c; ++ch) std::fill(cm + ch * l, cm + (ch + 1) * l, static_cast<T>(gr.mean[ch]));
-    if (stats) {
-      column_sums(p2, n, acc, [&](int64_t i, int64_t j0, int64_t j1, double* __restrict dst) {
-        const T* __restrict x = a.x + i * p.w;
-        const T* __restrict g = gr.grad_output + i * p.w;
-        const int64_t w = p.w;
-        for (int64_t j = j0; j < std::min(j1, w); ++j) dst[j] += static_cast<double>(g[j]);
-        for (int64_t j = std::max(j0, w); j < j1; ++j)
-          dst[j] += static_cast<double>(g[j - w]) * static_cast<double>(x[j - w] - cm[j - w]);
-      });
-    }
-#pragma omp for schedule(static)
-    for (int64_t ch = 0; ch < c; ++ch) {
-      double gsum = 0.0, gxc = 0.0;
-      if (stats) {
-        gsum = channel_total(acc, ch, l);
-        gxc = channel_total(acc + p.w, ch, l);
-      }
-      const GradConstants<T> k = backward_constants(a, gr, ch, gsum, gxc);
-      for (int64_t j = ch * l; j < (ch + 1) * l; ++j) cm[j] = k.m, c1[j] = k.c1, ck[j] = k.k, c0[j] = k.c0k;
-    }
-    if (gr.dx) {
-#pragma omp for schedule(static)
-      for (int64_t u = 0; u < n * p.nchunks; ++u) {
-        const int64_t i = u / p.nchunks, j0 = u % p.nchunks * kColChunk, j1 = std::min(p.w, j0 + kColChunk);
-        const T* __restrict x = a.x + i * p.w;
-        const T* __restrict g = gr.grad_output + i * p.w;
-        T* __restrict dx = gr.dx + i * p.w;
-        if (gr.training) {
-          for (int64_t j = j0; j < j1; ++j) dx[j] = ((x[j] - cm[j]) * c1[j] + g[j]) * ck[j] + c0[j];
-        } else {
-          for (int64_t j = j0; j < j1; ++j) dx[j] = g[j] * ck[j];
-        }
-      }
-    }
-  }
-}
-
 template <typename T>
 void forward_impl(const BatchNormArgs<T>& a, const BatchNormForward<T>& f) {
   if (a.l >= kRowPathMinL) forward_rows(a, f);
-  else forward_cols(a, f);
+  else batchnorm::forward_cols(a, f);
 }
 
 template <typename T>
 void backward_impl(const BatchNormArgs<T>& a, const BatchNormGrads<T>& g) {
   if (a.l >= kRowPathMinL) backward_rows(a, g);
-  else backward_cols(a, g);
+  else batchnorm::backward_cols(a, g);
 }
 
 }  // namespace
