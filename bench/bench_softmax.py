@@ -1,9 +1,12 @@
 """The other heavy ops of a training step: fused softmax + cross-entropy (and log_softmax), layer norm,
-and 2x2/2 max / average pooling on the conv shapes, forward and forward+backward.
+batch norm (training mode, on conv activations), and 2x2/2 max / average pooling on the conv shapes,
+forward and forward+backward.
 
 fastnn and torch run their autograd ops (what a model calls: Python overhead and output allocation
 included); "numpy" is the straightforward vectorised NumPy version of the same math. All rows are
-memory-bound, so they count bytes (STREAM counting: each array read or written once per pass).
+memory-bound, so they count bytes (STREAM counting: each array read or written once per pass; batch
+norm's forward reads x twice, as no output can be written before the whole batch's statistics are known,
+and its backward reads x and g twice).
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ F32 = 4
 N_CLASSES = (4096, 1000)
 LN_SHAPE = (4096, 1024)
 POOL_SHAPES = [(32, 32, 32, 32), (32, 64, 16, 16)]
+BN_SHAPES = [(64, 32, 28, 28), (128, 64, 16, 16)]
 
 
 def _label(shape):
@@ -55,6 +59,22 @@ def np_layer_norm(x, w, b, g=None, eps=1e-5):
     return y, dx, (g * xhat).sum(axis=0), g.sum(axis=0)
 
 
+def np_batch_norm(x, w, b, g=None, eps=1e-5):
+    """Training mode: batch statistics over (N, H, W), biased variance (running buffers left out: C values)."""
+    axes = (0, 2, 3)
+    count = x.size // x.shape[1]
+    mean = x.mean(axis=axes, keepdims=True)
+    xc = x - mean
+    invstd = 1 / np.sqrt((xc * xc).mean(axis=axes, keepdims=True) + eps)
+    xhat = xc * invstd
+    y = xhat * w + b
+    if g is None:
+        return y
+    gsum, gdot = g.sum(axis=axes, keepdims=True), (g * xhat).sum(axis=axes, keepdims=True)
+    dx = (w * invstd) * (g - gsum / count - xhat * (gdot / count))
+    return y, dx, gdot, gsum
+
+
 def np_pool(x, kind, g=None):
     n, c, h, w = x.shape
     win = x.reshape(n, c, h // 2, 2, w // 2, 2)
@@ -79,7 +99,8 @@ def _fastnn_ops():
         return fastnn.tensor(a, requires_grad=grad)
 
     return dict(tensor=tensor, xent=fastnn.cross_entropy, log_softmax=lambda a: fastnn.log_softmax(a, -1),
-                layer_norm=fastnn.layer_norm, max_pool=lambda a: fastnn.max_pool2d(a, 2),
+                layer_norm=fastnn.layer_norm, batch_norm=fastnn.nn.functional.batch_norm,
+                max_pool=lambda a: fastnn.max_pool2d(a, 2),
                 avg_pool=lambda a: fastnn.avg_pool2d(a, 2), clear=lambda *ts: [setattr(t, "grad", None) for t in ts])
 
 
@@ -91,7 +112,7 @@ def _torch_ops():
         return torch.tensor(a, requires_grad=grad)
 
     return dict(tensor=tensor, xent=F.cross_entropy, log_softmax=lambda a: F.log_softmax(a, -1),
-                layer_norm=F.layer_norm, max_pool=lambda a: F.max_pool2d(a, 2),
+                layer_norm=F.layer_norm, batch_norm=F.batch_norm, max_pool=lambda a: F.max_pool2d(a, 2),
                 avg_pool=lambda a: F.avg_pool2d(a, 2), clear=lambda *ts: [setattr(t, "grad", None) for t in ts])
 
 
@@ -126,6 +147,23 @@ def _cases_autograd(ops, rng, quick):
     yield "lnorm", f"{_label(LN_SHAPE)} fwd", 2 * r * d * F32, lambda: ops["layer_norm"](yt, (d,), wt, bt)
     yield "lnorm", f"{_label(LN_SHAPE)} fwd+bwd", 5 * r * d * F32, ln_fb
 
+    for shape in BN_SHAPES if not quick else BN_SHAPES[:1]:
+        c = shape[1]
+        z = rng.standard_normal(shape, dtype=np.float32)
+        zt, zg, gz = T(z), T(z, True), T(rng.standard_normal(shape, dtype=np.float32))
+        w, b = rng.uniform(0.5, 1.5, c).astype(np.float32), rng.standard_normal(c, dtype=np.float32)
+        wt, bt, wg, bg = T(w), T(b), T(w, True), T(b, True)
+        rm, rv = T(np.zeros(c, np.float32)), T(np.ones(c, np.float32))
+
+        def bn_fb(zg=zg, gz=gz, wg=wg, bg=bg, rm=rm, rv=rv):
+            ops["batch_norm"](zg, rm, rv, wg, bg, True).backward(gz)
+            ops["clear"](zg, wg, bg)
+
+        size = z.size * F32
+        yield ("bnorm", f"{_label(shape)} fwd", 3 * size,
+               lambda zt=zt, wt=wt, bt=bt, rm=rm, rv=rv: ops["batch_norm"](zt, rm, rv, wt, bt, True))
+        yield "bnorm", f"{_label(shape)} fwd+bwd", 8 * size, bn_fb
+
     for shape in POOL_SHAPES if not quick else POOL_SHAPES[:1]:
         p = rng.standard_normal(shape, dtype=np.float32)
         pt, pg = T(p), T(p, True)
@@ -158,6 +196,15 @@ def _cases_numpy(rng, quick):
     up = rng.standard_normal((r, d), dtype=np.float32)
     yield "lnorm", f"{_label(LN_SHAPE)} fwd", 2 * r * d * F32, lambda: np_layer_norm(y, w, b)
     yield "lnorm", f"{_label(LN_SHAPE)} fwd+bwd", 5 * r * d * F32, lambda: np_layer_norm(y, w, b, up)
+    for shape in BN_SHAPES if not quick else BN_SHAPES[:1]:
+        c = shape[1]
+        z = rng.standard_normal(shape, dtype=np.float32)
+        gz = rng.standard_normal(shape, dtype=np.float32)
+        w = rng.uniform(0.5, 1.5, (1, c, 1, 1)).astype(np.float32)
+        b = rng.standard_normal((1, c, 1, 1), dtype=np.float32)
+        size = z.size * F32
+        yield "bnorm", f"{_label(shape)} fwd", 3 * size, lambda z=z, w=w, b=b: np_batch_norm(z, w, b)
+        yield "bnorm", f"{_label(shape)} fwd+bwd", 8 * size, lambda z=z, w=w, b=b, gz=gz: np_batch_norm(z, w, b, gz)
     for shape in POOL_SHAPES if not quick else POOL_SHAPES[:1]:
         p = rng.standard_normal(shape, dtype=np.float32)
         gy = rng.standard_normal(tuple(shape[:2]) + (shape[2] // 2, shape[3] // 2), dtype=np.float32)

@@ -20,6 +20,7 @@ void bind_conv2d(py::module_& m);
 void bind_optim(py::module_& m);
 void bind_softmax(py::module_& m);
 void bind_layernorm(py::module_& m);
+void bind_batchnorm(py::module_& m);
 void bind_pool(py::module_& m);
 void bind_attention(py::module_& m);
 

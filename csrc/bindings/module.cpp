@@ -44,6 +44,7 @@ PYBIND11_MODULE(_C, m) {
   fastnn::bindings::bind_optim(m);
   fastnn::bindings::bind_softmax(m);
   fastnn::bindings::bind_layernorm(m);
+  fastnn::bindings::bind_batchnorm(m);
   fastnn::bindings::bind_pool(m);
   fastnn::bindings::bind_attention(m);
 }

@@ -11,6 +11,7 @@ KERNELS = {
     "linalg": ("matmul", "gemm_into", "linear", "erf"),
     "nn": ("softmax_last", "softmax_last_backward", "cross_entropy_rows", "cross_entropy_rows_backward",
            "layer_norm_rows", "layer_norm_rows_backward"),
+    "batchnorm": ("batch_norm_forward", "batch_norm_backward"),
     "pool": ("max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward"),
     "attention": ("attention_forward", "attention_backward"),
     "conv": ("conv2d_forward", "conv2d_backward_data", "conv2d_backward_weight", "conv2d_backward_bias"),

@@ -11,6 +11,7 @@ import numpy as np
 from ... import random as _random
 from ..base import Backend
 from .attention import AttentionKernels
+from .batchnorm import BatchNormKernels
 from .conv import ConvKernels
 from .linalg import LinalgKernels
 from .nn import NNKernels
@@ -19,8 +20,8 @@ from .pool import PoolKernels
 from .rnn import RNNKernels
 
 
-class CompositeBackend(LinalgKernels, NNKernels, PoolKernels, AttentionKernels, ConvKernels, RNNKernels, OptimKernels,
-                       Backend):
+class CompositeBackend(LinalgKernels, NNKernels, BatchNormKernels, PoolKernels, AttentionKernels, ConvKernels,
+                       RNNKernels, OptimKernels, Backend):
     name = "composite"
     xp = np
 

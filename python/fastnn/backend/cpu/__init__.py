@@ -10,6 +10,7 @@ from __future__ import annotations
 from ..composite import CompositeBackend
 from . import memory
 from .attention import CpuAttentionKernels
+from .batchnorm import CpuBatchNormKernels
 from .conv import CpuConvKernels
 from .linalg import CpuLinalgKernels
 from .nn import CpuNNKernels
@@ -18,8 +19,8 @@ from .pool import CpuPoolKernels
 from .rnn import CpuRNNKernels
 
 
-class CpuBackend(CpuLinalgKernels, CpuNNKernels, CpuPoolKernels, CpuAttentionKernels, CpuConvKernels,
-                 CpuRNNKernels, CpuOptimKernels, CompositeBackend):
+class CpuBackend(CpuLinalgKernels, CpuNNKernels, CpuBatchNormKernels, CpuPoolKernels, CpuAttentionKernels,
+                 CpuConvKernels, CpuRNNKernels, CpuOptimKernels, CompositeBackend):
     name = "cpu"
 
     def exclusively_owned(self, arr) -> bool:
