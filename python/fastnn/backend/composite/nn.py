@@ -187,7 +187,6 @@ class NNKernels:
 
         and over the rows dweight = sum(g * xhat), dbias = sum(g) (zeros when there are no rows). Returns
         (dx, dweight, dbias), each None unless its need_* flag is set; x's dtype throughout."""
-        xp = self.xp
         op = "layer_norm_backward"
         self._check_ln(x2, (("weight", weight),), 0.0, op)
         _same_dtype(g2, x2, op, "grad_output")
