@@ -3,6 +3,8 @@ native ones: same values (float64 ~1e-12, float32 ~1e-5, relative to the output'
 dtypes, and the same exception types for bad input, over odd, unit, empty and non-contiguous shapes."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -245,6 +247,26 @@ def test_attention_causal_is_top_left(lq, lk):
     (out, lse), ref = both("attention_forward", q, k, v, None, True, None)
     same((out, lse), ref, np.float64)
     np.testing.assert_allclose(out[0, 0, 0], v[0, 0, 0], rtol=1e-15)
+
+
+# ---- IEEE edge values: the same infinities and NaNs as the native kernels, and no warnings --------------------
+
+def test_edge_values_give_native_results_without_warnings():
+    const = np.array([[2.0, 2.0, 2.0], [1.0, np.inf, 0.0]], np.float32)  # rstd = 1/0 at eps = 0; an inf row
+    pool = np.array([[[[np.inf, -np.inf], [1.0, 2.0]]]], np.float32)  # inf + -inf in one window
+    q = np.ones((1, 1, 2, 2), np.float32) * 3e19  # scores overflow float32
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out, ref = both("layer_norm_rows", const, None, None, 0.0)
+        same(out, ref, np.float32)
+        g = np.ones_like(const)
+        same(*both("layer_norm_rows_backward", const, g, ref[1], ref[2], None, True, True, True), np.float32)
+        same(*both("avg_pool2d", pool, (2, 2), (2, 2), (0, 0), False, True, None), np.float32)
+        # the loss, 4.5e38, overflows float32 when it is rounded
+        same(*both("cross_entropy_rows", np.array([[3e38, -3e38, 0.0]], np.float32), np.array([1]), -100, 0.5),
+             np.float32)
+        out, ref = both("attention_forward", q, q, q, None, False, None)
+        same(out, ref, np.float32)
 
 
 # ---- bad input: both backends refuse it with the same exception type ----------------------------------------

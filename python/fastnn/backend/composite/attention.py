@@ -10,7 +10,8 @@ scale None means 1/sqrt(d) (1 when d = 0). A bool mask keeps the keys that are T
 to -inf), a float mask (q's dtype) is added to the scores; either broadcasts to (B, H, Lq, Lk) from up to
 4 trailing dims. ``is_causal`` keeps key j for query i when j <= i, aligned top-left when Lq != Lk; it and
 a mask exclude each other. A row with no key left ("dead": every score -inf) has output 0 and lse -inf,
-and gets zero gradients.
+and gets zero gradients. The arithmetic runs under ``errstate(all="ignore")``: like the native kernels,
+these return IEEE results (inf, NaN) without warnings.
 """
 from __future__ import annotations
 
@@ -83,17 +84,17 @@ class AttentionKernels:
         sc = _scale_of(scale, d, op)
         if lk == 0:  # no keys: every row is dead (and a max over no scores is undefined)
             return xp.zeros((b, h, lq, dv), q.dtype), xp.full((b, h, lq), -xp.inf, q.dtype)
-        s = self._scores(q, k, mask, is_causal, sc)
-        m = s.max(axis=-1, keepdims=True)
-        dead = m == -xp.inf
-        # Exponents relative to 0 on a dead row: exp(-inf) = 0 everywhere instead of exp(-inf + inf) = NaN.
-        p = xp.exp(s - xp.where(dead, 0, m))
-        l = p.sum(axis=-1, keepdims=True)
-        live = l > 0
-        out = xp.matmul(p, v) / xp.where(live, l, 1)
-        with self.errstate(divide="ignore"):  # log(0) = -inf on a dead row is the answer
-            lse = (m + xp.log(l))[..., 0]
-        return out.astype(q.dtype, copy=False), xp.where(live[..., 0], lse, -xp.inf).astype(q.dtype, copy=False)
+        with self.errstate(all="ignore"):
+            s = self._scores(q, k, mask, is_causal, sc)
+            m = s.max(axis=-1, keepdims=True)
+            dead = m == -xp.inf
+            # Exponents relative to 0 on a dead row: exp(-inf) = 0 everywhere, not exp(-inf + inf) = NaN.
+            p = xp.exp(s - xp.where(dead, 0, m))
+            total = p.sum(axis=-1, keepdims=True)
+            live = total > 0
+            out = xp.matmul(p, v) / xp.where(live, total, 1)
+            lse = xp.where(live, m + xp.log(total), -xp.inf)[..., 0]  # log(0) = -inf on a dead row is the answer
+        return out.astype(q.dtype, copy=False), lse.astype(q.dtype, copy=False)
 
     def attention_backward(self, grad_out, q, k, v, out, lse, mask, is_causal: bool, scale):
         """Gradients (dq, dk, dv) of attention_forward from its out and lse (same mask, causal flag and
@@ -117,14 +118,15 @@ class AttentionKernels:
         sc = _scale_of(scale, d, op)
         if lk == 0:
             return xp.zeros(q.shape, q.dtype), xp.zeros(k.shape, q.dtype), xp.zeros(v.shape, q.dtype)
-        s = self._scores(q, k, mask, is_causal, sc)
-        # A dead row subtracts +inf: every P of it is exactly 0 (S - inf = -inf), no NaN from -inf - -inf.
-        lse_use = xp.where(lse == -xp.inf, xp.inf, lse)[..., None]
-        p = xp.exp(s - lse_use)
-        dp = xp.matmul(grad_out, v.swapaxes(-1, -2))
-        delta = (grad_out * out).sum(axis=-1, keepdims=True)
-        ds = p * (dp - delta) * q.dtype.type(sc)
-        dq = xp.matmul(ds, k)
-        dk = xp.matmul(ds.swapaxes(-1, -2), q)
-        dv_ = xp.matmul(p.swapaxes(-1, -2), grad_out)
+        with self.errstate(all="ignore"):
+            s = self._scores(q, k, mask, is_causal, sc)
+            # A dead row subtracts +inf: every P of it is exactly 0 (S - inf = -inf), no NaN from -inf - -inf.
+            lse_use = xp.where(lse == -xp.inf, xp.inf, lse)[..., None]
+            p = xp.exp(s - lse_use)
+            dp = xp.matmul(grad_out, v.swapaxes(-1, -2))
+            delta = (grad_out * out).sum(axis=-1, keepdims=True)
+            ds = p * (dp - delta) * q.dtype.type(sc)
+            dq = xp.matmul(ds, k)
+            dk = xp.matmul(ds.swapaxes(-1, -2), q)
+            dv_ = xp.matmul(p.swapaxes(-1, -2), grad_out)
         return (dq.astype(q.dtype, copy=False), dk.astype(q.dtype, copy=False), dv_.astype(q.dtype, copy=False))

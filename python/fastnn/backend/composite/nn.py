@@ -5,7 +5,8 @@ layer norm of rows.
 Each kernel returns new arrays of its input's float dtype. Statistics that the native kernels keep in
 double (the cross-entropy loss and logsumexp, layer norm's rstd) are computed in float64 here too and
 rounded once. The argument checks are the bindings' (same exception types, same wording), since the ops
-leave some of them (a target out of range, say) to the kernel.
+leave some of them (a target out of range, say) to the kernel. The arithmetic runs under
+``errstate(all="ignore")``: like the native kernels, these return IEEE results (inf, NaN) without warnings.
 """
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ class NNKernels:
         _float(x, "log_softmax" if log else "softmax", "x")
         if x.size == 0:
             return xp.empty_like(x)
-        with self.errstate(invalid="ignore"):  # inf - inf in a row of infinities: NaN, as the kernel gives
+        with self.errstate(all="ignore"):
             z = x - x.max(axis=-1, keepdims=True)
             if log:
                 return z - xp.log(xp.exp(z).sum(axis=-1, keepdims=True))
@@ -63,9 +64,10 @@ class NNKernels:
             raise ValueError(f"{op}: grad_output has shape {tuple(g.shape)} but output has shape {tuple(y.shape)}")
         if y.size == 0:
             return xp.zeros_like(y)
-        if log:
-            return g - xp.exp(y) * g.sum(axis=-1, keepdims=True)
-        return y * (g - (g * y).sum(axis=-1, keepdims=True))
+        with self.errstate(all="ignore"):
+            if log:
+                return g - xp.exp(y) * g.sum(axis=-1, keepdims=True)
+            return y * (g - (g * y).sum(axis=-1, keepdims=True))
 
     # ---- cross-entropy over class indices -----------------------------------------------------------------
     def _check_xent(self, logits, target, ignore_index, label_smoothing, op):
@@ -102,15 +104,15 @@ class NNKernels:
         if n == 0 or c == 0:  # no classes: every row is ignored (the check above saw to it)
             return xp.zeros(n, logits.dtype), xp.zeros(n, logits.dtype)
         x = logits.astype(xp.float64)
-        with self.errstate(invalid="ignore", over="ignore"):  # ignored rows may hold anything; they are dropped
+        with self.errstate(all="ignore"):  # ignored rows may hold anything: they are dropped below
             m = x.max(axis=1)
             lse = m + xp.log(xp.exp(x - m[:, None]).sum(axis=1))
             picked = x[xp.arange(n), xp.where(keep, target, 0)]
             loss = lse - (1.0 - label_smoothing) * picked
             if label_smoothing:
                 loss = loss - (label_smoothing / c) * x.sum(axis=1)
-        zero = x.dtype.type(0)
-        return xp.where(keep, loss, zero).astype(logits.dtype), xp.where(keep, lse, zero).astype(logits.dtype)
+            zero = x.dtype.type(0)
+            return xp.where(keep, loss, zero).astype(logits.dtype), xp.where(keep, lse, zero).astype(logits.dtype)
 
     def cross_entropy_rows_backward(self, logits, target, lse, grad_rows, scale, ignore_index, label_smoothing):
         """d loss_i / d logits for the rows of cross_entropy_rows, row i scaled by g_i = scale * grad_rows[i]
@@ -133,12 +135,11 @@ class NNKernels:
         g = float(scale) if grad_rows is None else float(scale) * grad_rows.astype(xp.float64)
         g = xp.where(keep, g, 0.0)[:, None]
         s = label_smoothing
-        with self.errstate(invalid="ignore", over="ignore"):
+        with self.errstate(all="ignore"):
             dx = g * xp.exp(logits.astype(xp.float64) - lse.astype(xp.float64)[:, None]) - g * (s / c)
             dx = xp.where(keep[:, None], dx, 0.0)  # an ignored row's lse is 0, not its logsumexp
-        rows = xp.arange(n)
-        dx[rows, xp.where(keep, target, 0)] -= g[:, 0] * (1.0 - s)
-        return dx.astype(logits.dtype)
+            dx[xp.arange(n), xp.where(keep, target, 0)] -= g[:, 0] * (1.0 - s)
+            return dx.astype(logits.dtype)
 
     # ---- layer norm ----------------------------------------------------------------------------------------
     def _check_ln(self, x2, params, eps, op):
@@ -165,17 +166,17 @@ class NNKernels:
         op = "layer_norm"
         self._check_ln(x2, (("weight", weight), ("bias", bias)), eps, op)
         n = x2.shape[1]
-        with self.errstate(invalid="ignore", divide="ignore"):  # 0 / 0 for rows of no columns
+        with self.errstate(all="ignore"):  # 0 / 0 on rows of no columns; 1 / 0 for a constant row at eps = 0
             x = x2.astype(xp.float64)
             mean64 = x.sum(axis=1) / n
             var = ((x - mean64[:, None]) ** 2).sum(axis=1) / n
             rstd = (1.0 / xp.sqrt(var + float(eps))).astype(x2.dtype)
-        mean = mean64.astype(x2.dtype)
-        y = (x2 - mean[:, None]) * rstd[:, None]
-        if weight is not None:
-            y = y * weight
-        if bias is not None:
-            y = y + bias
+            mean = mean64.astype(x2.dtype)
+            y = (x2 - mean[:, None]) * rstd[:, None]
+            if weight is not None:
+                y = y * weight
+            if bias is not None:
+                y = y + bias
         return y, mean, rstd
 
     def layer_norm_rows_backward(self, x2, g2, mean, rstd, weight, need_input: bool, need_weight: bool,
@@ -195,16 +196,17 @@ class NNKernels:
         for name, v in (("mean", mean), ("rstd", rstd)):
             _same_dtype(v, x2, op, name)
             _vector(v, x2.shape[0], op, name)
-        xhat = (x2 - mean[:, None]) * rstd[:, None]
-        dx = dw = db = None
-        if need_input:
-            gw = g2 if weight is None else g2 * weight
-            cols = x2.shape[1]  # a row of no columns has nothing to mean (and nothing to write)
-            c1 = gw.mean(axis=1, keepdims=True) if cols else 0
-            c2 = (gw * xhat).mean(axis=1, keepdims=True) if cols else 0
-            dx = (rstd[:, None] * (gw - c1 - xhat * c2)).astype(x2.dtype, copy=False)
-        if need_weight:
-            dw = (g2 * xhat).sum(axis=0)
-        if need_bias:
-            db = g2.sum(axis=0)
+        with self.errstate(all="ignore"):
+            xhat = (x2 - mean[:, None]) * rstd[:, None]
+            dx = dw = db = None
+            if need_input:
+                gw = g2 if weight is None else g2 * weight
+                cols = x2.shape[1]  # a row of no columns has nothing to mean (and nothing to write)
+                c1 = gw.mean(axis=1, keepdims=True) if cols else 0
+                c2 = (gw * xhat).mean(axis=1, keepdims=True) if cols else 0
+                dx = (rstd[:, None] * (gw - c1 - xhat * c2)).astype(x2.dtype, copy=False)
+            if need_weight:
+                dw = (g2 * xhat).sum(axis=0)
+            if need_bias:
+                db = g2.sum(axis=0)
         return dx, dw, db

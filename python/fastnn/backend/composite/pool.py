@@ -5,7 +5,8 @@ floor((H + 2p - d(k - 1) - 1) / s) + 1 (ceil with ``ceil_mode``, where the last 
 inside the input or its left padding). Window (i, j) reads rows i*s - p + a*d for taps a = 0 .. k-1.
 
 Each kernel loops over the kh * kw window taps; one tap is a strided slice of a padded copy of the
-input, so every step is a whole-array operation and the loop is as short as the window.
+input, so every step is a whole-array operation and the loop is as short as the window. Sums run under
+``errstate(all="ignore")``: like the native kernels, these return IEEE results (inf, NaN) without warnings.
 """
 from __future__ import annotations
 
@@ -116,10 +117,11 @@ class PoolKernels:
         (kh, kw), p = kernel, padding
         n, c, h, w = x4.shape
         gpad = xp.zeros((n, c, hp, wp), x4.dtype)
-        for a in range(kh):
-            for b in range(kw):
-                # One tap's slice touches each input position at most once: += on it is a plain add.
-                _tap(gpad, a, b, oh, ow, stride, dilation)[...] += xp.where(arg == a * kw + b, g4, 0)
+        with self.errstate(all="ignore"):
+            for a in range(kh):
+                for b in range(kw):
+                    # One tap's slice touches each input position at most once: += on it is a plain add.
+                    _tap(gpad, a, b, oh, ow, stride, dilation)[...] += xp.where(arg == a * kw + b, g4, 0)
         return xp.ascontiguousarray(gpad[:, :, p[0]:p[0] + h, p[1]:p[1] + w])
 
     def _avg_divisor(self, shape, oh, ow, kernel, stride, padding, count_include_pad, divisor_override, dtype):
@@ -158,12 +160,14 @@ class PoolKernels:
         n, c, h, w = x4.shape
         xpad = xp.zeros((n, c, hp, wp), x4.dtype)
         xpad[:, :, p[0]:p[0] + h, p[1]:p[1] + w] = x4
+        divisor = self._avg_divisor(x4.shape, oh, ow, kernel, stride, padding, count_include_pad,
+                                    divisor_override, x4.dtype)
         total = xp.zeros((n, c, oh, ow), x4.dtype)
-        for a in range(kh):  # row-major taps: the native kernel's order of summation
-            for b in range(kw):
-                total += _tap(xpad, a, b, oh, ow, stride, (1, 1))
-        return total / self._avg_divisor(x4.shape, oh, ow, kernel, stride, padding, count_include_pad,
-                                         divisor_override, x4.dtype)
+        with self.errstate(all="ignore"):
+            for a in range(kh):  # row-major taps: the native kernel's order of summation
+                for b in range(kw):
+                    total += _tap(xpad, a, b, oh, ow, stride, (1, 1))
+            return total / divisor
 
     def avg_pool2d_backward(self, g4, input_shape, kernel, stride, padding, ceil_mode, count_include_pad,
                             divisor_override):
@@ -180,10 +184,12 @@ class PoolKernels:
         _check_grad(g4, g4.dtype, shape, oh, ow, op)
         (kh, kw), p = kernel, padding
         n, c, h, w = shape
-        share = g4 / self._avg_divisor(shape, oh, ow, kernel, stride, padding, count_include_pad,
-                                       divisor_override, g4.dtype)
+        divisor = self._avg_divisor(shape, oh, ow, kernel, stride, padding, count_include_pad, divisor_override,
+                                    g4.dtype)
         gpad = xp.zeros((n, c, hp, wp), g4.dtype)
-        for a in range(kh):
-            for b in range(kw):
-                _tap(gpad, a, b, oh, ow, stride, (1, 1))[...] += share
+        with self.errstate(all="ignore"):
+            share = g4 / divisor
+            for a in range(kh):
+                for b in range(kw):
+                    _tap(gpad, a, b, oh, ow, stride, (1, 1))[...] += share
         return xp.ascontiguousarray(gpad[:, :, p[0]:p[0] + h, p[1]:p[1] + w])
