@@ -25,13 +25,13 @@ def cross_entropy_probs(logits: Tensor, target: Tensor, w, reduction: str, label
     if p.dtype != x.dtype:
         raise TypeError(f"cross_entropy(): probability target dtype {target.dtype} must match input dtype "
                         f"{logits.dtype}")
+    be = backend_of(x, p, w)
     xs = x[None] if x.ndim == 1 else x
     x2, p2 = _class_last(xs), _class_last(p[None] if p.ndim == 1 else p)
     keep = 1.0 - label_smoothing
     if label_smoothing:
         p2 = p2 * keep + label_smoothing / x2.shape[1]
     q2 = p2 if w is None else p2 * w  # the weight rides along the class (last) axis
-    be = backend_of(x2, p2, w)
     logp = be.softmax_last(x2, log=True)
     losses = -(q2 * logp).sum(axis=1)
     rows = losses.shape[0]
