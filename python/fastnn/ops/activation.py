@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
@@ -13,20 +11,22 @@ from ._util import float_data, normalize_dim
 
 def relu(a: Tensor) -> Tensor:
     x = a._data
-    y = np.maximum(x, 0).astype(x.dtype, copy=False)
+    y = backend_of(x).xp.maximum(x, 0).astype(x.dtype, copy=False)
     return record(Tensor._wrap(y), "ReluBackward0", (a,), lambda g: (g * (y > 0),))
 
 
 def sigmoid(a: Tensor) -> Tensor:
     x = float_data(a)
+    xp = backend_of(x).xp
     # exp of -|x| never overflows; the two branches are the same function on each side of 0.
-    e = np.exp(-np.abs(x))
-    y = np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+    e = xp.exp(-xp.abs(x))
+    y = xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
     return record(Tensor._wrap(y), "SigmoidBackward0", (a,), lambda g: (g * y * (1 - y),))
 
 
 def tanh(a: Tensor) -> Tensor:
-    y = np.tanh(float_data(a))
+    x = float_data(a)
+    y = backend_of(x).xp.tanh(x)
     return record(Tensor._wrap(y), "TanhBackward0", (a,), lambda g: (g * (1 - y * y),))
 
 
@@ -38,16 +38,16 @@ _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
 def gelu(a: Tensor, approximate: str = "none") -> Tensor:
     x = float_data(a)
     dt = x.dtype.type
+    be = backend_of(x)
     if approximate == "none":
-        # np.asarray: on a 0-d input NumPy's arithmetic yields a scalar, which the native erf does not take.
-        cdf = dt(0.5) * (1 + backend_of(x).erf(x * dt(_SQRT1_2)))
+        cdf = dt(0.5) * (1 + be.erf(x * dt(_SQRT1_2)))
         y = x * cdf
 
         def backward(g):
-            return (g * (cdf + x * np.exp(dt(-0.5) * x * x) * dt(_INV_SQRT_2PI)),)
+            return (g * (cdf + x * be.xp.exp(dt(-0.5) * x * x) * dt(_INV_SQRT_2PI)),)
     elif approximate == "tanh":
         inner = dt(_SQRT_2_OVER_PI) * (x + dt(0.044715) * x * x * x)
-        th = np.tanh(inner)
+        th = be.xp.tanh(inner)
         y = dt(0.5) * x * (1 + th)
 
         def backward(g):
@@ -61,9 +61,10 @@ def gelu(a: Tensor, approximate: str = "none") -> Tensor:
 def leaky_relu(a: Tensor, negative_slope: float = 0.01) -> Tensor:
     x = float_data(a)
     s = x.dtype.type(negative_slope)
+    xp = backend_of(x).xp
     pos = x > 0
-    y = np.where(pos, x, x * s)
-    return record(Tensor._wrap(y), "LeakyReluBackward0", (a,), lambda g: (np.where(pos, g, g * s),))
+    y = xp.where(pos, x, x * s)
+    return record(Tensor._wrap(y), "LeakyReluBackward0", (a,), lambda g: (xp.where(pos, g, g * s),))
 
 
 def _last_dim(x, ax: int) -> bool:
@@ -74,19 +75,19 @@ def _last_dim(x, ax: int) -> bool:
 def softmax(a: Tensor, dim: int) -> Tensor:
     ax = normalize_dim(dim, a.ndim, "softmax")
     x = float_data(a)
+    be = backend_of(x)
     if _last_dim(x, ax):
-        be = backend_of(x)
         y = be.softmax_last(x, log=False)
         return record(Tensor._wrap(y), "SoftmaxBackward0", (a,),
                       lambda g: (be.softmax_last_backward(y, g, log=False),))
     if x.ndim == 0:
         x = x.reshape(1)
-    z = x - np.max(x, axis=ax, keepdims=True) if x.size else x
-    e = np.exp(z)
-    y = (e / np.sum(e, axis=ax, keepdims=True)).reshape(a.shape)
+    z = x - x.max(axis=ax, keepdims=True) if x.size else x
+    e = be.xp.exp(z)
+    y = (e / e.sum(axis=ax, keepdims=True)).reshape(a.shape)
 
     def backward(g):
-        return (y * (g - np.sum(g * y, axis=ax if y.ndim else None, keepdims=True)),)
+        return (y * (g - (g * y).sum(axis=ax if y.ndim else None, keepdims=True)),)
 
     return record(Tensor._wrap(y), "SoftmaxBackward0", (a,), backward)
 
@@ -94,18 +95,19 @@ def softmax(a: Tensor, dim: int) -> Tensor:
 def log_softmax(a: Tensor, dim: int) -> Tensor:
     ax = normalize_dim(dim, a.ndim, "log_softmax")
     x = float_data(a)
+    be = backend_of(x)
     if _last_dim(x, ax):
-        be = backend_of(x)
         y = be.softmax_last(x, log=True)
         return record(Tensor._wrap(y), "LogSoftmaxBackward0", (a,),
                       lambda g: (be.softmax_last_backward(y, g, log=True),))
     if x.ndim == 0:
         x = x.reshape(1)
-    z = x - np.max(x, axis=ax, keepdims=True) if x.size else x
-    with np.errstate(divide="ignore"):  # log(0) only for an empty softmax dim, whose result is empty anyway
-        y = (z - np.log(np.sum(np.exp(z), axis=ax, keepdims=True))).reshape(a.shape)
+    z = x - x.max(axis=ax, keepdims=True) if x.size else x
+    xp = be.xp
+    with be.errstate(divide="ignore"):  # log(0) only for an empty softmax dim, whose result is empty anyway
+        y = (z - xp.log(xp.exp(z).sum(axis=ax, keepdims=True))).reshape(a.shape)
 
     def backward(g):
-        return (g - np.exp(y) * np.sum(g, axis=ax if y.ndim else None, keepdims=True),)
+        return (g - xp.exp(y) * g.sum(axis=ax if y.ndim else None, keepdims=True),)
 
     return record(Tensor._wrap(y), "LogSoftmaxBackward0", (a,), backward)

@@ -1,4 +1,4 @@
-"""scaled_dot_product_attention on the fused native kernel: forward and backward side by side.
+"""scaled_dot_product_attention on the backend's fused attention kernel: forward and backward side by side.
 
 out = softmax(q k^T * scale + mask) v over the last two dims, with PyTorch's semantics: ``is_causal`` keeps
 key j for query i when j <= i (top-left aligned when Lq != Lk); a boolean ``attn_mask`` keeps the entries
@@ -6,11 +6,11 @@ that are True, a float one is added to the scaled scores; masks broadcast over t
 that no key takes part in gets output 0 and zero gradients (PyTorch 2.x does the same).
 
 A float ``attn_mask`` that requires grad gets one, as in PyTorch: it is the gradient of the scores,
-P * (dP - rowsum(dO * O)), summed over its broadcast dims; that one is recomputed in NumPy and costs
+P * (dP - rowsum(dO * O)), summed over its broadcast dims; that one is recomputed with array math and costs
 O(Lq Lk), the mask's own size. The fused kernel serves everything else.
 
-The kernel never builds the Lq x Lk matrix: it walks key tiles with an online softmax and saves each row's
-logsumexp, from which the backward recomputes the probabilities tile by tile (extra memory O(L d)).
+The CPU kernel never builds the Lq x Lk matrix: it walks key tiles with an online softmax and saves each
+row's logsumexp, from which the backward recomputes the probabilities tile by tile (extra memory O(L d)).
 """
 from __future__ import annotations
 
@@ -21,25 +21,25 @@ import numpy as np
 from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
-from ._util import as_tensor, unbroadcast, xp_of
+from ._util import as_tensor, unbroadcast
 
 _OP = "scaled_dot_product_attention"
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def _as4(x, batch, tail):
+def _as4(xp, x, batch, tail):
     """x broadcast to batch + tail, as a 4-D (B, H, rows, cols) array: a view when batch has <= 2 dims
     (broadcast dims keep stride 0), a copy only when more batch dims cannot merge into one stride."""
-    xb = np.broadcast_to(x, batch + tail)
+    xb = xp.broadcast_to(x, batch + tail)
     if len(batch) <= 2:
         return xb.reshape((1,) * (2 - len(batch)) + xb.shape)
     return xb.reshape((-1, batch[-1]) + tail)
 
 
-def _mask_array(attn_mask, dtype, batch, lq, lk):
-    m = attn_mask._data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
-    if xp_of(m) is not np:
-        raise NotImplementedError(f"{_OP}(): attn_mask on a CUDA device is not supported yet")
+def _mask_array(be, attn_mask, dtype, batch, lq, lk):
+    """attn_mask (a Tensor, or array-like data) as a 4-D array of ``be``: bool as it is, a float one cast to
+    the scores' dtype; RuntimeError when it is neither or does not broadcast to (*batch, lq, lk)."""
+    m = attn_mask._data if isinstance(attn_mask, Tensor) else be.asarray(attn_mask)
     if m.dtype != np.bool_:
         if m.dtype.kind != "f":
             raise RuntimeError(f"{_OP}(): expected attn_mask dtype to be bool or float, got {m.dtype}")
@@ -52,7 +52,7 @@ def _mask_array(attn_mask, dtype, batch, lq, lk):
     if not ok:
         raise RuntimeError(f"{_OP}(): attn_mask of shape {tuple(m.shape)} cannot be broadcast to the attention "
                            f"weights' shape {target}")
-    return _as4(m, batch, (lq, lk))
+    return _as4(be.xp, m, batch, (lq, lk))
 
 
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: float = 0.0, is_causal: bool = False,
@@ -62,8 +62,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: f
         raise NotImplementedError(f"{_OP}(): dropout_p={dropout_p} is not supported: the fused kernel has no "
                                   "dropout; pass dropout_p=0.0 (apply dropout to the output or skip it in eval)")
     x, y, z = q._data, k._data, v._data
-    if any(xp_of(a) is not np for a in (x, y, z)):
-        raise NotImplementedError(f"{_OP}(): CUDA tensors are not supported yet (no fused CUDA kernel)")
+    # The mask's device joins the check: a mask Tensor on another device is refused here, as in PyTorch.
+    be = backend_of(x, y, z, attn_mask._data if isinstance(attn_mask, Tensor) else None)
     if x.dtype not in _FLOATS or y.dtype != x.dtype or z.dtype != x.dtype:
         raise RuntimeError(f"{_OP}(): expected query, key and value to have the same dtype, float32 or float64, "
                            f"but got query.dtype: {x.dtype}, key.dtype: {y.dtype} and value.dtype: {z.dtype}")
@@ -84,9 +84,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: f
         scale = float(scale)
         if not math.isfinite(scale):
             raise ValueError(f"{_OP}(): scale must be finite, got {scale}")
-    q4, k4, v4 = _as4(x, batch, (lq, d)), _as4(y, batch, (lk, d)), _as4(z, batch, (lk, dv))
-    m4 = None if attn_mask is None else _mask_array(attn_mask, x.dtype, batch, lq, lk)
-    be = backend_of(q4, k4, v4, m4)
+    xp = be.xp
+    q4, k4, v4 = _as4(xp, x, batch, (lq, d)), _as4(xp, y, batch, (lk, d)), _as4(xp, z, batch, (lk, dv))
+    m4 = None if attn_mask is None else _mask_array(be, attn_mask, x.dtype, batch, lq, lk)
     out4, lse = be.attention_forward(q4, k4, v4, m4, bool(is_causal), scale)
     out = out4.reshape(batch + (lq, dv))
     mask_t = attn_mask if isinstance(attn_mask, Tensor) and attn_mask._requires_grad else None
@@ -106,10 +106,11 @@ def _mask_grad(be, q4, k4, v4, m4, out4, lse, g4, scale, batch, shape):
     """d loss / d attn_mask: P (dP - rowsum(dO O)), with P recomputed from the saved logsumexp."""
     d = q4.shape[-1]
     sc = (1 / math.sqrt(d) if d else 1.0) if scale is None else scale
-    s = be.matmul(q4, np.swapaxes(k4, -1, -2)) * q4.dtype.type(sc) + m4
-    dead = np.isneginf(lse)[..., None]  # rows no key takes part in: P = 0
-    with np.errstate(invalid="ignore"):
-        p = np.where(dead, 0, np.exp(s - np.where(dead, 0, lse[..., None])))
-    dp = be.matmul(g4, np.swapaxes(v4, -1, -2))
-    ds = p * (dp - np.sum(g4 * out4, axis=-1, keepdims=True))
+    xp = be.xp
+    s = be.matmul(q4, k4.swapaxes(-1, -2)) * q4.dtype.type(sc) + m4
+    dead = xp.isneginf(lse)[..., None]  # rows no key takes part in: P = 0
+    with be.errstate(invalid="ignore"):
+        p = xp.where(dead, 0, xp.exp(s - xp.where(dead, 0, lse[..., None])))
+    dp = be.matmul(g4, v4.swapaxes(-1, -2))
+    ds = p * (dp - (g4 * out4).sum(axis=-1, keepdims=True))
     return unbroadcast(ds.reshape(batch + ds.shape[-2:]).astype(q4.dtype, copy=False), shape)

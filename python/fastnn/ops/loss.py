@@ -10,6 +10,8 @@ add the weighted smoothing term. Class-probability targets live in loss_prob.py.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..autograd.graph import record
@@ -20,18 +22,18 @@ from ._loss_util import reduce as _reduce
 from ._util import as_tensor
 
 
-def _class_last(x: np.ndarray) -> np.ndarray:
+def _class_last(x):
     """(N, C, d1, ..., dk) -> (N * d1 * ... * dk, C): the class dim moved last, one row per position."""
     if x.ndim == 2:
         return x
-    return np.moveaxis(x, 1, -1).reshape(-1, x.shape[1])
+    return x.transpose((0,) + tuple(range(2, x.ndim)) + (1,)).reshape(-1, x.shape[1])
 
 
-def _restore_class_dim(g2: np.ndarray, shape) -> np.ndarray:
+def _restore_class_dim(g2, shape):
     if len(shape) == 2:
         return g2
     moved = (shape[0],) + tuple(shape[2:]) + (shape[1],)
-    return np.moveaxis(g2.reshape(moved), -1, 1)
+    return g2.reshape(moved).transpose((0, len(shape) - 1) + tuple(range(1, len(shape) - 1)))
 
 
 def _check(logits: Tensor, reduction: str, label_smoothing: float, op: str = "cross_entropy"):
@@ -63,13 +65,13 @@ def _index_targets(logits: Tensor, target: Tensor, op: str):
     return x, t, unbatched
 
 
-def _target_weights(t1: np.ndarray, w: np.ndarray, ignore_index: int, n_classes: int):
+def _target_weights(xp, t1, w, ignore_index: int, n_classes: int):
     """Per-row weight of the target class (0 where ignored); checks the range as the kernel would."""
     keep = t1 != ignore_index
     bad = keep & ((t1 < 0) | (t1 >= n_classes))
     if bad.any():
         raise IndexError(f"Target {int(t1[bad][0])} is out of bounds.")
-    return np.where(keep, w[np.where(keep, t1, 0)], w.dtype.type(0)), keep
+    return xp.where(keep, w[xp.where(keep, t1, 0)], w.dtype.type(0)), keep
 
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
@@ -106,14 +108,14 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
     t1 = t.reshape(-1)
     be = backend_of(x2, t1)
     losses, lse = be.cross_entropy_rows(x2, t1, ii, ls)
-    count = int(np.count_nonzero(t1 != ii))
+    count = int(be.xp.count_nonzero(t1 != ii))
     if reduction == "none":
         out = losses.reshape(() if unbatched else t.shape)
     else:
         total = losses.sum(dtype=np.float64)
         if reduction == "mean":
-            total = total / count if count else np.nan  # PyTorch: 0/0 when every target is ignored
-        out = np.asarray(total, dtype=x.dtype)
+            total = total / count if count else math.nan  # PyTorch: 0/0 when every target is ignored
+        out = be.xp.asarray(total, dtype=x.dtype)
 
     def backward(g):
         if reduction == "none":
@@ -135,15 +137,16 @@ def _cross_entropy_weighted(logits, target, x, t, unbatched, w, ii, reduction, s
     x2 = _class_last(x)
     t1 = t.reshape(-1)
     n_classes = x2.shape[1]
-    be = backend_of(x2, t1)
+    be = backend_of(x2, t1, w)
+    xp = be.xp
     nll, lse = be.cross_entropy_rows(x2, t1, ii, 0.0)
-    tw, keep = _target_weights(t1, w, ii, n_classes)
+    tw, keep = _target_weights(xp, t1, w, ii, n_classes)
     losses = (1.0 - s) * tw * nll
     w_all = w.sum(dtype=np.float64)
     if s:
         xw = be.matmul(x2, w.astype(x2.dtype, copy=False)[:, None])[:, 0]  # our GEMM: no OpenBLAS wake-up
         smooth = w_all * lse.astype(np.float64) - xw.astype(np.float64)
-        losses = (losses + np.where(keep, (s / n_classes) * smooth, 0.0)).astype(x.dtype)
+        losses = (losses + xp.where(keep, (s / n_classes) * smooth, 0.0)).astype(x.dtype)
     losses = losses.astype(x.dtype, copy=False)
     denom = float(tw.sum(dtype=np.float64))
     if reduction == "none":
@@ -155,15 +158,15 @@ def _cross_entropy_weighted(logits, target, x, t, unbatched, w, ii, reduction, s
         if reduction == "none":
             gr = g.reshape(-1).astype(np.float64)
         else:
-            gr = np.full(t1.shape, float(g) / denom if (reduction == "mean" and denom) else float(g))
+            gr = xp.full(t1.shape, float(g) / denom if (reduction == "mean" and denom) else float(g))
         # g_i [A_i softmax_i - (1-s) w_t e_t - (s/C) w] with A_i = (1-s) w_t + (s/C) W: the kernel writes
         # g_i A_i (softmax_i - e_t); the rest is g_i (s/C)(W e_t - w), a rank-1 update and a scatter.
-        a = gr * ((1.0 - s) * tw + np.where(keep, s / n_classes * w_all, 0.0))
+        a = gr * ((1.0 - s) * tw + xp.where(keep, s / n_classes * w_all, 0.0))
         g2 = be.cross_entropy_rows_backward(x2, t1, lse, a.astype(x.dtype), 1.0, ii, 0.0)
         if s:
-            c = np.where(keep, gr * (s / n_classes), 0.0)
-            g2 -= np.outer(c, w).astype(x.dtype)
-            rows = np.nonzero(keep)[0]
+            c = xp.where(keep, gr * (s / n_classes), 0.0)
+            g2 -= xp.outer(c, w).astype(x.dtype)
+            rows = keep.nonzero()[0]
             g2[rows, t1[rows]] += (c[rows] * w_all).astype(x.dtype)
         return (_restore_class_dim(g2, x.shape).reshape(logits.shape), None)
 
@@ -188,10 +191,11 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = 
     w = class_weight(weight, n_classes, logp._data.dtype, "nll_loss_forward")
     x, t, unbatched = _index_targets(logp, target, "nll_loss")
     ii = int(ignore_index)
-    tw, keep = _target_weights(t, np.ones(n_classes, x.dtype) if w is None else w, ii, n_classes)
-    idx = np.expand_dims(np.where(keep, t, 0), 1)
-    picked = np.take_along_axis(x, idx, axis=1)[:, 0]
-    losses = np.where(keep, -tw * picked, x.dtype.type(0)).astype(x.dtype, copy=False)
+    xp = backend_of(x, t, w).xp
+    tw, keep = _target_weights(xp, t, xp.ones(n_classes, x.dtype) if w is None else w, ii, n_classes)
+    idx = xp.expand_dims(xp.where(keep, t, 0), 1)
+    picked = xp.take_along_axis(x, idx, axis=1)[:, 0]
+    losses = xp.where(keep, -tw * picked, x.dtype.type(0)).astype(x.dtype, copy=False)
     denom = float(tw.sum(dtype=np.float64))
     if reduction == "none":
         out = losses.reshape(()) if unbatched else losses
@@ -203,8 +207,8 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = 
             gr = g.reshape(t.shape)
         else:
             gr = g / g.dtype.type(denom) if (reduction == "mean" and denom) else g
-        gx = np.zeros_like(x)
-        np.put_along_axis(gx, idx, np.expand_dims(-tw * gr, 1).astype(x.dtype), axis=1)
+        gx = xp.zeros_like(x)
+        xp.put_along_axis(gx, idx, xp.expand_dims(-tw * gr, 1).astype(x.dtype), axis=1)
         return (gx.reshape(logp.shape), None)
 
     return record(Tensor._wrap(out), "NllLossBackward0", (logp, target), backward)

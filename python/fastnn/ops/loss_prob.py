@@ -1,6 +1,7 @@
 """Losses between distributions: cross-entropy against class probabilities, and kl_div."""
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -24,13 +25,14 @@ def cross_entropy_probs(logits: Tensor, target: Tensor, w, reduction: str, label
     if p.dtype != x.dtype:
         raise TypeError(f"cross_entropy(): probability target dtype {target.dtype} must match input dtype "
                         f"{logits.dtype}")
+    be = backend_of(x, p, w)
     xs = x[None] if x.ndim == 1 else x
     x2, p2 = _class_last(xs), _class_last(p[None] if p.ndim == 1 else p)
     keep = 1.0 - label_smoothing
     if label_smoothing:
         p2 = p2 * keep + label_smoothing / x2.shape[1]
     q2 = p2 if w is None else p2 * w  # the weight rides along the class (last) axis
-    logp = backend_of(x2).softmax_last(x2, log=True)
+    logp = be.softmax_last(x2, log=True)
     losses = -(q2 * logp).sum(axis=1)
     rows = losses.shape[0]
     if reduction == "none":
@@ -45,7 +47,7 @@ def cross_entropy_probs(logits: Tensor, target: Tensor, w, reduction: str, label
             gr = x.dtype.type(float(g) / rows if reduction == "mean" and rows else float(g))
         gx = gp = None
         if logits._requires_grad:  # d/dx of -sum q log_softmax(x) = softmax(x) * sum(q) - q
-            g2 = gr * (np.exp(logp) * q2.sum(axis=1, keepdims=True) - q2)
+            g2 = gr * (be.xp.exp(logp) * q2.sum(axis=1, keepdims=True) - q2)
             gx = _restore_class_dim(g2, xs.shape).reshape(logits.shape)
         if target._requires_grad:
             gt = -keep * gr * logp if w is None else -keep * gr * logp * w
@@ -69,21 +71,23 @@ def kl_div(input, target, size_average=None, reduce=None, reduction: str = "mean
                       "'mean' will be changed to behave the same as 'batchmean' in the next major release.",
                       UserWarning, stacklevel=2)
     inp, tgt, x, y = float_operands(input, target, "kl_div", warn_shape=False)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    be = backend_of(x, y)
+    xp = be.xp
+    with be.errstate(divide="ignore", invalid="ignore"):
         if log_target:
-            ey = np.exp(y)
+            ey = xp.exp(y)
             pointwise = ey * (y - x)
         else:
-            pointwise = np.where(y == 0, 0, y * np.log(np.where(y == 0, 1, y))) - y * x
-    pointwise = np.asarray(pointwise, dtype=x.dtype)
+            pointwise = xp.where(y == 0, 0, y * xp.log(xp.where(y == 0, 1, y))) - y * x
+    pointwise = xp.asarray(pointwise, dtype=x.dtype)
     shape = np.broadcast_shapes(x.shape, y.shape)
     if reduction == "batchmean":
         batch = inp.shape[0] if inp.ndim else 1
         total = pointwise.sum(dtype=np.float64)
-        out = np.asarray(total / batch if batch else np.nan, dtype=x.dtype)
+        out = xp.asarray(total / batch if batch else math.nan, dtype=x.dtype)
     else:
         out = _reduce(pointwise, reduction)
-    count = int(np.prod(shape))
+    count = math.prod(shape)
 
     def backward(g):
         if reduction == "batchmean":
@@ -91,7 +95,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction: str = "mean
         else:
             gl = reduced_grad(g, reduction, count)
         gx = gy = None
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with be.errstate(divide="ignore", invalid="ignore"):
             if inp._requires_grad:
                 gx = grad_to(-(ey if log_target else y) * gl, shape, inp.shape, x.dtype)
             if tgt._requires_grad:
@@ -99,7 +103,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction: str = "mean
                 if log_target:
                     local = ey * (y - x + 1)
                 else:
-                    local = np.where(y == 0, 0, np.log(np.where(y == 0, 1, y))) + y / y - x
+                    local = xp.where(y == 0, 0, xp.log(xp.where(y == 0, 1, y))) + y / y - x
                 gy = grad_to(local * gl, shape, tgt.shape, x.dtype)
         return gx, gy
 

@@ -2,7 +2,7 @@
 
 ``nn.MultiheadAttention`` projects its inputs with one GEMM per distinct source (one for self-attention:
 query, key and value side by side in a (..., 3E) tensor). This op reads each head's q, k and v as strided
-NumPy views of those projections, so splitting heads costs no copy (the kernel takes any batch, head and
+views of those projections, so splitting heads costs no copy (the kernel takes any batch, head and
 row strides as long as the last dim is contiguous), and writes the heads' outputs back side by side, ready
 for the output projection. Its backward writes dq, dk and dv straight into one gradient per source: a
 chain of getitem / reshape / permute ops would instead allocate a zero-filled gradient the size of the
@@ -10,13 +10,11 @@ whole packed projection for each of q, k and v, and then add the three.
 
 Layout: every source is (L, N, C) (sequence first, PyTorch's default) or (N, L, C) with ``batch_first``;
 a slot (source, column offset) picks E = num_heads * head_dim columns of one source, head h at columns
-offset + h*head_dim ... The mask is a NumPy array broadcastable to (N, heads, L, S), additive (float, -inf
-drops a key) or boolean (True keeps a key), as the kernel takes it; it gets no gradient (the module takes
-its explicit path when a mask needs one).
+offset + h*head_dim ... The mask is an array of the sources' backend broadcastable to (N, heads, L, S),
+additive (float, -inf drops a key) or boolean (True keeps a key), as the kernel takes it; it gets no
+gradient (the module takes its explicit path when a mask needs one).
 """
 from __future__ import annotations
-
-import numpy as np
 
 from ..autograd.graph import record
 from ..backend import backend_of
@@ -24,7 +22,7 @@ from .._tensor import Tensor
 
 
 def _heads(arr, offset: int, width: int, num_heads: int, batch_first: bool):
-    """The (N, H, L, head_dim) view of ``arr[..., offset:offset + width]``; no copy for a NumPy array."""
+    """The (N, H, L, head_dim) view of ``arr[..., offset:offset + width]``; no copy (a strided view)."""
     cols = arr[..., offset:offset + width]
     a, b = cols.shape[:2]
     split = cols.reshape(a, b, num_heads, width // num_heads)
@@ -50,7 +48,8 @@ def packed_multi_head_attention(sources, slots, num_heads: int, embed_dim: int, 
                          f"{num_heads}")
     arrays = [s._data for s in sources]
     q4, k4, v4 = (_heads(arrays[i], off, embed_dim, num_heads, batch_first) for i, off in slots)
-    be = backend_of(*arrays)
+    be = backend_of(*arrays, mask)
+    xp = be.xp
     out4, lse = be.attention_forward(q4, k4, v4, mask, bool(is_causal), None)
     out = _merge_heads(out4, batch_first)
 
@@ -65,7 +64,7 @@ def packed_multi_head_attention(sources, slots, num_heads: int, embed_dim: int, 
             mine = [(off, g4_) for (j, off), g4_ in zip(slots, grads4) if j == i]
             offsets = sorted(off for off, _ in mine)
             covered = sum(embed_dim for _ in mine) == src.shape[-1] and len(set(offsets)) == len(offsets)
-            buf = np.empty(src.shape, g.dtype) if covered else np.zeros(src.shape, g.dtype)
+            buf = xp.empty(src.shape, g.dtype) if covered else xp.zeros(src.shape, g.dtype)
             for off, part in mine:
                 # A slot read twice (q and k from one tensor) gets both gradients.
                 view = _heads(buf, off, embed_dim, num_heads, batch_first)

@@ -1,5 +1,5 @@
-"""Normalisation: layer_norm on the native kernel (forward saves mean and rstd per row; backward gives
-dx, dweight and dbias in one pass, dweight/dbias bitwise independent of the thread count)."""
+"""Normalisation: layer_norm on the backend's row kernel (forward saves mean and rstd per row; backward gives
+dx, dweight and dbias in one pass; on the CPU, dweight/dbias are bitwise independent of the thread count)."""
 from __future__ import annotations
 
 import math
@@ -49,10 +49,10 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
         params.append((p, p._data.reshape(-1)))
     (wt, w), (bt, b) = params
     d = math.prod(normalized_shape)
+    be = backend_of(x, w, b)
     if x.size == 0:
-        return _empty_layer_norm(a, wt, bt, normalized_shape)
+        return _empty_layer_norm(be, a, wt, bt, normalized_shape)
     x2 = x.reshape(-1, d)
-    be = backend_of(x2, w, b)
     y, mean, rstd = be.layer_norm_rows(x2, w, b, eps)
 
     def backward(g):
@@ -65,11 +65,11 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
     return record(Tensor._wrap(y.reshape(x.shape)), "NativeLayerNormBackward0", (a, wt, bt), backward)
 
 
-def _empty_layer_norm(a, wt, bt, normalized_shape):
+def _empty_layer_norm(be, a, wt, bt, normalized_shape):
     x = a._data
 
     def backward(g):
-        zeros = np.zeros(normalized_shape, x.dtype)
-        return np.zeros_like(x), zeros, zeros.copy()
+        zeros = be.xp.zeros(normalized_shape, x.dtype)
+        return be.xp.zeros_like(x), zeros, zeros.copy()
 
-    return record(Tensor._wrap(np.empty_like(x)), "NativeLayerNormBackward0", (a, wt, bt), backward)
+    return record(Tensor._wrap(be.xp.empty_like(x)), "NativeLayerNormBackward0", (a, wt, bt), backward)

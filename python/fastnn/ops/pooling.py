@@ -1,4 +1,4 @@
-"""2-D pooling over NCHW (or CHW) tensors: max_pool2d, avg_pool2d on the native kernels, and
+"""2-D pooling over NCHW (or CHW) tensors: max_pool2d, avg_pool2d on the backend's kernels, and
 adaptive_avg_pool2d (the avg_pool2d kernel when the sizes divide, two small GEMMs otherwise).
 
 max_pool2d saves its input rather than argmax indices: the backward recomputes each window's argmax
@@ -75,10 +75,10 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     ``return_indices`` also returns, as torch does, each maximum's flat index h * W + w in its input plane."""
     a, x4, k, s, p, d = _prepare(input, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d")
     ceil_mode = bool(ceil_mode)
-    if x4.shape[0] == 0:
-        out = _empty_pool(a, x4, k, s, p, d, ceil_mode, "MaxPool2DWithIndicesBackward0")
-        return (out, Tensor._wrap(np.zeros(out.shape, np.int64))) if return_indices else out
     be = backend_of(x4)
+    if x4.shape[0] == 0:
+        out = _empty_pool(be, a, x4, k, s, p, d, ceil_mode, "MaxPool2DWithIndicesBackward0")
+        return (out, Tensor._wrap(be.xp.zeros(out.shape, np.int64))) if return_indices else out
     x4 = be.xp.ascontiguousarray(x4)  # saved for the backward: made dense once
     y = be.max_pool2d(x4, k, s, p, d, ceil_mode)
 
@@ -90,39 +90,39 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
                  (a,), backward)
     if not return_indices:
         return out
-    idx = _max_pool2d_indices(x4, k, s, p, d, y.shape[2], y.shape[3])
+    idx = _max_pool2d_indices(be.xp, x4, k, s, p, d, y.shape[2], y.shape[3])
     return out, Tensor._wrap(idx.reshape(out.shape))
 
 
-def _max_pool2d_indices(x4, k, s, p, d, oh, ow):
+def _max_pool2d_indices(xp, x4, k, s, p, d, oh, ow):
     """Each window's argmax as a flat index into its (H, W) plane, by torch's rule: the first maximum in
     window order, but the last NaN when the window holds NaNs; a window of only -inf (and padding) points at
-    its first tap inside the input. NumPy over a strided window view: the native kernel does not emit
+    its first tap inside the input. Array math over a strided window view: the native kernel does not emit
     indices, and only callers that ask for them (MaxUnpool-style code) pay for this pass."""
     n, c, h, w = x4.shape
     need_h, need_w = (oh - 1) * s[0] + d[0] * (k[0] - 1) + 1, (ow - 1) * s[1] + d[1] * (k[1] - 1) + 1
-    xp = np.full((n, c, max(need_h, h + p[0]), max(need_w, w + p[1])), -np.inf, x4.dtype)
-    xp[:, :, p[0]:p[0] + h, p[1]:p[1] + w] = x4
-    sn, sc, sh, sw = xp.strides
-    win = np.lib.stride_tricks.as_strided(xp, (n, c, oh, ow, k[0], k[1]),
+    xpad = xp.full((n, c, max(need_h, h + p[0]), max(need_w, w + p[1])), -xp.inf, x4.dtype)
+    xpad[:, :, p[0]:p[0] + h, p[1]:p[1] + w] = x4
+    sn, sc, sh, sw = xpad.strides
+    win = xp.lib.stride_tricks.as_strided(xpad, (n, c, oh, ow, k[0], k[1]),
                                           (sn, sc, s[0] * sh, s[1] * sw, d[0] * sh, d[1] * sw), writeable=False)
     flat = win.reshape(n, c, oh, ow, k[0] * k[1])
     arg = flat.argmax(axis=-1)
-    isnan = np.isnan(flat)
+    isnan = xp.isnan(flat)
     if isnan.any():
         last_nan = k[0] * k[1] - 1 - isnan[..., ::-1].argmax(axis=-1)
-        arg = np.where(isnan.any(axis=-1), last_nan, arg)
+        arg = xp.where(isnan.any(axis=-1), last_nan, arg)
     # Tap geometry: rows r = i*s - p + a*d for window row i and tap a (likewise columns).
-    rows = np.arange(oh)[:, None] * s[0] - p[0] + np.arange(k[0])[None, :] * d[0]      # (oh, kh)
-    cols = np.arange(ow)[:, None] * s[1] - p[1] + np.arange(k[1])[None, :] * d[1]      # (ow, kw)
+    rows = xp.arange(oh)[:, None] * s[0] - p[0] + xp.arange(k[0])[None, :] * d[0]      # (oh, kh)
+    cols = xp.arange(ow)[:, None] * s[1] - p[1] + xp.arange(k[1])[None, :] * d[1]      # (ow, kw)
     inside = ((rows >= 0) & (rows < h))[:, None, :, None] & ((cols >= 0) & (cols < w))[None, :, None, :]
     inside = inside.reshape(oh, ow, k[0] * k[1])
-    all_ninf = np.take_along_axis(flat, arg[..., None], axis=-1)[..., 0] == -np.inf
+    all_ninf = xp.take_along_axis(flat, arg[..., None], axis=-1)[..., 0] == -xp.inf
     if all_ninf.any():
-        arg = np.where(all_ninf, inside.argmax(axis=-1), arg)
-    ta, tb = np.divmod(arg, k[1])
-    r = np.arange(oh)[:, None] * s[0] - p[0] + ta * d[0]
-    q = np.arange(ow)[None, :] * s[1] - p[1] + tb * d[1]
+        arg = xp.where(all_ninf, inside.argmax(axis=-1), arg)
+    ta, tb = xp.divmod(arg, k[1])
+    r = xp.arange(oh)[:, None] * s[0] - p[0] + ta * d[0]
+    q = xp.arange(ow)[None, :] * s[1] - p[1] + tb * d[1]
     return (r * w + q).astype(np.int64)
 
 
@@ -135,9 +135,9 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode: bool = Fal
         divisor_override = int(divisor_override)
         if divisor_override == 0:
             raise RuntimeError("avg_pool2d: divisor must be not zero")
-    if x4.shape[0] == 0:
-        return _empty_pool(a, x4, k, s, p, d, ceil_mode, "AvgPool2DBackward0")
     be = backend_of(x4)
+    if x4.shape[0] == 0:
+        return _empty_pool(be, a, x4, k, s, p, d, ceil_mode, "AvgPool2DBackward0")
     y = be.avg_pool2d(x4, k, s, p, ceil_mode, count_include_pad, divisor_override)
     in_shape = x4.shape
 
@@ -149,12 +149,11 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode: bool = Fal
     return record(Tensor._wrap(y.reshape(y.shape[1:]) if a.ndim == 3 else y), "AvgPool2DBackward0", (a,), backward)
 
 
-def _empty_pool(a, x4, k, s, p, d, ceil_mode, name):
-    be = backend_of(x4)
+def _empty_pool(be, a, x4, k, s, p, d, ceil_mode, name):
     n, c, h, w = x4.shape
     oh, ow = _out_size(h, k[0], p[0], s[0], d[0], ceil_mode), _out_size(w, k[1], p[1], s[1], d[1], ceil_mode)
-    y = np.empty((n, c, oh, ow), x4.dtype)
-    return record(Tensor._wrap(y), name, (a,), lambda g: (np.zeros(a.shape, x4.dtype),))
+    y = be.xp.empty((n, c, oh, ow), x4.dtype)
+    return record(Tensor._wrap(y), name, (a,), lambda g: (be.xp.zeros(a.shape, x4.dtype),))
 
 
 # ---- adaptive average pooling ------------------------------------------------------------------------
@@ -178,12 +177,12 @@ def _adaptive_size(output_size, in_hw):
     return out
 
 
-def _adaptive_matrix(n_in: int, n_out: int, dtype) -> np.ndarray:
+def _adaptive_matrix(xp, n_in: int, n_out: int, dtype):
     """(n_out, n_in) averaging matrix of torch's windows [floor(i*n_in/n_out), ceil((i+1)*n_in/n_out))."""
-    i = np.arange(n_out)
+    i = xp.arange(n_out)
     start = (i * n_in) // n_out
     end = -((-(i + 1) * n_in) // n_out)
-    cols = np.arange(n_in)
+    cols = xp.arange(n_in)
     inside = (cols[None, :] >= start[:, None]) & (cols[None, :] < end[:, None])
     return (inside / (end - start)[:, None]).astype(dtype)
 
@@ -191,7 +190,7 @@ def _adaptive_matrix(n_in: int, n_out: int, dtype) -> np.ndarray:
 def adaptive_avg_pool2d(input, output_size) -> Tensor:
     """torch.nn.functional.adaptive_avg_pool2d over (N, C, H, W) or (C, H, W). Output cell (i, j) averages
     rows [floor(i*H/oh), ceil((i+1)*H/oh)) and the matching columns, so windows may overlap or differ in size.
-    When oh | H and ow | W this is avg_pool2d with kernel = stride = (H/oh, W/ow), run on its native kernel;
+    When oh | H and ow | W this is avg_pool2d with kernel = stride = (H/oh, W/ow), run on its kernel;
     otherwise the average is separable: y = Ph @ x @ Pwᵀ with small averaging matrices, and the backward is
     Phᵀ @ g @ Pw."""
     a = as_tensor(input, "adaptive_avg_pool2d")
@@ -216,7 +215,7 @@ def adaptive_avg_pool2d(input, output_size) -> Tensor:
             gx = be.avg_pool2d_backward(g.reshape(y.shape), x4.shape, k, k, (0, 0), False, True, None)
             return (gx.reshape(a.shape),)
     else:
-        ph, pw = _adaptive_matrix(h, oh, x4.dtype), _adaptive_matrix(w, ow, x4.dtype)
+        ph, pw = _adaptive_matrix(be.xp, h, oh, x4.dtype), _adaptive_matrix(be.xp, w, ow, x4.dtype)
         rows = be.matmul(x4.reshape(-1, w), pw.T)                     # (N*C*H, ow): one GEMM
         y = be.matmul(ph, rows.reshape(n * c, h, ow))                 # (N*C, oh, ow)
 
