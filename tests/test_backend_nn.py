@@ -186,7 +186,7 @@ def test_max_pool2d_nan_and_inf(config):
 
 def test_max_pool2d_all_minus_inf_window():
     """A window of only -inf sends its gradient to its first tap inside the input, as PyTorch's argmax
-    does and the native 2x2/2 path does (the native general path sends it nowhere)."""
+    does, on both backends and both native paths (2x2/2 and general)."""
     x = np.full((1, 1, 4, 4), -np.inf)
     x[0, 0, 0, 0] = 1.0
     g = np.ones((1, 1, 2, 2))
@@ -199,8 +199,9 @@ def test_max_pool2d_all_minus_inf_window():
     # PyTorch's max_pool2d backward gives this same array.
     expect = np.zeros((1, 1, 4, 4))
     expect[0, 0, :2, :2] = 1.0
-    got = COMPOSITE.max_pool2d_backward(x, np.ones((1, 1, 2, 2)), (3, 3), (2, 2), (1, 1), (1, 1), False)
-    np.testing.assert_array_equal(got, expect)
+    for be in (COMPOSITE, CPU):
+        got = be.max_pool2d_backward(x, np.ones((1, 1, 2, 2)), (3, 3), (2, 2), (1, 1), (1, 1), False)
+        np.testing.assert_array_equal(got, expect)
 
 
 # ---- attention ----------------------------------------------------------------------------------------------

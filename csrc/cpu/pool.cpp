@@ -231,7 +231,9 @@ inline int64_t window_argmax_general(const Pool2dArgs& a, const T* xp, int64_t o
     for (int64_t j = j0; j < j1; ++j) {
       const int64_t idx = h * a.in_w + ws + j * a.dilation_w;
       const T v = xp[idx];
-      if (v > best || std::isnan(v)) best = v, arg = idx;
+      // The first tap seeds the window even at -inf: a window of only -inf sends its gradient to its first
+      // tap inside the input, as PyTorch's argmax does (and the 2x2/2 fast path).
+      if (arg < 0 || v > best || std::isnan(v)) best = v, arg = idx;
     }
   }
   return arg;
