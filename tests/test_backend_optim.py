@@ -1,6 +1,6 @@
 """The composite optim kernels (backend/composite/optim.py) against the CPU backend's native ones:
 adam_update over every flag combination and sgd_update over its options, float32 and float64, several
-tensors of odd sizes (1 and 0 included) over several steps, the same checks raising the same exception
+tensors of odd sizes (1, 0 and 0-d included) over several steps, the same checks raising the same exception
 types, and fastnn.optim on a group of two dtypes (one kernel call per dtype)."""
 import itertools
 
@@ -13,13 +13,13 @@ from fastnn.backend.composite import CompositeBackend
 from fastnn.backend.cpu import CpuBackend
 
 COMPOSITE, CPU = CompositeBackend(device("cpu")), CpuBackend(device("cpu"))
-SIZES = [1, 7, 0, 33, 1029]
+SIZES = [1, 7, 0, (), 33, 1029]  # () a 0-d parameter
 STEPS = 4
 TOL = {np.float32: 1e-6, np.float64: 1e-12}
 
 
 def _arrays(rng, dtype, scale=1.0):
-    return [(scale * rng.standard_normal(n)).astype(dtype) for n in SIZES]
+    return [np.array(scale * rng.standard_normal(n), dtype) for n in SIZES]
 
 
 def _assert_close(ours, theirs, dtype, what):
@@ -62,7 +62,7 @@ def test_adam_float64_counters_and_late_steps():
     for be in (COMPOSITE, CPU):
         rng = np.random.default_rng(3)
         p, g = _arrays(rng, np.float32), _arrays(rng, np.float32)
-        m, v = [x * 0.1 for x in g], [x * x for x in g]
+        m, v = [np.array(x * 0.1, np.float32) for x in g], [np.array(x * x) for x in g]
         steps = [np.full((), 1000.0 * i, np.float64) for i in range(len(p))]
         be.adam_update(p, g, m, v, None, steps, **h)
         results.append((p, m, v, steps))

@@ -127,8 +127,7 @@ class OptimKernels:
         correct one (Boldo & Melquiond, 2008); plain float64 rounding would round twice. float64: rounded
         twice, as the kernels' generic ISA level does (xp has no exact float64 FMA)."""
         xp = self.xp
-        dtype = (a if hasattr(a, "shape") and a.ndim else c).dtype  # the arrays' dtype (a may be a scalar)
-        if dtype != xp.float32:
+        if xp.result_type(a, b, c) != xp.float32:
             return a * b + c
         prod = xp.asarray(a, xp.float64) * xp.asarray(b, xp.float64)
         c64 = xp.asarray(c, xp.float64)
