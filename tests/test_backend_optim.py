@@ -114,7 +114,7 @@ def test_sgd_all_buffers_none_and_empty_lists():
 
 
 def _bad_adam_cases():
-    ok = lambda: [np.ones(5, np.float32), np.ones(5, np.float32)]  # noqa: E731
+    ok = lambda: [np.ones(5, np.float32), np.ones(5, np.float32)]
     base = dict(p=ok(), g=ok(), m=ok(), v=ok(), vmax=None, steps=[np.zeros((), np.float32) for _ in range(2)])
     shared = np.ones(5, np.float32)
     cases = {

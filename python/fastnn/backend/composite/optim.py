@@ -81,8 +81,8 @@ class OptimKernels:
         """One SGD step, in place, over lists of C-contiguous float32/float64 arrays of one dtype::
 
             g = -grad if maximize else grad;  g += wd * p  (when wd != 0)
-            buf = g (a new buffer)  or  buf * momentum + (1 - dampening) * g;  g = g + momentum * buf if nesterov else buf
-            p += -lr * g
+            buf = g (a new buffer)  or  buf * momentum + (1 - dampening) * g
+            g = g + momentum * buf if nesterov else buf;  p += -lr * g
 
         With ``momentum != 0``, entries of ``momentum_buffers`` (or the whole list) may be None: new
         buffers are made for them (torch's first momentum step). Returns the list of buffers then, None
