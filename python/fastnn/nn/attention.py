@@ -17,9 +17,8 @@ from __future__ import annotations
 import math
 import warnings
 
-import numpy as np
-
 from .. import creation, dtypes
+from ..backend import backend_of, get_backend
 from ..ops.activation import softmax
 from ..ops.conversion import cast
 from ..ops.dropout import dropout as _dropout
@@ -40,8 +39,8 @@ class NonDynamicallyQuantizableLinear(Linear):
 def _as_mask_tensor(mask, name: str):
     if mask is None or isinstance(mask, Tensor):
         return mask
-    if isinstance(mask, np.ndarray) or hasattr(mask, "__array__"):
-        return Tensor._wrap(np.asarray(mask))
+    if hasattr(mask, "__array__"):  # a NumPy array, a torch tensor: host data
+        return Tensor._wrap(get_backend().asarray(mask))
     raise TypeError(f"{name} must be a Tensor or None, got {type(mask).__name__}")
 
 
@@ -57,7 +56,7 @@ def _canonical_mask(mask, mask_name: str, other_type, other_name: str, target_ty
                       "instead.", stacklevel=3)
     if mask.dtype is dtypes.bool_:
         m = mask._data
-        return Tensor._wrap(np.where(m, -np.inf, 0.0).astype(target_type.np, copy=False))
+        return Tensor._wrap(backend_of(m).xp.where(m, -math.inf, 0.0).astype(target_type.np, copy=False))
     return mask
 
 
@@ -126,8 +125,9 @@ def _heads(src, offset: int, E: int, num_heads: int, batch_first: bool):
     return permute(split, 0, 2, 1, 3) if batch_first else permute(split, 1, 2, 0, 3)
 
 
-def _causal_mask(tgt_len: int, src_len: int, dtype) -> Tensor:
-    return Tensor._wrap(np.triu(np.full((tgt_len, src_len), -np.inf, dtype.np), 1))
+def _causal_mask(tgt_len: int, src_len: int, dtype, device) -> Tensor:
+    be = get_backend(device)
+    return Tensor._wrap(be.xp.triu(be.full((tgt_len, src_len), -math.inf, dtype.np), 1))
 
 
 def _explicit_attention(sources, slots, E, H, mask, is_causal, dropout_p, add_zero_attn, batch_first):
@@ -135,12 +135,12 @@ def _explicit_attention(sources, slots, E, H, mask, is_causal, dropout_p, add_ze
     q4, k4, v4 = (_heads(sources[i], off, E, H, batch_first) for i, off in slots)
     n, _, tgt_len, hd = q4.shape
     if add_zero_attn:
-        zeros = creation.zeros(n, H, 1, hd, dtype=q4.dtype)
+        zeros = creation.zeros(n, H, 1, hd, dtype=q4.dtype, device=q4.device)
         k4, v4 = cat([k4, zeros], dim=2), cat([v4, zeros], dim=2)
         if mask is not None:
-            mask = cat([mask, creation.zeros(*mask.shape[:-1], 1, dtype=mask.dtype)], dim=-1)
+            mask = cat([mask, creation.zeros(*mask.shape[:-1], 1, dtype=mask.dtype, device=mask.device)], dim=-1)
     if mask is None and is_causal:
-        mask = _causal_mask(tgt_len, k4.shape[2], q4.dtype)
+        mask = _causal_mask(tgt_len, k4.shape[2], q4.dtype, q4.device)
     scores = matmul(q4 * math.sqrt(1.0 / float(hd)), transpose(k4, -2, -1))
     if mask is not None:
         scores = scores + mask
@@ -228,7 +228,7 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check: int, num
     if not training:
         dropout_p = 0.0
     fused = (not need_weights and dropout_p == 0.0 and not add_zero_attn and
-             (mask is None or not mask._requires_grad) and all(isinstance(s._data, np.ndarray) for s in sources))
+             (mask is None or not mask._requires_grad))
     if fused:
         attn = packed_multi_head_attention(sources, slots, num_heads, embed_dim,
                                            None if mask is None else mask._data, is_causal, batch_first)

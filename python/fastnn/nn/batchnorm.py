@@ -2,11 +2,8 @@
 running_var (ones) and num_batches_tracked (an int64 scalar), so torch state_dicts load unchanged."""
 from __future__ import annotations
 
-import numpy as np
-
 from .. import creation, dtypes
 from ..ops.batchnorm import batch_norm
-from .._tensor import Tensor
 from . import init
 from .module import Module
 from .parameter import Parameter
@@ -34,7 +31,7 @@ class _BatchNorm(Module):
         if track_running_stats:
             self.register_buffer("running_mean", creation.zeros(num_features, dtype=dt, device=device))
             self.register_buffer("running_var", creation.ones(num_features, dtype=dt, device=device))
-            self.register_buffer("num_batches_tracked", Tensor._wrap(np.zeros((), np.int64)))
+            self.register_buffer("num_batches_tracked", creation.zeros((), dtype=dtypes.int64, device=device))
         else:
             self.register_buffer("running_mean", None)
             self.register_buffer("running_var", None)
@@ -43,11 +40,9 @@ class _BatchNorm(Module):
 
     def reset_running_stats(self) -> None:
         if self.track_running_stats:
-            self.running_mean._data[...] = 0
-            self.running_var._data[...] = 1
-            self.num_batches_tracked._data[...] = 0
-            for b in (self.running_mean, self.running_var, self.num_batches_tracked):
-                b._version += 1
+            self.running_mean._write(..., 0)
+            self.running_var._write(..., 1)
+            self.num_batches_tracked._write(..., 0)
 
     def reset_parameters(self) -> None:
         self.reset_running_stats()
@@ -64,7 +59,7 @@ class _BatchNorm(Module):
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
             self.num_batches_tracked._data[...] += 1
-            self.num_batches_tracked._version += 1
+            self.num_batches_tracked._written()
             if self.momentum is None:  # cumulative moving average: the n-th batch weighs 1/n
                 factor = 1.0 / float(self.num_batches_tracked._data)
         # Batch statistics in training mode, and in eval mode when no running statistics are kept.

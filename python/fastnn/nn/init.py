@@ -6,15 +6,22 @@ import math
 import numpy as np
 
 from ..autograd.grad_mode import no_grad
-from ..random import generator
+from ..backend import backend_of
 from .._tensor import Tensor
 
 
-def _fill(tensor: Tensor, values) -> Tensor:
+def _backend(tensor: Tensor):
+    """The backend holding ``tensor``: its generator draws the values, its xp makes them, on the device."""
     if not isinstance(tensor, Tensor):
         raise TypeError(f"expected a Tensor, got {type(tensor).__name__}")
+    return backend_of(tensor._data)
+
+
+def _fill(tensor: Tensor, values) -> Tensor:
+    """Writes ``values`` (float64 draws or constants, an array of the tensor's backend) into ``tensor``,
+    rounded once to its dtype."""
     with no_grad():
-        tensor._inplace("init", np.asarray(values, dtype=tensor._data.dtype))
+        tensor._inplace("init", values.astype(tensor._data.dtype, copy=False))
     return tensor
 
 
@@ -56,19 +63,20 @@ def _calculate_correct_fan(tensor: Tensor, mode: str) -> int:
 
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator_=None) -> Tensor:
-    return _fill(tensor, generator().uniform(a, b, tensor.shape))
+    return _fill(tensor, _backend(tensor).generator().uniform(a, b, tensor.shape))
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
-    return _fill(tensor, generator().normal(mean, std, tensor.shape))
+    return _fill(tensor, _backend(tensor).generator().normal(mean, std, tensor.shape))
 
 
 def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0) -> Tensor:
     """Normal values redrawn until they fall in [a, b] (rejection keeps the exact truncated law)."""
-    out = np.empty(tensor.shape, np.float64).reshape(-1)
+    be = _backend(tensor)
+    out = be.xp.empty(tensor.shape, np.float64).reshape(-1)
     filled = 0
     while filled < out.size:
-        draw = generator().normal(mean, std, max(16, 2 * (out.size - filled)))
+        draw = be.generator().normal(mean, std, max(16, 2 * (out.size - filled)))
         draw = draw[(draw >= a) & (draw <= b)][: out.size - filled]
         out[filled:filled + draw.size] = draw
         filled += draw.size
@@ -76,7 +84,7 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
-    return _fill(tensor, np.full(tensor.shape, val))
+    return _fill(tensor, _backend(tensor).xp.full(tensor.shape, val))
 
 
 def ones_(tensor: Tensor) -> Tensor:
@@ -90,13 +98,13 @@ def zeros_(tensor: Tensor) -> Tensor:
 def eye_(tensor: Tensor) -> Tensor:
     if tensor.ndim != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
-    return _fill(tensor, np.eye(*tensor.shape))
+    return _fill(tensor, _backend(tensor).xp.eye(*tensor.shape))
 
 
 def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
     if tensor.ndim not in (3, 4, 5):
         raise ValueError("Only tensors with 3, 4, or 5 dimensions are supported")
-    out = np.zeros(tensor.shape)
+    out = _backend(tensor).xp.zeros(tensor.shape)
     per = tensor.shape[0] // groups
     centre = tuple(s // 2 for s in tensor.shape[2:])
     for g in range(groups):
@@ -134,12 +142,13 @@ def kaiming_normal_(tensor: Tensor, a: float = 0, mode: str = "fan_in", nonlinea
 def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     if tensor.ndim < 2:
         raise ValueError("Only tensors with 2 or more dimensions are supported")
+    be = _backend(tensor)
     rows, cols = tensor.shape[0], tensor.numel() // tensor.shape[0]
-    flat = generator().normal(0.0, 1.0, (rows, cols))
+    flat = be.generator().normal(0.0, 1.0, (rows, cols))
     if rows < cols:
         flat = flat.T
-    q, r = np.linalg.qr(flat)
-    q = q * np.sign(np.diag(r))  # makes the decomposition unique, hence uniformly distributed
+    q, r = be.xp.linalg.qr(flat)
+    q = q * be.xp.sign(be.xp.diag(r))  # makes the decomposition unique, hence uniformly distributed
     if rows < cols:
         q = q.T
     return _fill(tensor, gain * q.reshape(tensor.shape))

@@ -8,11 +8,9 @@ from __future__ import annotations
 from collections import OrderedDict, namedtuple
 from typing import Any, Callable, Iterator
 
-import numpy as np
-
 from .. import dtypes
 from ..autograd.grad_mode import no_grad
-from .._device import check_supported
+from ..backend import backend_of, get_backend
 from .._tensor import Tensor
 from .parameter import Buffer, Parameter
 
@@ -260,7 +258,8 @@ class Module:
             if set_to_none:
                 p.grad = None
             else:
-                p.grad = Tensor._wrap(np.zeros_like(p.grad._data))
+                g = p.grad._data
+                p.grad = Tensor._wrap(backend_of(g).xp.zeros_like(g))
 
     def apply(self, fn: Callable[["Module"], None]) -> "Module":
         for m in self.children():
@@ -268,7 +267,7 @@ class Module:
         fn(self)
         return self
 
-    def _apply_to_tensors(self, convert: Callable[[np.ndarray], np.ndarray]) -> "Module":
+    def _apply_to_tensors(self, convert: Callable) -> "Module":
         """Converts every parameter (in place, keeping the Parameter object, as torch does, so optimizers
         keep working) and every buffer."""
         for m in self.modules():
@@ -296,13 +295,21 @@ class Module:
                 dtype, device = arg.dtype, arg.device
             else:
                 device = arg
-        check_supported(device)
-        if dtype is None:
+        target = None if device is None else get_backend(device)  # an unsupported device raises here
+        dt = None
+        if dtype is not None:
+            dt = dtypes.to_dtype(dtype)
+            if dt not in (dtypes.float32, dtypes.float64):
+                raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dt}")
+        if dt is None and target is None:
             return self
-        dt = dtypes.to_dtype(dtype)
-        if dt not in (dtypes.float32, dtypes.float64):
-            raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dt}")
-        return self._apply_to_tensors(lambda a: a.astype(dt.np, copy=False) if a.dtype.kind == "f" else a)
+
+        def convert(a):
+            if target is not None:
+                a = _on(target, a)
+            return a.astype(dt.np, copy=False) if dt is not None and a.dtype.kind == "f" else a
+
+        return self._apply_to_tensors(convert)
 
     def float(self) -> "Module":
         return self.to(dtypes.float32)
@@ -311,10 +318,15 @@ class Module:
         return self.to(dtypes.float64)
 
     def cpu(self) -> "Module":
-        return self
+        return self.to("cpu")
 
     def cuda(self, device=None) -> "Module":
-        return self.to("cuda" if device is None else device)
+        """Moves every parameter and buffer to a CUDA device (``device``: an index, 'cuda:N', a device)."""
+        if device is None:
+            device = "cuda"
+        elif isinstance(device, int):
+            device = f"cuda:{device}"
+        return self.to(device)
 
     # ---- state_dict -------------------------------------------------------------------------------------
     def state_dict(self, *args, destination=None, prefix: str = "", keep_vars: bool = False) -> OrderedDict:
@@ -354,7 +366,7 @@ class Module:
         for key, (m, table, name, target) in own.items():
             if key not in state_dict:
                 continue
-            arr = _as_array(state_dict[key], key)
+            arr = _as_array(state_dict[key], key, backend_of(target._data))
             if tuple(arr.shape) != tuple(target.shape):
                 errors.append(f"size mismatch for {key}: copying a param with shape {tuple(arr.shape)} from "
                               f"checkpoint, the shape in current model is {tuple(target.shape)}.")
@@ -364,8 +376,7 @@ class Module:
                     new = arr.astype(target._data.dtype, copy=True)
                     target._data = new
                 else:
-                    np.copyto(target._data, arr, casting="unsafe")
-                    target._version += 1
+                    target._write(..., arr)  # casts as copyto(casting="unsafe") would
         if strict:
             if unexpected:
                 errors.insert(0, "Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ". ")
@@ -402,13 +413,19 @@ class Module:
         self.__dict__.update(state)
 
 
-def _as_array(value, key: str) -> np.ndarray:
+def _on(be, arr):
+    """``arr`` on backend ``be``: itself when it is there already, else a copy through the host."""
+    src = backend_of(arr)
+    return arr if src is be else be.from_host(src.to_host(arr))
+
+
+def _as_array(value, key: str, be):
+    """A state_dict value as an array of backend ``be`` (the target's): a Tensor's array, a torch
+    tensor's values, or host data (NumPy arrays, lists, numbers)."""
     if isinstance(value, Tensor):
-        return value._data
-    if isinstance(value, np.ndarray):
-        return value
+        return _on(be, value._data)
     if hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch tensor
-        return value.detach().cpu().numpy()
+        return be.asarray(value.detach().cpu().numpy())
     if hasattr(value, "__array__") or isinstance(value, (list, tuple, int, float)):
-        return np.asarray(value)
+        return be.asarray(value)
     raise TypeError(f"state_dict value for '{key}' must be a Tensor or array, got {type(value).__name__}")

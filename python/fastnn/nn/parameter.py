@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backend import get_backend
 from .._tensor import Tensor
 
 
@@ -14,7 +15,7 @@ class Parameter(Tensor):
 
     def __init__(self, data=None, requires_grad: bool = True):
         if data is None:
-            arr = np.zeros(0, np.float32)
+            arr = get_backend().zeros((0,), np.float32)
         elif isinstance(data, Tensor):
             arr = data._data
         else:
@@ -37,5 +38,5 @@ class Buffer(Tensor):
     def __init__(self, data=None, *, persistent: bool = True):
         from ..creation import _to_array
 
-        self._set(_to_array(data) if data is not None else np.zeros(0, np.float32), False)
+        self._set(_to_array(data) if data is not None else get_backend().zeros((0,), np.float32), False)
         self.persistent = persistent

@@ -8,9 +8,9 @@ in eval mode without grad, where this module (like torch's training path) return
 from __future__ import annotations
 
 import copy
+import math
 
-import numpy as np
-
+from ..backend import backend_of, get_backend
 from ..ops.activation import gelu, relu
 from ..ops.linalg import linear
 from .._tensor import Tensor
@@ -28,7 +28,8 @@ def generate_square_subsequent_mask(sz: int, device=None, dtype=None) -> Tensor:
     ``nn.Transformer.generate_square_subsequent_mask``)."""
     from .linear import _factory_dtype
 
-    return Tensor._wrap(np.triu(np.full((sz, sz), -np.inf, _factory_dtype(dtype).np), 1))
+    be = get_backend(device)
+    return Tensor._wrap(be.xp.triu(be.full((sz, sz), -math.inf, _factory_dtype(dtype).np), 1))
 
 
 def _get_activation_fn(activation: str):
@@ -52,8 +53,9 @@ def _detect_is_causal_mask(mask, is_causal=None, size=None) -> bool:
     make_causal = is_causal is True
     if is_causal is None and mask is not None:
         sz = size if size is not None else mask.shape[-2]
-        causal = generate_square_subsequent_mask(sz, dtype=mask.dtype)
-        make_causal = tuple(mask.shape) == tuple(causal.shape) and bool(np.array_equal(mask._data, causal._data))
+        causal = generate_square_subsequent_mask(sz, device=mask.device, dtype=mask.dtype)
+        make_causal = tuple(mask.shape) == tuple(causal.shape) and \
+            bool(backend_of(mask._data).xp.array_equal(mask._data, causal._data))
     return make_causal
 
 

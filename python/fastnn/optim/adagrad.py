@@ -1,13 +1,14 @@
-"""Adagrad: ``torch.optim.Adagrad``, a vectorised NumPy update per tensor (three elementwise passes;
-not worth a native kernel next to the step it follows)."""
+"""Adagrad: ``torch.optim.Adagrad``, a vectorised update per tensor (three elementwise passes; not
+worth a fused kernel next to the step it follows)."""
 from __future__ import annotations
 
 from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from ..backend import backend_of
 from .._tensor import Tensor
-from ._functional import _bump, _check_lists, _cpu_arrays
+from ._functional import _check_lists, _mark_written, _per_tensor
 from .optimizer import Optimizer
 
 
@@ -48,8 +49,9 @@ class Adagrad(Optimizer):
 
     def _init_state(self, p: Tensor, initial_accumulator_value: float) -> None:
         state = self.state[p]
-        state["step"] = Tensor._wrap(np.zeros((), np.float32))
-        state["sum"] = Tensor._wrap(np.full_like(p._data, initial_accumulator_value, order="C"))
+        xp = backend_of(p._data).xp
+        state["step"] = Tensor._wrap(xp.zeros((), np.float32))
+        state["sum"] = Tensor._wrap(xp.full_like(p._data, initial_accumulator_value, order="C"))
 
     def step(self, closure: Callable[[], Any] | None = None):
         loss = self._closure_loss(closure)
@@ -69,21 +71,21 @@ def adagrad(params: list[Tensor], grads: list[Tensor], state_sums: list[Tensor],
             lr: float, weight_decay: float, lr_decay: float, eps: float, maximize: bool) -> None:
     """One Adagrad step over every tensor, in place (``torch.optim.adagrad.adagrad``'s functional form)."""
     _check_lists("adagrad", params, grads=grads, state_sums=state_sums, state_steps=state_steps)
-    ps = _cpu_arrays(params, "a parameter")
-    for i, p in enumerate(ps):
+    ps = [t._data for t in params]
+    for be, i in _per_tensor(ps):
+        p = ps[i]
         dt = p.dtype.type
         step_arr = state_steps[i]._data
         step_arr[...] += 1
         step = float(step_arr)
-        g = np.asarray(grads[i]._data, dtype=p.dtype)
+        g = grads[i]._data.astype(p.dtype, copy=False)
         g = -g if maximize else g.copy()
         if weight_decay != 0:
             g += dt(weight_decay) * p
         clr = lr / (1 + (step - 1) * lr_decay)  # in double, as torch's Python-side arithmetic
         s = state_sums[i]._data
         s += g * g
-        std = np.sqrt(s)
+        std = be.xp.sqrt(s)
         std += dt(eps)
         p += dt(-clr) * (g / std)
-    for group in (params, state_sums, state_steps):
-        _bump(group)
+    _mark_written(params, state_sums, state_steps)

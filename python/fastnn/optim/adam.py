@@ -5,6 +5,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from ..backend import backend_of
 from .._tensor import Tensor
 from . import _functional as F
 from .optimizer import Optimizer
@@ -50,11 +51,12 @@ class Adam(Optimizer):
                 state = self.state[p]
                 if len(state) == 0:
                     # torch keeps the step as a float32 scalar tensor; exp_avg(_sq) like the parameter
-                    state["step"] = Tensor._wrap(np.zeros((), np.float32))
-                    state["exp_avg"] = Tensor._wrap(np.zeros_like(p._data, order="C"))
-                    state["exp_avg_sq"] = Tensor._wrap(np.zeros_like(p._data, order="C"))
+                    xp = backend_of(p._data).xp
+                    state["step"] = Tensor._wrap(xp.zeros((), np.float32))
+                    state["exp_avg"] = Tensor._wrap(xp.zeros_like(p._data, order="C"))
+                    state["exp_avg_sq"] = Tensor._wrap(xp.zeros_like(p._data, order="C"))
                     if amsgrad:
-                        state["max_exp_avg_sq"] = Tensor._wrap(np.zeros_like(p._data, order="C"))
+                        state["max_exp_avg_sq"] = Tensor._wrap(xp.zeros_like(p._data, order="C"))
             states = [self.state[p] for p in params]
             beta1, beta2 = group["betas"]
             F.adam(params, [p.grad for p in params], [s["exp_avg"] for s in states],

@@ -7,6 +7,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from ..autograd.grad_mode import enable_grad
+from ..backend import backend_of
 from .._tensor import Tensor
 
 
@@ -101,8 +102,7 @@ class Optimizer:
                 else:
                     p.grad.grad_fn = None
                     p.grad._requires_grad = False
-                    p.grad._data[...] = 0
-                    p.grad._version += 1
+                    p.grad._write(..., 0)
 
     def step(self, closure: Callable[[], Any] | None = None):
         raise NotImplementedError
@@ -161,13 +161,17 @@ class Optimizer:
 
 
 def _copy_state_value(param: Tensor, key: str, value):
-    """A private copy of one state entry: floating tensors take the parameter's dtype, except the step
-    count, which stays float32 as torch keeps it."""
-    if isinstance(value, Tensor) or isinstance(value, np.ndarray) or _is_torch_tensor(value):
-        arr = value._data if isinstance(value, Tensor) else np.asarray(_to_numpy(value))
+    """A private copy of one state entry, on the parameter's backend: floating tensors take the
+    parameter's dtype, except the step count, which stays float32 as torch keeps it."""
+    if isinstance(value, Tensor) or _is_array(value) or _is_torch_tensor(value):
+        be = backend_of(param._data)
+        arr = value._data if isinstance(value, Tensor) else _to_numpy(value)
+        src = backend_of(arr)
+        if src is not be:  # a checkpoint's host arrays (or another device's) move to the parameter's device
+            arr = be.from_host(src.to_host(arr))
         if key == "step":
             dtype = np.float32
-        elif np.issubdtype(arr.dtype, np.floating):
+        elif arr.dtype.kind == "f":
             dtype = param._data.dtype
         else:
             dtype = arr.dtype
@@ -186,6 +190,12 @@ def _copy_containers(value):
     if isinstance(value, (list, tuple)):
         return type(value)(_copy_containers(v) for v in value)
     return value
+
+
+def _is_array(value) -> bool:
+    """An array of any array library (the array API's marker), not a NumPy scalar (kept as is, as torch
+    keeps non-tensor state)."""
+    return hasattr(value, "__array_namespace__") and not isinstance(value, np.generic)
 
 
 def _is_torch_tensor(value) -> bool:

@@ -1,7 +1,7 @@
-"""RMSprop: ``torch.optim.RMSprop`` (plain, centered, with momentum), a vectorised NumPy update per tensor.
+"""RMSprop: ``torch.optim.RMSprop`` (plain, centered, with momentum), a vectorised update per tensor.
 
-RMSprop is not on the fused native kernel: its step is five elementwise passes, cheap next to the
-forward/backward it follows, so NumPy in place (no temporaries beyond the gradient) is enough.
+RMSprop is not on a fused kernel: its step is five elementwise passes, cheap next to the
+forward/backward it follows, so array ops in place (no temporaries beyond the gradient) are enough.
 """
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from ..backend import backend_of
 from .._tensor import Tensor
-from ._functional import _bump, _check_lists, _cpu_arrays
+from ._functional import _check_lists, _mark_written, _per_tensor
 from .optimizer import Optimizer
 
 
@@ -56,12 +57,13 @@ class RMSprop(Optimizer):
             for p in params:
                 state = self.state[p]
                 if len(state) == 0:
-                    state["step"] = Tensor._wrap(np.zeros((), np.float32))
-                    state["square_avg"] = Tensor._wrap(np.zeros_like(p._data, order="C"))
+                    xp = backend_of(p._data).xp
+                    state["step"] = Tensor._wrap(xp.zeros((), np.float32))
+                    state["square_avg"] = Tensor._wrap(xp.zeros_like(p._data, order="C"))
                     if momentum > 0:
-                        state["momentum_buffer"] = Tensor._wrap(np.zeros_like(p._data, order="C"))
+                        state["momentum_buffer"] = Tensor._wrap(xp.zeros_like(p._data, order="C"))
                     if centered:
-                        state["grad_avg"] = Tensor._wrap(np.zeros_like(p._data, order="C"))
+                        state["grad_avg"] = Tensor._wrap(xp.zeros_like(p._data, order="C"))
             states = [self.state[p] for p in params]
             rmsprop(params, [p.grad for p in params], [s["square_avg"] for s in states],
                     [s["grad_avg"] for s in states] if centered else [],
@@ -72,7 +74,7 @@ class RMSprop(Optimizer):
         return loss
 
 
-def _lerp_(start: np.ndarray, end: np.ndarray, weight) -> None:
+def _lerp_(start, end, weight) -> None:
     """``start.lerp_(end, weight)`` with torch's two-sided formula (exact at both ends of the weight)."""
     if weight < 0.5:
         start += weight * (end - start)
@@ -89,10 +91,11 @@ def rmsprop(params: list[Tensor], grads: list[Tensor], square_avgs: list[Tensor]
         _check_lists("rmsprop", params, grad_avgs=grad_avgs)
     if momentum > 0:
         _check_lists("rmsprop", params, momentum_buffer_list=momentum_buffer_list)
-    ps = _cpu_arrays(params, "a parameter")
-    for i, p in enumerate(ps):
+    ps = [t._data for t in params]
+    for be, i in _per_tensor(ps):
+        p = ps[i]
         dt = p.dtype.type  # scalars in the parameter's dtype, as torch casts them for float32 kernels
-        g = np.asarray(grads[i]._data, dtype=p.dtype)
+        g = grads[i]._data.astype(p.dtype, copy=False)
         g = -g if maximize else g.copy()
         state_steps[i]._data[...] += 1
         if weight_decay != 0:
@@ -103,9 +106,9 @@ def rmsprop(params: list[Tensor], grads: list[Tensor], square_avgs: list[Tensor]
         if centered:
             ga = grad_avgs[i]._data
             _lerp_(ga, g, dt(1 - alpha))
-            avg = np.sqrt(sq - ga * ga)
+            avg = be.xp.sqrt(sq - ga * ga)
         else:
-            avg = np.sqrt(sq)
+            avg = be.xp.sqrt(sq)
         avg += dt(eps)
         if momentum > 0:
             buf = momentum_buffer_list[i]._data
@@ -114,6 +117,5 @@ def rmsprop(params: list[Tensor], grads: list[Tensor], square_avgs: list[Tensor]
             p -= dt(lr) * buf
         else:
             p += dt(-lr) * (g / avg)
-    for group in (params, square_avgs, state_steps, grad_avgs if centered else [],
-                  momentum_buffer_list if momentum > 0 else []):
-        _bump(group)
+    _mark_written(params, square_avgs, state_steps, grad_avgs if centered else (),
+                  momentum_buffer_list if momentum > 0 else ())

@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 
+from ...backend import backend_of, get_backend
 from ..._tensor import Tensor
 
 
@@ -14,19 +15,19 @@ def _tensor_list(tensors) -> list:
     return [tensors] if isinstance(tensors, Tensor) else list(tensors)
 
 
-def _set_grad(g: Tensor, values: np.ndarray) -> None:
+def _set_grad(g: Tensor, values) -> None:
     """Writes ``values`` into the gradient's own array (others may hold it), unless that array is a
     read-only view, which is then replaced."""
     if g._data.flags.writeable:
-        g._data[...] = values
+        g._write(..., values)
     else:
         g._data = values.astype(g._data.dtype, copy=False)
-    g._version += 1
+        g._written()
 
 
-def _vector_norm(arr: np.ndarray, p: float) -> float:
+def _vector_norm(xp, arr, p: float) -> float:
     """torch.linalg.vector_norm of a flattened array, accumulated in float64."""
-    a = np.abs(arr.reshape(-1)).astype(np.float64, copy=False)
+    a = xp.abs(arr.reshape(-1)).astype(np.float64, copy=False)
     if a.size == 0:
         return 0.0
     if p == math.inf:
@@ -34,14 +35,14 @@ def _vector_norm(arr: np.ndarray, p: float) -> float:
     if p == -math.inf:
         return float(a.min())
     if p == 0:
-        return float(np.count_nonzero(a))
+        return float(xp.count_nonzero(a))
     if p == 1:
         return float(a.sum())
     if p == 2:
         # einsum, not np.dot: a BLAS dot wakes OpenBLAS's worker threads, which then spin for ~0.1 s and
         # take the second core from fastnn's own kernels (a GRU training loop ran 5x slower).
-        return float(np.sqrt(np.einsum("i,i->", a, a)))
-    return float(np.sum(a ** p) ** (1.0 / p))
+        return float(xp.sqrt(xp.einsum("i,i->", a, a)))
+    return float((a ** p).sum() ** (1.0 / p))
 
 
 def get_total_norm(tensors, norm_type: float = 2.0, error_if_nonfinite: bool = False, foreach=None) -> Tensor:
@@ -51,9 +52,10 @@ def get_total_norm(tensors, norm_type: float = 2.0, error_if_nonfinite: bool = F
     tensors = _tensor_list(tensors)
     norm_type = float(norm_type)
     if not tensors:
-        return Tensor._wrap(np.asarray(0.0, np.float32))
-    norms = [_vector_norm(t._data, norm_type) for t in tensors]
-    total = _vector_norm(np.asarray(norms), norm_type)
+        return Tensor._wrap(get_backend().asarray(0.0, np.float32))
+    be = backend_of(*[t._data for t in tensors])
+    norms = [_vector_norm(be.xp, t._data, norm_type) for t in tensors]
+    total = _vector_norm(be.xp, be.asarray(norms), norm_type)
     dt = np.result_type(*[t._data.dtype for t in tensors])
     if dt.kind != "f":
         dt = np.dtype(np.float32)
@@ -61,7 +63,7 @@ def get_total_norm(tensors, norm_type: float = 2.0, error_if_nonfinite: bool = F
         raise RuntimeError(f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, so it "
                            "cannot be clipped. To disable this error and scale the gradients by the non-finite norm "
                            "anyway, set `error_if_nonfinite=False`")
-    return Tensor._wrap(np.asarray(total, dt))
+    return Tensor._wrap(be.asarray(total, dt))
 
 
 def clip_grads_with_norm_(parameters, max_norm: float, total_norm, foreach=None) -> None:
@@ -72,7 +74,8 @@ def clip_grads_with_norm_(parameters, max_norm: float, total_norm, foreach=None)
         return
     total = float(total_norm.item() if isinstance(total_norm, Tensor) else total_norm)
     coef = min(float(max_norm) / (total + 1e-6), 1.0) if not math.isnan(total) else math.nan
-    with np.errstate(invalid="ignore"):  # inf * 0 under an infinite norm: NaN, as torch gives
+    be = backend_of(*[g._data for g in grads])
+    with be.errstate(invalid="ignore"):  # inf * 0 under an infinite norm: NaN, as torch gives
         for g in grads:
             _set_grad(g, g._data * g._data.dtype.type(coef))
 
@@ -103,4 +106,4 @@ def clip_grad_value_(parameters, clip_value: float, foreach=None) -> None:
     clip_value = float(clip_value)
     for p in _tensor_list(parameters):
         if p.grad is not None:
-            _set_grad(p.grad, np.clip(p.grad._data, -clip_value, clip_value))
+            _set_grad(p.grad, p.grad._data.clip(-clip_value, clip_value))
