@@ -4,7 +4,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 try:
-    from . import _C
+    from .backend import native as _native  # loads fastnn._C (its ISA check runs now)
 except ModuleNotFoundError as e:  # pragma: no cover - only reachable from a source tree or broken install
     raise ImportError(f"fastnn's native module failed to load ({e}); reinstall with `pip install .`") from e
 
