@@ -39,13 +39,13 @@ CPU = device("cpu")
 
 
 def check_supported(dev) -> device:
-    """Validates a ``device=`` argument; only CPU tensors exist until the CUDA backend lands."""
+    """Validates a ``device=`` argument: a device no backend serves raises ``get_backend``'s RuntimeError."""
     if dev is None:
         return CPU
     d = device(dev)
     if d.type != "cpu":
-        from . import cuda
+        # Imported here, on this rare path only: the backend package imports this module at its top.
+        from .backend import get_backend
 
-        raise RuntimeError(f"fastnn: tensors on {d} are not supported by this build's backends yet "
-                           f"(fastnn.cuda.is_available() = {cuda.is_available()}); use device='cpu'")
+        get_backend(d)
     return d
