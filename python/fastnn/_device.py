@@ -39,13 +39,13 @@ CPU = device("cpu")
 
 
 def check_supported(dev) -> device:
-    """Validates a ``device=`` argument: a device no backend serves raises ``get_backend``'s RuntimeError."""
+    """Validates a ``device=`` argument; only CPU tensors exist until the CUDA backend lands."""
     if dev is None:
         return CPU
     d = device(dev)
     if d.type != "cpu":
-        # Imported here, on this rare path only: the backend package imports this module at its top.
-        from .backend import get_backend
+        from . import cuda
 
-        get_backend(d)
+        raise RuntimeError(f"fastnn: tensors on {d} are not supported by this build's backends yet "
+                           f"(fastnn.cuda.is_available() = {cuda.is_available()}); use device='cpu'")
     return d
