@@ -16,6 +16,7 @@ from .backend.registry import _BY_TYPE as _ARRAY_TYPES
 
 _new = object.__new__
 _HOST = get_backend("cpu")
+_host_asarray = _HOST.xp.asarray  # the host backend's array module's asarray: a C call, no Python frame
 
 
 class Size(tuple):
@@ -58,9 +59,9 @@ class Tensor:
         t = _new(cls)
         if type(arr) not in _ARRAY_TYPES:
             # NumPy reductions return scalars (np.float32), not 0-d arrays; device backends return 0-d
-            # arrays, so a scalar is host data. Looking the type up in the registry's table costs what the
-            # `type(arr) is np.ndarray` test it replaces did, and a new backend's arrays pass untouched.
-            arr = _HOST.asarray(arr)
+            # arrays, so a scalar is host data. Looking the type up in the registry's table is cheaper than
+            # the `type(arr) is np.ndarray` test it replaces, and a new backend's arrays pass untouched.
+            arr = _host_asarray(arr)
         t._data = arr
         t._requires_grad = requires_grad
         t.grad = None
@@ -280,7 +281,7 @@ class Tensor:
             kind = "a leaf Variable that requires grad" if self.grad_fn is None else "a tensor that is part of the graph"
             raise RuntimeError(f"{op}: {kind} is being used in an in-place operation; wrap the update in "
                                "fastnn.no_grad() or use an out-of-place op")
-        if not self._data.flags.writeable:
+        if not getattr(self._data.flags, "writeable", True):  # CuPy arrays have no read-only flag: always writable
             raise RuntimeError(f"{op}: this tensor is a read-only (broadcast) view; call .clone() first")
 
     def _inplace(self, op: str, values) -> "Tensor":
