@@ -1,7 +1,8 @@
 """Tensor: an array (NumPy on CPU) plus autograd state, with PyTorch's attributes, methods and operators.
 
 Every method is declared on the class with PyTorch's signature and delegates to its op in ``fastnn.ops``,
-so a reader (or an IDE) finds the API here and each op's forward beside its backward in one place. The
+so a reader (or an IDE) finds the API here and each op's forward beside its backward in one place; the
+hottest few are the op functions themselves, bound right after the imports at the end (see there). The
 ops import ``Tensor`` at their top, so this module imports them at its end, once the class exists; the
 methods look them up when called.
 """
