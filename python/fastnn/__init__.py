@@ -3,11 +3,15 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+import importlib
+
 try:
-    from . import _C
+    from .backend import native as _native  # loads fastnn._C (its ISA check runs now)
 except ModuleNotFoundError as e:  # pragma: no cover - only reachable from a source tree or broken install
     raise ImportError(f"fastnn's native module failed to load ({e}); reinstall with `pip install .`") from e
 
+# Tensor first: autograd, ops and creation import it at their top, and _tensor imports them at its end.
+from ._tensor import Size, Tensor
 from . import autograd, cuda, dtypes, ops
 from ._runtime import config, get_num_threads, set_num_threads
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
@@ -27,13 +31,8 @@ from .ops import (  # noqa: A004  (abs, max, min, pow, sum ... shadow builtins, 
 from .ops import avg_pool2d, cross_entropy, layer_norm, max_pool2d
 from .ops.attention import scaled_dot_product_attention
 from .random import get_rng_state, manual_seed, seed, set_rng_state
-from ._tensor import Size, Tensor, _install_methods
-
-_install_methods()
-del _install_methods
-
-from . import data, datasets, metrics, nn, optim  # noqa: E402  (after Tensor's methods: modules and optimizers use them)
-from .io import load, save  # noqa: E402
+from . import data, datasets, metrics, nn, optim
+from .io import load, save
 
 clip = clamp
 true_divide = div
@@ -42,7 +41,5 @@ true_divide = div
 def __getattr__(name: str):
     # fastnn.keras is imported on first use: PyTorch-style programs do not pay its ~4 ms at start-up.
     if name == "keras":
-        import importlib
-
         return importlib.import_module(".keras", __name__)
     raise AttributeError(f"module 'fastnn' has no attribute {name!r}")

@@ -3,32 +3,31 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _C
+from . import __version__, cuda  # __version__ is fastnn/__init__'s first statement
+from .backend import native
 
 
 def set_num_threads(n: int) -> None:
     """Sets the OpenMP threads fastnn's kernels use (the default honours OMP_NUM_THREADS)."""
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
         raise TypeError(f"set_num_threads expects an int, got {type(n).__name__}")
-    _C.set_num_threads(int(n))
+    native.set_num_threads(int(n))
 
 
 def get_num_threads() -> int:
-    return int(_C.get_num_threads())
+    return int(native.get_num_threads())
 
 
 def config() -> dict:
     """What this build and machine give fastnn: ISA level chosen, threads, caches, flags, CUDA."""
-    from . import __version__, cuda
-
-    build = dict(_C.build_info())
+    build = dict(native.build_info())
     return {
         "version": __version__,
-        "isa": _C.isa_active(),
-        "isa_supported": _C.isa_supported(),
-        "isa_levels": list(_C.isa_levels()),
+        "isa": native.isa_active(),
+        "isa_supported": native.isa_supported(),
+        "isa_levels": list(native.isa_levels()),
         "num_threads": get_num_threads(),
-        "cache_bytes": dict(_C.cache_info()),
+        "cache_bytes": dict(native.cache_info()),
         "compiler": build["compiler"],
         "build_flags": build["flags"],
         "build_type": build["build_type"],

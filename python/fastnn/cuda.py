@@ -1,16 +1,16 @@
 """CUDA availability, answered honestly without needing a GPU to import."""
 from __future__ import annotations
 
-from . import _C
+from .backend import native
 
 
 def is_built() -> bool:
     """Whether this build of fastnn contains CUDA kernels."""
-    return bool(_C.cuda_built())
+    return bool(native.cuda_built())
 
 
 def device_count() -> int:
-    return int(_C.cuda_device_count()) if is_built() else 0
+    return int(native.cuda_device_count()) if is_built() else 0
 
 
 def is_available() -> bool:
@@ -19,4 +19,4 @@ def is_available() -> bool:
 
 
 def status() -> str:
-    return str(_C.cuda_status())
+    return str(native.cuda_status())

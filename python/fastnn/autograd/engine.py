@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from . import grad_mode
+from .._tensor import Tensor
 from ..backend import backend_of
 from .graph import watch_output
 
@@ -57,8 +58,6 @@ def run_backward(tensors, grad_arrays, retain_graph, capture=None):
     ``retain_grad``). With ``capture`` (a list of tensors), their gradients are returned instead, as
     ``autograd.grad`` does, and no ``.grad`` is touched.
     """
-    from .._tensor import Tensor
-
     node_grads: dict = {}
     leaf_grads: dict = {}  # id(tensor) -> [tensor, grad]
     capture_ids = {id(t) for t in capture} if capture is not None else None

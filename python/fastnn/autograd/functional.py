@@ -1,8 +1,8 @@
 """``backward`` and ``grad``: the entry points into the engine."""
 from __future__ import annotations
 
-import numpy as np
-
+from .._tensor import Tensor
+from ..backend import backend_of
 from .engine import run_backward
 
 
@@ -11,8 +11,6 @@ def _as_tuple(x):
 
 
 def _grad_arrays(outputs, grad_outputs, api: str):
-    from .._tensor import Tensor
-
     arrays = []
     for i, out in enumerate(outputs):
         if not isinstance(out, Tensor):
@@ -20,12 +18,13 @@ def _grad_arrays(outputs, grad_outputs, api: str):
         if not out.requires_grad:
             raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
         g = grad_outputs[i] if grad_outputs is not None else None
+        be = backend_of(out._data)
         if g is None:
             if out.numel() != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            arrays.append(np.ones(out.shape, out._data.dtype))
+            arrays.append(be.xp.ones(out.shape, out._data.dtype))
             continue
-        ga = g._data if isinstance(g, Tensor) else np.asarray(g)
+        ga = g._data if isinstance(g, Tensor) else be.asarray(g)
         if ga.shape != out._data.shape:
             raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of {tuple(ga.shape)} and output[{i}] "
                                f"has a shape of {tuple(out.shape)}.")
@@ -46,8 +45,6 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool =
     gts = _as_tuple(grad_tensors) if grad_tensors is not None else None
     arrays = _grad_arrays(outs, gts, "backward")
     if inputs is not None:
-        from .._tensor import Tensor
-
         ins = _as_tuple(inputs)
         captured = run_backward(outs, arrays, bool(retain_graph), capture=ins)
         for t in ins:
@@ -61,8 +58,6 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool =
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bool = False,
          allow_unused: bool = False):
     """Returns d(outputs)/d(inputs) as a tuple, without touching any ``.grad``."""
-    from .._tensor import Tensor
-
     _reject_create_graph(create_graph, "grad")
     outs = _as_tuple(outputs)
     ins = _as_tuple(inputs)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._tensor import Tensor
+from ..backend import backend_of
 from .functional import grad
 from .grad_mode import no_grad
 
@@ -12,8 +14,6 @@ class GradcheckError(RuntimeError):
 
 
 def _outputs(fn, inputs):
-    from .._tensor import Tensor
-
     out = fn(*inputs)
     outs = out if isinstance(out, (tuple, list)) else (out,)
     return [o for o in outs if isinstance(o, Tensor) and o.dtype.is_floating_point]
@@ -28,8 +28,6 @@ def gradcheck(fn, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: float 
     numerical Jacobian, element by element, within ``atol + rtol * |numerical|``. Random projections
     catch a wrong Jacobian entry with probability one while needing a single backward each.
     """
-    from .._tensor import Tensor
-
     inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
     diff = [t for t in inputs if isinstance(t, Tensor) and t.requires_grad]
     if not diff:
@@ -39,45 +37,46 @@ def gradcheck(fn, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: float 
             raise ValueError(f"gradcheck expects float64 inputs that require grad (got {t.dtype}); "
                              "single precision is too coarse for finite differences")
 
+    be = backend_of(*[t._data for t in diff])
+    xp = be.xp
     outs = _outputs(fn, inputs)
-    rng = np.random.default_rng(seed)
+    rng = xp.random.default_rng(seed)
     for oi, out in enumerate(outs):
-        vs = [np.ones(out.shape)] + [rng.standard_normal(out.shape) for _ in range(n_projections)]
-        # Numerical Jacobian-transpose products, one input element at a time.
-        numeric = [np.zeros((len(vs),) + t.shape) for t in diff]
+        vs = [xp.ones(out.shape)] + [rng.standard_normal(out.shape) for _ in range(n_projections)]
+        # Numerical Jacobian-transpose products, one input element at a time. Each perturbation goes
+        # through the input's write path, so its version moves as with any other in-place change.
+        numeric = [xp.zeros((len(vs),) + tuple(t.shape)) for t in diff]
         with no_grad():
             for ti, t in enumerate(diff):
-                flat = t._data.reshape(-1)  # a view: perturbing it perturbs the input
-                if not np.shares_memory(flat, t._data):
-                    raise ValueError("gradcheck needs inputs with a flat view (call .contiguous() first)")
-                for j in range(flat.size):
-                    orig = flat[j]
-                    flat[j] = orig + eps
+                for idx in np.ndindex(*t.shape):
+                    orig = t._data[idx].item()
+                    t._write(idx, orig + eps)
                     plus = _outputs(fn, inputs)[oi]._data.astype(np.float64)
-                    flat[j] = orig - eps
+                    t._write(idx, orig - eps)
                     minus = _outputs(fn, inputs)[oi]._data.astype(np.float64)
-                    flat[j] = orig
+                    t._write(idx, orig)
                     d = (plus - minus) / (2 * eps)
                     for vi, v in enumerate(vs):
-                        numeric[ti][vi].reshape(-1)[j] = np.sum(d * v)
+                        numeric[ti][(vi,) + idx] = (d * v).sum()
         if not out.requires_grad:
             for ti, t in enumerate(diff):
-                if np.any(numeric[ti] != 0):
+                if (numeric[ti] != 0).any():
                     return _fail(raise_exception, f"output {oi} does not require grad but depends on input {ti}")
             continue
         for vi, v in enumerate(vs):
             fresh = _outputs(fn, inputs)[oi]
             analytic = grad(fresh, diff, grad_outputs=Tensor._wrap(v.astype(fresh._data.dtype)), allow_unused=True)
             for ti, (a, t) in enumerate(zip(analytic, diff)):
-                a_arr = np.zeros(t.shape) if a is None else a._data
+                a_arr = xp.zeros(t.shape) if a is None else a._data
                 n_arr = numeric[ti][vi]
-                bad = ~np.isclose(a_arr, n_arr, atol=atol, rtol=rtol, equal_nan=True)
-                if np.any(bad):
-                    err = np.abs(a_arr - n_arr)
+                bad = ~xp.isclose(a_arr, n_arr, atol=atol, rtol=rtol, equal_nan=True)
+                if bad.any():
+                    err = xp.abs(a_arr - n_arr)
                     return _fail(raise_exception,
                                  f"Jacobian mismatch for output {oi} with respect to input {ti} "
                                  f"(projection {vi}): {int(bad.sum())} of {bad.size} entries differ, max abs error "
-                                 f"{np.nanmax(err) if err.size else 0:.3g}\nanalytical:\n{a_arr}\nnumerical:\n{n_arr}")
+                                 f"{float(xp.nanmax(err)) if err.size else 0:.3g}\nanalytical:\n{a_arr}\n"
+                                 f"numerical:\n{n_arr}")
     return True
 
 

@@ -1,10 +1,12 @@
-"""dtype changes: ``to``, ``float``, ``double``, ``long``, ``bool`` (differentiable between floats)."""
+"""dtype and device changes: ``to``, ``float``, ``double``, ``long``, ``bool`` (differentiable between floats)
+and moves between devices (differentiable: the gradient moves back)."""
 from __future__ import annotations
 
 from .. import dtypes
-from ..autograd.graph import record
-from .._device import check_supported
 from .._tensor import Tensor
+from ..autograd.graph import record
+from ..backend import backend_of, get_backend
+from .shape import clone
 
 
 def cast(a: Tensor, dtype) -> Tensor:
@@ -18,6 +20,15 @@ def cast(a: Tensor, dtype) -> Tensor:
     return record(Tensor._wrap(y), "ToCopyBackward0", (a,), lambda g: (g.astype(src),))
 
 
+def move(a: Tensor, be) -> Tensor:
+    """``a`` on backend ``be``'s device: ``a`` itself when it is there already, else a copy through the host."""
+    src = backend_of(a._data)
+    if be is src:
+        return a
+    y = be.from_host(src.to_host(a._data))
+    return record(Tensor._wrap(y), "ToCopyBackward0", (a,), lambda g: (src.from_host(be.to_host(g)),))
+
+
 def to(a: Tensor, *args, dtype=None, device=None, copy: bool = False, non_blocking: bool = False) -> Tensor:
     """``t.to(dtype)``, ``t.to(device)``, ``t.to(device, dtype)`` or ``t.to(other_tensor)``."""
     for arg in args:
@@ -29,10 +40,11 @@ def to(a: Tensor, *args, dtype=None, device=None, copy: bool = False, non_blocki
             device = arg
         else:
             dtype = arg
-    check_supported(device)
+    # The target backend first: an unsupported device raises get_backend's RuntimeError before any work.
+    be = get_backend(device) if device is not None else None
     out = cast(a, dtype) if dtype is not None else a
+    if be is not None:
+        out = move(out, be)
     if copy and out is a:
-        from .shape import clone
-
         out = clone(a)
     return out
