@@ -6,6 +6,7 @@ import numbers
 import numpy as np
 
 from .. import dtypes
+from ..backend import backend_of
 from .._tensor import Tensor
 
 _CATEGORY = {dtypes.bool_: 0, dtypes.int64: 1, dtypes.float32: 2, dtypes.float64: 2}
@@ -23,11 +24,22 @@ def xp_of(arr):
 def as_tensor(x, op: str) -> Tensor:
     if isinstance(x, Tensor):
         return x
-    if isinstance(x, (np.ndarray, list, tuple, numbers.Number, np.generic)):
+    if isinstance(x, (list, tuple, numbers.Number, np.generic)) or _is_array(x):
         from ..creation import tensor
 
         return tensor(x)
     raise TypeError(f"{op}(): expected a Tensor or a number, got {type(x).__name__}")
+
+
+def _is_array(x) -> bool:
+    """Whether some backend holds ``x`` (backend_of refuses a type no backend knows with a TypeError)."""
+    if x is None:  # backend_of skips None, which is no operand here
+        return False
+    try:
+        backend_of(x)
+    except TypeError:
+        return False
+    return True
 
 
 def _scalar_category(x) -> int:
@@ -103,6 +115,12 @@ def binary_operands(a, b, op: str):
     return (a if isinstance(a, Tensor) else None, b if isinstance(b, Tensor) else None, xa, xb)
 
 
+def binary_backend(ta, tb, xa, xb):
+    """The backend of ``binary_operands``' arrays, asking only about the tensors' (a NumPy scalar made from
+    a Python number has no device, and backend_of takes the slow path to classify one)."""
+    return backend_of(xa if ta is not None else None, xb if tb is not None else None)
+
+
 def _check_broadcast(sa, sb) -> None:
     """PyTorch's RuntimeError for shapes that do not broadcast (NumPy would raise a ValueError mid-op)."""
     for i in range(1, min(len(sa), len(sb)) + 1):
@@ -165,14 +183,15 @@ def unbroadcast(grad, shape):
     return grad.reshape(shape)
 
 
-def expand_reduced(grad, shape, axes, keepdim: bool):
-    """Broadcasts the gradient of a reduction over ``axes`` back to the input's ``shape``."""
+def expand_reduced(grad, shape, axes, keepdim: bool, be=None):
+    """Broadcasts the gradient of a reduction over ``axes`` back to the input's ``shape``. ``be``, the
+    op's backend, saves a look-up where the op has one; otherwise the gradient's own is asked."""
     if not keepdim and axes:
         grad = grad.reshape(tuple(1 if i in axes else s for i, s in enumerate(shape)))
-    xp = xp_of(grad)
-    if grad.size == 1 and xp is np:
-        # np.full is several times cheaper than broadcast_to's view machinery for the scalar case.
-        return np.full(shape, grad.reshape(()), grad.dtype)
+    xp = (be or backend_of(grad)).xp
+    if grad.size == 1:
+        # full is several times cheaper than broadcast_to's view machinery for the scalar case.
+        return xp.full(shape, grad.reshape(()), grad.dtype)
     return xp.broadcast_to(grad, shape)
 
 

@@ -1,12 +1,15 @@
 """Broadcasting arithmetic and comparisons, each forward beside its backward."""
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from .. import dtypes
 from ..autograd.graph import record
+from ..backend import backend_of
 from .._tensor import Tensor
-from ._util import binary_operands, unbroadcast
+from ._util import binary_backend, binary_operands, unbroadcast
 
 
 def _shape(t, x):
@@ -72,14 +75,15 @@ def mul(a, b) -> Tensor:
 
 def div(a, b) -> Tensor:
     ta, tb, xa, xb = binary_operands(a, b, "div")
-    if np.asarray(xa).dtype.kind != "f":  # true division of integers gives float32, as in PyTorch
-        xa = np.asarray(xa, np.float32) if ta is not None else np.float32(xa)
-        xb = np.asarray(xb, np.float32) if tb is not None else np.float32(xb)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # xa and xb are arrays or NumPy scalars (binary_operands casts a Python number), so both have a dtype.
+    if xa.dtype.kind != "f":  # true division of integers gives float32, as in PyTorch
+        xa, xb = xa.astype(np.float32), xb.astype(np.float32)
+    be = binary_backend(ta, tb, xa, xb)
+    with be.errstate(divide="ignore", invalid="ignore"):
         out = Tensor._wrap(xa / xb)
 
     def backward(g):
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with be.errstate(divide="ignore", invalid="ignore"):
             ga = unbroadcast(g / xb, ta.shape) if ta is not None and ta._requires_grad else None
             gb = unbroadcast(-g * xa / (xb * xb), tb.shape) if tb is not None and tb._requires_grad else None
         return ga, gb
@@ -89,21 +93,23 @@ def div(a, b) -> Tensor:
 
 def pow(a, b) -> Tensor:  # noqa: A001  (PyTorch's name)
     ta, tb, xa, xb = binary_operands(a, b, "pow")
-    if ta is not None and tb is None and np.asarray(xa).dtype.kind != "f" and float(xb) < 0:
+    if ta is not None and tb is None and xa.dtype.kind != "f" and float(xb) < 0:
         raise RuntimeError("Integers to negative integer powers are not allowed.")
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        out_arr = np.power(xa, xb)
+    be = binary_backend(ta, tb, xa, xb)
+    xp = be.xp
+    with be.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        out_arr = xp.power(xa, xb)
     out = Tensor._wrap(out_arr)
 
     def backward(g):
         ga = gb = None
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        with be.errstate(divide="ignore", invalid="ignore", over="ignore"):
             if ta is not None and ta._requires_grad:
                 # d/da a^b = b a^(b-1); PyTorch defines it as 0 where b == 0 (even at a == 0).
-                local = np.where(xb == 0, 0, xb * np.power(xa, xb - 1))
+                local = xp.where(xb == 0, 0, xb * xp.power(xa, xb - 1))
                 ga = unbroadcast(g * local, ta.shape)
             if tb is not None and tb._requires_grad:
-                local = np.where((xa == 0) & (xb >= 0), 0, out_arr * np.log(xa))
+                local = xp.where((xa == 0) & (xb >= 0), 0, out_arr * xp.log(xa))
                 gb = unbroadcast(g * local, tb.shape)
         return ga, gb
 
@@ -118,43 +124,45 @@ def neg(a: Tensor) -> Tensor:
     return record(out, "NegBackward0", (a,), lambda g: (-g,))
 
 
-def _compare(ufunc, name):
+def _compare(operator_fn, name):
+    # The operator module's functions work on every backend's arrays and need no look-up.
     def op(a, b) -> Tensor:
         _, _, xa, xb = binary_operands(a, b, name)
-        return Tensor._wrap(ufunc(xa, xb))
+        return Tensor._wrap(operator_fn(xa, xb))
 
     op.__name__ = name
     op.__doc__ = f"Element-wise {name} (broadcasting); a bool tensor outside the graph."
     return op
 
 
-eq = _compare(np.equal, "eq")
-ne = _compare(np.not_equal, "ne")
-lt = _compare(np.less, "lt")
-le = _compare(np.less_equal, "le")
-gt = _compare(np.greater, "gt")
-ge = _compare(np.greater_equal, "ge")
+eq = _compare(operator.eq, "eq")
+ne = _compare(operator.ne, "ne")
+lt = _compare(operator.lt, "lt")
+le = _compare(operator.le, "le")
+gt = _compare(operator.gt, "gt")
+ge = _compare(operator.ge, "ge")
 
 
-def _logical(ufunc, name):
+def _logical(operator_fn, name):
     def op(a, b) -> Tensor:
         _, _, xa, xb = binary_operands(a, b, name)
-        return Tensor._wrap(ufunc(xa, xb) if np.asarray(xa).dtype.kind in "bi" else ufunc(xa != 0, xb != 0))
+        return Tensor._wrap(operator_fn(xa, xb) if xa.dtype.kind in "bi" else operator_fn(xa != 0, xb != 0))
 
     op.__name__ = name
     return op
 
 
-bitwise_and = _logical(np.bitwise_and, "bitwise_and")
-bitwise_or = _logical(np.bitwise_or, "bitwise_or")
-bitwise_xor = _logical(np.bitwise_xor, "bitwise_xor")
+bitwise_and = _logical(operator.and_, "bitwise_and")
+bitwise_or = _logical(operator.or_, "bitwise_or")
+bitwise_xor = _logical(operator.xor, "bitwise_xor")
 
 
 def logical_not(a: Tensor) -> Tensor:
-    return Tensor._wrap(np.logical_not(a._data))
+    x = a._data
+    return Tensor._wrap(backend_of(x).xp.logical_not(x))
 
 
 def bitwise_not(a: Tensor) -> Tensor:
     if a.dtype.np.kind not in "bi":
         raise TypeError(f"bitwise_not is only implemented for integer and bool tensors, got {a.dtype}")
-    return Tensor._wrap(np.invert(a._data))
+    return Tensor._wrap(~a._data)
