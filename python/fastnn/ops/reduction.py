@@ -7,6 +7,7 @@ import numpy as np
 
 from .. import dtypes
 from ..autograd.graph import record
+from ..backend import backend_of
 from .._tensor import Tensor
 from ._util import expand_reduced, float_data, normalize_dim, normalize_dims, reduction_dims
 
@@ -40,47 +41,51 @@ def mean(a: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     axes = reduction_dims(dim, a.ndim, "mean")
     x = a._data if dtype is None else a._data.astype(dtypes.to_dtype(dtype).np)
     n = _count(a.shape, axes)
-    with np.errstate(invalid="ignore", divide="ignore"):  # the mean of nothing is NaN, as in PyTorch
-        y = np.sum(x, axis=axes, keepdims=keepdim) / x.dtype.type(n)
+    be = backend_of(x)
+    with be.errstate(invalid="ignore", divide="ignore"):  # the mean of nothing is NaN, as in PyTorch
+        y = x.sum(axis=axes, keepdims=keepdim) / x.dtype.type(n)
     shape = a.shape
     return record(Tensor._wrap(y), "MeanBackward1", (a,),
-                  lambda g: (expand_reduced(g / g.dtype.type(n or 1), shape, axes, keepdim),))
+                  lambda g: (expand_reduced(g / g.dtype.type(n or 1), shape, axes, keepdim, be),))
 
 
-def _extreme(a: Tensor, dim, keepdim, np_reduce, np_arg, name):
+def _extreme(a: Tensor, dim, keepdim, name):
+    """max / min (``name``), through the array methods of that name and arg+name."""
     x = a._data
     if dim is None:
         if x.size == 0:
             raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
                                "Specify the reduction dim with the 'dim' argument.")
-        y = np_reduce(x)
+        y = getattr(x, name)()
 
         def backward(g):
             # The full reduction spreads the gradient evenly over tied extremes (PyTorch's amax rule).
-            mask = (x == y) | (np.isnan(x) & np.isnan(y))
+            xp = backend_of(x).xp
+            mask = (x == y) | (xp.isnan(x) & xp.isnan(y))
             return ((mask * (g / mask.sum())).astype(g.dtype),)
 
         return record(Tensor._wrap(y), f"{name.capitalize()}Backward1", (a,), backward)
     ax = normalize_dim(dim, a.ndim, name)
     if a.ndim and x.shape[ax] == 0:
         raise IndexError(f"{name}(): Expected reduction dim {dim} to have non-zero size.")
+    xp = backend_of(x).xp
     if a.ndim == 0:
-        idx = np.zeros((), np.int64)
+        idx = xp.zeros((), np.int64)
         values = record(Tensor._wrap(x.copy()), f"{name.capitalize()}Backward0", (a,), lambda g: (g,))
         return ValuesIndices(values, Tensor._wrap(idx))
-    idx = np_arg(x, axis=ax, keepdims=True)
-    vals = np.take_along_axis(x, idx, axis=ax)
+    idx = getattr(x, "arg" + name)(axis=ax, keepdims=True)
+    vals = xp.take_along_axis(x, idx, axis=ax)
     shape = x.shape
 
     def backward(g):
-        gk = g if keepdim else np.expand_dims(g, ax)
-        out = np.zeros(shape, g.dtype)
-        np.put_along_axis(out, idx, gk, axis=ax)
+        gk = g if keepdim else xp.expand_dims(g, ax)
+        out = xp.zeros(shape, g.dtype)
+        xp.put_along_axis(out, idx, gk, axis=ax)
         return (out,)
 
-    values = Tensor._wrap(vals if keepdim else np.squeeze(vals, ax))
+    values = Tensor._wrap(vals if keepdim else vals.squeeze(ax))
     values = record(values, f"{name.capitalize()}Backward0", (a,), backward)
-    return ValuesIndices(values, Tensor._wrap((idx if keepdim else np.squeeze(idx, ax)).astype(np.int64)))
+    return ValuesIndices(values, Tensor._wrap((idx if keepdim else idx.squeeze(ax)).astype(np.int64)))
 
 
 def max(a: Tensor, dim=None, keepdim: bool = False):  # noqa: A001
@@ -89,7 +94,7 @@ def max(a: Tensor, dim=None, keepdim: bool = False):  # noqa: A001
         from .elementwise import maximum
 
         return maximum(a, dim)
-    return _extreme(a, dim, keepdim, np.max, np.argmax, "max")
+    return _extreme(a, dim, keepdim, "max")
 
 
 def min(a: Tensor, dim=None, keepdim: bool = False):  # noqa: A001
@@ -97,22 +102,22 @@ def min(a: Tensor, dim=None, keepdim: bool = False):  # noqa: A001
         from .elementwise import minimum
 
         return minimum(a, dim)
-    return _extreme(a, dim, keepdim, np.min, np.argmin, "min")
+    return _extreme(a, dim, keepdim, "min")
 
 
 def amax(a: Tensor, dim=(), keepdim: bool = False) -> Tensor:
-    return _amext(a, dim, keepdim, np.max, "amax")
+    return _amext(a, dim, keepdim, "max", "amax")
 
 
 def amin(a: Tensor, dim=(), keepdim: bool = False) -> Tensor:
-    return _amext(a, dim, keepdim, np.min, "amin")
+    return _amext(a, dim, keepdim, "min", "amin")
 
 
-def _amext(a, dim, keepdim, np_reduce, name):
+def _amext(a, dim, keepdim, method, name):
     axes = reduction_dims(dim, a.ndim, name)
     x = a._data
     _check_nonempty(x, dim, axes, name)
-    y = np_reduce(x, axis=axes, keepdims=True)
+    y = getattr(x, method)(axis=axes, keepdims=True)
 
     def backward(g):
         mask = x == y
@@ -135,24 +140,25 @@ def _check_nonempty(x, dim, axes, name):
             raise IndexError(f"{name}(): Expected reduction dim {ax} to have non-zero size.")
 
 
-def _argext(a, dim, keepdim, np_arg, name):
+def _argext(a, dim, keepdim, name):
+    """argmax / argmin (``name``, an array method)."""
     x = a._data
     if dim is None:
         _check_nonempty(x, None, (), name)
-        idx = np.int64(np_arg(x))
+        idx = getattr(x, name)().astype(np.int64)
         # keepdim without dim keeps every dim at size 1, as in PyTorch.
-        return Tensor._wrap(np.full((1,) * x.ndim, idx) if keepdim else idx)
+        return Tensor._wrap(idx.reshape((1,) * x.ndim) if keepdim else idx)
     ax = normalize_dim(dim, a.ndim, name)
     _check_nonempty(x, dim, (ax,) if a.ndim else (), name)
-    return Tensor._wrap(np_arg(x, axis=ax, keepdims=keepdim).astype(np.int64))
+    return Tensor._wrap(getattr(x, name)(axis=ax, keepdims=keepdim).astype(np.int64))
 
 
 def argmax(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:
-    return _argext(a, dim, keepdim, np.argmax, "argmax")
+    return _argext(a, dim, keepdim, "argmax")
 
 
 def argmin(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:
-    return _argext(a, dim, keepdim, np.argmin, "argmin")
+    return _argext(a, dim, keepdim, "argmin")
 
 
 def _correction(correction, unbiased):
@@ -168,15 +174,16 @@ def var(a: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction
     c = _correction(correction, unbiased)
     x = float_data(a)
     n = _count(a.shape, axes)
-    centered = x - np.mean(x, axis=axes, keepdims=True) if n else x
+    centered = x - x.mean(axis=axes, keepdims=True) if n else x
     denom = x.dtype.type(n - c) if n - c > 0 else x.dtype.type(0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        y = np.sum(centered * centered, axis=axes, keepdims=keepdim) / denom
+    be = backend_of(x)
+    with be.errstate(invalid="ignore", divide="ignore"):
+        y = (centered * centered).sum(axis=axes, keepdims=keepdim) / denom
     shape = a.shape
 
     def backward(g):
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return (expand_reduced(g, shape, axes, keepdim) * (2 / denom) * centered,)
+        with be.errstate(invalid="ignore", divide="ignore"):
+            return (expand_reduced(g, shape, axes, keepdim, be) * (2 / denom) * centered,)
 
     return record(Tensor._wrap(y), "VarBackward0", (a,), backward)
 
@@ -186,16 +193,18 @@ def std(a: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction
     c = _correction(correction, unbiased)
     x = float_data(a)
     n = _count(a.shape, axes)
-    centered = x - np.mean(x, axis=axes, keepdims=True) if n else x
+    centered = x - x.mean(axis=axes, keepdims=True) if n else x
     denom = x.dtype.type(n - c) if n - c > 0 else x.dtype.type(0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        y = np.sqrt(np.sum(centered * centered, axis=axes, keepdims=keepdim) / denom)
+    be = backend_of(x)
+    xp = be.xp
+    with be.errstate(invalid="ignore", divide="ignore"):
+        y = xp.sqrt((centered * centered).sum(axis=axes, keepdims=keepdim) / denom)
     shape = a.shape
 
     def backward(g):
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with be.errstate(invalid="ignore", divide="ignore"):
             # Where the std is 0 the gradient is taken as 0 (not 0/0), as PyTorch's std_backward does.
-            scale = expand_reduced(np.where(y == 0, 0, g / (denom * y)).astype(g.dtype), shape, axes, keepdim)
+            scale = expand_reduced(xp.where(y == 0, 0, g / (denom * y)).astype(g.dtype), shape, axes, keepdim, be)
             return (scale * centered,)
 
     return record(Tensor._wrap(y), "StdBackward0", (a,), backward)
@@ -204,50 +213,53 @@ def std(a: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction
 def logsumexp(a: Tensor, dim, keepdim: bool = False) -> Tensor:
     axes = normalize_dims(dim, a.ndim, "logsumexp")
     x = float_data(a)
-    m = np.max(x, axis=axes, keepdims=True) if x.size else np.zeros([1] * x.ndim, x.dtype)
-    m = np.where(np.isfinite(m), m, 0).astype(x.dtype)  # all -inf rows stay -inf instead of NaN
-    with np.errstate(divide="ignore"):
-        y_keep = m + np.log(np.sum(np.exp(x - m), axis=axes, keepdims=True))
+    be = backend_of(x)
+    xp = be.xp
+    m = x.max(axis=axes, keepdims=True) if x.size else xp.zeros([1] * x.ndim, x.dtype)
+    m = xp.where(xp.isfinite(m), m, 0).astype(x.dtype)  # all -inf rows stay -inf instead of NaN
+    with be.errstate(divide="ignore"):
+        y_keep = m + xp.log(xp.exp(x - m).sum(axis=axes, keepdims=True))
     y = y_keep if keepdim else y_keep.reshape(tuple(s for i, s in enumerate(x.shape) if i not in axes))
 
     def backward(g):
         gk = g if keepdim else g.reshape(y_keep.shape)
-        with np.errstate(invalid="ignore"):
-            return (gk * np.exp(x - y_keep),)
+        with be.errstate(invalid="ignore"):
+            return (gk * xp.exp(x - y_keep),)
 
     return record(Tensor._wrap(y), "LogsumexpBackward0", (a,), backward)
 
 
 def all(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     axes = normalize_dims(dim, a.ndim, "all")
-    return Tensor._wrap(np.all(a._data, axis=axes, keepdims=keepdim))
+    return Tensor._wrap(a._data.all(axis=axes, keepdims=keepdim))
 
 
 def any(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     axes = normalize_dims(dim, a.ndim, "any")
-    return Tensor._wrap(np.any(a._data, axis=axes, keepdims=keepdim))
+    return Tensor._wrap(a._data.any(axis=axes, keepdims=keepdim))
 
 
 def prod(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     axes = normalize_dims(dim, a.ndim, "prod")
     x = a._data if a.dtype.is_floating_point else a._data.astype(np.int64)
-    y = np.prod(x, axis=axes, keepdims=keepdim)
+    y = x.prod(axis=axes, keepdims=keepdim)
     shape = a.shape
 
     def backward(g):
+        be = backend_of(x)
+        xp = be.xp
         if x.size == 0:  # nothing to differentiate (and the cumprod below cannot reshape an empty axis)
-            return (np.zeros(shape, g.dtype),)
+            return (xp.zeros(shape, g.dtype),)
         # Product of the others, computed without dividing so zeros are handled exactly.
-        out = np.empty(shape, g.dtype)
+        out = xp.empty(shape, g.dtype)
         flat_axes = axes
-        moved = np.moveaxis(x, flat_axes, tuple(range(len(shape) - len(flat_axes), len(shape))))
+        moved = xp.moveaxis(x, flat_axes, tuple(range(len(shape) - len(flat_axes), len(shape))))
         lead = moved.shape[: len(shape) - len(flat_axes)]
         m = moved.reshape(lead + (-1,))
-        left = np.cumprod(np.concatenate([np.ones(lead + (1,), x.dtype), m[..., :-1]], -1), -1)
-        right = np.flip(np.cumprod(np.concatenate([np.ones(lead + (1,), x.dtype), np.flip(m, -1)[..., :-1]], -1),
-                                   -1), -1)
+        left = xp.concatenate([xp.ones(lead + (1,), x.dtype), m[..., :-1]], -1).cumprod(-1)
+        right = xp.flip(xp.concatenate([xp.ones(lead + (1,), x.dtype), xp.flip(m, -1)[..., :-1]], -1).cumprod(-1), -1)
         others = (left * right).reshape(moved.shape)
-        out[...] = np.moveaxis(others, tuple(range(len(shape) - len(flat_axes), len(shape))), flat_axes)
-        return (expand_reduced(g, shape, axes, keepdim) * out,)
+        out[...] = xp.moveaxis(others, tuple(range(len(shape) - len(flat_axes), len(shape))), flat_axes)
+        return (expand_reduced(g, shape, axes, keepdim, be) * out,)
 
     return record(Tensor._wrap(y), "ProdBackward0", (a,), backward)
