@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.graph import record
-from ..random import generator
+from ..backend import backend_of
 from .._tensor import Tensor
 from ._util import as_tensor
 
@@ -24,12 +24,13 @@ def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False)
     x = a._data
     if x.dtype.kind != "f":
         raise RuntimeError(f"dropout(): expected a floating point input, got {a.dtype}")
+    be = backend_of(x)
     if p == 1.0:
-        scaled_mask = np.zeros(x.shape, x.dtype)
+        scaled_mask = be.xp.zeros(x.shape, x.dtype)
     else:
-        # One uniform draw per element in the input's dtype; the mask carries the 1/(1-p) scale so the
-        # backward is one multiply.
-        keep = generator().random(x.shape, dtype=np.float32) >= np.float32(p)
+        # One uniform draw per element from the device's generator; the mask carries the 1/(1-p) scale so
+        # the backward is one multiply.
+        keep = be.generator().random(x.shape, dtype=np.float32) >= np.float32(p)
         scaled_mask = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p))
     y = x * scaled_mask
     return record(Tensor._wrap(y), "MulBackward0", (a,), lambda g: (g * scaled_mask,))
@@ -45,7 +46,7 @@ def dropout2d(input, p: float = 0.5, training: bool = True, inplace: bool = Fals
         raise RuntimeError(f"dropout2d(): expected 3-D or 4-D input, got {a.ndim}-D")
     x = a._data
     mask_shape = x.shape[:-2] + (1, 1)
-    keep = generator().random(mask_shape, dtype=np.float32) >= np.float32(p)
+    keep = backend_of(x).generator().random(mask_shape, dtype=np.float32) >= np.float32(p)
     scaled_mask = keep.astype(x.dtype) * (x.dtype.type(1.0 / (1.0 - p)) if p < 1 else 0)
     y = x * scaled_mask
     return record(Tensor._wrap(y), "MulBackward0", (a,), lambda g: (g * scaled_mask,))

@@ -1,8 +1,8 @@
 """embedding: rows of a weight matrix picked by integer indices; the backward scatters the output gradient
 back into those rows (repeats add up).
 
-The scatter counts the indices first (np.bincount, O(n + rows)): rows picked once get a plain fancy
-assignment and only the repeated ones go through np.add.at, the slow part (4096 indices x 256 dims into
+The scatter counts the indices first (bincount, O(n + rows)): rows picked once get a plain fancy
+assignment and only the repeated ones go through add.at, the slow part (4096 indices x 256 dims into
 10000 rows, ~1/3 of them repeats, best of 15 on a busy 2-core machine: 11.4 ms all through np.add.at,
 3.4 ms split this way, 27 ms for a sort + np.add.reduceat variant)."""
 from __future__ import annotations
@@ -13,6 +13,7 @@ import numpy as np
 
 from ..autograd.grad_mode import no_grad
 from ..autograd.graph import record
+from ..backend import backend_of
 from .._tensor import Tensor
 from ._util import as_tensor
 
@@ -29,7 +30,7 @@ def _normalize_padding_idx(padding_idx, num_embeddings: int):
     return padding_idx + num_embeddings if padding_idx < 0 else padding_idx
 
 
-def _indices(input, rows: int) -> np.ndarray:
+def _indices(input, rows: int):
     t = input if isinstance(input, Tensor) else as_tensor(input, "embedding")
     idx = t._data
     if idx.dtype.kind not in "iu":
@@ -40,18 +41,18 @@ def _indices(input, rows: int) -> np.ndarray:
     return idx
 
 
-def _renorm_(weight: Tensor, idx: np.ndarray, max_norm: float, norm_type: float) -> None:
+def _renorm_(weight: Tensor, idx, max_norm: float, norm_type: float, xp) -> None:
     """torch's embedding_renorm_: every referenced row whose norm exceeds max_norm is scaled in place to
     max_norm (the 1e-7 keeps the division safe, as in torch)."""
-    rows = np.unique(idx)
+    rows = xp.unique(idx)
     w = weight._data
-    norms = np.linalg.norm(w[rows].astype(np.float64), ord=norm_type, axis=1)
+    norms = xp.linalg.norm(w[rows].astype(np.float64), ord=norm_type, axis=1)
     big = norms > max_norm
-    if np.any(big):
+    if big.any():
         with no_grad():
             scale = (max_norm / (norms[big] + 1e-7)).astype(w.dtype)
             w[rows[big]] *= scale[:, None]
-            weight._version += 1
+            weight._written()
 
 
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type: float = 2.0,
@@ -66,23 +67,24 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type: float =
     rows, dim = w.shape
     padding_idx = _normalize_padding_idx(padding_idx, rows)
     idx = _indices(input, rows)
+    xp = backend_of(w._data, idx).xp
     if max_norm is not None:
-        _renorm_(w, idx, float(max_norm), float(norm_type))
+        _renorm_(w, idx, float(max_norm), float(norm_type), xp)
     y = w._data[idx]  # a fresh (…, dim) array
 
     def backward(g):
         flat = idx.reshape(-1)
         g2 = g.reshape(flat.size, dim)
-        counts = np.bincount(flat, minlength=rows)
+        counts = xp.bincount(flat, minlength=rows)
         if scale_grad_by_freq:
             g2 = g2 / counts[flat].astype(g2.dtype)[:, None]
-        gw = np.zeros((rows, dim), g.dtype)
+        gw = xp.zeros((rows, dim), g.dtype)
         once = counts[flat] == 1
         if once.all():
             gw[flat] = g2
-        else:  # rows picked once are plain assignments; only the repeated ones go through np.add.at
+        else:  # rows picked once are plain assignments; only the repeated ones go through add.at
             gw[flat[once]] = g2[once]
-            np.add.at(gw, flat[~once], g2[~once])
+            xp.add.at(gw, flat[~once], g2[~once])
         if padding_idx is not None:
             gw[padding_idx] = 0
         return (gw,)

@@ -1,34 +1,41 @@
 """getitem with basic and advanced indices; its backward scatters the gradient back (adding repeats)."""
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from ..autograd.graph import record
+from ..backend import backend_of
 from .._tensor import Tensor
 
+# Index parts that select a view (basic indexing); anything else is an array of indices or a mask.
+_BASIC = (numbers.Integral, np.generic, slice, type(None), type(Ellipsis))
 
-def convert_index(index):
-    """Turns Tensors inside an index into arrays; lists of ints/bools become arrays as in PyTorch."""
+
+def convert_index(index, arr=None):
+    """Turns Tensors inside an index into arrays; lists of ints/bools become arrays as in PyTorch, on the
+    backend of ``arr`` (the indexed array; the CPU's when not given)."""
     if isinstance(index, Tensor):
         return index._data
     if isinstance(index, tuple):
-        return tuple(convert_index(i) for i in index)
+        return tuple(convert_index(i, arr) for i in index)
     if isinstance(index, list):
-        return np.asarray([i._data if isinstance(i, Tensor) else i for i in index])
+        return backend_of(arr).xp.asarray([i._data if isinstance(i, Tensor) else i for i in index])
     return index
 
 
 def _is_advanced(index) -> bool:
     parts = index if isinstance(index, tuple) else (index,)
-    return any(isinstance(p, np.ndarray) for p in parts)
+    return not all(isinstance(p, _BASIC) for p in parts)
 
 
 def getitem(a: Tensor, index) -> Tensor:
-    idx = convert_index(index)
     x = a._data
+    idx = convert_index(index, x)
     try:
         y = x[idx]
-        if isinstance(y, np.generic):
+        if type(y) is not type(x):
             # NumPy copies one element out as a scalar; an Ellipsis keeps it a 0-d view that writes through,
             # as PyTorch's t[i, j] does.
             y = x[(idx if isinstance(idx, tuple) else (idx,)) + (Ellipsis,)]
@@ -38,9 +45,11 @@ def getitem(a: Tensor, index) -> Tensor:
     in_shape = x.shape
 
     def backward(g):
-        out = np.zeros(in_shape, g.dtype)
+        # The forward is plain indexing (any backend); only the scatter asks for the array module.
+        xp = backend_of(g).xp
+        out = xp.zeros(in_shape, g.dtype)
         if advanced:
-            np.add.at(out, idx, g)  # repeated indices accumulate
+            xp.add.at(out, idx, g)  # repeated indices accumulate
         else:
             out[idx] = g
         return (out,)
@@ -58,5 +67,4 @@ def index_select(a: Tensor, dim: int, index: Tensor) -> Tensor:
 def masked_fill(a: Tensor, mask, value) -> Tensor:
     from .elementwise import where
 
-    m = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
-    return where(Tensor._wrap(m), value, a)
+    return where(mask, value, a)  # where takes a Tensor mask as is and converts any other

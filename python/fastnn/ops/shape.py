@@ -2,11 +2,11 @@
 split, chunk, narrow. Their backwards only move gradients back into the input's layout."""
 from __future__ import annotations
 
+import itertools
 import math
 
-import numpy as np
-
 from ..autograd.graph import record
+from ..backend import backend_of
 from .._tensor import Tensor
 from ._util import as_tensor, normalize_dim, shape_arg, unbroadcast
 
@@ -29,7 +29,8 @@ def reshape(a: Tensor, *shape) -> Tensor:
 def view(a: Tensor, *shape) -> Tensor:
     """reshape that must share storage: a layout that would need a copy raises, as ``torch.Tensor.view``."""
     out = reshape(a, *shape)
-    if out._data.size and not np.may_share_memory(out._data, a._data):
+    y, x = out._data, a._data
+    if y.size and not backend_of(x).xp.may_share_memory(y, x):
         raise RuntimeError("view size is not compatible with input tensor's size and stride (at least one dimension "
                            "spans across two contiguous subspaces). Use .reshape(...) instead.")
     return out
@@ -48,7 +49,7 @@ def permute(a: Tensor, *dims) -> Tensor:
     axes = tuple(normalize_dim(d, a.ndim, "permute") for d in dims)
     if len(set(axes)) != len(axes):
         raise RuntimeError("permute(): duplicate dims are not allowed.")
-    inverse = tuple(np.argsort(axes))
+    inverse = tuple(sorted(range(len(axes)), key=axes.__getitem__))
     return record(Tensor._wrap(a._data.transpose(axes)), "PermuteBackward0", (a,),
                   lambda g: (g.transpose(inverse),))
 
@@ -57,8 +58,8 @@ def transpose(a: Tensor, dim0: int, dim1: int) -> Tensor:
     d0, d1 = normalize_dim(dim0, a.ndim, "transpose"), normalize_dim(dim1, a.ndim, "transpose")
     if a.ndim < 2:
         return record(Tensor._wrap(a._data), "TransposeBackward0", (a,), lambda g: (g,))
-    return record(Tensor._wrap(np.swapaxes(a._data, d0, d1)), "TransposeBackward0", (a,),
-                  lambda g: (np.swapaxes(g, d0, d1),))
+    return record(Tensor._wrap(a._data.swapaxes(d0, d1)), "TransposeBackward0", (a,),
+                  lambda g: (g.swapaxes(d0, d1),))
 
 
 def t(a: Tensor) -> Tensor:
@@ -79,14 +80,15 @@ def squeeze(a: Tensor, dim=None) -> Tensor:
         dims = dim if isinstance(dim, (tuple, list)) else (dim,)
         axes = tuple(i for i in (normalize_dim(d, a.ndim, "squeeze") for d in dims) if a.ndim and x.shape[i] == 1)
     in_shape = x.shape
-    return record(Tensor._wrap(np.squeeze(x, axis=axes) if axes else x), "SqueezeBackward0", (a,),
+    return record(Tensor._wrap(x.squeeze(axis=axes) if axes else x), "SqueezeBackward0", (a,),
                   lambda g: (g.reshape(in_shape),))
 
 
 def unsqueeze(a: Tensor, dim: int) -> Tensor:
     ax = normalize_dim(dim, a.ndim + 1, "unsqueeze")
     in_shape = a._data.shape
-    return record(Tensor._wrap(np.expand_dims(a._data, ax)), "UnsqueezeBackward0", (a,),
+    # A reshape that inserts a 1 is a view (it is how NumPy's expand_dims does it).
+    return record(Tensor._wrap(a._data.reshape(in_shape[:ax] + (1,) + in_shape[ax:])), "UnsqueezeBackward0", (a,),
                   lambda g: (g.reshape(in_shape),))
 
 
@@ -125,7 +127,7 @@ def expand(a: Tensor, *sizes) -> Tensor:
                                f"{_shape_str(sizes)}.  Tensor sizes: {_shape_str(x.shape)}")
         target.append(s)
     in_shape = x.shape
-    return record(Tensor._wrap(np.broadcast_to(x, tuple(target))), "ExpandBackward0", (a,),
+    return record(Tensor._wrap(backend_of(x).xp.broadcast_to(x, tuple(target))), "ExpandBackward0", (a,),
                   lambda g: (unbroadcast(g, in_shape),))
 
 
@@ -134,9 +136,10 @@ def expand_as(a: Tensor, other: Tensor) -> Tensor:
 
 
 def contiguous(a: Tensor) -> Tensor:
-    if a._data.flags.c_contiguous:
+    x = a._data
+    if x.flags.c_contiguous:
         return a
-    return record(Tensor._wrap(np.ascontiguousarray(a._data)), "CloneBackward0", (a,), lambda g: (g,))
+    return record(Tensor._wrap(backend_of(x).xp.ascontiguousarray(x)), "CloneBackward0", (a,), lambda g: (g,))
 
 
 def clone(a: Tensor) -> Tensor:
@@ -171,11 +174,13 @@ def cat(tensors, dim: int = 0) -> Tensor:
             raise RuntimeError(f"Sizes of tensors must match except in dimension {ax}. Expected sizes "
                                f"{_shape_str(parts[0].shape)} but got {_shape_str(t_.shape)} for tensor number {i} "
                                "in the list.")
-    y = np.concatenate([t_._data.astype(dt, copy=False) for t_ in parts], axis=ax)
-    bounds = np.cumsum([0] + [t_.shape[ax] for t_ in parts])
+    arrays = [t_._data.astype(dt, copy=False) for t_ in parts]
+    xp = backend_of(*arrays).xp
+    y = xp.concatenate(arrays, axis=ax)
+    bounds = list(itertools.accumulate([t_.shape[ax] for t_ in parts], initial=0))
 
     def backward(g):
-        return tuple(np.take(g, np.arange(bounds[i], bounds[i + 1]), axis=ax) if t_._requires_grad else None
+        return tuple(xp.take(g, xp.arange(bounds[i], bounds[i + 1]), axis=ax) if t_._requires_grad else None
                      for i, t_ in enumerate(parts))
 
     return record(Tensor._wrap(y), "CatBackward0", tuple(parts), backward)
@@ -188,9 +193,11 @@ def stack(tensors, dim: int = 0) -> Tensor:
             raise RuntimeError(f"stack expects each tensor to be equal size, but got {_shape_str(ts[0].shape)} at "
                                f"entry 0 and {_shape_str(t_.shape)} at entry {i}")
     ax = normalize_dim(dim, ts[0].ndim + 1, "stack")
-    y = np.stack([t_._data.astype(dt, copy=False) for t_ in ts], axis=ax)
+    arrays = [t_._data.astype(dt, copy=False) for t_ in ts]
+    xp = backend_of(*arrays).xp
+    y = xp.stack(arrays, axis=ax)
     return record(Tensor._wrap(y), "StackBackward0", tuple(ts),
-                  lambda g: tuple(np.take(g, i, axis=ax) if t_._requires_grad else None for i, t_ in enumerate(ts)))
+                  lambda g: tuple(xp.take(g, i, axis=ax) if t_._requires_grad else None for i, t_ in enumerate(ts)))
 
 
 def narrow(a: Tensor, dim: int, start: int, length: int) -> Tensor:
@@ -207,7 +214,7 @@ def narrow(a: Tensor, dim: int, start: int, length: int) -> Tensor:
     in_shape, dt = a._data.shape, a._data.dtype
 
     def backward(g):
-        out = np.zeros(in_shape, g.dtype if g.dtype.kind == "f" else dt)
+        out = backend_of(g).xp.zeros(in_shape, g.dtype if g.dtype.kind == "f" else dt)
         out[index] = g
         return (out,)
 
