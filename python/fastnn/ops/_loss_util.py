@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 
 from ..autograd.grad_mode import is_grad_enabled
+from ..backend import backend_of
 from ._util import as_tensor, binary_operands, unbroadcast
 
 REDUCTIONS = ("none", "mean", "sum")
@@ -33,19 +34,25 @@ def legacy_reduction(size_average, reduce, emit_warning: bool = True) -> str:
     return ret
 
 
-def reduce(loss: np.ndarray, reduction: str, denom: float | None = None) -> np.ndarray:
+def reduce(loss, reduction: str, denom: float | None = None):
     """Sums in float64 (one rounding at the end instead of one per partial sum); 'mean' divides by ``denom``
-    (the element count unless given, e.g. the summed class weights), and the mean over nothing is NaN."""
+    (the element count unless given, e.g. the summed class weights), and the mean over nothing is NaN.
+    The result is a 0-d array of loss's dtype on loss's device."""
     if reduction == "none":
         return loss
-    total = loss.sum(dtype=np.float64)
+    # keepdims + reshape keep the total a 0-d array (a plain sum gives a NumPy scalar), so the array
+    # methods below serve every backend.
+    total = loss.sum(dtype=np.float64, keepdims=True).reshape(())
     if reduction == "mean":
         denom = loss.size if denom is None else denom
-        total = total / denom if denom else np.nan
-    return np.asarray(total, dtype=loss.dtype)
+        if denom:
+            total /= denom
+        else:
+            total[...] = np.nan
+    return total.astype(loss.dtype)
 
 
-def reduced_grad(g: np.ndarray, reduction: str, count: int):
+def reduced_grad(g, reduction: str, count: int):
     """d(reduced loss)/d(element loss) times the upstream gradient ``g``: broadcastable to the loss's shape."""
     if reduction == "none":
         return g
@@ -106,12 +113,12 @@ def class_weight(weight, n_classes: int, dtype, op: str):
     return constant_weight(w, op, dtype=dtype)
 
 
-def grad_to(g, full_shape, shape, dtype) -> np.ndarray:
+def grad_to(g, full_shape, shape, dtype):
     """A gradient over the broadcast loss (``g`` broadcastable to ``full_shape``) summed back to an
     operand's ``shape``, as a writeable array of ``dtype`` (the engine may adopt it as ``.grad``)."""
     if g.shape != tuple(full_shape):
-        g = np.broadcast_to(g, full_shape)
+        g = backend_of(g).xp.broadcast_to(g, full_shape)
     g = unbroadcast(g, tuple(shape))
     if g.dtype != dtype or not g.flags.writeable:
-        g = np.array(g, dtype=dtype)
+        g = g.astype(dtype)  # a copy, so writeable even where g was a broadcast view
     return g

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.graph import record
+from ..backend import backend_of
 from .._tensor import Tensor
 from ._loss_util import check_reduction, constant_weight, grad_to, legacy_reduction, reduced_grad, scalar_name
 from ._loss_util import reduce as _reduce
@@ -27,9 +28,9 @@ def _broadcast_weight(w, shape, op):
     return w
 
 
-def _log_sigmoid(x: np.ndarray) -> np.ndarray:
+def _log_sigmoid(xp, x):
     """log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)): no overflow, full precision in both tails."""
-    return np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
+    return xp.minimum(x, 0) - xp.log1p(xp.exp(-xp.abs(x)))
 
 
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
@@ -49,15 +50,17 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     if y.dtype != x.dtype:
         raise RuntimeError(f"Found dtype {scalar_name(y.dtype)} but expected {scalar_name(x.dtype)} "
                            "(binary_cross_entropy: target must have the input's dtype)")
-    if not np.all((x >= 0) & (x <= 1)):
+    if not ((x >= 0) & (x <= 1)).all():
         raise RuntimeError("all elements of input should be between 0 and 1")
-    if not np.all((y >= 0) & (y <= 1)):
+    if not ((y >= 0) & (y <= 1)).all():
         raise RuntimeError("all elements of target should be between 0 and 1")
     w = _broadcast_weight(constant_weight(weight, "binary_cross_entropy", dtype=x.dtype), x.shape,
                           "binary_cross_entropy")
-    with np.errstate(divide="ignore"):
-        log_x, log_1mx = np.log(x), np.log1p(-x)
-    loss = -(y * np.maximum(log_x, -100) + (1 - y) * np.maximum(log_1mx, -100))
+    be = backend_of(x, y, w)
+    xp = be.xp
+    with be.errstate(divide="ignore"):
+        log_x, log_1mx = xp.log(x), xp.log1p(-x)
+    loss = -(y * xp.maximum(log_x, -100) + (1 - y) * xp.maximum(log_1mx, -100))
     if w is not None:
         loss = loss * w
     out = _reduce(loss, reduction)
@@ -69,9 +72,9 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
             gl = gl * w
         gx = gy = None
         if inp._requires_grad:
-            gx = grad_to(gl * (x - y) / np.maximum((1 - x) * x, _EPSILON), x.shape, x.shape, x.dtype)
+            gx = grad_to(gl * (x - y) / xp.maximum((1 - x) * x, _EPSILON), x.shape, x.shape, x.dtype)
         if tgt._requires_grad:  # torch leaves these logs unclamped: +-inf at x = 0 or 1
-            with np.errstate(invalid="ignore"):
+            with be.errstate(invalid="ignore"):
                 gy = grad_to(gl * (log_1mx - log_x), x.shape, y.shape, x.dtype)
         return gx, gy
 
@@ -97,7 +100,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     x, y = x.astype(dt, copy=False), y.astype(dt, copy=False)
     w = _broadcast_weight(constant_weight(weight, op, dtype=dt), x.shape, op)
     pw = _broadcast_weight(constant_weight(pos_weight, op, "pos_weight", dtype=dt), x.shape, op)
-    ls = _log_sigmoid(x)
+    xp = backend_of(x, y, w, pw).xp
+    ls = _log_sigmoid(xp, x)
     if pw is None:
         loss = (1 - y) * x - ls
     else:
@@ -114,7 +118,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
             gl = gl * w
         gx = gy = None
         if inp._requires_grad:
-            sig = np.exp(ls)
+            sig = xp.exp(ls)
             local = sig - y if pw is None else lw * sig - lw + 1 - y
             gx = grad_to(gl * local, x.shape, inp.shape, inp._data.dtype)
         if tgt._requires_grad:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.graph import record
+from ..backend import backend_of
 from .._tensor import Tensor
 from ._loss_util import check_reduction, constant_weight, grad_to, legacy_reduction, reduced_grad, scalar_name
 from ._loss_util import reduce as _reduce
@@ -37,7 +38,7 @@ def multi_margin_loss(input, target, p: int = 1, margin: float = 1.0, weight=Non
                            f"samples (batch size). Expected target size [{n}], but got {list(t.shape)}. Input has "
                            f"shape {list(x.shape)}.")
     t = t.reshape(-1)
-    if np.any((t < 0) | (t >= c)):
+    if ((t < 0) | (t >= c)).any():
         raise RuntimeError("target out of range")
     w = None
     if weight is not None:
@@ -49,12 +50,13 @@ def multi_margin_loss(input, target, p: int = 1, margin: float = 1.0, weight=Non
         if w.dtype != x.dtype:
             raise RuntimeError(f"expected scalar type {scalar_name(x.dtype)} but found {scalar_name(w.dtype)} "
                                f"({op}: weight must have the input's dtype)")
-    rows = np.arange(n)
+    xp = backend_of(x, t, w).xp
+    rows = xp.arange(n)
     z = margin - x2[rows, t][:, None] + x2
     active = z > 0
     active[rows, t] = False  # the target's own term is skipped, not clamped
-    h = np.where(active, z if p == 1 else z * z, 0).astype(x.dtype, copy=False)
-    scale = np.full(n, 1.0 / c) if w is None else w[t] / c
+    h = xp.where(active, z if p == 1 else z * z, 0).astype(x.dtype, copy=False)
+    scale = xp.full(n, 1.0 / c) if w is None else w[t] / c
     losses = (h.sum(axis=1) * scale).astype(x.dtype, copy=False)
     if reduction == "none":
         out = losses.reshape(()) if x.ndim == 1 else losses
@@ -63,7 +65,7 @@ def multi_margin_loss(input, target, p: int = 1, margin: float = 1.0, weight=Non
 
     def backward(g):
         gr = reduced_grad(g, reduction, n).reshape(-1) * scale  # (n,) or (1,), per-row scale
-        local = active if p == 1 else 2 * np.where(active, z, 0)
+        local = active if p == 1 else 2 * xp.where(active, z, 0)
         gz = (local * gr[:, None]).astype(x.dtype, copy=False)
         gz[rows, t] -= gz.sum(axis=1)
         return (gz.reshape(x.shape), None)
@@ -88,18 +90,19 @@ def hinge_embedding_loss(input, target, margin: float = 1.0, size_average=None, 
     except ValueError:
         raise RuntimeError(f"{op}: input of shape {list(x.shape)} and target of shape {list(y.shape)} do not "
                            "broadcast") from None
+    xp = backend_of(x, y).xp
     not_pos, not_neg = y != 1, y != -1
     gap = margin - x
-    loss = (np.where(not_pos, np.maximum(gap, 0), 0) + np.where(not_neg, x, 0)).astype(x.dtype, copy=False)
-    loss = np.broadcast_to(loss, shape)
+    loss = (xp.where(not_pos, xp.maximum(gap, 0), 0) + xp.where(not_neg, x, 0)).astype(x.dtype, copy=False)
+    loss = xp.broadcast_to(loss, shape)
     out = _reduce(loss, reduction)
     if reduction == "none":
-        out = np.array(out)  # a writeable result, not a broadcast view
+        out = xp.array(out)  # a writeable result, not a broadcast view
     count = loss.size
 
     def backward(g):
         # clamp_min passes the gradient where margin - x >= 0 (boundary included), as torch's.
-        local = np.where(not_neg, 1, 0) - np.where(not_pos & (gap >= 0), 1, 0)
+        local = xp.where(not_neg, 1, 0) - xp.where(not_pos & (gap >= 0), 1, 0)
         return (grad_to(local * reduced_grad(g, reduction, count), shape, x.shape, x.dtype), None)
 
     return record(Tensor._wrap(out), "HingeEmbeddingLossBackward0", (inp, tgt), backward)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.graph import record
+from ..backend import backend_of
 from .._tensor import Tensor
 from ._loss_util import (check_reduction, float_operands, grad_to, legacy_reduction, reduced_grad)
 from ._loss_util import reduce as _reduce
@@ -29,9 +30,10 @@ def _difference_loss(op, node, input, target, reduction, weight, weighted_mean_b
         w = wt._data.astype(dt, copy=False)
         wloss = loss * w
         if reduction == "mean" and weighted_mean_by_sum:  # torch: sum(w * loss) / sum(w)
+            be = backend_of(w, d)
             w_sum = w.sum(dtype=np.float64)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                out = np.asarray(wloss.sum(dtype=np.float64) / w_sum, dtype=dt)
+            with be.errstate(divide="ignore", invalid="ignore"):
+                out = be.xp.asarray(wloss.sum(dtype=np.float64) / w_sum, dtype=dt)
         else:
             out = _reduce(wloss, reduction)
     else:
@@ -68,7 +70,7 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mea
     if size_average is not None or reduce is not None:
         reduction = legacy_reduction(size_average, reduce)
     return _difference_loss("l1_loss", "L1LossBackward0", input, target, reduction, weight, True,
-                            np.abs, np.sign)
+                            abs, _sign)
 
 
 def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0, weight=None) -> Tensor:
@@ -79,11 +81,11 @@ def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0, weigh
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
 
     def loss_of(d):
-        a = np.abs(d)
-        return np.where(a < delta, 0.5 * d * d, delta * (a - 0.5 * delta)).astype(d.dtype, copy=False)
+        a = abs(d)
+        return backend_of(d).xp.where(a < delta, 0.5 * d * d, delta * (a - 0.5 * delta)).astype(d.dtype, copy=False)
 
     return _difference_loss("huber_loss", "HuberLossBackward0", input, target, reduction, weight, False,
-                            loss_of, lambda d: np.clip(d, -delta, delta))
+                            loss_of, lambda d: d.clip(-delta, delta))
 
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean",
@@ -97,11 +99,15 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction: str
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
     if beta == 0.0:
         return _difference_loss("smooth_l1_loss", "SmoothL1LossBackward0", input, target, reduction, None, False,
-                                np.abs, np.sign)
+                                abs, _sign)
 
     def loss_of(d):
-        a = np.abs(d)
-        return np.where(a < beta, (0.5 / beta) * d * d, a - 0.5 * beta).astype(d.dtype, copy=False)
+        a = abs(d)
+        return backend_of(d).xp.where(a < beta, (0.5 / beta) * d * d, a - 0.5 * beta).astype(d.dtype, copy=False)
 
     return _difference_loss("smooth_l1_loss", "SmoothL1LossBackward0", input, target, reduction, None, False,
-                            loss_of, lambda d: np.clip(d / d.dtype.type(beta), -1, 1))
+                            loss_of, lambda d: (d / d.dtype.type(beta)).clip(-1, 1))
+
+
+def _sign(d):
+    return backend_of(d).xp.sign(d)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.graph import record
+from ..backend import backend_of
 from .._tensor import Tensor
 
 
@@ -22,18 +23,19 @@ def norm_penalty(tensors, kind: str) -> Tensor:
         if not t.dtype.is_floating_point:
             raise TypeError(f"{kind}_penalty(): expected floating-point tensors, got {t.dtype}")
     dt = np.result_type(*[t._data.dtype for t in ts]) if ts else np.dtype(np.float32)
+    xp = backend_of(*[t._data for t in ts]).xp  # the CPU's for an empty list
     total = 0.0
     for t in ts:
         x = t._data
         flat = x.reshape(-1)
-        total += float(np.abs(flat).sum(dtype=np.float64) if kind == "l1"
-                       else np.einsum("i,i->", flat, flat, dtype=np.float64))
-    out = np.asarray(total, dtype=dt)
+        total += float(abs(flat).sum(dtype=np.float64) if kind == "l1"
+                       else xp.einsum("i,i->", flat, flat, dtype=np.float64))
+    out = xp.asarray(total, dtype=dt)
 
     def backward(g):
         gs = float(g)
         if kind == "l1":
-            return tuple(np.sign(t._data) * t._data.dtype.type(gs) if t._requires_grad else None for t in ts)
+            return tuple(xp.sign(t._data) * t._data.dtype.type(gs) if t._requires_grad else None for t in ts)
         return tuple(t._data * t._data.dtype.type(2 * gs) if t._requires_grad else None for t in ts)
 
     return record(Tensor._wrap(out), "L1PenaltyBackward0" if kind == "l1" else "L2PenaltyBackward0", tuple(ts),
