@@ -1,16 +1,15 @@
 """getitem with basic and advanced indices; its backward scatters the gradient back (adding repeats)."""
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
 
-# Index parts that select a view (basic indexing); anything else is an array of indices or a mask.
-_BASIC = (numbers.Integral, np.generic, slice, type(None), type(Ellipsis))
+# Index parts that select a view (basic indexing); anything else is an array of indices or a mask. Python
+# ints come first: isinstance tries the tuple in order.
+_BASIC = (int, slice, type(None), type(Ellipsis), np.generic)
 
 
 def convert_index(index, arr=None):
@@ -41,14 +40,13 @@ def getitem(a: Tensor, index) -> Tensor:
             y = x[(idx if isinstance(idx, tuple) else (idx,)) + (Ellipsis,)]
     except IndexError as e:
         raise IndexError(f"index {index!r} is out of bounds for a tensor of shape {tuple(x.shape)}: {e}") from None
-    advanced = _is_advanced(idx)
     in_shape = x.shape
 
     def backward(g):
         # The forward is plain indexing (any backend); only the scatter asks for the array module.
         xp = backend_of(g).xp
         out = xp.zeros(in_shape, g.dtype)
-        if advanced:
+        if _is_advanced(idx):
             xp.add.at(out, idx, g)  # repeated indices accumulate
         else:
             out[idx] = g
