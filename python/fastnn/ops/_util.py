@@ -12,15 +12,6 @@ from .._tensor import Tensor
 _CATEGORY = {dtypes.bool_: 0, dtypes.int64: 1, dtypes.float32: 2, dtypes.float64: 2}
 
 
-def xp_of(arr):
-    """The array module (NumPy or CuPy) that owns ``arr``."""
-    if type(arr).__module__.startswith("cupy"):
-        import cupy
-
-        return cupy
-    return np
-
-
 def as_tensor(x, op: str) -> Tensor:
     if isinstance(x, Tensor):
         return x
