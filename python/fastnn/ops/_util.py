@@ -106,12 +106,6 @@ def binary_operands(a, b, op: str):
     return (a if isinstance(a, Tensor) else None, b if isinstance(b, Tensor) else None, xa, xb)
 
 
-def binary_backend(ta, tb, xa, xb):
-    """The backend of ``binary_operands``' arrays, asking only about the tensors' (a NumPy scalar made from
-    a Python number has no device, and backend_of takes the slow path to classify one)."""
-    return backend_of(xa if ta is not None else None, xb if tb is not None else None)
-
-
 def _check_broadcast(sa, sb) -> None:
     """PyTorch's RuntimeError for shapes that do not broadcast (NumPy would raise a ValueError mid-op)."""
     for i in range(1, min(len(sa), len(sb)) + 1):

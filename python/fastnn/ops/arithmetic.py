@@ -9,7 +9,7 @@ from .. import dtypes
 from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
-from ._util import binary_backend, binary_operands, unbroadcast
+from ._util import binary_operands, unbroadcast
 
 
 def _shape(t, x):
@@ -78,7 +78,7 @@ def div(a, b) -> Tensor:
     # xa and xb are arrays or NumPy scalars (binary_operands casts a Python number), so both have a dtype.
     if xa.dtype.kind != "f":  # true division of integers gives float32, as in PyTorch
         xa, xb = xa.astype(np.float32), xb.astype(np.float32)
-    be = binary_backend(ta, tb, xa, xb)
+    be = backend_of(xa if ta is not None else None, xb if tb is not None else None)  # a scalar has no device
     with be.errstate(divide="ignore", invalid="ignore"):
         out = Tensor._wrap(xa / xb)
 
@@ -95,7 +95,7 @@ def pow(a, b) -> Tensor:  # noqa: A001  (PyTorch's name)
     ta, tb, xa, xb = binary_operands(a, b, "pow")
     if ta is not None and tb is None and xa.dtype.kind != "f" and float(xb) < 0:
         raise RuntimeError("Integers to negative integer powers are not allowed.")
-    be = binary_backend(ta, tb, xa, xb)
+    be = backend_of(xa if ta is not None else None, xb if tb is not None else None)
     xp = be.xp
     with be.errstate(divide="ignore", invalid="ignore", over="ignore"):
         out_arr = xp.power(xa, xb)

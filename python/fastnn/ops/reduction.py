@@ -173,10 +173,10 @@ def var(a: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction
     axes = reduction_dims(dim, a.ndim, "var")
     c = _correction(correction, unbiased)
     x = float_data(a)
+    be = backend_of(x)
     n = _count(a.shape, axes)
     centered = x - x.mean(axis=axes, keepdims=True) if n else x
     denom = x.dtype.type(n - c) if n - c > 0 else x.dtype.type(0)
-    be = backend_of(x)
     with be.errstate(invalid="ignore", divide="ignore"):
         y = (centered * centered).sum(axis=axes, keepdims=keepdim) / denom
     shape = a.shape
@@ -192,10 +192,10 @@ def std(a: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction
     axes = reduction_dims(dim, a.ndim, "std")
     c = _correction(correction, unbiased)
     x = float_data(a)
+    be = backend_of(x)
     n = _count(a.shape, axes)
     centered = x - x.mean(axis=axes, keepdims=True) if n else x
     denom = x.dtype.type(n - c) if n - c > 0 else x.dtype.type(0)
-    be = backend_of(x)
     xp = be.xp
     with be.errstate(invalid="ignore", divide="ignore"):
         y = xp.sqrt((centered * centered).sum(axis=axes, keepdims=keepdim) / denom)
