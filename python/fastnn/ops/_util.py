@@ -173,7 +173,7 @@ def expand_reduced(grad, shape, axes, keepdim: bool, be=None):
     op's backend, saves a look-up where the op has one; otherwise the gradient's own is asked."""
     if not keepdim and axes:
         grad = grad.reshape(tuple(1 if i in axes else s for i, s in enumerate(shape)))
-    xp = (be or backend_of(grad)).xp
+    xp = (be if be is not None else backend_of(grad)).xp
     if grad.size == 1:
         # full is several times cheaper than broadcast_to's view machinery for the scalar case.
         return xp.full(shape, grad.reshape(()), grad.dtype)
