@@ -21,10 +21,8 @@ from fastnn.ops.penalty import norm_penalty
 
 
 class DevArray(np.ndarray):
-    """An array on the fake device."""
-
-    # Tensor._wrap keeps arrays that expose a device interface as they are (CuPy's do); only the name matters.
-    __cuda_array_interface__ = None
+    """An array on the fake device (registered with the backend registry by the fixture below, which is also
+    what makes Tensor._wrap keep it as it is)."""
 
     def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
         args = [_host_view(x, ufunc.__name__) for x in inputs]
