@@ -235,7 +235,8 @@ def test_moves_go_through_the_backends_and_are_differentiable(fake_device):
 
 # ---- every write into storage bumps the version -----------------------------------------------------------
 INPLACE = {
-    "zero_": lambda t: t.zero_(), "fill_": lambda t: t.fill_(2.0), "fill_ tensor": lambda t: t.fill_(fastnn.tensor(2.0)),
+    "zero_": lambda t: t.zero_(), "fill_": lambda t: t.fill_(2.0),
+    "fill_ tensor": lambda t: t.fill_(fastnn.tensor(2.0)),
     "copy_": lambda t: t.copy_(fastnn.ones(3)), "copy_ list": lambda t: t.copy_([1.0, 2.0, 3.0]),
     "add_": lambda t: t.add_(1.0, alpha=2), "sub_": lambda t: t.sub_(fastnn.ones(3)), "mul_": lambda t: t.mul_(2.0),
     "div_": lambda t: t.div_(2.0), "clamp_": lambda t: t.clamp_(-0.5, 0.5),

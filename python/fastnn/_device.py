@@ -37,15 +37,3 @@ class device:
 
 CPU = device("cpu")
 
-
-def check_supported(dev) -> device:
-    """Validates a ``device=`` argument; only CPU tensors exist until the CUDA backend lands."""
-    if dev is None:
-        return CPU
-    d = device(dev)
-    if d.type != "cpu":
-        from . import cuda
-
-        raise RuntimeError(f"fastnn: tensors on {d} are not supported by this build's backends yet "
-                           f"(fastnn.cuda.is_available() = {cuda.is_available()}); use device='cpu'")
-    return d

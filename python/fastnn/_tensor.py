@@ -279,7 +279,8 @@ class Tensor:
     # ---- in-place updates (outside the graph: optimisers, initialisers) ---------------------------------
     def _check_inplace(self, op: str) -> None:
         if self._requires_grad and is_grad_enabled():
-            kind = "a leaf Variable that requires grad" if self.grad_fn is None else "a tensor that is part of the graph"
+            kind = ("a leaf Variable that requires grad" if self.grad_fn is None
+                    else "a tensor that is part of the graph")
             raise RuntimeError(f"{op}: {kind} is being used in an in-place operation; wrap the update in "
                                "fastnn.no_grad() or use an out-of-place op")
         if not getattr(self._data.flags, "writeable", True):  # CuPy arrays have no read-only flag: always writable

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+import operator
 import os
 
 import numpy as np
@@ -92,7 +93,7 @@ def _mode_op(mode: str, monitor: str):
         raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
     if mode == "auto":
         mode = "max" if any(k in monitor for k in ("acc", "auc", "precision", "recall", "f1")) else "min"
-    return (np.less, np.inf) if mode == "min" else (np.greater, -np.inf)
+    return (operator.lt, math.inf) if mode == "min" else (operator.gt, -math.inf)
 
 
 class _Monitor(Callback):
@@ -100,7 +101,7 @@ class _Monitor(Callback):
         super().__init__()
         self.monitor = monitor
         self.monitor_op, self.initial = _mode_op(mode, monitor)
-        self.min_delta = abs(min_delta) if self.monitor_op is np.greater else -abs(min_delta)
+        self.min_delta = abs(min_delta) if self.monitor_op is operator.gt else -abs(min_delta)
 
     def current(self, logs):
         value = (logs or {}).get(self.monitor)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from . import activation, arithmetic, conv, conversion, elementwise, indexing, linalg, reduction, shape
 from . import dropout, loss, normalization, pooling
 from . import loss_binary, loss_margin, loss_prob, loss_regression, penalty
-from . import batchnorm, embedding
+from . import batchnorm  # embedding: the function below takes the name, as torch.embedding
 from .activation import gelu, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
 from .arithmetic import (add, bitwise_and, bitwise_not, bitwise_or, bitwise_xor, div, eq, ge, gt, le, logical_not,
                          lt, mul, ne, neg, pow, sub)

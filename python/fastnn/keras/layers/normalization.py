@@ -64,7 +64,7 @@ class BatchNormalization(Layer):
         if self._axis == 1:
             return x, (lambda y: y)
         order = [0, self._axis] + [d for d in range(1, x.ndim) if d != self._axis]
-        inverse = list(np.argsort(order))
+        inverse = sorted(range(len(order)), key=order.__getitem__)  # the permutation that undoes ``order``
         return x.permute(*order), (lambda y: y.permute(*inverse))
 
     def call(self, inputs, training=None):
