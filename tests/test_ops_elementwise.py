@@ -1,4 +1,6 @@
-"""exp log sqrt abs clamp maximum minimum where: forward vs NumPy, gradients by float64 finite differences."""
+"""exp log log1p sqrt sin cos erf abs clamp maximum minimum where: forward vs NumPy (and torch), gradients by
+float64 finite differences."""
+import math
 import warnings
 
 import numpy as np
@@ -18,6 +20,10 @@ UNARY = {
     "log": (fastnn.log, np.log, (0.05, 10.0)),
     "sqrt": (fastnn.sqrt, np.sqrt, (0.05, 10.0)),
     "abs": (fastnn.abs, np.abs, (-3.0, 3.0)),
+    "log1p": (fastnn.log1p, np.log1p, (-0.95, 10.0)),
+    "sin": (fastnn.sin, np.sin, (-7.0, 7.0)),
+    "cos": (fastnn.cos, np.cos, (-7.0, 7.0)),
+    "erf": (fastnn.erf, np.vectorize(math.erf, otypes=[np.float64]), (-4.0, 4.0)),
 }
 
 
@@ -43,7 +49,7 @@ def test_unary_gradcheck(name, shape):
     gradcheck_op(fn, x)
 
 
-@pytest.mark.parametrize("name", ["exp", "log", "sqrt"])
+@pytest.mark.parametrize("name", ["exp", "log", "sqrt", "log1p", "sin", "cos", "erf"])
 def test_unary_float_ops_promote_integers_to_float32(name):
     fn, ref, _ = UNARY[name]
     out = fn(fastnn.tensor([1, 2, 9]))
@@ -71,6 +77,37 @@ def test_domain_edges_give_ieee_values_without_warnings():
         t = fastnn.tensor([0.0], dtype=fastnn.float64, requires_grad=True)
         fastnn.sqrt(t).sum().backward()
         assert_close(t.grad, np.array([np.inf]))
+
+
+def test_log1p_keeps_tiny_arguments_and_its_domain_edges():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert_close(fastnn.log1p(fastnn.tensor([1e-10, -1.0, -2.0, np.inf])),
+                     np.array([1e-10, -np.inf, np.nan, np.inf], np.float32), check_dtype=True)
+
+
+def test_erf_tails_and_symmetry():
+    x = np.array([-np.inf, -30.0, -6.0, -1e-8, 0.0, 1e-8, 2.0, 6.0, 30.0, np.inf, np.nan])
+    for dt in FLOATS:
+        got = fastnn.erf(fastnn.tensor(x, dtype=dt)).numpy().astype(np.float64)
+        want = np.array([math.erf(v) if not math.isnan(v) else math.nan for v in x])
+        f32 = dt is fastnn.float32
+        assert_close(got, want, atol=1e-7 if f32 else 1e-15, rtol=1e-6 if f32 else 1e-13)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name", ["log1p", "sin", "cos", "erf"])
+def test_new_unary_ops_match_torch_values_grads_and_node_names(name):
+    torch = pytest.importorskip("torch")
+    x = RNG.uniform(-0.9, 3.0, size=(4, 5))
+    t = fastnn.tensor(x, dtype=fastnn.float64, requires_grad=True)
+    r = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    out, ref = getattr(t, name)(), getattr(r, name)()
+    assert out.grad_fn.name_() == type(ref.grad_fn).__name__
+    (out * out).sum().backward()
+    (ref * ref).sum().backward()
+    assert_close(out, ref.detach().numpy())
+    assert_close(t.grad, r.grad.numpy())
 
 
 def test_exp_log_chain_gradient():

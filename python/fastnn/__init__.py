@@ -28,7 +28,7 @@ from .ops import (  # noqa: A004  (abs, max, min, pow, sum ... shadow builtins, 
     logsumexp, lt, masked_fill, matmul, max, maximum, mean, min, minimum, mm, mul, narrow, ne, neg,
     permute, pow, prod, relu, reshape, sigmoid, sign, softmax, split, sqrt, squeeze, stack, std,
     sub, sum, tanh, transpose, unbind, unsqueeze, var, where)
-from .ops import avg_pool2d, cross_entropy, layer_norm, max_pool2d
+from .ops import avg_pool2d, cos, cross_entropy, erf, layer_norm, log1p, max_pool2d, sin
 from .ops.attention import scaled_dot_product_attention
 from .random import get_rng_state, manual_seed, seed, set_rng_state
 from . import data, datasets, metrics, nn, optim

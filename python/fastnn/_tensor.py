@@ -470,6 +470,18 @@ class Tensor:
     def log(self) -> "Tensor":
         return _elementwise.log(self)
 
+    def log1p(self) -> "Tensor":
+        return _elementwise.log1p(self)
+
+    def sin(self) -> "Tensor":
+        return _elementwise.sin(self)
+
+    def cos(self) -> "Tensor":
+        return _elementwise.cos(self)
+
+    def erf(self) -> "Tensor":
+        return _elementwise.erf(self)
+
     def sqrt(self) -> "Tensor":
         return _elementwise.sqrt(self)
 

@@ -11,7 +11,8 @@ from .arithmetic import (add, bitwise_and, bitwise_not, bitwise_or, bitwise_xor,
 from .attention import scaled_dot_product_attention
 from .conv import conv2d
 from .conversion import cast, to
-from .elementwise import abs, clamp, exp, isfinite, isnan, log, maximum, minimum, sign, sqrt, where
+from .elementwise import (abs, clamp, cos, erf, exp, isfinite, isnan, log, log1p, maximum, minimum, sign, sin, sqrt,
+                          where)
 from .indexing import getitem, index_select, masked_fill
 from .linalg import bmm, linear, matmul, mm
 from .loss import cross_entropy

@@ -1,6 +1,7 @@
-"""Element-wise math: exp, log, sqrt, abs, clamp, maximum, minimum, where."""
+"""Element-wise math: exp, log, log1p, sqrt, sin, cos, erf, abs, clamp, maximum, minimum, where."""
 from __future__ import annotations
 
+import math
 import operator
 
 import numpy as np
@@ -30,6 +31,47 @@ def log(a: Tensor) -> Tensor:
             return (g / x,)
 
     return record(Tensor._wrap(y), "LogBackward0", (a,), backward)
+
+
+def log1p(a: Tensor) -> Tensor:
+    """log(1 + x), accurate where x is tiny (log(1 + 1e-10) in float32 would round 1 + x to 1)."""
+    x = float_data(a)
+    be = backend_of(x)
+    with be.errstate(divide="ignore", invalid="ignore"):
+        y = be.xp.log1p(x)
+
+    def backward(g):
+        with be.errstate(divide="ignore", invalid="ignore"):
+            return (g / (1 + x),)
+
+    return record(Tensor._wrap(y), "Log1PBackward0", (a,), backward)
+
+
+def sin(a: Tensor) -> Tensor:
+    x = float_data(a)
+    xp = backend_of(x).xp
+    return record(Tensor._wrap(xp.sin(x)), "SinBackward0", (a,), lambda g: (g * xp.cos(x),))
+
+
+def cos(a: Tensor) -> Tensor:
+    x = float_data(a)
+    xp = backend_of(x).xp
+    return record(Tensor._wrap(xp.cos(x)), "CosBackward0", (a,), lambda g: (-g * xp.sin(x),))
+
+
+_TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
+
+
+def erf(a: Tensor) -> Tensor:
+    """The error function, on the backend's erf kernel (NumPy has none)."""
+    x = float_data(a)
+    be = backend_of(x)
+    y = be.erf(x)
+
+    def backward(g):  # d/dx erf(x) = 2/sqrt(pi) exp(-x^2)
+        return (g * (x.dtype.type(_TWO_OVER_SQRT_PI) * be.xp.exp(-(x * x))),)
+
+    return record(Tensor._wrap(y), "ErfBackward0", (a,), backward)
 
 
 def sqrt(a: Tensor) -> Tensor:
