@@ -5,6 +5,7 @@ from ..ops.activation import gelu, leaky_relu, log_softmax, relu, sigmoid, softm
 from ..ops.attention import scaled_dot_product_attention  # noqa: F401
 from ..ops.conv import conv2d  # noqa: F401
 from ..ops.dropout import dropout, dropout2d  # noqa: F401
+from ..ops import elementwise as _elementwise
 from ..ops.linalg import linear as _linear
 from ..ops.loss import cross_entropy, nll_loss  # noqa: F401
 from ..ops.loss_binary import binary_cross_entropy, binary_cross_entropy_with_logits  # noqa: F401
@@ -28,9 +29,7 @@ def linear(input, weight, bias=None):
 
 
 def relu6(input):
-    from ..ops.elementwise import clamp
-
-    return clamp(input, 0.0, 6.0)
+    return _elementwise.clamp(input, 0.0, 6.0)
 
 
 def silu(input):
@@ -38,15 +37,13 @@ def silu(input):
 
 
 def softplus(input, beta: float = 1.0, threshold: float = 20.0):
-    from ..ops.elementwise import exp, log, where
-
+    ew = _elementwise
     scaled = input * beta
     # Above the threshold softplus is the identity to float precision; where() keeps exp from overflowing.
-    safe = where(scaled > threshold, 0.0, scaled)
-    return where(scaled > threshold, input, log(1 + exp(safe)) / beta)
+    safe = ew.where(scaled > threshold, 0.0, scaled)
+    return ew.where(scaled > threshold, input, ew.log(1 + ew.exp(safe)) / beta)
 
 
 def elu(input, alpha: float = 1.0):
-    from ..ops.elementwise import exp, minimum, where
-
-    return where(input > 0, input, alpha * (exp(minimum(input, 0.0)) - 1))
+    ew = _elementwise
+    return ew.where(input > 0, input, alpha * (ew.exp(ew.minimum(input, 0.0)) - 1))

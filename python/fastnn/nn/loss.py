@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..ops._loss_util import legacy_reduction
+from ..ops._util import as_tensor
 from . import functional as F
 from .module import Module
 
@@ -26,8 +27,6 @@ class _WeightedLoss(_Loss):
 def _as_buffer(t):
     if t is None:
         return None
-    from ..ops._util import as_tensor
-
     return as_tensor(t, "loss")
 
 

@@ -18,7 +18,7 @@ from .activation import GELU, ReLU
 from .attention import MultiheadAttention, _canonical_mask, _none_or_dtype
 from .containers import ModuleList
 from .dropout import Dropout
-from .linear import Linear
+from .linear import Linear, _factory_dtype
 from .module import Module
 from .normalization import LayerNorm
 
@@ -26,8 +26,6 @@ from .normalization import LayerNorm
 def generate_square_subsequent_mask(sz: int, device=None, dtype=None) -> Tensor:
     """The float causal mask (sz, sz): -inf above the diagonal, 0 elsewhere (torch's
     ``nn.Transformer.generate_square_subsequent_mask``)."""
-    from .linear import _factory_dtype
-
     be = get_backend(device)
     return Tensor._wrap(be.xp.triu(be.full((sz, sz), -math.inf, _factory_dtype(dtype).np), 1))
 

@@ -118,3 +118,17 @@ def grad_to(g, full_shape, shape, dtype):
     if g.dtype != dtype or not g.flags.writeable:
         g = g.astype(dtype)  # a copy, so writeable even where g was a broadcast view
     return g
+
+
+def class_last(x):
+    """(N, C, d1, ..., dk) -> (N * d1 * ... * dk, C): the class dim moved last, one row per position."""
+    if x.ndim == 2:
+        return x
+    return x.transpose((0,) + tuple(range(2, x.ndim)) + (1,)).reshape(-1, x.shape[1])
+
+
+def restore_class_dim(g2, shape):
+    if len(shape) == 2:
+        return g2
+    moved = (shape[0],) + tuple(shape[2:]) + (shape[1],)
+    return g2.reshape(moved).transpose((0, len(shape) - 1) + tuple(range(1, len(shape) - 1)))

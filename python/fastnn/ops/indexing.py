@@ -6,6 +6,8 @@ import numpy as np
 from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
+from ._util import normalize_dim
+from .elementwise import where
 
 # Index parts that select a view (basic indexing); anything else is an array of indices or a mask. Python
 # ints come first: isinstance tries the tuple in order.
@@ -56,13 +58,9 @@ def getitem(a: Tensor, index) -> Tensor:
 
 
 def index_select(a: Tensor, dim: int, index: Tensor) -> Tensor:
-    from ._util import normalize_dim
-
     ax = normalize_dim(dim, a.ndim, "index_select")
     return getitem(a, (slice(None),) * ax + (index,))
 
 
 def masked_fill(a: Tensor, mask, value) -> Tensor:
-    from .elementwise import where
-
     return where(mask, value, a)  # where takes a Tensor mask as is and converts any other

@@ -8,6 +8,7 @@ import numpy as np
 from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
+from .activation import gelu
 from ._util import as_tensor, unbroadcast
 
 
@@ -97,8 +98,6 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None, activation
         raise ValueError(f"linear(): activation must be None, 'relu' or 'gelu', got {activation!r}")
     needs_grad = any(t is not None and t._requires_grad for t in (x, w, bias))
     if activation == "gelu" and needs_grad:
-        from .activation import gelu
-
         return gelu(linear(x, w, bias))
     xa = x._data if x.ndim > 1 else x._data[None, :]
     b = bias._data if bias is not None else None

@@ -17,23 +17,12 @@ import numpy as np
 from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
-from ._loss_util import check_reduction, class_weight
+from ._loss_util import class_last as _class_last
+from ._loss_util import restore_class_dim as _restore_class_dim
+from ._loss_util import check_reduction, class_weight, legacy_reduction
 from ._loss_util import reduce as _reduce
 from ._util import as_tensor
-
-
-def _class_last(x):
-    """(N, C, d1, ..., dk) -> (N * d1 * ... * dk, C): the class dim moved last, one row per position."""
-    if x.ndim == 2:
-        return x
-    return x.transpose((0,) + tuple(range(2, x.ndim)) + (1,)).reshape(-1, x.shape[1])
-
-
-def _restore_class_dim(g2, shape):
-    if len(shape) == 2:
-        return g2
-    moved = (shape[0],) + tuple(shape[2:]) + (shape[1],)
-    return g2.reshape(moved).transpose((0, len(shape) - 1) + tuple(range(1, len(shape) - 1)))
+from .loss_prob import cross_entropy_probs
 
 
 def _check(logits: Tensor, reduction: str, label_smoothing: float, op: str = "cross_entropy"):
@@ -83,16 +72,12 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
     weights of the non-ignored targets, as torch does."""
     logits, target = as_tensor(input, "cross_entropy"), as_tensor(target, "cross_entropy")
     if size_average is not None or reduce is not None:
-        from ._loss_util import legacy_reduction
-
         reduction = legacy_reduction(size_average, reduce)
     label_smoothing = float(label_smoothing)
     _check(logits, reduction, label_smoothing)
     n_classes = logits.shape[0 if logits.ndim == 1 else 1]
     w = class_weight(weight, n_classes, logits._data.dtype, "nll_loss_forward")
     if target.dtype.is_floating_point:
-        from .loss_prob import cross_entropy_probs
-
         if ignore_index >= 0:
             raise RuntimeError("ignore_index is not supported for floating point target")
         return cross_entropy_probs(logits, target, w, reduction, label_smoothing)
@@ -180,8 +165,6 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = 
     targets."""
     logp, target = as_tensor(input, "nll_loss"), as_tensor(target, "nll_loss")
     if size_average is not None or reduce is not None:
-        from ._loss_util import legacy_reduction
-
         reduction = legacy_reduction(size_average, reduce)
     _check(logp, reduction, 0.0, "nll_loss")
     if target._data.dtype != np.int64:

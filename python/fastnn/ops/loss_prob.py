@@ -10,14 +10,14 @@ from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
 from ._loss_util import check_reduction, float_operands, grad_to, legacy_reduction, reduced_grad
+from ._loss_util import class_last as _class_last
+from ._loss_util import restore_class_dim as _restore_class_dim
 from ._loss_util import reduce as _reduce
 
 
 def cross_entropy_probs(logits: Tensor, target: Tensor, w, reduction: str, label_smoothing: float) -> Tensor:
     """Class-probability targets: loss = -sum_c w_c q_c log_softmax(x)_c over the class dim, with
     q = (1 - s) p + s / C; a 'mean' divides by the number of positions (torch ignores the weights there)."""
-    from .loss import _class_last, _restore_class_dim
-
     x, p = logits._data, target._data
     if p.shape != x.shape:
         raise ValueError(f"cross_entropy(): probability target of shape {tuple(target.shape)} must match input "

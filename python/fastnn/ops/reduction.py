@@ -10,6 +10,7 @@ from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
 from ._util import expand_reduced, float_data, normalize_dim, normalize_dims, reduction_dims
+from .elementwise import maximum, minimum
 
 ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
 
@@ -91,16 +92,12 @@ def _extreme(a: Tensor, dim, keepdim, name):
 def max(a: Tensor, dim=None, keepdim: bool = False):  # noqa: A001
     """max() -> the largest element; max(dim) -> (values, indices) along ``dim``; max(other) -> maximum."""
     if isinstance(dim, Tensor):
-        from .elementwise import maximum
-
         return maximum(a, dim)
     return _extreme(a, dim, keepdim, "max")
 
 
 def min(a: Tensor, dim=None, keepdim: bool = False):  # noqa: A001
     if isinstance(dim, Tensor):
-        from .elementwise import minimum
-
         return minimum(a, dim)
     return _extreme(a, dim, keepdim, "min")
 

@@ -8,7 +8,7 @@ import math
 from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
-from ._util import as_tensor, normalize_dim, shape_arg, unbroadcast
+from ._util import as_tensor, normalize_dim, promote_types, shape_arg, unbroadcast
 
 
 def _shape_str(shape) -> str:
@@ -152,8 +152,6 @@ def _tensors_arg(tensors, op):
     if not tensors:
         raise RuntimeError(f"{op}(): expected a non-empty list of Tensors")
     ts = [as_tensor(t, op) for t in tensors]
-    from ._util import promote_types
-
     # Every tensor counts equally here (stack of 0-d float32 and float64 is float64), so no scalar rule.
     dt = ts[0].dtype
     for t_ in ts[1:]:
