@@ -12,6 +12,7 @@ import numpy as np
 
 from ..autograd.graph import record
 from ..backend import backend_of
+from ..backend.shapes import pool_out_size as _out_size
 from .._tensor import Tensor
 from ._util import as_tensor
 
@@ -27,14 +28,6 @@ def _pair(v, name: str, op: str, allow_none: bool = False):
             isinstance(e, (numbers.Integral, np.integer)) and not isinstance(e, bool) for e in v):
         return (int(v[0]), int(v[-1]))
     raise RuntimeError(f"{op}: {name} must either be a single int, or a tuple of two ints")
-
-
-def _out_size(size, k, pad, stride, dil, ceil_mode):
-    num = size + 2 * pad - dil * (k - 1) - 1 + (stride - 1 if ceil_mode else 0)
-    out = num // stride + 1
-    if ceil_mode and (out - 1) * stride >= size + pad:
-        out -= 1
-    return out
 
 
 def _prepare(input, kernel_size, stride, padding, dilation, ceil_mode, op):

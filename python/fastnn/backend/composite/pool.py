@@ -12,15 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..shapes import pool_out_size as _out_size
+
 _FLOAT_KINDS = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-def _out_size(size, k, pad, stride, dil, ceil_mode):
-    num = size + 2 * pad - dil * (k - 1) - 1 + (stride - 1 if ceil_mode else 0)
-    out = num // stride + 1
-    if ceil_mode and (out - 1) * stride >= size + pad:
-        out -= 1
-    return out
 
 
 def _geometry(op, shape, kernel, stride, padding, dilation, ceil_mode, is_max):
