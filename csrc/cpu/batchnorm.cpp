@@ -36,21 +36,6 @@ using batchnorm::Scratch;
 constexpr int64_t kBlock = 2048;  // values per statistics block: 8 KB (float) / 16 KB (double) stays in L1
 constexpr int64_t kRowPathMinL = 32;
 
-template <typename T>
-inline T row_sum(const T* x, int64_t n) {
-  using V = Vec<T>;
-  constexpr int L = lanes<T>;
-  V s0{}, s1{}, s2{}, s3{};
-  int64_t j = 0;
-  for (; j + 4 * L <= n; j += 4 * L) {
-    s0 += loadu<V>(x + j), s1 += loadu<V>(x + j + L);
-    s2 += loadu<V>(x + j + 2 * L), s3 += loadu<V>(x + j + 3 * L);
-  }
-  for (; j + L <= n; j += L) s0 += loadu<V>(x + j);
-  if (j < n) s1 += load_partial(x + j, n - j, T(0));
-  return hsum((s0 + s1) + (s2 + s3));
-}
-
 // One block's s = sum(x), d = sum(x - mb), q = sum((x - mb)^2), mb = s / n (the second sweep reads L1).
 template <typename T>
 inline void block_moments(const T* x, int64_t n, T* s, T* d, T* q) {

@@ -33,21 +33,6 @@ constexpr int64_t kMaxRowBlocks = 64;
 constexpr int64_t kMinRowsPerBlock = 16;
 
 template <typename T>
-inline T row_sum(const T* x, int64_t n) {
-  using V = Vec<T>;
-  constexpr int L = lanes<T>;
-  V s0{}, s1{}, s2{}, s3{};
-  int64_t j = 0;
-  for (; j + 4 * L <= n; j += 4 * L) {
-    s0 += loadu<V>(x + j), s1 += loadu<V>(x + j + L);
-    s2 += loadu<V>(x + j + 2 * L), s3 += loadu<V>(x + j + 3 * L);
-  }
-  for (; j + L <= n; j += L) s0 += loadu<V>(x + j);
-  if (j < n) s1 += load_partial(x + j, n - j, T(0));
-  return hsum((s0 + s1) + (s2 + s3));
-}
-
-template <typename T>
 inline T row_sum_sq_dev(const T* x, int64_t n, T mean) {
   using V = Vec<T>;
   constexpr int L = lanes<T>;

@@ -272,6 +272,24 @@ inline vf32 exp(const vf32& x) { return exp_impl(x, -87.3f, -104.0f, 89.0f); }
 // exp(-708.3) > DBL_MIN; below -746 exp rounds to 0; above 710 it overflows.
 inline vf64 exp(const vf64& x) { return exp_impl(x, -708.3, -746.0, 710.0); }
 
+// The sum of n contiguous values: four accumulators (the adds' latency), the tail loaded partially, and
+// the lanes added in hsum's fixed order, so the bits depend on n and x only. Layer norm's and batch norm's
+// statistics both start here.
+template <typename T>
+inline T row_sum(const T* x, int64_t n) {
+  using V = Vec<T>;
+  constexpr int L = lanes<T>;
+  V s0{}, s1{}, s2{}, s3{};
+  int64_t j = 0;
+  for (; j + 4 * L <= n; j += 4 * L) {
+    s0 += loadu<V>(x + j), s1 += loadu<V>(x + j + L);
+    s2 += loadu<V>(x + j + 2 * L), s3 += loadu<V>(x + j + 3 * L);
+  }
+  for (; j + L <= n; j += L) s0 += loadu<V>(x + j);
+  if (j < n) s1 += load_partial(x + j, n - j, T(0));
+  return hsum((s0 + s1) + (s2 + s3));
+}
+
 }  // namespace vec
 }  // namespace FASTNN_ISA_NS
 }  // namespace fastnn
