@@ -8,14 +8,13 @@ in eval mode without grad, where this module (like torch's training path) return
 from __future__ import annotations
 
 import copy
-import math
 
-from ..backend import backend_of, get_backend
+from ..backend import backend_of
 from ..ops.activation import gelu, relu
 from ..ops.linalg import linear
 from .._tensor import Tensor
 from .activation import GELU, ReLU
-from .attention import MultiheadAttention, _canonical_mask, _none_or_dtype
+from .attention import MultiheadAttention, _canonical_mask, _causal_mask, _none_or_dtype
 from .containers import ModuleList
 from .dropout import Dropout
 from .linear import Linear, _factory_dtype
@@ -26,8 +25,7 @@ from .normalization import LayerNorm
 def generate_square_subsequent_mask(sz: int, device=None, dtype=None) -> Tensor:
     """The float causal mask (sz, sz): -inf above the diagonal, 0 elsewhere (torch's
     ``nn.Transformer.generate_square_subsequent_mask``)."""
-    be = get_backend(device)
-    return Tensor._wrap(be.xp.triu(be.full((sz, sz), -math.inf, _factory_dtype(dtype).np), 1))
+    return _causal_mask(sz, sz, _factory_dtype(dtype), device)
 
 
 def _get_activation_fn(activation: str):
