@@ -12,6 +12,7 @@ import numpy as np
 from ..backend import backend_of
 from .._tensor import Tensor
 from ._functional import _check_lists, _mark_written, _per_tensor
+from ._state import lerp_
 from .optimizer import Optimizer
 
 
@@ -74,14 +75,6 @@ class RMSprop(Optimizer):
         return loss
 
 
-def _lerp_(start, end, weight) -> None:
-    """``start.lerp_(end, weight)`` with torch's two-sided formula (exact at both ends of the weight)."""
-    if weight < 0.5:
-        start += weight * (end - start)
-    else:
-        start[...] = end - (end - start) * (1 - weight)
-
-
 def rmsprop(params: list[Tensor], grads: list[Tensor], square_avgs: list[Tensor], grad_avgs: list[Tensor],
             momentum_buffer_list: list[Tensor], state_steps: list[Tensor], *, lr: float, alpha: float, eps: float,
             weight_decay: float, momentum: float, centered: bool, maximize: bool) -> None:
@@ -105,7 +98,7 @@ def rmsprop(params: list[Tensor], grads: list[Tensor], square_avgs: list[Tensor]
         sq += dt(1 - alpha) * g * g
         if centered:
             ga = grad_avgs[i]._data
-            _lerp_(ga, g, dt(1 - alpha))
+            lerp_(ga, g, dt(1 - alpha))
             avg = be.xp.sqrt(sq - ga * ga)
         else:
             avg = be.xp.sqrt(sq)
