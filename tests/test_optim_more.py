@@ -170,6 +170,7 @@ def test_lbfgs_solves_least_squares_and_checks_its_arguments():
     A, b = rng.standard_normal((20, 5)), rng.standard_normal(20)
     np.testing.assert_allclose(x.detach().numpy(), np.linalg.lstsq(A, b, rcond=None)[0], rtol=1e-6, atol=1e-8)
     with pytest.raises(ValueError, match="doesn't support per-parameter options"):
-        optim.LBFGS([{"params": [fastnn.ones(1, requires_grad=True)]}, {"params": [fastnn.ones(1, requires_grad=True)]}])
+        one = [{"params": [fastnn.ones(1, requires_grad=True)]}]
+        optim.LBFGS(one + [{"params": [fastnn.ones(1, requires_grad=True)]}])
     with pytest.raises(RuntimeError, match="only 'strong_wolfe' is supported"):
         optim.LBFGS([x], line_search_fn="armijo").step(closure)
