@@ -25,4 +25,5 @@ from .activation import (CELU, GLU, SELU, Hardshrink, Hardsigmoid, Hardswish, Ha
 from .loss import (CosineEmbeddingLoss, GaussianNLLLoss, MarginRankingLoss, MultiLabelMarginLoss,
                    MultiLabelSoftMarginLoss, PoissonNLLLoss, SoftMarginLoss, TripletMarginLoss,
                    TripletMarginWithDistanceLoss)
+from .distance import CosineSimilarity, PairwiseDistance
 from .transformer_decoder import Transformer, TransformerDecoder, TransformerDecoderLayer

@@ -20,6 +20,7 @@ from .attention import multi_head_attention_forward  # noqa: F401
 from ..ops.activation_extra import (  # noqa: F401
     celu, glu, gumbel_softmax, hardshrink, hardsigmoid, hardswish, hardtanh, logsigmoid, mish, prelu, relu6, rrelu,
     selu, softmin, softshrink, softsign, tanhshrink, threshold)
+from ..ops.distance import cosine_similarity, pairwise_distance  # noqa: F401
 from ..ops.loss_composed import (  # noqa: F401
     cosine_embedding_loss, gaussian_nll_loss, margin_ranking_loss, multilabel_margin_loss,
     multilabel_soft_margin_loss, poisson_nll_loss, soft_margin_loss, triplet_margin_loss,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..ops._loss_util import legacy_reduction
 from ..ops._util import as_tensor
 from . import functional as F
+from .distance import PairwiseDistance
 from .module import Module
 
 
@@ -182,7 +183,9 @@ class TripletMarginWithDistanceLoss(_Loss):
         if margin <= 0:
             raise ValueError(f"TripletMarginWithDistanceLoss: expected margin to be greater than 0, got {margin} "
                              "instead")
-        self.distance_function, self.margin, self.swap = distance_function, margin, swap
+        # torch's default is a PairwiseDistance module (so it shows in the repr, as a submodule)
+        self.distance_function = distance_function if distance_function is not None else PairwiseDistance()
+        self.margin, self.swap = margin, swap
 
     def forward(self, anchor, positive, negative):
         return F.triplet_margin_with_distance_loss(anchor, positive, negative,

@@ -9,13 +9,13 @@ from __future__ import annotations
 import math
 
 from ..autograd.graph import record
-from ..autograd.grad_mode import no_grad
 from ..backend import backend_of
 from .._tensor import Tensor
 from . import elementwise as ew
 from ._loss_util import check_reduction, legacy_reduction
 from ._util import as_tensor
 from .activation_extra import logsigmoid
+from .distance import pairwise_distance
 
 
 def _reduction(size_average, reduce, reduction: str) -> str:
@@ -79,14 +79,6 @@ def cosine_embedding_loss(input1, input2, target, margin: float = 0, size_averag
     return _reduce(pos + neg, reduction)
 
 
-def _pairwise_distance(x1: Tensor, x2: Tensor, p: float, eps: float) -> Tensor:
-    """||x1 - x2 + eps||_p over the last dim (torch.pairwise_distance's formula)."""
-    d = ew.abs(x1 - x2 + eps)
-    if p == math.inf:
-        return d.amax(-1)
-    return (d ** p).sum(-1) ** (1.0 / p)
-
-
 def triplet_margin_loss(anchor, positive, negative, margin: float = 1.0, p: float = 2, eps: float = 1e-6,
                         swap: bool = False, size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
     reduction = _reduction(size_average, reduce, reduction)
@@ -97,10 +89,10 @@ def triplet_margin_loss(anchor, positive, negative, margin: float = 1.0, p: floa
                            f"{neg.ndim}D inputs")
     if margin <= 0:
         raise ValueError(f"triplet_margin_loss: expected margin to be greater than 0, got {margin} instead")
-    d_pos = _pairwise_distance(a, pos, p, eps)
-    d_neg = _pairwise_distance(a, neg, p, eps)
+    d_pos = pairwise_distance(a, pos, p, eps)
+    d_neg = pairwise_distance(a, neg, p, eps)
     if swap:
-        d_neg = ew.minimum(d_neg, _pairwise_distance(pos, neg, p, eps))
+        d_neg = ew.minimum(d_neg, pairwise_distance(pos, neg, p, eps))
     return _reduce(ew.clamp(margin + d_pos - d_neg, min=0), reduction)
 
 
@@ -112,7 +104,7 @@ def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_fu
                          "instead")
     a, pos, neg = (as_tensor(t, "triplet_margin_with_distance_loss") for t in (anchor, positive, negative))
     dist = distance_function if distance_function is not None else (
-        lambda u, v: _pairwise_distance(u, v, 2.0, 1e-6))
+        pairwise_distance)
     d_pos, d_neg = dist(a, pos), dist(a, neg)
     if swap:
         d_neg = ew.minimum(d_neg, dist(pos, neg))
@@ -182,11 +174,11 @@ def poisson_nll_loss(input, target, log_input: bool = True, full: bool = False, 
     else:
         loss = x - y * ew.log(x + eps)
     if full:  # Stirling's approximation of log(target!), counted only where target > 1 (as torch)
-        yd = y.detach()
-        with no_grad():
-            stirling = yd * ew.log(yd) - yd + 0.5 * ew.log(2 * math.pi * yd)
-            stirling = ew.where(yd > 1, stirling, stirling * 0)
-        loss = loss + stirling
+        t = y._data.astype(loss.dtype.np, copy=False)
+        be = backend_of(t)
+        with be.errstate(divide="ignore", invalid="ignore"):  # log(0) where target <= 1, masked out below
+            stirling = t * be.xp.log(t) - t + 0.5 * be.xp.log(2 * math.pi * t)
+        loss = loss + Tensor._wrap(be.xp.where(t > 1, stirling, 0).astype(t.dtype, copy=False))
     return _reduce(loss, reduction)
 
 
