@@ -20,3 +20,10 @@ from .rnn_cell import GRUCell, LSTMCell, RNNCell, RNNCellBase
 from .shape import Flatten, Unflatten
 from .sparse import Embedding
 from .transformer import TransformerEncoder, TransformerEncoderLayer
+from .activation import (CELU, GLU, SELU, Hardshrink, Hardsigmoid, Hardswish, Hardtanh, LogSigmoid, Mish, PReLU,
+                         RReLU, Softmax2d, Softmin, Softshrink, Softsign, Tanhshrink, Threshold)
+from .loss import (CosineEmbeddingLoss, GaussianNLLLoss, MarginRankingLoss, MultiLabelMarginLoss,
+                   MultiLabelSoftMarginLoss, PoissonNLLLoss, SoftMarginLoss, TripletMarginLoss,
+                   TripletMarginWithDistanceLoss)
+from .distance import CosineSimilarity, PairwiseDistance
+from .transformer_decoder import Transformer, TransformerDecoder, TransformerDecoderLayer

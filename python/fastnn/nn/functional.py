@@ -17,6 +17,14 @@ from ..ops.batchnorm import batch_norm  # noqa: F401
 from ..ops.embedding import embedding  # noqa: F401
 from ..ops.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: F401
 from .attention import multi_head_attention_forward  # noqa: F401
+from ..ops.activation_extra import (  # noqa: F401
+    celu, glu, gumbel_softmax, hardshrink, hardsigmoid, hardswish, hardtanh, logsigmoid, mish, prelu, relu6, rrelu,
+    selu, softmin, softshrink, softsign, tanhshrink, threshold)
+from ..ops.distance import cosine_similarity, pairwise_distance  # noqa: F401
+from ..ops.loss_composed import (  # noqa: F401
+    cosine_embedding_loss, gaussian_nll_loss, margin_ranking_loss, multilabel_margin_loss,
+    multilabel_soft_margin_loss, poisson_nll_loss, soft_margin_loss, triplet_margin_loss,
+    triplet_margin_with_distance_loss)
 
 
 def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
@@ -28,15 +36,11 @@ def linear(input, weight, bias=None):
     return _linear(input, weight, bias)
 
 
-def relu6(input):
-    return _elementwise.clamp(input, 0.0, 6.0)
-
-
 def silu(input):
     return input * sigmoid(input)
 
 
-def softplus(input, beta: float = 1.0, threshold: float = 20.0):
+def softplus(input, beta: float = 1.0, threshold: float = 20.0):  # noqa: F811  (torch names the argument so)
     ew = _elementwise
     scaled = input * beta
     # Above the threshold softplus is the identity to float precision; where() keeps exp from overflowing.
