@@ -117,9 +117,20 @@ def clamp(a: Tensor, min=None, max=None) -> Tensor:  # noqa: A002
             keep &= x >= lo
         if hi is not None:
             keep &= x <= hi
-        return (unbroadcast(xp.where(keep, g, 0).astype(g.dtype), in_shape),)
+        grads = [unbroadcast(xp.where(keep, g, 0).astype(g.dtype), in_shape), None, None]
+        # Tensor bounds get the gradient where they won (PyTorch's clamp_backward_min_max): min where x < min
+        # and min < max, max where x > max or max < min.
+        if isinstance(min, Tensor) and min._requires_grad:
+            won = (x < lo) & (lo < hi) if hi is not None else x < lo
+            grads[1] = unbroadcast(xp.where(won, g, 0).astype(g.dtype), min.shape)
+        if isinstance(max, Tensor) and max._requires_grad:
+            won = (x > hi) | (hi < lo) if lo is not None else x > hi
+            grads[2] = unbroadcast(xp.where(won, g, 0).astype(g.dtype), max.shape)
+        return tuple(grads)
 
-    return record(Tensor._wrap(y), "ClampBackward1", (a,), backward)
+    bounds = (min if isinstance(min, Tensor) else None, max if isinstance(max, Tensor) else None)
+    name = "ClampBackward1" if bounds[0] is None and bounds[1] is None else "ClampBackward0"
+    return record(Tensor._wrap(y), name, (a, *bounds), backward)
 
 
 def _extremum(name):
@@ -165,7 +176,8 @@ def where(condition, a, b) -> Tensor:
 def sign(a: Tensor) -> Tensor:
     x = a._data
     xp = backend_of(x).xp
-    return record(Tensor._wrap(xp.sign(x)), "SignBackward0", (a,), lambda g: (xp.zeros_like(g),))
+    y = x.copy() if x.dtype.kind == "b" else xp.sign(x)  # the sign of a bool is itself (NumPy has no bool loop)
+    return record(Tensor._wrap(y), "SignBackward0", (a,), lambda g: (xp.zeros_like(g),))
 
 
 def isnan(a: Tensor) -> Tensor:

@@ -7,6 +7,7 @@ from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
 from ._util import normalize_dim
+from .conversion import cast
 from .elementwise import where
 
 # Index parts that select a view (basic indexing); anything else is an array of indices or a mask. Python
@@ -63,4 +64,6 @@ def index_select(a: Tensor, dim: int, index: Tensor) -> Tensor:
 
 
 def masked_fill(a: Tensor, mask, value) -> Tensor:
-    return where(mask, value, a)  # where takes a Tensor mask as is and converts any other
+    out = where(mask, value, a)  # where takes a Tensor mask as is and converts any other
+    # The result keeps the input's dtype (a bool tensor filled with 1 stays bool), as in PyTorch.
+    return out if out.dtype is a.dtype else cast(out, a.dtype)

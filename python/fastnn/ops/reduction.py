@@ -158,6 +158,13 @@ def argmin(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     return _argext(a, dim, keepdim, "argmin")
 
 
+def _unbiased_overload(dim, unbiased):
+    """PyTorch's ``var(input, unbiased)`` overload: a bool in ``dim``'s place is ``unbiased``."""
+    if isinstance(dim, bool) and unbiased is None:
+        return None, dim
+    return dim, unbiased
+
+
 def _correction(correction, unbiased):
     if unbiased is not None:
         if correction is not None:
@@ -167,6 +174,7 @@ def _correction(correction, unbiased):
 
 
 def var(a: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
+    dim, unbiased = _unbiased_overload(dim, unbiased)
     axes = reduction_dims(dim, a.ndim, "var")
     c = _correction(correction, unbiased)
     x = float_data(a)
@@ -186,6 +194,7 @@ def var(a: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction
 
 
 def std(a: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
+    dim, unbiased = _unbiased_overload(dim, unbiased)
     axes = reduction_dims(dim, a.ndim, "std")
     c = _correction(correction, unbiased)
     x = float_data(a)
