@@ -77,3 +77,65 @@ def test_sign_of_bool():
     tx, fx = _pair(np.array([True, False, True]))
     _same(fastnn.sign(fx), torch.sign(tx))
     _same(fx.sign(), tx.sign())
+
+
+def test_cosine_similarity_broadcasts_before_the_norms():
+    rng = np.random.default_rng(6)
+    x1, x2 = rng.standard_normal((1, 2, 3)), rng.standard_normal((2, 1, 3))
+    t1, f1 = _pair(x1, requires_grad=True)
+    t2, f2 = _pair(x2, requires_grad=True)
+    t_out = torch.nn.functional.cosine_similarity(t1, t2, dim=-2)
+    f_out = fastnn.nn.functional.cosine_similarity(f1, f2, dim=-2)
+    _same(f_out, t_out)
+    t_out.sum().backward()
+    f_out.sum().backward()
+    _same(f1.grad, t1.grad)
+    _same(f2.grad, t2.grad)
+
+
+@pytest.mark.parametrize("log_input", [True, False])
+def test_poisson_nll_loss_full_differentiates_the_target(log_input):
+    rng = np.random.default_rng(7)
+    x = rng.uniform(0.1, 2.0, (3, 4))
+    y = rng.uniform(0.0, 4.0, (3, 4))
+    y[0, :2] = (0.5, 1.0)  # at and below 1 the Stirling term is not counted
+    tx, fx = _pair(x, requires_grad=True)
+    ty, fy = _pair(y, requires_grad=True)
+    t_out = torch.nn.functional.poisson_nll_loss(tx, ty, log_input=log_input, full=True)
+    f_out = fastnn.nn.functional.poisson_nll_loss(fx, fy, log_input=log_input, full=True)
+    _same(f_out, t_out)
+    t_out.backward()
+    f_out.backward()
+    _same(fx.grad, tx.grad)
+    _same(fy.grad, ty.grad)
+
+
+@pytest.mark.parametrize("name,args", [("hardtanh", ()), ("hardtanh", (-2.5, 3.7)), ("relu6", ()),
+                                       ("softsign", ()), ("tanhshrink", ())])
+def test_activations_of_int_tensors_as_torch(name, args):
+    tx, fx = _pair(np.array([-7, -3, -1, 0, 2, 5, 9]))
+    _same(getattr(fastnn.nn.functional, name)(fx, *args), getattr(torch.nn.functional, name)(tx, *args))
+
+
+@pytest.mark.parametrize("args", [(0.0, -8.000001, -4.0), (1.0, 5.000001, 2.0), (-0.9, 2.1, 2.0), (2.1, -2.9, -1.0),
+                                  (3.1,), (-2.5, 2.5, 1.5), (0, 7, 2)])
+def test_integer_arange_truncates_its_bounds_first(args):
+    _same(fastnn.arange(*args, dtype=fastnn.int64), torch.arange(*args, dtype=torch.int64))
+
+
+def test_integer_arange_step_truncated_to_zero():
+    with pytest.raises(ValueError, match="step must be nonzero"):
+        torch.arange(0, 5, 0.5, dtype=torch.int64)
+    with pytest.raises(ValueError, match="step must be nonzero"):
+        fastnn.arange(0, 5, 0.5, dtype=fastnn.int64)
+
+
+def test_integer_pow_with_negative_tensor_exponents():
+    a = np.array([0, 1, -1, 2, -2, 5, 0, -1, 3])
+    b = np.array([-1, -3, -3, -1, -2, -8, 0, -2, 2])
+    (ta, fa), (tb, fb) = _pair(a), _pair(b)
+    _same(fastnn.pow(fa, fb), torch.pow(ta, tb))
+    _same(fa ** fb, ta ** tb)
+    _same(5 ** fb, 5 ** tb)  # __rpow__
+    with pytest.raises(RuntimeError, match="Integers to negative integer powers are not allowed"):
+        fastnn.pow(fa, -1)  # a Python exponent stays torch's error

@@ -133,6 +133,12 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool
         ints = all(isinstance(v, (numbers.Integral, np.integer)) for v in (start, end, step))
         dtype = dtypes.int64 if ints else dtypes.default_float
     dt = dtypes.to_dtype(dtype)
+    if not dt.is_floating_point and not all(isinstance(v, (numbers.Integral, np.integer)) for v in (start, end, step)):
+        # An integer range truncates its bounds and step first, as torch does (arange(0., -8.000001, -4.,
+        # dtype=int64) is [0, -4], not NumPy's three values); a step truncated to 0 is torch's ValueError.
+        start, end, step = int(start), int(end), int(step)
+        if step == 0:
+            raise ValueError("step must be nonzero")
     # Count in float64 so float32 ranges get PyTorch's length, then cast.
     n = max(0, int(np.ceil((end - start) / step)))
     arr = (start + step * xp.arange(n, dtype=np.float64)).astype(dt.np) if dt.is_floating_point else \

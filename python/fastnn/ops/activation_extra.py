@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import dtypes
 from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
 from ._util import as_tensor, float_data, normalize_dim, unbroadcast
 from .activation import softmax
+from .conversion import cast
 
 _F32_SIXTH = float.fromhex('0x1.555556p-3')  # 1/6 rounded to float32
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -27,6 +29,15 @@ def _float_input(input, op: str):
     return a, float_data(a)
 
 
+def _promoted_input(input, op: str):
+    """An integer input computed in the default float dtype (torch's softsign / tanhshrink of int64 are float32);
+    bool stays refused."""
+    a = as_tensor(input, op)
+    if a.dtype.np.kind in "iu":
+        a = cast(a, dtypes.default_float)
+    return _float_input(a, op)
+
+
 def _torch_name(dtype) -> str:
     return {"int64": "Long", "bool": "Bool", "int32": "Int"}.get(str(dtype).split(".")[-1], str(dtype))
 
@@ -34,7 +45,11 @@ def _torch_name(dtype) -> str:
 def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
-    a, x = _float_input(input, "hardtanh")
+    a = as_tensor(input, "hardtanh")
+    if a.dtype.np.kind in "iu":  # torch clamps integers to the truncated bounds and keeps their dtype (relu6 too)
+        x = a._data
+        return Tensor._wrap(backend_of(x).xp.clip(x, x.dtype.type(min_val), x.dtype.type(max_val)))
+    a, x = _float_input(a, "hardtanh")
     xp = backend_of(x).xp
     dt = x.dtype.type
     y = xp.clip(x, dt(min_val), dt(max_val))
@@ -126,14 +141,14 @@ def mish(input, inplace: bool = False) -> Tensor:
 
 
 def softsign(input) -> Tensor:
-    a, x = _float_input(input, "softsign")
+    a, x = _promoted_input(input, "softsign")
     xp = backend_of(x).xp
     d = 1 + xp.abs(x)
     return record(Tensor._wrap(x / d), "DivBackward0", (a,), lambda g: (g / (d * d),))
 
 
 def tanhshrink(input) -> Tensor:
-    a, x = _float_input(input, "tanhshrink")
+    a, x = _promoted_input(input, "tanhshrink")
     th = backend_of(x).xp.tanh(x)
     return record(Tensor._wrap(x - th), "SubBackward0", (a,), lambda g: (g * th * th,))
 

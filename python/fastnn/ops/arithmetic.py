@@ -98,7 +98,10 @@ def pow(a, b) -> Tensor:  # noqa: A001  (PyTorch's name)
     be = backend_of(xa if ta is not None else None, xb if tb is not None else None)
     xp = be.xp
     with be.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        out_arr = xp.power(xa, xb)
+        if tb is not None and xa.dtype.kind in "iu" and xb.dtype.kind in "iu" and bool((xb < 0).any()):
+            out_arr = _int_pow_negative(xp, xa, xb)
+        else:
+            out_arr = xp.power(xa, xb)
     out = Tensor._wrap(out_arr)
 
     def backward(g):
@@ -114,6 +117,16 @@ def pow(a, b) -> Tensor:  # noqa: A001  (PyTorch's name)
         return ga, gb
 
     return record(out, "PowBackward0", (ta, tb), backward)
+
+
+def _int_pow_negative(xp, xa, xb):
+    """Integer a ** b where some exponents are negative (NumPy refuses them): torch's integer results,
+    1 for a == 1, +-1 for a == -1 by the exponent's parity, and 0 otherwise (0 ** -n included)."""
+    neg = xb < 0
+    pos = xp.power(xa, xp.where(neg, 0, xb))
+    minus_one = xp.where(xb % 2 != 0, -1, 1)
+    at_neg = xp.where(xa == 1, 1, xp.where(xa == -1, minus_one, 0))
+    return xp.where(neg, at_neg, pos).astype(pos.dtype, copy=False)
 
 
 def neg(a: Tensor) -> Tensor:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from . import elementwise as ew
 from ._util import as_tensor
 
@@ -31,6 +33,10 @@ def cosine_similarity(x1, x2, dim: int = 1, eps: float = 1e-8):
     """torch.cosine_similarity: sum((x1 / max(||x1||, eps)) * (x2 / max(||x2||, eps))) over ``dim``, each norm
     clamped separately, as torch computes it since 1.12."""
     a, b = as_tensor(x1, "cosine_similarity"), as_tensor(x2, "cosine_similarity")
+    # Broadcast first, as torch does: each norm is over the common shape's ``dim`` (x1 (1, 2, 3) beside x2
+    # (2, 1, 3) at dim=-2 normalises x2 over 2 copies of its one row, not over the row alone).
+    shape = np.broadcast_shapes(a.shape, b.shape)
+    a, b = a.expand(shape), b.expand(shape)
     n1 = ew.clamp(ew.sqrt((a * a).sum(dim, keepdim=True)), min=eps)
     n2 = ew.clamp(ew.sqrt((b * b).sum(dim, keepdim=True)), min=eps)
     return ((a / n1) * (b / n2)).sum(dim)

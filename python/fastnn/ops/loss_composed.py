@@ -174,11 +174,14 @@ def poisson_nll_loss(input, target, log_input: bool = True, full: bool = False, 
     else:
         loss = x - y * ew.log(x + eps)
     if full:  # Stirling's approximation of log(target!), counted only where target > 1 (as torch)
-        t = y._data.astype(loss.dtype.np, copy=False)
-        be = backend_of(t)
-        with be.errstate(divide="ignore", invalid="ignore"):  # log(0) where target <= 1, masked out below
-            stirling = t * be.xp.log(t) - t + 0.5 * be.xp.log(2 * math.pi * t)
-        loss = loss + Tensor._wrap(be.xp.where(t > 1, stirling, 0).astype(t.dtype, copy=False))
+        # Differentiable ops, so a target that requires grad gets torch's gradient, log(t) + 0.5 / t where
+        # t > 1. The masked places see t = 2 instead (torch computes log(0) there and its gradient is NaN
+        # at target == 0; here it is the mask's 0, with no inf * 0 in the backward).
+        t = y if y.dtype is loss.dtype else y.to(loss.dtype)
+        counted = t > 1
+        ts = ew.where(counted, t, 2.0)
+        stirling = ts * ew.log(ts) - ts + 0.5 * ew.log(2 * math.pi * ts)
+        loss = loss + ew.where(counted, stirling, 0.0)
     return _reduce(loss, reduction)
 
 
