@@ -150,7 +150,18 @@ def linspace(start, end, steps: int, dtype=None, device=None, requires_grad: boo
     xp = get_backend(device).xp
     if steps < 0:
         raise RuntimeError("linspace(): number of steps must be non-negative")
-    return _make(xp.linspace(start, end, steps, dtype=np.float64).astype(_float_dtype(dtype).np), requires_grad)
+    dt = _float_dtype(dtype)
+    if not dt.is_floating_point:
+        # torch's integer linspace: the ends truncated first, then its scalar kernel's two-sided formula (the
+        # first half counted from start, the rest back from end) in float64, truncated; NumPy's values differ
+        # by 1 in places. (torch's vectorised tail, with the step truncated to int64, can differ by 1 too.)
+        start, end = int(start), int(end)
+        step = (end - start) / (steps - 1) if steps > 1 else 0.0
+        i = xp.arange(steps, dtype=np.float64)
+        half = steps // 2 if steps > 1 else 1  # one step is start itself
+        vals = xp.where(i < half, start + step * i, end - step * (steps - 1 - i))
+        return _make(vals.astype(dt.np), requires_grad)
+    return _make(xp.linspace(start, end, steps, dtype=np.float64).astype(dt.np), requires_grad)
 
 
 def rand(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
