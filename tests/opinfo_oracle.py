@@ -8,7 +8,7 @@ the op (``torch.<name>`` -> ``fastnn.<name>``, ``nn.functional.X`` -> ``fastnn.n
 every sample to fastnn tensors (same dtype, strides and ``requires_grad``), runs both, and compares outputs and the
 gradients of ``sum(outputs * cotangent)`` with a fixed random cotangent.
 
-Each sample lands in one class:
+Each sample (from ``op.sample_inputs``) lands in one class:
   pass         outputs (and gradients, where torch has them) match
   wrong        fastnn returned something different (shape, dtype, values, type, missing gradient)
   error        fastnn raised where torch did not
@@ -17,9 +17,13 @@ Each sample lands in one class:
                fastnn has no int32)
   skip         torch itself raised, or the sample holds complex / sparse / quantized tensors
 
+Each of OpInfo's ``error_inputs`` (bad arguments torch refuses with a stated exception type) is run too:
+'match' when fastnn raises that type, else 'wrong_type', 'no_raise' or 'unsupported'.
+
 Run as a script: ``PYTHONPATH=python python tests/opinfo_oracle.py [--ops add,sum] [--json out.json]
 [--max-samples 12] [--update-baseline]``. ``tests/test_opinfo.py`` runs it under pytest against the checked-in
-baseline ``tests/opinfo_baseline.json`` (per op, how many samples pass; an op may only gain).
+baseline ``tests/opinfo_baseline.json`` (per op, how many samples pass and how many error inputs raise torch's
+type; an op may only gain).
 """
 from __future__ import annotations
 
@@ -212,7 +216,10 @@ class Converter:
             name = str(x.dtype).rpartition(".")[2]
             if not isinstance(getattr(self.fastnn, name, None), self.fastnn.dtype):
                 raise Unconvertible(f"{name} tensor")  # a storage type fastnn does not have (yet)
-            arr = _np_strided_copy(x)
+            try:
+                arr = _np_strided_copy(x)
+            except Exception as e:  # NumPy refuses it (over 64 dims, a meta tensor): no fastnn form either
+                raise Unconvertible(f"{name} tensor of shape {tuple(x.shape)}: {_exc(e)}") from e
             ft = self.fastnn.Tensor._wrap(arr)
             if x.requires_grad:
                 ft.requires_grad_(True)
@@ -449,6 +456,53 @@ def run_op(op, fn, torch, fastnn, max_samples: int):
     return {"counts": counts, "reasons": reasons}
 
 
+ERROR_CLASSES = ("match", "wrong_type", "no_raise", "unsupported")
+
+
+def run_error_inputs(op, fn, torch, fastnn, max_samples: int):
+    """OpInfo's error_inputs (bad arguments torch refuses with a stated exception type): does fastnn raise
+    that type too? 'match', 'wrong_type', 'no_raise', or 'unsupported' (the argument has no fastnn form, or
+    fastnn raised NotImplementedError)."""
+    counts = dict.fromkeys(ERROR_CLASSES, 0)
+    reasons: dict[str, int] = {}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            eis = list(itertools.islice(op.error_inputs("cpu"), max_samples))
+    except Exception:  # an op without error_inputs, or one whose generator needs CUDA
+        return {"counts": counts, "reasons": reasons}
+    for ei in eis:
+        s = ei.sample_input
+        conv = Converter(torch, fastnn)
+        try:
+            if "out" in s.kwargs:  # fastnn has no out= (its misuse is what these inputs test)
+                raise Unconvertible("out=")
+            args = conv(s.input), conv(s.args), conv(s.kwargs)
+        except (Skip, Unconvertible):
+            counts["unsupported"] += 1
+            continue
+        got = None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                fn(args[0], *args[1], **args[2])
+            except Exception as e:
+                got = e
+        want = ei.error_type.__name__
+        if got is None:
+            cls, why = "no_raise", f"expected {want}, fastnn raised nothing"
+        elif isinstance(got, ei.error_type):
+            cls, why = "match", ""
+        elif isinstance(got, NotImplementedError):
+            cls, why = "unsupported", _exc(got)
+        else:
+            cls, why = "wrong_type", f"expected {want}, got {_exc(got)}"
+        counts[cls] += 1
+        if why:
+            reasons[why] = reasons.get(why, 0) + 1
+    return {"counts": counts, "reasons": reasons}
+
+
 def run(ops: list[str] | None = None, max_samples: int = DEFAULT_MAX_SAMPLES, op_db=None, progress=False):
     """Runs the oracle; returns {"ops": {key: {...}}, "unmatched": [...], "names": n, "matched_names": n, ...}."""
     torch, fastnn = _imports()
@@ -473,28 +527,37 @@ def run(ops: list[str] | None = None, max_samples: int = DEFAULT_MAX_SAMPLES, op
         torch.manual_seed(0)
         r = run_op(op, fn, torch, fastnn, max_samples)
         r["how"] = how
+        r["error_inputs"] = ({"counts": dict.fromkeys(ERROR_CLASSES, 0), "reasons": {}} if r.get("crash_skip")
+                             else run_error_inputs(op, fn, torch, fastnn, max_samples))
         results[key] = r
     totals = dict.fromkeys(CLASSES, 0)
+    error_totals = dict.fromkeys(ERROR_CLASSES, 0)
     for r in results.values():
         for c in CLASSES:
             totals[c] += r["counts"][c]
+        for c in ERROR_CLASSES:
+            error_totals[c] += r["error_inputs"]["counts"][c]
     return {"names": len(names), "matched_names": len(matched_names), "entries": len(op_db),
-            "matched_entries": len(results), "max_samples": max_samples, "totals": totals, "ops": results,
+            "matched_entries": len(results), "max_samples": max_samples, "totals": totals,
+            "error_totals": error_totals, "ops": results,
             "unmatched": unmatched, "seconds": time.perf_counter() - t0, "op_db_import_seconds": t_import}
 
 
 def table(report) -> str:
-    cols = ("samples", "pass", "wrong", "error", "unsupported", "skip")
+    cols = ("samples", "pass", "wrong", "error", "unsupported", "skip", "err_inputs", "err_match")
     rows = []
     width = max([len(k) for k in report["ops"]] + [5])
     rows.append(f"{'op':<{width}} " + " ".join(f"{c:>11}" for c in cols))
+
+    def row(name, c, e, mark=""):
+        vals = (sum(c.values()), *(c[k] for k in CLASSES[1:]), sum(e.values()), e["match"])
+        return f"{name:<{width}} " + " ".join(f"{v:>11}" for v in vals) + mark
+
     for key in sorted(report["ops"]):
-        c = report["ops"][key]["counts"]
-        n = sum(c.values())
-        mark = "  CRASH-SKIPPED" if report["ops"][key].get("crash_skip") else ""
-        rows.append(f"{key:<{width}} " + " ".join(f"{v:>11}" for v in (n, *(c[k] for k in cols[1:]))) + mark)
-    t = report["totals"]
-    rows.append(f"{'TOTAL':<{width}} " + " ".join(f"{v:>11}" for v in (sum(t.values()), *(t[k] for k in cols[1:]))))
+        r = report["ops"][key]
+        mark = "  CRASH-SKIPPED" if r.get("crash_skip") else ""
+        rows.append(row(key, r["counts"], r["error_inputs"]["counts"], mark))
+    rows.append(row("TOTAL", report["totals"], report["error_totals"]))
     return "\n".join(rows)
 
 
@@ -505,7 +568,8 @@ def summary(report) -> str:
     return (f"OpInfo oracle: {report['matched_names']} of {report['names']} op_db names matched "
             f"({report['matched_entries']} of {report['entries']} OpInfos); {n} samples: {t['pass']} pass "
             f"({100 * t['pass'] / max(compared, 1):.1f}% of {compared} compared), {t['wrong']} wrong, "
-            f"{t['error']} error, {t['unsupported']} unsupported, {t['skip']} skip; "
+            f"{t['error']} error, {t['unsupported']} unsupported, {t['skip']} skip; error_inputs: "
+            f"{report['error_totals']['match']} of {sum(report['error_totals'].values())} raise torch's type; "
             f"{report['seconds']:.1f} s (op_db import {report['op_db_import_seconds']:.1f} s)")
 
 
@@ -518,20 +582,31 @@ def failures(report) -> str:
         for cls in ("wrong", "error", "unsupported"):
             for why, n in sorted(r["reasons"][cls].items(), key=lambda kv: -kv[1]):
                 lines.append(f"{key}: {cls} x{n}: {why}")
+        for why, n in sorted(r["error_inputs"]["reasons"].items(), key=lambda kv: -kv[1]):
+            lines.append(f"{key}: error_input x{n}: {why}")
     return "\n".join(lines)
 
 
-def baseline_of(report) -> dict[str, int]:
-    return {k: r["counts"]["pass"] for k, r in sorted(report["ops"].items())}
+def baseline_of(report) -> dict[str, dict[str, int]]:
+    """Per op, the samples that pass and the error inputs that raise torch's exception type."""
+    ops = sorted(report["ops"].items())
+    return {"samples_pass": {k: r["counts"]["pass"] for k, r in ops},
+            "error_inputs_match": {k: r["error_inputs"]["counts"]["match"] for k, r in ops if
+                                   r["error_inputs"]["counts"]["match"]}}
 
 
-def regressions(report, baseline: dict[str, int]) -> list[str]:
-    """Ops passing fewer samples than the baseline says they did (a missing op counts as 0 passing)."""
+def regressions(report, baseline) -> list[str]:
+    """Ops passing fewer samples (or matching fewer error inputs) than the baseline says they did; an op the
+    run no longer has counts as 0."""
     out = []
-    for key, want in sorted(baseline.items()):
+    for key, want in sorted(baseline["samples_pass"].items()):
         got = report["ops"].get(key, {"counts": {"pass": 0}})["counts"]["pass"]
         if got < want:
             out.append(f"{key}: {got} samples pass, baseline {want}")
+    for key, want in sorted(baseline["error_inputs_match"].items()):
+        got = report["ops"].get(key, {"error_inputs": {"counts": {"match": 0}}})["error_inputs"]["counts"]["match"]
+        if got < want:
+            out.append(f"{key}: {got} error inputs raise torch's exception type, baseline {want}")
     return out
 
 

@@ -73,6 +73,13 @@ def test_masked_fill_keeps_the_input_dtype():
         _same(fx.masked_fill(fastnn.tensor(mask), fill), tx.masked_fill(torch.tensor(mask), fill))
 
 
+def test_masked_fill_refuses_a_value_tensor_with_dims():
+    x, mask, value = np.zeros((2, 2)), np.array(False), np.array([3.0])
+    for lib, t in ((torch, torch.tensor), (fastnn, fastnn.tensor)):
+        with pytest.raises(RuntimeError, match="only supports a 0-dimensional value tensor"):
+            t(x).masked_fill(t(mask), t(value))
+
+
 def test_sign_of_bool():
     tx, fx = _pair(np.array([True, False, True]))
     _same(fastnn.sign(fx), torch.sign(tx))
@@ -147,3 +154,12 @@ def test_integer_linspace_as_torch(start, end, steps):
     # torch's scalar int64 kernel; its vectorised tail truncates the step to an integer and can differ by 1
     # from it in places (linspace(-2, 5, 50)[21]), which these ranges do not hit.
     _same(fastnn.linspace(start, end, steps, dtype=fastnn.int64), torch.linspace(start, end, steps, dtype=torch.int64))
+
+
+@pytest.mark.parametrize("args", [(-1,), (2, -1), (-2, -3)])
+def test_eye_negative_sizes_raise_torchs_error(args):
+    with pytest.raises(RuntimeError) as t_err:
+        torch.eye(*args)
+    with pytest.raises(RuntimeError) as f_err:
+        fastnn.eye(*args)
+    assert str(f_err.value) == str(t_err.value)

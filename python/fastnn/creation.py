@@ -119,6 +119,9 @@ def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False)
 
 
 def eye(n: int, m: int | None = None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    for name, v in (("n", n), ("m", m)):  # torch's RuntimeError (NumPy's would be a ValueError)
+        if v is not None and v < 0:
+            raise RuntimeError(f"{name} must be greater or equal to 0, got {v}")
     be = get_backend(device)
     return _make(be.xp.eye(n, m, dtype=_float_dtype(dtype).np), requires_grad)
 

@@ -54,7 +54,7 @@ def gelu(a: Tensor, approximate: str = "none") -> Tensor:
             dinner = dt(_SQRT_2_OVER_PI) * (1 + dt(3 * 0.044715) * x * x)
             return (g * (dt(0.5) * (1 + th) + dt(0.5) * x * (1 - th * th) * dinner),)
     else:
-        raise ValueError(f"gelu(): approximate must be 'none' or 'tanh', got {approximate!r}")
+        raise RuntimeError("approximate argument must be either none or tanh.")  # torch's type and text
     return record(Tensor._wrap(y), "GeluBackward0", (a,), backward)
 
 

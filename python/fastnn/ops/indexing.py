@@ -64,6 +64,9 @@ def index_select(a: Tensor, dim: int, index: Tensor) -> Tensor:
 
 
 def masked_fill(a: Tensor, mask, value) -> Tensor:
+    if isinstance(value, Tensor) and value.ndim != 0:
+        raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
+                           f"{value.ndim} dimension(s).")
     out = where(mask, value, a)  # where takes a Tensor mask as is and converts any other
     # The result keeps the input's dtype (a bool tensor filled with 1 stays bool), as in PyTorch.
     return out if out.dtype is a.dtype else cast(out, a.dtype)
