@@ -550,7 +550,7 @@ def table(report) -> str:
     rows.append(f"{'op':<{width}} " + " ".join(f"{c:>11}" for c in cols))
 
     def row(name, c, e, mark=""):
-        vals = (sum(c.values()), *(c[k] for k in CLASSES[1:]), sum(e.values()), e["match"])
+        vals = (sum(c.values()), *(c[k] for k in CLASSES), sum(e.values()), e["match"])
         return f"{name:<{width}} " + " ".join(f"{v:>11}" for v in vals) + mark
 
     for key in sorted(report["ops"]):

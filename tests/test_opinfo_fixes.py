@@ -163,3 +163,15 @@ def test_eye_negative_sizes_raise_torchs_error(args):
     with pytest.raises(RuntimeError) as f_err:
         fastnn.eye(*args)
     assert str(f_err.value) == str(t_err.value)
+
+
+def test_losses_torch_computes_from_int_inputs_in_float32():
+    a, b = np.array([[1, 2, 3], [4, 5, 6]]), np.array([[2, 2, 1], [0, 5, 7]])
+    (ta, fa), (tb, fb) = _pair(a), _pair(b)
+    ty, fy = _pair(np.array([1, -1]))
+    tF, fF = torch.nn.functional, fastnn.nn.functional
+    _same(fF.poisson_nll_loss(fa, fb), tF.poisson_nll_loss(ta, tb))
+    _same(fF.poisson_nll_loss(fa, fb, log_input=False), tF.poisson_nll_loss(ta, tb, log_input=False))
+    _same(fF.cosine_embedding_loss(fa, fb, fy), tF.cosine_embedding_loss(ta, tb, ty))
+    _same(fF.cosine_embedding_loss(fa > 2, fb > 2, fy), tF.cosine_embedding_loss(ta > 2, tb > 2, ty))
+    _same(fF.triplet_margin_loss(fa, fb, fa + 1), tF.triplet_margin_loss(ta, tb, ta + 1))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+from .. import dtypes
 from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
@@ -39,6 +40,13 @@ def _float(t, op: str) -> Tensor:
     return t
 
 
+def _promoted(t, op: str) -> Tensor:
+    """An input torch also takes as an integer or bool tensor, computing in float32 (poisson_nll_loss,
+    cosine_embedding_loss, triplet_margin_loss of int64 are float32 in torch)."""
+    t = as_tensor(t, op)
+    return t if t.dtype.is_floating_point else t.to(dtypes.default_float)
+
+
 def margin_ranking_loss(input1, input2, target, margin: float = 0, size_average=None, reduce=None,
                         reduction: str = "mean") -> Tensor:
     reduction = _reduction(size_average, reduce, reduction)
@@ -61,7 +69,7 @@ _COSINE_EPS = 1e-12  # torch's EPSILON inside cosine_embedding_loss
 def cosine_embedding_loss(input1, input2, target, margin: float = 0, size_average=None, reduce=None,
                           reduction: str = "mean") -> Tensor:
     reduction = _reduction(size_average, reduce, reduction)
-    x1, x2 = _float(input1, "cosine_embedding_loss"), _float(input2, "cosine_embedding_loss")
+    x1, x2 = _promoted(input1, "cosine_embedding_loss"), _promoted(input2, "cosine_embedding_loss")
     y = as_tensor(target, "cosine_embedding_loss")
     if x1.shape != x2.shape:
         raise RuntimeError(f"cosine_embedding_loss: input1 and input2 must have the same shape, got "
@@ -82,7 +90,7 @@ def cosine_embedding_loss(input1, input2, target, margin: float = 0, size_averag
 def triplet_margin_loss(anchor, positive, negative, margin: float = 1.0, p: float = 2, eps: float = 1e-6,
                         swap: bool = False, size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
     reduction = _reduction(size_average, reduce, reduction)
-    a, pos, neg = (_float(t, "triplet_margin_loss") for t in (anchor, positive, negative))
+    a, pos, neg = (_promoted(t, "triplet_margin_loss") for t in (anchor, positive, negative))
     if not (a.ndim == pos.ndim == neg.ndim):
         raise RuntimeError(f"The anchor, positive, and negative tensors are expected to have the same number of "
                            f"dimensions, but got: anchor {a.ndim}D, positive {pos.ndim}D, and negative "
@@ -168,7 +176,7 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
 def poisson_nll_loss(input, target, log_input: bool = True, full: bool = False, size_average=None,
                      eps: float = 1e-8, reduce=None, reduction: str = "mean") -> Tensor:
     reduction = _reduction(size_average, reduce, reduction)
-    x, y = _float(input, "poisson_nll_loss"), as_tensor(target, "poisson_nll_loss")
+    x, y = _promoted(input, "poisson_nll_loss"), as_tensor(target, "poisson_nll_loss")
     if log_input:
         loss = ew.exp(x) - y * x
     else:
