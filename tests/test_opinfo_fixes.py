@@ -175,3 +175,20 @@ def test_losses_torch_computes_from_int_inputs_in_float32():
     _same(fF.cosine_embedding_loss(fa, fb, fy), tF.cosine_embedding_loss(ta, tb, ty))
     _same(fF.cosine_embedding_loss(fa > 2, fb > 2, fy), tF.cosine_embedding_loss(ta > 2, tb > 2, ty))
     _same(fF.triplet_margin_loss(fa, fb, fa + 1), tF.triplet_margin_loss(ta, tb, ta + 1))
+
+
+@pytest.mark.parametrize("kw", [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
+                                dict(kernel_size=(2, 3), dilation=2, return_indices=True)])
+def test_max_pool2d_of_int_tensors_keeps_the_dtype(kw):
+    x = np.random.default_rng(8).integers(-2 ** 40, 2 ** 40, (2, 3, 7, 9))
+    x[0, 0, :2, :2] = 5  # ties: the first maximum's index, as torch
+    tx, fx = _pair(x)
+    t_out = torch.nn.functional.max_pool2d(tx, **kw)
+    f_out = fastnn.nn.functional.max_pool2d(fx, **kw)
+    for t, f in zip(t_out if kw.get("return_indices") else (t_out,), f_out if kw.get("return_indices") else (f_out,)):
+        _same(f, t)
+
+
+def test_max_pool2d_refuses_ints_float64_cannot_hold():
+    with pytest.raises(NotImplementedError, match="2\\*\\*53"):
+        fastnn.nn.functional.max_pool2d(fastnn.tensor(np.full((1, 2, 2), 2 ** 60)), 2)

@@ -10,11 +10,13 @@ import numbers
 
 import numpy as np
 
+from .. import dtypes
 from ..autograd.graph import record
 from ..backend import backend_of
 from ..backend.shapes import pool_out_size as _out_size
 from .._tensor import Tensor
 from ._util import as_tensor
+from .conversion import cast
 
 
 def _pair(v, name: str, op: str, allow_none: bool = False):
@@ -66,6 +68,8 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
                return_indices: bool = False) -> Tensor:
     """torch.nn.functional.max_pool2d over (N, C, H, W) or (C, H, W); implicit -inf padding. With
     ``return_indices`` also returns, as torch does, each maximum's flat index h * W + w in its input plane."""
+    if isinstance(input, Tensor) and input._data.dtype.kind in "iu":
+        return _int_max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
     a, x4, k, s, p, d = _prepare(input, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d")
     ceil_mode = bool(ceil_mode)
     be = backend_of(x4)
@@ -85,6 +89,23 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         return out
     idx = _max_pool2d_indices(be.xp, x4, k, s, p, d, y.shape[2], y.shape[3])
     return out, Tensor._wrap(idx.reshape(out.shape))
+
+
+_FLOAT64_EXACT = 2 ** 53
+
+
+def _int_max_pool2d(a, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
+    """max_pool2d of an integer tensor (torch keeps its dtype): the float kernels on a float64 copy, which
+    holds every integer up to 2**53 exactly, so the maxima (and indices) are the integers' own; larger
+    magnitudes are refused rather than rounded."""
+    x = a._data
+    if x.size and (int(x.max()) > _FLOAT64_EXACT or int(x.min()) < -_FLOAT64_EXACT):
+        raise NotImplementedError("max_pool2d: integer inputs beyond 2**53 in magnitude are not supported "
+                                  "(fastnn pools integers through float64)")
+    res = max_pool2d(cast(a, dtypes.float64), kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+    if return_indices:
+        return cast(res[0], a.dtype), res[1]
+    return cast(res, a.dtype)
 
 
 def _max_pool2d_indices(xp, x4, k, s, p, d, oh, ow):
