@@ -192,3 +192,42 @@ def test_max_pool2d_of_int_tensors_keeps_the_dtype(kw):
 def test_max_pool2d_refuses_ints_float64_cannot_hold():
     with pytest.raises(NotImplementedError, match="2\\*\\*53"):
         fastnn.nn.functional.max_pool2d(fastnn.tensor(np.full((1, 2, 2), 2 ** 60)), 2)
+
+
+def _same_error(t_call, f_call):
+    """Both raise, with one exception type and one message."""
+    with pytest.raises(Exception) as t_err:
+        t_call()
+    with pytest.raises(Exception) as f_err:
+        f_call()
+    assert (type(f_err.value), str(f_err.value)) == (type(t_err.value), str(t_err.value))
+
+
+@pytest.mark.parametrize("kw", [dict(stride=(-1,)), dict(stride=0), dict(padding=-1), dict(padding=(1, -1)),
+                                dict(dilation=(0,)), dict(dilation=(1, 0))])
+def test_conv2d_bad_geometry_raises_torchs_errors(kw):
+    x, w = np.ones((1, 1, 4, 4), np.float32), np.ones((1, 1, 2, 2), np.float32)
+    _same_error(lambda: torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), **kw),
+                lambda: fastnn.nn.functional.conv2d(fastnn.tensor(x), fastnn.tensor(w), **kw))
+
+
+def test_conv2d_takes_one_tuples_as_torch():
+    x = np.random.default_rng(9).standard_normal((1, 2, 7, 6)).astype(np.float32)
+    w = np.random.default_rng(10).standard_normal((3, 2, 3, 2)).astype(np.float32)
+    kw = dict(stride=(2,), padding=(1,), dilation=(2,))
+    _same(fastnn.nn.functional.conv2d(fastnn.tensor(x), fastnn.tensor(w), **kw),
+          torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), **kw))
+
+
+@pytest.mark.parametrize("args", [(0, -3, 2), (0, 3, -2), (0, float("inf"), 2), (float("-inf"), 1, 2),
+                                  (0, float("nan"))])
+def test_arange_bad_ranges_raise_torchs_errors(args):
+    _same_error(lambda: torch.arange(*args), lambda: fastnn.arange(*args))
+
+
+def test_cat_stack_narrow_rrelu_errors_as_torch():
+    _same_error(lambda: torch.cat([], dim=1), lambda: fastnn.cat([], dim=1))
+    _same_error(lambda: torch.stack([]), lambda: fastnn.stack([]))
+    _same_error(lambda: torch.narrow(torch.tensor(1.0), 0, 0, 1), lambda: fastnn.narrow(fastnn.tensor(1.0), 0, 0, 1))
+    _same_error(lambda: torch.nn.functional.rrelu(torch.ones(2), 0.3, 0.1),
+                lambda: fastnn.nn.functional.rrelu(fastnn.ones(2), 0.3, 0.1))

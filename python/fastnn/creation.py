@@ -6,6 +6,7 @@ create on ``t``'s backend unless told otherwise.
 """
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -132,6 +133,10 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool
         start, end = 0, start
     if step == 0:
         raise RuntimeError("arange(): step must be nonzero")
+    if not (math.isfinite(start) and math.isfinite(end)):  # torch's checks and texts
+        raise RuntimeError(f"unsupported range: {start} -> {end}")
+    if (step > 0 and end < start) or (step < 0 and end > start):
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
     if dtype is None:
         ints = all(isinstance(v, (numbers.Integral, np.integer)) for v in (start, end, step))
         dtype = dtypes.int64 if ints else dtypes.default_float

@@ -236,6 +236,8 @@ def rrelu(input, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool 
           inplace: bool = False) -> Tensor:
     """Randomized leaky ReLU: in training each negative element gets its own slope drawn uniformly from
     [lower, upper] (the backend's generator); in evaluation the slope is their mean."""
+    if lower > upper:
+        raise RuntimeError("Lower bound should be less than or equal to the upper bound")
     a, x = _float_input(input, "rrelu")
     be = backend_of(x)
     dt = x.dtype.type

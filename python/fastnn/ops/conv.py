@@ -8,9 +8,9 @@ from .._tensor import Tensor
 
 def _pair(v, name: str):
     if isinstance(v, (tuple, list)):
-        if len(v) != 2:
+        if len(v) not in (1, 2):  # torch expands a 1-tuple to both dims
             raise ValueError(f"conv2d(): {name} must be an int or a pair, got {v!r}")
-        return int(v[0]), int(v[1])
+        return int(v[0]), int(v[-1])
     return int(v), int(v)
 
 
@@ -49,6 +49,13 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
             raise ValueError(f"Invalid padding string {padding!r}, should be one of {{'valid', 'same'}}")
     else:
         pad = _pair(padding, "padding")
+    # torch's checks and messages (the kernel's own would be ValueErrors naming it)
+    if min(stride) <= 0:
+        raise RuntimeError("non-positive stride is not supported")
+    if min(pad) < 0:
+        raise RuntimeError("negative padding is not supported")
+    if min(dilation) <= 0:
+        raise RuntimeError(f"dilation should be greater than zero, but got {list(dilation)}")
     ba = bias._data if bias is not None else None
     be = backend_of(xa, w._data, ba)
     if extra != (0, 0):  # even kernels: the kernel pads symmetrically, the extra row/column is added here

@@ -149,8 +149,10 @@ def clone(a: Tensor) -> Tensor:
 def _tensors_arg(tensors, op):
     if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
         raise TypeError(f"{op}(): argument 'tensors' must be a sequence of Tensors, not {type(tensors).__name__}")
-    if not tensors:
-        raise RuntimeError(f"{op}(): expected a non-empty list of Tensors")
+    if not tensors:  # torch's types and texts differ between the two
+        if op == "cat":
+            raise ValueError("torch.cat(): expected a non-empty list of Tensors")
+        raise RuntimeError(f"{op} expects a non-empty TensorList")
     ts = [as_tensor(t, op) for t in tensors]
     # Every tensor counts equally here (stack of 0-d float32 and float64 is float64), so no scalar rule.
     dt = ts[0].dtype
@@ -199,6 +201,8 @@ def stack(tensors, dim: int = 0) -> Tensor:
 
 
 def narrow(a: Tensor, dim: int, start: int, length: int) -> Tensor:
+    if a.ndim == 0:
+        raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
     ax = normalize_dim(dim, a.ndim, "narrow")
     size = a.shape[ax]
     if not -size <= start <= size:
