@@ -231,3 +231,14 @@ def test_cat_stack_narrow_rrelu_errors_as_torch():
     _same_error(lambda: torch.narrow(torch.tensor(1.0), 0, 0, 1), lambda: fastnn.narrow(fastnn.tensor(1.0), 0, 0, 1))
     _same_error(lambda: torch.nn.functional.rrelu(torch.ones(2), 0.3, 0.1),
                 lambda: fastnn.nn.functional.rrelu(fastnn.ones(2), 0.3, 0.1))
+
+
+def test_adaptive_avg_pool2d_and_multi_margin_loss_argument_errors_as_torch():
+    for size in ((2, 2), 2, [3, None]):  # a sequence output_size is checked in Python (ValueError), an int not
+        _same_error(lambda: torch.nn.functional.adaptive_avg_pool2d(torch.ones(2, 2), size),
+                    lambda: fastnn.nn.functional.adaptive_avg_pool2d(fastnn.ones(2, 2), size))
+    for w in (np.array(1.0), np.ones((1, 3))):
+        _same_error(lambda: torch.nn.functional.multi_margin_loss(torch.ones(2, 3), torch.tensor([0, 1]),
+                                                                  weight=torch.tensor(w)),
+                    lambda: fastnn.nn.functional.multi_margin_loss(fastnn.ones(2, 3), fastnn.tensor([0, 1]),
+                                                                   weight=fastnn.tensor(w)))

@@ -21,6 +21,8 @@ def multi_margin_loss(input, target, p: int = 1, margin: float = 1.0, weight=Non
     if p not in (1, 2):
         raise ValueError("only p == 1 and p == 2 supported")
     op = "multi_margin_loss"
+    if weight is not None and getattr(weight, "ndim", None) != 1:  # torch checks it first, in Python
+        raise ValueError("weight must be one-dimensional")
     inp, tgt = as_tensor(input, op), as_tensor(target, op)
     x = inp._data
     if x.dtype.kind != "f":

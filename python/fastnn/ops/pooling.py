@@ -208,6 +208,9 @@ def adaptive_avg_pool2d(input, output_size) -> Tensor:
     otherwise the average is separable: y = Ph @ x @ Pwᵀ with small averaging matrices, and the backward is
     Phᵀ @ g @ Pw."""
     a = as_tensor(input, "adaptive_avg_pool2d")
+    if isinstance(output_size, (tuple, list)) and a.ndim <= len(output_size):
+        # torch's Python-level check of a sequence output_size (an int one reaches the RuntimeError below)
+        raise ValueError(f"Input dimension should be at least {len(output_size) + 1}")
     if a.ndim not in (3, 4):
         raise RuntimeError(f"adaptive_avg_pool2d(): Expected 3D or 4D tensor, but got {list(a.shape)}")
     for dim in range(a.ndim - 3, a.ndim):
