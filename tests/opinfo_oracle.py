@@ -181,7 +181,8 @@ def resolve(op):
     if path == "fastnn" and op.method_variant is not None:
         for n in names:
             if callable(getattr(fastnn.Tensor, n, None)):
-                return (lambda x, *a, _n=n, **k: getattr(x, _n)(*a, **k)), "method"
+                # unbound, as OpInfo calls torch.Tensor.<name>: a non-tensor first argument must fail there too
+                return (lambda x, *a, _f=getattr(fastnn.Tensor, n), **k: _f(x, *a, **k)), "method"
     return None, "no such name"
 
 
