@@ -242,3 +242,16 @@ def test_adaptive_avg_pool2d_and_multi_margin_loss_argument_errors_as_torch():
                                                                   weight=torch.tensor(w)),
                     lambda: fastnn.nn.functional.multi_margin_loss(fastnn.ones(2, 3), fastnn.tensor([0, 1]),
                                                                    weight=fastnn.tensor(w)))
+
+
+def test_linspace_argument_errors_as_torch():
+    for steps in (1.0, True):
+        with pytest.raises(TypeError):
+            torch.linspace(0, 3, steps)
+        with pytest.raises(TypeError, match="steps must be an int"):
+            fastnn.linspace(0, 3, steps)
+    for lo, hi in (([1, 1], [3, 3]), (1, [3, 3])):
+        _same_error(lambda: torch.linspace(torch.tensor(lo), torch.tensor(hi), 1),
+                    lambda: fastnn.linspace(fastnn.tensor(lo), fastnn.tensor(hi), 1))
+    _same(fastnn.linspace(fastnn.tensor(1.0), fastnn.tensor(3.0), 5), torch.linspace(torch.tensor(1.0),
+                                                                                     torch.tensor(3.0), 5))

@@ -156,6 +156,13 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool
 
 def linspace(start, end, steps: int, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     xp = get_backend(device).xp
+    if isinstance(steps, bool) or not isinstance(steps, (numbers.Integral, np.integer)):  # torch's TypeError
+        raise TypeError(f"linspace() received an invalid combination of arguments: steps must be an int, "
+                        f"got {type(steps).__name__}")
+    dims = [v.ndim if isinstance(v, Tensor) else 0 for v in (start, end)]
+    if any(dims):
+        raise RuntimeError(f"linspace only supports 0-dimensional start and end tensors, but got start with "
+                           f"{dims[0]} dimension(s) and end with {dims[1]} dimension(s).")
     if steps < 0:
         raise RuntimeError("linspace(): number of steps must be non-negative")
     dt = _float_dtype(dtype)
