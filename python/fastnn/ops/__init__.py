@@ -25,3 +25,12 @@ from .reduction import all, amax, amin, any, argmax, argmin, logsumexp, max, mea
 from .shape import (cat, chunk, clone, contiguous, expand, expand_as, flatten, narrow, permute, reshape, split,
                     squeeze, stack, t, transpose, unbind, unflatten, unsqueeze, view, view_as)
 
+from . import reshaping, scatter_gather, searching, triangular
+from .reshaping import (atleast_1d, atleast_2d, atleast_3d, broadcast_shapes, broadcast_tensors, broadcast_to,
+                        column_stack, concat, concatenate, dstack, flip, fliplr, flipud, hstack, meshgrid, moveaxis,
+                        movedim, narrow_copy, ravel, repeat_interleave, roll, rot90, row_stack, select, swapaxes,
+                        swapdims, take, tile, vstack)
+from .scatter_gather import (gather, index_add, index_copy, index_fill, index_put, masked_scatter, masked_select,
+                             scatter, scatter_add, scatter_reduce, take_along_dim)
+from .searching import argwhere, bucketize, isin, nonzero, searchsorted
+from .triangular import diag, diag_embed, diagflat, diagonal, trace, tril, tril_indices, triu, triu_indices

@@ -1,6 +1,8 @@
 """getitem with basic and advanced indices; its backward scatters the gradient back (adding repeats)."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from ..autograd.graph import record
@@ -31,6 +33,29 @@ def _is_advanced(index) -> bool:
     return not all(isinstance(p, _BASIC) for p in parts)
 
 
+_NUMPY_INDEX_ERRORS = (
+    # NumPy's wording -> PyTorch's, for the same conditions (PyTorch counts dims where NumPy counts axes).
+    (re.compile(r"index (-?\d+) is out of bounds for axis (\d+) with size (\d+)"),
+     r"index \1 is out of bounds for dimension \2 with size \3"),
+    (re.compile(r"too many indices for array: array is (\d+)-dimensional.*"),
+     r"too many indices for tensor of dimension \1"),
+    (re.compile(r"arrays used as indices must be of integer \(or boolean\) type"),
+     "tensors used as indices must be long, int, byte or bool tensors"),
+    (re.compile(r"boolean index did not match indexed array along (?:axis|dimension) (\d+); size of "
+                r"(?:axis|dimension) is (\d+) but size of corresponding boolean (?:axis|dimension) is (\d+)"),
+     r"The shape of the mask [\3] at index \1 does not match the shape of the indexed tensor [\2] at index \1"),
+)
+
+
+def torch_index_error(e: IndexError, x, idx) -> IndexError:
+    """The IndexError PyTorch raises for the bad index NumPy refused with ``e``."""
+    msg = str(e)
+    for pattern, repl in _NUMPY_INDEX_ERRORS:
+        if pattern.search(msg):
+            return IndexError(pattern.sub(repl, msg))
+    return IndexError(f"index {idx!r} is invalid for a tensor of shape {tuple(x.shape)}: {msg}")
+
+
 def getitem(a: Tensor, index) -> Tensor:
     x = a._data
     idx = convert_index(index, x)
@@ -41,7 +66,7 @@ def getitem(a: Tensor, index) -> Tensor:
             # as PyTorch's t[i, j] does.
             y = x[(idx if isinstance(idx, tuple) else (idx,)) + (Ellipsis,)]
     except IndexError as e:
-        raise IndexError(f"index {index!r} is out of bounds for a tensor of shape {tuple(x.shape)}: {e}") from None
+        raise torch_index_error(e, x, idx) from None
     in_shape = x.shape
 
     def backward(g):
