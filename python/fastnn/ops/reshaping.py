@@ -206,18 +206,17 @@ def broadcast_shapes(*shapes) -> Size:
         dims.append((int(s),) if isinstance(s, (int, np.integer)) else tuple(int(v) for v in s))
     ndim = max((len(s) for s in dims), default=0)
     out = [1] * ndim
-    for s in dims:  # first pass: the target shape (sizes != 1 win)
-        for i, v in enumerate(s):
-            j = ndim - len(s) + i
-            if v != 1:
-                out[j] = v
+    # PyTorch's order: the shapes are merged left to right and the first conflict is reported.
     for n, s in enumerate(dims):
-        for i, v in enumerate(s):
-            j = ndim - len(s) + i
-            if v != 1 and v != out[j]:
+        for j in range(ndim - len(s), ndim):
+            v = s[j - ndim + len(s)]
+            if v == 1 or v == out[j]:
+                continue
+            if out[j] != 1:
                 raise RuntimeError(f"Attempting to broadcast a dimension of length {v} at {j - ndim}! Mismatching "
                                    f"argument at index {n} had {tuple(s)}; but expected shape should be "
                                    f"broadcastable to {_shape_str(out)}")
+            out[j] = v
     return Size(out)
 
 

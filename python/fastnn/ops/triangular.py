@@ -37,8 +37,6 @@ def _tri_indices(row: int, col: int, offset: int, dtype, device, op: str, upper:
     if col < 0:
         raise RuntimeError(f"col must be non-negative, got{col}")
     dt = dtypes.int64 if dtype is None else dtypes.to_dtype(dtype)
-    if dt.is_floating_point or dt is dtypes.bool_:
-        raise RuntimeError(f'"{op}" not implemented for \'{dt.name.capitalize()}\'')
     xp = get_backend(device).xp
     rows = xp.arange(row, dtype=np.int64)[:, None]
     cols = xp.arange(col, dtype=np.int64)[None, :]
