@@ -41,19 +41,35 @@ _NUMPY_INDEX_ERRORS = (
      r"too many indices for tensor of dimension \1"),
     (re.compile(r"arrays used as indices must be of integer \(or boolean\) type"),
      "tensors used as indices must be long, int, byte or bool tensors"),
-    (re.compile(r"boolean index did not match indexed array along (?:axis|dimension) (\d+); size of "
-                r"(?:axis|dimension) is (\d+) but size of corresponding boolean (?:axis|dimension) is (\d+)"),
-     r"The shape of the mask [\3] at index \1 does not match the shape of the indexed tensor [\2] at index \1"),
 )
+_MASK_ERROR = re.compile(r"boolean index did not match indexed array along (?:axis|dimension) (\d+)")
 
 
 def torch_index_error(e: IndexError, x, idx) -> IndexError:
     """The IndexError PyTorch raises for the bad index NumPy refused with ``e``."""
     msg = str(e)
+    match = _MASK_ERROR.search(msg)
+    if match:
+        return _mask_error(int(match.group(1)), x, idx)
     for pattern, repl in _NUMPY_INDEX_ERRORS:
         if pattern.search(msg):
             return IndexError(pattern.sub(repl, msg))
     return IndexError(f"index {idx!r} is invalid for a tensor of shape {tuple(x.shape)}: {msg}")
+
+
+def _mask_error(axis: int, x, idx) -> IndexError:
+    """PyTorch's message for a bool mask whose shape does not fit the dims it indexes: the whole mask's
+    shape, the mismatching position inside it, the indexed tensor's shape and the dim."""
+    start = 0
+    for part in idx if isinstance(idx, tuple) else (idx,):
+        if getattr(part, "dtype", None) is not None and part.dtype == np.bool_ and part.ndim:
+            if start <= axis < start + part.ndim:
+                return IndexError(f"The shape of the mask {list(part.shape)} at index {axis - start} does not match "
+                                  f"the shape of the indexed tensor {list(x.shape)} at index {axis}")
+            start += part.ndim
+        elif part is not None:
+            start += 1
+    return IndexError(f"a boolean mask does not match the shape of the indexed tensor {list(x.shape)} at index {axis}")
 
 
 def getitem(a: Tensor, index) -> Tensor:

@@ -241,7 +241,7 @@ def scatter_reduce(input: Tensor, dim: int, index: Tensor, src: Tensor, reduce: 
             count[grid] = 0
         be.scatter_at(count, grid, xp.ones(s.shape, np.int64))
         safe = xp.maximum(count, 1)
-        out = out / safe if out.dtype.kind == "f" else (out // safe).astype(out.dtype)
+        out = (out / safe).astype(out.dtype) if out.dtype.kind == "f" else (out // safe).astype(out.dtype)
     scattered = None
     if not include_self:
         scattered = xp.zeros(x1.shape, bool)
@@ -262,9 +262,8 @@ def scatter_reduce(input: Tensor, dim: int, index: Tensor, src: Tensor, reduce: 
             gx, gs_at = _prod_grads(be, x1, s, out, grid, g1, include_self)
         else:  # amax / amin: the gradient is shared evenly among the elements equal to the result
             self_hit = (x1 == out).astype(g.dtype)
-            if not include_self:
-                self_hit[scattered] = 0
             src_hit = (s == out[grid]).astype(g.dtype)
+            # PyTorch counts self among the ties even when include_self=False (then masks self's share).
             n = self_hit.copy()
             be.scatter_at(n, grid, src_hit)
             gd = g1 / xp.maximum(n, 1)
@@ -486,7 +485,7 @@ def masked_select(input: Tensor, mask: Tensor) -> Tensor:  # noqa: A002
     mask = _bool_mask(mask, "masked_select", "masked_select: expected BoolTensor for mask")
     x, m = input._data, mask._data
     xp = backend_of(x, m).xp
-    shape = _broadcast_pair(x.shape, m.shape)
+    shape = _broadcast_pair(m.shape, x.shape)  # PyTorch's order: the mask is "tensor a"
     xb = xp.broadcast_to(x, shape)
     mb = xp.broadcast_to(m, shape)
     y = xb[mb]
