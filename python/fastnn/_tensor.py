@@ -832,9 +832,6 @@ class Tensor:
     def argwhere(self) -> "Tensor":
         return _searching.argwhere(self)
 
-    def isin(self, test_elements, *, assume_unique: bool = False, invert: bool = False) -> "Tensor":
-        return _searching.isin(self, test_elements, assume_unique=assume_unique, invert=invert)
-
 
 # ---- imported last: each of these modules imports Tensor at its top, so the class must exist first. Module
 # objects (not names) are bound where the module may still be initialising when this runs.
