@@ -175,6 +175,10 @@ GETITEM_ERRORS = [
     lambda m, x: x[m.tensor([True, False])],
     lambda m, x: x[:, 7],
     lambda m, x: x[..., -8],
+    lambda m, x: x[1.5],
+    lambda m, x: x[0, 2.0],
+    lambda m, x: x[m.tensor([[True]])],
+    lambda m, x: x[:, m.tensor([True, False])],
 ]
 
 

@@ -51,6 +51,11 @@ def torch_index_error(e: IndexError, x, idx) -> IndexError:
     match = _MASK_ERROR.search(msg)
     if match:
         return _mask_error(int(match.group(1)), x, idx)
+    if msg.startswith("only integers, slices"):
+        bad = next((p for p in (idx if isinstance(idx, tuple) else (idx,))
+                    if not isinstance(p, _BASIC) and not hasattr(p, "dtype")), None)
+        return IndexError("only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are valid "
+                          f"indices (got {type(bad).__name__})")
     for pattern, repl in _NUMPY_INDEX_ERRORS:
         if pattern.search(msg):
             return IndexError(pattern.sub(repl, msg))
