@@ -293,3 +293,13 @@ def test_out_of_range_never_wraps():
         x.take_along_dim(fastnn.tensor([[3]]), 1)
     with pytest.raises(IndexError, match="index -3 is out of bounds for dimension 0 with size 2"):
         x.index_fill(0, fastnn.tensor([-3]), 0.0)
+
+
+def test_index_fill_value_gradient_counts_positions_once():
+    # A repeated index fills its position once, so the value's gradient sums each filled position once.
+    compare(lambda m, x, v: m.index_fill(x, -1, m.tensor([1, 1, 3]), v), r(2, 5), np.array(0.5))
+
+
+def test_index_select_of_0d():
+    compare(lambda m, x: m.index_select(x, 0, m.tensor([0])), r())
+    compare(lambda m, x: m.index_select(x, -1, m.tensor(0)), r())

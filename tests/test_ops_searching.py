@@ -102,3 +102,9 @@ ERRORS = [
 @pytest.mark.parametrize("case", range(len(ERRORS)))
 def test_errors_match_torch(case):
     raises_like(ERRORS[case], np.array([1, 2, 3]))
+
+
+def test_searchsorted_nd_zero_size():
+    compare(lambda m, s, v: m.searchsorted(s, v), np.zeros((0, 0)), np.zeros((0, 0)), grad=False)
+    compare(lambda m, s, v: m.searchsorted(s, v), np.zeros((2, 0)), np.ones((2, 3)), grad=False)
+    compare(lambda m, s, v: m.searchsorted(s, v, right=True), np.zeros((0, 4)), np.ones((0, 3)), grad=False)

@@ -105,6 +105,9 @@ def getitem(a: Tensor, index) -> Tensor:
 
 def index_select(a: Tensor, dim: int, index: Tensor) -> Tensor:
     ax = normalize_dim(dim, a.ndim, "index_select")
+    if a.ndim == 0:  # PyTorch treats a 0-d input as 1-d and gives a 0-d result
+        out = getitem(getitem(a, None), index)
+        return getitem(out, 0) if out.ndim else out
     return getitem(a, (slice(None),) * ax + (index,))
 
 

@@ -415,7 +415,9 @@ def index_fill(input: Tensor, dim: int, index: Tensor, value) -> Tensor:  # noqa
         gx[key] = 0
         gv = None
         if value_t is not None and value_t._requires_grad:
-            gv = backend_of(g).xp.zeros((), g.dtype) + g1[key].sum()
+            filled = backend_of(g).xp.zeros(g1.shape, bool)
+            filled[key] = True  # each filled position counts once, however often index repeats it
+            gv = g1[filled].sum().reshape(())
         return (gx.reshape(in_shape), gv)
 
     return record(Tensor._wrap(out.reshape(in_shape)), "IndexFillBackward1" if value_t is not None

@@ -2,6 +2,8 @@
 differentiable (their results are indices or masks), so none records a node."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..backend import backend_of
@@ -96,8 +98,9 @@ def searchsorted(sorted_sequence: Tensor, input, *, out_int32: bool = False, rig
     if s.ndim == 1:
         y = xp.searchsorted(s, v, side=side_name)
     else:
-        rows_s = s.reshape(-1, s.shape[-1])
-        rows_v = v.reshape(-1, v.shape[-1])
+        lead = math.prod(s.shape[:-1])  # explicit: -1 cannot be inferred when a size is 0
+        rows_s = s.reshape(lead, s.shape[-1])
+        rows_v = v.reshape(lead, v.shape[-1])
         y = xp.empty(rows_v.shape, np.int64)
         for r in range(rows_s.shape[0]):  # one binary search per leading index (NumPy's is 1-D only)
             y[r] = xp.searchsorted(rows_s[r], rows_v[r], side=side_name)
