@@ -38,6 +38,10 @@ from .ops import (gather, index_add, index_copy, index_fill, index_put, masked_s
                   scatter_add, scatter_reduce, take_along_dim)
 from .ops import argwhere, bucketize, isin, nonzero, searchsorted
 from .ops import diag, diag_embed, diagflat, diagonal, trace, tril, tril_indices, triu, triu_indices
+from .ops import (adjoint, alias_copy, block_diag, cartesian_prod, combinations, diagonal_copy, diagonal_scatter,
+                  dsplit, expand_copy, hsplit, index_reduce, nonzero_static, permute_copy, put, select_scatter,
+                  slice_scatter, split_with_sizes, squeeze_copy, t_copy, tensor_split, transpose_copy, unbind_copy,
+                  unfold_copy, unravel_index, unsafe_chunk, unsafe_split, unsqueeze_copy, view_copy, vsplit)
 from .ops.searching import where  # noqa: F811  (one-argument where = nonzero(as_tuple=True); 3 args as before)
 from .random import get_rng_state, manual_seed, seed, set_rng_state
 from . import data, datasets, metrics, nn, optim

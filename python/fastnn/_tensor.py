@@ -826,6 +826,69 @@ class Tensor:
         return _scatter_gather.inplace(self, "masked_scatter_", _scatter_gather.masked_scatter(self, mask, source),
                                        source)
 
+    def tensor_split(self, indices_or_sections, dim: int = 0):
+        return _splitting.tensor_split(self, indices_or_sections, dim)
+
+    def hsplit(self, indices_or_sections):
+        return _splitting.hsplit(self, indices_or_sections)
+
+    def vsplit(self, indices_or_sections):
+        return _splitting.vsplit(self, indices_or_sections)
+
+    def dsplit(self, indices_or_sections):
+        return _splitting.dsplit(self, indices_or_sections)
+
+    def split_with_sizes(self, split_sizes, dim: int = 0):
+        return _splitting.split_with_sizes(self, split_sizes, dim)
+
+    def unsafe_split(self, split_size, dim: int = 0):
+        return _splitting.unsafe_split(self, split_size, dim)
+
+    def unsafe_chunk(self, chunks: int, dim: int = 0):
+        return _splitting.unsafe_chunk(self, chunks, dim)
+
+    def select_scatter(self, src, dim: int, index: int) -> "Tensor":
+        return _splitting.select_scatter(self, src, dim, index)
+
+    def slice_scatter(self, src, dim: int = 0, start=None, end=None, step: int = 1) -> "Tensor":
+        return _splitting.slice_scatter(self, src, dim, start, end, step)
+
+    def diagonal_scatter(self, src, offset: int = 0, dim1: int = 0, dim2: int = 1) -> "Tensor":
+        return _splitting.diagonal_scatter(self, src, offset, dim1, dim2)
+
+    def index_reduce(self, dim: int, index, source, reduce: str, *, include_self: bool = True) -> "Tensor":
+        return _scatter_gather.index_reduce(self, dim, index, source, reduce, include_self=include_self)
+
+    def index_reduce_(self, dim: int, index, source, reduce: str, *, include_self: bool = True) -> "Tensor":
+        return _scatter_gather.inplace(self, "index_reduce_", _scatter_gather.index_reduce(
+            self, dim, index, source, reduce, include_self=include_self), source)
+
+    def put(self, index, source, accumulate: bool = False) -> "Tensor":
+        return _scatter_gather.put(self, index, source, accumulate)
+
+    def put_(self, index, source, accumulate: bool = False) -> "Tensor":
+        return _scatter_gather.inplace(self, "put_", _scatter_gather.put(self, index, source, accumulate), source)
+
+    def nonzero_static(self, *, size: int, fill_value: int = -1) -> "Tensor":
+        return _searching.nonzero_static(self, size=size, fill_value=fill_value)
+
+    def sum_to_size(self, *size) -> "Tensor":
+        return _reshaping.sum_to_size(self, *size)
+
+    def reshape_as(self, other) -> "Tensor":
+        return _shape.reshape(self, other.shape)
+
+    @property
+    def mH(self) -> "Tensor":  # noqa: N802  (PyTorch's names)
+        return _reshaping.mH(self)
+
+    @property
+    def H(self) -> "Tensor":  # noqa: N802
+        return _reshaping.H(self)
+
+    def adjoint(self) -> "Tensor":
+        return _reshaping.adjoint(self)
+
     def nonzero(self, *, as_tuple: bool = False):
         return _searching.nonzero(self, as_tuple=as_tuple)
 
@@ -850,6 +913,7 @@ from .ops import shape as _shape  # noqa: E402
 from .ops import reshaping as _reshaping  # noqa: E402
 from .ops import scatter_gather as _scatter_gather  # noqa: E402
 from .ops import searching as _searching  # noqa: E402
+from .ops import splitting as _splitting  # noqa: E402
 from .ops import triangular as _triangular  # noqa: E402
 from .ops._util import normalize_dim  # noqa: E402
 

@@ -34,3 +34,12 @@ from .scatter_gather import (gather, index_add, index_copy, index_fill, index_pu
                              scatter, scatter_add, scatter_reduce, take_along_dim)
 from .searching import argwhere, bucketize, isin, nonzero, searchsorted
 from .triangular import diag, diag_embed, diagflat, diagonal, trace, tril, tril_indices, triu, triu_indices
+from . import combining, splitting, view_copies
+from .combining import block_diag, cartesian_prod, combinations
+from .reshaping import adjoint
+from .scatter_gather import index_reduce, put
+from .searching import nonzero_static, unravel_index
+from .splitting import (diagonal_scatter, dsplit, hsplit, select_scatter, slice_scatter, split_with_sizes,
+                        tensor_split, unsafe_chunk, unsafe_split, vsplit)
+from .view_copies import (alias_copy, diagonal_copy, expand_copy, permute_copy, squeeze_copy, t_copy, transpose_copy,
+                          unbind_copy, unfold_copy, unsqueeze_copy, view_copy)

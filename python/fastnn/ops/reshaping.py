@@ -484,3 +484,39 @@ def meshgrid(*tensors, indexing: str | None = None):
         out[0], out[1] = out[1], out[0]
     return tuple(out)
 
+
+
+# ---- sum_to_size, the conjugate transposes (real tensors: plain transposes) ------------------------------------
+def sum_to_size(input: Tensor, *size) -> Tensor:  # noqa: A002
+    """Sums the dims that broadcasting ``size`` to input's shape would expand (Tensor.sum_to_size)."""
+    from . import reduction as _reduction
+
+    size = shape_arg(size, "sum_to_size")
+    shape = tuple(input.shape)
+    lead = len(shape) - len(size)
+    if lead < 0 or any(s != 1 and s != d for s, d in zip(size, shape[lead:])):
+        raise RuntimeError(f"size {{{_shape_str(size)}}} is not expandable to size {{{_shape_str(shape)}}}.")
+    axes = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(size) if s == 1 and shape[lead + i] != 1)
+    if not axes:
+        return input
+    return _shape.reshape(_reduction.sum(input, axes, keepdim=True), size)
+
+
+def mH(input: Tensor) -> Tensor:  # noqa: A002,N802  (PyTorch's property name)
+    if input.ndim < 2:
+        raise RuntimeError(f"tensor.mH is only supported on matrices or batches of matrices. Got {input.ndim}-D "
+                           "tensor.")
+    return _shape.transpose(input, -2, -1)
+
+
+def H(input: Tensor) -> Tensor:  # noqa: A002,N802
+    if input.ndim not in (0, 2):
+        raise RuntimeError(f"tensor.H is only supported on matrices (2-D tensors). Got {input.ndim}-D tensor.")
+    return _shape.transpose(input, 0, 1) if input.ndim == 2 else input
+
+
+def adjoint(input: Tensor) -> Tensor:  # noqa: A002
+    if input.ndim < 2:
+        raise RuntimeError(f"tensor.adjoint() is only supported on matrices or batches of matrices. Got "
+                           f"{input.ndim}-D tensor.")
+    return _shape.transpose(input, -2, -1)

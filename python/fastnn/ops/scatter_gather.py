@@ -424,6 +424,75 @@ def index_fill(input: Tensor, dim: int, index: Tensor, value) -> Tensor:  # noqa
                   else "IndexFillBackward0", (input, value_t), backward)
 
 
+def index_reduce(input: Tensor, dim: int, index: Tensor, source: Tensor, reduce: str, *,  # noqa: A002
+                 include_self: bool = True) -> Tensor:
+    """index_reduce is scatter_reduce with the 1-d index broadcast over source's other dims."""
+    if reduce not in ("prod", "mean", "amax", "amin"):
+        raise RuntimeError(f"index_reduce(): Expected reduce to be one of prod, mean, amax or amin but got {reduce}.")
+    source = as_tensor(source, "index_reduce")
+    index, i = _vector_index(index, "index_reduce_")
+    x = input._data
+    ax = normalize_dim(dim, x.ndim, "index_reduce")
+    if source.dtype is not input.dtype:
+        raise RuntimeError(f"index_reduce_(): self ({_tname(input)}) and source ({_tname(source)}) must have the "
+                           "same scalar type")
+    _check_source(x, source._data, ax, i.shape[0], "index_reduce_")
+    n = _as_1d(x).shape[ax]
+    if i.size and (int(i.min()) < 0 or int(i.max()) >= n):
+        raise IndexError("index out of range in self")
+    src = source if source.ndim == max(input.ndim, 1) else _shape.reshape(source, _as_1d(x).shape[:ax] + (-1,))
+    shape = [1] * src.ndim
+    shape[ax] = i.shape[0]
+    xp = backend_of(x, i).xp
+    full = xp.broadcast_to(i.reshape(shape), tuple(src.shape))
+    return scatter_reduce(input, ax, Tensor._wrap(xp.ascontiguousarray(full)), src, reduce,
+                          include_self=include_self)
+
+
+def put(input: Tensor, index: Tensor, source: Tensor, accumulate: bool = False) -> Tensor:  # noqa: A002
+    """input with ``source`` written (or added) at the flat positions ``index`` (negative ones from the end)."""
+    index = as_tensor(index, "put")
+    source = as_tensor(source, "put")
+    if not _is_int(index):
+        raise RuntimeError(f"put_(): Expected a long tensor for index, but got {_tname(index)}")
+    if source.dtype is not input.dtype:
+        raise RuntimeError(f"put_(): self and source expected to have the same dtype, but got self.dtype = "
+                           f"{_tname(input)} and source.dtype = {_tname(source)}")
+    if source._data.size != index._data.size:
+        raise IndexError(f"put_(): Expected source and index to have the same number of elements, but got "
+                         f"source.numel() = {source._data.size}, index.numel() = {index._data.size}")
+    x = input._data
+    n = x.size
+    i = index._data.reshape(-1)
+    if i.size:
+        lo, hi = int(i.min()), int(i.max())
+        bad = hi if hi >= n else (lo if lo < -n else None)
+        if bad is not None:
+            raise IndexError(f"out of range: tried to access index {bad} on a tensor of {n} elements.")
+    be = backend_of(x, i)
+    xp = be.xp
+    flat_i = xp.where(i < 0, i + n, i)
+    out = x.copy().reshape(-1)
+    vals = source._data.reshape(-1)
+    if accumulate:
+        be.scatter_at(out, flat_i, vals)
+    else:
+        out[flat_i] = vals
+    in_shape, src_shape = x.shape, source.shape
+
+    def backward(g):
+        gf = g.reshape(-1)
+        gx = g
+        if not accumulate:
+            gx = gf.copy()
+            gx[flat_i] = 0
+            gx = gx.reshape(in_shape)
+        gs = gf[flat_i].reshape(src_shape) if source._requires_grad else None
+        return (gx, gs)
+
+    return record(Tensor._wrap(out.reshape(in_shape)), "PutBackward0", (input, source), backward)
+
+
 # ---- index_put, masked_* -----------------------------------------------------------------------------------
 def index_put(input: Tensor, indices, values: Tensor, accumulate: bool = False) -> Tensor:  # noqa: A002
     if not isinstance(values, Tensor):

@@ -123,3 +123,33 @@ def isin(elements, test_elements, *, assume_unique: bool = False, invert: bool =
     t = as_tensor(test_elements, "isin")._data
     xp = backend_of(e, t).xp
     return Tensor._wrap(xp.asarray(xp.isin(e, t, assume_unique=assume_unique, invert=invert)))
+
+
+def nonzero_static(input: Tensor, *, size: int, fill_value: int = -1) -> Tensor:  # noqa: A002
+    """nonzero padded with ``fill_value`` rows (or cut) to exactly ``size`` rows."""
+    if not isinstance(size, (int, np.integer)) or size < 0:
+        raise RuntimeError("nonzero_static: 'size' must be an non-negative integer")
+    found = nonzero(input)._data
+    xp = backend_of(found).xp
+    out = xp.full((int(size), found.shape[1]), fill_value, np.int64)
+    k = min(int(size), found.shape[0])
+    out[:k] = found[:k]
+    return Tensor._wrap(out)
+
+
+def unravel_index(indices, shape):
+    """The coordinates of flat ``indices`` in ``shape``, as PyTorch computes them (floor division and
+    modulo from the last dim: no range check, so an index past the end wraps)."""
+    if isinstance(indices, Tensor) and (indices.dtype.is_floating_point or indices.dtype.name == "bool"):
+        raise TypeError(f"expected 'indices' to be integer dtype, but got {indices.dtype}")
+    idx = as_tensor(indices, "unravel_index")._data
+    dims = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(s) for s in shape)
+    if any(s < 0 for s in dims):
+        raise ValueError(f"'shape' cannot have negative values, but got {dims}")
+    xp = backend_of(idx).xp
+    coords = []
+    rest = idx.astype(np.int64, copy=True)
+    for s in reversed(dims):
+        coords.append(rest % s if s else xp.zeros_like(rest))
+        rest = rest // s if s else rest
+    return tuple(Tensor._wrap(c) for c in reversed(coords))
