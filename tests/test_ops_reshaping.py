@@ -287,3 +287,90 @@ def test_errors_match_torch(case):
 
 
 TYPE_ONLY = {31}  # meshgrid's message prints the offending tensor's values
+
+
+# ---- splits, the *_copy functions, block_diag / cartesian_prod / combinations, sum_to_size, H / mH ----------
+SPLITS = {
+    "tensor_split_n": (lambda m, x: m.tensor_split(x, 3, 1), [(3, 5), (2, 0), (1, 7)]),
+    "tensor_split_idx": (lambda m, x: x.tensor_split([1, -1, 9], dim=-1), [(3, 5), (2, 0)]),
+    "tensor_split_unordered": (lambda m, x: m.tensor_split(x, (3, 1)), [(4, 2)]),
+    "tensor_split_tensor": (lambda m, x: m.tensor_split(x, m.tensor([1, 2])), [(4, 2)]),
+    "tensor_split_tensor_0d": (lambda m, x: m.tensor_split(x, m.tensor(2)), [(5, 2)]),
+    "hsplit": (lambda m, x: m.hsplit(x, 2), [(3, 4), (4,)]),
+    "hsplit_idx": (lambda m, x: x.hsplit([1, 3]), [(3, 5)]),
+    "vsplit": (lambda m, x: m.vsplit(x, [1]), [(3, 5)]),
+    "dsplit": (lambda m, x: x.dsplit(2), [(2, 3, 4)]),
+    "split_with_sizes": (lambda m, x: m.split_with_sizes(x, [1, 2], 1), [(2, 3)]),
+    "unsafe_split": (lambda m, x: x.unsafe_split(2), [(5, 3)]),
+    "unsafe_chunk": (lambda m, x: m.unsafe_chunk(x, 2, -1), [(5, 3)]),
+    "diagonal_copy": (lambda m, x: m.diagonal_copy(x, 1), [(3, 4)]),
+    "expand_copy": (lambda m, x: m.expand_copy(x[:1], (3, x.shape[1])), [(3, 4)]),
+    "permute_copy": (lambda m, x: m.permute_copy(x, (1, 0)), [(3, 4)]),
+    "squeeze_copy": (lambda m, x: m.squeeze_copy(x, 0), [(1, 4)]),
+    "unsqueeze_copy": (lambda m, x: m.unsqueeze_copy(x, -1), [(3, 4)]),
+    "t_copy": (lambda m, x: m.t_copy(x), [(3, 4)]),
+    "transpose_copy": (lambda m, x: m.transpose_copy(x, 0, 1), [(3, 4)]),
+    "unbind_copy": (lambda m, x: m.unbind_copy(x, 1), [(3, 4)]),
+    "unfold_copy": (lambda m, x: m.unfold_copy(x, 1, 2, 1), [(3, 4)]),
+    "view_copy": (lambda m, x: m.view_copy(x, (2, -1)), [(3, 4)]),
+    "alias_copy": (lambda m, x: m.alias_copy(x), [(3, 4)]),
+    "sum_to_size": (lambda m, x: x.sum_to_size(1, x.shape[1]), [(3, 4), (0, 2)]),
+    "sum_to_size_lead": (lambda m, x: x.sum_to_size((x.shape[1],)), [(3, 4)]),
+    "reshape_as": (lambda m, x: x.reshape_as(m.ones(x.shape[1], x.shape[0])), [(3, 4)]),
+    "mH": (lambda m, x: x.mH, [(3, 4), (2, 3, 4)]),
+    "H": (lambda m, x: x.H, [(3, 4)]),
+    "adjoint": (lambda m, x: m.adjoint(x), [(2, 3, 4)]),
+}
+
+
+@pytest.mark.parametrize("name", list(SPLITS))
+def test_splits_and_copies_match_torch(name):
+    fn, shapes = SPLITS[name]
+    for shape in shapes:
+        compare(fn, r(*shape))
+        if len(shape) >= 2:
+            compare(fn, r(*shape), noncontig=True)
+
+
+def test_copies_do_not_alias():
+    t = fastnn.tensor(r(3, 4))
+    for out in (fastnn.permute_copy(t, (1, 0)), fastnn.view_copy(t, (12,)), fastnn.alias_copy(t),
+                fastnn.diagonal_copy(t), *fastnn.unbind_copy(t)):
+        assert not np.shares_memory(np.asarray(out), np.asarray(t))
+
+
+def test_block_diag_cartesian_prod_combinations():
+    compare(lambda m, a, b, c: m.block_diag(a, b, c), r(), r(2), r(2, 3))
+    compare(lambda m, a, b: m.block_diag(a, b), r(0, 2), r(2, 0))
+    compare(lambda m, a, b: m.block_diag(a, b), r(2, 2), RNG.integers(0, 5, (1, 3)))
+    compare(lambda m: m.block_diag())
+    compare(lambda m, a, b, c: m.cartesian_prod(a, b, c), r(2), r(3), r(1))
+    compare(lambda m, a: m.cartesian_prod(a), r(3))
+    for n, k, rep in [(4, 2, False), (4, 3, True), (2, 3, False), (3, 1, False), (0, 2, True), (4, 0, False)]:
+        compare(lambda m, a, k=k, rep=rep: m.combinations(a, k, rep), r(n))
+    gradcheck_op(lambda a: fastnn.combinations(a, 2, True), (3,))
+    gradcheck_op(lambda a, b: fastnn.block_diag(a, b), (2,), (2, 3))
+    gradcheck_op(lambda a, b: fastnn.cartesian_prod(a, b), (2,), (3,))
+
+
+SPLIT_ERRORS = [
+    lambda m, x: m.tensor_split(x, 0),
+    lambda m, x: m.tensor_split(x[0, 0], 2),
+    lambda m, x: m.tensor_split(x, m.tensor([[1]])),
+    lambda m, x: m.tensor_split(x, m.tensor([1.0])),
+    lambda m, x: m.hsplit(x, 3),
+    lambda m, x: m.vsplit(x[0], 3),
+    lambda m, x: m.dsplit(x, 2),
+    lambda m, x: m.block_diag(m.ones(2, 2, 2)),
+    lambda m, x: m.cartesian_prod(m.ones(2, 2)),
+    lambda m, x: m.combinations(x),
+    lambda m, x: x.sum_to_size(2, 4),
+    lambda m, x: x[0].mH,
+    lambda m, x: m.ones(2, 2, 2).H,
+    lambda m, x: x[0].adjoint(),
+]
+
+
+@pytest.mark.parametrize("case", range(len(SPLIT_ERRORS)))
+def test_split_errors_match_torch(case):
+    raises_like(SPLIT_ERRORS[case], r(3, 4, dtype=np.float32))

@@ -303,3 +303,56 @@ def test_index_fill_value_gradient_counts_positions_once():
 def test_index_select_of_0d():
     compare(lambda m, x: m.index_select(x, 0, m.tensor([0])), r())
     compare(lambda m, x: m.index_select(x, -1, m.tensor(0)), r())
+
+
+# ---- index_reduce, put, select/slice/diagonal_scatter ----------------------------------------------------------
+@pytest.mark.parametrize("reduce", ["prod", "mean", "amax", "amin"])
+@pytest.mark.parametrize("include_self", [True, False])
+def test_index_reduce(reduce, include_self):
+    def fn(m, x, s):
+        return m.index_reduce(x, 1, m.tensor([0, 4, 0, 2]), s, reduce, include_self=include_self)
+
+    compare(fn, r(3, 5), r(3, 4))
+    compare(fn, r(3, 5), r(3, 4), noncontig=True)
+    compare(fn, RNG.integers(-9, 9, (3, 5)), RNG.integers(-9, 9, (3, 4)), grad=False)
+    if reduce in ("prod", "mean"):
+        gradcheck_op(lambda x, s: fn(fastnn, x, s), (3, 5), (3, 4))
+
+
+PUT_AND_SCATTER_VIEWS = {
+    "put": (lambda m, x, s: x.put(m.tensor([0, -1, 7]), s), (r(3, 5), r(3))),
+    "put_acc": (lambda m, x, s: m.put(x, m.tensor([[1, 1], [-15, 14]]), s, accumulate=True), (r(3, 5), r(2, 2))),
+    "select_scatter": (lambda m, x, s: m.select_scatter(x, s, 1, -2), (r(3, 5), r(3))),
+    "slice_scatter": (lambda m, x, s: x.slice_scatter(s, 1, 1, None, 2), (r(3, 5), r(3, 2))),
+    "slice_scatter_default": (lambda m, x, s: m.slice_scatter(x, s), (r(3, 5), r(3, 5))),
+    "diagonal_scatter": (lambda m, x, s: m.diagonal_scatter(x, s, 1), (r(3, 5), r(3))),
+    "diagonal_scatter_dims": (lambda m, x, s: x.diagonal_scatter(s, -1, 2, 0), (r(3, 2, 4), r(2, 3))),
+}
+
+
+@pytest.mark.parametrize("name", list(PUT_AND_SCATTER_VIEWS))
+def test_put_and_scatter_views(name):
+    fn, arrays = PUT_AND_SCATTER_VIEWS[name]
+    compare(fn, *arrays)
+    compare(fn, *arrays, noncontig=True)
+    gradcheck_op(lambda *ts: fn(fastnn, *ts), *arrays)
+
+
+PUT_ERRORS = [
+    lambda m, x: x.put(m.tensor([6]), m.ones(1)),
+    lambda m, x: x.put(m.tensor([-7]), m.ones(1)),
+    lambda m, x: x.put(m.tensor([1]), m.ones(2)),
+    lambda m, x: x.put(m.tensor([1.0]), m.ones(1)),
+    lambda m, x: x.put(m.tensor([1]), m.ones(1, dtype=m.float64)),
+    lambda m, x: m.select_scatter(x, m.ones(4), 1, 0),
+    lambda m, x: m.select_scatter(x, m.ones(2), 1, 5),
+    lambda m, x: m.slice_scatter(x, m.ones(2, 3), 1, 0, 4, 2),
+    lambda m, x: m.diagonal_scatter(x, m.ones(3), 1),
+    lambda m, x: m.index_reduce(x, 0, m.tensor([0, 0]), m.ones(2, 3), "foo"),
+    lambda m, x: m.index_reduce(x, 0, m.tensor([0, 3]), m.ones(2, 3), "amax"),
+]
+
+
+@pytest.mark.parametrize("case", range(len(PUT_ERRORS)))
+def test_put_errors_match_torch(case):
+    raises_like(PUT_ERRORS[case], np.arange(6, dtype=np.float32).reshape(2, 3))

@@ -108,3 +108,19 @@ def test_searchsorted_nd_zero_size():
     compare(lambda m, s, v: m.searchsorted(s, v), np.zeros((0, 0)), np.zeros((0, 0)), grad=False)
     compare(lambda m, s, v: m.searchsorted(s, v), np.zeros((2, 0)), np.ones((2, 3)), grad=False)
     compare(lambda m, s, v: m.searchsorted(s, v, right=True), np.zeros((0, 4)), np.ones((0, 3)), grad=False)
+
+
+@pytest.mark.parametrize("size, fill", [(0, -1), (2, -1), (9, -7)])
+def test_nonzero_static(size, fill):
+    x = RNG.integers(0, 2, (3, 4))
+    compare(lambda m, t: m.nonzero_static(t, size=size, fill_value=fill), x, grad=False)
+    compare(lambda m, t: t.nonzero_static(size=size), x, grad=False)
+    raises_like(lambda m, t: m.nonzero_static(t, size=-1), x)
+
+
+def test_unravel_index():
+    for idx in [np.array([5, 7, 0, 11]), np.array(13), np.array([-1, -5]), np.zeros((2, 0), np.int64)]:
+        for shape in [(3, 4), (2, 3, 2), (12,)]:
+            compare(lambda m, t, shape=shape: m.unravel_index(t, shape), idx, grad=False)
+    raises_like(lambda m, t: m.unravel_index(t, (3, 4)), np.array([1.5], dtype=np.float32), message=False)
+    raises_like(lambda m, t: m.unravel_index(t, (3, -4)), np.array([1]))

@@ -511,7 +511,8 @@ def mH(input: Tensor) -> Tensor:  # noqa: A002,N802  (PyTorch's property name)
 
 def H(input: Tensor) -> Tensor:  # noqa: A002,N802
     if input.ndim not in (0, 2):
-        raise RuntimeError(f"tensor.H is only supported on matrices (2-D tensors). Got {input.ndim}-D tensor.")
+        hint = " For batches of matrices, consider using tensor.mH" if input.ndim > 2 else ""
+        raise RuntimeError(f"tensor.H is only supported on matrices (2-D tensors). Got {input.ndim}-D tensor.{hint}")
     return _shape.transpose(input, 0, 1) if input.ndim == 2 else input
 
 

@@ -33,4 +33,5 @@ transpose_copy = _copying(_shape.transpose, "transpose_copy")
 unbind_copy = _copying(_shape.unbind, "unbind_copy")
 unfold_copy = _copying(_reshaping.unfold, "unfold_copy")
 unsqueeze_copy = _copying(_shape.unsqueeze, "unsqueeze_copy")
-view_copy = _copying(_shape.view, "view_copy")
+# A functional op has no strides to respect: view_copy of a non-contiguous tensor works, as in PyTorch.
+view_copy = _copying(_shape.reshape, "view_copy")
