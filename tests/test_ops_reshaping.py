@@ -332,6 +332,12 @@ def test_splits_and_copies_match_torch(name):
             compare(fn, r(*shape), noncontig=True)
 
 
+def test_sum_to_size_dtypes():
+    for x in [np.ones((2, 2), bool), np.array(True), np.ones(2, bool), RNG.integers(0, 3, (2, 3))]:
+        for size in [x.shape, (1,) * x.ndim]:
+            compare(lambda m, t, size=size: t.sum_to_size(size), x, grad=False)
+
+
 def test_copies_do_not_alias():
     t = fastnn.tensor(r(3, 4))
     for out in (fastnn.permute_copy(t, (1, 0)), fastnn.view_copy(t, (12,)), fastnn.alias_copy(t),

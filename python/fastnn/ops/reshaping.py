@@ -498,7 +498,8 @@ def sum_to_size(input: Tensor, *size) -> Tensor:  # noqa: A002
         raise RuntimeError(f"size {{{_shape_str(size)}}} is not expandable to size {{{_shape_str(shape)}}}.")
     axes = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(size) if s == 1 and shape[lead + i] != 1)
     if not axes:
-        return input
+        # PyTorch returns self, except for a 0-d input, which it sums (a bool scalar becomes int64).
+        return _reduction.sum(input) if input.ndim == 0 else input
     return _shape.reshape(_reduction.sum(input, axes, keepdim=True), size)
 
 
