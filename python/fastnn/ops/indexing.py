@@ -8,7 +8,7 @@ import numpy as np
 from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
-from ._util import normalize_dim
+from ._util import as_tensor, normalize_dim
 from .elementwise import where
 
 # Index parts that select a view (basic indexing); anything else is an array of indices or a mask. Python
@@ -105,6 +105,11 @@ def getitem(a: Tensor, index) -> Tensor:
 
 def index_select(a: Tensor, dim: int, index: Tensor) -> Tensor:
     ax = normalize_dim(dim, a.ndim, "index_select")
+    index = as_tensor(index, "index_select")
+    idx = index._data
+    n = a.shape[ax] if a.ndim else 1
+    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= n):  # no wrap-around of negatives, as PyTorch
+        raise IndexError("index out of range in self")
     if a.ndim == 0:  # PyTorch treats a 0-d input as 1-d and gives a 0-d result
         out = getitem(getitem(a, None), index)
         return getitem(out, 0) if out.ndim else out

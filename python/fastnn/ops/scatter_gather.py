@@ -403,8 +403,11 @@ def index_fill(input: Tensor, dim: int, index: Tensor, value) -> Tensor:  # noqa
     x = input._data
     ax = normalize_dim(dim, x.ndim, "index_fill")
     x1 = _as_1d(x)
-    _check_range(i, x1.shape[ax], ax, exc=IndexError)
-    key = _along(ax, i)
+    n = x1.shape[ax]
+    bad = (i < -n) | (i >= n)  # index_fill counts negative indices from the end (PyTorch does)
+    if i.size and bool(bad.any()):
+        raise IndexError(f"index {int(i[bad][0])} is out of bounds for dimension {ax} with size {n}")
+    key = _along(ax, backend_of(i).xp.where(i < 0, i + n, i))
     out = x1.copy()
     out[key] = value
     in_shape = x.shape
