@@ -306,13 +306,13 @@ def _prod_grads(be, x1, s, out, grid, g1, include_self):
 
 
 # ---- index_* along one dim -------------------------------------------------------------------------------
-def _vector_index(index, op: str, prefix_error=RuntimeError, message=None):
+def _vector_index(index, op: str, dtype_error=RuntimeError, message=None):
     index = as_tensor(index, op)
     if index.ndim > 1:
         raise IndexError(f"{op}(): Index is supposed to be a vector, but got dim: {index.ndim} with type: "
                          f"{_tname(index)} and size: {_shape_str(index.shape)}")
     if not _is_int(index):
-        raise prefix_error(message or f"{op}(): Expected dtype int32/int64 for index but got: {_tname(index)}")
+        raise dtype_error(message or f"{op}(): Expected dtype int32/int64 for index but got: {_tname(index)}")
     return index, _as_1d(index._data)
 
 
