@@ -30,6 +30,19 @@ from .ops import (  # noqa: A004  (abs, max, min, pow, sum ... shadow builtins, 
     sub, sum, tanh, transpose, unbind, unsqueeze, var, where)
 from .ops import avg_pool2d, cos, cross_entropy, erf, layer_norm, log1p, max_pool2d, sin
 from .ops.attention import scaled_dot_product_attention
+from .ops import (atleast_1d, atleast_2d, atleast_3d, broadcast_shapes, broadcast_tensors, broadcast_to,
+                  column_stack, concat, concatenate, dstack, flip, fliplr, flipud, hstack, meshgrid, moveaxis, movedim,
+                  narrow_copy, ravel, repeat_interleave, roll, rot90, row_stack, select, swapaxes, swapdims, take,
+                  tile, vstack)
+from .ops import (gather, index_add, index_copy, index_fill, index_put, masked_scatter, masked_select, scatter,
+                  scatter_add, scatter_reduce, take_along_dim)
+from .ops import argwhere, bucketize, isin, nonzero, searchsorted
+from .ops import diag, diag_embed, diagflat, diagonal, trace, tril, tril_indices, triu, triu_indices
+from .ops import (adjoint, alias_copy, block_diag, cartesian_prod, combinations, diagonal_copy, diagonal_scatter,
+                  dsplit, expand_copy, hsplit, index_reduce, nonzero_static, permute_copy, put, select_scatter,
+                  slice_scatter, split_with_sizes, squeeze_copy, t_copy, tensor_split, transpose_copy, unbind_copy,
+                  unfold_copy, unravel_index, unsafe_chunk, unsafe_split, unsqueeze_copy, view_copy, vsplit)
+from .ops.searching import where  # noqa: F811  (one-argument where = nonzero(as_tuple=True); 3 args as before)
 from .random import get_rng_state, manual_seed, seed, set_rng_state
 from . import data, datasets, metrics, nn, optim
 from .io import load, save

@@ -25,3 +25,21 @@ from .reduction import all, amax, amin, any, argmax, argmin, logsumexp, max, mea
 from .shape import (cat, chunk, clone, contiguous, expand, expand_as, flatten, narrow, permute, reshape, split,
                     squeeze, stack, t, transpose, unbind, unflatten, unsqueeze, view, view_as)
 
+from . import reshaping, scatter_gather, searching, triangular
+from .reshaping import (atleast_1d, atleast_2d, atleast_3d, broadcast_shapes, broadcast_tensors, broadcast_to,
+                        column_stack, concat, concatenate, dstack, flip, fliplr, flipud, hstack, meshgrid, moveaxis,
+                        movedim, narrow_copy, ravel, repeat_interleave, roll, rot90, row_stack, select, swapaxes,
+                        swapdims, take, tile, vstack)
+from .scatter_gather import (gather, index_add, index_copy, index_fill, index_put, masked_scatter, masked_select,
+                             scatter, scatter_add, scatter_reduce, take_along_dim)
+from .searching import argwhere, bucketize, isin, nonzero, searchsorted
+from .triangular import diag, diag_embed, diagflat, diagonal, trace, tril, tril_indices, triu, triu_indices
+from . import combining, splitting, view_copies
+from .combining import block_diag, cartesian_prod, combinations
+from .reshaping import adjoint
+from .scatter_gather import index_reduce, put
+from .searching import nonzero_static, unravel_index
+from .splitting import (diagonal_scatter, dsplit, hsplit, select_scatter, slice_scatter, split_with_sizes,
+                        tensor_split, unsafe_chunk, unsafe_split, vsplit)
+from .view_copies import (alias_copy, diagonal_copy, expand_copy, permute_copy, squeeze_copy, t_copy, transpose_copy,
+                          unbind_copy, unfold_copy, unsqueeze_copy, view_copy)
