@@ -25,3 +25,6 @@ from .reduction import all, amax, amin, any, argmax, argmin, logsumexp, max, mea
 from .shape import (cat, chunk, clone, contiguous, expand, expand_as, flatten, narrow, permute, reshape, split,
                     squeeze, stack, t, transpose, unbind, unflatten, unsqueeze, view, view_as)
 
+from . import sorting
+from .sorting import (argsort, kthvalue, median, mode, msort, multinomial, nanmedian, nanquantile, quantile, sort,
+                      topk, unique, unique_consecutive)
