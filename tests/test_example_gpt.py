@@ -77,3 +77,39 @@ def test_smoke_run_beats_the_unigram_baseline(capsys):
     assert metrics["val_loss"] < metrics["first_loss"] - 1.0, metrics
     assert metrics["bigram"] < metrics["unigram"]
     assert metrics["sample"].startswith("the ") and len(metrics["sample"]) == 4 + 60
+
+
+def test_same_source_in_torch_gives_the_same_training_step():
+    """The example's model source run by torch (bench/train_step.py's port: only the imports switched), from
+    fastnn's initial weights: the same loss, gradients and parameters after two clipped AdamW steps."""
+    import torch
+
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "bench"))
+    from train_step import gpt_module
+
+    tg = gpt_module("torch")
+    cfg = dict(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=16)
+    ours = _tiny()
+    theirs = tg.GPT(tg.GPTConfig(**cfg)).double()
+    ours = ours.double()
+    state = {k: torch.tensor(np.asarray(v.detach())) for k, v in ours.state_dict().items()}
+    state.setdefault("lm_head.weight", state["transformer.wte.weight"])
+    theirs.load_state_dict(state)
+    assert theirs.lm_head.weight is theirs.transformer.wte.weight
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 11, (3, 8)), rng.integers(0, 11, (3, 8))
+    opts = [m.configure_optimizers(weight_decay=0.1, learning_rate=1e-2, betas=(0.9, 0.99)) for m in (ours, theirs)]
+    for _ in range(2):
+        losses = []
+        for lib, model, opt in ((fastnn, ours, opts[0]), (torch, theirs, opts[1])):
+            _, loss = model(lib.tensor(x), lib.tensor(y))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            lib.nn.utils.clip_grad_norm_(model.parameters(), 0.5)
+            opt.step()
+            losses.append(loss.item())
+        assert math.isclose(losses[0], losses[1], rel_tol=1e-9), losses
+    got = dict(ours.named_parameters())
+    for name, p in theirs.named_parameters():
+        np.testing.assert_allclose(np.asarray(got[name].detach()), p.detach().numpy(), rtol=1e-7, atol=1e-9,
+                                   err_msg=name)
