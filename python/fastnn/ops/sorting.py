@@ -42,13 +42,22 @@ def _axis(a: Tensor, dim, op: str):
     return (x.reshape(1) if a.ndim == 0 else x), ax
 
 
+def _stable_argsort(xp, x, ax: int):
+    """A stable argsort along ``ax``. NumPy needs ``kind="stable"``; CuPy's sort is always stable and
+    refuses every ``kind`` but None."""
+    try:
+        return xp.argsort(x, axis=ax, kind="stable")
+    except (TypeError, ValueError, NotImplementedError):
+        return xp.argsort(x, axis=ax)
+
+
 def _argsort(xp, x, ax: int, descending: bool):
     """Stable argsort along ``ax``; descending keeps ties in their original order too (as torch's stable
     sort): sorting the reversed array and reversing the answer puts NaN first and keeps ties in order."""
     if not descending:
-        return xp.argsort(x, axis=ax, kind="stable")
+        return _stable_argsort(xp, x, ax)
     n = x.shape[ax]
-    flipped = xp.argsort(xp.flip(x, ax), axis=ax, kind="stable")
+    flipped = _stable_argsort(xp, xp.flip(x, ax), ax)
     return (n - 1) - xp.flip(flipped, ax)
 
 
@@ -156,7 +165,7 @@ def _median_positions(xp, x, ax: int, ignore_nan: bool):
     """For each line along ``ax``: the stable-sort order and the position in it of the (lower) median. A line
     holding NaN gives its first NaN (median), or the median of its numbers (nanmedian; an all-NaN line
     gives its first NaN)."""
-    order = xp.argsort(x, axis=ax, kind="stable")  # NaNs last, in their original order
+    order = _stable_argsort(xp, x, ax)  # NaNs last, in their original order
     n = x.shape[ax]
     count = (~xp.isnan(x)).sum(axis=ax, keepdims=True) if x.dtype.kind == "f" else xp.full(
         x.shape[:ax] + (1,) + x.shape[ax + 1:], n, np.int64)
@@ -222,7 +231,7 @@ def mode(input: Tensor, dim: int = -1, keepdim: bool = False):  # noqa: A002
     x, ax = _axis(a, dim, "mode")
     _check_nonempty_dim(x, ax, "mode")
     xp = backend_of(x).xp
-    order = xp.argsort(x, axis=ax, kind="stable")
+    order = _stable_argsort(xp, x, ax)
     s = xp.moveaxis(xp.take_along_axis(x, order, axis=ax), ax, -1)
     n = s.shape[-1]
     lines = s.reshape(-1, n)
@@ -288,7 +297,7 @@ def _quantile(a, q, dim, keepdim, interpolation, ignore_nan: bool, name: str) ->
         out_shape = (a.shape[:ax] + (1,) + a.shape[ax + 1:] if keepdim else a.shape[:ax] + a.shape[ax + 1:]) \
             if a.ndim else ()
     n = lines.shape[1]
-    order = xp.argsort(lines, axis=1, kind="stable")
+    order = _stable_argsort(xp, lines, 1)
     srt = xp.take_along_axis(lines, order, axis=1)
     # Ranks in the input's dtype, as PyTorch computes them (q is a tensor of that dtype).
     isnan = xp.isnan(srt)
