@@ -181,7 +181,11 @@ class GPT(nn.Module):
 # ------------------------------------------------------------------------------------------------------- data
 def load_corpus(seed: int, val_fraction: float = 0.1):
     """(train_text, val_text, chars): the stdlib sentences shuffled (seeded) and split by sentence, one a line."""
-    sentences = list(torch.datasets.stdlib_sentences())
+    # The one fastnn-only name: the offline text. The model and training code are plain PyTorch, so with its
+    # three imports switched to torch this program runs on PyTorch too (bench/train_step.py races it so).
+    from fastnn.datasets import stdlib_sentences
+
+    sentences = list(stdlib_sentences())
     random.Random(seed).shuffle(sentences)
     n_val = int(len(sentences) * val_fraction)
     train_text = "\n".join(sentences[n_val:]) + "\n"
