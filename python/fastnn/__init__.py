@@ -43,6 +43,9 @@ from .ops import (adjoint, alias_copy, block_diag, cartesian_prod, combinations,
                   slice_scatter, split_with_sizes, squeeze_copy, t_copy, tensor_split, transpose_copy, unbind_copy,
                   unfold_copy, unravel_index, unsafe_chunk, unsafe_split, unsqueeze_copy, view_copy, vsplit)
 from .ops.searching import where  # noqa: F811  (one-argument where = nonzero(as_tuple=True); 3 args as before)
+from . import return_types
+from .ops.sorting import (argsort, kthvalue, median, mode, msort, multinomial, nanmedian, nanquantile, quantile,
+                          sort, topk, unique, unique_consecutive)
 from .random import get_rng_state, manual_seed, seed, set_rng_state
 from . import data, datasets, metrics, nn, optim
 from .io import load, save

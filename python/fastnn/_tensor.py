@@ -664,6 +664,47 @@ class Tensor:
     def log_softmax(self, dim: int) -> "Tensor":
         return _activation.log_softmax(self, dim)
 
+    # ---- sorting and selection ------------------------------------------------------------------------------
+    def sort(self, dim: int = -1, descending: bool = False, *, stable=False):
+        return _sorting.sort(self, dim, descending, stable=stable)
+
+    def argsort(self, dim: int = -1, descending: bool = False, *, stable=False) -> "Tensor":
+        return _sorting.argsort(self, dim, descending, stable=stable)
+
+    def msort(self) -> "Tensor":
+        return _sorting.msort(self)
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):  # noqa: A002
+        return _sorting.topk(self, k, dim, largest, sorted)
+
+    def kthvalue(self, k: int, dim: int = -1, keepdim: bool = False):
+        return _sorting.kthvalue(self, k, dim, keepdim)
+
+    def median(self, dim=None, keepdim: bool = False):
+        return _sorting.median(self, dim, keepdim)
+
+    def nanmedian(self, dim=None, keepdim: bool = False):
+        return _sorting.nanmedian(self, dim, keepdim)
+
+    def mode(self, dim: int = -1, keepdim: bool = False):
+        return _sorting.mode(self, dim, keepdim)
+
+    def quantile(self, q, dim=None, keepdim: bool = False, *, interpolation: str = "linear") -> "Tensor":
+        return _sorting.quantile(self, q, dim, keepdim, interpolation=interpolation)
+
+    def nanquantile(self, q, dim=None, keepdim: bool = False, *, interpolation: str = "linear") -> "Tensor":
+        return _sorting.nanquantile(self, q, dim, keepdim, interpolation=interpolation)
+
+    def unique(self, sorted: bool = True, return_inverse: bool = False, return_counts: bool = False,  # noqa: A002
+               dim=None):
+        return _sorting.unique(self, sorted, return_inverse, return_counts, dim)
+
+    def unique_consecutive(self, return_inverse: bool = False, return_counts: bool = False, dim=None):
+        return _sorting.unique_consecutive(self, return_inverse, return_counts, dim)
+
+    def multinomial(self, num_samples: int, replacement: bool = False, *, generator=None) -> "Tensor":
+        return _sorting.multinomial(self, num_samples, replacement, generator=generator)
+
     # ---- dtype ----------------------------------------------------------------------------------------------
     def type_as(self, other) -> "Tensor":
         return _conversion.cast(self, other.dtype)
@@ -915,6 +956,7 @@ from .ops import scatter_gather as _scatter_gather  # noqa: E402
 from .ops import searching as _searching  # noqa: E402
 from .ops import splitting as _splitting  # noqa: E402
 from .ops import triangular as _triangular  # noqa: E402
+from .ops import sorting as _sorting  # noqa: E402
 from .ops._util import normalize_dim  # noqa: E402
 
 # Bound as the op functions themselves, not as methods that call them (measured with thread time on tiny

@@ -43,3 +43,6 @@ from .splitting import (diagonal_scatter, dsplit, hsplit, select_scatter, slice_
                         tensor_split, unsafe_chunk, unsafe_split, vsplit)
 from .view_copies import (alias_copy, diagonal_copy, expand_copy, permute_copy, squeeze_copy, t_copy, transpose_copy,
                           unbind_copy, unfold_copy, unsqueeze_copy, view_copy)
+from . import sorting
+from .sorting import (argsort, kthvalue, median, mode, msort, multinomial, nanmedian, nanquantile, quantile, sort,
+                      topk, unique, unique_consecutive)

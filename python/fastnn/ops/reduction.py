@@ -1,19 +1,14 @@
 """Reductions with ``dim`` / ``keepdim``: sum, mean, max, min, argmax, argmin, var, std, logsumexp."""
 from __future__ import annotations
 
-from collections import namedtuple
-
 import numpy as np
 
-from .. import dtypes
+from .. import dtypes, return_types
 from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
 from ._util import expand_reduced, float_data, normalize_dim, normalize_dims, reduction_dims
 from .elementwise import maximum, minimum
-
-ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
-
 
 def _count(shape, axes) -> int:
     n = 1
@@ -73,7 +68,7 @@ def _extreme(a: Tensor, dim, keepdim, name):
     if a.ndim == 0:
         idx = xp.zeros((), np.int64)
         values = record(Tensor._wrap(x.copy()), f"{name.capitalize()}Backward0", (a,), lambda g: (g,))
-        return ValuesIndices(values, Tensor._wrap(idx))
+        return getattr(return_types, name)(values, Tensor._wrap(idx))
     idx = getattr(x, "arg" + name)(axis=ax, keepdims=True)
     vals = xp.take_along_axis(x, idx, axis=ax)
     shape = x.shape
@@ -86,7 +81,7 @@ def _extreme(a: Tensor, dim, keepdim, name):
 
     values = Tensor._wrap(vals if keepdim else vals.squeeze(ax))
     values = record(values, f"{name.capitalize()}Backward0", (a,), backward)
-    return ValuesIndices(values, Tensor._wrap((idx if keepdim else idx.squeeze(ax)).astype(np.int64)))
+    return getattr(return_types, name)(values, Tensor._wrap((idx if keepdim else idx.squeeze(ax)).astype(np.int64)))
 
 
 def max(a: Tensor, dim=None, keepdim: bool = False):  # noqa: A001
