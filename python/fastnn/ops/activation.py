@@ -67,12 +67,20 @@ def leaky_relu(a: Tensor, negative_slope: float = 0.01) -> Tensor:
     return record(Tensor._wrap(y), "LeakyReluBackward0", (a,), lambda g: (xp.where(pos, g, g * s),))
 
 
+def _cast(a, dtype):
+    from .conversion import cast
+
+    return cast(a, dtype)
+
+
 def _last_dim(x, ax: int) -> bool:
     """Softmax over the last dim runs on the backend's row kernel."""
     return x.ndim >= 1 and ax == x.ndim - 1
 
 
-def softmax(a: Tensor, dim: int) -> Tensor:
+def softmax(a: Tensor, dim: int, dtype=None) -> Tensor:
+    if dtype is not None:  # PyTorch casts the input first (a float32 input computed in float64)
+        a = _cast(a, dtype)
     ax = normalize_dim(dim, a.ndim, "softmax")
     x = float_data(a)
     be = backend_of(x)
@@ -92,7 +100,9 @@ def softmax(a: Tensor, dim: int) -> Tensor:
     return record(Tensor._wrap(y), "SoftmaxBackward0", (a,), backward)
 
 
-def log_softmax(a: Tensor, dim: int) -> Tensor:
+def log_softmax(a: Tensor, dim: int, dtype=None) -> Tensor:
+    if dtype is not None:  # PyTorch casts the input first (a float32 input computed in float64)
+        a = _cast(a, dtype)
     ax = normalize_dim(dim, a.ndim, "log_softmax")
     x = float_data(a)
     be = backend_of(x)

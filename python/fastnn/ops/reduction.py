@@ -13,6 +13,7 @@ from ._util import expand_reduced, float_data, normalize_dim, normalize_dims, re
 from .elementwise import maximum, minimum
 
 ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
+_TORCH_TYPE_NAME = {"int64": "Long", "bool": "Bool"}  # PyTorch's scalar-type names in its messages
 
 
 def _count(shape, axes) -> int:
@@ -32,13 +33,17 @@ def sum(a: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  #
     # The method form skips NumPy's Python-level reduction wrapper (a third of a small sum's cost).
     y = x.sum(axis=axes if len(axes) != x.ndim else None, keepdims=keepdim)
     shape = x.shape
+    if dtype is not None and a._data.dtype != x.dtype and a._data.dtype.kind == "f":
+        src = a._data.dtype  # sum(float32, dtype=float64): the gradient goes back as float32
+        return record(Tensor._wrap(y), "SumBackward1", (a,),
+                      lambda g: (expand_reduced(g, shape, axes, keepdim).astype(src),))
     return record(Tensor._wrap(y), "SumBackward1", (a,), lambda g: (expand_reduced(g, shape, axes, keepdim),))
 
 
 def mean(a: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     if dtype is None and not a.dtype.is_floating_point:
         raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating point or "
-                           f"complex dtype. Got: {a.dtype}")
+                           f"complex dtype. Got: {_TORCH_TYPE_NAME.get(a.dtype.name, a.dtype.name)}")
     axes = reduction_dims(dim, a.ndim, "mean")
     x = a._data if dtype is None else a._data.astype(dtypes.to_dtype(dtype).np)
     n = _count(a.shape, axes)
@@ -46,8 +51,9 @@ def mean(a: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     with be.errstate(invalid="ignore", divide="ignore"):  # the mean of nothing is NaN, as in PyTorch
         y = x.sum(axis=axes, keepdims=keepdim) / x.dtype.type(n)
     shape = a.shape
-    return record(Tensor._wrap(y), "MeanBackward1", (a,),
-                  lambda g: (expand_reduced(g / g.dtype.type(n or 1), shape, axes, keepdim, be),))
+    src = a._data.dtype  # mean(float32, dtype=float64): the gradient goes back as float32
+    return record(Tensor._wrap(y), "MeanBackward1", (a,), lambda g: (
+        expand_reduced(g / g.dtype.type(n or 1), shape, axes, keepdim, be).astype(src, copy=False),))
 
 
 def _extreme(a: Tensor, dim, keepdim, name):
@@ -236,8 +242,12 @@ def any(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     return Tensor._wrap(a._data.any(axis=axes, keepdims=keepdim))
 
 
-def prod(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+def prod(a: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     axes = normalize_dims(dim, a.ndim, "prod")
+    if dtype is not None:  # PyTorch casts first: the product (and its gradient) is taken in dtype
+        from .conversion import cast
+
+        a = cast(a, dtype)
     x = a._data if a.dtype.is_floating_point else a._data.astype(np.int64)
     y = x.prod(axis=axes, keepdims=keepdim)
     shape = a.shape
