@@ -77,8 +77,10 @@ def frac(input) -> Tensor:  # noqa: A002
     x = a._data
     if x.dtype.kind != "f":
         raise NotImplementedError(f"\"frac_cpu\" not implemented for '{_type_name(x)}'")
-    xp = backend_of(x).xp
-    return record(Tensor._wrap(x - xp.trunc(x)), "FracBackward0", (a,), lambda g: (g,))
+    be = backend_of(x)
+    with be.errstate(invalid="ignore"):  # frac(+-inf) is NaN, as in PyTorch
+        y = x - be.xp.trunc(x)
+    return record(Tensor._wrap(y), "FracBackward0", (a,), lambda g: (g,))
 
 
 def sgn(input) -> Tensor:  # noqa: A002
@@ -88,7 +90,9 @@ def sgn(input) -> Tensor:  # noqa: A002
     if x.dtype.kind == "b":
         return Tensor._wrap(x.copy())
     be = backend_of(x)
-    return record(Tensor._wrap(be.xp.sign(x)), "SgnBackward0", (a,), _zero_grad(be))
+    xp = be.xp
+    y = xp.sign(x) if x.dtype.kind != "f" else xp.where(xp.isnan(x), x.dtype.type(0), xp.sign(x))  # sgn(NaN) = 0
+    return record(Tensor._wrap(y), "SgnBackward0", (a,), _zero_grad(be))
 
 
 def signbit(input) -> Tensor:  # noqa: A002
