@@ -263,7 +263,8 @@ def test_reduction_dtype_keywords():
         got = getattr(fastnn, name)(fastnn.tensor(x), (0, 1))
         assert_close(got, getattr(torch, name)(torch.from_numpy(x), (0, 1)).numpy())
     f = fastnn.tensor(x, requires_grad=True)
-    (fastnn.sum(f, dtype=fastnn.float64) + fastnn.mean(f, dtype=fastnn.float64) + f.prod(dtype=fastnn.float64)).backward()
+    f64 = fastnn.float64
+    (fastnn.sum(f, dtype=f64) + fastnn.mean(f, dtype=f64) + f.prod(dtype=f64)).backward()
     assert f.grad.dtype is fastnn.float32
     with pytest.raises(RuntimeError, match="mean\\(\\): could not infer output dtype. Input dtype must be either a "
                                            "floating point or complex dtype. Got: Long"):

@@ -52,8 +52,8 @@ SIGNATURES = {
     "stride": ["dim"], "dim": [], "numel": [], "element_size": [], "is_floating_point": [],
     "is_contiguous": [], "backward": ["gradient", "retain_graph", "create_graph", "inputs"],
 }
-KEYWORD_ONLY = {"sum": {"dtype"}, "mean": {"dtype"}, "prod": {"dtype"}, "div": {"rounding_mode"}, "add": {"alpha"}, "sub": {"alpha"}, "var": {"correction"},
-                "std": {"correction"}, "numpy": {"force"}}
+KEYWORD_ONLY = {"sum": {"dtype"}, "mean": {"dtype"}, "add": {"alpha"}, "sub": {"alpha"}, "var": {"correction"},
+                "std": {"correction"}, "numpy": {"force"}, "prod": {"dtype"}, "div": {"rounding_mode"}}
 OPERATORS = ["__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__", "__rtruediv__",
              "__pow__", "__rpow__", "__matmul__", "__rmatmul__", "__neg__", "__pos__", "__abs__", "__getitem__",
              "__setitem__", "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__and__", "__rand__",

@@ -7,7 +7,8 @@ from .ops.activation import softmax as _softmax
 from .ops.binary_math import xlog1py, xlogy
 from .ops.elementwise import erf, log1p
 from .ops.reduction import logsumexp
-from .ops.special_math import digamma, entr, erfc, erfinv, i0, log_ndtr, logit, ndtr
+from .ops.rounding import round  # noqa: A004
+from .ops.special_math import digamma, entr, erfc, erfinv, i0, log_ndtr, logit, ndtr, ndtri
 from .ops.special_math import lgamma as gammaln
 from .ops.trig import exp2, expm1, sinc
 
@@ -25,4 +26,5 @@ def log_softmax(input, dim, *, dtype=None):  # noqa: A002
 
 
 __all__ = ["digamma", "entr", "erf", "erfc", "erfinv", "exp2", "expit", "expm1", "gammaln", "i0", "log1p",
-           "log_ndtr", "log_softmax", "logit", "logsumexp", "ndtr", "psi", "sinc", "softmax", "xlog1py", "xlogy"]
+           "log_ndtr", "log_softmax", "logit", "logsumexp", "ndtr", "ndtri", "psi", "round", "sinc",
+           "softmax", "xlog1py", "xlogy"]

@@ -62,21 +62,21 @@ erfc = float_unary("erfc", "ErfcBackward0", _erfc_forward, _erfc_derivative,
                    "The complementary error function 1 - erf(x), accurate in the tails (torch.erfc).")
 
 
-def _giles(xp, y):
-    """Giles' single-precision erfinv polynomial (relative error ~4e-7 over float32's range)."""
-    with_w = -xp.log((1.0 - y) * (1.0 + y))
-    central = with_w < 5.0
-    w = xp.where(central, with_w - 2.5, xp.sqrt(xp.where(central, 5.0, with_w)) - 3.0)
+def _giles(xp, ay, w):
+    """Giles' single-precision erfinv polynomial (relative error ~4e-7 over float32's range) at |y| = ay, given
+    w = -log((1 - ay)(1 + ay))."""
+    central = w < 5.0
+    v = xp.where(central, w - 2.5, xp.sqrt(xp.where(central, 5.0, w)) - 3.0)
     pc = (2.81022636e-08, 3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087, -0.00125372503,
           -0.00417768164, 0.246640727, 1.50140941)
     pt = (-0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613,
           0.00943887047, 1.00167406, 2.83297682)
-    p1 = xp.full(y.shape, pc[0])
-    p2 = xp.full(y.shape, pt[0])
+    p1 = xp.full(ay.shape, pc[0])
+    p2 = xp.full(ay.shape, pt[0])
     for c1, c2 in zip(pc[1:], pt[1:]):
-        p1 = c1 + p1 * w
-        p2 = c2 + p2 * w
-    return xp.where(central, p1, p2) * y
+        p1 = c1 + p1 * v
+        p2 = c2 + p2 * v
+    return xp.where(central, p1, p2) * ay
 
 
 def _log_erfc_pos(be, a):
@@ -87,14 +87,18 @@ def _log_erfc_pos(be, a):
     return xp.where(big, -ab * ab - xp.log(_SQRT_PI * _erfc_cf(xp, ab)), xp.log(1.0 - be.erf(xp.where(big, 0.0, a))))
 
 
-def erfinv64(be, y):
+def _erfinv_abs(be, ay, q):
+    """erfinv(ay) for 0 <= ay < 1, given q = 1 - ay exactly (the caller may know q better than ay: ndtri)."""
     xp = be.xp
-    inside = xp.abs(y) < 1.0
-    ys = xp.where(inside, y, 0.0)
-    az = xp.abs(_giles(xp, ys))
-    ay = xp.abs(ys)
+    w = -xp.log(q * (1.0 + ay))
+    az = _giles(xp, ay, w)
+    # Past float32's range (w > 16, 1 - |y| < 1e-7) Giles' polynomial is extrapolating: start from the tail's
+    # asymptotics instead, erfc(z) ~ exp(-z^2) / (z sqrt(pi)), i.e. z^2 = -log q - log(z sqrt(pi)).
+    deep = w > 16.0
+    mlq = -xp.log(xp.where(deep, q, 1e-8))
+    az = xp.where(deep, xp.sqrt(mlq - xp.log(_SQRT_PI * xp.sqrt(mlq))), az)
     tail = ay > 0.5
-    log_q = xp.log(xp.where(tail, 1.0 - ay, 1.0))  # 1 - |y| is exact for |y| > 0.5 (Sterbenz)
+    log_q = xp.log(xp.where(tail, q, 1.0))
     for _ in range(4):
         # Centre: Newton on erf(z) = |y|. Tail: Newton on log erfc(z) = log(1 - |y|), nearly linear in z^2
         # there, so it converges from Giles' float32-range start even at 1 - |y| = 1e-300.
@@ -103,9 +107,31 @@ def erfinv64(be, y):
         step_c = central / ((2.0 / _SQRT_PI) * xp.exp(-az * az))
         step_t = (log_e - log_q) / (-(2.0 / _SQRT_PI) * xp.exp(-az * az - log_e))
         az = az - xp.where(tail, step_t, step_c)
-    z = xp.where(ys < 0, -az, az)
+    return az
+
+
+def erfinv64(be, y):
+    xp = be.xp
+    inside = xp.abs(y) < 1.0
+    ay = xp.abs(xp.where(inside, y, 0.0))
+    az = _erfinv_abs(be, ay, 1.0 - ay)  # 1 - |y| is exact for |y| > 0.5 (Sterbenz)
+    z = xp.where(y < 0, -az, az)
     out = xp.where(inside, z, xp.where(xp.abs(y) == 1.0, xp.sign(y) * xp.inf, xp.nan))
     return xp.where(y == 0, y, out)  # keeps -0.0
+
+
+def ndtri64(be, p):
+    """The standard normal quantile: sqrt(2) erfinv(2p - 1), with q = 2 min(p, 1 - p) passed exactly so
+    that p = 1e-20 gives -9.26, not -inf (2p - 1 would round to -1)."""
+    xp = be.xp
+    lower = p < 0.5
+    q = xp.where(lower, 2.0 * p, 2.0 * (1.0 - p))
+    inside = (p > 0) & (p < 1)
+    qs = xp.where(inside, q, 1.0)
+    z = math.sqrt(2.0) * _erfinv_abs(be, 1.0 - qs, qs)
+    z = xp.where(lower, -z, z)
+    edge = xp.where(p == 0, -xp.inf, xp.where(p == 1, xp.inf, xp.nan))
+    return xp.where(inside, z, edge)
 
 
 def _erfinv_forward(be, x):
@@ -272,6 +298,9 @@ def _log_ndtr_derivative(be, x, y):
 
 log_ndtr = float_unary("log_ndtr", "SpecialLogNdtrBackward0", _via64(log_ndtr64), _log_ndtr_derivative,
                        "log of the standard normal CDF, accurate in both tails (torch.special.log_ndtr).")
+ndtri = float_unary("ndtri", "SpecialNdtriBackward0", _via64(ndtri64),
+                    lambda be, x, y: be.xp.exp(0.5 * y * y) * x.dtype.type(math.sqrt(2 * math.pi)),
+                    "The standard normal quantile, ndtr's inverse (torch.special.ndtri).")
 
 
 def _i1_64(xp, x):
