@@ -3,9 +3,10 @@ computes itself (ops/special_math.py): erfc, erfinv, lgamma, digamma (and trigam
 ndtr, log_ndtr, ndtri, entr, i0.
 
 Accuracy achieved (measured here, asserted with a little headroom):
-- float64 against mpmath at 30 digits: erfc relative 6e-14 (|x| < 2 goes through 1 - erf), erfinv 2e-15 on
-  the CPU backend's erf (5e-15 on the composite one's; ndtri's tail down to p = 1e-300 against torch), lgamma absolute 4e-15 / relative 1e-14 away from its
-  roots, digamma absolute 2e-15, trigamma relative 1e-15 (torch's float64 trigamma is only good to ~1e-9).
+- float64 against mpmath at 30 digits: erfc relative 6e-14 (|x| < 2 goes through 1 - erf); erfinv 2e-15 on
+  the CPU backend's erf (5e-15 on the composite one's; ndtri's tail down to p = 1e-300 against torch);
+  lgamma absolute 4e-15 / relative 1e-14 away from its roots; digamma absolute 2e-15; trigamma relative
+  1e-15 (torch's float64 trigamma is only good to ~1e-9).
 - float32 against torch: within 2 ulps-ish (rtol 2e-6) everywhere compared.
 """
 import math
