@@ -906,6 +906,12 @@ class Tensor:
     def __rmod__(self, other) -> "Tensor":
         return _binary_math.remainder(other, self)
 
+    def __ifloordiv__(self, other) -> "Tensor":
+        return self._inplace("__ifloordiv__", _binary_math.floor_divide(self, other))
+
+    def __imod__(self, other) -> "Tensor":
+        return self._inplace("__imod__", _binary_math.remainder(self, other))
+
     def cumsum(self, dim, *, dtype=None) -> "Tensor":
         return _cumulative.cumsum(self, dim, dtype=dtype)
 
@@ -934,7 +940,7 @@ class Tensor:
         return _stats.aminmax(self, dim=dim, keepdim=keepdim)
 
     def norm(self, p="fro", dim=None, keepdim: bool = False, dtype=None) -> "Tensor":
-        return _norms.norm(self, p, dim, keepdim, dtype)
+        return _norms.norm(self, p, dim, keepdim, dtype=dtype)
 
     # In-place forms for tensors outside the graph (as the other in-place updates above): the op's result
     # written back through _inplace, which refuses tensors that need a gradient.

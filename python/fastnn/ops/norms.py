@@ -67,7 +67,6 @@ def vector_norm(x, ord=2, dim=None, keepdim: bool = False, *, dtype=None) -> Ten
 
     def backward(g):
         gk = expand_reduced(g, shape, reduced, keepdim, be) if src.ndim else g
-        gk = gk.reshape(shape) if not src.ndim else gk
         with be.errstate(all="ignore"):
             if p == 0:
                 local = xp.zeros(shape, src.dtype)
@@ -89,9 +88,11 @@ def vector_norm(x, ord=2, dim=None, keepdim: bool = False, *, dtype=None) -> Ten
     return record(Tensor._wrap(out), "LinalgVectorNormBackward0", (a,), backward)
 
 
-def norm(input, p="fro", dim=None, keepdim: bool = False, dtype=None) -> Tensor:  # noqa: A002
+def norm(input, p="fro", dim=None, keepdim: bool = False, out=None, dtype=None) -> Tensor:  # noqa: A002
     """torch.norm: 'fro' (or None) is the 2-norm of the selected elements (at most 2 dims), a number or +-inf
     is that vector norm; 'nuc' (a matrix norm) belongs to fastnn.linalg and is refused here."""
+    if out is not None:
+        raise NotImplementedError("norm(): out= is not supported; use the returned tensor")
     a = as_tensor(input, "norm")
     if isinstance(dim, int):
         dim = (dim,)
