@@ -165,7 +165,7 @@ def test_count_nonzero():
 def test_var_mean_std_mean(name):
     x = np.random.default_rng(4).normal(size=(3, 5))
     for args, kw in [((), {}), ((1,), {}), ((0,), {"keepdim": True}), (((0, 1),), {}), ((1,), {"correction": 0}),
-                     ((1, False), {})]:
+                     ((1, False), {}), ((False,), {}), ((True,), {})]:
         got = getattr(fastnn, name)(fastnn.tensor(x), *args, **kw)
         want = getattr(torch, name)(torch.from_numpy(x), *args, **kw)
         assert isinstance(got, tuple) and len(got) == 2
@@ -259,6 +259,9 @@ def test_reduction_dtype_keywords():
             assert_close(got, want.numpy())
         got = fastnn.tensor(x).prod(1, dtype=fastnn.float64)
         assert got.dtype is fastnn.float64
+    b = np.array([[True, False], [True, True]])
+    got = fastnn.prod(fastnn.tensor(b), 1, dtype=fastnn.bool)
+    assert got.dtype is fastnn.bool and got.tolist() == torch.prod(torch.from_numpy(b), 1, dtype=torch.bool).tolist()
     for name in ("sum", "mean"):
         got = getattr(fastnn, name)(fastnn.tensor(x), (0, 1))
         assert_close(got, getattr(torch, name)(torch.from_numpy(x), (0, 1)).numpy())

@@ -1,5 +1,5 @@
 """fastnn.special (torch.special's names) and the accuracy of the special functions NumPy lacks, which fastnn
-computes itself (ops/special_math.py): erfc, erfinv, lgamma, digamma (and trigamma, digamma's derivative),
+computes itself (ops/special_math.py): erfc, erfcx, erfinv, lgamma, digamma (and trigamma, digamma's derivative),
 ndtr, log_ndtr, ndtri, entr, i0.
 
 Accuracy achieved (measured here, asserted with a little headroom):
@@ -30,7 +30,7 @@ def _mp(fn, xs):
 
 
 def test_namespace_has_torch_special_names():
-    for name in ("expit", "logit", "erf", "erfc", "erfinv", "log1p", "expm1", "exp2", "xlogy", "xlog1py",
+    for name in ("expit", "logit", "erf", "erfc", "erfcx", "erfinv", "log1p", "expm1", "exp2", "xlogy", "xlog1py",
                  "logsumexp", "softmax", "log_softmax", "gammaln", "digamma", "psi", "sinc", "entr", "ndtr",
                  "log_ndtr", "ndtri", "i0", "round"):
         assert hasattr(special, name), name
@@ -43,8 +43,9 @@ def test_namespace_has_torch_special_names():
 SAMPLES = np.concatenate([np.linspace(-6, 6, 97), [0.0, 1e-8, -1e-8, 0.3, 2.0, -2.0, 5.9]])
 
 
-@pytest.mark.parametrize("name", ["expit", "logit", "erf", "erfc", "erfinv", "log1p", "expm1", "exp2", "gammaln",
-                                  "digamma", "psi", "sinc", "entr", "ndtr", "log_ndtr", "ndtri", "i0", "round"])
+@pytest.mark.parametrize("name", ["expit", "logit", "erf", "erfc", "erfcx", "erfinv", "log1p", "expm1", "exp2",
+                                  "gammaln", "digamma", "psi", "sinc", "entr", "ndtr", "log_ndtr", "ndtri", "i0",
+                                  "round"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_unary_match_torch(name, dtype):
     x = SAMPLES
@@ -64,7 +65,7 @@ def test_unary_match_torch(name, dtype):
     assert_close(got, want.numpy(), atol, rtol, msg=name)
 
 
-@pytest.mark.parametrize("name", ["expit", "logit", "erfc", "erfinv", "gammaln", "digamma", "entr", "ndtr",
+@pytest.mark.parametrize("name", ["expit", "logit", "erfc", "erfcx", "erfinv", "gammaln", "digamma", "entr", "ndtr",
                                   "log_ndtr", "ndtri", "i0"])
 def test_gradients_match_torch(name):
     x = np.array([0.2, 0.45, 0.7, 0.9]) if name in ("logit", "erfinv", "ndtri") else np.array([0.3, 1.7, 2.5, 4.0])
@@ -161,3 +162,8 @@ def test_binary_and_reductions():
 def test_entr_edges():
     x = np.array([0.0, -1.0, 0.5, np.nan, np.inf])
     assert_close(special.entr(fastnn.tensor(x)), torch.special.entr(torch.from_numpy(x)).numpy())
+
+
+def test_erfcx_range():
+    x = np.concatenate([np.linspace(-26, 1e3, 301), [1e10, 1e300, np.inf, -np.inf, np.nan]])
+    assert_close(special.erfcx(fastnn.tensor(x)), torch.special.erfcx(torch.from_numpy(x)).numpy(), 0, 2e-14)

@@ -8,7 +8,7 @@ from .ops.binary_math import xlog1py, xlogy
 from .ops.elementwise import erf, log1p
 from .ops.reduction import logsumexp
 from .ops.rounding import round  # noqa: A004
-from .ops.special_math import digamma, entr, erfc, erfinv, i0, log_ndtr, logit, ndtr, ndtri
+from .ops.special_math import digamma, entr, erfc, erfcx, erfinv, i0, log_ndtr, logit, ndtr, ndtri
 from .ops.special_math import lgamma as gammaln
 from .ops.trig import exp2, expm1, sinc
 
@@ -25,6 +25,6 @@ def log_softmax(input, dim, *, dtype=None):  # noqa: A002
     return _log_softmax(input, dim, dtype=dtype)
 
 
-__all__ = ["digamma", "entr", "erf", "erfc", "erfinv", "exp2", "expit", "expm1", "gammaln", "i0", "log1p",
+__all__ = ["digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp2", "expit", "expm1", "gammaln", "i0", "log1p",
            "log_ndtr", "log_softmax", "logit", "logsumexp", "ndtr", "ndtri", "psi", "round", "sinc",
            "softmax", "xlog1py", "xlogy"]

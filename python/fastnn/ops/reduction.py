@@ -250,6 +250,8 @@ def prod(a: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
         a = cast(a, dtype)
     x = a._data if a.dtype.is_floating_point else a._data.astype(np.int64)
     y = x.prod(axis=axes, keepdims=keepdim)
+    if dtype is not None and a.dtype.np.kind == "b":
+        y = y.astype(np.bool_)  # prod(..., dtype=bool) is a bool tensor, as in PyTorch
     shape = a.shape
 
     def backward(g):

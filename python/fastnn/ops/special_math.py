@@ -262,6 +262,20 @@ def _entr(be, x):
 entr = float_unary("entr", "SpecialEntrBackward0", _entr, lambda be, x, y: -(be.xp.log(x) + 1),
                    "-x log x for x > 0, 0 at 0, -inf below (torch.special.entr).")
 
+def erfcx64(be, x):
+    """exp(x^2) erfc(x): 1 / (sqrt(pi) d(x)) from the continued fraction for x >= 2 (no overflow or
+    underflow), the product below (which overflows to inf for x < -26.6, as the function does)."""
+    xp = be.xp
+    big = x >= 2.0
+    xb = xp.where(big, x, 2.0)
+    xs = xp.where(big, 0.0, x)
+    return xp.where(big, 1.0 / (_SQRT_PI * _erfc_cf(xp, xb)), xp.exp(xs * xs) * erfc64(be, xs))
+
+
+erfcx = float_unary("erfcx", "SpecialErfcxBackward0", _via64(erfcx64),
+                    lambda be, x, y: 2 * x * y - x.dtype.type(2 / _SQRT_PI),
+                    "The scaled complementary error function exp(x^2) erfc(x) (torch.special.erfcx).")
+
 _SQRT_HALF = math.sqrt(0.5)
 
 

@@ -56,7 +56,10 @@ def count_nonzero(input, dim=None) -> Tensor:  # noqa: A002
 
 
 def _var_args(dim, unbiased, keepdim, correction):
-    # var_mean(x, dim, unbiased, keepdim) positional form, or var_mean(x, dim, correction=, keepdim=).
+    """torch's three overloads: var_mean(x, unbiased: bool), var_mean(x, dim, unbiased, keepdim) and
+    var_mean(x, dim, *, correction, keepdim)."""
+    if isinstance(dim, bool):
+        dim, unbiased = None, dim
     return dict(dim=dim, unbiased=unbiased, keepdim=keepdim, correction=correction)
 
 
@@ -66,7 +69,7 @@ def var_mean(input, dim=None, unbiased=None, keepdim: bool = False, *, correctio
     if not a.dtype.is_floating_point:
         raise RuntimeError("var_mean only support floating point and complex dtypes")
     v = var(a, **_var_args(dim, unbiased, keepdim, correction))
-    return v, mean(a, dim, keepdim)
+    return v, mean(a, None if isinstance(dim, bool) else dim, keepdim)
 
 
 def std_mean(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):  # noqa: A002
@@ -75,7 +78,7 @@ def std_mean(input, dim=None, unbiased=None, keepdim: bool = False, *, correctio
     if not a.dtype.is_floating_point:
         raise RuntimeError("std_mean only support floating point and complex dtypes")
     s = std(a, **_var_args(dim, unbiased, keepdim, correction))
-    return s, mean(a, dim, keepdim)
+    return s, mean(a, None if isinstance(dim, bool) else dim, keepdim)
 
 
 def aminmax(input, *, dim=None, keepdim: bool = False):  # noqa: A002
