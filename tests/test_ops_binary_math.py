@@ -307,6 +307,23 @@ def test_clamp_min_max():
     assert y.clamp_max_(1.0) is y and y.tolist() == [-2.0, 0.5, 1.0]
 
 
+@pytest.mark.parametrize("name", ["clamp_min", "clamp_max"])
+def test_clamp_min_max_tensor_bound_gradients(name):
+    x = np.array([[1.0, np.nan, 3.0, 2.0], [0.5, -1.0, 2.0, 4.0]])
+    m = np.array([2.0, 2.0, np.nan, 2.0])
+    tx, tm = torch.from_numpy(x).requires_grad_(), torch.from_numpy(m).requires_grad_()
+    want = getattr(torch, name)(tx, tm)
+    want.backward(torch.ones_like(want))
+    fx, fm = fastnn.tensor(x, requires_grad=True), fastnn.tensor(m, requires_grad=True)
+    got = getattr(fastnn, name)(fx, fm)
+    got.backward(fastnn.ones(2, 4, dtype=fastnn.float64))
+    assert_close(got, want.detach().numpy())
+    assert got.grad_fn.name == want.grad_fn.name()
+    assert_close(fx.grad, tx.grad.numpy())
+    assert_close(fm.grad, tm.grad.numpy())
+    assert getattr(fastnn, name)(fastnn.tensor([1, 5]), 3).dtype is fastnn.int64
+
+
 def test_heaviside():
     x = np.array([-1.0, 0.0, 2.0, 0.0])
     v = np.array([0.5])

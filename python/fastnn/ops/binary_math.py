@@ -355,16 +355,42 @@ def equal(input, other) -> bool:  # noqa: A002
     return bool((a._data == b._data).all())
 
 
-def clamp_min(input, min) -> Tensor:  # noqa: A002
-    from .elementwise import clamp
+def _clamp_one_side(name, lower: bool):
+    def op(input, bound) -> Tensor:  # noqa: A002
+        ta, tb, xa, xb, be = _operands(as_tensor(input, name), bound, name)
+        xp = be.xp
+        # PyTorch's rule: the input's gradient passes where it is on the kept side, boundary included; a
+        # tensor bound takes the clipped elements' (strictly beyond it). A NaN on either side propagates and
+        # sends no gradient anywhere (every comparison with it is False).
+        keep = (xa >= xb) if lower else (xa <= xb)
+        clip = (xa < xb) if lower else (xa > xb)
+        y = xp.where(clip, xb, xa)
+        if xa.dtype.kind == "f":
+            y = xp.where(xp.isnan(xb), xb, y)
 
-    return clamp(as_tensor(input, "clamp_min"), min=min)
+        def backward(g):
+            return _grads(ta, tb, lambda: xp.where(keep, g, 0).astype(g.dtype),
+                          lambda: xp.where(clip, g, 0).astype(g.dtype))
+
+        node = ("ClampMinBackward" if lower else "ClampMaxBackward") + ("1" if tb is not None else "0")
+        return record(Tensor._wrap(y), node, (ta, tb), backward)
+
+    op.__name__ = op.__qualname__ = name
+    return op
+
+
+_clamp_min = _clamp_one_side("clamp_min", lower=True)
+_clamp_max = _clamp_one_side("clamp_max", lower=False)
+
+
+def clamp_min(input, min) -> Tensor:  # noqa: A002
+    """max(input, min) elementwise, ``min`` a number or a tensor (broadcast); NaN inputs stay NaN."""
+    return _clamp_min(input, min)
 
 
 def clamp_max(input, max) -> Tensor:  # noqa: A002
-    from .elementwise import clamp
-
-    return clamp(as_tensor(input, "clamp_max"), max=max)
+    """min(input, max) elementwise, ``max`` a number or a tensor (broadcast); NaN inputs stay NaN."""
+    return _clamp_max(input, max)
 
 
 def heaviside(input, values) -> Tensor:  # noqa: A002
