@@ -14,7 +14,9 @@ fix frac sgn signbit positive negative nan_to_num isinf isposinf isneginf isreal
 logical_not bitwise_and bitwise_or bitwise_xor bitwise_not bitwise_left_shift bitwise_right_shift remainder fmod
 floor_divide div divide atan2 arctan2 hypot copysign logaddexp logaddexp2 xlogy fmax fmin lerp addcmul addcdiv
 isclose allclose equal clamp_min clamp_max heaviside float_power true_divide cumsum cumprod cummax cummin
-logcumsumexp nansum nanmean count_nonzero var_mean std_mean aminmax norm""".split()
+logcumsumexp nansum nanmean count_nonzero var_mean std_mean aminmax norm polygamma mvlgamma gcd lcm ldexp frexp
+nextafter rsub angle real imag conj conj_physical resolve_conj resolve_neg trapezoid trapz cumulative_trapezoid dist
+renorm""".split()
 
 METHODS = """tan asin acos atan sinh cosh asinh acosh atanh arcsin arccos arctan arcsinh arccosh arctanh expm1 exp2
 log2 log10 reciprocal rsqrt square sinc deg2rad rad2deg erfc erfinv lgamma digamma logit i0 floor ceil round trunc
@@ -23,7 +25,8 @@ bitwise_and bitwise_or bitwise_xor bitwise_not bitwise_left_shift bitwise_right_
 div divide atan2 arctan2 hypot copysign logaddexp logaddexp2 xlogy fmax fmin lerp addcmul addcdiv isclose allclose
 equal clamp_min clamp_max heaviside float_power cumsum cumprod cummax cummin logcumsumexp nansum nanmean
 count_nonzero aminmax norm prod softmax log_softmax floor_ ceil_ trunc_ round_ nan_to_num_ clamp_min_ clamp_max_
-lerp_ addcmul_ addcdiv_ __floordiv__ __rfloordiv__ __mod__ __rmod__ __ifloordiv__ __imod__""".split()
+lerp_ addcmul_ addcdiv_ __floordiv__ __rfloordiv__ __mod__ __rmod__ __ifloordiv__ __imod__ polygamma mvlgamma gcd
+lcm ldexp frexp nextafter angle real imag conj conj_physical resolve_conj resolve_neg dist renorm""".split()
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)

@@ -167,3 +167,64 @@ def test_entr_edges():
 def test_erfcx_range():
     x = np.concatenate([np.linspace(-26, 1e3, 301), [1e10, 1e300, np.inf, -np.inf, np.nan]])
     assert_close(special.erfcx(fastnn.tensor(x)), torch.special.erfcx(torch.from_numpy(x)).numpy(), 0, 2e-14)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 5])
+def test_polygamma(n):
+    x = np.concatenate([np.linspace(0.05, 12, 60), np.linspace(-4.9, -0.1, 25) + 1e-2, [30.0, 200.0]])
+    got = fastnn.polygamma(n, fastnn.tensor(x))
+    want = torch.polygamma(n, torch.from_numpy(x)).numpy()
+    # torch's own float64 trigamma is good to ~1e-9 (mpmath says ours is exact): compare n = 1 with mpmath
+    if n == 1:
+        want = _mp(lambda v: mpmath.psi(1, v), x)
+    assert_close(got, want, 1e-13, 1e-12 if n else 1e-12)
+    assert_close(fastnn.special.polygamma(n, fastnn.tensor(x[:5])), got.numpy()[:5])
+    assert_close(fastnn.tensor(x[:5]).polygamma(n), got.numpy()[:5])
+    xf = x.astype(np.float32)
+    assert_close(fastnn.polygamma(n, fastnn.tensor(xf)), torch.polygamma(n, torch.from_numpy(xf)).numpy(), 1e-5, 2e-5)
+    gradcheck_op(lambda t: fastnn.polygamma(n, t), np.array([0.7, 1.9, 3.3, 6.0]))
+    with pytest.raises(RuntimeError, match="polygamma\\(n, x\\) does not support negative n."):
+        fastnn.polygamma(-1, fastnn.tensor([1.0]))
+
+
+def test_zeta():
+    s = np.array([1.0, 1.5, 2.0, 3.0, 10.0, 30.0, 0.5, 2.0, 2.0, 2.0, 4.0, 2.5])
+    q = np.array([1.0, 2.0, 0.5, -1.5, 3.0, 1e-3, 1.0, 0.0, -2.0, -1.5, 100.0, -0.5])
+    assert_close(special.zeta(fastnn.tensor(s), fastnn.tensor(q)),
+                 torch.special.zeta(torch.from_numpy(s), torch.from_numpy(q)).numpy(), 0, 1e-13)
+    s2 = fastnn.tensor([2.0, 3.0], dtype=fastnn.float64)
+    assert_close(special.zeta(s2, 1.0), np.array([math.pi ** 2 / 6, 1.2020569031595942]), 0, 1e-14)
+    t = fastnn.tensor([2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="derivative for aten::special_zeta is not implemented"):
+        special.zeta(t, fastnn.tensor([1.0])).sum().backward()
+
+
+@pytest.mark.parametrize("name", ["i0e", "i1", "i1e", "modified_bessel_i0", "modified_bessel_i1",
+                                  "spherical_bessel_j0"])
+def test_bessel_family(name):
+    x = np.concatenate([np.linspace(-50, 50, 201), [0.0, 29.99, 30.01, 700.0, -720.0]])
+    got = getattr(special, name)(fastnn.tensor(x))
+    assert_close(got, getattr(torch.special, name)(torch.from_numpy(x)).numpy(), 1e-300, 2e-14)
+    xf = x.astype(np.float32)[:-2]
+    assert_close(getattr(special, name)(fastnn.tensor(xf)), getattr(torch.special, name)(torch.from_numpy(xf)).numpy(),
+                 1e-30, 2e-6)
+    if name in ("i0e", "i1", "i1e"):
+        pts = np.array([0.0, 0.4, -1.3, 5.0, 35.0, -40.0])
+        t = torch.from_numpy(pts).requires_grad_()
+        getattr(torch.special, name)(t).sum().backward()
+        f = fastnn.tensor(pts, requires_grad=True)
+        getattr(special, name)(f).sum().backward()
+        assert_close(f.grad, t.grad.numpy(), 1e-14, 1e-12)
+        gradcheck_op(getattr(special, name), pts[1:])
+
+
+def test_mvlgamma():
+    x = np.array([2.5, 3.0, 7.25])
+    for p in (1, 3, 5):
+        got = fastnn.mvlgamma(fastnn.tensor(x), p)
+        assert_close(got, torch.mvlgamma(torch.from_numpy(x), p).numpy(), 1e-13, 1e-13)
+        assert_close(special.multigammaln(fastnn.tensor(x), p), got)
+        assert_close(fastnn.tensor(x).mvlgamma(p), got)
+        gradcheck_op(lambda t: fastnn.mvlgamma(t, p), x)
+    with pytest.raises(RuntimeError, match="All elements must be greater than \\(p-1\\)/2"):
+        fastnn.mvlgamma(fastnn.tensor([1.0]), 3)

@@ -45,6 +45,12 @@ from .ops.stats import aminmax, count_nonzero, nanmean, nansum, std_mean, var_me
 from .ops.trig import (
     acos, acosh, arccos, arccosh, arcsin, arcsinh, arctan, arctanh, asin, asinh, atan, atanh, cosh, deg2rad, exp2,
     expm1, log2, log10, rad2deg, reciprocal, rsqrt, sinc, sinh, square, tan)
+from .ops.binary_math import rsub
+from .ops.complex_parts import angle, conj, conj_physical, imag, real, resolve_conj, resolve_neg
+from .ops.float_bits import frexp, gcd, lcm, ldexp, nextafter
+from .ops.integrate import cumulative_trapezoid, trapezoid, trapz
+from .ops.norms import dist, renorm
+from .ops.special_math import mvlgamma, polygamma
 from . import special
 from .random import get_rng_state, manual_seed, seed, set_rng_state
 from . import data, datasets, metrics, nn, optim

@@ -942,6 +942,56 @@ class Tensor:
     def norm(self, p="fro", dim=None, keepdim: bool = False, dtype=None) -> "Tensor":
         return _norms.norm(self, p, dim, keepdim, dtype=dtype)
 
+    def polygamma(self, n: int) -> "Tensor":
+        return _special_math.polygamma(n, self)
+
+    def mvlgamma(self, p: int) -> "Tensor":
+        return _special_math.mvlgamma(self, p)
+
+    def gcd(self, other) -> "Tensor":
+        return _float_bits.gcd(self, other)
+
+    def lcm(self, other) -> "Tensor":
+        return _float_bits.lcm(self, other)
+
+    def ldexp(self, other) -> "Tensor":
+        return _float_bits.ldexp(self, other)
+
+    def frexp(self):
+        return _float_bits.frexp(self)
+
+    def nextafter(self, other) -> "Tensor":
+        return _float_bits.nextafter(self, other)
+
+    def angle(self) -> "Tensor":
+        return _complex_parts.angle(self)
+
+    def conj(self) -> "Tensor":
+        return self
+
+    def conj_physical(self) -> "Tensor":
+        return self
+
+    def resolve_conj(self) -> "Tensor":
+        return self
+
+    def resolve_neg(self) -> "Tensor":
+        return self
+
+    @property
+    def real(self) -> "Tensor":
+        return self  # a real tensor is its own real part, as in PyTorch
+
+    @property
+    def imag(self) -> "Tensor":
+        return _complex_parts.imag(self)
+
+    def dist(self, other, p=2) -> "Tensor":
+        return _norms.dist(self, other, p)
+
+    def renorm(self, p, dim: int, maxnorm) -> "Tensor":
+        return _norms.renorm(self, p, dim, maxnorm)
+
     # In-place forms for tensors outside the graph (as the other in-place updates above): the op's result
     # written back through _inplace, which refuses tensors that need a gradient.
     def floor_(self) -> "Tensor":
@@ -1000,7 +1050,9 @@ from .autograd.graph import watch_output  # noqa: E402
 from .ops import activation as _activation  # noqa: E402
 from .ops import arithmetic as _arith  # noqa: E402
 from .ops import binary_math as _binary_math  # noqa: E402
+from .ops import complex_parts as _complex_parts  # noqa: E402
 from .ops import cumulative as _cumulative  # noqa: E402
+from .ops import float_bits as _float_bits  # noqa: E402
 from .ops import norms as _norms  # noqa: E402
 from .ops import rounding as _rounding  # noqa: E402
 from .ops import special_math as _special_math  # noqa: E402

@@ -38,3 +38,10 @@ from .special_math import digamma, entr, erfc, erfinv, i0, lgamma, log_ndtr, log
 from .stats import aminmax, count_nonzero, nanmean, nansum, std_mean, var_mean
 from .trig import (acos, acosh, arccos, arccosh, arcsin, arcsinh, arctan, arctanh, asin, asinh, atan, atanh, cosh,
                    deg2rad, exp2, expm1, log2, log10, rad2deg, reciprocal, rsqrt, sinc, sinh, square, tan)
+from . import complex_parts, float_bits, integrate
+from .binary_math import rsub
+from .complex_parts import angle, conj, conj_physical, imag, real, resolve_conj, resolve_neg
+from .float_bits import frexp, gcd, lcm, ldexp, nextafter
+from .integrate import cumulative_trapezoid, trapezoid, trapz
+from .norms import dist, renorm
+from .special_math import i0e, i1, i1e, mvlgamma, polygamma, zeta

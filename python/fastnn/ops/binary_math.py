@@ -417,3 +417,11 @@ def float_power(input, exponent) -> Tensor:  # noqa: A002
     if not isinstance(input, Tensor) and not isinstance(exponent, Tensor):
         raise TypeError("float_power(): expected at least one Tensor operand")
     return pow(f64(input), f64(exponent))
+
+
+def rsub(input, other, *, alpha=1) -> Tensor:  # noqa: A002
+    """other - alpha * input (torch.rsub)."""
+    from .arithmetic import mul, sub
+
+    a = as_tensor(input, "rsub")
+    return sub(other, a if alpha == 1 else mul(a, alpha))

@@ -106,3 +106,34 @@ def norm(input, p="fro", dim=None, keepdim: bool = False, out=None, dtype=None) 
                                       "use fastnn.linalg.matrix_norm(x, 'nuc')")
         raise RuntimeError(f"norm(): unsupported p={p!r}; expected 'fro', 'nuc', a number or inf")
     return vector_norm(a, p, dim, keepdim, dtype=dtype)
+
+
+def dist(input, other, p=2) -> Tensor:  # noqa: A002
+    """The p-norm of input - other (broadcast), as torch.dist."""
+    from .arithmetic import sub
+
+    return vector_norm(sub(as_tensor(input, "dist"), as_tensor(other, "dist")), p)
+
+
+def renorm(input, p, dim: int, maxnorm) -> Tensor:  # noqa: A002
+    """Each slice along ``dim`` whose p-norm exceeds ``maxnorm`` scaled down to it (torch.renorm: the scale is
+    maxnorm / (norm + 1e-7)); differentiable through the norm."""
+    from .arithmetic import add, div, mul
+    from .elementwise import where
+    from ._util import normalize_dim
+
+    a = as_tensor(input, "renorm")
+    if not a.dtype.is_floating_point:
+        raise RuntimeError(f"renorm: Expected a floating point or complex tensor as input. Got "
+                           f"{_TORCH_TYPE[a.dtype.name]}")
+    if maxnorm < 0:
+        raise RuntimeError(f"renorm: expected maxnorm to be >= 0 but got {maxnorm}")
+    if p <= 0:
+        raise RuntimeError("renorm: non-positive-norm not supported")
+    if a.ndim < 2:
+        raise RuntimeError(f"renorm: input needs at least 2 dimensions, got {a.ndim} dimensions")
+    ax = normalize_dim(dim, a.ndim, "renorm")
+    n = vector_norm(a, p, tuple(i for i in range(a.ndim) if i != ax), keepdim=True)
+    over = Tensor._wrap(n._data > maxnorm)
+    scale = where(over, div(maxnorm, add(n, 1e-7)), 1.0)
+    return mul(a, scale)

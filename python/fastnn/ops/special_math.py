@@ -317,31 +317,193 @@ ndtri = float_unary("ndtri", "SpecialNdtriBackward0", _via64(ndtri64),
                     "The standard normal quantile, ndtr's inverse (torch.special.ndtri).")
 
 
-def _i1_64(xp, x):
-    """The modified Bessel function I1 (i0's derivative; the caller silences overflow): its power series up
-    to |x| = 30 (terms reach 1e-17 within 90), then the asymptotic
-    expansion exp|x| / sqrt(2 pi |x|) (1 - 3/(8x) - 15/(128x^2) ...)."""
+i0 = float_unary("i0", "I0Backward0", lambda be, x: be.xp.i0(x),
+                 lambda be, x, y: _via64(_i1_64_full)(be, x),
+                 "The modified Bessel function of the first kind, order 0 (torch.i0).")
+
+
+# ---- Hurwitz zeta and polygamma --------------------------------------------------------------------------
+# zeta(s, q) = sum_k (q + k)^-s: the first terms summed directly until q + k >= s + 20, then Euler-Maclaurin's
+# tail a^(1-s)/(s-1) + a^-s/2 + sum_j B_2j/(2j)! s(s+1)...(s+2j-2) a^(-s-2j+1) with 10 Bernoulli terms, whose
+# j-th term is below 1e-17 of the leading one for a >= s + 20. Domain as Cephes' (and so PyTorch's): s == 1
+# gives inf, s < 1 NaN; q a non-positive integer gives inf, a negative non-integer q needs an integer s.
+_BERNOULLI = (1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6, -3617 / 510, 43867 / 798, -174611 / 330)
+_EM_COEF = tuple(b / math.factorial(2 * j) for j, b in enumerate(_BERNOULLI, start=1))
+
+
+def zeta64(be, s, q):
+    xp = be.xp
+    s, q = xp.broadcast_arrays(s, q)
+    bad_q = (q <= 0) & (q == xp.floor(q))
+    nan = (s < 1) | ((q < 0) & (s != xp.floor(s)) & ~bad_q) | xp.isnan(s) | xp.isnan(q)
+    ok = ~(nan | bad_q | (s == 1))
+    s_ = xp.where(ok, s, 2.0)
+    a = xp.where(ok, q, 1.0)
+    acc = xp.zeros_like(a)
+    limit = s_ + 20.0
+    while bool(xp.any(a < limit)):  # a data-dependent count: |q| + s + 20 steps at most
+        m = a < limit
+        acc = acc + xp.where(m, a ** -s_, 0.0)
+        a = xp.where(m, a + 1.0, a)
+    tail = a ** (1.0 - s_) / (s_ - 1.0) + 0.5 * a ** -s_
+    rising = s_.copy()  # s (s+1) ... (s+2j-2)
+    power = a ** (-s_ - 1.0)
+    for j, c in enumerate(_EM_COEF, start=1):
+        tail = tail + c * rising * power
+        rising = rising * (s_ + 2 * j - 1) * (s_ + 2 * j)
+        power = power / (a * a)
+    out = acc + tail
+    out = xp.where(nan, xp.nan, out)
+    return xp.where(~nan & (bad_q | (s == 1)), xp.inf, out)
+
+
+def zeta(input, other) -> Tensor:  # noqa: A002
+    """The Hurwitz zeta function sum_k (other + k)^-input (torch.special.zeta; no derivative in PyTorch)."""
+    from .binary_math import _float_operands, _not_differentiable
+
+    ta, tb, xa, xb, be = _float_operands(input, other, "zeta", ints="promote")
+    with be.errstate(all="ignore"):
+        y = zeta64(be, _f64(be.xp.asarray(xa)), _f64(be.xp.asarray(xb))).astype(xa.dtype, copy=False)
+    return record(Tensor._wrap(y), "SpecialZetaBackward0", (ta, tb), _not_differentiable("special_zeta"))
+
+
+def polygamma64(be, n: int, x):
+    if n == 0:
+        return digamma64(be, x)
+    if n == 1:
+        return trigamma64(be, x)
+    xp = be.xp
+    return (-1.0) ** (n + 1) * math.factorial(n) * zeta64(be, xp.full(x.shape, n + 1.0), x)
+
+
+def polygamma(n: int, input) -> Tensor:  # noqa: A002
+    """The n-th derivative of digamma (torch.polygamma(n, input)); differentiable (its derivative is order n+1)."""
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"polygamma(): argument 'n' must be int, not {type(n).__name__}")
+    if n < 0:
+        raise RuntimeError("polygamma(n, x) does not support negative n.")
+    op = float_unary("polygamma", "PolygammaBackward0", _via64(lambda be, x: polygamma64(be, n, x)),
+                     lambda be, x, y: _via64(lambda b, v: polygamma64(b, n + 1, v))(be, x))
+    return op(input)
+
+
+# ---- modified Bessel functions of the first kind, orders 0 and 1, and their exponentially scaled forms ----
+def _bessel_i_scaled(xp, x, nu: int):
+    """exp(-|x|) I_nu(|x|) for nu = 0, 1: the power series up to |x| = 30 (positive terms, no cancellation),
+    the asymptotic expansion 1/sqrt(2 pi a) sum_k (-1)^k prod_i (4nu^2 - (2i-1)^2) / (k! (8a)^k) beyond."""
     a = xp.abs(x)
     small = a <= 30.0
-    s = xp.where(small, a, 0.0) / 2.0
-    term = s.copy()
-    total = s.copy()
-    s2 = s * s
+    h = xp.where(small, a, 0.0) / 2.0
+    term = xp.ones_like(h) if nu == 0 else h.copy()
+    total = term.copy()
+    h2 = h * h
     for k in range(1, 90):
-        term = term * s2 / (k * (k + 1))
+        term = term * h2 / (k * (k + nu))
         total = total + term
+    series = total * xp.exp(-xp.where(small, a, 0.0))
     b = xp.where(small, 31.0, a)
-    mu = 4.0
+    mu = 4.0 * nu * nu
     coef = 1.0
-    tail = xp.ones_like(b)
+    asym = xp.ones_like(b)
     inv = 1.0 / (8.0 * b)
     for k in range(1, 12):
         coef = -coef * (mu - (2 * k - 1) ** 2) / k
-        tail = tail + coef * inv ** k
-    big = xp.exp(b) / xp.sqrt(2 * math.pi * b) * tail  # overflows to inf past ~713, as I1 does
-    return xp.sign(x) * xp.where(small, total, big)
+        asym = asym + coef * inv ** k
+    asym = asym / xp.sqrt(2 * math.pi * b)
+    return xp.where(small, series, asym)
 
 
-i0 = float_unary("i0", "I0Backward0", lambda be, x: be.xp.i0(x),
-                 lambda be, x, y: _i1_64(be.xp, _f64(x)).astype(x.dtype, copy=False),
-                 "The modified Bessel function of the first kind, order 0 (torch.i0).")
+def _i0e64(be, x):
+    return _bessel_i_scaled(be.xp, x, 0)
+
+
+def _i1e64(be, x):
+    return be.xp.sign(x) * _bessel_i_scaled(be.xp, x, 1)
+
+
+def _i1_64_full(be, x):
+    return _i1e64(be, x) * be.xp.exp(be.xp.abs(x))
+
+
+def _i1_derivative(be, x, y):
+    # I1'(x) = I0(x) - I1(x)/x, 1/2 at 0
+    xp = be.xp
+    x64 = _f64(x)
+    safe = xp.where(x64 == 0, 1.0, x64)
+    d = xp.where(x64 == 0, 0.5, xp.i0(x64) - _i1_64_full(be, x64) / safe)
+    return d.astype(x.dtype, copy=False)
+
+
+def _i0e_derivative(be, x, y):
+    # d/dx exp(-|x|) I0(x) = i1e(x) - sign(x) i0e(x)
+    x64 = _f64(x)
+    return (_i1e64(be, x64) - be.xp.sign(x64) * _i0e64(be, x64)).astype(x.dtype, copy=False)
+
+
+def _i1e_derivative(be, x, y):
+    # d/dx exp(-|x|) I1(x) = i0e(x) - i1e(x) (sign(x) + 1/x), 1/2 at 0
+    xp = be.xp
+    x64 = _f64(x)
+    safe = xp.where(x64 == 0, 1.0, x64)
+    i1e_ = _i1e64(be, x64)
+    d = xp.where(x64 == 0, 0.5, _i0e64(be, x64) - i1e_ * (xp.sign(x64) + 1.0 / safe))
+    return d.astype(x.dtype, copy=False)
+
+
+i0e = float_unary("i0e", "SpecialI0EBackward0", _via64(_i0e64), _i0e_derivative,
+                  "exp(-|x|) I0(x) (torch.special.i0e).")
+i1 = float_unary("i1", "SpecialI1Backward0", _via64(_i1_64_full), _i1_derivative,
+                 "The modified Bessel function of the first kind, order 1 (torch.special.i1).")
+i1e = float_unary("i1e", "SpecialI1EBackward0", _via64(_i1e64), _i1e_derivative,
+                  "exp(-|x|) I1(x) (torch.special.i1e).")
+
+
+def _no_derivative_unary(name, forward, doc):
+    def op(input) -> Tensor:  # noqa: A002
+        from .binary_math import _not_differentiable
+
+        a = as_tensor(input, name)
+        x = float_data(a)
+        be = backend_of(x)
+        with be.errstate(all="ignore"):
+            y = forward(be, x)
+        return record(Tensor._wrap(y), f"Special{name.title().replace('_', '')}Backward0", (a,),
+                      _not_differentiable(f"special_{name}"))
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = doc
+    return op
+
+
+modified_bessel_i0 = _no_derivative_unary("modified_bessel_i0", lambda be, x: be.xp.i0(x),
+                                          "I0 (torch.special.modified_bessel_i0; no derivative in PyTorch).")
+modified_bessel_i1 = _no_derivative_unary("modified_bessel_i1", _via64(_i1_64_full),
+                                          "I1 (torch.special.modified_bessel_i1; no derivative in PyTorch).")
+
+
+def _spherical_j0(be, x):
+    xp = be.xp
+    safe = xp.where(x == 0, x.dtype.type(1), x)
+    return xp.where(x == 0, x.dtype.type(1), xp.sin(safe) / safe)
+
+
+spherical_bessel_j0 = _no_derivative_unary("spherical_bessel_j0", _spherical_j0,
+                                           "sin(x)/x, 1 at 0 (torch.special.spherical_bessel_j0).")
+
+
+def mvlgamma(input, p: int) -> Tensor:  # noqa: A002
+    """The multivariate log-gamma sum_{i<p} lgamma(x - i/2) + p(p-1)/4 log(pi) (torch.mvlgamma)."""
+    from .arithmetic import add, sub
+
+    a = as_tensor(input, "mvlgamma")
+    if isinstance(p, bool) or not isinstance(p, int) or p < 1:
+        raise RuntimeError("p has to be greater than or equal to 1")
+    x = float_data(a)
+    if bool(backend_of(x).xp.any(x <= (p - 1) / 2)):
+        raise RuntimeError("All elements must be greater than (p-1)/2")
+    if not a.dtype.is_floating_point:
+        a = Tensor._wrap(x)
+    out = lgamma(a)
+    for i in range(1, p):
+        out = add(out, lgamma(sub(a, i / 2)))
+    return add(out, p * (p - 1) / 4 * math.log(math.pi))
