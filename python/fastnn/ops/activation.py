@@ -7,6 +7,7 @@ from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
 from ._util import float_data, normalize_dim
+from .conversion import cast
 
 
 def relu(a: Tensor) -> Tensor:
@@ -67,12 +68,6 @@ def leaky_relu(a: Tensor, negative_slope: float = 0.01) -> Tensor:
     return record(Tensor._wrap(y), "LeakyReluBackward0", (a,), lambda g: (xp.where(pos, g, g * s),))
 
 
-def _cast(a, dtype):
-    from .conversion import cast
-
-    return cast(a, dtype)
-
-
 def _last_dim(x, ax: int) -> bool:
     """Softmax over the last dim runs on the backend's row kernel."""
     return x.ndim >= 1 and ax == x.ndim - 1
@@ -80,7 +75,7 @@ def _last_dim(x, ax: int) -> bool:
 
 def softmax(a: Tensor, dim: int, dtype=None) -> Tensor:
     if dtype is not None:  # PyTorch casts the input first (a float32 input computed in float64)
-        a = _cast(a, dtype)
+        a = cast(a, dtype)
     ax = normalize_dim(dim, a.ndim, "softmax")
     x = float_data(a)
     be = backend_of(x)
@@ -102,7 +97,7 @@ def softmax(a: Tensor, dim: int, dtype=None) -> Tensor:
 
 def log_softmax(a: Tensor, dim: int, dtype=None) -> Tensor:
     if dtype is not None:  # PyTorch casts the input first (a float32 input computed in float64)
-        a = _cast(a, dtype)
+        a = cast(a, dtype)
     ax = normalize_dim(dim, a.ndim, "log_softmax")
     x = float_data(a)
     be = backend_of(x)

@@ -13,6 +13,8 @@ from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
 from ._util import as_tensor, binary_operands, unbroadcast
+from .arithmetic import add, div as true_div, mul, pow, sub
+from .conversion import cast
 
 _TYPE_NAME = {"f4": "Float", "f8": "Double", "i8": "Long", "b1": "Bool"}
 
@@ -112,8 +114,6 @@ def floor_divide(input, other) -> Tensor:  # noqa: A002
 def div(input, other, *, rounding_mode=None) -> Tensor:  # noqa: A002
     """torch.div: true division (rounding_mode=None), or rounded 'trunc' / 'floor' division, which keeps
     integer dtypes and has a zero gradient."""
-    from .arithmetic import div as true_div
-
     if rounding_mode is None:
         return true_div(input, other)
     if rounding_mode not in ("trunc", "floor"):
@@ -298,16 +298,12 @@ def _dtype_matches(name, ref: Tensor, **others):
 
 def addcmul(input, tensor1, tensor2, *, value=1) -> Tensor:  # noqa: A002
     """input + value * tensor1 * tensor2 (torch.addcmul)."""
-    from .arithmetic import add, mul
-
     prod = mul(as_tensor(tensor1, "addcmul"), as_tensor(tensor2, "addcmul"))
     return add(as_tensor(input, "addcmul"), prod if value == 1 else mul(prod, value))
 
 
 def addcdiv(input, tensor1, tensor2, *, value=1) -> Tensor:  # noqa: A002
     """input + value * tensor1 / tensor2 (torch.addcdiv); integer tensor1 / tensor2 are refused, as in PyTorch."""
-    from .arithmetic import add, div as true_div, mul
-
     t1, t2 = as_tensor(tensor1, "addcdiv"), as_tensor(tensor2, "addcdiv")
     if not t1.dtype.is_floating_point and not t2.dtype.is_floating_point:
         raise RuntimeError(
@@ -406,9 +402,6 @@ def heaviside(input, values) -> Tensor:  # noqa: A002
 
 def float_power(input, exponent) -> Tensor:  # noqa: A002
     """pow computed in float64 whatever the inputs' dtypes (torch.float_power)."""
-    from .arithmetic import pow
-    from .conversion import cast
-
     def f64(x):
         if isinstance(x, Tensor):
             return x if x.dtype is dtypes.float64 else cast(x, "float64")
@@ -421,7 +414,5 @@ def float_power(input, exponent) -> Tensor:  # noqa: A002
 
 def rsub(input, other, *, alpha=1) -> Tensor:  # noqa: A002
     """other - alpha * input (torch.rsub)."""
-    from .arithmetic import mul, sub
-
     a = as_tensor(input, "rsub")
     return sub(other, a if alpha == 1 else mul(a, alpha))

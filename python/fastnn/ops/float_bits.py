@@ -8,6 +8,7 @@ from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
 from ._util import as_tensor, binary_operands, unbroadcast
+from .arithmetic import mul, pow
 
 MantissaExponent = namedtuple("frexp", ["mantissa", "exponent"])
 _NAMES = {"f4": "Float", "f8": "Double", "i8": "Long", "b1": "Bool"}
@@ -20,8 +21,6 @@ def _type_name(x) -> str:
 def ldexp(input, other) -> Tensor:  # noqa: A002
     """input * 2**other, computed as PyTorch does (mul(input, pow(2.0, other))): integer operands give
     float32, both operands are differentiable where they are floating point."""
-    from .arithmetic import mul, pow
-
     a = as_tensor(input, "ldexp")
     return mul(a, pow(2.0, as_tensor(other, "ldexp")))
 

@@ -6,13 +6,14 @@ import numbers
 
 from .._tensor import Tensor
 from ._util import as_tensor, normalize_dim
+from .arithmetic import add, div, mul, sub
+from .cumulative import cumsum
+from .reduction import sum as reduce_sum
+from .shape import narrow, reshape
 
 
 def _pieces(y, x, dx, dim, name):
     """(y[1:] + y[:-1]) / 2 times the spacing along ``dim``: the areas of the trapezoids."""
-    from .arithmetic import add, div, mul, sub
-    from .shape import narrow, reshape
-
     y = as_tensor(y, name)
     ax = normalize_dim(dim, y.ndim, name)
     n = y.shape[ax]
@@ -41,8 +42,6 @@ def _check_x(x, dx, name):
 
 def trapezoid(y, x=None, *, dx=None, dim: int = -1) -> Tensor:
     """The integral of ``y`` along ``dim`` by the trapezoidal rule, with sample points ``x`` or spacing ``dx``."""
-    from .reduction import sum as reduce_sum
-
     x, dx = _check_x(x, dx, "trapezoid")
     pieces, ax = _pieces(y, x, dx, dim, "trapezoid")
     return reduce_sum(pieces, ax)
@@ -54,8 +53,6 @@ def trapz(y, x=None, *, dx=None, dim: int = -1) -> Tensor:
 
 def cumulative_trapezoid(y, x=None, *, dx=None, dim: int = -1) -> Tensor:
     """The running trapezoidal integral (one element shorter than y along ``dim``)."""
-    from .cumulative import cumsum
-
     x, dx = _check_x(x, dx, "cumulative_trapezoid")
     pieces, ax = _pieces(y, x, dx, dim, "cumulative_trapezoid")
     return cumsum(pieces, ax) if isinstance(pieces, Tensor) else pieces

@@ -9,7 +9,10 @@ from .. import dtypes
 from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
-from ._util import as_tensor, expand_reduced, normalize_dims
+from ._util import as_tensor, expand_reduced, normalize_dim, normalize_dims
+from .arithmetic import add, div, mul, sub
+from .conversion import cast
+from .elementwise import where
 
 _TORCH_TYPE = {"int64": "Long", "bool": "Bool", "float32": "Float", "float64": "Double"}
 
@@ -19,8 +22,6 @@ def vector_norm(x, ord=2, dim=None, keepdim: bool = False, *, dtype=None) -> Ten
     ord = 0 counts the nonzeros. The gradient follows PyTorch's norm_backward (0 where the norm is 0)."""
     a = as_tensor(x, "linalg.vector_norm")
     if dtype is not None:
-        from .conversion import cast
-
         dt = dtypes.to_dtype(dtype)
         if not a.dtype.is_floating_point:
             raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. "
@@ -110,18 +111,12 @@ def norm(input, p="fro", dim=None, keepdim: bool = False, out=None, dtype=None) 
 
 def dist(input, other, p=2) -> Tensor:  # noqa: A002
     """The p-norm of input - other (broadcast), as torch.dist."""
-    from .arithmetic import sub
-
     return vector_norm(sub(as_tensor(input, "dist"), as_tensor(other, "dist")), p)
 
 
 def renorm(input, p, dim: int, maxnorm) -> Tensor:  # noqa: A002
     """Each slice along ``dim`` whose p-norm exceeds ``maxnorm`` scaled down to it (torch.renorm: the scale is
     maxnorm / (norm + 1e-7)); differentiable through the norm."""
-    from .arithmetic import add, div, mul
-    from .elementwise import where
-    from ._util import normalize_dim
-
     a = as_tensor(input, "renorm")
     if not a.dtype.is_floating_point:
         raise RuntimeError(f"renorm: Expected a floating point or complex tensor as input. Got "

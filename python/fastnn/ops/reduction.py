@@ -10,6 +10,7 @@ from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
 from ._util import expand_reduced, float_data, normalize_dim, normalize_dims, reduction_dims
+from .conversion import cast
 from .elementwise import maximum, minimum
 
 ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
@@ -245,8 +246,6 @@ def any(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
 def prod(a: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     axes = normalize_dims(dim, a.ndim, "prod")
     if dtype is not None:  # PyTorch casts first: the product (and its gradient) is taken in dtype
-        from .conversion import cast
-
         a = cast(a, dtype)
     x = a._data if a.dtype.is_floating_point else a._data.astype(np.int64)
     y = x.prod(axis=axes, keepdims=keepdim)

@@ -10,6 +10,7 @@ from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
 from ._util import as_tensor, binary_operands
+from .arithmetic import neg
 
 _KIND_NAME = {"f": "Float", "i": "Long", "b": "Bool"}
 
@@ -110,8 +111,6 @@ def positive(input) -> Tensor:  # noqa: A002
 
 
 def negative(input) -> Tensor:  # noqa: A002
-    from .arithmetic import neg
-
     return neg(as_tensor(input, "negative"))
 
 

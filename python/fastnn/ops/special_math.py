@@ -23,6 +23,8 @@ from ..backend import backend_of
 from .._tensor import Tensor
 from ._util import as_tensor, float_data
 from .trig import float_unary
+from .arithmetic import add, sub
+from .binary_math import _float_operands, _not_differentiable
 
 _SQRT_PI = math.sqrt(math.pi)
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
@@ -359,8 +361,6 @@ def zeta64(be, s, q):
 
 def zeta(input, other) -> Tensor:  # noqa: A002
     """The Hurwitz zeta function sum_k (other + k)^-input (torch.special.zeta; no derivative in PyTorch)."""
-    from .binary_math import _float_operands, _not_differentiable
-
     ta, tb, xa, xb, be = _float_operands(input, other, "zeta", ints="promote")
     with be.errstate(all="ignore"):
         y = zeta64(be, _f64(be.xp.asarray(xa)), _f64(be.xp.asarray(xb))).astype(xa.dtype, copy=False)
@@ -460,8 +460,6 @@ i1e = float_unary("i1e", "SpecialI1EBackward0", _via64(_i1e64), _i1e_derivative,
 
 def _no_derivative_unary(name, forward, doc):
     def op(input) -> Tensor:  # noqa: A002
-        from .binary_math import _not_differentiable
-
         a = as_tensor(input, name)
         x = float_data(a)
         be = backend_of(x)
@@ -493,8 +491,6 @@ spherical_bessel_j0 = _no_derivative_unary("spherical_bessel_j0", _spherical_j0,
 
 def mvlgamma(input, p: int) -> Tensor:  # noqa: A002
     """The multivariate log-gamma sum_{i<p} lgamma(x - i/2) + p(p-1)/4 log(pi) (torch.mvlgamma)."""
-    from .arithmetic import add, sub
-
     a = as_tensor(input, "mvlgamma")
     if isinstance(p, bool) or not isinstance(p, int) or p < 1:
         raise RuntimeError("p has to be greater than or equal to 1")

@@ -9,6 +9,7 @@ from ..backend import backend_of
 from .._tensor import Tensor
 from ._util import as_tensor, expand_reduced, normalize_dims, reduction_dims
 from .reduction import amax, amin, mean, std, var
+from .arithmetic import div
 
 MinMax = namedtuple("aminmax", ["min", "max"])
 
@@ -41,8 +42,6 @@ def nanmean(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  #
         names = {"int64": "Long", "bool": "Bool"}
         raise RuntimeError(f"nanmean(): expected input to have floating point or complex dtype but got "
                            f"{names[a.dtype.name]}")
-    from .arithmetic import div
-
     axes = reduction_dims(dim, a.ndim, "nanmean")
     xp = backend_of(a._data).xp
     count = Tensor._wrap((~xp.isnan(a._data)).sum(axis=axes, keepdims=keepdim).astype(a._data.dtype))

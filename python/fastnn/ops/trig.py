@@ -11,6 +11,7 @@ from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
 from ._util import as_tensor, float_data
+from .arithmetic import mul, pow
 
 
 def float_unary(name: str, node: str, forward, derivative, doc: str = ""):
@@ -87,8 +88,6 @@ sinc = float_unary("sinc", "SincBackward0", _sinc, _sinc_derivative,
 
 def square(input) -> Tensor:  # noqa: A002
     """input * input; integers stay integers and bools become int64, as torch.square (= pow(x, 2))."""
-    from .arithmetic import mul, pow
-
     a = as_tensor(input, "square")
     if a.dtype.np.kind == "b":
         return pow(a, 2)
