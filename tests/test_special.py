@@ -192,6 +192,10 @@ def test_zeta():
     q = np.array([1.0, 2.0, 0.5, -1.5, 3.0, 1e-3, 1.0, 0.0, -2.0, -1.5, 100.0, -0.5])
     assert_close(special.zeta(fastnn.tensor(s), fastnn.tensor(q)),
                  torch.special.zeta(torch.from_numpy(s), torch.from_numpy(q)).numpy(), 0, 1e-13)
+    # large s: the direct sum stops at 120 (no million-step loop), and the value still matches
+    big_s, big_q = np.array([100.0, 130.0, 1e6, 200.0]), np.array([1.0, 120.0, 1.0, 1.5])
+    assert_close(special.zeta(fastnn.tensor(big_s), fastnn.tensor(big_q)),
+                 torch.special.zeta(torch.from_numpy(big_s), torch.from_numpy(big_q)).numpy(), 0, 1e-13)
     s2 = fastnn.tensor([2.0, 3.0], dtype=fastnn.float64)
     assert_close(special.zeta(s2, 1.0), np.array([math.pi ** 2 / 6, 1.2020569031595942]), 0, 1e-14)
     t = fastnn.tensor([2.0], requires_grad=True)

@@ -325,7 +325,7 @@ i0 = float_unary("i0", "I0Backward0", lambda be, x: be.xp.i0(x),
 
 
 # ---- Hurwitz zeta and polygamma --------------------------------------------------------------------------
-# zeta(s, q) = sum_k (q + k)^-s: the first terms summed directly until q + k >= s + 20, then Euler-Maclaurin's
+# zeta(s, q) = sum_k (q + k)^-s: the first terms summed directly until q + k >= min(s + 20, 120), then Euler-Maclaurin's
 # tail a^(1-s)/(s-1) + a^-s/2 + sum_j B_2j/(2j)! s(s+1)...(s+2j-2) a^(-s-2j+1) with 10 Bernoulli terms, whose
 # j-th term is below 1e-17 of the leading one for a >= s + 20. Domain as Cephes' (and so PyTorch's): s == 1
 # gives inf, s < 1 NaN; q a non-positive integer gives inf, a negative non-integer q needs an integer s.
@@ -342,8 +342,11 @@ def zeta64(be, s, q):
     s_ = xp.where(ok, s, 2.0)
     a = xp.where(ok, q, 1.0)
     acc = xp.zeros_like(a)
-    limit = s_ + 20.0
-    while bool(xp.any(a < limit)):  # a data-dependent count: |q| + s + 20 steps at most
+    # Shift to a >= s + 20, but never past 120: where s > 100 the tail term a^(1-s) is either negligible
+    # beside the direct terms or the whole value is within a few hundred orders of magnitude of underflow,
+    # and the series' j-th term, (s / (2 pi a))^(2j) relative, stays below 1e-14 there.
+    limit = xp.minimum(s_ + 20.0, 120.0)
+    while bool(xp.any(a < limit)):  # a data-dependent count: at most |q| + 120 steps
         m = a < limit
         acc = acc + xp.where(m, a ** -s_, 0.0)
         a = xp.where(m, a + 1.0, a)
