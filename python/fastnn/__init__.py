@@ -46,6 +46,28 @@ from .ops.searching import where  # noqa: F811  (one-argument where = nonzero(as
 from . import return_types
 from .ops.sorting import (argsort, kthvalue, median, mode, msort, multinomial, nanmedian, nanquantile, quantile,
                           sort, topk, unique, unique_consecutive)
+from .ops.binary_math import (  # noqa: A004
+    addcdiv, addcmul, allclose, arctan2, atan2, clamp_max, clamp_min, copysign, divide, equal, float_power,
+    floor_divide, fmax, fmin, fmod, heaviside, hypot, isclose, lerp, logaddexp, logaddexp2, remainder, xlogy)
+from .ops.binary_math import div  # noqa: F811  (div with rounding_mode=, over arithmetic's true division)
+from .ops.cumulative import cummax, cummin, cumprod, cumsum, logcumsumexp
+from .ops.norms import norm
+from .ops.rounding import (  # noqa: A004
+    bitwise_left_shift, bitwise_right_shift, ceil, fix, floor, frac, isinf, isneginf, isposinf, isreal, logical_and,
+    logical_or, logical_xor, nan_to_num, negative, positive, round, sgn, signbit, trunc)
+from .ops.arithmetic import bitwise_and, bitwise_not, bitwise_or, bitwise_xor, logical_not
+from .ops.special_math import digamma, erfc, erfinv, i0, lgamma, logit
+from .ops.stats import aminmax, count_nonzero, nanmean, nansum, std_mean, var_mean
+from .ops.trig import (
+    acos, acosh, arccos, arccosh, arcsin, arcsinh, arctan, arctanh, asin, asinh, atan, atanh, cosh, deg2rad, exp2,
+    expm1, log2, log10, rad2deg, reciprocal, rsqrt, sinc, sinh, square, tan)
+from .ops.binary_math import rsub
+from .ops.complex_parts import angle, conj, conj_physical, imag, real, resolve_conj, resolve_neg
+from .ops.float_bits import frexp, gcd, lcm, ldexp, nextafter
+from .ops.integrate import cumulative_trapezoid, trapezoid, trapz
+from .ops.norms import dist, renorm
+from .ops.special_math import mvlgamma, polygamma
+from . import special
 from .random import get_rng_state, manual_seed, seed, set_rng_state
 from . import data, datasets, metrics, nn, optim
 from .io import load, save

@@ -46,3 +46,23 @@ from .view_copies import (alias_copy, diagonal_copy, expand_copy, permute_copy, 
 from . import sorting
 from .sorting import (argsort, kthvalue, median, mode, msort, multinomial, nanmedian, nanquantile, quantile, sort,
                       topk, unique, unique_consecutive)
+from . import binary_math, cumulative, norms, rounding, special_math, stats, trig
+from .binary_math import (addcdiv, addcmul, allclose, arctan2, atan2, clamp_max, clamp_min, copysign, divide, equal,
+                          float_power, floor_divide, fmax, fmin, fmod, heaviside, hypot, isclose, lerp, logaddexp,
+                          logaddexp2, remainder, xlog1py, xlogy)
+from .cumulative import cummax, cummin, cumprod, cumsum, logcumsumexp
+from .norms import norm, vector_norm
+from .rounding import (bitwise_left_shift, bitwise_right_shift, ceil, fix, floor, frac, isinf, isneginf, isposinf,
+                       isreal, logical_and, logical_or, logical_xor, nan_to_num, negative, positive, round, sgn,
+                       signbit, trunc)
+from .special_math import digamma, entr, erfc, erfinv, i0, lgamma, log_ndtr, logit, ndtr
+from .stats import aminmax, count_nonzero, nanmean, nansum, std_mean, var_mean
+from .trig import (acos, acosh, arccos, arccosh, arcsin, arcsinh, arctan, arctanh, asin, asinh, atan, atanh, cosh,
+                   deg2rad, exp2, expm1, log2, log10, rad2deg, reciprocal, rsqrt, sinc, sinh, square, tan)
+from . import complex_parts, float_bits, integrate
+from .binary_math import rsub
+from .complex_parts import angle, conj, conj_physical, imag, real, resolve_conj, resolve_neg
+from .float_bits import frexp, gcd, lcm, ldexp, nextafter
+from .integrate import cumulative_trapezoid, trapezoid, trapz
+from .norms import dist, renorm
+from .special_math import i0e, i1, i1e, mvlgamma, polygamma, zeta
