@@ -20,3 +20,4 @@ from .rnn_cell import GRUCell, LSTMCell, RNNCell, RNNCellBase
 from .shape import Flatten, Unflatten
 from .sparse import Embedding
 from .transformer import TransformerEncoder, TransformerEncoderLayer
+from .conv import Conv1d, ConvTranspose1d, ConvTranspose2d

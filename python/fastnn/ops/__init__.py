@@ -25,3 +25,5 @@ from .reduction import all, amax, amin, any, argmax, argmin, logsumexp, max, mea
 from .shape import (cat, chunk, clone, contiguous, expand, expand_as, flatten, narrow, permute, reshape, split,
                     squeeze, stack, t, transpose, unbind, unflatten, unsqueeze, view, view_as)
 
+from .conv1d import conv1d
+from .conv_transpose import conv_transpose1d, conv_transpose2d
