@@ -31,6 +31,7 @@ from .ops import (  # noqa: A004  (abs, max, min, pow, sum ... shadow builtins, 
 from .ops import avg_pool2d, cos, cross_entropy, erf, layer_norm, log1p, max_pool2d, sin
 from .ops.attention import scaled_dot_product_attention
 from .ops import conv1d, conv_transpose1d, conv_transpose2d
+from .ops import group_norm, instance_norm, rms_norm
 from .random import get_rng_state, manual_seed, seed, set_rng_state
 from . import data, datasets, metrics, nn, optim
 from .io import load, save

@@ -19,6 +19,7 @@ from ..ops.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: F
 from .attention import multi_head_attention_forward  # noqa: F401
 from ..ops.conv1d import conv1d  # noqa: F401
 from ..ops.conv_transpose import conv_transpose1d, conv_transpose2d  # noqa: F401
+from ..ops.group_norm import group_norm, instance_norm, rms_norm  # noqa: F401
 
 
 def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,

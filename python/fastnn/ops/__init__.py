@@ -27,3 +27,4 @@ from .shape import (cat, chunk, clone, contiguous, expand, expand_as, flatten, n
 
 from .conv1d import conv1d
 from .conv_transpose import conv_transpose1d, conv_transpose2d
+from .group_norm import group_norm, instance_norm, rms_norm
