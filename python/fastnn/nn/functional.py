@@ -20,6 +20,8 @@ from .attention import multi_head_attention_forward  # noqa: F401
 from ..ops.conv1d import conv1d  # noqa: F401
 from ..ops.conv_transpose import conv_transpose1d, conv_transpose2d  # noqa: F401
 from ..ops.group_norm import group_norm, instance_norm, rms_norm  # noqa: F401
+from ..ops.pool1d import (adaptive_avg_pool1d, adaptive_max_pool1d, adaptive_max_pool2d, avg_pool1d,  # noqa: F401
+                          lp_pool1d, lp_pool2d, max_pool1d)
 
 
 def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
@@ -50,3 +52,16 @@ def softplus(input, beta: float = 1.0, threshold: float = 20.0):
 def elu(input, alpha: float = 1.0):
     ew = _elementwise
     return ew.where(input > 0, input, alpha * (ew.exp(ew.minimum(input, 0.0)) - 1))
+
+
+def max_pool1d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+                            return_indices: bool = True):
+    return max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices=True)
+
+
+def adaptive_max_pool1d_with_indices(input, output_size, return_indices: bool = True):
+    return adaptive_max_pool1d(input, output_size, return_indices=True)
+
+
+def adaptive_max_pool2d_with_indices(input, output_size, return_indices: bool = True):
+    return adaptive_max_pool2d(input, output_size, return_indices=True)
