@@ -1,5 +1,6 @@
-"""1-D and 2-D pooling modules over the pooling ops (ops.pooling, ops.pool1d). Like torch, they store their arguments as given (an int stays
-an int, so the repr reads ``MaxPool2d(kernel_size=2, stride=2, ...)``) and leave validation to the op."""
+"""1-D and 2-D pooling modules over the pooling ops (ops.pooling, ops.pool1d). Like torch, they store their
+arguments as given (an int stays an int, so the repr reads ``MaxPool2d(kernel_size=2, stride=2, ...)``; AvgPool1d
+keeps torch's 1-tuples) and leave validation to the op."""
 from __future__ import annotations
 
 from ..ops.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d
