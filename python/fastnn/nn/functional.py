@@ -22,6 +22,9 @@ from ..ops.conv_transpose import conv_transpose1d, conv_transpose2d  # noqa: F40
 from ..ops.group_norm import group_norm, instance_norm, rms_norm  # noqa: F401
 from ..ops.pool1d import (adaptive_avg_pool1d, adaptive_max_pool1d, adaptive_max_pool2d, avg_pool1d,  # noqa: F401
                           lp_pool1d, lp_pool2d, max_pool1d)
+from ..ops.upsampling import interpolate, upsample, upsample_bilinear, upsample_nearest  # noqa: F401
+from ..ops.pixel_shuffle import pixel_shuffle, pixel_unshuffle  # noqa: F401
+from ..ops.fold import fold, unfold  # noqa: F401
 
 
 def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,

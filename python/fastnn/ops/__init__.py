@@ -30,3 +30,6 @@ from .conv_transpose import conv_transpose1d, conv_transpose2d
 from .group_norm import group_norm, instance_norm, rms_norm
 from .pool1d import (adaptive_avg_pool1d, adaptive_max_pool1d, adaptive_max_pool2d, avg_pool1d, lp_pool1d, lp_pool2d,
                      max_pool1d)
+from .upsampling import interpolate
+from .pixel_shuffle import pixel_shuffle, pixel_unshuffle
+from .fold import fold, unfold
