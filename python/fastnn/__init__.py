@@ -33,7 +33,7 @@ from .ops.attention import scaled_dot_product_attention
 from .ops import conv1d, conv_transpose1d, conv_transpose2d
 from .ops import group_norm, instance_norm, rms_norm
 from .ops import adaptive_avg_pool1d, avg_pool1d, max_pool1d
-from .ops import pixel_shuffle, pixel_unshuffle
+from .ops import bilinear, pixel_shuffle, pixel_unshuffle
 from .random import get_rng_state, manual_seed, seed, set_rng_state
 from . import data, datasets, metrics, nn, optim
 from .io import load, save

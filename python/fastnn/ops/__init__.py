@@ -33,3 +33,4 @@ from .pool1d import (adaptive_avg_pool1d, adaptive_max_pool1d, adaptive_max_pool
 from .upsampling import interpolate
 from .pixel_shuffle import pixel_shuffle, pixel_unshuffle
 from .fold import fold, unfold
+from .bilinear import bilinear
