@@ -60,7 +60,6 @@ def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5
     be = backend_of(x, w, b)
     xp = be.xp
     l = math.prod(x.shape[2:])
-    vec = (1, c, 1)
     if x.size == 0:
         def empty_backward(gy):
             return (xp.zeros_like(x), None if wt is None else xp.zeros(c, x.dtype),
@@ -68,11 +67,11 @@ def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5
         return record(Tensor._wrap(xp.empty_like(x)), "NativeGroupNormBackward0", (a, wt, bt), empty_backward)
     x2 = x.reshape(n * g, (c // g) * l)
     xhat, mean, rstd = be.layer_norm_rows(x2, None, None, eps)
-    y = xhat.reshape(n, c, l)
+    y = xhat.reshape(n, c, l)  # the kernel's fresh output: the affine runs in place on it (no temporaries)
     if w is not None:
-        y = y * w.reshape(vec)
+        y *= w.reshape(c, 1)
     if b is not None:
-        y = y + b.reshape(vec)
+        y += b.reshape(c, 1)
 
     def backward(gy):
         g3 = gy.reshape(n, c, l)
@@ -83,7 +82,7 @@ def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5
         if bt is not None and bt._requires_grad:
             gb = g3.sum(axis=(0, 2))
         if a._requires_grad:
-            gs = g3 if w is None else g3 * w.reshape(vec)
+            gs = g3 if w is None else g3 * w.reshape(c, 1)
             gx, _, _ = be.layer_norm_rows_backward(x2, xp.ascontiguousarray(gs).reshape(x2.shape), mean, rstd, None,
                                                    need_input=True, need_weight=False, need_bias=False)
             gx = gx.reshape(x.shape)
