@@ -31,7 +31,7 @@ from .ops import (  # noqa: A004  (abs, max, min, pow, sum ... shadow builtins, 
 from .ops import avg_pool2d, cos, cross_entropy, erf, layer_norm, log1p, max_pool2d, sin
 from .ops.attention import scaled_dot_product_attention
 from .ops import conv1d, conv_transpose1d, conv_transpose2d
-from .ops import group_norm, instance_norm, rms_norm
+from .ops import group_norm, rms_norm  # torch.instance_norm has another (all-positional) signature: F only
 from .ops import adaptive_avg_pool1d, avg_pool1d, max_pool1d
 from .ops import bilinear, pixel_shuffle, pixel_unshuffle
 from .random import get_rng_state, manual_seed, seed, set_rng_state
