@@ -148,3 +148,33 @@ def test_errors_match_torch():
         F.adaptive_max_pool2d(fastnn.randn(3, 0, 2), 3)
     with pytest.raises(RuntimeError, match="negative dimension -1"):
         F.adaptive_max_pool2d(fastnn.randn(2, 3, 4), -1)
+
+
+@pytest.mark.parametrize("nd,shape,kw", [(2, (2, 3, 6, 8), dict(kernel_size=2)),
+                                         (2, (3, 5, 5), dict(kernel_size=3, stride=2, padding=1)),
+                                         (1, (2, 3, 9), dict(kernel_size=3, stride=2)),
+                                         (1, (3, 8), dict(kernel_size=2))])
+def test_max_unpool_matches_torch(nd, shape, kw):
+    x = distinct_values(shape, np.random.default_rng(6))
+    pool, unpool = (TF.max_pool2d, "max_unpool2d") if nd == 2 else (TF.max_pool1d, "max_unpool1d")
+    y, idx = pool(torch.tensor(x), return_indices=True, **kw)
+    big = [s + 1 for s in shape[-nd:]]
+    for out in (None, big):
+        _check(lambda t: getattr(F, unpool)(t, fastnn.tensor(idx.numpy()), output_size=out, **kw),
+               lambda t: getattr(TF, unpool)(t, idx, output_size=out, **kw), y.numpy())
+    cls = "MaxUnpool2d" if nd == 2 else "MaxUnpool1d"
+    assert repr(getattr(nn, cls)(**kw)) == repr(getattr(torch.nn, cls)(**kw))
+    if "stride" not in kw:  # overlapping windows may share an index: torch's (and our) gradient is then a gather
+        gradcheck_op(lambda t: getattr(F, unpool)(t, fastnn.tensor(idx.numpy()), **kw), y.numpy())
+
+
+def test_max_unpool_errors():
+    y, idx = F.max_pool2d(fastnn.randn(1, 2, 4, 4), 2, return_indices=True)
+    with pytest.raises(RuntimeError, match=r"Found an invalid max index: \d+ \(output volumes are of size 4x4"):
+        F.max_unpool2d(y, idx * 10, 2)
+    with pytest.raises(ValueError, match=r'invalid output_size "\(9, 9\)" \(dim 0 must be between 2 and 6\)'):
+        F.max_unpool2d(y, idx, 2, output_size=(9, 9))
+    with pytest.raises(RuntimeError, match="Input to max_unpooling2d should be a 3d or 4d Tensor"):
+        F.max_unpool2d(y[0, 0], idx[0, 0], 2)
+    with pytest.raises(RuntimeError, match="Expected shape of indices to be same as that of the input tensor"):
+        F.max_unpool2d(y, idx[:, :1], 2)

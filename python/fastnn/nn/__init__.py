@@ -24,6 +24,7 @@ from .conv import Conv1d, ConvTranspose1d, ConvTranspose2d
 from .normalization import GroupNorm, RMSNorm
 from .instancenorm import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d
 from .batchnorm import BatchNorm3d
+from .pooling import MaxUnpool1d, MaxUnpool2d
 from .pooling import (AdaptiveAvgPool1d, AdaptiveMaxPool1d, AdaptiveMaxPool2d, AvgPool1d, LPPool1d, LPPool2d,
                       MaxPool1d)
 from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d

@@ -26,6 +26,7 @@ from ..ops.upsampling import interpolate, upsample, upsample_bilinear, upsample_
 from ..ops.pixel_shuffle import pixel_shuffle, pixel_unshuffle  # noqa: F401
 from ..ops.fold import fold, unfold  # noqa: F401
 from ..ops.bilinear import bilinear  # noqa: F401
+from ..ops.unpool import max_unpool1d, max_unpool2d  # noqa: F401
 
 
 def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,

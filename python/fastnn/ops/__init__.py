@@ -34,3 +34,4 @@ from .upsampling import interpolate
 from .pixel_shuffle import pixel_shuffle, pixel_unshuffle
 from .fold import fold, unfold
 from .bilinear import bilinear
+from .unpool import max_unpool1d, max_unpool2d
