@@ -47,8 +47,8 @@ def _unpool2d(a, idx, out_hw):
         kind = str(idx.dtype).split(".")[-1].title()
         raise RuntimeError(f"elements in indices should be type int64 but got: {kind}")
     if tuple(idx.shape) != tuple(a.shape):
-        raise RuntimeError(f"Expected shape of indices to be same as that of the input tensor ({list(a.shape)}) but got "
-                           f"indices tensor with shape: {list(idx.shape)}")
+        raise RuntimeError(f"Expected shape of indices to be same as that of the input tensor ({list(a.shape)}) but "
+                           f"got indices tensor with shape: {list(idx.shape)}")
     x, ix = a._data, idx._data
     be = backend_of(x, ix)
     xp = be.xp
