@@ -21,7 +21,7 @@ from .shape import Flatten, Unflatten
 from .sparse import Embedding
 from .transformer import TransformerEncoder, TransformerEncoderLayer
 from .conv import Conv1d, ConvTranspose1d, ConvTranspose2d
-from .normalization import GroupNorm, RMSNorm
+from .normalization import GroupNorm, LocalResponseNorm, RMSNorm
 from .instancenorm import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d
 from .batchnorm import BatchNorm3d
 from .pooling import MaxUnpool1d, MaxUnpool2d

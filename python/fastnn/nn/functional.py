@@ -19,7 +19,7 @@ from ..ops.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: F
 from .attention import multi_head_attention_forward  # noqa: F401
 from ..ops.conv1d import conv1d  # noqa: F401
 from ..ops.conv_transpose import conv_transpose1d, conv_transpose2d  # noqa: F401
-from ..ops.group_norm import group_norm, instance_norm, rms_norm  # noqa: F401
+from ..ops.group_norm import group_norm, instance_norm, local_response_norm, rms_norm  # noqa: F401
 from ..ops.pool1d import (adaptive_avg_pool1d, adaptive_max_pool1d, adaptive_max_pool2d, avg_pool1d,  # noqa: F401
                           lp_pool1d, lp_pool2d, max_pool1d)
 from ..ops.upsampling import interpolate, upsample, upsample_bilinear, upsample_nearest  # noqa: F401

@@ -5,7 +5,7 @@ import numbers
 
 from .. import creation, dtypes
 from ..ops.normalization import layer_norm
-from ..ops.group_norm import group_norm, rms_norm
+from ..ops.group_norm import group_norm, local_response_norm, rms_norm
 from . import init
 from .module import Module
 from .parameter import Parameter
@@ -110,3 +110,17 @@ class RMSNorm(Module):
 
     def extra_repr(self) -> str:
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
+class LocalResponseNorm(Module):
+    """torch.nn.LocalResponseNorm over ops.group_norm.local_response_norm."""
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> None:
+        super().__init__()
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def forward(self, input):
+        return local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"

@@ -27,7 +27,7 @@ from .shape import (cat, chunk, clone, contiguous, expand, expand_as, flatten, n
 
 from .conv1d import conv1d
 from .conv_transpose import conv_transpose1d, conv_transpose2d
-from .group_norm import group_norm, instance_norm, rms_norm
+from .group_norm import group_norm, instance_norm, local_response_norm, rms_norm
 from .pool1d import (adaptive_avg_pool1d, adaptive_max_pool1d, adaptive_max_pool2d, avg_pool1d, lp_pool1d, lp_pool2d,
                      max_pool1d)
 from .upsampling import interpolate

@@ -196,3 +196,30 @@ def rms_norm(input, normalized_shape, weight=None, eps: float | None = None) -> 
         return gx, gw
 
     return record(Tensor._wrap(y), "MulBackward0", (a, wt), backward)
+
+
+def local_response_norm(input, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> Tensor:
+    """torch.nn.functional.local_response_norm over (N, C, *): x / (k + alpha * mean of x² over the ``size``
+    channels around each one, zero-padded size//2 before and (size-1)//2 after) ** beta, composed as torch does
+    it from differentiable ops (the channel window is an avg_pool2d of the squares viewed as (N, 1, C, L))."""
+    from ..creation import zeros
+    from .pooling import avg_pool2d
+    from .shape import cat
+
+    a = as_tensor(input, "local_response_norm")
+    if a.ndim < 3:
+        raise ValueError(f"Expected 3D or higher dimensionality input (got {a.ndim} dimensions)")
+    if a.numel() == 0:
+        return a
+    shape = tuple(a.shape)
+    n, c = shape[0], shape[1]
+    l = math.prod(shape[2:])
+    sq = (a * a).reshape(n, 1, c, l)
+    before, after = size // 2, (size - 1) // 2
+    parts = [zeros(n, 1, before, l, dtype=a.dtype)] if before else []
+    parts.append(sq)
+    if after:
+        parts.append(zeros(n, 1, after, l, dtype=a.dtype))
+    padded = cat(parts, dim=2) if len(parts) > 1 else sq
+    div = avg_pool2d(padded, (size, 1), stride=1).reshape(shape)
+    return a / (div * alpha + k) ** beta
