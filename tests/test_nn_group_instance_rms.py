@@ -134,6 +134,9 @@ def test_errors_match_torch():
         nn.GroupNorm(4, 6)
     with pytest.raises(ValueError, match="Expected more than 1 spatial element when training"):
         F.instance_norm(fastnn.randn(2, 6, 1))
+    with pytest.raises(RuntimeError, match="Expected running_mean and running_var to be defined when use_input_stats "
+                                           "is false"):
+        F.instance_norm(x, use_input_stats=False)
     with pytest.raises(ValueError, match=r"expected 2D or 3D input \(got 4D input\)"):
         nn.InstanceNorm1d(6)(fastnn.randn(2, 6, 5, 4))
     with pytest.raises(ValueError, match=r"expected input's size at dim=1 to match num_features \(4\), but got: 6"):

@@ -99,6 +99,8 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     if a.ndim < 2:
         raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received {a.ndim}")
     if not use_input_stats:
+        if running_mean is None or running_var is None:
+            raise RuntimeError("Expected running_mean and running_var to be defined when use_input_stats is false")
         return batch_norm(a, running_mean, running_var, weight, bias, False, momentum, eps)
     x = a._data
     if x.dtype.kind != "f":
