@@ -68,6 +68,10 @@ from .ops.integrate import cumulative_trapezoid, trapezoid, trapz
 from .ops.norms import dist, renorm
 from .ops.special_math import mvlgamma, polygamma
 from . import special
+from .ops import conv1d, conv_transpose1d, conv_transpose2d
+from .ops import group_norm, rms_norm  # torch.instance_norm has another (all-positional) signature: F only
+from .ops import adaptive_avg_pool1d, avg_pool1d, max_pool1d
+from .ops import bilinear, pixel_shuffle, pixel_unshuffle
 from .random import get_rng_state, manual_seed, seed, set_rng_state
 from . import data, datasets, metrics, nn, optim
 from .io import load, save

@@ -66,3 +66,13 @@ from .float_bits import frexp, gcd, lcm, ldexp, nextafter
 from .integrate import cumulative_trapezoid, trapezoid, trapz
 from .norms import dist, renorm
 from .special_math import i0e, i1, i1e, mvlgamma, polygamma, zeta
+from .conv1d import conv1d
+from .conv_transpose import conv_transpose1d, conv_transpose2d
+from .group_norm import group_norm, instance_norm, local_response_norm, rms_norm
+from .pool1d import (adaptive_avg_pool1d, adaptive_max_pool1d, adaptive_max_pool2d, avg_pool1d, lp_pool1d, lp_pool2d,
+                     max_pool1d)
+from .upsampling import interpolate
+from .pixel_shuffle import pixel_shuffle, pixel_unshuffle
+from .fold import fold, unfold
+from .bilinear import bilinear
+from .unpool import max_unpool1d, max_unpool2d
