@@ -33,6 +33,10 @@ from .ops.attention import scaled_dot_product_attention
 from .random import get_rng_state, manual_seed, seed, set_rng_state
 from . import data, datasets, metrics, nn, optim
 from .io import load, save
+from .ops.matmul_family import (addbmm, addmm, addmv, addr, baddbmm, cdist, chain_matmul, cross, dot, ger, inner,
+                                kron, mv, outer, tensordot, vdot)
+from .ops.einsum import einsum
+from . import linalg
 
 clip = clamp
 true_divide = div

@@ -680,6 +680,46 @@ class Tensor:
     def bool(self) -> "Tensor":
         return _conversion.cast(self, "bool")
 
+    # ---- matmul family and linalg (ops/matmul_family.py, ops/decompositions.py) ----------------------------
+    def addmm(self, mat1, mat2, *, beta=1, alpha=1) -> "Tensor":
+        return _mmf.addmm(self, mat1, mat2, beta=beta, alpha=alpha)
+
+    def addmv(self, mat, vec, *, beta=1, alpha=1) -> "Tensor":
+        return _mmf.addmv(self, mat, vec, beta=beta, alpha=alpha)
+
+    def addr(self, vec1, vec2, *, beta=1, alpha=1) -> "Tensor":
+        return _mmf.addr(self, vec1, vec2, beta=beta, alpha=alpha)
+
+    def addbmm(self, batch1, batch2, *, beta=1, alpha=1) -> "Tensor":
+        return _mmf.addbmm(self, batch1, batch2, beta=beta, alpha=alpha)
+
+    def baddbmm(self, batch1, batch2, *, beta=1, alpha=1) -> "Tensor":
+        return _mmf.baddbmm(self, batch1, batch2, beta=beta, alpha=alpha)
+
+    def dot(self, other) -> "Tensor":
+        return _mmf.dot(self, other)
+
+    def vdot(self, other) -> "Tensor":
+        return _mmf.vdot(self, other)
+
+    def inner(self, other) -> "Tensor":
+        return _mmf.inner(self, other)
+
+    def mv(self, vec) -> "Tensor":
+        return _mmf.mv(self, vec)
+
+    def outer(self, vec2) -> "Tensor":
+        return _mmf.outer(self, vec2)
+
+    def ger(self, vec2) -> "Tensor":
+        return _mmf.outer(self, vec2)
+
+    def kron(self, other) -> "Tensor":
+        return _mmf.kron(self, other)
+
+    def cross(self, other, dim=None) -> "Tensor":
+        return _mmf.cross(self, other, dim)
+
 
 # ---- imported last: each of these modules imports Tensor at its top, so the class must exist first. Module
 # objects (not names) are bound where the module may still be initialising when this runs.
@@ -693,6 +733,7 @@ from .ops import conversion as _conversion  # noqa: E402
 from .ops import elementwise as _elementwise  # noqa: E402
 from .ops import indexing as _indexing  # noqa: E402
 from .ops import linalg as _linalg  # noqa: E402
+from .ops import matmul_family as _mmf  # noqa: E402
 from .ops import reduction as _reduction  # noqa: E402
 from .ops import shape as _shape  # noqa: E402
 from .ops._util import normalize_dim  # noqa: E402

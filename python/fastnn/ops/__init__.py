@@ -25,3 +25,7 @@ from .reduction import all, amax, amin, any, argmax, argmin, logsumexp, max, mea
 from .shape import (cat, chunk, clone, contiguous, expand, expand_as, flatten, narrow, permute, reshape, split,
                     squeeze, stack, t, transpose, unbind, unflatten, unsqueeze, view, view_as)
 
+from . import matmul_family, einsum as _einsum_module  # noqa: F401
+from .matmul_family import (addbmm, addmm, addmv, addr, baddbmm, cdist, chain_matmul, cross, dot, ger, inner, kron,
+                            mv, outer, tensordot, vdot)
+from .einsum import einsum
