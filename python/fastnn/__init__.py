@@ -36,6 +36,12 @@ from .io import load, save
 from .ops.matmul_family import (addbmm, addmm, addmv, addr, baddbmm, cdist, chain_matmul, cross, dot, ger, inner,
                                 kron, mv, outer, tensordot, vdot)
 from .ops.einsum import einsum
+from .ops.decompositions import det, logdet, matrix_power, pinverse
+from .ops.decompositions import inv as inverse
+from .ops.decompositions import torch_cholesky as cholesky
+from .ops.decompositions import torch_qr as qr
+from .ops.decompositions import torch_slogdet as slogdet
+from .ops.decompositions import torch_svd as svd
 from . import linalg
 
 clip = clamp

@@ -720,6 +720,33 @@ class Tensor:
     def cross(self, other, dim=None) -> "Tensor":
         return _mmf.cross(self, other, dim)
 
+    def inverse(self) -> "Tensor":
+        return _decomp.inv(self)
+
+    def det(self) -> "Tensor":
+        return _decomp.det(self)
+
+    def logdet(self) -> "Tensor":
+        return _decomp.logdet(self)
+
+    def slogdet(self):
+        return _decomp.torch_slogdet(self)
+
+    def matrix_power(self, n: int) -> "Tensor":
+        return _decomp.matrix_power(self, n)
+
+    def pinverse(self, rcond: float = 1e-15) -> "Tensor":
+        return _decomp.pinverse(self, rcond)
+
+    def cholesky(self, upper: bool = False) -> "Tensor":
+        return _decomp.torch_cholesky(self, upper)
+
+    def qr(self, some: bool = True):
+        return _decomp.torch_qr(self, some)
+
+    def svd(self, some: bool = True, compute_uv: bool = True):
+        return _decomp.torch_svd(self, some, compute_uv)
+
 
 # ---- imported last: each of these modules imports Tensor at its top, so the class must exist first. Module
 # objects (not names) are bound where the module may still be initialising when this runs.
@@ -734,6 +761,7 @@ from .ops import elementwise as _elementwise  # noqa: E402
 from .ops import indexing as _indexing  # noqa: E402
 from .ops import linalg as _linalg  # noqa: E402
 from .ops import matmul_family as _mmf  # noqa: E402
+from .ops import decompositions as _decomp  # noqa: E402
 from .ops import reduction as _reduction  # noqa: E402
 from .ops import shape as _shape  # noqa: E402
 from .ops._util import normalize_dim  # noqa: E402
