@@ -20,3 +20,5 @@ from .rnn_cell import GRUCell, LSTMCell, RNNCell, RNNCellBase
 from .shape import Flatten, Unflatten
 from .sparse import Embedding
 from .transformer import TransformerEncoder, TransformerEncoderLayer
+from .dropout_variants import AlphaDropout, Dropout1d, Dropout3d, FeatureAlphaDropout
+from .embedding_bag import EmbeddingBag

@@ -47,3 +47,9 @@ def softplus(input, beta: float = 1.0, threshold: float = 20.0):
 def elu(input, alpha: float = 1.0):
     ew = _elementwise
     return ew.where(input > 0, input, alpha * (ew.exp(ew.minimum(input, 0.0)) - 1))
+
+# ---- linalg engineer: padding, similarity, one_hot, embedding_bag, dropout variants ----
+from ..ops.padding import pad  # noqa: E402,F401
+from ..ops.similarity import cosine_similarity, normalize, one_hot, pairwise_distance, pdist  # noqa: E402,F401
+from ..ops.embedding_bag import embedding_bag  # noqa: E402,F401
+from ..ops.dropout_variants import alpha_dropout, dropout1d, dropout3d, feature_alpha_dropout  # noqa: E402,F401
