@@ -43,6 +43,7 @@ from .ops.decompositions import torch_qr as qr
 from .ops.decompositions import torch_slogdet as slogdet
 from .ops.decompositions import torch_svd as svd
 from . import linalg
+from . import distributions
 from .ops.similarity import cosine_similarity, pairwise_distance, pdist
 from .ops.embedding_bag import embedding_bag
 from .ops.dropout_variants import alpha_dropout, feature_alpha_dropout
