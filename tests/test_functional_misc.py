@@ -290,3 +290,24 @@ def test_alpha_dropout_keeps_selu_statistics_and_modules():
         m.eval()
         inp = fastnn.ones(2, 3, 4, 5, 6) if cls is not fastnn.nn.Dropout1d else fastnn.ones(2, 3, 4)
         assert m(inp) is inp
+
+
+def test_padding_and_distance_modules():
+    x = RNG.standard_normal((1, 2, 4, 5, 6))
+    specs = [("ReflectionPad2d", (1,)), ("ConstantPad2d", ((1, 2, 3, 4), 3.5)), ("ZeroPad2d", (2,)),
+             ("ReplicationPad1d", ((1, 2),)), ("CircularPad3d", (1,)), ("ZeroPad1d", (1,)), ("ReflectionPad3d", (1,)),
+             ("ReplicationPad3d", ((1, 0, 2, 1, 0, 1),)), ("ConstantPad1d", (2, -1.0)), ("CircularPad1d", (2,)),
+             ("ConstantPad3d", (1, 0.5)), ("ReflectionPad1d", (2,)), ("ReplicationPad2d", (1,)),
+             ("CircularPad2d", (1,)), ("ZeroPad3d", (1,))]
+    for name, args in specs:
+        m, tm = getattr(fastnn.nn, name)(*args), getattr(torch.nn, name)(*args)
+        assert repr(m) == repr(tm)
+        dims = int(name[-2])
+        inp = {1: x[0, :, 0, 0], 2: x[0, :, 0], 3: x[0]}[dims]  # (C, W), (C, H, W), (C, D, H, W)
+        _check(m, tm, [inp])
+    a, b = RNG.standard_normal((3, 4)), RNG.standard_normal((3, 4))
+    for cls, kw in [("PairwiseDistance", {}), ("PairwiseDistance", {"p": 1.0, "keepdim": True}),
+                    ("CosineSimilarity", {}), ("CosineSimilarity", {"dim": 0})]:
+        m, tm = getattr(fastnn.nn, cls)(**kw), getattr(torch.nn, cls)(**kw)
+        assert repr(m) == repr(tm)
+        _check(m, tm, [a, b])
