@@ -80,6 +80,9 @@ def test_normalize_zero_rows_and_gradcheck():
     x[1] = [1.0, 2.0, 3.0]
     _check(lambda t: F.normalize(t), lambda t: TF.normalize(t), [x])
     _check(lambda t: F.normalize(t, eps=10.0), lambda t: TF.normalize(t, eps=10.0), [x])
+    _check(lambda t: F.normalize(t, p=1.2, dim=0), lambda t: TF.normalize(t, p=1.2, dim=0), [np.array(-0.7)])
+    _check(lambda a, b: F.cosine_similarity(a, b, dim=0), lambda a, b: TF.cosine_similarity(a, b, dim=0),
+           [np.array(0.5), np.array(-2.0)])
     gradcheck_op(lambda t: F.normalize(t, dim=0), (3, 4))
     gradcheck_op(lambda t: F.normalize(t, p=3.0), (3, 4))
 

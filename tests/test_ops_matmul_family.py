@@ -195,6 +195,12 @@ def test_cdist_modes_float32_zero_distance_and_gradcheck():
     xt = torch.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=torch.float64, requires_grad=True)
     torch.cdist(xt, xt.detach()).sum().backward()
     assert_close(x.grad, xt.grad.numpy())
+    xs = np.array([[0.0, 1.0], [1.0, 1.0], [2.0, 3.0]])  # zero differences in single coordinates, p < 1
+    _compare(lambda a, b: fastnn.cdist(a, b, p=0.5), lambda a, b: torch.cdist(a, b, p=0.5), [(0, 2), (0, 2)])
+    xa, xb = fastnn.tensor(xs, requires_grad=True), torch.tensor(xs, requires_grad=True)
+    fastnn.cdist(xa, xa.detach()[:2], p=0.5).sum().backward()
+    torch.cdist(xb, xb.detach()[:2], p=0.5).sum().backward()
+    assert_close(xa.grad, xb.grad.numpy())
     for p in (2.0, 1.0, 1.5, float("inf")):
         gradcheck_op(lambda a, b: fastnn.cdist(a, b, p=p), (4, 3), (2, 3))
     gradcheck_op(lambda a, b: fastnn.cdist(a, b, compute_mode="use_mm_for_euclid_dist"), (2, 4, 3), (3, 3))

@@ -575,13 +575,16 @@ def matrix_rank(A, *, atol=None, rtol=None, hermitian: bool = False) -> Tensor:
 
 
 def lstsq(A, B, rcond=None, *, driver=None):
-    """The least-squares solution of A X = B (the minimum-norm one for rank-deficient A), as torch's default
-    CPU driver 'gelsy': residuals and singular_values come back empty, rank is computed. The solution is
-    pinv(A) @ B, so it is differentiable in A and B."""
+    """The least-squares solution of A X = B (the minimum-norm one for rank-deficient A), computed as
+    pinv(A) @ B, so it is differentiable in A and B. The other fields follow torch's drivers (CPU default
+    'gelsy'): rank for gelsy/gelsd/gelss, singular_values for gelsd/gelss, residuals (the squared residual
+    norm per column) for gels when m > n and for gelsd/gelss when m > n and every matrix has full rank;
+    the fields a driver does not compute are empty."""
     a = _mat("linalg.lstsq", A, square=False)
     b = as_tensor(B, "linalg.lstsq")
     if driver not in (None, "gelsy", "gelsd", "gelss", "gels"):
         raise RuntimeError(f"parameter `driver` should be one of (gels, gelsy, gelsd, gelss), got {driver}")
+    driver = driver or "gelsy"
     if b.dtype is not a.dtype:
         raise RuntimeError(f"torch.linalg.lstsq: Expected input and other to have the same dtype, but got "
                            f"input's dtype {_TORCH_NAMES.get(a.dtype.name)} and other's dtype "
@@ -590,16 +593,22 @@ def lstsq(A, B, rcond=None, *, driver=None):
     if (b.ndim if not vector else b.ndim + 1) < 2 or b.shape[-1 if vector else -2] != a.shape[-2]:
         raise RuntimeError(f"torch.linalg.lstsq: input.size(-2) should match other.size(-{1 if vector else 2})")
     m, n = a.shape[-2:]
-    rtol = rcond if rcond is not None else np.finfo(a._data.dtype).eps * max(m, n)
+    dt = a._data.dtype
+    rtol = rcond if rcond is not None and rcond > 0 else np.finfo(dt).eps * max(m, n)
     p = pinv(a, rtol=rtol)
     bb = _shape.unsqueeze(b, -1) if vector else b
-    sol = matmul(p, bb)
-    if vector:
-        sol = _shape.squeeze(sol, -1)
+    sol2 = matmul(p, bb)
+    sol = _shape.squeeze(sol2, -1) if vector else sol2
     xp = backend_of(a._data).xp
-    rank = matrix_rank(a, rtol=rtol)
-    empty = Tensor._wrap(xp.zeros((0,), a._data.dtype))
-    return LstsqResult(sol, empty, rank, Tensor._wrap(xp.zeros((0,), a._data.dtype)))
+    empty_f = Tensor._wrap(xp.zeros((0,), dt))
+    rank = Tensor._wrap(xp.zeros((0,), np.int64)) if driver == "gels" else matrix_rank(a, rtol=rtol)
+    svals = svdvals(a.detach()) if driver in ("gelsd", "gelss") else empty_f
+    residuals = empty_f
+    full_rank = driver == "gels" or bool((rank._data == n).all())
+    if m > n and driver != "gelsy" and full_rank:
+        r = _arith.sub(matmul(a, sol2), bb)
+        residuals = _red.sum(_arith.mul(r, r), -2)  # a vector B keeps its column: shape (..., 1), as torch
+    return LstsqResult(sol, residuals, rank, svals)
 
 
 def matrix_power(A, n: int) -> Tensor:
@@ -658,20 +667,9 @@ def diagonal(A, *, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
 
 
 def _vector_norm(x: Tensor, ord, dim, keepdim: bool) -> Tensor:
-    """The vector norms linalg.norm needs, composed from differentiable ops (fastnn.linalg.vector_norm, in
-    ops/norms.py, is the public one)."""
-    ax = _elem.abs(x)
-    if ord == 2:
-        return _elem.sqrt(_red.sum(_arith.mul(x, x), dim, keepdim))
-    if ord == float("inf"):
-        return _red.amax(ax, dim if dim is not None else (), keepdim)
-    if ord == -float("inf"):
-        return _red.amin(ax, dim if dim is not None else (), keepdim)
-    if ord == 0:
-        return _red.sum(_arith.ne(x, 0), dim, keepdim).to(x.dtype)
-    if ord == 1:
-        return _red.sum(ax, dim, keepdim)
-    return _arith.pow(_red.sum(_arith.pow(ax, ord), dim, keepdim), 1.0 / ord)
+    """The vector norms linalg.norm needs (fastnn.linalg.vector_norm, from ops/norms.py, is the public one)."""
+    from .similarity import _pnorm
+    return _pnorm(x, float(ord), dim, keepdim)
 
 
 _MATRIX_ORDS = ("fro", "nuc", float("inf"), -float("inf"), 1, -1, 2, -2)
@@ -694,7 +692,7 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dtype=None
     if d0 == d1:
         raise RuntimeError(f"linalg.matrix_norm: dims must be different. Got ({dim[0]}, {dim[1]})")
     if ord == "fro":
-        return _elem.sqrt(_red.sum(_arith.mul(a, a), (d0, d1), keepdim))
+        return _vector_norm(a, 2, (d0, d1), keepdim)
     rest = [i for i in range(a.ndim) if i not in (d0, d1)]
     moved = _shape.permute(a, rest + [d0, d1])
     if ord in ("nuc", 2, -2):

@@ -247,10 +247,17 @@ def tensordot(a, b, dims=2, out=None) -> Tensor:
             raise RuntimeError(f"both dimension lists should have same length, got {len(da)} and {len(db)}")
     da = [normalize_dim(d, a.ndim, "tensordot") for d in da]
     db = [normalize_dim(d, b.ndim, "tensordot") for d in db]
+    sa, sb = list(a.shape), list(b.shape)
     for i, j in zip(da, db):
-        if a.shape[i] != b.shape[j]:
-            raise RuntimeError(f"contracted dimensions need to match, but first has size {a.shape[i]} in dim {i} and "
-                               f"second has size {b.shape[j]} in dim {j}")
+        if sa[i] != sb[j]:
+            if sa[i] != 1 and sb[j] != 1:
+                raise RuntimeError(f"contracted dimensions need to match, but first has size {sa[i]} in dim {i} and "
+                                   f"second has size {sb[j]} in dim {j}")
+            sa[i] = sb[j] = max(sa[i], sb[j])  # a size-1 contracted dim broadcasts, as in torch
+    if tuple(sa) != tuple(a.shape):
+        a = _shape.expand(a, *sa)
+    if tuple(sb) != tuple(b.shape):
+        b = _shape.expand(b, *sb)
     if a.dtype is not b.dtype:
         raise RuntimeError(f"expected scalar type {_tname(a)} but found {_tname(b)}")
     fa = [d for d in range(a.ndim) if d not in da]
@@ -463,7 +470,9 @@ def cdist(x1, x2, p: float = 2.0, compute_mode: str = "use_mm_for_euclid_dist_if
                 t = sgn * (ad == out[..., None])
             else:
                 safe = xp.where(out == 0, dt(1), out)[..., None]
-                t = xp.where(out[..., None] == 0, dt(0), sgn * (ad / safe) ** (p - 1))
+                with be.errstate(divide="ignore", invalid="ignore"):  # 0 ** (p - 1), p < 1: masked to 0
+                    scaled = xp.where(ad == 0, dt(0), (ad / safe) ** (p - 1))
+                t = xp.where(out[..., None] == 0, dt(0), sgn * scaled)
             t = t * g[..., None]
             gx = t.sum(-2)
             gy = -t.sum(-3)

@@ -17,29 +17,35 @@ from . import reduction as _red
 from ._util import as_tensor, float_data, normalize_dim
 
 
-def _pnorm(t: Tensor, p: float, dim: int, keepdim: bool) -> Tensor:
-    """||t||_p over ``dim`` (p may be 0, inf, -inf or any positive real)."""
+def _pnorm(t: Tensor, p: float, dim, keepdim: bool) -> Tensor:
+    """||t||_p over ``dim`` (an int, a tuple of ints, or None for all dims); p may be 0, inf, -inf or any
+    other real. The gradient at a zero norm is 0 (torch's subgradient)."""
     x = float_data(t)
     be = backend_of(x)
     xp = be.xp
+    axes = tuple(range(x.ndim)) if dim is None else ((dim,) if isinstance(dim, int) else tuple(dim))
+    axes = tuple(d % x.ndim for d in axes) if x.ndim else ()  # a 0-d tensor is its own one-element vector
     ax = xp.abs(x)
+    empty = any(x.shape[d] == 0 for d in axes)
+    kshape = tuple(1 if i in axes else s for i, s in enumerate(x.shape))
     if p == 2:
-        out = xp.sqrt((x * x).sum(axis=dim, keepdims=True))
+        out = xp.sqrt((x * x).sum(axis=axes, keepdims=True))
     elif p == 1:
-        out = ax.sum(axis=dim, keepdims=True)
+        out = ax.sum(axis=axes, keepdims=True)
     elif p == 0:
-        out = (x != 0).sum(axis=dim, keepdims=True).astype(x.dtype)
+        out = (x != 0).sum(axis=axes, keepdims=True).astype(x.dtype)
     elif math.isinf(p):
-        if x.shape[dim] == 0:
-            out = xp.zeros(x.shape[:dim] + (1,) + x.shape[dim + 1:], x.dtype)
+        if empty:
+            out = xp.zeros(kshape, x.dtype)
         else:
-            out = ax.max(axis=dim, keepdims=True) if p > 0 else ax.min(axis=dim, keepdims=True)
+            out = ax.max(axis=axes, keepdims=True) if p > 0 else ax.min(axis=axes, keepdims=True)
     else:
-        out = (ax ** p).sum(axis=dim, keepdims=True) ** (1.0 / p)
+        with be.errstate(divide="ignore"):
+            out = (ax ** p).sum(axis=axes, keepdims=True) ** (1.0 / p)
     out = out.astype(x.dtype, copy=False)
 
     def backward(g):
-        gk = g if keepdim else xp.expand_dims(g, dim)
+        gk = g.reshape(kshape)
         dt = x.dtype.type
         if p == 0:
             return (xp.zeros(x.shape, x.dtype),)
@@ -48,13 +54,15 @@ def _pnorm(t: Tensor, p: float, dim: int, keepdim: bool) -> Tensor:
         zero = out == 0
         if math.isinf(p):
             hit = ax == out
-            return (gk * xp.sign(x) * hit / hit.sum(axis=dim, keepdims=True),)
+            return (gk * xp.sign(x) * hit / hit.sum(axis=axes, keepdims=True),)
         safe = xp.where(zero, dt(1), out)
         if p == 2:
             return (xp.where(zero, dt(0), gk * x / safe),)
-        return (xp.where(zero, dt(0), gk * xp.sign(x) * (ax / safe) ** (p - 1)),)
+        with be.errstate(divide="ignore", invalid="ignore"):  # 0 ** (p - 1) for p < 1: masked to 0 below
+            scaled = xp.where(x == 0, dt(0), (ax / safe) ** (p - 1))
+        return (xp.where(zero, dt(0), gk * xp.sign(x) * scaled),)
 
-    res = out if keepdim else out.squeeze(dim)
+    res = out if keepdim else out.reshape(tuple(s for i, s in enumerate(x.shape) if i not in axes))
     return record(Tensor._wrap(res), "LinalgVectorNormBackward0", (t,), backward)
 
 
