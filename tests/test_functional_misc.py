@@ -36,6 +36,7 @@ PADS = [
     ("replicate", (1, 2, 3), (-1, 2)),
     ("circular", (2, 4), (2, 3)), ("circular", (1, 2, 3, 4), (1, 2, 3, 1)), ("circular", (1, 2, 3, 4, 5), (1,) * 6),
     ("circular", (1, 2, 3), (-1, 2)),
+    ("circular", (1, 2, 120), (70, 70)), ("replicate", (1, 2, 5), (70, 3)),  # > 64 re-read positions: the GEMM
 ]
 
 

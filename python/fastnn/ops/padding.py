@@ -4,7 +4,7 @@ Every mode is one gather per padded dim: output position j of a dim of size n pa
 index j - l, mapped back into [0, n) by the mode (reflect mirrors without repeating the edge, replicate
 clamps, circular wraps; constant marks it missing and writes ``value``). The backward scatters each
 dim's gradient back through the same map, as a product with the 0/1 selection matrix on the backend's
-GEMM, so positions read twice (replicated edges, reflections) add up.
+GEMM for the few padded positions only, so positions read twice (replicated edges, reflections) add up.
 """
 from __future__ import annotations
 
@@ -41,6 +41,42 @@ def _source_index(xp, n: int, left: int, right: int, mode: str):
         return xp.zeros(j.shape, j.dtype), None
     k = j % period
     return xp.where(k < n, k, period - k), None
+
+
+def _scatter_back(be, g, axis, src, valid, n, left):
+    """The gradient of one gathered dim: input i takes g at i + left where that output read it directly (an
+    injective map: one take), plus the few padded positions that read it again (reflections, replicated edges,
+    wrap-around), added one strided slice each (or, for many, through a (padded positions x n) 0/1 product on
+    the GEMM). Memory O(pads * n) at most."""
+    xp = be.xp
+    n_out = src.shape[0]
+    j = xp.arange(n_out)
+    direct = src == j - left
+    if valid is not None:
+        direct = direct & valid
+    i = xp.arange(n)
+    jj = xp.clip(i + left, 0, max(n_out - 1, 0))
+    ok = (i + left >= 0) & (i + left < n_out)
+    if n_out:
+        ok = ok & direct[jj]
+    shape = [1] * g.ndim
+    shape[axis] = n
+    gin = xp.take(g, jj, axis=axis) * ok.reshape(shape) if n_out else xp.zeros(g.shape[:axis] + (n,) +
+                                                                               g.shape[axis + 1:], g.dtype)
+    extra = ~direct if valid is None else (~direct & valid)
+    if bool(extra.any()):
+        pos = xp.nonzero(extra)[0]
+        if pos.shape[0] <= 64:  # the usual few pad positions: one strided add each (a K=4 GEMM is slower)
+            gin_m, g_m = xp.moveaxis(gin, axis, -1), xp.moveaxis(g, axis, -1)
+            for p, t in zip(pos.tolist(), src[pos].tolist()):
+                gin_m[..., t] += g_m[..., p]
+            return gin.astype(g.dtype, copy=False)
+        sel = (src[pos][:, None] == xp.arange(n)[None, :]).astype(g.dtype)
+        gm = xp.moveaxis(xp.take(g, pos, axis=axis), axis, -1)
+        lead = gm.shape[:-1]
+        add = be.matmul(xp.ascontiguousarray(gm).reshape(math.prod(lead), pos.shape[0]), sel)
+        gin = gin + xp.moveaxis(add.reshape(lead + (n,)), -1, axis)
+    return gin.astype(g.dtype, copy=False)
 
 
 def pad(input, pad, mode: str = "constant", value=None) -> Tensor:
@@ -103,14 +139,7 @@ def pad(input, pad, mode: str = "constant", value=None) -> Tensor:
 
     def backward(g):
         for axis, src, valid, n in reversed(plan):
-            sel = (src[:, None] == xp.arange(n)[None, :])
-            if valid is not None:
-                sel = sel & valid[:, None]
-            gm = xp.moveaxis(g, axis, -1)
-            lead = gm.shape[:-1]
-            rows = math.prod(lead)
-            out = be.matmul(xp.ascontiguousarray(gm).reshape(rows, gm.shape[-1]), sel.astype(g.dtype))
-            g = xp.moveaxis(out.reshape(lead + (n,)), -1, axis)
+            g = _scatter_back(be, g, axis, src, valid, n, pads[2 * (a.ndim - 1 - axis)])
         return (g,)
 
     name = {"constant": "ConstantPadNdBackward0", "reflect": "ReflectionPad{}dBackward0",
