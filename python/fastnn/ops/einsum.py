@@ -20,6 +20,7 @@ from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
 from ._util import as_tensor, unbroadcast
+from .matmul_family import _tname
 
 _LETTERS = string.ascii_letters
 
@@ -126,7 +127,7 @@ def einsum(*args) -> Tensor:
     dt = ts[0].dtype
     for t in ts[1:]:
         if t.dtype is not dt:
-            raise RuntimeError(f"expected scalar type {ts[0].dtype} but found {t.dtype}")
+            raise RuntimeError(f"expected scalar type {_tname(ts[0])} but found {_tname(t)}")
     sizes = {}
     for k, (t, s) in enumerate(zip(ts, ins)):
         for c, n in zip(s, t.shape):

@@ -35,7 +35,8 @@ def _same_float(op: str, *ts):
     dt = ts[0].dtype
     for t in ts[1:]:
         if t.dtype is not dt:
-            raise RuntimeError(f"{op}(): expected all tensors to have the same dtype, but got {dt} and {t.dtype}")
+            raise RuntimeError(f"{op}(): expected all tensors to have the same dtype, but got {_tname(ts[0])} and "
+                               f"{_tname(t)}")
 
 
 def _expand_input(op: str, inp: Tensor, shape):
@@ -259,7 +260,7 @@ def tensordot(a, b, dims=2, out=None) -> Tensor:
     if tuple(sb) != tuple(b.shape):
         b = _shape.expand(b, *sb)
     if a.dtype is not b.dtype:
-        raise RuntimeError(f"expected scalar type {_tname(a)} but found {_tname(b)}")
+        raise RuntimeError("both inputs should have same dtype")
     fa = [d for d in range(a.ndim) if d not in da]
     fb = [d for d in range(b.ndim) if d not in db]
     k = math.prod(a.shape[d] for d in da)
@@ -411,7 +412,8 @@ def cdist(x1, x2, p: float = 2.0, compute_mode: str = "use_mm_for_euclid_dist_if
         raise RuntimeError(f"X1 and X2 must have the same number of columns. X1: {a.shape[-1]} X2: {b.shape[-1]}")
     if not a.dtype.is_floating_point or not b.dtype.is_floating_point:
         raise RuntimeError(f"cdist only supports floating-point dtypes, X1 got: {_tname(a)}")
-    _same_float("cdist", a, b)
+    if a.dtype is not b.dtype:
+        raise RuntimeError(f"expected scalar type {_tname(a)} but found {_tname(b)}")
     p = float(p)
     if p < 0:
         raise RuntimeError("cdist only supports non-negative p values")
