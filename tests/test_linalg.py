@@ -274,3 +274,12 @@ def test_tensor_methods_and_top_level_names():
     assert_close(fastnn.det(t), torch.det(tt).numpy())
     q, r = t.qr()
     assert_close(q @ r, a)
+    wide, twide = fastnn.tensor(a[:2]), tt[:2]
+    for kw in [{}, {"some": False}, {"compute_uv": False}]:
+        u, s, v = fastnn.svd(wide, **kw)
+        tu, ts, tv = torch.svd(twide, **kw)
+        assert u.shape == tu.shape and v.shape == tv.shape
+        assert_close(s, ts.numpy())
+        if kw.get("compute_uv", True):
+            k = s.shape[-1]
+            assert_close((u[:, :k] * s) @ v[:, :k].T, a[:2])

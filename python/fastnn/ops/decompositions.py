@@ -743,11 +743,13 @@ SlogdetLegacyResult = collections.namedtuple("slogdet", ["sign", "logabsdet"])
 
 def torch_svd(input, some: bool = True, compute_uv: bool = True):
     """torch.svd: (U, S, V) with V (not Vh); some=True is the reduced decomposition."""
+    if not compute_uv:  # torch: zero-filled U (m, m) and V (n, n) whatever ``some`` says
+        a = _mat("linalg.svd", input, square=False)
+        xp = backend_of(a._data).xp
+        m, n = a.shape[-2:]
+        zeros = (lambda k: Tensor._wrap(xp.zeros(tuple(a.shape[:-2]) + (k, k), a._data.dtype)))
+        return SvdLegacyResult(zeros(m), svdvals(a), zeros(n))
     u, s, vh = svd(input, full_matrices=not some)
-    if not compute_uv:
-        xp = backend_of(s._data).xp
-        return SvdLegacyResult(Tensor._wrap(xp.zeros(u.shape, u._data.dtype)), s,
-                               Tensor._wrap(xp.zeros(vh.shape, vh._data.dtype)))
     return SvdLegacyResult(u, s, _shape.transpose(vh, -2, -1))
 
 
