@@ -247,5 +247,7 @@ def test_einsum_errors():
         fastnn.einsum("ij,jk", fastnn.zeros(2, 3))
     with pytest.raises(RuntimeError, match="does not match the number of dimensions"):
         fastnn.einsum("ijk", fastnn.zeros(2, 3))
+    with pytest.raises(RuntimeError, match="subscript i is repeated for operand 0 but the sizes don't match, 4 != 3"):
+        fastnn.einsum("ii->i", fastnn.zeros(3, 4))
     with pytest.raises(RuntimeError, match="output subscript z does not appear"):
         fastnn.einsum("ij->z", fastnn.zeros(2, 3))

@@ -130,6 +130,12 @@ def einsum(*args) -> Tensor:
             raise RuntimeError(f"expected scalar type {_tname(ts[0])} but found {_tname(t)}")
     sizes = {}
     for k, (t, s) in enumerate(zip(ts, ins)):
+        own = {}
+        for c, n in zip(s, t.shape):
+            if c in own and own[c] != n:
+                raise RuntimeError(f"einsum(): subscript {c} is repeated for operand {k} but the sizes don't match, "
+                                   f"{n} != {own[c]}")
+            own[c] = n
         for c, n in zip(s, t.shape):
             prev = sizes.get(c)
             if prev is None or prev == 1:
