@@ -75,6 +75,18 @@ def test_solve_broadcasts_and_float32_and_zero_size():
     assert_close(LA.inv(noncontiguous(x)), np.linalg.inv(x))
 
 
+@pytest.mark.parametrize("upper", [False, True])
+@pytest.mark.parametrize("left", [True, False])
+@pytest.mark.parametrize("unit", [False, True])
+def test_solve_triangular(upper, left, unit):
+    a = _arr((2, 3, 3), "wellcond")
+    b = RNG.standard_normal((2, 3, 2) if left else (2, 2, 3))
+    kw = dict(upper=upper, left=left, unitriangular=unit)
+    _check(lambda x, y: LA.solve_triangular(x, y, **kw), lambda x, y: torch.linalg.solve_triangular(x, y, **kw), [a, b])
+    if not unit:
+        gradcheck_op(lambda x, y: LA.solve_triangular(x, y, **kw), a[0], b[0])
+
+
 def test_inv_solve_det_gradcheck():
     a = _arr((2, 3, 3), "wellcond")
     gradcheck_op(LA.inv, a)

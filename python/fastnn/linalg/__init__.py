@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ..ops.decompositions import (LinAlgError, cholesky, cholesky_ex, det, diagonal, eigh, eigvalsh, inv, inv_ex,
                                   lstsq, matrix_norm, matrix_power, matrix_rank, norm, pinv, qr, slogdet, solve, svd,
-                                  svdvals, vecdot)
+                                  solve_triangular, svdvals, vecdot)
 from ..ops.matmul_family import linalg_cross as cross
 from ..ops.matmul_family import multi_dot
 from ..ops.linalg import matmul
@@ -15,4 +15,4 @@ from ..ops.linalg import matmul
 
 __all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cross", "det", "diagonal", "eigh", "eigvalsh", "inv", "inv_ex",
            "lstsq", "matmul", "matrix_norm", "matrix_power", "matrix_rank", "multi_dot", "norm", "pinv", "qr",
-           "slogdet", "solve", "svd", "svdvals", "vecdot"]
+           "slogdet", "solve", "solve_triangular", "svd", "svdvals", "vecdot"]

@@ -767,3 +767,21 @@ def torch_slogdet(input):
 
 def pinverse(input, rcond: float = 1e-15) -> Tensor:
     return pinv(input, rtol=rcond)
+
+
+def solve_triangular(A, B, *, upper: bool, left: bool = True, unitriangular: bool = False) -> Tensor:
+    """X with A X = B (or X A = B) reading only A's upper or lower triangle (its diagonal taken as ones when
+    unitriangular). Built on solve of the masked triangle, so A's gradient lands on that triangle only (as
+    torch's). LAPACK's gesv does the solve (xp.linalg has no triangular solver: O(n^3) instead of O(n^2 k))."""
+    a = _mat("linalg.solve_triangular", A)
+    b = as_tensor(B, "linalg.solve_triangular")
+    if b.ndim < 2:
+        raise RuntimeError("linalg.solve_triangular: The input tensor B must have at least 2 dimensions.")
+    xp = backend_of(a._data).xp
+    n = a.shape[-1]
+    ones = xp.ones((n, n), a._data.dtype)
+    keep = xp.triu(ones, 1 if unitriangular else 0) if upper else xp.tril(ones, -1 if unitriangular else 0)
+    tri = _arith.mul(a, Tensor._wrap(keep))
+    if unitriangular:
+        tri = _arith.add(tri, Tensor._wrap(xp.eye(n, dtype=a._data.dtype)))
+    return solve(tri, b, left=left)
