@@ -75,6 +75,20 @@ from .ops import bilinear, pixel_shuffle, pixel_unshuffle
 from .random import get_rng_state, manual_seed, seed, set_rng_state
 from . import data, datasets, metrics, nn, optim
 from .io import load, save
+from .ops.matmul_family import (addbmm, addmm, addmv, addr, baddbmm, cdist, chain_matmul, cross, dot, ger, inner,
+                                kron, mv, outer, tensordot, vdot)
+from .ops.einsum import einsum
+from .ops.decompositions import det, logdet, matrix_power, pinverse
+from .ops.decompositions import inv as inverse
+from .ops.decompositions import torch_cholesky as cholesky
+from .ops.decompositions import torch_qr as qr
+from .ops.decompositions import torch_slogdet as slogdet
+from .ops.decompositions import torch_svd as svd
+from . import linalg
+from . import distributions
+from .ops.similarity import cosine_similarity, pairwise_distance, pdist
+from .ops.embedding_bag import embedding_bag
+from .ops.dropout_variants import alpha_dropout, feature_alpha_dropout
 
 clip = clamp
 true_divide = div

@@ -41,3 +41,5 @@ from .bilinear import Bilinear
 from .padding import (CircularPad1d, CircularPad2d, CircularPad3d, ConstantPad1d, ConstantPad2d, ConstantPad3d,
                       ReflectionPad1d, ReflectionPad2d, ReflectionPad3d, ReplicationPad1d, ReplicationPad2d,
                       ReplicationPad3d, ZeroPad1d, ZeroPad2d, ZeroPad3d)
+from .dropout_variants import AlphaDropout, Dropout1d, Dropout3d, FeatureAlphaDropout
+from .embedding_bag import EmbeddingBag

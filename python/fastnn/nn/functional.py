@@ -20,7 +20,6 @@ from .attention import multi_head_attention_forward  # noqa: F401
 from ..ops.activation_extra import (  # noqa: F401
     celu, glu, gumbel_softmax, hardshrink, hardsigmoid, hardswish, hardtanh, logsigmoid, mish, prelu, relu6, rrelu,
     selu, softmin, softshrink, softsign, tanhshrink, threshold)
-from ..ops.distance import cosine_similarity, pairwise_distance  # noqa: F401
 from ..ops.loss_composed import (  # noqa: F401
     cosine_embedding_loss, gaussian_nll_loss, margin_ranking_loss, multilabel_margin_loss,
     multilabel_soft_margin_loss, poisson_nll_loss, soft_margin_loss, triplet_margin_loss,
@@ -74,3 +73,8 @@ def adaptive_max_pool1d_with_indices(input, output_size, return_indices: bool = 
 
 def adaptive_max_pool2d_with_indices(input, output_size, return_indices: bool = True):
     return adaptive_max_pool2d(input, output_size, return_indices=True)
+# ---- linalg engineer: padding, similarity, one_hot, embedding_bag, dropout variants ----
+from ..ops.padding import pad  # noqa: E402,F401
+from ..ops.similarity import cosine_similarity, normalize, one_hot, pairwise_distance, pdist  # noqa: E402,F401
+from ..ops.embedding_bag import embedding_bag  # noqa: E402,F401
+from ..ops.dropout_variants import alpha_dropout, dropout1d, dropout3d, feature_alpha_dropout  # noqa: E402,F401

@@ -1,10 +1,10 @@
 """Padding modules (ConstantPad1d-3d, ZeroPad1d-3d, ReflectionPad1d-3d, ReplicationPad1d-3d, CircularPad1d-3d)
-over torch.nn.functional.pad (fastnn.ops.padding.pad), with torch's stored ``padding`` tuples and reprs.
-ops.padding is imported on first use: it arrives from the linalg engineer's branch."""
+over torch.nn.functional.pad (fastnn.ops.padding.pad), with torch's stored ``padding`` tuples and reprs."""
 from __future__ import annotations
 
 import numbers
 
+from ..ops.padding import pad
 from .module import Module
 
 
@@ -15,8 +15,6 @@ def _ntuple(padding, n: int):
 
 
 def _pad(input, padding, mode, value=None):
-    from ..ops.padding import pad
-
     return pad(input, padding, mode, value)
 
 

@@ -76,3 +76,7 @@ from .pixel_shuffle import pixel_shuffle, pixel_unshuffle
 from .fold import fold, unfold
 from .bilinear import bilinear
 from .unpool import max_unpool1d, max_unpool2d
+from . import matmul_family, einsum as _einsum_module  # noqa: F401
+from .matmul_family import (addbmm, addmm, addmv, addr, baddbmm, cdist, chain_matmul, cross, dot, ger, inner, kron,
+                            mv, outer, tensordot, vdot)
+from .einsum import einsum
