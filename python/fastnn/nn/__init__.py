@@ -20,3 +20,4 @@ from .rnn_cell import GRUCell, LSTMCell, RNNCell, RNNCellBase
 from .shape import Flatten, Unflatten
 from .sparse import Embedding
 from .transformer import TransformerEncoder, TransformerEncoderLayer
+from . import modules  # noqa: E402  (torch.nn.modules as a module path; last: it reads this package)
