@@ -2,6 +2,8 @@
 summarising with 3 edge items, 80 columns)."""
 from __future__ import annotations
 
+import numpy as np
+
 DEFAULTS = {"precision": 4, "threshold": 1000, "edgeitems": 3, "linewidth": 80, "sci_mode": None}
 _PROFILES = {"default": DEFAULTS, "short": {"precision": 2, "threshold": 1000, "edgeitems": 2, "linewidth": 80},
              "full": {"precision": 4, "threshold": 2**63 - 1, "edgeitems": 3, "linewidth": 80}}
@@ -22,11 +24,14 @@ def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=N
     options["sci_mode"] = sci_mode  # None: automatic, as torch
 
 
-def array_kwargs() -> dict:
-    """np.array2string's keywords for the current options."""
+def array_kwargs(arr) -> dict:
+    """np.array2string's keywords for the current options and host array ``arr``. Like torch, floats print
+    with ``precision`` digits each ('1.5000'), unless every finite value is an integer ('1., 2.')."""
     kw = {"precision": options["precision"], "threshold": options["threshold"], "edgeitems": options["edgeitems"],
           "max_line_width": options["linewidth"]}
+    if arr.dtype.kind == "f" and arr.size:
+        finite = arr[np.isfinite(arr)]
+        kw["floatmode"] = "maxprec" if (finite == np.round(finite)).all() else "fixed"
     if options["sci_mode"] is not None:
-        kw["floatmode"] = "fixed" if not options["sci_mode"] else "maxprec"
         kw["suppress_small"] = not options["sci_mode"]
     return kw

@@ -241,7 +241,8 @@ class Tensor:
     def __repr__(self) -> str:
         prefix = "tensor("
         # __array__ hands back host (NumPy) data on every device, so NumPy formats it.
-        body = np.array2string(self.__array__(), separator=", ", prefix=prefix, **_printing.array_kwargs())
+        host = self.__array__()
+        body = np.array2string(host, separator=", ", prefix=prefix, **_printing.array_kwargs(host))
         extras = []
         if self.dtype not in (dtypes.default_float, dtypes.int64, dtypes.bool_) or self._data.size == 0:
             if not (self._data.size == 0 and self.dtype is dtypes.default_float):

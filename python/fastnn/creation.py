@@ -201,6 +201,8 @@ def randint(low, high=None, size=None, *, generator=None, dtype=None, device=Non
         if high is None:
             raise TypeError("randint() missing required argument 'size'")
         low, high, size = 0, low, high
+    elif high is None:  # randint(high, size=...)
+        low, high = 0, low
     if high <= low:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     dt = dtypes.to_dtype(dtype) if dtype is not None else dtypes.int64
