@@ -189,8 +189,9 @@ def save(obj: Any, f: PathLike, pickle_module=None, pickle_protocol: int = seria
          _use_new_zipfile_serialization: bool = True, _disable_byteorder_record: bool = False) -> None:
     """Saves ``obj`` (a tensor, or dicts/lists/tuples of tensors, NumPy arrays, str, int, float, bool, None:
     a state_dict, an optimizer state_dict, a whole checkpoint) to ``f`` in the safetensors format; any other
-    object (``torch.save(model)``) in a pickle container (protocol ``pickle_protocol``), which loads only with
-    ``load(f, weights_only=False)`` unless its globals are allowlisted.
+    object (``torch.save(model)``) in a pickle container (protocol ``pickle_protocol``, at least 4: see
+    ``serialization.dumps``), which loads only with ``load(f, weights_only=False)`` unless its globals are
+    allowlisted.
 
     ``f`` is a path (str or os.PathLike), written atomically: a temp file in the same directory, flushed,
     fsynced and renamed over ``f``; on any error the previous file is untouched and the temp file removed.

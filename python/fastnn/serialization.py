@@ -101,7 +101,10 @@ class _WeightsUnpickler(pickle.Unpickler):
 
 
 def dumps(obj, protocol: int | None = None) -> bytes:
-    return PICKLE_MAGIC + pickle.dumps(obj, protocol=DEFAULT_PROTOCOL if protocol is None else protocol)
+    """The container's bytes. Tensors' bytes travel inside the pickle stream (torch keeps them beside it, in
+    a zip), so the protocol is at least 4: protocols 2 and 3 would spell large bytes objects as Latin-1 text
+    through ``_codecs.encode``. The file is only read by ``fastnn.load``, so a higher protocol costs nothing."""
+    return PICKLE_MAGIC + pickle.dumps(obj, protocol=max(4, DEFAULT_PROTOCOL if protocol is None else protocol))
 
 
 def loads(payload: bytes, weights_only: bool):
