@@ -115,8 +115,10 @@ def loads(payload: bytes, weights_only: bool):
         return pickle.loads(payload)
     try:
         return _WeightsUnpickler(_io.BytesIO(payload)).load()
-    except UnpicklingError:
-        raise
+    except UnpicklingError as e:
+        if str(e).startswith("Weights only load failed"):
+            raise
+        raise _refusal(f"{type(e).__name__}: {e}") from None
     except Exception as e:  # a malformed stream: say so in torch's terms
         raise _refusal(f"{type(e).__name__}: {e}") from None
 
