@@ -214,23 +214,24 @@ class _Workers:
         elif isinstance(ctx, str):
             ctx = _mp.get_context(ctx)
         n = loader.num_workers
-        base_seed = int(_rng(loader.generator).integers(0, 2**63 - 1))  # torch draws it from the loader's generator
         self.result_queue = ctx.Queue()
-        self.index_queues = []
-        self.procs = []
-        for i in range(n):
-            q = ctx.Queue()
+        self.index_queues = [ctx.Queue() for _ in range(n)]
+        for q in self.index_queues:
             q.cancel_join_thread()  # exiting must not wait for tasks nobody will read
+        self.procs = [None] * n
+        self.alive = True
+        self.first = True
+        # The first tasks are queued before the workers start and before their seed is drawn: a shuffling
+        # sampler draws its order first, from the same generator, so the order equals num_workers=0's.
+        self.reset()
+        base_seed = int(_rng(loader.generator).integers(0, 2**63 - 1))  # torch draws it from the loader's generator
+        for i, q in enumerate(self.index_queues):
             p = ctx.Process(target=_worker.worker_loop, daemon=True,
                             args=(loader.dataset, q, self.result_queue, loader.collate_fn, loader._auto_collation,
                                   loader.batch_size, loader.drop_last, base_seed + i, loader.worker_init_fn, i, n,
                                   loader._iterable))
             p.start()
-            self.index_queues.append(q)
-            self.procs.append(p)
-        self.alive = True
-        self.first = True
-        self.reset()
+            self.procs[i] = p
 
     def reset(self) -> None:
         loader = self.loader
@@ -284,13 +285,13 @@ class _Workers:
                 return self.result_queue.get(timeout=step)
             except _queue.Empty:
                 waited += step
-                dead = [p.pid for p in self.procs if not p.is_alive()]
+                dead = [p.pid for p in self.procs if p is not None and not p.is_alive()]
                 if dead:
-                    self.shutdown()
+                    self.shutdown(graceful=False)
                     raise RuntimeError(f"DataLoader worker (pid(s) {', '.join(map(str, dead))}) exited "
                                        "unexpectedly") from None
                 if timeout > 0 and waited >= timeout:
-                    self.shutdown()
+                    self.shutdown(graceful=False)
                     raise RuntimeError(f"DataLoader timed out after {timeout} seconds") from None
 
     def epoch(self, shutdown: bool = False):
@@ -303,7 +304,7 @@ class _Workers:
                 w = self.task_worker.pop(self.rcvd_idx)
                 self.rcvd_idx += 1
                 if isinstance(result, _worker.ExceptionWrapper):
-                    self.shutdown()
+                    self.shutdown(graceful=False)
                     result.reraise()
                 if isinstance(result, _worker.IterableDone):
                     self.active[w] = False
@@ -315,7 +316,9 @@ class _Workers:
             if shutdown or not self.alive:
                 self.shutdown()
 
-    def shutdown(self) -> None:
+    def shutdown(self, graceful: bool = True) -> None:
+        """Stops the workers: asked to exit (``graceful``: the end of an epoch), else terminated at once (an
+        error, a timeout, a dead sibling: what they are doing no longer matters, as in torch)."""
         if not self.alive:
             return
         self.alive = False
@@ -325,6 +328,10 @@ class _Workers:
             except (OSError, ValueError):
                 pass
         for p in self.procs:
+            if p is None:  # never started (an error while starting the others)
+                continue
+            if not graceful:
+                p.terminate()
             p.join(timeout=5)
             if p.is_alive():
                 p.terminate()
