@@ -181,7 +181,8 @@ def test_small_tensor_methods():
     assert torch.is_tensor(x) and not torch.is_tensor(np.zeros(1)) and torch.numel(x) == 3
     assert torch.is_floating_point(x) and torch.is_nonzero(torch.tensor([2]))
     assert len(x) == 1 and [r.shape for r in x] == [(3,)] and int(torch.tensor(3)) == 3
-    assert float(torch.tensor(2.5)) == 2.5 and bool(torch.tensor(1)) and [10, 20][torch.tensor(1, dtype=torch.int32)] == 20
+    assert float(torch.tensor(2.5)) == 2.5 and bool(torch.tensor(1))
+    assert [10, 20][torch.tensor(1, dtype=torch.int32)] == 20
     assert not x.is_sparse
 
 
