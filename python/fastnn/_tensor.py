@@ -13,6 +13,7 @@ import numpy as np
 from . import dtypes
 from ._device import device as _device
 from .backend import backend_of, get_backend
+from .backend import shared_memory as _shared_memory
 from .backend.registry import _BY_TYPE as _ARRAY_TYPES
 
 _new = object.__new__
@@ -293,8 +294,7 @@ class Tensor:
         # Pickled as host bytes + dtype name + shape + requires_grad, rebuilt by one module-level function:
         # no NumPy globals, so fastnn.load's weights_only unpickler can allow exactly this rebuild.
         # The graph is not pickled (a non-leaf arrives as a leaf), as with torch.save.
-        arr = backend_of(self._data).to_host(self._data)
-        return (_rebuild_tensor, (type(self).__name__, arr.tobytes(), arr.dtype.name, arr.shape, self._requires_grad))
+        return (_rebuild_tensor, _host_state(self))
 
     # ---- autograd ---------------------------------------------------------------------------------------
     def backward(self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False,
@@ -770,36 +770,31 @@ class Tensor:
         return False  # a dense Tensor; fastnn.sparse's COO tensors answer True
 
     def to_sparse(self, sparse_dim: int | None = None):
-        from .sparse import from_dense
-
-        return from_dense(self, sparse_dim)
+        return _sparse.from_dense(self, sparse_dim)
 
     def share_memory_(self) -> "Tensor":
         """Moves the storage into shared memory (an anonymous shared mapping), so that processes forked
         afterwards (torch.multiprocessing's Hogwild pattern) see each other's writes. A no-op when shared."""
-        from .backend.shared_memory import share
-
-        self._data = share(self._data)
+        self._data = _shared_memory.share(self._data)
         return self
 
     def is_shared(self) -> bool:
-        from .backend.shared_memory import is_shared
-
-        return is_shared(self._data)
+        return _shared_memory.is_shared(self._data)
 
 
-def _rebuild_tensor(kind: str, raw: bytes, dtype_name: str, shape, requires_grad: bool) -> "Tensor":
-    """Unpickles what ``Tensor.__reduce_ex__`` wrote (``kind``: Tensor, Parameter or Buffer)."""
-    arr = np.frombuffer(raw, dtype=dtypes.to_dtype(dtype_name).np).reshape(shape).copy()
-    if kind == "Parameter":
-        from .nn.parameter import Parameter
+def _host_state(t: Tensor) -> tuple:
+    """What a pickle holds of a tensor: host bytes, dtype name, shape, requires_grad."""
+    arr = backend_of(t._data).to_host(t._data)
+    return (arr.tobytes(), arr.dtype.name, arr.shape, t._requires_grad)
 
-        return Parameter(Tensor._wrap(arr), requires_grad=requires_grad)
-    if kind == "Buffer":
-        from .nn.parameter import Buffer
 
-        return Buffer(Tensor._wrap(arr))
-    return Tensor._wrap(arr, requires_grad)
+def _host_array(raw: bytes, dtype_name: str, shape):
+    return np.frombuffer(raw, dtype=dtypes.to_dtype(dtype_name).np).reshape(shape).copy()
+
+
+def _rebuild_tensor(raw: bytes, dtype_name: str, shape, requires_grad: bool) -> "Tensor":
+    """Unpickles what ``Tensor.__reduce_ex__`` wrote (Parameter and Buffer have their own, in nn.parameter)."""
+    return Tensor._wrap(_host_array(raw, dtype_name, shape), requires_grad)
 
 
 # ---- imported last: each of these modules imports Tensor at its top, so the class must exist first. Module
@@ -819,6 +814,7 @@ from .ops import linalg as _linalg  # noqa: E402
 from .ops import reduction as _reduction  # noqa: E402
 from .ops import shape as _shape  # noqa: E402
 from .ops._util import normalize_dim  # noqa: E402
+from . import sparse as _sparse  # noqa: E402  (after the ops: it imports ops.sparse)
 
 # Bound as the op functions themselves, not as methods that call them (measured with thread time on tiny
 # tensors): a delegating method's extra Python frame costs ~30-40 ns, 1.5-2.5% of the hottest operators

@@ -23,6 +23,7 @@ _safe: dict[str, object] = {}  # "module.qualname" -> the object, allowlisted by
 # containers and values torch's weights-only unpickler accepts.
 _DEFAULT_SAFE = {
     ("fastnn._tensor", "_rebuild_tensor"), ("fastnn._tensor", "Size"), ("fastnn.dtypes", "_by_name"),
+    ("fastnn.nn.parameter", "_rebuild_parameter"), ("fastnn.nn.parameter", "_rebuild_buffer"),
     ("collections", "OrderedDict"), ("collections", "defaultdict"), ("collections", "Counter"),
     ("builtins", "set"), ("builtins", "frozenset"), ("builtins", "complex"), ("builtins", "slice"),
     ("builtins", "range"), ("builtins", "bytearray"), ("builtins", "list"), ("builtins", "dict"),
