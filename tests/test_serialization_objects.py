@@ -159,3 +159,27 @@ def test_a_malicious_pickle_never_runs_by_default(tmp_path):
     (tmp_path / "junk.pt").write_bytes(torch.serialization.PICKLE_MAGIC + b"\x80\x04garbage")
     with pytest.raises(pickle.UnpicklingError, match="Weights only load failed"):
         torch.load(tmp_path / "junk.pt")
+
+
+@pytest.mark.torch
+def test_pad_sequence_matches_torch():
+    t = pytest.importorskip("torch")
+    from fastnn.nn.utils.rnn import pad_sequence
+
+    rng = np.random.default_rng(0)
+    data = [rng.standard_normal((n, 2)).astype(np.float32) for n in (3, 1, 4)]
+    for kw in [{}, {"batch_first": True}, {"padding_value": -1.0, "padding_side": "left"}]:
+        seqs = [torch.tensor(d, requires_grad=True) for d in data]
+        ours = pad_sequence(seqs, **kw)
+        theirs = t.nn.utils.rnn.pad_sequence([t.tensor(d) for d in data], **kw)
+        np.testing.assert_array_equal(ours.detach().numpy(), theirs.numpy())
+        ours.sum().backward()
+        assert [s.grad.tolist() for s in seqs] == [np.ones_like(d).tolist() for d in data]
+
+
+def test_pin_memory_without_an_accelerator():
+    x = torch.ones(2)
+    assert not x.is_pinned()
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="Cannot access accelerator device when none is available"):
+            x.pin_memory()

@@ -778,6 +778,15 @@ class Tensor:
         self._data = _shared_memory.share(self._data)
         return self
 
+    def pin_memory(self, device=None) -> "Tensor":
+        # torch pins host memory for an accelerator's DMA; with none there it refuses, as here
+        if not _cuda.is_available():
+            raise RuntimeError("Cannot access accelerator device when none is available.")
+        raise NotImplementedError("pin_memory: fastnn has no pinned host memory; copy with .to('cuda')")
+
+    def is_pinned(self, device=None) -> bool:
+        return False  # fastnn never allocates pinned memory
+
     def is_shared(self) -> bool:
         return _shared_memory.is_shared(self._data)
 
@@ -815,6 +824,7 @@ from .ops import reduction as _reduction  # noqa: E402
 from .ops import shape as _shape  # noqa: E402
 from .ops._util import normalize_dim  # noqa: E402
 from . import sparse as _sparse  # noqa: E402  (after the ops: it imports ops.sparse)
+from . import cuda as _cuda  # noqa: E402
 
 # Bound as the op functions themselves, not as methods that call them (measured with thread time on tiny
 # tensors): a delegating method's extra Python frame costs ~30-40 ns, 1.5-2.5% of the hottest operators
