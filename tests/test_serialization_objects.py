@@ -183,3 +183,13 @@ def test_pin_memory_without_an_accelerator():
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match="Cannot access accelerator device when none is available"):
             x.pin_memory()
+
+
+@pytest.mark.torch
+def test_a_torch_checkpoint_is_refused_with_a_way_out(tmp_path):
+    t = pytest.importorskip("torch")
+    t.save({"w": t.ones(2)}, tmp_path / "torch.pt")
+    with pytest.raises(ValueError, match="PyTorch checkpoint.*state_dict to fastnn.save"):
+        torch.load(tmp_path / "torch.pt", weights_only=False)
+    torch.save(t.load(tmp_path / "torch.pt"), tmp_path / "ours.pt")  # the way out: torch tensors convert
+    assert torch.load(tmp_path / "ours.pt")["w"].tolist() == [1.0, 1.0]

@@ -45,7 +45,7 @@ from ._api import (compile, get_default_dtype, inference_mode, is_floating_point
                    set_float32_matmul_precision, get_float32_matmul_precision, use_deterministic_algorithms,
                    are_deterministic_algorithms_enabled, initial_seed)
 from . import backends, amp, accelerator, multiprocessing, serialization, sparse, utils
-from .amp import autocast
+from .amp import autocast, is_autocast_enabled
 from .sparse import sparse_coo_tensor, spmm
 from . import cuda_amp as _cuda_amp
 cuda.amp = _cuda_amp  # torch.cuda.amp, importable as a module path too (fastnn.cuda is a module, not a package)

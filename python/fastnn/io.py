@@ -434,7 +434,14 @@ def _load_buffer(buf, backend, weights_only: bool = True) -> Any:
     if bytes(buf[:len(magic)]) == magic:
         # (tensors unpickle onto the host: the CPU, the only device _map_location accepts)
         return serialization.loads(bytes(buf[len(magic):]), weights_only)
-    header, meta, start = _parse(buf)
+    try:
+        header, meta, start = _parse(buf)
+    except ValueError:
+        if bytes(buf[:4]) == b"PK\x03\x04":  # (checked only once the bytes are no safetensors file)
+            raise _corrupt("this is a PyTorch checkpoint (torch.save's zip format), which fastnn does not read; "
+                           "load it with torch and pass its state_dict to fastnn.save (torch tensors are "
+                           "converted)") from None
+        raise
     dec = _Decoder(buf, header, start, backend)
     if _STRUCTURE_KEY not in meta:
         return {name: dec._tensor(name) if entry["dtype"] in _TENSOR_DTYPES else dec._array(name)
