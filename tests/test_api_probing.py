@@ -157,3 +157,40 @@ def test_grad_scaler_on_cpu_follows_torch():
     fresh = torch.amp.GradScaler("cpu")
     fresh.load_state_dict(so.state_dict())
     assert fresh.get_scale() == so.get_scale()
+
+
+def test_a_training_script_written_for_torch_runs_unchanged(tmp_path):
+    """The preamble and loop of a typical published script, with only the import changed."""
+    torch.backends.cudnn.benchmark = True
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    use_amp = device.type == "cuda"
+    torch.manual_seed(1)
+    x = torch.randn(64, 4)
+    y = (x.sum(1) > 0).long()
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=16, shuffle=True,
+                                         num_workers=0, pin_memory=False, drop_last=True)
+    model = torch.compile(torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
+                          .to(device))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    scaler = torch.amp.GradScaler(device.type, enabled=use_amp)
+    log = []
+    for epoch in range(3):
+        for xb, yb in loader:
+            xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
+            opt.zero_grad(set_to_none=True)
+            with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
+                loss = torch.nn.functional.cross_entropy(model(xb), yb)
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+        log.append(f"epoch {epoch}: loss {loss:.4f} ({loss.item():.2f}) type {loss.type()}")
+    with torch.inference_mode():
+        acc = (model(x).argmax(1) == y).float().mean().item()
+    assert acc > 0.8 and log[-1].startswith("epoch 2: loss ") and "torch.FloatTensor" in log[-1]
+    torch.save(model, tmp_path / "model.pth")
+    torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scaler": scaler.state_dict()},
+               tmp_path / "ckpt.pth")
+    again = torch.load(tmp_path / "model.pth", map_location=device, weights_only=False)
+    ck = torch.load(tmp_path / "ckpt.pth", map_location=device)
+    again.load_state_dict(ck["model"])
+    np.testing.assert_array_equal(again(x).detach().numpy(), model(x).detach().numpy())
