@@ -316,3 +316,18 @@ def test_matmul_precision_and_determinism_switches():
     assert torch.are_deterministic_algorithms_enabled()
     torch.use_deterministic_algorithms(False)
     assert isinstance(torch.get_num_threads(), int)
+
+
+@pytest.mark.torch
+def test_finfo_iinfo_match_torch():
+    t = real()
+    for dt in ["float32", "float64", "float16"]:
+        a, b = torch.finfo(getattr(torch, dt)), t.finfo(getattr(t, dt))
+        assert (a.bits, a.eps, a.max, a.min, a.tiny, a.resolution, a.dtype) == \
+            (b.bits, b.eps, b.max, b.min, b.tiny, b.resolution, b.dtype) and repr(a) == repr(b)
+    assert torch.finfo().dtype == "float32"
+    for dt in ["int64", "int32", "int16", "int8", "uint8"]:
+        a, b = torch.iinfo(getattr(torch, dt)), t.iinfo(getattr(t, dt))
+        assert (a.bits, a.max, a.min, a.dtype) == (b.bits, b.max, b.min, b.dtype) and repr(a) == repr(b)
+    with pytest.raises(TypeError, match="floating point input type"):
+        torch.finfo(torch.int32)

@@ -43,7 +43,7 @@ from .random import Generator
 from ._api import (compile, get_default_dtype, inference_mode, is_floating_point, is_inference_mode_enabled,  # noqa: A004
                    is_nonzero, is_tensor, numel, set_default_dtype, set_default_tensor_type, set_printoptions,
                    set_float32_matmul_precision, get_float32_matmul_precision, use_deterministic_algorithms,
-                   are_deterministic_algorithms_enabled, initial_seed)
+                   are_deterministic_algorithms_enabled, initial_seed, finfo, iinfo)
 from . import backends, amp, accelerator, multiprocessing, serialization, sparse, utils
 from .amp import autocast, is_autocast_enabled
 from .sparse import sparse_coo_tensor, spmm

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 
+import numpy as _np
+
 from . import dtypes
 from ._printing import set_printoptions
 from ._tensor import Tensor
@@ -13,7 +15,7 @@ from .random import initial_seed
 __all__ = ["compile", "get_default_dtype", "inference_mode", "is_floating_point", "is_inference_mode_enabled",
            "is_nonzero", "is_tensor", "numel", "set_default_dtype", "set_default_tensor_type", "set_printoptions",
            "set_float32_matmul_precision", "get_float32_matmul_precision", "use_deterministic_algorithms",
-           "are_deterministic_algorithms_enabled", "initial_seed"]
+           "are_deterministic_algorithms_enabled", "initial_seed", "finfo", "iinfo"]
 
 
 def is_tensor(obj) -> bool:
@@ -132,3 +134,37 @@ def use_deterministic_algorithms(mode: bool, *, warn_only: bool = False) -> None
 
 def are_deterministic_algorithms_enabled() -> bool:
     return _deterministic
+
+
+class finfo:
+    """``torch.finfo(dtype=None)``: the limits of a float dtype (the default dtype when not given)."""
+
+    def __init__(self, type=None):  # noqa: A002  (torch's name)
+        dt = dtypes.default_float if type is None else dtypes.to_dtype(type)
+        if not dt.is_floating_point:
+            raise TypeError("torch.finfo() requires a floating point input type. Use torch.iinfo to handle "
+                            "'torch.finfo'")
+        info = _np.finfo(dt.np)
+        self.bits, self.dtype = info.bits, dt.name
+        self.eps, self.max, self.min = float(info.eps), float(info.max), float(info.min)
+        self.tiny = self.smallest_normal = float(info.smallest_normal)
+        self.resolution = float(str(info.resolution))  # 1e-06, not its float32 rounding (as torch)
+
+    def __repr__(self) -> str:
+        return (f"finfo(resolution={self.resolution:g}, min={self.min:g}, max={self.max:g}, eps={self.eps:g}, "
+                f"smallest_normal={self.smallest_normal:g}, tiny={self.tiny:g}, dtype={self.dtype})")
+
+
+class iinfo:
+    """``torch.iinfo(dtype)``: the limits of an integer dtype."""
+
+    def __init__(self, type):  # noqa: A002
+        dt = dtypes.to_dtype(type)
+        if dt.is_floating_point or dt is dtypes.bool_:
+            raise TypeError("torch.iinfo() requires an integer input type. Use torch.finfo to handle "
+                            "'torch.iinfo'")
+        info = _np.iinfo(dt.np)
+        self.bits, self.max, self.min, self.dtype = info.bits, int(info.max), int(info.min), dt.name
+
+    def __repr__(self) -> str:
+        return f"iinfo(min={self.min:g}, max={self.max:g}, dtype={self.dtype})"
