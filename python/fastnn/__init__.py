@@ -44,7 +44,7 @@ from ._api import (compile, get_default_dtype, inference_mode, is_floating_point
                    is_nonzero, is_tensor, numel, set_default_dtype, set_default_tensor_type, set_printoptions,
                    set_float32_matmul_precision, get_float32_matmul_precision, use_deterministic_algorithms,
                    are_deterministic_algorithms_enabled, initial_seed, finfo, iinfo)
-from . import backends, amp, accelerator, multiprocessing, serialization, sparse, utils
+from . import backends, amp, accelerator, serialization, sparse, utils
 from .amp import autocast, is_autocast_enabled
 from .sparse import sparse_coo_tensor, spmm
 from . import cuda_amp as _cuda_amp
@@ -59,6 +59,8 @@ def __getattr__(name: str):
     # fastnn.keras is imported on first use: PyTorch-style programs do not pay its ~4 ms at start-up.
     if name == "keras":
         return importlib.import_module(".keras", __name__)
+    if name == "multiprocessing":  # Python's multiprocessing costs start-up time: loaded on first use
+        return importlib.import_module(".multiprocessing", __name__)
     if name == "bfloat16":
         return dtypes.bfloat16  # raises: NumPy has no bfloat16 to store it (issue 15)
     raise AttributeError(f"module 'fastnn' has no attribute {name!r}")

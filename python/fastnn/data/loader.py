@@ -11,7 +11,6 @@ per worker, and handed out in sampler order: the same batches as ``num_workers=0
 from __future__ import annotations
 
 import math
-import multiprocessing as _mp
 import numbers
 import queue as _queue
 import warnings
@@ -207,6 +206,8 @@ class _Workers:
     """The worker processes of one DataLoader (for one epoch, or across epochs with persistent_workers)."""
 
     def __init__(self, loader: DataLoader) -> None:
+        import multiprocessing as _mp  # (here: programs without workers do not import it at start-up)
+
         self.loader = loader
         ctx = loader.multiprocessing_context
         if ctx is None:

@@ -10,20 +10,24 @@ from __future__ import annotations
 import os
 import queue as _queue
 import random
-import traceback
-from dataclasses import dataclass
 
 _info = None  # this process's WorkerInfo (None in the main process)
 
 
-@dataclass(frozen=True)
 class WorkerInfo:
-    """What ``get_worker_info()`` returns inside a worker (torch's fields)."""
+    """What ``get_worker_info()`` returns inside a worker (torch's fields, read-only)."""
 
-    id: int
-    num_workers: int
-    seed: int
-    dataset: object
+    __slots__ = ("id", "num_workers", "seed", "dataset")
+
+    def __init__(self, id: int, num_workers: int, seed: int, dataset) -> None:  # noqa: A002  (torch's name)
+        for k, v in (("id", id), ("num_workers", num_workers), ("seed", seed), ("dataset", dataset)):
+            object.__setattr__(self, k, v)
+
+    def __setattr__(self, key, value):
+        raise RuntimeError(f"Cannot assign attributes to WorkerInfo objects ({key})")
+
+    def __repr__(self) -> str:
+        return f"WorkerInfo(id={self.id}, num_workers={self.num_workers})"
 
 
 def get_worker_info() -> WorkerInfo | None:
@@ -35,6 +39,8 @@ class ExceptionWrapper:
     """An exception raised in a worker, carried to the main process with its traceback text."""
 
     def __init__(self, exc: BaseException, worker_id: int) -> None:
+        import traceback  # (here: only a failing worker pays for it)
+
         self.exc_type = type(exc)
         self.message = (f"Caught {type(exc).__name__} in DataLoader worker process {worker_id}.\nOriginal "
                         + traceback.format_exc())
