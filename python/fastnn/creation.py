@@ -105,17 +105,20 @@ def _sizes(size, kw, op: str):
 
 def zeros(*size, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
     be = get_backend(device)
-    return _make(be.zeros(_sizes(size, _size_kw(kw, "zeros"), "zeros"), _float_dtype(dtype).np), requires_grad)
+    shape = _sizes(size, _size_kw(kw, "zeros"), "zeros") if kw else shape_arg(size, "zeros")
+    return _make(be.zeros(shape, _float_dtype(dtype).np), requires_grad)
 
 
 def ones(*size, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
     be = get_backend(device)
-    return _make(be.xp.ones(_sizes(size, _size_kw(kw, "ones"), "ones"), _float_dtype(dtype).np), requires_grad)
+    shape = _sizes(size, _size_kw(kw, "ones"), "ones") if kw else shape_arg(size, "ones")
+    return _make(be.xp.ones(shape, _float_dtype(dtype).np), requires_grad)
 
 
 def empty(*size, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
     be = get_backend(device)
-    return _make(be.empty(_sizes(size, _size_kw(kw, "empty"), "empty"), _float_dtype(dtype).np), requires_grad)
+    shape = _sizes(size, _size_kw(kw, "empty"), "empty") if kw else shape_arg(size, "empty")
+    return _make(be.empty(shape, _float_dtype(dtype).np), requires_grad)
 
 
 def _size_kw(kw: dict, op: str):
@@ -173,24 +176,26 @@ def linspace(start, end, steps: int, dtype=None, device=None, requires_grad: boo
     return _make(xp.linspace(start, end, steps, dtype=np.float64).astype(_float_dtype(dtype).np), requires_grad)
 
 
-def _random_float(gen, shape, dt, normal: bool):
-    """Uniform [0, 1) or standard normal numbers of float dtype ``dt`` (NumPy draws float16 via float32)."""
-    draw = gen.standard_normal if normal else gen.random
-    if dt in (np.float32, np.float64):
-        return draw(shape, dtype=dt)
-    return draw(shape, dtype=np.float32).astype(dt)
+def _random_float(draw, shape, dt):
+    """``draw`` (a generator's random / standard_normal) of float dtype ``dt`` (float16 drawn via float32)."""
+    if dt is _F16:
+        return draw(shape, dtype=np.float32).astype(dt)
+    return draw(shape, dtype=dt)
+
+
+_F16 = np.dtype(np.float16)
 
 
 def rand(*size, generator=None, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
-    gen = numpy_generator(generator, device)
-    shape = _sizes(size, _size_kw(kw, "rand"), "rand")
-    return _make(_random_float(gen, shape, _float_dtype(dtype).np, False), requires_grad)
+    gen = get_backend(device).generator() if generator is None else numpy_generator(generator)
+    shape = _sizes(size, _size_kw(kw, "rand"), "rand") if kw else shape_arg(size, "rand")
+    return _make(_random_float(gen.random, shape, _float_dtype(dtype).np), requires_grad)
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
-    gen = numpy_generator(generator, device)
-    shape = _sizes(size, _size_kw(kw, "randn"), "randn")
-    return _make(_random_float(gen, shape, _float_dtype(dtype).np, True), requires_grad)
+    gen = get_backend(device).generator() if generator is None else numpy_generator(generator)
+    shape = _sizes(size, _size_kw(kw, "randn"), "randn") if kw else shape_arg(size, "randn")
+    return _make(_random_float(gen.standard_normal, shape, _float_dtype(dtype).np), requires_grad)
 
 
 def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None,
