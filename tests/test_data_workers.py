@@ -246,3 +246,12 @@ def test_multiprocessing_module_reexports_and_spawn_helper():
     with pytest.raises(mpx.ProcessRaisedException, match="ZeroDivisionError"):
         mpx.spawn(lambda r: 1 / 0, nprocs=1, start_method="fork")
     assert mpx.get_sharing_strategy() in mpx.get_all_sharing_strategies()
+
+
+def test_leaving_an_epoch_early_stops_the_workers_at_once():
+    t0 = time.monotonic()
+    it = iter(DataLoader(Squares(200), batch_size=2, num_workers=2, timeout=20))
+    first = next(it)
+    assert first["y"].tolist() == [0, 1]
+    it.close()  # what `break` in a for loop does, once the iterator is dropped
+    assert time.monotonic() - t0 < 5

@@ -313,9 +313,9 @@ class _Workers:
                     continue
                 self._dispatch()
                 yield result
-        finally:
+        finally:  # also reached when the caller stops early (the generator is closed): nothing to wait for then
             if shutdown or not self.alive:
-                self.shutdown()
+                self.shutdown(graceful=self.rcvd_idx >= self.send_idx)
 
     def shutdown(self, graceful: bool = True) -> None:
         """Stops the workers: asked to exit (``graceful``: the end of an epoch), else terminated at once (an
