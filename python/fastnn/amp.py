@@ -2,7 +2,8 @@
 
 ``autocast``: fastnn computes in the dtypes it is given, so autocast can only be off or a no-op:
 - ``enabled=False`` and autocast on a CUDA device while CUDA is unavailable (torch warns "Disabling autocast"
-  and runs in float32; so does fastnn) run the body unchanged;
+  and runs in float32; so does fastnn) run the body unchanged; with a CUDA device, an enabled autocast raises
+  NotImplementedError (the CUDA backend has no float16/bfloat16 autocast);
 - CPU autocast to float32 is not a dtype torch's CPU autocast supports: torch warns and disables, as here;
 - CPU autocast to bfloat16 (torch's default there) or float16 would run matmuls and convolutions in reduced
   precision in torch: fastnn cannot (bfloat16 is issue 15; no float16 kernels), so it refuses with
@@ -24,9 +25,6 @@ from .backend import backend_of
 from .cuda import is_available as _cuda_available
 
 __all__ = ["autocast", "GradScaler", "is_autocast_available"]
-
-_active: list = []  # the enabled autocast regions, innermost last (is_autocast_enabled reads it)
-
 
 def is_autocast_available(device_type: str) -> bool:
     return device_type in ("cpu", "cuda")
@@ -50,6 +48,9 @@ class autocast:
             warnings.warn("CUDA is not available or torch_xla is imported. Disabling autocast.", UserWarning,
                           stacklevel=2)
             self._enabled = False
+        elif device_type == "cuda":
+            raise NotImplementedError("autocast('cuda'): fastnn's CUDA backend has no reduced-precision (float16 "
+                                      "/ bfloat16) autocast yet; pass enabled=False to run in float32")
         elif device_type == "cpu":
             if self.fast_dtype is None:  # torch's CPU default is bfloat16
                 raise NotImplementedError("autocast('cpu'): CPU autocast runs in bfloat16 by default, which fastnn "
@@ -64,13 +65,9 @@ class autocast:
             self._enabled = False
 
     def __enter__(self):
-        if self._enabled:  # only reachable with a CUDA device: the CUDA backend computes in the given dtypes
-            _active.append(self)
-        return self
+        return self  # every autocast that gets here is disabled (see __init__): the body runs as written
 
     def __exit__(self, *exc):
-        if self._enabled:
-            _active.remove(self)
         return False
 
     def __call__(self, fn):
@@ -83,7 +80,8 @@ class autocast:
 
 
 def is_autocast_enabled(device_type: str | None = None) -> bool:
-    return any(a.device == (device_type or "cuda") for a in _active)
+    """Always False: fastnn never runs an autocast region in reduced precision (see ``autocast``)."""
+    return False
 
 
 class GradScaler:
