@@ -4,6 +4,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 import importlib
+import sys as _sys
 
 try:
     from .backend import native as _native  # loads fastnn._C (its ISA check runs now)
@@ -89,6 +90,22 @@ from . import distributions
 from .ops.similarity import cosine_similarity, pairwise_distance, pdist
 from .ops.embedding_bag import embedding_bag
 from .ops.dropout_variants import alpha_dropout, feature_alpha_dropout
+# ---- apimisc: the torch surface programs probe and construct with ----
+from .dtypes import float16, half, int8, int16, int32, short, uint8
+from .dtypes import int as int  # noqa: A001,PLC0414
+from .legacy_types import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor,
+                           LongTensor, ShortTensor)
+from .random import Generator
+from ._api import (compile, get_default_dtype, inference_mode, is_floating_point, is_inference_mode_enabled,  # noqa: A004
+                   is_nonzero, is_tensor, numel, set_default_dtype, set_default_tensor_type, set_printoptions,
+                   set_float32_matmul_precision, get_float32_matmul_precision, use_deterministic_algorithms,
+                   are_deterministic_algorithms_enabled, initial_seed, finfo, iinfo)
+from . import backends, amp, accelerator, serialization, sparse, utils
+from .amp import autocast, is_autocast_enabled
+from .sparse import sparse_coo_tensor, spmm
+from . import cuda_amp as _cuda_amp
+cuda.amp = _cuda_amp  # torch.cuda.amp, importable as a module path too (fastnn.cuda is a module, not a package)
+_sys.modules[__name__ + ".cuda.amp"] = _cuda_amp
 
 clip = clamp
 true_divide = div
@@ -98,4 +115,8 @@ def __getattr__(name: str):
     # fastnn.keras is imported on first use: PyTorch-style programs do not pay its ~4 ms at start-up.
     if name == "keras":
         return importlib.import_module(".keras", __name__)
+    if name == "multiprocessing":  # Python's multiprocessing costs start-up time: loaded on first use
+        return importlib.import_module(".multiprocessing", __name__)
+    if name == "bfloat16":
+        return dtypes.bfloat16  # raises: NumPy has no bfloat16 to store it (issue 15)
     raise AttributeError(f"module 'fastnn' has no attribute {name!r}")

@@ -13,6 +13,7 @@ import numpy as np
 from . import dtypes
 from ._device import device as _device
 from .backend import backend_of, get_backend
+from .backend import shared_memory as _shared_memory
 from .backend.registry import _BY_TYPE as _ARRAY_TYPES
 
 _new = object.__new__
@@ -40,8 +41,28 @@ class Tensor:
     __array_ufunc__ = None  # NumPy defers to our reflected operators: ndarray + Tensor -> Tensor
     __hash__ = object.__hash__  # stated: __eq__ below is elementwise and would otherwise unset hashing
 
-    def __init__(self, data=None, *, dtype=None, requires_grad: bool = False):
-        arr = _HOST.zeros((0,), dtypes.default_float.np) if data is None else _creation._to_array(data, dtype)
+    def __init__(self, *args, dtype=None, device=None, requires_grad: bool = False):
+        """``Tensor()`` (empty), ``Tensor(*sizes)`` / ``Tensor(Size)`` (zeros: torch leaves them uninitialised)
+        or ``Tensor(data)`` (copied, of the default float dtype unless ``data`` is a tensor, as in torch)."""
+        if len(args) == 1 and args[0] is None:  # Tensor(None): the old spelling of Tensor()
+            args = ()
+        if not args:
+            arr = get_backend(device).zeros((0,), (dtype and dtypes.to_dtype(dtype) or dtypes.default_float).np)
+        elif (all(isinstance(a, (int, np.integer)) and not isinstance(a, (bool, np.bool_)) for a in args)
+              or (len(args) == 1 and isinstance(args[0], Size))):
+            shape = tuple(args[0]) if isinstance(args[0], Size) else tuple(int(a) for a in args)
+            arr = get_backend(device).zeros(shape, (dtype and dtypes.to_dtype(dtype) or dtypes.default_float).np)
+        elif len(args) == 1:
+            data = args[0]
+            if dtype is None and not isinstance(data, Tensor):
+                dtype = dtypes.default_float
+            arr = _creation._to_array(data, dtype)
+            if device is not None:
+                arr = _creation._place(arr, get_backend(device), False)
+            elif arr is data:  # a NumPy array of the right dtype: copied, never aliased
+                arr = arr.copy()
+        else:
+            raise TypeError(f"Tensor(): expected sizes (ints) or one data argument, got {args!r}")
         self._set(arr, requires_grad)
 
     def _set(self, arr, requires_grad: bool) -> None:
@@ -221,10 +242,11 @@ class Tensor:
     def __repr__(self) -> str:
         prefix = "tensor("
         # __array__ hands back host (NumPy) data on every device, so NumPy formats it.
-        body = np.array2string(self.__array__(), separator=", ", prefix=prefix, threshold=1000, precision=4)
+        host = self.__array__()
+        body = np.array2string(host, separator=", ", prefix=prefix, **_printing.array_kwargs(host))
         extras = []
-        if self.dtype not in (dtypes.float32, dtypes.int64, dtypes.bool_) or self._data.size == 0:
-            if not (self._data.size == 0 and self.dtype is dtypes.float32):
+        if self.dtype not in (dtypes.default_float, dtypes.int64, dtypes.bool_) or self._data.size == 0:
+            if not (self._data.size == 0 and self.dtype is dtypes.default_float):
                 extras.append(f"dtype={self.dtype!r}")
         if self.device.type != "cpu":
             extras.append(f"device='{self.device}'")
@@ -256,7 +278,7 @@ class Tensor:
         return int(self.item())
 
     def __index__(self) -> int:
-        if self.dtype is not dtypes.int64 or self._data.size != 1:
+        if self._data.dtype.kind not in "iu" or self._data.size != 1:
             raise TypeError("only integer tensors of a single element can be converted to an index")
         return int(self.item())
 
@@ -268,8 +290,11 @@ class Tensor:
         memo[id(self)] = out
         return out
 
-    def __getstate__(self):
-        raise TypeError("fastnn tensors are not pickled; use fastnn.save / numpy() to persist them")
+    def __reduce_ex__(self, protocol):
+        # Pickled as host bytes + dtype name + shape + requires_grad, rebuilt by one module-level function:
+        # no NumPy globals, so fastnn.load's weights_only unpickler can allow exactly this rebuild.
+        # The graph is not pickled (a non-leaf arrives as a leaf), as with torch.save.
+        return (_rebuild_tensor, _host_state(self))
 
     # ---- autograd ---------------------------------------------------------------------------------------
     def backward(self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False,
@@ -1361,11 +1386,112 @@ class Tensor:
 
     def svd(self, some: bool = True, compute_uv: bool = True):
         return _decomp.torch_svd(self, some, compute_uv)
+    # ---- apimisc: the torch API surface programs reach for ------------------------------------------------
+    def __format__(self, format_spec: str) -> str:
+        # torch: a 0-d tensor formats as its Python number (f"{loss:.4f}"); any other, only with an empty spec
+        if self._data.ndim == 0:
+            return self.item().__format__(format_spec)
+        return object.__format__(self, format_spec)
+
+    def type(self, dtype=None, non_blocking: bool = False, **kwargs):
+        """``t.type()`` is torch's type string ('torch.FloatTensor'); ``t.type(dtype_or_name)`` casts."""
+        if dtype is None:
+            return _legacy.type_name(self)
+        return _conversion.cast(self, _legacy.resolve(dtype))
+
+    def new_tensor(self, data, dtype=None, device=None, requires_grad: bool = False) -> "Tensor":
+        return _creation.tensor(data.detach() if isinstance(data, Tensor) else data,
+                                dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad: bool = False) -> "Tensor":
+        return _creation.zeros(*size, dtype=dtype or self.dtype, device=device or self.device,
+                               requires_grad=requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad: bool = False) -> "Tensor":
+        return _creation.ones(*size, dtype=dtype or self.dtype, device=device or self.device,
+                              requires_grad=requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad: bool = False) -> "Tensor":
+        return _creation.empty(*size, dtype=dtype or self.dtype, device=device or self.device,
+                               requires_grad=requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> "Tensor":
+        return _creation.full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device,
+                              requires_grad=requires_grad)
+
+    def int(self) -> "Tensor":
+        return _conversion.cast(self, "int32")
+
+    def short(self) -> "Tensor":
+        return _conversion.cast(self, "int16")
+
+    def char(self) -> "Tensor":
+        return _conversion.cast(self, "int8")
+
+    def byte(self) -> "Tensor":
+        return _conversion.cast(self, "uint8")
+
+    def half(self) -> "Tensor":
+        return _conversion.cast(self, "float16")
+
+    def is_complex(self) -> bool:
+        return False  # fastnn has no complex dtypes
+
+    def is_signed(self) -> bool:
+        return self.dtype.is_signed
+
+    def nelement(self) -> int:
+        return int(self._data.size)
+
+    def ndimension(self) -> int:
+        return self._data.ndim
+
+    @property
+    def is_sparse(self) -> bool:
+        return False  # a dense Tensor; fastnn.sparse's COO tensors answer True
+
+    def to_sparse(self, sparse_dim: int | None = None):
+        return _sparse.from_dense(self, sparse_dim)
+
+    def share_memory_(self) -> "Tensor":
+        """Moves the storage into shared memory (an anonymous shared mapping), so that processes forked
+        afterwards (torch.multiprocessing's Hogwild pattern) see each other's writes. A no-op when shared."""
+        self._data = _shared_memory.share(self._data)
+        return self
+
+    def pin_memory(self, device=None) -> "Tensor":
+        # torch pins host memory for an accelerator's DMA; with none there it refuses, as here
+        if not _cuda.is_available():
+            raise RuntimeError("Cannot access accelerator device when none is available.")
+        raise NotImplementedError("pin_memory: fastnn has no pinned host memory; copy with .to('cuda')")
+
+    def is_pinned(self, device=None) -> bool:
+        return False  # fastnn never allocates pinned memory
+
+    def is_shared(self) -> bool:
+        return _shared_memory.is_shared(self._data)
+
+
+def _host_state(t: Tensor) -> tuple:
+    """What a pickle holds of a tensor: host bytes, dtype name, shape, requires_grad."""
+    arr = backend_of(t._data).to_host(t._data)
+    return (arr.tobytes(), arr.dtype.name, arr.shape, t._requires_grad)
+
+
+def _host_array(raw: bytes, dtype_name: str, shape):
+    return np.frombuffer(raw, dtype=dtypes.to_dtype(dtype_name).np).reshape(shape).copy()
+
+
+def _rebuild_tensor(raw: bytes, dtype_name: str, shape, requires_grad: bool) -> "Tensor":
+    """Unpickles what ``Tensor.__reduce_ex__`` wrote (Parameter and Buffer have their own, in nn.parameter)."""
+    return Tensor._wrap(_host_array(raw, dtype_name, shape), requires_grad)
 
 
 # ---- imported last: each of these modules imports Tensor at its top, so the class must exist first. Module
 # objects (not names) are bound where the module may still be initialising when this runs.
 from . import creation as _creation  # noqa: E402
+from . import legacy_types as _legacy  # noqa: E402
+from . import _printing  # noqa: E402
 from .autograd import functional as _functional  # noqa: E402
 from .autograd.grad_mode import is_grad_enabled  # noqa: E402
 from .autograd.graph import watch_output  # noqa: E402
@@ -1395,6 +1521,8 @@ from .ops import splitting as _splitting  # noqa: E402
 from .ops import triangular as _triangular  # noqa: E402
 from .ops import sorting as _sorting  # noqa: E402
 from .ops._util import normalize_dim  # noqa: E402
+from . import sparse as _sparse  # noqa: E402  (after the ops: it imports ops.sparse)
+from . import cuda as _cuda  # noqa: E402
 
 # Bound as the op functions themselves, not as methods that call them (measured with thread time on tiny
 # tensors): a delegating method's extra Python frame costs ~30-40 ns, 1.5-2.5% of the hottest operators

@@ -26,7 +26,7 @@ def sum(a: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  #
     x = a._data
     if dtype is not None:
         x = x.astype(dtypes.to_dtype(dtype).np)
-    elif x.dtype.kind in "bi":
+    elif x.dtype.kind in "biu":
         x = x.astype(np.int64)  # PyTorch sums bools and ints as int64
     # The method form skips NumPy's Python-level reduction wrapper (a third of a small sum's cost).
     y = x.sum(axis=axes if len(axes) != x.ndim else None, keepdims=keepdim)
