@@ -2,7 +2,6 @@
 torch itself: every file in tests/torch_programs/ is written for torch; it runs as it is under torch and
 with its import lines rewritten to fastnn, and both runs must learn (each program's own metric, with the
 same bar for both libraries)."""
-import importlib.util
 import re
 import sys
 import types
