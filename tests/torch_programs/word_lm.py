@@ -155,7 +155,7 @@ def main():
     out = {}
     for rnn_type in ("LSTM", "GRU"):
         model = RNNModel(rnn_type, ntoken, 16, 16, 2, dropout=0.1)
-        out[rnn_type] = train(model, data, ntoken, 3, lr=20.0)
+        out[rnn_type] = train(model, data, ntoken, 6, lr=20.0)
     model = TransformerModel(ntoken, 16, 2, 32, 2, dropout=0.1)
     out["Transformer"] = train(model, data, ntoken, 3, lr=1.0, transformer=True)
     return {k: (v[0], v[-1]) for k, v in out.items()}
