@@ -4,11 +4,16 @@ once over a library's `nn` / `optim` namespaces so fastnn and torch run the very
 NumPy has no autograd or layers: its worker reports no rows here."""
 from __future__ import annotations
 
+import importlib.util
+import sys
+from pathlib import Path
+
 import numpy as np
 
 from common import median_time
 
-MODELS = ("mlp", "cnn", "lstm", "transformer")
+MODELS = ("mlp", "cnn", "lstm", "transformer", "gpt")
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def _lib(lib: str):
@@ -67,11 +72,57 @@ def _transformer(L):
 
 BUILDERS = {"mlp": _mlp, "cnn": _cnn, "lstm": _lstm, "transformer": _transformer}
 CASES = {"mlp": "MLP 784-256-256-10 b128", "cnn": "LeNet 1x28x28 b64", "lstm": "LSTM 2x128 seq50 b32",
-         "transformer": "encoder 2xd128 L128 b16"}
+         "transformer": "encoder 2xd128 L128 b16", "gpt": "GPT 3xd128 L64 b24 AdamW"}
+# examples/gpt_text.py's default configuration (its vocabulary is the corpus's 73 characters).
+GPT_SIZES = {"vocab_size": 73, "block_size": 64, "n_layer": 3, "n_head": 4, "n_embd": 128}
+GPT_BATCH = 24
+_PORT = {"import fastnn as torch": "import torch", "import fastnn.nn as nn": "import torch.nn as nn",
+         "import fastnn.nn.functional as F": "import torch.nn.functional as F"}
+
+
+def gpt_module(lib: str):
+    """examples/gpt_text.py as a module of ``lib``: for torch its three imports are switched, the port the
+    example promises in reverse, so both libraries run the very same model source."""
+    source = (EXAMPLES / "gpt_text.py").read_text()
+    if lib == "torch":
+        for ours, theirs in _PORT.items():
+            assert ours in source, ours
+            source = source.replace(ours, theirs)
+    spec = importlib.util.spec_from_loader(f"gpt_text_{lib}", loader=None)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses looks its class's module up there
+    exec(compile(source, str(EXAMPLES / "gpt_text.py"), "exec"), module.__dict__)
+    return module
+
+
+def gpt_step_fn(L, lib: str):
+    """One training step of the example's GPT as the example takes it: forward with the LM loss, backward,
+    gradient clipping and the AdamW step over its two parameter groups."""
+    g = gpt_module(lib)
+    L.manual_seed(0)
+    model = g.GPT(g.GPTConfig(**GPT_SIZES))
+    model.train()
+    opt = model.configure_optimizers(weight_decay=0.1, learning_rate=1e-3, betas=(0.9, 0.99))
+    rng = np.random.default_rng(0)
+    shape = (GPT_BATCH, GPT_SIZES["block_size"])
+    x = L.tensor(rng.integers(0, GPT_SIZES["vocab_size"], shape))
+    y = L.tensor(rng.integers(0, GPT_SIZES["vocab_size"], shape))
+    clip = L.nn.utils.clip_grad_norm_
+
+    def step():
+        _, loss = model(x, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        clip(model.parameters(), 1.0)
+        opt.step()
+
+    return step
 
 
 def step_fn(L, name: str):
     """A closure running one Adam training step of model ``name`` on fixed random data."""
+    if name == "gpt":
+        return gpt_step_fn(L, L.__name__)
     L.manual_seed(0)
     model, x_shape, classes = BUILDERS[name](L)
     model.train()

@@ -337,9 +337,9 @@ class TestBadInput:
         with pytest.raises(RuntimeError, match="is_causal"):
             self.sdpa(*self.qkv(), attn_mask=np.ones((4, 5), bool), is_causal=True)
 
-    def test_dropout_not_implemented(self):
-        with pytest.raises(NotImplementedError, match="dropout_p"):
-            self.sdpa(*self.qkv(), dropout_p=0.1)
+    def test_dropout_out_of_range(self):  # dropout_p in (0, 1] itself: tests/test_functional_misc.py
+        with pytest.raises(ValueError, match="dropout probability"):
+            self.sdpa(*self.qkv(), dropout_p=1.5)
 
     def test_scale_not_finite(self):
         with pytest.raises(ValueError, match="finite"):

@@ -24,15 +24,15 @@ PKG = pathlib.Path(fastnn.__file__).parent
 # PyTorch's Tensor methods that fastnn offers, each with the parameters PyTorch documents (after self).
 # torch's C methods mostly give inspect no signature, so these are written out from torch's docstrings;
 # where torch does give one (split, backward), the test compares with torch's instead. Parameters fastnn
-# does not implement (memory_format, rounding_mode, generator) are not offered.
+# does not implement (memory_format, generator) are not offered.
 SIGNATURES = {
     "sum": ["dim", "keepdim", "dtype"], "mean": ["dim", "keepdim", "dtype"],
     "max": ["dim", "keepdim"], "min": ["dim", "keepdim"], "amax": ["dim", "keepdim"], "amin": ["dim", "keepdim"],
-    "argmax": ["dim", "keepdim"], "argmin": ["dim", "keepdim"], "prod": ["dim", "keepdim"],
+    "argmax": ["dim", "keepdim"], "argmin": ["dim", "keepdim"], "prod": ["dim", "keepdim", "dtype"],
     "all": ["dim", "keepdim"], "any": ["dim", "keepdim"], "logsumexp": ["dim", "keepdim"],
     # both of torch's overloads in one: var(dim, unbiased, keepdim) and var(dim, *, correction, keepdim)
     "var": ["dim", "unbiased", "keepdim", "correction"], "std": ["dim", "unbiased", "keepdim", "correction"],
-    "add": ["other", "alpha"], "sub": ["other", "alpha"], "mul": ["other"], "div": ["other"],
+    "add": ["other", "alpha"], "sub": ["other", "alpha"], "mul": ["other"], "div": ["other", "rounding_mode"],
     "pow": ["exponent"], "neg": [], "exp": [], "log": [], "sqrt": [], "rsqrt": [], "square": [], "abs": [],
     "sign": [], "clamp": ["min", "max"], "clip": ["min", "max"], "maximum": ["other"], "minimum": ["other"],
     "eq": ["other"], "ne": ["other"], "lt": ["other"], "le": ["other"], "gt": ["other"], "ge": ["other"],
@@ -43,7 +43,7 @@ SIGNATURES = {
     "expand_as": ["other"], "contiguous": [], "clone": [], "split": ["split_size", "dim"],
     "chunk": ["chunks", "dim"], "narrow": ["dim", "start", "length"], "unbind": ["dim"],
     "index_select": ["dim", "index"], "matmul": ["other"], "mm": ["mat2"], "bmm": ["mat2"], "relu": [],
-    "sigmoid": [], "tanh": [], "softmax": ["dim"], "log_softmax": ["dim"], "type_as": ["other"],
+    "sigmoid": [], "tanh": [], "softmax": ["dim", "dtype"], "log_softmax": ["dim", "dtype"], "type_as": ["other"],
     "float": [], "double": [], "long": [], "bool": [], "zero_": [], "fill_": ["value"],
     "copy_": ["src", "non_blocking"], "add_": ["other", "alpha"], "sub_": ["other", "alpha"], "mul_": ["other"],
     "div_": ["other"], "clamp_": ["min", "max"], "normal_": ["mean", "std"],
@@ -53,7 +53,7 @@ SIGNATURES = {
     "is_contiguous": [], "backward": ["gradient", "retain_graph", "create_graph", "inputs"],
 }
 KEYWORD_ONLY = {"sum": {"dtype"}, "mean": {"dtype"}, "add": {"alpha"}, "sub": {"alpha"}, "var": {"correction"},
-                "std": {"correction"}, "numpy": {"force"}}
+                "std": {"correction"}, "numpy": {"force"}, "prod": {"dtype"}, "div": {"rounding_mode"}}
 OPERATORS = ["__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__", "__rtruediv__",
              "__pow__", "__rpow__", "__matmul__", "__rmatmul__", "__neg__", "__pos__", "__abs__", "__getitem__",
              "__setitem__", "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__and__", "__rand__",

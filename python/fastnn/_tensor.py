@@ -13,6 +13,7 @@ import numpy as np
 from . import dtypes
 from ._device import device as _device
 from .backend import backend_of, get_backend
+from .backend import shared_memory as _shared_memory
 from .backend.registry import _BY_TYPE as _ARRAY_TYPES
 
 _new = object.__new__
@@ -40,8 +41,28 @@ class Tensor:
     __array_ufunc__ = None  # NumPy defers to our reflected operators: ndarray + Tensor -> Tensor
     __hash__ = object.__hash__  # stated: __eq__ below is elementwise and would otherwise unset hashing
 
-    def __init__(self, data=None, *, dtype=None, requires_grad: bool = False):
-        arr = _HOST.zeros((0,), dtypes.default_float.np) if data is None else _creation._to_array(data, dtype)
+    def __init__(self, *args, dtype=None, device=None, requires_grad: bool = False):
+        """``Tensor()`` (empty), ``Tensor(*sizes)`` / ``Tensor(Size)`` (zeros: torch leaves them uninitialised)
+        or ``Tensor(data)`` (copied, of the default float dtype unless ``data`` is a tensor, as in torch)."""
+        if len(args) == 1 and args[0] is None:  # Tensor(None): the old spelling of Tensor()
+            args = ()
+        if not args:
+            arr = get_backend(device).zeros((0,), (dtype and dtypes.to_dtype(dtype) or dtypes.default_float).np)
+        elif (all(isinstance(a, (int, np.integer)) and not isinstance(a, (bool, np.bool_)) for a in args)
+              or (len(args) == 1 and isinstance(args[0], Size))):
+            shape = tuple(args[0]) if isinstance(args[0], Size) else tuple(int(a) for a in args)
+            arr = get_backend(device).zeros(shape, (dtype and dtypes.to_dtype(dtype) or dtypes.default_float).np)
+        elif len(args) == 1:
+            data = args[0]
+            if dtype is None and not isinstance(data, Tensor):
+                dtype = dtypes.default_float
+            arr = _creation._to_array(data, dtype)
+            if device is not None:
+                arr = _creation._place(arr, get_backend(device), False)
+            elif arr is data:  # a NumPy array of the right dtype: copied, never aliased
+                arr = arr.copy()
+        else:
+            raise TypeError(f"Tensor(): expected sizes (ints) or one data argument, got {args!r}")
         self._set(arr, requires_grad)
 
     def _set(self, arr, requires_grad: bool) -> None:
@@ -221,10 +242,11 @@ class Tensor:
     def __repr__(self) -> str:
         prefix = "tensor("
         # __array__ hands back host (NumPy) data on every device, so NumPy formats it.
-        body = np.array2string(self.__array__(), separator=", ", prefix=prefix, threshold=1000, precision=4)
+        host = self.__array__()
+        body = np.array2string(host, separator=", ", prefix=prefix, **_printing.array_kwargs(host))
         extras = []
-        if self.dtype not in (dtypes.float32, dtypes.int64, dtypes.bool_) or self._data.size == 0:
-            if not (self._data.size == 0 and self.dtype is dtypes.float32):
+        if self.dtype not in (dtypes.default_float, dtypes.int64, dtypes.bool_) or self._data.size == 0:
+            if not (self._data.size == 0 and self.dtype is dtypes.default_float):
                 extras.append(f"dtype={self.dtype!r}")
         if self.device.type != "cpu":
             extras.append(f"device='{self.device}'")
@@ -256,7 +278,7 @@ class Tensor:
         return int(self.item())
 
     def __index__(self) -> int:
-        if self.dtype is not dtypes.int64 or self._data.size != 1:
+        if self._data.dtype.kind not in "iu" or self._data.size != 1:
             raise TypeError("only integer tensors of a single element can be converted to an index")
         return int(self.item())
 
@@ -268,8 +290,11 @@ class Tensor:
         memo[id(self)] = out
         return out
 
-    def __getstate__(self):
-        raise TypeError("fastnn tensors are not pickled; use fastnn.save / numpy() to persist them")
+    def __reduce_ex__(self, protocol):
+        # Pickled as host bytes + dtype name + shape + requires_grad, rebuilt by one module-level function:
+        # no NumPy globals, so fastnn.load's weights_only unpickler can allow exactly this rebuild.
+        # The graph is not pickled (a non-leaf arrives as a leaf), as with torch.save.
+        return (_rebuild_tensor, _host_state(self))
 
     # ---- autograd ---------------------------------------------------------------------------------------
     def backward(self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False,
@@ -455,8 +480,8 @@ class Tensor:
     def mul(self, other) -> "Tensor":
         return _arith.mul(self, other)
 
-    def div(self, other) -> "Tensor":
-        return _arith.div(self, other)
+    def div(self, other, *, rounding_mode=None) -> "Tensor":
+        return _binary_math.div(self, other, rounding_mode=rounding_mode)
 
     def pow(self, exponent) -> "Tensor":
         return _arith.pow(self, exponent)
@@ -486,10 +511,10 @@ class Tensor:
         return _elementwise.sqrt(self)
 
     def rsqrt(self) -> "Tensor":
-        return _arith.div(1.0, _elementwise.sqrt(self))
+        return _trig.rsqrt(self)
 
     def square(self) -> "Tensor":
-        return _arith.mul(self, self)
+        return _trig.square(self)
 
     def abs(self) -> "Tensor":
         return _elementwise.abs(self)
@@ -570,8 +595,8 @@ class Tensor:
     def logsumexp(self, dim, keepdim: bool = False) -> "Tensor":
         return _reduction.logsumexp(self, dim, keepdim)
 
-    def prod(self, dim=None, keepdim: bool = False) -> "Tensor":
-        return _reduction.prod(self, dim, keepdim)
+    def prod(self, dim=None, keepdim: bool = False, *, dtype=None) -> "Tensor":
+        return _reduction.prod(self, dim, keepdim, dtype=dtype)
 
     def all(self, dim=None, keepdim: bool = False) -> "Tensor":
         return _reduction.all(self, dim, keepdim)
@@ -658,11 +683,412 @@ class Tensor:
     def leaky_relu(self, negative_slope: float = 0.01) -> "Tensor":
         return _activation.leaky_relu(self, negative_slope)
 
-    def softmax(self, dim: int) -> "Tensor":
-        return _activation.softmax(self, dim)
+    def softmax(self, dim: int, dtype=None) -> "Tensor":
+        return _activation.softmax(self, dim, dtype)
 
-    def log_softmax(self, dim: int) -> "Tensor":
-        return _activation.log_softmax(self, dim)
+    def log_softmax(self, dim: int, dtype=None) -> "Tensor":
+        return _activation.log_softmax(self, dim, dtype)
+
+    # ---- math: trigonometric, rounding, special functions, binary math, scans, norms ----------------------
+    # (ops/trig.py, rounding.py, special_math.py, binary_math.py, cumulative.py, stats.py, norms.py)
+    def tan(self) -> "Tensor":
+        return _trig.tan(self)
+
+    def asin(self) -> "Tensor":
+        return _trig.asin(self)
+
+    def acos(self) -> "Tensor":
+        return _trig.acos(self)
+
+    def atan(self) -> "Tensor":
+        return _trig.atan(self)
+
+    def sinh(self) -> "Tensor":
+        return _trig.sinh(self)
+
+    def cosh(self) -> "Tensor":
+        return _trig.cosh(self)
+
+    def asinh(self) -> "Tensor":
+        return _trig.asinh(self)
+
+    def acosh(self) -> "Tensor":
+        return _trig.acosh(self)
+
+    def atanh(self) -> "Tensor":
+        return _trig.atanh(self)
+
+    def arcsin(self) -> "Tensor":
+        return _trig.arcsin(self)
+
+    def arccos(self) -> "Tensor":
+        return _trig.arccos(self)
+
+    def arctan(self) -> "Tensor":
+        return _trig.arctan(self)
+
+    def arcsinh(self) -> "Tensor":
+        return _trig.arcsinh(self)
+
+    def arccosh(self) -> "Tensor":
+        return _trig.arccosh(self)
+
+    def arctanh(self) -> "Tensor":
+        return _trig.arctanh(self)
+
+    def expm1(self) -> "Tensor":
+        return _trig.expm1(self)
+
+    def exp2(self) -> "Tensor":
+        return _trig.exp2(self)
+
+    def log2(self) -> "Tensor":
+        return _trig.log2(self)
+
+    def log10(self) -> "Tensor":
+        return _trig.log10(self)
+
+    def reciprocal(self) -> "Tensor":
+        return _trig.reciprocal(self)
+
+    def sinc(self) -> "Tensor":
+        return _trig.sinc(self)
+
+    def deg2rad(self) -> "Tensor":
+        return _trig.deg2rad(self)
+
+    def rad2deg(self) -> "Tensor":
+        return _trig.rad2deg(self)
+
+    def erfc(self) -> "Tensor":
+        return _special_math.erfc(self)
+
+    def erfinv(self) -> "Tensor":
+        return _special_math.erfinv(self)
+
+    def lgamma(self) -> "Tensor":
+        return _special_math.lgamma(self)
+
+    def digamma(self) -> "Tensor":
+        return _special_math.digamma(self)
+
+    def i0(self) -> "Tensor":
+        return _special_math.i0(self)
+
+    def logit(self, eps=None) -> "Tensor":
+        return _special_math.logit(self, eps)
+
+    def floor(self) -> "Tensor":
+        return _rounding.floor(self)
+
+    def ceil(self) -> "Tensor":
+        return _rounding.ceil(self)
+
+    def trunc(self) -> "Tensor":
+        return _rounding.trunc(self)
+
+    def fix(self) -> "Tensor":
+        return _rounding.fix(self)
+
+    def frac(self) -> "Tensor":
+        return _rounding.frac(self)
+
+    def sgn(self) -> "Tensor":
+        return _rounding.sgn(self)
+
+    def signbit(self) -> "Tensor":
+        return _rounding.signbit(self)
+
+    def positive(self) -> "Tensor":
+        return _rounding.positive(self)
+
+    def negative(self) -> "Tensor":
+        return _rounding.negative(self)
+
+    def isinf(self) -> "Tensor":
+        return _rounding.isinf(self)
+
+    def isposinf(self) -> "Tensor":
+        return _rounding.isposinf(self)
+
+    def isneginf(self) -> "Tensor":
+        return _rounding.isneginf(self)
+
+    def isreal(self) -> "Tensor":
+        return _rounding.isreal(self)
+
+    def round(self, *, decimals: int = 0) -> "Tensor":
+        return _rounding.round(self, decimals=decimals)
+
+    def nan_to_num(self, nan: float = 0.0, posinf=None, neginf=None) -> "Tensor":
+        return _rounding.nan_to_num(self, nan, posinf, neginf)
+
+    def logical_and(self, other) -> "Tensor":
+        return _rounding.logical_and(self, other)
+
+    def logical_or(self, other) -> "Tensor":
+        return _rounding.logical_or(self, other)
+
+    def logical_xor(self, other) -> "Tensor":
+        return _rounding.logical_xor(self, other)
+
+    def bitwise_left_shift(self, other) -> "Tensor":
+        return _rounding.bitwise_left_shift(self, other)
+
+    def bitwise_right_shift(self, other) -> "Tensor":
+        return _rounding.bitwise_right_shift(self, other)
+
+    def bitwise_and(self, other) -> "Tensor":
+        return _arith.bitwise_and(self, other)
+
+    def bitwise_or(self, other) -> "Tensor":
+        return _arith.bitwise_or(self, other)
+
+    def bitwise_xor(self, other) -> "Tensor":
+        return _arith.bitwise_xor(self, other)
+
+    def bitwise_not(self) -> "Tensor":
+        return _arith.bitwise_not(self)
+
+    def remainder(self, other) -> "Tensor":
+        return _binary_math.remainder(self, other)
+
+    def fmod(self, other) -> "Tensor":
+        return _binary_math.fmod(self, other)
+
+    def floor_divide(self, other) -> "Tensor":
+        return _binary_math.floor_divide(self, other)
+
+    def atan2(self, other) -> "Tensor":
+        return _binary_math.atan2(self, other)
+
+    def arctan2(self, other) -> "Tensor":
+        return _binary_math.arctan2(self, other)
+
+    def hypot(self, other) -> "Tensor":
+        return _binary_math.hypot(self, other)
+
+    def copysign(self, other) -> "Tensor":
+        return _binary_math.copysign(self, other)
+
+    def logaddexp(self, other) -> "Tensor":
+        return _binary_math.logaddexp(self, other)
+
+    def logaddexp2(self, other) -> "Tensor":
+        return _binary_math.logaddexp2(self, other)
+
+    def xlogy(self, other) -> "Tensor":
+        return _binary_math.xlogy(self, other)
+
+    def fmax(self, other) -> "Tensor":
+        return _binary_math.fmax(self, other)
+
+    def fmin(self, other) -> "Tensor":
+        return _binary_math.fmin(self, other)
+
+    def heaviside(self, values) -> "Tensor":
+        return _binary_math.heaviside(self, values)
+
+    def float_power(self, exponent) -> "Tensor":
+        return _binary_math.float_power(self, exponent)
+
+    def clamp_min(self, min) -> "Tensor":  # noqa: A002
+        return _binary_math.clamp_min(self, min)
+
+    def clamp_max(self, max) -> "Tensor":  # noqa: A002
+        return _binary_math.clamp_max(self, max)
+
+    def divide(self, other, *, rounding_mode=None) -> "Tensor":
+        return _binary_math.div(self, other, rounding_mode=rounding_mode)
+
+    def lerp(self, end, weight) -> "Tensor":
+        return _binary_math.lerp(self, end, weight)
+
+    def addcmul(self, tensor1, tensor2, *, value=1) -> "Tensor":
+        return _binary_math.addcmul(self, tensor1, tensor2, value=value)
+
+    def addcdiv(self, tensor1, tensor2, *, value=1) -> "Tensor":
+        return _binary_math.addcdiv(self, tensor1, tensor2, value=value)
+
+    def isclose(self, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> "Tensor":
+        return _binary_math.isclose(self, other, rtol, atol, equal_nan)
+
+    def allclose(self, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+        return _binary_math.allclose(self, other, rtol, atol, equal_nan)
+
+    def equal(self, other) -> bool:
+        return _binary_math.equal(self, other)
+
+    def __floordiv__(self, other) -> "Tensor":
+        return _binary_math.floor_divide(self, other)
+
+    def __rfloordiv__(self, other) -> "Tensor":
+        return _binary_math.floor_divide(other, self)
+
+    def __mod__(self, other) -> "Tensor":
+        return _binary_math.remainder(self, other)
+
+    def __rmod__(self, other) -> "Tensor":
+        return _binary_math.remainder(other, self)
+
+    def __ifloordiv__(self, other) -> "Tensor":
+        return self._inplace("__ifloordiv__", _binary_math.floor_divide(self, other))
+
+    def __imod__(self, other) -> "Tensor":
+        return self._inplace("__imod__", _binary_math.remainder(self, other))
+
+    def cumsum(self, dim, *, dtype=None) -> "Tensor":
+        return _cumulative.cumsum(self, dim, dtype=dtype)
+
+    def cumprod(self, dim, *, dtype=None) -> "Tensor":
+        return _cumulative.cumprod(self, dim, dtype=dtype)
+
+    def cummax(self, dim):
+        return _cumulative.cummax(self, dim)
+
+    def cummin(self, dim):
+        return _cumulative.cummin(self, dim)
+
+    def logcumsumexp(self, dim) -> "Tensor":
+        return _cumulative.logcumsumexp(self, dim)
+
+    def nansum(self, dim=None, keepdim: bool = False, *, dtype=None) -> "Tensor":
+        return _stats.nansum(self, dim, keepdim, dtype=dtype)
+
+    def nanmean(self, dim=None, keepdim: bool = False, *, dtype=None) -> "Tensor":
+        return _stats.nanmean(self, dim, keepdim, dtype=dtype)
+
+    def count_nonzero(self, dim=None) -> "Tensor":
+        return _stats.count_nonzero(self, dim)
+
+    def aminmax(self, *, dim=None, keepdim: bool = False):
+        return _stats.aminmax(self, dim=dim, keepdim=keepdim)
+
+    def norm(self, p="fro", dim=None, keepdim: bool = False, dtype=None) -> "Tensor":
+        return _norms.norm(self, p, dim, keepdim, dtype=dtype)
+
+    def polygamma(self, n: int) -> "Tensor":
+        return _special_math.polygamma(n, self)
+
+    def mvlgamma(self, p: int) -> "Tensor":
+        return _special_math.mvlgamma(self, p)
+
+    def gcd(self, other) -> "Tensor":
+        return _float_bits.gcd(self, other)
+
+    def lcm(self, other) -> "Tensor":
+        return _float_bits.lcm(self, other)
+
+    def ldexp(self, other) -> "Tensor":
+        return _float_bits.ldexp(self, other)
+
+    def frexp(self):
+        return _float_bits.frexp(self)
+
+    def nextafter(self, other) -> "Tensor":
+        return _float_bits.nextafter(self, other)
+
+    def angle(self) -> "Tensor":
+        return _complex_parts.angle(self)
+
+    def conj(self) -> "Tensor":
+        return self
+
+    def conj_physical(self) -> "Tensor":
+        return self
+
+    def resolve_conj(self) -> "Tensor":
+        return self
+
+    def resolve_neg(self) -> "Tensor":
+        return self
+
+    @property
+    def real(self) -> "Tensor":
+        return self  # a real tensor is its own real part, as in PyTorch
+
+    @property
+    def imag(self) -> "Tensor":
+        return _complex_parts.imag(self)
+
+    def dist(self, other, p=2) -> "Tensor":
+        return _norms.dist(self, other, p)
+
+    def renorm(self, p, dim: int, maxnorm) -> "Tensor":
+        return _norms.renorm(self, p, dim, maxnorm)
+
+    # In-place forms for tensors outside the graph (as the other in-place updates above): the op's result
+    # written back through _inplace, which refuses tensors that need a gradient.
+    def floor_(self) -> "Tensor":
+        return self._inplace("floor_", _rounding.floor(self))
+
+    def ceil_(self) -> "Tensor":
+        return self._inplace("ceil_", _rounding.ceil(self))
+
+    def trunc_(self) -> "Tensor":
+        return self._inplace("trunc_", _rounding.trunc(self))
+
+    def round_(self, *, decimals: int = 0) -> "Tensor":
+        return self._inplace("round_", _rounding.round(self, decimals=decimals))
+
+    def nan_to_num_(self, nan: float = 0.0, posinf=None, neginf=None) -> "Tensor":
+        return self._inplace("nan_to_num_", _rounding.nan_to_num(self, nan, posinf, neginf))
+
+    def clamp_min_(self, min) -> "Tensor":  # noqa: A002
+        return self._inplace("clamp_min_", _binary_math.clamp_min(self, min))
+
+    def clamp_max_(self, max) -> "Tensor":  # noqa: A002
+        return self._inplace("clamp_max_", _binary_math.clamp_max(self, max))
+
+    def lerp_(self, end, weight) -> "Tensor":
+        return self._inplace("lerp_", _binary_math.lerp(self, end, weight))
+
+    def addcmul_(self, tensor1, tensor2, *, value=1) -> "Tensor":
+        return self._inplace("addcmul_", _binary_math.addcmul(self, tensor1, tensor2, value=value))
+
+    def addcdiv_(self, tensor1, tensor2, *, value=1) -> "Tensor":
+        return self._inplace("addcdiv_", _binary_math.addcdiv(self, tensor1, tensor2, value=value))
+
+    # ---- sorting and selection ------------------------------------------------------------------------------
+    def sort(self, dim: int = -1, descending: bool = False, *, stable=False):
+        return _sorting.sort(self, dim, descending, stable=stable)
+
+    def argsort(self, dim: int = -1, descending: bool = False, *, stable=False) -> "Tensor":
+        return _sorting.argsort(self, dim, descending, stable=stable)
+
+    def msort(self) -> "Tensor":
+        return _sorting.msort(self)
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):  # noqa: A002
+        return _sorting.topk(self, k, dim, largest, sorted)
+
+    def kthvalue(self, k: int, dim: int = -1, keepdim: bool = False):
+        return _sorting.kthvalue(self, k, dim, keepdim)
+
+    def median(self, dim=None, keepdim: bool = False):
+        return _sorting.median(self, dim, keepdim)
+
+    def nanmedian(self, dim=None, keepdim: bool = False):
+        return _sorting.nanmedian(self, dim, keepdim)
+
+    def mode(self, dim: int = -1, keepdim: bool = False):
+        return _sorting.mode(self, dim, keepdim)
+
+    def quantile(self, q, dim=None, keepdim: bool = False, *, interpolation: str = "linear") -> "Tensor":
+        return _sorting.quantile(self, q, dim, keepdim, interpolation=interpolation)
+
+    def nanquantile(self, q, dim=None, keepdim: bool = False, *, interpolation: str = "linear") -> "Tensor":
+        return _sorting.nanquantile(self, q, dim, keepdim, interpolation=interpolation)
+
+    def unique(self, sorted: bool = True, return_inverse: bool = False, return_counts: bool = False,  # noqa: A002
+               dim=None):
+        return _sorting.unique(self, sorted, return_inverse, return_counts, dim)
+
+    def unique_consecutive(self, return_inverse: bool = False, return_counts: bool = False, dim=None):
+        return _sorting.unique_consecutive(self, return_inverse, return_counts, dim)
+
+    def multinomial(self, num_samples: int, replacement: bool = False, *, generator=None) -> "Tensor":
+        return _sorting.multinomial(self, num_samples, replacement, generator=generator)
 
     # ---- dtype ----------------------------------------------------------------------------------------------
     def type_as(self, other) -> "Tensor":
@@ -680,22 +1106,423 @@ class Tensor:
     def bool(self) -> "Tensor":
         return _conversion.cast(self, "bool")
 
+    # ---- shape and indexing (flip ... scatter, searchsorted: ops/reshaping, triangular, scatter_gather) --------
+    def flip(self, *dims) -> "Tensor":
+        return _reshaping.flip(self, dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims)
+
+    def fliplr(self) -> "Tensor":
+        return _reshaping.fliplr(self)
+
+    def flipud(self) -> "Tensor":
+        return _reshaping.flipud(self)
+
+    def roll(self, shifts, dims=None) -> "Tensor":
+        return _reshaping.roll(self, shifts, dims)
+
+    def rot90(self, k: int = 1, dims=(0, 1)) -> "Tensor":
+        return _reshaping.rot90(self, k, dims)
+
+    def repeat(self, *sizes) -> "Tensor":
+        return _reshaping.repeat(self, *sizes)
+
+    def repeat_interleave(self, repeats, dim=None, *, output_size=None) -> "Tensor":
+        return _reshaping.repeat_interleave(self, repeats, dim, output_size=output_size)
+
+    def tile(self, *dims) -> "Tensor":
+        return _reshaping.tile(self, dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims)
+
+    def broadcast_to(self, size) -> "Tensor":
+        return _reshaping.broadcast_to(self, size)
+
+    def movedim(self, source, destination) -> "Tensor":
+        return _reshaping.movedim(self, source, destination)
+
+    def moveaxis(self, source, destination) -> "Tensor":
+        return _reshaping.movedim(self, source, destination)
+
+    def swapaxes(self, axis0: int, axis1: int) -> "Tensor":
+        return _shape.transpose(self, axis0, axis1)
+
+    def swapdims(self, dim0: int, dim1: int) -> "Tensor":
+        return _shape.transpose(self, dim0, dim1)
+
+    def ravel(self) -> "Tensor":
+        return _reshaping.ravel(self)
+
+    def unfold(self, dimension: int, size: int, step: int) -> "Tensor":
+        return _reshaping.unfold(self, dimension, size, step)
+
+    def narrow_copy(self, dim: int, start: int, length: int) -> "Tensor":
+        return _reshaping.narrow_copy(self, dim, start, length)
+
+    def select(self, dim: int, index: int) -> "Tensor":
+        return _reshaping.select(self, dim, index)
+
+    def take(self, index) -> "Tensor":
+        return _reshaping.take(self, index)
+
+    def tril(self, diagonal: int = 0) -> "Tensor":
+        return _triangular.tril(self, diagonal)
+
+    def triu(self, diagonal: int = 0) -> "Tensor":
+        return _triangular.triu(self, diagonal)
+
+    def tril_(self, diagonal: int = 0) -> "Tensor":
+        return _scatter_gather.inplace(self, "tril_", _triangular.tril(self, diagonal))
+
+    def triu_(self, diagonal: int = 0) -> "Tensor":
+        return _scatter_gather.inplace(self, "triu_", _triangular.triu(self, diagonal))
+
+    def diag(self, diagonal: int = 0) -> "Tensor":
+        return _triangular.diag(self, diagonal)
+
+    def diag_embed(self, offset: int = 0, dim1: int = -2, dim2: int = -1) -> "Tensor":
+        return _triangular.diag_embed(self, offset, dim1, dim2)
+
+    def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1) -> "Tensor":
+        return _triangular.diagonal(self, offset, dim1, dim2)
+
+    def diagflat(self, offset: int = 0) -> "Tensor":
+        return _triangular.diagflat(self, offset)
+
+    def trace(self) -> "Tensor":
+        return _triangular.trace(self)
+
+    def gather(self, dim: int, index, *, sparse_grad: bool = False) -> "Tensor":
+        return _scatter_gather.gather(self, dim, index, sparse_grad=sparse_grad)
+
+    def take_along_dim(self, indices, dim=None) -> "Tensor":
+        return _scatter_gather.take_along_dim(self, indices, dim)
+
+    def scatter(self, dim: int, index, src=None, *, value=None, reduce=None) -> "Tensor":
+        return _scatter_gather.scatter(self, dim, index, src, value=value, reduce=reduce)
+
+    def scatter_(self, dim: int, index, src=None, *, value=None, reduce=None) -> "Tensor":
+        return _scatter_gather.inplace(self, "scatter_", _scatter_gather.scatter(self, dim, index, src, value=value,
+                                                                                  reduce=reduce), src)
+
+    def scatter_add(self, dim: int, index, src) -> "Tensor":
+        return _scatter_gather.scatter_add(self, dim, index, src)
+
+    def scatter_add_(self, dim: int, index, src) -> "Tensor":
+        return _scatter_gather.inplace(self, "scatter_add_", _scatter_gather.scatter_add(self, dim, index, src), src)
+
+    def scatter_reduce(self, dim: int, index, src, reduce: str, *, include_self: bool = True) -> "Tensor":
+        return _scatter_gather.scatter_reduce(self, dim, index, src, reduce, include_self=include_self)
+
+    def scatter_reduce_(self, dim: int, index, src, reduce: str, *, include_self: bool = True) -> "Tensor":
+        return _scatter_gather.inplace(self, "scatter_reduce_", _scatter_gather.scatter_reduce(
+            self, dim, index, src, reduce, include_self=include_self), src)
+
+    def index_add(self, dim: int, index, source, *, alpha=1) -> "Tensor":
+        return _scatter_gather.index_add(self, dim, index, source, alpha=alpha)
+
+    def index_add_(self, dim: int, index, source, *, alpha=1) -> "Tensor":
+        return _scatter_gather.inplace(self, "index_add_", _scatter_gather.index_add(self, dim, index, source,
+                                                                                      alpha=alpha), source)
+
+    def index_copy(self, dim: int, index, source) -> "Tensor":
+        return _scatter_gather.index_copy(self, dim, index, source)
+
+    def index_copy_(self, dim: int, index, source) -> "Tensor":
+        return _scatter_gather.inplace(self, "index_copy_", _scatter_gather.index_copy(self, dim, index, source),
+                                       source)
+
+    def index_fill(self, dim: int, index, value) -> "Tensor":
+        return _scatter_gather.index_fill(self, dim, index, value)
+
+    def index_fill_(self, dim: int, index, value) -> "Tensor":
+        return _scatter_gather.inplace(self, "index_fill_", _scatter_gather.index_fill(self, dim, index, value),
+                                       value)
+
+    def index_put(self, indices, values, accumulate: bool = False) -> "Tensor":
+        return _scatter_gather.index_put(self, indices, values, accumulate)
+
+    def index_put_(self, indices, values, accumulate: bool = False) -> "Tensor":
+        return _scatter_gather.inplace(self, "index_put_", _scatter_gather.index_put(self, indices, values,
+                                                                                      accumulate), values)
+
+    def masked_select(self, mask) -> "Tensor":
+        return _scatter_gather.masked_select(self, mask)
+
+    def masked_scatter(self, mask, source) -> "Tensor":
+        return _scatter_gather.masked_scatter(self, mask, source)
+
+    def masked_scatter_(self, mask, source) -> "Tensor":
+        return _scatter_gather.inplace(self, "masked_scatter_", _scatter_gather.masked_scatter(self, mask, source),
+                                       source)
+
+    def tensor_split(self, indices_or_sections, dim: int = 0):
+        return _splitting.tensor_split(self, indices_or_sections, dim)
+
+    def hsplit(self, indices_or_sections):
+        return _splitting.hsplit(self, indices_or_sections)
+
+    def vsplit(self, indices_or_sections):
+        return _splitting.vsplit(self, indices_or_sections)
+
+    def dsplit(self, indices_or_sections):
+        return _splitting.dsplit(self, indices_or_sections)
+
+    def split_with_sizes(self, split_sizes, dim: int = 0):
+        return _splitting.split_with_sizes(self, split_sizes, dim)
+
+    def unsafe_split(self, split_size, dim: int = 0):
+        return _splitting.unsafe_split(self, split_size, dim)
+
+    def unsafe_chunk(self, chunks: int, dim: int = 0):
+        return _splitting.unsafe_chunk(self, chunks, dim)
+
+    def select_scatter(self, src, dim: int, index: int) -> "Tensor":
+        return _splitting.select_scatter(self, src, dim, index)
+
+    def slice_scatter(self, src, dim: int = 0, start=None, end=None, step: int = 1) -> "Tensor":
+        return _splitting.slice_scatter(self, src, dim, start, end, step)
+
+    def diagonal_scatter(self, src, offset: int = 0, dim1: int = 0, dim2: int = 1) -> "Tensor":
+        return _splitting.diagonal_scatter(self, src, offset, dim1, dim2)
+
+    def index_reduce(self, dim: int, index, source, reduce: str, *, include_self: bool = True) -> "Tensor":
+        return _scatter_gather.index_reduce(self, dim, index, source, reduce, include_self=include_self)
+
+    def index_reduce_(self, dim: int, index, source, reduce: str, *, include_self: bool = True) -> "Tensor":
+        return _scatter_gather.inplace(self, "index_reduce_", _scatter_gather.index_reduce(
+            self, dim, index, source, reduce, include_self=include_self), source)
+
+    def put(self, index, source, accumulate: bool = False) -> "Tensor":
+        return _scatter_gather.put(self, index, source, accumulate)
+
+    def put_(self, index, source, accumulate: bool = False) -> "Tensor":
+        return _scatter_gather.inplace(self, "put_", _scatter_gather.put(self, index, source, accumulate), source)
+
+    def nonzero_static(self, *, size: int, fill_value: int = -1) -> "Tensor":
+        return _searching.nonzero_static(self, size=size, fill_value=fill_value)
+
+    def sum_to_size(self, *size) -> "Tensor":
+        return _reshaping.sum_to_size(self, *size)
+
+    def reshape_as(self, other) -> "Tensor":
+        return _shape.reshape(self, other.shape)
+
+    @property
+    def mH(self) -> "Tensor":  # noqa: N802  (PyTorch's names)
+        return _reshaping.mH(self)
+
+    @property
+    def H(self) -> "Tensor":  # noqa: N802
+        return _reshaping.H(self)
+
+    def adjoint(self) -> "Tensor":
+        return _reshaping.adjoint(self)
+
+    def nonzero(self, *, as_tuple: bool = False):
+        return _searching.nonzero(self, as_tuple=as_tuple)
+
+    def argwhere(self) -> "Tensor":
+        return _searching.argwhere(self)
+    # ---- matmul family and linalg (ops/matmul_family.py, ops/decompositions.py) ----------------------------
+    def addmm(self, mat1, mat2, *, beta=1, alpha=1) -> "Tensor":
+        return _mmf.addmm(self, mat1, mat2, beta=beta, alpha=alpha)
+
+    def addmv(self, mat, vec, *, beta=1, alpha=1) -> "Tensor":
+        return _mmf.addmv(self, mat, vec, beta=beta, alpha=alpha)
+
+    def addr(self, vec1, vec2, *, beta=1, alpha=1) -> "Tensor":
+        return _mmf.addr(self, vec1, vec2, beta=beta, alpha=alpha)
+
+    def addbmm(self, batch1, batch2, *, beta=1, alpha=1) -> "Tensor":
+        return _mmf.addbmm(self, batch1, batch2, beta=beta, alpha=alpha)
+
+    def baddbmm(self, batch1, batch2, *, beta=1, alpha=1) -> "Tensor":
+        return _mmf.baddbmm(self, batch1, batch2, beta=beta, alpha=alpha)
+
+    def dot(self, other) -> "Tensor":
+        return _mmf.dot(self, other)
+
+    def vdot(self, other) -> "Tensor":
+        return _mmf.vdot(self, other)
+
+    def inner(self, other) -> "Tensor":
+        return _mmf.inner(self, other)
+
+    def mv(self, vec) -> "Tensor":
+        return _mmf.mv(self, vec)
+
+    def outer(self, vec2) -> "Tensor":
+        return _mmf.outer(self, vec2)
+
+    def ger(self, vec2) -> "Tensor":
+        return _mmf.outer(self, vec2)
+
+    def kron(self, other) -> "Tensor":
+        return _mmf.kron(self, other)
+
+    def cross(self, other, dim=None) -> "Tensor":
+        return _mmf.cross(self, other, dim)
+
+    def inverse(self) -> "Tensor":
+        return _decomp.inv(self)
+
+    def det(self) -> "Tensor":
+        return _decomp.det(self)
+
+    def logdet(self) -> "Tensor":
+        return _decomp.logdet(self)
+
+    def slogdet(self):
+        return _decomp.torch_slogdet(self)
+
+    def matrix_power(self, n: int) -> "Tensor":
+        return _decomp.matrix_power(self, n)
+
+    def pinverse(self, rcond: float = 1e-15) -> "Tensor":
+        return _decomp.pinverse(self, rcond)
+
+    def cholesky(self, upper: bool = False) -> "Tensor":
+        return _decomp.torch_cholesky(self, upper)
+
+    def qr(self, some: bool = True):
+        return _decomp.torch_qr(self, some)
+
+    def svd(self, some: bool = True, compute_uv: bool = True):
+        return _decomp.torch_svd(self, some, compute_uv)
+    # ---- apimisc: the torch API surface programs reach for ------------------------------------------------
+    def __format__(self, format_spec: str) -> str:
+        # torch: a 0-d tensor formats as its Python number (f"{loss:.4f}"); any other, only with an empty spec
+        if self._data.ndim == 0:
+            return self.item().__format__(format_spec)
+        return object.__format__(self, format_spec)
+
+    def type(self, dtype=None, non_blocking: bool = False, **kwargs):
+        """``t.type()`` is torch's type string ('torch.FloatTensor'); ``t.type(dtype_or_name)`` casts."""
+        if dtype is None:
+            return _legacy.type_name(self)
+        return _conversion.cast(self, _legacy.resolve(dtype))
+
+    def new_tensor(self, data, dtype=None, device=None, requires_grad: bool = False) -> "Tensor":
+        return _creation.tensor(data.detach() if isinstance(data, Tensor) else data,
+                                dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad: bool = False) -> "Tensor":
+        return _creation.zeros(*size, dtype=dtype or self.dtype, device=device or self.device,
+                               requires_grad=requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad: bool = False) -> "Tensor":
+        return _creation.ones(*size, dtype=dtype or self.dtype, device=device or self.device,
+                              requires_grad=requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad: bool = False) -> "Tensor":
+        return _creation.empty(*size, dtype=dtype or self.dtype, device=device or self.device,
+                               requires_grad=requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> "Tensor":
+        return _creation.full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device,
+                              requires_grad=requires_grad)
+
+    def int(self) -> "Tensor":
+        return _conversion.cast(self, "int32")
+
+    def short(self) -> "Tensor":
+        return _conversion.cast(self, "int16")
+
+    def char(self) -> "Tensor":
+        return _conversion.cast(self, "int8")
+
+    def byte(self) -> "Tensor":
+        return _conversion.cast(self, "uint8")
+
+    def half(self) -> "Tensor":
+        return _conversion.cast(self, "float16")
+
+    def is_complex(self) -> bool:
+        return False  # fastnn has no complex dtypes
+
+    def is_signed(self) -> bool:
+        return self.dtype.is_signed
+
+    def nelement(self) -> int:
+        return int(self._data.size)
+
+    def ndimension(self) -> int:
+        return self._data.ndim
+
+    @property
+    def is_sparse(self) -> bool:
+        return False  # a dense Tensor; fastnn.sparse's COO tensors answer True
+
+    def to_sparse(self, sparse_dim: int | None = None):
+        return _sparse.from_dense(self, sparse_dim)
+
+    def share_memory_(self) -> "Tensor":
+        """Moves the storage into shared memory (an anonymous shared mapping), so that processes forked
+        afterwards (torch.multiprocessing's Hogwild pattern) see each other's writes. A no-op when shared."""
+        self._data = _shared_memory.share(self._data)
+        return self
+
+    def pin_memory(self, device=None) -> "Tensor":
+        # torch pins host memory for an accelerator's DMA; with none there it refuses, as here
+        if not _cuda.is_available():
+            raise RuntimeError("Cannot access accelerator device when none is available.")
+        raise NotImplementedError("pin_memory: fastnn has no pinned host memory; copy with .to('cuda')")
+
+    def is_pinned(self, device=None) -> bool:
+        return False  # fastnn never allocates pinned memory
+
+    def is_shared(self) -> bool:
+        return _shared_memory.is_shared(self._data)
+
+
+def _host_state(t: Tensor) -> tuple:
+    """What a pickle holds of a tensor: host bytes, dtype name, shape, requires_grad."""
+    arr = backend_of(t._data).to_host(t._data)
+    return (arr.tobytes(), arr.dtype.name, arr.shape, t._requires_grad)
+
+
+def _host_array(raw: bytes, dtype_name: str, shape):
+    return np.frombuffer(raw, dtype=dtypes.to_dtype(dtype_name).np).reshape(shape).copy()
+
+
+def _rebuild_tensor(raw: bytes, dtype_name: str, shape, requires_grad: bool) -> "Tensor":
+    """Unpickles what ``Tensor.__reduce_ex__`` wrote (Parameter and Buffer have their own, in nn.parameter)."""
+    return Tensor._wrap(_host_array(raw, dtype_name, shape), requires_grad)
+
 
 # ---- imported last: each of these modules imports Tensor at its top, so the class must exist first. Module
 # objects (not names) are bound where the module may still be initialising when this runs.
 from . import creation as _creation  # noqa: E402
+from . import legacy_types as _legacy  # noqa: E402
+from . import _printing  # noqa: E402
 from .autograd import functional as _functional  # noqa: E402
 from .autograd.grad_mode import is_grad_enabled  # noqa: E402
 from .autograd.graph import watch_output  # noqa: E402
 from .ops import activation as _activation  # noqa: E402
 from .ops import arithmetic as _arith  # noqa: E402
+from .ops import binary_math as _binary_math  # noqa: E402
+from .ops import complex_parts as _complex_parts  # noqa: E402
+from .ops import cumulative as _cumulative  # noqa: E402
+from .ops import float_bits as _float_bits  # noqa: E402
+from .ops import norms as _norms  # noqa: E402
+from .ops import rounding as _rounding  # noqa: E402
+from .ops import special_math as _special_math  # noqa: E402
+from .ops import stats as _stats  # noqa: E402
+from .ops import trig as _trig  # noqa: E402
 from .ops import conversion as _conversion  # noqa: E402
 from .ops import elementwise as _elementwise  # noqa: E402
 from .ops import indexing as _indexing  # noqa: E402
 from .ops import linalg as _linalg  # noqa: E402
+from .ops import matmul_family as _mmf  # noqa: E402
+from .ops import decompositions as _decomp  # noqa: E402
 from .ops import reduction as _reduction  # noqa: E402
 from .ops import shape as _shape  # noqa: E402
+from .ops import reshaping as _reshaping  # noqa: E402
+from .ops import scatter_gather as _scatter_gather  # noqa: E402
+from .ops import searching as _searching  # noqa: E402
+from .ops import splitting as _splitting  # noqa: E402
+from .ops import triangular as _triangular  # noqa: E402
+from .ops import sorting as _sorting  # noqa: E402
 from .ops._util import normalize_dim  # noqa: E402
+from . import sparse as _sparse  # noqa: E402  (after the ops: it imports ops.sparse)
+from . import cuda as _cuda  # noqa: E402
 
 # Bound as the op functions themselves, not as methods that call them (measured with thread time on tiny
 # tensors): a delegating method's extra Python frame costs ~30-40 ns, 1.5-2.5% of the hottest operators

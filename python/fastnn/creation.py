@@ -14,6 +14,7 @@ import numpy as np
 from . import dtypes
 from .backend import backend_of, get_backend
 from .ops._util import shape_arg
+from .random import numpy_generator
 from ._tensor import Tensor
 
 
@@ -71,7 +72,7 @@ def from_numpy(arr: np.ndarray, *, device=None) -> Tensor:
         raise TypeError(f"expected np.ndarray (got {type(arr).__name__})")
     if arr.dtype not in dtypes._BY_NP:
         raise TypeError(f"can't convert np.ndarray of type {arr.dtype}. The only supported types are: "
-                        "float64, float32, int64, and bool.")
+                        "float64, float32, float16, int64, int32, int16, int8, uint8, and bool.")
     return Tensor._wrap(get_backend(device).from_host(arr))
 
 
@@ -80,7 +81,7 @@ def from_dlpack(obj, *, device=None) -> Tensor:
     backend (the CPU by default), as the array API's ``from_dlpack``."""
     arr = get_backend(device).xp.from_dlpack(obj)
     if arr.dtype not in dtypes._BY_NP:
-        raise TypeError(f"from_dlpack: fastnn tensors hold float32, float64, int64 or bool, not {arr.dtype}")
+        raise TypeError(f"from_dlpack: fastnn tensors hold {dtypes._HOLDS}, not {arr.dtype}")
     return Tensor._wrap(arr)
 
 
@@ -94,19 +95,47 @@ def _make(arr, requires_grad):
     return t.requires_grad_(True) if requires_grad else t
 
 
-def zeros(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def _sizes(size, kw, op: str):
+    """The shape from ``f(2, 3)``, ``f((2, 3))``, ``f([2, 3])`` or ``f(size=(2, 3))``, as torch takes it."""
+    if kw is not None:
+        if size:
+            raise TypeError(f"{op}() got multiple values for argument 'size'")
+        size = (kw,)
+    return shape_arg(size, op)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
     be = get_backend(device)
-    return _make(be.zeros(shape_arg(size, "zeros"), _float_dtype(dtype).np), requires_grad)
+    shape = _sizes(size, _size_kw(kw, "zeros"), "zeros") if kw else shape_arg(size, "zeros")
+    return _make(be.zeros(shape, _float_dtype(dtype).np), requires_grad)
 
 
-def ones(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def ones(*size, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
     be = get_backend(device)
-    return _make(be.xp.ones(shape_arg(size, "ones"), _float_dtype(dtype).np), requires_grad)
+    shape = _sizes(size, _size_kw(kw, "ones"), "ones") if kw else shape_arg(size, "ones")
+    return _make(be.xp.ones(shape, _float_dtype(dtype).np), requires_grad)
 
 
-def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def empty(*size, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
     be = get_backend(device)
-    return _make(be.empty(shape_arg(size, "empty"), _float_dtype(dtype).np), requires_grad)
+    shape = _sizes(size, _size_kw(kw, "empty"), "empty") if kw else shape_arg(size, "empty")
+    return _make(be.empty(shape, _float_dtype(dtype).np), requires_grad)
+
+
+def _size_kw(kw: dict, op: str):
+    """``size=`` (the only extra keyword the creation functions take: Python cannot name a keyword like the
+    ``*size`` varargs), plus torch's ``pin_memory=False`` and ``layout=torch.strided`` / ``memory_format``
+    when they ask for nothing."""
+    size = kw.pop("size", None)
+    if kw.pop("pin_memory", False):
+        raise NotImplementedError(f"{op}(): pin_memory=True: fastnn has no pinned host memory")
+    for name in ("layout", "memory_format"):
+        if kw.get(name) is not None and "strided" not in str(kw[name]) and "contiguous" not in str(kw[name]):
+            raise NotImplementedError(f"{op}(): {name}={kw[name]!r}: fastnn tensors are dense and contiguous")
+        kw.pop(name, None)
+    if kw:
+        raise TypeError(f"{op}() got an unexpected keyword argument '{next(iter(kw))}'")
+    return size
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
@@ -179,35 +208,48 @@ def linspace(start, end, steps: int, dtype=None, device=None, requires_grad: boo
     return _make(xp.linspace(start, end, steps, dtype=np.float64).astype(dt.np), requires_grad)
 
 
-def rand(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    gen = get_backend(device).generator()
-    dt = _float_dtype(dtype).np
-    return _make(gen.random(shape_arg(size, "rand"), dtype=dt), requires_grad)
+def _random_float(draw, shape, dt):
+    """``draw`` (a generator's random / standard_normal) of float dtype ``dt`` (float16 drawn via float32)."""
+    if dt is _F16:
+        return draw(shape, dtype=np.float32).astype(dt)
+    return draw(shape, dtype=dt)
 
 
-def randn(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    gen = get_backend(device).generator()
-    dt = _float_dtype(dtype).np
-    return _make(gen.standard_normal(shape_arg(size, "randn"), dtype=dt), requires_grad)
+_F16 = np.dtype(np.float16)
 
 
-def randint(low, high=None, size=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def rand(*size, generator=None, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
+    gen = get_backend(device).generator() if generator is None else numpy_generator(generator)
+    shape = _sizes(size, _size_kw(kw, "rand"), "rand") if kw else shape_arg(size, "rand")
+    return _make(_random_float(gen.random, shape, _float_dtype(dtype).np), requires_grad)
+
+
+def randn(*size, generator=None, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
+    gen = get_backend(device).generator() if generator is None else numpy_generator(generator)
+    shape = _sizes(size, _size_kw(kw, "randn"), "randn") if kw else shape_arg(size, "randn")
+    return _make(_random_float(gen.standard_normal, shape, _float_dtype(dtype).np), requires_grad)
+
+
+def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None,
+            requires_grad: bool = False) -> Tensor:
     """``randint(high, size)`` or ``randint(low, high, size)``: integers in [low, high)."""
-    gen = get_backend(device).generator()
+    gen = numpy_generator(generator, device)
     if size is None:  # randint(high, size)
         if high is None:
             raise TypeError("randint() missing required argument 'size'")
         low, high, size = 0, low, high
+    elif high is None:  # randint(high, size=...)
+        low, high = 0, low
     if high <= low:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     dt = dtypes.to_dtype(dtype) if dtype is not None else dtypes.int64
     return _make(gen.integers(low, high, shape_arg((size,), "randint")).astype(dt.np), requires_grad)
 
 
-def randperm(n: int, dtype=None, device=None) -> Tensor:
-    gen = get_backend(device).generator()
+def randperm(n: int, *, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    gen = numpy_generator(generator, device)
     dt = dtypes.to_dtype(dtype) if dtype is not None else dtypes.int64
-    return Tensor._wrap(gen.permutation(n).astype(dt.np))
+    return _make(gen.permutation(n).astype(dt.np), requires_grad)
 
 
 def _like(fn):

@@ -20,3 +20,20 @@ def is_available() -> bool:
 
 def status() -> str:
     return str(native.cuda_status())
+
+
+
+def manual_seed(seed: int) -> None:
+    """Seeds the CUDA generator; as in torch, silently nothing to do when CUDA is not available."""
+    if is_available():
+        raise NotImplementedError("fastnn.cuda.manual_seed: seeding the CUDA backend's generator is not wired yet")
+
+
+def manual_seed_all(seed: int) -> None:
+    manual_seed(seed)
+
+
+def empty_cache() -> None:
+    """Releases cached device memory; nothing is cached when CUDA is not available (torch: a no-op too)."""
+    if is_available():
+        raise NotImplementedError("fastnn.cuda.empty_cache: the CUDA backend's memory pool is not wired yet")

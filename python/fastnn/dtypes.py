@@ -1,4 +1,8 @@
-"""The four dtypes a Tensor can hold, with PyTorch's names and NumPy's storage."""
+"""The dtypes a Tensor can hold, with PyTorch's names and NumPy's storage.
+
+float32, float64, int64 and bool are computed on everywhere; int32, int16, int8, uint8 and float16 are storage
+types (creation, ``.to``, promotion, indexing, save/load, elementwise math through the array module) whose
+native kernels may refuse them. bfloat16 has no NumPy dtype: ``fastnn.bfloat16`` raises (issue 15)."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,12 +11,14 @@ import numpy as np
 class dtype:
     """A fastnn dtype (``fastnn.float32`` ...). Compares equal to the matching NumPy dtype and name."""
 
-    __slots__ = ("name", "np", "is_floating_point", "itemsize")
+    __slots__ = ("name", "np", "is_floating_point", "is_signed", "itemsize", "is_complex")
 
     def __init__(self, name: str):
         self.name = name
         self.np = np.dtype(name)
         self.is_floating_point = self.np.kind == "f"
+        self.is_signed = self.np.kind != "u" and self.np.kind != "b"
+        self.is_complex = False
         self.itemsize = self.np.itemsize
 
     def __repr__(self) -> str:
@@ -37,14 +43,26 @@ float32 = dtype("float32")
 float64 = dtype("float64")
 int64 = dtype("int64")
 bool_ = dtype("bool")
+int32 = dtype("int32")
+int16 = dtype("int16")
+int8 = dtype("int8")
+uint8 = dtype("uint8")
+float16 = dtype("float16")
 float = float32  # noqa: A001  (PyTorch spells these aliases so)
 double = float64
 long = int64
+int = int32  # noqa: A001
+short = int16
+half = float16
 
-_BY_NP = {d.np: d for d in (float32, float64, int64, bool_)}
-_BY_NAME = {"float32": float32, "float64": float64, "int64": int64, "bool": bool_, "float": float32,
-            "double": float64, "long": int64}
+ALL = (float32, float64, float16, int64, int32, int16, int8, uint8, bool_)
+_BY_NP = {d.np: d for d in ALL}
+_BY_NAME = {d.name: d for d in ALL}
+_BY_NAME.update({"float": float32, "double": float64, "long": int64, "int": int32, "short": int16, "half": float16})
 default_float = float32
+
+
+_HOLDS = ", ".join(d.name for d in ALL)
 
 
 def _by_name(name: str) -> dtype:
@@ -69,21 +87,27 @@ def to_dtype(spec) -> dtype:
         raise TypeError(f"not a dtype: {spec!r}") from None
     if npd in _BY_NP:
         return _BY_NP[npd]
-    raise TypeError(f"fastnn tensors hold float32, float64, int64 or bool, not {npd}")
+    raise TypeError(f"fastnn tensors hold {_HOLDS}, not {npd}")
 
 
 def from_numpy_dtype(npd: np.dtype) -> dtype:
     """The fastnn dtype an array of NumPy dtype ``npd`` becomes when it is wrapped without a dtype request."""
     if npd in _BY_NP:
         return _BY_NP[npd]
-    if npd.kind == "f":
-        return float32 if npd.itemsize < 8 else float64
-    if npd.kind in "iu":
+    if npd.kind == "f":  # float128 and the like
+        return float64
+    if npd.kind in "iu":  # uint16/32/64: torch has no tensors of them either (from_numpy refuses them)
         return int64
-    raise TypeError(f"cannot make a tensor from an array of dtype {npd}: "
-                    "fastnn tensors hold float32, float64, int64 or bool")
+    raise TypeError(f"cannot make a tensor from an array of dtype {npd}: fastnn tensors hold {_HOLDS}")
 
 
 import builtins as _builtins  # noqa: E402
 
 builtins_float, builtins_int, builtins_bool = _builtins.float, _builtins.int, _builtins.bool
+
+
+def __getattr__(name: str):
+    if name == "bfloat16":
+        raise AttributeError("fastnn.bfloat16 is not supported yet: NumPy has no bfloat16 dtype to store it "
+                             "(issue 15); use float32 or float16")
+    raise AttributeError(f"module 'fastnn.dtypes' has no attribute {name!r}")

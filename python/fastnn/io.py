@@ -7,15 +7,20 @@ back, covering the data section exactly. The Python structure around the tensors
 lists, tuples, numbers, strings, None, NumPy arrays) is kept as JSON in ``__metadata__["fastnn.structure"]``,
 so a plain safetensors reader sees the tensors of a flat state_dict under their own keys.
 
-Nothing here uses pickle, and loading only ever builds arrays, numbers, strings and containers: an
-untrusted file can fail to load (a ValueError saying why) but never runs code. A save writes a temp file
+Nothing in that format uses pickle, and loading it only ever builds arrays, numbers, strings and containers:
+an untrusted file can fail to load (a ValueError saying why) but never runs code. A save writes a temp file
 in the target's directory, fsyncs it, and renames it over the target, so the old file survives a crash.
+
+Objects the format cannot hold (a whole Module, an optimizer, a custom class: ``torch.save(model)``) are
+written as a pickle container instead (``serialization.PICKLE_MAGIC`` + a pickle stream), and ``load``
+follows PyTorch 2.6+ for them: ``weights_only=True`` (the default) rebuilds only tensors, containers and
+allowlisted globals (``serialization.add_safe_globals``), ``weights_only=False`` unpickles fully.
 """
 from __future__ import annotations
 
 import json
 import math
-import mmap
+import mmap as _mmap
 import numbers
 import os
 import tempfile
@@ -25,6 +30,7 @@ import numpy as np
 
 from ._device import device as _device
 from ._tensor import Tensor
+from . import dtypes, serialization
 from .backend import backend_of, get_backend
 
 PathLike = Union[str, "os.PathLike[str]", BinaryIO]
@@ -33,13 +39,17 @@ PathLike = Union[str, "os.PathLike[str]", BinaryIO]
 _DTYPES = {"F16": "<f2", "F32": "<f4", "F64": "<f8", "I8": "i1", "I16": "<i2", "I32": "<i4", "I64": "<i8",
            "U8": "u1", "U16": "<u2", "U32": "<u4", "U64": "<u8", "BOOL": "?"}
 _NAMES = {np.dtype(v).newbyteorder("="): k for k, v in _DTYPES.items()}  # native-order dtype -> name
-_TENSOR_DTYPES = {"F32", "F64", "I64", "BOOL"}  # what a fastnn Tensor holds
+_TENSOR_DTYPES = {"F32", "F64", "F16", "I64", "I32", "I16", "I8", "U8", "BOOL"}  # what a fastnn Tensor holds
 _STRUCTURE_KEY = "fastnn.structure"
 _MAX_HEADER = 100_000_000  # safetensors' own limit: a header claiming more is corrupt, not large
 _MAX_DEPTH = 200
 
 
 # ---- save ------------------------------------------------------------------------------------------------
+class _NotSafetensors(TypeError):
+    """The object holds something the safetensors structure cannot: save pickles it instead."""
+
+
 class _Encoder:
     """Turns ``obj`` into a JSON-able structure plus a list of (name, array) to store as tensors."""
 
@@ -55,7 +65,7 @@ class _Encoder:
 
     def _store(self, arr: np.ndarray, path: tuple) -> str:
         if arr.dtype.newbyteorder("=") not in _NAMES:
-            raise TypeError(f"fastnn.save: cannot store an array of dtype {arr.dtype} (at {_where(path)})")
+            raise _NotSafetensors(f"fastnn.save: cannot store an array of dtype {arr.dtype} (at {_where(path)})")
         name = self._name(path)
         self.arrays[name] = arr
         return name
@@ -72,7 +82,7 @@ class _Encoder:
             return {"$tensor": self._store(backend_of(arr).to_host(arr), path), "requires_grad": obj.requires_grad}
         if _is_torch_tensor(obj):  # a torch state_dict saved as is: its tensors load as fastnn tensors
             arr = obj.detach().cpu().numpy()
-            if arr.dtype.newbyteorder("=") not in (np.float32, np.float64, np.int64, np.bool_):
+            if arr.dtype.newbyteorder("=") not in dtypes._BY_NP:
                 return {"$ndarray": self._store(arr, path)}
             return {"$tensor": self._store(arr, path), "requires_grad": bool(obj.requires_grad)}
         if isinstance(obj, np.generic):
@@ -81,7 +91,7 @@ class _Encoder:
             items = []
             for k, v in obj.items():
                 if not (k is None or isinstance(k, (str, int, float, bool))):
-                    raise TypeError(f"fastnn.save: dict keys must be str, int, float, bool or None, got "
+                    raise _NotSafetensors(f"fastnn.save: dict keys must be str, int, float, bool or None, got "
                                     f"{type(k).__name__} (at {_where(path)})")
                 items.append([self.encode(k, path), self.encode(v, path + (k,))])
             return {"$dict": items}
@@ -91,9 +101,8 @@ class _Encoder:
         be = _array_backend(obj)
         if be is not None:  # an array (NumPy, np.memmap, ...): stored from the host, loaded as a NumPy array
             return {"$ndarray": self._store(be.to_host(obj), path)}
-        raise TypeError(f"fastnn.save: cannot save an object of type {type(obj).__name__} (at {_where(path)}); "
-                        "supported: tensors, NumPy arrays and scalars, dicts, lists, tuples, str, int, float, bool, "
-                        "None")
+        raise _NotSafetensors(f"fastnn.save: cannot save an object of type {type(obj).__name__} (at "
+                              f"{_where(path)}) in the safetensors format")
 
 
 def _where(path: tuple) -> str:
@@ -176,15 +185,24 @@ def _fsync_dir(directory: str) -> None:
         os.close(fd)
 
 
-def save(obj: Any, f: PathLike) -> None:
+def save(obj: Any, f: PathLike, pickle_module=None, pickle_protocol: int = serialization.DEFAULT_PROTOCOL,
+         _use_new_zipfile_serialization: bool = True, _disable_byteorder_record: bool = False) -> None:
     """Saves ``obj`` (a tensor, or dicts/lists/tuples of tensors, NumPy arrays, str, int, float, bool, None:
-    a state_dict, an optimizer state_dict, a whole checkpoint) to ``f`` in the safetensors format.
+    a state_dict, an optimizer state_dict, a whole checkpoint) to ``f`` in the safetensors format; any other
+    object (``torch.save(model)``) in a pickle container (protocol ``pickle_protocol``, at least 4: see
+    ``serialization.dumps``), which loads only with ``load(f, weights_only=False)`` unless its globals are
+    allowlisted.
 
     ``f`` is a path (str or os.PathLike), written atomically: a temp file in the same directory, flushed,
     fsynced and renamed over ``f``; on any error the previous file is untouched and the temp file removed.
     ``f`` may also be a binary file object opened for writing (written in place, not atomically).
     """
-    head, arrays = _serialize(obj)  # every TypeError is raised here, before a file is touched
+    if pickle_module is not None and pickle_module.__name__ != "pickle":
+        raise NotImplementedError(f"fastnn.save: pickle_module={pickle_module.__name__}; only pickle is supported")
+    try:
+        head, arrays = _serialize(obj)  # every error is raised here (or by pickle below), before a file is touched
+    except _NotSafetensors:
+        head, arrays = serialization.dumps(obj, pickle_protocol), []
     if hasattr(f, "write") and not isinstance(f, (str, bytes, os.PathLike)):
         _write(f, head, arrays)
         return
@@ -367,7 +385,8 @@ def _map_location(map_location):
                               "(map_location=None or 'cpu'; move them with .to(device) afterwards)")
 
 
-def load(f: PathLike, map_location=None, *, weights_only: bool = True) -> Any:
+def load(f: PathLike, map_location=None, pickle_module=None, *, weights_only: bool | None = None, mmap=None,
+         **pickle_load_args) -> Any:
     """Loads what ``save`` wrote: the same structure, with fastnn Tensors (same dtype, shape, values and
     requires_grad) where tensors were saved and NumPy arrays where arrays were. A safetensors file from
     elsewhere loads as ``{name: tensor}`` (dtypes a Tensor cannot hold come back as NumPy arrays, BF16 as
@@ -375,23 +394,34 @@ def load(f: PathLike, map_location=None, *, weights_only: bool = True) -> Any:
 
     ``map_location``: where the tensors load. None, "cpu" or ``fastnn.device("cpu")`` (the CPU, the only
     device this build's backends hold); other values (a CUDA device, a dict, a function) raise
-    NotImplementedError. ``weights_only`` is always true in effect (the format holds nothing else). Both
-    are accepted so that ``torch.load(path, map_location="cpu")`` ports as is.
+    NotImplementedError.
+
+    ``weights_only`` (default True, as in PyTorch 2.6+) matters only for a pickle container (what ``save``
+    writes for objects that are not tensors and containers): True rebuilds only tensors, containers and
+    allowlisted globals and raises ``pickle.UnpicklingError`` for anything else; False unpickles fully,
+    which can execute code from the file: use it only for files you trust. ``mmap`` is accepted for any value:
+    a file is always mapped and each tensor copied out of it (torch's mmap=True would keep them file-backed).
     """
+    if weights_only is None:
+        weights_only = True
+    if pickle_module is not None and pickle_module.__name__ != "pickle":
+        raise NotImplementedError(f"fastnn.load: pickle_module={pickle_module.__name__}; only pickle is supported")
+    if pickle_load_args:
+        raise TypeError(f"fastnn.load: unexpected keyword argument {next(iter(pickle_load_args))!r}")
     be = _map_location(map_location)
     if hasattr(f, "read") and not isinstance(f, (str, bytes, os.PathLike)):
         buf = f.read()
         if not isinstance(buf, (bytes, bytearray)):
             raise TypeError("fastnn.load: the file object must be opened in binary mode")
-        return _load_buffer(buf, be)
+        return _load_buffer(buf, be, weights_only)
     with open(os.fspath(f), "rb") as fh:
         if os.fstat(fh.fileno()).st_size == 0:
-            return _load_buffer(b"", be)
+            return _load_buffer(b"", be, weights_only)
         # mapped, not read: each tensor is copied straight from the page cache, so the peak memory of a
         # large checkpoint is its tensors once, not twice
-        buf = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        buf = _mmap.mmap(fh.fileno(), 0, access=_mmap.ACCESS_READ)
         try:
-            return _load_buffer(buf, be)
+            return _load_buffer(buf, be, weights_only)
         finally:
             try:
                 buf.close()
@@ -399,8 +429,19 @@ def load(f: PathLike, map_location=None, *, weights_only: bool = True) -> Any:
                 pass
 
 
-def _load_buffer(buf, backend) -> Any:
-    header, meta, start = _parse(buf)
+def _load_buffer(buf, backend, weights_only: bool = True) -> Any:
+    magic = serialization.PICKLE_MAGIC
+    if bytes(buf[:len(magic)]) == magic:
+        # (tensors unpickle onto the host: the CPU, the only device _map_location accepts)
+        return serialization.loads(bytes(buf[len(magic):]), weights_only)
+    try:
+        header, meta, start = _parse(buf)
+    except ValueError:
+        if bytes(buf[:4]) == b"PK\x03\x04":  # (checked only once the bytes are no safetensors file)
+            raise _corrupt("this is a PyTorch checkpoint (torch.save's zip format), which fastnn does not read; "
+                           "load it with torch and pass its state_dict to fastnn.save (torch tensors are "
+                           "converted)") from None
+        raise
     dec = _Decoder(buf, header, start, backend)
     if _STRUCTURE_KEY not in meta:
         return {name: dec._tensor(name) if entry["dtype"] in _TENSOR_DTYPES else dec._array(name)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-_generator = np.random.Generator(np.random.PCG64())
+_initial_seed = int(np.random.SeedSequence().entropy % (2**63))  # torch seeds its default generator so too
+_generator = np.random.Generator(np.random.PCG64(_initial_seed))
 
 
 def generator() -> np.random.Generator:
@@ -22,7 +23,14 @@ def manual_seed(seed: int) -> np.random.Generator:
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"manual_seed expects a non-negative integer, got {seed!r}")
     _generator = np.random.Generator(np.random.PCG64(int(seed)))
+    global _initial_seed
+    _initial_seed = int(seed)
     return _generator
+
+
+def initial_seed() -> int:
+    """The seed the global generator was last seeded with (``torch.initial_seed``)."""
+    return _initial_seed
 
 
 def seed() -> int:
@@ -38,3 +46,72 @@ def get_rng_state() -> dict:
 
 def set_rng_state(state: dict) -> None:
     _generator.bit_generator.state = state
+
+
+# ---- torch.Generator ---------------------------------------------------------------------------------------
+_DEFAULT_SEED = 67280421310721  # torch's default CPU seed: initial_seed() of a fresh Generator
+
+
+class Generator:
+    """``torch.Generator``: a private random stream for ``generator=`` arguments (rand, randn, randint,
+    randperm, DataLoader, samplers, random_split). It wraps a NumPy PCG64 generator, so its numbers differ
+    from torch's Mersenne Twister, but the contract is the same: one seed, one reproducible stream."""
+
+    def __init__(self, device="cpu") -> None:
+        from ._device import device as _device
+
+        self.device = _device(str(device)) if not hasattr(device, "type") else device
+        if self.device.type != "cpu":
+            raise RuntimeError(f"Generator: device {self.device} is not supported; fastnn's generators are CPU ones")
+        self.manual_seed(_DEFAULT_SEED)
+
+    def manual_seed(self, seed) -> "Generator":
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+            raise TypeError(f"manual_seed expected an int, got {type(seed).__name__}")
+        seed = int(seed) % (2**64)  # torch wraps negative seeds the same way
+        self._seed = seed
+        self._gen = np.random.Generator(np.random.PCG64(seed))
+        return self
+
+    def seed(self) -> int:
+        """Re-seeds from OS entropy and returns the new seed (as ``torch.Generator.seed``)."""
+        s = int(np.random.SeedSequence().entropy % (2**63))
+        self.manual_seed(s)
+        return s
+
+    def initial_seed(self) -> int:
+        return self._seed
+
+    def get_state(self):
+        """The stream's state as a uint8 tensor (torch returns a ByteTensor): PCG64's state and increment
+        (16 bytes each), then the buffered 32-bit half and its flag (8 bytes each)."""
+        from .creation import tensor
+
+        st = self._gen.bit_generator.state
+        raw = (st["state"]["state"].to_bytes(16, "little") + st["state"]["inc"].to_bytes(16, "little")
+               + int(st["has_uint32"]).to_bytes(8, "little") + int(st["uinteger"]).to_bytes(8, "little"))
+        return tensor(np.frombuffer(raw, np.uint8).copy())
+
+    def set_state(self, new_state) -> "Generator":
+        raw = bytes(np.asarray(new_state, dtype=np.uint8).reshape(-1))
+        if len(raw) != 48:
+            raise RuntimeError(f"Generator.set_state: expected a state of 48 bytes, got {len(raw)}")
+        self._gen.bit_generator.state = {
+            "bit_generator": "PCG64",
+            "state": {"state": int.from_bytes(raw[:16], "little"), "inc": int.from_bytes(raw[16:32], "little")},
+            "has_uint32": int.from_bytes(raw[32:40], "little"), "uinteger": int.from_bytes(raw[40:48], "little")}
+        return self
+
+    def __repr__(self) -> str:
+        return f"<fastnn.Generator object at {id(self):#x}>"
+
+
+def numpy_generator(generator, device=None):
+    """The NumPy generator a ``generator=`` argument names (None: the device's global one)."""
+    if generator is None:
+        from .backend import get_backend
+
+        return get_backend(device).generator()
+    if isinstance(generator, Generator):
+        return generator._gen
+    raise TypeError(f"generator must be a fastnn.Generator, got {type(generator).__name__}")

@@ -63,3 +63,12 @@ class Backend:
         """True when nothing but the autograd engine refers to ``arr``, so it may become a ``.grad``
         without a copy. The safe answer is False (always copy)."""
         return False
+
+    # ---- unbuffered scatter (indexing ops and their backwards) ---------------------------------------------
+    def scatter_at(self, arr, index, values, op: str = "add"):
+        """In place ``arr[index] <op>= values`` where repeated indices each contribute (unbuffered, as
+        ``xp.<op>.at``); ``op`` is "add", "multiply", "maximum" or "minimum". Returns ``arr``. A device
+        whose array module lacks ``ufunc.at`` overrides this one method (CuPy has ``add.at``; others may
+        need ``cupyx.scatter_add``-style calls)."""
+        getattr(self.xp, op).at(arr, index, values)
+        return arr

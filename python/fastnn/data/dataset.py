@@ -8,6 +8,7 @@ from typing import Sequence
 import numpy as np
 
 from .._tensor import Tensor
+from ..random import Generator
 
 
 class Dataset:
@@ -18,6 +19,17 @@ class Dataset:
 
     def __add__(self, other: "Dataset") -> "ConcatDataset":
         return ConcatDataset([self, other])
+
+
+class IterableDataset(Dataset):
+    """An iterable-style dataset: ``iter(ds)`` yields samples. With DataLoader workers every worker iterates
+    its own copy; use ``get_worker_info()`` in ``__iter__`` to give each worker its share."""
+
+    def __iter__(self):
+        raise NotImplementedError(f"{type(self).__name__} must implement __iter__")
+
+    def __add__(self, other):
+        raise TypeError("IterableDataset does not support + (torch's ChainDataset is not provided)")
 
 
 def _length(x) -> int:
@@ -106,6 +118,9 @@ def _rng(generator) -> np.random.Generator:
         return global_generator()
     if isinstance(generator, np.random.Generator):
         return generator
+    if isinstance(generator, Generator):  # fastnn.Generator (torch.Generator)
+        return generator._gen
     if isinstance(generator, (int, np.integer)):
         return np.random.default_rng(int(generator))
-    raise TypeError(f"generator must be a numpy Generator or an int seed, got {type(generator).__name__}")
+    raise TypeError(f"generator must be a fastnn.Generator, a numpy Generator or an int seed, got "
+                    f"{type(generator).__name__}")

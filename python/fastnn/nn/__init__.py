@@ -27,3 +27,20 @@ from .loss import (CosineEmbeddingLoss, GaussianNLLLoss, MarginRankingLoss, Mult
                    TripletMarginWithDistanceLoss)
 from .distance import CosineSimilarity, PairwiseDistance
 from .transformer_decoder import Transformer, TransformerDecoder, TransformerDecoderLayer
+from .conv import Conv1d, ConvTranspose1d, ConvTranspose2d
+from .normalization import GroupNorm, LocalResponseNorm, RMSNorm
+from .instancenorm import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d
+from .batchnorm import BatchNorm3d
+from .pooling import MaxUnpool1d, MaxUnpool2d
+from .pooling import (AdaptiveAvgPool1d, AdaptiveMaxPool1d, AdaptiveMaxPool2d, AvgPool1d, LPPool1d, LPPool2d,
+                      MaxPool1d)
+from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
+from .pixelshuffle import PixelShuffle, PixelUnshuffle
+from .fold import Fold, Unfold
+from .bilinear import Bilinear
+from .padding import (CircularPad1d, CircularPad2d, CircularPad3d, ConstantPad1d, ConstantPad2d, ConstantPad3d,
+                      ReflectionPad1d, ReflectionPad2d, ReflectionPad3d, ReplicationPad1d, ReplicationPad2d,
+                      ReplicationPad3d, ZeroPad1d, ZeroPad2d, ZeroPad3d)
+from .dropout_variants import AlphaDropout, Dropout1d, Dropout3d, FeatureAlphaDropout
+from .embedding_bag import EmbeddingBag
+from . import modules  # noqa: E402  (torch.nn.modules as a module path; last: it reads this package)

@@ -1,19 +1,17 @@
-"""PairwiseDistance and CosineSimilarity modules, over the functional forms."""
+"""PairwiseDistance and CosineSimilarity modules on the functional forms."""
 from __future__ import annotations
 
-from . import functional as F
+from ..ops.similarity import cosine_similarity, pairwise_distance
 from .module import Module
 
 
 class PairwiseDistance(Module):
-    """||x1 - x2 + eps||_p over the last dim."""
-
     def __init__(self, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> None:
         super().__init__()
         self.norm, self.eps, self.keepdim = p, eps, keepdim
 
     def forward(self, x1, x2):
-        return F.pairwise_distance(x1, x2, self.norm, self.eps, self.keepdim)
+        return pairwise_distance(x1, x2, self.norm, self.eps, self.keepdim)
 
 
 class CosineSimilarity(Module):
@@ -22,4 +20,4 @@ class CosineSimilarity(Module):
         self.dim, self.eps = dim, eps
 
     def forward(self, x1, x2):
-        return F.cosine_similarity(x1, x2, self.dim, self.eps)
+        return cosine_similarity(x1, x2, self.dim, self.eps)

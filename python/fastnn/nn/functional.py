@@ -20,11 +20,20 @@ from .attention import multi_head_attention_forward  # noqa: F401
 from ..ops.activation_extra import (  # noqa: F401
     celu, glu, gumbel_softmax, hardshrink, hardsigmoid, hardswish, hardtanh, logsigmoid, mish, prelu, relu6, rrelu,
     selu, softmin, softshrink, softsign, tanhshrink, threshold)
-from ..ops.distance import cosine_similarity, pairwise_distance  # noqa: F401
 from ..ops.loss_composed import (  # noqa: F401
     cosine_embedding_loss, gaussian_nll_loss, margin_ranking_loss, multilabel_margin_loss,
     multilabel_soft_margin_loss, poisson_nll_loss, soft_margin_loss, triplet_margin_loss,
     triplet_margin_with_distance_loss)
+from ..ops.conv1d import conv1d  # noqa: F401
+from ..ops.conv_transpose import conv_transpose1d, conv_transpose2d  # noqa: F401
+from ..ops.group_norm import group_norm, instance_norm, local_response_norm, rms_norm  # noqa: F401
+from ..ops.pool1d import (adaptive_avg_pool1d, adaptive_max_pool1d, adaptive_max_pool2d, avg_pool1d,  # noqa: F401
+                          lp_pool1d, lp_pool2d, max_pool1d)
+from ..ops.upsampling import interpolate, upsample, upsample_bilinear, upsample_nearest  # noqa: F401
+from ..ops.pixel_shuffle import pixel_shuffle, pixel_unshuffle  # noqa: F401
+from ..ops.fold import fold, unfold  # noqa: F401
+from ..ops.bilinear import bilinear  # noqa: F401
+from ..ops.unpool import max_unpool1d, max_unpool2d  # noqa: F401
 
 
 def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
@@ -51,3 +60,21 @@ def softplus(input, beta: float = 1.0, threshold: float = 20.0):  # noqa: F811  
 def elu(input, alpha: float = 1.0):
     ew = _elementwise
     return ew.where(input > 0, input, alpha * (ew.exp(ew.minimum(input, 0.0)) - 1))
+
+
+def max_pool1d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+                            return_indices: bool = True):
+    return max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices=True)
+
+
+def adaptive_max_pool1d_with_indices(input, output_size, return_indices: bool = True):
+    return adaptive_max_pool1d(input, output_size, return_indices=True)
+
+
+def adaptive_max_pool2d_with_indices(input, output_size, return_indices: bool = True):
+    return adaptive_max_pool2d(input, output_size, return_indices=True)
+# ---- linalg engineer: padding, similarity, one_hot, embedding_bag, dropout variants ----
+from ..ops.padding import pad  # noqa: E402,F401
+from ..ops.similarity import cosine_similarity, normalize, one_hot, pairwise_distance, pdist  # noqa: E402,F401
+from ..ops.embedding_bag import embedding_bag  # noqa: E402,F401
+from ..ops.dropout_variants import alpha_dropout, dropout1d, dropout3d, feature_alpha_dropout  # noqa: E402,F401

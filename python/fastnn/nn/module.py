@@ -406,6 +406,15 @@ class Module:
     def __dir__(self):
         return sorted(set(super().__dir__()) | set(self._parameters) | set(self._buffers) | set(self._modules))
 
+    def share_memory(self) -> "Module":
+        """Moves every parameter and buffer (and gradient) into shared memory (``Tensor.share_memory_``), so
+        processes forked afterwards train one set of weights (torch.multiprocessing's Hogwild pattern)."""
+        for t in list(self.parameters()) + list(self.buffers()):
+            t.share_memory_()
+            if t.grad is not None:
+                t.grad.share_memory_()
+        return self
+
     def __getstate__(self):
         return self.__dict__
 

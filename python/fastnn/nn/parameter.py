@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import get_backend
-from .._tensor import Tensor
+from .._tensor import Tensor, _host_array, _host_state
 
 
 class Parameter(Tensor):
@@ -29,6 +29,9 @@ class Parameter(Tensor):
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
 
+    def __reduce_ex__(self, protocol):
+        return (_rebuild_parameter, _host_state(self))
+
 
 class Buffer(Tensor):
     """Marks a tensor assigned as a Module attribute to be registered as a buffer (``torch.nn.Buffer``)."""
@@ -40,3 +43,14 @@ class Buffer(Tensor):
 
         self._set(_to_array(data) if data is not None else get_backend().zeros((0,), np.float32), False)
         self.persistent = persistent
+
+    def __reduce_ex__(self, protocol):
+        return (_rebuild_buffer, _host_state(self)[:3] + (self.persistent,))
+
+
+def _rebuild_parameter(raw: bytes, dtype_name: str, shape, requires_grad: bool) -> Parameter:
+    return Parameter(Tensor._wrap(_host_array(raw, dtype_name, shape)), requires_grad=requires_grad)
+
+
+def _rebuild_buffer(raw: bytes, dtype_name: str, shape, persistent: bool) -> Buffer:
+    return Buffer(Tensor._wrap(_host_array(raw, dtype_name, shape)), persistent=persistent)

@@ -9,7 +9,7 @@ from .. import dtypes
 from ..backend import backend_of
 from .._tensor import Tensor
 
-_CATEGORY = {dtypes.bool_: 0, dtypes.int64: 1, dtypes.float32: 2, dtypes.float64: 2}
+_CATEGORY = {d: (0 if d is dtypes.bool_ else 2 if d.is_floating_point else 1) for d in dtypes.ALL}
 
 
 def as_tensor(x, op: str) -> Tensor:
@@ -48,13 +48,17 @@ def is_scalar(x) -> bool:
 
 
 def promote_types(da: dtypes.dtype, db: dtypes.dtype) -> dtypes.dtype:
-    """The dtype two tensors of equal standing promote to: bool < int64 < float; two floats give the wider."""
+    """The dtype two tensors of equal standing promote to (torch.promote_types): bool < integers < floats;
+    within a category the wider, and uint8 with int8 gives int16 (the smallest holding both ranges)."""
     if da is db:
         return da
     ca, cb = _CATEGORY[da], _CATEGORY[db]
     if ca != cb:
         return da if ca > cb else db
-    return dtypes.float64  # float32 with float64
+    if ca == 1 and da.is_signed != db.is_signed:  # uint8 beside a signed integer
+        signed = da if da.is_signed else db
+        return signed if signed.itemsize > 1 else dtypes.int16
+    return da if da.itemsize >= db.itemsize else db
 
 
 def result_dtype(a, b) -> dtypes.dtype:

@@ -7,6 +7,7 @@ from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
 from ._util import float_data, normalize_dim
+from .conversion import cast
 
 
 def relu(a: Tensor) -> Tensor:
@@ -72,7 +73,9 @@ def _last_dim(x, ax: int) -> bool:
     return x.ndim >= 1 and ax == x.ndim - 1
 
 
-def softmax(a: Tensor, dim: int) -> Tensor:
+def softmax(a: Tensor, dim: int, dtype=None) -> Tensor:
+    if dtype is not None:  # PyTorch casts the input first (a float32 input computed in float64)
+        a = cast(a, dtype)
     ax = normalize_dim(dim, a.ndim, "softmax")
     x = float_data(a)
     be = backend_of(x)
@@ -92,7 +95,9 @@ def softmax(a: Tensor, dim: int) -> Tensor:
     return record(Tensor._wrap(y), "SoftmaxBackward0", (a,), backward)
 
 
-def log_softmax(a: Tensor, dim: int) -> Tensor:
+def log_softmax(a: Tensor, dim: int, dtype=None) -> Tensor:
+    if dtype is not None:  # PyTorch casts the input first (a float32 input computed in float64)
+        a = cast(a, dtype)
     ax = normalize_dim(dim, a.ndim, "log_softmax")
     x = float_data(a)
     be = backend_of(x)

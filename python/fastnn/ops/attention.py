@@ -22,6 +22,7 @@ from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
 from ._util import as_tensor, unbroadcast
+from .attention_dropout import sdpa_with_dropout
 
 _OP = "scaled_dot_product_attention"
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -58,9 +59,8 @@ def _mask_array(be, attn_mask, dtype, batch, lq, lk):
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: float = 0.0, is_causal: bool = False,
                                  scale=None) -> Tensor:
     q, k, v = (as_tensor(x, _OP) for x in (query, key, value))
-    if dropout_p != 0.0:
-        raise NotImplementedError(f"{_OP}(): dropout_p={dropout_p} is not supported: the fused kernel has no "
-                                  "dropout; pass dropout_p=0.0 (apply dropout to the output or skip it in eval)")
+    if not 0.0 <= dropout_p <= 1.0:
+        raise ValueError(f"{_OP}(): dropout probability has to be between 0 and 1, but got {dropout_p}")
     x, y, z = q._data, k._data, v._data
     # The mask's device joins the check: a mask Tensor on another device is refused here, as in PyTorch.
     be = backend_of(x, y, z, attn_mask._data if isinstance(attn_mask, Tensor) else None)
@@ -84,6 +84,10 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: f
         scale = float(scale)
         if not math.isfinite(scale):
             raise ValueError(f"{_OP}(): scale must be finite, got {scale}")
+    if dropout_p != 0.0:  # the fused kernel has no dropout: the composite path (ops/attention_dropout.py)
+        if attn_mask is not None:
+            _mask_array(be, attn_mask, x.dtype, batch, lq, lk)  # the same mask checks as the fused path
+        return sdpa_with_dropout(q, k, v, attn_mask, float(dropout_p), bool(is_causal), scale)
     xp = be.xp
     q4, k4, v4 = _as4(xp, x, batch, (lq, d)), _as4(xp, y, batch, (lk, d)), _as4(xp, z, batch, (lk, dv))
     m4 = None if attn_mask is None else _mask_array(be, attn_mask, x.dtype, batch, lq, lk)

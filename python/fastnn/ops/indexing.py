@@ -1,12 +1,14 @@
 """getitem with basic and advanced indices; its backward scatters the gradient back (adding repeats)."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
-from ._util import normalize_dim
+from ._util import as_tensor, normalize_dim
 from .conversion import cast
 from .elementwise import where
 
@@ -32,6 +34,50 @@ def _is_advanced(index) -> bool:
     return not all(isinstance(p, _BASIC) for p in parts)
 
 
+_NUMPY_INDEX_ERRORS = (
+    # NumPy's wording -> PyTorch's, for the same conditions (PyTorch counts dims where NumPy counts axes).
+    (re.compile(r"index (-?\d+) is out of bounds for axis (\d+) with size (\d+)"),
+     r"index \1 is out of bounds for dimension \2 with size \3"),
+    (re.compile(r"too many indices for array: array is (\d+)-dimensional.*"),
+     r"too many indices for tensor of dimension \1"),
+    (re.compile(r"arrays used as indices must be of integer \(or boolean\) type"),
+     "tensors used as indices must be long, int, byte or bool tensors"),
+)
+_MASK_ERROR = re.compile(r"boolean index did not match indexed array along (?:axis|dimension) (\d+)")
+
+
+def torch_index_error(e: IndexError, x, idx) -> IndexError:
+    """The IndexError PyTorch raises for the bad index NumPy refused with ``e``."""
+    msg = str(e)
+    match = _MASK_ERROR.search(msg)
+    if match:
+        return _mask_error(int(match.group(1)), x, idx)
+    if msg.startswith("only integers, slices"):
+        bad = next((p for p in (idx if isinstance(idx, tuple) else (idx,))
+                    if not isinstance(p, _BASIC) and not hasattr(p, "dtype")), None)
+        return IndexError("only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are valid "
+                          f"indices (got {type(bad).__name__})")
+    for pattern, repl in _NUMPY_INDEX_ERRORS:
+        if pattern.search(msg):
+            return IndexError(pattern.sub(repl, msg))
+    return IndexError(f"index {idx!r} is invalid for a tensor of shape {tuple(x.shape)}: {msg}")
+
+
+def _mask_error(axis: int, x, idx) -> IndexError:
+    """PyTorch's message for a bool mask whose shape does not fit the dims it indexes: the whole mask's
+    shape, the mismatching position inside it, the indexed tensor's shape and the dim."""
+    start = 0
+    for part in idx if isinstance(idx, tuple) else (idx,):
+        if getattr(part, "dtype", None) is not None and part.dtype == np.bool_ and part.ndim:
+            if start <= axis < start + part.ndim:
+                return IndexError(f"The shape of the mask {list(part.shape)} at index {axis - start} does not match "
+                                  f"the shape of the indexed tensor {list(x.shape)} at index {axis}")
+            start += part.ndim
+        elif part is not None:
+            start += 1
+    return IndexError(f"a boolean mask does not match the shape of the indexed tensor {list(x.shape)} at index {axis}")
+
+
 def getitem(a: Tensor, index) -> Tensor:
     x = a._data
     idx = convert_index(index, x)
@@ -42,7 +88,7 @@ def getitem(a: Tensor, index) -> Tensor:
             # as PyTorch's t[i, j] does.
             y = x[(idx if isinstance(idx, tuple) else (idx,)) + (Ellipsis,)]
     except IndexError as e:
-        raise IndexError(f"index {index!r} is out of bounds for a tensor of shape {tuple(x.shape)}: {e}") from None
+        raise torch_index_error(e, x, idx) from None
     in_shape = x.shape
 
     def backward(g):
@@ -60,6 +106,14 @@ def getitem(a: Tensor, index) -> Tensor:
 
 def index_select(a: Tensor, dim: int, index: Tensor) -> Tensor:
     ax = normalize_dim(dim, a.ndim, "index_select")
+    index = as_tensor(index, "index_select")
+    idx = index._data
+    n = a.shape[ax] if a.ndim else 1
+    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= n):  # no wrap-around of negatives, as PyTorch
+        raise IndexError("index out of range in self")
+    if a.ndim == 0:  # PyTorch treats a 0-d input as 1-d and gives a 0-d result
+        out = getitem(getitem(a, None), index)
+        return getitem(out, 0) if out.ndim else out
     return getitem(a, (slice(None),) * ax + (index,))
 
 

@@ -16,7 +16,7 @@ from . import elementwise as ew
 from ._loss_util import check_reduction, legacy_reduction
 from ._util import as_tensor
 from .activation_extra import logsigmoid
-from .distance import pairwise_distance
+from .similarity import pairwise_distance
 
 
 def _reduction(size_average, reduce, reduction: str) -> str:

@@ -1,18 +1,17 @@
 """Reductions with ``dim`` / ``keepdim``: sum, mean, max, min, argmax, argmin, var, std, logsumexp."""
 from __future__ import annotations
 
-from collections import namedtuple
-
 import numpy as np
 
-from .. import dtypes
+from .. import dtypes, return_types
 from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
 from ._util import expand_reduced, float_data, normalize_dim, normalize_dims, reduction_dims
+from .conversion import cast
 from .elementwise import maximum, minimum
 
-ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
+_TORCH_TYPE_NAME = {"int64": "Long", "bool": "Bool"}  # PyTorch's scalar-type names in its messages
 
 
 def _count(shape, axes) -> int:
@@ -27,18 +26,22 @@ def sum(a: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  #
     x = a._data
     if dtype is not None:
         x = x.astype(dtypes.to_dtype(dtype).np)
-    elif x.dtype.kind in "bi":
+    elif x.dtype.kind in "biu":
         x = x.astype(np.int64)  # PyTorch sums bools and ints as int64
     # The method form skips NumPy's Python-level reduction wrapper (a third of a small sum's cost).
     y = x.sum(axis=axes if len(axes) != x.ndim else None, keepdims=keepdim)
     shape = x.shape
+    if dtype is not None and a._data.dtype != x.dtype and a._data.dtype.kind == "f":
+        src = a._data.dtype  # sum(float32, dtype=float64): the gradient goes back as float32
+        return record(Tensor._wrap(y), "SumBackward1", (a,),
+                      lambda g: (expand_reduced(g, shape, axes, keepdim).astype(src),))
     return record(Tensor._wrap(y), "SumBackward1", (a,), lambda g: (expand_reduced(g, shape, axes, keepdim),))
 
 
 def mean(a: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     if dtype is None and not a.dtype.is_floating_point:
         raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating point or "
-                           f"complex dtype. Got: {a.dtype}")
+                           f"complex dtype. Got: {_TORCH_TYPE_NAME.get(a.dtype.name, a.dtype.name)}")
     axes = reduction_dims(dim, a.ndim, "mean")
     x = a._data if dtype is None else a._data.astype(dtypes.to_dtype(dtype).np)
     n = _count(a.shape, axes)
@@ -46,8 +49,9 @@ def mean(a: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     with be.errstate(invalid="ignore", divide="ignore"):  # the mean of nothing is NaN, as in PyTorch
         y = x.sum(axis=axes, keepdims=keepdim) / x.dtype.type(n)
     shape = a.shape
-    return record(Tensor._wrap(y), "MeanBackward1", (a,),
-                  lambda g: (expand_reduced(g / g.dtype.type(n or 1), shape, axes, keepdim, be),))
+    src = a._data.dtype  # mean(float32, dtype=float64): the gradient goes back as float32
+    return record(Tensor._wrap(y), "MeanBackward1", (a,), lambda g: (
+        expand_reduced(g / g.dtype.type(n or 1), shape, axes, keepdim, be).astype(src, copy=False),))
 
 
 def _extreme(a: Tensor, dim, keepdim, name):
@@ -73,7 +77,7 @@ def _extreme(a: Tensor, dim, keepdim, name):
     if a.ndim == 0:
         idx = xp.zeros((), np.int64)
         values = record(Tensor._wrap(x.copy()), f"{name.capitalize()}Backward0", (a,), lambda g: (g,))
-        return ValuesIndices(values, Tensor._wrap(idx))
+        return getattr(return_types, name)(values, Tensor._wrap(idx))
     idx = getattr(x, "arg" + name)(axis=ax, keepdims=True)
     vals = xp.take_along_axis(x, idx, axis=ax)
     shape = x.shape
@@ -86,7 +90,7 @@ def _extreme(a: Tensor, dim, keepdim, name):
 
     values = Tensor._wrap(vals if keepdim else vals.squeeze(ax))
     values = record(values, f"{name.capitalize()}Backward0", (a,), backward)
-    return ValuesIndices(values, Tensor._wrap((idx if keepdim else idx.squeeze(ax)).astype(np.int64)))
+    return getattr(return_types, name)(values, Tensor._wrap((idx if keepdim else idx.squeeze(ax)).astype(np.int64)))
 
 
 def max(a: Tensor, dim=None, keepdim: bool = False):  # noqa: A001
@@ -245,10 +249,14 @@ def any(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     return Tensor._wrap(a._data.any(axis=axes, keepdims=keepdim))
 
 
-def prod(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+def prod(a: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     axes = normalize_dims(dim, a.ndim, "prod")
+    if dtype is not None:  # PyTorch casts first: the product (and its gradient) is taken in dtype
+        a = cast(a, dtype)
     x = a._data if a.dtype.is_floating_point else a._data.astype(np.int64)
     y = x.prod(axis=axes, keepdims=keepdim)
+    if dtype is not None and a.dtype.np.kind == "b":
+        y = y.astype(np.bool_)  # prod(..., dtype=bool) is a bool tensor, as in PyTorch
     shape = a.shape
 
     def backward(g):
