@@ -4,7 +4,7 @@ from __future__ import annotations
 from . import grad_mode
 from .._tensor import Tensor
 from ..backend import backend_of
-from .graph import watch_output
+from .graph import DIRTY, watch_output
 
 
 def _topological_order(roots):
@@ -51,6 +51,22 @@ def _check_versions(node):
                 f"{v} instead.")
 
 
+def _check_output(node):
+    """PyTorch's error for a node whose backward reads its output after that output was written in place."""
+    entry = DIRTY.get(node)
+    if entry is None:
+        return
+    ref, expected, desc = entry
+    t = ref()
+    now = t._version if t is not None else expected + 1
+    short = node.name[:node.name.rfind("Backward")] if "Backward" in node.name else node.name
+    raise RuntimeError(
+        f"one of the variables needed for gradient computation has been modified by an inplace operation: {desc}, "
+        f"which is output 0 of {short}, is at version {now}; expected version {expected} instead. Hint: enable "
+        "anomaly detection to find the operation that failed to compute its gradient, with "
+        "torch.autograd.set_detect_anomaly(True, check_nan=False).")
+
+
 def run_backward(tensors, grad_arrays, retain_graph, capture=None):
     """Backpropagates ``grad_arrays`` from ``tensors``.
 
@@ -95,6 +111,8 @@ def run_backward(tensors, grad_arrays, retain_graph, capture=None):
             if fn is None:
                 raise _second_pass_error(node.name)
             _check_versions(node)
+            if DIRTY:  # empty unless some output was written in place: one truth test per node
+                _check_output(node)
             in_grads = fn(g)
             if not retain_graph:
                 node.backward_fn = None

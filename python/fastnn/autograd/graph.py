@@ -27,11 +27,14 @@ class Node:
             a, b = inputs
             self.inputs = (a if a is not None and a._requires_grad else None,
                            b if b is not None and b._requires_grad else None)
-            self.versions = (a._version if a is not None else 0, b._version if b is not None else 0)
+            # A version lives on the root of a view (_base), inlined here: a property call per input would
+            # cost more than the rest of this line.
+            self.versions = ((a._ver if a._base is None else a._base._ver) if a is not None else 0,
+                             (b._ver if b._base is None else b._base._ver) if b is not None else 0)
         elif n == 1:
             a = inputs[0]
             self.inputs = (a if a is not None and a._requires_grad else None,)
-            self.versions = (a._version if a is not None else 0,)
+            self.versions = ((a._ver if a._base is None else a._base._ver) if a is not None else 0,)
         else:
             self.inputs = tuple([t if t is not None and t._requires_grad else None for t in inputs])
             self.versions = tuple([t._version if t is not None else 0 for t in inputs])
@@ -45,6 +48,33 @@ class Node:
 
     def name_(self) -> str:
         return self.name
+
+
+# Nodes whose output was written in place while their backward still reads that output's array: node ->
+# (weakref to the written tensor, its version when the node made it, its description for the message).
+# Filled by autograd/inplace.py, checked by the engine; weak keys so a freed graph leaves nothing behind
+# (and no per-op cost: an entry exists only after an in-place write).
+DIRTY: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+# Node names whose backward never reads the values of its own output (it reads the inputs, their shapes,
+# or nothing): writing into their output in place is safe. Any other name is assumed to read its output
+# (exp, sigmoid, tanh, relu, softmax, sqrt, pow, max/amax, std, prod, ...), so an in-place write into its
+# output makes its backward raise PyTorch's error instead of computing with overwritten values. An op
+# whose backward does not read its output may add its node name here.
+OUTPUT_NOT_SAVED = frozenset({
+    "AddBackward0", "SubBackward0", "MulBackward0", "DivBackward0", "NegBackward0", "MmBackward0",
+    "MatmulBackward0", "AddmmBackward0", "ConvolutionBackward0", "NativeBatchNormBackward0",
+    "NativeLayerNormBackward0", "CloneBackward0", "ToCopyBackward0", "ViewBackward0", "PermuteBackward0",
+    "TransposeBackward0", "SqueezeBackward0", "UnsqueezeBackward0", "ExpandBackward0", "IndexBackward0",
+    "NarrowBackward0", "CatBackward0", "MaxBackward0", "MinBackward0", "SumBackward1", "MeanBackward1", "WhereBackward0", "ClampBackward1",
+    "GeluBackward0", "LeakyReluBackward0", "EmbeddingBackward0", "AvgPool2DBackward0",
+    "AdaptiveAvgPool2DBackward0", "MaxPool2DWithIndicesBackward0", "SinBackward0", "CosBackward0",
+    "AbsBackward0", "SignBackward0", "LogBackward0", "Log1PBackward0", "ErfBackward0",
+    # the in-place family's own nodes (autograd/inplace.py)
+    "torch::autograd::CopySlices", "AsStridedBackward0", "IndexPutBackward0", "torch::autograd::CopyBackwards",
+    "ZeroBackward0", "FillBackward2", "FillBackward3", "UniformBackward0", "NormalBackward0",
+    "MaskedFillBackward0",
+})
 
 
 def record(out, name, inputs, backward_fn):

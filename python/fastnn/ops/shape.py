@@ -23,7 +23,10 @@ def reshape(a: Tensor, *shape) -> Tensor:
     except ValueError:
         raise RuntimeError(f"shape '{_shape_str(shape)}' is invalid for input of size {x.size}") from None
     in_shape = x.shape
-    return record(Tensor._wrap(y), "ViewBackward0", (a,), lambda g: (g.reshape(in_shape),))
+    out = Tensor._wrap(y)
+    if y.base is not None and (y.base is x or y.base is x.base):  # a view, not a copy: shares x's storage
+        out._base = a if a._base is None else a._base
+    return record(out, "ViewBackward0", (a,), lambda g: (g.reshape(in_shape),))
 
 
 def view(a: Tensor, *shape) -> Tensor:
@@ -50,16 +53,18 @@ def permute(a: Tensor, *dims) -> Tensor:
     if len(set(axes)) != len(axes):
         raise RuntimeError("permute(): duplicate dims are not allowed.")
     inverse = tuple(sorted(range(len(axes)), key=axes.__getitem__))
-    return record(Tensor._wrap(a._data.transpose(axes)), "PermuteBackward0", (a,),
-                  lambda g: (g.transpose(inverse),))
+    out = Tensor._wrap(a._data.transpose(axes))
+    out._base = a if a._base is None else a._base
+    return record(out, "PermuteBackward0", (a,), lambda g: (g.transpose(inverse),))
 
 
 def transpose(a: Tensor, dim0: int, dim1: int) -> Tensor:
     d0, d1 = normalize_dim(dim0, a.ndim, "transpose"), normalize_dim(dim1, a.ndim, "transpose")
+    out = Tensor._wrap(a._data if a.ndim < 2 else a._data.swapaxes(d0, d1))
+    out._base = a if a._base is None else a._base
     if a.ndim < 2:
-        return record(Tensor._wrap(a._data), "TransposeBackward0", (a,), lambda g: (g,))
-    return record(Tensor._wrap(a._data.swapaxes(d0, d1)), "TransposeBackward0", (a,),
-                  lambda g: (g.swapaxes(d0, d1),))
+        return record(out, "TransposeBackward0", (a,), lambda g: (g,))
+    return record(out, "TransposeBackward0", (a,), lambda g: (g.swapaxes(d0, d1),))
 
 
 def t(a: Tensor) -> Tensor:
@@ -80,16 +85,18 @@ def squeeze(a: Tensor, dim=None) -> Tensor:
         dims = dim if isinstance(dim, (tuple, list)) else (dim,)
         axes = tuple(i for i in (normalize_dim(d, a.ndim, "squeeze") for d in dims) if a.ndim and x.shape[i] == 1)
     in_shape = x.shape
-    return record(Tensor._wrap(x.squeeze(axis=axes) if axes else x), "SqueezeBackward0", (a,),
-                  lambda g: (g.reshape(in_shape),))
+    out = Tensor._wrap(x.squeeze(axis=axes) if axes else x)
+    out._base = a if a._base is None else a._base
+    return record(out, "SqueezeBackward0", (a,), lambda g: (g.reshape(in_shape),))
 
 
 def unsqueeze(a: Tensor, dim: int) -> Tensor:
     ax = normalize_dim(dim, a.ndim + 1, "unsqueeze")
     in_shape = a._data.shape
     # A reshape that inserts a 1 is a view (it is how NumPy's expand_dims does it).
-    return record(Tensor._wrap(a._data.reshape(in_shape[:ax] + (1,) + in_shape[ax:])), "UnsqueezeBackward0", (a,),
-                  lambda g: (g.reshape(in_shape),))
+    out = Tensor._wrap(a._data.reshape(in_shape[:ax] + (1,) + in_shape[ax:]))
+    out._base = a if a._base is None else a._base
+    return record(out, "UnsqueezeBackward0", (a,), lambda g: (g.reshape(in_shape),))
 
 
 def flatten(a: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
@@ -127,8 +134,9 @@ def expand(a: Tensor, *sizes) -> Tensor:
                                f"{_shape_str(sizes)}.  Tensor sizes: {_shape_str(x.shape)}")
         target.append(s)
     in_shape = x.shape
-    return record(Tensor._wrap(backend_of(x).xp.broadcast_to(x, tuple(target))), "ExpandBackward0", (a,),
-                  lambda g: (unbroadcast(g, in_shape),))
+    out = Tensor._wrap(backend_of(x).xp.broadcast_to(x, tuple(target)))
+    out._base = a if a._base is None else a._base  # read-only: an in-place write into it is refused
+    return record(out, "ExpandBackward0", (a,), lambda g: (unbroadcast(g, in_shape),))
 
 
 def expand_as(a: Tensor, other: Tensor) -> Tensor:
@@ -216,7 +224,9 @@ def narrow(a: Tensor, dim: int, start: int, length: int) -> Tensor:
         out[index] = g
         return (out,)
 
-    return record(Tensor._wrap(a._data[index]), "NarrowBackward0", (a,), backward)
+    out = Tensor._wrap(a._data[index])
+    out._base = a if a._base is None else a._base
+    return record(out, "NarrowBackward0", (a,), backward)
 
 
 def split(a: Tensor, split_size_or_sections, dim: int = 0):
