@@ -36,6 +36,7 @@ from .io import load, save
 
 clip = clamp
 true_divide = div
+relu_ = Tensor.relu_  # torch.relu_(x): the in-place ReLU (autograd/inplace.py)
 
 
 def __getattr__(name: str):

@@ -5,6 +5,7 @@ from . import grad_mode
 from .._tensor import Tensor
 from ..backend import backend_of
 from .graph import DIRTY, watch_output
+from .inplace import refresh_view
 
 
 def _topological_order(roots):
@@ -90,6 +91,8 @@ def run_backward(tensors, grad_arrays, retain_graph, capture=None):
             entry[1] = entry[1] + g
 
     for t, g in zip(tensors, grad_arrays):
+        if t._base is not None and t._ver != t._base._ver:
+            refresh_view(t)  # a view whose base was written since: its grad_fn follows the base's graph
         if t.grad_fn is not None:
             prev = node_grads.get(t.grad_fn)
             node_grads[t.grad_fn] = g if prev is None else prev + g

@@ -25,19 +25,27 @@ class Node:
         n = len(inputs)
         if n == 2:
             a, b = inputs
+            # A version lives on the root of a view (_base); a view whose base was written since its grad_fn
+            # was made gets a fresh one first (_view_version), as PyTorch regenerates a view's grad_fn.
+            if a is None:
+                va = 0
+            else:
+                va = a._ver if a._base is None else _view_version(a)
+            if b is None:
+                vb = 0
+            else:
+                vb = b._ver if b._base is None else _view_version(b)
+            self.versions = (va, vb)
             self.inputs = (a if a is not None and a._requires_grad else None,
                            b if b is not None and b._requires_grad else None)
-            # A version lives on the root of a view (_base), inlined here: a property call per input would
-            # cost more than the rest of this line.
-            self.versions = ((a._ver if a._base is None else a._base._ver) if a is not None else 0,
-                             (b._ver if b._base is None else b._base._ver) if b is not None else 0)
         elif n == 1:
             a = inputs[0]
+            self.versions = ((a._ver if a._base is None else _view_version(a)) if a is not None else 0,)
             self.inputs = (a if a is not None and a._requires_grad else None,)
-            self.versions = ((a._ver if a._base is None else a._base._ver) if a is not None else 0,)
         else:
+            self.versions = tuple([(t._ver if t._base is None else _view_version(t)) if t is not None else 0
+                                   for t in inputs])
             self.inputs = tuple([t if t is not None and t._requires_grad else None for t in inputs])
-            self.versions = tuple([t._version if t is not None else 0 for t in inputs])
         self.saved = inputs
         # Set only when someone wants this node's output: retain_grad() or autograd.grad's inputs. Not
         # making a weakref per op saved ~0.1 us of the ~2 us an op costs on tiny tensors.
@@ -76,6 +84,17 @@ OUTPUT_NOT_SAVED = frozenset({
     "ZeroBackward0", "FillBackward2", "FillBackward3", "UniformBackward0", "NormalBackward0",
     "MaskedFillBackward0",
 })
+
+
+def _view_version(t) -> int:
+    """The version of view ``t``'s storage (its root's); first re-makes ``t.grad_fn`` as a view of the root's
+    current graph when the root was written since (a view's own ``_ver`` holds the root's version then)."""
+    root = t._base
+    if t._ver != root._ver:
+        from .inplace import refresh_view
+
+        refresh_view(t)
+    return root._ver
 
 
 def record(out, name, inputs, backward_fn):

@@ -28,6 +28,19 @@ from ..backend import backend_of
 from .grad_mode import is_grad_enabled
 from .graph import DIRTY, OUTPUT_NOT_SAVED, Node, record
 
+# Outputs of split/chunk/unbind that require grad: id -> (weakref, output index, torch's function name).
+# PyTorch refuses in-place writes into them. Keyed by id (a Tensor's == is elementwise, so it cannot be a
+# WeakKeyDictionary key); the weakref's callback drops the entry with the tensor.
+MULTI_OUTPUT_VIEWS: dict = {}
+
+
+def mark_multi_output(views, name: str) -> None:
+    """Marks views made by one call (split, chunk, unbind)."""
+    for i, v in enumerate(views):
+        key = id(v)
+        MULTI_OUTPUT_VIEWS[key] = (weakref.ref(v, lambda _, key=key: MULTI_OUTPUT_VIEWS.pop(key, None)), i, name)
+
+
 _KIND_RANK = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
 _TORCH_NAME = {"float16": "Half", "float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int",
                "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
@@ -75,6 +88,12 @@ def _needs_graph(t, root, operands) -> bool:
 
 
 def _check_target(t, root, through_view: bool) -> None:
+    multi = MULTI_OUTPUT_VIEWS.get(id(t)) if MULTI_OUTPUT_VIEWS else None
+    if multi is not None and multi[0]() is t:
+        raise RuntimeError(f"Output {multi[1]} of {multi[2]} is a view and is being modified inplace. This view is "
+                           "the output of a function that returns multiple views. Such functions do not allow the "
+                           "output views to be modified inplace. You should replace the inplace operation by an "
+                           "out-of-place one.")
     if root._requires_grad and root.grad_fn is None:
         if through_view or t is not root:
             raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
@@ -174,10 +193,27 @@ def _commit(t, root, old, node, write) -> None:
     _move_retain(root, copy_slices)
     root.grad_fn = copy_slices
     root._requires_grad = True
+    _view_node(t, root, vm)
+
+
+def _view_node(t, root, vm) -> None:
+    """Makes t.grad_fn a strided view of the root's current state (PyTorch's AsStridedBackward0)."""
+    be = backend_of(root._data)
     view_node = Node("AsStridedBackward0", lambda g: (vm.put(be.xp, g, None),), (root,))
     _move_retain(t, view_node)
     t.grad_fn = view_node
     t._requires_grad = True
+    t._ver = root._ver
+
+
+def refresh_view(t) -> None:
+    """A view used after its base was written: its grad_fn is re-made from the base's current graph (what
+    PyTorch does on access), so its gradient reaches the base's newest state; ``t._ver`` records the base's
+    version it now matches."""
+    root = t._base
+    if root._requires_grad and t._requires_grad and is_grad_enabled():
+        _view_node(t, root, _ViewMap(root._data, t._data))
+    t._ver = root._ver
 
 
 def fill(t, value, name: str):

@@ -1,7 +1,8 @@
 """torch.nn.functional's names over fastnn's differentiable ops."""
 from __future__ import annotations
 
-from ..ops.activation import gelu, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh  # noqa: F401
+from ..ops.activation import gelu, leaky_relu, log_softmax, sigmoid, softmax, tanh  # noqa: F401
+from ..ops.activation import relu as _relu
 from ..ops.attention import scaled_dot_product_attention  # noqa: F401
 from ..ops.conv import conv2d  # noqa: F401
 from ..ops.dropout import dropout, dropout2d  # noqa: F401
@@ -26,6 +27,15 @@ def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation
 
 def linear(input, weight, bias=None):
     return _linear(input, weight, bias)
+
+
+def relu(input, inplace: bool = False):
+    """torch.nn.functional.relu; ``inplace=True`` writes the result into ``input`` (Tensor.relu_)."""
+    return input.relu_() if inplace else _relu(input)
+
+
+def relu_(input):
+    return input.relu_()
 
 
 def relu6(input):

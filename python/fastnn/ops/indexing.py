@@ -57,7 +57,8 @@ def getitem(a: Tensor, index) -> Tensor:
     out = Tensor._wrap(y)
     yb = y.base
     if yb is not None and (yb is x or yb is x.base):  # basic indexing made a view: a's storage and version
-        out._base = a if a._base is None else a._base
+        out._base = root = a if a._base is None else a._base
+        out._ver = root._ver  # the root's version this view's grad_fn is of
     return record(out, "IndexBackward0", (a,), backward)
 
 

@@ -6,6 +6,7 @@ import itertools
 import math
 
 from ..autograd.graph import record
+from ..autograd.inplace import mark_multi_output
 from ..backend import backend_of
 from .._tensor import Tensor
 from ._util import as_tensor, normalize_dim, promote_types, shape_arg, unbroadcast
@@ -25,7 +26,8 @@ def reshape(a: Tensor, *shape) -> Tensor:
     in_shape = x.shape
     out = Tensor._wrap(y)
     if y.base is not None and (y.base is x or y.base is x.base):  # a view, not a copy: shares x's storage
-        out._base = a if a._base is None else a._base
+        out._base = root = a if a._base is None else a._base
+        out._ver = root._ver  # the root's version this view's grad_fn is of
     return record(out, "ViewBackward0", (a,), lambda g: (g.reshape(in_shape),))
 
 
@@ -54,14 +56,16 @@ def permute(a: Tensor, *dims) -> Tensor:
         raise RuntimeError("permute(): duplicate dims are not allowed.")
     inverse = tuple(sorted(range(len(axes)), key=axes.__getitem__))
     out = Tensor._wrap(a._data.transpose(axes))
-    out._base = a if a._base is None else a._base
+    out._base = root = a if a._base is None else a._base
+    out._ver = root._ver  # the root's version this view's grad_fn is of
     return record(out, "PermuteBackward0", (a,), lambda g: (g.transpose(inverse),))
 
 
 def transpose(a: Tensor, dim0: int, dim1: int) -> Tensor:
     d0, d1 = normalize_dim(dim0, a.ndim, "transpose"), normalize_dim(dim1, a.ndim, "transpose")
     out = Tensor._wrap(a._data if a.ndim < 2 else a._data.swapaxes(d0, d1))
-    out._base = a if a._base is None else a._base
+    out._base = root = a if a._base is None else a._base
+    out._ver = root._ver  # the root's version this view's grad_fn is of
     if a.ndim < 2:
         return record(out, "TransposeBackward0", (a,), lambda g: (g,))
     return record(out, "TransposeBackward0", (a,), lambda g: (g.swapaxes(d0, d1),))
@@ -86,7 +90,8 @@ def squeeze(a: Tensor, dim=None) -> Tensor:
         axes = tuple(i for i in (normalize_dim(d, a.ndim, "squeeze") for d in dims) if a.ndim and x.shape[i] == 1)
     in_shape = x.shape
     out = Tensor._wrap(x.squeeze(axis=axes) if axes else x)
-    out._base = a if a._base is None else a._base
+    out._base = root = a if a._base is None else a._base
+    out._ver = root._ver  # the root's version this view's grad_fn is of
     return record(out, "SqueezeBackward0", (a,), lambda g: (g.reshape(in_shape),))
 
 
@@ -95,7 +100,8 @@ def unsqueeze(a: Tensor, dim: int) -> Tensor:
     in_shape = a._data.shape
     # A reshape that inserts a 1 is a view (it is how NumPy's expand_dims does it).
     out = Tensor._wrap(a._data.reshape(in_shape[:ax] + (1,) + in_shape[ax:]))
-    out._base = a if a._base is None else a._base
+    out._base = root = a if a._base is None else a._base
+    out._ver = root._ver  # the root's version this view's grad_fn is of
     return record(out, "UnsqueezeBackward0", (a,), lambda g: (g.reshape(in_shape),))
 
 
@@ -135,7 +141,8 @@ def expand(a: Tensor, *sizes) -> Tensor:
         target.append(s)
     in_shape = x.shape
     out = Tensor._wrap(backend_of(x).xp.broadcast_to(x, tuple(target)))
-    out._base = a if a._base is None else a._base  # read-only: an in-place write into it is refused
+    out._base = root = a if a._base is None else a._base  # read-only: an in-place write into it is refused
+    out._ver = root._ver  # the root's version this view's grad_fn is of
     return record(out, "ExpandBackward0", (a,), lambda g: (unbroadcast(g, in_shape),))
 
 
@@ -225,7 +232,8 @@ def narrow(a: Tensor, dim: int, start: int, length: int) -> Tensor:
         return (out,)
 
     out = Tensor._wrap(a._data[index])
-    out._base = a if a._base is None else a._base
+    out._base = root = a if a._base is None else a._base
+    out._ver = root._ver  # the root's version this view's grad_fn is of
     return record(out, "NarrowBackward0", (a,), backward)
 
 
@@ -246,7 +254,10 @@ def split(a: Tensor, split_size_or_sections, dim: int = 0):
     for n in sections:
         out.append(narrow(a, ax, start, n))
         start += n
+    if a._requires_grad:
+        mark_multi_output(out, "SplitWithSizes" if isinstance(split_size_or_sections, (list, tuple)) else "Split")
     return tuple(out)
+
 
 
 def chunk(a: Tensor, chunks: int, dim: int = 0):
@@ -261,4 +272,7 @@ def chunk(a: Tensor, chunks: int, dim: int = 0):
 
 def unbind(a: Tensor, dim: int = 0):
     ax = normalize_dim(dim, a.ndim, "unbind")
-    return tuple(squeeze(p, ax) for p in split(a, 1, ax))
+    out = tuple(squeeze(p, ax) for p in split(a, 1, ax))
+    if a._requires_grad:
+        mark_multi_output(out, "Unbind")
+    return out
