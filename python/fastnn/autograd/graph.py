@@ -30,17 +30,23 @@ class Node:
             if a is None:
                 va = 0
             else:
-                va = a._ver if a._base is None else _view_version(a)
+                r = a._base
+                va = a._ver if r is None else (r._ver if a._ver == r._ver else _view_version(a))
             if b is None:
                 vb = 0
             else:
-                vb = b._ver if b._base is None else _view_version(b)
+                r = b._base
+                vb = b._ver if r is None else (r._ver if b._ver == r._ver else _view_version(b))
             self.versions = (va, vb)
             self.inputs = (a if a is not None and a._requires_grad else None,
                            b if b is not None and b._requires_grad else None)
         elif n == 1:
             a = inputs[0]
-            self.versions = ((a._ver if a._base is None else _view_version(a)) if a is not None else 0,)
+            if a is None:
+                self.versions = (0,)
+            else:
+                r = a._base
+                self.versions = (a._ver if r is None else (r._ver if a._ver == r._ver else _view_version(a)),)
             self.inputs = (a if a is not None and a._requires_grad else None,)
         else:
             self.versions = tuple([(t._ver if t._base is None else _view_version(t)) if t is not None else 0

@@ -25,7 +25,8 @@ def reshape(a: Tensor, *shape) -> Tensor:
         raise RuntimeError(f"shape '{_shape_str(shape)}' is invalid for input of size {x.size}") from None
     in_shape = x.shape
     out = Tensor._wrap(y)
-    if y.base is not None and (y.base is x or y.base is x.base):  # a view, not a copy: shares x's storage
+    yb = y.base
+    if yb is not None and (yb is x or yb is x.base):  # a view, not a copy: shares x's storage
         out._base = root = a if a._base is None else a._base
         out._ver = root._ver  # the root's version this view's grad_fn is of
     return record(out, "ViewBackward0", (a,), lambda g: (g.reshape(in_shape),))
