@@ -64,6 +64,14 @@ CASES = {
     "view_then_base": lambda lib, x, w: _via(x * 2, lambda y: (y[1].add_(w[0]), y.mul_(w))),
     "view_then_out_of_place": lambda lib, x, w: _via(x * 2, lambda y: y[0].add_(1.0)).exp(),
     "view_made_before_base_write": lambda lib, x, w: _stale_view(x, w),
+    "setitem_iadd_basic": lambda lib, x, w: _iadd_item(x * 2, (0, 1), w[0, 0]),
+    "setitem_iadd_row_of_row": lambda lib, x, w: _via(x * 2, lambda y: y[1].__setitem__(2, y[1][2] + w[1, 1])),
+    "setitem_iadd_mask": lambda lib, x, w: _iadd_item(x * w, _mask(lib), 1.0),
+    "setitem_iadd_slice_tensor": lambda lib, x, w: _iadd_item(x * 2, (slice(None), 0), w[:, 1]),
+    "setitem_from_itself": lambda lib, x, w: _via(x * 2, lambda y: y.__setitem__(0, y[1])),
+    "input_written_after_add": lambda lib, x, w: _after(x * 2, lambda y: y + w, lambda y: y.mul_(3.0)),
+    "input_written_after_index": lambda lib, x, w: _after(x * w, lambda y: y[1:] + w[1:], lambda y: y.zero_()),
+    "input_written_after_view": lambda lib, x, w: _after(x * 2, lambda y: y.t().t(), lambda y: y.mul_(w)),
     "view_of_view_written": lambda lib, x, w: _via(x * 2, lambda y: y[1:][0].zero_()),
     "zeros_setitem_then_add": lambda lib, x, w: _nonleaf_zeros(lib, w),
     "zeros_view_add": lambda lib, x, w: _via(lib.zeros(3, 4, dtype=lib.float64), lambda z: z[1].add_(w[1])) * x,
@@ -95,6 +103,18 @@ def _stale_view(x, w):
     v = y[1:]  # made before the write: its gradient must reach y's newest state
     y.mul_(w)
     return v.sum(0, keepdim=True).expand(3, 4) + y
+
+
+def _iadd_item(y, idx, value):
+    y[idx] += value  # Python: tmp = y[idx]; tmp += value; y[idx] = tmp
+    return y
+
+
+def _after(y, use, write):
+    """A result made from ``y`` by an op that saves no values, then ``y`` written in place: both are used."""
+    z = use(y)
+    write(y)
+    return z * 2 + y.reshape(z.shape) if z.shape == y.shape else z.sum() + y
 
 
 def _nograd(lib, y, f):

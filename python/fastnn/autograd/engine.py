@@ -4,7 +4,7 @@ from __future__ import annotations
 from . import grad_mode
 from .._tensor import Tensor
 from ..backend import backend_of
-from .graph import DIRTY, watch_output
+from .graph import DIRTY, HISTORY, INPUT_VALUES_NOT_READ, grad_fn_at, watch_output
 from .inplace import refresh_view
 
 
@@ -19,14 +19,16 @@ def _topological_order(roots):
         if root is None or id(root) in visited:
             continue
         visited.add(id(root))
-        stack = [(root, iter(root.inputs))]
+        stack = [(root, iter(zip(root.inputs, root.versions)))]
         while stack:
             node, it = stack[-1]
-            for t in it:
-                child = t.grad_fn if t is not None else None
+            for t, v in it:
+                if t is None:
+                    continue
+                child = t.grad_fn if not HISTORY else grad_fn_at(t, v)
                 if child is not None and id(child) not in visited:
                     visited.add(id(child))
-                    stack.append((child, iter(child.inputs)))
+                    stack.append((child, iter(zip(child.inputs, child.versions))))
                     break
             else:
                 stack.pop()
@@ -44,6 +46,8 @@ def _second_pass_error(name):
 
 
 def _check_versions(node):
+    if node.name in INPUT_VALUES_NOT_READ or not node.reads_inputs:
+        return  # its backward reads no input's values: an input written since is routed by its version
     for t, v in zip(node.saved, node.versions):
         if t is not None and t._version != v:
             raise RuntimeError(
@@ -119,7 +123,7 @@ def run_backward(tensors, grad_arrays, retain_graph, capture=None):
             in_grads = fn(g)
             if not retain_graph:
                 node.backward_fn = None
-            for t, ig in zip(node.inputs, in_grads):
+            for t, ig, v in zip(node.inputs, in_grads, node.versions):
                 if t is None or ig is None:
                     continue
                 data = t._data
@@ -128,7 +132,8 @@ def run_backward(tensors, grad_arrays, retain_graph, capture=None):
                                        f"for an input of shape {data.shape}")
                 if ig.dtype != data.dtype:
                     ig = ig.astype(data.dtype)
-                child = t.grad_fn
+                # The input's grad_fn when this node saw it (an in-place op may have rebased it since).
+                child = t.grad_fn if not HISTORY else grad_fn_at(t, v)
                 if child is not None:
                     prev = node_grads.get(child)
                     node_grads[child] = ig if prev is None else prev + ig

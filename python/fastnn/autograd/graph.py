@@ -14,6 +14,7 @@ from .grad_mode import _state  # read directly: record runs once per op
 
 class Node:
     __slots__ = ("name", "backward_fn", "inputs", "saved", "versions", "out_ref", "__weakref__")
+    reads_inputs = True  # False on a node kind whose backward reads no input's values (see INPUT_VALUES_NOT_READ)
 
     def __init__(self, name, backward_fn, inputs):
         self.name = name
@@ -90,6 +91,45 @@ OUTPUT_NOT_SAVED = frozenset({
     "ZeroBackward0", "FillBackward2", "FillBackward3", "UniformBackward0", "NormalBackward0",
     "MaskedFillBackward0",
 })
+
+
+# Node names whose backward reads no input's values (only shapes, indices, constants): an input written in
+# place after such a node was recorded does not invalidate it (as in PyTorch, which saves nothing there);
+# the engine routes its gradient to the grad_fn the input had then (grad_fn_at).
+INPUT_VALUES_NOT_READ = frozenset({
+    "AddBackward0", "SubBackward0", "NegBackward0", "ViewBackward0", "PermuteBackward0", "TransposeBackward0",
+    "SqueezeBackward0", "UnsqueezeBackward0", "ExpandBackward0", "IndexBackward0", "NarrowBackward0",
+    "CatBackward0", "SumBackward1", "MeanBackward1", "CloneBackward0", "ToCopyBackward0", "AsStridedBackward0",
+    "IndexPutBackward0", "torch::autograd::CopyBackwards", "ZeroBackward0", "FillBackward2", "FillBackward3",
+    "UniformBackward0", "NormalBackward0",
+})
+
+# Tensors whose grad_fn an in-place op replaced: id -> (weakref, [(version, previous grad_fn), ...]); the
+# previous grad_fn served the storage's versions below ``version``. Nodes recorded before the rebase hold
+# the tensor object, and reach the grad_fn it had when they recorded it through grad_fn_at.
+HISTORY: dict = {}
+
+
+def grad_fn_at(t, version: int):
+    """``t``'s grad_fn as of storage version ``version``."""
+    entry = HISTORY.get(id(t))
+    if entry is not None and entry[0]() is t:
+        for until, fn in entry[1]:
+            if version < until:
+                return fn
+    return t.grad_fn
+
+
+def set_grad_fn(t, node) -> None:
+    """Replaces ``t.grad_fn`` after an in-place write (the storage's version already bumped), keeping the
+    old one for the nodes recorded before."""
+    root = t if t._base is None else t._base
+    key = id(t)
+    entry = HISTORY.get(key)
+    if entry is None or entry[0]() is not t:
+        entry = HISTORY[key] = (weakref.ref(t, lambda _, key=key: HISTORY.pop(key, None)), [])
+    entry[1].append((root._ver, t.grad_fn))
+    t.grad_fn = node
 
 
 def _view_version(t) -> int:

@@ -15,9 +15,13 @@ the base's new node routes the view region's gradient through the in-place op an
 old state, and the view's node becomes a strided view of the base's new state. The region is found from
 the arrays' strides and offsets (``_ViewMap``), so every NumPy/CuPy view the view ops make is covered.
 
-Known gap (conservative, never a wrong gradient): a node recorded *before* an in-place write into one of
-its inputs raises at backward even where PyTorch would not (PyTorch's ``y + 1`` does not save ``y``), and
-a view made before an in-place write into its base must be re-made (PyTorch regenerates it).
+Nodes recorded *before* a rebase hold the tensor object, not its grad_fn: ``graph.set_grad_fn`` keeps the
+replaced grad_fn per version (``graph.HISTORY``), and the engine routes such a node's gradient to the grad_fn
+its input had at the version it saved (``graph.grad_fn_at``). Whether a write into an input invalidates a
+node is by name (``graph.INPUT_VALUES_NOT_READ``: add, views, index, sum ... read no values); any other node
+raises at backward, which is stricter than PyTorch where its node saves less than ours does (``y * 2`` saves
+only the 2 there, all of ``y`` here) but never gives a wrong gradient. A view used after its base was written
+gets a fresh grad_fn on that use (``refresh_view``), as PyTorch regenerates one.
 """
 from __future__ import annotations
 
@@ -26,7 +30,7 @@ import weakref
 from .._tensor import Tensor
 from ..backend import backend_of
 from .grad_mode import is_grad_enabled
-from .graph import DIRTY, OUTPUT_NOT_SAVED, Node, record
+from .graph import DIRTY, INPUT_VALUES_NOT_READ, OUTPUT_NOT_SAVED, Node, record, set_grad_fn
 
 # Outputs of split/chunk/unbind that require grad: id -> (weakref, output index, torch's function name).
 # PyTorch refuses in-place writes into them. Keyed by id (a Tensor's == is elementwise, so it cannot be a
@@ -169,7 +173,7 @@ def _commit(t, root, old, node, write) -> None:
         write()
         bump(t)
         _move_retain(t, node)
-        t.grad_fn = node
+        set_grad_fn(t, node)
         t._requires_grad = True
         return
     vm = _ViewMap(root._data, t._data)
@@ -187,11 +191,12 @@ def _commit(t, root, old, node, write) -> None:
                 g_old = grads[i] if g_old is None else g_old + grads[i]
         return (vm.put(be.xp, g_old, g),) + tuple(gi for i, gi in enumerate(grads) if i not in at)
 
-    copy_slices = Node("torch::autograd::CopySlices", backward, (old_root,) + others)
+    reads = node.reads_inputs and node.name not in INPUT_VALUES_NOT_READ
+    copy_slices = (Node if reads else _ReadsNoInputs)("torch::autograd::CopySlices", backward, (old_root,) + others)
     write()
     bump(t)
     _move_retain(root, copy_slices)
-    root.grad_fn = copy_slices
+    set_grad_fn(root, copy_slices)
     root._requires_grad = True
     _view_node(t, root, vm)
 
@@ -201,7 +206,7 @@ def _view_node(t, root, vm) -> None:
     be = backend_of(root._data)
     view_node = Node("AsStridedBackward0", lambda g: (vm.put(be.xp, g, None),), (root,))
     _move_retain(t, view_node)
-    t.grad_fn = view_node
+    set_grad_fn(t, view_node)
     t._requires_grad = True
     t._ver = root._ver
 
@@ -315,12 +320,21 @@ def setitem(t, index, value) -> None:
             g_val = unbroadcast(region, vshape)
         return g_old, g_val
 
-    node = Node("torch::autograd::CopySlices" if basic else "IndexPutBackward0", backward, (old, vt))
+    node = _ReadsNoInputs("torch::autograd::CopySlices" if basic else "IndexPutBackward0", backward, (old, vt))
 
     def write():
         x[idx] = arr
 
     _commit(t, root, old, node, write)
+
+
+class _ReadsNoInputs(Node):
+    """A node whose backward reads no input's values, whatever its name: setitem's (only the index and shapes;
+    PyTorch's CopySlices over a copy_ saves nothing either), and a CopySlices around such a node. A later
+    write into its inputs does not invalidate it."""
+
+    __slots__ = ()
+    reads_inputs = False
 
 
 class _ViewMap:
