@@ -72,6 +72,8 @@ CASES = {
     "input_written_after_add": lambda lib, x, w: _after(x * 2, lambda y: y + w, lambda y: y.mul_(3.0)),
     "input_written_after_index": lambda lib, x, w: _after(x * w, lambda y: y[1:] + w[1:], lambda y: y.zero_()),
     "input_written_after_view": lambda lib, x, w: _after(x * 2, lambda y: y.t().t(), lambda y: y.mul_(w)),
+    "detached_gets_own_graph": lambda lib, x, w: _via(x * 2, lambda y: y.detach().add_(w).mul_(w)) * 1.0,
+    "detached_then_base_used": lambda lib, x, w: _detached_own(x, w),
     "view_of_view_written": lambda lib, x, w: _via(x * 2, lambda y: y[1:][0].zero_()),
     "zeros_setitem_then_add": lambda lib, x, w: _nonleaf_zeros(lib, w),
     "zeros_view_add": lambda lib, x, w: _via(lib.zeros(3, 4, dtype=lib.float64), lambda z: z[1].add_(w[1])) * x,
@@ -103,6 +105,13 @@ def _stale_view(x, w):
     v = y[1:]  # made before the write: its gradient must reach y's newest state
     y.mul_(w)
     return v.sum(0, keepdim=True).expand(3, 4) + y
+
+
+def _detached_own(x, w):
+    y = x * 2
+    d = y.detach()
+    d.add_(w)  # y's values change, its graph does not; d's graph starts here
+    return d * y.detach() + y
 
 
 def _iadd_item(y, idx, value):
@@ -195,6 +204,7 @@ ERRORS = {
     "split_output": (lambda lib, x, w: (x * 2).split([1, 3], dim=1)[1].relu_(), "is the output of a function that"),
     "chunk_output": (lambda lib, x, w: (x * 2).chunk(2, dim=1)[1].mul_(3.0), "is the output of a function that"),
     "unbind_output": (lambda lib, x, w: (x * 2).unbind(0)[2].add_(w[0]), "is the output of a function that"),
+    "saved_written_through_detach": (lambda lib, x, w: _through_detach(x, w), SAVED_OUTPUT),
     "expanded": (lambda lib, x, w: (x * 2)[:, :1].expand(3, 4).add_(1.0), "more than one element of the written-to"),
 }
 
@@ -207,6 +217,13 @@ def _saved_input(x, w):
     y = x * 2
     z = y * w  # MulBackward0 saves y for w's gradient
     y.add_(1.0)
+    z.sum().backward()
+
+
+def _through_detach(x, w):
+    y = x * 2
+    z = y * w
+    y.detach().zero_()  # shares y's version counter
     z.sum().backward()
 
 

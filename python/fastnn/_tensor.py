@@ -215,7 +215,11 @@ class Tensor:
         return _conversion.to(self, device=dev, non_blocking=non_blocking)
 
     def detach(self) -> "Tensor":
-        return Tensor._wrap(self._data)
+        # Shares the storage and its version counter, as PyTorch's detach (so a saved tensor written through
+        # the detached one is still caught); .data shares neither version nor graph.
+        d = Tensor._wrap(self._data)
+        _inplace_ops.share_version(d, self)
+        return d
 
     def detach_(self) -> "Tensor":
         self.grad_fn = None

@@ -38,6 +38,29 @@ from .graph import DIRTY, INPUT_VALUES_NOT_READ, OUTPUT_NOT_SAVED, Node, record,
 MULTI_OUTPUT_VIEWS: dict = {}
 
 
+# detach()'s results: they share their source's storage and version counter (_base) but are no view for
+# autograd: an in-place op on one builds its own graph. id -> weakref, dropped with the tensor.
+DETACHED: dict = {}
+
+
+def share_version(d, src) -> None:
+    """Makes ``d`` (detach's result) share ``src``'s version counter, as PyTorch's detach does."""
+    root = src if src._base is None else src._base
+    d._base = root
+    d._ver = root._ver
+    key = id(d)
+    DETACHED[key] = weakref.ref(d, lambda _, key=key: DETACHED.pop(key, None))
+
+
+def _graph_root(t):
+    """The tensor whose graph an in-place op on ``t`` rebases: t's base for a view, else t."""
+    b = t._base
+    if b is None:
+        return t
+    ref = DETACHED.get(id(t)) if DETACHED else None
+    return t if ref is not None and ref() is t else b
+
+
 def mark_multi_output(views, name: str) -> None:
     """Marks views made by one call (split, chunk, unbind)."""
     for i, v in enumerate(views):
@@ -141,7 +164,7 @@ def apply(t, fn, operands=(), kwargs=None, copy_src: bool = False):
     """``t`` <- ``fn(t, *operands, **kwargs)`` in place, where ``fn`` is the out-of-place op (it records its
     node). ``copy_src``: the op's backward reads its first input's values, so the snapshot keeps a copy."""
     kwargs = kwargs or {}
-    root = t if t._base is None else t._base
+    root = _graph_root(t)
     if not _needs_graph(t, root, operands):
         r = fn(t, *operands, **kwargs)
         _check_result(t, r._data)
@@ -216,7 +239,7 @@ def refresh_view(t) -> None:
     PyTorch does on access), so its gradient reaches the base's newest state; ``t._ver`` records the base's
     version it now matches."""
     root = t._base
-    if root._requires_grad and t._requires_grad and is_grad_enabled():
+    if root._requires_grad and t._requires_grad and is_grad_enabled() and _graph_root(t) is root:
         _view_node(t, root, _ViewMap(root._data, t._data))
     t._ver = root._ver
 
@@ -227,7 +250,7 @@ def fill(t, value, name: str):
     vt = value if isinstance(value, Tensor) else None
     if vt is not None and vt.ndim != 0:
         raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with {vt.ndim} dimensions.")
-    root = t if t._base is None else t._base
+    root = _graph_root(t)
     if not _needs_graph(t, root, (vt,)):
         _check_writable(t)
         t._data[...] = vt._data if vt is not None else value
@@ -246,7 +269,7 @@ def fill(t, value, name: str):
 def overwrite(t, name: str, values):
     """Every element from ``values`` (an array or number: uniform_, normal_, nn.init); no gradient flows to it."""
     arr = values._data if isinstance(values, Tensor) else values
-    root = t if t._base is None else t._base
+    root = _graph_root(t)
     if not _needs_graph(t, root, ()):
         _check_writable(t)
         t._data[...] = arr
@@ -297,7 +320,7 @@ def setitem(t, index, value) -> None:
     idx = convert_index(index, x)
     vt = value if isinstance(value, Tensor) else None
     arr = vt._data if vt is not None else value
-    root = t if t._base is None else t._base
+    root = _graph_root(t)
     if not _needs_graph(t, root, (vt,)):
         _check_writable(t)
         x[idx] = arr
