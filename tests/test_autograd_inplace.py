@@ -358,3 +358,32 @@ def test_optimizer_step_still_updates_leaves_in_place():
     arr = p._data
     opt.step()
     assert p._data is arr and p.tolist() == [0.0, 0.0] and p._version == 1
+
+
+def test_resnet_basic_block_with_inplace_relu_matches_torch():
+    """conv -> bn -> ReLU(inplace) -> conv -> bn; out += identity; ReLU(inplace), with nn modules in training
+    mode (running statistics updated), against torch: output, input and parameter gradients."""
+    def block(nn):
+        return nn.ModuleDict({"c1": nn.Conv2d(3, 3, 3, padding=1, bias=False), "b1": nn.BatchNorm2d(3),
+                              "c2": nn.Conv2d(3, 3, 3, padding=1, bias=False), "b2": nn.BatchNorm2d(3),
+                              "relu": nn.ReLU(inplace=True)})
+
+    def forward(m, x):
+        out = m["relu"](m["b1"](m["c1"](x)))
+        out = m["b2"](m["c2"](out))
+        out += x
+        return m["relu"](out)
+
+    tb, fb = block(torch.nn), block(fastnn.nn)
+    fb.load_state_dict({k: v.detach().numpy().copy() for k, v in tb.state_dict().items()})
+    xs = RNG.standard_normal((2, 3, 5, 5)).astype(np.float32)
+    results = []
+    for lib, m in ((torch, tb), (fastnn, fb)):
+        x = lib.tensor(xs.copy(), requires_grad=True)
+        h = x * 1.0  # a non-leaf input, so the block's `out += x` adds a graph tensor
+        out = forward(m, h)
+        (out * lib.tensor(np.linspace(-1, 1, out.numel(), dtype=np.float32).reshape(out.shape))).sum().backward()
+        results.append((out.detach().numpy(), x.grad.numpy(), m["c1"].weight.grad.numpy(),
+                        m["b2"].weight.grad.numpy(), m["b1"].running_mean.detach().numpy()))
+    for f, t in zip(results[1], results[0]):
+        np.testing.assert_allclose(f, t, rtol=1e-4, atol=1e-5)
