@@ -387,3 +387,15 @@ def test_resnet_basic_block_with_inplace_relu_matches_torch():
                         m["b2"].weight.grad.numpy(), m["b1"].running_mean.detach().numpy()))
     for f, t in zip(results[1], results[0]):
         np.testing.assert_allclose(f, t, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["mul_tensor", "div_tensor", "clamp_", "copy_broadcast", "setitem_mask_tensor",
+                                  "setitem_index_list", "setitem_through_view", "view_select_mul_tensor",
+                                  "view_transpose_setitem", "view_permute_chain", "setitem_iadd_basic",
+                                  "view_made_before_base_write", "fill_tensor", "zeros_view_add"])
+def test_inplace_case_gradcheck(name):
+    from fastnn.autograd import gradcheck
+
+    x = fastnn.tensor(X + 0.05, requires_grad=True)  # off the clamp's kinks
+    w = fastnn.tensor(W, requires_grad=True)
+    assert gradcheck(lambda a, b: CASES[name](fastnn, a, b), (x, w))
