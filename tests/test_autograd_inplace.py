@@ -399,3 +399,24 @@ def test_inplace_case_gradcheck(name):
     x = fastnn.tensor(X + 0.05, requires_grad=True)  # off the clamp's kinks
     w = fastnn.tensor(W, requires_grad=True)
     assert gradcheck(lambda a, b: CASES[name](fastnn, a, b), (x, w))
+
+
+@pytest.mark.parametrize("kind", ["dropout", "dropout2d", "leaky_relu"])
+def test_other_inplace_flags_write_in_place(kind):
+    x = fastnn.tensor(RNG.standard_normal((2, 3, 4, 4)), requires_grad=True)
+    y = x * 1.0
+    arr = y._data
+    before = arr.copy()
+    if kind == "leaky_relu":
+        out = fastnn.nn.LeakyReLU(0.2, inplace=True)(y)
+        expected = np.where(before > 0, before, 0.2 * before)
+    else:
+        fastnn.manual_seed(3)
+        out = getattr(fastnn.nn.functional, kind)(y, 0.5, True, inplace=True)
+        kept = arr != 0
+        expected = np.where(kept, before * 2.0, 0.0)
+    assert out is y and y._data is arr and y._version == 1
+    np.testing.assert_allclose(arr, expected)
+    out.sum().backward()
+    slope = np.where(before > 0, 1.0, 0.2) if kind == "leaky_relu" else np.where(kept, 2.0, 0.0)
+    np.testing.assert_allclose(x.grad.numpy(), slope)
