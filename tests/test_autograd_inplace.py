@@ -420,3 +420,16 @@ def test_other_inplace_flags_write_in_place(kind):
     out.sum().backward()
     slope = np.where(before > 0, 1.0, 0.2) if kind == "leaky_relu" else np.where(kept, 2.0, 0.0)
     np.testing.assert_allclose(x.grad.numpy(), slope)
+
+
+@pytest.mark.parametrize("lib", [torch, fastnn], ids=["torch", "fastnn"])
+def test_view_of_a_parameter_kept_across_an_optimizer_step(lib):
+    p = lib.nn.Parameter(lib.tensor(X.copy()))
+    v = p.t()  # made before the step's in-place update
+    opt = lib.optim.SGD([p], lr=0.1)
+    (p * p).sum().backward()
+    opt.step()
+    opt.zero_grad()
+    (v * lib.tensor(W.T.copy())).sum().backward()
+    np.testing.assert_allclose(p.grad.numpy(), W)
+    np.testing.assert_allclose(v.detach().numpy(), (X - 0.2 * X).T)

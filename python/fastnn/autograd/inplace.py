@@ -181,7 +181,8 @@ def apply(t, fn, operands=(), kwargs=None, copy_src: bool = False):
     r = fn(old, *ops, **kwargs)
     _check_result(t, r._data)
     arr = r._data
-    _commit(t, root, old, r.grad_fn, lambda: t._data.__setitem__(Ellipsis, arr))
+    # An op that hands its input back unchanged (r is old) leaves the graph as it was.
+    _commit(t, root, old, r.grad_fn if r is not old else None, lambda: t._data.__setitem__(Ellipsis, arr))
     return t
 
 
@@ -240,7 +241,12 @@ def refresh_view(t) -> None:
     version it now matches."""
     root = t._base
     if root._requires_grad and t._requires_grad and is_grad_enabled() and _graph_root(t) is root:
-        _view_node(t, root, _ViewMap(root._data, t._data))
+        try:
+            vm = _ViewMap(root._data, t._data)
+        except RuntimeError:  # the base's storage was swapped (.data = ...): the view is no longer of it
+            vm = None
+        if vm is not None:
+            _view_node(t, root, vm)
     t._ver = root._ver
 
 
