@@ -433,3 +433,22 @@ def test_view_of_a_parameter_kept_across_an_optimizer_step(lib):
     (v * lib.tensor(W.T.copy())).sum().backward()
     np.testing.assert_allclose(p.grad.numpy(), W)
     np.testing.assert_allclose(v.detach().numpy(), (X - 0.2 * X).T)
+
+
+@pytest.mark.parametrize("kind", ["constant", "non_leaf"])
+def test_saved_input_message_is_torchs(kind):
+    msgs = []
+    for lib in (torch, fastnn):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        if kind == "constant":
+            c = lib.tensor([3.0, 4.0])
+            y = x * c
+            c.add_(1.0)
+        else:
+            h = x * 2
+            y = h * x
+            h.add_(1.0)
+        with pytest.raises(RuntimeError) as info:
+            y.sum().backward()
+        msgs.append(str(info.value))
+    assert msgs[0] == msgs[1]

@@ -50,10 +50,21 @@ def _check_versions(node):
         return  # its backward reads no input's values: an input written since is routed by its version
     for t, v in zip(node.saved, node.versions):
         if t is not None and t._version != v:
-            raise RuntimeError(
-                f"one of the variables needed for gradient computation has been modified by an inplace operation: "
-                f"an input of {node.name} with shape {tuple(t.shape)} is at version {t._version}; expected version "
-                f"{v} instead.")
+            raise _modified_error(t, t.grad_fn, t._version, v)
+
+
+def _modified_error(t, producer, now, expected):
+    """PyTorch's text: the tensor, the node that (now) makes it, and the two versions."""
+    from .inplace import _describe
+
+    name = producer.name if producer is not None else None
+    short = name[:name.rfind("Backward")] if name is not None and "Backward" in name else name
+    made_by = f", which is output 0 of {short}," if short is not None else ""
+    return RuntimeError(
+        f"one of the variables needed for gradient computation has been modified by an inplace operation: "
+        f"{_describe(t)}{made_by} is at version {now}; expected version {expected} instead. Hint: enable anomaly "
+        "detection to find the operation that failed to compute its gradient, with "
+        "torch.autograd.set_detect_anomaly(True, check_nan=False).")
 
 
 def _check_output(node):
