@@ -5,7 +5,7 @@ from . import grad_mode
 from .._tensor import Tensor
 from ..backend import backend_of
 from .graph import DIRTY, HISTORY, INPUT_VALUES_NOT_READ, grad_fn_at, watch_output
-from .inplace import refresh_view
+from .inplace import _describe, refresh_view
 
 
 def _topological_order(roots):
@@ -55,8 +55,6 @@ def _check_versions(node):
 
 def _modified_error(t, producer, now, expected):
     """PyTorch's text: the tensor, the node that (now) makes it, and the two versions."""
-    from .inplace import _describe
-
     name = producer.name if producer is not None else None
     short = name[:name.rfind("Backward")] if name is not None and "Backward" in name else name
     made_by = f", which is output 0 of {short}," if short is not None else ""

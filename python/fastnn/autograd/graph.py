@@ -137,9 +137,7 @@ def _view_version(t) -> int:
     current graph when the root was written since (a view's own ``_ver`` holds the root's version then)."""
     root = t._base
     if t._ver != root._ver:
-        from .inplace import refresh_view
-
-        refresh_view(t)
+        _inplace.refresh_view(t)
     return root._ver
 
 
@@ -164,3 +162,7 @@ def watch_output(t) -> None:
     """Lets the engine find ``t`` from its node (to retain or capture its gradient)."""
     if t.grad_fn is not None:
         t.grad_fn.out_ref = weakref.ref(t)
+
+
+# ---- imported last: inplace builds Nodes and imports this module's names at its top.
+from . import inplace as _inplace  # noqa: E402

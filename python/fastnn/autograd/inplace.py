@@ -292,14 +292,11 @@ def overwrite(t, name: str, values):
 
 def copy(t, src):
     """copy_: ``src`` broadcast and cast to ``t``; the gradient flows to ``src`` (and none to t's old state)."""
-    from ..ops.conversion import move
-    from ..ops._util import unbroadcast
-
     be = backend_of(t._data)
     if not isinstance(src, Tensor):
         src = Tensor._wrap(be.asarray(src))
     elif backend_of(src._data) is not be:
-        src = move(src, be)  # across devices through the host, differentiably
+        src = _conversion.move(src, be)  # across devices through the host, differentiably
 
     def copied(old, s):
         xp = be.xp
@@ -311,7 +308,7 @@ def copy(t, src):
                                f"{old.ndim - 1}") from None
         sshape = s._data.shape
         return record(Tensor._wrap(arr), "torch::autograd::CopyBackwards", (old, s),
-                      lambda g: (xp.zeros_like(g), unbroadcast(g, sshape)))
+                      lambda g: (xp.zeros_like(g), _util.unbroadcast(g, sshape)))
 
     return apply(t, copied, (src,))
 
@@ -319,11 +316,8 @@ def copy(t, src):
 def setitem(t, index, value) -> None:
     """``t[index] = value``: writes the region in place; the region's gradient goes to ``value`` (when it is a
     tensor that requires grad), the rest to t's old state."""
-    from ..ops._util import unbroadcast
-    from ..ops.indexing import _is_advanced, convert_index
-
     x = t._data
-    idx = convert_index(index, x)
+    idx = _indexing.convert_index(index, x)
     vt = value if isinstance(value, Tensor) else None
     arr = vt._data if vt is not None else value
     root = _graph_root(t)
@@ -332,7 +326,7 @@ def setitem(t, index, value) -> None:
         x[idx] = arr
         bump(t)
         return
-    basic = not _is_advanced(idx)
+    basic = not _indexing._is_advanced(idx)
     _check_target(t, root, basic)
     _check_writable(t)
     old = _snapshot(t, False)
@@ -346,7 +340,7 @@ def setitem(t, index, value) -> None:
             region = g[idx]
             if region.ndim < len(vshape):  # a value with extra leading 1s (x[0] = v of shape (1, n))
                 region = region.reshape((1,) * (len(vshape) - region.ndim) + region.shape)
-            g_val = unbroadcast(region, vshape)
+            g_val = _util.unbroadcast(region, vshape)
         return g_old, g_val
 
     node = _ReadsNoInputs("torch::autograd::CopySlices" if basic else "IndexPutBackward0", backward, (old, vt))
@@ -432,3 +426,9 @@ def _pointer(arr) -> int:
     if iface is None:
         iface = arr.__cuda_array_interface__
     return iface["data"][0]
+
+
+# ---- imported last: the ops import autograd (graph, and this module's mark_multi_output) at their top.
+from ..ops import _util  # noqa: E402
+from ..ops import conversion as _conversion  # noqa: E402
+from ..ops import indexing as _indexing  # noqa: E402
