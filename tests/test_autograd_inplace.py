@@ -452,3 +452,29 @@ def test_saved_input_message_is_torchs(kind):
             y.sum().backward()
         msgs.append(str(info.value))
     assert msgs[0] == msgs[1]
+
+
+def test_writes_into_a_detached_tensor_stay_outside_the_graph():
+    x = fastnn.tensor(X.copy(), requires_grad=True)
+    y = x * 2
+    for write in (lambda d: d.zero_(), lambda d: d.__setitem__(0, 1.0), lambda d: d.add_(1.0), lambda d: d.fill_(2.0)):
+        d = y.detach()
+        write(d)
+        assert not d.requires_grad and d.grad_fn is None
+    assert y._version == 4 and y.grad_fn.name == "MulBackward0"
+
+
+def test_fast_paths_keep_torchs_errors():
+    z = fastnn.zeros(3)
+    with pytest.raises(RuntimeError, match="doesn't match the broadcast shape"):
+        z.add_(fastnn.ones(2, 3))
+    with pytest.raises(RuntimeError, match="more than one element"):
+        fastnn.ones(1).expand(3).mul_(2.0)
+    with pytest.raises(RuntimeError, match="can't be cast to the desired output type Long"):
+        fastnn.arange(3).add_(0.5)
+    i = fastnn.arange(3)
+    i += 2
+    assert i.tolist() == [2, 3, 4] and i._version == 1
+    f = fastnn.ones(3, dtype=fastnn.float32)
+    f.mul_(fastnn.tensor([1.0, 2.0, 3.0], dtype=fastnn.float64)).sub_(fastnn.arange(3), alpha=2)
+    assert f.tolist() == [1.0, 0.0, -1.0] and f.dtype is fastnn.float32 and f._version == 2

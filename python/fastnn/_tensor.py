@@ -333,19 +333,16 @@ class Tensor:
         return _inplace_ops.copy(self, src)
 
     def add_(self, other, alpha=1) -> "Tensor":
-        return _inplace_ops.apply(self, _arith.add, (other,), {"alpha": alpha} if alpha != 1 else None)
+        return _inplace_ops.arith(self, other, "add", alpha)
 
     def sub_(self, other, alpha=1) -> "Tensor":
-        return _inplace_ops.apply(self, _arith.sub, (other,), {"alpha": alpha} if alpha != 1 else None)
+        return _inplace_ops.arith(self, other, "sub", alpha)
 
     def mul_(self, other) -> "Tensor":
-        # mul's backward reads self's values for other's gradient: the snapshot keeps them then.
-        return _inplace_ops.apply(self, _arith.mul, (other,),
-                                  copy_src=isinstance(other, Tensor) and other._requires_grad)
+        return _inplace_ops.arith(self, other, "mul")
 
     def div_(self, other) -> "Tensor":
-        return _inplace_ops.apply(self, _arith.div, (other,),
-                                  copy_src=isinstance(other, Tensor) and other._requires_grad)
+        return _inplace_ops.arith(self, other, "div")
 
     # x += y updates x in place, as in PyTorch (optimiser code and ResNet's `out += identity` rely on it).
     def __iadd__(self, other) -> "Tensor":

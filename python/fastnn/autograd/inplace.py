@@ -160,6 +160,34 @@ def _move_retain(t, node) -> None:
         node.out_ref = weakref.ref(t)
 
 
+_UFUNCS = {"add": "add", "sub": "subtract", "mul": "multiply", "div": "true_divide"}
+
+
+def arith(t, other, kind: str, alpha=1):
+    """add_/sub_/mul_/div_. Outside the graph (nothing requires grad, or grad mode off: optimisers, counters) a
+    float tensor is updated by the array module's ufunc in place, with no temporary; anything else (a graph to
+    build, another dtype, an error to report) goes through ``apply`` and the out-of-place op."""
+    b = t._base
+    ot = isinstance(other, Tensor)
+    if (t._requires_grad or (b is not None and b._requires_grad) or (ot and other._requires_grad)) and \
+            is_grad_enabled():
+        return apply(t, _ARITH[kind], (other,), {"alpha": alpha} if alpha != 1 else None,
+                     copy_src=kind in ("mul", "div") and ot and other._requires_grad)
+    x = t._data
+    if x.dtype.kind == "f" and (ot or type(other) is float or type(other) is int):
+        o = other._data if ot else other
+        if alpha != 1:
+            o = o * alpha
+        try:
+            getattr(backend_of(x).xp, _UFUNCS[kind])(x, o, out=x)
+        except (ValueError, TypeError):
+            pass  # a shape that does not broadcast into t, a read-only view...: apply raises PyTorch's error
+        else:
+            bump(t)
+            return t
+    return apply(t, _ARITH[kind], (other,), {"alpha": alpha} if alpha != 1 else None)
+
+
 def apply(t, fn, operands=(), kwargs=None, copy_src: bool = False):
     """``t`` <- ``fn(t, *operands, **kwargs)`` in place, where ``fn`` is the out-of-place op (it records its
     node). ``copy_src``: the op's backward reads its first input's values, so the snapshot keeps a copy."""
@@ -256,8 +284,9 @@ def fill(t, value, name: str):
     vt = value if isinstance(value, Tensor) else None
     if vt is not None and vt.ndim != 0:
         raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with {vt.ndim} dimensions.")
-    root = _graph_root(t)
-    if not _needs_graph(t, root, (vt,)):
+    b = t._base
+    if not ((t._requires_grad or (b is not None and b._requires_grad) or (vt is not None and vt._requires_grad))
+            and is_grad_enabled() and _needs_graph(t, _graph_root(t), (vt,))):
         _check_writable(t)
         t._data[...] = vt._data if vt is not None else value
         bump(t)
@@ -320,12 +349,14 @@ def setitem(t, index, value) -> None:
     idx = _indexing.convert_index(index, x)
     vt = value if isinstance(value, Tensor) else None
     arr = vt._data if vt is not None else value
-    root = _graph_root(t)
-    if not _needs_graph(t, root, (vt,)):
+    b = t._base
+    if not ((t._requires_grad or (b is not None and b._requires_grad) or (vt is not None and vt._requires_grad))
+            and is_grad_enabled() and _needs_graph(t, _graph_root(t), (vt,))):
         _check_writable(t)
         x[idx] = arr
         bump(t)
         return
+    root = _graph_root(t)
     basic = not _indexing._is_advanced(idx)
     _check_target(t, root, basic)
     _check_writable(t)
@@ -430,5 +461,8 @@ def _pointer(arr) -> int:
 
 # ---- imported last: the ops import autograd (graph, and this module's mark_multi_output) at their top.
 from ..ops import _util  # noqa: E402
+from ..ops import arithmetic as _arithmetic  # noqa: E402
 from ..ops import conversion as _conversion  # noqa: E402
 from ..ops import indexing as _indexing  # noqa: E402
+
+_ARITH = {"add": _arithmetic.add, "sub": _arithmetic.sub, "mul": _arithmetic.mul, "div": _arithmetic.div}
