@@ -307,20 +307,18 @@ class Tensor:
         """Writes ``values`` into ``self._data[index]`` (no autograd checks: callers check) and bumps the
         version."""
         self._data[index] = values
-        b = self._base
-        root = self if b is None else b
-        root._ver += 1
-        if self.grad_fn is not None or root.grad_fn is not None:
-            _inplace_ops.mark_dirty(self)
+        if self._base is None and self.grad_fn is None:  # a leaf's own storage: the optimisers' case
+            self._ver += 1
+        else:
+            _inplace_ops.bump(self)
         return self
 
     def _written(self) -> "Tensor":
         """Bumps the version after a kernel updated ``self._data`` in place (the optimizers' fused steps)."""
-        b = self._base
-        root = self if b is None else b
-        root._ver += 1
-        if self.grad_fn is not None or root.grad_fn is not None:
-            _inplace_ops.mark_dirty(self)
+        if self._base is None and self.grad_fn is None:
+            self._ver += 1
+        else:
+            _inplace_ops.bump(self)
         return self
 
     def zero_(self) -> "Tensor":

@@ -352,9 +352,15 @@ def setitem(t, index, value) -> None:
     b = t._base
     if not ((t._requires_grad or (b is not None and b._requires_grad) or (vt is not None and vt._requires_grad))
             and is_grad_enabled() and _needs_graph(t, _graph_root(t), (vt,))):
-        _check_writable(t)
-        x[idx] = arr
-        bump(t)
+        try:
+            x[idx] = arr
+        except ValueError:
+            _check_writable(t)  # a read-only (broadcast) view: PyTorch's error; anything else as it was
+            raise
+        root = t if b is None else b  # bump(t), inlined: indexing writes are frequent
+        root._ver += 1
+        if t.grad_fn is not None or root.grad_fn is not None:
+            mark_dirty(t)
         return
     root = _graph_root(t)
     basic = not _indexing._is_advanced(idx)
