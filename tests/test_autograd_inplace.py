@@ -74,6 +74,12 @@ CASES = {
     "input_written_after_view": lambda lib, x, w: _after(x * 2, lambda y: y.t().t(), lambda y: y.mul_(w)),
     "detached_gets_own_graph": lambda lib, x, w: _via(x * 2, lambda y: y.detach().add_(w).mul_(w)) * 1.0,
     "detached_then_base_used": lambda lib, x, w: _detached_own(x, w),
+    "input_written_after_mul_scalar": lambda lib, x, w: _after(x * 2, lambda y: y * 3.0, lambda y: y.add_(w)),
+    "input_written_after_mul_const": lambda lib, x, w: _after(x * 2, lambda y: lib.tensor(W) * y,
+                                                              lambda y: y.mul_(w)),
+    "input_written_after_const_mul_chain": lambda lib, x, w: _after(x * 2, lambda y: lib.tensor(W) * y * w,
+                                                                   lambda y: y.add_(1.0)),
+    "input_written_after_div_scalar": lambda lib, x, w: _after(x * 2, lambda y: y / 4.0, lambda y: y.zero_()),
     "view_of_view_written": lambda lib, x, w: _via(x * 2, lambda y: y[1:][0].zero_()),
     "zeros_setitem_then_add": lambda lib, x, w: _nonleaf_zeros(lib, w),
     "zeros_view_add": lambda lib, x, w: _via(lib.zeros(3, 4, dtype=lib.float64), lambda z: z[1].add_(w[1])) * x,
@@ -201,6 +207,8 @@ ERRORS = {
     "mul_self": (lambda lib, x, w: _back(_chain(x * 2, lambda y: y.mul_(y))), SAVED_OUTPUT),
     "view_in_no_grad": (lambda lib, x, w: _nograd_view(lib, x, w), "A view was created in no_grad mode"),
     "int_result": (lambda lib, x, w: lib.arange(4).add_(w[0]), "can't be cast to the desired output type Long"),
+    "div_denominator_written": (lambda lib, x, w: _written_after(lib, lambda y: w / (y * y + 1)), SAVED_OUTPUT),
+    "div_numerator_written": (lambda lib, x, w: _written_after(lib, lambda y: y / (w * w + 1)), SAVED_OUTPUT),
     "split_output": (lambda lib, x, w: (x * 2).split([1, 3], dim=1)[1].relu_(), "is the output of a function that"),
     "chunk_output": (lambda lib, x, w: (x * 2).chunk(2, dim=1)[1].mul_(3.0), "is the output of a function that"),
     "unbind_output": (lambda lib, x, w: (x * 2).unbind(0)[2].add_(w[0]), "is the output of a function that"),
@@ -224,6 +232,14 @@ def _through_detach(x, w):
     y = x * 2
     z = y * w
     y.detach().zero_()  # shares y's version counter
+    z.sum().backward()
+
+
+def _written_after(lib, use):
+    x = lib.tensor(X.copy(), requires_grad=True)
+    y = x * 2
+    z = use(y)
+    y.add_(1.0)
     z.sum().backward()
 
 

@@ -46,9 +46,18 @@ def _second_pass_error(name):
 
 
 def _check_versions(node):
-    if node.name in INPUT_VALUES_NOT_READ or not node.reads_inputs:
+    name = node.name
+    if name in INPUT_VALUES_NOT_READ or not node.reads_inputs:
         return  # its backward reads no input's values: an input written since is routed by its version
-    for t, v in zip(node.saved, node.versions):
+    saved, versions = node.saved, node.versions
+    if len(saved) == 2 and (name == "MulBackward0" or name == "DivBackward0"):
+        # a * b reads a's values only for b's gradient and b's only for a's; a / b reads b's always and a's
+        # only for b's gradient (PyTorch saves no more): a tensor multiplied by a constant may be written after.
+        a, b = saved
+        grad_a, grad_b = node.inputs[0] is not None, node.inputs[1] is not None
+        read = (grad_b, grad_a) if name == "MulBackward0" else (grad_b, True)
+        saved = tuple(t if r else None for t, r in zip(saved, read))
+    for t, v in zip(saved, versions):
         if t is not None and t._version != v:
             raise _modified_error(t, t.grad_fn, t._version, v)
 
