@@ -1,10 +1,13 @@
 """torch.nn.functional's names over fastnn's differentiable ops."""
 from __future__ import annotations
 
-from ..ops.activation import gelu, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh  # noqa: F401
+from ..ops.activation import gelu, log_softmax, sigmoid, softmax, tanh  # noqa: F401
+from ..ops.activation import leaky_relu as _leaky_relu
+from ..ops.activation import relu as _relu
 from ..ops.attention import scaled_dot_product_attention  # noqa: F401
 from ..ops.conv import conv2d  # noqa: F401
 from ..ops.dropout import dropout, dropout2d  # noqa: F401
+from ..autograd import inplace as _inplace_ops
 from ..ops import elementwise as _elementwise
 from ..ops.linalg import linear as _linear
 from ..ops.loss import cross_entropy, nll_loss  # noqa: F401
@@ -43,6 +46,25 @@ def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation
 
 def linear(input, weight, bias=None):
     return _linear(input, weight, bias)
+
+
+def relu(input, inplace: bool = False):
+    """torch.nn.functional.relu; ``inplace=True`` writes the result into ``input`` (Tensor.relu_)."""
+    return input.relu_() if inplace else _relu(input)
+
+
+def relu_(input):
+    return input.relu_()
+
+
+def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False):
+    if inplace:  # leaky_relu's backward reads only the sign mask it made: the snapshot needs no copy
+        return _inplace_ops.apply(input, _leaky_relu, (negative_slope,))
+    return _leaky_relu(input, negative_slope)
+
+
+def leaky_relu_(input, negative_slope: float = 0.01):
+    return leaky_relu(input, negative_slope, inplace=True)
 
 
 def silu(input):
