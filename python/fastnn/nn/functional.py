@@ -23,6 +23,7 @@ from .attention import multi_head_attention_forward  # noqa: F401
 from ..ops.activation_extra import (  # noqa: F401
     celu, glu, gumbel_softmax, hardshrink, hardsigmoid, hardswish, hardtanh, logsigmoid, mish, prelu, relu6, rrelu,
     selu, softmin, softshrink, softsign, tanhshrink, threshold)
+from ..ops.activation_extra import celu_, elu, elu_, hardtanh_, rrelu_, selu_, threshold_  # noqa: F401
 from ..ops.loss_composed import (  # noqa: F401
     cosine_embedding_loss, gaussian_nll_loss, margin_ranking_loss, multilabel_margin_loss,
     multilabel_soft_margin_loss, poisson_nll_loss, soft_margin_loss, triplet_margin_loss,
@@ -77,11 +78,6 @@ def softplus(input, beta: float = 1.0, threshold: float = 20.0):  # noqa: F811  
     # Above the threshold softplus is the identity to float precision; where() keeps exp from overflowing.
     safe = ew.where(scaled > threshold, 0.0, scaled)
     return ew.where(scaled > threshold, input, ew.log(1 + ew.exp(safe)) / beta)
-
-
-def elu(input, alpha: float = 1.0):
-    ew = _elementwise
-    return ew.where(input > 0, input, alpha * (ew.exp(ew.minimum(input, 0.0)) - 1))
 
 
 def max_pool1d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
