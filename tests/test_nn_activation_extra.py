@@ -138,3 +138,38 @@ def test_errors_match_torch():
         F.hardsigmoid(fastnn.tensor([1, 2]))
     with pytest.raises(RuntimeError, match=r"lambda must be in range \[0, 3.40282e\+38\] for input dtype Float"):
         F.softshrink(fastnn.ones(2), -1.0)
+
+
+INPLACE = [("hardtanh", {}), ("relu6", {}), ("hardsigmoid", {}), ("hardswish", {}), ("elu", {"alpha": 0.5}),
+           ("selu", {}), ("celu", {"alpha": 1.5}), ("mish", {}), ("threshold", {"threshold": 0.1, "value": 3.0}),
+           ("rrelu", {})]
+
+
+@pytest.mark.parametrize("name,kw", INPLACE, ids=[n for n, _ in INPLACE])
+def test_inplace_flag_writes_into_a_graph_tensor_as_torch(name, kw):
+    """inplace=True really writes the input (a non-leaf here) and the gradient goes through the rewrite."""
+    x = np.random.default_rng(4).standard_normal((3, 4)) * 3
+    results = []
+    for lib, f in ((fastnn, F), (torch, TF)):
+        leaf = lib.tensor(x, requires_grad=True)
+        y = leaf * 1.5
+        out = getattr(f, name)(y, **kw, inplace=True)
+        assert out is y
+        (out * out).sum().backward()
+        results.append((y.detach().numpy().copy(), leaf.grad.numpy().copy()))
+    (yo, go), (yt, gt) = results
+    assert_close(yo, yt, atol=1e-12, rtol=1e-10)
+    assert_close(go, gt, atol=1e-12, rtol=1e-10)
+
+
+def test_inplace_module_flags_and_underscore_spellings():
+    x = fastnn.tensor([-2.0, -0.5, 0.5, 2.0])
+    for mod in (nn.ELU(inplace=True), nn.Hardtanh(inplace=True), nn.SELU(inplace=True), nn.ReLU6(inplace=True)):
+        y = x.clone()
+        assert mod(y) is y and not np.array_equal(y.numpy(), x.numpy())
+        assert "inplace=True" in repr(mod)
+    for fn, ref in ((F.elu_, TF.elu_), (F.selu_, TF.selu_), (F.celu_, TF.celu_), (F.hardtanh_, TF.hardtanh_)):
+        y, t = x.clone(), torch.tensor(x.numpy())
+        fn(y)
+        ref(t)
+        assert_close(y, t.numpy())

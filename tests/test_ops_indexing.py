@@ -233,26 +233,34 @@ def test_setitem_on_leaf_that_requires_grad_raises_outside_no_grad():
     assert t.requires_grad and t.is_leaf
 
 
-def test_setitem_on_graph_tensor_raises():
+def test_setitem_on_graph_tensor_is_recorded():
+    # PyTorch's semantics: a non-leaf may be written in place; the region's gradient is cut there.
     t = fastnn.ones(3, requires_grad=True)
     y = t * 2
-    with pytest.raises(RuntimeError, match="part of the graph"):
-        y[0] = 0.0
+    y[0] = 0.0
+    y.sum().backward()
+    assert_close(t.grad, np.array([0.0, 2.0, 2.0]))
+    with pytest.raises(RuntimeError, match="a view of a leaf Variable that requires grad"):
+        t[0] = 0.0
 
 
-def test_setitem_with_value_that_requires_grad_raises():
+def test_setitem_with_value_that_requires_grad_flows_into_it():
     t = fastnn.zeros(3)
     v = fastnn.ones(1, requires_grad=True)
-    with pytest.raises(RuntimeError, match="requires grad"):
-        t[0:1] = v
+    t[0:1] = v
+    assert t.requires_grad and not t.is_leaf
+    (t * fastnn.tensor([3.0, 1.0, 1.0])).sum().backward()
+    assert_close(v.grad, np.array([3.0]))
     with fastnn.no_grad():
+        t = fastnn.zeros(3)
         t[0:1] = v
     assert_close(t, np.array([1.0, 0.0, 0.0]))
+    assert not t.requires_grad
 
 
 def test_setitem_on_broadcast_view_raises():
     e = fastnn.ones(1, 3).expand(4, 3)
-    with pytest.raises(RuntimeError, match="read-only"):
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
         e[0] = fastnn.zeros(3)
 
 

@@ -109,6 +109,7 @@ _sys.modules[__name__ + ".cuda.amp"] = _cuda_amp
 
 clip = clamp
 true_divide = div
+relu_ = Tensor.relu_  # torch.relu_(x): the in-place ReLU (autograd/inplace.py)
 
 
 def __getattr__(name: str):

@@ -37,7 +37,9 @@ class Size(tuple):
 
 
 class Tensor:
-    __slots__ = ("_data", "_requires_grad", "grad", "grad_fn", "_retains_grad", "_version", "__weakref__")
+    # _ver: the version counter (bumped by every write into the storage); a view's own is unused: _base,
+    # the root tensor whose storage a view looks into (None for a non-view), holds the shared one.
+    __slots__ = ("_data", "_requires_grad", "grad", "grad_fn", "_retains_grad", "_ver", "_base", "__weakref__")
     __array_ufunc__ = None  # NumPy defers to our reflected operators: ndarray + Tensor -> Tensor
     __hash__ = object.__hash__  # stated: __eq__ below is elementwise and would otherwise unset hashing
 
@@ -71,7 +73,8 @@ class Tensor:
         self.grad = None
         self.grad_fn = None
         self._retains_grad = False
-        self._version = 0
+        self._ver = 0
+        self._base = None
         if requires_grad:
             self.requires_grad = True
 
@@ -89,7 +92,8 @@ class Tensor:
         t.grad = None
         t.grad_fn = None
         t._retains_grad = False
-        t._version = 0
+        t._ver = 0
+        t._base = None
         return t
 
     # ---- attributes -----------------------------------------------------------------------------------
@@ -232,7 +236,11 @@ class Tensor:
         return _conversion.to(self, device=dev, non_blocking=non_blocking)
 
     def detach(self) -> "Tensor":
-        return Tensor._wrap(self._data)
+        # Shares the storage and its version counter, as PyTorch's detach (so a saved tensor written through
+        # the detached one is still caught); .data shares neither version nor graph.
+        d = Tensor._wrap(self._data)
+        _inplace_ops.share_version(d, self)
+        return d
 
     def detach_(self) -> "Tensor":
         self.grad_fn = None
@@ -301,19 +309,21 @@ class Tensor:
                  inputs=None) -> None:
         _functional.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
 
-    # ---- in-place updates (outside the graph: optimisers, initialisers) ---------------------------------
-    def _check_inplace(self, op: str) -> None:
-        if self._requires_grad and is_grad_enabled():
-            kind = ("a leaf Variable that requires grad" if self.grad_fn is None
-                    else "a tensor that is part of the graph")
-            raise RuntimeError(f"{op}: {kind} is being used in an in-place operation; wrap the update in "
-                               "fastnn.no_grad() or use an out-of-place op")
-        if not getattr(self._data.flags, "writeable", True):  # CuPy arrays have no read-only flag: always writable
-            raise RuntimeError(f"{op}: this tensor is a read-only (broadcast) view; call .clone() first")
+    # ---- in-place ops, with PyTorch's autograd semantics (autograd/inplace.py rebases the graph) ------------
+    @property
+    def _version(self) -> int:
+        """The storage's version counter, shared with every view of it (bumped by each in-place write)."""
+        b = self._base
+        return (self if b is None else b)._ver
+
+    @_version.setter
+    def _version(self, value: int) -> None:
+        b = self._base
+        (self if b is None else b)._ver = value
 
     def _inplace(self, op: str, values) -> "Tensor":
-        self._check_inplace(op)
-        return self._write(..., values._data if isinstance(values, Tensor) else values)
+        """Overwrites every element with ``values`` (an array or a number; no gradient flows into them)."""
+        return _inplace_ops.overwrite(self, op, values)
 
     # ---- the one write path into storage: every write bumps the version counter ------------------------
     # Autograd saves each input's version when it records a node and refuses a backward whose inputs
@@ -322,46 +332,42 @@ class Tensor:
         """Writes ``values`` into ``self._data[index]`` (no autograd checks: callers check) and bumps the
         version."""
         self._data[index] = values
-        self._version += 1
+        if self._base is None and self.grad_fn is None:  # a leaf's own storage: the optimisers' case
+            self._ver += 1
+        else:
+            _inplace_ops.bump(self)
         return self
 
     def _written(self) -> "Tensor":
         """Bumps the version after a kernel updated ``self._data`` in place (the optimizers' fused steps)."""
-        self._version += 1
+        if self._base is None and self.grad_fn is None:
+            self._ver += 1
+        else:
+            _inplace_ops.bump(self)
         return self
 
     def zero_(self) -> "Tensor":
-        return self._inplace("zero_", 0)
+        return _inplace_ops.fill(self, 0, "ZeroBackward0")
 
     def fill_(self, value) -> "Tensor":
-        return self._inplace("fill_", value.item() if isinstance(value, Tensor) else value)
+        return _inplace_ops.fill(self, value, "FillBackward3" if isinstance(value, Tensor) else "FillBackward2")
 
     def copy_(self, src, non_blocking: bool = False) -> "Tensor":
-        be = backend_of(self._data)
-        if isinstance(src, Tensor):
-            arr = src._data
-            src_be = backend_of(arr)
-            if src_be is not be:  # a copy across devices goes through the host
-                arr = be.from_host(src_be.to_host(arr))
-        else:
-            arr = be.asarray(src)
-        return self._inplace("copy_", be.xp.broadcast_to(arr, self._data.shape).astype(self._data.dtype, copy=False))
+        return _inplace_ops.copy(self, src)
 
     def add_(self, other, alpha=1) -> "Tensor":
-        o = other._data if isinstance(other, Tensor) else other
-        return self._inplace("add_", self._data + (o if alpha == 1 else alpha * o))
+        return _inplace_ops.arith(self, other, "add", alpha)
 
     def sub_(self, other, alpha=1) -> "Tensor":
-        o = other._data if isinstance(other, Tensor) else other
-        return self._inplace("sub_", self._data - (o if alpha == 1 else alpha * o))
+        return _inplace_ops.arith(self, other, "sub", alpha)
 
     def mul_(self, other) -> "Tensor":
-        return self._inplace("mul_", self._data * (other._data if isinstance(other, Tensor) else other))
+        return _inplace_ops.arith(self, other, "mul")
 
     def div_(self, other) -> "Tensor":
-        return self._inplace("div_", self._data / (other._data if isinstance(other, Tensor) else other))
+        return _inplace_ops.arith(self, other, "div")
 
-    # x += y on a tensor outside the graph updates it in place, as in PyTorch (optimiser code relies on it).
+    # x += y updates x in place, as in PyTorch (optimiser code and ResNet's `out += identity` rely on it).
     def __iadd__(self, other) -> "Tensor":
         return self.add_(other)
 
@@ -375,25 +381,27 @@ class Tensor:
         return self.div_(other)
 
     def clamp_(self, min=None, max=None) -> "Tensor":  # noqa: A002  (PyTorch's names)
-        lo = min._data if isinstance(min, Tensor) else min
-        hi = max._data if isinstance(max, Tensor) else max
-        return self._inplace("clamp_", backend_of(self._data).xp.clip(self._data, lo, hi))
+        # clamp's backward reads its input's values (the mask of the kept elements).
+        return _inplace_ops.apply(self, _elementwise.clamp, (min, max), copy_src=True)
+
+    def clip_(self, min=None, max=None) -> "Tensor":  # noqa: A002
+        return self.clamp_(min, max)
+
+    def relu_(self) -> "Tensor":
+        return _inplace_ops.apply(self, _activation.relu)
+
+    def masked_fill_(self, mask, value) -> "Tensor":
+        return _inplace_ops.apply(self, _indexing.masked_fill, (mask, value))
 
     def uniform_(self, a: float = 0.0, b: float = 1.0) -> "Tensor":
         # PyTorch names these `from` and `to`; `from` is a Python keyword, so torch.nn.init's a, b are used.
-        return self._inplace("uniform_", backend_of(self._data).generator().uniform(a, b, self._data.shape))
+        return self._inplace("UniformBackward0", backend_of(self._data).generator().uniform(a, b, self._data.shape))
 
     def normal_(self, mean: float = 0.0, std: float = 1.0) -> "Tensor":
-        return self._inplace("normal_", backend_of(self._data).generator().normal(mean, std, self._data.shape))
+        return self._inplace("NormalBackward0", backend_of(self._data).generator().normal(mean, std, self._data.shape))
 
     def __setitem__(self, index, value) -> None:
-        self._check_inplace("__setitem__")
-        if isinstance(value, Tensor):
-            if value._requires_grad and is_grad_enabled():
-                raise RuntimeError("__setitem__: assigning a tensor that requires grad into another tensor is not "
-                                   "recorded by autograd; build the result with fastnn.where or fastnn.cat instead")
-            value = value._data
-        self._write(_indexing.convert_index(index), value)
+        _inplace_ops.setitem(self, index, value)
 
     # ---- operators ----------------------------------------------------------------------------------------
     # __add__, __mul__, __matmul__, __getitem__ (and sum, reshape, view, permute, expand) are the op functions
@@ -1493,6 +1501,7 @@ from . import creation as _creation  # noqa: E402
 from . import legacy_types as _legacy  # noqa: E402
 from . import _printing  # noqa: E402
 from .autograd import functional as _functional  # noqa: E402
+from .autograd import inplace as _inplace_ops  # noqa: E402
 from .autograd.grad_mode import is_grad_enabled  # noqa: E402
 from .autograd.graph import watch_output  # noqa: E402
 from .ops import activation as _activation  # noqa: E402

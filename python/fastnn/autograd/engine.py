@@ -4,7 +4,8 @@ from __future__ import annotations
 from . import grad_mode
 from .._tensor import Tensor
 from ..backend import backend_of
-from .graph import watch_output
+from .graph import DIRTY, HISTORY, INPUT_VALUES_NOT_READ, grad_fn_at, watch_output
+from .inplace import _describe, refresh_view
 
 
 def _topological_order(roots):
@@ -18,14 +19,16 @@ def _topological_order(roots):
         if root is None or id(root) in visited:
             continue
         visited.add(id(root))
-        stack = [(root, iter(root.inputs))]
+        stack = [(root, iter(zip(root.inputs, root.versions)))]
         while stack:
             node, it = stack[-1]
-            for t in it:
-                child = t.grad_fn if t is not None else None
+            for t, v in it:
+                if t is None:
+                    continue
+                child = t.grad_fn if not HISTORY else grad_fn_at(t, v)
                 if child is not None and id(child) not in visited:
                     visited.add(id(child))
-                    stack.append((child, iter(child.inputs)))
+                    stack.append((child, iter(zip(child.inputs, child.versions))))
                     break
             else:
                 stack.pop()
@@ -43,12 +46,48 @@ def _second_pass_error(name):
 
 
 def _check_versions(node):
-    for t, v in zip(node.saved, node.versions):
+    name = node.name
+    if name in INPUT_VALUES_NOT_READ or not node.reads_inputs:
+        return  # its backward reads no input's values: an input written since is routed by its version
+    saved, versions = node.saved, node.versions
+    if len(saved) == 2 and (name == "MulBackward0" or name == "DivBackward0"):
+        # a * b reads a's values only for b's gradient and b's only for a's; a / b reads b's always and a's
+        # only for b's gradient (PyTorch saves no more): a tensor multiplied by a constant may be written after.
+        a, b = saved
+        grad_a, grad_b = node.inputs[0] is not None, node.inputs[1] is not None
+        read = (grad_b, grad_a) if name == "MulBackward0" else (grad_b, True)
+        saved = tuple(t if r else None for t, r in zip(saved, read))
+    for t, v in zip(saved, versions):
         if t is not None and t._version != v:
-            raise RuntimeError(
-                f"one of the variables needed for gradient computation has been modified by an inplace operation: "
-                f"an input of {node.name} with shape {tuple(t.shape)} is at version {t._version}; expected version "
-                f"{v} instead.")
+            raise _modified_error(t, t.grad_fn, t._version, v)
+
+
+def _modified_error(t, producer, now, expected):
+    """PyTorch's text: the tensor, the node that (now) makes it, and the two versions."""
+    name = producer.name if producer is not None else None
+    short = name[:name.rfind("Backward")] if name is not None and "Backward" in name else name
+    made_by = f", which is output 0 of {short}," if short is not None else ""
+    return RuntimeError(
+        f"one of the variables needed for gradient computation has been modified by an inplace operation: "
+        f"{_describe(t)}{made_by} is at version {now}; expected version {expected} instead. Hint: enable anomaly "
+        "detection to find the operation that failed to compute its gradient, with "
+        "torch.autograd.set_detect_anomaly(True, check_nan=False).")
+
+
+def _check_output(node):
+    """PyTorch's error for a node whose backward reads its output after that output was written in place."""
+    entry = DIRTY.get(node)
+    if entry is None:
+        return
+    ref, expected, desc = entry
+    t = ref()
+    now = t._version if t is not None else expected + 1
+    short = node.name[:node.name.rfind("Backward")] if "Backward" in node.name else node.name
+    raise RuntimeError(
+        f"one of the variables needed for gradient computation has been modified by an inplace operation: {desc}, "
+        f"which is output 0 of {short}, is at version {now}; expected version {expected} instead. Hint: enable "
+        "anomaly detection to find the operation that failed to compute its gradient, with "
+        "torch.autograd.set_detect_anomaly(True, check_nan=False).")
 
 
 def run_backward(tensors, grad_arrays, retain_graph, capture=None):
@@ -74,6 +113,8 @@ def run_backward(tensors, grad_arrays, retain_graph, capture=None):
             entry[1] = entry[1] + g
 
     for t, g in zip(tensors, grad_arrays):
+        if t._base is not None and t._ver != t._base._ver:
+            refresh_view(t)  # a view whose base was written since: its grad_fn follows the base's graph
         if t.grad_fn is not None:
             prev = node_grads.get(t.grad_fn)
             node_grads[t.grad_fn] = g if prev is None else prev + g
@@ -95,10 +136,12 @@ def run_backward(tensors, grad_arrays, retain_graph, capture=None):
             if fn is None:
                 raise _second_pass_error(node.name)
             _check_versions(node)
+            if DIRTY:  # empty unless some output was written in place: one truth test per node
+                _check_output(node)
             in_grads = fn(g)
             if not retain_graph:
                 node.backward_fn = None
-            for t, ig in zip(node.inputs, in_grads):
+            for t, ig, v in zip(node.inputs, in_grads, node.versions):
                 if t is None or ig is None:
                     continue
                 data = t._data
@@ -107,7 +150,8 @@ def run_backward(tensors, grad_arrays, retain_graph, capture=None):
                                        f"for an input of shape {data.shape}")
                 if ig.dtype != data.dtype:
                     ig = ig.astype(data.dtype)
-                child = t.grad_fn
+                # The input's grad_fn when this node saw it (an in-place op may have rebased it since).
+                child = t.grad_fn if not HISTORY else grad_fn_at(t, v)
                 if child is not None:
                     prev = node_grads.get(child)
                     node_grads[child] = ig if prev is None else prev + ig

@@ -12,7 +12,7 @@ class Dropout(Module):
         self.inplace = inplace
 
     def forward(self, input):
-        return dropout(input, self.p, self.training)
+        return dropout(input, self.p, self.training, self.inplace)
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"
@@ -20,4 +20,4 @@ class Dropout(Module):
 
 class Dropout2d(Dropout):
     def forward(self, input):
-        return dropout2d(input, self.p, self.training)
+        return dropout2d(input, self.p, self.training, self.inplace)

@@ -1,10 +1,13 @@
 """torch.nn.functional's names over fastnn's differentiable ops."""
 from __future__ import annotations
 
-from ..ops.activation import gelu, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh  # noqa: F401
+from ..ops.activation import gelu, log_softmax, sigmoid, softmax, tanh  # noqa: F401
+from ..ops.activation import leaky_relu as _leaky_relu
+from ..ops.activation import relu as _relu
 from ..ops.attention import scaled_dot_product_attention  # noqa: F401
 from ..ops.conv import conv2d  # noqa: F401
 from ..ops.dropout import dropout, dropout2d  # noqa: F401
+from ..autograd import inplace as _inplace_ops
 from ..ops import elementwise as _elementwise
 from ..ops.linalg import linear as _linear
 from ..ops.loss import cross_entropy, nll_loss  # noqa: F401
@@ -20,6 +23,7 @@ from .attention import multi_head_attention_forward  # noqa: F401
 from ..ops.activation_extra import (  # noqa: F401
     celu, glu, gumbel_softmax, hardshrink, hardsigmoid, hardswish, hardtanh, logsigmoid, mish, prelu, relu6, rrelu,
     selu, softmin, softshrink, softsign, tanhshrink, threshold)
+from ..ops.activation_extra import celu_, elu, elu_, hardtanh_, rrelu_, selu_, threshold_  # noqa: F401
 from ..ops.loss_composed import (  # noqa: F401
     cosine_embedding_loss, gaussian_nll_loss, margin_ranking_loss, multilabel_margin_loss,
     multilabel_soft_margin_loss, poisson_nll_loss, soft_margin_loss, triplet_margin_loss,
@@ -45,6 +49,25 @@ def linear(input, weight, bias=None):
     return _linear(input, weight, bias)
 
 
+def relu(input, inplace: bool = False):
+    """torch.nn.functional.relu; ``inplace=True`` writes the result into ``input`` (Tensor.relu_)."""
+    return input.relu_() if inplace else _relu(input)
+
+
+def relu_(input):
+    return input.relu_()
+
+
+def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False):
+    if inplace:  # leaky_relu's backward reads only the sign mask it made: the snapshot needs no copy
+        return _inplace_ops.apply(input, _leaky_relu, (negative_slope,))
+    return _leaky_relu(input, negative_slope)
+
+
+def leaky_relu_(input, negative_slope: float = 0.01):
+    return leaky_relu(input, negative_slope, inplace=True)
+
+
 def silu(input):
     return input * sigmoid(input)
 
@@ -55,11 +78,6 @@ def softplus(input, beta: float = 1.0, threshold: float = 20.0):  # noqa: F811  
     # Above the threshold softplus is the identity to float precision; where() keeps exp from overflowing.
     safe = ew.where(scaled > threshold, 0.0, scaled)
     return ew.where(scaled > threshold, input, ew.log(1 + ew.exp(safe)) / beta)
-
-
-def elu(input, alpha: float = 1.0):
-    ew = _elementwise
-    return ew.where(input > 0, input, alpha * (ew.exp(ew.minimum(input, 0.0)) - 1))
 
 
 def max_pool1d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,

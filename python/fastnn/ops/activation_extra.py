@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import dtypes
 from ..autograd.graph import record
+from ..autograd.inplace import apply as inplace_apply
 from ..backend import backend_of
 from .._tensor import Tensor
 from ._util import as_tensor, float_data, normalize_dim, unbroadcast
@@ -20,6 +21,12 @@ from .conversion import cast
 _F32_SIXTH = float.fromhex('0x1.555556p-3')  # 1/6 rounded to float32
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def _in_place(input, fn, *args):
+    """``inplace=True``: the result is written into ``input`` through autograd's in-place path (a rebase of
+    its graph, as torch's); the snapshot keeps a copy of the old values, which the backward reads."""
+    return inplace_apply(as_tensor(input, fn.__name__), fn, args, copy_src=True)
 
 
 def _float_input(input, op: str):
@@ -43,6 +50,8 @@ def _torch_name(dtype) -> str:
 
 
 def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
+    if inplace:
+        return _in_place(input, hardtanh, min_val, max_val)
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
     a = as_tensor(input, "hardtanh")
@@ -58,10 +67,14 @@ def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool =
 
 
 def relu6(input, inplace: bool = False) -> Tensor:
+    if inplace:
+        return _in_place(input, relu6)
     return hardtanh(input, 0.0, 6.0)
 
 
 def hardsigmoid(input, inplace: bool = False) -> Tensor:
+    if inplace:
+        return _in_place(input, hardsigmoid)
     a, x = _float_input(input, "hardsigmoid")
     xp = backend_of(x).xp
     dt = x.dtype.type
@@ -73,6 +86,8 @@ def hardsigmoid(input, inplace: bool = False) -> Tensor:
 
 
 def hardswish(input, inplace: bool = False) -> Tensor:
+    if inplace:
+        return _in_place(input, hardswish)
     a, x = _float_input(input, "hardswish")
     xp = backend_of(x).xp
     dt = x.dtype.type
@@ -103,12 +118,23 @@ def _elu_family(a, x, alpha: float, scale: float, input_scale: float, name: str,
     return record(Tensor._wrap(y), name, (a,), backward)
 
 
+def elu(input, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    if inplace:
+        return _in_place(input, elu, alpha)
+    a, x = _float_input(input, "elu")
+    return _elu_family(a, x, alpha, 1.0, 1.0, "EluBackward0")
+
+
 def selu(input, inplace: bool = False) -> Tensor:
+    if inplace:
+        return _in_place(input, selu)
     a, x = _float_input(input, "selu")
     return _elu_family(a, x, _SELU_ALPHA, _SELU_SCALE, 1.0, "EluBackward0")
 
 
 def celu(input, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    if inplace:
+        return _in_place(input, celu, alpha)
     if alpha == 0:
         raise RuntimeError("ZeroDivisionError")
     a, x = _float_input(input, "celu")
@@ -129,6 +155,8 @@ def _sigmoid(xp, x):
 
 
 def mish(input, inplace: bool = False) -> Tensor:
+    if inplace:
+        return _in_place(input, mish)
     a, x = _float_input(input, "mish")
     xp = backend_of(x).xp
     t = xp.tanh(_softplus(xp, x))
@@ -176,6 +204,8 @@ def hardshrink(input, lambd: float = 0.5) -> Tensor:
 
 
 def threshold(input, threshold: float, value: float, inplace: bool = False) -> Tensor:  # noqa: A002
+    if inplace:
+        return _in_place(input, globals()["threshold"], threshold, value)
     a = as_tensor(input, "threshold")
     x = a._data
     xp = backend_of(x).xp
@@ -238,6 +268,8 @@ def rrelu(input, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool 
     [lower, upper] (the backend's generator); in evaluation the slope is their mean."""
     if lower > upper:
         raise RuntimeError("Lower bound should be less than or equal to the upper bound")
+    if inplace:
+        return _in_place(input, rrelu, lower, upper, training)
     a, x = _float_input(input, "rrelu")
     be = backend_of(x)
     dt = x.dtype.type
@@ -277,3 +309,28 @@ def gumbel_softmax(logits, tau: float = 1, hard: bool = False, eps: float = 1e-1
     xp.put_along_axis(one_hot, idx, 1, axis=ax)
     return Tensor._wrap(one_hot) - y_soft.detach() + y_soft
 
+
+
+# ---- torch.nn.functional's in-place spellings -----------------------------------------------------------
+def hardtanh_(input, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    return hardtanh(input, min_val, max_val, inplace=True)
+
+
+def elu_(input, alpha: float = 1.0) -> Tensor:
+    return elu(input, alpha, inplace=True)
+
+
+def selu_(input) -> Tensor:
+    return selu(input, inplace=True)
+
+
+def celu_(input, alpha: float = 1.0) -> Tensor:
+    return celu(input, alpha, inplace=True)
+
+
+def rrelu_(input, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False) -> Tensor:
+    return rrelu(input, lower, upper, training, inplace=True)
+
+
+def threshold_(input, threshold: float, value: float) -> Tensor:  # noqa: A002
+    return globals()["threshold"](input, threshold, value, inplace=True)

@@ -32,6 +32,8 @@ def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False)
         # the backward is one multiply.
         keep = be.generator().random(x.shape, dtype=np.float32) >= np.float32(p)
         scaled_mask = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p))
+    if inplace:  # written into the input (a mul_ by the mask, with in-place autograd semantics)
+        return a.mul_(Tensor._wrap(scaled_mask))
     y = x * scaled_mask
     return record(Tensor._wrap(y), "MulBackward0", (a,), lambda g: (g * scaled_mask,))
 
@@ -48,5 +50,7 @@ def dropout2d(input, p: float = 0.5, training: bool = True, inplace: bool = Fals
     mask_shape = x.shape[:-2] + (1, 1)
     keep = backend_of(x).generator().random(mask_shape, dtype=np.float32) >= np.float32(p)
     scaled_mask = keep.astype(x.dtype) * (x.dtype.type(1.0 / (1.0 - p)) if p < 1 else 0)
+    if inplace:
+        return a.mul_(Tensor._wrap(scaled_mask))
     y = x * scaled_mask
     return record(Tensor._wrap(y), "MulBackward0", (a,), lambda g: (g * scaled_mask,))

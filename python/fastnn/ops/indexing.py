@@ -101,7 +101,12 @@ def getitem(a: Tensor, index) -> Tensor:
             out[idx] = g
         return (out,)
 
-    return record(Tensor._wrap(y), "IndexBackward0", (a,), backward)
+    out = Tensor._wrap(y)
+    yb = y.base
+    if yb is not None and (yb is x or yb is x.base):  # basic indexing made a view: a's storage and version
+        out._base = root = a if a._base is None else a._base
+        out._ver = root._ver  # the root's version this view's grad_fn is of
+    return record(out, "IndexBackward0", (a,), backward)
 
 
 def index_select(a: Tensor, dim: int, index: Tensor) -> Tensor:

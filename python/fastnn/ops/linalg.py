@@ -117,4 +117,6 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None, activation
         gb = g2.sum(axis=0) if bias is not None and bias._requires_grad else None
         return gx, gw, gb
 
-    return record(Tensor._wrap(y), "AddmmBackward0", (x, w, bias), backward)
+    # A fused ReLU's backward reads the output (as torch's ReluBackward0, the node torch would show here).
+    return record(Tensor._wrap(y), "ReluBackward0" if activation == "relu" else "AddmmBackward0", (x, w, bias),
+                  backward)

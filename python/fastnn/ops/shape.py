@@ -6,6 +6,7 @@ import itertools
 import math
 
 from ..autograd.graph import record
+from ..autograd.inplace import mark_multi_output
 from ..backend import backend_of
 from .._tensor import Tensor
 from ._util import as_tensor, normalize_dim, promote_types, shape_arg, unbroadcast
@@ -23,7 +24,12 @@ def reshape(a: Tensor, *shape) -> Tensor:
     except ValueError:
         raise RuntimeError(f"shape '{_shape_str(shape)}' is invalid for input of size {x.size}") from None
     in_shape = x.shape
-    return record(Tensor._wrap(y), "ViewBackward0", (a,), lambda g: (g.reshape(in_shape),))
+    out = Tensor._wrap(y)
+    yb = y.base
+    if yb is not None and (yb is x or yb is x.base):  # a view, not a copy: shares x's storage
+        out._base = root = a if a._base is None else a._base
+        out._ver = root._ver  # the root's version this view's grad_fn is of
+    return record(out, "ViewBackward0", (a,), lambda g: (g.reshape(in_shape),))
 
 
 def view(a: Tensor, *shape) -> Tensor:
@@ -50,16 +56,20 @@ def permute(a: Tensor, *dims) -> Tensor:
     if len(set(axes)) != len(axes):
         raise RuntimeError("permute(): duplicate dims are not allowed.")
     inverse = tuple(sorted(range(len(axes)), key=axes.__getitem__))
-    return record(Tensor._wrap(a._data.transpose(axes)), "PermuteBackward0", (a,),
-                  lambda g: (g.transpose(inverse),))
+    out = Tensor._wrap(a._data.transpose(axes))
+    out._base = root = a if a._base is None else a._base
+    out._ver = root._ver  # the root's version this view's grad_fn is of
+    return record(out, "PermuteBackward0", (a,), lambda g: (g.transpose(inverse),))
 
 
 def transpose(a: Tensor, dim0: int, dim1: int) -> Tensor:
     d0, d1 = normalize_dim(dim0, a.ndim, "transpose"), normalize_dim(dim1, a.ndim, "transpose")
+    out = Tensor._wrap(a._data if a.ndim < 2 else a._data.swapaxes(d0, d1))
+    out._base = root = a if a._base is None else a._base
+    out._ver = root._ver  # the root's version this view's grad_fn is of
     if a.ndim < 2:
-        return record(Tensor._wrap(a._data), "TransposeBackward0", (a,), lambda g: (g,))
-    return record(Tensor._wrap(a._data.swapaxes(d0, d1)), "TransposeBackward0", (a,),
-                  lambda g: (g.swapaxes(d0, d1),))
+        return record(out, "TransposeBackward0", (a,), lambda g: (g,))
+    return record(out, "TransposeBackward0", (a,), lambda g: (g.swapaxes(d0, d1),))
 
 
 def t(a: Tensor) -> Tensor:
@@ -80,16 +90,20 @@ def squeeze(a: Tensor, dim=None) -> Tensor:
         dims = dim if isinstance(dim, (tuple, list)) else (dim,)
         axes = tuple(i for i in (normalize_dim(d, a.ndim, "squeeze") for d in dims) if a.ndim and x.shape[i] == 1)
     in_shape = x.shape
-    return record(Tensor._wrap(x.squeeze(axis=axes) if axes else x), "SqueezeBackward0", (a,),
-                  lambda g: (g.reshape(in_shape),))
+    out = Tensor._wrap(x.squeeze(axis=axes) if axes else x)
+    out._base = root = a if a._base is None else a._base
+    out._ver = root._ver  # the root's version this view's grad_fn is of
+    return record(out, "SqueezeBackward0", (a,), lambda g: (g.reshape(in_shape),))
 
 
 def unsqueeze(a: Tensor, dim: int) -> Tensor:
     ax = normalize_dim(dim, a.ndim + 1, "unsqueeze")
     in_shape = a._data.shape
     # A reshape that inserts a 1 is a view (it is how NumPy's expand_dims does it).
-    return record(Tensor._wrap(a._data.reshape(in_shape[:ax] + (1,) + in_shape[ax:])), "UnsqueezeBackward0", (a,),
-                  lambda g: (g.reshape(in_shape),))
+    out = Tensor._wrap(a._data.reshape(in_shape[:ax] + (1,) + in_shape[ax:]))
+    out._base = root = a if a._base is None else a._base
+    out._ver = root._ver  # the root's version this view's grad_fn is of
+    return record(out, "UnsqueezeBackward0", (a,), lambda g: (g.reshape(in_shape),))
 
 
 def flatten(a: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
@@ -127,8 +141,10 @@ def expand(a: Tensor, *sizes) -> Tensor:
                                f"{_shape_str(sizes)}.  Tensor sizes: {_shape_str(x.shape)}")
         target.append(s)
     in_shape = x.shape
-    return record(Tensor._wrap(backend_of(x).xp.broadcast_to(x, tuple(target))), "ExpandBackward0", (a,),
-                  lambda g: (unbroadcast(g, in_shape),))
+    out = Tensor._wrap(backend_of(x).xp.broadcast_to(x, tuple(target)))
+    out._base = root = a if a._base is None else a._base  # read-only: an in-place write into it is refused
+    out._ver = root._ver  # the root's version this view's grad_fn is of
+    return record(out, "ExpandBackward0", (a,), lambda g: (unbroadcast(g, in_shape),))
 
 
 def expand_as(a: Tensor, other: Tensor) -> Tensor:
@@ -220,7 +236,10 @@ def narrow(a: Tensor, dim: int, start: int, length: int) -> Tensor:
         out[index] = g
         return (out,)
 
-    return record(Tensor._wrap(a._data[index]), "NarrowBackward0", (a,), backward)
+    out = Tensor._wrap(a._data[index])
+    out._base = root = a if a._base is None else a._base
+    out._ver = root._ver  # the root's version this view's grad_fn is of
+    return record(out, "NarrowBackward0", (a,), backward)
 
 
 def split(a: Tensor, split_size_or_sections, dim: int = 0):
@@ -240,7 +259,10 @@ def split(a: Tensor, split_size_or_sections, dim: int = 0):
     for n in sections:
         out.append(narrow(a, ax, start, n))
         start += n
+    if a._requires_grad:
+        mark_multi_output(out, "SplitWithSizes" if isinstance(split_size_or_sections, (list, tuple)) else "Split")
     return tuple(out)
+
 
 
 def chunk(a: Tensor, chunks: int, dim: int = 0):
@@ -255,4 +277,7 @@ def chunk(a: Tensor, chunks: int, dim: int = 0):
 
 def unbind(a: Tensor, dim: int = 0):
     ax = normalize_dim(dim, a.ndim, "unbind")
-    return tuple(squeeze(p, ax) for p in split(a, 1, ax))
+    out = tuple(squeeze(p, ax) for p in split(a, 1, ax))
+    if a._requires_grad:
+        mark_multi_output(out, "Unbind")
+    return out
