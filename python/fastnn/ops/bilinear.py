@@ -10,6 +10,7 @@ import math
 from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
+from . import int_kernels
 from ._util import as_tensor
 
 
@@ -34,9 +35,13 @@ def bilinear(input1, input2, weight, bias=None) -> Tensor:
         raise RuntimeError(f"bilinear(): bias size does not match weight size: got {bt.shape[-1] if bt.ndim else 0} "
                            f"but expected {o}")
     dts = {a.dtype, c.dtype, w.dtype} | ({bt.dtype} if bt is not None else set())
-    if len(dts) != 1 or not a.dtype.is_floating_point:
-        raise RuntimeError(f"bilinear(): expected input1, input2, weight and bias of one floating dtype, got "
-                           f"{sorted(str(d) for d in dts)}")
+    if len(dts) != 1:  # torch's message, naming each operand's C++ type
+        named = [("input1", a), ("input2", c), ("weight", w)] + ([("bias", bt)] if bt is not None else [])
+        raise RuntimeError("All tensors must have the same dtype, got " +
+                           ", ".join(f"{k}: {int_kernels.ctype(t.dtype)}" for k, t in named))
+    integer = int_kernels.is_int(a.dtype)
+    if not a.dtype.is_floating_point and not integer:
+        raise int_kernels.not_implemented("bmm", a.dtype)
     x1, x2, wa = a._data, c._data, w._data
     ba = None if bt is None else bt._data
     be = backend_of(x1, x2, wa, ba)
@@ -45,6 +50,9 @@ def bilinear(input1, input2, weight, bias=None) -> Tensor:
     m = math.prod(lead)
     x1m, x2m = x1.reshape(m, i1), x2.reshape(m, i2)
     w_i = xp.ascontiguousarray(wa.transpose(1, 0, 2)).reshape(i1, o * i2)  # (in1, out*in2)
+    if integer:  # exact, wrapping as torch's integer bmm does; integer tensors have no grad
+        t = (int_kernels.matmul(be, x1m, w_i) if m and i1 else xp.zeros((m, o * i2), x1.dtype)).reshape(m, o, i2)
+        return Tensor._wrap(int_kernels.bilinear_sum(be, t, x2m, ba).reshape(lead + (o,)))
     t = (be.matmul(x1m, w_i) if m and i1 else xp.zeros((m, o * i2), x1.dtype)).reshape(m, o, i2)
     y = xp.einsum("moj,mj->mo", t, x2m)
     if ba is not None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 from ..backend import backend_of
 from ..autograd.graph import record
 from .._tensor import Tensor
+from . import int_kernels
+from .conv1d import check_conv_dtypes, check_int_dilation
 
 
 def _pair(v, name: str):
@@ -29,9 +31,7 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
                            f"input of size {list(x.shape)}")
     if w.ndim != 4:
         raise RuntimeError(f"conv2d(): weight must be 4-D (O, C/groups, KH, KW), got {list(w.shape)}")
-    if not x.dtype.is_floating_point or x.dtype is not w.dtype or (bias is not None and bias.dtype is not x.dtype):
-        raise RuntimeError(f"conv2d(): input, weight and bias must share one floating dtype, got {x.dtype} and "
-                           f"{w.dtype}" + (f" and {bias.dtype}" if bias is not None else ""))
+    check_conv_dtypes("conv2d", x, w, bias)
     unbatched = x.ndim == 3
     xa = x._data[None] if unbatched else x._data
     stride, dilation = _pair(stride, "stride"), _pair(dilation, "dilation")
@@ -56,12 +56,16 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
         raise RuntimeError("negative padding is not supported")
     if min(dilation) <= 0:
         raise RuntimeError(f"dilation should be greater than zero, but got {list(dilation)}")
+    check_int_dilation(x, dilation)
     ba = bias._data if bias is not None else None
     be = backend_of(xa, w._data, ba)
     if extra != (0, 0):  # even kernels: the kernel pads symmetrically, the extra row/column is added here
         xa = be.xp.pad(xa, ((0, 0), (0, 0), (0, extra[0]), (0, extra[1])))
     try:
-        y = be.conv2d_forward(xa, w._data, ba, stride, pad, dilation, int(groups))
+        if int_kernels.is_int(x.dtype):  # exact integer convolution (no grad: integer tensors have none)
+            y = int_kernels.conv2d_forward(be, xa, w._data, ba, stride, pad, dilation, int(groups))
+        else:
+            y = be.conv2d_forward(xa, w._data, ba, stride, pad, dilation, int(groups))
     except ValueError as e:
         raise RuntimeError(str(e)) from None
     in_hw = xa.shape[2:]

@@ -9,7 +9,9 @@ import numpy as np
 
 from ..autograd.graph import record
 from ..backend import backend_of
+from .. import dtypes
 from .._tensor import Tensor
+from . import int_kernels
 from ._util import as_tensor
 
 
@@ -33,9 +35,39 @@ def check_conv_args(op, x, w, bias, nd: int, transposed: bool = False):
         raise RuntimeError("weight should have at least three dimensions" if w.ndim < 3 else
                            f"Expected {nd + 2}-dimensional input for {nd + 2}-dimensional weight {list(w.shape)}, "
                            f"but got {w.ndim}-dimensional input")
-    if not x.dtype.is_floating_point or x.dtype is not w.dtype or (bias is not None and bias.dtype is not x.dtype):
-        raise RuntimeError(f"{op}(): input, weight and bias must share one floating dtype, got {x.dtype} and "
-                           f"{w.dtype}" + (f" and {bias.dtype}" if bias is not None else ""))
+    check_conv_dtypes(op, x, w, bias, transposed)
+
+
+def check_conv_dtypes(op, x, w, bias, transposed: bool = False):
+    """One floating dtype, or one integer dtype (torch convolves integers exactly: every integer dtype, int64
+    only when transposed); a mix involving an integer raises torch's messages. A transposed convolution adds
+    its bias after the fact, so an integer bias is cast to the input's dtype (see ``bias_for``)."""
+    dt = x.dtype
+    if dt.is_floating_point and w.dtype is dt and (bias is None or bias.dtype is dt):
+        return
+    kinds = [t.dtype for t in (x, w, bias) if t is not None]
+    if any(int_kernels.is_int(d) or d is dtypes.bool_ for d in kinds):
+        if w.dtype is not dt:
+            raise RuntimeError(f"expected scalar type {int_kernels.stem(dt)} but found {int_kernels.stem(w.dtype)}")
+        kernel = "slow_conv_transpose2d_out_cpu" if transposed else "slow_conv2d_cpu"
+        if dt is dtypes.bool_ or (transposed and dt is not dtypes.int64 and not dt.is_floating_point):
+            raise int_kernels.not_implemented(kernel, dt)
+        if bias is not None and bias.dtype is not dt:
+            if not transposed:
+                raise RuntimeError(f"Input type ({int_kernels.ctype(dt)}) and bias type "
+                                   f"({int_kernels.ctype(bias.dtype)}) should be the same")
+            if bias.dtype.is_floating_point:  # promotes past the integer output
+                raise RuntimeError(f"result type {int_kernels.stem(bias.dtype)} can't be cast to the desired "
+                                   f"output type {int_kernels.stem(dt)}")
+        return
+    raise RuntimeError(f"{op}(): input, weight and bias must share one floating dtype, got {x.dtype} and "
+                       f"{w.dtype}" + (f" and {bias.dtype}" if bias is not None else ""))
+
+
+def check_int_dilation(x, dilation):
+    """torch dilates integer convolutions with a kernel that takes int64 only (an empty input never reaches it)."""
+    if max(dilation) > 1 and int_kernels.is_int(x.dtype) and x.dtype is not dtypes.int64 and x.numel() > 0:
+        raise int_kernels.not_implemented("slow_conv_dilated<>", x.dtype)
 
 
 def _check_groups(op, x_shape, w_shape, groups, transposed):
@@ -86,6 +118,7 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: in
     unbatched = x.ndim == 2
     xa = x._data[None] if unbatched else x._data
     _check_groups(op, xa.shape, w.shape, groups, False)
+    check_int_dilation(x, (d,))
     if b is not None and tuple(b.shape) != (w.shape[0],):
         raise RuntimeError(f"Given weight of size {list(w.shape)}, expected bias to be 1-dimensional with "
                            f"{w.shape[0]} elements, but got bias of size {list(b.shape)} instead")
@@ -104,7 +137,10 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: in
     if n == 0 or o == 0 or lout == 0:
         y = be.xp.zeros((n, o, 1, lout), xa.dtype)
     else:
-        y = be.conv2d_forward(x4, w4, ba, *args)
+        if int_kernels.is_int(x.dtype):  # exact integer convolution (no grad: integer tensors have none)
+            y = int_kernels.conv2d_forward(be, x4, w4, ba, *args)
+        else:
+            y = be.conv2d_forward(x4, w4, ba, *args)
 
     def backward(g):
         g4 = (g[None] if unbatched else g)[:, :, None, :]

@@ -18,6 +18,7 @@ from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
 from ._util import as_tensor
+from . import int_kernels
 from .conv1d import check_conv_args
 
 
@@ -95,6 +96,9 @@ def _conv_transpose(op, nd, input, weight, bias, stride, padding, output_padding
     ba = None if b is None else b._data
     be = backend_of(x4, w4, ba)
     xp = be.xp
+    integer = int_kernels.is_int(x.dtype)
+    if ba is not None and ba.dtype != x4.dtype:  # an integer bias (check_conv_dtypes allowed it) adds in x's dtype
+        ba = ba.astype(x4.dtype)
     n = x4.shape[0]
     # Direct when the conv geometry maps the output size back to the input size (output_padding < stride).
     direct = all(o < si for o, si in zip(op_, s))
@@ -106,6 +110,8 @@ def _conv_transpose(op, nd, input, weight, bias, stride, padding, output_padding
     empty = n == 0 or cin == 0 or cout == 0
     if empty:
         full = xp.zeros((n, cout) + full_sp, x4.dtype)
+    elif integer:  # exact integer transposed convolution (no grad: integer tensors have none)
+        full = int_kernels.conv2d_backward_data(be, x4, w4, full_sp, s2, pad_k, d2, groups)
     else:
         full = be.conv2d_backward_data(x4, w4, full_sp, s2, pad_k, d2, groups)
     if direct:

@@ -8,6 +8,8 @@ import numpy as np
 from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
+from .. import dtypes
+from . import int_kernels
 from .activation import gelu
 from ._util import as_tensor, unbroadcast
 
@@ -86,9 +88,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None, activation
     no gradient is needed (its backward wants the pre-activation, which the fused pass does not keep).
     """
     x, w = input, weight
-    if not x.dtype.is_floating_point or x.dtype is not w.dtype or (bias is not None and bias.dtype is not x.dtype):
-        raise RuntimeError(f"linear(): expected input, weight and bias of one floating dtype, got {x.dtype}, "
-                           f"{w.dtype}" + (f", {bias.dtype}" if bias is not None else ""))
+    integer = _check_linear_dtypes(x, w, bias)
     if w.ndim != 2 or x.ndim < 1 or x.shape[-1] != w.shape[1]:
         raise RuntimeError(f"linear(): mat1 and mat2 shapes cannot be multiplied ({'x'.join(map(str, x.shape))} "
                            f"and {w.shape[1]}x{w.shape[0]})")
@@ -102,6 +102,8 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None, activation
     xa = x._data if x.ndim > 1 else x._data[None, :]
     b = bias._data if bias is not None else None
     be = backend_of(xa, w._data, b)
+    if integer:
+        return _int_linear(be, x, xa, w._data, b, activation)
     y = be.linear(xa, w._data, b, activation or "none")
     if x.ndim == 1:
         y = y[0]
@@ -120,3 +122,34 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None, activation
     # A fused ReLU's backward reads the output (as torch's ReluBackward0, the node torch would show here).
     return record(Tensor._wrap(y), "ReluBackward0" if activation == "relu" else "AddmmBackward0", (x, w, bias),
                   backward)
+
+
+def _check_linear_dtypes(x, w, bias) -> bool:
+    """One floating dtype (the fast path) or one integer dtype (True: torch computes integer GEMMs); a mix
+    raises torch's addmm errors."""
+    dt = x.dtype
+    if dt.is_floating_point and w.dtype is dt and (bias is None or bias.dtype is dt):
+        return False
+    if int_kernels.is_int(dt) or int_kernels.is_int(w.dtype) or (bias is not None and int_kernels.is_int(bias.dtype)):
+        if w.dtype is not dt:
+            raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {int_kernels.ctype(dt)} != "
+                               f"{int_kernels.ctype(w.dtype)}")
+        if bias is not None and bias.dtype is not dt:
+            raise RuntimeError(f"self and mat2 must have the same dtype, but got {int_kernels.stem(bias.dtype)} and "
+                               f"{int_kernels.stem(dt)}")
+        return True
+    if dt is dtypes.bool_ and w.dtype is dt and (bias is None or bias.dtype is dt):
+        raise int_kernels.not_implemented("addmm_impl_cpu_", dt)
+    raise RuntimeError(f"linear(): expected input, weight and bias of one floating dtype, got {x.dtype}, "
+                       f"{w.dtype}" + (f", {bias.dtype}" if bias is not None else ""))
+
+
+def _int_linear(be, x, xa, w, b, activation):
+    """linear of integer tensors: exact, in their dtype, outside autograd (integer tensors have no grad)."""
+    if activation == "gelu":
+        raise int_kernels.not_implemented("GeluKernelImpl", x.dtype)
+    rows = math.prod(xa.shape[:-1])
+    y = int_kernels.linear(be, xa.reshape(rows, w.shape[1]), w, b).reshape(xa.shape[:-1] + (w.shape[0],))
+    if activation == "relu":
+        y = be.xp.maximum(y, 0)
+    return Tensor._wrap(y[0] if x.ndim == 1 else y)

@@ -15,6 +15,7 @@ from ..autograd.graph import record
 from ..backend import backend_of
 from ..backend.shapes import pool_out_size as _out_size
 from .._tensor import Tensor
+from . import int_kernels
 from ._util import as_tensor
 from .conversion import cast
 
@@ -32,12 +33,14 @@ def _pair(v, name: str, op: str, allow_none: bool = False):
     raise RuntimeError(f"{op}: {name} must either be a single int, or a tuple of two ints")
 
 
-def _prepare(input, kernel_size, stride, padding, dilation, ceil_mode, op):
+def _prepare(input, kernel_size, stride, padding, dilation, ceil_mode, op, int64_ok: bool = False):
     a = as_tensor(input, op)
     if a.ndim not in (3, 4) or any(s == 0 for s in a.shape[-3:]):
         raise RuntimeError(f"{op}: Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for input, "
                            f"but got: {list(a.shape)}")
-    if a._data.dtype.kind != "f":
+    if a._data.dtype.kind != "f" and not (int64_ok and a.dtype is dtypes.int64):
+        if int64_ok:  # torch's avg_pool2d takes int64 and no other integer type
+            raise int_kernels.not_implemented(op, a.dtype)
         raise TypeError(f"{op}: expected input of dtype float32 or float64, got {a.dtype}")
     k = _pair(kernel_size, "kernel_size", op)
     s = _pair(stride, "stride", op, allow_none=True) or k
@@ -143,7 +146,7 @@ def _max_pool2d_indices(xp, x4, k, s, p, d, oh, ow):
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode: bool = False, count_include_pad: bool = True,
                divisor_override=None) -> Tensor:
     """torch.nn.functional.avg_pool2d over (N, C, H, W) or (C, H, W)."""
-    a, x4, k, s, p, d = _prepare(input, kernel_size, stride, padding, 1, ceil_mode, "avg_pool2d")
+    a, x4, k, s, p, d = _prepare(input, kernel_size, stride, padding, 1, ceil_mode, "avg_pool2d", int64_ok=True)
     ceil_mode, count_include_pad = bool(ceil_mode), bool(count_include_pad)
     if divisor_override is not None:
         divisor_override = int(divisor_override)
@@ -152,6 +155,11 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode: bool = Fal
     be = backend_of(x4)
     if x4.shape[0] == 0:
         return _empty_pool(be, a, x4, k, s, p, d, ceil_mode, "AvgPool2DBackward0")
+    if a.dtype is dtypes.int64:  # torch's integer average: int64 window sums, truncating division; no grad
+        h, w = x4.shape[2:]
+        out_hw = (_out_size(h, k[0], p[0], s[0], 1, ceil_mode), _out_size(w, k[1], p[1], s[1], 1, ceil_mode))
+        y = int_kernels.avg_pool2d(be, x4, out_hw, k, s, p, count_include_pad, divisor_override)
+        return Tensor._wrap(y.reshape(y.shape[1:]) if a.ndim == 3 else y)
     y = be.avg_pool2d(x4, k, s, p, ceil_mode, count_include_pad, divisor_override)
     in_shape = x4.shape
 
