@@ -240,7 +240,9 @@ def slogdet(A):
     def backward(g):
         return (g[..., None, None] * _mT(xp.linalg.inv(x)),)
 
-    return SlogdetResult(Tensor._wrap(sign), record(Tensor._wrap(logabs), "LinalgSlogdetBackward0", (a,), backward))
+    # sign requires grad as torch's does, but is piecewise constant for real A: its gradient is undefined (None).
+    sign_t = record(Tensor._wrap(sign), "LinalgSlogdetBackward0", (a,), lambda g: (None,))
+    return SlogdetResult(sign_t, record(Tensor._wrap(logabs), "LinalgSlogdetBackward0", (a,), backward))
 
 
 def logdet(A) -> Tensor:
@@ -603,7 +605,8 @@ def lstsq(A, B, rcond=None, *, driver=None):
     empty_f = Tensor._wrap(xp.zeros((0,), dt))
     rank = Tensor._wrap(xp.zeros((0,), np.int64)) if driver == "gels" else matrix_rank(a, rtol=rtol)
     svals = svdvals(a.detach()) if driver in ("gelsd", "gelss") else empty_f
-    residuals = empty_f
+    # An empty residuals tensor still requires grad with A or B (torch's LinalgLstsqBackward0 owns it); no gradient.
+    residuals = record(Tensor._wrap(xp.zeros((0,), dt)), "LinalgLstsqBackward0", (a, b), lambda g: (None, None))
     full_rank = driver == "gels" or bool((rank._data == n).all())
     if m > n and driver != "gelsy" and full_rank:
         r = _arith.sub(matmul(a, sol2), bb)
