@@ -125,6 +125,7 @@ def test_singular_and_shape_errors_match_torch():
         LA.inv(fastnn.zeros(3, 3, dtype=fastnn.int64))
     inv, info = LA.inv_ex(fastnn.zeros(2, 3, 3))
     assert info.tolist() == [1, 1] and np.isnan(np.asarray(inv)).all()
+    assert info.dtype is fastnn.int32 and LA.inv_ex(fastnn.eye(2))[1].dtype is fastnn.int32  # torch's
 
 
 @pytest.mark.parametrize("batch", BATCHES, ids=str)
@@ -148,6 +149,7 @@ def test_cholesky_eigh_gradcheck_and_ex():
     gradcheck_op(lambda x: LA.eigvalsh(sym(x)), (2, 3, 3))
     low, info = LA.cholesky_ex(fastnn.tensor(np.diag([1.0, -1.0])))
     assert info.tolist() == 2 and np.isnan(np.asarray(low)).all()
+    assert info.dtype is fastnn.int32 and LA.cholesky_ex(fastnn.eye(2))[1].dtype is fastnn.int32  # torch's
 
 
 QR_SHAPES = [(4, 3), (3, 3), (3, 5), (2, 5, 2), (1, 1)]

@@ -82,9 +82,16 @@ def test_isin():
     compare(lambda m, x, y: m.isin(x, y, assume_unique=True), np.array([1, 2, 5]), np.array([5, 1]), grad=False)
 
 
-def test_out_int32_is_refused_by_name():
-    with pytest.raises(NotImplementedError, match="out_int32"):
-        fastnn.searchsorted(fastnn.tensor([1, 2]), fastnn.tensor([1]), out_int32=True)
+@pytest.mark.parametrize("right", [False, True])
+def test_out_int32_gives_int32(right):
+    seq, v = np.array([[1.0, 2.0, 2.0, 5.0], [0.0, 1.0, 3.0, 4.0]]), np.array([[2.0, 6.0], [-1.0, 3.0]])
+    got = fastnn.searchsorted(fastnn.tensor(seq), fastnn.tensor(v), out_int32=True, right=right)
+    want = torch.searchsorted(torch.from_numpy(seq), torch.from_numpy(v), out_int32=True, right=right)
+    assert got.dtype is fastnn.int32 and want.dtype == torch.int32 and got.tolist() == want.tolist()
+    got = fastnn.bucketize(fastnn.tensor(v), fastnn.tensor(seq[0]), out_int32=True, right=right)
+    want = torch.bucketize(torch.from_numpy(v), torch.from_numpy(seq[0]), out_int32=True, right=right)
+    assert got.dtype is fastnn.int32 and got.tolist() == want.tolist()
+    assert fastnn.searchsorted(fastnn.tensor(seq[0]), 3.0, out_int32=True).dtype is fastnn.int32
 
 
 ERRORS = [

@@ -35,6 +35,15 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     """torch.nn.functional.batch_norm. ``momentum`` weights the new statistic in the running update
     (running = (1 - momentum) * running + momentum * batch); ``running_var`` gets the unbiased variance."""
     a = as_tensor(input, "batch_norm")
+    if a.ndim < 2 and a.numel() == 0:
+        # torch's at::batch_norm returns an empty input as it is (a clone, times weight[0], plus bias[0])
+        # before it looks for a channel dim.
+        out = a.clone()
+        if weight is not None:
+            out = out * as_tensor(weight, "batch_norm")[0]
+        if bias is not None:
+            out = out + as_tensor(bias, "batch_norm")[0]
+        return out
     if a.ndim < 2:
         raise RuntimeError(f"batch_norm(): expected an input with at least 2 dims (N, C, *), got {a.ndim}-D input "
                            f"of size {list(a.shape)}")

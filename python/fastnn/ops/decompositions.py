@@ -128,17 +128,17 @@ def inv(A) -> Tensor:
 
 def inv_ex(A, *, check_errors: bool = False):
     """(inverse, info): info is 0, or the first zero pivot's index for a singular matrix (whose inverse is
-    then NaN), unless check_errors asks for the exception. info is int64 (torch: int32, which fastnn lacks)."""
+    then NaN), unless check_errors asks for the exception. info is int32, as torch's."""
     a = _mat("linalg.inv_ex", A)
     xp = backend_of(a._data).xp
     try:
         out = inv(a)
-        info = xp.zeros(a.shape[:-2], np.int64)
+        info = xp.zeros(a.shape[:-2], np.int32)
     except LinAlgError:
         if check_errors:
             raise
         infos = _first_zero_pivot(xp, a._data)
-        info = xp.asarray(infos, dtype=np.int64).reshape(a.shape[:-2])
+        info = xp.asarray(infos, dtype=np.int32).reshape(a.shape[:-2])
         out = Tensor._wrap(xp.full(a.shape, np.nan, a._data.dtype))
     return InvExResult(out, Tensor._wrap(info))
 
@@ -240,7 +240,9 @@ def slogdet(A):
     def backward(g):
         return (g[..., None, None] * _mT(xp.linalg.inv(x)),)
 
-    return SlogdetResult(Tensor._wrap(sign), record(Tensor._wrap(logabs), "LinalgSlogdetBackward0", (a,), backward))
+    # sign requires grad as torch's does, but is piecewise constant for real A: its gradient is undefined (None).
+    sign_t = record(Tensor._wrap(sign), "LinalgSlogdetBackward0", (a,), lambda g: (None,))
+    return SlogdetResult(sign_t, record(Tensor._wrap(logabs), "LinalgSlogdetBackward0", (a,), backward))
 
 
 def logdet(A) -> Tensor:
@@ -295,12 +297,12 @@ def cholesky_ex(A, *, upper: bool = False, check_errors: bool = False):
     a = _mat("linalg.cholesky_ex", A)
     xp = backend_of(a._data).xp
     try:
-        return CholeskyExResult(cholesky(a, upper=upper), Tensor._wrap(xp.zeros(a.shape[:-2], np.int64)))
+        return CholeskyExResult(cholesky(a, upper=upper), Tensor._wrap(xp.zeros(a.shape[:-2], np.int32)))
     except LinAlgError:
         if check_errors:
             raise
         order, _ = _first_non_pd(xp, a._data)
-        info = xp.zeros(a.shape[:-2], np.int64).reshape(-1)
+        info = xp.zeros(a.shape[:-2], np.int32).reshape(-1)
         for i, m in enumerate(a._data.reshape((-1,) + a.shape[-2:])):
             try:
                 xp.linalg.cholesky(m)
@@ -603,7 +605,8 @@ def lstsq(A, B, rcond=None, *, driver=None):
     empty_f = Tensor._wrap(xp.zeros((0,), dt))
     rank = Tensor._wrap(xp.zeros((0,), np.int64)) if driver == "gels" else matrix_rank(a, rtol=rtol)
     svals = svdvals(a.detach()) if driver in ("gelsd", "gelss") else empty_f
-    residuals = empty_f
+    # An empty residuals tensor still requires grad with A or B (torch's LinalgLstsqBackward0 owns it); no gradient.
+    residuals = record(Tensor._wrap(xp.zeros((0,), dt)), "LinalgLstsqBackward0", (a, b), lambda g: (None, None))
     full_rank = driver == "gels" or bool((rank._data == n).all())
     if m > n and driver != "gelsy" and full_rank:
         r = _arith.sub(matmul(a, sol2), bb)

@@ -27,7 +27,7 @@ def ldexp(input, other) -> Tensor:  # noqa: A002
 
 def frexp(input):  # noqa: A002
     """(mantissa, exponent) with input = mantissa * 2**exponent, 0.5 <= |mantissa| < 1 (torch.frexp).
-    The exponent is int64 (fastnn has no int32, PyTorch's exponent dtype)."""
+    The exponent is int32, as PyTorch's."""
     a = as_tensor(input, "frexp")
     x = a._data
     if x.dtype.kind != "f":
@@ -35,7 +35,7 @@ def frexp(input):  # noqa: A002
     be = backend_of(x)
     xp = be.xp
     m, e = xp.frexp(x)
-    e = e.astype(dtypes.int64.np)
+    e = e.astype(dtypes.int32.np)
     step = xp.exp2(e.astype(x.dtype))  # 2**e, subnormal for the smallest inputs (PyTorch divides by it too)
 
     def backward(g):

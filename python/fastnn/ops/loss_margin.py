@@ -27,15 +27,15 @@ def multi_margin_loss(input, target, p: int = 1, margin: float = 1.0, weight=Non
     x = inp._data
     if x.dtype.kind != "f":
         raise TypeError(f"{op}(): expected a floating-point input, got {inp.dtype}")
-    if not (1 <= x.ndim <= 2) or x.shape[-1] == 0:
+    if x.ndim > 2 or (x.ndim and x.shape[-1] == 0):  # a 0-dim input is one sample of one class, as torch
         raise RuntimeError(f"Expected non-empty vector or matrix with optional 0-dim batch size, but got: "
                            f"{list(x.shape)}")
     if tgt._data.dtype != np.int64:
         raise RuntimeError(f"{op}(): expected target of dtype int64 (class indices), got {tgt.dtype}")
-    x2 = x.reshape(1, -1) if x.ndim == 1 else x
+    x2 = x.reshape(1, -1) if x.ndim <= 1 else x
     n, c = x2.shape
     t = tgt._data
-    if (x.ndim == 1 and t.size != 1) or (x.ndim == 2 and (t.ndim != 1 or t.shape[0] != n)):
+    if (x.ndim <= 1 and t.size != 1) or (x.ndim == 2 and (t.ndim != 1 or t.shape[0] != n)):
         raise RuntimeError(f"multi_margin_loss: target tensor should be 1-D with size equal to the number of input "
                            f"samples (batch size). Expected target size [{n}], but got {list(t.shape)}. Input has "
                            f"shape {list(x.shape)}.")
@@ -61,7 +61,7 @@ def multi_margin_loss(input, target, p: int = 1, margin: float = 1.0, weight=Non
     scale = xp.full(n, 1.0 / c) if w is None else w[t] / c
     losses = (h.sum(axis=1) * scale).astype(x.dtype, copy=False)
     if reduction == "none":
-        out = losses.reshape(()) if x.ndim == 1 else losses
+        out = losses.reshape(()) if x.ndim <= 1 else losses
     else:
         out = _reduce(losses, reduction)
 

@@ -65,6 +65,13 @@ def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False)
     if not _is_int(index):
         raise RuntimeError("gather(): Expected dtype int32/int64 for index")
     x, i = input._data, index._data
+    if i.size == 0:
+        # torch checks only dim for an empty index, of any rank: the result is empty, shaped as the index.
+        normalize_dim(dim, x.ndim, "gather")
+        xp = backend_of(x, i).xp
+        in_shape = x.shape
+        return record(Tensor._wrap(xp.zeros(i.shape, x.dtype)), "GatherBackward0", (input,),
+                      lambda g: (xp.zeros(in_shape, g.dtype),))
     if max(x.ndim, 1) != max(i.ndim, 1):
         raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
     ax = normalize_dim(dim, x.ndim, "gather")

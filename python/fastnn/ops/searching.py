@@ -57,9 +57,6 @@ def searchsorted(sorted_sequence: Tensor, input, *, out_int32: bool = False, rig
     op = "torch.searchsorted()"
     if out is not None:
         raise NotImplementedError("searchsorted(): out= is not supported; use the returned tensor")
-    if out_int32:
-        raise NotImplementedError("searchsorted(): out_int32=True needs an int32 dtype, which fastnn tensors do not "
-                                  "have (they hold float32, float64, int64 or bool)")
     if side is not None:
         if side not in ("left", "right"):
             raise RuntimeError(f"{op}: side can only be 'left' or 'right' but got {side}")
@@ -105,7 +102,7 @@ def searchsorted(sorted_sequence: Tensor, input, *, out_int32: bool = False, rig
         for r in range(rows_s.shape[0]):  # one binary search per leading index (NumPy's is 1-D only)
             y[r] = xp.searchsorted(rows_s[r], rows_v[r], side=side_name)
         y = y.reshape(v.shape)
-    return Tensor._wrap(xp.asarray(y, dtype=np.int64).reshape(v.shape))
+    return Tensor._wrap(xp.asarray(y, dtype=np.int32 if out_int32 else np.int64).reshape(v.shape))
 
 
 def bucketize(input, boundaries: Tensor, *, out_int32: bool = False, right: bool = False, out=None):  # noqa: A002
