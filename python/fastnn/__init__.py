@@ -102,6 +102,9 @@ from ._api import (compile, get_default_dtype, inference_mode, is_floating_point
                    are_deterministic_algorithms_enabled, initial_seed, finfo, iinfo)
 from . import backends, amp, accelerator, serialization, sparse, utils
 from .amp import autocast, is_autocast_enabled
+# ---- fmt: memory formats (torch.channels_last ...), torch.zero_ / torch.fill_ ----
+from ._memory_format import channels_last, channels_last_3d, contiguous_format, memory_format, preserve_format
+from .ops.filling import fill_, zero_
 from .sparse import sparse_coo_tensor, spmm
 from . import cuda_amp as _cuda_amp
 cuda.amp = _cuda_amp  # torch.cuda.amp, importable as a module path too (fastnn.cuda is a module, not a package)

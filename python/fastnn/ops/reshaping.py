@@ -11,6 +11,7 @@ import numpy as np
 
 from ..autograd.graph import record
 from ..backend import backend_of
+from .. import _memory_format as _mf
 from .._tensor import Size, Tensor
 from ._util import as_tensor, normalize_dim, shape_arg
 from . import shape as _shape
@@ -105,7 +106,7 @@ def rot90(input: Tensor, k: int = 1, dims=(0, 1)) -> Tensor:  # noqa: A002
         return flip(input, (d0, d1))
     if k == 3:
         return _shape.transpose(flip(input, (d0,)), d0, d1)
-    return _shape.clone(input)
+    return _shape.clone(input, memory_format=_mf.contiguous_format)  # torch's k=0 result is C order
 
 
 # ---- repeat, tile, repeat_interleave ------------------------------------------------------------------------
