@@ -106,6 +106,15 @@ from .amp import autocast, is_autocast_enabled
 from ._memory_format import channels_last, channels_last_3d, contiguous_format, memory_format, preserve_format
 from .ops.filling import fill_, zero_
 from ._tensor_args import tensor_args as _tensor_args
+from .sparse import sparse_coo_tensor, spmm
+from . import cuda_amp as _cuda_amp
+cuda.amp = _cuda_amp  # torch.cuda.amp, importable as a module path too (fastnn.cuda is a module, not a package)
+_sys.modules[__name__ + ".cuda.amp"] = _cuda_amp
+
+clip = clamp
+true_divide = div
+relu_ = Tensor.relu_  # torch.relu_(x): the in-place ReLU (autograd/inplace.py)
+
 # Tensor-only arguments where torch has no Scalar overload (torch.eq(2, t), torch.maximum(t, 2) raise TypeError).
 for _name in ("eq", "ne", "lt", "le", "gt", "ge", "max", "min", "copysign", "fmod", "rsub", "clamp_min",
               "clamp_max"):
@@ -117,14 +126,6 @@ heaviside = _tensor_args(heaviside, "heaviside", "values")
 bitwise_left_shift = _tensor_args(bitwise_left_shift, "bitwise_left_shift", either=True)
 bitwise_right_shift = _tensor_args(bitwise_right_shift, "bitwise_right_shift", either=True)
 del _name
-from .sparse import sparse_coo_tensor, spmm
-from . import cuda_amp as _cuda_amp
-cuda.amp = _cuda_amp  # torch.cuda.amp, importable as a module path too (fastnn.cuda is a module, not a package)
-_sys.modules[__name__ + ".cuda.amp"] = _cuda_amp
-
-clip = clamp
-true_divide = div
-relu_ = Tensor.relu_  # torch.relu_(x): the in-place ReLU (autograd/inplace.py)
 
 
 def __getattr__(name: str):

@@ -24,7 +24,8 @@ def tensor_args(fn, name: str, other: str | None = None, either: bool = False):
         if either:
             if not isinstance(first, Tensor) and not isinstance(second, Tensor):
                 raise TypeError(f"{name}() received an invalid combination of arguments - got "
-                                f"({_type_names(args)})")
+                                f"({_type_names(args)}), but expected one of:\n * (Tensor input, Tensor other)\n"
+                                " * (Tensor input, Number other)\n * (Number input, Tensor other)")
         elif other is not None:
             if not isinstance(first, Tensor):
                 raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(first).__name__}")
@@ -32,7 +33,8 @@ def tensor_args(fn, name: str, other: str | None = None, either: bool = False):
                 raise TypeError(f"{name}(): argument '{other}' (position 2) must be Tensor, not "
                                 f"{type(second).__name__}")
         elif not isinstance(first, Tensor):
-            raise TypeError(f"{name}() received an invalid combination of arguments - got ({_type_names(args)})")
+            raise TypeError(f"{name}() received an invalid combination of arguments - got ({_type_names(args)}), "
+                            "but expected one of:\n * (Tensor input, ...): the input must be a Tensor")
         return fn(*args, **kwargs)
 
     return checked

@@ -70,6 +70,8 @@ def roll(input: Tensor, shifts, dims=None) -> Tensor:  # noqa: A002
     shifts = _int_tuple(shifts, "roll", "shifts")
     x = input._data
     xp = backend_of(x).xp
+    if not shifts:
+        raise RuntimeError("`shifts` required")
     if dims is None or (isinstance(dims, (tuple, list)) and len(dims) == 0):
         if len(shifts) != 1:
             raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:0")
@@ -81,9 +83,9 @@ def roll(input: Tensor, shifts, dims=None) -> Tensor:  # noqa: A002
     dims = _int_tuple(dims, "roll", "dims")
     if len(shifts) != len(dims):
         raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:{len(dims)}")
+    if x.ndim == 0:  # torch: a 0-d tensor has no dim to roll along (its scalar-wrap rule does not apply)
+        raise IndexError(f"Dimension specified as {dims[0]} but tensor has no dimensions")
     axes = tuple(normalize_dim(d, x.ndim, "roll") for d in dims)
-    if x.ndim == 0:
-        return record(Tensor._wrap(x.copy()), "RollBackward0", (input,), lambda g: (g,))
     y = xp.roll(x, shifts, axes)
     back = tuple(-s for s in shifts)
     return record(Tensor._wrap(y), "RollBackward0", (input,), lambda g: (xp.roll(g, back, axes),))
@@ -415,6 +417,10 @@ def select(input: Tensor, dim: int, index: int) -> Tensor:  # noqa: A002
 
 
 def narrow_copy(input: Tensor, dim: int, start: int, length: int) -> Tensor:  # noqa: A002
+    if input.ndim and isinstance(dim, int) and dim >= input.ndim:  # torch's own check here (and its text)
+        raise RuntimeError("Expected dim < static_cast<int64_t>(self_sizes.size()) to be true, but got false.  "
+                           "(Could this error message be improved?  If so, please report an enhancement request "
+                           "to PyTorch.)")
     view = _shape.narrow(input, dim, start, length)
     return record(Tensor._wrap(view._data.copy()), "NarrowCopyBackward0", (view,), lambda g: (g,))
 

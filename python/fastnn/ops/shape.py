@@ -230,6 +230,10 @@ def narrow(a: Tensor, dim: int, start: int, length: int) -> Tensor:
     if a.ndim == 0:
         raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
     ax = normalize_dim(dim, a.ndim, "narrow")
+    if isinstance(start, Tensor):  # torch.narrow(x, dim, start_tensor, length): a 0-d integer tensor only
+        if start.ndim != 0 or start.dtype.is_floating_point or start.dtype.name == "bool":
+            raise RuntimeError("start must be an 0-dim integral Tensor.")
+        start = int(start.item())
     size = a.shape[ax]
     if not -size <= start <= size:
         raise IndexError(f"narrow(): start out of range (expected to be in range of [{-size}, {size}], but got "
