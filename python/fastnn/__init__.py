@@ -116,16 +116,18 @@ true_divide = div
 relu_ = Tensor.relu_  # torch.relu_(x): the in-place ReLU (autograd/inplace.py)
 
 # Tensor-only arguments where torch has no Scalar overload (torch.eq(2, t), torch.maximum(t, 2) raise TypeError).
-for _name in ("eq", "ne", "lt", "le", "gt", "ge", "max", "min", "copysign", "fmod", "rsub", "clamp_min",
-              "clamp_max"):
-    globals()[_name] = _tensor_args(globals()[_name], _name)
-for _name in ("atan2", "fmax", "fmin", "ldexp", "maximum", "minimum", "logical_and", "logical_or", "logical_xor",
-              "gcd", "lcm", "isclose"):
-    globals()[_name] = _tensor_args(globals()[_name], _name, "other")
-heaviside = _tensor_args(heaviside, "heaviside", "values")
-bitwise_left_shift = _tensor_args(bitwise_left_shift, "bitwise_left_shift", either=True)
-bitwise_right_shift = _tensor_args(bitwise_right_shift, "bitwise_right_shift", either=True)
-del _name
+_TENSOR_ARGS = {**dict.fromkeys(("eq", "ne", "lt", "le", "gt", "ge", "max", "min", "copysign", "fmod", "rsub",
+                                 "clamp_min", "clamp_max")),
+                **dict.fromkeys(("atan2", "fmax", "fmin", "ldexp", "maximum", "minimum", "logical_and", "logical_or",
+                                 "logical_xor", "gcd", "lcm", "isclose"), "other"),
+                "heaviside": "values"}
+_checked = {id(globals()[n]): _tensor_args(globals()[n], n, o) for n, o in _TENSOR_ARGS.items()}
+_checked.update({id(globals()[n]): _tensor_args(globals()[n], n, either=True)
+                 for n in ("bitwise_left_shift", "bitwise_right_shift")})
+for _name, _fn in list(globals().items()):  # the names and their aliases (arctan2 is atan2) alike
+    if not _name.startswith("_") and id(_fn) in _checked:
+        globals()[_name] = _checked[id(_fn)]
+del _name, _fn, _checked
 
 
 def __getattr__(name: str):
