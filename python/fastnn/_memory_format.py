@@ -233,6 +233,9 @@ def copy_strided(arr, strides, dtype=None):
 def copy_as(arr, fmt: memory_format, dtype=None):
     """A copy of ``arr`` (cast to ``dtype`` if given) laid out as ``fmt`` says for ``arr`` (``Tensor.to``,
     ``clone``, ``contiguous``)."""
+    if fmt is not channels_last and fmt is not channels_last_3d and arr.size and arr.flags.c_contiguous:
+        # C order stays C order (contiguous or preserve): skip the stride arithmetic on the hot path
+        return backend_of(arr).xp.array(arr, dtype=arr.dtype if dtype is None else dtype, order="C", copy=True)
     return copy_strided(arr, target_strides(tuple(arr.shape), strides_of(arr), fmt), dtype)
 
 
