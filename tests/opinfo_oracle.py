@@ -13,7 +13,7 @@ Each sample (from ``op.sample_inputs``) lands in one class:
   wrong        fastnn returned something different (shape, dtype, values, type, missing gradient)
   error        fastnn raised where torch did not
   unsupported  fastnn raised NotImplementedError, a TypeError about a dtype it does not implement, or the sample
-               needs an argument fastnn has no equivalent of (``torch.memory_format``, an int32 tensor while
+               needs an argument fastnn has no equivalent of (``torch.layout``, a Generator, an int32 tensor while
                fastnn has no int32)
   skip         torch itself raised, or the sample holds complex / sparse / quantized tensors
 
