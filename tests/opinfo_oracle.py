@@ -13,7 +13,7 @@ Each sample (from ``op.sample_inputs``) lands in one class:
   wrong        fastnn returned something different (shape, dtype, values, type, missing gradient)
   error        fastnn raised where torch did not
   unsupported  fastnn raised NotImplementedError, a TypeError about a dtype it does not implement, or the sample
-               needs an argument fastnn has no equivalent of (``torch.memory_format``, an int32 tensor while
+               needs an argument fastnn has no equivalent of (``torch.layout``, a Generator, an int32 tensor while
                fastnn has no int32)
   skip         torch itself raised, or the sample holds complex / sparse / quantized tensors
 
@@ -75,6 +75,10 @@ SAMPLE_DTYPES = ("float32", "int64", "bool")
 # Tolerances for float32 against torch's float32 (different summation orders, different libm).
 FWD_TOL = {"float32": (1e-4, 1e-5), "float64": (1e-7, 1e-9)}
 BWD_TOL = {"float32": (1e-3, 1e-4), "float64": (1e-6, 1e-8)}
+
+
+# torch nn modules whose constructor argument is kept under another attribute name: {class: {arg: attribute}}.
+MODULE_ATTRS = {"PairwiseDistance": {"p": "norm"}}
 
 
 class Unconvertible(Exception):
@@ -214,6 +218,28 @@ class Converter:
             raise Unconvertible(f"dtype {name}")
         return fd
 
+    def module(self, m):
+        """fastnn.nn's module of the same class, built from the torch module's constructor arguments (read
+        back from its attributes): for modules without parameters, buffers or children, such as the
+        ``distance_function=nn.PairwiseDistance()`` some samples pass."""
+        import inspect
+
+        cls = type(m).__name__
+        fcls = getattr(self.fastnn.nn, cls, None)
+        if fcls is None or m._parameters or m._buffers or m._modules:
+            raise Unconvertible(f"torch module argument {cls}()")
+        kwargs = {}
+        for name, p in inspect.signature(type(m).__init__).parameters.items():
+            if name == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                continue
+            attr = MODULE_ATTRS.get(cls, {}).get(name, name)
+            if not hasattr(m, attr):
+                raise Unconvertible(f"torch module argument {cls}(): no attribute holds its {name!r}")
+            kwargs[name] = self(getattr(m, attr))
+        f = fcls(**kwargs)
+        f.train(m.training)
+        return f
+
     def __call__(self, x):
         torch = self.torch
         if isinstance(x, torch.Tensor):
@@ -244,8 +270,15 @@ class Converter:
             return tuple(out) if isinstance(x, tuple) else out
         if isinstance(x, dict):
             return {k: self(v) for k, v in x.items()}
-        if isinstance(x, (torch.memory_format, torch.layout, torch.Generator)):
+        if isinstance(x, torch.memory_format):
+            fm = getattr(self.fastnn, str(x).rpartition(".")[2], None)
+            if not isinstance(fm, self.fastnn.memory_format):
+                raise Unconvertible(f"argument {x!r}")
+            return fm
+        if isinstance(x, (torch.layout, torch.Generator)):
             raise Unconvertible(f"argument {x!r}")
+        if isinstance(x, torch.nn.Module):
+            return self.module(x)
         if callable(x) and getattr(x, "__module__", "") and x.__module__.startswith("torch"):
             raise Unconvertible(f"torch callable argument {getattr(x, '__name__', x)}")
         return x

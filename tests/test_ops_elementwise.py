@@ -249,9 +249,12 @@ def test_maximum_broadcast_tie_gradient_matches_torch_rule():
 
 
 def test_maximum_with_python_scalar():
+    # torch.maximum has no Scalar overload: a Python number is torch's TypeError; a 0-d tensor is the way.
+    with pytest.raises(TypeError, match="maximum\\(\\): argument 'other' \\(position 2\\) must be Tensor, not float"):
+        fastnn.maximum(fastnn.ones(3), 0.5)
     x = np.array([-1.0, 0.5, 2.0], np.float32)
     t = fastnn.tensor(x, requires_grad=True)
-    out = fastnn.maximum(t, 0.5)
+    out = fastnn.maximum(t, fastnn.tensor(0.5))
     assert out.dtype is fastnn.float32
     assert_close(out, np.maximum(x, 0.5))
     out.sum().backward()

@@ -24,7 +24,7 @@ PKG = pathlib.Path(fastnn.__file__).parent
 # PyTorch's Tensor methods that fastnn offers, each with the parameters PyTorch documents (after self).
 # torch's C methods mostly give inspect no signature, so these are written out from torch's docstrings;
 # where torch does give one (split, backward), the test compares with torch's instead. Parameters fastnn
-# does not implement (memory_format, generator) are not offered.
+# does not implement (generator) are not offered.
 SIGNATURES = {
     "sum": ["dim", "keepdim", "dtype"], "mean": ["dim", "keepdim", "dtype"],
     "max": ["dim", "keepdim"], "min": ["dim", "keepdim"], "amax": ["dim", "keepdim"], "amin": ["dim", "keepdim"],
@@ -40,20 +40,23 @@ SIGNATURES = {
     "reshape": ["shape"], "view": ["shape"], "view_as": ["other"], "permute": ["dims"],
     "transpose": ["dim0", "dim1"], "t": [], "squeeze": ["dim"], "unsqueeze": ["dim"],
     "flatten": ["start_dim", "end_dim"], "unflatten": ["dim", "sizes"], "expand": ["sizes"],
-    "expand_as": ["other"], "contiguous": [], "clone": [], "split": ["split_size", "dim"],
+    "expand_as": ["other"], "contiguous": ["memory_format"], "clone": ["memory_format"], "split": ["split_size", "dim"],
     "chunk": ["chunks", "dim"], "narrow": ["dim", "start", "length"], "unbind": ["dim"],
     "index_select": ["dim", "index"], "matmul": ["other"], "mm": ["mat2"], "bmm": ["mat2"], "relu": [],
     "sigmoid": [], "tanh": [], "softmax": ["dim", "dtype"], "log_softmax": ["dim", "dtype"], "type_as": ["other"],
-    "float": [], "double": [], "long": [], "bool": [], "zero_": [], "fill_": ["value"],
+    "float": ["memory_format"], "double": ["memory_format"], "long": ["memory_format"],
+    "bool": ["memory_format"], "zero_": [], "fill_": ["value"],
     "copy_": ["src", "non_blocking"], "add_": ["other", "alpha"], "sub_": ["other", "alpha"], "mul_": ["other"],
     "div_": ["other"], "clamp_": ["min", "max"], "normal_": ["mean", "std"],
     "requires_grad_": ["requires_grad"], "retain_grad": [], "detach": [], "detach_": [], "item": [],
     "tolist": [], "numpy": ["force"], "cpu": [], "cuda": ["device", "non_blocking"], "size": ["dim"],
     "stride": ["dim"], "dim": [], "numel": [], "element_size": [], "is_floating_point": [],
-    "is_contiguous": [], "backward": ["gradient", "retain_graph", "create_graph", "inputs"],
+    "is_contiguous": ["memory_format"], "backward": ["gradient", "retain_graph", "create_graph", "inputs"],
 }
 KEYWORD_ONLY = {"sum": {"dtype"}, "mean": {"dtype"}, "add": {"alpha"}, "sub": {"alpha"}, "var": {"correction"},
-                "std": {"correction"}, "numpy": {"force"}, "prod": {"dtype"}, "div": {"rounding_mode"}}
+                "std": {"correction"}, "numpy": {"force"}, "prod": {"dtype"}, "div": {"rounding_mode"},
+                **{m: {"memory_format"} for m in ("contiguous", "clone", "float", "double", "long", "bool",
+                                                  "is_contiguous")}}
 OPERATORS = ["__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__", "__rtruediv__",
              "__pow__", "__rpow__", "__matmul__", "__rmatmul__", "__neg__", "__pos__", "__abs__", "__getitem__",
              "__setitem__", "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__and__", "__rand__",

@@ -102,6 +102,10 @@ from ._api import (compile, get_default_dtype, inference_mode, is_floating_point
                    are_deterministic_algorithms_enabled, initial_seed, finfo, iinfo)
 from . import backends, amp, accelerator, serialization, sparse, utils
 from .amp import autocast, is_autocast_enabled
+# ---- fmt: memory formats (torch.channels_last ...), torch.zero_ / torch.fill_ ----
+from ._memory_format import channels_last, channels_last_3d, contiguous_format, memory_format, preserve_format
+from .ops.filling import fill_, zero_
+from ._tensor_args import tensor_args as _tensor_args
 from .sparse import sparse_coo_tensor, spmm
 from . import cuda_amp as _cuda_amp
 cuda.amp = _cuda_amp  # torch.cuda.amp, importable as a module path too (fastnn.cuda is a module, not a package)
@@ -110,6 +114,20 @@ _sys.modules[__name__ + ".cuda.amp"] = _cuda_amp
 clip = clamp
 true_divide = div
 relu_ = Tensor.relu_  # torch.relu_(x): the in-place ReLU (autograd/inplace.py)
+
+# Tensor-only arguments where torch has no Scalar overload (torch.eq(2, t), torch.maximum(t, 2) raise TypeError).
+_TENSOR_ARGS = {**dict.fromkeys(("eq", "ne", "lt", "le", "gt", "ge", "max", "min", "copysign", "fmod", "rsub",
+                                 "clamp_min", "clamp_max")),
+                **dict.fromkeys(("atan2", "fmax", "fmin", "ldexp", "maximum", "minimum", "logical_and", "logical_or",
+                                 "logical_xor", "gcd", "lcm", "isclose"), "other"),
+                "heaviside": "values"}
+_checked = {id(globals()[n]): _tensor_args(globals()[n], n, o) for n, o in _TENSOR_ARGS.items()}
+_checked.update({id(globals()[n]): _tensor_args(globals()[n], n, either=True)
+                 for n in ("bitwise_left_shift", "bitwise_right_shift")})
+for _name, _fn in list(globals().items()):  # the names and their aliases (arctan2 is atan2) alike
+    if not _name.startswith("_") and id(_fn) in _checked:
+        globals()[_name] = _checked[id(_fn)]
+del _name, _fn, _checked
 
 
 def __getattr__(name: str):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _memory_format as _mf
 from . import dtypes
 from ._device import device as _device
 from .backend import backend_of, get_backend
@@ -181,8 +182,11 @@ class Tensor:
     def is_floating_point(self) -> bool:
         return self.dtype.is_floating_point
 
-    def is_contiguous(self) -> bool:
-        return bool(self._data.flags.c_contiguous)
+    def is_contiguous(self, *, memory_format=_mf.contiguous_format) -> bool:
+        if memory_format is _mf.contiguous_format:
+            return bool(self._data.flags.c_contiguous)
+        fmt = _mf.resolve(memory_format, "is_contiguous")
+        return _mf.is_contiguous(tuple(self._data.shape), _mf.strides_of(self._data), fmt)
 
     def stride(self, dim: int | None = None):
         st = tuple(s // self._data.itemsize for s in self._data.strides)
@@ -224,9 +228,11 @@ class Tensor:
     def tolist(self):
         return self._data.tolist()
 
-    def to(self, *args, dtype=None, device=None, copy: bool = False, non_blocking: bool = False) -> "Tensor":
+    def to(self, *args, dtype=None, device=None, copy: bool = False, non_blocking: bool = False,
+           memory_format=None) -> "Tensor":
         """``t.to(dtype)``, ``t.to(device)``, ``t.to(device, dtype)`` or ``t.to(other_tensor)``."""
-        return _conversion.to(self, *args, dtype=dtype, device=device, copy=copy, non_blocking=non_blocking)
+        return _conversion.to(self, *args, dtype=dtype, device=device, copy=copy, non_blocking=non_blocking,
+                              memory_format=memory_format)
 
     def cpu(self) -> "Tensor":
         return _conversion.to(self, "cpu")
@@ -645,11 +651,11 @@ class Tensor:
     def expand_as(self, other) -> "Tensor":
         return _shape.expand_as(self, other)
 
-    def contiguous(self) -> "Tensor":
-        return _shape.contiguous(self)
+    def contiguous(self, *, memory_format=_mf.contiguous_format) -> "Tensor":
+        return _shape.contiguous(self, memory_format=memory_format)
 
-    def clone(self) -> "Tensor":
-        return _shape.clone(self)
+    def clone(self, *, memory_format=_mf.preserve_format) -> "Tensor":
+        return _shape.clone(self, memory_format=memory_format)
 
     def split(self, split_size, dim: int = 0):
         return _shape.split(self, split_size, dim)
@@ -1102,17 +1108,17 @@ class Tensor:
     def type_as(self, other) -> "Tensor":
         return _conversion.cast(self, other.dtype)
 
-    def float(self) -> "Tensor":
-        return _conversion.cast(self, "float32")
+    def float(self, *, memory_format=_mf.preserve_format) -> "Tensor":
+        return _conversion.cast(self, "float32", memory_format, "float")
 
-    def double(self) -> "Tensor":
-        return _conversion.cast(self, "float64")
+    def double(self, *, memory_format=_mf.preserve_format) -> "Tensor":
+        return _conversion.cast(self, "float64", memory_format, "double")
 
-    def long(self) -> "Tensor":
-        return _conversion.cast(self, "int64")
+    def long(self, *, memory_format=_mf.preserve_format) -> "Tensor":
+        return _conversion.cast(self, "int64", memory_format, "long")
 
-    def bool(self) -> "Tensor":
-        return _conversion.cast(self, "bool")
+    def bool(self, *, memory_format=_mf.preserve_format) -> "Tensor":
+        return _conversion.cast(self, "bool", memory_format, "bool")
 
     # ---- shape and indexing (flip ... scatter, searchsorted: ops/reshaping, triangular, scatter_gather) --------
     def flip(self, *dims) -> "Tensor":
@@ -1401,11 +1407,15 @@ class Tensor:
             return self.item().__format__(format_spec)
         return object.__format__(self, format_spec)
 
-    def type(self, dtype=None, non_blocking: bool = False, **kwargs):
-        """``t.type()`` is torch's type string ('torch.FloatTensor'); ``t.type(dtype_or_name)`` casts."""
+    def type(self, dtype=None, non_blocking: bool = False, *, memory_format=None, **kwargs):
+        """``t.type()`` is torch's type string ('torch.FloatTensor'); ``t.type(dtype_or_name)`` casts (a copy
+        laid out as ``memory_format`` says, as ``to``). ``async=`` is the old name of ``non_blocking``."""
+        for k in kwargs:
+            if k != "async":
+                raise TypeError(f"type() got an unexpected keyword argument '{k}'")
         if dtype is None:
             return _legacy.type_name(self)
-        return _conversion.cast(self, _legacy.resolve(dtype))
+        return _conversion.cast(self, _legacy.resolve(dtype), memory_format, "type")
 
     def new_tensor(self, data, dtype=None, device=None, requires_grad: bool = False) -> "Tensor":
         return _creation.tensor(data.detach() if isinstance(data, Tensor) else data,
@@ -1427,20 +1437,20 @@ class Tensor:
         return _creation.full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device,
                               requires_grad=requires_grad)
 
-    def int(self) -> "Tensor":
-        return _conversion.cast(self, "int32")
+    def int(self, *, memory_format=_mf.preserve_format) -> "Tensor":
+        return _conversion.cast(self, "int32", memory_format, "int")
 
-    def short(self) -> "Tensor":
-        return _conversion.cast(self, "int16")
+    def short(self, *, memory_format=_mf.preserve_format) -> "Tensor":
+        return _conversion.cast(self, "int16", memory_format, "short")
 
-    def char(self) -> "Tensor":
-        return _conversion.cast(self, "int8")
+    def char(self, *, memory_format=_mf.preserve_format) -> "Tensor":
+        return _conversion.cast(self, "int8", memory_format, "char")
 
-    def byte(self) -> "Tensor":
-        return _conversion.cast(self, "uint8")
+    def byte(self, *, memory_format=_mf.preserve_format) -> "Tensor":
+        return _conversion.cast(self, "uint8", memory_format, "byte")
 
-    def half(self) -> "Tensor":
-        return _conversion.cast(self, "float16")
+    def half(self, *, memory_format=_mf.preserve_format) -> "Tensor":
+        return _conversion.cast(self, "float16", memory_format, "half")
 
     def is_complex(self) -> bool:
         return False  # fastnn has no complex dtypes

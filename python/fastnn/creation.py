@@ -11,6 +11,7 @@ import numbers
 
 import numpy as np
 
+from . import _memory_format as _mf
 from . import dtypes
 from .backend import backend_of, get_backend
 from .ops._util import shape_arg
@@ -118,8 +119,15 @@ def ones(*size, dtype=None, device=None, requires_grad: bool = False, **kw) -> T
 
 def empty(*size, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
     be = get_backend(device)
+    fmt = _mf.resolve(kw.pop("memory_format", None), "empty", _mf.contiguous_format)
     shape = _sizes(size, _size_kw(kw, "empty"), "empty") if kw else shape_arg(size, "empty")
-    return _make(be.empty(shape, _float_dtype(dtype).np), requires_grad)
+    dt = _float_dtype(dtype).np
+    if fmt is _mf.contiguous_format:
+        return _make(be.empty(shape, dt), requires_grad)
+    if fmt is _mf.preserve_format:
+        raise RuntimeError("unsupported memory format Preserve")
+    # NHWC memory seen as NCHW: the strided view of a flat buffer (torch.empty(..., memory_format=channels_last))
+    return _make(_mf.copy_strided(be.empty(shape, dt), _mf.channels_last_strides(shape, fmt)), requires_grad)
 
 
 def _size_kw(kw: dict, op: str):
@@ -252,10 +260,20 @@ def randperm(n: int, *, generator=None, dtype=None, device=None, requires_grad: 
     return _make(gen.permutation(n).astype(dt.np), requires_grad)
 
 
+def _laid_out_like(out: Tensor, t: Tensor, memory_format) -> Tensor:
+    """``out`` (fresh, C order) with the strides ``memory_format`` gives a copy of ``t`` (preserve: ``t``'s own
+    when dense, else dense ones in its dim order), as torch's ``*_like``; requires_grad stays as it was."""
+    fmt = _mf.resolve(memory_format, "empty_like")
+    out._data = _mf.like(out._data, t._data, fmt)
+    return out
+
+
 def _like(fn):
-    def like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    def like(t: Tensor, dtype=None, device=None, requires_grad: bool = False, *,
+             memory_format=_mf.preserve_format) -> Tensor:
         dev = backend_of(t._data).device if device is None else device
-        return fn(t.shape, dtype=dtype if dtype is not None else t.dtype, device=dev, requires_grad=requires_grad)
+        out = fn(t.shape, dtype=dtype if dtype is not None else t.dtype, device=dev, requires_grad=requires_grad)
+        return _laid_out_like(out, t, memory_format)
 
     like.__name__ = fn.__name__ + "_like"
     like.__doc__ = f"``{fn.__name__}`` shaped like ``t``, of its dtype and on its device unless told otherwise."
@@ -269,7 +287,9 @@ rand_like = _like(rand)
 randn_like = _like(randn)
 
 
-def full_like(t: Tensor, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def full_like(t: Tensor, fill_value, dtype=None, device=None, requires_grad: bool = False, *,
+              memory_format=_mf.preserve_format) -> Tensor:
     dev = backend_of(t._data).device if device is None else device
-    return full(t.shape, fill_value, dtype=dtype if dtype is not None else t.dtype, device=dev,
-                requires_grad=requires_grad)
+    out = full(t.shape, fill_value, dtype=dtype if dtype is not None else t.dtype, device=dev,
+               requires_grad=requires_grad)
+    return _laid_out_like(out, t, memory_format)

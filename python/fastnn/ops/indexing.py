@@ -122,7 +122,16 @@ def index_select(a: Tensor, dim: int, index: Tensor) -> Tensor:
     return getitem(a, (slice(None),) * ax + (index,))
 
 
+_C_TYPE = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "int64_t", "int32": "int",
+           "int16": "int16_t", "int8": "int8_t", "uint8": "uint8_t", "bool": "bool"}  # torch's names in its texts
+
+
 def masked_fill(a: Tensor, mask, value) -> Tensor:
+    if isinstance(value, complex):  # a real tensor takes a complex number only when it is real (torch's check)
+        if value.imag != 0:
+            raise RuntimeError(f"value cannot be converted to type {_C_TYPE.get(a.dtype.name, a.dtype.name)} "
+                               "without overflow")
+        value = value.real
     if isinstance(value, Tensor) and value.ndim != 0:
         raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
                            f"{value.ndim} dimension(s).")

@@ -11,7 +11,8 @@ from ._util import expand_reduced, float_data, normalize_dim, normalize_dims, re
 from .conversion import cast
 from .elementwise import maximum, minimum
 
-_TORCH_TYPE_NAME = {"int64": "Long", "bool": "Bool"}  # PyTorch's scalar-type names in its messages
+# PyTorch's scalar-type names in its messages
+_TORCH_TYPE_NAME = {"int64": "Long", "bool": "Bool", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte"}
 
 
 def _count(shape, axes) -> int:
@@ -42,6 +43,10 @@ def mean(a: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     if dtype is None and not a.dtype.is_floating_point:
         raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating point or "
                            f"complex dtype. Got: {_TORCH_TYPE_NAME.get(a.dtype.name, a.dtype.name)}")
+    if dtype is not None and not dtypes.to_dtype(dtype).is_floating_point:
+        name = dtypes.to_dtype(dtype).name
+        raise RuntimeError(f"mean(): could not infer output dtype. Optional dtype must be either a floating point or "
+                           f"complex dtype. Got: {_TORCH_TYPE_NAME.get(name, name)}")
     axes = reduction_dims(dim, a.ndim, "mean")
     x = a._data if dtype is None else a._data.astype(dtypes.to_dtype(dtype).np)
     n = _count(a.shape, axes)

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..autograd.graph import record
 from ..backend import backend_of
+from .. import _memory_format as _mf
 from .._tensor import Size, Tensor
 from ._util import as_tensor, normalize_dim, shape_arg
 from . import shape as _shape
@@ -69,6 +70,8 @@ def roll(input: Tensor, shifts, dims=None) -> Tensor:  # noqa: A002
     shifts = _int_tuple(shifts, "roll", "shifts")
     x = input._data
     xp = backend_of(x).xp
+    if not shifts:
+        raise RuntimeError("`shifts` required")
     if dims is None or (isinstance(dims, (tuple, list)) and len(dims) == 0):
         if len(shifts) != 1:
             raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:0")
@@ -80,9 +83,9 @@ def roll(input: Tensor, shifts, dims=None) -> Tensor:  # noqa: A002
     dims = _int_tuple(dims, "roll", "dims")
     if len(shifts) != len(dims):
         raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:{len(dims)}")
+    if x.ndim == 0:  # torch: a 0-d tensor has no dim to roll along (its scalar-wrap rule does not apply)
+        raise IndexError(f"Dimension specified as {dims[0]} but tensor has no dimensions")
     axes = tuple(normalize_dim(d, x.ndim, "roll") for d in dims)
-    if x.ndim == 0:
-        return record(Tensor._wrap(x.copy()), "RollBackward0", (input,), lambda g: (g,))
     y = xp.roll(x, shifts, axes)
     back = tuple(-s for s in shifts)
     return record(Tensor._wrap(y), "RollBackward0", (input,), lambda g: (xp.roll(g, back, axes),))
@@ -105,7 +108,7 @@ def rot90(input: Tensor, k: int = 1, dims=(0, 1)) -> Tensor:  # noqa: A002
         return flip(input, (d0, d1))
     if k == 3:
         return _shape.transpose(flip(input, (d0,)), d0, d1)
-    return _shape.clone(input)
+    return _shape.clone(input, memory_format=_mf.contiguous_format)  # torch's k=0 result is C order
 
 
 # ---- repeat, tile, repeat_interleave ------------------------------------------------------------------------
@@ -414,6 +417,10 @@ def select(input: Tensor, dim: int, index: int) -> Tensor:  # noqa: A002
 
 
 def narrow_copy(input: Tensor, dim: int, start: int, length: int) -> Tensor:  # noqa: A002
+    if input.ndim and isinstance(dim, int) and dim >= input.ndim:  # torch's own check here (and its text)
+        raise RuntimeError("Expected dim < static_cast<int64_t>(self_sizes.size()) to be true, but got false.  "
+                           "(Could this error message be improved?  If so, please report an enhancement request "
+                           "to PyTorch.)")
     view = _shape.narrow(input, dim, start, length)
     return record(Tensor._wrap(view._data.copy()), "NarrowCopyBackward0", (view,), lambda g: (g,))
 

@@ -8,6 +8,7 @@ import math
 from ..autograd.graph import record
 from ..autograd.inplace import mark_multi_output
 from ..backend import backend_of
+from .. import _memory_format as _mf
 from .._tensor import Tensor
 from ._util import as_tensor, normalize_dim, promote_types, shape_arg, unbroadcast
 
@@ -151,15 +152,24 @@ def expand_as(a: Tensor, other: Tensor) -> Tensor:
     return expand(a, other.shape)
 
 
-def contiguous(a: Tensor) -> Tensor:
+def contiguous(a: Tensor, *, memory_format=None) -> Tensor:
+    """``a`` itself when it is contiguous in ``memory_format`` (C order by default), else a copy that is."""
     x = a._data
-    if x.flags.c_contiguous:
+    fmt = _mf.resolve(memory_format, "contiguous", _mf.contiguous_format)
+    if fmt is _mf.contiguous_format and x.flags.c_contiguous:  # the hot case, without the stride walk
         return a
-    return record(Tensor._wrap(backend_of(x).xp.ascontiguousarray(x)), "CloneBackward0", (a,), lambda g: (g,))
+    if _mf.is_contiguous(tuple(x.shape), _mf.strides_of(x), fmt):
+        return a
+    if fmt is _mf.preserve_format:
+        raise RuntimeError("preserve memory format is unsupported by the contiguous operator")
+    return record(Tensor._wrap(_mf.copy_as(x, fmt)), "CloneBackward0", (a,), lambda g: (g,))
 
 
-def clone(a: Tensor) -> Tensor:
-    return record(Tensor._wrap(a._data.copy()), "CloneBackward0", (a,), lambda g: (g,))
+def clone(a: Tensor, *, memory_format=None) -> Tensor:
+    """A copy of ``a``; ``memory_format=preserve_format`` (the default) keeps a dense input's strides and
+    gives any other input dense strides in its dim order, as torch.clone."""
+    fmt = _mf.resolve(memory_format, "clone")
+    return record(Tensor._wrap(_mf.copy_as(a._data, fmt)), "CloneBackward0", (a,), lambda g: (g,))
 
 
 def _tensors_arg(tensors, op):
@@ -220,6 +230,10 @@ def narrow(a: Tensor, dim: int, start: int, length: int) -> Tensor:
     if a.ndim == 0:
         raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
     ax = normalize_dim(dim, a.ndim, "narrow")
+    if isinstance(start, Tensor):  # torch.narrow(x, dim, start_tensor, length): a 0-d integer tensor only
+        if start.ndim != 0 or start.dtype.is_floating_point or start.dtype.name == "bool":
+            raise RuntimeError("start must be an 0-dim integral Tensor.")
+        start = int(start.item())
     size = a.shape[ax]
     if not -size <= start <= size:
         raise IndexError(f"narrow(): start out of range (expected to be in range of [{-size}, {size}], but got "

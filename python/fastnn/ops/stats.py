@@ -7,7 +7,7 @@ from .. import dtypes
 from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
-from ._util import as_tensor, expand_reduced, normalize_dims, reduction_dims
+from ._util import as_tensor, expand_reduced, normalize_dim, normalize_dims, reduction_dims
 from .reduction import amax, amin, mean, std, var
 from .arithmetic import div
 
@@ -83,6 +83,9 @@ def std_mean(input, dim=None, unbiased=None, keepdim: bool = False, *, correctio
 def aminmax(input, *, dim=None, keepdim: bool = False):  # noqa: A002
     """(min, max) over ``dim`` (all elements when None), as torch.aminmax."""
     a = as_tensor(input, "aminmax")
+    if dim is not None and a.ndim and a.shape[dim] == 0:
+        d = normalize_dim(dim, a.ndim, "aminmax")
+        raise IndexError(f"aminmax: Expected reduction dim {d} to have non-zero size.")
     if a._data.size == 0 and (dim is None or a.ndim == 0 or a.shape[dim] == 0):
         raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as the operation has no "
                            "identity.")

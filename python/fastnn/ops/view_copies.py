@@ -2,6 +2,7 @@
 input (torch.expand_copy(x, s) == x.expand(s).clone())."""
 from __future__ import annotations
 
+from .. import _memory_format as _mf
 from . import shape as _shape
 from . import reshaping as _reshaping
 from . import triangular as _triangular
@@ -11,8 +12,8 @@ def _copying(view_fn, name: str):
     def op(*args, **kwargs):
         out = view_fn(*args, **kwargs)
         if isinstance(out, tuple):
-            return tuple(_shape.clone(o) for o in out)
-        return _shape.clone(out)
+            return tuple(_shape.clone(o, memory_format=_mf.contiguous_format) for o in out)
+        return _shape.clone(out, memory_format=_mf.contiguous_format)  # torch's *_copy results are C order
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = f"``{view_fn.__name__}`` followed by a copy (torch.{name})."
