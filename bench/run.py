@@ -21,7 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (BENCH_DIR, LIBRARIES, UNSET_FOR_PEERS, cpu_model, import_time_s,  # noqa: E402
                     library_available, run_worker)
 
-FAMILIES = ["gemm", "conv", "conv_extra", "attention", "softmax", "optim", "overhead", "rnn", "train_step", "keras_fit"]
+FAMILIES = ["gemm", "conv", "conv_extra", "select", "attention", "softmax", "optim", "overhead", "rnn", "train_step",
+            "keras_fit"]
 
 
 def parse_args(argv=None):
