@@ -263,6 +263,11 @@ def randperm(n: int, *, generator=None, dtype=None, device=None, requires_grad: 
 def _laid_out_like(out: Tensor, t: Tensor, memory_format) -> Tensor:
     """``out`` (fresh, C order) with the strides ``memory_format`` gives a copy of ``t`` (preserve: ``t``'s own
     when dense, else dense ones in its dim order), as torch's ``*_like``; requires_grad stays as it was."""
+    if out._data.size and (memory_format is _mf.contiguous_format or
+                           (memory_format is _mf.preserve_format and t._data.flags.c_contiguous)):
+        # the common case: a C-order source keeps the fresh C-order result (no stride inference); zero-size
+        # results go the long way, which gives torch's strides instead of NumPy's zeros
+        return out
     fmt = _mf.resolve(memory_format, "empty_like")
     out._data = _mf.like(out._data, t._data, fmt)
     return out
