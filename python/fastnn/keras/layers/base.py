@@ -4,13 +4,14 @@ tensors for the functional API (a KerasTensor only records which layer made it f
 from __future__ import annotations
 
 import functools
+import inspect
 import itertools
 import re
 from collections import defaultdict
 
 import numpy as np
 
-from ... import creation
+from ... import creation, dtypes
 from ...autograd.grad_mode import no_grad
 from ...backend import backend_of
 from ...nn.module import Module
@@ -73,6 +74,20 @@ def _example(ks):
     return creation.zeros((1,) + tuple(1 if s is None else s for s in ks.shape[1:]), dtype=dt)
 
 
+@functools.lru_cache(maxsize=None)
+def _call_parameters(cls) -> frozenset:
+    return frozenset(inspect.signature(cls.call).parameters)
+
+
+@functools.lru_cache(maxsize=None)
+def _call_arguments(cls) -> tuple[bool, bool, bool]:
+    """(accepts training=, accepts mask=, accepts **kwargs) of ``cls.call``: Keras passes ``training`` and
+    ``mask`` only to a call whose signature has them, so a custom ``call(self, inputs)`` works."""
+    params = inspect.signature(cls.call).parameters
+    var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    return ("training" in params or var_kw, "mask" in params or var_kw, var_kw)
+
+
 class Layer(Module):
     """Subclasses implement ``build(input_shape)`` (create weights with ``add_weight``) and
     ``call(inputs, training=None)``."""
@@ -112,10 +127,40 @@ class Layer(Module):
         self.output_shape = None
 
     # ---- weights ----------------------------------------------------------------------------------------
-    def add_weight(self, name: str, shape, initializer="glorot_uniform", trainable: bool = True) -> Parameter:
+    def add_weight(self, *args, shape=None, initializer=None, dtype=None, trainable: bool = True,
+                   autocast: bool = True, regularizer=None, constraint=None, aggregation: str = "none",
+                   overwrite_with_gradient: bool = False, name: str | None = None) -> Parameter:
+        """Keras 3's ``add_weight(shape, initializer, dtype, trainable, ..., name=None)``; the Keras 2 order
+        ``add_weight(name, shape, initializer, trainable)`` (a name first) is accepted too. The initializer
+        defaults to glorot_uniform for floating weights and zeros otherwise, as Keras'."""
+        if args and isinstance(args[0], str):  # Keras 2's positional order, which this library's layers use
+            legacy = dict(zip(("name", "shape", "initializer", "trainable"), args))
+        else:
+            legacy = dict(zip(("shape", "initializer", "dtype", "trainable"), args))
+        name = legacy.get("name", name)
+        shape = legacy.get("shape", shape)
+        initializer = legacy.get("initializer", initializer)
+        dtype = legacy.get("dtype", dtype)
+        trainable = legacy.get("trainable", trainable)
+        if regularizer is not None or constraint is not None:
+            raise NotImplementedError(f"{type(self).__name__}.add_weight: regularizer= and constraint= are not "
+                                      "supported yet")
+        if aggregation not in ("none", "mean", "sum", "only_first_replica"):
+            raise ValueError(f"Invalid value for argument `aggregation`: {aggregation!r}")
+        dt = dtypes.to_dtype(dtype) if dtype is not None else dtypes.float32
+        if initializer is None:
+            initializer = "glorot_uniform" if dt.is_floating_point else "zeros"
+        if name is None:
+            name = f"variable_{len(self._weight_order)}" if self._weight_order else "variable"
+        shape = () if shape is None else tuple(shape)
+        p = self._new_weight(name, shape, initializer, trainable, dt)
+        return p
+
+    def _new_weight(self, name: str, shape, initializer, trainable: bool, dt) -> Parameter:
         from .. import initializers
 
-        p = Parameter(creation.empty(*shape) if shape else creation.empty(()), requires_grad=trainable)
+        p = Parameter(creation.empty(*shape, dtype=dt) if shape else creation.empty((), dtype=dt),
+                      requires_grad=trainable and dt.is_floating_point)
         initializers.get(initializer)(p)
         if trainable:
             self.register_parameter(name, p)
@@ -190,9 +235,14 @@ class Layer(Module):
 
     def forward(self, inputs, training=None, **kwargs):
         self._maybe_build(inputs)
-        if training is None:
-            training = self.training
-        return self.call(inputs, training=training, **kwargs)
+        takes_training, takes_mask, takes_any = _call_arguments(type(self))
+        if takes_training:
+            kwargs["training"] = self.training if training is None else training
+        if "mask" in kwargs and not takes_mask:  # Keras passes a mask only to a call that declares it
+            del kwargs["mask"]
+        if not takes_any:
+            kwargs = {k: v for k, v in kwargs.items() if k in _call_parameters(type(self))}
+        return self.call(inputs, **kwargs)
 
     def __call__(self, inputs, *args, **kwargs):
         if _is_symbolic(inputs):
