@@ -87,3 +87,20 @@ def test_pad_sequences_matches_keras(kw):
     assert ours.tolist() == theirs.tolist()
     with pytest.raises(ValueError, match="Padding type"):
         fk.utils.pad_sequences(seqs, padding="middle")
+
+
+def test_mean_and_sum_metrics_match_keras():
+    batches = [([1.0, 2.0, 3.0], None), ([4.0], [2.0]), (np.array([[0.5, 1.5]]), np.array([[1.0, 3.0]]))]
+    pairs = ((fk.metrics.Mean(), keras.metrics.Mean()), (fk.metrics.Sum(name="s"), keras.metrics.Sum(name="s")))
+    for ours, theirs in pairs:
+        assert ours.name == theirs.name
+        for values, w in batches:
+            ours.update_state(values, sample_weight=w)
+            theirs.update_state(values, sample_weight=w)
+            assert abs(float(ours.result()) - float(theirs.result())) < 1e-6
+        ours.reset_state()
+        theirs.reset_state()
+        assert float(ours.result()) == float(theirs.result()) == 0.0
+    tracker = fk.metrics.Mean(name="loss")
+    tracker.update_state(fastnn.tensor(2.5))
+    assert tracker.result() == 2.5 and tracker.name == "loss"

@@ -55,6 +55,59 @@ class Metric:
         return self.result()
 
 
+def _host_tensor(values):
+    from ..creation import tensor
+
+    return tensor(values, dtype="float64")
+
+
+class Mean(Metric):
+    """The (weighted) mean of every value given to ``update_state(values, sample_weight=None)`` so far: the
+    loss tracker a custom ``train_step`` keeps, as ``keras.metrics.Mean``."""
+
+    def __init__(self, name: str = "mean", dtype=None) -> None:
+        super().__init__(name)
+
+    def update_state(self, values, sample_weight=None) -> None:  # type: ignore[override]
+        v = values._data if isinstance(values, Tensor) else _host_tensor(values)._data
+        be = backend_of(v)
+        v = v.astype(np.float64)
+        w = None
+        if sample_weight is not None:
+            w = _on(be, sample_weight).astype(np.float64)
+            w = be.xp.broadcast_to(w.reshape(w.shape + (1,) * (v.ndim - w.ndim)), v.shape)
+            v = v * w
+        if v.ndim > 1:  # Keras reduces each sample to one value (and one weight) first: the trailing mean
+            axes = tuple(range(1, v.ndim))
+            v = v.mean(axis=axes)
+            w = None if w is None else w.mean(axis=axes)
+        self.total += float(v.sum())
+        self.count += float(v.size if w is None else w.sum())
+
+    def __call__(self, values, sample_weight=None) -> float:  # type: ignore[override]
+        self.update_state(values, sample_weight)
+        return self.result()
+
+
+class Sum(Mean):
+    """The (weighted) sum of every value given to ``update_state`` so far, as ``keras.metrics.Sum``."""
+
+    def __init__(self, name: str = "sum", dtype=None) -> None:
+        super().__init__(name)
+
+    def update_state(self, values, sample_weight=None) -> None:  # type: ignore[override]
+        v = values._data if isinstance(values, Tensor) else _host_tensor(values)._data
+        be = backend_of(v)
+        v = v.astype(np.float64)
+        if sample_weight is not None:  # every weighted value counts (no per-sample reduction, as Keras' Sum)
+            w = _on(be, sample_weight).astype(np.float64)
+            v = v * be.xp.broadcast_to(w.reshape(w.shape + (1,) * (v.ndim - w.ndim)), v.shape)
+        self.total += float(v.sum())
+
+    def result(self) -> float:
+        return self.total
+
+
 def _labels_like(y_true, y_pred):
     if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1 and y_pred.shape[-1] != 1:
         y_true = y_true[..., 0]
