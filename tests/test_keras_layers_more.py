@@ -1,0 +1,99 @@
+"""fastnn.keras ReLU, LeakyReLU, RepeatVector, GlobalAveragePooling1D / GlobalMaxPooling1D, UpSampling2D,
+Conv1D, Conv2DTranspose and Bidirectional against Keras 3 (torch backend): outputs, weights, gradients."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+keras = pytest.importorskip("keras")
+torch = pytest.importorskip("torch")
+
+from keras_helpers import check_layer, rand  # noqa: E402
+from op_helpers import assert_close  # noqa: E402
+
+import fastnn  # noqa: E402
+from fastnn.keras import layers as L  # noqa: E402
+
+pytestmark = [pytest.mark.torch, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+KL = keras.layers
+
+
+def _grads_match(ours, theirs, x, atol=1e-5, rtol=1e-4):
+    """d(sum(out * r))/d(x) and /d(weights), ours vs Keras' autograd (weights already copied)."""
+    xt = torch.tensor(x, requires_grad=True)
+    yt = theirs(xt)
+    r = rand(*yt.shape, seed=11)
+    (yt * torch.tensor(r)).sum().backward()
+    xf = fastnn.tensor(x, requires_grad=True)
+    (ours(xf) * fastnn.tensor(r)).sum().backward()
+    assert_close(xf.grad, xt.grad.numpy(), atol=atol, rtol=rtol, msg="input grad")
+    assert len(ours.weights) == len(theirs.weights)
+    for wo, wt in zip(ours.weights, theirs.weights):
+        assert_close(wo.grad, wt.value.grad.numpy(), atol=atol, rtol=rtol, msg=wt.path)
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(max_value=0.7), dict(max_value=6.0), dict(negative_slope=0.2),
+                                dict(threshold=0.3), dict(max_value=1.0, negative_slope=0.1, threshold=0.2),
+                                dict(negative_slope=0.3, threshold=0.5), dict(max_value=0.0)])
+def test_relu(kw):
+    x = rand(3, 5, 7) * 2
+    check_layer(L.ReLU(**kw), KL.ReLU(**kw), x, atol=1e-6, rtol=1e-6)
+    xf = fastnn.tensor(x, requires_grad=True)
+    xt = torch.tensor(x, requires_grad=True)
+    L.ReLU(**kw)(xf).sum().backward()
+    KL.ReLU(**kw)(xt).sum().backward()
+    assert_close(xf.grad, xt.grad.numpy(), atol=1e-6, rtol=1e-6)
+
+
+def test_relu_leaky_relu_errors_and_defaults():
+    for bad in (dict(max_value=-1), dict(negative_slope=-0.1), dict(threshold=-0.5)):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            L.ReLU(**bad)
+    with pytest.raises(ValueError, match="negative_slope"):
+        L.LeakyReLU(-1)
+    x = rand(4, 3, 2)
+    check_layer(L.LeakyReLU(), KL.LeakyReLU(), x, atol=1e-6, rtol=1e-6)  # Keras 3's default slope 0.3
+    check_layer(L.LeakyReLU(0.05), KL.LeakyReLU(0.05), x[0], atol=1e-6, rtol=1e-6)
+    assert L.LeakyReLU().get_config()["negative_slope"] == 0.3
+
+
+def test_repeat_vector():
+    x = rand(3, 5)
+    check_layer(L.RepeatVector(4), KL.RepeatVector(4), x, atol=0, rtol=0)
+    check_layer(L.RepeatVector(1), KL.RepeatVector(1), rand(1, 1), atol=0, rtol=0)
+    with pytest.raises(TypeError):
+        L.RepeatVector(2.0)
+    with pytest.raises(ValueError, match="ndim=2"):
+        L.RepeatVector(2)(rand(2, 3, 4))
+    xf = fastnn.tensor(x, requires_grad=True)
+    L.RepeatVector(4)(xf).sum().backward()
+    assert_close(xf.grad, np.full_like(x, 4.0), atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("cls", ["GlobalAveragePooling1D", "GlobalMaxPooling1D"])
+@pytest.mark.parametrize("kw", [dict(), dict(keepdims=True), dict(data_format="channels_first"),
+                                dict(data_format="channels_first", keepdims=True)])
+def test_global_pooling_1d(cls, kw):
+    for shape in ((3, 7, 5), (1, 1, 2)):
+        check_layer(getattr(L, cls)(**kw), getattr(KL, cls)(**kw), rand(*shape), atol=1e-6, rtol=1e-6)
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(size=3), dict(size=(1, 3)), dict(size=(2, 3), interpolation="bilinear"),
+                                dict(size=2, interpolation="bilinear", data_format="channels_first"),
+                                dict(size=(3, 1), data_format="channels_first")])
+def test_upsampling2d(kw):
+    x = rand(2, 3, 5, 4)
+    ours, theirs = L.UpSampling2D(**kw), KL.UpSampling2D(**kw)
+    check_layer(ours, theirs, x, atol=1e-5, rtol=1e-5)
+    assert ours.compute_output_shape((None,) + x.shape[1:]) == theirs.compute_output_shape((None,) + x.shape[1:])
+    xf = fastnn.tensor(x, requires_grad=True)
+    xt = torch.tensor(x, requires_grad=True)
+    r = rand(*theirs(x).shape, seed=4)
+    (ours(xf) * fastnn.tensor(r)).sum().backward()
+    (theirs(xt) * torch.tensor(r)).sum().backward()
+    assert_close(xf.grad, xt.grad.numpy(), atol=1e-5, rtol=1e-5)
+    with pytest.raises(NotImplementedError, match="interpolation"):
+        L.UpSampling2D(interpolation="lanczos3")
