@@ -97,3 +97,45 @@ def test_upsampling2d(kw):
     assert_close(xf.grad, xt.grad.numpy(), atol=1e-5, rtol=1e-5)
     with pytest.raises(NotImplementedError, match="interpolation"):
         L.UpSampling2D(interpolation="lanczos3")
+
+
+@pytest.mark.parametrize("kw", [dict(filters=4, kernel_size=3), dict(filters=3, kernel_size=2, padding="same"),
+                                dict(filters=5, kernel_size=4, strides=3, padding="same", activation="relu"),
+                                dict(filters=4, kernel_size=3, padding="causal", dilation_rate=2),
+                                dict(filters=4, kernel_size=2, padding="causal", use_bias=False),
+                                dict(filters=6, kernel_size=3, groups=2, strides=2),
+                                dict(filters=2, kernel_size=3, padding="same", data_format="channels_first")])
+def test_conv1d(kw):
+    x = rand(2, 4, 9) if kw.get("data_format") == "channels_first" else rand(2, 9, 4)
+    ours, theirs = L.Conv1D(**kw), KL.Conv1D(**kw)
+    theirs(x)
+    if kw.get("use_bias", True):
+        theirs.set_weights([w if w.ndim > 1 else rand(*w.shape, seed=2) for w in theirs.get_weights()])
+    check_layer(ours, theirs, x)
+    _grads_match(ours, theirs, x)
+
+
+def test_conv1d_errors():
+    with pytest.raises(ValueError, match="padding"):
+        L.Conv1D(2, 3, padding="full")
+    with pytest.raises(ValueError, match="ndim=3"):
+        L.Conv1D(2, 3)(rand(2, 5))
+
+
+@pytest.mark.parametrize("kw", [dict(filters=3, kernel_size=3), dict(filters=3, kernel_size=3, strides=2),
+                                dict(filters=4, kernel_size=3, strides=2, padding="same"),
+                                dict(filters=2, kernel_size=(2, 3), strides=(2, 1), padding="same"),
+                                dict(filters=2, kernel_size=4, strides=2, padding="same", activation="relu"),
+                                dict(filters=2, kernel_size=1, strides=3),
+                                dict(filters=3, kernel_size=3, dilation_rate=2, use_bias=False),
+                                dict(filters=2, kernel_size=3, strides=2, output_padding=1),
+                                dict(filters=2, kernel_size=3, padding="same", data_format="channels_first")])
+def test_conv2d_transpose(kw):
+    x = rand(2, 3, 5, 4) if kw.get("data_format") == "channels_first" else rand(2, 5, 4, 3)
+    ours, theirs = L.Conv2DTranspose(**kw), KL.Conv2DTranspose(**kw)
+    theirs(x)
+    if kw.get("use_bias", True):
+        theirs.set_weights([w if w.ndim > 1 else rand(*w.shape, seed=2) for w in theirs.get_weights()])
+    check_layer(ours, theirs, x)
+    assert ours.kernel.shape == tuple(theirs.kernel.shape)
+    _grads_match(ours, theirs, x)

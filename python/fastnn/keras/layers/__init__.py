@@ -16,5 +16,6 @@ from .merge import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtr
 from .activation_layers import LeakyReLU, ReLU
 from .reshaping import RepeatVector, UpSampling2D
 from .pooling1d import GlobalAveragePooling1D, GlobalAvgPool1D, GlobalMaxPool1D, GlobalMaxPooling1D
+from .conv_more import Conv1D, Conv2DTranspose, Convolution1D, Convolution2DTranspose
 
 Convolution2D = Conv2D  # Keras' alias
