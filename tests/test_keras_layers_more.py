@@ -139,3 +139,61 @@ def test_conv2d_transpose(kw):
     check_layer(ours, theirs, x)
     assert ours.kernel.shape == tuple(theirs.kernel.shape)
     _grads_match(ours, theirs, x)
+
+
+def _perturb_biases(layer, seed=5):
+    rng = np.random.default_rng(seed)
+    layer.set_weights([w if "bias" not in v.path else rng.uniform(-0.5, 0.5, w.shape).astype(np.float32)
+                       for w, v in zip(layer.get_weights(), layer.weights)])
+
+
+@pytest.mark.parametrize("cls,kw,merge", [("LSTM", dict(), "concat"), ("GRU", dict(return_sequences=True), "concat"),
+                                          ("SimpleRNN", dict(return_sequences=True), "sum"),
+                                          ("LSTM", dict(return_sequences=True), "mul"), ("GRU", dict(), "ave"),
+                                          ("LSTM", dict(return_sequences=True), None),
+                                          ("LSTM", dict(return_state=True), "concat"),
+                                          ("GRU", dict(return_state=True, return_sequences=True), None)])
+def test_bidirectional(cls, kw, merge):
+    x = rand(3, 6, 5)
+    ours = L.Bidirectional(getattr(L, cls)(4, **kw), merge_mode=merge)
+    theirs = KL.Bidirectional(getattr(KL, cls)(4, **kw), merge_mode=merge)
+    theirs(x)
+    _perturb_biases(theirs)
+    check_layer(ours, theirs, x)
+    assert [w.shape for w in ours.get_weights()] == [tuple(w.shape) for w in theirs.weights]
+    assert ours.forward_layer.name.startswith("forward_") and ours.backward_layer.go_backwards
+    if not kw.get("return_state") and merge is not None:
+        _grads_match(ours, theirs, x)
+
+
+def test_bidirectional_backward_layer_initial_state_and_errors():
+    x = rand(2, 5, 3)
+    ours = L.Bidirectional(L.LSTM(4, return_sequences=True), backward_layer=L.GRU(4, return_sequences=True,
+                                                                                 go_backwards=True))
+    theirs = KL.Bidirectional(KL.LSTM(4, return_sequences=True), backward_layer=KL.GRU(4, return_sequences=True,
+                                                                                      go_backwards=True))
+    theirs(x)
+    _perturb_biases(theirs)
+    check_layer(ours, theirs, x)
+    states = [rand(2, 4, seed=s) for s in range(4)]
+    check_layer(L.Bidirectional(L.LSTM(4)), KL.Bidirectional(KL.LSTM(4)), x, initial_state=states)
+    with pytest.raises(ValueError, match="merge mode"):
+        L.Bidirectional(L.LSTM(2), merge_mode="max")
+    with pytest.raises(ValueError, match="go_backwards"):
+        L.Bidirectional(L.LSTM(2), backward_layer=L.LSTM(2))
+    with pytest.raises(ValueError, match="return_sequences"):
+        L.Bidirectional(L.LSTM(2), backward_layer=L.LSTM(2, go_backwards=True, return_sequences=True))
+
+
+def test_bidirectional_in_sequential():
+    from fastnn.keras.models import Sequential
+
+    x = rand(4, 7, 5)
+    ours = Sequential([L.Input((7, 5)), L.Bidirectional(L.LSTM(6, return_sequences=True)),
+                       L.Bidirectional(L.GRU(3)), L.Dense(2)])
+    theirs = keras.Sequential([keras.Input((7, 5)), KL.Bidirectional(KL.LSTM(6, return_sequences=True)),
+                               KL.Bidirectional(KL.GRU(3)), KL.Dense(2)])
+    ours.set_weights(theirs.get_weights())
+    assert_close(np.asarray(ours.predict(x, verbose=0)), np.asarray(theirs.predict(x, verbose=0)), atol=1e-5,
+                 rtol=1e-5)
+    assert ours.layers[0].output_shape == (None, 7, 12)
