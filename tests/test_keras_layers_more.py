@@ -197,3 +197,24 @@ def test_bidirectional_in_sequential():
     assert_close(np.asarray(ours.predict(x, verbose=0)), np.asarray(theirs.predict(x, verbose=0)), atol=1e-5,
                  rtol=1e-5)
     assert ours.layers[0].output_shape == (None, 7, 12)
+
+
+def test_new_layers_save_and_load(tmp_path):
+    import fastnn.keras as fk
+
+    x = rand(2, 6, 3)
+    m = fk.Sequential([L.Input((6, 3)), L.Conv1D(4, 3, padding="causal"),
+                       L.Bidirectional(L.LSTM(3, return_sequences=True),
+                                       backward_layer=L.GRU(3, return_sequences=True, go_backwards=True)),
+                       L.GlobalMaxPooling1D(), L.RepeatVector(2), L.Bidirectional(L.GRU(2), merge_mode="sum"),
+                       L.ReLU(max_value=1.0, negative_slope=0.1), L.LeakyReLU()])
+    m.save(tmp_path / "m.keras")
+    loaded = fk.models.load_model(tmp_path / "m.keras")
+    assert_close(loaded.predict(x, verbose=0), m.predict(x, verbose=0), atol=0, rtol=0)
+    assert isinstance(loaded.layers[1].backward_layer, L.GRU)
+    m = fk.Sequential([L.Input((5, 4, 2)), L.Conv2DTranspose(3, 3, strides=2, padding="same"),
+                       L.UpSampling2D(interpolation="bilinear")])
+    m.save(tmp_path / "t.keras")
+    xi = rand(2, 5, 4, 2)
+    assert_close(fk.models.load_model(tmp_path / "t.keras").predict(xi, verbose=0), m.predict(xi, verbose=0),
+                 atol=0, rtol=0)

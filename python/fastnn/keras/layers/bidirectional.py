@@ -22,6 +22,17 @@ def _strip(name: str, prefix: str) -> str:
 
 class Bidirectional(Layer):
     def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, **kwargs) -> None:
+        from .. import saving
+
+        # model.save stores constructor arguments as data: the wrapped layers go in as their configs (a
+        # dict here is such a config, read back by load_model)
+        layer, backward_layer = (saving._make_layer(v, saving._layer_classes(None)) if isinstance(v, dict) else v
+                                 for v in (layer, backward_layer))
+        if isinstance(layer, Layer) and (backward_layer is None or isinstance(backward_layer, Layer)):
+            cls, args, kw = self.__dict__["_init_args"]
+            kw = {**kw, "layer": saving.layer_config(layer), "merge_mode": merge_mode, "weights": weights,
+                  "backward_layer": None if backward_layer is None else saving.layer_config(backward_layer)}
+            self.__dict__["_init_args"] = (cls, (), kw)
         if not isinstance(layer, Layer):
             raise ValueError(f"Please initialize `Bidirectional` layer with a `keras.layers.Layer` instance. "
                              f"Received: {layer}")
