@@ -218,3 +218,35 @@ def test_new_layers_save_and_load(tmp_path):
     xi = rand(2, 5, 4, 2)
     assert_close(fk.models.load_model(tmp_path / "t.keras").predict(xi, verbose=0), m.predict(xi, verbose=0),
                  atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("cls,kw,shape", [
+    ("Conv1D", dict(filters=2, kernel_size=3, padding="same", strides=2), (1, 1, 3)),
+    ("Conv1D", dict(filters=2, kernel_size=4, padding="causal", dilation_rate=3), (2, 2, 1)),
+    ("Conv2DTranspose", dict(filters=2, kernel_size=3, strides=3, padding="same"), (1, 1, 1, 2)),
+    ("Conv2DTranspose", dict(filters=2, kernel_size=2, strides=3), (2, 2, 3, 1)),
+    ("Conv2DTranspose", dict(filters=1, kernel_size=(3, 2), strides=(2, 3), padding="same", output_padding=(1, 2)),
+     (2, 3, 2, 2)),
+    ("Conv2DTranspose", dict(filters=2, kernel_size=3, dilation_rate=2, padding="same"), (2, 4, 3, 2)),
+    ("UpSampling2D", dict(size=(3, 2), interpolation="bilinear"), (1, 1, 1, 2)),
+])
+def test_odd_shapes(cls, kw, shape):
+    """Size-1 and shorter-than-kernel inputs, strides above the kernel, explicit output_padding."""
+    check_layer(getattr(L, cls)(**kw), getattr(KL, cls)(**kw), rand(*shape))
+
+
+def test_functional_bidirectional_with_states():
+    import fastnn.keras as fk
+
+    def build(k):
+        inp = k.Input((5, 3))
+        out, *states = k.layers.Bidirectional(k.layers.LSTM(4, return_state=True))(inp)
+        return k.Model(inp, [out] + states)
+
+    theirs, ours = build(keras), build(fk)
+    ours.set_weights(theirs.get_weights())
+    x = rand(2, 5, 3)
+    a, b = ours.predict(x, verbose=0), theirs.predict(x, verbose=0)
+    assert len(a) == len(b) == 5
+    for u, v in zip(a, b):
+        assert_close(u, np.asarray(v), atol=1e-5, rtol=1e-5)
