@@ -13,4 +13,10 @@ from .attention import Attention, MultiHeadAttention
 from .merge import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, add, average, concatenate, maximum,
                     minimum, multiply, subtract)
 
+from .activation_layers import LeakyReLU, ReLU
+from .reshaping import RepeatVector, UpSampling2D
+from .pooling1d import GlobalAveragePooling1D, GlobalAvgPool1D, GlobalMaxPool1D, GlobalMaxPooling1D
+from .conv_more import Conv1D, Conv2DTranspose, Convolution1D, Convolution2DTranspose
+from .bidirectional import Bidirectional
+
 Convolution2D = Conv2D  # Keras' alias

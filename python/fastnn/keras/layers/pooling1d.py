@@ -1,0 +1,48 @@
+"""GlobalAveragePooling1D / GlobalMaxPooling1D: a mean / max over the steps axis of (N, steps, C)."""
+from __future__ import annotations
+
+from ... import ops
+from .base import Layer
+from .conv import as_float, normalize_data_format
+
+
+class GlobalAveragePooling1D(Layer):
+    """(N, steps, C) -> (N, C) (or (N, 1, C) with ``keepdims``); channels_first input is (N, C, steps)."""
+
+    def __init__(self, data_format=None, keepdims: bool = False, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.data_format = normalize_data_format(data_format)
+        self.keepdims = bool(keepdims)
+
+    def _check(self, inputs, mask):
+        if mask is not None:
+            raise NotImplementedError(f"{type(self).__name__}: masks are not supported by fastnn.keras")
+        if inputs.ndim != 3:
+            raise ValueError(f"Input 0 of layer \"{self.name}\" is incompatible with the layer: expected ndim=3, "
+                             f"found ndim={inputs.ndim}. Full shape received: {tuple(inputs.shape)}")
+        return 1 if self.data_format == "channels_last" else 2
+
+    def call(self, inputs, training=None, mask=None):
+        axis = self._check(inputs, mask)
+        return ops.mean(as_float(inputs), axis, keepdim=self.keepdims)
+
+    def compute_output_shape(self, input_shape):
+        axis = 1 if self.data_format == "channels_last" else 2
+        s = list(input_shape)
+        if self.keepdims:
+            s[axis] = 1
+        else:
+            del s[axis]
+        return tuple(s)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "data_format": self.data_format, "keepdims": self.keepdims}
+
+
+class GlobalMaxPooling1D(GlobalAveragePooling1D):
+    def call(self, inputs, training=None, mask=None):
+        axis = self._check(inputs, mask)
+        return ops.amax(as_float(inputs), axis, keepdim=self.keepdims)
+
+
+GlobalAvgPool1D, GlobalMaxPool1D = GlobalAveragePooling1D, GlobalMaxPooling1D  # Keras' aliases
