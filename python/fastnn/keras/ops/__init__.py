@@ -1,0 +1,644 @@
+"""fastnn.keras.ops: Keras 3's backend-neutral op namespace on fastnn Tensors, so that custom layers
+written with ``from keras import ops`` run after ``keras`` -> ``fastnn.keras``. Names, signatures and
+defaults follow Keras 3.15 (axis=, keepdims=, Keras' dtype defaults); every op delegates to fastnn's ops,
+so results keep autograd. Inputs may be Tensors, NumPy arrays or Python numbers."""
+from __future__ import annotations
+
+import builtins
+
+
+import fastnn
+from fastnn import Tensor
+
+from . import nn
+from ._convert import axes_arg, dtype_of, to_tensor
+from .nn import (binary_crossentropy, categorical_crossentropy, elu, gelu, leaky_relu, log_sigmoid,
+                 log_softmax, moments, multi_hot, normalize, one_hot, relu, relu6, selu, sigmoid, silu,
+                 softmax, softplus, softsign, sparse_categorical_crossentropy, swish)
+
+_SMALL_INTS = (fastnn.bool, fastnn.uint8, fastnn.int8, fastnn.int16, fastnn.int32)
+
+
+def _floatx(x):
+    """Keras promotes integer inputs of float ops to float32."""
+    return x if x.is_floating_point() else x.to(fastnn.float32)
+
+
+def _int_reduce(x, out):
+    """Keras keeps int32 for sums/products of <= 32-bit ints (torch widens to int64)."""
+    if x.dtype in _SMALL_INTS and out.dtype == fastnn.int64:
+        return out.to(fastnn.int32)
+    return out
+
+
+def _dims(axis, ndim):
+    if axis is None:
+        return tuple(range(ndim))
+    return tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
+
+
+# ---- conversion and creation ----
+def convert_to_tensor(x, dtype=None, sparse=None, ragged=None):
+    if sparse or ragged:
+        raise NotImplementedError("keras.ops.convert_to_tensor: sparse/ragged tensors are not supported")
+    return to_tensor(x, dtype)
+
+
+def convert_to_numpy(x):
+    return to_tensor(x).detach().cpu().numpy()
+
+
+def shape(x):
+    return tuple(to_tensor(x).shape)
+
+
+def ndim(x):
+    return to_tensor(x).dim()
+
+
+def size(x):
+    return to_tensor(x).numel()
+
+
+def cast(x, dtype):
+    return to_tensor(x).to(dtype_of(dtype))
+
+
+def dtype(x):
+    return str(to_tensor(x).dtype).replace("fastnn.", "").replace("torch.", "")
+
+
+def _shape_arg(shape):
+    return (shape,) if isinstance(shape, int) else tuple(shape)
+
+
+def zeros(shape, dtype=None):
+    return fastnn.zeros(_shape_arg(shape), dtype=dtype_of(dtype or "float32"))
+
+
+def ones(shape, dtype=None):
+    return fastnn.ones(_shape_arg(shape), dtype=dtype_of(dtype or "float32"))
+
+
+def full(shape, fill_value, dtype=None):
+    fill = to_tensor(fill_value)
+    d = dtype_of(dtype) or fill.dtype
+    return fastnn.full(_shape_arg(shape), fill.item() if fill.dim() == 0 else 0, dtype=d) + (
+        0 if fill.dim() == 0 else fill.to(d))
+
+
+def zeros_like(x, dtype=None):
+    return fastnn.zeros_like(to_tensor(x), dtype=dtype_of(dtype))
+
+
+def ones_like(x, dtype=None):
+    return fastnn.ones_like(to_tensor(x), dtype=dtype_of(dtype))
+
+
+def full_like(x, fill_value, dtype=None):
+    return fastnn.full_like(to_tensor(x), fill_value, dtype=dtype_of(dtype))
+
+
+def eye(N, M=None, k=0, dtype=None):
+    M = N if M is None else M
+    d = dtype_of(dtype or "float32")
+    if k == 0:
+        return fastnn.eye(N, M, dtype=d)
+    return fastnn.triu(fastnn.tril(fastnn.ones((N, M), dtype=d), k), k)
+
+
+def identity(n, dtype=None):
+    return eye(n, dtype=dtype)
+
+
+def arange(start, stop=None, step=None, dtype=None):
+    if stop is None:
+        start, stop = 0, start
+    step = 1 if step is None else step
+    if dtype is None:  # Keras: int32 for integer arguments, float32 otherwise
+        ints = builtins.all(isinstance(v, int) for v in (start, stop, step))
+        dtype = "int32" if ints else "float32"
+    return fastnn.arange(start, stop, step, dtype=dtype_of(dtype))
+
+
+def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
+    if axis != 0 or isinstance(start, (Tensor, list, tuple)):
+        raise NotImplementedError("keras.ops.linspace: only scalar start/stop with axis=0 are supported")
+    d = dtype_of(dtype or "float32")
+    if endpoint:
+        out = fastnn.linspace(start, stop, num, dtype=fastnn.float64)
+        step = (stop - start) / (num - 1) if num > 1 else float("nan")
+    else:
+        step = (stop - start) / num
+        out = fastnn.linspace(start, stop - step, num, dtype=fastnn.float64) if num > 1 else \
+            fastnn.full((num,), float(start), dtype=fastnn.float64)
+    out = out.to(d)
+    return (out, step) if retstep else out
+
+
+def meshgrid(*x, indexing="xy"):
+    return list(fastnn.meshgrid(*[to_tensor(v) for v in x], indexing=indexing))
+
+
+def tri(N, M=None, k=0, dtype=None):
+    M = N if M is None else M
+    return fastnn.tril(fastnn.ones((N, M), dtype=dtype_of(dtype or "float32")), k)
+
+
+# ---- shape and indexing ----
+def concatenate(xs, axis=0):
+    return fastnn.cat([to_tensor(v) for v in xs], dim=axis)
+
+
+def append(x1, x2, axis=None):
+    x1, x2 = to_tensor(x1), to_tensor(x2)
+    if axis is None:
+        return fastnn.cat([x1.reshape(-1), x2.reshape(-1)])
+    return fastnn.cat([x1, x2], dim=axis)
+
+
+def stack(x, axis=0):
+    return fastnn.stack([to_tensor(v) for v in x], dim=axis)
+
+
+def hstack(xs):
+    xs = [to_tensor(v) for v in xs]
+    return fastnn.cat(xs, dim=0 if xs[0].dim() == 1 else 1)
+
+
+def vstack(xs):
+    return fastnn.cat([to_tensor(v).reshape(1, -1) if to_tensor(v).dim() == 1 else to_tensor(v) for v in xs])
+
+
+def reshape(x, newshape):
+    return to_tensor(x).reshape(_shape_arg(newshape))
+
+
+def ravel(x):
+    return to_tensor(x).reshape(-1)
+
+
+def transpose(x, axes=None):
+    x = to_tensor(x)
+    axes = tuple(reversed(range(x.dim()))) if axes is None else tuple(axes)
+    return x.permute(axes)
+
+
+def expand_dims(x, axis):
+    x = to_tensor(x)
+    for a in sorted(_dims(axis, 0), key=lambda a: a % (x.dim() + 1)):
+        x = x.unsqueeze(a)
+    return x
+
+
+def squeeze(x, axis=None):
+    x = to_tensor(x)
+    if axis is None:
+        return x.squeeze()
+    for a in _dims(axis, x.dim()):
+        if x.shape[a] != 1:
+            raise ValueError(f"keras.ops.squeeze: axis {a} has size {x.shape[a]}, not 1")
+    return x.squeeze(_dims(axis, x.dim()))
+
+
+def moveaxis(x, source, destination):
+    return fastnn.movedim(to_tensor(x), axes_arg(source), axes_arg(destination))
+
+
+def swapaxes(x, axis1, axis2):
+    return fastnn.swapaxes(to_tensor(x), axis1, axis2)
+
+
+def broadcast_to(x, shape):
+    return fastnn.broadcast_to(to_tensor(x), _shape_arg(shape))
+
+
+def tile(x, repeats):
+    return fastnn.tile(to_tensor(x), _shape_arg(repeats))
+
+
+def repeat(x, repeats, axis=None):
+    x = to_tensor(x)
+    if axis is None:
+        x, axis = x.reshape(-1), 0
+    r = to_tensor(repeats).long() if not isinstance(repeats, int) else repeats
+    return fastnn.repeat_interleave(x, r, dim=axis)
+
+
+def flip(x, axis=None):
+    x = to_tensor(x)
+    return fastnn.flip(x, _dims(axis, x.dim()))
+
+
+def take(x, indices, axis=None):
+    x, idx = to_tensor(x), to_tensor(indices).long()
+    if axis is None:
+        x, axis = x.reshape(-1), 0
+    axis = axis % x.dim()
+    idx = fastnn.where(idx < 0, idx + x.shape[axis], idx)  # NumPy-style negative indices
+    out = fastnn.index_select(x, axis, idx.reshape(-1))
+    return out.reshape(tuple(x.shape[:axis]) + tuple(idx.shape) + tuple(x.shape[axis + 1:]))
+
+
+def take_along_axis(x, indices, axis=None):
+    x, idx = to_tensor(x), to_tensor(indices).long()
+    if axis is None:
+        x, axis = x.reshape(-1), 0
+    axis = axis % x.dim()
+    idx = fastnn.where(idx < 0, idx + x.shape[axis], idx)
+    shp = list(fastnn.broadcast_shapes(tuple(x.shape[:axis]) + (1,) + tuple(x.shape[axis + 1:]),
+                                       tuple(idx.shape)))
+    xs = list(shp)
+    xs[axis] = x.shape[axis]
+    return fastnn.take_along_dim(x.expand(tuple(xs)), idx.expand(tuple(shp)), dim=axis)
+
+
+def split(x, indices_or_sections, axis=0):
+    x = to_tensor(x)
+    if isinstance(indices_or_sections, int):
+        n = x.shape[axis]
+        if n % indices_or_sections:
+            raise ValueError(f"keras.ops.split: axis of size {n} does not split into {indices_or_sections} "
+                             "equal sections")
+        return list(fastnn.split(x, n // indices_or_sections, dim=axis))
+    return list(fastnn.tensor_split(x, list(indices_or_sections), dim=axis))
+
+
+def array_split(x, indices_or_sections, axis=0):
+    return list(fastnn.tensor_split(to_tensor(x), indices_or_sections, dim=axis))
+
+
+def slice(inputs, start_indices, shape):  # noqa: A001 - Keras' name
+    x = to_tensor(inputs)
+    starts = [int(s) for s in (start_indices.tolist() if isinstance(start_indices, Tensor) else start_indices)]
+    for d, (s, n) in enumerate(zip(starts, shape)):
+        x = x.narrow(d, s, x.shape[d] - s if n == -1 else n)
+    return x
+
+
+def pad(x, pad_width, mode="constant", constant_values=None):
+    x = to_tensor(x)
+    pw = [pad_width] * x.dim() if isinstance(pad_width, int) else list(pad_width)
+    pw = [(p, p) if isinstance(p, int) else tuple(p) for p in pw]
+    if len(pw) == 1 and x.dim() > 1:
+        pw = pw * x.dim()
+    flat = []
+    for before, after in reversed(pw):
+        flat += [before, after]
+    if mode == "constant":
+        return fastnn.nn.functional.pad(x, flat, mode="constant", value=constant_values or 0)
+    if constant_values is not None:
+        raise ValueError("keras.ops.pad: constant_values only applies to mode='constant'")
+    if mode == "symmetric":  # NumPy's symmetric equals edge replication for pads of at most 1
+        if builtins.any(p > 1 for p in flat):
+            raise NotImplementedError("keras.ops.pad: mode='symmetric' supports pads of at most 1 per side")
+        mode = "edge"
+    torch_mode = {"reflect": "reflect", "edge": "replicate", "wrap": "circular"}.get(mode)
+    if torch_mode is None:
+        raise NotImplementedError(f"keras.ops.pad: mode={mode!r} is not supported")
+    while len(flat) > 2 and flat[-2:] == [0, 0]:  # unpadded leading dims fold into the batch
+        flat = flat[:-2]
+    k = len(flat) // 2
+    if k > 3:
+        raise NotImplementedError(f"keras.ops.pad: mode={mode!r} pads at most the last 3 axes")
+    # torch's non-constant modes want (N, C, *spatial): fold the leading dims into one batch axis
+    lead, tail = tuple(x.shape[:x.dim() - k]), tuple(x.shape[x.dim() - k:])
+    out = fastnn.nn.functional.pad(x.reshape((1, -1) + tail), flat, mode=torch_mode)
+    return out.reshape(lead + tuple(out.shape[2:]))
+
+
+def tril(x, k=0):
+    return fastnn.tril(to_tensor(x), k)
+
+
+def triu(x, k=0):
+    return fastnn.triu(to_tensor(x), k)
+
+
+def diagonal(x, offset=0, axis1=0, axis2=1):
+    return fastnn.diagonal(to_tensor(x), offset, axis1, axis2)
+
+
+def trace(x, offset=0, axis1=0, axis2=1):
+    x = to_tensor(x)
+    return _int_reduce(x, fastnn.sum(fastnn.diagonal(x, offset, axis1, axis2), dim=-1))
+
+
+def nonzero(x):
+    # Keras' torch backend returns one int32 (ndim, n) tensor (its rows are NumPy's tuple), not a tuple
+    return fastnn.nonzero(to_tensor(x)).T.to(fastnn.int32)
+
+
+def where(condition, x1=None, x2=None):
+    c = to_tensor(condition)
+    if x1 is None and x2 is None:
+        return nonzero(c)
+    if x1 is None or x2 is None:
+        raise ValueError("keras.ops.where: give both x1 and x2, or neither")
+    a, b = to_tensor(x1), to_tensor(x2)
+    return fastnn.where(c.bool(), a, b)
+
+
+# ---- linear algebra ----
+def matmul(x1, x2):
+    return fastnn.matmul(to_tensor(x1), to_tensor(x2))
+
+
+def dot(x1, x2):
+    a, b = to_tensor(x1), to_tensor(x2)
+    if a.dim() == 0 or b.dim() == 0:
+        return a * b
+    if b.dim() == 1 or a.dim() == 1:
+        return fastnn.matmul(a, b)
+    return fastnn.tensordot(a, b, dims=([a.dim() - 1], [b.dim() - 2]))
+
+
+def tensordot(x1, x2, axes=2):
+    return fastnn.tensordot(to_tensor(x1), to_tensor(x2), dims=axes)
+
+
+def einsum(subscripts, *operands):
+    return fastnn.einsum(subscripts, *[to_tensor(o) for o in operands])
+
+
+def outer(x1, x2):
+    return fastnn.outer(to_tensor(x1).reshape(-1), to_tensor(x2).reshape(-1))
+
+
+def inner(x1, x2):
+    a, b = to_tensor(x1), to_tensor(x2)
+    if a.dim() == 0 or b.dim() == 0:
+        return a * b
+    return fastnn.tensordot(a, b, dims=([a.dim() - 1], [b.dim() - 1]))
+
+
+def vdot(x1, x2):
+    return fastnn.sum(to_tensor(x1).reshape(-1) * to_tensor(x2).reshape(-1))
+
+
+def cross(x1, x2, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    a, b = fastnn.movedim(to_tensor(x1), axisa, -1), fastnn.movedim(to_tensor(x2), axisb, -1)
+    return fastnn.movedim(fastnn.linalg.cross(a, b, dim=-1), -1, axisc)
+
+
+def norm(x, ord=None, axis=None, keepdims=False):
+    x = _floatx(to_tensor(x))
+    return fastnn.linalg.norm(x, ord=ord, dim=axes_arg(axis), keepdim=keepdims)
+
+
+# ---- reductions ----
+def sum(x, axis=None, keepdims=False):  # noqa: A001
+    x = to_tensor(x)
+    if x.dtype == fastnn.bool:
+        x = x.to(fastnn.int32)
+    return _int_reduce(x, fastnn.sum(x, dim=_dims(axis, x.dim()), keepdim=keepdims))
+
+
+def prod(x, axis=None, keepdims=False, dtype=None):
+    x = to_tensor(x)
+    if dtype is not None:
+        x = x.to(dtype_of(dtype))
+    elif x.dtype == fastnn.bool:
+        x = x.to(fastnn.int32)
+    out = x
+    for a in sorted((d % x.dim() for d in _dims(axis, x.dim())), reverse=True) if x.dim() else []:
+        out = fastnn.prod(out, dim=a, keepdim=keepdims)
+    return _int_reduce(x, out)
+
+
+def mean(x, axis=None, keepdims=False):
+    x = _floatx(to_tensor(x))
+    return fastnn.mean(x, dim=_dims(axis, x.dim()), keepdim=keepdims)
+
+
+def var(x, axis=None, keepdims=False):
+    x = _floatx(to_tensor(x))
+    return fastnn.var(x, dim=_dims(axis, x.dim()), correction=0, keepdim=keepdims)
+
+
+def std(x, axis=None, keepdims=False):
+    x = _floatx(to_tensor(x))
+    return fastnn.std(x, dim=_dims(axis, x.dim()), correction=0, keepdim=keepdims)
+
+
+def max(x, axis=None, keepdims=False, initial=None):  # noqa: A001
+    x = to_tensor(x)
+    out = fastnn.amax(x, dim=_dims(axis, x.dim()), keepdim=keepdims)
+    return out if initial is None else fastnn.maximum(out, to_tensor(initial, x.dtype))
+
+
+def min(x, axis=None, keepdims=False, initial=None):  # noqa: A001
+    x = to_tensor(x)
+    out = fastnn.amin(x, dim=_dims(axis, x.dim()), keepdim=keepdims)
+    return out if initial is None else fastnn.minimum(out, to_tensor(initial, x.dtype))
+
+
+amax, amin = max, min
+
+
+def _arg(fn, x, axis, keepdims):
+    x = to_tensor(x)
+    if axis is None:
+        out = fn(x.reshape(-1), dim=0)
+        if keepdims:
+            out = out.reshape((1,) * x.dim())
+    else:
+        out = fn(x, dim=axis, keepdim=keepdims)
+    return out.to(fastnn.int32)  # Keras returns int32 indices
+
+
+def argmax(x, axis=None, keepdims=False):
+    return _arg(fastnn.argmax, x, axis, keepdims)
+
+
+def argmin(x, axis=None, keepdims=False):
+    return _arg(fastnn.argmin, x, axis, keepdims)
+
+
+def any(x, axis=None, keepdims=False):  # noqa: A001
+    x = to_tensor(x).bool()
+    if axis is None and not keepdims:
+        return fastnn.any(x)
+    return fastnn.amax(x.to(fastnn.int32), dim=_dims(axis, x.dim()), keepdim=keepdims).bool()
+
+
+def all(x, axis=None, keepdims=False):  # noqa: A001
+    x = to_tensor(x).bool()
+    if axis is None and not keepdims:
+        return fastnn.all(x)
+    return fastnn.amin(x.to(fastnn.int32), dim=_dims(axis, x.dim()), keepdim=keepdims).bool()
+
+
+def logsumexp(x, axis=None, keepdims=False):
+    x = _floatx(to_tensor(x))
+    return fastnn.logsumexp(x, dim=_dims(axis, x.dim()), keepdim=keepdims)
+
+
+def count_nonzero(x, axis=None):
+    x = to_tensor(x)
+    return fastnn.sum((x != 0).to(fastnn.int32), dim=_dims(axis, x.dim())).to(fastnn.int32)
+
+
+def average(x, axis=None, weights=None):
+    x = _floatx(to_tensor(x))
+    if weights is None:
+        return mean(x, axis=axis)
+    w = to_tensor(weights).to(x.dtype)
+    if w.dim() == 1 and x.dim() > 1 and axis is not None:  # NumPy: 1-D weights lie along axis
+        shp = [1] * x.dim()
+        shp[axis] = w.shape[0]
+        w = w.reshape(tuple(shp))
+    return fastnn.sum(x * w, dim=_dims(axis, x.dim())) / fastnn.sum(
+        fastnn.broadcast_to(w, tuple(x.shape)), dim=_dims(axis, x.dim()))
+
+
+def cumsum(x, axis=None, dtype=None):
+    x = to_tensor(x, dtype)
+    if x.dtype == fastnn.bool:
+        x = x.to(fastnn.int32)
+    if axis is None:
+        x, axis = x.reshape(-1), 0
+    return _int_reduce(x, fastnn.cumsum(x, dim=axis))
+
+
+def cumprod(x, axis=None, dtype=None):
+    x = to_tensor(x, dtype)
+    if x.dtype == fastnn.bool:
+        x = x.to(fastnn.int32)
+    if axis is None:
+        x, axis = x.reshape(-1), 0
+    return _int_reduce(x, fastnn.cumprod(x, dim=axis))
+
+
+# ---- sorting ----
+def sort(x, axis=-1):
+    return fastnn.sort(to_tensor(x), dim=axis).values
+
+
+def argsort(x, axis=-1):
+    x = to_tensor(x)
+    if axis is None:
+        x, axis = x.reshape(-1), 0
+    return fastnn.argsort(x, dim=axis, stable=True).to(fastnn.int32)
+
+
+def top_k(x, k, sorted=True):  # noqa: A002
+    r = fastnn.topk(to_tensor(x), k, dim=-1, sorted=sorted)
+    return r.values, r.indices  # int64 indices, as Keras' torch backend gives
+
+
+# ---- elementwise ----
+def _binary(fn):
+    def op(x1, x2):
+        return fn(to_tensor(x1), to_tensor(x2))
+    return op
+
+
+add = _binary(fastnn.add)
+subtract = _binary(fastnn.sub)
+multiply = _binary(fastnn.mul)
+maximum = _binary(fastnn.maximum)
+minimum = _binary(fastnn.minimum)
+equal = _binary(fastnn.eq)
+not_equal = _binary(fastnn.ne)
+greater = _binary(fastnn.gt)
+greater_equal = _binary(fastnn.ge)
+less = _binary(fastnn.lt)
+less_equal = _binary(fastnn.le)
+logical_and = _binary(fastnn.logical_and)
+logical_or = _binary(fastnn.logical_or)
+logical_xor = _binary(fastnn.logical_xor)
+
+
+def divide(x1, x2):
+    return fastnn.div(_floatx(to_tensor(x1)), to_tensor(x2))
+
+
+true_divide = divide
+
+
+def floor_divide(x1, x2):
+    return fastnn.div(to_tensor(x1), to_tensor(x2), rounding_mode="floor")
+
+
+def mod(x1, x2):
+    return fastnn.remainder(to_tensor(x1), to_tensor(x2))
+
+
+def power(x1, x2):
+    return fastnn.pow(to_tensor(x1), to_tensor(x2))
+
+
+def logical_not(x):
+    return fastnn.logical_not(to_tensor(x))
+
+
+def negative(x):
+    return -to_tensor(x)
+
+
+def clip(x, x_min, x_max):
+    x = to_tensor(x)
+    if x.dtype == fastnn.bool:
+        x = x.to(fastnn.int32)
+    return fastnn.clamp(x, x_min, x_max)
+
+
+def _unary(fn, floatx=False):
+    def op(x):
+        x = to_tensor(x)
+        return fn(_floatx(x) if floatx else x)
+    return op
+
+
+abs = _unary(fastnn.abs)  # noqa: A001
+absolute = abs
+square = _unary(fastnn.square)
+sign = _unary(fastnn.sign)
+floor = _unary(fastnn.floor, True)
+ceil = _unary(fastnn.ceil, True)
+sqrt = _unary(fastnn.sqrt, True)
+exp = _unary(fastnn.exp, True)
+expm1 = _unary(fastnn.expm1, True)
+log = _unary(fastnn.log, True)
+log1p = _unary(fastnn.log1p, True)
+log2 = _unary(fastnn.log2, True)
+log10 = _unary(fastnn.log10, True)
+tanh = _unary(fastnn.tanh, True)
+sin = _unary(fastnn.sin, True)
+cos = _unary(fastnn.cos, True)
+tan = _unary(fastnn.tan, True)
+arcsin = _unary(fastnn.asin, True)
+arccos = _unary(fastnn.acos, True)
+arctan = _unary(fastnn.atan, True)
+sinh = _unary(fastnn.sinh, True)
+cosh = _unary(fastnn.cosh, True)
+arcsinh = _unary(fastnn.asinh, True)
+arccosh = _unary(fastnn.acosh, True)
+arctanh = _unary(fastnn.atanh, True)
+erf = _unary(fastnn.erf, True)
+rsqrt = _unary(fastnn.rsqrt, True)
+reciprocal = _unary(fastnn.reciprocal, True)
+isnan = _unary(fastnn.isnan)
+isfinite = _unary(fastnn.isfinite)
+isinf = _unary(fastnn.isinf)
+
+
+def round(x, decimals=0):  # noqa: A001
+    return fastnn.round(to_tensor(x), decimals=decimals)
+
+
+def arctan2(x1, x2):
+    return fastnn.atan2(_floatx(to_tensor(x1)), _floatx(to_tensor(x2)))
+
+
+def stop_gradient(variable):
+    return to_tensor(variable).detach()
+
+
+def copy(x):
+    return to_tensor(x).clone()
+
+

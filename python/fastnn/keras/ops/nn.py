@@ -1,0 +1,146 @@
+"""keras.ops.nn: Keras 3's neural-network ops (activations, losses, moments, normalize) on fastnn Tensors.
+Each delegates to fastnn.nn.functional / fastnn ops, so results keep autograd."""
+from __future__ import annotations
+
+import fastnn
+import fastnn.nn.functional as F
+
+from ._convert import dtype_of, to_tensor
+
+
+def relu(x):
+    return F.relu(to_tensor(x))
+
+
+def relu6(x):
+    return F.relu6(to_tensor(x))
+
+
+def sigmoid(x):
+    return fastnn.sigmoid(to_tensor(x))
+
+
+def gelu(x, approximate=True):  # Keras defaults to the tanh approximation, torch to the exact erf form
+    return F.gelu(to_tensor(x), approximate="tanh" if approximate else "none")
+
+
+def silu(x):
+    return F.silu(to_tensor(x))
+
+
+swish = silu
+
+
+def elu(x, alpha=1.0):
+    return F.elu(to_tensor(x), alpha=alpha)
+
+
+def selu(x):
+    return F.selu(to_tensor(x))
+
+
+def leaky_relu(x, negative_slope=0.2):
+    return F.leaky_relu(to_tensor(x), negative_slope=negative_slope)
+
+
+def softplus(x):
+    return F.softplus(to_tensor(x))
+
+
+def softsign(x):
+    return F.softsign(to_tensor(x))
+
+
+def tanh(x):
+    return fastnn.tanh(to_tensor(x))
+
+
+def softmax(x, axis=-1):
+    x = to_tensor(x)
+    if isinstance(axis, (tuple, list)):  # Keras normalizes over several axes jointly
+        return fastnn.exp(x - fastnn.logsumexp(x, dim=tuple(axis), keepdim=True))
+    return F.softmax(x, dim=axis)
+
+
+def log_softmax(x, axis=-1):
+    x = to_tensor(x)
+    if isinstance(axis, (tuple, list)):
+        return x - fastnn.logsumexp(x, dim=tuple(axis), keepdim=True)
+    return F.log_softmax(x, dim=axis)
+
+
+def log_sigmoid(x):
+    return -F.softplus(-to_tensor(x))
+
+
+def one_hot(x, num_classes, axis=-1, dtype=None, sparse=False):
+    if sparse:
+        raise NotImplementedError("keras.ops.one_hot: sparse=True is not supported by fastnn")
+    x = to_tensor(x).long()
+    # Keras maps negative / out-of-range indices to all-zero rows (torch raises): mask them out
+    valid = (x >= 0) & (x < num_classes)
+    out = F.one_hot(fastnn.where(valid, x, fastnn.zeros_like(x)), num_classes)
+    out = out * valid.unsqueeze(-1).long()
+    out = out.to(dtype_of(dtype or "float32"))
+    if axis != -1:
+        out = fastnn.movedim(out, -1, axis)
+    return out
+
+
+def multi_hot(x, num_classes, axis=-1, dtype=None, sparse=False):
+    out = one_hot(x, num_classes, axis=-1, dtype=dtype, sparse=sparse)
+    out = fastnn.amax(out, dim=-2) if out.dim() > 1 else out
+    if axis != -1:
+        out = fastnn.movedim(out, -1, axis)
+    return out
+
+
+def _clip_probs(p):
+    eps = 1e-7  # Keras' backend epsilon
+    return fastnn.clamp(p, eps, 1.0 - eps)
+
+
+def categorical_crossentropy(target, output, from_logits=False, axis=-1):
+    target, output = to_tensor(target), to_tensor(output)
+    if from_logits:
+        logp = F.log_softmax(output, dim=axis)
+    else:  # Keras renormalizes the probabilities and clips them before the log
+        output = output / fastnn.sum(output, dim=axis, keepdim=True)
+        logp = fastnn.log(_clip_probs(output))
+    return -fastnn.sum(target * logp, dim=axis)
+
+
+def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
+    output = to_tensor(output)
+    target = to_tensor(target).long()
+    if target.dim() == output.dim() and target.shape[-1] == 1:
+        target = target.squeeze(-1)
+    depth = output.shape[axis]
+    oh = one_hot(target, depth, axis=axis, dtype=output.dtype)
+    return categorical_crossentropy(oh, output, from_logits=from_logits, axis=axis)
+
+
+def binary_crossentropy(target, output, from_logits=False):
+    target, output = to_tensor(target), to_tensor(output)
+    if from_logits:
+        return F.binary_cross_entropy_with_logits(output, target.to(output.dtype), reduction="none")
+    output = _clip_probs(output)
+    return -(target * fastnn.log(output) + (1 - target) * fastnn.log(1 - output))
+
+
+def moments(x, axes, keepdims=False, synchronized=False):
+    if synchronized:
+        raise NotImplementedError("keras.ops.moments: synchronized=True needs a distribution strategy")
+    x = to_tensor(x)
+    axes = tuple(axes) if isinstance(axes, (tuple, list)) else (axes,)
+    mean = fastnn.mean(x, dim=axes, keepdim=True)
+    var = fastnn.mean(fastnn.square(x - mean), dim=axes, keepdim=True)
+    if not keepdims:
+        mean, var = mean.squeeze(axes), var.squeeze(axes)
+    return mean, var
+
+
+def normalize(x, axis=-1, order=2, epsilon=None):
+    x = to_tensor(x)
+    eps = 1e-12 if epsilon is None else epsilon  # Keras' torch backend: torch's default eps
+    return F.normalize(x, p=order, dim=axis, eps=eps)
