@@ -642,3 +642,220 @@ def copy(x):
     return to_tensor(x).clone()
 
 
+
+
+# ---- more NumPy-like ops ----
+trunc = _unary(fastnn.trunc)
+fabs = _unary(fastnn.abs, True)
+deg2rad = _unary(fastnn.deg2rad, True)
+rad2deg = _unary(fastnn.rad2deg, True)
+exp2 = _unary(fastnn.exp2, True)
+erfinv = _unary(fastnn.erfinv, True)
+signbit = _unary(fastnn.signbit)
+isposinf = _unary(fastnn.isposinf)
+isneginf = _unary(fastnn.isneginf)
+sinc = _unary(fastnn.sinc, True)
+i0 = _unary(fastnn.i0, True)
+hypot = _binary(lambda a, b: fastnn.hypot(_floatx(a), _floatx(b)))
+fmod = _binary(fastnn.fmod)
+fmax = _binary(fastnn.fmax)
+fmin = _binary(fastnn.fmin)
+gcd = _binary(fastnn.gcd)
+lcm = _binary(fastnn.lcm)
+kron = _binary(fastnn.kron)
+heaviside = _binary(fastnn.heaviside)
+logaddexp = _binary(lambda a, b: fastnn.logaddexp(_floatx(a), _floatx(b)))
+logaddexp2 = _binary(lambda a, b: fastnn.logaddexp2(_floatx(a), _floatx(b)))
+
+
+def erfc(x):
+    return fastnn.special.erfc(_floatx(to_tensor(x)))
+
+
+def cbrt(x):
+    x = _floatx(to_tensor(x))
+    return fastnn.sign(x) * fastnn.pow(fastnn.abs(x), 1.0 / 3.0)
+
+
+def ldexp(x1, x2):
+    return fastnn.ldexp(_floatx(to_tensor(x1)), to_tensor(x2))
+
+
+def divide_no_nan(x1, x2):
+    a, b = _floatx(to_tensor(x1)), to_tensor(x2)
+    safe = fastnn.where(b == 0, fastnn.ones_like(b), b)
+    return fastnn.where(b == 0, fastnn.zeros_like(a / safe), a / safe)
+
+
+def isclose(x1, x2, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return fastnn.isclose(to_tensor(x1), to_tensor(x2), rtol=rtol, atol=atol, equal_nan=equal_nan)
+
+
+def allclose(x1, x2, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return fastnn.all(isclose(x1, x2, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
+    return fastnn.nan_to_num(to_tensor(x), nan=nan, posinf=posinf, neginf=neginf)
+
+
+def roll(x, shift, axis=None):
+    x = to_tensor(x)
+    if axis is None:
+        return fastnn.roll(x.reshape(-1), shift).reshape(tuple(x.shape))
+    return fastnn.roll(x, shift, dims=axis)
+
+
+def diag(x, k=0):
+    return fastnn.diag(to_tensor(x), k)
+
+
+def diagflat(x, k=0):
+    return fastnn.diagflat(to_tensor(x), k)
+
+
+def fliplr(x):
+    return fastnn.fliplr(to_tensor(x))
+
+
+def flipud(x):
+    return fastnn.flipud(to_tensor(x))
+
+
+def rot90(array, k=1, axes=(0, 1)):
+    return fastnn.rot90(to_tensor(array), k, list(axes))
+
+
+def unstack(x, num=None, axis=0):
+    out = list(fastnn.unbind(to_tensor(x), dim=axis))
+    if num is not None and num != len(out):
+        raise ValueError(f"keras.ops.unstack: num={num} but axis {axis} has size {len(out)}")
+    return out
+
+
+def dstack(xs):
+    return fastnn.dstack([to_tensor(v) for v in xs])
+
+
+def hsplit(x, indices_or_sections):
+    x = to_tensor(x)
+    return split(x, indices_or_sections, axis=0 if x.dim() == 1 else 1)
+
+
+def vsplit(x, indices_or_sections):
+    return split(x, indices_or_sections, axis=0)
+
+
+def dsplit(x, indices_or_sections):
+    return split(x, indices_or_sections, axis=2)
+
+
+def median(x, axis=None, keepdims=False):
+    return quantile(x, 0.5, axis=axis, keepdims=keepdims)
+
+
+def quantile(x, q, axis=None, method="linear", keepdims=False):
+    x = _floatx(to_tensor(x))
+    qt = to_tensor(q, x.dtype)
+    if axis is None or isinstance(axis, int):
+        return fastnn.quantile(x, qt, dim=axis, keepdim=keepdims, interpolation=method)
+    dims = sorted(a % x.dim() for a in axis)  # several axes: move them last and flatten them
+    rest = [d for d in range(x.dim()) if d not in dims]
+    y = x.permute(rest + dims).reshape(tuple(x.shape[d] for d in rest) + (-1,))
+    out = fastnn.quantile(y, qt, dim=-1, keepdim=False, interpolation=method)
+    if keepdims:
+        for d in dims:
+            out = out.unsqueeze(d + (out.dim() - len(rest)))
+    return out
+
+
+def ptp(x, axis=None, keepdims=False):
+    return max(x, axis=axis, keepdims=keepdims) - min(x, axis=axis, keepdims=keepdims)
+
+
+def nansum(x, axis=None, keepdims=False):
+    x = to_tensor(x)
+    return _int_reduce(x, fastnn.nansum(x, dim=_dims(axis, x.dim()), keepdim=keepdims))
+
+
+def nanmean(x, axis=None, keepdims=False):
+    x = _floatx(to_tensor(x))
+    return fastnn.nanmean(x, dim=_dims(axis, x.dim()), keepdim=keepdims)
+
+
+def empty(shape, dtype=None):
+    return fastnn.empty(_shape_arg(shape), dtype=dtype_of(dtype or "float32"))
+
+
+def empty_like(x, dtype=None):
+    return fastnn.empty_like(to_tensor(x), dtype=dtype_of(dtype))
+
+
+def searchsorted(sorted_sequence, values, side="left"):
+    out = fastnn.searchsorted(to_tensor(sorted_sequence), to_tensor(values), side=side)
+    return out.to(fastnn.int32)  # Keras' int32 indices
+
+
+def is_tensor(x):
+    return isinstance(x, Tensor)
+
+
+def cdist(x, y):
+    return fastnn.cdist(_floatx(to_tensor(x)), _floatx(to_tensor(y)))
+
+
+# ---- linear algebra (keras.ops.linalg, also at top level) ----
+def det(x):
+    return fastnn.linalg.det(to_tensor(x))
+
+
+def inv(x):
+    return fastnn.linalg.inv(to_tensor(x))
+
+
+def solve(a, b):
+    return fastnn.linalg.solve(to_tensor(a), to_tensor(b))
+
+
+def cholesky(x, upper=False):
+    return fastnn.linalg.cholesky(to_tensor(x), upper=upper)
+
+
+def logdet(x):
+    return fastnn.logdet(to_tensor(x))
+
+
+def slogdet(x):
+    r = fastnn.linalg.slogdet(to_tensor(x))
+    return r[0], r[1]
+
+
+def qr(x, mode="reduced"):
+    r = fastnn.linalg.qr(to_tensor(x), mode=mode)
+    return r[0], r[1]
+
+
+def eigh(x):
+    r = fastnn.linalg.eigh(to_tensor(x))
+    return r[0], r[1]
+
+
+def svd(x, full_matrices=True, compute_uv=True):
+    x = to_tensor(x)
+    if not compute_uv:
+        return fastnn.linalg.svdvals(x)
+    r = fastnn.linalg.svd(x, full_matrices=full_matrices)
+    return r[0], r[1], r[2]
+
+
+def solve_triangular(a, b, lower=False):
+    return fastnn.linalg.solve_triangular(to_tensor(a), to_tensor(b), upper=not lower)
+
+
+def pinv(x, rcond=None):
+    x = to_tensor(x)
+    return fastnn.linalg.pinv(x) if rcond is None else fastnn.linalg.pinv(x, rtol=rcond)
+
+
+from .nn import (celu, glu, hard_shrink, hard_sigmoid, hard_silu, hard_swish, hard_tanh,  # noqa: E402
+                 soft_shrink, sparse_plus, squareplus, tanh_shrink, threshold)

@@ -144,3 +144,53 @@ def normalize(x, axis=-1, order=2, epsilon=None):
     x = to_tensor(x)
     eps = 1e-12 if epsilon is None else epsilon  # Keras' torch backend: torch's default eps
     return F.normalize(x, p=order, dim=axis, eps=eps)
+
+
+def hard_sigmoid(x):  # Keras: relu6(x + 3) / 6, torch's hardsigmoid
+    return F.hardsigmoid(to_tensor(x))
+
+
+def hard_silu(x):
+    return F.hardswish(to_tensor(x))
+
+
+hard_swish = hard_silu
+
+
+def hard_tanh(x):
+    return F.hardtanh(to_tensor(x))
+
+
+def celu(x, alpha=1.0):
+    return F.celu(to_tensor(x), alpha=alpha)
+
+
+def glu(x, axis=-1):
+    return F.glu(to_tensor(x), dim=axis)
+
+
+def soft_shrink(x, threshold=0.5):
+    return F.softshrink(to_tensor(x), lambd=threshold)
+
+
+def hard_shrink(x, threshold=0.5):
+    return F.hardshrink(to_tensor(x), lambd=threshold)
+
+
+def tanh_shrink(x):
+    return F.tanhshrink(to_tensor(x))
+
+
+def threshold(x, threshold, default_value):
+    return F.threshold(to_tensor(x), threshold, default_value)
+
+
+def sparse_plus(x):  # 0 below -1, x above 1, (x + 1)^2 / 4 between
+    x = to_tensor(x)
+    mid = fastnn.square(x + 1) / 4
+    return fastnn.where(x <= -1, fastnn.zeros_like(x), fastnn.where(x >= 1, x, mid))
+
+
+def squareplus(x, b=4):
+    x = to_tensor(x)
+    return (x + fastnn.sqrt(fastnn.square(x) + b)) / 2
