@@ -5,6 +5,7 @@ so results keep autograd. Inputs may be Tensors, NumPy arrays or Python numbers.
 from __future__ import annotations
 
 import builtins
+import math
 
 
 import fastnn
@@ -859,3 +860,174 @@ def pinv(x, rcond=None):
 
 from .nn import (celu, glu, hard_shrink, hard_sigmoid, hard_silu, hard_swish, hard_tanh,  # noqa: E402
                  soft_shrink, sparse_plus, squareplus, tanh_shrink, threshold)
+
+
+# ---- bitwise, NaN-aware and series ops ----
+bitwise_and = _binary(fastnn.bitwise_and)
+bitwise_or = _binary(fastnn.bitwise_or)
+bitwise_xor = _binary(fastnn.bitwise_xor)
+bitwise_left_shift = left_shift = _binary(fastnn.bitwise_left_shift)
+bitwise_right_shift = right_shift = _binary(fastnn.bitwise_right_shift)
+bitwise_not = bitwise_invert = _unary(fastnn.bitwise_not)
+
+
+def real(x):
+    return fastnn.real(to_tensor(x))
+
+
+def imag(x):
+    x = to_tensor(x)
+    return fastnn.imag(x) if x.is_complex() else fastnn.zeros_like(x)
+
+
+def conj(x):
+    return fastnn.conj(to_tensor(x))
+
+
+conjugate = conj
+
+
+def isreal(x):
+    x = to_tensor(x)
+    return fastnn.imag(x) == 0 if x.is_complex() else fastnn.ones_like(x, dtype=fastnn.bool)
+
+
+def _nan_fill(x, value):
+    return fastnn.where(fastnn.isnan(x), fastnn.full_like(x, value), x)
+
+
+def nanmax(x, axis=None, keepdims=False):
+    x = to_tensor(x)
+    if not x.is_floating_point():
+        return max(x, axis=axis, keepdims=keepdims)
+    out = max(_nan_fill(x, float("-inf")), axis=axis, keepdims=keepdims)
+    allnan = all(fastnn.isnan(x), axis=axis, keepdims=keepdims)  # all-NaN slices stay NaN, as in NumPy
+    return fastnn.where(allnan, fastnn.full_like(out, float("nan")), out)
+
+
+def nanmin(x, axis=None, keepdims=False):
+    x = to_tensor(x)
+    if not x.is_floating_point():
+        return min(x, axis=axis, keepdims=keepdims)
+    out = min(_nan_fill(x, float("inf")), axis=axis, keepdims=keepdims)
+    allnan = all(fastnn.isnan(x), axis=axis, keepdims=keepdims)
+    return fastnn.where(allnan, fastnn.full_like(out, float("nan")), out)
+
+
+def nanprod(x, axis=None, keepdims=False):
+    x = to_tensor(x)
+    return prod(_nan_fill(x, 1.0) if x.is_floating_point() else x, axis=axis, keepdims=keepdims)
+
+
+def nancumsum(x, axis=None, dtype=None):
+    x = to_tensor(x, dtype)
+    return cumsum(_nan_fill(x, 0.0) if x.is_floating_point() else x, axis=axis)
+
+
+def nancumprod(x, axis=None, dtype=None):
+    x = to_tensor(x, dtype)
+    return cumprod(_nan_fill(x, 1.0) if x.is_floating_point() else x, axis=axis)
+
+
+def nanvar(x, axis=None, keepdims=False):
+    x = _floatx(to_tensor(x))
+    m = nanmean(x, axis=axis, keepdims=True)
+    out = nanmean(fastnn.square(x - m), axis=axis, keepdims=keepdims)
+    return out
+
+
+def nanstd(x, axis=None, keepdims=False):
+    return fastnn.sqrt(nanvar(x, axis=axis, keepdims=keepdims))
+
+
+def nanquantile(x, q, axis=None, method="linear", keepdims=False):
+    x = _floatx(to_tensor(x))
+    if axis is not None and not isinstance(axis, int):
+        raise NotImplementedError("keras.ops.nanquantile: axis must be None or one int")
+    return fastnn.nanquantile(x, to_tensor(q, x.dtype), dim=axis, keepdim=keepdims, interpolation=method)
+
+
+def nanmedian(x, axis=None, keepdims=False):
+    return nanquantile(x, 0.5, axis=axis, keepdims=keepdims)
+
+
+def percentile(x, q, axis=None, method="linear", keepdims=False):
+    return quantile(x, to_tensor(q, fastnn.float64) / 100, axis=axis, method=method, keepdims=keepdims)
+
+
+def diff(a, n=1, axis=-1):
+    x = to_tensor(a)
+    for _ in range(n):
+        x = x.narrow(axis, 1, x.shape[axis] - 1) - x.narrow(axis, 0, x.shape[axis] - 1)
+    return x
+
+
+def isin(x1, x2, assume_unique=False, invert=False):
+    return fastnn.isin(to_tensor(x1), to_tensor(x2), assume_unique=assume_unique, invert=invert)
+
+
+def logspace(start, stop, num=50, endpoint=True, base=10, dtype=None, axis=0):
+    exps = linspace(start, stop, num, endpoint=endpoint, dtype="float64", axis=axis)
+    return fastnn.pow(float(base), exps).to(dtype_of(dtype or "float32"))
+
+
+def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
+    if start == 0 or stop == 0 or (start < 0) != (stop < 0):
+        raise ValueError("keras.ops.geomspace: start and stop must be non-zero and of the same sign")
+    sign = -1.0 if start < 0 else 1.0
+    exps = linspace(math.log10(abs(start)), math.log10(abs(stop)), num, endpoint=endpoint, dtype="float64",
+                    axis=axis)
+    return (sign * fastnn.pow(10.0, exps)).to(dtype_of(dtype or "float32"))
+
+
+def vander(x, N=None, increasing=False):
+    x = to_tensor(x)
+    n = x.shape[0] if N is None else N
+    powers = arange(n, dtype=x.dtype if x.is_floating_point() else "int64")
+    if not increasing:
+        powers = fastnn.flip(powers, (0,))
+    return fastnn.pow(x.unsqueeze(-1), powers)
+
+
+def trapezoid(y, x=None, dx=1.0, axis=-1):
+    y = _floatx(to_tensor(y))
+    n = y.shape[axis]
+    mids = (y.narrow(axis, 1, n - 1) + y.narrow(axis, 0, n - 1)) / 2
+    if x is None:
+        return fastnn.sum(mids, dim=axis) * dx
+    return fastnn.sum(mids * diff(to_tensor(x).to(y.dtype), axis=axis), dim=axis)
+
+
+def unravel_index(indices, shape):
+    idx = to_tensor(indices)
+    out = []
+    for s in reversed(tuple(shape)):
+        out.append(fastnn.remainder(idx, s))
+        idx = fastnn.div(idx, s, rounding_mode="floor")
+    return tuple(o.to(fastnn.int32) for o in reversed(out))  # Keras' int32 coordinates
+
+
+def select(condlist, choicelist, default=0):
+    choices = [to_tensor(c) for c in choicelist]
+    out = to_tensor(default, choices[0].dtype) if choices else to_tensor(default)
+    for c, v in zip(reversed(list(condlist)), reversed(choices)):
+        out = fastnn.where(to_tensor(c).bool(), v, out)
+    return out
+
+
+def saturate_cast(x, dtype):
+    x, d = to_tensor(x), dtype_of(dtype)
+    if d.is_floating_point:
+        info = fastnn.finfo(d)
+    elif d == fastnn.bool:
+        return x.to(d)
+    else:
+        info = fastnn.iinfo(d)
+    lo, hi = info.min, info.max
+    if not x.is_floating_point() and not d.is_floating_point:
+        return fastnn.clamp(x.to(fastnn.int64), lo, hi).to(d)
+    return fastnn.clamp(x, lo, hi).to(d)
+
+
+from .nn import (batch_normalization, in_top_k, layer_normalization, psnr, rms_normalization,  # noqa: E402
+                 sparse_sigmoid)

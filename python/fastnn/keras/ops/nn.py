@@ -194,3 +194,60 @@ def sparse_plus(x):  # 0 below -1, x above 1, (x + 1)^2 / 4 between
 def squareplus(x, b=4):
     x = to_tensor(x)
     return (x + fastnn.sqrt(fastnn.square(x) + b)) / 2
+
+
+def sparse_sigmoid(x):  # 0 below -1, 1 above 1, (x + 1) / 2 between
+    return fastnn.clamp((to_tensor(x) + 1) / 2, 0.0, 1.0)
+
+
+def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwargs):
+    if kwargs:
+        raise TypeError(f"keras.ops.layer_normalization: unexpected arguments {sorted(kwargs)}")
+    x = to_tensor(x)
+    eps = 1e-7 if epsilon is None else epsilon  # Keras' backend epsilon()
+    axes = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
+    mean = fastnn.mean(x, dim=axes, keepdim=True)
+    var = fastnn.mean(fastnn.square(x - mean), dim=axes, keepdim=True)
+    out = (x - mean) * fastnn.rsqrt(var + eps)
+    if gamma is not None:
+        out = out * to_tensor(gamma)
+    if beta is not None:
+        out = out + to_tensor(beta)
+    return out
+
+
+def rms_normalization(x, scale=None, axis=-1, epsilon=None):
+    x = to_tensor(x)
+    eps = 1e-7 if epsilon is None else epsilon
+    axes = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
+    out = x * fastnn.rsqrt(fastnn.mean(fastnn.square(x), dim=axes, keepdim=True) + eps)
+    return out if scale is None else out * to_tensor(scale)
+
+
+def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilon=0.001):
+    x = to_tensor(x)
+    shp = [1] * x.dim()
+    shp[axis] = x.shape[axis]
+
+    def b(v):
+        return to_tensor(v).reshape(tuple(shp))
+    out = (x - b(mean)) * fastnn.rsqrt(b(variance) + epsilon)
+    if scale is not None:
+        out = out * b(scale)
+    if offset is not None:
+        out = out + b(offset)
+    return out
+
+
+def in_top_k(targets, predictions, k):
+    t = to_tensor(targets).long()
+    p = to_tensor(predictions)
+    target_score = fastnn.take_along_dim(p, t.unsqueeze(-1), dim=-1)
+    # NumPy/TF semantics: the target is in the top k if fewer than k scores beat it strictly
+    return fastnn.sum((p > target_score).to(fastnn.int32), dim=-1) < k
+
+
+def psnr(x1, x2, max_val):
+    a, b = to_tensor(x1), to_tensor(x2)
+    mse = fastnn.mean(fastnn.square(a - b))
+    return 20.0 * fastnn.log10(fastnn.tensor(float(max_val), dtype=mse.dtype)) - 10.0 * fastnn.log10(mse)
