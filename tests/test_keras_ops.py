@@ -144,6 +144,25 @@ CASES += [
     ("in_top_k", (np.array([0, 3, 1]), A, 2), {}), ("psnr", (P, P + 0.1, 1.0), {}),
 ]
 
+IMG = rand(2, 7, 6, 3, seed=6)
+SEQ = rand(2, 9, 3, seed=7)
+QKV = rand(2, 5, 2, 4, seed=8)
+CASES += [
+    ("conv", (IMG, rand(3, 3, 3, 4, seed=9)), {}),
+    ("conv", (IMG, rand(3, 2, 3, 4, seed=9)), {"strides": 2, "padding": "same"}),
+    ("conv", (SEQ, rand(3, 3, 5, seed=9)), {"padding": "same", "dilation_rate": 2}),
+    ("conv", (IMG, rand(3, 3, 1, 6, seed=9)), {"padding": "same"}),
+    ("max_pool", (IMG, 2), {}), ("max_pool", (IMG, 3), {"strides": 2, "padding": "same"}),
+    ("average_pool", (SEQ, 2), {}), ("average_pool", (IMG, (3, 2)), {"strides": 2, "padding": "same"}),
+    ("dot_product_attention", (QKV, QKV * 0.5, QKV), {}),
+    ("dot_product_attention", (QKV, QKV, QKV), {"is_causal": True, "scale": 0.3}),
+    ("get_item", (A, 1), {}), ("array", ([1, 2],), {}),
+    ("slice_update", (A, (1, 2), np.ones((2, 2), np.float32)), {}),
+    ("scatter_update", (A, np.array([[0, 1], [2, 3]]), np.array([5.0, 6.0], np.float32)), {}),
+    ("scatter", (np.array([[0, 1], [2, 3], [0, 1]]), np.array([1.0, 2.0, 3.0], np.float32), (3, 4)), {}),
+    ("segment_sum", (A, np.array([0, 0, 2])), {}), ("segment_max", (A, np.array([1, 0, 1])), {"num_segments": 3}),
+]
+
 
 def _dt(x):
     return keras.backend.standardize_dtype(x.dtype)
@@ -196,6 +215,20 @@ def test_unstack_and_eigh():
     _compare(w, wk, "eigh values")
     rebuilt = ops.matmul(ops.multiply(v, w), ops.transpose(v))
     assert_close(ops.convert_to_numpy(rebuilt), SPD, atol=1e-4, rtol=1e-4)
+
+
+def test_control_flow_and_argpartition():
+    assert float(ops.cond(ops.greater(1.0, 0.0), lambda: ops.ones(()), lambda: ops.zeros(()))) == 1.0
+    assert ops.switch(5, [lambda x: x - 1, lambda x: x + 1], 10) == 11  # index clamped, as in Keras
+    assert int(ops.fori_loop(0, 4, lambda i, v: v + i, ops.convert_to_tensor(0))) == 6
+    assert ops.while_loop(lambda i, s: i < 3, lambda i, s: (i + 1, s * 2), (0, 1)) == (3, 8)
+    _compare(ops.map(lambda r: ops.sum(r), A), K.map(lambda r: K.sum(r), A), "map")
+    carry, ys = ops.scan(lambda c, x: (c + x, c * x), ops.zeros((4,)), A)
+    kc, kys = K.scan(lambda c, x: (c + x, c * x), K.zeros((4,)), A)
+    _compare([carry, ys], [kc, kys], "scan")
+    idx = ops.convert_to_numpy(ops.argpartition(A, 1, axis=1))
+    part = np.take_along_axis(A, idx, axis=1)
+    assert (part[:, :1] <= part[:, 1:2]).all() and (part[:, 2:] >= part[:, 1:2]).all()
 
 
 def test_ops_nn_namespace():
@@ -259,4 +292,4 @@ def test_coverage_of_keras_ops_names():
     from fastnn.keras.ops import nn
     nn_have = [n for n in nn_theirs if callable(getattr(nn, n, None))]
     print(f"keras.ops.nn coverage: {len(nn_have)} / {len(nn_theirs)} names")
-    assert len(have) >= 260
+    assert len(have) >= 285

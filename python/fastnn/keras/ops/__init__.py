@@ -1031,3 +1031,110 @@ def saturate_cast(x, dtype):
 
 from .nn import (batch_normalization, in_top_k, layer_normalization, psnr, rms_normalization,  # noqa: E402
                  sparse_sigmoid)
+
+
+# ---- control flow: fastnn runs eagerly, so these are Python loops and branches ----
+def cond(pred, true_fn, false_fn):
+    return true_fn() if bool(to_tensor(pred)) else false_fn()
+
+
+def switch(index, branches, *operands):
+    i = int(to_tensor(index))
+    return branches[builtins.min(builtins.max(i, 0), len(branches) - 1)](*operands)  # clamped, as Keras
+
+
+def fori_loop(lower, upper, body_fun, init_val):
+    val = init_val
+    for i in range(int(lower), int(upper)):
+        val = body_fun(i, val)
+    return val
+
+
+def while_loop(cond, body, loop_vars, maximum_iterations=None):
+    single = not isinstance(loop_vars, (tuple, list))
+    vars_ = (loop_vars,) if single else tuple(loop_vars)
+    n = 0
+    while (maximum_iterations is None or n < maximum_iterations) and bool(to_tensor(cond(*vars_))):
+        out = body(*vars_)
+        vars_ = (out,) if single else tuple(out)
+        n += 1
+    return vars_[0] if single else vars_
+
+
+def map(f, xs):  # noqa: A001
+    xs = to_tensor(xs)
+    return fastnn.stack([to_tensor(f(xs[i])) for i in range(xs.shape[0])])
+
+
+def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
+    if xs is None and length is None:
+        raise ValueError("keras.ops.scan: give xs or length")
+    n = to_tensor(xs).shape[0] if xs is not None else length
+    order = range(n - 1, -1, -1) if reverse else range(n)
+    carry, ys = init, []
+    for i in order:
+        carry, y = f(carry, None if xs is None else to_tensor(xs)[i])
+        ys.append(to_tensor(y))
+    if reverse:
+        ys.reverse()
+    return carry, fastnn.stack(ys) if ys else None
+
+
+def vectorized_map(function, elements):
+    return map(function, elements)
+
+
+def argpartition(x, kth, axis=-1):
+    # a full stable argsort is a valid partition: everything before kth is <= it, everything after >=
+    return argsort(x, axis=axis)
+
+
+def get_item(x, key):
+    return to_tensor(x)[key]
+
+
+def array(x, dtype=None):
+    return to_tensor(x, dtype)
+
+
+def slice_update(inputs, start_indices, updates):
+    x, u = to_tensor(inputs), to_tensor(updates)
+    starts = [int(s) for s in (start_indices.tolist() if isinstance(start_indices, Tensor) else start_indices)]
+    out = x.clone()
+    out[tuple(builtins.slice(s, s + n) for s, n in zip(starts, u.shape))] = u.to(x.dtype)
+    return out
+
+
+def scatter_update(inputs, indices, updates, reduction=None):
+    if reduction is not None:
+        raise NotImplementedError("keras.ops.scatter_update: reduction is not supported")
+    x, idx, u = to_tensor(inputs), to_tensor(indices).long(), to_tensor(updates)
+    out = x.clone()
+    out[tuple(idx[:, j] for j in range(idx.shape[1]))] = u.to(x.dtype)
+    return out
+
+
+def scatter(indices, values, shape):
+    idx, v = to_tensor(indices).long(), to_tensor(values)
+    out = fastnn.zeros(_shape_arg(shape), dtype=v.dtype)
+    # Keras (like tf.scatter_nd) sums values at repeated indices
+    return out.index_put(tuple(idx[:, j] for j in range(idx.shape[1])), v, accumulate=True)
+
+
+def segment_sum(data, segment_ids, num_segments=None, sorted=False):  # noqa: A002
+    d, ids = to_tensor(data), to_tensor(segment_ids).long()
+    n = int(fastnn.amax(ids)) + 1 if num_segments is None else num_segments
+    out = fastnn.zeros((n,) + tuple(d.shape[1:]), dtype=d.dtype)
+    return out.index_add(0, ids, d)
+
+
+def segment_max(data, segment_ids, num_segments=None, sorted=False):  # noqa: A002
+    d, ids = to_tensor(data), to_tensor(segment_ids).long()
+    n = int(fastnn.amax(ids)) + 1 if num_segments is None else num_segments
+    lowest = float("-inf") if d.is_floating_point() else fastnn.iinfo(d.dtype).min
+    out = fastnn.full((n,) + tuple(d.shape[1:]), lowest, dtype=d.dtype)
+    idx = ids.reshape((-1,) + (1,) * (d.dim() - 1)).expand(tuple(d.shape))
+    return out.scatter_reduce(0, idx, d, reduce="amax", include_self=True)
+
+
+from .nn import average_pool, conv, dot_product_attention, max_pool  # noqa: E402

@@ -251,3 +251,111 @@ def psnr(x1, x2, max_val):
     a, b = to_tensor(x1), to_tensor(x2)
     mse = fastnn.mean(fastnn.square(a - b))
     return 20.0 * fastnn.log10(fastnn.tensor(float(max_val), dtype=mse.dtype)) - 10.0 * fastnn.log10(mse)
+
+
+# ---- convolution and pooling (Keras' channels_last default: inputs (N, *spatial, C)) ----
+def _tuple(v, n):
+    return (v,) * n if isinstance(v, int) else tuple(v)
+
+
+def _same_pad(x, window, strides, dilation, value=0.0):
+    """TensorFlow's 'same': total padding so the output has ceil(n / stride) positions, the odd one after."""
+    flat = []
+    for i in reversed(range(len(window))):
+        n = x.shape[2 + i]
+        eff = (window[i] - 1) * dilation[i] + 1
+        total = builtins_max(((n + strides[i] - 1) // strides[i] - 1) * strides[i] + eff - n, 0)
+        flat += [total // 2, total - total // 2]
+    return F.pad(x, flat, mode="constant", value=value)
+
+
+def _fn(name, nd):
+    fn = getattr(F, f"{name}{nd}d", None)
+    if fn is None:
+        raise NotImplementedError(f"keras.ops: {nd}-D {name} is not available in fastnn")
+    return fn
+
+
+def builtins_max(a, b):
+    return a if a >= b else b
+
+
+def _channels_first(x, data_format):
+    if data_format in (None, "channels_last"):
+        return fastnn.movedim(x, -1, 1), True
+    if data_format != "channels_first":
+        raise ValueError(f"keras.ops: data_format must be 'channels_last' or 'channels_first', got {data_format!r}")
+    return x, False
+
+
+def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
+    x, last = _channels_first(to_tensor(inputs), data_format)
+    k = to_tensor(kernel)
+    nd = x.dim() - 2
+    if nd not in (1, 2, 3):
+        raise ValueError(f"keras.ops.conv: inputs must be 3-D to 5-D, got {x.dim()}-D")
+    strides, dil = _tuple(strides, nd), _tuple(dilation_rate, nd)
+    w = k.permute((nd + 1, nd) + tuple(range(nd)))  # (*k, Cin/g, Cout) -> (Cout, Cin/g, *k)
+    groups = x.shape[1] // k.shape[nd]
+    if padding == "same":
+        x = _same_pad(x, tuple(k.shape[:nd]), strides, dil)
+    elif padding != "valid":
+        raise ValueError(f"keras.ops.conv: padding must be 'valid' or 'same', got {padding!r}")
+    fn = _fn("conv", nd)
+    out = fn(x, w, None, stride=strides, dilation=dil, groups=groups)
+    return fastnn.movedim(out, 1, -1) if last else out
+
+
+def _pool(kind, inputs, pool_size, strides, padding, data_format):
+    x, last = _channels_first(to_tensor(inputs), data_format)
+    nd = x.dim() - 2
+    size = _tuple(pool_size, nd)
+    strides = size if strides is None else _tuple(strides, nd)
+    if padding not in ("valid", "same"):
+        raise ValueError(f"keras.ops.{kind}_pool: padding must be 'valid' or 'same', got {padding!r}")
+    if kind == "max":
+        if padding == "same":
+            x = _same_pad(x, size, strides, (1,) * nd, value=float("-inf"))
+        out = _fn("max_pool", nd)(x, size, strides)
+    else:
+        if padding == "same":  # the mean over the window's real elements only, as TF does
+            ones = fastnn.ones_like(x)
+            s = _fn("avg_pool", nd)
+            num = s(_same_pad(x, size, strides, (1,) * nd), size, strides)
+            den = s(_same_pad(ones, size, strides, (1,) * nd), size, strides)
+            out = num / den
+        else:
+            out = _fn("avg_pool", nd)(x, size, strides)
+    return fastnn.movedim(out, 1, -1) if last else out
+
+
+def max_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
+    return _pool("max", inputs, pool_size, strides, padding, data_format)
+
+
+def average_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
+    return _pool("average", inputs, pool_size, strides, padding, data_format)
+
+
+def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, is_causal=False,
+                          flash_attention=None, attn_logits_soft_cap=None):
+    """Keras' layout: (batch, seq, heads, head_dim)."""
+    if attn_logits_soft_cap is not None:
+        raise NotImplementedError("keras.ops.dot_product_attention: attn_logits_soft_cap is not supported")
+    if flash_attention:
+        raise NotImplementedError("keras.ops.dot_product_attention: flash_attention=True is not supported")
+    q, k, v = (fastnn.swapaxes(to_tensor(t), 1, 2) for t in (query, key, value))  # -> (B, H, S, D)
+    s = 1.0 / (q.shape[-1] ** 0.5) if scale is None else scale
+    logits = fastnn.matmul(q, fastnn.swapaxes(k, -1, -2)) * s
+    if bias is not None:
+        logits = logits + to_tensor(bias)
+    keep = None
+    if mask is not None:
+        keep = to_tensor(mask).bool()
+    if is_causal:
+        causal = fastnn.tril(fastnn.ones((q.shape[-2], k.shape[-2]), dtype=fastnn.bool))
+        keep = causal if keep is None else keep & causal
+    if keep is not None:
+        logits = fastnn.where(keep, logits, fastnn.full_like(logits, float(fastnn.finfo(logits.dtype).min)))
+    out = fastnn.matmul(F.softmax(logits, dim=-1), v)
+    return fastnn.swapaxes(out, 1, 2)
