@@ -1138,3 +1138,96 @@ def segment_max(data, segment_ids, num_segments=None, sorted=False):  # noqa: A0
 
 
 from .nn import average_pool, conv, dot_product_attention, max_pool  # noqa: E402
+
+
+def segment_min(data, segment_ids, num_segments=None, sorted=False):  # noqa: A002
+    return -segment_max(-to_tensor(data), segment_ids, num_segments=num_segments)
+
+
+def bincount(x, weights=None, minlength=0, sparse=False):
+    if sparse:
+        raise NotImplementedError("keras.ops.bincount: sparse=True is not supported")
+    x = to_tensor(x).long()
+    if x.dim() == 2:  # Keras counts each row of a batch separately
+        return stack([bincount(r, None if weights is None else to_tensor(weights)[i], minlength)
+                      for i, r in enumerate(x)]) if x.shape[0] else x
+    n = builtins.max(int(fastnn.amax(x)) + 1 if x.numel() else 0, minlength)
+    w = fastnn.ones_like(x, dtype=fastnn.int32) if weights is None else to_tensor(weights)
+    return fastnn.zeros((n,), dtype=w.dtype).index_add(0, x, w)
+
+
+def corrcoef(x):
+    x = _floatx(to_tensor(x))
+    xc = x - fastnn.mean(x, dim=1, keepdim=True)
+    cov = fastnn.matmul(xc, xc.T)
+    d = fastnn.sqrt(fastnn.diagonal(cov))
+    return cov / fastnn.outer(d, d)
+
+
+def angle(x):
+    x = to_tensor(x)
+    if x.is_complex():
+        return fastnn.angle(x)
+    x = _floatx(x)
+    return fastnn.where(x < 0, fastnn.full_like(x, math.pi), fastnn.zeros_like(x))
+
+
+def cholesky_inverse(x, upper=False):
+    x = to_tensor(x)
+    lt = x.mT if upper else x  # the inverse of L L^T from its Cholesky factor L
+    return fastnn.linalg.inv(fastnn.matmul(lt, lt.mT))
+
+
+def matrix_rank(x, tol=None):
+    x = to_tensor(x)
+    out = fastnn.linalg.matrix_rank(x) if tol is None else fastnn.linalg.matrix_rank(x, atol=tol, rtol=0.0)
+    return out.to(fastnn.int32)
+
+
+def lstsq(a, b, rcond=None):
+    return fastnn.linalg.pinv(to_tensor(a)) @ to_tensor(b) if rcond is None else \
+        fastnn.linalg.pinv(to_tensor(a), rtol=rcond) @ to_tensor(b)
+
+
+def _window(n, fn):
+    n = int(n)
+    if n == 1:
+        return fastnn.ones((1,), dtype=fastnn.float32)
+    t = fastnn.arange(n, dtype=fastnn.float64) / (n - 1)  # 0 .. 1 over the symmetric window
+    return fn(t).to(fastnn.float32)
+
+
+def hamming(x):
+    return _window(x, lambda t: 0.54 - 0.46 * fastnn.cos(2 * math.pi * t))
+
+
+def hanning(x):
+    return _window(x, lambda t: 0.5 - 0.5 * fastnn.cos(2 * math.pi * t))
+
+
+def bartlett(x):
+    return _window(x, lambda t: 1 - fastnn.abs(2 * t - 1))
+
+
+def blackman(x):
+    return _window(x, lambda t: 0.42 - 0.5 * fastnn.cos(2 * math.pi * t) + 0.08 * fastnn.cos(4 * math.pi * t))
+
+
+def kaiser(x, beta):
+    b = float(beta)
+    return _window(x, lambda t: fastnn.i0(b * fastnn.sqrt(fastnn.clamp(1 - fastnn.square(2 * t - 1), min=0.0)))
+                   / fastnn.i0(fastnn.tensor(b, dtype=fastnn.float64)))
+
+
+def nanargmax(x, axis=None, keepdims=False):
+    x = to_tensor(x)
+    return argmax(_nan_fill(x, float("-inf")) if x.is_floating_point() else x, axis=axis, keepdims=keepdims)
+
+
+def nanargmin(x, axis=None, keepdims=False):
+    x = to_tensor(x)
+    return argmin(_nan_fill(x, float("inf")) if x.is_floating_point() else x, axis=axis, keepdims=keepdims)
+
+
+from .nn import (adaptive_average_pool, adaptive_max_pool, depth_to_space, space_to_depth,  # noqa: E402
+                 sparsemax)

@@ -359,3 +359,48 @@ def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, i
         logits = fastnn.where(keep, logits, fastnn.full_like(logits, float(fastnn.finfo(logits.dtype).min)))
     out = fastnn.matmul(F.softmax(logits, dim=-1), v)
     return fastnn.swapaxes(out, 1, 2)
+
+
+def _adaptive(kind, inputs, output_size, data_format):
+    x, last = _channels_first(to_tensor(inputs), data_format)
+    nd = x.dim() - 2
+    out = _fn(f"adaptive_{kind}_pool", nd)(x, _tuple(output_size, nd))
+    return fastnn.movedim(out, 1, -1) if last else out
+
+
+def adaptive_average_pool(inputs, output_size, data_format=None):
+    return _adaptive("avg", inputs, output_size, data_format)
+
+
+def adaptive_max_pool(inputs, output_size, data_format=None):
+    return _adaptive("max", inputs, output_size, data_format)
+
+
+def depth_to_space(x, block_size, data_format="channels_last"):
+    x, last = _channels_first(to_tensor(x), data_format)
+    x = fastnn.movedim(x, 1, -1)  # TF's DCR order: channel (i * r + j) * C' + c, on (N, H, W, C)
+    n, h, w, c = x.shape
+    r = block_size
+    out = x.reshape((n, h, w, r, r, c // (r * r))).permute((0, 1, 3, 2, 4, 5)).reshape((n, h * r, w * r, -1))
+    return out if last else fastnn.movedim(out, -1, 1)
+
+
+def space_to_depth(x, block_size, data_format="channels_last"):
+    x, last = _channels_first(to_tensor(x), data_format)
+    x = fastnn.movedim(x, 1, -1)
+    n, h, w, c = x.shape
+    r = block_size
+    out = x.reshape((n, h // r, r, w // r, r, c)).permute((0, 1, 3, 2, 4, 5)).reshape((n, h // r, w // r, -1))
+    return out if last else fastnn.movedim(out, -1, 1)
+
+
+def sparsemax(x, axis=-1):
+    x = to_tensor(x)
+    z = fastnn.movedim(x, axis, -1)
+    zs = fastnn.sort(z, dim=-1, descending=True).values
+    k = fastnn.arange(1, z.shape[-1] + 1, dtype=z.dtype)
+    cs = fastnn.cumsum(zs, dim=-1)
+    support = (1 + k * zs) > cs
+    ksup = fastnn.sum(support.to(z.dtype), dim=-1, keepdim=True)
+    tau = (fastnn.take_along_dim(cs, ksup.long() - 1, dim=-1) - 1) / ksup
+    return fastnn.movedim(fastnn.clamp(z - tau, min=0.0), -1, axis)
