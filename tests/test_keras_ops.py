@@ -311,3 +311,7 @@ def test_coverage_of_keras_ops_names():
     nn_have = [n for n in nn_theirs if callable(getattr(nn, n, None))]
     print(f"keras.ops.nn coverage: {len(nn_have)} / {len(nn_theirs)} names")
     assert len(have) >= 300
+    from fastnn.keras.ops import linalg
+    lin = [n for n in dir(K.linalg) if not n.startswith("_")]
+    print(f"keras.ops.linalg coverage: {sum(hasattr(linalg, n) for n in lin)} / {len(lin)} names")
+    assert ops.linalg.det is ops.det and ops.numpy.matmul is ops.matmul

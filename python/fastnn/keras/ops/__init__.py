@@ -1231,3 +1231,5 @@ def nanargmin(x, axis=None, keepdims=False):
 
 from .nn import (adaptive_average_pool, adaptive_max_pool, depth_to_space, space_to_depth,  # noqa: E402
                  sparsemax)
+
+from . import linalg, numpy  # noqa: E402,F401 - keras.ops.linalg / keras.ops.numpy, after every name exists
