@@ -171,7 +171,9 @@ CASES += [
     ("corrcoef", (A,), {}), ("angle", (A,), {}), ("cholesky_inverse", (np.linalg.cholesky(SPD),), {}),
     ("matrix_rank", (A,), {}), ("lstsq", (M.T, V[:5] if False else rand(5, 2, seed=9)), {}),
     ("hamming", (6,), {}), ("hanning", (5,), {}), ("bartlett", (6,), {}), ("blackman", (6,), {}),
-    ("kaiser", (6, 3.0), {}), ("nanargmax", (NANS,), {"axis": 1}), ("nanargmin", (NANS,), {}),
+    ("kaiser", (6, 3.0), {}), ("digitize", (A, np.array([-1.0, 0.0, 0.5], np.float32)), {}),
+    ("nextafter", (A, B), {}), ("nanpercentile", (NANS, 40.0), {"axis": 1}),
+    ("nanargmax", (NANS,), {"axis": 1}), ("nanargmin", (NANS,), {}),
 ]
 
 

@@ -1232,4 +1232,17 @@ def nanargmin(x, axis=None, keepdims=False):
 from .nn import (adaptive_average_pool, adaptive_max_pool, depth_to_space, space_to_depth,  # noqa: E402
                  sparsemax)
 
+
+def digitize(x, bins):
+    # NumPy's digitize for increasing bins: the index i with bins[i-1] <= x < bins[i]
+    return fastnn.bucketize(to_tensor(x), to_tensor(bins), right=True).to(fastnn.int32)
+
+
+def nextafter(x1, x2):
+    return fastnn.nextafter(_floatx(to_tensor(x1)), _floatx(to_tensor(x2)))
+
+
+def nanpercentile(x, q, axis=None, method="linear", keepdims=False):
+    return nanquantile(x, to_tensor(q, fastnn.float64) / 100, axis=axis, method=method, keepdims=keepdims)
+
 from . import linalg, numpy  # noqa: E402,F401 - keras.ops.linalg / keras.ops.numpy, after every name exists
