@@ -4,5 +4,6 @@ from ``tensorflow.keras`` to ``fastnn.keras``."""
 from __future__ import annotations
 
 from . import activations, callbacks, initializers, layers, losses, metrics, models, optimizers, utils
+from . import ops
 from .layers import Input
 from .models import Model, Sequential, load_model

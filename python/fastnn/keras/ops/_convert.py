@@ -1,0 +1,45 @@
+"""Inputs of keras.ops: fastnn Tensors pass through; NumPy arrays and Python numbers become Tensors with
+Keras' dtype rules (Python ints -> int32, Python floats -> float32, NumPy arrays keep their dtype)."""
+from __future__ import annotations
+
+import fastnn
+from fastnn import Tensor
+
+
+def dtype_of(dtype):
+    """A Keras dtype name ("float32"), a fastnn dtype or None -> a fastnn dtype (or None)."""
+    if dtype is None or isinstance(dtype, fastnn.dtype):
+        return dtype
+    name = getattr(dtype, "name", None) or str(dtype)
+    name = name.replace("torch.", "").replace("fastnn.", "")
+    if name == "bool_":
+        name = "bool"
+    d = getattr(fastnn, name, None)
+    if not isinstance(d, fastnn.dtype):
+        raise ValueError(f"keras.ops: unknown dtype {dtype!r}")
+    return d
+
+
+def _python_data(x) -> bool:
+    return isinstance(x, (bool, int, float, list, tuple))
+
+
+def to_tensor(x, dtype=None) -> Tensor:
+    dtype = dtype_of(dtype)
+    if isinstance(x, Tensor):
+        return x if dtype is None or x.dtype == dtype else x.to(dtype)
+    t = fastnn.as_tensor(x)
+    if dtype is None and _python_data(x):  # Keras' defaults for Python data (fastnn/torch: int64, float32)
+        if t.dtype == fastnn.int64:
+            t = t.to(fastnn.int32)
+        elif t.dtype == fastnn.float64:
+            t = t.to(fastnn.float32)
+    if dtype is not None and t.dtype != dtype:
+        t = t.to(dtype)
+    return t
+
+
+def axes_arg(axis):
+    if isinstance(axis, list):
+        return tuple(axis)
+    return axis
