@@ -11,6 +11,23 @@ from .module import Module
 from .parameter import Parameter
 
 
+def _affine_parameters(module: Module, shape, affine: bool, bias: bool, dtype, device) -> None:
+    """The normalisations' optional ``weight`` (ones) and ``bias`` (zeros) of ``shape``, registered as None
+    when absent (torch's state_dict keys either way), then initialised by the module's reset_parameters."""
+    dt = dtypes.to_dtype(dtype) if dtype is not None else dtypes.default_float
+    module.register_parameter("weight", Parameter(creation.empty(shape, dtype=dt, device=device)) if affine else None)
+    module.register_parameter("bias", Parameter(creation.empty(shape, dtype=dt, device=device))
+                              if affine and bias else None)
+    module.reset_parameters()
+
+
+def _reset_affine(module: Module) -> None:
+    if module.weight is not None:
+        init.ones_(module.weight)
+    if module.bias is not None:
+        init.zeros_(module.bias)
+
+
 class LayerNorm(Module):
     def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True, bias: bool = True,
                  device=None, dtype=None) -> None:
@@ -20,23 +37,10 @@ class LayerNorm(Module):
         self.normalized_shape = tuple(int(s) for s in normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
-        dt = dtypes.to_dtype(dtype) if dtype is not None else dtypes.default_float
-        if elementwise_affine:
-            self.weight = Parameter(creation.empty(self.normalized_shape, dtype=dt, device=device))
-            if bias:
-                self.bias = Parameter(creation.empty(self.normalized_shape, dtype=dt, device=device))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        _affine_parameters(self, self.normalized_shape, elementwise_affine, bias, dtype, device)
 
     def reset_parameters(self) -> None:
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, input):
         return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -56,23 +60,10 @@ class GroupNorm(Module):
         if num_channels % num_groups != 0:
             raise ValueError(f"num_channels ({num_channels}) must be divisible by num_groups ({num_groups})")
         self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
-        dt = dtypes.to_dtype(dtype) if dtype is not None else dtypes.default_float
-        if affine:
-            self.weight = Parameter(creation.empty(num_channels, dtype=dt, device=device))
-            if bias:
-                self.bias = Parameter(creation.empty(num_channels, dtype=dt, device=device))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        _affine_parameters(self, (num_channels,), affine, bias, dtype, device)
 
     def reset_parameters(self) -> None:
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, input):
         return group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
