@@ -84,6 +84,37 @@ def as_float(x):
     return x if x.dtype.name in ("float32", "float64") else x.float()
 
 
+def check_strides_and_groups(strides, dilation_rate, groups, filters) -> None:
+    """Keras' constructor checks shared by the convolutions: strides and dilation not both above 1, and
+    filters divisible by groups."""
+    if max(strides) > 1 and max(dilation_rate) > 1:
+        raise ValueError(f"`strides > 1` not supported in conjunction with `dilation_rate > 1`. Received: "
+                         f"strides={strides} and dilation_rate={dilation_rate}")
+    if not isinstance(groups, int) or groups <= 0 or filters % groups:
+        raise ValueError(f"The number of filters must be evenly divisible by the number of groups. Received: "
+                         f"groups={groups}, filters={filters}.")
+
+
+def check_input_rank(layer, input_shape, ndim: int) -> None:
+    if len(input_shape) != ndim:
+        raise ValueError(f"Input 0 of layer \"{layer.name}\" is incompatible with the layer: expected ndim={ndim}, "
+                         f"found ndim={len(input_shape)}. Full shape received: {tuple(input_shape)}")
+
+
+def build_grouped_kernel(layer, input_shape, ndim: int) -> None:
+    """A (grouped) convolution's weights in Keras' layout: kernel ``kernel_size + (in / groups, filters)``
+    and an optional bias."""
+    check_input_rank(layer, input_shape, ndim)
+    channels = input_shape[-1 if layer.data_format == "channels_last" else 1]
+    if channels is None or channels % layer.groups:
+        raise ValueError(f"The number of input channels must be evenly divisible by the number of groups. "
+                         f"Received groups={layer.groups}, but the input has {channels} channels (full input "
+                         f"shape is {tuple(input_shape)}).")
+    layer.kernel = layer.add_weight("kernel", layer.kernel_size + (channels // layer.groups, layer.filters),
+                                    layer.kernel_initializer)
+    layer.bias = layer.add_weight("bias", (layer.filters,), layer.bias_initializer) if layer.use_bias else None
+
+
 class Conv2D(Layer):
     """2-D convolution: ``activation(conv(inputs, kernel) + bias)``; input (N, H, W, C) channels-last (or
     (N, C, H, W) with ``data_format='channels_first'``)."""
@@ -108,29 +139,14 @@ class Conv2D(Layer):
         self.padding = normalize_padding(padding)
         self.data_format = normalize_data_format(data_format)
         self.dilation_rate = normalize_tuple(dilation_rate, 2, "dilation_rate")
-        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise ValueError(f"`strides > 1` not supported in conjunction with `dilation_rate > 1`. Received: "
-                             f"strides={self.strides} and dilation_rate={self.dilation_rate}")
-        if not isinstance(groups, int) or groups <= 0 or filters % groups:
-            raise ValueError(f"The number of filters must be evenly divisible by the number of groups. Received: "
-                             f"groups={groups}, filters={filters}.")
+        check_strides_and_groups(self.strides, self.dilation_rate, groups, filters)
         self.groups = groups
         self.activation = activations.get(activation)
         self.use_bias = use_bias
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
 
     def build(self, input_shape) -> None:
-        if len(input_shape) != 4:
-            raise ValueError(f"Input 0 of layer \"{self.name}\" is incompatible with the layer: expected ndim=4, "
-                             f"found ndim={len(input_shape)}. Full shape received: {tuple(input_shape)}")
-        channels = input_shape[-1 if self.data_format == "channels_last" else 1]
-        if channels is None or channels % self.groups:
-            raise ValueError(f"The number of input channels must be evenly divisible by the number of groups. "
-                             f"Received groups={self.groups}, but the input has {channels} channels (full input "
-                             f"shape is {tuple(input_shape)}).")
-        self.kernel = self.add_weight("kernel", self.kernel_size + (channels // self.groups, self.filters),
-                                      self.kernel_initializer)
-        self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer) if self.use_bias else None
+        build_grouped_kernel(self, input_shape, 4)
 
     def call(self, inputs, training=None):
         if inputs.ndim != 4:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from ... import ops
 from .. import activations
 from .base import Layer
-from .conv import (as_float, from_channels_first, normalize_data_format, normalize_padding, normalize_tuple, pad_hw,
-                   same_padding, to_channels_first)
+from .conv import (as_float, build_grouped_kernel, check_input_rank, check_strides_and_groups, from_channels_first,
+                   normalize_data_format, normalize_padding, normalize_tuple, pad_hw, same_padding, to_channels_first)
 
 
 def _refuse(cls: str, **unsupported) -> None:
@@ -48,29 +48,14 @@ class Conv1D(Layer):
         self.padding = p
         self.data_format = normalize_data_format(data_format)
         self.dilation_rate = normalize_tuple(dilation_rate, 1, "dilation_rate")
-        if self.strides[0] > 1 and self.dilation_rate[0] > 1:
-            raise ValueError(f"`strides > 1` not supported in conjunction with `dilation_rate > 1`. Received: "
-                             f"strides={self.strides} and dilation_rate={self.dilation_rate}")
-        if not isinstance(groups, int) or groups <= 0 or filters % groups:
-            raise ValueError(f"The number of filters must be evenly divisible by the number of groups. Received: "
-                             f"groups={groups}, filters={filters}.")
+        check_strides_and_groups(self.strides, self.dilation_rate, groups, filters)
         self.groups = groups
         self.activation = activations.get(activation)
         self.use_bias = use_bias
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
 
     def build(self, input_shape) -> None:
-        if len(input_shape) != 3:
-            raise ValueError(f"Input 0 of layer \"{self.name}\" is incompatible with the layer: expected ndim=3, "
-                             f"found ndim={len(input_shape)}. Full shape received: {tuple(input_shape)}")
-        channels = input_shape[-1 if self.data_format == "channels_last" else 1]
-        if channels is None or channels % self.groups:
-            raise ValueError(f"The number of input channels must be evenly divisible by the number of groups. "
-                             f"Received groups={self.groups}, but the input has {channels} channels (full input "
-                             f"shape is {tuple(input_shape)}).")
-        self.kernel = self.add_weight("kernel", self.kernel_size + (channels // self.groups, self.filters),
-                                      self.kernel_initializer)
-        self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer) if self.use_bias else None
+        build_grouped_kernel(self, input_shape, 3)
 
     def call(self, inputs, training=None):
         if inputs.ndim != 3:
@@ -143,9 +128,7 @@ class Conv2DTranspose(Layer):
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
 
     def build(self, input_shape) -> None:
-        if len(input_shape) != 4:
-            raise ValueError(f"Input 0 of layer \"{self.name}\" is incompatible with the layer: expected ndim=4, "
-                             f"found ndim={len(input_shape)}. Full shape received: {tuple(input_shape)}")
+        check_input_rank(self, input_shape, 4)
         channels = input_shape[-1 if self.data_format == "channels_last" else 1]
         if channels is None:
             raise ValueError(f"Conv2DTranspose {self.name}: the channel dimension of the inputs must be known")
