@@ -33,6 +33,18 @@ def signed_grad(grad: Tensor, p, maximize: bool):
     return -g if maximize else g.copy()
 
 
+def weight_decay_(p, g, weight_decay: float, lr: float = 0.0, decoupled: bool = False) -> None:
+    """torch's weight decay, in place: the parameter shrinks by ``1 - lr * weight_decay`` (decoupled, as in
+    AdamW / NAdamW) or ``weight_decay * param`` joins the gradient ``g`` (L2)."""
+    if weight_decay == 0:
+        return
+    dt = p.dtype.type
+    if decoupled:
+        p *= dt(1 - lr * weight_decay)
+    else:
+        g += dt(weight_decay) * p
+
+
 def check_betas(betas) -> None:
     if not 0.0 <= betas[0] < 1.0:
         raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")

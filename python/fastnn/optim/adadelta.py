@@ -5,7 +5,7 @@ from typing import Any, Callable, Iterable
 
 from .._tensor import Tensor
 from ._functional import _check_lists, _mark_written, _per_tensor
-from ._state import check_nonnegative, refuse, scalar_state, signed_grad, zeros_state
+from ._state import check_nonnegative, refuse, scalar_state, signed_grad, weight_decay_, zeros_state
 from .optimizer import Optimizer
 
 
@@ -61,8 +61,7 @@ def adadelta(params: list[Tensor], grads: list[Tensor], square_avgs: list[Tensor
         dt = p.dtype.type  # scalars in the parameter's dtype, as torch's float32 kernels take them
         state_steps[i]._data[...] += 1
         g = signed_grad(grads[i], p, maximize)
-        if weight_decay != 0:
-            g += dt(weight_decay) * p
+        weight_decay_(p, g, weight_decay)
         sq, acc = square_avgs[i]._data, acc_deltas[i]._data
         sq *= dt(rho)
         sq += dt(1 - rho) * g * g

@@ -5,7 +5,7 @@ from typing import Any, Callable, Iterable
 
 from .._tensor import Tensor
 from ._functional import _check_lists, _mark_written, _per_tensor
-from ._state import check_betas, check_nonnegative, lerp_, refuse, scalar_state, signed_grad, zeros_state
+from ._state import check_betas, check_nonnegative, lerp_, refuse, scalar_state, signed_grad, weight_decay_, zeros_state
 from .optimizer import Optimizer
 
 
@@ -58,8 +58,7 @@ def adamax(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor], ex
         step_arr = state_steps[i]._data
         step_arr[...] += 1
         g = signed_grad(grads[i], p, maximize)
-        if weight_decay != 0:
-            g += dt(weight_decay) * p
+        weight_decay_(p, g, weight_decay)
         m, u = exp_avgs[i]._data, exp_infs[i]._data
         lerp_(m, g, dt(1 - beta1))
         u *= dt(beta2)

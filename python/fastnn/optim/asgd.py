@@ -5,7 +5,7 @@ from typing import Any, Callable, Iterable
 
 from .._tensor import Tensor
 from ._functional import _check_lists, _mark_written, _per_tensor
-from ._state import check_nonnegative, refuse, scalar_state, signed_grad, zeros_state
+from ._state import check_nonnegative, refuse, scalar_state, signed_grad, weight_decay_, zeros_state
 from .optimizer import Optimizer
 
 
@@ -58,8 +58,7 @@ def asgd(params: list[Tensor], grads: list[Tensor], axs: list[Tensor], mus: list
         step_arr = state_steps[i]._data
         step_arr[...] += 1
         g = signed_grad(grads[i], p, maximize)
-        if weight_decay != 0:
-            g += dt(weight_decay) * p
+        weight_decay_(p, g, weight_decay)
         eta = float(etas[i]._data)
         p *= dt(1 - lambd * eta)
         p += dt(-eta) * g

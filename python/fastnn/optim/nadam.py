@@ -5,7 +5,7 @@ from typing import Any, Callable, Iterable
 
 from .._tensor import Tensor
 from ._functional import _check_lists, _mark_written, _per_tensor
-from ._state import check_betas, check_nonnegative, lerp_, refuse, scalar_state, signed_grad, zeros_state
+from ._state import check_betas, check_nonnegative, lerp_, refuse, scalar_state, signed_grad, weight_decay_, zeros_state
 from .optimizer import Optimizer
 
 
@@ -72,11 +72,7 @@ def nadam(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor], exp
         step_arr[...] += 1
         step = float(step_arr)
         g = signed_grad(grads[i], p, maximize)
-        if weight_decay != 0:
-            if decoupled_weight_decay:
-                p *= dt(1 - lr * weight_decay)
-            else:
-                g += dt(weight_decay) * p
+        weight_decay_(p, g, weight_decay, lr, decoupled_weight_decay)
         mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * momentum_decay))
         mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * momentum_decay))
         mu_arr = mu_products[i]._data

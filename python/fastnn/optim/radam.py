@@ -6,7 +6,7 @@ from typing import Any, Callable, Iterable
 
 from .._tensor import Tensor
 from ._functional import _check_lists, _mark_written, _per_tensor
-from ._state import check_betas, check_nonnegative, lerp_, refuse, scalar_state, signed_grad, zeros_state
+from ._state import check_betas, check_nonnegative, lerp_, refuse, scalar_state, signed_grad, weight_decay_, zeros_state
 from .optimizer import Optimizer
 
 
@@ -66,11 +66,7 @@ def radam(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor], exp
         step_arr[...] += 1
         step = float(step_arr)
         g = signed_grad(grads[i], p, maximize)
-        if weight_decay != 0:
-            if decoupled_weight_decay:
-                p *= dt(1 - lr * weight_decay)
-            else:
-                g += dt(weight_decay) * p
+        weight_decay_(p, g, weight_decay, lr, decoupled_weight_decay)
         m, v = exp_avgs[i]._data, exp_avg_sqs[i]._data
         lerp_(m, g, dt(1 - beta1))
         v *= dt(beta2)
