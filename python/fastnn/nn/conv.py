@@ -26,6 +26,23 @@ def _pair(v, name: str):
     raise TypeError(f"Conv2d: {name} must be an int or a pair of ints, got {v!r}")
 
 
+def _check_conv_args(in_channels, out_channels, groups, padding, stride, padding_mode) -> None:
+    """torch's _ConvNd constructor checks (ValueErrors with its texts), shared by every conv module."""
+    if groups <= 0:
+        raise ValueError("groups must be a positive integer")
+    if in_channels % groups != 0:
+        raise ValueError("in_channels must be divisible by groups")
+    if out_channels % groups != 0:
+        raise ValueError("out_channels must be divisible by groups")
+    if isinstance(padding, str):
+        if padding not in ("same", "valid"):
+            raise ValueError(f"Invalid padding string {padding!r}, should be one of {{'same', 'valid'}}")
+        if padding == "same" and any(s != 1 for s in stride):
+            raise ValueError("padding='same' is not supported for strided convolutions")
+    if padding_mode not in _PADDING_MODES:
+        raise ValueError(f"padding_mode must be one of {_PADDING_MODES}, but got padding_mode='{padding_mode}'")
+
+
 class Conv2d(Module):
     """2-D convolution over (N, C_in, H, W) or (C_in, H, W) input, as torch.nn.Conv2d: weight
     (out_channels, in_channels / groups, kH, kW), bias (out_channels), both initialised as torch does
@@ -37,21 +54,9 @@ class Conv2d(Module):
         super().__init__()
         kernel_size, stride, dilation = _pair(kernel_size, "kernel_size"), _pair(stride, "stride"), \
             _pair(dilation, "dilation")
-        if groups <= 0:
-            raise ValueError("groups must be a positive integer")
-        if in_channels % groups != 0:
-            raise ValueError("in_channels must be divisible by groups")
-        if out_channels % groups != 0:
-            raise ValueError("out_channels must be divisible by groups")
-        if isinstance(padding, str):
-            if padding not in ("same", "valid"):
-                raise ValueError(f"Invalid padding string {padding!r}, should be one of {{'same', 'valid'}}")
-            if padding == "same" and any(s != 1 for s in stride):
-                raise ValueError("padding='same' is not supported for strided convolutions")
-        else:
+        _check_conv_args(in_channels, out_channels, groups, padding, stride, padding_mode)
+        if not isinstance(padding, str):
             padding = _pair(padding, "padding")
-        if padding_mode not in _PADDING_MODES:
-            raise ValueError(f"padding_mode must be one of {_PADDING_MODES}, but got padding_mode='{padding_mode}'")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride, self.padding, self.dilation = kernel_size, stride, padding, dilation
         self.transposed = False
@@ -131,21 +136,9 @@ class _ConvNd(Module):
         nd, cls = self._nd, type(self).__name__
         kernel_size, stride = _ntuple(kernel_size, nd, "kernel_size", cls), _ntuple(stride, nd, "stride", cls)
         dilation = _ntuple(dilation, nd, "dilation", cls)
-        if groups <= 0:
-            raise ValueError("groups must be a positive integer")
-        if in_channels % groups != 0:
-            raise ValueError("in_channels must be divisible by groups")
-        if out_channels % groups != 0:
-            raise ValueError("out_channels must be divisible by groups")
-        if isinstance(padding, str):
-            if padding not in ("same", "valid"):
-                raise ValueError(f"Invalid padding string {padding!r}, should be one of {{'same', 'valid'}}")
-            if padding == "same" and any(s != 1 for s in stride):
-                raise ValueError("padding='same' is not supported for strided convolutions")
-        else:
+        _check_conv_args(in_channels, out_channels, groups, padding, stride, padding_mode)
+        if not isinstance(padding, str):
             padding = _ntuple(padding, nd, "padding", cls)
-        if padding_mode not in _PADDING_MODES:
-            raise ValueError(f"padding_mode must be one of {_PADDING_MODES}, but got padding_mode='{padding_mode}'")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride, self.padding, self.dilation = kernel_size, stride, padding, dilation
         self.transposed = self._transposed
