@@ -1,0 +1,78 @@
+"""Keras' accuracy metrics: the running (weighted) mean of keras.metrics' accuracy functions."""
+from __future__ import annotations
+
+from . import metrics_functions as fns
+from .metrics_base import MeanMetricWrapper
+
+
+class _Wrapped(MeanMetricWrapper):
+    """A MeanMetricWrapper whose config is its name, dtype and the attributes named in ``_config``."""
+
+    _config: tuple = ()
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "dtype": self.dtype, **{k: getattr(self, k) for k in self._config}}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+class Accuracy(_Wrapped):
+    """How often predictions equal the labels."""
+
+    def __init__(self, name="accuracy", dtype=None):
+        super().__init__(fn=fns.accuracy, name=name, dtype=dtype)
+
+
+class BinaryAccuracy(_Wrapped):
+    """How often thresholded predictions (``> threshold``) equal binary labels."""
+
+    _config = ("threshold",)
+
+    def __init__(self, name="binary_accuracy", dtype=None, threshold=0.5):
+        super().__init__(fn=fns.binary_accuracy, name=name, dtype=dtype, threshold=threshold)
+        self.threshold = threshold
+
+
+class CategoricalAccuracy(_Wrapped):
+    """How often the predictions' argmax equals the one-hot labels' argmax."""
+
+    def __init__(self, name="categorical_accuracy", dtype=None):
+        super().__init__(fn=fns.categorical_accuracy, name=name, dtype=dtype)
+
+
+class SparseCategoricalAccuracy(_Wrapped):
+    """How often the predictions' argmax equals integer labels."""
+
+    def __init__(self, name="sparse_categorical_accuracy", dtype=None):
+        super().__init__(fn=fns.sparse_categorical_accuracy, name=name, dtype=dtype)
+
+
+class TopKCategoricalAccuracy(_Wrapped):
+    """How often the one-hot label is among the ``k`` highest predictions."""
+
+    _config = ("k",)
+
+    def __init__(self, k=5, name="top_k_categorical_accuracy", dtype=None):
+        super().__init__(fn=fns.top_k_categorical_accuracy, name=name, dtype=dtype, k=k)
+        self.k = k
+
+
+class SparseTopKCategoricalAccuracy(_Wrapped):
+    """How often the integer label is among the ``k`` highest predictions (or, with ``from_sorted_ids``,
+    among the first ``k`` of the predicted ids)."""
+
+    _config = ("k",)
+
+    def __init__(self, k=5, name="sparse_top_k_categorical_accuracy", dtype=None, from_sorted_ids=False):
+        super().__init__(fn=fns.sparse_top_k_categorical_accuracy, name=name, dtype=dtype, k=k,
+                         from_sorted_ids=from_sorted_ids)
+        self.k = k
+        self.from_sorted_ids = from_sorted_ids
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        if self.from_sorted_ids:  # Keras writes the flag only when it is set
+            config["from_sorted_ids"] = True
+        return config
