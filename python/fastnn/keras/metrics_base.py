@@ -345,12 +345,13 @@ class MeanMetricWrapper(Mean):
         self._fn_kwargs = kwargs
 
     def _mask(self, y_true, y_pred):
-        """Entries the function leaves out of the mean (Keras' masked values); None: none."""
+        """Entries the function masks out (Keras' mask on its values), zeroing their weights; None: none."""
         return None
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         values = self._fn(y_true, y_pred, **self._fn_kwargs)
-        sample_weight = apply_mask(sample_weight, self._mask(y_true, y_pred), self.dtype)
+        if sample_weight is not None:  # Keras applies the values' mask only to given weights
+            sample_weight = apply_mask(sample_weight, self._mask(y_true, y_pred), self.dtype)
         return super().update_state(values, sample_weight=sample_weight)
 
     def get_config(self) -> dict:

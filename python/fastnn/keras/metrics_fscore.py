@@ -66,8 +66,6 @@ class FBetaScore(Metric):
         self.intermediate_weights.assign(self.intermediate_weights + wsum(y_true))
 
     def result(self):
-        if not self._built:
-            return fastnn.zeros((), dtype=fastnn.float32)
         tp, fp, fn = self.true_positives.value, self.false_positives.value, self.false_negatives.value
         precision = tp / (tp + fp + EPSILON)
         recall = tp / (tp + fn + EPSILON)
