@@ -126,12 +126,14 @@ class TrainingMixin:
     stop_training = False
 
     # ---- compile ----------------------------------------------------------------------------------------
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, **kwargs) -> None:
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, weighted_metrics=None,
+                **kwargs) -> None:
         ignored = set(kwargs) - {"run_eagerly", "jit_compile", "steps_per_execution", "auto_scale_loss"}
         if ignored:
             raise TypeError(f"compile() got unexpected keyword arguments {sorted(ignored)}")
         self.optimizer = optimizers_mod.get(optimizer)
         self._loss_spec, self._metric_spec, self._loss_weights = loss, metrics, loss_weights
+        self._weighted_metric_spec = weighted_metrics
         self.compiled = True
         self._compiled_losses = None  # resolved once the outputs are known (first batch)
 
@@ -149,22 +151,28 @@ class TrainingMixin:
         if isinstance(weights, dict):
             weights = [weights.get(n, 1.0) for n in names]
         self._compiled_loss_weights = list(weights) if weights is not None else [1.0] * len(y_pred_list)
-        mspec = self._metric_spec or []
-        if isinstance(mspec, dict):
-            per_output = [_as_list(mspec.get(n)) for n in names]
-        elif mspec and isinstance(mspec[0], (list, tuple)):
-            per_output = [list(m) for m in mspec]
-        else:
-            per_output = [list(mspec)] * len(y_pred_list)
         self._compiled_metrics = []
+        self._weighted_metric_ids = set()  # compiled `weighted_metrics` see the sample weights; `metrics` do not
         self._output_loss_sums = [[0.0, 0] for _ in y_pred_list]
-        for i, (ms, loss, yp) in enumerate(zip(per_output, self._compiled_losses, y_pred_list)):
-            prefix = f"{names[i]}_" if len(y_pred_list) > 1 else ""
-            for m in ms:
-                metric = metrics_mod.get(m, losses_mod.canonical_name(loss), tuple(yp.shape))
-                if isinstance(m, metrics_mod.Metric):
-                    metric = copy.deepcopy(m) if i else m
-                self._compiled_metrics.append((i, prefix + metric.name, metric))
+        seen: dict = {}
+        for weighted, mspec in ((False, self._metric_spec), (True, getattr(self, "_weighted_metric_spec", None))):
+            mspec = mspec or []
+            if isinstance(mspec, dict):
+                per_output = [_as_list(mspec.get(n)) for n in names]
+            elif mspec and isinstance(mspec[0], (list, tuple)):
+                per_output = [list(m) for m in mspec]
+            else:
+                per_output = [list(mspec)] * len(y_pred_list)
+            for i, (ms, loss, yp) in enumerate(zip(per_output, self._compiled_losses, y_pred_list)):
+                prefix = f"{names[i]}_" if len(y_pred_list) > 1 else ""
+                for m in ms:
+                    metric = metrics_mod.get(m, losses_mod.canonical_name(loss), tuple(yp.shape))
+                    if isinstance(m, metrics_mod.Metric):
+                        metric = copy.deepcopy(m) if i or weighted else m
+                    name = _log_name(prefix, metric.name, weighted, seen)
+                    self._compiled_metrics.append((i, name, metric))
+                    if weighted:
+                        self._weighted_metric_ids.add(id(metric))
 
     def output_names(self, n: int) -> list[str]:
         return [f"output_{i}" for i in range(n)] if n > 1 else ["output"]
@@ -187,8 +195,9 @@ class TrainingMixin:
         return total
 
     def _update_metrics(self, y_pred_list, ys, sample_weight) -> None:
+        weighted = getattr(self, "_weighted_metric_ids", ())
         for i, _, metric in self._compiled_metrics:
-            metric.update_state(ys[i], y_pred_list[i], sample_weight)
+            metric.update_state(ys[i], y_pred_list[i], sample_weight if id(metric) in weighted else None)
 
     def _metric_logs(self) -> dict:
         logs = {}
@@ -239,7 +248,7 @@ class TrainingMixin:
 
             warnings.warn(f"the training loss is {value}: check the learning rate and the inputs", stacklevel=2)
         with no_grad():
-            self._update_metrics([p.detach() for p in y_pred], y_list, sample_weight)
+            self._update_metrics([p.detach() for p in y_pred], y_list, sw)
         return value
 
     def _ensure_ready(self, x) -> None:
@@ -368,6 +377,19 @@ class TrainingMixin:
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict: bool = False):
         return self.evaluate(x, y, batch_size=_batch_len(x), verbose=0, sample_weight=sample_weight,
                              return_dict=return_dict)
+
+
+def _log_name(prefix: str, name: str, weighted: bool, seen: dict) -> str:
+    """A compiled metric's key in the logs, unique as Keras makes it: a repeated name gets _1, _2, ...; a
+    weighted metric whose name is taken becomes weighted_<name>."""
+    key = prefix + name
+    if key in seen and weighted:
+        key = f"{prefix}weighted_{name}"
+    if key in seen:
+        seen[key] += 1
+        return f"{key}_{seen[key] - 1}"
+    seen[key] = 1
+    return key
 
 
 def _host(t: Tensor) -> np.ndarray:
