@@ -192,6 +192,30 @@ def test_weighted_metrics_see_sample_and_class_weights_as_keras():
         assert got[k] == pytest.approx(want[k], rel=2e-4, abs=1e-5), k
 
 
+def test_accuracy_variant_follows_keras_shape_rule():
+    x = RNG.standard_normal((32, 5)).astype(np.float32)
+    multi_label = RNG.integers(0, 2, (32, 4)).astype(np.float32)
+    ours, theirs = _twins(4, "sigmoid", "binary_crossentropy", lambda ns: ["accuracy"])
+    _same_history(ours, theirs, x, multi_label)  # Keras: categorical accuracy for (N, 4) targets and outputs
+    assert isinstance(ours._compiled_metrics[0][2], fk.metrics.CategoricalAccuracy)
+    sparse = RNG.integers(0, 4, 32)
+    ours, theirs = _twins(4, "softmax", lambda t, p: keras.ops.mean(p) if not isinstance(p, fastnn.Tensor)
+                          else p.mean(), lambda ns: ["acc"])
+    _same_history(ours, theirs, x, sparse)  # a custom loss: the targets' rank says sparse
+    assert isinstance(ours._compiled_metrics[0][2], fk.metrics.SparseCategoricalAccuracy)
+
+
+def test_stateless_forms_leave_the_metric_state():
+    m = fk.metrics.Mean()
+    m.update_state([1.0, 3.0])
+    state = m.stateless_update_state([fastnn.tensor(10.0), fastnn.tensor(2.0)], [4.0, 6.0])
+    assert [float(v) for v in state] == [20.0, 4.0] and float(m.stateless_result(state)) == 5.0
+    assert [float(v) for v in m.stateless_reset_state()] == [0.0, 0.0]
+    assert float(m.result()) == 2.0
+    with pytest.raises(ValueError, match="1:1"):
+        m.stateless_result([fastnn.tensor(1.0)])
+
+
 def test_one_hot_model_accuracy_is_categorical():
     x = RNG.standard_normal((48, 5)).astype(np.float32)
     y = np.eye(6, dtype=np.float32)[RNG.integers(0, 6, 48)]

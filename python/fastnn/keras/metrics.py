@@ -12,7 +12,7 @@ import inspect
 
 from .layers.base import snake_case
 from .metrics_accuracy import (Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
-                               SparseTopKCategoricalAccuracy, TopKCategoricalAccuracy)
+                               SparseTopKCategoricalAccuracy, TopKCategoricalAccuracy, compile_accuracy)
 from .metrics_base import Mean, MeanMetricWrapper, Metric, Sum, Variable
 from .metrics_confusion import (AUC, FalseNegatives, FalsePositives, Precision, PrecisionAtRecall, Recall,
                                 RecallAtPrecision, SensitivityAtSpecificity, SpecificityAtSensitivity, TrueNegatives,
@@ -134,19 +134,14 @@ def get(identifier, loss_name: str | None = None, output_shape=None):
 
     Given ``loss_name`` / ``output_shape`` (the training loop's compile-time call), it resolves as Keras'
     ``compile(metrics=[...])`` does: 'accuracy'/'acc' become the binary, sparse categorical or categorical
-    accuracy that fits the loss and output, a string names the metric it gives, and a function is wrapped
-    in a ``MeanMetricWrapper`` named after it."""
+    accuracy that fits the targets and outputs (settled on the first batch), a string names the metric it
+    gives, and a function is wrapped in a ``MeanMetricWrapper`` named after it."""
     if loss_name is None and output_shape is None:
         return _keras_get(identifier)
     if identifier is None:
         raise ValueError("Expected metric, received `None`")
-    loss_name = loss_name or ""
     if isinstance(identifier, str) and identifier.lower() in ("accuracy", "acc"):
-        if "binary" in loss_name or "hinge" in loss_name or (output_shape and output_shape[-1] == 1):
-            return BinaryAccuracy(name=identifier)
-        if "sparse" in loss_name:
-            return SparseCategoricalAccuracy(name=identifier)
-        return CategoricalAccuracy(name=identifier)
+        return compile_accuracy(identifier, loss_name or "", output_shape)
     obj = _keras_get(identifier)
     if not isinstance(obj, Metric):
         obj = MeanMetricWrapper(obj, name=snake_case(getattr(obj, "__name__", type(obj).__name__)))

@@ -76,3 +76,33 @@ class SparseTopKCategoricalAccuracy(_Wrapped):
         if self.from_sorted_ids:  # Keras writes the flag only when it is set
             config["from_sorted_ids"] = True
         return config
+
+
+def compile_accuracy(identifier: str, loss_name: str, output_shape) -> MeanMetricWrapper:
+    """compile's 'accuracy' / 'acc': binary, sparse categorical or categorical accuracy, named ``identifier``.
+    Keras decides from the targets' and outputs' shapes; the loss and output shape give a first choice,
+    and the first batch's targets settle it as Keras' rule does."""
+    if (output_shape and output_shape[-1] == 1) or (not output_shape and ("binary" in loss_name
+                                                                           or "hinge" in loss_name)):
+        m = BinaryAccuracy(name=identifier)
+    elif "sparse" in loss_name:
+        m = SparseCategoricalAccuracy(name=identifier)
+    else:
+        m = CategoricalAccuracy(name=identifier)
+    m._on_first_update = _settle_accuracy
+    return m
+
+
+def _settle_accuracy(metric, y_true, y_pred) -> None:
+    """Keras' rule: binary when the output has one unit, sparse when the targets have a lower rank (or one
+    unit against several outputs), categorical otherwise."""
+    t_shape = tuple(fns.as_tensor(y_true).shape)
+    p_shape = tuple(fns.as_tensor(y_pred).shape)
+    if p_shape[-1] == 1:
+        cls, fn, kwargs = BinaryAccuracy, fns.binary_accuracy, {"threshold": 0.5}
+        metric.threshold = 0.5
+    elif len(t_shape) < len(p_shape) or (t_shape[-1] == 1 and p_shape[-1] > 1):
+        cls, fn, kwargs = SparseCategoricalAccuracy, fns.sparse_categorical_accuracy, {}
+    else:
+        cls, fn, kwargs = CategoricalAccuracy, fns.categorical_accuracy, {}
+    metric.__class__, metric._fn, metric._fn_kwargs = cls, fn, kwargs
