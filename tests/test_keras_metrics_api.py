@@ -93,6 +93,9 @@ def test_variables_state_and_copies():
     v = m.add_variable(shape=(2,), initializer="ones", name="acc")
     w = m.add_weight(shape=(), initializer="zeros", name="n", dtype="int32")
     m.inner = fk.metrics.Mean(name="inner")
+    keras_style = m.add_variable(shape=(2,), initializer=lambda shape, dtype=None: np.full(shape, 4.0), name="k")
+    assert keras_style.numpy().tolist() == [4.0, 4.0]
+    del m._variables[-1]
     assert m.variables == [v, w] + m.inner.variables and len(m.variables) == 4
     assert v.path == "outer/acc" and w.dtype == fastnn.int32 and v.trainable is False
     assert v.numpy().tolist() == [1.0, 1.0]

@@ -13,7 +13,7 @@ import inspect
 from .layers.base import snake_case
 from .metrics_accuracy import (Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
                                SparseTopKCategoricalAccuracy, TopKCategoricalAccuracy, compile_accuracy)
-from .metrics_base import Mean, MeanMetricWrapper, Metric, Sum, Variable
+from .metrics_base import Mean, MeanMetricWrapper, Metric, Sum
 from .metrics_confusion import (AUC, FalseNegatives, FalsePositives, Precision, PrecisionAtRecall, Recall,
                                 RecallAtPrecision, SensitivityAtSpecificity, SpecificityAtSensitivity, TrueNegatives,
                                 TruePositives)
@@ -41,7 +41,7 @@ __all__ = [
     "Precision", "PrecisionAtRecall", "R2Score", "Recall", "RecallAtPrecision", "RootMeanSquaredError",
     "SensitivityAtSpecificity", "SparseCategoricalAccuracy", "SparseCategoricalCrossentropy",
     "SparseTopKCategoricalAccuracy", "SpecificityAtSensitivity", "SquaredHinge", "Sum", "TopKCategoricalAccuracy",
-    "TrueNegatives", "TruePositives", "Variable", "binary_accuracy", "binary_crossentropy",
+    "TrueNegatives", "TruePositives", "binary_accuracy", "binary_crossentropy",
     "binary_focal_crossentropy", "categorical_accuracy", "categorical_crossentropy", "categorical_focal_crossentropy",
     "categorical_hinge", "concordance_correlation", "deserialize", "get", "hinge", "huber", "kl_divergence",
     "log_cosh", "mean_absolute_error", "mean_absolute_percentage_error", "mean_squared_error",

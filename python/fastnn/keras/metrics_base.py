@@ -9,6 +9,7 @@ given (a model on a GPU counts there; nothing is brought to the host until a cal
 from __future__ import annotations
 
 import functools
+import inspect
 
 import fastnn
 
@@ -67,12 +68,18 @@ class Variable(Tensor):
             raise ValueError(f"Invalid value for argument `aggregation`: {aggregation!r}. Expected one of "
                              "'none', 'mean', 'sum', 'only_first_replica'")
         self.aggregation = aggregation
-        if isinstance(initializer, str) or callable(initializer):
-            if not (isinstance(initializer, str) and initializer.lower() == "zeros"):
+        if isinstance(initializer, str):
+            if initializer.lower() != "zeros":
                 from . import initializers
 
                 with no_grad():
                     initializers.get(initializer)(self)
+        elif callable(initializer):
+            if _takes_shape(initializer):  # Keras' form: initializer(shape, dtype) -> the value
+                self.assign(initializer(shape, dtype=dtype_name(dtype)))
+            else:  # fastnn.keras.initializers' form: fills the tensor in place
+                with no_grad():
+                    initializer(self)
         elif initializer is not None:  # a value
             self.assign(initializer)
 
@@ -117,6 +124,14 @@ class Variable(Tensor):
         val = self.numpy()
         return (f"<Variable path={self.path}, shape={tuple(self.shape)}, dtype={dtype_name(self.dtype)}, "
                 f"value={val.tolist() if val.size <= 8 else '...'}>")
+
+
+def _takes_shape(fn) -> bool:
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return "shape" in params
 
 
 def _rebuild_variable(value, name, path, trainable, aggregation):
