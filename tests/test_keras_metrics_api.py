@@ -227,6 +227,10 @@ def test_one_hot_model_accuracy_is_categorical():
                                       ns.metrics.F1Score(average="macro")])
     _same_history(ours, theirs, x, y)
     assert isinstance(fk.metrics.get("accuracy", "categorical_crossentropy", (None, 6)), fk.metrics.CategoricalAccuracy)
+    per_class = lambda ns: [ns.metrics.F1Score(), ns.metrics.Precision(thresholds=[0.2, 0.5])]  # noqa: E731
+    ours, theirs = _twins(6, "softmax", "categorical_crossentropy", per_class)
+    hist = _same_history(ours, theirs, x, y)  # per-class results are arrays in the history, as Keras'
+    assert isinstance(hist["f1_score"][0], np.ndarray) and hist["precision"][0].shape == (2,)
 
 
 def test_serialize_deserialize_and_get_follow_keras():

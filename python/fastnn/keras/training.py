@@ -205,7 +205,7 @@ class TrainingMixin:
             names = self.output_names(len(self._compiled_losses))
             logs = {f"{n}_loss": (acc[0] / acc[1] if acc[1] else 0.0)
                     for n, acc in zip(names, self._output_loss_sums)}
-        logs.update({name: float(m.result()) for _, name, m in self._compiled_metrics})
+        logs.update({name: _log_value(m.result()) for _, name, m in self._compiled_metrics})
         return logs
 
     def _reset_metrics(self) -> None:
@@ -390,6 +390,13 @@ def _log_name(prefix: str, name: str, weighted: bool, seen: dict) -> str:
         return f"{key}_{seen[key] - 1}"
     seen[key] = 1
     return key
+
+
+def _log_value(result):
+    """A metric result in the logs: a Python float, or a host array for per-class results (as Keras')."""
+    if isinstance(result, Tensor) and result.numel() != 1:
+        return _host(result.detach())
+    return float(result)
 
 
 def _host(t: Tensor) -> np.ndarray:
