@@ -81,7 +81,8 @@ class OrthogonalRegularizer(Regularizer):
 
     def __call__(self, x):
         if x.ndim != 2:
-            raise ValueError(f"Inputs to OrthogonalRegularizer must have rank 2. Received: inputs.shape={tuple(x.shape)}")
+            raise ValueError("Inputs to OrthogonalRegularizer must have rank 2. Received: "
+                             f"inputs.shape={tuple(x.shape)}")
         v = x if self.mode == "rows" else x.t()
         # Keras' normalize: x / sqrt(max(sum(x^2), eps)), eps = 1e-12 squared-norm floor
         v = v / (v * v).sum(dim=1, keepdim=True).clamp(min=1e-12).sqrt()
