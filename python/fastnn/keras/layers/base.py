@@ -20,6 +20,7 @@ from ..._tensor import Tensor
 
 _name_counts: defaultdict = defaultdict(int)
 _call_depth = 0  # nesting of eager layer calls: the outermost clears the add_loss values of the last one
+_call_training = None  # the training value of the enclosing call, which nested calls inherit
 _creation_order = itertools.count()  # model.summary lists layers of equal depth in creation order
 
 
@@ -316,14 +317,21 @@ class Layer(Module):
             return self._call_symbolic(inputs, **kwargs)
         if isinstance(inputs, np.ndarray):
             inputs = creation.tensor(inputs)
-        global _call_depth
+        global _call_depth, _call_training
         if _call_depth == 0:  # an outermost call starts a fresh set of add_loss values, as in Keras
             self._clear_losses()
+        outer_training = _call_training
+        if kwargs.get("training") is None:
+            if outer_training is not None:  # Keras' call context: inner layers inherit the outer training
+                kwargs["training"] = outer_training
+        else:
+            _call_training = kwargs["training"]
         _call_depth += 1
         try:
             outputs = super().__call__(inputs, *args, **kwargs)
         finally:
             _call_depth -= 1
+            _call_training = outer_training
         reg = self.__dict__.get("activity_regularizer")
         if reg is not None:
             for out in (outputs if isinstance(outputs, (list, tuple)) else [outputs]):
