@@ -200,12 +200,12 @@ def test_accuracy_variant_follows_keras_shape_rule():
     multi_label = RNG.integers(0, 2, (32, 4)).astype(np.float32)
     ours, theirs = _twins(4, "sigmoid", "binary_crossentropy", lambda ns: ["accuracy"])
     _same_history(ours, theirs, x, multi_label)  # Keras: categorical accuracy for (N, 4) targets and outputs
-    assert isinstance(ours._compiled_metrics[0][2], fk.metrics.CategoricalAccuracy)
+    assert isinstance(ours._compile_metrics.entries[0][2], fk.metrics.CategoricalAccuracy)
     sparse = RNG.integers(0, 4, 32)
     ours, theirs = _twins(4, "softmax", lambda t, p: keras.ops.mean(p) if not isinstance(p, fastnn.Tensor)
                           else p.mean(), lambda ns: ["acc"])
     _same_history(ours, theirs, x, sparse)  # a custom loss: the targets' rank says sparse
-    assert isinstance(ours._compiled_metrics[0][2], fk.metrics.SparseCategoricalAccuracy)
+    assert isinstance(ours._compile_metrics.entries[0][2], fk.metrics.SparseCategoricalAccuracy)
 
 
 def test_stateless_forms_leave_the_metric_state():
@@ -227,10 +227,10 @@ def test_one_hot_model_accuracy_is_categorical():
                                       ns.metrics.F1Score(average="macro")])
     _same_history(ours, theirs, x, y)
     assert isinstance(fk.metrics.get("accuracy", "categorical_crossentropy", (None, 6)), fk.metrics.CategoricalAccuracy)
-    per_class = lambda ns: [ns.metrics.F1Score(), ns.metrics.Precision(thresholds=[0.2, 0.5])]  # noqa: E731
+    per_class = lambda ns: [ns.metrics.F1Score(), ns.metrics.Precision(thresholds=[0.2, 0.5], name="p")]  # noqa: E731
     ours, theirs = _twins(6, "softmax", "categorical_crossentropy", per_class)
     hist = _same_history(ours, theirs, x, y)  # per-class results are arrays in the history, as Keras'
-    assert isinstance(hist["f1_score"][0], np.ndarray) and hist["precision"][0].shape == (2,)
+    assert isinstance(hist["f1_score"][0], np.ndarray) and hist["p"][0].shape == (2,)
 
 
 def test_serialize_deserialize_and_get_follow_keras():
