@@ -261,6 +261,12 @@ def test_serialize_deserialize_and_get_follow_keras():
         with pytest.raises(ValueError, match="Could not interpret metric identifier"):
             keras.metrics.get(bad)
     assert fk.metrics.deserialize("mse").name == "mean_squared_error"
+    custom = _binary_true_positives(fk)
+    conf = fk.metrics.serialize(custom(name="btp"))
+    assert conf["class_name"] == "BinaryTruePositives" and conf["config"] == {"name": "btp", "dtype": "float32"}
+    assert type(fk.metrics.deserialize(conf, custom_objects={"BinaryTruePositives": custom})) is custom
+    with pytest.raises(TypeError, match="Could not locate class 'BinaryTruePositives'"):
+        fk.metrics.deserialize(conf)
 
 
 @pytest.mark.parametrize("make", [

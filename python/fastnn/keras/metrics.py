@@ -106,11 +106,10 @@ def deserialize(config, custom_objects=None):
         raise ValueError(f"Could not interpret serialized metric: {config!r}")
     if config["class_name"] == "function":
         return deserialize_function(config, custom)
-    name = config["class_name"]
-    cls = custom.get(name) or custom.get(config.get("registered_name") or "") or ALL_OBJECTS_DICT.get(name)
-    if cls is None:
-        raise TypeError(f"Could not locate class '{name}'. Make sure custom classes are decorated with "
-                        "`@keras.saving.register_keras_serializable()` or passed in `custom_objects`.")
+    from .config_lib import find_class  # custom_objects, the registered classes, then keras.metrics
+
+    cls = find_class(config.get("module") or "keras.metrics", config["class_name"], config.get("registered_name"),
+                     custom)
     return cls.from_config(config.get("config", {}))
 
 
