@@ -72,6 +72,7 @@ def _categorical_true_positives(ns):
 
 
 def test_user_subclass_matches_keras_directly():
+    assert fk.Metric is fk.metrics.Metric and keras.Metric is keras.metrics.Metric
     ours, theirs = _binary_true_positives(fk)(), _binary_true_positives(keras)()
     for _ in range(3):
         yt, yp = RNG.integers(0, 2, 10), RNG.integers(0, 2, 10)

@@ -8,3 +8,4 @@ from . import ops
 from .layers import Input
 from .models import Model, Sequential, load_model
 from . import constraints, regularizers
+from .metrics import Metric
