@@ -294,6 +294,7 @@ def test_constructor_errors_match_keras(make):
     assert str(ours.value).split(".")[0].split(":")[0] == str(theirs.value).split(".")[0].split(":")[0]
 
 
+@pytest.mark.filterwarnings("ignore::SyntaxWarning")  # Keras' one-class warning before the shape error
 def test_update_errors_match_keras():
     for ns in (keras, fk):
         with pytest.raises(ValueError, match="2D inputs"):
@@ -302,3 +303,7 @@ def test_update_errors_match_keras():
             ns.metrics.R2Score().update_state(np.ones(4), np.ones(4))
         with pytest.raises(ValueError, match="class_id is provided"):
             ns.metrics.Precision(class_id=1).update_state(np.ones(4), np.ones(4))
+        for fn in (ns.metrics.binary_crossentropy, ns.metrics.categorical_crossentropy,
+                   ns.metrics.binary_focal_crossentropy):  # no reshaping of (N,) targets against (N, 1)
+            with pytest.raises(ValueError, match="must have the same shape"):
+                fn(np.ones(4, np.float32), np.full((4, 1), 0.5, np.float32))

@@ -32,12 +32,11 @@ def _pair(y_true, y_pred):
 
 
 def _same_shape(y_true, y_pred):
-    """Keras' crossentropies need equal shapes; targets of the same size are reshaped (N vs N x 1)."""
+    """Keras' binary / categorical crossentropy ops refuse targets of another shape (even (N,) against
+    (N, 1): keras.metrics does not reshape them, unlike the losses)."""
     if tuple(y_true.shape) != tuple(y_pred.shape):
-        if y_true.numel() != y_pred.numel():
-            raise ValueError("Arguments `target` and `output` must have the same shape. Received: "
-                             f"target.shape={tuple(y_true.shape)}, output.shape={tuple(y_pred.shape)}")
-        y_true = y_true.reshape(tuple(y_pred.shape))
+        raise ValueError("Arguments `target` and `output` must have the same shape. Received: "
+                         f"target.shape={tuple(y_true.shape)}, output.shape={tuple(y_pred.shape)}")
     return y_true
 
 
@@ -255,7 +254,7 @@ def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_l
                                    axis=-1):
     _check_axis(axis)
     y_pred = _pred(y_pred)
-    y_true = _same_shape(_true(y_true, y_pred), y_pred)
+    y_true = _true(y_true, y_pred)
     _warn_one_class("categorical_focal_crossentropy", y_pred)
     y_true = _smooth_categorical(y_true, label_smoothing)
     if from_logits:
