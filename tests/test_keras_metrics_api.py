@@ -209,6 +209,40 @@ def test_accuracy_variant_follows_keras_shape_rule():
     assert isinstance(ours._compile_metrics.entries[0][2], fk.metrics.SparseCategoricalAccuracy)
 
 
+def test_prediction_masks_weight_the_compiled_metrics_as_keras():
+    x = RNG.integers(1, 9, (16, 6))
+    x[:8, 4:] = 0
+    x[8:, 2:] = 0  # padding: Embedding(mask_zero=True) masks these steps, Dense passes the mask on
+    y = RNG.random((16, 6, 1)).astype(np.float32)
+    models = []
+    for ns in (keras, fk):
+        inp = keras.Input((6,), dtype="int32") if ns is keras else fk.layers.Input((6,), dtype="int32")
+        models.append(ns.Sequential([inp, ns.layers.Embedding(9, 4, mask_zero=True), ns.layers.Dense(1)]))
+    theirs, ours = models
+    ours.set_weights(theirs.get_weights())
+    for model, ns in ((theirs, keras), (ours, fk)):
+        model.compile(optimizer="sgd", loss="mse", metrics=["mae", ns.metrics.MeanSquaredError(name="m2"),
+                                                            ns.metrics.RootMeanSquaredError(name="r")])
+    want = theirs.evaluate(x, y, verbose=0, return_dict=True)
+    got = ours.evaluate(x, y, verbose=0, return_dict=True)
+    for k in ("mae", "m2", "r"):  # mae/m2 leave padded steps out; RMSE (a plain Mean) does not, as in Keras
+        assert got[k] == pytest.approx(want[k], rel=1e-5), k
+    assert got["r"] ** 2 != pytest.approx(got["m2"], rel=1e-3)
+
+
+def test_sparse_crossentropy_ignore_class_masks_weighted_means():
+    labels = np.array([0, 1, 2, 1, 0, 2])
+    probs = RNG.random((6, 3)).astype(np.float32) + 0.1
+    values = fk.metrics.sparse_categorical_crossentropy(labels, fastnn.tensor(probs), ignore_class=1)
+    assert np.asarray(fk.masking.get_mask(values)).tolist() == [True, False, True, False, True, True]
+    for sw in (None, np.ones(6, np.float32)):
+        ours = fk.metrics.SparseCategoricalCrossentropy(ignore_class=1)
+        theirs = keras.metrics.SparseCategoricalCrossentropy(ignore_class=1)
+        ours.update_state(labels, probs, sample_weight=sw)
+        theirs.update_state(labels, probs, sample_weight=sw)
+        assert float(ours.result()) == pytest.approx(float(_np(theirs.result())), rel=1e-6)
+
+
 def test_stateless_forms_leave_the_metric_state():
     m = fk.metrics.Mean()
     m.update_state([1.0, 3.0])

@@ -16,6 +16,7 @@ import fastnn
 from .._tensor import Tensor
 from ..autograd.grad_mode import no_grad
 from .layers.base import snake_case, unique_name
+from .masking import get_mask, set_mask
 from .ops._convert import dtype_of
 
 FLOATX = "float32"
@@ -279,6 +280,15 @@ def _updating(fn):
 
 
 # ---- reducing metrics ---------------------------------------------------------------------------------
+def detach_keeping_mask(t):
+    """``t.detach()`` with ``t``'s Keras mask carried over (masks are keyed by the tensor itself)."""
+    out = t.detach()
+    mask = get_mask(t)
+    if mask is not None:
+        set_mask(out, mask)
+    return out
+
+
 def squeeze_or_expand_to_same_rank(x1, x2, expand_rank_1: bool = True):
     """Keras' rule: a trailing size-1 axis on one side is squeezed (or a rank-1 other side expanded)."""
     r1, r2 = x1.dim(), x2.dim()
@@ -302,9 +312,11 @@ def _reduce(x, axes, fn):
 def reduce_to_samplewise_values(values, sample_weight, reduce_fn, dtype):
     """(values, weights) reduced to one value per sample, as Keras' reducing metrics do: values beyond the
     weights' rank are reduced first, weighted, then both reduced to rank 1."""
+    mask = get_mask(values)  # a metric function's masked entries (sparse crossentropy's ignore_class)
     values = as_tensor(values, dtype)
     if sample_weight is not None:
         sample_weight = as_tensor(sample_weight, dtype, like=values)
+        sample_weight = apply_mask(sample_weight, mask, dtype)  # Keras: only given weights see it
         values, sample_weight = squeeze_or_expand_to_same_rank(values, sample_weight)
         w_nd, v_nd = sample_weight.dim(), values.dim()
         if v_nd > w_nd:
@@ -389,17 +401,13 @@ class MeanMetricWrapper(Mean):
         self._fn = fn
         self._fn_kwargs = kwargs
 
-    def _mask(self, y_true, y_pred):
-        """Entries the function masks out (Keras' mask on its values), zeroing their weights; None: none."""
-        return None
-
     def update_state(self, y_true, y_pred, sample_weight=None):
         decide = self.__dict__.pop("_on_first_update", None)  # compile's 'accuracy' picks its variant here
         if decide is not None:
             decide(self, y_true, y_pred)
         values = self._fn(y_true, y_pred, **self._fn_kwargs)
-        if sample_weight is not None:  # Keras applies the values' mask only to given weights
-            sample_weight = apply_mask(sample_weight, self._mask(y_true, y_pred), self.dtype)
+        # the predictions' Keras mask (padded steps of a masked sequence model) weights the samples
+        sample_weight = apply_mask(sample_weight, get_mask(y_pred), self.dtype)
         return super().update_state(values, sample_weight=sample_weight)
 
     def get_config(self) -> dict:

@@ -11,6 +11,7 @@ import warnings
 import fastnn
 import fastnn.nn.functional as F
 
+from .masking import set_mask
 from .metrics_base import EPSILON, as_tensor, squeeze_or_expand_to_same_rank
 from .ops import nn as ops_nn
 
@@ -276,7 +277,9 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
         y_pred = fastnn.where(valid.unsqueeze(axis), y_pred, fastnn.zeros_like(y_pred))
     res = ops_nn.sparse_categorical_crossentropy(y_true, y_pred, from_logits=from_logits, axis=axis)
     if valid is not None:
-        res = fastnn.where(valid.reshape(tuple(res.shape)), res, fastnn.zeros_like(res))
+        valid = valid.reshape(tuple(res.shape))
+        res = fastnn.where(valid, res, fastnn.zeros_like(res))
+        set_mask(res, valid)  # Keras' mask on the result: weighted means leave these entries out
     return res
 
 

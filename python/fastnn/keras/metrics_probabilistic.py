@@ -28,7 +28,8 @@ class CategoricalCrossentropy(_Wrapped):
 
 
 class SparseCategoricalCrossentropy(_Wrapped):
-    """With ``ignore_class``, entries of that label are left out of the mean (Keras masks them)."""
+    """With ``ignore_class``, entries of that label count as 0 and, when sample weights are given, weigh
+    nothing (Keras masks them)."""
 
     _config = ("from_logits", "ignore_class", "axis")
 
@@ -39,15 +40,6 @@ class SparseCategoricalCrossentropy(_Wrapped):
         self.from_logits = from_logits
         self.ignore_class = ignore_class
         self.axis = axis
-
-    def _mask(self, y_true, y_pred):
-        if self.ignore_class is None:
-            return None
-        y_pred = fns.as_tensor(y_pred)
-        y_true = fns.as_tensor(y_true, like=y_pred)
-        if y_true.dim() == y_pred.dim() and y_true.shape[self.axis] == 1:
-            y_true = y_true.squeeze(self.axis)
-        return fns.sparse_valid_mask(y_true, self.ignore_class, y_pred.dtype)
 
 
 class KLDivergence(_Wrapped):
