@@ -144,7 +144,7 @@ class TrainingMixin:
             spec = [spec[n] for n in names]
         elif not isinstance(spec, (list, tuple)):
             spec = [spec] * len(y_pred_list)
-        self._compiled_losses = [losses_mod.get(s) for s in spec]
+        self._compiled_losses = [losses_mod.compile_loss(s) for s in spec]
         weights = self._loss_weights
         if isinstance(weights, dict):
             weights = [weights.get(n, 1.0) for n in names]
