@@ -448,3 +448,43 @@ def test_ctc_loss_blank_unbatched_infinity_and_errors():
         fastnn.nn.functional.ctc_loss(ours_lp, fastnn.tensor(targets), [10, 10], tl.tolist())
     with pytest.raises(ValueError, match="not a valid value for reduction"):
         fastnn.nn.functional.ctc_loss(ours_lp, fastnn.tensor(targets), il.tolist(), tl.tolist(), reduction="avg")
+
+
+def test_keras_ops_ctc_loss_matches_keras():
+    r = _rng(5)
+    logits = (2 * r.standard_normal((3, 9, 6))).astype(np.float32)
+    target = r.integers(0, 5, (3, 4))  # mask_index 5 is the blank here
+    tlen, olen = np.array([4, 2, 3]), np.array([9, 7, 8])
+    pt = torch.tensor(logits, requires_grad=True)
+    kv = keras.ops.ctc_loss(torch.tensor(target), pt, torch.tensor(tlen), torch.tensor(olen), mask_index=5)
+    kv.sum().backward()
+    pf = fastnn.tensor(logits, requires_grad=True)
+    ov = fk.ops.ctc_loss(target, pf, tlen, olen, mask_index=5)
+    ov.sum().backward()
+    np.testing.assert_allclose(ov.detach().numpy(), kv.detach().numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(pf.grad.numpy(), pt.grad.numpy(), rtol=1e-4, atol=1e-5)
+    assert fk.ops.nn.ctc_loss is fk.ops.ctc_loss
+
+
+def test_masks_on_predictions_and_losses_combine_as_keras():
+    from keras.src import backend as kb
+
+    from fastnn.keras.loss_base import set_loss_mask
+
+    y, p, sw = _data("sparse_logits")
+    mask = np.array([True, False, True, True, False, True])
+    for reduction in REDUCTIONS:
+        for weights in (None, sw):
+            pt = torch.tensor(p, requires_grad=True)
+            kb.set_keras_mask(pt, torch.tensor(mask))
+            theirs = keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=2,
+                                                                reduction=reduction)
+            kv = theirs(y, pt, sample_weight=weights)
+            kv.sum().backward()
+            pf = fastnn.tensor(p, requires_grad=True)
+            set_loss_mask(pf, fastnn.tensor(mask))
+            ours = fk.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=2, reduction=reduction)
+            ov = ours(y, pf, sample_weight=weights)
+            ov.sum().backward()
+            np.testing.assert_allclose(ov.detach().numpy(), kv.detach().numpy(), rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(pf.grad.numpy(), pt.grad.numpy(), rtol=1e-5, atol=1e-6)

@@ -180,11 +180,17 @@ class Loss:
         return self._dtype
 
     def __call__(self, y_true, y_pred, sample_weight=None):
+        in_mask = get_loss_mask(y_pred)  # a mask marked on the predictions (e.g. by a masking layer)
         y_pred = convert(y_pred, self.dtype)
         y_true = convert(y_true, self.dtype, like=y_pred)
         losses = self.call(y_true, y_pred)
-        return reduce_weighted_values(losses, sample_weight=sample_weight, mask=get_loss_mask(losses),
-                                      reduction=self.reduction, dtype=self.dtype)
+        out_mask = get_loss_mask(losses)
+        if in_mask is not None and out_mask is not None:
+            mask = in_mask.bool() & out_mask.bool()
+        else:
+            mask = in_mask if in_mask is not None else out_mask
+        return reduce_weighted_values(losses, sample_weight=sample_weight, mask=mask, reduction=self.reduction,
+                                      dtype=self.dtype)
 
     def call(self, y_true, y_pred):
         raise NotImplementedError

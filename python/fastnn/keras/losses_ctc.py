@@ -1,11 +1,10 @@
 """keras.losses.ctc: Connectionist Temporal Classification on (batch, time, classes) logits with padded
-integer labels (0 is the blank and the padding), through fastnn.nn.functional.ctc_loss."""
+integer labels (0 is the blank and the padding), through keras.ops.ctc_loss."""
 from __future__ import annotations
 
 import fastnn
-from .. import ops
-from ..nn import functional as F
 from .loss_base import convert
+from .ops.ctc import ctc_loss
 
 
 def ctc(y_true, y_pred):
@@ -17,11 +16,7 @@ def ctc(y_true, y_pred):
     if y_pred.ndim != 3:
         raise ValueError(f"Logits `y_pred` are expected to be a tensor of shape `(batch_size, max_length, "
                          f"num_classes)`. Received: y_pred.shape={tuple(y_pred.shape)}")
-    if not y_pred.is_floating_point() or y_pred.dtype == fastnn.float16:
-        y_pred = y_pred.to(fastnn.float32)  # Keras promotes the logits to at least float32
     labels = y_true.long()
-    batch, steps = y_pred.shape[0], y_pred.shape[1]
     label_length = (labels != 0).sum(-1)
-    input_length = fastnn.full((batch,), steps, dtype=fastnn.int64, device=y_pred.device)
-    log_probs = ops.log_softmax(y_pred.transpose(0, 1), -1)
-    return F.ctc_loss(log_probs, labels, input_length, label_length, blank=0, reduction="none")
+    input_length = fastnn.full((y_pred.shape[0],), y_pred.shape[1], dtype=fastnn.int64, device=y_pred.device)
+    return ctc_loss(labels, y_pred, label_length, input_length, mask_index=0)

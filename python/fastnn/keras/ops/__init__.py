@@ -1245,4 +1245,5 @@ def nextafter(x1, x2):
 def nanpercentile(x, q, axis=None, method="linear", keepdims=False):
     return nanquantile(x, to_tensor(q, fastnn.float64) / 100, axis=axis, method=method, keepdims=keepdims)
 
+from .ctc import ctc_loss  # noqa: E402,F401
 from . import linalg, numpy  # noqa: E402,F401 - keras.ops.linalg / keras.ops.numpy, after every name exists
