@@ -236,6 +236,10 @@ def test_bad_arguments_raise_as_keras():
             mod.ctc(np.zeros((2, 3, 1)), np.zeros((2, 4, 3), np.float32))
         with pytest.raises(ValueError, match="Logits `y_pred` are expected"):
             mod.ctc(np.zeros((2, 3)), np.zeros((2, 4), np.float32))
+        with pytest.raises(IndexError, match="Target 7 is out of bounds"):
+            mod.SparseCategoricalCrossentropy(from_logits=True)(np.array([0, 7]), np.zeros((2, 4), np.float32))
+        with pytest.raises(ValueError, match="same shape up until the last dimension"):
+            mod.sparse_categorical_crossentropy(np.array([0, 1, 2]), np.zeros((2, 4), np.float32))
 
 
 def test_serialize_deserialize_get_follow_keras():
