@@ -492,3 +492,20 @@ def test_masks_on_predictions_and_losses_combine_as_keras():
             ov.sum().backward()
             np.testing.assert_allclose(ov.detach().numpy(), kv.detach().numpy(), rtol=1e-5, atol=1e-6)
             np.testing.assert_allclose(pf.grad.numpy(), pt.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("loss", ["mse", "huber", "Huber", "dice"])
+def test_saved_models_keep_their_loss(tmp_path, loss):
+    # (Keras' Huber config leaves `delta` out, as CosineSimilarity's leaves `axis`: a default one round-trips)
+    spec = {"mse": "mse", "huber": fk.losses.huber, "Huber": fk.losses.Huber(reduction="sum"),
+            "dice": fk.losses.Dice(axis=(1,))}[loss]
+    r = _rng(6)
+    x, y = r.standard_normal((8, 3)).astype(np.float32), r.random((8, 2)).astype(np.float32)
+    m = fk.Sequential([fk.layers.Dense(2, input_shape=(3,))])
+    m.compile(optimizer="sgd", loss=spec)
+    before = m.evaluate(x, y, verbose=0)
+    m.save(tmp_path / "m.keras")
+    back = fk.models.load_model(tmp_path / "m.keras")
+    assert back.evaluate(x, y, verbose=0) == pytest.approx(before, rel=1e-6)
+    if isinstance(spec, fk.losses.Loss):
+        assert back._loss_spec.get_config() == spec.get_config()

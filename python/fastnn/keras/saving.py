@@ -27,12 +27,17 @@ def _jsonable(value, where: str):
         return {"__tuple__": items} if isinstance(value, tuple) else items
     if isinstance(value, dict):
         return {str(k): _jsonable(v, where) for k, v in value.items()}
-    if callable(value):
-        from . import activations
+    from . import activations, losses
 
-        name = activations.name_of(value)
-        if name != "custom" and activations.get(name) is value:
-            return name  # a Keras activation function given by object: store its name
+    cls = type(value)
+    if isinstance(value, losses.Loss) and losses.ALL_OBJECTS_DICT.get(cls.__name__) is cls and \
+            cls not in (losses.Loss, losses.LossFunctionWrapper):
+        return _jsonable(losses.serialize(value), where)  # a built-in loss object: its class and config
+    if callable(value):
+        name = getattr(value, "__name__", None)
+        if name is not None and (activations.ALL_OBJECTS_DICT.get(name) is value or
+                                 losses.ALL_OBJECTS_DICT.get(name) is value):
+            return name  # a Keras activation or loss function given by object: store its name
     raise TypeError(f"model.save: {where} has an argument of type {type(value).__name__} that cannot be saved "
                     "(only numbers, strings, lists, dicts and activation names are)")
 
@@ -166,9 +171,23 @@ def load_model(filepath, custom_objects=None, compile: bool = True):  # noqa: A0
         opt_cls = optimizers._BY_NAME[oc["class_name"].lower()]
         conf = _restore(oc["config"])
         conf.pop("name", None)
-        model.compile(optimizer=opt_cls(**conf), loss=_restore(cc["loss"]), metrics=_restore(cc["metrics"]),
-                      loss_weights=_restore(cc["loss_weights"]))
+        model.compile(optimizer=opt_cls(**conf), loss=_restore_loss(_restore(cc["loss"])),
+                      metrics=_restore(cc["metrics"]), loss_weights=_restore(cc["loss_weights"]))
     return model
+
+
+def _restore_loss(value):
+    """compile()'s loss argument back: a serialized Loss (a dict with class_name and config) becomes the
+    object again, also inside per-output lists and dicts."""
+    from . import losses
+
+    if isinstance(value, dict) and "class_name" in value and "config" in value:
+        return losses.deserialize(value)
+    if isinstance(value, dict):
+        return {k: _restore_loss(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_restore_loss(v) for v in value]
+    return value
 
 
 def _array(value) -> np.ndarray:
