@@ -508,4 +508,4 @@ def test_saved_models_keep_their_loss(tmp_path, loss):
     back = fk.models.load_model(tmp_path / "m.keras")
     assert back.evaluate(x, y, verbose=0) == pytest.approx(before, rel=1e-6)
     if isinstance(spec, fk.losses.Loss):
-        assert back._loss_spec.get_config() == spec.get_config()
+        assert back.loss.get_config() == spec.get_config()

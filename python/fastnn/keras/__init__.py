@@ -7,4 +7,5 @@ from . import activations, callbacks, initializers, layers, losses, metrics, mod
 from . import ops
 from .layers import Input
 from .models import Model, Sequential, load_model
+from . import constraints, regularizers
 from .losses import Loss  # noqa: E402,F401 - keras.Loss
