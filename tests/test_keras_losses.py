@@ -401,6 +401,11 @@ def test_ctc_loss_matches_torch(reduction, flat):
 
 
 def test_ctc_loss_gradcheck_and_module():
+    for ours, theirs in ((fastnn.nn.functional.ctc_loss, torch.nn.functional.ctc_loss),
+                         (fastnn.nn.CTCLoss.__init__, torch.nn.CTCLoss.__init__),
+                         (fastnn.nn.CTCLoss.forward, torch.nn.CTCLoss.forward)):
+        assert [(p.name, p.default) for p in inspect.signature(ours).parameters.values()] == \
+            [(p.name, p.default) for p in inspect.signature(theirs).parameters.values()]
     logits, targets, il, tl = _ctc_case(1)
     lp = fastnn.tensor(logits[:, :3] * 0.5, requires_grad=True)
     tg, ilt, tlt = fastnn.tensor(targets[:3]), il[:3].tolist(), tl[:3].tolist()
