@@ -8,4 +8,5 @@ from . import ops
 from .layers import Input
 from .models import Model, Sequential, load_model
 from . import constraints, regularizers
-from .metrics import Metric
+from .losses import Loss  # noqa: E402,F401 - keras.Loss
+from .metrics import Metric  # noqa: E402,F401 - keras.Metric
