@@ -252,6 +252,8 @@ def test_stateless_forms_leave_the_metric_state():
     assert float(m.result()) == 2.0
     with pytest.raises(ValueError, match="1:1"):
         m.stateless_result([fastnn.tensor(1.0)])
+    btp = _binary_true_positives(fk)()  # its result() is the state variable itself
+    assert float(btp.stateless_result([fastnn.tensor(7.0)])) == 7.0 and float(btp.result()) == 0.0
 
 
 def test_one_hot_model_accuracy_is_categorical():

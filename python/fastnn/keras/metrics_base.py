@@ -119,10 +119,11 @@ class Variable(Tensor):
         return out
 
     def __reduce_ex__(self, protocol):
-        return (_rebuild_variable, (self.numpy(), self.name, self.path, self.trainable, self.aggregation))
+        return (_rebuild_variable, (self.value.cpu().numpy(), self.name, self.path, self.trainable,
+                                    self.aggregation))
 
     def __repr__(self) -> str:
-        val = self.numpy()
+        val = self.value.cpu().numpy()  # a repr reads the value on the host
         return (f"<Variable path={self.path}, shape={tuple(self.shape)}, dtype={dtype_name(self.dtype)}, "
                 f"value={val.tolist() if val.size <= 8 else '...'}>")
 
@@ -241,6 +242,8 @@ class Metric:
                 for v, new in zip(self.variables, metric_variables):
                     v.assign(new)
             out = fn()
+            if isinstance(out, Tensor):  # a result may be a state variable (or share its storage)
+                out = out.clone()
             return out, [v.value.clone() for v in self.variables]
         finally:
             for v, old in zip(self.variables, own):
