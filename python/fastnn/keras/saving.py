@@ -49,8 +49,8 @@ def _jsonable(value, where: str):
 def _restore(value):
     from . import config_lib
 
-    if config_lib.is_serialized_object(value):
-        return config_lib.deserialize_object(value)
+    if config_lib.is_serialized_object(value):  # its config's tuples are still in their saved form
+        return config_lib.deserialize_object({**value, "config": _restore(value["config"])})
     if isinstance(value, dict):
         if set(value) == {"__tuple__"}:
             return tuple(_restore(v) for v in value["__tuple__"])
