@@ -166,8 +166,8 @@ def load_model(filepath, custom_objects=None, compile: bool = True):  # noqa: A0
         opt_cls = optimizers._BY_NAME[oc["class_name"].lower()]
         conf = _restore(oc["config"])
         conf.pop("name", None)
-        model.compile(optimizer=opt_cls(**conf), loss=_restore(cc["loss"]), metrics=_restore(cc["metrics"]),
-                      loss_weights=_restore(cc["loss_weights"]))
+        model.compile(optimizer=opt_cls.from_config(conf), loss=_restore(cc["loss"]),
+                      metrics=_restore(cc["metrics"]), loss_weights=_restore(cc["loss_weights"]))
     return model
 
 

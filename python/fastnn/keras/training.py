@@ -231,7 +231,7 @@ class TrainingMixin:
         sw = self._sample_weights(y, sample_weight, class_weight)
         loss = self._losses(y_pred, y_list, sw)
         self.optimizer.zero_grad()
-        loss.backward()
+        self.optimizer.scale_loss(loss).backward()  # LossScaleOptimizer / loss_scale_factor scale it; apply unscales
         self.optimizer.apply_gradients()
         value = float(loss.item())
         if not math.isfinite(value):
