@@ -53,6 +53,8 @@ CASES = [
     ("SGD", dict(learning_rate=0.1, momentum=0.9)),
     ("SGD", dict(learning_rate=0.1, momentum=0.9, nesterov=True, weight_decay=0.05)),
     ("SGD", dict(learning_rate="schedule", momentum=0.5)),
+    ("SGD", dict(learning_rate="warmup", momentum=0.9, nesterov=True)),  # rate 0 at the first step
+    ("SGD", dict(learning_rate="warmup", momentum=0.9)),
     ("Adam", dict(learning_rate=0.1)),
     ("Adam", dict(learning_rate=0.1, amsgrad=True, weight_decay=0.1)),
     ("Adam", dict(learning_rate="schedule", clipnorm=0.5)),
@@ -87,6 +89,8 @@ def _make(mod, name, kwargs):
     kw = dict(kwargs)
     if kw.get("learning_rate") == "schedule":
         kw["learning_rate"] = _schedule(mod)
+    elif kw.get("learning_rate") == "warmup":
+        kw["learning_rate"] = mod.optimizers.schedules.CosineDecay(0.0, 4, warmup_target=0.1, warmup_steps=2)
     return getattr(mod.optimizers, name)(**kw)
 
 

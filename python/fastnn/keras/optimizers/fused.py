@@ -19,9 +19,12 @@ def base_args(args: dict) -> dict:
 
 
 class SGD(Optimizer):
-    """Keras' SGD: ``m = momentum * m - lr * g; w += m`` (Nesterov: ``w += momentum * m - lr * g``). The
-    fused kernel runs it as torch's momentum SGD on ``lr * g`` with ``maximize`` and a step of -1, so its
-    buffer is exactly Keras' ``m`` at any learning-rate schedule."""
+    """Keras' SGD: ``m = momentum * m - lr * g; w += m`` (Nesterov: ``w += momentum * m - lr * g``).
+
+    The fused kernel runs it as torch's momentum SGD (``maximize`` with step ``-lr``), whose buffer is
+    ``m / lr``: the ``momentum`` slots hold Keras' ``m`` divided by the learning rate of the last step, and
+    are rescaled once when the learning rate changes (a schedule), so no extra pass is made at a constant
+    rate. A step at rate 0 decays ``m`` alone, as Keras' does."""
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=None, clipnorm=None,
                  clipvalue=None, global_clipnorm=None, use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
@@ -34,16 +37,29 @@ class SGD(Optimizer):
 
     def _build_slots(self, variables) -> None:
         self.momentums = self.add_optimizer_variables(variables, "momentum") if self.momentum != 0 else []
+        self._buffer_lr = None  # the learning rate the buffers are in units of (None: all zero)
 
     def _update(self, grads, variables, learning_rate: float) -> None:
-        if self.momentum == 0:
+        mom = self.momentum
+        if mom == 0:
             F.sgd(variables, [Tensor._wrap(g) for g in grads], [], lr=learning_rate, momentum=0.0, dampening=0.0,
                   nesterov=False, weight_decay=0.0, maximize=False)
             return
+        ref = self._buffer_lr
+        if learning_rate == 0.0:  # m = momentum * m, w += m (or momentum * m with Nesterov)
+            if ref is not None:
+                for v in variables:
+                    b = self.momentums[self._index[id(v)]]._data
+                    b *= b.dtype.type(mom)
+                    v._data += b * b.dtype.type(ref * mom if self.nesterov else ref)
+            return
+        if ref is not None and ref != learning_rate:
+            for b in self.momentums:
+                b._data *= b._data.dtype.type(ref / learning_rate)
+        self._buffer_lr = learning_rate
         bufs = [self.momentums[self._index[id(v)]] for v in variables]
-        scaled = [Tensor._wrap(g * g.dtype.type(learning_rate)) for g in grads]
-        F.sgd(variables, scaled, bufs, lr=-1.0, momentum=self.momentum, dampening=0.0, nesterov=bool(self.nesterov),
-              weight_decay=0.0, maximize=True)
+        F.sgd(variables, [Tensor._wrap(g) for g in grads], bufs, lr=-learning_rate, momentum=mom, dampening=0.0,
+              nesterov=bool(self.nesterov), weight_decay=0.0, maximize=True)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
