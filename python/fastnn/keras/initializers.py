@@ -82,9 +82,7 @@ class Identity(Initializer):
             raise ValueError("Identity matrix initializer can only be used for 2D matrices. Received: "
                              f"shape={shape} of rank {len(shape)}.")
         return creation.eye(*shape, dtype=_dt(dtype)) * self.gain
-
-    def get_config(self) -> dict:
-        return {"gain": self.gain}
+    # Keras' Identity keeps the base (empty) config: ``gain`` is not serialized there either
 
 
 class STFT(Initializer):
