@@ -19,6 +19,7 @@ from ... import creation
 from ...autograd.grad_mode import no_grad
 from ...backend import backend_of
 from ..._tensor import Tensor
+from .. import constraints
 from ..layers.base import snake_case, unique_name, weight_path
 from . import schedules as schedules_mod
 
@@ -306,6 +307,7 @@ class Optimizer:
                 freq = self.ema_overwrite_frequency
                 if freq and (self._step_count() + 1) % freq == 0:
                     self._overwrite_model_variables_with_average_value(self._trainable_variables)
+            constraints.apply_constraints(variables)  # Keras projects constrained weights after each apply
             self._count += 1
             self._iterations._write((), self._count)
 
