@@ -326,3 +326,59 @@ def test_save_and_load_keep_the_optimizer_config(tmp_path):
     model, again = _fit_weights(fk.optimizers.Adam(sched, clipnorm=2.0), tmp_path)
     assert isinstance(again.optimizer, fk.optimizers.Adam) and again.optimizer.clipnorm == 2.0
     assert again.optimizer._learning_rate.get_config() == sched.get_config()
+
+
+def test_apply_projects_constrained_weights_like_keras():
+    x = np.random.default_rng(0).standard_normal((6, 3)).astype(np.float32)
+    ours = fk.layers.Dense(2, kernel_constraint=fk.constraints.NonNeg())
+    theirs = keras.layers.Dense(2, kernel_constraint=keras.constraints.NonNeg())
+    ours(fastnn.tensor(x))
+    theirs(x)
+    ours.set_weights(theirs.get_weights())
+    grads = [np.full((3, 2), 5.0, np.float32), np.ones(2, np.float32)]
+    o_opt, t_opt = fk.optimizers.SGD(0.1), keras.optimizers.SGD(0.1)
+    o_opt.apply([fastnn.tensor(g) for g in grads], ours.trainable_weights)
+    t_opt.apply([torch.tensor(g) for g in grads], theirs.trainable_weights)
+    assert (ours.get_weights()[0] >= 0).all()
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+class _OursSignSGD(fk.optimizers.Optimizer):
+    def __init__(self, learning_rate=0.1, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+
+    def build(self, var_list):
+        if self.built:
+            return
+        super().build(var_list)
+        self.m = self.add_optimizer_variables(var_list, "m")
+
+    def update_step(self, gradient, variable, learning_rate):
+        m = self.m[self._get_variable_index(variable)]
+        self.assign(m, m * 0.5 + gradient)
+        self.assign_sub(variable, learning_rate * fastnn.sign(m))
+
+
+class _TheirsSignSGD(keras.optimizers.Optimizer):
+    def __init__(self, learning_rate=0.1, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+
+    def build(self, var_list):
+        if self.built:
+            return
+        super().build(var_list)
+        self.m = self.add_optimizer_variables(var_list, "m")
+
+    def update_step(self, gradient, variable, learning_rate):
+        m = self.m[self._get_variable_index(variable)]
+        self.assign(m, m * 0.5 + gradient)
+        self.assign_sub(variable, learning_rate * keras.ops.sign(m))
+
+
+def test_user_defined_optimizer_subclass():
+    ours, theirs = _OursSignSGD(0.1, weight_decay=0.1, clipnorm=1.0), _TheirsSignSGD(0.1, weight_decay=0.1,
+                                                                                      clipnorm=1.0)
+    a, b = _run(ours, theirs, steps=4)
+    _assert_same(a, b)
+    assert len(ours.variables) == len(theirs.variables)
