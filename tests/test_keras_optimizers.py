@@ -116,7 +116,7 @@ def _config_without_name(opt):
 
 
 @pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adadelta", "Adagrad", "Adamax", "Nadam",
-                                  "Ftrl", "Lamb", "Lion", "Adafactor", "Muon"])
+                                  "Ftrl", "Lamb", "Lion", "Adafactor", "Muon", "ScheduleFreeAdamW"])
 def test_signature_and_config_match_keras(name):
     ours_cls, theirs_cls = getattr(fk.optimizers, name), getattr(keras.optimizers, name)
     ours_sig = inspect.signature(ours_cls.__init__).parameters
@@ -382,3 +382,57 @@ def test_user_defined_optimizer_subclass():
     a, b = _run(ours, theirs, steps=4)
     _assert_same(a, b)
     assert len(ours.variables) == len(theirs.variables)
+
+
+def test_multi_optimizer_by_weight_path_matches_keras():
+    x = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
+    grads = [np.random.default_rng(i).standard_normal(s).astype(np.float32)
+             for i, s in enumerate([(3, 4), (4,), (4, 2), (2,)])]
+    results, counts = [], []
+    for mod, conv in ((fk, fastnn.tensor), (keras, torch.tensor)):
+        first, second = mod.layers.Dense(4, name="first"), mod.layers.Dense(2, name="second")
+        second(first(conv(x)))
+        weights = first.trainable_weights + second.trainable_weights
+        values = np.split(np.arange(sum(g.size for g in grads), dtype=np.float32) / 10,
+                          np.cumsum([g.size for g in grads])[:-1])
+        for w, v in zip(weights, values):
+            w.assign(v.reshape(tuple(w.shape)))
+        opt = mod.optimizers.MultiOptimizer(mod.optimizers.OptimizerMap(mod.optimizers.SGD(0.1),
+                                                                        {"first/.*": mod.optimizers.Adam(0.1)}))
+        for _ in range(3):
+            opt.apply([conv(g) for g in grads], weights)
+        results.append([np.asarray(w.detach()) if mod is fk else keras.ops.convert_to_numpy(w) for w in weights])
+        assert int(opt.iterations) == 3
+        counts.append(len(opt.variables))
+        with pytest.raises(AttributeError):
+            opt.learning_rate
+    _assert_same(*results, rtol=1e-5, atol=1e-5)
+    assert counts[0] == counts[1]
+    conf = fk.optimizers.MultiOptimizer(fk.optimizers.OptimizerMap(fk.optimizers.SGD(0.1))).get_config()
+    again = fk.optimizers.MultiOptimizer.from_config(conf)
+    assert isinstance(again._optimizer_map.default_optimizer, fk.optimizers.SGD)
+
+
+@pytest.mark.parametrize("warmup_steps,weight_decay", [(0, None), (3, 0.1)])
+def test_schedule_free_adamw_against_its_formula(warmup_steps, weight_decay):
+    """Keras' ScheduleFreeAdamW as its code reads (x from the weights and the iterate before the step; Keras'
+    torch backend aliases that iterate to the updated one, so it is not the oracle here)."""
+    lr, b1, b2, eps = 0.05, 0.9, 0.999, 1e-8
+    w0, grads = _data(5)
+    opt = fk.optimizers.ScheduleFreeAdamW(lr, warmup_steps=warmup_steps, weight_decay=weight_decay)
+    ours = [Parameter(fastnn.tensor(w)) for w in w0]
+    ref = [w.astype(np.float64) for w in w0]
+    z = [w.copy() for w in ref]
+    v = [np.zeros_like(w) for w in ref]
+    for t, gs in enumerate(grads, start=1):
+        opt.apply([fastnn.tensor(g) for g in gs], ours)
+        rate = lr * (min(t / warmup_steps, 1.0) if warmup_steps else 1.0)
+        for i, g in enumerate(gs):
+            if weight_decay:
+                ref[i] = ref[i] * (1 - weight_decay * lr)
+            z_old = z[i].copy()
+            v[i] += (g * g - v[i]) * (1 - b2)
+            z[i] = z[i] - rate * g / (np.sqrt(v[i] / (1 - b2 ** t)) + eps)
+            x = (1 - 1 / t) * (ref[i] - (1 - b1) * z_old) / b1 + z[i] / t
+            ref[i] = (1 - b1) * z[i] + b1 * x
+    _assert_same([np.asarray(p.detach()) for p in ours], ref, rtol=1e-4, atol=1e-5)

@@ -5,14 +5,15 @@ loops, and ``apply_gradients()`` with no argument applies the ``.grad`` of the b
 from __future__ import annotations
 
 from . import schedules
-from .adaptive import Adadelta, Adafactor, Adagrad, Adamax, Ftrl, Lamb, Lion, Nadam, RMSprop
+from .adaptive import Adadelta, Adafactor, Adagrad, Adamax, Ftrl, Lamb, Lion, Nadam, RMSprop, ScheduleFreeAdamW
 from .base import Optimizer
 from .fused import SGD, Adam, AdamW
 from .loss_scale import LossScaleOptimizer
+from .multi import MultiOptimizer, OptimizerMap
 from .muon import Muon
 
 _ALL = (Optimizer, SGD, Adam, AdamW, RMSprop, Adadelta, Adagrad, Adamax, Adafactor, Ftrl, Lamb, Lion, Nadam, Muon,
-        LossScaleOptimizer)
+        LossScaleOptimizer, ScheduleFreeAdamW, MultiOptimizer, OptimizerMap)
 _BY_NAME = {cls.__name__.lower(): cls for cls in _ALL}
 
 
@@ -50,4 +51,5 @@ def get(identifier):
 
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adadelta", "Adagrad", "Adamax", "Adafactor", "Ftrl",
-           "Lamb", "Lion", "Nadam", "Muon", "LossScaleOptimizer", "schedules", "serialize", "deserialize", "get"]
+           "Lamb", "Lion", "Nadam", "Muon", "LossScaleOptimizer", "ScheduleFreeAdamW", "MultiOptimizer", "OptimizerMap",
+           "schedules", "serialize", "deserialize", "get"]

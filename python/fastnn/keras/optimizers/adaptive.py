@@ -368,3 +368,44 @@ class Lion(_ArrayOptimizer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2}
+
+
+class ScheduleFreeAdamW(_ArrayOptimizer):
+    """Schedule-free AdamW (Defazio et al.): the ``momentum`` slot is the iterate ``z`` (starting at the
+    weights), ``x`` its running average, and the weights hold ``y = (1 - b1) z + b1 x``; ``warmup_steps``
+    ramps the rate linearly. ``x`` is recovered from the weights and the iterate *before* this step, as
+    Keras' code reads and its TensorFlow / JAX backends compute (on Keras' torch backend ``momentum.value``
+    aliases the updated slot, so there the new iterate is used)."""
+
+    def __init__(self, learning_rate=0.0025, beta_1=0.9, beta_2=0.999, epsilon=1e-8, warmup_steps=0,
+                 weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None, use_ema=False,
+                 ema_momentum=0.99, ema_overwrite_frequency=None, loss_scale_factor=None,
+                 gradient_accumulation_steps=None, name=None, **kwargs) -> None:
+        super().__init__(**base_args(locals()), **kwargs)
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.warmup_steps = warmup_steps
+
+    def _build_slots(self, variables) -> None:
+        self._momentums, self._velocities = self.add_optimizer_variables(variables, ["momentum", "velocity"])
+        for m, var in zip(self._momentums, variables):
+            m._data[...] = var._data
+
+    def _step(self, i, g, w, lr, xp) -> None:
+        t = float(self._local_step())
+        if self.warmup_steps > 0:
+            lr = lr * min(t / self.warmup_steps, 1.0)
+        b1, b2 = self.beta_1, self.beta_2
+        z, v = self._momentums[i]._data, self._velocities[i]._data
+        z_old = z.copy()
+        v += (g * g - v) * (1 - b2)
+        z -= (lr * g) / (xp.sqrt(v / (1 - b2 ** t)) + self.epsilon)
+        weight = 1.0 / t
+        x_old = (w - (1 - b1) * z_old) / b1  # x_t from y_t and z_t (the iterate before this step)
+        x_new = (1 - weight) * x_old + weight * z
+        w[...] = (1 - b1) * z + b1 * x_new
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
+                "warmup_steps": self.warmup_steps}
