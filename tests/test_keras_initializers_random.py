@@ -49,6 +49,9 @@ def test_initializer_signature_and_config_match_keras(name):
 
 
 def test_aliases_are_the_classes():
+    for mod_name in ("initializers", "random"):
+        theirs = {n for n in dir(getattr(keras, mod_name)) if not n.startswith("_")}
+        assert theirs <= set(dir(getattr(fk, mod_name))), sorted(theirs - set(dir(getattr(fk, mod_name))))
     for alias, name in ALIASES.items():
         assert getattr(fk.initializers, alias) is getattr(fk.initializers, name), alias
         assert getattr(keras.initializers, alias) is getattr(keras.initializers, name), alias

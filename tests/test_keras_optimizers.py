@@ -271,7 +271,7 @@ def test_custom_training_loop_with_layer_weights():
     assert o_opt.built and len(o_opt.variables) == len(t_opt.variables)
 
 
-def test_compiled_fit_uses_the_optimizer_and_finalizes_ema():
+def test_compiled_fit_uses_the_optimizer_and_ends_on_the_ema_weights():
     x = np.random.default_rng(0).standard_normal((16, 3)).astype(np.float32)
     y = x @ np.array([[1.0], [-2.0], [0.5]], np.float32)
     model = fk.Sequential([fk.Input((3,)), fk.layers.Dense(1)])
@@ -281,7 +281,6 @@ def test_compiled_fit_uses_the_optimizer_and_finalizes_ema():
     model.fit(x, y, epochs=5, batch_size=4, verbose=0)
     assert model.evaluate(x, y, verbose=0) < before
     assert int(opt.iterations) == 20
-    opt.finalize_variable_values(model.trainable_weights)
     np.testing.assert_allclose(model.get_weights()[0], np.asarray(opt._model_variables_moving_average[0]))
 
 
@@ -436,3 +435,16 @@ def test_schedule_free_adamw_against_its_formula(warmup_steps, weight_decay):
             x = (1 - 1 / t) * (ref[i] - (1 - b1) * z_old) / b1 + z[i] / t
             ref[i] = (1 - b1) * z[i] + b1 * x
     _assert_same([np.asarray(p.detach()) for p in ours], ref, rtol=1e-4, atol=1e-5)
+
+
+def test_public_names_and_legacy_namespace():
+    import keras.optimizers as ko
+
+    theirs = {n for n in dir(ko) if not n.startswith("_")}
+    ours = {n for n in dir(fk.optimizers) if not n.startswith("_")}
+    assert theirs <= ours, sorted(theirs - ours)
+    assert {n for n in dir(ko.schedules) if not n.startswith("_")} <= set(dir(fk.optimizers.schedules))
+    assert fk.Optimizer is fk.optimizers.Optimizer and fk.Initializer is fk.initializers.Initializer
+    for name in ("Adagrad", "Adam", "Ftrl", "Optimizer", "RMSprop", "SGD"):
+        with pytest.raises(ImportError, match="not supported in Keras 3"):
+            getattr(fk.optimizers.legacy, name)()

@@ -9,3 +9,5 @@ from .layers import Input
 from .models import Model, Sequential, load_model
 from . import constraints, regularizers
 from . import random
+from .initializers import Initializer
+from .optimizers import Optimizer

@@ -292,6 +292,8 @@ class TrainingMixin:
             cb.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
+        if isinstance(self.optimizer, optimizers_mod.Optimizer) and epochs > 0:
+            self.optimizer.finalize_variable_values(self.trainable_weights)  # use_ema: the averages, as Keras
         cb.on_train_end(logs)
         return history
 

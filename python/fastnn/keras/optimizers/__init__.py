@@ -4,7 +4,7 @@ fastnn tensors; SGD, Adam and AdamW run fastnn's fused kernels. ``learning_rate`
 loops, and ``apply_gradients()`` with no argument applies the ``.grad`` of the built weights (``fit``)."""
 from __future__ import annotations
 
-from . import schedules
+from . import legacy, schedules
 from .adaptive import Adadelta, Adafactor, Adagrad, Adamax, Ftrl, Lamb, Lion, Nadam, RMSprop, ScheduleFreeAdamW
 from .base import Optimizer
 from .fused import SGD, Adam, AdamW
@@ -52,4 +52,4 @@ def get(identifier):
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adadelta", "Adagrad", "Adamax", "Adafactor", "Ftrl",
            "Lamb", "Lion", "Nadam", "Muon", "LossScaleOptimizer", "ScheduleFreeAdamW", "MultiOptimizer", "OptimizerMap",
-           "schedules", "serialize", "deserialize", "get"]
+           "legacy", "schedules", "serialize", "deserialize", "get"]
