@@ -86,6 +86,8 @@ def test_constant_ones_zeros_identity_exact():
         a, b = ours(shape), theirs(shape)
         assert str(a.dtype) == "fastnn.float32"
         np.testing.assert_array_equal(np_of(a), np_of(b))
+    np.testing.assert_array_equal(np_of(fk.initializers.Constant([1.0, 2.0, 3.0])((2, 3))),
+                                  np_of(keras.initializers.Constant([1.0, 2.0, 3.0])((2, 3))))
     assert str(fk.initializers.Zeros()((2,), dtype="int32").dtype) == "fastnn.int32"
     assert str(fk.initializers.Ones()((2,), dtype="float64").dtype) == "fastnn.float64"
     for mod in (fk, keras):
@@ -315,3 +317,13 @@ def test_dropout_and_shuffle():
     s = np_of(fk.random.shuffle(m, axis=1, seed=5))
     assert sorted(s[0].tolist()) == list(range(6)) and s[0].tolist() != list(range(6))
     np.testing.assert_array_equal(s[1] - s[0], np.full(6, 6))  # the same column order in every row
+
+
+def test_an_initializer_called_on_a_tensor_fills_it():
+    t = fastnn.zeros(3, 2)
+    out = fk.initializers.get("ones")(t)
+    assert out is t
+    np.testing.assert_array_equal(np_of(t), 1.0)
+    fk.initializers.Identity(gain=2.0)(t[:2])
+    np.testing.assert_array_equal(np_of(t)[:2], 2 * np.eye(2))
+    assert list(inspect.signature(fk.initializers.Ones.__call__).parameters) == ["self", "shape", "dtype"]

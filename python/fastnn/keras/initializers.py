@@ -8,6 +8,7 @@ from fastnn's global generator at construction, as Keras picks one from Python's
 every call; a ``keras.random.SeedGenerator`` gives new values each call."""
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 
@@ -24,7 +25,22 @@ def _dt(dtype):
 
 
 class Initializer:
-    """Base class: subclasses implement ``__call__(shape, dtype=None)`` returning a tensor."""
+    """Base class: subclasses implement ``__call__(shape, dtype=None)`` returning a tensor. Called with a
+    tensor instead of a shape (this library's earlier in-place form), an initializer fills that tensor."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        call = cls.__dict__.get("__call__")
+        if call is None:
+            return
+
+        @functools.wraps(call)
+        def __call__(self, shape, dtype=None):  # noqa: N807
+            if isinstance(shape, Tensor):
+                return initialize(shape, self)
+            return call(self, shape, dtype)
+
+        cls.__call__ = __call__
 
     def __call__(self, shape, dtype=None):
         raise NotImplementedError("Initializer subclasses must implement the `__call__()` method.")
@@ -49,6 +65,8 @@ class Constant(Initializer):
         value = self.value
         if isinstance(value, Tensor):
             value = value.to(_dt(dtype))
+        elif not isinstance(value, (int, float)):  # an array or nested list, broadcast to the shape
+            value = creation.tensor(value, dtype=_dt(dtype))
         return creation.ones(tuple(shape), dtype=_dt(dtype)) * value
 
     def get_config(self) -> dict:
