@@ -327,3 +327,17 @@ def test_an_initializer_called_on_a_tensor_fills_it():
     fk.initializers.Identity(gain=2.0)(t[:2])
     np.testing.assert_array_equal(np_of(t)[:2], 2 * np.eye(2))
     assert list(inspect.signature(fk.initializers.Ones.__call__).parameters) == ["self", "shape", "dtype"]
+
+
+def test_models_with_initializer_objects_save_and_load(tmp_path):
+    model = fk.Sequential([fk.Input((3,)), fk.layers.Dense(2, kernel_initializer=fk.initializers.HeNormal(seed=1),
+                                                          bias_initializer=fk.initializers.Constant(0.5))])
+    model.compile(optimizer=fk.optimizers.LossScaleOptimizer(fk.optimizers.Adam(0.1)), loss="mse")
+    model.save(tmp_path / "m.keras")
+    again = fk.models.load_model(tmp_path / "m.keras")
+    layer = again.layers[-1]
+    assert isinstance(layer.kernel_initializer, fk.initializers.HeNormal)
+    assert layer.kernel_initializer.get_config()["seed"] == 1
+    assert isinstance(again.optimizer, fk.optimizers.LossScaleOptimizer)
+    for a, b in zip(model.get_weights(), again.get_weights()):
+        np.testing.assert_array_equal(a, b)

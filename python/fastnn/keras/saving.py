@@ -27,6 +27,10 @@ def _jsonable(value, where: str):
         return {"__tuple__": items} if isinstance(value, tuple) else items
     if isinstance(value, dict):
         return {str(k): _jsonable(v, where) for k, v in value.items()}
+    namespace = _object_namespace(value)
+    if namespace is not None:  # an initializer / regularizer / constraint object: its Keras serialized form
+        serialized = _namespaces()[namespace].serialize(value)
+        return {"__keras_object__": namespace, "serialized": _jsonable(serialized, where)}
     if callable(value):
         from . import activations
 
@@ -37,10 +41,26 @@ def _jsonable(value, where: str):
                     "(only numbers, strings, lists, dicts and activation names are)")
 
 
+def _namespaces() -> dict:
+    from . import constraints, initializers, regularizers
+
+    return {"initializers": initializers, "regularizers": regularizers, "constraints": constraints}
+
+
+def _object_namespace(value):
+    bases = {"initializers": "Initializer", "regularizers": "Regularizer", "constraints": "Constraint"}
+    for name, module in _namespaces().items():
+        if isinstance(value, getattr(module, bases[name])):
+            return name
+    return None
+
+
 def _restore(value):
     if isinstance(value, dict):
         if set(value) == {"__tuple__"}:
             return tuple(_restore(v) for v in value["__tuple__"])
+        if set(value) == {"__keras_object__", "serialized"}:
+            return _namespaces()[value["__keras_object__"]].deserialize(_restore(value["serialized"]))
         return {k: _restore(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_restore(v) for v in value]
