@@ -448,3 +448,22 @@ def test_public_names_and_legacy_namespace():
     for name in ("Adagrad", "Adam", "Ftrl", "Optimizer", "RMSprop", "SGD"):
         with pytest.raises(ImportError, match="not supported in Keras 3"):
             getattr(fk.optimizers.legacy, name)()
+
+
+def test_optimizer_state_round_trips_through_weights():
+    w0, grads = _data(4)
+    a = fk.optimizers.Adam(0.1)
+    pa = [Parameter(fastnn.tensor(w)) for w in w0]
+    for gs in grads[:2]:
+        a.apply([fastnn.tensor(g) for g in gs], pa)
+    store = {}
+    a.save_own_variables(store)
+    b = fk.optimizers.Adam(0.1)
+    pb = [Parameter(fastnn.tensor(np.asarray(p.detach()))) for p in pa]
+    b.build(pb)
+    b.load_own_variables(store)
+    assert int(b.iterations) == 2
+    for gs in grads[2:]:
+        a.apply([fastnn.tensor(g) for g in gs], pa)
+        b.apply([fastnn.tensor(g) for g in gs], pb)
+    _assert_same([np.asarray(p.detach()) for p in pa], [np.asarray(p.detach()) for p in pb], rtol=0, atol=0)

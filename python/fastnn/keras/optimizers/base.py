@@ -418,6 +418,20 @@ class Optimizer:
     def get_weights(self) -> list:
         return [backend_of(v._data).to_host(v._data).copy() for v in self._variables]
 
+    def save_own_variables(self, store) -> None:
+        for i, array in enumerate(self.get_weights()):
+            store[str(i)] = array
+
+    def load_own_variables(self, store) -> None:
+        if len(store.keys()) != len(self.variables):
+            msg = (f"Skipping variable loading for optimizer '{self.name}', because it has {len(self.variables)} "
+                   f"variables whereas the saved optimizer has {len(store.keys())} variables. ")
+            if len(self.variables) == 0:
+                msg += "This is likely because the optimizer has not been called/built yet."
+            warnings.warn(msg, stacklevel=2)
+            return
+        self.set_weights([store[str(i)] for i in range(len(self.variables))])
+
     def get_config(self) -> dict:
         lr = self._learning_rate
         if isinstance(lr, schedules_mod.LearningRateSchedule):
