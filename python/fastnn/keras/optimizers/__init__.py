@@ -26,6 +26,8 @@ def serialize(optimizer) -> dict:
 
 
 def deserialize(config, custom_objects=None):
+    if isinstance(config, (Optimizer, OptimizerMap)):  # already rebuilt (a nested config restored first)
+        return config
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError(f"Could not interpret optimizer identifier: {config}")
     name = config["class_name"]

@@ -217,6 +217,8 @@ def serialize(learning_rate_schedule) -> dict:
 
 
 def deserialize(config, custom_objects=None):
+    if isinstance(config, LearningRateSchedule):
+        return config
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError(f"Could not interpret serialized decay: {config!r}")
     name = config["class_name"]
