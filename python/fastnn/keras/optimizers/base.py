@@ -211,6 +211,11 @@ class Optimizer:
         """Subclasses create their per-weight state here."""
 
     @property
+    def _params(self) -> list:
+        """The weights the optimizer was built with (the name the training loop used before)."""
+        return self._trainable_variables
+
+    @property
     def _inner(self):
         """Non-None once built (the training loop's "has state" check)."""
         return self if self.built else None
