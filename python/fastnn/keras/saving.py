@@ -234,7 +234,7 @@ def load_model(filepath, custom_objects=None, compile: bool = True):  # noqa: A0
         conf = _restore(oc["config"])
         conf.pop("name", None)
         args = {k: _restore(v) for k, v in cc.items() if k != "optimizer"}  # serialized losses become objects
-        model.compile(optimizer=opt_cls(**conf), **args)
+        model.compile(optimizer=opt_cls.from_config(conf), **args)
     return model
 
 
