@@ -97,6 +97,8 @@ def test_variables_state_and_copies():
     keras_style = m.add_variable(shape=(2,), initializer=lambda shape, dtype=None: np.full(shape, 4.0), name="k")
     assert keras_style.numpy().tolist() == [4.0, 4.0]
     del m._variables[-1]
+    assert m.add_variable((2,), fk.initializers.Constant(3.0), name="c").numpy().tolist() == [3.0, 3.0]
+    del m._variables[-1]
     assert m.variables == [v, w] + m.inner.variables and len(m.variables) == 4
     assert v.path == "outer/acc" and w.dtype == fastnn.int32 and v.trainable is False
     assert v.numpy().tolist() == [1.0, 1.0]
