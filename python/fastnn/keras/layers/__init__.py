@@ -20,3 +20,5 @@ from .conv_more import Conv1D, Conv2DTranspose, Convolution1D, Convolution2DTran
 from .bidirectional import Bidirectional
 
 Convolution2D = Conv2D  # Keras' alias
+from .reshaping_nd import (Cropping1D, Cropping2D, Cropping3D, Permute, UpSampling1D, UpSampling3D, ZeroPadding1D,
+                           ZeroPadding2D, ZeroPadding3D)
