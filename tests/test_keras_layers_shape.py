@@ -135,3 +135,108 @@ def test_reshaping_constructor_errors(cls, kw, exc):
         getattr(KL, cls)(**kw)
     with pytest.raises(exc):
         getattr(L, cls)(**kw)
+
+
+# ---- regularization -------------------------------------------------------------------------------------------
+_RANDOM = [("SpatialDropout1D", dict(rate=0.4), (3, 5, 4)), ("SpatialDropout2D", dict(rate=0.4), (2, 3, 4, 5)),
+           ("SpatialDropout3D", dict(rate=0.4, data_format="channels_first"), (2, 3, 2, 2, 2)),
+           ("GaussianNoise", dict(stddev=0.3), (4, 6)), ("GaussianDropout", dict(rate=0.3), (4, 6)),
+           ("AlphaDropout", dict(rate=0.2), (4, 6)), ("AlphaDropout", dict(rate=0.2, noise_shape=(None, 1)), (4, 6)),
+           ("ActivityRegularization", dict(l1=0.0, l2=0.0), (4, 6))]
+
+
+@pytest.mark.parametrize("cls,kw,shape", _RANDOM)
+def test_random_layers_identity_at_inference(cls, kw, shape):
+    ours, theirs = getattr(L, cls)(**kw), getattr(KL, cls)(**kw)
+    x = rand(*shape)
+    check(ours, theirs, x, atol=0, rtol=0)
+    check(ours, theirs, x, atol=0, rtol=0, training=False)
+    same_config(ours, theirs)
+
+
+@pytest.mark.parametrize("cls,kw,shape,channel", [
+    ("SpatialDropout1D", dict(), (40, 7, 30), 2),
+    ("SpatialDropout2D", dict(), (40, 3, 4, 30), 3),
+    ("SpatialDropout2D", dict(data_format="channels_first"), (40, 30, 3, 4), 1),
+    ("SpatialDropout3D", dict(), (40, 2, 3, 2, 30), 4),
+    ("SpatialDropout3D", dict(data_format="channels_first"), (40, 30, 2, 3, 2), 1)])
+def test_spatial_dropout_training_drops_whole_channels(cls, kw, shape, channel):
+    rate = 0.3
+    x = np.ones(shape, np.float32)
+    for layer in (getattr(L, cls)(rate, seed=3, **kw), getattr(KL, cls)(rate, seed=3, **kw)):
+        y = to_np(layer(x, training=True))
+        assert np.all(np.isclose(y, 0) | np.isclose(y, 1 / (1 - rate)))
+        other = tuple(a for a in range(1, len(shape)) if a != channel)
+        # one draw per (sample, channel): constant over the other axes
+        assert np.all(y.max(axis=other) == y.min(axis=other))
+        assert abs((y == 0).mean() - rate) < 0.06
+    xf = fastnn.tensor(rand(*shape), requires_grad=True)
+    ours = getattr(L, cls)(rate, **kw)
+    y = ours(xf, training=True)
+    y.sum().backward()
+    assert_close(xf.grad, (np.asarray(y.detach()) != 0) / (1 - rate), atol=1e-6, rtol=1e-6)
+    with pytest.raises(ValueError, match="ndim"):
+        ours(rand(*shape[:-1]), training=True)
+
+
+def test_gaussian_noise_and_dropout_statistics():
+    x = np.zeros((200, 500), np.float32)
+    for layer in (L.GaussianNoise(0.5, seed=1), KL.GaussianNoise(0.5, seed=1)):
+        y = to_np(layer(x, training=True))
+        assert abs(y.mean()) < 0.01 and abs(y.std() - 0.5) < 0.01
+    ones = np.ones((200, 500), np.float32)
+    for layer in (L.GaussianDropout(0.2, seed=1), KL.GaussianDropout(0.2, seed=1)):
+        y = to_np(layer(ones, training=True))
+        assert abs(y.mean() - 1) < 0.01 and abs(y.std() - 0.5) < 0.01  # sqrt(0.2 / 0.8)
+    # the same seed gives the same stream; successive calls differ; gradients: 1 and the noise
+    a, b = L.GaussianNoise(0.5, seed=7), L.GaussianNoise(0.5, seed=7)
+    ya, yb = to_np(a(x[:4], training=True)), to_np(b(x[:4], training=True))
+    assert_close(ya, yb, atol=0, rtol=0)
+    assert not np.allclose(ya, to_np(a(x[:4], training=True)))
+    xf = fastnn.tensor(rand(4, 6), requires_grad=True)
+    g = L.GaussianDropout(0.4)
+    y = g(xf, training=True)
+    y.sum().backward()
+    assert_close(xf.grad, np.asarray(y.detach()) / np.asarray(xf.detach()), atol=1e-4, rtol=1e-4)
+    for cls in ("GaussianNoise", "GaussianDropout", "AlphaDropout"):
+        for bad in (-0.1, 1.5):
+            with pytest.raises(ValueError):
+                getattr(KL, cls)(bad)
+            with pytest.raises(ValueError):
+                getattr(L, cls)(bad)
+
+
+def test_alpha_dropout_statistics_and_noise_shape():
+    rate = 0.25
+    x = rand(400, 300, seed=2)
+    for layer in (L.AlphaDropout(rate, seed=4), KL.AlphaDropout(rate, seed=4)):
+        y = to_np(layer(x, training=True))
+        assert abs(y.mean()) < 0.02 and abs(y.std() - 1) < 0.02  # SELU's fixed point kept
+    alpha_p = -1.6732632423543772 * 1.0507009873554805
+    a = ((1 - rate) * (1 + rate * alpha_p ** 2)) ** -0.5
+    b = -a * alpha_p * rate
+    layer = L.AlphaDropout(rate, noise_shape=(None, 1))
+    xf = fastnn.tensor(x[:50], requires_grad=True)
+    y = layer(xf, training=True)
+    yn = np.asarray(y.detach())
+    dropped = np.isclose(yn, a * alpha_p + b, atol=1e-5)
+    rows = dropped.all(axis=1)
+    assert np.all(dropped.any(axis=1) == rows)  # noise_shape (None, 1): whole rows together
+    assert 0 < rows.sum() < 50
+    assert_close(yn[~rows], a * x[:50][~rows] + b, atol=1e-5, rtol=1e-5)
+    y.sum().backward()
+    assert_close(xf.grad, np.where(rows[:, None], 0.0, a) * np.ones_like(x[:50]), atol=1e-6, rtol=1e-6)
+
+
+def test_activity_regularization_is_identity_with_keras_config():
+    x = rand(3, 4)
+    ours, theirs = L.ActivityRegularization(l1=0.1, l2=0.01), KL.ActivityRegularization(l1=0.1, l2=0.01)
+    same_config(ours, theirs)
+    if not hasattr(ours, "add_loss"):
+        pytest.skip("Layer.add_loss is not in this fastnn.keras yet")
+    y = ours(x)
+    yt = theirs(x)
+    assert_close(to_np(y), x, atol=0, rtol=0)
+    assert len(ours.losses) == 1 and len(theirs.losses) == 1
+    assert_close(to_np(ours.losses[0]), to_np(theirs.losses[0]), atol=1e-6, rtol=1e-6)
+    assert_close(to_np(yt), x, atol=0, rtol=0)

@@ -19,6 +19,9 @@ from .pooling1d import GlobalAveragePooling1D, GlobalAvgPool1D, GlobalMaxPool1D,
 from .conv_more import Conv1D, Conv2DTranspose, Convolution1D, Convolution2DTranspose
 from .bidirectional import Bidirectional
 
-Convolution2D = Conv2D  # Keras' alias
 from .reshaping_nd import (Cropping1D, Cropping2D, Cropping3D, Permute, UpSampling1D, UpSampling3D, ZeroPadding1D,
                            ZeroPadding2D, ZeroPadding3D)
+from .regularization import (ActivityRegularization, AlphaDropout, GaussianDropout, GaussianNoise, SpatialDropout1D,
+                             SpatialDropout2D, SpatialDropout3D)
+
+Convolution2D = Conv2D  # Keras' alias
