@@ -56,7 +56,7 @@ def same_config(ours, theirs, skip=()):
     """Keras' config keys (its base 'dtype' policy aside) are in ours with equal values."""
     co, ct = ours.get_config(), theirs.get_config()
     for k, v in ct.items():
-        if k in ("dtype", "name") or k in skip:
+        if k in ("dtype", "name", "activity_regularizer") or k in skip:  # the first and last: the base's
             continue
         assert k in co, f"config key {k!r} missing"
         assert co[k] == v, f"config {k}: {co[k]!r} != Keras' {v!r}"
@@ -240,3 +240,136 @@ def test_activity_regularization_is_identity_with_keras_config():
     assert len(ours.losses) == 1 and len(theirs.losses) == 1
     assert_close(to_np(ours.losses[0]), to_np(theirs.losses[0]), atol=1e-6, rtol=1e-6)
     assert_close(to_np(yt), x, atol=0, rtol=0)
+
+
+# ---- core -----------------------------------------------------------------------------------------------------
+def test_identity():
+    x = rand(3, 4)
+    check(L.Identity(), KL.Identity(), x, atol=0, rtol=0)
+    ident = L.Identity()
+    assert ident.compute_mask(x, "m") == "m"
+    assert ident.compute_output_shape((None, 4)) == (None, 4)
+
+
+def _times(x, factor=2.0):
+    return x * factor
+
+
+def test_lambda_function_arguments_output_shape_and_mask():
+    x = rand(3, 4)
+    ours, theirs = L.Lambda(_times, arguments={"factor": 3.0}), KL.Lambda(_times, arguments={"factor": 3.0})
+    check(ours, theirs, x, atol=1e-6, rtol=1e-6)
+    co = same_config(ours, theirs, skip=("function",))
+    assert co["function"]["config"] == "_times" and co["function"]["class_name"] == "function"
+    again = L.Lambda.from_config(co)
+    assert again.function is _times and again.arguments == {"factor": 3.0}
+    # a function given in custom_objects, output_shape as a tuple or a function, a fixed or computed mask
+    assert L.Lambda.from_config({**co, "function": "f"}, custom_objects={"f": np.tanh}).function is np.tanh
+    lam = L.Lambda(lambda v: fastnn.cat([v, v], -1), output_shape=(8,))
+    assert lam.compute_output_shape((None, 4)) == (None, 8)
+    assert L.Lambda(_times, output_shape=lambda s: s).compute_output_shape((2, 4)) == (2, 4)
+    assert L.Lambda(_times, mask=lambda inp, m: "computed").compute_mask(x, None) == "computed"
+    assert L.Lambda(_times).compute_mask(x) is None
+    # the function gets mask / training only when its signature names them
+    seen = {}
+
+    def fn(v, mask=None, training=None):
+        seen.update(mask=mask, training=training)
+        return v
+
+    L.Lambda(fn)(fastnn.tensor(x), mask="m", training=True)
+    assert seen == {"mask": "m", "training": True}
+    with pytest.raises(ValueError, match="lambda"):
+        L.Lambda(lambda v: v).get_config()
+    with pytest.raises(ValueError, match="lambda"):
+        L.Lambda.from_config({"function": {"class_name": "__lambda__", "config": {"code": "..."}}})
+    # inside a functional model, with the output shape traced
+    inp = L.Input((4,))
+    out = L.Lambda(_times)(inp)
+    assert out.shape == (None, 4)
+
+
+@pytest.mark.parametrize("value", [0.0, 0.5])
+def test_masking(value):
+    x = rand(3, 5, 4)
+    x[0, 1] = value
+    x[2, [0, 4]] = value
+    x[1, 3, 0] = value  # one feature equal: not masked
+    ours, theirs = L.Masking(value), KL.Masking(value)
+    check(ours, theirs, x, atol=0, rtol=0)
+    assert_close(to_np(ours.compute_mask(fastnn.tensor(x))), to_np(theirs.compute_mask(x)), atol=0, rtol=0)
+    assert to_np(ours.compute_mask(fastnn.tensor(x))).dtype == np.bool_
+    same_config(ours, theirs)
+
+
+_EINSUM = [("ab,b->a", None, (2, 6), ()), ("ab,bc->ac", None, (2, 6), 5), ("ab,bc->ac", "c", (2, 6), (5,)),
+           ("abc,cde->abde", None, (2, 1, 2), (1, 3, 4)), ("abc,cde->abde", "e", (2, 1, 2), (1, 3, 4)),
+           ("abc,cde->abde", "d", (2, 1, 2), (1, 3, 4)), ("abc,cde->abde", "be", (2, 7, 2), (7, 3, 4)),
+           ("BFNH,NHD->BFD", None, (2, 1, 2, 3), (1, 4)), ("abc,cd->abd", "d", (2, 3, 2), (None, 4)),
+           ("ibd,nd->ibn", None, (2, 2, 1), (2, 2)), ("...b,bc->...c", "c", (2, 3, 6), (4,)),
+           ("...bc,bc->...b", None, (2, 3, 4), (3,)), ("...c,cde->...de", "d", (2, 1, 2), (3, 4)),
+           ("ab...,bc->ac...", "c", (2, 3, 4), (5,))]
+
+
+@pytest.mark.parametrize("equation,bias_axes,shape,out", _EINSUM)
+def test_einsum_dense(equation, bias_axes, shape, out):
+    kw = dict(equation=equation, output_shape=out, bias_axes=bias_axes, activation="relu")
+    ours, theirs = L.EinsumDense(**kw), KL.EinsumDense(**kw)
+    y = check(ours, theirs, rand(*shape), atol=1e-5, rtol=1e-4)
+    assert tuple(ours.compute_output_shape(shape)) == tuple(theirs.compute_output_shape(shape))
+    if None not in np.atleast_1d(np.asarray(out, dtype=object)):
+        assert tuple(ours.compute_output_shape(shape)) == y.shape
+    same_config(ours, theirs, skip=("kernel_initializer", "bias_initializer"))
+
+
+def test_einsum_dense_init_fans_and_errors():
+    layer = L.EinsumDense("abc,cde->abde", output_shape=(None, 30, 40))
+    layer(rand(2, 3, 20))
+    limit = np.sqrt(6.0 / (20 + 30 * 40))  # fans from the kernel's input (c) and output (d, e) axes
+    k = layer.get_weights()[0]
+    assert k.shape == (20, 30, 40) and np.abs(k).max() <= limit and np.abs(k).max() > 0.9 * limit
+    for eq, out, shape in (("ab,bc", 3, (2, 4)), ("ab,cd->ad", 3, (2, 4)), ("ab,b->ac", (3,), (2, 4))):
+        with pytest.raises(ValueError):
+            KL.EinsumDense(eq, out)(rand(*shape))
+        with pytest.raises(ValueError):
+            L.EinsumDense(eq, out)(rand(*shape))
+    with pytest.raises(ValueError, match="Bias dimension"):
+        L.EinsumDense("ab,bc->ac", 3, bias_axes="x")(rand(2, 4))
+    with pytest.raises(ValueError, match="shared dimension"):
+        L.EinsumDense("abc,cd->abd", (5, 3))(rand(2, 4, 2))
+    with pytest.raises(NotImplementedError, match="lora_rank"):
+        L.EinsumDense("ab,bc->ac", 3, lora_rank=2)
+
+
+# ---- serialization ---------------------------------------------------------------------------------------------
+def test_serialize_deserialize_round_trip_and_keras_format():
+    layers = [L.Cropping2D(((1, 0), (2, 1)), data_format="channels_first"), L.ZeroPadding1D(2), L.Permute((2, 1)),
+              L.Dense(3, activation="relu"), L.Masking(0.5), L.EinsumDense("ab,bc->ac", 4, bias_axes="c"),
+              L.Lambda(_times), L.SpatialDropout2D(0.3, seed=2), L.Identity(name="same")]
+    for layer in layers:
+        s = L.serialize(layer)
+        assert set(s) == {"module", "class_name", "config", "registered_name"}
+        assert s["module"] == "keras.layers" and s["class_name"] == type(layer).__name__
+        back = L.deserialize(s)
+        assert type(back) is type(layer) and back.get_config() == layer.get_config()
+    # Keras' own dicts (DTypePolicy, initializer objects, build_config) load into our layers
+    kd = KL.EinsumDense("ab,bc->ac", 3, bias_axes="c", activation="tanh")
+    kd(rand(2, 5))
+    ours = L.deserialize(keras.layers.serialize(kd))
+    assert isinstance(ours, L.EinsumDense) and ours.built and ours.kernel.shape == (5, 3)
+    ours.set_weights(kd.get_weights())
+    assert_close(to_np(ours(rand(2, 5))), to_np(kd(rand(2, 5))), atol=1e-6, rtol=1e-6)
+    kc = L.deserialize(keras.layers.serialize(KL.Cropping3D(((1, 0), (0, 1), (2, 2)))))
+    assert kc.cropping == ((1, 0), (0, 1), (2, 2))
+    # a user's class: by custom_objects
+    class Custom(L.Layer):
+        def call(self, inputs):
+            return inputs
+
+    s = L.serialize(Custom(name="c"))
+    assert s["class_name"] == "Custom" and s["module"] != "keras.layers"
+    with pytest.raises(TypeError, match="Could not locate class"):
+        L.deserialize(s)
+    assert isinstance(L.deserialize(s, custom_objects={"Custom": Custom}), Custom)
+    with pytest.raises(ValueError):
+        L.deserialize("Dense")

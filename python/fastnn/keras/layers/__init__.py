@@ -23,5 +23,7 @@ from .reshaping_nd import (Cropping1D, Cropping2D, Cropping3D, Permute, UpSampli
                            ZeroPadding2D, ZeroPadding3D)
 from .regularization import (ActivityRegularization, AlphaDropout, GaussianDropout, GaussianNoise, SpatialDropout1D,
                              SpatialDropout2D, SpatialDropout3D)
+from .core_more import EinsumDense, Identity, Lambda, Masking
+from .serialization import deserialize, serialize
 
 Convolution2D = Conv2D  # Keras' alias

@@ -280,6 +280,11 @@ class Layer(Module):
     def get_config(self) -> dict:
         return {"name": self.name, "trainable": self.trainable}
 
+    @classmethod
+    def from_config(cls, config: dict):
+        """A layer made from its ``get_config()`` (Keras': the config is the constructor's arguments)."""
+        return cls(**config)
+
 
 class InputLayer(Layer):
     def __init__(self, shape=None, batch_size=None, dtype="float32", name=None, **kwargs) -> None:
