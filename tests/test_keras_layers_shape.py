@@ -12,7 +12,8 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 keras = pytest.importorskip("keras")
 torch = pytest.importorskip("torch")
 
-from keras_helpers import build_pair, rand, to_np  # noqa: E402
+from keras_helpers import rand, to_np  # noqa: E402
+from keras_layer_checks import check, same_config  # noqa: E402
 from op_helpers import assert_close  # noqa: E402
 
 import fastnn  # noqa: E402
@@ -21,46 +22,6 @@ from fastnn.keras import layers as L  # noqa: E402
 pytestmark = [pytest.mark.torch, pytest.mark.filterwarnings("ignore::DeprecationWarning"),
               pytest.mark.filterwarnings("ignore::UserWarning")]
 KL = keras.layers
-
-
-def _as_list(x):
-    return list(x) if isinstance(x, (list, tuple)) else [x]
-
-
-def check(ours, theirs, x, atol=1e-5, rtol=1e-5, grads=True, **call_kwargs):
-    """Same outputs after copying Keras' weights into ours, then the same gradients of sum(out * r) w.r.t.
-    every (float) input and every trainable weight (Keras through torch autograd)."""
-    a, b = build_pair(ours, theirs, x, **call_kwargs)
-    assert_close(to_np(a), to_np(b), atol=atol, rtol=rtol, msg="output")
-    if not grads:
-        return to_np(a)
-    xs = _as_list(x)
-    xt = [torch.tensor(v, requires_grad=True) for v in xs]
-    xf = [fastnn.tensor(v, requires_grad=True) for v in xs]
-    yt = theirs(xt if isinstance(x, (list, tuple)) else xt[0], **call_kwargs)
-    yf = ours(xf if isinstance(x, (list, tuple)) else xf[0], **call_kwargs)
-    r = rand(*yt.shape, seed=11)
-    (yt * torch.tensor(r)).sum().backward()
-    (yf * fastnn.tensor(r)).sum().backward()
-    for i, (gf, gt) in enumerate(zip(xf, xt)):
-        assert_close(gf.grad, gt.grad.numpy(), atol=atol, rtol=rtol, msg=f"input {i} grad")
-    tw = [w for w in theirs.weights if w.trainable]
-    ow = [w for w in ours.weights if w.requires_grad]
-    assert len(ow) == len(tw)
-    for wo, wt in zip(ow, tw):
-        assert_close(wo.grad, wt.value.grad.numpy(), atol=atol, rtol=rtol, msg=wt.path)
-    return to_np(a)
-
-
-def same_config(ours, theirs, skip=()):
-    """Keras' config keys (its base 'dtype' policy aside) are in ours with equal values."""
-    co, ct = ours.get_config(), theirs.get_config()
-    for k, v in ct.items():
-        if k in ("dtype", "name", "activity_regularizer") or k in skip:  # the first and last: the base's
-            continue
-        assert k in co, f"config key {k!r} missing"
-        assert co[k] == v, f"config {k}: {co[k]!r} != Keras' {v!r}"
-    return co
 
 
 # ---- reshaping ------------------------------------------------------------------------------------------------

@@ -25,5 +25,9 @@ from .regularization import (ActivityRegularization, AlphaDropout, GaussianDropo
                              SpatialDropout2D, SpatialDropout3D)
 from .core_more import EinsumDense, Identity, Lambda, Masking
 from .serialization import deserialize, serialize
+from .wrappers import TimeDistributed, Wrapper
+from .dot import Dot, dot
+from .activation_layers_more import ELU, PReLU, Softmax
+from .normalization_more import GroupNormalization, RMSNormalization, SpectralNormalization, UnitNormalization
 
 Convolution2D = Conv2D  # Keras' alias
