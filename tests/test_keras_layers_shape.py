@@ -322,6 +322,9 @@ def test_serialize_deserialize_round_trip_and_keras_format():
     assert_close(to_np(ours(rand(2, 5))), to_np(kd(rand(2, 5))), atol=1e-6, rtol=1e-6)
     kc = L.deserialize(keras.layers.serialize(KL.Cropping3D(((1, 0), (0, 1), (2, 2)))))
     assert kc.cropping == ((1, 0), (0, 1), (2, 2))
+    td = L.deserialize(keras.layers.serialize(KL.TimeDistributed(KL.Cropping1D((1, 2)))))
+    assert isinstance(td, L.TimeDistributed) and isinstance(td.layer, L.Cropping1D) and td.layer.cropping == (1, 2)
+    assert L.deserialize(L.serialize(td)).layer.cropping == (1, 2)
     # a user's class: by custom_objects
     class Custom(L.Layer):
         def call(self, inputs):

@@ -272,3 +272,19 @@ def test_spectral_normalization_errors_and_zero_kernel():
     sn(rand(2, 3), training=True)
     assert_close(sn.get_weights()[1], u, atol=0, rtol=0)
     assert not np.isnan(sn.get_weights()[0]).any() and (sn.get_weights()[0] == 0).all()
+
+
+def test_new_layers_save_and_load(tmp_path):
+    import fastnn.keras as fk
+
+    x = rand(2, 6, 4)
+    m = fk.Sequential([L.Input((6, 4)), L.ZeroPadding1D((1, 2)), L.Cropping1D((2, 0)), L.UpSampling1D(2),
+                       L.TimeDistributed(L.Dense(3)), L.PReLU(shared_axes=[1]), L.GroupNormalization(3),
+                       L.SpectralNormalization(L.Dense(5), power_iterations=2), L.RMSNormalization(),
+                       L.Permute((2, 1)), L.UnitNormalization(axis=1), L.ELU(0.5), L.Softmax(axis=(1, 2)),
+                       L.EinsumDense("abc,cd->abd", (5, 2), bias_axes="d"), L.GaussianNoise(0.1),
+                       L.SpatialDropout1D(0.2), L.Masking(0.5), L.Identity()])
+    m.save(tmp_path / "m.keras")
+    loaded = fk.models.load_model(tmp_path / "m.keras")
+    assert_close(loaded.predict(x, verbose=0), m.predict(x, verbose=0), atol=0, rtol=0)
+    assert isinstance(loaded.layers[3].layer, L.Dense) and loaded.layers[6].power_iterations == 2

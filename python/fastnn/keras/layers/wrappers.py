@@ -5,14 +5,42 @@ from __future__ import annotations
 from .base import Layer, _call_arguments
 
 
+def _layer_from(value):
+    """A wrapped layer given as a layer, as model.save's layer record, or as a serialized layer config."""
+    if not isinstance(value, dict):
+        return value
+    from .. import saving
+
+    if "args" in value and "kwargs" in value:
+        return saving._make_layer(value, saving._layer_classes(None))
+    from .serialization import deserialize
+
+    return deserialize(value)
+
+
+def _record_layer_as_data(wrapper, layer) -> None:
+    """model.save stores constructor arguments as data: the wrapped layer goes in as its record."""
+    from .. import saving
+
+    cls, args, kw = wrapper.__dict__["_init_args"]
+    record = saving.layer_config(layer)
+    if args and isinstance(args[0], (Layer, dict)):
+        args = (record,) + tuple(args[1:])
+    elif "layer" in kw:
+        kw = {**kw, "layer": record}
+    wrapper.__dict__["_init_args"] = (cls, args, kw)
+
+
 class Wrapper(Layer):
     """Base of layers that wrap one layer (``self.layer``): builds it with the wrapper, and stores it in the
     config as a serialized layer."""
 
     def __init__(self, layer, **kwargs) -> None:
+        layer = _layer_from(layer)
         if not isinstance(layer, Layer):
             raise ValueError(f"Layer {layer} supplied to Wrapper isn't a supported layer type. Please ensure wrapped "
                              "layer is a valid Keras layer.")
+        _record_layer_as_data(self, layer)
         super().__init__(**kwargs)
         self.layer = layer
 
@@ -40,6 +68,7 @@ class TimeDistributed(Wrapper):
     (batch * time, *rest), the layer called once, and its output reshaped back to (batch, time, *out)."""
 
     def __init__(self, layer, **kwargs) -> None:
+        layer = _layer_from(layer)
         if not isinstance(layer, Layer):
             raise ValueError(f"Please initialize `TimeDistributed` layer with a `keras.layers.Layer` instance. "
                              f"Received: {layer}")
