@@ -192,15 +192,36 @@ def test_alpha_dropout_statistics_and_noise_shape():
 def test_activity_regularization_is_identity_with_keras_config():
     x = rand(3, 4)
     ours, theirs = L.ActivityRegularization(l1=0.1, l2=0.01), KL.ActivityRegularization(l1=0.1, l2=0.01)
-    same_config(ours, theirs)
-    if not hasattr(ours, "add_loss"):
-        pytest.skip("Layer.add_loss is not in this fastnn.keras yet")
+    co = same_config(ours, theirs)
+    assert "activity_regularizer" not in co
     y = ours(x)
     yt = theirs(x)
     assert_close(to_np(y), x, atol=0, rtol=0)
     assert len(ours.losses) == 1 and len(theirs.losses) == 1
     assert_close(to_np(ours.losses[0]), to_np(theirs.losses[0]), atol=1e-6, rtol=1e-6)
     assert_close(to_np(yt), x, atol=0, rtol=0)
+    ours(x[:1])  # each outermost call replaces the previous call's loss
+    assert len(ours.losses) == 1
+    assert_close(to_np(ours.losses[0]), 0.1 * np.abs(x[:1]).sum() + 0.01 * (x[:1] ** 2).sum(), atol=1e-6, rtol=1e-6)
+    xf = fastnn.tensor(x, requires_grad=True)
+    ours(xf)
+    ours.losses[0].backward()
+    assert_close(xf.grad, (0.1 * np.sign(x) + 0.02 * x) / 3, atol=1e-6, rtol=1e-6)
+
+
+def test_activity_regularization_in_evaluate_loss():
+    """The model's loss includes the layer's penalty: the same model with and without it differ by it."""
+    import fastnn.keras as fk
+
+    x, y = rand(8, 3), rand(8, 3, seed=1)
+    plain = fk.Sequential([L.Input((3,)), L.Identity()])
+    reg = fk.Sequential([L.Input((3,)), L.ActivityRegularization(l2=0.5)])
+    for m in (plain, reg):
+        m.compile(optimizer="sgd", loss="mse")
+    lp = plain.evaluate(x, y, batch_size=8, verbose=0)
+    lr = reg.evaluate(x, y, batch_size=8, verbose=0)
+    lp, lr = (v[0] if isinstance(v, list) else v for v in (lp, lr))
+    assert abs(lr - lp - 0.5 * (x ** 2).sum() / 8) < 1e-4
 
 
 # ---- core -----------------------------------------------------------------------------------------------------

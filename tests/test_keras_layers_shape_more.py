@@ -288,3 +288,37 @@ def test_new_layers_save_and_load(tmp_path):
     loaded = fk.models.load_model(tmp_path / "m.keras")
     assert_close(loaded.predict(x, verbose=0), m.predict(x, verbose=0), atol=0, rtol=0)
     assert isinstance(loaded.layers[3].layer, L.Dense) and loaded.layers[6].power_iterations == 2
+
+
+@pytest.mark.parametrize("cls,kw,shape", [
+    ("EinsumDense", dict(equation="ab,bc->ac", output_shape=3, bias_axes="c", kernel_regularizer="l2",
+                         bias_regularizer=keras.regularizers.L1(0.3)), (2, 4)),
+    ("PReLU", dict(alpha_regularizer=keras.regularizers.L1L2(0.1, 0.2)), (2, 4)),
+    ("GroupNormalization", dict(groups=2, gamma_regularizer="l1", beta_regularizer="l2"), (2, 4)),
+])
+def test_weight_regularizers_match_keras(cls, kw, shape):
+    from fastnn.keras import regularizers
+
+    ours_kw = {k: (regularizers.deserialize(keras.regularizers.serialize(v)) if hasattr(v, "get_config") else v)
+               for k, v in kw.items()}
+    ours, theirs = getattr(L, cls)(**ours_kw), getattr(KL, cls)(**kw)
+    x = rand(*shape)
+    theirs(x)
+    theirs.set_weights([rand(*w.shape, seed=i) for i, w in enumerate(theirs.get_weights())])
+    check(ours, theirs, x)
+    lo, lt = ours.losses, theirs.losses
+    assert len(lo) == len(lt) == (1 if cls == "PReLU" else 2)
+    for a, b in zip(lo, lt):
+        assert_close(to_np(a), to_np(b), atol=1e-6, rtol=1e-5)
+    co = same_config(ours, theirs, skip=("kernel_initializer", "bias_initializer", "alpha_initializer",
+                                         "beta_initializer", "gamma_initializer"))
+    assert L.deserialize(L.serialize(ours)).get_config() == co
+
+
+def test_weight_constraints():
+    from fastnn.keras import constraints
+
+    layer = L.EinsumDense("ab,bc->ac", 3, kernel_constraint=constraints.NonNeg())
+    layer(rand(2, 4))
+    assert layer.get_config()["kernel_constraint"]["class_name"] == "NonNeg"
+    assert layer.get_config() == L.deserialize(L.serialize(layer)).get_config()

@@ -61,7 +61,7 @@ class PReLU(Layer):
         super().__init__(**kwargs)
         self.supports_masking = True
         self.alpha_initializer = alpha_initializer
-        self.alpha_regularizer, self.alpha_constraint = alpha_regularizer, alpha_constraint
+        self._preset_weights(alpha=(alpha_regularizer, alpha_constraint))
         if shared_axes is None:
             self.shared_axes = None
         elif not isinstance(shared_axes, (list, tuple)):
@@ -79,8 +79,7 @@ class PReLU(Layer):
         init = self.alpha_initializer
         if isinstance(init, str) and init.lower() == "zeros":
             init = "zeros"
-        self.alpha = self.add_weight(shape=tuple(shape), name="alpha", initializer=init,
-                                     regularizer=self.alpha_regularizer, constraint=self.alpha_constraint)
+        self.alpha = self.add_weight(shape=tuple(shape), name="alpha", initializer=init)
 
     def call(self, inputs):
         x = as_float(inputs)
@@ -90,9 +89,7 @@ class PReLU(Layer):
         return input_shape
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "alpha_initializer": self.alpha_initializer,
-                "alpha_regularizer": self.alpha_regularizer, "alpha_constraint": self.alpha_constraint,
-                "shared_axes": self.shared_axes}
+        return {**super().get_config(), "alpha_initializer": self.alpha_initializer, "shared_axes": self.shared_axes}
 
 
 class ELU(Layer):

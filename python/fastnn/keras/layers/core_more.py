@@ -295,19 +295,16 @@ class EinsumDense(Layer):
         self.bias_axes = bias_axes
         self.activation = activations.get(activation)
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
-        self.kernel_regularizer, self.bias_regularizer = kernel_regularizer, bias_regularizer
-        self.kernel_constraint, self.bias_constraint = kernel_constraint, bias_constraint
+        self._preset_weights(kernel=(kernel_regularizer, kernel_constraint), bias=(bias_regularizer, bias_constraint))
 
     def build(self, input_shape) -> None:
         kernel, bias, full, in_axes, out_axes = analyze_einsum(self.equation, self.bias_axes, input_shape,
                                                                self.partial_output_shape)
         self.full_output_shape = tuple(full)
         self.kernel = self.add_weight(shape=tuple(kernel), name="kernel",
-                                      initializer=_axes_initializer(self.kernel_initializer, in_axes, out_axes),
-                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
+                                      initializer=_axes_initializer(self.kernel_initializer, in_axes, out_axes))
         if bias is not None:
-            self.bias = self.add_weight(shape=tuple(bias), name="bias", initializer=self.bias_initializer,
-                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint)
+            self.bias = self.add_weight(shape=tuple(bias), name="bias", initializer=self.bias_initializer)
         else:
             self.bias = None
 
@@ -322,12 +319,7 @@ class EinsumDense(Layer):
         return tuple(analyze_einsum(self.equation, self.bias_axes, input_shape, self.partial_output_shape)[2])
 
     def get_config(self) -> dict:
-        config = {**super().get_config(), "output_shape": self.partial_output_shape, "equation": self.equation,
-                  "activation": activations.name_of(self.activation), "bias_axes": self.bias_axes,
-                  "kernel_initializer": self.kernel_initializer, "bias_initializer": self.bias_initializer,
-                  "kernel_regularizer": self.kernel_regularizer, "bias_regularizer": self.bias_regularizer,
-                  "kernel_constraint": self.kernel_constraint, "bias_constraint": self.bias_constraint,
-                  "quantization_config": None}
-        if hasattr(self, "activity_regularizer"):  # a base Layer that takes activity_regularizer=
-            config.setdefault("activity_regularizer", self.activity_regularizer)
-        return config
+        return {**super().get_config(), "output_shape": self.partial_output_shape, "equation": self.equation,
+                "activation": activations.name_of(self.activation), "bias_axes": self.bias_axes,
+                "kernel_initializer": self.kernel_initializer, "bias_initializer": self.bias_initializer,
+                "quantization_config": None}

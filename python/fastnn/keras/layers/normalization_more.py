@@ -34,8 +34,7 @@ class GroupNormalization(Layer):
         self.groups, self.axis, self.epsilon = groups, axis, epsilon
         self.center, self.scale = center, scale
         self.beta_initializer, self.gamma_initializer = beta_initializer, gamma_initializer
-        self.beta_regularizer, self.gamma_regularizer = beta_regularizer, gamma_regularizer
-        self.beta_constraint, self.gamma_constraint = beta_constraint, gamma_constraint
+        self._preset_weights(gamma=(gamma_regularizer, gamma_constraint), beta=(beta_regularizer, beta_constraint))
 
     def build(self, input_shape) -> None:
         _axis_list(self.axis, len(input_shape), "GroupNormalization")
@@ -49,12 +48,10 @@ class GroupNormalization(Layer):
             raise ValueError(f"Number of groups ({self.groups}) cannot be more than the number of channels ({dim}).")
         if dim % self.groups != 0:
             raise ValueError(f"Number of groups ({self.groups}) must be a multiple of the number of channels ({dim}).")
-        self.gamma = (self.add_weight(shape=(dim,), name="gamma", initializer=self.gamma_initializer,
-                                      regularizer=self.gamma_regularizer, constraint=self.gamma_constraint)
-                      if self.scale else None)
-        self.beta = (self.add_weight(shape=(dim,), name="beta", initializer=self.beta_initializer,
-                                     regularizer=self.beta_regularizer, constraint=self.beta_constraint)
-                     if self.center else None)
+        self.gamma = self.add_weight(shape=(dim,), name="gamma", initializer=self.gamma_initializer) \
+            if self.scale else None
+        self.beta = self.add_weight(shape=(dim,), name="beta", initializer=self.beta_initializer) \
+            if self.center else None
 
     def call(self, inputs):
         x = as_float(inputs)
@@ -84,9 +81,7 @@ class GroupNormalization(Layer):
     def get_config(self) -> dict:
         return {**super().get_config(), "groups": self.groups, "axis": self.axis, "epsilon": self.epsilon,
                 "center": self.center, "scale": self.scale, "beta_initializer": self.beta_initializer,
-                "gamma_initializer": self.gamma_initializer, "beta_regularizer": self.beta_regularizer,
-                "gamma_regularizer": self.gamma_regularizer, "beta_constraint": self.beta_constraint,
-                "gamma_constraint": self.gamma_constraint}
+                "gamma_initializer": self.gamma_initializer}
 
 
 class UnitNormalization(Layer):

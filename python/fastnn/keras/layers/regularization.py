@@ -165,33 +165,24 @@ class AlphaDropout(_RandomLayer):
 
 
 class ActivityRegularization(Layer):
-    """The identity, adding (l1 * sum|x| + l2 * sum x^2) / batch_size to the layer's losses (Keras' activity
-    regularizer, divided by the batch size as Keras 3 does)."""
+    """The identity, with an L1L2(l1, l2) activity regularizer: each call adds (l1 * sum|x| + l2 * sum x^2) /
+    batch_size to the layer's ``losses`` (the base layer's activity-regularizer path, as Keras')."""
 
     def __init__(self, l1=0.0, l2=0.0, **kwargs) -> None:
-        super().__init__(**kwargs)
+        from .. import regularizers
+
+        super().__init__(activity_regularizer=regularizers.L1L2(l1=l1, l2=l2), **kwargs)
+        self.supports_masking = True
         self.l1, self.l2 = l1, l2
         self.built = True
 
     def call(self, inputs):
-        if self.l1 or self.l2:
-            add_loss = getattr(self, "add_loss", None)
-            if add_loss is None:
-                raise NotImplementedError("ActivityRegularization: this fastnn.keras has no Layer.add_loss to "
-                                          "record the l1/l2 penalty")
-            penalty = None
-            if self.l1:
-                penalty = inputs.abs().sum() * float(self.l1)
-            if self.l2:
-                sq = (inputs * inputs).sum() * float(self.l2)
-                penalty = sq if penalty is None else penalty + sq
-            if inputs.ndim > 0 and inputs.shape[0]:
-                penalty = penalty / inputs.shape[0]
-            add_loss(penalty)
         return inputs
 
     def compute_output_shape(self, input_shape):
         return input_shape
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "l1": self.l1, "l2": self.l2}
+        config = super().get_config()
+        config.pop("activity_regularizer", None)
+        return {**config, "l1": self.l1, "l2": self.l2}

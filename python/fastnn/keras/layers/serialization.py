@@ -80,8 +80,6 @@ def deserialize(config, custom_objects=None):
             raise TypeError(f"Could not locate class '{name}'. Make sure custom classes are passed in "
                             f"`custom_objects`. Full object config: {config}")
         inner = {k: _plain(v) for k, v in dict(config.get("config") or {}).items()}
-        if "activity_regularizer" in inner and inner["activity_regularizer"] is None:
-            del inner["activity_regularizer"]  # Keras writes the base Layer's default; a no-op to pass on
         obj = cls.from_config(inner) if hasattr(cls, "from_config") else cls(**inner)
         build = config.get("build_config")
         if isinstance(obj, Layer) and build and "input_shape" in build and not obj.built:
