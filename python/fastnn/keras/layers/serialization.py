@@ -12,11 +12,25 @@ _custom_scopes: list[dict] = []  # custom_objects of the deserializations in pro
 
 
 def custom_object(name):
-    """The object registered as ``name`` by an enclosing ``deserialize(..., custom_objects=...)``, or None."""
+    """The object given as ``name`` to an enclosing ``deserialize(..., custom_objects=...)``, else one that
+    keras.saving's registry knows (``register_keras_serializable``, ``custom_object_scope``) where this
+    fastnn.keras has it, else None."""
     for scope in reversed(_custom_scopes):
         if name in scope:
             return scope[name]
-    return None
+    try:
+        from .. import object_registry
+    except ImportError:
+        return None
+    return object_registry.get_registered_object(name)
+
+
+def _registered_name(cls) -> str:
+    try:
+        from .. import object_registry
+    except ImportError:
+        return cls.__name__
+    return object_registry.get_registered_name(cls)
 
 
 @contextlib.contextmanager
@@ -40,7 +54,7 @@ def serialize(layer) -> dict:
     cls = type(layer)
     builtin = _is_builtin_layer(cls)
     return {"module": "keras.layers" if builtin else cls.__module__, "class_name": cls.__name__,
-            "config": layer.get_config(), "registered_name": None if builtin else cls.__name__}
+            "config": layer.get_config(), "registered_name": None if builtin else _registered_name(cls)}
 
 
 def _layer_classes() -> dict:
