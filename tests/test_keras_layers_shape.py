@@ -361,3 +361,14 @@ def test_serialize_deserialize_round_trip_and_keras_format():
     assert isinstance(L.deserialize(s, custom_objects={"Custom": Custom}), Custom)
     with pytest.raises(ValueError):
         L.deserialize("Dense")
+
+
+def test_lambda_save_and_load(tmp_path):
+    import fastnn.keras as fk
+
+    m = fk.Sequential([L.Input((3,)), L.Lambda(_times, arguments={"factor": 4.0}), L.Dense(2)])
+    x = rand(2, 3)
+    m.save(tmp_path / "m.keras")
+    loaded = fk.models.load_model(tmp_path / "m.keras")
+    assert loaded.layers[0].function is _times
+    assert_close(loaded.predict(x, verbose=0), m.predict(x, verbose=0), atol=0, rtol=0)

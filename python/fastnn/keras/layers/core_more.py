@@ -82,6 +82,9 @@ class Lambda(Layer):
     Keras'."""
 
     def __init__(self, function, output_shape=None, mask=None, arguments=None, **kwargs) -> None:
+        function, output_shape, mask = (deserialize_function(v) if isinstance(v, dict) else v
+                                        for v in (function, output_shape, mask))
+        self._record_functions_as_data(function=function, output_shape=output_shape, mask=mask)
         super().__init__(**kwargs)
         if not callable(function):
             raise ValueError(f"Lambda: `function` must be callable. Received: function={function!r}")
@@ -96,6 +99,20 @@ class Lambda(Layer):
             params = {}
         self._fn_expects_training_arg = "training" in params
         self._fn_expects_mask_arg = "mask" in params
+
+    def _record_functions_as_data(self, **values) -> None:
+        """model.save stores constructor arguments as data: named functions go in as their configs (found
+        again by name when loading); a Python lambda stays as it is, and saving refuses it."""
+        cls, args, kw = self.__dict__["_init_args"]
+        args, kw = list(args), dict(kw)
+        for i, (key, value) in enumerate(values.items()):
+            if not callable(value) or getattr(value, "__name__", "<lambda>") == "<lambda>":
+                continue
+            if i < len(args):
+                args[i] = serialize_function(value, "Lambda")
+            elif key in kw:
+                kw[key] = serialize_function(value, "Lambda")
+        self.__dict__["_init_args"] = (cls, tuple(args), kw)
 
     def call(self, inputs, mask=None, training=None):
         kwargs = dict(self.arguments)
