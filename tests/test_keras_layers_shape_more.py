@@ -1,6 +1,6 @@
 """fastnn.keras TimeDistributed / Wrapper, Dot (and ``dot``), Softmax / PReLU / ELU, GroupNormalization,
 UnitNormalization, RMSNormalization and SpectralNormalization against Keras 3 (torch backend): outputs,
-gradients w.r.t. inputs and weights, configs and errors."""
+gradients w.r.t. inputs and weights, configs and errors; and AdditiveAttention."""
 from __future__ import annotations
 
 import os
@@ -322,3 +322,21 @@ def test_weight_constraints():
     layer(rand(2, 4))
     assert layer.get_config()["kernel_constraint"]["class_name"] == "NonNeg"
     assert layer.get_config() == L.deserialize(L.serialize(layer)).get_config()
+
+
+# ---- AdditiveAttention ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("kw,n", [(dict(), 2), (dict(use_scale=False), 2), (dict(), 3)])
+def test_additive_attention(kw, n):
+    x = [rand(2, 3, 4, seed=1), rand(2, 5, 4, seed=2), rand(2, 5, 4, seed=3)][:n]
+    ours, theirs = L.AdditiveAttention(**kw), KL.AdditiveAttention(**kw)
+    check(ours, theirs, x, atol=1e-5, rtol=1e-4)
+    same_config(ours, theirs, skip=("seed",))
+    # masks, the causal mask and the returned scores
+    qm, vm = np.array([[1, 1, 0], [1, 0, 1]], bool), np.array([[1, 1, 1, 0, 1], [0, 1, 1, 1, 1]], bool)
+    kwargs = dict(return_attention_scores=True, use_causal_mask=True)
+    yo, so = ours([fastnn.tensor(v) for v in x], mask=[fastnn.tensor(qm), fastnn.tensor(vm)], **kwargs)
+    yt, st = theirs([torch.tensor(v) for v in x], mask=[torch.tensor(qm), torch.tensor(vm)], **kwargs)
+    assert_close(to_np(yo), to_np(yt), atol=1e-5, rtol=1e-4)
+    assert_close(to_np(so), to_np(st), atol=1e-5, rtol=1e-4)
+    with pytest.raises(ValueError):
+        L.AdditiveAttention()(rand(2, 3, 4))

@@ -29,5 +29,6 @@ from .wrappers import TimeDistributed, Wrapper
 from .dot import Dot, dot
 from .activation_layers_more import ELU, PReLU, Softmax
 from .normalization_more import GroupNormalization, RMSNormalization, SpectralNormalization, UnitNormalization
+from .attention_additive import AdditiveAttention
 
 Convolution2D = Conv2D  # Keras' alias
