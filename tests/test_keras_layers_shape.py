@@ -1,5 +1,5 @@
 """fastnn.keras reshaping layers (Cropping*, ZeroPadding*, UpSampling1D/3D, Permute), core layers (Identity,
-Lambda, Masking, EinsumDense, TimeDistributed), Dot, Softmax / PReLU / ELU and keras.layers.serialize /
+Lambda, Masking, EinsumDense, ReversibleEmbedding), the regularization layers and keras.layers.serialize /
 deserialize against Keras 3 (torch backend): outputs, gradients w.r.t. inputs and weights, configs."""
 from __future__ import annotations
 
@@ -372,3 +372,34 @@ def test_lambda_save_and_load(tmp_path):
     loaded = fk.models.load_model(tmp_path / "m.keras")
     assert loaded.layers[0].function is _times
     assert_close(loaded.predict(x, verbose=0), m.predict(x, verbose=0), atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(tie_weights=False), dict(logit_soft_cap=2.0),
+                                dict(tie_weights=False, logit_soft_cap=0.5, reverse_dtype="float64")])
+def test_reversible_embedding(kw):
+    ids = np.array([[0, 3, 5], [1, 1, 2]])
+    ours, theirs = L.ReversibleEmbedding(6, 4, **kw), KL.ReversibleEmbedding(6, 4, **kw)
+    theirs(ids)
+    ours(ids)
+    assert [w.shape for w in ours.get_weights()] == [w.shape for w in theirs.get_weights()]
+    theirs.set_weights([rand(*w.shape, seed=i) for i, w in enumerate(theirs.get_weights())])
+    ours.set_weights(theirs.get_weights())
+    assert_close(to_np(ours(ids)), to_np(theirs(ids)), atol=0, rtol=0)
+    h = rand(2, 3, 4)
+    hf, ht = fastnn.tensor(h, requires_grad=True), torch.tensor(h, requires_grad=True)
+    yo, yt = ours(hf, reverse=True), theirs(ht, reverse=True)
+    assert yo.shape == (2, 3, 6)
+    # computed in reverse_dtype (Keras' torch matmul hands float64 results back as float32)
+    assert to_np(yo).dtype == np.dtype(kw.get("reverse_dtype", "float32"))
+    assert_close(to_np(yo), to_np(yt), atol=1e-5, rtol=1e-5)
+    r = rand(2, 3, 6, seed=7)
+    (yo * fastnn.tensor(r).to(yo.dtype)).sum().backward()
+    (yt * torch.tensor(r).to(yt.dtype)).sum().backward()
+    assert_close(hf.grad, ht.grad.numpy(), atol=1e-5, rtol=1e-5)
+    for wo, wt in zip(ours.weights, theirs.weights):  # untied: the forward embeddings get no gradient
+        if wt.value.grad is None:
+            assert wo.grad is None
+        else:
+            assert_close(wo.grad, wt.value.grad.numpy(), atol=1e-5, rtol=1e-5)
+    assert list(ours.compute_output_shape((2, 3, 4), reverse=True)) == [2, 3, 6]
+    same_config(ours, theirs, skip=("embeddings_initializer", "quantization_config"))  # the latter: Embedding's

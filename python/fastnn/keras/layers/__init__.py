@@ -30,5 +30,6 @@ from .dot import Dot, dot
 from .activation_layers_more import ELU, PReLU, Softmax
 from .normalization_more import GroupNormalization, RMSNormalization, SpectralNormalization, UnitNormalization
 from .attention_additive import AdditiveAttention
+from .embedding_reversible import ReversibleEmbedding
 
 Convolution2D = Conv2D  # Keras' alias
