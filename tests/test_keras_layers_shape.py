@@ -403,3 +403,54 @@ def test_reversible_embedding(kw):
             assert_close(wo.grad, wt.value.grad.numpy(), atol=1e-5, rtol=1e-5)
     assert list(ours.compute_output_shape((2, 3, 4), reverse=True)) == [2, 3, 6]
     same_config(ours, theirs, skip=("embeddings_initializer", "quantization_config"))  # the latter: Embedding's
+
+
+# ---- InputSpec ---------------------------------------------------------------------------------------------------
+def _spec_layer(module, spec):
+    class Checked(module.Layer):
+        def __init__(self, **kw):
+            super().__init__(**kw)
+            self.input_spec = spec
+
+        def call(self, inputs):
+            return inputs
+
+    return Checked()
+
+
+@pytest.mark.parametrize("kw,shape,ok", [
+    (dict(ndim=3), (2, 3, 4), True), (dict(ndim=3), (2, 3), False), (dict(min_ndim=3), (2, 3, 4, 5), True),
+    (dict(min_ndim=3), (2, 3), False), (dict(max_ndim=2), (2, 3, 4), False), (dict(axes={-1: 4}), (2, 3, 4), True),
+    (dict(axes={-1: 5}), (2, 3, 4), False), (dict(shape=(None, 3, 4)), (7, 3, 4), True),
+    (dict(shape=(None, 3, 5)), (7, 3, 4), False), (dict(dtype="float32"), (2, 3), True),
+    (dict(dtype="int32"), (2, 3), False),
+])
+def test_input_spec(kw, shape, ok):
+    x = rand(*shape)
+    for module in (L, KL):
+        layer = _spec_layer(module, module.InputSpec(**kw))
+        if ok:
+            layer(x)
+        else:
+            with pytest.raises(ValueError, match="incompatible with the layer"):
+                layer(x)
+    spec = L.InputSpec(**kw)
+    assert spec.get_config() == KL.InputSpec(**kw).get_config()
+    assert L.InputSpec.from_config(spec.get_config()).get_config() == spec.get_config()
+
+
+def test_input_spec_lists_symbolic_and_errors():
+    layer = _spec_layer(L, [L.InputSpec(ndim=2), L.InputSpec(ndim=3)])
+    layer([rand(2, 3), rand(2, 3, 4)])
+    with pytest.raises(ValueError, match="expects 2 input"):
+        layer([rand(2, 3)])
+    # a symbolic input: unknown dims are not held against the spec
+    sym = _spec_layer(L, L.InputSpec(shape=(None, 3, 4), axes={1: 3}))
+    assert sym(L.Input((3, 4))).shape == (None, 3, 4)
+    with pytest.raises(ValueError, match="expected shape"):
+        sym(L.Input((3, 5)))
+    with pytest.raises(TypeError, match="integer keys"):
+        L.InputSpec(axes={"a": 1})
+    with pytest.raises(ValueError, match="greater than the maximum"):
+        L.InputSpec(ndim=2, axes={3: 1})
+    assert repr(L.InputSpec(ndim=2)) == repr(KL.InputSpec(ndim=2))

@@ -31,5 +31,6 @@ from .activation_layers_more import ELU, PReLU, Softmax
 from .normalization_more import GroupNormalization, RMSNormalization, SpectralNormalization, UnitNormalization
 from .attention_additive import AdditiveAttention
 from .embedding_reversible import ReversibleEmbedding
+from .input_spec import InputSpec
 
 Convolution2D = Conv2D  # Keras' alias

@@ -94,6 +94,8 @@ class Layer(Module):
     """Subclasses implement ``build(input_shape)`` (create weights with ``add_weight``) and
     ``call(inputs, training=None)``."""
 
+    input_spec = None  # an InputSpec (or a list of them) the layer's inputs are checked against
+
     def __init_subclass__(cls, **kwargs):
         """Records the arguments each layer was constructed with (the outermost, most derived __init__
         call), so model.save can store the architecture as data instead of code."""
@@ -313,6 +315,10 @@ class Layer(Module):
         return self.call(inputs, **kwargs)
 
     def __call__(self, inputs, *args, **kwargs):
+        if self.__dict__.get("input_spec") is not None:  # Keras checks the inputs against it before build
+            from .input_spec import assert_input_compatibility
+
+            assert_input_compatibility(self.input_spec, inputs, self.name)
         if _is_symbolic(inputs):
             return self._call_symbolic(inputs, **kwargs)
         if isinstance(inputs, np.ndarray):
