@@ -340,3 +340,38 @@ def test_additive_attention(kw, n):
     assert_close(to_np(so), to_np(st), atol=1e-5, rtol=1e-4)
     with pytest.raises(ValueError):
         L.AdditiveAttention()(rand(2, 3, 4))
+
+
+# ---- masks through the new layers -----------------------------------------------------------------------------
+def test_masking_masks_flow_into_pooling_as_keras():
+    x = rand(3, 5, 4)
+    x[0, 3:] = 0.0
+    x[2, 1] = 0.0
+    x[1, 0] = 0.0
+
+    def make(m):
+        return [m.Masking(0.0), m.TimeDistributed(m.Dense(4)), m.GaussianNoise(0.1), m.UnitNormalization(),
+                m.GlobalAveragePooling1D()]
+
+    ours, theirs = make(L), make(KL)
+    yt = xt = torch.tensor(x)
+    yo = xo = fastnn.tensor(x)
+    for a, b in zip(ours, theirs):
+        yt, yo = b(yt), a(yo)
+    for a, b in zip(ours, theirs):
+        a.set_weights(b.get_weights())
+    yt, yo = xt, xo
+    for a, b in zip(ours, theirs):
+        yt, yo = b(yt), a(yo)
+    assert_close(to_np(yo), to_np(yt), atol=1e-5, rtol=1e-4)
+    # the mask itself, as Keras computes it
+    from fastnn.keras import masking
+
+    m = ours[0](xo)
+    assert_close(to_np(masking.get_mask(m)), to_np(theirs[0].compute_mask(x)), atol=0, rtol=0)
+    assert_close(to_np(masking.get_mask(ours[1](m))), to_np(theirs[0].compute_mask(x)), atol=0, rtol=0)
+    # a (batch, steps) mask does not broadcast against (batch, steps, features) logits: both refuse
+    with pytest.raises(ValueError, match="broadcastable"):
+        KL.Softmax()(theirs[0](xt))
+    with pytest.raises(ValueError, match="broadcastable"):
+        L.Softmax()(m)

@@ -90,13 +90,16 @@ class Model(TrainingMixin, Layer):
             return [values[id(s)] for s in ins] if isinstance(ins, (list, tuple)) else values[id(ins)]
 
         for layer, ins, kwargs in self._nodes:
-            out = layer(lookup(ins), training=training, **kwargs)
+            # a node's own training= (``base(x, training=False)`` in transfer learning) wins over the call's
+            out = layer(lookup(ins), **({"training": training, **kwargs} if kwargs.get("training") is not None
+                                        else {**kwargs, "training": training}))
             produced = self._outputs_of(layer, ins)
             if isinstance(out, (list, tuple)):
                 for t in produced:  # only the outputs something uses are reachable: match them by index
                     values[id(t)] = out[t.index]
             else:
-                values[id(produced[0])] = out
+                for t in produced:  # one call may stand for several equal symbolic calls (a rebuilt Sequential)
+                    values[id(t)] = out
         outs = [values[id(o)] for o in self.outputs]
         return outs if self._multi_out else outs[0]
 
@@ -111,7 +114,33 @@ class Model(TrainingMixin, Layer):
 
     @property
     def layers(self) -> list[Layer]:
-        return [m for m in self._modules.values() if isinstance(m, Layer)]
+        """Keras' list: a functional model's InputLayers first, then its layers (not its op nodes)."""
+        from .layers.op_layer import OpLayer
+
+        found = [m for m in self._modules.values() if isinstance(m, Layer) and not isinstance(m, OpLayer)]
+        if self._functional:
+            found = [t.input_layer for t in self.inputs if t.input_layer is not None] + found
+        return found
+
+    @property
+    def input(self):
+        """The model's symbolic input (a list when it has several), for building models from this one."""
+        inputs = self._symbolic_io()[0]
+        return inputs if len(inputs) > 1 else inputs[0]
+
+    @property
+    def output(self):
+        outputs = self._symbolic_io()[1]
+        return outputs if len(outputs) > 1 else outputs[0]
+
+    def _symbolic_io(self):
+        if self._functional:
+            return self.inputs, self.outputs
+        if self.__dict__.get("_inbound_nodes"):  # a subclassed model called on a keras.Input
+            ins, out = self.__dict__["_inbound_nodes"][0]
+            return (list(ins) if isinstance(ins, (list, tuple)) else [ins],
+                    list(out) if isinstance(out, (list, tuple)) else [out])
+        raise AttributeError(f"The model {self.name} has never been called and thus has no defined input/output.")
 
     def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
         if index is not None:
@@ -158,6 +187,33 @@ class Model(TrainingMixin, Layer):
         from .saving import load_weights
 
         load_weights(self, filepath)
+
+    # ---- configs ------------------------------------------------------------------------------------------
+    def get_config(self) -> dict:
+        """A functional model's graph (layers with their constructor arguments, and how they connect) as
+        data; a subclassed model's constructor arguments (Keras 3's auto-config), or its own override."""
+        if self._functional:
+            from .saving import model_config
+
+            return {"fastnn_graph": model_config(self), "name": self.name, "trainable": self.trainable}
+        return super().get_config()
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects=None):
+        if "fastnn_graph" in config:
+            from .saving import model_from_config
+
+            model = model_from_config(config["fastnn_graph"], custom_objects)
+            model.trainable = config.get("trainable", True)
+            return model
+        return super().from_config(config, custom_objects)
+
+    def to_json(self, **kwargs) -> str:
+        import json
+
+        from .config_lib import serialize_object
+
+        return json.dumps(serialize_object(self), **kwargs)
 
     def summary(self, line_length=None, positions=None, print_fn=None, **kwargs) -> None:
         print_summary(self, print_fn or print)
@@ -214,7 +270,23 @@ class Sequential(Model):
         t = self._input_spec
         for layer in self.layers:
             t = layer(t)
+        self._symbolic_output = t
         self.built = True
+
+    @property
+    def inputs(self):
+        return [self._input_spec] if self._input_spec is not None else None
+
+    @property
+    def outputs(self):
+        out = self.__dict__.get("_symbolic_output")
+        return [out] if out is not None and self._input_spec is not None else None
+
+    def _symbolic_io(self):
+        if self._input_spec is None or not self.built:
+            raise AttributeError(f"Sequential model '{self.name}' has no defined input/output: give it an "
+                                 "Input or an input_shape, or call it on data")
+        return self.inputs, self.outputs
 
     def _build_from_data(self, x) -> None:
         if not self.layers:
@@ -235,6 +307,11 @@ class Sequential(Model):
     def output_names(self, n: int) -> list[str]:
         return ["output"]
 
+    def get_config(self) -> dict:
+        from .saving import model_config
+
+        return {"fastnn_graph": model_config(self), "name": self.name, "trainable": self.trainable}
+
     @property
     def input_shape(self):
         return self._input_spec.shape if self._input_spec is not None else None
@@ -250,3 +327,37 @@ def load_model(filepath, custom_objects=None, compile: bool = True):  # noqa: A0
     from .saving import load_model as _load
 
     return _load(filepath, custom_objects, compile)
+
+
+def model_from_json(json_string: str, custom_objects=None):
+    """The model ``model.to_json()`` described (fresh weights)."""
+    import json
+
+    from .config_lib import deserialize_object
+
+    return deserialize_object(json.loads(json_string), custom_objects)
+
+
+def clone_model(model, input_tensors=None, clone_function=None, call_function=None, recursive=False, **kwargs):
+    """A new model of the same architecture with freshly initialised weights, as Keras' clone_model."""
+    for name, value in (("input_tensors", input_tensors), ("clone_function", clone_function),
+                        ("call_function", call_function)):
+        if value is not None:
+            raise NotImplementedError(f"clone_model: `{name}` is not supported by fastnn.keras yet")
+    if kwargs:
+        raise TypeError(f"clone_model() got unexpected keyword arguments {sorted(kwargs)}")
+    config = model.get_config()
+    if isinstance(config.get("fastnn_graph"), dict):
+        config = {**config, "name": None}
+        config["fastnn_graph"] = {**config["fastnn_graph"], "name": None}
+    clone = type(model).from_config(config) if "fastnn_graph" not in config else Model.from_config(config)
+    if "_build_input" in model.__dict__ and not clone.built:
+        from .saving import _zeros_like
+
+        shapes, dtypes = model.__dict__["_build_input"]
+        clone(_zeros_like(shapes, dtypes), training=False)
+    return clone
+
+
+def save_model(model, filepath, overwrite: bool = True, **kwargs) -> None:
+    model.save(filepath, overwrite=overwrite, **kwargs)

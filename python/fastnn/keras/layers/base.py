@@ -17,6 +17,7 @@ from ...backend import backend_of
 from ...nn.module import Module
 from ...nn.parameter import Parameter
 from ..._tensor import Tensor
+from .. import masking
 
 _name_counts: defaultdict = defaultdict(int)
 _call_depth = 0  # nesting of eager layer calls: the outermost clears the add_loss values of the last one
@@ -47,6 +48,7 @@ class KerasTensor:
         self.source = source
         self.name = name
         self.index = 0  # which output of its layer call this is (a layer may return several)
+        self.input_layer = None  # the InputLayer of a keras.Input tensor
 
     @property
     def ndim(self) -> int:
@@ -54,6 +56,55 @@ class KerasTensor:
 
     def __repr__(self) -> str:
         return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
+
+    # Operators record keras.ops nodes (layers/op_layer.py), as on Keras 3's KerasTensor. == and != keep
+    # Python's identity meaning (KerasTensors are dict keys in graph code), as in Keras.
+    def _op(self, name, *args):
+        from .op_layer import symbolic_call
+
+        return symbolic_call(name, args, {})
+
+    def __add__(self, other): return self._op("add", self, other)  # noqa: E704
+    def __radd__(self, other): return self._op("add", other, self)  # noqa: E704
+    def __sub__(self, other): return self._op("subtract", self, other)  # noqa: E704
+    def __rsub__(self, other): return self._op("subtract", other, self)  # noqa: E704
+    def __mul__(self, other): return self._op("multiply", self, other)  # noqa: E704
+    def __rmul__(self, other): return self._op("multiply", other, self)  # noqa: E704
+    def __truediv__(self, other): return self._op("divide", self, other)  # noqa: E704
+    def __rtruediv__(self, other): return self._op("divide", other, self)  # noqa: E704
+    def __floordiv__(self, other): return self._op("floor_divide", self, other)  # noqa: E704
+    def __rfloordiv__(self, other): return self._op("floor_divide", other, self)  # noqa: E704
+    def __mod__(self, other): return self._op("mod", self, other)  # noqa: E704
+    def __rmod__(self, other): return self._op("mod", other, self)  # noqa: E704
+    def __pow__(self, other): return self._op("power", self, other)  # noqa: E704
+    def __rpow__(self, other): return self._op("power", other, self)  # noqa: E704
+    def __matmul__(self, other): return self._op("matmul", self, other)  # noqa: E704
+    def __rmatmul__(self, other): return self._op("matmul", other, self)  # noqa: E704
+    def __neg__(self): return self._op("negative", self)  # noqa: E704
+    def __pos__(self): return self  # noqa: E704
+    def __abs__(self): return self._op("absolute", self)  # noqa: E704
+    def __lt__(self, other): return self._op("less", self, other)  # noqa: E704
+    def __le__(self, other): return self._op("less_equal", self, other)  # noqa: E704
+    def __gt__(self, other): return self._op("greater", self, other)  # noqa: E704
+    def __ge__(self, other): return self._op("greater_equal", self, other)  # noqa: E704
+    def __and__(self, other): return self._op("logical_and", self, other)  # noqa: E704
+    def __or__(self, other): return self._op("logical_or", self, other)  # noqa: E704
+    def __xor__(self, other): return self._op("logical_xor", self, other)  # noqa: E704
+    def __invert__(self): return self._op("logical_not", self)  # noqa: E704
+    def __getitem__(self, key): return self._op("operator.getitem", self, key)  # noqa: E704
+
+    __hash__ = object.__hash__
+
+    def __bool__(self):
+        raise TypeError("A symbolic KerasTensor has no truth value: it holds no data until the model runs")
+
+    def __array__(self, *args, **kwargs):
+        raise TypeError(f"A symbolic KerasTensor cannot be converted to a NumPy array: {self!r} holds no data "
+                        "until the model runs (call the model on data instead)")
+
+
+def _flat(x):
+    return list(x) if isinstance(x, (list, tuple)) else [x]
 
 
 def _is_symbolic(x) -> bool:
@@ -68,11 +119,21 @@ def _shape_of(x):
     return (None,) + tuple(x.shape[1:])
 
 
+def _dtype_of(x):
+    if isinstance(x, (list, tuple)):
+        return [_dtype_of(v) for v in x]
+    dt = getattr(x, "dtype", "float32")
+    return dt if isinstance(dt, str) else getattr(dt, "name", str(dt))
+
+
+_EXAMPLE_DTYPES = ("float32", "float64", "float16", "int64", "int32", "int16", "int8", "uint8", "bool")
+
+
 def _example(ks):
     """A batch of one zero sample shaped like a KerasTensor (to trace output shapes)."""
     if isinstance(ks, (list, tuple)):
         return [_example(k) for k in ks]
-    dt = "int64" if ks.dtype.startswith("int") else "float32"
+    dt = ks.dtype if ks.dtype in _EXAMPLE_DTYPES else ("int64" if ks.dtype.startswith("int") else "float32")
     return creation.zeros((1,) + tuple(1 if s is None else s for s in ks.shape[1:]), dtype=dt)
 
 
@@ -94,6 +155,7 @@ class Layer(Module):
     """Subclasses implement ``build(input_shape)`` (create weights with ``add_weight``) and
     ``call(inputs, training=None)``."""
 
+    _passes_masks = None  # True on layers that keep the steps axis as it is (Keras' supports_masking = True)
     input_spec = None  # an InputSpec (or a list of them) the layer's inputs are checked against
 
     def __init_subclass__(cls, **kwargs):
@@ -300,7 +362,9 @@ class Layer(Module):
 
     def _maybe_build(self, x) -> None:
         if not self.built:
-            self.build(_shape_of(x))
+            shape = _shape_of(x)
+            self.__dict__["_build_input"] = (shape, _dtype_of(x))  # Keras' build_config, for loading
+            self.build(shape)
             self.built = True
 
     def forward(self, inputs, training=None, **kwargs):
@@ -332,12 +396,24 @@ class Layer(Module):
                 kwargs["training"] = outer_training
         else:
             _call_training = kwargs["training"]
+        previous_mask = None
+        if masking._MASKS:  # Keras' masks: fill ``mask=`` (and ``<arg>_mask=``) from the inputs' masks
+            previous_mask = self._fill_masks(inputs, kwargs)
         _call_depth += 1
         try:
             outputs = super().__call__(inputs, *args, **kwargs)
         finally:
             _call_depth -= 1
             _call_training = outer_training
+        if previous_mask is not None or self._computes_masks():
+            if self.supports_masking:
+                masking.attach_output_masks(outputs, self.compute_mask(inputs, previous_mask))
+            elif previous_mask is not None and any(m is not None for m in _flat(previous_mask)):
+                import warnings
+
+                warnings.warn(f"Layer '{self.name}' (of type {type(self).__name__}) was passed an input with a mask "
+                              "attached to it. However, this layer does not support masking and will therefore "
+                              "destroy the mask information. Downstream layers will not see the mask.", stacklevel=2)
         reg = self.__dict__.get("activity_regularizer")
         if reg is not None:
             for out in (outputs if isinstance(outputs, (list, tuple)) else [outputs]):
@@ -346,6 +422,39 @@ class Layer(Module):
                     # Keras 3 divides by the batch size so the strength does not depend on it
                     self.add_loss(penalty / out.shape[0] if out.ndim > 0 and out.shape[0] else penalty)
         return outputs
+
+    # ---- masks --------------------------------------------------------------------------------------------
+    @property
+    def supports_masking(self) -> bool:
+        """Keras 3: a layer that defines compute_mask, or sets ``supports_masking = True``, passes masks on."""
+        explicit = self.__dict__.get("_supports_masking", type(self)._passes_masks)
+        return explicit if explicit is not None else type(self).compute_mask is not Layer.compute_mask
+
+    @supports_masking.setter
+    def supports_masking(self, value: bool) -> None:
+        self.__dict__["_supports_masking"] = bool(value)
+
+    def compute_mask(self, inputs, previous_mask=None):
+        return previous_mask
+
+    def _computes_masks(self) -> bool:
+        """Whether this layer makes masks of its own (Embedding(mask_zero=True), Masking) with none given."""
+        return type(self).compute_mask is not Layer.compute_mask
+
+    def _fill_masks(self, inputs, kwargs):
+        params = _call_parameters(type(self))
+        if "mask" in params and kwargs.get("mask") is None:
+            found = masking.get_mask(inputs)
+            if found is not None:
+                kwargs["mask"] = found
+        for name, value in list(kwargs.items()):
+            key = f"{name}_mask"
+            if key in params and kwargs.get(key) is None and name != "mask":
+                found = masking.get_mask(value)
+                if found is not None:
+                    kwargs[key] = found
+        mask = kwargs.get("mask")
+        return mask if mask is not None else masking.get_mask(inputs)
 
     def _call_symbolic(self, inputs, **kwargs):
         self._maybe_build(inputs)
@@ -358,14 +467,45 @@ class Layer(Module):
             self.train(was_training)
 
         def to_symbolic(t):
-            return KerasTensor((None,) + tuple(t.shape[1:]), "int64" if t.dtype.name == "int64" else "float32",
-                               (self, inputs, kwargs), self.name)
+            return KerasTensor((None,) + tuple(t.shape[1:]), t.dtype.name, (self, inputs, kwargs), self.name)
 
         result = [to_symbolic(t) for t in out] if isinstance(out, (list, tuple)) else to_symbolic(out)
         for i, r in enumerate(result if isinstance(result, list) else []):
             r.index = i
         self.output_shape = [r.shape for r in result] if isinstance(result, list) else result.shape
-        return tuple(result) if isinstance(out, tuple) else result
+        result = tuple(result) if isinstance(out, tuple) else result
+        self.__dict__.setdefault("_inbound_nodes", []).append((inputs, result))
+        return result
+
+    # ---- the symbolic calls made so far (Keras' inbound nodes) ---------------------------------------------
+    def _node_attribute(self, which: int, what: str):
+        nodes = self.__dict__.get("_inbound_nodes")
+        if not nodes:
+            raise AttributeError(f"The layer {self.name} has never been called and thus has no defined {what}.")
+        return nodes[0][which]  # Keras 3 answers with the first call's tensors
+
+    @property
+    def input(self):
+        """The symbolic input of the layer's first call in a functional graph."""
+        return self._node_attribute(0, "input")
+
+    @property
+    def output(self):
+        """The symbolic output of the layer's first call: a functional model can end there
+        (``Model(model.input, model.get_layer("dense").output)``)."""
+        return self._node_attribute(1, "output")
+
+    def __getattr__(self, name: str):
+        # Module's lookup of parameters, buffers and sublayers; a failed ``input`` / ``output`` property
+        # ends here too (Python's fallback), and gets Keras' message instead of a bare "no attribute"
+        d = self.__dict__
+        for table in ("_parameters", "_buffers", "_modules"):
+            if table in d and name in d[table]:
+                return d[table][name]
+        if name in ("input", "output") and "_modules" in d:
+            raise AttributeError(f"The layer {d.get('name', type(self).__name__)} has never been called and thus "
+                                 f"has no defined {name}.")
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def _get_name(self) -> str:
         return type(self).__name__
@@ -374,7 +514,20 @@ class Layer(Module):
         return f"name={self.name}"
 
     def get_config(self) -> dict:
-        config = {"name": self.name, "trainable": self.trainable, **self._preset_config()}
+        """Keras 3's default: the constructor's arguments (serialized), the name and ``trainable``; layers
+        add their own keys. A custom layer built from arguments that are not data must override it."""
+        from .. import config_lib
+
+        config, failed = config_lib.init_config(self)
+        if failed and type(self).get_config is Layer.get_config:
+            raise NotImplementedError(f"Layer {type(self).__name__} was created by passing non-serializable argument "
+                                      f"values in `__init__()` ({', '.join(failed)}), and therefore the layer must "
+                                      "override `get_config()` in order to be serializable. Please implement "
+                                      "`get_config()`.")
+        config.update({"name": self.name, "trainable": self.trainable, **self._preset_config(),
+                       "dtype": {"module": "keras", "class_name": "DTypePolicy",
+                                 "config": {"name": "float32" if config.get("dtype") is None else config["dtype"]},
+                                 "registered_name": None}})
         if self.__dict__.get("activity_regularizer") is not None:
             from .. import regularizers
 
@@ -382,9 +535,11 @@ class Layer(Module):
         return config
 
     @classmethod
-    def from_config(cls, config: dict):
-        """A layer made from its ``get_config()`` (Keras': the config is the constructor's arguments)."""
-        return cls(**config)
+    def from_config(cls, config: dict, custom_objects=None):
+        """``cls(**config)``, with the Keras objects in the config (initializers, layers, ...) rebuilt."""
+        from .. import config_lib
+
+        return cls(**config_lib.deserialize_value(dict(config), custom_objects))
 
 
 class InputLayer(Layer):
@@ -393,8 +548,10 @@ class InputLayer(Layer):
         super().__init__(name=name or unique_name("input_layer"))
         self.shape = tuple(shape)
         self.dtype_name = dtype or "float32"
-        self.output = KerasTensor((None,) + self.shape, self.dtype_name, None, self.name)
-        self.output_shape = self.output.shape
+        tensor = KerasTensor((None,) + self.shape, self.dtype_name, None, self.name)
+        tensor.input_layer = self
+        self.__dict__["_inbound_nodes"] = [(tensor, tensor)]
+        self.output_shape = tensor.shape
         self.built = True
 
     def call(self, inputs, training=None):

@@ -156,11 +156,14 @@ class Lambda(Layer):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
+        from .. import config_lib
+
         config = dict(config)
-        config["function"] = deserialize_function(config["function"], custom_objects)
+        functions = {"function": deserialize_function(config.pop("function"), custom_objects)}
         for key in ("output_shape", "mask"):
             if isinstance(config.get(key), dict):
-                config[key] = deserialize_function(config[key], custom_objects)
+                functions[key] = deserialize_function(config.pop(key), custom_objects)
+        config = {**config_lib.deserialize_value(config, custom_objects), **functions}
         if isinstance(config.get("output_shape"), list) and all(isinstance(e, (int, type(None)))
                                                                 for e in config["output_shape"]):
             config["output_shape"] = tuple(config["output_shape"])

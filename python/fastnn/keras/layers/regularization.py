@@ -22,6 +22,7 @@ class _RandomLayer(Layer):
     """Holds the layer's random stream: a private Generator seeded with ``seed``, or fastnn's global one."""
 
     def _make_stream(self, seed) -> None:
+        self.supports_masking = True  # the noise keeps every step: masks pass through, as in Keras
         self.seed = seed
         self.__dict__["_generator"] = None if seed is None else Generator().manual_seed(int(seed))
 
