@@ -324,6 +324,28 @@ def test_einsum_dense_init_fans_and_errors():
 
 
 # ---- serialization ---------------------------------------------------------------------------------------------
+_NEW = [lambda: L.Cropping1D(), lambda: L.Cropping2D(1), lambda: L.Cropping3D(), lambda: L.ZeroPadding1D(),
+        lambda: L.ZeroPadding2D(), lambda: L.ZeroPadding3D(), lambda: L.UpSampling1D(), lambda: L.UpSampling3D(),
+        lambda: L.Permute((2, 1)), lambda: L.SpatialDropout1D(0.1), lambda: L.SpatialDropout2D(0.1),
+        lambda: L.SpatialDropout3D(0.1, data_format="channels_first"), lambda: L.GaussianNoise(0.1),
+        lambda: L.GaussianDropout(0.1), lambda: L.AlphaDropout(0.1, noise_shape=(None, 1)),
+        lambda: L.ActivityRegularization(0.1, 0.2), lambda: L.Identity(), lambda: L.Lambda(_times, output_shape=(3,)),
+        lambda: L.Masking(1.0), lambda: L.EinsumDense("ab,bc->ac", 3, bias_axes="c", kernel_regularizer="l2"),
+        lambda: L.TimeDistributed(L.Dense(2)), lambda: L.Dot(1, normalize=True), lambda: L.Softmax(axis=[1, 2]),
+        lambda: L.PReLU(shared_axes=[1]), lambda: L.ELU(0.3), lambda: L.GroupNormalization(2),
+        lambda: L.UnitNormalization([1]), lambda: L.RMSNormalization(),
+        lambda: L.SpectralNormalization(L.Dense(2), power_iterations=2), lambda: L.AdditiveAttention(use_scale=False),
+        lambda: L.ReversibleEmbedding(5, 3, tie_weights=False)]
+
+
+@pytest.mark.parametrize("make", _NEW)
+def test_new_layers_config_round_trip(make):
+    layer = make()
+    back = L.deserialize(L.serialize(layer))
+    assert type(back) is type(layer) and back.get_config() == layer.get_config()
+    assert type(layer).from_config(layer.get_config()).get_config() == layer.get_config()
+
+
 def test_serialize_deserialize_round_trip_and_keras_format():
     layers = [L.Cropping2D(((1, 0), (2, 1)), data_format="channels_first"), L.ZeroPadding1D(2), L.Permute((2, 1)),
               L.Dense(3, activation="relu"), L.Masking(0.5), L.EinsumDense("ab,bc->ac", 4, bias_axes="c"),

@@ -56,11 +56,12 @@ class Wrapper(Layer):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
+        from .. import config_lib
         from .serialization import deserialize
 
         config = dict(config)
         layer = deserialize(config.pop("layer"), custom_objects=custom_objects)
-        return cls(layer, **config)
+        return cls(layer, **config_lib.deserialize_value(config, custom_objects))
 
 
 class TimeDistributed(Wrapper):
