@@ -335,7 +335,8 @@ _NEW = [lambda: L.Cropping1D(), lambda: L.Cropping2D(1), lambda: L.Cropping3D(),
         lambda: L.PReLU(shared_axes=[1]), lambda: L.ELU(0.3), lambda: L.GroupNormalization(2),
         lambda: L.UnitNormalization([1]), lambda: L.RMSNormalization(),
         lambda: L.SpectralNormalization(L.Dense(2), power_iterations=2), lambda: L.AdditiveAttention(use_scale=False),
-        lambda: L.ReversibleEmbedding(5, 3, tie_weights=False)]
+        lambda: L.ReversibleEmbedding(5, 3, tie_weights=False),
+        lambda: L.GroupQueryAttention(2, 4, 2, use_gate=True, sliding_window=3)]
 
 
 @pytest.mark.parametrize("make", _NEW)

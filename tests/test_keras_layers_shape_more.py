@@ -1,6 +1,6 @@
 """fastnn.keras TimeDistributed / Wrapper, Dot (and ``dot``), Softmax / PReLU / ELU, GroupNormalization,
 UnitNormalization, RMSNormalization and SpectralNormalization against Keras 3 (torch backend): outputs,
-gradients w.r.t. inputs and weights, configs and errors; and AdditiveAttention."""
+gradients w.r.t. inputs and weights, configs and errors; and AdditiveAttention, GroupQueryAttention."""
 from __future__ import annotations
 
 import os
@@ -375,3 +375,82 @@ def test_masking_masks_flow_into_pooling_as_keras():
         KL.Softmax()(theirs[0](xt))
     with pytest.raises(ValueError, match="broadcastable"):
         L.Softmax()(m)
+
+
+# ---- GroupQueryAttention ----------------------------------------------------------------------------------------
+def _gqa_pair(**kw):
+    ours, theirs = L.GroupQueryAttention(**kw), KL.GroupQueryAttention(**kw)
+    return ours, theirs
+
+
+@pytest.mark.parametrize("kw,with_key", [(dict(head_dim=4, num_query_heads=4, num_key_value_heads=2), False),
+                                         (dict(head_dim=3, num_query_heads=6, num_key_value_heads=3, use_gate=True,
+                                               use_bias=False), True),
+                                         (dict(head_dim=2, num_query_heads=2, num_key_value_heads=1,
+                                               sliding_window=2), False)])
+@pytest.mark.parametrize("causal", [False, True])
+def test_group_query_attention(kw, with_key, causal):
+    q, v, k = rand(2, 4, 5, seed=1), rand(2, 4, 5, seed=2), rand(2, 4, 5, seed=3)
+    ours, theirs = _gqa_pair(**kw)
+    args = (q, v, k) if with_key else (q, v)
+    theirs(*args)
+    ours(*args)
+    theirs.set_weights([rand(*w.shape, seed=i) for i, w in enumerate(theirs.get_weights())])
+    ours.set_weights(theirs.get_weights())
+    qm = np.array([[1, 1, 1, 0], [1, 1, 1, 1]], bool)
+    vm = np.array([[1, 0, 1, 1], [1, 1, 1, 1]], bool)
+    xt = [torch.tensor(a, requires_grad=True) for a in args]
+    xf = [fastnn.tensor(a, requires_grad=True) for a in args]
+    yt, st = theirs(*xt, query_mask=torch.tensor(qm), value_mask=torch.tensor(vm), use_causal_mask=causal,
+                    return_attention_scores=True)
+    yo, so = ours(*xf, query_mask=fastnn.tensor(qm), value_mask=fastnn.tensor(vm), use_causal_mask=causal,
+                  return_attention_scores=True)
+    assert_close(to_np(yo), to_np(yt), atol=1e-5, rtol=1e-4)
+    assert_close(to_np(so), to_np(st), atol=1e-5, rtol=1e-4)
+    r = rand(*yt.shape, seed=5)
+    (yt * torch.tensor(r)).sum().backward()
+    (yo * fastnn.tensor(r)).sum().backward()
+    for a, b in zip(xf, xt):
+        assert_close(a.grad, b.grad.numpy(), atol=1e-5, rtol=1e-4)
+    for wo, wt in zip(ours.weights, theirs.weights):
+        assert_close(wo.grad, wt.value.grad.numpy(), atol=1e-5, rtol=1e-4, msg=wt.path)
+    # no masks, no scores (Keras' fused dot_product_attention path): the same numbers
+    assert_close(to_np(ours(*args, use_causal_mask=causal)), to_np(theirs(*args, use_causal_mask=causal)),
+                 atol=1e-5, rtol=1e-4)
+    same_config(ours, theirs, skip=("kernel_initializer", "bias_initializer"))
+
+
+def test_group_query_attention_functional_errors_and_dropout():
+    with pytest.raises(ValueError, match="divisible"):
+        L.GroupQueryAttention(2, 3, 2)
+    with pytest.raises(ValueError, match="sliding_window"):
+        L.GroupQueryAttention(2, 2, 1, sliding_window=0)
+    q_in, v_in = L.Input((3, 5)), L.Input((4, 5))
+    layer = L.GroupQueryAttention(2, 4, 2)
+    out = layer(q_in, v_in)
+    assert out.shape == (None, 3, 5)
+    import fastnn.keras as fk
+
+    model = fk.Model([q_in, v_in], out)
+    q, v = rand(2, 3, 5), rand(2, 4, 5)
+    assert_close(model.predict([q, v], verbose=0), to_np(layer(q, v)), atol=1e-6, rtol=1e-6)
+    drop = L.GroupQueryAttention(2, 2, 1, dropout=0.5, seed=1)
+    _, scores = drop(q, v, return_attention_scores=True, training=True)
+    assert_close(to_np(scores).sum(-1), np.ones((2, 2, 3)), atol=1e-5, rtol=1e-5)  # scores before dropout
+    y1, y2 = to_np(drop(q, v, training=True)), to_np(drop(q, v, training=True))
+    assert not np.allclose(y1, y2) and np.allclose(to_np(drop(q, v)), to_np(drop(q, v)))
+
+
+def test_group_query_attention_regularizers_as_keras():
+    q, v = rand(2, 3, 5, seed=1), rand(2, 4, 5, seed=2)
+    kw = dict(activity_regularizer="l2", kernel_regularizer="l1")
+    ours, theirs = L.GroupQueryAttention(2, 4, 2, **kw), KL.GroupQueryAttention(2, 4, 2, **kw)
+    theirs(q, v)
+    ours(q, v)
+    ours.set_weights(theirs.get_weights())
+    theirs(q, v)
+    ours(q, v)
+    # the output's and each projection's activity penalty, and each kernel's weight penalty
+    lo, lt = sorted(float(to_np(x)) for x in ours.losses), sorted(float(to_np(x)) for x in theirs.losses)
+    assert len(lo) == len(lt) == 9
+    assert_close(np.array(lo), np.array(lt), atol=1e-6, rtol=1e-5)

@@ -32,5 +32,6 @@ from .normalization_more import GroupNormalization, RMSNormalization, SpectralNo
 from .attention_additive import AdditiveAttention
 from .embedding_reversible import ReversibleEmbedding
 from .input_spec import InputSpec
+from .attention_grouped import GroupedQueryAttention, GroupQueryAttention
 
 Convolution2D = Conv2D  # Keras' alias
