@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import inspect
-import math
 import re
 import sys
 import types
@@ -265,30 +264,14 @@ def analyze_einsum(equation: str, bias_axes, input_shape, output_shape):
 
 
 def _axes_initializer(identifier, in_axes, out_axes):
-    """Keras gives EinsumDense's variance-scaling kernel initializers the kernel's input/output axes as their
-    fans (instead of the (..., in, out) convention)."""
-    if not isinstance(identifier, str):
-        return identifier
-    key = identifier.lower().replace("_", "")
-    modes = {"glorotuniform": ("avg", True), "glorotnormal": ("avg", False), "heuniform": ("in", True),
-             "henormal": ("in", False), "lecununiform": ("in", True, 1.0), "lecunnormal": ("in", False, 1.0)}
-    if key not in modes:
-        return identifier
-    mode, uniform, *scale = modes[key]
-    scale = scale[0] if scale else (1.0 if mode == "avg" else 2.0)
+    """Keras gives EinsumDense's variance-scaling kernel initializers (glorot, he, lecun, VarianceScaling) the
+    kernel's input/output axes as their fans, instead of the (..., in, out) convention."""
+    from .. import initializers
 
-    def init(t):
-        from ...nn import init as nn_init
-        from ..initializers import _truncated
-
-        fan_in = math.prod(t.shape[a] for a in in_axes)
-        fan_out = math.prod(t.shape[a] for a in out_axes)
-        n = max(1.0, (fan_in + fan_out) / 2.0 if mode == "avg" else fan_in)
-        if uniform:
-            limit = math.sqrt(3.0 * scale / n)
-            return nn_init.uniform_(t, -limit, limit)
-        return _truncated(t, math.sqrt(scale / n))
-
+    init = initializers.get(identifier)
+    if isinstance(init, initializers.VarianceScaling) and (init.input_axes is None or init.output_axes is None):
+        init = type(init).from_config({**init.get_config(), "input_axes": list(in_axes),
+                                       "output_axes": list(out_axes)})
     return init
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ... import ops
 from ...autograd.grad_mode import no_grad
+from .. import initializers
 from .base import Layer
 from .conv import as_float
 from .dot import l2_normalize
@@ -176,7 +177,8 @@ class SpectralNormalization(Wrapper):
         self.__dict__["_kernel_name"] = name
         kernel = getattr(self.layer, name)
         self.vector_u = self.add_weight(shape=(1, kernel.shape[-1]), name="vector_u", trainable=False,
-                                        initializer=_truncated_normal_002, dtype=kernel.dtype.name)
+                                        initializer=initializers.TruncatedNormal(stddev=0.02),
+                                        dtype=kernel.dtype.name)
 
     @property
     def kernel(self):
@@ -216,10 +218,3 @@ class SpectralNormalization(Wrapper):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "power_iterations": self.power_iterations}
-
-
-def _truncated_normal_002(t):
-    """Keras' TruncatedNormal(stddev=0.02): normal values redrawn outside two standard deviations."""
-    from ...nn import init
-
-    return init.trunc_normal_(t, 0.0, 0.02, -0.04, 0.04)
