@@ -369,6 +369,9 @@ def test_serialize_deserialize_round_trip_and_keras_format():
     td = L.deserialize(keras.layers.serialize(KL.TimeDistributed(KL.Cropping1D((1, 2)))))
     assert isinstance(td, L.TimeDistributed) and isinstance(td.layer, L.Cropping1D) and td.layer.cropping == (1, 2)
     assert L.deserialize(L.serialize(td)).layer.cropping == (1, 2)
+    for rnn in (L.LSTM(2, recurrent_regularizer="l2"), L.GRU(3), L.SimpleRNN(2)):  # Keras' recurrent_* keys
+        assert L.deserialize(L.serialize(rnn)).get_config() == rnn.get_config()
+    assert L.LSTM(2, recurrent_regularizer="l2").get_config()["recurrent_regularizer"]["class_name"] == "L2"
     bi = L.deserialize({"class_name": "Bidirectional", "config": {"layer": {"class_name": "GRU", "config": {
         "units": 2, "return_sequences": True}}, "merge_mode": "sum"}})
     assert isinstance(bi.forward_layer, L.GRU) and bi.merge_mode == "sum" and bi.return_sequences

@@ -256,8 +256,11 @@ class Layer(Module):
 
         config = {}
         for name, (r, c) in self.__dict__.get("_weight_presets", {}).items():
-            config[f"{name}_regularizer"] = regularizers.serialize(r)
-            config[f"{name}_constraint"] = constraints.serialize(c)
+            # Keras' argument names drop "_kernel" from the other kernels: recurrent_regularizer (of
+            # recurrent_kernel), depthwise_constraint, pointwise_regularizer
+            key = name[:-len("_kernel")] if name.endswith("_kernel") and name != "kernel" else name
+            config[f"{key}_regularizer"] = regularizers.serialize(r)
+            config[f"{key}_constraint"] = constraints.serialize(c)
         return config
 
     def _new_weight(self, name: str, shape, initializer, trainable: bool, dt) -> Parameter:
