@@ -19,4 +19,19 @@ from .pooling1d import GlobalAveragePooling1D, GlobalAvgPool1D, GlobalMaxPool1D,
 from .conv_more import Conv1D, Conv2DTranspose, Convolution1D, Convolution2DTranspose
 from .bidirectional import Bidirectional
 
+from .reshaping_nd import (Cropping1D, Cropping2D, Cropping3D, Permute, UpSampling1D, UpSampling3D, ZeroPadding1D,
+                           ZeroPadding2D, ZeroPadding3D)
+from .regularization import (ActivityRegularization, AlphaDropout, GaussianDropout, GaussianNoise, SpatialDropout1D,
+                             SpatialDropout2D, SpatialDropout3D)
+from .core_more import EinsumDense, Identity, Lambda, Masking
+from .serialization import deserialize, serialize
+from .wrappers import TimeDistributed, Wrapper
+from .dot import Dot, dot
+from .activation_layers_more import ELU, PReLU, Softmax
+from .normalization_more import GroupNormalization, RMSNormalization, SpectralNormalization, UnitNormalization
+from .attention_additive import AdditiveAttention
+from .embedding_reversible import ReversibleEmbedding
+from .input_spec import InputSpec
+from .attention_grouped import GroupedQueryAttention, GroupQueryAttention
+
 Convolution2D = Conv2D  # Keras' alias
