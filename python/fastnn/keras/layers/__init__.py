@@ -18,5 +18,6 @@ from .reshaping import RepeatVector, UpSampling2D
 from .pooling1d import GlobalAveragePooling1D, GlobalAvgPool1D, GlobalMaxPool1D, GlobalMaxPooling1D
 from .conv_more import Conv1D, Conv2DTranspose, Convolution1D, Convolution2DTranspose
 from .bidirectional import Bidirectional
+from .preprocessing import CategoryEncoding, Discretization, Normalization, Rescaling
 
 Convolution2D = Conv2D  # Keras' alias

@@ -1,0 +1,6 @@
+"""Keras' preprocessing layers that work on arrays: numeric ones on fastnn ops (they run inside models and on
+any device), string / vocabulary / hashing ones on host data (as Keras runs them outside the graph), and the
+image ones (resizing, crops, flips and the random augmentations) on fastnn ops."""
+from __future__ import annotations
+
+from .numeric import CategoryEncoding, Discretization, Normalization, Rescaling

@@ -1,0 +1,111 @@
+"""Shared pieces of the preprocessing layers: Keras' ``encode_categorical_inputs`` on fastnn ops, string-arg
+checks, user data as tensors or as nested Python lists (strings never become tensors: they are host data,
+as in Keras, where the string layers run outside the graph), and ``from_config``."""
+from __future__ import annotations
+
+import fastnn
+
+from ... import ops as kops
+from ...ops._convert import dtype_of
+from ...._tensor import Tensor
+from ..base import Layer
+
+
+class PreprocessingLayer(Layer):
+    """A Layer whose config is its constructor's arguments (Keras' default ``from_config``)."""
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def validate_string_arg(value, allowed, caller, arg_name) -> None:
+    if value not in allowed:
+        raise ValueError(f"The `{arg_name}` argument of layer {caller} received an invalid value `{value}`. "
+                         f"Allowed values are: {', '.join(map(str, allowed))}.")
+
+
+def as_tensor(x, dtype=None) -> Tensor:
+    """A fastnn tensor of numeric user data (tensors pass through; Python/NumPy data follow keras.ops'
+    conversion rules)."""
+    return kops.convert_to_tensor(x, dtype=dtype)
+
+
+def encode_categorical(inputs: Tensor, output_mode: str, depth: int, dtype, count_weights=None) -> Tensor:
+    """Keras' ``numerical_utils.encode_categorical_inputs``: 'int' casts; 'one_hot' drops a trailing 1 and
+    appends a depth axis; 'multi_hot' and 'count' reduce the token axis (axis 1, or 0 for a vector)."""
+    if output_mode == "int":
+        return inputs.to(dtype_of(dtype))
+    if inputs.ndim == 0:
+        inputs = inputs.unsqueeze(-1)
+    if output_mode == "multi_hot":
+        return kops.multi_hot(inputs, depth, dtype=dtype)
+    if output_mode == "one_hot":
+        if inputs.ndim > 1 and inputs.shape[-1] == 1:
+            inputs = inputs.reshape(tuple(inputs.shape[:-1]))
+        return kops.one_hot(inputs, depth, dtype=dtype)
+    if output_mode == "count":
+        axis = 1 if inputs.ndim > 1 else 0
+        if count_weights is not None:
+            dtype = count_weights.dtype
+        enc = kops.one_hot(inputs, depth, dtype=dtype)
+        if count_weights is not None:
+            enc = enc * count_weights.unsqueeze(-1)
+        return fastnn.sum(enc, dim=axis)
+    raise ValueError(f"Unknown output_mode: {output_mode}")
+
+
+# ---- host data (strings, vocabularies) ------------------------------------------------------------------
+def nested(x):
+    """(values, shape) of user data: a tensor, an array (anything with ``tolist``), a nested list, or a
+    scalar. bytes become str (Keras decodes UTF-8)."""
+    if hasattr(x, "tolist") and hasattr(x, "shape"):
+        shape = tuple(int(s) for s in x.shape)
+        values = x.tolist()
+    else:
+        values = x
+        shape = _shape_of_nested(values)
+    return _decode(values), shape
+
+
+def _shape_of_nested(v) -> tuple:
+    if isinstance(v, (list, tuple)):
+        if not v:
+            return (0,)
+        inner = [_shape_of_nested(e) for e in v]
+        if any(s != inner[0] for s in inner):
+            raise ValueError("Ragged inputs are not supported by fastnn.keras preprocessing layers: every row "
+                             f"must have the same length (got shapes {sorted(set(inner))})")
+        return (len(v),) + inner[0]
+    return ()
+
+
+def _decode(v):
+    if isinstance(v, (list, tuple)):
+        return [_decode(e) for e in v]
+    if isinstance(v, bytes):
+        return v.decode("utf-8")
+    return v
+
+
+def flat(values, shape):
+    """The leaves of a nested list, row-major."""
+    if not shape:
+        return [values]
+    out = []
+
+    def walk(v, depth):
+        if depth == len(shape):
+            out.append(v)
+        else:
+            for e in v:
+                walk(e, depth + 1)
+
+    walk(values, 0)
+    return out
+
+
+def tensor_of(flat_values, shape, dtype) -> Tensor:
+    """A tensor of ``shape`` from row-major Python values."""
+    t = fastnn.tensor(list(flat_values), dtype=dtype_of(dtype))
+    return t.reshape(tuple(shape))
