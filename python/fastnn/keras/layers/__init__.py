@@ -19,5 +19,6 @@ from .pooling1d import GlobalAveragePooling1D, GlobalAvgPool1D, GlobalMaxPool1D,
 from .conv_more import Conv1D, Conv2DTranspose, Convolution1D, Convolution2DTranspose
 from .bidirectional import Bidirectional
 from .preprocessing import CategoryEncoding, Discretization, Normalization, Rescaling
+from .preprocessing import HashedCrossing, Hashing
 
 Convolution2D = Conv2D  # Keras' alias

@@ -4,3 +4,4 @@ image ones (resizing, crops, flips and the random augmentations) on fastnn ops."
 from __future__ import annotations
 
 from .numeric import CategoryEncoding, Discretization, Normalization, Rescaling
+from .hashing import HashedCrossing, Hashing

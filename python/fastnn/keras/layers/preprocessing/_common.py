@@ -8,7 +8,7 @@ import fastnn
 from ... import ops as kops
 from ...ops._convert import dtype_of
 from ...._tensor import Tensor
-from ..base import Layer
+from ..base import KerasTensor, Layer, _call_parameters, _is_symbolic
 
 
 class PreprocessingLayer(Layer):
@@ -109,3 +109,21 @@ def tensor_of(flat_values, shape, dtype) -> Tensor:
     """A tensor of ``shape`` from row-major Python values."""
     t = fastnn.tensor(list(flat_values), dtype=dtype_of(dtype))
     return t.reshape(tuple(shape))
+
+
+class HostLayer(PreprocessingLayer):
+    """A layer computing on host data (strings, vocabularies, hashes): called on user data as it is (no
+    conversion to a tensor first), and on symbolic inputs it only reports its output's shape and dtype
+    (``compute_output_shape`` / ``output_dtype``), so it can sit in a functional or Sequential model."""
+
+    output_dtype = "int64"
+
+    def __call__(self, inputs, *args, **kwargs):
+        if _is_symbolic(inputs):
+            shapes = [t.shape for t in inputs] if isinstance(inputs, (list, tuple)) else inputs.shape
+            out = KerasTensor(self.compute_output_shape(shapes), self.output_dtype, (self, inputs, kwargs), self.name)
+            self.output_shape = out.shape
+            return out
+        params = _call_parameters(type(self))
+        kwargs = {k: v for k, v in kwargs.items() if k in params}
+        return self.call(inputs, *args, **kwargs)
