@@ -20,5 +20,7 @@ from .conv_more import Conv1D, Conv2DTranspose, Convolution1D, Convolution2DTran
 from .bidirectional import Bidirectional
 from .preprocessing import CategoryEncoding, Discretization, Normalization, Rescaling
 from .preprocessing import HashedCrossing, Hashing
+from .preprocessing import IntegerLookup, StringLookup
+from .preprocessing import TextVectorization
 
 Convolution2D = Conv2D  # Keras' alias

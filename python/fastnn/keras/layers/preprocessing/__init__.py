@@ -5,3 +5,5 @@ from __future__ import annotations
 
 from .numeric import CategoryEncoding, Discretization, Normalization, Rescaling
 from .hashing import HashedCrossing, Hashing
+from .lookup import IndexLookup, IntegerLookup, StringLookup
+from .text_vectorization import TextVectorization
