@@ -22,5 +22,7 @@ from .preprocessing import CategoryEncoding, Discretization, Normalization, Resc
 from .preprocessing import HashedCrossing, Hashing
 from .preprocessing import IntegerLookup, StringLookup
 from .preprocessing import TextVectorization
+from .preprocessing import (CenterCrop, RandomBrightness, RandomContrast, RandomCrop, RandomFlip, RandomRotation,
+                            RandomTranslation, RandomZoom, Resizing)
 
 Convolution2D = Conv2D  # Keras' alias

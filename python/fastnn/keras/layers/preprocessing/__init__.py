@@ -7,3 +7,5 @@ from .numeric import CategoryEncoding, Discretization, Normalization, Rescaling
 from .hashing import HashedCrossing, Hashing
 from .lookup import IndexLookup, IntegerLookup, StringLookup
 from .text_vectorization import TextVectorization
+from .image import (CenterCrop, RandomBrightness, RandomContrast, RandomCrop, RandomFlip, RandomRotation,
+                    RandomTranslation, RandomZoom, Resizing)
