@@ -36,6 +36,13 @@ def _to_array(x):
     return arr
 
 
+def _batch_tensor(v):
+    """A batch of x as a tensor; string data stays a host array (the string preprocessing layers read it)."""
+    if getattr(getattr(v, "dtype", None), "kind", None) in ("U", "S", "O"):
+        return v
+    return _tensor(v)
+
+
 def _num_samples(arrays) -> int:
     sizes = {a.shape[0] for a in arrays}
     if len(sizes) != 1:
@@ -74,7 +81,7 @@ class _ArrayData:
         order = rng.permutation(self.n) if shuffle else None
         for start in range(0, self.n, batch_size):
             sl = order[start:start + batch_size] if shuffle else slice(start, start + batch_size)
-            xs = [_tensor(v[sl]) for v in self.xs]
+            xs = [_batch_tensor(v[sl]) for v in self.xs]
             ys = [v[sl] for v in self.ys]
             sw = self.sw[sl] if self.sw is not None else None
             yield (xs if self.multi_x else xs[0]), (ys if self.multi_y else (ys[0] if ys else None)), sw

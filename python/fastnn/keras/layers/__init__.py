@@ -24,5 +24,6 @@ from .preprocessing import IntegerLookup, StringLookup
 from .preprocessing import TextVectorization
 from .preprocessing import (CenterCrop, RandomBrightness, RandomContrast, RandomCrop, RandomFlip, RandomRotation,
                             RandomTranslation, RandomZoom, Resizing)
+from .preprocessing import Pipeline
 
 Convolution2D = Conv2D  # Keras' alias

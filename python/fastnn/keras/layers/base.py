@@ -247,7 +247,7 @@ class Layer(Module):
     def __call__(self, inputs, *args, **kwargs):
         if _is_symbolic(inputs):
             return self._call_symbolic(inputs, **kwargs)
-        if isinstance(inputs, np.ndarray):
+        if isinstance(inputs, np.ndarray) and inputs.dtype.kind not in ("U", "S", "O"):  # strings stay host data
             inputs = creation.tensor(inputs)
         return super().__call__(inputs, *args, **kwargs)
 

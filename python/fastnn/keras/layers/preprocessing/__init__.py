@@ -9,3 +9,4 @@ from .lookup import IndexLookup, IntegerLookup, StringLookup
 from .text_vectorization import TextVectorization
 from .image import (CenterCrop, RandomBrightness, RandomContrast, RandomCrop, RandomFlip, RandomRotation,
                     RandomTranslation, RandomZoom, Resizing)
+from .pipeline import Pipeline
