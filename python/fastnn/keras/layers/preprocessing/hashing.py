@@ -252,9 +252,10 @@ class Hashing(HostLayer):
 
     def call(self, inputs):
         values, shape = nested(inputs)
+        leaves = flat(values, shape)
         if self.output_mode == "one_hot" and shape and shape[-1] == 1:
             shape = shape[:-1]
-        ids = tensor_of(self.hash_values(flat(values, shape)), shape, "int64")
+        ids = tensor_of(self.hash_values(leaves), shape, "int64")
         return encode_categorical(ids, self.output_mode, self.num_bins, self.dtype)
 
     def compute_output_shape(self, input_shape):

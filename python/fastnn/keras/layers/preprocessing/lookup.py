@@ -200,9 +200,6 @@ class IndexLookup(HostLayer):
         self.finalize_state()
 
     def update_state(self, data) -> None:
-        if self._has_input_vocabulary:
-            raise ValueError(f"Cannot adapt layer '{self.name}' after setting a static vocabulary via `vocabulary` "
-                             "argument or `set_vocabulary()` method.")
         values, shape = nested(data)
         if len(shape) == 0:
             values, shape = [values], (1,)
@@ -215,6 +212,9 @@ class IndexLookup(HostLayer):
 
     def _update_rows(self, rows) -> None:
         """Counts the tokens of documents given as lists of tokens (rows may differ in length)."""
+        if self._has_input_vocabulary:
+            raise ValueError(f"Cannot adapt layer '{self.name}' after setting a static vocabulary via `vocabulary` "
+                             "argument or `set_vocabulary()` method.")
         for row in rows:
             tokens = [self._coerce(v) for v in row]
             self._token_counts.update(tokens)

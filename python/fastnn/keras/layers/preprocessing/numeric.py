@@ -269,12 +269,12 @@ class Discretization(PreprocessingLayer):
             raise ValueError("You need to set either `num_bins` or `bin_boundaries`.")
         self.bin_boundaries, self.num_bins, self.epsilon = bin_boundaries, num_bins, epsilon
         self.output_mode, self.sparse = output_mode, sparse
-        self.dtype = dtype
+        self.dtype = dtype or "float32"
         self.summary = None if bin_boundaries else _empty_summary()
 
     @property
     def output_dtype(self) -> str:
-        return "int32" if self.output_mode == "int" else (self.dtype or "float32")
+        return "int32" if self.output_mode == "int" else self.dtype
 
     def adapt(self, data, steps=None) -> None:
         if self.num_bins is None:
