@@ -1,0 +1,269 @@
+"""fastnn.keras image preprocessing layers and Pipeline against Keras 3.15 (torch backend): Resizing and
+CenterCrop outputs and gradients; the affine sampler against keras.ops.image.affine_transform; the random
+layers against Keras where their draw is deterministic (equal factor bounds), and by their properties
+otherwise (identity at inference, flips are exact flips, factor 0 is the identity, seeds repeat); and the
+preprocessing layers inside Sequential / functional models trained with fit."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+keras = pytest.importorskip("keras")
+torch = pytest.importorskip("torch")
+
+from keras_helpers import rand  # noqa: E402
+from op_helpers import assert_close  # noqa: E402
+
+import fastnn  # noqa: E402
+from fastnn import keras as fk  # noqa: E402
+from fastnn.keras import layers as L  # noqa: E402
+from fastnn.keras.layers.preprocessing.image import affine_transform  # noqa: E402
+
+pytestmark = [pytest.mark.torch, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+KL = keras.layers
+IMG = (np.random.default_rng(0).uniform(0, 255, (2, 7, 9, 3))).astype(np.float32)
+
+
+def _np(x):
+    return np.asarray(x.detach()) if isinstance(x, fastnn.Tensor) else np.asarray(keras.ops.convert_to_numpy(x))
+
+
+def _config_matches(ours, theirs, skip=("name", "dtype")):
+    a, b = ours.get_config(), theirs.get_config()
+    for k in set(a) | set(b):
+        if k in skip:
+            continue
+        assert k in a and k in b, f"config key {k!r}: ours {sorted(a)}, Keras {sorted(b)}"
+        assert a[k] == b[k], f"config[{k!r}]: ours {a[k]!r}, Keras {b[k]!r}"
+
+
+# ---- Resizing / CenterCrop ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("interpolation", ["bilinear", "nearest", "bicubic"])
+@pytest.mark.parametrize("kw", [{}, {"crop_to_aspect_ratio": True}, {"pad_to_aspect_ratio": True, "fill_value": 3.0}])
+@pytest.mark.parametrize("size", [(4, 5), (10, 6), (3, 3)])
+def test_resizing_matches_keras(interpolation, kw, size):
+    ours, theirs = L.Resizing(*size, interpolation=interpolation, **kw), KL.Resizing(*size, interpolation=interpolation,
+                                                                                    **kw)
+    assert_close(ours(IMG), _np(theirs(IMG)), atol=3e-4, rtol=1e-5)
+    _config_matches(ours, theirs)
+
+
+def test_resizing_layouts_dtypes_and_grad():
+    cf = np.ascontiguousarray(IMG.transpose(0, 3, 1, 2))
+    assert_close(L.Resizing(4, 5, data_format="channels_first")(cf),
+                 _np(KL.Resizing(4, 5, data_format="channels_first")(cf)), atol=1e-4, rtol=1e-5)
+    assert_close(L.Resizing(4, 5)(IMG[0]), _np(KL.Resizing(4, 5)(IMG[0])), atol=1e-4, rtol=1e-5)  # unbatched
+    u8 = IMG.astype(np.uint8)
+    out = L.Resizing(4, 5)(u8)
+    assert out.dtype == fastnn.uint8  # Keras rounds back to an integer input's dtype
+    assert_close(out.to(fastnn.float32), _np(KL.Resizing(4, 5)(u8)).astype(np.float32), atol=1.0, rtol=0)
+    r = rand(2, 4, 5, 3, seed=3)
+    xt = torch.tensor(IMG, requires_grad=True)
+    (KL.Resizing(4, 5)(xt) * torch.tensor(r)).sum().backward()
+    xf = fastnn.tensor(IMG, requires_grad=True)
+    (L.Resizing(4, 5)(xf) * fastnn.tensor(r)).sum().backward()
+    assert_close(xf.grad, xt.grad.numpy(), atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="Only one of"):
+        L.Resizing(2, 2, crop_to_aspect_ratio=True, pad_to_aspect_ratio=True)(IMG)
+
+
+@pytest.mark.parametrize("size", [(4, 5), (7, 9), (8, 12), (3, 10)])
+def test_center_crop_matches_keras(size):
+    ours, theirs = L.CenterCrop(*size), KL.CenterCrop(*size)
+    assert_close(ours(IMG), _np(theirs(IMG)), atol=1e-4, rtol=1e-5)
+    assert_close(ours(IMG[1]), _np(theirs(IMG[1])), atol=1e-4, rtol=1e-5)
+    cf = np.ascontiguousarray(IMG.transpose(0, 3, 1, 2))
+    assert_close(L.CenterCrop(*size, data_format="channels_first")(cf),
+                 _np(KL.CenterCrop(*size, data_format="channels_first")(cf)), atol=1e-4, rtol=1e-5)
+    assert ours(IMG.astype(np.uint8)).dtype == fastnn.float32
+    _config_matches(ours, theirs)
+
+
+# ---- affine sampling and the geometric layers -----------------------------------------------------------------
+TRANSFORMS = np.array([[0.9, -0.3, 1.5, 0.35, 1.1, -2.2, 0, 0], [1.2, 0.1, -0.7, -0.2, 0.8, 3.1, 0, 0]], np.float32)
+
+
+@pytest.mark.parametrize("fill_mode", ["constant", "nearest", "wrap", "mirror", "reflect"])
+@pytest.mark.parametrize("interpolation", ["bilinear", "nearest"])
+def test_affine_transform_matches_keras(fill_mode, interpolation):
+    want = keras.ops.image.affine_transform(IMG, TRANSFORMS, interpolation, fill_mode, 7.0)
+    assert_close(affine_transform(IMG, TRANSFORMS, interpolation, fill_mode, 7.0), _np(want), atol=1e-4, rtol=1e-5)
+    cf = np.ascontiguousarray(IMG.transpose(0, 3, 1, 2))
+    want_cf = keras.ops.image.affine_transform(cf, TRANSFORMS, interpolation, fill_mode, 7.0, "channels_first")
+    assert_close(affine_transform(cf, TRANSFORMS, interpolation, fill_mode, 7.0, "channels_first"), _np(want_cf),
+                 atol=1e-4, rtol=1e-5)
+
+
+def test_affine_transform_gradient_matches_torch():
+    r = rand(2, 7, 9, 3, seed=4)
+    xt = torch.tensor(IMG, requires_grad=True)
+    (keras.ops.image.affine_transform(xt, torch.tensor(TRANSFORMS)) * torch.tensor(r)).sum().backward()
+    xf = fastnn.tensor(IMG, requires_grad=True)
+    (affine_transform(xf, TRANSFORMS) * fastnn.tensor(r)).sum().backward()
+    assert_close(xf.grad, xt.grad.numpy(), atol=1e-4, rtol=1e-5)
+
+
+@pytest.mark.parametrize("fill_mode", ["reflect", "constant", "wrap", "nearest"])
+@pytest.mark.parametrize("interpolation", ["bilinear", "nearest"])
+def test_deterministic_geometric_layers_match_keras(fill_mode, interpolation):
+    # equal factor bounds make Keras' uniform draw a constant: its exact transformation is known
+    kw = dict(fill_mode=fill_mode, interpolation=interpolation, fill_value=5.0)
+    pairs = [(L.RandomRotation((0.1, 0.1), **kw), KL.RandomRotation((0.1, 0.1), **kw)),
+             (L.RandomTranslation((0.2, 0.2), (-0.3, -0.3), **kw), KL.RandomTranslation((0.2, 0.2), (-0.3, -0.3),
+                                                                                         **kw)),
+             (L.RandomZoom((0.3, 0.3), (-0.2, -0.2), **kw), KL.RandomZoom((0.3, 0.3), (-0.2, -0.2), **kw)),
+             (L.RandomZoom((-0.4, -0.4), **kw), KL.RandomZoom((-0.4, -0.4), **kw))]
+    for ours, theirs in pairs:
+        assert_close(ours(IMG), _np(theirs(IMG)), atol=1e-3, rtol=1e-5, msg=type(ours).__name__)
+        assert_close(ours(IMG[0]), _np(theirs(IMG[0])), atol=1e-3, rtol=1e-5, msg=type(ours).__name__)
+
+
+def test_random_layer_configs_match_keras():
+    pairs = [(L.RandomFlip("horizontal", seed=3), KL.RandomFlip("horizontal", seed=3)),
+             (L.RandomRotation(0.2, fill_mode="constant", seed=1),
+              KL.RandomRotation(0.2, fill_mode="constant", seed=1)),
+             (L.RandomRotation((-0.1, 0.3)), KL.RandomRotation((-0.1, 0.3))),
+             (L.RandomTranslation(0.1, (-0.2, 0.3)), KL.RandomTranslation(0.1, (-0.2, 0.3))),
+             (L.RandomZoom(0.2), KL.RandomZoom(0.2)), (L.RandomZoom(0.2, 0.1), KL.RandomZoom(0.2, 0.1)),
+             (L.RandomContrast(0.3), KL.RandomContrast(0.3)),
+             (L.RandomContrast((0.1, 0.4)), KL.RandomContrast((0.1, 0.4))),
+             (L.RandomBrightness(0.2, value_range=(0, 1)), KL.RandomBrightness(0.2, value_range=(0, 1))),
+             (L.RandomCrop(3, 4, seed=2), KL.RandomCrop(3, 4, seed=2))]
+    for ours, theirs in pairs:
+        _config_matches(ours, theirs)
+    with pytest.raises(ValueError, match="factor"):
+        L.RandomRotation(1.5)
+    with pytest.raises(NotImplementedError, match="fill_mode"):
+        L.RandomZoom(0.1, fill_mode="mirror")
+    with pytest.raises(ValueError, match=r"\(-1.0, 1.0\]"):
+        L.RandomZoom(-1.0)
+    with pytest.raises(ValueError, match="unknown mode"):
+        L.RandomFlip("diagonal")
+
+
+def test_brightness_and_crop_deterministic_cases_match_keras():
+    ours, theirs = L.RandomBrightness((0.1, 0.1)), KL.RandomBrightness((0.1, 0.1))
+    assert_close(ours(IMG), _np(theirs(IMG)), atol=1e-4, rtol=1e-6)
+    # an image not larger than the crop: Keras crops to the aspect ratio and resizes, with no random draw
+    ours, theirs = L.RandomCrop(8, 4), KL.RandomCrop(8, 4)
+    assert_close(ours(IMG), _np(theirs(IMG)), atol=1e-4, rtol=1e-5)
+    # inference: Keras 3.15 returns the input unchanged (no crop)
+    assert_close(L.RandomCrop(3, 4)(IMG, training=False), _np(KL.RandomCrop(3, 4)(IMG, training=False)))
+
+
+RANDOM_LAYERS = [lambda s: L.RandomFlip(seed=s), lambda s: L.RandomRotation(0.3, seed=s),
+                 lambda s: L.RandomTranslation(0.2, 0.2, seed=s), lambda s: L.RandomZoom(0.3, seed=s),
+                 lambda s: L.RandomContrast(0.5, seed=s), lambda s: L.RandomBrightness(0.3, seed=s),
+                 lambda s: L.RandomCrop(4, 5, seed=s)]
+
+
+@pytest.mark.parametrize("make", RANDOM_LAYERS)
+def test_random_layers_inference_identity_training_random_and_seeded(make):
+    layer = make(7)
+    assert np.array_equal(np.asarray(layer(IMG, training=False)), IMG)
+    a, b = np.asarray(make(7)(IMG)), np.asarray(make(7)(IMG))  # training=None is training, as in Keras
+    assert np.array_equal(a, b), "equal seeds give equal transformations"
+    many = np.repeat(IMG[:1], 12, axis=0)
+    layer = make(1)
+    outs = np.asarray(layer(many))
+    if not isinstance(layer, L.RandomCrop):  # Keras' RandomCrop draws one window per batch
+        assert len({o.tobytes() for o in outs}) > 1, "images of a batch get their own draws"
+    draws = {np.asarray(layer(many)).tobytes() for _ in range(6)}
+    assert len(draws) > 1, "successive calls draw anew"
+
+
+def test_random_flip_gives_exact_flips():
+    many = np.repeat(IMG[:1], 16, axis=0)
+    cases = {"horizontal": lambda x: x[:, ::-1], "vertical": lambda x: x[::-1],
+             "horizontal_and_vertical": lambda x: x[::-1, ::-1]}
+    for mode, flipped in cases.items():
+        out = np.asarray(L.RandomFlip(mode, seed=0)(many))
+        kinds = []
+        for o in out:
+            if np.array_equal(o, many[0]):
+                kinds.append(0)
+            else:
+                assert np.array_equal(o, flipped(many[0])), mode
+                kinds.append(1)
+        assert set(kinds) == {0, 1}, f"{mode}: both outcomes appear in 16 draws"
+    cf = np.ascontiguousarray(many.transpose(0, 3, 1, 2))
+    out = np.asarray(L.RandomFlip("horizontal", seed=0, data_format="channels_first")(cf))
+    assert all(np.array_equal(o, cf[0]) or np.array_equal(o, cf[0][:, :, ::-1]) for o in out)
+
+
+def test_zero_factors_are_the_identity_in_training():
+    for layer in (L.RandomRotation(0.0), L.RandomTranslation(0.0, 0.0), L.RandomZoom(0.0), L.RandomBrightness(0.0)):
+        assert np.array_equal(np.asarray(layer(IMG, training=True)), IMG), type(layer).__name__
+    assert_close(L.RandomContrast(0.0)(IMG, training=True), IMG, atol=1e-4, rtol=1e-6)
+
+
+def test_random_crop_is_a_window_and_contrast_scales_about_the_mean():
+    out = np.asarray(L.RandomCrop(4, 5, seed=3)(IMG, training=True))
+    assert out.shape == (2, 4, 5, 3)
+    windows = [(i, j) for i in range(4) for j in range(5) if np.array_equal(out, IMG[:, i:i + 4, j:j + 5])]
+    assert len(windows) == 1
+    y = np.asarray(L.RandomContrast((0.2, 0.5), value_range=(-1e6, 1e6), seed=4)(IMG, training=True))
+    mean = IMG.mean(axis=(1, 2), keepdims=True)
+    f = (y - mean) / (IMG - mean)
+    per_image = f.reshape(2, -1)
+    assert np.allclose(per_image, per_image[:, :1], atol=1e-3)
+    assert np.all((per_image >= 0.8 - 1e-4) & (per_image <= 1.5 + 1e-4))
+    clipped = np.asarray(L.RandomContrast(0.5, seed=4)(IMG, training=True))
+    assert clipped.min() >= 0 and clipped.max() <= 255
+
+
+# ---- Pipeline -------------------------------------------------------------------------------------------------
+def test_pipeline_matches_keras_and_round_trips():
+    ours = L.Pipeline([L.Resizing(6, 8), L.CenterCrop(4, 4), L.Rescaling(1 / 255.0)])
+    theirs = KL.Pipeline([KL.Resizing(6, 8), KL.CenterCrop(4, 4), KL.Rescaling(1 / 255.0)])
+    assert_close(ours(IMG), _np(theirs(IMG)), atol=1e-5, rtol=1e-5)
+    cfg, kcfg = ours.get_config(), theirs.get_config()
+    assert set(cfg) == set(kcfg) and [c["class_name"] for c in cfg["layers"]] == [c["class_name"] for c in
+                                                                                    kcfg["layers"]]
+    again = L.Pipeline.from_config(cfg)
+    assert [type(layer).__name__ for layer in again.layers] == ["Resizing", "CenterCrop", "Rescaling"]
+    assert_close(again(IMG), ours(IMG))
+    flip = L.Pipeline([L.RandomFlip(seed=1)])
+    assert np.array_equal(np.asarray(flip(IMG, training=False)), IMG)
+    with pytest.raises(ValueError, match="layers"):
+        L.Pipeline.from_config({"name": "p"})
+
+
+# ---- inside models ----------------------------------------------------------------------------------------------
+def test_augmentation_and_normalization_train_in_a_sequential_model():
+    rng = np.random.default_rng(1)
+    images = rng.uniform(0, 255, (16, 8, 8, 3)).astype(np.float32)
+    labels = rng.integers(0, 2, 16).astype(np.float32)
+    norm = L.Normalization()
+    norm.adapt(images)
+    model = fk.Sequential([fk.Input((8, 8, 3)), L.Pipeline([L.RandomFlip(seed=1), L.RandomRotation(0.1, seed=2)]),
+                           L.RandomZoom(0.1, seed=3), L.RandomTranslation(0.1, 0.1, seed=4), L.Resizing(6, 6),
+                           norm, L.Flatten(), L.Dense(1, activation="sigmoid")])
+    model.compile("adam", "binary_crossentropy")
+    history = model.fit(images, labels, epochs=2, batch_size=8, verbose=0)
+    assert all(np.isfinite(v) for v in history.history["loss"])
+    # predict runs the augmentations as the identity: equal to the model without them
+    plain = fk.Sequential([fk.Input((8, 8, 3)), L.Resizing(6, 6), norm, L.Flatten(), model.layers[-1]])
+    assert_close(model.predict(images[:4], verbose=0), plain.predict(images[:4], verbose=0), atol=1e-5, rtol=1e-5)
+
+
+def test_text_vectorization_in_a_functional_model_fit_and_predict():
+    texts = np.array(["the cat sat", "a dog ran", "the dog sat", "a cat ran"] * 8)
+    y = np.array([0, 1, 0, 1] * 8, dtype=np.float32)
+    tv = L.TextVectorization(max_tokens=20, output_sequence_length=4)
+    tv.adapt(texts)
+    inp = fk.Input(shape=(1,), dtype="string")
+    h = L.GlobalAveragePooling1D()(L.Embedding(20, 8)(tv(inp)))
+    model = fk.Model(inp, L.Dense(1, activation="sigmoid")(h))
+    model.compile("adam", "binary_crossentropy")
+    history = model.fit(texts[:, None], y, epochs=25, batch_size=8, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    pred = model.predict(texts[:4, None], verbose=0).ravel()
+    assert pred.shape == (4,) and pred[1] > pred[0] and pred[3] > pred[2]
+    lookup = fk.Sequential([L.StringLookup(vocabulary=["a", "b", "c"]), L.Embedding(5, 3), L.Flatten(), L.Dense(1)])
+    lookup.compile("sgd", "mse")
+    lookup.fit(np.array([["a", "b"], ["c", "z"]]), np.array([1.0, 0.0]), epochs=2, verbose=0)
+    assert lookup.predict(np.array([["a", "b"]]), verbose=0).shape == (1, 1)
