@@ -123,6 +123,7 @@ class HostLayer(PreprocessingLayer):
             shapes = [t.shape for t in inputs] if isinstance(inputs, (list, tuple)) else inputs.shape
             out = KerasTensor(self.compute_output_shape(shapes), self.output_dtype, (self, inputs, kwargs), self.name)
             self.output_shape = out.shape
+            self.__dict__.setdefault("_inbound_nodes", []).append((inputs, out))  # layer.input / layer.output
             return out
         params = _call_parameters(type(self))
         kwargs = {k: v for k, v in kwargs.items() if k in params}
