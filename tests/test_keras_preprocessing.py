@@ -449,3 +449,42 @@ def test_text_vectorization_modes():
         L.TextVectorization(output_mode="count", output_sequence_length=3)
     with pytest.raises(ValueError, match="`ngrams`"):
         L.TextVectorization(ngrams="2")
+
+
+# ---- model.save keeps adapted state ---------------------------------------------------------------------------
+def test_adapted_layers_survive_model_save_and_load(tmp_path):
+    from fastnn import keras as fk
+
+    texts = np.array(["the cat sat", "a dog ran", "the dog sat"])
+    for kw in ({"output_sequence_length": 4}, {"output_mode": "tf_idf"}):
+        tv = L.TextVectorization(**kw)
+        tv.adapt(texts)
+        inp = fk.Input(shape=(1,), dtype="string")
+        h = tv(inp)
+        if "output_sequence_length" in kw:
+            h = L.Flatten()(L.Embedding(20, 2)(h))
+        model = fk.Model(inp, L.Dense(1)(h))
+        path = str(tmp_path / "text.fastnn")
+        model.save(path)
+        again = fk.models.load_model(path)
+        assert_close(again.predict(texts[:, None], verbose=0), model.predict(texts[:, None], verbose=0))
+        restored = [layer for layer in again.layers if isinstance(layer, L.TextVectorization)][0]
+        assert restored.get_vocabulary() == tv.get_vocabulary()
+    x = rand(20, 3, seed=9) * 2 + 3
+    norm, disc = L.Normalization(), L.Discretization(num_bins=4)
+    norm.adapt(x)
+    disc.adapt(x)
+    for layer in (norm, disc):
+        model = fk.Sequential([fk.Input((3,)), layer, L.Dense(2)])
+        path = str(tmp_path / "num.fastnn")
+        model.save(path)
+        assert_close(fk.models.load_model(path).predict(x, verbose=0), model.predict(x, verbose=0))
+    lookup = L.StringLookup()
+    lookup.adapt(np.array(["a", "b", "b"]))
+    model = fk.Sequential([lookup, L.Embedding(4, 2), L.Flatten()])
+    model.predict(np.array([["a"]]), verbose=0)
+    model.save(str(tmp_path / "lookup.fastnn"))
+    again = fk.models.load_model(str(tmp_path / "lookup.fastnn"))
+    assert again.layers[0].get_vocabulary() == ["[UNK]", "b", "a"]
+    again.layers[0].adapt(np.array(["c", "c"]))  # still adaptable after loading
+    assert again.layers[0].get_vocabulary() == ["[UNK]", "c"]

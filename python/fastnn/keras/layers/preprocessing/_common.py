@@ -3,6 +3,8 @@ checks, user data as tensors or as nested Python lists (strings never become ten
 as in Keras, where the string layers run outside the graph), and ``from_config``."""
 from __future__ import annotations
 
+import inspect
+
 import fastnn
 
 from ... import ops as kops
@@ -17,6 +19,23 @@ class PreprocessingLayer(Layer):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+    def _remember(self, **updates) -> None:
+        """Makes state learned by ``adapt`` part of the recorded constructor arguments, which is what
+        model.save stores for a layer (Keras saves vocabularies as assets; this format has no assets)."""
+        cls, args, kw = self.__dict__.get("_init_args", (type(self), (), {}))
+        init = inspect.unwrap(cls.__init__)
+        bound = inspect.signature(init).bind_partial(self, *args, **kw).arguments
+        merged = {}
+        for name, value in bound.items():
+            if name == "self":
+                continue
+            if inspect.signature(init).parameters[name].kind is inspect.Parameter.VAR_KEYWORD:
+                merged.update(value)
+            else:
+                merged[name] = value
+        merged.update(updates)
+        self.__dict__["_init_args"] = (cls, (), merged)
 
 
 def validate_string_arg(value, allowed, caller, arg_name) -> None:

@@ -245,6 +245,15 @@ class IndexLookup(HostLayer):
             self.idf_weights = weights
         self.reset_state()
         self._record_vocabulary_size()
+        self._remember(**self._learned_state())
+
+    def _learned_state(self) -> dict:
+        """The adapted vocabulary (and idf weights) as constructor arguments."""
+        state = {"vocabulary": list(self._tokens), "has_input_vocabulary": False}
+        if self.output_mode == "tf_idf":
+            start = self._token_start_index()
+            state["idf_weights"] = self.idf_weights[start:start + len(self._tokens)].tolist()
+        return state
 
     def reset_state(self) -> None:
         if self._has_input_vocabulary:

@@ -298,6 +298,7 @@ class Discretization(PreprocessingLayer):
         if self.num_bins is None:
             return
         self.bin_boundaries = _compress(self.summary, 1.0 / self.num_bins)[0, :-1].tolist()
+        self._remember(bin_boundaries=self.bin_boundaries, num_bins=None)
 
     def reset_state(self) -> None:
         if self.num_bins is not None:

@@ -129,6 +129,8 @@ class TextVectorization(HostLayer):
 
     def finalize_state(self) -> None:
         self._lookup_layer.finalize_state()
+        if not self._has_input_vocabulary and self._lookup_layer._tokens:
+            self._remember(**self._lookup_layer._learned_state())
 
     def reset_state(self) -> None:
         self._lookup_layer.reset_state()
