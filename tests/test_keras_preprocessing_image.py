@@ -267,3 +267,90 @@ def test_text_vectorization_in_a_functional_model_fit_and_predict():
     lookup.compile("sgd", "mse")
     lookup.fit(np.array([["a", "b"], ["c", "z"]]), np.array([1.0, 0.0]), epochs=2, verbose=0)
     assert lookup.predict(np.array([["a", "b"]]), verbose=0).shape == (1, 1)
+
+
+# ---- colour layers and shear ----------------------------------------------------------------------------------
+def test_color_layers_match_keras_where_deterministic():
+    x = IMG.copy()
+    x[1, ..., 2] = 7.0  # a flat channel: AutoContrast leaves it as it is
+    assert_close(L.AutoContrast()(x), _np(KL.AutoContrast()(x)), atol=1e-4, rtol=1e-6)
+    assert_close(L.AutoContrast(value_range=(0, 1))(x / 255), _np(KL.AutoContrast(value_range=(0, 1))(x / 255)),
+                 atol=1e-6, rtol=1e-6)
+    u8 = x.astype(np.uint8)
+    assert_close(L.AutoContrast()(u8), _np(KL.AutoContrast()(u8)), atol=1e-4, rtol=1e-6)
+    cf = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+    # Keras 3.15 reduces over axes (1, 2) whatever the data_format (channels and rows for channels_first);
+    # fastnn reduces over the image's rows and columns in both layouts
+    assert_close(L.AutoContrast(data_format="channels_first")(cf),
+                 np.asarray(L.AutoContrast()(x)).transpose(0, 3, 1, 2), atol=1e-4, rtol=1e-6)
+    assert_close(L.RandomGrayscale(1.0)(x), _np(KL.RandomGrayscale(1.0)(x)), atol=1e-4, rtol=1e-6)
+    assert np.array_equal(np.asarray(L.RandomGrayscale(0.0)(x)), x)
+    assert_close(L.RandomInvert((1.0, 1.0))(x), _np(KL.RandomInvert((1.0, 1.0))(x)))
+    for vr, data in (((0, 255), x), ((0, 1), x / 255)):
+        assert_close(L.Solarization(0.0, 0.0, value_range=vr)(data),
+                     _np(KL.Solarization(0.0, 0.0, value_range=vr)(data)), atol=1e-5, rtol=1e-6)
+    pairs = [(L.AutoContrast(), KL.AutoContrast()), (L.RandomGrayscale(0.3), KL.RandomGrayscale(0.3)),
+             (L.RandomInvert(0.4), KL.RandomInvert(0.4)),
+             (L.Solarization(0.2, (0.1, 0.5)), KL.Solarization(0.2, (0.1, 0.5))),
+             (L.RandomShear(0.2, (0.1, 0.4)), KL.RandomShear(0.2, (0.1, 0.4)))]
+    for ours, theirs in pairs:
+        _config_matches(ours, theirs)
+
+
+def test_color_layers_random_behaviour():
+    many = np.repeat(IMG[:1], 16, axis=0)
+    gray = np.asarray(L.RandomGrayscale(0.5, seed=1)(many))
+    full = np.asarray(L.RandomGrayscale(1.0)(many[:1]))[0]
+    kinds = [0 if np.array_equal(g, many[0]) else 1 for g in gray]
+    assert all(np.array_equal(g, full) for g, k in zip(gray, kinds) if k) and set(kinds) == {0, 1}
+    inv = np.asarray(L.RandomInvert(0.5, seed=2)(many))
+    assert all(np.array_equal(o, many[0]) or np.allclose(o, 255 - many[0]) for o in inv)
+    sol = np.asarray(L.Solarization(0.0, (0.4, 0.6), seed=3)(many))
+    for o in sol:  # pixels below the threshold are kept, the others inverted
+        kept = np.isclose(o, many[0])
+        assert np.all(kept | np.isclose(o, 255 - many[0]))
+    for layer in (L.RandomGrayscale(1.0), L.RandomInvert(1.0), L.Solarization(0.5, 0.5), L.RandomShear(0.5)):
+        assert np.array_equal(np.asarray(layer(IMG, training=False)), IMG), type(layer).__name__
+
+
+def test_random_shear_is_keras_shear_with_a_random_sign():
+    many = np.repeat(IMG[:1], 8, axis=0)
+    out = np.asarray(L.RandomShear((0.3, 0.3), (0.1, 0.1), seed=1)(many))
+
+    def sheared(sign):
+        t = np.array([[1, 0.3 * sign, 0, 0.1 * sign, 1, 0, 0, 0]] * 8, np.float32)
+        return _np(keras.ops.image.affine_transform(many, t, fill_mode="reflect"))
+
+    plus, minus = sheared(1), sheared(-1)
+    signs = [1 if np.allclose(o, p, atol=1e-3) else (-1 if np.allclose(o, m, atol=1e-3) else 0)
+             for o, p, m in zip(out, plus, minus)]
+    assert 0 not in signs and set(signs) == {1, -1}
+    assert np.array_equal(np.asarray(L.RandomShear(0.0, 0.0)(IMG)), IMG)
+
+
+# ---- which of Keras' preprocessing layers exist -----------------------------------------------------------------
+NOT_BUILT = {  # Keras 3.15 preprocessing layers fastnn.keras does not provide yet, and why
+    "AugMix": "composite augmentation policy: not built yet",
+    "RandAugment": "composite augmentation policy: not built yet",
+    "CutMix": "mixes images and labels (dict inputs): not built yet",
+    "MixUp": "mixes images and labels (dict inputs): not built yet",
+    "MaxNumBoundingBoxes": "bounding boxes only; fastnn.keras has no bounding-box inputs",
+    "ContrastLimitedAdaptiveHistogramEqualization": "histogram equalisation: not built yet",
+    "Equalization": "histogram equalisation: not built yet",
+    "MelSpectrogram": "audio: needs an STFT, not built yet",
+    "STFTSpectrogram": "audio: needs an STFT, not built yet",
+    "RandomColorDegeneration": "not built yet", "RandomColorJitter": "not built yet",
+    "RandomElasticTransform": "not built yet", "RandomErasing": "not built yet",
+    "RandomGaussianBlur": "not built yet", "RandomHue": "needs rgb_to_hsv: not built yet",
+    "RandomSaturation": "needs rgb_to_hsv: not built yet", "RandomPerspective": "not built yet",
+    "RandomPosterization": "not built yet", "RandomSharpness": "not built yet",
+}
+
+
+def test_keras_preprocessing_surface():
+    import inspect
+
+    names = {n for n in dir(KL) if inspect.isclass(getattr(KL, n)) and "preprocessing" in getattr(KL, n).__module__}
+    have = {n for n in names if hasattr(L, n)}
+    assert names - have == set(NOT_BUILT), sorted(names - have ^ set(NOT_BUILT))
+    print(f"keras.layers preprocessing: {len(have)} / {len(names)} present")

@@ -25,5 +25,6 @@ from .preprocessing import TextVectorization
 from .preprocessing import (CenterCrop, RandomBrightness, RandomContrast, RandomCrop, RandomFlip, RandomRotation,
                             RandomTranslation, RandomZoom, Resizing)
 from .preprocessing import Pipeline
+from .preprocessing import AutoContrast, RandomGrayscale, RandomInvert, RandomShear, Solarization
 
 Convolution2D = Conv2D  # Keras' alias

@@ -8,5 +8,6 @@ from .hashing import HashedCrossing, Hashing
 from .lookup import IndexLookup, IntegerLookup, StringLookup
 from .text_vectorization import TextVectorization
 from .image import (CenterCrop, RandomBrightness, RandomContrast, RandomCrop, RandomFlip, RandomRotation,
-                    RandomTranslation, RandomZoom, Resizing)
+                    RandomShear, RandomTranslation, RandomZoom, Resizing)
 from .pipeline import Pipeline
+from .image_color import AutoContrast, RandomGrayscale, RandomInvert, Solarization

@@ -505,3 +505,46 @@ class RandomBrightness(_RandomImageLayer):
         return {**super().get_config(), "data_format": self.data_format, "factor": self.factor,
                 "value_range": self.value_range, "seed": self.seed}
 
+
+
+class RandomShear(_AffineLayer):
+    """Shears along x and y by factors drawn from ``x_factor`` / ``y_factor`` (in [0, 1]), both negated for
+    about half the images (Keras' random ``invert``)."""
+
+    _ERROR = "The `factor` argument should be a number (or a list of two numbers) in the range [0, 1.0]. "
+
+    def __init__(self, x_factor=0.0, y_factor=0.0, interpolation="bilinear", fill_mode="reflect", fill_value=0.0,
+                 data_format=None, seed=None, **kwargs) -> None:
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self.x_factor = self._shear_factor(x_factor, "x_factor")
+        self.y_factor = self._shear_factor(y_factor, "y_factor")
+        self._check_modes(fill_mode, interpolation)
+        self.fill_mode, self.interpolation, self.fill_value = fill_mode, interpolation, fill_value
+
+    def _shear_factor(self, factor, name):
+        def check(v):
+            if v > 1.0 or v < 0.0:
+                raise ValueError(self._ERROR + f"Received: input_number={v}")
+
+        if isinstance(factor, (tuple, list)):
+            if len(factor) != 2:
+                raise ValueError(self._ERROR + f"Received: {name}={factor}")
+            check(factor[0])
+            check(factor[1])
+            return tuple(sorted(factor))
+        if isinstance(factor, (int, float)) and not isinstance(factor, bool):
+            check(factor)
+            return (-abs(factor), abs(factor))
+        raise ValueError(self._ERROR + f"Received: {name}={factor}")
+
+    def _matrix(self, n, h, w, device):
+        sign = fastnn.where(self._uniform((n,), 0.0, 1.0, device) > 0.5, -1.0, 1.0)
+        sy = self._uniform((n,), self.y_factor[0], self.y_factor[1], device) * sign
+        sx = self._uniform((n,), self.x_factor[0], self.x_factor[1], device) * sign
+        one, zero = fastnn.ones_like(sx), fastnn.zeros_like(sx)
+        return fastnn.stack([one, sx, zero, sy, one, zero, zero, zero], dim=1)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "data_format": self.data_format, "x_factor": self.x_factor,
+                "y_factor": self.y_factor, "fill_mode": self.fill_mode, "fill_value": self.fill_value,
+                "interpolation": self.interpolation, "seed": self.seed}

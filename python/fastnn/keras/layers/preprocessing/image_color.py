@@ -1,0 +1,177 @@
+"""Colour / intensity image layers on fastnn ops: AutoContrast (deterministic), and the random RandomGrayscale,
+RandomInvert and Solarization (identity at inference, as Keras; RandomGrayscale's output keeps the input's
+channel count, the grey value repeated, as Keras' broadcast gives)."""
+from __future__ import annotations
+
+import fastnn
+
+from ..conv import normalize_data_format
+from ._common import PreprocessingLayer, Tensor, as_tensor
+from .image import _float, _RandomImageLayer
+
+
+def _value_range(value_range):
+    if not isinstance(value_range, (tuple, list)) or len(value_range) != 2:
+        raise ValueError(f"The `value_range` argument should be a list of two numbers. Received: "
+                         f"value_range={value_range}")
+    return sorted(value_range)
+
+
+def _rescale(x: Tensor, source, target) -> Tensor:
+    """Keras' ``_transform_value_range``: a linear map of ``source`` onto ``target``."""
+    if source[0] == target[0] and source[1] == target[1]:
+        return x
+    x = (x - float(source[0])) / (float(source[1]) - float(source[0]))
+    return x * (float(target[1]) - float(target[0])) + float(target[0])
+
+
+def _images(inputs, data_format):
+    x = _float(as_tensor(inputs))
+    if x.ndim not in (3, 4):
+        raise ValueError(f"Expected the input image to be rank 3 or 4. Received inputs.shape={tuple(x.shape)}")
+    hw = (-3, -2) if data_format == "channels_last" else (-2, -1)
+    return x, tuple(d % x.ndim for d in hw)
+
+
+class AutoContrast(PreprocessingLayer):
+    """Stretches each image's channels to the full ``value_range`` (min -> low, max -> high); a flat channel
+    (max == min) is left as it is. Applied in training and inference alike, as Keras does."""
+
+    def __init__(self, value_range=(0, 255), data_format=None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.value_range = _value_range(value_range)
+        self.data_format = normalize_data_format(data_format)
+
+    def call(self, inputs):
+        original = as_tensor(inputs)
+        x, hw = _images(original, self.data_format)
+        x = _rescale(x, self.value_range, (0, 255))
+        low = fastnn.amin(x, dim=hw, keepdim=True)
+        high = fastnn.amax(x, dim=hw, keepdim=True)
+        flat = high == low  # Keras gets NaN there (0 * inf) and puts the input back: same, without the NaN
+        scale = 255.0 / fastnn.where(flat, fastnn.ones_like(high), high - low)
+        y = fastnn.clamp(x * scale + (-low * scale), 0.0, 255.0)
+        y = _rescale(y, (0, 255), self.value_range)
+        return fastnn.where(flat, _float(original), y)  # float32 for integer images too, as Keras
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "data_format": self.data_format, "value_range": self.value_range}
+
+
+def rgb_to_grayscale(x: Tensor, data_format="channels_last") -> Tensor:
+    """Keras' torch-backend ``rgb_to_grayscale``: 0.2989 R + 0.587 G + 0.114 B, one channel."""
+    axis = -1 if data_format == "channels_last" else -3
+    if x.shape[axis] not in (1, 3):
+        raise ValueError(f"Invalid channel size: expected 3 (RGB) or 1 (Grayscale). Received input with shape: "
+                         f"images.shape={tuple(x.shape)}")
+    if x.shape[axis] == 1:
+        return x
+    r, g, b = (x.narrow(x.ndim + axis, i, 1) for i in range(3))
+    return 0.2989 * r + 0.587 * g + 0.114 * b
+
+
+class RandomGrayscale(_RandomImageLayer):
+    """Turns each image grey with probability ``factor``."""
+
+    def __init__(self, factor=0.5, data_format=None, seed=None, **kwargs) -> None:
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        if factor < 0 or factor > 1:
+            raise ValueError(f"`factor` should be between 0 and 1. Received: factor={factor}")
+        self.factor = factor
+
+    def call(self, inputs, training=True):
+        x, _ = _images(inputs, self.data_format)
+        if not training:
+            return x
+        n = x.shape[0] if x.ndim == 4 else 1
+        apply = self._uniform((n,), 0.0, 1.0, x.device) < self.factor
+        apply = apply.reshape((n, 1, 1, 1) if x.ndim == 4 else (1, 1, 1))
+        return fastnn.where(apply, rgb_to_grayscale(x, self.data_format).expand_as(x), x)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "data_format": self.data_format, "factor": self.factor}
+
+
+def _unit_factor(factor, error):
+    if isinstance(factor, (tuple, list)):
+        if len(factor) != 2 or factor[0] > 1 or factor[1] < 0:
+            raise ValueError(error)
+        return tuple(sorted(factor))
+    if isinstance(factor, (int, float)) and not isinstance(factor, bool):
+        if factor < 0 or factor > 1:
+            raise ValueError(error)
+        return (0, abs(factor))
+    raise ValueError(error)
+
+
+class RandomInvert(_RandomImageLayer):
+    """value_range[1] - x for each image with probability drawn from ``factor``."""
+
+    def __init__(self, factor=1.0, value_range=(0, 255), seed=None, data_format=None, **kwargs) -> None:
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self.factor = _unit_factor(factor, "The `factor` argument should be a number (or a list of two numbers) in "
+                                   f"the range [0, 1]. Received: factor={factor}")
+        self.value_range = value_range
+
+    def call(self, inputs, training=True):
+        x, _ = _images(inputs, self.data_format)
+        if not training:
+            return x
+        n = x.shape[0] if x.ndim == 4 else 1
+        p = self._uniform((n,), self.factor[0], self.factor[1], x.device)
+        apply = (self._uniform((n,), 0.0, 1.0, x.device) < p).reshape((n, 1, 1, 1) if x.ndim == 4 else (1, 1, 1))
+        return fastnn.where(apply, float(self.value_range[1]) - x, x)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "data_format": self.data_format, "factor": self.factor,
+                "value_range": self.value_range, "seed": self.seed}
+
+
+class Solarization(_RandomImageLayer):
+    """Adds a random amount (``addition_factor`` * 255), then inverts the pixels at or above a random
+    threshold (``threshold_factor`` * 255), on the 0..255 scale of ``value_range``."""
+
+    _ERROR = ("The `addition_factor` and `threshold_factor` arguments should be a number (or a list of two numbers) "
+              "in the range [0, 1]. ")
+
+    def __init__(self, addition_factor=0.0, threshold_factor=0.0, value_range=(0, 255), seed=None, **kwargs) -> None:
+        super().__init__(seed=seed, **kwargs)
+        self.addition_factor = self._factor(addition_factor, "addition_factor")
+        self.threshold_factor = self._factor(threshold_factor, "threshold_factor")
+        self.value_range = _value_range(value_range)
+
+    def _factor(self, factor, name):
+        def check(v):
+            if v > 1.0 or v < 0:
+                raise ValueError(self._ERROR + f"Received: input_number={v}")
+
+        if isinstance(factor, (tuple, list)):
+            if len(factor) != 2:
+                raise ValueError(self._ERROR + f"Received: {name}={factor}")
+            check(factor[0])
+            check(factor[1])
+            return tuple(sorted(factor))
+        if isinstance(factor, (int, float)) and not isinstance(factor, bool):
+            check(factor)
+            return (0, factor)
+        raise ValueError(self._ERROR + f"Received: {name}={factor}")
+
+    def call(self, inputs, training=True):
+        x, _ = _images(inputs, self.data_format)
+        if not training:
+            return x
+        shape = (x.shape[0], 1, 1, 1) if x.ndim == 4 else (1, 1, 1)
+        # Keras draws uniform(low, high * 255) for both (the low end is not scaled)
+        additions = self._uniform(shape, self.addition_factor[0], self.addition_factor[1] * 255, x.device)
+        thresholds = self._uniform(shape, self.threshold_factor[0], self.threshold_factor[1] * 255, x.device)
+        y = fastnn.clamp(_rescale(x, self.value_range, (0, 255)) + additions, 0, 255)
+        y = fastnn.where(y < thresholds, y, 255 - y)
+        return _rescale(y, (0, 255), self.value_range)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "data_format": self.data_format, "value_range": self.value_range,
+                "addition_factor": self.addition_factor, "threshold_factor": self.threshold_factor,
+                "seed": self.seed}
