@@ -297,6 +297,29 @@ def test_color_layers_match_keras_where_deterministic():
         _config_matches(ours, theirs)
 
 
+def test_posterization_degeneration_sharpness_match_keras_where_deterministic():
+    for f in ((4, 4), (1, 1), (8, 8)):
+        assert_close(L.RandomPosterization(f)(IMG), _np(KL.RandomPosterization(f)(IMG)))
+        assert_close(L.RandomPosterization(f, value_range=(0, 1))(IMG / 255),
+                     _np(KL.RandomPosterization(f, value_range=(0, 1))(IMG / 255)), atol=1e-6, rtol=1e-6)
+    assert_close(L.RandomColorDegeneration((0.4, 0.4))(IMG), _np(KL.RandomColorDegeneration((0.4, 0.4))(IMG)),
+                 atol=1e-4, rtol=1e-6)
+    assert_close(L.RandomSharpness((0.3, 0.3))(IMG), _np(KL.RandomSharpness((0.3, 0.3))(IMG)), atol=1e-4, rtol=1e-6)
+    assert_close(L.RandomSharpness((0.9, 0.9))(IMG[0]), _np(KL.RandomSharpness((0.9, 0.9))(IMG[0])), atol=1e-4,
+                 rtol=1e-6)
+    cf = np.ascontiguousarray(IMG.transpose(0, 3, 1, 2))
+    assert_close(L.RandomSharpness((0.3, 0.3), data_format="channels_first")(cf),
+                 _np(KL.RandomSharpness((0.3, 0.3), data_format="channels_first")(cf)), atol=1e-4, rtol=1e-6)
+    for ours, theirs in ((L.RandomPosterization(4), KL.RandomPosterization(4)),
+                         (L.RandomColorDegeneration(0.3), KL.RandomColorDegeneration(0.3)),
+                         (L.RandomSharpness(0.3), KL.RandomSharpness(0.3))):
+        _config_matches(ours, theirs)
+        assert np.array_equal(np.asarray(ours(IMG, training=False)), IMG)
+    bits = np.asarray(L.RandomPosterization((2, 6), seed=1)(np.repeat(IMG[:1], 8, axis=0)))
+    assert all(any(np.array_equal(b, np.floor(np.floor(IMG[0]) / 2 ** (8 - k)) * 2 ** (8 - k)) for k in range(2, 6))
+               for b in bits)
+
+
 def test_color_layers_random_behaviour():
     many = np.repeat(IMG[:1], 16, axis=0)
     gray = np.asarray(L.RandomGrayscale(0.5, seed=1)(many))
@@ -339,11 +362,10 @@ NOT_BUILT = {  # Keras 3.15 preprocessing layers fastnn.keras does not provide y
     "Equalization": "histogram equalisation: not built yet",
     "MelSpectrogram": "audio: needs an STFT, not built yet",
     "STFTSpectrogram": "audio: needs an STFT, not built yet",
-    "RandomColorDegeneration": "not built yet", "RandomColorJitter": "not built yet",
+    "RandomColorJitter": "not built yet",
     "RandomElasticTransform": "not built yet", "RandomErasing": "not built yet",
     "RandomGaussianBlur": "not built yet", "RandomHue": "needs rgb_to_hsv: not built yet",
     "RandomSaturation": "needs rgb_to_hsv: not built yet", "RandomPerspective": "not built yet",
-    "RandomPosterization": "not built yet", "RandomSharpness": "not built yet",
 }
 
 

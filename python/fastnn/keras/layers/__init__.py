@@ -26,5 +26,6 @@ from .preprocessing import (CenterCrop, RandomBrightness, RandomContrast, Random
                             RandomTranslation, RandomZoom, Resizing)
 from .preprocessing import Pipeline
 from .preprocessing import AutoContrast, RandomGrayscale, RandomInvert, RandomShear, Solarization
+from .preprocessing import RandomColorDegeneration, RandomPosterization, RandomSharpness
 
 Convolution2D = Conv2D  # Keras' alias

@@ -10,4 +10,5 @@ from .text_vectorization import TextVectorization
 from .image import (CenterCrop, RandomBrightness, RandomContrast, RandomCrop, RandomFlip, RandomRotation,
                     RandomShear, RandomTranslation, RandomZoom, Resizing)
 from .pipeline import Pipeline
-from .image_color import AutoContrast, RandomGrayscale, RandomInvert, Solarization
+from .image_color import (AutoContrast, RandomColorDegeneration, RandomGrayscale, RandomInvert, RandomPosterization,
+                          RandomSharpness, Solarization)

@@ -1,10 +1,12 @@
-"""Colour / intensity image layers on fastnn ops: AutoContrast (deterministic), and the random RandomGrayscale,
-RandomInvert and Solarization (identity at inference, as Keras; RandomGrayscale's output keeps the input's
-channel count, the grey value repeated, as Keras' broadcast gives)."""
+"""Colour / intensity image layers on fastnn ops: AutoContrast (deterministic), and the random
+RandomGrayscale, RandomInvert, Solarization, RandomPosterization, RandomColorDegeneration and RandomSharpness
+(identity at inference, as Keras; RandomGrayscale's output keeps the input's channel count, the grey value
+repeated, as Keras' broadcast gives)."""
 from __future__ import annotations
 
 import fastnn
 
+from ....nn import functional as F
 from ..conv import normalize_data_format
 from ._common import PreprocessingLayer, Tensor, as_tensor
 from .image import _float, _RandomImageLayer
@@ -175,3 +177,103 @@ class Solarization(_RandomImageLayer):
         return {**super().get_config(), "data_format": self.data_format, "value_range": self.value_range,
                 "addition_factor": self.addition_factor, "threshold_factor": self.threshold_factor,
                 "seed": self.seed}
+
+
+class RandomPosterization(_RandomImageLayer):
+    """Keeps the top ``bits`` bits of each 0..255 value, ``bits`` drawn per image from ``factor`` in [1, 8]
+    (Keras' randint: the upper bound is excluded unless both bounds are equal)."""
+
+    def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs) -> None:
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self.factor = _bounded_factor(factor, (1, 8))
+        self.value_range = _value_range(value_range)
+
+    def call(self, inputs, training=True):
+        x, _ = _images(inputs, self.data_format)
+        if not training:
+            return x
+        n = x.shape[0] if x.ndim == 4 else 1
+        low, high = self.factor
+        if low != high:
+            bits = fastnn.floor(self._uniform((n,), low, high, x.device))
+        else:
+            bits = fastnn.full((n,), float(low)).to(x.device)
+        step = (2.0 ** (8 - bits)).reshape((n, 1, 1, 1) if x.ndim == 4 else (1, 1, 1))
+        v = _rescale(x, self.value_range, (0, 255)).to(fastnn.uint8).to(x.dtype)  # Keras' uint8 cast
+        return _rescale(fastnn.floor(v / step) * step, (0, 255), self.value_range)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "data_format": self.data_format, "factor": self.factor,
+                "value_range": self.value_range, "seed": self.seed}
+
+
+def _bounded_factor(factor, bounds):
+    error = (f"The `factor` argument should be a number (or a list of two numbers) in the range [{bounds[0]}, "
+             f"{bounds[1]}]. Received: factor={factor}")
+    if isinstance(factor, (tuple, list)):
+        if len(factor) != 2 or factor[0] > bounds[1] or factor[1] < bounds[0]:
+            raise ValueError(error)
+        return tuple(sorted(factor))
+    if isinstance(factor, (int, float)) and not isinstance(factor, bool):
+        if factor < bounds[0] or factor > bounds[1]:
+            raise ValueError(error)
+        return (max(-abs(factor), bounds[0]), abs(factor))
+    raise ValueError(error)
+
+
+class RandomColorDegeneration(_RandomImageLayer):
+    """Blends each RGB image towards its greyscale version by a factor drawn from ``factor``."""
+
+    def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs) -> None:
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self.factor = _bounded_factor(factor, (-1, 1))
+        self.value_range = _value_range(value_range)
+
+    def call(self, inputs, training=True):
+        x, _ = _images(inputs, self.data_format)
+        if not training:
+            return x
+        n = x.shape[0] if x.ndim == 4 else 1
+        f = self._uniform((n, 1, 1, 1) if x.ndim == 4 else (1, 1, 1), self.factor[0], self.factor[1], x.device)
+        gray = rgb_to_grayscale(x, self.data_format)
+        return fastnn.clamp(x + f * (gray - x), self.value_range[0], self.value_range[1])
+
+    def compute_output_shape(self, input_shape):
+        channels = input_shape[-1 if self.data_format == "channels_last" else -3]
+        if channels is not None and channels != 3:
+            raise ValueError(f"Input images must have 3 channels, but received images with {channels} channels.")
+        return input_shape
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "data_format": self.data_format, "factor": self.factor,
+                "value_range": self.value_range, "seed": self.seed}
+
+
+class RandomSharpness(_RandomImageLayer):
+    """Blends each image with a 3x3 smoothing of it (Keras' kernel: 5/13 centre, 1/13 around, zero padding):
+    x + (1 - 2 f) (smooth - x), f drawn from ``factor`` in [0, 1]."""
+
+    def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs) -> None:
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self.factor = _bounded_factor(factor, (0, 1))
+        self.value_range = _value_range(value_range)
+
+    def call(self, inputs, training=True):
+        x, _ = _images(inputs, self.data_format)
+        if not training:
+            return x
+        batched = x.unsqueeze(0) if x.ndim == 3 else x
+        nchw = batched.permute(0, 3, 1, 2) if self.data_format == "channels_last" else batched
+        n, c = nchw.shape[0], nchw.shape[1]
+        a, b = 1.0 / 13.0, 5.0 / 13.0
+        kernel = fastnn.tensor([[a, a, a], [a, b, a], [a, a, a]], dtype=x.dtype).to(x.device)
+        kernel = kernel.reshape(1, 1, 3, 3).expand(c, 1, 3, 3).contiguous()
+        smooth = F.conv2d(nchw, kernel, padding=1, groups=c)
+        s = self._uniform((n, 1, 1, 1), self.factor[0], self.factor[1], x.device) * 2.0
+        y = fastnn.clamp(nchw + (1.0 - s) * (smooth - nchw), self.value_range[0], self.value_range[1])
+        y = y.permute(0, 2, 3, 1) if self.data_format == "channels_last" else y
+        return y.squeeze(0) if x.ndim == 3 else y
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "data_format": self.data_format, "factor": self.factor,
+                "value_range": self.value_range, "seed": self.seed}
