@@ -320,6 +320,36 @@ def test_posterization_degeneration_sharpness_match_keras_where_deterministic():
                for b in bits)
 
 
+def test_hsv_hue_and_saturation_match_keras():
+    from fastnn.keras.layers.preprocessing.image_color import hsv_to_rgb, rgb_to_hsv
+
+    x = IMG / 255
+    x[0, 0, 0], x[0, 0, 1] = 0.04, 0.0  # grey and black pixels: hue and saturation 0
+    assert_close(rgb_to_hsv(x), _np(keras.ops.image.rgb_to_hsv(x)), atol=1e-6, rtol=1e-6)
+    assert_close(hsv_to_rgb(x), _np(keras.ops.image.hsv_to_rgb(x)), atol=1e-6, rtol=1e-6)
+    cf = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+    assert_close(rgb_to_hsv(cf, "channels_first"), _np(keras.ops.image.rgb_to_hsv(cf, "channels_first")), atol=1e-6,
+                 rtol=1e-6)
+    for f in ((0.5, 0.5), (0.2, 0.2), (0.9, 0.9)):
+        for vr in ((0, 255), (0, 1)):
+            assert_close(L.RandomSaturation(f, value_range=vr)(x), _np(KL.RandomSaturation(f, value_range=vr)(x)),
+                         atol=1e-5, rtol=1e-5)
+
+    def shifted(sign):  # Keras' RandomHue with its per-image sign fixed
+        hsv = _np(keras.ops.image.rgb_to_hsv(IMG / 255))
+        h = hsv[..., 0] + sign * 0.2
+        hsv[..., 0] = np.where(h > 1, h - 1, np.where(h < 0, h + 1, h))
+        return np.clip(_np(keras.ops.image.hsv_to_rgb(hsv)), 0, 1) * 255
+
+    plus, minus = shifted(1), shifted(-1)
+    for out in (np.asarray(L.RandomHue((0.4, 0.4), seed=1)(IMG)), _np(KL.RandomHue((0.4, 0.4), seed=1)(IMG))):
+        for i, o in enumerate(out):
+            assert np.allclose(o, plus[i], atol=1e-3) or np.allclose(o, minus[i], atol=1e-3)
+    for ours, theirs in ((L.RandomHue(0.3), KL.RandomHue(0.3)), (L.RandomSaturation(0.3), KL.RandomSaturation(0.3))):
+        _config_matches(ours, theirs)
+        assert np.array_equal(np.asarray(ours(IMG, training=False)), IMG)
+
+
 def test_color_layers_random_behaviour():
     many = np.repeat(IMG[:1], 16, axis=0)
     gray = np.asarray(L.RandomGrayscale(0.5, seed=1)(many))
@@ -364,8 +394,7 @@ NOT_BUILT = {  # Keras 3.15 preprocessing layers fastnn.keras does not provide y
     "STFTSpectrogram": "audio: needs an STFT, not built yet",
     "RandomColorJitter": "not built yet",
     "RandomElasticTransform": "not built yet", "RandomErasing": "not built yet",
-    "RandomGaussianBlur": "not built yet", "RandomHue": "needs rgb_to_hsv: not built yet",
-    "RandomSaturation": "needs rgb_to_hsv: not built yet", "RandomPerspective": "not built yet",
+    "RandomGaussianBlur": "not built yet", "RandomPerspective": "not built yet",
 }
 
 

@@ -27,5 +27,6 @@ from .preprocessing import (CenterCrop, RandomBrightness, RandomContrast, Random
 from .preprocessing import Pipeline
 from .preprocessing import AutoContrast, RandomGrayscale, RandomInvert, RandomShear, Solarization
 from .preprocessing import RandomColorDegeneration, RandomPosterization, RandomSharpness
+from .preprocessing import RandomHue, RandomSaturation
 
 Convolution2D = Conv2D  # Keras' alias

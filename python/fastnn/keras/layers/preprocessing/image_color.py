@@ -277,3 +277,104 @@ class RandomSharpness(_RandomImageLayer):
     def get_config(self) -> dict:
         return {**super().get_config(), "data_format": self.data_format, "factor": self.factor,
                 "value_range": self.value_range, "seed": self.seed}
+
+
+def _planes(x: Tensor, data_format):
+    axis = -1 if data_format == "channels_last" else -3
+    if x.shape[axis] != 3:
+        raise ValueError(f"Expected RGB images with 3 channels. Received: images.shape={tuple(x.shape)}")
+    return [x.narrow(x.ndim + axis, i, 1) for i in range(3)], axis
+
+
+def rgb_to_hsv(x: Tensor, data_format="channels_last") -> Tensor:
+    """Keras' torch-backend ``rgb_to_hsv`` (hue in [0, 1), values below float eps treated as 0)."""
+    x = _float(as_tensor(x))
+    eps = 1.1920928955078125e-07 if x.dtype == fastnn.float32 else 2.220446049250313e-16
+    x = fastnn.where(fastnn.abs(x) < eps, fastnn.zeros_like(x), x)
+    (r, g, b), axis = _planes(x, data_format)
+    value = fastnn.maximum(fastnn.maximum(r, g), b)
+    minimum = fastnn.minimum(fastnn.minimum(r, g), b)
+    rng = value - minimum
+    one = fastnn.ones_like(value)
+    saturation = fastnn.where(value > 0, rng / fastnn.where(value > 0, value, one), fastnn.zeros_like(value))
+    norm = 1.0 / (6.0 * fastnn.where(rng > 0, rng, one))
+    hue = fastnn.where(value == g, norm * (b - r) + 2.0 / 6.0, norm * (r - g) + 4.0 / 6.0)
+    hue = fastnn.where(value == r, norm * (g - b), hue)
+    hue = fastnn.where(rng > 0, hue, fastnn.zeros_like(hue)) + (hue < 0.0).to(hue.dtype)
+    return fastnn.cat([hue, saturation, value], dim=x.ndim + axis)
+
+
+def hsv_to_rgb(x: Tensor, data_format="channels_last") -> Tensor:
+    """Keras' torch-backend ``hsv_to_rgb``."""
+    x = _float(as_tensor(x))
+    (h, s, v), axis = _planes(x, data_format)
+    dh = fastnn.remainder(h, 1.0) * 6.0
+    dr = fastnn.clamp(fastnn.abs(dh - 3.0) - 1.0, 0.0, 1.0)
+    dg = fastnn.clamp(2.0 - fastnn.abs(dh - 2.0), 0.0, 1.0)
+    db = fastnn.clamp(2.0 - fastnn.abs(dh - 4.0), 0.0, 1.0)
+    keep = 1.0 - s
+    return fastnn.cat([v * (keep + s * dr), v * (keep + s * dg), v * (keep + s * db)], dim=x.ndim + axis)
+
+
+def _with_channel(x: Tensor, index: int, plane: Tensor, data_format) -> Tensor:
+    planes, axis = _planes(x, data_format)
+    planes[index] = plane
+    return fastnn.cat(planes, dim=x.ndim + axis)
+
+
+def _per_image(t: Tensor, x: Tensor) -> Tensor:
+    return t.reshape((t.shape[0], 1, 1, 1) if x.ndim == 4 else (1, 1, 1))
+
+
+class RandomHue(_RandomImageLayer):
+    """Shifts the hue by +-factor/2 of a turn (sign drawn per image, as Keras), on ``value_range`` images."""
+
+    def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs) -> None:
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self.factor = _bounded_factor(factor, (0, 1))
+        self.value_range = value_range
+
+    def call(self, inputs, training=True):
+        x, _ = _images(inputs, self.data_format)
+        if not training:
+            return x
+        n = x.shape[0] if x.ndim == 4 else 1
+        sign = fastnn.where(self._uniform((n,), 0.0, 1.0, x.device) > 0.5, -1.0, 1.0)
+        shift = _per_image(sign * self._uniform((n,), self.factor[0], self.factor[1], x.device) * 0.5, x)
+        hsv = rgb_to_hsv(_rescale(x, self.value_range, (0, 1)), self.data_format)
+        (h, _, _), _ = _planes(hsv, self.data_format)
+        h = h + shift
+        h = fastnn.where(h > 1.0, h - 1.0, h)
+        h = fastnn.where(h < 0.0, h + 1.0, h)
+        rgb = fastnn.clamp(hsv_to_rgb(_with_channel(hsv, 0, h, self.data_format), self.data_format), 0, 1)
+        return _rescale(rgb, (0, 1), self.value_range)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "data_format": self.data_format, "factor": self.factor,
+                "value_range": self.value_range, "seed": self.seed}
+
+
+class RandomSaturation(_RandomImageLayer):
+    """Scales the saturation by f / (1 - f) with f drawn from ``factor`` (0.5 keeps it; Keras then clips
+    the saturation to ``value_range``)."""
+
+    def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs) -> None:
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self.factor = _bounded_factor(factor, (-1, 1))
+        self.value_range = _value_range(value_range)
+
+    def call(self, inputs, training=True):
+        x, _ = _images(inputs, self.data_format)
+        if not training:
+            return x
+        n = x.shape[0] if x.ndim == 4 else 1
+        f = self._uniform((n,), self.factor[0], self.factor[1], x.device)
+        f = _per_image(f / (1 - f + 1e-7), x)
+        hsv = rgb_to_hsv(x, self.data_format)
+        (_, s, _), _ = _planes(hsv, self.data_format)
+        s = fastnn.clamp(s * f, self.value_range[0], self.value_range[1])
+        return hsv_to_rgb(_with_channel(hsv, 1, s, self.data_format), self.data_format)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "data_format": self.data_format, "factor": self.factor,
+                "value_range": self.value_range, "seed": self.seed}
