@@ -350,6 +350,28 @@ def test_hsv_hue_and_saturation_match_keras():
         assert np.array_equal(np.asarray(ours(IMG, training=False)), IMG)
 
 
+def test_gaussian_blur_and_color_jitter_match_keras_where_deterministic():
+    from fastnn.keras.layers.preprocessing.image_color import gaussian_blur
+
+    for k, sigma in ((3, (0.7, 1.3)), (5, (0.7, 0.4))):
+        want = keras.ops.image.gaussian_blur(IMG, (k, k), sigma, data_format="channels_last")
+        assert_close(gaussian_blur(IMG, (k, k), sigma), _np(want), atol=1e-4, rtol=1e-6)
+    assert_close(L.RandomGaussianBlur((1, 1), 3, (0.5, 0.5))(IMG),
+                 _np(KL.RandomGaussianBlur((1, 1), 3, (0.5, 0.5))(IMG)), atol=1e-4, rtol=1e-6)
+    assert_close(L.RandomGaussianBlur((1, 1), 5, (0.8, 0.8))(IMG[0]),
+                 _np(KL.RandomGaussianBlur((1, 1), 5, (0.8, 0.8))(IMG[0])), atol=1e-4, rtol=1e-6)
+    assert np.array_equal(np.asarray(L.RandomGaussianBlur((0, 0))(IMG)), IMG)
+    kw = dict(brightness_factor=(0.1, 0.1), saturation_factor=(0.3, 0.3))
+    assert_close(L.RandomColorJitter(**kw)(IMG), _np(KL.RandomColorJitter(**kw)(IMG)), atol=1e-4, rtol=1e-6)
+    for ours, theirs in ((L.RandomGaussianBlur(0.5, (3, 5), 0.3), KL.RandomGaussianBlur(0.5, (3, 5), 0.3)),
+                         (L.RandomColorJitter(brightness_factor=0.2, hue_factor=0.1, seed=3),
+                          KL.RandomColorJitter(brightness_factor=0.2, hue_factor=0.1, seed=3))):
+        _config_matches(ours, theirs)
+        assert np.array_equal(np.asarray(ours(IMG, training=False)), IMG)
+    with pytest.raises(ValueError, match="odd"):
+        L.RandomGaussianBlur(kernel_size=4)
+
+
 def test_color_layers_random_behaviour():
     many = np.repeat(IMG[:1], 16, axis=0)
     gray = np.asarray(L.RandomGrayscale(0.5, seed=1)(many))
@@ -392,9 +414,8 @@ NOT_BUILT = {  # Keras 3.15 preprocessing layers fastnn.keras does not provide y
     "Equalization": "histogram equalisation: not built yet",
     "MelSpectrogram": "audio: needs an STFT, not built yet",
     "STFTSpectrogram": "audio: needs an STFT, not built yet",
-    "RandomColorJitter": "not built yet",
     "RandomElasticTransform": "not built yet", "RandomErasing": "not built yet",
-    "RandomGaussianBlur": "not built yet", "RandomPerspective": "not built yet",
+    "RandomPerspective": "not built yet",
 }
 
 

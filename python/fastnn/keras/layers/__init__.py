@@ -28,5 +28,6 @@ from .preprocessing import Pipeline
 from .preprocessing import AutoContrast, RandomGrayscale, RandomInvert, RandomShear, Solarization
 from .preprocessing import RandomColorDegeneration, RandomPosterization, RandomSharpness
 from .preprocessing import RandomHue, RandomSaturation
+from .preprocessing import RandomColorJitter, RandomGaussianBlur
 
 Convolution2D = Conv2D  # Keras' alias

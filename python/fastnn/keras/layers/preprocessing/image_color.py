@@ -378,3 +378,103 @@ class RandomSaturation(_RandomImageLayer):
     def get_config(self) -> dict:
         return {**super().get_config(), "data_format": self.data_format, "factor": self.factor,
                 "value_range": self.value_range, "seed": self.seed}
+
+
+class RandomColorJitter(_RandomImageLayer):
+    """RandomBrightness, RandomContrast, RandomSaturation, RandomHue in that order, each present when its
+    factor is given (the sub-layers draw from generators seeded from ``seed``)."""
+
+    def __init__(self, value_range=(0, 255), brightness_factor=None, contrast_factor=None, saturation_factor=None,
+                 hue_factor=None, seed=None, data_format=None, **kwargs) -> None:
+        from .image import RandomBrightness, RandomContrast
+
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self.value_range = value_range
+        self.brightness_factor, self.contrast_factor = brightness_factor, contrast_factor
+        self.saturation_factor, self.hue_factor = saturation_factor, hue_factor
+        steps = []
+        for k, (factor, cls) in enumerate(((brightness_factor, RandomBrightness), (contrast_factor, RandomContrast),
+                                           (saturation_factor, RandomSaturation), (hue_factor, RandomHue))):
+            if factor is not None:
+                sub_seed = None if seed is None else seed + k
+                extra = {} if cls is RandomBrightness else {"data_format": data_format}
+                steps.append(cls(factor, value_range=value_range, seed=sub_seed, **extra))
+        self._steps = steps
+        for i, layer in enumerate(steps):
+            self.add_module(f"step_{i}", layer)
+
+    def call(self, inputs, training=True):
+        x, _ = _images(inputs, self.data_format)
+        for layer in self._steps:
+            x = layer.call(x, training=training)
+        return x
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "data_format": self.data_format, "value_range": self.value_range,
+                "brightness_factor": self.brightness_factor, "contrast_factor": self.contrast_factor,
+                "saturation_factor": self.saturation_factor, "hue_factor": self.hue_factor, "seed": self.seed}
+
+
+def _odd_pair(value, name):
+    error = f"{name} must be an odd number. Received: {name}={value}"
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(f"The `{name}` argument should be a number (or a list of two numbers) Received: "
+                             f"{name}={value}")
+        if value[0] % 2 == 0 or value[1] % 2 == 0:
+            raise ValueError(error)
+        return tuple(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if value % 2 == 0:
+            raise ValueError(error)
+        return (value, value)
+    raise ValueError(error)
+
+
+def gaussian_blur(x: Tensor, kernel_size=(3, 3), sigma=(1.0, 1.0), data_format="channels_last") -> Tensor:
+    """Keras' torch-backend ``gaussian_blur``: a depthwise Gaussian, zero padding of kernel_size[0] // 2."""
+    x = _float(as_tensor(x))
+    batched = x.unsqueeze(0) if x.ndim == 3 else x
+    nchw = batched.permute(0, 3, 1, 2) if data_format == "channels_last" else batched
+    c = nchw.shape[1]
+    sigma = as_tensor(sigma, "float32").to(x.dtype).to(x.device)
+
+    def taps(size, s):
+        t = fastnn.arange(size, dtype=x.dtype).to(x.device) - (size - 1) / 2
+        k = fastnn.exp(-0.5 * (t / s) ** 2)
+        return k / fastnn.sum(k)
+
+    kh, kw = int(kernel_size[0]), int(kernel_size[1])
+    kernel = fastnn.outer(taps(kw, sigma[1]), taps(kh, sigma[0])).reshape(1, 1, kh, kw).expand(c, 1, kh, kw)
+    y = F.conv2d(nchw, kernel.contiguous(), padding=kh // 2, groups=c)
+    y = y.permute(0, 2, 3, 1) if data_format == "channels_last" else y
+    return y.squeeze(0) if x.ndim == 3 else y
+
+
+class RandomGaussianBlur(_RandomImageLayer):
+    """Blurs each image with probability drawn from ``factor``; one (sigma_y, sigma_x) pair drawn from
+    ``sigma`` per batch, as Keras."""
+
+    def __init__(self, factor=1.0, kernel_size=3, sigma=1.0, value_range=(0, 255), data_format=None, seed=None,
+                 **kwargs) -> None:
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self.factor = _bounded_factor(factor, (0, 1))
+        self.kernel_size = _odd_pair(kernel_size, "kernel_size")
+        self.sigma = _bounded_factor(sigma, (0, 1))
+        self.value_range = value_range
+
+    def call(self, inputs, training=True):
+        x, _ = _images(inputs, self.data_format)
+        if not training:
+            return x
+        n = x.shape[0] if x.ndim == 4 else 1
+        p = self._uniform((n,), self.factor[0], self.factor[1], x.device)
+        apply = _per_image(self._uniform((n,), 0.0, 1.0, x.device) < p, x)
+        sigma = self._uniform((2,), self.sigma[0], self.sigma[1], x.device) + 1e-6
+        blurred = gaussian_blur(x, self.kernel_size, sigma, self.data_format)
+        return fastnn.clamp(fastnn.where(apply, blurred, x), self.value_range[0], self.value_range[1])
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "data_format": self.data_format, "factor": self.factor,
+                "kernel_size": self.kernel_size, "sigma": self.sigma, "value_range": self.value_range,
+                "seed": self.seed}
