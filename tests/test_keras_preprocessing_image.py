@@ -426,3 +426,26 @@ def test_keras_preprocessing_surface():
     have = {n for n in names if hasattr(L, n)}
     assert names - have == set(NOT_BUILT), sorted(names - have ^ set(NOT_BUILT))
     print(f"keras.layers preprocessing: {len(have)} / {len(names)} present")
+
+
+def test_every_preprocessing_layer_round_trips_its_config():
+    layers = [L.Normalization(axis=(1, 2), mean=[1.0], variance=[2.0], invert=True), L.Rescaling([0.5, 2.0], 1.0),
+              L.CategoryEncoding(5, "count"), L.Discretization(bin_boundaries=[0.0, 1.0], output_mode="one_hot"),
+              L.Hashing(7, mask_value="", salt=[3, 4], output_mode="multi_hot"), L.HashedCrossing(9, "one_hot"),
+              L.StringLookup(vocabulary=["a", "b"], mask_token="", num_oov_indices=2),
+              L.IntegerLookup(vocabulary=[4, 5], output_mode="count"),
+              L.TextVectorization(max_tokens=9, ngrams=2, output_mode="count", vocabulary=["a", "b"]),
+              L.Resizing(3, 4, interpolation="nearest", pad_to_aspect_ratio=True, fill_value=2.0),
+              L.CenterCrop(2, 3, data_format="channels_first"), L.RandomCrop(2, 2, seed=1),
+              L.RandomFlip("vertical", seed=2), L.RandomRotation((-0.2, 0.1), fill_mode="wrap", seed=3),
+              L.RandomTranslation(0.1, (-0.2, 0.2), interpolation="nearest"), L.RandomZoom(0.2, 0.3),
+              L.RandomContrast(0.4), L.RandomBrightness((-0.1, 0.2), value_range=(0, 1)),
+              L.AutoContrast(value_range=(0, 1)), L.RandomGrayscale(0.2), L.RandomInvert(0.3), L.Solarization(0.1, 0.2),
+              L.RandomShear(0.1, 0.2), L.RandomPosterization(3), L.RandomColorDegeneration(0.2),
+              L.RandomSharpness(0.3), L.RandomHue(0.2), L.RandomSaturation(0.3), L.RandomGaussianBlur(0.5, 5, 0.4),
+              L.RandomColorJitter(brightness_factor=0.1, contrast_factor=0.2, seed=5)]
+    for layer in layers:
+        cfg = layer.get_config()
+        again = type(layer).from_config({**cfg, "name": cfg["name"] + "_copy"}).get_config()
+        assert {k: v for k, v in again.items() if k != "name"} == {k: v for k, v in cfg.items() if k != "name"}, \
+            type(layer).__name__

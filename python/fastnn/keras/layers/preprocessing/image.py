@@ -529,8 +529,9 @@ class RandomShear(_AffineLayer):
         if isinstance(factor, (tuple, list)):
             if len(factor) != 2:
                 raise ValueError(self._ERROR + f"Received: {name}={factor}")
-            check(factor[0])
-            check(factor[1])
+            if not (factor[0] == -factor[1] and 0 <= factor[1] <= 1):  # (-f, f) is what get_config stores for f
+                check(factor[0])
+                check(factor[1])
             return tuple(sorted(factor))
         if isinstance(factor, (int, float)) and not isinstance(factor, bool):
             check(factor)
