@@ -372,6 +372,21 @@ def test_gaussian_blur_and_color_jitter_match_keras_where_deterministic():
         L.RandomGaussianBlur(kernel_size=4)
 
 
+@pytest.mark.filterwarnings("ignore:Tensor.T is deprecated")  # inside Keras' torch backend
+def test_equalization_matches_keras():
+    x = IMG.copy()
+    x[..., 2] = 9.0  # one flat channel: a single bin, left unchanged
+    assert_close(L.Equalization()(x), _np(KL.Equalization()(x)))
+    assert_close(L.Equalization(bins=16)(x[0]), _np(KL.Equalization(bins=16)(x[0])))
+    assert_close(L.Equalization(value_range=(0, 1))(x / 255), _np(KL.Equalization(value_range=(0, 1))(x / 255)),
+                 atol=1e-6, rtol=1e-6)
+    cf = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+    assert_close(L.Equalization(data_format="channels_first")(cf),
+                 _np(KL.Equalization(data_format="channels_first")(cf)))
+    assert np.array_equal(np.asarray(L.Equalization()(x, training=False)), x)
+    _config_matches(L.Equalization(bins=64), KL.Equalization(bins=64))
+
+
 def test_color_layers_random_behaviour():
     many = np.repeat(IMG[:1], 16, axis=0)
     gray = np.asarray(L.RandomGrayscale(0.5, seed=1)(many))
@@ -411,7 +426,6 @@ NOT_BUILT = {  # Keras 3.15 preprocessing layers fastnn.keras does not provide y
     "MixUp": "mixes images and labels (dict inputs): not built yet",
     "MaxNumBoundingBoxes": "bounding boxes only; fastnn.keras has no bounding-box inputs",
     "ContrastLimitedAdaptiveHistogramEqualization": "histogram equalisation: not built yet",
-    "Equalization": "histogram equalisation: not built yet",
     "MelSpectrogram": "audio: needs an STFT, not built yet",
     "STFTSpectrogram": "audio: needs an STFT, not built yet",
     "RandomElasticTransform": "not built yet", "RandomErasing": "not built yet",
@@ -443,7 +457,7 @@ def test_every_preprocessing_layer_round_trips_its_config():
               L.AutoContrast(value_range=(0, 1)), L.RandomGrayscale(0.2), L.RandomInvert(0.3), L.Solarization(0.1, 0.2),
               L.RandomShear(0.1, 0.2), L.RandomPosterization(3), L.RandomColorDegeneration(0.2),
               L.RandomSharpness(0.3), L.RandomHue(0.2), L.RandomSaturation(0.3), L.RandomGaussianBlur(0.5, 5, 0.4),
-              L.RandomColorJitter(brightness_factor=0.1, contrast_factor=0.2, seed=5)]
+              L.RandomColorJitter(brightness_factor=0.1, contrast_factor=0.2, seed=5), L.Equalization(bins=64)]
     for layer in layers:
         cfg = layer.get_config()
         again = type(layer).from_config({**cfg, "name": cfg["name"] + "_copy"}).get_config()

@@ -29,5 +29,6 @@ from .preprocessing import AutoContrast, RandomGrayscale, RandomInvert, RandomSh
 from .preprocessing import RandomColorDegeneration, RandomPosterization, RandomSharpness
 from .preprocessing import RandomHue, RandomSaturation
 from .preprocessing import RandomColorJitter, RandomGaussianBlur
+from .preprocessing import Equalization
 
 Convolution2D = Conv2D  # Keras' alias

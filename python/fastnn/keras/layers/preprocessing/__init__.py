@@ -10,5 +10,6 @@ from .text_vectorization import TextVectorization
 from .image import (CenterCrop, RandomBrightness, RandomContrast, RandomCrop, RandomFlip, RandomRotation,
                     RandomShear, RandomTranslation, RandomZoom, Resizing)
 from .pipeline import Pipeline
-from .image_color import (AutoContrast, RandomColorDegeneration, RandomColorJitter, RandomGaussianBlur, RandomGrayscale,
-                          RandomHue, RandomInvert, RandomPosterization, RandomSaturation, RandomSharpness, Solarization)
+from .image_color import (AutoContrast, Equalization, RandomColorDegeneration, RandomColorJitter, RandomGaussianBlur,
+                          RandomGrayscale, RandomHue, RandomInvert, RandomPosterization, RandomSaturation,
+                          RandomSharpness, Solarization)

@@ -478,3 +478,48 @@ class RandomGaussianBlur(_RandomImageLayer):
         return {**super().get_config(), "data_format": self.data_format, "factor": self.factor,
                 "kernel_size": self.kernel_size, "sigma": self.sigma, "value_range": self.value_range,
                 "seed": self.seed}
+
+
+class Equalization(PreprocessingLayer):
+    """Histogram equalisation per channel (one histogram of ``bins`` bins over the whole batch, as Keras),
+    in training only (identity at inference, as Keras 3.15)."""
+
+    def __init__(self, value_range=(0, 255), bins=256, data_format=None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.bins = bins
+        self.value_range = _value_range(value_range)
+        self.data_format = normalize_data_format(data_format)
+
+    def forward(self, inputs, training=None, **kwargs):
+        return self.call(inputs, training=True if training is None else bool(training))
+
+    def _equalize(self, channel: Tensor) -> Tensor:
+        from ... import ops as kops
+
+        channel = _rescale(channel, self.value_range, (0, 255))
+        idx = fastnn.clamp((channel * (self.bins - 1) / 255.0).to(fastnn.int32), 0, self.bins - 1)
+        hist = kops.bincount(idx.reshape(-1).to(fastnn.int64), minlength=self.bins)
+        if int(fastnn.count_nonzero(hist)) <= 1:
+            return _rescale(channel, (0, 255), self.value_range)
+        cdf = fastnn.cumsum(hist, dim=0)
+        cdf_min = fastnn.amin(fastnn.where(cdf > 0, cdf, fastnn.full_like(cdf, 2 ** 62)))
+        denominator = cdf[-1] - cdf_min
+        denominator = fastnn.where(denominator == 0, fastnn.ones_like(denominator), denominator)
+        table = fastnn.clamp(fastnn.round((cdf - cdf_min) * 255 / denominator), 0, 255).to(channel.dtype)
+        lut_idx = fastnn.clamp(channel / 255.0 * (self.bins - 1), 0, self.bins - 1).to(fastnn.int64)
+        return _rescale(table[lut_idx], (0, 255), self.value_range)
+
+    def call(self, inputs, training=True):
+        x, _ = _images(inputs, self.data_format)
+        if not training:
+            return x
+        axis = -1 if self.data_format == "channels_last" else -3
+        channels = [self._equalize(x.select(x.ndim + axis, i)) for i in range(x.shape[axis])]
+        return fastnn.stack(channels, dim=x.ndim + axis)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "data_format": self.data_format, "bins": self.bins,
+                "value_range": self.value_range}
