@@ -387,6 +387,25 @@ def test_equalization_matches_keras():
     _config_matches(L.Equalization(bins=64), KL.Equalization(bins=64))
 
 
+def test_random_erasing_fills_one_rectangle():
+    x = np.random.default_rng(3).uniform(0, 255, (8, 10, 12, 3)).astype(np.float32)
+    out = np.asarray(L.RandomErasing((1.0, 1.0), scale=(0.1, 0.3), fill_value=7.0, seed=1)(x))
+    for o, a in zip(out, x):
+        changed = (o != a).any(-1)
+        ys, xs = np.nonzero(changed)
+        assert changed.any() and np.all(o[changed] == 7.0)
+        assert changed[ys.min():ys.max() + 1, xs.min():xs.max() + 1].all()  # a filled rectangle
+        assert changed.sum() <= 0.3 * 120 + 2 * (10 + 12)
+    colour = np.asarray(L.RandomErasing((1.0, 1.0), fill_value=(1, 2, 300), seed=2)(x))
+    changed = (colour != x).any(-1)
+    assert np.array_equal(colour[changed], np.tile([1.0, 2.0, 255.0], (int(changed.sum()), 1)))  # clipped
+    noise = np.asarray(L.RandomErasing((1.0, 1.0), seed=3)(x))
+    assert noise.min() >= 0 and noise.max() <= 255
+    assert np.array_equal(np.asarray(L.RandomErasing(seed=4)(x, training=False)), x)
+    _config_matches(L.RandomErasing(0.5, (0.1, 0.2), fill_value=(1, 2, 3)),
+                    KL.RandomErasing(0.5, (0.1, 0.2), fill_value=(1, 2, 3)))
+
+
 def test_color_layers_random_behaviour():
     many = np.repeat(IMG[:1], 16, axis=0)
     gray = np.asarray(L.RandomGrayscale(0.5, seed=1)(many))
@@ -428,7 +447,7 @@ NOT_BUILT = {  # Keras 3.15 preprocessing layers fastnn.keras does not provide y
     "ContrastLimitedAdaptiveHistogramEqualization": "histogram equalisation: not built yet",
     "MelSpectrogram": "audio: needs an STFT, not built yet",
     "STFTSpectrogram": "audio: needs an STFT, not built yet",
-    "RandomElasticTransform": "not built yet", "RandomErasing": "not built yet",
+    "RandomElasticTransform": "not built yet",
     "RandomPerspective": "not built yet",
 }
 
@@ -457,7 +476,8 @@ def test_every_preprocessing_layer_round_trips_its_config():
               L.AutoContrast(value_range=(0, 1)), L.RandomGrayscale(0.2), L.RandomInvert(0.3), L.Solarization(0.1, 0.2),
               L.RandomShear(0.1, 0.2), L.RandomPosterization(3), L.RandomColorDegeneration(0.2),
               L.RandomSharpness(0.3), L.RandomHue(0.2), L.RandomSaturation(0.3), L.RandomGaussianBlur(0.5, 5, 0.4),
-              L.RandomColorJitter(brightness_factor=0.1, contrast_factor=0.2, seed=5), L.Equalization(bins=64)]
+              L.RandomColorJitter(brightness_factor=0.1, contrast_factor=0.2, seed=5), L.Equalization(bins=64),
+              L.RandomErasing(0.5, (0.1, 0.2), fill_value=(1, 2, 3))]
     for layer in layers:
         cfg = layer.get_config()
         again = type(layer).from_config({**cfg, "name": cfg["name"] + "_copy"}).get_config()

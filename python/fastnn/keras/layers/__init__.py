@@ -29,6 +29,6 @@ from .preprocessing import AutoContrast, RandomGrayscale, RandomInvert, RandomSh
 from .preprocessing import RandomColorDegeneration, RandomPosterization, RandomSharpness
 from .preprocessing import RandomHue, RandomSaturation
 from .preprocessing import RandomColorJitter, RandomGaussianBlur
-from .preprocessing import Equalization
+from .preprocessing import Equalization, RandomErasing
 
 Convolution2D = Conv2D  # Keras' alias

@@ -12,4 +12,4 @@ from .image import (CenterCrop, RandomBrightness, RandomContrast, RandomCrop, Ra
 from .pipeline import Pipeline
 from .image_color import (AutoContrast, Equalization, RandomColorDegeneration, RandomColorJitter, RandomGaussianBlur,
                           RandomGrayscale, RandomHue, RandomInvert, RandomPosterization, RandomSaturation,
-                          RandomSharpness, Solarization)
+                          RandomErasing, RandomSharpness, Solarization)

@@ -523,3 +523,66 @@ class Equalization(PreprocessingLayer):
     def get_config(self) -> dict:
         return {**super().get_config(), "data_format": self.data_format, "bins": self.bins,
                 "value_range": self.value_range}
+
+
+class RandomErasing(_RandomImageLayer):
+    """Fills a random rectangle (sides sqrt(scale) of the image's, drawn per image) with ``fill_value`` (a
+    number, three numbers, or None: Gaussian noise * value_range[1], clipped to ``value_range``), for each
+    image with probability drawn from ``factor``."""
+
+    def __init__(self, factor=1.0, scale=(0.02, 0.33), fill_value=None, value_range=(0, 255), seed=None,
+                 data_format=None, **kwargs) -> None:
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self.factor = _bounded_factor(factor, (0, 1))
+        self.scale = _bounded_factor(scale, (0, 1))
+        if fill_value is not None and not (isinstance(fill_value, (int, float)) or
+                                           (isinstance(fill_value, (tuple, list)) and len(fill_value) == 3)):
+            raise ValueError("The `fill_value` argument should be a number (or a list of three numbers) ")
+        self.fill_value, self.value_range = fill_value, value_range
+
+    def call(self, inputs, training=True):
+        x, hw = _images(inputs, self.data_format)
+        if not training:
+            return x
+        batched = x.unsqueeze(0) if x.ndim == 3 else x
+        n = batched.shape[0]
+        hx, wx = (1, 2) if self.data_format == "channels_last" else (2, 3)
+        h, w = batched.shape[hx], batched.shape[wx]
+        side = fastnn.sqrt(self._uniform((n, 2), self.scale[0], self.scale[1], x.device))
+
+        def bounds(length, ratio):
+            crop = ratio * length
+            start = self._uniform((n,), 0.0, 1.0, x.device) * (length - crop)
+            return start, start + crop
+
+        x0, x1 = bounds(w, side[:, 0])
+        y0, y1 = bounds(h, side[:, 1])
+        shape = [1, 1, 1, 1]
+        shape[hx] = h
+        gy = fastnn.arange(h, dtype=x.dtype).to(x.device).reshape(shape)
+        shape = [1, 1, 1, 1]
+        shape[wx] = w
+        gx = fastnn.arange(w, dtype=x.dtype).to(x.device).reshape(shape)
+
+        def per(t):
+            return t.reshape(n, 1, 1, 1)
+
+        mask = (gx >= per(x0)) & (gx < per(x1)) & (gy >= per(y0)) & (gy < per(y1))
+        p = self._uniform((n,), self.factor[0], self.factor[1], x.device)
+        apply = per(self._uniform((n,), 0.0, 1.0, x.device) < p)
+        if self.fill_value is None:
+            fill = fastnn.randn(tuple(batched.shape), generator=self._generator).to(x.device) * self.value_range[1]
+        elif isinstance(self.fill_value, (tuple, list)):
+            cshape = [1, 1, 1, 1]
+            cshape[3 if self.data_format == "channels_last" else 1] = 3
+            fill = fastnn.tensor([float(v) for v in self.fill_value], dtype=x.dtype).to(x.device).reshape(cshape)
+            fill = fill.expand_as(batched)
+        else:
+            fill = fastnn.full_like(batched, float(self.fill_value))
+        fill = fastnn.clamp(fill, self.value_range[0], self.value_range[1])
+        y = fastnn.where(apply & mask, fill, batched)
+        return y.squeeze(0) if x.ndim == 3 else y
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "data_format": self.data_format, "factor": self.factor, "scale": self.scale,
+                "fill_value": self.fill_value, "value_range": self.value_range, "seed": self.seed}
