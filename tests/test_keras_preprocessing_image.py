@@ -406,6 +406,36 @@ def test_random_erasing_fills_one_rectangle():
                     KL.RandomErasing(0.5, (0.1, 0.2), fill_value=(1, 2, 3)))
 
 
+def test_mixup_and_cutmix_mix_images_and_labels_alike():
+    x = np.random.default_rng(5).uniform(0, 255, (6, 5, 6, 3)).astype(np.float32)
+    y = np.eye(6, dtype=np.float32)
+    out = L.MixUp(seed=1)({"images": x, "labels": y})
+    images, labels = np.asarray(out["images"]), np.asarray(out["labels"])
+    assert np.allclose(labels.sum(1), 1.0, atol=1e-5)
+    for i in range(6):
+        others = [k for k in range(6) if k != i and labels[i, k] > 0]
+        j, w = (others[0], labels[i, i]) if others else (i, 1.0)
+        assert np.allclose(images[i], w * x[i] + (1 - w) * x[j], atol=1e-2)
+    out = L.CutMix(seed=2)({"images": x, "labels": y})
+    images, labels = np.asarray(out["images"]), np.asarray(out["labels"])
+    assert np.allclose(labels.sum(1), 1.0, atol=1e-5)
+    for i in range(6):
+        pasted = ~(images[i] == x[i]).all(-1)
+        if pasted.any():
+            ys, xs = np.nonzero(pasted)
+            sources = [k for k in range(6) if np.array_equal(images[i][pasted], x[k][pasted])]
+            assert sources and labels[i, sources[0]] > 0
+            box = np.zeros_like(pasted)
+            box[ys.min():ys.max() + 1, xs.min():xs.max() + 1] = True
+            assert np.all(pasted <= box)
+    assert np.array_equal(np.asarray(L.MixUp(seed=3)(x)).shape, x.shape)
+    assert np.array_equal(np.asarray(L.CutMix()(x, training=False)), x)
+    with pytest.raises(NotImplementedError, match="bounding_boxes"):
+        L.MixUp()({"images": x, "bounding_boxes": {}})
+    for ours, theirs in ((L.MixUp(0.3, seed=1), KL.MixUp(0.3, seed=1)), (L.CutMix(0.5), KL.CutMix(0.5))):
+        _config_matches(ours, theirs)
+
+
 def test_color_layers_random_behaviour():
     many = np.repeat(IMG[:1], 16, axis=0)
     gray = np.asarray(L.RandomGrayscale(0.5, seed=1)(many))
@@ -441,8 +471,6 @@ def test_random_shear_is_keras_shear_with_a_random_sign():
 NOT_BUILT = {  # Keras 3.15 preprocessing layers fastnn.keras does not provide yet, and why
     "AugMix": "composite augmentation policy: not built yet",
     "RandAugment": "composite augmentation policy: not built yet",
-    "CutMix": "mixes images and labels (dict inputs): not built yet",
-    "MixUp": "mixes images and labels (dict inputs): not built yet",
     "MaxNumBoundingBoxes": "bounding boxes only; fastnn.keras has no bounding-box inputs",
     "ContrastLimitedAdaptiveHistogramEqualization": "histogram equalisation: not built yet",
     "MelSpectrogram": "audio: needs an STFT, not built yet",
@@ -477,7 +505,7 @@ def test_every_preprocessing_layer_round_trips_its_config():
               L.RandomShear(0.1, 0.2), L.RandomPosterization(3), L.RandomColorDegeneration(0.2),
               L.RandomSharpness(0.3), L.RandomHue(0.2), L.RandomSaturation(0.3), L.RandomGaussianBlur(0.5, 5, 0.4),
               L.RandomColorJitter(brightness_factor=0.1, contrast_factor=0.2, seed=5), L.Equalization(bins=64),
-              L.RandomErasing(0.5, (0.1, 0.2), fill_value=(1, 2, 3))]
+              L.RandomErasing(0.5, (0.1, 0.2), fill_value=(1, 2, 3)), L.MixUp(0.3, seed=1), L.CutMix(0.5)]
     for layer in layers:
         cfg = layer.get_config()
         again = type(layer).from_config({**cfg, "name": cfg["name"] + "_copy"}).get_config()

@@ -13,3 +13,4 @@ from .pipeline import Pipeline
 from .image_color import (AutoContrast, Equalization, RandomColorDegeneration, RandomColorJitter, RandomGaussianBlur,
                           RandomGrayscale, RandomHue, RandomInvert, RandomPosterization, RandomSaturation,
                           RandomErasing, RandomSharpness, Solarization)
+from .image_mix import CutMix, MixUp
