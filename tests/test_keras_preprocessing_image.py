@@ -436,6 +436,25 @@ def test_mixup_and_cutmix_mix_images_and_labels_alike():
         _config_matches(ours, theirs)
 
 
+def test_rand_augment_applies_num_ops_of_its_layers():
+    x = np.random.default_rng(6).uniform(0, 255, (4, 8, 8, 3)).astype(np.float32)
+    a, b = np.asarray(L.RandAugment(seed=3)(x)), np.asarray(L.RandAugment(seed=3)(x))
+    assert a.shape == x.shape and np.array_equal(a, b) and a.min() >= 0 and a.max() <= 255
+    assert np.array_equal(np.asarray(L.RandAugment(seed=3)(x, training=False)), x)
+    assert np.array_equal(np.asarray(L.RandAugment(num_ops=0)(x)), x)
+    # one op drawn: the output is that layer's own output for an equal draw (deterministic ones exactly)
+    layer = L.RandAugment(num_ops=1, seed=4)
+    deterministic = {"auto_contrast": L.AutoContrast(), "equalization": L.Equalization()}
+    seen = set()
+    for _ in range(40):
+        out = np.asarray(layer(x))
+        for name, ref in deterministic.items():
+            if np.allclose(out, np.asarray(ref(x, training=True)), atol=1e-4):
+                seen.add(name)
+    assert seen, "auto_contrast or equalization is picked in 40 draws of 1 op out of 11"
+    _config_matches(L.RandAugment(factor=0.3, seed=1), KL.RandAugment(factor=0.3, seed=1))
+
+
 def test_color_layers_random_behaviour():
     many = np.repeat(IMG[:1], 16, axis=0)
     gray = np.asarray(L.RandomGrayscale(0.5, seed=1)(many))
@@ -470,7 +489,6 @@ def test_random_shear_is_keras_shear_with_a_random_sign():
 # ---- which of Keras' preprocessing layers exist -----------------------------------------------------------------
 NOT_BUILT = {  # Keras 3.15 preprocessing layers fastnn.keras does not provide yet, and why
     "AugMix": "composite augmentation policy: not built yet",
-    "RandAugment": "composite augmentation policy: not built yet",
     "MaxNumBoundingBoxes": "bounding boxes only; fastnn.keras has no bounding-box inputs",
     "ContrastLimitedAdaptiveHistogramEqualization": "histogram equalisation: not built yet",
     "MelSpectrogram": "audio: needs an STFT, not built yet",
@@ -505,7 +523,8 @@ def test_every_preprocessing_layer_round_trips_its_config():
               L.RandomShear(0.1, 0.2), L.RandomPosterization(3), L.RandomColorDegeneration(0.2),
               L.RandomSharpness(0.3), L.RandomHue(0.2), L.RandomSaturation(0.3), L.RandomGaussianBlur(0.5, 5, 0.4),
               L.RandomColorJitter(brightness_factor=0.1, contrast_factor=0.2, seed=5), L.Equalization(bins=64),
-              L.RandomErasing(0.5, (0.1, 0.2), fill_value=(1, 2, 3)), L.MixUp(0.3, seed=1), L.CutMix(0.5)]
+              L.RandomErasing(0.5, (0.1, 0.2), fill_value=(1, 2, 3)), L.MixUp(0.3, seed=1), L.CutMix(0.5),
+              L.RandAugment(num_ops=3, factor=0.3, seed=2)]
     for layer in layers:
         cfg = layer.get_config()
         again = type(layer).from_config({**cfg, "name": cfg["name"] + "_copy"}).get_config()

@@ -30,6 +30,6 @@ from .preprocessing import RandomColorDegeneration, RandomPosterization, RandomS
 from .preprocessing import RandomHue, RandomSaturation
 from .preprocessing import RandomColorJitter, RandomGaussianBlur
 from .preprocessing import Equalization, RandomErasing
-from .preprocessing import CutMix, MixUp
+from .preprocessing import CutMix, MixUp, RandAugment
 
 Convolution2D = Conv2D  # Keras' alias

@@ -14,3 +14,4 @@ from .image_color import (AutoContrast, Equalization, RandomColorDegeneration, R
                           RandomGrayscale, RandomHue, RandomInvert, RandomPosterization, RandomSaturation,
                           RandomErasing, RandomSharpness, Solarization)
 from .image_mix import CutMix, MixUp
+from .image_mix import RandAugment

@@ -120,3 +120,60 @@ class CutMix(_MixLayer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "data_format": self.data_format, "factor": self.factor, "seed": self.seed}
+
+
+class RandAugment(_RandomImageLayer):
+    """Applies ``num_ops`` augmentations chosen at random (one choice per call, for the whole batch, as
+    Keras) from shear, translation, rotation, brightness, colour degeneration, contrast, sharpness,
+    posterization, solarization, auto-contrast and equalization, each with strength ``factor``."""
+
+    _AUGMENT_LAYERS = ["random_shear", "random_translation", "random_rotation", "random_brightness",
+                       "random_color_degeneration", "random_contrast", "random_sharpness", "random_posterization",
+                       "solarization", "auto_contrast", "equalization"]
+
+    def __init__(self, value_range=(0, 255), num_ops=2, factor=0.5, interpolation="bilinear", seed=None,
+                 data_format=None, **kwargs) -> None:
+        from . import image, image_color
+
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self.value_range, self.num_ops, self.interpolation = value_range, num_ops, interpolation
+        self.factor = _bounded_factor(factor, (0, 1))
+        f, df, vr = self.factor, data_format, value_range
+        self._ops = [
+            image.RandomShear(x_factor=f, y_factor=f, interpolation=interpolation, seed=seed, data_format=df),
+            image.RandomTranslation(height_factor=f, width_factor=f, interpolation=interpolation, seed=seed,
+                                    data_format=df),
+            image.RandomRotation(factor=f, interpolation=interpolation, seed=seed, data_format=df),
+            image.RandomBrightness(factor=f, value_range=vr, seed=seed, data_format=df),
+            image_color.RandomColorDegeneration(factor=f, value_range=vr, seed=seed, data_format=df),
+            image.RandomContrast(factor=f, value_range=vr, seed=seed, data_format=df),
+            image_color.RandomSharpness(factor=f, value_range=vr, seed=seed, data_format=df),
+            image_color.RandomPosterization(factor=max(1, int(8 * f[1])), value_range=vr, seed=seed, data_format=df),
+            image_color.Solarization(addition_factor=f, threshold_factor=f, value_range=vr, seed=seed,
+                                     data_format=df),
+            image_color.AutoContrast(value_range=vr, data_format=df),
+            image_color.Equalization(value_range=vr, data_format=df),
+        ]
+        for name, layer in zip(self._AUGMENT_LAYERS, self._ops):
+            self.add_module(name, layer)
+
+    def call(self, inputs, training=True):
+        x = _float(as_tensor(inputs))
+        if not training:
+            return x
+        picks = fastnn.randint(0, len(self._ops), (self.num_ops,), generator=self._generator).tolist()
+        for k in picks:
+            layer = self._ops[k]
+            x = layer.call(x, training=True) if "training" in _params(layer) else layer.call(x)
+        return x
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "data_format": self.data_format, "value_range": self.value_range,
+                "num_ops": self.num_ops, "factor": self.factor, "interpolation": self.interpolation,
+                "seed": self.seed}
+
+
+def _params(layer):
+    import inspect
+
+    return inspect.signature(layer.call).parameters
