@@ -16,9 +16,21 @@ from ..base import KerasTensor, Layer, _call_parameters, _is_symbolic
 class PreprocessingLayer(Layer):
     """A Layer whose config is its constructor's arguments (Keras' default ``from_config``)."""
 
+    def get_config(self) -> dict:
+        """Keras' base keys only (name, trainable, the dtype policy); each layer lists its own arguments, as
+        Keras' preprocessing layers do (the generic constructor-argument config would add keys Keras omits)."""
+        config = super().get_config()
+        return {k: config[k] for k in ("name", "trainable", "dtype") if k in config}
+
     @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+    def from_config(cls, config, custom_objects=None):
+        from ... import config_lib
+
+        config = dict(config)
+        dtype = config.get("dtype")
+        if isinstance(dtype, dict):  # a DTypePolicy's serialized form: its name
+            config["dtype"] = dtype.get("config", {}).get("name")
+        return cls(**config_lib.deserialize_value(config, custom_objects))
 
     def _remember(self, **updates) -> None:
         """Makes state learned by ``adapt`` part of the recorded constructor arguments, which is what

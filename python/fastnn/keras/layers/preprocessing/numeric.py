@@ -331,14 +331,14 @@ class Discretization(PreprocessingLayer):
                 "output_mode": self.output_mode, "sparse": self.sparse, "name": self.name, "dtype": self.dtype}
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config, custom_objects=None):
         config = dict(config)
         if config.get("bin_boundaries") is not None and config.get("num_bins") is not None:
             boundaries = config.pop("bin_boundaries")
-            layer = cls(**config)
+            layer = super().from_config(config, custom_objects)
             layer.bin_boundaries = boundaries
             return layer
-        return cls(**config)
+        return super().from_config(config, custom_objects)
 
 
 def _is_list_of_batches(data) -> bool:

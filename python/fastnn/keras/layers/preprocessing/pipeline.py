@@ -57,7 +57,7 @@ class Pipeline(PreprocessingLayer):
         return {"layers": [_serialize(layer) for layer in self._pipeline_layers], "name": self.name}
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config, custom_objects=None):
         layers = config.get("layers")
         if not isinstance(layers, (list, tuple)):
             raise ValueError("`Pipeline` config must contain a `layers` key mapping to a list of serialized layers. "

@@ -200,11 +200,11 @@ class TextVectorization(HostLayer):
                 "vocabulary_size": self.vocabulary_size()}
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config, custom_objects=None):
         config = dict(config)
         if isinstance(config.get("ngrams"), list):
             config["ngrams"] = tuple(config["ngrams"])
-        return cls(**config)
+        return super().from_config(config, custom_objects)
 
 
 def _as_str(s) -> str:
