@@ -26,6 +26,8 @@ class Normalization(PreprocessingLayer):
     """(x - mean) / max(sqrt(variance), 1e-7) per index of the kept ``axis``; ``invert=True`` undoes it.
     Weights (when not given ``mean``/``variance``): mean, variance, count, as Keras'."""
 
+    _passes_masks = True  # Keras: supports_masking = True
+
     def __init__(self, axis=-1, mean=None, variance=None, invert=False, **kwargs) -> None:
         super().__init__(**kwargs)
         if axis is None:
@@ -188,6 +190,8 @@ def _batch_x(batch):
 
 class Rescaling(PreprocessingLayer):
     """inputs * scale + offset, in float32."""
+
+    _passes_masks = True  # Keras: supports_masking = True
 
     def __init__(self, scale, offset=0.0, **kwargs) -> None:
         super().__init__(**kwargs)
