@@ -121,6 +121,32 @@ def test_deterministic_geometric_layers_match_keras(fill_mode, interpolation):
         assert_close(ours(IMG[0]), _np(theirs(IMG[0])), atol=1e-3, rtol=1e-5, msg=type(ours).__name__)
 
 
+@pytest.mark.parametrize("interpolation", ["bilinear", "nearest"])
+def test_perspective_transform_matches_keras(interpolation):
+    from keras.src.backend.torch.image import compute_homography_matrix
+
+    from fastnn.keras.layers.preprocessing.image import homography, perspective_transform
+
+    start = np.array([[[0, 0], [8, 0], [0, 6], [8, 6]]] * 2, np.float32)
+    end = start + np.array([[[0.5, -0.3], [-1, 0.4], [0.2, 0.7], [-0.6, -0.9]],
+                            [[1, 1], [-1, 0], [0, -1], [0.3, 0.3]]], np.float32)
+    assert_close(homography(start, end), _np(compute_homography_matrix(start, end)), atol=1e-5, rtol=1e-5)
+    want = keras.ops.image.perspective_transform(IMG, start, end, interpolation, 5.0, data_format="channels_last")
+    assert_close(perspective_transform(IMG, start, end, interpolation, 5.0), _np(want), atol=2e-3, rtol=1e-5)
+
+
+def test_random_perspective_properties():
+    assert_close(L.RandomPerspective(scale=0.0)(IMG), IMG, atol=1e-3, rtol=1e-6)
+    assert np.array_equal(np.asarray(L.RandomPerspective(seed=1)(IMG, training=False)), IMG)
+    out = np.asarray(L.RandomPerspective((1.0, 1.0), scale=0.5, fill_value=-1.0, seed=2)(IMG))
+    assert out.shape == IMG.shape and not np.array_equal(out, IMG)
+    assert np.array_equal(np.asarray(L.RandomPerspective((1.0, 1.0), seed=3)(IMG)),
+                          np.asarray(L.RandomPerspective((1.0, 1.0), seed=3)(IMG)))
+    _config_matches(L.RandomPerspective(0.5, 0.3), KL.RandomPerspective(0.5, 0.3))
+    with pytest.raises(ValueError, match="scale"):
+        L.RandomPerspective(scale=2.0)
+
+
 def test_random_layer_configs_match_keras():
     pairs = [(L.RandomFlip("horizontal", seed=3), KL.RandomFlip("horizontal", seed=3)),
              (L.RandomRotation(0.2, fill_mode="constant", seed=1),
@@ -487,14 +513,13 @@ def test_random_shear_is_keras_shear_with_a_random_sign():
 
 
 # ---- which of Keras' preprocessing layers exist -----------------------------------------------------------------
-NOT_BUILT = {  # Keras 3.15 preprocessing layers fastnn.keras does not provide yet, and why
-    "AugMix": "composite augmentation policy: not built yet",
+NOT_BUILT = {  # Keras 3.15 preprocessing layers fastnn.keras does not provide yet, and why (none is TF-only)
+    "AugMix": "augmentation policy mixing chains of augmentations with Dirichlet weights: not built yet",
     "MaxNumBoundingBoxes": "bounding boxes only; fastnn.keras has no bounding-box inputs",
-    "ContrastLimitedAdaptiveHistogramEqualization": "histogram equalisation: not built yet",
-    "MelSpectrogram": "audio: needs an STFT, not built yet",
-    "STFTSpectrogram": "audio: needs an STFT, not built yet",
-    "RandomElasticTransform": "not built yet",
-    "RandomPerspective": "not built yet",
+    "ContrastLimitedAdaptiveHistogramEqualization": "tiled histogram equalisation: not built yet",
+    "MelSpectrogram": "audio: needs an STFT (fastnn has no FFT op yet)",
+    "STFTSpectrogram": "audio: needs an STFT (fastnn has no FFT op yet)",
+    "RandomElasticTransform": "Gaussian-smoothed random displacement fields: not built yet",
 }
 
 
@@ -524,7 +549,7 @@ def test_every_preprocessing_layer_round_trips_its_config():
               L.RandomSharpness(0.3), L.RandomHue(0.2), L.RandomSaturation(0.3), L.RandomGaussianBlur(0.5, 5, 0.4),
               L.RandomColorJitter(brightness_factor=0.1, contrast_factor=0.2, seed=5), L.Equalization(bins=64),
               L.RandomErasing(0.5, (0.1, 0.2), fill_value=(1, 2, 3)), L.MixUp(0.3, seed=1), L.CutMix(0.5),
-              L.RandAugment(num_ops=3, factor=0.3, seed=2)]
+              L.RandAugment(num_ops=3, factor=0.3, seed=2), L.RandomPerspective(0.5, 0.3, fill_value=1.0)]
     for layer in layers:
         cfg = layer.get_config()
         again = type(layer).from_config({**cfg, "name": cfg["name"] + "_copy"}).get_config()

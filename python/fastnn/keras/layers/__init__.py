@@ -31,5 +31,6 @@ from .preprocessing import RandomHue, RandomSaturation
 from .preprocessing import RandomColorJitter, RandomGaussianBlur
 from .preprocessing import Equalization, RandomErasing
 from .preprocessing import CutMix, MixUp, RandAugment
+from .preprocessing import RandomPerspective
 
 Convolution2D = Conv2D  # Keras' alias

@@ -7,8 +7,8 @@ from .numeric import CategoryEncoding, Discretization, Normalization, Rescaling
 from .hashing import HashedCrossing, Hashing
 from .lookup import IndexLookup, IntegerLookup, StringLookup
 from .text_vectorization import TextVectorization
-from .image import (CenterCrop, RandomBrightness, RandomContrast, RandomCrop, RandomFlip, RandomRotation,
-                    RandomShear, RandomTranslation, RandomZoom, Resizing)
+from .image import (CenterCrop, RandomBrightness, RandomContrast, RandomCrop, RandomFlip, RandomPerspective,
+                    RandomRotation, RandomShear, RandomTranslation, RandomZoom, Resizing)
 from .pipeline import Pipeline
 from .image_color import (AutoContrast, Equalization, RandomColorDegeneration, RandomColorJitter, RandomGaussianBlur,
                           RandomGrayscale, RandomHue, RandomInvert, RandomPosterization, RandomSaturation,

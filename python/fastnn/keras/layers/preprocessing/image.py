@@ -148,6 +148,12 @@ def affine_transform(images, transform, interpolation="bilinear", fill_mode="con
     a0, a1, a2, b0, b1, b2 = (t[:, k].reshape(n, 1, 1) for k in range(6))
     cy = ys * b1 + xs * b0 + b2
     cx = ys * a1 + xs * a0 + a2
+    return _image_restore(_sample(x, cy, cx, interpolation, fill_mode, fill_value), data_format, unbatched)
+
+
+def _sample(x: Tensor, cy: Tensor, cx: Tensor, interpolation, fill_mode, fill_value) -> Tensor:
+    """out[n, i, j] = x[n] read at (cy[n, i, j], cx[n, i, j]) (Keras' map_coordinates, order 0 or 1)."""
+    n, h, w, c = x.shape
     flat_x = x.reshape(n, h * w, c)
     out = None
     for iy, wy in _taps(cy, interpolation):
@@ -161,7 +167,47 @@ def affine_transform(images, transform, interpolation="bilinear", fill_mode="con
             if wy is not None:
                 value = (wy * wx).unsqueeze(-1) * value
             out = value if out is None else out + value
-    return _image_restore(out, data_format, unbatched)
+    return out
+
+
+def homography(start_points, end_points) -> Tensor:
+    """Keras' ``compute_homography_matrix``: the 8 projective coefficients mapping end points to start points,
+    from an (N, 8, 8) linear solve."""
+    s = as_tensor(start_points, "float32")
+    e = as_tensor(end_points, "float32").to(s.device)
+    if s.ndim == 2:
+        s, e = s.unsqueeze(0), e.unsqueeze(0)
+    rows, targets = [], []
+    zero, one = fastnn.zeros_like(e[:, 0, 0]), fastnn.ones_like(e[:, 0, 0])
+    for k in range(4):
+        sx, sy, ex, ey = s[:, k, 0], s[:, k, 1], e[:, k, 0], e[:, k, 1]
+        rows.append(fastnn.stack([ex, ey, one, zero, zero, zero, -sx * ex, -sx * ey], dim=-1))
+        rows.append(fastnn.stack([zero, zero, zero, ex, ey, one, -sy * ex, -sy * ey], dim=-1))
+        targets += [sx, sy]
+    a = fastnn.stack(rows, dim=1)
+    b = fastnn.stack(targets, dim=-1).unsqueeze(-1)
+    return fastnn.linalg.solve(a, b).reshape(-1, 8)
+
+
+def perspective_transform(images, start_points, end_points, interpolation="bilinear", fill_value=0.0,
+                          data_format="channels_last"):
+    """Keras' ``ops.image.perspective_transform`` on its torch backend (constant fill)."""
+    if interpolation not in _INTERPOLATIONS:
+        raise ValueError(f"Invalid value for argument `interpolation`. Expected of one {set(_INTERPOLATIONS)}. "
+                         f"Received: interpolation={interpolation}")
+    x, unbatched = _image_batch(images, data_format)
+    x = _float(x)
+    t = homography(start_points, end_points).to(x.dtype).to(x.device)
+    n, h, w, c = x.shape
+    if t.shape[0] == 1 and n > 1:
+        t = t.expand(n, 8)
+    ys = fastnn.arange(h, dtype=x.dtype).to(x.device).reshape(1, h, 1)
+    xs = fastnn.arange(w, dtype=x.dtype).to(x.device).reshape(1, 1, w)
+    a = [t[:, k].reshape(n, 1, 1) for k in range(8)]
+    denom = a[6] * xs + a[7] * ys + 1.0
+    cx = (a[0] * xs + a[1] * ys + a[2]) / denom
+    cy = (a[3] * xs + a[4] * ys + a[5]) / denom
+    return _image_restore(_sample(x, cy, cx, interpolation, "constant", fill_value), data_format, unbatched)
 
 
 def rotation_matrix(angle_deg: Tensor, height: int, width: int) -> Tensor:
@@ -549,3 +595,36 @@ class RandomShear(_AffineLayer):
         return {**super().get_config(), "data_format": self.data_format, "x_factor": self.x_factor,
                 "y_factor": self.y_factor, "fill_mode": self.fill_mode, "fill_value": self.fill_value,
                 "interpolation": self.interpolation, "seed": self.seed}
+
+
+class RandomPerspective(_RandomImageLayer):
+    """Moves each image's corners by up to ``scale`` / 2 of the image size (one draw per corner) and warps the
+    image accordingly (constant ``fill_value``), with probability drawn from ``factor``."""
+
+    def __init__(self, factor=1.0, scale=1.0, interpolation="bilinear", fill_value=0.0, seed=None, data_format=None,
+                 **kwargs) -> None:
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self.factor = _base_factor(factor, (0, 1))
+        if scale < 0.0 or scale > 1.0:
+            raise ValueError(f"The `scale` argument should be a number in the range [0,1]. Received: scale={scale}")
+        if interpolation not in _INTERPOLATIONS:
+            raise NotImplementedError(f"Unknown `interpolation` {interpolation}. Expected of one {_INTERPOLATIONS}.")
+        self.scale, self.interpolation, self.fill_value = scale, interpolation, fill_value
+
+    def call(self, inputs, training=True):
+        x, unbatched = _image_batch(inputs, self.data_format)
+        x = _float(x)
+        if training:
+            n, h, w, _ = x.shape
+            p = self._uniform((n,), self.factor[0], self.factor[1], x.device)
+            apply = (self._uniform((n,), 0.0, 1.0, x.device) < p).reshape(n, 1, 1, 1)
+            moves = self._uniform((n, 4, 2), -0.5 * self.scale, 0.5 * self.scale, x.device)
+            start = fastnn.tensor([[0.0, 0.0], [w - 1.0, 0.0], [0.0, h - 1.0], [w - 1.0, h - 1.0]]).to(x.device)
+            start = start.unsqueeze(0).expand(n, 4, 2)
+            warped = perspective_transform(x, start, start + start * moves, self.interpolation, self.fill_value)
+            x = fastnn.where(apply, warped, x)
+        return _image_restore(x, self.data_format, unbatched)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "data_format": self.data_format, "factor": self.factor, "scale": self.scale,
+                "interpolation": self.interpolation, "fill_value": self.fill_value, "seed": self.seed}
