@@ -18,6 +18,20 @@ from .reshaping import RepeatVector, UpSampling2D
 from .pooling1d import GlobalAveragePooling1D, GlobalAvgPool1D, GlobalMaxPool1D, GlobalMaxPooling1D
 from .conv_more import Conv1D, Conv2DTranspose, Convolution1D, Convolution2DTranspose
 from .bidirectional import Bidirectional
+from .preprocessing import CategoryEncoding, Discretization, Normalization, Rescaling
+from .preprocessing import HashedCrossing, Hashing
+from .preprocessing import IntegerLookup, StringLookup
+from .preprocessing import TextVectorization
+from .preprocessing import (CenterCrop, RandomBrightness, RandomContrast, RandomCrop, RandomFlip, RandomRotation,
+                            RandomTranslation, RandomZoom, Resizing)
+from .preprocessing import Pipeline
+from .preprocessing import AutoContrast, RandomGrayscale, RandomInvert, RandomShear, Solarization
+from .preprocessing import RandomColorDegeneration, RandomPosterization, RandomSharpness
+from .preprocessing import RandomHue, RandomSaturation
+from .preprocessing import RandomColorJitter, RandomGaussianBlur
+from .preprocessing import Equalization, RandomErasing
+from .preprocessing import CutMix, MixUp, RandAugment
+from .preprocessing import RandomPerspective
 
 from .reshaping_nd import (Cropping1D, Cropping2D, Cropping3D, Permute, UpSampling1D, UpSampling3D, ZeroPadding1D,
                            ZeroPadding2D, ZeroPadding3D)

@@ -400,7 +400,7 @@ class Layer(Module):
             assert_input_compatibility(self.input_spec, inputs, self.name)
         if _is_symbolic(inputs):
             return self._call_symbolic(inputs, **kwargs)
-        if isinstance(inputs, np.ndarray):
+        if isinstance(inputs, np.ndarray) and inputs.dtype.kind not in ("U", "S", "O"):  # strings stay host data
             inputs = creation.tensor(inputs)
         global _call_depth, _call_training
         if _call_depth == 0:  # an outermost call starts a fresh set of add_loss values, as in Keras
