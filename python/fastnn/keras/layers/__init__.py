@@ -18,5 +18,8 @@ from .reshaping import RepeatVector, UpSampling2D
 from .pooling1d import GlobalAveragePooling1D, GlobalAvgPool1D, GlobalMaxPool1D, GlobalMaxPooling1D
 from .conv_more import Conv1D, Conv2DTranspose, Convolution1D, Convolution2DTranspose
 from .bidirectional import Bidirectional
+from .conv_extra import (Conv1DTranspose, Conv3D, Conv3DTranspose, Convolution1DTranspose, Convolution3D,
+                         Convolution3DTranspose, DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D, SeparableConv2D,
+                         SeparableConvolution1D, SeparableConvolution2D)
 
 Convolution2D = Conv2D  # Keras' alias

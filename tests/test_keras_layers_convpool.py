@@ -1,0 +1,173 @@
+"""fastnn.keras Conv3D, Conv1D/3DTranspose, DepthwiseConv1D/2D, SeparableConv1D/2D and the 1-D / 3-D /
+global / adaptive pooling layers against Keras 3 (torch backend) with identical weights: outputs, and the
+gradients of a random projection of the output w.r.t. the input and every weight (torch autograd on the
+Keras side); get_config keys and values; Keras' errors."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+keras = pytest.importorskip("keras")
+torch = pytest.importorskip("torch")
+
+from keras_helpers import build_pair, rand, to_np  # noqa: E402
+from op_helpers import assert_close  # noqa: E402
+
+import fastnn  # noqa: E402
+from fastnn.keras import layers as L  # noqa: E402
+
+pytestmark = [pytest.mark.torch, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+KL = keras.layers
+
+
+def check_grads(ours, theirs, x, rtol=1e-4, atol=1e-4, **call_kwargs):
+    """Outputs, d(sum(y * g))/dx and d/dweights agree after copying Keras' weights into ours."""
+    build_pair(ours, theirs, x, **call_kwargs)
+    xf = fastnn.tensor(x, requires_grad=True)
+    yf = ours(xf, **call_kwargs)
+    xt = torch.tensor(x, requires_grad=True)
+    yt = theirs(xt, **call_kwargs)
+    assert tuple(yf.shape) == tuple(yt.shape)
+    assert_close(to_np(yf), yt.detach().numpy(), rtol=rtol, atol=atol, msg="output")
+    g = np.random.default_rng(7).standard_normal(tuple(yt.shape)).astype(np.float32)
+    (yf * fastnn.tensor(g)).sum().backward()
+    (yt * torch.tensor(g)).sum().backward()
+    assert_close(np.asarray(xf.grad), xt.grad.numpy(), rtol=rtol, atol=atol, msg="input gradient")
+    assert len(ours.weights) == len(theirs.weights)
+    for w_ours, w_theirs in zip(ours.weights, theirs.weights):
+        assert_close(np.asarray(w_ours.grad), w_theirs.value.grad.numpy(), rtol=rtol, atol=atol,
+                     msg=f"gradient of {w_theirs.path}")
+    return yf, yt
+
+
+def check_config(ours, theirs):
+    """Our config has Keras' keys (but the dtype policy) and equal plain values; from_config rebuilds it."""
+    a, b = ours.get_config(), theirs.get_config()
+    assert set(a) == set(b) - {"dtype"}, set(a) ^ (set(b) - {"dtype"})
+    for key, value in b.items():
+        if key in ("dtype", "name") or isinstance(value, dict):
+            continue
+        assert a[key] == value, key
+    clone = type(ours).from_config(a)
+    assert clone.get_config() == {**a, "name": clone.name}
+
+
+# ---- convolutions -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("kw", [
+    dict(filters=3, kernel_size=2),
+    dict(filters=4, kernel_size=(3, 2, 2), padding="same", activation="relu"),
+    dict(filters=4, kernel_size=3, strides=2, padding="same"),
+    dict(filters=2, kernel_size=(2, 3, 2), strides=(2, 1, 2)),
+    dict(filters=4, kernel_size=2, dilation_rate=(2, 1, 2), padding="same", use_bias=False),
+    dict(filters=4, kernel_size=2, groups=2, activation="tanh"),
+])
+def test_conv3d(kw):
+    x = rand(2, 5, 6, 5, 4)
+    check_grads(L.Conv3D(**kw), KL.Conv3D(**kw), x)
+
+
+def test_conv3d_channels_first_config_and_alias():
+    x = rand(2, 3, 4, 5, 4)
+    kw = dict(filters=2, kernel_size=3, padding="same", data_format="channels_first")
+    check_grads(L.Conv3D(**kw), KL.Conv3D(**kw), x)
+    check_config(L.Convolution3D(**kw), KL.Convolution3D(**kw))
+    assert L.Convolution3D is L.Conv3D
+
+
+@pytest.mark.parametrize("kw", [
+    dict(filters=3, kernel_size=3),
+    dict(filters=3, kernel_size=3, strides=2, padding="same"),
+    dict(filters=2, kernel_size=4, strides=3, padding="same", activation="relu"),
+    dict(filters=2, kernel_size=3, strides=2, output_padding=1),
+    dict(filters=2, kernel_size=2, dilation_rate=2, use_bias=False),
+    dict(filters=2, kernel_size=3, padding="same", data_format="channels_first"),
+])
+def test_conv1d_transpose(kw):
+    check_grads(L.Conv1DTranspose(**kw), KL.Conv1DTranspose(**kw), rand(2, 6, 3))
+
+
+@pytest.mark.parametrize("kw", [
+    dict(filters=2, kernel_size=2),
+    dict(filters=2, kernel_size=3, strides=2, padding="same"),
+    dict(filters=3, kernel_size=(3, 2, 3), strides=(2, 1, 2), output_padding=(1, 0, 1)),
+    dict(filters=2, kernel_size=2, dilation_rate=(1, 2, 1), padding="same", activation="sigmoid"),
+    dict(filters=2, kernel_size=3, strides=2, padding="same", data_format="channels_first"),
+])
+def test_conv3d_transpose(kw):
+    check_grads(L.Conv3DTranspose(**kw), KL.Conv3DTranspose(**kw), rand(2, 3, 3, 4, 3))
+
+
+def test_conv_transpose_configs_and_errors():
+    check_config(L.Conv1DTranspose(3, 2, strides=2, output_padding=1), KL.Conv1DTranspose(3, 2, strides=2,
+                                                                                         output_padding=1))
+    check_config(L.Conv3DTranspose(3, 2, padding="same"), KL.Conv3DTranspose(3, 2, padding="same"))
+    assert L.Convolution1DTranspose is L.Conv1DTranspose and L.Convolution3DTranspose is L.Conv3DTranspose
+    for cls in (L.Conv1DTranspose, KL.Conv1DTranspose):
+        with pytest.raises(ValueError, match="output_padding"):
+            cls(2, 3, strides=2, output_padding=2)
+        with pytest.raises(ValueError, match="filters"):
+            cls(0, 3)
+
+
+@pytest.mark.parametrize("kw", [
+    dict(kernel_size=3),
+    dict(kernel_size=3, depth_multiplier=2, padding="same", activation="relu"),
+    dict(kernel_size=2, strides=2, padding="same"),
+    dict(kernel_size=3, dilation_rate=2, use_bias=False),
+    dict(kernel_size=3, data_format="channels_first", depth_multiplier=3),
+])
+def test_depthwise_conv1d(kw):
+    check_grads(L.DepthwiseConv1D(**kw), KL.DepthwiseConv1D(**kw), rand(2, 9, 4))
+
+
+@pytest.mark.parametrize("kw", [
+    dict(kernel_size=3),
+    dict(kernel_size=(3, 2), depth_multiplier=2, padding="same", activation="tanh"),
+    dict(kernel_size=3, strides=2, padding="same"),
+    dict(kernel_size=2, strides=(2, 1), dilation_rate=1, depth_multiplier=2),
+    dict(kernel_size=3, dilation_rate=(2, 1), padding="same", use_bias=False),
+    dict(kernel_size=3, data_format="channels_first"),
+])
+def test_depthwise_conv2d(kw):
+    check_grads(L.DepthwiseConv2D(**kw), KL.DepthwiseConv2D(**kw), rand(2, 7, 6, 3))
+
+
+@pytest.mark.parametrize("kw", [
+    dict(filters=4, kernel_size=3),
+    dict(filters=3, kernel_size=3, depth_multiplier=2, padding="same", activation="relu"),
+    dict(filters=2, kernel_size=2, strides=2, padding="same", use_bias=False),
+    dict(filters=5, kernel_size=2, dilation_rate=2, data_format="channels_first"),
+])
+def test_separable_conv1d(kw):
+    check_grads(L.SeparableConv1D(**kw), KL.SeparableConv1D(**kw), rand(2, 9, 4))
+
+
+@pytest.mark.parametrize("kw", [
+    dict(filters=4, kernel_size=3),
+    dict(filters=3, kernel_size=(3, 2), depth_multiplier=2, padding="same", activation="relu"),
+    dict(filters=2, kernel_size=3, strides=2, padding="same"),
+    dict(filters=2, kernel_size=2, dilation_rate=2, use_bias=False, data_format="channels_first"),
+])
+def test_separable_conv2d(kw):
+    check_grads(L.SeparableConv2D(**kw), KL.SeparableConv2D(**kw), rand(2, 7, 6, 3))
+
+
+def test_depthwise_separable_configs_and_errors():
+    check_config(L.DepthwiseConv1D(3, depth_multiplier=2), KL.DepthwiseConv1D(3, depth_multiplier=2))
+    check_config(L.DepthwiseConv2D((3, 2), padding="same"), KL.DepthwiseConv2D((3, 2), padding="same"))
+    check_config(L.SeparableConv1D(4, 3, strides=2), KL.SeparableConv1D(4, 3, strides=2))
+    check_config(L.SeparableConv2D(4, 3, depth_multiplier=3), KL.SeparableConv2D(4, 3, depth_multiplier=3))
+    assert L.SeparableConvolution1D is L.SeparableConv1D and L.SeparableConvolution2D is L.SeparableConv2D
+    for mod in (L, KL):
+        with pytest.raises(ValueError, match="depth_multiplier"):
+            mod.DepthwiseConv2D(3, depth_multiplier=0)
+        with pytest.raises(ValueError, match="filters"):
+            mod.SeparableConv2D(-1, 3)
+        with pytest.raises(ValueError):
+            mod.DepthwiseConv1D(3, padding="causal")
+    layer = L.DepthwiseConv2D(3)
+    with pytest.raises(ValueError, match="ndim=4"):
+        layer(rand(2, 5, 3))
