@@ -171,3 +171,73 @@ def test_depthwise_separable_configs_and_errors():
     layer = L.DepthwiseConv2D(3)
     with pytest.raises(ValueError, match="ndim=4"):
         layer(rand(2, 5, 3))
+
+
+# ---- pooling ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("cls", ["MaxPooling1D", "AveragePooling1D"])
+@pytest.mark.parametrize("kw", [dict(pool_size=2), dict(pool_size=3, strides=2), dict(pool_size=3, padding="same"),
+                                dict(pool_size=2, padding="same"), dict(pool_size=4, strides=3, padding="same"),
+                                dict(pool_size=3, strides=1, data_format="channels_first")])
+def test_pooling1d(cls, kw):
+    check_grads(getattr(L, cls)(**kw), getattr(KL, cls)(**kw), rand(2, 9, 4))
+
+
+@pytest.mark.parametrize("cls", ["MaxPooling3D", "AveragePooling3D"])
+@pytest.mark.parametrize("kw", [dict(pool_size=2), dict(pool_size=(3, 2, 2), strides=(2, 1, 2)),
+                                dict(pool_size=3, strides=2, padding="same"), dict(pool_size=2, padding="same"),
+                                dict(pool_size=(3, 1, 3), strides=1, padding="same"),
+                                dict(pool_size=2, strides=1, data_format="channels_first")])
+def test_pooling3d(cls, kw):
+    check_grads(getattr(L, cls)(**kw), getattr(KL, cls)(**kw), rand(2, 5, 6, 4, 3))
+
+
+def test_pooling_defaults_configs_aliases():
+    assert L.MaxPool1D is L.MaxPooling1D and L.AvgPool1D is L.AveragePooling1D
+    assert L.MaxPool3D is L.MaxPooling3D and L.AvgPool3D is L.AveragePooling3D
+    assert L.GlobalAvgPool3D is L.GlobalAveragePooling3D and L.GlobalMaxPool3D is L.GlobalMaxPooling3D
+    check_config(L.MaxPooling1D(), KL.MaxPooling1D())
+    check_config(L.MaxPooling3D(), KL.MaxPooling3D())
+    check_config(L.AveragePooling1D(3, padding="same"), KL.AveragePooling1D(3, padding="same"))
+    check_config(L.AveragePooling3D((2, 1, 2), strides=1), KL.AveragePooling3D((2, 1, 2), strides=1))
+    check_config(L.GlobalMaxPooling3D(keepdims=True), KL.GlobalMaxPooling3D(keepdims=True))
+    for mod in (L, KL):
+        with pytest.raises(TypeError):
+            mod.AveragePooling3D()  # no default pool_size in Keras 3
+        with pytest.raises(ValueError, match="ndim=3"):
+            mod.MaxPooling1D()(rand(2, 4, 4, 3))
+
+
+@pytest.mark.parametrize("cls", ["GlobalAveragePooling3D", "GlobalMaxPooling3D"])
+@pytest.mark.parametrize("kw", [dict(), dict(keepdims=True), dict(data_format="channels_first"),
+                                dict(data_format="channels_first", keepdims=True)])
+def test_global_pooling3d(cls, kw):
+    check_grads(getattr(L, cls)(**kw), getattr(KL, cls)(**kw), rand(2, 3, 4, 5, 3))
+
+
+@pytest.mark.parametrize("kind", ["Average", "Max"])
+@pytest.mark.parametrize("rank,shape,size", [
+    (1, (2, 9, 3), 4), (1, (2, 8, 3), (8,)), (1, (2, 5, 3), 7),
+    (2, (2, 7, 6, 3), 3), (2, (2, 7, 6, 3), (2, 4)), (2, (2, 5, 5, 2), (5, 1)),
+    (3, (2, 5, 6, 4, 2), 2), (3, (2, 5, 6, 4, 2), (3, 4, 1)),
+])
+def test_adaptive_pooling(kind, rank, shape, size):
+    name = f"Adaptive{kind}Pooling{rank}D"
+    check_grads(getattr(L, name)(size), getattr(KL, name)(size), rand(*shape))
+    cf_shape = (shape[0], shape[-1]) + shape[1:-1]
+    check_grads(getattr(L, name)(size, data_format="channels_first"),
+                getattr(KL, name)(size, data_format="channels_first"), rand(*cf_shape))
+
+
+def test_adaptive_pooling_configs_and_errors():
+    for name, size in (("AdaptiveAveragePooling1D", 3), ("AdaptiveMaxPooling2D", (2, 3)),
+                       ("AdaptiveAveragePooling3D", 2), ("AdaptiveMaxPooling3D", [1, 2, 3])):
+        check_config(getattr(L, name)(size), getattr(KL, name)(size))
+    for mod in (L, KL):
+        with pytest.raises(ValueError, match="length 1"):
+            mod.AdaptiveMaxPooling1D((2, 3))
+        with pytest.raises(TypeError, match="output_size"):
+            mod.AdaptiveAveragePooling2D((2, 3, 4))
+        with pytest.raises(TypeError, match="output_size"):
+            mod.AdaptiveMaxPooling3D("2")
+        with pytest.raises(ValueError, match="data_format"):
+            mod.AdaptiveAveragePooling2D(2, data_format="nhwc")
