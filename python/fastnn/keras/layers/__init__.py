@@ -25,5 +25,6 @@ from .pooling_extra import (AdaptiveAveragePooling1D, AdaptiveAveragePooling2D, 
                             AdaptiveMaxPooling1D, AdaptiveMaxPooling2D, AdaptiveMaxPooling3D, AveragePooling1D,
                             AveragePooling3D, AvgPool1D, AvgPool3D, GlobalAveragePooling3D, GlobalAvgPool3D,
                             GlobalMaxPool3D, GlobalMaxPooling3D, MaxPool1D, MaxPool3D, MaxPooling1D, MaxPooling3D)
+from .rnn_cells import RNN, GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 
 Convolution2D = Conv2D  # Keras' alias
