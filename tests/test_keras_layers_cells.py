@@ -251,3 +251,43 @@ def test_configs_round_trip_and_errors():
             mod.RNN(object.__new__(type("NoState", (), {"call": lambda self, x, s: (x, s)})))
         with pytest.raises(ValueError, match="call"):
             mod.StackedRNNCells([object()])
+
+
+@pytest.mark.parametrize("rank,shape,kw", [
+    (1, (2, 3, 6, 2), dict(filters=3, kernel_size=2)),
+    (1, (2, 3, 6, 2), dict(filters=2, kernel_size=3, strides=2, go_backwards=True, return_state=True)),
+    (2, (2, 3, 5, 4, 2), dict(filters=2, kernel_size=3, padding="same", return_sequences=True, return_state=True)),
+    (2, (2, 3, 2, 5, 4), dict(filters=2, kernel_size=2, padding="same", data_format="channels_first",
+                              return_sequences=True)),
+    (3, (2, 2, 4, 3, 4, 2), dict(filters=2, kernel_size=2, dilation_rate=(1, 2, 1))),
+])
+def test_conv_lstm(rank, shape, kw):
+    name = f"ConvLSTM{rank}D"
+    run_pair(getattr(L, name)(**kw), getattr(KL, name)(**kw), rand(*shape))
+
+
+def test_conv_lstm_mask_config_dropout_errors():
+    x = rand(2, 4, 5, 5, 2)
+    mask = np.array([[1, 1, 0, 1], [1, 0, 0, 0]], bool)
+    kw = dict(filters=2, kernel_size=3, padding="same", return_sequences=True)
+    run_pair(L.ConvLSTM2D(**kw), KL.ConvLSTM2D(**kw), x, mask=mask)
+    ours, theirs = L.ConvLSTM2D(3, 2, strides=2), KL.ConvLSTM2D(3, 2, strides=2)
+    a, b = ours.get_config(), theirs.get_config()
+    assert set(a) == set(b) - {"dtype"}, set(a) ^ (set(b) - {"dtype"})
+    for key, value in b.items():
+        if key not in ("dtype", "name") and not isinstance(value, dict):
+            assert a[key] == value, key
+    assert ours.filters == 3 and ours.strides == (2, 2)
+    clone = L.ConvLSTM2D.from_config(a)
+    assert clone.get_config() == {**a, "name": clone.name}
+    drop = L.ConvLSTM1D(2, 2, dropout=0.5, recurrent_dropout=0.5, return_sequences=True)
+    x1 = rand(2, 3, 5, 2)
+    y_inf, y_train = to_np(drop(x1)), drop(fastnn.tensor(x1), training=True)
+    assert y_train.shape == y_inf.shape and not np.allclose(to_np(y_train), y_inf)
+    y_train.sum().backward()
+    assert all(w.grad is not None for w in drop.weights)
+    for mod in (L, KL):
+        with pytest.raises(ValueError, match="dilation_rate"):
+            mod.ConvLSTM2D(2, 3, strides=2, dilation_rate=2)
+        with pytest.raises(ValueError, match="ndim=5"):
+            mod.ConvLSTM2D(2, 3)(rand(2, 3, 5, 2))

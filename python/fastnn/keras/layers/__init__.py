@@ -26,5 +26,6 @@ from .pooling_extra import (AdaptiveAveragePooling1D, AdaptiveAveragePooling2D, 
                             AveragePooling3D, AvgPool1D, AvgPool3D, GlobalAveragePooling3D, GlobalAvgPool3D,
                             GlobalMaxPool3D, GlobalMaxPooling3D, MaxPool1D, MaxPool3D, MaxPooling1D, MaxPooling3D)
 from .rnn_cells import RNN, GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
+from .conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 
 Convolution2D = Conv2D  # Keras' alias

@@ -542,11 +542,11 @@ class RNN(Layer):
                 out, new = call_cell(self.cell, x[:, t], tuple(states), bool(training))
                 new = list(new) if _nested(new) else [new]
                 if mask is not None:
-                    m = mask[:, t].reshape(batch, 1)
+                    m = mask[:, t]
                     if prev is None:
                         prev = out * 0.0
                     fallback = out * 0.0 if self.zero_output_for_mask else prev
-                    out = ops.where(m, out, fallback)
+                    out = ops.where(m.reshape(batch, *([1] * (out.ndim - 1))), out, fallback)
                     flat = [ops.where(m.reshape(batch, *([1] * (n.ndim - 1))), n, o)
                             for n, o in zip(_flatten(new), _flatten(states))]
                     new = _pack(new, flat)
