@@ -291,3 +291,16 @@ def test_conv_lstm_mask_config_dropout_errors():
             mod.ConvLSTM2D(2, 3, strides=2, dilation_rate=2)
         with pytest.raises(ValueError, match="ndim=5"):
             mod.ConvLSTM2D(2, 3)(rand(2, 3, 5, 2))
+
+
+def test_cell_regularizers_reach_the_loss():
+    x = rand(2, 4, 3)
+    make = lambda m: m.RNN(m.LSTMCell(3, kernel_regularizer="l2", recurrent_regularizer="l1",  # noqa: E731
+                                      bias_constraint="non_neg"))
+    ours, theirs = make(L), make(KL)
+    run_pair(ours, theirs, x)
+    want = sum(float(to_np(v)) for v in theirs.losses)
+    got = sum(float(to_np(v)) for v in ours.losses)
+    assert len(ours.losses) == len(theirs.losses) == 2 and abs(got - want) <= 1e-4 * max(1.0, abs(want))
+    cfg = ours.cell.get_config()
+    assert cfg["kernel_regularizer"]["class_name"] == "L2" and cfg["bias_constraint"]["class_name"] == "NonNeg"

@@ -241,3 +241,30 @@ def test_adaptive_pooling_configs_and_errors():
             mod.AdaptiveMaxPooling3D("2")
         with pytest.raises(ValueError, match="data_format"):
             mod.AdaptiveAveragePooling2D(2, data_format="nhwc")
+
+
+def test_regularizers_and_constraints_reach_the_weights():
+    x = rand(2, 6, 5, 3)
+    for make in (lambda m: m.DepthwiseConv2D(3, depthwise_regularizer="l2", bias_regularizer="l1",
+                                             activity_regularizer="l2", use_bias=True, bias_initializer="ones"),
+                 lambda m: m.SeparableConv2D(4, 3, depthwise_regularizer="l1", pointwise_regularizer="l2",
+                                             pointwise_constraint="non_neg"),
+                 lambda m: m.Conv3D(2, 2, kernel_regularizer="l1", kernel_constraint="max_norm")):
+        ours, theirs = make(L), make(KL)
+        xi = rand(2, 4, 4, 3, 3) if isinstance(ours, L.Conv3D) else x
+        build_pair(ours, theirs, xi)
+        yt = theirs(xi)  # Keras' losses are those of its latest call
+        del yt
+        ours(xi)
+        want = sum(float(to_np(v)) for v in theirs.losses)
+        got = sum(float(to_np(v)) for v in ours.losses)
+        assert len(ours.losses) == len(theirs.losses) and abs(got - want) <= 1e-4 * max(1.0, abs(want))
+        a, b = ours.get_config(), theirs.get_config()
+        for key in a:
+            if key.endswith(("_regularizer", "_constraint")):
+                assert (a[key] is None) == (b[key] is None), key
+                if a[key] is not None:
+                    assert a[key]["class_name"] == b[key]["class_name"], key
+        type(ours).from_config(a)
+    from fastnn.keras import constraints
+    assert constraints.constraint_of(ours.kernel) is not None  # the Conv3D's max_norm, applied by optimizers

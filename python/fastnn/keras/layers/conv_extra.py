@@ -16,7 +16,7 @@ import importlib
 from ... import ops
 from ...ops.conv3d import conv3d, conv_transpose3d
 from ...ops.padding import pad as _pad
-from .. import activations
+from .. import activations, constraints, regularizers
 from .base import Layer
 from .conv import as_float, check_input_rank, check_strides_and_groups, normalize_data_format, normalize_tuple
 from .conv import same_padding
@@ -95,16 +95,11 @@ def _positive(value, name: str) -> None:
 
 class _SpatialLayer(Layer):
     """Shared argument handling: the rank's tuples, padding, data_format, activation, bias, and the
-    regularizer / constraint arguments (handed to add_weight; activity_regularizer refused)."""
+    regularizer / constraint arguments (handed to add_weight; activity_regularizer to Layer)."""
     _rank = 2
     _causal = False
 
-    def _setup(self, kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias,
-               activity_regularizer) -> None:
-        if activity_regularizer is not None:
-            raise NotImplementedError(f"{type(self).__name__}: `activity_regularizer` is not supported by "
-                                      "fastnn.keras yet")
-        self.activity_regularizer = None
+    def _setup(self, kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias) -> None:
         r = self._rank
         self.kernel_size = normalize_tuple(kernel_size, r, "kernel_size")
         self.strides = normalize_tuple(strides, r, "strides")
@@ -157,16 +152,17 @@ class _ConvND(_SpatialLayer):
                  groups: int = 1, activation=None, use_bias: bool = True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs) -> None:
-        super().__init__(**kwargs)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         _positive(filters, "filters")
         self.filters = filters
-        self._setup(kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias,
-                    activity_regularizer)
+        self._setup(kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias)
         check_strides_and_groups(self.strides, self.dilation_rate, groups, filters)
         self.groups = groups
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
-        self.kernel_regularizer, self.bias_regularizer = kernel_regularizer, bias_regularizer
-        self.kernel_constraint, self.bias_constraint = kernel_constraint, bias_constraint
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
 
     def build(self, input_shape) -> None:
         c = self._channels(input_shape)
@@ -191,7 +187,7 @@ class _ConvND(_SpatialLayer):
                 "bias_initializer": _serialize("initializers", self.bias_initializer),
                 "kernel_regularizer": _serialize("regularizers", self.kernel_regularizer),
                 "bias_regularizer": _serialize("regularizers", self.bias_regularizer),
-                "activity_regularizer": None,
+                "activity_regularizer": _serialize("regularizers", self.activity_regularizer),
                 "kernel_constraint": _serialize("constraints", self.kernel_constraint),
                 "bias_constraint": _serialize("constraints", self.bias_constraint)}
 
@@ -216,11 +212,10 @@ class _ConvTransposeND(_SpatialLayer):
                  kernel_initializer="glorot_uniform", bias_initializer="zeros", kernel_regularizer=None,
                  bias_regularizer=None, activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
                  **kwargs) -> None:
-        super().__init__(**kwargs)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         _positive(filters, "filters")
         self.filters = filters
-        self._setup(kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias,
-                    activity_regularizer)
+        self._setup(kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias)
         if output_padding is None:
             self.output_padding = None
         else:
@@ -236,8 +231,10 @@ class _ConvTransposeND(_SpatialLayer):
                                      f"output_padding={op}, strides={self.strides}")
             self.output_padding = op
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
-        self.kernel_regularizer, self.bias_regularizer = kernel_regularizer, bias_regularizer
-        self.kernel_constraint, self.bias_constraint = kernel_constraint, bias_constraint
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
 
     def build(self, input_shape) -> None:
         c = self._channels(input_shape)
@@ -269,7 +266,7 @@ class _ConvTransposeND(_SpatialLayer):
                 "bias_initializer": _serialize("initializers", self.bias_initializer),
                 "kernel_regularizer": _serialize("regularizers", self.kernel_regularizer),
                 "bias_regularizer": _serialize("regularizers", self.bias_regularizer),
-                "activity_regularizer": None,
+                "activity_regularizer": _serialize("regularizers", self.activity_regularizer),
                 "kernel_constraint": _serialize("constraints", self.kernel_constraint),
                 "bias_constraint": _serialize("constraints", self.bias_constraint)}
 
@@ -300,14 +297,15 @@ class _DepthwiseND(_SpatialLayer):
                  dilation_rate=1, activation=None, use_bias: bool = True, depthwise_initializer="glorot_uniform",
                  bias_initializer="zeros", depthwise_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, depthwise_constraint=None, bias_constraint=None, **kwargs) -> None:
-        super().__init__(**kwargs)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         _positive(depth_multiplier, "depth_multiplier")
         self.depth_multiplier = depth_multiplier
-        self._setup(kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias,
-                    activity_regularizer)
+        self._setup(kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias)
         self.depthwise_initializer, self.bias_initializer = depthwise_initializer, bias_initializer
-        self.depthwise_regularizer, self.bias_regularizer = depthwise_regularizer, bias_regularizer
-        self.depthwise_constraint, self.bias_constraint = depthwise_constraint, bias_constraint
+        self.depthwise_regularizer = regularizers.get(depthwise_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.depthwise_constraint = constraints.get(depthwise_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
 
     def build(self, input_shape) -> None:
         c = self._channels(input_shape)
@@ -331,7 +329,7 @@ class _DepthwiseND(_SpatialLayer):
                 "bias_initializer": _serialize("initializers", self.bias_initializer),
                 "depthwise_regularizer": _serialize("regularizers", self.depthwise_regularizer),
                 "bias_regularizer": _serialize("regularizers", self.bias_regularizer),
-                "activity_regularizer": None,
+                "activity_regularizer": _serialize("regularizers", self.activity_regularizer),
                 "depthwise_constraint": _serialize("constraints", self.depthwise_constraint),
                 "bias_constraint": _serialize("constraints", self.bias_constraint)}
 
@@ -368,7 +366,8 @@ class _SeparableND(_DepthwiseND):
                          bias_regularizer, activity_regularizer, depthwise_constraint, bias_constraint, **kwargs)
         self.filters = filters
         self.pointwise_initializer = pointwise_initializer
-        self.pointwise_regularizer, self.pointwise_constraint = pointwise_regularizer, pointwise_constraint
+        self.pointwise_regularizer = regularizers.get(pointwise_regularizer)
+        self.pointwise_constraint = constraints.get(pointwise_constraint)
 
     def build(self, input_shape) -> None:
         c = self._channels(input_shape)

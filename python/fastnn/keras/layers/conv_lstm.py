@@ -146,16 +146,14 @@ class _ConvLSTM(RNN):
                  recurrent_constraint=None, bias_constraint=None, dropout: float = 0.0,
                  recurrent_dropout: float = 0.0, seed=None, return_sequences: bool = False,
                  return_state: bool = False, go_backwards: bool = False, stateful: bool = False, **kwargs) -> None:
-        if activity_regularizer is not None:
-            raise NotImplementedError(f"{type(self).__name__}: `activity_regularizer` is not supported by "
-                                      "fastnn.keras yet")
         cell = ConvLSTMCell(self._rank, filters, kernel_size, strides, padding, data_format, dilation_rate,
                             activation, recurrent_activation, use_bias, kernel_initializer, recurrent_initializer,
                             bias_initializer, unit_forget_bias, kernel_regularizer, recurrent_regularizer,
                             bias_regularizer, kernel_constraint, recurrent_constraint, bias_constraint, dropout,
                             recurrent_dropout, seed, name="conv_lstm_cell")
         super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
-                         go_backwards=go_backwards, stateful=stateful, **kwargs)
+                         go_backwards=go_backwards, stateful=stateful, activity_regularizer=activity_regularizer,
+                         **kwargs)
 
     def build(self, input_shape) -> None:
         shape = input_shape[0] if isinstance(input_shape, list) else input_shape
@@ -190,7 +188,7 @@ class _ConvLSTM(RNN):
                     "kernel_regularizer": _serialize("regularizers", c.kernel_regularizer),
                     "recurrent_regularizer": _serialize("regularizers", c.recurrent_regularizer),
                     "bias_regularizer": _serialize("regularizers", c.bias_regularizer),
-                    "activity_regularizer": None,
+                    "activity_regularizer": _serialize("regularizers", self.activity_regularizer),
                     "kernel_constraint": _serialize("constraints", c.kernel_constraint),
                     "recurrent_constraint": _serialize("constraints", c.recurrent_constraint),
                     "bias_constraint": _serialize("constraints", c.bias_constraint),
