@@ -254,11 +254,9 @@ def test_configs_round_trip_and_errors():
 
 
 @pytest.mark.parametrize("rank,shape,kw", [
-    (1, (2, 3, 6, 2), dict(filters=3, kernel_size=2)),
     (1, (2, 3, 6, 2), dict(filters=2, kernel_size=3, strides=2, go_backwards=True, return_state=True)),
-    (2, (2, 3, 5, 4, 2), dict(filters=2, kernel_size=3, padding="same", return_sequences=True, return_state=True)),
-    (2, (2, 3, 2, 5, 4), dict(filters=2, kernel_size=2, padding="same", data_format="channels_first",
-                              return_sequences=True)),
+    (2, (2, 2, 2, 5, 4), dict(filters=2, kernel_size=2, padding="same", data_format="channels_first",
+                              return_sequences=True, return_state=True)),
     (3, (2, 2, 4, 3, 4, 2), dict(filters=2, kernel_size=2, dilation_rate=(1, 2, 1))),
 ])
 def test_conv_lstm(rank, shape, kw):
@@ -267,8 +265,8 @@ def test_conv_lstm(rank, shape, kw):
 
 
 def test_conv_lstm_mask_config_dropout_errors():
-    x = rand(2, 4, 5, 5, 2)
-    mask = np.array([[1, 1, 0, 1], [1, 0, 0, 0]], bool)
+    x = rand(2, 3, 4, 4, 2)
+    mask = np.array([[1, 0, 1], [1, 0, 0]], bool)
     kw = dict(filters=2, kernel_size=3, padding="same", return_sequences=True)
     run_pair(L.ConvLSTM2D(**kw), KL.ConvLSTM2D(**kw), x, mask=mask)
     ours, theirs = L.ConvLSTM2D(3, 2, strides=2), KL.ConvLSTM2D(3, 2, strides=2)
