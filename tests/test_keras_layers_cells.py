@@ -302,3 +302,17 @@ def test_cell_regularizers_reach_the_loss():
     assert len(ours.losses) == len(theirs.losses) == 2 and abs(got - want) <= 1e-4 * max(1.0, abs(want))
     cfg = ours.cell.get_config()
     assert cfg["kernel_regularizer"]["class_name"] == "L2" and cfg["bias_constraint"]["class_name"] == "NonNeg"
+
+
+def test_model_save_and_load_with_cells(tmp_path):
+    from fastnn import keras as fk
+    inp = fk.Input((5, 3))
+    h = L.RNN([L.LSTMCell(4), L.GRUCell(3, reset_after=False)], return_sequences=True)(inp)
+    h = L.RNN(L.StackedRNNCells([L.SimpleRNNCell(2)]), go_backwards=True)(h)
+    model = fk.Model(inp, L.Dense(1)(h))
+    seq = fk.Sequential([fk.Input((2, 4, 4, 1)), L.ConvLSTM2D(2, 3, padding="same"), L.GlobalMaxPooling2D()])
+    for m, x in ((model, rand(2, 5, 3)), (seq, rand(2, 2, 4, 4, 1))):
+        path = str(tmp_path / "m.keras")
+        m.save(path)
+        loaded = fk.models.load_model(path)
+        assert_close(to_np(loaded(x)), to_np(m(x)), rtol=1e-6, atol=1e-6)

@@ -268,3 +268,20 @@ def test_regularizers_and_constraints_reach_the_weights():
         type(ours).from_config(a)
     from fastnn.keras import constraints
     assert constraints.constraint_of(ours.kernel) is not None  # the Conv3D's max_norm, applied by optimizers
+
+
+def test_functional_model_save_and_load(tmp_path):
+    from fastnn import keras as fk
+    inp = fk.Input((4, 6, 6, 2))
+    y = L.Conv3D(3, 2, padding="same", activation="relu")(inp)
+    y = L.MaxPooling3D(2)(y)
+    y = L.Conv3DTranspose(2, 2, strides=2, kernel_regularizer="l2")(y)
+    y = L.AdaptiveMaxPooling3D((1, 2, 2))(y)
+    y = L.GlobalAveragePooling3D()(y)
+    model = fk.Model(inp, y)
+    x = rand(2, 4, 6, 6, 2)
+    assert tuple(model(x).shape) == (2, 2)
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    loaded = fk.models.load_model(path)
+    assert_close(to_np(loaded(x)), to_np(model(x)), rtol=1e-6, atol=1e-6)

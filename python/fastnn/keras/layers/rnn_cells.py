@@ -102,6 +102,34 @@ def deserialize_cell(config: dict, custom_objects=None):
     return cls.from_config(dict(config["config"])) if hasattr(cls, "from_config") else cls(**config["config"])
 
 
+def _from_saved(value):
+    """A cell given as its saved config (model.save stores a layer's cell arguments as configs) -> the cell."""
+    from .. import saving
+
+    if isinstance(value, dict) and "class_name" in value and "args" in value:
+        return saving._make_layer(value, saving._layer_classes(None))
+    return value
+
+
+def _record_cells(layer, name: str, cells) -> None:
+    """Rewrites the recorded constructor argument ``name`` as the cells' configs, so model.save can store a
+    layer built from cell objects (as Bidirectional does for its layer)."""
+    from .. import saving
+
+    cls, args, kw = layer.__dict__.get("_init_args", (None, (), {}))
+    if cls is None or name not in inspect.signature(cls.__init__).parameters:
+        return  # made by a subclass with its own arguments (ConvLSTM2D): nothing to rewrite
+    many = isinstance(cells, (list, tuple))
+    if not all(isinstance(c, Layer) for c in (cells if many else [cells])):
+        return  # a plain-object cell: model.save will say it cannot store it
+    saved = [saving.layer_config(c) for c in cells] if many else saving.layer_config(cells)
+    if name in kw or not args:
+        kw = {**kw, name: saved}
+    else:
+        args = (saved,) + tuple(args[1:])
+    layer.__dict__["_init_args"] = (cls, args, kw)
+
+
 # ---- cells ------------------------------------------------------------------------------------------------------
 class _Cell(Layer):
     """Shared: Keras' arguments, per-sequence dropout masks, and a direct ``cell(inputs, states)`` call."""
@@ -370,6 +398,8 @@ class StackedRNNCells(Layer):
 
     def __init__(self, cells, **kwargs) -> None:
         super().__init__(**kwargs)
+        cells = [_from_saved(c) for c in cells]
+        _record_cells(self, "cells", cells)
         for cell in cells:
             if "call" not in dir(cell):
                 raise ValueError(f"All cells must have a `call` method. Received cell without a `call` method: "
@@ -448,6 +478,8 @@ class RNN(Layer):
     def __init__(self, cell, return_sequences: bool = False, return_state: bool = False,
                  go_backwards: bool = False, stateful: bool = False, unroll: bool = False,
                  zero_output_for_mask: bool = False, **kwargs) -> None:
+        cell = [_from_saved(c) for c in cell] if isinstance(cell, (list, tuple)) else _from_saved(cell)
+        _record_cells(self, "cell", cell)
         if isinstance(cell, (list, tuple)):
             cell = StackedRNNCells(cell)
         _check_cell(cell)
