@@ -316,3 +316,8 @@ def test_model_save_and_load_with_cells(tmp_path):
         m.save(path)
         loaded = fk.models.load_model(path)
         assert_close(to_np(loaded(x)), to_np(m(x)), rtol=1e-6, atol=1e-6)
+
+
+def test_bidirectional_rnn_of_cell():
+    run_pair(L.Bidirectional(L.RNN(L.LSTMCell(3), return_sequences=True)),
+             KL.Bidirectional(KL.RNN(KL.LSTMCell(3), return_sequences=True)), rand(2, 4, 3))
