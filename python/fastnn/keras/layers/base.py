@@ -114,6 +114,13 @@ def _shape_of(x):
     return (None,) + tuple(x.shape[1:])
 
 
+def _dtype_of(x):
+    if isinstance(x, (list, tuple)):
+        return [_dtype_of(v) for v in x]
+    dt = getattr(x, "dtype", "float32")
+    return dt if isinstance(dt, str) else getattr(dt, "name", str(dt))
+
+
 _EXAMPLE_DTYPES = ("float32", "float64", "float16", "int64", "int32", "int16", "int8", "uint8", "bool")
 
 
@@ -347,7 +354,9 @@ class Layer(Module):
 
     def _maybe_build(self, x) -> None:
         if not self.built:
-            self.build(_shape_of(x))
+            shape = _shape_of(x)
+            self.__dict__["_build_input"] = (shape, _dtype_of(x))  # Keras' build_config, for loading
+            self.build(shape)
             self.built = True
 
     def forward(self, inputs, training=None, **kwargs):
@@ -448,12 +457,32 @@ class Layer(Module):
         return f"name={self.name}"
 
     def get_config(self) -> dict:
-        config = {"name": self.name, "trainable": self.trainable, **self._preset_config()}
+        """Keras 3's default: the constructor's arguments (serialized), the name and ``trainable``; layers
+        add their own keys. A custom layer built from arguments that are not data must override it."""
+        from .. import config_lib
+
+        config, failed = config_lib.init_config(self)
+        if failed and type(self).get_config is Layer.get_config:
+            raise NotImplementedError(f"Layer {type(self).__name__} was created by passing non-serializable argument "
+                                      f"values in `__init__()` ({', '.join(failed)}), and therefore the layer must "
+                                      "override `get_config()` in order to be serializable. Please implement "
+                                      "`get_config()`.")
+        config.update({"name": self.name, "trainable": self.trainable, **self._preset_config(),
+                       "dtype": {"module": "keras", "class_name": "DTypePolicy",
+                                 "config": {"name": "float32" if config.get("dtype") is None else config["dtype"]},
+                                 "registered_name": None}})
         if self.__dict__.get("activity_regularizer") is not None:
             from .. import regularizers
 
             config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         return config
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects=None):
+        """``cls(**config)``, with the Keras objects in the config (initializers, layers, ...) rebuilt."""
+        from .. import config_lib
+
+        return cls(**config_lib.deserialize_value(dict(config), custom_objects))
 
 
 class InputLayer(Layer):
