@@ -142,10 +142,6 @@ class _SpatialLayer(Layer):
                 "padding": self.padding, "data_format": self.data_format, "dilation_rate": self.dilation_rate,
                 "activation": activations.name_of(self.activation), "use_bias": self.use_bias}
 
-    @classmethod
-    def from_config(cls, config: dict):
-        return cls(**config)
-
 
 class _ConvND(_SpatialLayer):
     def __init__(self, filters: int, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,

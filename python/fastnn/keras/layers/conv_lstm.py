@@ -195,10 +195,6 @@ class _ConvLSTM(RNN):
                     "dropout": c.dropout, "recurrent_dropout": c.recurrent_dropout, "seed": c.seed})
         return cfg
 
-    @classmethod
-    def from_config(cls, config: dict, custom_objects=None):
-        return cls(**config)
-
 
 class ConvLSTM1D(_ConvLSTM):
     """ConvLSTM over (batch, time, steps, channels) sequences of 1-D frames."""

@@ -72,10 +72,6 @@ class _PoolingND(Layer):
         return {**super().get_config(), "pool_size": self.pool_size, "padding": self.padding,
                 "strides": self.strides, "data_format": self.data_format}
 
-    @classmethod
-    def from_config(cls, config: dict):
-        return cls(**config)
-
 
 class MaxPooling1D(_PoolingND):
     """Max over windows of ``pool_size`` steps: (N, steps, C) -> (N, steps', C)."""
@@ -120,10 +116,6 @@ class GlobalAveragePooling3D(Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "data_format": self.data_format, "keepdims": self.keepdims}
-
-    @classmethod
-    def from_config(cls, config: dict):
-        return cls(**config)
 
 
 class GlobalMaxPooling3D(GlobalAveragePooling3D):
@@ -171,10 +163,6 @@ class _AdaptivePoolingND(Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "output_size": self.output_size, "data_format": self.data_format}
-
-    @classmethod
-    def from_config(cls, config: dict):
-        return cls(**config)
 
 
 class AdaptiveAveragePooling1D(_AdaptivePoolingND):

@@ -15,7 +15,6 @@ sequence and shared by its steps, as Keras' DropoutRNNCell."""
 from __future__ import annotations
 
 import functools
-import importlib
 import inspect
 
 from ... import creation, ops
@@ -90,39 +89,30 @@ def _check_cell(cell, what: str = "Argument `cell` should have") -> None:
 
 
 def serialize_cell(cell) -> dict:
-    return {"module": "keras.layers", "class_name": type(cell).__name__, "config": cell.get_config(),
-            "registered_name": None}
+    """Keras' serialized form of a cell (``from_config`` of the RNN rebuilds it from this)."""
+    from .. import config_lib
+
+    return config_lib.serialize_object(cell)
 
 
-def deserialize_cell(config: dict, custom_objects=None):
-    name = config["class_name"]
-    cls = (custom_objects or {}).get(name) or getattr(importlib.import_module("fastnn.keras.layers"), name, None)
-    if cls is None:
-        raise ValueError(f"Unknown cell class '{name}': pass it in custom_objects")
-    return cls.from_config(dict(config["config"])) if hasattr(cls, "from_config") else cls(**config["config"])
+def _saved_cell(value):
+    """A cell given in Keras' serialized form (as ``_record_cells`` stores it) -> a fresh cell."""
+    from .. import config_lib
 
-
-def _from_saved(value):
-    """A cell given as its saved config (model.save stores a layer's cell arguments as configs) -> the cell."""
-    from .. import saving
-
-    if isinstance(value, dict) and "class_name" in value and "args" in value:
-        return saving._make_layer(value, saving._layer_classes(None))
-    return value
+    return config_lib.deserialize_object(value) if config_lib.is_serialized_object(value) else value
 
 
 def _record_cells(layer, name: str, cells) -> None:
-    """Rewrites the recorded constructor argument ``name`` as the cells' configs, so model.save can store a
-    layer built from cell objects (as Bidirectional does for its layer)."""
-    from .. import saving
-
+    """Rewrites the recorded constructor argument ``name`` as the cells' serialized configs, so a copy made
+    from the constructor arguments (Bidirectional's backward layer, model.save) gets cells of its own, as
+    Keras' serialize/deserialize round trip does, instead of sharing these cell objects."""
     cls, args, kw = layer.__dict__.get("_init_args", (None, (), {}))
     if cls is None or name not in inspect.signature(cls.__init__).parameters:
         return  # made by a subclass with its own arguments (ConvLSTM2D): nothing to rewrite
-    many = isinstance(cells, (list, tuple))
-    if not all(isinstance(c, Layer) for c in (cells if many else [cells])):
-        return  # a plain-object cell: model.save will say it cannot store it
-    saved = [saving.layer_config(c) for c in cells] if many else saving.layer_config(cells)
+    try:
+        saved = [serialize_cell(c) for c in cells] if isinstance(cells, (list, tuple)) else serialize_cell(cells)
+    except (TypeError, ValueError, NotImplementedError, AttributeError):
+        return  # a cell without a usable config stays an object (a copy then shares it)
     if name in kw or not args:
         kw = {**kw, name: saved}
     else:
@@ -232,10 +222,6 @@ class _Cell(Layer):
                     "bias_constraint": _serialize("constraints", self.bias_constraint),
                     "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout, "seed": self.seed})
         return cfg
-
-    @classmethod
-    def from_config(cls, config: dict):
-        return cls(**config)
 
 
 class SimpleRNNCell(_Cell):
@@ -398,7 +384,7 @@ class StackedRNNCells(Layer):
 
     def __init__(self, cells, **kwargs) -> None:
         super().__init__(**kwargs)
-        cells = [_from_saved(c) for c in cells]
+        cells = [_saved_cell(c) for c in cells]
         _record_cells(self, "cells", cells)
         for cell in cells:
             if "call" not in dir(cell):
@@ -464,12 +450,6 @@ class StackedRNNCells(Layer):
     def get_config(self) -> dict:
         return {**super().get_config(), "cells": [serialize_cell(c) for c in self.cells]}
 
-    @classmethod
-    def from_config(cls, config: dict, custom_objects=None):
-        config = dict(config)
-        cells = [deserialize_cell(c, custom_objects) for c in config.pop("cells")]
-        return cls(cells, **config)
-
 
 class RNN(Layer):
     """Runs ``cell`` over the time axis of (batch, time, features): outputs the last step's output, or the
@@ -478,7 +458,7 @@ class RNN(Layer):
     def __init__(self, cell, return_sequences: bool = False, return_state: bool = False,
                  go_backwards: bool = False, stateful: bool = False, unroll: bool = False,
                  zero_output_for_mask: bool = False, **kwargs) -> None:
-        cell = [_from_saved(c) for c in cell] if isinstance(cell, (list, tuple)) else _from_saved(cell)
+        cell = [_saved_cell(c) for c in cell] if isinstance(cell, (list, tuple)) else _saved_cell(cell)
         _record_cells(self, "cell", cell)
         if isinstance(cell, (list, tuple)):
             cell = StackedRNNCells(cell)
@@ -601,9 +581,3 @@ class RNN(Layer):
                 "return_state": self.return_state, "go_backwards": self.go_backwards, "stateful": self.stateful,
                 "unroll": self.unroll, "zero_output_for_mask": self.zero_output_for_mask,
                 "cell": serialize_cell(self.cell)}
-
-    @classmethod
-    def from_config(cls, config: dict, custom_objects=None):
-        config = dict(config)
-        cell = deserialize_cell(config.pop("cell"), custom_objects)
-        return cls(cell, **config)
