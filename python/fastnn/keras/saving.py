@@ -27,16 +27,21 @@ def _jsonable(value, where: str):
         return {"__tuple__": items} if isinstance(value, tuple) else items
     if isinstance(value, dict):
         return {str(k): _jsonable(v, where) for k, v in value.items()}
+    from . import activations, losses
+
+    cls = type(value)
+    if isinstance(value, losses.Loss) and losses.ALL_OBJECTS_DICT.get(cls.__name__) is cls and \
+            cls not in (losses.Loss, losses.LossFunctionWrapper):
+        return _jsonable(losses.serialize(value), where)  # a built-in loss object: its class and config
     if hasattr(value, "get_config") and not isinstance(value, type):  # an initializer, regularizer, layer ...
         from . import config_lib
 
         return config_lib.serialize_object(value)
     if callable(value):
-        from . import activations
-
-        name = activations.name_of(value)
-        if name != "custom" and activations.get(name) is value:
-            return name  # a Keras activation function given by object: store its name
+        name = getattr(value, "__name__", None)
+        if name is not None and (activations.ALL_OBJECTS_DICT.get(name) is value or
+                                 losses.ALL_OBJECTS_DICT.get(name) is value):
+            return name  # a Keras activation or loss function given by object: store its name
     raise TypeError(f"model.save: {where} has an argument of type {type(value).__name__} that cannot be saved "
                     "(only numbers, strings, lists, dicts and activation names are)")
 
@@ -228,7 +233,8 @@ def load_model(filepath, custom_objects=None, compile: bool = True):  # noqa: A0
         opt_cls = optimizers._BY_NAME[oc["class_name"].lower()]
         conf = _restore(oc["config"])
         conf.pop("name", None)
-        model.compile(optimizer=opt_cls(**conf), **{k: _restore(v) for k, v in cc.items() if k != "optimizer"})
+        args = {k: _restore(v) for k, v in cc.items() if k != "optimizer"}  # serialized losses become objects
+        model.compile(optimizer=opt_cls(**conf), **args)
     return model
 
 

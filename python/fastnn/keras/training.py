@@ -38,8 +38,8 @@ def _python_logs(logs) -> dict:
             out.update(_python_logs(v))
         elif isinstance(v, Tensor):
             out[k] = float(v.item()) if v.numel() == 1 else backend_of(v._data).to_host(v.detach()._data)
-        elif isinstance(v, (np.ndarray, np.generic)):
-            out[k] = float(v) if np.size(v) == 1 else v
+        elif hasattr(v, "item") and getattr(v, "size", None) == 1:  # a NumPy scalar or one-element array
+            out[k] = float(v.item())
         else:
             out[k] = v
     return out

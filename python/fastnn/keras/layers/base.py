@@ -17,6 +17,7 @@ from ...backend import backend_of
 from ...nn.module import Module
 from ...nn.parameter import Parameter
 from ..._tensor import Tensor
+from .. import masking
 
 _name_counts: defaultdict = defaultdict(int)
 _call_depth = 0  # nesting of eager layer calls: the outermost clears the add_loss values of the last one
@@ -102,6 +103,10 @@ class KerasTensor:
                         "until the model runs (call the model on data instead)")
 
 
+def _flat(x):
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
 def _is_symbolic(x) -> bool:
     if isinstance(x, KerasTensor):
         return True
@@ -149,6 +154,8 @@ def _call_arguments(cls) -> tuple[bool, bool, bool]:
 class Layer(Module):
     """Subclasses implement ``build(input_shape)`` (create weights with ``add_weight``) and
     ``call(inputs, training=None)``."""
+
+    _passes_masks = None  # True on layers that keep the steps axis as it is (Keras' supports_masking = True)
 
     def __init_subclass__(cls, **kwargs):
         """Records the arguments each layer was constructed with (the outermost, most derived __init__
@@ -384,12 +391,24 @@ class Layer(Module):
                 kwargs["training"] = outer_training
         else:
             _call_training = kwargs["training"]
+        previous_mask = None
+        if masking._MASKS:  # Keras' masks: fill ``mask=`` (and ``<arg>_mask=``) from the inputs' masks
+            previous_mask = self._fill_masks(inputs, kwargs)
         _call_depth += 1
         try:
             outputs = super().__call__(inputs, *args, **kwargs)
         finally:
             _call_depth -= 1
             _call_training = outer_training
+        if previous_mask is not None or self._computes_masks():
+            if self.supports_masking:
+                masking.attach_output_masks(outputs, self.compute_mask(inputs, previous_mask))
+            elif previous_mask is not None and any(m is not None for m in _flat(previous_mask)):
+                import warnings
+
+                warnings.warn(f"Layer '{self.name}' (of type {type(self).__name__}) was passed an input with a mask "
+                              "attached to it. However, this layer does not support masking and will therefore "
+                              "destroy the mask information. Downstream layers will not see the mask.", stacklevel=2)
         reg = self.__dict__.get("activity_regularizer")
         if reg is not None:
             for out in (outputs if isinstance(outputs, (list, tuple)) else [outputs]):
@@ -398,6 +417,39 @@ class Layer(Module):
                     # Keras 3 divides by the batch size so the strength does not depend on it
                     self.add_loss(penalty / out.shape[0] if out.ndim > 0 and out.shape[0] else penalty)
         return outputs
+
+    # ---- masks --------------------------------------------------------------------------------------------
+    @property
+    def supports_masking(self) -> bool:
+        """Keras 3: a layer that defines compute_mask, or sets ``supports_masking = True``, passes masks on."""
+        explicit = self.__dict__.get("_supports_masking", type(self)._passes_masks)
+        return explicit if explicit is not None else type(self).compute_mask is not Layer.compute_mask
+
+    @supports_masking.setter
+    def supports_masking(self, value: bool) -> None:
+        self.__dict__["_supports_masking"] = bool(value)
+
+    def compute_mask(self, inputs, previous_mask=None):
+        return previous_mask
+
+    def _computes_masks(self) -> bool:
+        """Whether this layer makes masks of its own (Embedding(mask_zero=True), Masking) with none given."""
+        return type(self).compute_mask is not Layer.compute_mask
+
+    def _fill_masks(self, inputs, kwargs):
+        params = _call_parameters(type(self))
+        if "mask" in params and kwargs.get("mask") is None:
+            found = masking.get_mask(inputs)
+            if found is not None:
+                kwargs["mask"] = found
+        for name, value in list(kwargs.items()):
+            key = f"{name}_mask"
+            if key in params and kwargs.get(key) is None and name != "mask":
+                found = masking.get_mask(value)
+                if found is not None:
+                    kwargs[key] = found
+        mask = kwargs.get("mask")
+        return mask if mask is not None else masking.get_mask(inputs)
 
     def _call_symbolic(self, inputs, **kwargs):
         self._maybe_build(inputs)
