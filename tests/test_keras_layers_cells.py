@@ -329,3 +329,23 @@ def test_user_cell_config_round_trip():
     assert cfg["cell"]["class_name"] == "MinimalRNNCell" and cfg["cell"]["config"]["units"] == 3
     clone = L.RNN.from_config(cfg, custom_objects={"MinimalRNNCell": MinimalRNNCell})
     assert isinstance(clone.cell, MinimalRNNCell) and clone.cell is not layer.cell and clone.return_sequences
+
+
+def test_embedding_mask_flows_into_rnn():
+    tokens = np.array([[3, 1, 4, 0, 0], [2, 7, 1, 8, 2], [5, 0, 0, 0, 0]])
+    from fastnn import keras as fk
+
+    def build(mod, km):
+        inp = km.Input((5,), dtype="int64")
+        h = mod.Embedding(10, 4, mask_zero=True)(inp)
+        h = mod.RNN(mod.GRUCell(3), return_sequences=True)(h)
+        return km.Model(inp, mod.RNN(mod.SimpleRNNCell(2))(h))
+
+    ours, theirs = build(L, fk), build(KL, keras)
+    ours.set_weights(theirs.get_weights())
+    assert_close(to_np(ours(tokens)), to_np(theirs(tokens)), rtol=1e-4, atol=1e-5)
+    eager = L.RNN(L.LSTMCell(3), return_sequences=True)
+    emb = L.Embedding(10, 4, mask_zero=True)
+    y = eager(emb(tokens))
+    from fastnn.keras import masking
+    assert np.array_equal(np.asarray(masking.get_mask(y)), tokens != 0)  # compute_mask passes it on

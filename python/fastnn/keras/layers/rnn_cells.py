@@ -544,6 +544,8 @@ class RNN(Layer):
                 initial_state = self.get_initial_state(batch, x)
         states = list(initial_state) if _nested(initial_state) else [initial_state]
         states = _pack(states, [s if hasattr(s, "_data") else creation.tensor(s) for s in _flatten(states)])
+        if _nested(mask):  # the masks of [sequences, *initial states] (packed by __call__): the sequences'
+            mask = mask[0]
         if mask is not None:
             if not hasattr(mask, "_data"):
                 mask = creation.tensor(mask)
