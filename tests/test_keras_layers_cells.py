@@ -349,3 +349,26 @@ def test_embedding_mask_flows_into_rnn():
     y = eager(emb(tokens))
     from fastnn.keras import masking
     assert np.array_equal(np.asarray(masking.get_mask(y)), tokens != 0)  # compute_mask passes it on
+
+
+@pytest.mark.parametrize("name,kw", [("LSTM", dict(units=3, return_sequences=True, return_state=True)),
+                                     ("GRU", dict(units=3, go_backwards=True)),
+                                     ("SimpleRNN", dict(units=2, activation="relu", return_state=True))])
+def test_fused_rnn_layers_take_masks(name, kw):
+    """The fused SimpleRNN / LSTM / GRU run their cell step by step when given a mask (Keras' results)."""
+    x = rand(3, 5, 2)
+    mask = np.array([[1, 1, 0, 1, 0], [0, 1, 1, 1, 1], [1, 1, 1, 1, 1]], bool)
+    ours, theirs = getattr(L, name)(**kw), getattr(KL, name)(**kw)
+    run_pair(ours, theirs, x, mask=mask)
+    assert len(ours.weights) == 3  # the masked loop adds no weights of its own
+    from fastnn import keras as fk
+    tokens = np.array([[3, 1, 4, 0, 0], [5, 0, 0, 0, 0]])
+
+    def build(mod, km):
+        inp = km.Input((5,), dtype="int64")
+        h = mod.Embedding(10, 4, mask_zero=True)(inp)
+        return km.Model(inp, getattr(mod, name)(**{**kw, "return_state": False, "return_sequences": False})(h))
+
+    m_ours, m_theirs = build(L, fk), build(KL, keras)
+    m_ours.set_weights(m_theirs.get_weights())
+    assert_close(to_np(m_ours(tokens)), to_np(m_theirs(tokens)), rtol=1e-4, atol=1e-5)

@@ -11,7 +11,8 @@ Keras' GRU with reset_after=True applies r after the recurrent matmul, exactly t
 
 Input (batch, time, features); ``go_backwards`` flips the time axis first and, as Keras, leaves the
 returned sequence in processing order. ``dropout`` on the inputs uses one mask per sequence shared by all
-steps (Keras' rule); ``recurrent_dropout``, ``stateful`` and masks are not supported (clear errors)."""
+steps (Keras' rule); ``recurrent_dropout`` and ``stateful`` are not supported (clear errors). With a mask the
+layer runs its cell step by step instead (layers/rnn_cells.py, same weights): masked steps keep the states."""
 from __future__ import annotations
 
 import numpy as np
@@ -120,8 +121,11 @@ class _RNN(Layer):
             inputs, initial_state = inputs[0], list(inputs[1:])
             if not hasattr(inputs, "_data"):
                 inputs = creation.tensor(np.asarray(inputs))
-        if mask is not None:
-            raise NotImplementedError(f"{type(self).__name__}: masks are not supported by fastnn.keras")
+        if isinstance(mask, (list, tuple)):  # the masks of [inputs, *initial states]: the inputs' one
+            mask = mask[0]
+        if mask is not None:  # the fused op has no per-step mask: this layer's cell runs the masked loop
+            return self._masked_runner().call(inputs, initial_state=initial_state, mask=mask,
+                                              training=bool(training))
         if inputs.ndim != 3:
             raise ValueError(f"{type(self).__name__} {self.name}: expected an input of shape (batch, time, "
                              f"features), got {tuple(inputs.shape)}")
@@ -143,6 +147,31 @@ class _RNN(Layer):
         if not self.return_state:
             return out
         return [out, last, y[length]] if self._mode == "LSTM" else [out, last]
+
+    def _masked_runner(self):
+        """A generic RNN (layers/rnn_cells.py) over this layer's cell on the SAME weight tensors, made once: it
+        steps in Python, keeping states and outputs through masked steps as Keras does."""
+        runner = self.__dict__.get("_runner")
+        if runner is None:
+            from .rnn_cells import RNN, GRUCell, LSTMCell, SimpleRNNCell
+
+            cls = {"LSTM": LSTMCell, "GRU": GRUCell}.get(self._mode, SimpleRNNCell)
+            kw = {} if cls is SimpleRNNCell else {"recurrent_activation": self.recurrent_activation}
+            cell = cls(self.units, activation=self.activation, use_bias=self.use_bias, dropout=self.dropout,
+                       name=f"{self.name}_cell", **kw)
+            cell.kernel, cell.recurrent_kernel, cell.bias = self.kernel, self.recurrent_kernel, self.bias
+            cell.built = True
+            runner = RNN(cell, return_sequences=self.return_sequences, return_state=self.return_state,
+                         go_backwards=self.go_backwards, name=f"{self.name}_masked")
+            runner.built = True
+            self.__dict__["_runner"] = runner
+        return runner
+
+    def compute_mask(self, inputs, mask=None):
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
+        out = mask if self.return_sequences else None
+        return [out] + [None] * (2 if self._mode == "LSTM" else 1) if self.return_state else out
 
     def get_config(self) -> dict:
         return {**super().get_config(), "units": self.units, "activation": activations.name_of(self.activation),
