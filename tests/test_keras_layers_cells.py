@@ -372,3 +372,21 @@ def test_fused_rnn_layers_take_masks(name, kw):
     m_ours, m_theirs = build(L, fk), build(KL, keras)
     m_ours.set_weights(m_theirs.get_weights())
     assert_close(to_np(m_ours(tokens)), to_np(m_theirs(tokens)), rtol=1e-4, atol=1e-5)
+
+
+def test_fused_lstm_stateful_as_keras():
+    """Keras' "cross-batch statefulness" recipe: a stateful LSTM fed a long sequence in pieces."""
+    x = rand(2, 6, 3)
+    ours, theirs = L.LSTM(4, stateful=True), KL.LSTM(4, stateful=True)
+    theirs(x[:, :3])
+    ours(x[:, :3])
+    _randomise_keras(theirs)
+    ours.set_weights(theirs.get_weights())
+    theirs.reset_states()
+    ours.reset_states()
+    for part in (x[:, :2], x[:, 2:5], x[:, 5:]):
+        assert_close(to_np(ours(part)), to_np(theirs(part)), rtol=1e-4, atol=1e-5)
+    assert [tuple(s.shape) for s in ours.states] == [(2, 4), (2, 4)]
+    ours.reset_states()
+    theirs.reset_states()
+    assert_close(to_np(ours(x)), to_np(theirs(x)), rtol=1e-4, atol=1e-5)

@@ -11,8 +11,8 @@ Keras' GRU with reset_after=True applies r after the recurrent matmul, exactly t
 
 Input (batch, time, features); ``go_backwards`` flips the time axis first and, as Keras, leaves the
 returned sequence in processing order. ``dropout`` on the inputs uses one mask per sequence shared by all
-steps (Keras' rule); ``recurrent_dropout`` and ``stateful`` are not supported (clear errors). With a mask the
-layer runs its cell step by step instead (layers/rnn_cells.py, same weights): masked steps keep the states."""
+steps (Keras' rule); ``recurrent_dropout`` is not supported (a clear error). With a mask, or ``stateful=True``,
+the layer runs its cell step by step instead (layers/rnn_cells.py, same weights): masked steps keep the states."""
 from __future__ import annotations
 
 import numpy as np
@@ -53,8 +53,6 @@ class _RNN(Layer):
         if recurrent_dropout:
             raise NotImplementedError(f"{cls}: recurrent_dropout > 0 is not supported by fastnn.keras (the fused "
                                       "recurrence has no per-step mask); use dropout= on the inputs instead")
-        if stateful:
-            raise NotImplementedError(f"{cls}: stateful=True is not supported by fastnn.keras yet")
         self.units = units
         self.activation = activations.get(activation)
         self.recurrent_activation = activations.get(recurrent_activation)
@@ -123,7 +121,8 @@ class _RNN(Layer):
                 inputs = creation.tensor(np.asarray(inputs))
         if isinstance(mask, (list, tuple)):  # the masks of [inputs, *initial states]: the inputs' one
             mask = mask[0]
-        if mask is not None:  # the fused op has no per-step mask: this layer's cell runs the masked loop
+        if mask is not None or self.stateful:  # the fused op has no per-step mask nor kept state: this
+            # layer's cell runs the loop instead
             return self._masked_runner().call(inputs, initial_state=initial_state, mask=mask,
                                               training=bool(training))
         if inputs.ndim != 3:
@@ -162,10 +161,23 @@ class _RNN(Layer):
             cell.kernel, cell.recurrent_kernel, cell.bias = self.kernel, self.recurrent_kernel, self.bias
             cell.built = True
             runner = RNN(cell, return_sequences=self.return_sequences, return_state=self.return_state,
-                         go_backwards=self.go_backwards, name=f"{self.name}_masked")
+                         go_backwards=self.go_backwards, stateful=self.stateful, name=f"{self.name}_masked")
             runner.built = True
             self.__dict__["_runner"] = runner
         return runner
+
+    @property
+    def states(self):
+        """With ``stateful=True``: the states the next call starts from (None before the first call)."""
+        runner = self.__dict__.get("_runner")
+        return None if runner is None else runner.states
+
+    def reset_state(self) -> None:
+        runner = self.__dict__.get("_runner")
+        if runner is not None:
+            runner.reset_state()
+
+    reset_states = reset_state
 
     def compute_mask(self, inputs, mask=None):
         if isinstance(mask, (list, tuple)):
