@@ -390,3 +390,24 @@ def test_fused_lstm_stateful_as_keras():
     ours.reset_states()
     theirs.reset_states()
     assert_close(to_np(ours(x)), to_np(theirs(x)), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name,kw", [("GRU", dict(units=3, reset_after=False, return_sequences=True)),
+                                     ("LSTM", dict(units=3, activation="relu", recurrent_activation="tanh")),
+                                     ("SimpleRNN", dict(units=3, activation="sigmoid", go_backwards=True))])
+def test_fused_rnn_layers_fall_back_to_the_cell_loop(name, kw):
+    """What the fused op cannot run (Keras 1's GRU, other activations) runs the layer's cell, as Keras."""
+    run_pair(getattr(L, name)(**kw), getattr(KL, name)(**kw), rand(2, 4, 3))
+
+
+def test_fused_lstm_recurrent_dropout():
+    layer = L.LSTM(4, recurrent_dropout=0.5, return_sequences=True)
+    theirs = KL.LSTM(4, recurrent_dropout=0.5, return_sequences=True)
+    x = rand(2, 5, 3)
+    run_pair(layer, theirs, x)  # inference: no dropout, the fused op
+    y = layer(fastnn.tensor(x), training=True)
+    assert not np.allclose(to_np(y), to_np(layer(x)))
+    y.sum().backward()
+    assert all(w.grad is not None for w in layer.weights)
+    with pytest.raises(ValueError, match="recurrent_dropout"):
+        L.GRU(2, recurrent_dropout=1.5)
