@@ -9,3 +9,7 @@ from .layers import Input
 from .models import Model, Sequential, load_model
 from . import constraints, regularizers
 from .losses import Loss  # noqa: E402,F401 - keras.Loss
+from . import random
+from .initializers import Initializer
+from .optimizers import Optimizer
+from .metrics import Metric  # noqa: E402,F401 - keras.Metric

@@ -13,7 +13,8 @@ import numbers
 _NAMESPACES = {"keras.layers": "layers", "keras.initializers": "initializers", "keras.regularizers": "regularizers",
                "keras.constraints": "constraints", "keras.optimizers": "optimizers", "keras.losses": "losses",
                "keras.metrics": "metrics", "keras.activations": "activations", "keras.models": "models",
-               "keras": "models", "keras.src.models.functional": "models"}
+               "keras": "models", "keras.src.models.functional": "models",
+               "keras.optimizers.schedules": "optimizers.schedules", "keras.random": "random"}
 
 
 class NotSerializable(TypeError):

@@ -49,8 +49,8 @@ def _jsonable(value, where: str):
 def _restore(value):
     from . import config_lib
 
-    if config_lib.is_serialized_object(value):
-        return config_lib.deserialize_object(value)
+    if config_lib.is_serialized_object(value):  # its config's tuples are still in their saved form
+        return config_lib.deserialize_object({**value, "config": _restore(value["config"])})
     if isinstance(value, dict):
         if set(value) == {"__tuple__"}:
             return tuple(_restore(v) for v in value["__tuple__"])
@@ -234,7 +234,7 @@ def load_model(filepath, custom_objects=None, compile: bool = True):  # noqa: A0
         conf = _restore(oc["config"])
         conf.pop("name", None)
         args = {k: _restore(v) for k, v in cc.items() if k != "optimizer"}  # serialized losses become objects
-        model.compile(optimizer=opt_cls(**conf), **args)
+        model.compile(optimizer=opt_cls.from_config(conf), **args)
     return model
 
 

@@ -16,10 +16,10 @@ from ..autograd.grad_mode import no_grad
 from ..backend import backend_of
 from .._tensor import Tensor
 from . import callbacks as cbks
-from . import constraints as constraints_mod
 from . import metrics as metrics_mod
 from . import optimizers as optimizers_mod
 from .compile_utils import CompileLoss, CompileMetrics
+from .metrics_base import detach_keeping_mask
 from .progbar import Progbar
 from .training_data import ArrayData, batch_len, make_data, unpack_x_y_sample_weight
 
@@ -154,7 +154,8 @@ class TrainingMixin:
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None) -> dict:
         if self._compile_metrics is not None:
-            y_pred_list = [p.detach() for p in (y_pred if isinstance(y_pred, (list, tuple)) else [y_pred])]
+            y_pred_list = [detach_keeping_mask(p) for p in (y_pred if isinstance(y_pred, (list, tuple))
+                                                            else [y_pred])]
             self._build_compiled(y_pred_list)
             with no_grad():
                 self._compile_metrics.update_state(_flat_y(y, self.output_names(len(y_pred_list))), y_pred_list,
@@ -167,9 +168,8 @@ class TrainingMixin:
         loss = self._compute_loss(x, y, y_pred, sample_weight, training=True)
         self._loss_tracker.update_state(loss.detach(), sample_weight=batch_len(data))
         self.optimizer.zero_grad()
-        loss.backward()
+        self.optimizer.scale_loss(loss).backward()  # LossScaleOptimizer / loss_scale_factor scale it; apply unscales
         self.optimizer.apply_gradients()
-        constraints_mod.apply_constraints(self.optimizer._params if self.optimizer._inner is not None else [])
         value = float(loss.item())
         if not math.isfinite(value):
             import warnings
@@ -294,6 +294,8 @@ class TrainingMixin:
             cb.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
+        if isinstance(self.optimizer, optimizers_mod.Optimizer) and epochs > 0:
+            self.optimizer.finalize_variable_values(self.trainable_weights)  # use_ema: the averages, as Keras
         cb.on_train_end(logs)
         return history
 

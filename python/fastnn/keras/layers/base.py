@@ -7,6 +7,7 @@ import functools
 import inspect
 import itertools
 import re
+import weakref
 from collections import defaultdict
 
 import numpy as np
@@ -23,6 +24,15 @@ _name_counts: defaultdict = defaultdict(int)
 _call_depth = 0  # nesting of eager layer calls: the outermost clears the add_loss values of the last one
 _call_training = None  # the training value of the enclosing call, which nested calls inherit
 _creation_order = itertools.count()  # model.summary lists layers of equal depth in creation order
+
+
+_WEIGHT_PATHS: dict = {}  # id(weight) -> (weakref, "layer_name/weight_name"): Keras' Variable.path
+
+
+def weight_path(weight) -> str | None:
+    """Keras' ``variable.path`` (``"layer_name/weight_name"``) of a weight made by ``add_weight``, else None."""
+    entry = _WEIGHT_PATHS.get(id(weight))
+    return entry[1] if entry is not None and entry[0]() is weight else None
 
 
 def unique_name(base: str) -> str:
@@ -254,7 +264,9 @@ class Layer(Module):
 
         p = Parameter(creation.empty(*shape, dtype=dt) if shape else creation.empty((), dtype=dt),
                       requires_grad=trainable and dt.is_floating_point)
-        initializers.get(initializer)(p)
+        initializers.initialize(p, initializer)
+        key = id(p)
+        _WEIGHT_PATHS[key] = (weakref.ref(p, lambda _, k=key: _WEIGHT_PATHS.pop(k, None)), f"{self.name}/{name}")
         if trainable:
             self.register_parameter(name, p)
         else:
