@@ -96,21 +96,28 @@ def serialize_cell(cell) -> dict:
 
 
 def _saved_cell(value):
-    """A cell given in Keras' serialized form (as ``_record_cells`` stores it) -> a fresh cell."""
-    from .. import config_lib
+    """A cell given as a recorded layer config (as ``_record_cells`` stores it, model.save's form) or in
+    Keras' serialized form -> a fresh cell."""
+    from .. import config_lib, saving
 
+    if isinstance(value, dict) and "class_name" in value and "args" in value and "kwargs" in value:
+        return saving._make_layer(value, saving._layer_classes(None))
     return config_lib.deserialize_object(value) if config_lib.is_serialized_object(value) else value
 
 
 def _record_cells(layer, name: str, cells) -> None:
-    """Rewrites the recorded constructor argument ``name`` as the cells' serialized configs, so a copy made
-    from the constructor arguments (Bidirectional's backward layer, model.save) gets cells of its own, as
-    Keras' serialize/deserialize round trip does, instead of sharing these cell objects."""
+    """Rewrites the recorded constructor argument ``name`` as the cells' recorded configs (model.save's
+    layer_config, as Bidirectional stores its layer), so a copy made from the constructor arguments
+    (Bidirectional's backward layer, load_model) gets cells of its own, as Keras' serialize/deserialize
+    round trip does, instead of sharing these cell objects."""
+    from .. import saving
+
     cls, args, kw = layer.__dict__.get("_init_args", (None, (), {}))
     if cls is None or name not in inspect.signature(cls.__init__).parameters:
         return  # made by a subclass with its own arguments (ConvLSTM2D): nothing to rewrite
     try:
-        saved = [serialize_cell(c) for c in cells] if isinstance(cells, (list, tuple)) else serialize_cell(cells)
+        many = isinstance(cells, (list, tuple))
+        saved = [saving.layer_config(c) for c in cells] if many else saving.layer_config(cells)
     except (TypeError, ValueError, NotImplementedError, AttributeError):
         return  # a cell without a usable config stays an object (a copy then shares it)
     if name in kw or not args:
