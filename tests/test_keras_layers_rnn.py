@@ -69,12 +69,7 @@ def test_simple_rnn_relu_and_unsupported():
     x = rand(2, 5, 3)
     check_layer(L.SimpleRNN(4, activation="relu", return_sequences=True),
                 KL.SimpleRNN(4, activation="relu", return_sequences=True), x)
-    with pytest.raises(NotImplementedError, match="reset_after"):
-        L.GRU(4, reset_after=False)
-    with pytest.raises(NotImplementedError, match="recurrent_dropout"):
-        L.LSTM(4, recurrent_dropout=0.2)
-    with pytest.raises(NotImplementedError, match="tanh"):
-        L.LSTM(4, activation="relu")
+    # reset_after=False, recurrent_dropout and other activations run the cell loop: test_keras_layers_cells.py
     with pytest.raises(ValueError, match="batch, time, features"):
         L.LSTM(4)(rand(2, 3))
 

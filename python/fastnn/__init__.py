@@ -70,6 +70,7 @@ from .ops.norms import dist, renorm
 from .ops.special_math import mvlgamma, polygamma
 from . import special
 from .ops import conv1d, conv_transpose1d, conv_transpose2d
+from .ops import conv3d, conv_transpose3d
 from .ops import group_norm, rms_norm  # torch.instance_norm has another (all-positional) signature: F only
 from .ops import adaptive_avg_pool1d, avg_pool1d, max_pool1d
 from .ops import bilinear, pixel_shuffle, pixel_unshuffle

@@ -97,3 +97,4 @@ from ..ops.similarity import cosine_similarity, normalize, one_hot, pairwise_dis
 from ..ops.embedding_bag import embedding_bag  # noqa: E402,F401
 from ..ops.dropout_variants import alpha_dropout, dropout1d, dropout3d, feature_alpha_dropout  # noqa: E402,F401
 from ..ops.ctc import ctc_loss  # noqa: E402,F401
+from ..ops.conv3d import conv3d, conv_transpose3d  # noqa: E402,F401

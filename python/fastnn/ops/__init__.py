@@ -80,3 +80,4 @@ from . import matmul_family, einsum as _einsum_module  # noqa: F401
 from .matmul_family import (addbmm, addmm, addmv, addr, baddbmm, cdist, chain_matmul, cross, dot, ger, inner, kron,
                             mv, outer, tensordot, vdot)
 from .einsum import einsum
+from .conv3d import conv3d, conv_transpose3d

@@ -47,5 +47,14 @@ from .attention_additive import AdditiveAttention
 from .embedding_reversible import ReversibleEmbedding
 from .input_spec import InputSpec
 from .attention_grouped import GroupedQueryAttention, GroupQueryAttention
+from .conv_extra import (Conv1DTranspose, Conv3D, Conv3DTranspose, Convolution1DTranspose, Convolution3D,
+                         Convolution3DTranspose, DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D, SeparableConv2D,
+                         SeparableConvolution1D, SeparableConvolution2D)
+from .pooling_extra import (AdaptiveAveragePooling1D, AdaptiveAveragePooling2D, AdaptiveAveragePooling3D,
+                            AdaptiveMaxPooling1D, AdaptiveMaxPooling2D, AdaptiveMaxPooling3D, AveragePooling1D,
+                            AveragePooling3D, AvgPool1D, AvgPool3D, GlobalAveragePooling3D, GlobalAvgPool3D,
+                            GlobalMaxPool3D, GlobalMaxPooling3D, MaxPool1D, MaxPool3D, MaxPooling1D, MaxPooling3D)
+from .rnn_cells import RNN, GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
+from .conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 
 Convolution2D = Conv2D  # Keras' alias

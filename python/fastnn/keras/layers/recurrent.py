@@ -11,7 +11,9 @@ Keras' GRU with reset_after=True applies r after the recurrent matmul, exactly t
 
 Input (batch, time, features); ``go_backwards`` flips the time axis first and, as Keras, leaves the
 returned sequence in processing order. ``dropout`` on the inputs uses one mask per sequence shared by all
-steps (Keras' rule); ``recurrent_dropout``, ``stateful`` and masks are not supported (clear errors)."""
+steps (Keras' rule). With a mask, ``stateful=True``, ``recurrent_dropout`` in training, activations other than
+the fused cells' or GRU(reset_after=False), the layer runs its cell step by step instead (layers/rnn_cells.py,
+same weights): masked steps keep the states."""
 from __future__ import annotations
 
 import numpy as np
@@ -49,11 +51,8 @@ class _RNN(Layer):
                              f"{units}.")
         if not 0 <= dropout < 1:
             raise ValueError(f"{cls}: dropout must be in [0, 1), got {dropout}")
-        if recurrent_dropout:
-            raise NotImplementedError(f"{cls}: recurrent_dropout > 0 is not supported by fastnn.keras (the fused "
-                                      "recurrence has no per-step mask); use dropout= on the inputs instead")
-        if stateful:
-            raise NotImplementedError(f"{cls}: stateful=True is not supported by fastnn.keras yet")
+        if not 0 <= recurrent_dropout < 1:
+            raise ValueError(f"{cls}: recurrent_dropout must be in [0, 1), got {recurrent_dropout}")
         self.units = units
         self.activation = activations.get(activation)
         self.recurrent_activation = activations.get(recurrent_activation)
@@ -66,9 +65,9 @@ class _RNN(Layer):
         self._check_activations()
 
     def _check_activations(self) -> None:
+        """The fused op's cell is tanh / sigmoid; other activations run the cell loop."""
         if not (_is(self.activation, "tanh") and _is(self.recurrent_activation, "sigmoid")):
-            raise NotImplementedError(f"{type(self).__name__}: fastnn.keras runs activation='tanh' with "
-                                      "recurrent_activation='sigmoid' only (the fused recurrence's cell)")
+            self.__dict__["_fused"] = False
 
     def build(self, input_shape) -> None:
         if isinstance(input_shape, list):  # [inputs, *initial states], packed by __call__
@@ -120,8 +119,13 @@ class _RNN(Layer):
             inputs, initial_state = inputs[0], list(inputs[1:])
             if not hasattr(inputs, "_data"):
                 inputs = creation.tensor(np.asarray(inputs))
-        if mask is not None:
-            raise NotImplementedError(f"{type(self).__name__}: masks are not supported by fastnn.keras")
+        if isinstance(mask, (list, tuple)):  # the masks of [inputs, *initial states]: the inputs' one
+            mask = mask[0]
+        if mask is not None or self.stateful or not self.__dict__.get("_fused", True) or (
+                training and self.recurrent_dropout > 0):
+            # the fused op has no per-step mask, kept state or state dropout: this layer's cell runs the loop
+            return self._masked_runner().call(inputs, initial_state=initial_state, mask=mask,
+                                              training=bool(training))
         if inputs.ndim != 3:
             raise ValueError(f"{type(self).__name__} {self.name}: expected an input of shape (batch, time, "
                              f"features), got {tuple(inputs.shape)}")
@@ -144,6 +148,46 @@ class _RNN(Layer):
             return out
         return [out, last, y[length]] if self._mode == "LSTM" else [out, last]
 
+    def _masked_runner(self):
+        """A generic RNN (layers/rnn_cells.py) over this layer's cell on the SAME weight tensors, made once: it
+        steps in Python, keeping states and outputs through masked steps as Keras does."""
+        runner = self.__dict__.get("_runner")
+        if runner is None:
+            from .rnn_cells import RNN, GRUCell, LSTMCell, SimpleRNNCell
+
+            cls = {"LSTM": LSTMCell, "GRU": GRUCell}.get(self._mode, SimpleRNNCell)
+            kw = {} if cls is SimpleRNNCell else {"recurrent_activation": self.recurrent_activation}
+            if cls is GRUCell:
+                kw["reset_after"] = self.reset_after
+            cell = cls(self.units, activation=self.activation, use_bias=self.use_bias, dropout=self.dropout,
+                       recurrent_dropout=self.recurrent_dropout, name=f"{self.name}_cell", **kw)
+            cell.kernel, cell.recurrent_kernel, cell.bias = self.kernel, self.recurrent_kernel, self.bias
+            cell.built = True
+            runner = RNN(cell, return_sequences=self.return_sequences, return_state=self.return_state,
+                         go_backwards=self.go_backwards, stateful=self.stateful, name=f"{self.name}_masked")
+            runner.built = True
+            self.__dict__["_runner"] = runner
+        return runner
+
+    @property
+    def states(self):
+        """With ``stateful=True``: the states the next call starts from (None before the first call)."""
+        runner = self.__dict__.get("_runner")
+        return None if runner is None else runner.states
+
+    def reset_state(self) -> None:
+        runner = self.__dict__.get("_runner")
+        if runner is not None:
+            runner.reset_state()
+
+    reset_states = reset_state
+
+    def compute_mask(self, inputs, mask=None):
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
+        out = mask if self.return_sequences else None
+        return [out] + [None] * (2 if self._mode == "LSTM" else 1) if self.return_state else out
+
     def get_config(self) -> dict:
         return {**super().get_config(), "units": self.units, "activation": activations.name_of(self.activation),
                 "use_bias": self.use_bias, "dropout": self.dropout, "return_sequences": self.return_sequences,
@@ -161,8 +205,8 @@ class SimpleRNN(_RNN):
             self._mode = "RNN_TANH"
         elif _is(self.activation, "relu"):
             self._mode = "RNN_RELU"
-        else:
-            raise NotImplementedError("SimpleRNN: fastnn.keras supports activation='tanh' or 'relu' only")
+        else:  # the fused op has tanh and relu cells: others run the cell loop
+            self.__dict__["_fused"] = False
 
 
 class LSTM(_RNN):
@@ -189,14 +233,13 @@ class GRU(_RNN):
     _mode = "GRU"
 
     def __init__(self, units: int, reset_after: bool = True, **kwargs) -> None:
-        if not reset_after:
-            raise NotImplementedError("GRU: reset_after=False (Keras 1 / TF1 variant) is not supported by "
-                                      "fastnn.keras; use the default reset_after=True")
-        self.reset_after = True
+        self.reset_after = bool(reset_after)
         super().__init__(units, **kwargs)
+        if not self.reset_after:  # Keras 1's variant (r before the recurrent matmul): the cell loop runs it
+            self.__dict__["_fused"] = False
 
     def _bias_shape(self) -> tuple:
-        return (2, 3 * self.units)
+        return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
 
     def _torch_weights(self):
         u = self.units
