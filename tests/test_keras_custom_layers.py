@@ -66,8 +66,8 @@ def test_add_weight_keyword_form_defaults_and_legacy_order():
     assert i.dtype == fastnn.int64 and i.numpy().tolist() == [0, 0]
     legacy = layer.add_weight("kernel", (3,), "ones")  # Keras 2's order still works
     assert legacy.detach().numpy().tolist() == [1.0, 1.0, 1.0]
-    with pytest.raises(NotImplementedError, match="regularizer"):
-        layer.add_weight(shape=(1,), regularizer="l2")
+    r = layer.add_weight(shape=(2,), initializer="ones", regularizer="l2")  # Keras' l2 default: 0.01 * sum(w^2)
+    assert r.requires_grad and [round(float(v.item()), 6) for v in layer.losses] == [0.02]
 
 
 @pytest.mark.parametrize("x,n", [([0, 2, 1], None), (np.array([[1], [2], [0]]), 4), (np.array([[0, 1], [2, 2]]), 3),

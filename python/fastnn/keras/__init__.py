@@ -7,3 +7,4 @@ from . import activations, callbacks, initializers, layers, losses, metrics, mod
 from . import ops
 from .layers import Input
 from .models import Model, Sequential, load_model
+from . import constraints, regularizers

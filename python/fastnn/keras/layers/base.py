@@ -19,6 +19,7 @@ from ...nn.parameter import Parameter
 from ..._tensor import Tensor
 
 _name_counts: defaultdict = defaultdict(int)
+_call_depth = 0  # nesting of eager layer calls: the outermost clears the add_loss values of the last one
 _creation_order = itertools.count()  # model.summary lists layers of equal depth in creation order
 
 
@@ -109,7 +110,9 @@ class Layer(Module):
         cls.__init__ = recording_init
 
     def __init__(self, name: str | None = None, trainable: bool = True, input_shape=None, input_dim=None,
-                 dtype=None, **kwargs) -> None:
+                 dtype=None, activity_regularizer=None, **kwargs) -> None:
+        from .. import regularizers
+
         super().__init__()
         # Keras calls a layer in inference mode unless told otherwise (``training=True``, or fit's train mode)
         self.training = False
@@ -125,6 +128,9 @@ class Layer(Module):
         self._input_shape_arg = tuple(input_shape) if input_shape is not None else None
         self._weight_order: list[str] = []
         self.output_shape = None
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self.__dict__["_added_losses"] = []  # add_loss values of the latest outermost call
+        self.__dict__["_weight_regularizers"] = {}  # weight name -> regularizer
 
     # ---- weights ----------------------------------------------------------------------------------------
     def add_weight(self, *args, shape=None, initializer=None, dtype=None, trainable: bool = True,
@@ -142,9 +148,6 @@ class Layer(Module):
         initializer = legacy.get("initializer", initializer)
         dtype = legacy.get("dtype", dtype)
         trainable = legacy.get("trainable", trainable)
-        if regularizer is not None or constraint is not None:
-            raise NotImplementedError(f"{type(self).__name__}.add_weight: regularizer= and constraint= are not "
-                                      "supported yet")
         if aggregation not in ("none", "mean", "sum", "only_first_replica"):
             raise ValueError(f"Invalid value for argument `aggregation`: {aggregation!r}")
         dt = dtypes.to_dtype(dtype) if dtype is not None else dtypes.float32
@@ -153,8 +156,34 @@ class Layer(Module):
         if name is None:
             name = f"variable_{len(self._weight_order)}" if self._weight_order else "variable"
         shape = () if shape is None else tuple(shape)
+        from .. import constraints, regularizers
+
+        preset = self.__dict__.get("_weight_presets", {}).get(name, (None, None))
+        regularizer = preset[0] if regularizer is None else regularizer
+        constraint = preset[1] if constraint is None else constraint
         p = self._new_weight(name, shape, initializer, trainable, dt)
+        if regularizer is not None:
+            self._weight_regularizers[name] = regularizers.get(regularizer)
+        constraints.attach(p, constraints.get(constraint))
         return p
+
+    def _preset_weights(self, **presets) -> None:
+        """Regularizer and constraint of each named weight, given to the constructor (``kernel_regularizer=``,
+        ``bias_constraint=``) and used when ``build`` adds the weight: ``kernel=(regularizer, constraint)``."""
+        from .. import constraints, regularizers
+
+        self.__dict__["_weight_presets"] = {name: (regularizers.get(r), constraints.get(c))
+                                            for name, (r, c) in presets.items()}
+
+    def _preset_config(self) -> dict:
+        """The presets as Keras' get_config keys (``kernel_regularizer``, ``kernel_constraint``, ...)."""
+        from .. import constraints, regularizers
+
+        config = {}
+        for name, (r, c) in self.__dict__.get("_weight_presets", {}).items():
+            config[f"{name}_regularizer"] = regularizers.serialize(r)
+            config[f"{name}_constraint"] = constraints.serialize(c)
+        return config
 
     def _new_weight(self, name: str, shape, initializer, trainable: bool, dt) -> Parameter:
         from .. import initializers
@@ -200,6 +229,44 @@ class Layer(Module):
                 raise ValueError(f"Layer {self.name} weight shape {tuple(w.shape)} is not compatible with provided "
                                  f"weight shape {arr.shape}")
             w._write(..., backend_of(w._data).from_host(arr))  # cast to the weight's dtype as it is written
+
+    # ---- losses -----------------------------------------------------------------------------------------
+    def add_loss(self, loss) -> None:
+        """A scalar added to the training loss, from ``call`` (Keras' eager ``add_loss``); the losses of
+        one outermost call replace those of the previous one."""
+        for x in (loss if isinstance(loss, (list, tuple)) else [loss]):
+            if not isinstance(x, Tensor):
+                raise ValueError("`add_loss()` can only be called from inside `build()` or `call()`, on a tensor "
+                                 f"input. Received invalid value: {x}")
+            self._added_losses.append(x)
+
+    @property
+    def losses(self) -> list[Tensor]:
+        """add_loss values of this layer and its sublayers, then the weight regularization penalties."""
+        found = list(self.__dict__.get("_added_losses", []))
+        for layer in self._all_sublayers():
+            found.extend(layer.__dict__.get("_added_losses", []))
+        for layer in [self] + self._all_sublayers():
+            regs = layer.__dict__.get("_weight_regularizers", {})
+            for name, reg in regs.items():
+                w = getattr(layer, name)
+                if w.requires_grad:  # Keras penalises trainable weights only
+                    found.append(reg(w))
+        return found
+
+    def _all_sublayers(self) -> list["Layer"]:
+        out, stack = [], list(self._sublayers())
+        while stack:
+            layer = stack.pop(0)
+            if layer not in out:
+                out.append(layer)
+                stack.extend(layer._sublayers())
+        return out
+
+    def _clear_losses(self) -> None:
+        for layer in [self] + self._all_sublayers():
+            if "_added_losses" in layer.__dict__:
+                layer.__dict__["_added_losses"] = []
 
     def count_params(self) -> int:
         return int(sum(w.numel() for w in self.weights))
@@ -249,7 +316,22 @@ class Layer(Module):
             return self._call_symbolic(inputs, **kwargs)
         if isinstance(inputs, np.ndarray):
             inputs = creation.tensor(inputs)
-        return super().__call__(inputs, *args, **kwargs)
+        global _call_depth
+        if _call_depth == 0:  # an outermost call starts a fresh set of add_loss values, as in Keras
+            self._clear_losses()
+        _call_depth += 1
+        try:
+            outputs = super().__call__(inputs, *args, **kwargs)
+        finally:
+            _call_depth -= 1
+        reg = self.__dict__.get("activity_regularizer")
+        if reg is not None:
+            for out in (outputs if isinstance(outputs, (list, tuple)) else [outputs]):
+                if isinstance(out, Tensor):
+                    penalty = reg(out)
+                    # Keras 3 divides by the batch size so the strength does not depend on it
+                    self.add_loss(penalty / out.shape[0] if out.ndim > 0 and out.shape[0] else penalty)
+        return outputs
 
     def _call_symbolic(self, inputs, **kwargs):
         self._maybe_build(inputs)
@@ -278,7 +360,12 @@ class Layer(Module):
         return f"name={self.name}"
 
     def get_config(self) -> dict:
-        return {"name": self.name, "trainable": self.trainable}
+        config = {"name": self.name, "trainable": self.trainable, **self._preset_config()}
+        if self.__dict__.get("activity_regularizer") is not None:
+            from .. import regularizers
+
+            config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
+        return config
 
 
 class InputLayer(Layer):

@@ -124,12 +124,8 @@ class Conv2D(Layer):
                  kernel_initializer="glorot_uniform", bias_initializer="zeros", kernel_regularizer=None,
                  bias_regularizer=None, activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
                  **kwargs) -> None:
-        super().__init__(**kwargs)
-        for name, value in (("kernel_regularizer", kernel_regularizer), ("bias_regularizer", bias_regularizer),
-                            ("activity_regularizer", activity_regularizer), ("kernel_constraint", kernel_constraint),
-                            ("bias_constraint", bias_constraint)):
-            if value is not None:
-                raise NotImplementedError(f"Conv2D: `{name}` is not supported by fastnn.keras yet")
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        self._preset_weights(kernel=(kernel_regularizer, kernel_constraint), bias=(bias_regularizer, bias_constraint))
         if not isinstance(filters, int) or filters <= 0:
             raise ValueError(f"Invalid value for argument `filters`. Expected a strictly positive value. Received "
                              f"filters={filters}.")

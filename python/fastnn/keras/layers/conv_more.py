@@ -13,12 +13,6 @@ from .conv import (as_float, build_grouped_kernel, check_input_rank, check_strid
                    normalize_data_format, normalize_padding, normalize_tuple, pad_hw, same_padding, to_channels_first)
 
 
-def _refuse(cls: str, **unsupported) -> None:
-    for name, value in unsupported.items():
-        if value is not None:
-            raise NotImplementedError(f"{cls}: `{name}` is not supported by fastnn.keras yet")
-
-
 def _check_filters(filters) -> None:
     if not isinstance(filters, int) or filters <= 0:
         raise ValueError(f"Invalid value for argument `filters`. Expected a strictly positive value. Received "
@@ -33,10 +27,8 @@ class Conv1D(Layer):
                  groups: int = 1, activation=None, use_bias: bool = True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs) -> None:
-        super().__init__(**kwargs)
-        _refuse("Conv1D", kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
-                activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
-                bias_constraint=bias_constraint)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        self._preset_weights(kernel=(kernel_regularizer, kernel_constraint), bias=(bias_regularizer, bias_constraint))
         _check_filters(filters)
         self.filters = filters
         self.kernel_size = normalize_tuple(kernel_size, 1, "kernel_size")
@@ -104,10 +96,8 @@ class Conv2DTranspose(Layer):
                  kernel_initializer="glorot_uniform", bias_initializer="zeros", kernel_regularizer=None,
                  bias_regularizer=None, activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
                  **kwargs) -> None:
-        super().__init__(**kwargs)
-        _refuse("Conv2DTranspose", kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
-                activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
-                bias_constraint=bias_constraint)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        self._preset_weights(kernel=(kernel_regularizer, kernel_constraint), bias=(bias_regularizer, bias_constraint))
         _check_filters(filters)
         self.filters = filters
         self.kernel_size = normalize_tuple(kernel_size, 2, "kernel_size")

@@ -14,9 +14,9 @@ class Embedding(Layer):
                  lora_rank=None, **kwargs) -> None:
         kwargs.pop("input_length", None)  # Keras 2's argument; Keras 3 ignores it too (shapes come from data)
         super().__init__(**kwargs)
-        if embeddings_regularizer is not None or embeddings_constraint is not None or lora_rank is not None:
-            raise NotImplementedError("Embedding: regularizers, constraints and LoRA are not supported by "
-                                      "fastnn.keras yet")
+        if lora_rank is not None:
+            raise NotImplementedError("Embedding: LoRA (lora_rank=) is not supported by fastnn.keras yet")
+        self._preset_weights(embeddings=(embeddings_regularizer, embeddings_constraint))
         for name, value in (("input_dim", input_dim), ("output_dim", output_dim)):
             if not isinstance(value, int) or value <= 0:
                 raise ValueError(f"Invalid value for argument `{name}`: it must be a positive integer, received "

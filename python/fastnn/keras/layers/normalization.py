@@ -32,10 +32,7 @@ class BatchNormalization(Layer):
                  gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, synchronized: bool = False,
                  **kwargs) -> None:
         super().__init__(**kwargs)
-        for name, value in (("beta_regularizer", beta_regularizer), ("gamma_regularizer", gamma_regularizer),
-                            ("beta_constraint", beta_constraint), ("gamma_constraint", gamma_constraint)):
-            if value is not None:
-                raise NotImplementedError(f"BatchNormalization: `{name}` is not supported by fastnn.keras yet")
+        self._preset_weights(gamma=(gamma_regularizer, gamma_constraint), beta=(beta_regularizer, beta_constraint))
         if not isinstance(axis, int):
             raise NotImplementedError("BatchNormalization: only a single int `axis` is supported")
         self.axis = axis
@@ -106,10 +103,7 @@ class LayerNormalization(Layer):
         super().__init__(**kwargs)
         if rms_scaling:
             raise NotImplementedError("LayerNormalization: rms_scaling=True is not supported by fastnn.keras yet")
-        for name, value in (("beta_regularizer", beta_regularizer), ("gamma_regularizer", gamma_regularizer),
-                            ("beta_constraint", beta_constraint), ("gamma_constraint", gamma_constraint)):
-            if value is not None:
-                raise NotImplementedError(f"LayerNormalization: `{name}` is not supported by fastnn.keras yet")
+        self._preset_weights(gamma=(gamma_regularizer, gamma_constraint), beta=(beta_regularizer, beta_constraint))
         self.axis = axis
         self.epsilon = float(epsilon)
         self.center, self.scale = center, scale

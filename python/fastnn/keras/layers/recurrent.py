@@ -39,14 +39,11 @@ class _RNN(Layer):
                  dropout: float = 0.0, recurrent_dropout: float = 0.0, seed=None, return_sequences: bool = False,
                  return_state: bool = False, go_backwards: bool = False, stateful: bool = False,
                  unroll: bool = False, use_cudnn="auto", **kwargs) -> None:
-        super().__init__(**kwargs)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         cls = type(self).__name__
-        for name, value in (("kernel_regularizer", kernel_regularizer),
-                            ("recurrent_regularizer", recurrent_regularizer), ("bias_regularizer", bias_regularizer),
-                            ("activity_regularizer", activity_regularizer), ("kernel_constraint", kernel_constraint),
-                            ("recurrent_constraint", recurrent_constraint), ("bias_constraint", bias_constraint)):
-            if value is not None:
-                raise NotImplementedError(f"{cls}: `{name}` is not supported by fastnn.keras yet")
+        self._preset_weights(kernel=(kernel_regularizer, kernel_constraint),
+                             recurrent_kernel=(recurrent_regularizer, recurrent_constraint),
+                             bias=(bias_regularizer, bias_constraint))
         if not isinstance(units, int) or units <= 0:
             raise ValueError(f"Received an invalid value for argument `units`, expected a positive integer, got "
                              f"{units}.")
