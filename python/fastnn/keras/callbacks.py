@@ -1,5 +1,6 @@
 """Keras callbacks: History, ProgbarLogger, EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, CSVLogger,
-LearningRateScheduler, LambdaCallback."""
+LearningRateScheduler, LambdaCallback; TerminateOnNaN, BackupAndRestore, SwapEMAWeights, TensorBoard and
+RemoteMonitor are in callbacks_extra.py."""
 from __future__ import annotations
 
 import csv
@@ -9,7 +10,7 @@ import os
 
 import numpy as np
 
-from .progbar import Progbar
+from .progbar import Progbar, print_msg
 
 
 class Callback:
@@ -27,8 +28,15 @@ class Callback:
     def on_train_end(self, logs=None): ...
     def on_epoch_begin(self, epoch, logs=None): ...
     def on_epoch_end(self, epoch, logs=None): ...
-    def on_train_batch_begin(self, batch, logs=None): ...
-    def on_train_batch_end(self, batch, logs=None): ...
+    def on_batch_begin(self, batch, logs=None): ...
+    def on_batch_end(self, batch, logs=None): ...
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.on_batch_begin(batch, logs=logs)  # Keras' older per-batch hooks run for training batches
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.on_batch_end(batch, logs=logs)
+
     def on_test_begin(self, logs=None): ...
     def on_test_end(self, logs=None): ...
     def on_test_batch_begin(self, batch, logs=None): ...
@@ -39,22 +47,47 @@ class Callback:
     def on_predict_batch_end(self, batch, logs=None): ...
 
 
-class CallbackList:
-    def __init__(self, callbacks, model, params: dict) -> None:
-        self.callbacks = list(callbacks)
+class CallbackList(Callback):
+    """Calls each hook on every callback in order. ``add_history`` / ``add_progbar`` append a History and a
+    ProgbarLogger when none is given, as Keras'; ``params`` (epochs, steps, verbose) go to every callback."""
+
+    def __init__(self, callbacks=None, add_history: bool = False, add_progbar: bool = False, model=None,
+                 **params) -> None:
+        super().__init__()
+        self.callbacks = list(callbacks) if callbacks else []
+        if add_history and not any(isinstance(cb, History) for cb in self.callbacks):
+            self.callbacks.append(History())
+        if add_progbar and not any(isinstance(cb, ProgbarLogger) for cb in self.callbacks):
+            self.callbacks.append(ProgbarLogger())
+        if model is not None:
+            self.set_model(model)
+        self.set_params(params)
+
+    def append(self, callback) -> None:
+        self.callbacks.append(callback)
+
+    def set_model(self, model) -> None:
+        super().set_model(model)
         for cb in self.callbacks:
             cb.set_model(model)
+
+    def set_params(self, params) -> None:
+        super().set_params(params)
+        for cb in self.callbacks:
             cb.set_params(params)
 
-    def __getattr__(self, name: str):
-        if not name.startswith("on_"):
-            raise AttributeError(name)
+    def __getattribute__(self, name: str):
+        if name.startswith("on_"):
+            indexed = "epoch" in name or "batch" in name  # on_epoch_end(epoch, logs), on_train_end(logs)
 
-        def call(*args):
-            for cb in self.callbacks:
-                getattr(cb, name)(*args)
+            def call(*args, logs=None):
+                if len(args) > indexed:
+                    args, logs = args[:indexed], args[indexed]
+                for cb in object.__getattribute__(self, "callbacks"):
+                    getattr(cb, name)(*args, logs)  # logs passed positionally, as Keras' CallbackList does
 
-        return call
+            return call
+        return object.__getattribute__(self, name)
 
 
 class History(Callback):
@@ -69,23 +102,43 @@ class History(Callback):
 
 
 class ProgbarLogger(Callback):
-    """Prints ``Epoch i/N`` and the progress bar for fit (verbose 1 or 2)."""
+    """Prints ``Epoch i/N`` and the progress bar for fit (verbose 1 or 2, from fit's params), as Keras'."""
 
-    def __init__(self, verbose: int = 1) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.verbose = verbose
         self.bar = None
+        self.verbose = 1
+        self.epochs = 1
+        self.target = None
+        self.seen = 0
+
+    def set_params(self, params: dict) -> None:
+        super().set_params(params)
+        verbose = params.get("verbose", 1)
+        self.verbose = 1 if verbose == "auto" else verbose
+        self.epochs = params.get("epochs", 1)
+        self.target = params.get("steps")
 
     def on_epoch_begin(self, epoch, logs=None):
         if self.verbose:
-            print(f"Epoch {epoch + 1}/{self.params['epochs']}", flush=True)
-        self.bar = Progbar(self.params.get("steps"), self.verbose)
+            print_msg(f"Epoch {epoch + 1}/{self.epochs}")
+        self.seen = 0
+        self.bar = Progbar(self.target, verbose=self.verbose)
+
+    def _progbar(self) -> Progbar:
+        if self.bar is None:
+            self.bar = Progbar(self.target, verbose=self.verbose)
+        return self.bar
 
     def on_train_batch_end(self, batch, logs=None):
-        self.bar.update(batch + 1, logs)
+        self.seen = batch + 1
+        self._progbar().update(self.seen, dict(logs or {}), finalize=False)
 
     def on_epoch_end(self, epoch, logs=None):
-        self.bar.update(self.params.get("steps") or 0, logs, finalize=True)
+        self._progbar()
+        if self.target is None:
+            self.bar.target = self.seen
+        self.bar.update(self.bar.target or self.seen, dict(logs or {}), finalize=True)
 
 
 def _mode_op(mode: str, monitor: str):
@@ -270,9 +323,20 @@ class CSVLogger(Callback):
 
 
 class LambdaCallback(Callback):
-    def __init__(self, **hooks) -> None:
+    """Callback hooks given as functions: the six named arguments, and any other attribute (``on_test_end=``,
+    ``on_predict_begin=``, ...) set from ``**kwargs``, as Keras'."""
+
+    def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None, on_train_end=None,
+                 on_train_batch_begin=None, on_train_batch_end=None, **kwargs) -> None:
         super().__init__()
+        self.__dict__.update(kwargs)
+        hooks = {"on_epoch_begin": on_epoch_begin, "on_epoch_end": on_epoch_end, "on_train_begin": on_train_begin,
+                 "on_train_end": on_train_end, "on_train_batch_begin": on_train_batch_begin,
+                 "on_train_batch_end": on_train_batch_end}
         for name, fn in hooks.items():
-            if not name.startswith("on_"):
-                raise TypeError(f"LambdaCallback: unknown hook {name}")
-            setattr(self, name, fn)
+            if fn is not None:
+                setattr(self, name, fn)
+
+
+from .callbacks_extra import (BackupAndRestore, RemoteMonitor, SwapEMAWeights, TensorBoard,  # noqa: E402, F401
+                              TerminateOnNaN)

@@ -275,13 +275,15 @@ class TrainingMixin:
         history = cbks.History()
         cb_list = [history] + _as_list(callbacks)
         if verbose:
-            cb_list.insert(1, cbks.ProgbarLogger(verbose))
-        cb = cbks.CallbackList(cb_list, self, {"epochs": epochs, "steps": steps, "verbose": verbose})
+            cb_list.insert(1, cbks.ProgbarLogger())
+        cb = cbks.CallbackList(cb_list, model=self, epochs=epochs, steps=steps, verbose=verbose)
         self.history = history
         self.stop_training = False
         first = next(iter(data.batches(batch_size)))
         self._ensure_ready(first[0])
+        self._initial_epoch = None
         cb.on_train_begin()
+        initial_epoch = self._initial_epoch or initial_epoch  # BackupAndRestore resumes from its backup's epoch
         rng = generator()
         for epoch in range(initial_epoch, epochs):
             self._reset_metrics()
@@ -331,7 +333,7 @@ class TrainingMixin:
         data = _data(x, y, sample_weight, batch_size)
         first = next(iter(data.batches(batch_size)))
         self._ensure_ready(first[0])
-        bar = Progbar(data.steps(batch_size), verbose) if verbose else None
+        bar = Progbar(data.steps(batch_size), verbose=verbose) if verbose else None
         logs = self._evaluate_data(data, batch_size, bar)
         if bar is not None:
             bar.update(data.steps(batch_size) or 0, logs, finalize=True)
@@ -349,7 +351,7 @@ class TrainingMixin:
         self.eval()
         outs = []
         total = data.steps(batch_size)
-        bar = Progbar(total, verbose) if verbose else None
+        bar = Progbar(total, verbose=verbose) if verbose else None
         with no_grad():
             for step, (xb, _, _) in enumerate(data.batches(batch_size)):
                 out = self(xb, training=False)
