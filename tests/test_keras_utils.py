@@ -582,3 +582,33 @@ def test_image_helpers_need_pillow_or_match_keras(tmp_path):
     gray = U.image_dataset_from_directory(tmp_path / "imgs", image_size=(10, 12), color_mode="grayscale",
                                           label_mode=None, shuffle=False, verbose=False, crop_to_aspect_ratio=True)
     assert tuple(gray[0].shape) == (5, 10, 12, 1)
+
+
+# ---- layers.TorchModuleWrapper (the surface survey's decision: it wraps a fastnn.nn.Module) --------------------
+def test_module_wrapper_matches_keras_torch_module_wrapper():
+    import torch
+
+    torch.manual_seed(0)
+    tl = torch.nn.Linear(4, 3)
+    theirs = keras.layers.TorchModuleWrapper(tl)
+    ours = fk.layers.TorchModuleWrapper(fastnn.nn.Linear(4, 3))
+    assert [w.shape for w in ours.get_weights()] == [tuple(w.shape) for w in theirs.get_weights()]
+    ours.set_weights(theirs.get_weights())
+    x = np.random.default_rng(1).standard_normal((5, 4)).astype(np.float32)
+    np.testing.assert_allclose(ours(x).detach().numpy(), keras_helpers.to_np(theirs(x)), rtol=1e-5, atol=1e-6)
+    with pytest.raises(TypeError, match="wraps a fastnn.nn.Module"):
+        fk.layers.TorchModuleWrapper(tl)
+
+    fastnn.manual_seed(0)
+    model = fk.Sequential([fk.Input((4,)), fk.layers.TorchModuleWrapper(fastnn.nn.Linear(4, 1))])
+    model.compile(optimizer=fk.optimizers.SGD(0.1), loss="mse")
+    y = x @ np.array([[1.0], [0.0], [-1.0], [2.0]], np.float32)
+    hist = model.fit(x, y, epochs=5, verbose=0)
+    assert hist.history["loss"][-1] < hist.history["loss"][0] and len(model.trainable_weights) == 2
+
+    config = U.serialize_keras_object(ours)
+    assert config["class_name"] == "TorchModuleWrapper" and config["module"] == "keras.layers"
+    with pytest.raises(ValueError, match="Requested the deserialization of a module object"):
+        U.deserialize_keras_object(config)
+    again = U.deserialize_keras_object(config, safe_mode=False)
+    np.testing.assert_allclose(again(x).detach().numpy(), ours(x).detach().numpy())
