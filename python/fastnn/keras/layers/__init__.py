@@ -20,4 +20,4 @@ from .conv_more import Conv1D, Conv2DTranspose, Convolution1D, Convolution2DTran
 from .bidirectional import Bidirectional
 
 Convolution2D = Conv2D  # Keras' alias
-from .module_wrapper import TorchModuleWrapper
+from .module_wrapper import TorchModuleWrapper  # noqa: E402
