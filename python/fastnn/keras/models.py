@@ -90,13 +90,16 @@ class Model(TrainingMixin, Layer):
             return [values[id(s)] for s in ins] if isinstance(ins, (list, tuple)) else values[id(ins)]
 
         for layer, ins, kwargs in self._nodes:
-            out = layer(lookup(ins), training=training, **kwargs)
+            # a node's own training= (``base(x, training=False)`` in transfer learning) wins over the call's
+            out = layer(lookup(ins), **({"training": training, **kwargs} if kwargs.get("training") is not None
+                                        else {**kwargs, "training": training}))
             produced = self._outputs_of(layer, ins)
             if isinstance(out, (list, tuple)):
                 for t in produced:  # only the outputs something uses are reachable: match them by index
                     values[id(t)] = out[t.index]
             else:
-                values[id(produced[0])] = out
+                for t in produced:  # one call may stand for several equal symbolic calls (a rebuilt Sequential)
+                    values[id(t)] = out
         outs = [values[id(o)] for o in self.outputs]
         return outs if self._multi_out else outs[0]
 
@@ -111,7 +114,33 @@ class Model(TrainingMixin, Layer):
 
     @property
     def layers(self) -> list[Layer]:
-        return [m for m in self._modules.values() if isinstance(m, Layer)]
+        """Keras' list: a functional model's InputLayers first, then its layers (not its op nodes)."""
+        from .layers.op_layer import OpLayer
+
+        found = [m for m in self._modules.values() if isinstance(m, Layer) and not isinstance(m, OpLayer)]
+        if self._functional:
+            found = [t.input_layer for t in self.inputs if t.input_layer is not None] + found
+        return found
+
+    @property
+    def input(self):
+        """The model's symbolic input (a list when it has several), for building models from this one."""
+        inputs = self._symbolic_io()[0]
+        return inputs if len(inputs) > 1 else inputs[0]
+
+    @property
+    def output(self):
+        outputs = self._symbolic_io()[1]
+        return outputs if len(outputs) > 1 else outputs[0]
+
+    def _symbolic_io(self):
+        if self._functional:
+            return self.inputs, self.outputs
+        if self.__dict__.get("_inbound_nodes"):  # a subclassed model called on a keras.Input
+            ins, out = self.__dict__["_inbound_nodes"][0]
+            return (list(ins) if isinstance(ins, (list, tuple)) else [ins],
+                    list(out) if isinstance(out, (list, tuple)) else [out])
+        raise AttributeError(f"The model {self.name} has never been called and thus has no defined input/output.")
 
     def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
         if index is not None:
@@ -214,7 +243,23 @@ class Sequential(Model):
         t = self._input_spec
         for layer in self.layers:
             t = layer(t)
+        self._symbolic_output = t
         self.built = True
+
+    @property
+    def inputs(self):
+        return [self._input_spec] if self._input_spec is not None else None
+
+    @property
+    def outputs(self):
+        out = self.__dict__.get("_symbolic_output")
+        return [out] if out is not None and self._input_spec is not None else None
+
+    def _symbolic_io(self):
+        if self._input_spec is None or not self.built:
+            raise AttributeError(f"Sequential model '{self.name}' has no defined input/output: give it an "
+                                 "Input or an input_shape, or call it on data")
+        return self.inputs, self.outputs
 
     def _build_from_data(self, x) -> None:
         if not self.layers:

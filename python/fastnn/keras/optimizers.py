@@ -51,6 +51,19 @@ class Optimizer:
         self._inner.step()
         self.iterations += 1
 
+    def apply(self, grads, trainable_variables=None) -> None:
+        """Keras 3's ``optimizer.apply(grads, variables)``: sets each variable's gradient and steps (the state is
+        built on first use for these variables)."""
+        variables = list(trainable_variables if trainable_variables is not None else self._params)
+        grads = list(grads)
+        if len(grads) != len(variables):
+            raise ValueError(f"Received {len(grads)} gradients for {len(variables)} variables")
+        if self._inner is None or [id(v) for v in variables] != [id(p) for p in self._params]:
+            self.build(variables)
+        for v, g in zip(variables, grads):
+            v.grad = g
+        self.apply_gradients()
+
     def _before_step(self) -> None:
         pass
 
@@ -88,6 +101,19 @@ class SGD(Optimizer):
 class _KerasEpsilon:
     """Keras adds epsilon to sqrt(v) before bias correction, torch after: torch's update with
     eps_t = eps / sqrt(1 - beta_2^t) is exactly Keras' update, so the fused kernel serves both."""
+
+    def apply(self, grads, trainable_variables=None) -> None:
+        """Keras 3's ``optimizer.apply(grads, variables)``: sets each variable's gradient and steps (the state is
+        built on first use for these variables)."""
+        variables = list(trainable_variables if trainable_variables is not None else self._params)
+        grads = list(grads)
+        if len(grads) != len(variables):
+            raise ValueError(f"Received {len(grads)} gradients for {len(variables)} variables")
+        if self._inner is None or [id(v) for v in variables] != [id(p) for p in self._params]:
+            self.build(variables)
+        for v, g in zip(variables, grads):
+            v.grad = g
+        self.apply_gradients()
 
     def _before_step(self) -> None:
         t = self.iterations + 1

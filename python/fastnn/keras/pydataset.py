@@ -98,15 +98,19 @@ class PyDataset:
             order = itertools.count()
         else:
             order = iter(rng.permutation(n).tolist() if shuffle else range(n))
+        yield from self.fetch(order)
+        self.on_epoch_end()
+
+    def fetch(self, order):
+        """The batches at the indices of ``order`` (an iterable), in that order, fetched ahead by ``workers``
+        threads (processes with ``use_multiprocessing``) at most ``max_queue_size`` in flight; in this thread
+        when ``workers <= 1`` (and no multiprocessing). No epoch hooks are called."""
         workers, processes = self.workers, self.use_multiprocessing
         if workers <= 1 and not (processes and workers > 0):
             for index in order:
                 yield self[index]
-        else:
-            yield from self._prefetched(order, max(workers, 1), processes)
-        self.on_epoch_end()
-
-    def _prefetched(self, order, workers: int, processes: bool):
+            return
+        workers = max(workers, 1)
         ahead = max(int(self.max_queue_size), 1)
         if processes:
             ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)

@@ -133,12 +133,10 @@ def _compile_config(model):
     if not getattr(model, "compiled", False):
         return None
     opt = model.optimizer
-    loss = model._loss_spec
-    metrics = model._metric_spec
+    args = model._compile_args
     try:
         return {"optimizer": {"class_name": type(opt).__name__, "config": _jsonable(opt.get_config(), "optimizer")},
-                "loss": _jsonable(loss, "loss"), "metrics": _jsonable(metrics, "metrics"),
-                "loss_weights": _jsonable(model._loss_weights, "loss_weights")}
+                **{k: _jsonable(v, k) for k, v in args.items()}}
     except TypeError:
         return None  # custom losses or metrics objects: the model loads uncompiled, as Keras does
 
@@ -166,8 +164,7 @@ def load_model(filepath, custom_objects=None, compile: bool = True):  # noqa: A0
         opt_cls = optimizers._BY_NAME[oc["class_name"].lower()]
         conf = _restore(oc["config"])
         conf.pop("name", None)
-        model.compile(optimizer=opt_cls(**conf), loss=_restore(cc["loss"]), metrics=_restore(cc["metrics"]),
-                      loss_weights=_restore(cc["loss_weights"]))
+        model.compile(optimizer=opt_cls(**conf), **{k: _restore(v) for k, v in cc.items() if k != "optimizer"})
     return model
 
 

@@ -1,5 +1,6 @@
-"""keras.utils' tensor helpers: ``normalize``, ``standardize_dtype``, ``is_keras_tensor``,
-``get_source_inputs`` and ``pack_x_y_sample_weight`` / ``unpack_x_y_sample_weight``."""
+"""keras.utils' tensor helpers: ``normalize``, ``standardize_dtype``, ``is_keras_tensor`` and
+``get_source_inputs`` (``pack_x_y_sample_weight`` / ``unpack_x_y_sample_weight`` live with fit's data, in
+training_data.py)."""
 from __future__ import annotations
 
 from .._tensor import Tensor
@@ -71,31 +72,4 @@ def get_source_inputs(tensor):
     return found
 
 
-def pack_x_y_sample_weight(x, y=None, sample_weight=None):
-    """``x``, ``(x, y)`` or ``(x, y, sample_weight)``: one batch as fit takes it (a tuple/list x alone is
-    wrapped in a 1-tuple so that it is not read as (x, y))."""
-    if y is None:
-        return (x,) if isinstance(x, (tuple, list)) else x
-    if sample_weight is None:
-        return (x, y)
-    return (x, y, sample_weight)
-
-
-def unpack_x_y_sample_weight(data):
-    """``(x, y, sample_weight)`` from a batch in any of the forms pack_x_y_sample_weight makes."""
-    if isinstance(data, list):
-        data = tuple(data)
-    if not isinstance(data, tuple):
-        return (data, None, None)
-    if len(data) == 1:
-        return (data[0], None, None)
-    if len(data) == 2:
-        return (data[0], data[1], None)
-    if len(data) == 3:
-        return (data[0], data[1], data[2])
-    raise ValueError(f"Data is expected to be in format `x`, `(x,)`, `(x, y)`, or `(x, y, sample_weight)`, found: "
-                     f"{data}")
-
-
-__all__ = ["get_source_inputs", "is_keras_tensor", "normalize", "pack_x_y_sample_weight", "standardize_dtype",
-           "unpack_x_y_sample_weight"]
+__all__ = ["get_source_inputs", "is_keras_tensor", "normalize", "standardize_dtype"]

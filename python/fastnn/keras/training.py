@@ -1,249 +1,195 @@
-"""compile / fit / evaluate / predict: the Keras training loop over fastnn modules, autograd and optimizers.
+"""compile / fit / evaluate / predict: Keras 3's training loop over fastnn modules, autograd and optimizers.
 
-User data given as NumPy arrays or lists is host data: it is sliced on the host and each batch becomes a
-tensor. Tensors given as data stay tensors (on their device); predict returns NumPy arrays."""
+The loop is Keras 3's: fit calls ``train_step(data)`` per batch, evaluate ``test_step``, predict
+``predict_step``, so a model that overrides them (the Keras guide's custom ``train_step`` with
+``compute_loss``, ``self.metrics`` and ``optimizer.apply``) trains its own way. ``self.metrics`` is the loss
+tracker, the compiled metrics, each output's loss (several outputs) and any Metric the model holds as an
+attribute; fit resets them every epoch and logs their results. Data handling is in ``training_data``."""
 from __future__ import annotations
 
-import copy
+import inspect
 import math
 
 import numpy as np
 
 from ..autograd.grad_mode import no_grad
 from ..backend import backend_of
-from ..creation import tensor as _tensor
 from .._tensor import Tensor
 from . import callbacks as cbks
-from . import losses as losses_mod
+from . import constraints as constraints_mod
 from . import metrics as metrics_mod
 from . import optimizers as optimizers_mod
+from .compile_utils import CompileLoss, CompileMetrics
 from .progbar import Progbar
+from .training_data import ArrayData, batch_len, make_data, unpack_x_y_sample_weight
 
 
-def _as_list(x):
-    if x is None:
-        return []
-    return list(x) if isinstance(x, (list, tuple)) else [x]
+def _flat_y(y, names):
+    if isinstance(y, dict):
+        return [y.get(n) for n in names]
+    return list(y) if isinstance(y, (list, tuple)) else [y]
 
 
-def _to_array(x):
-    """Data to slice batches from: a tensor (detached, where it is) or a host array."""
-    if isinstance(x, Tensor):
-        return x.detach()
-    arr = np.asarray(x)
-    if arr.dtype == np.float64:
-        arr = arr.astype(np.float32)  # Keras' default float type; float64 data would double every cost
-    return arr
-
-
-def _num_samples(arrays) -> int:
-    sizes = {a.shape[0] for a in arrays}
-    if len(sizes) != 1:
-        raise ValueError(f"Data cardinality is ambiguous: the arrays have sizes {sorted(sizes)}; make sure all "
-                         "arrays contain the same number of samples.")
-    return sizes.pop()
-
-
-class _ArrayData:
-    """x / y / sample weights as lists of arrays (or tensors), sliced into batches."""
-
-    def __init__(self, x, y=None, sample_weight=None) -> None:
-        self.multi_x = isinstance(x, (list, tuple))
-        self.xs = [_to_array(v) for v in _as_list(x)]
-        self.multi_y = isinstance(y, (list, tuple))
-        self.ys = [_to_array(v) for v in _as_list(y)]
-        self.sw = None if sample_weight is None else np.asarray(sample_weight, np.float32)
-        if not self.xs:
-            raise ValueError("Unexpected value for `x`: it must be a NumPy array, a Tensor or a list of them")
-        self.n = _num_samples(self.xs + self.ys + ([self.sw] if self.sw is not None else []))
-
-    def split(self, fraction: float):
-        """(train, validation): the last ``fraction`` of the samples held out, before any shuffling (Keras)."""
-        cut = int(self.n * (1.0 - fraction))
-        if cut == 0 or cut == self.n:
-            raise ValueError(f"validation_split={fraction} leaves an empty training or validation set "
-                             f"({self.n} samples)")
-        a, b = copy.copy(self), copy.copy(self)
-        a.xs, b.xs = [v[:cut] for v in self.xs], [v[cut:] for v in self.xs]
-        a.ys, b.ys = [v[:cut] for v in self.ys], [v[cut:] for v in self.ys]
-        a.sw, b.sw = (self.sw[:cut], self.sw[cut:]) if self.sw is not None else (None, None)
-        a.n, b.n = cut, self.n - cut
-        return a, b
-
-    def batches(self, batch_size: int, shuffle: bool = False, rng=None):
-        order = rng.permutation(self.n) if shuffle else None
-        for start in range(0, self.n, batch_size):
-            sl = order[start:start + batch_size] if shuffle else slice(start, start + batch_size)
-            xs = [_tensor(v[sl]) for v in self.xs]
-            ys = [v[sl] for v in self.ys]
-            sw = self.sw[sl] if self.sw is not None else None
-            yield (xs if self.multi_x else xs[0]), (ys if self.multi_y else (ys[0] if ys else None)), sw
-
-    def steps(self, batch_size: int) -> int:
-        return -(-self.n // batch_size)
-
-
-class _LoaderData:
-    """A fastnn DataLoader (or any iterable of (x, y) batches) used as is."""
-
-    def __init__(self, loader) -> None:
-        self.loader = loader
-
-    def batches(self, batch_size, shuffle=False, rng=None):
-        for batch in self.loader:
-            if isinstance(batch, (list, tuple)) and len(batch) in (2, 3):
-                x, y = batch[0], batch[1]
-                sw = batch[2] if len(batch) == 3 else None
-            elif isinstance(batch, (list, tuple)) and len(batch) == 1:  # a dataset of inputs only
-                x, y, sw = batch[0], None, None
-            else:
-                x, y, sw = batch, None, None
-            yield x, (_to_array(y) if y is not None and not isinstance(y, list) else y), sw
-
-    def steps(self, batch_size):
-        try:
-            return len(self.loader)
-        except TypeError:
-            return None
-
-
-def _data(x, y=None, sample_weight=None, batch_size: int = 32, shuffle: bool = False):
-    """The batches fit/evaluate/predict iterate: arrays are sliced here; a fastnn Dataset is batched by a
-    DataLoader with the call's batch_size (shuffled each epoch in fit); a DataLoader is used as it is."""
-    from ..data import DataLoader, Dataset
-
-    if isinstance(x, Dataset):
-        x = DataLoader(x, batch_size=batch_size, shuffle=shuffle)
-    if isinstance(x, DataLoader) or (hasattr(x, "__iter__") and not isinstance(x, (np.ndarray, Tensor, list, tuple))):
-        if y is not None:
-            raise ValueError("`y` argument is not supported when using a dataset or loader as input")
-        return _LoaderData(x)
-    return _ArrayData(x, y, sample_weight)
+def _python_logs(logs) -> dict:
+    """Metric results as Python floats, nested dicts (the compiled metrics' results) flattened."""
+    out = {}
+    for k, v in (logs or {}).items():
+        if isinstance(v, dict):
+            out.update(_python_logs(v))
+        elif isinstance(v, Tensor):
+            out[k] = float(v.item()) if v.numel() == 1 else backend_of(v._data).to_host(v.detach()._data)
+        elif isinstance(v, (np.ndarray, np.generic)):
+            out[k] = float(v) if np.size(v) == 1 else v
+        else:
+            out[k] = v
+    return out
 
 
 class TrainingMixin:
     optimizer = None
     stop_training = False
+    compiled = False
+    _loss_tracker = None
+    _compile_loss = None
+    _compile_metrics = None
 
     # ---- compile ----------------------------------------------------------------------------------------
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, **kwargs) -> None:
-        ignored = set(kwargs) - {"run_eagerly", "jit_compile", "steps_per_execution", "auto_scale_loss"}
-        if ignored:
-            raise TypeError(f"compile() got unexpected keyword arguments {sorted(ignored)}")
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
+                run_eagerly: bool = False, steps_per_execution: int = 1, jit_compile="auto",
+                auto_scale_loss: bool = True) -> None:
+        """Keras 3's signature. ``run_eagerly`` / ``jit_compile`` / ``steps_per_execution`` change nothing
+        here: fastnn always runs eagerly, one batch per step."""
+        if weighted_metrics is not None and not isinstance(weighted_metrics, (list, tuple, dict)):
+            raise TypeError("Expected `weighted_metrics` argument to be a list, tuple, or dict. Received instead: "
+                            f"weighted_metrics={weighted_metrics} of type {type(weighted_metrics)}")
         self.optimizer = optimizers_mod.get(optimizer)
-        self._loss_spec, self._metric_spec, self._loss_weights = loss, metrics, loss_weights
+        self.loss = loss
+        self._compile_args = {"loss": loss, "loss_weights": loss_weights, "metrics": metrics,
+                              "weighted_metrics": weighted_metrics}
+        self._loss_tracker = metrics_mod.Mean(name="loss")
+        self._compile_loss = CompileLoss(loss, loss_weights) if loss is not None else None
+        self._compile_metrics = (CompileMetrics(metrics, weighted_metrics, self.output_names)
+                                 if (metrics or weighted_metrics) else None)
         self.compiled = True
-        self._compiled_losses = None  # resolved once the outputs are known (first batch)
-
-    def _resolve(self, y_pred_list) -> None:
-        names = self.output_names(len(y_pred_list))
-        spec = self._loss_spec
-        if spec is None:
-            raise ValueError("You must call compile() with a `loss` before fit() or evaluate()")
-        if isinstance(spec, dict):
-            spec = [spec[n] for n in names]
-        elif not isinstance(spec, (list, tuple)):
-            spec = [spec] * len(y_pred_list)
-        self._compiled_losses = [losses_mod.get(s) for s in spec]
-        weights = self._loss_weights
-        if isinstance(weights, dict):
-            weights = [weights.get(n, 1.0) for n in names]
-        self._compiled_loss_weights = list(weights) if weights is not None else [1.0] * len(y_pred_list)
-        mspec = self._metric_spec or []
-        if isinstance(mspec, dict):
-            per_output = [_as_list(mspec.get(n)) for n in names]
-        elif mspec and isinstance(mspec[0], (list, tuple)):
-            per_output = [list(m) for m in mspec]
-        else:
-            per_output = [list(mspec)] * len(y_pred_list)
-        self._compiled_metrics = []
-        self._output_loss_sums = [[0.0, 0] for _ in y_pred_list]
-        for i, (ms, loss, yp) in enumerate(zip(per_output, self._compiled_losses, y_pred_list)):
-            prefix = f"{names[i]}_" if len(y_pred_list) > 1 else ""
-            for m in ms:
-                metric = metrics_mod.get(m, losses_mod.canonical_name(loss), tuple(yp.shape))
-                if isinstance(m, metrics_mod.Metric):
-                    metric = copy.deepcopy(m) if i else m
-                self._compiled_metrics.append((i, prefix + metric.name, metric))
 
     def output_names(self, n: int) -> list[str]:
         return [f"output_{i}" for i in range(n)] if n > 1 else ["output"]
 
-    # ---- one batch --------------------------------------------------------------------------------------
-    def _losses(self, y_pred_list, ys, sample_weight):
-        if len(ys) != len(y_pred_list):
-            raise ValueError(f"The model has {len(y_pred_list)} outputs but {len(ys)} targets were given")
-        total = None
-        several = len(y_pred_list) > 1
-        for i, (loss, w, yp, yt) in enumerate(zip(self._compiled_losses, self._compiled_loss_weights, y_pred_list,
-                                                  ys)):
-            value = loss(yt, yp, sample_weight)
-            if several:  # Keras logs each output's own loss as <output>_loss
-                acc = self._output_loss_sums[i]
-                acc[0] += float(value.item()) * yp.shape[0]
-                acc[1] += yp.shape[0]
-            value = value * w if w != 1.0 else value
-            total = value if total is None else total + value
+    def _build_compiled(self, y_pred: list) -> None:
+        names = self.output_names(len(y_pred))
+        if self._compile_loss is not None and not self._compile_loss.built:
+            self._compile_loss.build(names)
+        if self._compile_metrics is not None and not self._compile_metrics.built:
+            losses = self._compile_loss.losses if self._compile_loss is not None else []
+            self._compile_metrics.build(names, y_pred, losses)
+
+    # ---- metrics ----------------------------------------------------------------------------------------
+    @property
+    def metrics(self) -> list:
+        """Keras 3's order: loss tracker, compiled metrics, each output's loss, the model's own Metric
+        attributes, then its layers' ones."""
+        found = []
+        if self.compiled:
+            if self._loss_tracker is not None:
+                found.append(self._loss_tracker)
+            if self._compile_metrics is not None:
+                found.append(self._compile_metrics)
+            if self._compile_loss is not None:
+                found.extend(self._compile_loss.metrics)
+        own = {id(m) for m in found}
+        for layer in [self] + list(self._all_sublayers()):
+            if layer is not self and isinstance(layer, TrainingMixin):
+                continue  # a nested model's compiled state is its own
+            for v in layer.__dict__.values():
+                if isinstance(v, metrics_mod.Metric) and id(v) not in own:
+                    own.add(id(v))
+                    found.append(v)
+        return found
+
+    @property
+    def metrics_names(self) -> list[str]:
+        return [m.name for m in self.metrics]
+
+    def reset_metrics(self) -> None:
+        for m in self.metrics:
+            m.reset_state()
+
+    def get_metrics_result(self) -> dict:
+        return _python_logs({m.name: m.result() for m in self.metrics})
+
+    def _flatten_metrics_in_order(self, logs: dict):
+        names = []
+        for m in self.metrics:
+            if isinstance(m, CompileMetrics):
+                names.extend(name for _, name, _, _ in m.entries or [])
+            else:
+                names.append(m.name)
+        values = [logs[n] for n in names if n in logs] + [logs[k] for k in sorted(logs) if k not in names]
+        return values[0] if len(values) == 1 else values
+
+    # ---- the steps --------------------------------------------------------------------------------------
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training: bool = True):
+        """The compiled loss plus every loss the layers added (regularizers, ``add_loss``)."""
+        parts = []
+        if self._compile_loss is not None:
+            y_pred_list = list(y_pred) if isinstance(y_pred, (list, tuple)) else [y_pred]
+            self._build_compiled(y_pred_list)
+            value = self._compile_loss(_flat_y(y, self.output_names(len(y_pred_list))), y_pred_list, sample_weight)
+            if value is not None:
+                parts.append(value)
+        for extra in self.losses:
+            parts.append(extra.sum().float() if extra.ndim else extra.float())
+        if not parts:
+            raise ValueError("No loss to compute. Provide a `loss` argument in `compile()`.")
+        total = parts[0]
+        for p in parts[1:]:
+            total = total + p
         return total
 
-    def _update_metrics(self, y_pred_list, ys, sample_weight) -> None:
-        for i, _, metric in self._compiled_metrics:
-            metric.update_state(ys[i], y_pred_list[i], sample_weight)
+    def _compute_loss(self, x, y, y_pred, sample_weight, training: bool):
+        """compute_loss, also when an override predates Keras 3.3's ``training`` argument."""
+        if "training" in inspect.signature(self.compute_loss).parameters:
+            return self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training)
+        return self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight)
 
-    def _metric_logs(self) -> dict:
-        logs = {}
-        if self._compiled_losses is not None and len(self._compiled_losses) > 1:
-            names = self.output_names(len(self._compiled_losses))
-            logs = {f"{n}_loss": (acc[0] / acc[1] if acc[1] else 0.0)
-                    for n, acc in zip(names, self._output_loss_sums)}
-        logs.update({name: float(m.result()) for _, name, m in self._compiled_metrics})
-        return logs
+    def compute_metrics(self, x, y, y_pred, sample_weight=None) -> dict:
+        if self._compile_metrics is not None:
+            y_pred_list = [p.detach() for p in (y_pred if isinstance(y_pred, (list, tuple)) else [y_pred])]
+            self._build_compiled(y_pred_list)
+            with no_grad():
+                self._compile_metrics.update_state(_flat_y(y, self.output_names(len(y_pred_list))), y_pred_list,
+                                                   sample_weight)
+        return self.get_metrics_result()
 
-    def _reset_metrics(self) -> None:
-        for _, _, m in getattr(self, "_compiled_metrics", []):
-            m.reset_state()
-        self._output_loss_sums = [[0.0, 0] for _ in (self._compiled_losses or [])]
-
-    def _forward_list(self, x, training: bool):
-        out = self(x, training=training)
-        return list(out) if isinstance(out, (list, tuple)) else [out]
-
-    def _sample_weights(self, y, sw, class_weight):
-        if class_weight is None:
-            return sw
-        labels = np.asarray(y[0] if isinstance(y, list) else y)
-        if labels.ndim > 1 and labels.shape[-1] > 1:
-            labels = labels.argmax(-1)
-        labels = labels.reshape(-1).astype(np.int64)
-        cw = np.array([class_weight.get(int(c), 1.0) for c in labels], np.float32)
-        return cw if sw is None else cw * sw
-
-    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict: bool = False):
-        self._ensure_ready(x)
-        self.train()
-        try:
-            y_pred = self._forward_list(x, True)
-        finally:
-            self.eval()  # back to Keras' default: a later model(x) runs in inference mode
-        y_list = y if isinstance(y, list) else [y]
-        if self._compiled_losses is None:
-            self._resolve(y_pred)
-        sw = self._sample_weights(y, sample_weight, class_weight)
-        loss = self._losses(y_pred, y_list, sw)
+    def train_step(self, data) -> dict:
+        x, y, sample_weight = unpack_x_y_sample_weight(data)
+        y_pred = self(x, training=True)
+        loss = self._compute_loss(x, y, y_pred, sample_weight, training=True)
+        self._loss_tracker.update_state(loss.detach(), sample_weight=batch_len(data))
         self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.apply_gradients()
+        constraints_mod.apply_constraints(self.optimizer._params if self.optimizer._inner is not None else [])
         value = float(loss.item())
         if not math.isfinite(value):
             import warnings
 
             warnings.warn(f"the training loss is {value}: check the learning rate and the inputs", stacklevel=2)
-        with no_grad():
-            self._update_metrics([p.detach() for p in y_pred], y_list, sample_weight)
-        return value
+        return self.compute_metrics(x, y, y_pred, sample_weight)
+
+    def test_step(self, data) -> dict:
+        x, y, sample_weight = unpack_x_y_sample_weight(data)
+        y_pred = self(x, training=False)
+        loss = self._compute_loss(x, y, y_pred, sample_weight, training=False)
+        self._loss_tracker.update_state(loss.detach(), sample_weight=batch_len(data))
+        return self.compute_metrics(x, y, y_pred, sample_weight)
+
+    def predict_step(self, data):
+        x, _, _ = unpack_x_y_sample_weight(data)
+        return self(x, training=False)
 
     def _ensure_ready(self, x) -> None:
-        if not getattr(self, "compiled", False):
+        if not self.compiled:
             raise RuntimeError("You must compile your model before training/testing. Use `model.compile(optimizer, "
                                "loss)`.")
         if not self.built:
@@ -252,132 +198,166 @@ class TrainingMixin:
             self.optimizer.build(self.parameters())
             self.optimizer._model_id = id(self)
 
+    def _with_class_weight(self, data, class_weight):
+        if class_weight is None:
+            return data
+        x, y, sw = unpack_x_y_sample_weight(data)
+        labels = np.asarray(y[0] if isinstance(y, (list, tuple)) else y)
+        if labels.ndim > 1 and labels.shape[-1] > 1:
+            labels = labels.argmax(-1)
+        labels = labels.reshape(-1).astype(np.int64)
+        cw = np.array([class_weight.get(int(c), 1.0) for c in labels], np.float32)
+        from ..creation import tensor
+
+        return (x, y, tensor(cw))
+
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict: bool = False):
+        from .training_data import pack_x_y_sample_weight, to_tensors
+
+        _check_class_weight(class_weight, sample_weight)
+        data = to_tensors(pack_x_y_sample_weight(x, y, sample_weight))
+        self._ensure_ready(unpack_x_y_sample_weight(data)[0])
+        self.reset_metrics()  # Keras: each *_on_batch reports that batch alone
+        logs = _python_logs(self.train_step(self._with_class_weight(data, class_weight)))
+        return logs if return_dict else self._flatten_metrics_in_order(logs)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict: bool = False):
+        from .training_data import pack_x_y_sample_weight, to_tensors
+
+        data = to_tensors(pack_x_y_sample_weight(x, y, sample_weight))
+        self._ensure_ready(unpack_x_y_sample_weight(data)[0])
+        self.reset_metrics()
+        with no_grad():
+            logs = _python_logs(self.test_step(data))
+        return logs if return_dict else self._flatten_metrics_in_order(logs)
+
+    def predict_on_batch(self, x):
+        from .training_data import to_tensors
+
+        if not self.built:
+            self._build_from_data(to_tensors(x))
+        with no_grad():
+            out = self.predict_step(to_tensors(x))
+        return [_host(o) for o in out] if isinstance(out, (list, tuple)) else _host(out)
+
     # ---- fit / evaluate / predict ------------------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size=None, epochs: int = 1, verbose="auto", callbacks=None,
             validation_split: float = 0.0, validation_data=None, shuffle: bool = True, class_weight=None,
-            sample_weight=None, initial_epoch: int = 0, steps_per_epoch=None, validation_batch_size=None,
-            validation_freq: int = 1):
+            sample_weight=None, initial_epoch: int = 0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq: int = 1):
         from ..random import generator
 
         verbose = 1 if verbose == "auto" else int(verbose)
         batch_size = batch_size or 32
-        data = _data(x, y, sample_weight, batch_size, shuffle)
+        _check_class_weight(class_weight, sample_weight)
+        data = make_data(x, y, sample_weight, batch_size, shuffle)
         val = None
         if validation_data is not None:
             vd = tuple(validation_data) if isinstance(validation_data, (list, tuple)) else (validation_data,)
             vb = validation_batch_size or batch_size
-            val = _data(*vd[:3], batch_size=vb) if len(vd) > 1 else _data(vd[0], batch_size=vb)
+            val = make_data(*vd[:3], batch_size=vb) if len(vd) > 1 else make_data(vd[0], batch_size=vb)
         elif validation_split:
-            if not isinstance(data, _ArrayData):
+            if not isinstance(data, ArrayData):
                 raise ValueError("validation_split is only supported for array inputs")
             data, val = data.split(validation_split)
-        steps = data.steps(batch_size)
+        steps = steps_per_epoch or data.steps(batch_size)
         history = cbks.History()
-        cb_list = [history] + _as_list(callbacks)
+        cb_list = [history] + list(callbacks or [])
         if verbose:
             cb_list.insert(1, cbks.ProgbarLogger())
         cb = cbks.CallbackList(cb_list, model=self, epochs=epochs, steps=steps, verbose=verbose)
         self.history = history
         self.stop_training = False
-        first = next(iter(data.batches(batch_size)))
-        self._ensure_ready(first[0])
+        first = next(iter(data.batches(batch_size)), None) if not _is_stream(data) else None
+        if first is not None:
+            self._ensure_ready(unpack_x_y_sample_weight(first)[0])
         self._initial_epoch = None
         cb.on_train_begin()
         initial_epoch = self._initial_epoch or initial_epoch  # BackupAndRestore resumes from its backup's epoch
         rng = generator()
+        logs = {}
         for epoch in range(initial_epoch, epochs):
-            self._reset_metrics()
+            self.reset_metrics()
             cb.on_epoch_begin(epoch)
-            seen, loss_sum = 0, 0.0
-            for step, (xb, yb, swb) in enumerate(data.batches(batch_size, shuffle=shuffle, rng=rng)):
-                if steps_per_epoch is not None and step >= steps_per_epoch:
-                    break
+            epoch_logs = {}
+            for step, batch in enumerate(data.batches(batch_size, shuffle=shuffle, rng=rng)):
+                if step == 0 and first is None:
+                    self._ensure_ready(unpack_x_y_sample_weight(batch)[0])
                 cb.on_train_batch_begin(step)
-                n = _batch_len(xb)
-                loss = self.train_on_batch(xb, yb, swb, class_weight)
-                seen += n
-                loss_sum += loss * n
-                cb.on_train_batch_end(step, {"loss": loss_sum / seen, **self._metric_logs()})
-            logs = {"loss": loss_sum / max(seen, 1), **self._metric_logs()}
+                epoch_logs = _python_logs(self.train_step(self._with_class_weight(batch, class_weight)))
+                cb.on_train_batch_end(step, epoch_logs)
+                if self.stop_training or (steps_per_epoch is not None and step + 1 >= steps_per_epoch):
+                    break
+            data.on_epoch_end()
+            logs = dict(epoch_logs)
             if val is not None and (epoch + 1) % validation_freq == 0:
-                val_logs = self._evaluate_data(val, validation_batch_size or batch_size, None)
+                val_logs = self._evaluate_data(val, validation_batch_size or batch_size, None, validation_steps)
                 logs.update({"val_" + k: v for k, v in val_logs.items()})
             cb.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
-        cb.on_train_end()
+        cb.on_train_end(logs)
         return history
 
-    def _evaluate_data(self, data, batch_size, bar) -> dict:
-        self.eval()
-        self._reset_metrics()
-        seen, loss_sum = 0, 0.0
+    def _evaluate_data(self, data, batch_size, bar, steps=None) -> dict:
+        self.reset_metrics()
+        logs = {}
         with no_grad():
-            for step, (xb, yb, swb) in enumerate(data.batches(batch_size)):
-                y_list = yb if isinstance(yb, list) else [yb]
-                y_pred = self._forward_list(xb, False)
-                if self._compiled_losses is None:
-                    self._resolve(y_pred)
-                n = _batch_len(xb)
-                loss_sum += float(self._losses(y_pred, y_list, swb).item()) * n
-                seen += n
-                self._update_metrics(y_pred, y_list, swb)
+            for step, batch in enumerate(data.batches(batch_size)):
+                if step == 0:
+                    self._ensure_ready(unpack_x_y_sample_weight(batch)[0])
+                logs = _python_logs(self.test_step(batch))
                 if bar is not None:
-                    bar.update(step + 1, {"loss": loss_sum / seen, **self._metric_logs()})
-        return {"loss": loss_sum / max(seen, 1), **self._metric_logs()}
+                    bar.update(step + 1, logs)
+                if steps is not None and step + 1 >= steps:
+                    break
+        return logs
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
                  callbacks=None, return_dict: bool = False):
         verbose = 1 if verbose == "auto" else int(verbose)
         batch_size = batch_size or 32
-        data = _data(x, y, sample_weight, batch_size)
-        first = next(iter(data.batches(batch_size)))
-        self._ensure_ready(first[0])
-        bar = Progbar(data.steps(batch_size), verbose=verbose) if verbose else None
-        logs = self._evaluate_data(data, batch_size, bar)
+        data = make_data(x, y, sample_weight, batch_size)
+        total = steps or data.steps(batch_size)
+        bar = Progbar(total, verbose=verbose) if verbose else None
+        logs = self._evaluate_data(data, batch_size, bar, steps)
         if bar is not None:
-            bar.update(data.steps(batch_size) or 0, logs, finalize=True)
-        if return_dict:
-            return logs
-        values = list(logs.values())
-        return values[0] if len(values) == 1 else values
+            bar.update(total or 0, logs, finalize=True)
+        return logs if return_dict else self._flatten_metrics_in_order(logs)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         verbose = 1 if verbose == "auto" else int(verbose)
         batch_size = batch_size or 32
-        data = _data(x, batch_size=batch_size)
-        if not self.built:
-            self._build_from_data(next(iter(data.batches(batch_size)))[0])
-        self.eval()
-        outs = []
-        total = data.steps(batch_size)
+        data = make_data(x, batch_size=batch_size)
+        total = steps or data.steps(batch_size)
         bar = Progbar(total, verbose=verbose) if verbose else None
+        outs = []
         with no_grad():
-            for step, (xb, _, _) in enumerate(data.batches(batch_size)):
-                out = self(xb, training=False)
+            for step, batch in enumerate(data.batches(batch_size)):
+                if not self.built:
+                    self._build_from_data(unpack_x_y_sample_weight(batch)[0])
+                out = self.predict_step(batch)
                 outs.append([_host(o) for o in out] if isinstance(out, (list, tuple)) else _host(out))
                 if bar is not None:
                     bar.update(step + 1)
+                if steps is not None and step + 1 >= steps:
+                    break
         if bar is not None:
             bar.update(total or 0, finalize=True)
         if outs and isinstance(outs[0], list):
             return [np.concatenate([o[i] for o in outs]) for i in range(len(outs[0]))]
         return np.concatenate(outs) if outs else np.empty((0,))
 
-    def predict_on_batch(self, x):
-        return self.predict(x, batch_size=_batch_len(x), verbose=0)
 
-    def test_on_batch(self, x, y=None, sample_weight=None, return_dict: bool = False):
-        return self.evaluate(x, y, batch_size=_batch_len(x), verbose=0, sample_weight=sample_weight,
-                             return_dict=return_dict)
+def _check_class_weight(class_weight, sample_weight) -> None:
+    if class_weight is not None and sample_weight is not None:
+        raise ValueError("You cannot `class_weight` and `sample_weight` at the same time.")
+
+
+def _is_stream(data) -> bool:
+    return getattr(data, "stream", None) is not None
 
 
 def _host(t: Tensor) -> np.ndarray:
     """A prediction as the NumPy array predict returns."""
     return backend_of(t._data).to_host(t._data)
-
-
-def _batch_len(x) -> int:
-    if isinstance(x, (list, tuple)):
-        x = x[0]
-    return int(x.shape[0])

@@ -52,8 +52,8 @@ from .progbar import (Progbar, disable_interactive_logging, enable_interactive_l
                       is_interactive_logging_enabled)
 from .pydataset import PyDataset, Sequence  # noqa: E402
 from .session_utils import Config, clear_session, set_random_seed  # noqa: E402
-from .tensor_utils import (get_source_inputs, is_keras_tensor, normalize, pack_x_y_sample_weight,  # noqa: E402
-                           standardize_dtype, unpack_x_y_sample_weight)
+from .tensor_utils import get_source_inputs, is_keras_tensor, normalize, standardize_dtype  # noqa: E402
+from .training_data import pack_x_y_sample_weight, unpack_x_y_sample_weight  # noqa: E402
 
 __all__ += ["Config", "CustomObjectScope", "Progbar", "PyDataset", "Sequence", "array_to_img",
             "audio_dataset_from_directory", "clear_session", "custom_object_scope", "deserialize_keras_object",

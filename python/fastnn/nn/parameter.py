@@ -29,6 +29,34 @@ class Parameter(Tensor):
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
 
+    # Keras variables' API, for fastnn.keras (whose weights are Parameters): Keras 3's torch recipe reads
+    # gradients as ``v.value.grad`` and custom layers update state with ``v.assign_add(...)``.
+    @property
+    def value(self) -> "Parameter":
+        return self
+
+    def assign(self, value) -> "Parameter":
+        from ..autograd.grad_mode import no_grad
+        from ..creation import as_tensor
+
+        with no_grad():
+            self.copy_(value if isinstance(value, Tensor) else as_tensor(value, dtype=self.dtype))
+        return self
+
+    def assign_add(self, value) -> "Parameter":
+        from ..autograd.grad_mode import no_grad
+
+        with no_grad():
+            self.add_(value)
+        return self
+
+    def assign_sub(self, value) -> "Parameter":
+        from ..autograd.grad_mode import no_grad
+
+        with no_grad():
+            self.sub_(value)
+        return self
+
     def __reduce_ex__(self, protocol):
         return (_rebuild_parameter, _host_state(self))
 

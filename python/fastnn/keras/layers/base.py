@@ -20,6 +20,7 @@ from ..._tensor import Tensor
 
 _name_counts: defaultdict = defaultdict(int)
 _call_depth = 0  # nesting of eager layer calls: the outermost clears the add_loss values of the last one
+_call_training = None  # the training value of the enclosing call, which nested calls inherit
 _creation_order = itertools.count()  # model.summary lists layers of equal depth in creation order
 
 
@@ -46,6 +47,7 @@ class KerasTensor:
         self.source = source
         self.name = name
         self.index = 0  # which output of its layer call this is (a layer may return several)
+        self.input_layer = None  # the InputLayer of a keras.Input tensor
 
     @property
     def ndim(self) -> int:
@@ -53,6 +55,51 @@ class KerasTensor:
 
     def __repr__(self) -> str:
         return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
+
+    # Operators record keras.ops nodes (layers/op_layer.py), as on Keras 3's KerasTensor. == and != keep
+    # Python's identity meaning (KerasTensors are dict keys in graph code), as in Keras.
+    def _op(self, name, *args):
+        from .op_layer import symbolic_call
+
+        return symbolic_call(name, args, {})
+
+    def __add__(self, other): return self._op("add", self, other)  # noqa: E704
+    def __radd__(self, other): return self._op("add", other, self)  # noqa: E704
+    def __sub__(self, other): return self._op("subtract", self, other)  # noqa: E704
+    def __rsub__(self, other): return self._op("subtract", other, self)  # noqa: E704
+    def __mul__(self, other): return self._op("multiply", self, other)  # noqa: E704
+    def __rmul__(self, other): return self._op("multiply", other, self)  # noqa: E704
+    def __truediv__(self, other): return self._op("divide", self, other)  # noqa: E704
+    def __rtruediv__(self, other): return self._op("divide", other, self)  # noqa: E704
+    def __floordiv__(self, other): return self._op("floor_divide", self, other)  # noqa: E704
+    def __rfloordiv__(self, other): return self._op("floor_divide", other, self)  # noqa: E704
+    def __mod__(self, other): return self._op("mod", self, other)  # noqa: E704
+    def __rmod__(self, other): return self._op("mod", other, self)  # noqa: E704
+    def __pow__(self, other): return self._op("power", self, other)  # noqa: E704
+    def __rpow__(self, other): return self._op("power", other, self)  # noqa: E704
+    def __matmul__(self, other): return self._op("matmul", self, other)  # noqa: E704
+    def __rmatmul__(self, other): return self._op("matmul", other, self)  # noqa: E704
+    def __neg__(self): return self._op("negative", self)  # noqa: E704
+    def __pos__(self): return self  # noqa: E704
+    def __abs__(self): return self._op("absolute", self)  # noqa: E704
+    def __lt__(self, other): return self._op("less", self, other)  # noqa: E704
+    def __le__(self, other): return self._op("less_equal", self, other)  # noqa: E704
+    def __gt__(self, other): return self._op("greater", self, other)  # noqa: E704
+    def __ge__(self, other): return self._op("greater_equal", self, other)  # noqa: E704
+    def __and__(self, other): return self._op("logical_and", self, other)  # noqa: E704
+    def __or__(self, other): return self._op("logical_or", self, other)  # noqa: E704
+    def __xor__(self, other): return self._op("logical_xor", self, other)  # noqa: E704
+    def __invert__(self): return self._op("logical_not", self)  # noqa: E704
+    def __getitem__(self, key): return self._op("operator.getitem", self, key)  # noqa: E704
+
+    __hash__ = object.__hash__
+
+    def __bool__(self):
+        raise TypeError("A symbolic KerasTensor has no truth value: it holds no data until the model runs")
+
+    def __array__(self, *args, **kwargs):
+        raise TypeError(f"A symbolic KerasTensor cannot be converted to a NumPy array: {self!r} holds no data "
+                        "until the model runs (call the model on data instead)")
 
 
 def _is_symbolic(x) -> bool:
@@ -67,11 +114,14 @@ def _shape_of(x):
     return (None,) + tuple(x.shape[1:])
 
 
+_EXAMPLE_DTYPES = ("float32", "float64", "float16", "int64", "int32", "int16", "int8", "uint8", "bool")
+
+
 def _example(ks):
     """A batch of one zero sample shaped like a KerasTensor (to trace output shapes)."""
     if isinstance(ks, (list, tuple)):
         return [_example(k) for k in ks]
-    dt = "int64" if ks.dtype.startswith("int") else "float32"
+    dt = ks.dtype if ks.dtype in _EXAMPLE_DTYPES else ("int64" if ks.dtype.startswith("int") else "float32")
     return creation.zeros((1,) + tuple(1 if s is None else s for s in ks.shape[1:]), dtype=dt)
 
 
@@ -316,14 +366,21 @@ class Layer(Module):
             return self._call_symbolic(inputs, **kwargs)
         if isinstance(inputs, np.ndarray):
             inputs = creation.tensor(inputs)
-        global _call_depth
+        global _call_depth, _call_training
         if _call_depth == 0:  # an outermost call starts a fresh set of add_loss values, as in Keras
             self._clear_losses()
+        outer_training = _call_training
+        if kwargs.get("training") is None:
+            if outer_training is not None:  # Keras' call context: inner layers inherit the outer training
+                kwargs["training"] = outer_training
+        else:
+            _call_training = kwargs["training"]
         _call_depth += 1
         try:
             outputs = super().__call__(inputs, *args, **kwargs)
         finally:
             _call_depth -= 1
+            _call_training = outer_training
         reg = self.__dict__.get("activity_regularizer")
         if reg is not None:
             for out in (outputs if isinstance(outputs, (list, tuple)) else [outputs]):
@@ -344,14 +401,45 @@ class Layer(Module):
             self.train(was_training)
 
         def to_symbolic(t):
-            return KerasTensor((None,) + tuple(t.shape[1:]), "int64" if t.dtype.name == "int64" else "float32",
-                               (self, inputs, kwargs), self.name)
+            return KerasTensor((None,) + tuple(t.shape[1:]), t.dtype.name, (self, inputs, kwargs), self.name)
 
         result = [to_symbolic(t) for t in out] if isinstance(out, (list, tuple)) else to_symbolic(out)
         for i, r in enumerate(result if isinstance(result, list) else []):
             r.index = i
         self.output_shape = [r.shape for r in result] if isinstance(result, list) else result.shape
-        return tuple(result) if isinstance(out, tuple) else result
+        result = tuple(result) if isinstance(out, tuple) else result
+        self.__dict__.setdefault("_inbound_nodes", []).append((inputs, result))
+        return result
+
+    # ---- the symbolic calls made so far (Keras' inbound nodes) ---------------------------------------------
+    def _node_attribute(self, which: int, what: str):
+        nodes = self.__dict__.get("_inbound_nodes")
+        if not nodes:
+            raise AttributeError(f"The layer {self.name} has never been called and thus has no defined {what}.")
+        return nodes[0][which]  # Keras 3 answers with the first call's tensors
+
+    @property
+    def input(self):
+        """The symbolic input of the layer's first call in a functional graph."""
+        return self._node_attribute(0, "input")
+
+    @property
+    def output(self):
+        """The symbolic output of the layer's first call: a functional model can end there
+        (``Model(model.input, model.get_layer("dense").output)``)."""
+        return self._node_attribute(1, "output")
+
+    def __getattr__(self, name: str):
+        # Module's lookup of parameters, buffers and sublayers; a failed ``input`` / ``output`` property
+        # ends here too (Python's fallback), and gets Keras' message instead of a bare "no attribute"
+        d = self.__dict__
+        for table in ("_parameters", "_buffers", "_modules"):
+            if table in d and name in d[table]:
+                return d[table][name]
+        if name in ("input", "output") and "_modules" in d:
+            raise AttributeError(f"The layer {d.get('name', type(self).__name__)} has never been called and thus "
+                                 f"has no defined {name}.")
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def _get_name(self) -> str:
         return type(self).__name__
@@ -374,8 +462,10 @@ class InputLayer(Layer):
         super().__init__(name=name or unique_name("input_layer"))
         self.shape = tuple(shape)
         self.dtype_name = dtype or "float32"
-        self.output = KerasTensor((None,) + self.shape, self.dtype_name, None, self.name)
-        self.output_shape = self.output.shape
+        tensor = KerasTensor((None,) + self.shape, self.dtype_name, None, self.name)
+        tensor.input_layer = self
+        self.__dict__["_inbound_nodes"] = [(tensor, tensor)]
+        self.output_shape = tensor.shape
         self.built = True
 
     def call(self, inputs, training=None):

@@ -12,6 +12,7 @@ import fastnn
 from fastnn import Tensor
 
 from . import nn
+from . import symbolic as _symbolic
 from ._convert import axes_arg, dtype_of, to_tensor
 from .nn import (binary_crossentropy, categorical_crossentropy, elu, gelu, leaky_relu, log_sigmoid,
                  log_softmax, moments, multi_hot, normalize, one_hot, relu, relu6, selu, sigmoid, silu,
@@ -50,10 +51,14 @@ def convert_to_numpy(x):
 
 
 def shape(x):
+    if _symbolic.has_symbolic((x,)):
+        return tuple(x.shape)  # a KerasTensor's static shape (None for the batch)
     return tuple(to_tensor(x).shape)
 
 
 def ndim(x):
+    if _symbolic.has_symbolic((x,)):
+        return len(x.shape)
     return to_tensor(x).dim()
 
 
@@ -66,6 +71,8 @@ def cast(x, dtype):
 
 
 def dtype(x):
+    if _symbolic.has_symbolic((x,)):
+        return x.dtype
     return str(to_tensor(x).dtype).replace("fastnn.", "").replace("torch.", "")
 
 
@@ -1245,4 +1252,8 @@ def nextafter(x1, x2):
 def nanpercentile(x, q, axis=None, method="linear", keepdims=False):
     return nanquantile(x, to_tensor(q, fastnn.float64) / 100, axis=axis, method=method, keepdims=keepdims)
 
+from .symbolic import wrap_namespace as _wrap_namespace  # noqa: E402
+
+_wrap_namespace(nn.__dict__, "nn.")
+_wrap_namespace(globals(), shared=nn.__dict__)
 from . import linalg, numpy  # noqa: E402,F401 - keras.ops.linalg / keras.ops.numpy, after every name exists
