@@ -110,6 +110,9 @@ def get_registered_object(name, custom_objects=None, module_objects=None):
 
 # ---- fastnn.keras' public names ---------------------------------------------------------------------------
 _public_cache: dict = {}
+# the classes Keras names at its top level (keras.Layer, keras.Loss, ...) though its namespaces have them too
+_TOP_LEVEL = frozenset({"Model", "Sequential", "Layer", "Loss", "Metric", "Optimizer", "Initializer", "Regularizer",
+                        "InputSpec", "KerasTensor"})
 
 
 def _namespace(ns: str):
@@ -121,29 +124,31 @@ def _namespace(ns: str):
 
 def _public_name(obj):
     """``"keras.layers.Dense"`` for a class or function fastnn.keras exports (under its own name where it has
-    several), else None. The models live at the top (``keras.Sequential``), as in Keras."""
+    several), else None. The models and base classes live at the top (``keras.Sequential``, ``keras.Layer``),
+    as in Keras."""
     if not _public_cache:
         for ns in ("",) + _NAMESPACES:
             module = _namespace(ns)
             if module is None:
                 continue
             prefix = "keras" + (f".{ns}" if ns else "")
-            for attr, value in vars(module).items():
+            items = list(vars(module).items())
+            if not ns:  # keras.Layer, keras.Loss, ...: found in the namespaces, named at the top
+                items = [(n, v) for sub in _NAMESPACES if _namespace(sub) is not None
+                         for n, v in vars(_namespace(sub)).items() if n in _TOP_LEVEL]
+            for attr, value in items:
                 if attr.startswith("_") or isinstance(value, types.ModuleType):
                     continue
                 if not (isinstance(value, type) or isinstance(value, types.FunctionType)):
                     continue
                 if not getattr(value, "__module__", "").startswith("fastnn.keras"):
                     continue
-                try:
-                    key = id(value)
-                except TypeError:
-                    continue
+                key = id(value)
                 current = _public_cache.get(key)
                 canonical = attr == getattr(value, "__name__", None)
                 if current is None or (canonical and not current[1]):
-                    if not ns and value.__name__ not in ("Model", "Sequential"):
-                        continue  # only the models are exported at keras' top level
+                    if not ns and value.__name__ not in _TOP_LEVEL:
+                        continue  # only these are exported at keras' top level
                     _public_cache[key] = (f"{prefix}.{attr}", canonical, value)
     entry = _public_cache.get(id(obj))
     return entry[0] if entry is not None and entry[2] is obj else None
@@ -277,7 +282,9 @@ def _retrieve(name, registered_name, module, obj_type, full_config, custom_objec
                 value = _in_namespace(ns, name)
                 if value is not None:
                     return value
-            if module.startswith("keras.src."):  # a Keras class outside its public API (torch's optimizers)
+            if module == "keras" or module.startswith("keras.src."):
+                # keras.Layer, keras.Loss ... live in a namespace here; a keras.src module is Keras' private name
+                # of a class (its torch optimizers)
                 for ns in _NAMESPACES:
                     value = _in_namespace(ns, name)
                     if isinstance(value, type):
