@@ -29,7 +29,8 @@ OUT_OF_SCOPE = {
     "layers.JaxLayer": "needs JAX: it wraps a JAX function and its JAX parameter pytrees",
     "layers.FlaxLayer": "needs JAX and Flax: it wraps a flax.linen Module",
     "callbacks.OrbaxCheckpoint": "needs JAX's Orbax checkpointing library (orbax.checkpoint)",
-    "utils.FeatureSpace": f"{_TF}: FeatureSpace.adapt() and its preprocessing run on tf.data.Dataset only",
+    "utils.FeatureSpace": f"{_TF}: FeatureSpace.adapt() runs on a tf.data.Dataset (a dict of arrays is made into "
+                          "one) and maps each feature with tf.data",
     "saving.KerasFileEditor": "edits Keras' own .keras archives (zip + HDF5 weights); fastnn.keras saves its own "
                               "safetensors format, which model.save / load_model read and write",
 }

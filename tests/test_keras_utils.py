@@ -648,3 +648,20 @@ def test_every_default_object_serializes_as_keras_and_round_trips(ns):
         assert type(again) is type(ours) and U.serialize_keras_object(again) == config, name
         seen += 1
     assert seen >= {"layers": 5, "optimizers": 3, "regularizers": 3, "constraints": 3}.get(ns, 0), ns
+
+
+def test_fit_fetches_a_pydataset_with_its_workers():
+    class Recorded(Batches):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.threads = set()
+
+        def __getitem__(self, i):
+            self.threads.add(threading.get_ident())
+            return super().__getitem__(i)
+
+    ds = Recorded(workers=3, max_queue_size=4)
+    model = fk.Sequential([fk.Input((3,)), fk.layers.Dense(1)])
+    model.compile(optimizer=fk.optimizers.SGD(1e-2), loss="mse")
+    model.fit(ds, epochs=2, verbose=0)
+    assert ds.ended == 2 and ds.threads and threading.get_ident() not in ds.threads
