@@ -665,3 +665,28 @@ def test_fit_fetches_a_pydataset_with_its_workers():
     model.compile(optimizer=fk.optimizers.SGD(1e-2), loss="mse")
     model.fit(ds, epochs=2, verbose=0)
     assert ds.ended == 2 and ds.threads and threading.get_ident() not in ds.threads
+
+
+def test_model_to_dot_graphs_match_keras_structure():
+    pytest.importorskip("pydot")
+
+    def shape(dot):
+        labels = sorted(n.get("label").split("\n")[0].split("(")[-1].rstrip(")").strip('"') for n in dot.get_nodes()
+                        if n.get("label"))
+        return labels, len(dot.get_edges())
+
+    ours = fk.Sequential([fk.Input((3,)), fk.layers.Dense(4), fk.layers.ReLU(), fk.layers.Dense(1)])
+    theirs = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4), keras.layers.ReLU(), keras.layers.Dense(1)])
+    assert shape(U.model_to_dot(ours)) == (["Dense", "Dense", "ReLU"], 2)
+    dot, kdot = U.model_to_dot(ours), keras.utils.model_to_dot(theirs)
+    assert (len(dot.get_nodes()), len(dot.get_edges())) == (len(kdot.get_nodes()), len(kdot.get_edges()))
+
+    class Sub(fk.Model):
+        def call(self, x):
+            return x
+
+    sub = Sub()
+    sub.built = True
+    assert len(U.model_to_dot(sub).get_nodes()) == 2  # the defaults node and the model's own, as Keras draws it
+    with pytest.raises(ValueError, match="Argument `layer_range` is no longer supported"):
+        U.model_to_dot(ours, layer_range=["a", "b"])

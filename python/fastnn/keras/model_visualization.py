@@ -52,13 +52,9 @@ def _graph(model):
     from .models import Sequential
 
     nodes, edges = [], []
-    if isinstance(model, Sequential):
-        spec = model._input_spec
+    if isinstance(model, Sequential):  # its layers in a chain (Keras draws no input node for it)
         prev = None
-        if spec is not None:
-            prev = f"input:{id(spec)}"
-            nodes.append((prev, spec.name or "input_layer", "InputLayer", None, None, spec.shape, spec.dtype))
-        shape = spec.shape if spec is not None else None
+        shape = model._input_spec.shape if model._input_spec is not None else None
         for layer in model.layers:
             key = f"layer:{id(layer)}"
             out = layer.output_shape
@@ -67,9 +63,8 @@ def _graph(model):
                 edges.append((prev, key))
             prev, shape = key, out
         return nodes, edges
-    if not getattr(model, "_functional", False):
-        raise ValueError("model_to_dot: a subclassed model has no layer graph to draw (its call() is Python code); "
-                         "build it as a Sequential or functional model to plot it")
+    if not getattr(model, "_functional", False):  # a subclassed model: one node, as Keras draws it
+        return [(f"layer:{id(model)}", model.name, type(model).__name__, model, None, None, None)], []
     for t in model.inputs:
         nodes.append((f"input:{id(t)}", t.name or "input_layer", "InputLayer", None, None, t.shape, t.dtype))
     for layer, ins, _ in model._nodes:
@@ -96,6 +91,8 @@ def model_to_dot(model, show_shapes=False, show_dtype=False, show_layer_names=Tr
     pydot = _pydot()
     if pydot is None:
         raise ImportError("You must install pydot (`pip install pydot`) for model_to_dot to work.")
+    if kwargs.pop("layer_range", None) is not None:
+        raise ValueError("Argument `layer_range` is no longer supported.")
     if kwargs:
         raise ValueError(f"Unrecognized keyword arguments: {kwargs}")
     if expand_nested:
@@ -140,8 +137,6 @@ def plot_model(model, to_file="model.png", show_shapes=False, show_dtype=False, 
     if fmt != "dot" and not _has_graphviz(pydot):
         raise ImportError("You must install graphviz (see instructions at https://graphviz.gitlab.io/download/) "
                           "for `plot_model` to work.")
-    if kwargs.pop("layer_range", None) is not None:
-        raise ValueError("Argument `layer_range` is no longer supported.")
     dot = model_to_dot(model, show_shapes=show_shapes, show_dtype=show_dtype, show_layer_names=show_layer_names,
                        rankdir=rankdir, expand_nested=expand_nested, dpi=dpi,
                        show_layer_activations=show_layer_activations, show_trainable=show_trainable, splines=splines,
