@@ -265,3 +265,23 @@ def test_progbar_logger_prints_epochs_and_the_final_line(capsys):
     _model().fit(x, y, epochs=2, batch_size=16, verbose=2)
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "Epoch 1/2" and out[1].startswith("4/4 - ") and " - loss: " in out[1] and len(out) == 4
+
+
+def test_model_checkpoint_saves_every_n_batches_and_names_the_batch(tmp_path, capsys):
+    x, y = _data()
+    model = _model()
+    ckpt = fk.callbacks.ModelCheckpoint(str(tmp_path / "ck" / "e{epoch}_b{batch}.weights.h5"), save_freq=3,
+                                        save_weights_only=True, verbose=1)
+    model.fit(x, y, epochs=2, batch_size=16, verbose=0, callbacks=[ckpt])  # 4 batches an epoch: every 3rd batch
+    assert sorted(p.name for p in (tmp_path / "ck").iterdir()) == ["e1_b3.weights.h5", "e2_b2.weights.h5"]
+    assert "Epoch 1: saving model to" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="Unrecognized save_freq: batch"):
+        fk.callbacks.ModelCheckpoint("m.keras", save_freq="batch")
+    with pytest.raises(ValueError, match="Unrecognized save_freq: batch"):
+        keras.callbacks.ModelCheckpoint("m.keras", save_freq="batch")
+    best = fk.callbacks.ModelCheckpoint(str(tmp_path / "b.keras"), monitor="nope", save_best_only=True)
+    with pytest.warns(UserWarning, match="Can save best model only with nope available"):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[best])
+    assert (tmp_path / "b.keras").exists()  # saved anyway, as Keras does
+    with pytest.raises(KeyError, match="Failed to format this callback filepath"):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[fk.callbacks.ModelCheckpoint(str(tmp_path / "{nokey}"))])

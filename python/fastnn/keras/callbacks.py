@@ -209,30 +209,76 @@ class EarlyStopping(_Monitor):
 
 
 class ModelCheckpoint(_Monitor):
-    """Saves the model (or its weights) after each epoch, or only when ``monitor`` improved; ``filepath``
-    may hold ``{epoch:02d}`` and any log key (``{val_loss:.2f}``)."""
+    """Saves the model (or its weights) after each epoch, or every ``save_freq`` batches, or only when
+    ``monitor`` improved; ``filepath`` may hold ``{epoch:02d}``, ``{batch}`` (batch-level saves) and any log
+    key (``{val_loss:.2f}``)."""
 
     def __init__(self, filepath, monitor: str = "val_loss", verbose: int = 0, save_best_only: bool = False,
                  save_weights_only: bool = False, mode: str = "auto", save_freq="epoch",
                  initial_value_threshold=None) -> None:
         super().__init__(monitor, mode, 0)
-        if save_freq != "epoch":
-            raise ValueError("ModelCheckpoint: only save_freq='epoch' is supported")
+        if save_freq != "epoch" and not isinstance(save_freq, int):
+            raise ValueError(f"Unrecognized save_freq: {save_freq}. Expected save_freq are 'epoch' or integer values")
         self.filepath = os.fspath(filepath)
         self.verbose, self.save_best_only, self.save_weights_only = verbose, save_best_only, save_weights_only
+        self.save_freq = save_freq
         self.best = self.initial if initial_value_threshold is None else initial_value_threshold
+        self._batches_seen_since_last_saving = 0
+        self._last_batch_seen = None
+        self._current_epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._current_epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.save_freq == "epoch":
+            return
+        new_epoch = self._last_batch_seen is None or batch <= self._last_batch_seen
+        self._batches_seen_since_last_saving += batch + 1 if new_epoch else batch - self._last_batch_seen
+        self._last_batch_seen = batch
+        if self._batches_seen_since_last_saving >= self.save_freq:
+            self._batches_seen_since_last_saving = 0
+            self._save(self._current_epoch, batch, logs)
 
     def on_epoch_end(self, epoch, logs=None):
+        if self.save_freq == "epoch":
+            self._save(epoch, None, logs)
+
+    def _path(self, epoch, batch, logs) -> str:
+        try:
+            if batch is None or "batch" in logs:
+                return self.filepath.format(epoch=epoch + 1, **logs)
+            return self.filepath.format(epoch=epoch + 1, batch=batch + 1, **logs)
+        except KeyError as e:
+            raise KeyError(f'Failed to format this callback filepath: "{self.filepath}". Reason: {e}') from None
+
+    def _save(self, epoch, batch, logs) -> None:
         logs = logs or {}
-        path = self.filepath.format(epoch=epoch + 1, **logs)
+        path = self._path(epoch, batch, logs)
         if self.save_best_only:
-            value = self.current(logs)
-            if value is None or not self.improved(value, self.best):
-                return
-            if self.verbose:
-                print(f"\nEpoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to {value:.5f}, "
-                      f"saving model to {path}")
-            self.best = value
+            value = logs.get(self.monitor)
+            if value is None:
+                import warnings
+
+                warnings.warn(f"Can save best model only with {self.monitor} available.", stacklevel=3)
+            else:
+                best = "None" if self.best is None else f"{self.best:.5f}"
+                if not self.improved(value, self.best):
+                    if self.verbose:
+                        print_msg(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {best}")
+                    return
+                if self.verbose:
+                    print_msg(f"\nEpoch {epoch + 1}: {self.monitor} improved from {best} to {value:.5f}, saving "
+                              f"model to {path}")
+                self.best = value
+        elif self.verbose:
+            print_msg(f"\nEpoch {epoch + 1}: saving model to {path}")
+        if os.path.isdir(path):
+            raise OSError(f"Please specify a non-directory filepath for ModelCheckpoint. Filepath used is an existing "
+                          f"directory: {path}")
+        folder = os.path.dirname(path)
+        if folder:
+            os.makedirs(folder, exist_ok=True)
         if self.save_weights_only:
             self.model.save_weights(path)
         else:
