@@ -285,3 +285,35 @@ def test_model_checkpoint_saves_every_n_batches_and_names_the_batch(tmp_path, ca
     assert (tmp_path / "b.keras").exists()  # saved anyway, as Keras does
     with pytest.raises(KeyError, match="Failed to format this callback filepath"):
         model.fit(x, y, epochs=1, verbose=0, callbacks=[fk.callbacks.ModelCheckpoint(str(tmp_path / "{nokey}"))])
+
+
+def test_csv_logger_writes_the_file_keras_writes(tmp_path):
+    epochs = [{"loss": 0.5, "acc": 0.25}, {"loss": 0.25, "acc": 0.5, "val_loss": 0.75}]
+    for name, cls in (("ours", fk.callbacks.CSVLogger), ("theirs", keras.callbacks.CSVLogger)):
+        for append in (False, True):
+            cb = cls(str(tmp_path / f"{name}.csv"), separator=";", append=append)
+            cb.on_train_begin()
+            for e, logs in enumerate(epochs):
+                cb.on_epoch_end(e, dict(logs))
+            cb.on_train_end()
+    assert (tmp_path / "ours.csv").read_bytes() == (tmp_path / "theirs.csv").read_bytes()
+
+
+def test_learning_rate_scheduler_takes_both_schedule_forms_and_checks_floats():
+    x, y = _data()
+    model = _model()
+    seen = []
+    sched = fk.callbacks.LearningRateScheduler(lambda epoch: seen.append(epoch) or 0.5 ** epoch)
+    hist = model.fit(x, y, epochs=2, verbose=0, callbacks=[sched])
+    assert seen == [0, 1] and hist.history["learning_rate"] == [1.0, 0.5]
+    for cls in (fk.callbacks.LearningRateScheduler, keras.callbacks.LearningRateScheduler):
+        cb = cls(lambda epoch, lr: 1)
+        cb.set_model(model if cls is fk.callbacks.LearningRateScheduler else _keras_model())
+        with pytest.raises(ValueError, match="The output of the `schedule` function should be a float. Got: 1"):
+            cb.on_epoch_begin(0)
+
+
+def _keras_model():
+    m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    m.compile(optimizer="sgd", loss="mse")
+    return m

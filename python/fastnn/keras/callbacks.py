@@ -322,50 +322,79 @@ class ReduceLROnPlateau(_Monitor):
 
 
 class LearningRateScheduler(Callback):
+    """Sets the optimizer's learning rate at each epoch's start to ``schedule(epoch, lr)`` (or Keras 2's
+    ``schedule(epoch)``); the schedule must return a float, as Keras checks."""
+
     def __init__(self, schedule, verbose: int = 0) -> None:
         super().__init__()
         self.schedule, self.verbose = schedule, verbose
 
     def on_epoch_begin(self, epoch, logs=None):
-        lr = self.schedule(epoch, self.model.optimizer.learning_rate)
-        if not isinstance(lr, (float, int, np.floating)) or not math.isfinite(lr):
-            raise ValueError(f'The output of the "schedule" function should be a float. Got: {lr}')
-        self.model.optimizer.learning_rate = float(lr)
+        optimizer = self.model.optimizer
+        if not hasattr(optimizer, "learning_rate"):
+            raise ValueError('Optimizer must have a "learning_rate" attribute.')
+        try:
+            lr = self.schedule(epoch, float(optimizer.learning_rate))
+        except TypeError:  # the older one-argument schedule
+            lr = self.schedule(epoch)
+        if not isinstance(lr, (float, np.float32, np.float64)):
+            raise ValueError(f"The output of the `schedule` function should be a float. Got: {lr}")
+        optimizer.learning_rate = float(lr)
         if self.verbose:
-            print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {lr}.")
+            print_msg(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {lr}.")
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
-            logs["learning_rate"] = self.model.optimizer.learning_rate
+            logs["learning_rate"] = float(self.model.optimizer.learning_rate)
 
 
 class CSVLogger(Callback):
-    """One CSV row per epoch: ``epoch`` then the log keys in sorted order."""
+    """One CSV row per epoch: ``epoch`` then the log keys in sorted order (with ``val_`` columns added
+    when the first epoch had none, as Keras writes them); list values are written as ``"[a, b]"``."""
 
     def __init__(self, filename, separator: str = ",", append: bool = False) -> None:
         super().__init__()
         self.filename, self.sep, self.append = os.fspath(filename), separator, append
         self.keys = None
+        self.writer = None
+        self.csv_file = None
+        self.append_header = True
 
     def on_train_begin(self, logs=None):
-        exists = self.append and os.path.exists(self.filename) and os.path.getsize(self.filename) > 0
-        self.file = open(self.filename, "a" if self.append else "w", newline="")
-        self.writer = None
-        self._header_written = exists
+        if self.append and os.path.exists(self.filename):
+            with open(self.filename) as f:
+                self.append_header = not f.readline()
+        if self.csv_file is not None and not self.csv_file.closed:
+            self.csv_file.close()
+        self.csv_file = open(self.filename, "a" if self.append else "w", newline="")
+        self.writer, self.keys = None, None
+
+    @staticmethod
+    def _cell(value):
+        if isinstance(value, str):
+            return value
+        if hasattr(value, "__iter__") and getattr(value, "ndim", 1) != 0:
+            return f'"[{", ".join(map(str, value))}]"'
+        return value
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         if self.keys is None:
             self.keys = sorted(logs)
+            if self.keys and not any(k.startswith("val_") for k in self.keys):
+                self.keys += [f"val_{k}" for k in self.keys]
         if self.writer is None:
-            self.writer = csv.DictWriter(self.file, fieldnames=["epoch"] + self.keys, delimiter=self.sep)
-            if not self._header_written:
+            self.writer = csv.DictWriter(self.csv_file, fieldnames=["epoch"] + self.keys, delimiter=self.sep,
+                                         lineterminator="\r\n")
+            if self.append_header:
                 self.writer.writeheader()
-        self.writer.writerow({"epoch": epoch, **{k: logs.get(k, "NA") for k in self.keys}})
-        self.file.flush()
+        self.writer.writerow({"epoch": epoch, **{k: self._cell(logs.get(k, "NA")) for k in self.keys}})
+        self.csv_file.flush()
 
     def on_train_end(self, logs=None):
-        self.file.close()
+        if self.csv_file is not None and not self.csv_file.closed:
+            self.csv_file.close()
+        self.writer = None
 
 
 class LambdaCallback(Callback):

@@ -261,11 +261,10 @@ class TrainingMixin:
                 raise ValueError("validation_split is only supported for array inputs")
             data, val = data.split(validation_split)
         steps = steps_per_epoch or data.steps(batch_size)
-        history = cbks.History()
-        cb_list = [history] + list(callbacks or [])
-        if verbose:
-            cb_list.insert(1, cbks.ProgbarLogger())
-        cb = cbks.CallbackList(cb_list, model=self, epochs=epochs, steps=steps, verbose=verbose)
+        # History and the progress bar run after the user's callbacks (which may add logs), as in Keras
+        cb = cbks.CallbackList(callbacks, add_history=True, add_progbar=bool(verbose), model=self, epochs=epochs,
+                               steps=steps, verbose=verbose)
+        history = next(c for c in cb.callbacks if isinstance(c, cbks.History))
         self.history = history
         self.stop_training = False
         first = next(iter(data.batches(batch_size)), None) if not _is_stream(data) else None
