@@ -317,3 +317,19 @@ def _keras_model():
     m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
     m.compile(optimizer="sgd", loss="mse")
     return m
+
+
+def test_missing_monitor_warnings_read_as_keras():
+    model = _model()
+    pairs = [(fk.callbacks.EarlyStopping, keras.callbacks.EarlyStopping),
+             (fk.callbacks.ReduceLROnPlateau, keras.callbacks.ReduceLROnPlateau)]
+    for ours_cls, theirs_cls in pairs:
+        messages = []
+        for cb, m in ((ours_cls(monitor="nope", mode="min"), model), (theirs_cls(monitor="nope", mode="min"),
+                                                                       _keras_model())):
+            cb.set_model(m)
+            cb.on_train_begin()
+            with pytest.warns(UserWarning) as record:
+                cb.on_epoch_end(0, {"loss": 1.0})
+            messages.append([str(r.message) for r in record if "conditioned on metric" in str(r.message)])
+        assert messages[0] == messages[1] and len(messages[0]) == 1

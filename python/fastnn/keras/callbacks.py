@@ -156,13 +156,15 @@ class _Monitor(Callback):
         self.monitor_op, self.initial = _mode_op(mode, monitor)
         self.min_delta = abs(min_delta) if self.monitor_op is operator.gt else -abs(min_delta)
 
+    _missing = "{name}: metric `{monitor}` is not available. Available metrics are: {available}"
+
     def current(self, logs):
         value = (logs or {}).get(self.monitor)
         if value is None:
             import warnings
 
-            warnings.warn(f"{type(self).__name__}: metric '{self.monitor}' is not available; available metrics "
-                          f"are: {', '.join(sorted(logs or {}))}", stacklevel=3)
+            warnings.warn(self._missing.format(name=type(self).__name__, monitor=self.monitor,
+                                               available=",".join(logs or {})), stacklevel=3)
         return value
 
     def improved(self, value, best) -> bool:
@@ -170,6 +172,9 @@ class _Monitor(Callback):
 
 
 class EarlyStopping(_Monitor):
+    _missing = ("Early stopping conditioned on metric `{monitor}` which is not available. Available metrics are: "
+                "{available}")
+
     def __init__(self, monitor: str = "val_loss", min_delta: float = 0, patience: int = 0, verbose: int = 0,
                  mode: str = "auto", baseline=None, restore_best_weights: bool = False,
                  start_from_epoch: int = 0) -> None:
@@ -286,6 +291,9 @@ class ModelCheckpoint(_Monitor):
 
 
 class ReduceLROnPlateau(_Monitor):
+    _missing = ("Learning rate reduction is conditioned on metric `{monitor}` which is not available. Available "
+                "metrics are: {available}.")
+
     def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10, verbose: int = 0,
                  mode: str = "auto", min_delta: float = 1e-4, cooldown: int = 0, min_lr: float = 0.0,
                  **kwargs) -> None:
