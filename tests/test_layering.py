@@ -26,11 +26,11 @@ NUMPY_ARRAY_CALLS_ALLOWED: dict[str, int] = {
     "keras/layers/base.py": 1,  # set_weights values from another model or a file
     "keras/layers/merge.py": 1,  # inputs given as arrays
     "keras/layers/recurrent.py": 2,  # initial states / inputs given as arrays
-    "keras/losses.py": 2,  # y_true and sample_weight given as arrays
     "keras/metrics.py": 12,  # F1's and AUC's final results, computed on the host once per result()
     "keras/models.py": 2,  # predict/evaluate inputs given as arrays
     "keras/saving.py": 1,  # a weight value read from a file
-    "keras/training.py": 7,  # fit's user data, class weights, and predict's host outputs
+    "keras/training.py": 5,  # class weights from the labels, and predict's host outputs
+    "keras/training_data.py": 2,  # fit's user data and sample weights, sliced on the host into batches
 }
 
 # isinstance / type-is checks on NumPy array types outside backend/ that decide nothing about devices
@@ -40,7 +40,7 @@ NDARRAY_CHECKS_ALLOWED: dict[str, int] = {
     "data/dataset.py": 2,  # TensorDataset accepts host arrays; Subset accepts an index array
     "data/loader.py": 1,  # default_collate of host samples
     "keras/layers/base.py": 1,  # a layer called on a host array converts it first
-    "keras/training.py": 1,  # fit's x: a host array is data, not an iterable of batches
+    "keras/training_data.py": 1,  # fit's x: a host array is data, not an iterable of batches
 }
 
 

@@ -8,3 +8,7 @@ from . import ops
 from .layers import Input
 from .models import Model, Sequential, load_model
 from . import constraints, regularizers
+from .losses import Loss  # noqa: E402,F401 - keras.Loss
+from . import random
+from .initializers import Initializer
+from .optimizers import Optimizer

@@ -45,7 +45,7 @@ class CompileLoss:
             missing = [n for n, s in zip(names, specs) if s is None]
             if len(missing) == len(names):
                 raise ValueError(f"The loss dict keys {sorted(self.spec)} match no output name {names}")
-        self.losses = [losses_mod.get(s) if s is not None else None for s in specs]
+        self.losses = [losses_mod.compile_loss(s) if s is not None else None for s in specs]
         w = self.weights_spec
         if isinstance(w, dict):
             w = [w.get(n, 1.0) for n in names]

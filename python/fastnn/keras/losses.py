@@ -1,191 +1,410 @@
-"""Keras losses: each maps (y_true, y_pred) to one loss per sample (the mean over the last axis where Keras
-takes it); the model reduces them 'sum_over_batch_size' with optional sample weights. Probabilities are
-clipped to [1e-7, 1 - 1e-7] before the log, as Keras does.
+"""keras.losses: Keras 3's loss functions (y_true, y_pred) -> unreduced losses, usually the mean over the
+last axis, and their Loss classes, which reduce them ('sum_over_batch_size' by default) with optional
+sample weights (loss_base.py). Probabilities are clipped to [1e-7, 1 - 1e-7] before a log, as Keras does.
 
-Targets are often host data (NumPy batches); they become tensors on the predictions' device."""
+Targets are often host data (NumPy batches); they become tensors on the predictions' device. The
+functions of the other families live beside this file (losses_probabilistic.py, losses_regression.py,
+losses_similarity.py, losses_ctc.py)."""
 from __future__ import annotations
 
-import numpy as np
-
+import fastnn
 from .. import ops
 from ..backend import backend_of
-from ..creation import tensor as _tensor
 from .._tensor import Tensor
-
-EPSILON = 1e-7
-
-
-def _float_target(y_true, y_pred) -> Tensor:
-    if not isinstance(y_true, Tensor):
-        y_true = _tensor(np.asarray(y_true), device=y_pred.device)
-    if y_true.dtype is not y_pred.dtype:
-        y_true = y_true.to(y_pred.dtype)
-    if tuple(y_true.shape) != tuple(y_pred.shape):
-        if y_true.numel() == y_pred.numel():  # (N,) targets against (N, 1) outputs, as Keras squeezes
-            y_true = y_true.reshape(tuple(y_pred.shape))
-        else:
-            raise ValueError(f"Arguments `target` and `output` must have the same shape. Received: "
-                             f"target.shape={tuple(y_true.shape)}, output.shape={tuple(y_pred.shape)}")
-    return y_true
-
-
-def _mean_last(x: Tensor) -> Tensor:
-    return x.mean(-1) if x.ndim > 1 else x
+from .loss_base import (EPSILON, Loss, LossFunctionWrapper, check_axis, convert, float_pair,  # noqa: F401
+                        same_shape, set_loss_mask, smooth_labels, squeeze_or_expand_to_same_rank, warn_one_class)
+from .ops import nn as _kops_nn
 
 
 def mean_squared_error(y_true, y_pred):
-    y = _float_target(y_true, y_pred)
-    d = y_pred - y
-    return _mean_last(d * d)
+    y_true, y_pred = squeeze_or_expand_to_same_rank(*float_pair(y_true, y_pred))
+    d = y_true - y_pred
+    return (d * d).mean(-1)
 
 
 def mean_absolute_error(y_true, y_pred):
-    y = _float_target(y_true, y_pred)
-    return _mean_last((y_pred - y).abs())
+    y_true, y_pred = squeeze_or_expand_to_same_rank(*float_pair(y_true, y_pred))
+    return (y_true - y_pred).abs().mean(-1)
 
 
-def binary_crossentropy(y_true, y_pred, from_logits: bool = False, label_smoothing: float = 0.0):
-    y = _float_target(y_true, y_pred)
-    if label_smoothing:
-        y = y * (1.0 - label_smoothing) + 0.5 * label_smoothing
+def binary_crossentropy(y_true, y_pred, from_logits: bool = False, label_smoothing: float = 0.0, axis=-1):
+    y_true, y_pred = float_pair(y_true, y_pred)
+    y_true = smooth_labels(y_true, label_smoothing, 2.0)
+    same_shape(y_true, y_pred)
+    return _kops_nn.binary_crossentropy(y_true, y_pred, from_logits=from_logits).mean(axis)
+
+
+def categorical_log_probs(y_pred, from_logits: bool, axis):
+    """log_softmax of logits, or the log of probabilities renormalised over ``axis`` and clipped."""
     if from_logits:
-        # max(x, 0) - x·y + log(1 + exp(-|x|)): never overflows
-        x = y_pred
-        per = ops.relu(x) - x * y + ops.log(1.0 + ops.exp(-x.abs()))
-    else:
-        p = y_pred.clamp(EPSILON, 1.0 - EPSILON)
-        per = -(y * p.log() + (1.0 - y) * (1.0 - p).log())
-    return _mean_last(per)
+        return ops.log_softmax(y_pred, axis)
+    p = y_pred / y_pred.sum(axis, keepdim=True)
+    return p.clamp(EPSILON, 1.0 - EPSILON).log()
 
 
 def categorical_crossentropy(y_true, y_pred, from_logits: bool = False, label_smoothing: float = 0.0, axis=-1):
-    y = _float_target(y_true, y_pred)
+    check_axis(axis)
+    y_true, y_pred = float_pair(y_true, y_pred)
+    warn_one_class("categorical_crossentropy", y_pred)
     if label_smoothing:
-        y = y * (1.0 - label_smoothing) + label_smoothing / y_pred.shape[-1]
-    if from_logits:
-        return -(y * ops.log_softmax(y_pred, axis)).sum(axis)
-    p = y_pred / y_pred.sum(axis, keepdim=True)
-    return -(y * p.clamp(EPSILON, 1.0 - EPSILON).log()).sum(axis)
+        y_true = smooth_labels(y_true, label_smoothing, y_true.shape[-1])
+    same_shape(y_true, y_pred)
+    if y_true.ndim < 1:
+        raise ValueError(f"Arguments `target` and `output` must be at least rank 1. Received: "
+                         f"target.shape={tuple(y_true.shape)}, output.shape={tuple(y_pred.shape)}")
+    return -(y_true * categorical_log_probs(y_pred, from_logits, axis)).sum(axis)
 
 
-def _class_indices(y_true, y_pred):
-    """The labels as an int64 array on the predictions' backend, checked against their shape and classes."""
+def _label_array(y_true, y_pred):
+    """The labels as an int64 array on the predictions' backend (float labels, as Loss passes them, too)."""
     arr = y_true._data if isinstance(y_true, Tensor) else backend_of(y_pred._data).asarray(y_true)
-    if arr.ndim == y_pred.ndim and arr.shape[-1] == 1:
-        arr = arr.reshape(arr.shape[:-1])
-    if arr.dtype.kind == "f":
-        arr = arr.astype(np.int64)
-    if arr.shape != tuple(y_pred.shape[:-1]):
-        raise ValueError(f"sparse_categorical_crossentropy: labels of shape {arr.shape} do not match predictions "
-                         f"of shape {tuple(y_pred.shape)} (expected {tuple(y_pred.shape[:-1])})")
-    classes = y_pred.shape[-1]
-    if arr.size and (arr.min() < 0 or arr.max() >= classes):
-        raise ValueError(f"sparse_categorical_crossentropy: labels must be in [0, {classes}), got values in "
-                         f"[{arr.min()}, {arr.max()}]")
-    return arr.astype(np.int64, copy=False)
+    return arr.astype("int64", copy=False)
 
 
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False, ignore_class=None, axis=-1):
-    labels = _class_indices(y_true, y_pred)
+    y_pred = convert(y_pred)
+    labels = _label_array(y_true, y_pred)
+    if labels.ndim == y_pred.ndim and labels.shape[axis] == 1:
+        labels = labels.squeeze(axis)
+    if y_pred.ndim < 1:
+        raise ValueError(f"Argument `output` must be at least rank 1. Received: output.shape={tuple(y_pred.shape)}")
+    class_axis = axis % y_pred.ndim
+    xp = backend_of(y_pred._data, labels).xp
+    valid = None
+    if ignore_class is not None:
+        valid = labels != ignore_class
+        labels = xp.where(valid, labels, 0)
+        y_pred = ops.where(Tensor._wrap(xp.expand_dims(valid, class_axis)), y_pred, 0.0)
+    if class_axis != y_pred.ndim - 1:
+        y_pred = y_pred.movedim(class_axis, -1)
+    if labels.shape != tuple(y_pred.shape[:-1]):
+        raise ValueError(f"Arguments `target` and `output` must have the same shape up until the last dimension: "
+                         f"target.shape={labels.shape}, output.shape={tuple(convert(y_pred).shape)}")
+    classes = y_pred.shape[-1]
+    if labels.size:  # torch's error, as Keras' torch backend raises it
+        low, high = int(labels.min()), int(labels.max())
+        if low < 0 or high >= classes:
+            raise IndexError(f"Target {high if high >= classes else low} is out of bounds.")
     if from_logits:
         # The fused native softmax + cross-entropy: one pass over the logits, forward and backward. The
         # labels are copied: they may be the caller's own array.
-        logits = y_pred.reshape(-1, y_pred.shape[-1])
-        per = ops.cross_entropy(logits, Tensor._wrap(labels.reshape(-1).copy()), reduction="none")
-        return per.reshape(tuple(y_pred.shape[:-1]))
-    xp = backend_of(y_pred._data, labels).xp
-    one_hot = (labels[..., None] == xp.arange(y_pred.shape[-1])).astype(y_pred._data.dtype)
-    return categorical_crossentropy(Tensor._wrap(one_hot), y_pred)
-
-
-def hinge(y_true, y_pred):
-    y = _float_target(y_true, y_pred)
-    arr = y._data
-    if arr.size and ((arr == 0) | (arr == 1)).all():  # Keras maps 0/1 labels to -1/1
-        y = y * 2.0 - 1.0
-    return _mean_last(ops.relu(1.0 - y * y_pred))
-
-
-def squared_hinge(y_true, y_pred):
-    h = ops.relu(1.0 - _hinge_labels(y_true, y_pred) * y_pred)
-    return _mean_last(h * h)
+        per = ops.cross_entropy(y_pred.reshape(-1, classes), Tensor._wrap(labels.reshape(-1).copy()),
+                                reduction="none").reshape(labels.shape)
+    else:
+        logp = categorical_log_probs(y_pred, False, -1)
+        per = -fastnn.take_along_dim(logp, Tensor._wrap(labels[..., None].copy()), dim=-1).squeeze(-1)
+    if valid is not None:
+        mask = Tensor._wrap(valid)
+        per = ops.where(mask, per, 0.0)
+        set_loss_mask(per, mask)
+    return per
 
 
 def _hinge_labels(y_true, y_pred):
-    y = _float_target(y_true, y_pred)
-    arr = y._data
-    return y * 2.0 - 1.0 if arr.size and ((arr == 0) | (arr == 1)).all() else y
+    """Keras maps labels that are all 0 or 1 to -1 / 1."""
+    arr = y_true._data
+    binary = bool(((arr == 0) | (arr == 1)).all()) if arr.size else True
+    return y_true * 2.0 - 1.0 if binary else y_true
 
 
-class Loss:
-    """A configured loss: ``Loss()(y_true, y_pred)`` gives the batch mean; the model calls ``per_sample``."""
-
-    fn = None
-
-    def __init__(self, name: str | None = None, reduction: str = "sum_over_batch_size", **config) -> None:
-        if reduction not in ("sum_over_batch_size", "sum", "none", "mean"):
-            raise ValueError(f"Invalid value for argument `reduction`: {reduction!r}")
-        self.name = name or _snake(type(self).__name__)
-        self.reduction = reduction
-        self.config = config
-
-    def per_sample(self, y_true, y_pred):
-        return type(self).fn(y_true, y_pred, **self.config)
-
-    def __call__(self, y_true, y_pred, sample_weight=None):
-        per = self.per_sample(y_true, y_pred)
-        if sample_weight is not None:
-            weights = np.asarray(sample_weight, per._data.dtype).reshape(tuple(per.shape))  # host data
-            per = per * _tensor(weights, device=per.device)
-        if self.reduction == "none":
-            return per
-        total = per.sum()
-        return total if self.reduction == "sum" else total / max(per.numel(), 1)
+def hinge(y_true, y_pred):
+    y_true, y_pred = float_pair(y_true, y_pred)
+    return ops.relu(1.0 - _hinge_labels(y_true, y_pred) * y_pred).mean(-1)
 
 
-def _snake(name: str) -> str:
-    from .layers.base import snake_case
-
-    return snake_case(name)
-
-
-def _loss_class(fn, class_name: str):
-    return type(class_name, (Loss,), {"fn": staticmethod(fn)})
+def squared_hinge(y_true, y_pred):
+    y_true, y_pred = float_pair(y_true, y_pred)
+    h = ops.relu(1.0 - _hinge_labels(y_true, y_pred) * y_pred)
+    return (h * h).mean(-1)
 
 
-MeanSquaredError = _loss_class(mean_squared_error, "MeanSquaredError")
-MeanAbsoluteError = _loss_class(mean_absolute_error, "MeanAbsoluteError")
-BinaryCrossentropy = _loss_class(binary_crossentropy, "BinaryCrossentropy")
-CategoricalCrossentropy = _loss_class(categorical_crossentropy, "CategoricalCrossentropy")
-SparseCategoricalCrossentropy = _loss_class(sparse_categorical_crossentropy, "SparseCategoricalCrossentropy")
-Hinge = _loss_class(hinge, "Hinge")
-SquaredHinge = _loss_class(squared_hinge, "SquaredHinge")
+def categorical_hinge(y_true, y_pred):
+    y_true, y_pred = float_pair(y_true, y_pred)
+    pos = (y_true * y_pred).sum(-1)
+    neg = fastnn.amax((1.0 - y_true) * y_pred, dim=-1)
+    return ops.relu(neg - pos + 1.0)
 
-_BY_NAME = {"mse": mean_squared_error, "mean_squared_error": mean_squared_error,
-            "mae": mean_absolute_error, "mean_absolute_error": mean_absolute_error,
-            "binary_crossentropy": binary_crossentropy, "categorical_crossentropy": categorical_crossentropy,
-            "sparse_categorical_crossentropy": sparse_categorical_crossentropy, "hinge": hinge,
-            "squared_hinge": squared_hinge}
+
+# The other families' functions (each file imports the helpers above: import them after).
+from .losses_probabilistic import (binary_focal_crossentropy, categorical_focal_crossentropy,  # noqa: E402
+                                   categorical_generalized_cross_entropy, kl_divergence, poisson)
+from .losses_regression import (cosine_similarity, huber, log_cosh, mean_absolute_percentage_error,  # noqa: E402
+                                mean_squared_logarithmic_error)
+from .losses_similarity import circle, dice, tversky  # noqa: E402
+from .losses_ctc import ctc  # noqa: E402
+
+
+# ---- the Loss classes: each wraps its function with Keras' constructor signature and config -------------
+class _Wrapped(LossFunctionWrapper):
+    """A built-in loss class: its config is Loss's plus ``_config_keys`` (as Keras lists them)."""
+
+    _config_keys: tuple = ()
+
+    def __init__(self, fn, reduction, name, dtype, **kwargs) -> None:
+        super().__init__(fn, reduction=reduction, name=name, dtype=dtype, **kwargs)
+        for key in self._config_keys:
+            setattr(self, key, kwargs[key])
+
+    def get_config(self) -> dict:
+        return {**Loss.get_config(self), **{k: getattr(self, k) for k in self._config_keys}}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+_SBS = "sum_over_batch_size"
+
+
+class MeanSquaredError(_Wrapped):
+    def __init__(self, reduction=_SBS, name="mean_squared_error", dtype=None) -> None:
+        super().__init__(mean_squared_error, reduction, name, dtype)
+
+
+class MeanAbsoluteError(_Wrapped):
+    def __init__(self, reduction=_SBS, name="mean_absolute_error", dtype=None) -> None:
+        super().__init__(mean_absolute_error, reduction, name, dtype)
+
+
+class MeanAbsolutePercentageError(_Wrapped):
+    def __init__(self, reduction=_SBS, name="mean_absolute_percentage_error", dtype=None) -> None:
+        super().__init__(mean_absolute_percentage_error, reduction, name, dtype)
+
+
+class MeanSquaredLogarithmicError(_Wrapped):
+    def __init__(self, reduction=_SBS, name="mean_squared_logarithmic_error", dtype=None) -> None:
+        super().__init__(mean_squared_logarithmic_error, reduction, name, dtype)
+
+
+class CosineSimilarity(_Wrapped):
+    def __init__(self, axis=-1, reduction=_SBS, name="cosine_similarity", dtype=None) -> None:
+        super().__init__(cosine_similarity, reduction, name, dtype, axis=axis)
+
+
+class Huber(_Wrapped):
+    def __init__(self, delta=1.0, reduction=_SBS, name="huber_loss", dtype=None) -> None:
+        super().__init__(huber, reduction, name, dtype, delta=delta)
+
+
+class LogCosh(_Wrapped):
+    def __init__(self, reduction=_SBS, name="log_cosh", dtype=None) -> None:
+        super().__init__(log_cosh, reduction, name, dtype)
+
+
+class Hinge(_Wrapped):
+    def __init__(self, reduction=_SBS, name="hinge", dtype=None) -> None:
+        super().__init__(hinge, reduction, name, dtype)
+
+
+class SquaredHinge(_Wrapped):
+    def __init__(self, reduction=_SBS, name="squared_hinge", dtype=None) -> None:
+        super().__init__(squared_hinge, reduction, name, dtype)
+
+
+class CategoricalHinge(_Wrapped):
+    def __init__(self, reduction=_SBS, name="categorical_hinge", dtype=None) -> None:
+        super().__init__(categorical_hinge, reduction, name, dtype)
+
+
+class KLDivergence(_Wrapped):
+    def __init__(self, reduction=_SBS, name="kl_divergence", dtype=None) -> None:
+        super().__init__(kl_divergence, reduction, name, dtype)
+
+
+class Poisson(_Wrapped):
+    def __init__(self, reduction=_SBS, name="poisson", dtype=None) -> None:
+        super().__init__(poisson, reduction, name, dtype)
+
+
+class BinaryCrossentropy(_Wrapped):
+    _config_keys = ("from_logits", "label_smoothing", "axis")
+
+    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1, reduction=_SBS,
+                 name="binary_crossentropy", dtype=None) -> None:
+        super().__init__(binary_crossentropy, reduction, name, dtype, from_logits=from_logits,
+                         label_smoothing=label_smoothing, axis=axis)
+
+
+class BinaryFocalCrossentropy(_Wrapped):
+    _config_keys = ("from_logits", "label_smoothing", "axis", "apply_class_balancing", "alpha", "gamma")
+
+    def __init__(self, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0,
+                 axis=-1, reduction=_SBS, name="binary_focal_crossentropy", dtype=None) -> None:
+        super().__init__(binary_focal_crossentropy, reduction, name, dtype,
+                         apply_class_balancing=apply_class_balancing, alpha=alpha, gamma=gamma,
+                         from_logits=from_logits, label_smoothing=label_smoothing, axis=axis)
+
+
+class CategoricalCrossentropy(_Wrapped):
+    _config_keys = ("from_logits", "label_smoothing", "axis")
+
+    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1, reduction=_SBS,
+                 name="categorical_crossentropy", dtype=None) -> None:
+        super().__init__(categorical_crossentropy, reduction, name, dtype, from_logits=from_logits,
+                         label_smoothing=label_smoothing, axis=axis)
+
+
+class CategoricalFocalCrossentropy(_Wrapped):
+    _config_keys = ("from_logits", "label_smoothing", "axis", "alpha", "gamma")
+
+    def __init__(self, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0, axis=-1, reduction=_SBS,
+                 name="categorical_focal_crossentropy", dtype=None) -> None:
+        super().__init__(categorical_focal_crossentropy, reduction, name, dtype, alpha=alpha, gamma=gamma,
+                         from_logits=from_logits, label_smoothing=label_smoothing, axis=axis)
+
+
+class SparseCategoricalCrossentropy(_Wrapped):
+    _config_keys = ("from_logits", "ignore_class")  # Keras' config leaves `axis` out
+
+    def __init__(self, from_logits=False, ignore_class=None, reduction=_SBS, axis=-1,
+                 name="sparse_categorical_crossentropy", dtype=None) -> None:
+        super().__init__(sparse_categorical_crossentropy, reduction, name, dtype, from_logits=from_logits,
+                         ignore_class=ignore_class, axis=axis)
+
+
+class CTC(_Wrapped):
+    def __init__(self, reduction=_SBS, name="ctc", dtype=None) -> None:
+        super().__init__(ctc, reduction, name, dtype)
+
+
+class Dice(_Wrapped):
+    _config_keys = ("axis",)
+
+    def __init__(self, reduction=_SBS, name="dice", axis=None, dtype=None) -> None:
+        super().__init__(dice, reduction, name, dtype, axis=axis)
+
+
+class Tversky(_Wrapped):
+    _config_keys = ("alpha", "beta", "axis")
+
+    def __init__(self, alpha=0.5, beta=0.5, reduction=_SBS, name="tversky", axis=None, dtype=None) -> None:
+        super().__init__(tversky, reduction, name, dtype, alpha=alpha, beta=beta, axis=axis)
+
+
+class Circle(_Wrapped):
+    _config_keys = ("gamma", "margin", "remove_diagonal")
+
+    def __init__(self, gamma=80.0, margin=0.4, remove_diagonal=True, reduction=_SBS, name="circle",
+                 dtype=None) -> None:
+        super().__init__(circle, reduction, name, dtype, gamma=gamma, margin=margin, remove_diagonal=remove_diagonal)
+
+
+class CategoricalGeneralizedCrossEntropy(_Wrapped):
+    _config_keys = ("q",)
+
+    def __init__(self, q=0.5, reduction=_SBS, name="categorical_generalized_cross_entropy", dtype=None) -> None:
+        if not 0 < q < 1:
+            raise ValueError("q must be in the interval (0, 1)")
+        super().__init__(categorical_generalized_cross_entropy, reduction, name, dtype, q=q)
+
+
 MSE, MAE = mean_squared_error, mean_absolute_error
 
+_CLASSES = (Loss, LossFunctionWrapper, KLDivergence, Poisson, BinaryCrossentropy, BinaryFocalCrossentropy,
+            CategoricalCrossentropy, CategoricalFocalCrossentropy, SparseCategoricalCrossentropy, MeanSquaredError,
+            MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredLogarithmicError, CosineSimilarity, LogCosh,
+            Huber, Hinge, SquaredHinge, CategoricalHinge, Dice, Tversky, Circle, CTC,
+            CategoricalGeneralizedCrossEntropy)
+_FUNCTIONS = (kl_divergence, poisson, binary_crossentropy, binary_focal_crossentropy, categorical_crossentropy,
+              categorical_focal_crossentropy, sparse_categorical_crossentropy, mean_squared_error,
+              mean_absolute_error, mean_absolute_percentage_error, mean_squared_logarithmic_error,
+              cosine_similarity, log_cosh, huber, hinge, squared_hinge, categorical_hinge, dice, tversky, circle, ctc)
+ALL_OBJECTS_DICT = {obj.__name__: obj for obj in _CLASSES + _FUNCTIONS}
+ALL_OBJECTS_DICT.update({"bce": binary_crossentropy, "BCE": binary_crossentropy, "kld": kl_divergence,
+                         "KLD": kl_divergence, "mae": mean_absolute_error, "MAE": mean_absolute_error,
+                         "mse": mean_squared_error, "MSE": mean_squared_error,
+                         "mape": mean_absolute_percentage_error, "MAPE": mean_absolute_percentage_error,
+                         "msle": mean_squared_logarithmic_error, "MSLE": mean_squared_logarithmic_error})
 
-def get(identifier) -> Loss:
-    """A Loss from a name, a Loss instance, or a function (y_true, y_pred) -> per-sample losses."""
-    if isinstance(identifier, Loss):
-        return identifier
-    if isinstance(identifier, type) and issubclass(identifier, Loss):
-        return identifier()
-    if isinstance(identifier, str):
-        key = identifier.lower()
-        if key not in _BY_NAME:
-            raise ValueError(f"Unknown loss function: '{identifier}' (known: {', '.join(sorted(_BY_NAME))})")
-        return _loss_class(_BY_NAME[key], identifier)(name=identifier)
-    if callable(identifier):
-        return _loss_class(identifier, "CustomLoss")(name=getattr(identifier, "__name__", "loss"))
-    raise ValueError(f"Could not interpret loss identifier: {identifier!r}")
+
+def serialize(loss):
+    """Keras' serialized form: a dict naming the class and holding its config, or naming a function."""
+    if loss is None or isinstance(loss, str):
+        return loss
+    if isinstance(loss, Loss):
+        cls = type(loss)
+        ours = ALL_OBJECTS_DICT.get(cls.__name__) is cls
+        return {"module": "keras.losses" if ours else cls.__module__, "class_name": cls.__name__,
+                "config": loss.get_config(), "registered_name": None if ours else cls.__name__}
+    if callable(loss) and hasattr(loss, "__name__"):
+        return {"module": "builtins", "class_name": "function", "config": loss.__name__,
+                "registered_name": "function"}
+    raise ValueError(f"Could not serialize loss: {loss!r}")
 
 
-def canonical_name(loss: Loss) -> str:
-    """The underlying function's name, to pick the right 'accuracy' variant."""
-    fn = type(loss).fn
-    return getattr(fn, "__name__", "")
+def _lookup(name: str, custom_objects):
+    if custom_objects and name in custom_objects:
+        return custom_objects[name]
+    if name in ALL_OBJECTS_DICT:
+        return ALL_OBJECTS_DICT[name]
+    raise ValueError(f"Could not locate class or function '{name}'. Make sure custom classes and functions are "
+                     "passed in `custom_objects`.")
+
+
+def deserialize(name, custom_objects=None):
+    """A Loss instance or a loss function from ``serialize``'s dict or a name."""
+    if isinstance(name, str):
+        obj = _lookup(name, custom_objects)
+        return obj() if isinstance(obj, type) else obj
+    if isinstance(name, dict) and "class_name" in name:
+        if name["class_name"] == "function":
+            return _lookup(name["config"], custom_objects)
+        cls = _lookup(name["class_name"], custom_objects)
+        return cls.from_config(name.get("config") or {})
+    raise ValueError(f"Could not deserialize loss: {name!r}")
+
+
+def get(identifier):
+    """A loss function or Loss instance from a name (case as Keras spells it), a serialized dict, a Loss
+    class or instance, or a function; None gives None."""
+    if identifier is None:
+        return None
+    if isinstance(identifier, dict):
+        obj = deserialize(identifier)
+    elif isinstance(identifier, str):
+        obj = ALL_OBJECTS_DICT.get(identifier, None)
+    else:
+        obj = identifier
+    if callable(obj):
+        return obj() if isinstance(obj, type) else obj
+    raise ValueError(f"Could not interpret loss identifier: {identifier}")
+
+
+class _Crossentropy(Loss):
+    """compile(loss='crossentropy'): binary, sparse categorical or categorical, chosen from the shapes of
+    the first batch as Keras' compile does."""
+
+    def __init__(self, name="crossentropy") -> None:
+        super().__init__(name=name)
+        self.fn = None
+
+    def call(self, y_true, y_pred):
+        if self.fn is None:
+            if y_pred.shape[-1] == 1:
+                self.fn = binary_crossentropy
+            elif y_true.ndim < y_pred.ndim or y_true.shape[-1] == 1:
+                self.fn = sparse_categorical_crossentropy
+            else:
+                self.fn = categorical_crossentropy
+        y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
+        return self.fn(y_true, y_pred)
+
+
+def compile_loss(identifier) -> Loss:
+    """What model.compile(loss=...) makes of its argument (Keras' get_loss): a Loss; a function or a name
+    becomes a LossFunctionWrapper named after it."""
+    if isinstance(identifier, str) and identifier.lower() in ("crossentropy", "ce"):
+        return _Crossentropy(name=identifier)
+    obj = get(identifier)
+    if obj is None:
+        raise ValueError(f"Could not interpret loss identifier: {identifier}")
+    if isinstance(obj, Loss):
+        return obj
+    name = identifier if isinstance(identifier, str) else getattr(obj, "__name__", "loss")
+    return LossFunctionWrapper(obj, name=name)
+
+
+def canonical_name(loss) -> str:
+    """The underlying function's name (or the loss's own name), to pick the right 'accuracy' variant."""
+    fn = getattr(loss, "fn", None)
+    return getattr(fn, "__name__", "") if fn is not None else getattr(loss, "name", "")

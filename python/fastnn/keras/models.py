@@ -188,6 +188,33 @@ class Model(TrainingMixin, Layer):
 
         load_weights(self, filepath)
 
+    # ---- configs ------------------------------------------------------------------------------------------
+    def get_config(self) -> dict:
+        """A functional model's graph (layers with their constructor arguments, and how they connect) as
+        data; a subclassed model's constructor arguments (Keras 3's auto-config), or its own override."""
+        if self._functional:
+            from .saving import model_config
+
+            return {"fastnn_graph": model_config(self), "name": self.name, "trainable": self.trainable}
+        return super().get_config()
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects=None):
+        if "fastnn_graph" in config:
+            from .saving import model_from_config
+
+            model = model_from_config(config["fastnn_graph"], custom_objects)
+            model.trainable = config.get("trainable", True)
+            return model
+        return super().from_config(config, custom_objects)
+
+    def to_json(self, **kwargs) -> str:
+        import json
+
+        from .config_lib import serialize_object
+
+        return json.dumps(serialize_object(self), **kwargs)
+
     def summary(self, line_length=None, positions=None, print_fn=None, **kwargs) -> None:
         print_summary(self, print_fn or print)
 
@@ -280,6 +307,11 @@ class Sequential(Model):
     def output_names(self, n: int) -> list[str]:
         return ["output"]
 
+    def get_config(self) -> dict:
+        from .saving import model_config
+
+        return {"fastnn_graph": model_config(self), "name": self.name, "trainable": self.trainable}
+
     @property
     def input_shape(self):
         return self._input_spec.shape if self._input_spec is not None else None
@@ -295,3 +327,37 @@ def load_model(filepath, custom_objects=None, compile: bool = True):  # noqa: A0
     from .saving import load_model as _load
 
     return _load(filepath, custom_objects, compile)
+
+
+def model_from_json(json_string: str, custom_objects=None):
+    """The model ``model.to_json()`` described (fresh weights)."""
+    import json
+
+    from .config_lib import deserialize_object
+
+    return deserialize_object(json.loads(json_string), custom_objects)
+
+
+def clone_model(model, input_tensors=None, clone_function=None, call_function=None, recursive=False, **kwargs):
+    """A new model of the same architecture with freshly initialised weights, as Keras' clone_model."""
+    for name, value in (("input_tensors", input_tensors), ("clone_function", clone_function),
+                        ("call_function", call_function)):
+        if value is not None:
+            raise NotImplementedError(f"clone_model: `{name}` is not supported by fastnn.keras yet")
+    if kwargs:
+        raise TypeError(f"clone_model() got unexpected keyword arguments {sorted(kwargs)}")
+    config = model.get_config()
+    if isinstance(config.get("fastnn_graph"), dict):
+        config = {**config, "name": None}
+        config["fastnn_graph"] = {**config["fastnn_graph"], "name": None}
+    clone = type(model).from_config(config) if "fastnn_graph" not in config else Model.from_config(config)
+    if "_build_input" in model.__dict__ and not clone.built:
+        from .saving import _zeros_like
+
+        shapes, dtypes = model.__dict__["_build_input"]
+        clone(_zeros_like(shapes, dtypes), training=False)
+    return clone
+
+
+def save_model(model, filepath, overwrite: bool = True, **kwargs) -> None:
+    model.save(filepath, overwrite=overwrite, **kwargs)

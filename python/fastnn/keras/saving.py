@@ -27,17 +27,30 @@ def _jsonable(value, where: str):
         return {"__tuple__": items} if isinstance(value, tuple) else items
     if isinstance(value, dict):
         return {str(k): _jsonable(v, where) for k, v in value.items()}
-    if callable(value):
-        from . import activations
+    from . import activations, losses
 
-        name = activations.name_of(value)
-        if name != "custom" and activations.get(name) is value:
-            return name  # a Keras activation function given by object: store its name
+    cls = type(value)
+    if isinstance(value, losses.Loss) and losses.ALL_OBJECTS_DICT.get(cls.__name__) is cls and \
+            cls not in (losses.Loss, losses.LossFunctionWrapper):
+        return _jsonable(losses.serialize(value), where)  # a built-in loss object: its class and config
+    if hasattr(value, "get_config") and not isinstance(value, type):  # an initializer, regularizer, layer ...
+        from . import config_lib
+
+        return config_lib.serialize_object(value)
+    if callable(value):
+        name = getattr(value, "__name__", None)
+        if name is not None and (activations.ALL_OBJECTS_DICT.get(name) is value or
+                                 losses.ALL_OBJECTS_DICT.get(name) is value):
+            return name  # a Keras activation or loss function given by object: store its name
     raise TypeError(f"model.save: {where} has an argument of type {type(value).__name__} that cannot be saved "
                     "(only numbers, strings, lists, dicts and activation names are)")
 
 
 def _restore(value):
+    from . import config_lib
+
+    if config_lib.is_serialized_object(value):  # its config's tuples are still in their saved form
+        return config_lib.deserialize_object({**value, "config": _restore(value["config"])})
     if isinstance(value, dict):
         if set(value) == {"__tuple__"}:
             return tuple(_restore(v) for v in value["__tuple__"])
@@ -48,24 +61,41 @@ def _restore(value):
 
 
 def layer_config(layer) -> dict:
+    from . import config_lib
+
     cls, args, kwargs = layer.__dict__.get("_init_args", (type(layer), (), {}))
     kwargs = {**kwargs, "name": layer.name}
+    registered = None if cls.__module__.startswith("fastnn.keras") else config_lib._registry()
     return {"class_name": cls.__name__, "args": _jsonable(list(args), layer.name),
-            "kwargs": _jsonable(kwargs, layer.name)}
+            "kwargs": _jsonable(kwargs, layer.name),
+            "registered_name": registered.get_registered_name(cls) if registered is not None else None}
 
 
 def _layer_classes(custom_objects) -> dict:
     from . import layers
 
+    from .layers.op_layer import OpLayer
+
     classes = {name: obj for name, obj in vars(layers).items() if isinstance(obj, type)}
+    classes["OpLayer"] = OpLayer  # the keras.ops nodes of a functional graph
     classes.update(custom_objects or {})
     return classes
 
 
 def _make_layer(config: dict, classes: dict):
+    from . import config_lib
+
     name = config.get("class_name")
     if name not in classes:
-        raise ValueError(f"load_model: unknown layer class {name!r}; pass it in custom_objects={{'{name}': cls}}")
+        registry = config_lib._registry()
+        found = None
+        for key in (config.get("registered_name"), name):
+            if found is None and key and registry is not None:
+                found = registry.get_registered_object(key)
+        if found is None:
+            raise ValueError(f"load_model: unknown layer class {name!r}; pass it in custom_objects={{'{name}': cls}} "
+                             "or register it with @keras.saving.register_keras_serializable()")
+        classes = {**classes, name: found}
     return classes[name](*_restore(config["args"]), **_restore(config["kwargs"]))
 
 
@@ -78,8 +108,7 @@ def model_config(model) -> dict:
                 "input": None if spec is None else {"shape": list(spec.shape[1:]), "dtype": spec.dtype},
                 "layers": [layer_config(layer) for layer in model.layers]}
     if not getattr(model, "_functional", False):
-        raise NotImplementedError("model.save: subclassed models cannot be saved as architecture + weights; "
-                                  "use model.save_weights() and rebuild the model in code")
+        return subclassed_config(model)
     ids = {}
     for k, t in enumerate(model.inputs):
         ids[id(t)] = ["input", k]
@@ -99,10 +128,50 @@ def model_config(model) -> dict:
             "layers": layers, "nodes": nodes, "outputs": [ids[id(t)] for t in model.outputs]}
 
 
+def subclassed_config(model) -> dict:
+    """A subclassed model as its class (found again through custom_objects or register_keras_serializable),
+    its get_config() and the input it was built on (Keras' build_config), to re-create its weights."""
+    from . import config_lib
+
+    if "_build_input" not in model.__dict__:
+        raise ValueError(f"model.save: the subclassed model {model.name} has not been built yet; call it on data "
+                         "(or fit it) before saving")
+    try:
+        config = model.get_config()
+    except NotImplementedError as e:
+        raise NotImplementedError(f"model.save: {e}") from None
+    reference = config_lib.serialize_object(model)
+    shapes, dtypes = model.__dict__["_build_input"]
+    return {"class_name": "Subclassed", "object": {**reference, "config": _jsonable(config, model.name)},
+            "build_input": {"shapes": _jsonable(shapes, "build_input"), "dtypes": _jsonable(dtypes, "build_input")}}
+
+
+def _subclassed_from_config(config: dict, custom_objects):
+    from . import config_lib
+
+    ref = config["object"]
+    cls = config_lib.find_class(ref.get("module"), ref["class_name"], ref.get("registered_name"), custom_objects)
+    model = cls.from_config(_restore(ref["config"]))
+    spec = config["build_input"]
+    model(_zeros_like(_restore(spec["shapes"]), _restore(spec["dtypes"])), training=False)  # creates the weights
+    return model
+
+
+def _zeros_like(shapes, dtypes):
+    """A batch of one zero sample per recorded input (shape with None for the batch, dtype name)."""
+    from ..creation import zeros
+
+    if isinstance(dtypes, (list, tuple)):
+        return [_zeros_like(s, d) for s, d in zip(shapes, dtypes)]
+    return zeros(tuple(1 if d is None else d for d in shapes), dtype=dtypes)
+
+
 def model_from_config(config: dict, custom_objects=None):
     from .layers.base import Input
     from .models import Model, Sequential
 
+    if config.get("class_name") == "Subclassed":
+        return _subclassed_from_config(config, custom_objects)
     classes = _layer_classes(custom_objects)
     if config.get("class_name") == "Sequential":
         model = Sequential(name=config.get("name"))
@@ -164,7 +233,8 @@ def load_model(filepath, custom_objects=None, compile: bool = True):  # noqa: A0
         opt_cls = optimizers._BY_NAME[oc["class_name"].lower()]
         conf = _restore(oc["config"])
         conf.pop("name", None)
-        model.compile(optimizer=opt_cls(**conf), **{k: _restore(v) for k, v in cc.items() if k != "optimizer"})
+        args = {k: _restore(v) for k, v in cc.items() if k != "optimizer"}  # serialized losses become objects
+        model.compile(optimizer=opt_cls.from_config(conf), **args)
     return model
 
 

@@ -16,7 +16,6 @@ from ..autograd.grad_mode import no_grad
 from ..backend import backend_of
 from .._tensor import Tensor
 from . import callbacks as cbks
-from . import constraints as constraints_mod
 from . import metrics as metrics_mod
 from . import optimizers as optimizers_mod
 from .compile_utils import CompileLoss, CompileMetrics
@@ -38,8 +37,8 @@ def _python_logs(logs) -> dict:
             out.update(_python_logs(v))
         elif isinstance(v, Tensor):
             out[k] = float(v.item()) if v.numel() == 1 else backend_of(v._data).to_host(v.detach()._data)
-        elif isinstance(v, (np.ndarray, np.generic)):
-            out[k] = float(v) if np.size(v) == 1 else v
+        elif hasattr(v, "item") and getattr(v, "size", None) == 1:  # a NumPy scalar or one-element array
+            out[k] = float(v.item())
         else:
             out[k] = v
     return out
@@ -167,9 +166,8 @@ class TrainingMixin:
         loss = self._compute_loss(x, y, y_pred, sample_weight, training=True)
         self._loss_tracker.update_state(loss.detach(), sample_weight=batch_len(data))
         self.optimizer.zero_grad()
-        loss.backward()
+        self.optimizer.scale_loss(loss).backward()  # LossScaleOptimizer / loss_scale_factor scale it; apply unscales
         self.optimizer.apply_gradients()
-        constraints_mod.apply_constraints(self.optimizer._params if self.optimizer._inner is not None else [])
         value = float(loss.item())
         if not math.isfinite(value):
             import warnings
@@ -295,6 +293,8 @@ class TrainingMixin:
             cb.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
+        if isinstance(self.optimizer, optimizers_mod.Optimizer) and epochs > 0:
+            self.optimizer.finalize_variable_values(self.trainable_weights)  # use_ema: the averages, as Keras
         cb.on_train_end(logs)
         return history
 

@@ -63,7 +63,7 @@ def to_tensors(x):
         return {k: to_tensors(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
         return type(x)(to_tensors(v) for v in x)
-    if isinstance(x, (np.ndarray, np.generic, float, int, bool)):
+    if hasattr(x, "__array__") or isinstance(x, (float, int, bool)):  # host data (NumPy arrays, numbers)
         return _tensor(to_array(x))
     return x
 

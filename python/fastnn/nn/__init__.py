@@ -43,4 +43,5 @@ from .padding import (CircularPad1d, CircularPad2d, CircularPad3d, ConstantPad1d
                       ReplicationPad3d, ZeroPad1d, ZeroPad2d, ZeroPad3d)
 from .dropout_variants import AlphaDropout, Dropout1d, Dropout3d, FeatureAlphaDropout
 from .embedding_bag import EmbeddingBag
+from .loss_ctc import CTCLoss  # noqa: E402
 from . import modules  # noqa: E402  (torch.nn.modules as a module path; last: it reads this package)

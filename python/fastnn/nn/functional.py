@@ -96,3 +96,4 @@ from ..ops.padding import pad  # noqa: E402,F401
 from ..ops.similarity import cosine_similarity, normalize, one_hot, pairwise_distance, pdist  # noqa: E402,F401
 from ..ops.embedding_bag import embedding_bag  # noqa: E402,F401
 from ..ops.dropout_variants import alpha_dropout, dropout1d, dropout3d, feature_alpha_dropout  # noqa: E402,F401
+from ..ops.ctc import ctc_loss  # noqa: E402,F401

@@ -10,6 +10,7 @@ from .conv import as_float
 class ReLU(Layer):
     """``max_value`` where x >= max_value, x where threshold < x < max_value, negative_slope * (x - threshold)
     otherwise."""
+    _passes_masks = True
 
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -48,6 +49,7 @@ class ReLU(Layer):
 
 class LeakyReLU(Layer):
     """x for x >= 0, negative_slope * x otherwise (Keras 3's default slope 0.3; ``alpha`` is its old name)."""
+    _passes_masks = True
 
     def __init__(self, negative_slope=0.3, **kwargs) -> None:
         if "alpha" in kwargs:

@@ -20,6 +20,7 @@ from ...ops.attention import scaled_dot_product_attention
 from ...ops.dropout import dropout as _dropout
 from ...ops.multihead import packed_multi_head_attention
 from ..._tensor import Tensor
+from .. import masking
 from .base import KerasTensor, Layer
 from .conv import as_float
 
@@ -86,6 +87,9 @@ class Attention(Layer):
         x = as_float(_tensor(inputs))
         return x, x, x
 
+    def compute_mask(self, inputs, previous_mask=None):
+        return previous_mask[0] if isinstance(previous_mask, (list, tuple)) else previous_mask  # the query's
+
     def call(self, inputs, training=None, mask=None, return_attention_scores: bool = False,
              use_causal_mask: bool = False):
         q, v, k = self._split(inputs)
@@ -125,6 +129,26 @@ class Attention(Layer):
                 "dropout": self.dropout}
 
 
+def _with_input_masks(query, value, key, attention_mask):
+    """Keras' attention mask from the inputs' masks (Embedding(mask_zero=True) upstream): a query step
+    attends to a key step when both are kept, and the explicit attention_mask agrees."""
+    q_mask, v_mask = masking.get_mask(query), masking.get_mask(value)
+    k_mask = masking.get_mask(key) if key is not None else None
+    auto = None
+    if q_mask is not None:
+        auto = q_mask.bool().unsqueeze(-1)
+    for m in (v_mask, k_mask):
+        if m is not None:
+            m = m.bool().unsqueeze(-2)
+            auto = m if auto is None else auto & m
+    if auto is None:
+        return attention_mask
+    if attention_mask is None:
+        return auto
+    explicit = attention_mask if isinstance(attention_mask, Tensor) else _tensor(attention_mask)
+    return explicit.bool() & auto
+
+
 class MultiHeadAttention(Layer):
     """Keras' MultiHeadAttention: per-head projections (kernels (dim, heads, key_dim) etc.), scaled
     dot-product attention per head (scale 1/sqrt(key_dim)), and an output projection (heads, value_dim,
@@ -158,9 +182,16 @@ class MultiHeadAttention(Layer):
         """Packs (query, value[, key][, attention_mask]) into one list input so a functional model records
         all of them as this call's inputs; ``call`` unpacks it."""
         if value is None and isinstance(query, (list, tuple)):  # already packed (a functional model's replay)
-            return super().__call__(list(query), **kwargs)
+            packed = list(query)
+            if masking.get_mask(packed) is not None:
+                has_key, has_mask = kwargs.pop("_has_key", False), kwargs.pop("_has_mask", False)
+                return self.__call__(packed[0], packed[1], packed[2] if has_key else None,
+                                     packed[-1] if has_mask else None, **kwargs)
+            return super().__call__(packed, **kwargs)
         if value is None:
             raise TypeError("MultiHeadAttention.__call__() missing required argument: 'value'")
+        if not isinstance(query, KerasTensor):
+            attention_mask = _with_input_masks(query, value, key, attention_mask)
         packed = [query, value]
         if key is not None:
             packed.append(key)
@@ -174,6 +205,10 @@ class MultiHeadAttention(Layer):
         if attention_mask is not None:
             kwargs["_has_mask"] = True
         return super().__call__(packed, **kwargs)
+
+    def compute_mask(self, inputs, previous_mask=None):
+        """The output keeps the query's steps, so it keeps the query's mask (Keras)."""
+        return masking.get_mask(inputs[0]) if isinstance(inputs, (list, tuple)) else None
 
     def build(self, input_shape) -> None:
         q_shape, v_shape = input_shape[0], input_shape[1]

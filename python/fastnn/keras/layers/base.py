@@ -7,6 +7,7 @@ import functools
 import inspect
 import itertools
 import re
+import weakref
 from collections import defaultdict
 
 import numpy as np
@@ -17,11 +18,21 @@ from ...backend import backend_of
 from ...nn.module import Module
 from ...nn.parameter import Parameter
 from ..._tensor import Tensor
+from .. import masking
 
 _name_counts: defaultdict = defaultdict(int)
 _call_depth = 0  # nesting of eager layer calls: the outermost clears the add_loss values of the last one
 _call_training = None  # the training value of the enclosing call, which nested calls inherit
 _creation_order = itertools.count()  # model.summary lists layers of equal depth in creation order
+
+
+_WEIGHT_PATHS: dict = {}  # id(weight) -> (weakref, "layer_name/weight_name"): Keras' Variable.path
+
+
+def weight_path(weight) -> str | None:
+    """Keras' ``variable.path`` (``"layer_name/weight_name"``) of a weight made by ``add_weight``, else None."""
+    entry = _WEIGHT_PATHS.get(id(weight))
+    return entry[1] if entry is not None and entry[0]() is weight else None
 
 
 def unique_name(base: str) -> str:
@@ -102,6 +113,10 @@ class KerasTensor:
                         "until the model runs (call the model on data instead)")
 
 
+def _flat(x):
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
 def _is_symbolic(x) -> bool:
     if isinstance(x, KerasTensor):
         return True
@@ -112,6 +127,13 @@ def _shape_of(x):
     if isinstance(x, (list, tuple)):
         return [_shape_of(v) for v in x]
     return (None,) + tuple(x.shape[1:])
+
+
+def _dtype_of(x):
+    if isinstance(x, (list, tuple)):
+        return [_dtype_of(v) for v in x]
+    dt = getattr(x, "dtype", "float32")
+    return dt if isinstance(dt, str) else getattr(dt, "name", str(dt))
 
 
 _EXAMPLE_DTYPES = ("float32", "float64", "float16", "int64", "int32", "int16", "int8", "uint8", "bool")
@@ -142,6 +164,8 @@ def _call_arguments(cls) -> tuple[bool, bool, bool]:
 class Layer(Module):
     """Subclasses implement ``build(input_shape)`` (create weights with ``add_weight``) and
     ``call(inputs, training=None)``."""
+
+    _passes_masks = None  # True on layers that keep the steps axis as it is (Keras' supports_masking = True)
 
     def __init_subclass__(cls, **kwargs):
         """Records the arguments each layer was constructed with (the outermost, most derived __init__
@@ -240,7 +264,9 @@ class Layer(Module):
 
         p = Parameter(creation.empty(*shape, dtype=dt) if shape else creation.empty((), dtype=dt),
                       requires_grad=trainable and dt.is_floating_point)
-        initializers.get(initializer)(p)
+        initializers.initialize(p, initializer)
+        key = id(p)
+        _WEIGHT_PATHS[key] = (weakref.ref(p, lambda _, k=key: _WEIGHT_PATHS.pop(k, None)), f"{self.name}/{name}")
         if trainable:
             self.register_parameter(name, p)
         else:
@@ -347,7 +373,9 @@ class Layer(Module):
 
     def _maybe_build(self, x) -> None:
         if not self.built:
-            self.build(_shape_of(x))
+            shape = _shape_of(x)
+            self.__dict__["_build_input"] = (shape, _dtype_of(x))  # Keras' build_config, for loading
+            self.build(shape)
             self.built = True
 
     def forward(self, inputs, training=None, **kwargs):
@@ -375,12 +403,24 @@ class Layer(Module):
                 kwargs["training"] = outer_training
         else:
             _call_training = kwargs["training"]
+        previous_mask = None
+        if masking._MASKS:  # Keras' masks: fill ``mask=`` (and ``<arg>_mask=``) from the inputs' masks
+            previous_mask = self._fill_masks(inputs, kwargs)
         _call_depth += 1
         try:
             outputs = super().__call__(inputs, *args, **kwargs)
         finally:
             _call_depth -= 1
             _call_training = outer_training
+        if previous_mask is not None or self._computes_masks():
+            if self.supports_masking:
+                masking.attach_output_masks(outputs, self.compute_mask(inputs, previous_mask))
+            elif previous_mask is not None and any(m is not None for m in _flat(previous_mask)):
+                import warnings
+
+                warnings.warn(f"Layer '{self.name}' (of type {type(self).__name__}) was passed an input with a mask "
+                              "attached to it. However, this layer does not support masking and will therefore "
+                              "destroy the mask information. Downstream layers will not see the mask.", stacklevel=2)
         reg = self.__dict__.get("activity_regularizer")
         if reg is not None:
             for out in (outputs if isinstance(outputs, (list, tuple)) else [outputs]):
@@ -389,6 +429,39 @@ class Layer(Module):
                     # Keras 3 divides by the batch size so the strength does not depend on it
                     self.add_loss(penalty / out.shape[0] if out.ndim > 0 and out.shape[0] else penalty)
         return outputs
+
+    # ---- masks --------------------------------------------------------------------------------------------
+    @property
+    def supports_masking(self) -> bool:
+        """Keras 3: a layer that defines compute_mask, or sets ``supports_masking = True``, passes masks on."""
+        explicit = self.__dict__.get("_supports_masking", type(self)._passes_masks)
+        return explicit if explicit is not None else type(self).compute_mask is not Layer.compute_mask
+
+    @supports_masking.setter
+    def supports_masking(self, value: bool) -> None:
+        self.__dict__["_supports_masking"] = bool(value)
+
+    def compute_mask(self, inputs, previous_mask=None):
+        return previous_mask
+
+    def _computes_masks(self) -> bool:
+        """Whether this layer makes masks of its own (Embedding(mask_zero=True), Masking) with none given."""
+        return type(self).compute_mask is not Layer.compute_mask
+
+    def _fill_masks(self, inputs, kwargs):
+        params = _call_parameters(type(self))
+        if "mask" in params and kwargs.get("mask") is None:
+            found = masking.get_mask(inputs)
+            if found is not None:
+                kwargs["mask"] = found
+        for name, value in list(kwargs.items()):
+            key = f"{name}_mask"
+            if key in params and kwargs.get(key) is None and name != "mask":
+                found = masking.get_mask(value)
+                if found is not None:
+                    kwargs[key] = found
+        mask = kwargs.get("mask")
+        return mask if mask is not None else masking.get_mask(inputs)
 
     def _call_symbolic(self, inputs, **kwargs):
         self._maybe_build(inputs)
@@ -448,12 +521,32 @@ class Layer(Module):
         return f"name={self.name}"
 
     def get_config(self) -> dict:
-        config = {"name": self.name, "trainable": self.trainable, **self._preset_config()}
+        """Keras 3's default: the constructor's arguments (serialized), the name and ``trainable``; layers
+        add their own keys. A custom layer built from arguments that are not data must override it."""
+        from .. import config_lib
+
+        config, failed = config_lib.init_config(self)
+        if failed and type(self).get_config is Layer.get_config:
+            raise NotImplementedError(f"Layer {type(self).__name__} was created by passing non-serializable argument "
+                                      f"values in `__init__()` ({', '.join(failed)}), and therefore the layer must "
+                                      "override `get_config()` in order to be serializable. Please implement "
+                                      "`get_config()`.")
+        config.update({"name": self.name, "trainable": self.trainable, **self._preset_config(),
+                       "dtype": {"module": "keras", "class_name": "DTypePolicy",
+                                 "config": {"name": "float32" if config.get("dtype") is None else config["dtype"]},
+                                 "registered_name": None}})
         if self.__dict__.get("activity_regularizer") is not None:
             from .. import regularizers
 
             config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         return config
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects=None):
+        """``cls(**config)``, with the Keras objects in the config (initializers, layers, ...) rebuilt."""
+        from .. import config_lib
+
+        return cls(**config_lib.deserialize_value(dict(config), custom_objects))
 
 
 class InputLayer(Layer):

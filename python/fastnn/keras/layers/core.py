@@ -12,6 +12,7 @@ from .base import Layer
 class Dense(Layer):
     """activation(x · kernel + bias) on the last axis; ``kernel`` is (in, units) as in Keras. The bias and a
     ReLU run fused in the GEMM's epilogue."""
+    _passes_masks = True
 
     def __init__(self, units: int, activation=None, use_bias: bool = True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
@@ -46,6 +47,7 @@ class Dense(Layer):
 
 
 class Activation(Layer):
+    _passes_masks = True
     def __init__(self, activation, **kwargs) -> None:
         super().__init__(**kwargs)
         self.activation = activations.get(activation)
@@ -63,6 +65,7 @@ class Flatten(Layer):
 
 
 class Dropout(Layer):
+    _passes_masks = True
     def __init__(self, rate: float, noise_shape=None, seed=None, **kwargs) -> None:
         super().__init__(**kwargs)
         if not 0 <= rate <= 1:

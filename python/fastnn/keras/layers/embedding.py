@@ -1,7 +1,7 @@
 """Embedding: integer indices -> rows of ``embeddings`` (input_dim, output_dim), as Keras.
 
-``mask_zero`` is accepted and recorded, but fastnn.keras does not propagate masks: downstream RNN and
-attention layers see every step, index 0 included (its row is an ordinary trainable row, as in Keras)."""
+``mask_zero=True`` attaches a mask (index != 0) to the output that downstream layers receive as ``mask=``
+(index 0's row stays an ordinary trainable row, as in Keras)."""
 from __future__ import annotations
 
 from ... import ops
@@ -36,6 +36,9 @@ class Embedding(Layer):
     def call(self, inputs, training=None):
         idx = inputs if inputs.dtype.name in ("int64", "int32") else inputs.long()  # Keras casts to int too
         return ops.embedding(idx, self.embeddings)
+
+    def compute_mask(self, inputs, previous_mask=None):
+        return (inputs != 0) if self.mask_zero else None
 
     def get_config(self) -> dict:
         return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,

@@ -8,6 +8,7 @@ import numpy as np
 
 from ... import creation, ops
 from ..._tensor import Tensor
+from ..masking import all_of
 from .base import Layer
 
 
@@ -26,6 +27,10 @@ def _tensors(inputs, name: str, exactly: int | None = None):
 
 class _Merge(Layer):
     _arity = None
+
+    def compute_mask(self, inputs, previous_mask=None):
+        """Keras: a step is kept when every input that has a mask keeps it."""
+        return all_of(previous_mask) if isinstance(previous_mask, list) else previous_mask
 
     def call(self, inputs, training=None):
         xs = _tensors(inputs, type(self).__name__, self._arity)
@@ -90,6 +95,10 @@ class Concatenate(Layer):
         if len({x.dtype.name for x in xs}) > 1:
             xs = [x.float() for x in xs]
         return ops.cat(xs, axis)
+
+    def compute_mask(self, inputs, previous_mask=None):
+        # Keras: joining features keeps a step where every masked input keeps it (a per-step mask)
+        return all_of(previous_mask) if isinstance(previous_mask, list) else previous_mask
 
     def get_config(self) -> dict:
         return {**super().get_config(), "axis": self.axis}

@@ -25,6 +25,7 @@ class BatchNormalization(Layer):
     """Normalises each feature (``axis``) with the batch's mean and biased variance in training, and with
     the moving averages in inference. Keras' momentum convention: moving = moving * momentum + batch *
     (1 - momentum), the variance biased (torch keeps the unbiased one; torch's momentum is 1 - Keras')."""
+    _passes_masks = True
 
     def __init__(self, axis=-1, momentum: float = 0.99, epsilon: float = 1e-3, center: bool = True,
                  scale: bool = True, beta_initializer="zeros", gamma_initializer="ones",
@@ -95,6 +96,7 @@ class BatchNormalization(Layer):
 
 class LayerNormalization(Layer):
     """Normalises over ``axis`` (the last by default) of each sample, then gamma * x + beta."""
+    _passes_masks = True
 
     def __init__(self, axis=-1, epsilon: float = 1e-3, center: bool = True, scale: bool = True,
                  rms_scaling: bool = False, beta_initializer="zeros", gamma_initializer="ones",

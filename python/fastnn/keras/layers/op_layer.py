@@ -42,6 +42,8 @@ def _decode(value, tensors: list):
         return {k: _decode(v, tensors) for k, v in value.items()}
     if isinstance(value, list):
         return [_decode(v, tensors) for v in value]
+    if isinstance(value, tuple):  # a loaded config has turned {"__tuple__": ...} back into a tuple already
+        return tuple(_decode(v, tensors) for v in value)
     return value
 
 

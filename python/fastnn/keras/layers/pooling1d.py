@@ -14,17 +14,23 @@ class GlobalAveragePooling1D(Layer):
         self.data_format = normalize_data_format(data_format)
         self.keepdims = bool(keepdims)
 
-    def _check(self, inputs, mask):
-        if mask is not None:
-            raise NotImplementedError(f"{type(self).__name__}: masks are not supported by fastnn.keras")
+    def _check(self, inputs):
         if inputs.ndim != 3:
             raise ValueError(f"Input 0 of layer \"{self.name}\" is incompatible with the layer: expected ndim=3, "
                              f"found ndim={inputs.ndim}. Full shape received: {tuple(inputs.shape)}")
         return 1 if self.data_format == "channels_last" else 2
 
     def call(self, inputs, training=None, mask=None):
-        axis = self._check(inputs, mask)
-        return ops.mean(as_float(inputs), axis, keepdim=self.keepdims)
+        axis = self._check(inputs)
+        x = as_float(inputs)
+        if mask is None:
+            return ops.mean(x, axis, keepdim=self.keepdims)
+        # Keras: the mean over the kept steps only (mask is (batch, steps))
+        keep = mask.to(x.dtype).unsqueeze(2 if axis == 1 else 1)
+        return ops.sum(x * keep, axis, keepdim=self.keepdims) / ops.sum(keep, axis, keepdim=self.keepdims)
+
+    def compute_mask(self, inputs, previous_mask=None):
+        return None  # the steps axis is gone
 
     def compute_output_shape(self, input_shape):
         axis = 1 if self.data_format == "channels_last" else 2
@@ -40,8 +46,8 @@ class GlobalAveragePooling1D(Layer):
 
 
 class GlobalMaxPooling1D(GlobalAveragePooling1D):
-    def call(self, inputs, training=None, mask=None):
-        axis = self._check(inputs, mask)
+    def call(self, inputs, training=None):
+        axis = self._check(inputs)  # Keras' max pooling ignores masks
         return ops.amax(as_float(inputs), axis, keepdim=self.keepdims)
 
 

@@ -1252,6 +1252,7 @@ def nextafter(x1, x2):
 def nanpercentile(x, q, axis=None, method="linear", keepdims=False):
     return nanquantile(x, to_tensor(q, fastnn.float64) / 100, axis=axis, method=method, keepdims=keepdims)
 
+from .ctc import ctc_loss  # noqa: E402,F401
 from .symbolic import wrap_namespace as _wrap_namespace  # noqa: E402
 
 _wrap_namespace(nn.__dict__, "nn.")

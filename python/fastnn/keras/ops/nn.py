@@ -404,3 +404,6 @@ def sparsemax(x, axis=-1):
     ksup = fastnn.sum(support.to(z.dtype), dim=-1, keepdim=True)
     tau = (fastnn.take_along_dim(cs, ksup.long() - 1, dim=-1) - 1) / ksup
     return fastnn.movedim(fastnn.clamp(z - tau, min=0.0), -1, axis)
+
+
+from .ctc import ctc_loss  # noqa: E402,F401 - keras.ops.nn.ctc_loss
