@@ -45,14 +45,14 @@ def test_metric_counting_matches_the_numpy_formulas():
     m = fk.metrics.CategoricalAccuracy()
     m.update_state(yt, fastnn.tensor(yp), sample_weight=w)
     hits = (yt.argmax(-1) == yp.argmax(-1)).astype(np.float64)
-    assert m.result() == pytest.approx(float(np.sum(hits * w)) / float(np.sum(w)), rel=1e-12)
+    assert float(m.result()) == pytest.approx(float(np.sum(hits * w)) / float(np.sum(w)), rel=1e-6)  # float32 state
     mae = fk.metrics.MeanAbsoluteError()
     mae.update_state(fastnn.tensor(yt), fastnn.tensor(yp))
-    assert mae.result() == pytest.approx(float(np.abs(yp - yt).mean()), rel=1e-6)
+    assert float(mae.result()) == pytest.approx(float(np.abs(yp - yt).mean()), rel=1e-6)
     prec = fk.metrics.Precision()
     prec.update_state(yt, fastnn.tensor(yp))
     pred, true = yp > 0.5, yt > 0.5
-    assert prec.result() == pytest.approx((pred & true).sum() / pred.sum())
+    assert float(prec.result()) == pytest.approx((pred & true).sum() / pred.sum())
 
 
 @pytest.mark.parametrize("average", [None, "weighted"])
@@ -66,11 +66,11 @@ def test_f1_per_class_and_weighted_match_the_counts(average):
     true = yt > 0.5
     tp, fp, fn = (pred & true).sum(0), (pred & ~true).sum(0), (~pred & true).sum(0)
     want = 2 * tp / np.maximum(2 * tp + fp + fn, 1)
-    got = f1.result()
+    got = f1.result()  # a float32 tensor, with Keras' epsilon in the divisions
     if average is None:
-        assert type(got) is np.ndarray and np.allclose(got, want, rtol=1e-12)
+        assert isinstance(got, fastnn.Tensor) and np.allclose(np.asarray(got), want, rtol=1e-5)
     else:
-        assert got == pytest.approx(float(np.sum(want * (tp + fn)) / (tp + fn).sum()), rel=1e-12)
+        assert float(got) == pytest.approx(float(np.sum(want * (tp + fn)) / (tp + fn).sum()), rel=1e-5)
 
 
 def test_sparse_crossentropy_on_probabilities_builds_the_one_hot_targets():

@@ -70,12 +70,12 @@ def test_metrics_match_keras():
         for half in (slice(0, 20), slice(20, 40)):  # two updates: state accumulates
             ours.update_state(y[half], p[half])
             theirs.update_state(y[half], p[half].astype(np.float32))
-        assert ours.result() == pytest.approx(float(_np(theirs.result())), abs=1e-5), type(ours).__name__
+        assert float(ours.result()) == pytest.approx(float(_np(theirs.result())), abs=1e-5), type(ours).__name__
     auc = fk.metrics.AUC()
     auc.update_state(yb, pb)
     kauc = keras.metrics.AUC(num_thresholds=2000)
     kauc.update_state(yb, pb.astype(np.float32))
-    assert auc.result() == pytest.approx(float(_np(kauc.result())), abs=2e-3)  # Keras interpolates thresholds
+    assert float(auc.result()) == pytest.approx(float(_np(kauc.result())), abs=2e-3)  # Keras interpolates thresholds
 
 
 def _twin_models(optimizer_pair, loss="mse"):
@@ -134,7 +134,7 @@ def test_accuracy_variant_follows_the_loss():
                       fk.metrics.CategoricalAccuracy)
     assert isinstance(fk.metrics.get("acc", "mse", (None, 1)), fk.metrics.BinaryAccuracy)
     m.update_state([0, 1, 1], out)
-    assert m.result() == pytest.approx(2 / 3)
+    assert float(m.result()) == pytest.approx(2 / 3)
 
 
 def _small(seed=0):

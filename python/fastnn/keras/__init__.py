@@ -12,3 +12,4 @@ from .losses import Loss  # noqa: E402,F401 - keras.Loss
 from . import random
 from .initializers import Initializer
 from .optimizers import Optimizer
+from .metrics import Metric  # noqa: E402,F401 - keras.Metric

@@ -11,6 +11,7 @@ import copy
 
 from . import losses as losses_mod
 from . import metrics as metrics_mod
+from .metrics_base import detach_keeping_mask
 
 
 def as_list(x):
@@ -125,7 +126,8 @@ class CompileMetrics(metrics_mod.Metric):
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:  # type: ignore[override]
         """Takes one output's (y_true, y_pred) or lists / dicts of them, as a custom train_step passes them."""
-        y_pred = [p.detach() for p in (list(y_pred) if isinstance(y_pred, (list, tuple)) else [y_pred])]
+        y_pred = [detach_keeping_mask(p) for p in (list(y_pred) if isinstance(y_pred, (list, tuple))
+                                                   else [y_pred])]
         names = self.output_names(len(y_pred)) if self.output_names else [f"output_{i}" for i in range(len(y_pred))]
         if isinstance(y_true, dict):
             y_true = [y_true.get(n) for n in names]

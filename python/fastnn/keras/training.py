@@ -19,6 +19,7 @@ from . import callbacks as cbks
 from . import metrics as metrics_mod
 from . import optimizers as optimizers_mod
 from .compile_utils import CompileLoss, CompileMetrics
+from .metrics_base import detach_keeping_mask
 from .progbar import Progbar
 from .training_data import ArrayData, batch_len, make_data, unpack_x_y_sample_weight
 
@@ -153,7 +154,8 @@ class TrainingMixin:
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None) -> dict:
         if self._compile_metrics is not None:
-            y_pred_list = [p.detach() for p in (y_pred if isinstance(y_pred, (list, tuple)) else [y_pred])]
+            y_pred_list = [detach_keeping_mask(p) for p in (y_pred if isinstance(y_pred, (list, tuple))
+                                                            else [y_pred])]
             self._build_compiled(y_pred_list)
             with no_grad():
                 self._compile_metrics.update_state(_flat_y(y, self.output_names(len(y_pred_list))), y_pred_list,
