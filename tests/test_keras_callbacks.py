@@ -333,3 +333,10 @@ def test_missing_monitor_warnings_read_as_keras():
                 cb.on_epoch_end(0, {"loss": 1.0})
             messages.append([str(r.message) for r in record if "conditioned on metric" in str(r.message)])
         assert messages[0] == messages[1] and len(messages[0]) == 1
+
+
+def test_unknown_mode_falls_back_to_auto_with_keras_warning():
+    for cls in (fk.callbacks.EarlyStopping, keras.callbacks.EarlyStopping, fk.callbacks.ReduceLROnPlateau,
+                keras.callbacks.ReduceLROnPlateau):
+        with pytest.warns(UserWarning, match=f"{cls.__name__} mode 'sideways' is unknown, fallback to auto mode."):
+            assert cls(mode="sideways").mode == "auto"

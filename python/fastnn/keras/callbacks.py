@@ -152,7 +152,13 @@ def _mode_op(mode: str, monitor: str):
 class _Monitor(Callback):
     def __init__(self, monitor: str, mode: str, min_delta: float) -> None:
         super().__init__()
+        if mode not in ("auto", "min", "max"):
+            import warnings
+
+            warnings.warn(f"{type(self).__name__} mode '{mode}' is unknown, fallback to auto mode.", stacklevel=3)
+            mode = "auto"
         self.monitor = monitor
+        self.mode = mode
         self.monitor_op, self.initial = _mode_op(mode, monitor)
         self.min_delta = abs(min_delta) if self.monitor_op is operator.gt else -abs(min_delta)
 
