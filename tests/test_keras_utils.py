@@ -438,6 +438,8 @@ def test_timeseries_windows_and_targets():
     single = U.timeseries_dataset_from_array(x, x[:, 1], 4, batch_size=None)
     w, t = single[2]
     assert tuple(w.shape) == (4, 2) and float(t) == x[2, 1] and len(single) == 12
+    with pytest.raises(NotImplementedError, match="does not make Grain datasets"):
+        U.timeseries_dataset_from_array(data, None, 5, format="grain")
     a = U.timeseries_dataset_from_array(data, None, 5, batch_size=8, shuffle=True, seed=3)
     b = U.timeseries_dataset_from_array(data, None, 5, batch_size=8, shuffle=True, seed=3)
     assert a.positions == b.positions and sorted(a.positions) == list(range(96)) and a.positions != list(range(96))

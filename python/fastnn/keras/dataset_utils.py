@@ -24,6 +24,16 @@ TEXT_EXTENSIONS = (".txt",)
 AUDIO_EXTENSIONS = (".wav",)
 
 
+def _check_format(format) -> None:
+    """Keras' ``format`` picks a tf.data or a Grain dataset; fastnn makes its own PyDataset for the default
+    ``"tf"`` and refuses ``"grain"`` rather than return something else."""
+    if format not in ("tf", "grain"):
+        raise ValueError(f'`format` should be either "tf" or "grain". Received: format={format}')
+    if format == "grain":
+        raise NotImplementedError("format='grain': fastnn.keras does not make Grain datasets; the default "
+                                  "format='tf' returns a fastnn PyDataset of batches that fit() iterates")
+
+
 def _length(x) -> int:
     return int(x.shape[0]) if hasattr(x, "shape") else len(x)
 
@@ -105,8 +115,7 @@ def timeseries_dataset_from_array(data, targets, sequence_length, sequence_strid
     if sequence_stride >= n:
         raise ValueError(f"`sequence_stride` must be lower than the length of the data. Received: "
                          f"sequence_stride={sequence_stride}, for data of length {n}")
-    if format not in ("tf", "grain"):
-        raise ValueError(f'`format` should be either "tf" or "grain". Received: format={format}')
+    _check_format(format)
     start_index = start_index or 0
     end_index = end_index or n
     num_seqs = end_index - start_index - (sequence_length - 1) * sampling_rate
@@ -389,8 +398,7 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
     data_format = data_format or "channels_last"
     if data_format not in ("channels_last", "channels_first"):
         raise ValueError(f"Invalid data_format: {data_format}")
-    if format not in ("tf", "grain"):
-        raise ValueError(f'`format` should be either "tf" or "grain". Received: format={format}')
+    _check_format(format)
     mode = {1: "L", 3: "RGB", 4: "RGBA"}[channels]
     size = tuple(image_size)
 
@@ -418,8 +426,7 @@ def text_dataset_from_directory(directory, labels="inferred", label_mode="int", 
                                 follow_links=False, format="tf", verbose=True):
     """Batches of texts (lists of Python strings, cut to ``max_length`` characters) and labels from a
     directory of class subdirectories of .txt files; the result has ``class_names`` and ``file_paths``."""
-    if format not in ("tf", "grain"):
-        raise ValueError(f'`format` should be either "tf" or "grain". Received: format={format}')
+    _check_format(format)
 
     def load(path):
         with open(path, encoding="utf-8") as f:

@@ -34,7 +34,9 @@ def array_to_img(x, data_format=None, scale: bool = True, dtype=None):
     array's range onto [0, 255] first."""
     Image = pil_image()
     data_format = _data_format(data_format)
-    t = creation.tensor(x).double()
+    from .tensor_utils import standardize_dtype
+
+    t = creation.tensor(x).to(standardize_dtype(dtype))  # Keras converts to dtype (float32 by default) first
     if t.ndim != 3:
         raise ValueError(f"Expected image array to have rank 3 (single image). Got array with shape: {tuple(t.shape)}")
     if data_format == "channels_first":
