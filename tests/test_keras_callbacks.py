@@ -340,3 +340,45 @@ def test_unknown_mode_falls_back_to_auto_with_keras_warning():
                 keras.callbacks.ReduceLROnPlateau):
         with pytest.warns(UserWarning, match=f"{cls.__name__} mode 'sideways' is unknown, fallback to auto mode."):
             assert cls(mode="sideways").mode == "auto"
+
+
+def test_swap_ema_weights_evaluates_with_an_ema_optimizers_averages():
+    x, y = _data()
+    fastnn.manual_seed(0)
+    model = fk.Sequential([fk.Input((4,)), fk.layers.Dense(1)])
+    model.compile(optimizer=fk.optimizers.Adam(0.05, use_ema=True, ema_momentum=0.5), loss="mse")
+    model.fit(x, y, epochs=1, batch_size=16, verbose=0)  # fit ends with the averages in the model, as Keras'
+    for _ in range(3):
+        model.train_on_batch(x, y)  # ... so step on: the weights move ahead of their averages
+    opt = model.optimizer
+    weights = [w.copy() for w in model.get_weights()]
+    averages = [keras_helpers.to_np(a).copy() for a in opt._model_variables_moving_average]
+    assert any(not np.allclose(w, a) for w, a in zip(weights, averages))
+    swapped = model.evaluate(x, y, verbose=0, callbacks=[fk.callbacks.SwapEMAWeights()])
+    for w, now in zip(weights, model.get_weights()):  # swapped back after evaluating
+        np.testing.assert_array_equal(w, now)
+    model.set_weights(averages)
+    assert swapped == pytest.approx(model.evaluate(x, y, verbose=0), rel=1e-6)
+
+
+def test_evaluate_predict_and_validation_run_the_test_and_predict_hooks():
+    calls = []
+
+    class Hooks(fk.callbacks.Callback):
+        def __getattribute__(self, name):
+            if name.startswith("on_test") or name.startswith("on_predict"):
+                return lambda *args: calls.append((name, args[0] if args and isinstance(args[0], int) else None))
+            return object.__getattribute__(self, name)
+
+    x, y = _data(32)
+    model = _model()
+    model.evaluate(x, y, batch_size=16, verbose=0, callbacks=[Hooks()])
+    assert calls == [("on_test_begin", None), ("on_test_batch_begin", 0), ("on_test_batch_end", 0),
+                     ("on_test_batch_begin", 1), ("on_test_batch_end", 1), ("on_test_end", None)]
+    calls.clear()
+    model.predict(x, batch_size=32, verbose=0, callbacks=[Hooks()])
+    assert [c[0] for c in calls] == ["on_predict_begin", "on_predict_batch_begin", "on_predict_batch_end",
+                                     "on_predict_end"]
+    calls.clear()
+    model.fit(x, y, batch_size=32, epochs=2, verbose=0, validation_data=(x, y), callbacks=[Hooks()])
+    assert [c[0] for c in calls].count("on_test_begin") == 2

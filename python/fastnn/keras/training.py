@@ -290,7 +290,7 @@ class TrainingMixin:
             data.on_epoch_end()
             logs = dict(epoch_logs)
             if val is not None and (epoch + 1) % validation_freq == 0:
-                val_logs = self._evaluate_data(val, validation_batch_size or batch_size, None, validation_steps)
+                val_logs = self._evaluate_data(val, validation_batch_size or batch_size, None, validation_steps, cb)
                 logs.update({"val_" + k: v for k, v in val_logs.items()})
             cb.on_epoch_end(epoch, logs)
             if self.stop_training:
@@ -300,18 +300,27 @@ class TrainingMixin:
         cb.on_train_end(logs)
         return history
 
-    def _evaluate_data(self, data, batch_size, bar, steps=None) -> dict:
+    def _evaluate_data(self, data, batch_size, bar, steps=None, cb=None) -> dict:
+        """One pass of test_step; ``cb`` (a CallbackList) gets Keras' on_test_* hooks around it."""
         self.reset_metrics()
         logs = {}
+        if cb is not None:
+            cb.on_test_begin()
         with no_grad():
             for step, batch in enumerate(data.batches(batch_size)):
                 if step == 0:
                     self._ensure_ready(unpack_x_y_sample_weight(batch)[0])
+                if cb is not None:
+                    cb.on_test_batch_begin(step)
                 logs = _python_logs(self.test_step(batch))
+                if cb is not None:
+                    cb.on_test_batch_end(step, logs)
                 if bar is not None:
                     bar.update(step + 1, logs)
                 if steps is not None and step + 1 >= steps:
                     break
+        if cb is not None:
+            cb.on_test_end(logs)
         return logs
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
@@ -321,7 +330,8 @@ class TrainingMixin:
         data = make_data(x, y, sample_weight, batch_size)
         total = steps or data.steps(batch_size)
         bar = Progbar(total, verbose=verbose) if verbose else None
-        logs = self._evaluate_data(data, batch_size, bar, steps)
+        cb = cbks.CallbackList(callbacks, model=self, verbose=verbose, epochs=1, steps=total)
+        logs = self._evaluate_data(data, batch_size, bar, steps, cb)
         if bar is not None:
             bar.update(total or 0, logs, finalize=True)
         return logs if return_dict else self._flatten_metrics_in_order(logs)
@@ -332,17 +342,22 @@ class TrainingMixin:
         data = make_data(x, batch_size=batch_size)
         total = steps or data.steps(batch_size)
         bar = Progbar(total, verbose=verbose) if verbose else None
+        cb = cbks.CallbackList(callbacks, model=self, verbose=verbose, epochs=1, steps=total)
         outs = []
+        cb.on_predict_begin()
         with no_grad():
             for step, batch in enumerate(data.batches(batch_size)):
                 if not self.built:
                     self._build_from_data(unpack_x_y_sample_weight(batch)[0])
+                cb.on_predict_batch_begin(step)
                 out = self.predict_step(batch)
+                cb.on_predict_batch_end(step, {"outputs": out})
                 outs.append([_host(o) for o in out] if isinstance(out, (list, tuple)) else _host(out))
                 if bar is not None:
                     bar.update(step + 1)
                 if steps is not None and step + 1 >= steps:
                     break
+        cb.on_predict_end()
         if bar is not None:
             bar.update(total or 0, finalize=True)
         if outs and isinstance(outs[0], list):
