@@ -64,3 +64,22 @@ def test_a_layer_that_cannot_mask_warns_as_keras():
     x = fk.layers.Embedding(8, 4, mask_zero=True)(TOKENS)
     with pytest.warns(UserWarning, match="does not support masking"):
         fk.layers.Flatten()(x)
+
+
+def test_the_compiled_loss_leaves_masked_steps_out_as_keras():
+    def make(K):
+        inputs = K.Input(shape=(5,), dtype="int64")
+        x = K.layers.Embedding(8, 4, mask_zero=True)(inputs)
+        model = K.Model(inputs, K.layers.Dense(1)(x))
+        model.compile(optimizer=K.optimizers.SGD(0.1), loss="mse")
+        return model
+
+    theirs, ours = make(keras), make(fk)
+    ours.set_weights(theirs.get_weights())
+    y = np.random.default_rng(1).standard_normal((3, 5, 1)).astype(np.float32)
+    a = ours.evaluate(TOKENS, y, verbose=0)
+    b = theirs.evaluate(TOKENS, y, verbose=0)
+    assert a == pytest.approx(float(b), rel=1e-5)
+    h_ours = ours.fit(TOKENS, y, epochs=2, batch_size=3, shuffle=False, verbose=0).history["loss"]
+    h_theirs = theirs.fit(TOKENS, y, epochs=2, batch_size=3, shuffle=False, verbose=0).history["loss"]
+    assert h_ours == pytest.approx(h_theirs, rel=1e-4)

@@ -117,6 +117,10 @@ def deserialize_value(value, custom_objects=None):
 
 
 def deserialize_object(config: dict, custom_objects=None):
+    if config.get("class_name") == "function":  # Keras' config of a named function (a Lambda's, ...)
+        from .layers.core_more import deserialize_function
+
+        return deserialize_function(config, custom_objects)
     cls = find_class(config.get("module"), config["class_name"], config.get("registered_name"), custom_objects)
     inner = config.get("config") or {}
     if hasattr(cls, "from_config"):

@@ -4,9 +4,10 @@ masks and sample weights, and the reductions ('sum_over_batch_size', 'sum', 'mea
 ops, so a loss keeps autograd back to the predictions."""
 from __future__ import annotations
 
+from .masking import get_mask, set_mask
+
 import collections
 import warnings
-import weakref
 
 import fastnn
 from .._tensor import Tensor
@@ -87,19 +88,10 @@ def smooth_labels(y, label_smoothing: float, classes):
 
 
 # ---- masks: a loss function may mark which of its values count (sparse crossentropy's ignore_class,
-# Circle's positive losses), as Keras' backend.set_keras_mask does on the tensor itself. Tensors have
-# slots, so the mask lives beside them, keyed by identity, for as long as the values live.
-_MASKS: dict[int, tuple] = {}
-
-
-def set_loss_mask(values: Tensor, mask) -> None:
-    key = id(values)
-    _MASKS[key] = (weakref.ref(values, lambda _ref, k=key: _MASKS.pop(k, None)), mask)
-
-
-def get_loss_mask(values):
-    entry = _MASKS.get(id(values))
-    return entry[1] if entry is not None and entry[0]() is values else None
+# Circle's positive losses), and predictions arrive marked by masking layers: both are Keras' one
+# ``_keras_mask``, kept for fastnn's slotted tensors in keras/masking.py's side table.
+set_loss_mask = set_mask
+get_loss_mask = get_mask
 
 
 def _divide_no_nan(a: Tensor, b) -> Tensor:

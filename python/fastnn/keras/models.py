@@ -15,6 +15,8 @@ def _as_tensor(x):
     if isinstance(x, Tensor):
         return x
     arr = np.asarray(x)
+    if arr.dtype.kind in ("U", "S", "O"):
+        return arr  # strings stay host data: the string preprocessing layers read them
     return _tensor(arr.astype(np.float32) if arr.dtype == np.float64 else arr)
 
 

@@ -100,10 +100,7 @@ class Attention(Layer):
             v_mask = _bool_mask(masks[1], q) if len(masks) > 1 and masks[1] is not None else None
         v_keep = v_mask[:, None, :] if v_mask is not None else None
         if self.score_mode == "concat":
-            scale = self.scale if self.scale is not None else 1.0
-            summed = ops.tanh((q.unsqueeze(-2) + k.unsqueeze(-3)) * scale).sum(-1)
-            scores = summed * self.concat_score_weight
-            out, weights = self._apply(scores, v, v_keep, use_causal_mask, training)
+            out, weights = self._apply(self._concat_scores(q, k), v, v_keep, use_causal_mask, training)
         elif return_attention_scores or (training and self.dropout > 0):
             qs = q * self.scale if self.scale is not None else q
             out, weights = _explicit(qs, k, v, v_keep, use_causal_mask, self.dropout, training)
@@ -118,6 +115,11 @@ class Attention(Layer):
         if q_mask is not None:
             out = out * Tensor._wrap(q_mask[..., None].astype(out.dtype.name))
         return (out, weights) if return_attention_scores else out
+
+    def _concat_scores(self, q, k):
+        """(batch, Tq, Tv) scores of score_mode 'concat': sum(tanh(scale * (q + k))) * concat_score_weight."""
+        scale = self.scale if self.scale is not None else 1.0
+        return ops.tanh((q.unsqueeze(-2) + k.unsqueeze(-3)) * scale).sum(-1) * self.concat_score_weight
 
     def _apply(self, scores, v, keep, causal, training):
         weights = ops.softmax(_lower_masked(scores, keep, causal), -1)

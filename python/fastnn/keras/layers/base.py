@@ -166,6 +166,7 @@ class Layer(Module):
     ``call(inputs, training=None)``."""
 
     _passes_masks = None  # True on layers that keep the steps axis as it is (Keras' supports_masking = True)
+    input_spec = None  # an InputSpec (or a list of them) the layer's inputs are checked against
 
     def __init_subclass__(cls, **kwargs):
         """Records the arguments each layer was constructed with (the outermost, most derived __init__
@@ -255,8 +256,11 @@ class Layer(Module):
 
         config = {}
         for name, (r, c) in self.__dict__.get("_weight_presets", {}).items():
-            config[f"{name}_regularizer"] = regularizers.serialize(r)
-            config[f"{name}_constraint"] = constraints.serialize(c)
+            # Keras' argument names drop "_kernel" from the other kernels: recurrent_regularizer (of
+            # recurrent_kernel), depthwise_constraint, pointwise_regularizer
+            key = name[:-len("_kernel")] if name.endswith("_kernel") and name != "kernel" else name
+            config[f"{key}_regularizer"] = regularizers.serialize(r)
+            config[f"{key}_constraint"] = constraints.serialize(c)
         return config
 
     def _new_weight(self, name: str, shape, initializer, trainable: bool, dt) -> Parameter:
@@ -390,9 +394,13 @@ class Layer(Module):
         return self.call(inputs, **kwargs)
 
     def __call__(self, inputs, *args, **kwargs):
+        if self.__dict__.get("input_spec") is not None:  # Keras checks the inputs against it before build
+            from .input_spec import assert_input_compatibility
+
+            assert_input_compatibility(self.input_spec, inputs, self.name)
         if _is_symbolic(inputs):
             return self._call_symbolic(inputs, **kwargs)
-        if isinstance(inputs, np.ndarray):
+        if isinstance(inputs, np.ndarray) and inputs.dtype.kind not in ("U", "S", "O"):  # strings stay host data
             inputs = creation.tensor(inputs)
         global _call_depth, _call_training
         if _call_depth == 0:  # an outermost call starts a fresh set of add_loss values, as in Keras

@@ -23,11 +23,11 @@ def _strip(name: str, prefix: str) -> str:
 class Bidirectional(Layer):
     def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, **kwargs) -> None:
         from .. import saving
+        from .wrappers import _layer_from
 
         # model.save stores constructor arguments as data: the wrapped layers go in as their configs (a
-        # dict here is such a config, read back by load_model)
-        layer, backward_layer = (saving._make_layer(v, saving._layer_classes(None)) if isinstance(v, dict) else v
-                                 for v in (layer, backward_layer))
+        # dict here is such a config, read back by load_model, or a keras.layers.serialize config)
+        layer, backward_layer = (_layer_from(v) for v in (layer, backward_layer))
         if isinstance(layer, Layer) and (backward_layer is None or isinstance(backward_layer, Layer)):
             cls, args, kw = self.__dict__["_init_args"]
             kw = {**kw, "layer": saving.layer_config(layer), "merge_mode": merge_mode, "weights": weights,
