@@ -626,7 +626,7 @@ def _default_pairs(ns):
             continue
         try:
             ours, theirs = ours_cls(), theirs_cls()
-        except (TypeError, ValueError, NotImplementedError):
+        except (TypeError, ValueError, NotImplementedError, ImportError):  # needs arguments, or Keras needs TF
             continue
         if hasattr(ours, "get_config"):
             try:
@@ -645,8 +645,9 @@ def test_every_default_object_serializes_as_keras_and_round_trips(ns):
         assert config["class_name"] == kconfig["class_name"], name
         if not kconfig["module"].startswith("keras.src."):  # Keras' torch optimizers name a private module
             assert config["module"] == kconfig["module"], name
-        again = U.deserialize_keras_object(json.loads(json.dumps(config)))
-        assert type(again) is type(ours) and U.serialize_keras_object(again) == config, name
+        as_json = json.loads(json.dumps(config))  # through JSON, as a saved config is: tuples become lists
+        again = U.deserialize_keras_object(as_json)
+        assert type(again) is type(ours) and json.loads(json.dumps(U.serialize_keras_object(again))) == as_json, name
         seen += 1
     assert seen >= {"layers": 5, "optimizers": 3, "regularizers": 3, "constraints": 3}.get(ns, 0), ns
 
