@@ -158,7 +158,7 @@ def test_callbacks_early_stopping_checkpoint_csv_lr(tmp_path):
     assert len(hist.epoch) == 2 and es.stopped_epoch == 1  # stops after `patience` epochs without improvement
     assert sorted(p.name for p in tmp_path.glob("m_*.keras")) == ["m_01.keras", "m_02.keras"]
     lines = (tmp_path / "log.csv").read_text().splitlines()
-    assert lines[0] == "epoch,learning_rate,loss" and len(lines) == 3
+    assert lines[0] == "epoch,learning_rate,loss,val_learning_rate,val_loss" and len(lines) == 3  # Keras' header
     assert seen == pytest.approx([0.1, 0.05])
     reloaded = fk.models.load_model(tmp_path / "m_02.keras")
     np.testing.assert_allclose(reloaded.predict(x, verbose=0), m.predict(x, verbose=0), rtol=1e-6)

@@ -115,3 +115,12 @@ def numpy_generator(generator, device=None):
     if isinstance(generator, Generator):
         return generator._gen
     raise TypeError(f"generator must be a fastnn.Generator, got {type(generator).__name__}")
+
+
+def seed_host_generators(seed: int) -> None:
+    """Seeds Python's ``random`` module and NumPy's global (legacy) generator, which user code and data
+    pipelines draw from; keras.utils.set_random_seed seeds these along with fastnn's own generator."""
+    import random as _random
+
+    _random.seed(seed)
+    np.random.seed(seed)

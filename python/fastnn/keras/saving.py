@@ -259,3 +259,8 @@ def load_weights(model, filepath) -> None:
         raise ValueError(f"load_weights: {filepath} holds no fastnn.keras weights")
     weights = blob["weights"]
     _set(model, [_array(weights[str(i)]) for i in range(len(weights))])
+
+
+from .object_registry import (CustomObjectScope, custom_object_scope, deserialize_keras_object,  # noqa: E402, F401
+                              get_custom_objects, get_registered_name, get_registered_object,
+                              register_keras_serializable, serialize_keras_object)

@@ -261,17 +261,18 @@ class TrainingMixin:
                 raise ValueError("validation_split is only supported for array inputs")
             data, val = data.split(validation_split)
         steps = steps_per_epoch or data.steps(batch_size)
-        history = cbks.History()
-        cb_list = [history] + list(callbacks or [])
-        if verbose:
-            cb_list.insert(1, cbks.ProgbarLogger(verbose))
-        cb = cbks.CallbackList(cb_list, self, {"epochs": epochs, "steps": steps, "verbose": verbose})
+        # History and the progress bar run after the user's callbacks (which may add logs), as in Keras
+        cb = cbks.CallbackList(callbacks, add_history=True, add_progbar=bool(verbose), model=self, epochs=epochs,
+                               steps=steps, verbose=verbose)
+        history = next(c for c in cb.callbacks if isinstance(c, cbks.History))
         self.history = history
         self.stop_training = False
         first = next(iter(data.batches(batch_size)), None) if not _is_stream(data) else None
         if first is not None:
             self._ensure_ready(unpack_x_y_sample_weight(first)[0])
+        self._initial_epoch = None
         cb.on_train_begin()
+        initial_epoch = self._initial_epoch or initial_epoch  # BackupAndRestore resumes from its backup's epoch
         rng = generator()
         logs = {}
         for epoch in range(initial_epoch, epochs):
@@ -289,7 +290,7 @@ class TrainingMixin:
             data.on_epoch_end()
             logs = dict(epoch_logs)
             if val is not None and (epoch + 1) % validation_freq == 0:
-                val_logs = self._evaluate_data(val, validation_batch_size or batch_size, None, validation_steps)
+                val_logs = self._evaluate_data(val, validation_batch_size or batch_size, None, validation_steps, cb)
                 logs.update({"val_" + k: v for k, v in val_logs.items()})
             cb.on_epoch_end(epoch, logs)
             if self.stop_training:
@@ -299,18 +300,27 @@ class TrainingMixin:
         cb.on_train_end(logs)
         return history
 
-    def _evaluate_data(self, data, batch_size, bar, steps=None) -> dict:
+    def _evaluate_data(self, data, batch_size, bar, steps=None, cb=None) -> dict:
+        """One pass of test_step; ``cb`` (a CallbackList) gets Keras' on_test_* hooks around it."""
         self.reset_metrics()
         logs = {}
+        if cb is not None:
+            cb.on_test_begin()
         with no_grad():
             for step, batch in enumerate(data.batches(batch_size)):
                 if step == 0:
                     self._ensure_ready(unpack_x_y_sample_weight(batch)[0])
+                if cb is not None:
+                    cb.on_test_batch_begin(step)
                 logs = _python_logs(self.test_step(batch))
+                if cb is not None:
+                    cb.on_test_batch_end(step, logs)
                 if bar is not None:
                     bar.update(step + 1, logs)
                 if steps is not None and step + 1 >= steps:
                     break
+        if cb is not None:
+            cb.on_test_end(logs)
         return logs
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
@@ -319,8 +329,9 @@ class TrainingMixin:
         batch_size = batch_size or 32
         data = make_data(x, y, sample_weight, batch_size)
         total = steps or data.steps(batch_size)
-        bar = Progbar(total, verbose) if verbose else None
-        logs = self._evaluate_data(data, batch_size, bar, steps)
+        bar = Progbar(total, verbose=verbose) if verbose else None
+        cb = cbks.CallbackList(callbacks, model=self, verbose=verbose, epochs=1, steps=total)
+        logs = self._evaluate_data(data, batch_size, bar, steps, cb)
         if bar is not None:
             bar.update(total or 0, logs, finalize=True)
         return logs if return_dict else self._flatten_metrics_in_order(logs)
@@ -330,18 +341,23 @@ class TrainingMixin:
         batch_size = batch_size or 32
         data = make_data(x, batch_size=batch_size)
         total = steps or data.steps(batch_size)
-        bar = Progbar(total, verbose) if verbose else None
+        bar = Progbar(total, verbose=verbose) if verbose else None
+        cb = cbks.CallbackList(callbacks, model=self, verbose=verbose, epochs=1, steps=total)
         outs = []
+        cb.on_predict_begin()
         with no_grad():
             for step, batch in enumerate(data.batches(batch_size)):
                 if not self.built:
                     self._build_from_data(unpack_x_y_sample_weight(batch)[0])
+                cb.on_predict_batch_begin(step)
                 out = self.predict_step(batch)
+                cb.on_predict_batch_end(step, {"outputs": out})
                 outs.append([_host(o) for o in out] if isinstance(out, (list, tuple)) else _host(out))
                 if bar is not None:
                     bar.update(step + 1)
                 if steps is not None and step + 1 >= steps:
                     break
+        cb.on_predict_end()
         if bar is not None:
             bar.update(total or 0, finalize=True)
         if outs and isinstance(outs[0], list):

@@ -168,8 +168,8 @@ class IndexedData:
         order = list(range(len(self.dataset)))
         if shuffle:
             random.shuffle(order)
-        for i in order:
-            batch = self.dataset[i]
+        fetch = getattr(self.dataset, "fetch", None)  # a PyDataset prefetches with its workers / processes
+        for batch in (fetch(order) if callable(fetch) else (self.dataset[i] for i in order)):
             yield to_tensors(tuple(batch) if isinstance(batch, list) else batch)
 
     def steps(self, batch_size=None):

@@ -39,3 +39,27 @@ def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncati
 
 
 __all__ = ["pad_sequences", "to_categorical"]
+
+from .dataset_utils import (audio_dataset_from_directory, image_dataset_from_directory, split_dataset,  # noqa: E402
+                            text_dataset_from_directory, timeseries_dataset_from_array)
+from .file_utils import get_file  # noqa: E402
+from .image_utils import array_to_img, img_to_array, load_img, save_img  # noqa: E402
+from .model_visualization import model_to_dot, plot_model  # noqa: E402
+from .object_registry import (CustomObjectScope, custom_object_scope, deserialize_keras_object,  # noqa: E402
+                              get_custom_objects, get_registered_name, get_registered_object,
+                              register_keras_serializable, serialize_keras_object)
+from .progbar import (Progbar, disable_interactive_logging, enable_interactive_logging,  # noqa: E402
+                      is_interactive_logging_enabled)
+from .pydataset import PyDataset, Sequence  # noqa: E402
+from .session_utils import Config, clear_session, set_random_seed  # noqa: E402
+from .tensor_utils import get_source_inputs, is_keras_tensor, normalize, standardize_dtype  # noqa: E402
+from .training_data import pack_x_y_sample_weight, unpack_x_y_sample_weight  # noqa: E402
+
+__all__ += ["Config", "CustomObjectScope", "Progbar", "PyDataset", "Sequence", "array_to_img",
+            "audio_dataset_from_directory", "clear_session", "custom_object_scope", "deserialize_keras_object",
+            "disable_interactive_logging", "enable_interactive_logging", "get_custom_objects", "get_file",
+            "get_registered_name", "get_registered_object", "get_source_inputs", "image_dataset_from_directory",
+            "img_to_array", "is_interactive_logging_enabled", "is_keras_tensor", "load_img", "model_to_dot",
+            "normalize", "pack_x_y_sample_weight", "plot_model", "register_keras_serializable", "save_img",
+            "serialize_keras_object", "set_random_seed", "split_dataset", "standardize_dtype",
+            "text_dataset_from_directory", "timeseries_dataset_from_array", "unpack_x_y_sample_weight"]

@@ -58,3 +58,4 @@ from .rnn_cells import RNN, GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from .conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 
 Convolution2D = Conv2D  # Keras' alias
+from .module_wrapper import TorchModuleWrapper  # noqa: E402
