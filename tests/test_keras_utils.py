@@ -383,7 +383,7 @@ def test_serialization_format_matches_keras():
     assert {k: dense["config"][k] for k in common} == {k: kdense["config"][k] for k in common}
     adam, kadam = s(fk.optimizers.Adam(0.5)), ks(keras.optimizers.Adam(0.5))
     assert adam["class_name"] == kadam["class_name"] == "Adam" and adam["module"] == "keras.optimizers"
-    for k in set(adam["config"]) & set(kadam["config"]):
+    for k in (set(adam["config"]) & set(kadam["config"])) - {"name"}:  # Keras numbers names per process: adam_16
         assert adam["config"][k] == pytest.approx(kadam["config"][k])
     assert s(fk.Sequential([fk.layers.Dense(1)]))["module"] == ks(keras.Sequential([keras.layers.Dense(1)]))["module"]
 
