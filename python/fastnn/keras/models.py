@@ -83,6 +83,12 @@ class Model(TrainingMixin, Layer):
     def call(self, inputs, training=None):
         if not self._functional:
             raise NotImplementedError("subclassed models must implement call()")
+        if isinstance(inputs, dict):  # inputs by name, as Keras takes them (keras.Input(name=...))
+            missing = [t.name for t in self.inputs if t.name not in inputs]
+            if missing:
+                raise ValueError(f"Model {self.name}: the input dict has no entry for the inputs {missing} (it has "
+                                 f"{sorted(inputs)})")
+            inputs = [inputs[t.name] for t in self.inputs]
         xs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         if len(xs) != len(self.inputs):
             raise ValueError(f"Model {self.name} expects {len(self.inputs)} input(s), but it received {len(xs)}")

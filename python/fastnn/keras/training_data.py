@@ -99,7 +99,8 @@ class ArrayData:
         self.x_keys = list(x) if self.dict_x else None
         self.xs = [to_array(v) for v in (x.values() if self.dict_x else _as_list(x))]
         self.multi_y = isinstance(y, (list, tuple))
-        self.ys = [to_array(v) for v in _as_list(y)]
+        self.y_keys = list(y) if isinstance(y, dict) else None  # targets by output name
+        self.ys = [to_array(v) for v in (y.values() if self.y_keys is not None else _as_list(y))]
         self.sw = None if sample_weight is None else np.asarray(sample_weight, np.float32)
         if not self.xs:
             raise ValueError("Unexpected value for `x`: it must be a NumPy array, a Tensor or a list of them")
@@ -125,7 +126,8 @@ class ArrayData:
             xs = [_host_or_tensor(v[sl]) if not isinstance(v, Tensor) else v[sl] for v in self.xs]
             ys = [_tensor(v[sl]) if not isinstance(v, Tensor) else v[sl] for v in self.ys]
             x = dict(zip(self.x_keys, xs)) if self.dict_x else (xs if self.multi_x else xs[0])
-            y = (ys if self.multi_y else ys[0]) if ys else None
+            y = dict(zip(self.y_keys, ys)) if self.y_keys is not None else (ys if self.multi_y else ys[0]) if ys \
+                else None
             yield pack_x_y_sample_weight(x, y, _tensor(self.sw[sl]) if self.sw is not None else None)
 
     def steps(self, batch_size: int) -> int:
