@@ -83,3 +83,17 @@ def test_the_compiled_loss_leaves_masked_steps_out_as_keras():
     h_ours = ours.fit(TOKENS, y, epochs=2, batch_size=3, shuffle=False, verbose=0).history["loss"]
     h_theirs = theirs.fit(TOKENS, y, epochs=2, batch_size=3, shuffle=False, verbose=0).history["loss"]
     assert h_ours == pytest.approx(h_theirs, rel=1e-4)
+
+
+@pytest.mark.parametrize("merge_mode", ["concat", "sum"])
+def test_bidirectional_lstm_on_masked_sequences_matches_keras(merge_mode):
+    def make(K):
+        inputs = K.Input(shape=(5,), dtype="int64")
+        x = K.layers.Embedding(8, 4, mask_zero=True)(inputs)
+        x = K.layers.Bidirectional(K.layers.LSTM(3, return_sequences=True), merge_mode=merge_mode)(x)
+        x = K.layers.Bidirectional(K.layers.GRU(2))(x)
+        return K.Model(inputs, x)
+
+    theirs, ours = make(keras), make(fk)
+    ours.set_weights(theirs.get_weights())
+    assert_close(ours.predict(TOKENS, verbose=0), theirs.predict(TOKENS, verbose=0), rtol=1e-5, atol=1e-6)

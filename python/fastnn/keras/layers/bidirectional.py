@@ -20,6 +20,13 @@ def _strip(name: str, prefix: str) -> str:
     return name[len(prefix):] if name.startswith(prefix) else name
 
 
+def _states_per_direction(layer) -> int:
+    if getattr(layer, "_mode", None) == "LSTM":
+        return 2
+    size = getattr(getattr(layer, "cell", None), "state_size", None)
+    return len(size) if isinstance(size, (list, tuple)) else 1
+
+
 class Bidirectional(Layer):
     def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, **kwargs) -> None:
         from .. import saving
@@ -73,14 +80,13 @@ class Bidirectional(Layer):
         return super().__call__(inputs, *args, **kwargs)
 
     def call(self, inputs, training=None, initial_state=None, mask=None):
-        if mask is not None:
-            raise NotImplementedError("Bidirectional: masks are not supported by fastnn.keras")
         fwd_state = bwd_state = None
         if initial_state is not None:
             half = len(initial_state) // 2
             fwd_state, bwd_state = list(initial_state[:half]), list(initial_state[half:])
-        y = self.forward_layer(inputs, initial_state=fwd_state, training=training)
-        y_rev = self.backward_layer(inputs, initial_state=bwd_state, training=training)
+        # both directions see the same mask; the backward layer reverses it with its inputs (go_backwards)
+        y = self.forward_layer(inputs, initial_state=fwd_state, training=training, mask=mask)
+        y_rev = self.backward_layer(inputs, initial_state=bwd_state, training=training, mask=mask)
         states = ()
         if self.return_state:
             states = tuple(y[1:]) + tuple(y_rev[1:])
@@ -99,6 +105,17 @@ class Bidirectional(Layer):
             out = (y, y_rev)
         if self.return_state:
             return (out + states) if self.merge_mode is None else (out,) + states
+        return out
+
+    def compute_mask(self, inputs, previous_mask=None):
+        """Keras: the sequence output keeps the input's mask (one per direction without merging); states and
+        a last-step output have none."""
+        if not self.return_sequences or previous_mask is None:
+            return None
+        out = [previous_mask, previous_mask] if self.merge_mode is None else previous_mask
+        if self.return_state:
+            n_states = 2 * _states_per_direction(self.forward_layer)
+            return ([*out] if isinstance(out, list) else [out]) + [None] * n_states
         return out
 
     def get_config(self) -> dict:
