@@ -6,6 +6,8 @@ RNG state below govern every random CPU tensor. A device backend keeps its own g
 """
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 _initial_seed = int(np.random.SeedSequence().entropy % (2**63))  # torch seeds its default generator so too
@@ -38,6 +40,18 @@ def seed() -> int:
     s = int(np.random.SeedSequence().entropy % (2**63))
     manual_seed(s)
     return s
+
+
+@contextlib.contextmanager
+def drawing_from(gen: np.random.Generator):
+    """Makes ``gen`` the CPU generator for the block: a layer with its own seed (Keras' ``seed=``) draws
+    its dropout masks from its own stream, leaving the global one untouched."""
+    global _generator
+    saved, _generator = _generator, gen
+    try:
+        yield gen
+    finally:
+        _generator = saved
 
 
 def get_rng_state() -> dict:

@@ -22,6 +22,7 @@ from ...ops.multihead import packed_multi_head_attention
 from ..._tensor import Tensor
 from .. import masking
 from .base import KerasTensor, Layer
+from .seeded import make_stream, stream
 from .conv import as_float
 
 _MASKED = 1.0e9  # Keras subtracts this from masked scores (rather than -inf)
@@ -69,6 +70,7 @@ class Attention(Layer):
         if score_mode not in ("dot", "concat"):
             raise ValueError(f"Invalid value for argument score_mode. Expected one of {{'dot', 'concat'}}. "
                              f"Received: score_mode={score_mode}")
+        make_stream(self, seed)
         self.use_scale, self.score_mode, self.dropout = bool(use_scale), score_mode, float(dropout)
 
     def build(self, input_shape) -> None:
@@ -92,6 +94,10 @@ class Attention(Layer):
 
     def call(self, inputs, training=None, mask=None, return_attention_scores: bool = False,
              use_causal_mask: bool = False):
+        with stream(self):  # dropout from the layer's own seeded stream when seed= is given
+            return self._attend(inputs, training, mask, return_attention_scores, use_causal_mask)
+
+    def _attend(self, inputs, training, mask, return_attention_scores, use_causal_mask):
         q, v, k = self._split(inputs)
         q_mask = v_mask = None
         if mask is not None:
@@ -151,6 +157,9 @@ def _with_input_masks(query, value, key, attention_mask):
     return explicit.bool() & auto
 
 
+_PROJECTIONS = ("query", "key", "value", "attention_output")
+
+
 class MultiHeadAttention(Layer):
     """Keras' MultiHeadAttention: per-head projections (kernels (dim, heads, key_dim) etc.), scaled
     dot-product attention per head (scale 1/sqrt(key_dim)), and an output projection (heads, value_dim,
@@ -161,15 +170,15 @@ class MultiHeadAttention(Layer):
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None, seed=None,
                  **kwargs) -> None:
-        super().__init__(**kwargs)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         if attention_axes is not None:
             raise NotImplementedError("MultiHeadAttention: attention_axes is not supported by fastnn.keras (the "
                                       "attention runs over the time axis of (batch, time, dim) inputs)")
-        for name, value in (("kernel_regularizer", kernel_regularizer), ("bias_regularizer", bias_regularizer),
-                            ("activity_regularizer", activity_regularizer), ("kernel_constraint", kernel_constraint),
-                            ("bias_constraint", bias_constraint)):
-            if value is not None:
-                raise NotImplementedError(f"MultiHeadAttention: `{name}` is not supported by fastnn.keras yet")
+        # Keras gives every projection's kernel (and bias) the same regularizer and constraint
+        kernel, bias = (kernel_regularizer, kernel_constraint), (bias_regularizer, bias_constraint)
+        self._preset_weights(**{f"{p}_kernel": kernel for p in _PROJECTIONS},
+                             **{f"{p}_bias": bias for p in _PROJECTIONS})
+        make_stream(self, seed)
         for name, value in (("num_heads", num_heads), ("key_dim", key_dim)):
             if not isinstance(value, int) or value <= 0:
                 raise ValueError(f"MultiHeadAttention: `{name}` must be a positive integer, got {value}")
@@ -237,6 +246,10 @@ class MultiHeadAttention(Layer):
 
     def call(self, inputs, training=None, return_attention_scores: bool = False, use_causal_mask: bool = False,
              _has_key: bool = False, _has_mask: bool = False):
+        with stream(self):  # dropout from the layer's own seeded stream when seed= is given
+            return self._attend(inputs, training, return_attention_scores, use_causal_mask, _has_key, _has_mask)
+
+    def _attend(self, inputs, training, return_attention_scores, use_causal_mask, _has_key, _has_mask):
         items = [as_float(_tensor(t)) if i < 2 + _has_key else t for i, t in enumerate(inputs)]
         query, value = items[0], items[1]
         key = items[2] if _has_key else value
@@ -280,6 +293,15 @@ class MultiHeadAttention(Layer):
         return (result, weights) if return_attention_scores else result
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "num_heads": self.num_heads, "key_dim": self.key_dim,
-                "value_dim": self.value_dim, "dropout": self.dropout, "use_bias": self.use_bias,
-                "output_shape": self._output_shape}
+        config = {k: v for k, v in super().get_config().items()
+                  if not any(k.startswith(p + "_") for p in _PROJECTIONS)}  # one key per kind, as Keras
+        presets = self.__dict__.get("_weight_presets", {})
+        from .. import constraints, regularizers
+
+        for kind in ("kernel", "bias"):
+            reg, con = presets.get(f"query_{kind}", (None, None))
+            config[f"{kind}_regularizer"] = regularizers.serialize(reg)
+            config[f"{kind}_constraint"] = constraints.serialize(con)
+        return {**config, "num_heads": self.num_heads, "key_dim": self.key_dim, "value_dim": self.value_dim,
+                "dropout": self.dropout, "use_bias": self.use_bias, "output_shape": self._output_shape,
+                "seed": self.seed}

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import math
 
-from ... import ops
+from ... import creation, ops
 from ...ops.dropout import dropout
 from .. import activations
 from .base import Layer
+from .seeded import make_stream, stream
 
 
 class Dense(Layer):
@@ -72,12 +73,23 @@ class Dropout(Layer):
             raise ValueError(f"Invalid value received for argument `rate`. Expected a float value between 0 and 1. "
                              f"Received: rate={rate}")
         self.rate = rate
+        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
+        make_stream(self, seed)
 
     def call(self, inputs, training=None):
-        return dropout(inputs, self.rate, bool(training))
+        if not training or self.rate == 0:
+            return inputs
+        with stream(self):
+            if self.noise_shape is None:
+                return dropout(inputs, self.rate, True)
+            # one keep/drop draw per entry of noise_shape (None: the input's size), broadcast over the rest
+            shape = tuple(s if n is None else n for s, n in zip(inputs.shape, self.noise_shape))
+            keep = creation.rand(*shape, dtype=inputs.dtype.name, device=inputs.device) >= self.rate
+            scale = 1.0 / (1.0 - self.rate) if self.rate < 1 else 0.0
+            return inputs * (keep.to(inputs.dtype) * scale)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "rate": self.rate}
+        return {**super().get_config(), "rate": self.rate, "noise_shape": self.noise_shape, "seed": self.seed}
 
 
 class Reshape(Layer):
