@@ -119,17 +119,18 @@ def _ctc_greedy(x, lengths, merge_repeated, mask_index):
     blank = classes - 1 if mask_index is None else mask_index
     best = x.argmax(-1).to(fastnn.int32)
     score = x.amax(-1)
-    past = fastnn.arange(steps).reshape(1, steps) >= lengths.reshape(batch, 1)
+    dev = x.device
+    past = fastnn.arange(steps, device=dev).reshape(1, steps) >= lengths.reshape(batch, 1)
     best = fastnn.where(past, fastnn.full_like(best, blank), best)
     score = fastnn.where(past, fastnn.zeros_like(score), score)
     if merge_repeated and steps > 1:
         same = best[:, 1:] == best[:, :-1]
-        same = fastnn.cat([fastnn.zeros((batch, 1), dtype=fastnn.bool), same], dim=1)
+        same = fastnn.cat([fastnn.zeros((batch, 1), dtype=fastnn.bool, device=dev), same], dim=1)
         best = fastnn.where(same, fastnn.full_like(best, blank), best)
     dropped = best == blank
     best = fastnn.where(dropped, fastnn.full_like(best, -1), best)
-    position = fastnn.where(dropped, fastnn.full((batch, steps), steps, dtype=fastnn.int64),
-                            fastnn.arange(steps).reshape(1, steps).expand((batch, steps)))
+    position = fastnn.where(dropped, fastnn.full((batch, steps), steps, dtype=fastnn.int64, device=dev),
+                            fastnn.arange(steps, device=dev).reshape(1, steps).expand((batch, steps)))
     order = fastnn.argsort(position, dim=-1, stable=True)
     best = fastnn.take_along_dim(best, order, dim=-1)
     return best.unsqueeze(0), -score.sum(1, keepdim=True)
@@ -186,8 +187,9 @@ def _ctc_beam(x, lengths, beam_width, top_paths, mask_index):
             final.append(((), neg))
         all_paths.append([list(p) + [-1] * (steps - len(p)) for p, _ in final])
         all_scores.append([s for _, s in final])
-    paths = fastnn.tensor(all_paths, dtype=fastnn.int32).reshape(batch, top_paths, steps).permute(1, 0, 2)
-    return paths, fastnn.tensor(all_scores, dtype=x.dtype).reshape(batch, top_paths)
+    paths = fastnn.tensor(all_paths, dtype=fastnn.int32, device=x.device).reshape(batch, top_paths, steps)
+    paths = paths.permute(1, 0, 2)
+    return paths, fastnn.tensor(all_scores, dtype=x.dtype, device=x.device).reshape(batch, top_paths)
 
 
 def ctc_decode(inputs, sequence_lengths, strategy="greedy", beam_width=100, top_paths=1, merge_repeated=True,
@@ -196,7 +198,7 @@ def ctc_decode(inputs, sequence_lengths, strategy="greedy", beam_width=100, top_
     padded with -1, scores (batch, 1) minus the summed best inputs); 'beam_search' (always merges
     repeats): (decoded (top_paths, batch, steps), log-probabilities (batch, top_paths))."""
     x = _float_inputs(inputs)
-    lengths = to_tensor(sequence_lengths).to(fastnn.int64)
+    lengths = to_tensor(sequence_lengths).to(fastnn.int64).to(x.device)
     if strategy == "greedy":
         return _ctc_greedy(x, lengths, merge_repeated, mask_index)
     if strategy == "beam_search":
