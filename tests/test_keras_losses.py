@@ -400,6 +400,31 @@ def test_ctc_loss_matches_torch(reduction, flat):
     np.testing.assert_allclose(xf.grad.numpy(), xt.grad.numpy(), rtol=1e-9, atol=1e-10)
 
 
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+@pytest.mark.parametrize("flat", [False, True])
+@pytest.mark.parametrize("zero_infinity", [False, True])
+def test_ctc_loss_gradient_on_free_log_probs_is_torchs(reduction, flat, zero_infinity):
+    # log_probs not from a log_softmax: torch returns exp(log_probs) - posterior, not the true gradient
+    import torch.nn.functional as TF
+
+    logits, targets, il, tl = _ctc_case(3)
+    il = np.array([10, 8, 6, 2])  # the last sample cannot fit its 3 labels in 2 steps: an infinite loss
+    tl = np.array([4, 2, 0, 3])  # without zero_infinity torch gives that sample NaN gradients, as fastnn does
+    tg = np.concatenate([targets[i, :tl[i]] for i in range(len(tl))]) if flat else targets
+    w = _rng(4).standard_normal(4) if reduction == "none" else None
+    lt_in = torch.tensor(logits, requires_grad=True)
+    lt = TF.ctc_loss(lt_in, torch.tensor(tg), torch.tensor(il), torch.tensor(tl), reduction=reduction,
+                     zero_infinity=zero_infinity)
+    (lt * torch.tensor(w) if w is not None else lt).sum().backward()
+    lf_in = fastnn.tensor(logits, requires_grad=True)
+    lf = fastnn.nn.functional.ctc_loss(lf_in, fastnn.tensor(tg), fastnn.tensor(il), tl.tolist(),
+                                       reduction=reduction, zero_infinity=zero_infinity)
+    (lf * fastnn.tensor(w) if w is not None else lf).sum().backward()
+    np.testing.assert_allclose(lf.detach().numpy(), lt.detach().numpy(), rtol=1e-10, atol=1e-10)
+    assert np.nanmax(np.abs(lt_in.grad.numpy())) > 0.1
+    np.testing.assert_allclose(lf_in.grad.numpy(), lt_in.grad.numpy(), rtol=1e-9, atol=1e-10)
+
+
 def test_ctc_loss_gradcheck_and_module():
     for ours, theirs in ((fastnn.nn.functional.ctc_loss, torch.nn.functional.ctc_loss),
                          (fastnn.nn.CTCLoss.__init__, torch.nn.CTCLoss.__init__),
@@ -407,10 +432,11 @@ def test_ctc_loss_gradcheck_and_module():
         assert [(p.name, p.default) for p in inspect.signature(ours).parameters.values()] == \
             [(p.name, p.default) for p in inspect.signature(theirs).parameters.values()]
     logits, targets, il, tl = _ctc_case(1)
-    lp = fastnn.tensor(logits[:, :3] * 0.5, requires_grad=True)
+    # end to end through a log_softmax, the gradient (torch's formula) is the true one w.r.t. the logits
+    x = fastnn.tensor(logits[:, :3] * 0.5, requires_grad=True)
     tg, ilt, tlt = fastnn.tensor(targets[:3]), il[:3].tolist(), tl[:3].tolist()
-    assert fastnn.autograd.gradcheck(lambda a: fastnn.nn.functional.ctc_loss(a, tg, ilt, tlt, reduction="none"),
-                                     (lp,))
+    assert fastnn.autograd.gradcheck(
+        lambda a: fastnn.nn.functional.ctc_loss(a.log_softmax(2), tg, ilt, tlt, reduction="none"), (x,))
     mod = fastnn.nn.CTCLoss(blank=0, reduction="mean", zero_infinity=False)
     tmod = torch.nn.CTCLoss(blank=0, reduction="mean", zero_infinity=False)
     ref = tmod(torch.tensor(logits).log_softmax(2), torch.tensor(targets), torch.tensor(il), torch.tensor(tl))

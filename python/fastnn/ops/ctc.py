@@ -1,12 +1,14 @@
 """Connectionist Temporal Classification loss (torch.nn.functional.ctc_loss): the negative log-likelihood
 of each target sequence under every alignment of the per-step class distributions, by the forward (alpha)
 recursion in log space over the blank-extended target l' = (blank, l1, blank, l2, ..., blank); the
-backward pass runs the beta recursion and gives d nll / d log_probs[t, c] = -sum over s with l'_s = c of
-alpha_t(s) beta_t(s) / (y_t(c) p), the posterior occupancy of class c at step t.
+backward pass runs the beta recursion for the posterior occupancy of class c at step t,
+gamma_t(c) = sum over s with l'_s = c of alpha_t(s) beta_t(s) / (y_t(c) p).
 
-That is the gradient with respect to ``log_probs`` taken as free inputs (it passes gradcheck). torch's own
-kernel returns exp(log_probs) minus it, which is the same gradient once ``log_probs`` comes from a
-log_softmax (the usual call) and differs otherwise.
+The gradient returned is torch's: exp(log_probs[t, c]) - gamma_t(c) at steps t < input_length (0 after),
+times the incoming gradient. That is the gradient with respect to the logits x when log_probs =
+log_softmax(x) (the usual call; the log_softmax's backward then passes it through unchanged, since it
+sums to 0 over classes); with respect to log_probs as free inputs the true gradient is -gamma_t(c), which
+torch, and so fastnn, do not return.
 
 Everything runs on ``backend_of(...).xp`` (NumPy or CuPy): a Python loop over time, vectorised over the
 batch and the extended labels."""
@@ -149,11 +151,15 @@ def ctc_nll(log_probs: Tensor, targets, input_lengths, target_lengths, blank: in
                     inner = xp.full((batch, width), neg, dtype=lp.dtype)
                 beta[t] = xp.where((il == t + 1)[:, None], start, xp.where((il > t + 1)[:, None], inner, neg))
             occupancy = xp.exp(alpha + beta - lp_ext + (-ll)[None, :, None])  # (T, N, L), 0 off the paths
-            if zero_infinity:
-                occupancy = xp.where(infinite[None, :, None], 0.0, occupancy)
             one_hot = (ext[:, :, None] == xp.arange(classes)[None, None, :]).astype(lp.dtype)  # (N, L, C)
             per_class = xp.matmul(occupancy.transpose(1, 0, 2), one_hot).transpose(1, 0, 2)  # (T, N, C)
-            grad = -per_class * xp.asarray(g, dtype=lp.dtype).reshape(1, batch, 1)
+            # torch's kernel: exp(log_probs) - posterior at steps t < input_length, 0 after; a sample whose
+            # loss is infinite gets NaN there, or 0 throughout under zero_infinity
+            live = xp.arange(steps)[:, None] < il[None, :]  # (T, N)
+            if zero_infinity:
+                live = live & ~infinite[None, :]
+            grad = xp.where(live[:, :, None], xp.exp(lp) - per_class, 0.0)
+            grad = grad * xp.asarray(g, dtype=lp.dtype).reshape(1, batch, 1)
         return (grad.astype(lp.dtype, copy=False),)
 
     return record(Tensor._wrap(nll), "CtcLossBackward0", (log_probs,), backward)

@@ -1253,6 +1253,8 @@ def nanpercentile(x, q, axis=None, method="linear", keepdims=False):
     return nanquantile(x, to_tensor(q, fastnn.float64) / 100, axis=axis, method=method, keepdims=keepdims)
 
 from .ctc import ctc_loss  # noqa: E402,F401
+from .nn import (conv_transpose, ctc_decode, depthwise_conv, fold, separable_conv,  # noqa: E402,F401
+                 unfold)
 from .symbolic import wrap_namespace as _wrap_namespace  # noqa: E402
 
 _wrap_namespace(nn.__dict__, "nn.")

@@ -407,3 +407,7 @@ def sparsemax(x, axis=-1):
 
 
 from .ctc import ctc_loss  # noqa: E402,F401 - keras.ops.nn.ctc_loss
+
+
+from .nn_more import (conv_transpose, ctc_decode, depthwise_conv, fold, separable_conv,  # noqa: E402,F401
+                      unfold)
