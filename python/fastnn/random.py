@@ -42,6 +42,11 @@ def seed() -> int:
     return s
 
 
+def seeded_generator(seed: int) -> np.random.Generator:
+    """A CPU generator of its own, seeded with ``seed`` (for ``drawing_from``)."""
+    return np.random.Generator(np.random.PCG64(int(seed)))
+
+
 @contextlib.contextmanager
 def drawing_from(gen: np.random.Generator):
     """Makes ``gen`` the CPU generator for the block: a layer with its own seed (Keras' ``seed=``) draws

@@ -14,7 +14,7 @@ def make_stream(layer, seed) -> None:
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
         raise ValueError(f"{type(layer).__name__}: `seed` must be a non-negative integer or None, got {seed!r}")
     layer.__dict__["seed"] = seed
-    layer.__dict__["_stream"] = None if seed is None else np.random.Generator(np.random.PCG64(int(seed)))
+    layer.__dict__["_stream"] = None if seed is None else _random.seeded_generator(seed)
 
 
 def stream(layer):
