@@ -7,6 +7,7 @@ tracker, the compiled metrics, each output's loss (several outputs) and any Metr
 attribute; fit resets them every epoch and logs their results. Data handling is in ``training_data``."""
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 
@@ -43,6 +44,22 @@ def _python_logs(logs) -> dict:
         else:
             out[k] = v
     return out
+
+
+def _metrics_looked_up_once(method):
+    """fit / evaluate find the model's attribute metrics once per call, not once per batch (the lookup walks
+    every layer); the cache lives only for the call."""
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        before = self.__dict__.get("_attribute_metrics")
+        if self.compiled:
+            self._cache_attribute_metrics()
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self.__dict__["_attribute_metrics"] = before
+
+    return run
 
 
 class TrainingMixin:
@@ -96,7 +113,14 @@ class TrainingMixin:
                 found.append(self._compile_metrics)
             if self._compile_loss is not None:
                 found.extend(self._compile_loss.metrics)
-        own = {id(m) for m in found}
+        cached = self.__dict__.get("_attribute_metrics")
+        if cached is None:
+            cached = self._find_attribute_metrics({id(m) for m in found})
+        return found + cached
+
+    def _find_attribute_metrics(self, own: set) -> list:
+        """The Metrics held as attributes of the model and its layers (not of nested models)."""
+        found = []
         for layer in [self] + list(self._all_sublayers()):
             if layer is not self and isinstance(layer, TrainingMixin):
                 continue  # a nested model's compiled state is its own
@@ -105,6 +129,13 @@ class TrainingMixin:
                     own.add(id(v))
                     found.append(v)
         return found
+
+    def _cache_attribute_metrics(self) -> None:
+        self.__dict__["_attribute_metrics"] = None
+        compiled = [m for m in (self._loss_tracker, self._compile_metrics) if m is not None]
+        if self._compile_loss is not None:
+            compiled += self._compile_loss.metrics
+        self.__dict__["_attribute_metrics"] = self._find_attribute_metrics({id(m) for m in compiled})
 
     @property
     def metrics_names(self) -> list[str]:
@@ -148,7 +179,7 @@ class TrainingMixin:
 
     def _compute_loss(self, x, y, y_pred, sample_weight, training: bool):
         """compute_loss, also when an override predates Keras 3.3's ``training`` argument."""
-        if "training" in inspect.signature(self.compute_loss).parameters:
+        if _takes_training(type(self).compute_loss):
             return self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training)
         return self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight)
 
@@ -241,6 +272,7 @@ class TrainingMixin:
         return [_host(o) for o in out] if isinstance(out, (list, tuple)) else _host(out)
 
     # ---- fit / evaluate / predict ------------------------------------------------------------------------
+    @_metrics_looked_up_once
     def fit(self, x=None, y=None, batch_size=None, epochs: int = 1, verbose="auto", callbacks=None,
             validation_split: float = 0.0, validation_data=None, shuffle: bool = True, class_weight=None,
             sample_weight=None, initial_epoch: int = 0, steps_per_epoch=None, validation_steps=None,
@@ -323,6 +355,7 @@ class TrainingMixin:
             cb.on_test_end(logs)
         return logs
 
+    @_metrics_looked_up_once
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
                  callbacks=None, return_dict: bool = False):
         verbose = 1 if verbose == "auto" else int(verbose)
@@ -363,6 +396,11 @@ class TrainingMixin:
         if outs and isinstance(outs[0], list):
             return [np.concatenate([o[i] for o in outs]) for i in range(len(outs[0]))]
         return np.concatenate(outs) if outs else np.empty((0,))
+
+
+@functools.lru_cache(maxsize=None)
+def _takes_training(compute_loss) -> bool:
+    return "training" in inspect.signature(compute_loss).parameters
 
 
 def _check_class_weight(class_weight, sample_weight) -> None:

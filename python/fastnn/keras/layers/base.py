@@ -23,6 +23,12 @@ from .. import masking
 _name_counts: defaultdict = defaultdict(int)
 _call_depth = 0  # nesting of eager layer calls: the outermost clears the add_loss values of the last one
 _call_training = None  # the training value of the enclosing call, which nested calls inherit
+_loss_sources = 0  # layers that ever added a loss or a regularizer: while 0, ``losses`` is [] at once
+
+
+def _note_loss_source() -> None:
+    global _loss_sources
+    _loss_sources += 1
 _creation_order = itertools.count()  # model.summary lists layers of equal depth in creation order
 
 
@@ -204,6 +210,8 @@ class Layer(Module):
         self._weight_order: list[str] = []
         self.output_shape = None
         self.activity_regularizer = regularizers.get(activity_regularizer)
+        if self.activity_regularizer is not None:
+            _note_loss_source()
         self.__dict__["_added_losses"] = []  # add_loss values of the latest outermost call
         self.__dict__["_weight_regularizers"] = {}  # weight name -> regularizer
 
@@ -239,6 +247,7 @@ class Layer(Module):
         p = self._new_weight(name, shape, initializer, trainable, dt)
         if regularizer is not None:
             self._weight_regularizers[name] = regularizers.get(regularizer)
+            _note_loss_source()
         constraints.attach(p, constraints.get(constraint))
         return p
 
@@ -319,10 +328,13 @@ class Layer(Module):
                 raise ValueError("`add_loss()` can only be called from inside `build()` or `call()`, on a tensor "
                                  f"input. Received invalid value: {x}")
             self._added_losses.append(x)
+        _note_loss_source()
 
     @property
     def losses(self) -> list[Tensor]:
         """add_loss values of this layer and its sublayers, then the weight regularization penalties."""
+        if not _loss_sources:  # no layer anywhere has added a loss or a regularizer: nothing to walk
+            return []
         found = list(self.__dict__.get("_added_losses", []))
         for layer in self._all_sublayers():
             found.extend(layer.__dict__.get("_added_losses", []))
