@@ -21,8 +21,13 @@ class NotSerializable(TypeError):
     pass
 
 
-def serialize_value(value):
-    """A constructor argument as config data; raises NotSerializable for anything else."""
+NOT_PLAIN = object()
+
+
+def plain_value(value, item, tuple_form=None):
+    """``value`` as JSON data when it is None, a bool, a string, a number, or a list, tuple or dict whose
+    items ``item`` converts; a tuple becomes ``tuple_form(items)`` (a list without one). NOT_PLAIN for
+    anything else."""
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, numbers.Integral):
@@ -30,9 +35,18 @@ def serialize_value(value):
     if isinstance(value, numbers.Real):
         return float(value)
     if isinstance(value, (list, tuple)):
-        return [serialize_value(v) for v in value]
+        items = [item(v) for v in value]
+        return tuple_form(items) if tuple_form is not None and isinstance(value, tuple) else items
     if isinstance(value, dict):
-        return {str(k): serialize_value(v) for k, v in value.items()}
+        return {str(k): item(v) for k, v in value.items()}
+    return NOT_PLAIN
+
+
+def serialize_value(value):
+    """A constructor argument as config data; raises NotSerializable for anything else."""
+    plain = plain_value(value, serialize_value)
+    if plain is not NOT_PLAIN:
+        return plain
     if hasattr(value, "get_config") and not isinstance(value, type):
         return serialize_object(value)
     if callable(value):
