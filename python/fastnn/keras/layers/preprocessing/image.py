@@ -228,6 +228,14 @@ def _hw_axes(data_format):
     return (-3, -2) if data_format == "channels_last" else (-2, -1)
 
 
+def _sized_shape(input_shape, data_format, height, width) -> tuple:
+    """``input_shape`` with its height and width set (Resizing's, CenterCrop's, RandomCrop's output)."""
+    s = list(input_shape)
+    hx, wx = _hw_axes(data_format)
+    s[hx], s[wx] = height, width
+    return tuple(s)
+
+
 class Resizing(PreprocessingLayer):
     def __init__(self, height, width, interpolation="bilinear", crop_to_aspect_ratio=False, pad_to_aspect_ratio=False,
                  fill_mode="constant", fill_value=0.0, antialias=False, data_format=None, **kwargs) -> None:
@@ -243,10 +251,7 @@ class Resizing(PreprocessingLayer):
                       self.data_format)
 
     def compute_output_shape(self, input_shape):
-        s = list(input_shape)
-        hx, wx = _hw_axes(self.data_format)
-        s[hx], s[wx] = self.height, self.width
-        return tuple(s)
+        return _sized_shape(input_shape, self.data_format, self.height, self.width)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "data_format": self.data_format, "height": self.height, "width": self.width,
@@ -277,10 +282,7 @@ class CenterCrop(PreprocessingLayer):
         return resize(x, (self.height, self.width), "bilinear", crop_to_aspect_ratio=True, data_format=self.data_format)
 
     def compute_output_shape(self, input_shape):
-        s = list(input_shape)
-        hx, wx = _hw_axes(self.data_format)
-        s[hx], s[wx] = self.height, self.width
-        return tuple(s)
+        return _sized_shape(input_shape, self.data_format, self.height, self.width)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "data_format": self.data_format, "height": self.height, "width": self.width}
@@ -378,10 +380,7 @@ class RandomCrop(_RandomImageLayer):
         return x
 
     def compute_output_shape(self, input_shape):
-        s = list(input_shape)
-        hx, wx = _hw_axes(self.data_format)
-        s[hx], s[wx] = self.height, self.width
-        return tuple(s)
+        return _sized_shape(input_shape, self.data_format, self.height, self.width)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "data_format": self.data_format, "height": self.height, "width": self.width,

@@ -525,6 +525,24 @@ class Equalization(PreprocessingLayer):
                 "value_range": self.value_range}
 
 
+def _box_mask(x, n: int, axes, size, xs, ys):
+    """True inside each of the ``n`` images' boxes ``[x0, x1) x [y0, y1)`` (per-image bounds, shape (n,)),
+    broadcast over a 4-D batch whose height / width axes are ``axes`` and sizes ``size``; on x's device,
+    in x's dtype for the grid."""
+    (hx, wx), (h, w), (x0, x1), (y0, y1) = axes, size, xs, ys
+    shape = [1, 1, 1, 1]
+    shape[hx] = h
+    gy = fastnn.arange(h, dtype=x.dtype).to(x.device).reshape(shape)
+    shape = [1, 1, 1, 1]
+    shape[wx] = w
+    gx = fastnn.arange(w, dtype=x.dtype).to(x.device).reshape(shape)
+
+    def per(t):
+        return t.reshape(n, 1, 1, 1)
+
+    return (gx >= per(x0)) & (gx < per(x1)) & (gy >= per(y0)) & (gy < per(y1))
+
+
 class RandomErasing(_RandomImageLayer):
     """Fills a random rectangle (sides sqrt(scale) of the image's, drawn per image) with ``fill_value`` (a
     number, three numbers, or None: Gaussian noise * value_range[1], clipped to ``value_range``), for each
@@ -557,17 +575,11 @@ class RandomErasing(_RandomImageLayer):
 
         x0, x1 = bounds(w, side[:, 0])
         y0, y1 = bounds(h, side[:, 1])
-        shape = [1, 1, 1, 1]
-        shape[hx] = h
-        gy = fastnn.arange(h, dtype=x.dtype).to(x.device).reshape(shape)
-        shape = [1, 1, 1, 1]
-        shape[wx] = w
-        gx = fastnn.arange(w, dtype=x.dtype).to(x.device).reshape(shape)
+        mask = _box_mask(x, n, (hx, wx), (h, w), (x0, x1), (y0, y1))
 
         def per(t):
             return t.reshape(n, 1, 1, 1)
 
-        mask = (gx >= per(x0)) & (gx < per(x1)) & (gy >= per(y0)) & (gy < per(y1))
         p = self._uniform((n,), self.factor[0], self.factor[1], x.device)
         apply = per(self._uniform((n,), 0.0, 1.0, x.device) < p)
         if self.fill_value is None:
