@@ -27,7 +27,11 @@ def serialize(obj, module: str):
         if callable(obj) and hasattr(obj, "__name__"):  # a plain function, as Keras stores it
             return obj.__name__
         raise TypeError(f"Cannot serialize {obj!r}: it has no get_config()")
-    return class_config(obj, module, type(obj).__module__.startswith("fastnn.keras"))
+    if type(obj).__module__.startswith("fastnn.keras"):
+        return class_config(obj, module, True)
+    from .object_registry import serialize_keras_object  # a custom class: its module and registered name
+
+    return serialize_keras_object(obj)
 
 
 def deserialize(config, objects: dict, kind: str, custom_objects=None):
@@ -41,13 +45,13 @@ def deserialize(config, objects: dict, kind: str, custom_objects=None):
         return found() if inspect.isclass(found) else found
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError(f"Could not interpret {kind} identifier: {config}")
-    name = config.get("registered_name") or config["class_name"]
-    cls = table.get(name) or table.get(config["class_name"])
-    if cls is None:
+    from .object_registry import deserialize_keras_object  # Keras' module_objects lookup, registry included
+
+    found = deserialize_keras_object(config, custom_objects, module_objects=objects)
+    if isinstance(found, (str, dict)):  # neither this namespace's nor a registered / custom object
         raise ValueError(f"Unknown {kind}: '{config['class_name']}'. Please ensure you are using a "
                          "`keras.utils.custom_object_scope` and that this object is included in the scope.")
-    inner = config.get("config") or {}
-    return cls.from_config(inner) if hasattr(cls, "from_config") else cls(**inner)
+    return found
 
 
 def get(identifier, deserialize, kind: str):
