@@ -427,16 +427,20 @@ class RandomRotation(_AffineLayer):
                 "seed": self.seed}
 
 
-def _range_factor(factor, name, error, lowest_open=False):
+def _range_factor(factor, name, error, lowest_open=False, low=-1.0, stored_pair_ok=False):
+    """A factor (or pair) in [low, 1] (``low`` itself excluded with ``lowest_open``) as a sorted pair; a
+    number f is (-f, f). With ``stored_pair_ok`` a pair (-f, f), f in [0, 1], (what get_config stores for a
+    number) is taken as it is."""
     def check(v):
-        if v > 1.0 or (v <= -1.0 if lowest_open else v < -1.0):
+        if v > 1.0 or (v <= low if lowest_open else v < low):
             raise ValueError(error + f"Received: input_number={v}")
 
     if isinstance(factor, (tuple, list)):
         if len(factor) != 2:
             raise ValueError(error + f"Received: {name}={factor}")
-        check(factor[0])
-        check(factor[1])
+        if not (stored_pair_ok and factor[0] == -factor[1] and 0 <= factor[1] <= 1):
+            check(factor[0])
+            check(factor[1])
         return tuple(sorted(factor))
     if isinstance(factor, (int, float)) and not isinstance(factor, bool):
         check(factor)
@@ -567,21 +571,7 @@ class RandomShear(_AffineLayer):
         self.fill_mode, self.interpolation, self.fill_value = fill_mode, interpolation, fill_value
 
     def _shear_factor(self, factor, name):
-        def check(v):
-            if v > 1.0 or v < 0.0:
-                raise ValueError(self._ERROR + f"Received: input_number={v}")
-
-        if isinstance(factor, (tuple, list)):
-            if len(factor) != 2:
-                raise ValueError(self._ERROR + f"Received: {name}={factor}")
-            if not (factor[0] == -factor[1] and 0 <= factor[1] <= 1):  # (-f, f) is what get_config stores for f
-                check(factor[0])
-                check(factor[1])
-            return tuple(sorted(factor))
-        if isinstance(factor, (int, float)) and not isinstance(factor, bool):
-            check(factor)
-            return (-abs(factor), abs(factor))
-        raise ValueError(self._ERROR + f"Received: {name}={factor}")
+        return _range_factor(factor, name, self._ERROR, low=0.0, stored_pair_ok=True)
 
     def _matrix(self, n, h, w, device):
         sign = fastnn.where(self._uniform((n,), 0.0, 1.0, device) > 0.5, -1.0, 1.0)
