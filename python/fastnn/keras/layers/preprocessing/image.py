@@ -427,10 +427,10 @@ class RandomRotation(_AffineLayer):
                 "seed": self.seed}
 
 
-def _range_factor(factor, name, error, lowest_open=False, low=-1.0, stored_pair_ok=False):
+def _range_factor(factor, name, error, lowest_open=False, low=-1.0, stored_pair_ok=False, one_sided=False):
     """A factor (or pair) in [low, 1] (``low`` itself excluded with ``lowest_open``) as a sorted pair; a
-    number f is (-f, f). With ``stored_pair_ok`` a pair (-f, f), f in [0, 1], (what get_config stores for a
-    number) is taken as it is."""
+    number f is (-f, f) ((0, f) when ``one_sided``). With ``stored_pair_ok`` a pair (-f, f), f in [0, 1]
+    (what get_config stores for a number), is taken as it is."""
     def check(v):
         if v > 1.0 or (v <= low if lowest_open else v < low):
             raise ValueError(error + f"Received: input_number={v}")
@@ -444,7 +444,7 @@ def _range_factor(factor, name, error, lowest_open=False, low=-1.0, stored_pair_
         return tuple(sorted(factor))
     if isinstance(factor, (int, float)) and not isinstance(factor, bool):
         check(factor)
-        return (-abs(factor), abs(factor))
+        return (0, factor) if one_sided else (-abs(factor), abs(factor))
     raise ValueError(error + f"Received: {name}={factor}")
 
 

@@ -9,7 +9,7 @@ import fastnn
 from ....nn import functional as F
 from ..conv import normalize_data_format
 from ._common import PreprocessingLayer, Tensor, as_tensor
-from .image import _float, _RandomImageLayer
+from .image import _float, _RandomImageLayer, _range_factor
 
 
 def _value_range(value_range):
@@ -146,20 +146,7 @@ class Solarization(_RandomImageLayer):
         self.value_range = _value_range(value_range)
 
     def _factor(self, factor, name):
-        def check(v):
-            if v > 1.0 or v < 0:
-                raise ValueError(self._ERROR + f"Received: input_number={v}")
-
-        if isinstance(factor, (tuple, list)):
-            if len(factor) != 2:
-                raise ValueError(self._ERROR + f"Received: {name}={factor}")
-            check(factor[0])
-            check(factor[1])
-            return tuple(sorted(factor))
-        if isinstance(factor, (int, float)) and not isinstance(factor, bool):
-            check(factor)
-            return (0, factor)
-        raise ValueError(self._ERROR + f"Received: {name}={factor}")
+        return _range_factor(factor, name, self._ERROR, low=0.0, one_sided=True)
 
     def call(self, inputs, training=True):
         x, _ = _images(inputs, self.data_format)
