@@ -166,14 +166,25 @@ class Solarization(_RandomImageLayer):
                 "seed": self.seed}
 
 
-class RandomPosterization(_RandomImageLayer):
-    """Keeps the top ``bits`` bits of each 0..255 value, ``bits`` drawn per image from ``factor`` in [1, 8]
-    (Keras' randint: the upper bound is excluded unless both bounds are equal)."""
+class _FactorColorLayer(_RandomImageLayer):
+    """Keras' ``(factor, value_range=(0, 255), data_format=None, seed=None)`` colour layers: ``factor``
+    bounded by the class' ``_factor_bounds``, ``value_range`` checked, and their config."""
+    _factor_bounds = (-1, 1)
 
     def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs) -> None:
         super().__init__(seed=seed, data_format=data_format, **kwargs)
-        self.factor = _bounded_factor(factor, (1, 8))
+        self.factor = _bounded_factor(factor, self._factor_bounds)
         self.value_range = _value_range(value_range)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "data_format": self.data_format, "factor": self.factor,
+                "value_range": self.value_range, "seed": self.seed}
+
+
+class RandomPosterization(_FactorColorLayer):
+    """Keeps the top ``bits`` bits of each 0..255 value, ``bits`` drawn per image from ``factor`` in [1, 8]
+    (Keras' randint: the upper bound is excluded unless both bounds are equal)."""
+    _factor_bounds = (1, 8)
 
     def call(self, inputs, training=True):
         x, _ = _images(inputs, self.data_format)
@@ -188,10 +199,6 @@ class RandomPosterization(_RandomImageLayer):
         step = (2.0 ** (8 - bits)).reshape((n, 1, 1, 1) if x.ndim == 4 else (1, 1, 1))
         v = _rescale(x, self.value_range, (0, 255)).to(fastnn.uint8).to(x.dtype)  # Keras' uint8 cast
         return _rescale(fastnn.floor(v / step) * step, (0, 255), self.value_range)
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "data_format": self.data_format, "factor": self.factor,
-                "value_range": self.value_range, "seed": self.seed}
 
 
 def _bounded_factor(factor, bounds):
@@ -208,13 +215,9 @@ def _bounded_factor(factor, bounds):
     raise ValueError(error)
 
 
-class RandomColorDegeneration(_RandomImageLayer):
+class RandomColorDegeneration(_FactorColorLayer):
     """Blends each RGB image towards its greyscale version by a factor drawn from ``factor``."""
-
-    def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs) -> None:
-        super().__init__(seed=seed, data_format=data_format, **kwargs)
-        self.factor = _bounded_factor(factor, (-1, 1))
-        self.value_range = _value_range(value_range)
+    _factor_bounds = (-1, 1)
 
     def call(self, inputs, training=True):
         x, _ = _images(inputs, self.data_format)
@@ -231,19 +234,11 @@ class RandomColorDegeneration(_RandomImageLayer):
             raise ValueError(f"Input images must have 3 channels, but received images with {channels} channels.")
         return input_shape
 
-    def get_config(self) -> dict:
-        return {**super().get_config(), "data_format": self.data_format, "factor": self.factor,
-                "value_range": self.value_range, "seed": self.seed}
 
-
-class RandomSharpness(_RandomImageLayer):
+class RandomSharpness(_FactorColorLayer):
     """Blends each image with a 3x3 smoothing of it (Keras' kernel: 5/13 centre, 1/13 around, zero padding):
     x + (1 - 2 f) (smooth - x), f drawn from ``factor`` in [0, 1]."""
-
-    def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs) -> None:
-        super().__init__(seed=seed, data_format=data_format, **kwargs)
-        self.factor = _bounded_factor(factor, (0, 1))
-        self.value_range = _value_range(value_range)
+    _factor_bounds = (0, 1)
 
     def call(self, inputs, training=True):
         x, _ = _images(inputs, self.data_format)
@@ -260,10 +255,6 @@ class RandomSharpness(_RandomImageLayer):
         y = fastnn.clamp(nchw + (1.0 - s) * (smooth - nchw), self.value_range[0], self.value_range[1])
         y = y.permute(0, 2, 3, 1) if self.data_format == "channels_last" else y
         return y.squeeze(0) if x.ndim == 3 else y
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "data_format": self.data_format, "factor": self.factor,
-                "value_range": self.value_range, "seed": self.seed}
 
 
 def _planes(x: Tensor, data_format):
@@ -341,14 +332,10 @@ class RandomHue(_RandomImageLayer):
                 "value_range": self.value_range, "seed": self.seed}
 
 
-class RandomSaturation(_RandomImageLayer):
+class RandomSaturation(_FactorColorLayer):
     """Scales the saturation by f / (1 - f) with f drawn from ``factor`` (0.5 keeps it; Keras then clips
     the saturation to ``value_range``)."""
-
-    def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs) -> None:
-        super().__init__(seed=seed, data_format=data_format, **kwargs)
-        self.factor = _bounded_factor(factor, (-1, 1))
-        self.value_range = _value_range(value_range)
+    _factor_bounds = (-1, 1)
 
     def call(self, inputs, training=True):
         x, _ = _images(inputs, self.data_format)
@@ -361,10 +348,6 @@ class RandomSaturation(_RandomImageLayer):
         (_, s, _), _ = _planes(hsv, self.data_format)
         s = fastnn.clamp(s * f, self.value_range[0], self.value_range[1])
         return hsv_to_rgb(_with_channel(hsv, 1, s, self.data_format), self.data_format)
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "data_format": self.data_format, "factor": self.factor,
-                "value_range": self.value_range, "seed": self.seed}
 
 
 class RandomColorJitter(_RandomImageLayer):
