@@ -7,12 +7,12 @@ from __future__ import annotations
 import inspect
 
 
-def class_config(obj, module: str, builtin: bool) -> dict:
-    """A namespace's object as Keras' dict: a built-in one under the namespace's public ``module``, any other
-    under its own module and class name."""
+def class_config(obj, module: str | None, builtin: bool, registered_name: str | None = None) -> dict:
+    """An object as Keras' dict: a built-in one under its public ``module``, any other under its own module
+    and its ``registered_name`` (its class name by default)."""
     cls = type(obj)
     return {"module": module if builtin else cls.__module__, "class_name": cls.__name__, "config": obj.get_config(),
-            "registered_name": None if builtin else cls.__name__}
+            "registered_name": None if builtin else (registered_name or cls.__name__)}
 
 
 def function_config(name: str) -> dict:

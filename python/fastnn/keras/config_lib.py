@@ -10,6 +10,8 @@ import importlib
 import inspect
 import numbers
 
+from . import _serial
+
 _NAMESPACES = {"keras.layers": "layers", "keras.initializers": "initializers", "keras.regularizers": "regularizers",
                "keras.constraints": "constraints", "keras.optimizers": "optimizers", "keras.losses": "losses",
                "keras.metrics": "metrics", "keras.activations": "activations", "keras.models": "models",
@@ -61,12 +63,10 @@ def serialize_value(value):
 def serialize_object(obj) -> dict:
     cls = type(obj)
     module = _public_module(cls)
-    registered = None
-    if module is None:
-        registry = _registry()
-        registered = registry.get_registered_name(cls) if registry is not None else cls.__name__
-        module = cls.__module__
-    return {"module": module, "class_name": cls.__name__, "config": obj.get_config(), "registered_name": registered}
+    if module is not None:
+        return _serial.class_config(obj, module, True)
+    registry = _registry()
+    return _serial.class_config(obj, None, False, registry.get_registered_name(cls) if registry is not None else None)
 
 
 def _public_module(cls):
