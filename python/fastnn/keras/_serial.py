@@ -20,6 +20,16 @@ def function_config(name: str) -> dict:
     return {"module": "builtins", "class_name": "function", "config": name, "registered_name": "function"}
 
 
+def lookup(name: str, objects: dict, custom_objects=None, what: str = "class or function"):
+    """``name`` in ``custom_objects``, else in the namespace's ``objects``; ValueError naming it otherwise."""
+    if custom_objects and name in custom_objects:
+        return custom_objects[name]
+    if name in objects:
+        return objects[name]
+    raise ValueError(f"Could not locate {what} '{name}'. Make sure custom classes and functions are passed in "
+                     "`custom_objects`.")
+
+
 def serialize(obj, module: str):
     if obj is None:
         return None

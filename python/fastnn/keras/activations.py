@@ -181,12 +181,7 @@ def deserialize(config, custom_objects=None):
     """The activation function a name or ``serialize``'s dict refers to."""
     name = config["config"] if isinstance(config, dict) and config.get("class_name") == "function" else config
     if isinstance(name, str):
-        if custom_objects and name in custom_objects:
-            return custom_objects[name]
-        if name in ALL_OBJECTS_DICT:
-            return ALL_OBJECTS_DICT[name]
-        raise ValueError(f"Could not locate function '{name}'. Make sure custom classes and functions are passed "
-                         "in `custom_objects`.")
+        return _serial.lookup(name, ALL_OBJECTS_DICT, custom_objects, "function")
     raise ValueError(f"Could not deserialize activation: {config!r}")
 
 

@@ -330,12 +330,7 @@ def serialize(loss):
 
 
 def _lookup(name: str, custom_objects):
-    if custom_objects and name in custom_objects:
-        return custom_objects[name]
-    if name in ALL_OBJECTS_DICT:
-        return ALL_OBJECTS_DICT[name]
-    raise ValueError(f"Could not locate class or function '{name}'. Make sure custom classes and functions are "
-                     "passed in `custom_objects`.")
+    return _serial.lookup(name, ALL_OBJECTS_DICT, custom_objects)
 
 
 def deserialize(name, custom_objects=None):
