@@ -9,7 +9,7 @@ import fastnn
 from ....nn import functional as F
 from ..conv import normalize_data_format
 from ._common import PreprocessingLayer, Tensor, as_tensor
-from .image import _float, _RandomImageLayer, _range_factor
+from .image import _factor_pair, _float, _RandomImageLayer, _range_factor
 
 
 def _value_range(value_range):
@@ -202,17 +202,8 @@ class RandomPosterization(_FactorColorLayer):
 
 
 def _bounded_factor(factor, bounds):
-    error = (f"The `factor` argument should be a number (or a list of two numbers) in the range [{bounds[0]}, "
-             f"{bounds[1]}]. Received: factor={factor}")
-    if isinstance(factor, (tuple, list)):
-        if len(factor) != 2 or factor[0] > bounds[1] or factor[1] < bounds[0]:
-            raise ValueError(error)
-        return tuple(sorted(factor))
-    if isinstance(factor, (int, float)) and not isinstance(factor, bool):
-        if factor < bounds[0] or factor > bounds[1]:
-            raise ValueError(error)
-        return (max(-abs(factor), bounds[0]), abs(factor))
-    raise ValueError(error)
+    return _factor_pair(factor, bounds, f"The `factor` argument should be a number (or a list of two numbers) in the "
+                        f"range [{bounds[0]}, {bounds[1]}]. Received: factor={factor}")
 
 
 class RandomColorDegeneration(_FactorColorLayer):
