@@ -47,5 +47,15 @@ def check_layer(ours, theirs, x, rtol: float = 1e-5, atol: float = 1e-5, **call_
     return a, b
 
 
+def config_matches(ours, theirs, skip=("name", "dtype")):
+    """The two get_config()s have the same keys with equal values, ``skip`` aside."""
+    a, b = ours.get_config(), theirs.get_config()
+    for k in set(a) | set(b):
+        if k in skip:
+            continue
+        assert k in a and k in b, f"config key {k!r}: ours {sorted(a)}, Keras {sorted(b)}"
+        assert a[k] == b[k], f"config[{k!r}]: ours {a[k]!r}, Keras {b[k]!r}"
+
+
 def rand(*shape, seed: int = 0, dtype=np.float32):
     return np.random.default_rng(seed).standard_normal(shape).astype(dtype)

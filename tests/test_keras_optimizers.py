@@ -343,36 +343,29 @@ def test_apply_projects_constrained_weights_like_keras():
         np.testing.assert_allclose(a, b, rtol=1e-6)
 
 
-class _OursSignSGD(fk.optimizers.Optimizer):
-    def __init__(self, learning_rate=0.1, **kwargs):
-        super().__init__(learning_rate=learning_rate, **kwargs)
+def _sign_sgd(base, sign):
+    """The same user-defined optimizer (a sign-of-momentum SGD) written on ``base``: ours or Keras'."""
 
-    def build(self, var_list):
-        if self.built:
-            return
-        super().build(var_list)
-        self.m = self.add_optimizer_variables(var_list, "m")
+    class SignSGD(base):
+        def __init__(self, learning_rate=0.1, **kwargs):
+            super().__init__(learning_rate=learning_rate, **kwargs)
 
-    def update_step(self, gradient, variable, learning_rate):
-        m = self.m[self._get_variable_index(variable)]
-        self.assign(m, m * 0.5 + gradient)
-        self.assign_sub(variable, learning_rate * fastnn.sign(m))
+        def build(self, var_list):
+            if self.built:
+                return
+            super().build(var_list)
+            self.m = self.add_optimizer_variables(var_list, "m")
+
+        def update_step(self, gradient, variable, learning_rate):
+            m = self.m[self._get_variable_index(variable)]
+            self.assign(m, m * 0.5 + gradient)
+            self.assign_sub(variable, learning_rate * sign(m))
+
+    return SignSGD
 
 
-class _TheirsSignSGD(keras.optimizers.Optimizer):
-    def __init__(self, learning_rate=0.1, **kwargs):
-        super().__init__(learning_rate=learning_rate, **kwargs)
-
-    def build(self, var_list):
-        if self.built:
-            return
-        super().build(var_list)
-        self.m = self.add_optimizer_variables(var_list, "m")
-
-    def update_step(self, gradient, variable, learning_rate):
-        m = self.m[self._get_variable_index(variable)]
-        self.assign(m, m * 0.5 + gradient)
-        self.assign_sub(variable, learning_rate * keras.ops.sign(m))
+_OursSignSGD = _sign_sgd(fk.optimizers.Optimizer, fastnn.sign)
+_TheirsSignSGD = _sign_sgd(keras.optimizers.Optimizer, keras.ops.sign)
 
 
 def test_user_defined_optimizer_subclass():

@@ -16,7 +16,7 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 keras = pytest.importorskip("keras")
 torch = pytest.importorskip("torch")
 
-from keras_helpers import rand  # noqa: E402
+from keras_helpers import config_matches as _config_matches, rand, to_np as _np  # noqa: E402
 from op_helpers import assert_close  # noqa: E402
 
 import fastnn  # noqa: E402
@@ -26,19 +26,6 @@ from fastnn.keras.layers.preprocessing.hashing import fingerprint64, siphash64  
 pytestmark = [pytest.mark.torch, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 KL = keras.layers
 HAS_TF = importlib.util.find_spec("tensorflow") is not None
-
-
-def _np(x):
-    return np.asarray(x.detach()) if isinstance(x, fastnn.Tensor) else np.asarray(keras.ops.convert_to_numpy(x))
-
-
-def _config_matches(ours, theirs, skip=("name", "dtype")):
-    a, b = ours.get_config(), theirs.get_config()
-    for k in set(a) | set(b):
-        if k in skip:
-            continue
-        assert k in a and k in b, f"config key {k!r}: ours {sorted(a)}, Keras {sorted(b)}"
-        assert a[k] == b[k], f"config[{k!r}]: ours {a[k]!r}, Keras {b[k]!r}"
 
 
 # ---- Normalization ----------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 keras = pytest.importorskip("keras")
 torch = pytest.importorskip("torch")
 
-from keras_helpers import rand  # noqa: E402
+from keras_helpers import config_matches as _config_matches, rand, to_np as _np  # noqa: E402
 from op_helpers import assert_close  # noqa: E402
 
 import fastnn  # noqa: E402
@@ -25,19 +25,6 @@ from fastnn.keras.layers.preprocessing.image import affine_transform  # noqa: E4
 pytestmark = [pytest.mark.torch, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 KL = keras.layers
 IMG = (np.random.default_rng(0).uniform(0, 255, (2, 7, 9, 3))).astype(np.float32)
-
-
-def _np(x):
-    return np.asarray(x.detach()) if isinstance(x, fastnn.Tensor) else np.asarray(keras.ops.convert_to_numpy(x))
-
-
-def _config_matches(ours, theirs, skip=("name", "dtype")):
-    a, b = ours.get_config(), theirs.get_config()
-    for k in set(a) | set(b):
-        if k in skip:
-            continue
-        assert k in a and k in b, f"config key {k!r}: ours {sorted(a)}, Keras {sorted(b)}"
-        assert a[k] == b[k], f"config[{k!r}]: ours {a[k]!r}, Keras {b[k]!r}"
 
 
 # ---- Resizing / CenterCrop ----------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ results keep autograd), and serialize / deserialize / get by Keras' names."""
 from __future__ import annotations
 
 from .. import ops
+from . import _serial
 from .ops import nn as _nn
 from .ops._convert import to_tensor
 
@@ -170,8 +171,7 @@ def serialize(activation):
     if name is not None:
         return name
     if callable(activation) and getattr(activation, "__name__", "<lambda>") != "<lambda>":
-        return {"module": "builtins", "class_name": "function", "config": activation.__name__,
-                "registered_name": "function"}
+        return _serial.function_config(activation.__name__)
     raise ValueError(f"Unknown activation function '{activation}' cannot be serialized due to invalid function "
                      "name. Make sure to use an activation name that matches the references defined in "
                      "activations.py or pass custom activations by name in `custom_objects`.")
@@ -181,12 +181,7 @@ def deserialize(config, custom_objects=None):
     """The activation function a name or ``serialize``'s dict refers to."""
     name = config["config"] if isinstance(config, dict) and config.get("class_name") == "function" else config
     if isinstance(name, str):
-        if custom_objects and name in custom_objects:
-            return custom_objects[name]
-        if name in ALL_OBJECTS_DICT:
-            return ALL_OBJECTS_DICT[name]
-        raise ValueError(f"Could not locate function '{name}'. Make sure custom classes and functions are passed "
-                         "in `custom_objects`.")
+        return _serial.lookup(name, ALL_OBJECTS_DICT, custom_objects, "function")
     raise ValueError(f"Could not deserialize activation: {config!r}")
 
 
@@ -195,15 +190,7 @@ def get(identifier):
     (linear)."""
     if identifier is None:
         return linear
-    if isinstance(identifier, dict):
-        obj = deserialize(identifier)
-    elif isinstance(identifier, str):
-        obj = ALL_OBJECTS_DICT.get(identifier, None)
-    else:
-        obj = identifier
-    if callable(obj):
-        return obj
-    raise ValueError(f"Could not interpret activation function identifier: {identifier}")
+    return _serial.get_named(identifier, deserialize, ALL_OBJECTS_DICT, "activation function", instantiate=False)
 
 
 def name_of(fn) -> str:

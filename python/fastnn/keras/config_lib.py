@@ -10,6 +10,8 @@ import importlib
 import inspect
 import numbers
 
+from . import _serial
+
 _NAMESPACES = {"keras.layers": "layers", "keras.initializers": "initializers", "keras.regularizers": "regularizers",
                "keras.constraints": "constraints", "keras.optimizers": "optimizers", "keras.losses": "losses",
                "keras.metrics": "metrics", "keras.activations": "activations", "keras.models": "models",
@@ -21,8 +23,13 @@ class NotSerializable(TypeError):
     pass
 
 
-def serialize_value(value):
-    """A constructor argument as config data; raises NotSerializable for anything else."""
+NOT_PLAIN = object()
+
+
+def plain_value(value, item, tuple_form=None):
+    """``value`` as JSON data when it is None, a bool, a string, a number, or a list, tuple or dict whose
+    items ``item`` converts; a tuple becomes ``tuple_form(items)`` (a list without one). NOT_PLAIN for
+    anything else."""
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, numbers.Integral):
@@ -30,9 +37,18 @@ def serialize_value(value):
     if isinstance(value, numbers.Real):
         return float(value)
     if isinstance(value, (list, tuple)):
-        return [serialize_value(v) for v in value]
+        items = [item(v) for v in value]
+        return tuple_form(items) if tuple_form is not None and isinstance(value, tuple) else items
     if isinstance(value, dict):
-        return {str(k): serialize_value(v) for k, v in value.items()}
+        return {str(k): item(v) for k, v in value.items()}
+    return NOT_PLAIN
+
+
+def serialize_value(value):
+    """A constructor argument as config data; raises NotSerializable for anything else."""
+    plain = plain_value(value, serialize_value)
+    if plain is not NOT_PLAIN:
+        return plain
     if hasattr(value, "get_config") and not isinstance(value, type):
         return serialize_object(value)
     if callable(value):
@@ -47,12 +63,10 @@ def serialize_value(value):
 def serialize_object(obj) -> dict:
     cls = type(obj)
     module = _public_module(cls)
-    registered = None
-    if module is None:
-        registry = _registry()
-        registered = registry.get_registered_name(cls) if registry is not None else cls.__name__
-        module = cls.__module__
-    return {"module": module, "class_name": cls.__name__, "config": obj.get_config(), "registered_name": registered}
+    if module is not None:
+        return _serial.class_config(obj, module, True)
+    registry = _registry()
+    return _serial.class_config(obj, None, False, registry.get_registered_name(cls) if registry is not None else None)
 
 
 def _public_module(cls):

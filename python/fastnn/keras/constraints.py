@@ -84,15 +84,7 @@ def deserialize(config, custom_objects=None):
 
 
 def get(identifier):
-    if identifier is None:
-        return None
-    if isinstance(identifier, (str, dict)):
-        return deserialize(identifier)
-    if isinstance(identifier, type):
-        return identifier()
-    if callable(identifier):
-        return identifier
-    raise ValueError(f"Could not interpret constraint identifier: {identifier}")
+    return _serial.get(identifier, deserialize, "constraint")
 
 
 # A weight's constraint, keyed by the weight's identity (fastnn Parameters are PyTorch's and carry no Keras

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fastnn
 from .. import ops
+from . import _serial
 from ..backend import backend_of
 from .._tensor import Tensor
 from .loss_base import (EPSILON, Loss, LossFunctionWrapper, check_axis, convert, float_pair,  # noqa: F401
@@ -322,23 +323,14 @@ def serialize(loss):
     if loss is None or isinstance(loss, str):
         return loss
     if isinstance(loss, Loss):
-        cls = type(loss)
-        ours = ALL_OBJECTS_DICT.get(cls.__name__) is cls
-        return {"module": "keras.losses" if ours else cls.__module__, "class_name": cls.__name__,
-                "config": loss.get_config(), "registered_name": None if ours else cls.__name__}
+        return _serial.class_config(loss, "keras.losses", ALL_OBJECTS_DICT.get(type(loss).__name__) is type(loss))
     if callable(loss) and hasattr(loss, "__name__"):
-        return {"module": "builtins", "class_name": "function", "config": loss.__name__,
-                "registered_name": "function"}
+        return _serial.function_config(loss.__name__)
     raise ValueError(f"Could not serialize loss: {loss!r}")
 
 
 def _lookup(name: str, custom_objects):
-    if custom_objects and name in custom_objects:
-        return custom_objects[name]
-    if name in ALL_OBJECTS_DICT:
-        return ALL_OBJECTS_DICT[name]
-    raise ValueError(f"Could not locate class or function '{name}'. Make sure custom classes and functions are "
-                     "passed in `custom_objects`.")
+    return _serial.lookup(name, ALL_OBJECTS_DICT, custom_objects)
 
 
 def deserialize(name, custom_objects=None):
@@ -359,15 +351,7 @@ def get(identifier):
     class or instance, or a function; None gives None."""
     if identifier is None:
         return None
-    if isinstance(identifier, dict):
-        obj = deserialize(identifier)
-    elif isinstance(identifier, str):
-        obj = ALL_OBJECTS_DICT.get(identifier, None)
-    else:
-        obj = identifier
-    if callable(obj):
-        return obj() if isinstance(obj, type) else obj
-    raise ValueError(f"Could not interpret loss identifier: {identifier}")
+    return _serial.get_named(identifier, deserialize, ALL_OBJECTS_DICT, "loss")
 
 
 class _Crossentropy(Loss):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 
+from . import _serial
 from .layers.base import snake_case
 from .metrics_accuracy import (Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
                                SparseTopKCategoricalAccuracy, TopKCategoricalAccuracy, compile_accuracy)
@@ -89,9 +90,7 @@ def serialize(metric):
         return serialize_function(metric)
     if not isinstance(metric, Metric):
         raise TypeError(f"Could not serialize metric {metric!r}: expected a keras.metrics.Metric or a function")
-    builtin = ALL_OBJECTS_DICT.get(type(metric).__name__) is type(metric)
-    return {"module": "keras.metrics" if builtin else type(metric).__module__, "class_name": type(metric).__name__,
-            "config": metric.get_config(), "registered_name": None if builtin else type(metric).__name__}
+    return _serial.class_config(metric, "keras.metrics", ALL_OBJECTS_DICT.get(type(metric).__name__) is type(metric))
 
 
 def deserialize(config, custom_objects=None):
@@ -116,15 +115,7 @@ def deserialize(config, custom_objects=None):
 def _keras_get(identifier):
     if identifier is None:
         return None
-    if isinstance(identifier, dict):
-        obj = deserialize(identifier)
-    elif isinstance(identifier, str):
-        obj = ALL_OBJECTS_DICT.get(identifier, None)
-    else:
-        obj = identifier
-    if callable(obj):
-        return obj() if inspect.isclass(obj) else obj
-    raise ValueError(f"Could not interpret metric identifier: {identifier}")
+    return _serial.get_named(identifier, deserialize, ALL_OBJECTS_DICT, "metric")
 
 
 def get(identifier, loss_name: str | None = None, output_shape=None):

@@ -16,11 +16,11 @@ import fastnn
 from .._tensor import Tensor
 from ..autograd.grad_mode import no_grad
 from .layers.base import snake_case, unique_name
+from .loss_base import EPSILON, squeeze_or_expand_to_same_rank  # noqa: F401  (EPSILON: the metrics import it here)
 from .masking import get_mask, set_mask
-from .ops._convert import dtype_of
+from .ops._convert import dtype_of, python_data_dtype
 
 FLOATX = "float32"
-EPSILON = 1e-7  # keras.backend.epsilon()
 
 
 def dtype_name(dtype) -> str:
@@ -43,11 +43,8 @@ def as_tensor(x, dtype=None, like: Tensor | None = None) -> Tensor:
             t = t.to(like.device)
     else:
         t = fastnn.as_tensor(x, device=like.device if like is not None else None)
-        if dt is None and isinstance(x, (bool, int, float, list, tuple)):
-            if t.dtype == fastnn.int64:
-                t = t.to(fastnn.int32)
-            elif t.dtype == fastnn.float64:
-                t = t.to(fastnn.float32)
+        if dt is None:
+            t = python_data_dtype(t, x)
     if dt is not None and t.dtype != dt:
         t = t.to(dt)
     return t
@@ -290,22 +287,6 @@ def detach_keeping_mask(t):
     if mask is not None:
         set_mask(out, mask)
     return out
-
-
-def squeeze_or_expand_to_same_rank(x1, x2, expand_rank_1: bool = True):
-    """Keras' rule: a trailing size-1 axis on one side is squeezed (or a rank-1 other side expanded)."""
-    r1, r2 = x1.dim(), x2.dim()
-    if r1 == r2 + 1 and x1.shape[-1] == 1:
-        if r2 == 1 and expand_rank_1:
-            x2 = x2.unsqueeze(-1)
-        else:
-            x1 = x1.squeeze(-1)
-    if r2 == r1 + 1 and x2.shape[-1] == 1:
-        if r1 == 1 and expand_rank_1:
-            x1 = x1.unsqueeze(-1)
-        else:
-            x2 = x2.squeeze(-1)
-    return x1, x2
 
 
 def _reduce(x, axes, fn):

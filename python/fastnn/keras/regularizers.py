@@ -111,12 +111,4 @@ def deserialize(config, custom_objects=None):
 
 def get(identifier):
     """None, a name ('l2'), a serialized dict, a class, or any callable ``weight -> penalty``."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, (str, dict)):
-        return deserialize(identifier)
-    if isinstance(identifier, type):
-        return identifier()
-    if callable(identifier):
-        return identifier
-    raise ValueError(f"Could not interpret regularizer identifier: {identifier}")
+    return _serial.get(identifier, deserialize, "regularizer")

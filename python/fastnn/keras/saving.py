@@ -6,27 +6,22 @@ fastnn.keras defines (or that the caller passes in ``custom_objects``). Weights 
 arrays of ``get_weights()``. The file is written atomically by fastnn.save."""
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from .. import io
+from . import config_lib
 
 FORMAT = "fastnn.keras/1"
 
 
+def _tuple_form(items: list) -> dict:
+    return {"__tuple__": items}
+
+
 def _jsonable(value, where: str):
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        return float(value)
-    if isinstance(value, (list, tuple)):
-        items = [_jsonable(v, where) for v in value]
-        return {"__tuple__": items} if isinstance(value, tuple) else items
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v, where) for k, v in value.items()}
+    plain = config_lib.plain_value(value, lambda v: _jsonable(v, where), _tuple_form)
+    if plain is not config_lib.NOT_PLAIN:
+        return plain
     from . import activations, losses
 
     cls = type(value)
@@ -34,8 +29,6 @@ def _jsonable(value, where: str):
             cls not in (losses.Loss, losses.LossFunctionWrapper):
         return _jsonable(losses.serialize(value), where)  # a built-in loss object: its class and config
     if hasattr(value, "get_config") and not isinstance(value, type):  # an initializer, regularizer, layer ...
-        from . import config_lib
-
         return config_lib.serialize_object(value)
     if callable(value):
         name = getattr(value, "__name__", None)
@@ -47,8 +40,6 @@ def _jsonable(value, where: str):
 
 
 def _restore(value):
-    from . import config_lib
-
     if config_lib.is_serialized_object(value):  # its config's tuples are still in their saved form
         return config_lib.deserialize_object({**value, "config": _restore(value["config"])})
     if isinstance(value, dict):
@@ -61,8 +52,6 @@ def _restore(value):
 
 
 def layer_config(layer) -> dict:
-    from . import config_lib
-
     cls, args, kwargs = layer.__dict__.get("_init_args", (type(layer), (), {}))
     kwargs = {**kwargs, "name": layer.name}
     registered = None if cls.__module__.startswith("fastnn.keras") else config_lib._registry()
@@ -83,8 +72,6 @@ def _layer_classes(custom_objects) -> dict:
 
 
 def _make_layer(config: dict, classes: dict):
-    from . import config_lib
-
     name = config.get("class_name")
     if name not in classes:
         registry = config_lib._registry()
@@ -131,8 +118,6 @@ def model_config(model) -> dict:
 def subclassed_config(model) -> dict:
     """A subclassed model as its class (found again through custom_objects or register_keras_serializable),
     its get_config() and the input it was built on (Keras' build_config), to re-create its weights."""
-    from . import config_lib
-
     if "_build_input" not in model.__dict__:
         raise ValueError(f"model.save: the subclassed model {model.name} has not been built yet; call it on data "
                          "(or fit it) before saving")
@@ -147,8 +132,6 @@ def subclassed_config(model) -> dict:
 
 
 def _subclassed_from_config(config: dict, custom_objects):
-    from . import config_lib
-
     ref = config["object"]
     cls = config_lib.find_class(ref.get("module"), ref["class_name"], ref.get("registered_name"), custom_objects)
     model = cls.from_config(_restore(ref["config"]))

@@ -137,6 +137,22 @@ class _SpatialLayer(Layer):
             y = y + bias.reshape(1, -1, *([1] * self._rank))
         return self.activation(channels_last(y, self._rank, self.data_format))
 
+    def _weight_args(self, prefix: str, initializer, regularizer, constraint) -> None:
+        """``<prefix>_initializer`` / ``_regularizer`` / ``_constraint`` (the latter two resolved by ``get``)."""
+        setattr(self, f"{prefix}_initializer", initializer)
+        setattr(self, f"{prefix}_regularizer", regularizers.get(regularizer))
+        setattr(self, f"{prefix}_constraint", constraints.get(constraint))
+
+    def _weight_config(self, *prefixes: str) -> dict:
+        """Keras' initializer, regularizer (with activity_regularizer) and constraint keys of the weights
+        named by ``prefixes``, in Keras' order."""
+        cfg = {f"{p}_initializer": _serialize("initializers", getattr(self, f"{p}_initializer")) for p in prefixes}
+        cfg.update({f"{p}_regularizer": _serialize("regularizers", getattr(self, f"{p}_regularizer"))
+                    for p in prefixes})
+        cfg["activity_regularizer"] = _serialize("regularizers", self.activity_regularizer)
+        cfg.update({f"{p}_constraint": _serialize("constraints", getattr(self, f"{p}_constraint")) for p in prefixes})
+        return cfg
+
     def _base_config(self) -> dict:
         return {**super().get_config(), "kernel_size": self.kernel_size, "strides": self.strides,
                 "padding": self.padding, "data_format": self.data_format, "dilation_rate": self.dilation_rate,
@@ -154,11 +170,8 @@ class _ConvND(_SpatialLayer):
         self._setup(kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias)
         check_strides_and_groups(self.strides, self.dilation_rate, groups, filters)
         self.groups = groups
-        self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        self._weight_args("kernel", kernel_initializer, kernel_regularizer, kernel_constraint)
+        self._weight_args("bias", bias_initializer, bias_regularizer, bias_constraint)
 
     def build(self, input_shape) -> None:
         c = self._channels(input_shape)
@@ -179,13 +192,7 @@ class _ConvND(_SpatialLayer):
 
     def get_config(self) -> dict:
         return {**self._base_config(), "filters": self.filters, "groups": self.groups,
-                "kernel_initializer": _serialize("initializers", self.kernel_initializer),
-                "bias_initializer": _serialize("initializers", self.bias_initializer),
-                "kernel_regularizer": _serialize("regularizers", self.kernel_regularizer),
-                "bias_regularizer": _serialize("regularizers", self.bias_regularizer),
-                "activity_regularizer": _serialize("regularizers", self.activity_regularizer),
-                "kernel_constraint": _serialize("constraints", self.kernel_constraint),
-                "bias_constraint": _serialize("constraints", self.bias_constraint)}
+                **self._weight_config("kernel", "bias")}
 
 
 class Conv3D(_ConvND):
@@ -226,11 +233,8 @@ class _ConvTransposeND(_SpatialLayer):
                                      f"At dimension {i}, `output_padding` is {o} but `strides` is {s}. Received: "
                                      f"output_padding={op}, strides={self.strides}")
             self.output_padding = op
-        self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        self._weight_args("kernel", kernel_initializer, kernel_regularizer, kernel_constraint)
+        self._weight_args("bias", bias_initializer, bias_regularizer, bias_constraint)
 
     def build(self, input_shape) -> None:
         c = self._channels(input_shape)
@@ -258,13 +262,7 @@ class _ConvTransposeND(_SpatialLayer):
 
     def get_config(self) -> dict:
         return {**self._base_config(), "filters": self.filters, "output_padding": self.output_padding,
-                "kernel_initializer": _serialize("initializers", self.kernel_initializer),
-                "bias_initializer": _serialize("initializers", self.bias_initializer),
-                "kernel_regularizer": _serialize("regularizers", self.kernel_regularizer),
-                "bias_regularizer": _serialize("regularizers", self.bias_regularizer),
-                "activity_regularizer": _serialize("regularizers", self.activity_regularizer),
-                "kernel_constraint": _serialize("constraints", self.kernel_constraint),
-                "bias_constraint": _serialize("constraints", self.bias_constraint)}
+                **self._weight_config("kernel", "bias")}
 
 
 class Conv1DTranspose(_ConvTransposeND):
@@ -297,11 +295,8 @@ class _DepthwiseND(_SpatialLayer):
         _positive(depth_multiplier, "depth_multiplier")
         self.depth_multiplier = depth_multiplier
         self._setup(kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias)
-        self.depthwise_initializer, self.bias_initializer = depthwise_initializer, bias_initializer
-        self.depthwise_regularizer = regularizers.get(depthwise_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.depthwise_constraint = constraints.get(depthwise_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        self._weight_args("depthwise", depthwise_initializer, depthwise_regularizer, depthwise_constraint)
+        self._weight_args("bias", bias_initializer, bias_regularizer, bias_constraint)
 
     def build(self, input_shape) -> None:
         c = self._channels(input_shape)
@@ -321,13 +316,7 @@ class _DepthwiseND(_SpatialLayer):
 
     def get_config(self) -> dict:
         return {**self._base_config(), "depth_multiplier": self.depth_multiplier,
-                "depthwise_initializer": _serialize("initializers", self.depthwise_initializer),
-                "bias_initializer": _serialize("initializers", self.bias_initializer),
-                "depthwise_regularizer": _serialize("regularizers", self.depthwise_regularizer),
-                "bias_regularizer": _serialize("regularizers", self.bias_regularizer),
-                "activity_regularizer": _serialize("regularizers", self.activity_regularizer),
-                "depthwise_constraint": _serialize("constraints", self.depthwise_constraint),
-                "bias_constraint": _serialize("constraints", self.bias_constraint)}
+                **self._weight_config("depthwise", "bias")}
 
 
 class DepthwiseConv1D(_DepthwiseND):
@@ -361,9 +350,7 @@ class _SeparableND(_DepthwiseND):
                          use_bias, depthwise_initializer, bias_initializer, depthwise_regularizer,
                          bias_regularizer, activity_regularizer, depthwise_constraint, bias_constraint, **kwargs)
         self.filters = filters
-        self.pointwise_initializer = pointwise_initializer
-        self.pointwise_regularizer = regularizers.get(pointwise_regularizer)
-        self.pointwise_constraint = constraints.get(pointwise_constraint)
+        self._weight_args("pointwise", pointwise_initializer, pointwise_regularizer, pointwise_constraint)
 
     def build(self, input_shape) -> None:
         c = self._channels(input_shape)

@@ -24,16 +24,24 @@ def _python_data(x) -> bool:
     return isinstance(x, (bool, int, float, list, tuple))
 
 
+def python_data_dtype(t: Tensor, x) -> Tensor:
+    """``t``, made from host data ``x``, in Keras' dtypes for Python data: int32 and float32 where fastnn
+    (as torch) gives int64 or float64."""
+    if _python_data(x):
+        if t.dtype == fastnn.int64:
+            return t.to(fastnn.int32)
+        if t.dtype == fastnn.float64:
+            return t.to(fastnn.float32)
+    return t
+
+
 def to_tensor(x, dtype=None) -> Tensor:
     dtype = dtype_of(dtype)
     if isinstance(x, Tensor):
         return x if dtype is None or x.dtype == dtype else x.to(dtype)
     t = fastnn.as_tensor(x)
-    if dtype is None and _python_data(x):  # Keras' defaults for Python data (fastnn/torch: int64, float32)
-        if t.dtype == fastnn.int64:
-            t = t.to(fastnn.int32)
-        elif t.dtype == fastnn.float64:
-            t = t.to(fastnn.float32)
+    if dtype is None:
+        t = python_data_dtype(t, x)
     if dtype is not None and t.dtype != dtype:
         t = t.to(dtype)
     return t

@@ -130,16 +130,38 @@ class Adagrad(_ArrayOptimizer):
                 "epsilon": self.epsilon}
 
 
-class Adamax(_ArrayOptimizer):
+class _AdamFamily(_ArrayOptimizer):
+    """Adam's ``beta_1`` / ``beta_2`` / ``epsilon`` and their config, and its first and second moments
+    (the ``momentum`` and ``velocity`` slots) for Nadam, Lamb and ScheduleFreeAdamW; Adamax has its own
+    slots."""
+
+    def _set_betas(self, beta_1, beta_2, epsilon) -> None:
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+
+    def _build_slots(self, variables) -> None:
+        self._momentums, self._velocities = self.add_optimizer_variables(variables, ["momentum", "velocity"])
+
+    def _moments(self, i, g):
+        """Weight ``i``'s moments moved towards ``g`` and ``g^2`` (in place); returns both arrays."""
+        m, v = self._momentums[i]._data, self._velocities[i]._data
+        m += (g - m) * (1 - self.beta_1)
+        v += (g * g - v) * (1 - self.beta_2)
+        return m, v
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+
+
+class Adamax(_AdamFamily):
     """``m += (g - m)(1 - b1)``; ``u = max(b2 u, |g|)``; ``w -= lr m / ((1 - b1^t)(u + eps))``."""
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=None, clipnorm=None,
                  clipvalue=None, global_clipnorm=None, use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
                  loss_scale_factor=None, gradient_accumulation_steps=None, name=None, **kwargs) -> None:
         super().__init__(**base_args(locals()), **kwargs)
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
+        self._set_betas(beta_1, beta_2, epsilon)
 
     def _build_slots(self, variables) -> None:
         self._m, self._u = self.add_optimizer_variables(variables, ["momentum", "norm"])
@@ -150,11 +172,8 @@ class Adamax(_ArrayOptimizer):
         xp.maximum(self.beta_2 * u, xp.abs(g), out=u)
         w -= (lr * m) / ((1 - self.beta_1 ** self._local_step()) * (u + self.epsilon))
 
-    def get_config(self) -> dict:
-        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
 
-
-class Nadam(_ArrayOptimizer):
+class Nadam(_AdamFamily):
     """Adam with Nesterov momentum and Keras' momentum schedule ``u_t = b1 (1 - 0.5 * 0.96^t)``, whose
     running product is the ``u_product`` variable."""
 
@@ -162,12 +181,10 @@ class Nadam(_ArrayOptimizer):
                  clipvalue=None, global_clipnorm=None, use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
                  loss_scale_factor=None, gradient_accumulation_steps=None, name=None, **kwargs) -> None:
         super().__init__(**base_args(locals()), **kwargs)
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
+        self._set_betas(beta_1, beta_2, epsilon)
 
     def _build_slots(self, variables) -> None:
-        self._momentums, self._velocities = self.add_optimizer_variables(variables, ["momentum", "velocity"])
+        super()._build_slots(variables)
         self._u_product = (Tensor._wrap(backend_of(variables[0]._data).xp.ones((), variables[0]._data.dtype))
                            if variables else creation.ones((), dtype="float32"))
         self._variables.append(self._u_product)
@@ -183,15 +200,10 @@ class Nadam(_ArrayOptimizer):
     def _step(self, i, g, w, lr, xp) -> None:
         u_t, u_t1, prod = self._coef
         prod_next = prod * u_t1
-        m, v = self._momentums[i]._data, self._velocities[i]._data
-        m += (g - m) * (1 - self.beta_1)
-        v += (g * g - v) * (1 - self.beta_2)
+        m, v = self._moments(i, g)
         m_hat = (u_t1 * m) / (1 - prod_next) + ((1 - u_t) * g) / (1 - prod)
         v_hat = v / (1 - self.beta_2 ** self._local_step())
         w -= (m_hat * lr) / (xp.sqrt(v_hat) + self.epsilon)
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
 
 
 class Adafactor(_ArrayOptimizer):
@@ -315,33 +327,23 @@ class Ftrl(_ArrayOptimizer):
                 "beta": self.beta}
 
 
-class Lamb(_ArrayOptimizer):
+class Lamb(_AdamFamily):
     """Adam's bias-corrected direction scaled per weight by the trust ratio ``||w|| / ||update||``."""
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=None, clipnorm=None,
                  clipvalue=None, global_clipnorm=None, use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
                  loss_scale_factor=None, gradient_accumulation_steps=None, name=None, **kwargs) -> None:
         super().__init__(**base_args(locals()), **kwargs)
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-
-    def _build_slots(self, variables) -> None:
-        self._momentums, self._velocities = self.add_optimizer_variables(variables, ["momentum", "velocity"])
+        self._set_betas(beta_1, beta_2, epsilon)
 
     def _step(self, i, g, w, lr, xp) -> None:
         t = self._local_step()
-        m, v = self._momentums[i]._data, self._velocities[i]._data
-        m += (g - m) * (1 - self.beta_1)
-        v += (g * g - v) * (1 - self.beta_2)
+        m, v = self._moments(i, g)
         update = (m / (1.0 - self.beta_1 ** t)) / (xp.sqrt(v / (1.0 - self.beta_2 ** t)) + self.epsilon)
         w_norm = float(xp.sqrt(xp.sum(w * w)))
         g_norm = float(xp.sqrt(xp.sum(update * update)))
         ratio = w_norm / g_norm if w_norm > 0 and g_norm > 0 else 1.0
         w -= (ratio * lr) * update
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
 
 
 class Lion(_ArrayOptimizer):
@@ -370,7 +372,7 @@ class Lion(_ArrayOptimizer):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2}
 
 
-class ScheduleFreeAdamW(_ArrayOptimizer):
+class ScheduleFreeAdamW(_AdamFamily):
     """Schedule-free AdamW (Defazio et al.): the ``momentum`` slot is the iterate ``z`` (starting at the
     weights), ``x`` its running average, and the weights hold ``y = (1 - b1) z + b1 x``; ``warmup_steps``
     ramps the rate linearly. ``x`` is recovered from the weights and the iterate *before* this step, as
@@ -382,13 +384,11 @@ class ScheduleFreeAdamW(_ArrayOptimizer):
                  ema_momentum=0.99, ema_overwrite_frequency=None, loss_scale_factor=None,
                  gradient_accumulation_steps=None, name=None, **kwargs) -> None:
         super().__init__(**base_args(locals()), **kwargs)
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
+        self._set_betas(beta_1, beta_2, epsilon)
         self.warmup_steps = warmup_steps
 
     def _build_slots(self, variables) -> None:
-        self._momentums, self._velocities = self.add_optimizer_variables(variables, ["momentum", "velocity"])
+        super()._build_slots(variables)
         for m, var in zip(self._momentums, variables):
             m._data[...] = var._data
 
@@ -407,5 +407,4 @@ class ScheduleFreeAdamW(_ArrayOptimizer):
         w[...] = (1 - b1) * z + b1 * x_new
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
-                "warmup_steps": self.warmup_steps}
+        return {**super().get_config(), "warmup_steps": self.warmup_steps}

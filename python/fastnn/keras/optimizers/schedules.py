@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 from ... import creation
+from .. import _serial
 
 
 def _step(step) -> float:
@@ -37,11 +38,11 @@ def _check_positive(name: str, value) -> None:
         raise ValueError(f"Argument `{name}` must be > 0. Received: {name}={value}")
 
 
-class ExponentialDecay(LearningRateSchedule):
-    """``initial_learning_rate * decay_rate ** (step / decay_steps)`` (the exponent floored with
-    ``staircase``)."""
+class _StaircaseDecay(LearningRateSchedule):
+    """ExponentialDecay's and InverseTimeDecay's arguments and config; the rate is ``_formula(p)`` of
+    ``p = step / decay_steps``, floored with ``staircase``."""
 
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="ExponentialDecay"):
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase, name):
         self.initial_learning_rate = initial_learning_rate
         self.decay_steps = decay_steps
         self.decay_rate = decay_rate
@@ -49,15 +50,29 @@ class ExponentialDecay(LearningRateSchedule):
         self.name = name
         _check_positive("decay_steps", decay_steps)
 
+    def _formula(self, p: float) -> float:
+        raise NotImplementedError
+
     def __call__(self, step):
         p = _step(step) / self.decay_steps
         if self.staircase:
             p = math.floor(p)
-        return _rate(self.initial_learning_rate * self.decay_rate ** p)
+        return _rate(self._formula(p))
 
     def get_config(self):
         return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
                 "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
+
+
+class ExponentialDecay(_StaircaseDecay):
+    """``initial_learning_rate * decay_rate ** (step / decay_steps)`` (the exponent floored with
+    ``staircase``)."""
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="ExponentialDecay"):
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
+
+    def _formula(self, p: float) -> float:
+        return self.initial_learning_rate * self.decay_rate ** p
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
@@ -115,27 +130,15 @@ class PolynomialDecay(LearningRateSchedule):
                 "name": self.name}
 
 
-class InverseTimeDecay(LearningRateSchedule):
+class InverseTimeDecay(_StaircaseDecay):
     """``initial_learning_rate / (1 + decay_rate * step / decay_steps)`` (the ratio floored with
     ``staircase``)."""
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="InverseTimeDecay"):
-        self.initial_learning_rate = initial_learning_rate
-        self.decay_steps = decay_steps
-        self.decay_rate = decay_rate
-        self.staircase = staircase
-        self.name = name
-        _check_positive("decay_steps", decay_steps)
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
-    def __call__(self, step):
-        p = _step(step) / self.decay_steps
-        if self.staircase:
-            p = math.floor(p)
-        return _rate(self.initial_learning_rate / (1.0 + self.decay_rate * p))
-
-    def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
+    def _formula(self, p: float) -> float:
+        return self.initial_learning_rate / (1.0 + self.decay_rate * p)
 
 
 class CosineDecay(LearningRateSchedule):
@@ -210,10 +213,8 @@ _SCHEDULES = {c.__name__: c for c in (ExponentialDecay, PiecewiseConstantDecay, 
 def serialize(learning_rate_schedule) -> dict:
     """Keras' ``{"module", "class_name", "config", "registered_name"}`` form of a schedule."""
     cls = type(learning_rate_schedule)
-    builtin = _SCHEDULES.get(cls.__name__) is cls
-    return {"module": "keras.optimizers.schedules" if builtin else cls.__module__, "class_name": cls.__name__,
-            "config": learning_rate_schedule.get_config(),
-            "registered_name": None if builtin else cls.__name__}
+    return _serial.class_config(learning_rate_schedule, "keras.optimizers.schedules",
+                                _SCHEDULES.get(cls.__name__) is cls)
 
 
 def deserialize(config, custom_objects=None):

@@ -32,6 +32,14 @@ class PreprocessingLayer(Layer):
             config["dtype"] = dtype.get("config", {}).get("name")
         return cls(**config_lib.deserialize_value(config, custom_objects))
 
+    def _adapt_batches(self, batches, steps=None) -> None:
+        """``update_state`` on each batch of an iterable (the first ``steps`` of them when given), as adapt
+        does with a dataset or generator."""
+        for i, batch in enumerate(batches):
+            if steps is not None and i >= steps:
+                break
+            self.update_state(batch)
+
     def _remember(self, **updates) -> None:
         """Makes state learned by ``adapt`` part of the recorded constructor arguments, which is what
         model.save stores for a layer (Keras saves vocabularies as assets; this format has no assets)."""
@@ -48,6 +56,11 @@ class PreprocessingLayer(Layer):
                 merged[name] = value
         merged.update(updates)
         self.__dict__["_init_args"] = (cls, (), merged)
+
+
+def is_batch_stream(data) -> bool:
+    """An iterable of batches (a generator, a dataset) rather than one array-like or list of values."""
+    return hasattr(data, "__iter__") and not isinstance(data, (list, tuple, str)) and not hasattr(data, "shape")
 
 
 def validate_string_arg(value, allowed, caller, arg_name) -> None:

@@ -228,6 +228,14 @@ def _hw_axes(data_format):
     return (-3, -2) if data_format == "channels_last" else (-2, -1)
 
 
+def _sized_shape(input_shape, data_format, height, width) -> tuple:
+    """``input_shape`` with its height and width set (Resizing's, CenterCrop's, RandomCrop's output)."""
+    s = list(input_shape)
+    hx, wx = _hw_axes(data_format)
+    s[hx], s[wx] = height, width
+    return tuple(s)
+
+
 class Resizing(PreprocessingLayer):
     def __init__(self, height, width, interpolation="bilinear", crop_to_aspect_ratio=False, pad_to_aspect_ratio=False,
                  fill_mode="constant", fill_value=0.0, antialias=False, data_format=None, **kwargs) -> None:
@@ -243,10 +251,7 @@ class Resizing(PreprocessingLayer):
                       self.data_format)
 
     def compute_output_shape(self, input_shape):
-        s = list(input_shape)
-        hx, wx = _hw_axes(self.data_format)
-        s[hx], s[wx] = self.height, self.width
-        return tuple(s)
+        return _sized_shape(input_shape, self.data_format, self.height, self.width)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "data_format": self.data_format, "height": self.height, "width": self.width,
@@ -277,10 +282,7 @@ class CenterCrop(PreprocessingLayer):
         return resize(x, (self.height, self.width), "bilinear", crop_to_aspect_ratio=True, data_format=self.data_format)
 
     def compute_output_shape(self, input_shape):
-        s = list(input_shape)
-        hx, wx = _hw_axes(self.data_format)
-        s[hx], s[wx] = self.height, self.width
-        return tuple(s)
+        return _sized_shape(input_shape, self.data_format, self.height, self.width)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "data_format": self.data_format, "height": self.height, "width": self.width}
@@ -378,10 +380,7 @@ class RandomCrop(_RandomImageLayer):
         return x
 
     def compute_output_shape(self, input_shape):
-        s = list(input_shape)
-        hx, wx = _hw_axes(self.data_format)
-        s[hx], s[wx] = self.height, self.width
-        return tuple(s)
+        return _sized_shape(input_shape, self.data_format, self.height, self.width)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "data_format": self.data_format, "height": self.height, "width": self.width,
@@ -428,20 +427,24 @@ class RandomRotation(_AffineLayer):
                 "seed": self.seed}
 
 
-def _range_factor(factor, name, error, lowest_open=False):
+def _range_factor(factor, name, error, lowest_open=False, low=-1.0, stored_pair_ok=False, one_sided=False):
+    """A factor (or pair) in [low, 1] (``low`` itself excluded with ``lowest_open``) as a sorted pair; a
+    number f is (-f, f) ((0, f) when ``one_sided``). With ``stored_pair_ok`` a pair (-f, f), f in [0, 1]
+    (what get_config stores for a number), is taken as it is."""
     def check(v):
-        if v > 1.0 or (v <= -1.0 if lowest_open else v < -1.0):
+        if v > 1.0 or (v <= low if lowest_open else v < low):
             raise ValueError(error + f"Received: input_number={v}")
 
     if isinstance(factor, (tuple, list)):
         if len(factor) != 2:
             raise ValueError(error + f"Received: {name}={factor}")
-        check(factor[0])
-        check(factor[1])
+        if not (stored_pair_ok and factor[0] == -factor[1] and 0 <= factor[1] <= 1):
+            check(factor[0])
+            check(factor[1])
         return tuple(sorted(factor))
     if isinstance(factor, (int, float)) and not isinstance(factor, bool):
         check(factor)
-        return (-abs(factor), abs(factor))
+        return (0, factor) if one_sided else (-abs(factor), abs(factor))
     raise ValueError(error + f"Received: {name}={factor}")
 
 
@@ -568,21 +571,7 @@ class RandomShear(_AffineLayer):
         self.fill_mode, self.interpolation, self.fill_value = fill_mode, interpolation, fill_value
 
     def _shear_factor(self, factor, name):
-        def check(v):
-            if v > 1.0 or v < 0.0:
-                raise ValueError(self._ERROR + f"Received: input_number={v}")
-
-        if isinstance(factor, (tuple, list)):
-            if len(factor) != 2:
-                raise ValueError(self._ERROR + f"Received: {name}={factor}")
-            if not (factor[0] == -factor[1] and 0 <= factor[1] <= 1):  # (-f, f) is what get_config stores for f
-                check(factor[0])
-                check(factor[1])
-            return tuple(sorted(factor))
-        if isinstance(factor, (int, float)) and not isinstance(factor, bool):
-            check(factor)
-            return (-abs(factor), abs(factor))
-        raise ValueError(self._ERROR + f"Received: {name}={factor}")
+        return _range_factor(factor, name, self._ERROR, low=0.0, stored_pair_ok=True)
 
     def _matrix(self, n, h, w, device):
         sign = fastnn.where(self._uniform((n,), 0.0, 1.0, device) > 0.5, -1.0, 1.0)

@@ -9,7 +9,7 @@ import fastnn
 from ....nn import functional as F
 from ..conv import normalize_data_format
 from ._common import PreprocessingLayer, Tensor, as_tensor
-from .image import _float, _RandomImageLayer
+from .image import _factor_pair, _float, _RandomImageLayer, _range_factor
 
 
 def _value_range(value_range):
@@ -146,20 +146,7 @@ class Solarization(_RandomImageLayer):
         self.value_range = _value_range(value_range)
 
     def _factor(self, factor, name):
-        def check(v):
-            if v > 1.0 or v < 0:
-                raise ValueError(self._ERROR + f"Received: input_number={v}")
-
-        if isinstance(factor, (tuple, list)):
-            if len(factor) != 2:
-                raise ValueError(self._ERROR + f"Received: {name}={factor}")
-            check(factor[0])
-            check(factor[1])
-            return tuple(sorted(factor))
-        if isinstance(factor, (int, float)) and not isinstance(factor, bool):
-            check(factor)
-            return (0, factor)
-        raise ValueError(self._ERROR + f"Received: {name}={factor}")
+        return _range_factor(factor, name, self._ERROR, low=0.0, one_sided=True)
 
     def call(self, inputs, training=True):
         x, _ = _images(inputs, self.data_format)
@@ -179,14 +166,25 @@ class Solarization(_RandomImageLayer):
                 "seed": self.seed}
 
 
-class RandomPosterization(_RandomImageLayer):
-    """Keeps the top ``bits`` bits of each 0..255 value, ``bits`` drawn per image from ``factor`` in [1, 8]
-    (Keras' randint: the upper bound is excluded unless both bounds are equal)."""
+class _FactorColorLayer(_RandomImageLayer):
+    """Keras' ``(factor, value_range=(0, 255), data_format=None, seed=None)`` colour layers: ``factor``
+    bounded by the class' ``_factor_bounds``, ``value_range`` checked, and their config."""
+    _factor_bounds = (-1, 1)
 
     def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs) -> None:
         super().__init__(seed=seed, data_format=data_format, **kwargs)
-        self.factor = _bounded_factor(factor, (1, 8))
+        self.factor = _bounded_factor(factor, self._factor_bounds)
         self.value_range = _value_range(value_range)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "data_format": self.data_format, "factor": self.factor,
+                "value_range": self.value_range, "seed": self.seed}
+
+
+class RandomPosterization(_FactorColorLayer):
+    """Keeps the top ``bits`` bits of each 0..255 value, ``bits`` drawn per image from ``factor`` in [1, 8]
+    (Keras' randint: the upper bound is excluded unless both bounds are equal)."""
+    _factor_bounds = (1, 8)
 
     def call(self, inputs, training=True):
         x, _ = _images(inputs, self.data_format)
@@ -202,32 +200,15 @@ class RandomPosterization(_RandomImageLayer):
         v = _rescale(x, self.value_range, (0, 255)).to(fastnn.uint8).to(x.dtype)  # Keras' uint8 cast
         return _rescale(fastnn.floor(v / step) * step, (0, 255), self.value_range)
 
-    def get_config(self) -> dict:
-        return {**super().get_config(), "data_format": self.data_format, "factor": self.factor,
-                "value_range": self.value_range, "seed": self.seed}
-
 
 def _bounded_factor(factor, bounds):
-    error = (f"The `factor` argument should be a number (or a list of two numbers) in the range [{bounds[0]}, "
-             f"{bounds[1]}]. Received: factor={factor}")
-    if isinstance(factor, (tuple, list)):
-        if len(factor) != 2 or factor[0] > bounds[1] or factor[1] < bounds[0]:
-            raise ValueError(error)
-        return tuple(sorted(factor))
-    if isinstance(factor, (int, float)) and not isinstance(factor, bool):
-        if factor < bounds[0] or factor > bounds[1]:
-            raise ValueError(error)
-        return (max(-abs(factor), bounds[0]), abs(factor))
-    raise ValueError(error)
+    return _factor_pair(factor, bounds, f"The `factor` argument should be a number (or a list of two numbers) in the "
+                        f"range [{bounds[0]}, {bounds[1]}]. Received: factor={factor}")
 
 
-class RandomColorDegeneration(_RandomImageLayer):
+class RandomColorDegeneration(_FactorColorLayer):
     """Blends each RGB image towards its greyscale version by a factor drawn from ``factor``."""
-
-    def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs) -> None:
-        super().__init__(seed=seed, data_format=data_format, **kwargs)
-        self.factor = _bounded_factor(factor, (-1, 1))
-        self.value_range = _value_range(value_range)
+    _factor_bounds = (-1, 1)
 
     def call(self, inputs, training=True):
         x, _ = _images(inputs, self.data_format)
@@ -244,19 +225,11 @@ class RandomColorDegeneration(_RandomImageLayer):
             raise ValueError(f"Input images must have 3 channels, but received images with {channels} channels.")
         return input_shape
 
-    def get_config(self) -> dict:
-        return {**super().get_config(), "data_format": self.data_format, "factor": self.factor,
-                "value_range": self.value_range, "seed": self.seed}
 
-
-class RandomSharpness(_RandomImageLayer):
+class RandomSharpness(_FactorColorLayer):
     """Blends each image with a 3x3 smoothing of it (Keras' kernel: 5/13 centre, 1/13 around, zero padding):
     x + (1 - 2 f) (smooth - x), f drawn from ``factor`` in [0, 1]."""
-
-    def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs) -> None:
-        super().__init__(seed=seed, data_format=data_format, **kwargs)
-        self.factor = _bounded_factor(factor, (0, 1))
-        self.value_range = _value_range(value_range)
+    _factor_bounds = (0, 1)
 
     def call(self, inputs, training=True):
         x, _ = _images(inputs, self.data_format)
@@ -273,10 +246,6 @@ class RandomSharpness(_RandomImageLayer):
         y = fastnn.clamp(nchw + (1.0 - s) * (smooth - nchw), self.value_range[0], self.value_range[1])
         y = y.permute(0, 2, 3, 1) if self.data_format == "channels_last" else y
         return y.squeeze(0) if x.ndim == 3 else y
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "data_format": self.data_format, "factor": self.factor,
-                "value_range": self.value_range, "seed": self.seed}
 
 
 def _planes(x: Tensor, data_format):
@@ -354,14 +323,10 @@ class RandomHue(_RandomImageLayer):
                 "value_range": self.value_range, "seed": self.seed}
 
 
-class RandomSaturation(_RandomImageLayer):
+class RandomSaturation(_FactorColorLayer):
     """Scales the saturation by f / (1 - f) with f drawn from ``factor`` (0.5 keeps it; Keras then clips
     the saturation to ``value_range``)."""
-
-    def __init__(self, factor, value_range=(0, 255), data_format=None, seed=None, **kwargs) -> None:
-        super().__init__(seed=seed, data_format=data_format, **kwargs)
-        self.factor = _bounded_factor(factor, (-1, 1))
-        self.value_range = _value_range(value_range)
+    _factor_bounds = (-1, 1)
 
     def call(self, inputs, training=True):
         x, _ = _images(inputs, self.data_format)
@@ -374,10 +339,6 @@ class RandomSaturation(_RandomImageLayer):
         (_, s, _), _ = _planes(hsv, self.data_format)
         s = fastnn.clamp(s * f, self.value_range[0], self.value_range[1])
         return hsv_to_rgb(_with_channel(hsv, 1, s, self.data_format), self.data_format)
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "data_format": self.data_format, "factor": self.factor,
-                "value_range": self.value_range, "seed": self.seed}
 
 
 class RandomColorJitter(_RandomImageLayer):
@@ -525,6 +486,24 @@ class Equalization(PreprocessingLayer):
                 "value_range": self.value_range}
 
 
+def _box_mask(x, n: int, axes, size, xs, ys):
+    """True inside each of the ``n`` images' boxes ``[x0, x1) x [y0, y1)`` (per-image bounds, shape (n,)),
+    broadcast over a 4-D batch whose height / width axes are ``axes`` and sizes ``size``; on x's device,
+    in x's dtype for the grid."""
+    (hx, wx), (h, w), (x0, x1), (y0, y1) = axes, size, xs, ys
+    shape = [1, 1, 1, 1]
+    shape[hx] = h
+    gy = fastnn.arange(h, dtype=x.dtype).to(x.device).reshape(shape)
+    shape = [1, 1, 1, 1]
+    shape[wx] = w
+    gx = fastnn.arange(w, dtype=x.dtype).to(x.device).reshape(shape)
+
+    def per(t):
+        return t.reshape(n, 1, 1, 1)
+
+    return (gx >= per(x0)) & (gx < per(x1)) & (gy >= per(y0)) & (gy < per(y1))
+
+
 class RandomErasing(_RandomImageLayer):
     """Fills a random rectangle (sides sqrt(scale) of the image's, drawn per image) with ``fill_value`` (a
     number, three numbers, or None: Gaussian noise * value_range[1], clipped to ``value_range``), for each
@@ -557,17 +536,11 @@ class RandomErasing(_RandomImageLayer):
 
         x0, x1 = bounds(w, side[:, 0])
         y0, y1 = bounds(h, side[:, 1])
-        shape = [1, 1, 1, 1]
-        shape[hx] = h
-        gy = fastnn.arange(h, dtype=x.dtype).to(x.device).reshape(shape)
-        shape = [1, 1, 1, 1]
-        shape[wx] = w
-        gx = fastnn.arange(w, dtype=x.dtype).to(x.device).reshape(shape)
+        mask = _box_mask(x, n, (hx, wx), (h, w), (x0, x1), (y0, y1))
 
         def per(t):
             return t.reshape(n, 1, 1, 1)
 
-        mask = (gx >= per(x0)) & (gx < per(x1)) & (gy >= per(y0)) & (gy < per(y1))
         p = self._uniform((n,), self.factor[0], self.factor[1], x.device)
         apply = per(self._uniform((n,), 0.0, 1.0, x.device) < p)
         if self.fill_value is None:

@@ -11,7 +11,7 @@ import fastnn
 
 from ._common import Tensor, as_tensor
 from .image import _float, _RandomImageLayer
-from .image_color import _bounded_factor
+from .image_color import _bounded_factor, _box_mask
 
 
 class _MixLayer(_RandomImageLayer):
@@ -103,17 +103,7 @@ class CutMix(_MixLayer):
 
         x0, x1 = bounds(w)
         y0, y1 = bounds(h)
-        shape = [1, 1, 1, 1]
-        shape[hx] = h
-        gy = fastnn.arange(h, dtype=x.dtype).to(x.device).reshape(shape)
-        shape = [1, 1, 1, 1]
-        shape[wx] = w
-        gx = fastnn.arange(w, dtype=x.dtype).to(x.device).reshape(shape)
-
-        def per(t):
-            return t.reshape(n, 1, 1, 1)
-
-        mask = (gx >= per(x0)) & (gx < per(x1)) & (gy >= per(y0)) & (gy < per(y1))
+        mask = _box_mask(x, n, (hx, wx), (h, w), (x0, x1), (y0, y1))
         order = fastnn.randperm(n, generator=self._generator).to(x.device)
         weight = 1.0 - (x1 - x0) * (y1 - y0) / (w * h)
         return fastnn.where(mask, x[order], x), _mix_labels(y, order, weight)

@@ -8,7 +8,7 @@ from collections import Counter
 
 import fastnn
 
-from ._common import HostLayer, encode_categorical, flat, nested, tensor_of, validate_string_arg
+from ._common import HostLayer, encode_categorical, flat, is_batch_stream, nested, tensor_of, validate_string_arg
 from .hashing import fingerprint64, siphash64
 
 _INT64_MAX = 2 ** 63 - 1
@@ -187,11 +187,8 @@ class IndexLookup(HostLayer):
         """Learns the vocabulary (and, for tf_idf, the document frequencies) from an array / list of tokens
         (a 1-D list is one token per document) or an iterable of batches."""
         self.reset_state()
-        if hasattr(data, "__iter__") and not isinstance(data, (list, tuple, str)) and not hasattr(data, "shape"):
-            for i, batch in enumerate(data):
-                if steps is not None and i >= steps:
-                    break
-                self.update_state(batch)
+        if is_batch_stream(data):
+            self._adapt_batches(data, steps)
         else:
             values, shape = nested(data)
             if len(shape) == 1:

@@ -286,10 +286,7 @@ class Discretization(PreprocessingLayer):
                              "`bin_boundaries`, use `num_bins` instead.")
         self.reset_state()
         if _is_batch_iterable(data) and not isinstance(data, (list, tuple)) or _is_list_of_batches(data):
-            for i, batch in enumerate(data):
-                if steps is not None and i >= steps:
-                    break
-                self.update_state(batch)
+            self._adapt_batches(data, steps)
         else:
             self.update_state(data)
         self.finalize_state()

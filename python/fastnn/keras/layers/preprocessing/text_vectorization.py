@@ -8,7 +8,7 @@ import re
 
 import fastnn
 
-from ._common import HostLayer, flat, nested, tensor_of, validate_string_arg
+from ._common import HostLayer, flat, is_batch_stream, nested, tensor_of, validate_string_arg
 from .lookup import StringLookup
 
 _PUNCTUATION = re.compile(r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']')
@@ -114,11 +114,8 @@ class TextVectorization(HostLayer):
     def adapt(self, data, batch_size=None, steps=None) -> None:
         """Learns the vocabulary from strings (a list, an array, or an iterable of batches)."""
         self.reset_state()
-        if hasattr(data, "__iter__") and not isinstance(data, (list, tuple, str)) and not hasattr(data, "shape"):
-            for i, batch in enumerate(data):
-                if steps is not None and i >= steps:
-                    break
-                self.update_state(batch)
+        if is_batch_stream(data):
+            self._adapt_batches(data, steps)
         else:
             self.update_state(data)
         self.finalize_state()
