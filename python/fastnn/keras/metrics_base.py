@@ -355,7 +355,11 @@ class Mean(Metric):
         self.count.assign(0)
 
     def result(self):
-        return divide_no_nan(self.total.value, self.count.value.to(dtype_of(self.dtype)))
+        total, count = self.total.value, self.count.value
+        if count.ndim == 0:  # the usual scalar state: one division (the log reads the value on the host anyway)
+            count = count.to(total.dtype)
+            return total / count if float(count) != 0 else total * 0.0
+        return divide_no_nan(total, count.to(dtype_of(self.dtype)))
 
 
 def divide_no_nan(a, b):

@@ -356,6 +356,8 @@ class Layer(Module):
         return out
 
     def _clear_losses(self) -> None:
+        if not _loss_sources:
+            return  # no layer has ever added a loss: nothing to clear
         for layer in [self] + self._all_sublayers():
             if "_added_losses" in layer.__dict__:
                 layer.__dict__["_added_losses"] = []
