@@ -95,6 +95,8 @@ get_loss_mask = get_mask
 
 
 def _divide_no_nan(a: Tensor, b) -> Tensor:
+    if isinstance(b, (int, float)):  # the batch size: one division, no mask ops in the graph
+        return a / b if b != 0 else a * 0.0
     b = convert(b, a.dtype, like=a)
     safe = fastnn.where(b == 0, fastnn.ones_like(b), b)
     return fastnn.where(b == 0, fastnn.zeros_like(a), a / safe)
@@ -181,6 +183,9 @@ class Loss:
             mask = in_mask.bool() & out_mask.bool()
         else:
             mask = in_mask if in_mask is not None else out_mask
+        if mask is None and sample_weight is None and self.reduction == "sum_over_batch_size" and \
+                losses.ndim > 0 and losses.numel() > 0 and str(losses.dtype) == f"fastnn.{self.dtype}":
+            return losses.sum() / losses.numel()  # the common case of reduce_weighted_values, in one node
         return reduce_weighted_values(losses, sample_weight=sample_weight, mask=mask, reduction=self.reduction,
                                       dtype=self.dtype)
 

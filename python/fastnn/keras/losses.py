@@ -12,6 +12,7 @@ from .. import ops
 from . import _serial
 from ..backend import backend_of
 from .._tensor import Tensor
+from ..ops.probs_crossentropy import sparse_probs_crossentropy
 from .loss_base import (EPSILON, Loss, LossFunctionWrapper, check_axis, convert, float_pair,  # noqa: F401
                         same_shape, set_loss_mask, smooth_labels, squeeze_or_expand_to_same_rank, warn_one_class)
 from .ops import nn as _kops_nn
@@ -92,8 +93,8 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False, i
         per = ops.cross_entropy(y_pred.reshape(-1, classes), Tensor._wrap(labels.reshape(-1).copy()),
                                 reduction="none").reshape(labels.shape)
     else:
-        logp = categorical_log_probs(y_pred, False, -1)
-        per = -fastnn.take_along_dim(logp, Tensor._wrap(labels[..., None].copy()), dim=-1).squeeze(-1)
+        # Keras' -log(clip(p / sum(p))) at the label, as one node (fastnn.ops.probs_crossentropy)
+        per = sparse_probs_crossentropy(y_pred, labels, EPSILON)
     if valid is not None:
         mask = Tensor._wrap(valid)
         per = ops.where(mask, per, 0.0)

@@ -342,6 +342,18 @@ class Mean(Metric):
         self.count = self.add_variable(shape=(), initializer="zeros", dtype=self.dtype, name="count")
 
     def update_state(self, values, sample_weight=None):
+        if isinstance(values, Tensor) and values.ndim == 0 and values.dtype == self.total.dtype and \
+                isinstance(sample_weight, (int, float)) and self.total.device == values.device:
+            # the loss tracker's case (a scalar loss weighted by the batch size): two in-place adds
+            self.total.add_(values.detach() * float(sample_weight))
+            self.count.add_(float(sample_weight))
+            return
+        if sample_weight is None and isinstance(values, Tensor) and values.ndim == 1 and \
+                values.dtype == self.total.dtype and self.total.device == values.device:
+            # one value per sample, unweighted (an accuracy's): a sum and a count
+            self.total.add_(values.detach().sum())
+            self.count.add_(float(values.shape[0]))
+            return
         values, sample_weight = reduce_to_samplewise_values(values, sample_weight, fastnn.mean, self.dtype)
         self.total.assign_add(values.sum())
         if sample_weight is not None:
