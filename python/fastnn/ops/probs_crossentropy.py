@@ -18,13 +18,15 @@ def sparse_probs_crossentropy(probs: Tensor, labels, eps: float) -> Tensor:
     xp = be.xp
     s = p.sum(-1)
     picked = xp.take_along_axis(p, labels[..., None], -1)[..., 0]
-    q = picked / s
+    with be.errstate(divide="ignore", invalid="ignore"):  # an all-zero row gives NaN, as p / sum(p) does
+        q = picked / s
     lo, hi = p.dtype.type(eps), p.dtype.type(1.0 - eps)
     out = -xp.log(xp.clip(q, lo, hi))
 
     def backward(g):
         active = (q >= lo) & (q <= hi)
-        coef = xp.where(active, g / s, p.dtype.type(0))[..., None]
+        with be.errstate(divide="ignore", invalid="ignore"):
+            coef = xp.where(active, g / s, p.dtype.type(0))[..., None]
         at_label = xp.arange(p.shape[-1]) == labels[..., None]
         safe_q = xp.where(active, q, p.dtype.type(1))[..., None]
         return (coef * (1 - at_label / safe_q)).astype(p.dtype, copy=False),
