@@ -84,6 +84,13 @@ def as_float(x):
     return x if x.dtype.name in ("float32", "float64") else x.float()
 
 
+def check_positive(value, name: str) -> None:
+    """Keras' check of a convolution's ``filters`` (or ``depth_multiplier``): a positive int."""
+    if not isinstance(value, int) or value <= 0:
+        raise ValueError(f"Invalid value for argument `{name}`. Expected a strictly positive value. Received "
+                         f"{name}={value}.")
+
+
 def check_strides_and_groups(strides, dilation_rate, groups, filters) -> None:
     """Keras' constructor checks shared by the convolutions: strides and dilation not both above 1, and
     filters divisible by groups."""
@@ -126,9 +133,7 @@ class Conv2D(Layer):
                  **kwargs) -> None:
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self._preset_weights(kernel=(kernel_regularizer, kernel_constraint), bias=(bias_regularizer, bias_constraint))
-        if not isinstance(filters, int) or filters <= 0:
-            raise ValueError(f"Invalid value for argument `filters`. Expected a strictly positive value. Received "
-                             f"filters={filters}.")
+        check_positive(filters, "filters")
         self.filters = filters
         self.kernel_size = normalize_tuple(kernel_size, 2, "kernel_size")
         self.strides = normalize_tuple(strides, 2, "strides")

@@ -19,7 +19,7 @@ from ...ops.padding import pad as _pad
 from .. import activations, constraints, regularizers
 from .base import Layer
 from .conv import as_float, check_input_rank, check_strides_and_groups, normalize_data_format, normalize_tuple
-from .conv import same_padding
+from .conv import check_positive, same_padding
 from .conv_more import _transpose_pads
 
 _CONV = {1: ops.conv1d, 2: ops.conv2d, 3: conv3d}
@@ -88,9 +88,8 @@ def _padding_arg(padding, allow_causal: bool) -> str:
 
 
 def _positive(value, name: str) -> None:
-    if value is not None and (not isinstance(value, int) or value <= 0):
-        raise ValueError(f"Invalid value for argument `{name}`. Expected a strictly positive value. Received "
-                         f"{name}={value}.")
+    if value is not None:
+        check_positive(value, name)
 
 
 class _SpatialLayer(Layer):

@@ -9,14 +9,9 @@ from __future__ import annotations
 from ... import ops
 from .. import activations
 from .base import Layer
-from .conv import (as_float, build_grouped_kernel, check_input_rank, check_strides_and_groups, from_channels_first,
-                   normalize_data_format, normalize_padding, normalize_tuple, pad_hw, same_padding, to_channels_first)
-
-
-def _check_filters(filters) -> None:
-    if not isinstance(filters, int) or filters <= 0:
-        raise ValueError(f"Invalid value for argument `filters`. Expected a strictly positive value. Received "
-                         f"filters={filters}.")
+from .conv import (as_float, build_grouped_kernel, check_input_rank, check_positive, check_strides_and_groups,
+                   from_channels_first, normalize_data_format, normalize_padding, normalize_tuple, pad_hw, same_padding,
+                   to_channels_first)
 
 
 class Conv1D(Layer):
@@ -29,7 +24,7 @@ class Conv1D(Layer):
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs) -> None:
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self._preset_weights(kernel=(kernel_regularizer, kernel_constraint), bias=(bias_regularizer, bias_constraint))
-        _check_filters(filters)
+        check_positive(filters, "filters")
         self.filters = filters
         self.kernel_size = normalize_tuple(kernel_size, 1, "kernel_size")
         self.strides = normalize_tuple(strides, 1, "strides")
@@ -98,7 +93,7 @@ class Conv2DTranspose(Layer):
                  **kwargs) -> None:
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self._preset_weights(kernel=(kernel_regularizer, kernel_constraint), bias=(bias_regularizer, bias_constraint))
-        _check_filters(filters)
+        check_positive(filters, "filters")
         self.filters = filters
         self.kernel_size = normalize_tuple(kernel_size, 2, "kernel_size")
         self.strides = normalize_tuple(strides, 2, "strides")
