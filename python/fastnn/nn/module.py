@@ -114,7 +114,11 @@ class Module:
         for table in ("_parameters", "_buffers", "_modules"):
             if table in d and name in d[table]:
                 return d[table][name]
-        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+        raise AttributeError(self._missing_attribute(name))
+
+    def _missing_attribute(self, name: str) -> str:
+        """The message of a failed attribute look-up (a subclass may explain its own attributes)."""
+        return f"'{type(self).__name__}' object has no attribute '{name}'"
 
     def __delattr__(self, name: str) -> None:
         for table in (self._parameters, self._buffers, self._modules):

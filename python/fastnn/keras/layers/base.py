@@ -524,17 +524,14 @@ class Layer(Module):
         (``Model(model.input, model.get_layer("dense").output)``)."""
         return self._node_attribute(1, "output")
 
-    def __getattr__(self, name: str):
-        # Module's lookup of parameters, buffers and sublayers; a failed ``input`` / ``output`` property
-        # ends here too (Python's fallback), and gets Keras' message instead of a bare "no attribute"
+    def _missing_attribute(self, name: str) -> str:
+        # a failed ``input`` / ``output`` property ends in Module.__getattr__ too (Python's fallback): Keras'
+        # message instead of a bare "no attribute"
         d = self.__dict__
-        for table in ("_parameters", "_buffers", "_modules"):
-            if table in d and name in d[table]:
-                return d[table][name]
         if name in ("input", "output") and "_modules" in d:
-            raise AttributeError(f"The layer {d.get('name', type(self).__name__)} has never been called and thus "
-                                 f"has no defined {name}.")
-        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+            layer = d.get("name", type(self).__name__)
+            return f"The layer {layer} has never been called and thus has no defined {name}."
+        return super()._missing_attribute(name)
 
     def _get_name(self) -> str:
         return type(self).__name__
