@@ -156,14 +156,15 @@ def _takes_custom_objects(cls) -> bool:
 def init_config(layer) -> tuple[dict, list[str]]:
     """The recorded constructor arguments by name, serialized; and the names that could not be."""
     cls, args, kwargs = layer.__dict__.get("_init_args", (type(layer), (), {}))
+    signature = inspect.signature(cls.__init__)
     try:
-        binding = inspect.signature(cls.__init__).bind_partial(layer, *args, **kwargs)
+        binding = signature.bind_partial(layer, *args, **kwargs)
         binding.apply_defaults()  # Keras 3's auto-config lists the defaults too
         bound = binding.arguments
     except TypeError:
         bound = dict(kwargs)
     config, failed = {}, []
-    params = inspect.signature(cls.__init__).parameters
+    params = signature.parameters
     for name, value in bound.items():
         if name == "self" or name not in params:
             continue

@@ -20,7 +20,6 @@ from . import callbacks as cbks
 from . import metrics as metrics_mod
 from . import optimizers as optimizers_mod
 from .compile_utils import CompileLoss, CompileMetrics
-from .metrics_base import detach_keeping_mask
 from .progbar import Progbar
 from .training_data import ArrayData, batch_len, make_data, unpack_x_y_sample_weight
 
@@ -185,12 +184,11 @@ class TrainingMixin:
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None) -> dict:
         if self._compile_metrics is not None:
-            y_pred_list = [detach_keeping_mask(p) for p in (y_pred if isinstance(y_pred, (list, tuple))
-                                                            else [y_pred])]
-            self._build_compiled(y_pred_list)
+            # built here from the compiled losses (which pick 'accuracy''s variant); update_state detaches the
+            # predictions (masks kept) and spreads y over the outputs itself
+            self._build_compiled(list(y_pred) if isinstance(y_pred, (list, tuple)) else [y_pred])
             with no_grad():
-                self._compile_metrics.update_state(_flat_y(y, self.output_names(len(y_pred_list))), y_pred_list,
-                                                   sample_weight)
+                self._compile_metrics.update_state(y, y_pred, sample_weight)
         return self.get_metrics_result()
 
     def train_step(self, data) -> dict:
