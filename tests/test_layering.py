@@ -26,7 +26,7 @@ NUMPY_ARRAY_CALLS_ALLOWED: dict[str, int] = {
     "keras/layers/base.py": 1,  # set_weights values from another model or a file
     "keras/layers/merge.py": 1,  # inputs given as arrays
     "keras/layers/recurrent.py": 2,  # initial states / inputs given as arrays
-    "keras/models.py": 2,  # predict/evaluate inputs given as arrays
+    "keras/models.py": 1,  # the dtype of data a Sequential is built from
     "keras/saving.py": 1,  # a weight value read from a file
     "keras/training.py": 5,  # class weights from the labels, and predict's host outputs
     "keras/training_data.py": 2,  # fit's user data and sample weights, sliced on the host into batches

@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..creation import tensor as _tensor
 from .._tensor import Tensor
 from .layers.base import InputLayer, KerasTensor, Layer, unique_name
 from .summary import print_summary
 from .training import TrainingMixin
+from .training_data import host_or_tensor, to_array
 
 
 def _as_tensor(x):
-    if isinstance(x, Tensor):
-        return x
-    arr = np.asarray(x)
-    if arr.dtype.kind in ("U", "S", "O"):
-        return arr  # strings stay host data: the string preprocessing layers read them
-    return _tensor(arr.astype(np.float32) if arr.dtype == np.float64 else arr)
+    """Host data as fit's batches get it: float64 as float32, strings kept on the host."""
+    return x if isinstance(x, Tensor) else host_or_tensor(to_array(x))
 
 
 class Model(TrainingMixin, Layer):

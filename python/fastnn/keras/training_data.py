@@ -64,11 +64,11 @@ def to_tensors(x):
     if isinstance(x, (list, tuple)):
         return type(x)(to_tensors(v) for v in x)
     if hasattr(x, "__array__") or isinstance(x, (float, int, bool)):  # host data (NumPy arrays, numbers)
-        return _host_or_tensor(to_array(x))
+        return host_or_tensor(to_array(x))
     return x
 
 
-def _host_or_tensor(arr):
+def host_or_tensor(arr):
     """A host array as a tensor; string data stays a host array (the string preprocessing layers read it)."""
     if getattr(getattr(arr, "dtype", None), "kind", None) in ("U", "S", "O"):
         return arr
@@ -123,7 +123,7 @@ class ArrayData:
         order = rng.permutation(self.n) if shuffle else None
         for start in range(0, self.n, batch_size):
             sl = order[start:start + batch_size] if shuffle else slice(start, start + batch_size)
-            xs = [_host_or_tensor(v[sl]) if not isinstance(v, Tensor) else v[sl] for v in self.xs]
+            xs = [host_or_tensor(v[sl]) if not isinstance(v, Tensor) else v[sl] for v in self.xs]
             ys = [_tensor(v[sl]) if not isinstance(v, Tensor) else v[sl] for v in self.ys]
             x = dict(zip(self.x_keys, xs)) if self.dict_x else (xs if self.multi_x else xs[0])
             y = dict(zip(self.y_keys, ys)) if self.y_keys is not None else (ys if self.multi_y else ys[0]) if ys \
