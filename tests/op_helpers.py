@@ -125,3 +125,18 @@ def noncontiguous(arr: np.ndarray, kind: str = "transpose"):
             return fastnn.from_numpy(big)[..., ::2]
         return fastnn.from_numpy(arr.copy())
     raise ValueError(kind)
+
+
+def run_both(fn_t, fn_f):
+    """Runs torch's call and fastnn's; returns (torch result, fastnn result), or checks both raise the same
+    exception type with the same first line of message (and returns (None, None))."""
+    import pytest
+
+    try:
+        t = fn_t()
+    except Exception as e:
+        with pytest.raises(type(e)) as info:
+            fn_f()
+        assert str(info.value).split("\n")[0] == str(e).split("\n")[0]
+        return None, None
+    return t, fn_f()

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import fastnn
+from op_helpers import run_both as _both
 
 torch = pytest.importorskip("torch")
 
@@ -13,18 +14,6 @@ def _same(t, f):
     assert tuple(f.shape) == tuple(t.shape)
     assert str(f.dtype).rpartition(".")[2] == str(t.dtype).rpartition(".")[2]
     np.testing.assert_array_equal(np.asarray(f.detach().numpy()), t.detach().numpy())
-
-
-def _both(fn_t, fn_f):
-    """Runs both; returns (torch result, fastnn result), or checks both raise the same type and message."""
-    try:
-        t = fn_t()
-    except Exception as e:
-        with pytest.raises(type(e)) as info:
-            fn_f()
-        assert str(info.value).split("\n")[0] == str(e).split("\n")[0]
-        return None, None
-    return t, fn_f()
 
 
 # ---- torch's argument errors (OpInfo error_inputs) for a few ops, beside the valid calls they must not break ----
