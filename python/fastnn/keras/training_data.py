@@ -142,7 +142,8 @@ class IterableData:
 
     def __init__(self, source) -> None:
         self.source = source
-        self.stream = iter(source) if iter(source) is source else None  # a one-shot generator / iterator
+        # a one-shot generator / iterator (asking a DataLoader for an iterator here would start its workers)
+        self.stream = source if hasattr(source, "__next__") else None
 
     def batches(self, batch_size=None, shuffle=False, rng=None):
         it = self.stream if self.stream is not None else iter(self.source)
