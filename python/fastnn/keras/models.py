@@ -94,9 +94,10 @@ class Model(TrainingMixin, Layer):
             return [values[id(s)] for s in ins] if isinstance(ins, (list, tuple)) else values[id(ins)]
 
         for layer, ins, kwargs in self._nodes:
-            # a node's own training= (``base(x, training=False)`` in transfer learning) wins over the call's
-            out = layer(lookup(ins), **({"training": training, **kwargs} if kwargs.get("training") is not None
-                                        else {**kwargs, "training": training}))
+            call_kwargs = dict(kwargs)
+            if call_kwargs.get("training") is None:  # a node's own training= (transfer learning's
+                call_kwargs["training"] = training  # ``base(x, training=False)``) wins over the call's
+            out = layer(lookup(ins), **call_kwargs)
             produced = self._outputs_of(layer, ins)
             if isinstance(out, (list, tuple)):
                 for t in produced:  # only the outputs something uses are reachable: match them by index
