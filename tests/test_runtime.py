@@ -80,17 +80,3 @@ def test_import_needs_no_gpu_and_cuda_answers_honestly():
                    CUDA_VISIBLE_DEVICES="")
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["False", "0"]
-
-
-@pytest.mark.cuda
-@pytest.mark.skipif(not fastnn.cuda.is_available(), reason="no CUDA device")
-def test_cuda_vector_add_runs_on_device():
-    a = np.arange(1000, dtype=np.float32)
-    b = np.full(1000, 0.5, np.float32)
-    assert np.array_equal(_C.cuda_vector_add_f32(a, b), a + b)
-
-
-@pytest.mark.skipif(fastnn.cuda.is_available() or not fastnn.cuda.is_built(), reason="needs a CUDA build without GPU")
-def test_cuda_kernel_without_device_raises_not_crashes():
-    with pytest.raises(RuntimeError, match="cuda_vector_add_f32"):
-        _C.cuda_vector_add_f32(np.ones(4, np.float32), np.ones(4, np.float32))
