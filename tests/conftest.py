@@ -1,6 +1,7 @@
 import os
 
 import pytest
+from cuda_kernel_helpers import target  # noqa: F401  (the fixture running CUDA kernel bindings: emulator, GPU)
 from hypothesis import HealthCheck, settings
 
 # A few hundred hypothesis cases in all keep CI short; HYPOTHESIS_PROFILE=thorough digs deeper locally.

@@ -1,7 +1,7 @@
 """Running a CUDA kernel binding in a test: on the emulator (fastnn._emu, host memory, every schedule)
 always, and on a real GPU (fastnn._C.cuda with CuPy arrays) where one is present.
 
-Use the ``target`` fixture (import it into the test module: ``from cuda_kernel_helpers import target``):
+Use the ``target`` fixture (conftest.py imports it):
 
     def test_layer_norm(target):
         x = target.to_device(x_host)

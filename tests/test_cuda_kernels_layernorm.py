@@ -3,8 +3,6 @@
 import numpy as np
 import pytest
 
-from cuda_kernel_helpers import target  # noqa: F401  (fixture)
-
 
 def _reference(x, w, b, eps):
     x64 = x.astype(np.float64)
@@ -25,7 +23,8 @@ def test_layer_norm_rows_forward(target, rows, cols, affine):
     x = (rng.standard_normal((rows, cols)) * 3 + 50).astype(np.float32)  # |mean| >> std: no cancellation
     w = rng.standard_normal(cols).astype(np.float32) if affine else None
     b = rng.standard_normal(cols).astype(np.float32) if affine else None
-    y, mean, rstd = target.empty((rows, cols), np.float32), target.empty(rows, np.float32), target.empty(rows, np.float32)
+    y = target.empty((rows, cols), np.float32)
+    mean, rstd = target.empty(rows, np.float32), target.empty(rows, np.float32)
     dev = target.to_device
     target.native.layer_norm_rows_f32(dev(x), None if w is None else dev(w), None if b is None else dev(b),
                                       y, mean, rstd, 1e-5, device=0, stream=target.stream)
