@@ -202,8 +202,8 @@ class Tensor:
         if self._requires_grad and is_grad_enabled():
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
         if be.device.type != "cpu":
-            raise TypeError(f"can't convert {be.device} tensor to numpy. Use Tensor.cpu() to copy the tensor "
-                            "to host memory first.")
+            raise TypeError(f"can't convert {be.device} device type tensor to numpy. Use Tensor.cpu() to copy "
+                            "the tensor to host memory first.")
         return self._data
 
     def __array__(self, dtype=None, copy=None):
