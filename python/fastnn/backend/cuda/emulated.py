@@ -28,6 +28,8 @@ import weakref
 
 import numpy as np
 
+from ..dlpack import KDLCPU, set_capsule_device
+
 _KDLCUDA = 2  # DLPack's device type for CUDA memory
 _TYPES: dict[int, type] = {}  # device index -> its array subclass
 _IMPLICIT = ("Implicit conversion to a NumPy array is not allowed. Please use `.get()` to construct a NumPy "
@@ -75,10 +77,10 @@ class EmulatedArray(np.ndarray):
         return (_KDLCUDA, self._device_index)
 
     def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
-        # The capsule describes the host memory it really is: only this module's from_dlpack (which checks
-        # __dlpack_device__ first) consumes it as device memory.
+        # NumPy's capsule of the host memory, claiming CUDA device memory as a CuPy capsule does (so a
+        # consumer other than this module's from_dlpack refuses it as it would refuse GPU memory)
         kwargs = {} if max_version is None else {"max_version": max_version}
-        return self.view(np.ndarray).__dlpack__(**kwargs)
+        return set_capsule_device(self.view(np.ndarray).__dlpack__(**kwargs), _KDLCUDA, self._device_index)
 
     # ---- explicit transfer ---------------------------------------------------------------------------------
     def get(self, stream=None, order="C", out=None) -> np.ndarray:
@@ -554,4 +556,4 @@ class _HostProducer:
         return (1, 0)
 
     def __dlpack__(self, **kwargs):
-        return self._obj.__dlpack__(**kwargs)
+        return set_capsule_device(self._obj.__dlpack__(**kwargs), KDLCPU, 0)
