@@ -268,3 +268,41 @@ def test_eval_mode_inference_on_cuda_matches_the_cpu():
         got = copy.deepcopy(m).cuda()(x.cuda())
     assert got.device == CUDA0 and not got.requires_grad
     np.testing.assert_allclose(got.cpu().numpy(), ref.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_a_torch_training_script_runs_unchanged_on_cuda(tmp_path):
+    """A published script's preamble and loop with only the import changed, on the CUDA device (AMP off:
+    CUDA autocast is not there yet)."""
+    import fastnn as torch
+
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    torch.manual_seed(1)
+    x = torch.randn(64, 4)
+    y = (x.sum(1) > 0).long()
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=16, shuffle=True,
+                                         drop_last=True)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2)).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    scaler = torch.amp.GradScaler(device.type, enabled=False)
+    for epoch in range(3):
+        for xb, yb in loader:
+            xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
+            opt.zero_grad(set_to_none=True)
+            with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=False):
+                loss = torch.nn.functional.cross_entropy(model(xb), yb)
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+    assert loss.device == CUDA0 and loss.type() == "torch.cuda.FloatTensor"
+    with torch.inference_mode():
+        acc = (model(x.to(device)).argmax(1) == y.to(device)).float().mean().item()
+    assert acc > 0.8
+    torch.save(model, tmp_path / "model.pth")
+    torch.save({"model": model.state_dict(), "optimizer": opt.state_dict()}, tmp_path / "ckpt.pth")
+    again = torch.load(tmp_path / "model.pth", map_location=device, weights_only=False)
+    ck = torch.load(tmp_path / "ckpt.pth", map_location="cpu")
+    assert all(v.device == CPU for v in ck["model"].values())
+    again.load_state_dict(ck["model"])
+    assert again[0].weight.device == CUDA0
+    with torch.no_grad():
+        np.testing.assert_array_equal(again(x.cuda()).cpu().numpy(), model(x.cuda()).cpu().numpy())
