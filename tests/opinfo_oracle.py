@@ -21,9 +21,16 @@ Each of OpInfo's ``error_inputs`` (bad arguments torch refuses with a stated exc
 'match' when fastnn raises that type, else 'wrong_type', 'no_raise' or 'unsupported'.
 
 Run as a script: ``PYTHONPATH=python python tests/opinfo_oracle.py [--ops add,sum] [--json out.json]
-[--max-samples 12] [--update-baseline]``. ``tests/test_opinfo.py`` runs it under pytest against the checked-in
-baseline ``tests/opinfo_baseline.json`` (per op, how many samples pass and how many error inputs raise torch's
-type; an op may only gain).
+[--max-samples 12] [--device cuda] [--update-baseline]``. ``tests/test_opinfo.py`` runs it under pytest against the
+checked-in baseline ``tests/opinfo_baseline.json`` (per op, how many samples pass and how many error inputs raise
+torch's type; an op may only gain).
+
+``run(device="cuda")`` (``--device cuda``) runs the same samples with fastnn's tensors on that device: each torch CPU
+tensor becomes a fastnn tensor on the device (same dtype, strides and ``requires_grad``), ``device`` arguments naming
+the CPU name that device, and fastnn's outputs and gradients are copied to the host and compared with torch's CPU
+results by the same rules. One more rule there: a tensor result of a sample with device inputs must itself be on the
+device ('wrong' otherwise: a result that silently landed on the CPU). ``tests/test_opinfo_cuda.py`` ratchets it
+against ``tests/opinfo_baseline_cuda.json`` (with ``CUDA_MAX_SAMPLES`` samples per op and dtype).
 """
 from __future__ import annotations
 
@@ -40,7 +47,9 @@ from pathlib import Path
 import numpy as np
 
 BASELINE = Path(__file__).with_name("opinfo_baseline.json")
+BASELINE_CUDA = Path(__file__).with_name("opinfo_baseline_cuda.json")
 DEFAULT_MAX_SAMPLES = 12
+CUDA_MAX_SAMPLES = DEFAULT_MAX_SAMPLES  # samples per op and dtype of the cuda run (the emulated device in CI)
 CLASSES = ("pass", "wrong", "error", "unsupported", "skip")
 SUMMARY_KEY = None  # set below: the pytest stash key tests/conftest.py prints in the terminal summary
 
@@ -204,12 +213,35 @@ def _np_strided_copy(t):
     return np.lib.stride_tricks.as_strided(flat, shape=a.shape, strides=a.strides)
 
 
-class Converter:
-    """Converts one sample's torch objects to fastnn's, remembering tensor pairs (and aliasing) for backward."""
+def _device_strided_copy(t, be):
+    """``_np_strided_copy`` of a torch CPU tensor, on the device of backend ``be`` (strides kept: the span of
+    the strided copy goes over, and the device array is viewed with the same strides)."""
+    a = _np_strided_copy(t)
+    if a.size == 0 or a.flags.c_contiguous:
+        return be.from_host(a)
+    item = a.itemsize
+    span = 1 + sum((n - 1) * s // item for n, s in zip(a.shape, a.strides))
+    flat = be.from_host(np.lib.stride_tricks.as_strided(a, shape=(span,), strides=(item,)).copy())
+    return be.xp.lib.stride_tricks.as_strided(flat, shape=a.shape, strides=a.strides)
 
-    def __init__(self, torch, fastnn):
+
+class Converter:
+    """Converts one sample's torch objects to fastnn's, remembering tensor pairs (and aliasing) for backward.
+    With ``device`` (a fastnn.device other than the CPU) tensors are made on that device and ``device``
+    arguments naming the CPU name it; ``on_device`` says whether anything was put there."""
+
+    def __init__(self, torch, fastnn, device=None):
         self.torch, self.fastnn = torch, fastnn
         self.pairs = {}  # id(torch tensor) -> (torch tensor, fastnn tensor)
+        self.device = device
+        self.be = None if device is None else _backend(device)
+        self.on_device = False
+
+    def tensor(self, arr):
+        """A fastnn tensor of host array ``arr`` (a cotangent) on the converter's device."""
+        if self.be is None:
+            return self.fastnn.Tensor._wrap(arr)
+        return self.fastnn.Tensor._wrap(self.be.from_host(arr))
 
     def dtype(self, d):
         name = str(d).rpartition(".")[2]
@@ -251,9 +283,11 @@ class Converter:
             if not isinstance(getattr(self.fastnn, name, None), self.fastnn.dtype):
                 raise Unconvertible(f"{name} tensor")  # a storage type fastnn does not have (yet)
             try:
-                arr = _np_strided_copy(x)
+                arr = _np_strided_copy(x) if self.be is None else _device_strided_copy(x, self.be)
             except Exception as e:  # NumPy refuses it (over 64 dims, a meta tensor): no fastnn form either
                 raise Unconvertible(f"{name} tensor of shape {tuple(x.shape)}: {_exc(e)}") from e
+            if self.be is not None:
+                self.on_device = True
             ft = self.fastnn.Tensor._wrap(arr)
             if x.requires_grad:
                 ft.requires_grad_(True)
@@ -264,7 +298,9 @@ class Converter:
         if isinstance(x, torch.dtype):
             return self.dtype(x)
         if isinstance(x, torch.device):
-            return str(x)
+            return str(x) if self.device is None else self._device_arg(str(x))
+        if self.device is not None and isinstance(x, str) and x == "cpu":
+            return self._device_arg(x)
         if isinstance(x, (list, tuple)):
             out = [self(v) for v in x]
             return tuple(out) if isinstance(x, tuple) else out
@@ -283,21 +319,43 @@ class Converter:
             raise Unconvertible(f"torch callable argument {getattr(x, '__name__', x)}")
         return x
 
+    def _device_arg(self, name: str):
+        """A device argument of a sample generated on the CPU: the CPU is the converter's device."""
+        if name != "cpu":
+            return name
+        self.on_device = True
+        return str(self.device)
+
+
+def _backend(device):
+    from fastnn.backend import get_backend
+
+    return get_backend(device)
+
+
+def _host(f):
+    """The values of fastnn tensor ``f`` as a host NumPy array (a copy for a device tensor)."""
+    d = f.detach()
+    return np.asarray(d.numpy()) if d.device.type == "cpu" else d.numpy(force=True)
+
 
 # ---- comparison -------------------------------------------------------------------------------------------------
 def _dtype_name(d) -> str:
     return str(d).rpartition(".")[2]
 
 
-def _compare(t, f, tol, torch, fastnn, where="output") -> str | None:
-    """None when fastnn's result ``f`` matches torch's ``t``, else the reason."""
+def _compare(t, f, tol, torch, fastnn, where="output", device=None) -> str | None:
+    """None when fastnn's result ``f`` matches torch's ``t``, else the reason. With ``device``, a tensor ``f``
+    must be on that device (its values are compared on the host)."""
     if isinstance(t, torch.Tensor) and t.layout != torch.strided and hasattr(f, "to_dense"):
-        return _compare(t.to_dense(), f.to_dense(), tol, torch, fastnn, f"{where} (dense)")  # sparse results
+        return _compare(t.to_dense(), f.to_dense(), tol, torch, fastnn, f"{where} (dense)", device)  # sparse
     if isinstance(t, torch.Tensor):
         if t._is_zerotensor():  # torch's symbolic zeros (sgn's gradient) have no NumPy view
             t = torch.zeros(t.shape, dtype=t.dtype)
         if not isinstance(f, fastnn.Tensor):
             return f"{where}: expected a Tensor, got {type(f).__name__}"
+        if device is not None and f.device != device:
+            return f"{where}: on {f.device}, expected {device}"
         if tuple(t.shape) != tuple(f.shape):
             return f"{where}: shape {tuple(f.shape)} != torch's {tuple(t.shape)}"
         if _dtype_name(t.dtype) != _dtype_name(f.dtype):
@@ -307,7 +365,7 @@ def _compare(t, f, tol, torch, fastnn, where="output") -> str | None:
         if t.is_complex():
             return None
         ta = t.detach().numpy()
-        fa = np.asarray(f.detach().numpy())
+        fa = _host(f)
         if ta.dtype.kind in "biu":
             if not np.array_equal(ta, fa):
                 bad = int(np.sum(ta != fa))
@@ -326,7 +384,7 @@ def _compare(t, f, tol, torch, fastnn, where="output") -> str | None:
         if len(t) != len(f):
             return f"{where}: {len(f)} results != torch's {len(t)}"
         for i, (a, b) in enumerate(zip(t, f)):
-            r = _compare(a, b, tol, torch, fastnn, f"{where}[{i}]")
+            r = _compare(a, b, tol, torch, fastnn, f"{where}[{i}]", device)
             if r:
                 return r
         return None
@@ -368,11 +426,11 @@ def _exc(e: BaseException) -> str:
     return f"{type(e).__name__}: {msg[:160]}"
 
 
-def run_sample(op, fn, sample, torch, fastnn, seed: int, dtype_name: str):
-    """(class, reason) for one sample."""
+def run_sample(op, fn, sample, torch, fastnn, seed: int, dtype_name: str, device=None):
+    """(class, reason) for one sample; with ``device``, fastnn runs it on that device."""
     key = op.name
     shape_only = key in SHAPE_ONLY
-    conv = Converter(torch, fastnn)
+    conv = Converter(torch, fastnn, device)
     try:
         f_input = conv(sample.input)
         f_args = conv(sample.args)
@@ -407,7 +465,8 @@ def run_sample(op, fn, sample, torch, fastnn, seed: int, dtype_name: str):
     if shape_only is False and key in SHAPE_ONLY_IF and SHAPE_ONLY_IF[key](sample):
         shape_only = True
     tol = None if shape_only else FWD_TOL
-    reason = _compare(t_out, f_out, None, torch, fastnn) or _compare(t_proc, f_proc, tol, torch, fastnn)
+    on = device if conv.on_device else None  # where the results must be (None: not checked)
+    reason = _compare(t_out, f_out, None, torch, fastnn, device=on) or _compare(t_proc, f_proc, tol, torch, fastnn)
     if reason and key in TIE_INDEX_DIM and _same_up_to_ties(key, sample, t_out, f_out, torch):
         reason = None
     if reason:
@@ -439,7 +498,7 @@ def run_sample(op, fn, sample, torch, fastnn, seed: int, dtype_name: str):
             return "wrong", f"backward: output {i} does not require grad"
     f_ins = [f for _, f in t_leaves]
     try:
-        f_grads = fastnn.autograd.grad([f for _, f in diff], f_ins, [fastnn.Tensor._wrap(c) for c in cts],
+        f_grads = fastnn.autograd.grad([f for _, f in diff], f_ins, [conv.tensor(c) for c in cts],
                                        allow_unused=True)
     except Exception as e:
         return _classify_exception(e), f"backward: {_exc(e)}"
@@ -447,16 +506,16 @@ def run_sample(op, fn, sample, torch, fastnn, seed: int, dtype_name: str):
         if tg is None or fg is None:
             other = fg if tg is None else tg
             if other is not None and not (tg is not None and tg._is_zerotensor()) and \
-                    bool(np.any(np.asarray(other.detach().numpy()) != 0)):
+                    bool(np.any((other.detach().numpy() if fg is None else _host(other)) != 0)):
                 return "wrong", f"grad[{i}]: {'torch' if tg is None else 'fastnn'} has none, the other is nonzero"
             continue
-        r = _compare(tg, fg, BWD_TOL, torch, fastnn, f"grad[{i}]")
+        r = _compare(tg, fg, BWD_TOL, torch, fastnn, f"grad[{i}]", device)
         if r:
             if "values differ" in r and dtype_name == "float32":
                 # An ill-conditioned gradient (layer_norm over one element is rstd * rounding noise) differs
                 # by more than float32's tolerance between any two implementations: the same sample in float64
                 # tells a wrong gradient from a noisy one.
-                cls, why = run_sample(op, fn, _as_float64(sample, torch), torch, fastnn, seed, "float64")
+                cls, why = run_sample(op, fn, _as_float64(sample, torch), torch, fastnn, seed, "float64", device)
                 return (cls, why) if cls != "pass" else ("pass", "")
             return "wrong", r
     return "pass", ""
@@ -484,9 +543,9 @@ def _same_up_to_ties(key, sample, t_out, f_out, torch) -> bool:
     if not isinstance(t_idx, torch.Tensor) or t_idx.dtype != torch.int64:
         return False
     if not isinstance(t_out, torch.Tensor):  # the values output must agree exactly
-        if not torch.equal(t_out[0].detach(), torch.from_numpy(np.asarray(f_out[0].detach().numpy()))):
+        if not torch.equal(t_out[0].detach(), torch.from_numpy(_host(f_out[0]))):
             return False
-    fi = torch.from_numpy(np.asarray(f_idx.detach().numpy()).copy())
+    fi = torch.from_numpy(_host(f_idx).copy())
     ti = t_idx
     if ti.dim() < x.dim():  # kthvalue/mode without keepdim
         ti, fi = ti.unsqueeze(dim), fi.unsqueeze(dim)
@@ -514,8 +573,8 @@ def _dtypes_for(op, torch):
     return [d for d in SAMPLE_DTYPES if getattr(torch, d) in supported]
 
 
-def run_op(op, fn, torch, fastnn, max_samples: int):
-    """Per-op counts and the first reasons of each failing class."""
+def run_op(op, fn, torch, fastnn, max_samples: int, device=None):
+    """Per-op counts and the first reasons of each failing class (fastnn on ``device``: None is the CPU)."""
     counts = dict.fromkeys(CLASSES, 0)
     reasons: dict[str, dict[str, int]] = {c: {} for c in CLASSES if c != "pass"}
     crash = CRASH_SKIPS.get((op.name, op.variant_test_name))
@@ -537,7 +596,7 @@ def run_op(op, fn, torch, fastnn, max_samples: int):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 try:
-                    cls, why = run_sample(op, fn, sample, torch, fastnn, seed=idx, dtype_name=dname)
+                    cls, why = run_sample(op, fn, sample, torch, fastnn, seed=idx, dtype_name=dname, device=device)
                 except Exception as e:  # the oracle's own failure on an odd sample: an error, never a crash
                     cls, why = "error", f"oracle: {_exc(e)}"
             counts[cls] += 1
@@ -550,7 +609,7 @@ def run_op(op, fn, torch, fastnn, max_samples: int):
 ERROR_CLASSES = ("match", "wrong_type", "no_raise", "unsupported")
 
 
-def run_error_inputs(op, fn, torch, fastnn, max_samples: int):
+def run_error_inputs(op, fn, torch, fastnn, max_samples: int, device=None):
     """OpInfo's error_inputs (bad arguments torch refuses with a stated exception type): does fastnn raise
     that type too? 'match', 'wrong_type', 'no_raise', or 'unsupported' (the argument has no fastnn form, or
     fastnn raised NotImplementedError)."""
@@ -564,7 +623,7 @@ def run_error_inputs(op, fn, torch, fastnn, max_samples: int):
         return {"counts": counts, "reasons": reasons}
     for ei in eis:
         s = ei.sample_input
-        conv = Converter(torch, fastnn)
+        conv = Converter(torch, fastnn, device)
         try:
             if "out" in s.kwargs:  # fastnn has no out= (its misuse is what these inputs test)
                 raise Unconvertible("out=")
@@ -594,9 +653,15 @@ def run_error_inputs(op, fn, torch, fastnn, max_samples: int):
     return {"counts": counts, "reasons": reasons}
 
 
-def run(ops: list[str] | None = None, max_samples: int = DEFAULT_MAX_SAMPLES, op_db=None, progress=False):
-    """Runs the oracle; returns {"ops": {key: {...}}, "unmatched": [...], "names": n, "matched_names": n, ...}."""
+def run(ops: list[str] | None = None, max_samples: int = DEFAULT_MAX_SAMPLES, op_db=None, progress=False,
+        device="cpu"):
+    """Runs the oracle with fastnn's tensors on ``device`` (torch always on the CPU); returns {"ops": {key:
+    {...}}, "unmatched": [...], "names": n, "matched_names": n, "device": str, ...}."""
     torch, fastnn = _imports()
+    dev = fastnn.device(device)
+    if dev.type == "cuda" and dev.index is None:
+        dev = _backend(dev).device  # "cuda" names the current device: compare with its index
+    on = None if dev.type == "cpu" else dev
     torch.manual_seed(0)
     t0 = time.perf_counter()
     op_db = load_op_db() if op_db is None else op_db
@@ -616,10 +681,10 @@ def run(ops: list[str] | None = None, max_samples: int = DEFAULT_MAX_SAMPLES, op
         if progress:
             print(f"  {key} ...", file=sys.stderr, flush=True)
         torch.manual_seed(0)
-        r = run_op(op, fn, torch, fastnn, max_samples)
+        r = run_op(op, fn, torch, fastnn, max_samples, on)
         r["how"] = how
         r["error_inputs"] = ({"counts": dict.fromkeys(ERROR_CLASSES, 0), "reasons": {}} if r.get("crash_skip")
-                             else run_error_inputs(op, fn, torch, fastnn, max_samples))
+                             else run_error_inputs(op, fn, torch, fastnn, max_samples, on))
         results[key] = r
     totals = dict.fromkeys(CLASSES, 0)
     error_totals = dict.fromkeys(ERROR_CLASSES, 0)
@@ -628,7 +693,7 @@ def run(ops: list[str] | None = None, max_samples: int = DEFAULT_MAX_SAMPLES, op
             totals[c] += r["counts"][c]
         for c in ERROR_CLASSES:
             error_totals[c] += r["error_inputs"]["counts"][c]
-    return {"names": len(names), "matched_names": len(matched_names), "entries": len(op_db),
+    return {"device": str(dev), "names": len(names), "matched_names": len(matched_names), "entries": len(op_db),
             "matched_entries": len(results), "max_samples": max_samples, "totals": totals,
             "error_totals": error_totals, "ops": results,
             "unmatched": unmatched, "seconds": time.perf_counter() - t0, "op_db_import_seconds": t_import}
@@ -656,7 +721,8 @@ def summary(report) -> str:
     t = report["totals"]
     n = sum(t.values())
     compared = n - t["skip"]
-    return (f"OpInfo oracle: {report['matched_names']} of {report['names']} op_db names matched "
+    where = "" if report.get("device", "cpu") == "cpu" else f" on {report['device']}"
+    return (f"OpInfo oracle{where}: {report['matched_names']} of {report['names']} op_db names matched "
             f"({report['matched_entries']} of {report['entries']} OpInfos); {n} samples: {t['pass']} pass "
             f"({100 * t['pass'] / max(compared, 1):.1f}% of {compared} compared), {t['wrong']} wrong, "
             f"{t['error']} error, {t['unsupported']} unsupported, {t['skip']} skip; error_inputs: "
@@ -705,14 +771,20 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--ops", help="comma-separated op names (or name.variant) to run; default all matched")
     p.add_argument("--json", help="write the full report here")
-    p.add_argument("--max-samples", type=int, default=DEFAULT_MAX_SAMPLES, help="samples per op per dtype")
+    p.add_argument("--max-samples", type=int, default=None,
+                   help=f"samples per op per dtype (default {DEFAULT_MAX_SAMPLES}; {CUDA_MAX_SAMPLES} on cuda)")
+    p.add_argument("--device", default="cpu", help="the device of fastnn's tensors (cpu, cuda, cuda:1)")
     p.add_argument("--failures", action="store_true", help="print every failing sample's reason")
     p.add_argument("--unmatched", action="store_true", help="list op_db names fastnn lacks")
     p.add_argument("--progress", action="store_true", help="print each op's name as it starts (finds crashes)")
-    p.add_argument("--update-baseline", action="store_true", help=f"rewrite {BASELINE.name} from this run")
+    p.add_argument("--update-baseline", action="store_true",
+                   help=f"rewrite {BASELINE.name} ({BASELINE_CUDA.name} with --device cuda) from this run")
     a = p.parse_args(argv)
     ops = set(a.ops.split(",")) if a.ops else None
-    report = run(ops, a.max_samples, progress=a.progress)
+    cuda = a.device != "cpu"
+    default_max = CUDA_MAX_SAMPLES if cuda else DEFAULT_MAX_SAMPLES
+    max_samples = default_max if a.max_samples is None else a.max_samples
+    report = run(ops, max_samples, progress=a.progress, device=a.device)
     print(table(report))
     if a.failures:
         print("\n" + failures(report))
@@ -722,11 +794,13 @@ def main(argv=None) -> int:
     if a.json:
         Path(a.json).write_text(json.dumps(report, indent=1, sort_keys=True))
     if a.update_baseline:
-        if ops or a.max_samples != DEFAULT_MAX_SAMPLES:
-            print("--update-baseline needs the full default run (no --ops / --max-samples)", file=sys.stderr)
+        if ops or max_samples != default_max or a.device not in ("cpu", "cuda"):
+            print("--update-baseline needs the full default run (no --ops / --max-samples; cpu or cuda)",
+                  file=sys.stderr)
             return 2
-        BASELINE.write_text(json.dumps(baseline_of(report), indent=1, sort_keys=True) + "\n")
-        print(f"wrote {BASELINE}")
+        path = BASELINE_CUDA if cuda else BASELINE
+        path.write_text(json.dumps(baseline_of(report), indent=1, sort_keys=True) + "\n")
+        print(f"wrote {path}")
     return 0
 
 
