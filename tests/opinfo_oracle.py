@@ -681,10 +681,12 @@ def run(ops: list[str] | None = None, max_samples: int = DEFAULT_MAX_SAMPLES, op
         if progress:
             print(f"  {key} ...", file=sys.stderr, flush=True)
         torch.manual_seed(0)
+        t_op = time.perf_counter()
         r = run_op(op, fn, torch, fastnn, max_samples, on)
         r["how"] = how
         r["error_inputs"] = ({"counts": dict.fromkeys(ERROR_CLASSES, 0), "reasons": {}} if r.get("crash_skip")
                              else run_error_inputs(op, fn, torch, fastnn, max_samples, on))
+        r["seconds"] = time.perf_counter() - t_op
         results[key] = r
     totals = dict.fromkeys(CLASSES, 0)
     error_totals = dict.fromkeys(ERROR_CLASSES, 0)

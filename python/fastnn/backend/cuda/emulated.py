@@ -309,10 +309,10 @@ class _Namespace:
 def _delegate(value, xp):
     if isinstance(value, np.ufunc):
         return _UFunc(value, xp)
+    if isinstance(value, types.ModuleType):  # (before the callable test: a module is not callable)
+        return _Namespace(value, xp)
     if isinstance(value, type) or not callable(value):  # dtypes, scalar types, finfo, constants
         return value
-    if isinstance(value, types.ModuleType):
-        return _Namespace(value, xp)
     return _function(value, xp)
 
 
