@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from cuda_kernel_helpers import HostDeviceArray, planted_barrier
+from cuda_kernel_helpers import SCHEDULES, EmulatorTarget, HostDeviceArray, planted_barrier
 
 
 # ---- float64 references: the formulas of backend/composite/attention.py ----------------------------------
@@ -214,8 +214,6 @@ def test_backward_without_keys_or_queries(target):
 
 def test_backward_is_bitwise_the_same_under_every_schedule():
     emu = pytest.importorskip("fastnn._emu")
-    from cuda_kernel_helpers import SCHEDULES, EmulatorTarget
-
     q, k, v = _qkv(9, 1, 1, 40, 45, 16, 16)
     g = np.random.default_rng(9).standard_normal((1, 1, 40, 16)).astype(np.float32)
     results = []
@@ -288,9 +286,7 @@ def test_backward_checks_its_arguments(target):
 
 @pytest.mark.parametrize("marker", ["ATTN_FWD_BARRIER_LOADED", "ATTN_FWD_BARRIER_P", "ATTN_FWD_BARRIER_CONSUMED"])
 def test_a_planted_missing_barrier_in_the_forward_is_caught(marker):
-    emu = pytest.importorskip("fastnn._emu")
-    from cuda_kernel_helpers import SCHEDULES, EmulatorTarget
-
+    pytest.importorskip("fastnn._emu")
     q, k, v = _qkv(12, 1, 1, 20, 70, 16, 16)  # three key tiles
     want, _, _ = _forward_ref(q, k, v, None, False, 0.25)
     caught = set()
