@@ -8,6 +8,9 @@ import pytest
 
 from cuda_kernel_helpers import SCHEDULES, EmulatorTarget, HostDeviceArray, planted_barrier
 
+# Every test here runs kernel bindings (some on the emulator only), none depends on FASTNN_BACKEND or FASTNN_ISA.
+pytestmark = pytest.mark.cuda_kernels
+
 
 # ---- float64 references: the formulas of backend/composite/attention.py ----------------------------------
 
