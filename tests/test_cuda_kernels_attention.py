@@ -145,23 +145,36 @@ def test_forward_additive_mask_with_inf_rows(target):
     assert (out[:, :, 2] == 0).all() and np.isneginf(lse[:, :, 2]).all()
 
 
-def test_forward_strided_and_broadcast_inputs(target):
+@pytest.mark.parametrize("causal", [False, True])
+def test_strided_broadcast_and_unaligned_inputs(target, causal):
+    """The kernels read operands with their strides: q as a (B, L, H, D) projection viewed (B, H, L, D),
+    one key head broadcast over three (stride 0), v reversed along L (a negative stride) and sliced one
+    float in (unaligned rows: the scalar loads), grad_out transposed; forward and all three gradients."""
     rng = np.random.default_rng(5)
-    q_blhd = rng.standard_normal((2, 9, 3, 16)).astype(np.float32)   # (B, L, H, D), as a projection gives it
-    k1 = rng.standard_normal((2, 1, 11, 16)).astype(np.float32)       # one key head broadcast over 3
-    v1 = rng.standard_normal((2, 1, 11, 8)).astype(np.float32)
-    views = {"q": lambda a: a.transpose(0, 2, 1, 3), "k": lambda a: _broadcast(a, (2, 3, 11, 16)),
-             "v": lambda a: _broadcast(a, (2, 3, 11, 8))}
-    q = q_blhd.transpose(0, 2, 1, 3)
-    k, v = np.broadcast_to(k1, (2, 3, 11, 16)), np.broadcast_to(v1, (2, 3, 11, 8))
-    dev = {"q": _view(target, q_blhd, views["q"]), "k": _view(target, k1, views["k"]),
-           "v": _view(target, v1, views["v"])}
-    out, lse = target.empty((2, 3, 9, 8), np.float32), target.empty((2, 3, 9), np.float32)
-    target.native.attention_forward_f32(dev["q"], dev["k"], dev["v"], None, out, lse, False, 0.25, device=0,
+    b, h, lq, lk, d, dv = 2, 3, 9, 40, 16, 8
+    q_blhd = rng.standard_normal((b, lq, h, d)).astype(np.float32)
+    k1 = rng.standard_normal((b, 1, lk, d)).astype(np.float32)
+    v_wide = rng.standard_normal((b, h, lk, dv + 1)).astype(np.float32)
+    g_blhd = rng.standard_normal((b, lq, h, dv)).astype(np.float32)
+    q_view = lambda a: a.transpose(0, 2, 1, 3)  # noqa: E731
+    k_view = lambda a: _broadcast(a, (b, h, lk, d))  # noqa: E731
+    v_view = lambda a: a[:, :, ::-1, 1:]  # noqa: E731
+    q, k, v, g = q_view(q_blhd), k_view(k1), v_view(v_wide), q_view(g_blhd)
+    scale = 0.25
+    dev_q, dev_k, dev_v = _view(target, q_blhd, q_view), _view(target, k1, k_view), _view(target, v_wide, v_view)
+    out, lse = target.empty((b, h, lq, dv), np.float32), target.empty((b, h, lq), np.float32)
+    target.native.attention_forward_f32(dev_q, dev_k, dev_v, None, out, lse, causal, scale, device=0,
                                         stream=target.stream)
-    want_out, want_lse, _ = _forward_ref(q, k, v, None, False, 0.25)
-    _close(target.to_host(out), want_out)
-    _close(target.to_host(lse), want_lse)
+    want_out, want_lse, _ = _forward_ref(q, k, v, None, causal, scale)
+    out_h, lse_h = target.to_host(out), target.to_host(lse)
+    _close(out_h, want_out)
+    _close(lse_h, want_lse)
+    delta = target.empty((b, h, lq), np.float32)
+    grads = [target.empty(s, np.float32) for s in ((b, h, lq, d), (b, h, lk, d), (b, h, lk, dv))]
+    target.native.attention_backward_f32(_view(target, g_blhd, q_view), dev_q, dev_k, dev_v, out, lse, None, delta,
+                                         *grads, causal, scale, device=0, stream=target.stream)
+    for got, want in zip(grads, _backward_ref(g, q, k, v, None, causal, scale)):
+        _close(target.to_host(got), want, 5e-5)
 
 
 def test_forward_without_keys_or_queries(target):
