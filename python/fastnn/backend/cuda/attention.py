@@ -20,7 +20,7 @@ def _native(q, k, v) -> bool:
             and q.shape[3] <= _MAX_HEAD_DIM and v.shape[3] <= _MAX_HEAD_DIM)
 
 
-class CudaAttention:
+class CudaAttentionKernels:
     def _attention_mask4(self, mask, target):
         """The mask as a (B, H, Lq, Lk) view (stride 0 on its broadcast dims), or None."""
         if mask is None:
