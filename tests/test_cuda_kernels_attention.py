@@ -186,6 +186,19 @@ def test_forward_without_keys_or_queries(target):
     assert out.shape == (1, 2, 0, 4) and lse.shape == (1, 2, 0)
 
 
+def test_empty_head_dims(target):
+    """D = 0: every score is 0 (uniform weights); Dv = 0: an empty output, the lse still written."""
+    q, k, v = _qkv(7, 1, 2, 3, 5, 0, 4)
+    out, lse = _forward(target, q, k, v, scale=1.0)
+    want_out, want_lse, _ = _forward_ref(q, k, v, None, False, 1.0)
+    _close(out, want_out)
+    _close(lse, want_lse)
+    q, k, v = _qkv(7, 1, 2, 3, 5, 8, 0)
+    out, lse = _forward(target, q, k, v, causal=True)
+    assert out.shape == (1, 2, 3, 0)
+    _close(lse, _forward_ref(q, k, v, None, True, 1 / math.sqrt(8))[1])
+
+
 # ---- backward --------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("b, h, lq, lk, d, dv, causal, mask_kind", [
