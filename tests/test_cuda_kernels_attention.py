@@ -330,3 +330,24 @@ def test_a_planted_missing_barrier_in_the_forward_is_caught(marker):
         finally:
             planted.set_schedule("forward", 0)
     assert "random" in caught, f"the random schedule missed the missing barrier at {marker}: {caught}"
+
+
+@pytest.mark.parametrize("marker", ["ATTN_DQ_BARRIER_DS", "ATTN_DKDV_BARRIER_CONSUMED"])
+def test_a_planted_missing_barrier_in_the_backward_is_caught(marker):
+    pytest.importorskip("fastnn._emu")
+    q, k, v = _qkv(13, 1, 1, 40, 70, 16, 16)  # two query tiles of the dK/dV loop, three key tiles of dQ's
+    g = np.random.default_rng(13).standard_normal((1, 1, 40, 16)).astype(np.float32)
+    want = _backward_ref(g, q, k, v, None, False, 0.25)
+    out, lse = _forward(EmulatorTarget("forward"), q, k, v, scale=0.25)
+    caught = set()
+    with planted_barrier("attention.cu", marker) as planted:
+        try:
+            for sched in SCHEDULES:
+                planted.set_schedule(sched, 3)
+                got = _backward(EmulatorTarget(sched), g, q, k, v, out, lse, scale=0.25)
+                if not all(np.allclose(a, w, rtol=1e-4, atol=1e-4) for a, w in zip(got, want)):
+                    caught.add(sched)
+            assert planted.planted_barrier_hits() > 0
+        finally:
+            planted.set_schedule("forward", 0)
+    assert "random" in caught, f"the random schedule missed the missing barrier at {marker}: {caught}"
