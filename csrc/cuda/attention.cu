@@ -17,8 +17,9 @@
 //            both; every output element is summed by one thread in a fixed order: no atomics, and the
 //            results do not depend on the schedule.
 // Causal masking skips whole tiles past the diagonal. CH (32-column chunks of the widest head dim:
-// 1, 2 or 4) is the only template parameter. The kernels are SIMT fp32; tensor-core paths would sit
-// beside them under __CUDA_ARCH__ guards.
+// 1, 2 or 4) is the only template parameter. The kernels are SIMT fp32 (exact float32 products, as the
+// composite); a tensor-core (3xTF32 / BF16 mma) path is not written yet: it would sit beside these under
+// __CUDA_ARCH__ guards, with these as the fallback the emulator runs.
 #include <cmath>
 
 #include "attention.h"
