@@ -125,17 +125,25 @@ def test_argument_errors_are_the_composites(be):
         assert (type(mine.value), str(mine.value)) == (type(theirs.value), str(theirs.value))
 
 
-@pytest.mark.parametrize("causal, with_mask", [(False, False), (True, False), (False, True)])
-def test_scaled_dot_product_attention_on_cuda_matches_the_cpu(causal, with_mask):
+@pytest.mark.parametrize("causal, mask_kind", [(False, None), (True, None), (False, "bool"), (False, "float")])
+def test_scaled_dot_product_attention_on_cuda_matches_the_cpu(causal, mask_kind):
+    """Through the public API, gradients included: a float mask that requires grad gets its gradient from
+    the op's own formula, fed by the kernel's saved logsumexp (a dead row's -inf among them)."""
     rng = np.random.default_rng(11)
     host = [rng.standard_normal(s).astype(np.float32) for s in ((2, 3, 7, 16), (2, 3, 10, 16), (2, 3, 10, 8))]
-    mask = (rng.random((7, 10)) > 0.3) if with_mask else None
+    if mask_kind == "bool":
+        mask = rng.random((7, 10)) > 0.3
+        mask[4] = False
+    elif mask_kind == "float":
+        mask = rng.standard_normal((3, 7, 10)).astype(np.float32)
+        mask[:, 2] = -np.inf
     results = []
     for device in ("cpu", "cuda"):
         ts = [fastnn.tensor(a, device=device, requires_grad=True) for a in host]
-        m = None if mask is None else fastnn.tensor(mask, device=device)
+        m = None if mask_kind is None else fastnn.tensor(mask, device=device, requires_grad=mask_kind == "float")
         out = F.scaled_dot_product_attention(*ts, attn_mask=m, is_causal=causal)
         (out * out).sum().backward()
-        results.append([out.detach().cpu().numpy()] + [t.grad.cpu().numpy() for t in ts])
+        grads = ts + ([m] if mask_kind == "float" else [])
+        results.append([out.detach().cpu().numpy()] + [t.grad.cpu().numpy() for t in grads])
     for a, b in zip(*results):
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
