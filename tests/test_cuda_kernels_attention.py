@@ -206,6 +206,7 @@ def test_empty_head_dims(target):
     (2, 2, 5, 33, 16, 8, False, None),
     (1, 1, 70, 33, 64, 64, True, None),   # causal with Lq > Lk, two tiles each way
     (1, 1, 33, 70, 8, 16, True, None),    # causal with Lq < Lk: key tiles no query sees
+    (1, 1, 70, 45, 128, 96, True, None),  # the widest head dims (four 32-column chunks, one short)
     (1, 2, 33, 37, 16, 16, False, "bool"),
     (1, 1, 6, 40, 6, 5, False, "float"),
 ])
