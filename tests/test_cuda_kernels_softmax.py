@@ -122,6 +122,24 @@ def test_cross_entropy_rows_backward(target, n, c, ignore_index, smoothing, with
     assert int(target.to_host(bad)[0]) == INT32_MAX
 
 
+@pytest.mark.parametrize("c", [6, 1030])
+def test_cross_entropy_special_values_as_the_composite(target, c):
+    x = np.tile(np.linspace(-3, 3, c, dtype=np.float32), (6, 1))
+    x[0, 1] = -np.inf       # one -inf, not the target: fine
+    x[1, :] = -np.inf       # all -inf: NaN
+    x[2, 3] = np.inf        # +inf: NaN
+    x[3, 2] = np.nan        # NaN: NaN
+    x[4, 0] = -np.inf       # -inf at the target: an infinite loss
+    x[5, :] = 80.0          # exp would overflow without the max: lse = 80 + log(c)
+    tgt = np.array([0, 0, 0, 0, 0, c - 1], np.int64)
+    for smoothing in (0.0, 0.2):
+        loss, lse, bad = _xent(target, x, tgt, -100, smoothing)
+        want_loss, want_lse = REF.cross_entropy_rows(x, tgt, -100, smoothing)
+        assert bad == INT32_MAX
+        np.testing.assert_allclose(lse, want_lse, rtol=1e-6)
+        np.testing.assert_allclose(loss, want_loss, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("c", [10, 1030])
 def test_cross_entropy_flags_the_first_target_out_of_range(target, c):
     logits = np.zeros((6, c), np.float32)
@@ -180,7 +198,7 @@ def test_a_missing_barrier_in_the_block_reduction_is_caught():
     want = _softmax64(x, False)
     from cuda_kernel_helpers import HostDeviceArray
     caught = set()
-    with planted_barrier("softmax.cu", "barrier: warp partials"):
+    with planted_barrier("softmax.cu", "barrier: max-sum partials"):
         for sched in emu.schedules():
             emu.set_schedule(sched, 3)
             y = HostDeviceArray(np.full(x.shape, np.nan, np.float32))

@@ -4,14 +4,14 @@
 // A row belongs to a team: one warp for rows of up to 1024 columns (4 rows per 128-thread block, reduced
 // with shuffles only), or one 512-thread block for longer rows (shuffles, then the 16 warp partials through
 // shared memory). Each pass over the row reads it coalesced, as float4 when the row is 16-byte aligned and
-// its length a multiple of 4; the passes after the first find the row in L1/L2 (a 1024-column row is 4 KiB),
-// so a forward costs one read and one write of memory. Reductions run in a fixed order: the bits do not
+// its length a multiple of 4; a second pass finds a warp's row in L1 (a 1024-column row is 4 KiB). Reductions run in a fixed order: the bits do not
 // depend on the schedule.
 //
-// Numerics, as the CPU kernels: max first, then sum(exp(x - max)) in float; log-softmax is (x - max) -
-// log(sum), never x - logsumexp. A NaN anywhere in a row makes its sum NaN, hence the whole row (fmaxf drops
-// NaN from the max, the sum does not), and so does a max of +-inf, as in PyTorch. Cross-entropy keeps
-// logsumexp per row, and its loss from max and log(sum) in double; the backward recomputes exp(x - lse).
+// Numerics: max and sum(exp(x - max)) in float, taken in one pass (a running max whose sum is rescaled when
+// the max grows: the forward reads its row once for cross-entropy, twice for softmax, which also writes);
+// log-softmax is (x - max) - log(sum), never x - logsumexp. A NaN anywhere in a row makes its sum NaN, hence
+// the whole row, and so does a max of +-inf, as in PyTorch and the CPU kernels. Cross-entropy keeps logsumexp
+// per row, and its loss from max and log(sum) in double; the backward recomputes exp(x - lse).
 #include <cmath>
 #include <cstdint>
 
@@ -59,6 +59,62 @@ __device__ __forceinline__ float team_reduce(float v) {
     __syncthreads();  // barrier: warp partials
     const float identity = kOp == Reduce::sum ? 0.f : -INFINITY;
     v = warp_reduce<kOp>(lane < kWarps ? partials[lane] : identity);
+    __syncthreads();  // partials may be overwritten by the next reduction
+    return v;
+  }
+}
+
+// A running (max, sum of exp(x - max)) over part of a row: one pass instead of two (the online softmax of
+// Milakov & Gimelshein). s == 0 exactly while no element above -inf was seen (after one, s >= 1), which
+// keeps -inf - -inf (NaN) out of the rescaling; a row whose max ends at +-inf is NaN (finish()), as the
+// two-pass formula gives, and a NaN element makes s NaN.
+struct MaxSum {
+  float m, s;
+};
+
+__device__ __forceinline__ float rescaled(const MaxSum& a, float m) { return a.s == 0.f ? 0.f : a.s * expf(a.m - m); }
+
+__device__ __forceinline__ void max_sum_add(MaxSum& a, float v) {
+  if (v > a.m) {
+    a.s = rescaled(a, v) + 1.f;
+    a.m = v;
+  } else if (v != -INFINITY) {
+    a.s += expf(v - a.m);
+  }
+}
+
+__device__ __forceinline__ MaxSum max_sum_combine(const MaxSum& a, const MaxSum& b) {
+  const float m = fmaxf(a.m, b.m);
+  return MaxSum{m, rescaled(a, m) + rescaled(b, m)};  // symmetric: both lanes of a butterfly agree
+}
+
+__device__ __forceinline__ float max_sum_finish(const MaxSum& a) {
+  return (a.m == INFINITY || a.m == -INFINITY) ? NAN : a.s;
+}
+
+// The team's combined (max, sum); every thread of the team gets it.
+template <int kTeam>
+__device__ __forceinline__ MaxSum team_reduce_max_sum(MaxSum v) {
+  for (int o = 16; o > 0; o >>= 1) {
+    const MaxSum w{__shfl_xor_sync(0xffffffffu, v.m, o), __shfl_xor_sync(0xffffffffu, v.s, o)};
+    v = max_sum_combine(v, w);
+  }
+  if constexpr (kTeam == 32) {
+    return v;
+  } else {
+    constexpr int kWarps = kTeam / 32;
+    FASTNN_SHARED(float, partials, [2][kWarps]);
+    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+    if (lane == 0) {
+      partials[0][warp] = v.m;
+      partials[1][warp] = v.s;
+    }
+    __syncthreads();  // barrier: max-sum partials
+    v = lane < kWarps ? MaxSum{partials[0][lane], partials[1][lane]} : MaxSum{-INFINITY, 0.f};
+    for (int o = 16; o > 0; o >>= 1) {
+      const MaxSum w{__shfl_xor_sync(0xffffffffu, v.m, o), __shfl_xor_sync(0xffffffffu, v.s, o)};
+      v = max_sum_combine(v, w);
+    }
     __syncthreads();  // partials may be overwritten by the next reduction
     return v;
   }
@@ -115,12 +171,10 @@ __global__ void __launch_bounds__(kTeam == 32 ? 32 * kWarpRowsPerBlock : kBlockT
   if (row >= a.rows) return;  // whole warps (warp teams) or no thread (block teams) leave here
   const float* x = a.x + row * a.cols;
   float* y = a.y + row * a.cols;
-  float m = -INFINITY;
-  for_cols<kTeam>(x, nullptr, a.cols, [&](std::int64_t, float v, float) { m = fmaxf(m, v); });
-  m = team_reduce<kTeam, Reduce::max>(m);
-  float s = 0.f;
-  for_cols<kTeam>(x, nullptr, a.cols, [&](std::int64_t, float v, float) { s += expf(v - m); });
-  s = team_reduce<kTeam, Reduce::sum>(s);
+  MaxSum ms{-INFINITY, 0.f};
+  for_cols<kTeam>(x, nullptr, a.cols, [&](std::int64_t, float v, float) { max_sum_add(ms, v); });
+  ms = team_reduce_max_sum<kTeam>(ms);
+  const float m = ms.m, s = max_sum_finish(ms);
   if (a.log) {
     const float log_sum = logf(s);
     map_cols<kTeam>(x, nullptr, y, a.cols, [=](std::int64_t, float v, float) { return (v - m) - log_sum; });
@@ -175,16 +229,15 @@ __global__ void __launch_bounds__(kTeam == 32 ? 32 * kWarpRowsPerBlock : kBlockT
   }
   const float* x = a.logits + row * a.cols;
   const bool smoothing = a.label_smoothing != 0.0;
-  float m = -INFINITY, sx = 0.f;
-  for_cols<kTeam>(x, nullptr, a.cols, [&](std::int64_t, float v, float) {
-    m = fmaxf(m, v);
+  MaxSum ms{-INFINITY, 0.f};
+  float sx = 0.f;
+  for_cols<kTeam>(x, nullptr, a.cols, [&](std::int64_t, float v, float) {  // the one read of the row
+    max_sum_add(ms, v);
     sx += v;
   });
-  m = team_reduce<kTeam, Reduce::max>(m);
+  ms = team_reduce_max_sum<kTeam>(ms);
   if (smoothing) sx = team_reduce<kTeam, Reduce::sum>(sx);
-  float s = 0.f;
-  for_cols<kTeam>(x, nullptr, a.cols, [&](std::int64_t, float v, float) { s += expf(v - m); });
-  s = team_reduce<kTeam, Reduce::sum>(s);
+  const float m = ms.m, s = max_sum_finish(ms);
   if (team_rank<kTeam>() == 0) {
     // The loss from max and log(sum) in double, not from the rounded logsumexp (whose ulp, for large
     // logits, exceeds the loss's own precision).
