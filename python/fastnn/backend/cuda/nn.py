@@ -12,7 +12,7 @@ _NO_ROW = 2**31 - 1  # the flag's value while no target is out of range
 _MAX_ROWS = 2**31 - 1
 
 
-class CudaNN:
+class CudaNNKernels:
     def _f32(self, *arrays) -> bool:
         return all(a is None or getattr(a, "dtype", None) == self.xp.float32 for a in arrays)
 

@@ -9,7 +9,7 @@ which is what the device-side counters exist to avoid (torch's fused CUDA Adam d
 from __future__ import annotations
 
 
-class CudaOptim:
+class CudaOptimKernels:
     def _native_f32(self, params) -> bool:
         """The native kernels take the group when params[0] is float32 (the binding checks the rest with
         the composite's rules); anything else (float64, not a list) is the composite's to handle or reject."""
