@@ -225,3 +225,27 @@ def test_optim_bindings_check_their_arguments(target):
         sgd(p, g, m, [True], **{**sgd_hyper, "momentum": 0.9})
     with pytest.raises(ValueError, match=r"sgd_update_f32: momentum_buffers\[0\] overlaps grads\[0\]"):
         sgd(p, g, [g[0], m[1]], None, **{**sgd_hyper, "momentum": 0.9})
+
+
+def test_a_missing_barrier_after_the_step_coefficients_is_caught():
+    import fastnn._emu as emu
+    from cuda_kernel_helpers import HostDeviceArray, planted_barrier
+    rng = np.random.default_rng(9)
+    params, grads, m, v, _, steps = _state(rng, (300, 7), False)
+    hyper = dict(lr=1e-2, beta1=0.9, beta2=0.99, eps=1e-8, weight_decay=0.0, amsgrad=False, maximize=False,
+                 decoupled=False)
+    want = [p.copy() for p in params]
+    REF.adam_update(want, grads, [a.copy() for a in m], [a.copy() for a in v], None, [s.copy() for s in steps],
+                    **hyper)
+    caught = set()
+    with planted_barrier("optim.cu", "barrier: step coefficients"):
+        for sched in emu.schedules():
+            emu.set_schedule(sched, 3)
+            d = [[HostDeviceArray(a.copy()) for a in x] for x in (params, grads, m, v)]
+            emu.adam_update_f32(*d, None, [HostDeviceArray(s.copy()) for s in steps],
+                                HostDeviceArray(np.zeros(1, np.int32)), **hyper)
+            if not all(np.array_equal(g.a, w) for g, w in zip(d[0], want)):
+                caught.add(sched)
+        assert emu.planted_barrier_hits() > 0
+    emu.set_schedule("forward", 0)
+    assert {"reverse", "random"} <= caught, caught
