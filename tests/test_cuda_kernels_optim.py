@@ -115,6 +115,23 @@ def test_adam_splits_full_tables_into_launches(target):
     assert target.to_host(ticket)[0] == 0
 
 
+def test_adam_with_the_default_chunk(target):
+    # 65536-element chunks: a tensor of two chunks (vector path) and a misaligned one (scalar path).
+    rng = np.random.default_rng(12)
+    params, grads, m, v, vmax, steps = _state(rng, (70001, 65540), True)
+    hyper = dict(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01, amsgrad=True, maximize=False,
+                 decoupled=True)
+    d = [[_misaligned(target, x[0]), target.to_device(x[1])] for x in (params, grads, m, v, vmax)]
+    d_steps = [target.to_device(s) for s in steps]
+    target.native.adam_update_f32(*d, d_steps, target.to_device(np.zeros(1, np.int32)), **hyper,
+                                  stream=target.stream)
+    REF.adam_update(params, grads, m, v, vmax, steps, **hyper)
+    for got, want in zip(d, (params, grads, m, v, vmax)):
+        for g, w in zip(_host(target, got), want):
+            np.testing.assert_array_equal(g, w)
+    np.testing.assert_array_equal(np.concatenate(_host(target, d_steps)), np.concatenate(steps))
+
+
 def test_adam_only_empty_tensors_still_counts_steps(target):
     params = [target.to_device(np.zeros(0, np.float32)) for _ in range(2)]
     steps = [target.to_device(np.array([4.0], np.float32)), target.to_device(np.array([0.0]))]
