@@ -77,10 +77,15 @@ constexpr int kTileCols = 32;
 constexpr int kRowLanes = 8;
 constexpr std::int64_t kMaxStrips = 256;
 constexpr std::int64_t kMinRowsPerStrip = 32;
+constexpr std::int64_t kTargetBlocks = 1024;  // ~8 blocks of 256 threads per SM of an H100: a full wave or more
 
-// Strips of rows for the column sums: enough blocks to fill the GPU, a function of rows alone.
-std::int64_t strips_for(std::int64_t rows) {
-  const std::int64_t s = (rows + kMinRowsPerStrip - 1) / kMinRowsPerStrip;
+// Strips of rows for the column sums: enough (tile, strip) blocks to fill the GPU, few enough that the final
+// per-column sum over strips stays short. A function of the shape alone, so the bits never depend on the device.
+std::int64_t strips_for(std::int64_t rows, std::int64_t cols) {
+  const std::int64_t tiles = (cols + kTileCols - 1) / kTileCols;
+  std::int64_t s = (rows + kMinRowsPerStrip - 1) / kMinRowsPerStrip;
+  const std::int64_t fill = tiles > 0 ? (kTargetBlocks + tiles - 1) / tiles : 1;
+  if (s > fill) s = fill;
   return s < kMaxStrips ? s : kMaxStrips;
 }
 
@@ -126,7 +131,7 @@ __global__ void layer_norm_rows_backward_columns_kernel(LayerNormBackwardArgs a,
 }  // namespace
 
 std::int64_t layer_norm_rows_backward_scratch(std::int64_t rows, std::int64_t cols) {
-  return 2 * strips_for(rows) * cols;
+  return 2 * strips_for(rows, cols) * cols;
 }
 
 void layer_norm_rows_backward_f32(const LayerNormBackwardArgs& a, int device, cudaStream_t stream) {
@@ -138,7 +143,7 @@ void layer_norm_rows_backward_f32(const LayerNormBackwardArgs& a, int device, cu
     check_launch("layer_norm_rows_backward_f32");
   }
   if (a.dweight || a.dbias) {
-    const std::int64_t strips = strips_for(a.rows);
+    const std::int64_t strips = strips_for(a.rows, a.cols);
     if (strips > 0) {
       const std::int64_t rows_per_strip = (a.rows + strips - 1) / strips;
       const dim3 grid(blocks_for(a.cols, kTileCols), static_cast<unsigned>(strips));
