@@ -35,6 +35,7 @@ against ``tests/opinfo_baseline_cuda.json`` (with ``CUDA_MAX_SAMPLES`` samples p
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import math
@@ -653,10 +654,42 @@ def run_error_inputs(op, fn, torch, fastnn, max_samples: int, device=None):
     return {"counts": counts, "reasons": reasons}
 
 
+@contextlib.contextmanager
+def _eager_device_seeds(torch):
+    """``torch.manual_seed`` (each ``sample_inputs`` call seeds) also seeds torch's cuda/xpu/mtia generators;
+    for a device torch has not initialised it queues the call with ``traceback.format_stack()``, three stack
+    crawls per seed: half the oracle's time under pytest's deep stack. Torch's devices stay unused here, so
+    for the run their seeding applies only to an initialised device (as it would anyway), queuing nothing."""
+    saved = []
+    for name in ("cuda", "xpu", "mtia"):
+        mod = getattr(torch, name, None)
+        seed_all, initialized = getattr(mod, "manual_seed_all", None), getattr(mod, "is_initialized", None)
+        if seed_all is None or initialized is None:
+            continue
+
+        def eager(seed, _seed_all=seed_all, _initialized=initialized):
+            if _initialized():
+                _seed_all(seed)
+
+        saved.append((mod, seed_all))
+        mod.manual_seed_all = eager
+    try:
+        yield
+    finally:
+        for mod, seed_all in saved:
+            mod.manual_seed_all = seed_all
+
+
 def run(ops: list[str] | None = None, max_samples: int = DEFAULT_MAX_SAMPLES, op_db=None, progress=False,
         device="cpu"):
     """Runs the oracle with fastnn's tensors on ``device`` (torch always on the CPU); returns {"ops": {key:
     {...}}, "unmatched": [...], "names": n, "matched_names": n, "device": str, ...}."""
+    torch, _ = _imports()
+    with _eager_device_seeds(torch):
+        return _run(ops, max_samples, op_db, progress, device)
+
+
+def _run(ops, max_samples, op_db, progress, device):
     torch, fastnn = _imports()
     dev = fastnn.device(device)
     if dev.type == "cuda" and dev.index is None:
