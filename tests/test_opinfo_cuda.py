@@ -61,3 +61,19 @@ def test_opinfo_cuda_flags_results_off_the_device(report):
     got = oracle.run_sample(op, lambda x: fastnn.abs(x.cpu()), sample, torch, fastnn, 1, "float32", dev)
     assert got[0] == "wrong" and "on cpu, expected cuda" in got[1], got
     assert oracle.run_sample(op, fastnn.abs, sample, torch, fastnn, 1, "float32", dev) == ("pass", "")
+
+
+# Reasons that say a result or an intermediate array was made on another device than the inputs'.
+DEVICE_REASONS = ("expected cuda", "same device", "Array device must be same", "host NumPy array met device")
+
+
+def test_opinfo_on_a_second_cuda_device(two_cuda):
+    # On cuda:1 while cuda:0 is current (two emulated devices in CI): an op allocating on the current device,
+    # or through another device's array module, gives results (or intermediates) on the wrong device. A few
+    # samples per op find those; any device-related failure fails the test.
+    report = oracle.run(max_samples=2, device="cuda:1")
+    assert report["device"] == "cuda:1"
+    bad = sorted(f"{key}: {cls}: {why}" for key, r in report["ops"].items() for cls, reasons in r["reasons"].items()
+                 for why in reasons if any(w in why for w in DEVICE_REASONS))
+    assert not bad, "\n".join(bad)
+    assert report["totals"]["pass"] >= 2000, oracle.summary(report)
