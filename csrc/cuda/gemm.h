@@ -1,0 +1,48 @@
+// The CUDA GEMM family (the twin of csrc/cpu/gemm*.cpp): declarations shared by gemm.cu and its binding.
+//
+//   C[z] = act(alpha * op(A[z]) @ op(B[z]) + beta * C[z] + bias)    for z in [0, batch)
+//
+// Operands are row-major matrices with a row stride (ld) and unit column stride, or transposed (stored as
+// the transpose, so x @ W.T and g.T @ x read W and g in place). A batch stride of 0 broadcasts an operand.
+#pragma once
+
+#include <cstdint>
+
+#include "fastnn/cuda/device.h"
+
+namespace fastnn::FASTNN_CUDA_NS {
+
+enum class GemmDtype : int { f32 = 0, bf16 = 1 };  // bf16: uint16 arrays holding bfloat16 bits
+enum class GemmActivation : int { none = 0, relu = 1, gelu = 2 };  // gelu: the erf form
+// automatic: the launcher chooses; simt_large / simt_small: the SIMT kernel with a 128x128 / 64x64 tile.
+enum class GemmKernel : int { automatic = 0, simt_large = 1, simt_small = 2 };
+
+struct GemmOperand {
+  const void* ptr = nullptr;
+  std::int64_t ld = 0;            // elements between stored rows
+  std::int64_t batch_stride = 0;  // elements between batch entries; 0 broadcasts
+  bool trans = false;             // stored as the transpose of op(X): op(A) (m, k) stored as (k, m)
+};
+
+struct GemmArgs {
+  GemmOperand a, b;  // op(A): (m, k), op(B): (k, n)
+  void* c = nullptr;  // (m, n), row stride ldc, unit column stride
+  std::int64_t ldc = 0, batch_stride_c = 0;
+  std::int64_t m = 0, n = 0, k = 0, batch = 1;
+  GemmDtype in_dtype = GemmDtype::f32, out_dtype = GemmDtype::f32;
+  float alpha = 1.f, beta = 0.f;  // beta == 0: C is not read (a NaN there does not propagate), as in BLAS
+  const float* bias = nullptr;    // (n,) float32 added per column, or nullptr
+  GemmActivation act = GemmActivation::none;
+  bool allow_tf32 = false;  // fp32 inputs: may run on TF32 tensor cores (sm_80+, never in the emulator)
+  GemmKernel kernel = GemmKernel::automatic;
+};
+
+// The kernel gemm() runs for these arguments on `device`: "simt_128x128", "simt_64x64", "mma_tf32",
+// "mma_bf16", or "none" (nothing to compute: m, n or batch is 0).
+const char* gemm_kernel_name(const GemmArgs& a, int device);
+
+// Launches the GEMM on `stream`; `op` names the calling op in launch errors. Checks nothing the binding
+// checks (shapes, strides, dtypes).
+void gemm(const GemmArgs& a, int device, cudaStream_t stream, const char* op);
+
+}  // namespace fastnn::FASTNN_CUDA_NS
