@@ -63,6 +63,7 @@ struct TileLoader {
   }
 
   __device__ __forceinline__ void load(const Source<T>& s, std::int64_t o0, std::int64_t k0, std::int64_t K, int tid) {
+    FASTNN_GEMM_UNROLL
     for (int i = 0; i < kChunks; ++i) {
       int o, k;
       place(s.k_contig, tid + i * kThreads, o, k);
@@ -85,6 +86,7 @@ struct TileLoader {
 
   // S: the kBK rows (k) of BO / 4 + 1 float4s (o, padded by 4 floats: conflict-free transposing stores).
   __device__ __forceinline__ void store(bool k_contig, Float4 (*S)[BO / 4 + 1], int tid) const {
+    FASTNN_GEMM_UNROLL
     for (int i = 0; i < kChunks; ++i) {
       int o, k;
       place(k_contig, tid + i * kThreads, o, k);
@@ -97,8 +99,10 @@ struct TileLoader {
   }
 };
 
+// Two blocks per SM for the 128 tile (<= 128 registers per thread: 16 warps to hide latency); the
+// 64-thread 64 tile gets many blocks per SM anyway.
 template <class TIn, class TOut, int BM>
-__global__ void __launch_bounds__((BM / 8) * (BM / 8)) gemm_simt_kernel(GemmArgs a) {
+__global__ void __launch_bounds__((BM / 8) * (BM / 8), BM == 128 ? 2 : 8) gemm_simt_kernel(GemmArgs a) {
   constexpr int BN = BM, kThreads = (BM / 8) * (BN / 8);
   // k-major tiles, 4 floats of padding per k row; [buffer][k][o / 4]
   FASTNN_SHARED(Float4, As, [2][kBK][BM / 4 + 1]);
@@ -120,9 +124,10 @@ __global__ void __launch_bounds__((BM / 8) * (BM / 8)) gemm_simt_kernel(GemmArgs
     TileLoader<TIn, BM, kThreads> la;
     TileLoader<TIn, BN, kThreads> lb;
     float acc[8][2][4];
-    for (auto& row : acc)
-      for (auto& half : row)
-        for (float& v : half) v = 0.f;
+    FASTNN_GEMM_UNROLL
+    for (int i = 0; i < 8; ++i)
+      FASTNN_GEMM_UNROLL
+      for (int j = 0; j < 8; ++j) acc[i][j / 4][j % 4] = 0.f;
 
     if (nk > 0) {
       la.load(sa, m0, 0, K, tid);
@@ -162,6 +167,7 @@ FASTNN_GEMM_UNROLL
     }
 
     TOut* c = C + z * a.batch_stride_c;
+    FASTNN_GEMM_UNROLL
     for (int i = 0; i < 8; ++i) {
       const std::int64_t row = m0 + (i < 4 ? ty * 4 + i : BM / 2 + ty * 4 + (i - 4));
       write_four(e, c, vec_c, row, n0 + tx * 4, acc[i][0]);

@@ -106,15 +106,18 @@ __device__ __forceinline__ void write_four(const Epilogue& e, float* c, bool vec
     Float4 old{};
     if (e.beta != 0.f) old = *p;
     Float4 out;
+    FASTNN_GEMM_UNROLL
     for (int j = 0; j < 4; ++j) out.x[j] = finish(e, acc[j], old.x[j], col + j);
     *p = out;
     return;
   }
+  FASTNN_GEMM_UNROLL
   for (int j = 0; j < 4; ++j) write_one(e, c, row, col + j, acc[j]);
 }
 
 __device__ __forceinline__ void write_four(const Epilogue& e, bf16_bits* c, bool, std::int64_t row, std::int64_t col,
                                            const float (&acc)[4]) {
+  FASTNN_GEMM_UNROLL
   for (int j = 0; j < 4; ++j) write_one(e, c, row, col + j, acc[j]);
 }
 

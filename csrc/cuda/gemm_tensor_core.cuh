@@ -93,6 +93,7 @@ struct TcLoader {
   }
 
   __device__ __forceinline__ void load(const TcSource<T>& s, std::int64_t o0, std::int64_t k0, std::int64_t K, int tid) {
+    FASTNN_GEMM_UNROLL
     for (int i = 0; i < kTcChunks; ++i) {
       const int c = tid + i * kTcThreads;
       if (s.k_contig) {  // chunk: row o, kPerChunk consecutive k
@@ -129,6 +130,7 @@ struct TcLoader {
 
   // S: kTcBM rows of kTcStride words.
   __device__ __forceinline__ void store(bool k_contig, std::uint32_t* S, int tid) const {
+    FASTNN_GEMM_UNROLL
     for (int i = 0; i < kTcChunks; ++i) {
       const int c = tid + i * kTcThreads;
       if (k_contig) {
@@ -150,7 +152,7 @@ struct TcLoader {
 #endif  // __CUDA_ARCH__ >= 800
 
 template <bool kBf16, class TOut>
-__global__ void __launch_bounds__(kTcThreads) gemm_mma_kernel(GemmArgs a) {
+__global__ void __launch_bounds__(kTcThreads, 2) gemm_mma_kernel(GemmArgs a) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   using T = std::conditional_t<kBf16, bf16_bits, float>;
   constexpr int kTileK = kBf16 ? 2 * kTcWords : kTcWords;  // elements of k per tile
@@ -180,9 +182,8 @@ __global__ void __launch_bounds__(kTcThreads) gemm_mma_kernel(GemmArgs a) {
     const TcSource<T> sb{B + z * a.b.batch_stride, a.b.ld, a.n, a.b.trans, vec_b};
     TcLoader<kBf16> la, lb;
     float acc[4][4][4];
-    for (auto& x : acc)
-      for (auto& y : x)
-        for (float& v : y) v = 0.f;
+    FASTNN_GEMM_UNROLL
+    for (int i = 0; i < 64; ++i) acc[i / 16][(i / 4) % 4][i % 4] = 0.f;
 
     if (nk > 0) {
       la.load(sa, m0, 0, K, tid);
@@ -230,7 +231,9 @@ FASTNN_GEMM_UNROLL
     }
 
     TOut* c = C + z * a.batch_stride_c;
+    FASTNN_GEMM_UNROLL
     for (int mi = 0; mi < 4; ++mi) {
+      FASTNN_GEMM_UNROLL
       for (int ni = 0; ni < 4; ++ni) {
         const std::int64_t row = m0 + wm * 64 + mi * 16 + group, col = n0 + wn * 32 + ni * 8 + 2 * t;
         write_one(e, c, row, col, acc[mi][ni][0]);
