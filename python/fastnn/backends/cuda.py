@@ -1,12 +1,17 @@
-"""torch.backends.cuda: whether this build has CUDA, and the TF32 / reduced-precision matmul switches
-(fastnn computes float32 in float32 whatever they say)."""
+"""torch.backends.cuda: whether this build has CUDA, and the TF32 / reduced-precision matmul switches.
+
+``matmul.allow_tf32`` (False, as in torch) is read by the CUDA backend's matmul / linear at each call: True
+lets an sm_80+ GPU run float32 products on TF32 tensor cores (the emulated device and the CPU always
+compute float32 in float32). The reduced-precision-reduction flags change nothing: fastnn has no float16
+or bfloat16 matmul behind them."""
 from __future__ import annotations
 
 from .. import cuda as _cuda
 
 
 class _MatmulFlags:
-    """``torch.backends.cuda.matmul``: settable flags with torch's defaults."""
+    """``torch.backends.cuda.matmul``: settable flags with torch's defaults (allow_tf32 is honoured by the
+    CUDA GEMM, see the module's doc)."""
 
     def __init__(self) -> None:
         self.allow_tf32 = False
