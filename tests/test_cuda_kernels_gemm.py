@@ -40,6 +40,12 @@ def _bf16_value(bits):
     return (bits.astype(np.uint32) << 16).view(np.float32)
 
 
+def _tf32_value(x):
+    """cvt.rna.tf32.f32: the mantissa rounded to 10 bits, ties away from zero."""
+    u = np.ascontiguousarray(x, np.float32).view(np.uint32).astype(np.uint64)
+    return ((u + 0x1000) & 0xFFFFE000).astype(np.uint32).view(np.float32)
+
+
 def _gelu64(y):
     return y * 0.5 * (1.0 + np.vectorize(math.erf)(y / math.sqrt(2.0)))
 
@@ -169,7 +175,7 @@ def test_gemm_arguments_are_checked(target):
     broadcast_c = _view(target, target.empty((1, 4), np.float32), lambda x, xp: xp.broadcast_to(x, (2, 4)))
     with pytest.raises(ValueError, match="gemm_f32: c (is read-only|overlaps itself)"):
         f(a, b, broadcast_c)
-    with pytest.raises(ValueError, match="gemm_f32: kernel must be 'auto', 'simt_128x128' or 'simt_64x64'"):
+    with pytest.raises(ValueError, match="gemm_f32: kernel must be 'auto', 'simt_128x128', 'simt_64x64' or 'mma'"):
         f(a, b, c, kernel="simt_32x32")
     with pytest.raises(TypeError, match="gemm_bf16: a must be uint16, got float32"):
         target.native.gemm_bf16(a, b, c)
@@ -256,21 +262,65 @@ def test_allow_tf32(target):
     assert target.native.gemm_kernel_for(65, 70, 64, allow_tf32=True, kernel="simt_128x128") == "simt_128x128"
 
 
-@pytest.mark.parametrize("marker", ["gemm-simt-kstep", "gemm-simt-first-tile"])
-def test_a_missing_barrier_in_the_simt_gemm_is_caught(marker):
+@pytest.mark.parametrize("trans_a, trans_b", [(False, False), (False, True), (True, False), (True, True)])
+@pytest.mark.parametrize("m, n, k", [(5, 7, 3), (70, 129, 40)])
+def test_tensor_core_kernel(target, trans_a, trans_b, m, n, k):
+    # In the emulator kernel="mma" runs the tensor-core kernel with mma.sync / cvt.rna.tf32 emulated lane
+    # by lane (the PTX fragment layouts): its tiling, shared layout, fragments and epilogue; on a GPU, the
+    # tensor cores. References are computed from the rounded inputs (TF32 / bfloat16) in float64.
+    rng = np.random.default_rng(m * 7 + n * 3 + k + 2 * trans_a + trans_b)
+    a, b = _rand(rng, m, k), _rand(rng, k, n)
+
+    def operand(x, trans):
+        if not trans:
+            return target.to_device(x)
+        return _view(target, target.to_device(np.ascontiguousarray(x.T)), lambda d, xp: d.T)
+
+    c = target.empty((m, n), np.float32)
+    target.native.gemm_f32(operand(a, trans_a), operand(b, trans_b), c, allow_tf32=True, kernel="mma",
+                           stream=target.stream)
+    want = _tf32_value(a).astype(np.float64) @ _tf32_value(b)
+    np.testing.assert_allclose(target.to_host(c), want, rtol=1e-4, atol=1e-4 * math.sqrt(k))
+    ab, bb = _bf16_bits(a), _bf16_bits(b)
+    bias = _rand(rng, n)
+    y = target.to_device(np.full((m, n), 0xFFFF, np.uint16))
+    c0 = _rand(rng, m, n)
+    c = target.to_device(c0)
+    target.native.gemm_bf16(operand(ab, trans_a), operand(bb, trans_b), c, 0.5, 2.0, kernel="mma",
+                            stream=target.stream)
+    want = _bf16_value(ab).astype(np.float64) @ _bf16_value(bb)
+    np.testing.assert_allclose(target.to_host(c), 0.5 * want + 2.0 * c0, rtol=1e-4, atol=1e-4 * math.sqrt(k))
+    if not trans_a and trans_b:  # linear: x @ w.T, w stored (n, k)
+        target.native.linear_bf16(target.to_device(ab), target.to_device(np.ascontiguousarray(bb.T)),
+                                  target.to_device(bias), y, "relu", kernel="mma", stream=target.stream)
+        np.testing.assert_allclose(_bf16_value(target.to_host(y)), np.maximum(want + bias, 0), rtol=2 ** -7,
+                                   atol=1e-3 * math.sqrt(k))
+
+
+def test_tensor_core_kernel_needs_allow_tf32_for_float32(target):
+    a, b = target.to_device(np.ones((2, 3), np.float32)), target.to_device(np.ones((3, 4), np.float32))
+    with pytest.raises(ValueError, match="gemm_f32: the tensor-core kernel runs float32 as TF32: it needs allow_tf32"):
+        target.native.gemm_f32(a, b, target.empty((2, 4), np.float32), kernel="mma")
+
+
+@pytest.mark.parametrize("file, marker, kernels", [
+    ("gemm.cu", "gemm-simt-kstep", KERNELS), ("gemm.cu", "gemm-simt-first-tile", KERNELS),
+    ("gemm_tensor_core.cuh", "gemm-mma-kstep", ("mma",))])
+def test_a_missing_barrier_in_the_gemm_is_caught(file, marker, kernels):
     emu = pytest.importorskip("fastnn._emu")
     rng = np.random.default_rng(14)
-    a, b = _rand(rng, 64, 32), _rand(rng, 32, 64)  # 4 k-steps: each buffer is reused
+    # 4 SIMT k-steps (2 of the tensor-core kernel's 16-wide TF32 k-tiles): each buffer is reused
+    a, b = _rand(rng, 64, 32), _rand(rng, 32, 64)
     want = a.astype(np.float64) @ b
     caught = set()
-    with planted_barrier("gemm.cu", marker):
+    with planted_barrier(file, marker):
         try:
             for sched in emu.schedules():
                 emu.set_schedule(sched, 5)
-                for kernel in KERNELS:
+                for kernel in kernels:
                     c = HostDeviceArray(np.full((64, 64), np.nan, np.float32))
-                    emu.gemm_f32(HostDeviceArray(a), HostDeviceArray(b), c, kernel=kernel)
-                    if not np.allclose(c.a, want, rtol=1e-4, atol=1e-4):
+                    emu.gemm_f32(HostDeviceArray(a), HostDeviceArray(b), c, allow_tf32=True, kernel=kernel)
+                    if not np.allclose(c.a, want, rtol=1e-2, atol=1e-2):
                         caught.add(sched)
             assert emu.planted_barrier_hits() > 0
         finally:

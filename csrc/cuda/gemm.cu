@@ -13,6 +13,9 @@
 // the launcher takes them only on a real GPU when the dtype (bf16) or allow_tf32 asks for them.
 #include "gemm.h"
 
+#include <stdexcept>
+#include <string>
+
 #include "fastnn/cuda/device.h"
 #include "gemm_common.cuh"
 #include "gemm_tensor_core.cuh"
@@ -203,13 +206,16 @@ enum class Path { none, simt_large, simt_small, mma_tf32, mma_bf16 };
 
 Path choose(const GemmArgs& a, int device) {
   if (a.m == 0 || a.n == 0 || a.batch == 0) return Path::none;
+  const Path mma = a.in_dtype == GemmDtype::bf16 ? Path::mma_bf16 : Path::mma_tf32;
+  if (a.kernel == GemmKernel::mma) return mma;
 #if !defined(FASTNN_CUDA_EMULATOR)
   // Tensor cores need sm_80+ and k > 0 (k == 0 is beta * C alone, which the SIMT epilogue does).
-  if (a.kernel == GemmKernel::automatic && a.k > 0 && (a.in_dtype == GemmDtype::bf16 || a.allow_tf32) && tensor_cores_available(device)) {
-    return a.in_dtype == GemmDtype::bf16 ? Path::mma_bf16 : Path::mma_tf32;
+  if (a.kernel == GemmKernel::automatic && a.k > 0 && (a.in_dtype == GemmDtype::bf16 || a.allow_tf32) &&
+      tensor_cores_available(device)) {
+    return mma;
   }
 #else
-  (void)device;  // the emulator runs the SIMT kernels only: mma.sync cannot be emulated
+  (void)device;  // the emulator's own choice is the SIMT kernel: its mma is an emulation, for tests
 #endif
   return simt_large_tile(a) ? Path::simt_large : Path::simt_small;
 }
@@ -233,13 +239,17 @@ void gemm(const GemmArgs& a, int device, cudaStream_t stream, const char* op) {
   DeviceGuard guard(device);
   switch (path) {
     case Path::none: break;
-#if !defined(FASTNN_CUDA_EMULATOR)
-    case Path::mma_tf32: launch_mma(a, stream); break;
-    case Path::mma_bf16: launch_mma(a, stream); break;
-#else
     case Path::mma_tf32:
-    case Path::mma_bf16: break;  // never chosen here
-#endif
+    case Path::mma_bf16:
+      if (a.in_dtype == GemmDtype::f32 && !a.allow_tf32) {
+        throw std::invalid_argument(std::string(op) + ": the tensor-core kernel runs float32 as TF32: it needs allow_tf32");
+      }
+      if (!tensor_cores_available(device)) {
+        throw std::runtime_error(std::string(op) + ": CUDA device " + std::to_string(device) +
+                                 " has no tensor cores for TF32 / BF16 (compute capability 8.0 or newer)");
+      }
+      launch_mma(a, stream);
+      break;
     case Path::simt_large:
     case Path::simt_small: {
       const bool large = path == Path::simt_large;

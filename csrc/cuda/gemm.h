@@ -14,8 +14,10 @@ namespace fastnn::FASTNN_CUDA_NS {
 
 enum class GemmDtype : int { f32 = 0, bf16 = 1 };  // bf16: uint16 arrays holding bfloat16 bits
 enum class GemmActivation : int { none = 0, relu = 1, gelu = 2 };  // gelu: the erf form
-// automatic: the launcher chooses; simt_large / simt_small: the SIMT kernel with a 128x128 / 64x64 tile.
-enum class GemmKernel : int { automatic = 0, simt_large = 1, simt_small = 2 };
+// automatic: the launcher chooses (tensor cores on an sm_80+ GPU for bf16 or allow_tf32, else SIMT; always
+// SIMT in the emulator); simt_large / simt_small: the SIMT kernel with a 128x128 / 64x64 tile; mma: the
+// tensor-core kernel (TF32 for fp32 inputs, which needs allow_tf32), in the emulator its emulation.
+enum class GemmKernel : int { automatic = 0, simt_large = 1, simt_small = 2, mma = 3 };
 
 struct GemmOperand {
   const void* ptr = nullptr;

@@ -7,15 +7,25 @@
 // padding per row (stride 20 words), so the fragment reads (lane = 4 * group + t reads row `group`, word
 // t) hit 32 distinct banks; the word layout of a tf32 m16n8k8 and a bf16 m16n8k16 fragment is the same,
 // so one kernel serves both. Tiles are double-buffered through registers with one barrier per k-tile, as
-// in the SIMT kernel. Inline PTX cannot run in the emulator: this header is compiled by nvcc only, and
-// the launcher in gemm.cu never chooses it under FASTNN_CUDA_EMULATOR.
+// in the SIMT kernel.
+//
+// The emulator cannot execute mma.sync / cvt.rna.tf32: under FASTNN_CUDA_EMULATOR those two instructions
+// are replaced by a warp-level emulation with the PTX ISA's fragment layouts (lanes exchange fragments
+// through shared memory between two __syncwarp), so the tiling, shared-memory layout, fragment indexing
+// and epilogue of this kernel run in CI when a test asks for it (kernel="mma"). The launcher never
+// chooses it there on its own: the emulator's GEMMs run the SIMT kernel.
 #pragma once
 
 #include <type_traits>
 
 #include "gemm_common.cuh"
 
-#if !defined(FASTNN_CUDA_EMULATOR)
+// Where the kernel body exists: a device pass for sm_80+, or the emulator.
+#if (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800) || defined(FASTNN_CUDA_EMULATOR)
+#define FASTNN_GEMM_MMA_BODY 1
+#else
+#define FASTNN_GEMM_MMA_BODY 0
+#endif
 
 namespace fastnn::FASTNN_CUDA_NS::gemm_detail {
 
@@ -28,26 +38,68 @@ struct alignas(16) Word4 {
   std::uint32_t w[4];
 };
 
-// Whether `device` has mma.sync for tf32/bf16 (compute capability 8.0 or newer).
+// Whether `device` has mma.sync for tf32/bf16 (compute capability 8.0 or newer); the emulator's answer is
+// its emulation of them.
 inline bool tensor_cores_available(int device) {
+#if defined(FASTNN_CUDA_EMULATOR)
+  (void)device;
+  return true;
+#else
   int major = 0;
   if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess) {
     cudaGetLastError();  // no usable device: the SIMT launch reports the error
     return false;
   }
   return major >= 8;
+#endif
 }
 
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+#if FASTNN_GEMM_MMA_BODY
 
+#if defined(FASTNN_CUDA_EMULATOR)
+// cvt.rna.tf32.f32: round the mantissa to 10 bits, to nearest with ties away from zero (NaN / Inf kept).
+__device__ __forceinline__ std::uint32_t to_tf32(float f) {
+  const std::uint32_t u = __float_as_uint(f);
+  if ((u & 0x7f800000u) == 0x7f800000u) return u;
+  return (u + 0x1000u) & 0xffffe000u;
+}
+
+// mma.sync m16n8k8 tf32 / m16n8k16 bf16 (row.col, fp32 accumulate), lane by lane: with group = lane / 4
+// and t = lane % 4, a lane holds A words (group, t), (group + 8, t), (group, t + 4), (group + 8, t + 4),
+// B words (k t, n group), (k t + 4, n group), and D (group, 2t), (group, 2t + 1), (group + 8, 2t),
+// (group + 8, 2t + 1); a word is one tf32 value or two bf16 along k (the lower k in the low half).
+template <bool kBf16>
+__device__ void mma(float (&d)[4], const std::uint32_t (&a)[4], const std::uint32_t (&b)[2]) {
+  FASTNN_SHARED(std::uint32_t, frag, [kTcThreads / 32][32][6]);
+  const int lane = static_cast<int>(threadIdx.x % 32), warp = static_cast<int>(threadIdx.x / 32);
+  std::uint32_t* mine = frag[warp][lane];
+  for (int i = 0; i < 4; ++i) mine[i] = a[i];
+  mine[4] = b[0];
+  mine[5] = b[1];
+  __syncwarp();
+  const int group = lane / 4, t = lane % 4;
+  for (int i = 0; i < 4; ++i) {
+    const int hi_row = i / 2, col = 2 * t + i % 2;
+    float sum = d[i];
+    for (int w = 0; w < 8; ++w) {
+      const std::uint32_t aw = frag[warp][group * 4 + w % 4][(w < 4 ? 0 : 2) + hi_row];
+      const std::uint32_t bw = frag[warp][col * 4 + w % 4][4 + (w < 4 ? 0 : 1)];
+      if constexpr (kBf16) {
+        sum = fmaf(__uint_as_float(aw << 16), __uint_as_float(bw << 16), sum);
+        sum = fmaf(__uint_as_float(aw & 0xffff0000u), __uint_as_float(bw & 0xffff0000u), sum);
+      } else {
+        sum = fmaf(__uint_as_float(aw), __uint_as_float(bw), sum);
+      }
+    }
+    d[i] = sum;
+  }
+  __syncwarp();  // every lane has read the fragments before the next mma stores its own
+}
+#else
 __device__ __forceinline__ std::uint32_t to_tf32(float f) {
   std::uint32_t r;
   asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(f));
   return r;
-}
-
-__device__ __forceinline__ std::uint32_t pack_bf16(bf16_bits lo, bf16_bits hi) {
-  return std::uint32_t(lo) | (std::uint32_t(hi) << 16);
 }
 
 template <bool kBf16>
@@ -65,6 +117,11 @@ __device__ __forceinline__ void mma(float (&d)[4], const std::uint32_t (&a)[4], 
         : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
   }
+}
+#endif  // FASTNN_CUDA_EMULATOR
+
+__device__ __forceinline__ std::uint32_t pack_bf16(bf16_bits lo, bf16_bits hi) {
+  return std::uint32_t(lo) | (std::uint32_t(hi) << 16);
 }
 
 // One operand of one batch entry: element (o, k) of op(X) at p[o * ld + k] (k_contig) or p[k * ld + o].
@@ -149,11 +206,11 @@ struct TcLoader {
   }
 };
 
-#endif  // __CUDA_ARCH__ >= 800
+#endif  // FASTNN_GEMM_MMA_BODY
 
 template <bool kBf16, class TOut>
 __global__ void __launch_bounds__(kTcThreads, 2) gemm_mma_kernel(GemmArgs a) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+#if FASTNN_GEMM_MMA_BODY
   using T = std::conditional_t<kBf16, bf16_bits, float>;
   constexpr int kTileK = kBf16 ? 2 * kTcWords : kTcWords;  // elements of k per tile
   FASTNN_SHARED(Word4, As4, [2][kTcBM][kTcStride / 4]);
@@ -190,7 +247,7 @@ __global__ void __launch_bounds__(kTcThreads, 2) gemm_mma_kernel(GemmArgs a) {
       lb.load(sb, n0, 0, K, tid);
       la.store(sa.k_contig, As, tid);
       lb.store(sb.k_contig, Bs, tid);
-      __syncthreads();
+      __syncthreads();  // gemm-mma-first-tile
     }
     for (std::int64_t kt = 0; kt < nk; ++kt) {
       const int cur = static_cast<int>(kt & 1);
@@ -227,7 +284,7 @@ FASTNN_GEMM_UNROLL
         la.store(sa.k_contig, As + (cur ^ 1) * kBuffer, tid);
         lb.store(sb.k_contig, Bs + (cur ^ 1) * kBuffer, tid);
       }
-      __syncthreads();
+      __syncthreads();  // gemm-mma-kstep
     }
 
     TOut* c = C + z * a.batch_stride_c;
@@ -262,5 +319,3 @@ inline void launch_mma(const GemmArgs& a, cudaStream_t stream) {
 }
 
 }  // namespace fastnn::FASTNN_CUDA_NS::gemm_detail
-
-#endif  // !FASTNN_CUDA_EMULATOR

@@ -85,7 +85,9 @@ k::GemmKernel kernel_of(const std::string& name, const char* op) {
   if (name == "auto") return k::GemmKernel::automatic;
   if (name == "simt_128x128") return k::GemmKernel::simt_large;
   if (name == "simt_64x64") return k::GemmKernel::simt_small;
-  throw py::value_error(std::string(op) + ": kernel must be 'auto', 'simt_128x128' or 'simt_64x64', got '" + name + "'");
+  if (name == "mma") return k::GemmKernel::mma;
+  throw py::value_error(std::string(op) + ": kernel must be 'auto', 'simt_128x128', 'simt_64x64' or 'mma', got '" + name +
+                        "'");
 }
 
 k::GemmActivation activation_of(const std::string& name, const char* op) {
@@ -205,7 +207,8 @@ FASTNN_CUDA_BINDING(gemm) {
       "c = alpha * a @ b + beta * c for float32 device matrices (2-D, or 3-D batches; a or b may be 2-D or a\n"
       "broadcast view). a, b may be transposed views (w.T) and are read in place; beta == 0 does not read c.\n"
       "allow_tf32 lets an sm_80+ GPU use TF32 tensor cores; kernel forces a SIMT tile ('simt_128x128',\n"
-      "'simt_64x64') instead of the launcher's choice ('auto').");
+      "'simt_64x64') or the tensor-core kernel ('mma': TF32, needs allow_tf32; in the emulator its emulation)\n"
+      "instead of the launcher's choice ('auto': SIMT in the emulator).");
   m.def(
       "gemm_bf16",
       [](py::object a, py::object b, py::object c, double alpha, double beta, const std::string& kernel, int device,
@@ -215,7 +218,8 @@ FASTNN_CUDA_BINDING(gemm) {
       py::arg("a"), py::arg("b"), py::arg("c"), py::arg("alpha") = 1.0, py::arg("beta") = 0.0,
       py::arg("kernel") = "auto", py::arg("device") = 0, py::arg("stream") = 0,
       "gemm_f32 for bfloat16 inputs (uint16 arrays of bfloat16 bits), fp32 accumulation, c float32 or uint16\n"
-      "(bfloat16, rounded to nearest even): BF16 tensor cores on sm_80+, the SIMT kernel otherwise.");
+      "(bfloat16, rounded to nearest even): BF16 tensor cores on sm_80+, the SIMT kernel otherwise (and in the\n"
+      "emulator, unless kernel='mma' asks for its emulation of the tensor-core kernel).");
   m.def(
       "linear_f32",
       [](py::object x, py::object weight, py::object bias, py::object y, const std::string& activation,
