@@ -175,7 +175,7 @@ def test_gemm_arguments_are_checked(target):
     broadcast_c = _view(target, target.empty((1, 4), np.float32), lambda x, xp: xp.broadcast_to(x, (2, 4)))
     with pytest.raises(ValueError, match="gemm_f32: c (is read-only|overlaps itself)"):
         f(a, b, broadcast_c)
-    with pytest.raises(ValueError, match="gemm_f32: kernel must be 'auto', 'simt_128x128', 'simt_64x64' or 'mma'"):
+    with pytest.raises(ValueError, match="gemm_f32: kernel must be 'auto', 'simt_128x128', 'simt_64x64', 'mma' or "):
         f(a, b, c, kernel="simt_32x32")
     with pytest.raises(TypeError, match="gemm_bf16: a must be uint16, got float32"):
         target.native.gemm_bf16(a, b, c)
@@ -297,6 +297,52 @@ def test_tensor_core_kernel(target, trans_a, trans_b, m, n, k):
                                    atol=1e-3 * math.sqrt(k))
 
 
+@pytest.mark.parametrize("trans_a, trans_b", [(False, False), (False, True), (True, False), (True, True)])
+@pytest.mark.parametrize("m, n, k", [(5, 7, 3), (130, 70, 40)])
+def test_wgmma_kernel(target, trans_a, trans_b, m, n, k):
+    # The Hopper kernel (opt-in: kernel="wgmma"). In the emulator each thread computes its accumulators from
+    # the shared tiles through the descriptor's description (its tiling, K-major core-matrix layout and
+    # epilogue run); on a GPU the wgmma instruction itself, where the device and the build have it.
+    rng = np.random.default_rng(m + n + k + 2 * trans_a + trans_b)
+    ab, bb = _bf16_bits(_rand(rng, m, k)), _bf16_bits(_rand(rng, k, n))
+
+    def operand(x, trans):
+        if not trans:
+            return target.to_device(x)
+        return _view(target, target.to_device(np.ascontiguousarray(x.T)), lambda d, xp: d.T)
+
+    c = target.empty((m, n), np.float32)
+    try:
+        target.native.gemm_bf16(operand(ab, trans_a), operand(bb, trans_b), c, kernel="wgmma", stream=target.stream)
+    except RuntimeError as e:
+        if target.name == "cuda" and "no wgmma" in str(e):
+            pytest.skip(str(e))
+        raise
+    want = _bf16_value(ab).astype(np.float64) @ _bf16_value(bb)
+    np.testing.assert_allclose(target.to_host(c), want, rtol=1e-4, atol=1e-4 * math.sqrt(k))
+    c16 = target.to_device(np.full((m, n), 0xFFFF, np.uint16))
+    target.native.gemm_bf16(operand(ab, trans_a), operand(bb, trans_b), c16, kernel="wgmma", stream=target.stream)
+    np.testing.assert_allclose(_bf16_value(target.to_host(c16)), want, rtol=2 ** -7, atol=1e-3 * math.sqrt(k))
+
+
+def test_the_launchers_choice(target):
+    f = target.native.gemm_kernel_for
+    assert f(4096, 4096, 4096) == "simt_128x128"  # the large tile once it alone fills an H100's 132 SMs
+    assert f(256, 256, 256) == "simt_64x64" and f(1, 4096, 4096) == "simt_64x64" and f(128, 128, 8, batch=200) == (
+        "simt_128x128")
+    tensor_cores = target.name == "cuda"  # the emulator's own choice is always SIMT
+    assert f(512, 512, 512, dtype="bfloat16") == ("mma_bf16" if tensor_cores else "simt_64x64")
+    assert f(512, 512, 512, allow_tf32=True) == ("mma_tf32" if tensor_cores else "simt_64x64")
+    assert f(512, 512, 0, allow_tf32=True) == "simt_64x64"  # k == 0: beta * C, the SIMT epilogue
+    assert f(512, 512, 512, kernel="mma") == "mma_tf32" and f(8, 8, 8, dtype="bfloat16", kernel="wgmma") == "wgmma_bf16"
+
+
+def test_wgmma_kernel_takes_bfloat16(target):
+    a, b = target.to_device(np.ones((2, 3), np.float32)), target.to_device(np.ones((3, 4), np.float32))
+    with pytest.raises(ValueError, match="gemm_f32: the wgmma kernel takes bfloat16 inputs"):
+        target.native.gemm_f32(a, b, target.empty((2, 4), np.float32), kernel="wgmma")
+
+
 def test_tensor_core_kernel_needs_allow_tf32_for_float32(target):
     a, b = target.to_device(np.ones((2, 3), np.float32)), target.to_device(np.ones((3, 4), np.float32))
     with pytest.raises(ValueError, match="gemm_f32: the tensor-core kernel runs float32 as TF32: it needs allow_tf32"):
@@ -305,13 +351,13 @@ def test_tensor_core_kernel_needs_allow_tf32_for_float32(target):
 
 @pytest.mark.parametrize("file, marker, kernels", [
     ("gemm.cu", "gemm-simt-kstep", KERNELS), ("gemm.cu", "gemm-simt-first-tile", KERNELS),
-    ("gemm_tensor_core.cuh", "gemm-mma-kstep", ("mma",))])
+    ("gemm_tensor_core.cuh", "gemm-mma-kstep", ("mma",)), ("gemm_wgmma.cuh", "gemm-wgmma-kstep", ("wgmma",))])
 def test_a_missing_barrier_in_the_gemm_is_caught(file, marker, kernels):
     emu = pytest.importorskip("fastnn._emu")
     rng = np.random.default_rng(14)
-    # 4 SIMT k-steps (2 of the tensor-core kernel's 16-wide TF32 k-tiles): each buffer is reused
-    a, b = _rand(rng, 64, 32), _rand(rng, 32, 64)
-    want = a.astype(np.float64) @ b
+    # 64 of k: 8 SIMT k-steps, 4 TF32 mma k-tiles, 2 wgmma k-tiles: each buffer is reused
+    a, b = _rand(rng, 64, 64), _rand(rng, 64, 64)
+    rounded = {"mma": _tf32_value}  # what the kernel's float32 inputs become
     caught = set()
     with planted_barrier(file, marker):
         try:
@@ -319,8 +365,16 @@ def test_a_missing_barrier_in_the_gemm_is_caught(file, marker, kernels):
                 emu.set_schedule(sched, 5)
                 for kernel in kernels:
                     c = HostDeviceArray(np.full((64, 64), np.nan, np.float32))
-                    emu.gemm_f32(HostDeviceArray(a), HostDeviceArray(b), c, allow_tf32=True, kernel=kernel)
-                    if not np.allclose(c.a, want, rtol=1e-2, atol=1e-2):
+                    if kernel == "wgmma":
+                        emu.gemm_bf16(HostDeviceArray(_bf16_bits(a)), HostDeviceArray(_bf16_bits(b)), c, kernel=kernel)
+                    else:
+                        emu.gemm_f32(HostDeviceArray(a), HostDeviceArray(b), c, allow_tf32=True, kernel=kernel)
+                    r = rounded.get(kernel, lambda x: x)
+                    if kernel == "wgmma":
+                        want = _bf16_value(_bf16_bits(a)).astype(np.float64) @ _bf16_value(_bf16_bits(b))
+                    else:
+                        want = r(a).astype(np.float64) @ r(b)
+                    if not np.allclose(c.a, want, rtol=1e-4, atol=1e-3):
                         caught.add(sched)
             assert emu.planted_barrier_hits() > 0
         finally:

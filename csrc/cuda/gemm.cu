@@ -19,6 +19,7 @@
 #include "fastnn/cuda/device.h"
 #include "gemm_common.cuh"
 #include "gemm_tensor_core.cuh"
+#include "gemm_wgmma.cuh"
 #include "launch.h"
 
 namespace fastnn::FASTNN_CUDA_NS {
@@ -202,12 +203,13 @@ bool simt_large_tile(const GemmArgs& a) {
   return blocks >= kLargeTileMinBlocks;
 }
 
-enum class Path { none, simt_large, simt_small, mma_tf32, mma_bf16 };
+enum class Path { none, simt_large, simt_small, mma_tf32, mma_bf16, wgmma_bf16 };
 
 Path choose(const GemmArgs& a, int device) {
   if (a.m == 0 || a.n == 0 || a.batch == 0) return Path::none;
   const Path mma = a.in_dtype == GemmDtype::bf16 ? Path::mma_bf16 : Path::mma_tf32;
   if (a.kernel == GemmKernel::mma) return mma;
+  if (a.kernel == GemmKernel::wgmma) return Path::wgmma_bf16;
 #if !defined(FASTNN_CUDA_EMULATOR)
   // Tensor cores need sm_80+ and k > 0 (k == 0 is beta * C alone, which the SIMT epilogue does).
   if (a.kernel == GemmKernel::automatic && a.k > 0 && (a.in_dtype == GemmDtype::bf16 || a.allow_tf32) &&
@@ -229,6 +231,7 @@ const char* gemm_kernel_name(const GemmArgs& a, int device) {
     case Path::simt_small: return "simt_64x64";
     case Path::mma_tf32: return "mma_tf32";
     case Path::mma_bf16: return "mma_bf16";
+    case Path::wgmma_bf16: return "wgmma_bf16";
   }
   return "none";
 }
@@ -249,6 +252,17 @@ void gemm(const GemmArgs& a, int device, cudaStream_t stream, const char* op) {
                                  " has no tensor cores for TF32 / BF16 (compute capability 8.0 or newer)");
       }
       launch_mma(a, stream);
+      break;
+    case Path::wgmma_bf16:
+      if (a.in_dtype != GemmDtype::bf16) {
+        throw std::invalid_argument(std::string(op) + ": the wgmma kernel takes bfloat16 inputs");
+      }
+      if (!wgmma_available(device)) {
+        throw std::runtime_error(std::string(op) + ": no wgmma on CUDA device " + std::to_string(device) +
+                                 " (it needs an sm_90 GPU and a build with sm_90a code: 90a-real in "
+                                 "CMAKE_CUDA_ARCHITECTURES)");
+      }
+      launch_wgmma(a, stream);
       break;
     case Path::simt_large:
     case Path::simt_small: {

@@ -16,8 +16,9 @@ enum class GemmDtype : int { f32 = 0, bf16 = 1 };  // bf16: uint16 arrays holdin
 enum class GemmActivation : int { none = 0, relu = 1, gelu = 2 };  // gelu: the erf form
 // automatic: the launcher chooses (tensor cores on an sm_80+ GPU for bf16 or allow_tf32, else SIMT; always
 // SIMT in the emulator); simt_large / simt_small: the SIMT kernel with a 128x128 / 64x64 tile; mma: the
-// tensor-core kernel (TF32 for fp32 inputs, which needs allow_tf32), in the emulator its emulation.
-enum class GemmKernel : int { automatic = 0, simt_large = 1, simt_small = 2, mma = 3 };
+// tensor-core kernel (TF32 for fp32 inputs, which needs allow_tf32), in the emulator its emulation; wgmma:
+// the Hopper kernel for bf16 inputs (sm_90a builds on an sm_90 GPU; opt-in until validated on one).
+enum class GemmKernel : int { automatic = 0, simt_large = 1, simt_small = 2, mma = 3, wgmma = 4 };
 
 struct GemmOperand {
   const void* ptr = nullptr;
@@ -40,7 +41,7 @@ struct GemmArgs {
 };
 
 // The kernel gemm() runs for these arguments on `device`: "simt_128x128", "simt_64x64", "mma_tf32",
-// "mma_bf16", or "none" (nothing to compute: m, n or batch is 0).
+// "mma_bf16", "wgmma_bf16", or "none" (nothing to compute: m, n or batch is 0).
 const char* gemm_kernel_name(const GemmArgs& a, int device);
 
 // Launches the GEMM on `stream`; `op` names the calling op in launch errors. Checks nothing the binding

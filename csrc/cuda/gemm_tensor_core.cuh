@@ -142,9 +142,6 @@ struct TcLoader {
   static constexpr int kPerChunk = kBf16 ? 8 : 4;   // elements per 16-byte chunk
   Word4 r[kTcChunks];
 
-  __device__ __forceinline__ static std::uint32_t bits(float v) { return to_tf32(v); }
-  __device__ __forceinline__ static std::uint32_t bits(bf16_bits v) { return v; }
-
   __device__ __forceinline__ static T at(const TcSource<T>& s, std::int64_t o, std::int64_t k, std::int64_t K) {
     return (o < s.outer && k < K) ? (s.k_contig ? s.p[o * s.ld + k] : s.p[k * s.ld + o]) : T(0);
   }

@@ -86,8 +86,9 @@ k::GemmKernel kernel_of(const std::string& name, const char* op) {
   if (name == "simt_128x128") return k::GemmKernel::simt_large;
   if (name == "simt_64x64") return k::GemmKernel::simt_small;
   if (name == "mma") return k::GemmKernel::mma;
-  throw py::value_error(std::string(op) + ": kernel must be 'auto', 'simt_128x128', 'simt_64x64' or 'mma', got '" + name +
-                        "'");
+  if (name == "wgmma") return k::GemmKernel::wgmma;
+  throw py::value_error(std::string(op) + ": kernel must be 'auto', 'simt_128x128', 'simt_64x64', 'mma' or 'wgmma', got '" +
+                        name + "'");
 }
 
 k::GemmActivation activation_of(const std::string& name, const char* op) {
@@ -219,7 +220,8 @@ FASTNN_CUDA_BINDING(gemm) {
       py::arg("kernel") = "auto", py::arg("device") = 0, py::arg("stream") = 0,
       "gemm_f32 for bfloat16 inputs (uint16 arrays of bfloat16 bits), fp32 accumulation, c float32 or uint16\n"
       "(bfloat16, rounded to nearest even): BF16 tensor cores on sm_80+, the SIMT kernel otherwise (and in the\n"
-      "emulator, unless kernel='mma' asks for its emulation of the tensor-core kernel).");
+      "emulator, unless kernel='mma' asks for its emulation of the tensor-core kernel); kernel='wgmma': the\n"
+      "Hopper wgmma kernel (sm_90a builds on an sm_90 GPU, and the emulator; opt-in).");
   m.def(
       "linear_f32",
       [](py::object x, py::object weight, py::object bias, py::object y, const std::string& activation,
@@ -260,5 +262,5 @@ FASTNN_CUDA_BINDING(gemm) {
       py::arg("m"), py::arg("n"), py::arg("k"), py::arg("batch") = 1, py::arg("dtype") = "float32",
       py::arg("allow_tf32") = false, py::arg("kernel") = "auto", py::arg("device") = 0,
       "The kernel gemm_f32 / gemm_bf16 would run for this problem: 'simt_128x128', 'simt_64x64', 'mma_tf32',\n"
-      "'mma_bf16' or 'none' (nothing to compute).");
+      "'mma_bf16', 'wgmma_bf16' or 'none' (nothing to compute).");
 }
