@@ -162,9 +162,13 @@ def test_allow_tf32_is_read_per_call(be, spy):
         be.linear(a, b, None, "none")
         fastnn.backends.cuda.matmul.allow_tf32 = False
         be.matmul(a, b)
+        fastnn.set_float32_matmul_precision("high")  # torch's other face of the same switch
+        assert fastnn.backends.cuda.matmul.allow_tf32
+        be.matmul(a, b)
     finally:
         fastnn.backends.cuda.matmul.allow_tf32 = False
-    assert [c[1]["allow_tf32"] for c in spy.calls] == [True, True, False]
+    assert fastnn.get_float32_matmul_precision() == "highest"
+    assert [c[1]["allow_tf32"] for c in spy.calls] == [True, True, False, True]
 
 
 def test_public_api_linear_and_matmul_on_cuda_match_the_cpu():

@@ -11,12 +11,24 @@ from .. import cuda as _cuda
 
 class _MatmulFlags:
     """``torch.backends.cuda.matmul``: settable flags with torch's defaults (allow_tf32 is honoured by the
-    CUDA GEMM, see the module's doc)."""
+    CUDA GEMM, see the module's doc). As in torch, ``allow_tf32`` is the other face of
+    ``set_float32_matmul_precision``: 'high' / 'medium' read as True, and setting it sets 'high' / 'highest'."""
 
     def __init__(self) -> None:
-        self.allow_tf32 = False
         self.allow_fp16_reduced_precision_reduction = True
         self.allow_bf16_reduced_precision_reduction = True
+
+    @property
+    def allow_tf32(self) -> bool:
+        from .. import _api
+
+        return _api.get_float32_matmul_precision() != "highest"
+
+    @allow_tf32.setter
+    def allow_tf32(self, value) -> None:
+        from .. import _api
+
+        _api.set_float32_matmul_precision("high" if value else "highest")
 
     def __repr__(self) -> str:
         return f"<fastnn.backends.cuda.matmul allow_tf32={self.allow_tf32}>"
