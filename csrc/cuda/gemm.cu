@@ -3,14 +3,16 @@
 // The portable SIMT kernel (fp32 FMA; bf16 inputs are widened to float as they are loaded) is the one the
 // emulator runs and the fallback everywhere: a BM x BN block tile (128x128 with 256 threads, or 64x64 with
 // 64 threads for small and skinny problems), BK = 8, each thread an 8x8 register tile made of 4x4 quarters
-// 64 rows / columns apart (conflict-free float4 reads of shared memory), both operands staged through
+// half a tile apart (conflict-free float4 reads of shared memory), both operands staged through
 // registers into double-buffered shared tiles stored k-major (one barrier per k-step: the next tile's
 // global loads are in flight while the current one is multiplied). Global loads are 16-byte (8 for bf16)
 // vectors where the operand is aligned for them and the four elements are inside, scalar and
 // bounds-checked at the edges, so any m, n, k (k = 0 gives beta * C) works.
 //
 // The tensor-core kernels (TF32 m16n8k8 and BF16 m16n8k16 mma.sync, sm_80+) are in gemm_tensor_core.cuh;
-// the launcher takes them only on a real GPU when the dtype (bf16) or allow_tf32 asks for them.
+// the launcher takes them on its own only on a real GPU, when the dtype (bf16) or allow_tf32 asks for them
+// (kernel="mma" asks for them anywhere: the emulator then runs its emulation of mma.sync). The Hopper
+// wgmma kernel (gemm_wgmma.cuh, sm_90a) runs only when asked for (kernel="wgmma") until a GPU validates it.
 #include "gemm.h"
 
 #include <stdexcept>
@@ -183,7 +185,8 @@ FASTNN_GEMM_UNROLL
 template <class TIn, class TOut, int BM>
 void launch_simt(const GemmArgs& a, cudaStream_t stream) {
   constexpr int kThreads = (BM / 8) * (BM / 8);
-  const dim3 grid(blocks_for(a.m, BM), blocks_for(a.n, BM), static_cast<unsigned>(a.batch < kMaxGridYZ ? a.batch : kMaxGridYZ));
+  const dim3 grid(blocks_for(a.m, BM), blocks_for(a.n, BM),
+                  static_cast<unsigned>(a.batch < kMaxGridYZ ? a.batch : kMaxGridYZ));
   FASTNN_LAUNCH(grid, kThreads, 0, stream, gemm_simt_kernel<TIn, TOut, BM>)(a);
 }
 
