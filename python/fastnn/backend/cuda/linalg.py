@@ -23,16 +23,19 @@ def _allow_tf32() -> bool:
     return bool(_flags.matmul.allow_tf32)
 
 
+def _in_place(x) -> bool:
+    """Whether the kernels read (or write) x as it is: unit stride along one of its last two dims, none
+    negative."""
+    if x.ndim < 2 or any(s < 0 for s in x.strides):
+        return False
+    rows, cols = x.shape[-2:]
+    sr, sc = x.strides[-2:]
+    return cols == 1 or sc == x.itemsize or rows == 1 or sr == x.itemsize
+
+
 def _operand(xp, x):
-    """x itself when the kernel can read it (unit stride along one of its last two dims, none negative),
-    else a C-contiguous copy."""
-    if x.ndim >= 2 and all(s >= 0 for s in x.strides):
-        rows, cols = x.shape[-2:]
-        sr, sc = x.strides[-2:]
-        item = x.itemsize
-        if cols == 1 or sc == item or rows == 1 or sr == item:
-            return x
-    return xp.ascontiguousarray(x)
+    """x itself when the kernel can read it in place, else a C-contiguous copy."""
+    return x if _in_place(x) else xp.ascontiguousarray(x)
 
 
 def _as_batch3(xp, x, batch):
@@ -80,7 +83,7 @@ class CudaLinalgKernels:
         xp = self.xp
         if (a.dtype != _F32 or b.dtype != _F32 or out.dtype != _F32 or a.ndim != 2 or b.ndim != 2 or out.ndim != 2
                 or a.shape[1] != b.shape[0] or out.shape != (a.shape[0], b.shape[1])
-                or _operand(xp, out) is not out or _overlaps(xp, out, a, b)):
+                or not _in_place(out) or _overlaps(xp, out, a, b)):
             return super().gemm_into(a, b, out, alpha, beta)  # other dtypes, bad shapes, odd or aliased out
         with self.device_guard():
             self.native.gemm_f32(_operand(xp, a), _operand(xp, b), out, float(alpha), float(beta),
