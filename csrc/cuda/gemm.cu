@@ -149,7 +149,7 @@ __global__ void __launch_bounds__((BM / 8) * (BM / 8), BM == 128 ? 2 : 8) gemm_s
         la.load(sa, m0, (kt + 1) * kBK, K, tid);
         lb.load(sb, n0, (kt + 1) * kBK, K, tid);
       }
-FASTNN_GEMM_UNROLL
+      FASTNN_GEMM_UNROLL
       for (int kk = 0; kk < kBK; ++kk) {
         const Float4 a_lo = As[cur][kk][ty], a_hi = As[cur][kk][BM / 8 + ty];
         const Float4 b_lo = Bs[cur][kk][tx], b_hi = Bs[cur][kk][BN / 8 + tx];
@@ -160,9 +160,9 @@ FASTNN_GEMM_UNROLL
           bf[i] = b_lo.x[i];
           bf[4 + i] = b_hi.x[i];
         }
-FASTNN_GEMM_UNROLL
+        FASTNN_GEMM_UNROLL
         for (int i = 0; i < 8; ++i)
-FASTNN_GEMM_UNROLL
+          FASTNN_GEMM_UNROLL
           for (int j = 0; j < 8; ++j) acc[i][j / 4][j % 4] = fmaf(af[i], bf[j], acc[i][j / 4][j % 4]);
       }
       if (more) {  // the other buffer: every thread finished reading it before the previous barrier

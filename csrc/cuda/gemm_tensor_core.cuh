@@ -255,10 +255,10 @@ __global__ void __launch_bounds__(kTcThreads, 2) gemm_mma_kernel(GemmArgs a) {
       }
       const std::uint32_t* as = As + cur * kBuffer;
       const std::uint32_t* bs = Bs + cur * kBuffer;
-FASTNN_GEMM_UNROLL
+      FASTNN_GEMM_UNROLL
       for (int ks = 0; ks < kTcWords; ks += 8) {
         std::uint32_t af[4][4], bfr[4][2];
-FASTNN_GEMM_UNROLL
+        FASTNN_GEMM_UNROLL
         for (int mi = 0; mi < 4; ++mi) {
           const std::uint32_t* r0 = as + (wm * 64 + mi * 16 + group) * kTcStride + ks + t;
           af[mi][0] = r0[0];
@@ -266,15 +266,15 @@ FASTNN_GEMM_UNROLL
           af[mi][2] = r0[4];
           af[mi][3] = r0[8 * kTcStride + 4];
         }
-FASTNN_GEMM_UNROLL
+        FASTNN_GEMM_UNROLL
         for (int ni = 0; ni < 4; ++ni) {
           const std::uint32_t* c0 = bs + (wn * 32 + ni * 8 + group) * kTcStride + ks + t;
           bfr[ni][0] = c0[0];
           bfr[ni][1] = c0[4];
         }
-FASTNN_GEMM_UNROLL
+        FASTNN_GEMM_UNROLL
         for (int mi = 0; mi < 4; ++mi)
-FASTNN_GEMM_UNROLL
+          FASTNN_GEMM_UNROLL
           for (int ni = 0; ni < 4; ++ni) mma<kBf16>(acc[mi][ni], af[mi], bfr[ni]);
       }
       if (more) {
