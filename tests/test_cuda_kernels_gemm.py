@@ -186,6 +186,38 @@ def test_gemm_arguments_are_checked(target):
         target.native.gemm_kernel_for(2, 2, 2, dtype="float16")
 
 
+@pytest.mark.parametrize("m, n, k, batch", [(16, 16, 1024, 1), (70, 33, 700, 2), (5, 129, 2500, 1)])
+def test_split_k(target, m, n, k, batch):
+    # A small output over a long k: given a workspace, the launcher computes k-slices in parallel and a
+    # second kernel sums them in order, then applies the epilogue (alpha, beta, bias, activation).
+    f = target.native
+    size = f.gemm_workspace_size(m, n, k, batch)
+    assert size % (batch * m * n) == 0 and size // (batch * m * n) > 1  # the number of slices
+    assert f.gemm_workspace_size(m, n, k, batch, kernel="simt_128x128") >= 0
+    rng = np.random.default_rng(m + n + k)
+    a, b, c0 = _rand(rng, batch, m, k), _rand(rng, k, n), _rand(rng, batch, m, n)
+    c = target.to_device(c0)
+    f.gemm_f32(target.to_device(a), target.to_device(b), c, 0.5, 2.0, workspace=target.empty(size, np.float32),
+               stream=target.stream)
+    np.testing.assert_allclose(target.to_host(c), 0.5 * (a.astype(np.float64) @ b) + 2.0 * c0, **_tol(k))
+    w, bias = _rand(rng, n, k), _rand(rng, n)
+    y = target.empty((m, n), np.float32)
+    f.linear_f32(target.to_device(a[0]), target.to_device(w), target.to_device(bias), y, "gelu",
+                 workspace=target.empty(f.gemm_workspace_size(m, n, k), np.float32), stream=target.stream)
+    np.testing.assert_allclose(target.to_host(y), _gelu64(a[0].astype(np.float64) @ w.T + bias), **_tol(k))
+    ab, bb = _bf16_bits(a[0]), _bf16_bits(b)
+    c16 = target.to_device(np.full((m, n), 0xFFFF, np.uint16))
+    f.gemm_bf16(target.to_device(ab), target.to_device(bb), c16, kernel="simt_64x64",
+                workspace=target.empty(f.gemm_workspace_size(m, n, k, kernel="simt_64x64"), np.float32),
+                stream=target.stream)
+    want = _bf16_value(ab).astype(np.float64) @ _bf16_value(bb)
+    np.testing.assert_allclose(_bf16_value(target.to_host(c16)), want, rtol=2 ** -7, atol=1e-3 * math.sqrt(k))
+    message = f"gemm_f32: workspace has 10 float32 elements, this split-K GEMM needs {size} "
+    with pytest.raises(ValueError, match=message):
+        f.gemm_f32(target.to_device(a), target.to_device(b), c, workspace=target.empty(10, np.float32))
+    assert f.gemm_workspace_size(1024, 1024, 1024) == 0 and f.gemm_workspace_size(16, 16, 64) == 0  # no split
+
+
 @pytest.mark.parametrize("activation", ["none", "relu", "gelu"])
 @pytest.mark.parametrize("with_bias", [True, False])
 def test_linear_f32_epilogues(target, activation, with_bias):

@@ -107,7 +107,8 @@ struct TileLoader {
 
 // Two blocks per SM for the 128 tile (<= 128 registers per thread: 16 warps to hide latency); the
 // 64-thread 64 tile gets many blocks per SM anyway.
-template <class TIn, class TOut, int BM>
+// kSplit: the split-K variant (its own instantiation, so the plain kernel keeps its registers).
+template <class TIn, class TOut, int BM, bool kSplit>
 __global__ void __launch_bounds__((BM / 8) * (BM / 8), BM == 128 ? 2 : 8) gemm_simt_kernel(GemmArgs a) {
   constexpr int BN = BM, kThreads = (BM / 8) * (BN / 8);
   // k-major tiles, 4 floats of padding per k row; [buffer][k][o / 4]
@@ -116,7 +117,8 @@ __global__ void __launch_bounds__((BM / 8) * (BM / 8), BM == 128 ? 2 : 8) gemm_s
   const int tid = static_cast<int>(threadIdx.x);
   const int tx = tid % (BN / 8), ty = tid / (BN / 8);
   const std::int64_t m0 = std::int64_t(blockIdx.x) * BM, n0 = std::int64_t(blockIdx.y) * BN;
-  const std::int64_t K = a.k, nk = (K + kBK - 1) / kBK;
+  const std::int64_t split = kSplit ? a.split : 1;
+  const std::int64_t per_slice = kSplit ? ((a.k + kBK - 1) / kBK + split - 1) / split * kBK : a.k;
   const TIn* A = static_cast<const TIn*>(a.a.ptr);
   const TIn* B = static_cast<const TIn*>(a.b.ptr);
   TOut* C = static_cast<TOut*>(a.c);
@@ -124,7 +126,10 @@ __global__ void __launch_bounds__((BM / 8) * (BM / 8), BM == 128 ? 2 : 8) gemm_s
   const bool vec_c = aligned4(C, a.ldc, a.batch_stride_c);
   const Epilogue e{a.alpha, a.beta, a.bias, a.act, a.m, a.n, a.ldc};
 
-  for (std::int64_t z = blockIdx.z; z < a.batch; z += gridDim.z) {
+  for (std::int64_t zs = blockIdx.z; zs < a.batch * split; zs += gridDim.z) {
+    const std::int64_t z = kSplit ? zs / split : zs, k_lo = kSplit ? (zs % split) * per_slice : 0;
+    const std::int64_t K = !kSplit || a.k < k_lo + per_slice ? a.k : k_lo + per_slice;  // this slice: [k_lo, K)
+    const std::int64_t nk = K > k_lo ? (K - k_lo + kBK - 1) / kBK : 0;
     const Source<TIn> sa{A + z * a.a.batch_stride, a.a.ld, a.m, !a.a.trans, vec_a};
     const Source<TIn> sb{B + z * a.b.batch_stride, a.b.ld, a.n, a.b.trans, vec_b};
     TileLoader<TIn, BM, kThreads> la;
@@ -136,8 +141,8 @@ __global__ void __launch_bounds__((BM / 8) * (BM / 8), BM == 128 ? 2 : 8) gemm_s
       for (int j = 0; j < 8; ++j) acc[i][j / 4][j % 4] = 0.f;
 
     if (nk > 0) {
-      la.load(sa, m0, 0, K, tid);
-      lb.load(sb, n0, 0, K, tid);
+      la.load(sa, m0, k_lo, K, tid);
+      lb.load(sb, n0, k_lo, K, tid);
       la.store(sa.k_contig, As[0], tid);
       lb.store(sb.k_contig, Bs[0], tid);
       __syncthreads();  // gemm-simt-first-tile
@@ -146,8 +151,8 @@ __global__ void __launch_bounds__((BM / 8) * (BM / 8), BM == 128 ? 2 : 8) gemm_s
       const int cur = static_cast<int>(kt & 1);
       const bool more = kt + 1 < nk;
       if (more) {  // the next tile's global loads overlap this tile's FMAs
-        la.load(sa, m0, (kt + 1) * kBK, K, tid);
-        lb.load(sb, n0, (kt + 1) * kBK, K, tid);
+        la.load(sa, m0, k_lo + (kt + 1) * kBK, K, tid);
+        lb.load(sb, n0, k_lo + (kt + 1) * kBK, K, tid);
       }
       FASTNN_GEMM_UNROLL
       for (int kk = 0; kk < kBK; ++kk) {
@@ -172,6 +177,19 @@ __global__ void __launch_bounds__((BM / 8) * (BM / 8), BM == 128 ? 2 : 8) gemm_s
       __syncthreads();  // gemm-simt-kstep: the stored tile is complete before anyone reads it
     }
 
+    if constexpr (kSplit) {
+      // A k-slice's partial products go to the workspace as they are; the reduction applies the epilogue.
+      const Epilogue partial{1.f, 0.f, nullptr, GemmActivation::none, a.m, a.n, a.n};
+      const bool vec_w = aligned4(a.workspace, a.n, a.m * a.n);
+      float* w = a.workspace + zs * a.m * a.n;
+      FASTNN_GEMM_UNROLL
+      for (int i = 0; i < 8; ++i) {
+        const std::int64_t row = m0 + (i < 4 ? ty * 4 + i : BM / 2 + ty * 4 + (i - 4));
+        write_four(partial, w, vec_w, row, n0 + tx * 4, acc[i][0]);
+        write_four(partial, w, vec_w, row, n0 + BN / 2 + tx * 4, acc[i][1]);
+      }
+      continue;
+    }
     TOut* c = C + z * a.batch_stride_c;
     FASTNN_GEMM_UNROLL
     for (int i = 0; i < 8; ++i) {
@@ -182,12 +200,35 @@ __global__ void __launch_bounds__((BM / 8) * (BM / 8), BM == 128 ? 2 : 8) gemm_s
   }
 }
 
+// Split-K's second pass: C = epilogue(sum over the k-slices of the workspace), the slices summed in order.
+template <class TOut>
+__global__ void __launch_bounds__(256) gemm_split_reduce_kernel(GemmArgs a) {
+  const std::int64_t mn = a.m * a.n, total = a.batch * mn;
+  const Epilogue e{a.alpha, a.beta, a.bias, a.act, a.m, a.n, a.ldc};
+  TOut* C = static_cast<TOut*>(a.c);
+  for (std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
+       i += std::int64_t(gridDim.x) * blockDim.x) {
+    const std::int64_t z = i / mn, r = i % mn;
+    const float* w = a.workspace + z * a.split * mn + r;
+    float sum = 0.f;
+    for (std::int64_t s = 0; s < a.split; ++s) sum += w[s * mn];
+    write_one(e, C + z * a.batch_stride_c, r / a.n, r % a.n, sum);
+  }
+}
+
 template <class TIn, class TOut, int BM>
 void launch_simt(const GemmArgs& a, cudaStream_t stream) {
   constexpr int kThreads = (BM / 8) * (BM / 8);
-  const dim3 grid(blocks_for(a.m, BM), blocks_for(a.n, BM),
-                  static_cast<unsigned>(a.batch < kMaxGridYZ ? a.batch : kMaxGridYZ));
-  FASTNN_LAUNCH(grid, kThreads, 0, stream, gemm_simt_kernel<TIn, TOut, BM>)(a);
+  const std::int64_t z = a.batch * a.split;
+  const dim3 grid(blocks_for(a.m, BM), blocks_for(a.n, BM), static_cast<unsigned>(z < kMaxGridYZ ? z : kMaxGridYZ));
+  if (a.split == 1) {
+    FASTNN_LAUNCH(grid, kThreads, 0, stream, gemm_simt_kernel<TIn, TOut, BM, false>)(a);
+  } else {
+    FASTNN_LAUNCH(grid, kThreads, 0, stream, gemm_simt_kernel<TIn, TOut, BM, true>)(a);
+    const std::int64_t blocks = (a.batch * a.m * a.n + 255) / 256;
+    FASTNN_LAUNCH(static_cast<unsigned>(blocks < (1 << 20) ? blocks : (1 << 20)), 256, 0, stream,
+                  gemm_split_reduce_kernel<TOut>)(a);
+  }
 }
 
 template <class TIn, class TOut>
@@ -204,6 +245,21 @@ bool simt_large_tile(const GemmArgs& a) {
   if (a.m < 128 || a.n < 128) return false;
   const std::int64_t blocks = ((a.m + 127) / 128) * ((a.n + 127) / 128) * a.batch;
   return blocks >= kLargeTileMinBlocks;
+}
+
+// Split-K when the output's tiles are fewer than half an H100's SMs: enough slices to fill about one
+// wave, each at least kMinSliceSteps k-steps (128 of k), at most kMaxSplit.
+constexpr std::int64_t kSplitBelowBlocks = 66, kMinSliceSteps = 16, kMaxSplit = 16;
+
+std::int64_t split_for(const GemmArgs& a, bool large) {
+  const std::int64_t bm = large ? 128 : 64;
+  const std::int64_t blocks = ((a.m + bm - 1) / bm) * ((a.n + bm - 1) / bm) * a.batch;
+  if (blocks == 0 || blocks >= kSplitBelowBlocks) return 1;
+  std::int64_t split = (kLargeTileMinBlocks + blocks - 1) / blocks;
+  const std::int64_t by_k = ((a.k + kBK - 1) / kBK) / kMinSliceSteps;
+  if (split > by_k) split = by_k;
+  if (split > kMaxSplit) split = kMaxSplit;
+  return split > 1 ? split : 1;
 }
 
 enum class Path { none, simt_large, simt_small, mma_tf32, mma_bf16, wgmma_bf16 };
@@ -239,8 +295,21 @@ const char* gemm_kernel_name(const GemmArgs& a, int device) {
   return "none";
 }
 
-void gemm(const GemmArgs& a, int device, cudaStream_t stream, const char* op) {
+std::int64_t gemm_workspace_size(const GemmArgs& a, int device) {
   const Path path = choose(a, device);
+  if (path != Path::simt_large && path != Path::simt_small) return 0;
+  const std::int64_t split = split_for(a, path == Path::simt_large);
+  return split > 1 ? a.batch * split * a.m * a.n : 0;
+}
+
+void gemm(const GemmArgs& args, int device, cudaStream_t stream, const char* op) {
+  GemmArgs a = args;
+  const Path path = choose(a, device);
+  a.split = 1;
+  if (a.workspace != nullptr && (path == Path::simt_large || path == Path::simt_small)) {
+    const std::int64_t split = split_for(a, path == Path::simt_large);
+    if (split > 1 && a.workspace_elems >= a.batch * split * a.m * a.n) a.split = split;
+  }
   if (path == Path::none) return;
   DeviceGuard guard(device);
   switch (path) {

@@ -38,11 +38,21 @@ struct GemmArgs {
   GemmActivation act = GemmActivation::none;
   bool allow_tf32 = false;  // fp32 inputs: may run on TF32 tensor cores (sm_80+, never in the emulator)
   GemmKernel kernel = GemmKernel::automatic;
+  // Split-K scratch from the caller: gemm_workspace_size() float32 elements, or nullptr (no split).
+  float* workspace = nullptr;
+  std::int64_t workspace_elems = 0;
+  std::int64_t split = 1;  // set by gemm(): k-slices computed in parallel (the SIMT kernel only)
 };
 
 // The kernel gemm() runs for these arguments on `device`: "simt_128x128", "simt_64x64", "mma_tf32",
 // "mma_bf16", "wgmma_bf16", or "none" (nothing to compute: m, n or batch is 0).
 const char* gemm_kernel_name(const GemmArgs& a, int device);
+
+// Split-K for the SIMT kernel when the output tiles alone cannot fill the GPU (a weight gradient: small
+// m x n, large k): the float32 workspace gemm() then needs (batch * split * m * n elements: each k-slice's
+// partial products, summed in a fixed order by a second kernel, so results stay deterministic); 0 when it
+// would not split. gemm() splits only when a.workspace holds at least this much.
+std::int64_t gemm_workspace_size(const GemmArgs& a, int device);
 
 // Launches the GEMM on `stream`; `op` names the calling op in launch errors. Checks nothing the binding
 // checks (shapes, strides, dtypes).

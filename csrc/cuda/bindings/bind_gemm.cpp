@@ -1,4 +1,4 @@
-// fastnn._C.cuda / fastnn._emu: gemm_f32, gemm_bf16, linear_f32, linear_bf16, gemm_kernel_for.
+// fastnn._C.cuda / fastnn._emu: gemm_f32, gemm_bf16, linear_f32, linear_bf16, gemm_kernel_for, gemm_workspace_size.
 //
 // Operands are passed as the logical matrices (views): a transposed view such as w.T or g.T (unit stride
 // along its rows) is read in place as a transposed operand, so no copy is made; a 3-D operand is a batch,
@@ -139,13 +139,26 @@ k::GemmArgs chain(const Matrix& a, const Matrix& b, const Matrix& c, const char*
   return g;
 }
 
-void run(const k::GemmArgs& g, int device, std::uintptr_t stream, const char* op) {
+void run(k::GemmArgs g, const py::object& workspace, int device, std::uintptr_t stream, const char* op) {
+  if (!workspace.is_none()) {
+    const DeviceArray w = device_array(workspace, op, "workspace");
+    w.require_dtype("float32").require_contiguous().require_writable();
+    const std::int64_t need = k::gemm_workspace_size(g, device);
+    if (w.numel() < need) {
+      throw py::value_error(std::string(op) + ": workspace has " + std::to_string(w.numel()) +
+                            " float32 elements, this split-K GEMM needs " + std::to_string(need) +
+                            " (gemm_workspace_size)");
+    }
+    g.workspace = w.data<float>();
+    g.workspace_elems = w.numel();
+  }
   py::gil_scoped_release release;
   k::gemm(g, device, k::as_stream(stream), op);
 }
 
 void gemm_binding(const char* op, bool bf16, const py::object& a, const py::object& b, const py::object& c, double alpha,
-                  double beta, bool allow_tf32, const std::string& kernel, int device, std::uintptr_t stream) {
+                  double beta, bool allow_tf32, const std::string& kernel, const py::object& workspace, int device,
+                  std::uintptr_t stream) {
   const DeviceArray da = device_array(a, op, "a"), db = device_array(b, op, "b"), dc = device_array(c, op, "c");
   da.require_dtype(bf16 ? "uint16" : "float32");
   db.require_dtype(bf16 ? "uint16" : "float32");
@@ -161,12 +174,12 @@ void gemm_binding(const char* op, bool bf16, const py::object& a, const py::obje
   g.beta = static_cast<float>(beta);
   g.allow_tf32 = allow_tf32;
   g.kernel = kernel_of(kernel, op);
-  run(g, device, stream, op);
+  run(g, workspace, device, stream, op);
 }
 
 void linear_binding(const char* op, bool bf16, const py::object& x, const py::object& w, const py::object& bias,
                     const py::object& y, const std::string& activation, bool allow_tf32, const std::string& kernel,
-                    int device, std::uintptr_t stream) {
+                    const py::object& workspace, int device, std::uintptr_t stream) {
   const DeviceArray dx = device_array(x, op, "x"), dw = device_array(w, op, "weight"), dy = device_array(y, op, "y");
   dx.require_dtype(bf16 ? "uint16" : "float32");
   dw.require_dtype(bf16 ? "uint16" : "float32");
@@ -191,7 +204,24 @@ void linear_binding(const char* op, bool bf16, const py::object& x, const py::ob
   g.act = act;
   g.allow_tf32 = allow_tf32;
   g.kernel = kernel_of(kernel, op);
-  run(g, device, stream, op);
+  run(g, workspace, device, stream, op);
+}
+
+// A problem's shape for the launcher's queries (which kernel, how much workspace).
+k::GemmArgs problem(const char* op, std::int64_t m, std::int64_t n, std::int64_t kk, std::int64_t batch,
+                    const std::string& dtype, bool allow_tf32, const std::string& kernel) {
+  if (dtype != "float32" && dtype != "bfloat16") {
+    throw py::value_error(std::string(op) + ": dtype must be 'float32' or 'bfloat16', got '" + dtype + "'");
+  }
+  k::GemmArgs g;
+  g.m = fastnn::cuda_bindings::checked_size(m, op, "m");
+  g.n = fastnn::cuda_bindings::checked_size(n, op, "n");
+  g.k = fastnn::cuda_bindings::checked_size(kk, op, "k");
+  g.batch = fastnn::cuda_bindings::checked_size(batch, op, "batch");
+  g.in_dtype = dtype == "bfloat16" ? k::GemmDtype::bf16 : k::GemmDtype::f32;
+  g.allow_tf32 = allow_tf32;
+  g.kernel = kernel_of(kernel, op);
+  return g;
 }
 
 }  // namespace
@@ -200,24 +230,26 @@ FASTNN_CUDA_BINDING(gemm) {
   m.def(
       "gemm_f32",
       [](py::object a, py::object b, py::object c, double alpha, double beta, bool allow_tf32, const std::string& kernel,
-         int device, std::uintptr_t stream) {
-        gemm_binding("gemm_f32", false, a, b, c, alpha, beta, allow_tf32, kernel, device, stream);
+         py::object workspace, int device, std::uintptr_t stream) {
+        gemm_binding("gemm_f32", false, a, b, c, alpha, beta, allow_tf32, kernel, workspace, device, stream);
       },
       py::arg("a"), py::arg("b"), py::arg("c"), py::arg("alpha") = 1.0, py::arg("beta") = 0.0,
-      py::arg("allow_tf32") = false, py::arg("kernel") = "auto", py::arg("device") = 0, py::arg("stream") = 0,
+      py::arg("allow_tf32") = false, py::arg("kernel") = "auto", py::arg("workspace") = py::none(),
+      py::arg("device") = 0, py::arg("stream") = 0,
       "c = alpha * a @ b + beta * c for float32 device matrices (2-D, or 3-D batches; a or b may be 2-D or a\n"
       "broadcast view). a, b may be transposed views (w.T) and are read in place; beta == 0 does not read c.\n"
       "allow_tf32 lets an sm_80+ GPU use TF32 tensor cores; kernel forces a SIMT tile ('simt_128x128',\n"
       "'simt_64x64') or the tensor-core kernel ('mma': TF32, needs allow_tf32; in the emulator its emulation)\n"
-      "instead of the launcher's choice ('auto': SIMT in the emulator).");
+      "instead of the launcher's choice ('auto': SIMT in the emulator). workspace: float32 scratch of at least\n"
+      "gemm_workspace_size() elements lets the SIMT kernel split k (small outputs over a long k).");
   m.def(
       "gemm_bf16",
-      [](py::object a, py::object b, py::object c, double alpha, double beta, const std::string& kernel, int device,
-         std::uintptr_t stream) {
-        gemm_binding("gemm_bf16", true, a, b, c, alpha, beta, false, kernel, device, stream);
+      [](py::object a, py::object b, py::object c, double alpha, double beta, const std::string& kernel,
+         py::object workspace, int device, std::uintptr_t stream) {
+        gemm_binding("gemm_bf16", true, a, b, c, alpha, beta, false, kernel, workspace, device, stream);
       },
       py::arg("a"), py::arg("b"), py::arg("c"), py::arg("alpha") = 1.0, py::arg("beta") = 0.0,
-      py::arg("kernel") = "auto", py::arg("device") = 0, py::arg("stream") = 0,
+      py::arg("kernel") = "auto", py::arg("workspace") = py::none(), py::arg("device") = 0, py::arg("stream") = 0,
       "gemm_f32 for bfloat16 inputs (uint16 arrays of bfloat16 bits), fp32 accumulation, c float32 or uint16\n"
       "(bfloat16, rounded to nearest even): BF16 tensor cores on sm_80+, the SIMT kernel otherwise (and in the\n"
       "emulator, unless kernel='mma' asks for its emulation of the tensor-core kernel); kernel='wgmma': the\n"
@@ -225,42 +257,45 @@ FASTNN_CUDA_BINDING(gemm) {
   m.def(
       "linear_f32",
       [](py::object x, py::object weight, py::object bias, py::object y, const std::string& activation,
-         bool allow_tf32, const std::string& kernel, int device, std::uintptr_t stream) {
-        linear_binding("linear_f32", false, x, weight, bias, y, activation, allow_tf32, kernel, device, stream);
+         bool allow_tf32, const std::string& kernel, py::object workspace, int device, std::uintptr_t stream) {
+        linear_binding("linear_f32", false, x, weight, bias, y, activation, allow_tf32, kernel, workspace, device,
+                       stream);
       },
       py::arg("x"), py::arg("weight"), py::arg("bias"), py::arg("y"), py::arg("activation") = "none",
-      py::arg("allow_tf32") = false, py::arg("kernel") = "auto", py::arg("device") = 0, py::arg("stream") = 0,
+      py::arg("allow_tf32") = false, py::arg("kernel") = "auto", py::arg("workspace") = py::none(),
+      py::arg("device") = 0, py::arg("stream") = 0,
       "y = activation(x @ weight.T + bias) for float32 x (m, k), weight (n, k), bias (n,) or None, y (m, n);\n"
       "activation 'none', 'relu' (NaN stays NaN) or 'gelu' (erf form), fused in the GEMM's epilogue.");
   m.def(
       "linear_bf16",
       [](py::object x, py::object weight, py::object bias, py::object y, const std::string& activation,
-         const std::string& kernel, int device, std::uintptr_t stream) {
-        linear_binding("linear_bf16", true, x, weight, bias, y, activation, false, kernel, device, stream);
+         const std::string& kernel, py::object workspace, int device, std::uintptr_t stream) {
+        linear_binding("linear_bf16", true, x, weight, bias, y, activation, false, kernel, workspace, device, stream);
       },
       py::arg("x"), py::arg("weight"), py::arg("bias"), py::arg("y"), py::arg("activation") = "none",
-      py::arg("kernel") = "auto", py::arg("device") = 0, py::arg("stream") = 0,
+      py::arg("kernel") = "auto", py::arg("workspace") = py::none(), py::arg("device") = 0, py::arg("stream") = 0,
       "linear_f32 for bfloat16 x and weight (uint16 bits), a float32 bias, y float32 or uint16 (bfloat16).");
   m.def(
       "gemm_kernel_for",
       [](std::int64_t m_, std::int64_t n, std::int64_t k_, std::int64_t batch, const std::string& dtype,
          bool allow_tf32, const std::string& kernel, int device) {
-        const char* op = "gemm_kernel_for";
-        if (dtype != "float32" && dtype != "bfloat16") {
-          throw py::value_error(std::string(op) + ": dtype must be 'float32' or 'bfloat16', got '" + dtype + "'");
-        }
-        k::GemmArgs g;
-        g.m = fastnn::cuda_bindings::checked_size(m_, op, "m");
-        g.n = fastnn::cuda_bindings::checked_size(n, op, "n");
-        g.k = fastnn::cuda_bindings::checked_size(k_, op, "k");
-        g.batch = fastnn::cuda_bindings::checked_size(batch, op, "batch");
-        g.in_dtype = dtype == "bfloat16" ? k::GemmDtype::bf16 : k::GemmDtype::f32;
-        g.allow_tf32 = allow_tf32;
-        g.kernel = kernel_of(kernel, op);
+        const k::GemmArgs g = problem("gemm_kernel_for", m_, n, k_, batch, dtype, allow_tf32, kernel);
         return std::string(k::gemm_kernel_name(g, device));
       },
       py::arg("m"), py::arg("n"), py::arg("k"), py::arg("batch") = 1, py::arg("dtype") = "float32",
       py::arg("allow_tf32") = false, py::arg("kernel") = "auto", py::arg("device") = 0,
       "The kernel gemm_f32 / gemm_bf16 would run for this problem: 'simt_128x128', 'simt_64x64', 'mma_tf32',\n"
       "'mma_bf16', 'wgmma_bf16' or 'none' (nothing to compute).");
+  m.def(
+      "gemm_workspace_size",
+      [](std::int64_t m_, std::int64_t n, std::int64_t k_, std::int64_t batch, const std::string& dtype,
+         bool allow_tf32, const std::string& kernel, int device) {
+        const k::GemmArgs g = problem("gemm_workspace_size", m_, n, k_, batch, dtype, allow_tf32, kernel);
+        return k::gemm_workspace_size(g, device);
+      },
+      py::arg("m"), py::arg("n"), py::arg("k"), py::arg("batch") = 1, py::arg("dtype") = "float32",
+      py::arg("allow_tf32") = false, py::arg("kernel") = "auto", py::arg("device") = 0,
+      "float32 elements of the split-K workspace the GEMM bindings use for this problem when given one as\n"
+      "workspace= (0: it would not split). Split-K runs when the output's tiles cannot fill the GPU (small\n"
+      "m x n, large k); its slices are summed in a fixed order (deterministic).");
 }

@@ -55,6 +55,14 @@ def _overlaps(xp, out, *others) -> bool:
 
 
 class CudaLinalgKernels:
+    def _gemm_options(self, m, n, k, batch=1) -> dict:
+        """The keyword arguments of a GEMM binding call: the TF32 switch, and the split-K workspace when
+        the launcher would split this problem (a small output over a long k, as weight gradients are)."""
+        tf32 = _allow_tf32()
+        size = self.native.gemm_workspace_size(m, n, k, batch, allow_tf32=tf32, device=self.device_id)
+        return {"allow_tf32": tf32, "workspace": self.xp.empty(size, self.xp.float32) if size else None,
+                "device": self.device_id, "stream": self.stream()}
+
     def matmul(self, a, b):
         if a.dtype != _F32 or b.dtype != _F32 or a.ndim < 2 or b.ndim < 2 or a.shape[-1] != b.shape[-2]:
             return super().matmul(a, b)  # 1-D operands, other dtypes, and the composite's shape errors
@@ -69,14 +77,14 @@ class CudaLinalgKernels:
             out = xp.empty(batch + (m, n), xp.float32)
             if b.ndim == 2 and a.ndim > 2 and a.flags.c_contiguous:
                 # (..., m, k) @ (k, n) is one tall GEMM: a Linear over a sequence. Rows are counted, not -1.
-                rows = math.prod(a.shape[:-1])
+                rows, count = math.prod(a.shape[:-1]), 1
                 a2, b2, c = a.reshape(rows, k), _operand(xp, b), out.reshape(rows, n)
             else:
+                rows, count = m, math.prod(batch)
                 a2 = _as_batch3(xp, _operand(xp, a), batch)
                 b2 = _as_batch3(xp, _operand(xp, b), batch)
-                c = out.reshape((math.prod(batch), m, n)) if batch else out
-            self.native.gemm_f32(a2, b2, c, 1.0, 0.0, allow_tf32=_allow_tf32(), device=self.device_id,
-                                 stream=self.stream())
+                c = out.reshape((count, m, n)) if batch else out
+            self.native.gemm_f32(a2, b2, c, 1.0, 0.0, **self._gemm_options(rows, n, k, count))
         return out
 
     def gemm_into(self, a, b, out, alpha: float = 1.0, beta: float = 0.0):
@@ -87,7 +95,7 @@ class CudaLinalgKernels:
             return super().gemm_into(a, b, out, alpha, beta)  # other dtypes, bad shapes, odd or aliased out
         with self.device_guard():
             self.native.gemm_f32(_operand(xp, a), _operand(xp, b), out, float(alpha), float(beta),
-                                 allow_tf32=_allow_tf32(), device=self.device_id, stream=self.stream())
+                                 **self._gemm_options(a.shape[0], b.shape[1], a.shape[1]))
 
     def linear(self, x, w, b, epilogue: str = "none"):
         if (x.dtype != _F32 or w.dtype != _F32 or x.ndim < 1 or w.ndim != 2 or x.shape[-1] != w.shape[1]
@@ -101,6 +109,6 @@ class CudaLinalgKernels:
             x2 = _operand(xp, x.reshape(rows, x.shape[-1]))
             y = xp.empty((rows, n), xp.float32)
             bias = None if b is None else xp.ascontiguousarray(b)
-            self.native.linear_f32(x2, _operand(xp, w), bias, y, epilogue, allow_tf32=_allow_tf32(),
-                                   device=self.device_id, stream=self.stream())
+            self.native.linear_f32(x2, _operand(xp, w), bias, y, epilogue,
+                                   **self._gemm_options(rows, n, x.shape[-1]))
         return y.reshape(lead + (n,))
