@@ -13,8 +13,8 @@ one row per path the launcher can take, beside torch's matmul (cuBLAS) at the sa
 
 ``rows_gemm_kernels(libs, cfg)`` has the shape of bench/gpu.py's row functions (``libs``: objects with
 ``name``, ``mod``, ``sync``; ``cfg``: ``repeats``, ``gemm_kernel_size``, optionally ``gemm_split_shape``), so
-gpu.py can list it in its FAMILIES. Timing: the median of ``repeats`` calls, the device synchronised before and after each (one
-warm-up call first); rates are 2 * size**3 flops over that time.
+gpu.py can list it in its FAMILIES. Timing: the median of ``repeats`` calls, the device synchronised before
+and after each (one warm-up call first); rates are 2 * m * n * k flops over that time.
 """
 from __future__ import annotations
 
