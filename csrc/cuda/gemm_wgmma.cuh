@@ -17,6 +17,8 @@
 // (+ 1)), so the tiling, shared layout and epilogue run in CI; the instruction itself only on a GPU.
 #pragma once
 
+#include <atomic>
+
 #include "gemm_tensor_core.cuh"
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL) || defined(FASTNN_CUDA_EMULATOR)
@@ -39,18 +41,18 @@ __device__ int g_gemm_wgmma_compiled = FASTNN_GEMM_WGMMA_BODY;
 
 #if !defined(FASTNN_CUDA_EMULATOR)
 inline bool wgmma_available(int device) {
-  static int known[64] = {};  // 0 unknown, 1 yes, 2 no (a benign race: every writer stores the same value)
+  static std::atomic<int> known[64] = {};  // 0 unknown, 1 yes, 2 no (every writer stores the same value)
   if (device < 0 || device >= 64) return false;
-  if (known[device] == 0) {
+  if (known[device].load() == 0) {
     int major = 0, minor = 0, flag = 0;
     const bool ok = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) == cudaSuccess &&
                     cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) == cudaSuccess &&
                     major == 9 && minor == 0 &&
                     cudaMemcpyFromSymbol(&flag, g_gemm_wgmma_compiled, sizeof flag) == cudaSuccess && flag == 1;
     if (!ok) cudaGetLastError();
-    known[device] = ok ? 1 : 2;
+    known[device].store(ok ? 1 : 2);
   }
-  return known[device] == 1;
+  return known[device].load() == 1;
 }
 #else
 inline bool wgmma_available(int) { return true; }
