@@ -1,0 +1,534 @@
+// conv2d on the GPU as implicit GEMMs (fp32 SIMT): the twin of csrc/cpu/conv2d.cpp, without its im2col buffer.
+//
+// All three products share one register-blocked, double-buffered main loop (conv_gemm_block); what differs is how a
+// tile entry is found in global memory, given by a "problem" struct:
+//   forward        C[m, n] = sum_k A[m, k] B[k, n], m = (n, oh, ow), n = output channel of the group,
+//                  k = (c, i, j) of the group; A gathers the input patch element straight from x (zero where the
+//                  tap falls in the padding), B is the weight row; the bias is added in the epilogue.
+//   backward data  the transposed convolution: m = (n, ih, iw), n = input channel of the group, k = (o, i, j). Input
+//                  rows are split by phase (ih mod sh, iw mod sw): within one phase the taps (i, j) that land on an
+//                  output position form an arithmetic progression, so a block loops over exactly those taps (none
+//                  are multiplied by zeros; with stride 1 there is one phase and every tap lands). No col2im buffer,
+//                  no atomics: every dx element is written once, by the block owning it.
+//   backward weight  m = (c, i, j), n = output channel, k = (n, oh, ow) summed over; split-K over k into a
+//                  caller-allocated workspace, then a pass adding the slices in a fixed order.
+// Tiles: BM x BN outputs per block, BK = 8 deep, TM x TN per thread; the next k-tile is fetched into registers
+// while the current one is multiplied from shared memory (two buffers, one barrier per k-tile). The configuration
+// is chosen by the width of the GEMM's n side (output or input channels per group): 128, 64, 32, or 4 for
+// depthwise-like shapes. Each thread accumulates its outputs over k in a fixed order, so every result is the same
+// under any schedule of threads and blocks.
+#include "conv2d.h"
+
+#include <algorithm>
+#include <climits>
+#include <stdexcept>
+#include <string>
+
+#include "fastnn/cuda/device.h"
+#include "launch.h"
+
+// Loop unrolling of the fixed-size register loops, in each compiler's spelling.
+#if defined(FASTNN_CUDA_EMULATOR)
+#define CONV_UNROLL _Pragma("GCC unroll 16")
+#else
+#define CONV_UNROLL _Pragma("unroll")
+#endif
+
+namespace fastnn::FASTNN_CUDA_NS {
+namespace {
+
+template <int BM_, int BN_, int BK_, int TM_, int TN_>
+struct TileCfg {
+  static constexpr int BM = BM_, BN = BN_, BK = BK_, TM = TM_, TN = TN_;
+  static constexpr int NT = (BM / TM) * (BN / TN);
+  // Padded rows: stores from threads that run along k land in distinct banks; rows stay 16-byte aligned.
+  static constexpr int LDA = BM + 4, LDB = BN + 4;
+  static constexpr int A_LOADS = (BM * BK + NT - 1) / NT, B_LOADS = (BK * BN + NT - 1) / NT;
+  static constexpr unsigned smem_bytes = sizeof(float) * 2 * BK * (LDA + LDB);
+  static_assert(BM % TM == 0 && BN % TN == 0, "the thread grid tiles the block tile");
+  static_assert((TM % 4 == 0 || TM < 4) && (TN % 4 == 0 || TN < 4), "micro-tiles are float4 chunks or scalars");
+  static_assert(NT % 32 == 0 && NT % BK == 0 && NT <= 1024, "whole warps");
+  static_assert(smem_bytes <= 48 * 1024, "static shared-memory limit without opt-in");
+};
+using CfgL = TileCfg<128, 128, 8, 8, 8>;  // 256 threads, 8x8 outputs each
+using CfgM = TileCfg<128, 64, 8, 8, 4>;   // 256 threads
+using CfgS = TileCfg<128, 32, 8, 4, 4>;   // 256 threads
+using CfgD = TileCfg<64, 4, 8, 1, 4>;     // 64 threads: depthwise and other narrow groups
+
+constexpr int kBK = 8;  // every configuration's k depth (the split-K slices are multiples of it)
+
+// Where an operand entry lives: an offset, a (row, column) pair checked against the image bounds, and a flag.
+struct Idx {
+  std::int64_t off;
+  int r, c;
+  bool ok;
+};
+
+struct GemmArgs {
+  Conv2dShape s;
+  const float* in0;   // forward: x; backward data: g; backward weight: g
+  const float* in1;   // forward: w; backward data: w; backward weight: x
+  const float* bias;  // forward only (may be null)
+  float* out;         // y, dx, or dw (splits == 1) / the workspace (splits > 1)
+  int splits;         // backward weight: slices of the reduction
+  int k_chunk;        // backward weight: k extent of one slice (a multiple of kBK)
+};
+
+// Loads 4 consecutive floats of shared memory (16-byte aligned) into r.
+__device__ __forceinline__ void ld4(const float* p, float* r) {
+#if defined(FASTNN_CUDA_EMULATOR)
+  r[0] = p[0];
+  r[1] = p[1];
+  r[2] = p[2];
+  r[3] = p[3];
+#else
+  const float4 v = *reinterpret_cast<const float4*>(p);
+  r[0] = v.x;
+  r[1] = v.y;
+  r[2] = v.z;
+  r[3] = v.w;
+#endif
+}
+
+__device__ __forceinline__ bool inside(int r, int c, int rows, int cols) {
+  return static_cast<unsigned>(r) < static_cast<unsigned>(rows) && static_cast<unsigned>(c) < static_cast<unsigned>(cols);
+}
+
+// ---- the three problems ----------------------------------------------------------------------------------------
+
+struct FwdProblem {
+  static constexpr bool kAKFast = false, kBKFast = true;  // which index runs along memory in each operand
+  const float* __restrict__ x;
+  const float* __restrict__ w;
+  const float* __restrict__ bias;
+  float* __restrict__ y;
+  int H, W, C, O, P, OW, KW, KHW, sh, sw, ph, pw, dh, dw, cg, og, g;
+  int M, N, k_begin, k_end;
+
+  __device__ explicit FwdProblem(const GemmArgs& a)
+      : x(a.in0), w(a.in1), bias(a.bias), y(a.out), H(a.s.h), W(a.s.w), C(a.s.c), O(a.s.o), P(a.s.oh * a.s.ow),
+        OW(a.s.ow), KW(a.s.kw), KHW(a.s.kh * a.s.kw), sh(a.s.sh), sw(a.s.sw), ph(a.s.ph), pw(a.s.pw), dh(a.s.dh),
+        dw(a.s.dw), cg(a.s.c / a.s.groups), og(a.s.o / a.s.groups), g(static_cast<int>(blockIdx.z)),
+        M(a.s.n * a.s.oh * a.s.ow), N(og), k_begin(0), k_end(cg * KHW) {}
+
+  __device__ Idx a_m(int m) const {
+    const int nn = m / P, q = m - nn * P, oh = q / OW, ow = q - oh * OW;
+    return {(std::int64_t(nn) * C + g * cg) * H * W, oh * sh - ph, ow * sw - pw, m < M};
+  }
+  __device__ Idx a_k(int k) const {
+    const int ci = k / KHW, t = k - ci * KHW, i = t / KW, j = t - i * KW;
+    return {std::int64_t(ci) * H * W, i * dh, j * dw, k < k_end};
+  }
+  __device__ float a(const Idx& im, const Idx& ik) const {
+    const int r = im.r + ik.r, c = im.c + ik.c;
+    return im.ok && ik.ok && inside(r, c, H, W) ? x[im.off + ik.off + std::int64_t(r) * W + c] : 0.f;
+  }
+  __device__ Idx b_k(int k) const { return {k, 0, 0, k < k_end}; }
+  __device__ Idx b_n(int n) const { return {std::int64_t(g * og + n) * k_end, 0, 0, n < N}; }
+  __device__ float b(const Idx& ik, const Idx& in) const { return ik.ok && in.ok ? w[ik.off + in.off] : 0.f; }
+  __device__ Idx out_m(int m) const {
+    const int nn = m / P, q = m - nn * P;
+    return {std::int64_t(nn) * O * P + q, 0, 0, m < M};
+  }
+  __device__ Idx out_n(int n) const { return {std::int64_t(g * og + n) * P, g * og + n, 0, n < N}; }
+  __device__ void write(const Idx& om, const Idx& on, float v) const {
+    if (om.ok && on.ok) y[om.off + on.off] = bias ? v + bias[on.r] : v;
+  }
+};
+
+// The kernel taps (along one axis) that land on an output position for input rows ih = res + t * s: those i
+// with i * d = res + pad (mod s), i.e. i = first + u * step, u < count; the output row is then
+// t + base - u * lift.
+struct AxisTaps {
+  int first, count, step, lift, base;
+};
+__device__ __forceinline__ AxisTaps axis_taps(int s, int d, int pad, int res, int k) {
+  int a = s, b = d;
+  while (b != 0) {
+    const int t = a % b;
+    a = b;
+    b = t;
+  }
+  AxisTaps r{-1, 0, s / a, d / a, 0};
+  const int want = (res + pad) % s;
+  for (int i = 0; i < r.step && i < k; ++i) {
+    if ((i * d) % s == want) {
+      r.first = i;
+      break;
+    }
+  }
+  if (r.first >= 0) {
+    r.count = (k - 1 - r.first) / r.step + 1;
+    r.base = (res + pad - r.first * d) / s;  // an exact quotient (possibly negative)
+  }
+  return r;
+}
+
+struct BwdDataProblem {
+  static constexpr bool kAKFast = false, kBKFast = true;
+  const float* __restrict__ gy;
+  const float* __restrict__ w;
+  float* __restrict__ dx;
+  int H, W, C, O, OH, OW, KW, KHW, sh, sw, cg, og, g, rh, rw, hq, wq;
+  AxisTaps th, tw;
+  int M, N, k_begin, k_end;
+
+  __device__ explicit BwdDataProblem(const GemmArgs& a)
+      : gy(a.in0), w(a.in1), dx(a.out), H(a.s.h), W(a.s.w), C(a.s.c), O(a.s.o), OH(a.s.oh), OW(a.s.ow), KW(a.s.kw),
+        KHW(a.s.kh * a.s.kw), sh(a.s.sh), sw(a.s.sw), cg(a.s.c / a.s.groups), og(a.s.o / a.s.groups) {
+    const int phases = sh * sw, z = static_cast<int>(blockIdx.z);
+    g = z / phases;
+    rh = (z % phases) / sw;
+    rw = (z % phases) % sw;
+    hq = rh < H ? (H - rh + sh - 1) / sh : 0;
+    wq = rw < W ? (W - rw + sw - 1) / sw : 0;
+    th = axis_taps(sh, a.s.dh, a.s.ph, rh, a.s.kh);
+    tw = axis_taps(sw, a.s.dw, a.s.pw, rw, a.s.kw);
+    M = a.s.n * hq * wq;
+    N = cg;
+    k_begin = 0;
+    k_end = og * th.count * tw.count;
+  }
+
+  __device__ Idx a_m(int m) const {
+    const int hw = hq * wq, nn = m / hw, t = m - nn * hw, qh = t / wq, qw = t - qh * wq;
+    return {(std::int64_t(nn) * O + g * og) * OH * OW, qh + th.base, qw + tw.base, m < M};
+  }
+  __device__ Idx a_k(int k) const {
+    const int taps = th.count * tw.count, oc = k / taps, t = k - oc * taps, u = t / tw.count, v = t - u * tw.count;
+    return {std::int64_t(oc) * OH * OW, -u * th.lift, -v * tw.lift, k < k_end};
+  }
+  __device__ float a(const Idx& im, const Idx& ik) const {
+    const int r = im.r + ik.r, c = im.c + ik.c;
+    return im.ok && ik.ok && inside(r, c, OH, OW) ? gy[im.off + ik.off + std::int64_t(r) * OW + c] : 0.f;
+  }
+  __device__ Idx b_k(int k) const {
+    const int taps = th.count * tw.count, oc = k / taps, t = k - oc * taps, u = t / tw.count, v = t - u * tw.count;
+    const int i = th.first + u * th.step, j = tw.first + v * tw.step;
+    return {std::int64_t(oc) * cg * KHW + i * KW + j, 0, 0, k < k_end};
+  }
+  __device__ Idx b_n(int n) const { return {std::int64_t(g * og) * cg * KHW + std::int64_t(n) * KHW, 0, 0, n < N}; }
+  __device__ float b(const Idx& ik, const Idx& in) const { return ik.ok && in.ok ? w[ik.off + in.off] : 0.f; }
+  __device__ Idx out_m(int m) const {
+    const int hw = hq * wq, nn = m / hw, t = m - nn * hw, qh = t / wq, qw = t - qh * wq;
+    return {std::int64_t(nn) * C * H * W + std::int64_t(rh + qh * sh) * W + (rw + qw * sw), 0, 0, m < M};
+  }
+  __device__ Idx out_n(int n) const { return {std::int64_t(g * cg + n) * H * W, 0, 0, n < N}; }
+  __device__ void write(const Idx& om, const Idx& on, float v) const {
+    if (om.ok && on.ok) dx[om.off + on.off] = v;
+  }
+};
+
+struct BwdWeightProblem {
+  static constexpr bool kAKFast = true, kBKFast = true;
+  const float* __restrict__ gy;
+  const float* __restrict__ x;
+  float* __restrict__ out;
+  int H, W, C, O, P, OW, KW, KHW, sh, sw, ph, pw, dh, dw, cg, og, g;
+  int M, N, k_begin, k_end;
+
+  __device__ explicit BwdWeightProblem(const GemmArgs& a)
+      : gy(a.in0), x(a.in1), H(a.s.h), W(a.s.w), C(a.s.c), O(a.s.o), P(a.s.oh * a.s.ow), OW(a.s.ow), KW(a.s.kw),
+        KHW(a.s.kh * a.s.kw), sh(a.s.sh), sw(a.s.sw), ph(a.s.ph), pw(a.s.pw), dh(a.s.dh), dw(a.s.dw),
+        cg(a.s.c / a.s.groups), og(a.s.o / a.s.groups) {
+    const int z = static_cast<int>(blockIdx.z), slice = z % a.splits, k_total = a.s.n * P;
+    g = z / a.splits;
+    M = cg * KHW;
+    N = og;
+    const std::int64_t begin = std::int64_t(slice) * a.k_chunk, end = begin + a.k_chunk;
+    k_begin = static_cast<int>(begin < k_total ? begin : k_total);
+    k_end = static_cast<int>(end < k_total ? end : k_total);
+    out = a.splits > 1 ? a.out + std::int64_t(slice) * O * M : a.out;
+  }
+
+  __device__ Idx a_m(int m) const {
+    const int ci = m / KHW, t = m - ci * KHW, i = t / KW, j = t - i * KW;
+    return {std::int64_t(ci) * H * W, i * dh, j * dw, m < M};
+  }
+  __device__ Idx a_k(int k) const {
+    const int nn = k / P, q = k - nn * P, oh = q / OW, ow = q - oh * OW;
+    return {(std::int64_t(nn) * C + g * cg) * H * W, oh * sh - ph, ow * sw - pw, k < k_end};
+  }
+  __device__ float a(const Idx& im, const Idx& ik) const {
+    const int r = im.r + ik.r, c = im.c + ik.c;
+    return im.ok && ik.ok && inside(r, c, H, W) ? x[im.off + ik.off + std::int64_t(r) * W + c] : 0.f;
+  }
+  __device__ Idx b_k(int k) const {
+    const int nn = k / P, q = k - nn * P;
+    return {std::int64_t(nn) * O * P + q, 0, 0, k < k_end};
+  }
+  __device__ Idx b_n(int n) const { return {std::int64_t(g * og + n) * P, 0, 0, n < N}; }
+  __device__ float b(const Idx& ik, const Idx& in) const { return ik.ok && in.ok ? gy[ik.off + in.off] : 0.f; }
+  __device__ Idx out_m(int m) const { return {m, 0, 0, m < M}; }
+  __device__ Idx out_n(int n) const { return {std::int64_t(g * og + n) * M, 0, 0, n < N}; }
+  __device__ void write(const Idx& om, const Idx& on, float v) const {
+    if (om.ok && on.ok) out[om.off + on.off] = v;
+  }
+};
+
+// ---- the shared main loop ----------------------------------------------------------------------------------------
+
+// The i-th row (of TM) of the thread at column tx of the thread grid: float4 chunks spread over the tile
+// (conflict-free vector reads), or one row every BM / TM for scalar micro-tiles.
+template <int B, int T>
+__device__ __forceinline__ int micro_index(int i, int t) {
+  if constexpr (T >= 4) {
+    return (i / 4) * (B / (T / 4)) + t * 4 + (i % 4);
+  } else {
+    return i * (B / T) + t;
+  }
+}
+
+template <int B, int T>
+__device__ __forceinline__ void micro_load(const float* row, int t, float* r) {
+  if constexpr (T >= 4) {
+CONV_UNROLL
+    for (int c = 0; c < T / 4; ++c) ld4(row + c * (B / (T / 4)) + t * 4, r + 4 * c);
+  } else {
+CONV_UNROLL
+    for (int i = 0; i < T; ++i) r[i] = row[i * (B / T) + t];
+  }
+}
+
+template <class Cfg, class Problem>
+__device__ __forceinline__ void conv_gemm_block(const Problem& p, int m0, int n0) {
+  constexpr int BM = Cfg::BM, BN = Cfg::BN, BK = Cfg::BK, TM = Cfg::TM, TN = Cfg::TN, NT = Cfg::NT;
+  constexpr int LDA = Cfg::LDA, LDB = Cfg::LDB, AL = Cfg::A_LOADS, BL = Cfg::B_LOADS;
+  FASTNN_DYNAMIC_SHARED(float, smem);
+  float* const As = smem;               // [2][BK][LDA]: A tile, k-major
+  float* const Bs = smem + 2 * BK * LDA;  // [2][BK][LDB]: B tile, k-major
+  const int tid = static_cast<int>(threadIdx.x);
+
+  // The tile entries this thread fetches: entry e = tid + r * NT; consecutive threads run along the operand's
+  // contiguous index (m or n for gathered images, k for weights and output gradients). The m / n side of each
+  // entry is decoded once; the k side once per k-tile.
+  Idx am[AL], bn[BL];
+  int ak[AL], bk[BL], a_at[AL], b_at[BL];
+  bool a_has[AL], b_has[BL];
+CONV_UNROLL
+  for (int r = 0; r < AL; ++r) {
+    const int e = tid + r * NT, mi = Problem::kAKFast ? e / BK : e % BM, ki = Problem::kAKFast ? e % BK : e / BM;
+    a_has[r] = e < BM * BK;
+    ak[r] = ki;
+    a_at[r] = ki * LDA + mi;
+    am[r] = p.a_m(m0 + mi);
+  }
+CONV_UNROLL
+  for (int r = 0; r < BL; ++r) {
+    const int e = tid + r * NT, ni = Problem::kBKFast ? e / BK : e % BN, ki = Problem::kBKFast ? e % BK : e / BN;
+    b_has[r] = e < BK * BN;
+    bk[r] = ki;
+    b_at[r] = ki * LDB + ni;
+    bn[r] = p.b_n(n0 + ni);
+  }
+  float ra[AL], rb[BL];
+  auto fetch = [&](int k0) {
+CONV_UNROLL
+    for (int r = 0; r < AL; ++r) ra[r] = a_has[r] ? p.a(am[r], p.a_k(k0 + ak[r])) : 0.f;
+CONV_UNROLL
+    for (int r = 0; r < BL; ++r) rb[r] = b_has[r] ? p.b(p.b_k(k0 + bk[r]), bn[r]) : 0.f;
+  };
+  auto stash = [&](int buf) {
+CONV_UNROLL
+    for (int r = 0; r < AL; ++r)
+      if (a_has[r]) As[buf * BK * LDA + a_at[r]] = ra[r];
+CONV_UNROLL
+    for (int r = 0; r < BL; ++r)
+      if (b_has[r]) Bs[buf * BK * LDB + b_at[r]] = rb[r];
+  };
+
+  const int tx = tid % (BM / TM), ty = tid / (BM / TM);
+  float acc[TM][TN];
+CONV_UNROLL
+  for (int i = 0; i < TM; ++i)
+CONV_UNROLL
+    for (int j = 0; j < TN; ++j) acc[i][j] = 0.f;
+
+  const int tiles = (p.k_end - p.k_begin + BK - 1) / BK;  // the same for every thread of the block
+  if (tiles > 0) {
+    fetch(p.k_begin);
+    stash(0);
+    __syncthreads();  // CONV_GEMM_FIRST_TILE_BARRIER
+    for (int t = 0; t < tiles; ++t) {
+      const int cur = t & 1;
+      if (t + 1 < tiles) fetch(p.k_begin + (t + 1) * BK);  // global loads in flight during the products
+      const float* a_tile = As + cur * BK * LDA;
+      const float* b_tile = Bs + cur * BK * LDB;
+CONV_UNROLL
+      for (int kk = 0; kk < BK; ++kk) {
+        float a[TM], b[TN];
+        micro_load<BM, TM>(a_tile + kk * LDA, tx, a);
+        micro_load<BN, TN>(b_tile + kk * LDB, ty, b);
+CONV_UNROLL
+        for (int i = 0; i < TM; ++i)
+CONV_UNROLL
+          for (int j = 0; j < TN; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
+      }
+      // The other buffer was last read in the previous k-tile, before that tile's barrier.
+      if (t + 1 < tiles) stash(cur ^ 1);
+      __syncthreads();  // CONV_GEMM_TILE_BARRIER: stores visible, and nobody still reads the buffer refilled next
+    }
+  }
+
+  Idx on[TN];
+CONV_UNROLL
+  for (int j = 0; j < TN; ++j) on[j] = p.out_n(n0 + micro_index<BN, TN>(j, ty));
+CONV_UNROLL
+  for (int i = 0; i < TM; ++i) {
+    const Idx om = p.out_m(m0 + micro_index<BM, TM>(i, tx));
+CONV_UNROLL
+    for (int j = 0; j < TN; ++j) p.write(om, on[j], acc[i][j]);
+  }
+}
+
+template <class Cfg, class Problem>
+__global__ void __launch_bounds__(Cfg::NT) conv_gemm_kernel(GemmArgs a) {
+  const Problem p(a);
+  const int m0 = static_cast<int>(blockIdx.x) * Cfg::BM, n0 = static_cast<int>(blockIdx.y) * Cfg::BN;
+  if (m0 >= p.M) return;  // a phase with fewer rows than the grid (backward data): the whole block leaves
+  conv_gemm_block<Cfg>(p, m0, n0);
+}
+
+// dw = the sum of the workspace's slices, added in slice order.
+__global__ void sum_slices_kernel(const float* __restrict__ ws, float* __restrict__ out, std::int64_t size,
+                                  int slices) {
+  const std::int64_t stride = std::int64_t(gridDim.x) * blockDim.x;
+  for (std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < size; i += stride) {
+    float s = 0.f;
+    for (int k = 0; k < slices; ++k) s += ws[k * size + i];
+    out[i] = s;
+  }
+}
+
+constexpr int kBiasThreads = 256;
+
+__device__ __forceinline__ float warp_sum(float v) {
+CONV_UNROLL
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+// One block per channel: thread t adds the elements t, t + 256, ... of the channel's N x P entries (P contiguous
+// per sample), then a butterfly per warp and warp 0 over the warps' sums.
+__global__ void __launch_bounds__(kBiasThreads) bias_grad_kernel(const float* __restrict__ g, float* __restrict__ db,
+                                                                   int n, int o, std::int64_t pixels) {
+  FASTNN_SHARED(float, warp_sums, [kBiasThreads / 32]);
+  const int oc = static_cast<int>(blockIdx.x), lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const std::int64_t hop_n = kBiasThreads / pixels, hop_q = kBiasThreads % pixels;
+  std::int64_t nn = threadIdx.x / pixels, q = threadIdx.x % pixels;
+  float s = 0.f;
+  while (nn < n) {
+    s += g[(nn * o + oc) * pixels + q];
+    nn += hop_n;
+    q += hop_q;
+    if (q >= pixels) {
+      q -= pixels;
+      ++nn;
+    }
+  }
+  s = warp_sum(s);
+  if (lane == 0) warp_sums[warp] = s;
+  __syncthreads();  // CONV_BIAS_BARRIER
+  if (warp == 0) {
+    s = warp_sum(lane < kBiasThreads / 32 ? warp_sums[lane] : 0.f);
+    if (lane == 0) db[oc] = s;
+  }
+}
+
+// ---- host side -------------------------------------------------------------------------------------------------
+
+void check_grid(const char* op, std::int64_t rows, int bm, std::int64_t z) {
+  if (rows + bm > INT_MAX) throw std::runtime_error(std::string(op) + ": the GEMM has too many rows for 32-bit indices");
+  if (z > 65535) {
+    throw std::runtime_error(std::string(op) + ": groups (times stride phases / splits) = " + std::to_string(z) +
+                             " exceeds the grid's 65535 blocks along z");
+  }
+}
+
+template <class Cfg, class Problem>
+void launch_gemm(const char* op, const GemmArgs& a, std::int64_t rows, int cols, std::int64_t z, cudaStream_t stream) {
+  if (rows == 0 || cols == 0 || z == 0) return;
+  check_grid(op, rows, Cfg::BM, z);
+  const dim3 grid(blocks_for(rows, Cfg::BM), blocks_for(cols, Cfg::BN), static_cast<unsigned>(z));
+  FASTNN_LAUNCH(grid, Cfg::NT, Cfg::smem_bytes, stream, conv_gemm_kernel<Cfg, Problem>)(a);
+  check_launch(op);
+}
+
+// The tile configuration for a GEMM whose n side has `cols` columns.
+template <class Problem>
+void dispatch(const char* op, const GemmArgs& a, std::int64_t rows, int cols, std::int64_t z, cudaStream_t stream) {
+  if (cols <= 4) {
+    launch_gemm<CfgD, Problem>(op, a, rows, cols, z, stream);
+  } else if (cols <= 32) {
+    launch_gemm<CfgS, Problem>(op, a, rows, cols, z, stream);
+  } else if (cols <= 64) {
+    launch_gemm<CfgM, Problem>(op, a, rows, cols, z, stream);
+  } else {
+    launch_gemm<CfgL, Problem>(op, a, rows, cols, z, stream);
+  }
+}
+
+int rows_per_block(int cols) { return cols <= 4 ? CfgD::BM : 128; }
+int cols_per_block(int cols) { return cols <= 4 ? 4 : cols <= 32 ? 32 : cols <= 64 ? 64 : 128; }
+
+}  // namespace
+
+void conv2d_forward_f32(const Conv2dShape& s, const float* x, const float* w, const float* b, float* y, int device,
+                        cudaStream_t stream) {
+  DeviceGuard guard(device);
+  const GemmArgs a{s, x, w, b, y, 1, 0};
+  dispatch<FwdProblem>("conv2d_forward_f32", a, std::int64_t(s.n) * s.oh * s.ow, s.o / s.groups, s.groups, stream);
+}
+
+void conv2d_backward_data_f32(const Conv2dShape& s, const float* g, const float* w, float* dx, int device,
+                              cudaStream_t stream) {
+  DeviceGuard guard(device);
+  const GemmArgs a{s, g, w, nullptr, dx, 1, 0};
+  // Rows of the largest phase; the smaller phases' extra blocks leave at once.
+  const std::int64_t rows = std::int64_t(s.n) * ((s.h + s.sh - 1) / s.sh) * ((s.w + s.sw - 1) / s.sw);
+  dispatch<BwdDataProblem>("conv2d_backward_data_f32", a, rows, s.c / s.groups,
+                           std::int64_t(s.groups) * s.sh * s.sw, stream);
+}
+
+int conv2d_backward_weight_f32_splits(const Conv2dShape& s) {
+  const std::int64_t rows = std::int64_t(s.c / s.groups) * s.kh * s.kw, cols = s.o / s.groups;
+  const std::int64_t k_tiles = (std::int64_t(s.n) * s.oh * s.ow + kBK - 1) / kBK;
+  if (rows == 0 || cols == 0 || k_tiles == 0) return 1;
+  const std::int64_t blocks = ((rows + rows_per_block(int(cols)) - 1) / rows_per_block(int(cols))) *
+                              ((cols + cols_per_block(int(cols)) - 1) / cols_per_block(int(cols))) * s.groups;
+  // Enough blocks to fill a large GPU (~2 waves on 132 SMs), each slice at least 16 k-tiles (128 products) deep.
+  const std::int64_t want = (264 + blocks - 1) / blocks, deepest = k_tiles / 16;
+  std::int64_t splits = std::min<std::int64_t>({want, deepest, 64, 65535 / s.groups});
+  return static_cast<int>(std::max<std::int64_t>(splits, 1));
+}
+
+void conv2d_backward_weight_f32(const Conv2dShape& s, const float* g, const float* x, float* dw, float* workspace,
+                                int splits, int device, cudaStream_t stream) {
+  const char* op = "conv2d_backward_weight_f32";
+  if (splits < 1 || (splits > 1 && workspace == nullptr)) throw std::invalid_argument(std::string(op) + ": bad splits");
+  DeviceGuard guard(device);
+  const int cg = s.c / s.groups, og = s.o / s.groups;
+  const std::int64_t k_total = std::int64_t(s.n) * s.oh * s.ow, k_tiles = (k_total + kBK - 1) / kBK;
+  if (k_total > INT_MAX - kBK) throw std::runtime_error(std::string(op) + ": N*OH*OW exceeds 32-bit indices");
+  const int k_chunk = static_cast<int>(std::max<std::int64_t>(1, (k_tiles + splits - 1) / splits) * kBK);
+  const GemmArgs a{s, g, x, nullptr, splits > 1 ? workspace : dw, splits, k_chunk};
+  dispatch<BwdWeightProblem>(op, a, std::int64_t(cg) * s.kh * s.kw, og, std::int64_t(s.groups) * splits, stream);
+  if (splits > 1) {
+    const std::int64_t size = std::int64_t(s.o) * cg * s.kh * s.kw;
+    if (size == 0) return;
+    const unsigned blocks = static_cast<unsigned>(std::min<std::int64_t>(blocks_for(size, 256), 4096));
+    FASTNN_LAUNCH(blocks, 256, 0, stream, sum_slices_kernel)(workspace, dw, size, splits);
+    check_launch(op);
+  }
+}
+
+void conv2d_backward_bias_f32(int n, int o, std::int64_t pixels, const float* g, float* db, int device,
+                              cudaStream_t stream) {
+  if (o == 0) return;
+  DeviceGuard guard(device);
+  if (pixels == 0) pixels = 1, n = 0;  // nothing to add: every channel's sum is 0
+  FASTNN_LAUNCH(static_cast<unsigned>(o), kBiasThreads, 0, stream, bias_grad_kernel)(g, db, n, o, pixels);
+  check_launch("conv2d_backward_bias_f32");
+}
+
+}  // namespace fastnn::FASTNN_CUDA_NS
