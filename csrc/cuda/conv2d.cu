@@ -37,9 +37,9 @@
 namespace fastnn::FASTNN_CUDA_NS {
 namespace {
 
-template <int BM_, int BN_, int BK_, int TM_, int TN_>
+template <int BM_, int BN_, int BK_, int TM_, int TN_, int MinBlocks_ = 1>
 struct TileCfg {
-  static constexpr int BM = BM_, BN = BN_, BK = BK_, TM = TM_, TN = TN_;
+  static constexpr int BM = BM_, BN = BN_, BK = BK_, TM = TM_, TN = TN_, MinBlocks = MinBlocks_;
   static constexpr int NT = (BM / TM) * (BN / TN);
   // Padded rows: stores from threads that run along k land in distinct banks; rows stay 16-byte aligned.
   static constexpr int LDA = BM + 4, LDB = BN + 4;
@@ -50,7 +50,9 @@ struct TileCfg {
   static_assert(NT % 32 == 0 && NT % BK == 0 && NT <= 1024, "whole warps");
   static_assert(smem_bytes <= 48 * 1024, "static shared-memory limit without opt-in");
 };
-using CfgL = TileCfg<128, 128, 8, 8, 8>;  // 256 threads, 8x8 outputs each
+// 256 threads, 8x8 outputs each; two blocks per SM (128 registers: a few bytes of spills outside the main loop
+// under ptxas 13, against half the warps to hide the gathers' latency with one block).
+using CfgL = TileCfg<128, 128, 8, 8, 8, 2>;
 using CfgM = TileCfg<128, 64, 8, 8, 4>;   // 256 threads
 using CfgS = TileCfg<128, 32, 8, 4, 4>;   // 256 threads
 using CfgD = TileCfg<64, 4, 8, 1, 4>;     // 64 threads: depthwise and other narrow groups
@@ -94,6 +96,26 @@ __device__ __forceinline__ bool inside(int r, int c, int rows, int cols) {
   return static_cast<unsigned>(r) < static_cast<unsigned>(rows) && static_cast<unsigned>(c) < static_cast<unsigned>(cols);
 }
 
+// n / d for 0 <= n < 2^31 by a multiply-high and a shift (Granlund-Montgomery, as PyTorch's IntDivider): the tile
+// decoders divide by the image and kernel extents on every k-tile, and a hardware-less 32-bit division costs ~20
+// instructions. Built once per thread (a 64-bit division) from a divisor that is uniform over the block.
+struct FastDiv {
+  unsigned d, mul, shift;
+  __device__ explicit FastDiv(int divisor) : d(divisor > 0 ? static_cast<unsigned>(divisor) : 1u), mul(0), shift(0) {
+    while (shift < 31 && (1u << shift) < d) ++shift;
+    const std::uint64_t one = 1;
+    mul = static_cast<unsigned>(((one << 32) * ((one << shift) - d)) / d + 1);
+  }
+  __device__ __forceinline__ int div(int n) const {
+#if defined(FASTNN_CUDA_EMULATOR)
+    const unsigned hi = static_cast<unsigned>((std::uint64_t(static_cast<unsigned>(n)) * mul) >> 32);
+#else
+    const unsigned hi = __umulhi(static_cast<unsigned>(n), mul);
+#endif
+    return static_cast<int>((hi + static_cast<unsigned>(n)) >> shift);
+  }
+};
+
 // ---- the three problems ----------------------------------------------------------------------------------------
 
 struct FwdProblem {
@@ -104,19 +126,20 @@ struct FwdProblem {
   float* __restrict__ y;
   int H, W, C, O, P, OW, KW, KHW, sh, sw, ph, pw, dh, dw, cg, og, g;
   int M, N, k_begin, k_end;
+  FastDiv by_p, by_ow, by_khw, by_kw;
 
   __device__ explicit FwdProblem(const GemmArgs& a)
       : x(a.in0), w(a.in1), bias(a.bias), y(a.out), H(a.s.h), W(a.s.w), C(a.s.c), O(a.s.o), P(a.s.oh * a.s.ow),
         OW(a.s.ow), KW(a.s.kw), KHW(a.s.kh * a.s.kw), sh(a.s.sh), sw(a.s.sw), ph(a.s.ph), pw(a.s.pw), dh(a.s.dh),
         dw(a.s.dw), cg(a.s.c / a.s.groups), og(a.s.o / a.s.groups), g(static_cast<int>(blockIdx.z)),
-        M(a.s.n * a.s.oh * a.s.ow), N(og), k_begin(0), k_end(cg * KHW) {}
+        M(a.s.n * a.s.oh * a.s.ow), N(og), k_begin(0), k_end(cg * KHW), by_p(P), by_ow(OW), by_khw(KHW), by_kw(KW) {}
 
   __device__ Idx a_m(int m) const {
-    const int nn = m / P, q = m - nn * P, oh = q / OW, ow = q - oh * OW;
+    const int nn = by_p.div(m), q = m - nn * P, oh = by_ow.div(q), ow = q - oh * OW;
     return {(std::int64_t(nn) * C + g * cg) * H * W, oh * sh - ph, ow * sw - pw, m < M};
   }
   __device__ Idx a_k(int k) const {
-    const int ci = k / KHW, t = k - ci * KHW, i = t / KW, j = t - i * KW;
+    const int ci = by_khw.div(k), t = k - ci * KHW, i = by_kw.div(t), j = t - i * KW;
     return {std::int64_t(ci) * H * W, i * dh, j * dw, k < k_end};
   }
   __device__ float a(const Idx& im, const Idx& ik) const {
@@ -127,7 +150,7 @@ struct FwdProblem {
   __device__ Idx b_n(int n) const { return {std::int64_t(g * og + n) * k_end, 0, 0, n < N}; }
   __device__ float b(const Idx& ik, const Idx& in) const { return ik.ok && in.ok ? w[ik.off + in.off] : 0.f; }
   __device__ Idx out_m(int m) const {
-    const int nn = m / P, q = m - nn * P;
+    const int nn = by_p.div(m), q = m - nn * P;
     return {std::int64_t(nn) * O * P + q, 0, 0, m < M};
   }
   __device__ Idx out_n(int n) const { return {std::int64_t(g * og + n) * P, g * og + n, 0, n < N}; }
@@ -171,11 +194,13 @@ struct BwdDataProblem {
   float* __restrict__ dx;
   int H, W, C, O, OH, OW, KW, KHW, sh, sw, cg, og, g, rh, rw, hq, wq;
   AxisTaps th, tw;
-  int M, N, k_begin, k_end;
+  int M, N, k_begin, k_end, hw, taps;
+  FastDiv by_hw, by_wq, by_taps, by_tw;
 
   __device__ explicit BwdDataProblem(const GemmArgs& a)
       : gy(a.in0), w(a.in1), dx(a.out), H(a.s.h), W(a.s.w), C(a.s.c), O(a.s.o), OH(a.s.oh), OW(a.s.ow), KW(a.s.kw),
-        KHW(a.s.kh * a.s.kw), sh(a.s.sh), sw(a.s.sw), cg(a.s.c / a.s.groups), og(a.s.o / a.s.groups) {
+        KHW(a.s.kh * a.s.kw), sh(a.s.sh), sw(a.s.sw), cg(a.s.c / a.s.groups), og(a.s.o / a.s.groups), by_hw(0),
+        by_wq(0), by_taps(0), by_tw(0) {
     const int phases = sh * sw, z = static_cast<int>(blockIdx.z);
     g = z / phases;
     rh = (z % phases) / sw;
@@ -184,18 +209,24 @@ struct BwdDataProblem {
     wq = rw < W ? (W - rw + sw - 1) / sw : 0;
     th = axis_taps(sh, a.s.dh, a.s.ph, rh, a.s.kh);
     tw = axis_taps(sw, a.s.dw, a.s.pw, rw, a.s.kw);
-    M = a.s.n * hq * wq;
+    hw = hq * wq;
+    taps = th.count * tw.count;
+    M = a.s.n * hw;
     N = cg;
     k_begin = 0;
-    k_end = og * th.count * tw.count;
+    k_end = og * taps;
+    by_hw = FastDiv(hw);
+    by_wq = FastDiv(wq);
+    by_taps = FastDiv(taps);
+    by_tw = FastDiv(tw.count);
   }
 
   __device__ Idx a_m(int m) const {
-    const int hw = hq * wq, nn = m / hw, t = m - nn * hw, qh = t / wq, qw = t - qh * wq;
+    const int nn = by_hw.div(m), t = m - nn * hw, qh = by_wq.div(t), qw = t - qh * wq;
     return {(std::int64_t(nn) * O + g * og) * OH * OW, qh + th.base, qw + tw.base, m < M};
   }
   __device__ Idx a_k(int k) const {
-    const int taps = th.count * tw.count, oc = k / taps, t = k - oc * taps, u = t / tw.count, v = t - u * tw.count;
+    const int oc = by_taps.div(k), t = k - oc * taps, u = by_tw.div(t), v = t - u * tw.count;
     return {std::int64_t(oc) * OH * OW, -u * th.lift, -v * tw.lift, k < k_end};
   }
   __device__ float a(const Idx& im, const Idx& ik) const {
@@ -203,14 +234,14 @@ struct BwdDataProblem {
     return im.ok && ik.ok && inside(r, c, OH, OW) ? gy[im.off + ik.off + std::int64_t(r) * OW + c] : 0.f;
   }
   __device__ Idx b_k(int k) const {
-    const int taps = th.count * tw.count, oc = k / taps, t = k - oc * taps, u = t / tw.count, v = t - u * tw.count;
+    const int oc = by_taps.div(k), t = k - oc * taps, u = by_tw.div(t), v = t - u * tw.count;
     const int i = th.first + u * th.step, j = tw.first + v * tw.step;
     return {std::int64_t(oc) * cg * KHW + i * KW + j, 0, 0, k < k_end};
   }
   __device__ Idx b_n(int n) const { return {std::int64_t(g * og) * cg * KHW + std::int64_t(n) * KHW, 0, 0, n < N}; }
   __device__ float b(const Idx& ik, const Idx& in) const { return ik.ok && in.ok ? w[ik.off + in.off] : 0.f; }
   __device__ Idx out_m(int m) const {
-    const int hw = hq * wq, nn = m / hw, t = m - nn * hw, qh = t / wq, qw = t - qh * wq;
+    const int nn = by_hw.div(m), t = m - nn * hw, qh = by_wq.div(t), qw = t - qh * wq;
     return {std::int64_t(nn) * C * H * W + std::int64_t(rh + qh * sh) * W + (rw + qw * sw), 0, 0, m < M};
   }
   __device__ Idx out_n(int n) const { return {std::int64_t(g * cg + n) * H * W, 0, 0, n < N}; }
@@ -226,11 +257,12 @@ struct BwdWeightProblem {
   float* __restrict__ out;
   int H, W, C, O, P, OW, KW, KHW, sh, sw, ph, pw, dh, dw, cg, og, g;
   int M, N, k_begin, k_end;
+  FastDiv by_p, by_ow, by_khw, by_kw;
 
   __device__ explicit BwdWeightProblem(const GemmArgs& a)
       : gy(a.in0), x(a.in1), H(a.s.h), W(a.s.w), C(a.s.c), O(a.s.o), P(a.s.oh * a.s.ow), OW(a.s.ow), KW(a.s.kw),
         KHW(a.s.kh * a.s.kw), sh(a.s.sh), sw(a.s.sw), ph(a.s.ph), pw(a.s.pw), dh(a.s.dh), dw(a.s.dw),
-        cg(a.s.c / a.s.groups), og(a.s.o / a.s.groups) {
+        cg(a.s.c / a.s.groups), og(a.s.o / a.s.groups), by_p(P), by_ow(OW), by_khw(KHW), by_kw(KW) {
     const int z = static_cast<int>(blockIdx.z), slice = z % a.splits, k_total = a.s.n * P;
     g = z / a.splits;
     M = cg * KHW;
@@ -242,11 +274,11 @@ struct BwdWeightProblem {
   }
 
   __device__ Idx a_m(int m) const {
-    const int ci = m / KHW, t = m - ci * KHW, i = t / KW, j = t - i * KW;
+    const int ci = by_khw.div(m), t = m - ci * KHW, i = by_kw.div(t), j = t - i * KW;
     return {std::int64_t(ci) * H * W, i * dh, j * dw, m < M};
   }
   __device__ Idx a_k(int k) const {
-    const int nn = k / P, q = k - nn * P, oh = q / OW, ow = q - oh * OW;
+    const int nn = by_p.div(k), q = k - nn * P, oh = by_ow.div(q), ow = q - oh * OW;
     return {(std::int64_t(nn) * C + g * cg) * H * W, oh * sh - ph, ow * sw - pw, k < k_end};
   }
   __device__ float a(const Idx& im, const Idx& ik) const {
@@ -254,7 +286,7 @@ struct BwdWeightProblem {
     return im.ok && ik.ok && inside(r, c, H, W) ? x[im.off + ik.off + std::int64_t(r) * W + c] : 0.f;
   }
   __device__ Idx b_k(int k) const {
-    const int nn = k / P, q = k - nn * P;
+    const int nn = by_p.div(k), q = k - nn * P;
     return {std::int64_t(nn) * O * P + q, 0, 0, k < k_end};
   }
   __device__ Idx b_n(int n) const { return {std::int64_t(g * og + n) * P, 0, 0, n < N}; }
@@ -290,6 +322,30 @@ CONV_UNROLL
   }
 }
 
+// How the NT threads of a block cover one operand's tile of Rows (m or n) x BK entries: entry e = tid + r * NT for
+// r < Loads; consecutive threads run along the rows (KFast false: gathered images) or along k (KFast true: weights,
+// output gradients, and the weight gradient's gathered input). A thread meets `Fixed` distinct rows (decoded once)
+// and `Moving` distinct k per k-tile (decoded once per tile); Fixed * Moving = Loads.
+template <int Rows, int BK, int NT, bool KFast>
+struct OperandMap {
+  static constexpr int Size = Rows * BK, Loads = (Size + NT - 1) / NT;
+  static_assert(KFast ? NT % BK == 0 : (NT % Rows == 0 || Rows % NT == 0), "threads tile the operand evenly");
+  static constexpr int Fixed = KFast ? Loads : (NT % Rows == 0 ? 1 : Rows / NT);
+  static constexpr int Moving = Loads / Fixed;
+  __device__ static constexpr int fixed_of(int r) { return KFast ? r : r % Fixed; }
+  __device__ static constexpr int moving_of(int r) { return KFast ? 0 : r / Fixed; }
+  __device__ static constexpr int first_with_moving(int v) { return KFast ? 0 : v * Fixed; }
+  __device__ static int row(unsigned tid, int r) {
+    const unsigned e = tid + static_cast<unsigned>(r * NT);
+    return static_cast<int>(KFast ? e / BK : e % Rows);
+  }
+  __device__ static int k_of(unsigned tid, int r) {
+    const unsigned e = tid + static_cast<unsigned>(r * NT);
+    return static_cast<int>(KFast ? e % BK : e / Rows);
+  }
+  __device__ static bool has(unsigned tid, int r) { return tid + static_cast<unsigned>(r * NT) < unsigned(Size); }
+};
+
 template <class Cfg, class Problem>
 __device__ __forceinline__ void conv_gemm_block(const Problem& p, int m0, int n0) {
   constexpr int BM = Cfg::BM, BN = Cfg::BN, BK = Cfg::BK, TM = Cfg::TM, TN = Cfg::TN, NT = Cfg::NT;
@@ -297,47 +353,39 @@ __device__ __forceinline__ void conv_gemm_block(const Problem& p, int m0, int n0
   FASTNN_DYNAMIC_SHARED(float, smem);
   float* const As = smem;               // [2][BK][LDA]: A tile, k-major
   float* const Bs = smem + 2 * BK * LDA;  // [2][BK][LDB]: B tile, k-major
-  const int tid = static_cast<int>(threadIdx.x);
 
-  // The tile entries this thread fetches: entry e = tid + r * NT; consecutive threads run along the operand's
-  // contiguous index (m or n for gathered images, k for weights and output gradients). The m / n side of each
-  // entry is decoded once; the k side once per k-tile.
-  Idx am[AL], bn[BL];
-  int ak[AL], bk[BL], a_at[AL], b_at[BL];
-  bool a_has[AL], b_has[BL];
+  // The tile entries this thread fetches (OperandMap): the m / n side of each is decoded once, the k side once per
+  // k-tile; consecutive threads run along the operand's contiguous index.
+  using AMap = OperandMap<BM, BK, NT, Problem::kAKFast>;
+  using BMap = OperandMap<BN, BK, NT, Problem::kBKFast>;
+  const unsigned ut = threadIdx.x;
+  Idx am[AMap::Fixed], bn[BMap::Fixed];
 CONV_UNROLL
-  for (int r = 0; r < AL; ++r) {
-    const int e = tid + r * NT, mi = Problem::kAKFast ? e / BK : e % BM, ki = Problem::kAKFast ? e % BK : e / BM;
-    a_has[r] = e < BM * BK;
-    ak[r] = ki;
-    a_at[r] = ki * LDA + mi;
-    am[r] = p.a_m(m0 + mi);
-  }
+  for (int f = 0; f < AMap::Fixed; ++f) am[f] = p.a_m(m0 + AMap::row(ut, f));
 CONV_UNROLL
-  for (int r = 0; r < BL; ++r) {
-    const int e = tid + r * NT, ni = Problem::kBKFast ? e / BK : e % BN, ki = Problem::kBKFast ? e % BK : e / BN;
-    b_has[r] = e < BK * BN;
-    bk[r] = ki;
-    b_at[r] = ki * LDB + ni;
-    bn[r] = p.b_n(n0 + ni);
-  }
+  for (int f = 0; f < BMap::Fixed; ++f) bn[f] = p.b_n(n0 + BMap::row(ut, f));
   float ra[AL], rb[BL];
   auto fetch = [&](int k0) {
+    Idx ak[AMap::Moving], bk[BMap::Moving];
 CONV_UNROLL
-    for (int r = 0; r < AL; ++r) ra[r] = a_has[r] ? p.a(am[r], p.a_k(k0 + ak[r])) : 0.f;
+    for (int v = 0; v < AMap::Moving; ++v) ak[v] = p.a_k(k0 + AMap::k_of(ut, AMap::first_with_moving(v)));
 CONV_UNROLL
-    for (int r = 0; r < BL; ++r) rb[r] = b_has[r] ? p.b(p.b_k(k0 + bk[r]), bn[r]) : 0.f;
+    for (int v = 0; v < BMap::Moving; ++v) bk[v] = p.b_k(k0 + BMap::k_of(ut, BMap::first_with_moving(v)));
+CONV_UNROLL
+    for (int r = 0; r < AL; ++r) ra[r] = AMap::has(ut, r) ? p.a(am[AMap::fixed_of(r)], ak[AMap::moving_of(r)]) : 0.f;
+CONV_UNROLL
+    for (int r = 0; r < BL; ++r) rb[r] = BMap::has(ut, r) ? p.b(bk[BMap::moving_of(r)], bn[BMap::fixed_of(r)]) : 0.f;
   };
   auto stash = [&](int buf) {
 CONV_UNROLL
     for (int r = 0; r < AL; ++r)
-      if (a_has[r]) As[buf * BK * LDA + a_at[r]] = ra[r];
+      if (AMap::has(ut, r)) As[buf * BK * LDA + AMap::k_of(ut, r) * LDA + AMap::row(ut, r)] = ra[r];
 CONV_UNROLL
     for (int r = 0; r < BL; ++r)
-      if (b_has[r]) Bs[buf * BK * LDB + b_at[r]] = rb[r];
+      if (BMap::has(ut, r)) Bs[buf * BK * LDB + BMap::k_of(ut, r) * LDB + BMap::row(ut, r)] = rb[r];
   };
 
-  const int tx = tid % (BM / TM), ty = tid / (BM / TM);
+  const int tx = static_cast<int>(ut % (BM / TM)), ty = static_cast<int>(ut / (BM / TM));
   float acc[TM][TN];
 CONV_UNROLL
   for (int i = 0; i < TM; ++i)
@@ -382,7 +430,7 @@ CONV_UNROLL
 }
 
 template <class Cfg, class Problem>
-__global__ void __launch_bounds__(Cfg::NT) conv_gemm_kernel(GemmArgs a) {
+__global__ void __launch_bounds__(Cfg::NT, Cfg::MinBlocks) conv_gemm_kernel(GemmArgs a) {
   const Problem p(a);
   const int m0 = static_cast<int>(blockIdx.x) * Cfg::BM, n0 = static_cast<int>(blockIdx.y) * Cfg::BN;
   if (m0 >= p.M) return;  // a phase with fewer rows than the grid (backward data): the whole block leaves
