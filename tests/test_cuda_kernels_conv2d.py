@@ -62,7 +62,8 @@ def ref_backward_weight(g, x, kernel, stride, padding, dilation, groups):
 
 
 # (n, c, h, w, o, (kh, kw), stride, padding, dilation, groups): odd sizes, size 1, strides 2 and 3, padding,
-# dilation, groups and depthwise, 1x1 kernels, each tile configuration (n side 4 / 32 / 64 / 128), several row
+# dilation, groups and depthwise, 1x1 kernels, each tile configuration (n side 4 / 32 / 64 / 128: output channels
+# per group forward and for the weight gradient, input channels per group for the data gradient), several row
 # blocks and k-tiles, taps that never land (stride 3 > kernel extent), outputs entirely in the padding, no batch.
 CASES = [
     (2, 3, 7, 6, 5, (3, 3), (1, 1), (1, 1), (1, 1), 1),
@@ -78,6 +79,8 @@ CASES = [
     (3, 2, 9, 9, 8, (3, 3), (1, 1), (1, 1), (1, 1), 1),
     (1, 16, 5, 5, 8, (3, 3), (1, 1), (1, 1), (1, 1), 2),
     (0, 3, 5, 5, 4, (3, 3), (1, 1), (1, 1), (1, 1), 1),
+    (1, 70, 3, 3, 2, (1, 1), (1, 1), (0, 0), (1, 1), 1),
+    (1, 40, 4, 5, 3, (2, 2), (2, 2), (1, 1), (1, 1), 1),
 ]
 IDS = [f"n{c[0]}c{c[1]}h{c[2]}w{c[3]}o{c[4]}k{c[5][0]}{c[5][1]}s{c[6][0]}{c[6][1]}p{c[7][0]}{c[7][1]}"
        f"d{c[8][0]}{c[8][1]}g{c[9]}" for c in CASES]

@@ -74,6 +74,7 @@ struct GemmArgs {
   float* out;         // y, dx, or dw (splits == 1) / the workspace (splits > 1)
   int splits;         // backward weight: slices of the reduction
   int k_chunk;        // backward weight: k extent of one slice (a multiple of kBK)
+  int row_tiles;      // blocks along m per GEMM: blockIdx.x = z * row_tiles + m tile (z: group, phase, slice)
 };
 
 // Loads 4 consecutive floats of shared memory (16-byte aligned) into r.
@@ -128,10 +129,10 @@ struct FwdProblem {
   int M, N, k_begin, k_end;
   FastDiv by_p, by_ow, by_khw, by_kw;
 
-  __device__ explicit FwdProblem(const GemmArgs& a)
+  __device__ FwdProblem(const GemmArgs& a, int z)
       : x(a.in0), w(a.in1), bias(a.bias), y(a.out), H(a.s.h), W(a.s.w), C(a.s.c), O(a.s.o), P(a.s.oh * a.s.ow),
         OW(a.s.ow), KW(a.s.kw), KHW(a.s.kh * a.s.kw), sh(a.s.sh), sw(a.s.sw), ph(a.s.ph), pw(a.s.pw), dh(a.s.dh),
-        dw(a.s.dw), cg(a.s.c / a.s.groups), og(a.s.o / a.s.groups), g(static_cast<int>(blockIdx.z)),
+        dw(a.s.dw), cg(a.s.c / a.s.groups), og(a.s.o / a.s.groups), g(z),
         M(a.s.n * a.s.oh * a.s.ow), N(og), k_begin(0), k_end(cg * KHW), by_p(P), by_ow(OW), by_khw(KHW), by_kw(KW) {}
 
   __device__ Idx a_m(int m) const {
@@ -197,11 +198,11 @@ struct BwdDataProblem {
   int M, N, k_begin, k_end, hw, taps;
   FastDiv by_hw, by_wq, by_taps, by_tw;
 
-  __device__ explicit BwdDataProblem(const GemmArgs& a)
+  __device__ BwdDataProblem(const GemmArgs& a, int z)
       : gy(a.in0), w(a.in1), dx(a.out), H(a.s.h), W(a.s.w), C(a.s.c), O(a.s.o), OH(a.s.oh), OW(a.s.ow), KW(a.s.kw),
         KHW(a.s.kh * a.s.kw), sh(a.s.sh), sw(a.s.sw), cg(a.s.c / a.s.groups), og(a.s.o / a.s.groups), by_hw(0),
         by_wq(0), by_taps(0), by_tw(0) {
-    const int phases = sh * sw, z = static_cast<int>(blockIdx.z);
+    const int phases = sh * sw;
     g = z / phases;
     rh = (z % phases) / sw;
     rw = (z % phases) % sw;
@@ -259,11 +260,11 @@ struct BwdWeightProblem {
   int M, N, k_begin, k_end;
   FastDiv by_p, by_ow, by_khw, by_kw;
 
-  __device__ explicit BwdWeightProblem(const GemmArgs& a)
+  __device__ BwdWeightProblem(const GemmArgs& a, int z)
       : gy(a.in0), x(a.in1), H(a.s.h), W(a.s.w), C(a.s.c), O(a.s.o), P(a.s.oh * a.s.ow), OW(a.s.ow), KW(a.s.kw),
         KHW(a.s.kh * a.s.kw), sh(a.s.sh), sw(a.s.sw), ph(a.s.ph), pw(a.s.pw), dh(a.s.dh), dw(a.s.dw),
         cg(a.s.c / a.s.groups), og(a.s.o / a.s.groups), by_p(P), by_ow(OW), by_khw(KHW), by_kw(KW) {
-    const int z = static_cast<int>(blockIdx.z), slice = z % a.splits, k_total = a.s.n * P;
+    const int slice = z % a.splits, k_total = a.s.n * P;
     g = z / a.splits;
     M = cg * KHW;
     N = og;
@@ -431,8 +432,9 @@ CONV_UNROLL
 
 template <class Cfg, class Problem>
 __global__ void __launch_bounds__(Cfg::NT, Cfg::MinBlocks) conv_gemm_kernel(GemmArgs a) {
-  const Problem p(a);
-  const int m0 = static_cast<int>(blockIdx.x) * Cfg::BM, n0 = static_cast<int>(blockIdx.y) * Cfg::BN;
+  const unsigned bx = blockIdx.x, tiles = static_cast<unsigned>(a.row_tiles);
+  const Problem p(a, static_cast<int>(bx / tiles));
+  const int m0 = static_cast<int>(bx % tiles) * Cfg::BM, n0 = static_cast<int>(blockIdx.y) * Cfg::BN;
   if (m0 >= p.M) return;  // a phase with fewer rows than the grid (backward data): the whole block leaves
   conv_gemm_block<Cfg>(p, m0, n0);
 }
@@ -485,20 +487,18 @@ __global__ void __launch_bounds__(kBiasThreads) bias_grad_kernel(const float* __
 
 // ---- host side -------------------------------------------------------------------------------------------------
 
-void check_grid(const char* op, std::int64_t rows, int bm, std::int64_t z) {
-  if (rows + bm > INT_MAX) throw std::runtime_error(std::string(op) + ": the GEMM has too many rows for 32-bit indices");
-  if (z > 65535) {
-    throw std::runtime_error(std::string(op) + ": groups (times stride phases / splits) = " + std::to_string(z) +
-                             " exceeds the grid's 65535 blocks along z");
-  }
-}
 
 template <class Cfg, class Problem>
 void launch_gemm(const char* op, const GemmArgs& a, std::int64_t rows, int cols, std::int64_t z, cudaStream_t stream) {
   if (rows == 0 || cols == 0 || z == 0) return;
-  check_grid(op, rows, Cfg::BM, z);
-  const dim3 grid(blocks_for(rows, Cfg::BM), blocks_for(cols, Cfg::BN), static_cast<unsigned>(z));
-  FASTNN_LAUNCH(grid, Cfg::NT, Cfg::smem_bytes, stream, conv_gemm_kernel<Cfg, Problem>)(a);
+  const std::int64_t tiles = (rows + Cfg::BM - 1) / Cfg::BM;
+  if (rows + Cfg::BM > INT_MAX || tiles * z > INT_MAX) {
+    throw std::runtime_error(std::string(op) + ": the convolution is too large for the kernels' 32-bit indices");
+  }
+  GemmArgs args = a;
+  args.row_tiles = static_cast<int>(tiles);
+  const dim3 grid(static_cast<unsigned>(tiles * z), blocks_for(cols, Cfg::BN));
+  FASTNN_LAUNCH(grid, Cfg::NT, Cfg::smem_bytes, stream, conv_gemm_kernel<Cfg, Problem>)(args);
   check_launch(op);
 }
 
@@ -524,14 +524,14 @@ int cols_per_block(int cols) { return cols <= 4 ? 4 : cols <= 32 ? 32 : cols <= 
 void conv2d_forward_f32(const Conv2dShape& s, const float* x, const float* w, const float* b, float* y, int device,
                         cudaStream_t stream) {
   DeviceGuard guard(device);
-  const GemmArgs a{s, x, w, b, y, 1, 0};
+  const GemmArgs a{s, x, w, b, y, 1, 0, 0};
   dispatch<FwdProblem>("conv2d_forward_f32", a, std::int64_t(s.n) * s.oh * s.ow, s.o / s.groups, s.groups, stream);
 }
 
 void conv2d_backward_data_f32(const Conv2dShape& s, const float* g, const float* w, float* dx, int device,
                               cudaStream_t stream) {
   DeviceGuard guard(device);
-  const GemmArgs a{s, g, w, nullptr, dx, 1, 0};
+  const GemmArgs a{s, g, w, nullptr, dx, 1, 0, 0};
   // Rows of the largest phase; the smaller phases' extra blocks leave at once.
   const std::int64_t rows = std::int64_t(s.n) * ((s.h + s.sh - 1) / s.sh) * ((s.w + s.sw - 1) / s.sw);
   dispatch<BwdDataProblem>("conv2d_backward_data_f32", a, rows, s.c / s.groups,
@@ -546,7 +546,7 @@ int conv2d_backward_weight_f32_splits(const Conv2dShape& s) {
                               ((cols + cols_per_block(int(cols)) - 1) / cols_per_block(int(cols))) * s.groups;
   // Enough blocks to fill a large GPU (~2 waves on 132 SMs), each slice at least 16 k-tiles (128 products) deep.
   const std::int64_t want = (264 + blocks - 1) / blocks, deepest = k_tiles / 16;
-  std::int64_t splits = std::min<std::int64_t>({want, deepest, 64, 65535 / s.groups});
+  std::int64_t splits = std::min<std::int64_t>({want, deepest, 64});
   return static_cast<int>(std::max<std::int64_t>(splits, 1));
 }
 
@@ -559,7 +559,7 @@ void conv2d_backward_weight_f32(const Conv2dShape& s, const float* g, const floa
   const std::int64_t k_total = std::int64_t(s.n) * s.oh * s.ow, k_tiles = (k_total + kBK - 1) / kBK;
   if (k_total > INT_MAX - kBK) throw std::runtime_error(std::string(op) + ": N*OH*OW exceeds 32-bit indices");
   const int k_chunk = static_cast<int>(std::max<std::int64_t>(1, (k_tiles + splits - 1) / splits) * kBK);
-  const GemmArgs a{s, g, x, nullptr, splits > 1 ? workspace : dw, splits, k_chunk};
+  const GemmArgs a{s, g, x, nullptr, splits > 1 ? workspace : dw, splits, k_chunk, 0};
   dispatch<BwdWeightProblem>(op, a, std::int64_t(cg) * s.kh * s.kw, og, std::int64_t(s.groups) * splits, stream);
   if (splits > 1) {
     const std::int64_t size = std::int64_t(s.o) * cg * s.kh * s.kw;
