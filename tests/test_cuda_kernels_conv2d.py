@@ -133,24 +133,32 @@ def test_conv2d_backward_weight_and_bias(target, case):
     recommended = target.native.conv2d_backward_weight_f32_splits((n, c, h, w), o, (kh, kw), stride, padding,
                                                                   dilation, groups)
     assert recommended >= 1
-    for splits in sorted({1, 2, 3, recommended}):
+    for splits in sorted({1, 3, recommended}):
         dw = target.empty(wt.shape, np.float32)
         ws = None if splits == 1 else target.empty(splits * wt.size, np.float32)
         target.native.conv2d_backward_weight_f32(target.to_device(g), target.to_device(x), dw, ws, stride, padding,
                                                  dilation, groups, device=0, stream=target.stream)
         _close(target.to_host(dw), want, depth)
-    db = target.empty(o, np.float32)
-    target.native.conv2d_backward_bias_f32(target.to_device(g), db, device=0, stream=target.stream)
-    _close(target.to_host(db), g.astype(np.float64).sum(axis=(0, 2, 3)), depth)
+    _check_bias(target, g)
+
+
+def _check_bias(target, g):
+    o = g.shape[1]
+    recommended = target.native.conv2d_backward_bias_f32_splits(g.shape)
+    assert recommended >= 1
+    for splits in sorted({1, 3, recommended}):
+        db = target.empty(o, np.float32)
+        ws = None if splits == 1 or o == 0 else target.empty(splits * o, np.float32)
+        target.native.conv2d_backward_bias_f32(target.to_device(g), db, ws, device=0, stream=target.stream)
+        _close(target.to_host(db), g.astype(np.float64).sum(axis=(0, 2, 3)), g.size // max(o, 1))
 
 
 def test_conv2d_backward_bias_long_reduction(target):
     # More entries per channel than threads per block, and pixels that do not divide the block: every thread's
-    # walk over (sample, pixel) is exercised, and the warps' sums are combined.
-    g = np.random.default_rng(4).standard_normal((5, 3, 7, 11)).astype(np.float32)
-    db = target.empty(3, np.float32)
-    target.native.conv2d_backward_bias_f32(target.to_device(g), db, device=0, stream=target.stream)
-    _close(target.to_host(db), g.astype(np.float64).sum(axis=(0, 2, 3)), g.size // 3)
+    # walk over (sample, pixel) is exercised, within and across slices, and the warps' sums are combined.
+    _check_bias(target, np.random.default_rng(4).standard_normal((5, 3, 7, 11)).astype(np.float32))
+    _check_bias(target, np.random.default_rng(5).standard_normal((600, 2, 1, 1)).astype(np.float32))
+    _check_bias(target, np.zeros((2, 3, 0, 4), np.float32))
 
 
 def test_conv2d_split_k_recommended_for_a_deep_reduction(target):
@@ -158,6 +166,8 @@ def test_conv2d_split_k_recommended_for_a_deep_reduction(target):
     splits = target.native.conv2d_backward_weight_f32_splits((8, 2, 16, 16), 4, (3, 3), (1, 1), (1, 1), (1, 1), 1)
     assert splits > 1
     assert target.native.conv2d_backward_weight_f32_splits((1, 2, 3, 3), 4, (3, 3), (1, 1), (1, 1), (1, 1), 1) == 1
+    assert target.native.conv2d_backward_bias_f32_splits((64, 3, 32, 32)) > 1
+    assert target.native.conv2d_backward_bias_f32_splits((2, 3, 5, 5)) == 1
 
 
 def _poisoned(shape):
@@ -252,6 +262,8 @@ def test_conv2d_checks_its_arguments(target):
         f.conv2d_backward_weight_f32(g, x, dw, target.empty(108, np.float32), one, zero, one, 2)
     with pytest.raises(ValueError, match=r"conv2d_backward_bias_f32: grad_bias must have shape \(6,\)"):
         f.conv2d_backward_bias_f32(g, target.empty(4, np.float32))
+    with pytest.raises(ValueError, match=r"workspace must hold splits \* grad_bias.size floats"):
+        f.conv2d_backward_bias_f32(g, target.empty(6, np.float32), target.empty(13, np.float32))
     if target.name == "emu":  # a strided view posing as a device array: the kernels take C-contiguous operands
         strided = HostDeviceArray(np.ones((1, 4, 5, 10), np.float32)[:, :, :, ::2])
         with pytest.raises(ValueError, match="conv2d_forward_f32: input must be C-contiguous"):

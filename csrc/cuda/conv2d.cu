@@ -458,17 +458,24 @@ CONV_UNROLL
   return v;
 }
 
-// One block per channel: thread t adds the elements t, t + 256, ... of the channel's N x P entries (P contiguous
-// per sample), then a butterfly per warp and warp 0 over the warps' sums.
-__global__ void __launch_bounds__(kBiasThreads) bias_grad_kernel(const float* __restrict__ g, float* __restrict__ db,
-                                                                   int n, int o, std::int64_t pixels) {
+// One block per (channel, slice): slice k of channel oc is the entries [k * chunk, (k + 1) * chunk) of the channel's
+// N x P values in (sample, pixel) order (P contiguous per sample). Thread t adds the entries t, t + 256, ... of its
+// slice in order, then a butterfly per warp and warp 0 over the warps' sums: out[k * o + oc]. With one slice, out is
+// db; otherwise sum_slices_kernel adds the slices in order.
+__global__ void __launch_bounds__(kBiasThreads) bias_grad_kernel(const float* __restrict__ g, float* __restrict__ out,
+                                                                   int o, std::int64_t pixels, std::int64_t total,
+                                                                   std::int64_t chunk) {
   FASTNN_SHARED(float, warp_sums, [kBiasThreads / 32]);
-  const int oc = static_cast<int>(blockIdx.x), lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const int oc = static_cast<int>(blockIdx.x % static_cast<unsigned>(o)), lane = threadIdx.x % 32,
+            warp = threadIdx.x / 32;
+  const std::int64_t slice = blockIdx.x / static_cast<unsigned>(o), begin = slice * chunk;
+  const std::int64_t end = begin + chunk < total ? begin + chunk : total;
   const std::int64_t hop_n = kBiasThreads / pixels, hop_q = kBiasThreads % pixels;
-  std::int64_t nn = threadIdx.x / pixels, q = threadIdx.x % pixels;
+  std::int64_t at = begin + threadIdx.x, nn = at / pixels, q = at % pixels;
   float s = 0.f;
-  while (nn < n) {
+  while (at < end) {
     s += g[(nn * o + oc) * pixels + q];
+    at += kBiasThreads;
     nn += hop_n;
     q += hop_q;
     if (q >= pixels) {
@@ -481,7 +488,7 @@ __global__ void __launch_bounds__(kBiasThreads) bias_grad_kernel(const float* __
   __syncthreads();  // CONV_BIAS_BARRIER
   if (warp == 0) {
     s = warp_sum(lane < kBiasThreads / 32 ? warp_sums[lane] : 0.f);
-    if (lane == 0) db[oc] = s;
+    if (lane == 0) out[slice * o + oc] = s;
   }
 }
 
@@ -570,13 +577,31 @@ void conv2d_backward_weight_f32(const Conv2dShape& s, const float* g, const floa
   }
 }
 
-void conv2d_backward_bias_f32(int n, int o, std::int64_t pixels, const float* g, float* db, int device,
-                              cudaStream_t stream) {
+int conv2d_backward_bias_f32_splits(int n, int o, std::int64_t pixels) {
+  const std::int64_t total = std::int64_t(n) * pixels;
+  if (o == 0 || total == 0) return 1;
+  // ~2 waves of blocks on a large GPU, each slice at least 16 entries per thread.
+  const std::int64_t want = (264 + o - 1) / o, deepest = total / (16 * kBiasThreads);
+  return static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>({want, deepest, 1024})));
+}
+
+void conv2d_backward_bias_f32(int n, int o, std::int64_t pixels, const float* g, float* db, float* workspace,
+                              int splits, int device, cudaStream_t stream) {
+  const char* op = "conv2d_backward_bias_f32";
+  if (splits < 1 || (splits > 1 && workspace == nullptr)) throw std::invalid_argument(std::string(op) + ": bad splits");
   if (o == 0) return;
   DeviceGuard guard(device);
-  if (pixels == 0) pixels = 1, n = 0;  // nothing to add: every channel's sum is 0
-  FASTNN_LAUNCH(static_cast<unsigned>(o), kBiasThreads, 0, stream, bias_grad_kernel)(g, db, n, o, pixels);
-  check_launch("conv2d_backward_bias_f32");
+  const std::int64_t total = std::int64_t(n) * pixels;
+  const std::int64_t chunk = std::max<std::int64_t>(1, (total + splits - 1) / splits);
+  if (std::int64_t(o) * splits > INT_MAX) throw std::runtime_error(std::string(op) + ": too many slices");
+  // pixels == 0: nothing to add (every channel's sum is 0); any positive extent keeps the walk's arithmetic defined.
+  FASTNN_LAUNCH(static_cast<unsigned>(o * splits), kBiasThreads, 0, stream, bias_grad_kernel)(
+      g, splits > 1 ? workspace : db, o, pixels > 0 ? pixels : 1, total, chunk);
+  check_launch(op);
+  if (splits > 1) {
+    FASTNN_LAUNCH(blocks_for(o, 256), 256, 0, stream, sum_slices_kernel)(workspace, db, std::int64_t(o), splits);
+    check_launch(op);
+  }
 }
 
 }  // namespace fastnn::FASTNN_CUDA_NS

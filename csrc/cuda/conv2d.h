@@ -32,8 +32,12 @@ int conv2d_backward_weight_f32_splits(const Conv2dShape& s);
 void conv2d_backward_weight_f32(const Conv2dShape& s, const float* g, const float* x, float* dw, float* workspace,
                                 int splits, int device, cudaStream_t stream);
 
-// db[o] = sum of g[:, o] over N, OH, OW (a fixed-order reduction per channel).
-void conv2d_backward_bias_f32(int n, int o, std::int64_t pixels, const float* g, float* db, int device,
-                              cudaStream_t stream);
+// How many slices of N*OH*OW the bias gradient is split into (1: no workspace needed).
+int conv2d_backward_bias_f32_splits(int n, int o, std::int64_t pixels);
+
+// db[o] = sum of g[:, o] over N, OH, OW: a fixed-order reduction per channel; with splits > 1, per slice into
+// `workspace` (splits * o floats), then the slices added in order.
+void conv2d_backward_bias_f32(int n, int o, std::int64_t pixels, const float* g, float* db, float* workspace,
+                              int splits, int device, cudaStream_t stream);
 
 }  // namespace fastnn::FASTNN_CUDA_NS

@@ -79,6 +79,18 @@ void check_grad_output(const DeviceArray& g, const k::Conv2dShape& s) {
   }
 }
 
+// The slice count a split reduction's workspace (None: 1) implies: it must hold splits * size floats, splits >= 2.
+int slices_of(const py::object& workspace, const char* op, std::int64_t size, const char* of) {
+  if (workspace.is_none()) return 1;
+  const DeviceArray aws = device_array(workspace, op, "workspace");
+  aws.require_dtype("float32").require_ndim(1).require_contiguous().require_writable();
+  if (size == 0 || aws.shape[0] % size != 0 || aws.shape[0] / size < 2 || aws.shape[0] / size > 65535) {
+    fail(op, std::string("workspace must hold splits * ") + of + ".size floats (2 <= splits <= 65535), got " +
+                 std::to_string(aws.shape[0]) + " for " + of + ".size " + std::to_string(size));
+  }
+  return static_cast<int>(aws.shape[0] / size);
+}
+
 }  // namespace
 
 FASTNN_CUDA_BINDING(conv2d) {
@@ -166,19 +178,8 @@ FASTNN_CUDA_BINDING(conv2d) {
                                             dilation, groups);
         check_grad_output(ag, s);
         output(adw, {s.o, s.c / s.groups, s.kh, s.kw});
-        int splits = 1;
-        float* ws = nullptr;
-        if (!workspace.is_none()) {
-          const DeviceArray aws = device_array(workspace, op, "workspace");
-          aws.require_dtype("float32").require_ndim(1).require_contiguous().require_writable();
-          const std::int64_t size = adw.numel();
-          if (size == 0 || aws.shape[0] % size != 0 || aws.shape[0] / size < 2 || aws.shape[0] / size > 65535) {
-            fail(op, "workspace must hold splits * grad_weight.size floats (2 <= splits <= 65535), got " +
-                         std::to_string(aws.shape[0]) + " for grad_weight.size " + std::to_string(size));
-          }
-          splits = static_cast<int>(aws.shape[0] / size);
-          ws = aws.data<float>();
-        }
+        const int splits = slices_of(workspace, op, adw.numel(), "grad_weight");
+        float* ws = splits > 1 ? device_array(workspace, op, "workspace").data<float>() : nullptr;
         py::gil_scoped_release release;
         k::conv2d_backward_weight_f32(s, ag.data<float>(), ax.data<float>(), adw.data<float>(), ws, splits, device,
                                       k::as_stream(stream));
@@ -189,18 +190,34 @@ FASTNN_CUDA_BINDING(conv2d) {
       "array of splits * dw.size elements (splits >= 2) for a split reduction added in a fixed order.");
 
   m.def(
+      "conv2d_backward_bias_f32_splits",
+      [](std::vector<std::int64_t> g_shape) {
+        const char* op = "conv2d_backward_bias_f32_splits";
+        if (g_shape.size() != 4) fail(op, "g_shape must have 4 entries");
+        for (auto v : g_shape) checked_size(v, op, "a grad_output dimension");
+        return k::conv2d_backward_bias_f32_splits(static_cast<int>(g_shape[0]), static_cast<int>(g_shape[1]),
+                                                  g_shape[2] * g_shape[3]);
+      },
+      py::arg("g_shape"),
+      "How many slices of N*OH*OW conv2d_backward_bias_f32 should split its reduction into; above 1 it needs a "
+      "float32 workspace of splits * out_channels elements.");
+
+  m.def(
       "conv2d_backward_bias_f32",
-      [](py::object g, py::object db, int device, std::uintptr_t stream) {
+      [](py::object g, py::object db, py::object workspace, int device, std::uintptr_t stream) {
         const char* op = "conv2d_backward_bias_f32";
         const DeviceArray ag = device_array(g, op, "grad_output"), adb = device_array(db, op, "grad_bias");
         operand(ag, 4);
         output(adb, {ag.shape[1]});
         checked_size(ag.shape[0], op, "N");
+        const int splits = slices_of(workspace, op, adb.numel(), "grad_bias");
+        float* ws = splits > 1 ? device_array(workspace, op, "workspace").data<float>() : nullptr;
         const std::int64_t pixels = ag.shape[2] * ag.shape[3];
         py::gil_scoped_release release;
         k::conv2d_backward_bias_f32(static_cast<int>(ag.shape[0]), static_cast<int>(ag.shape[1]), pixels,
-                                    ag.data<float>(), adb.data<float>(), device, k::as_stream(stream));
+                                    ag.data<float>(), adb.data<float>(), ws, splits, device, k::as_stream(stream));
       },
-      py::arg("g"), py::arg("db"), py::arg("device") = 0, py::arg("stream") = 0,
-      "db (O,) = g (N, O, OH, OW) summed over N, OH and OW.");
+      py::arg("g"), py::arg("db"), py::arg("workspace") = py::none(), py::arg("device") = 0, py::arg("stream") = 0,
+      "db (O,) = g (N, O, OH, OW) summed over N, OH and OW. workspace: None, or a float32 array of splits * O "
+      "elements (splits >= 2) for a split reduction added in a fixed order.");
 }

@@ -89,6 +89,8 @@ class CudaConvKernels:
         xp = self.xp
         with self.device_guard():
             db = xp.empty(g.shape[1], xp.float32)
-            self.native.conv2d_backward_bias_f32(xp.ascontiguousarray(g), db, device=self.device_id,
+            splits = self.native.conv2d_backward_bias_f32_splits(tuple(g.shape))
+            workspace = xp.empty(splits * db.size, xp.float32) if splits > 1 else None
+            self.native.conv2d_backward_bias_f32(xp.ascontiguousarray(g), db, workspace, device=self.device_id,
                                                  stream=self.stream())
             return db
