@@ -492,6 +492,79 @@ __global__ void __launch_bounds__(kBiasThreads) bias_grad_kernel(const float* __
   }
 }
 
+// ---- depthwise forward --------------------------------------------------------------------------------------------
+
+// groups == C (one input channel per group, `mult` output channels each) on images wide enough to fill a tile: a
+// GEMM there has one column per group, so this direct kernel is used instead. A block owns an 8 x 32 tile of one
+// (sample, channel) plane: it stages the input patch the tile sees (zero in the padding) and the channel's weights in
+// shared memory once, then each thread computes its output of every output channel of the group (taps in order).
+constexpr int kDwTileH = 8, kDwTileW = 32, kDwThreads = kDwTileH * kDwTileW;
+
+struct DepthwiseArgs {
+  Conv2dShape s;
+  const float* x;
+  const float* w;
+  const float* bias;
+  float* y;
+  int tiles_h, tiles_w, patch_h, patch_w;
+};
+
+__global__ void __launch_bounds__(kDwThreads) depthwise_forward_kernel(DepthwiseArgs a) {
+  FASTNN_DYNAMIC_SHARED(float, smem);
+  const Conv2dShape& s = a.s;
+  const int mult = s.o / s.c, khw = s.kh * s.kw, tiles = a.tiles_h * a.tiles_w;
+  const unsigned bx = blockIdx.x, tid = threadIdx.x;
+  const int tile = static_cast<int>(bx % static_cast<unsigned>(tiles)), plane = static_cast<int>(bx / static_cast<unsigned>(tiles));
+  const int c = plane % s.c, n = plane / s.c;
+  const int oh0 = (tile / a.tiles_w) * kDwTileH, ow0 = (tile % a.tiles_w) * kDwTileW;
+  const int ih0 = oh0 * s.sh - s.ph, iw0 = ow0 * s.sw - s.pw;
+  float* const patch = smem;                              // [patch_h][patch_w]
+  float* const wt = smem + a.patch_h * a.patch_w;         // [mult][KH][KW]
+  const float* xc = a.x + (std::int64_t(n) * s.c + c) * s.h * s.w;
+  const int patch_size = a.patch_h * a.patch_w;
+  for (int e = static_cast<int>(tid); e < patch_size; e += kDwThreads) {  // rows of the patch: coalesced along W
+    const int r = e / a.patch_w, q = e - r * a.patch_w, ih = ih0 + r, iw = iw0 + q;
+    patch[e] = inside(ih, iw, s.h, s.w) ? xc[std::int64_t(ih) * s.w + iw] : 0.f;
+  }
+  for (int e = static_cast<int>(tid); e < mult * khw; e += kDwThreads) wt[e] = a.w[std::int64_t(c) * mult * khw + e];
+  __syncthreads();  // CONV_DW_BARRIER: the patch and weights are staged
+  const int ty = static_cast<int>(tid) / kDwTileW, tx = static_cast<int>(tid) % kDwTileW;
+  const int oh = oh0 + ty, ow = ow0 + tx;
+  if (oh >= s.oh || ow >= s.ow) return;
+  const float* base = patch + (ty * s.sh) * a.patch_w + tx * s.sw;
+  for (int k = 0; k < mult; ++k) {
+    const float* wk = wt + k * khw;
+    float acc = 0.f;
+    for (int i = 0; i < s.kh; ++i) {
+      const float* row = base + i * s.dh * a.patch_w;
+      for (int j = 0; j < s.kw; ++j) acc = fmaf(row[j * s.dw], wk[i * s.kw + j], acc);
+    }
+    const int oc = c * mult + k;
+    if (a.bias) acc += a.bias[oc];
+    a.y[((std::int64_t(n) * s.o + oc) * s.oh + oh) * s.ow + ow] = acc;
+  }
+}
+
+// The depthwise kernel's launch for this shape, or false where the GEMM serves it better (narrow images, where a
+// tile would be mostly idle) or the patch would not fit in 48 KiB of shared memory.
+bool launch_depthwise(const Conv2dShape& s, const float* x, const float* w, const float* b, float* y,
+                      cudaStream_t stream) {
+  if (s.groups != s.c || s.ow < kDwTileW / 2 || std::int64_t(s.oh) * s.ow < kDwThreads / 2) return false;
+  DepthwiseArgs a{s, x, w, b, y, (s.oh + kDwTileH - 1) / kDwTileH, (s.ow + kDwTileW - 1) / kDwTileW, 0, 0};
+  const std::int64_t ph = std::int64_t(kDwTileH - 1) * s.sh + std::int64_t(s.kh - 1) * s.dh + 1;
+  const std::int64_t pw = std::int64_t(kDwTileW - 1) * s.sw + std::int64_t(s.kw - 1) * s.dw + 1;
+  const std::int64_t floats = ph * pw + std::int64_t(s.o / s.c) * s.kh * s.kw;
+  const std::int64_t blocks = std::int64_t(s.n) * s.c * a.tiles_h * a.tiles_w;
+  if (floats * 4 > 48 * 1024 || blocks > INT_MAX) return false;
+  a.patch_h = static_cast<int>(ph);
+  a.patch_w = static_cast<int>(pw);
+  if (blocks == 0) return true;
+  FASTNN_LAUNCH(static_cast<unsigned>(blocks), kDwThreads, static_cast<unsigned>(floats * 4), stream,
+                depthwise_forward_kernel)(a);
+  check_launch("conv2d_forward_f32");
+  return true;
+}
+
 // ---- host side -------------------------------------------------------------------------------------------------
 
 
@@ -531,6 +604,7 @@ int cols_per_block(int cols) { return cols <= 4 ? 4 : cols <= 32 ? 32 : cols <= 
 void conv2d_forward_f32(const Conv2dShape& s, const float* x, const float* w, const float* b, float* y, int device,
                         cudaStream_t stream) {
   DeviceGuard guard(device);
+  if (launch_depthwise(s, x, w, b, y, stream)) return;
   const GemmArgs a{s, x, w, b, y, 1, 0, 0};
   dispatch<FwdProblem>("conv2d_forward_f32", a, std::int64_t(s.n) * s.oh * s.ow, s.o / s.groups, s.groups, stream);
 }
