@@ -17,6 +17,9 @@
 // is chosen by the width of the GEMM's n side (output or input channels per group): 128, 64, 32, or 4 for
 // depthwise-like shapes. Each thread accumulates its outputs over k in a fixed order, so every result is the same
 // under any schedule of threads and blocks.
+// Besides: a direct depthwise forward kernel (groups == C on wide images, where the GEMM would have one column per
+// group), and the bias gradient as a per-channel reduction (split into slices over a workspace when channels are
+// few), both in a fixed order too.
 #include "conv2d.h"
 
 #include <algorithm>
@@ -50,8 +53,8 @@ struct TileCfg {
   static_assert(NT % 32 == 0 && NT % BK == 0 && NT <= 1024, "whole warps");
   static_assert(smem_bytes <= 48 * 1024, "static shared-memory limit without opt-in");
 };
-// 256 threads, 8x8 outputs each; two blocks per SM (128 registers: a few bytes of spills outside the main loop
-// under ptxas 13, against half the warps to hide the gathers' latency with one block).
+// 256 threads, 8x8 outputs each, bounded to two blocks per SM (128 registers; ptxas 13 then spills 12-64 bytes,
+// against ~170-210 registers and one block per SM unbounded; not yet timed on a GPU).
 using CfgL = TileCfg<128, 128, 8, 8, 8, 2>;
 using CfgM = TileCfg<128, 64, 8, 8, 4>;   // 256 threads
 using CfgS = TileCfg<128, 32, 8, 4, 4>;   // 256 threads
