@@ -179,6 +179,7 @@ def _poisoned(shape):
     return HostDeviceArray(np.full(shape, np.nan, np.float32))
 
 
+@pytest.mark.cuda_kernels
 def test_conv2d_results_do_not_depend_on_the_schedule():
     emu = importlib.import_module("fastnn._emu")
     case = (2, 4, 9, 8, 6, (3, 2), (2, 3), (1, 0), (1, 1), 2)
@@ -202,6 +203,7 @@ def test_conv2d_results_do_not_depend_on_the_schedule():
             np.testing.assert_array_equal(got, first)
 
 
+@pytest.mark.cuda_kernels
 @pytest.mark.parametrize("marker, case", [
     # the implicit GEMM's main loop: 9 k-tiles per group, both buffers reused
     ("CONV_GEMM_TILE_BARRIER", (1, 16, 5, 5, 8, (3, 3), (1, 1), (1, 1), (1, 1), 2)),
