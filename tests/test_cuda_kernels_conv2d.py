@@ -81,11 +81,14 @@ CASES = [
     (0, 3, 5, 5, 4, (3, 3), (1, 1), (1, 1), (1, 1), 1),
     (1, 70, 3, 3, 2, (1, 1), (1, 1), (0, 0), (1, 1), 1),
     (1, 40, 4, 5, 3, (2, 2), (2, 2), (1, 1), (1, 1), 1),
-    # wide enough for the direct depthwise forward kernel: plain, channel multiplier 2 with stride and dilation,
+    # wide enough for the direct depthwise kernels (forward, data gradient): plain, channel multiplier 2 with stride
+    # and dilation,
     # and one channel (groups == C == 1) with several output channels over two tiles across
     (1, 3, 10, 20, 3, (3, 3), (1, 1), (1, 1), (1, 1), 3),
     (1, 2, 19, 40, 4, (3, 3), (2, 2), (2, 2), (2, 1), 2),
     (1, 1, 9, 33, 2, (2, 5), (1, 1), (0, 2), (1, 1), 1),
+    # a depthwise data gradient whose tile edge (iw = 31) reaches one output column past the naive patch
+    (1, 2, 5, 44, 2, (1, 1), (3, 2), (0, 1), (1, 1), 2),
 ]
 IDS = [f"n{c[0]}c{c[1]}h{c[2]}w{c[3]}o{c[4]}k{c[5][0]}{c[5][1]}s{c[6][0]}{c[6][1]}p{c[7][0]}{c[7][1]}"
        f"d{c[8][0]}{c[8][1]}g{c[9]}" for c in CASES]
@@ -204,26 +207,34 @@ def test_conv2d_results_do_not_depend_on_the_schedule():
 
 
 @pytest.mark.cuda_kernels
-@pytest.mark.parametrize("marker, case", [
+@pytest.mark.parametrize("marker, op, case", [
     # the implicit GEMM's main loop: 9 k-tiles per group, both buffers reused
-    ("CONV_GEMM_TILE_BARRIER", (1, 16, 5, 5, 8, (3, 3), (1, 1), (1, 1), (1, 1), 2)),
-    # the depthwise kernel's staging of the input patch
-    ("CONV_DW_BARRIER", (1, 2, 10, 20, 2, (3, 3), (1, 1), (1, 1), (1, 1), 2)),
+    ("CONV_GEMM_TILE_BARRIER", "forward", (1, 16, 5, 5, 8, (3, 3), (1, 1), (1, 1), (1, 1), 2)),
+    # the depthwise kernels' staging of the input patch, and of the output gradient's patches (two per group)
+    ("CONV_DW_BARRIER", "forward", (1, 2, 10, 20, 2, (3, 3), (1, 1), (1, 1), (1, 1), 2)),
+    ("CONV_DW_BWD_BARRIER", "backward_data", (1, 2, 10, 20, 4, (3, 3), (1, 1), (1, 1), (1, 1), 2)),
 ])
-def test_a_planted_missing_barrier_in_a_forward_kernel_is_caught(marker, case):
+def test_a_planted_missing_barrier_is_caught(marker, op, case):
     emu = importlib.import_module("fastnn._emu")
     n, c, h, w, o, (kh, kw), stride, padding, dilation, groups = case
-    x, wt, b, _, out_hw = _inputs(case, 6)
-    want = ref_forward(x, wt, b, stride, padding, dilation, groups)
+    x, wt, b, g, out_hw = _inputs(case, 6)
+    if op == "forward":
+        want = ref_forward(x, wt, b, stride, padding, dilation, groups)
+    else:
+        want = ref_backward_data(g, wt, (h, w), stride, padding, dilation, groups)
     caught = set()
     with planted_barrier("conv2d.cu", marker):
         try:
             for sched in SCHEDULES:
                 emu.set_schedule(sched, 3)
-                y = _poisoned((n, o) + out_hw)
-                emu.conv2d_forward_f32(HostDeviceArray(x), HostDeviceArray(wt), HostDeviceArray(b), y, stride,
-                                       padding, dilation, groups)
-                if not np.allclose(y.a, want, rtol=1e-4, atol=1e-4):
+                out = _poisoned(want.shape)
+                if op == "forward":
+                    emu.conv2d_forward_f32(HostDeviceArray(x), HostDeviceArray(wt), HostDeviceArray(b), out, stride,
+                                           padding, dilation, groups)
+                else:
+                    emu.conv2d_backward_data_f32(HostDeviceArray(g), HostDeviceArray(wt), out, stride, padding,
+                                                 dilation, groups)
+                if not np.allclose(out.a, want, rtol=1e-4, atol=1e-4):
                     caught.add(sched)
             assert emu.planted_barrier_hits() > 0
         finally:

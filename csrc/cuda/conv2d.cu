@@ -17,8 +17,8 @@
 // is chosen by the width of the GEMM's n side (output or input channels per group): 128, 64, 32, or 4 for
 // depthwise-like shapes. Each thread accumulates its outputs over k in a fixed order, so every result is the same
 // under any schedule of threads and blocks.
-// Besides: a direct depthwise forward kernel (groups == C on wide images, where the GEMM would have one column per
-// group), and the bias gradient as a per-channel reduction (split into slices over a workspace when channels are
+// Besides: direct depthwise forward and data-gradient kernels (groups == C on wide images, where the GEMM would have
+// one column per group), and the bias gradient as a per-channel reduction (split into slices over a workspace when channels are
 // few), both in a fixed order too.
 #include "conv2d.h"
 
@@ -568,6 +568,80 @@ bool launch_depthwise(const Conv2dShape& s, const float* x, const float* w, cons
   return true;
 }
 
+// The data gradient of a depthwise convolution, directly: a block owns an 8 x 32 tile of one (sample, channel) plane
+// of dx. For each output channel of the group in turn it stages the patch of g the tile's taps reach (zero outside
+// g) in shared memory; each thread then adds, for its dx element, exactly the taps that land on an output position
+// (axis_taps: an arithmetic progression per axis, as in the GEMM's phases), output channels and taps in order.
+__device__ __forceinline__ int floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+struct DepthwiseBwdArgs {
+  Conv2dShape s;
+  const float* g;
+  const float* w;
+  float* dx;
+  int tiles_h, tiles_w, patch_h, patch_w;
+};
+
+__global__ void __launch_bounds__(kDwThreads) depthwise_backward_data_kernel(DepthwiseBwdArgs a) {
+  FASTNN_DYNAMIC_SHARED(float, smem);
+  const Conv2dShape& s = a.s;
+  const int mult = s.o / s.c, khw = s.kh * s.kw, tiles = a.tiles_h * a.tiles_w;
+  const unsigned bx = blockIdx.x, tid = threadIdx.x;
+  const int tile = static_cast<int>(bx % static_cast<unsigned>(tiles)), plane = static_cast<int>(bx / static_cast<unsigned>(tiles));
+  const int c = plane % s.c, n = plane / s.c;
+  const int ih0 = (tile / a.tiles_w) * kDwTileH, iw0 = (tile % a.tiles_w) * kDwTileW;
+  // The first output row / column a landing tap of the tile can reach (the patch's origin in g): the least
+  // multiple of the stride at or above the lowest tap position, ceil((i0 + pad - (K - 1) d) / s).
+  const int oh_lo = -floor_div(-(ih0 + s.ph - (s.kh - 1) * s.dh), s.sh);
+  const int ow_lo = -floor_div(-(iw0 + s.pw - (s.kw - 1) * s.dw), s.sw);
+  float* const patch = smem;                       // [patch_h][patch_w]
+  float* const wt = smem + a.patch_h * a.patch_w;  // [mult][KH][KW]
+  const int patch_size = a.patch_h * a.patch_w;
+  for (int e = static_cast<int>(tid); e < mult * khw; e += kDwThreads) wt[e] = a.w[std::int64_t(c) * mult * khw + e];
+  const int ty = static_cast<int>(tid) / kDwTileW, tx = static_cast<int>(tid) % kDwTileW;
+  const int ih = ih0 + ty, iw = iw0 + tx;
+  const AxisTaps th = axis_taps(s.sh, s.dh, s.ph, ih, s.kh), tw = axis_taps(s.sw, s.dw, s.pw, iw, s.kw);
+  float acc = 0.f;
+  for (int k = 0; k < mult; ++k) {
+    if (k > 0) __syncthreads();  // everyone is done with the previous channel's patch
+    const float* gk = a.g + ((std::int64_t(n) * s.o + c * mult + k) * s.oh) * s.ow;
+    for (int e = static_cast<int>(tid); e < patch_size; e += kDwThreads) {
+      const int r = e / a.patch_w, q = e - r * a.patch_w, oh = oh_lo + r, ow = ow_lo + q;
+      patch[e] = inside(oh, ow, s.oh, s.ow) ? gk[std::int64_t(oh) * s.ow + ow] : 0.f;
+    }
+    __syncthreads();  // CONV_DW_BWD_BARRIER: the patch (and, the first time, the weights) are staged
+    const float* wk = wt + k * khw;
+    for (int u = 0; u < th.count; ++u) {
+      const float* row = patch + (th.base - u * th.lift - oh_lo) * a.patch_w;
+      const float* wrow = wk + (th.first + u * th.step) * s.kw;
+      for (int v = 0; v < tw.count; ++v) {
+        acc = fmaf(row[tw.base - v * tw.lift - ow_lo], wrow[tw.first + v * tw.step], acc);
+      }
+    }
+  }
+  if (ih < s.h && iw < s.w) a.dx[((std::int64_t(n) * s.c + c) * s.h + ih) * s.w + iw] = acc;
+}
+
+// The direct kernel's launch for this shape, or false where the GEMM serves it (as launch_depthwise decides).
+bool launch_depthwise_backward_data(const Conv2dShape& s, const float* g, const float* w, float* dx,
+                                    cudaStream_t stream) {
+  if (s.groups != s.c || s.w < kDwTileW / 2 || std::int64_t(s.h) * s.w < kDwThreads / 2) return false;
+  DepthwiseBwdArgs a{s, g, w, dx, (s.h + kDwTileH - 1) / kDwTileH, (s.w + kDwTileW - 1) / kDwTileW, 0, 0};
+  // Output rows that taps of kDwTileH consecutive input rows reach: the multiples of sh in a span of this length.
+  const std::int64_t ph = (std::int64_t(kDwTileH - 1) + std::int64_t(s.kh - 1) * s.dh) / s.sh + 1;
+  const std::int64_t pw = (std::int64_t(kDwTileW - 1) + std::int64_t(s.kw - 1) * s.dw) / s.sw + 1;
+  const std::int64_t floats = ph * pw + std::int64_t(s.o / s.c) * s.kh * s.kw;
+  const std::int64_t blocks = std::int64_t(s.n) * s.c * a.tiles_h * a.tiles_w;
+  if (floats * 4 > 48 * 1024 || blocks > INT_MAX) return false;
+  a.patch_h = static_cast<int>(ph);
+  a.patch_w = static_cast<int>(pw);
+  if (blocks == 0) return true;
+  FASTNN_LAUNCH(static_cast<unsigned>(blocks), kDwThreads, static_cast<unsigned>(floats * 4), stream,
+                depthwise_backward_data_kernel)(a);
+  check_launch("conv2d_backward_data_f32");
+  return true;
+}
+
 // ---- host side -------------------------------------------------------------------------------------------------
 
 
@@ -615,6 +689,7 @@ void conv2d_forward_f32(const Conv2dShape& s, const float* x, const float* w, co
 void conv2d_backward_data_f32(const Conv2dShape& s, const float* g, const float* w, float* dx, int device,
                               cudaStream_t stream) {
   DeviceGuard guard(device);
+  if (launch_depthwise_backward_data(s, g, w, dx, stream)) return;
   const GemmArgs a{s, g, w, nullptr, dx, 1, 0, 0};
   // Rows of the largest phase; the smaller phases' extra blocks leave at once.
   const std::int64_t rows = std::int64_t(s.n) * ((s.h + s.sh - 1) / s.sh) * ((s.w + s.sw - 1) / s.sw);
