@@ -89,6 +89,10 @@ CASES = [
     (1, 1, 9, 33, 2, (2, 5), (1, 1), (0, 2), (1, 1), 1),
     # a depthwise data gradient whose tile edge (iw = 31) reaches one output column past the naive patch
     (1, 2, 5, 44, 2, (1, 1), (3, 2), (0, 1), (1, 1), 2),
+    # the direct depthwise weight gradient's register sets of 9, 25 and 49 taps, and past them (the GEMM)
+    (1, 2, 6, 6, 2, (5, 5), (1, 1), (2, 2), (1, 1), 2),
+    (1, 1, 7, 8, 1, (7, 7), (1, 1), (3, 3), (1, 1), 1),
+    (1, 2, 8, 7, 2, (8, 7), (1, 1), (0, 0), (1, 1), 2),
 ]
 IDS = [f"n{c[0]}c{c[1]}h{c[2]}w{c[3]}o{c[4]}k{c[5][0]}{c[5][1]}s{c[6][0]}{c[6][1]}p{c[7][0]}{c[7][1]}"
        f"d{c[8][0]}{c[8][1]}g{c[9]}" for c in CASES]
@@ -213,6 +217,8 @@ def test_conv2d_results_do_not_depend_on_the_schedule():
     # the depthwise kernels' staging of the input patch, and of the output gradient's patches (two per group)
     ("CONV_DW_BARRIER", "forward", (1, 2, 10, 20, 2, (3, 3), (1, 1), (1, 1), (1, 1), 2)),
     ("CONV_DW_BWD_BARRIER", "backward_data", (1, 2, 10, 20, 4, (3, 3), (1, 1), (1, 1), (1, 1), 2)),
+    # the depthwise weight gradient's combination of the warps' sums
+    ("CONV_DWW_BARRIER", "backward_weight", (1, 2, 6, 6, 2, (3, 3), (1, 1), (1, 1), (1, 1), 2)),
 ])
 def test_a_planted_missing_barrier_is_caught(marker, op, case):
     emu = importlib.import_module("fastnn._emu")
@@ -220,8 +226,10 @@ def test_a_planted_missing_barrier_is_caught(marker, op, case):
     x, wt, b, g, out_hw = _inputs(case, 6)
     if op == "forward":
         want = ref_forward(x, wt, b, stride, padding, dilation, groups)
-    else:
+    elif op == "backward_data":
         want = ref_backward_data(g, wt, (h, w), stride, padding, dilation, groups)
+    else:
+        want = ref_backward_weight(g, x, (kh, kw), stride, padding, dilation, groups)
     caught = set()
     with planted_barrier("conv2d.cu", marker):
         try:
@@ -231,9 +239,12 @@ def test_a_planted_missing_barrier_is_caught(marker, op, case):
                 if op == "forward":
                     emu.conv2d_forward_f32(HostDeviceArray(x), HostDeviceArray(wt), HostDeviceArray(b), out, stride,
                                            padding, dilation, groups)
-                else:
+                elif op == "backward_data":
                     emu.conv2d_backward_data_f32(HostDeviceArray(g), HostDeviceArray(wt), out, stride, padding,
                                                  dilation, groups)
+                else:
+                    emu.conv2d_backward_weight_f32(HostDeviceArray(g), HostDeviceArray(x), out, None, stride,
+                                                   padding, dilation, groups)
                 if not np.allclose(out.a, want, rtol=1e-4, atol=1e-4):
                     caught.add(sched)
             assert emu.planted_barrier_hits() > 0

@@ -17,8 +17,8 @@
 // is chosen by the width of the GEMM's n side (output or input channels per group): 128, 64, 32, or 4 for
 // depthwise-like shapes. Each thread accumulates its outputs over k in a fixed order, so every result is the same
 // under any schedule of threads and blocks.
-// Besides: direct depthwise forward and data-gradient kernels (groups == C on wide images, where the GEMM would have
-// one column per group), and the bias gradient as a per-channel reduction (split into slices over a workspace when channels are
+// Besides: direct depthwise kernels (groups == C, where the GEMM would have one column per group): forward and data
+// gradient on images at least 16 wide, weight gradient for kernels of up to 49 taps; and the bias gradient as a per-channel reduction (split into slices over a workspace when channels are
 // few), both in a fixed order too.
 #include "conv2d.h"
 
@@ -642,6 +642,94 @@ bool launch_depthwise_backward_data(const Conv2dShape& s, const float* g, const 
   return true;
 }
 
+// The weight gradient of a depthwise convolution, directly: the GEMM would have KH*KW rows and one column per group.
+// A block owns one output channel and one slice of its N*OH*OW positions (in (sample, row, column) order); each
+// thread walks positions t, t + 128, ... of the slice, multiplying the output gradient there by the input under
+// each of the <= T taps into T register sums; then each tap's sums are added over the block (a butterfly per warp,
+// the warps in order). out is dw (one slice) or slice-major in the workspace, added by sum_slices_kernel.
+constexpr int kDwwThreads = 128;
+
+template <int T>
+__global__ void __launch_bounds__(kDwwThreads) depthwise_backward_weight_kernel(Conv2dShape s, const float* __restrict__ g,
+                                                                               const float* __restrict__ x,
+                                                                               float* __restrict__ out,
+                                                                               std::int64_t chunk) {
+  FASTNN_SHARED(int, tap_r, [T]);
+  FASTNN_SHARED(int, tap_c, [T]);
+  FASTNN_SHARED(float, warp_sums, [kDwwThreads / 32][T]);
+  const int khw = s.kh * s.kw, mult = s.o / s.c, lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const unsigned bx = blockIdx.x;
+  const int oc = static_cast<int>(bx % static_cast<unsigned>(s.o)), slice = static_cast<int>(bx / static_cast<unsigned>(s.o));
+  const int c = oc / mult;
+  for (int t = threadIdx.x; t < khw; t += kDwwThreads) {
+    tap_r[t] = (t / s.kw) * s.dh;
+    tap_c[t] = (t % s.kw) * s.dw;
+  }
+  __syncthreads();  // CONV_DWW_TAPS_BARRIER
+  const std::int64_t pixels = std::int64_t(s.oh) * s.ow, total = s.n * pixels, begin = slice * chunk;
+  const std::int64_t end = begin + chunk < total ? begin + chunk : total;
+  const std::int64_t hop_n = kDwwThreads / pixels, hop_q = kDwwThreads % pixels;
+  const FastDiv by_ow(s.ow);
+  std::int64_t at = begin + threadIdx.x, nn = at / pixels, q = at % pixels;
+  float acc[T];
+CONV_UNROLL
+  for (int t = 0; t < T; ++t) acc[t] = 0.f;
+  while (at < end) {
+    const int oh = by_ow.div(static_cast<int>(q)), ow = static_cast<int>(q) - oh * s.ow;
+    const float gv = g[(nn * s.o + oc) * pixels + q];
+    const float* xc = x + (nn * s.c + c) * s.h * s.w;
+    const int r0 = oh * s.sh - s.ph, c0 = ow * s.sw - s.pw;
+CONV_UNROLL
+    for (int t = 0; t < T; ++t) {
+      if (t < khw) {
+        const int r = r0 + tap_r[t], cc = c0 + tap_c[t];
+        if (inside(r, cc, s.h, s.w)) acc[t] = fmaf(gv, xc[std::int64_t(r) * s.w + cc], acc[t]);
+      }
+    }
+    at += kDwwThreads;
+    nn += hop_n;
+    q += hop_q;
+    if (q >= pixels) {
+      q -= pixels;
+      ++nn;
+    }
+  }
+CONV_UNROLL
+  for (int t = 0; t < T; ++t) {
+    if (t < khw) {  // uniform over the block
+      const float v = warp_sum(acc[t]);
+      if (lane == 0) warp_sums[warp][t] = v;
+    }
+  }
+  __syncthreads();  // CONV_DWW_BARRIER
+  for (int t = threadIdx.x; t < khw; t += kDwwThreads) {
+    float sum = 0.f;
+    for (int w = 0; w < kDwwThreads / 32; ++w) sum += warp_sums[w][t];
+    out[std::int64_t(slice) * s.o * khw + std::int64_t(oc) * khw + t] = sum;
+  }
+}
+
+// The largest kernel (taps) the direct depthwise weight gradient takes; beyond it the GEMM does.
+constexpr int kDwwMaxTaps = 49;
+bool depthwise_weight_applies(const Conv2dShape& s) { return s.groups == s.c && s.kh * s.kw <= kDwwMaxTaps; }
+
+void launch_depthwise_backward_weight(const Conv2dShape& s, const float* g, const float* x, float* out, int splits,
+                                      cudaStream_t stream) {
+  const std::int64_t total = std::int64_t(s.n) * s.oh * s.ow;
+  const std::int64_t chunk = std::max<std::int64_t>(1, (total + splits - 1) / splits);
+  if (std::int64_t(s.o) * splits > INT_MAX) throw std::runtime_error("conv2d_backward_weight_f32: too many slices");
+  const unsigned blocks = static_cast<unsigned>(s.o * splits);
+  const int taps = s.kh * s.kw;
+  if (taps <= 9) {
+    FASTNN_LAUNCH(blocks, kDwwThreads, 0, stream, depthwise_backward_weight_kernel<9>)(s, g, x, out, chunk);
+  } else if (taps <= 25) {
+    FASTNN_LAUNCH(blocks, kDwwThreads, 0, stream, depthwise_backward_weight_kernel<25>)(s, g, x, out, chunk);
+  } else {
+    FASTNN_LAUNCH(blocks, kDwwThreads, 0, stream, depthwise_backward_weight_kernel<kDwwMaxTaps>)(s, g, x, out, chunk);
+  }
+  check_launch("conv2d_backward_weight_f32");
+}
+
 // ---- host side -------------------------------------------------------------------------------------------------
 
 
@@ -701,6 +789,10 @@ int conv2d_backward_weight_f32_splits(const Conv2dShape& s) {
   const std::int64_t rows = std::int64_t(s.c / s.groups) * s.kh * s.kw, cols = s.o / s.groups;
   const std::int64_t k_tiles = (std::int64_t(s.n) * s.oh * s.ow + kBK - 1) / kBK;
   if (rows == 0 || cols == 0 || k_tiles == 0) return 1;
+  if (depthwise_weight_applies(s)) {  // a block per output channel and slice, each thread >= 8 positions
+    const std::int64_t want = (264 + s.o - 1) / s.o, deepest = std::int64_t(s.n) * s.oh * s.ow / (8 * kDwwThreads);
+    return static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>({want, deepest, 64})));
+  }
   const std::int64_t blocks = ((rows + rows_per_block(int(cols)) - 1) / rows_per_block(int(cols))) *
                               ((cols + cols_per_block(int(cols)) - 1) / cols_per_block(int(cols))) * s.groups;
   // Enough blocks to fill a large GPU (~2 waves on 132 SMs), each slice at least 16 k-tiles (128 products) deep.
@@ -717,9 +809,14 @@ void conv2d_backward_weight_f32(const Conv2dShape& s, const float* g, const floa
   const int cg = s.c / s.groups, og = s.o / s.groups;
   const std::int64_t k_total = std::int64_t(s.n) * s.oh * s.ow, k_tiles = (k_total + kBK - 1) / kBK;
   if (k_total > INT_MAX - kBK) throw std::runtime_error(std::string(op) + ": N*OH*OW exceeds 32-bit indices");
-  const int k_chunk = static_cast<int>(std::max<std::int64_t>(1, (k_tiles + splits - 1) / splits) * kBK);
-  const GemmArgs a{s, g, x, nullptr, splits > 1 ? workspace : dw, splits, k_chunk, 0};
-  dispatch<BwdWeightProblem>(op, a, std::int64_t(cg) * s.kh * s.kw, og, std::int64_t(s.groups) * splits, stream);
+  if (depthwise_weight_applies(s)) {
+    if (s.o == 0) return;
+    launch_depthwise_backward_weight(s, g, x, splits > 1 ? workspace : dw, splits, stream);
+  } else {
+    const int k_chunk = static_cast<int>(std::max<std::int64_t>(1, (k_tiles + splits - 1) / splits) * kBK);
+    const GemmArgs a{s, g, x, nullptr, splits > 1 ? workspace : dw, splits, k_chunk, 0};
+    dispatch<BwdWeightProblem>(op, a, std::int64_t(cg) * s.kh * s.kw, og, std::int64_t(s.groups) * splits, stream);
+  }
   if (splits > 1) {
     const std::int64_t size = std::int64_t(s.o) * cg * s.kh * s.kw;
     if (size == 0) return;
