@@ -1,0 +1,329 @@
+// Batch norm over C-contiguous (N, C, L) float32 arrays with float64 channel statistics: the twin of
+// csrc/cpu/batchnorm.cpp and backend/composite/batchnorm.py.
+//
+// A channel's N * L values are split into batch_norm_splits(N * L) contiguous pieces, one 256-thread block
+// each (grid: channels x splits, so even a few channels fill the GPU). Each thread sums its values in
+// float64 while stepping through the channel's rows without a division per element; the block combines
+// its threads by a shuffle butterfly per warp and warp 0 over the warps' sums in shared memory, and
+// writes one partial sum per (channel, split). A one-thread-per-channel pass adds the splits in order and
+// derives the channel's coefficients. Every sum runs in a fixed order: results are bitwise the same on
+// every run and schedule, with no atomics. Training takes the variance in a second pass, as squared
+// deviations from the mean (no E[x^2] - E[x]^2 cancellation when |mean| >> std). The elementwise passes
+// (y, dx) step through channels the same way and use float4 loads and stores when L % 4 == 0 and the
+// arrays are 16-byte aligned.
+#include <cmath>
+#include <cstdint>
+
+#include "batchnorm.h"
+#include "fastnn/cuda/device.h"
+#include "launch.h"
+
+namespace fastnn::FASTNN_CUDA_NS {
+namespace {
+
+constexpr int kThreads = 256;  // the reduction blocks: 8 warps
+constexpr int kWarps = kThreads / 32;
+constexpr int kApplyThreads = 256;
+constexpr std::int64_t kMaxApplyBlocks = 1 << 16;
+
+enum class Stat : int { sum, squares, grad };
+
+// float4 (one 128-bit load or store) on the GPU; the emulator has no vector types, so a 16-byte struct there.
+#if defined(FASTNN_CUDA_EMULATOR)
+struct alignas(16) Float4 {
+  float x, y, z, w;
+};
+#else
+using Float4 = float4;
+#endif
+
+template <int V>
+struct Vec;
+template <>
+struct Vec<1> {
+  using T = float;
+  __device__ static void get(const T& v, float (&o)[1]) { o[0] = v; }
+  __device__ static T make(const float (&o)[1]) { return o[0]; }
+};
+template <>
+struct Vec<4> {
+  using T = Float4;
+  __device__ static void get(const T& v, float (&o)[4]) {
+    o[0] = v.x;
+    o[1] = v.y;
+    o[2] = v.z;
+    o[3] = v.w;
+  }
+  __device__ static T make(const float (&o)[4]) { return T{o[0], o[1], o[2], o[3]}; }
+};
+
+__device__ __forceinline__ double warp_sum(double v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+// Sum of (s0, s1) over the block, in a fixed order; the result is valid in thread 0.
+__device__ __forceinline__ void block_sum2(double& s0, double& s1) {
+  FASTNN_SHARED(double, warp_sums, [2][kWarps]);
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  s0 = warp_sum(s0);
+  s1 = warp_sum(s1);
+  if (lane == 0) {
+    warp_sums[0][warp] = s0;
+    warp_sums[1][warp] = s1;
+  }
+  __syncthreads();  // planted: bn block reduce
+  if (warp == 0) {
+    s0 = lane < kWarps ? warp_sums[0][lane] : 0.0;
+    s1 = lane < kWarps ? warp_sums[1][lane] : 0.0;
+    s0 = warp_sum(s0);
+    s1 = warp_sum(s1);
+  }
+}
+
+// One (channel, split) block: the split's share of the channel's N * L values, in units of V floats.
+// sum: (sum x, -); squares: (sum (x - m)^2, -); grad: (sum g, sum g * (x - m)); m is mean[c] rounded to float.
+template <Stat kStat, int V>
+__global__ void bn_partial_kernel(const float* __restrict__ x, const float* __restrict__ g,
+                                  const double* __restrict__ mean, double* __restrict__ partial, std::int64_t n,
+                                  std::int64_t channels, std::int64_t l, std::int64_t splits) {
+  using VT = typename Vec<V>::T;
+  const std::int64_t c = blockIdx.x, split = blockIdx.y;
+  const std::int64_t lv = l / V, count = n * lv;
+  const std::int64_t chunk = (count + splits - 1) / splits;
+  const std::int64_t begin = split * chunk, end = begin + chunk < count ? begin + chunk : count;
+  const float m = kStat == Stat::sum ? 0.f : static_cast<float>(mean[c]);
+  const VT* xv = reinterpret_cast<const VT*>(x);
+  const VT* gv = reinterpret_cast<const VT*>(g);
+  double s0 = 0.0, s1 = 0.0;
+  std::int64_t j = begin + threadIdx.x;
+  if (j < end) {
+    // (row, col) of j in the channel's (n, lv) values, advanced by blockDim per step without dividing.
+    std::int64_t row = j / lv, col = j % lv;
+    const std::int64_t step_rows = blockDim.x / lv, step_cols = blockDim.x % lv;
+    for (; j < end; j += blockDim.x) {
+      const std::int64_t at = (row * channels + c) * lv + col;
+      float xs[V];
+      Vec<V>::get(xv[at], xs);
+      if (kStat == Stat::grad) {
+        float gs[V];
+        Vec<V>::get(gv[at], gs);
+        for (int i = 0; i < V; ++i) {
+          s0 += gs[i];
+          s1 += static_cast<double>(gs[i]) * static_cast<double>(xs[i] - m);
+        }
+      } else {
+        for (int i = 0; i < V; ++i) {
+          if (kStat == Stat::sum) {
+            s0 += xs[i];
+          } else {
+            const double d = xs[i] - m;
+            s0 += d * d;
+          }
+        }
+      }
+      row += step_rows;
+      col += step_cols;
+      if (col >= lv) {
+        col -= lv;
+        ++row;
+      }
+    }
+  }
+  block_sum2(s0, s1);
+  if (threadIdx.x == 0) {
+    partial[c * splits + split] = s0;
+    partial[(channels + c) * splits + split] = s1;
+  }
+}
+
+__device__ __forceinline__ double split_sum(const double* partial, std::int64_t c, std::int64_t splits) {
+  double s = 0.0;
+  for (std::int64_t i = 0; i < splits; ++i) s += partial[c * splits + i];
+  return s;
+}
+
+// coef layout (4 * C doubles, each a float value): [center | scale | shift | spare] per channel, so that
+// y = (x - center) * scale + shift.
+__global__ void bn_mean_kernel(const double* __restrict__ partial, double* __restrict__ mean, std::int64_t channels,
+                               std::int64_t splits, std::int64_t count) {
+  const std::int64_t c = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (c < channels) mean[c] = split_sum(partial, c, splits) / static_cast<double>(count);
+}
+
+__global__ void bn_forward_coef_kernel(BatchNormForwardArgs a, std::int64_t splits) {
+  const std::int64_t c = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (c >= a.c) return;
+  const double w = a.weight ? a.weight[c] : 1.0, b = a.bias ? a.bias[c] : 0.0;
+  double* coef = a.work + 2 * a.c * splits;
+  double mean, invstd, center, shift;  // scale = w * invstd, as the composite rounds it
+  if (a.training) {
+    mean = a.mean[c];
+    const float m = static_cast<float>(mean);
+    const double resid = mean - static_cast<double>(m);
+    // sum((x - m)^2) = sum((x - mean)^2) + count * resid^2, as sum(x - mean) = 0
+    double var = split_sum(a.work, c, splits) / static_cast<double>(a.n * a.l) - resid * resid;
+    var = var > 0.0 ? var : 0.0;
+    invstd = 1.0 / sqrt(var + a.eps);
+    a.var[c] = var;
+    center = m;
+    shift = b - resid * (w * invstd);
+  } else {
+    mean = a.running_mean[c];
+    invstd = 1.0 / sqrt(static_cast<double>(a.running_var[c]) + a.eps);
+    a.mean[c] = mean;
+    center = 0.0;
+    shift = b - mean * (w * invstd);
+  }
+  a.invstd[c] = invstd;
+  coef[c] = center;
+  coef[a.c + c] = static_cast<float>(w * invstd);
+  coef[2 * a.c + c] = static_cast<float>(shift);
+}
+
+__global__ void bn_backward_coef_kernel(BatchNormBackwardArgs a, std::int64_t splits) {
+  const std::int64_t c = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (c >= a.c) return;
+  const std::int64_t count = a.n * a.l;
+  double* coef = a.work + 2 * a.c * splits;
+  if (count == 0) {  // nothing reduced: zero gradients, as the composite's
+    if (a.grad_weight) a.grad_weight[c] = 0.f;
+    if (a.grad_bias) a.grad_bias[c] = 0.f;
+    return;
+  }
+  const double mean = a.mean[c], invstd = a.invstd[c];
+  const float m = static_cast<float>(mean);
+  const double resid = mean - static_cast<double>(m);
+  const double k = (a.weight ? a.weight[c] : 1.0) * invstd;
+  const bool reduced = a.training || a.grad_weight || a.grad_bias;
+  const double gsum = reduced ? split_sum(a.work, c, splits) : 0.0;
+  const double gdot = reduced ? (split_sum(a.work + a.c * splits, c, splits) - resid * gsum) * invstd : 0.0;
+  if (a.grad_weight) a.grad_weight[c] = static_cast<float>(gdot);
+  if (a.grad_bias) a.grad_bias[c] = static_cast<float>(gsum);
+  // dx = ((x - m) * c1 + g) * k + c0 * k, with x-hat = (x - m - resid) * invstd
+  const double c1 = a.training ? -invstd * gdot / static_cast<double>(count) : 0.0;
+  const double c0 = a.training ? -gsum / static_cast<double>(count) - resid * c1 : 0.0;
+  coef[c] = m;
+  coef[a.c + c] = static_cast<float>(c1);
+  coef[2 * a.c + c] = static_cast<float>(k);
+  coef[3 * a.c + c] = static_cast<float>(c0 * k);
+}
+
+// The elementwise pass over (n, c, l) in units of V floats, the channel tracked per step without dividing.
+// kForward: out = (x - center) * scale + shift. Backward with x (training): out = ((x - m) * c1 + g) * k + c0k;
+// without x (eval): out = g * k.
+template <bool kForward, bool kUseX, int V>
+__global__ void bn_apply_kernel(const float* __restrict__ x, const float* __restrict__ g,
+                                const double* __restrict__ coef, float* __restrict__ out, std::int64_t total_v,
+                                std::int64_t channels, std::int64_t lv) {
+  using VT = typename Vec<V>::T;
+  std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= total_v) return;
+  const std::int64_t stride = std::int64_t(gridDim.x) * blockDim.x;
+  std::int64_t col = i % lv, ch = (i / lv) % channels;
+  const std::int64_t step_cols = stride % lv, step_ch = (stride / lv) % channels;
+  const VT* xv = reinterpret_cast<const VT*>(x);
+  const VT* gv = reinterpret_cast<const VT*>(g);
+  VT* ov = reinterpret_cast<VT*>(out);
+  for (; i < total_v; i += stride) {
+    float r[V];
+    if (kForward) {
+      const float center = static_cast<float>(coef[ch]), scale = static_cast<float>(coef[channels + ch]),
+                  shift = static_cast<float>(coef[2 * channels + ch]);
+      float xs[V];
+      Vec<V>::get(xv[i], xs);
+      for (int e = 0; e < V; ++e) r[e] = (xs[e] - center) * scale + shift;
+    } else {
+      const float k = static_cast<float>(coef[2 * channels + ch]);
+      float gs[V];
+      Vec<V>::get(gv[i], gs);
+      if (kUseX) {
+        const float m = static_cast<float>(coef[ch]), c1 = static_cast<float>(coef[channels + ch]),
+                    c0k = static_cast<float>(coef[3 * channels + ch]);
+        float xs[V];
+        Vec<V>::get(xv[i], xs);
+        for (int e = 0; e < V; ++e) r[e] = ((xs[e] - m) * c1 + gs[e]) * k + c0k;
+      } else {
+        for (int e = 0; e < V; ++e) r[e] = gs[e] * k;
+      }
+    }
+    ov[i] = Vec<V>::make(r);
+    col += step_cols;
+    std::int64_t carry = 0;
+    if (col >= lv) {
+      col -= lv;
+      carry = 1;
+    }
+    ch += step_ch + carry;
+    if (ch >= channels) ch -= channels;
+  }
+}
+
+bool aligned16(const void* p) { return p == nullptr || reinterpret_cast<std::uintptr_t>(p) % 16 == 0; }
+
+unsigned per_channel_grid(std::int64_t channels) { return blocks_for(channels, 128); }
+
+template <Stat kStat>
+void launch_partial(const float* x, const float* g, const double* mean, double* partial, std::int64_t n,
+                    std::int64_t c, std::int64_t l, std::int64_t splits, bool vec4, cudaStream_t stream) {
+  const dim3 grid(static_cast<unsigned>(c), static_cast<unsigned>(splits));
+  if (vec4)
+    FASTNN_LAUNCH(grid, kThreads, 0, stream, bn_partial_kernel<kStat, 4>)(x, g, mean, partial, n, c, l, splits);
+  else
+    FASTNN_LAUNCH(grid, kThreads, 0, stream, bn_partial_kernel<kStat, 1>)(x, g, mean, partial, n, c, l, splits);
+}
+
+template <bool kForward, bool kUseX>
+void launch_apply(const float* x, const float* g, const double* coef, float* out, std::int64_t n, std::int64_t c,
+                  std::int64_t l, bool vec4, cudaStream_t stream) {
+  const int v = vec4 ? 4 : 1;
+  const std::int64_t total_v = n * c * l / v;
+  std::int64_t blocks = (total_v + kApplyThreads - 1) / kApplyThreads;
+  if (blocks > kMaxApplyBlocks) blocks = kMaxApplyBlocks;
+  const unsigned grid = static_cast<unsigned>(blocks);
+  if (vec4)
+    FASTNN_LAUNCH(grid, kApplyThreads, 0, stream, bn_apply_kernel<kForward, kUseX, 4>)(x, g, coef, out, total_v, c,
+                                                                                        l / 4);
+  else
+    FASTNN_LAUNCH(grid, kApplyThreads, 0, stream, bn_apply_kernel<kForward, kUseX, 1>)(x, g, coef, out, total_v, c,
+                                                                                        l);
+}
+
+}  // namespace
+
+void batch_norm_forward_f32(const BatchNormForwardArgs& a, int device, cudaStream_t stream) {
+  if (a.c == 0) return;
+  DeviceGuard guard(device);
+  const std::int64_t count = a.n * a.l, splits = batch_norm_splits(count);
+  const bool vec4 = a.l % 4 == 0 && aligned16(a.x) && aligned16(a.y);
+  if (a.training) {
+    launch_partial<Stat::sum>(a.x, nullptr, nullptr, a.work, a.n, a.c, a.l, splits, vec4, stream);
+    FASTNN_LAUNCH(per_channel_grid(a.c), 128, 0, stream, bn_mean_kernel)(a.work, a.mean, a.c, splits, count);
+    launch_partial<Stat::squares>(a.x, nullptr, a.mean, a.work, a.n, a.c, a.l, splits, vec4, stream);
+  }
+  FASTNN_LAUNCH(per_channel_grid(a.c), 128, 0, stream, bn_forward_coef_kernel)(a, splits);
+  if (count > 0)
+    launch_apply<true, true>(a.x, nullptr, a.work + 2 * a.c * splits, a.y, a.n, a.c, a.l, vec4, stream);
+  check_launch("batch_norm_forward_f32");
+}
+
+void batch_norm_backward_f32(const BatchNormBackwardArgs& a, int device, cudaStream_t stream) {
+  if (a.c == 0) return;
+  DeviceGuard guard(device);
+  const std::int64_t count = a.n * a.l, splits = batch_norm_splits(count);
+  const bool vec4 = a.l % 4 == 0 && aligned16(a.x) && aligned16(a.grad_out) && aligned16(a.grad_in);
+  const bool reduce = a.training || a.grad_weight || a.grad_bias;
+  if (reduce && count > 0)
+    launch_partial<Stat::grad>(a.x, a.grad_out, a.mean, a.work, a.n, a.c, a.l, splits, vec4, stream);
+  FASTNN_LAUNCH(per_channel_grid(a.c), 128, 0, stream, bn_backward_coef_kernel)(a, splits);
+  if (a.grad_in && count > 0) {
+    const double* coef = a.work + 2 * a.c * splits;
+    if (a.training)
+      launch_apply<false, true>(a.x, a.grad_out, coef, a.grad_in, a.n, a.c, a.l, vec4, stream);
+    else
+      launch_apply<false, false>(a.x, a.grad_out, coef, a.grad_in, a.n, a.c, a.l, vec4, stream);
+  }
+  check_launch("batch_norm_backward_f32");
+}
+
+}  // namespace fastnn::FASTNN_CUDA_NS
