@@ -65,7 +65,8 @@ def _backward(target, g, x, mean, invstd, w, training, need=(True, True, True)):
     return tuple(None if v is None else target.to_host(v) for v in (gx, gw, gb))
 
 
-SHAPES = [(4, 3, 5), (2, 3, 8), (1, 2, 1), (5, 4, 1), (3, 1, 1501), (1, 3, 4100), (1, 1, 7)]
+SHAPES = [(4, 3, 5), (2, 3, 8), (1, 2, 1), (5, 4, 1), (3, 37, 1), (4500, 2, 1), (3, 1, 1501), (1, 3, 4100),
+          (1, 1, 7)]
 
 
 def _data(shape, seed, offset=50.0):
@@ -172,25 +173,28 @@ def test_batch_norm_is_bitwise_the_same_under_every_schedule(target):
     if target.name != "emu":
         pytest.skip("schedules are the emulator's")
     emu = importlib.import_module("fastnn._emu")
-    x, w, b, g = _data((3, 2, 1400), 3)  # 4200 values per channel: two splits
-    runs = []
-    for sched, seed in (("forward", 0), ("reverse", 0), ("random", 5), ("random", 99)):
-        emu.set_schedule(sched, seed)
-        y, mean, invstd, var = _forward(target, x, w, b, None, None, True)
-        runs.append((y, mean, invstd, var) + _backward(target, g, x, mean, invstd, w, True))
-    emu.set_schedule(target.schedule, 11)
-    for run in runs[1:]:
-        for a, b_ in zip(runs[0], run):
-            np.testing.assert_array_equal(a, b_)
+    for shape in ((3, 2, 1400), (4200, 3, 1)):  # 4200 values per channel: two splits, in both layouts
+        x, w, b, g = _data(shape, 3)
+        runs = []
+        for sched, seed in (("forward", 0), ("reverse", 0), ("random", 5), ("random", 99)):
+            emu.set_schedule(sched, seed)
+            y, mean, invstd, var = _forward(target, x, w, b, None, None, True)
+            runs.append((y, mean, invstd, var) + _backward(target, g, x, mean, invstd, w, True))
+        emu.set_schedule(target.schedule, 11)
+        for run in runs[1:]:
+            for a, b_ in zip(runs[0], run):
+                np.testing.assert_array_equal(a, b_)
 
 
-def test_a_planted_missing_barrier_in_the_block_reduction_is_caught(target):
+@pytest.mark.parametrize("shape, marker", [((2, 2, 300), "planted: bn block reduce"),
+                                           ((40, 35, 1), "planted: bn column reduce")])
+def test_a_planted_missing_barrier_in_a_reduction_is_caught(target, shape, marker):
     if target.name != "emu":
         pytest.skip("the planted barrier is the emulator's")
-    x, w, b, _ = _data((2, 2, 300), 4)  # 600 values per channel: every warp of the block holds some
+    x, w, b, _ = _data(shape, 4)  # every warp (row lane) of the block holds some values
     want_mean = x.astype(np.float64).mean(axis=(0, 2))
     caught = set()
-    with planted_barrier("batchnorm.cu", "planted: bn block reduce") as emu:
+    with planted_barrier("batchnorm.cu", marker) as emu:
         for sched in emu.schedules():
             emu.set_schedule(sched, 3)
             _, mean, _, _ = _forward(target, x, w, b, None, None, True)
@@ -199,8 +203,7 @@ def test_a_planted_missing_barrier_in_the_block_reduction_is_caught(target):
         assert emu.planted_barrier_hits() > 0
     emu.set_schedule(target.schedule, 11)
     assert "random" in caught, caught  # the seeded random schedule every kernel test runs under
-    # and with the barrier back, every schedule is right again
-    _, mean, _, _ = _forward(target, x, w, b, None, None, True)
+    _, mean, _, _ = _forward(target, x, w, b, None, None, True)  # the barrier back: right again
     np.testing.assert_allclose(mean, want_mean, rtol=1e-9)
 
 

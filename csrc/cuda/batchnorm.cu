@@ -5,7 +5,8 @@
 // each (grid: channels x splits, so even a few channels fill the GPU). Each thread sums its values in
 // float64 while stepping through the channel's rows without a division per element; the block combines
 // its threads by a shuffle butterfly per warp and warp 0 over the warps' sums in shared memory, and
-// writes one partial sum per (channel, split). A one-thread-per-channel pass adds the splits in order and
+// writes one partial sum per (channel, split); (N, C) input (L = 1) has its own layout, 32 channels per
+// block across the row, so its reads stay coalesced. A one-thread-per-channel pass adds the splits in order and
 // derives the channel's coefficients. Every sum runs in a fixed order: results are bitwise the same on
 // every run and schedule, with no atomics. Training takes the variance in a second pass, as squared
 // deviations from the mean (no E[x^2] - E[x]^2 cancellation when |mean| >> std). The elementwise passes
@@ -81,6 +82,32 @@ __device__ __forceinline__ void block_sum2(double& s0, double& s1) {
   }
 }
 
+// Adds the V values at `at` to the sums: sum: s0 += x; squares: s0 += (x - m)^2; grad: s0 += g, s1 += g * (x - m),
+// with x - m in float (the composite's centred x) and the products and sums in double.
+template <Stat kStat, int V>
+__device__ __forceinline__ void accumulate(const typename Vec<V>::T* xv, const typename Vec<V>::T* gv,
+                                           std::int64_t at, float m, double& s0, double& s1) {
+  float xs[V];
+  Vec<V>::get(xv[at], xs);
+  if (kStat == Stat::grad) {
+    float gs[V];
+    Vec<V>::get(gv[at], gs);
+    for (int i = 0; i < V; ++i) {
+      s0 += gs[i];
+      s1 += static_cast<double>(gs[i]) * static_cast<double>(xs[i] - m);
+    }
+  } else {
+    for (int i = 0; i < V; ++i) {
+      if (kStat == Stat::sum) {
+        s0 += xs[i];
+      } else {
+        const double d = xs[i] - m;
+        s0 += d * d;
+      }
+    }
+  }
+}
+
 // One (channel, split) block: the split's share of the channel's N * L values, in units of V floats.
 // sum: (sum x, -); squares: (sum (x - m)^2, -); grad: (sum g, sum g * (x - m)); m is mean[c] rounded to float.
 template <Stat kStat, int V>
@@ -103,25 +130,7 @@ __global__ void bn_partial_kernel(const float* __restrict__ x, const float* __re
     const std::int64_t step_rows = blockDim.x / lv, step_cols = blockDim.x % lv;
     for (; j < end; j += blockDim.x) {
       const std::int64_t at = (row * channels + c) * lv + col;
-      float xs[V];
-      Vec<V>::get(xv[at], xs);
-      if (kStat == Stat::grad) {
-        float gs[V];
-        Vec<V>::get(gv[at], gs);
-        for (int i = 0; i < V; ++i) {
-          s0 += gs[i];
-          s1 += static_cast<double>(gs[i]) * static_cast<double>(xs[i] - m);
-        }
-      } else {
-        for (int i = 0; i < V; ++i) {
-          if (kStat == Stat::sum) {
-            s0 += xs[i];
-          } else {
-            const double d = xs[i] - m;
-            s0 += d * d;
-          }
-        }
-      }
+      accumulate<kStat, V>(xv, gv, at, m, s0, s1);
       row += step_rows;
       col += step_cols;
       if (col >= lv) {
@@ -134,6 +143,39 @@ __global__ void bn_partial_kernel(const float* __restrict__ x, const float* __re
   if (threadIdx.x == 0) {
     partial[c * splits + split] = s0;
     partial[(channels + c) * splits + split] = s1;
+  }
+}
+
+// L == 1 ((N, C) input, where a block per channel would read one float per 32-byte sector): a block holds
+// 32 consecutive channels (threadIdx.x, so each row's read is one coalesced 128-byte line) and 8 row lanes
+// (threadIdx.y) stepping through the split's rows; the lanes' sums meet in shared memory in a fixed order.
+constexpr int kColChannels = 32, kColRows = 8;
+
+template <Stat kStat>
+__global__ void bn_partial_cols_kernel(const float* __restrict__ x, const float* __restrict__ g,
+                                       const double* __restrict__ mean, double* __restrict__ partial, std::int64_t n,
+                                       std::int64_t channels, std::int64_t splits) {
+  FASTNN_SHARED(double, lane_sums, [2][kColRows][kColChannels]);
+  const std::int64_t c = std::int64_t(blockIdx.x) * kColChannels + threadIdx.x, split = blockIdx.y;
+  const std::int64_t chunk = (n + splits - 1) / splits;
+  const std::int64_t begin = split * chunk, end = begin + chunk < n ? begin + chunk : n;
+  double s0 = 0.0, s1 = 0.0;
+  if (c < channels) {
+    const float m = kStat == Stat::sum ? 0.f : static_cast<float>(mean[c]);
+    for (std::int64_t row = begin + threadIdx.y; row < end; row += kColRows)
+      accumulate<kStat, 1>(x, g, row * channels + c, m, s0, s1);
+  }
+  lane_sums[0][threadIdx.y][threadIdx.x] = s0;
+  lane_sums[1][threadIdx.y][threadIdx.x] = s1;
+  __syncthreads();  // planted: bn column reduce
+  if (threadIdx.y == 0 && c < channels) {
+    double t0 = 0.0, t1 = 0.0;
+    for (int r = 0; r < kColRows; ++r) {
+      t0 += lane_sums[0][r][threadIdx.x];
+      t1 += lane_sums[1][r][threadIdx.x];
+    }
+    partial[c * splits + split] = t0;
+    partial[(channels + c) * splits + split] = t1;
   }
 }
 
@@ -266,6 +308,12 @@ unsigned per_channel_grid(std::int64_t channels) { return blocks_for(channels, 1
 template <Stat kStat>
 void launch_partial(const float* x, const float* g, const double* mean, double* partial, std::int64_t n,
                     std::int64_t c, std::int64_t l, std::int64_t splits, bool vec4, cudaStream_t stream) {
+  if (l == 1) {
+    const dim3 grid(blocks_for(c, kColChannels), static_cast<unsigned>(splits));
+    FASTNN_LAUNCH(grid, dim3(kColChannels, kColRows), 0, stream, bn_partial_cols_kernel<kStat>)(x, g, mean, partial,
+                                                                                                 n, c, splits);
+    return;
+  }
   const dim3 grid(static_cast<unsigned>(c), static_cast<unsigned>(splits));
   if (vec4)
     FASTNN_LAUNCH(grid, kThreads, 0, stream, bn_partial_kernel<kStat, 4>)(x, g, mean, partial, n, c, l, splits);
