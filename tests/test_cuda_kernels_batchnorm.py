@@ -7,7 +7,7 @@ import importlib
 import numpy as np
 import pytest
 
-from cuda_kernel_helpers import HostDeviceArray, planted_barrier
+from cuda_kernel_helpers import EmulatorTarget, HostDeviceArray, planted_barrier
 
 
 def _forward_reference(x, w, b, rm, rv, training, eps):
@@ -156,9 +156,21 @@ def test_batch_norm_constant_channel_and_zero_size(target):
     np.testing.assert_array_equal(gb, 0.0)
 
 
-def test_batch_norm_unaligned_input_takes_the_scalar_path(target):
-    if target.name != "emu":
-        pytest.skip("an unaligned view is built from host memory")
+@pytest.fixture
+def emu_target():
+    """The emulator alone, for the tests that pick schedules themselves (or need host memory)."""
+    target = EmulatorTarget("random")
+    emu = importlib.import_module("fastnn._emu")
+    emu.set_schedule("random", 11)
+    try:
+        yield target
+    finally:
+        emu.set_schedule("forward", 0)
+
+
+@pytest.mark.cuda_kernels
+def test_batch_norm_unaligned_input_takes_the_scalar_path(emu_target):
+    target = emu_target
     x, w, b, _ = _data((2, 3, 8), 9)
     buf = np.empty(x.size + 1, np.float32)
     view = buf[1:].reshape(x.shape)  # 4-byte aligned only: L % 4 == 0 but no float4 loads
@@ -169,9 +181,9 @@ def test_batch_norm_unaligned_input_takes_the_scalar_path(target):
     np.testing.assert_allclose(y, want_y, rtol=1e-5, atol=1e-4)
 
 
-def test_batch_norm_is_bitwise_the_same_under_every_schedule(target):
-    if target.name != "emu":
-        pytest.skip("schedules are the emulator's")
+@pytest.mark.cuda_kernels
+def test_batch_norm_is_bitwise_the_same_under_every_schedule(emu_target):
+    target = emu_target
     emu = importlib.import_module("fastnn._emu")
     for shape in ((3, 2, 1400), (4200, 3, 1)):  # 4200 values per channel: two splits, in both layouts
         x, w, b, g = _data(shape, 3)
@@ -188,9 +200,9 @@ def test_batch_norm_is_bitwise_the_same_under_every_schedule(target):
 
 @pytest.mark.parametrize("shape, marker", [((2, 2, 300), "planted: bn block reduce"),
                                            ((40, 35, 1), "planted: bn column reduce")])
-def test_a_planted_missing_barrier_in_a_reduction_is_caught(target, shape, marker):
-    if target.name != "emu":
-        pytest.skip("the planted barrier is the emulator's")
+@pytest.mark.cuda_kernels
+def test_a_planted_missing_barrier_in_a_reduction_is_caught(emu_target, shape, marker):
+    target = emu_target
     x, w, b, _ = _data(shape, 4)  # every warp (row lane) of the block holds some values
     want_mean = x.astype(np.float64).mean(axis=(0, 2))
     caught = set()
