@@ -63,7 +63,7 @@ k::Pool2dGeometry geometry(const char* op, const std::vector<std::int64_t>& shap
     throw py::value_error(o + ": input of spatial size " + std::to_string(g.in_h) + "x" + std::to_string(g.in_w) +
                           " gives output size " + std::to_string(g.out_h) + "x" + std::to_string(g.out_w) +
                           ", which is too small");
-  if (g.in_h * g.in_w > lim)
+  if (is_max && g.in_h * g.in_w > lim)  // the argmax is an int32 index into the plane
     throw py::value_error(o + ": an input plane of " + std::to_string(g.in_h * g.in_w) +
                           " elements exceeds the int32 argmax (2**31 - 1)");
   g.kernel_h = static_cast<int>(kernel[0]);
