@@ -190,6 +190,14 @@ def test_avg_pool2d_zero_size(target):
     assert target.to_host(gx).shape == (2, 0, 6, 6)
 
 
+class _FakeDeviceArray:
+    """A device array header with no memory behind it: for checks that must fail before any launch."""
+
+    def __init__(self, shape):
+        self.__cuda_array_interface__ = {"shape": shape, "typestr": "<f4", "data": (16, False), "strides": None,
+                                         "version": 3}
+
+
 def test_pool_bindings_check_their_arguments(target):
     dev = target.to_device
     x = dev(np.ones((1, 1, 4, 4), np.float32))
@@ -216,6 +224,9 @@ def test_pool_bindings_check_their_arguments(target):
         target.native.max_pool2d_backward_f32(target.empty((1, 1, 2, 2), np.float32),
                                               target.empty((1, 1, 3, 3), np.int32),
                                               target.empty((1, 1, 4, 4), np.float32), *geo)
+    huge = _FakeDeviceArray((1, 1, 65536, 32768))  # 2**31 values in a plane: past the int32 argmax
+    with pytest.raises(ValueError, match="max_pool2d_f32: an input plane of 2147483648 elements exceeds the int32"):
+        mp(huge, y, arg, *geo)
     with pytest.raises(ValueError, match="avg_pool2d_f32: divisor must be not zero"):
         ap(x, y, (2, 2), (2, 2), (0, 0), False, True, 0)
     with pytest.raises(ValueError, match="avg_pool2d_f32: pad should be at most half"):
