@@ -168,6 +168,18 @@ def emu_target():
         emu.set_schedule("forward", 0)
 
 
+def test_batch_norm_nan_stays_in_its_channel(target):
+    x, w, b, g = _data((3, 2, 5), 12)
+    x[1, 0, 2] = np.nan
+    y, mean, invstd, var = _forward(target, x, w, b, None, None, True)
+    assert np.isnan(mean[0]) and np.isnan(var[0]) and np.isnan(invstd[0]) and np.isnan(y[:, 0]).all()
+    want_y, want_mean, _, want_var = _forward_reference(x, w, b, None, None, True, 1e-5)
+    np.testing.assert_allclose(var[1], want_var[1], rtol=1e-5)
+    np.testing.assert_allclose(y[:, 1], want_y[:, 1], rtol=1e-5, atol=1e-4)
+    gx, gw, gb = _backward(target, g, x, mean, invstd, w, True)
+    assert np.isnan(gx[:, 0]).all() and np.isnan(gw[0]) and not np.isnan(gx[:, 1]).any()
+
+
 @pytest.mark.cuda_kernels
 def test_batch_norm_unaligned_input_takes_the_scalar_path(emu_target):
     target = emu_target

@@ -185,14 +185,14 @@ __device__ __forceinline__ double split_sum(const double* partial, std::int64_t 
   return s;
 }
 
-// coef layout (4 * C doubles, each a float value): [center | scale | shift | spare] per channel, so that
-// y = (x - center) * scale + shift.
 __global__ void bn_mean_kernel(const double* __restrict__ partial, double* __restrict__ mean, std::int64_t channels,
                                std::int64_t splits, std::int64_t count) {
   const std::int64_t c = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (c < channels) mean[c] = split_sum(partial, c, splits) / static_cast<double>(count);
 }
 
+// The forward's coefficients (4 * C doubles after the partial sums, each a float value): [center | scale |
+// shift | -] per channel, so that y = (x - center) * scale + shift; center = the mean rounded to float.
 __global__ void bn_forward_coef_kernel(BatchNormForwardArgs a, std::int64_t splits) {
   const std::int64_t c = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (c >= a.c) return;
@@ -205,7 +205,7 @@ __global__ void bn_forward_coef_kernel(BatchNormForwardArgs a, std::int64_t spli
     const double resid = mean - static_cast<double>(m);
     // sum((x - m)^2) = sum((x - mean)^2) + count * resid^2, as sum(x - mean) = 0
     double var = split_sum(a.work, c, splits) / static_cast<double>(a.n * a.l) - resid * resid;
-    var = var > 0.0 ? var : 0.0;
+    var = var < 0.0 ? 0.0 : var;  // rounding can make it a tiny negative; NaN stays NaN (xp.maximum's)
     invstd = 1.0 / sqrt(var + a.eps);
     a.var[c] = var;
     center = m;
