@@ -1,8 +1,12 @@
 import os
 
-import pytest
+# CI runs the CUDA backend on the emulated device (host memory seen as device memory, kernels through
+# fastnn._emu); a GPU machine runs the suite with FASTNN_CUDA=auto. Set before fastnn is imported.
+os.environ.setdefault("FASTNN_CUDA", "emulate")
+
+import pytest  # noqa: E402
 from cuda_kernel_helpers import target  # noqa: F401  (the fixture running CUDA kernel bindings: emulator, GPU)
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, settings  # noqa: E402
 
 # A few hundred hypothesis cases in all keep CI short; HYPOTHESIS_PROFILE=thorough digs deeper locally.
 settings.register_profile("ci", max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -31,6 +35,37 @@ def _devices():
 def device(request):
     """The device a device-generic test runs on: 'cpu' always, 'cuda' where a CUDA device is present."""
     return request.param
+
+
+@pytest.fixture
+def cuda_mode():
+    """``cuda_mode("off")`` / ``cuda_mode("emulate:2")``: the CUDA mode for one test (as FASTNN_CUDA would set
+    it), restored after. Backends of devices that stay keep their identity."""
+    from fastnn.backend.cuda import runtime
+
+    before = runtime.spec()
+    yield runtime.configure
+    runtime.configure(before)
+
+
+@pytest.fixture
+def no_cuda(cuda_mode):
+    """No CUDA device for one test (FASTNN_CUDA=off)."""
+    cuda_mode("off")
+
+
+@pytest.fixture
+def two_cuda(cuda_mode):
+    """Two emulated CUDA devices for one test; skipped on a real GPU machine with fewer than two."""
+    from fastnn.backend.cuda import runtime
+
+    if runtime.mode()[0] != "emulate":
+        import fastnn
+
+        if fastnn.cuda.device_count() < 2:
+            pytest.skip("needs two CUDA devices")
+        return
+    cuda_mode("emulate:2")
 
 
 def pytest_terminal_summary(terminalreporter, config):

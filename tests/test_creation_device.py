@@ -1,5 +1,6 @@
 """device= on every creation function: 'cpu', a fastnn.device and None create on the CPU backend; a CUDA
-device raises the clear RuntimeError until the CUDA backend lands; *_like follow their tensor's backend."""
+device without a CUDA device raises PyTorch's RuntimeError; *_like follow their tensor's backend (the CUDA
+side: tests/test_cuda_device.py)."""
 import numpy as np
 import pytest
 
@@ -44,11 +45,10 @@ def test_cpu_devices_create_on_the_cpu_backend(make, device):
     assert backend_of(t._data) is active_cpu()
 
 
-@pytest.mark.skipif(fastnn.cuda.is_available(), reason="a CUDA device is present; the message is for builds without")
 @pytest.mark.parametrize("device", ["cuda", "cuda:1", fastnn.device("cuda", 0)], ids=repr)
 @pytest.mark.parametrize("make", CALLS, ids=IDS)
-def test_cuda_raises_the_clear_error(make, device):
-    with pytest.raises(RuntimeError, match="not supported by this build's backends yet"):
+def test_cuda_without_a_device_raises_the_clear_error(make, device, no_cuda):
+    with pytest.raises(RuntimeError, match="No CUDA GPUs are available"):
         make(device)
 
 

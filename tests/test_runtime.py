@@ -76,7 +76,7 @@ def test_omp_num_threads_is_honoured():
 
 
 def test_import_needs_no_gpu_and_cuda_answers_honestly():
-    r = run_python("import fastnn; print(fastnn.cuda.is_available(), fastnn.cuda.device_count())",
-                   CUDA_VISIBLE_DEVICES="")
+    r = run_python("import sys, fastnn; print(fastnn.cuda.is_available(), fastnn.cuda.device_count(), "
+                   "'cupy' in sys.modules)", CUDA_VISIBLE_DEVICES="", FASTNN_CUDA="auto")
     assert r.returncode == 0, r.stderr
-    assert r.stdout.split() == ["False", "0"]
+    assert r.stdout.split() == ["False", "0", "False"]  # and CuPy was never imported

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _location
 from . import _memory_format as _mf
 from . import dtypes
 from ._device import device as _device
@@ -202,8 +203,8 @@ class Tensor:
         if self._requires_grad and is_grad_enabled():
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
         if be.device.type != "cpu":
-            raise TypeError(f"can't convert {be.device} tensor to numpy. Use Tensor.cpu() to copy the tensor "
-                            "to host memory first.")
+            raise TypeError(f"can't convert {be.device} device type tensor to numpy. Use Tensor.cpu() to copy "
+                            "the tensor to host memory first.")
         return self._data
 
     def __array__(self, dtype=None, copy=None):
@@ -720,18 +721,21 @@ class Tensor:
         return _conversion.cast(self, "bool", memory_format, "bool")
 
 def _host_state(t: Tensor) -> tuple:
-    """What a pickle holds of a tensor: host bytes, dtype name, shape, requires_grad."""
-    arr = backend_of(t._data).to_host(t._data)
-    return (arr.tobytes(), arr.dtype.name, arr.shape, t._requires_grad)
+    """What a pickle holds of a tensor: host bytes, dtype name, shape, requires_grad, and the device it was on
+    (None for the CPU, so the tuple is the old four-field one's extension)."""
+    be = backend_of(t._data)
+    arr = be.to_host(t._data)
+    return (arr.tobytes(), arr.dtype.name, arr.shape, t._requires_grad, _location.saved_device(be))
 
 
 def _host_array(raw: bytes, dtype_name: str, shape):
     return np.frombuffer(raw, dtype=dtypes.to_dtype(dtype_name).np).reshape(shape).copy()
 
 
-def _rebuild_tensor(raw: bytes, dtype_name: str, shape, requires_grad: bool) -> "Tensor":
-    """Unpickles what ``Tensor.__reduce_ex__`` wrote (Parameter and Buffer have their own, in nn.parameter)."""
-    return Tensor._wrap(_host_array(raw, dtype_name, shape), requires_grad)
+def _rebuild_tensor(raw: bytes, dtype_name: str, shape, requires_grad: bool, device=None) -> "Tensor":
+    """Unpickles what ``Tensor.__reduce_ex__`` wrote (Parameter and Buffer have their own, in nn.parameter),
+    on the device the load in progress chooses (``_location``: the saved one by default)."""
+    return Tensor._wrap(_location.place(_host_array(raw, dtype_name, shape), device), requires_grad)
 
 
 # ---- imported last: each of these modules imports Tensor at its top, so the class must exist first. Module

@@ -14,6 +14,7 @@ import numpy as np
 from . import _memory_format as _mf
 from . import dtypes
 from .backend import backend_of, get_backend
+from .backend.registry import device_array_backend
 from .ops._util import shape_arg
 from .random import numpy_generator
 from ._tensor import Tensor
@@ -22,12 +23,18 @@ from ._tensor import Tensor
 def _to_array(data, dtype=None) -> np.ndarray:
     """Data as a fresh-or-owned array of a fastnn dtype: Python floats become float32, ints int64.
 
-    A Tensor's array stays on its backend; everything else is host data (the argument's type, not a device,
-    decides: a NumPy array or scalar keeps its dtype, Python data is inferred)."""
+    A Tensor's array, and a device backend's array (CuPy's), stay on their device; an object exposing
+    ``__cuda_array_interface__`` (a torch CUDA tensor, a Numba array) is viewed on the current CUDA device
+    without a copy; everything else is host data (the argument's type, not a device, decides: a NumPy array
+    or scalar keeps its dtype, Python data is inferred)."""
     if isinstance(data, Tensor):
         arr = data._data
+    elif device_array_backend(data) is not None:
+        arr = data
     elif isinstance(data, (np.ndarray, np.generic)):
         arr = np.asarray(data)  # a NumPy scalar keeps its dtype, as in PyTorch: np.float64(1) -> float64
+    elif hasattr(data, "__cuda_array_interface__"):
+        arr = get_backend("cuda").asarray(data)  # zero-copy: the array module views the foreign pointer
     else:
         if isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in data):
             data = [x.detach().__array__() if isinstance(x, Tensor) else x for x in data]
@@ -77,9 +84,17 @@ def from_numpy(arr: np.ndarray, *, device=None) -> Tensor:
     return Tensor._wrap(get_backend(device).from_host(arr))
 
 
+_KDLCUDA = 2  # DLPack's device type of CUDA memory
+
+
 def from_dlpack(obj, *, device=None) -> Tensor:
-    """A tensor sharing the memory of any DLPack producer (NumPy array, torch tensor ...) on ``device``'s
-    backend (the CPU by default), as the array API's ``from_dlpack``."""
+    """A tensor sharing the memory of any DLPack producer (NumPy array, CuPy array, torch tensor ...), as
+    ``torch.from_dlpack``: on the producer's device (``__dlpack_device__``: the CPU, or CUDA device N), or on
+    ``device``'s backend when given (which must be the producer's: DLPack shares, it does not copy)."""
+    if device is None and hasattr(obj, "__dlpack_device__"):
+        kind, index = obj.__dlpack_device__()
+        if int(kind) == _KDLCUDA:
+            device = f"cuda:{int(index)}"
     arr = get_backend(device).xp.from_dlpack(obj)
     if arr.dtype not in dtypes._BY_NP:
         raise TypeError(f"from_dlpack: fastnn tensors hold {dtypes._HOLDS}, not {arr.dtype}")
@@ -227,13 +242,13 @@ _F16 = np.dtype(np.float16)
 
 
 def rand(*size, generator=None, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
-    gen = get_backend(device).generator() if generator is None else numpy_generator(generator)
+    gen = numpy_generator(generator, device)
     shape = _sizes(size, _size_kw(kw, "rand"), "rand") if kw else shape_arg(size, "rand")
     return _make(_random_float(gen.random, shape, _float_dtype(dtype).np), requires_grad)
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
-    gen = get_backend(device).generator() if generator is None else numpy_generator(generator)
+    gen = numpy_generator(generator, device)
     shape = _sizes(size, _size_kw(kw, "randn"), "randn") if kw else shape_arg(size, "randn")
     return _make(_random_float(gen.standard_normal, shape, _float_dtype(dtype).np), requires_grad)
 

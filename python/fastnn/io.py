@@ -28,10 +28,9 @@ from typing import Any, BinaryIO, Union
 
 import numpy as np
 
-from ._device import device as _device
 from ._tensor import Tensor
-from . import dtypes, serialization
-from .backend import backend_of, get_backend
+from . import _location, dtypes, serialization
+from .backend import backend_of
 
 PathLike = Union[str, "os.PathLike[str]", BinaryIO]
 
@@ -79,7 +78,12 @@ class _Encoder:
             return obj if math.isfinite(obj) else {"$float": repr(obj)}  # strict JSON has no inf/nan
         if isinstance(obj, Tensor):
             arr = obj._data
-            return {"$tensor": self._store(backend_of(arr).to_host(arr), path), "requires_grad": obj.requires_grad}
+            be = backend_of(arr)
+            node = {"$tensor": self._store(be.to_host(arr), path), "requires_grad": obj.requires_grad}
+            where = _location.saved_device(be)
+            if where is not None:  # a device tensor: stored from the host, its device recorded (as torch)
+                node["device"] = where
+            return node
         if _is_torch_tensor(obj):  # a torch state_dict saved as is: its tensors load as fastnn tensors
             arr = obj.detach().cpu().numpy()
             if arr.dtype.newbyteorder("=") not in dtypes._BY_NP:
@@ -316,21 +320,24 @@ def _array(buf, entry: dict, start: int) -> np.ndarray:
 
 
 class _Decoder:
-    def __init__(self, buf: bytes, header: dict, start: int, backend) -> None:
-        self.buf, self.header, self.start, self.backend = buf, header, start, backend
+    def __init__(self, buf: bytes, header: dict, start: int, place) -> None:
+        # place(host_array, saved_device): the map_location's placement (_location.resolver)
+        self.buf, self.header, self.start, self.place = buf, header, start, place
 
     def _array(self, name) -> np.ndarray:
         if not isinstance(name, str) or name not in self.header:
             raise _corrupt(f"the structure refers to a missing tensor {str(name)[:80]!r}")
         return _array(self.buf, self.header[name], self.start)
 
-    def _tensor(self, name, requires_grad=False) -> Tensor:
+    def _tensor(self, name, requires_grad=False, device=None) -> Tensor:
         arr = self._array(name)
         if self.header[name]["dtype"] not in _TENSOR_DTYPES:
             raise _corrupt(f"tensor {name!r} has a dtype a fastnn Tensor cannot hold")
         if not isinstance(requires_grad, bool) or (requires_grad and arr.dtype.kind != "f"):
             raise _corrupt(f"tensor {name!r} has an invalid requires_grad {requires_grad!r}")
-        return Tensor._wrap(self.backend.from_host(arr), requires_grad=requires_grad)
+        if device is not None and not (isinstance(device, str) and device.startswith("cuda:")):
+            raise _corrupt(f"tensor {name!r} has an invalid device {device!r}")
+        return Tensor._wrap(self.place(arr, device), requires_grad=requires_grad)
 
     def decode(self, node: Any, depth: int = 0) -> Any:
         if depth > _MAX_DEPTH:
@@ -339,8 +346,8 @@ class _Decoder:
             return node
         if isinstance(node, list):
             return [self.decode(v, depth + 1) for v in node]
-        if isinstance(node, dict) and "$tensor" in node and set(node) == {"$tensor", "requires_grad"}:
-            return self._tensor(node["$tensor"], node["requires_grad"])
+        if isinstance(node, dict) and "$tensor" in node and set(node) in _TENSOR_NODE_KEYS:
+            return self._tensor(node["$tensor"], node["requires_grad"], node.get("device"))
         if not isinstance(node, dict) or len(node) != 1:
             raise _corrupt(f"unknown node in the structure: {str(node)[:80]}")
         (kind, value), = node.items()
@@ -368,21 +375,7 @@ class _Decoder:
         raise _corrupt(f"unknown node in the structure: {str(node)[:80]}")
 
 
-def _map_location(map_location):
-    """The backend tensors load onto. The CPU is the only one this build has: None, "cpu", "cpu:0" and
-    anything naming the CPU that way (``fastnn.device("cpu")``, ``torch.device("cpu")``) select it; a CUDA
-    device, a dict or a function remapping storages refuse."""
-    if map_location is None:
-        return get_backend(None)
-    if not callable(map_location) and not isinstance(map_location, dict):
-        try:
-            d = _device(str(map_location))
-        except ValueError:
-            d = None
-        if d is not None and d.type == "cpu":
-            return get_backend(d)
-    raise NotImplementedError(f"fastnn.load: map_location={map_location!r}; tensors load on the CPU "
-                              "(map_location=None or 'cpu'; move them with .to(device) afterwards)")
+_TENSOR_NODE_KEYS = ({"$tensor", "requires_grad"}, {"$tensor", "requires_grad", "device"})
 
 
 def load(f: PathLike, map_location=None, pickle_module=None, *, weights_only: bool | None = None, mmap=None,
@@ -392,9 +385,9 @@ def load(f: PathLike, map_location=None, pickle_module=None, *, weights_only: bo
     elsewhere loads as ``{name: tensor}`` (dtypes a Tensor cannot hold come back as NumPy arrays, BF16 as
     float32). Raises ValueError for a truncated, corrupted or foreign file; never executes code from it.
 
-    ``map_location``: where the tensors load. None, "cpu" or ``fastnn.device("cpu")`` (the CPU, the only
-    device this build's backends hold); other values (a CUDA device, a dict, a function) raise
-    NotImplementedError.
+    ``map_location``: where the tensors load, as in torch.load (``_location``): None puts each back on the
+    device it was saved from; a device (str, ``fastnn.device``, ``torch.device``) puts all there; a dict maps
+    saved locations to targets; a callable ``f(storage, location)`` returns the tensor to use (or None).
 
     ``weights_only`` (default True, as in PyTorch 2.6+) matters only for a pickle container (what ``save``
     writes for objects that are not tensors and containers): True rebuilds only tensors, containers and
@@ -408,7 +401,7 @@ def load(f: PathLike, map_location=None, pickle_module=None, *, weights_only: bo
         raise NotImplementedError(f"fastnn.load: pickle_module={pickle_module.__name__}; only pickle is supported")
     if pickle_load_args:
         raise TypeError(f"fastnn.load: unexpected keyword argument {next(iter(pickle_load_args))!r}")
-    be = _map_location(map_location)
+    be = _location.resolver(map_location)  # (a bad device string raises here, before the file is read)
     if hasattr(f, "read") and not isinstance(f, (str, bytes, os.PathLike)):
         buf = f.read()
         if not isinstance(buf, (bytes, bytearray)):
@@ -429,11 +422,11 @@ def load(f: PathLike, map_location=None, pickle_module=None, *, weights_only: bo
                 pass
 
 
-def _load_buffer(buf, backend, weights_only: bool = True) -> Any:
+def _load_buffer(buf, place, weights_only: bool = True) -> Any:
     magic = serialization.PICKLE_MAGIC
     if bytes(buf[:len(magic)]) == magic:
-        # (tensors unpickle onto the host: the CPU, the only device _map_location accepts)
-        return serialization.loads(bytes(buf[len(magic):]), weights_only)
+        with _location.loading(place):  # the tensors' rebuild functions place them as map_location says
+            return serialization.loads(bytes(buf[len(magic):]), weights_only)
     try:
         header, meta, start = _parse(buf)
     except ValueError:
@@ -442,7 +435,7 @@ def _load_buffer(buf, backend, weights_only: bool = True) -> Any:
                            "load it with torch and pass its state_dict to fastnn.save (torch tensors are "
                            "converted)") from None
         raise
-    dec = _Decoder(buf, header, start, backend)
+    dec = _Decoder(buf, header, start, place)
     if _STRUCTURE_KEY not in meta:
         return {name: dec._tensor(name) if entry["dtype"] in _TENSOR_DTYPES else dec._array(name)
                 for name, entry in header.items()}

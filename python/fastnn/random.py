@@ -12,6 +12,7 @@ import numpy as np
 
 _initial_seed = int(np.random.SeedSequence().entropy % (2**63))  # torch seeds its default generator so too
 _generator = np.random.Generator(np.random.PCG64(_initial_seed))
+_DEVICE_SEEDERS: list = []  # callables(seed) that manual_seed calls too (fastnn.cuda's manual_seed_all)
 
 
 def generator() -> np.random.Generator:
@@ -27,6 +28,8 @@ def manual_seed(seed: int) -> np.random.Generator:
     _generator = np.random.Generator(np.random.PCG64(int(seed)))
     global _initial_seed
     _initial_seed = int(seed)
+    for seed_device in _DEVICE_SEEDERS:  # every device's generator, as torch.manual_seed seeds CUDA's
+        seed_device(int(seed))
     return _generator
 
 
@@ -132,6 +135,13 @@ def numpy_generator(generator, device=None):
 
         return get_backend(device).generator()
     if isinstance(generator, Generator):
+        if device is not None:
+            from .backend import get_backend
+
+            kind = get_backend(device).device.type
+            if kind != generator.device.type:
+                raise RuntimeError(f"Expected a '{kind}' device type for generator but found "
+                                   f"'{generator.device.type}'")
         return generator._gen
     raise TypeError(f"generator must be a fastnn.Generator, got {type(generator).__name__}")
 

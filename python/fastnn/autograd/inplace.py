@@ -347,6 +347,7 @@ def setitem(t, index, value) -> None:
     tensor that requires grad), the rest to t's old state."""
     x = t._data
     idx = _indexing.convert_index(index, x)
+    backend_of(x).check_index(x.shape, idx)  # a device that wraps out-of-range indices raises as NumPy here
     vt = value if isinstance(value, Tensor) else None
     arr = vt._data if vt is not None else value
     b = t._base

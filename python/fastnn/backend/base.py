@@ -64,6 +64,11 @@ class Backend:
         without a copy. The safe answer is False (always copy)."""
         return False
 
+    # ---- index bounds --------------------------------------------------------------------------------------------
+    def check_index(self, shape, index) -> None:
+        """Raises NumPy's IndexError for an integer index out of range of an array of ``shape``, where this
+        backend's array module would not itself (CuPy wraps around). NumPy raises: nothing to do here."""
+
     # ---- unbuffered scatter (indexing ops and their backwards) ---------------------------------------------
     def scatter_at(self, arr, index, values, op: str = "add"):
         """In place ``arr[index] <op>= values`` where repeated indices each contribute (unbuffered, as

@@ -3,6 +3,11 @@
 ``backend_of`` runs once per op, so it is a dict look-up on ``type(arr)`` (NumPy arrays hit the first
 entry); scalars (Python numbers, NumPy scalars) belong to no device and are skipped, as PyTorch lets a
 CPU scalar meet a tensor on any device.
+
+CUDA devices (``backend/cuda/``) get their backend on first use: each emulated device has an array type of
+its own, found by the type look-up; CuPy has one array type for every GPU, so with one GPU it maps to that
+GPU's backend and with several to None in the table (a known array type, but the slow path asks the
+array's ``.device.id``).
 """
 from __future__ import annotations
 
@@ -47,12 +52,31 @@ def _classify(arr):
     if isinstance(arr, (numbers.Number, np.generic)):
         _SCALAR_TYPES.add(t)
         return None
+    if t.__module__ == "fastnn.backend.cuda.emulated":  # an emulated device's array: an ndarray subclass
+        return cuda_backend(t._device_index)
     if isinstance(arr, np.ndarray):  # a NumPy subclass (np.memmap, a masked array's data)
         _BY_TYPE[t] = _CPU
         return _CPU
     if t.__module__.split(".")[0] == "cupy":
-        raise RuntimeError("fastnn: CuPy arrays need the CUDA backend, which this build does not have yet")
+        from .cuda import runtime
+
+        if runtime.emulated() or runtime.device_count() == 0:
+            raise RuntimeError("fastnn: a CuPy array met fastnn without a real CUDA device "
+                               f"(FASTNN_CUDA={runtime.mode()[0]}, {runtime.device_count()} devices)")
+        return cuda_backend(int(arr.device.id))
     raise TypeError(f"fastnn: no backend holds arrays of type {t.__module__}.{t.__qualname__}")
+
+
+def device_array_backend(obj):
+    """The backend of ``obj`` when it is an array of a device backend (an emulated device's, CuPy's), else
+    None (a NumPy array, host data, anything else)."""
+    t = type(obj)
+    if t is np.ndarray:
+        return None
+    be = _lookup(t)
+    if be is None and (t.__module__ == "fastnn.backend.cuda.emulated" or t.__module__.split(".")[0] == "cupy"):
+        be = _classify(obj)
+    return be if be is not None and be is not _CPU else None
 
 
 def backend_of(a=None, b=None, c=None, *rest):
@@ -88,13 +112,68 @@ def _backend_of_all(arrays):
 
 
 def get_backend(device=None):
-    """The backend for ``device`` (None, 'cpu', 'cuda:1', a fastnn.device)."""
+    """The backend for ``device`` (None, 'cpu', 'cuda', 'cuda:1', an int naming a CUDA device as in torch,
+    a fastnn.device or anything whose str() names a device, e.g. a torch.device)."""
     if device is None:
         return _CPU
-    d = device if isinstance(device, _device) else _device(device)
+    if isinstance(device, int) and not isinstance(device, bool):
+        d = _device("cuda", device)
+    else:
+        d = device if isinstance(device, _device) else _device(device)
     if d.type == "cpu":
         return _CPU
-    from .. import cuda
+    return cuda_backend(d.index)
 
-    raise RuntimeError(f"fastnn: tensors on {d} are not supported by this build's backends yet "
-                       f"(fastnn.cuda.is_available() = {cuda.is_available()}); use device='cpu'")
+
+# ---- CUDA devices --------------------------------------------------------------------------------------------
+_MADE: dict = {}  # (emulated?, index) -> CudaBackend: made once, kept (its arrays may outlive a mode change)
+
+
+def cuda_backend(index: int | None = None):
+    """The backend of CUDA device ``index`` (None: the current device), made on first use; PyTorch's
+    errors when there is no CUDA device or ``index`` is out of range."""
+    from .cuda import runtime
+
+    if index is None:
+        from .. import cuda
+
+        index = cuda.current_device() if runtime.device_count() else 0
+    n = runtime.device_count()
+    if not 0 <= index < n:
+        raise runtime.unavailable_error(index)
+    key = (runtime.emulated(), index)
+    be = _MADE.get(key)
+    if be is None:
+        from .cuda import make_backend
+
+        be = _MADE[key] = make_backend(index)
+        _register(be, n)
+    return be
+
+
+def _register(be, count: int) -> None:
+    """Enters a new CUDA backend's array type in the type table."""
+    t = be.xp.ndarray
+    if be.emulated:
+        _BY_TYPE[t] = be
+    else:
+        # CuPy's one array type: the look-up answers for a single GPU; with several, None sends backend_of
+        # to the slow path, which asks the array's .device.id
+        _BY_TYPE[t] = be if count == 1 else None
+
+
+def made_cuda_backends() -> list:
+    """The CUDA backends made so far in the current mode (for synchronize, seeding, memory queries)."""
+    from .cuda import runtime
+
+    em = runtime.emulated()
+    return [be for (e, _), be in sorted(_MADE.items(), key=lambda kv: kv[0][1]) if e == em]
+
+
+def _cuda_mode_changed() -> None:
+    """runtime.configure changed the mode: CuPy's type entry is re-decided for the new device count."""
+    from .cuda import runtime
+
+    for (em, _), be in _MADE.items():
+        if not em:
+            _register(be, runtime.device_count())

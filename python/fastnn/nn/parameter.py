@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import get_backend
+from .. import _location
 from .._tensor import Tensor, _host_array, _host_state
 
 
@@ -73,12 +74,14 @@ class Buffer(Tensor):
         self.persistent = persistent
 
     def __reduce_ex__(self, protocol):
-        return (_rebuild_buffer, _host_state(self)[:3] + (self.persistent,))
+        state = _host_state(self)
+        return (_rebuild_buffer, state[:3] + (self.persistent, state[4]))
 
 
-def _rebuild_parameter(raw: bytes, dtype_name: str, shape, requires_grad: bool) -> Parameter:
-    return Parameter(Tensor._wrap(_host_array(raw, dtype_name, shape)), requires_grad=requires_grad)
+def _rebuild_parameter(raw: bytes, dtype_name: str, shape, requires_grad: bool, device=None) -> Parameter:
+    arr = _location.place(_host_array(raw, dtype_name, shape), device)
+    return Parameter(Tensor._wrap(arr), requires_grad=requires_grad)
 
 
-def _rebuild_buffer(raw: bytes, dtype_name: str, shape, persistent: bool) -> Buffer:
-    return Buffer(Tensor._wrap(_host_array(raw, dtype_name, shape)), persistent=persistent)
+def _rebuild_buffer(raw: bytes, dtype_name: str, shape, persistent: bool, device=None) -> Buffer:
+    return Buffer(Tensor._wrap(_location.place(_host_array(raw, dtype_name, shape), device)), persistent=persistent)

@@ -90,6 +90,8 @@ def binary_operands(a, b, op: str):
         xa = a._data
         if isinstance(b, Tensor):
             xb = b._data
+            if type(xa) is not type(xb):
+                backend_of(xa, xb)  # arrays of two devices: PyTorch's RuntimeError (same type: one device)
             if xa.dtype == xb.dtype:
                 if xa.shape != xb.shape:
                     _check_broadcast(xa.shape, xb.shape)
@@ -102,8 +104,11 @@ def binary_operands(a, b, op: str):
         b = as_tensor(b, op)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         raise TypeError(f"{op}(): expected at least one Tensor operand")
-    if isinstance(a, Tensor) and isinstance(b, Tensor) and a.shape != b.shape:
-        _check_broadcast(a.shape, b.shape)
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        if type(a._data) is not type(b._data):
+            backend_of(a._data, b._data)  # two devices: PyTorch's RuntimeError
+        if a.shape != b.shape:
+            _check_broadcast(a.shape, b.shape)
     dt = result_dtype(a, b).np
     xa = _cast(a, dt)
     xb = _cast(b, dt)

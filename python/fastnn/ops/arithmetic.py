@@ -21,7 +21,8 @@ def add_same_shape(a, b) -> Tensor:
     promotion, broadcasting and the alpha factor (1.96 -> 1.5 us for a tiny tensor); others go to add."""
     if type(b) is Tensor:
         xa, xb = a._data, b._data
-        if xa.shape == xb.shape and xa.dtype == xb.dtype and xa.dtype.kind != "b":
+        # (one array type: one device; two go to add, whose operands check raises PyTorch's error)
+        if xa.shape == xb.shape and xa.dtype == xb.dtype and xa.dtype.kind != "b" and type(xa) is type(xb):
             return record(Tensor._wrap(xa + xb), "AddBackward0", (a, b), _pass_through_both)
     return add(a, b)
 

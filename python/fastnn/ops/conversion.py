@@ -57,6 +57,8 @@ def to(a: Tensor, *args, dtype=None, device=None, copy: bool = False, non_blocki
             dtype, device = arg.dtype, arg.device
         elif isinstance(arg, str) and arg not in dtypes._BY_NAME:
             device = arg
+        elif isinstance(arg, int):  # an index names a CUDA device, as in torch (t.to(0))
+            device = arg
         elif hasattr(arg, "type") and hasattr(arg, "index"):
             device = arg
         else:

@@ -82,6 +82,7 @@ def getitem(a: Tensor, index) -> Tensor:
     x = a._data
     idx = convert_index(index, x)
     try:
+        backend_of(x).check_index(x.shape, idx)  # a device that wraps out-of-range indices raises here
         y = x[idx]
         if type(y) is not type(x):
             # NumPy copies one element out as a scalar; an Ellipsis keeps it a 0-d view that writes through,

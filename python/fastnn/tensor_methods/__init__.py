@@ -8,12 +8,13 @@ _SKIP = {"__module__", "__qualname__", "__doc__", "__dict__", "__weakref__", "__
 
 def attach(tensor_cls) -> None:
     from .api import ApiMethods
+    from .device import DeviceMethods
     from .linalg import LinalgMethods
     from .math import MathMethods
     from .shape_indexing import ShapeIndexingMethods
     from .sorting import SortingMethods
 
-    for family in (MathMethods, SortingMethods, ShapeIndexingMethods, LinalgMethods, ApiMethods):
+    for family in (MathMethods, SortingMethods, ShapeIndexingMethods, LinalgMethods, ApiMethods, DeviceMethods):
         for name, value in vars(family).items():
             if name in _SKIP:
                 continue

@@ -32,24 +32,28 @@ class ApiMethods:
             return _legacy.type_name(self)
         return _conversion.cast(self, _legacy.resolve(dtype), memory_format, "type")
 
+    def _device_or(self, device):
+        """``device``, or this tensor's when None (0 names cuda:0, so not ``device or ...``)."""
+        return self.device if device is None else device
+
     def new_tensor(self, data, dtype=None, device=None, requires_grad: bool = False) -> "Tensor":
         return _creation.tensor(data.detach() if isinstance(data, Tensor) else data,
-                                dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+                                dtype=dtype or self.dtype, device=self._device_or(device), requires_grad=requires_grad)
 
     def new_zeros(self, *size, dtype=None, device=None, requires_grad: bool = False) -> "Tensor":
-        return _creation.zeros(*size, dtype=dtype or self.dtype, device=device or self.device,
+        return _creation.zeros(*size, dtype=dtype or self.dtype, device=self._device_or(device),
                                requires_grad=requires_grad)
 
     def new_ones(self, *size, dtype=None, device=None, requires_grad: bool = False) -> "Tensor":
-        return _creation.ones(*size, dtype=dtype or self.dtype, device=device or self.device,
+        return _creation.ones(*size, dtype=dtype or self.dtype, device=self._device_or(device),
                               requires_grad=requires_grad)
 
     def new_empty(self, *size, dtype=None, device=None, requires_grad: bool = False) -> "Tensor":
-        return _creation.empty(*size, dtype=dtype or self.dtype, device=device or self.device,
+        return _creation.empty(*size, dtype=dtype or self.dtype, device=self._device_or(device),
                                requires_grad=requires_grad)
 
     def new_full(self, size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> "Tensor":
-        return _creation.full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device,
+        return _creation.full(size, fill_value, dtype=dtype or self.dtype, device=self._device_or(device),
                               requires_grad=requires_grad)
 
     def int(self, *, memory_format=_mf.preserve_format) -> "Tensor":

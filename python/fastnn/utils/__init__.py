@@ -1,6 +1,6 @@
-"""torch.utils's module paths: ``fastnn.utils.data`` is ``fastnn.data``."""
+"""torch.utils's module paths: ``fastnn.utils.data`` is ``fastnn.data``; ``fastnn.utils.dlpack``."""
 from __future__ import annotations
 
-from . import data
+from . import data, dlpack
 
-__all__ = ["data"]
+__all__ = ["data", "dlpack"]
