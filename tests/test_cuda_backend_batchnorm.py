@@ -22,6 +22,24 @@ def _composite(be, name, *args):
     return getattr(CompositeBackend, name)(be, *args)
 
 
+class _Spy:
+    """The kernel module, recording the names looked up on it."""
+
+    def __init__(self, native):
+        self.native, self.calls = native, []
+
+    def __getattr__(self, name):
+        self.calls.append(name)
+        return getattr(self.native, name)
+
+
+@pytest.fixture
+def spy(be, monkeypatch):
+    s = _Spy(be.native)
+    monkeypatch.setattr(be, "native", s)
+    return s
+
+
 def _close(be, got, want, rtol, atol):
     assert (got is None) == (want is None)
     if got is not None:
@@ -32,7 +50,7 @@ def _close(be, got, want, rtol, atol):
 @pytest.mark.parametrize("shape, training, affine", [((4, 3, 5), True, True), ((2, 3, 8), True, False),
                                                      ((6, 4, 1), True, True), ((1, 2, 1), True, True),
                                                      ((3, 2, 6), False, True), ((2, 3, 4), False, False)])
-def test_batch_norm_matches_the_composite(be, shape, training, affine):
+def test_batch_norm_matches_the_composite(be, spy, shape, training, affine):
     rng = np.random.default_rng(sum(shape) + training)
     n, c, l = shape
     x = be.asarray((rng.standard_normal(shape) * 2 + 20).astype(np.float32))
@@ -45,18 +63,20 @@ def test_batch_norm_matches_the_composite(be, shape, training, affine):
     _close(be, got[0], want[0], 1e-5, 2e-5)
     for g_, w_ in zip(got[1:], want[1:]):
         _close(be, g_, w_, 1e-6, 1e-9)
+    assert "batch_norm_forward_f32" in spy.calls
     g = be.asarray(rng.standard_normal(shape).astype(np.float32))
     for need in ((True, True, True), (False, True, False), (True, False, False)):
         bargs = (g, x, got[1], got[2], w, training) + need
         for g_, w_ in zip(be.batch_norm_backward(*bargs), _composite(be, "batch_norm_backward", *bargs)):
             _close(be, g_, w_, 1e-4, 1e-4)
+    assert spy.calls.count("batch_norm_backward_f32") == 3
 
 
-def test_float64_goes_to_the_composite_and_errors_are_the_composites(be):
+def test_float64_goes_to_the_composite_and_errors_are_the_composites(be, spy):
     x = be.asarray(np.random.default_rng(0).standard_normal((2, 3, 4)))
     got = be.batch_norm_forward(x, None, None, None, None, True, 1e-5)
     want = _composite(be, "batch_norm_forward", x, None, None, None, None, True, 1e-5)
-    assert got[0].dtype == np.float64
+    assert got[0].dtype == np.float64 and spy.calls == []
     np.testing.assert_array_equal(be.to_host(got[0]), be.to_host(want[0]))
     x32 = be.asarray(np.ones((2, 3, 4), np.float32))
     with pytest.raises(ValueError, match="batch_norm_forward: eps must be non-negative"):

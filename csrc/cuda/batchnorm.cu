@@ -18,6 +18,7 @@
 #include "batchnorm.h"
 #include "fastnn/cuda/device.h"
 #include "launch.h"
+#include "vec4.cuh"
 
 namespace fastnn::FASTNN_CUDA_NS {
 namespace {
@@ -29,15 +30,6 @@ constexpr std::int64_t kMaxApplyBlocks = 1 << 16;
 
 enum class Stat : int { sum, squares, grad };
 
-// float4 (one 128-bit load or store) on the GPU; the emulator has no vector types, so a 16-byte struct there.
-#if defined(FASTNN_CUDA_EMULATOR)
-struct alignas(16) Float4 {
-  float x, y, z, w;
-};
-#else
-using Float4 = float4;
-#endif
-
 template <int V>
 struct Vec;
 template <>
@@ -48,7 +40,7 @@ struct Vec<1> {
 };
 template <>
 struct Vec<4> {
-  using T = Float4;
+  using T = Vec4;  // float4 on the GPU (vec4.cuh)
   __device__ static void get(const T& v, float (&o)[4]) {
     o[0] = v.x;
     o[1] = v.y;
