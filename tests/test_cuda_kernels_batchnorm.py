@@ -210,25 +210,37 @@ def test_batch_norm_is_bitwise_the_same_under_every_schedule(emu_target):
                 np.testing.assert_array_equal(a, b_)
 
 
-@pytest.mark.parametrize("shape, marker", [((2, 2, 300), "planted: bn block reduce"),
-                                           ((40, 35, 1), "planted: bn column reduce")])
+@pytest.mark.parametrize("shape, marker", [
+    ((2, 2, 1001), "planted: bn block reduce"),              # one block per channel, 8 warps
+    ((2, 1, 2501), "planted: bn block reduce"),              # two splits per channel, 8 warps each
+    ((2, 2, 1001), "planted: bn broadcast"),
+    ((2, 2, 1001), "planted: bn channel coefficients"),
+    ((2, 2, 1001), "planted: bn channel backward coefficients"),
+    ((40, 35, 1), "planted: bn column reduce"),
+])
 @pytest.mark.cuda_kernels
-def test_a_planted_missing_barrier_in_a_reduction_is_caught(emu_target, shape, marker):
+def test_a_planted_missing_barrier_is_caught(emu_target, shape, marker):
     target = emu_target
-    x, w, b, _ = _data(shape, 4)  # every warp (row lane) of the block holds some values
-    want_mean = x.astype(np.float64).mean(axis=(0, 2))
+    x, w, b, g = _data(shape, 4)
+    want_y, want_mean, want_invstd, _ = _forward_reference(x, w, b, None, None, True, 1e-5)
+    want_grads = _backward_reference(g, x, want_mean, want_invstd, w, True)
+
+    def right():
+        y, mean, invstd, _ = _forward(target, x, w, b, None, None, True)
+        grads = _backward(target, g, x, mean, invstd, w, True)
+        return (np.allclose(mean, want_mean, rtol=1e-6) and np.allclose(y, want_y, rtol=1e-4, atol=1e-4)
+                and all(np.allclose(v, ref, rtol=1e-3, atol=1e-3) for v, ref in zip(grads, want_grads)))
+
     caught = set()
     with planted_barrier("batchnorm.cu", marker) as emu:
         for sched in emu.schedules():
             emu.set_schedule(sched, 3)
-            _, mean, _, _ = _forward(target, x, w, b, None, None, True)
-            if not np.allclose(mean, want_mean, rtol=1e-6):
+            if not right():
                 caught.add(sched)
         assert emu.planted_barrier_hits() > 0
-    emu.set_schedule(target.schedule, 11)
+    emu.set_schedule("random", 11)
     assert "random" in caught, caught  # the seeded random schedule every kernel test runs under
-    _, mean, _, _ = _forward(target, x, w, b, None, None, True)  # the barrier back: right again
-    np.testing.assert_allclose(mean, want_mean, rtol=1e-9)
+    assert right()  # the barrier back: right again
 
 
 def test_batch_norm_bindings_check_their_arguments(target):

@@ -1,17 +1,21 @@
 // Batch norm over C-contiguous (N, C, L) float32 arrays with float64 channel statistics: the twin of
 // csrc/cpu/batchnorm.cpp and backend/composite/batchnorm.py.
 //
-// A channel's N * L values are split into batch_norm_splits(N * L) contiguous pieces, one 256-thread block
-// each (grid: channels x splits, so even a few channels fill the GPU). Each thread sums its values in
-// float64 while stepping through the channel's rows without a division per element; the block combines
-// its threads by a shuffle butterfly per warp and warp 0 over the warps' sums in shared memory, and
-// writes one partial sum per (channel, split); (N, C) input (L = 1) has its own layout, 32 channels per
-// block across the row, so its reads stay coalesced. A one-thread-per-channel pass adds the splits in order and
-// derives the channel's coefficients. Every sum runs in a fixed order: results are bitwise the same on
-// every run and schedule, with no atomics. Training takes the variance in a second pass, as squared
-// deviations from the mean (no E[x^2] - E[x]^2 cancellation when |mean| >> std). The elementwise passes
-// (y, dx) step through channels the same way and use float4 loads and stores when L % 4 == 0 and the
-// arrays are 16-byte aligned.
+// A channel of up to 4096 values (batch_norm_splits = 1) is one block's whole job: one launch reduces, derives
+// the coefficients, and normalises it (for small batches the launches, not the bytes, are the cost). Larger
+// channels are split into batch_norm_splits(N * L) contiguous pieces, one block each (grid: channels x
+// splits, so even a few channels fill the GPU), then a per-channel pass and an elementwise pass follow.
+// Blocks have 32 to 256 threads by the piece's size.
+// Each thread sums its values in float64 while stepping through the channel's rows without a division per
+// element; the block combines its threads by a shuffle butterfly per warp and warp 0 over the warps' sums
+// in shared memory, and writes one partial sum per (channel, split). (N, C) input (L = 1) has its own
+// layout, 32 channels per block across each row, so its reads stay coalesced. A one-thread-per-channel
+// pass adds the splits in order and derives the channel's coefficients. Every sum runs in a fixed order
+// (the block sizes and splits are functions of the shape alone): results are bitwise the same on every run
+// and schedule, with no atomics. Training takes the variance in a second pass, as squared deviations from
+// the mean (no E[x^2] - E[x]^2 cancellation when |mean| >> std). The elementwise passes (y, dx) step
+// through channels the same way and use float4 loads and stores when L % 4 == 0 and the arrays are
+// 16-byte aligned.
 #include <cmath>
 #include <cstdint>
 
@@ -23,8 +27,9 @@
 namespace fastnn::FASTNN_CUDA_NS {
 namespace {
 
-constexpr int kThreads = 256;  // the reduction blocks: 8 warps
-constexpr int kWarps = kThreads / 32;
+constexpr int kMaxThreads = 256;  // the reduction blocks: up to 8 warps,
+constexpr int kMaxWarps = kMaxThreads / 32;
+constexpr int kItemsPerThread = 8;  // fewer for small channels (a few warps hold a 256-value channel)
 constexpr int kApplyThreads = 256;
 constexpr std::int64_t kMaxApplyBlocks = 1 << 16;
 
@@ -55,23 +60,37 @@ __device__ __forceinline__ double warp_sum(double v) {
   return v;
 }
 
-// Sum of (s0, s1) over the block, in a fixed order; the result is valid in thread 0.
+// Sum of s0 (and s1 when kTwo) over the block, in a fixed order; the result is valid in thread 0.
+template <bool kTwo>
 __device__ __forceinline__ void block_sum2(double& s0, double& s1) {
-  FASTNN_SHARED(double, warp_sums, [2][kWarps]);
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  FASTNN_SHARED(double, warp_sums, [2][kMaxWarps]);
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
   s0 = warp_sum(s0);
-  s1 = warp_sum(s1);
+  if (kTwo) s1 = warp_sum(s1);
   if (lane == 0) {
     warp_sums[0][warp] = s0;
     warp_sums[1][warp] = s1;
   }
   __syncthreads();  // planted: bn block reduce
   if (warp == 0) {
-    s0 = lane < kWarps ? warp_sums[0][lane] : 0.0;
-    s1 = lane < kWarps ? warp_sums[1][lane] : 0.0;
-    s0 = warp_sum(s0);
-    s1 = warp_sum(s1);
+    s0 = warp_sum(lane < warps ? warp_sums[0][lane] : 0.0);
+    if (kTwo) s1 = warp_sum(lane < warps ? warp_sums[1][lane] : 0.0);
   }
+}
+
+// block_sum2 with the result in every thread. The second barrier also keeps the next call's writes of the
+// warps' sums behind warp 0's reads of this call's.
+template <bool kTwo>
+__device__ __forceinline__ void block_sum_all(double& s0, double& s1) {
+  FASTNN_SHARED(double, total, [2]);
+  block_sum2<kTwo>(s0, s1);
+  if (threadIdx.x == 0) {
+    total[0] = s0;
+    total[1] = s1;
+  }
+  __syncthreads();  // planted: bn broadcast
+  s0 = total[0];
+  s1 = total[1];
 }
 
 // Adds the V values at `at` to the sums: sum: s0 += x; squares: s0 += (x - m)^2; grad: s0 += g, s1 += g * (x - m),
@@ -100,6 +119,162 @@ __device__ __forceinline__ void accumulate(const typename Vec<V>::T* xv, const t
   }
 }
 
+// Calls f(at) for this thread's share (j = begin + threadIdx.x, stepping by blockDim.x) of values [begin, end)
+// of channel c, a (rows, lv) strip of the (rows, channels, lv) array: `at` is the flat index in units of V.
+// (row, col) advance per step without a division.
+template <class F>
+__device__ __forceinline__ void walk_channel(std::int64_t begin, std::int64_t end, std::int64_t lv,
+                                             std::int64_t channels, std::int64_t c, F&& f) {
+  std::int64_t j = begin + threadIdx.x;
+  if (j >= end) return;
+  std::int64_t row = j / lv, col = j % lv;
+  const std::int64_t step_rows = blockDim.x / lv, step_cols = blockDim.x % lv;
+  for (; j < end; j += blockDim.x) {
+    f((row * channels + c) * lv + col);
+    row += step_rows;
+    col += step_cols;
+    if (col >= lv) {
+      col -= lv;
+      ++row;
+    }
+  }
+}
+
+// The per-channel coefficients. Forward: y = (x - center) * scale + shift (center = the mean rounded to
+// float in training, 0 in eval). Backward: dx = ((x - m) * c1 + g) * k + c0k (training), g * k (eval).
+struct ForwardCoef {
+  float center, scale, shift;
+};
+struct BackwardCoef {
+  float m, c1, k, c0k;
+};
+
+// Training: from the channel's float64 mean and sum((x - m)^2); eval: from the running buffers. Writes the
+// channel's mean, invstd (and var) outputs.
+__device__ ForwardCoef forward_coef(const BatchNormForwardArgs& a, std::int64_t c, double mean, double squares) {
+  const double w = a.weight ? a.weight[c] : 1.0, b = a.bias ? a.bias[c] : 0.0;
+  double invstd, shift;
+  float center;
+  if (a.training) {
+    const float m = static_cast<float>(mean);
+    const double resid = mean - static_cast<double>(m);
+    // sum((x - m)^2) = sum((x - mean)^2) + count * resid^2, as sum(x - mean) = 0
+    double var = squares / static_cast<double>(a.n * a.l) - resid * resid;
+    var = var < 0.0 ? 0.0 : var;  // rounding can make it a tiny negative; NaN stays NaN (xp.maximum's)
+    invstd = 1.0 / sqrt(var + a.eps);
+    a.var[c] = var;
+    center = m;
+    shift = b - resid * (w * invstd);  // scale = w * invstd, rounded as the composite rounds it
+  } else {
+    mean = a.running_mean[c];
+    invstd = 1.0 / sqrt(static_cast<double>(a.running_var[c]) + a.eps);
+    center = 0.f;
+    shift = b - mean * (w * invstd);
+  }
+  a.mean[c] = mean;
+  a.invstd[c] = invstd;
+  return ForwardCoef{center, static_cast<float>(w * invstd), static_cast<float>(shift)};
+}
+
+// From sum(g) and sum(g * (x - m)) (unused in eval without weight or bias gradients); writes dweight, dbias.
+__device__ BackwardCoef backward_coef(const BatchNormBackwardArgs& a, std::int64_t c, double gsum, double gdot_m) {
+  const std::int64_t count = a.n * a.l;
+  const double mean = a.mean[c], invstd = a.invstd[c];
+  const float m = static_cast<float>(mean);
+  const double resid = mean - static_cast<double>(m);
+  const double k = (a.weight ? a.weight[c] : 1.0) * invstd;
+  const double gdot = (gdot_m - resid * gsum) * invstd;  // sum(g * x-hat), x-hat = (x - m - resid) * invstd
+  if (a.grad_weight) a.grad_weight[c] = static_cast<float>(gdot);
+  if (a.grad_bias) a.grad_bias[c] = static_cast<float>(gsum);
+  const double c1 = a.training ? -invstd * gdot / static_cast<double>(count) : 0.0;
+  const double c0 = a.training ? -gsum / static_cast<double>(count) - resid * c1 : 0.0;
+  return BackwardCoef{m, static_cast<float>(c1), static_cast<float>(k), static_cast<float>(c0 * k)};
+}
+
+template <int V>
+__device__ __forceinline__ typename Vec<V>::T forward_value(const typename Vec<V>::T& xv, const ForwardCoef& k) {
+  float xs[V], r[V];
+  Vec<V>::get(xv, xs);
+  for (int e = 0; e < V; ++e) r[e] = (xs[e] - k.center) * k.scale + k.shift;
+  return Vec<V>::make(r);
+}
+
+template <bool kUseX, int V>
+__device__ __forceinline__ typename Vec<V>::T backward_value(const typename Vec<V>::T* xv, const typename Vec<V>::T& gv,
+                                                             std::int64_t at, const BackwardCoef& k) {
+  float gs[V], r[V];
+  Vec<V>::get(gv, gs);
+  if (kUseX) {
+    float xs[V];
+    Vec<V>::get(xv[at], xs);
+    for (int e = 0; e < V; ++e) r[e] = ((xs[e] - k.m) * k.c1 + gs[e]) * k.k + k.c0k;
+  } else {
+    for (int e = 0; e < V; ++e) r[e] = gs[e] * k.k;
+  }
+  return Vec<V>::make(r);
+}
+
+// ---- one block per channel (batch_norm_splits = 1) ----------------------------------------------------------
+
+template <int V>
+__global__ void bn_forward_channel_kernel(BatchNormForwardArgs a) {
+  using VT = typename Vec<V>::T;
+  FASTNN_SHARED(float, coef, [3]);
+  const std::int64_t c = blockIdx.x, lv = a.l / V, count = a.n * lv;
+  const VT* xv = reinterpret_cast<const VT*>(a.x);
+  double mean = 0.0, squares = 0.0;
+  if (a.training) {
+    double s0 = 0.0, s1 = 0.0;
+    walk_channel(0, count, lv, a.c, c, [&](std::int64_t at) { accumulate<Stat::sum, V>(xv, xv, at, 0.f, s0, s1); });
+    block_sum_all<false>(s0, s1);
+    mean = s0 / static_cast<double>(a.n * a.l);  // the split path's mean: one split, 0.0 + s0
+    const float m = static_cast<float>(mean);
+    s0 = 0.0;
+    walk_channel(0, count, lv, a.c, c, [&](std::int64_t at) { accumulate<Stat::squares, V>(xv, xv, at, m, s0, s1); });
+    block_sum2<false>(s0, s1);
+    squares = s0;
+  }
+  if (threadIdx.x == 0) {
+    const ForwardCoef k = forward_coef(a, c, mean, squares);
+    coef[0] = k.center;
+    coef[1] = k.scale;
+    coef[2] = k.shift;
+  }
+  __syncthreads();  // planted: bn channel coefficients
+  const ForwardCoef k{coef[0], coef[1], coef[2]};
+  VT* yv = reinterpret_cast<VT*>(a.y);
+  walk_channel(0, count, lv, a.c, c, [&](std::int64_t at) { yv[at] = forward_value<V>(xv[at], k); });
+}
+
+template <bool kUseX, int V>
+__global__ void bn_backward_channel_kernel(BatchNormBackwardArgs a) {
+  using VT = typename Vec<V>::T;
+  FASTNN_SHARED(float, coef, [4]);
+  const std::int64_t c = blockIdx.x, lv = a.l / V, count = a.n * lv;
+  const VT* xv = reinterpret_cast<const VT*>(a.x);
+  const VT* gv = reinterpret_cast<const VT*>(a.grad_out);
+  double s0 = 0.0, s1 = 0.0;
+  if (a.training || a.grad_weight || a.grad_bias) {
+    const float m = static_cast<float>(a.mean[c]);
+    walk_channel(0, count, lv, a.c, c, [&](std::int64_t at) { accumulate<Stat::grad, V>(xv, gv, at, m, s0, s1); });
+    block_sum2<true>(s0, s1);
+  }
+  if (threadIdx.x == 0) {
+    const BackwardCoef k = backward_coef(a, c, s0, s1);
+    coef[0] = k.m;
+    coef[1] = k.c1;
+    coef[2] = k.k;
+    coef[3] = k.c0k;
+  }
+  if (!a.grad_in) return;  // the same for every thread of the launch: no barrier below is skipped by some
+  __syncthreads();  // planted: bn channel backward coefficients
+  const BackwardCoef k{coef[0], coef[1], coef[2], coef[3]};
+  VT* ov = reinterpret_cast<VT*>(a.grad_in);
+  walk_channel(0, count, lv, a.c, c, [&](std::int64_t at) { ov[at] = backward_value<kUseX, V>(xv, gv[at], at, k); });
+}
+
+// ---- channels in splits: partial sums, a per-channel pass, an elementwise pass --------------------------------
+
 // One (channel, split) block: the split's share of the channel's N * L values, in units of V floats.
 // sum: (sum x, -); squares: (sum (x - m)^2, -); grad: (sum g, sum g * (x - m)); m is mean[c] rounded to float.
 template <Stat kStat, int V>
@@ -115,23 +290,8 @@ __global__ void bn_partial_kernel(const float* __restrict__ x, const float* __re
   const VT* xv = reinterpret_cast<const VT*>(x);
   const VT* gv = reinterpret_cast<const VT*>(g);
   double s0 = 0.0, s1 = 0.0;
-  std::int64_t j = begin + threadIdx.x;
-  if (j < end) {
-    // (row, col) of j in the channel's (n, lv) values, advanced by blockDim per step without dividing.
-    std::int64_t row = j / lv, col = j % lv;
-    const std::int64_t step_rows = blockDim.x / lv, step_cols = blockDim.x % lv;
-    for (; j < end; j += blockDim.x) {
-      const std::int64_t at = (row * channels + c) * lv + col;
-      accumulate<kStat, V>(xv, gv, at, m, s0, s1);
-      row += step_rows;
-      col += step_cols;
-      if (col >= lv) {
-        col -= lv;
-        ++row;
-      }
-    }
-  }
-  block_sum2(s0, s1);
+  walk_channel(begin, end, lv, channels, c, [&](std::int64_t at) { accumulate<kStat, V>(xv, gv, at, m, s0, s1); });
+  block_sum2<kStat == Stat::grad>(s0, s1);
   if (threadIdx.x == 0) {
     partial[c * splits + split] = s0;
     partial[(channels + c) * splits + split] = s1;
@@ -183,69 +343,38 @@ __global__ void bn_mean_kernel(const double* __restrict__ partial, double* __res
   if (c < channels) mean[c] = split_sum(partial, c, splits) / static_cast<double>(count);
 }
 
-// The forward's coefficients (4 * C doubles after the partial sums, each a float value): [center | scale |
-// shift | -] per channel, so that y = (x - center) * scale + shift; center = the mean rounded to float.
+// The coefficients into `coef` (4 * C doubles after the partial sums, each holding a float): forward
+// [center | scale | shift | -], backward [m | c1 | k | c0k].
 __global__ void bn_forward_coef_kernel(BatchNormForwardArgs a, std::int64_t splits) {
   const std::int64_t c = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (c >= a.c) return;
-  const double w = a.weight ? a.weight[c] : 1.0, b = a.bias ? a.bias[c] : 0.0;
+  const ForwardCoef k =
+      forward_coef(a, c, a.training ? a.mean[c] : 0.0, a.training ? split_sum(a.work, c, splits) : 0.0);
   double* coef = a.work + 2 * a.c * splits;
-  double mean, invstd, center, shift;  // scale = w * invstd, as the composite rounds it
-  if (a.training) {
-    mean = a.mean[c];
-    const float m = static_cast<float>(mean);
-    const double resid = mean - static_cast<double>(m);
-    // sum((x - m)^2) = sum((x - mean)^2) + count * resid^2, as sum(x - mean) = 0
-    double var = split_sum(a.work, c, splits) / static_cast<double>(a.n * a.l) - resid * resid;
-    var = var < 0.0 ? 0.0 : var;  // rounding can make it a tiny negative; NaN stays NaN (xp.maximum's)
-    invstd = 1.0 / sqrt(var + a.eps);
-    a.var[c] = var;
-    center = m;
-    shift = b - resid * (w * invstd);
-  } else {
-    mean = a.running_mean[c];
-    invstd = 1.0 / sqrt(static_cast<double>(a.running_var[c]) + a.eps);
-    a.mean[c] = mean;
-    center = 0.0;
-    shift = b - mean * (w * invstd);
-  }
-  a.invstd[c] = invstd;
-  coef[c] = center;
-  coef[a.c + c] = static_cast<float>(w * invstd);
-  coef[2 * a.c + c] = static_cast<float>(shift);
+  coef[c] = k.center;
+  coef[a.c + c] = k.scale;
+  coef[2 * a.c + c] = k.shift;
 }
 
 __global__ void bn_backward_coef_kernel(BatchNormBackwardArgs a, std::int64_t splits) {
   const std::int64_t c = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (c >= a.c) return;
-  const std::int64_t count = a.n * a.l;
-  double* coef = a.work + 2 * a.c * splits;
-  if (count == 0) {  // nothing reduced: zero gradients, as the composite's
+  if (a.n * a.l == 0) {  // nothing reduced: zero gradients, as the composite's
     if (a.grad_weight) a.grad_weight[c] = 0.f;
     if (a.grad_bias) a.grad_bias[c] = 0.f;
     return;
   }
-  const double mean = a.mean[c], invstd = a.invstd[c];
-  const float m = static_cast<float>(mean);
-  const double resid = mean - static_cast<double>(m);
-  const double k = (a.weight ? a.weight[c] : 1.0) * invstd;
   const bool reduced = a.training || a.grad_weight || a.grad_bias;
-  const double gsum = reduced ? split_sum(a.work, c, splits) : 0.0;
-  const double gdot = reduced ? (split_sum(a.work + a.c * splits, c, splits) - resid * gsum) * invstd : 0.0;
-  if (a.grad_weight) a.grad_weight[c] = static_cast<float>(gdot);
-  if (a.grad_bias) a.grad_bias[c] = static_cast<float>(gsum);
-  // dx = ((x - m) * c1 + g) * k + c0 * k, with x-hat = (x - m - resid) * invstd
-  const double c1 = a.training ? -invstd * gdot / static_cast<double>(count) : 0.0;
-  const double c0 = a.training ? -gsum / static_cast<double>(count) - resid * c1 : 0.0;
-  coef[c] = m;
-  coef[a.c + c] = static_cast<float>(c1);
-  coef[2 * a.c + c] = static_cast<float>(k);
-  coef[3 * a.c + c] = static_cast<float>(c0 * k);
+  const BackwardCoef k = backward_coef(a, c, reduced ? split_sum(a.work, c, splits) : 0.0,
+                                       reduced ? split_sum(a.work + a.c * splits, c, splits) : 0.0);
+  double* coef = a.work + 2 * a.c * splits;
+  coef[c] = k.m;
+  coef[a.c + c] = k.c1;
+  coef[2 * a.c + c] = k.k;
+  coef[3 * a.c + c] = k.c0k;
 }
 
 // The elementwise pass over (n, c, l) in units of V floats, the channel tracked per step without dividing.
-// kForward: out = (x - center) * scale + shift. Backward with x (training): out = ((x - m) * c1 + g) * k + c0k;
-// without x (eval): out = g * k.
 template <bool kForward, bool kUseX, int V>
 __global__ void bn_apply_kernel(const float* __restrict__ x, const float* __restrict__ g,
                                 const double* __restrict__ coef, float* __restrict__ out, std::int64_t total_v,
@@ -260,28 +389,15 @@ __global__ void bn_apply_kernel(const float* __restrict__ x, const float* __rest
   const VT* gv = reinterpret_cast<const VT*>(g);
   VT* ov = reinterpret_cast<VT*>(out);
   for (; i < total_v; i += stride) {
-    float r[V];
     if (kForward) {
-      const float center = static_cast<float>(coef[ch]), scale = static_cast<float>(coef[channels + ch]),
-                  shift = static_cast<float>(coef[2 * channels + ch]);
-      float xs[V];
-      Vec<V>::get(xv[i], xs);
-      for (int e = 0; e < V; ++e) r[e] = (xs[e] - center) * scale + shift;
+      const ForwardCoef k{static_cast<float>(coef[ch]), static_cast<float>(coef[channels + ch]),
+                          static_cast<float>(coef[2 * channels + ch])};
+      ov[i] = forward_value<V>(xv[i], k);
     } else {
-      const float k = static_cast<float>(coef[2 * channels + ch]);
-      float gs[V];
-      Vec<V>::get(gv[i], gs);
-      if (kUseX) {
-        const float m = static_cast<float>(coef[ch]), c1 = static_cast<float>(coef[channels + ch]),
-                    c0k = static_cast<float>(coef[3 * channels + ch]);
-        float xs[V];
-        Vec<V>::get(xv[i], xs);
-        for (int e = 0; e < V; ++e) r[e] = ((xs[e] - m) * c1 + gs[e]) * k + c0k;
-      } else {
-        for (int e = 0; e < V; ++e) r[e] = gs[e] * k;
-      }
+      const BackwardCoef k{static_cast<float>(coef[ch]), static_cast<float>(coef[channels + ch]),
+                           static_cast<float>(coef[2 * channels + ch]), static_cast<float>(coef[3 * channels + ch])};
+      ov[i] = backward_value<kUseX, V>(xv, gv[i], i, k);
     }
-    ov[i] = Vec<V>::make(r);
     col += step_cols;
     std::int64_t carry = 0;
     if (col >= lv) {
@@ -297,6 +413,14 @@ bool aligned16(const void* p) { return p == nullptr || reinterpret_cast<std::uin
 
 unsigned per_channel_grid(std::int64_t channels) { return blocks_for(channels, 128); }
 
+// Threads per reduction block: a power of two from 32 to 256 giving each about kItemsPerThread of the
+// block's values (a function of the shape alone, so the order of summation is too).
+int reduce_threads(std::int64_t values) {
+  int threads = 32;
+  while (threads < kMaxThreads && std::int64_t(threads) * kItemsPerThread < values) threads *= 2;
+  return threads;
+}
+
 template <Stat kStat>
 void launch_partial(const float* x, const float* g, const double* mean, double* partial, std::int64_t n,
                     std::int64_t c, std::int64_t l, std::int64_t splits, bool vec4, cudaStream_t stream) {
@@ -307,10 +431,11 @@ void launch_partial(const float* x, const float* g, const double* mean, double* 
     return;
   }
   const dim3 grid(static_cast<unsigned>(c), static_cast<unsigned>(splits));
+  const int threads = reduce_threads((n * (l / (vec4 ? 4 : 1)) + splits - 1) / splits);
   if (vec4)
-    FASTNN_LAUNCH(grid, kThreads, 0, stream, bn_partial_kernel<kStat, 4>)(x, g, mean, partial, n, c, l, splits);
+    FASTNN_LAUNCH(grid, threads, 0, stream, bn_partial_kernel<kStat, 4>)(x, g, mean, partial, n, c, l, splits);
   else
-    FASTNN_LAUNCH(grid, kThreads, 0, stream, bn_partial_kernel<kStat, 1>)(x, g, mean, partial, n, c, l, splits);
+    FASTNN_LAUNCH(grid, threads, 0, stream, bn_partial_kernel<kStat, 1>)(x, g, mean, partial, n, c, l, splits);
 }
 
 template <bool kForward, bool kUseX>
@@ -329,6 +454,9 @@ void launch_apply(const float* x, const float* g, const double* coef, float* out
                                                                                         l);
 }
 
+// One block per channel: a channel of one split, and not (N, C) input (whose channels are 4 bytes a row).
+bool per_channel(std::int64_t n, std::int64_t l) { return n * l > 0 && l > 1 && batch_norm_splits(n * l) == 1; }
+
 }  // namespace
 
 void batch_norm_forward_f32(const BatchNormForwardArgs& a, int device, cudaStream_t stream) {
@@ -336,6 +464,15 @@ void batch_norm_forward_f32(const BatchNormForwardArgs& a, int device, cudaStrea
   DeviceGuard guard(device);
   const std::int64_t count = a.n * a.l, splits = batch_norm_splits(count);
   const bool vec4 = a.l % 4 == 0 && aligned16(a.x) && aligned16(a.y);
+  if (per_channel(a.n, a.l)) {
+    const int threads = reduce_threads(count / (vec4 ? 4 : 1));
+    if (vec4)
+      FASTNN_LAUNCH(static_cast<unsigned>(a.c), threads, 0, stream, bn_forward_channel_kernel<4>)(a);
+    else
+      FASTNN_LAUNCH(static_cast<unsigned>(a.c), threads, 0, stream, bn_forward_channel_kernel<1>)(a);
+    check_launch("batch_norm_forward_f32");
+    return;
+  }
   if (a.training) {
     launch_partial<Stat::sum>(a.x, nullptr, nullptr, a.work, a.n, a.c, a.l, splits, vec4, stream);
     FASTNN_LAUNCH(per_channel_grid(a.c), 128, 0, stream, bn_mean_kernel)(a.work, a.mean, a.c, splits, count);
@@ -352,6 +489,20 @@ void batch_norm_backward_f32(const BatchNormBackwardArgs& a, int device, cudaStr
   DeviceGuard guard(device);
   const std::int64_t count = a.n * a.l, splits = batch_norm_splits(count);
   const bool vec4 = a.l % 4 == 0 && aligned16(a.x) && aligned16(a.grad_out) && aligned16(a.grad_in);
+  if (per_channel(a.n, a.l)) {
+    const unsigned grid = static_cast<unsigned>(a.c);
+    const int threads = reduce_threads(count / (vec4 ? 4 : 1));
+    if (a.training && vec4)
+      FASTNN_LAUNCH(grid, threads, 0, stream, bn_backward_channel_kernel<true, 4>)(a);
+    else if (a.training)
+      FASTNN_LAUNCH(grid, threads, 0, stream, bn_backward_channel_kernel<true, 1>)(a);
+    else if (vec4)
+      FASTNN_LAUNCH(grid, threads, 0, stream, bn_backward_channel_kernel<false, 4>)(a);
+    else
+      FASTNN_LAUNCH(grid, threads, 0, stream, bn_backward_channel_kernel<false, 1>)(a);
+    check_launch("batch_norm_backward_f32");
+    return;
+  }
   const bool reduce = a.training || a.grad_weight || a.grad_bias;
   if (reduce && count > 0)
     launch_partial<Stat::grad>(a.x, a.grad_out, a.mean, a.work, a.n, a.c, a.l, splits, vec4, stream);
