@@ -15,6 +15,7 @@ import fastnn
 
 from .._tensor import Tensor
 from ..autograd.grad_mode import no_grad
+from .device_scope import get_device
 from .layers.base import snake_case, unique_name
 from .loss_base import EPSILON, squeeze_or_expand_to_same_rank  # noqa: F401  (EPSILON: the metrics import it here)
 from .masking import get_mask, set_mask
@@ -58,7 +59,7 @@ class Variable(Tensor):
     def __init__(self, initializer="zeros", shape=(), dtype=None, trainable: bool = False,
                  aggregation: str = "sum", name: str | None = None, path: str | None = None) -> None:
         shape = () if shape is None else tuple(int(s) for s in shape)
-        self._set(fastnn.zeros(shape, dtype=dtype_of(dtype_name(dtype)))._data, False)
+        self._set(fastnn.zeros(shape, dtype=dtype_of(dtype_name(dtype)), device=get_device())._data, False)
         self.name = name or "variable"
         self.path = path or self.name
         self.trainable = trainable

@@ -20,6 +20,7 @@ from . import callbacks as cbks
 from . import metrics as metrics_mod
 from . import optimizers as optimizers_mod
 from .compile_utils import CompileLoss, CompileMetrics
+from .device_scope import device_of_layer, to_device
 from .progbar import Progbar
 from .training_data import ArrayData, batch_len, make_data, unpack_x_y_sample_weight
 
@@ -227,6 +228,11 @@ class TrainingMixin:
             self.optimizer.build(self.parameters())
             self.optimizer._model_id = id(self)
 
+    def _on_device(self, data, device=None):
+        """A batch's tensors on the model's device (``device`` when the caller knows it), as Keras moves
+        each batch to the device its weights live on."""
+        return to_device(data, device_of_layer(self) if device is None else device)
+
     def _with_class_weight(self, data, class_weight):
         if class_weight is None:
             return data
@@ -244,16 +250,17 @@ class TrainingMixin:
         from .training_data import pack_x_y_sample_weight, to_tensors
 
         _check_class_weight(class_weight, sample_weight)
-        data = to_tensors(pack_x_y_sample_weight(x, y, sample_weight))
+        data = self._on_device(self._with_class_weight(to_tensors(pack_x_y_sample_weight(x, y, sample_weight)),
+                                                       class_weight))
         self._ensure_ready(unpack_x_y_sample_weight(data)[0])
         self.reset_metrics()  # Keras: each *_on_batch reports that batch alone
-        logs = _python_logs(self.train_step(self._with_class_weight(data, class_weight)))
+        logs = _python_logs(self.train_step(data))
         return logs if return_dict else self._flatten_metrics_in_order(logs)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict: bool = False):
         from .training_data import pack_x_y_sample_weight, to_tensors
 
-        data = to_tensors(pack_x_y_sample_weight(x, y, sample_weight))
+        data = self._on_device(to_tensors(pack_x_y_sample_weight(x, y, sample_weight)))
         self._ensure_ready(unpack_x_y_sample_weight(data)[0])
         self.reset_metrics()
         with no_grad():
@@ -263,10 +270,11 @@ class TrainingMixin:
     def predict_on_batch(self, x):
         from .training_data import to_tensors
 
+        x = self._on_device(to_tensors(x))
         if not self.built:
-            self._build_from_data(to_tensors(x))
+            self._build_from_data(x)
         with no_grad():
-            out = self.predict_step(to_tensors(x))
+            out = self.predict_step(x)
         return [_host(o) for o in out] if isinstance(out, (list, tuple)) else _host(out)
 
     # ---- fit / evaluate / predict ------------------------------------------------------------------------
@@ -299,7 +307,7 @@ class TrainingMixin:
         self.stop_training = False
         first = next(iter(data.batches(batch_size)), None) if not _is_stream(data) else None
         if first is not None:
-            self._ensure_ready(unpack_x_y_sample_weight(first)[0])
+            self._ensure_ready(unpack_x_y_sample_weight(self._on_device(first))[0])
         self._initial_epoch = None
         cb.on_train_begin()
         initial_epoch = self._initial_epoch or initial_epoch  # BackupAndRestore resumes from its backup's epoch
@@ -310,10 +318,11 @@ class TrainingMixin:
             cb.on_epoch_begin(epoch)
             epoch_logs = {}
             for step, batch in enumerate(data.batches(batch_size, shuffle=shuffle, rng=rng)):
+                batch = self._on_device(self._with_class_weight(batch, class_weight))
                 if step == 0 and first is None:
                     self._ensure_ready(unpack_x_y_sample_weight(batch)[0])
                 cb.on_train_batch_begin(step)
-                epoch_logs = _python_logs(self.train_step(self._with_class_weight(batch, class_weight)))
+                epoch_logs = _python_logs(self.train_step(batch))
                 cb.on_train_batch_end(step, epoch_logs)
                 if self.stop_training or (steps_per_epoch is not None and step + 1 >= steps_per_epoch):
                     break
@@ -338,6 +347,7 @@ class TrainingMixin:
             cb.on_test_begin()
         with no_grad():
             for step, batch in enumerate(data.batches(batch_size)):
+                batch = self._on_device(batch)
                 if step == 0:
                     self._ensure_ready(unpack_x_y_sample_weight(batch)[0])
                 if cb is not None:
@@ -378,6 +388,7 @@ class TrainingMixin:
         cb.on_predict_begin()
         with no_grad():
             for step, batch in enumerate(data.batches(batch_size)):
+                batch = self._on_device(batch)
                 if not self.built:
                     self._build_from_data(unpack_x_y_sample_weight(batch)[0])
                 cb.on_predict_batch_begin(step)

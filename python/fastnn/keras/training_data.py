@@ -68,11 +68,12 @@ def to_tensors(x):
     return x
 
 
-def host_or_tensor(arr):
-    """A host array as a tensor; string data stays a host array (the string preprocessing layers read it)."""
+def host_or_tensor(arr, device=None):
+    """A host array as a tensor on ``device`` (the CPU by default); string data stays a host array (the
+    string preprocessing layers read it)."""
     if getattr(getattr(arr, "dtype", None), "kind", None) in ("U", "S", "O"):
         return arr
-    return _tensor(arr)
+    return _tensor(arr, device=device)
 
 
 def batch_len(data) -> int:
