@@ -36,14 +36,15 @@ def dtype_name(dtype) -> str:
 
 def as_tensor(x, dtype=None, like: Tensor | None = None) -> Tensor:
     """``x`` as a tensor (Tensors pass through, cast if ``dtype`` differs); host data (arrays, lists,
-    numbers) becomes a tensor on ``like``'s device. Python floats become float32, ints int32 (Keras)."""
+    numbers) becomes a tensor on ``like``'s device, else on the current Keras device. Python floats become
+    float32, ints int32 (Keras)."""
     dt = dtype_of(dtype) if dtype is not None else None
     if isinstance(x, Tensor):
         t = x
         if like is not None and t.device != like.device:
             t = t.to(like.device)
     else:
-        t = fastnn.as_tensor(x, device=like.device if like is not None else None)
+        t = fastnn.as_tensor(x, device=like.device if like is not None else get_device())
         if dt is None:
             t = python_data_dtype(t, x)
     if dt is not None and t.dtype != dt:

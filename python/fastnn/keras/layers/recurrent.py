@@ -22,6 +22,7 @@ from ... import creation, ops
 from ...ops.dropout import dropout as _dropout
 from ...ops.rnn import rnn_layer
 from .. import activations
+from ..device_scope import get_device
 from .base import Layer
 from .conv import as_float
 
@@ -118,7 +119,7 @@ class _RNN(Layer):
         if _states:
             inputs, initial_state = inputs[0], list(inputs[1:])
             if not hasattr(inputs, "_data"):
-                inputs = creation.tensor(np.asarray(inputs))
+                inputs = creation.tensor(np.asarray(inputs), device=get_device())
         if isinstance(mask, (list, tuple)):  # the masks of [inputs, *initial states]: the inputs' one
             mask = mask[0]
         if mask is not None or self.stateful or not self.__dict__.get("_fused", True) or (
