@@ -250,8 +250,9 @@ class TrainingMixin:
         from .training_data import pack_x_y_sample_weight, to_tensors
 
         _check_class_weight(class_weight, sample_weight)
-        data = self._on_device(self._with_class_weight(to_tensors(pack_x_y_sample_weight(x, y, sample_weight)),
-                                                       class_weight))
+        dev = device_of_layer(self)
+        data = to_tensors(pack_x_y_sample_weight(x, y, sample_weight), dev)
+        data = self._on_device(self._with_class_weight(data, class_weight), dev)
         self._ensure_ready(unpack_x_y_sample_weight(data)[0])
         self.reset_metrics()  # Keras: each *_on_batch reports that batch alone
         logs = _python_logs(self.train_step(data))
@@ -260,7 +261,8 @@ class TrainingMixin:
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict: bool = False):
         from .training_data import pack_x_y_sample_weight, to_tensors
 
-        data = self._on_device(to_tensors(pack_x_y_sample_weight(x, y, sample_weight)))
+        dev = device_of_layer(self)
+        data = self._on_device(to_tensors(pack_x_y_sample_weight(x, y, sample_weight), dev), dev)
         self._ensure_ready(unpack_x_y_sample_weight(data)[0])
         self.reset_metrics()
         with no_grad():
@@ -270,7 +272,8 @@ class TrainingMixin:
     def predict_on_batch(self, x):
         from .training_data import to_tensors
 
-        x = self._on_device(to_tensors(x))
+        dev = device_of_layer(self)
+        x = self._on_device(to_tensors(x, dev), dev)
         if not self.built:
             self._build_from_data(x)
         with no_grad():
@@ -305,9 +308,11 @@ class TrainingMixin:
         history = next(c for c in cb.callbacks if isinstance(c, cbks.History))
         self.history = history
         self.stop_training = False
-        first = next(iter(data.batches(batch_size)), None) if not _is_stream(data) else None
+        dev = device_of_layer(self)  # the weights' device, or the current one where the first batch builds them
+        first = next(iter(data.batches(batch_size, device=dev)), None) if not _is_stream(data) else None
         if first is not None:
-            self._ensure_ready(unpack_x_y_sample_weight(self._on_device(first))[0])
+            self._ensure_ready(unpack_x_y_sample_weight(self._on_device(first, dev))[0])
+            dev = device_of_layer(self)
         self._initial_epoch = None
         cb.on_train_begin()
         initial_epoch = self._initial_epoch or initial_epoch  # BackupAndRestore resumes from its backup's epoch
@@ -317,8 +322,8 @@ class TrainingMixin:
             self.reset_metrics()
             cb.on_epoch_begin(epoch)
             epoch_logs = {}
-            for step, batch in enumerate(data.batches(batch_size, shuffle=shuffle, rng=rng)):
-                batch = self._on_device(self._with_class_weight(batch, class_weight))
+            for step, batch in enumerate(data.batches(batch_size, shuffle=shuffle, rng=rng, device=dev)):
+                batch = self._on_device(self._with_class_weight(batch, class_weight), dev)
                 if step == 0 and first is None:
                     self._ensure_ready(unpack_x_y_sample_weight(batch)[0])
                 cb.on_train_batch_begin(step)
@@ -345,9 +350,10 @@ class TrainingMixin:
         logs = {}
         if cb is not None:
             cb.on_test_begin()
+        dev = device_of_layer(self)
         with no_grad():
-            for step, batch in enumerate(data.batches(batch_size)):
-                batch = self._on_device(batch)
+            for step, batch in enumerate(data.batches(batch_size, device=dev)):
+                batch = self._on_device(batch, dev)
                 if step == 0:
                     self._ensure_ready(unpack_x_y_sample_weight(batch)[0])
                 if cb is not None:
@@ -386,9 +392,10 @@ class TrainingMixin:
         cb = cbks.CallbackList(callbacks, model=self, verbose=verbose, epochs=1, steps=total)
         outs = []
         cb.on_predict_begin()
+        dev = device_of_layer(self)
         with no_grad():
-            for step, batch in enumerate(data.batches(batch_size)):
-                batch = self._on_device(batch)
+            for step, batch in enumerate(data.batches(batch_size, device=dev)):
+                batch = self._on_device(batch, dev)
                 if not self.built:
                     self._build_from_data(unpack_x_y_sample_weight(batch)[0])
                 cb.on_predict_batch_begin(step)

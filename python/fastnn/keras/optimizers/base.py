@@ -126,7 +126,7 @@ class Optimizer:
             return float(lr(self._iterations))
         if callable(lr):
             return float(lr())
-        return float(self._lr_var.item())
+        return lr  # the host mirror of the learning-rate variable (written with it): no device read per step
 
     @property
     def learning_rate(self) -> float:
