@@ -265,3 +265,92 @@ def test_save_and_load_from_a_device_model(tmp_path):
     fresh.load_weights(weights)
     assert {w.device for w in fresh.weights} == {CUDA}
     np.testing.assert_allclose(fresh.predict(x, verbose=0), predicted, rtol=1e-5, atol=1e-6)
+
+
+# ---- layers on the device compute what they compute on the CPU ------------------------------------------------
+def _r(*shape):
+    return np.random.default_rng(sum(shape)).normal(size=shape).astype("float32")
+
+
+def _seq():
+    return _r(2, 5, 4)
+
+
+def _img():
+    return _r(2, 6, 6, 3)
+
+
+LAYERS = {  # name: (make the layer, make the input); random layers are seeded, so both devices draw alike
+    "dropout_noise_shape": (lambda: L.Dropout(0.3, noise_shape=(None, 1, 4), seed=3), _seq),
+    "spatial_dropout": (lambda: L.SpatialDropout2D(0.3, seed=7), _img),
+    "gaussian_noise": (lambda: L.GaussianNoise(0.2, seed=5), _seq),
+    "alpha_dropout": (lambda: L.AlphaDropout(0.2, seed=1), _seq),
+    "attention": (lambda: L.Attention(dropout=0.2, seed=2), lambda: [_seq(), _seq()]),
+    "gru_dropouts": (lambda: L.GRU(3, dropout=0.2, recurrent_dropout=0.2, seed=4), _seq),
+    "lstm_states": (lambda: L.LSTM(3, return_sequences=True, return_state=True, dropout=0.3, seed=2), _seq),
+    "bidirectional": (lambda: L.Bidirectional(L.GRU(3, return_sequences=True)), _seq),
+    "stacked_cells": (lambda: L.RNN(L.StackedRNNCells([L.LSTMCell(3), L.GRUCell(2)])), _seq),
+    "conv_lstm": (lambda: L.ConvLSTM2D(2, 3, padding="same"), lambda: _r(1, 3, 5, 5, 2)),
+    "embedding_masked": (lambda: L.Embedding(10, 3, mask_zero=True), lambda: np.array([[1, 2, 0], [3, 0, 0]])),
+    "masking": (lambda: L.Masking(0.0), lambda: np.concatenate([_seq(), np.zeros((2, 1, 4), "float32")], 1)),
+    "hashing": (lambda: L.Hashing(5), lambda: np.array([[1, 2], [3, 4]])),
+    "integer_lookup": (lambda: L.IntegerLookup(vocabulary=[1, 2, 3]), lambda: np.array([[1, 2], [3, 4]])),
+    "category_encoding": (lambda: L.CategoryEncoding(5, output_mode="multi_hot"), lambda: np.array([[1, 2], [3, 4]])),
+    "random_hue": (lambda: L.RandomHue(0.3, (0, 255), seed=1), lambda: np.abs(_img())),
+    "random_rotation": (lambda: L.RandomRotation(0.2, seed=1), _img),
+    "normalization": (lambda: L.Normalization(mean=0.5, variance=2.0), _seq),
+    "regularized_dense": (lambda: L.Dense(3, kernel_regularizer=keras.regularizers.L1L2(0.01, 0.02),
+                                          activity_regularizer="l2"), _seq),
+    "concatenate_host": (lambda: L.Concatenate(), lambda: [_seq(), _seq()]),
+    "einsum_dense": (lambda: L.EinsumDense("abc,cd->abd", (5, 3), bias_axes="d"), _seq),
+    "batch_norm": (lambda: L.BatchNormalization(), _img),
+    "separable_conv": (lambda: L.SeparableConv2D(3, 3), _img),
+    "upsampling_bilinear": (lambda: L.UpSampling2D(2, interpolation="bilinear"), _img),
+}
+
+
+def _flat(o):
+    return [np.asarray(v) for v in o] if isinstance(o, (list, tuple)) else [np.asarray(o)]
+
+
+def _placed(x, device):
+    return [_placed(v, device) for v in x] if isinstance(x, list) else fastnn.tensor(x, device=device)
+
+
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_layer_on_the_device_matches_the_cpu(name):
+    make, data = LAYERS[name]
+    x = data()
+    results = {}
+    for device in ("cpu", "cuda"):
+        fastnn.manual_seed(0)
+        keras.utils.set_random_seed(0)
+        with keras.device(device):
+            layer = make()
+            outs = [layer(_placed(x, device), training=training) for training in (False, True)]
+            losses = [float(v) for v in layer.losses]
+        assert {w.device for w in layer.weights} <= {fastnn.device(device)}
+        for out in outs:
+            for o in (out if isinstance(out, (list, tuple)) else [out]):
+                assert o.device == fastnn.device(device)
+        results[device] = ([_flat(o) for o in outs], losses)
+    (cpu_outs, cpu_losses), (dev_outs, dev_losses) = results["cpu"], results["cuda"]
+    for a, b in zip(cpu_outs, dev_outs):
+        for u, v in zip(a, b):
+            np.testing.assert_allclose(v, u, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(dev_losses, cpu_losses, rtol=1e-4, atol=1e-6)
+
+
+def test_a_model_with_a_host_preprocessing_layer_trains_on_the_device():
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 20, size=(32, 4))
+    y = rng.integers(0, 2, size=(32,))
+    with keras.device("cuda"):
+        model = keras.Sequential([keras.Input((4,), dtype="int64"), L.Hashing(8), L.Embedding(8, 3),
+                                  L.GlobalAveragePooling1D(), L.Dense(2, activation="softmax")])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    # fit outside the scope: the host layer's ids are made on the model's device while it runs
+    history = model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    assert model.predict(x, verbose=0).shape == (32, 2)
+    assert {w.device for w in model.weights} == {CUDA}

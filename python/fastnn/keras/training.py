@@ -20,7 +20,7 @@ from . import callbacks as cbks
 from . import metrics as metrics_mod
 from . import optimizers as optimizers_mod
 from .compile_utils import CompileLoss, CompileMetrics
-from .device_scope import device_of_layer, to_device
+from .device_scope import device, device_of_layer, to_device
 from .progbar import Progbar
 from .training_data import ArrayData, batch_len, make_data, unpack_x_y_sample_weight
 
@@ -58,6 +58,18 @@ def _metrics_looked_up_once(method):
             return method(self, *args, **kwargs)
         finally:
             self.__dict__["_attribute_metrics"] = before
+
+    return run
+
+
+def _on_model_device(method):
+    """Runs fit / evaluate / predict / *_on_batch with the model's device as the current Keras device, so
+    what layers create while they run (host-computed preprocessing outputs, ``keras.ops`` creation, host
+    data converted in a call) lands beside the weights, as on Keras' torch backend where the two agree."""
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        with device(device_of_layer(self)):
+            return method(self, *args, **kwargs)
 
     return run
 
@@ -246,6 +258,7 @@ class TrainingMixin:
 
         return (x, y, tensor(cw))
 
+    @_on_model_device
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict: bool = False):
         from .training_data import pack_x_y_sample_weight, to_tensors
 
@@ -258,6 +271,7 @@ class TrainingMixin:
         logs = _python_logs(self.train_step(data))
         return logs if return_dict else self._flatten_metrics_in_order(logs)
 
+    @_on_model_device
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict: bool = False):
         from .training_data import pack_x_y_sample_weight, to_tensors
 
@@ -269,6 +283,7 @@ class TrainingMixin:
             logs = _python_logs(self.test_step(data))
         return logs if return_dict else self._flatten_metrics_in_order(logs)
 
+    @_on_model_device
     def predict_on_batch(self, x):
         from .training_data import to_tensors
 
@@ -282,6 +297,7 @@ class TrainingMixin:
 
     # ---- fit / evaluate / predict ------------------------------------------------------------------------
     @_metrics_looked_up_once
+    @_on_model_device
     def fit(self, x=None, y=None, batch_size=None, epochs: int = 1, verbose="auto", callbacks=None,
             validation_split: float = 0.0, validation_data=None, shuffle: bool = True, class_weight=None,
             sample_weight=None, initial_epoch: int = 0, steps_per_epoch=None, validation_steps=None,
@@ -370,6 +386,7 @@ class TrainingMixin:
         return logs
 
     @_metrics_looked_up_once
+    @_on_model_device
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
                  callbacks=None, return_dict: bool = False):
         verbose = 1 if verbose == "auto" else int(verbose)
@@ -383,6 +400,7 @@ class TrainingMixin:
             bar.update(total or 0, logs, finalize=True)
         return logs if return_dict else self._flatten_metrics_in_order(logs)
 
+    @_on_model_device
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         verbose = 1 if verbose == "auto" else int(verbose)
         batch_size = batch_size or 32

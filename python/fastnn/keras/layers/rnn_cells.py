@@ -18,10 +18,10 @@ import functools
 import inspect
 
 from ... import creation, ops
-from ...ops.dropout import dropout as _dropout
 from .. import activations, constraints, regularizers
 from ..device_scope import get_device
 from .base import Layer
+from .seeded import dropout as seeded_dropout, make_stream, stream
 from .conv import as_float
 from .conv_extra import _serialize
 
@@ -156,7 +156,7 @@ class _Cell(Layer):
         self.bias_constraint = constraints.get(bias_constraint)
         self.dropout = min(1.0, max(0.0, float(dropout)))
         self.recurrent_dropout = min(1.0, max(0.0, float(recurrent_dropout)))
-        self.seed = seed
+        make_stream(self, seed)  # the dropout masks' own stream when seeded (Keras' SeedGenerator)
         self.state_size = units
         self.output_size = units
         self._dropout_mask = None
@@ -188,7 +188,8 @@ class _Cell(Layer):
     # dropout masks, one per sequence (Keras' DropoutRNNCell): made on first use, dropped by reset_*
     def _mask(self, like, rate: float, count: int):
         ones = creation.ones(tuple(like.shape), dtype=like.dtype.name, device=like.device)
-        masks = [_dropout(ones, rate, True) for _ in range(count)]
+        with stream(self):
+            masks = [seeded_dropout(ones, rate) for _ in range(count)]
         return masks if count > 1 else masks[0]
 
     def _mask_count(self) -> int:
