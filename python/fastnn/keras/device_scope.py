@@ -19,7 +19,7 @@ from .._device import device as _fastnn_device
 from .._tensor import Tensor
 
 _scoped: list = []  # the devices of the enclosing keras.device scopes, innermost last
-_default = None  # the default device, decided at the first question (fastnn.cuda reads FASTNN_CUDA then)
+_default = (None, None)  # (the CUDA mode it was decided in, the default device): decided once per mode
 
 
 def _parse(name) -> _fastnn_device:
@@ -41,13 +41,15 @@ def default_device() -> _fastnn_device:
     """The device Keras uses without a scope: CUDA when a real GPU is present, else the CPU (also on the
     emulated device, which exists for CI and is never chosen by default)."""
     global _default
-    if _default is None:
+    from ..backend.cuda import runtime
+
+    mode = runtime.mode()  # FASTNN_CUDA, read at the first CUDA query; tests may change it (runtime.configure)
+    if _default[0] != mode:
         from .. import cuda
-        from ..backend.cuda import runtime
 
         real_gpu = cuda.is_available() and not runtime.emulated()
-        _default = _fastnn_device("cuda") if real_gpu else _fastnn_device("cpu")
-    return _default
+        _default = (mode, _fastnn_device("cuda") if real_gpu else _fastnn_device("cpu"))
+    return _default[1]
 
 
 def get_device() -> _fastnn_device:
@@ -72,8 +74,11 @@ def device(device_name):
 
 
 def device_of_layer(layer) -> _fastnn_device:
-    """The device of a layer's (or model's) weights: that of its first weight, else the current device."""
-    for w in layer.weights:
+    """The device of a layer's (or model's) weights: that of its first weight (trainable weights are its
+    parameters, the others its buffers), else the current device. Stops at the first weight found."""
+    for w in layer.parameters():
+        return w.device
+    for w in layer.buffers():
         return w.device
     return get_device()
 

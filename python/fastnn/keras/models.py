@@ -89,7 +89,7 @@ class Model(TrainingMixin, Layer):
         xs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         if len(xs) != len(self.inputs):
             raise ValueError(f"Model {self.name} expects {len(self.inputs)} input(s), but it received {len(xs)}")
-        dev = device_of_layer(self)
+        dev = device_of_layer(self) if any(not isinstance(v, Tensor) for v in xs) else None
         values = {id(k): _as_tensor(v, dev) for k, v in zip(self.inputs, xs)}
 
         def lookup(ins):
