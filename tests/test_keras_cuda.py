@@ -354,3 +354,17 @@ def test_a_model_with_a_host_preprocessing_layer_trains_on_the_device():
     assert np.isfinite(history.history["loss"]).all()
     assert model.predict(x, verbose=0).shape == (32, 2)
     assert {w.device for w in model.weights} == {CUDA}
+
+
+def test_a_second_device(two_cuda):
+    second = fastnn.device("cuda:1")
+    x, y = _data((8,), 16)
+    with keras.device("gpu:1"):
+        assert device_scope.get_device() == second
+        model = _mlp()
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    assert _devices_of_state(model) == {second}
+    assert model.predict(x, verbose=0).shape == (16, 3)
+    with keras.device("cuda:0"):  # predict runs on the model's device whatever the current one
+        assert model.evaluate(x, y, verbose=0, return_dict=True).keys() == {"loss", "accuracy"}
