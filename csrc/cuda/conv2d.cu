@@ -29,6 +29,7 @@
 
 #include "fastnn/cuda/device.h"
 #include "launch.h"
+#include "warp_reduce.cuh"
 
 // Loop unrolling of the fixed-size register loops, in each compiler's spelling.
 #if defined(FASTNN_CUDA_EMULATOR)
@@ -455,12 +456,6 @@ __global__ void sum_slices_kernel(const float* __restrict__ ws, float* __restric
 
 constexpr int kBiasThreads = 256;
 
-__device__ __forceinline__ float warp_sum(float v) {
-CONV_UNROLL
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
-
 // One block per (channel, slice): slice k of channel oc is the entries [k * chunk, (k + 1) * chunk) of the channel's
 // N x P values in (sample, pixel) order (P contiguous per sample). Thread t adds the entries t, t + 256, ... of its
 // slice in order, then a butterfly per warp and warp 0 over the warps' sums: out[k * o + oc]. With one slice, out is
@@ -486,11 +481,11 @@ __global__ void __launch_bounds__(kBiasThreads) bias_grad_kernel(const float* __
       ++nn;
     }
   }
-  s = warp_sum(s);
+  s = warp_reduce_sum(s);
   if (lane == 0) warp_sums[warp] = s;
   __syncthreads();  // CONV_BIAS_BARRIER
   if (warp == 0) {
-    s = warp_sum(lane < kBiasThreads / 32 ? warp_sums[lane] : 0.f);
+    s = warp_reduce_sum(lane < kBiasThreads / 32 ? warp_sums[lane] : 0.f);
     if (lane == 0) out[slice * o + oc] = s;
   }
 }
@@ -697,7 +692,7 @@ CONV_UNROLL
 CONV_UNROLL
   for (int t = 0; t < T; ++t) {
     if (t < khw) {  // uniform over the block
-      const float v = warp_sum(acc[t]);
+      const float v = warp_reduce_sum(acc[t]);
       if (lane == 0) warp_sums[warp][t] = v;
     }
   }
