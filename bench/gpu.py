@@ -213,18 +213,86 @@ def rows_pool(libs, cfg):
     return out
 
 
+def _train_model(mod, kind, cfg):
+    """The CNN or transformer-encoder bench model, a batch on the device, and one training step."""
+    nn, F = mod.nn, mod.nn.functional
+    mod.manual_seed(0)
+    if kind == "cnn":
+        batch, hw = cfg["train_cnn"]
+        model = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                              nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
+                              nn.Flatten(), nn.Linear(64 * (hw // 4) ** 2, 10))
+        x = mod.randn(batch, 1, hw, hw, device="cuda")
+        y = mod.randint(0, 10, (batch,), device="cuda")
+    else:
+        batch, seq, width = cfg["train_encoder"]
+        layer = nn.TransformerEncoderLayer(width, 4, 4 * width, dropout=0.0, batch_first=True)
+        model = nn.Sequential(nn.TransformerEncoder(layer, 2), nn.Flatten(), nn.Linear(seq * width, 10))
+        x = mod.randn(batch, seq, width, device="cuda")
+        y = mod.randint(0, 10, (batch,), device="cuda")
+    model = model.to("cuda")
+    opt = mod.optim.Adam(model.parameters(), lr=1e-3)
+
+    def step():
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+    return step
+
+
+def train_worker(kind, lib_name, cfg_name):
+    """One training-step timing in this process (the kernel choice is per process): prints seconds."""
+    cfg = {"full": FULL, "quick": QUICK, "emulated": EMULATED}[cfg_name]
+    if lib_name == "torch":
+        import torch
+
+        lib = Lib("torch", torch, torch.cuda.synchronize)
+    else:
+        import fastnn
+
+        lib = Lib("fastnn", fastnn, fastnn.cuda.synchronize)
+    step = _train_model(lib.mod, kind, cfg)
+    print(json.dumps({"seconds": median_time(step, lib.sync, cfg["repeats"])}))
+
+
+def rows_train(libs, cfg):
+    """A training step of the CNN and the transformer encoder: fastnn with our kernels, fastnn with every
+    kernel left to CuPy's ops (FASTNN_CUDA_KERNELS=composite: "the same model written with CuPy-only ops"),
+    and torch; each in its own process."""
+    import subprocess
+
+    cfg_name = next(k for k, v in {"full": FULL, "quick": QUICK, "emulated": EMULATED}.items() if v is cfg)
+    variants = [("fastnn", "fastnn", "native"), ("fastnn-cupy", "fastnn", "composite")]
+    if any(lib.name == "torch" for lib in libs):
+        variants.append(("torch", "torch", "native"))
+    out = []
+    for kind in ("cnn", "encoder"):
+        for label, lib_name, kernels in variants:
+            env = dict(os.environ, FASTNN_CUDA_KERNELS=kernels)
+            r = subprocess.run([sys.executable, __file__, "--train-worker", kind, lib_name, cfg_name],
+                               capture_output=True, text=True, env=env, timeout=600)
+            if r.returncode != 0:
+                raise RuntimeError(f"train worker {kind}/{label} failed:\n{r.stderr[-2000:]}")
+            seconds = json.loads(r.stdout.strip().splitlines()[-1])["seconds"]
+            case = (f"CNN batch {cfg['train_cnn'][0]}" if kind == "cnn" else
+                    "encoder B{} L{} d{}".format(*cfg["train_encoder"]))
+            out.append({"row": "train step", "case": case, "lib": label, "seconds": seconds})
+    return out
+
+
 FAMILIES = {"copy": rows_copy, "gemm": rows_gemm, "linear": rows_linear, "conv": rows_conv,
             "attention": rows_attention, "adam": rows_adam, "xent": rows_xent, "layernorm": rows_layernorm,
-            "pool": rows_pool}
+            "pool": rows_pool, "train": rows_train}
 
 FULL = {"repeats": 7, "copy_elems": 2**28, "gemm_sizes": (1024, 4096), "linear": (8192, 1024, 4096),
         "conv": (32, 128, 56, 128), "attention": (4, 16, 2048, 64), "adam": (64, 2**20), "xent": (8192, 32000),
-        "layernorm": (16384, 4096), "pool": (32, 128, 112)}
+        "layernorm": (16384, 4096), "pool": (32, 128, 112), "train_cnn": (256, 28), "train_encoder": (32, 256, 256)}
 QUICK = {"repeats": 3, "copy_elems": 2**26, "gemm_sizes": (2048,), "linear": (4096, 1024, 1024),
          "conv": (16, 64, 56, 64), "attention": (2, 8, 1024, 64), "adam": (32, 2**18), "xent": (4096, 8192),
-         "layernorm": (4096, 1024), "pool": (16, 64, 56)}
+         "layernorm": (4096, 1024), "pool": (16, 64, 56), "train_cnn": (128, 28), "train_encoder": (16, 128, 256)}
 EMULATED = {"repeats": 1, "copy_elems": 1024, "gemm_sizes": (48,), "linear": (16, 24, 8), "conv": (1, 3, 6, 4),
-            "attention": (1, 1, 16, 8), "adam": (3, 40), "xent": (5, 7), "layernorm": (4, 33), "pool": (1, 2, 6)}
+            "attention": (1, 1, 16, 8), "adam": (3, 40), "xent": (5, 7), "layernorm": (4, 33), "pool": (1, 2, 6),
+            "train_cnn": (2, 8), "train_encoder": (2, 4, 8)}
 
 
 def device_name(emulate: bool) -> str:
@@ -244,7 +312,8 @@ def report(rows, name):
         print(f"copy bandwidth (the memory limit): {limit_bw / 1e9:.0f} GB/s")
     if peaks:
         print(f"datasheet peaks used for % limit: FP32 {peaks['fp32']} TFLOP/s, TF32 {peaks['tf32']} TFLOP/s")
-    header = f"{'row':<22} {'case':<28} {'fastnn ms':>10} {'rate':>14} {'% limit':>8} {'torch ms':>10} {'ratio':>6}"
+    header = (f"{'row':<22} {'case':<28} {'fastnn ms':>10} {'rate':>14} {'% limit':>8} {'peer ms':>10} {'ratio':>6}"
+              "   (peer: torch; 'vs CuPy ops': fastnn with every kernel left to CuPy)")
     print(header)
     print("-" * len(header))
     keyed = {}
@@ -255,7 +324,9 @@ def report(rows, name):
         if ours is None:
             continue
         t = ours["seconds"]
-        if "flops" in ours:
+        if "flops" not in ours and "bytes" not in ours:
+            rate_text, pct = "", None
+        elif "flops" in ours:
             rate = ours["flops"] / t / 1e12
             rate_text = f"{rate:8.2f} TFLOP/s"
             pct = 100 * rate / peaks[ours["peak"]] if peaks else None
@@ -263,14 +334,22 @@ def report(rows, name):
             rate = ours["bytes"] / t / 1e9
             rate_text = f"{rate:8.1f} GB/s"
             pct = 100 * ours["bytes"] / t / limit_bw if limit_bw else None
-        peer = by_lib.get("torch")
-        ratio = f"{peer['seconds'] / t:6.2f}" if peer else "     -"
-        peer_ms = f"{peer['seconds'] * 1e3:10.3f}" if peer else "         -"
         pct_text = f"{pct:7.1f}%" if pct is not None else "       -"
-        print(f"{row:<22} {case:<28} {t * 1e3:10.3f} {rate_text:>14} {pct_text:>8} {peer_ms} {ratio}")
+        for name in [p for p in ("torch", "fastnn-cupy") if p in by_lib] or [None]:
+            peer = by_lib.get(name)
+            ratio = f"{peer['seconds'] / t:6.2f}" if peer else "     -"
+            peer_ms = f"{peer['seconds'] * 1e3:10.3f}" if peer else "         -"
+            label = case + (" vs CuPy ops" if name == "fastnn-cupy" else "")
+            print(f"{row:<22} {label:<28} {t * 1e3:10.3f} {rate_text:>14} {pct_text:>8} {peer_ms} {ratio}")
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--train-worker"]:
+        if len(argv) != 4:
+            raise SystemExit("usage: gpu.py --train-worker cnn|encoder fastnn|torch full|quick|emulated")
+        train_worker(*argv[1:])
+        return 0
     args = parse_args(argv)
     if args.emulate:
         os.environ["FASTNN_CUDA"] = "emulate"

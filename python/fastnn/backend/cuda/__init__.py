@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import inspect
+import os
 
 import numpy as np
 
@@ -182,9 +183,14 @@ def backend_class(with_kernels: bool) -> type:
 
 
 def make_backend(index: int) -> CudaBackend:
-    """The backend of CUDA device ``index`` in the current mode (real or emulated)."""
+    """The backend of CUDA device ``index`` in the current mode (real or emulated). ``FASTNN_CUDA_KERNELS=
+    composite`` (read when the device is first used) leaves every kernel to the composite versions, i.e. to
+    CuPy's ops: the baseline bench/gpu.py's training rows compare our kernels with, and a debugging aid."""
     rt = _runtime.make(index)
-    return backend_class(rt.native is not None)(index, rt)
+    choice = os.environ.get("FASTNN_CUDA_KERNELS", "native").strip().lower() or "native"
+    if choice not in ("native", "composite"):
+        raise ValueError(f"FASTNN_CUDA_KERNELS={choice!r}: expected native or composite")
+    return backend_class(rt.native is not None and choice == "native")(index, rt)
 
 
 __all__ = ["CudaBackend", "backend_class", "kernel_mixins", "make_backend"]
