@@ -112,9 +112,9 @@ _deterministic = False
 
 
 def set_float32_matmul_precision(precision: str) -> None:
-    """'highest', 'high' or 'medium'. fastnn's float32 GEMM always computes in float32 ('highest' in effect:
-    'high'/'medium' only permit torch to use TF32/bf16, so full precision satisfies them); the value is kept
-    for ``get_float32_matmul_precision``."""
+    """'highest', 'high' or 'medium'. 'high' / 'medium' permit TF32 for float32 products, as in torch: they
+    are ``backends.cuda.matmul.allow_tf32`` (True), which the CUDA GEMM honours on sm_80+ GPUs. The CPU and
+    the emulated CUDA device always compute float32 in float32, which every setting permits."""
     global _matmul_precision
     if precision not in ("highest", "high", "medium"):
         raise RuntimeError(f"Invalid precision: {precision!r}; expected 'highest', 'high' or 'medium'")

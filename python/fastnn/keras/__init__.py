@@ -10,6 +10,7 @@ from .models import Model, Sequential, load_model
 from . import constraints, regularizers
 from .losses import Loss  # noqa: E402,F401 - keras.Loss
 from . import random
+from .device_scope import device  # noqa: E402,F401 - keras.device(name) scopes
 from .initializers import Initializer
 from .optimizers import Optimizer
 from .metrics import Metric  # noqa: E402,F401 - keras.Metric

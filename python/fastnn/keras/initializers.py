@@ -17,6 +17,7 @@ from ..autograd.grad_mode import no_grad
 from ..backend import backend_of
 from .._tensor import Tensor
 from . import random as krandom
+from .device_scope import get_device
 from .layers.base import snake_case
 
 
@@ -64,10 +65,10 @@ class Constant(Initializer):
     def __call__(self, shape, dtype=None):
         value = self.value
         if isinstance(value, Tensor):
-            value = value.to(_dt(dtype))
+            value = value.to(get_device(), _dt(dtype))
         elif not isinstance(value, (int, float)):  # an array or nested list, broadcast to the shape
-            value = creation.tensor(value, dtype=_dt(dtype))
-        return creation.ones(tuple(shape), dtype=_dt(dtype)) * value
+            value = creation.tensor(value, dtype=_dt(dtype), device=get_device())
+        return creation.ones(tuple(shape), dtype=_dt(dtype), device=get_device()) * value
 
     def get_config(self) -> dict:
         return {"value": self.value}
@@ -81,12 +82,12 @@ class Zeros(Initializer):
     _is_zeros = True
 
     def __call__(self, shape, dtype=None):
-        return creation.zeros(tuple(shape), dtype=_dt(dtype))
+        return creation.zeros(tuple(shape), dtype=_dt(dtype), device=get_device())
 
 
 class Ones(Initializer):
     def __call__(self, shape, dtype=None):
-        return creation.ones(tuple(shape), dtype=_dt(dtype))
+        return creation.ones(tuple(shape), dtype=_dt(dtype), device=get_device())
 
 
 class Identity(Initializer):
@@ -99,7 +100,7 @@ class Identity(Initializer):
         if len(shape) != 2:
             raise ValueError("Identity matrix initializer can only be used for 2D matrices. Received: "
                              f"shape={shape} of rank {len(shape)}.")
-        return creation.eye(*shape, dtype=_dt(dtype)) * self.gain
+        return creation.eye(*shape, dtype=_dt(dtype), device=get_device()) * self.gain
     # Keras' Identity keeps the base (empty) config: ``gain`` is not serialized there either
 
 
@@ -124,7 +125,7 @@ class STFT(Initializer):
         self.periodic = periodic
 
     def __call__(self, shape, dtype=None):
-        dt = _dt(dtype)
+        dt, dev = _dt(dtype), get_device()
         frame_length, _, fft_length = shape
         win, scaling = None, 1.0
         if self.window is not None:
@@ -133,7 +134,7 @@ class STFT(Initializer):
                 import scipy.signal
 
                 win = scipy.signal.get_window(win, frame_length, self.periodic)
-            win = win.to(dt) if isinstance(win, Tensor) else creation.tensor(win, dtype=dt)
+            win = win.to(dev, dt) if isinstance(win, Tensor) else creation.tensor(win, dtype=dt, device=dev)
             if win.ndim != 1 or win.shape[-1] != frame_length:
                 raise ValueError(f"The shape of `window` must be equal to [frame_length].Received: window "
                                  f"shape={tuple(win.shape)}")
@@ -142,9 +143,9 @@ class STFT(Initializer):
                 scaling = (win * win).sum().sqrt()
             elif self.scaling == "spectrum":
                 scaling = win.abs().sum()
-        freq = creation.arange(fft_length, dtype=dt).reshape(1, 1, fft_length) / float((fft_length - 1) * 2)
-        time = creation.arange(frame_length, dtype=dt).reshape(frame_length, 1, 1)
-        pi = creation.tensor(-1.0, dtype=dt).arccos()
+        freq = creation.arange(fft_length, dtype=dt, device=dev).reshape(1, 1, fft_length) / float((fft_length - 1) * 2)
+        time = creation.arange(frame_length, dtype=dt, device=dev).reshape(frame_length, 1, 1)
+        pi = creation.tensor(-1.0, dtype=dt, device=dev).arccos()
         args = (time * -2.0) * freq * pi
         kernel = args.cos() if self.side == "real" else args.sin()
         if win is not None:
@@ -404,7 +405,7 @@ def get(identifier):
             if tuple(shape) != tuple(value.shape):
                 raise ValueError(f"Expected `shape` to be {tuple(value.shape)} for direct tensor as initializer. "
                                  f"Received shape={shape}")
-            t = value if isinstance(value, Tensor) else creation.tensor(value)
+            t = value if isinstance(value, Tensor) else creation.tensor(value, device=get_device())
             return t.to(_dt(dtype))
 
         obj = initialize_fn
@@ -420,7 +421,9 @@ def initialize(weight: Tensor, identifier) -> Tensor:
     init = get(identifier)
     value = init(tuple(weight.shape), dtype=weight.dtype)
     if not isinstance(value, Tensor):
-        value = creation.tensor(value)
+        value = creation.tensor(value, device=weight.device)
+    elif value.device != weight.device:  # an initializer returning a tensor made elsewhere (a fixed value)
+        value = value.to(weight.device)
     with no_grad():
         weight._write(..., value._data.astype(weight._data.dtype, copy=False))
     return weight

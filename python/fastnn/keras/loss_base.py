@@ -12,6 +12,7 @@ import warnings
 import fastnn
 from .._tensor import Tensor
 from ..creation import tensor as _tensor
+from .device_scope import get_device
 from .ops._convert import dtype_of
 
 EPSILON = 1e-7  # keras.backend.epsilon()
@@ -28,10 +29,10 @@ def standardize_reduction(reduction):
 
 
 def convert(x, dtype=None, like: Tensor | None = None) -> Tensor:
-    """``x`` as a Tensor (host data goes to ``like``'s device), cast to ``dtype`` when given; a cast keeps
-    autograd."""
+    """``x`` as a Tensor (host data goes to ``like``'s device, else to the current Keras device), cast to
+    ``dtype`` when given; a cast keeps autograd."""
     if not isinstance(x, Tensor):
-        x = _tensor(x, device=like.device if like is not None else None)
+        x = _tensor(x, device=like.device if like is not None else get_device())
     dtype = dtype_of(dtype)
     if dtype is not None and x.dtype is not dtype:
         x = x.to(dtype)

@@ -83,7 +83,9 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False, i
         raise ValueError(f"Arguments `target` and `output` must have the same shape up until the last dimension: "
                          f"target.shape={labels.shape}, output.shape={tuple(convert(y_pred).shape)}")
     classes = y_pred.shape[-1]
-    if labels.size:  # torch's error, as Keras' torch backend raises it
+    # torch's error, as Keras' torch backend raises it; one device-to-host read per batch (the bounds only
+    # when they are wrong)
+    if labels.size and bool(xp.any((labels < 0) | (labels >= classes))):
         low, high = int(labels.min()), int(labels.max())
         if low < 0 or high >= classes:
             raise IndexError(f"Target {high if high >= classes else low} is out of bounds.")

@@ -15,6 +15,7 @@ import fastnn
 
 from .._tensor import Tensor
 from ..autograd.grad_mode import no_grad
+from .device_scope import get_device
 from .layers.base import snake_case, unique_name
 from .loss_base import EPSILON, squeeze_or_expand_to_same_rank  # noqa: F401  (EPSILON: the metrics import it here)
 from .masking import get_mask, set_mask
@@ -35,14 +36,15 @@ def dtype_name(dtype) -> str:
 
 def as_tensor(x, dtype=None, like: Tensor | None = None) -> Tensor:
     """``x`` as a tensor (Tensors pass through, cast if ``dtype`` differs); host data (arrays, lists,
-    numbers) becomes a tensor on ``like``'s device. Python floats become float32, ints int32 (Keras)."""
+    numbers) becomes a tensor on ``like``'s device, else on the current Keras device. Python floats become
+    float32, ints int32 (Keras)."""
     dt = dtype_of(dtype) if dtype is not None else None
     if isinstance(x, Tensor):
         t = x
         if like is not None and t.device != like.device:
             t = t.to(like.device)
     else:
-        t = fastnn.as_tensor(x, device=like.device if like is not None else None)
+        t = fastnn.as_tensor(x, device=like.device if like is not None else get_device())
         if dt is None:
             t = python_data_dtype(t, x)
     if dt is not None and t.dtype != dt:
@@ -58,7 +60,7 @@ class Variable(Tensor):
     def __init__(self, initializer="zeros", shape=(), dtype=None, trainable: bool = False,
                  aggregation: str = "sum", name: str | None = None, path: str | None = None) -> None:
         shape = () if shape is None else tuple(int(s) for s in shape)
-        self._set(fastnn.zeros(shape, dtype=dtype_of(dtype_name(dtype)))._data, False)
+        self._set(fastnn.zeros(shape, dtype=dtype_of(dtype_name(dtype)), device=get_device())._data, False)
         self.name = name or "variable"
         self.path = path or self.name
         self.trainable = trainable

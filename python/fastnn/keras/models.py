@@ -5,15 +5,16 @@ from __future__ import annotations
 import numpy as np
 
 from .._tensor import Tensor
+from .device_scope import device_of_layer
 from .layers.base import InputLayer, KerasTensor, Layer, unique_name
 from .summary import print_summary
 from .training import TrainingMixin
 from .training_data import host_or_tensor, to_array
 
 
-def _as_tensor(x):
-    """Host data as fit's batches get it: float64 as float32, strings kept on the host."""
-    return x if isinstance(x, Tensor) else host_or_tensor(to_array(x))
+def _as_tensor(x, device=None):
+    """Host data as fit's batches get it, on ``device``: float64 as float32, strings kept on the host."""
+    return x if isinstance(x, Tensor) else host_or_tensor(to_array(x), device)
 
 
 class Model(TrainingMixin, Layer):
@@ -88,7 +89,8 @@ class Model(TrainingMixin, Layer):
         xs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         if len(xs) != len(self.inputs):
             raise ValueError(f"Model {self.name} expects {len(self.inputs)} input(s), but it received {len(xs)}")
-        values = {id(k): _as_tensor(v) for k, v in zip(self.inputs, xs)}
+        dev = device_of_layer(self) if any(not isinstance(v, Tensor) for v in xs) else None
+        values = {id(k): _as_tensor(v, dev) for k, v in zip(self.inputs, xs)}
 
         def lookup(ins):
             return [values[id(s)] for s in ins] if isinstance(ins, (list, tuple)) else values[id(ins)]
@@ -114,7 +116,7 @@ class Model(TrainingMixin, Layer):
     def _build_from_data(self, x) -> None:
         if self._functional:
             return
-        self(x if isinstance(x, (list, tuple, Tensor)) else _as_tensor(x), training=False)
+        self(x if isinstance(x, (list, tuple, Tensor)) else _as_tensor(x, device_of_layer(self)), training=False)
         self.built = True
 
     @property
@@ -304,7 +306,7 @@ class Sequential(Model):
         self._build_symbolic()
 
     def call(self, inputs, training=None):
-        x = inputs if isinstance(inputs, Tensor) else _as_tensor(inputs)
+        x = inputs if isinstance(inputs, Tensor) else _as_tensor(inputs, device_of_layer(self))
         for layer in self._modules.values():
             x = layer(x, training=training)
         return x

@@ -14,6 +14,7 @@ from .. import creation, dtypes
 from .. import random as _random
 from ..backend import backend_of
 from .._tensor import Tensor
+from .device_scope import get_device
 from .layers.base import unique_name
 
 FLOATX = "float32"
@@ -33,7 +34,7 @@ class SeedGenerator:
             seed = make_default_seed()
         if not isinstance(seed, int) or isinstance(seed, bool):
             raise ValueError(f"Argument `seed` must be an integer. Received: seed={seed}")
-        self.state = creation.tensor([seed, 0], dtype="int64")
+        self.state = creation.tensor([seed, 0], dtype="int64", device=get_device())
 
     def next(self, ordered: bool = True) -> Tensor:
         value = self.state.clone()
@@ -42,7 +43,7 @@ class SeedGenerator:
             self.state._write(1, counter + 1)
         else:  # Keras' sequence of near-unique numbers below 1M
             self.state._write(..., creation.tensor([(seed + 1) * 5387 % 933199, (counter + 1) * 5387 % 933199],
-                                                   dtype="int64")._data)
+                                                   dtype="int64", device=self.state.device)._data)
         return value
 
     def get_config(self) -> dict:
@@ -63,7 +64,7 @@ def draw_seed(seed):
     if isinstance(seed, SeedGenerator):
         return seed.next()
     if isinstance(seed, int) and not isinstance(seed, bool):
-        return creation.tensor([seed & 0xFFFFFFFF, 0], dtype="int64")
+        return creation.tensor([seed & 0xFFFFFFFF, 0], dtype="int64", device=get_device())
     if seed is None:
         return None
     raise ValueError("Argument `seed` must be either an integer or an instance of `SeedGenerator`. Received: "
@@ -89,11 +90,12 @@ def _shape(shape) -> tuple:
     return tuple(int(s) for s in shape)
 
 
-def _floats(arr, dtype) -> Tensor:
+def _floats(arr, dtype, device=None) -> Tensor:
+    """Host draws as a tensor on ``device`` (the current Keras device by default)."""
     dt = _dtype(dtype)
     if not dt.is_floating_point:
         raise ValueError(f"Expected a float dtype, got dtype={dtype}")
-    return creation.tensor(arr.astype(dt.np), dtype=dt)
+    return creation.tensor(arr.astype(dt.np), dtype=dt, device=get_device() if device is None else device)
 
 
 def _host(value):
@@ -109,18 +111,22 @@ def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None) -> Tensor:
 
 
 def uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None) -> Tensor:
+    return _uniform(shape, minval, maxval, dtype, seed)
+
+
+def _uniform(shape, minval, maxval, dtype, seed, device=None) -> Tensor:
     dt = _dtype(dtype)
     if not dt.is_floating_point:
         raise ValueError("`keras.random.uniform` requires a floating point `dtype`. Received: "
                          f"dtype={dtype} ")
     gen = _host_generator(seed)
-    return _floats(gen.uniform(_host(minval), _host(maxval), _shape(shape)), dtype)
+    return _floats(gen.uniform(_host(minval), _host(maxval), _shape(shape)), dtype, device)
 
 
 def randint(shape, minval, maxval, dtype="int32", seed=None) -> Tensor:
     gen = _host_generator(seed)
     dt = _dtype(dtype, "int32")
-    return creation.tensor(gen.integers(int(minval), int(maxval), _shape(shape)), dtype=dt)
+    return creation.tensor(gen.integers(int(minval), int(maxval), _shape(shape)), dtype=dt, device=get_device())
 
 
 def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None) -> Tensor:
@@ -138,7 +144,7 @@ def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None) -> Tens
 def dropout(inputs, rate, noise_shape=None, seed=None) -> Tensor:
     """Zeroes each element with probability ``rate`` and scales the rest by ``1 / (1 - rate)``;
     ``noise_shape`` (broadcast to the input) shares the mask along its size-1 axes."""
-    x = inputs if isinstance(inputs, Tensor) else creation.tensor(inputs)
+    x = inputs if isinstance(inputs, Tensor) else creation.tensor(inputs, device=get_device())
     if rate == 1.0:
         return x * 0.0
     if rate == 0.0:
@@ -148,27 +154,27 @@ def dropout(inputs, rate, noise_shape=None, seed=None) -> Tensor:
     else:
         noise_shape = tuple(x.shape[i] if s is None else int(s) for i, s in enumerate(noise_shape))
     keep = 1.0 - rate
-    mask = uniform(noise_shape, dtype=x.dtype, seed=seed) < keep
+    mask = _uniform(noise_shape, 0.0, 1.0, x.dtype, seed, x.device) < keep  # drawn on the input's device
     return x * mask.to(x.dtype) / keep
 
 
 def shuffle(x, axis=0, seed=None) -> Tensor:
     """``x`` with its entries along ``axis`` in a random order."""
-    x = x if isinstance(x, Tensor) else creation.tensor(x)
+    x = x if isinstance(x, Tensor) else creation.tensor(x, device=get_device())
     gen = _host_generator(seed)
-    perm = creation.tensor(gen.permutation(x.shape[axis]), dtype="int64")
+    perm = creation.tensor(gen.permutation(x.shape[axis]), dtype="int64", device=x.device)
     return x.index_select(axis, perm)
 
 
 def categorical(logits, num_samples, dtype="int32", seed=None) -> Tensor:
     """``num_samples`` class indices per row of ``logits`` (batch, classes), drawn from softmax(logits):
     the Gumbel-max trick, ``argmax(logits + Gumbel noise)``, on the logits' device."""
-    logits = logits if isinstance(logits, Tensor) else creation.tensor(logits, dtype="float32")
+    logits = logits if isinstance(logits, Tensor) else creation.tensor(logits, dtype="float32", device=get_device())
     if logits.ndim != 2:
         raise ValueError(f"`logits` should be a 2-D tensor with shape [batch_size, num_classes]. Received: "
                          f"logits={logits.shape}")
     batch, classes = logits.shape
-    u = uniform((batch, int(num_samples), classes), minval=1e-20, maxval=1.0, dtype="float64", seed=seed)
+    u = _uniform((batch, int(num_samples), classes), 1e-20, 1.0, "float64", seed, logits.device)
     gumbel = -(-u.log()).log()
     scores = logits.to(gumbel.dtype).unsqueeze(1) + gumbel.to(logits.device)
     return scores.argmax(-1).to(_dtype(dtype, "int32"))

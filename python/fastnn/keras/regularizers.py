@@ -20,7 +20,7 @@ class Regularizer:
     """A callable ``weight -> scalar penalty``; subclasses implement ``__call__`` and ``get_config``."""
 
     def __call__(self, x):
-        return creation.zeros((), dtype=x.dtype)
+        return creation.zeros((), dtype=x.dtype, device=x.device)
 
     @classmethod
     def from_config(cls, config):
@@ -36,7 +36,7 @@ class L1L2(Regularizer):
         self.l2 = _non_negative(0.0 if l2 is None else l2, "l2")
 
     def __call__(self, x):
-        penalty = creation.zeros((), dtype=x.dtype)
+        penalty = creation.zeros((), dtype=x.dtype, device=x.device)
         if self.l1:
             penalty = penalty + self.l1 * x.abs().sum()
         if self.l2:
@@ -88,7 +88,7 @@ class OrthogonalRegularizer(Regularizer):
         v = v / (v * v).sum(dim=1, keepdim=True).clamp(min=1e-12).sqrt()
         product = v @ v.t()
         size = v.shape[0]
-        off_diagonal = product * (1.0 - creation.eye(size, dtype=x.dtype))
+        off_diagonal = product * (1.0 - creation.eye(size, dtype=x.dtype, device=x.device))
         pairs = size * (size - 1.0) / 2.0
         return self.factor * 0.5 * off_diagonal.abs().sum() / pairs
 

@@ -143,10 +143,11 @@ def _subclassed_from_config(config: dict, custom_objects):
 def _zeros_like(shapes, dtypes):
     """A batch of one zero sample per recorded input (shape with None for the batch, dtype name)."""
     from ..creation import zeros
+    from .device_scope import get_device
 
     if isinstance(dtypes, (list, tuple)):
         return [_zeros_like(s, d) for s, d in zip(shapes, dtypes)]
-    return zeros(tuple(1 if d is None else d for d in shapes), dtype=dtypes)
+    return zeros(tuple(1 if d is None else d for d in shapes), dtype=dtypes, device=get_device())
 
 
 def model_from_config(config: dict, custom_objects=None):

@@ -20,6 +20,7 @@ from . import callbacks as cbks
 from . import metrics as metrics_mod
 from . import optimizers as optimizers_mod
 from .compile_utils import CompileLoss, CompileMetrics
+from .device_scope import device, device_of_layer, to_device
 from .progbar import Progbar
 from .training_data import ArrayData, batch_len, make_data, unpack_x_y_sample_weight
 
@@ -57,6 +58,18 @@ def _metrics_looked_up_once(method):
             return method(self, *args, **kwargs)
         finally:
             self.__dict__["_attribute_metrics"] = before
+
+    return run
+
+
+def _on_model_device(method):
+    """Runs fit / evaluate / predict / *_on_batch with the model's device as the current Keras device, so
+    what layers create while they run (host-computed preprocessing outputs, ``keras.ops`` creation, host
+    data converted in a call) lands beside the weights, as on Keras' torch backend where the two agree."""
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        with device(device_of_layer(self)):
+            return method(self, *args, **kwargs)
 
     return run
 
@@ -227,6 +240,11 @@ class TrainingMixin:
             self.optimizer.build(self.parameters())
             self.optimizer._model_id = id(self)
 
+    def _on_device(self, data, device=None):
+        """A batch's tensors on the model's device (``device`` when the caller knows it), as Keras moves
+        each batch to the device its weights live on."""
+        return to_device(data, device_of_layer(self) if device is None else device)
+
     def _with_class_weight(self, data, class_weight):
         if class_weight is None:
             return data
@@ -240,37 +258,46 @@ class TrainingMixin:
 
         return (x, y, tensor(cw))
 
+    @_on_model_device
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict: bool = False):
         from .training_data import pack_x_y_sample_weight, to_tensors
 
         _check_class_weight(class_weight, sample_weight)
-        data = to_tensors(pack_x_y_sample_weight(x, y, sample_weight))
+        dev = device_of_layer(self)
+        data = to_tensors(pack_x_y_sample_weight(x, y, sample_weight), dev)
+        data = self._on_device(self._with_class_weight(data, class_weight), dev)
         self._ensure_ready(unpack_x_y_sample_weight(data)[0])
         self.reset_metrics()  # Keras: each *_on_batch reports that batch alone
-        logs = _python_logs(self.train_step(self._with_class_weight(data, class_weight)))
+        logs = _python_logs(self.train_step(data))
         return logs if return_dict else self._flatten_metrics_in_order(logs)
 
+    @_on_model_device
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict: bool = False):
         from .training_data import pack_x_y_sample_weight, to_tensors
 
-        data = to_tensors(pack_x_y_sample_weight(x, y, sample_weight))
+        dev = device_of_layer(self)
+        data = self._on_device(to_tensors(pack_x_y_sample_weight(x, y, sample_weight), dev), dev)
         self._ensure_ready(unpack_x_y_sample_weight(data)[0])
         self.reset_metrics()
         with no_grad():
             logs = _python_logs(self.test_step(data))
         return logs if return_dict else self._flatten_metrics_in_order(logs)
 
+    @_on_model_device
     def predict_on_batch(self, x):
         from .training_data import to_tensors
 
+        dev = device_of_layer(self)
+        x = self._on_device(to_tensors(x, dev), dev)
         if not self.built:
-            self._build_from_data(to_tensors(x))
+            self._build_from_data(x)
         with no_grad():
-            out = self.predict_step(to_tensors(x))
+            out = self.predict_step(x)
         return [_host(o) for o in out] if isinstance(out, (list, tuple)) else _host(out)
 
     # ---- fit / evaluate / predict ------------------------------------------------------------------------
     @_metrics_looked_up_once
+    @_on_model_device
     def fit(self, x=None, y=None, batch_size=None, epochs: int = 1, verbose="auto", callbacks=None,
             validation_split: float = 0.0, validation_data=None, shuffle: bool = True, class_weight=None,
             sample_weight=None, initial_epoch: int = 0, steps_per_epoch=None, validation_steps=None,
@@ -297,9 +324,11 @@ class TrainingMixin:
         history = next(c for c in cb.callbacks if isinstance(c, cbks.History))
         self.history = history
         self.stop_training = False
-        first = next(iter(data.batches(batch_size)), None) if not _is_stream(data) else None
+        dev = device_of_layer(self)  # the weights' device, or the current one where the first batch builds them
+        first = next(iter(data.batches(batch_size, device=dev)), None) if not _is_stream(data) else None
         if first is not None:
-            self._ensure_ready(unpack_x_y_sample_weight(first)[0])
+            self._ensure_ready(unpack_x_y_sample_weight(self._on_device(first, dev))[0])
+            dev = device_of_layer(self)
         self._initial_epoch = None
         cb.on_train_begin()
         initial_epoch = self._initial_epoch or initial_epoch  # BackupAndRestore resumes from its backup's epoch
@@ -309,11 +338,12 @@ class TrainingMixin:
             self.reset_metrics()
             cb.on_epoch_begin(epoch)
             epoch_logs = {}
-            for step, batch in enumerate(data.batches(batch_size, shuffle=shuffle, rng=rng)):
+            for step, batch in enumerate(data.batches(batch_size, shuffle=shuffle, rng=rng, device=dev)):
+                batch = self._on_device(self._with_class_weight(batch, class_weight), dev)
                 if step == 0 and first is None:
                     self._ensure_ready(unpack_x_y_sample_weight(batch)[0])
                 cb.on_train_batch_begin(step)
-                epoch_logs = _python_logs(self.train_step(self._with_class_weight(batch, class_weight)))
+                epoch_logs = _python_logs(self.train_step(batch))
                 cb.on_train_batch_end(step, epoch_logs)
                 if self.stop_training or (steps_per_epoch is not None and step + 1 >= steps_per_epoch):
                     break
@@ -336,8 +366,10 @@ class TrainingMixin:
         logs = {}
         if cb is not None:
             cb.on_test_begin()
+        dev = device_of_layer(self)
         with no_grad():
-            for step, batch in enumerate(data.batches(batch_size)):
+            for step, batch in enumerate(data.batches(batch_size, device=dev)):
+                batch = self._on_device(batch, dev)
                 if step == 0:
                     self._ensure_ready(unpack_x_y_sample_weight(batch)[0])
                 if cb is not None:
@@ -354,6 +386,7 @@ class TrainingMixin:
         return logs
 
     @_metrics_looked_up_once
+    @_on_model_device
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
                  callbacks=None, return_dict: bool = False):
         verbose = 1 if verbose == "auto" else int(verbose)
@@ -367,6 +400,7 @@ class TrainingMixin:
             bar.update(total or 0, logs, finalize=True)
         return logs if return_dict else self._flatten_metrics_in_order(logs)
 
+    @_on_model_device
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         verbose = 1 if verbose == "auto" else int(verbose)
         batch_size = batch_size or 32
@@ -376,8 +410,10 @@ class TrainingMixin:
         cb = cbks.CallbackList(callbacks, model=self, verbose=verbose, epochs=1, steps=total)
         outs = []
         cb.on_predict_begin()
+        dev = device_of_layer(self)
         with no_grad():
-            for step, batch in enumerate(data.batches(batch_size)):
+            for step, batch in enumerate(data.batches(batch_size, device=dev)):
+                batch = self._on_device(batch, dev)
                 if not self.built:
                     self._build_from_data(unpack_x_y_sample_weight(batch)[0])
                 cb.on_predict_batch_begin(step)

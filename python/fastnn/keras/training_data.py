@@ -55,24 +55,26 @@ def to_array(x):
     return arr
 
 
-def to_tensors(x):
-    """Host arrays in a batch (nested in tuples, lists, dicts) as tensors; tensors stay as they are."""
+def to_tensors(x, device=None):
+    """Host arrays in a batch (nested in tuples, lists, dicts) as tensors on ``device`` (the CPU by default);
+    tensors stay as they are."""
     if isinstance(x, Tensor) or x is None:
         return x
     if isinstance(x, dict):
-        return {k: to_tensors(v) for k, v in x.items()}
+        return {k: to_tensors(v, device) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return type(x)(to_tensors(v) for v in x)
+        return type(x)(to_tensors(v, device) for v in x)
     if hasattr(x, "__array__") or isinstance(x, (float, int, bool)):  # host data (NumPy arrays, numbers)
-        return host_or_tensor(to_array(x))
+        return host_or_tensor(to_array(x), device)
     return x
 
 
-def host_or_tensor(arr):
-    """A host array as a tensor; string data stays a host array (the string preprocessing layers read it)."""
+def host_or_tensor(arr, device=None):
+    """A host array as a tensor on ``device`` (the CPU by default); string data stays a host array (the
+    string preprocessing layers read it)."""
     if getattr(getattr(arr, "dtype", None), "kind", None) in ("U", "S", "O"):
         return arr
-    return _tensor(arr)
+    return _tensor(arr, device=device)
 
 
 def batch_len(data) -> int:
@@ -119,16 +121,18 @@ class ArrayData:
         a.n, b.n = cut, self.n - cut
         return a, b
 
-    def batches(self, batch_size: int, shuffle: bool = False, rng=None):
+    def batches(self, batch_size: int, shuffle: bool = False, rng=None, device=None):
+        """The batches in order (or shuffled by ``rng``), host slices made tensors on ``device`` (the CPU by
+        default) in one copy; slices of tensors stay on their device."""
         order = rng.permutation(self.n) if shuffle else None
         for start in range(0, self.n, batch_size):
             sl = order[start:start + batch_size] if shuffle else slice(start, start + batch_size)
-            xs = [host_or_tensor(v[sl]) if not isinstance(v, Tensor) else v[sl] for v in self.xs]
-            ys = [_tensor(v[sl]) if not isinstance(v, Tensor) else v[sl] for v in self.ys]
+            xs = [host_or_tensor(v[sl], device) if not isinstance(v, Tensor) else v[sl] for v in self.xs]
+            ys = [_tensor(v[sl], device=device) if not isinstance(v, Tensor) else v[sl] for v in self.ys]
             x = dict(zip(self.x_keys, xs)) if self.dict_x else (xs if self.multi_x else xs[0])
             y = dict(zip(self.y_keys, ys)) if self.y_keys is not None else (ys if self.multi_y else ys[0]) if ys \
                 else None
-            yield pack_x_y_sample_weight(x, y, _tensor(self.sw[sl]) if self.sw is not None else None)
+            yield pack_x_y_sample_weight(x, y, _tensor(self.sw[sl], device=device) if self.sw is not None else None)
 
     def steps(self, batch_size: int) -> int:
         return -(-self.n // batch_size)
@@ -145,10 +149,10 @@ class IterableData:
         # a one-shot generator / iterator (asking a DataLoader for an iterator here would start its workers)
         self.stream = source if hasattr(source, "__next__") else None
 
-    def batches(self, batch_size=None, shuffle=False, rng=None):
+    def batches(self, batch_size=None, shuffle=False, rng=None, device=None):
         it = self.stream if self.stream is not None else iter(self.source)
         for batch in it:
-            yield to_tensors(tuple(batch) if isinstance(batch, list) else batch)
+            yield to_tensors(tuple(batch) if isinstance(batch, list) else batch, device)
 
     def steps(self, batch_size=None):
         try:
@@ -167,13 +171,13 @@ class IndexedData:
     def __init__(self, dataset) -> None:
         self.dataset = dataset
 
-    def batches(self, batch_size=None, shuffle=False, rng=None):
+    def batches(self, batch_size=None, shuffle=False, rng=None, device=None):
         order = list(range(len(self.dataset)))
         if shuffle:
             random.shuffle(order)
         fetch = getattr(self.dataset, "fetch", None)  # a PyDataset prefetches with its workers / processes
         for batch in (fetch(order) if callable(fetch) else (self.dataset[i] for i in order)):
-            yield to_tensors(tuple(batch) if isinstance(batch, list) else batch)
+            yield to_tensors(tuple(batch) if isinstance(batch, list) else batch, device)
 
     def steps(self, batch_size=None):
         return len(self.dataset)

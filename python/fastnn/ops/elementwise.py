@@ -160,7 +160,8 @@ def where(condition, a, b) -> Tensor:
     if cond.dtype != np.bool_:
         raise TypeError(f"where(): expected condition to be a bool tensor, got {cond.dtype}")
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
-        a = as_tensor(a, "where")  # where(cond, 1.0, 0.0): a scalar becomes a 0-d tensor, as in PyTorch
+        # where(cond, 1.0, 0.0): a scalar becomes a 0-d tensor on the condition's device, as in PyTorch
+        a = as_tensor(a, "where").to(backend_of(cond).device)
     ta, tb, xa, xb = binary_operands(a, b, "where")
     # Only tensors' arrays are asked: a NumPy scalar from a Python number has no device.
     xp = backend_of(cond, xa if ta is not None else None, xb if tb is not None else None).xp

@@ -17,19 +17,20 @@ import numpy as np
 from ... import creation, ops
 from ...backend import backend_of
 from ...ops.attention import scaled_dot_product_attention
-from ...ops.dropout import dropout as _dropout
 from ...ops.multihead import packed_multi_head_attention
 from ..._tensor import Tensor
 from .. import masking
+from ..device_scope import get_device
 from .base import KerasTensor, Layer
-from .seeded import make_stream, stream
+from .seeded import dropout as _seeded_dropout, make_stream, stream
 from .conv import as_float
 
 _MASKED = 1.0e9  # Keras subtracts this from masked scores (rather than -inf)
 
 
 def _tensor(x):
-    return x if isinstance(x, Tensor) else creation.tensor(np.asarray(x))
+    """Host data (a list, an array) as a tensor on the current Keras device."""
+    return x if isinstance(x, Tensor) else creation.tensor(np.asarray(x), device=get_device())
 
 
 def _bool_mask(mask, like: Tensor):
@@ -56,7 +57,7 @@ def _explicit(q, k, v, mask, causal, dropout_rate, training):
     bool array broadcastable to the scores (True keeps), masked scores lowered by 1e9 as Keras does."""
     scores = _lower_masked(ops.matmul(q, k.transpose(-2, -1)), mask, causal)
     weights = ops.softmax(scores, -1)
-    probs = _dropout(weights, dropout_rate, True) if training and dropout_rate > 0 else weights
+    probs = _seeded_dropout(weights, dropout_rate) if training and dropout_rate > 0 else weights
     return ops.matmul(probs, v), weights
 
 
@@ -129,7 +130,7 @@ class Attention(Layer):
 
     def _apply(self, scores, v, keep, causal, training):
         weights = ops.softmax(_lower_masked(scores, keep, causal), -1)
-        probs = _dropout(weights, self.dropout, True) if training and self.dropout > 0 else weights
+        probs = _seeded_dropout(weights, self.dropout) if training and self.dropout > 0 else weights
         return ops.matmul(probs, v), weights
 
     def get_config(self) -> dict:

@@ -8,6 +8,7 @@ import math
 
 from ... import creation, ops
 from ..._tensor import Tensor
+from ..device_scope import get_device
 from .base import KerasTensor
 from .core_more import EinsumDense
 from .regularization import _RandomLayer
@@ -16,7 +17,7 @@ _SLOTS = ("key", "query_mask", "value_mask", "key_mask", "attention_mask")
 
 
 def _bool(t):
-    t = t if isinstance(t, Tensor) else creation.as_tensor(t)
+    t = t if isinstance(t, Tensor) else creation.as_tensor(t, device=get_device())
     return t if t.dtype.name == "bool" else ops.ne(t, 0)
 
 

@@ -19,6 +19,7 @@ from ...nn.module import Module
 from ...nn.parameter import Parameter
 from ..._tensor import Tensor
 from .. import masking
+from ..device_scope import device_of_layer
 
 _name_counts: defaultdict = defaultdict(int)
 _call_depth = 0  # nesting of eager layer calls: the outermost clears the add_loss values of the last one
@@ -145,12 +146,12 @@ def _dtype_of(x):
 _EXAMPLE_DTYPES = ("float32", "float64", "float16", "int64", "int32", "int16", "int8", "uint8", "bool")
 
 
-def _example(ks):
-    """A batch of one zero sample shaped like a KerasTensor (to trace output shapes)."""
+def _example(ks, device=None):
+    """A batch of one zero sample shaped like a KerasTensor (to trace output shapes), on ``device``."""
     if isinstance(ks, (list, tuple)):
-        return [_example(k) for k in ks]
+        return [_example(k, device) for k in ks]
     dt = ks.dtype if ks.dtype in _EXAMPLE_DTYPES else ("int64" if ks.dtype.startswith("int") else "float32")
-    return creation.zeros((1,) + tuple(1 if s is None else s for s in ks.shape[1:]), dtype=dt)
+    return creation.zeros((1,) + tuple(1 if s is None else s for s in ks.shape[1:]), dtype=dt, device=device)
 
 
 @functools.lru_cache(maxsize=None)
@@ -275,7 +276,9 @@ class Layer(Module):
     def _new_weight(self, name: str, shape, initializer, trainable: bool, dt) -> Parameter:
         from .. import initializers
 
-        p = Parameter(creation.empty(*shape, dtype=dt) if shape else creation.empty((), dtype=dt),
+        from ..device_scope import get_device
+
+        p = Parameter(creation.empty(shape, dtype=dt, device=get_device()),
                       requires_grad=trainable and dt.is_floating_point)
         initializers.initialize(p, initializer)
         key = id(p)
@@ -415,7 +418,7 @@ class Layer(Module):
         if _is_symbolic(inputs):
             return self._call_symbolic(inputs, **kwargs)
         if isinstance(inputs, np.ndarray) and inputs.dtype.kind not in ("U", "S", "O"):  # strings stay host data
-            inputs = creation.tensor(inputs)
+            inputs = creation.tensor(inputs, device=device_of_layer(self))  # host data: to the layer's device
         global _call_depth, _call_training
         if _call_depth == 0:  # an outermost call starts a fresh set of add_loss values, as in Keras
             self._clear_losses()
@@ -491,7 +494,7 @@ class Layer(Module):
         self.eval()
         try:
             with no_grad():
-                out = self.forward(_example(inputs), **kwargs)
+                out = self.forward(_example(inputs, device_of_layer(self)), **kwargs)
         finally:
             self.train(was_training)
 

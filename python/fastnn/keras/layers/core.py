@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import math
 
-from ... import creation, ops
-from ...ops.dropout import dropout
+from ... import ops
 from .. import activations
 from .base import Layer
-from .seeded import make_stream, stream
+from .seeded import dropout as seeded_dropout, make_stream, stream, uniform_like
 
 
 class Dense(Layer):
@@ -81,10 +80,10 @@ class Dropout(Layer):
             return inputs
         with stream(self):
             if self.noise_shape is None:
-                return dropout(inputs, self.rate, True)
+                return seeded_dropout(inputs, self.rate)
             # one keep/drop draw per entry of noise_shape (None: the input's size), broadcast over the rest
             shape = tuple(s if n is None else n for s, n in zip(inputs.shape, self.noise_shape))
-            keep = creation.rand(*shape, dtype=inputs.dtype.name, device=inputs.device) >= self.rate
+            keep = uniform_like(shape, inputs, inputs.dtype.name) >= self.rate
             scale = 1.0 / (1.0 - self.rate) if self.rate < 1 else 0.0
             return inputs * (keep.to(inputs.dtype) * scale)
 

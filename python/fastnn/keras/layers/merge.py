@@ -9,6 +9,7 @@ import numpy as np
 from ... import creation, ops
 from ..._tensor import Tensor
 from ..masking import all_of
+from ..device_scope import get_device
 from .base import Layer
 
 
@@ -22,7 +23,7 @@ def _tensors(inputs, name: str, exactly: int | None = None):
     if len(inputs) < 1:
         raise ValueError(f"A `{name}` layer should be called on a list of at least 1 input. Received: "
                          f"input_shape={inputs}")
-    return [t if isinstance(t, Tensor) else creation.tensor(np.asarray(t)) for t in inputs]
+    return [t if isinstance(t, Tensor) else creation.tensor(np.asarray(t), device=get_device()) for t in inputs]
 
 
 class _Merge(Layer):

@@ -19,10 +19,11 @@ from __future__ import annotations
 import numpy as np
 
 from ... import creation, ops
-from ...ops.dropout import dropout as _dropout
 from ...ops.rnn import rnn_layer
 from .. import activations
+from ..device_scope import get_device
 from .base import Layer
+from .seeded import dropout as seeded_dropout, make_stream, stream
 from .conv import as_float
 
 
@@ -62,6 +63,7 @@ class _RNN(Layer):
         self.dropout, self.recurrent_dropout = float(dropout), float(recurrent_dropout)
         self.return_sequences, self.return_state = bool(return_sequences), bool(return_state)
         self.go_backwards, self.stateful, self.unroll = bool(go_backwards), bool(stateful), bool(unroll)
+        make_stream(self, seed)  # the dropout masks' own stream when seeded (Keras' SeedGenerator)
         self._check_activations()
 
     def _check_activations(self) -> None:
@@ -118,7 +120,7 @@ class _RNN(Layer):
         if _states:
             inputs, initial_state = inputs[0], list(inputs[1:])
             if not hasattr(inputs, "_data"):
-                inputs = creation.tensor(np.asarray(inputs))
+                inputs = creation.tensor(np.asarray(inputs), device=get_device())
         if isinstance(mask, (list, tuple)):  # the masks of [inputs, *initial states]: the inputs' one
             mask = mask[0]
         if mask is not None or self.stateful or not self.__dict__.get("_fused", True) or (
@@ -136,8 +138,9 @@ class _RNN(Layer):
         if self.go_backwards:
             x = x[:, ::-1]
         if training and self.dropout > 0:  # one mask per sequence, shared by all its steps (Keras)
-            keep = _dropout(creation.ones((n, 1, x.shape[2]), dtype=x.dtype.name, device=x.device), self.dropout,
-                            True)
+            with stream(self):
+                keep = seeded_dropout(creation.ones((n, 1, x.shape[2]), dtype=x.dtype.name, device=x.device),
+                                      self.dropout)
             x = x * keep
         hx, cx = self._states_in(initial_state, n, x.device)
         y = rnn_layer(self._mode, x.transpose(0, 1), length, [self._torch_weights()], hx, cx, 0)
@@ -160,7 +163,7 @@ class _RNN(Layer):
             if cls is GRUCell:
                 kw["reset_after"] = self.reset_after
             cell = cls(self.units, activation=self.activation, use_bias=self.use_bias, dropout=self.dropout,
-                       recurrent_dropout=self.recurrent_dropout, name=f"{self.name}_cell", **kw)
+                       recurrent_dropout=self.recurrent_dropout, seed=self.seed, name=f"{self.name}_cell", **kw)
             cell.kernel, cell.recurrent_kernel, cell.bias = self.kernel, self.recurrent_kernel, self.bias
             cell.built = True
             runner = RNN(cell, return_sequences=self.return_sequences, return_state=self.return_state,

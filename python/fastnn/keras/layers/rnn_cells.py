@@ -18,9 +18,10 @@ import functools
 import inspect
 
 from ... import creation, ops
-from ...ops.dropout import dropout as _dropout
 from .. import activations, constraints, regularizers
+from ..device_scope import get_device
 from .base import Layer
+from .seeded import dropout as seeded_dropout, make_stream, stream
 from .conv import as_float
 from .conv_extra import _serialize
 
@@ -155,7 +156,7 @@ class _Cell(Layer):
         self.bias_constraint = constraints.get(bias_constraint)
         self.dropout = min(1.0, max(0.0, float(dropout)))
         self.recurrent_dropout = min(1.0, max(0.0, float(recurrent_dropout)))
-        self.seed = seed
+        make_stream(self, seed)  # the dropout masks' own stream when seeded (Keras' SeedGenerator)
         self.state_size = units
         self.output_size = units
         self._dropout_mask = None
@@ -187,7 +188,8 @@ class _Cell(Layer):
     # dropout masks, one per sequence (Keras' DropoutRNNCell): made on first use, dropped by reset_*
     def _mask(self, like, rate: float, count: int):
         ones = creation.ones(tuple(like.shape), dtype=like.dtype.name, device=like.device)
-        masks = [_dropout(ones, rate, True) for _ in range(count)]
+        with stream(self):
+            masks = [seeded_dropout(ones, rate) for _ in range(count)]
         return masks if count > 1 else masks[0]
 
     def _mask_count(self) -> int:
@@ -210,7 +212,7 @@ class _Cell(Layer):
         self._recurrent_dropout_mask = None
 
     def get_initial_state(self, batch_size=None):
-        ref = self.kernel if self.built else creation.zeros(1)
+        ref = self.kernel if self.built else creation.zeros(1, device=get_device())
         return _zeros_states(self.state_size, int(batch_size), ref)
 
     def get_config(self) -> dict:
@@ -421,7 +423,7 @@ class StackedRNNCells(Layer):
                 out.append(fn(batch_size=batch_size))
             else:
                 states = _zeros_states(cell.state_size, int(batch_size), like if like is not None else
-                                       creation.zeros(1))
+                                       creation.zeros(1, device=get_device()))
                 out.append(states if _nested(cell.state_size) else states[0])
         return out
 
@@ -504,7 +506,8 @@ class RNN(Layer):
             else:
                 state = fn(batch_size=batch_size)
             return list(state) if _nested(state) else [state]
-        return _zeros_states(self.state_size, int(batch_size), like if like is not None else creation.zeros(1))
+        ref = like if like is not None else creation.zeros(1, device=get_device())
+        return _zeros_states(self.state_size, int(batch_size), ref)
 
     def reset_state(self) -> None:
         if self.states is not None:
@@ -535,7 +538,7 @@ class RNN(Layer):
         if _states:
             sequences, initial_state = sequences[0], list(sequences[1:])
         if not hasattr(sequences, "_data"):
-            sequences = creation.tensor(sequences)
+            sequences = creation.tensor(sequences, device=get_device())
         x = as_float(sequences)
         if x.ndim < 3:
             raise ValueError(f"RNN {self.name}: expected an input of shape (batch, time, ...), got {tuple(x.shape)}")
@@ -550,12 +553,13 @@ class RNN(Layer):
             else:
                 initial_state = self.get_initial_state(batch, x)
         states = list(initial_state) if _nested(initial_state) else [initial_state]
-        states = _pack(states, [s if hasattr(s, "_data") else creation.tensor(s) for s in _flatten(states)])
+        states = _pack(states, [s if hasattr(s, "_data") else creation.tensor(s, device=x.device)
+                                for s in _flatten(states)])
         if _nested(mask):  # the masks of [sequences, *initial states] (packed by __call__): the sequences'
             mask = mask[0]
         if mask is not None:
             if not hasattr(mask, "_data"):
-                mask = creation.tensor(mask)
+                mask = creation.tensor(mask, device=x.device)
             mask = mask.bool() if mask.dtype.name != "bool" else mask
         order = range(steps - 1, -1, -1) if self.go_backwards else range(steps)
         self._reset_masks()

@@ -11,9 +11,10 @@ import math
 import fastnn
 from fastnn import Tensor
 
+from ..device_scope import get_device
 from . import nn
 from . import symbolic as _symbolic
-from ._convert import axes_arg, dtype_of, to_tensor
+from ._convert import axes_arg, dtype_of, operands, to_tensor
 from .nn import (binary_crossentropy, categorical_crossentropy, elu, gelu, leaky_relu, log_sigmoid,
                  log_softmax, moments, multi_hot, normalize, one_hot, relu, relu6, selu, sigmoid, silu,
                  softmax, softplus, softsign, sparse_categorical_crossentropy, swish)
@@ -47,7 +48,8 @@ def convert_to_tensor(x, dtype=None, sparse=None, ragged=None):
 
 
 def convert_to_numpy(x):
-    return to_tensor(x).detach().cpu().numpy()
+    """A host NumPy array of ``x`` (a device tensor is copied to the host; host data stays there)."""
+    return to_tensor(x, like="cpu").detach().cpu().numpy()
 
 
 def shape(x):
@@ -81,17 +83,17 @@ def _shape_arg(shape):
 
 
 def zeros(shape, dtype=None):
-    return fastnn.zeros(_shape_arg(shape), dtype=dtype_of(dtype or "float32"))
+    return fastnn.zeros(_shape_arg(shape), dtype=dtype_of(dtype or "float32"), device=get_device())
 
 
 def ones(shape, dtype=None):
-    return fastnn.ones(_shape_arg(shape), dtype=dtype_of(dtype or "float32"))
+    return fastnn.ones(_shape_arg(shape), dtype=dtype_of(dtype or "float32"), device=get_device())
 
 
 def full(shape, fill_value, dtype=None):
     fill = to_tensor(fill_value)
     d = dtype_of(dtype) or fill.dtype
-    return fastnn.full(_shape_arg(shape), fill.item() if fill.dim() == 0 else 0, dtype=d) + (
+    return fastnn.full(_shape_arg(shape), fill.item() if fill.dim() == 0 else 0, dtype=d, device=fill.device) + (
         0 if fill.dim() == 0 else fill.to(d))
 
 
@@ -111,8 +113,8 @@ def eye(N, M=None, k=0, dtype=None):
     M = N if M is None else M
     d = dtype_of(dtype or "float32")
     if k == 0:
-        return fastnn.eye(N, M, dtype=d)
-    return fastnn.triu(fastnn.tril(fastnn.ones((N, M), dtype=d), k), k)
+        return fastnn.eye(N, M, dtype=d, device=get_device())
+    return fastnn.triu(fastnn.tril(fastnn.ones((N, M), dtype=d, device=get_device()), k), k)
 
 
 def identity(n, dtype=None):
@@ -126,7 +128,7 @@ def arange(start, stop=None, step=None, dtype=None):
     if dtype is None:  # Keras: int32 for integer arguments, float32 otherwise
         ints = builtins.all(isinstance(v, int) for v in (start, stop, step))
         dtype = "int32" if ints else "float32"
-    return fastnn.arange(start, stop, step, dtype=dtype_of(dtype))
+    return fastnn.arange(start, stop, step, dtype=dtype_of(dtype), device=get_device())
 
 
 def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
@@ -134,12 +136,13 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
         raise NotImplementedError("keras.ops.linspace: only scalar start/stop with axis=0 are supported")
     d = dtype_of(dtype or "float32")
     if endpoint:
-        out = fastnn.linspace(start, stop, num, dtype=fastnn.float64)
+        out = fastnn.linspace(start, stop, num, dtype=fastnn.float64, device=get_device())
         step = (stop - start) / (num - 1) if num > 1 else float("nan")
     else:
         step = (stop - start) / num
-        out = fastnn.linspace(start, stop - step, num, dtype=fastnn.float64) if num > 1 else \
-            fastnn.full((num,), float(start), dtype=fastnn.float64)
+        dev = get_device()
+        out = fastnn.linspace(start, stop - step, num, dtype=fastnn.float64, device=dev) if num > 1 else \
+            fastnn.full((num,), float(start), dtype=fastnn.float64, device=dev)
     out = out.to(d)
     return (out, step) if retstep else out
 
@@ -150,7 +153,7 @@ def meshgrid(*x, indexing="xy"):
 
 def tri(N, M=None, k=0, dtype=None):
     M = N if M is None else M
-    return fastnn.tril(fastnn.ones((N, M), dtype=dtype_of(dtype or "float32")), k)
+    return fastnn.tril(fastnn.ones((N, M), dtype=dtype_of(dtype or "float32"), device=get_device()), k)
 
 
 # ---- shape and indexing ----
@@ -338,12 +341,11 @@ def nonzero(x):
 
 
 def where(condition, x1=None, x2=None):
-    c = to_tensor(condition)
     if x1 is None and x2 is None:
-        return nonzero(c)
+        return nonzero(to_tensor(condition))
     if x1 is None or x2 is None:
         raise ValueError("keras.ops.where: give both x1 and x2, or neither")
-    a, b = to_tensor(x1), to_tensor(x2)
+    c, a, b = operands(condition, x1, x2)
     return fastnn.where(c.bool(), a, b)
 
 
@@ -540,7 +542,7 @@ def top_k(x, k, sorted=True):  # noqa: A002
 # ---- elementwise ----
 def _binary(fn):
     def op(x1, x2):
-        return fn(to_tensor(x1), to_tensor(x2))
+        return fn(*operands(x1, x2))
     return op
 
 
@@ -792,7 +794,7 @@ def nanmean(x, axis=None, keepdims=False):
 
 
 def empty(shape, dtype=None):
-    return fastnn.empty(_shape_arg(shape), dtype=dtype_of(dtype or "float32"))
+    return fastnn.empty(_shape_arg(shape), dtype=dtype_of(dtype or "float32"), device=get_device())
 
 
 def empty_like(x, dtype=None):
@@ -1123,7 +1125,7 @@ def scatter_update(inputs, indices, updates, reduction=None):
 
 def scatter(indices, values, shape):
     idx, v = to_tensor(indices).long(), to_tensor(values)
-    out = fastnn.zeros(_shape_arg(shape), dtype=v.dtype)
+    out = fastnn.zeros(_shape_arg(shape), dtype=v.dtype, device=v.device)
     # Keras (like tf.scatter_nd) sums values at repeated indices
     return out.index_put(tuple(idx[:, j] for j in range(idx.shape[1])), v, accumulate=True)
 
@@ -1131,7 +1133,7 @@ def scatter(indices, values, shape):
 def segment_sum(data, segment_ids, num_segments=None, sorted=False):  # noqa: A002
     d, ids = to_tensor(data), to_tensor(segment_ids).long()
     n = int(fastnn.amax(ids)) + 1 if num_segments is None else num_segments
-    out = fastnn.zeros((n,) + tuple(d.shape[1:]), dtype=d.dtype)
+    out = fastnn.zeros((n,) + tuple(d.shape[1:]), dtype=d.dtype, device=d.device)
     return out.index_add(0, ids, d)
 
 
@@ -1139,7 +1141,7 @@ def segment_max(data, segment_ids, num_segments=None, sorted=False):  # noqa: A0
     d, ids = to_tensor(data), to_tensor(segment_ids).long()
     n = int(fastnn.amax(ids)) + 1 if num_segments is None else num_segments
     lowest = float("-inf") if d.is_floating_point() else fastnn.iinfo(d.dtype).min
-    out = fastnn.full((n,) + tuple(d.shape[1:]), lowest, dtype=d.dtype)
+    out = fastnn.full((n,) + tuple(d.shape[1:]), lowest, dtype=d.dtype, device=d.device)
     idx = ids.reshape((-1,) + (1,) * (d.dim() - 1)).expand(tuple(d.shape))
     return out.scatter_reduce(0, idx, d, reduce="amax", include_self=True)
 
@@ -1160,7 +1162,7 @@ def bincount(x, weights=None, minlength=0, sparse=False):
                       for i, r in enumerate(x)]) if x.shape[0] else x
     n = builtins.max(int(fastnn.amax(x)) + 1 if x.numel() else 0, minlength)
     w = fastnn.ones_like(x, dtype=fastnn.int32) if weights is None else to_tensor(weights)
-    return fastnn.zeros((n,), dtype=w.dtype).index_add(0, x, w)
+    return fastnn.zeros((n,), dtype=w.dtype, device=w.device).index_add(0, x, w)
 
 
 def corrcoef(x):
@@ -1199,8 +1201,8 @@ def lstsq(a, b, rcond=None):
 def _window(n, fn):
     n = int(n)
     if n == 1:
-        return fastnn.ones((1,), dtype=fastnn.float32)
-    t = fastnn.arange(n, dtype=fastnn.float64) / (n - 1)  # 0 .. 1 over the symmetric window
+        return fastnn.ones((1,), dtype=fastnn.float32, device=get_device())
+    t = fastnn.arange(n, dtype=fastnn.float64, device=get_device()) / (n - 1)  # 0 .. 1 over the symmetric window
     return fn(t).to(fastnn.float32)
 
 
@@ -1223,7 +1225,7 @@ def blackman(x):
 def kaiser(x, beta):
     b = float(beta)
     return _window(x, lambda t: fastnn.i0(b * fastnn.sqrt(fastnn.clamp(1 - fastnn.square(2 * t - 1), min=0.0)))
-                   / fastnn.i0(fastnn.tensor(b, dtype=fastnn.float64)))
+                   / fastnn.i0(fastnn.tensor(b, dtype=fastnn.float64, device=t.device)))
 
 
 def nanargmax(x, axis=None, keepdims=False):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import fastnn
 from fastnn import Tensor
 
+from ..device_scope import get_device
+
 
 def dtype_of(dtype):
     """A Keras dtype name ("float32"), a fastnn dtype or None -> a fastnn dtype (or None)."""
@@ -35,16 +37,26 @@ def python_data_dtype(t: Tensor, x) -> Tensor:
     return t
 
 
-def to_tensor(x, dtype=None) -> Tensor:
+def to_tensor(x, dtype=None, like=None) -> Tensor:
+    """``x`` as a tensor: Tensors stay where they are; host data (arrays, lists, numbers) goes to ``like``'s
+    device (``like``: an operand of the same op, or a device) or else to the current Keras device, as Keras'
+    convert_to_tensor."""
     dtype = dtype_of(dtype)
     if isinstance(x, Tensor):
         return x if dtype is None or x.dtype == dtype else x.to(dtype)
-    t = fastnn.as_tensor(x)
+    device = like.device if isinstance(like, Tensor) else (get_device() if like is None else like)
+    t = fastnn.as_tensor(x, device=device)
     if dtype is None:
         t = python_data_dtype(t, x)
     if dtype is not None and t.dtype != dtype:
         t = t.to(dtype)
     return t
+
+
+def operands(*xs) -> list:
+    """The operands of one op as tensors, host data placed beside the first tensor among them."""
+    like = next((x for x in xs if isinstance(x, Tensor)), None)
+    return [to_tensor(x, like=like) for x in xs]
 
 
 def axes_arg(axis):

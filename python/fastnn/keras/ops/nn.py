@@ -250,7 +250,8 @@ def in_top_k(targets, predictions, k):
 def psnr(x1, x2, max_val):
     a, b = to_tensor(x1), to_tensor(x2)
     mse = fastnn.mean(fastnn.square(a - b))
-    return 20.0 * fastnn.log10(fastnn.tensor(float(max_val), dtype=mse.dtype)) - 10.0 * fastnn.log10(mse)
+    peak = fastnn.tensor(float(max_val), dtype=mse.dtype, device=mse.device)
+    return 20.0 * fastnn.log10(peak) - 10.0 * fastnn.log10(mse)
 
 
 # ---- convolution and pooling (Keras' channels_last default: inputs (N, *spatial, C)) ----
@@ -353,7 +354,7 @@ def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, i
     if mask is not None:
         keep = to_tensor(mask).bool()
     if is_causal:
-        causal = fastnn.tril(fastnn.ones((q.shape[-2], k.shape[-2]), dtype=fastnn.bool))
+        causal = fastnn.tril(fastnn.ones((q.shape[-2], k.shape[-2]), dtype=fastnn.bool, device=q.device))
         keep = causal if keep is None else keep & causal
     if keep is not None:
         logits = fastnn.where(keep, logits, fastnn.full_like(logits, float(fastnn.finfo(logits.dtype).min)))
@@ -398,7 +399,7 @@ def sparsemax(x, axis=-1):
     x = to_tensor(x)
     z = fastnn.movedim(x, axis, -1)
     zs = fastnn.sort(z, dim=-1, descending=True).values
-    k = fastnn.arange(1, z.shape[-1] + 1, dtype=z.dtype)
+    k = fastnn.arange(1, z.shape[-1] + 1, dtype=z.dtype, device=z.device)
     cs = fastnn.cumsum(zs, dim=-1)
     support = (1 + k * zs) > cs
     ksup = fastnn.sum(support.to(z.dtype), dim=-1, keepdim=True)

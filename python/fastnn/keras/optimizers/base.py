@@ -20,6 +20,7 @@ from ...autograd.grad_mode import no_grad
 from ...backend import backend_of
 from ..._tensor import Tensor
 from .. import constraints
+from ..device_scope import get_device
 from ..layers.base import snake_case, unique_name, weight_path
 from . import schedules as schedules_mod
 
@@ -89,7 +90,7 @@ class Optimizer:
         self._trainable_variables: list[Tensor] = []
         self._index: dict[int, int] = {}
         self._count = 0  # the raw iteration count (Python mirror of the ``iteration`` variable)
-        self._iterations = creation.zeros((), dtype="int64")
+        self._iterations = creation.zeros((), dtype="int64", device=get_device())
         self._variables.append(self._iterations)
         self._lr_var = None
         self._set_learning_rate(learning_rate, initial=True)
@@ -113,7 +114,7 @@ class Optimizer:
                             "with a float `learning_rate` argument.")
         value = float(np.float32(float(learning_rate)))  # a float32 variable, as Keras'
         if self._lr_var is None:
-            self._lr_var = creation.tensor(value, dtype="float32")
+            self._lr_var = creation.tensor(value, dtype="float32", device=self._iterations.device)
             self._variables.insert(1, self._lr_var)
         else:
             self._lr_var._write((), value)
@@ -125,7 +126,7 @@ class Optimizer:
             return float(lr(self._iterations))
         if callable(lr):
             return float(lr())
-        return float(self._lr_var.item())
+        return lr  # the host mirror of the learning-rate variable (written with it): no device read per step
 
     @property
     def learning_rate(self) -> float:
@@ -142,7 +143,8 @@ class Optimizer:
     def iterations(self) -> Tensor:
         """The number of updates applied (a 0-d int64 tensor; with gradient accumulation, of real updates)."""
         if self.gradient_accumulation_steps:
-            return creation.tensor(self._count // self.gradient_accumulation_steps, dtype="int64")
+            return creation.tensor(self._count // self.gradient_accumulation_steps, dtype="int64",
+                                   device=self._iterations.device)
         return self._iterations
 
     def _step_count(self) -> int:
@@ -158,7 +160,7 @@ class Optimizer:
         from .. import initializers
 
         value = initializers.get(initializer)(tuple(shape), dtype=dtype or "float32")
-        t = value.detach() if isinstance(value, Tensor) else creation.tensor(value)
+        t = value.detach() if isinstance(value, Tensor) else creation.tensor(value, device=get_device())
         self._variables.append(t)
         return t
 
@@ -199,6 +201,8 @@ class Optimizer:
             self._variables = self._variables[:1 + (self._lr_var is not None)]
         self._trainable_variables = variables
         self._index = {id(v): i for i, v in enumerate(variables)}
+        if variables:
+            self._follow_device(variables[0].device)
         if self.use_ema:
             self._model_variables_moving_average = self.add_optimizer_variables(variables, "average")
         if self.gradient_accumulation_steps:
@@ -206,6 +210,19 @@ class Optimizer:
                                            for v in variables]
         self.built = True
         self._build_slots(variables)
+
+    def _follow_device(self, dev) -> None:
+        """Puts the counters (iterations, the learning rate) on the weights' device, where the per-weight
+        slots are made too: an optimizer made outside the model's ``keras.device`` scope keeps its state
+        beside the weights it updates."""
+        if self._iterations.device == dev:
+            return
+        moved = {id(self._iterations): self._iterations.to(dev)}
+        if self._lr_var is not None:
+            moved[id(self._lr_var)] = self._lr_var.to(dev)
+            self._lr_var = moved[id(self._lr_var)]
+        self._iterations = moved[id(self._iterations)]
+        self._variables = [moved.get(id(v), v) for v in self._variables]
 
     def _build_slots(self, variables) -> None:
         """Subclasses create their per-weight state here."""

@@ -8,6 +8,7 @@ import inspect
 import fastnn
 
 from ... import ops as kops
+from ...device_scope import get_device
 from ...ops._convert import dtype_of
 from ...._tensor import Tensor
 from ..base import KerasTensor, Layer, _call_parameters, _is_symbolic
@@ -150,8 +151,8 @@ def flat(values, shape):
 
 
 def tensor_of(flat_values, shape, dtype) -> Tensor:
-    """A tensor of ``shape`` from row-major Python values."""
-    t = fastnn.tensor(list(flat_values), dtype=dtype_of(dtype))
+    """A tensor of ``shape`` from row-major Python values, on the current Keras device."""
+    t = fastnn.tensor(list(flat_values), dtype=dtype_of(dtype), device=get_device())
     return t.reshape(tuple(shape))
 
 
