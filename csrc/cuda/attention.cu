@@ -26,13 +26,6 @@
 #include "fastnn/cuda/device.h"
 #include "launch.h"
 
-// Full unrolling of the fixed-trip micro-tile loops (g++ spells the pragma its own way).
-#if defined(__CUDACC__)
-#define ATTN_UNROLL _Pragma("unroll")
-#else
-#define ATTN_UNROLL _Pragma("GCC unroll 16")
-#endif
-
 namespace fastnn::FASTNN_CUDA_NS {
 namespace {
 
@@ -59,7 +52,7 @@ __device__ __forceinline__ std::int64_t head_offset(const AttnTensor& t, int b, 
 __device__ __forceinline__ Vec4 load4(const AttnTensor& t, std::int64_t row_off, int col, int width) {
   if (t.vec && col + 3 < width) return *reinterpret_cast<const Vec4*>(t.ptr + row_off + col);
   Vec4 x;
-ATTN_UNROLL
+FASTNN_UNROLL
   for (int e = 0; e < 4; ++e) x.v[e] = col + e < width ? t.ptr[row_off + (col + e) * t.s3] : 0.f;
   return x;
 }
@@ -72,7 +65,7 @@ __device__ void load_transposed(float* dst, const AttnTensor& t, std::int64_t of
     const int r = idx % kRows, ch = idx / kRows;
     Vec4 x{{0.f, 0.f, 0.f, 0.f}};
     if (r < valid) x = load4(t, off + (row0 + r) * t.s2, ch * 4, width);
-ATTN_UNROLL
+FASTNN_UNROLL
     for (int e = 0; e < 4; ++e) dst[(ch * 4 + e) * kTStride + r] = x.v[e];
   }
 }
@@ -92,20 +85,20 @@ __device__ void load_rows(float* dst, const AttnTensor& t, std::int64_t off, int
 // s[r][c] = sum_{d < depth4} At[d][ty*4 + r] * Bs[tx + 8c][d].
 __device__ __forceinline__ void score_tile(float (&s)[4][4], const float* At, const float* Bs, int bstride, int depth4,
                                            int ty, int tx) {
-ATTN_UNROLL
+FASTNN_UNROLL
   for (int r = 0; r < 4; ++r)
-ATTN_UNROLL
+FASTNN_UNROLL
     for (int c = 0; c < 4; ++c) s[r][c] = 0.f;
   for (int d = 0; d < depth4; d += 4) {
     Vec4 b[4];
-ATTN_UNROLL
+FASTNN_UNROLL
     for (int c = 0; c < 4; ++c) b[c] = *reinterpret_cast<const Vec4*>(Bs + (tx + 8 * c) * bstride + d);
-ATTN_UNROLL
+FASTNN_UNROLL
     for (int dd = 0; dd < 4; ++dd) {
       const Vec4 a = *reinterpret_cast<const Vec4*>(At + (d + dd) * kTStride + ty * 4);
-ATTN_UNROLL
+FASTNN_UNROLL
       for (int r = 0; r < 4; ++r)
-ATTN_UNROLL
+FASTNN_UNROLL
         for (int c = 0; c < 4; ++c) s[r][c] += a.v[r] * b[c].v[dd];
     }
   }
@@ -117,13 +110,13 @@ __device__ __forceinline__ void accumulate(float (&acc)[4][4 * CH], const float*
                                            int tx) {
   for (int n = 0; n < kCols; ++n) {
     const Vec4 p = *reinterpret_cast<const Vec4*>(Pt + n * kTStride + ty * 4);
-ATTN_UNROLL
+FASTNN_UNROLL
     for (int j = 0; j < CH; ++j) {
       if (32 * j >= width) continue;
       const Vec4 b = *reinterpret_cast<const Vec4*>(Bs + n * row_stride(CH) + 32 * j + 4 * tx);
-ATTN_UNROLL
+FASTNN_UNROLL
       for (int r = 0; r < 4; ++r)
-ATTN_UNROLL
+FASTNN_UNROLL
         for (int e = 0; e < 4; ++e) acc[r][4 * j + e] += p.v[r] * b.v[e];
     }
   }
@@ -131,7 +124,7 @@ ATTN_UNROLL
 
 // Pt[tx + 8c][ty*4 + r] = s[r][c] (one float4 store per c).
 __device__ __forceinline__ void store_transposed(float* Pt, const float (&s)[4][4], int ty, int tx) {
-ATTN_UNROLL
+FASTNN_UNROLL
   for (int c = 0; c < 4; ++c) {
     const Vec4 x{{s[0][c], s[1][c], s[2][c], s[3][c]}};
     *reinterpret_cast<Vec4*>(Pt + (tx + 8 * c) * kTStride + ty * 4) = x;
@@ -186,11 +179,11 @@ __global__ void __launch_bounds__(kThreads) attention_forward_kernel(AttentionFo
   load_transposed(Qt, a.q, head_offset(a.q, b, h), q0, min(kRows, sh.lq - q0), sh.d);
 
   float m[4], l[4], acc[4][4 * CH];
-ATTN_UNROLL
+FASTNN_UNROLL
   for (int r = 0; r < 4; ++r) {
     m[r] = neg_inf();
     l[r] = 0.f;
-ATTN_UNROLL
+FASTNN_UNROLL
     for (int j = 0; j < 4 * CH; ++j) acc[r][j] = 0.f;
   }
 
@@ -203,11 +196,11 @@ ATTN_UNROLL
 
     float s[4][4];
     score_tile(s, Qt, Ks, row_stride(CH), d4, ty, tx);
-ATTN_UNROLL
+FASTNN_UNROLL
     for (int r = 0; r < 4; ++r) {
       const int i = q0 + ty * 4 + r;
       float mt = neg_inf();
-ATTN_UNROLL
+FASTNN_UNROLL
       for (int c = 0; c < 4; ++c) {
         s[r][c] = logit(s[r][c], i, n0 + tx + 8 * c, sh, a.mask, moff, scale_log2);
         mt = fmaxf(mt, s[r][c]);
@@ -218,13 +211,13 @@ ATTN_UNROLL
       const float alpha = exp2f(m[r] - base);
       m[r] = m_new;
       float ls = 0.f;
-ATTN_UNROLL
+FASTNN_UNROLL
       for (int c = 0; c < 4; ++c) {
         s[r][c] = exp2f(s[r][c] - base);
         ls += s[r][c];
       }
       l[r] = l[r] * alpha + ls;  // this thread's part of the row sum; the 8 parts are added at the end
-ATTN_UNROLL
+FASTNN_UNROLL
       for (int j = 0; j < 4 * CH; ++j) acc[r][j] *= alpha;
     }
     store_transposed(Pt, s, ty, tx);
@@ -233,7 +226,7 @@ ATTN_UNROLL
     __syncthreads();  // ATTN_FWD_BARRIER_CONSUMED: K, V and P read before the next tile overwrites them
   }
 
-ATTN_UNROLL
+FASTNN_UNROLL
   for (int r = 0; r < 4; ++r) {
     const float total = row_reduce_sum(l[r]);
     const int i = q0 + ty * 4 + r;
@@ -241,9 +234,9 @@ ATTN_UNROLL
     const bool dead = m[r] == neg_inf() || !(total > 0.f);
     const float inv = dead ? 0.f : 1.f / total;
     float* o = a.out + (std::int64_t(bh) * sh.lq + i) * sh.dv;
-ATTN_UNROLL
+FASTNN_UNROLL
     for (int j = 0; j < CH; ++j)
-ATTN_UNROLL
+FASTNN_UNROLL
       for (int e = 0; e < 4; ++e) {
         const int col = 32 * j + 4 * tx + e;
         if (col < sh.dv) o[col] = dead ? 0.f : acc[r][4 * j + e] * inv;
@@ -301,12 +294,12 @@ __global__ void __launch_bounds__(kThreads) attention_dq_kernel(AttentionBackwar
   load_transposed(Qt, a.q, head_offset(a.q, b, h), q0, valid_q, sh.d);
   load_transposed(dOt, a.grad_out, head_offset(a.grad_out, b, h), q0, valid_q, sh.dv);
   float lse2[4], delta[4], acc[4][4 * CH];
-ATTN_UNROLL
+FASTNN_UNROLL
   for (int r = 0; r < 4; ++r) {
     const int i = q0 + ty * 4 + r;
     lse2[r] = lse2_of(a, bh, i);
     delta[r] = i < sh.lq ? a.delta[std::int64_t(bh) * sh.lq + i] : 0.f;
-ATTN_UNROLL
+FASTNN_UNROLL
     for (int j = 0; j < 4 * CH; ++j) acc[r][j] = 0.f;
   }
 
@@ -320,9 +313,9 @@ ATTN_UNROLL
     float p[4][4], dp[4][4];
     score_tile(p, Qt, Ks, row_stride(CH), d4, ty, tx);
     score_tile(dp, dOt, Vs, row_stride(CH), dv4, ty, tx);
-ATTN_UNROLL
+FASTNN_UNROLL
     for (int r = 0; r < 4; ++r)
-ATTN_UNROLL
+FASTNN_UNROLL
       for (int c = 0; c < 4; ++c) {
         const float x = logit(p[r][c], q0 + ty * 4 + r, n0 + tx + 8 * c, sh, a.mask, moff, scale_log2);
         p[r][c] = exp2f(x - lse2[r]) * (dp[r][c] - delta[r]) * sh.scale;  // dS
@@ -333,14 +326,14 @@ ATTN_UNROLL
     __syncthreads();  // ATTN_DQ_BARRIER_CONSUMED
   }
 
-ATTN_UNROLL
+FASTNN_UNROLL
   for (int r = 0; r < 4; ++r) {
     const int i = q0 + ty * 4 + r;
     if (i >= sh.lq) continue;
     float* o = a.dq + (std::int64_t(bh) * sh.lq + i) * sh.d;
-ATTN_UNROLL
+FASTNN_UNROLL
     for (int j = 0; j < CH; ++j)
-ATTN_UNROLL
+FASTNN_UNROLL
       for (int e = 0; e < 4; ++e) {
         const int col = 32 * j + 4 * tx + e;
         if (col < sh.d) o[col] = acc[r][4 * j + e];
@@ -374,9 +367,9 @@ __global__ void __launch_bounds__(kThreads) attention_dkdv_kernel(AttentionBackw
   load_transposed(Kt, a.k, head_offset(a.k, b, h), n0, valid_k, sh.d);
   load_transposed(Vt, a.v, head_offset(a.v, b, h), n0, valid_k, sh.dv);
   float dk[4][4 * CH], dv[4][4 * CH];
-ATTN_UNROLL
+FASTNN_UNROLL
   for (int r = 0; r < 4; ++r)
-ATTN_UNROLL
+FASTNN_UNROLL
     for (int j = 0; j < 4 * CH; ++j) dk[r][j] = dv[r][j] = 0.f;
 
   // Causal: query i sees key n only when n <= i, so the tiles of queries below n0 are skipped.
@@ -393,11 +386,11 @@ ATTN_UNROLL
     float p[4][4], ds[4][4];
     score_tile(p, Kt, Qs, row_stride(CH), d4, ty, tx);   // [key r][query c]
     score_tile(ds, Vt, dOs, row_stride(CH), dv4, ty, tx);  // dP^T
-ATTN_UNROLL
+FASTNN_UNROLL
     for (int c = 0; c < 4; ++c) {
       const int ci = tx + 8 * c;
       const float l2 = lse2s[ci], dl = deltas[ci];
-ATTN_UNROLL
+FASTNN_UNROLL
       for (int r = 0; r < 4; ++r) {
         const float x = logit(p[r][c], i0 + ci, n0 + ty * 4 + r, sh, a.mask, moff, scale_log2);
         p[r][c] = exp2f(x - l2);
@@ -412,15 +405,15 @@ ATTN_UNROLL
     __syncthreads();  // ATTN_DKDV_BARRIER_CONSUMED
   }
 
-ATTN_UNROLL
+FASTNN_UNROLL
   for (int r = 0; r < 4; ++r) {
     const int n = n0 + ty * 4 + r;
     if (n >= sh.lk) continue;
     float* ok = a.dk + (std::int64_t(bh) * sh.lk + n) * sh.d;
     float* ov = a.dv + (std::int64_t(bh) * sh.lk + n) * sh.dv;
-ATTN_UNROLL
+FASTNN_UNROLL
     for (int j = 0; j < CH; ++j)
-ATTN_UNROLL
+FASTNN_UNROLL
       for (int e = 0; e < 4; ++e) {
         const int col = 32 * j + 4 * tx + e;
         if (col < sh.d) ok[col] = dk[r][4 * j + e];

@@ -31,13 +31,6 @@
 #include "launch.h"
 #include "warp_reduce.cuh"
 
-// Loop unrolling of the fixed-size register loops, in each compiler's spelling.
-#if defined(FASTNN_CUDA_EMULATOR)
-#define CONV_UNROLL _Pragma("GCC unroll 16")
-#else
-#define CONV_UNROLL _Pragma("unroll")
-#endif
-
 namespace fastnn::FASTNN_CUDA_NS {
 namespace {
 
@@ -83,18 +76,11 @@ struct GemmArgs {
 
 // Loads 4 consecutive floats of shared memory (16-byte aligned) into r.
 __device__ __forceinline__ void ld4(const float* p, float* r) {
-#if defined(FASTNN_CUDA_EMULATOR)
-  r[0] = p[0];
-  r[1] = p[1];
-  r[2] = p[2];
-  r[3] = p[3];
-#else
   const float4 v = *reinterpret_cast<const float4*>(p);
   r[0] = v.x;
   r[1] = v.y;
   r[2] = v.z;
   r[3] = v.w;
-#endif
 }
 
 __device__ __forceinline__ bool inside(int r, int c, int rows, int cols) {
@@ -112,11 +98,7 @@ struct FastDiv {
     mul = static_cast<unsigned>(((one << 32) * ((one << shift) - d)) / d + 1);
   }
   __device__ __forceinline__ int div(int n) const {
-#if defined(FASTNN_CUDA_EMULATOR)
-    const unsigned hi = static_cast<unsigned>((std::uint64_t(static_cast<unsigned>(n)) * mul) >> 32);
-#else
     const unsigned hi = __umulhi(static_cast<unsigned>(n), mul);
-#endif
     return static_cast<int>((hi + static_cast<unsigned>(n)) >> shift);
   }
 };
@@ -319,10 +301,10 @@ __device__ __forceinline__ int micro_index(int i, int t) {
 template <int B, int T>
 __device__ __forceinline__ void micro_load(const float* row, int t, float* r) {
   if constexpr (T >= 4) {
-CONV_UNROLL
+FASTNN_UNROLL
     for (int c = 0; c < T / 4; ++c) ld4(row + c * (B / (T / 4)) + t * 4, r + 4 * c);
   } else {
-CONV_UNROLL
+FASTNN_UNROLL
     for (int i = 0; i < T; ++i) r[i] = row[i * (B / T) + t];
   }
 }
@@ -365,36 +347,36 @@ __device__ __forceinline__ void conv_gemm_block(const Problem& p, int m0, int n0
   using BMap = OperandMap<BN, BK, NT, Problem::kBKFast>;
   const unsigned ut = threadIdx.x;
   Idx am[AMap::Fixed], bn[BMap::Fixed];
-CONV_UNROLL
+FASTNN_UNROLL
   for (int f = 0; f < AMap::Fixed; ++f) am[f] = p.a_m(m0 + AMap::row(ut, f));
-CONV_UNROLL
+FASTNN_UNROLL
   for (int f = 0; f < BMap::Fixed; ++f) bn[f] = p.b_n(n0 + BMap::row(ut, f));
   float ra[AL], rb[BL];
   auto fetch = [&](int k0) {
     Idx ak[AMap::Moving], bk[BMap::Moving];
-CONV_UNROLL
+FASTNN_UNROLL
     for (int v = 0; v < AMap::Moving; ++v) ak[v] = p.a_k(k0 + AMap::k_of(ut, AMap::first_with_moving(v)));
-CONV_UNROLL
+FASTNN_UNROLL
     for (int v = 0; v < BMap::Moving; ++v) bk[v] = p.b_k(k0 + BMap::k_of(ut, BMap::first_with_moving(v)));
-CONV_UNROLL
+FASTNN_UNROLL
     for (int r = 0; r < AL; ++r) ra[r] = AMap::has(ut, r) ? p.a(am[AMap::fixed_of(r)], ak[AMap::moving_of(r)]) : 0.f;
-CONV_UNROLL
+FASTNN_UNROLL
     for (int r = 0; r < BL; ++r) rb[r] = BMap::has(ut, r) ? p.b(bk[BMap::moving_of(r)], bn[BMap::fixed_of(r)]) : 0.f;
   };
   auto stash = [&](int buf) {
-CONV_UNROLL
+FASTNN_UNROLL
     for (int r = 0; r < AL; ++r)
       if (AMap::has(ut, r)) As[buf * BK * LDA + AMap::k_of(ut, r) * LDA + AMap::row(ut, r)] = ra[r];
-CONV_UNROLL
+FASTNN_UNROLL
     for (int r = 0; r < BL; ++r)
       if (BMap::has(ut, r)) Bs[buf * BK * LDB + BMap::k_of(ut, r) * LDB + BMap::row(ut, r)] = rb[r];
   };
 
   const int tx = static_cast<int>(ut % (BM / TM)), ty = static_cast<int>(ut / (BM / TM));
   float acc[TM][TN];
-CONV_UNROLL
+FASTNN_UNROLL
   for (int i = 0; i < TM; ++i)
-CONV_UNROLL
+FASTNN_UNROLL
     for (int j = 0; j < TN; ++j) acc[i][j] = 0.f;
 
   const int tiles = (p.k_end - p.k_begin + BK - 1) / BK;  // the same for every thread of the block
@@ -407,14 +389,14 @@ CONV_UNROLL
       if (t + 1 < tiles) fetch(p.k_begin + (t + 1) * BK);  // global loads in flight during the products
       const float* a_tile = As + cur * BK * LDA;
       const float* b_tile = Bs + cur * BK * LDB;
-CONV_UNROLL
+FASTNN_UNROLL
       for (int kk = 0; kk < BK; ++kk) {
         float a[TM], b[TN];
         micro_load<BM, TM>(a_tile + kk * LDA, tx, a);
         micro_load<BN, TN>(b_tile + kk * LDB, ty, b);
-CONV_UNROLL
+FASTNN_UNROLL
         for (int i = 0; i < TM; ++i)
-CONV_UNROLL
+FASTNN_UNROLL
           for (int j = 0; j < TN; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
       }
       // The other buffer was last read in the previous k-tile, before that tile's barrier.
@@ -424,12 +406,12 @@ CONV_UNROLL
   }
 
   Idx on[TN];
-CONV_UNROLL
+FASTNN_UNROLL
   for (int j = 0; j < TN; ++j) on[j] = p.out_n(n0 + micro_index<BN, TN>(j, ty));
-CONV_UNROLL
+FASTNN_UNROLL
   for (int i = 0; i < TM; ++i) {
     const Idx om = p.out_m(m0 + micro_index<BM, TM>(i, tx));
-CONV_UNROLL
+FASTNN_UNROLL
     for (int j = 0; j < TN; ++j) p.write(om, on[j], acc[i][j]);
   }
 }
@@ -667,14 +649,14 @@ __global__ void __launch_bounds__(kDwwThreads) depthwise_backward_weight_kernel(
   const FastDiv by_ow(s.ow);
   std::int64_t at = begin + threadIdx.x, nn = at / pixels, q = at % pixels;
   float acc[T];
-CONV_UNROLL
+FASTNN_UNROLL
   for (int t = 0; t < T; ++t) acc[t] = 0.f;
   while (at < end) {
     const int oh = by_ow.div(static_cast<int>(q)), ow = static_cast<int>(q) - oh * s.ow;
     const float gv = g[(nn * s.o + oc) * pixels + q];
     const float* xc = x + (nn * s.c + c) * s.h * s.w;
     const int r0 = oh * s.sh - s.ph, c0 = ow * s.sw - s.pw;
-CONV_UNROLL
+FASTNN_UNROLL
     for (int t = 0; t < T; ++t) {
       if (t < khw) {
         const int r = r0 + tap_r[t], cc = c0 + tap_c[t];
@@ -689,7 +671,7 @@ CONV_UNROLL
       ++nn;
     }
   }
-CONV_UNROLL
+FASTNN_UNROLL
   for (int t = 0; t < T; ++t) {
     if (t < khw) {  // uniform over the block
       const float v = warp_reduce_sum(acc[t]);

@@ -69,7 +69,7 @@ struct TileLoader {
   }
 
   __device__ __forceinline__ void load(const Source<T>& s, std::int64_t o0, std::int64_t k0, std::int64_t K, int tid) {
-    FASTNN_GEMM_UNROLL
+    FASTNN_UNROLL
     for (int i = 0; i < kChunks; ++i) {
       int o, k;
       place(s.k_contig, tid + i * kThreads, o, k);
@@ -92,7 +92,7 @@ struct TileLoader {
 
   // S: the kBK rows (k) of BO / 4 + 1 float4s (o, padded by 4 floats: conflict-free transposing stores).
   __device__ __forceinline__ void store(bool k_contig, Float4 (*S)[BO / 4 + 1], int tid) const {
-    FASTNN_GEMM_UNROLL
+    FASTNN_UNROLL
     for (int i = 0; i < kChunks; ++i) {
       int o, k;
       place(k_contig, tid + i * kThreads, o, k);
@@ -135,9 +135,9 @@ __global__ void __launch_bounds__((BM / 8) * (BM / 8), BM == 128 ? 2 : 8) gemm_s
     TileLoader<TIn, BM, kThreads> la;
     TileLoader<TIn, BN, kThreads> lb;
     float acc[8][2][4];
-    FASTNN_GEMM_UNROLL
+    FASTNN_UNROLL
     for (int i = 0; i < 8; ++i)
-      FASTNN_GEMM_UNROLL
+      FASTNN_UNROLL
       for (int j = 0; j < 8; ++j) acc[i][j / 4][j % 4] = 0.f;
 
     if (nk > 0) {
@@ -154,7 +154,7 @@ __global__ void __launch_bounds__((BM / 8) * (BM / 8), BM == 128 ? 2 : 8) gemm_s
         la.load(sa, m0, k_lo + (kt + 1) * kBK, K, tid);
         lb.load(sb, n0, k_lo + (kt + 1) * kBK, K, tid);
       }
-      FASTNN_GEMM_UNROLL
+      FASTNN_UNROLL
       for (int kk = 0; kk < kBK; ++kk) {
         const Float4 a_lo = As[cur][kk][ty], a_hi = As[cur][kk][BM / 8 + ty];
         const Float4 b_lo = Bs[cur][kk][tx], b_hi = Bs[cur][kk][BN / 8 + tx];
@@ -165,9 +165,9 @@ __global__ void __launch_bounds__((BM / 8) * (BM / 8), BM == 128 ? 2 : 8) gemm_s
           bf[i] = b_lo.x[i];
           bf[4 + i] = b_hi.x[i];
         }
-        FASTNN_GEMM_UNROLL
+        FASTNN_UNROLL
         for (int i = 0; i < 8; ++i)
-          FASTNN_GEMM_UNROLL
+          FASTNN_UNROLL
           for (int j = 0; j < 8; ++j) acc[i][j / 4][j % 4] = fmaf(af[i], bf[j], acc[i][j / 4][j % 4]);
       }
       if (more) {  // the other buffer: every thread finished reading it before the previous barrier
@@ -182,7 +182,7 @@ __global__ void __launch_bounds__((BM / 8) * (BM / 8), BM == 128 ? 2 : 8) gemm_s
       const Epilogue partial{1.f, 0.f, nullptr, GemmActivation::none, a.m, a.n, a.n};
       const bool vec_w = aligned4(a.workspace, a.n, a.m * a.n);
       float* w = a.workspace + zs * a.m * a.n;
-      FASTNN_GEMM_UNROLL
+      FASTNN_UNROLL
       for (int i = 0; i < 8; ++i) {
         const std::int64_t row = m0 + (i < 4 ? ty * 4 + i : BM / 2 + ty * 4 + (i - 4));
         write_four(partial, w, vec_w, row, n0 + tx * 4, acc[i][0]);
@@ -191,7 +191,7 @@ __global__ void __launch_bounds__((BM / 8) * (BM / 8), BM == 128 ? 2 : 8) gemm_s
       continue;
     }
     TOut* c = C + z * a.batch_stride_c;
-    FASTNN_GEMM_UNROLL
+    FASTNN_UNROLL
     for (int i = 0; i < 8; ++i) {
       const std::int64_t row = m0 + (i < 4 ? ty * 4 + i : BM / 2 + ty * 4 + (i - 4));
       write_four(e, c, vec_c, row, n0 + tx * 4, acc[i][0]);

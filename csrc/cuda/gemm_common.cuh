@@ -8,13 +8,6 @@
 #include "fastnn/cuda/device.h"
 #include "gemm.h"
 
-// `#pragma unroll` for nvcc; g++ (the emulator) does not know it and -Werror forbids unknown pragmas.
-#if defined(FASTNN_CUDA_EMULATOR)
-#define FASTNN_GEMM_UNROLL
-#else
-#define FASTNN_GEMM_UNROLL _Pragma("unroll")
-#endif
-
 namespace fastnn::FASTNN_CUDA_NS::gemm_detail {
 
 using bf16_bits = std::uint16_t;
@@ -106,18 +99,18 @@ __device__ __forceinline__ void write_four(const Epilogue& e, float* c, bool vec
     Float4 old{};
     if (e.beta != 0.f) old = *p;
     Float4 out;
-    FASTNN_GEMM_UNROLL
+    FASTNN_UNROLL
     for (int j = 0; j < 4; ++j) out.x[j] = finish(e, acc[j], old.x[j], col + j);
     *p = out;
     return;
   }
-  FASTNN_GEMM_UNROLL
+  FASTNN_UNROLL
   for (int j = 0; j < 4; ++j) write_one(e, c, row, col + j, acc[j]);
 }
 
 __device__ __forceinline__ void write_four(const Epilogue& e, bf16_bits* c, bool, std::int64_t row, std::int64_t col,
                                            const float (&acc)[4]) {
-  FASTNN_GEMM_UNROLL
+  FASTNN_UNROLL
   for (int j = 0; j < 4; ++j) write_one(e, c, row, col + j, acc[j]);
 }
 

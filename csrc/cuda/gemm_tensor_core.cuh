@@ -147,7 +147,7 @@ struct TcLoader {
   }
 
   __device__ __forceinline__ void load(const TcSource<T>& s, std::int64_t o0, std::int64_t k0, std::int64_t K, int tid) {
-    FASTNN_GEMM_UNROLL
+    FASTNN_UNROLL
     for (int i = 0; i < kTcChunks; ++i) {
       const int c = tid + i * kTcThreads;
       if (s.k_contig) {  // chunk: row o, kPerChunk consecutive k
@@ -184,7 +184,7 @@ struct TcLoader {
 
   // S: kTcBM rows of kTcStride words.
   __device__ __forceinline__ void store(bool k_contig, std::uint32_t* S, int tid) const {
-    FASTNN_GEMM_UNROLL
+    FASTNN_UNROLL
     for (int i = 0; i < kTcChunks; ++i) {
       const int c = tid + i * kTcThreads;
       if (k_contig) {
@@ -236,7 +236,7 @@ __global__ void __launch_bounds__(kTcThreads, 2) gemm_mma_kernel(GemmArgs a) {
     const TcSource<T> sb{B + z * a.b.batch_stride, a.b.ld, a.n, a.b.trans, vec_b};
     TcLoader<kBf16> la, lb;
     float acc[4][4][4];
-    FASTNN_GEMM_UNROLL
+    FASTNN_UNROLL
     for (int i = 0; i < 64; ++i) acc[i / 16][(i / 4) % 4][i % 4] = 0.f;
 
     if (nk > 0) {
@@ -255,10 +255,10 @@ __global__ void __launch_bounds__(kTcThreads, 2) gemm_mma_kernel(GemmArgs a) {
       }
       const std::uint32_t* as = As + cur * kBuffer;
       const std::uint32_t* bs = Bs + cur * kBuffer;
-      FASTNN_GEMM_UNROLL
+      FASTNN_UNROLL
       for (int ks = 0; ks < kTcWords; ks += 8) {
         std::uint32_t af[4][4], bfr[4][2];
-        FASTNN_GEMM_UNROLL
+        FASTNN_UNROLL
         for (int mi = 0; mi < 4; ++mi) {
           const std::uint32_t* r0 = as + (wm * 64 + mi * 16 + group) * kTcStride + ks + t;
           af[mi][0] = r0[0];
@@ -266,15 +266,15 @@ __global__ void __launch_bounds__(kTcThreads, 2) gemm_mma_kernel(GemmArgs a) {
           af[mi][2] = r0[4];
           af[mi][3] = r0[8 * kTcStride + 4];
         }
-        FASTNN_GEMM_UNROLL
+        FASTNN_UNROLL
         for (int ni = 0; ni < 4; ++ni) {
           const std::uint32_t* c0 = bs + (wn * 32 + ni * 8 + group) * kTcStride + ks + t;
           bfr[ni][0] = c0[0];
           bfr[ni][1] = c0[4];
         }
-        FASTNN_GEMM_UNROLL
+        FASTNN_UNROLL
         for (int mi = 0; mi < 4; ++mi)
-          FASTNN_GEMM_UNROLL
+          FASTNN_UNROLL
           for (int ni = 0; ni < 4; ++ni) mma<kBf16>(acc[mi][ni], af[mi], bfr[ni]);
       }
       if (more) {
@@ -285,9 +285,9 @@ __global__ void __launch_bounds__(kTcThreads, 2) gemm_mma_kernel(GemmArgs a) {
     }
 
     TOut* c = C + z * a.batch_stride_c;
-    FASTNN_GEMM_UNROLL
+    FASTNN_UNROLL
     for (int mi = 0; mi < 4; ++mi) {
-      FASTNN_GEMM_UNROLL
+      FASTNN_UNROLL
       for (int ni = 0; ni < 4; ++ni) {
         const std::int64_t row = m0 + wm * 64 + mi * 16 + group, col = n0 + wn * 32 + ni * 8 + 2 * t;
         write_one(e, c, row, col, acc[mi][ni][0]);

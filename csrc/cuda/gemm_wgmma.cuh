@@ -119,7 +119,7 @@ __device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.a
 __device__ __forceinline__ void wgmma_commit_and_wait(float (&d)[64]) {
   asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
   asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
-  FASTNN_GEMM_UNROLL
+  FASTNN_UNROLL
   for (int i = 0; i < 64; ++i) asm volatile("" : "+f"(d[i])::"memory");
 }
 // Orders this thread's shared-memory stores before the tensor cores' (async proxy) reads of them.
@@ -128,14 +128,14 @@ __device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.
 
 // Stores TcLoader<true>'s staged chunks K-major into S ([chunk][row][8 bf16]).
 __device__ __forceinline__ void store_kmajor(const TcLoader<true>& l, bool k_contig, bf16_bits* S, int tid) {
-  FASTNN_GEMM_UNROLL
+  FASTNN_UNROLL
   for (int i = 0; i < kTcChunks; ++i) {
     const int c = tid + i * kTcThreads;
     if (k_contig) {  // row c / 4, k chunk c % 4
       *reinterpret_cast<Word4*>(S + ((c % 4) * 128 + c / 4) * 8) = l.r[i];
     } else {  // k row kh, rows o..o+7
       const int kh = c / 16, o = (c % 16) * 8;
-      FASTNN_GEMM_UNROLL
+      FASTNN_UNROLL
       for (int j = 0; j < 8; ++j) {
         S[((kh / 8) * 128 + o + j) * 8 + kh % 8] = static_cast<bf16_bits>(l.r[i].w[j / 2] >> (16 * (j % 2)));
       }
@@ -169,7 +169,7 @@ __global__ void __launch_bounds__(kWgThreads) gemm_wgmma_kernel(GemmArgs a) {
     const TcSource<bf16_bits> sb{B + z * a.b.batch_stride, a.b.ld, a.n, a.b.trans, vec_b};
     TcLoader<true> la, lb;
     float acc[64];
-    FASTNN_GEMM_UNROLL
+    FASTNN_UNROLL
     for (int i = 0; i < 64; ++i) acc[i] = 0.f;
 
     if (nk > 0) {
@@ -190,7 +190,7 @@ __global__ void __launch_bounds__(kWgThreads) gemm_wgmma_kernel(GemmArgs a) {
       const bf16_bits* as = As + cur * kWgStage + group * 64 * 8;  // this warpgroup's 64 rows
       const bf16_bits* bs = Bs + cur * kWgStage;
       wgmma_fence();
-      FASTNN_GEMM_UNROLL
+      FASTNN_UNROLL
       for (int s = 0; s < kWgBK / 16; ++s) {  // two k chunks of 8 per m64n128k16
         wgmma_m64n128k16(acc, SmemMatrix{as + 2 * s * 128 * 8}, SmemMatrix{bs + 2 * s * 128 * 8});
       }
@@ -205,7 +205,7 @@ __global__ void __launch_bounds__(kWgThreads) gemm_wgmma_kernel(GemmArgs a) {
 
     TOut* c = C + z * a.batch_stride_c;
     const int lane = tid % 32, warp = (tid / 32) % 4;
-    FASTNN_GEMM_UNROLL
+    FASTNN_UNROLL
     for (int i = 0; i < 64; ++i) {
       const std::int64_t row = m0 + group * 64 + 16 * warp + lane / 4 + 8 * ((i / 2) % 2);
       const std::int64_t col = n0 + 8 * (i / 4) + 2 * (lane % 4) + i % 2;

@@ -1,5 +1,5 @@
 // 16-byte vectors of four floats for vectorised global loads and stores (one 128-bit transaction per
-// lane): CUDA's float4 under nvcc, a 16-byte aligned struct of the same layout under the emulator.
+// lane): CUDA's float4 (the emulator defines it with the same layout).
 #pragma once
 
 #include <cstdint>
@@ -8,13 +8,7 @@
 
 namespace fastnn::FASTNN_CUDA_NS {
 
-#if defined(FASTNN_CUDA_EMULATOR)
-struct alignas(16) Vec4 {
-  float x, y, z, w;
-};
-#else
 using Vec4 = float4;
-#endif
 
 // True when p may be read or written as Vec4 (16-byte aligned).
 __device__ __forceinline__ bool vec4_aligned(const void* p) {

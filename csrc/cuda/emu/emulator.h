@@ -32,6 +32,33 @@ struct dim3 {
 
 using cudaStream_t = struct CUstream_st*;
 
+// CUDA's built-in vector types, with the alignment that makes nvcc move each in one instruction.
+struct alignas(8) float2 {
+  float x, y;
+};
+struct alignas(16) float4 {
+  float x, y, z, w;
+};
+struct alignas(8) int2 {
+  int x, y;
+};
+struct alignas(16) int4 {
+  int x, y, z, w;
+};
+struct alignas(16) uint4 {
+  unsigned x, y, z, w;
+};
+struct alignas(8) ushort4 {
+  unsigned short x, y, z, w;
+};
+struct alignas(16) double2 {
+  double x, y;
+};
+inline float2 make_float2(float x, float y) { return {x, y}; }
+inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }
+inline int2 make_int2(int x, int y) { return {x, y}; }
+inline int4 make_int4(int x, int y, int z, int w) { return {x, y, z, w}; }
+
 #define __global__
 #define __device__
 #define __host__
@@ -205,6 +232,9 @@ inline int __float_as_int(float x) { int i; std::memcpy(&i, &x, 4); return i; }
 inline unsigned __float_as_uint(float x) { unsigned i; std::memcpy(&i, &x, 4); return i; }
 inline float __int_as_float(int i) { float x; std::memcpy(&x, &i, 4); return x; }
 inline float __uint_as_float(unsigned i) { float x; std::memcpy(&x, &i, 4); return x; }
+inline unsigned __umulhi(unsigned a, unsigned b) {
+  return static_cast<unsigned>((static_cast<std::uint64_t>(a) * b) >> 32);
+}
 inline int __popc(unsigned x) { return __builtin_popcount(x); }
 inline int __ffs(int x) { return __builtin_ffs(x); }
 inline int __clz(int x) { return x == 0 ? 32 : __builtin_clz(static_cast<unsigned>(x)); }
@@ -218,6 +248,8 @@ using std::min;
 #define FASTNN_SHARED(T, name, dims)                                                      \
   static const char name##_emu_key = 0;                                                   \
   T(&name) dims = *reinterpret_cast<T(*) dims>(::fastnn::emu::block_shared(&name##_emu_key, sizeof(T dims)))
+// g++ spells nvcc's `#pragma unroll` differently (and -Werror rejects the unknown one).
+#define FASTNN_UNROLL _Pragma("GCC unroll 16")
 #define FASTNN_DYNAMIC_SHARED(T, name) T* name = reinterpret_cast<T*>(::fastnn::emu::dynamic_shared())
 #define FASTNN_LAUNCH(grid, block, smem, stream, ...) \
   ((void)(stream), ::fastnn::emu::launcher((grid), (block), (smem), #__VA_ARGS__, __VA_ARGS__))
