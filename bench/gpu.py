@@ -308,10 +308,12 @@ FAMILIES = {"copy": rows_copy, "gemm": rows_gemm, "linear": rows_linear, "conv":
 
 FULL = {"repeats": 7, "copy_elems": 2**28, "gemm_sizes": (1024, 4096), "linear": (8192, 1024, 4096),
         "conv": (32, 128, 56, 128), "attention": (4, 16, 2048, 64), "adam": (64, 2**20), "xent": (8192, 32000),
-        "layernorm": (16384, 4096), "pool": (32, 128, 112), "train_cnn": (256, 28), "train_encoder": (32, 256, 256), "gemm_kernel_size": 4096}
+        "layernorm": (16384, 4096), "pool": (32, 128, 112), "train_cnn": (256, 28), "train_encoder": (32, 256, 256),
+        "gemm_kernel_size": 4096}
 QUICK = {"repeats": 3, "copy_elems": 2**26, "gemm_sizes": (2048,), "linear": (4096, 1024, 1024),
          "conv": (16, 64, 56, 64), "attention": (2, 8, 1024, 64), "adam": (32, 2**18), "xent": (4096, 8192),
-         "layernorm": (4096, 1024), "pool": (16, 64, 56), "train_cnn": (128, 28), "train_encoder": (16, 128, 256), "gemm_kernel_size": 2048,
+         "layernorm": (4096, 1024), "pool": (16, 64, 56), "train_cnn": (128, 28), "train_encoder": (16, 128, 256),
+         "gemm_kernel_size": 2048,
          "gemm_split_shape": (256, 256, 16384)}
 EMULATED = {"repeats": 1, "copy_elems": 1024, "gemm_sizes": (48,), "linear": (16, 24, 8), "conv": (1, 3, 6, 4),
             "attention": (1, 1, 16, 8), "adam": (3, 40), "xent": (5, 7), "layernorm": (4, 33), "pool": (1, 2, 6),
