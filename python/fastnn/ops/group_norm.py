@@ -218,10 +218,10 @@ def local_response_norm(input, size: int, alpha: float = 1e-4, beta: float = 0.7
     l = math.prod(shape[2:])
     sq = (a * a).reshape(n, 1, c, l)
     before, after = size // 2, (size - 1) // 2
-    parts = [zeros(n, 1, before, l, dtype=a.dtype)] if before else []
+    parts = [zeros(n, 1, before, l, dtype=a.dtype, device=a.device)] if before else []
     parts.append(sq)
     if after:
-        parts.append(zeros(n, 1, after, l, dtype=a.dtype))
+        parts.append(zeros(n, 1, after, l, dtype=a.dtype, device=a.device))
     padded = cat(parts, dim=2) if len(parts) > 1 else sq
     div = avg_pool2d(padded, (size, 1), stride=1).reshape(shape)
     return a / (div * alpha + k) ** beta

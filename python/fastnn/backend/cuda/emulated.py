@@ -309,10 +309,10 @@ class _Namespace:
 def _delegate(value, xp):
     if isinstance(value, np.ufunc):
         return _UFunc(value, xp)
+    if isinstance(value, types.ModuleType):  # linalg, fft, lib.stride_tricks: delegated the same way
+        return _Namespace(value, xp)
     if isinstance(value, type) or not callable(value):  # dtypes, scalar types, finfo, constants
         return value
-    if isinstance(value, types.ModuleType):
-        return _Namespace(value, xp)
     return _function(value, xp)
 
 
