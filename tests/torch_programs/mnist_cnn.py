@@ -73,6 +73,7 @@ def main():
     test_loss, correct = 0, 0
     with torch.no_grad():
         for data_, target in test_loader:
+            data_, target = data_.to(device), target.to(device)
             output = model(data_)
             test_loss += F.nll_loss(output, target, reduction="sum").item()
             pred = output.argmax(dim=1, keepdim=True)
