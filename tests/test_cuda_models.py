@@ -115,7 +115,12 @@ def test_checkpoint_round_trip_resumes_training_on_cuda():
     lambda ps: fastnn.optim.AdamW(ps, lr=0.01, amsgrad=True),
     lambda ps: fastnn.optim.RMSprop(ps, lr=0.01, momentum=0.5),
     lambda ps: fastnn.optim.Adagrad(ps, lr=0.1),
-], ids=["sgd", "adam", "adamw_amsgrad", "rmsprop", "adagrad"])
+    lambda ps: fastnn.optim.Adadelta(ps, lr=1.0),
+    lambda ps: fastnn.optim.Adamax(ps, lr=0.01),
+    lambda ps: fastnn.optim.NAdam(ps, lr=0.01),
+    lambda ps: fastnn.optim.RAdam(ps, lr=0.01),
+    lambda ps: fastnn.optim.ASGD(ps, lr=0.01),
+], ids=["sgd", "adam", "adamw_amsgrad", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "radam", "asgd"])
 def test_optimizer_state_lives_on_the_parameters_device_and_matches_the_cpu(make):
     fastnn.manual_seed(1)
     cpu = nn.Linear(5, 3)
@@ -132,6 +137,27 @@ def test_optimizer_state_lives_on_the_parameters_device_and_matches_the_cpu(make
         assert devices == {model.weight.device}
     for a, b in zip(cpu.parameters(), gpu.parameters()):
         np.testing.assert_allclose(b.cpu().detach().numpy(), a.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_lbfgs_on_cuda_matches_the_cpu():
+    fastnn.manual_seed(1)
+    cpu = nn.Linear(5, 3)
+    gpu = copy.deepcopy(cpu).cuda()
+    x = fastnn.randn(4, 5)
+    for model, data in ((cpu, x), (gpu, x.cuda())):
+        opt = fastnn.optim.LBFGS(model.parameters(), max_iter=5)
+
+        def closure():
+            opt.zero_grad()
+            loss = model(data).pow(2).sum()
+            loss.backward()
+            return loss
+
+        for _ in range(2):
+            opt.step(closure)
+    for a, b in zip(cpu.parameters(), gpu.parameters()):
+        assert b.device == CUDA0
+        np.testing.assert_allclose(b.detach().cpu().numpy(), a.detach().numpy(), rtol=1e-4, atol=1e-5)
 
 
 # ---- training each model family -------------------------------------------------------------------------------
