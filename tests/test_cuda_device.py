@@ -378,3 +378,18 @@ def test_emulated_arrays_expose_the_cuda_array_interface():
     t = a.T.__cuda_array_interface__
     assert t["strides"] == (8, 32) and t["data"][0] == cai["data"][0]
     assert a.__dlpack_device__() == (2, 0)
+
+
+def test_a_cuda_generator_draws_on_its_device():
+    g = fastnn.Generator(device="cuda").manual_seed(5)
+    assert g.device == CUDA0 and g.initial_seed() == 5
+    a = fastnn.randn(4, device="cuda", generator=g)
+    g.manual_seed(5)
+    b = fastnn.randn(4, device="cuda", generator=g)
+    assert a.is_cuda and np.array_equal(a.cpu().numpy(), b.cpu().numpy())
+    assert fastnn.randint(0, 5, (3,), device="cuda", generator=g).is_cuda
+    assert sorted(fastnn.randperm(4, device="cuda", generator=g).tolist()) == [0, 1, 2, 3]
+    with pytest.raises(RuntimeError, match="^Expected a 'cpu' device type for generator but found 'cuda'$"):
+        fastnn.randn(2, generator=g)
+    with pytest.raises(NotImplementedError, match="get_state"):
+        g.get_state()
