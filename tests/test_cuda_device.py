@@ -199,6 +199,23 @@ def test_cpu_and_cuda_operands_raise_pytorchs_error(op):
         op(b, a)
 
 
+def test_cpu_scalar_tensors_meet_cuda_tensors_as_scalars():
+    """PyTorch's rule: a 0-d CPU tensor (torch.tensor(2.0)) combines with a tensor on any device."""
+    x = fastnn.tensor([1.0, 2.0], device="cuda", requires_grad=True)
+    for y, expected in ((x * fastnn.tensor(3.0), [3.0, 6.0]), (fastnn.tensor(1.0) - x, [0.0, -1.0]),
+                        (x / fastnn.tensor(2, dtype=fastnn.int64), [0.5, 1.0]),
+                        (fastnn.maximum(x, fastnn.tensor(1.5)), [1.5, 2.0]), (x.double() + fastnn.tensor(1.0),
+                                                                                [2.0, 3.0])):
+        assert y.device == CUDA0 and y.tolist() == expected
+    assert (x * fastnn.tensor(2.0, dtype=fastnn.float64)).dtype is fastnn.float32  # a scalar does not promote
+    (x * fastnn.tensor(3.0)).sum().backward()
+    assert x.grad.device == CUDA0 and x.grad.tolist() == [3.0, 3.0]
+    with pytest.raises(RuntimeError, match=SAME_DEVICE):
+        x * fastnn.tensor(3.0, requires_grad=True)  # its gradient would have to cross devices: refused
+    with pytest.raises(RuntimeError, match=SAME_DEVICE):
+        x + fastnn.ones(1)  # one element, but not 0-d: not a scalar
+
+
 def test_two_cuda_devices_raise_pytorchs_error(two_cuda):
     a = fastnn.ones(3, device="cuda:0")
     b = fastnn.ones(3, device="cuda:1")
