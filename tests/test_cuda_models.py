@@ -332,3 +332,62 @@ def test_a_torch_training_script_runs_unchanged_on_cuda(tmp_path):
     assert again[0].weight.device == CUDA0
     with torch.no_grad():
         np.testing.assert_array_equal(again(x.cuda()).cpu().numpy(), model(x.cuda()).cpu().numpy())
+
+
+# ---- layers one by one: forward and backward on CUDA against the CPU ---------------------------------------------
+def _r(*shape):
+    return fastnn.randn(*shape)
+
+
+LAYERS = {
+    "conv1d": (lambda: nn.Conv1d(3, 4, 3, padding=1), lambda: (_r(2, 3, 7),)),
+    "conv_transpose2d": (lambda: nn.ConvTranspose2d(3, 2, 3, stride=2), lambda: (_r(1, 3, 4, 4),)),
+    "conv_transpose1d": (lambda: nn.ConvTranspose1d(3, 2, 3, stride=2), lambda: (_r(1, 3, 4),)),
+    "group_norm": (lambda: nn.GroupNorm(2, 4), lambda: (_r(2, 4, 3, 3),)),
+    "instance_norm": (lambda: nn.InstanceNorm2d(4, affine=True), lambda: (_r(2, 4, 3, 3),)),
+    "layer_norm": (lambda: nn.LayerNorm(5), lambda: (_r(2, 3, 5),)),
+    "batch_norm1d": (lambda: nn.BatchNorm1d(5), lambda: (_r(4, 5),)),
+    "embedding": (lambda: nn.Embedding(10, 4, padding_idx=0), lambda: (fastnn.randint(0, 10, (3, 5)),)),
+    "embedding_bag": (lambda: nn.EmbeddingBag(10, 4, mode="mean"), lambda: (fastnn.randint(0, 10, (3, 5)),)),
+    "multihead_attention": (lambda: nn.MultiheadAttention(8, 2, batch_first=True),
+                            lambda: (_r(2, 5, 8), _r(2, 5, 8), _r(2, 5, 8))),
+    "transformer": (lambda: nn.Transformer(8, 2, 1, 1, 16, dropout=0.0, batch_first=True),
+                    lambda: (_r(2, 5, 8), _r(2, 4, 8))),
+    "rnn_tanh": (lambda: nn.RNN(4, 5, batch_first=True), lambda: (_r(2, 3, 4),)),
+    "lstm_cell": (lambda: nn.LSTMCell(4, 5), lambda: (_r(2, 4),)),
+    "gru_cell": (lambda: nn.GRUCell(4, 5), lambda: (_r(2, 4),)),
+    "upsample_bilinear": (lambda: nn.Upsample(scale_factor=2, mode="bilinear"), lambda: (_r(1, 2, 3, 3),)),
+    "pixel_shuffle": (lambda: nn.PixelShuffle(2), lambda: (_r(1, 8, 3, 3),)),
+    "adaptive_max_pool2d": (lambda: nn.AdaptiveMaxPool2d(2), lambda: (_r(1, 2, 5, 5),)),
+    "max_pool1d": (lambda: nn.MaxPool1d(2), lambda: (_r(1, 2, 6),)),
+    "bilinear": (lambda: nn.Bilinear(3, 4, 2), lambda: (_r(5, 3), _r(5, 4))),
+    "prelu": (lambda: nn.PReLU(3), lambda: (_r(2, 3, 4),)),
+    "fold": (lambda: nn.Fold((4, 4), 2), lambda: (_r(1, 8, 9),)),
+    "unfold": (lambda: nn.Unfold(2), lambda: (_r(1, 2, 4, 4),)),
+}
+
+
+def _layer_step(make, inputs, device):
+    fastnn.manual_seed(0)
+    m = make().to(device)
+    xs = [x.detach().to(device).clone() for x in inputs]
+    for x in xs:
+        if x.dtype.is_floating_point:
+            x.requires_grad_(True)
+    out = m(*xs)
+    out = out[0] if isinstance(out, tuple) else out
+    assert out.device == fastnn.device(device)
+    out.pow(2).sum().backward()
+    grads = [p.grad for p in m.parameters() if p.grad is not None] + [x.grad for x in xs if x.grad is not None]
+    return [out.detach().cpu().numpy()] + [g.cpu().numpy() for g in grads]
+
+
+@pytest.mark.parametrize("layer", list(LAYERS))
+def test_layers_on_cuda_match_the_cpu(layer):
+    make, inputs = LAYERS[layer]
+    fastnn.manual_seed(3)
+    data = inputs()
+    cpu, cuda = _layer_step(make, data, "cpu"), _layer_step(make, data, "cuda")
+    assert len(cpu) == len(cuda)
+    for a, b in zip(cpu, cuda):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
