@@ -108,7 +108,11 @@ def _backend_of_all(arrays):
         elif be is not found:
             raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two devices, "
                                f"{found.device} and {be.device}!")
-    return _CPU if found is None else found
+    if found is None:
+        return _CPU
+    if found.__dict__.get("_activate_on_lookup"):  # several GPUs under CuPy: the op runs on its arrays' device
+        found.device_guard().use()
+    return found
 
 
 def get_backend(device=None):
@@ -158,8 +162,10 @@ def _register(be, count: int) -> None:
         _BY_TYPE[t] = be
     else:
         # CuPy's one array type: the look-up answers for a single GPU; with several, None sends backend_of
-        # to the slow path, which asks the array's .device.id
+        # to the slow path, which asks the array's .device.id and makes that device CuPy's current one
+        # (CuPy allocates results and launches kernels on its current device)
         _BY_TYPE[t] = be if count == 1 else None
+        be._activate_on_lookup = count > 1
 
 
 def made_cuda_backends() -> list:
