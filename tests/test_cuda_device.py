@@ -376,6 +376,17 @@ def test_emulated_device_refuses_silent_host_mixing():
 
 
 @emulated_only
+def test_emulated_module_offers_cupys_names_only():
+    xp = get_backend("cuda").xp
+    for name in ("nanquantile", "errstate", "insert", "geomspace"):
+        with pytest.raises(AttributeError, match=f"module 'cupy' has no attribute '{name}'"):
+            getattr(xp, name)
+    with pytest.raises(AttributeError, match="module 'cupy.linalg' has no attribute 'vector_norm'"):
+        xp.linalg.vector_norm
+    assert type(xp.quantile(xp.arange(5.0), 0.5)) is xp.ndarray and xp.linalg.norm is not None
+
+
+@emulated_only
 def test_emulated_devices_do_not_mix(two_cuda):
     a = get_backend("cuda:0").xp.ones(2)
     b = get_backend("cuda:1").xp.ones(2)

@@ -17,7 +17,7 @@ do where the difference matters to a backend:
   explicit: ``xp.asarray(host)`` copies in, ``xp.asnumpy`` / ``.get()`` out.
 - floating-point errors never warn (a GPU has no FP error state; CuPy has no ``errstate``).
 
-``EmulatedXP(i)`` mirrors the parts of CuPy's module the backend and the ops use: every NumPy function,
+``EmulatedXP(i)`` mirrors the parts of CuPy's module the backend and the ops use: every NumPy function CuPy has,
 delegated, with its array results viewed as device ``i``'s arrays; ``asnumpy``, ``ndarray``, ``cuda``
 (``Device``, ``get_current_stream``, ``runtime.getDeviceCount``), ``get_default_memory_pool``, ``random``.
 """
@@ -34,6 +34,34 @@ _KDLCUDA = 2  # DLPack's device type for CUDA memory
 _TYPES: dict[int, type] = {}  # device index -> its array subclass
 _IMPLICIT = ("Implicit conversion to a NumPy array is not allowed. Please use `.get()` to construct a NumPy "
              "array explicitly.")  # CuPy's text
+# NumPy names CuPy (14.2) does not have, per namespace: the emulated module refuses them with the
+# AttributeError CuPy would raise, so code calling one fails in CI as it would on a GPU.
+_NOT_IN_CUPY = {
+    "": frozenset(
+        "False_ ScalarType True_ asmatrix block bmat busday_count busday_offset busdaycalendar bytes_ char "
+        "character clongdouble complex256 core ctypeslib datetime64 datetime_as_string datetime_data dtypes "
+        "einsum_path emath errstate f2py flexible float128 frompyfunc fromregex geomspace get_include getbufsize "
+        "geterr geterrcall histogram_bin_edges info insert is_busday isnat little_endian longdouble ma matrix "
+        "matvec memmap nanpercentile nanquantile ndenumerate nditer nested_iters object_ polyder polydiv polyint "
+        "rec recarray record sctypeDict setbufsize seterr seterrcall show_runtime spacing str_ strings test "
+        "timedelta64 typecodes unstack vecdot vecmat void".split()),
+    "linalg": frozenset("diagonal matrix_norm multi_dot outer svdvals tensordot test trace vecdot "
+                        "vector_norm".split()),
+    "fft": frozenset({"test"}),
+    "random": frozenset("MT19937 PCG64 PCG64DXSM Philox SFC64 SeedSequence bit_generator get_bit_generator "
+                        "get_state mtrand set_bit_generator set_state test".split()),
+    "lib": frozenset("Arrayterator NumpyVersion add_docstring add_newdoc array_utils format introspect mixins "
+                     "npyio scimath test tracemalloc_domain".split()),
+}
+
+
+def _refuse(path: str, name: str) -> None:
+    if name in _NOT_IN_CUPY.get(path, ()):
+        where = "cupy" + ("." + path if path else "")
+        raise AttributeError(f"module '{where}' has no attribute '{name}' (the emulated device offers CuPy's "
+                             "API only)")
+
+
 def _quiet():
     return np.errstate(all="ignore")  # (a context object enters once: one per call)
 
@@ -297,20 +325,23 @@ def _function(fn, xp):
 class _Namespace:
     """A NumPy submodule (``linalg``, ``fft``) with its functions delegated as the top level's are."""
 
-    def __init__(self, module, xp) -> None:
-        self._module, self._xp = module, xp
+    def __init__(self, module, xp, path: str) -> None:
+        self._module, self._xp, self._path = module, xp, path
 
     def __getattr__(self, name):
-        value = _delegate(getattr(self._module, name), self._xp)
+        if name.startswith("__"):
+            raise AttributeError(name)
+        _refuse(self._path, name)
+        value = _delegate(getattr(self._module, name), self._xp, f"{self._path}.{name}".lstrip("."))
         setattr(self, name, value)
         return value
 
 
-def _delegate(value, xp):
+def _delegate(value, xp, path: str):
     if isinstance(value, np.ufunc):
         return _UFunc(value, xp)
     if isinstance(value, types.ModuleType):  # linalg, fft, lib.stride_tricks: delegated the same way
-        return _Namespace(value, xp)
+        return _Namespace(value, xp, path)
     if isinstance(value, type) or not callable(value):  # dtypes, scalar types, finfo, constants
         return value
     return _function(value, xp)
@@ -435,7 +466,7 @@ class EmulatedXP:
         self.device_count = device_count  # a callable: the emulated runtime's current count
         self.ndarray = array_type(index)
         self.cuda = _CudaNamespace(self)
-        self.random = _Namespace(np.random, self)
+        self.random = _Namespace(np.random, self, "random")
         self._pool = pool_of(index)
         self.__name__ = f"fastnn.backend.cuda.emulated[cuda:{index}]"
 
@@ -445,7 +476,8 @@ class EmulatedXP:
     def __getattr__(self, name):
         if name.startswith("__"):
             raise AttributeError(name)
-        value = _delegate(getattr(np, name), self)
+        _refuse("", name)
+        value = _delegate(getattr(np, name), self, name)
         setattr(self, name, value)  # cached: the next look-up is an attribute read
         return value
 
