@@ -402,7 +402,8 @@ def test_emulated_arrays_expose_the_cuda_array_interface():
     a = get_backend("cuda").xp.asarray(np.arange(12, dtype=np.float64).reshape(3, 4))
     cai = a.__cuda_array_interface__
     assert cai["version"] == 3 and cai["shape"] == (3, 4) and cai["typestr"] == "<f8"
-    assert cai["strides"] is None and cai["stream"] is None and cai["data"] == (a.ctypes.data, False)
+    assert cai["strides"] is None and cai["stream"] is None and cai["data"] == (a.view(np.ndarray).ctypes.data, False)
+    assert not hasattr(a, "__array_interface__") and not hasattr(a, "ctypes")  # as CuPy's arrays
     t = a.T.__cuda_array_interface__
     assert t["strides"] == (8, 32) and t["data"][0] == cai["data"][0]
     assert a.__dlpack_device__() == (2, 0)

@@ -101,6 +101,17 @@ class EmulatedArray(np.ndarray):
                 "data": (host.__array_interface__["data"][0] if self.size else 0, not self.flags.writeable),
                 "strides": None if self.flags.c_contiguous else self.strides, "stream": None}
 
+    # What CuPy's arrays do not have: the host views of NumPy (code that reads a host pointer must use the
+    # CUDA Array Interface, as it must on a GPU)
+    @property
+    def __array_interface__(self):
+        raise AttributeError("'cupy.ndarray' object has no attribute '__array_interface__' (emulated device "
+                             "memory: use __cuda_array_interface__)")
+
+    @property
+    def ctypes(self):
+        raise AttributeError("'cupy.ndarray' object has no attribute 'ctypes' (emulated device memory)")
+
     def __dlpack_device__(self):
         return (_KDLCUDA, self._device_index)
 
