@@ -422,3 +422,41 @@ def test_a_cuda_generator_draws_on_its_device():
         fastnn.randn(2, generator=g)
     with pytest.raises(NotImplementedError, match="get_state"):
         g.get_state()
+
+
+# ---- in-place writes through views, with autograd ----------------------------------------------------------
+INPLACE = {
+    "setitem_row": lambda y, dev: y.__setitem__(0, fastnn.tensor([1.0, 2.0, 3.0], device=dev)),
+    "mul_on_a_slice": lambda y, dev: y[1:3].mul_(3),
+    "chained_add_relu": lambda y, dev: y.add_(1).relu_(),
+    "through_a_transposed_view": lambda y, dev: y.t()[::2].mul_(0.5),
+    "masked_fill_": lambda y, dev: y.masked_fill_(y > 10, 0.0),
+    "index_add_": lambda y, dev: y.index_add_(0, fastnn.tensor([0, 0, 3], device=dev), fastnn.ones(3, 3, device=dev)),
+    "scatter_": lambda y, dev: y.scatter_(1, fastnn.tensor([[0], [1], [2], [0]], device=dev), 9.0),
+    "advanced_setitem": lambda y, dev: y.__setitem__((fastnn.tensor([0, 2], device=dev), slice(None)), 7.0),
+    "copy_from_the_cpu": lambda y, dev: y[3].copy_(fastnn.tensor([4.0, 5.0, 6.0])),
+}
+
+
+@pytest.mark.parametrize("write", list(INPLACE))
+def test_in_place_writes_through_views_match_the_cpu(write):
+    def run(dev):
+        w = fastnn.arange(12.0).reshape(4, 3).to(dev).requires_grad_()
+        y = w * 2
+        INPLACE[write](y, dev)
+        (y * fastnn.arange(12.0).reshape(4, 3).to(dev)).sum().backward()
+        return y.detach().cpu().numpy(), w.grad.cpu().numpy(), y._version
+
+    (y0, g0, v0), (y1, g1, v1) = run("cpu"), run("cuda")
+    np.testing.assert_array_equal(y1, y0)
+    np.testing.assert_array_equal(g1, g0)
+    assert v1 == v0
+
+
+def test_a_saved_tensor_written_through_a_view_is_caught_on_cuda():
+    x = fastnn.ones(3, device="cuda", requires_grad=True)
+    y = x * 1
+    z = y.exp()  # saves its output
+    z[1:].mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        z.sum().backward()

@@ -155,9 +155,11 @@ class EmulatedArray(np.ndarray):
 
     # Indexing takes host index arrays and host values, as CuPy's does (it copies them to the device).
     def __getitem__(self, key):
+        # NumPy's own indexing of this subclass: a view's .base is this array (or the device array it views),
+        # as a CuPy view's base is its root, which the ops' view detection relies on
         _same_device(key, "__getitem__", self._device_index)
-        result = self.view(np.ndarray)[_unwrap(key)]
-        return _wrap(result, self._device_index)
+        result = np.ndarray.__getitem__(self, key)
+        return result if isinstance(result, EmulatedArray) else _wrap(result, self._device_index)
 
     def __setitem__(self, key, value):
         _same_device((key, value), "__setitem__", self._device_index)
