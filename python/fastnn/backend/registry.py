@@ -152,6 +152,8 @@ def cuda_backend(index: int | None = None):
 
         be = _MADE[key] = make_backend(index)
         _register(be, n)
+    if be.__dict__.get("_activate_on_lookup"):  # several GPUs under CuPy: allocate on this one
+        be.device_guard().use()
     return be
 
 
