@@ -391,3 +391,42 @@ def test_layers_on_cuda_match_the_cpu(layer):
     assert len(cpu) == len(cuda)
     for a, b in zip(cpu, cuda):
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
+
+
+# ---- several devices: the emulator enforces CuPy's current-device rule with FASTNN_CUDA=emulate:2 ------------
+def test_training_on_the_second_device_matches_the_cpu(two_cuda):
+    make, data_key, loss_fn, optim = FAMILIES["cnn"]
+    data = _data()[data_key]
+    fastnn.manual_seed(0)
+    cpu_model = make()
+    other = copy.deepcopy(cpu_model).to("cuda:1")
+    assert fastnn.cuda.current_device() == 0  # nothing switched the current device: the ops do
+    cpu_losses, cpu_state = _train(cpu_model, data, loss_fn, optim, "cpu")
+    losses, state = _train(other, data, loss_fn, optim, "cuda:1")
+    np.testing.assert_allclose(losses, cpu_losses, rtol=1e-4, atol=1e-5)
+    for key, ref in cpu_state.items():
+        np.testing.assert_allclose(state[key], ref, rtol=1e-4, atol=1e-5, err_msg=key)
+    assert all(p.device == fastnn.device("cuda:1") for p in other.parameters())
+
+
+def test_a_model_split_over_two_devices_trains_as_on_the_cpu(two_cuda):
+    fastnn.manual_seed(0)
+    first, second = nn.Linear(6, 8), nn.Linear(8, 3)
+    x, y = fastnn.randn(5, 6), fastnn.randint(0, 3, (5,))
+
+    def run(d0, d1):
+        a, b = copy.deepcopy(first).to(d0), copy.deepcopy(second).to(d1)
+        opt = fastnn.optim.SGD(list(a.parameters()) + list(b.parameters()), lr=0.1, momentum=0.9)
+        losses = []
+        for _ in range(3):
+            opt.zero_grad()
+            loss = F.cross_entropy(b(F.relu(a(x.to(d0))).to(d1)), y.to(d1))
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        return losses, [p.detach().cpu().numpy() for p in list(a.parameters()) + list(b.parameters())]
+
+    (ref_losses, ref_params), (losses, params) = run("cpu", "cpu"), run("cuda:0", "cuda:1")
+    np.testing.assert_allclose(losses, ref_losses, rtol=1e-5, atol=1e-6)
+    for p, q in zip(params, ref_params):
+        np.testing.assert_allclose(p, q, rtol=1e-5, atol=1e-6)

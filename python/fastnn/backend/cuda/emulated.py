@@ -55,6 +55,29 @@ _NOT_IN_CUPY = {
 }
 
 
+# CuPy's current device, emulated: with several devices (``set_strict(True)``, FASTNN_CUDA=emulate:N, N > 1)
+# allocations land on the current device and an operation on arrays of another device raises CuPy's
+# ValueError, so CI exercises the device switching a multi-GPU machine needs.
+_CURRENT = [0]
+_STRICT = [False]
+
+
+def set_strict(flag: bool) -> None:
+    _STRICT[0] = bool(flag)
+
+
+def current_device() -> int:
+    return _CURRENT[0]
+
+
+def _on_current(index, what: str):
+    """``index`` (the operands' device), checked against the current device as CuPy checks it."""
+    if _STRICT[0] and index is not None and index != _CURRENT[0]:
+        raise ValueError(f"{what}: Array device must be same as the current device: array device = {index} "
+                         f"while current = {_CURRENT[0]}")
+    return index
+
+
 def _refuse(path: str, name: str) -> None:
     if name in _NOT_IN_CUPY.get(path, ()):
         where = "cupy" + ("." + path if path else "")
@@ -148,7 +171,7 @@ class EmulatedArray(np.ndarray):
         return _run_ufunc(ufunc, method, inputs, kwargs, None)
 
     def __array_function__(self, func, types_, args, kwargs):
-        index = _common_index((args, kwargs), func.__name__)
+        index = _on_current(_common_index((args, kwargs), func.__name__), func.__name__)
         with _quiet():
             result = func(*_unwrap(args), **_unwrap(kwargs))
         return _wrap(result, index)
@@ -183,9 +206,9 @@ class EmulatedArray(np.ndarray):
 
 def _run_ufunc(ufunc, method, inputs, kwargs, default_index):
     """``ufunc.method(*inputs, **kwargs)`` on the host views, results (or ``out``) on the inputs' device."""
-    index = _common_index((inputs, kwargs), ufunc.__name__)
+    index = _on_current(_common_index((inputs, kwargs), ufunc.__name__), ufunc.__name__)
     if index is None:
-        index = default_index
+        index = default_index if not _STRICT[0] else _CURRENT[0]
     out = kwargs.get("out")
     with _quiet():
         result = getattr(ufunc, method)(*_unwrap(inputs), **_unwrap(kwargs))
@@ -324,10 +347,10 @@ def _function(fn, xp):
     """A NumPy function refusing host arrays and putting its array results on the device."""
 
     def call(*args, **kwargs):
-        index = _common_index((args, kwargs), fn.__name__)
+        index = _on_current(_common_index((args, kwargs), fn.__name__), fn.__name__)
         with _quiet():
             result = fn(*_unwrap(args), **_unwrap(kwargs))
-        return _wrap(result, xp.index if index is None else index)
+        return _wrap(result, xp._alloc_index() if index is None else index)
 
     call.__name__ = call.__qualname__ = getattr(fn, "__name__", "function")
     call.__doc__ = getattr(fn, "__doc__", None)
@@ -388,19 +411,25 @@ class _CudaNamespace:
 
 
 class _EmulatedDevice:
+    """``cupy.cuda.Device``: ``use()`` makes it the current device; as a context, for the block."""
+
     def __init__(self, index: int) -> None:
         self.id = index
+        self._saved = []
 
     def synchronize(self) -> None:
         """Kernels on host memory are finished when their launch returns."""
 
     def use(self) -> None:
-        """Nothing to switch: every emulated device is the host."""
+        _CURRENT[0] = self.id
 
     def __enter__(self):
+        self._saved.append(_CURRENT[0])
+        _CURRENT[0] = self.id
         return self
 
     def __exit__(self, *exc):
+        _CURRENT[0] = self._saved.pop()
         return False
 
 
@@ -495,11 +524,16 @@ class EmulatedXP:
         return value
 
     # ---- allocation: fresh device memory, counted by the pool ------------------------------------------------
+    def _alloc_index(self) -> int:
+        """Where a new array goes: the current device with several devices (as CuPy), else this one."""
+        return _CURRENT[0] if _STRICT[0] else self.index
+
     def _adopt(self, host: np.ndarray):
-        """A freshly allocated host array as this device's array (no copy), counted by the memory pool."""
+        """A freshly allocated host array as a device array (no copy), counted by its device's memory pool."""
+        index = self._alloc_index()
         if host.base is None:
-            self._pool._track(host)
-        return host.view(self.ndarray)
+            pool_of(index)._track(host)
+        return host.view(array_type(index))
 
     def empty(self, shape, dtype=float, order="C"):
         return self._adopt(np.empty(shape, dtype, order))
@@ -511,16 +545,17 @@ class EmulatedXP:
         return self._adopt(np.ones(shape, dtype, order))
 
     def full(self, shape, fill_value, dtype=None, order="C"):
-        _common_index(fill_value, "full", self.index)
+        _on_current(_common_index(fill_value, "full"), "full")
         return self._adopt(np.full(shape, _unwrap(fill_value), dtype, order))
 
     # ---- transfer ----------------------------------------------------------------------------------------------
     def array(self, obj, dtype=None, copy=True, order="K", subok=False, ndmin=0):
         """Host data copied to this device, or a device array (copied unless ``copy=False`` and nothing
         changes)."""
-        if isinstance(obj, EmulatedArray) and obj._device_index == self.index and not copy:
+        if isinstance(obj, EmulatedArray) and obj._device_index == self._alloc_index() and not copy:
             out = np.asarray(obj.view(np.ndarray), dtype=dtype, order=None if order == "K" else order)
-            return out.view(self.ndarray) if ndmin <= out.ndim else np.array(out, ndmin=ndmin).view(self.ndarray)
+            out = out if ndmin <= out.ndim else np.array(out, ndmin=ndmin)
+            return out.view(array_type(obj._device_index))
         host = _host_view(obj)
         return self._adopt(np.array(host, dtype=dtype, copy=True, order=order, ndmin=ndmin))
 
@@ -528,17 +563,18 @@ class EmulatedXP:
         """``a`` on this device: itself when it is this device's array of that dtype; else a copy of host data
         (or of another device's array, as CuPy copies between devices); objects exposing
         ``__cuda_array_interface__`` are viewed without a copy (their pointers are host pointers here)."""
-        if isinstance(a, EmulatedArray) and a._device_index == self.index:
+        here = self._alloc_index()
+        if isinstance(a, EmulatedArray) and a._device_index == here:
             out = np.asarray(a.view(np.ndarray), dtype=dtype, order=order)
-            return out.view(self.ndarray)
+            return out if out is a else out.view(array_type(here))
         if not isinstance(a, np.ndarray) and hasattr(a, "__cuda_array_interface__"):
             view = np.asarray(_CaiAsHost(a))
-            return np.asarray(view, dtype=dtype, order=order).view(self.ndarray)
+            return np.asarray(view, dtype=dtype, order=order).view(array_type(here))
         return self._adopt(np.array(_host_view(a), dtype=dtype, order="K" if order is None else order, copy=True))
 
     def ascontiguousarray(self, a, dtype=None):
-        _common_index(a, "ascontiguousarray", self.index)
-        return np.ascontiguousarray(_unwrap(a), dtype=dtype).view(self.ndarray)
+        index = _on_current(_common_index(a, "ascontiguousarray"), "ascontiguousarray")
+        return _wrap(np.ascontiguousarray(_unwrap(a), dtype=dtype), self._alloc_index() if index is None else index)
 
     def asnumpy(self, a, stream=None, order="C", out=None, blocking=True):
         """A host copy of a device array (host data returned as it is, as ``cupy.asnumpy``)."""
@@ -557,7 +593,7 @@ class EmulatedXP:
         if dev != (_KDLCUDA, self.index):
             raise BufferError(f"from_dlpack: the producer lives on DLPack device {dev}, not on emulated "
                               f"cuda:{self.index} ({(_KDLCUDA, self.index)})")
-        return np.from_dlpack(_HostProducer(x)).view(self.ndarray)
+        return np.from_dlpack(_HostProducer(x)).view(array_type(self.index))
 
     def get_array_module(self, *args):
         return self if any(isinstance(a, EmulatedArray) for a in args) else np
