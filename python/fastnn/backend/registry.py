@@ -195,9 +195,15 @@ def _cuda_mode_changed() -> None:
     global ACTIVATES
     from .cuda import emulated, runtime
 
+    from .. import cuda
+
     ACTIVATES = False
     emulated.set_strict(False)
     n = runtime.device_count()
+    if cuda._current >= n:  # the current device went away with the mode: device 0, as after a restart
+        cuda._current = 0
+    if emulated.current_device() >= n:
+        emulated._CURRENT[0] = 0
     for (em, _), be in _MADE.items():
         if em == runtime.emulated():
             _register(be, n)
