@@ -15,7 +15,12 @@ do where the difference matters to a backend:
   host view without asking the array, where CuPy raises; the AST scans of tests/test_layering.py and
   tests/test_cuda_cupy_coverage.py keep ``np.`` calls away from device arrays instead.) Transfers are
   explicit: ``xp.asarray(host)`` copies in, ``xp.asnumpy`` / ``.get()`` out.
-- floating-point errors never warn (a GPU has no FP error state; CuPy has no ``errstate``).
+- floating-point errors never warn (a GPU has no FP error state; CuPy has no ``errstate``);
+- NumPy names CuPy lacks (``nanquantile``, ``errstate``, ``linalg.vector_norm`` ...) raise CuPy's
+  AttributeError, and the arrays have no ``__array_interface__`` / ``ctypes``;
+- with several devices (``emulate:N``, N > 1) CuPy's current device is emulated too: ``Device(i).use()`` /
+  ``with Device(i)`` switch it, allocations land on it, and an operation on another device's arrays raises
+  CuPy's ValueError, so CI exercises the device switching of backend_of / get_backend / the engine.
 
 ``EmulatedXP(i)`` mirrors the parts of CuPy's module the backend and the ops use: every NumPy function CuPy has,
 delegated, with its array results viewed as device ``i``'s arrays; ``asnumpy``, ``ndarray``, ``cuda``
