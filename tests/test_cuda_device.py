@@ -460,3 +460,19 @@ def test_a_saved_tensor_written_through_a_view_is_caught_on_cuda():
     z[1:].mul_(2)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         z.sum().backward()
+
+
+@emulated_only
+def test_several_emulated_devices_keep_cupys_current_device_rule(two_cuda):
+    one = get_backend("cuda:1")  # get_backend makes cuda:1 current (several devices)
+    a = one.xp.ones(2)
+    assert a.device.id == 1
+    get_backend("cuda:0")
+    with pytest.raises(ValueError, match="Array device must be same as the current device: array device = 1 "
+                                         "while current = 0"):
+        a + 1  # a bare array operation on a non-current device: CuPy's error
+    with one.device_guard():
+        assert (a + 1).device.id == 1 and one.xp.zeros(1).device.id == 1
+    assert get_backend("cuda:0").xp.zeros(1).device.id == 0
+    t = fastnn.Tensor._wrap(a)
+    assert fastnn.matmul(t, t).device == fastnn.device("cuda:1")  # an op asking backend_of switches first
