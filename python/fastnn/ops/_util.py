@@ -7,6 +7,7 @@ import numpy as np
 
 from .. import dtypes
 from ..backend import backend_of
+from ..backend import registry as _registry
 from .._tensor import Tensor
 
 _CATEGORY = {d: (0 if d is dtypes.bool_ else 2 if d.is_floating_point else 1) for d in dtypes.ALL}
@@ -81,9 +82,22 @@ def result_dtype(a, b) -> dtypes.dtype:
     return t.dtype
 
 
+def on_device(*tensors) -> None:
+    """With several CUDA devices in use (``registry.ACTIVATES``), makes the first CUDA tensor's device the
+    current one, for ops whose fast path never asks backend_of (CuPy allocates and launches on its current
+    device). Callers test ``_registry.ACTIVATES`` first, so the CPU pays one attribute read."""
+    for t in tensors:
+        if isinstance(t, Tensor):
+            be = backend_of(t._data)
+            if be.device.type == "cuda":
+                return
+
+
 def binary_operands(a, b, op: str):
     """(ta, tb, xa, xb): the operands as Tensors (None for a Python scalar) and as arrays/scalars of the
     promoted dtype."""
+    if _registry.ACTIVATES:
+        on_device(a, b)
     # Fast paths for the common cases (two tensors of one dtype; a float tensor and a Python float): they
     # skip promotion, which costs as much as a small op itself.
     if isinstance(a, Tensor):

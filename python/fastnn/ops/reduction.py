@@ -6,8 +6,9 @@ import numpy as np
 from .. import dtypes, return_types
 from ..autograd.graph import record
 from ..backend import backend_of
+from ..backend import registry as _registry
 from .._tensor import Tensor
-from ._util import expand_reduced, float_data, normalize_dim, normalize_dims, reduction_dims
+from ._util import expand_reduced, float_data, normalize_dim, normalize_dims, on_device, reduction_dims
 from .conversion import cast
 from .elementwise import maximum, minimum
 
@@ -24,6 +25,8 @@ def _count(shape, axes) -> int:
 
 def sum(a: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001
     axes = reduction_dims(dim, a.ndim, "sum")
+    if _registry.ACTIVATES:
+        on_device(a)
     x = a._data
     if dtype is not None:
         x = x.astype(dtypes.to_dtype(dtype).np)
