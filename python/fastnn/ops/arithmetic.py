@@ -184,4 +184,6 @@ def logical_not(a: Tensor) -> Tensor:
 def bitwise_not(a: Tensor) -> Tensor:
     if a.dtype.np.kind not in "bi":
         raise TypeError(f"bitwise_not is only implemented for integer and bool tensors, got {a.dtype}")
+    if _registry.ACTIVATES:
+        on_device(a)
     return Tensor._wrap(~a._data)

@@ -106,6 +106,7 @@ def clamp(a: Tensor, min=None, max=None) -> Tensor:  # noqa: A002
             dt = promote_types(dt, result_dtype(a, bound))
     lo = min._data if isinstance(min, Tensor) else min
     hi = max._data if isinstance(max, Tensor) else max
+    backend_of(a._data, lo, hi)  # one device (several CUDA devices: it becomes the current one)
     x = a._data if a._data.dtype == dt.np else a._data.astype(dt.np)
     y = x.clip(lo, hi)
     if y.dtype != dt.np:

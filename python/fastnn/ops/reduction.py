@@ -64,6 +64,8 @@ def mean(a: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
 
 def _extreme(a: Tensor, dim, keepdim, name):
     """max / min (``name``), through the array methods of that name and arg+name."""
+    if _registry.ACTIVATES:
+        on_device(a)
     x = a._data
     if dim is None:
         if x.size == 0:
@@ -123,6 +125,8 @@ def amin(a: Tensor, dim=(), keepdim: bool = False) -> Tensor:
 
 
 def _amext(a, dim, keepdim, method, name):
+    if _registry.ACTIVATES:
+        on_device(a)
     axes = reduction_dims(dim, a.ndim, name)
     x = a._data
     _check_nonempty(x, dim, axes, name)
@@ -249,16 +253,22 @@ def logsumexp(a: Tensor, dim, keepdim: bool = False) -> Tensor:
 
 def all(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     axes = normalize_dims(dim, a.ndim, "all")
+    if _registry.ACTIVATES:
+        on_device(a)
     return Tensor._wrap(a._data.all(axis=axes, keepdims=keepdim))
 
 
 def any(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     axes = normalize_dims(dim, a.ndim, "any")
+    if _registry.ACTIVATES:
+        on_device(a)
     return Tensor._wrap(a._data.any(axis=axes, keepdims=keepdim))
 
 
 def prod(a: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     axes = normalize_dims(dim, a.ndim, "prod")
+    if _registry.ACTIVATES:
+        on_device(a)
     if dtype is not None:  # PyTorch casts first: the product (and its gradient) is taken in dtype
         a = cast(a, dtype)
     x = a._data if a.dtype.is_floating_point else a._data.astype(np.int64)

@@ -35,6 +35,7 @@ def _check_range(i, n: int, ax: int, prefix: str = "", exc=RuntimeError) -> None
     """PyTorch's "index 5 is out of bounds for dimension 0 with size 3" for the first bad index."""
     if i.size == 0:
         return
+    backend_of(i)  # (several CUDA devices: the index's device becomes the current one)
     bad = (i < 0) | (i >= n)
     if bool(bad.any()):
         raise exc(f"{prefix}index {int(i[bad].reshape(-1)[0])} is out of bounds for dimension {ax} with size {n}")
