@@ -3,6 +3,10 @@ per op, once with the inputs on the CPU and once with them moved to CUDA (result
 to the host for the comparison with torch). Every sample that passes on the CPU must pass on CUDA: an op that
 calls NumPy on a device array, round-trips through the host or mixes devices fails here.
 
+A third run, on the emulator with two devices, puts the inputs on cuda:1 and makes cuda:0 CuPy's current
+device before each op and each backward: the emulator then enforces CuPy's rule (operations on the current
+device's arrays only), so an op that never makes its tensors' device current fails there.
+
 (On the emulated device in CI; on a GPU with FASTNN_CUDA=auto.)"""
 import pytest
 
@@ -38,11 +42,23 @@ def _host(f):
     return f
 
 
-def _on_cuda(mp):
-    """Patches the oracle so fastnn's inputs (and backward cotangents) live on CUDA and its outputs and
-    gradients come back to the host before torch's are compared with them."""
-    be = fastnn.backend.get_backend("cuda")
+# Ops whose code does not make their tensors' device CuPy's current one yet (several devices only).
+NOT_SWITCHING = {"index_fill", "index_reduce", "put", "nn.functional.binary_cross_entropy",
+                 "nn.functional.max_pool2d", "nn.functional.multi_margin_loss"}
+
+
+def _on_cuda(mp, device="cuda", other_current=False):
+    """Patches the oracle so fastnn's inputs (and backward cotangents) live on ``device`` and its outputs and
+    gradients come back to the host before torch's are compared with them; ``other_current``: cuda:0 is made
+    the emulator's current device before each op and each backward."""
+    from fastnn.backend.cuda import emulated
+
+    be = fastnn.backend.get_backend(device)
     convert = oracle.Converter.__call__
+
+    def away():
+        if other_current:
+            emulated._CURRENT[0] = 0
 
     def call(self, x):
         if isinstance(x, self.torch.Tensor) and id(x) not in self.pairs:
@@ -54,13 +70,25 @@ def _on_cuda(mp):
             return moved
         return convert(self, x)
 
-    compare, ties, grad = oracle._compare, oracle._same_up_to_ties, fastnn.autograd.grad
+    compare, ties, grad, resolve = oracle._compare, oracle._same_up_to_ties, fastnn.autograd.grad, oracle.resolve
 
     def grad_on_cuda(outputs, inputs, grad_outputs=None, **kw):
         if grad_outputs is not None:
             grad_outputs = [fastnn.Tensor._wrap(be.from_host(g._data)) if isinstance(g, fastnn.Tensor)
                             and not g.is_cuda else g for g in grad_outputs]
+        away()
         return _host(tuple(grad(outputs, inputs, grad_outputs, **kw)))
+
+    def resolve_away(op):
+        fn, how = resolve(op)
+        if fn is None or not other_current:
+            return fn, how
+
+        def call(*args, **kwargs):
+            away()
+            return fn(*args, **kwargs)
+
+        return call, how
 
     mp.setattr(oracle.Converter, "__call__", call)
     mp.setattr(oracle, "_compare", lambda t, f, tol, torch, fn, where="output": compare(t, _host(f), tol, torch, fn,
@@ -68,17 +96,25 @@ def _on_cuda(mp):
     mp.setattr(oracle, "_same_up_to_ties", lambda key, s, t_out, f_out, torch: ties(key, s, t_out, _host(f_out),
                                                                                      torch))
     mp.setattr(fastnn.autograd, "grad", grad_on_cuda)
+    mp.setattr(oracle, "resolve", resolve_away)
+
+
+def _no_error_inputs(mp):
+    mp.setattr(oracle, "run_error_inputs", lambda *a: {"counts": dict.fromkeys(oracle.ERROR_CLASSES, 0),
+                                                       "reasons": {}})
+
+
+def _ops():
+    return OPS + [oracle.op_key(op) for op in oracle.load_op_db() if op.name.startswith("nn.functional.")]
 
 
 @pytest.fixture(scope="module")
 def reports():
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(oracle, "run_error_inputs", lambda *a: {"counts": dict.fromkeys(oracle.ERROR_CLASSES, 0),
-                                                           "reasons": {}})
-        ops = OPS + [oracle.op_key(op) for op in oracle.load_op_db() if op.name.startswith("nn.functional.")]
-        cpu = oracle.run(ops, max_samples=SAMPLES)
+        _no_error_inputs(mp)
+        cpu = oracle.run(_ops(), max_samples=SAMPLES)
         _on_cuda(mp)
-        cuda = oracle.run(ops, max_samples=SAMPLES)
+        cuda = oracle.run(_ops(), max_samples=SAMPLES)
     return cpu, cuda
 
 
@@ -91,3 +127,19 @@ def test_every_sample_passing_on_the_cpu_passes_on_cuda(reports):
             lost.append(f"{key}: {got} < {r['counts']['pass']} on the CPU; {cuda['ops'][key]['reasons']}")
     assert not lost, "ops that fail on CUDA:\n" + "\n".join(lost)
     assert cuda["totals"]["pass"] >= 500, cuda["totals"]
+
+
+@pytest.mark.skipif(not fastnn.backend.cuda.runtime.emulated(), reason="the emulator's current-device rule")
+def test_ops_on_the_second_device_make_it_current(reports, cuda_mode):
+    cpu, _ = reports
+    cuda_mode("emulate:2")
+    with pytest.MonkeyPatch.context() as mp:
+        _no_error_inputs(mp)
+        _on_cuda(mp, "cuda:1", other_current=True)
+        second = oracle.run(_ops(), max_samples=SAMPLES)
+    lost = []
+    for key, r in cpu["ops"].items():
+        got = second["ops"][key]["counts"]["pass"]
+        if got < r["counts"]["pass"] and key.partition(".")[0] not in NOT_SWITCHING and key not in NOT_SWITCHING:
+            lost.append(f"{key}: {got} < {r['counts']['pass']}; {second['ops'][key]['reasons']}")
+    assert not lost, "ops that do not make their tensors' device current:\n" + "\n".join(lost)
