@@ -43,8 +43,7 @@ def _host(f):
 
 
 # Ops whose code does not make their tensors' device CuPy's current one yet (several devices only).
-NOT_SWITCHING = {"index_fill", "index_reduce", "put", "nn.functional.binary_cross_entropy",
-                 "nn.functional.max_pool2d", "nn.functional.multi_margin_loss"}
+NOT_SWITCHING: set = set()
 
 
 def _on_cuda(mp, device="cuda", other_current=False):

@@ -321,6 +321,7 @@ def _vector_index(index, op: str, dtype_error=RuntimeError, message=None):
                          f"{_tname(index)} and size: {_shape_str(index.shape)}")
     if not _is_int(index):
         raise dtype_error(message or f"{op}(): Expected dtype int32/int64 for index but got: {_tname(index)}")
+    backend_of(index._data)  # (several CUDA devices: the index's device becomes the current one)
     return index, _as_1d(index._data)
 
 
@@ -474,6 +475,7 @@ def put(input: Tensor, index: Tensor, source: Tensor, accumulate: bool = False) 
                          f"source.numel() = {source._data.size}, index.numel() = {index._data.size}")
     x = input._data
     n = x.size
+    be = backend_of(x, index._data)  # one device (several CUDA devices: it becomes the current one)
     i = index._data.reshape(-1)
     if i.size:
         lo, hi = int(i.min()), int(i.max())
