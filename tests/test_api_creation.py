@@ -75,7 +75,11 @@ def test_generator_streams_are_private_and_reproducible():
     assert isinstance(s, int)
     with pytest.raises(TypeError, match="fastnn.Generator"):
         torch.rand(2, generator=np.random.default_rng(0))
-    with pytest.raises(RuntimeError, match="cuda"):
+
+
+
+def test_a_cuda_generator_needs_a_cuda_device(no_cuda):
+    with pytest.raises(RuntimeError, match="No CUDA GPUs are available"):
         torch.Generator("cuda")
 
 

@@ -285,3 +285,25 @@ def test_pickled_cuda_tensors_and_parameters_come_back_on_their_device():
     assert m2.weight.device == CUDA0 and m2.b.device == CUDA0 and type(m2.weight) is fastnn.nn.Parameter
     old = pickle.loads(pickle.dumps(fastnn.ones(2)))  # a CPU tensor: its pickle records no device
     assert old.device == CPU
+
+
+CUDA_API = ["is_available", "device_count", "current_device", "set_device", "synchronize", "manual_seed",
+            "manual_seed_all", "seed", "seed_all", "initial_seed", "empty_cache", "get_device_name",
+            "get_device_capability", "get_device_properties", "memory_allocated", "max_memory_allocated",
+            "memory_reserved", "reset_peak_memory_stats", "is_initialized"]
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name", CUDA_API)
+def test_signatures_are_torch_cudas(name):
+    import inspect
+
+    torch = pytest.importorskip("torch")
+
+    def params(f):
+        sig = inspect.signature(f)
+        return [(p.name, p.kind, p.default is inspect.Parameter.empty) for p in sig.parameters.values()]
+
+    assert params(getattr(fastnn.cuda, name)) == params(getattr(torch.cuda, name))
+    assert params(fastnn.cuda.device.__init__) == params(torch.cuda.device.__init__)
+    assert params(fastnn.cuda.device_of.__init__) == params(torch.cuda.device_of.__init__)

@@ -199,6 +199,23 @@ def test_cpu_and_cuda_operands_raise_pytorchs_error(op):
         op(b, a)
 
 
+def test_cpu_scalar_tensors_meet_cuda_tensors_as_scalars():
+    """PyTorch's rule: a 0-d CPU tensor (torch.tensor(2.0)) combines with a tensor on any device."""
+    x = fastnn.tensor([1.0, 2.0], device="cuda", requires_grad=True)
+    for y, expected in ((x * fastnn.tensor(3.0), [3.0, 6.0]), (fastnn.tensor(1.0) - x, [0.0, -1.0]),
+                        (x / fastnn.tensor(2, dtype=fastnn.int64), [0.5, 1.0]),
+                        (fastnn.maximum(x, fastnn.tensor(1.5)), [1.5, 2.0]), (x.double() + fastnn.tensor(1.0),
+                                                                                [2.0, 3.0])):
+        assert y.device == CUDA0 and y.tolist() == expected
+    assert (x * fastnn.tensor(2.0, dtype=fastnn.float64)).dtype is fastnn.float32  # a scalar does not promote
+    (x * fastnn.tensor(3.0)).sum().backward()
+    assert x.grad.device == CUDA0 and x.grad.tolist() == [3.0, 3.0]
+    with pytest.raises(RuntimeError, match=SAME_DEVICE):
+        x * fastnn.tensor(3.0, requires_grad=True)  # its gradient would have to cross devices: refused
+    with pytest.raises(RuntimeError, match=SAME_DEVICE):
+        x + fastnn.ones(1)  # one element, but not 0-d: not a scalar
+
+
 def test_two_cuda_devices_raise_pytorchs_error(two_cuda):
     a = fastnn.ones(3, device="cuda:0")
     b = fastnn.ones(3, device="cuda:1")
@@ -359,6 +376,17 @@ def test_emulated_device_refuses_silent_host_mixing():
 
 
 @emulated_only
+def test_emulated_module_offers_cupys_names_only():
+    xp = get_backend("cuda").xp
+    for name in ("nanquantile", "errstate", "insert", "geomspace"):
+        with pytest.raises(AttributeError, match=f"module 'cupy' has no attribute '{name}'"):
+            getattr(xp, name)
+    with pytest.raises(AttributeError, match="module 'cupy.linalg' has no attribute 'vector_norm'"):
+        xp.linalg.vector_norm
+    assert type(xp.quantile(xp.arange(5.0), 0.5)) is xp.ndarray and xp.linalg.norm is not None
+
+
+@emulated_only
 def test_emulated_devices_do_not_mix(two_cuda):
     a = get_backend("cuda:0").xp.ones(2)
     b = get_backend("cuda:1").xp.ones(2)
@@ -374,7 +402,77 @@ def test_emulated_arrays_expose_the_cuda_array_interface():
     a = get_backend("cuda").xp.asarray(np.arange(12, dtype=np.float64).reshape(3, 4))
     cai = a.__cuda_array_interface__
     assert cai["version"] == 3 and cai["shape"] == (3, 4) and cai["typestr"] == "<f8"
-    assert cai["strides"] is None and cai["stream"] is None and cai["data"] == (a.ctypes.data, False)
+    assert cai["strides"] is None and cai["stream"] is None and cai["data"] == (a.view(np.ndarray).ctypes.data, False)
+    assert not hasattr(a, "__array_interface__") and not hasattr(a, "ctypes")  # as CuPy's arrays
     t = a.T.__cuda_array_interface__
     assert t["strides"] == (8, 32) and t["data"][0] == cai["data"][0]
     assert a.__dlpack_device__() == (2, 0)
+
+
+def test_a_cuda_generator_draws_on_its_device():
+    g = fastnn.Generator(device="cuda").manual_seed(5)
+    assert g.device == CUDA0 and g.initial_seed() == 5
+    a = fastnn.randn(4, device="cuda", generator=g)
+    g.manual_seed(5)
+    b = fastnn.randn(4, device="cuda", generator=g)
+    assert a.is_cuda and np.array_equal(a.cpu().numpy(), b.cpu().numpy())
+    assert fastnn.randint(0, 5, (3,), device="cuda", generator=g).is_cuda
+    assert sorted(fastnn.randperm(4, device="cuda", generator=g).tolist()) == [0, 1, 2, 3]
+    with pytest.raises(RuntimeError, match="^Expected a 'cpu' device type for generator but found 'cuda'$"):
+        fastnn.randn(2, generator=g)
+    with pytest.raises(NotImplementedError, match="get_state"):
+        g.get_state()
+
+
+# ---- in-place writes through views, with autograd ----------------------------------------------------------
+INPLACE = {
+    "setitem_row": lambda y, dev: y.__setitem__(0, fastnn.tensor([1.0, 2.0, 3.0], device=dev)),
+    "mul_on_a_slice": lambda y, dev: y[1:3].mul_(3),
+    "chained_add_relu": lambda y, dev: y.add_(1).relu_(),
+    "through_a_transposed_view": lambda y, dev: y.t()[::2].mul_(0.5),
+    "masked_fill_": lambda y, dev: y.masked_fill_(y > 10, 0.0),
+    "index_add_": lambda y, dev: y.index_add_(0, fastnn.tensor([0, 0, 3], device=dev), fastnn.ones(3, 3, device=dev)),
+    "scatter_": lambda y, dev: y.scatter_(1, fastnn.tensor([[0], [1], [2], [0]], device=dev), 9.0),
+    "advanced_setitem": lambda y, dev: y.__setitem__((fastnn.tensor([0, 2], device=dev), slice(None)), 7.0),
+    "copy_from_the_cpu": lambda y, dev: y[3].copy_(fastnn.tensor([4.0, 5.0, 6.0])),
+}
+
+
+@pytest.mark.parametrize("write", list(INPLACE))
+def test_in_place_writes_through_views_match_the_cpu(write):
+    def run(dev):
+        w = fastnn.arange(12.0).reshape(4, 3).to(dev).requires_grad_()
+        y = w * 2
+        INPLACE[write](y, dev)
+        (y * fastnn.arange(12.0).reshape(4, 3).to(dev)).sum().backward()
+        return y.detach().cpu().numpy(), w.grad.cpu().numpy(), y._version
+
+    (y0, g0, v0), (y1, g1, v1) = run("cpu"), run("cuda")
+    np.testing.assert_array_equal(y1, y0)
+    np.testing.assert_array_equal(g1, g0)
+    assert v1 == v0
+
+
+def test_a_saved_tensor_written_through_a_view_is_caught_on_cuda():
+    x = fastnn.ones(3, device="cuda", requires_grad=True)
+    y = x * 1
+    z = y.exp()  # saves its output
+    z[1:].mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        z.sum().backward()
+
+
+@emulated_only
+def test_several_emulated_devices_keep_cupys_current_device_rule(two_cuda):
+    one = get_backend("cuda:1")  # get_backend makes cuda:1 current (several devices)
+    a = one.xp.ones(2)
+    assert a.device.id == 1
+    get_backend("cuda:0")
+    with pytest.raises(ValueError, match="Array device must be same as the current device: array device = 1 "
+                                         "while current = 0"):
+        a + 1  # a bare array operation on a non-current device: CuPy's error
+    with one.device_guard():
+        assert (a + 1).device.id == 1 and one.xp.zeros(1).device.id == 1
+    assert get_backend("cuda:0").xp.zeros(1).device.id == 0
+    t = fastnn.Tensor._wrap(a)
+    assert fastnn.matmul(t, t).device == fastnn.device("cuda:1")  # an op asking backend_of switches first

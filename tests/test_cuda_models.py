@@ -115,7 +115,12 @@ def test_checkpoint_round_trip_resumes_training_on_cuda():
     lambda ps: fastnn.optim.AdamW(ps, lr=0.01, amsgrad=True),
     lambda ps: fastnn.optim.RMSprop(ps, lr=0.01, momentum=0.5),
     lambda ps: fastnn.optim.Adagrad(ps, lr=0.1),
-], ids=["sgd", "adam", "adamw_amsgrad", "rmsprop", "adagrad"])
+    lambda ps: fastnn.optim.Adadelta(ps, lr=1.0),
+    lambda ps: fastnn.optim.Adamax(ps, lr=0.01),
+    lambda ps: fastnn.optim.NAdam(ps, lr=0.01),
+    lambda ps: fastnn.optim.RAdam(ps, lr=0.01),
+    lambda ps: fastnn.optim.ASGD(ps, lr=0.01),
+], ids=["sgd", "adam", "adamw_amsgrad", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "radam", "asgd"])
 def test_optimizer_state_lives_on_the_parameters_device_and_matches_the_cpu(make):
     fastnn.manual_seed(1)
     cpu = nn.Linear(5, 3)
@@ -132,6 +137,27 @@ def test_optimizer_state_lives_on_the_parameters_device_and_matches_the_cpu(make
         assert devices == {model.weight.device}
     for a, b in zip(cpu.parameters(), gpu.parameters()):
         np.testing.assert_allclose(b.cpu().detach().numpy(), a.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_lbfgs_on_cuda_matches_the_cpu():
+    fastnn.manual_seed(1)
+    cpu = nn.Linear(5, 3)
+    gpu = copy.deepcopy(cpu).cuda()
+    x = fastnn.randn(4, 5)
+    for model, data in ((cpu, x), (gpu, x.cuda())):
+        opt = fastnn.optim.LBFGS(model.parameters(), max_iter=5)
+
+        def closure():
+            opt.zero_grad()
+            loss = model(data).pow(2).sum()
+            loss.backward()
+            return loss
+
+        for _ in range(2):
+            opt.step(closure)
+    for a, b in zip(cpu.parameters(), gpu.parameters()):
+        assert b.device == CUDA0
+        np.testing.assert_allclose(b.detach().cpu().numpy(), a.detach().numpy(), rtol=1e-4, atol=1e-5)
 
 
 # ---- training each model family -------------------------------------------------------------------------------
@@ -306,3 +332,101 @@ def test_a_torch_training_script_runs_unchanged_on_cuda(tmp_path):
     assert again[0].weight.device == CUDA0
     with torch.no_grad():
         np.testing.assert_array_equal(again(x.cuda()).cpu().numpy(), model(x.cuda()).cpu().numpy())
+
+
+# ---- layers one by one: forward and backward on CUDA against the CPU ---------------------------------------------
+def _r(*shape):
+    return fastnn.randn(*shape)
+
+
+LAYERS = {
+    "conv1d": (lambda: nn.Conv1d(3, 4, 3, padding=1), lambda: (_r(2, 3, 7),)),
+    "conv_transpose2d": (lambda: nn.ConvTranspose2d(3, 2, 3, stride=2), lambda: (_r(1, 3, 4, 4),)),
+    "conv_transpose1d": (lambda: nn.ConvTranspose1d(3, 2, 3, stride=2), lambda: (_r(1, 3, 4),)),
+    "group_norm": (lambda: nn.GroupNorm(2, 4), lambda: (_r(2, 4, 3, 3),)),
+    "instance_norm": (lambda: nn.InstanceNorm2d(4, affine=True), lambda: (_r(2, 4, 3, 3),)),
+    "layer_norm": (lambda: nn.LayerNorm(5), lambda: (_r(2, 3, 5),)),
+    "batch_norm1d": (lambda: nn.BatchNorm1d(5), lambda: (_r(4, 5),)),
+    "embedding": (lambda: nn.Embedding(10, 4, padding_idx=0), lambda: (fastnn.randint(0, 10, (3, 5)),)),
+    "embedding_bag": (lambda: nn.EmbeddingBag(10, 4, mode="mean"), lambda: (fastnn.randint(0, 10, (3, 5)),)),
+    "multihead_attention": (lambda: nn.MultiheadAttention(8, 2, batch_first=True),
+                            lambda: (_r(2, 5, 8), _r(2, 5, 8), _r(2, 5, 8))),
+    "transformer": (lambda: nn.Transformer(8, 2, 1, 1, 16, dropout=0.0, batch_first=True),
+                    lambda: (_r(2, 5, 8), _r(2, 4, 8))),
+    "rnn_tanh": (lambda: nn.RNN(4, 5, batch_first=True), lambda: (_r(2, 3, 4),)),
+    "lstm_cell": (lambda: nn.LSTMCell(4, 5), lambda: (_r(2, 4),)),
+    "gru_cell": (lambda: nn.GRUCell(4, 5), lambda: (_r(2, 4),)),
+    "upsample_bilinear": (lambda: nn.Upsample(scale_factor=2, mode="bilinear"), lambda: (_r(1, 2, 3, 3),)),
+    "pixel_shuffle": (lambda: nn.PixelShuffle(2), lambda: (_r(1, 8, 3, 3),)),
+    "adaptive_max_pool2d": (lambda: nn.AdaptiveMaxPool2d(2), lambda: (_r(1, 2, 5, 5),)),
+    "max_pool1d": (lambda: nn.MaxPool1d(2), lambda: (_r(1, 2, 6),)),
+    "bilinear": (lambda: nn.Bilinear(3, 4, 2), lambda: (_r(5, 3), _r(5, 4))),
+    "prelu": (lambda: nn.PReLU(3), lambda: (_r(2, 3, 4),)),
+    "fold": (lambda: nn.Fold((4, 4), 2), lambda: (_r(1, 8, 9),)),
+    "unfold": (lambda: nn.Unfold(2), lambda: (_r(1, 2, 4, 4),)),
+}
+
+
+def _layer_step(make, inputs, device):
+    fastnn.manual_seed(0)
+    m = make().to(device)
+    xs = [x.detach().to(device).clone() for x in inputs]
+    for x in xs:
+        if x.dtype.is_floating_point:
+            x.requires_grad_(True)
+    out = m(*xs)
+    out = out[0] if isinstance(out, tuple) else out
+    assert out.device == fastnn.device(device)
+    out.pow(2).sum().backward()
+    grads = [p.grad for p in m.parameters() if p.grad is not None] + [x.grad for x in xs if x.grad is not None]
+    return [out.detach().cpu().numpy()] + [g.cpu().numpy() for g in grads]
+
+
+@pytest.mark.parametrize("layer", list(LAYERS))
+def test_layers_on_cuda_match_the_cpu(layer):
+    make, inputs = LAYERS[layer]
+    fastnn.manual_seed(3)
+    data = inputs()
+    cpu, cuda = _layer_step(make, data, "cpu"), _layer_step(make, data, "cuda")
+    assert len(cpu) == len(cuda)
+    for a, b in zip(cpu, cuda):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
+
+
+# ---- several devices: the emulator enforces CuPy's current-device rule with FASTNN_CUDA=emulate:2 ------------
+def test_training_on_the_second_device_matches_the_cpu(two_cuda):
+    make, data_key, loss_fn, optim = FAMILIES["cnn"]
+    data = _data()[data_key]
+    fastnn.manual_seed(0)
+    cpu_model = make()
+    other = copy.deepcopy(cpu_model).to("cuda:1")
+    assert fastnn.cuda.current_device() == 0  # nothing switched the current device: the ops do
+    cpu_losses, cpu_state = _train(cpu_model, data, loss_fn, optim, "cpu")
+    losses, state = _train(other, data, loss_fn, optim, "cuda:1")
+    np.testing.assert_allclose(losses, cpu_losses, rtol=1e-4, atol=1e-5)
+    for key, ref in cpu_state.items():
+        np.testing.assert_allclose(state[key], ref, rtol=1e-4, atol=1e-5, err_msg=key)
+    assert all(p.device == fastnn.device("cuda:1") for p in other.parameters())
+
+
+def test_a_model_split_over_two_devices_trains_as_on_the_cpu(two_cuda):
+    fastnn.manual_seed(0)
+    first, second = nn.Linear(6, 8), nn.Linear(8, 3)
+    x, y = fastnn.randn(5, 6), fastnn.randint(0, 3, (5,))
+
+    def run(d0, d1):
+        a, b = copy.deepcopy(first).to(d0), copy.deepcopy(second).to(d1)
+        opt = fastnn.optim.SGD(list(a.parameters()) + list(b.parameters()), lr=0.1, momentum=0.9)
+        losses = []
+        for _ in range(3):
+            opt.zero_grad()
+            loss = F.cross_entropy(b(F.relu(a(x.to(d0))).to(d1)), y.to(d1))
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        return losses, [p.detach().cpu().numpy() for p in list(a.parameters()) + list(b.parameters())]
+
+    (ref_losses, ref_params), (losses, params) = run("cpu", "cpu"), run("cuda:0", "cuda:1")
+    np.testing.assert_allclose(losses, ref_losses, rtol=1e-5, atol=1e-6)
+    for p, q in zip(params, ref_params):
+        np.testing.assert_allclose(p, q, rtol=1e-5, atol=1e-6)

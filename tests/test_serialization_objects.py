@@ -177,12 +177,11 @@ def test_pad_sequence_matches_torch():
         assert [s.grad.tolist() for s in seqs] == [np.ones_like(d).tolist() for d in data]
 
 
-def test_pin_memory_without_an_accelerator():
+def test_pin_memory_without_an_accelerator(no_cuda):
     x = torch.ones(2)
     assert not x.is_pinned()
-    if not torch.cuda.is_available():
-        with pytest.raises(RuntimeError, match="Cannot access accelerator device when none is available"):
-            x.pin_memory()
+    with pytest.raises(RuntimeError, match="Cannot access accelerator device when none is available"):
+        x.pin_memory()
 
 
 @pytest.mark.torch

@@ -80,8 +80,7 @@ def set_device(device) -> None:
     if not 0 <= idx < device_count():
         raise _runtime.unavailable_error(idx)
     _current = idx
-    if not _runtime.emulated():
-        _backend(idx).device_guard().use()  # CuPy's current device too
+    _backend(idx).device_guard().use()  # CuPy's (or the emulator's) current device too
 
 
 class device:

@@ -82,9 +82,13 @@ class Generator:
     def __init__(self, device="cpu") -> None:
         from ._device import device as _device
 
-        self.device = _device(str(device)) if not hasattr(device, "type") else device
-        if self.device.type != "cpu":
-            raise RuntimeError(f"Generator: device {self.device} is not supported; fastnn's generators are CPU ones")
+        self.device = _device(str(device)) if not hasattr(device, "type") else _device(str(device))
+        self._backend = None
+        if self.device.type == "cuda":  # a stream on that device (its draws are device arrays)
+            from .backend import get_backend
+
+            self._backend = get_backend(self.device)  # PyTorch's error when there is no such device
+            self.device = self._backend.device
         self.manual_seed(_DEFAULT_SEED)
 
     def manual_seed(self, seed) -> "Generator":
@@ -92,7 +96,12 @@ class Generator:
             raise TypeError(f"manual_seed expected an int, got {type(seed).__name__}")
         seed = int(seed) % (2**64)  # torch wraps negative seeds the same way
         self._seed = seed
-        self._gen = np.random.Generator(np.random.PCG64(seed))
+        if self._backend is not None:
+            from .backend.cuda.generator import make_generator
+
+            self._gen = make_generator(self._backend, seed)
+        else:
+            self._gen = np.random.Generator(np.random.PCG64(seed))
         return self
 
     def seed(self) -> int:
@@ -109,12 +118,14 @@ class Generator:
         (16 bytes each), then the buffered 32-bit half and its flag (8 bytes each)."""
         from .creation import tensor
 
+        self._cpu_only("get_state")
         st = self._gen.bit_generator.state
         raw = (st["state"]["state"].to_bytes(16, "little") + st["state"]["inc"].to_bytes(16, "little")
                + int(st["has_uint32"]).to_bytes(8, "little") + int(st["uinteger"]).to_bytes(8, "little"))
         return tensor(np.frombuffer(raw, np.uint8).copy())
 
     def set_state(self, new_state) -> "Generator":
+        self._cpu_only("set_state")
         raw = bytes(np.asarray(new_state, dtype=np.uint8).reshape(-1))
         if len(raw) != 48:
             raise RuntimeError(f"Generator.set_state: expected a state of 48 bytes, got {len(raw)}")
@@ -123,6 +134,11 @@ class Generator:
             "state": {"state": int.from_bytes(raw[:16], "little"), "inc": int.from_bytes(raw[16:32], "little")},
             "has_uint32": int.from_bytes(raw[32:40], "little"), "uinteger": int.from_bytes(raw[40:48], "little")}
         return self
+
+    def _cpu_only(self, what: str) -> None:
+        if self._backend is not None:
+            raise NotImplementedError(f"Generator.{what}: the state of a {self.device} generator is not "
+                                      "exposed (seed it with manual_seed instead)")
 
     def __repr__(self) -> str:
         return f"<fastnn.Generator object at {id(self):#x}>"
@@ -135,13 +151,13 @@ def numpy_generator(generator, device=None):
 
         return get_backend(device).generator()
     if isinstance(generator, Generator):
+        kind = "cpu"
         if device is not None:
             from .backend import get_backend
 
             kind = get_backend(device).device.type
-            if kind != generator.device.type:
-                raise RuntimeError(f"Expected a '{kind}' device type for generator but found "
-                                   f"'{generator.device.type}'")
+        if kind != generator.device.type:
+            raise RuntimeError(f"Expected a '{kind}' device type for generator but found '{generator.device.type}'")
         return generator._gen
     raise TypeError(f"generator must be a fastnn.Generator, got {type(generator).__name__}")
 

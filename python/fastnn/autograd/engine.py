@@ -4,6 +4,7 @@ from __future__ import annotations
 from . import grad_mode
 from .._tensor import Tensor
 from ..backend import backend_of
+from ..backend import registry as _registry
 from .graph import DIRTY, HISTORY, INPUT_VALUES_NOT_READ, grad_fn_at, watch_output
 from .inplace import _describe, refresh_view
 
@@ -138,6 +139,8 @@ def run_backward(tensors, grad_arrays, retain_graph, capture=None):
             _check_versions(node)
             if DIRTY:  # empty unless some output was written in place: one truth test per node
                 _check_output(node)
+            if _registry.ACTIVATES:  # several CUDA devices: the step runs on its gradient's device
+                backend_of(g)
             in_grads = fn(g)
             if not retain_graph:
                 node.backward_fn = None

@@ -108,7 +108,11 @@ def _backend_of_all(arrays):
         elif be is not found:
             raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two devices, "
                                f"{found.device} and {be.device}!")
-    return _CPU if found is None else found
+    if found is None:
+        return _CPU
+    if found.__dict__.get("_activate_on_lookup"):  # several GPUs under CuPy: the op runs on its arrays' device
+        found.device_guard().use()
+    return found
 
 
 def get_backend(device=None):
@@ -127,6 +131,10 @@ def get_backend(device=None):
 
 # ---- CUDA devices --------------------------------------------------------------------------------------------
 _MADE: dict = {}  # (emulated?, index) -> CudaBackend: made once, kept (its arrays may outlive a mode change)
+# True once several CUDA devices are in use: backend_of / get_backend then make the device of the arrays they
+# answer for the current one (CuPy allocates and launches on its current device), and the autograd engine
+# asks backend_of before each backward step.
+ACTIVATES = False
 
 
 def cuda_backend(index: int | None = None):
@@ -148,17 +156,28 @@ def cuda_backend(index: int | None = None):
 
         be = _MADE[key] = make_backend(index)
         _register(be, n)
+    if be.__dict__.get("_activate_on_lookup"):  # several GPUs under CuPy: allocate on this one
+        be.device_guard().use()
     return be
 
 
 def _register(be, count: int) -> None:
     """Enters a new CUDA backend's array type in the type table."""
+    global ACTIVATES
     t = be.xp.ndarray
+    be._activate_on_lookup = count > 1
+    ACTIVATES = ACTIVATES or count > 1
     if be.emulated:
-        _BY_TYPE[t] = be
+        # with several devices, as CuPy's type below: None sends backend_of to the slow path, which makes
+        # the arrays' device the current one (the emulator then enforces CuPy's current-device rule)
+        _BY_TYPE[t] = be if count == 1 else None
+        from .cuda import emulated
+
+        emulated.set_strict(count > 1)
     else:
         # CuPy's one array type: the look-up answers for a single GPU; with several, None sends backend_of
-        # to the slow path, which asks the array's .device.id
+        # to the slow path, which asks the array's .device.id and makes that device CuPy's current one
+        # (CuPy allocates results and launches kernels on its current device)
         _BY_TYPE[t] = be if count == 1 else None
 
 
@@ -171,9 +190,22 @@ def made_cuda_backends() -> list:
 
 
 def _cuda_mode_changed() -> None:
-    """runtime.configure changed the mode: CuPy's type entry is re-decided for the new device count."""
-    from .cuda import runtime
+    """runtime.configure changed the mode: the type entries and device switching are re-decided for the new
+    device count."""
+    global ACTIVATES
+    from .cuda import emulated, runtime
 
+    from .. import cuda
+
+    ACTIVATES = False
+    emulated.set_strict(False)
+    n = runtime.device_count()
+    if cuda._current >= n:  # the current device went away with the mode: device 0, as after a restart
+        cuda._current = 0
+    if emulated.current_device() >= n:
+        emulated._CURRENT[0] = 0
     for (em, _), be in _MADE.items():
-        if not em:
-            _register(be, runtime.device_count())
+        if em == runtime.emulated():
+            _register(be, n)
+    if n > 1 and runtime.emulated():
+        emulated.set_strict(True)

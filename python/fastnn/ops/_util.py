@@ -7,6 +7,7 @@ import numpy as np
 
 from .. import dtypes
 from ..backend import backend_of
+from ..backend import registry as _registry
 from .._tensor import Tensor
 
 _CATEGORY = {d: (0 if d is dtypes.bool_ else 2 if d.is_floating_point else 1) for d in dtypes.ALL}
@@ -81,17 +82,30 @@ def result_dtype(a, b) -> dtypes.dtype:
     return t.dtype
 
 
+def on_device(*tensors) -> None:
+    """With several CUDA devices in use (``registry.ACTIVATES``), makes the first CUDA tensor's device the
+    current one, for ops whose fast path never asks backend_of (CuPy allocates and launches on its current
+    device). Callers test ``_registry.ACTIVATES`` first, so the CPU pays one attribute read."""
+    for t in tensors:
+        if isinstance(t, Tensor):
+            be = backend_of(t._data)
+            if be.device.type == "cuda":
+                return
+
+
 def binary_operands(a, b, op: str):
     """(ta, tb, xa, xb): the operands as Tensors (None for a Python scalar) and as arrays/scalars of the
     promoted dtype."""
+    if _registry.ACTIVATES:
+        on_device(a, b)
     # Fast paths for the common cases (two tensors of one dtype; a float tensor and a Python float): they
     # skip promotion, which costs as much as a small op itself.
     if isinstance(a, Tensor):
         xa = a._data
         if isinstance(b, Tensor):
             xb = b._data
-            if type(xa) is not type(xb):
-                backend_of(xa, xb)  # arrays of two devices: PyTorch's RuntimeError (same type: one device)
+            if type(xa) is not type(xb):  # (one array type: one device)
+                xa, xb = _across_devices(a, b, xa, xb)
             if xa.dtype == xb.dtype:
                 if xa.shape != xb.shape:
                     _check_broadcast(xa.shape, xb.shape)
@@ -104,15 +118,31 @@ def binary_operands(a, b, op: str):
         b = as_tensor(b, op)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         raise TypeError(f"{op}(): expected at least one Tensor operand")
-    if isinstance(a, Tensor) and isinstance(b, Tensor):
+    both = isinstance(a, Tensor) and isinstance(b, Tensor)
+    if both:
         if type(a._data) is not type(b._data):
-            backend_of(a._data, b._data)  # two devices: PyTorch's RuntimeError
+            _across_devices(a, b, a._data, b._data)  # raises unless one is a CPU scalar tensor
         if a.shape != b.shape:
             _check_broadcast(a.shape, b.shape)
     dt = result_dtype(a, b).np
     xa = _cast(a, dt)
     xb = _cast(b, dt)
+    if both and type(xa) is not type(xb):
+        xa, xb = _across_devices(a, b, xa, xb)
     return (a if isinstance(a, Tensor) else None, b if isinstance(b, Tensor) else None, xa, xb)
+
+
+def _across_devices(a: Tensor, b: Tensor, xa, xb):
+    """Operands on two devices: a 0-d CPU tensor that does not require grad meets a tensor on any device as
+    a scalar (PyTorch's "CPU scalar" rule: a Python number made a tensor, torch.tensor(2.0)), so it comes
+    back as a NumPy scalar; anything else is PyTorch's same-device RuntimeError."""
+    ba, bb = backend_of(xa), backend_of(xb)
+    if bb.device.type == "cpu" and xb.ndim == 0 and not b._requires_grad:
+        return xa, xb[()]
+    if ba.device.type == "cpu" and xa.ndim == 0 and not a._requires_grad:
+        return xa[()], xb
+    backend_of(xa, xb)  # raises: two devices
+    return xa, xb
 
 
 def _check_broadcast(sa, sb) -> None:

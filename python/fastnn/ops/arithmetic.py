@@ -8,8 +8,9 @@ import numpy as np
 from .. import dtypes
 from ..autograd.graph import record
 from ..backend import backend_of
+from ..backend import registry as _registry
 from .._tensor import Tensor
-from ._util import binary_operands, unbroadcast
+from ._util import binary_operands, on_device, unbroadcast
 
 
 def _shape(t, x):
@@ -20,6 +21,8 @@ def add_same_shape(a, b) -> Tensor:
     """``a + b`` (the ``+`` operator): two tensors of one shape and dtype — the common case — skip
     promotion, broadcasting and the alpha factor (1.96 -> 1.5 us for a tiny tensor); others go to add."""
     if type(b) is Tensor:
+        if _registry.ACTIVATES:
+            on_device(a, b)
         xa, xb = a._data, b._data
         # (one array type: one device; two go to add, whose operands check raises PyTorch's error)
         if xa.shape == xb.shape and xa.dtype == xb.dtype and xa.dtype.kind != "b" and type(xa) is type(xb):
@@ -134,6 +137,8 @@ def neg(a: Tensor) -> Tensor:
     if a.dtype.np.kind == "b":
         raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. "
                            "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.")
+    if _registry.ACTIVATES:
+        on_device(a)
     out = Tensor._wrap(-a._data)
     return record(out, "NegBackward0", (a,), lambda g: (-g,))
 
@@ -179,4 +184,6 @@ def logical_not(a: Tensor) -> Tensor:
 def bitwise_not(a: Tensor) -> Tensor:
     if a.dtype.np.kind not in "bi":
         raise TypeError(f"bitwise_not is only implemented for integer and bool tensors, got {a.dtype}")
+    if _registry.ACTIVATES:
+        on_device(a)
     return Tensor._wrap(~a._data)

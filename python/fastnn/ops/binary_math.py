@@ -348,6 +348,7 @@ def equal(input, other) -> bool:  # noqa: A002
     a, b = as_tensor(input, "equal"), as_tensor(other, "equal")
     if a.shape != b.shape:
         return False
+    backend_of(a._data, b._data)  # one device (several CUDA devices: it becomes the current one)
     return bool((a._data == b._data).all())
 
 

@@ -8,8 +8,9 @@ import numpy as np
 
 from ..autograd.graph import record
 from ..backend import backend_of
+from ..backend import registry as _registry
 from .._tensor import Tensor
-from ._util import as_tensor, binary_operands, float_data, promote_types, result_dtype, unbroadcast
+from ._util import as_tensor, binary_operands, float_data, on_device, promote_types, result_dtype, unbroadcast
 
 
 def exp(a: Tensor) -> Tensor:
@@ -88,6 +89,8 @@ def sqrt(a: Tensor) -> Tensor:
 
 
 def abs(a: Tensor) -> Tensor:  # noqa: A001
+    if _registry.ACTIVATES:
+        on_device(a)
     x = a._data
     # The forward is an operator (any backend); only the backward asks for the array module.
     return record(Tensor._wrap(operator.abs(x)), "AbsBackward0", (a,), lambda g: (g * backend_of(x).xp.sign(x),))
@@ -103,6 +106,7 @@ def clamp(a: Tensor, min=None, max=None) -> Tensor:  # noqa: A002
             dt = promote_types(dt, result_dtype(a, bound))
     lo = min._data if isinstance(min, Tensor) else min
     hi = max._data if isinstance(max, Tensor) else max
+    backend_of(a._data, lo, hi)  # one device (several CUDA devices: it becomes the current one)
     x = a._data if a._data.dtype == dt.np else a._data.astype(dt.np)
     y = x.clip(lo, hi)
     if y.dtype != dt.np:

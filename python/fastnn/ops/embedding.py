@@ -33,6 +33,7 @@ def _normalize_padding_idx(padding_idx, num_embeddings: int):
 def _indices(input, rows: int):
     t = input if isinstance(input, Tensor) else as_tensor(input, "embedding")
     idx = t._data
+    backend_of(idx)  # (several CUDA devices: the index's device becomes the current one)
     if idx.dtype.kind not in "iu":
         raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the following scalar types: "
                            f"Long, Int; but got {t.dtype} instead (while checking arguments for embedding)")

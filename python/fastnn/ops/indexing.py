@@ -115,6 +115,7 @@ def index_select(a: Tensor, dim: int, index: Tensor) -> Tensor:
     index = as_tensor(index, "index_select")
     idx = index._data
     n = a.shape[ax] if a.ndim else 1
+    backend_of(a._data, idx)  # one device (several CUDA devices: it becomes the current one)
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= n):  # no wrap-around of negatives, as PyTorch
         raise IndexError("index out of range in self")
     if a.ndim == 0:  # PyTorch treats a 0-d input as 1-d and gives a 0-d result

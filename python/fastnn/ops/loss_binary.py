@@ -45,6 +45,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
         raise ValueError(f"Using a target size (torch.Size({list(tgt.shape)})) that is different to the input size "
                          f"(torch.Size({list(inp.shape)})) is deprecated. Please ensure they have the same size.")
     x, y = inp._data, tgt._data
+    backend_of(x, y)  # one device (several CUDA devices: it becomes the current one)
     if x.dtype.kind != "f":
         raise TypeError(f"binary_cross_entropy(): expected a floating-point input, got {inp.dtype}")
     if y.dtype != x.dtype:

@@ -40,6 +40,7 @@ def multi_margin_loss(input, target, p: int = 1, margin: float = 1.0, weight=Non
                            f"samples (batch size). Expected target size [{n}], but got {list(t.shape)}. Input has "
                            f"shape {list(x.shape)}.")
     t = t.reshape(-1)
+    backend_of(x, t)  # one device (several CUDA devices: it becomes the current one)
     if ((t < 0) | (t >= c)).any():
         raise RuntimeError("target out of range")
     w = None

@@ -102,6 +102,7 @@ def _int_max_pool2d(a, kernel_size, stride, padding, dilation, ceil_mode, return
     holds every integer up to 2**53 exactly, so the maxima (and indices) are the integers' own; larger
     magnitudes are refused rather than rounded."""
     x = a._data
+    backend_of(x)  # (several CUDA devices: x's device becomes the current one)
     if x.size and (int(x.max()) > _FLOAT64_EXACT or int(x.min()) < -_FLOAT64_EXACT):
         raise NotImplementedError("max_pool2d: integer inputs beyond 2**53 in magnitude are not supported "
                                   "(fastnn pools integers through float64)")

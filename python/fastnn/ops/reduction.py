@@ -6,8 +6,9 @@ import numpy as np
 from .. import dtypes, return_types
 from ..autograd.graph import record
 from ..backend import backend_of
+from ..backend import registry as _registry
 from .._tensor import Tensor
-from ._util import expand_reduced, float_data, normalize_dim, normalize_dims, reduction_dims
+from ._util import expand_reduced, float_data, normalize_dim, normalize_dims, on_device, reduction_dims
 from .conversion import cast
 from .elementwise import maximum, minimum
 
@@ -24,6 +25,8 @@ def _count(shape, axes) -> int:
 
 def sum(a: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001
     axes = reduction_dims(dim, a.ndim, "sum")
+    if _registry.ACTIVATES:
+        on_device(a)
     x = a._data
     if dtype is not None:
         x = x.astype(dtypes.to_dtype(dtype).np)
@@ -61,6 +64,8 @@ def mean(a: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
 
 def _extreme(a: Tensor, dim, keepdim, name):
     """max / min (``name``), through the array methods of that name and arg+name."""
+    if _registry.ACTIVATES:
+        on_device(a)
     x = a._data
     if dim is None:
         if x.size == 0:
@@ -120,6 +125,8 @@ def amin(a: Tensor, dim=(), keepdim: bool = False) -> Tensor:
 
 
 def _amext(a, dim, keepdim, method, name):
+    if _registry.ACTIVATES:
+        on_device(a)
     axes = reduction_dims(dim, a.ndim, name)
     x = a._data
     _check_nonempty(x, dim, axes, name)
@@ -246,16 +253,22 @@ def logsumexp(a: Tensor, dim, keepdim: bool = False) -> Tensor:
 
 def all(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     axes = normalize_dims(dim, a.ndim, "all")
+    if _registry.ACTIVATES:
+        on_device(a)
     return Tensor._wrap(a._data.all(axis=axes, keepdims=keepdim))
 
 
 def any(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     axes = normalize_dims(dim, a.ndim, "any")
+    if _registry.ACTIVATES:
+        on_device(a)
     return Tensor._wrap(a._data.any(axis=axes, keepdims=keepdim))
 
 
 def prod(a: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     axes = normalize_dims(dim, a.ndim, "prod")
+    if _registry.ACTIVATES:
+        on_device(a)
     if dtype is not None:  # PyTorch casts first: the product (and its gradient) is taken in dtype
         a = cast(a, dtype)
     x = a._data if a.dtype.is_floating_point else a._data.astype(np.int64)

@@ -35,6 +35,7 @@ def _check_range(i, n: int, ax: int, prefix: str = "", exc=RuntimeError) -> None
     """PyTorch's "index 5 is out of bounds for dimension 0 with size 3" for the first bad index."""
     if i.size == 0:
         return
+    backend_of(i)  # (several CUDA devices: the index's device becomes the current one)
     bad = (i < 0) | (i >= n)
     if bool(bad.any()):
         raise exc(f"{prefix}index {int(i[bad].reshape(-1)[0])} is out of bounds for dimension {ax} with size {n}")
@@ -320,6 +321,7 @@ def _vector_index(index, op: str, dtype_error=RuntimeError, message=None):
                          f"{_tname(index)} and size: {_shape_str(index.shape)}")
     if not _is_int(index):
         raise dtype_error(message or f"{op}(): Expected dtype int32/int64 for index but got: {_tname(index)}")
+    backend_of(index._data)  # (several CUDA devices: the index's device becomes the current one)
     return index, _as_1d(index._data)
 
 
@@ -473,6 +475,7 @@ def put(input: Tensor, index: Tensor, source: Tensor, accumulate: bool = False) 
                          f"source.numel() = {source._data.size}, index.numel() = {index._data.size}")
     x = input._data
     n = x.size
+    be = backend_of(x, index._data)  # one device (several CUDA devices: it becomes the current one)
     i = index._data.reshape(-1)
     if i.size:
         lo, hi = int(i.min()), int(i.max())

@@ -443,13 +443,16 @@ def unique_consecutive(input: Tensor, return_inverse: bool = False, return_count
 # ---- multinomial ----------------------------------------------------------------------------------------------
 def _numpy_generator(generator, be):
     """The random stream for ``generator=``: the device's global one, or a Generator's own (any object
-    carrying a NumPy-style generator as ``_gen``, as fastnn.Generator)."""
+    carrying a NumPy-style generator as ``_gen``, as fastnn.Generator, of the input's device type)."""
     if generator is None:
         return be.generator()
     gen = getattr(generator, "_gen", None)
     if gen is None:
         raise TypeError(f"multinomial(): argument 'generator' must be torch.Generator, not "
                         f"{type(generator).__name__}")
+    kind = getattr(generator, "device", be.device).type
+    if kind != be.device.type:
+        raise RuntimeError(f"Expected a '{be.device.type}' device type for generator but found '{kind}'")
     return gen
 
 

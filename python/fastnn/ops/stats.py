@@ -51,6 +51,7 @@ def nanmean(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  #
 def count_nonzero(input, dim=None) -> Tensor:  # noqa: A002
     a = as_tensor(input, "count_nonzero")
     axes = normalize_dims(dim, a.ndim, "count_nonzero")
+    backend_of(a._data)  # (several CUDA devices: a's device becomes the current one)
     return Tensor._wrap((a._data != 0).sum(axis=axes).astype(dtypes.int64.np))
 
 

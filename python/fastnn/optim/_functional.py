@@ -11,16 +11,22 @@ from ..backend import backend_of
 from .._tensor import Tensor
 
 
-def _groups(arrays) -> list:
+def _groups(arrays):
     """``(backend, indices)`` per (backend, dtype) of ``arrays``: one kernel call each. The usual case,
-    every array on one backend in one dtype, is one group with indices None (all of them)."""
+    every array on one backend in one dtype, is one group with indices None (all of them). Yielded one by
+    one: asking backend_of for a group's first array before its turn makes that group's device the current
+    one where several CUDA devices are in use."""
     keys = [(backend_of(a), a.dtype) for a in arrays]
     if not keys or all(k == keys[0] for k in keys):
-        return [(keys[0][0], None)] if keys else []
+        if keys:
+            yield keys[0][0], None
+        return
     groups: dict = {}
     for i, k in enumerate(keys):
         groups.setdefault(k, []).append(i)
-    return [(be, idx) for (be, _), idx in groups.items()]
+    for (be, _), idx in groups.items():
+        backend_of(arrays[idx[0]])
+        yield be, idx
 
 
 def _per_tensor(arrays):

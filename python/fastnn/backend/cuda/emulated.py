@@ -15,9 +15,14 @@ do where the difference matters to a backend:
   host view without asking the array, where CuPy raises; the AST scans of tests/test_layering.py and
   tests/test_cuda_cupy_coverage.py keep ``np.`` calls away from device arrays instead.) Transfers are
   explicit: ``xp.asarray(host)`` copies in, ``xp.asnumpy`` / ``.get()`` out.
-- floating-point errors never warn (a GPU has no FP error state; CuPy has no ``errstate``).
+- floating-point errors never warn (a GPU has no FP error state; CuPy has no ``errstate``);
+- NumPy names CuPy lacks (``nanquantile``, ``errstate``, ``linalg.vector_norm`` ...) raise CuPy's
+  AttributeError, and the arrays have no ``__array_interface__`` / ``ctypes``;
+- with several devices (``emulate:N``, N > 1) CuPy's current device is emulated too: ``Device(i).use()`` /
+  ``with Device(i)`` switch it, allocations land on it, and an operation on another device's arrays raises
+  CuPy's ValueError, so CI exercises the device switching of backend_of / get_backend / the engine.
 
-``EmulatedXP(i)`` mirrors the parts of CuPy's module the backend and the ops use: every NumPy function,
+``EmulatedXP(i)`` mirrors the parts of CuPy's module the backend and the ops use: every NumPy function CuPy has,
 delegated, with its array results viewed as device ``i``'s arrays; ``asnumpy``, ``ndarray``, ``cuda``
 (``Device``, ``get_current_stream``, ``runtime.getDeviceCount``), ``get_default_memory_pool``, ``random``.
 """
@@ -34,6 +39,57 @@ _KDLCUDA = 2  # DLPack's device type for CUDA memory
 _TYPES: dict[int, type] = {}  # device index -> its array subclass
 _IMPLICIT = ("Implicit conversion to a NumPy array is not allowed. Please use `.get()` to construct a NumPy "
              "array explicitly.")  # CuPy's text
+# NumPy names CuPy (14.2) does not have, per namespace: the emulated module refuses them with the
+# AttributeError CuPy would raise, so code calling one fails in CI as it would on a GPU.
+_NOT_IN_CUPY = {
+    "": frozenset(
+        "False_ ScalarType True_ asmatrix block bmat busday_count busday_offset busdaycalendar bytes_ char "
+        "character clongdouble complex256 core ctypeslib datetime64 datetime_as_string datetime_data dtypes "
+        "einsum_path emath errstate f2py flexible float128 frompyfunc fromregex geomspace get_include getbufsize "
+        "geterr geterrcall histogram_bin_edges info insert is_busday isnat little_endian longdouble ma matrix "
+        "matvec memmap nanpercentile nanquantile ndenumerate nditer nested_iters object_ polyder polydiv polyint "
+        "rec recarray record sctypeDict setbufsize seterr seterrcall show_runtime spacing str_ strings test "
+        "timedelta64 typecodes unstack vecdot vecmat void".split()),
+    "linalg": frozenset("diagonal matrix_norm multi_dot outer svdvals tensordot test trace vecdot "
+                        "vector_norm".split()),
+    "fft": frozenset({"test"}),
+    "random": frozenset("MT19937 PCG64 PCG64DXSM Philox SFC64 SeedSequence bit_generator get_bit_generator "
+                        "get_state mtrand set_bit_generator set_state test".split()),
+    "lib": frozenset("Arrayterator NumpyVersion add_docstring add_newdoc array_utils format introspect mixins "
+                     "npyio scimath test tracemalloc_domain".split()),
+}
+
+
+# CuPy's current device, emulated: with several devices (``set_strict(True)``, FASTNN_CUDA=emulate:N, N > 1)
+# allocations land on the current device and an operation on arrays of another device raises CuPy's
+# ValueError, so CI exercises the device switching a multi-GPU machine needs.
+_CURRENT = [0]
+_STRICT = [False]
+
+
+def set_strict(flag: bool) -> None:
+    _STRICT[0] = bool(flag)
+
+
+def current_device() -> int:
+    return _CURRENT[0]
+
+
+def _on_current(index, what: str):
+    """``index`` (the operands' device), checked against the current device as CuPy checks it."""
+    if _STRICT[0] and index is not None and index != _CURRENT[0]:
+        raise ValueError(f"{what}: Array device must be same as the current device: array device = {index} "
+                         f"while current = {_CURRENT[0]}")
+    return index
+
+
+def _refuse(path: str, name: str) -> None:
+    if name in _NOT_IN_CUPY.get(path, ()):
+        where = "cupy" + ("." + path if path else "")
+        raise AttributeError(f"module '{where}' has no attribute '{name}' (the emulated device offers CuPy's "
+                             "API only)")
+
+
 def _quiet():
     return np.errstate(all="ignore")  # (a context object enters once: one per call)
 
@@ -73,6 +129,17 @@ class EmulatedArray(np.ndarray):
                 "data": (host.__array_interface__["data"][0] if self.size else 0, not self.flags.writeable),
                 "strides": None if self.flags.c_contiguous else self.strides, "stream": None}
 
+    # What CuPy's arrays do not have: the host views of NumPy (code that reads a host pointer must use the
+    # CUDA Array Interface, as it must on a GPU)
+    @property
+    def __array_interface__(self):
+        raise AttributeError("'cupy.ndarray' object has no attribute '__array_interface__' (emulated device "
+                             "memory: use __cuda_array_interface__)")
+
+    @property
+    def ctypes(self):
+        raise AttributeError("'cupy.ndarray' object has no attribute 'ctypes' (emulated device memory)")
+
     def __dlpack_device__(self):
         return (_KDLCUDA, self._device_index)
 
@@ -109,16 +176,18 @@ class EmulatedArray(np.ndarray):
         return _run_ufunc(ufunc, method, inputs, kwargs, None)
 
     def __array_function__(self, func, types_, args, kwargs):
-        index = _common_index((args, kwargs), func.__name__)
+        index = _on_current(_common_index((args, kwargs), func.__name__), func.__name__)
         with _quiet():
             result = func(*_unwrap(args), **_unwrap(kwargs))
         return _wrap(result, index)
 
     # Indexing takes host index arrays and host values, as CuPy's does (it copies them to the device).
     def __getitem__(self, key):
+        # NumPy's own indexing of this subclass: a view's .base is this array (or the device array it views),
+        # as a CuPy view's base is its root, which the ops' view detection relies on
         _same_device(key, "__getitem__", self._device_index)
-        result = self.view(np.ndarray)[_unwrap(key)]
-        return _wrap(result, self._device_index)
+        result = np.ndarray.__getitem__(self, key)
+        return result if isinstance(result, EmulatedArray) else _wrap(result, self._device_index)
 
     def __setitem__(self, key, value):
         _same_device((key, value), "__setitem__", self._device_index)
@@ -142,9 +211,9 @@ class EmulatedArray(np.ndarray):
 
 def _run_ufunc(ufunc, method, inputs, kwargs, default_index):
     """``ufunc.method(*inputs, **kwargs)`` on the host views, results (or ``out``) on the inputs' device."""
-    index = _common_index((inputs, kwargs), ufunc.__name__)
+    index = _on_current(_common_index((inputs, kwargs), ufunc.__name__), ufunc.__name__)
     if index is None:
-        index = default_index
+        index = default_index if not _STRICT[0] else _CURRENT[0]
     out = kwargs.get("out")
     with _quiet():
         result = getattr(ufunc, method)(*_unwrap(inputs), **_unwrap(kwargs))
@@ -283,10 +352,10 @@ def _function(fn, xp):
     """A NumPy function refusing host arrays and putting its array results on the device."""
 
     def call(*args, **kwargs):
-        index = _common_index((args, kwargs), fn.__name__)
+        index = _on_current(_common_index((args, kwargs), fn.__name__), fn.__name__)
         with _quiet():
             result = fn(*_unwrap(args), **_unwrap(kwargs))
-        return _wrap(result, xp.index if index is None else index)
+        return _wrap(result, xp._alloc_index() if index is None else index)
 
     call.__name__ = call.__qualname__ = getattr(fn, "__name__", "function")
     call.__doc__ = getattr(fn, "__doc__", None)
@@ -297,20 +366,23 @@ def _function(fn, xp):
 class _Namespace:
     """A NumPy submodule (``linalg``, ``fft``) with its functions delegated as the top level's are."""
 
-    def __init__(self, module, xp) -> None:
-        self._module, self._xp = module, xp
+    def __init__(self, module, xp, path: str) -> None:
+        self._module, self._xp, self._path = module, xp, path
 
     def __getattr__(self, name):
-        value = _delegate(getattr(self._module, name), self._xp)
+        if name.startswith("__"):
+            raise AttributeError(name)
+        _refuse(self._path, name)
+        value = _delegate(getattr(self._module, name), self._xp, f"{self._path}.{name}".lstrip("."))
         setattr(self, name, value)
         return value
 
 
-def _delegate(value, xp):
+def _delegate(value, xp, path: str):
     if isinstance(value, np.ufunc):
         return _UFunc(value, xp)
-    if isinstance(value, types.ModuleType):  # (before the callable test: a module is not callable)
-        return _Namespace(value, xp)
+    if isinstance(value, types.ModuleType):  # linalg, fft, lib.stride_tricks: delegated the same way
+        return _Namespace(value, xp, path)
     if isinstance(value, type) or not callable(value):  # dtypes, scalar types, finfo, constants
         return value
     return _function(value, xp)
@@ -344,19 +416,25 @@ class _CudaNamespace:
 
 
 class _EmulatedDevice:
+    """``cupy.cuda.Device``: ``use()`` makes it the current device; as a context, for the block."""
+
     def __init__(self, index: int) -> None:
         self.id = index
+        self._saved = []
 
     def synchronize(self) -> None:
         """Kernels on host memory are finished when their launch returns."""
 
     def use(self) -> None:
-        """Nothing to switch: every emulated device is the host."""
+        _CURRENT[0] = self.id
 
     def __enter__(self):
+        self._saved.append(_CURRENT[0])
+        _CURRENT[0] = self.id
         return self
 
     def __exit__(self, *exc):
+        _CURRENT[0] = self._saved.pop()
         return False
 
 
@@ -435,7 +513,7 @@ class EmulatedXP:
         self.device_count = device_count  # a callable: the emulated runtime's current count
         self.ndarray = array_type(index)
         self.cuda = _CudaNamespace(self)
-        self.random = _Namespace(np.random, self)
+        self.random = _Namespace(np.random, self, "random")
         self._pool = pool_of(index)
         self.__name__ = f"fastnn.backend.cuda.emulated[cuda:{index}]"
 
@@ -445,16 +523,22 @@ class EmulatedXP:
     def __getattr__(self, name):
         if name.startswith("__"):
             raise AttributeError(name)
-        value = _delegate(getattr(np, name), self)
+        _refuse("", name)
+        value = _delegate(getattr(np, name), self, name)
         setattr(self, name, value)  # cached: the next look-up is an attribute read
         return value
 
     # ---- allocation: fresh device memory, counted by the pool ------------------------------------------------
+    def _alloc_index(self) -> int:
+        """Where a new array goes: the current device with several devices (as CuPy), else this one."""
+        return _CURRENT[0] if _STRICT[0] else self.index
+
     def _adopt(self, host: np.ndarray):
-        """A freshly allocated host array as this device's array (no copy), counted by the memory pool."""
+        """A freshly allocated host array as a device array (no copy), counted by its device's memory pool."""
+        index = self._alloc_index()
         if host.base is None:
-            self._pool._track(host)
-        return host.view(self.ndarray)
+            pool_of(index)._track(host)
+        return host.view(array_type(index))
 
     def empty(self, shape, dtype=float, order="C"):
         return self._adopt(np.empty(shape, dtype, order))
@@ -466,16 +550,17 @@ class EmulatedXP:
         return self._adopt(np.ones(shape, dtype, order))
 
     def full(self, shape, fill_value, dtype=None, order="C"):
-        _common_index(fill_value, "full", self.index)
+        _on_current(_common_index(fill_value, "full"), "full")
         return self._adopt(np.full(shape, _unwrap(fill_value), dtype, order))
 
     # ---- transfer ----------------------------------------------------------------------------------------------
     def array(self, obj, dtype=None, copy=True, order="K", subok=False, ndmin=0):
         """Host data copied to this device, or a device array (copied unless ``copy=False`` and nothing
         changes)."""
-        if isinstance(obj, EmulatedArray) and obj._device_index == self.index and not copy:
+        if isinstance(obj, EmulatedArray) and obj._device_index == self._alloc_index() and not copy:
             out = np.asarray(obj.view(np.ndarray), dtype=dtype, order=None if order == "K" else order)
-            return out.view(self.ndarray) if ndmin <= out.ndim else np.array(out, ndmin=ndmin).view(self.ndarray)
+            out = out if ndmin <= out.ndim else np.array(out, ndmin=ndmin)
+            return out.view(array_type(obj._device_index))
         host = _host_view(obj)
         return self._adopt(np.array(host, dtype=dtype, copy=True, order=order, ndmin=ndmin))
 
@@ -483,17 +568,18 @@ class EmulatedXP:
         """``a`` on this device: itself when it is this device's array of that dtype; else a copy of host data
         (or of another device's array, as CuPy copies between devices); objects exposing
         ``__cuda_array_interface__`` are viewed without a copy (their pointers are host pointers here)."""
-        if isinstance(a, EmulatedArray) and a._device_index == self.index:
+        here = self._alloc_index()
+        if isinstance(a, EmulatedArray) and a._device_index == here:
             out = np.asarray(a.view(np.ndarray), dtype=dtype, order=order)
-            return out.view(self.ndarray)
+            return out if out is a else out.view(array_type(here))
         if not isinstance(a, np.ndarray) and hasattr(a, "__cuda_array_interface__"):
             view = np.asarray(_CaiAsHost(a))
-            return np.asarray(view, dtype=dtype, order=order).view(self.ndarray)
+            return np.asarray(view, dtype=dtype, order=order).view(array_type(here))
         return self._adopt(np.array(_host_view(a), dtype=dtype, order="K" if order is None else order, copy=True))
 
     def ascontiguousarray(self, a, dtype=None):
-        _common_index(a, "ascontiguousarray", self.index)
-        return np.ascontiguousarray(_unwrap(a), dtype=dtype).view(self.ndarray)
+        index = _on_current(_common_index(a, "ascontiguousarray"), "ascontiguousarray")
+        return _wrap(np.ascontiguousarray(_unwrap(a), dtype=dtype), self._alloc_index() if index is None else index)
 
     def asnumpy(self, a, stream=None, order="C", out=None, blocking=True):
         """A host copy of a device array (host data returned as it is, as ``cupy.asnumpy``)."""
@@ -512,7 +598,7 @@ class EmulatedXP:
         if dev != (_KDLCUDA, self.index):
             raise BufferError(f"from_dlpack: the producer lives on DLPack device {dev}, not on emulated "
                               f"cuda:{self.index} ({(_KDLCUDA, self.index)})")
-        return np.from_dlpack(_HostProducer(x)).view(self.ndarray)
+        return np.from_dlpack(_HostProducer(x)).view(array_type(self.index))
 
     def get_array_module(self, *args):
         return self if any(isinstance(a, EmulatedArray) for a in args) else np

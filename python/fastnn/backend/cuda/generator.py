@@ -2,7 +2,8 @@
 ``standard_normal``, ``integers``, ``uniform``, ``normal``, ``exponential``, ``permutation``, ``seed``).
 
 On a GPU it draws with CuPy's ``cupy.random.Generator`` (cuRAND's XORWOW) on the backend's device, filling in
-what CuPy's Generator lacks (``normal``, ``permutation``) from the draws it has; on the emulated device it is
+what CuPy's Generator lacks (``normal``, ``permutation``) from the draws it has and passing the other
+distributions (``standard_exponential``, ``binomial``, ...) to CuPy's; on the emulated device it is
 a NumPy ``Generator`` whose results are that device's arrays.
 """
 from __future__ import annotations
@@ -48,6 +49,19 @@ class CupyGenerator:
     def exponential(self, scale=1.0, size=None):
         with self._be.device_guard():
             return self._gen.exponential(scale, size)
+
+    def __getattr__(self, name):
+        """CuPy's own draws for the rest of the protocol (standard_exponential, standard_gamma, binomial,
+        beta, poisson ...), run on this device."""
+        draw = getattr(self.__dict__["_gen"], name)
+        be = self._be
+
+        def on_device(*args, **kwargs):
+            with be.device_guard():
+                return draw(*args, **kwargs)
+
+        on_device.__name__ = name
+        return on_device
 
     def permutation(self, x):
         """A random permutation of ``range(x)`` (an int) or of ``x``'s first axis: the argsort of uniform

@@ -117,7 +117,8 @@ class CupyRuntime:
         self._pool = _CupyPool(cupy, index)
 
     def stream(self) -> int:
-        return int(self._cuda.get_current_stream().ptr)
+        """CuPy's current stream on this device (not on CuPy's current device), as an integer handle."""
+        return int(self._cuda.get_current_stream(self.index).ptr)
 
     def synchronize(self) -> None:
         self.device_obj.synchronize()
@@ -135,14 +136,18 @@ class CupyRuntime:
 
 class _CupyPool:
     """CuPy's default memory pool for one device, plus the peak of its used bytes (CuPy keeps none): a
-    memory hook, installed with the device's backend, reads the pool after each allocation."""
+    memory hook, installed with the device's backend (in the thread that made it: CuPy's hooks are
+    per thread), counts the pool's allocations and frees on this device, without calling into the pool."""
 
     def __init__(self, cupy, index: int) -> None:
         from cupy.cuda import memory_hook
 
+        self._cupy = cupy
         self._pool = cupy.get_default_memory_pool()
         self._index = index
-        self._peak = 0
+        with cupy.cuda.Device(index):
+            self._live = self._pool.used_bytes()  # what the counting starts from
+        self._peak = self._live
         outer = self
 
         class _Peak(memory_hook.MemoryHook):
@@ -150,10 +155,13 @@ class _CupyPool:
 
             def malloc_postprocess(self, device_id, size, mem_size, mem_ptr, pmem_id):
                 if device_id == index:
-                    with cupy.cuda.Device(index):
-                        used = outer._pool.used_bytes()
-                    if used > outer._peak:
-                        outer._peak = used
+                    outer._live += mem_size
+                    if outer._live > outer._peak:
+                        outer._peak = outer._live
+
+            def free_postprocess(self, device_id, mem_size, mem_ptr, pmem_id):
+                if device_id == index:
+                    outer._live -= mem_size
 
         self._hook = _Peak()
         self._hook.__enter__()  # stays installed for the process
@@ -171,7 +179,7 @@ class _CupyPool:
         return max(self._peak, self.used_bytes())
 
     def reset_peak(self) -> None:
-        self._peak = self.used_bytes()
+        self._live = self._peak = self.used_bytes()
 
 
 class EmulatedRuntime:
