@@ -17,10 +17,13 @@
 //            both; every output element is summed by one thread in a fixed order: no atomics, and the
 //            results do not depend on the schedule.
 // Causal masking skips whole tiles past the diagonal. CH (32-column chunks of the widest head dim:
-// 1, 2 or 4) is the only template parameter. The kernels are SIMT fp32 (exact float32 products, as the
-// composite); a tensor-core (3xTF32 / BF16 mma) path is not written yet: it would sit beside these under
-// __CUDA_ARCH__ guards, with these as the fallback the emulator runs.
+// 1, 2 or 4) is the only template parameter. These kernels are SIMT fp32 (exact float32 products, as the
+// composite). When the caller allows TF32, an sm_80+ GPU runs the forward on tensor cores instead
+// (attention_tensor_core.cuh: TF32 mma.sync, head dims that are multiples of 8); the emulator runs that
+// kernel only when asked (kernel = mma). The backward is SIMT only.
 #include <cmath>
+#include <stdexcept>
+#include <string>
 
 #include "attention.h"
 #include "fastnn/cuda/device.h"
@@ -158,6 +161,15 @@ __device__ __forceinline__ float logit(float dot, int i, int n, const AttentionS
 }
 
 __device__ __forceinline__ std::int64_t mask_offset(const AttnMask& m, int b, int h) { return b * m.s0 + h * m.s1; }
+
+}  // namespace
+}  // namespace fastnn::FASTNN_CUDA_NS
+
+// The TF32 tensor-core forward, built on the helpers above.
+#include "attention_tensor_core.cuh"
+
+namespace fastnn::FASTNN_CUDA_NS {
+namespace {
 
 // ---- forward ------------------------------------------------------------------------------------------------
 
@@ -475,6 +487,31 @@ void launch_forward(const AttentionForwardArgs& a, cudaStream_t stream) {
   FASTNN_LAUNCH(grid, kThreads, smem, stream, attention_forward_kernel<CH>)(a);
 }
 
+template <int HD>
+void launch_forward_mma(const AttentionForwardArgs& a, cudaStream_t stream) {
+  const std::size_t smem = tc_forward_smem(HD);
+  allow_smem(attention_forward_mma_kernel<HD>, smem, "attention_forward_f32");
+  const dim3 grid(static_cast<unsigned>(a.shape.batch * a.shape.heads), blocks_for(a.shape.lq, kTcQRows));
+  FASTNN_LAUNCH(grid, kThreads, smem, stream, attention_forward_mma_kernel<HD>)(a);
+}
+
+enum class ForwardPath { none, simt, mma_tf32 };
+
+ForwardPath choose_forward(const AttentionForwardArgs& a, int device) {
+  const AttentionShape& sh = a.shape;
+  if (sh.batch == 0 || sh.heads == 0 || sh.lq == 0) return ForwardPath::none;
+  if (a.kernel == AttnKernel::mma) return ForwardPath::mma_tf32;
+  if (a.kernel == AttnKernel::simt) return ForwardPath::simt;
+#if !defined(FASTNN_CUDA_EMULATOR)
+  if (a.allow_tf32 && sh.lk > 0 && tc_forward_fits(sh) && mma_detail::tensor_cores_available(device)) {
+    return ForwardPath::mma_tf32;
+  }
+#else
+  (void)device;  // the emulator's own choice is SIMT: its mma is an emulation, for tests
+#endif
+  return ForwardPath::simt;
+}
+
 template <int CH>
 void launch_backward(const AttentionBackwardArgs& a, cudaStream_t stream) {
   const AttentionShape& sh = a.shape;
@@ -495,17 +532,50 @@ void launch_backward(const AttentionBackwardArgs& a, cudaStream_t stream) {
 
 }  // namespace
 
-void attention_forward_f32(const AttentionForwardArgs& a, int device, cudaStream_t stream) {
-  const AttentionShape& sh = a.shape;
-  if (sh.batch == 0 || sh.heads == 0 || sh.lq == 0) return;
-  check_grid(sh, "attention_forward_f32");
-  DeviceGuard guard(device);
-  switch (chunks_for(sh)) {
-    case 1: launch_forward<1>(a, stream); break;
-    case 2: launch_forward<2>(a, stream); break;
-    default: launch_forward<4>(a, stream); break;
+const char* attention_forward_kernel_name(const AttentionForwardArgs& a, int device) {
+  switch (choose_forward(a, device)) {
+    case ForwardPath::none: return "none";
+    case ForwardPath::simt: return "simt";
+    case ForwardPath::mma_tf32: return "mma_tf32";
   }
-  check_launch("attention_forward_f32");
+  return "none";
+}
+
+void attention_forward_f32(const AttentionForwardArgs& a, int device, cudaStream_t stream) {
+  const char* op = "attention_forward_f32";
+  const AttentionShape& sh = a.shape;
+  const ForwardPath path = choose_forward(a, device);
+  if (path == ForwardPath::mma_tf32) {  // checked before the empty-problem return: the request itself is wrong
+    if (!a.allow_tf32) {
+      throw std::invalid_argument(std::string(op) + ": the tensor-core kernel runs float32 as TF32: it needs allow_tf32");
+    }
+    if (!tc_forward_fits(sh)) {
+      throw std::invalid_argument(std::string(op) + ": the tensor-core kernel needs head dims that are multiples of 8, "
+                                  "got D = " + std::to_string(sh.d) + " and Dv = " + std::to_string(sh.dv));
+    }
+  }
+  if (path == ForwardPath::none) return;
+  check_grid(sh, op);
+  DeviceGuard guard(device);
+  if (path == ForwardPath::mma_tf32) {
+    if (!mma_detail::tensor_cores_available(device)) {
+      throw std::runtime_error(std::string(op) + ": CUDA device " + std::to_string(device) +
+                               " has no tensor cores for TF32 (compute capability 8.0 or newer)");
+    }
+    switch (tc_head_dim(sh)) {
+      case 16: launch_forward_mma<16>(a, stream); break;
+      case 32: launch_forward_mma<32>(a, stream); break;
+      case 64: launch_forward_mma<64>(a, stream); break;
+      default: launch_forward_mma<128>(a, stream); break;
+    }
+  } else {
+    switch (chunks_for(sh)) {
+      case 1: launch_forward<1>(a, stream); break;
+      case 2: launch_forward<2>(a, stream); break;
+      default: launch_forward<4>(a, stream); break;
+    }
+  }
+  check_launch(op);
 }
 
 void attention_backward_f32(const AttentionBackwardArgs& a, int device, cudaStream_t stream) {
