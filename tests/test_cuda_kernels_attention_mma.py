@@ -1,8 +1,8 @@
-"""The TF32 tensor-core flash-attention forward (attention_forward_f32 with kernel="mma",
-csrc/cuda/attention_tensor_core.cuh) against float64 NumPy, on the emulator under every schedule (there
+"""The TF32 tensor-core flash-attention kernels (attention_forward_f32 / attention_backward_f32 with
+kernel="mma", csrc/cuda/attention_tensor_core.cuh) against float64 NumPy, on the emulator under every schedule (there
 mma.sync / cvt.rna.tf32 are csrc/cuda/mma.cuh's warp-level emulation) and on a GPU where there is one.
 
-TF32 keeps 10 mantissa bits: O is checked against the exact float64 formula at ~1e-2 relative, and more
+TF32 keeps 10 mantissa bits: O (and dQ, dK, dV) is checked against the exact float64 formula at ~1e-2 relative, and more
 tightly against the same formula on inputs first rounded to TF32 as the kernel rounds them (what is left is
 the rounding of P and fp32 sums). Shapes cross the kernel's tile edges: 64 query rows (4 warps of 16) by 32
 keys, head dims padded to 16/32/64/128."""
@@ -14,7 +14,7 @@ import pytest
 import fastnn
 from cuda_kernel_helpers import SCHEDULES, EmulatorTarget, planted_barrier
 from fastnn.backend import get_backend
-from test_cuda_kernels_attention import _broadcast, _forward_ref, _qkv, _view
+from test_cuda_kernels_attention import _backward_ref, _broadcast, _forward_ref, _qkv, _view
 
 pytestmark = pytest.mark.cuda_kernels
 
@@ -201,7 +201,7 @@ def test_a_planted_missing_barrier_in_the_mma_forward_is_caught(marker):
     assert "random" in caught, f"the random schedule missed the missing barrier at {marker}: {caught}"
 
 
-# ---- the backend passes fastnn.backends.cuda.matmul.allow_tf32 -----------------------------------------
+# ---- the backend passes fastnn.backends.cuda.matmul.allow_tf32 ----------------------------------------
 
 class _Spy:
     def __init__(self, native):
@@ -209,7 +209,7 @@ class _Spy:
 
     def __getattr__(self, name):
         fn = getattr(self._native, name)
-        if name != "attention_forward_f32":
+        if name not in ("attention_forward_f32", "attention_backward_f32"):
             return fn
 
         def spy(*args, **kwargs):
@@ -228,12 +228,118 @@ def test_the_backend_passes_allow_tf32_per_call(monkeypatch):
     q, k, v = (be.asarray(x) for x in _qkv(14, 1, 1, 4, 5, 8, 8))
     try:
         fastnn.backends.cuda.matmul.allow_tf32 = True
-        out, _ = be.attention_forward(q, k, v, None, False, None)
+        out, lse = be.attention_forward(q, k, v, None, False, None)
+        be.attention_backward(out, q, k, v, out, lse, None, False, None)
         fastnn.backends.cuda.matmul.allow_tf32 = False
         be.attention_forward(q, k, v, None, False, None)
+        be.attention_backward(out, q, k, v, out, lse, None, False, None)
     finally:
         fastnn.backends.cuda.matmul.allow_tf32 = False
-    assert [c["allow_tf32"] for c in spy.calls] == [True, False]
+    assert [c["allow_tf32"] for c in spy.calls] == [True, True, False, False]
     want = _forward_ref(*(_tf32(be.to_host(x)) for x in (q, k, v)), None, False, 1 / math.sqrt(8))[0]
     np.testing.assert_allclose(be.to_host(out), want, rtol=2e-3, atol=2e-3)
 
+
+
+# ---- backward ---------------------------------------------------------------------------------------------
+
+def _backward(target, g, q, k, v, out, lse, mask=None, causal=False, scale=None, kernel="mma", allow_tf32=True):
+    b, h, lq, d = q.shape
+    lk, dv = k.shape[2], v.shape[3]
+    scale = 1 / math.sqrt(d) if scale is None else scale
+    dev = target.to_device
+    m = None if mask is None else _view(target, mask, lambda a: _broadcast(a, (b, h, lq, lk)))
+    delta = target.empty((b, h, lq), np.float32)
+    dq, dk, dv_ = (target.empty(s, np.float32) for s in ((b, h, lq, d), (b, h, lk, d), (b, h, lk, dv)))
+    target.native.attention_backward_f32(dev(g), dev(q), dev(k), dev(v), dev(out), dev(lse), m, delta, dq, dk, dv_,
+                                         causal, scale, allow_tf32=allow_tf32, kernel=kernel, device=0,
+                                         stream=target.stream)
+    target.synchronize()
+    return target.to_host(dq), target.to_host(dk), target.to_host(dv_)
+
+
+def _check_grads(got, g, q, k, v, mask, causal, scale):
+    exact = _backward_ref(g, q, k, v, mask, causal, scale)
+    rounded = _backward_ref(_tf32(g), _tf32(q), _tf32(k), _tf32(v), mask, causal, scale)
+    for name, a, w, r in zip(("dq", "dk", "dv"), got, exact, rounded):
+        big = max(1.0, float(np.abs(w).max(initial=0)))
+        np.testing.assert_allclose(a, w, rtol=1e-2, atol=1e-2 * big, err_msg=name)
+        np.testing.assert_allclose(a, r, rtol=3e-3, atol=3e-3 * big, err_msg=name)
+
+
+@pytest.mark.parametrize("b, h, lq, lk, d, dv, causal, mask_kind", [
+    (1, 1, 1, 1, 8, 8, False, None),
+    (2, 2, 5, 33, 16, 8, False, None),     # a key tail; dQ rows in one warp
+    (1, 1, 70, 40, 32, 32, True, None),    # causal with Lq > Lk, two tiles each way, tail warps
+    (1, 1, 33, 70, 8, 16, True, None),     # causal with Lq < Lk: key tiles no query sees
+    (1, 1, 20, 37, 128, 96, True, None),   # the widest head dims
+    (1, 2, 33, 37, 16, 16, False, "bool"),
+    (1, 1, 6, 40, 8, 24, False, "float"),
+])
+def test_backward_mma(target, b, h, lq, lk, d, dv, causal, mask_kind):
+    q, k, v = _qkv(lq * 7 + lk + d, b, h, lq, lk, d, dv)
+    rng = np.random.default_rng(lq + lk)
+    g = rng.standard_normal((b, h, lq, dv)).astype(np.float32)
+    mask = None
+    if mask_kind == "bool":
+        mask = rng.random((b, 1, lq, lk)) > 0.5
+        mask[0, 0, 4] = False  # a dead row: zero gradients
+    elif mask_kind == "float":
+        mask = rng.standard_normal((lq, lk)).astype(np.float32)
+        mask[1] = -np.inf
+    out, lse = _forward(target, q, k, v, mask=mask, causal=causal)
+    got = _backward(target, g, q, k, v, out, lse, mask=mask, causal=causal)
+    _check_grads(got, g, q, k, v, mask, causal, 1 / math.sqrt(d))
+    if mask_kind == "bool":
+        assert (got[0][0, :, 4] == 0).all()
+
+
+def test_backward_mma_without_keys_or_queries(target):
+    q, k, v = _qkv(8, 1, 1, 4, 0, 8, 8)
+    out, lse = _forward(target, q, k, v)
+    dq, dk, dv = _backward(target, np.ones((1, 1, 4, 8), np.float32), q, k, v, out, lse)
+    assert (dq == 0).all() and dk.shape == (1, 1, 0, 8) and dv.shape == (1, 1, 0, 8)
+    q, k, v = _qkv(8, 1, 1, 0, 5, 8, 8)
+    out, lse = _forward(target, q, k, v)
+    dq, dk, dv = _backward(target, np.ones((1, 1, 0, 8), np.float32), q, k, v, out, lse)
+    assert dq.shape == (1, 1, 0, 8) and (dk == 0).all() and (dv == 0).all()
+
+
+def test_backward_mma_checks_its_arguments_and_rounds_to_tf32(target):
+    q, k, v = _qkv(16, 1, 1, 5, 6, 8, 8)
+    out, lse = _forward(target, q, k, v)
+    g = np.ones((1, 1, 5, 8), np.float32)
+    with pytest.raises(ValueError, match="attention_backward_f32: the tensor-core kernel runs float32 as TF32"):
+        _backward(target, g, q, k, v, out, lse, allow_tf32=False)
+    with pytest.raises(ValueError, match="attention_backward_f32: kernel must be 'auto', 'simt' or 'mma'"):
+        _backward(target, g, q, k, v, out, lse, kernel="fast")
+    simt = _backward(target, g, q, k, v, out, lse, kernel="simt")
+    mma = _backward(target, g, q, k, v, out, lse)
+    assert max(float(np.abs(a - b).max()) for a, b in zip(mma, simt)) > 1e-5  # kernel="mma" rounds to TF32
+    if target.name == "emu":  # the emulator's own choice is SIMT, with or without allow_tf32
+        for a, b in zip(_backward(target, g, q, k, v, out, lse, kernel="auto"), simt):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("marker", ["ATTN_MMA_DQ_BARRIER_CONSUMED", "ATTN_MMA_DKDV_BARRIER_CONSUMED",
+                                    "ATTN_MMA_DKDV_BARRIER_LOADED"])
+def test_a_planted_missing_barrier_in_the_mma_backward_is_caught(marker):
+    """Lq = 40 and Lk = 70: the last warps of the last query / key tile have no rows and run ahead to the next
+    tile's loads, which only the barrier holds back (the emulator runs warps with equal mma counts in step)."""
+    pytest.importorskip("fastnn._emu")
+    q, k, v = _qkv(13, 1, 1, 40, 70, 16, 16)
+    g = np.random.default_rng(13).standard_normal((1, 1, 40, 16)).astype(np.float32)
+    want = _backward_ref(_tf32(g), _tf32(q), _tf32(k), _tf32(v), None, False, 0.25)
+    out, lse = _forward(EmulatorTarget("forward"), q, k, v, scale=0.25)
+    caught = set()
+    with planted_barrier("attention_tensor_core.cuh", marker) as planted:
+        try:
+            for sched in SCHEDULES:
+                planted.set_schedule(sched, 3)
+                got = _backward(EmulatorTarget(sched), g, q, k, v, out, lse, scale=0.25)
+                if not all(np.allclose(a, w, rtol=3e-3, atol=3e-3) for a, w in zip(got, want)):
+                    caught.add(sched)
+            assert planted.planted_barrier_hits() > 0
+        finally:
+            planted.set_schedule("forward", 0)
+    assert "random" in caught, f"the random schedule missed the missing barrier at {marker}: {caught}"

@@ -18,9 +18,9 @@
 //            results do not depend on the schedule.
 // Causal masking skips whole tiles past the diagonal. CH (32-column chunks of the widest head dim:
 // 1, 2 or 4) is the only template parameter. These kernels are SIMT fp32 (exact float32 products, as the
-// composite). When the caller allows TF32, an sm_80+ GPU runs the forward on tensor cores instead
-// (attention_tensor_core.cuh: TF32 mma.sync, head dims that are multiples of 8); the emulator runs that
-// kernel only when asked (kernel = mma). The backward is SIMT only.
+// composite). When the caller allows TF32, an sm_80+ GPU runs them on tensor cores instead
+// (attention_tensor_core.cuh: TF32 mma.sync, head dims that are multiples of 8); the emulator runs those
+// kernels only when asked (kernel = mma). The backward has the same two paths.
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -161,15 +161,6 @@ __device__ __forceinline__ float logit(float dot, int i, int n, const AttentionS
 }
 
 __device__ __forceinline__ std::int64_t mask_offset(const AttnMask& m, int b, int h) { return b * m.s0 + h * m.s1; }
-
-}  // namespace
-}  // namespace fastnn::FASTNN_CUDA_NS
-
-// The TF32 tensor-core forward, built on the helpers above.
-#include "attention_tensor_core.cuh"
-
-namespace fastnn::FASTNN_CUDA_NS {
-namespace {
 
 // ---- forward ------------------------------------------------------------------------------------------------
 
@@ -434,6 +425,15 @@ FASTNN_UNROLL
   }
 }
 
+}  // namespace
+}  // namespace fastnn::FASTNN_CUDA_NS
+
+// The TF32 tensor-core kernels, built on the helpers above.
+#include "attention_tensor_core.cuh"
+
+namespace fastnn::FASTNN_CUDA_NS {
+namespace {
+
 // ---- host side ----------------------------------------------------------------------------------------------
 
 int chunks_for(const AttentionShape& sh) {
@@ -495,21 +495,58 @@ void launch_forward_mma(const AttentionForwardArgs& a, cudaStream_t stream) {
   FASTNN_LAUNCH(grid, kThreads, smem, stream, attention_forward_mma_kernel<HD>)(a);
 }
 
-enum class ForwardPath { none, simt, mma_tf32 };
+enum class Path { none, simt, mma_tf32 };
 
-ForwardPath choose_forward(const AttentionForwardArgs& a, int device) {
-  const AttentionShape& sh = a.shape;
-  if (sh.batch == 0 || sh.heads == 0 || sh.lq == 0) return ForwardPath::none;
-  if (a.kernel == AttnKernel::mma) return ForwardPath::mma_tf32;
-  if (a.kernel == AttnKernel::simt) return ForwardPath::simt;
+// `empty`: nothing to compute. The mma path when asked, or (on a GPU) when TF32 is allowed, the head dims
+// fit and the device has tensor cores; SIMT otherwise.
+Path choose(const AttentionShape& sh, bool empty, bool allow_tf32, AttnKernel kernel, int device) {
+  if (empty) return Path::none;
+  if (kernel == AttnKernel::mma) return Path::mma_tf32;
+  if (kernel == AttnKernel::simt) return Path::simt;
 #if !defined(FASTNN_CUDA_EMULATOR)
-  if (a.allow_tf32 && sh.lk > 0 && tc_forward_fits(sh) && mma_detail::tensor_cores_available(device)) {
-    return ForwardPath::mma_tf32;
-  }
+  if (allow_tf32 && sh.lk > 0 && tc_fits(sh) && mma_detail::tensor_cores_available(device)) return Path::mma_tf32;
 #else
-  (void)device;  // the emulator's own choice is SIMT: its mma is an emulation, for tests
+  (void)sh, (void)allow_tf32, (void)device;  // the emulator's own choice is SIMT: its mma is an emulation, for tests
 #endif
-  return ForwardPath::simt;
+  return Path::simt;
+}
+
+// The checks of an mma request, before the empty-problem return: the request itself is wrong.
+void check_mma_request(const AttentionShape& sh, bool allow_tf32, const char* op) {
+  if (!allow_tf32) {
+    throw std::invalid_argument(std::string(op) + ": the tensor-core kernel runs float32 as TF32: it needs allow_tf32");
+  }
+  if (!tc_fits(sh)) {
+    throw std::invalid_argument(std::string(op) + ": the tensor-core kernel needs head dims that are multiples of 8, "
+                                "got D = " + std::to_string(sh.d) + " and Dv = " + std::to_string(sh.dv));
+  }
+}
+
+void check_tensor_cores(int device, const char* op) {
+  if (!mma_detail::tensor_cores_available(device)) {
+    throw std::runtime_error(std::string(op) + ": CUDA device " + std::to_string(device) +
+                             " has no tensor cores for TF32 (compute capability 8.0 or newer)");
+  }
+}
+
+bool forward_empty(const AttentionShape& sh) { return sh.batch == 0 || sh.heads == 0 || sh.lq == 0; }
+bool backward_empty(const AttentionShape& sh) { return sh.batch == 0 || sh.heads == 0 || (sh.lq == 0 && sh.lk == 0); }
+
+template <int HD>
+void launch_backward_mma(const AttentionBackwardArgs& a, cudaStream_t stream) {
+  const AttentionShape& sh = a.shape;
+  const unsigned bh = static_cast<unsigned>(sh.batch * sh.heads);
+  const std::size_t smem = tc_backward_smem(HD);
+  if (sh.lq > 0) {
+    FASTNN_LAUNCH(blocks_for(std::int64_t(bh) * sh.lq, kDeltaWarps), 32 * kDeltaWarps, 0, stream,
+                  attention_delta_kernel)(a);
+    allow_smem(attention_dq_mma_kernel<HD>, smem, "attention_backward_f32");
+    FASTNN_LAUNCH(dim3(bh, blocks_for(sh.lq, kTcQRows)), kThreads, smem, stream, attention_dq_mma_kernel<HD>)(a);
+  }
+  if (sh.lk > 0) {
+    allow_smem(attention_dkdv_mma_kernel<HD>, smem, "attention_backward_f32");
+    FASTNN_LAUNCH(dim3(bh, blocks_for(sh.lk, kTcQRows)), kThreads, smem, stream, attention_dkdv_mma_kernel<HD>)(a);
+  }
 }
 
 template <int CH>
@@ -533,10 +570,10 @@ void launch_backward(const AttentionBackwardArgs& a, cudaStream_t stream) {
 }  // namespace
 
 const char* attention_forward_kernel_name(const AttentionForwardArgs& a, int device) {
-  switch (choose_forward(a, device)) {
-    case ForwardPath::none: return "none";
-    case ForwardPath::simt: return "simt";
-    case ForwardPath::mma_tf32: return "mma_tf32";
+  switch (choose(a.shape, forward_empty(a.shape), a.allow_tf32, a.kernel, device)) {
+    case Path::none: return "none";
+    case Path::simt: return "simt";
+    case Path::mma_tf32: return "mma_tf32";
   }
   return "none";
 }
@@ -544,24 +581,13 @@ const char* attention_forward_kernel_name(const AttentionForwardArgs& a, int dev
 void attention_forward_f32(const AttentionForwardArgs& a, int device, cudaStream_t stream) {
   const char* op = "attention_forward_f32";
   const AttentionShape& sh = a.shape;
-  const ForwardPath path = choose_forward(a, device);
-  if (path == ForwardPath::mma_tf32) {  // checked before the empty-problem return: the request itself is wrong
-    if (!a.allow_tf32) {
-      throw std::invalid_argument(std::string(op) + ": the tensor-core kernel runs float32 as TF32: it needs allow_tf32");
-    }
-    if (!tc_forward_fits(sh)) {
-      throw std::invalid_argument(std::string(op) + ": the tensor-core kernel needs head dims that are multiples of 8, "
-                                  "got D = " + std::to_string(sh.d) + " and Dv = " + std::to_string(sh.dv));
-    }
-  }
-  if (path == ForwardPath::none) return;
+  const Path path = choose(sh, forward_empty(sh), a.allow_tf32, a.kernel, device);
+  if (path == Path::mma_tf32) check_mma_request(sh, a.allow_tf32, op);
+  if (path == Path::none) return;
   check_grid(sh, op);
   DeviceGuard guard(device);
-  if (path == ForwardPath::mma_tf32) {
-    if (!mma_detail::tensor_cores_available(device)) {
-      throw std::runtime_error(std::string(op) + ": CUDA device " + std::to_string(device) +
-                               " has no tensor cores for TF32 (compute capability 8.0 or newer)");
-    }
+  if (path == Path::mma_tf32) {
+    check_tensor_cores(device, op);
     switch (tc_head_dim(sh)) {
       case 16: launch_forward_mma<16>(a, stream); break;
       case 32: launch_forward_mma<32>(a, stream); break;
@@ -579,16 +605,29 @@ void attention_forward_f32(const AttentionForwardArgs& a, int device, cudaStream
 }
 
 void attention_backward_f32(const AttentionBackwardArgs& a, int device, cudaStream_t stream) {
+  const char* op = "attention_backward_f32";
   const AttentionShape& sh = a.shape;
-  if (sh.batch == 0 || sh.heads == 0 || (sh.lq == 0 && sh.lk == 0)) return;
-  check_grid(sh, "attention_backward_f32");
+  const Path path = choose(sh, backward_empty(sh), a.allow_tf32, a.kernel, device);
+  if (path == Path::mma_tf32) check_mma_request(sh, a.allow_tf32, op);
+  if (path == Path::none) return;
+  check_grid(sh, op);
   DeviceGuard guard(device);
-  switch (chunks_for(sh)) {
-    case 1: launch_backward<1>(a, stream); break;
-    case 2: launch_backward<2>(a, stream); break;
-    default: launch_backward<4>(a, stream); break;
+  if (path == Path::mma_tf32) {
+    check_tensor_cores(device, op);
+    switch (tc_head_dim(sh)) {
+      case 16: launch_backward_mma<16>(a, stream); break;
+      case 32: launch_backward_mma<32>(a, stream); break;
+      case 64: launch_backward_mma<64>(a, stream); break;
+      default: launch_backward_mma<128>(a, stream); break;
+    }
+  } else {
+    switch (chunks_for(sh)) {
+      case 1: launch_backward<1>(a, stream); break;
+      case 2: launch_backward<2>(a, stream); break;
+      default: launch_backward<4>(a, stream); break;
+    }
   }
-  check_launch("attention_backward_f32");
+  check_launch(op);
 }
 
 }  // namespace fastnn::FASTNN_CUDA_NS

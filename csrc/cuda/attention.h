@@ -30,7 +30,7 @@ struct AttentionShape {
   float scale;
 };
 
-// Which forward kernel: automatic (the TF32 tensor-core kernel on an sm_80+ GPU when allow_tf32 and both
+// Which kernels (forward, or the backward's): automatic (the TF32 tensor-core kernel on an sm_80+ GPU when allow_tf32 and both
 // head dims are multiples of 8, else SIMT; always SIMT in the emulator), simt (exact fp32), or mma (the
 // tensor-core kernel: needs allow_tf32 and head dims that are multiples of 8; in the emulator its emulation).
 enum class AttnKernel : int { automatic = 0, simt = 1, mma = 2 };
@@ -54,6 +54,8 @@ struct AttentionBackwardArgs {
   float* dk;         // (B, H, Lk, D)
   float* dv;         // (B, H, Lk, Dv)
   AttentionShape shape;
+  bool allow_tf32 = false;  // as in AttentionForwardArgs
+  AttnKernel kernel = AttnKernel::automatic;
 };
 
 constexpr int kAttentionMaxHeadDim = 128;

@@ -135,7 +135,7 @@ FASTNN_CUDA_BINDING(attention) {
       "attention_backward_f32",
       [](py::object grad_out, py::object q, py::object kk, py::object v, py::object out, py::object lse,
          py::object mask, py::object delta, py::object dq, py::object dk, py::object dv, bool is_causal, double scale,
-         int device, std::uintptr_t stream) {
+         bool allow_tf32, const std::string& kernel, int device, std::uintptr_t stream) {
         const char* op = "attention_backward_f32";
         const DeviceArray aq = input4(q, op, "q"), ak = input4(kk, op, "k"), av = input4(v, op, "v");
         const k::AttentionShape sh = shape_of(aq, ak, av, is_causal, scale, op);
@@ -149,16 +149,19 @@ FASTNN_CUDA_BINDING(attention) {
         const DeviceArray adq = output(dq, op, "dq", {sh.batch, sh.heads, sh.lq, sh.d});
         const DeviceArray adk = output(dk, op, "dk", {sh.batch, sh.heads, sh.lk, sh.d});
         const DeviceArray adv = output(dv, op, "dv", {sh.batch, sh.heads, sh.lk, sh.dv});
-        const k::AttentionBackwardArgs args{tensor4(aq),       tensor4(ak),       tensor4(av),       tensor4(ag),
-                                            tensor4(ao),       am,                al.data<const float>(),
-                                            adl.data<float>(), adq.data<float>(), adk.data<float>(), adv.data<float>(),
-                                            sh};
+        k::AttentionBackwardArgs args{tensor4(aq),       tensor4(ak),       tensor4(av),       tensor4(ag),
+                                      tensor4(ao),       am,                al.data<const float>(),
+                                      adl.data<float>(), adq.data<float>(), adk.data<float>(), adv.data<float>(),
+                                      sh};
+        args.allow_tf32 = allow_tf32;
+        args.kernel = kernel_of(kernel, op);
         py::gil_scoped_release release;
         k::attention_backward_f32(args, device, k::as_stream(stream));
       },
       py::arg("grad_out"), py::arg("q"), py::arg("k"), py::arg("v"), py::arg("out"), py::arg("lse"), py::arg("mask"),
       py::arg("delta"), py::arg("dq"), py::arg("dk"), py::arg("dv"), py::arg("is_causal"), py::arg("scale"),
-      py::arg("device") = 0, py::arg("stream") = 0,
+      py::arg("allow_tf32") = false, py::arg("kernel") = "auto", py::arg("device") = 0, py::arg("stream") = 0,
       "Flash attention backward: dq, dk, dv of attention_forward_f32 from its out and lse (same mask, is_causal, "
-      "scale); delta is (B, H, Lq) float32 scratch. Deterministic: no atomics.");
+      "scale); delta is (B, H, Lq) float32 scratch. Deterministic: no atomics. allow_tf32 and kernel as in "
+      "attention_forward_f32 (the tensor-core kernels: TF32 products, fp32 sums).");
 }

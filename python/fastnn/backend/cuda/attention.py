@@ -9,7 +9,7 @@ dropout_p > 0 to the composite path (ops/attention_dropout.py).
 
 ``fastnn.backends.cuda.matmul.allow_tf32`` (read per call, as the GEMM does; torch's SDPA math runs its
 products in TF32 under the same flag) lets an sm_80+ GPU run the forward's Q K^T and P V on TF32 tensor
-cores (head dims that are multiples of 8); the backward is exact fp32 either way."""
+cores (head dims that are multiples of 8), and the backward's products likewise."""
 from __future__ import annotations
 
 import numpy as np
@@ -71,5 +71,6 @@ class CudaAttentionKernels:
         dv_ = xp.empty((b, h, lk, dv), np.float32)
         self.native.attention_backward_f32(grad_out, q, k, v, out, xp.ascontiguousarray(lse),
                                            self._attention_mask4(mask, (b, h, lq, lk)), delta, dq, dk, dv_,
-                                           bool(is_causal), sc, device=self.device_id, stream=self.stream())
+                                           bool(is_causal), sc, allow_tf32=_allow_tf32(), device=self.device_id,
+                                           stream=self.stream())
         return dq, dk, dv_
