@@ -31,7 +31,7 @@ def parse_args(argv=None):
     p.add_argument("--emulate", action="store_true", help="run on the emulated CUDA device (tiny shapes)")
     p.add_argument("--json", help="write the rows to this file")
     p.add_argument("--only", default="", help="comma-separated row families (copy, gemm, linear, conv, attention, "
-                                              "adam, xent, layernorm, pool, train)")
+                                              "adam, xent, layernorm, pool, batchnorm, gemm_kernels, train)")
     return p.parse_args(argv)
 
 
@@ -213,6 +213,28 @@ def rows_pool(libs, cfg):
     return out
 
 
+def rows_batchnorm(libs, cfg):
+    nb, c, hw = cfg["pool"]
+    out = []
+    for lib in libs:
+        x = _randn(lib, (nb, c, hw, hw), True)
+        bn = lib.mod.nn.BatchNorm2d(c).to("cuda")
+
+        def step():
+            bn(x).sum().backward()
+        t = median_time(step, lib.sync, cfg["repeats"])
+        out.append({"row": "batch_norm fwd+bwd", "case": f"{nb}x{c}x{hw}x{hw}", "lib": lib.name, "seconds": t,
+                    "bytes": 5.0 * 4 * nb * c * hw * hw})  # x read twice, g read twice, dx written (plus y)
+    return out
+
+
+def rows_gemm_kernels(libs, cfg):
+    """Each GEMM kernel path called directly (bench/gpu_gemm.py) beside torch at the same precision."""
+    import gpu_gemm
+
+    return gpu_gemm.rows_gemm_kernels(libs, cfg)
+
+
 def _train_model(mod, kind, cfg):
     """The CNN or transformer-encoder bench model, a batch on the device, and one training step."""
     nn, F = mod.nn, mod.nn.functional
@@ -282,17 +304,20 @@ def rows_train(libs, cfg):
 
 FAMILIES = {"copy": rows_copy, "gemm": rows_gemm, "linear": rows_linear, "conv": rows_conv,
             "attention": rows_attention, "adam": rows_adam, "xent": rows_xent, "layernorm": rows_layernorm,
-            "pool": rows_pool, "train": rows_train}
+            "pool": rows_pool, "batchnorm": rows_batchnorm, "gemm_kernels": rows_gemm_kernels, "train": rows_train}
 
 FULL = {"repeats": 7, "copy_elems": 2**28, "gemm_sizes": (1024, 4096), "linear": (8192, 1024, 4096),
         "conv": (32, 128, 56, 128), "attention": (4, 16, 2048, 64), "adam": (64, 2**20), "xent": (8192, 32000),
-        "layernorm": (16384, 4096), "pool": (32, 128, 112), "train_cnn": (256, 28), "train_encoder": (32, 256, 256)}
+        "layernorm": (16384, 4096), "pool": (32, 128, 112), "train_cnn": (256, 28), "train_encoder": (32, 256, 256),
+        "gemm_kernel_size": 4096}
 QUICK = {"repeats": 3, "copy_elems": 2**26, "gemm_sizes": (2048,), "linear": (4096, 1024, 1024),
          "conv": (16, 64, 56, 64), "attention": (2, 8, 1024, 64), "adam": (32, 2**18), "xent": (4096, 8192),
-         "layernorm": (4096, 1024), "pool": (16, 64, 56), "train_cnn": (128, 28), "train_encoder": (16, 128, 256)}
+         "layernorm": (4096, 1024), "pool": (16, 64, 56), "train_cnn": (128, 28), "train_encoder": (16, 128, 256),
+         "gemm_kernel_size": 2048,
+         "gemm_split_shape": (256, 256, 16384)}
 EMULATED = {"repeats": 1, "copy_elems": 1024, "gemm_sizes": (48,), "linear": (16, 24, 8), "conv": (1, 3, 6, 4),
             "attention": (1, 1, 16, 8), "adam": (3, 40), "xent": (5, 7), "layernorm": (4, 33), "pool": (1, 2, 6),
-            "train_cnn": (2, 8), "train_encoder": (2, 4, 8)}
+            "train_cnn": (2, 8), "train_encoder": (2, 4, 8), "gemm_kernel_size": 32, "gemm_split_shape": (8, 8, 256)}
 
 
 def device_name(emulate: bool) -> str:

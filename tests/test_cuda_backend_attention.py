@@ -6,22 +6,14 @@ import pytest
 
 import fastnn
 import fastnn.nn.functional as F
-from fastnn.backend import get_backend
-from fastnn.backend.composite import CompositeBackend
+from cuda_backend_helpers import cuda_backend_with, composite as _composite
 
 pytestmark = [pytest.mark.cuda, pytest.mark.skipif(not fastnn.cuda.is_available(), reason="no CUDA device")]
 
 
 @pytest.fixture
 def be():
-    be = get_backend("cuda")
-    if "attention_forward" not in be.native_kernels():
-        pytest.skip("the CUDA device has no kernel module")
-    return be
-
-
-def _composite(be, name, *args):
-    return getattr(CompositeBackend, name)(be, *args)
+    return cuda_backend_with("attention_forward")
 
 
 def _close(be, got, want, tol=2e-5):

@@ -4,40 +4,19 @@ import numpy as np
 import pytest
 
 import fastnn
-from fastnn.backend import get_backend
-from fastnn.backend.composite import CompositeBackend
+from cuda_backend_helpers import cuda_backend_with, composite as _composite, spy_on
 
 pytestmark = [pytest.mark.cuda, pytest.mark.skipif(not fastnn.cuda.is_available(), reason="no CUDA device")]
 
 
 @pytest.fixture
 def be():
-    be = get_backend("cuda")
-    if "batch_norm_forward" not in be.native_kernels():
-        pytest.skip("the CUDA device has no kernel module")
-    return be
-
-
-def _composite(be, name, *args):
-    return getattr(CompositeBackend, name)(be, *args)
-
-
-class _Spy:
-    """The kernel module, recording the names looked up on it."""
-
-    def __init__(self, native):
-        self.native, self.calls = native, []
-
-    def __getattr__(self, name):
-        self.calls.append(name)
-        return getattr(self.native, name)
+    return cuda_backend_with("batch_norm_forward")
 
 
 @pytest.fixture
 def spy(be, monkeypatch):
-    s = _Spy(be.native)
-    monkeypatch.setattr(be, "native", s)
-    return s
+    return spy_on(be, monkeypatch)
 
 
 def _close(be, got, want, rtol, atol):

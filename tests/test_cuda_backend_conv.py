@@ -4,22 +4,14 @@ import numpy as np
 import pytest
 
 import fastnn
-from fastnn.backend import get_backend
-from fastnn.backend.composite import CompositeBackend
+from cuda_backend_helpers import cuda_backend_with, composite as _composite
 
 pytestmark = [pytest.mark.cuda, pytest.mark.skipif(not fastnn.cuda.is_available(), reason="no CUDA device")]
 
 
 @pytest.fixture
 def be():
-    be = get_backend("cuda")
-    if "conv2d_forward" not in be.native_kernels():
-        pytest.skip("the CUDA device has no kernel module")
-    return be
-
-
-def _composite(be, name, *args):
-    return getattr(CompositeBackend, name)(be, *args)
+    return cuda_backend_with("conv2d_forward")
 
 
 def _close(be, got, want):

@@ -6,18 +6,14 @@ import numpy as np
 import pytest
 
 import fastnn
-from fastnn.backend import get_backend
-from fastnn.backend.composite import CompositeBackend
+from cuda_backend_helpers import composite as _composite, cuda_backend_with
 
 pytestmark = [pytest.mark.cuda, pytest.mark.skipif(not fastnn.cuda.is_available(), reason="no CUDA device")]
 
 
 @pytest.fixture
 def be():
-    be = get_backend("cuda")
-    if "matmul" not in be.native_kernels():
-        pytest.skip("the CUDA device has no kernel module")
-    return be
+    return cuda_backend_with("matmul")
 
 
 class _Spy:
@@ -43,10 +39,6 @@ def spy(be, monkeypatch):
     s = _Spy(be.native)
     monkeypatch.setattr(be, "native", s)
     return s
-
-
-def _composite(be, name, *args):
-    return getattr(CompositeBackend, name)(be, *args)
 
 
 def _rand(rng, *shape, dtype=np.float32):

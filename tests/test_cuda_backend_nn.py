@@ -6,8 +6,7 @@ import pytest
 
 import fastnn
 import fastnn.nn.functional as F
-from fastnn.backend import get_backend
-from fastnn.backend.composite import CompositeBackend
+from cuda_backend_helpers import cuda_backend_with, composite as _composite, spy_on
 
 pytestmark = [pytest.mark.cuda, pytest.mark.skipif(not fastnn.cuda.is_available(), reason="no CUDA device")]
 
@@ -17,14 +16,7 @@ NN = ("softmax_last", "softmax_last_backward", "cross_entropy_rows", "cross_entr
 
 @pytest.fixture
 def be():
-    be = get_backend("cuda")
-    if not set(NN) <= set(be.native_kernels()):
-        pytest.skip("the CUDA device has no kernel module")
-    return be
-
-
-def _composite(be, name, *args):
-    return getattr(CompositeBackend, name)(be, *args)
+    return cuda_backend_with(*NN)
 
 
 def _close(be, got, want, rtol=1e-5, atol=1e-6):
@@ -33,20 +25,9 @@ def _close(be, got, want, rtol=1e-5, atol=1e-6):
     np.testing.assert_allclose(got, want, rtol=rtol, atol=atol)
 
 
-class _Spy:
-    def __init__(self, native):
-        self.native, self.calls = native, []
-
-    def __getattr__(self, name):
-        self.calls.append(name)
-        return getattr(self.native, name)
-
-
 @pytest.fixture
 def spy(be, monkeypatch):
-    s = _Spy(be.native)
-    monkeypatch.setattr(be, "native", s)
-    return s
+    return spy_on(be, monkeypatch)
 
 
 @pytest.mark.parametrize("shape", [(3, 5), (2, 3, 40), (4, 1100), (1, 1), (0, 3)])

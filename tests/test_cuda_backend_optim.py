@@ -6,8 +6,8 @@ import pytest
 
 import fastnn
 from fastnn import _C
-from fastnn.backend import get_backend
 from fastnn.backend.composite import CompositeBackend
+from cuda_backend_helpers import cuda_backend_with, spy_on
 
 pytestmark = [pytest.mark.cuda, pytest.mark.skipif(not fastnn.cuda.is_available(), reason="no CUDA device")]
 
@@ -16,10 +16,7 @@ SIZES = (0, 1, 5, 8, 33)
 
 @pytest.fixture
 def be():
-    be = get_backend("cuda")
-    if "adam_update" not in be.native_kernels():
-        pytest.skip("the CUDA device has no kernel module")
-    return be
+    return cuda_backend_with("adam_update")
 
 
 def _arrays(be, rng, scale=1.0, dtype=np.float32, positive=False):
@@ -90,20 +87,8 @@ def test_sgd_update_matches_the_composite_bitwise(be, momentum, dampening, neste
             np.testing.assert_array_equal(x, y)
 
 
-class _Spy:
-    """The kernel module, recording which kernels are called."""
-
-    def __init__(self, native):
-        self.native, self.calls = native, []
-
-    def __getattr__(self, name):
-        self.calls.append(name)
-        return getattr(self.native, name)
-
-
 def test_float32_groups_take_one_native_call(be, monkeypatch):
-    spy = _Spy(be.native)
-    monkeypatch.setattr(be, "native", spy)
+    spy = spy_on(be, monkeypatch)
     rng = np.random.default_rng(4)
     p, g, m, v = _arrays(be, rng), _arrays(be, rng), _arrays(be, rng), _arrays(be, rng, positive=True)
     steps = [be.asarray(np.zeros((), np.float32)) for _ in SIZES]
