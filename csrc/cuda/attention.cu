@@ -17,10 +17,13 @@
 //            both; every output element is summed by one thread in a fixed order: no atomics, and the
 //            results do not depend on the schedule.
 // Causal masking skips whole tiles past the diagonal. CH (32-column chunks of the widest head dim:
-// 1, 2 or 4) is the only template parameter. The kernels are SIMT fp32 (exact float32 products, as the
-// composite); a tensor-core (3xTF32 / BF16 mma) path is not written yet: it would sit beside these under
-// __CUDA_ARCH__ guards, with these as the fallback the emulator runs.
+// 1, 2 or 4) is the only template parameter. These kernels are SIMT fp32 (exact float32 products, as the
+// composite). When the caller allows TF32, an sm_80+ GPU runs them on tensor cores instead
+// (attention_tensor_core.cuh: TF32 mma.sync, head dims that are multiples of 8); the emulator runs those
+// kernels only when asked (kernel = mma). The backward has the same two paths.
 #include <cmath>
+#include <stdexcept>
+#include <string>
 
 #include "attention.h"
 #include "fastnn/cuda/device.h"
@@ -422,6 +425,15 @@ FASTNN_UNROLL
   }
 }
 
+}  // namespace
+}  // namespace fastnn::FASTNN_CUDA_NS
+
+// The TF32 tensor-core kernels, built on the helpers above.
+#include "attention_tensor_core.cuh"
+
+namespace fastnn::FASTNN_CUDA_NS {
+namespace {
+
 // ---- host side ----------------------------------------------------------------------------------------------
 
 int chunks_for(const AttentionShape& sh) {
@@ -475,6 +487,68 @@ void launch_forward(const AttentionForwardArgs& a, cudaStream_t stream) {
   FASTNN_LAUNCH(grid, kThreads, smem, stream, attention_forward_kernel<CH>)(a);
 }
 
+template <int HD>
+void launch_forward_mma(const AttentionForwardArgs& a, cudaStream_t stream) {
+  const std::size_t smem = tc_forward_smem(HD);
+  allow_smem(attention_forward_mma_kernel<HD>, smem, "attention_forward_f32");
+  const dim3 grid(static_cast<unsigned>(a.shape.batch * a.shape.heads), blocks_for(a.shape.lq, kTcQRows));
+  FASTNN_LAUNCH(grid, kThreads, smem, stream, attention_forward_mma_kernel<HD>)(a);
+}
+
+enum class Path { none, simt, mma_tf32 };
+
+// `empty`: nothing to compute. The mma path when asked, or (on a GPU) when TF32 is allowed, the head dims
+// fit and the device has tensor cores; SIMT otherwise.
+Path choose(const AttentionShape& sh, bool empty, bool allow_tf32, AttnKernel kernel, int device) {
+  if (empty) return Path::none;
+  if (kernel == AttnKernel::mma) return Path::mma_tf32;
+  if (kernel == AttnKernel::simt) return Path::simt;
+#if !defined(FASTNN_CUDA_EMULATOR)
+  if (allow_tf32 && sh.lk > 0 && tc_fits(sh) && mma_detail::tensor_cores_available(device)) return Path::mma_tf32;
+#else
+  (void)sh, (void)allow_tf32, (void)device;  // the emulator's own choice is SIMT: its mma is an emulation, for tests
+#endif
+  return Path::simt;
+}
+
+// The checks of an mma request, before the empty-problem return: the request itself is wrong.
+void check_mma_request(const AttentionShape& sh, bool allow_tf32, const char* op) {
+  if (!allow_tf32) {
+    throw std::invalid_argument(std::string(op) + ": the tensor-core kernel runs float32 as TF32: it needs allow_tf32");
+  }
+  if (!tc_fits(sh)) {
+    throw std::invalid_argument(std::string(op) + ": the tensor-core kernel needs head dims that are multiples of 8, "
+                                "got D = " + std::to_string(sh.d) + " and Dv = " + std::to_string(sh.dv));
+  }
+}
+
+void check_tensor_cores(int device, const char* op) {
+  if (!mma_detail::tensor_cores_available(device)) {
+    throw std::runtime_error(std::string(op) + ": CUDA device " + std::to_string(device) +
+                             " has no tensor cores for TF32 (compute capability 8.0 or newer)");
+  }
+}
+
+bool forward_empty(const AttentionShape& sh) { return sh.batch == 0 || sh.heads == 0 || sh.lq == 0; }
+bool backward_empty(const AttentionShape& sh) { return sh.batch == 0 || sh.heads == 0 || (sh.lq == 0 && sh.lk == 0); }
+
+template <int HD>
+void launch_backward_mma(const AttentionBackwardArgs& a, cudaStream_t stream) {
+  const AttentionShape& sh = a.shape;
+  const unsigned bh = static_cast<unsigned>(sh.batch * sh.heads);
+  const std::size_t smem = tc_backward_smem(HD);
+  if (sh.lq > 0) {
+    FASTNN_LAUNCH(blocks_for(std::int64_t(bh) * sh.lq, kDeltaWarps), 32 * kDeltaWarps, 0, stream,
+                  attention_delta_kernel)(a);
+    allow_smem(attention_dq_mma_kernel<HD>, smem, "attention_backward_f32");
+    FASTNN_LAUNCH(dim3(bh, blocks_for(sh.lq, kTcQRows)), kThreads, smem, stream, attention_dq_mma_kernel<HD>)(a);
+  }
+  if (sh.lk > 0) {
+    allow_smem(attention_dkdv_mma_kernel<HD>, smem, "attention_backward_f32");
+    FASTNN_LAUNCH(dim3(bh, blocks_for(sh.lk, kTcQRows)), kThreads, smem, stream, attention_dkdv_mma_kernel<HD>)(a);
+  }
+}
+
 template <int CH>
 void launch_backward(const AttentionBackwardArgs& a, cudaStream_t stream) {
   const AttentionShape& sh = a.shape;
@@ -495,30 +569,65 @@ void launch_backward(const AttentionBackwardArgs& a, cudaStream_t stream) {
 
 }  // namespace
 
-void attention_forward_f32(const AttentionForwardArgs& a, int device, cudaStream_t stream) {
-  const AttentionShape& sh = a.shape;
-  if (sh.batch == 0 || sh.heads == 0 || sh.lq == 0) return;
-  check_grid(sh, "attention_forward_f32");
-  DeviceGuard guard(device);
-  switch (chunks_for(sh)) {
-    case 1: launch_forward<1>(a, stream); break;
-    case 2: launch_forward<2>(a, stream); break;
-    default: launch_forward<4>(a, stream); break;
+const char* attention_forward_kernel_name(const AttentionForwardArgs& a, int device) {
+  switch (choose(a.shape, forward_empty(a.shape), a.allow_tf32, a.kernel, device)) {
+    case Path::none: return "none";
+    case Path::simt: return "simt";
+    case Path::mma_tf32: return "mma_tf32";
   }
-  check_launch("attention_forward_f32");
+  return "none";
+}
+
+void attention_forward_f32(const AttentionForwardArgs& a, int device, cudaStream_t stream) {
+  const char* op = "attention_forward_f32";
+  const AttentionShape& sh = a.shape;
+  const Path path = choose(sh, forward_empty(sh), a.allow_tf32, a.kernel, device);
+  if (path == Path::mma_tf32) check_mma_request(sh, a.allow_tf32, op);
+  if (path == Path::none) return;
+  check_grid(sh, op);
+  DeviceGuard guard(device);
+  if (path == Path::mma_tf32) {
+    check_tensor_cores(device, op);
+    switch (tc_head_dim(sh)) {
+      case 16: launch_forward_mma<16>(a, stream); break;
+      case 32: launch_forward_mma<32>(a, stream); break;
+      case 64: launch_forward_mma<64>(a, stream); break;
+      default: launch_forward_mma<128>(a, stream); break;
+    }
+  } else {
+    switch (chunks_for(sh)) {
+      case 1: launch_forward<1>(a, stream); break;
+      case 2: launch_forward<2>(a, stream); break;
+      default: launch_forward<4>(a, stream); break;
+    }
+  }
+  check_launch(op);
 }
 
 void attention_backward_f32(const AttentionBackwardArgs& a, int device, cudaStream_t stream) {
+  const char* op = "attention_backward_f32";
   const AttentionShape& sh = a.shape;
-  if (sh.batch == 0 || sh.heads == 0 || (sh.lq == 0 && sh.lk == 0)) return;
-  check_grid(sh, "attention_backward_f32");
+  const Path path = choose(sh, backward_empty(sh), a.allow_tf32, a.kernel, device);
+  if (path == Path::mma_tf32) check_mma_request(sh, a.allow_tf32, op);
+  if (path == Path::none) return;
+  check_grid(sh, op);
   DeviceGuard guard(device);
-  switch (chunks_for(sh)) {
-    case 1: launch_backward<1>(a, stream); break;
-    case 2: launch_backward<2>(a, stream); break;
-    default: launch_backward<4>(a, stream); break;
+  if (path == Path::mma_tf32) {
+    check_tensor_cores(device, op);
+    switch (tc_head_dim(sh)) {
+      case 16: launch_backward_mma<16>(a, stream); break;
+      case 32: launch_backward_mma<32>(a, stream); break;
+      case 64: launch_backward_mma<64>(a, stream); break;
+      default: launch_backward_mma<128>(a, stream); break;
+    }
+  } else {
+    switch (chunks_for(sh)) {
+      case 1: launch_backward<1>(a, stream); break;
+      case 2: launch_backward<2>(a, stream); break;
+      default: launch_backward<4>(a, stream); break;
+    }
   }
-  check_launch("attention_backward_f32");
+  check_launch(op);
 }
 
 }  // namespace fastnn::FASTNN_CUDA_NS

@@ -84,33 +84,58 @@ k::AttnMask mask_of(const py::object& obj, const k::AttentionShape& sh, const ch
                      stride(m, 0), stride(m, 1), stride(m, 2), stride(m, 3)};
 }
 
+k::AttnKernel kernel_of(const std::string& name, const char* op) {
+  if (name == "auto") return k::AttnKernel::automatic;
+  if (name == "simt") return k::AttnKernel::simt;
+  if (name == "mma") return k::AttnKernel::mma;
+  throw py::value_error(std::string(op) + ": kernel must be 'auto', 'simt' or 'mma', got '" + name + "'");
+}
+
 }  // namespace
 
 FASTNN_CUDA_BINDING(attention) {
   m.def(
       "attention_forward_f32",
       [](py::object q, py::object kk, py::object v, py::object mask, py::object out, py::object lse, bool is_causal,
-         double scale, int device, std::uintptr_t stream) {
+         double scale, bool allow_tf32, const std::string& kernel, int device, std::uintptr_t stream) {
         const char* op = "attention_forward_f32";
         const DeviceArray aq = input4(q, op, "q"), ak = input4(kk, op, "k"), av = input4(v, op, "v");
         const k::AttentionShape sh = shape_of(aq, ak, av, is_causal, scale, op);
         const k::AttnMask am = mask_of(mask, sh, op);
         const DeviceArray ao = output(out, op, "out", {sh.batch, sh.heads, sh.lq, sh.dv});
         const DeviceArray al = output(lse, op, "lse", {sh.batch, sh.heads, sh.lq});
-        const k::AttentionForwardArgs args{tensor4(aq), tensor4(ak), tensor4(av), am, ao.data<float>(),
-                                           al.data<float>(), sh};
+        k::AttentionForwardArgs args{tensor4(aq), tensor4(ak), tensor4(av), am, ao.data<float>(),
+                                     al.data<float>(), sh};
+        args.allow_tf32 = allow_tf32;
+        args.kernel = kernel_of(kernel, op);
         py::gil_scoped_release release;
         k::attention_forward_f32(args, device, k::as_stream(stream));
       },
       py::arg("q"), py::arg("k"), py::arg("v"), py::arg("mask"), py::arg("out"), py::arg("lse"), py::arg("is_causal"),
-      py::arg("scale"), py::arg("device") = 0, py::arg("stream") = 0,
+      py::arg("scale"), py::arg("allow_tf32") = false, py::arg("kernel") = "auto", py::arg("device") = 0,
+      py::arg("stream") = 0,
       "Flash attention forward: out = softmax(q k^T * scale + mask) v (B, H, Lq, Dv) and lse (B, H, Lq), "
-      "-inf (and out 0) on a row no key takes part in. mask: None, or bool / float32 of shape (B, H, Lq, Lk).");
+      "-inf (and out 0) on a row no key takes part in. mask: None, or bool / float32 of shape (B, H, Lq, Lk).\n"
+      "allow_tf32 lets an sm_80+ GPU run Q K^T and P V on TF32 tensor cores (head dims multiples of 8); kernel\n"
+      "forces 'simt' (exact fp32) or 'mma' (the tensor-core kernel: needs allow_tf32; in the emulator its\n"
+      "emulation, which 'auto' never picks there).");
+  m.def(
+      "attention_forward_kernel_for",
+      [](int d, int dv, bool allow_tf32, const std::string& kernel, int device) {
+        const char* op = "attention_forward_kernel_for";
+        k::AttentionForwardArgs args{};
+        args.shape = k::AttentionShape{1, 1, 1, 1, d, dv, false, 1.f};
+        args.allow_tf32 = allow_tf32;
+        args.kernel = kernel_of(kernel, op);
+        return std::string(k::attention_forward_kernel_name(args, device));
+      },
+      py::arg("d"), py::arg("dv"), py::arg("allow_tf32") = false, py::arg("kernel") = "auto", py::arg("device") = 0,
+      "The kernel attention_forward_f32 would run for head dims d, dv: 'simt' or 'mma_tf32'.");
   m.def(
       "attention_backward_f32",
       [](py::object grad_out, py::object q, py::object kk, py::object v, py::object out, py::object lse,
          py::object mask, py::object delta, py::object dq, py::object dk, py::object dv, bool is_causal, double scale,
-         int device, std::uintptr_t stream) {
+         bool allow_tf32, const std::string& kernel, int device, std::uintptr_t stream) {
         const char* op = "attention_backward_f32";
         const DeviceArray aq = input4(q, op, "q"), ak = input4(kk, op, "k"), av = input4(v, op, "v");
         const k::AttentionShape sh = shape_of(aq, ak, av, is_causal, scale, op);
@@ -124,16 +149,19 @@ FASTNN_CUDA_BINDING(attention) {
         const DeviceArray adq = output(dq, op, "dq", {sh.batch, sh.heads, sh.lq, sh.d});
         const DeviceArray adk = output(dk, op, "dk", {sh.batch, sh.heads, sh.lk, sh.d});
         const DeviceArray adv = output(dv, op, "dv", {sh.batch, sh.heads, sh.lk, sh.dv});
-        const k::AttentionBackwardArgs args{tensor4(aq),       tensor4(ak),       tensor4(av),       tensor4(ag),
-                                            tensor4(ao),       am,                al.data<const float>(),
-                                            adl.data<float>(), adq.data<float>(), adk.data<float>(), adv.data<float>(),
-                                            sh};
+        k::AttentionBackwardArgs args{tensor4(aq),       tensor4(ak),       tensor4(av),       tensor4(ag),
+                                      tensor4(ao),       am,                al.data<const float>(),
+                                      adl.data<float>(), adq.data<float>(), adk.data<float>(), adv.data<float>(),
+                                      sh};
+        args.allow_tf32 = allow_tf32;
+        args.kernel = kernel_of(kernel, op);
         py::gil_scoped_release release;
         k::attention_backward_f32(args, device, k::as_stream(stream));
       },
       py::arg("grad_out"), py::arg("q"), py::arg("k"), py::arg("v"), py::arg("out"), py::arg("lse"), py::arg("mask"),
       py::arg("delta"), py::arg("dq"), py::arg("dk"), py::arg("dv"), py::arg("is_causal"), py::arg("scale"),
-      py::arg("device") = 0, py::arg("stream") = 0,
+      py::arg("allow_tf32") = false, py::arg("kernel") = "auto", py::arg("device") = 0, py::arg("stream") = 0,
       "Flash attention backward: dq, dk, dv of attention_forward_f32 from its out and lse (same mask, is_causal, "
-      "scale); delta is (B, H, Lq) float32 scratch. Deterministic: no atomics.");
+      "scale); delta is (B, H, Lq) float32 scratch. Deterministic: no atomics. allow_tf32 and kernel as in "
+      "attention_forward_f32 (the tensor-core kernels: TF32 products, fp32 sums).");
 }

@@ -5,12 +5,17 @@ float32 with head dims up to 128 runs natively; other dtypes and wider heads go 
 (array math on the device's xp). The kernels read every operand with its strides (0 for a broadcast dim),
 so a mask is handed over broadcast to (B, H, Lq, Lk) as a view, never a copy; outputs, the logsumexp and
 the backward's scratch are allocated here. Dropout never reaches these kernels: ops/attention.py sends
-dropout_p > 0 to the composite path (ops/attention_dropout.py)."""
+dropout_p > 0 to the composite path (ops/attention_dropout.py).
+
+``fastnn.backends.cuda.matmul.allow_tf32`` (read per call, as the GEMM does; torch's SDPA math runs its
+products in TF32 under the same flag) lets an sm_80+ GPU run the forward's Q K^T and P V on TF32 tensor
+cores (head dims that are multiples of 8), and the backward's products likewise."""
 from __future__ import annotations
 
 import numpy as np
 
 from ..composite.attention import _check_mask, _check_qkv, _scale_of
+from .linalg import _allow_tf32
 
 _MAX_HEAD_DIM = 128  # kAttentionMaxHeadDim in csrc/cuda/attention.h
 
@@ -40,7 +45,8 @@ class CudaAttentionKernels:
         out = xp.empty((b, h, lq, dv), np.float32)
         lse = xp.empty((b, h, lq), np.float32)
         self.native.attention_forward_f32(q, k, v, self._attention_mask4(mask, (b, h, lq, lk)), out, lse,
-                                          bool(is_causal), sc, device=self.device_id, stream=self.stream())
+                                          bool(is_causal), sc, allow_tf32=_allow_tf32(), device=self.device_id,
+                                          stream=self.stream())
         return out, lse
 
     def attention_backward(self, grad_out, q, k, v, out, lse, mask, is_causal: bool, scale):
@@ -65,5 +71,6 @@ class CudaAttentionKernels:
         dv_ = xp.empty((b, h, lk, dv), np.float32)
         self.native.attention_backward_f32(grad_out, q, k, v, out, xp.ascontiguousarray(lse),
                                            self._attention_mask4(mask, (b, h, lq, lk)), delta, dq, dk, dv_,
-                                           bool(is_causal), sc, device=self.device_id, stream=self.stream())
+                                           bool(is_causal), sc, allow_tf32=_allow_tf32(), device=self.device_id,
+                                           stream=self.stream())
         return dq, dk, dv_
