@@ -59,6 +59,22 @@ def _check_mask(mask, is_causal, q, target, op):
         raise ValueError(f"{op}: attn_mask of shape {tuple(mask.shape)} cannot be broadcast to {target}")
 
 
+def check_backward(grad_out, q, k, v, out, lse, mask, is_causal, scale):
+    """attention_backward's argument checks (every backend's): returns (b, h, lq, d, lk, dv, scale)."""
+    op = "attention_backward"
+    _check_qkv(q, k, v, op)
+    b, h, lq, d = q.shape
+    lk, dv = k.shape[2], v.shape[3]
+    for a in (grad_out, out, lse):
+        if a.dtype != q.dtype:
+            raise TypeError(f"{op}: grad_out, out and lse must have the query's dtype {q.dtype}, got {a.dtype}")
+    if out.shape != (b, h, lq, dv) or grad_out.shape != (b, h, lq, dv) or lse.shape != (b, h, lq):
+        raise ValueError(f"{op}: out {tuple(out.shape)}, grad_out {tuple(grad_out.shape)} and lse "
+                         f"{tuple(lse.shape)} do not match query {tuple(q.shape)} and value {tuple(v.shape)}")
+    _check_mask(mask, is_causal, q, (b, h, lq, lk), op)
+    return b, h, lq, d, lk, dv, _scale_of(scale, d, op)
+
+
 class AttentionKernels:
     def _scores(self, q, k, mask, is_causal: bool, scale: float):
         """S = q k^T * scale with the mask and the causal rule applied: (B, H, Lq, Lk) in q's dtype."""
@@ -104,18 +120,7 @@ class AttentionKernels:
 
         Returns arrays of q's, k's and v's full 4-D shapes (broadcast operands are not summed back)."""
         xp = self.xp
-        op = "attention_backward"
-        _check_qkv(q, k, v, op)
-        b, h, lq, d = q.shape
-        lk, dv = k.shape[2], v.shape[3]
-        for a in (grad_out, out, lse):
-            if a.dtype != q.dtype:
-                raise TypeError(f"{op}: grad_out, out and lse must have the query's dtype {q.dtype}, got {a.dtype}")
-        if out.shape != (b, h, lq, dv) or grad_out.shape != (b, h, lq, dv) or lse.shape != (b, h, lq):
-            raise ValueError(f"{op}: out {tuple(out.shape)}, grad_out {tuple(grad_out.shape)} and lse "
-                             f"{tuple(lse.shape)} do not match query {tuple(q.shape)} and value {tuple(v.shape)}")
-        _check_mask(mask, is_causal, q, (b, h, lq, lk), op)
-        sc = _scale_of(scale, d, op)
+        b, h, lq, d, lk, dv, sc = check_backward(grad_out, q, k, v, out, lse, mask, is_causal, scale)
         if lk == 0:
             return xp.zeros(q.shape, q.dtype), xp.zeros(k.shape, q.dtype), xp.zeros(v.shape, q.dtype)
         with self.errstate(all="ignore"):

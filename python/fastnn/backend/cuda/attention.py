@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..composite.attention import _check_mask, _check_qkv, _scale_of
+from ..composite.attention import _check_mask, _check_qkv, _scale_of, check_backward
 from .linalg import _allow_tf32
 
 _MAX_HEAD_DIM = 128  # kAttentionMaxHeadDim in csrc/cuda/attention.h
@@ -52,18 +52,7 @@ class CudaAttentionKernels:
     def attention_backward(self, grad_out, q, k, v, out, lse, mask, is_causal: bool, scale):
         if not _native(q, k, v):
             return super().attention_backward(grad_out, q, k, v, out, lse, mask, is_causal, scale)
-        op = "attention_backward"
-        _check_qkv(q, k, v, op)
-        b, h, lq, d = q.shape
-        lk, dv = k.shape[2], v.shape[3]
-        for a in (grad_out, out, lse):
-            if a.dtype != q.dtype:
-                raise TypeError(f"{op}: grad_out, out and lse must have the query's dtype {q.dtype}, got {a.dtype}")
-        if out.shape != (b, h, lq, dv) or grad_out.shape != (b, h, lq, dv) or lse.shape != (b, h, lq):
-            raise ValueError(f"{op}: out {tuple(out.shape)}, grad_out {tuple(grad_out.shape)} and lse "
-                             f"{tuple(lse.shape)} do not match query {tuple(q.shape)} and value {tuple(v.shape)}")
-        _check_mask(mask, is_causal, q, (b, h, lq, lk), op)
-        sc = _scale_of(scale, d, op)
+        b, h, lq, d, lk, dv, sc = check_backward(grad_out, q, k, v, out, lse, mask, is_causal, scale)
         xp = self.xp
         delta = xp.empty((b, h, lq), np.float32)  # rowsum(grad_out * out), the kernels' scratch
         dq = xp.empty((b, h, lq, d), np.float32)
