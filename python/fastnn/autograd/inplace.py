@@ -29,6 +29,7 @@ import weakref
 
 from .._tensor import Tensor
 from ..backend import backend_of
+from ..backend.registry import check_output_device
 from .grad_mode import is_grad_enabled
 from .graph import DIRTY, INPUT_VALUES_NOT_READ, OUTPUT_NOT_SAVED, Node, record, set_grad_fn
 
@@ -134,6 +135,8 @@ def _check_target(t, root, through_view: bool) -> None:
 
 
 def _check_result(t, arr) -> None:
+    if type(arr) is not type(t._data):  # a CPU scalar written from a device's result: PyTorch raises
+        check_output_device(t._data, arr)
     dt, rt = t._data.dtype, arr.dtype
     if _KIND_RANK.get(rt.kind, 0) > _KIND_RANK.get(dt.kind, 0):
         raise RuntimeError(f"result type {_TORCH_NAME.get(rt.name, rt.name)} can't be cast to the desired output "

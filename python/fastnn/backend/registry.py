@@ -106,9 +106,42 @@ def _backend_of_all(arrays):
         if found is None:
             found = be
         elif be is not found:
-            raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two devices, "
-                               f"{found.device} and {be.device}!")
+            return _across_devices(arrays)
     return _CPU if found is None else found
+
+
+def _across_devices(arrays):
+    """Arrays of two backends met: PyTorch's rule (TensorIterator's, and ``check_same_device`` with
+    ``allow_cpu_scalar_tensors``). The op's device is the first one that is not the CPU; beside it a CPU 0-d
+    array counts as a scalar, not as a device (``x_cuda * torch.tensor(2.0)``); any other array elsewhere
+    (a CPU array with dims, even of one element, or an array of another CUDA device, 0-d or not) raises
+    PyTorch's RuntimeError naming the op's device first. Ops bring such scalars over with
+    ``be.bring_scalars``."""
+    held = []
+    for arr in arrays:
+        if arr is None or type(arr) in _SCALAR_TYPES:
+            continue
+        be = _lookup(type(arr))
+        if be is None:
+            be = _classify(arr)
+            if be is None:
+                continue
+        held.append((arr, be))
+    common = next((be for _, be in held if be is not _CPU), _CPU)
+    for arr, be in held:
+        if be is not common and not (be is _CPU and arr.ndim == 0):
+            raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two devices, "
+                               f"{common.device} and {be.device}!")
+    return common
+
+
+def check_output_device(out, result) -> None:
+    """PyTorch's RuntimeError when an op's result (``result``, on the op's device) is to be written into
+    ``out`` on another device: an output gets no CPU-scalar exemption (``cpu_scalar.add_(x_cuda)`` raises)."""
+    bo, br = backend_of(out), backend_of(result)
+    if bo is not br:
+        raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two devices, "
+                           f"{br.device} and {bo.device}!")
 
 
 def get_backend(device=None):

@@ -91,7 +91,9 @@ def binary_operands(a, b, op: str):
         if isinstance(b, Tensor):
             xb = b._data
             if type(xa) is not type(xb):
-                backend_of(xa, xb)  # arrays of two devices: PyTorch's RuntimeError (same type: one device)
+                # arrays of two devices: PyTorch's RuntimeError (same type: one device), unless one is a CPU
+                # 0-d array, a scalar beside the other device's array, which then gets it as its own
+                xa, xb = backend_of(xa, xb).bring_scalars(xa, xb)
             if xa.dtype == xb.dtype:
                 if xa.shape != xb.shape:
                     _check_broadcast(xa.shape, xb.shape)
@@ -104,14 +106,17 @@ def binary_operands(a, b, op: str):
         b = as_tensor(b, op)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         raise TypeError(f"{op}(): expected at least one Tensor operand")
+    be = None
     if isinstance(a, Tensor) and isinstance(b, Tensor):
         if type(a._data) is not type(b._data):
-            backend_of(a._data, b._data)  # two devices: PyTorch's RuntimeError
+            be = backend_of(a._data, b._data)  # two devices: PyTorch's RuntimeError (a CPU scalar may pass)
         if a.shape != b.shape:
             _check_broadcast(a.shape, b.shape)
     dt = result_dtype(a, b).np
     xa = _cast(a, dt)
     xb = _cast(b, dt)
+    if be is not None:
+        xa, xb = be.bring_scalars(xa, xb)
     return (a if isinstance(a, Tensor) else None, b if isinstance(b, Tensor) else None, xa, xb)
 
 
@@ -140,7 +145,9 @@ def float_data(t: Tensor):
 def normalize_dim(dim: int, ndim: int, op: str) -> int:
     bound = max(ndim, 1)
     if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
-        raise TypeError(f"{op}(): dim must be an int, got {type(dim).__name__}")
+        if not (isinstance(dim, Tensor) and dim._data.dtype.kind in "iu" and dim._data.size == 1):
+            raise TypeError(f"{op}(): dim must be an int, got {type(dim).__name__}")
+        dim = dim.__index__()  # an integer tensor of one element is an int argument, as in PyTorch (any device)
     if not -bound <= dim < bound:
         raise IndexError(f"{op}(): Dimension out of range (expected to be in range of [{-bound}, {bound - 1}], "
                          f"but got {dim})")

@@ -272,6 +272,7 @@ def lerp(input, end, weight) -> Tensor:  # noqa: A002
     tw = weight if isinstance(weight, Tensor) else None
     xw = tw._data if tw is not None else xs.dtype.type(weight)
     be = backend_of(xs, xe, xw if tw is not None else None)
+    xs, xe, xw = be.bring_scalars(xs, xe, xw)
     xp = be.xp
     diff = xe - xs
     y = xp.where(xp.abs(xw) < 0.5, xs + xw * diff, xe - diff * (1 - xw))

@@ -104,6 +104,9 @@ def clamp(a: Tensor, min=None, max=None) -> Tensor:  # noqa: A002
     lo = min._data if isinstance(min, Tensor) else min
     hi = max._data if isinstance(max, Tensor) else max
     x = a._data if a._data.dtype == dt.np else a._data.astype(dt.np)
+    # tensor bounds on another device raise PyTorch's error; CPU 0-d ones beside a device's are scalars
+    be = backend_of(x, lo if isinstance(min, Tensor) else None, hi if isinstance(max, Tensor) else None)
+    x, lo, hi = be.bring_scalars(x, lo, hi)
     y = x.clip(lo, hi)
     if y.dtype != dt.np:
         y = y.astype(dt.np)
@@ -164,7 +167,9 @@ def where(condition, a, b) -> Tensor:
         a = as_tensor(a, "where").to(backend_of(cond).device)
     ta, tb, xa, xb = binary_operands(a, b, "where")
     # Only tensors' arrays are asked: a NumPy scalar from a Python number has no device.
-    xp = backend_of(cond, xa if ta is not None else None, xb if tb is not None else None).xp
+    be = backend_of(cond, xa if ta is not None else None, xb if tb is not None else None)
+    cond, xa, xb = be.bring_scalars(cond, xa, xb)  # CPU 0-d operands beside a device's arrays: scalars
+    xp = be.xp
     y = xp.where(cond, xa, xb)
 
     def backward(g):
