@@ -231,3 +231,14 @@ def test_only_cpu_scalars_are_exempt(two_cuda):
         fastnn.where(a > 0, a, b0)
     out = fastnn.ones(3, device="cuda:1") * S  # a CPU scalar goes to whichever device is there
     assert out.device == fastnn.device("cuda:1") and _host(out).tolist() == [2.0, 2.0, 2.0]
+
+
+def test_fill_with_a_cpu_scalar_tensor_through_the_graph():
+    x = _x().requires_grad_(True)
+    v = fastnn.tensor(2.0, requires_grad=True)
+    y = x * 1.0
+    y.fill_(v)  # the CPU value's gradient is the sum of the device's gradient, landing on the CPU
+    assert y.device == CUDA0 and _host(y).tolist() == [[2.0] * 3] * 2
+    (y * fastnn.arange(6.0, device="cuda").reshape(2, 3)).sum().backward()
+    assert v.grad.device == fastnn.device("cpu") and float(v.grad) == 15.0
+    assert _host(x.grad).tolist() == [[0.0] * 3] * 2

@@ -297,7 +297,10 @@ def fill(t, value, name: str):
 
     def filled(src, v):
         xp = backend_of(src._data).xp
-        arr = xp.full(src._data.shape, v._data if v is not None else value, src._data.dtype)
+        fv = v._data if v is not None else value
+        if v is not None and type(fv) is not type(src._data):
+            fv = v.item()  # a value tensor of another device (a CPU scalar): its value, as PyTorch's fill_ takes
+        arr = xp.full(src._data.shape, fv, src._data.dtype)
         return record(Tensor._wrap(arr), name, (src, v),
                       lambda g: (xp.zeros_like(g), xp.asarray(g.sum(), g.dtype) if v is not None else None))
 
