@@ -179,6 +179,8 @@ def arith(t, other, kind: str, alpha=1):
     x = t._data
     if x.dtype.kind == "f" and (ot or type(other) is float or type(other) is int):
         o = other._data if ot else other
+        if ot and type(o) is not type(x):  # a CPU scalar tensor beside a device's: brought over (else raises)
+            o = backend_of(x, o).bring_scalars(o)[0]
         if alpha != 1:
             o = o * alpha
         try:

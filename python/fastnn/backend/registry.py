@@ -2,7 +2,9 @@
 
 ``backend_of`` runs once per op, so it is a dict look-up on ``type(arr)`` (NumPy arrays hit the first
 entry); scalars (Python numbers, NumPy scalars) belong to no device and are skipped, as PyTorch lets a
-CPU scalar meet a tensor on any device.
+CPU scalar meet a tensor on any device. So does a CPU 0-d array beside arrays of another device (PyTorch's CPU
+scalar tensor, ``x_cuda * torch.tensor(2.0)``): the slow path (``_across_devices``) takes the first device that
+is not the CPU as the op's, and ops bring such operands over with ``Backend.bring_scalars``.
 
 CUDA devices (``backend/cuda/``) get their backend on first use: each emulated device has an array type of
 its own, found by the type look-up; CuPy has one array type for every GPU, so with one GPU it maps to that
