@@ -113,16 +113,35 @@ def test_where_with_cpu_scalars():
     _check(lambda a, m, v: a.masked_fill(m, v), x, mask, fastnn.tensor(-9.0))
 
 
-def test_clamp_with_cpu_scalar_bounds():
+def test_clamp_min_max_and_lerp_take_cpu_scalars():
     x = _x()
     lo, hi = fastnn.tensor(-0.5), fastnn.tensor(1.5)
-    _check(lambda a, b: a.clamp(min=b), x, lo)
-    _check(lambda a, b: a.clamp(max=b), x, hi)
-    _check(lambda a, b, c: fastnn.clamp(a, b, c), x, lo, hi)
-    _check(lambda a, b: fastnn.clamp_min(a, b), x, lo)
+    _check(lambda a, b: fastnn.clamp_min(a, b), x, lo)  # binary TensorIterator ops: exempt
     _check(lambda a, b: fastnn.clamp_max(a, b), x, hi)
-    _check(lambda a, b, c: a.clone().clamp_(b, c), x, lo, hi)
     _check(lambda a, b, c: fastnn.lerp(a, b, c), x, x * 3, fastnn.tensor(0.25))
+    _check(lambda a, b: fastnn.addcmul(a, a, a, value=b), x, S)  # value is a number (a 0-d tensor's)
+
+
+def test_clamp_with_cpu_tensor_bounds_raises_as_in_pytorch():
+    # clamp.Tensor has PyTorch's generated device check and a TensorIterator without the CPU-scalar
+    # exemption: x_cuda.clamp(min=torch.tensor(0.)) raises on a GPU ("... cuda:0 and cpu! (when checking
+    # argument for argument min in method wrapper_CUDA_clamp_Tensor)", pytorch/pytorch#94174)
+    x = _x()
+    for call in (lambda: x.clamp(min=fastnn.tensor(0.0)), lambda: x.clamp(max=fastnn.tensor(1.0)),
+                 lambda: fastnn.clamp(x, fastnn.tensor(-1.0), fastnn.tensor(1.0)),
+                 lambda: x.clone().clamp_(min=fastnn.tensor(0.0))):
+        with pytest.raises(RuntimeError, match=SAME_DEVICE + r"cuda:0 and cpu!$"):
+            call()
+    _check(lambda a: a.clamp(-0.5, 1.5), x)  # numbers and bounds on the device are fine
+    _check(lambda a, b, c: a.clamp(b, c), x, fastnn.tensor(-0.5, device="cuda"), fastnn.tensor(1.5, device="cuda"))
+
+
+def test_addcmul_and_addcdiv_tensors_must_share_the_device():
+    x = _x()
+    for op in (fastnn.addcmul, fastnn.addcdiv):  # one TensorIterator kernel without the exemption in PyTorch
+        with pytest.raises(RuntimeError, match=SAME_DEVICE + r"cuda:0 and cpu!$"):
+            op(x, x, S)
+        _check(lambda a, b, c: op(a, b, c), x, x, x + 5)
 
 
 @pytest.mark.parametrize("method", ["add_", "sub_", "mul_", "div_"])
@@ -170,7 +189,7 @@ def test_reductions_with_0d_arguments():
 
 def test_the_cpu_scalars_gradient_lands_on_the_cpu():
     cases = [lambda x, w: x * w, lambda x, w: w - x, lambda x, w: x / w, lambda x, w: x ** w,
-             lambda x, w: fastnn.where(x > 0, w, x), lambda x, w: x.clamp(min=w), lambda x, w: fastnn.maximum(x, w),
+             lambda x, w: fastnn.where(x > 0, w, x), lambda x, w: fastnn.clamp_min(x, w), lambda x, w: fastnn.maximum(x, w),
              lambda x, w: fastnn.lerp(x, x * 2, w), lambda x, w: (x.sum() * w)]
     for fn in cases:
         grads = []
@@ -228,7 +247,7 @@ def test_only_cpu_scalars_are_exempt(two_cuda):
     with pytest.raises(RuntimeError, match=SAME_DEVICE + r"cuda:1 and cuda:0!$"):
         b0 * a
     with pytest.raises(RuntimeError, match=SAME_DEVICE + r"cuda:0 and cuda:1!$"):
-        fastnn.where(a > 0, a, b0)
+        fastnn.maximum(a, b0)
     out = fastnn.ones(3, device="cuda:1") * S  # a CPU scalar goes to whichever device is there
     assert out.device == fastnn.device("cuda:1") and _host(out).tolist() == [2.0, 2.0, 2.0]
 

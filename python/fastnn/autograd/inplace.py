@@ -28,8 +28,7 @@ from __future__ import annotations
 import weakref
 
 from .._tensor import Tensor
-from ..backend import backend_of
-from ..backend.registry import check_output_device
+from ..backend import backend_of, check_output_device
 from .grad_mode import is_grad_enabled
 from .graph import DIRTY, INPUT_VALUES_NOT_READ, OUTPUT_NOT_SAVED, Node, record, set_grad_fn
 

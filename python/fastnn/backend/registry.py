@@ -137,13 +137,32 @@ def _across_devices(arrays):
     return common
 
 
+def backend_of_strict(*arrays):
+    """``backend_of`` without the CPU-scalar exemption, for the ops PyTorch checks so (its generated device
+    check, or a TensorIterator built without ``allow_cpu_scalars``: clamp with tensor bounds, addcmul's and
+    addcdiv's tensors): arrays of two devices raise PyTorch's RuntimeError, naming the first array's device
+    first, as the generated check does."""
+    found = None
+    for arr in arrays:
+        if arr is None or type(arr) in _SCALAR_TYPES:
+            continue
+        be = _lookup(type(arr))
+        if be is None:
+            be = _classify(arr)
+            if be is None:
+                continue
+        if found is None:
+            found = be
+        elif be is not found:
+            raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two devices, "
+                               f"{found.device} and {be.device}!")
+    return _CPU if found is None else found
+
+
 def check_output_device(out, result) -> None:
     """PyTorch's RuntimeError when an op's result (``result``, on the op's device) is to be written into
     ``out`` on another device: an output gets no CPU-scalar exemption (``cpu_scalar.add_(x_cuda)`` raises)."""
-    bo, br = backend_of(out), backend_of(result)
-    if bo is not br:
-        raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two devices, "
-                           f"{br.device} and {bo.device}!")
+    backend_of_strict(result, out)
 
 
 def get_backend(device=None):

@@ -10,7 +10,7 @@ import math
 
 from .. import dtypes
 from ..autograd.graph import record
-from ..backend import backend_of
+from ..backend import backend_of, backend_of_strict
 from .._tensor import Tensor
 from ._util import as_tensor, binary_operands, unbroadcast
 from .arithmetic import add, div as true_div, mul, pow, sub
@@ -299,8 +299,10 @@ def _dtype_matches(name, ref: Tensor, **others):
 
 def addcmul(input, tensor1, tensor2, *, value=1) -> Tensor:  # noqa: A002
     """input + value * tensor1 * tensor2 (torch.addcmul)."""
-    prod = mul(as_tensor(tensor1, "addcmul"), as_tensor(tensor2, "addcmul"))
-    return add(as_tensor(input, "addcmul"), prod if value == 1 else mul(prod, value))
+    a, t1, t2 = as_tensor(input, "addcmul"), as_tensor(tensor1, "addcmul"), as_tensor(tensor2, "addcmul")
+    _one_device(a, t1, t2)
+    prod = mul(t1, t2)
+    return add(a, prod if value == 1 else mul(prod, value))
 
 
 def addcdiv(input, tensor1, tensor2, *, value=1) -> Tensor:  # noqa: A002
@@ -313,8 +315,17 @@ def addcdiv(input, tensor1, tensor2, *, value=1) -> Tensor:  # noqa: A002
             "value * torch.trunc(tensor1 / tensor2)).to(input.dtype) for integer inputs and as (input + value * "
             "tensor1 / tensor2) for float inputs. The future addcdiv behavior is just the latter implementation: "
             "(input + value * tensor1 / tensor2), for all dtypes.")
+    a = as_tensor(input, "addcdiv")
+    _one_device(a, t1, t2)
     q = true_div(t1, t2)
-    return add(as_tensor(input, "addcdiv"), q if value == 1 else mul(q, value))
+    return add(a, q if value == 1 else mul(q, value))
+
+
+def _one_device(a, t1, t2) -> None:
+    """addcmul/addcdiv are one TensorIterator kernel without the CPU-scalar exemption in PyTorch (a CPU 0-d
+    tensor1 beside a CUDA input raises), though fastnn composes them of binary ops, which have it."""
+    if not type(a._data) is type(t1._data) is type(t2._data):
+        backend_of_strict(a._data, t1._data, t2._data)
 
 
 def isclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:  # noqa: A002

@@ -7,7 +7,7 @@ import operator
 import numpy as np
 
 from ..autograd.graph import record
-from ..backend import backend_of
+from ..backend import backend_of, backend_of_strict
 from .._tensor import Tensor
 from ._util import as_tensor, binary_operands, float_data, promote_types, result_dtype, unbroadcast
 
@@ -104,9 +104,9 @@ def clamp(a: Tensor, min=None, max=None) -> Tensor:  # noqa: A002
     lo = min._data if isinstance(min, Tensor) else min
     hi = max._data if isinstance(max, Tensor) else max
     x = a._data if a._data.dtype == dt.np else a._data.astype(dt.np)
-    # tensor bounds on another device raise PyTorch's error; CPU 0-d ones beside a device's are scalars
-    be = backend_of(x, lo if isinstance(min, Tensor) else None, hi if isinstance(max, Tensor) else None)
-    x, lo, hi = be.bring_scalars(x, lo, hi)
+    # Tensor bounds on another device raise PyTorch's error, CPU 0-d ones too: clamp.Tensor has the generated
+    # device check, no CPU-scalar exemption (x_cuda.clamp(min=torch.tensor(0.)) raises on a GPU in PyTorch)
+    backend_of_strict(x, lo if isinstance(min, Tensor) else None, hi if isinstance(max, Tensor) else None)
     y = x.clip(lo, hi)
     if y.dtype != dt.np:
         y = y.astype(dt.np)
