@@ -55,7 +55,7 @@ def test_mixed_devices_raise_pytorchs_error(monkeypatch):
     other = np.zeros(2).view(_FakeArray)
     assert backend_of(other) is fake
     with pytest.raises(RuntimeError, match="Expected all tensors to be on the same device, but found at least two "
-                                           "devices, cuda:1 and cpu!"):
+                                           "devices, cpu and cuda:1!"):
         backend_of(np.zeros(2), other)
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import fastnn
-from fastnn.backend import backend_of, get_backend
+from fastnn.backend import backend_of, backend_with_cpu_scalars, get_backend
 
 pytestmark = pytest.mark.skipif(not fastnn.cuda.is_available(), reason="no CUDA device")
 
@@ -39,17 +39,29 @@ S = fastnn.tensor(2.0)  # a CPU scalar tensor
 
 
 # ---- the registry's rule -------------------------------------------------------------------------------------
-def test_backend_of_takes_a_cpu_0d_array_as_a_scalar():
+def test_backend_with_cpu_scalars_takes_a_cpu_0d_array_as_a_scalar():
     cuda = get_backend("cuda")
     d = cuda.xp.ones(3, dtype=np.float32)
-    assert backend_of(d, np.float32(1.0).reshape(())) is cuda
-    assert backend_of(np.zeros((), np.float32), d) is cuda  # the device is the first one not the CPU
-    assert backend_of(np.zeros(()), np.zeros(())) is get_backend("cpu")
-    assert backend_of(np.zeros(()), d, np.zeros(()), None, 2.0) is cuda
+    assert backend_with_cpu_scalars(d, np.float32(1.0).reshape(())) is cuda
+    assert backend_with_cpu_scalars(np.zeros((), np.float32), d) is cuda  # the first device not the CPU
+    assert backend_with_cpu_scalars(np.zeros(()), np.zeros(())) is get_backend("cpu")
+    assert backend_with_cpu_scalars(np.zeros(()), d, np.zeros(()), None, 2.0) is cuda
+    assert backend_with_cpu_scalars(d, d, 1.0) is cuda
     with pytest.raises(RuntimeError, match=SAME_DEVICE + r"cuda:0 and cpu!$"):
-        backend_of(d, np.zeros(1))  # one element, but dims: a device
+        backend_with_cpu_scalars(d, np.zeros(1))  # one element, but dims: a device
     with pytest.raises(RuntimeError, match=SAME_DEVICE + r"cuda:0 and cpu!$"):
-        backend_of(np.zeros(1), d)  # torch names the op's (non-CPU) device first
+        backend_with_cpu_scalars(np.zeros(1), d)  # TensorIterator names the op's (non-CPU) device first
+    # backend_of stays strict: the ops outside PyTorch's exemption raise for a CPU scalar too
+    with pytest.raises(RuntimeError, match=SAME_DEVICE + r"cuda:0 and cpu!$"):
+        backend_of(d, np.zeros(()))
+
+
+def test_ops_outside_the_exemption_still_raise():
+    x = _x()
+    for call in (lambda: fastnn.stack([x[0, 0], S]), lambda: fastnn.gather(x[0], 0, fastnn.tensor(0)),
+                 lambda: fastnn.cat([x.reshape(-1), S.reshape(1)])):
+        with pytest.raises(RuntimeError, match=SAME_DEVICE):
+            call()
 
 
 def test_bring_scalars_gives_the_device_a_value_it_takes():

@@ -28,7 +28,7 @@ from __future__ import annotations
 import weakref
 
 from .._tensor import Tensor
-from ..backend import backend_of, check_output_device
+from ..backend import backend_of, backend_with_cpu_scalars, check_output_device
 from .grad_mode import is_grad_enabled
 from .graph import DIRTY, INPUT_VALUES_NOT_READ, OUTPUT_NOT_SAVED, Node, record, set_grad_fn
 
@@ -179,7 +179,7 @@ def arith(t, other, kind: str, alpha=1):
     if x.dtype.kind == "f" and (ot or type(other) is float or type(other) is int):
         o = other._data if ot else other
         if ot and type(o) is not type(x):  # a CPU scalar tensor beside a device's: brought over (else raises)
-            o = backend_of(x, o).bring_scalars(o)[0]
+            o = backend_with_cpu_scalars(x, o).bring_scalars(o)[0]
         if alpha != 1:
             o = o * alpha
         try:

@@ -62,7 +62,7 @@ class Backend:
     def bring_scalars(self, *arrays) -> tuple:
         """``arrays`` (an op's operands, after ``backend_of`` chose this backend) as this backend's array
         module takes them: a CPU 0-d array, which PyTorch lets meet arrays of any device as a scalar
-        (``registry._across_devices``), becomes this device's; everything else is returned as it is. The
+        (``registry.backend_with_cpu_scalars``), becomes this device's; everything else is returned as it is. The
         CPU's arrays are all its own: the arguments, unchanged."""
         return arrays
 

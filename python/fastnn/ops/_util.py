@@ -6,7 +6,7 @@ import numbers
 import numpy as np
 
 from .. import dtypes
-from ..backend import backend_of
+from ..backend import backend_of, backend_with_cpu_scalars
 from .._tensor import Tensor
 
 _CATEGORY = {d: (0 if d is dtypes.bool_ else 2 if d.is_floating_point else 1) for d in dtypes.ALL}
@@ -93,7 +93,7 @@ def binary_operands(a, b, op: str):
             if type(xa) is not type(xb):
                 # arrays of two devices: PyTorch's RuntimeError (same type: one device), unless one is a CPU
                 # 0-d array, a scalar beside the other device's array, which then gets it as its own
-                xa, xb = backend_of(xa, xb).bring_scalars(xa, xb)
+                xa, xb = backend_with_cpu_scalars(xa, xb).bring_scalars(xa, xb)
             if xa.dtype == xb.dtype:
                 if xa.shape != xb.shape:
                     _check_broadcast(xa.shape, xb.shape)
@@ -109,7 +109,7 @@ def binary_operands(a, b, op: str):
     be = None
     if isinstance(a, Tensor) and isinstance(b, Tensor):
         if type(a._data) is not type(b._data):
-            be = backend_of(a._data, b._data)  # two devices: PyTorch's RuntimeError (a CPU scalar may pass)
+            be = backend_with_cpu_scalars(a._data, b._data)  # two devices raise, unless one is a CPU scalar
         if a.shape != b.shape:
             _check_broadcast(a.shape, b.shape)
     dt = result_dtype(a, b).np

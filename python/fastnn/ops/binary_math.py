@@ -10,7 +10,7 @@ import math
 
 from .. import dtypes
 from ..autograd.graph import record
-from ..backend import backend_of, backend_of_strict
+from ..backend import backend_of, backend_with_cpu_scalars
 from .._tensor import Tensor
 from ._util import as_tensor, binary_operands, unbroadcast
 from .arithmetic import add, div as true_div, mul, pow, sub
@@ -271,7 +271,7 @@ def lerp(input, end, weight) -> Tensor:  # noqa: A002
     xs, xe = start._data, end._data
     tw = weight if isinstance(weight, Tensor) else None
     xw = tw._data if tw is not None else xs.dtype.type(weight)
-    be = backend_of(xs, xe, xw if tw is not None else None)
+    be = backend_with_cpu_scalars(xs, xe, xw if tw is not None else None)
     xs, xe, xw = be.bring_scalars(xs, xe, xw)
     xp = be.xp
     diff = xe - xs
@@ -325,7 +325,7 @@ def _one_device(a, t1, t2) -> None:
     """addcmul/addcdiv are one TensorIterator kernel without the CPU-scalar exemption in PyTorch (a CPU 0-d
     tensor1 beside a CUDA input raises), though fastnn composes them of binary ops, which have it."""
     if not type(a._data) is type(t1._data) is type(t2._data):
-        backend_of_strict(a._data, t1._data, t2._data)
+        backend_of(a._data, t1._data, t2._data)
 
 
 def isclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:  # noqa: A002

@@ -7,7 +7,7 @@ import operator
 import numpy as np
 
 from ..autograd.graph import record
-from ..backend import backend_of, backend_of_strict
+from ..backend import backend_of, backend_with_cpu_scalars
 from .._tensor import Tensor
 from ._util import as_tensor, binary_operands, float_data, promote_types, result_dtype, unbroadcast
 
@@ -106,7 +106,7 @@ def clamp(a: Tensor, min=None, max=None) -> Tensor:  # noqa: A002
     x = a._data if a._data.dtype == dt.np else a._data.astype(dt.np)
     # Tensor bounds on another device raise PyTorch's error, CPU 0-d ones too: clamp.Tensor has the generated
     # device check, no CPU-scalar exemption (x_cuda.clamp(min=torch.tensor(0.)) raises on a GPU in PyTorch)
-    backend_of_strict(x, lo if isinstance(min, Tensor) else None, hi if isinstance(max, Tensor) else None)
+    backend_of(x, lo if isinstance(min, Tensor) else None, hi if isinstance(max, Tensor) else None)
     y = x.clip(lo, hi)
     if y.dtype != dt.np:
         y = y.astype(dt.np)
@@ -167,7 +167,7 @@ def where(condition, a, b) -> Tensor:
         a = as_tensor(a, "where").to(backend_of(cond).device)
     ta, tb, xa, xb = binary_operands(a, b, "where")
     # Only tensors' arrays are asked: a NumPy scalar from a Python number has no device.
-    be = backend_of(cond, xa if ta is not None else None, xb if tb is not None else None)
+    be = backend_with_cpu_scalars(cond, xa if ta is not None else None, xb if tb is not None else None)
     cond, xa, xb = be.bring_scalars(cond, xa, xb)  # CPU 0-d operands beside a device's arrays: scalars
     xp = be.xp
     y = xp.where(cond, xa, xb)
