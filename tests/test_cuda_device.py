@@ -210,8 +210,9 @@ def test_cpu_scalar_tensors_meet_cuda_tensors_as_scalars():
     assert (x * fastnn.tensor(2.0, dtype=fastnn.float64)).dtype is fastnn.float32  # a scalar does not promote
     (x * fastnn.tensor(3.0)).sum().backward()
     assert x.grad.device == CUDA0 and x.grad.tolist() == [3.0, 3.0]
-    with pytest.raises(RuntimeError, match=SAME_DEVICE):
-        x * fastnn.tensor(3.0, requires_grad=True)  # its gradient would have to cross devices: refused
+    w = fastnn.tensor(3.0, requires_grad=True)  # as torch: it may require grad, its gradient goes to the CPU
+    (x * w).sum().backward()
+    assert w.grad.device == fastnn.device("cpu") and w.grad.item() == 3.0
     with pytest.raises(RuntimeError, match=SAME_DEVICE):
         x + fastnn.ones(1)  # one element, but not 0-d: not a scalar
 

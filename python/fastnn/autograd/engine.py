@@ -91,6 +91,13 @@ def _check_output(node):
         "torch.autograd.set_detect_anomaly(True, check_nan=False).")
 
 
+def _onto_input_device(g, data):
+    """A 0-d gradient computed on another device than its input's, moved to the input's, as PyTorch's engine
+    does (validate_outputs): a CPU scalar tensor that met CUDA tensors gets its ``.grad`` on the CPU."""
+    bg, bd = backend_of(g), backend_of(data)
+    return g if bg is bd else bd.from_host(bg.to_host(g))
+
+
 def run_backward(tensors, grad_arrays, retain_graph, capture=None):
     """Backpropagates ``grad_arrays`` from ``tensors``.
 
@@ -151,6 +158,8 @@ def run_backward(tensors, grad_arrays, retain_graph, capture=None):
                 if ig.shape != data.shape:
                     raise RuntimeError(f"internal error: {node.name} returned a gradient of shape {ig.shape} "
                                        f"for an input of shape {data.shape}")
+                if type(ig) is not type(data) and ig.ndim == 0:
+                    ig = _onto_input_device(ig, data)
                 if ig.dtype != data.dtype:
                     ig = ig.astype(data.dtype)
                 # The input's grad_fn when this node saw it (an in-place op may have rebased it since).

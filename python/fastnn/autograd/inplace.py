@@ -28,7 +28,7 @@ from __future__ import annotations
 import weakref
 
 from .._tensor import Tensor
-from ..backend import backend_of
+from ..backend import backend_of, backend_with_cpu_scalars, check_output_device
 from .grad_mode import is_grad_enabled
 from .graph import DIRTY, INPUT_VALUES_NOT_READ, OUTPUT_NOT_SAVED, Node, record, set_grad_fn
 
@@ -134,6 +134,8 @@ def _check_target(t, root, through_view: bool) -> None:
 
 
 def _check_result(t, arr) -> None:
+    if type(arr) is not type(t._data):  # a CPU scalar written from a device's result: PyTorch raises
+        check_output_device(t._data, arr)
     dt, rt = t._data.dtype, arr.dtype
     if _KIND_RANK.get(rt.kind, 0) > _KIND_RANK.get(dt.kind, 0):
         raise RuntimeError(f"result type {_TORCH_NAME.get(rt.name, rt.name)} can't be cast to the desired output "
@@ -176,6 +178,8 @@ def arith(t, other, kind: str, alpha=1):
     x = t._data
     if x.dtype.kind == "f" and (ot or type(other) is float or type(other) is int):
         o = other._data if ot else other
+        if ot and type(o) is not type(x):  # a CPU scalar tensor beside a device's: brought over (else raises)
+            o = backend_with_cpu_scalars(x, o).bring_scalars(o)[0]
         if alpha != 1:
             o = o * alpha
         try:
@@ -294,7 +298,10 @@ def fill(t, value, name: str):
 
     def filled(src, v):
         xp = backend_of(src._data).xp
-        arr = xp.full(src._data.shape, v._data if v is not None else value, src._data.dtype)
+        fv = v._data if v is not None else value
+        if v is not None and type(fv) is not type(src._data):
+            fv = v.item()  # a value tensor of another device (a CPU scalar): its value, as PyTorch's fill_ takes
+        arr = xp.full(src._data.shape, fv, src._data.dtype)
         return record(Tensor._wrap(arr), name, (src, v),
                       lambda g: (xp.zeros_like(g), xp.asarray(g.sum(), g.dtype) if v is not None else None))
 

@@ -12,6 +12,6 @@ Only this package imports ``fastnn._C``.
 from __future__ import annotations
 
 from .base import Backend
-from .registry import active_cpu, backend_of, get_backend
+from .registry import active_cpu, backend_of, backend_with_cpu_scalars, check_output_device, get_backend
 
-__all__ = ["Backend", "active_cpu", "backend_of", "get_backend"]
+__all__ = ["Backend", "active_cpu", "backend_of", "backend_with_cpu_scalars", "check_output_device", "get_backend"]

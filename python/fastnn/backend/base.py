@@ -58,6 +58,14 @@ class Backend:
         """A copy of NumPy array ``arr`` on this backend's device (``arr`` itself on the CPU)."""
         raise NotImplementedError
 
+    # ---- CPU scalars beside device arrays ----------------------------------------------------------------
+    def bring_scalars(self, *arrays) -> tuple:
+        """``arrays`` (an op's operands, after ``backend_of`` chose this backend) as this backend's array
+        module takes them: a CPU 0-d array, which PyTorch lets meet arrays of any device as a scalar
+        (``registry.backend_with_cpu_scalars``), becomes this device's; everything else is returned as it is. The
+        CPU's arrays are all its own: the arguments, unchanged."""
+        return arrays
+
     # ---- memory tricks (a backend without them keeps the safe default) -------------------------------------
     def exclusively_owned(self, arr) -> bool:
         """True when nothing but the autograd engine refers to ``arr``, so it may become a ``.grad``

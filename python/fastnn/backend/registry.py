@@ -2,7 +2,9 @@
 
 ``backend_of`` runs once per op, so it is a dict look-up on ``type(arr)`` (NumPy arrays hit the first
 entry); scalars (Python numbers, NumPy scalars) belong to no device and are skipped, as PyTorch lets a
-CPU scalar meet a tensor on any device.
+CPU scalar meet a tensor on any device. The ops PyTorch lets a CPU 0-d tensor meet a tensor on any device as a
+scalar (``x_cuda * torch.tensor(2.0)``) ask ``backend_with_cpu_scalars`` instead and bring such operands over
+with ``Backend.bring_scalars``.
 
 CUDA devices (``backend/cuda/``) get their backend on first use: each emulated device has an array type of
 its own, found by the type look-up; CuPy has one array type for every GPU, so with one GPU it maps to that
@@ -113,6 +115,46 @@ def _backend_of_all(arrays):
     if found.__dict__.get("_activate_on_lookup"):  # several GPUs under CuPy: the op runs on its arrays' device
         found.device_guard().use()
     return found
+
+
+def backend_with_cpu_scalars(a=None, b=None, c=None, *rest):
+    """``backend_of`` for the ops PyTorch exempts CPU scalars in (TensorIterator's ``allow_cpu_scalars``: the
+    binary arithmetic, comparison and bitwise ops, clamp_min/max, lerp; ``where``; and so ``masked_fill``):
+    a CPU 0-d array beside another device's arrays counts as a scalar, not a device (``x_cuda *
+    torch.tensor(2.0)``), and the op's device is the first one that is not the CPU. Anything else elsewhere (a
+    CPU array with dims, even of one element; an array of another CUDA device, 0-d or not) raises PyTorch's
+    RuntimeError, naming the op's device first as TensorIterator does. The op then passes its operands
+    through ``be.bring_scalars``. Every other op keeps ``backend_of``'s strict rule, as PyTorch's generated
+    device checks do (``torch.cat``, ``gather``, ``clamp`` with tensor bounds, ``addcmul``...).
+
+    The same fast path as ``backend_of``'s: arrays of one device cost what they cost there."""
+    be = _lookup(type(a))
+    if be is not None and not rest and (b is None or _lookup(type(b)) is be or type(b) in _SCALAR_TYPES) and (
+            c is None or _lookup(type(c)) is be or type(c) in _SCALAR_TYPES):
+        return be
+    arrays = (a, b, c) + rest
+    held = []
+    for arr in arrays:
+        if arr is None or type(arr) in _SCALAR_TYPES:
+            continue
+        be = _lookup(type(arr))
+        if be is None:
+            be = _classify(arr)
+            if be is None:
+                continue
+        held.append((arr, be))
+    common = next((be for _, be in held if be is not _CPU), _CPU)
+    for arr, be in held:
+        if be is not common and not (be is _CPU and arr.ndim == 0):
+            raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two devices, "
+                               f"{common.device} and {be.device}!")
+    return common
+
+
+def check_output_device(out, result) -> None:
+    """PyTorch's RuntimeError when an op's result (``result``, on the op's device) is to be written into
+    ``out`` on another device: an output gets no CPU-scalar exemption (``cpu_scalar.add_(x_cuda)`` raises)."""
+    backend_of(result, out)
 
 
 def get_backend(device=None):

@@ -6,7 +6,7 @@ import numbers
 import numpy as np
 
 from .. import dtypes
-from ..backend import backend_of
+from ..backend import backend_of, backend_with_cpu_scalars
 from ..backend import registry as _registry
 from .._tensor import Tensor
 
@@ -104,8 +104,10 @@ def binary_operands(a, b, op: str):
         xa = a._data
         if isinstance(b, Tensor):
             xb = b._data
-            if type(xa) is not type(xb):  # (one array type: one device)
-                xa, xb = _across_devices(a, b, xa, xb)
+            if type(xa) is not type(xb):
+                # arrays of two devices: PyTorch's RuntimeError (same type: one device), unless one is a CPU
+                # 0-d array, a scalar beside the other device's array, which then gets it as its own
+                xa, xb = backend_with_cpu_scalars(xa, xb).bring_scalars(xa, xb)
             if xa.dtype == xb.dtype:
                 if xa.shape != xb.shape:
                     _check_broadcast(xa.shape, xb.shape)
@@ -118,31 +120,18 @@ def binary_operands(a, b, op: str):
         b = as_tensor(b, op)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         raise TypeError(f"{op}(): expected at least one Tensor operand")
-    both = isinstance(a, Tensor) and isinstance(b, Tensor)
-    if both:
+    be = None
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
         if type(a._data) is not type(b._data):
-            _across_devices(a, b, a._data, b._data)  # raises unless one is a CPU scalar tensor
+            be = backend_with_cpu_scalars(a._data, b._data)  # two devices raise, unless one is a CPU scalar
         if a.shape != b.shape:
             _check_broadcast(a.shape, b.shape)
     dt = result_dtype(a, b).np
     xa = _cast(a, dt)
     xb = _cast(b, dt)
-    if both and type(xa) is not type(xb):
-        xa, xb = _across_devices(a, b, xa, xb)
+    if be is not None:
+        xa, xb = be.bring_scalars(xa, xb)
     return (a if isinstance(a, Tensor) else None, b if isinstance(b, Tensor) else None, xa, xb)
-
-
-def _across_devices(a: Tensor, b: Tensor, xa, xb):
-    """Operands on two devices: a 0-d CPU tensor that does not require grad meets a tensor on any device as
-    a scalar (PyTorch's "CPU scalar" rule: a Python number made a tensor, torch.tensor(2.0)), so it comes
-    back as a NumPy scalar; anything else is PyTorch's same-device RuntimeError."""
-    ba, bb = backend_of(xa), backend_of(xb)
-    if bb.device.type == "cpu" and xb.ndim == 0 and not b._requires_grad:
-        return xa, xb[()]
-    if ba.device.type == "cpu" and xa.ndim == 0 and not a._requires_grad:
-        return xa[()], xb
-    backend_of(xa, xb)  # raises: two devices
-    return xa, xb
 
 
 def _check_broadcast(sa, sb) -> None:
@@ -170,7 +159,9 @@ def float_data(t: Tensor):
 def normalize_dim(dim: int, ndim: int, op: str) -> int:
     bound = max(ndim, 1)
     if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
-        raise TypeError(f"{op}(): dim must be an int, got {type(dim).__name__}")
+        if not (isinstance(dim, Tensor) and dim._data.dtype.kind in "iu" and dim._data.size == 1):
+            raise TypeError(f"{op}(): dim must be an int, got {type(dim).__name__}")
+        dim = dim.__index__()  # an integer tensor of one element is an int argument, as in PyTorch (any device)
     if not -bound <= dim < bound:
         raise IndexError(f"{op}(): Dimension out of range (expected to be in range of [{-bound}, {bound - 1}], "
                          f"but got {dim})")

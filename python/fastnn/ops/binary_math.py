@@ -10,7 +10,7 @@ import math
 
 from .. import dtypes
 from ..autograd.graph import record
-from ..backend import backend_of
+from ..backend import backend_of, backend_with_cpu_scalars
 from .._tensor import Tensor
 from ._util import as_tensor, binary_operands, unbroadcast
 from .arithmetic import add, div as true_div, mul, pow, sub
@@ -271,7 +271,8 @@ def lerp(input, end, weight) -> Tensor:  # noqa: A002
     xs, xe = start._data, end._data
     tw = weight if isinstance(weight, Tensor) else None
     xw = tw._data if tw is not None else xs.dtype.type(weight)
-    be = backend_of(xs, xe, xw if tw is not None else None)
+    be = backend_with_cpu_scalars(xs, xe, xw if tw is not None else None)
+    xs, xe, xw = be.bring_scalars(xs, xe, xw)
     xp = be.xp
     diff = xe - xs
     y = xp.where(xp.abs(xw) < 0.5, xs + xw * diff, xe - diff * (1 - xw))
@@ -298,8 +299,10 @@ def _dtype_matches(name, ref: Tensor, **others):
 
 def addcmul(input, tensor1, tensor2, *, value=1) -> Tensor:  # noqa: A002
     """input + value * tensor1 * tensor2 (torch.addcmul)."""
-    prod = mul(as_tensor(tensor1, "addcmul"), as_tensor(tensor2, "addcmul"))
-    return add(as_tensor(input, "addcmul"), prod if value == 1 else mul(prod, value))
+    a, t1, t2 = as_tensor(input, "addcmul"), as_tensor(tensor1, "addcmul"), as_tensor(tensor2, "addcmul")
+    _one_device(a, t1, t2)
+    prod = mul(t1, t2)
+    return add(a, prod if value == 1 else mul(prod, value))
 
 
 def addcdiv(input, tensor1, tensor2, *, value=1) -> Tensor:  # noqa: A002
@@ -312,8 +315,17 @@ def addcdiv(input, tensor1, tensor2, *, value=1) -> Tensor:  # noqa: A002
             "value * torch.trunc(tensor1 / tensor2)).to(input.dtype) for integer inputs and as (input + value * "
             "tensor1 / tensor2) for float inputs. The future addcdiv behavior is just the latter implementation: "
             "(input + value * tensor1 / tensor2), for all dtypes.")
+    a = as_tensor(input, "addcdiv")
+    _one_device(a, t1, t2)
     q = true_div(t1, t2)
-    return add(as_tensor(input, "addcdiv"), q if value == 1 else mul(q, value))
+    return add(a, q if value == 1 else mul(q, value))
+
+
+def _one_device(a, t1, t2) -> None:
+    """addcmul/addcdiv are one TensorIterator kernel without the CPU-scalar exemption in PyTorch (a CPU 0-d
+    tensor1 beside a CUDA input raises), though fastnn composes them of binary ops, which have it."""
+    if not type(a._data) is type(t1._data) is type(t2._data):
+        backend_of(a._data, t1._data, t2._data)
 
 
 def isclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:  # noqa: A002

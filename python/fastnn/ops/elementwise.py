@@ -7,7 +7,7 @@ import operator
 import numpy as np
 
 from ..autograd.graph import record
-from ..backend import backend_of
+from ..backend import backend_of, backend_with_cpu_scalars
 from ..backend import registry as _registry
 from .._tensor import Tensor
 from ._util import as_tensor, binary_operands, float_data, on_device, promote_types, result_dtype, unbroadcast
@@ -106,7 +106,10 @@ def clamp(a: Tensor, min=None, max=None) -> Tensor:  # noqa: A002
             dt = promote_types(dt, result_dtype(a, bound))
     lo = min._data if isinstance(min, Tensor) else min
     hi = max._data if isinstance(max, Tensor) else max
-    backend_of(a._data, lo, hi)  # one device (several CUDA devices: it becomes the current one)
+    # Tensor bounds on another device raise PyTorch's error, CPU 0-d ones too: clamp.Tensor has the generated
+    # device check, no CPU-scalar exemption (x_cuda.clamp(min=torch.tensor(0.)) raises on a GPU in PyTorch).
+    # With several CUDA devices, backend_of also makes the tensor's device the current one.
+    backend_of(a._data, lo if isinstance(min, Tensor) else None, hi if isinstance(max, Tensor) else None)
     x = a._data if a._data.dtype == dt.np else a._data.astype(dt.np)
     y = x.clip(lo, hi)
     if y.dtype != dt.np:
@@ -168,7 +171,9 @@ def where(condition, a, b) -> Tensor:
         a = as_tensor(a, "where").to(backend_of(cond).device)
     ta, tb, xa, xb = binary_operands(a, b, "where")
     # Only tensors' arrays are asked: a NumPy scalar from a Python number has no device.
-    xp = backend_of(cond, xa if ta is not None else None, xb if tb is not None else None).xp
+    be = backend_with_cpu_scalars(cond, xa if ta is not None else None, xb if tb is not None else None)
+    cond, xa, xb = be.bring_scalars(cond, xa, xb)  # CPU 0-d operands beside a device's arrays: scalars
+    xp = be.xp
     y = xp.where(cond, xa, xb)
 
     def backward(g):

@@ -21,7 +21,12 @@ def convert_index(index, arr=None):
     """Turns Tensors inside an index into arrays; lists of ints/bools become arrays as in PyTorch, on the
     backend of ``arr`` (the indexed array; the CPU's when not given)."""
     if isinstance(index, Tensor):
-        return index._data
+        d = index._data
+        if d.ndim == 0 and (d.dtype.kind == "i" or (d.dtype.kind == "u" and d.dtype.itemsize > 1)):
+            # a 0-d integer tensor (of any device: a CPU one indexes a CUDA tensor) selects as an int does,
+            # a view, as PyTorch's indexing takes its item (uint8 and bool 0-d tensors stay masks)
+            return index.__index__()
+        return d
     if isinstance(index, tuple):
         return tuple(convert_index(i, arr) for i in index)
     if isinstance(index, list):

@@ -20,6 +20,7 @@ from ..._device import device as _device
 from .. import table
 from ..composite import CompositeBackend
 from . import runtime as _runtime
+from .emulated import EmulatedArray
 from .generator import make_generator
 
 _NONE = contextlib.nullcontext()
@@ -88,6 +89,23 @@ class CudaBackend(CompositeBackend):
     def asarray(self, data, dtype=None):
         with self.device_guard():
             return self.xp.asarray(data, dtype)
+
+    # ---- CPU scalars beside this device's arrays ------------------------------------------------------------
+    def bring_scalars(self, *arrays) -> tuple:
+        """A CPU 0-d array among ``arrays`` (a CPU scalar tensor's data, which ``backend_of`` let through as
+        a scalar) as a 0-d array of this device; the rest as given. CuPy (and the emulated device) refuses
+        NumPy arrays as operands; a 0-d device array works everywhere an array does (ufuncs, ``where``,
+        ``clip``, ``broadcast_to``, methods), which a NumPy scalar would not. It costs one tiny host-to-device
+        copy per such operand, where PyTorch passes the value as a kernel argument."""
+        own = self.xp.ndarray
+        if all(type(a) is own or not isinstance(a, np.ndarray) for a in arrays):
+            return arrays
+        return tuple(self._bring(a) if type(a) is not own else a for a in arrays)
+
+    def _bring(self, a):
+        if isinstance(a, np.ndarray) and a.ndim == 0 and not isinstance(a, EmulatedArray):
+            return self.from_host(a)
+        return a
 
     # ---- scatter with repeats ----------------------------------------------------------------------------------
     def scatter_at(self, arr, index, values, op: str = "add"):
