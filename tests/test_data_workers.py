@@ -144,7 +144,7 @@ def test_timeout_and_dead_workers_raise_instead_of_hanging():
     assert time.monotonic() - t0 < 12
 
 
-def test_loader_arguments_like_torch():
+def test_loader_arguments_like_torch(no_cuda):  # without CUDA, pin_memory=True only warns
     with pytest.warns(UserWarning, match="pin_memory"):
         assert len(list(DataLoader(Squares(4), batch_size=2, pin_memory=True))) == 2
     with pytest.raises(ValueError, match="prefetch_factor option could only be specified"):

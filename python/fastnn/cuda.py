@@ -14,6 +14,9 @@ from .backend import native
 from .backend import registry as _registry
 from .backend.cuda import runtime as _runtime
 from . import random as _random
+from ._cuda_random import get_rng_state, get_rng_state_all, set_rng_state, set_rng_state_all  # noqa: F401
+from ._cuda_streams import (Event, Stream, StreamContext, current_stream, default_stream,  # noqa: F401
+                            set_stream, stream)
 
 _current = 0  # the current device index (torch keeps one per thread; fastnn one per process)
 _seeds: dict = {}  # device index -> the seed its generator was last seeded with

@@ -162,9 +162,18 @@ class DataLoader:
         return len(self.batch_sampler) if self.batch_sampler is not None else len(self.sampler)
 
     def __iter__(self):
-        if self.pin_memory:
+        batches = self._batches()
+        if not self.pin_memory:
+            return batches
+        from .. import _pinned, cuda
+
+        if not cuda.is_available():
             warnings.warn("'pin_memory' argument is set as true but no accelerator is found, then device pinned "
                           "memory won't be used.", UserWarning, stacklevel=2)
+            return batches
+        return _pinned_batches(batches, self.pin_memory_device or None, _pinned.pin_batch)
+
+    def _batches(self):
         if self.num_workers == 0:
             return self._single_process()
         if self.persistent_workers:
@@ -355,3 +364,15 @@ def _take(t, idx: np.ndarray) -> Tensor:
     arr = t._data if isinstance(t, Tensor) else t
     be = backend_of(arr)
     return Tensor._wrap(be.xp.ascontiguousarray(arr[be.asarray(idx)]))
+
+
+def _pinned_batches(batches, device, pin):
+    """Each batch with its tensors in pinned memory (torch's pin-memory step, done in this thread); closing
+    it closes ``batches`` (shutting its workers down)."""
+    try:
+        for batch in batches:
+            yield pin(batch, device)
+    finally:
+        close = getattr(batches, "close", None)
+        if close is not None:
+            close()

@@ -33,12 +33,14 @@ def cast(a: Tensor, dtype, memory_format=None, op: str = "to") -> Tensor:
     return _copy(a, dt, fmt)
 
 
-def move(a: Tensor, be) -> Tensor:
-    """``a`` on backend ``be``'s device: ``a`` itself when it is there already, else a copy through the host."""
+def move(a: Tensor, be, non_blocking: bool = False) -> Tensor:
+    """``a`` on backend ``be``'s device: ``a`` itself when it is there already, else a copy through the host
+    (``non_blocking``: asynchronous on the current stream where the device backend can, from pinned memory)."""
     src = backend_of(a._data)
     if be is src:
         return a
-    y = be.from_host(src.to_host(a._data))
+    host = src.to_host(a._data)
+    y = be.from_host_async(host) if non_blocking and hasattr(be, "from_host_async") else be.from_host(host)
     return record(Tensor._wrap(y), "ToCopyBackward0", (a,), lambda g: (src.from_host(be.to_host(g)),))
 
 
@@ -65,7 +67,9 @@ def to(a: Tensor, *args, dtype=None, device=None, copy: bool = False, non_blocki
             dtype = arg
     if len(flags) > 2:
         raise TypeError(f"to() takes at most 2 positional flags (non_blocking, copy), got {len(flags)}")
-    # non_blocking (flags[0]) changes nothing here: every copy is synchronous.
+    # non_blocking: a host-to-CUDA copy from pinned memory runs on the current stream (others are synchronous)
+    if flags:
+        non_blocking = flags[0]
     if len(flags) == 2:
         copy = flags[1]
     # The target backend first: an unsupported device raises get_backend's RuntimeError before any work.
@@ -78,5 +82,5 @@ def to(a: Tensor, *args, dtype=None, device=None, copy: bool = False, non_blocki
     else:
         out = a
     if moving:
-        out = move(out, be)
+        out = move(out, be, non_blocking=bool(non_blocking))
     return out

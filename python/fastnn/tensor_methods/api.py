@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from .. import _memory_format as _mf
 from .. import creation as _creation
-from .. import cuda as _cuda
+from .. import _pinned
 from .. import legacy_types as _legacy
 from .. import sparse as _sparse
 from ..backend import shared_memory as _shared_memory
@@ -97,13 +97,11 @@ class ApiMethods:
         return self
 
     def pin_memory(self, device=None) -> "Tensor":
-        # torch pins host memory for an accelerator's DMA; with none there it refuses, as here
-        if not _cuda.is_available():
-            raise RuntimeError("Cannot access accelerator device when none is available.")
-        raise NotImplementedError("pin_memory: fastnn has no pinned host memory; copy with .to('cuda')")
+        """A copy in page-locked host memory (itself when pinned already); needs a CUDA device."""
+        return _pinned.pin_memory(self, device)
 
     def is_pinned(self, device=None) -> bool:
-        return False  # fastnn never allocates pinned memory
+        return _pinned.is_pinned(self, device)
 
     def is_shared(self) -> bool:
         return _shared_memory.is_shared(self._data)

@@ -86,6 +86,12 @@ class CudaBackend(CompositeBackend):
         with self.device_guard():
             return self.xp.asarray(arr)
 
+    def from_host_async(self, arr):
+        """``non_blocking=True``'s copy: asynchronous on the current stream from pinned memory (``pinned.py``)."""
+        from .pinned import from_host_async
+
+        return from_host_async(self, arr)
+
     def asarray(self, data, dtype=None):
         with self.device_guard():
             return self.xp.asarray(data, dtype)

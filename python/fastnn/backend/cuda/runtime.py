@@ -195,7 +195,10 @@ class EmulatedRuntime:
         self.native = _native_module("fastnn._emu", None)
 
     def stream(self) -> int:
-        return 0
+        """The handle of the current emulated stream (0: the default one; ``fastnn.cuda.stream`` blocks)."""
+        from .streams import emulated_current
+
+        return emulated_current(self.index).ptr
 
     def synchronize(self) -> None:
         """Kernels run on host memory and have finished when their launch returns."""
