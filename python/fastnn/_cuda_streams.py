@@ -25,24 +25,17 @@ class Stream:
     """``torch.cuda.Stream(device=None, priority=0)``: a new stream on ``device`` (the current one by
     default); lower numbers are higher priorities, clamped to ``priority_range()`` as CUDA does."""
 
-    def __init__(self, device=None, priority: int = 0, **kwargs) -> None:
-        raw = kwargs.pop("_raw", None)
-        if kwargs:
-            raise TypeError(f"Stream() got unexpected keyword arguments {sorted(kwargs)}")
+    def __init__(self, device=None, priority: int = 0) -> None:
         be = _be(device)
-        if raw is None:
-            least, greatest = _raw.priority_range(be)
-            priority = min(max(int(priority), greatest), least)
-            raw = _raw.new_stream(be, priority)
         self._backend = be
-        self._raw = raw
-        self.priority = int(getattr(raw, "priority", priority) or 0)
+        self._raw = _raw.new_stream(be, priority)
+        self.priority = int(self._raw.priority)
 
     @classmethod
     def _of(cls, be, raw) -> "Stream":
         s = cls.__new__(cls)
         s._backend, s._raw = be, raw
-        s.priority = int(getattr(raw, "priority", 0) or 0)
+        s.priority = int(raw.priority)
         return s
 
     @staticmethod

@@ -106,8 +106,10 @@ class EmulatedEvent:
 
 # ---- per runtime --------------------------------------------------------------------------------------------------
 def new_stream(be, priority: int):
+    """A new stream of priority ``priority`` clamped to ``priority_range`` (by CUDA itself on a GPU)."""
     if be.emulated:
-        return EmulatedStream(be.device_id, priority)
+        least, greatest = _EMULATED_RANGE
+        return EmulatedStream(be.device_id, min(max(int(priority), greatest), least))
     with be.device_guard():
         return be.xp.cuda.Stream(non_blocking=True, priority=int(priority))
 
@@ -158,10 +160,20 @@ def elapsed_ms(be, start, end) -> float:
     return float(be.xp.cuda.get_elapsed_time(start, end))
 
 
+_EMULATED_RANGE = (0, -5)  # what an A100/H100 reports (cudaDeviceGetStreamPriorityRange)
+_ranges: dict = {}  # device index -> the (least, greatest) measured on a GPU
+
+
 def priority_range(be) -> tuple:
-    """(least, greatest) priority, as ``torch.cuda.Stream.priority_range`` (numerically lower is higher)."""
+    """(least, greatest) priority, as ``torch.cuda.Stream.priority_range`` (numerically lower is higher).
+    CuPy binds no ``cudaDeviceGetStreamPriorityRange``; CUDA clamps a stream's priority into the range, so
+    the priorities read back from two streams asked for far outside it are its ends."""
     if be.emulated:
-        return (0, -5)  # what an A100/H100 reports (cudaDeviceGetStreamPriorityRange)
-    with be.device_guard():
-        lo, hi = be.xp.cuda.runtime.deviceGetStreamPriorityRange()
-    return (int(lo), int(hi))
+        return _EMULATED_RANGE
+    got = _ranges.get(be.device_id)
+    if got is None:
+        with be.device_guard():
+            low = be.xp.cuda.Stream(non_blocking=True, priority=1 << 20)
+            high = be.xp.cuda.Stream(non_blocking=True, priority=-(1 << 20))
+            got = _ranges[be.device_id] = (int(low.priority), int(high.priority))
+    return got
