@@ -73,6 +73,13 @@ def test_nested_streams_none_and_set_stream():
         with fastnn.cuda.stream(None):
             assert fastnn.cuda.current_stream() == s1
     assert fastnn.cuda.current_stream().cuda_stream == 0
+    with s1:
+        with s1:
+            assert fastnn.cuda.current_stream() == s1
+        assert fastnn.cuda.current_stream() == s1
+        fastnn.cuda.set_stream(s2)  # inside a block: the block's end restores the stream before it
+        assert fastnn.cuda.current_stream() == s2
+    assert fastnn.cuda.current_stream().cuda_stream == 0
     fastnn.cuda.set_stream(s1)
     try:
         assert fastnn.cuda.current_stream() == s1

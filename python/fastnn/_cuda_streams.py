@@ -78,6 +78,15 @@ class Stream:
         event.record(self)
         return event
 
+    def __enter__(self) -> "Stream":
+        """``with s:`` is ``with fastnn.cuda.stream(s):``."""
+        ctx = StreamContext(self)
+        self.__dict__.setdefault("_contexts", []).append(ctx)
+        return ctx.__enter__()
+
+    def __exit__(self, *exc) -> bool:
+        return self._contexts.pop().__exit__(*exc)
+
     def __eq__(self, other) -> bool:
         return isinstance(other, Stream) and self.device == other.device and self.cuda_stream == other.cuda_stream
 

@@ -7,7 +7,7 @@ current stream) is the one every kernel launch and CuPy op of the block uses.
 On the emulated device, kernels run synchronously on host memory when launched, so a stream has nothing to
 order: ``EmulatedStream`` is a no-op stream object with a handle of its own (0 for the default stream, a
 distinct non-zero integer for each created one), a log of what was asked of it (``ops``) and a per-device
-current-stream stack that ``EmulatedRuntime.stream()`` reads. ``EmulatedEvent`` stamps the HOST clock
+current stream that ``EmulatedRuntime.stream()`` reads. ``EmulatedEvent`` stamps the HOST clock
 (``time.perf_counter``) when recorded: since every launch has finished when it returns, the time between two
 records is the time the work in between took, and ``elapsed_time`` gives it in milliseconds as CUDA does.
 """
@@ -17,7 +17,8 @@ import itertools
 import time
 
 _handles = itertools.count(1)
-_current: dict = {}  # device index -> stack of entered EmulatedStreams (the bottom one: the default stream)
+_current: dict = {}  # device index -> its current EmulatedStream (absent: the default stream)
+_defaults: dict = {}  # device index -> its default (null) stream, handle 0
 
 
 class EmulatedStream:
@@ -28,6 +29,7 @@ class EmulatedStream:
         self.priority = int(priority)
         self.ptr = next(_handles) if ptr is None else int(ptr)
         self.ops: list = []  # ("record", event) / ("wait", event) / ("synchronize",), in order
+        self._saved: list = []  # the streams current before each entry of this one's context
 
     def synchronize(self) -> None:
         """Every kernel launched on the stream has finished when its launch returned."""
@@ -44,39 +46,33 @@ class EmulatedStream:
         self.ops.append(("wait", event))
 
     def __enter__(self):
-        _stack(self.device_index).append(self)
+        """Makes this stream its device's current one until ``__exit__``, which restores the one before (as
+        CuPy's stream context does)."""
+        self._saved.append(emulated_current(self.device_index))
+        _current[self.device_index] = self
         return self
 
     def __exit__(self, *exc) -> bool:
-        stack = _stack(self.device_index)
-        if len(stack) > 1 and stack[-1] is self:
-            stack.pop()
+        _current[self.device_index] = self._saved.pop()
         return False
 
 
-def _stack(index: int) -> list:
-    stack = _current.get(index)
-    if stack is None:
-        stack = _current[index] = [EmulatedStream(index, 0, ptr=0)]
-    return stack
+def emulated_default(index: int) -> EmulatedStream:
+    s = _defaults.get(index)
+    if s is None:
+        s = _defaults[index] = EmulatedStream(index, 0, ptr=0)
+    return s
 
 
 def emulated_current(index: int) -> EmulatedStream:
     """Emulated device ``index``'s current stream (its default stream outside every ``stream`` block)."""
-    return _stack(index)[-1]
-
-
-def emulated_default(index: int) -> EmulatedStream:
-    return _stack(index)[0]
+    s = _current.get(index)
+    return emulated_default(index) if s is None else s
 
 
 def emulated_set(index: int, stream: EmulatedStream) -> None:
-    """``torch.cuda.set_stream``: ``stream`` becomes the current one (outside any block it replaces the top)."""
-    stack = _stack(index)
-    if len(stack) == 1:
-        stack.append(stream)
-    else:
-        stack[-1] = stream
+    """``torch.cuda.set_stream``: ``stream`` becomes the current one (until a block entered before ends)."""
+    _current[index] = stream
 
 
 class EmulatedEvent:
