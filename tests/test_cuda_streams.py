@@ -225,6 +225,17 @@ def test_dataloader_pin_memory_loop():
     np.testing.assert_array_equal(np.concatenate([s[1] for s in seen]), ys.numpy())
 
 
+def test_dataloader_pin_memory_with_a_worker():
+    xs = fastnn.randn(6, 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loader = DataLoader(TensorDataset(xs), batch_size=3, num_workers=1, pin_memory=True, timeout=30)
+        pinned = [(xb.is_pinned(), xb.cuda(non_blocking=True)) for (xb,) in loader]
+    got = [g for _, g in pinned]
+    assert len(got) == 2 and all(p for p, _ in pinned) and all(g.is_cuda for g in got)
+    np.testing.assert_array_equal(np.concatenate([g.cpu().numpy() for g in got]), xs.numpy())
+
+
 def test_dataloader_pin_memory_warns_without_cuda(no_cuda):
     loader = DataLoader(TensorDataset(fastnn.ones(4, 2)), batch_size=2, pin_memory=True)
     with pytest.warns(UserWarning, match="no accelerator is found"):

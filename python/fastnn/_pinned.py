@@ -31,8 +31,8 @@ def _check_cpu(t, what: str) -> None:
 
 def is_pinned(t, device=None) -> bool:
     """Whether ``t``'s memory is page-locked host memory (False for device tensors and without CUDA)."""
-    if t.device.type != "cpu" or _runtime.device_count() == 0:
-        return False
+    if t.device.type != "cpu" or _runtime.device_count() == 0 or not _registry.made_cuda_backends():
+        return False  # no device used yet: nothing pinned through it (and no CUDA context made to ask)
     return _pinned.is_pinned(_backend(device), t._data)
 
 
