@@ -149,6 +149,10 @@ def test_streams_and_events_on_a_second_device(two_cuda):
         assert fastnn.cuda.current_device() == 1
         assert fastnn.cuda.current_stream() == s1 and fastnn.cuda.current_stream(0).cuda_stream == 0
         assert get_backend("cuda:1").stream() == s1.cuda_stream and get_backend("cuda:0").stream() == 0
+        if fastnn.backend.cuda.runtime.emulated():  # the emulated array module answers as CuPy would
+            xp1 = get_backend("cuda:1").xp
+            assert xp1.cuda.get_current_stream().ptr == xp1.cuda.get_current_stream(1).ptr == s1.cuda_stream
+            assert xp1.cuda.get_current_stream(0).ptr == 0
         y = fastnn.ones(4, device="cuda") + 1
     assert fastnn.cuda.current_device() == 0 and y.device == fastnn.device("cuda:1")
     ev = fastnn.cuda.Event()

@@ -388,18 +388,6 @@ def _delegate(value, xp, path: str):
     return _function(value, xp)
 
 
-class _Stream:
-    """``cupy.cuda.Stream`` as far as the backend uses it: the null stream, pointer 0."""
-
-    ptr = 0
-
-    def synchronize(self) -> None:
-        """Host memory: every kernel has finished when its launch returns."""
-
-
-_NULL_STREAM = _Stream()
-
-
 class _CudaNamespace:
     """``xp.cuda``: devices, the current stream and the runtime's device count, for an emulated device."""
 
@@ -410,9 +398,12 @@ class _CudaNamespace:
     def Device(self, index=None):
         return _EmulatedDevice(self._xp.index if index is None else int(index))
 
-    @staticmethod
-    def get_current_stream():
-        return _NULL_STREAM
+    def get_current_stream(self, device_id: int = -1):
+        """CuPy's ``get_current_stream``: the device's current emulated stream (``streams.py``; the null
+        stream, handle 0, outside ``fastnn.cuda.stream`` blocks); -1: the current device, as CuPy."""
+        from .streams import emulated_current
+
+        return emulated_current(self._xp._alloc_index() if device_id < 0 else int(device_id))
 
 
 class _EmulatedDevice:
