@@ -227,9 +227,8 @@ def test_moves_go_through_the_backends_and_are_differentiable(fake_device):
     assert type(x.grad._data) is np.ndarray and x.grad.tolist() == [2.0, 2.0, 2.0]
     with pytest.raises(RuntimeError, match="same device"):
         fastnn.matmul(x, y)  # an op asks backend_of, which refuses two devices
-    with fastnn.no_grad():
-        y.copy_(fastnn.tensor([7.0, 8.0, 9.0]))  # across devices
-    assert y.tolist() == [7.0, 8.0, 9.0] and type(y._data) is _FakeArray
+    # (copy_ across devices: tests/test_cuda_device.py, on the emulated device, whose array module keeps results
+    # on the device; this fake's NumPy module would hand back host arrays)
     w = y.to("cuda", copy=True)
     assert w is not y and w.tolist() == y.tolist()
 
