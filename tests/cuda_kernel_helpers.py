@@ -143,3 +143,20 @@ def planted_barrier(kernel_file: str, marker: str):
         finally:
             emu.plant_missing_barrier("", 0)
     return planted()
+
+
+def schedules_catching(kernel_file: str, marker: str, wrong, seed: int = 3) -> set:
+    """The schedules under which a kernel whose __syncthreads at ``marker`` (see ``planted_barrier``) is left
+    out gives a wrong answer: ``wrong(schedule)`` runs it (that schedule already set) and says whether its
+    result is wrong. Checks the planted site ran at all; leaves the forward schedule set."""
+    caught = set()
+    with planted_barrier(kernel_file, marker) as emu:
+        try:
+            for sched in SCHEDULES:
+                emu.set_schedule(sched, seed)
+                if wrong(sched):
+                    caught.add(sched)
+            assert emu.planted_barrier_hits() > 0
+        finally:
+            emu.set_schedule("forward", 0)
+    return caught

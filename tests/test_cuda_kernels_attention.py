@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from cuda_kernel_helpers import SCHEDULES, EmulatorTarget, HostDeviceArray, planted_barrier
+from cuda_kernel_helpers import SCHEDULES, EmulatorTarget, HostDeviceArray, schedules_catching
 
 # Every test here runs kernel bindings (some on the emulator only), none depends on FASTNN_BACKEND or FASTNN_ISA.
 pytestmark = pytest.mark.cuda_kernels
@@ -319,17 +319,12 @@ def test_a_planted_missing_barrier_in_the_forward_is_caught(marker):
     pytest.importorskip("fastnn._emu")
     q, k, v = _qkv(12, 1, 1, 20, 70, 16, 16)  # three key tiles
     want, _, _ = _forward_ref(q, k, v, None, False, 0.25)
-    caught = set()
-    with planted_barrier("attention.cu", marker) as planted:
-        try:
-            for sched in SCHEDULES:
-                planted.set_schedule(sched, 3)
-                out, _ = _forward(EmulatorTarget(sched), q, k, v, scale=0.25)
-                if not np.allclose(out, want, rtol=1e-4, atol=1e-4):
-                    caught.add(sched)
-            assert planted.planted_barrier_hits() > 0
-        finally:
-            planted.set_schedule("forward", 0)
+
+    def wrong(sched):
+        out, _ = _forward(EmulatorTarget(sched), q, k, v, scale=0.25)
+        return not np.allclose(out, want, rtol=1e-4, atol=1e-4)
+
+    caught = schedules_catching("attention.cu", marker, wrong)
     assert "random" in caught, f"the random schedule missed the missing barrier at {marker}: {caught}"
 
 
@@ -340,15 +335,10 @@ def test_a_planted_missing_barrier_in_the_backward_is_caught(marker):
     g = np.random.default_rng(13).standard_normal((1, 1, 40, 16)).astype(np.float32)
     want = _backward_ref(g, q, k, v, None, False, 0.25)
     out, lse = _forward(EmulatorTarget("forward"), q, k, v, scale=0.25)
-    caught = set()
-    with planted_barrier("attention.cu", marker) as planted:
-        try:
-            for sched in SCHEDULES:
-                planted.set_schedule(sched, 3)
-                got = _backward(EmulatorTarget(sched), g, q, k, v, out, lse, scale=0.25)
-                if not all(np.allclose(a, w, rtol=1e-4, atol=1e-4) for a, w in zip(got, want)):
-                    caught.add(sched)
-            assert planted.planted_barrier_hits() > 0
-        finally:
-            planted.set_schedule("forward", 0)
+
+    def wrong(sched):
+        got = _backward(EmulatorTarget(sched), g, q, k, v, out, lse, scale=0.25)
+        return not all(np.allclose(a, w, rtol=1e-4, atol=1e-4) for a, w in zip(got, want))
+
+    caught = schedules_catching("attention.cu", marker, wrong)
     assert "random" in caught, f"the random schedule missed the missing barrier at {marker}: {caught}"

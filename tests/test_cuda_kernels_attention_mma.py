@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import fastnn
-from cuda_kernel_helpers import SCHEDULES, EmulatorTarget, planted_barrier
+from cuda_kernel_helpers import SCHEDULES, EmulatorTarget, schedules_catching
 from fastnn.backend import get_backend
 from test_cuda_kernels_attention import _backward_ref, _broadcast, _forward_ref, _qkv, _view
 
@@ -187,17 +187,12 @@ def test_a_planted_missing_barrier_in_the_mma_forward_is_caught(marker):
     pytest.importorskip("fastnn._emu")
     q, k, v = _qkv(12, 1, 1, 20, 70, 16, 16)  # three key tiles: each shared buffer is reused
     want, _, _ = _forward_ref(_tf32(q), _tf32(k), _tf32(v), None, False, 0.25)
-    caught = set()
-    with planted_barrier("attention_tensor_core.cuh", marker) as planted:
-        try:
-            for sched in SCHEDULES:
-                planted.set_schedule(sched, 3)
-                out, _ = _forward(EmulatorTarget(sched), q, k, v, scale=0.25)
-                if not np.allclose(out, want, rtol=2e-3, atol=2e-3):
-                    caught.add(sched)
-            assert planted.planted_barrier_hits() > 0
-        finally:
-            planted.set_schedule("forward", 0)
+
+    def wrong(sched):
+        out, _ = _forward(EmulatorTarget(sched), q, k, v, scale=0.25)
+        return not np.allclose(out, want, rtol=2e-3, atol=2e-3)
+
+    caught = schedules_catching("attention_tensor_core.cuh", marker, wrong)
     assert "random" in caught, f"the random schedule missed the missing barrier at {marker}: {caught}"
 
 
@@ -331,15 +326,10 @@ def test_a_planted_missing_barrier_in_the_mma_backward_is_caught(marker):
     g = np.random.default_rng(13).standard_normal((1, 1, 40, 16)).astype(np.float32)
     want = _backward_ref(_tf32(g), _tf32(q), _tf32(k), _tf32(v), None, False, 0.25)
     out, lse = _forward(EmulatorTarget("forward"), q, k, v, scale=0.25)
-    caught = set()
-    with planted_barrier("attention_tensor_core.cuh", marker) as planted:
-        try:
-            for sched in SCHEDULES:
-                planted.set_schedule(sched, 3)
-                got = _backward(EmulatorTarget(sched), g, q, k, v, out, lse, scale=0.25)
-                if not all(np.allclose(a, w, rtol=3e-3, atol=3e-3) for a, w in zip(got, want)):
-                    caught.add(sched)
-            assert planted.planted_barrier_hits() > 0
-        finally:
-            planted.set_schedule("forward", 0)
+
+    def wrong(sched):
+        got = _backward(EmulatorTarget(sched), g, q, k, v, out, lse, scale=0.25)
+        return not all(np.allclose(a, w, rtol=3e-3, atol=3e-3) for a, w in zip(got, want))
+
+    caught = schedules_catching("attention_tensor_core.cuh", marker, wrong)
     assert "random" in caught, f"the random schedule missed the missing barrier at {marker}: {caught}"
