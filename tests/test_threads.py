@@ -570,3 +570,27 @@ def test_keras_call_context_is_per_thread():
         t.join()
     assert expected == [False, False] and seen == expected  # not the other thread's training=True
     assert len(probe.losses) == len(alone.losses) == 1  # each outermost call here starts afresh
+
+
+def test_inference_mode_is_per_thread():
+    """As torch's (and as grad mode): another thread's inference_mode block is not this thread's."""
+    inside, release = threading.Event(), threading.Event()
+
+    def other():
+        with fastnn.inference_mode():
+            inside.set()
+            release.wait(30)
+
+    t = threading.Thread(target=other)
+    t.start()
+    try:
+        assert inside.wait(30)
+        with fastnn.no_grad():
+            here = fastnn.is_inference_mode_enabled()
+    finally:
+        release.set()
+        t.join()
+    assert here is False
+    with fastnn.inference_mode():
+        assert fastnn.is_inference_mode_enabled()
+    assert not fastnn.is_inference_mode_enabled()
