@@ -481,17 +481,29 @@ def test_dataloader_workers_run_at_one_thread_and_leave_the_callers_count(thread
     assert _in_thread(fastnn.get_num_threads) == 3
 
 
-def test_keras_fit_leaves_the_count(threads):
+def test_keras_fit_leaves_the_count_and_its_worker_threads_share_it(threads):
     from fastnn import keras
+
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((64, 8)).astype("float32"), rng.standard_normal((64, 1)).astype("float32")
+    seen = []
+
+    class Batches(keras.utils.PyDataset):  # fetched by a pool of 2 threads
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, i):
+            seen.append(fastnn.get_num_threads())
+            return x[16 * i:16 * (i + 1)], y[16 * i:16 * (i + 1)]
 
     threads(3)
     model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(1)])
     model.compile(optimizer="adam", loss="mse")
-    rng = np.random.default_rng(0)
-    model.fit(rng.standard_normal((64, 8)).astype("float32"), rng.standard_normal((64, 1)).astype("float32"),
-              epochs=2, batch_size=16, verbose=0)
+    model.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    model.fit(Batches(workers=2), epochs=1, verbose=0)
     model.predict(np.zeros((4, 8), "float32"), verbose=0)
     assert fastnn.get_num_threads() == 3
+    assert len(seen) >= 4 and set(seen) == {3}  # the workers see the count set here (2, the default, before)
 
 
 def _keras_model(seed):
