@@ -329,16 +329,18 @@ class _Counter:
             self.n += 1
             time.sleep(1e-4)
 
-    def advances_during(self, call, attempts=200) -> bool:
-        """True if the counter moved while call() ran, in any of `attempts` calls: one proves a release
-        (a call holding the GIL can never let it move), and retries cover a counter the OS has not
-        scheduled in time on a busy machine."""
-        for _ in range(attempts):
+    def advances_during(self, call, seconds=2.0) -> bool:
+        """True if the counter moved while call() ran, in any call of those made for `seconds`: one proves
+        a release (a call holding the GIL can never let it move), and repeating covers a counter the OS
+        has not woken in time on a busy machine. A call holding the GIL spends the whole budget."""
+        end = time.perf_counter() + seconds
+        while True:
             n0 = self.n
             call()
             if self.n != n0:
                 return True
-        return False
+            if time.perf_counter() > end:
+                return False
 
     def __exit__(self, *exc):
         self._stop = True
@@ -354,61 +356,66 @@ def _busy_python(seconds=0.003):
 
 def test_gil_probe_tells_a_held_gil_from_a_released_one():
     with _Counter() as c:
-        assert not c.advances_during(_busy_python, attempts=30)  # bytecode holds the GIL: no progress
+        assert not c.advances_during(_busy_python, seconds=0.2)  # bytecode holds the GIL: no progress
         assert c.advances_during(lambda: time.sleep(0.003))
 
 
 def _kernel_calls():
-    """One call of each kernel family's bindings, each a few milliseconds at one thread."""
+    """One call of each kernel family's bindings at the generic ISA level (the binding is what is tested,
+    and the scalar code makes a call of a few MB last about a millisecond or more)."""
     rng = np.random.default_rng(0)
+    g = {"isa": "generic"}
 
     def r(*shape):
         return rng.standard_normal(shape).astype(np.float32)
 
-    a, b, out = r(192, 192), r(192, 192), np.zeros((192, 192), np.float32)
-    x4, w4 = r(8, 16, 24, 24), r(16, 16, 3, 3)
-    y4 = _C.conv2d_forward(x4, w4, None, (1, 1), (1, 1), (1, 1), 1)
-    rows = r(512, 512)
-    target = rng.integers(0, 512, 512).astype(np.int64)
+    a, b, out = r(256, 256), r(256, 256), np.zeros((256, 256), np.float32)
+    conv = ((1, 1), (1, 1), (1, 1), 1)
+    x4, w4 = r(4, 32, 32, 32), r(32, 32, 3, 3)
+    y4 = _C.conv2d_forward(x4, w4, None, *conv)
+    big4 = r(16, 32, 64, 64)  # 8 MB for the memory-bound kernels
+    rows = r(1024, 1024)
+    target = rng.integers(0, 1024, 1024).astype(np.int64)
     _, lse = _C.cross_entropy_forward(rows, target)
-    q, k, v = r(2, 4, 128, 32), r(2, 4, 128, 32), r(2, 4, 128, 32)
+    q, k, v = r(2, 4, 256, 32), r(2, 4, 256, 32), r(2, 4, 256, 32)
     o, qlse = _C.attention_forward(q, k, v)
-    ln_y, ln_mean, ln_rstd = _C.layer_norm_forward(rows)
-    bn = r(16, 32, 256)
+    _, ln_mean, ln_rstd = _C.layer_norm_forward(rows)
+    bn = r(16, 64, 2048)
     _, bn_mean, bn_invstd, _ = _C.batch_norm_forward(bn, training=True)
-    params = [r(1 << 18) for _ in range(2)]
-    grads = [r(1 << 18) for _ in range(2)]
+    params, grads = [r(1 << 20) for _ in range(2)], [r(1 << 20) for _ in range(2)]
     m1, m2 = [np.zeros_like(p) for p in params], [np.zeros_like(p) for p in params]
     steps = [np.zeros(1, np.float32) for _ in params]
-    pool_args = ((2, 2), (2, 2), (0, 0))
+    pool = ((2, 2), (2, 2), (0, 0))
+    pooled = _C.max_pool2d_forward(big4, *pool, (1, 1))
+    hyper = {"lr": 1e-3, "weight_decay": 0.0, "maximize": False, **g}
     return {
-        "matmul": lambda: _C.matmul(a, b),
-        "gemm": lambda: _C.gemm(a, b, out),
-        "linear": lambda: _C.linear(a, b, None, "relu"),
-        "erf": lambda: _C.erf(rows),
-        "conv2d_forward": lambda: _C.conv2d_forward(x4, w4, None, (1, 1), (1, 1), (1, 1), 1),
-        "conv2d_backward_data": lambda: _C.conv2d_backward_data(y4, w4, (24, 24), (1, 1), (1, 1), (1, 1), 1),
-        "conv2d_backward_weight": lambda: _C.conv2d_backward_weight(y4, x4, (3, 3), (1, 1), (1, 1), (1, 1), 1),
-        "conv2d_backward_bias": lambda: _C.conv2d_backward_bias(y4),
-        "max_pool2d_forward": lambda: _C.max_pool2d_forward(x4, *pool_args, (1, 1)),
-        "max_pool2d_backward": lambda: _C.max_pool2d_backward(x4, _C.max_pool2d_forward(x4, *pool_args, (1, 1)),
-                                                              *pool_args, (1, 1)),
-        "avg_pool2d_forward": lambda: _C.avg_pool2d_forward(x4, *pool_args),
-        "softmax_forward": lambda: _C.softmax_forward(rows),
-        "softmax_backward": lambda: _C.softmax_backward(rows, rows),
-        "cross_entropy_forward": lambda: _C.cross_entropy_forward(rows, target),
-        "cross_entropy_backward": lambda: _C.cross_entropy_backward(rows, target, lse, None, 1.0),
-        "layer_norm_forward": lambda: _C.layer_norm_forward(rows),
-        "layer_norm_backward": lambda: _C.layer_norm_backward(rows, rows, ln_mean, ln_rstd),
-        "batch_norm_forward": lambda: _C.batch_norm_forward(bn, training=True),
-        "batch_norm_backward": lambda: _C.batch_norm_backward(bn, bn, bn_mean, bn_invstd, training=True),
-        "attention_forward": lambda: _C.attention_forward(q, k, v),
-        "attention_backward": lambda: _C.attention_backward(o, q, k, v, o, qlse),
-        "adam_update": lambda: _C.adam_update(params, grads, m1, m2, None, steps, lr=1e-3, beta1=0.9, beta2=0.999,
-                                              eps=1e-8, weight_decay=0.0, amsgrad=False, maximize=False,
-                                              decoupled=False),
-        "sgd_update": lambda: _C.sgd_update(params, grads, None, lr=1e-3, momentum=0.0, dampening=0.0,
-                                            nesterov=False, weight_decay=0.0, maximize=False),
+        "matmul": lambda: _C.matmul(a, b, **g),
+        "gemm": lambda: _C.gemm(a, b, out, **g),
+        "linear": lambda: _C.linear(a, b, None, "relu", **g),
+        "erf": lambda: _C.erf(rows[:128]),
+        "conv2d_forward": lambda: _C.conv2d_forward(x4, w4, None, *conv, **g),
+        "conv2d_backward_data": lambda: _C.conv2d_backward_data(y4, w4, (32, 32), *conv, **g),
+        "conv2d_backward_weight": lambda: _C.conv2d_backward_weight(y4, x4, (3, 3), *conv, **g),
+        "conv2d_backward_bias": lambda: _C.conv2d_backward_bias(big4, **g),
+        "max_pool2d_forward": lambda: _C.max_pool2d_forward(big4, *pool, (1, 1), **g),
+        "max_pool2d_backward": lambda: _C.max_pool2d_backward(big4, pooled, *pool, (1, 1), **g),
+        "avg_pool2d_forward": lambda: _C.avg_pool2d_forward(big4, *pool, **g),
+        "avg_pool2d_backward": lambda: _C.avg_pool2d_backward(pooled, big4.shape, *pool, **g),
+        "vector_exp": lambda: _C.vector_exp(rows, **g),
+        "softmax_forward": lambda: _C.softmax_forward(rows, **g),
+        "softmax_backward": lambda: _C.softmax_backward(rows, rows, **g),
+        "cross_entropy_forward": lambda: _C.cross_entropy_forward(rows, target, **g),
+        "cross_entropy_backward": lambda: _C.cross_entropy_backward(rows, target, lse, None, 1.0, **g),
+        "layer_norm_forward": lambda: _C.layer_norm_forward(rows, **g),
+        "layer_norm_backward": lambda: _C.layer_norm_backward(rows, rows, ln_mean, ln_rstd, **g),
+        "batch_norm_forward": lambda: _C.batch_norm_forward(bn, training=True, **g),
+        "batch_norm_backward": lambda: _C.batch_norm_backward(bn, bn, bn_mean, bn_invstd, training=True, **g),
+        "attention_forward": lambda: _C.attention_forward(q, k, v, **g),
+        "attention_backward": lambda: _C.attention_backward(o, q, k, v, o, qlse, **g),
+        "adam_update": lambda: _C.adam_update(params, grads, m1, m2, None, steps, beta1=0.9, beta2=0.999, eps=1e-8,
+                                              amsgrad=False, decoupled=False, **hyper),
+        "sgd_update": lambda: _C.sgd_update(params, grads, None, momentum=0.0, dampening=0.0, nesterov=False,
+                                            **hyper),
     }
 
 
@@ -458,7 +465,7 @@ def test_emulated_cuda_kernels_release_the_gil():
     for call in calls.values():
         call()
     with _Counter() as c:
-        held = [name for name, call in calls.items() if not c.advances_during(call, attempts=50)]
+        held = [name for name, call in calls.items() if not c.advances_during(call)]
     assert not held, f"these CUDA bindings hold the GIL while the kernel runs: {held}"
 
 
