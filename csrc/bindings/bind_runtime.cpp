@@ -16,8 +16,11 @@ void bind_runtime(py::module_& m) {
     for (Isa isa : isa_levels_supported()) out.append(isa_name(isa));
     return out;
   }, "Every ISA level this CPU can run, lowest first.");
-  m.def("get_num_threads", &get_num_threads);
-  m.def("set_num_threads", &set_num_threads, py::arg("n"));
+  get_num_threads();  // fixes the default (OMP_NUM_THREADS) at import, in the importing thread
+  m.def("get_num_threads", &get_num_threads, "The thread count kernels use, process-wide.");
+  m.def("set_num_threads", &set_num_threads, py::arg("n"),
+        "Sets the kernels' thread count for every thread of the process; ValueError outside [1, max_num_threads()].");
+  m.def("max_num_threads", &max_num_threads, "The largest count set_num_threads accepts.");
   m.def("cache_info", [] {
     const CacheInfo& ci = cache_info();
     py::dict d;

@@ -3,6 +3,7 @@ printing, inference mode, ``compile``, determinism and matmul-precision switches
 from __future__ import annotations
 
 import functools
+import threading
 
 import numpy as _np
 
@@ -68,13 +69,11 @@ class inference_mode(_GradMode):
         self._mode = not mode
 
     def __enter__(self):
-        global _inference_depth
-        _inference_depth += (not self._mode)
+        _inference.depth = getattr(_inference, "depth", 0) + (not self._mode)
         return super().__enter__()
 
     def __exit__(self, *exc):
-        global _inference_depth
-        _inference_depth -= (not self._mode)
+        _inference.depth -= (not self._mode)
         return super().__exit__(*exc)
 
     def __call__(self, fn):
@@ -88,11 +87,11 @@ class inference_mode(_GradMode):
         return wrapper
 
 
-_inference_depth = 0
+_inference = threading.local()  # per thread, as torch's (and as grad mode): another thread's block is not ours
 
 
 def is_inference_mode_enabled() -> bool:
-    return _inference_depth > 0 and not is_grad_enabled()
+    return getattr(_inference, "depth", 0) > 0 and not is_grad_enabled()
 
 
 def compile(model=None, *, fullgraph: bool = False, dynamic=None, backend="inductor", mode=None,  # noqa: A001

@@ -4,18 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import __version__, cuda  # __version__ is fastnn/__init__'s first statement
+from ._threads import get_num_threads, max_num_threads, set_num_threads  # noqa: F401  (data workers call it here)
 from .backend import native
-
-
-def set_num_threads(n: int) -> None:
-    """Sets the OpenMP threads fastnn's kernels use (the default honours OMP_NUM_THREADS)."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-        raise TypeError(f"set_num_threads expects an int, got {type(n).__name__}")
-    native.set_num_threads(int(n))
-
-
-def get_num_threads() -> int:
-    return int(native.get_num_threads())
 
 
 def config() -> dict:
@@ -27,6 +17,7 @@ def config() -> dict:
         "isa_supported": native.isa_supported(),
         "isa_levels": list(native.isa_levels()),
         "num_threads": get_num_threads(),
+        "max_num_threads": max_num_threads(),
         "cache_bytes": dict(native.cache_info()),
         "compiler": build["compiler"],
         "build_flags": build["flags"],

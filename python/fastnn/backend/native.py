@@ -4,4 +4,4 @@ the backend package imports ``fastnn._C``; importing this module loads it (and r
 from __future__ import annotations
 
 from .._C import (build_info, cache_info, cuda_built, cuda_device_count, cuda_status, get_num_threads,  # noqa: F401
-                  isa_active, isa_levels, isa_supported, set_num_threads)
+                  isa_active, isa_levels, isa_supported, max_num_threads, set_num_threads)

@@ -7,6 +7,7 @@ import functools
 import inspect
 import itertools
 import re
+import threading
 import weakref
 from collections import defaultdict
 
@@ -22,8 +23,10 @@ from .. import masking
 from ..device_scope import device_of_layer
 
 _name_counts: defaultdict = defaultdict(int)
-_call_depth = 0  # nesting of eager layer calls: the outermost clears the add_loss values of the last one
-_call_training = None  # the training value of the enclosing call, which nested calls inherit
+# The eager call context, per thread as Keras keeps it: ``depth`` nests layer calls (the outermost clears the
+# add_loss values of the last one) and ``training`` is the enclosing call's value, which nested calls inherit.
+# Module-wide, a call in progress in one thread leaked training=True into layers called in another.
+_context = threading.local()
 _loss_sources = 0  # layers that ever added a loss or a regularizer: while 0, ``losses`` is [] at once
 
 
@@ -419,24 +422,25 @@ class Layer(Module):
             return self._call_symbolic(inputs, **kwargs)
         if isinstance(inputs, np.ndarray) and inputs.dtype.kind not in ("U", "S", "O"):  # strings stay host data
             inputs = creation.tensor(inputs, device=device_of_layer(self))  # host data: to the layer's device
-        global _call_depth, _call_training
-        if _call_depth == 0:  # an outermost call starts a fresh set of add_loss values, as in Keras
+        ctx = _context
+        depth = getattr(ctx, "depth", 0)
+        if depth == 0:  # an outermost call starts a fresh set of add_loss values, as in Keras
             self._clear_losses()
-        outer_training = _call_training
+        outer_training = getattr(ctx, "training", None)
         if kwargs.get("training") is None:
             if outer_training is not None:  # Keras' call context: inner layers inherit the outer training
                 kwargs["training"] = outer_training
         else:
-            _call_training = kwargs["training"]
+            ctx.training = kwargs["training"]
         previous_mask = None
         if masking._MASKS:  # Keras' masks: fill ``mask=`` (and ``<arg>_mask=``) from the inputs' masks
             previous_mask = self._fill_masks(inputs, kwargs)
-        _call_depth += 1
+        ctx.depth = depth + 1
         try:
             outputs = super().__call__(inputs, *args, **kwargs)
         finally:
-            _call_depth -= 1
-            _call_training = outer_training
+            ctx.depth = depth
+            ctx.training = outer_training
         if previous_mask is not None or self._computes_masks():
             if self.supports_masking:
                 masking.attach_output_masks(outputs, self.compute_mask(inputs, previous_mask))
