@@ -66,8 +66,8 @@ ints = st.integers(0, 2**31 - 1)
 
 
 @fuzz_settings(60)
-@given(base=st.sampled_from(["state_dict", "checkpoint", "foreign"]), mutation=st.sampled_from(sorted(corpus.MUTATIONS)),
-       a=ints, b=ints)
+@given(base=st.sampled_from(["state_dict", "checkpoint", "foreign"]),
+       mutation=st.sampled_from(sorted(corpus.MUTATIONS)), a=ints, b=ints)
 def test_hostile_safetensors_files(runner, bases, base, mutation, a, b):
     if base not in bases:
         pytest.skip("safetensors is not installed")

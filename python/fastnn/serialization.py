@@ -17,9 +17,9 @@ from pickle import UnpicklingError
 
 DEFAULT_PROTOCOL = 2  # torch.save's default pickle protocol
 PICKLE_MAGIC = b"\x80FASTNN-PICKLE1\n"  # 16 bytes; a safetensors file starts with a small header length
-# the container with an integrity record: the magic, the CRC-32 of the pickle stream (4 bytes, little-endian),
-# the stream; PICKLE_MAGIC files (no record) still load
-PICKLE_MAGIC_CRC = b"\x80FASTNN-PICKLE2\n"
+# A container with an integrity record: PICKLE_MAGIC, this tag, the CRC-32 of the pickle stream (4 bytes,
+# little-endian), the stream. No pickle stream starts with a NUL (not an opcode), so files without it still load.
+_CRC_TAG = b"\x00crc32"
 
 _safe: dict[str, object] = {}  # "module.qualname" -> the object, allowlisted by the user
 
@@ -118,18 +118,19 @@ def dumps(obj, protocol: int | None = None, checksum: bool = True) -> bytes:
     stream = pickle.dumps(obj, protocol=max(4, DEFAULT_PROTOCOL if protocol is None else protocol))
     if not checksum:
         return PICKLE_MAGIC + stream
-    return PICKLE_MAGIC_CRC + (zlib.crc32(stream) & 0xFFFFFFFF).to_bytes(4, "little") + stream
+    return PICKLE_MAGIC + _CRC_TAG + (zlib.crc32(stream) & 0xFFFFFFFF).to_bytes(4, "little") + stream
 
 
 def container_payload(buf, checksum: bool = True) -> bytes | None:
     """The pickle stream of a pickle container (verified against its CRC-32 when it has one and
     ``checksum``), or None when ``buf`` is no pickle container."""
-    head = bytes(buf[:len(PICKLE_MAGIC)])
-    if head == PICKLE_MAGIC:
-        return bytes(buf[len(PICKLE_MAGIC):])
-    if head != PICKLE_MAGIC_CRC:
+    if bytes(buf[:len(PICKLE_MAGIC)]) != PICKLE_MAGIC:
         return None
-    start = len(PICKLE_MAGIC_CRC) + 4
+    if bytes(buf[len(PICKLE_MAGIC):len(PICKLE_MAGIC) + 1]) != _CRC_TAG[:1]:
+        return bytes(buf[len(PICKLE_MAGIC):])  # a container without the record
+    start = len(PICKLE_MAGIC) + len(_CRC_TAG) + 4
+    if bytes(buf[len(PICKLE_MAGIC):len(PICKLE_MAGIC) + len(_CRC_TAG)]) != _CRC_TAG:
+        raise ValueError("fastnn.load: not a valid fastnn pickle container: its integrity record is damaged")
     if len(buf) < start:
         raise ValueError("fastnn.load: not a valid fastnn pickle container: truncated before its checksum")
     stream = bytes(buf[start:])

@@ -226,8 +226,10 @@ _CONFIG_ERRORS = (TypeError, ValueError, KeyError, AttributeError, IndexError, O
                   NotImplementedError, ZeroDivisionError)
 
 
-def _invalid(filepath, what: str, e: BaseException) -> ValueError:
+def _invalid(filepath, what: str, e: BaseException) -> BaseException:
     if isinstance(e, ValueError) and str(e).startswith(("load_model", "load_weights")):
+        return e
+    if isinstance(e, TypeError) and "custom_objects" in str(e):  # Keras' own TypeError for an unknown class
         return e
     return ValueError(f"load_model: {filepath!s} has an invalid {what} ({type(e).__name__}: {e})")
 
@@ -238,7 +240,7 @@ def _weight_list(weights, filepath, what: str = "weights") -> list[np.ndarray]:
         raise ValueError(f"load_model: {filepath!s} holds no valid {what} (a map of '0'..'n-1' to arrays)")
     out = [weights[str(i)] for i in range(len(weights))]
     for w in out:
-        if not isinstance(w, (np.ndarray, np.generic)) and not hasattr(w, "numpy"):
+        if not (hasattr(w, "shape") and hasattr(w, "dtype")):  # an array or a tensor (fastnn.load makes no other)
             raise ValueError(f"load_model: {filepath!s}: one of its {what} is a {type(w).__name__}, not an array")
     return [_array(w) for w in out]
 
