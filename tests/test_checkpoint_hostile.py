@@ -212,3 +212,13 @@ def test_checksum_argument_is_checked(tmp_path):
     with pytest.raises(TypeError, match="checksum must be a bool"):
         fastnn.load(tmp_path / "x.st", checksum=1)
     assert os.listdir(tmp_path) == ["x.st"]
+
+
+@pytest.mark.torch
+def test_a_real_keras_archive_is_named_as_such(tmp_path):
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras")
+    theirs = keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(2)])
+    theirs.save(str(tmp_path / "theirs.keras"))
+    with pytest.raises(ValueError, match=r"load_model: .*theirs\.keras is a Keras 3 \.keras archive"):
+        fastnn.keras.models.load_model(str(tmp_path / "theirs.keras"))

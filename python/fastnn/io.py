@@ -23,6 +23,7 @@ import math
 import mmap as _mmap
 import numbers
 import os
+import re
 from typing import Any, BinaryIO, Union
 
 import numpy as np
@@ -338,7 +339,7 @@ class _Decoder:
             raise _corrupt(f"tensor {name!r} has a dtype a fastnn Tensor cannot hold")
         if not isinstance(requires_grad, bool) or (requires_grad and arr.dtype.kind != "f"):
             raise _corrupt(f"tensor {name!r} has an invalid requires_grad {requires_grad!r}")
-        if device is not None and not (isinstance(device, str) and device.startswith("cuda:")):
+        if device is not None and not (isinstance(device, str) and re.fullmatch(r"cuda:[0-9]{1,4}", device)):
             raise _corrupt(f"tensor {name!r} has an invalid device {device!r}")
         return Tensor._wrap(self.place(arr, device), requires_grad=requires_grad)
 

@@ -251,7 +251,7 @@ def load_model(filepath, custom_objects=None, compile: bool = True):  # noqa: A0
     config asks for more weights than it holds is refused before they are allocated (``_load_budget``)."""
     from . import _load_budget, optimizers
 
-    blob = io.load(filepath)
+    blob = _load_file(filepath, "load_model")
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise ValueError(f"load_model: {filepath} is not a model saved by fastnn.keras (format {FORMAT})")
     if not isinstance(blob.get("config"), dict):
@@ -313,8 +313,29 @@ def save_weights(model, filepath) -> None:
             filepath)
 
 
+def _load_file(filepath, who: str):
+    """fastnn.load, with a clear word for a Keras 3 archive (a zip holding config.json), which is not ours."""
+    try:
+        return io.load(filepath)
+    except ValueError:
+        import zipfile
+
+        if isinstance(filepath, (str, bytes)) or hasattr(filepath, "__fspath__"):
+            try:
+                with zipfile.ZipFile(filepath) as z:
+                    names = set(z.namelist())
+            except (OSError, zipfile.BadZipFile):
+                names = set()
+            if "config.json" in names or "model.weights.h5" in names:
+                raise ValueError(f"{who}: {filepath!s} is a Keras 3 .keras archive (a zip with config.json and HDF5 "
+                                 "weights), which fastnn.keras does not read: fastnn's model.save writes its own "
+                                 "safetensors-based file. Rebuild the model in fastnn.keras and copy the weights "
+                                 "(model.set_weights(keras_model.get_weights()))") from None
+        raise
+
+
 def load_weights(model, filepath) -> None:
-    blob = io.load(filepath)
+    blob = _load_file(filepath, "load_weights")
     if not isinstance(blob, dict) or blob.get("format") not in (FORMAT + "/weights", FORMAT):
         raise ValueError(f"load_weights: {filepath} holds no fastnn.keras weights")
     try:
