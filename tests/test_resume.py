@@ -126,3 +126,32 @@ def test_keras_model_saved_before_training_loads_with_a_fresh_optimizer(tmp_path
     x = np.ones((4, 6), np.float32)
     loaded.fit(x, np.zeros(4, np.int64), epochs=1, verbose=0)
     assert int(loaded.optimizer.iterations.item()) == 1
+
+
+OPTIMIZERS = {
+    "sgd-nesterov": lambda O: O.SGD(0.01, momentum=0.9, nesterov=True),
+    "rmsprop-centered": lambda O: O.RMSprop(1e-3, momentum=0.5, centered=True),
+    "adamw-schedule": lambda O: O.AdamW(O.schedules.ExponentialDecay(0.01, 5, 0.9)),
+    "adam-ema": lambda O: O.Adam(use_ema=True, ema_overwrite_frequency=3),
+    "adam-accumulation": lambda O: O.Adam(gradient_accumulation_steps=3),
+    "loss-scale": lambda O: O.LossScaleOptimizer(O.Adam(), dynamic_growth_steps=4),
+    "adafactor": lambda O: O.Adafactor(),
+}
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_keras_resume_keeps_every_optimizers_state(name, tmp_path):
+    """Counters, slots, EMA averages, gradient accumulators and a loss scale's state all travel."""
+    keras = fastnn.keras
+    x = np.random.default_rng(0).standard_normal((32, 4)).astype(np.float32)
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(8, activation="relu"),
+                              keras.layers.Dense(2)])
+    model.compile(optimizer=OPTIMIZERS[name](keras.optimizers), loss="mse")
+    model.fit(x, 2 * x[:, :2], epochs=2, batch_size=6, verbose=0, shuffle=False)  # ends mid-accumulation
+    model.save(str(tmp_path / "m.keras"))
+    expected = model.fit(x, 2 * x[:, :2], epochs=2, batch_size=6, verbose=0, shuffle=False).history
+    loaded = keras.models.load_model(str(tmp_path / "m.keras"))
+    assert loaded.fit(x, 2 * x[:, :2], epochs=2, batch_size=6, verbose=0, shuffle=False).history == expected
+    for a, b in zip(model.get_weights(), loaded.get_weights()):
+        np.testing.assert_array_equal(a, b)

@@ -206,7 +206,10 @@ def _optimizer_variables(model):
     opt = getattr(model, "optimizer", None)
     if not getattr(model, "compiled", False) or opt is None or not getattr(opt, "built", False):
         return None
-    return {str(i): w for i, w in enumerate(opt.get_weights())}
+    from ..backend import backend_of
+
+    # ``variables``, not get_weights(): a wrapper (LossScaleOptimizer, a multi-optimizer) lists its inner ones too
+    return {str(i): backend_of(v._data).to_host(v._data).copy() for i, v in enumerate(opt.variables)}
 
 
 def save_model(model, filepath) -> None:
@@ -289,13 +292,29 @@ def _restore_optimizer(model, arrays, filepath) -> None:
     opt = model.optimizer
     opt.build(model.parameters())
     opt._model_id = id(model)  # (fit builds it afresh otherwise, and the state would be lost)
-    if len(arrays) != len(opt.variables):
+    from ..backend import backend_of
+
+    variables = opt.variables
+    if len(arrays) != len(variables):
         raise ValueError(f"load_model: {filepath!s} holds {len(arrays)} optimizer variables but the optimizer "
-                         f"{type(opt).__name__} of this model has {len(opt.variables)}")
-    try:
-        opt.set_weights(arrays)
-    except _CONFIG_ERRORS as e:
-        raise _invalid(filepath, "optimizer state", e) from None
+                         f"{type(opt).__name__} of this model has {len(variables)}")
+    for i, (v, a) in enumerate(zip(variables, arrays)):
+        if tuple(v.shape) != tuple(a.shape) or str(v.dtype).replace("fastnn.", "") != a.dtype.name:
+            raise ValueError(f"load_model: {filepath!s}: optimizer variable {i} is {a.dtype.name}{list(a.shape)} in the "
+                             f"file but {str(v.dtype).replace('fastnn.', '')}{list(v.shape)} in the optimizer")
+        v._write(..., backend_of(v._data).from_host(a))
+    _sync_counters(opt)
+
+
+def _sync_counters(opt) -> None:
+    """The Python mirrors of the counters and learning rate, from the variables just written (as
+    Optimizer.set_weights does), for the optimizer and any it wraps."""
+    inner = [getattr(opt, "inner_optimizer", None)] + list(getattr(opt, "_inner_optimizers", []) or [])
+    for o in [opt] + [i for i in inner if i is not None]:
+        if getattr(o, "_iterations", None) is not None:
+            o._count = int(o._iterations.item())
+        if getattr(o, "_lr_var", None) is not None:
+            o._learning_rate = float(o._lr_var.item())
 
 
 def _array(value) -> np.ndarray:
