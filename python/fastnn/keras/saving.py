@@ -300,8 +300,8 @@ def _restore_optimizer(model, arrays, filepath) -> None:
                          f"{type(opt).__name__} of this model has {len(variables)}")
     for i, (v, a) in enumerate(zip(variables, arrays)):
         if tuple(v.shape) != tuple(a.shape) or str(v.dtype).replace("fastnn.", "") != a.dtype.name:
-            raise ValueError(f"load_model: {filepath!s}: optimizer variable {i} is {a.dtype.name}{list(a.shape)} in the "
-                             f"file but {str(v.dtype).replace('fastnn.', '')}{list(v.shape)} in the optimizer")
+            raise ValueError(f"load_model: {filepath!s}: optimizer variable {i} is {a.dtype.name}{list(a.shape)} "
+                             f"in the file but {str(v.dtype).replace('fastnn.', '')}{list(v.shape)} in the optimizer")
         v._write(..., backend_of(v._data).from_host(a))
     _sync_counters(opt)
 
