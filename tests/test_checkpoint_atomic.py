@@ -6,6 +6,7 @@ swept; every fastnn writer (fastnn.save, Keras model.save / save_weights, Backup
 FASTNN_SIGKILL_TRIALS sets the number of kills (20 by default: each is a fork, a random wait and a SIGKILL)."""
 import os
 import random
+import select
 import signal
 import subprocess
 import sys
@@ -26,13 +27,14 @@ def temp_files(directory, target="ck.st"):
 
 
 def _save_until_killed(path, ready_fd, mib):
-    """In a forked child: save, tell the parent, and keep saving new content until killed."""
+    """In a forked child: save, tell the parent, and keep saving new content until killed. Only NumPy arrays:
+    nothing in the child touches the native kernels' thread pool, which a forked child must not use."""
     n = mib * (1 << 20) // 4
     k = 0
     try:
         while True:
             k += 1
-            fastnn.save({"step": k, "w": fastnn.tensor(np.full(n, float(k), np.float32))}, path)
+            fastnn.save({"step": k, "w": np.full(n, float(k), np.float32)}, path)
             if k == 1:
                 os.write(ready_fd, b"1")
     finally:
@@ -41,7 +43,7 @@ def _save_until_killed(path, ready_fd, mib):
 
 def assert_complete(path, mib):
     obj = fastnn.load(path)  # the integrity record verifies every byte
-    w = obj["w"].numpy()
+    w = obj["w"]
     assert w.size == mib * (1 << 20) // 4 and (w == obj["step"]).all()
 
 
@@ -56,6 +58,11 @@ def test_sigkill_mid_save_leaves_a_complete_file_and_the_next_save_sweeps(tmp_pa
             os.close(r)
             _save_until_killed(path, w, MIB)
         os.close(w)
+        ready, _, _ = select.select([r], [], [], 120)
+        if not ready:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail("the saving child did not complete its first save in 120 s")
         assert os.read(r, 1) == b"1"
         os.close(r)
         time.sleep(rng.uniform(0, 0.08))
