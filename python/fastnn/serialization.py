@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import collections
 import pickle
+import zlib
 from pickle import UnpicklingError
 
 DEFAULT_PROTOCOL = 2  # torch.save's default pickle protocol
 PICKLE_MAGIC = b"\x80FASTNN-PICKLE1\n"  # 16 bytes; a safetensors file starts with a small header length
+# A container with an integrity record: PICKLE_MAGIC, this tag, the CRC-32 of the pickle stream (4 bytes,
+# little-endian), the stream. No pickle stream starts with a NUL (not an opcode), so files without it still load.
+_CRC_TAG = b"\x00crc32"
 
 _safe: dict[str, object] = {}  # "module.qualname" -> the object, allowlisted by the user
 
@@ -86,12 +90,17 @@ def _refusal(what: str) -> UnpicklingError:
 class _WeightsUnpickler(pickle.Unpickler):
     """Rebuilds only allowlisted globals; never calls ``__reduce__`` results of anything else."""
 
+    def __init__(self, file, limit: int) -> None:
+        super().__init__(file)
+        self._limit = limit
+
     def find_class(self, module: str, name: str):
         full = f"{module}.{name}"
         if full in _safe:
             return _safe[full]
         if (module, name) in _DEFAULT_SAFE:
-            return super().find_class(module, name)
+            found = super().find_class(module, name)
+            return _bounded(found, self._limit) if found in (bytes, bytearray, range) else found
         raise _refusal(f"Unsupported global: GLOBAL {full} was not an allowed global by default. Please use "
                        f"`fastnn.serialization.add_safe_globals([{full}])` or the "
                        f"`fastnn.serialization.safe_globals([{full}])` context manager to allowlist this global "
@@ -101,11 +110,77 @@ class _WeightsUnpickler(pickle.Unpickler):
         raise _refusal("persistent ids are not used by fastnn files")
 
 
-def dumps(obj, protocol: int | None = None) -> bytes:
+def dumps(obj, protocol: int | None = None, checksum: bool = True) -> bytes:
     """The container's bytes. Tensors' bytes travel inside the pickle stream (torch keeps them beside it, in
     a zip), so the protocol is at least 4: protocols 2 and 3 would spell large bytes objects as Latin-1 text
-    through ``_codecs.encode``. The file is only read by ``fastnn.load``, so a higher protocol costs nothing."""
-    return PICKLE_MAGIC + pickle.dumps(obj, protocol=max(4, DEFAULT_PROTOCOL if protocol is None else protocol))
+    through ``_codecs.encode``. The file is only read by ``fastnn.load``, so a higher protocol costs nothing.
+    With ``checksum`` the container records the stream's CRC-32, which ``container_payload`` verifies."""
+    stream = pickle.dumps(obj, protocol=max(4, DEFAULT_PROTOCOL if protocol is None else protocol))
+    if not checksum:
+        return PICKLE_MAGIC + stream
+    return PICKLE_MAGIC + _CRC_TAG + (zlib.crc32(stream) & 0xFFFFFFFF).to_bytes(4, "little") + stream
+
+
+def container_payload(buf, checksum: bool = True) -> bytes | None:
+    """The pickle stream of a pickle container (verified against its CRC-32 when it has one and
+    ``checksum``), or None when ``buf`` is no pickle container."""
+    if bytes(buf[:len(PICKLE_MAGIC)]) != PICKLE_MAGIC:
+        return None
+    if bytes(buf[len(PICKLE_MAGIC):len(PICKLE_MAGIC) + 1]) != _CRC_TAG[:1]:
+        return bytes(buf[len(PICKLE_MAGIC):])  # a container without the record
+    start = len(PICKLE_MAGIC) + len(_CRC_TAG) + 4
+    if bytes(buf[len(PICKLE_MAGIC):len(PICKLE_MAGIC) + len(_CRC_TAG)]) != _CRC_TAG:
+        raise ValueError("fastnn.load: not a valid fastnn pickle container: its integrity record is damaged")
+    if len(buf) < start:
+        raise ValueError("fastnn.load: not a valid fastnn pickle container: truncated before its checksum")
+    stream = bytes(buf[start:])
+    if checksum:
+        stored, got = int.from_bytes(bytes(buf[start - 4:start]), "little"), zlib.crc32(stream) & 0xFFFFFFFF
+        if stored != got:
+            raise ValueError(f"fastnn.load: not a valid fastnn pickle container: checksum mismatch (stored crc32 "
+                             f"{stored:08x}, computed {got:08x}): its bytes changed after saving (truncated, a "
+                             "flipped bit, a bad disk or copy); pass checksum=False to read it anyway")
+    return stream
+
+
+# Pickle's own arguments that decide an allocation before anything is built: a memo index (the C unpickler
+# grows its memo table to twice the index, zero-filled: LONG_BINPUT 2**30 from a 10-byte file is 16 GiB) and
+# the length of a bytes/str argument (checked against the stream by genops itself).
+_MEMO_OPS = {"PUT", "BINPUT", "LONG_BINPUT", "GET", "BINGET", "LONG_BINGET"}
+
+
+def _prescan(payload: bytes) -> None:
+    """Walks the opcodes without running them: a weights_only load refuses a stream that is malformed or
+    names memo slots far beyond what it could fill (the memo bomb)."""
+    import io as _io
+    import pickletools
+
+    limit = 2 * len(payload) + 16
+    try:
+        for op, arg, _pos in pickletools.genops(_io.BytesIO(payload)):
+            if op.name in _MEMO_OPS and isinstance(arg, int) and not 0 <= arg <= limit:
+                raise _refusal(f"memo index {arg} out of proportion to a {len(payload)}-byte pickle stream")
+    except UnpicklingError:
+        raise
+    except Exception as e:  # noqa: BLE001  (genops' own complaint: truncated, unknown opcode ...)
+        raise _refusal(f"malformed pickle stream ({type(e).__name__}: {e})") from None
+
+
+def _bounded(real, limit: int):
+    """``real`` (bytes, bytearray, range) refusing to build something larger than ``limit`` items from a
+    size argument: ``bytearray(2**33)`` or ``list(range(2**32))`` is a few bytes of pickle and gigabytes of
+    memory, while a real tensor's bytes are in the stream itself."""
+    def build(*args):
+        if real is range:
+            r = range(*args)
+            if len(r) > limit:
+                raise _refusal(f"range of {len(r)} items out of proportion to the pickle stream")
+            return r
+        if args and isinstance(args[0], int) and args[0] > limit:
+            raise _refusal(f"{real.__name__}({args[0]}) out of proportion to the pickle stream")
+        return real(*args)
+    build.__qualname__ = build.__name__ = real.__name__
+    return build
 
 
 def loads(payload: bytes, weights_only: bool):
@@ -114,8 +189,9 @@ def loads(payload: bytes, weights_only: bool):
 
     if not weights_only:
         return pickle.loads(payload)
+    _prescan(payload)
     try:
-        return _WeightsUnpickler(_io.BytesIO(payload)).load()
+        return _WeightsUnpickler(_io.BytesIO(payload), limit=16 * len(payload) + (1 << 16)).load()
     except UnpicklingError as e:
         if str(e).startswith("Weights only load failed"):
             raise

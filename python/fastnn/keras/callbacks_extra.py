@@ -11,6 +11,7 @@ import urllib.parse
 import urllib.request
 import warnings
 
+from .. import _atomic_file
 from .callbacks import Callback
 from .progbar import print_msg
 
@@ -76,9 +77,9 @@ class BackupAndRestore(Callback):
                 raise
             if not os.path.exists(self._prev_weights_path):  # the latest backup is unreadable: the previous one
                 raise
-            shutil.copyfile(self._prev_weights_path, self._weights_path)
+            _atomic_file.copy_file(self._prev_weights_path, self._weights_path)
             if os.path.exists(self._prev_training_metadata_path):
-                shutil.copyfile(self._prev_training_metadata_path, self._training_metadata_path)
+                _atomic_file.copy_file(self._prev_training_metadata_path, self._training_metadata_path)
             elif os.path.exists(self._training_metadata_path):
                 os.remove(self._training_metadata_path)
             self._load_model()
@@ -106,13 +107,14 @@ class BackupAndRestore(Callback):
 
     def _save_model(self):
         os.makedirs(self.backup_dir, exist_ok=True)
+        # every file replaced atomically, so a kill at any moment leaves a complete backup to restore from
         if self.double_checkpoint and os.path.exists(self._weights_path):
-            shutil.copyfile(self._weights_path, self._prev_weights_path)
+            _atomic_file.copy_file(self._weights_path, self._prev_weights_path)
         if self.double_checkpoint and os.path.exists(self._training_metadata_path):
-            shutil.copyfile(self._training_metadata_path, self._prev_training_metadata_path)
+            _atomic_file.copy_file(self._training_metadata_path, self._prev_training_metadata_path)
         self.model.save_weights(self._weights_path, overwrite=True)
-        with open(self._training_metadata_path, "w") as f:
-            f.write(json.dumps({"epoch": self._current_epoch, "batch": self._last_batch_seen}))
+        _atomic_file.write_text(self._training_metadata_path,
+                                json.dumps({"epoch": self._current_epoch, "batch": self._last_batch_seen}))
 
     def _should_save_on_batch(self, batch) -> bool:
         if self.save_freq == "epoch":

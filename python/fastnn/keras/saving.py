@@ -3,7 +3,8 @@
 The architecture is stored as data, never as code: every layer records the arguments it was built with
 (captured by ``Layer.__init_subclass__``), and loading re-creates layers only from classes that
 fastnn.keras defines (or that the caller passes in ``custom_objects``). Weights are the Keras-layout
-arrays of ``get_weights()``. The file is written atomically by fastnn.save."""
+arrays of ``get_weights()``; a compiled model's optimizer variables too (as Keras 3 stores them). The
+file is written atomically by fastnn.save, with its integrity record."""
 from __future__ import annotations
 
 import numpy as np
@@ -145,9 +146,14 @@ def _zeros_like(shapes, dtypes):
     from ..creation import zeros
     from .device_scope import get_device
 
+    from .. import dtypes as fdtypes
+    from . import _load_budget
+
     if isinstance(dtypes, (list, tuple)):
         return [_zeros_like(s, d) for s, d in zip(shapes, dtypes)]
-    return zeros(tuple(1 if d is None else d for d in shapes), dtype=dtypes, device=get_device())
+    shape = tuple(1 if d is None else d for d in shapes)
+    _load_budget.check_example(shape, fdtypes.to_dtype(dtypes).itemsize)
+    return zeros(shape, dtype=dtypes, device=get_device())
 
 
 def model_from_config(config: dict, custom_objects=None):
@@ -194,32 +200,121 @@ def _compile_config(model):
         return None  # custom losses or metrics objects: the model loads uncompiled, as Keras does
 
 
+def _optimizer_variables(model):
+    """The optimizer's variables (iterations first, then the learning rate and every slot), as Keras 3 stores
+    them in a ``.keras`` file, so that training resumes where it stopped; None before its first step."""
+    opt = getattr(model, "optimizer", None)
+    if not getattr(model, "compiled", False) or opt is None or not getattr(opt, "built", False):
+        return None
+    from ..backend import backend_of
+
+    # ``variables``, not get_weights(): a wrapper (LossScaleOptimizer, a multi-optimizer) lists its inner ones too
+    return {str(i): backend_of(v._data).to_host(v._data).copy() for i, v in enumerate(opt.variables)}
+
+
 def save_model(model, filepath) -> None:
     if not model.built:
         raise ValueError("model.save: the model has not been built yet; call it on data or give it an input shape")
     weights = {str(i): w for i, w in enumerate(model.get_weights())}
-    io.save({"format": FORMAT, "config": model_config(model), "compile": _compile_config(model),
-             "weights": weights}, filepath)
+    compile_config = _compile_config(model)
+    blob = {"format": FORMAT, "config": model_config(model), "compile": compile_config, "weights": weights}
+    if compile_config is not None:
+        blob["optimizer_variables"] = _optimizer_variables(model)
+    io.save(blob, filepath)  # atomic: a temp file beside it, fsynced, renamed over it
+
+
+# errors a damaged or hostile config raises from deep inside the layers it builds: each becomes a ValueError
+# naming the file (a ValueError of load_model's own already names it)
+_CONFIG_ERRORS = (TypeError, ValueError, KeyError, AttributeError, IndexError, OverflowError, RecursionError,
+                  NotImplementedError, ZeroDivisionError)
+
+
+def _invalid(filepath, what: str, e: BaseException) -> BaseException:
+    if isinstance(e, ValueError) and str(e).startswith(("load_model", "load_weights")):
+        return e
+    if isinstance(e, TypeError) and "custom_objects" in str(e):  # Keras' own TypeError for an unknown class
+        return e
+    return ValueError(f"load_model: {filepath!s} has an invalid {what} ({type(e).__name__}: {e})")
+
+
+def _weight_list(weights, filepath, what: str = "weights") -> list[np.ndarray]:
+    """``{"0": array, "1": ...}`` as a list, or a ValueError naming the file."""
+    if not isinstance(weights, dict) or set(weights) != {str(i) for i in range(len(weights))}:
+        raise ValueError(f"load_model: {filepath!s} holds no valid {what} (a map of '0'..'n-1' to arrays)")
+    out = [weights[str(i)] for i in range(len(weights))]
+    for w in out:
+        if not (hasattr(w, "shape") and hasattr(w, "dtype")):  # an array or a tensor (fastnn.load makes no other)
+            raise ValueError(f"load_model: {filepath!s}: one of its {what} is a {type(w).__name__}, not an array")
+    return [_array(w) for w in out]
 
 
 def load_model(filepath, custom_objects=None, compile: bool = True):  # noqa: A002
-    from . import optimizers
+    """The model ``save_model`` wrote: architecture, weights, compile settings and the optimizer's state
+    (its iterations and slots), so ``fit`` continues exactly where the saved model stopped. A file whose
+    config asks for more weights than it holds is refused before they are allocated (``_load_budget``)."""
+    from . import _load_budget, optimizers
 
-    blob = io.load(filepath)
+    blob = _load_file(filepath, "load_model")
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise ValueError(f"load_model: {filepath} is not a model saved by fastnn.keras (format {FORMAT})")
-    model = model_from_config(blob["config"], custom_objects)
-    weights = blob["weights"]
-    _set(model, [_array(weights[str(i)]) for i in range(len(weights))])
+    if not isinstance(blob.get("config"), dict):
+        raise ValueError(f"load_model: {filepath!s} has no valid model config")
+    weights = _weight_list(blob.get("weights"), filepath)
+    opt_vars = blob.get("optimizer_variables")
+    opt_vars = None if opt_vars is None else _weight_list(opt_vars, filepath, "optimizer variables")
+    try:
+        with _load_budget.loading(sum(w.nbytes for w in weights), str(filepath)):
+            model = model_from_config(blob["config"], custom_objects)
+    except _CONFIG_ERRORS as e:
+        raise _invalid(filepath, "model config", e) from None
+    try:
+        _set(model, weights)
+    except _CONFIG_ERRORS as e:
+        raise _invalid(filepath, "set of weights for its config", e) from None
     cc = blob.get("compile")
     if compile and cc is not None:
-        oc = cc["optimizer"]
-        opt_cls = optimizers._BY_NAME[oc["class_name"].lower()]
-        conf = _restore(oc["config"])
-        conf.pop("name", None)
-        args = {k: _restore(v) for k, v in cc.items() if k != "optimizer"}  # serialized losses become objects
-        model.compile(optimizer=opt_cls.from_config(conf), **args)
+        try:
+            oc = cc["optimizer"]
+            opt_cls = optimizers._BY_NAME[oc["class_name"].lower()]
+            conf = _restore(oc["config"])
+            conf.pop("name", None)
+            args = {k: _restore(v) for k, v in cc.items() if k != "optimizer"}  # serialized losses become objects
+            model.compile(optimizer=opt_cls.from_config(conf), **args)
+        except _CONFIG_ERRORS as e:
+            raise _invalid(filepath, "compile config", e) from None
+        if opt_vars is not None:
+            _restore_optimizer(model, opt_vars, filepath)
     return model
+
+
+def _restore_optimizer(model, arrays, filepath) -> None:
+    """Builds the optimizer for the model's weights (as fit would) and sets its saved variables."""
+    opt = model.optimizer
+    opt.build(model.parameters())
+    opt._model_id = id(model)  # (fit builds it afresh otherwise, and the state would be lost)
+    from ..backend import backend_of
+
+    variables = opt.variables
+    if len(arrays) != len(variables):
+        raise ValueError(f"load_model: {filepath!s} holds {len(arrays)} optimizer variables but the optimizer "
+                         f"{type(opt).__name__} of this model has {len(variables)}")
+    for i, (v, a) in enumerate(zip(variables, arrays)):
+        if tuple(v.shape) != tuple(a.shape) or str(v.dtype).replace("fastnn.", "") != a.dtype.name:
+            raise ValueError(f"load_model: {filepath!s}: optimizer variable {i} is {a.dtype.name}{list(a.shape)} "
+                             f"in the file but {str(v.dtype).replace('fastnn.', '')}{list(v.shape)} in the optimizer")
+        v._write(..., backend_of(v._data).from_host(a))
+    _sync_counters(opt)
+
+
+def _sync_counters(opt) -> None:
+    """The Python mirrors of the counters and learning rate, from the variables just written (as
+    Optimizer.set_weights does), for the optimizer and any it wraps."""
+    inner = [getattr(opt, "inner_optimizer", None)] + list(getattr(opt, "_inner_optimizers", []) or [])
+    for o in [opt] + [i for i in inner if i is not None]:
+        if getattr(o, "_iterations", None) is not None:
+            o._count = int(o._iterations.item())
+        if getattr(o, "_lr_var", None) is not None:
+            o._learning_rate = float(o._lr_var.item())
 
 
 def _array(value) -> np.ndarray:
@@ -237,12 +332,36 @@ def save_weights(model, filepath) -> None:
             filepath)
 
 
+def _load_file(filepath, who: str):
+    """fastnn.load, with a clear word for a Keras 3 archive (a zip holding config.json), which is not ours."""
+    try:
+        return io.load(filepath)
+    except ValueError:
+        import zipfile
+
+        if isinstance(filepath, (str, bytes)) or hasattr(filepath, "__fspath__"):
+            try:
+                with zipfile.ZipFile(filepath) as z:
+                    names = set(z.namelist())
+            except (OSError, zipfile.BadZipFile):
+                names = set()
+            if "config.json" in names or "model.weights.h5" in names:
+                raise ValueError(f"{who}: {filepath!s} is a Keras 3 .keras archive (a zip with config.json and HDF5 "
+                                 "weights), which fastnn.keras does not read: fastnn's model.save writes its own "
+                                 "safetensors-based file. Rebuild the model in fastnn.keras and copy the weights "
+                                 "(model.set_weights(keras_model.get_weights()))") from None
+        raise
+
+
 def load_weights(model, filepath) -> None:
-    blob = io.load(filepath)
+    blob = _load_file(filepath, "load_weights")
     if not isinstance(blob, dict) or blob.get("format") not in (FORMAT + "/weights", FORMAT):
         raise ValueError(f"load_weights: {filepath} holds no fastnn.keras weights")
-    weights = blob["weights"]
-    _set(model, [_array(weights[str(i)]) for i in range(len(weights))])
+    try:
+        weights = _weight_list(blob.get("weights"), filepath)
+    except ValueError as e:
+        raise ValueError(str(e).replace("load_model", "load_weights", 1)) from None
+    _set(model, weights)
 
 
 from .object_registry import (CustomObjectScope, custom_object_scope, deserialize_keras_object,  # noqa: E402, F401

@@ -19,7 +19,7 @@ from ...backend import backend_of
 from ...nn.module import Module
 from ...nn.parameter import Parameter
 from ..._tensor import Tensor
-from .. import masking
+from .. import _load_budget, masking
 from ..device_scope import device_of_layer
 
 _name_counts: defaultdict = defaultdict(int)
@@ -154,7 +154,9 @@ def _example(ks, device=None):
     if isinstance(ks, (list, tuple)):
         return [_example(k, device) for k in ks]
     dt = ks.dtype if ks.dtype in _EXAMPLE_DTYPES else ("int64" if ks.dtype.startswith("int") else "float32")
-    return creation.zeros((1,) + tuple(1 if s is None else s for s in ks.shape[1:]), dtype=dt, device=device)
+    shape = (1,) + tuple(1 if s is None else s for s in ks.shape[1:])
+    _load_budget.check_example(shape, dtypes.to_dtype(dt).itemsize)  # (a no-op outside load_model)
+    return creation.zeros(shape, dtype=dt, device=device)
 
 
 @functools.lru_cache(maxsize=None)
@@ -281,6 +283,7 @@ class Layer(Module):
 
         from ..device_scope import get_device
 
+        _load_budget.charge_weight(self.name, name, shape, dt.itemsize)  # (a no-op outside load_model)
         p = Parameter(creation.empty(shape, dtype=dt, device=get_device()),
                       requires_grad=trainable and dt.is_floating_point)
         initializers.initialize(p, initializer)
