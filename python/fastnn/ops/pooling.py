@@ -265,11 +265,11 @@ def adaptive_avg_pool2d(input, output_size) -> Tensor:
     else:
         xp = be.xp
         ph, pw = _adaptive_matrix(xp, h, oh, x4.dtype), _adaptive_matrix(xp, w, ow, x4.dtype)
-        rows = be.matmul(x4.reshape(-1, w), pw.T)                     # (N*C*H, ow): one GEMM
-        y = be.matmul(ph, rows.reshape(n * c, h, ow))                 # (N*C, oh, ow)
         # An inf in x makes the GEMMs' 0 * inf = NaN outside its windows: checked on the (small) output,
         # then redone window by window. Finite inputs pay one pass over the output.
         with be.errstate(all="ignore"):
+            rows = be.matmul(x4.reshape(-1, w), pw.T)                 # (N*C*H, ow): one GEMM
+            y = be.matmul(ph, rows.reshape(n * c, h, ow))             # (N*C, oh, ow)
             if y.size and not bool(xp.isfinite(y).all()):
                 y = _adaptive_by_windows(xp, x4.reshape(n * c, h, w), h, w, oh, ow)
 
