@@ -3,10 +3,11 @@
 // Every kernel walks rows. A row is read from memory once: pass 1 takes its max, pass 2 sums
 // exp(x - max) while the row is still in L1 (a 1000-class row is 4 KB; L1 is 48 KB here), so the
 // two passes cost one trip to memory and the exps are the real work. Cross-entropy never stores
-// the softmax: forward keeps lse = log(sum exp(x - max)) per row (N values: the logsumexp less the
-// max, which a float holds to full precision where max + log(sum) would not: at logits of 1e7 a float32
-// logsumexp has an ulp of 1, and exp(x - lse) came out 5-30% off), and backward takes the row's max
-// again (one read; the row then sits in L1) and writes exp((x - max) - lse) into the gradient.
+// the softmax: forward keeps logsumexp per row (N values) and backward recomputes exp(x - lse)
+// while it writes the gradient, one read of the logits and one write. That lse is rounded to T: its
+// ulp is the gradient's relative error, 5-30% at logits of 1e6-1e7 in float32. So a row whose
+// |lse| >= kLseExact (error above ~1e-6) takes its max and log(sum) again, exactly (two more passes:
+// large logits only), and writes exp((x - max) - log(sum)); ordinary rows keep the one pass.
 //
 // Determinism: a row belongs to one thread and is reduced in a fixed order (4 vector accumulators,
 // then a fixed pairwise horizontal sum), so the bits never depend on the thread count.
@@ -28,6 +29,10 @@ using namespace vec;
 
 // Rough cost of one element for threads_for: a vector exp is ~15 flops per lane, plus the passes.
 constexpr double kWorkPerElement = 20.0;
+// Rows whose saved logsumexp is at least this large recompute it in backward: float32's ulp at 32 is 2^-19,
+// a relative error of at most 2^-20 (1e-6) in exp(x - lse) below it; float64's at 2^20 is 2^-32.
+template <typename T>
+constexpr double kLseExact = sizeof(T) == 4 ? 32.0 : 1048576.0;
 
 template <typename V>
 inline V vmax(const V& a, const V& b) {
@@ -162,10 +167,6 @@ inline T row_sum_shifted(const T* x, int64_t n, T shift) {
   return hsum(s0 + s1);
 }
 
-template <typename T>
-inline T row_max(const T* x, int64_t n) {
-  return row_stats<T, false>(x, n).max;
-}
 
 template <typename T>
 void exp_impl(const T* x, T* y, int64_t n) {
@@ -252,7 +253,7 @@ void cross_entropy_forward_impl(const CrossEntropyArgs<T>& a, T* loss, T* lse_ou
     const RowStats<T> st = row_stats<T, false>(x, a.cols);
     const T sum = row_sum_exp<T>(st, x, a.cols, nullptr, i + 1 < a.rows ? x + a.ld : nullptr);
     const double log_sum = std::log(static_cast<double>(sum));
-    lse_out[i] = static_cast<T>(log_sum);
+    lse_out[i] = static_cast<T>(static_cast<double>(st.max) + log_sum);
     // -log p_t = log(sum) + (max - x_t), the difference taken first and in double: max + log(sum) - x_t
     // rounds log(sum) away against a large max (all logits at 3.4e38 gave 0, not log C).
     double l = log_sum + (1.0 - s) * (static_cast<double>(st.max) - static_cast<double>(x[t]));
@@ -278,10 +279,17 @@ void cross_entropy_backward_impl(const CrossEntropyArgs<T>& a, const T* lse, con
       std::memset(dx, 0, static_cast<size_t>(a.cols) * sizeof(T));
       continue;
     }
-    // dx = g * exp((x - max) - lse) - g * s / C everywhere, then the target's -g * (1 - s).
+    // dx = g * softmax(x) - g * s / C everywhere, then the target's -g * (1 - s).
     const T* x = a.logits + i * a.ld;
-    row_affine<T, true>(x, a.cols, row_max(x, a.cols), static_cast<T>(g),
-                        static_cast<T>(-g * s / static_cast<double>(a.cols)), dx, lse[i]);
+    const T ga = static_cast<T>(g), gb = static_cast<T>(-g * s / static_cast<double>(a.cols));
+    if (!(std::fabs(static_cast<double>(lse[i])) >= kLseExact<T>)) {  // NaN too: NaN stays NaN either way
+      row_affine<T, true>(x, a.cols, lse[i], ga, gb, dx);  // softmax = exp(x - lse): the one pass
+    } else {
+      // Large logits: lse's rounding would show. exp((x - max) - log(sum)), both taken again.
+      const RowStats<T> st = row_stats<T, false>(x, a.cols);
+      const T log_sum = static_cast<T>(std::log(static_cast<double>(row_sum_exp<T>(st, x, a.cols, nullptr, nullptr))));
+      row_affine<T, true>(x, a.cols, st.max, ga, gb, dx, log_sum);
+    }
     dx[t] = static_cast<T>(static_cast<double>(dx[t]) - g * (1.0 - s));
   }
 }

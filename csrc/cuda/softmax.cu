@@ -10,9 +10,9 @@
 // Numerics: max and sum(exp(x - max)) in float, taken in one pass (a running max whose sum is rescaled when
 // the max grows: the forward reads its row once for cross-entropy, twice for softmax, which also writes);
 // log-softmax is (x - max) - log(sum), never x - logsumexp. A NaN anywhere in a row makes its sum NaN, hence
-// the whole row, and so does a max of +-inf, as in PyTorch and the CPU kernels. Cross-entropy keeps
-// lse = log(sum) per row (the logsumexp less the max), and its loss from max and log(sum) in double; the
-// backward takes the row's max again and recomputes exp((x - max) - lse).
+// the whole row, and so does a max of +-inf, as in PyTorch and the CPU kernels. Cross-entropy keeps logsumexp
+// per row, and its loss from log(sum) + (max - x_t) in double; the backward recomputes exp(x - lse), or for
+// |lse| >= 32 (where lse's rounding would show) exp((x - max) - log(sum)) from the row's max and sum again.
 #include <cmath>
 #include <cstdint>
 
@@ -242,11 +242,10 @@ __global__ void __launch_bounds__(kTeam == 32 ? 32 * kWarpRowsPerBlock : kBlockT
     sz = team_reduce<kTeam, Reduce::sum>(sz);
   }
   if (team_rank<kTeam>() == 0) {
-    // lse = log(sum) is the logsumexp less the max (m + log(sum) has an ulp of 1 at logits of 1e7). The
-    // loss as log(sum) + (max - x_t) in double, the difference first: m + log(sum) - x_t rounded log(sum)
-    // away against a large max (all logits at 3.4e38 gave 0, not log C).
+    // The loss as log(sum) + (max - x_t) in double, the difference first: m + log(sum) - x_t rounded
+    // log(sum) away against a large max (all logits at 3.4e38 gave 0, not log C).
     const double log_sum = log(static_cast<double>(s));
-    lse[row] = static_cast<float>(log_sum);
+    lse[row] = static_cast<float>(static_cast<double>(m) + log_sum);
     double l = log_sum + (1.0 - a.label_smoothing) * (static_cast<double>(m) - static_cast<double>(x[t]));
     if (smoothing) l -= a.label_smoothing / static_cast<double>(a.cols) * static_cast<double>(sz);
     loss[row] = static_cast<float>(l);
@@ -269,12 +268,20 @@ __global__ void __launch_bounds__(kTeam == 32 ? 32 * kWarpRowsPerBlock : kBlockT
   const float ga = static_cast<float>(g);
   const float gb = static_cast<float>(-g * a.label_smoothing / static_cast<double>(a.cols));
   const double g_target = g * (1.0 - a.label_smoothing);
-  const float l = lse[row];
   const float* x = a.logits + row * a.cols;
-  float m = -INFINITY;  // the row's max again (lse is the logsumexp less it): one more read of the row
-  for_cols<kTeam>(x, nullptr, a.cols, [&](std::int64_t, float v, float) { m = fmaxf(m, v); });
-  m = team_reduce<kTeam, Reduce::max>(m);
-  // dx = g * exp((x - max) - lse) - g * s / C everywhere, then the target's -g * (1 - s) in double.
+  // softmax = exp(x - lse), one pass; but lse is rounded to float, and its ulp is the softmax's relative
+  // error (5-30% at logits of 1e6-1e7). From |lse| >= 32 (an error above 1e-6) the row takes its max and
+  // sum again, exactly (one more read: large logits only), and uses exp((x - max) - log(sum)). The test
+  // is on lse[row], the same for the whole team: the reductions below are uniform.
+  float m = lse[row], l = 0.f;
+  if (fabsf(m) >= 32.f) {
+    MaxSum ms{-INFINITY, 0.f};
+    for_cols<kTeam>(x, nullptr, a.cols, [&](std::int64_t, float v, float) { max_sum_add(ms, v); });
+    ms = team_reduce_max_sum<kTeam>(ms);
+    m = ms.m;
+    l = logf(max_sum_finish(ms));
+  }
+  // dx = g * softmax - g * s / C everywhere, then the target's -g * (1 - s) in double.
   map_cols<kTeam>(x, nullptr, d, a.cols, [=](std::int64_t c, float v, float) {
     const float r = ga * expf((v - m) - l) + gb;
     return c == t ? static_cast<float>(static_cast<double>(r) - g_target) : r;

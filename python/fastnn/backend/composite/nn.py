@@ -13,6 +13,9 @@ from __future__ import annotations
 import numpy as np
 
 _FLOAT_KINDS = (np.dtype(np.float32), np.dtype(np.float64))
+# |lse| from which the cross-entropy backward recomputes the softmax exactly (the kernels' kLseExact): the
+# saved lse's ulp there exceeds ~1e-6 relative.
+_LSE_EXACT = {np.dtype(np.float32): 32.0, np.dtype(np.float64): 2.0 ** 20}
 
 
 def _float(x, op: str, name: str):
@@ -92,16 +95,16 @@ class NNKernels:
 
     def cross_entropy_rows(self, logits, target, ignore_index: int, label_smoothing: float):
         """Per-row cross-entropy of (N, C) logits against int64 class indices (N,), each in [0, C) or equal
-        to ``ignore_index``. Returns (loss, lse), both (N,) in the logits' dtype, with m_i = max_c x_ic:
+        to ``ignore_index``. Returns (loss, lse), both (N,) in the logits' dtype, with m_i = max_c x_ic and
+        L_i = log sum_c exp(x_ic - m_i):
 
-            lse_i  = log sum_c exp(x_ic - m_i)             (the logsumexp less the max)
-            loss_i = lse_i + (1 - s)(m_i - x_it) - (s / C) sum_c (x_ic - m_i)     (s = label_smoothing)
+            lse_i  = m_i + L_i                                                     (the logsumexp)
+            loss_i = L_i + (1 - s)(m_i - x_it) - (s / C) sum_c (x_ic - m_i)     (s = label_smoothing)
 
-        and loss = lse = 0 on ignored rows. lse leaves out the max because m + lse is not representable in
-        float32 at large logits (an ulp of 1 at 1e7), which made the backward's softmax 5-30% off; and the
-        loss takes m - x_t first (m + lse - x_t rounded lse away: 0 instead of log C at logits of 3.4e38).
-        The x - m of the smoothing sum is rounded to the logits' dtype as torch's log_softmax is, so it
-        overflows to -inf (an inf loss) where torch's does. Raises IndexError for a target out of range."""
+        and loss = lse = 0 on ignored rows. The loss takes m - x_t first: m + L - x_t rounded L away (0
+        instead of log C at logits of 3.4e38). The x - m of the smoothing sum is rounded to the logits'
+        dtype as torch's log_softmax is, so it overflows to -inf (an inf loss) where torch's does. Raises
+        IndexError for a target out of range."""
         xp = self.xp
         keep = self._check_xent(logits, target, ignore_index, label_smoothing, "cross_entropy")
         n, c = logits.shape
@@ -110,9 +113,10 @@ class NNKernels:
         x = logits.astype(xp.float64)
         with self.errstate(all="ignore"):  # ignored rows may hold anything: they are dropped below
             m = x.max(axis=1)
-            lse = xp.log(xp.exp(x - m[:, None]).sum(axis=1))
+            log_sum = xp.log(xp.exp(x - m[:, None]).sum(axis=1))
+            lse = m + log_sum
             picked = x[xp.arange(n), xp.where(keep, target, 0)]
-            loss = lse + (1.0 - label_smoothing) * (m - picked)
+            loss = log_sum + (1.0 - label_smoothing) * (m - picked)
             if label_smoothing:
                 z = logits - logits.max(axis=1, keepdims=True)
                 loss = loss - (label_smoothing / c) * z.sum(axis=1).astype(xp.float64)
@@ -123,10 +127,11 @@ class NNKernels:
         """d loss_i / d logits for the rows of cross_entropy_rows, row i scaled by g_i = scale * grad_rows[i]
         (grad_rows rounded to the logits' dtype first), or by ``scale`` when grad_rows is None:
 
-            dx_i = g_i (softmax(x_i) - (s / C)) - g_i (1 - s) e_t,   softmax(x_i) = exp((x_i - m_i) - lse_i)
+            dx_i = g_i (softmax(x_i) - (s / C)) - g_i (1 - s) e_t,     softmax(x_i) = exp(x_i - lse_i)
 
-        from the forward's lse and the row's max m_i (taken again); ignored rows get 0. Returns (N, C) in
-        the logits' dtype."""
+        from the forward's lse; ignored rows get 0. Where |lse| >= kLseExact (32 for float32), whose rounding
+        would show (5-30% at logits of 1e6-1e7), softmax is recomputed exactly as exp((x - m) - L), as the
+        native kernels do. Returns (N, C) in the logits' dtype."""
         xp = self.xp
         op = "cross_entropy_backward"
         keep = self._check_xent(logits, target, ignore_index, label_smoothing, op)
@@ -143,8 +148,13 @@ class NNKernels:
         s = label_smoothing
         with self.errstate(all="ignore"):
             x = logits.astype(xp.float64)
-            z = x - x.max(axis=1, keepdims=True)
-            dx = g * xp.exp(z - lse.astype(xp.float64)[:, None]) - g * (s / c)
+            lse64 = lse.astype(xp.float64)[:, None]
+            p = xp.exp(x - lse64)
+            exact = xp.abs(lse64) >= _LSE_EXACT[np.dtype(logits.dtype)]
+            if bool(exact.any()):  # large logits only
+                z = x - x.max(axis=1, keepdims=True)
+                p = xp.where(exact, xp.exp(z - xp.log(xp.exp(z).sum(axis=1, keepdims=True))), p)
+            dx = g * p - g * (s / c)
             dx = xp.where(keep[:, None], dx, 0.0)  # an ignored row's lse is 0, not its logsumexp
             dx[xp.arange(n), xp.where(keep, target, 0)] -= g[:, 0] * (1.0 - s)
             return dx.astype(logits.dtype)
