@@ -52,7 +52,7 @@ struct RowStats {
 };
 
 // Max and min of a row (one pass from memory; the min is free there) and, with kSum, its plain sum
-// (label smoothing needs it). NaN needs no care here: a NaN element makes sum(exp(x - max)) NaN, so
+// (unused since label smoothing sums x - max instead). NaN needs no care here: a NaN element makes sum(exp(x - max)) NaN, so
 // the row's outputs are NaN as in PyTorch.
 template <typename T, bool kSum>
 inline RowStats<T> row_stats(const T* x, int64_t n) {
@@ -166,7 +166,6 @@ inline T row_sum_shifted(const T* x, int64_t n, T shift) {
   if (j < n) s1 += load_partial(x + j, n - j, shift) - sh;  // shift in the unused lanes: they add 0
   return hsum(s0 + s1);
 }
-
 
 template <typename T>
 void exp_impl(const T* x, T* y, int64_t n) {
