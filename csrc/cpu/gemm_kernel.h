@@ -101,7 +101,7 @@ inline void micro_kernel_indirect(int64_t kc, const T* __restrict a, const T* co
 template <typename T>
 inline T apply_epilogue(T x, Epilogue e) {
   switch (e) {
-    case Epilogue::relu: return x > T(0) ? x : T(0);
+    case Epilogue::relu: return x < T(0) ? T(0) : x;  // NaN < 0 is false: NaN stays NaN, as torch.relu
     case Epilogue::gelu: return T(0.5) * x * (T(1) + std::erf(x * T(0.70710678118654752440)));
     default: return x;
   }
@@ -132,7 +132,7 @@ inline void store_tile(const simd::Vec<T> (&acc)[MR][kNV], T* c, int64_t rs_c, i
         else if (beta != T(0)) r += beta * loadu<V>(row + v * VL);
         if (fin) {
           r += bias_per_row ? brow : bv[v];
-          if (epilogue == Epilogue::relu) r = r > V{} ? r : V{};
+          if (epilogue == Epilogue::relu) r = r < V{} ? V{} : r;  // keeps NaN (torch.relu(NaN) = NaN)
         }
         storeu(row + v * VL, r);
       }

@@ -49,6 +49,21 @@ inline T row_sum_sq_dev(const T* x, int64_t n, T mean) {
   return hsum((s0 + s1) + (s2 + s3));
 }
 
+// The row's mean. The plain sum overflows on rows of huge values (a row of 3.4e38 gave inf, then
+// inf - inf = NaN everywhere); only then, the rescue: sum x * 2^-k with 2^k >= n (an exact scaling, and
+// a sum that cannot overflow), divided by n and scaled back. Rows whose sum is finite pay one test.
+template <typename T>
+inline T row_mean(const T* x, int64_t n) {
+  const T s = row_sum(x, n);
+  if (std::isfinite(s)) return s / static_cast<T>(n);
+  int k = 0;
+  while ((int64_t(1) << k) < n) ++k;
+  const T down = std::ldexp(T(1), -k);
+  T acc = T(0);
+  for (int64_t j = 0; j < n; ++j) acc += x[j] * down;  // inf or NaN in the row stays inf or NaN
+  return std::ldexp(acc / static_cast<T>(n), k);
+}
+
 template <typename T, bool kW, bool kB>
 void forward_rows(const LayerNormArgs<T>& a, T* y, T* mean_out, T* rstd_out) {
   using V = Vec<T>;
@@ -59,7 +74,7 @@ void forward_rows(const LayerNormArgs<T>& a, T* y, T* mean_out, T* rstd_out) {
   for (int64_t i = 0; i < a.rows; ++i) {
     const T* x = a.x + i * a.ld;
     T* yi = y + i * n;
-    const T mean = row_sum(x, n) / static_cast<T>(n);
+    const T mean = row_mean(x, n);
     const T var = row_sum_sq_dev(x, n, mean) / static_cast<T>(n);
     const T rstd = static_cast<T>(1.0 / std::sqrt(static_cast<double>(var) + a.eps));
     mean_out[i] = mean;
@@ -110,7 +125,8 @@ inline void backward_row(const T* x, const T* g, const T* w, int64_t n, T mean, 
       V g0 = load_partial(g + j, cnt, T(0));
       if (kW) g0 = g0 * load_partial(w + j, cnt, T(0));
       s1a += g0;
-      s2a += g0 * ((load_partial(x + j, cnt, T(0)) - vm) * vr);
+      // mean in the unused lanes: xhat = 0 there (a 0 there made 0 * -inf = NaN on a row of 3.4e38)
+      s2a += g0 * ((load_partial(x + j, cnt, mean) - vm) * vr);
     }
     const T inv_n = T(1) / static_cast<T>(n);
     c1 = splat<V>(rstd * hsum(s1a + s1b) * inv_n);
@@ -135,7 +151,7 @@ inline void backward_row(const T* x, const T* g, const T* w, int64_t n, T mean, 
   if (j < n) {
     const int64_t cnt = n - j;
     V pwv = pw ? load_partial(pw + j, cnt, T(0)) : V{}, pbv = pb ? load_partial(pb + j, cnt, T(0)) : V{};
-    const V d = step(load_partial(g + j, cnt, T(0)), load_partial(x + j, cnt, T(0)),
+    const V d = step(load_partial(g + j, cnt, T(0)), load_partial(x + j, cnt, mean),
                      kW ? load_partial(w + j, cnt, T(0)) : V{}, pwv, pbv);
     if (dx) store_partial(dx + j, d, cnt);
     if (pw) store_partial(pw + j, pwv, cnt);

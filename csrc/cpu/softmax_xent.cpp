@@ -4,7 +4,10 @@
 // exp(x - max) while the row is still in L1 (a 1000-class row is 4 KB; L1 is 48 KB here), so the
 // two passes cost one trip to memory and the exps are the real work. Cross-entropy never stores
 // the softmax: forward keeps logsumexp per row (N values) and backward recomputes exp(x - lse)
-// while it writes the gradient, one read of the logits and one write.
+// while it writes the gradient, one read of the logits and one write. That lse is rounded to T: its
+// ulp is the gradient's relative error, 5-30% at logits of 1e6-1e7 in float32. So a row whose
+// |lse| >= kLseExact (error above ~1e-6) takes its max and log(sum) again, exactly (two more passes:
+// large logits only), and writes exp((x - max) - log(sum)); ordinary rows keep the one pass.
 //
 // Determinism: a row belongs to one thread and is reduced in a fixed order (4 vector accumulators,
 // then a fixed pairwise horizontal sum), so the bits never depend on the thread count.
@@ -26,6 +29,10 @@ using namespace vec;
 
 // Rough cost of one element for threads_for: a vector exp is ~15 flops per lane, plus the passes.
 constexpr double kWorkPerElement = 20.0;
+// Rows whose saved logsumexp is at least this large recompute it in backward: float32's ulp at 32 is 2^-19,
+// a relative error of at most 2^-20 (1e-6) in exp(x - lse) below it; float64's at 2^20 is 2^-32.
+template <typename T>
+constexpr double kLseExact = sizeof(T) == 4 ? 32.0 : 1048576.0;
 
 template <typename V>
 inline V vmax(const V& a, const V& b) {
@@ -45,7 +52,7 @@ struct RowStats {
 };
 
 // Max and min of a row (one pass from memory; the min is free there) and, with kSum, its plain sum
-// (label smoothing needs it). NaN needs no care here: a NaN element makes sum(exp(x - max)) NaN, so
+// (unused since label smoothing sums x - max instead). NaN needs no care here: a NaN element makes sum(exp(x - max)) NaN, so
 // the row's outputs are NaN as in PyTorch.
 template <typename T, bool kSum>
 inline RowStats<T> row_stats(const T* x, int64_t n) {
@@ -122,15 +129,17 @@ inline T row_sum_exp(const RowStats<T>& st, const T* x, int64_t n, T* e, const T
                            : row_sum_exp<T, false>(x, n, st.max, e, next);
 }
 
-// y[j] = a * f(x[j]) + b over a row, f = exp(x - shift) when kExp, else x - shift (log-softmax).
+// y[j] = a * f(x[j]) + b over a row, f = exp((x - shift) - shift2) when kExp, else x - shift
+// (log-softmax). Two subtractions, not one of shift + shift2: that sum (max + log(sum)) is not
+// representable when the max is large.
 template <typename T, bool kExp>
-inline void row_affine(const T* x, int64_t n, T shift, T a, T b, T* y) {
+inline void row_affine(const T* x, int64_t n, T shift, T a, T b, T* y, T shift2 = T(0)) {
   using V = Vec<T>;
   constexpr int L = lanes<T>;
-  const V sh = splat<V>(shift), va = splat<V>(a), vb = splat<V>(b);
+  const V sh = splat<V>(shift), sh2 = splat<V>(shift2), va = splat<V>(a), vb = splat<V>(b);
   auto f = [&](V v) {
     v = v - sh;
-    if (kExp) v = exp(v);
+    if (kExp) v = exp(v - sh2);
     return va * v + vb;
   };
   int64_t j = 0;
@@ -142,10 +151,20 @@ inline void row_affine(const T* x, int64_t n, T shift, T a, T b, T* y) {
   if (j < n) store_partial(y + j, f(load_partial(x + j, n - j, T(0))), n - j);
 }
 
+// sum_j (x[j] - shift) in T: label smoothing's sum of log-probabilities less their common -log(sum).
+// Each difference is rounded to T, as torch's float log_softmax is, so a logit far below the max gives
+// -inf here exactly where torch's smoothed loss becomes inf.
 template <typename T>
-inline T logsumexp_of(T max, T sum) {
-  // The one scalar log of the row, in double: free next to the row's exps.
-  return static_cast<T>(static_cast<double>(max) + std::log(static_cast<double>(sum)));
+inline T row_sum_shifted(const T* x, int64_t n, T shift) {
+  using V = Vec<T>;
+  constexpr int L = lanes<T>;
+  const V sh = splat<V>(shift);
+  V s0{}, s1{};
+  int64_t j = 0;
+  for (; j + 2 * L <= n; j += 2 * L) s0 += loadu<V>(x + j) - sh, s1 += loadu<V>(x + j + L) - sh;
+  for (; j + L <= n; j += L) s0 += loadu<V>(x + j) - sh;
+  if (j < n) s1 += load_partial(x + j, n - j, shift) - sh;  // shift in the unused lanes: they add 0
+  return hsum(s0 + s1);
 }
 
 template <typename T>
@@ -230,14 +249,17 @@ void cross_entropy_forward_impl(const CrossEntropyArgs<T>& a, T* loss, T* lse_ou
       continue;
     }
     const T* x = a.logits + i * a.ld;
-    const RowStats<T> st = s != 0.0 ? row_stats<T, true>(x, a.cols) : row_stats<T, false>(x, a.cols);
+    const RowStats<T> st = row_stats<T, false>(x, a.cols);
     const T sum = row_sum_exp<T>(st, x, a.cols, nullptr, i + 1 < a.rows ? x + a.ld : nullptr);
-    lse_out[i] = logsumexp_of(st.max, sum);
-    // The loss from max and log(sum) in double, not from the rounded logsumexp: with large logits the
-    // float32 logsumexp has an ulp bigger than the loss's own precision.
     const double log_sum = std::log(static_cast<double>(sum));
-    double l = static_cast<double>(st.max) + log_sum - (1.0 - s) * static_cast<double>(x[t]);
-    if (s != 0.0) l -= s / static_cast<double>(a.cols) * static_cast<double>(st.sum);
+    lse_out[i] = static_cast<T>(static_cast<double>(st.max) + log_sum);
+    // -log p_t = log(sum) + (max - x_t), the difference taken first and in double: max + log(sum) - x_t
+    // rounds log(sum) away against a large max (all logits at 3.4e38 gave 0, not log C).
+    double l = log_sum + (1.0 - s) * (static_cast<double>(st.max) - static_cast<double>(x[t]));
+    if (s != 0.0) {
+      // + s * mean_c(-log p_c) - s * log(sum) = -(s / C) sum_c (x_c - max); the row is still in L1.
+      l -= s / static_cast<double>(a.cols) * static_cast<double>(row_sum_shifted(x, a.cols, st.max));
+    }
     loss[i] = static_cast<T>(l);
   }
 }
@@ -256,9 +278,17 @@ void cross_entropy_backward_impl(const CrossEntropyArgs<T>& a, const T* lse, con
       std::memset(dx, 0, static_cast<size_t>(a.cols) * sizeof(T));
       continue;
     }
-    // dx = g * exp(x - lse) - g * s / C everywhere, then the target's -g * (1 - s).
-    row_affine<T, true>(a.logits + i * a.ld, a.cols, lse[i], static_cast<T>(g),
-                        static_cast<T>(-g * s / static_cast<double>(a.cols)), dx);
+    // dx = g * softmax(x) - g * s / C everywhere, then the target's -g * (1 - s).
+    const T* x = a.logits + i * a.ld;
+    const T ga = static_cast<T>(g), gb = static_cast<T>(-g * s / static_cast<double>(a.cols));
+    if (!(std::fabs(static_cast<double>(lse[i])) >= kLseExact<T>)) {  // NaN too: NaN stays NaN either way
+      row_affine<T, true>(x, a.cols, lse[i], ga, gb, dx);  // softmax = exp(x - lse): the one pass
+    } else {
+      // Large logits: lse's rounding would show. exp((x - max) - log(sum)), both taken again.
+      const RowStats<T> st = row_stats<T, false>(x, a.cols);
+      const T log_sum = static_cast<T>(std::log(static_cast<double>(row_sum_exp<T>(st, x, a.cols, nullptr, nullptr))));
+      row_affine<T, true>(x, a.cols, st.max, ga, gb, dx, log_sum);
+    }
     dx[t] = static_cast<T>(static_cast<double>(dx[t]) - g * (1.0 - s));
   }
 }

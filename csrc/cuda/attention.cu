@@ -234,7 +234,10 @@ FASTNN_UNROLL
     const float total = row_reduce_sum(l[r]);
     const int i = q0 + ty * 4 + r;
     if (i >= sh.lq) continue;
-    const bool dead = m[r] == neg_inf() || !(total > 0.f);
+    // Dead: no live key (every score -inf or masked: each P is exp2(-inf) = 0), 0 as torch's safe softmax
+    // gives. A NaN score (a NaN in q or k; fmaxf drops it from m) makes total NaN and the row NaN, as torch's
+    // math backend and the CPU kernel give (`m == -inf` alone called a row of NaN scores dead: zeros).
+    const bool dead = total == 0.f;
     const float inv = dead ? 0.f : 1.f / total;
     float* o = a.out + (std::int64_t(bh) * sh.lq + i) * sh.dv;
 FASTNN_UNROLL

@@ -1,7 +1,8 @@
 // Layer norm over the rows of a (rows, cols) float32 array: one warp per row, the twin of
 // csrc/cpu/layernorm.cpp. Mean first, then the mean of squared deviations (no cancellation when
 // |mean| >> std), both summed in float per lane and combined by a butterfly of shuffles in a fixed
-// order, so results do not depend on the schedule.
+// order, so results do not depend on the schedule. A row whose sum overflows takes its mean from the
+// values scaled down by a power of two (a row of 3.4e38 then normalises to 0, not NaN).
 //
 // Backward: dx one warp per row again (the two row means of the formula by shuffles); dweight / dbias are
 // column sums over all rows, reduced deterministically in two launches: blocks of 32 columns x 8 row lanes
@@ -29,7 +30,19 @@ __global__ void layer_norm_rows_kernel(LayerNormArgs a) {
   const float* x = a.x + row * a.cols;
   float s = 0.f;
   for (std::int64_t c = lane; c < a.cols; c += 32) s += x[c];
-  const float mean = warp_sum(s) / static_cast<float>(a.cols);
+  s = warp_sum(s);  // every lane holds the same sum: the branch below is uniform over the warp
+  float mean;
+  if (s - s == 0.f) {  // finite: inf - inf and NaN - NaN are NaN
+    mean = s / static_cast<float>(a.cols);
+  } else {
+    // The sum overflowed (a row of 3.4e38) or the row holds inf/NaN. Rescue, as the CPU kernel: sum
+    // x * 2^-k with 2^k >= cols (exact scaling; no overflow), divide by cols, scale back by 2^k.
+    float down = 1.f, up = 1.f;
+    for (std::int64_t p = 1; p < a.cols; p <<= 1) down *= 0.5f, up *= 2.f;
+    float r = 0.f;
+    for (std::int64_t c = lane; c < a.cols; c += 32) r += x[c] * down;
+    mean = warp_sum(r) / static_cast<float>(a.cols) * up;
+  }
   float q = 0.f;
   for (std::int64_t c = lane; c < a.cols; c += 32) {
     const float d = x[c] - mean;

@@ -11,7 +11,8 @@
 // the max grows: the forward reads its row once for cross-entropy, twice for softmax, which also writes);
 // log-softmax is (x - max) - log(sum), never x - logsumexp. A NaN anywhere in a row makes its sum NaN, hence
 // the whole row, and so does a max of +-inf, as in PyTorch and the CPU kernels. Cross-entropy keeps logsumexp
-// per row, and its loss from max and log(sum) in double; the backward recomputes exp(x - lse).
+// per row, and its loss from log(sum) + (max - x_t) in double; the backward recomputes exp(x - lse), or for
+// |lse| >= 32 (where lse's rounding would show) exp((x - max) - log(sum)) from the row's max and sum again.
 #include <cmath>
 #include <cstdint>
 
@@ -230,21 +231,23 @@ __global__ void __launch_bounds__(kTeam == 32 ? 32 * kWarpRowsPerBlock : kBlockT
   const float* x = a.logits + row * a.cols;
   const bool smoothing = a.label_smoothing != 0.0;
   MaxSum ms{-INFINITY, 0.f};
-  float sx = 0.f;
-  for_cols<kTeam>(x, nullptr, a.cols, [&](std::int64_t, float v, float) {  // the one read of the row
-    max_sum_add(ms, v);
-    sx += v;
-  });
+  for_cols<kTeam>(x, nullptr, a.cols, [&](std::int64_t, float v, float) { max_sum_add(ms, v); });  // one read
   ms = team_reduce_max_sum<kTeam>(ms);
-  if (smoothing) sx = team_reduce<kTeam, Reduce::sum>(sx);
   const float m = ms.m, s = max_sum_finish(ms);
+  float sz = 0.f;
+  if (smoothing) {
+    // sum_c (x_c - max), each difference rounded to float as torch's log_softmax is (a logit far below
+    // the max gives -inf where torch's smoothed loss is inf); the second read finds a warp's row in L1.
+    for_cols<kTeam>(x, nullptr, a.cols, [&](std::int64_t, float v, float) { sz += v - m; });
+    sz = team_reduce<kTeam, Reduce::sum>(sz);
+  }
   if (team_rank<kTeam>() == 0) {
-    // The loss from max and log(sum) in double, not from the rounded logsumexp (whose ulp, for large
-    // logits, exceeds the loss's own precision).
+    // The loss as log(sum) + (max - x_t) in double, the difference first: m + log(sum) - x_t rounded
+    // log(sum) away against a large max (all logits at 3.4e38 gave 0, not log C).
     const double log_sum = log(static_cast<double>(s));
     lse[row] = static_cast<float>(static_cast<double>(m) + log_sum);
-    double l = static_cast<double>(m) + log_sum - (1.0 - a.label_smoothing) * static_cast<double>(x[t]);
-    if (smoothing) l -= a.label_smoothing / static_cast<double>(a.cols) * static_cast<double>(sx);
+    double l = log_sum + (1.0 - a.label_smoothing) * (static_cast<double>(m) - static_cast<double>(x[t]));
+    if (smoothing) l -= a.label_smoothing / static_cast<double>(a.cols) * static_cast<double>(sz);
     loss[row] = static_cast<float>(l);
   }
 }
@@ -265,10 +268,22 @@ __global__ void __launch_bounds__(kTeam == 32 ? 32 * kWarpRowsPerBlock : kBlockT
   const float ga = static_cast<float>(g);
   const float gb = static_cast<float>(-g * a.label_smoothing / static_cast<double>(a.cols));
   const double g_target = g * (1.0 - a.label_smoothing);
-  const float l = lse[row];
-  // dx = g * exp(x - lse) - g * s / C everywhere, then the target's -g * (1 - s) in double.
-  map_cols<kTeam>(a.logits + row * a.cols, nullptr, d, a.cols, [=](std::int64_t c, float v, float) {
-    const float r = ga * expf(v - l) + gb;
+  const float* x = a.logits + row * a.cols;
+  // softmax = exp(x - lse), one pass; but lse is rounded to float, and its ulp is the softmax's relative
+  // error (5-30% at logits of 1e6-1e7). From |lse| >= 32 (an error above 1e-6) the row takes its max and
+  // sum again, exactly (one more read: large logits only), and uses exp((x - max) - log(sum)). The test
+  // is on lse[row], the same for the whole team: the reductions below are uniform.
+  float m = lse[row], l = 0.f;
+  if (fabsf(m) >= 32.f) {
+    MaxSum ms{-INFINITY, 0.f};
+    for_cols<kTeam>(x, nullptr, a.cols, [&](std::int64_t, float v, float) { max_sum_add(ms, v); });
+    ms = team_reduce_max_sum<kTeam>(ms);
+    m = ms.m;
+    l = logf(max_sum_finish(ms));
+  }
+  // dx = g * softmax - g * s / C everywhere, then the target's -g * (1 - s) in double.
+  map_cols<kTeam>(x, nullptr, d, a.cols, [=](std::int64_t c, float v, float) {
+    const float r = ga * expf((v - m) - l) + gb;
     return c == t ? static_cast<float>(static_cast<double>(r) - g_target) : r;
   });
 }

@@ -17,9 +17,10 @@ struct SoftmaxArgs {
   bool log;  // log_softmax instead of softmax
 };
 
-// Cross-entropy with class indices. loss_i = lse_i - (1 - s) x[i, t_i] - (s / C) sum_j x[i, j]
-// (s = label_smoothing), and 0 for rows whose target equals ignore_index. Targets must already be
-// checked to lie in [0, cols) or equal ignore_index.
+// Cross-entropy with class indices. With m_i = max_j x[i, j] and L_i = log sum_j exp(x[i, j] - m_i),
+// loss_i = L_i + (1 - s) (m_i - x[i, t_i]) - (s / C) sum_j (x[i, j] - m_i)  (s = label_smoothing; the
+// differences first: m_i + L_i - x[i, t_i] rounds L_i away at large logits), and 0 for rows whose target
+// equals ignore_index. Targets must already be checked to lie in [0, cols) or equal ignore_index.
 template <typename T>
 struct CrossEntropyArgs {
   const T* logits;
@@ -61,7 +62,8 @@ void softmax_backward(Isa isa, const double* y, const double* gy, double* gx, in
 void cross_entropy_forward(Isa isa, const CrossEntropyArgs<float>& a, float* loss, float* lse);
 void cross_entropy_forward(Isa isa, const CrossEntropyArgs<double>& a, double* loss, double* lse);
 // grad_logits[i, j] = g_i * (softmax(x)[i, j] - (1 - s) [j == t_i] - s / C), from the saved lse; rows
-// with the ignored target get zeros. g_i = scale * grad_rows[i], or scale when grad_rows is null.
+// with the ignored target get zeros. g_i = scale * grad_rows[i], or scale when grad_rows is null. The
+// softmax is exp(x - lse), or, where |lse| >= 32 (its rounding would show), recomputed exactly.
 void cross_entropy_backward(Isa isa, const CrossEntropyArgs<float>& a, const float* lse, const float* grad_rows,
                             double scale, float* grad_logits);
 void cross_entropy_backward(Isa isa, const CrossEntropyArgs<double>& a, const double* lse, const double* grad_rows,

@@ -5,7 +5,8 @@ from . import grad_mode
 from .._tensor import Tensor
 from ..backend import backend_of
 from ..backend import registry as _registry
-from .graph import DIRTY, HISTORY, INPUT_VALUES_NOT_READ, grad_fn_at, watch_output
+from . import anomaly_mode as _anomaly
+from .graph import ANOMALY, DIRTY, HISTORY, INPUT_VALUES_NOT_READ, grad_fn_at, watch_output
 from .inplace import _describe, refresh_view
 
 
@@ -98,6 +99,18 @@ def _onto_input_device(g, data):
     return g if bg is bd else bd.from_host(bg.to_host(g))
 
 
+def _run_anomalous(node, fn, g, check_nan):
+    """A node's backward in anomaly mode: torch's forward-traceback warning on any error, and its NaN check."""
+    try:
+        in_grads = fn(g)
+        if check_nan:
+            _anomaly.check_gradients(node, in_grads)
+    except Exception:
+        _anomaly.warn_forward_trace(node)
+        raise
+    return in_grads
+
+
 def run_backward(tensors, grad_arrays, retain_graph, capture=None):
     """Backpropagates ``grad_arrays`` from ``tensors``.
 
@@ -131,6 +144,7 @@ def run_backward(tensors, grad_arrays, retain_graph, capture=None):
 
     was_enabled = grad_mode.is_grad_enabled()
     grad_mode._set(False)
+    anomaly, check_nan = ANOMALY  # read once per pass: anomaly mode off costs one test per node
     try:
         for node in _topological_order([t.grad_fn for t in tensors]):
             g = node_grads.pop(node, None)
@@ -148,7 +162,10 @@ def run_backward(tensors, grad_arrays, retain_graph, capture=None):
                 _check_output(node)
             if _registry.ACTIVATES:  # several CUDA devices: the step runs on its gradient's device
                 backend_of(g)
-            in_grads = fn(g)
+            if anomaly:
+                in_grads = _run_anomalous(node, fn, g, check_nan)
+            else:
+                in_grads = fn(g)
             if not retain_graph:
                 node.backward_fn = None
             for t, ig, v in zip(node.inputs, in_grads, node.versions):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import weakref
 
+from . import anomaly_mode as _anomaly
+from .anomaly_mode import STATE as ANOMALY
 from .grad_mode import _state  # read directly: record runs once per op
 
 
@@ -154,7 +156,9 @@ def record(out, name, inputs, backward_fn):
     else:
         return out
     out._requires_grad = True
-    out.grad_fn = Node(name, backward_fn, inputs)
+    node = out.grad_fn = Node(name, backward_fn, inputs)
+    if ANOMALY[0]:  # anomaly mode: the forward traceback (and the forward NaN check); one test when off
+        _anomaly.on_record(out, node, inputs)
     return out
 
 

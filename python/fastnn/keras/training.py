@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import math
 
 import numpy as np
 
@@ -212,11 +211,8 @@ class TrainingMixin:
         self.optimizer.zero_grad()
         self.optimizer.scale_loss(loss).backward()  # LossScaleOptimizer / loss_scale_factor scale it; apply unscales
         self.optimizer.apply_gradients()
-        value = float(loss.item())
-        if not math.isfinite(value):
-            import warnings
-
-            warnings.warn(f"the training loss is {value}: check the learning rate and the inputs", stacklevel=2)
+        # A NaN / inf loss is not checked here: Keras 3 trains on without a word (the epochs' losses read
+        # nan) unless a TerminateOnNaN callback stops it, and so does this loop (no per-step host sync).
         return self.compute_metrics(x, y, y_pred, sample_weight)
 
     def test_step(self, data) -> dict:

@@ -8,7 +8,6 @@ from ..ops.attention import scaled_dot_product_attention  # noqa: F401
 from ..ops.conv import conv2d  # noqa: F401
 from ..ops.dropout import dropout, dropout2d  # noqa: F401
 from ..autograd import inplace as _inplace_ops
-from ..ops import elementwise as _elementwise
 from ..ops.linalg import linear as _linear
 from ..ops.loss import cross_entropy, nll_loss  # noqa: F401
 from ..ops.loss_binary import binary_cross_entropy, binary_cross_entropy_with_logits  # noqa: F401
@@ -19,6 +18,7 @@ from ..ops.normalization import layer_norm  # noqa: F401
 from ..ops.batchnorm import batch_norm  # noqa: F401
 from ..ops.embedding import embedding  # noqa: F401
 from ..ops.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: F401
+from ..ops.softplus import softplus as _softplus_op
 from .attention import multi_head_attention_forward  # noqa: F401
 from ..ops.activation_extra import (  # noqa: F401
     celu, glu, gumbel_softmax, hardshrink, hardsigmoid, hardswish, hardtanh, logsigmoid, mish, prelu, relu6, rrelu,
@@ -73,11 +73,7 @@ def silu(input):
 
 
 def softplus(input, beta: float = 1.0, threshold: float = 20.0):  # noqa: F811  (torch names the argument so)
-    ew = _elementwise
-    scaled = input * beta
-    # Above the threshold softplus is the identity to float precision; where() keeps exp from overflowing.
-    safe = ew.where(scaled > threshold, 0.0, scaled)
-    return ew.where(scaled > threshold, input, ew.log(1 + ew.exp(safe)) / beta)
+    return _softplus_op(input, beta, threshold)
 
 
 def max_pool1d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,

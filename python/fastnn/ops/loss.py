@@ -118,7 +118,8 @@ def _cross_entropy_weighted(logits, target, x, t, unbatched, w, ii, reduction, s
     """Row i (target t, not ignored) costs (1-s) w_t (lse_i - x_it) + (s/C) sum_c w_c (lse_i - x_ic).
 
     The kernel (run without smoothing) gives nll_i = lse_i - x_it and lse_i; the smoothing sum is
-    W lse_i - (x @ w)_i with W = sum_c w_c, one matrix-vector product."""
+    -(log_softmax(x_i) @ w), one log_softmax and one matrix-vector product (not W lse_i - x_i @ w, which
+    cancels at large logits: 0 instead of W log C at logits of 3.4e38)."""
     x2 = _class_last(x)
     t1 = t.reshape(-1)
     n_classes = x2.shape[1]
@@ -126,13 +127,16 @@ def _cross_entropy_weighted(logits, target, x, t, unbatched, w, ii, reduction, s
     xp = be.xp
     nll, lse = be.cross_entropy_rows(x2, t1, ii, 0.0)
     tw, keep = _target_weights(xp, t1, w, ii, n_classes)
-    losses = (1.0 - s) * tw * nll
     w_all = w.sum(dtype=np.float64)
-    if s:
-        xw = be.matmul(x2, w.astype(x2.dtype, copy=False)[:, None])[:, 0]  # our GEMM: no OpenBLAS wake-up
-        smooth = w_all * lse.astype(np.float64) - xw.astype(np.float64)
-        losses = (losses + xp.where(keep, (s / n_classes) * smooth, 0.0)).astype(x.dtype)
-    losses = losses.astype(x.dtype, copy=False)
+    # IEEE results at extreme logits, as torch's (a weighted loss of 3e38 is inf), without warnings; inf - inf
+    # in a row holding +inf is NaN, as torch's loss is.
+    with be.errstate(all="ignore"):
+        losses = (1.0 - s) * tw * nll
+        if s:
+            logp = be.softmax_last(x2, log=True)
+            smooth = -be.matmul(logp, w.astype(x2.dtype, copy=False)[:, None])[:, 0].astype(np.float64)
+            losses = (losses + xp.where(keep, (s / n_classes) * smooth, 0.0)).astype(x.dtype)
+        losses = losses.astype(x.dtype, copy=False)
     denom = float(tw.sum(dtype=np.float64))
     if reduction == "none":
         out = losses.reshape(() if unbatched else t.shape)

@@ -101,16 +101,18 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     x, y = x.astype(dt, copy=False), y.astype(dt, copy=False)
     w = _broadcast_weight(constant_weight(weight, op, dtype=dt), x.shape, op)
     pw = _broadcast_weight(constant_weight(pos_weight, op, "pos_weight", dtype=dt), x.shape, op)
-    xp = backend_of(x, y, w, pw).xp
-    ls = _log_sigmoid(xp, x)
-    if pw is None:
-        loss = (1 - y) * x - ls
-    else:
-        lw = 1 + (pw - 1) * y
-        loss = (1 - y) * x - lw * ls
-    if w is not None:
-        loss = loss * w
-    out = _reduce(loss.astype(dt, copy=False), reduction)
+    be = backend_of(x, y, w, pw)
+    xp = be.xp
+    with be.errstate(all="ignore"):  # a logit of -3.4e38 times pos_weight is inf, as torch's loss is: no warning
+        ls = _log_sigmoid(xp, x)
+        if pw is None:
+            loss = (1 - y) * x - ls
+        else:
+            lw = 1 + (pw - 1) * y
+            loss = (1 - y) * x - lw * ls
+        if w is not None:
+            loss = loss * w
+        out = _reduce(loss.astype(dt, copy=False), reduction)
     count = loss.size
 
     def backward(g):
@@ -118,13 +120,14 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
         if w is not None:
             gl = gl * w
         gx = gy = None
-        if inp._requires_grad:
-            sig = xp.exp(ls)
-            local = sig - y if pw is None else lw * sig - lw + 1 - y
-            gx = grad_to(gl * local, x.shape, inp.shape, inp._data.dtype)
-        if tgt._requires_grad:
-            local = -x if pw is None else -x - (pw - 1) * ls
-            gy = grad_to(gl * local, x.shape, tgt.shape, tgt._data.dtype)
+        with be.errstate(all="ignore"):
+            if inp._requires_grad:
+                sig = xp.exp(ls)  # no overflow: ls <= 0
+                local = sig - y if pw is None else lw * sig - lw + 1 - y
+                gx = grad_to(gl * local, x.shape, inp.shape, inp._data.dtype)
+            if tgt._requires_grad:
+                local = -x if pw is None else -x - (pw - 1) * ls
+                gy = grad_to(gl * local, x.shape, tgt.shape, tgt._data.dtype)
         return gx, gy
 
     return record(Tensor._wrap(out), "BinaryCrossEntropyWithLogitsBackward0", (inp, tgt), backward)

@@ -210,6 +210,28 @@ def _adaptive_matrix(xp, n_in: int, n_out: int, dtype):
     return (inside / (end - start)[:, None]).astype(dtype)
 
 
+def _adaptive_bounds(n_in: int, n_out: int):
+    return [((i * n_in) // n_out, -((-(i + 1) * n_in) // n_out)) for i in range(n_out)]
+
+
+def _adaptive_by_windows(xp, x3, h: int, w: int, oh: int, ow: int):
+    """(N*C, H, W) -> (N*C, oh, ow) window by window: the GEMMs' zeros times an inf make NaN, the windows'
+    own sums do not (torch gives -inf for a window holding -inf). oh + ow vector ops; the exception path."""
+    cols = xp.stack([x3[:, :, a:b].sum(axis=2) / (b - a) for a, b in _adaptive_bounds(w, ow)], axis=2)
+    return xp.stack([cols[:, a:b, :].sum(axis=1) / (b - a) for a, b in _adaptive_bounds(h, oh)], axis=1)
+
+
+def _adaptive_backward_by_windows(xp, g3, h: int, w: int, oh: int, ow: int):
+    """The transpose of _adaptive_by_windows: each output gradient spread over its window (no 0 * inf)."""
+    t = xp.zeros((g3.shape[0], h, ow), g3.dtype)
+    for i, (a, b) in enumerate(_adaptive_bounds(h, oh)):
+        t[:, a:b, :] += g3[:, i:i + 1, :] / (b - a)
+    gx = xp.zeros((g3.shape[0], h, w), g3.dtype)
+    for j, (a, b) in enumerate(_adaptive_bounds(w, ow)):
+        gx[:, :, a:b] += t[:, :, j:j + 1] / (b - a)
+    return gx
+
+
 def adaptive_avg_pool2d(input, output_size) -> Tensor:
     """torch.nn.functional.adaptive_avg_pool2d over (N, C, H, W) or (C, H, W). Output cell (i, j) averages
     rows [floor(i*H/oh), ceil((i+1)*H/oh)) and the matching columns, so windows may overlap or differ in size.
@@ -241,12 +263,22 @@ def adaptive_avg_pool2d(input, output_size) -> Tensor:
             gx = be.avg_pool2d_backward(g.reshape(y.shape), x4.shape, k, k, (0, 0), False, True, None)
             return (gx.reshape(a.shape),)
     else:
-        ph, pw = _adaptive_matrix(be.xp, h, oh, x4.dtype), _adaptive_matrix(be.xp, w, ow, x4.dtype)
-        rows = be.matmul(x4.reshape(-1, w), pw.T)                     # (N*C*H, ow): one GEMM
-        y = be.matmul(ph, rows.reshape(n * c, h, ow))                 # (N*C, oh, ow)
+        xp = be.xp
+        ph, pw = _adaptive_matrix(xp, h, oh, x4.dtype), _adaptive_matrix(xp, w, ow, x4.dtype)
+        # An inf in x makes the GEMMs' 0 * inf = NaN outside its windows: checked on the (small) output,
+        # then redone window by window. Finite inputs pay one pass over the output.
+        with be.errstate(all="ignore"):
+            rows = be.matmul(x4.reshape(-1, w), pw.T)                 # (N*C*H, ow): one GEMM
+            y = be.matmul(ph, rows.reshape(n * c, h, ow))             # (N*C, oh, ow)
+            if y.size and not bool(xp.isfinite(y).all()):
+                y = _adaptive_by_windows(xp, x4.reshape(n * c, h, w), h, w, oh, ow)
 
         def backward(g):
-            t = be.matmul(ph.T, g.reshape(n * c, oh, ow))             # (N*C, H, ow)
+            g3 = g.reshape(n * c, oh, ow)
+            with be.errstate(all="ignore"):
+                if g3.size and not bool(xp.isfinite(g3).all()):
+                    return (_adaptive_backward_by_windows(xp, g3, h, w, oh, ow).reshape(a.shape),)
+            t = be.matmul(ph.T, g3)                                   # (N*C, H, ow)
             return (be.matmul(t.reshape(-1, ow), pw).reshape(a.shape),)
 
     return record(Tensor._wrap(y.reshape(out_shape)), "AdaptiveAvgPool2DBackward0", (a,), backward)

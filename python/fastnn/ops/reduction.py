@@ -239,13 +239,13 @@ def logsumexp(a: Tensor, dim, keepdim: bool = False) -> Tensor:
     xp = be.xp
     m = x.max(axis=axes, keepdims=True) if x.size else xp.zeros([1] * x.ndim, x.dtype)
     m = xp.where(xp.isfinite(m), m, 0).astype(x.dtype)  # all -inf rows stay -inf instead of NaN
-    with be.errstate(divide="ignore"):
+    with be.errstate(all="ignore"):  # x - m overflows to -inf for x = -3.4e38 beside m = 3.4e38: exp gives 0
         y_keep = m + xp.log(xp.exp(x - m).sum(axis=axes, keepdims=True))
     y = y_keep if keepdim else y_keep.reshape(tuple(s for i, s in enumerate(x.shape) if i not in axes))
 
     def backward(g):
         gk = g if keepdim else g.reshape(y_keep.shape)
-        with be.errstate(invalid="ignore"):
+        with be.errstate(all="ignore"):  # exp(x - result), as torch's LogsumexpBackward0 (and its rounding)
             return (gk * xp.exp(x - y_keep),)
 
     return record(Tensor._wrap(y), "LogsumexpBackward0", (a,), backward)

@@ -13,6 +13,9 @@ from __future__ import annotations
 import numpy as np
 
 _FLOAT_KINDS = (np.dtype(np.float32), np.dtype(np.float64))
+# |lse| from which the cross-entropy backward recomputes the softmax exactly (the kernels' kLseExact): the
+# saved lse's ulp there exceeds ~1e-6 relative.
+_LSE_EXACT = {np.dtype(np.float32): 32.0, np.dtype(np.float64): 2.0 ** 20}
 
 
 def _float(x, op: str, name: str):
@@ -92,12 +95,16 @@ class NNKernels:
 
     def cross_entropy_rows(self, logits, target, ignore_index: int, label_smoothing: float):
         """Per-row cross-entropy of (N, C) logits against int64 class indices (N,), each in [0, C) or equal
-        to ``ignore_index``. Returns (loss, lse), both (N,) in the logits' dtype:
+        to ``ignore_index``. Returns (loss, lse), both (N,) in the logits' dtype, with m_i = max_c x_ic and
+        L_i = log sum_c exp(x_ic - m_i):
 
-            lse_i  = logsumexp_c x_ic
-            loss_i = lse_i - (1 - s) x_it - (s / C) sum_c x_ic      (s = label_smoothing in [0, 1])
+            lse_i  = m_i + L_i                                                     (the logsumexp)
+            loss_i = L_i + (1 - s)(m_i - x_it) - (s / C) sum_c (x_ic - m_i)     (s = label_smoothing)
 
-        and loss = lse = 0 on ignored rows. Raises IndexError for a target out of range."""
+        and loss = lse = 0 on ignored rows. The loss takes m - x_t first: m + L - x_t rounded L away (0
+        instead of log C at logits of 3.4e38). The x - m of the smoothing sum is rounded to the logits'
+        dtype as torch's log_softmax is, so it overflows to -inf (an inf loss) where torch's does. Raises
+        IndexError for a target out of range."""
         xp = self.xp
         keep = self._check_xent(logits, target, ignore_index, label_smoothing, "cross_entropy")
         n, c = logits.shape
@@ -106,11 +113,13 @@ class NNKernels:
         x = logits.astype(xp.float64)
         with self.errstate(all="ignore"):  # ignored rows may hold anything: they are dropped below
             m = x.max(axis=1)
-            lse = m + xp.log(xp.exp(x - m[:, None]).sum(axis=1))
+            log_sum = xp.log(xp.exp(x - m[:, None]).sum(axis=1))
+            lse = m + log_sum
             picked = x[xp.arange(n), xp.where(keep, target, 0)]
-            loss = lse - (1.0 - label_smoothing) * picked
+            loss = log_sum + (1.0 - label_smoothing) * (m - picked)
             if label_smoothing:
-                loss = loss - (label_smoothing / c) * x.sum(axis=1)
+                z = logits - logits.max(axis=1, keepdims=True)
+                loss = loss - (label_smoothing / c) * z.sum(axis=1).astype(xp.float64)
             zero = x.dtype.type(0)
             return xp.where(keep, loss, zero).astype(logits.dtype), xp.where(keep, lse, zero).astype(logits.dtype)
 
@@ -120,7 +129,9 @@ class NNKernels:
 
             dx_i = g_i (softmax(x_i) - (s / C)) - g_i (1 - s) e_t,     softmax(x_i) = exp(x_i - lse_i)
 
-        from the forward's lse; ignored rows get 0. Returns (N, C) in the logits' dtype."""
+        from the forward's lse; ignored rows get 0. Where |lse| >= kLseExact (32 for float32), whose rounding
+        would show (5-30% at logits of 1e6-1e7), softmax is recomputed exactly as exp((x - m) - L), as the
+        native kernels do. Returns (N, C) in the logits' dtype."""
         xp = self.xp
         op = "cross_entropy_backward"
         keep = self._check_xent(logits, target, ignore_index, label_smoothing, op)
@@ -136,7 +147,14 @@ class NNKernels:
         g = xp.where(keep, g, 0.0)[:, None]
         s = label_smoothing
         with self.errstate(all="ignore"):
-            dx = g * xp.exp(logits.astype(xp.float64) - lse.astype(xp.float64)[:, None]) - g * (s / c)
+            x = logits.astype(xp.float64)
+            lse64 = lse.astype(xp.float64)[:, None]
+            p = xp.exp(x - lse64)
+            exact = xp.abs(lse64) >= _LSE_EXACT[np.dtype(logits.dtype)]
+            if bool(exact.any()):  # large logits only
+                z = x - x.max(axis=1, keepdims=True)
+                p = xp.where(exact, xp.exp(z - xp.log(xp.exp(z).sum(axis=1, keepdims=True))), p)
+            dx = g * p - g * (s / c)
             dx = xp.where(keep[:, None], dx, 0.0)  # an ignored row's lse is 0, not its logsumexp
             dx[xp.arange(n), xp.where(keep, target, 0)] -= g[:, 0] * (1.0 - s)
             return dx.astype(logits.dtype)
@@ -169,6 +187,10 @@ class NNKernels:
         with self.errstate(all="ignore"):  # 0 / 0 on rows of no columns; 1 / 0 for a constant row at eps = 0
             x = x2.astype(xp.float64)
             mean64 = x.sum(axis=1) / n
+            # A float64 row of 1e308 overflows the sum: there, the mean of x / n (which cannot overflow).
+            over = ~xp.isfinite(mean64)
+            if over.any():
+                mean64 = xp.where(over, (x / n).sum(axis=1), mean64)
             var = ((x - mean64[:, None]) ** 2).sum(axis=1) / n
             rstd = (1.0 / xp.sqrt(var + float(eps))).astype(x2.dtype)
             mean = mean64.astype(x2.dtype)
