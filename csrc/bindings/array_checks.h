@@ -9,6 +9,7 @@
 #include <pybind11/stl.h>
 
 #include "bindings.h"
+#include "fastnn/checked_size.h"
 
 namespace fastnn::bindings::checks {
 
@@ -68,12 +69,27 @@ inline void require_c_contiguous(const py::array& a, const std::string& op, cons
     throw py::value_error(op + ": expected " + name + " of shape " + shape_str(a) + " to be C-contiguous");
 }
 
+// A new array of `shape` that the op returns: MemoryError naming the op when no memory can hold it (a
+// broadcast input's shape can be far larger than its memory), ValueError when its size overflows int64.
+template <typename T, typename Dims>
+py::array_t<T> new_array(const Dims& shape, const std::string& op, const char* what) {
+  return py::array_t<T>(checked::alloc_shape(shape, sizeof(T), op, what));
+}
+template <typename T>
+py::array_t<T> new_array(std::initializer_list<int64_t> shape, const std::string& op, const char* what) {
+  return py::array_t<T>(checked::alloc_shape(shape, sizeof(T), op, what));
+}
+
 // kernel(px, py, n) element-wise over a C-contiguous copy of x (none when x already is one), with the
-// GIL released; the result has x's shape.
+// GIL released; the result has x's shape. Zero-size input returns its empty result at once.
 template <typename T, typename Kernel>
-py::array map_elementwise(const py::array& x, Kernel&& kernel) {
+py::array map_elementwise(const py::array& x, Kernel&& kernel, const std::string& op) {
+  const std::vector<int64_t> shape(x.shape(), x.shape() + x.ndim());
+  // Two arrays of x's shape: the result, and the copy of a non-contiguous (e.g. broadcast) input.
+  checked::allocatable(checked::product(shape, op, "x"), 2 * static_cast<int64_t>(sizeof(T)), op, "x and its result");
+  py::array_t<T> out(std::vector<py::ssize_t>(shape.begin(), shape.end()));
+  if (out.size() == 0) return out;
   auto xc = py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(x);
-  py::array_t<T> out(std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
   const T* px = xc.data();
   T* po = out.mutable_data();
   const int64_t n = xc.size();

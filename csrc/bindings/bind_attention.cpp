@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "array_checks.h"
+#include "fastnn/checked_size.h"
 #include "bindings.h"
 #include "fastnn/attention.h"
 
@@ -55,6 +56,9 @@ bool check_qkv(const py::array& q, const py::array& k, const py::array& v, const
                                 ", value " + shape_str(v) +
                                 " do not fit (B, H, Lq, D), (B, H, Lk, D), (B, H, Lk, Dv)");
   }
+  // q, k and v may be copied (a broadcast operand's rows made contiguous): refuse what no memory holds.
+  for (const py::array* a : {&q, &k, &v})
+    checked::allocatable(a->size(), a->itemsize(), op, a == &q ? "query" : a == &k ? "key" : "value");
   s.batch = q.shape(0);
   s.heads = q.shape(1);
   s.lq = q.shape(2);
@@ -71,7 +75,12 @@ void set_mask(const py::object& mask_obj, bool is_causal, const py::object& scal
   if (scale.is_none()) {
     s.scale = s.d > 0 ? 1.0 / std::sqrt(static_cast<double>(s.d)) : 1.0;
   } else {
-    s.scale = py::cast<double>(scale);
+    try {
+      s.scale = py::cast<double>(scale);
+    } catch (const py::cast_error&) {  // pybind11's own message names neither the op nor the argument
+      throw py::type_error(std::string(op) + ": scale must be a float or None, got " +
+                           py::str(py::type::of(scale).attr("__name__")).cast<std::string>());
+    }
     if (!std::isfinite(s.scale)) throw std::invalid_argument(std::string(op) + ": scale must be finite");
   }
   s.mask_kind = AttentionMask::none;
@@ -122,8 +131,8 @@ py::tuple forward_typed(py::array q, py::array k, py::array v, AttentionShape s,
   q = rows_contiguous<T>(q);
   k = rows_contiguous<T>(k);
   v = rows_contiguous<T>(v);
-  py::array out = py::array_t<T>(std::vector<py::ssize_t>{s.batch, s.heads, s.lq, s.dv});
-  py::array lse = py::array_t<T>(std::vector<py::ssize_t>{s.batch, s.heads, s.lq});
+  py::array out = checks::new_array<T>({s.batch, s.heads, s.lq, s.dv}, "attention_forward", "the output");
+  py::array lse = checks::new_array<T>({s.batch, s.heads, s.lq}, "attention_forward", "the logsumexp");
   AttentionForwardArgs<T> a;
   a.s = s;
   a.q = view_of<T>(q, "attention_forward", "query");
@@ -140,7 +149,7 @@ py::tuple forward_typed(py::array q, py::array k, py::array v, AttentionShape s,
 
 py::tuple forward(const py::array& q, const py::array& k, const py::array& v, const py::object& mask, bool is_causal,
                   const py::object& scale, const py::object& isa_name) {
-  const Isa isa = resolve_isa(isa_name);
+  const Isa isa = resolve_isa(isa_name, "attention_forward");
   AttentionShape s;
   const bool f64 = check_qkv(q, k, v, "attention_forward", s);
   py::array mask_holder;
@@ -182,7 +191,7 @@ py::tuple backward(const py::array& dout, const py::array& q, const py::array& k
                    const py::array& out, const py::array& lse, const py::object& mask, bool is_causal,
                    const py::object& scale, const py::object& isa_name) {
   const char* op = "attention_backward";
-  const Isa isa = resolve_isa(isa_name);
+  const Isa isa = resolve_isa(isa_name, "attention_backward");
   AttentionShape s;
   const bool f64 = check_qkv(q, k, v, op, s);
   for (const py::array* a : {&dout, &out, &lse}) {
@@ -212,11 +221,11 @@ py::tuple backward(const py::array& dout, const py::array& q, const py::array& k
 template <typename T>
 py::array exp_typed(const py::array& x, bool base2, Isa isa) {
   return checks::map_elementwise<T>(
-      x, [isa, base2](const T* px, T* py_, int64_t n) { vector_exp(isa, px, py_, n, base2); });
+      x, [isa, base2](const T* px, T* py_, int64_t n) { vector_exp(isa, px, py_, n, base2); }, "vector_exp");
 }
 
 py::array vector_exp_py(const py::array& x, bool base2, const py::object& isa_name) {
-  const Isa isa = resolve_isa(isa_name);
+  const Isa isa = resolve_isa(isa_name, "vector_exp");
   if (is_f32(x)) return exp_typed<float>(x, base2, isa);
   if (is_f64(x)) return exp_typed<double>(x, base2, isa);
   throw py::type_error("vector_exp: expected a float32 or float64 array, got " + dtype_str(x));

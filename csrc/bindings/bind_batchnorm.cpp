@@ -51,7 +51,7 @@ py::tuple forward_typed(const py::array& x, const OptArray& weight, const OptArr
     throw py::value_error(op + ": training needs at least one value per channel, got x of shape " + shape_str(x));
   if (!training && (!f.running_mean || !f.running_var))
     throw py::value_error(op + ": eval mode needs running_mean and running_var");
-  py::array_t<T> y({a.n, a.c, a.l});
+  auto y = new_array<T>({a.n, a.c, a.l}, op, "the output");
   py::array_t<double> mean(a.c), invstd(a.c);
   py::object var = py::none();
   f.y = y.mutable_data();
@@ -71,7 +71,7 @@ py::tuple forward_typed(const py::array& x, const OptArray& weight, const OptArr
 
 py::tuple forward(const py::array& x, const OptArray& weight, const OptArray& bias, const OptArray& running_mean,
                   const OptArray& running_var, bool training, double eps, const py::object& isa_name) {
-  const Isa isa = resolve_isa(isa_name);
+  const Isa isa = resolve_isa(isa_name, "batch_norm_forward");
   const Dtype dt = float_dtype(x, "batch_norm_forward", "x");
   check_x(x, "batch_norm_forward", "x");
   if (dt == Dtype::f32) return forward_typed<float>(x, weight, bias, running_mean, running_var, training, eps, isa);
@@ -94,7 +94,7 @@ py::tuple backward_typed(const py::array& gy, const py::array& x, const py::arra
                       static_cast<const double*>(invstd.data()), training, nullptr, nullptr, nullptr};
   py::object dx = py::none(), dw = py::none(), db = py::none();
   if (need_input) {
-    py::array_t<T> arr({a.n, a.c, a.l});
+    auto arr = new_array<T>({a.n, a.c, a.l}, op, "the input gradient");
     g.dx = arr.mutable_data();
     dx = arr;
   }
@@ -118,7 +118,7 @@ py::tuple backward_typed(const py::array& gy, const py::array& x, const py::arra
 py::tuple backward(const py::array& gy, const py::array& x, const py::array& mean, const py::array& invstd,
                    const OptArray& weight, bool training, bool need_input, bool need_weight, bool need_bias,
                    const py::object& isa_name) {
-  const Isa isa = resolve_isa(isa_name);
+  const Isa isa = resolve_isa(isa_name, "batch_norm_backward");
   const Dtype dt = float_dtype(x, "batch_norm_backward", "x");
   check_x(x, "batch_norm_backward", "x");
   if (dt == Dtype::f32)

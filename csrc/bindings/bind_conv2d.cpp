@@ -1,9 +1,11 @@
 // conv2d bindings: shape arithmetic and checks; the kernels take C-contiguous arrays (copies made here).
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
 #include "array_checks.h"
 #include "bindings.h"
+#include "fastnn/checked_size.h"
 #include "fastnn/conv2d.h"
 
 namespace fastnn::bindings {
@@ -13,33 +15,38 @@ using Pair = std::pair<int64_t, int64_t>;
 
 using checks::shape_str;
 
-void check_params(const char* op, Pair stride, Pair padding, Pair dilation, int64_t groups) {
-  if (stride.first < 1 || stride.second < 1) throw std::invalid_argument(std::string(op) + ": stride must be positive");
-  if (padding.first < 0 || padding.second < 0) throw std::invalid_argument(std::string(op) + ": negative padding is not supported");
-  if (dilation.first < 1 || dilation.second < 1) throw std::invalid_argument(std::string(op) + ": dilation must be positive");
-  if (groups < 1) throw std::invalid_argument(std::string(op) + ": groups must be positive");
-}
-
+// The shape of one convolution, every size checked (fastnn/checked_size.h): a window larger than the padded
+// input, or a padding / dilation / kernel size whose arithmetic overflows int64, is a ValueError naming the op;
+// an output or a per-call workspace no memory can hold is a MemoryError. The kernels then index with sizes that
+// are known to fit.
 Conv2dShape make_shape(const char* op, int64_t n, int64_t c, int64_t h, int64_t w, int64_t o, int64_t wc, int64_t kh,
-                       int64_t kw, Pair stride, Pair padding, Pair dilation, int64_t groups) {
-  check_params(op, stride, padding, dilation, groups);
-  Conv2dShape s{n, c, h, w, o, kh, kw, stride.first, stride.second, padding.first, padding.second,
-                dilation.first, dilation.second, groups};
+                       int64_t kw, Pair stride, Pair padding, Pair dilation, int64_t groups, int64_t itemsize) {
+  if (groups < 1) throw std::invalid_argument(std::string(op) + ": groups must be positive");
+  for (int64_t v : {n, c, h, w, o, wc})
+    if (v < 0) throw std::invalid_argument(std::string(op) + ": sizes must be non-negative, got " + std::to_string(v));
   if (c % groups != 0 || o % groups != 0) {
     throw std::invalid_argument(std::string(op) + ": in_channels (" + std::to_string(c) + ") and out_channels (" +
                                 std::to_string(o) + ") must be divisible by groups (" + std::to_string(groups) + ")");
   }
-  if (wc * groups != c) {
+  if (checked::mul(wc, groups, op, "the input channels") != c) {
     throw std::invalid_argument(std::string(op) + ": expected input with " + std::to_string(wc * groups) +
                                 " channels (weight has " + std::to_string(wc) + " per group, groups=" +
                                 std::to_string(groups) + "), but got " + std::to_string(c) + " channels");
   }
   if (kh < 1 || kw < 1) throw std::invalid_argument(std::string(op) + ": kernel size must be positive");
-  if (h + 2 * s.ph < s.dh * (kh - 1) + 1 || w + 2 * s.pw < s.dw * (kw - 1) + 1) {
-    throw std::invalid_argument(std::string(op) + ": kernel size (" + std::to_string(kh) + ", " + std::to_string(kw) +
-                                ") after dilation is larger than the padded input (" + std::to_string(h + 2 * s.ph) +
-                                ", " + std::to_string(w + 2 * s.pw) + ")");
-  }
+  const auto [oh, ow] = checked::conv_output_hw(h, w, kh, kw, stride, padding, dilation, op);
+  Conv2dShape s{n, c, h, w, o, kh, kw, stride.first, stride.second, padding.first, padding.second,
+                dilation.first, dilation.second, groups};
+  // Every array a conv2d call reads, writes or packs: input, output, weight, and the patch matrix of one
+  // image (C/groups * KH * KW by OH * OW) that the backward passes build.
+  checked::allocatable(checked::product({n, c, h, w}, op, "the input"), itemsize, op, "the input");
+  checked::allocatable(checked::product({n, o, oh, ow}, op, "the output"), itemsize, op, "the output");
+  checked::allocatable(checked::product({o, wc, kh, kw}, op, "the weight"), itemsize, op, "the weight");
+  checked::allocatable(checked::product({wc, kh, kw, oh, ow}, op, "the patch matrix"), itemsize, op,
+                       "the patch matrix");
+  // The backward-data pass runs a convolution with padding dilation * (kernel - 1) - padding.
+  checked::sub(checked::mul(dilation.first, kh - 1, op, "the dilated kernel"), padding.first, op, "the padding");
+  checked::sub(checked::mul(dilation.second, kw - 1, op, "the dilated kernel"), padding.second, op, "the padding");
   return s;
 }
 
@@ -79,6 +86,13 @@ py::array forward_t(Isa isa, const py::array& x, const py::array& w, const py::o
     }
   }
   py::array_t<T> y({s.n, s.o, s.oh(), s.ow()});
+  if (y.size() == 0) return y;  // zero-size work: the shaped empty output, no kernel call
+  if (s.c == 0) {  // no input channels: each output is its bias
+    T* py0 = y.mutable_data();
+    const int64_t pixels = s.oh() * s.ow();
+    for (int64_t i = 0; i < y.size(); ++i) py0[i] = bias.is_none() ? T(0) : bc.data()[(i / pixels) % s.o];
+    return y;
+  }
   const T* pb = bias.is_none() ? nullptr : bc.data();
   const T *px = xc.data(), *pw = wc.data();
   T* py_ = y.mutable_data();
@@ -89,22 +103,27 @@ py::array forward_t(Isa isa, const py::array& x, const py::array& w, const py::o
 
 py::array forward(const py::array& x, const py::array& w, const py::object& bias, Pair stride, Pair padding,
                   Pair dilation, int64_t groups, const py::object& isa_name) {
-  const Isa isa = resolve_isa(isa_name);
+  const Isa isa = resolve_isa(isa_name, "conv2d");
   const bool f32 = is_f32(x, "conv2d", "input");
   same_dtype(x, w, "conv2d");
   if (!bias.is_none()) same_dtype(x, py::cast<py::array>(bias), "conv2d");
   require_ndim(x, 4, "conv2d", "input (N, C, H, W)");
   require_ndim(w, 4, "conv2d", "weight (O, C/groups, KH, KW)");
   const Conv2dShape s = make_shape("conv2d", x.shape(0), x.shape(1), x.shape(2), x.shape(3), w.shape(0), w.shape(1),
-                                   w.shape(2), w.shape(3), stride, padding, dilation, groups);
+                                   w.shape(2), w.shape(3), stride, padding, dilation, groups, x.itemsize());
   return f32 ? forward_t<float>(isa, x, w, bias, s) : forward_t<double>(isa, x, w, bias, s);
 }
 
 template <typename T>
 py::array backward_data_t(Isa isa, const py::array& dy, const py::array& w, const Conv2dShape& s) {
+  py::array_t<T> dx({s.n, s.c, s.h, s.w});
+  if (dx.size() == 0) return dx;
+  if (s.o == 0) {  // nothing flows back: a zero gradient
+    std::fill(dx.mutable_data(), dx.mutable_data() + dx.size(), T(0));
+    return dx;
+  }
   auto dyc = Contig<T>::ensure(dy);
   auto wc = Contig<T>::ensure(w);
-  py::array_t<T> dx({s.n, s.c, s.h, s.w});
   const T *pdy = dyc.data(), *pw = wc.data();
   T* pdx = dx.mutable_data();
   py::gil_scoped_release release;
@@ -123,23 +142,29 @@ void check_grad_output(const py::array& dy, const Conv2dShape& s, const char* op
 
 py::array backward_data(const py::array& dy, const py::array& w, Pair input_hw, Pair stride, Pair padding,
                         Pair dilation, int64_t groups, const py::object& isa_name) {
-  const Isa isa = resolve_isa(isa_name);
+  const Isa isa = resolve_isa(isa_name, "conv2d_backward_data");
   const bool f32 = is_f32(dy, "conv2d_backward_data", "grad_output");
   same_dtype(dy, w, "conv2d_backward_data");
   require_ndim(w, 4, "conv2d_backward_data", "weight");
   require_ndim(dy, 4, "conv2d_backward_data", "grad_output");
-  const Conv2dShape s = make_shape("conv2d_backward_data", dy.shape(0), w.shape(1) * groups, input_hw.first,
+  const Conv2dShape s = make_shape("conv2d_backward_data", dy.shape(0),
+                                   checked::mul(w.shape(1), groups, "conv2d_backward_data", "the input channels"), input_hw.first,
                                    input_hw.second, w.shape(0), w.shape(1), w.shape(2), w.shape(3), stride, padding,
-                                   dilation, groups);
+                                   dilation, groups, dy.itemsize());
   check_grad_output(dy, s, "conv2d_backward_data");
   return f32 ? backward_data_t<float>(isa, dy, w, s) : backward_data_t<double>(isa, dy, w, s);
 }
 
 template <typename T>
 py::array backward_weight_t(Isa isa, const py::array& dy, const py::array& x, const Conv2dShape& s) {
+  py::array_t<T> dw({s.o, s.c / s.groups, s.kh, s.kw});
+  if (dw.size() == 0) return dw;
+  if (s.n == 0) {  // no samples: a zero gradient
+    std::fill(dw.mutable_data(), dw.mutable_data() + dw.size(), T(0));
+    return dw;
+  }
   auto dyc = Contig<T>::ensure(dy);
   auto xc = Contig<T>::ensure(x);
-  py::array_t<T> dw({s.o, s.c / s.groups, s.kh, s.kw});
   const T *pdy = dyc.data(), *px = xc.data();
   T* pdw = dw.mutable_data();
   py::gil_scoped_release release;
@@ -149,7 +174,7 @@ py::array backward_weight_t(Isa isa, const py::array& dy, const py::array& x, co
 
 py::array backward_weight(const py::array& dy, const py::array& x, Pair kernel_hw, Pair stride, Pair padding,
                           Pair dilation, int64_t groups, const py::object& isa_name) {
-  const Isa isa = resolve_isa(isa_name);
+  const Isa isa = resolve_isa(isa_name, "conv2d_backward_weight");
   const bool f32 = is_f32(dy, "conv2d_backward_weight", "grad_output");
   same_dtype(dy, x, "conv2d_backward_weight");
   require_ndim(x, 4, "conv2d_backward_weight", "input");
@@ -157,16 +182,24 @@ py::array backward_weight(const py::array& dy, const py::array& x, Pair kernel_h
   if (groups < 1 || x.shape(1) % groups != 0) throw std::invalid_argument("conv2d_backward_weight: bad groups");
   const Conv2dShape s = make_shape("conv2d_backward_weight", x.shape(0), x.shape(1), x.shape(2), x.shape(3),
                                    dy.shape(1), x.shape(1) / groups, kernel_hw.first, kernel_hw.second, stride,
-                                   padding, dilation, groups);
+                                   padding, dilation, groups, x.itemsize());
   check_grad_output(dy, s, "conv2d_backward_weight");
   return f32 ? backward_weight_t<float>(isa, dy, x, s) : backward_weight_t<double>(isa, dy, x, s);
 }
 
 template <typename T>
 py::array backward_bias_t(Isa isa, const py::array& dy) {
+  const char* op = "conv2d_backward_bias";
+  const int64_t n = dy.shape(0), o = dy.shape(1), pixels = checked::mul(dy.shape(2), dy.shape(3), op, "OH * OW");
+  auto db = checks::new_array<T>({o}, op, "grad_bias");
+  if (o == 0) return db;
+  if (n == 0 || pixels == 0) {  // nothing to sum: a zero gradient
+    std::fill(db.mutable_data(), db.mutable_data() + o, T(0));
+    return db;
+  }
+  // A broadcast (zero-stride) grad_output is copied first: refuse one no memory can hold.
+  checked::allocatable(checked::product({n, o, pixels}, op, "grad_output"), sizeof(T), op, "grad_output");
   auto dyc = Contig<T>::ensure(dy);
-  const int64_t n = dyc.shape(0), o = dyc.shape(1), pixels = dyc.shape(2) * dyc.shape(3);
-  py::array_t<T> db(o);
   const T* pdy = dyc.data();
   T* pdb = db.mutable_data();
   py::gil_scoped_release release;
@@ -175,7 +208,7 @@ py::array backward_bias_t(Isa isa, const py::array& dy) {
 }
 
 py::array backward_bias(const py::array& dy, const py::object& isa_name) {
-  const Isa isa = resolve_isa(isa_name);
+  const Isa isa = resolve_isa(isa_name, "conv2d_backward_bias");
   const bool f32 = is_f32(dy, "conv2d_backward_bias", "grad_output");
   require_ndim(dy, 4, "conv2d_backward_bias", "grad_output (N, O, OH, OW)");
   return f32 ? backward_bias_t<float>(isa, dy) : backward_bias_t<double>(isa, dy);

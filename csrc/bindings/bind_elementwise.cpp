@@ -6,8 +6,8 @@ namespace fastnn::bindings {
 namespace {
 
 py::array erf(const py::array& x) {
-  if (x.dtype().equal(py::dtype::of<float>())) return checks::map_elementwise<float>(x, erf_f32);
-  if (x.dtype().equal(py::dtype::of<double>())) return checks::map_elementwise<double>(x, erf_f64);
+  if (x.dtype().equal(py::dtype::of<float>())) return checks::map_elementwise<float>(x, erf_f32, "erf");
+  if (x.dtype().equal(py::dtype::of<double>())) return checks::map_elementwise<double>(x, erf_f64, "erf");
   throw py::type_error("erf: expected a float32 or float64 array, got " + py::str(x.dtype()).cast<std::string>());
 }
 

@@ -108,25 +108,25 @@ Dtype check_operands(const py::array& a, const py::array& b, const char* op) {
 }
 
 py::array matmul(const py::array& a, const py::array& b, const py::object& isa_name) {
-  const Isa isa = resolve_isa(isa_name);
+  const Isa isa = resolve_isa(isa_name, "matmul");
   const Dtype dt = check_operands(a, b, "matmul");
   std::vector<py::ssize_t> shape;
   if (a.ndim() == 3) shape.push_back(a.shape(0));
   shape.push_back(a.shape(a.ndim() - 2));
   shape.push_back(b.shape(b.ndim() - 1));
   if (dt == Dtype::f32) {
-    py::array out = py::array_t<float>(shape);
+    py::array out = checks::new_array<float>(shape, "matmul", "the output");
     run<float>(isa, a, b, out, 1.0, 0.0);
     return out;
   }
-  py::array out = py::array_t<double>(shape);
+  py::array out = checks::new_array<double>(shape, "matmul", "the output");
   run<double>(isa, a, b, out, 1.0, 0.0);
   return out;
 }
 
 void gemm_inplace(const py::array& a, const py::array& b, py::array c, double alpha, double beta,
                   const py::object& isa_name) {
-  const Isa isa = resolve_isa(isa_name);
+  const Isa isa = resolve_isa(isa_name, "gemm");
   const Dtype dt = check_operands(a, b, "gemm");
   if (float_dtype(c, "gemm", "out") != dt) throw py::type_error("gemm: out must have the dtype of a and b");
   const int off = a.ndim() - 2;
@@ -157,7 +157,7 @@ py::array linear_typed(Isa isa, const py::array& x, const py::array& w, const py
   const auto sx = element_strides(x, "linear", "input");
   const auto sw = element_strides(w, "linear", "weight");
   const int64_t m = x.shape(0), k = x.shape(1), n = w.shape(0);
-  py::array_t<T> out({static_cast<py::ssize_t>(m), static_cast<py::ssize_t>(n)});
+  auto out = checks::new_array<T>({m, n}, "linear", "the output");
   py::array_t<T, py::array::c_style | py::array::forcecast> b;
   GemmArgs<T> g;
   g.m = m;
@@ -191,7 +191,7 @@ py::array linear_typed(Isa isa, const py::array& x, const py::array& w, const py
 // out = epilogue(x @ weight.T + bias): a Linear layer's forward in one GEMM pass.
 py::array linear(const py::array& x, const py::array& w, const py::object& bias, const std::string& epilogue,
                  const py::object& isa_name) {
-  const Isa isa = resolve_isa(isa_name);
+  const Isa isa = resolve_isa(isa_name, "linear");
   const Epilogue e = epilogue_from_name(epilogue);
   const Dtype dx = float_dtype(x, "linear", "input");
   if (float_dtype(w, "linear", "weight") != dx) {

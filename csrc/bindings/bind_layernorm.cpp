@@ -35,7 +35,8 @@ LayerNormArgs<T> ln_args(const py::array& x, const OptArray& weight, const OptAr
 template <typename T>
 py::tuple forward_typed(const py::array& x, const OptArray& weight, const OptArray& bias, double eps, Isa isa) {
   const auto a = ln_args<T>(x, weight, bias, eps, "layer_norm");
-  py::array_t<T> y({x.shape(0), x.shape(1)}), mean(x.shape(0)), rstd(x.shape(0));
+  auto y = new_array<T>({x.shape(0), x.shape(1)}, "layer_norm", "the output");
+  py::array_t<T> mean(x.shape(0)), rstd(x.shape(0));
   T* py_ = y.mutable_data();
   T* pm = mean.mutable_data();
   T* pr = rstd.mutable_data();
@@ -48,7 +49,7 @@ py::tuple forward_typed(const py::array& x, const OptArray& weight, const OptArr
 
 py::tuple forward(const py::array& x, const OptArray& weight, const OptArray& bias, double eps,
                   const py::object& isa_name) {
-  const Isa isa = resolve_isa(isa_name);
+  const Isa isa = resolve_isa(isa_name, "layer_norm");
   const Dtype dt = float_dtype(x, "layer_norm", "x");
   require_ndim(x, 2, "layer_norm", "x");
   if (dt == Dtype::f32) return forward_typed<float>(x, weight, bias, eps, isa);
@@ -75,7 +76,7 @@ py::tuple backward_typed(const py::array& x, const py::array& gy, const py::arra
   LayerNormGrads<T> g{static_cast<const T*>(gy.data()), static_cast<const T*>(mean.data()),
                       static_cast<const T*>(rstd.data()), nullptr, nullptr, nullptr};
   if (need_input) {
-    py::array_t<T> arr({x.shape(0), x.shape(1)});
+    auto arr = new_array<T>({x.shape(0), x.shape(1)}, op, "the input gradient");
     g.dx = arr.mutable_data();
     dx = arr;
   }
@@ -99,7 +100,7 @@ py::tuple backward_typed(const py::array& x, const py::array& gy, const py::arra
 py::tuple backward(const py::array& x, const py::array& gy, const py::array& mean, const py::array& rstd,
                    const OptArray& weight, bool need_input, bool need_weight, bool need_bias,
                    const py::object& isa_name) {
-  const Isa isa = resolve_isa(isa_name);
+  const Isa isa = resolve_isa(isa_name, "layer_norm_backward");
   const Dtype dt = float_dtype(x, "layer_norm_backward", "x");
   require_ndim(x, 2, "layer_norm_backward", "x");
   if (dt == Dtype::f32) return backward_typed<float>(x, gy, mean, rstd, weight, need_input, need_weight, need_bias, isa);

@@ -182,7 +182,7 @@ void adam_binding(const py::object& params_obj, const py::object& grads_obj, con
                   double beta1, double beta2, double eps, double weight_decay, bool amsgrad, bool maximize,
                   bool decoupled, const py::object& isa_name) {
   const char* op = "adam_update";
-  const Isa isa = resolve_isa(isa_name);
+  const Isa isa = resolve_isa(isa_name, "adam_update");
   const auto param_items = items_of(op, "params", params_obj, -1);
   const auto n = static_cast<py::ssize_t>(param_items.size());
   ArrayTable table(op);
@@ -238,7 +238,7 @@ py::object sgd_binding(const py::object& params_obj, const py::object& grads_obj
                        double lr, double momentum, double dampening, bool nesterov, double weight_decay, bool maximize,
                        const py::object& isa_name) {
   const char* op = "sgd_update";
-  const Isa isa = resolve_isa(isa_name);
+  const Isa isa = resolve_isa(isa_name, "sgd_update");
   const auto param_items = items_of(op, "params", params_obj, -1);
   const auto n = static_cast<py::ssize_t>(param_items.size());
   ArrayTable table(op);

@@ -5,6 +5,7 @@
 
 #include "array_checks.h"
 #include "bindings.h"
+#include "fastnn/checked_size.h"
 #include "fastnn/pool.h"
 
 namespace fastnn::bindings {
@@ -12,15 +13,6 @@ namespace {
 
 using namespace checks;
 using Pair = std::array<int64_t, 2>;
-
-// PyTorch's pooling_output_shape: floor or ceil division, and with ceil_mode the last window must
-// start inside the input or its left padding.
-int64_t output_size(int64_t in, int64_t k, int64_t pad, int64_t stride, int64_t dil, bool ceil_mode) {
-  const int64_t num = in + 2 * pad - dil * (k - 1) - 1 + (ceil_mode ? stride - 1 : 0);
-  int64_t out = (num >= 0 ? num / stride : -((-num + stride - 1) / stride)) + 1;
-  if (ceil_mode && (out - 1) * stride >= in + pad) --out;
-  return out;
-}
 
 Pool2dArgs pool_args(const std::string& op, const std::array<int64_t, 4>& in, Pair k, Pair s, Pair p, Pair d,
                      bool ceil_mode, bool is_max) {
@@ -30,17 +22,20 @@ Pool2dArgs pool_args(const std::string& op, const std::array<int64_t, 4>& in, Pa
                             std::to_string(k[0]) + ", " + std::to_string(k[1]) + "), stride=(" + std::to_string(s[0]) +
                             ", " + std::to_string(s[1]) + "), dilation=(" + std::to_string(d[0]) + ", " +
                             std::to_string(d[1]) + ")");
-    const int64_t effective = is_max ? (k[i] - 1) * d[i] + 1 : k[i];
-    if (p[i] < 0 || 2 * p[i] > effective)
+    // PyTorch's rule, pad <= effective / 2, written so that it cannot overflow: 2 * pad > effective.
+    const int64_t effective = is_max ? checked::window(in[2 + i], k[i], s[i], 0, d[i], op).span : k[i];
+    if (p[i] < 0 || p[i] > effective / 2)
       throw py::value_error(op + ": pad should be at most half of effective kernel size, but got pad=" +
                             std::to_string(p[i]) + ", kernel_size=" + std::to_string(k[i]) +
                             " and dilation=" + std::to_string(d[i]));
   }
   Pool2dArgs a{};
-  a.planes = in[0] * in[1];
+  for (int64_t v : in)
+    if (v < 0) throw py::value_error(op + ": input_shape must be non-negative");
+  a.planes = checked::mul(in[0], in[1], op, "N * C");
   a.in_h = in[2], a.in_w = in[3];
-  a.out_h = output_size(in[2], k[0], p[0], s[0], d[0], ceil_mode);
-  a.out_w = output_size(in[3], k[1], p[1], s[1], d[1], ceil_mode);
+  a.out_h = checked::pool_output_size(in[2], k[0], s[0], p[0], d[0], ceil_mode, op);
+  a.out_w = checked::pool_output_size(in[3], k[1], s[1], p[1], d[1], ceil_mode, op);
   if (a.out_h < 1 || a.out_w < 1)
     throw py::value_error(op + ": input of spatial size " + std::to_string(in[2]) + "x" + std::to_string(in[3]) +
                           " gives output size " + std::to_string(a.out_h) + "x" + std::to_string(a.out_w) +
@@ -49,6 +44,9 @@ Pool2dArgs pool_args(const std::string& op, const std::array<int64_t, 4>& in, Pa
   a.pad_h = p[0], a.pad_w = p[1], a.dilation_h = d[0], a.dilation_w = d[1];
   a.count_include_pad = true;
   a.divisor_override = 0;
+  // The input (or, backward, the input gradient) and the output, as the arrays this call reads and makes.
+  checked::allocatable(checked::product(in, op, "the input"), 8, op, "the input");
+  checked::allocatable(checked::product({a.planes, a.out_h, a.out_w}, op, "the output"), 8, op, "the output");
   return a;
 }
 
@@ -69,9 +67,12 @@ void check_grad(const py::array& gy, const py::array& ref, const Pool2dArgs& a, 
                           std::to_string(a.out_w) + ")");
 }
 
+// The output of `shape`, filled by `kernel` with the GIL released; zero-size work returns the shaped empty
+// array at once.
 template <typename T, typename F>
 py::array run(const std::vector<py::ssize_t>& shape, F&& kernel) {
   py::array_t<T> out(shape);
+  if (out.size() == 0) return out;
   T* po = out.mutable_data();
   py::gil_scoped_release release;
   kernel(po);
@@ -80,7 +81,7 @@ py::array run(const std::vector<py::ssize_t>& shape, F&& kernel) {
 
 py::array max_fwd(const py::array& x, Pair k, Pair s, Pair p, Pair d, bool ceil_mode, const py::object& isa_name) {
   const std::string op = "max_pool2d";
-  const Isa isa = resolve_isa(isa_name);
+  const Isa isa = resolve_isa(isa_name, "max_pool2d");
   const Dtype dt = float_dtype(x, op, "input");
   const auto in = input_shape(x, op, "input");
   const Pool2dArgs a = pool_args(op, in, k, s, p, d, ceil_mode, true);
@@ -93,7 +94,7 @@ py::array max_fwd(const py::array& x, Pair k, Pair s, Pair p, Pair d, bool ceil_
 py::array max_bwd(const py::array& x, const py::array& gy, Pair k, Pair s, Pair p, Pair d, bool ceil_mode,
                   const py::object& isa_name) {
   const std::string op = "max_pool2d_backward";
-  const Isa isa = resolve_isa(isa_name);
+  const Isa isa = resolve_isa(isa_name, "max_pool2d_backward");
   const Dtype dt = float_dtype(x, op, "input");
   const auto in = input_shape(x, op, "input");
   const Pool2dArgs a = pool_args(op, in, k, s, p, d, ceil_mode, true);
@@ -122,7 +123,7 @@ Pool2dArgs avg_args(const std::string& op, const std::array<int64_t, 4>& in, Pai
 py::array avg_fwd(const py::array& x, Pair k, Pair s, Pair p, bool ceil_mode, bool count_include_pad,
                   std::optional<int64_t> divisor_override, const py::object& isa_name) {
   const std::string op = "avg_pool2d";
-  const Isa isa = resolve_isa(isa_name);
+  const Isa isa = resolve_isa(isa_name, "avg_pool2d");
   const Dtype dt = float_dtype(x, op, "input");
   const auto in = input_shape(x, op, "input");
   const Pool2dArgs a = avg_args(op, in, k, s, p, ceil_mode, count_include_pad, divisor_override);
@@ -135,7 +136,7 @@ py::array avg_fwd(const py::array& x, Pair k, Pair s, Pair p, bool ceil_mode, bo
 py::array avg_bwd(const py::array& gy, std::array<int64_t, 4> in, Pair k, Pair s, Pair p, bool ceil_mode,
                   bool count_include_pad, std::optional<int64_t> divisor_override, const py::object& isa_name) {
   const std::string op = "avg_pool2d_backward";
-  const Isa isa = resolve_isa(isa_name);
+  const Isa isa = resolve_isa(isa_name, "avg_pool2d_backward");
   const Dtype dt = float_dtype(gy, op, "grad_output");
   for (int64_t v : in)
     if (v < 0) throw py::value_error(op + ": input_shape must be non-negative");

@@ -12,20 +12,21 @@ using namespace checks;
 
 template <typename T>
 py::array exp_typed(const py::array& x, Isa isa) {
-  return map_elementwise<T>(x, [isa](const T* px, T* py_, int64_t n) { vector_exp(isa, px, py_, n); });
+  return map_elementwise<T>(x, [isa](const T* px, T* py_, int64_t n) { vector_exp(isa, px, py_, n); }, "vector_exp");
 }
 
 py::array vexp(const py::array& x, const py::object& isa_name) {
-  const Isa isa = resolve_isa(isa_name);
+  const Isa isa = resolve_isa(isa_name, "vector_exp");
   if (float_dtype(x, "vector_exp", "x") == Dtype::f32) return exp_typed<float>(x, isa);
   return exp_typed<double>(x, isa);
 }
 
 template <typename T>
 py::array softmax_typed(const py::array& x, bool log, Isa isa) {
-  SoftmaxArgs<T> a{static_cast<const T*>(x.data()), x.shape(0), x.shape(1),
-                   row_stride(x, log ? "log_softmax" : "softmax", "x"), log};
-  py::array_t<T> y({x.shape(0), x.shape(1)});
+  const char* op = log ? "log_softmax" : "softmax";
+  SoftmaxArgs<T> a{static_cast<const T*>(x.data()), x.shape(0), x.shape(1), row_stride(x, op, "x"), log};
+  auto y = new_array<T>({x.shape(0), x.shape(1)}, op, "the output");
+  if (y.size() == 0) return y;  // zero-size work: no kernel call
   T* py_ = y.mutable_data();
   py::gil_scoped_release release;
   softmax_forward(isa, a, py_);
@@ -33,7 +34,7 @@ py::array softmax_typed(const py::array& x, bool log, Isa isa) {
 }
 
 py::array softmax_fwd(const py::array& x, bool log, const py::object& isa_name) {
-  const Isa isa = resolve_isa(isa_name);
+  const Isa isa = resolve_isa(isa_name, log ? "log_softmax" : "softmax");
   const char* op = log ? "log_softmax" : "softmax";
   const Dtype dt = float_dtype(x, op, "x");
   require_ndim(x, 2, op, "x");
@@ -44,6 +45,7 @@ py::array softmax_fwd(const py::array& x, bool log, const py::object& isa_name) 
 template <typename T>
 py::array softmax_bwd_typed(const py::array& y, const py::array& gy, bool log, Isa isa) {
   py::array_t<T> gx({y.shape(0), y.shape(1)});
+  if (gx.size() == 0) return gx;
   const T* py_ = static_cast<const T*>(y.data());
   const T* pg = static_cast<const T*>(gy.data());
   T* px = gx.mutable_data();
@@ -54,7 +56,7 @@ py::array softmax_bwd_typed(const py::array& y, const py::array& gy, bool log, I
 }
 
 py::array softmax_bwd(const py::array& y, const py::array& gy, bool log, const py::object& isa_name) {
-  const Isa isa = resolve_isa(isa_name);
+  const Isa isa = resolve_isa(isa_name, log ? "log_softmax_backward" : "softmax_backward");
   const std::string op = log ? "log_softmax_backward" : "softmax_backward";
   const Dtype dt = float_dtype(y, op, "output");
   same_dtype(gy, y, op, "grad_output");
@@ -103,7 +105,8 @@ CrossEntropyArgs<T> xent_args(const py::array& logits, const Targets& t, int64_t
 template <typename T>
 py::tuple xent_fwd_typed(const py::array& logits, const Targets& t, int64_t ignore_index, double ls, Isa isa) {
   const auto a = xent_args<T>(logits, t, ignore_index, ls, "cross_entropy");
-  py::array_t<T> loss(logits.shape(0)), lse(logits.shape(0));
+  auto loss = new_array<T>({logits.shape(0)}, "cross_entropy", "the loss");
+  auto lse = new_array<T>({logits.shape(0)}, "cross_entropy", "the logsumexp");
   T* pl = loss.mutable_data();
   T* ps = lse.mutable_data();
   {
@@ -115,7 +118,7 @@ py::tuple xent_fwd_typed(const py::array& logits, const Targets& t, int64_t igno
 
 py::tuple xent_fwd(const py::array& logits, const py::array& target, int64_t ignore_index, double label_smoothing,
                    const py::object& isa_name) {
-  const Isa isa = resolve_isa(isa_name);
+  const Isa isa = resolve_isa(isa_name, "cross_entropy");
   const Targets t = check_xent(logits, target, ignore_index, label_smoothing, "cross_entropy");
   if (float_dtype(logits, "cross_entropy", "logits") == Dtype::f32)
     return xent_fwd_typed<float>(logits, t, ignore_index, label_smoothing, isa);
@@ -129,7 +132,8 @@ py::array xent_bwd_typed(const py::array& logits, const Targets& t, const py::ar
   const auto a = xent_args<T>(logits, t, ignore_index, ls, "cross_entropy_backward");
   const T* pl = static_cast<const T*>(lse.data());
   const T* pg = grad_rows ? static_cast<const T*>(grad_rows->data()) : nullptr;
-  py::array_t<T> gx({logits.shape(0), logits.shape(1)});
+  auto gx = new_array<T>({logits.shape(0), logits.shape(1)}, "cross_entropy_backward", "the gradient");
+  if (gx.size() == 0) return gx;
   T* px = gx.mutable_data();
   py::gil_scoped_release release;
   cross_entropy_backward(isa, a, pl, pg, scale, px);
@@ -140,7 +144,7 @@ py::array xent_bwd(const py::array& logits, const py::array& target, const py::a
                    const std::optional<py::array>& grad_rows, double scale, int64_t ignore_index,
                    double label_smoothing, const py::object& isa_name) {
   const char* op = "cross_entropy_backward";
-  const Isa isa = resolve_isa(isa_name);
+  const Isa isa = resolve_isa(isa_name, "cross_entropy_backward");
   const Targets t = check_xent(logits, target, ignore_index, label_smoothing, op);
   const Dtype dt = float_dtype(logits, op, "logits");
   auto check_rows = [&](const py::array& v, const char* name) {

@@ -25,8 +25,8 @@ void bind_pool(py::module_& m);
 void bind_attention(py::module_& m);
 
 // The ISA level a kernel call should use: the active one, or `isa` (tests pin each level) after
-// checking that this CPU can run it.
-Isa resolve_isa(const py::object& isa);
+// checking that this CPU can run it; errors start with `op`.
+Isa resolve_isa(const py::object& isa, const char* op);
 
 // Strides of `a` in elements, raising ValueError naming `op` when one is not a whole number of items.
 std::vector<int64_t> element_strides(const py::array& a, const char* op, const char* name);

@@ -4,11 +4,20 @@
 
 namespace fastnn::bindings {
 
-Isa resolve_isa(const py::object& isa) {
+Isa resolve_isa(const py::object& isa, const char* op) {
   if (isa.is_none()) return isa_active();
-  const Isa chosen = isa_from_name(py::cast<std::string>(isa));
-  isa_require(chosen);
-  return chosen;
+  if (!py::isinstance<py::str>(isa))
+    throw py::type_error(std::string(op) + ": isa must be an ISA level name or None, got " +
+                         py::str(py::type::of(isa).attr("__name__")).cast<std::string>());
+  try {
+    const Isa chosen = isa_from_name(py::cast<std::string>(isa));
+    isa_require(chosen);
+    return chosen;
+  } catch (const std::invalid_argument& e) {  // the level's own message, with the op in front
+    throw std::invalid_argument(std::string(op) + ": " + e.what());
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(std::string(op) + ": " + e.what());
+  }
 }
 
 std::vector<int64_t> element_strides(const py::array& a, const char* op, const char* name) {

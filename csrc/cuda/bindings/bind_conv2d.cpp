@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "conv2d.h"
+#include "fastnn/checked_size.h"
 #include "device_array.h"
 #include "launch.h"
 #include "registry.h"
@@ -34,26 +35,25 @@ k::Conv2dShape make_shape(const char* op, std::int64_t n, std::int64_t c, std::i
     fail(op, "in_channels (" + std::to_string(c) + ") and out_channels (" + std::to_string(o) +
                  ") must be divisible by groups (" + std::to_string(groups) + ")");
   }
-  if (wc * groups != c) {
+  if (fastnn::checked::mul(wc, groups, op, "the input channels") != c) {
     fail(op, "expected input with " + std::to_string(wc * groups) + " channels (weight has " + std::to_string(wc) +
                  " per group, groups=" + std::to_string(groups) + "), but got " + std::to_string(c) + " channels");
   }
   if (kh < 1 || kw < 1) fail(op, "kernel size must be positive");
-  const std::int64_t hp = h + 2 * padding.first, wp = w + 2 * padding.second;
-  if (hp < dilation.first * (kh - 1) + 1 || wp < dilation.second * (kw - 1) + 1) {
-    fail(op, "kernel size (" + std::to_string(kh) + ", " + std::to_string(kw) +
-                 ") after dilation is larger than the padded input (" + std::to_string(hp) + ", " + std::to_string(wp) +
-                 ")");
-  }
+  // Every term checked (fastnn/checked_size.h): a padding or dilation whose arithmetic wraps int64 is a
+  // ValueError here, not a wrapped size the 32-bit checks below would let through.
+  const auto [oh, ow] = fastnn::checked::conv_output_hw(h, w, kh, kw, stride, padding, dilation, op);
+  const std::int64_t hp = h + 2 * padding.first, wp = w + 2 * padding.second;  // checked just above
   for (std::int64_t v : {stride.first, stride.second, padding.first, padding.second, dilation.first, dilation.second,
-                         hp, wp, dilation.first * kh, dilation.second * kw}) {
+                         hp, wp, fastnn::checked::mul(dilation.first, kh, op, "the dilated kernel"),
+                         fastnn::checked::mul(dilation.second, kw, op, "the dilated kernel")}) {
     checked_size(v, op, "a stride, padding or dilation");
   }
   const auto i32 = [](std::int64_t v) { return static_cast<int>(v); };
   k::Conv2dShape s{};
   s.n = i32(n), s.c = i32(c), s.h = i32(h), s.w = i32(w), s.o = i32(o), s.kh = i32(kh), s.kw = i32(kw);
-  s.oh = i32((hp - dilation.first * (kh - 1) - 1) / stride.first + 1);
-  s.ow = i32((wp - dilation.second * (kw - 1) - 1) / stride.second + 1);
+  s.oh = i32(oh);
+  s.ow = i32(ow);
   s.sh = i32(stride.first), s.sw = i32(stride.second), s.ph = i32(padding.first), s.pw = i32(padding.second);
   s.dh = i32(dilation.first), s.dw = i32(dilation.second), s.groups = i32(groups);
   return s;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "device_array.h"
+#include "fastnn/checked_size.h"
 #include "launch.h"
 #include "optim.h"
 #include "registry.h"
@@ -195,6 +196,21 @@ void sgd(const py::object& params, const py::object& grads, const py::object& mo
 
 }  // namespace
 
+// The launch-count queries walk every chunk of every tensor: sizes are checked (non-negative, and at most
+// 2**28 chunks in all, more than any device's memory holds at the default chunk) so that a hostile size is a
+// ValueError instead of an int64 overflow or a loop of 2**46 steps.
+std::int64_t launch_count(std::int64_t (*count)(const std::vector<std::int64_t>&, std::int64_t), const char* op,
+                          const std::vector<std::int64_t>& numels, std::int64_t chunk) {
+  if (chunk <= 0) return count(numels, chunk);  // the kernel's own check names the op and the rule
+  std::int64_t chunks = 0;
+  for (std::int64_t n : numels) {
+    if (n < 0) throw py::value_error(std::string(op) + ": numels must be non-negative, got " + std::to_string(n));
+    chunks = fastnn::checked::add(chunks, n / chunk + (n % chunk != 0), op, "the chunk count");
+  }
+  fastnn::checked::bounded(chunks, 0, std::int64_t(1) << 28, op, "the total chunk count");
+  return count(numels, chunk);
+}
+
 FASTNN_CUDA_BINDING(optim) {
   m.def("adam_update_f32", &adam, py::arg("params"), py::arg("grads"), py::arg("exp_avgs"), py::arg("exp_avg_sqs"),
         py::arg("max_exp_avg_sqs"), py::arg("steps"), py::arg("ticket"), py::kw_only(), py::arg("lr"),
@@ -213,8 +229,16 @@ FASTNN_CUDA_BINDING(optim) {
         "One fused SGD step, in place, over lists of C-contiguous float32 device arrays. With momentum != 0,\n"
         "momentum_buffers is a list of arrays and fresh (None: all False) a list of bools: a fresh buffer has no\n"
         "history and is set to the gradient (torch's first momentum step). Both None when momentum is 0.");
-  m.def("adam_launch_count", &k::adam_launch_count, py::arg("numels"), py::arg("chunk") = k::kOptimChunk,
-        "How many launches adam_update_f32 makes for tensors of these sizes.");
-  m.def("sgd_launch_count", &k::sgd_launch_count, py::arg("numels"), py::arg("chunk") = k::kOptimChunk,
-        "How many launches sgd_update_f32 makes for tensors of these sizes.");
+  m.def("adam_launch_count",
+        [](const std::vector<std::int64_t>& numels, std::int64_t chunk) {
+          return launch_count(&k::adam_launch_count, "adam_launch_count", numels, chunk);
+        },
+        py::arg("numels"),
+        py::arg("chunk") = k::kOptimChunk, "How many launches adam_update_f32 makes for tensors of these sizes.");
+  m.def("sgd_launch_count",
+        [](const std::vector<std::int64_t>& numels, std::int64_t chunk) {
+          return launch_count(&k::sgd_launch_count, "sgd_launch_count", numels, chunk);
+        },
+        py::arg("numels"),
+        py::arg("chunk") = k::kOptimChunk, "How many launches sgd_update_f32 makes for tensors of these sizes.");
 }

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "device_array.h"
+#include "fastnn/checked_size.h"
 #include "launch.h"
 #include "pool.h"
 #include "registry.h"
@@ -21,16 +22,6 @@ using fastnn::cuda_bindings::device_array;
 using fastnn::cuda_bindings::DeviceArray;
 namespace k = fastnn::FASTNN_CUDA_NS;
 using Pair = std::array<std::int64_t, 2>;
-
-// PyTorch's pooling output length (backend/shapes.py pool_out_size).
-std::int64_t out_size(std::int64_t size, std::int64_t kernel, std::int64_t pad, std::int64_t stride,
-                      std::int64_t dilation, bool ceil_mode) {
-  const std::int64_t num = size + 2 * pad - dilation * (kernel - 1) - 1 + (ceil_mode ? stride - 1 : 0);
-  // floor division, as Python's // (num may be negative for a too-small input)
-  std::int64_t out = (num >= 0 ? num / stride : -((-num + stride - 1) / stride)) + 1;
-  if (ceil_mode && (out - 1) * stride >= size + pad) --out;
-  return out;
-}
 
 std::string pair_text(const Pair& p) { return "(" + std::to_string(p[0]) + ", " + std::to_string(p[1]) + ")"; }
 
@@ -43,8 +34,10 @@ k::Pool2dGeometry geometry(const char* op, const std::vector<std::int64_t>& shap
       throw py::value_error(o + ": kernel_size, stride and dilation must be positive, got kernel_size=" +
                             pair_text(kernel) + ", stride=" + pair_text(stride) + ", dilation=" + pair_text(dilation));
   for (int i = 0; i < 2; ++i) {
-    const std::int64_t effective = is_max ? (kernel[i] - 1) * dilation[i] + 1 : kernel[i];
-    if (pad[i] < 0 || 2 * pad[i] > effective)
+    // 2 * pad > effective, written so that neither side can overflow int64
+    const std::int64_t effective =
+        is_max ? fastnn::checked::window(shape[2 + i], kernel[i], stride[i], 0, dilation[i], o).span : kernel[i];
+    if (pad[i] < 0 || pad[i] > effective / 2)
       throw py::value_error(o + ": pad should be at most half of effective kernel size, but got pad=" +
                             std::to_string(pad[i]) + ", kernel_size=" + std::to_string(kernel[i]) +
                             " and dilation=" + std::to_string(dilation[i]));
@@ -57,8 +50,8 @@ k::Pool2dGeometry geometry(const char* op, const std::vector<std::int64_t>& shap
   g.planes = shape[0] * shape[1];
   g.in_h = shape[2];
   g.in_w = shape[3];
-  g.out_h = out_size(g.in_h, kernel[0], pad[0], stride[0], dilation[0], ceil_mode);
-  g.out_w = out_size(g.in_w, kernel[1], pad[1], stride[1], dilation[1], ceil_mode);
+  g.out_h = fastnn::checked::pool_output_size(g.in_h, kernel[0], stride[0], pad[0], dilation[0], ceil_mode, o);
+  g.out_w = fastnn::checked::pool_output_size(g.in_w, kernel[1], stride[1], pad[1], dilation[1], ceil_mode, o);
   if (g.out_h < 1 || g.out_w < 1)
     throw py::value_error(o + ": input of spatial size " + std::to_string(g.in_h) + "x" + std::to_string(g.in_w) +
                           " gives output size " + std::to_string(g.out_h) + "x" + std::to_string(g.out_w) +

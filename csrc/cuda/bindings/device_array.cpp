@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "fastnn/checked_size.h"
 #include "registry.h"
 
 namespace fastnn::FASTNN_CUDA_NS::bindings {
@@ -115,6 +116,10 @@ DeviceArray device_array(py::handle obj, const char* op, const char* name) {
     if (v < 0) throw py::value_error(std::string(op) + ": " + name + " has a negative dimension");
     a.shape.push_back(v);
   }
+  // A shape is any tuple the producer claims: its element and byte counts must fit int64 before any kernel (or
+  // numel(), or a stride product below) computes with them.
+  const std::string what = std::string(name) + " (shape from __cuda_array_interface__)";
+  fastnn::checked::bytes(fastnn::checked::product(a.shape, op, what.c_str()), a.itemsize, op, what.c_str());
   a.strides.assign(a.shape.size(), 0);
   const py::object strides = cai.contains("strides") ? py::object(cai["strides"]) : py::none();
   if (strides.is_none()) {
