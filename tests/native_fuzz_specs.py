@@ -367,7 +367,8 @@ C_SPECS = {
     "probe_memory_bandwidth": (t_probe_bandwidth, ()),
     "set_num_threads": (t_set_num_threads, ()),
     **{name: (t_none, ()) for name in ("build_info", "cache_info", "cuda_built", "cuda_device_count", "cuda_status",
-                                       "get_num_threads", "isa_active", "isa_levels", "isa_supported")},
+                                       "get_num_threads", "isa_active", "isa_levels", "isa_supported",
+                                       "max_num_threads")},
 }
 
 # ---------------------------------------------------------------------------------------------- _emu templates
