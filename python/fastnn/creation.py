@@ -111,6 +111,19 @@ def _make(arr, requires_grad):
     return t.requires_grad_(True) if requires_grad else t
 
 
+def _new_shape(shape: tuple, op: str, np_dtype) -> tuple:
+    """``shape`` checked as torch checks a new tensor's: no negative size, and a byte count int64 can hold
+    (NumPy's "negative dimensions are not allowed" / "array is too big" name no op)."""
+    numel = 1
+    for s in shape:
+        if s < 0:
+            raise RuntimeError(f"{op}(): Trying to create tensor with negative dimension {s}: {list(shape)}")
+        numel *= s
+    if numel * np.dtype(np_dtype).itemsize > 2 ** 63 - 1:
+        raise RuntimeError(f"{op}(): Storage size calculation overflowed with sizes={list(shape)}")
+    return shape
+
+
 def _sizes(size, kw, op: str):
     """The shape from ``f(2, 3)``, ``f((2, 3))``, ``f([2, 3])`` or ``f(size=(2, 3))``, as torch takes it."""
     if kw is not None:
@@ -123,12 +136,14 @@ def _sizes(size, kw, op: str):
 def zeros(*size, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
     be = get_backend(device)
     shape = _sizes(size, _size_kw(kw, "zeros"), "zeros") if kw else shape_arg(size, "zeros")
+    _new_shape(shape, "zeros", _float_dtype(dtype).np)
     return _make(be.zeros(shape, _float_dtype(dtype).np), requires_grad)
 
 
 def ones(*size, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
     be = get_backend(device)
     shape = _sizes(size, _size_kw(kw, "ones"), "ones") if kw else shape_arg(size, "ones")
+    _new_shape(shape, "ones", _float_dtype(dtype).np)
     return _make(be.xp.ones(shape, _float_dtype(dtype).np), requires_grad)
 
 
@@ -137,6 +152,7 @@ def empty(*size, dtype=None, device=None, requires_grad: bool = False, **kw) -> 
     fmt = _mf.resolve(kw.pop("memory_format", None), "empty", _mf.contiguous_format)
     shape = _sizes(size, _size_kw(kw, "empty"), "empty") if kw else shape_arg(size, "empty")
     dt = _float_dtype(dtype).np
+    _new_shape(shape, "empty", dt)
     if fmt is _mf.contiguous_format:
         return _make(be.empty(shape, dt), requires_grad)
     if fmt is _mf.preserve_format:
@@ -168,7 +184,8 @@ def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False)
             dtype = dtypes.bool_
         elif isinstance(fill_value, (numbers.Integral, np.integer)):
             dtype = dtypes.int64
-    return _make(be.full(shape_arg((size,), "full"), fill_value, _float_dtype(dtype).np), requires_grad)
+    shape = _new_shape(shape_arg((size,), "full"), "full", _float_dtype(dtype).np)
+    return _make(be.full(shape, fill_value, _float_dtype(dtype).np), requires_grad)
 
 
 def eye(n: int, m: int | None = None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
@@ -244,12 +261,14 @@ _F16 = np.dtype(np.float16)
 def rand(*size, generator=None, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
     gen = numpy_generator(generator, device)
     shape = _sizes(size, _size_kw(kw, "rand"), "rand") if kw else shape_arg(size, "rand")
+    _new_shape(shape, "rand", _float_dtype(dtype).np)
     return _make(_random_float(gen.random, shape, _float_dtype(dtype).np), requires_grad)
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
     gen = numpy_generator(generator, device)
     shape = _sizes(size, _size_kw(kw, "randn"), "randn") if kw else shape_arg(size, "randn")
+    _new_shape(shape, "randn", _float_dtype(dtype).np)
     return _make(_random_float(gen.standard_normal, shape, _float_dtype(dtype).np), requires_grad)
 
 

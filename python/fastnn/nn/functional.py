@@ -98,3 +98,7 @@ from ..ops.embedding_bag import embedding_bag  # noqa: E402,F401
 from ..ops.dropout_variants import alpha_dropout, dropout1d, dropout3d, feature_alpha_dropout  # noqa: E402,F401
 from ..ops.ctc import ctc_loss  # noqa: E402,F401
 from ..ops.conv3d import conv3d, conv_transpose3d  # noqa: E402,F401
+
+from .._public_guard import guard_namespace as _guard_namespace  # noqa: E402
+
+_guard_namespace(globals(), ("fastnn.ops", "fastnn.nn.functional"))  # a non-Tensor input: torch's TypeError

@@ -5,6 +5,7 @@ from ..backend import backend_of
 from ..autograd.graph import record
 from .._tensor import Tensor
 from . import int_kernels
+from .arg_checks import check_window_args
 from .conv1d import check_conv_dtypes, check_int_dilation
 
 
@@ -25,6 +26,7 @@ def _same_padding(kernel, dilation):
 def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
            groups: int = 1) -> Tensor:
     """Like torch.nn.functional.conv2d: input (N, C, H, W) or (C, H, W), weight (O, C/groups, KH, KW)."""
+    check_window_args("conv2d", stride=stride, padding=padding, dilation=dilation, groups=groups)
     x, w = input, weight
     if x.ndim not in (3, 4):
         raise RuntimeError(f"conv2d(): expected 3-D (unbatched) or 4-D (batched) input, got {x.ndim}-D "

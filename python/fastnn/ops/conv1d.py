@@ -13,6 +13,7 @@ from .. import dtypes
 from .._tensor import Tensor
 from . import int_kernels
 from ._util import as_tensor
+from .arg_checks import check_window_args
 
 
 def _single(v, name: str, op: str) -> int:
@@ -91,6 +92,7 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: in
     """torch.nn.functional.conv1d: input (N, C, L) or (C, L), weight (O, C/groups, K); padding an int, a
     1-tuple, 'valid' or 'same' (the odd zero goes at the end, as torch)."""
     op = "conv1d"
+    check_window_args(op, stride=stride, padding=padding, dilation=dilation, groups=groups)
     x, w = as_tensor(input, op), as_tensor(weight, op)
     b = None if bias is None else as_tensor(bias, op)
     check_conv_args(op, x, w, b, 1)

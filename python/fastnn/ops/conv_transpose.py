@@ -20,6 +20,7 @@ from .._tensor import Tensor
 from ._util import as_tensor
 from . import int_kernels
 from .conv1d import check_conv_args
+from .arg_checks import check_window_args
 
 
 def _tuple(v, name: str, nd: int, op: str):
@@ -44,6 +45,7 @@ def output_size_range(in_size, kernel, stride, padding, dilation):
 
 
 def _conv_transpose(op, nd, input, weight, bias, stride, padding, output_padding, groups, dilation):
+    check_window_args(op, stride=stride, output_padding=output_padding, groups=groups, dilation=dilation)
     x, w = as_tensor(input, op), as_tensor(weight, op)
     b = None if bias is None else as_tensor(bias, op)
     if isinstance(padding, str):

@@ -23,7 +23,7 @@ def _normalize_padding_idx(padding_idx, num_embeddings: int):
     if padding_idx is None:
         return None
     if not isinstance(padding_idx, (numbers.Integral, np.integer)) or isinstance(padding_idx, bool):
-        raise TypeError(f"padding_idx must be an int or None, got {type(padding_idx).__name__}")
+        raise TypeError(f"embedding(): argument 'padding_idx' must be int, not {type(padding_idx).__name__}")
     padding_idx = int(padding_idx)
     if padding_idx >= num_embeddings or padding_idx < -num_embeddings:
         raise AssertionError("Padding_idx must be within num_embeddings")

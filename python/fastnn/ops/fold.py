@@ -11,6 +11,7 @@ from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
 from ._util import as_tensor
+from .arg_checks import check_window_args
 
 
 def _pair(v, name: str, op: str):
@@ -73,6 +74,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
     """torch.nn.functional.unfold: (N, C, H, W) or (C, H, W) -> (N, C*kh*kw, L) sliding blocks, channel-major
     (row c*kh*kw + i*kw + j holds tap (i, j) of channel c)."""
     op = "unfold"
+    check_window_args(op, kernel_size=kernel_size, dilation=dilation, padding=padding, stride=stride)
     a = as_tensor(input, op)
     if a.ndim not in (3, 4) or any(v == 0 for v in a.shape[-3:]):
         raise RuntimeError(f"Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for input, but got: "
@@ -104,14 +106,16 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Te
     """torch.nn.functional.fold: (N, C*kh*kw, L) or (C*kh*kw, L) blocks summed back into (N, C, H, W)
     (overlapping blocks add)."""
     op = "fold"
+    check_window_args(op, output_size=output_size, kernel_size=kernel_size, dilation=dilation, padding=padding,
+                      stride=stride)
     a = as_tensor(input, op)
-    if a.ndim not in (2, 3) or any(v == 0 for v in a.shape[-2:]):
-        raise RuntimeError(f"Expected 2D or 3D (batch mode) tensor for input with possibly 0 batch size and non-zero "
-                           f"dimensions for input, but got: {list(a.shape)}")
     hw = _pair(output_size, "output_size", op)
     k, d = _pair(kernel_size, "kernel_size", op), _pair(dilation, "dilation", op)
     p, s = _pair(padding, "padding", op), _pair(stride, "stride", op)
-    _check(k, d, p, s)
+    _check(k, d, p, s)  # the window arguments first, the input's shape next: torch's col2im order
+    if a.ndim not in (2, 3) or any(v == 0 for v in a.shape[-2:]):
+        raise RuntimeError(f"Expected 2D or 3D (batch mode) tensor for input with possibly 0 batch size and non-zero "
+                           f"dimensions for input, but got: {list(a.shape)}")
     x = a._data[None] if a.ndim == 2 else a._data
     if x.shape[1] % (k[0] * k[1]) != 0:
         raise RuntimeError(f"Expected size of input's dimension 1 to be divisible by the product of kernel_size, but "

@@ -21,6 +21,7 @@ from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
 from ._util import as_tensor
+from .arg_checks import check_int
 from .batchnorm import batch_norm
 
 
@@ -40,6 +41,7 @@ def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5
     """torch.nn.functional.group_norm over (N, C, *): statistics per sample and group of C/num_groups channels
     (biased variance), then a per-channel affine."""
     op = "group_norm"
+    num_groups = check_int(num_groups, op, "num_groups", 2)
     a = as_tensor(input, op)
     if a.ndim < 2:
         raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received {a.ndim}")

@@ -8,7 +8,7 @@ import numpy as np
 from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
-from ._util import as_tensor, normalize_dim
+from ._util import normalize_dim
 from .conversion import cast
 from .elementwise import where
 
@@ -117,8 +117,12 @@ def getitem(a: Tensor, index) -> Tensor:
 
 def index_select(a: Tensor, dim: int, index: Tensor) -> Tensor:
     ax = normalize_dim(dim, a.ndim, "index_select")
-    index = as_tensor(index, "index_select")
+    if not isinstance(index, Tensor):  # torch has no implicit tensor() here: an int or None is a TypeError
+        raise TypeError(f"index_select(): argument 'index' (position 3) must be Tensor, not "
+                        f"{type(index).__name__}")
     idx = index._data
+    if idx.dtype.kind not in "iu" or idx.dtype.itemsize < 4:
+        raise RuntimeError("index_select(): Expected dtype int32 or int64 for index")
     n = a.shape[ax] if a.ndim else 1
     backend_of(a._data, idx)  # one device (several CUDA devices: it becomes the current one)
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= n):  # no wrap-around of negatives, as PyTorch

@@ -19,6 +19,9 @@ def _shape_str(shape) -> str:
 
 def reshape(a: Tensor, *shape) -> Tensor:
     shape = shape_arg(shape, "reshape")
+    for i, s in enumerate(shape):
+        if s < -1:  # NumPy would infer any negative size; torch infers only -1
+            raise RuntimeError(f"invalid shape dimension {s} at index {i} of shape {_shape_str(shape)}")
     x = a._data
     try:
         y = x.reshape(shape)
@@ -35,6 +38,8 @@ def reshape(a: Tensor, *shape) -> Tensor:
 
 def view(a: Tensor, *shape) -> Tensor:
     """reshape that must share storage: a layout that would need a copy raises, as ``torch.Tensor.view``."""
+    if not shape:
+        raise TypeError('view() missing 1 required positional arguments: "shape"')
     out = reshape(a, *shape)
     y, x = out._data, a._data
     if y.size and not backend_of(x).xp.may_share_memory(y, x):
