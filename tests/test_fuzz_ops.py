@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import atexit
 import collections
+import dataclasses
+import functools
 import json
 import os
 
@@ -32,9 +34,39 @@ REPORT = os.environ.get("FASTNN_FUZZ_REPORT")
 COUNTS: collections.Counter = collections.Counter()
 EXAMPLES: dict = collections.defaultdict(list)
 
-# Where fastnn knowingly answers otherwise than torch, with the reason. Keys: (op, verdict).
-GAPS = {
-}
+
+
+def _huge_int(args, kwargs) -> bool:
+    """Some integer argument at or beyond 2**62 (the int64-overflow probes)."""
+    def walk(v):
+        if isinstance(v, bool):
+            return False
+        if isinstance(v, int):
+            return abs(v) >= 2 ** 62
+        if isinstance(v, (list, tuple)):
+            return any(walk(x) for x in v)
+        return False
+    return walk(args) or walk(list(kwargs.values()))
+
+
+def _big_fill(args, kwargs) -> bool:
+    return any(isinstance(a, TensorSpec) and a.fill == "big" for a in args)
+
+
+# Where fastnn knowingly answers otherwise than torch: (op, verdict, when(args, kwargs), why).
+GAPS = [
+    ("unfold", "rejected", _huge_int, "torch's own int64 overflow: with a 2**62 kernel torch computes a block count "
+     "that wrapped and returns a (1, 0, L) garbage shape; fastnn refuses the window with the sizes named"),
+    ("fold", "unclear", _huge_int, "torch's message is an internal one (\"SymIntArrayRef expected to contain only "
+     "concrete integers\"); fastnn's names the sizes and the op"),
+    ("linear", "differs", _big_fill, "float32 sums near 3.4e38 overflow at different points in another summation "
+     "order (the GEMM's blocking); the numerics engineer owns values at float32 extremes"),
+]
+
+
+def _gap(op: str, verdict: str, args, kwargs):
+    return next((why for name, v, when, why in GAPS if name == _short(op) and v == verdict and when(args, kwargs)),
+                None)
 
 
 @pytest.fixture(scope="module")
@@ -79,17 +111,44 @@ def classify(outcome: Outcome, op: str) -> str:
 FAILING = {"unclear", "rejected", "garbage", "differs", "crash", "hang", "sanitizer", "harness-error"}
 
 
-def check(run, op: str, args=(), kwargs=None, compare: str = "values") -> None:
+def _on(value, device: str):
+    """The spec tree with every TensorSpec on ``device`` (fastnn's side; torch's twin stays on the CPU)."""
+    if isinstance(value, TensorSpec):
+        return dataclasses.replace(value, device=device)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_on(v, device) for v in value)
+    if isinstance(value, dict):
+        return {k: _on(v, device) for k, v in value.items()}
+    return value
+
+
+def check(run, op: str, args=(), kwargs=None, compare: str = "values", device: str = "cpu") -> None:
     kwargs = kwargs or {}
-    outcome = run(CASE, op, tuple(args), kwargs, compare)
+    args = tuple(args)
+    if device != "cpu":
+        args, kwargs = _on(args, device), _on(kwargs, device)
+    outcome = run(CASE, op, args, kwargs, compare)
     verdict = classify(outcome, op)
+    if verdict in FAILING and _gap(op, verdict, args, kwargs):
+        verdict = "gap"
     COUNTS[verdict] += 1
     COUNTS["cases"] += 1
-    if verdict in FAILING:
+    COUNTS["cases on " + device] += 1
+    if verdict in FAILING or verdict == "gap":
         EXAMPLES[verdict].append(outcome.describe()[:600])
-    if REPORT or verdict not in FAILING or (_short(op), verdict) in GAPS:
+    if REPORT or verdict not in FAILING:
         return
     raise AssertionError(f"{verdict}: {outcome.describe()}")
+
+
+def _cuda_available() -> bool:
+    import fastnn
+
+    return fastnn.cuda.is_available()
+
+
+# The emulated CUDA device in CI (FASTNN_CUDA=emulate): a third of the cases run their tensors there.
+DEVICES = st.sampled_from(["cpu", "cpu", "cuda"] if _cuda_available() else ["cpu"])
 
 
 # ---------------------------------------------------------------- strategies
@@ -149,27 +208,29 @@ UNARY = ["relu", "sigmoid", "tanh", "exp", "log", "sqrt", "abs", "neg", "sin", "
 @given(data=st.data())
 @fuzz_settings(40)
 def test_elementwise(run, data):
+    go = functools.partial(check, run, device=data.draw(DEVICES))
     x = data.draw(tensors())
     if data.draw(st.booleans()):
-        check(run, "T." + data.draw(st.sampled_from(UNARY)), (x,))
+        go("T." + data.draw(st.sampled_from(UNARY)), (x,))
         return
     op = data.draw(st.sampled_from(["add", "sub", "mul", "div", "maximum", "minimum", "pow", "eq", "lt", "where",
                                     "clamp", "remainder", "atan2"]))
     other = data.draw(st.one_of(tensors(), HOSTILE_SCALAR))
     if op == "where":
-        check(run, "T.where", (TensorSpec(x.shape, "bool"), x, other))
+        go("T.where", (TensorSpec(x.shape, "bool"), x, other))
     elif op == "clamp":
-        check(run, "T.clamp", (x,), {"min": data.draw(st.one_of(st.none(), HOSTILE_SCALAR)),
+        go("T.clamp", (x,), {"min": data.draw(st.one_of(st.none(), HOSTILE_SCALAR)),
                                      "max": data.draw(st.one_of(st.none(), HOSTILE_SCALAR))})
     elif op in ("add", "sub") and data.draw(st.booleans()):
-        check(run, "T." + op, (x, other), {"alpha": data.draw(HOSTILE_SCALAR)})
+        go("T." + op, (x, other), {"alpha": data.draw(HOSTILE_SCALAR)})
     else:
-        check(run, "T." + op, (x, other))
+        go("T." + op, (x, other))
 
 
 @given(data=st.data())
 @fuzz_settings(40)
 def test_reductions(run, data):
+    go = functools.partial(check, run, device=data.draw(DEVICES))
     x = data.draw(tensors(max_rank=3))
     op = data.draw(st.sampled_from(["sum", "mean", "amax", "amin", "argmax", "prod", "std", "var", "logsumexp",
                                     "all", "any", "max", "cumsum", "softmax", "log_softmax"]))
@@ -178,16 +239,17 @@ def test_reductions(run, data):
     if op not in ("cumsum", "softmax", "log_softmax"):
         kwargs["keepdim"] = data.draw(HOSTILE_FLAG)
     if op in ("softmax", "log_softmax"):
-        check(run, "F." + op, (x, dim))
+        go("F." + op, (x, dim))
     elif op in ("cumsum", "logsumexp", "max"):
-        check(run, "T." + op, (x, dim), kwargs)
+        go("T." + op, (x, dim), kwargs)
     else:
-        check(run, "T." + op, (x,), dict(kwargs, dim=dim))
+        go("T." + op, (x,), dict(kwargs, dim=dim))
 
 
 @given(data=st.data())
 @fuzz_settings(60)
 def test_indexing(run, data):
+    go = functools.partial(check, run, device=data.draw(DEVICES))
     shape = data.draw(shapes(1, 3))
     x = TensorSpec(shape, data.draw(FLOATS))
     dim = data.draw(st.one_of(st.integers(-len(shape) - 1, len(shape)), st.just(1.0)))
@@ -200,47 +262,48 @@ def test_indexing(run, data):
     if op == "index_select":
         index = data.draw(st.one_of(st.just("T"), st.sampled_from([None, -2, 1, [0]])))
         index = index_tensor(data.draw, n, (data.draw(st.integers(0, 4)),), dtype=idx_dtype) if index == "T" else index
-        check(run, "T.index_select", (x, dim, index))
+        go("T.index_select", (x, dim, index))
     elif op in ("gather", "take_along_dim"):
         ishape = tuple(min(s, data.draw(st.integers(0, 3))) for s in shape)
         index = index_tensor(data.draw, n, ishape, dtype=idx_dtype)
-        check(run, "T." + op, (x, dim, index) if op == "gather" else (x, index, dim))
+        go("T." + op, (x, dim, index) if op == "gather" else (x, index, dim))
     elif op in ("scatter", "scatter_add"):
         ishape = tuple(min(s, data.draw(st.integers(0, 3))) for s in shape)
         src = data.draw(st.one_of(st.just(TensorSpec(ishape, x.dtype)), HOSTILE_SCALAR)) if op == "scatter" else \
             TensorSpec(ishape, x.dtype)
-        check(run, "T." + op, (x, dim, index_tensor(data.draw, n, ishape, dtype=idx_dtype), src))
+        go("T." + op, (x, dim, index_tensor(data.draw, n, ishape, dtype=idx_dtype), src))
     elif op in ("index_add", "index_copy", "index_fill"):
         k = data.draw(st.integers(0, 3))
         index = index_tensor(data.draw, n, (k,), dtype=idx_dtype)
         src_shape = tuple(k if i == d else s for i, s in enumerate(shape))
         third = data.draw(HOSTILE_SCALAR) if op == "index_fill" else TensorSpec(src_shape, x.dtype)
-        check(run, "T." + op, (x, dim, index, third))
+        go("T." + op, (x, dim, index, third))
     elif op in ("take", "put_"):
         total = 1
         for s in shape:
             total *= s
         index = index_tensor(data.draw, total, (data.draw(st.integers(0, 3)),), lo=-total - 2, dtype=idx_dtype)
         if op == "take":
-            check(run, "T.take", (x, index))
+            go("T.take", (x, index))
         else:
-            check(run, "M.put_", (x, index, TensorSpec(index.shape, x.dtype)),
+            go("M.put_", (x, index, TensorSpec(index.shape, x.dtype)),
                   {"accumulate": data.draw(st.sampled_from([False, True, 1]))})
     elif op == "embedding":
         rows = data.draw(st.integers(0, 4))
-        check(run, "F.embedding", (index_tensor(data.draw, rows, (2,), dtype=idx_dtype), TensorSpec((rows, 3))),
+        go("F.embedding", (index_tensor(data.draw, rows, (2,), dtype=idx_dtype), TensorSpec((rows, 3))),
               {"padding_idx": data.draw(st.one_of(st.none(), st.integers(-6, 6), st.just(1.5)))})
     elif op == "one_hot":
         classes = data.draw(st.one_of(st.integers(-2, 5), st.just(1.5), st.just(2 ** 62)))
-        check(run, "F.one_hot", (index_tensor(data.draw, 4, (3,), dtype=idx_dtype), classes))
+        go("F.one_hot", (index_tensor(data.draw, 4, (3,), dtype=idx_dtype), classes))
     else:
-        check(run, "T.masked_fill", (x, TensorSpec(shape, data.draw(st.sampled_from(["bool", "bool", "int64"]))),
+        go("T.masked_fill", (x, TensorSpec(shape, data.draw(st.sampled_from(["bool", "bool", "int64"]))),
                                      data.draw(HOSTILE_SCALAR)))
 
 
 @given(data=st.data())
 @fuzz_settings(40)
 def test_matmul_family(run, data):
+    go = functools.partial(check, run, device=data.draw(DEVICES))
     op = data.draw(st.sampled_from(["matmul", "mm", "bmm", "linear", "dot", "outer"]))
     dt = data.draw(st.sampled_from(["float32", "float32", "float64", "int64"]))
     a = data.draw(tensors(dtype=dt, max_rank=3, min_rank=1))
@@ -248,9 +311,9 @@ def test_matmul_family(run, data):
     b = TensorSpec(b_shape, data.draw(st.sampled_from([dt, dt, "float64"])))
     if op == "linear":
         bias = data.draw(st.one_of(st.none(), st.just(TensorSpec(b_shape[:1], dt))))
-        check(run, "F.linear", (a, b, bias))
+        go("F.linear", (a, b, bias))
     else:
-        check(run, "T." + op, (a, b))
+        go("T." + op, (a, b))
 
 
 def window(draw, n):
@@ -262,6 +325,7 @@ def window(draw, n):
 @given(data=st.data())
 @fuzz_settings(60)
 def test_windows(run, data):
+    go = functools.partial(check, run, device=data.draw(DEVICES))
     op = data.draw(st.sampled_from(["conv2d", "conv1d", "max_pool2d", "avg_pool2d", "max_pool1d", "unfold", "fold",
                                     "pad", "interpolate", "adaptive_avg_pool2d", "conv_transpose2d"]))
     if op in ("conv2d", "conv1d", "conv_transpose2d"):
@@ -274,7 +338,7 @@ def test_windows(run, data):
                                                                                    "dilation"])))}
         if data.draw(st.booleans()) and op != "conv_transpose2d":
             kw["padding"] = data.draw(st.sampled_from(["same", "valid", "full"]))
-        check(run, "F." + op, (x, TensorSpec(w_shape, x.dtype)), dict(kw, groups=groups))
+        go("F." + op, (x, TensorSpec(w_shape, x.dtype)), dict(kw, groups=groups))
     elif op in ("max_pool2d", "avg_pool2d", "max_pool1d"):
         nd = 1 if op.endswith("1d") else 2
         x = TensorSpec((1, 2) + (6,) * nd, data.draw(FLOATS), fill=data.draw(FILLS))
@@ -284,30 +348,31 @@ def test_windows(run, data):
         for k in data.draw(st.sets(st.sampled_from(names))):
             kw[k] = data.draw(HOSTILE_FLAG) if k in ("ceil_mode", "return_indices", "count_include_pad") else \
                 data.draw(st.one_of(HOSTILE_INT, st.just(0))) if k == "divisor_override" else window(data.draw, nd)
-        check(run, "F." + op, (x,), kw)
+        go("F." + op, (x,), kw)
     elif op == "adaptive_avg_pool2d":
-        check(run, "F.adaptive_avg_pool2d", (TensorSpec((1, 2, 5, 5)), window(data.draw, 2)))
+        go("F.adaptive_avg_pool2d", (TensorSpec((1, 2, 5, 5)), window(data.draw, 2)))
     elif op == "unfold":
         kw = {k: window(data.draw, 2) for k in data.draw(st.sets(st.sampled_from(["stride", "padding", "dilation"])))}
-        check(run, "F.unfold", (TensorSpec((1, 2, 5, 5)), window(data.draw, 2)), kw)
+        go("F.unfold", (TensorSpec((1, 2, 5, 5)), window(data.draw, 2)), kw)
     elif op == "fold":
-        check(run, "F.fold", (TensorSpec((1, 8, data.draw(st.integers(0, 9)))), window(data.draw, 2),
+        go("F.fold", (TensorSpec((1, 8, data.draw(st.integers(0, 9)))), window(data.draw, 2),
                               window(data.draw, 2)))
     elif op == "pad":
         pad = tuple(data.draw(st.lists(st.one_of(st.integers(-6, 4), HOSTILE_INT), min_size=0, max_size=5)))
         mode = data.draw(st.sampled_from(["constant", "constant", "reflect", "replicate", "circular", "bogus"]))
-        check(run, "F.pad", (TensorSpec((1, 2, 4, 4)), pad), {"mode": mode})
+        go("F.pad", (TensorSpec((1, 2, 4, 4)), pad), {"mode": mode})
     else:
         kw = data.draw(st.sampled_from(["size", "scale_factor"]))
         val = window(data.draw, 2) if kw == "size" else data.draw(st.one_of(HOSTILE_SCALAR, st.floats(0.1, 3.0)))
         mode = data.draw(st.sampled_from(["nearest", "bilinear", "bicubic", "area", "linear", "bogus"]))
-        check(run, "F.interpolate", (TensorSpec((1, 2, 4, 4)),), {kw: val, "mode": mode}, compare="shape"
+        go("F.interpolate", (TensorSpec((1, 2, 4, 4)),), {kw: val, "mode": mode}, compare="shape"
               if mode == "bicubic" else "values")
 
 
 @given(data=st.data())
 @fuzz_settings(40)
 def test_norms_and_losses(run, data):
+    go = functools.partial(check, run, device=data.draw(DEVICES))
     op = data.draw(st.sampled_from(["layer_norm", "batch_norm", "group_norm", "cross_entropy", "nll_loss",
                                     "mse_loss", "l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
                                     "dropout"]))
@@ -316,13 +381,13 @@ def test_norms_and_losses(run, data):
         x = TensorSpec((2, 3, 4), dt, fill=data.draw(FILLS))
         ns = data.draw(st.one_of(st.just((4,)), st.just((3, 4)), st.just((5,)), st.just(4), st.just(()),
                                  st.just((4.0,)), st.just((-4,))))
-        check(run, "F.layer_norm", (x, ns), {"eps": data.draw(st.sampled_from([1e-5, 0.0, -1.0, 1e308]))})
+        go("F.layer_norm", (x, ns), {"eps": data.draw(st.sampled_from([1e-5, 0.0, -1.0, 1e308]))})
     elif op == "batch_norm":
         c = data.draw(st.integers(1, 4))
-        check(run, "F.batch_norm", (TensorSpec((2, 3, 4), dt), TensorSpec((c,), dt), TensorSpec((c,), dt, "zeros")),
+        go("F.batch_norm", (TensorSpec((2, 3, 4), dt), TensorSpec((c,), dt), TensorSpec((c,), dt, "zeros")),
               {"training": data.draw(st.booleans()), "momentum": data.draw(HOSTILE_SCALAR)})
     elif op == "group_norm":
-        check(run, "F.group_norm", (TensorSpec((2, 4, 3), dt), data.draw(st.sampled_from([1, 2, 3, 0, -1, 1.5]))))
+        go("F.group_norm", (TensorSpec((2, 4, 3), dt), data.draw(st.sampled_from([1, 2, 3, 0, -1, 1.5]))))
     elif op in ("cross_entropy", "nll_loss"):
         c = data.draw(st.integers(0, 4))
         logits = TensorSpec((3, c), dt, fill=data.draw(FILLS))
@@ -336,15 +401,15 @@ def test_norms_and_losses(run, data):
                      "weight": TensorSpec((data.draw(st.sampled_from([c, c, c + 1])),), dt)}[k]
         if op == "nll_loss":
             kw.pop("label_smoothing", None)
-        check(run, "F." + op, (logits, target), kw)
+        go("F." + op, (logits, target), kw)
     elif op == "dropout":
-        check(run, "F.dropout", (TensorSpec((3, 4), dt),), {"p": data.draw(HOSTILE_SCALAR),
+        go("F.dropout", (TensorSpec((3, 4), dt),), {"p": data.draw(HOSTILE_SCALAR),
                                                               "training": data.draw(HOSTILE_FLAG)}, compare="shape")
     else:
         shape = data.draw(shapes(0, 3))
         fill = "int:0:2" if op == "binary_cross_entropy" else data.draw(FILLS)
         tshape = data.draw(st.one_of(st.just(shape), shapes(0, 3)))
-        check(run, "F." + op, (TensorSpec(shape, dt, "zeros" if op == "binary_cross_entropy" else fill),
+        go("F." + op, (TensorSpec(shape, dt, "zeros" if op == "binary_cross_entropy" else fill),
                                TensorSpec(tshape, data.draw(st.sampled_from([dt, dt, "int64"])), fill)),
               {"reduction": data.draw(st.sampled_from(["mean", "sum", "none", "bogus"]))})
 
@@ -352,6 +417,7 @@ def test_norms_and_losses(run, data):
 @given(data=st.data())
 @fuzz_settings(50)
 def test_shape_ops(run, data):
+    go = functools.partial(check, run, device=data.draw(DEVICES))
     x = data.draw(tensors(max_rank=3, fill="randn"))
     n = len(x.shape)
     op = data.draw(st.sampled_from(["reshape", "view", "permute", "transpose", "flatten", "squeeze", "unsqueeze",
@@ -359,26 +425,26 @@ def test_shape_ops(run, data):
     size = tuple(data.draw(st.lists(st.one_of(st.integers(-2, 6), HOSTILE_INT), min_size=0, max_size=4)))
     d = data.draw(st.one_of(st.integers(-n - 1, n), st.just(1.5), HOSTILE_INT))
     if op in ("reshape", "view", "expand"):
-        check(run, "M." + op, (x,) + size)
+        go("M." + op, (x,) + size)
     elif op in ("permute", "flip"):
-        check(run, "T." + op, (x, tuple(data.draw(st.lists(st.integers(-n - 1, n), min_size=0, max_size=n + 1)))))
+        go("T." + op, (x, tuple(data.draw(st.lists(st.integers(-n - 1, n), min_size=0, max_size=n + 1)))))
     elif op in ("transpose", "movedim"):
-        check(run, "T." + op, (x, d, data.draw(st.integers(-n - 1, n))))
+        go("T." + op, (x, d, data.draw(st.integers(-n - 1, n))))
     elif op == "flatten":
-        check(run, "T.flatten", (x, d, data.draw(st.integers(-n - 1, n))))
+        go("T.flatten", (x, d, data.draw(st.integers(-n - 1, n))))
     elif op in ("squeeze", "unsqueeze"):
-        check(run, "T." + op, (x, d))
+        go("T." + op, (x, d))
     elif op in ("cat", "stack"):
         others = data.draw(st.lists(st.one_of(st.just(x), tensors(max_rank=3, fill="randn")), min_size=0,
                                     max_size=3))
-        check(run, "T." + op, ([x] + others if others or data.draw(st.booleans()) else [],), {"dim": d})
+        go("T." + op, ([x] + others if others or data.draw(st.booleans()) else [],), {"dim": d})
     elif op == "split":
         sections = data.draw(st.one_of(st.integers(-1, 4), st.lists(st.integers(-1, 4), min_size=1, max_size=3)))
-        check(run, "T.split", (x, sections, d))
+        go("T.split", (x, sections, d))
     elif op == "chunk":
-        check(run, "T.chunk", (x, data.draw(st.integers(-1, 4)), d))
+        go("T.chunk", (x, data.draw(st.integers(-1, 4)), d))
     else:
-        check(run, "T.narrow", (x, d, data.draw(st.integers(-5, 5)), data.draw(st.integers(-2, 5))))
+        go("T.narrow", (x, d, data.draw(st.integers(-5, 5)), data.draw(st.integers(-2, 5))))
 
 
 @given(data=st.data())

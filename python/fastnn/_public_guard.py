@@ -20,11 +20,13 @@ import inspect
 import numbers
 import types
 
-import numpy as np
-
 from ._tensor import Tensor
 
-_FOREIGN = (np.ndarray, list, tuple)  # containers torch refuses where a Tensor goes (it has no implicit tensor())
+
+def _foreign(x) -> bool:
+    """A container torch refuses where a Tensor goes (it has no implicit tensor()): a list, a tuple, or an
+    array of another library (anything with ``__array__`` that is not a Tensor)."""
+    return isinstance(x, (list, tuple)) or (hasattr(x, "__array__") and not isinstance(x, Tensor))
 
 
 def _torch_type_name(value) -> str:
@@ -57,8 +59,8 @@ def _offender(args, kwargs, positional, exc: AttributeError):
         if value is missing and not isinstance(value, Tensor):
             return name, (i + 1 if i < len(args) else None), value
     for i, (name, value) in enumerate(named):
-        if isinstance(value, _FOREIGN + (numbers.Number,)) and not isinstance(value, Tensor) and \
-                (i == 0 or isinstance(value, np.ndarray)):
+        if not isinstance(value, Tensor) and (_foreign(value) or isinstance(value, numbers.Number)) and \
+                (i == 0 or hasattr(value, "__array__")):
             return name, (i + 1 if i < len(args) else None), value
     return None
 
@@ -77,7 +79,7 @@ def guard(fn, op: str):
     def guarded(*args, **kwargs):
         if first is not None:
             x = args[0] if args else kwargs.get(first)
-            if isinstance(x, _FOREIGN):
+            if _foreign(x):
                 raise _must_be_tensor(op, first, 1 if args else None, x)
         try:
             return fn(*args, **kwargs)

@@ -245,6 +245,9 @@ def linspace(start, end, steps: int, dtype=None, device=None, requires_grad: boo
         half = steps // 2 if steps > 1 else 1  # one step is start itself
         vals = xp.where(i < half, start + step * i, end - step * (steps - 1 - i))
         return _make(vals.astype(dt.np), requires_grad)
+    if steps > 1 and (math.isnan(float(start)) or math.isnan(float(end))):
+        # torch's step (end - start) / (steps - 1) is NaN, and so is every value; NumPy would pin the last to end
+        return _make(xp.full(steps, np.nan, dt.np), requires_grad)
     return _make(xp.linspace(start, end, steps, dtype=np.float64).astype(dt.np), requires_grad)
 
 

@@ -12,6 +12,8 @@ from .conversion import cast
 
 def relu(a: Tensor) -> Tensor:
     x = a._data
+    if x.dtype.kind == "b":
+        raise RuntimeError("Boolean inputs not supported for relu")
     y = backend_of(x).xp.maximum(x, 0).astype(x.dtype, copy=False)
     return record(Tensor._wrap(y), "ReluBackward0", (a,), lambda g: (g * (y > 0),))
 

@@ -27,8 +27,10 @@ def check_bool(value, op: str, name: str, position: int | None = None) -> bool:
 
 
 def check_int(value, op: str, name: str, position: int | None = None) -> int:
-    """``value`` as an int when it is an integer (bool and NumPy integers included, as torch's parser);
+    """``value`` as an int when it is an integer (NumPy's too; not a bool, which torch's parser refuses);
     else torch's TypeError "argument 'num_classes' (position 2) must be int, not float"."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{op}(): argument '{name}'{_where(position)} must be int, not bool")
     if isinstance(value, (numbers.Integral, np.integer)):
         return int(value)
     if hasattr(value, "__index__") and not isinstance(value, (float, np.floating)):
@@ -42,12 +44,12 @@ def check_int(value, op: str, name: str, position: int | None = None) -> int:
 def check_ints(value, op: str, name: str, position: int | None = None):
     """An int or a sequence of ints (a window argument: kernel_size, stride, padding, dilation, output_size),
     returned unchanged; else torch's TypeError "must be tuple of ints, not float" / "but found element of type
-    float at pos 0"."""
-    if isinstance(value, (numbers.Integral, np.integer)):
+    float at pos 0". A bool is no int here, as in torch's parser."""
+    if isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, (bool, np.bool_)):
         return value
     if isinstance(value, (list, tuple)):
         for i, v in enumerate(value):
-            if not isinstance(v, (numbers.Integral, np.integer)):
+            if not isinstance(v, (numbers.Integral, np.integer)) or isinstance(v, (bool, np.bool_)):
                 raise TypeError(f"{op}(): argument '{name}'{_where(position)} must be tuple of ints, but found "
                                 f"element of type {_type_name(v)} at pos {i}")
         return value

@@ -55,15 +55,15 @@ def _conv_transpose(op, nd, input, weight, bias, stride, padding, output_padding
     op_, d = _tuple(output_padding, "output_padding", nd, op), _tuple(dilation, "dilation", nd, op)
     groups = int(groups)
     if min(s) < 1:
-        raise RuntimeError("non-positive stride is not supported")
+        raise RuntimeError(f"{op}(): non-positive stride is not supported")
     if min(d) < 1:
-        raise RuntimeError("dilation should be greater than zero")
+        raise RuntimeError(f"{op}(): dilation should be greater than zero, but got {list(d)}")
     if min(p) < 0:
-        raise RuntimeError("negative padding is not supported")
+        raise RuntimeError(f"{op}(): negative padding is not supported")
     if min(op_) < 0:
-        raise RuntimeError("negative output_padding is not supported")
+        raise RuntimeError(f"{op}(): negative output_padding is not supported")
     if groups < 1:
-        raise RuntimeError("non-positive groups is not supported")
+        raise RuntimeError(f"{op}(): non-positive groups is not supported")
     if any(o >= si and o >= di for o, si, di in zip(op_, s, d)):
         if nd == 2:
             raise RuntimeError("output padding must be smaller than either stride or dilation, but got "

@@ -37,6 +37,8 @@ def _indices(input, rows: int):
     if idx.dtype.kind not in "iu":
         raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the following scalar types: "
                            f"Long, Int; but got {t.dtype} instead (while checking arguments for embedding)")
+    if idx.size and rows == 0:  # torch's text for an empty table (its index_select underneath)
+        raise RuntimeError("index_select(): self indexing axis dim should be positive")
     if idx.size and (idx.min() < 0 or idx.max() >= rows):
         raise IndexError("index out of range in self")
     return idx

@@ -137,12 +137,19 @@ _C_TYPE = {"float32": "float", "float64": "double", "float16": "c10::Half", "int
            "int16": "int16_t", "int8": "int8_t", "uint8": "uint8_t", "bool": "bool"}  # torch's names in its texts
 
 
+_MASK_TYPE = {"int64": "long", "int32": "int", "int16": "short", "int8": "signed char", "uint8": "unsigned char",
+              "float32": "float", "float64": "double", "float16": "c10::Half"}  # torch's texts for a mask's dtype
+
+
 def masked_fill(a: Tensor, mask, value) -> Tensor:
     if isinstance(value, complex):  # a real tensor takes a complex number only when it is real (torch's check)
         if value.imag != 0:
             raise RuntimeError(f"value cannot be converted to type {_C_TYPE.get(a.dtype.name, a.dtype.name)} "
                                "without overflow")
         value = value.real
+    if isinstance(mask, Tensor) and mask.dtype.name != "bool":
+        raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype "
+                           f"{_MASK_TYPE.get(mask.dtype.name, mask.dtype.name)}")
     if isinstance(value, Tensor) and value.ndim != 0:
         raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
                            f"{value.ndim} dimension(s).")

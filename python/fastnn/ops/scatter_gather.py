@@ -16,7 +16,8 @@ from ._util import as_tensor, is_scalar, normalize_dim, unbroadcast
 from . import shape as _shape
 from .indexing import torch_index_error
 
-_TORCH_NAME = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool"}
+_TORCH_NAME = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool", "int32": "Int",
+               "int16": "Short", "int8": "Char", "uint8": "Byte", "float16": "Half"}
 
 
 def _tname(t) -> str:
@@ -465,7 +466,7 @@ def put(input: Tensor, index: Tensor, source: Tensor, accumulate: bool = False) 
     """input with ``source`` written (or added) at the flat positions ``index`` (negative ones from the end)."""
     index = as_tensor(index, "put")
     source = as_tensor(source, "put")
-    if not _is_int(index):
+    if index.dtype.name != "int64":  # int64 exactly, as torch
         raise RuntimeError(f"put_(): Expected a long tensor for index, but got {_tname(index)}")
     if source.dtype is not input.dtype:
         raise RuntimeError(f"put_(): self and source expected to have the same dtype, but got self.dtype = "

@@ -196,9 +196,10 @@ def cat(tensors, dim: int = 0) -> Tensor:
     ts, dt = _tensors_arg(tensors, "cat")
     # PyTorch skips 1-D empty tensors in cat (a legacy rule many programs rely on).
     parts = [t_ for t_ in ts if not (t_.ndim == 1 and t_.shape[0] == 0)] or ts[:1]
+    for i, t_ in enumerate(ts):  # any 0-d tensor in the list, as torch checks before the sizes
+        if t_.ndim == 0:
+            raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be concatenated")
     ndim = parts[0].ndim
-    if ndim == 0:
-        raise RuntimeError("zero-dimensional tensor (at position 0) cannot be concatenated")
     ax = normalize_dim(dim, ndim, "cat")
     for i, t_ in enumerate(parts):
         if t_.ndim != ndim or any(s != r for j, (s, r) in enumerate(zip(t_.shape, parts[0].shape)) if j != ax):

@@ -143,7 +143,12 @@ def _sizes(a, size, scale_factor, mode, recompute_scale_factor):
             scales = [float(v) for v in scale_factor]
         else:
             scales = [float(scale_factor)] * dim
-        out = [int(math.floor(float(n) * s)) for n, s in zip(spatial, scales)]
+        out = []
+        for n, s in zip(spatial, scales):
+            v = float(n) * s
+            if not -2.0 ** 63 <= v < 2.0 ** 63:  # inf, NaN or beyond int64 (Python would raise OverflowError)
+                raise RuntimeError("value cannot be converted to type int64_t without overflow")
+            out.append(int(math.floor(v)))
         if mode == "area" or recompute_scale_factor:
             scales = None  # the sizes are recomputed from the scale and the scale from the sizes (torch's rule)
     else:
@@ -165,6 +170,8 @@ def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", alig
     if antialias and not (mode in ("bilinear", "bicubic") and a.ndim == 4):
         raise ValueError("Anti-alias option is restricted to bilinear and bicubic modes and requires a 4-D tensor as "
                          "input")
+    # The sizes before the mode's rank: torch's order (its size checks are Python, the mode dispatch last).
+    out, scales = _sizes(a, size, scale_factor, mode, recompute_scale_factor) if a.ndim >= 3 else (None, None)
     if a.ndim not in (3, 4, 5) or mode not in _NODE:
         if mode == "lanczos" and a.ndim in (3, 4, 5):
             raise NotImplementedError("interpolate(): mode='lanczos' is not supported by fastnn")
@@ -174,7 +181,6 @@ def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", alig
         raise NotImplementedError(f"Got {a.ndim}D input, but {mode} mode needs {_NEEDS[mode]}D input")
     if antialias:
         raise NotImplementedError(f"interpolate(): antialias=True is not supported by fastnn (mode='{mode}')")
-    out, scales = _sizes(a, size, scale_factor, mode, recompute_scale_factor)
     x = a._data
     if x.dtype.kind != "f":
         raise NotImplementedError(f'"upsample_{mode}" not implemented for \'{a.dtype.name}\'')
