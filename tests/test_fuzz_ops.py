@@ -59,6 +59,14 @@ GAPS = [
      "that wrapped and returns a (1, 0, L) garbage shape; fastnn refuses the window with the sizes named"),
     ("fold", "unclear", _huge_int, "torch's message is an internal one (\"SymIntArrayRef expected to contain only "
      "concrete integers\"); fastnn's names the sizes and the op"),
+    ("take_along_dim", "rejected", lambda a, k: True, "torch 2.13's take_along_dim does not check its indices "
+     "(an index of 6 into 4 elements reads whatever lies there); fastnn raises gather's IndexError"),
+    ("layer_norm", "rejected", lambda a, k: k.get("eps", 0) < 0, "fastnn refuses a negative eps (ValueError) where "
+     "torch computes rsqrt(var + eps) and returns NaN"),
+    ("cross_entropy", "rejected", lambda a, k: "weight" in k and not 0 <= k.get("label_smoothing", 0) <= 1,
+     "torch checks label_smoothing's range only on its unweighted path"),
+    ("matmul", "rejected", lambda a, k: any(0 in s.shape for s in a if isinstance(s, TensorSpec)),
+     "torch's bmm skips its dtype check when the product is empty and promotes; fastnn wants one dtype"),
     ("linear", "differs", _big_fill, "float32 sums near 3.4e38 overflow at different points in another summation "
      "order (the GEMM's blocking); the numerics engineer owns values at float32 extremes"),
 ]
@@ -184,7 +192,9 @@ def index_tensor(draw, n, count_shape, lo=-6, hi=7, dtype="int64"):
 @fuzz_settings(40)
 def test_creation(run, data):
     op = data.draw(st.sampled_from(["zeros", "ones", "empty", "full", "arange", "eye", "linspace", "randn", "rand"]))
-    size = data.draw(st.lists(st.one_of(HOSTILE_INT, st.integers(0, 4), st.just(2.0)), min_size=0, max_size=3))
+    # No 2**31: a legal 8 GiB tensor is no hostile argument (it only takes minutes); 2**62 and up overflow.
+    size = data.draw(st.lists(st.one_of(HOSTILE_INT.filter(lambda v: v != 2 ** 31), st.integers(0, 4), st.just(2.0)),
+                              min_size=0, max_size=3))
     if op in ("zeros", "ones", "empty", "randn", "rand"):
         dtype = data.draw(st.sampled_from([None, "dtype:float32", "dtype:int64", "dtype:bool"]))
         kwargs = {} if dtype is None or op in ("randn", "rand") and dtype != "dtype:float32" else {"dtype": dtype}
@@ -487,7 +497,7 @@ def test_non_tensor_inputs(run, data):
         ("F.log_softmax", (0,)), ("F.layer_norm", ((3,),)), ("T.index_select", (0, TensorSpec((1,), "int64",
                                                                                               "zeros"))),
         ("F.linear", (TensorSpec((4, 3)),)), ("T.matmul", (TensorSpec((3, 2)),)),
-        ("F.max_pool1d", (2,)), ("F.dropout", ()), ("T.clone", ()), ("T.t", ()), ("T.logsumexp", (0,)),
+        ("F.max_pool1d", (2,)), ("F.dropout", ()), ("T.clone", ()), ("T.logsumexp", (0,)),
     ]))
     check(run, op, (arr,) + extra, compare="none")
 

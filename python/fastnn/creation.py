@@ -6,6 +6,7 @@ create on ``t``'s backend unless told otherwise.
 """
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 
@@ -119,9 +120,33 @@ def _new_shape(shape: tuple, op: str, np_dtype) -> tuple:
         if s < 0:
             raise RuntimeError(f"{op}(): Trying to create tensor with negative dimension {s}: {list(shape)}")
         numel *= s
-    if numel * np.dtype(np_dtype).itemsize > 2 ** 63 - 1:
+    if numel * np.dtype(np_dtype).itemsize > 2 ** 63 - 1 or math.prod(max(s, 1) for s in shape) > 2 ** 63 - 1:
         raise RuntimeError(f"{op}(): Storage size calculation overflowed with sizes={list(shape)}")
     return shape
+
+
+def _fits(value, np_dtype, op: str):
+    """``value`` when a tensor of ``np_dtype`` can hold it: a finite float beyond float32's range is torch's
+    RuntimeError (NumPy would store inf)."""
+    dt = np.dtype(np_dtype)
+    if dt.kind == "f" and isinstance(value, (float, np.floating)) and math.isfinite(value) and \
+            abs(value) > float(np.finfo(dt).max):
+        raise RuntimeError(f"value cannot be converted to type {'float' if dt.itemsize == 4 else 'c10::Half'} "
+                           "without overflow")
+    return value
+
+
+def _names_op(fn):
+    """NumPy's MemoryError ("Unable to allocate 128. GiB for an array ...") with the op's name in front, as
+    torch's allocator error names what failed."""
+    @functools.wraps(fn)
+    def creating(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except MemoryError as e:
+            raise MemoryError(f"{fn.__name__}(): {e}") from None
+
+    return creating
 
 
 def _sizes(size, kw, op: str):
@@ -133,6 +158,7 @@ def _sizes(size, kw, op: str):
     return shape_arg(size, op)
 
 
+@_names_op
 def zeros(*size, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
     be = get_backend(device)
     shape = _sizes(size, _size_kw(kw, "zeros"), "zeros") if kw else shape_arg(size, "zeros")
@@ -140,6 +166,7 @@ def zeros(*size, dtype=None, device=None, requires_grad: bool = False, **kw) -> 
     return _make(be.zeros(shape, _float_dtype(dtype).np), requires_grad)
 
 
+@_names_op
 def ones(*size, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
     be = get_backend(device)
     shape = _sizes(size, _size_kw(kw, "ones"), "ones") if kw else shape_arg(size, "ones")
@@ -147,6 +174,7 @@ def ones(*size, dtype=None, device=None, requires_grad: bool = False, **kw) -> T
     return _make(be.xp.ones(shape, _float_dtype(dtype).np), requires_grad)
 
 
+@_names_op
 def empty(*size, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
     be = get_backend(device)
     fmt = _mf.resolve(kw.pop("memory_format", None), "empty", _mf.contiguous_format)
@@ -177,6 +205,7 @@ def _size_kw(kw: dict, op: str):
     return size
 
 
+@_names_op
 def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     be = get_backend(device)
     if dtype is None:
@@ -185,14 +214,17 @@ def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False)
         elif isinstance(fill_value, (numbers.Integral, np.integer)):
             dtype = dtypes.int64
     shape = _new_shape(shape_arg((size,), "full"), "full", _float_dtype(dtype).np)
+    _fits(fill_value, _float_dtype(dtype).np, "full")
     return _make(be.full(shape, fill_value, _float_dtype(dtype).np), requires_grad)
 
 
+@_names_op
 def eye(n: int, m: int | None = None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     for name, v in (("n", n), ("m", m)):  # torch's RuntimeError (NumPy's would be a ValueError)
         if v is not None and v < 0:
             raise RuntimeError(f"{name} must be greater or equal to 0, got {v}")
     be = get_backend(device)
+    _new_shape((n, n if m is None else m), "eye", _float_dtype(dtype).np)
     return _make(be.xp.eye(n, m, dtype=_float_dtype(dtype).np), requires_grad)
 
 
@@ -245,6 +277,8 @@ def linspace(start, end, steps: int, dtype=None, device=None, requires_grad: boo
         half = steps // 2 if steps > 1 else 1  # one step is start itself
         vals = xp.where(i < half, start + step * i, end - step * (steps - 1 - i))
         return _make(vals.astype(dt.np), requires_grad)
+    _fits(start, dt.np, "linspace")
+    _fits(end, dt.np, "linspace")
     if steps > 1 and (math.isnan(float(start)) or math.isnan(float(end))):
         # torch's step (end - start) / (steps - 1) is NaN, and so is every value; NumPy would pin the last to end
         return _make(xp.full(steps, np.nan, dt.np), requires_grad)
@@ -261,6 +295,7 @@ def _random_float(draw, shape, dt):
 _F16 = np.dtype(np.float16)
 
 
+@_names_op
 def rand(*size, generator=None, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
     gen = numpy_generator(generator, device)
     shape = _sizes(size, _size_kw(kw, "rand"), "rand") if kw else shape_arg(size, "rand")
@@ -268,6 +303,7 @@ def rand(*size, generator=None, dtype=None, device=None, requires_grad: bool = F
     return _make(_random_float(gen.random, shape, _float_dtype(dtype).np), requires_grad)
 
 
+@_names_op
 def randn(*size, generator=None, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
     gen = numpy_generator(generator, device)
     shape = _sizes(size, _size_kw(kw, "randn"), "randn") if kw else shape_arg(size, "randn")

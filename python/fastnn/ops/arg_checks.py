@@ -65,7 +65,7 @@ def check_window_args(op: str, **named) -> None:
     ``groups`` an int; ``ceil_mode`` and the other flags bools; the window arguments an int or ints (a padding
     string such as "same", and None where the op allows it, pass). Values are checked, not converted."""
     for name, value in named.items():
-        if value is None or isinstance(value, str):
+        if value is None or (name == "padding" and isinstance(value, str)):  # "same" / "valid": the op's check
             continue
         if name in _INT_ARGS:
             check_int(value, op, name)

@@ -48,7 +48,7 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
             pad, end = _same_padding(kernel, dilation)
             extra = (end[0] - pad[0], end[1] - pad[1])
         else:
-            raise ValueError(f"Invalid padding string {padding!r}, should be one of {{'valid', 'same'}}")
+            raise RuntimeError(f"Invalid padding string: '{padding}'")  # torch's F text (nn.Conv2d: ValueError)
     else:
         pad = _pair(padding, "padding")
     # torch's checks and messages (the kernel's own would be ValueErrors naming it)

@@ -92,6 +92,8 @@ def abs(a: Tensor) -> Tensor:  # noqa: A001
     if _registry.ACTIVATES:
         on_device(a)
     x = a._data
+    if x.dtype.kind == "b":
+        raise NotImplementedError(f'"abs_{a.device.type}" not implemented for \'Bool\'')
     # The forward is an operator (any backend); only the backward asks for the array module.
     return record(Tensor._wrap(operator.abs(x)), "AbsBackward0", (a,), lambda g: (g * backend_of(x).xp.sign(x),))
 
@@ -187,6 +189,8 @@ def sign(a: Tensor) -> Tensor:
     x = a._data
     xp = backend_of(x).xp
     y = x.copy() if x.dtype.kind == "b" else xp.sign(x)  # the sign of a bool is itself (NumPy has no bool loop)
+    if x.dtype.kind == "f":
+        y = xp.where(y != y, y.dtype.type(0), y)  # torch's sign of NaN is 0 (NumPy's is NaN)
     return record(Tensor._wrap(y), "SignBackward0", (a,), lambda g: (xp.zeros_like(g),))
 
 

@@ -50,7 +50,9 @@ def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5
         raise RuntimeError(f"{op}(): expected a floating point input, got {a.dtype}")
     n, c = x.shape[0], x.shape[1]
     g = int(num_groups)
-    if g <= 0 or c % g != 0:
+    if g <= 0:  # torch's text (for 0 torch itself fails with a ZeroDivisionError)
+        raise RuntimeError(f"group_norm(): Expected num groups to be greater than 0, got {g}")
+    if c % g != 0:
         raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, but got input of "
                            f"shape {list(x.shape)} and num_groups={num_groups}")
     if (n * c // g) * math.prod(x.shape[2:]) == 1:  # torch's _verify_batch_size on [N*C/G, G, *spatial]

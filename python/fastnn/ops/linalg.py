@@ -48,6 +48,19 @@ def _matmul_shape_error(xs: tuple, ys: tuple) -> str:
     return ""
 
 
+def _matmul_dtype_error(a, b) -> str:
+    """torch.matmul's message for two dtypes, from the op it lowers to (dot, addmv, mm, bmm)."""
+    stem, ctype = int_kernels.stem, int_kernels.ctype
+    if a.ndim == 1 and b.ndim == 1:
+        return f"dot : expected both vectors to have same dtype, but found {stem(a.dtype)} and {stem(b.dtype)}"
+    if b.ndim == 1:
+        return (f"addmv input tensors must have the same dtype, but got {stem(b.dtype)}, {stem(a.dtype)}, and "
+                f"{stem(b.dtype)}")
+    if b.ndim == 2:
+        return f"expected m1 and m2 to have the same dtype, but got: {ctype(a.dtype)} != {ctype(b.dtype)}"
+    return f"expected scalar type {stem(a.dtype)} but found {stem(b.dtype)}"
+
+
 def matmul(a, b) -> Tensor:
     a, b = as_tensor(a, "matmul"), as_tensor(b, "matmul")
     if a.ndim == 0 or b.ndim == 0:
@@ -57,8 +70,7 @@ def matmul(a, b) -> Tensor:
     if wrong:
         raise RuntimeError(wrong)
     if a.dtype is not b.dtype:
-        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {a.dtype} != {b.dtype} "
-                           f"(shapes {_dims(x)} and {_dims(y)})")
+        raise RuntimeError(_matmul_dtype_error(a, b))
     x2 = x[None, :] if x.ndim == 1 else x
     y2 = y[:, None] if y.ndim == 1 else y
     be = backend_of(x, y)
@@ -114,18 +126,18 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None, activation
     no gradient is needed (its backward wants the pre-activation, which the fused pass does not keep).
     """
     x, w = input, weight
-    integer = _check_linear_dtypes(x, w, bias)
+    if x.ndim == 0 or w.ndim == 0:
+        raise RuntimeError(f"both arguments to linear need to be at least 1D, but they are {x.ndim}D and {w.ndim}D")
+    if w.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {w.ndim}D")
     if w.ndim == 1 and bias is not None:  # torch's addmm, which wants a matrix
         raise RuntimeError("mat2 must be a matrix, got 1-D tensor")
-    if w.ndim == 1 and activation is None:  # torch: a 1-D weight is a vector, input @ weight (one output dropped)
-        if x.ndim < 1 or x.shape[-1] != w.shape[0]:
-            raise RuntimeError(f"linear(): size mismatch, got input ({'x'.join(map(str, x.shape))}), weight "
-                               f"({w.shape[0]})")
-        y = matmul(x, w)
-        return y if bias is None else y + bias
-    if w.ndim != 2 or x.ndim < 1 or x.shape[-1] != w.shape[1]:
+    if w.ndim == 1 and activation is None:  # torch: a 1-D weight is a vector, input @ weight (matmul's checks)
+        return matmul(x, w)
+    if w.ndim != 2 or x.ndim < 1 or x.shape[-1] != w.shape[1]:  # shapes before dtypes, in torch's order
         raise RuntimeError(f"linear(): mat1 and mat2 shapes cannot be multiplied ({'x'.join(map(str, x.shape))} "
                            f"and {w.shape[1]}x{w.shape[0]})")
+    integer = _check_linear_dtypes(x, w, bias)
     if bias is not None and bias.shape != (w.shape[0],):
         raise RuntimeError(f"linear(): bias must have shape ({w.shape[0]},), got {tuple(bias.shape)}")
     if activation not in (None, "relu", "gelu"):

@@ -443,6 +443,8 @@ def take(input: Tensor, index) -> Tensor:  # noqa: A002
     i = index._data
     n = x.size
     xp = backend_of(x, i).xp
+    if i.size and n == 0:
+        raise IndexError("take(): tried to take from an empty tensor")
     if i.size:
         lo, hi = int(i.min()), int(i.max())
         bad = hi if hi >= n else (lo if lo < -n else None)

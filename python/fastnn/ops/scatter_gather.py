@@ -65,7 +65,9 @@ def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False)
         raise NotImplementedError("gather(): sparse_grad=True is not supported (fastnn has no sparse gradients)")
     index = as_tensor(index, "gather")
     if not _is_int(index):
-        raise RuntimeError("gather(): Expected dtype int32/int64 for index")
+        if index.numel():
+            raise RuntimeError("gather(): Expected dtype int32/int64 for index")
+        index = Tensor._wrap(index._data.astype(np.int64))  # torch lets an empty index of any dtype through
     x, i = input._data, index._data
     if i.size == 0:
         # torch checks only dim for an empty index, of any rank: the result is empty, shaped as the index.
@@ -132,7 +134,9 @@ def _scatter_args(input: Tensor, dim: int, index, src, op: str):
     """Checks shared by scatter, scatter_add and scatter_reduce; returns (axis, index array, src slice)."""
     index = as_tensor(index, op)
     if not _is_int(index):
-        raise RuntimeError(f"{op}(): Expected dtype int32/int64 for index")
+        if index.numel():
+            raise RuntimeError(f"{op}(): Expected dtype int32/int64 for index")
+        index = Tensor._wrap(index._data.astype(np.int64))  # torch lets an empty index of any dtype through
     x, i = input._data, index._data
     if src is not None and src.dtype is not input.dtype:
         raise RuntimeError(f"{op}(): Expected self.dtype to be equal to src.dtype")
@@ -315,12 +319,14 @@ def _prod_grads(be, x1, s, out, grid, g1, include_self):
 
 
 # ---- index_* along one dim -------------------------------------------------------------------------------
-def _vector_index(index, op: str, dtype_error=RuntimeError, message=None):
+def _vector_index(index, op: str, dtype_error=RuntimeError, message=None, long_only: bool = False):
+    """``index`` as a Tensor and its 1-D array; ``long_only``: int64 only (torch's index_copy_ / index_fill_
+    refuse int32 too, index_add_ takes it)."""
     index = as_tensor(index, op)
     if index.ndim > 1:
         raise IndexError(f"{op}(): Index is supposed to be a vector, but got dim: {index.ndim} with type: "
                          f"{_tname(index)} and size: {_shape_str(index.shape)}")
-    if not _is_int(index):
+    if not _is_int(index) or (long_only and index.dtype.name != "int64"):
         raise dtype_error(message or f"{op}(): Expected dtype int32/int64 for index but got: {_tname(index)}")
     backend_of(index._data)  # (several CUDA devices: the index's device becomes the current one)
     return index, _as_1d(index._data)
@@ -376,7 +382,7 @@ def index_copy(input: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor
     source = as_tensor(source, "index_copy")
     index, i = _vector_index(index, "index_copy_",
                              message=f"index_copy_(): Expected a long tensor for index, but got "
-                                     f"{_tname(as_tensor(index, 'index_copy'))}")
+                                     f"{_tname(as_tensor(index, 'index_copy'))}", long_only=True)
     x = input._data
     ax = normalize_dim(dim, x.ndim, "index_copy")
     if source.dtype is not input.dtype:
@@ -402,7 +408,8 @@ def index_copy(input: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor
 
 
 def index_fill(input: Tensor, dim: int, index: Tensor, value) -> Tensor:  # noqa: A002
-    index, i = _vector_index(index, "index_fill_", IndexError, "index_fill_(): Expected dtype int64 for index.")
+    index, i = _vector_index(index, "index_fill_", IndexError, "index_fill_(): Expected dtype int64 for index.",
+                             long_only=True)
     value_t = None
     if isinstance(value, Tensor):
         if value.ndim != 0:
@@ -416,7 +423,7 @@ def index_fill(input: Tensor, dim: int, index: Tensor, value) -> Tensor:  # noqa
     n = x1.shape[ax]
     bad = (i < -n) | (i >= n)  # index_fill counts negative indices from the end (PyTorch does)
     if i.size and bool(bad.any()):
-        raise IndexError(f"index {int(i[bad][0])} is out of bounds for dimension {ax} with size {n}")
+        raise IndexError(f"index_fill(): index {int(i[bad][0])} is out of bounds for dimension {ax} with size {n}")
     key = _along(ax, backend_of(i).xp.where(i < 0, i + n, i))
     out = x1.copy()
     out[key] = value

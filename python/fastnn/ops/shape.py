@@ -22,6 +22,8 @@ def reshape(a: Tensor, *shape) -> Tensor:
     for i, s in enumerate(shape):
         if s < -1:  # NumPy would infer any negative size; torch infers only -1
             raise RuntimeError(f"invalid shape dimension {s} at index {i} of shape {_shape_str(shape)}")
+    if shape.count(-1) > 1:
+        raise RuntimeError("only one dimension can be inferred")
     x = a._data
     try:
         y = x.reshape(shape)
@@ -263,6 +265,8 @@ def narrow(a: Tensor, dim: int, start: int, length: int) -> Tensor:
 
 
 def split(a: Tensor, split_size_or_sections, dim: int = 0):
+    if a.ndim == 0:
+        raise RuntimeError("split expects at least a 1-dimensional tensor")
     ax = normalize_dim(dim, a.ndim, "split")
     size = a.shape[ax]
     if isinstance(split_size_or_sections, (list, tuple)):
@@ -286,6 +290,8 @@ def split(a: Tensor, split_size_or_sections, dim: int = 0):
 
 
 def chunk(a: Tensor, chunks: int, dim: int = 0):
+    if a.ndim == 0:
+        raise RuntimeError("chunk expects at least a 1-dimensional tensor")
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
     size = a.shape[normalize_dim(dim, a.ndim, "chunk")]

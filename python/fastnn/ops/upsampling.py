@@ -19,6 +19,7 @@ from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
 from ._util import as_tensor
+from .arg_checks import check_ints
 
 _GEMM_MAX_IN = 128  # rows up to this long are resized along the last axis by a GEMM (see interpolate)
 _MODES = "nearest | linear | bilinear | bicubic | trilinear | lanczos | area | nearest-exact"
@@ -160,6 +161,8 @@ def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", alig
                 recompute_scale_factor=None, antialias: bool = False) -> Tensor:
     """torch.nn.functional.interpolate for the modes nearest, nearest-exact, linear (3-D), bilinear / bicubic
     (4-D), trilinear (5-D) and area (3-D to 5-D). antialias and lanczos raise NotImplementedError."""
+    if size is not None:
+        check_ints(size, "interpolate", "size")  # 1.5 would truncate; torch's upsample refuses a float size
     a = as_tensor(input, "interpolate")
     if mode in ("nearest", "area", "nearest-exact"):
         if align_corners is not None:
@@ -187,7 +190,7 @@ def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", alig
     spatial = list(x.shape[2:])
     if min(spatial + out) <= 0:
         names = ("D", "H", "W")[3 - len(spatial):]
-        raise RuntimeError("Input and output sizes should be greater than 0, but got input ("
+        raise RuntimeError("interpolate(): Input and output sizes should be greater than 0, but got input ("
                            + ", ".join(f"{nm}: {v}" for nm, v in zip(names, spatial)) + ") output ("
                            + ", ".join(f"{nm}: {v}" for nm, v in zip(names, out)) + ")")
     be = backend_of(x)

@@ -13,9 +13,13 @@ import math
 
 import numpy as np
 
-_SCALARS = {"SGD": ("lr", "weight_decay"), "Adam": ("weight_decay",), "RMSprop": ("lr", "weight_decay"),
-            "Adagrad": ("lr", "weight_decay"), "Adamax": ("weight_decay",), "NAdam": ("lr", "weight_decay"),
-            "RAdam": ("weight_decay",), "Adadelta": ("lr", "weight_decay")}
+_SCALARS = {"SGD": ("lr", "weight_decay"), "Adam": ("weight_decay",),
+            "RMSprop": ("lr", "weight_decay", "alpha"), "Adagrad": ("lr", "weight_decay", "initial_accumulator_value"),
+            "Adamax": ("weight_decay",), "NAdam": ("lr", "weight_decay"), "RAdam": ("weight_decay",),
+            "Adadelta": ("lr", "weight_decay")}
+# torch adds weight_decay * param with ``alpha=weight_decay``: a bool there is its "Boolean alpha" error (AdamW
+# multiplies instead, so it takes True as 1).
+_BOOL_ALPHA = ("SGD", "Adam", "RMSprop", "Adagrad", "Adamax", "NAdam", "RAdam", "Adadelta")
 
 _LIMITS = {np.dtype(np.float32): (float(np.finfo(np.float32).max), "float"),
            np.dtype(np.float16): (float(np.finfo(np.float16).max), "c10::Half")}
@@ -26,9 +30,11 @@ def check_scalar_range(optimizer) -> None:
     if not names:
         return
     for group in optimizer.param_groups:
+        if type(optimizer).__name__ in _BOOL_ALPHA and group.get("weight_decay") is True:
+            raise RuntimeError("Boolean alpha only supported for Boolean results.")
         for name in names:
             v = group.get(name)
-            if not isinstance(v, (int, float)) or not math.isfinite(v):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
                 continue
             for p in group["params"]:
                 limit = _LIMITS.get(p._data.dtype)
