@@ -17,6 +17,7 @@ from . import dtypes
 from .backend import backend_of, get_backend
 from .backend.registry import device_array_backend
 from .ops._util import shape_arg
+from .ops.arg_checks import check_fits, check_storage
 from .random import numpy_generator
 from ._tensor import Tensor
 
@@ -113,26 +114,12 @@ def _make(arr, requires_grad):
 
 
 def _new_shape(shape: tuple, op: str, np_dtype) -> tuple:
-    """``shape`` checked as torch checks a new tensor's: no negative size, and a byte count int64 can hold
-    (NumPy's "negative dimensions are not allowed" / "array is too big" name no op)."""
-    numel = 1
-    for s in shape:
-        if s < 0:
-            raise RuntimeError(f"{op}(): Trying to create tensor with negative dimension {s}: {list(shape)}")
-        numel *= s
-    if numel * np.dtype(np_dtype).itemsize > 2 ** 63 - 1 or math.prod(max(s, 1) for s in shape) > 2 ** 63 - 1:
-        raise RuntimeError(f"{op}(): Storage size calculation overflowed with sizes={list(shape)}")
-    return shape
+    """``shape`` checked as torch checks a new tensor's (sizes, int64 byte count and strides)."""
+    return check_storage(shape, np.dtype(np_dtype).itemsize, op)
 
 
 def _fits(value, np_dtype, op: str):
-    """``value`` when a tensor of ``np_dtype`` can hold it: a finite float beyond float32's range is torch's
-    RuntimeError (NumPy would store inf)."""
-    dt = np.dtype(np_dtype)
-    if dt.kind == "f" and isinstance(value, (float, np.floating)) and math.isfinite(value) and \
-            abs(value) > float(np.finfo(dt).max):
-        raise RuntimeError(f"value cannot be converted to type {'float' if dt.itemsize == 4 else 'c10::Half'} "
-                           "without overflow")
+    check_fits(value, np_dtype)  # a float beyond float32's range: torch's RuntimeError, not NumPy's inf
     return value
 
 
@@ -228,11 +215,12 @@ def eye(n: int, m: int | None = None, dtype=None, device=None, requires_grad: bo
     return _make(be.xp.eye(n, m, dtype=_float_dtype(dtype).np), requires_grad)
 
 
+@_names_op
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     xp = get_backend(device).xp
     if end is None:
         start, end = 0, start
-    if step == 0:
+    if step == 0 or step != step:  # a NaN step too, as torch
         raise RuntimeError("arange(): step must be nonzero")
     if not (math.isfinite(start) and math.isfinite(end)):  # torch's checks and texts
         raise RuntimeError(f"unsupported range: {start} -> {end}")
@@ -249,12 +237,17 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool
         if step == 0:
             raise ValueError("step must be nonzero")
     # Count in float64 so float32 ranges get PyTorch's length, then cast.
-    n = max(0, int(np.ceil((end - start) / step)))
+    count = math.ceil((end - start) / step) if math.isfinite((end - start) / step) else math.inf
+    if not count < 2 ** 63:  # torch's check of the length it computes in double
+        raise RuntimeError("arange(): invalid size, possible overflow?")
+    n = max(0, int(count))
+    _new_shape((n,), "arange", dt.np)
     arr = (start + step * xp.arange(n, dtype=np.float64)).astype(dt.np) if dt.is_floating_point else \
         xp.arange(start, end, step, dtype=dt.np)
     return _make(arr, requires_grad)
 
 
+@_names_op
 def linspace(start, end, steps: int, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     xp = get_backend(device).xp
     if isinstance(steps, bool) or not isinstance(steps, (numbers.Integral, np.integer)):  # torch's TypeError
@@ -277,8 +270,9 @@ def linspace(start, end, steps: int, dtype=None, device=None, requires_grad: boo
         half = steps // 2 if steps > 1 else 1  # one step is start itself
         vals = xp.where(i < half, start + step * i, end - step * (steps - 1 - i))
         return _make(vals.astype(dt.np), requires_grad)
-    _fits(start, dt.np, "linspace")
-    _fits(end, dt.np, "linspace")
+    if steps > 0:  # no value made, nothing to overflow (torch's linspace(-1e308, 4, 0) is empty)
+        _fits(start, dt.np, "linspace")
+        _fits(end, dt.np, "linspace")
     if steps > 1 and (math.isnan(float(start)) or math.isnan(float(end))):
         # torch's step (end - start) / (steps - 1) is NaN, and so is every value; NumPy would pin the last to end
         return _make(xp.full(steps, np.nan, dt.np), requires_grad)

@@ -5,6 +5,7 @@ op and the argument; NumPy would take them (2 is truthy, 1.5 truncates), computi
 """
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -73,3 +74,39 @@ def check_window_args(op: str, **named) -> None:
             check_bool(value, op, name)
         else:
             check_ints(value, op, name)
+
+
+def check_storage(shape, itemsize: int, op: str) -> tuple:
+    """``shape`` when a tensor of it can exist: no negative size, and a byte count (and stride) int64 can hold
+    (torch's RuntimeErrors; NumPy's would be "negative dimensions are not allowed" / "array is too big", naming
+    no op, or a hang computing a huge result on a backend without the check)."""
+    for s in shape:
+        if s < 0:
+            raise RuntimeError(f"{op}(): Trying to create tensor with negative dimension {s}: {list(shape)}")
+    # torch's arithmetic (measured against torch 2.13): a non-empty tensor's byte count must fit int64; an empty
+    # one's last element offset sum((size - 1) * stride), strides from the sizes read as >= 1, must too
+    big = 2 ** 63 - 1
+    numel = math.prod(shape)
+    stride, last = 1, 0
+    for s in reversed(shape):
+        last += (s - 1) * stride if s else 0
+        stride *= max(s, 1)
+    if (numel * itemsize > big) if numel else (last > big):
+        raise RuntimeError(f"{op}(): Storage size calculation overflowed with sizes={list(shape)}")
+    nonzero = 1
+    for s in shape:
+        nonzero *= max(s, 1)
+    if nonzero * itemsize > big:  # an empty tensor torch can describe but a NumPy array cannot
+        raise RuntimeError(f"{op}(): sizes {list(shape)} describe an empty tensor whose other sizes times "
+                           f"{itemsize} bytes overflow int64, which fastnn's arrays (NumPy's) cannot hold")
+    return tuple(shape)
+
+
+def check_fits(value, np_dtype) -> None:
+    """torch's RuntimeError for a finite Python float beyond the range of a float16/float32 tensor it meets
+    (NumPy would store inf): ``full((2,), 1e308)``, ``clamp(x, max=1e308)``."""
+    dt = np.dtype(np_dtype)
+    if dt.kind == "f" and isinstance(value, (float, np.floating)) and value == value and \
+            abs(value) != float("inf") and abs(value) > float(np.finfo(dt).max):
+        raise RuntimeError(f"value cannot be converted to type {'float' if dt.itemsize == 4 else 'c10::Half'} "
+                           "without overflow")

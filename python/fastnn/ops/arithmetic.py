@@ -34,8 +34,19 @@ def _pass_through_both(g):
     return g, g
 
 
+def _check_alpha(alpha, x) -> None:
+    """torch's checks of ``alpha`` against the result's dtype (that of the promoted operand ``x``)."""
+    kind = getattr(x, "dtype", np.asarray(x).dtype).kind
+    if isinstance(alpha, (bool, np.bool_)) and kind != "b":
+        raise RuntimeError("Boolean alpha only supported for Boolean results.")
+    if isinstance(alpha, (float, np.floating)) and kind in "biu":
+        raise RuntimeError("For integral input tensors, argument alpha must not be a floating point number.")
+
+
 def add(a, b, *, alpha=1) -> Tensor:
     ta, tb, xa, xb = binary_operands(a, b, "add")
+    if type(alpha) is not int:  # the default int 1 needs no check (the fast path stays fast)
+        _check_alpha(alpha, xa)
     if alpha != 1:
         xb = xb * alpha
     out = Tensor._wrap(xa + xb)
@@ -57,6 +68,8 @@ def sub(a, b, *, alpha=1) -> Tensor:
         raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying "
                            "to invert a mask, use the `~` or `logical_not()` operator instead.")
     ta, tb, xa, xb = binary_operands(a, b, "sub")
+    if type(alpha) is not int:
+        _check_alpha(alpha, xa)
     out = Tensor._wrap(xa - (xb * alpha if alpha != 1 else xb))
 
     def backward(g):

@@ -6,7 +6,7 @@ from ..autograd.graph import record
 from .._tensor import Tensor
 from . import int_kernels
 from .arg_checks import check_window_args
-from .conv1d import check_conv_dtypes, check_int_dilation
+from .conv1d import _check_groups, check_conv_dtypes, check_int_dilation
 
 
 def _pair(v, name: str):
@@ -36,6 +36,7 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     check_conv_dtypes("conv2d", x, w, bias)
     unbatched = x.ndim == 3
     xa = x._data[None] if unbatched else x._data
+    _check_groups("conv2d", xa.shape, w.shape, int(groups), False)  # torch's checks and texts, every backend
     stride, dilation = _pair(stride, "stride"), _pair(dilation, "dilation")
     kernel = tuple(w.shape[2:])
     extra = (0, 0)

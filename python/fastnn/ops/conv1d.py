@@ -99,6 +99,8 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: in
     b = None if bias is None else as_tensor(bias, op)
     check_conv_args(op, x, w, b, 1)
     s, d, groups = _single(stride, "stride", op), _single(dilation, "dilation", op), int(groups)
+    if groups < 1:  # before the padding string's checks: torch's order
+        raise RuntimeError(f"{op}(): non-positive groups is not supported")
     k = w.shape[2]
     extra = 0
     if isinstance(padding, str):

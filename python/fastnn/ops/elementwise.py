@@ -11,6 +11,7 @@ from ..backend import backend_of, backend_with_cpu_scalars
 from ..backend import registry as _registry
 from .._tensor import Tensor
 from ._util import as_tensor, binary_operands, float_data, on_device, promote_types, result_dtype, unbroadcast
+from .arg_checks import check_fits
 
 
 def exp(a: Tensor) -> Tensor:
@@ -112,6 +113,8 @@ def clamp(a: Tensor, min=None, max=None) -> Tensor:  # noqa: A002
     # device check, no CPU-scalar exemption (x_cuda.clamp(min=torch.tensor(0.)) raises on a GPU in PyTorch).
     # With several CUDA devices, backend_of also makes the tensor's device the current one.
     backend_of(a._data, lo if isinstance(min, Tensor) else None, hi if isinstance(max, Tensor) else None)
+    check_fits(lo, dt.np)  # 1e308 against a float32 tensor: torch's overflow error, not NumPy's inf
+    check_fits(hi, dt.np)
     x = a._data if a._data.dtype == dt.np else a._data.astype(dt.np)
     y = x.clip(lo, hi)
     if y.dtype != dt.np:

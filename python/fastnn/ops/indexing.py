@@ -126,7 +126,7 @@ def index_select(a: Tensor, dim: int, index: Tensor) -> Tensor:
     n = a.shape[ax] if a.ndim else 1
     backend_of(a._data, idx)  # one device (several CUDA devices: it becomes the current one)
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= n):  # no wrap-around of negatives, as PyTorch
-        raise IndexError("index out of range in self")
+        raise IndexError("index_select(): index out of range in self")
     if a.ndim == 0:  # PyTorch treats a 0-d input as 1-d and gives a 0-d result
         out = getitem(getitem(a, None), index)
         return getitem(out, 0) if out.ndim else out

@@ -66,7 +66,9 @@ def matmul(a, b) -> Tensor:
     if a.ndim == 0 or b.ndim == 0:
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {a.ndim}D and {b.ndim}D")
     x, y = a._data, b._data
-    wrong = _matmul_shape_error(tuple(x.shape), tuple(y.shape))  # shapes first, then dtypes: torch's order
+    if a.ndim == 1 and b.ndim == 1 and a.dtype is not b.dtype:  # torch's dot checks dtypes before sizes
+        raise RuntimeError(_matmul_dtype_error(a, b))
+    wrong = _matmul_shape_error(tuple(x.shape), tuple(y.shape))  # otherwise shapes first, then dtypes
     if wrong:
         raise RuntimeError(wrong)
     if a.dtype is not b.dtype:

@@ -64,6 +64,9 @@ def _target_weights(xp, t1, w, ignore_index: int, n_classes: int):
     return xp.where(keep, w[xp.where(keep, t1, 0)], w.dtype.type(0)), keep
 
 
+_STEM = {"float32": "Float", "float64": "Double", "float16": "Half"}
+
+
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
                   reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """torch.nn.functional.cross_entropy: ``input`` holds unnormalised logits of shape (C,), (N, C) or
@@ -78,6 +81,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
     label_smoothing = float(label_smoothing)
     _check(logits, reduction, label_smoothing)
     n_classes = logits.shape[0 if logits.ndim == 1 else 1]
+    if target.dtype.is_floating_point and target.shape != logits.shape:
+        # not probabilities (those have the logits' shape): class indices, which torch wants as integers
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got {_STEM.get(target.dtype.name, 'Float')}")
     w = class_weight(weight, n_classes, logits._data.dtype, "nll_loss_forward")
     if target.dtype.is_floating_point:
         if ignore_index >= 0:

@@ -47,8 +47,9 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
                return_indices: bool = False):
     """torch.nn.functional.max_pool1d over (N, C, L) or (C, L)."""
     op = "max_pool1d"
+    # return_indices is a Python-level flag in torch (any truthy value): not checked
     check_window_args(op, kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation,
-                      ceil_mode=ceil_mode, return_indices=return_indices)
+                      ceil_mode=ceil_mode)
     a = as_tensor(input, op)
     if a.ndim not in (2, 3) or any(s == 0 for s in a.shape[-2:]):
         raise RuntimeError(f"{op}: Expected 2D or 3D (batch mode) tensor with optional 0 dim batch size for input, "

@@ -17,7 +17,7 @@ from ..backend.shapes import pool_out_size as _out_size
 from .._tensor import Tensor
 from . import int_kernels
 from ._util import as_tensor
-from .arg_checks import check_window_args
+from .arg_checks import check_storage, check_window_args
 from .conversion import cast
 
 
@@ -60,6 +60,9 @@ def _prepare(input, kernel_size, stride, padding, dilation, ceil_mode, op, int64
         if p[i] < 0 or 2 * p[i] > effective:
             raise RuntimeError(f"{op}: pad should be at most half of effective kernel size, but got pad={p[i]}, "
                                f"kernel_size={k[i]} and dilation={d[i]}")
+    if 2 * p[0] > k[0] or 2 * p[1] > k[1]:  # torch's second check, on the undilated kernel
+        raise RuntimeError(f"{op}: pad should be smaller than or equal to half of kernel size, but got padW = {p[1]}, "
+                           f"padH = {p[0]}, kW = {k[1]}, kH = {k[0]}")
     x = a._data
     x4 = x[None] if x.ndim == 3 else x
     h, w = x4.shape[2:]
@@ -74,7 +77,6 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
                return_indices: bool = False) -> Tensor:
     """torch.nn.functional.max_pool2d over (N, C, H, W) or (C, H, W); implicit -inf padding. With
     ``return_indices`` also returns, as torch does, each maximum's flat index h * W + w in its input plane."""
-    check_window_args("max_pool2d", return_indices=return_indices)
     if isinstance(input, Tensor) and input._data.dtype.kind in "iu":
         return _int_max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
     a, x4, k, s, p, d = _prepare(input, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d")
@@ -240,6 +242,8 @@ def adaptive_avg_pool2d(input, output_size) -> Tensor:
     n, c, h, w = x4.shape
     oh, ow = _adaptive_size(output_size, (h, w))
     out_shape = a.shape[:-2] + (oh, ow)
+    if oh >= 0 and ow >= 0:  # a result int64 cannot count is refused before any work (it would run for ever)
+        check_storage((n, c, oh, ow), x4.dtype.itemsize, "adaptive_avg_pool2d")
     if n > 0 and oh > 0 and ow > 0 and h % oh == 0 and w % ow == 0:
         k = (h // oh, w // ow)
         y = be.avg_pool2d(x4, k, k, (0, 0), False, True, None)

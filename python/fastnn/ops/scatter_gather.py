@@ -14,6 +14,7 @@ from ..backend import backend_of
 from .._tensor import Tensor
 from ._util import as_tensor, is_scalar, normalize_dim, unbroadcast
 from . import shape as _shape
+from .arg_checks import check_bool
 from .indexing import torch_index_error
 
 _TORCH_NAME = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool", "int32": "Int",
@@ -360,7 +361,8 @@ def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1
                            "scalar type")
     _check_source(x, source._data, ax, i.shape[0], "index_add_")
     x1 = _as_1d(x)
-    _check_range(i, x1.shape[ax], ax)
+    if source._data.size:  # nothing added, nothing indexed: torch checks no index then
+        _check_range(i, x1.shape[ax], ax, "index_add(): ")
     be = backend_of(x, i)
     xp = be.xp
     s = source._data.reshape(x1.shape[:ax] + (i.shape[0],) + x1.shape[ax + 1:])
@@ -471,6 +473,7 @@ def index_reduce(input: Tensor, dim: int, index: Tensor, source: Tensor, reduce:
 
 def put(input: Tensor, index: Tensor, source: Tensor, accumulate: bool = False) -> Tensor:  # noqa: A002
     """input with ``source`` written (or added) at the flat positions ``index`` (negative ones from the end)."""
+    check_bool(accumulate, "put_", "accumulate")
     index = as_tensor(index, "put")
     source = as_tensor(source, "put")
     if index.dtype.name != "int64":  # int64 exactly, as torch

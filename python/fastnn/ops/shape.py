@@ -115,7 +115,9 @@ def unsqueeze(a: Tensor, dim: int) -> Tensor:
 
 
 def flatten(a: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-    if a.ndim == 0:
+    if a.ndim == 0:  # the dims are still checked (0-d counts as 1-d): torch's IndexError / TypeError
+        normalize_dim(start_dim, 0, "flatten")
+        normalize_dim(end_dim, 0, "flatten")
         return reshape(a, (1,))
     s = normalize_dim(start_dim, a.ndim, "flatten")
     e = normalize_dim(end_dim, a.ndim, "flatten")

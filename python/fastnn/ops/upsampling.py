@@ -19,7 +19,7 @@ from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
 from ._util import as_tensor
-from .arg_checks import check_ints
+from .arg_checks import check_ints, check_storage
 
 _GEMM_MAX_IN = 128  # rows up to this long are resized along the last axis by a GEMM (see interpolate)
 _MODES = "nearest | linear | bilinear | bicubic | trilinear | lanczos | area | nearest-exact"
@@ -175,6 +175,8 @@ def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", alig
                          "input")
     # The sizes before the mode's rank: torch's order (its size checks are Python, the mode dispatch last).
     out, scales = _sizes(a, size, scale_factor, mode, recompute_scale_factor) if a.ndim >= 3 else (None, None)
+    if out is not None and min(out) >= 0:
+        check_storage(tuple(a.shape[:2]) + tuple(out), a._data.dtype.itemsize, "interpolate")
     if a.ndim not in (3, 4, 5) or mode not in _NODE:
         if mode == "lanczos" and a.ndim in (3, 4, 5):
             raise NotImplementedError("interpolate(): mode='lanczos' is not supported by fastnn")
