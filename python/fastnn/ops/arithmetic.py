@@ -36,7 +36,8 @@ def _pass_through_both(g):
 
 def _check_alpha(alpha, x) -> None:
     """torch's checks of ``alpha`` against the result's dtype (that of the promoted operand ``x``)."""
-    kind = getattr(x, "dtype", np.asarray(x).dtype).kind
+    kind = x.dtype.kind if hasattr(x, "dtype") else \
+        ("b" if isinstance(x, bool) else "i" if isinstance(x, int) else "f")
     if isinstance(alpha, (bool, np.bool_)) and kind != "b":
         raise RuntimeError("Boolean alpha only supported for Boolean results.")
     if isinstance(alpha, (float, np.floating)) and kind in "biu":

@@ -126,6 +126,12 @@ def index_select(a: Tensor, dim: int, index: Tensor) -> Tensor:
     n = a.shape[ax] if a.ndim else 1
     backend_of(a._data, idx)  # one device (several CUDA devices: it becomes the current one)
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= n):  # no wrap-around of negatives, as PyTorch
+        # torch 2.13's CPU texts: an empty axis, an inner dim (its gather kernel), then the outer dim
+        if n == 0:
+            raise RuntimeError("index_select(): self indexing axis dim should be positive")
+        if ax > 0:
+            bad = int(idx.min()) if int(idx.min()) < 0 else int(idx.max())
+            raise RuntimeError(f"index_select(): INDICES element is out of DATA bounds, id={bad} axis_dim={n}")
         raise IndexError("index_select(): index out of range in self")
     if a.ndim == 0:  # PyTorch treats a 0-d input as 1-d and gives a 0-d result
         out = getitem(getitem(a, None), index)

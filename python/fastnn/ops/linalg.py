@@ -66,13 +66,14 @@ def matmul(a, b) -> Tensor:
     if a.ndim == 0 or b.ndim == 0:
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {a.ndim}D and {b.ndim}D")
     x, y = a._data, b._data
+    # torch's texts (of the op matmul lowers to), then both operands in full (torch's fold the batch dims)
     if a.ndim == 1 and b.ndim == 1 and a.dtype is not b.dtype:  # torch's dot checks dtypes before sizes
-        raise RuntimeError(_matmul_dtype_error(a, b))
+        raise RuntimeError(_matmul_dtype_error(a, b) + f" ({a.dtype} {_dims(x)} and {b.dtype} {_dims(y)})")
     wrong = _matmul_shape_error(tuple(x.shape), tuple(y.shape))  # otherwise shapes first, then dtypes
     if wrong:
-        raise RuntimeError(wrong)
+        raise RuntimeError(wrong + f" (matmul of shapes {_dims(x)} and {_dims(y)})")
     if a.dtype is not b.dtype:
-        raise RuntimeError(_matmul_dtype_error(a, b))
+        raise RuntimeError(_matmul_dtype_error(a, b) + f" ({a.dtype} {_dims(x)} and {b.dtype} {_dims(y)})")
     x2 = x[None, :] if x.ndim == 1 else x
     y2 = y[:, None] if y.ndim == 1 else y
     be = backend_of(x, y)
