@@ -26,7 +26,7 @@ from ._tensor import Tensor
 def _foreign(x) -> bool:
     """A container torch refuses where a Tensor goes (it has no implicit tensor()): a list, a tuple, or an
     array of another library (anything with ``__array__`` that is not a Tensor)."""
-    return isinstance(x, (list, tuple)) or (hasattr(x, "__array__") and not isinstance(x, Tensor))
+    return not isinstance(x, Tensor) and (isinstance(x, (list, tuple)) or hasattr(x, "__array__"))
 
 
 def _torch_type_name(value) -> str:
@@ -79,7 +79,7 @@ def guard(fn, op: str):
     def guarded(*args, **kwargs):
         if first is not None:
             x = args[0] if args else kwargs.get(first)
-            if _foreign(x):
+            if type(x) is not Tensor and _foreign(x):  # a Tensor costs one type() test
                 raise _must_be_tensor(op, first, 1 if args else None, x)
         try:
             return fn(*args, **kwargs)

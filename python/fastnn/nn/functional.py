@@ -1,7 +1,8 @@
 """torch.nn.functional's names over fastnn's differentiable ops."""
 from __future__ import annotations
 
-from ..ops.activation import gelu, log_softmax, sigmoid, softmax, tanh  # noqa: F401
+from ..ops.activation import gelu, sigmoid, tanh  # noqa: F401
+from .functional_softmax import log_softmax, softmax  # noqa: F401  (dim=None: torch's legacy rule)
 from ..ops.activation import leaky_relu as _leaky_relu
 from ..ops.activation import relu as _relu
 from ..ops.attention import scaled_dot_product_attention  # noqa: F401

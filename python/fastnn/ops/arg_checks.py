@@ -110,3 +110,12 @@ def check_fits(value, np_dtype) -> None:
             abs(value) != float("inf") and abs(value) > float(np.finfo(dt).max):
         raise RuntimeError(f"value cannot be converted to type {'float' if dt.itemsize == 4 else 'c10::Half'} "
                            "without overflow")
+
+
+def check_conv_lengths(op: str, nd: int, **named) -> None:
+    """torch's RuntimeError for a convolution's stride / padding / dilation list of the wrong length (1 or
+    ``nd`` values), checked before the channels and groups, as torch does."""
+    for name, value in named.items():
+        if isinstance(value, (list, tuple)) and len(value) not in (1, nd):
+            raise RuntimeError(f"expected {name} to be a single integer value or a list of {nd} values to match the "
+                               f"convolution dimensions, but got {name}={list(value)}")

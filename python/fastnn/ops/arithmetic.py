@@ -110,6 +110,8 @@ def div(a, b) -> Tensor:
 
 
 def pow(a, b) -> Tensor:  # noqa: A001  (PyTorch's name)
+    if isinstance(a, Tensor) and isinstance(b, Tensor) and a.dtype is dtypes.bool_ and b.dtype is dtypes.bool_:
+        raise NotImplementedError('"pow" not implemented for \'Bool\'')  # torch's (NumPy would give int8)
     ta, tb, xa, xb = binary_operands(a, b, "pow")
     if ta is not None and tb is None and xa.dtype.kind != "f" and float(xb) < 0:
         raise RuntimeError("Integers to negative integer powers are not allowed.")

@@ -5,7 +5,7 @@ from ..backend import backend_of
 from ..autograd.graph import record
 from .._tensor import Tensor
 from . import int_kernels
-from .arg_checks import check_window_args
+from .arg_checks import check_conv_lengths, check_window_args
 from .conv1d import _check_groups, check_conv_dtypes, check_int_dilation
 
 
@@ -27,6 +27,7 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
            groups: int = 1) -> Tensor:
     """Like torch.nn.functional.conv2d: input (N, C, H, W) or (C, H, W), weight (O, C/groups, KH, KW)."""
     check_window_args("conv2d", stride=stride, padding=padding, dilation=dilation, groups=groups)
+    check_conv_lengths("conv2d", 2, stride=stride, padding=padding, dilation=dilation)
     x, w = input, weight
     if x.ndim not in (3, 4):
         raise RuntimeError(f"conv2d(): expected 3-D (unbatched) or 4-D (batched) input, got {x.ndim}-D "
@@ -36,7 +37,6 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     check_conv_dtypes("conv2d", x, w, bias)
     unbatched = x.ndim == 3
     xa = x._data[None] if unbatched else x._data
-    _check_groups("conv2d", xa.shape, w.shape, int(groups), False)  # torch's checks and texts, every backend
     stride, dilation = _pair(stride, "stride"), _pair(dilation, "dilation")
     kernel = tuple(w.shape[2:])
     extra = (0, 0)
@@ -59,6 +59,7 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
         raise RuntimeError("conv2d(): negative padding is not supported")
     if min(dilation) <= 0:
         raise RuntimeError(f"conv2d(): dilation should be greater than zero, but got {list(dilation)}")
+    _check_groups("conv2d", xa.shape, w.shape, int(groups), False)  # torch's checks and texts, every backend
     check_int_dilation(x, dilation)
     ba = bias._data if bias is not None else None
     be = backend_of(xa, w._data, ba)

@@ -78,11 +78,11 @@ def _check_groups(op, x_shape, w_shape, groups, transposed):
     if groups < 1:
         raise RuntimeError(f"{op}(): non-positive groups is not supported")
     if not transposed and w_shape[0] % groups != 0:  # before the channel count, in torch's order
-        raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, but "
-                           f"got weight of size {list(w_shape)} instead")
+        raise RuntimeError(f"{op}(): Given groups={groups}, expected weight to be divisible by {groups} at "
+                           f"dimension 0, but got weight of size {list(w_shape)} instead")
     want = w_shape[0] if transposed else w_shape[1] * groups
     if c != want:
-        raise RuntimeError(f"Given {'transposed=1' if transposed else f'groups={groups}'}, weight of size "
+        raise RuntimeError(f"{op}(): Given {'transposed=1' if transposed else f'groups={groups}'}, weight of size "
                            f"{list(w_shape)}, expected input{list(x_shape)} to have {want} channels, but got {c} "
                            f"channels instead")
     if transposed and w_shape[0] % groups != 0:

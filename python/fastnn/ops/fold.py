@@ -11,7 +11,7 @@ from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
 from ._util import as_tensor
-from .arg_checks import check_window_args
+from .arg_checks import check_storage, check_window_args
 
 
 def _pair(v, name: str, op: str):
@@ -90,9 +90,11 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
         raise RuntimeError(f"{op}(): Given input with spatial size {tuple(hw)}, kernel_size={k}, dilation={d}, "
                            f"padding={p}, calculated shape of the array of sliding blocks as {blocks}, but its "
                            "components must be at least one.")
+    n, c = x.shape[:2]  # the padded input and the result, both made below: sizes int64 can count first
+    check_storage((n, c, hw[0] + 2 * p[0], hw[1] + 2 * p[1]), x.dtype.itemsize, op)
+    check_storage((n, c * k[0] * k[1], blocks[0] * blocks[1]), x.dtype.itemsize, op)
     be = backend_of(x)
     xp = be.xp
-    c = x.shape[1]
     y = _im2col(xp, x, k, d, p, s, blocks)
 
     def backward(g):

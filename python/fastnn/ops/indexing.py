@@ -9,6 +9,7 @@ from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
 from ._util import normalize_dim
+from .arg_checks import check_fits
 from .conversion import cast
 from .elementwise import where
 
@@ -153,6 +154,8 @@ def masked_fill(a: Tensor, mask, value) -> Tensor:
             raise RuntimeError(f"value cannot be converted to type {_C_TYPE.get(a.dtype.name, a.dtype.name)} "
                                "without overflow")
         value = value.real
+    if a.dtype.is_floating_point:
+        check_fits(value, a._data.dtype)  # 1e308 into float32: torch's overflow error, not inf
     if isinstance(mask, Tensor) and mask.dtype.name != "bool":
         raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype "
                            f"{_MASK_TYPE.get(mask.dtype.name, mask.dtype.name)}")

@@ -133,7 +133,10 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None, activation
         raise RuntimeError(f"both arguments to linear need to be at least 1D, but they are {x.ndim}D and {w.ndim}D")
     if w.ndim > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {w.ndim}D")
-    if w.ndim == 1 and bias is not None:  # torch's addmm, which wants a matrix
+    if w.ndim == 1 and bias is not None:  # torch's addmm, which checks dtypes, then wants a matrix
+        if x.dtype is not w.dtype:
+            raise RuntimeError(f"self and mat2 must have the same dtype, but got {int_kernels.stem(x.dtype)} and "
+                               f"{int_kernels.stem(w.dtype)}")
         raise RuntimeError("mat2 must be a matrix, got 1-D tensor")
     if w.ndim == 1 and activation is None:  # torch: a 1-D weight is a vector, input @ weight (matmul's checks)
         return matmul(x, w)

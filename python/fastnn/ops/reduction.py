@@ -160,6 +160,8 @@ def _check_nonempty(x, dim, axes, name):
 
 def _argext(a, dim, keepdim, name):
     """argmax / argmin (``name``, an array method)."""
+    if a.dtype is dtypes.bool_:
+        raise RuntimeError(f"{name}(): does not support bool input")
     check_bool(keepdim, name, "keepdim")
     x = a._data
     if dim is None:
@@ -282,6 +284,8 @@ def any(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
 
 def prod(a: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     check_bool(keepdim, "prod", "keepdim")
+    if isinstance(dim, (list, tuple)):  # torch's prod reduces one dim or all, never a list
+        raise TypeError(f"prod(): argument 'dim' must be int, not {type(dim).__name__}")
     axes = normalize_dims(dim, a.ndim, "prod")
     if _registry.ACTIVATES:
         on_device(a)

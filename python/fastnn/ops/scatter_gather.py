@@ -392,7 +392,8 @@ def index_copy(input: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor
                            f"{_tname(input)} and (source) {_tname(source)}")
     _check_source(x, source._data, ax, i.shape[0], "index_copy_", count_error=IndexError)
     x1 = _as_1d(x)
-    _check_range(i, x1.shape[ax], ax, "index_copy_(): ", IndexError)
+    if source._data.size:  # nothing copied, nothing indexed (torch checks no index then)
+        _check_range(i, x1.shape[ax], ax, "index_copy_(): ", IndexError)
     xp = backend_of(x, i).xp
     key = _along(ax, i)
     out = x1.copy()

@@ -269,6 +269,12 @@ def narrow(a: Tensor, dim: int, start: int, length: int) -> Tensor:
 def split(a: Tensor, split_size_or_sections, dim: int = 0):
     if a.ndim == 0:
         raise RuntimeError("split expects at least a 1-dimensional tensor")
+    if isinstance(split_size_or_sections, (list, tuple)):
+        if any(s < 0 for s in split_size_or_sections):
+            raise RuntimeError(f"split_with_sizes expects split_sizes have only non-negative entries, but got "
+                               f"split_sizes={list(split_size_or_sections)}")
+    elif split_size_or_sections < 0:
+        raise RuntimeError(f"split expects split_size be non-negative, but got split_size={split_size_or_sections}")
     ax = normalize_dim(dim, a.ndim, "split")
     size = a.shape[ax]
     if isinstance(split_size_or_sections, (list, tuple)):
@@ -304,6 +310,8 @@ def chunk(a: Tensor, chunks: int, dim: int = 0):
 
 
 def unbind(a: Tensor, dim: int = 0):
+    if a.ndim == 0:
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")  # torch's text
     ax = normalize_dim(dim, a.ndim, "unbind")
     out = tuple(squeeze(p, ax) for p in split(a, 1, ax))
     if a._requires_grad:
