@@ -273,9 +273,14 @@ def linspace(start, end, steps: int, dtype=None, device=None, requires_grad: boo
     if steps > 0:  # no value made, nothing to overflow (torch's linspace(-1e308, 4, 0) is empty)
         _fits(start, dt.np, "linspace")
         _fits(end, dt.np, "linspace")
-    if steps > 1 and (math.isnan(float(start)) or math.isnan(float(end))):
-        # torch's step (end - start) / (steps - 1) is NaN, and so is every value; NumPy would pin the last to end
-        return _make(xp.full(steps, np.nan, dt.np), requires_grad)
+    if steps > 1 and not (math.isfinite(float(start)) and math.isfinite(float(end))):
+        # torch's two-sided formula on a NaN or infinite step (inf - inf, inf * 0 give its NaNs); NumPy would pin
+        # the ends instead
+        step = (float(end) - float(start)) / (steps - 1)
+        i = xp.arange(steps, dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            vals = xp.where(i < steps // 2, float(start) + step * i, float(end) - step * (steps - 1 - i))
+        return _make(vals.astype(dt.np), requires_grad)
     return _make(xp.linspace(start, end, steps, dtype=np.float64).astype(dt.np), requires_grad)
 
 

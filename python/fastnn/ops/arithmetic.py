@@ -11,6 +11,7 @@ from ..backend import backend_of
 from ..backend import registry as _registry
 from .._tensor import Tensor
 from ._util import binary_operands, on_device, unbroadcast
+from .arg_checks import check_fits
 
 
 def _shape(t, x):
@@ -42,6 +43,8 @@ def _check_alpha(alpha, x) -> None:
         raise RuntimeError("Boolean alpha only supported for Boolean results.")
     if isinstance(alpha, (float, np.floating)) and kind in "biu":
         raise RuntimeError("For integral input tensors, argument alpha must not be a floating point number.")
+    if kind == "f" and hasattr(x, "dtype"):
+        check_fits(alpha, x.dtype)  # alpha=1e308 on float32: torch's overflow error
 
 
 def add(a, b, *, alpha=1) -> Tensor:

@@ -25,8 +25,8 @@ def _normalize_padding_idx(padding_idx, num_embeddings: int):
     if not isinstance(padding_idx, (numbers.Integral, np.integer)) or isinstance(padding_idx, bool):
         raise TypeError(f"embedding(): argument 'padding_idx' must be int, not {type(padding_idx).__name__}")
     padding_idx = int(padding_idx)
-    if padding_idx >= num_embeddings or padding_idx < -num_embeddings:
-        raise AssertionError("Padding_idx must be within num_embeddings")
+    if (padding_idx > 0 and padding_idx >= num_embeddings) or (padding_idx < 0 and padding_idx < -num_embeddings):
+        raise AssertionError("Padding_idx must be within num_embeddings")  # torch's asserts (0 always passes)
     return padding_idx + num_embeddings if padding_idx < 0 else padding_idx
 
 

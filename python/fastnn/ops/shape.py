@@ -24,6 +24,9 @@ def reshape(a: Tensor, *shape) -> Tensor:
             raise RuntimeError(f"invalid shape dimension {s} at index {i} of shape {_shape_str(shape)}")
     if shape.count(-1) > 1:
         raise RuntimeError("only one dimension can be inferred")
+    if -1 in shape and a._data.size == 0:
+        raise RuntimeError(f"cannot reshape tensor of 0 elements into shape {_shape_str(shape)} because the "
+                           "unspecified dimension size -1 can be any value and is ambiguous")
     x = a._data
     try:
         y = x.reshape(shape)
@@ -199,14 +202,18 @@ def _tensors_arg(tensors, op):
 def cat(tensors, dim: int = 0) -> Tensor:
     ts, dt = _tensors_arg(tensors, "cat")
     # PyTorch skips 1-D empty tensors in cat (a legacy rule many programs rely on).
-    parts = [t_ for t_ in ts if not (t_.ndim == 1 and t_.shape[0] == 0)] or ts[:1]
+    parts = [t_ for t_ in ts if not (t_.ndim == 1 and t_.shape[0] == 0)]
+    only_empties = not parts  # then torch returns an empty one, whatever dim says
+    parts = parts or ts[:1]
     for i, t_ in enumerate(ts):  # any 0-d tensor in the list, as torch checks before the sizes
         if t_.ndim == 0:
             raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be concatenated")
     ndim = parts[0].ndim
-    ax = normalize_dim(dim, ndim, "cat")
+    ax = 0 if only_empties else normalize_dim(dim, ndim, "cat")
     for i, t_ in enumerate(parts):
-        if t_.ndim != ndim or any(s != r for j, (s, r) in enumerate(zip(t_.shape, parts[0].shape)) if j != ax):
+        if t_.ndim != ndim:
+            raise RuntimeError(f"Tensors must have same number of dimensions: got {ndim} and {t_.ndim}")
+        if any(s != r for j, (s, r) in enumerate(zip(t_.shape, parts[0].shape)) if j != ax):
             raise RuntimeError(f"Sizes of tensors must match except in dimension {ax}. Expected sizes "
                                f"{_shape_str(parts[0].shape)} but got {_shape_str(t_.shape)} for tensor number {i} "
                                "in the list.")
