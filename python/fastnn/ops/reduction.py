@@ -284,8 +284,6 @@ def any(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
 
 def prod(a: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     check_bool(keepdim, "prod", "keepdim")
-    if isinstance(dim, (list, tuple)):  # torch's prod reduces one dim or all, never a list
-        raise TypeError(f"prod(): argument 'dim' must be int, not {type(dim).__name__}")
     axes = normalize_dims(dim, a.ndim, "prod")
     if _registry.ACTIVATES:
         on_device(a)

@@ -24,7 +24,7 @@ def reshape(a: Tensor, *shape) -> Tensor:
             raise RuntimeError(f"invalid shape dimension {s} at index {i} of shape {_shape_str(shape)}")
     if shape.count(-1) > 1:
         raise RuntimeError("only one dimension can be inferred")
-    if -1 in shape and a._data.size == 0:
+    if -1 in shape and a._data.size == 0 and math.prod(s for s in shape if s != -1) == 0:
         raise RuntimeError(f"cannot reshape tensor of 0 elements into shape {_shape_str(shape)} because the "
                            "unspecified dimension size -1 can be any value and is ambiguous")
     x = a._data
