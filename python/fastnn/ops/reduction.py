@@ -248,6 +248,8 @@ def std(a: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction
 
 def logsumexp(a: Tensor, dim, keepdim: bool = False) -> Tensor:
     check_bool(keepdim, "logsumexp", "keepdim")
+    if dim is None:  # torch's logsumexp wants its dims named
+        raise TypeError("logsumexp(): argument 'dim' (position 2) must be tuple of ints, not NoneType")
     axes = normalize_dims(dim, a.ndim, "logsumexp")
     x = float_data(a)
     be = backend_of(x)

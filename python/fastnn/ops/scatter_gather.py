@@ -101,7 +101,7 @@ def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False)
 
 def take_along_dim(input: Tensor, indices: Tensor, dim=None) -> Tensor:  # noqa: A002
     indices = as_tensor(indices, "take_along_dim")
-    if not _is_int(indices):
+    if indices.dtype.name != "int64":  # torch wants int64 exactly here (int32 too is refused)
         raise RuntimeError(f"torch.take_along_dim(): dtype of indices should be Long but got {_tname(indices)}")
     if dim is None:
         flat = _shape.reshape(input, -1)
@@ -489,6 +489,8 @@ def put(input: Tensor, index: Tensor, source: Tensor, accumulate: bool = False) 
     n = x.size
     be = backend_of(x, index._data)  # one device (several CUDA devices: it becomes the current one)
     i = index._data.reshape(-1)
+    if i.size and n == 0:
+        raise IndexError("put_(): Tried to put elements into an empty tensor")
     if i.size:
         lo, hi = int(i.min()), int(i.max())
         bad = hi if hi >= n else (lo if lo < -n else None)

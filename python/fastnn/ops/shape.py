@@ -209,6 +209,8 @@ def cat(tensors, dim: int = 0) -> Tensor:
         if t_.ndim == 0:
             raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be concatenated")
     ndim = parts[0].ndim
+    if only_empties and (not isinstance(dim, int) or isinstance(dim, bool)):
+        raise TypeError(f"cat(): argument 'dim' must be int, not {type(dim).__name__}")
     ax = 0 if only_empties else normalize_dim(dim, ndim, "cat")
     for i, t_ in enumerate(parts):
         if t_.ndim != ndim:
