@@ -117,5 +117,5 @@ def check_conv_lengths(op: str, nd: int, **named) -> None:
     ``nd`` values), checked before the channels and groups, as torch does."""
     for name, value in named.items():
         if isinstance(value, (list, tuple)) and len(value) not in (1, nd):
-            raise RuntimeError(f"expected {name} to be a single integer value or a list of {nd} values to match the "
-                               f"convolution dimensions, but got {name}={list(value)}")
+            raise RuntimeError(f"{op}(): expected {name} to be a single integer value or a list of {nd} values to "
+                               f"match the convolution dimensions, but got {name}={list(value)}")

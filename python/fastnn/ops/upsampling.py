@@ -148,7 +148,7 @@ def _sizes(a, size, scale_factor, mode, recompute_scale_factor):
         for n, s in zip(spatial, scales):
             v = float(n) * s
             if not -2.0 ** 63 <= v < 2.0 ** 63:  # inf, NaN or beyond int64 (Python would raise OverflowError)
-                raise RuntimeError("value cannot be converted to type int64_t without overflow")
+                raise RuntimeError("interpolate(): value cannot be converted to type int64_t without overflow")
             out.append(int(math.floor(v)))
         if mode == "area" or recompute_scale_factor:
             scales = None  # the sizes are recomputed from the scale and the scale from the sizes (torch's rule)
@@ -190,7 +190,13 @@ def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", alig
     if x.dtype.kind != "f":
         raise NotImplementedError(f'"upsample_{mode}" not implemented for \'{a.dtype.name}\'')
     spatial = list(x.shape[2:])
-    if min(spatial + out) <= 0:
+    if mode == "area" and min(out) >= 0 and min(spatial) > 0:
+        if min(out) == 0:  # torch's area is adaptive_avg_pool: an output size of 0 is an empty result
+            return Tensor._wrap(backend_of(x).xp.zeros(tuple(x.shape[:2]) + tuple(out), x.dtype))
+    elif mode == "area" and min(out) < 0:
+        raise RuntimeError(f"adaptive_avg_pool{len(out)}d: elements of output_size must be greater than or equal to "
+                           f"0 but received {{{', '.join(str(v) for v in out)}}}")
+    elif min(spatial + out) <= 0:
         names = ("D", "H", "W")[3 - len(spatial):]
         raise RuntimeError("interpolate(): Input and output sizes should be greater than 0, but got input ("
                            + ", ".join(f"{nm}: {v}" for nm, v in zip(names, spatial)) + ") output ("
