@@ -425,6 +425,8 @@ def index_fill(input: Tensor, dim: int, index: Tensor, value) -> Tensor:  # noqa
     x1 = _as_1d(x)
     n = x1.shape[ax]
     bad = (i < -n) | (i >= n)  # index_fill counts negative indices from the end (PyTorch does)
+    if x.size == 0:  # an empty input fills nothing: torch checks no index then
+        return Tensor._wrap(x.copy())
     if i.size and bool(bad.any()):
         raise IndexError(f"index_fill(): index {int(i[bad][0])} is out of bounds for dimension {ax} with size {n}")
     key = _along(ax, backend_of(i).xp.where(i < 0, i + n, i))
