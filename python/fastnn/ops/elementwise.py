@@ -174,6 +174,9 @@ def where(condition, a, b) -> Tensor:
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         # where(cond, 1.0, 0.0): a scalar becomes a 0-d tensor on the condition's device, as in PyTorch
         a = as_tensor(a, "where").to(backend_of(cond).device)
+    for scalar, other in ((a, b), (b, a)):  # 1e308 beside a float32 tensor: torch's overflow error, not inf
+        if isinstance(scalar, float) and isinstance(other, Tensor):
+            check_fits(scalar, result_dtype(other, scalar).np)
     ta, tb, xa, xb = binary_operands(a, b, "where")
     # Only tensors' arrays are asked: a NumPy scalar from a Python number has no device.
     be = backend_with_cpu_scalars(cond, xa if ta is not None else None, xb if tb is not None else None)

@@ -392,8 +392,9 @@ def index_copy(input: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor
                            f"{_tname(input)} and (source) {_tname(source)}")
     _check_source(x, source._data, ax, i.shape[0], "index_copy_", count_error=IndexError)
     x1 = _as_1d(x)
-    if source._data.size:  # nothing copied, nothing indexed (torch checks no index then)
-        _check_range(i, x1.shape[ax], ax, "index_copy_(): ", IndexError)
+    if source._data.size == 0:  # nothing copied, nothing indexed (torch checks no index then)
+        return Tensor._wrap(x.copy())
+    _check_range(i, x1.shape[ax], ax, "index_copy_(): ", IndexError)
     xp = backend_of(x, i).xp
     key = _along(ax, i)
     out = x1.copy()
