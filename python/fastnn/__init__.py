@@ -130,6 +130,10 @@ for _name, _fn in list(globals().items()):  # the names and their aliases (arcta
         globals()[_name] = _checked[id(_fn)]
 del _name, _fn, _checked
 
+from ._public_guard import guard_namespace as _guard_namespace  # noqa: E402
+
+_guard_namespace(globals(), ("fastnn.ops",))  # a non-Tensor input: torch's TypeError naming the op
+
 
 def __getattr__(name: str):
     # fastnn.keras is imported on first use: PyTorch-style programs do not pay its ~4 ms at start-up.

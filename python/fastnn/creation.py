@@ -6,6 +6,7 @@ create on ``t``'s backend unless told otherwise.
 """
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 
@@ -16,6 +17,7 @@ from . import dtypes
 from .backend import backend_of, get_backend
 from .backend.registry import device_array_backend
 from .ops._util import shape_arg
+from .ops.arg_checks import check_fits, check_storage
 from .random import numpy_generator
 from ._tensor import Tensor
 
@@ -111,6 +113,29 @@ def _make(arr, requires_grad):
     return t.requires_grad_(True) if requires_grad else t
 
 
+def _new_shape(shape: tuple, op: str, np_dtype) -> tuple:
+    """``shape`` checked as torch checks a new tensor's (sizes, int64 byte count and strides)."""
+    return check_storage(shape, np.dtype(np_dtype).itemsize, op)
+
+
+def _fits(value, np_dtype, op: str):
+    check_fits(value, np_dtype)  # a float beyond float32's range: torch's RuntimeError, not NumPy's inf
+    return value
+
+
+def _names_op(fn):
+    """NumPy's MemoryError ("Unable to allocate 128. GiB for an array ...") with the op's name in front, as
+    torch's allocator error names what failed."""
+    @functools.wraps(fn)
+    def creating(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except MemoryError as e:
+            raise MemoryError(f"{fn.__name__}(): {e}") from None
+
+    return creating
+
+
 def _sizes(size, kw, op: str):
     """The shape from ``f(2, 3)``, ``f((2, 3))``, ``f([2, 3])`` or ``f(size=(2, 3))``, as torch takes it."""
     if kw is not None:
@@ -120,23 +145,29 @@ def _sizes(size, kw, op: str):
     return shape_arg(size, op)
 
 
+@_names_op
 def zeros(*size, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
     be = get_backend(device)
     shape = _sizes(size, _size_kw(kw, "zeros"), "zeros") if kw else shape_arg(size, "zeros")
+    _new_shape(shape, "zeros", _float_dtype(dtype).np)
     return _make(be.zeros(shape, _float_dtype(dtype).np), requires_grad)
 
 
+@_names_op
 def ones(*size, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
     be = get_backend(device)
     shape = _sizes(size, _size_kw(kw, "ones"), "ones") if kw else shape_arg(size, "ones")
+    _new_shape(shape, "ones", _float_dtype(dtype).np)
     return _make(be.xp.ones(shape, _float_dtype(dtype).np), requires_grad)
 
 
+@_names_op
 def empty(*size, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
     be = get_backend(device)
     fmt = _mf.resolve(kw.pop("memory_format", None), "empty", _mf.contiguous_format)
     shape = _sizes(size, _size_kw(kw, "empty"), "empty") if kw else shape_arg(size, "empty")
     dt = _float_dtype(dtype).np
+    _new_shape(shape, "empty", dt)
     if fmt is _mf.contiguous_format:
         return _make(be.empty(shape, dt), requires_grad)
     if fmt is _mf.preserve_format:
@@ -161,6 +192,7 @@ def _size_kw(kw: dict, op: str):
     return size
 
 
+@_names_op
 def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     be = get_backend(device)
     if dtype is None:
@@ -168,22 +200,27 @@ def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False)
             dtype = dtypes.bool_
         elif isinstance(fill_value, (numbers.Integral, np.integer)):
             dtype = dtypes.int64
-    return _make(be.full(shape_arg((size,), "full"), fill_value, _float_dtype(dtype).np), requires_grad)
+    shape = _new_shape(shape_arg((size,), "full"), "full", _float_dtype(dtype).np)
+    _fits(fill_value, _float_dtype(dtype).np, "full")
+    return _make(be.full(shape, fill_value, _float_dtype(dtype).np), requires_grad)
 
 
+@_names_op
 def eye(n: int, m: int | None = None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     for name, v in (("n", n), ("m", m)):  # torch's RuntimeError (NumPy's would be a ValueError)
         if v is not None and v < 0:
             raise RuntimeError(f"{name} must be greater or equal to 0, got {v}")
     be = get_backend(device)
+    _new_shape((n, n if m is None else m), "eye", _float_dtype(dtype).np)
     return _make(be.xp.eye(n, m, dtype=_float_dtype(dtype).np), requires_grad)
 
 
+@_names_op
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     xp = get_backend(device).xp
     if end is None:
         start, end = 0, start
-    if step == 0:
+    if step == 0 or step != step:  # a NaN step too, as torch
         raise RuntimeError("arange(): step must be nonzero")
     if not (math.isfinite(start) and math.isfinite(end)):  # torch's checks and texts
         raise RuntimeError(f"unsupported range: {start} -> {end}")
@@ -200,12 +237,17 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool
         if step == 0:
             raise ValueError("step must be nonzero")
     # Count in float64 so float32 ranges get PyTorch's length, then cast.
-    n = max(0, int(np.ceil((end - start) / step)))
+    count = math.ceil((end - start) / step) if math.isfinite((end - start) / step) else math.inf
+    if not count < 2 ** 63:  # torch's check of the length it computes in double
+        raise RuntimeError("arange(): invalid size, possible overflow?")
+    n = max(0, int(count))
+    _new_shape((n,), "arange", dt.np)
     arr = (start + step * xp.arange(n, dtype=np.float64)).astype(dt.np) if dt.is_floating_point else \
         xp.arange(start, end, step, dtype=dt.np)
     return _make(arr, requires_grad)
 
 
+@_names_op
 def linspace(start, end, steps: int, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     xp = get_backend(device).xp
     if isinstance(steps, bool) or not isinstance(steps, (numbers.Integral, np.integer)):  # torch's TypeError
@@ -228,6 +270,17 @@ def linspace(start, end, steps: int, dtype=None, device=None, requires_grad: boo
         half = steps // 2 if steps > 1 else 1  # one step is start itself
         vals = xp.where(i < half, start + step * i, end - step * (steps - 1 - i))
         return _make(vals.astype(dt.np), requires_grad)
+    if steps > 0:  # no value made, nothing to overflow (torch's linspace(-1e308, 4, 0) is empty)
+        _fits(start, dt.np, "linspace")
+        _fits(end, dt.np, "linspace")
+    if steps > 1 and not (math.isfinite(float(start)) and math.isfinite(float(end))):
+        # torch's two-sided formula on a NaN or infinite step (inf - inf, inf * 0 give its NaNs); NumPy would pin
+        # the ends instead
+        step = (float(end) - float(start)) / (steps - 1)
+        i = xp.arange(steps, dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            vals = xp.where(i < steps // 2, float(start) + step * i, float(end) - step * (steps - 1 - i))
+        return _make(vals.astype(dt.np), requires_grad)
     return _make(xp.linspace(start, end, steps, dtype=np.float64).astype(dt.np), requires_grad)
 
 
@@ -241,15 +294,19 @@ def _random_float(draw, shape, dt):
 _F16 = np.dtype(np.float16)
 
 
+@_names_op
 def rand(*size, generator=None, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
     gen = numpy_generator(generator, device)
     shape = _sizes(size, _size_kw(kw, "rand"), "rand") if kw else shape_arg(size, "rand")
+    _new_shape(shape, "rand", _float_dtype(dtype).np)
     return _make(_random_float(gen.random, shape, _float_dtype(dtype).np), requires_grad)
 
 
+@_names_op
 def randn(*size, generator=None, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
     gen = numpy_generator(generator, device)
     shape = _sizes(size, _size_kw(kw, "randn"), "randn") if kw else shape_arg(size, "randn")
+    _new_shape(shape, "randn", _float_dtype(dtype).np)
     return _make(_random_float(gen.standard_normal, shape, _float_dtype(dtype).np), requires_grad)
 
 

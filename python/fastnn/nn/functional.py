@@ -1,7 +1,8 @@
 """torch.nn.functional's names over fastnn's differentiable ops."""
 from __future__ import annotations
 
-from ..ops.activation import gelu, log_softmax, sigmoid, softmax, tanh  # noqa: F401
+from ..ops.activation import gelu, sigmoid, tanh  # noqa: F401
+from .functional_softmax import log_softmax, softmax  # noqa: F401  (dim=None: torch's legacy rule)
 from ..ops.activation import leaky_relu as _leaky_relu
 from ..ops.activation import relu as _relu
 from ..ops.attention import scaled_dot_product_attention  # noqa: F401
@@ -94,3 +95,7 @@ from ..ops.embedding_bag import embedding_bag  # noqa: E402,F401
 from ..ops.dropout_variants import alpha_dropout, dropout1d, dropout3d, feature_alpha_dropout  # noqa: E402,F401
 from ..ops.ctc import ctc_loss  # noqa: E402,F401
 from ..ops.conv3d import conv3d, conv_transpose3d  # noqa: E402,F401
+
+from .._public_guard import guard_namespace as _guard_namespace  # noqa: E402
+
+_guard_namespace(globals(), ("fastnn.ops", "fastnn.nn.functional"))  # a non-Tensor input: torch's TypeError

@@ -177,7 +177,8 @@ def normalize_dims(dim, ndim: int, op: str):
         if len(axes) != len(dim):
             raise RuntimeError(f"{op}(): dim {tuple(dim)} appears multiple times in the list of dims")
         return axes if ndim else ()
-    return (normalize_dim(dim, ndim, op),) if ndim else ()
+    ax = normalize_dim(dim, ndim, op)  # checked on a 0-d tensor too: its dims are [-1, 0], as in PyTorch
+    return (ax,) if ndim else ()
 
 
 def reduction_dims(dim, ndim: int, op: str):
@@ -210,8 +211,15 @@ def expand_reduced(grad, shape, axes, keepdim: bool, be=None):
     return xp.broadcast_to(grad, shape)
 
 
+_SIZE_NAME = {"reshape": "shape", "view": "shape"}
+_SIZE_REQUIRED = {"zeros", "ones", "empty", "rand", "randn", "reshape", "view", "expand"}  # f(): torch's TypeError
+
+
 def shape_arg(args, op: str):
-    """Accepts f(2, 3), f((2, 3)) and f([2, 3]) as PyTorch does."""
+    """Accepts f(2, 3), f((2, 3)) and f([2, 3]) as PyTorch does; f() is torch's TypeError (f(()) is the 0-d
+    shape)."""
+    if not args and op in _SIZE_REQUIRED:
+        raise TypeError(f'{op}() missing 1 required positional arguments: "{_SIZE_NAME.get(op, "size")}"')
     if len(args) == 1 and isinstance(args[0], (tuple, list)):
         args = tuple(args[0])
     out = []

@@ -12,6 +12,8 @@ from .conversion import cast
 
 def relu(a: Tensor) -> Tensor:
     x = a._data
+    if x.dtype.kind == "b":
+        raise RuntimeError("Boolean inputs not supported for relu")
     y = backend_of(x).xp.maximum(x, 0).astype(x.dtype, copy=False)
     return record(Tensor._wrap(y), "ReluBackward0", (a,), lambda g: (g * (y > 0),))
 
@@ -73,10 +75,22 @@ def _last_dim(x, ax: int) -> bool:
     return x.ndim >= 1 and ax == x.ndim - 1
 
 
+def _not_for_integers(name: str, a: Tensor, ax: int) -> None:
+    """torch's NotImplementedError for an integer or bool input to (log_)softmax (its kernel's name in it)."""
+    from .int_kernels import stem
+
+    kernel = f"{name}_lastdim_kernel_impl" if ax == max(a.ndim - 1, 0) else f"{name}_kernel_impl"
+    raise NotImplementedError(f'"{kernel}" not implemented for \'{stem(a.dtype)}\'')
+
+
 def softmax(a: Tensor, dim: int, dtype=None) -> Tensor:
     if dtype is not None:  # PyTorch casts the input first (a float32 input computed in float64)
         a = cast(a, dtype)
     ax = normalize_dim(dim, a.ndim, "softmax")
+    if not a.dtype.is_floating_point:
+        if a.numel() == 0:
+            return Tensor._wrap(a._data.copy())  # torch returns an empty integer input as it is
+        _not_for_integers("softmax", a, ax)
     x = float_data(a)
     be = backend_of(x)
     if _last_dim(x, ax):
@@ -99,6 +113,10 @@ def log_softmax(a: Tensor, dim: int, dtype=None) -> Tensor:
     if dtype is not None:  # PyTorch casts the input first (a float32 input computed in float64)
         a = cast(a, dtype)
     ax = normalize_dim(dim, a.ndim, "log_softmax")
+    if not a.dtype.is_floating_point:
+        if a.numel() == 0:
+            return Tensor._wrap(a._data.copy())  # torch returns an empty integer input as it is
+        _not_for_integers("log_softmax", a, ax)
     x = float_data(a)
     be = backend_of(x)
     if _last_dim(x, ax):

@@ -11,6 +11,7 @@ from ..backend import backend_of
 from ..backend import registry as _registry
 from .._tensor import Tensor
 from ._util import binary_operands, on_device, unbroadcast
+from .arg_checks import check_fits
 
 
 def _shape(t, x):
@@ -34,8 +35,22 @@ def _pass_through_both(g):
     return g, g
 
 
+def _check_alpha(alpha, x) -> None:
+    """torch's checks of ``alpha`` against the result's dtype (that of the promoted operand ``x``)."""
+    kind = x.dtype.kind if hasattr(x, "dtype") else \
+        ("b" if isinstance(x, bool) else "i" if isinstance(x, int) else "f")
+    if isinstance(alpha, (bool, np.bool_)) and kind != "b":
+        raise RuntimeError("Boolean alpha only supported for Boolean results.")
+    if isinstance(alpha, (float, np.floating)) and kind in "biu":
+        raise RuntimeError("For integral input tensors, argument alpha must not be a floating point number.")
+    if kind == "f" and hasattr(x, "dtype"):
+        check_fits(alpha, x.dtype)  # alpha=1e308 on float32: torch's overflow error
+
+
 def add(a, b, *, alpha=1) -> Tensor:
     ta, tb, xa, xb = binary_operands(a, b, "add")
+    if type(alpha) is not int:  # the default int 1 needs no check (the fast path stays fast)
+        _check_alpha(alpha, xa)
     if alpha != 1:
         xb = xb * alpha
     out = Tensor._wrap(xa + xb)
@@ -57,6 +72,8 @@ def sub(a, b, *, alpha=1) -> Tensor:
         raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying "
                            "to invert a mask, use the `~` or `logical_not()` operator instead.")
     ta, tb, xa, xb = binary_operands(a, b, "sub")
+    if type(alpha) is not int:
+        _check_alpha(alpha, xa)
     out = Tensor._wrap(xa - (xb * alpha if alpha != 1 else xb))
 
     def backward(g):
@@ -96,6 +113,8 @@ def div(a, b) -> Tensor:
 
 
 def pow(a, b) -> Tensor:  # noqa: A001  (PyTorch's name)
+    if isinstance(a, Tensor) and isinstance(b, Tensor) and a.dtype is dtypes.bool_ and b.dtype is dtypes.bool_:
+        raise NotImplementedError('"pow" not implemented for \'Bool\'')  # torch's (NumPy would give int8)
     ta, tb, xa, xb = binary_operands(a, b, "pow")
     if ta is not None and tb is None and xa.dtype.kind != "f" and float(xb) < 0:
         raise RuntimeError("Integers to negative integer powers are not allowed.")

@@ -5,7 +5,8 @@ from ..backend import backend_of
 from ..autograd.graph import record
 from .._tensor import Tensor
 from . import int_kernels
-from .conv1d import check_conv_dtypes, check_int_dilation
+from .arg_checks import check_conv_lengths, check_window_args
+from .conv1d import _check_groups, check_conv_dtypes, check_int_dilation
 
 
 def _pair(v, name: str):
@@ -25,6 +26,8 @@ def _same_padding(kernel, dilation):
 def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
            groups: int = 1) -> Tensor:
     """Like torch.nn.functional.conv2d: input (N, C, H, W) or (C, H, W), weight (O, C/groups, KH, KW)."""
+    check_window_args("conv2d", stride=stride, padding=padding, dilation=dilation, groups=groups)
+    check_conv_lengths("conv2d", 2, stride=stride, padding=padding, dilation=dilation)
     x, w = input, weight
     if x.ndim not in (3, 4):
         raise RuntimeError(f"conv2d(): expected 3-D (unbatched) or 4-D (batched) input, got {x.ndim}-D "
@@ -46,16 +49,17 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
             pad, end = _same_padding(kernel, dilation)
             extra = (end[0] - pad[0], end[1] - pad[1])
         else:
-            raise ValueError(f"Invalid padding string {padding!r}, should be one of {{'valid', 'same'}}")
+            raise RuntimeError(f"Invalid padding string: '{padding}'")  # torch's F text (nn.Conv2d: ValueError)
     else:
         pad = _pair(padding, "padding")
     # torch's checks and messages (the kernel's own would be ValueErrors naming it)
     if min(stride) <= 0:
-        raise RuntimeError("non-positive stride is not supported")
+        raise RuntimeError("conv2d(): non-positive stride is not supported")
     if min(pad) < 0:
-        raise RuntimeError("negative padding is not supported")
+        raise RuntimeError("conv2d(): negative padding is not supported")
     if min(dilation) <= 0:
-        raise RuntimeError(f"dilation should be greater than zero, but got {list(dilation)}")
+        raise RuntimeError(f"conv2d(): dilation should be greater than zero, but got {list(dilation)}")
+    _check_groups("conv2d", xa.shape, w.shape, int(groups), False)  # torch's checks and texts, every backend
     check_int_dilation(x, dilation)
     ba = bias._data if bias is not None else None
     be = backend_of(xa, w._data, ba)

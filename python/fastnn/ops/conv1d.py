@@ -13,6 +13,7 @@ from .. import dtypes
 from .._tensor import Tensor
 from . import int_kernels
 from ._util import as_tensor
+from .arg_checks import check_window_args
 
 
 def _single(v, name: str, op: str) -> int:
@@ -35,6 +36,8 @@ def check_conv_args(op, x, w, bias, nd: int, transposed: bool = False):
         raise RuntimeError("weight should have at least three dimensions" if w.ndim < 3 else
                            f"Expected {nd + 2}-dimensional input for {nd + 2}-dimensional weight {list(w.shape)}, "
                            f"but got {w.ndim}-dimensional input")
+    if 0 in tuple(w.shape[2:]):  # the kernels' own check would name the kernel, not the op
+        raise RuntimeError(f"{op}(): kernel size should be greater than zero, but got {list(w.shape[2:])}")
     check_conv_dtypes(op, x, w, bias, transposed)
 
 
@@ -73,15 +76,15 @@ def check_int_dilation(x, dilation):
 def _check_groups(op, x_shape, w_shape, groups, transposed):
     c = x_shape[1]
     if groups < 1:
-        raise RuntimeError("non-positive groups is not supported")
+        raise RuntimeError(f"{op}(): non-positive groups is not supported")
+    if not transposed and w_shape[0] % groups != 0:  # before the channel count, in torch's order
+        raise RuntimeError(f"{op}(): Given groups={groups}, expected weight to be divisible by {groups} at "
+                           f"dimension 0, but got weight of size {list(w_shape)} instead")
     want = w_shape[0] if transposed else w_shape[1] * groups
     if c != want:
-        raise RuntimeError(f"Given {'transposed=1' if transposed else f'groups={groups}'}, weight of size "
+        raise RuntimeError(f"{op}(): Given {'transposed=1' if transposed else f'groups={groups}'}, weight of size "
                            f"{list(w_shape)}, expected input{list(x_shape)} to have {want} channels, but got {c} "
                            f"channels instead")
-    if not transposed and w_shape[0] % groups != 0:
-        raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, but "
-                           f"got weight of size {list(w_shape)} instead")
     if transposed and w_shape[0] % groups != 0:
         raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, but "
                            f"got weight of size {list(w_shape)} instead")
@@ -91,10 +94,13 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: in
     """torch.nn.functional.conv1d: input (N, C, L) or (C, L), weight (O, C/groups, K); padding an int, a
     1-tuple, 'valid' or 'same' (the odd zero goes at the end, as torch)."""
     op = "conv1d"
+    check_window_args(op, stride=stride, padding=padding, dilation=dilation, groups=groups)
     x, w = as_tensor(input, op), as_tensor(weight, op)
     b = None if bias is None else as_tensor(bias, op)
     check_conv_args(op, x, w, b, 1)
     s, d, groups = _single(stride, "stride", op), _single(dilation, "dilation", op), int(groups)
+    if groups < 1:  # before the padding string's checks: torch's order
+        raise RuntimeError(f"{op}(): non-positive groups is not supported")
     k = w.shape[2]
     extra = 0
     if isinstance(padding, str):
@@ -110,11 +116,11 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: in
     else:
         p = _single(padding, "padding", op)
     if s < 1:
-        raise RuntimeError("non-positive stride is not supported")
+        raise RuntimeError(f"{op}(): non-positive stride is not supported")
     if d < 1:
-        raise RuntimeError("dilation should be greater than zero")
+        raise RuntimeError(f"{op}(): dilation should be greater than zero, but got {[d]}")
     if p < 0:
-        raise RuntimeError("negative padding is not supported")
+        raise RuntimeError(f"{op}(): negative padding is not supported")
     unbatched = x.ndim == 2
     xa = x._data[None] if unbatched else x._data
     _check_groups(op, xa.shape, w.shape, groups, False)

@@ -20,6 +20,7 @@ from .._tensor import Tensor
 from ._util import as_tensor
 from . import int_kernels
 from .conv1d import check_conv_args
+from .arg_checks import check_storage, check_window_args
 
 
 def _tuple(v, name: str, nd: int, op: str):
@@ -44,6 +45,7 @@ def output_size_range(in_size, kernel, stride, padding, dilation):
 
 
 def _conv_transpose(op, nd, input, weight, bias, stride, padding, output_padding, groups, dilation):
+    check_window_args(op, stride=stride, output_padding=output_padding, groups=groups, dilation=dilation)
     x, w = as_tensor(input, op), as_tensor(weight, op)
     b = None if bias is None else as_tensor(bias, op)
     if isinstance(padding, str):
@@ -53,15 +55,15 @@ def _conv_transpose(op, nd, input, weight, bias, stride, padding, output_padding
     op_, d = _tuple(output_padding, "output_padding", nd, op), _tuple(dilation, "dilation", nd, op)
     groups = int(groups)
     if min(s) < 1:
-        raise RuntimeError("non-positive stride is not supported")
+        raise RuntimeError(f"{op}(): non-positive stride is not supported")
     if min(d) < 1:
-        raise RuntimeError("dilation should be greater than zero")
+        raise RuntimeError(f"{op}(): dilation should be greater than zero, but got {list(d)}")
     if min(p) < 0:
-        raise RuntimeError("negative padding is not supported")
+        raise RuntimeError(f"{op}(): negative padding is not supported")
     if min(op_) < 0:
-        raise RuntimeError("negative output_padding is not supported")
+        raise RuntimeError(f"{op}(): negative output_padding is not supported")
     if groups < 1:
-        raise RuntimeError("non-positive groups is not supported")
+        raise RuntimeError(f"{op}(): non-positive groups is not supported")
     if any(o >= si and o >= di for o, si, di in zip(op_, s, d)):
         if nd == 2:
             raise RuntimeError("output padding must be smaller than either stride or dilation, but got "
@@ -85,9 +87,17 @@ def _conv_transpose(op, nd, input, weight, bias, stride, padding, output_padding
     kernel = tuple(w.shape[2:])
     base = output_size_range(xa.shape[2:], kernel, s, p, d)
     out_sp = tuple(bs + o for bs, o in zip(base, op_))
+    for name, vals in (("padding", p), ("stride", s), ("dilation", d)):  # the kernels take int64 sizes
+        for i, v in enumerate(vals):
+            if v > 2 ** 62 - 1:
+                raise RuntimeError(f"{op}(): Given {name}={v} at dimension {i} , expected {name} to be at most "
+                                   f"{2 ** 62 - 1}")
+    if min(out_sp) >= 1:
+        check_storage((xa.shape[0], cout) + out_sp, xa.dtype.itemsize, op)
     if min(out_sp) < 1:
-        raise RuntimeError(f"Given input size per channel: ({' x '.join(str(v) for v in xa.shape[2:])}). Calculated "
-                           f"output size per channel: ({' x '.join(str(v) for v in out_sp)}). Output size is too small")
+        raise RuntimeError(f"{op}(): Given input size per channel: ({' x '.join(str(v) for v in xa.shape[2:])}). "
+                           f"Calculated output size per channel: ({' x '.join(str(v) for v in out_sp)}). Output size "
+                           "is too small")
     if nd == 1:  # everything as 2-D with a height of one
         x4, w4 = xa[:, :, None, :], w._data[:, :, None, :]
         s2, p2, d2, k2, o2 = (1,) + s, (0,) + p, (1,) + d, (1,) + kernel, (1,) + out_sp

@@ -8,6 +8,7 @@ from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
 from ._util import as_tensor
+from .arg_checks import check_bool
 
 
 def _check_p(p: float) -> float:
@@ -17,6 +18,7 @@ def _check_p(p: float) -> float:
 
 
 def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    training = check_bool(training, "dropout", "train", 3)
     a = as_tensor(input, "dropout")
     p = _check_p(p)
     if not training or p == 0.0:

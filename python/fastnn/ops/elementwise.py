@@ -11,6 +11,7 @@ from ..backend import backend_of, backend_with_cpu_scalars
 from ..backend import registry as _registry
 from .._tensor import Tensor
 from ._util import as_tensor, binary_operands, float_data, on_device, promote_types, result_dtype, unbroadcast
+from .arg_checks import check_fits
 
 
 def exp(a: Tensor) -> Tensor:
@@ -92,6 +93,8 @@ def abs(a: Tensor) -> Tensor:  # noqa: A001
     if _registry.ACTIVATES:
         on_device(a)
     x = a._data
+    if x.dtype.kind == "b":
+        raise NotImplementedError(f'"abs_{a.device.type}" not implemented for \'Bool\'')
     # The forward is an operator (any backend); only the backward asks for the array module.
     return record(Tensor._wrap(operator.abs(x)), "AbsBackward0", (a,), lambda g: (g * backend_of(x).xp.sign(x),))
 
@@ -110,6 +113,8 @@ def clamp(a: Tensor, min=None, max=None) -> Tensor:  # noqa: A002
     # device check, no CPU-scalar exemption (x_cuda.clamp(min=torch.tensor(0.)) raises on a GPU in PyTorch).
     # With several CUDA devices, backend_of also makes the tensor's device the current one.
     backend_of(a._data, lo if isinstance(min, Tensor) else None, hi if isinstance(max, Tensor) else None)
+    check_fits(lo, dt.np)  # 1e308 against a float32 tensor: torch's overflow error, not NumPy's inf
+    check_fits(hi, dt.np)
     x = a._data if a._data.dtype == dt.np else a._data.astype(dt.np)
     y = x.clip(lo, hi)
     if y.dtype != dt.np:
@@ -169,6 +174,9 @@ def where(condition, a, b) -> Tensor:
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         # where(cond, 1.0, 0.0): a scalar becomes a 0-d tensor on the condition's device, as in PyTorch
         a = as_tensor(a, "where").to(backend_of(cond).device)
+    for scalar, other in ((a, b), (b, a)):  # 1e308 beside a float32 tensor: torch's overflow error, not inf
+        if isinstance(scalar, float) and isinstance(other, Tensor):
+            check_fits(scalar, result_dtype(other, scalar).np)
     ta, tb, xa, xb = binary_operands(a, b, "where")
     # Only tensors' arrays are asked: a NumPy scalar from a Python number has no device.
     be = backend_with_cpu_scalars(cond, xa if ta is not None else None, xb if tb is not None else None)
@@ -187,6 +195,8 @@ def sign(a: Tensor) -> Tensor:
     x = a._data
     xp = backend_of(x).xp
     y = x.copy() if x.dtype.kind == "b" else xp.sign(x)  # the sign of a bool is itself (NumPy has no bool loop)
+    if x.dtype.kind == "f":
+        y = xp.where(y != y, y.dtype.type(0), y)  # torch's sign of NaN is 0 (NumPy's is NaN)
     return record(Tensor._wrap(y), "SignBackward0", (a,), lambda g: (xp.zeros_like(g),))
 
 

@@ -23,10 +23,10 @@ def _normalize_padding_idx(padding_idx, num_embeddings: int):
     if padding_idx is None:
         return None
     if not isinstance(padding_idx, (numbers.Integral, np.integer)) or isinstance(padding_idx, bool):
-        raise TypeError(f"padding_idx must be an int or None, got {type(padding_idx).__name__}")
+        raise TypeError(f"embedding(): argument 'padding_idx' must be int, not {type(padding_idx).__name__}")
     padding_idx = int(padding_idx)
-    if padding_idx >= num_embeddings or padding_idx < -num_embeddings:
-        raise AssertionError("Padding_idx must be within num_embeddings")
+    if (padding_idx > 0 and padding_idx >= num_embeddings) or (padding_idx < 0 and padding_idx < -num_embeddings):
+        raise AssertionError("Padding_idx must be within num_embeddings")  # torch's asserts (0 always passes)
     return padding_idx + num_embeddings if padding_idx < 0 else padding_idx
 
 
@@ -37,6 +37,8 @@ def _indices(input, rows: int):
     if idx.dtype.kind not in "iu":
         raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the following scalar types: "
                            f"Long, Int; but got {t.dtype} instead (while checking arguments for embedding)")
+    if idx.size and rows == 0:  # torch's text for an empty table (its index_select underneath)
+        raise RuntimeError("index_select(): self indexing axis dim should be positive")
     if idx.size and (idx.min() < 0 or idx.max() >= rows):
         raise IndexError("index out of range in self")
     return idx

@@ -11,6 +11,7 @@ from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
 from ._util import as_tensor
+from .arg_checks import check_storage, check_window_args
 
 
 def _pair(v, name: str, op: str):
@@ -25,17 +26,18 @@ def _pair(v, name: str, op: str):
     return int(v[0]), int(v[1])
 
 
-def _check(k, d, p, s):
+def _check(k, d, p, s, op):
     if min(k) <= 0:
-        raise RuntimeError(f"kernel size should be greater than zero, but got kernel_height: {k[0]} kernel_width: "
-                           f"{k[1]}")
+        raise RuntimeError(f"{op}(): kernel size should be greater than zero, but got kernel_height: {k[0]} "
+                           f"kernel_width: {k[1]}")
     if min(s) <= 0:
-        raise RuntimeError(f"stride should be greater than zero, but got stride_height: {s[0]} stride_width: {s[1]}")
+        raise RuntimeError(f"{op}(): stride should be greater than zero, but got stride_height: {s[0]} "
+                           f"stride_width: {s[1]}")
     if min(p) < 0:
-        raise RuntimeError(f"padding should be non-negative, but got pad_height: {p[0]} pad_width: {p[1]}")
+        raise RuntimeError(f"{op}(): padding should be non-negative, but got pad_height: {p[0]} pad_width: {p[1]}")
     if min(d) <= 0:
-        raise RuntimeError(f"dilation should be greater than zero, but got dilation_height: {d[0]} dilation_width: "
-                           f"{d[1]}")
+        raise RuntimeError(f"{op}(): dilation should be greater than zero, but got dilation_height: {d[0]} "
+                           f"dilation_width: {d[1]}")
 
 
 def _blocks(hw, k, d, p, s):
@@ -73,23 +75,26 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
     """torch.nn.functional.unfold: (N, C, H, W) or (C, H, W) -> (N, C*kh*kw, L) sliding blocks, channel-major
     (row c*kh*kw + i*kw + j holds tap (i, j) of channel c)."""
     op = "unfold"
+    check_window_args(op, kernel_size=kernel_size, dilation=dilation, padding=padding, stride=stride)
     a = as_tensor(input, op)
     if a.ndim not in (3, 4) or any(v == 0 for v in a.shape[-3:]):
         raise RuntimeError(f"Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for input, but got: "
                            f"{list(a.shape)}")
     k, d = _pair(kernel_size, "kernel_size", op), _pair(dilation, "dilation", op)
     p, s = _pair(padding, "padding", op), _pair(stride, "stride", op)
-    _check(k, d, p, s)
+    _check(k, d, p, s, op)
     x = a._data[None] if a.ndim == 3 else a._data
     hw = x.shape[2:]
     blocks = _blocks(hw, k, d, p, s)
     if min(blocks) < 1:
-        raise RuntimeError(f"Given input with spatial size {tuple(hw)}, kernel_size={k}, dilation={d}, padding={p}, "
-                           f"calculated shape of the array of sliding blocks as {blocks}, but its components must be "
-                           "at least one.")
+        raise RuntimeError(f"{op}(): Given input with spatial size {tuple(hw)}, kernel_size={k}, dilation={d}, "
+                           f"padding={p}, calculated shape of the array of sliding blocks as {blocks}, but its "
+                           "components must be at least one.")
+    n, c = x.shape[:2]  # the padded input and the result, both made below: sizes int64 can count first
+    check_storage((n, c, hw[0] + 2 * p[0], hw[1] + 2 * p[1]), x.dtype.itemsize, op)
+    check_storage((n, c * k[0] * k[1], blocks[0] * blocks[1]), x.dtype.itemsize, op)
     be = backend_of(x)
     xp = be.xp
-    c = x.shape[1]
     y = _im2col(xp, x, k, d, p, s, blocks)
 
     def backward(g):
@@ -104,23 +109,26 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Te
     """torch.nn.functional.fold: (N, C*kh*kw, L) or (C*kh*kw, L) blocks summed back into (N, C, H, W)
     (overlapping blocks add)."""
     op = "fold"
+    check_window_args(op, output_size=output_size, kernel_size=kernel_size, dilation=dilation, padding=padding,
+                      stride=stride)
     a = as_tensor(input, op)
-    if a.ndim not in (2, 3) or any(v == 0 for v in a.shape[-2:]):
-        raise RuntimeError(f"Expected 2D or 3D (batch mode) tensor for input with possibly 0 batch size and non-zero "
-                           f"dimensions for input, but got: {list(a.shape)}")
     hw = _pair(output_size, "output_size", op)
     k, d = _pair(kernel_size, "kernel_size", op), _pair(dilation, "dilation", op)
     p, s = _pair(padding, "padding", op), _pair(stride, "stride", op)
-    _check(k, d, p, s)
+    _check(k, d, p, s, op)  # the window arguments first, the input's shape next: torch's col2im order
+    if a.ndim not in (2, 3) or any(v == 0 for v in a.shape[-2:]):
+        raise RuntimeError(f"Expected 2D or 3D (batch mode) tensor for input with possibly 0 batch size and non-zero "
+                           f"dimensions for input, but got: {list(a.shape)}")
     x = a._data[None] if a.ndim == 2 else a._data
     if x.shape[1] % (k[0] * k[1]) != 0:
         raise RuntimeError(f"Expected size of input's dimension 1 to be divisible by the product of kernel_size, but "
                            f"got input.size(1)={x.shape[1]} and kernel_size={k}.")
     blocks = _blocks(hw, k, d, p, s)
     if blocks[0] * blocks[1] != x.shape[2]:
-        raise RuntimeError(f"Given output_size={hw}, kernel_size={k}, dilation={d}, padding={p}, stride={s}, expected "
-                           f"size of input's dimension 2 to match the calculated number of sliding blocks "
-                           f"{blocks[0]} * {blocks[1]} = {blocks[0] * blocks[1]}, but got input.size(2)={x.shape[2]}.")
+        raise RuntimeError(f"{op}(): Given output_size={hw}, kernel_size={k}, dilation={d}, padding={p}, "
+                           f"stride={s}, expected size of input's dimension 2 to match the calculated number of "
+                           f"sliding blocks {blocks[0]} * {blocks[1]} = {blocks[0] * blocks[1]}, but got "
+                           f"input.size(2)={x.shape[2]}.")
     be = backend_of(x)
     xp = be.xp
     c = x.shape[1] // (k[0] * k[1])

@@ -21,6 +21,7 @@ from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
 from ._util import as_tensor
+from .arg_checks import check_int
 from .batchnorm import batch_norm
 
 
@@ -40,6 +41,7 @@ def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5
     """torch.nn.functional.group_norm over (N, C, *): statistics per sample and group of C/num_groups channels
     (biased variance), then a per-channel affine."""
     op = "group_norm"
+    num_groups = check_int(num_groups, op, "num_groups", 2)
     a = as_tensor(input, op)
     if a.ndim < 2:
         raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received {a.ndim}")
@@ -48,7 +50,9 @@ def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5
         raise RuntimeError(f"{op}(): expected a floating point input, got {a.dtype}")
     n, c = x.shape[0], x.shape[1]
     g = int(num_groups)
-    if g <= 0 or c % g != 0:
+    if g <= 0:  # torch's text (for 0 torch itself fails with a ZeroDivisionError)
+        raise RuntimeError(f"group_norm(): Expected num groups to be greater than 0, got {g}")
+    if c % g != 0:
         raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, but got input of "
                            f"shape {list(x.shape)} and num_groups={num_groups}")
     if (n * c // g) * math.prod(x.shape[2:]) == 1:  # torch's _verify_batch_size on [N*C/G, G, *spatial]

@@ -8,7 +8,8 @@ import numpy as np
 from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
-from ._util import as_tensor, normalize_dim
+from ._util import normalize_dim
+from .arg_checks import check_fits
 from .conversion import cast
 from .elementwise import where
 
@@ -117,12 +118,22 @@ def getitem(a: Tensor, index) -> Tensor:
 
 def index_select(a: Tensor, dim: int, index: Tensor) -> Tensor:
     ax = normalize_dim(dim, a.ndim, "index_select")
-    index = as_tensor(index, "index_select")
+    if not isinstance(index, Tensor):  # torch has no implicit tensor() here: an int or None is a TypeError
+        raise TypeError(f"index_select(): argument 'index' (position 3) must be Tensor, not "
+                        f"{type(index).__name__}")
     idx = index._data
+    if idx.dtype.kind not in "iu" or idx.dtype.itemsize < 4:
+        raise RuntimeError("index_select(): Expected dtype int32 or int64 for index")
     n = a.shape[ax] if a.ndim else 1
     backend_of(a._data, idx)  # one device (several CUDA devices: it becomes the current one)
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= n):  # no wrap-around of negatives, as PyTorch
-        raise IndexError("index out of range in self")
+        # torch 2.13's CPU texts: an empty axis, an inner dim (its gather kernel), then the outer dim
+        if n == 0:
+            raise RuntimeError("index_select(): self indexing axis dim should be positive")
+        if ax > 0:
+            bad = int(idx.min()) if int(idx.min()) < 0 else int(idx.max())
+            raise RuntimeError(f"index_select(): INDICES element is out of DATA bounds, id={bad} axis_dim={n}")
+        raise IndexError("index_select(): index out of range in self")
     if a.ndim == 0:  # PyTorch treats a 0-d input as 1-d and gives a 0-d result
         out = getitem(getitem(a, None), index)
         return getitem(out, 0) if out.ndim else out
@@ -133,12 +144,21 @@ _C_TYPE = {"float32": "float", "float64": "double", "float16": "c10::Half", "int
            "int16": "int16_t", "int8": "int8_t", "uint8": "uint8_t", "bool": "bool"}  # torch's names in its texts
 
 
+_MASK_TYPE = {"int64": "long", "int32": "int", "int16": "short", "int8": "signed char", "uint8": "unsigned char",
+              "float32": "float", "float64": "double", "float16": "c10::Half"}  # torch's texts for a mask's dtype
+
+
 def masked_fill(a: Tensor, mask, value) -> Tensor:
     if isinstance(value, complex):  # a real tensor takes a complex number only when it is real (torch's check)
         if value.imag != 0:
             raise RuntimeError(f"value cannot be converted to type {_C_TYPE.get(a.dtype.name, a.dtype.name)} "
                                "without overflow")
         value = value.real
+    if a.dtype.is_floating_point:
+        check_fits(value, a._data.dtype)  # 1e308 into float32: torch's overflow error, not inf
+    if isinstance(mask, Tensor) and mask.dtype.name != "bool":
+        raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype "
+                           f"{_MASK_TYPE.get(mask.dtype.name, mask.dtype.name)}")
     if isinstance(value, Tensor) and value.ndim != 0:
         raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
                            f"{value.ndim} dimension(s).")

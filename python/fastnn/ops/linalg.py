@@ -18,23 +18,64 @@ def _swap(x):
     return x.swapaxes(-1, -2)
 
 
+def _matmul_shape_error(xs: tuple, ys: tuple) -> str:
+    """torch.matmul's message for shapes that do not multiply ('' when they do): it names the op matmul
+    lowers to (dot, mv, mm, or bmm over the broadcast batch), with the shapes that op sees."""
+    if len(xs) == 1 and len(ys) == 1:
+        if xs[0] != ys[0]:
+            return (f"inconsistent tensor size, expected tensor [{xs[0]}] and src [{ys[0]}] to have the same number "
+                    f"of elements, but got {xs[0]} and {ys[0]} elements respectively")
+        return ""
+    if len(ys) <= 2:  # the input's leading dims fold into the rows of one mm / mv
+        rows = math.prod(xs[:-1]) if len(xs) > 1 else 1
+        if len(ys) == 1:
+            if xs[-1] != ys[0]:
+                return f"size mismatch, got input ({rows}), mat ({rows}x{xs[-1]}), vec ({ys[0]})"
+            return ""
+        if xs[-1] != ys[0]:
+            return f"mat1 and mat2 shapes cannot be multiplied ({rows}x{xs[-1]} and {ys[0]}x{ys[1]})"
+        return ""
+    xb, yb = (xs[:-2] if len(xs) > 2 else ()), ys[:-2]
+    for i in range(1, min(len(xb), len(yb)) + 1):
+        if xb[-i] != yb[-i] and xb[-i] != 1 and yb[-i] != 1:
+            return (f"The size of tensor a ({xb[-i]}) must match the size of tensor b ({yb[-i]}) at non-singleton "
+                    f"dimension {max(len(xb), len(yb)) - i}")
+    k = xs[-1]
+    if k != ys[-2]:
+        batch = math.prod(np.broadcast_shapes(xb, yb))
+        return (f"Expected size for first two dimensions of batch2 tensor to be: [{batch}, {k}] but got: "
+                f"[{batch}, {ys[-2]}].")
+    return ""
+
+
+def _matmul_dtype_error(a, b) -> str:
+    """torch.matmul's message for two dtypes, from the op it lowers to (dot, addmv, mm, bmm)."""
+    stem, ctype = int_kernels.stem, int_kernels.ctype
+    if a.ndim == 1 and b.ndim == 1:
+        return f"dot : expected both vectors to have same dtype, but found {stem(a.dtype)} and {stem(b.dtype)}"
+    if b.ndim == 1:
+        return (f"addmv input tensors must have the same dtype, but got {stem(b.dtype)}, {stem(a.dtype)}, and "
+                f"{stem(b.dtype)}")
+    if b.ndim == 2:
+        return f"expected m1 and m2 to have the same dtype, but got: {ctype(a.dtype)} != {ctype(b.dtype)}"
+    return f"expected scalar type {stem(a.dtype)} but found {stem(b.dtype)}"
+
+
 def matmul(a, b) -> Tensor:
     a, b = as_tensor(a, "matmul"), as_tensor(b, "matmul")
     if a.ndim == 0 or b.ndim == 0:
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {a.ndim}D and {b.ndim}D")
     x, y = a._data, b._data
+    # torch's texts (of the op matmul lowers to), then both operands in full (torch's fold the batch dims)
+    if a.ndim == 1 and b.ndim == 1 and a.dtype is not b.dtype:  # torch's dot checks dtypes before sizes
+        raise RuntimeError(_matmul_dtype_error(a, b) + f" ({a.dtype} {_dims(x)} and {b.dtype} {_dims(y)})")
+    wrong = _matmul_shape_error(tuple(x.shape), tuple(y.shape))  # otherwise shapes first, then dtypes
+    if wrong:
+        raise RuntimeError(wrong + f" (matmul of shapes {_dims(x)} and {_dims(y)})")
     if a.dtype is not b.dtype:
-        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {a.dtype} != {b.dtype} "
-                           f"(shapes {_dims(x)} and {_dims(y)})")
+        raise RuntimeError(_matmul_dtype_error(a, b) + f" ({a.dtype} {_dims(x)} and {b.dtype} {_dims(y)})")
     x2 = x[None, :] if x.ndim == 1 else x
     y2 = y[:, None] if y.ndim == 1 else y
-    if x2.shape[-1] != y2.shape[-2]:
-        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({_dims(x)} and {_dims(y)})")
-    try:
-        np.broadcast_shapes(x2.shape[:-2], y2.shape[:-2])
-    except ValueError:
-        raise RuntimeError(f"matmul: batch dimensions of {tuple(x.shape)} and {tuple(y.shape)} "
-                           "cannot be broadcast") from None
     be = backend_of(x, y)
     out2 = be.matmul(x2, y2)
     out = out2
@@ -88,10 +129,21 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None, activation
     no gradient is needed (its backward wants the pre-activation, which the fused pass does not keep).
     """
     x, w = input, weight
-    integer = _check_linear_dtypes(x, w, bias)
-    if w.ndim != 2 or x.ndim < 1 or x.shape[-1] != w.shape[1]:
+    if x.ndim == 0 or w.ndim == 0:
+        raise RuntimeError(f"both arguments to linear need to be at least 1D, but they are {x.ndim}D and {w.ndim}D")
+    if w.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {w.ndim}D")
+    if w.ndim == 1 and bias is not None:  # torch's addmm, which checks dtypes, then wants a matrix
+        if x.dtype is not w.dtype:
+            raise RuntimeError(f"self and mat2 must have the same dtype, but got {int_kernels.stem(x.dtype)} and "
+                               f"{int_kernels.stem(w.dtype)}")
+        raise RuntimeError("mat2 must be a matrix, got 1-D tensor")
+    if w.ndim == 1 and activation is None:  # torch: a 1-D weight is a vector, input @ weight (matmul's checks)
+        return matmul(x, w)
+    if w.ndim != 2 or x.ndim < 1 or x.shape[-1] != w.shape[1]:  # shapes before dtypes, in torch's order
         raise RuntimeError(f"linear(): mat1 and mat2 shapes cannot be multiplied ({'x'.join(map(str, x.shape))} "
                            f"and {w.shape[1]}x{w.shape[0]})")
+    integer = _check_linear_dtypes(x, w, bias)
     if bias is not None and bias.shape != (w.shape[0],):
         raise RuntimeError(f"linear(): bias must have shape ({w.shape[0]},), got {tuple(bias.shape)}")
     if activation not in (None, "relu", "gelu"):

@@ -22,6 +22,7 @@ from ._loss_util import restore_class_dim as _restore_class_dim
 from ._loss_util import check_reduction, class_weight, legacy_reduction
 from ._loss_util import reduce as _reduce
 from ._util import as_tensor
+from .arg_checks import check_int
 from .loss_prob import cross_entropy_probs
 
 
@@ -63,6 +64,9 @@ def _target_weights(xp, t1, w, ignore_index: int, n_classes: int):
     return xp.where(keep, w[xp.where(keep, t1, 0)], w.dtype.type(0)), keep
 
 
+_STEM = {"float32": "Float", "float64": "Double", "float16": "Half"}
+
+
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
                   reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """torch.nn.functional.cross_entropy: ``input`` holds unnormalised logits of shape (C,), (N, C) or
@@ -70,12 +74,16 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
     (positions whose target is ``ignore_index`` contribute nothing), or class probabilities of input's
     shape and dtype. ``weight`` (C,) rescales each class; a weighted 'mean' divides by the summed
     weights of the non-ignored targets, as torch does."""
+    ignore_index = check_int(ignore_index, "cross_entropy", "ignore_index")  # 1.5 would truncate to 1
     logits, target = as_tensor(input, "cross_entropy"), as_tensor(target, "cross_entropy")
     if size_average is not None or reduce is not None:
         reduction = legacy_reduction(size_average, reduce)
     label_smoothing = float(label_smoothing)
     _check(logits, reduction, label_smoothing)
     n_classes = logits.shape[0 if logits.ndim == 1 else 1]
+    if target.dtype.is_floating_point and target.shape != logits.shape:
+        # not probabilities (those have the logits' shape): class indices, which torch wants as integers
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got {_STEM.get(target.dtype.name, 'Float')}")
     w = class_weight(weight, n_classes, logits._data.dtype, "nll_loss_forward")
     if target.dtype.is_floating_point:
         if ignore_index >= 0:
@@ -167,6 +175,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = 
     """torch.nn.functional.nll_loss: ``input`` holds log-probabilities (C,), (N, C) or (N, C, d1, ...);
     loss = -weight[t] * input[t] per position; a 'mean' divides by the summed weights of the non-ignored
     targets."""
+    ignore_index = check_int(ignore_index, "nll_loss", "ignore_index")
     logp, target = as_tensor(input, "nll_loss"), as_tensor(target, "nll_loss")
     if size_average is not None or reduce is not None:
         reduction = legacy_reduction(size_average, reduce)

@@ -97,6 +97,14 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     x, y = inp._data, tgt._data
     if x.dtype.kind != "f":
         raise TypeError(f"{op}(): expected a floating-point input, got {inp.dtype}")
+    if y.dtype.kind == "b":  # torch's texts: its formula subtracts from the target, in the target's dtype
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or "
+                           "`logical_xor()` operator instead.")
+    if y.dtype.kind in "iu":
+        from .int_kernels import stem
+
+        raise RuntimeError(f"result type {stem(inp.dtype)} can't be cast to the desired output type "
+                           f"{stem(tgt.dtype)}")
     dt = np.promote_types(x.dtype, y.dtype) if y.dtype.kind == "f" else x.dtype
     x, y = x.astype(dt, copy=False), y.astype(dt, copy=False)
     w = _broadcast_weight(constant_weight(weight, op, dtype=dt), x.shape, op)

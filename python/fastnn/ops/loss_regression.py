@@ -17,8 +17,8 @@ from ._util import as_tensor
 
 
 def _difference_loss(op, node, input, target, reduction, weight, weighted_mean_by_sum, loss_of, grad_of):
+    inp, tgt, x, y = float_operands(input, target, op)  # shapes first: torch broadcasts before it reads reduction
     check_reduction(reduction)
-    inp, tgt, x, y = float_operands(input, target, op)
     d = x - y
     shape, dt = d.shape, d.dtype
     loss = loss_of(d)

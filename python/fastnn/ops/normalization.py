@@ -11,6 +11,7 @@ from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
 from ._util import as_tensor
+from .arg_checks import check_ints
 
 
 def _shape_list(shape) -> str:
@@ -20,6 +21,7 @@ def _shape_list(shape) -> str:
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
     """torch.nn.functional.layer_norm: normalises over the trailing dims given by ``normalized_shape``
     (biased variance), then scales by ``weight`` and shifts by ``bias`` when given."""
+    check_ints(normalized_shape, "layer_norm", "normalized_shape", 2)
     a = as_tensor(input, "layer_norm")
     if isinstance(normalized_shape, (numbers.Integral, np.integer)) and not isinstance(normalized_shape, bool):
         normalized_shape = (int(normalized_shape),)

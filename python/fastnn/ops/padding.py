@@ -16,6 +16,7 @@ from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
 from ._util import as_tensor
+from .arg_checks import check_storage
 
 _MODES = ("constant", "reflect", "replicate", "circular")
 _NON_CONSTANT_HELP = ("Supported combinations for non-constant padding:\n"
@@ -100,6 +101,19 @@ def pad(input, pad, mode: str = "constant", value=None) -> Tensor:
         value = 0
     if not isinstance(value, numbers.Number):
         raise TypeError(f"pad(): argument 'value' must be a number, not {type(value).__name__}")
+    for i in range(len(pads) // 2):  # the sizes first, as torch: a wrapped or negative size computes nothing
+        dim = a.ndim - 1 - i
+        n, left, right = a.shape[dim], pads[2 * i], pads[2 * i + 1]
+        if not 0 <= n + left + right < 2 ** 63:
+            if n + left + right >= 2 ** 63:
+                raise RuntimeError(f"pad(): the input size {n} plus padding {left} and {right} overflows int64 "
+                                   f"(dimension {dim})")
+            raise RuntimeError(f"The input size {n}, plus negative padding {left} and {right} resulted in a negative "
+                               f"output size, which is invalid. Check dimension {dim} of your input.")
+    padded = list(a.shape)
+    for i in range(len(pads) // 2):
+        padded[a.ndim - 1 - i] += pads[2 * i] + pads[2 * i + 1]
+    check_storage(tuple(padded), a._data.dtype.itemsize, "pad")
     x = a._data
     be = backend_of(x)
     xp = be.xp

@@ -15,6 +15,7 @@ from ..backend import backend_of
 from ..backend.shapes import pool_out_size
 from .._tensor import Tensor
 from ._util import as_tensor
+from .arg_checks import check_window_args
 from .pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 
 
@@ -46,6 +47,9 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
                return_indices: bool = False):
     """torch.nn.functional.max_pool1d over (N, C, L) or (C, L)."""
     op = "max_pool1d"
+    # return_indices is a Python-level flag in torch (any truthy value): not checked
+    check_window_args(op, kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation,
+                      ceil_mode=ceil_mode)
     a = as_tensor(input, op)
     if a.ndim not in (2, 3) or any(s == 0 for s in a.shape[-2:]):
         raise RuntimeError(f"{op}: Expected 2D or 3D (batch mode) tensor with optional 0 dim batch size for input, "
@@ -78,6 +82,8 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode: bool = Fal
                count_include_pad: bool = True) -> Tensor:
     """torch.nn.functional.avg_pool1d over (N, C, L) or (C, L)."""
     op = "avg_pool1d"
+    check_window_args(op, kernel_size=kernel_size, stride=stride, padding=padding, ceil_mode=ceil_mode,
+                      count_include_pad=count_include_pad)
     a = as_tensor(input, op)
     _dims_2_to_3(a, op)
     k = _single(kernel_size, "kernel_size", op)

@@ -17,6 +17,7 @@ from ..backend.shapes import pool_out_size as _out_size
 from .._tensor import Tensor
 from . import int_kernels
 from ._util import as_tensor
+from .arg_checks import check_storage, check_window_args
 from .conversion import cast
 
 
@@ -34,6 +35,8 @@ def _pair(v, name: str, op: str, allow_none: bool = False):
 
 
 def _prepare(input, kernel_size, stride, padding, dilation, ceil_mode, op, int64_ok: bool = False):
+    check_window_args(op, kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation,
+                      ceil_mode=ceil_mode)
     a = as_tensor(input, op)
     if a.ndim not in (3, 4) or any(s == 0 for s in a.shape[-3:]):
         raise RuntimeError(f"{op}: Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for input, "
@@ -57,6 +60,9 @@ def _prepare(input, kernel_size, stride, padding, dilation, ceil_mode, op, int64
         if p[i] < 0 or 2 * p[i] > effective:
             raise RuntimeError(f"{op}: pad should be at most half of effective kernel size, but got pad={p[i]}, "
                                f"kernel_size={k[i]} and dilation={d[i]}")
+    if 2 * p[0] > k[0] or 2 * p[1] > k[1]:  # torch's second check, on the undilated kernel
+        raise RuntimeError(f"{op}: pad should be smaller than or equal to half of kernel size, but got padW = {p[1]}, "
+                           f"padH = {p[0]}, kW = {k[1]}, kH = {k[0]}")
     x = a._data
     x4 = x[None] if x.ndim == 3 else x
     h, w = x4.shape[2:]
@@ -147,6 +153,7 @@ def _max_pool2d_indices(xp, x4, k, s, p, d, oh, ow):
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode: bool = False, count_include_pad: bool = True,
                divisor_override=None) -> Tensor:
     """torch.nn.functional.avg_pool2d over (N, C, H, W) or (C, H, W)."""
+    check_window_args("avg_pool2d", count_include_pad=count_include_pad, divisor_override=divisor_override)
     a, x4, k, s, p, d = _prepare(input, kernel_size, stride, padding, 1, ceil_mode, "avg_pool2d", int64_ok=True)
     ceil_mode, count_include_pad = bool(ceil_mode), bool(count_include_pad)
     if divisor_override is not None:
@@ -238,6 +245,8 @@ def adaptive_avg_pool2d(input, output_size) -> Tensor:
     When oh | H and ow | W this is avg_pool2d with kernel = stride = (H/oh, W/ow), run on its kernel;
     otherwise the average is separable: y = Ph @ x @ Pwᵀ with small averaging matrices, and the backward is
     Phᵀ @ g @ Pw."""
+    check_window_args("adaptive_avg_pool2d", output_size=output_size if not isinstance(output_size, (list, tuple))
+                      else tuple(v for v in output_size if v is not None))
     a = as_tensor(input, "adaptive_avg_pool2d")
     if isinstance(output_size, (tuple, list)) and a.ndim <= len(output_size):
         # torch's Python-level check of a sequence output_size (an int one reaches the RuntimeError below)
@@ -255,6 +264,8 @@ def adaptive_avg_pool2d(input, output_size) -> Tensor:
     n, c, h, w = x4.shape
     oh, ow = _adaptive_size(output_size, (h, w))
     out_shape = a.shape[:-2] + (oh, ow)
+    if oh >= 0 and ow >= 0:  # a result int64 cannot count is refused before any work (it would run for ever)
+        check_storage((n, c, oh, ow), x4.dtype.itemsize, "adaptive_avg_pool2d")
     if n > 0 and oh > 0 and ow > 0 and h % oh == 0 and w % ow == 0:
         k = (h // oh, w // ow)
         y = be.avg_pool2d(x4, k, k, (0, 0), False, True, None)

@@ -8,6 +8,7 @@ from ..autograd.graph import record
 from ..backend import backend_of
 from ..backend import registry as _registry
 from .._tensor import Tensor
+from .arg_checks import check_bool
 from ._util import expand_reduced, float_data, normalize_dim, normalize_dims, on_device, reduction_dims
 from .conversion import cast
 from .elementwise import maximum, minimum
@@ -24,6 +25,7 @@ def _count(shape, axes) -> int:
 
 
 def sum(a: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001
+    check_bool(keepdim, "sum", "keepdim")
     axes = reduction_dims(dim, a.ndim, "sum")
     if _registry.ACTIVATES:
         on_device(a)
@@ -43,6 +45,7 @@ def sum(a: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  #
 
 
 def mean(a: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    check_bool(keepdim, "mean", "keepdim")
     if dtype is None and not a.dtype.is_floating_point:
         raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating point or "
                            f"complex dtype. Got: {_TORCH_TYPE_NAME.get(a.dtype.name, a.dtype.name)}")
@@ -64,6 +67,7 @@ def mean(a: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
 
 def _extreme(a: Tensor, dim, keepdim, name):
     """max / min (``name``), through the array methods of that name and arg+name."""
+    check_bool(keepdim, name, "keepdim")
     if _registry.ACTIVATES:
         on_device(a)
     x = a._data
@@ -125,6 +129,7 @@ def amin(a: Tensor, dim=(), keepdim: bool = False) -> Tensor:
 
 
 def _amext(a, dim, keepdim, method, name):
+    check_bool(keepdim, name, "keepdim")
     if _registry.ACTIVATES:
         on_device(a)
     axes = reduction_dims(dim, a.ndim, name)
@@ -155,6 +160,9 @@ def _check_nonempty(x, dim, axes, name):
 
 def _argext(a, dim, keepdim, name):
     """argmax / argmin (``name``, an array method)."""
+    if a.dtype is dtypes.bool_:
+        raise RuntimeError(f"{name}(): does not support bool input")
+    check_bool(keepdim, name, "keepdim")
     x = a._data
     if dim is None:
         _check_nonempty(x, None, (), name)
@@ -191,6 +199,9 @@ def _correction(correction, unbiased):
 
 def var(a: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
     dim, unbiased = _unbiased_overload(dim, unbiased)
+    check_bool(keepdim, "var", "keepdim")
+    if not a.dtype.is_floating_point and not getattr(a.dtype, "is_complex", False):
+        raise RuntimeError("std and var only support floating point and complex dtypes")
     axes = reduction_dims(dim, a.ndim, "var")
     c = _correction(correction, unbiased)
     x = float_data(a)
@@ -211,6 +222,9 @@ def var(a: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction
 
 def std(a: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
     dim, unbiased = _unbiased_overload(dim, unbiased)
+    check_bool(keepdim, "std", "keepdim")
+    if not a.dtype.is_floating_point and not getattr(a.dtype, "is_complex", False):
+        raise RuntimeError("std and var only support floating point and complex dtypes")
     axes = reduction_dims(dim, a.ndim, "std")
     c = _correction(correction, unbiased)
     x = float_data(a)
@@ -233,6 +247,9 @@ def std(a: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction
 
 
 def logsumexp(a: Tensor, dim, keepdim: bool = False) -> Tensor:
+    check_bool(keepdim, "logsumexp", "keepdim")
+    if dim is None:  # torch's logsumexp wants its dims named
+        raise TypeError("logsumexp(): argument 'dim' (position 2) must be tuple of ints, not NoneType")
     axes = normalize_dims(dim, a.ndim, "logsumexp")
     x = float_data(a)
     be = backend_of(x)
@@ -252,6 +269,7 @@ def logsumexp(a: Tensor, dim, keepdim: bool = False) -> Tensor:
 
 
 def all(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    check_bool(keepdim, "all", "keepdim")
     axes = normalize_dims(dim, a.ndim, "all")
     if _registry.ACTIVATES:
         on_device(a)
@@ -259,6 +277,7 @@ def all(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
 
 
 def any(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    check_bool(keepdim, "any", "keepdim")
     axes = normalize_dims(dim, a.ndim, "any")
     if _registry.ACTIVATES:
         on_device(a)
@@ -266,6 +285,7 @@ def any(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
 
 
 def prod(a: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    check_bool(keepdim, "prod", "keepdim")
     axes = normalize_dims(dim, a.ndim, "prod")
     if _registry.ACTIVATES:
         on_device(a)

@@ -427,13 +427,14 @@ def narrow_copy(input: Tensor, dim: int, start: int, length: int) -> Tensor:  # 
 
 def _int_index(index, op: str) -> Tensor:
     index = as_tensor(index, op)
-    if index.dtype.is_floating_point or index.dtype.name == "bool":
+    if index.dtype.name != "int64":  # torch's take wants int64 exactly (int32 too is refused)
         raise RuntimeError(f"{op}(): Expected a long tensor for index, but got {_torch_name(index)}")
     return index
 
 
 def _torch_name(t: Tensor) -> str:
-    return {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool"}.get(t.dtype.name, t.dtype.name)
+    return {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool", "int32": "Int", "int16": "Short",
+            "int8": "Char", "uint8": "Byte", "float16": "Half"}.get(t.dtype.name, t.dtype.name)
 
 
 def take(input: Tensor, index) -> Tensor:  # noqa: A002
@@ -442,6 +443,8 @@ def take(input: Tensor, index) -> Tensor:  # noqa: A002
     i = index._data
     n = x.size
     xp = backend_of(x, i).xp
+    if i.size and n == 0:
+        raise IndexError("take(): tried to take from an empty tensor")
     if i.size:
         lo, hi = int(i.min()), int(i.max())
         bad = hi if hi >= n else (lo if lo < -n else None)

@@ -14,9 +14,11 @@ from ..backend import backend_of
 from .._tensor import Tensor
 from ._util import as_tensor, is_scalar, normalize_dim, unbroadcast
 from . import shape as _shape
+from .arg_checks import check_bool
 from .indexing import torch_index_error
 
-_TORCH_NAME = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool"}
+_TORCH_NAME = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool", "int32": "Int",
+               "int16": "Short", "int8": "Char", "uint8": "Byte", "float16": "Half"}
 
 
 def _tname(t) -> str:
@@ -64,7 +66,9 @@ def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False)
         raise NotImplementedError("gather(): sparse_grad=True is not supported (fastnn has no sparse gradients)")
     index = as_tensor(index, "gather")
     if not _is_int(index):
-        raise RuntimeError("gather(): Expected dtype int32/int64 for index")
+        if index.numel():
+            raise RuntimeError("gather(): Expected dtype int32/int64 for index")
+        index = Tensor._wrap(index._data.astype(np.int64))  # torch lets an empty index of any dtype through
     x, i = input._data, index._data
     if i.size == 0:
         # torch checks only dim for an empty index, of any rank: the result is empty, shaped as the index.
@@ -97,7 +101,7 @@ def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False)
 
 def take_along_dim(input: Tensor, indices: Tensor, dim=None) -> Tensor:  # noqa: A002
     indices = as_tensor(indices, "take_along_dim")
-    if not _is_int(indices):
+    if indices.dtype.name != "int64":  # torch wants int64 exactly here (int32 too is refused)
         raise RuntimeError(f"torch.take_along_dim(): dtype of indices should be Long but got {_tname(indices)}")
     if dim is None:
         flat = _shape.reshape(input, -1)
@@ -131,7 +135,9 @@ def _scatter_args(input: Tensor, dim: int, index, src, op: str):
     """Checks shared by scatter, scatter_add and scatter_reduce; returns (axis, index array, src slice)."""
     index = as_tensor(index, op)
     if not _is_int(index):
-        raise RuntimeError(f"{op}(): Expected dtype int32/int64 for index")
+        if index.numel():
+            raise RuntimeError(f"{op}(): Expected dtype int32/int64 for index")
+        index = Tensor._wrap(index._data.astype(np.int64))  # torch lets an empty index of any dtype through
     x, i = input._data, index._data
     if src is not None and src.dtype is not input.dtype:
         raise RuntimeError(f"{op}(): Expected self.dtype to be equal to src.dtype")
@@ -314,12 +320,14 @@ def _prod_grads(be, x1, s, out, grid, g1, include_self):
 
 
 # ---- index_* along one dim -------------------------------------------------------------------------------
-def _vector_index(index, op: str, dtype_error=RuntimeError, message=None):
+def _vector_index(index, op: str, dtype_error=RuntimeError, message=None, long_only: bool = False):
+    """``index`` as a Tensor and its 1-D array; ``long_only``: int64 only (torch's index_copy_ / index_fill_
+    refuse int32 too, index_add_ takes it)."""
     index = as_tensor(index, op)
     if index.ndim > 1:
         raise IndexError(f"{op}(): Index is supposed to be a vector, but got dim: {index.ndim} with type: "
                          f"{_tname(index)} and size: {_shape_str(index.shape)}")
-    if not _is_int(index):
+    if not _is_int(index) or (long_only and index.dtype.name != "int64"):
         raise dtype_error(message or f"{op}(): Expected dtype int32/int64 for index but got: {_tname(index)}")
     backend_of(index._data)  # (several CUDA devices: the index's device becomes the current one)
     return index, _as_1d(index._data)
@@ -353,7 +361,8 @@ def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1
                            "scalar type")
     _check_source(x, source._data, ax, i.shape[0], "index_add_")
     x1 = _as_1d(x)
-    _check_range(i, x1.shape[ax], ax)
+    if source._data.size:  # nothing added, nothing indexed: torch checks no index then
+        _check_range(i, x1.shape[ax], ax, "index_add(): ")
     be = backend_of(x, i)
     xp = be.xp
     s = source._data.reshape(x1.shape[:ax] + (i.shape[0],) + x1.shape[ax + 1:])
@@ -375,7 +384,7 @@ def index_copy(input: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor
     source = as_tensor(source, "index_copy")
     index, i = _vector_index(index, "index_copy_",
                              message=f"index_copy_(): Expected a long tensor for index, but got "
-                                     f"{_tname(as_tensor(index, 'index_copy'))}")
+                                     f"{_tname(as_tensor(index, 'index_copy'))}", long_only=True)
     x = input._data
     ax = normalize_dim(dim, x.ndim, "index_copy")
     if source.dtype is not input.dtype:
@@ -383,6 +392,8 @@ def index_copy(input: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor
                            f"{_tname(input)} and (source) {_tname(source)}")
     _check_source(x, source._data, ax, i.shape[0], "index_copy_", count_error=IndexError)
     x1 = _as_1d(x)
+    if source._data.size == 0:  # nothing copied, nothing indexed (torch checks no index then)
+        return Tensor._wrap(x.copy())
     _check_range(i, x1.shape[ax], ax, "index_copy_(): ", IndexError)
     xp = backend_of(x, i).xp
     key = _along(ax, i)
@@ -401,7 +412,8 @@ def index_copy(input: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor
 
 
 def index_fill(input: Tensor, dim: int, index: Tensor, value) -> Tensor:  # noqa: A002
-    index, i = _vector_index(index, "index_fill_", IndexError, "index_fill_(): Expected dtype int64 for index.")
+    index, i = _vector_index(index, "index_fill_", IndexError, "index_fill_(): Expected dtype int64 for index.",
+                             long_only=True)
     value_t = None
     if isinstance(value, Tensor):
         if value.ndim != 0:
@@ -414,8 +426,10 @@ def index_fill(input: Tensor, dim: int, index: Tensor, value) -> Tensor:  # noqa
     x1 = _as_1d(x)
     n = x1.shape[ax]
     bad = (i < -n) | (i >= n)  # index_fill counts negative indices from the end (PyTorch does)
+    if x.size == 0:  # an empty input fills nothing: torch checks no index then
+        return Tensor._wrap(x.copy())
     if i.size and bool(bad.any()):
-        raise IndexError(f"index {int(i[bad][0])} is out of bounds for dimension {ax} with size {n}")
+        raise IndexError(f"index_fill(): index {int(i[bad][0])} is out of bounds for dimension {ax} with size {n}")
     key = _along(ax, backend_of(i).xp.where(i < 0, i + n, i))
     out = x1.copy()
     out[key] = value
@@ -463,9 +477,10 @@ def index_reduce(input: Tensor, dim: int, index: Tensor, source: Tensor, reduce:
 
 def put(input: Tensor, index: Tensor, source: Tensor, accumulate: bool = False) -> Tensor:  # noqa: A002
     """input with ``source`` written (or added) at the flat positions ``index`` (negative ones from the end)."""
+    check_bool(accumulate, "put_", "accumulate")
     index = as_tensor(index, "put")
     source = as_tensor(source, "put")
-    if not _is_int(index):
+    if index.dtype.name != "int64":  # int64 exactly, as torch
         raise RuntimeError(f"put_(): Expected a long tensor for index, but got {_tname(index)}")
     if source.dtype is not input.dtype:
         raise RuntimeError(f"put_(): self and source expected to have the same dtype, but got self.dtype = "
@@ -477,6 +492,8 @@ def put(input: Tensor, index: Tensor, source: Tensor, accumulate: bool = False) 
     n = x.size
     be = backend_of(x, index._data)  # one device (several CUDA devices: it becomes the current one)
     i = index._data.reshape(-1)
+    if i.size and n == 0:
+        raise IndexError("put_(): Tried to put elements into an empty tensor")
     if i.size:
         lo, hi = int(i.min()), int(i.max())
         bad = hi if hi >= n else (lo if lo < -n else None)

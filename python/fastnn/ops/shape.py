@@ -19,6 +19,14 @@ def _shape_str(shape) -> str:
 
 def reshape(a: Tensor, *shape) -> Tensor:
     shape = shape_arg(shape, "reshape")
+    for i, s in enumerate(shape):
+        if s < -1:  # NumPy would infer any negative size; torch infers only -1
+            raise RuntimeError(f"invalid shape dimension {s} at index {i} of shape {_shape_str(shape)}")
+    if shape.count(-1) > 1:
+        raise RuntimeError("only one dimension can be inferred")
+    if -1 in shape and a._data.size == 0 and math.prod(s for s in shape if s != -1) == 0:
+        raise RuntimeError(f"cannot reshape tensor of 0 elements into shape {_shape_str(shape)} because the "
+                           "unspecified dimension size -1 can be any value and is ambiguous")
     x = a._data
     try:
         y = x.reshape(shape)
@@ -35,6 +43,8 @@ def reshape(a: Tensor, *shape) -> Tensor:
 
 def view(a: Tensor, *shape) -> Tensor:
     """reshape that must share storage: a layout that would need a copy raises, as ``torch.Tensor.view``."""
+    if not shape:
+        raise TypeError('view() missing 1 required positional arguments: "shape"')
     out = reshape(a, *shape)
     y, x = out._data, a._data
     if y.size and not backend_of(x).xp.may_share_memory(y, x):
@@ -108,7 +118,9 @@ def unsqueeze(a: Tensor, dim: int) -> Tensor:
 
 
 def flatten(a: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-    if a.ndim == 0:
+    if a.ndim == 0:  # the dims are still checked (0-d counts as 1-d): torch's IndexError / TypeError
+        normalize_dim(start_dim, 0, "flatten")
+        normalize_dim(end_dim, 0, "flatten")
         return reshape(a, (1,))
     s = normalize_dim(start_dim, a.ndim, "flatten")
     e = normalize_dim(end_dim, a.ndim, "flatten")
@@ -190,13 +202,20 @@ def _tensors_arg(tensors, op):
 def cat(tensors, dim: int = 0) -> Tensor:
     ts, dt = _tensors_arg(tensors, "cat")
     # PyTorch skips 1-D empty tensors in cat (a legacy rule many programs rely on).
-    parts = [t_ for t_ in ts if not (t_.ndim == 1 and t_.shape[0] == 0)] or ts[:1]
+    parts = [t_ for t_ in ts if not (t_.ndim == 1 and t_.shape[0] == 0)]
+    only_empties = not parts  # then torch returns an empty one, whatever dim says
+    parts = parts or ts[:1]
+    for i, t_ in enumerate(ts):  # any 0-d tensor in the list, as torch checks before the sizes
+        if t_.ndim == 0:
+            raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be concatenated")
     ndim = parts[0].ndim
-    if ndim == 0:
-        raise RuntimeError("zero-dimensional tensor (at position 0) cannot be concatenated")
-    ax = normalize_dim(dim, ndim, "cat")
+    if only_empties and (not isinstance(dim, int) or isinstance(dim, bool)):
+        raise TypeError(f"cat(): argument 'dim' must be int, not {type(dim).__name__}")
+    ax = 0 if only_empties else normalize_dim(dim, ndim, "cat")
     for i, t_ in enumerate(parts):
-        if t_.ndim != ndim or any(s != r for j, (s, r) in enumerate(zip(t_.shape, parts[0].shape)) if j != ax):
+        if t_.ndim != ndim:
+            raise RuntimeError(f"Tensors must have same number of dimensions: got {ndim} and {t_.ndim}")
+        if any(s != r for j, (s, r) in enumerate(zip(t_.shape, parts[0].shape)) if j != ax):
             raise RuntimeError(f"Sizes of tensors must match except in dimension {ax}. Expected sizes "
                                f"{_shape_str(parts[0].shape)} but got {_shape_str(t_.shape)} for tensor number {i} "
                                "in the list.")
@@ -257,6 +276,14 @@ def narrow(a: Tensor, dim: int, start: int, length: int) -> Tensor:
 
 
 def split(a: Tensor, split_size_or_sections, dim: int = 0):
+    if a.ndim == 0:
+        raise RuntimeError("split expects at least a 1-dimensional tensor")
+    if isinstance(split_size_or_sections, (list, tuple)):
+        if any(s < 0 for s in split_size_or_sections):
+            raise RuntimeError(f"split_with_sizes expects split_sizes have only non-negative entries, but got "
+                               f"split_sizes={list(split_size_or_sections)}")
+    elif split_size_or_sections < 0:
+        raise RuntimeError(f"split expects split_size be non-negative, but got split_size={split_size_or_sections}")
     ax = normalize_dim(dim, a.ndim, "split")
     size = a.shape[ax]
     if isinstance(split_size_or_sections, (list, tuple)):
@@ -280,6 +307,8 @@ def split(a: Tensor, split_size_or_sections, dim: int = 0):
 
 
 def chunk(a: Tensor, chunks: int, dim: int = 0):
+    if a.ndim == 0:
+        raise RuntimeError("chunk expects at least a 1-dimensional tensor")
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
     size = a.shape[normalize_dim(dim, a.ndim, "chunk")]
@@ -290,6 +319,8 @@ def chunk(a: Tensor, chunks: int, dim: int = 0):
 
 
 def unbind(a: Tensor, dim: int = 0):
+    if a.ndim == 0:
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")  # torch's text
     ax = normalize_dim(dim, a.ndim, "unbind")
     out = tuple(squeeze(p, ax) for p in split(a, 1, ax))
     if a._requires_grad:

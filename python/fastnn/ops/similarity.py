@@ -15,6 +15,7 @@ from . import arithmetic as _arith
 from . import indexing as _indexing
 from . import reduction as _red
 from ._util import as_tensor, float_data, normalize_dim
+from .arg_checks import check_int
 
 
 def _pnorm(t: Tensor, p: float, dim, keepdim: bool) -> Tensor:
@@ -135,6 +136,7 @@ def pdist(input, p: float = 2.0) -> Tensor:
 
 def one_hot(tensor, num_classes: int = -1) -> Tensor:
     """(..., num_classes) int64 with a 1 at each value's class; num_classes=-1 takes max + 1."""
+    num_classes = check_int(num_classes, "one_hot", "num_classes", 2)
     t = as_tensor(tensor, "one_hot")
     x = t._data
     if x.dtype != np.int64:
@@ -148,6 +150,9 @@ def one_hot(tensor, num_classes: int = -1) -> Tensor:
         num_classes = int(x.max()) + 1
     elif num_classes < -1:
         raise RuntimeError("num_classes should be positive or -1 (to infer)")
+    if x.size * num_classes * 8 > 2 ** 63 - 1:  # NumPy's "array is too big" would name no op
+        raise RuntimeError(f"one_hot(): Storage size calculation overflowed with sizes="
+                           f"{list(x.shape) + [num_classes]}")
     if x.size and int(x.max()) >= num_classes:
         raise RuntimeError("Class values must be smaller than num_classes.")
     return Tensor._wrap((x[..., None] == xp.arange(num_classes)).astype(np.int64))

@@ -19,6 +19,7 @@ from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
 from ._util import as_tensor
+from .arg_checks import check_ints, check_storage
 
 _GEMM_MAX_IN = 128  # rows up to this long are resized along the last axis by a GEMM (see interpolate)
 _MODES = "nearest | linear | bilinear | bicubic | trilinear | lanczos | area | nearest-exact"
@@ -143,7 +144,12 @@ def _sizes(a, size, scale_factor, mode, recompute_scale_factor):
             scales = [float(v) for v in scale_factor]
         else:
             scales = [float(scale_factor)] * dim
-        out = [int(math.floor(float(n) * s)) for n, s in zip(spatial, scales)]
+        out = []
+        for n, s in zip(spatial, scales):
+            v = float(n) * s
+            if not -2.0 ** 63 <= v < 2.0 ** 63:  # inf, NaN or beyond int64 (Python would raise OverflowError)
+                raise RuntimeError("interpolate(): value cannot be converted to type int64_t without overflow")
+            out.append(int(math.floor(v)))
         if mode == "area" or recompute_scale_factor:
             scales = None  # the sizes are recomputed from the scale and the scale from the sizes (torch's rule)
     else:
@@ -155,6 +161,8 @@ def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", alig
                 recompute_scale_factor=None, antialias: bool = False) -> Tensor:
     """torch.nn.functional.interpolate for the modes nearest, nearest-exact, linear (3-D), bilinear / bicubic
     (4-D), trilinear (5-D) and area (3-D to 5-D). antialias and lanczos raise NotImplementedError."""
+    if size is not None:
+        check_ints(size, "interpolate", "size")  # 1.5 would truncate; torch's upsample refuses a float size
     a = as_tensor(input, "interpolate")
     if mode in ("nearest", "area", "nearest-exact"):
         if align_corners is not None:
@@ -165,6 +173,10 @@ def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", alig
     if antialias and not (mode in ("bilinear", "bicubic") and a.ndim == 4):
         raise ValueError("Anti-alias option is restricted to bilinear and bicubic modes and requires a 4-D tensor as "
                          "input")
+    # The sizes before the mode's rank: torch's order (its size checks are Python, the mode dispatch last).
+    out, scales = _sizes(a, size, scale_factor, mode, recompute_scale_factor) if a.ndim >= 3 else (None, None)
+    if out is not None and min(out) >= 0:
+        check_storage(tuple(a.shape[:2]) + tuple(out), a._data.dtype.itemsize, "interpolate")
     if a.ndim not in (3, 4, 5) or mode not in _NODE:
         if mode == "lanczos" and a.ndim in (3, 4, 5):
             raise NotImplementedError("interpolate(): mode='lanczos' is not supported by fastnn")
@@ -174,14 +186,19 @@ def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", alig
         raise NotImplementedError(f"Got {a.ndim}D input, but {mode} mode needs {_NEEDS[mode]}D input")
     if antialias:
         raise NotImplementedError(f"interpolate(): antialias=True is not supported by fastnn (mode='{mode}')")
-    out, scales = _sizes(a, size, scale_factor, mode, recompute_scale_factor)
     x = a._data
     if x.dtype.kind != "f":
         raise NotImplementedError(f'"upsample_{mode}" not implemented for \'{a.dtype.name}\'')
     spatial = list(x.shape[2:])
-    if min(spatial + out) <= 0:
+    if mode == "area" and min(out) >= 0 and min(spatial) > 0:
+        if min(out) == 0:  # torch's area is adaptive_avg_pool: an output size of 0 is an empty result
+            return Tensor._wrap(backend_of(x).xp.zeros(tuple(x.shape[:2]) + tuple(out), x.dtype))
+    elif mode == "area" and min(out) < 0:
+        raise RuntimeError(f"adaptive_avg_pool{len(out)}d: elements of output_size must be greater than or equal to "
+                           f"0 but received {{{', '.join(str(v) for v in out)}}}")
+    elif min(spatial + out) <= 0:
         names = ("D", "H", "W")[3 - len(spatial):]
-        raise RuntimeError("Input and output sizes should be greater than 0, but got input ("
+        raise RuntimeError("interpolate(): Input and output sizes should be greater than 0, but got input ("
                            + ", ".join(f"{nm}: {v}" for nm, v in zip(names, spatial)) + ") output ("
                            + ", ".join(f"{nm}: {v}" for nm, v in zip(names, out)) + ")")
     be = backend_of(x)

@@ -9,6 +9,7 @@ import numpy as np
 from ..autograd.grad_mode import enable_grad
 from ..backend import backend_of
 from .._tensor import Tensor
+from . import _scalar_range
 
 
 class _RequiredParameter:
@@ -24,6 +25,12 @@ required = _RequiredParameter()
 class Optimizer:
     """Base class: holds ``param_groups`` (dicts of hyper-parameters with a ``"params"`` list) and
     ``state`` (a dict from parameter to its state dict). Subclasses implement ``step``."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        step = cls.__dict__.get("step")
+        if step is not None and not getattr(step, "__fastnn_range_checked__", False):
+            cls.step = _scalar_range.checked_step(step)  # torch's overflow error for float32 scalars
 
     def __init__(self, params: Iterable, defaults: dict[str, Any]) -> None:
         self.defaults = defaults
