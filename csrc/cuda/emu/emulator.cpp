@@ -219,7 +219,6 @@ void run_block(Block& b, std::uint64_t linear_block) {
     f.linear = i;
     f.tid = uint3{i % b.block.x, (i / b.block.x) % b.block.y, i / (b.block.x * b.block.y)};
     f.stack = stacks[i];
-    forget_stack_frames(f.stack, kStackBytes);
     getcontext(&f.ctx);
     f.ctx.uc_stack.ss_sp = stacks[i];
     f.ctx.uc_stack.ss_size = kStackBytes;
@@ -247,6 +246,10 @@ void run_block(Block& b, std::uint64_t linear_block) {
     }
     if (!b.error.empty()) break;
     if (!ran && !settle(b)) break;
+  }
+  // Fibers of a failed block are abandoned mid-call; the next block reuses their stacks.
+  for (Fiber& f : fibers) {
+    if (f.state != State::done) forget_stack_frames(f.stack, kStackBytes);
   }
   t_block = nullptr;
   t_fiber = nullptr;
