@@ -3,6 +3,7 @@
 // that is written and any other), then one native call over the whole list with the GIL released.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <deque>
 #include <sstream>
 #include <stdexcept>
@@ -164,6 +165,20 @@ T* ptr(const py::array& a) {
   return static_cast<T*>(const_cast<void*>(a.data()));
 }
 
+// A step counter may be a misaligned one-element view (nothing requires alignment of it, and torch accepts
+// any tensor), so it is read and written bytewise rather than through a T*.
+template <typename T>
+T load_counter(const py::array& a) {
+  T v;
+  std::memcpy(&v, a.data(), sizeof v);
+  return v;
+}
+
+template <typename T>
+void store_counter(const py::array& a, T v) {
+  std::memcpy(const_cast<void*>(a.data()), &v, sizeof v);
+}
+
 template <typename T>
 void run_adam(Isa isa, const AdamHyper& h, const std::vector<py::array>& params, const std::vector<py::array>& grads,
               const std::vector<py::array>& exp_avgs, const std::vector<py::array>& exp_avg_sqs,
@@ -200,8 +215,8 @@ void adam_binding(const py::object& params_obj, const py::object& grads_obj, con
   // do, and bias-corrects its tensor; all are checked before any is written.
   std::vector<double> steps;
   for (const py::array& a : step_arrays) {
-    const double step = a.dtype().equal(py::dtype::of<float>()) ? static_cast<double>(*ptr<float>(a) + 1.0f)
-                                                             : *ptr<double>(a) + 1.0;
+    const double step = a.dtype().equal(py::dtype::of<float>()) ? static_cast<double>(load_counter<float>(a) + 1.0f)
+                                                             : load_counter<double>(a) + 1.0;
     if (!(step >= 1.0) || !std::isfinite(step)) {
       throw std::invalid_argument("adam_update: steps[" + std::to_string(steps.size()) +
                                   "] must hold a finite count >= 0 (the steps taken so far), got " +
@@ -213,9 +228,9 @@ void adam_binding(const py::object& params_obj, const py::object& grads_obj, con
   table.check_overlaps();
   for (size_t i = 0; i < step_arrays.size(); ++i) {
     if (step_arrays[i].dtype().equal(py::dtype::of<float>()))
-      *ptr<float>(step_arrays[i]) = static_cast<float>(steps[i]);
+      store_counter(step_arrays[i], static_cast<float>(steps[i]));
     else
-      *ptr<double>(step_arrays[i]) = steps[i];
+      store_counter(step_arrays[i], steps[i]);
   }
   const AdamHyper h{lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled};
   if (table.is_f32()) run_adam<float>(isa, h, params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps);

@@ -17,18 +17,27 @@
 #include <vector>
 
 #include "controls.h"
+#include "fiber_sanitizer.h"
 
 namespace fastnn::emu {
 namespace {
 
-// 128 KiB per CUDA thread: kernels keep register tiles (e.g. 8x8 accumulators, a head-dim row) on it.
+// 128 KiB per CUDA thread: kernels keep register tiles (e.g. 8x8 accumulators, a head-dim row) on it. ASan
+// surrounds every local with redzones and keeps locals it would otherwise hold in registers on the stack, so a
+// sanitized build gives each fiber four times as much.
+#ifdef FASTNN_EMU_ASAN
+constexpr std::size_t kStackBytes = 512 * 1024;
+#else
 constexpr std::size_t kStackBytes = 128 * 1024;
+#endif
 constexpr std::size_t kSharedAlign = 128;
 
 enum class State { ready, barrier, warp, done };
 
 struct Fiber {
   ucontext_t ctx;
+  char* stack = nullptr;
+  void* asan_fake_stack = nullptr;  // this fiber's ASan fake stack while it is switched out
   uint3 tid{0, 0, 0};
   int linear = 0;
   State state = State::ready;
@@ -53,6 +62,8 @@ struct Block {
   uint3 index{0, 0, 0};
   std::vector<Fiber>* fibers = nullptr;
   ucontext_t sched;
+  StackRange sched_stack;            // the OS thread's stack, which the scheduler runs on (for ASan)
+  void* sched_asan_fake_stack = nullptr;
   const std::function<void()>* body = nullptr;
   std::vector<SharedBuffer> shared;
   SharedBuffer dyn{nullptr, nullptr, nullptr};
@@ -86,6 +97,7 @@ SharedBuffer poisoned(const void* key, std::size_t bytes) {
 [[noreturn]] void fail(const std::string& what) {
   Block& b = *t_block;
   if (b.error.empty()) b.error = what;
+  before_switch(nullptr, b.sched_stack);
   swapcontext(&t_fiber->ctx, &b.sched);
   __builtin_unreachable();
 }
@@ -121,6 +133,7 @@ const char* op_name(WarpOp op) {
 
 void fiber_entry() {
   Block& b = *t_block;
+  after_switch(nullptr, &b.sched_stack);
   try {
     (*b.body)();
   } catch (const std::exception& e) {
@@ -129,6 +142,7 @@ void fiber_entry() {
     if (b.error.empty()) b.error = "a thread threw a non-standard exception";
   }
   t_fiber->state = State::done;
+  before_switch(nullptr, b.sched_stack);
   // returning resumes uc_link, the scheduler
 }
 
@@ -204,6 +218,7 @@ void run_block(Block& b, std::uint64_t linear_block) {
     Fiber& f = fibers[i];
     f.linear = i;
     f.tid = uint3{i % b.block.x, (i / b.block.x) % b.block.y, i / (b.block.x * b.block.y)};
+    f.stack = stacks[i];
     getcontext(&f.ctx);
     f.ctx.uc_stack.ss_sp = stacks[i];
     f.ctx.uc_stack.ss_size = kStackBytes;
@@ -223,12 +238,18 @@ void run_block(Block& b, std::uint64_t linear_block) {
       Fiber& f = fibers[i];
       if (f.state != State::ready) continue;
       t_fiber = &f;
+      before_switch(&b.sched_asan_fake_stack, StackRange{f.stack, kStackBytes});
       swapcontext(&b.sched, &f.ctx);
+      after_switch(b.sched_asan_fake_stack, nullptr);
       ran = true;
       if (!b.error.empty()) break;
     }
     if (!b.error.empty()) break;
     if (!ran && !settle(b)) break;
+  }
+  // Fibers of a failed block are abandoned mid-call; the next block reuses their stacks.
+  for (Fiber& f : fibers) {
+    if (f.state != State::done) forget_stack_frames(f.stack, kStackBytes);
   }
   t_block = nullptr;
   t_fiber = nullptr;
@@ -260,7 +281,9 @@ int syncthreads_count(int predicate, const char* file, int line) {
   f.file = file;
   f.line = line;
   f.pred = predicate;
+  before_switch(&f.asan_fake_stack, t_block->sched_stack);
   swapcontext(&f.ctx, &t_block->sched);
+  after_switch(f.asan_fake_stack, &t_block->sched_stack);
   return t_block->barrier_count;
 }
 
@@ -329,7 +352,9 @@ std::uint64_t warp_op(WarpOp kind, unsigned mask, std::uint64_t bits, int arg, i
     }
     return f.result;
   }
+  before_switch(&f.asan_fake_stack, b.sched_stack);
   swapcontext(&f.ctx, &b.sched);
+  after_switch(f.asan_fake_stack, &b.sched_stack);
   return f.result;
 }
 

@@ -34,6 +34,7 @@ using simd::vf64;
 typedef int32_t vi32 __attribute__((vector_size(kVecBytes)));
 typedef int64_t vi64 __attribute__((vector_size(kVecBytes)));
 typedef uint64_t vu64 __attribute__((vector_size(kVecBytes)));
+typedef uint32_t vu32 __attribute__((vector_size(kVecBytes)));
 
 // The first n (0 <= n < lanes) values of p, the other lanes `fill`: the row tails of the kernels.
 // AVX-512 and AVX2 use masked loads/stores (one instruction, nothing read or written past p + n);
@@ -207,10 +208,13 @@ inline vf32 exp_core(const vf32& x) {
 #if defined(__AVX512F__)
   return _mm512_scalef_ps(p, n);
 #else
-  const vi32 ni = reinterpret_cast<const vi32&>(t) - reinterpret_cast<const vi32&>(magic);
+  // The exponent arithmetic is unsigned (two's complement wrap-around, the same bits): in a NaN lane t holds
+  // arbitrary bits, and the signed forms would overflow there (undefined behaviour; the lane stays NaN anyway).
+  const vu32 nu = reinterpret_cast<const vu32&>(t) - reinterpret_cast<const vu32&>(magic);
+  const vi32 ni = reinterpret_cast<const vi32&>(nu);
   const vi32 n1 = ni >> 1;
-  const vi32 n2 = ni - n1;
-  const vi32 s1 = (n1 + 127) << 23, s2 = (n2 + 127) << 23;
+  const vu32 n2 = nu - reinterpret_cast<const vu32&>(n1);
+  const vu32 s1 = (reinterpret_cast<const vu32&>(n1) + 127) << 23, s2 = (n2 + 127) << 23;
   return (p * reinterpret_cast<const V&>(s1)) * reinterpret_cast<const V&>(s2);
 #endif
 }
@@ -235,10 +239,11 @@ inline vf64 exp_core(const vf64& x) {
 #else
   // n fits in 12 bits: shift it to non-negative so a logical shift halves it (SSE2/AVX2 have no
   // 64-bit arithmetic right shift).
-  const vi64 ni = reinterpret_cast<const vi64&>(t) - reinterpret_cast<const vi64&>(magic);
-  const vi64 n1 = __builtin_convertvector(__builtin_convertvector(ni + 2048, vu64) >> 1, vi64) - 1024;
-  const vi64 n2 = ni - n1;
-  const vi64 s1 = (n1 + 1023) << 52, s2 = (n2 + 1023) << 52;
+  // Unsigned arithmetic throughout (the same bits by wrap-around), for the reason given in the float32 version.
+  const vu64 nu = reinterpret_cast<const vu64&>(t) - reinterpret_cast<const vu64&>(magic);
+  const vu64 n1 = ((nu + 2048) >> 1) - 1024;
+  const vu64 n2 = nu - n1;
+  const vu64 s1 = (n1 + 1023) << 52, s2 = (n2 + 1023) << 52;
   return (p * reinterpret_cast<const V&>(s1)) * reinterpret_cast<const V&>(s2);
 #endif
 }
