@@ -253,10 +253,12 @@ BAD_INDICES = [
 
 
 def _raised(fn):
+    """(type, text) of the error fn raised: torch's IndexError, or its RuntimeError where torch's kernel
+    checks (index_select along an inner dim)."""
     try:
         fn()
-    except IndexError as e:
-        return str(e)
+    except (IndexError, RuntimeError) as e:
+        return type(e).__name__, str(e)
     return None
 
 

@@ -93,10 +93,16 @@ def guard(fn, op: str):
     return guarded
 
 
+# One wrapper per op function across every namespace, so that an alias in another namespace stays the same object
+# (``fastnn.special.expit is fastnn.sigmoid``, as in torch).
+_GUARDED: dict[int, object] = {}
+
+
 def guard_namespace(namespace: dict, modules: tuple[str, ...]) -> None:
     """Replaces each public function in ``namespace`` (a module's globals) defined in one of ``modules``
-    (prefixes such as "fastnn.ops") by its guarded twin; aliases (``clip`` is ``clamp``) share one wrapper."""
-    done: dict[int, object] = {}
+    (prefixes such as "fastnn.ops") by its guarded twin; aliases (``clip`` is ``clamp``), in this namespace or
+    another, share one wrapper."""
+    done = _GUARDED
     for name, fn in list(namespace.items()):
         if name.startswith("_") or not isinstance(fn, types.FunctionType) or getattr(fn, "__fastnn_guarded__", 0):
             continue

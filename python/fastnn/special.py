@@ -32,3 +32,7 @@ __all__ = ["i0e", "i1", "i1e", "modified_bessel_i0", "modified_bessel_i1", "mult
            "digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp2", "expit", "expm1", "gammaln", "i0", "log1p",
            "log_ndtr", "log_softmax", "logit", "logsumexp", "ndtr", "ndtri", "psi", "round", "sinc",
            "softmax", "xlog1py", "xlogy"]
+
+from ._public_guard import guard_namespace as _guard_namespace  # noqa: E402
+
+_guard_namespace(globals(), ("fastnn.ops",))  # a non-Tensor input: torch's TypeError; aliases stay fastnn's objects

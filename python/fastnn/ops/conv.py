@@ -46,19 +46,24 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
         elif padding == "same":
             if stride != (1, 1):
                 raise ValueError("padding='same' is not supported for strided convolutions")
+            if min(kernel) <= 0:  # d*(k-1) would be a negative padding; torch fails inside oneDNN here
+                raise RuntimeError(f"conv2d(): padding='same' needs a non-empty kernel, got weight of shape "
+                                   f"{tuple(w.shape)}")
             pad, end = _same_padding(kernel, dilation)
             extra = (end[0] - pad[0], end[1] - pad[1])
         else:
             raise RuntimeError(f"Invalid padding string: '{padding}'")  # torch's F text (nn.Conv2d: ValueError)
     else:
         pad = _pair(padding, "padding")
-    # torch's checks and messages (the kernel's own would be ValueErrors naming it)
+    # torch's checks and messages (the kernel's own would be ValueErrors naming it), groups first as torch's
+    if int(groups) < 1:
+        raise RuntimeError("conv2d(): non-positive groups is not supported")
     if min(stride) <= 0:
-        raise RuntimeError("conv2d(): non-positive stride is not supported")
+        raise RuntimeError("non-positive stride is not supported")
     if min(pad) < 0:
-        raise RuntimeError("conv2d(): negative padding is not supported")
+        raise RuntimeError("negative padding is not supported")
     if min(dilation) <= 0:
-        raise RuntimeError(f"conv2d(): dilation should be greater than zero, but got {list(dilation)}")
+        raise RuntimeError(f"dilation should be greater than zero, but got {list(dilation)}")
     _check_groups("conv2d", xa.shape, w.shape, int(groups), False)  # torch's checks and texts, every backend
     check_int_dilation(x, dilation)
     ba = bias._data if bias is not None else None

@@ -82,7 +82,13 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
     _check(logits, reduction, label_smoothing)
     n_classes = logits.shape[0 if logits.ndim == 1 else 1]
     if target.dtype.is_floating_point and target.shape != logits.shape:
-        # not probabilities (those have the logits' shape): class indices, which torch wants as integers
+        # not probabilities (those have the logits' shape): class indices, which torch wants as integers,
+        # after its shape checks (in torch's order and words)
+        if logits.ndim <= 2 and target.ndim > 1:
+            raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+        if logits.ndim == 2 and target.shape[0] != logits.shape[0]:
+            raise ValueError(f"Expected input batch_size ({logits.shape[0]}) to match target batch_size "
+                             f"({target.shape[0]}).")
         raise RuntimeError(f"expected target dtype to be Long or Byte, but got {_STEM.get(target.dtype.name, 'Float')}")
     w = class_weight(weight, n_classes, logits._data.dtype, "nll_loss_forward")
     if target.dtype.is_floating_point:
