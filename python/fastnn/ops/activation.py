@@ -93,6 +93,9 @@ def softmax(a: Tensor, dim: int, dtype=None) -> Tensor:
         _not_for_integers("softmax", a, ax)
     x = float_data(a)
     be = backend_of(x)
+    if x.size == 0:  # nothing to normalise: torch returns at once, where a keepdims sum over the other dims of
+        # a (0, 2**40) input would ask for terabytes
+        return record(Tensor._wrap(be.xp.empty(a.shape, x.dtype)), "SoftmaxBackward0", (a,), lambda g: (g.copy(),))
     if _last_dim(x, ax):
         y = be.softmax_last(x, log=False)
         return record(Tensor._wrap(y), "SoftmaxBackward0", (a,),
@@ -119,6 +122,9 @@ def log_softmax(a: Tensor, dim: int, dtype=None) -> Tensor:
         _not_for_integers("log_softmax", a, ax)
     x = float_data(a)
     be = backend_of(x)
+    if x.size == 0:  # nothing to normalise: torch returns at once, where a keepdims sum over the other dims of
+        # a (0, 2**40) input would ask for terabytes
+        return record(Tensor._wrap(be.xp.empty(a.shape, x.dtype)), "LogSoftmaxBackward0", (a,), lambda g: (g.copy(),))
     if _last_dim(x, ax):
         y = be.softmax_last(x, log=True)
         return record(Tensor._wrap(y), "LogSoftmaxBackward0", (a,),
