@@ -25,16 +25,24 @@ _LIMITS = {np.dtype(np.float32): (float(np.finfo(np.float32).max), "float"),
            np.dtype(np.float16): (float(np.finfo(np.float16).max), "c10::Half")}
 
 
+# Every hyper-parameter within float16's range fits every parameter dtype: the common case costs one comparison
+# per hyper-parameter, never a walk over the parameters.
+_SMALLEST_LIMIT = min(limit for limit, _ in _LIMITS.values())
+
+
 def check_scalar_range(optimizer) -> None:
-    names = _SCALARS.get(type(optimizer).__name__, ())
+    kind = type(optimizer).__name__
+    names = _SCALARS.get(kind)
     if not names:
         return
+    bool_alpha = kind in _BOOL_ALPHA
     for group in optimizer.param_groups:
-        if type(optimizer).__name__ in _BOOL_ALPHA and group.get("weight_decay") is True:
+        if bool_alpha and group.get("weight_decay") is True:
             raise RuntimeError("Boolean alpha only supported for Boolean results.")
         for name in names:
             v = group.get(name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not abs(v) > _SMALLEST_LIMIT or \
+                    not math.isfinite(v):
                 continue
             for p in group["params"]:
                 limit = _LIMITS.get(p._data.dtype)
