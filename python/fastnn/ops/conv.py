@@ -59,11 +59,11 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     if int(groups) < 1:
         raise RuntimeError("conv2d(): non-positive groups is not supported")
     if min(stride) <= 0:
-        raise RuntimeError("non-positive stride is not supported")
+        raise RuntimeError("conv2d(): non-positive stride is not supported")
     if min(pad) < 0:
-        raise RuntimeError("negative padding is not supported")
+        raise RuntimeError("conv2d(): negative padding is not supported")
     if min(dilation) <= 0:
-        raise RuntimeError(f"dilation should be greater than zero, but got {list(dilation)}")
+        raise RuntimeError(f"conv2d(): dilation should be greater than zero, but got {list(dilation)}")
     _check_groups("conv2d", xa.shape, w.shape, int(groups), False)  # torch's checks and texts, every backend
     check_int_dilation(x, dilation)
     ba = bias._data if bias is not None else None

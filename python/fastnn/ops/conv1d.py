@@ -116,11 +116,11 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: in
     else:
         p = _single(padding, "padding", op)
     if s < 1:
-        raise RuntimeError("non-positive stride is not supported")
+        raise RuntimeError(f"{op}(): non-positive stride is not supported")
     if d < 1:
-        raise RuntimeError(f"dilation should be greater than zero, but got {[d]}")
+        raise RuntimeError(f"{op}(): dilation should be greater than zero, but got {[d]}")
     if p < 0:
-        raise RuntimeError("negative padding is not supported")
+        raise RuntimeError(f"{op}(): negative padding is not supported")
     unbatched = x.ndim == 2
     xa = x._data[None] if unbatched else x._data
     _check_groups(op, xa.shape, w.shape, groups, False)

@@ -55,11 +55,11 @@ def _conv_transpose(op, nd, input, weight, bias, stride, padding, output_padding
     op_, d = _tuple(output_padding, "output_padding", nd, op), _tuple(dilation, "dilation", nd, op)
     groups = int(groups)
     if min(s) < 1:
-        raise RuntimeError("non-positive stride is not supported")
+        raise RuntimeError(f"{op}(): non-positive stride is not supported")
     if min(d) < 1:
-        raise RuntimeError(f"dilation should be greater than zero, but got {list(d)}")
+        raise RuntimeError(f"{op}(): dilation should be greater than zero, but got {list(d)}")
     if min(p) < 0:
-        raise RuntimeError("negative padding is not supported")
+        raise RuntimeError(f"{op}(): negative padding is not supported")
     if min(op_) < 0:
         raise RuntimeError(f"{op}(): negative output_padding is not supported")
     if groups < 1:
