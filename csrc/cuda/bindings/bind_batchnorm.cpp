@@ -8,6 +8,7 @@
 #include <string>
 
 #include "batchnorm.h"
+#include "fastnn/checked_size.h"
 #include "device_array.h"
 #include "launch.h"
 #include "registry.h"
@@ -35,9 +36,17 @@ T* required_vector(const py::object& obj, const char* op, const char* name, cons
   return optional_vector<T>(obj, op, name, dtype, c, writable);
 }
 
+// batch_norm_workspace(n, c, l) with checked arithmetic: an empty (0, 2**62, 1) input, or sizes handed to
+// the query itself, would overflow n * l or c * (2 * splits + 4).
+std::int64_t workspace_length(std::int64_t n, std::int64_t c, std::int64_t l, const std::string& op) {
+  if (n < 0 || c < 0 || l < 0) throw py::value_error(op + ": sizes must be non-negative");
+  const std::int64_t count = fastnn::checked::product({n, l}, op, "n * l");
+  return fastnn::checked::mul(c, 2 * k::batch_norm_splits(count) + 4, op, "the workspace length");
+}
+
 double* workspace(const py::object& obj, const char* op, std::int64_t n, std::int64_t c, std::int64_t l) {
   const DeviceArray w = device_array(obj, op, "work");
-  w.require_dtype("float64").require_contiguous().require_writable().require_shape({k::batch_norm_workspace(n, c, l)});
+  w.require_dtype("float64").require_contiguous().require_writable().require_shape({workspace_length(n, c, l, op)});
   return w.data<double>();
 }
 
@@ -47,8 +56,7 @@ FASTNN_CUDA_BINDING(batchnorm) {
   m.def(
       "batch_norm_workspace",
       [](std::int64_t n, std::int64_t c, std::int64_t l) {
-        if (n < 0 || c < 0 || l < 0) throw py::value_error("batch_norm_workspace: sizes must be non-negative");
-        return k::batch_norm_workspace(n, c, l);
+        return workspace_length(n, c, l, "batch_norm_workspace");
       },
       py::arg("n"), py::arg("c"), py::arg("l"),
       "Length of the float64 `work` array batch_norm_forward_f32 / batch_norm_backward_f32 take for (n, c, l).");
