@@ -157,22 +157,24 @@ def _conv_out(h, k, s, p, d):
     return (h + 2 * p - d * (k - 1) - 1) // s + 1
 
 
-def t_conv2d_backward_data(draw):
-    n, c, o = 2, 2, 3
+def _conv_backward_geometry(draw):
+    """A valid geometry for both conv2d backward templates: sizes, kernel, stride, padding, output size."""
     kh, kw = pair(draw, 1, 3)
     h, w = kh + draw(st.integers(0, 3)), kw + draw(st.integers(0, 3))
     s, p = pair(draw, 1, 2), pair(draw, 0, 1)
-    oh, ow = _conv_out(h, kh, s[0], p[0], 1), _conv_out(w, kw, s[1], p[1], 1)
-    return (A((n, o, oh, ow)), A((o, c, kh, kw)), (h, w), s, p, (1, 1), 1), _isa(draw)
+    return (h, w), (kh, kw), s, p, (_conv_out(h, kh, s[0], p[0], 1), _conv_out(w, kw, s[1], p[1], 1))
+
+
+def t_conv2d_backward_data(draw):
+    n, c, o = 2, 2, 3
+    hw, k, s, p, out = _conv_backward_geometry(draw)
+    return (A((n, o, *out)), A((o, c, *k)), hw, s, p, (1, 1), 1), _isa(draw)
 
 
 def t_conv2d_backward_weight(draw):
     n, c, o = 2, 2, 3
-    kh, kw = pair(draw, 1, 3)
-    h, w = kh + draw(st.integers(0, 3)), kw + draw(st.integers(0, 3))
-    s, p = pair(draw, 1, 2), pair(draw, 0, 1)
-    oh, ow = _conv_out(h, kh, s[0], p[0], 1), _conv_out(w, kw, s[1], p[1], 1)
-    return (A((n, o, oh, ow)), A((n, c, h, w)), (kh, kw), s, p, (1, 1), 1), _isa(draw)
+    hw, k, s, p, out = _conv_backward_geometry(draw)
+    return (A((n, o, *out)), A((n, c, *hw)), k, s, p, (1, 1), 1), _isa(draw)
 
 
 def t_conv2d_backward_bias(draw):

@@ -18,7 +18,7 @@ torch's (a global flag, not per thread).
 """
 from __future__ import annotations
 
-import functools
+import contextlib
 import os
 import traceback
 import warnings
@@ -49,7 +49,7 @@ def _set(mode: bool, check_nan: bool) -> None:
     STATE[0], STATE[1] = bool(mode), bool(check_nan)
 
 
-class detect_anomaly:
+class detect_anomaly(contextlib.ContextDecorator):  # the decorator form from the standard library
     """Context manager enabling anomaly detection (``check_nan``: also raise on a NaN gradient). As torch's,
     constructing it warns that the mode is slow. Also usable as a decorator (``@detect_anomaly()``), which
     torch's is not."""
@@ -66,13 +66,6 @@ class detect_anomaly:
 
     def __exit__(self, *args) -> None:
         _set(self.prev, self.prev_check_nan)
-
-    def __call__(self, fn):
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with self:
-                return fn(*args, **kwargs)
-        return wrapper
 
 
 class set_detect_anomaly:
