@@ -383,3 +383,13 @@ def test_attention_propagates_nan_as_torch_math(device):
             want = torch.nn.functional.scaled_dot_product_attention(
                 *map(torch.tensor, (q, k, v)), attn_mask=None if m is None else torch.tensor(m))
         _check(_host(got), want.numpy(), f"attention mask={m is not None}", rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("beta, threshold", [(1.0, 20.0), (2.0, 10.0), (0.5, 1.0)])
+def test_softplus_gradcheck(beta, threshold):
+    """softplus is one op now (ops/softplus.py): its backward against central differences, in float64, on
+    both sides of the threshold where it switches to the identity."""
+    from fastnn.autograd.gradcheck import gradcheck
+
+    x = fastnn.tensor(np.linspace(-30, 30, 41) / beta + 0.013, dtype=fastnn.float64, requires_grad=True)
+    assert gradcheck(lambda t: F.softplus(t, beta=beta, threshold=threshold), (x,))
