@@ -215,3 +215,16 @@ def test_adopted_grad_is_not_shared_between_hooked_leaves():
     (a + b).sum().backward()
     a.grad.add_(1.0)
     assert b.grad.tolist() == [1.0] * 4 and a.grad.tolist() == [2.0] * 4
+
+
+def test_autograd_grad_fires_only_hooks_on_paths_to_its_inputs():
+    for lib in (fastnn, torch):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        w = lib.tensor([3.0, 4.0], requires_grad=True)
+        calls = []
+        a = x * 2
+        a.register_hook(lambda g: calls.append("a"))
+        b = w * 3
+        b.register_hook(lambda g: calls.append("b"))
+        lib.autograd.grad((a * b).sum(), [x])
+        assert calls == ["a"]

@@ -156,6 +156,25 @@ def last_contributors(order, grad_fn_of) -> dict:
     return by_node
 
 
+def needed_nodes(order, capture_ids, grad_fn_of) -> set:
+    """Under ``autograd.grad``, the nodes on a path to a captured tensor: torch runs only those, so only their
+    tensor hooks fire (the engine here still runs the whole graph)."""
+    needed: set = set()
+    for node in reversed(order):  # inputs before their consumers
+        ref = node.out_ref
+        out = ref() if ref is not None else None
+        if out is not None and id(out) in capture_ids:
+            needed.add(node)
+            continue
+        for t, v in zip(node.inputs, node.versions):
+            if t is not None:
+                child = grad_fn_of(t, v)
+                if (child is None and id(t) in capture_ids) or (child is not None and child in needed):
+                    needed.add(node)
+                    break
+    return needed
+
+
 # ---- final callbacks ----------------------------------------------------------------------------------------
 def queue_callback(callback) -> None:
     """Runs ``callback()`` once after the current backward pass has finished (torch's
