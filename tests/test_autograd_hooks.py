@@ -228,3 +228,17 @@ def test_autograd_grad_fires_only_hooks_on_paths_to_its_inputs():
         b.register_hook(lambda g: calls.append("b"))
         lib.autograd.grad((a * b).sum(), [x])
         assert calls == ["a"]
+
+
+def test_hooks_registered_before_an_inplace_write_see_the_old_value_gradient():
+    logs = []
+    for lib in (fastnn, torch):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        y = x * 2
+        log = []
+        y.register_hook(lambda g: log.append(("before", g.tolist())))
+        y.mul_(3)
+        y.register_hook(lambda g: log.append(("after", g.tolist())))
+        (y * y).sum().backward()
+        logs.append((log, x.grad.tolist()))
+    assert logs[0] == logs[1]
