@@ -69,6 +69,8 @@ def _leaf_entry(t) -> _LeafHooks:
             dead = table.pop(key, None)
             if dead is not None:
                 state[0] -= len(dead.pre) + len(dead.post)
+                dead.pre.clear()  # a handle removed later must not count these again
+                dead.post.clear()
         entry = LEAVES[key] = _LeafHooks(weakref.ref(t, gone))
     return entry
 
@@ -81,6 +83,7 @@ def _node_table(node) -> OrderedDict:
             dead = table.pop(key, None)
             if dead is not None:
                 state[0] -= len(dead[1])
+                dead[1].clear()
         entry = NODES[key] = (weakref.ref(node, gone), OrderedDict())
     return entry[1]
 
