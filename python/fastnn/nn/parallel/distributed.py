@@ -180,9 +180,10 @@ class DistributedDataParallel(Module):
         sync = is_grad_enabled() and self.require_backward_grad_sync
         if sync:
             self.reducer.prepare_for_forward()
-        if self.will_sync_module_buffers():
+        bufs = self._buffers_to_sync() if self.require_forward_param_sync and self.forward_sync_buffers else ()
+        if bufs:  # will_sync_module_buffers(), walking the modules once
             with no_grad():
-                broadcast_coalesced(self._buffers_to_sync(), 0, self.process_group, self.broadcast_bucket_size)
+                broadcast_coalesced(bufs, 0, self.process_group, self.broadcast_bucket_size)
         if self.device_ids:
             device = f"{self.device_type}:{self.device_ids[0]}"
             inputs, kwargs = _to_device(inputs, device), _to_device(kwargs, device)
