@@ -242,3 +242,32 @@ def test_hooks_registered_before_an_inplace_write_see_the_old_value_gradient():
         (y * y).sum().backward()
         logs.append((log, x.grad.tolist()))
     assert logs[0] == logs[1]
+
+
+def _conv_bn_grads(hooked):
+    from fastnn import nn
+    fastnn.manual_seed(5)
+    m = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 5 * 5, 3))
+    fired = []
+    handles = [p.register_post_accumulate_grad_hook(lambda t: fired.append(t.grad.clone())) for p in m.parameters()
+               ] if hooked else []
+    x = fastnn.randn(3, 2, 5, 5)
+    for _ in range(2):  # the second backward accumulates onto the first's .grad
+        h = m(x)
+        h = h * 2
+        h.add_(1.0)  # an in-place write on a non-leaf between the parameters' uses
+        (h.sin() * h).sum().backward()
+    for handle in handles:
+        handle.remove()
+    return [p.grad.numpy().copy() for p in m.parameters()], fired
+
+
+def test_hooked_backward_gives_the_plain_backward_grads():
+    plain, _ = _conv_bn_grads(False)
+    hooked, fired = _conv_bn_grads(True)
+    for a, b in zip(plain, hooked):
+        np.testing.assert_array_equal(a, b)
+    assert len(fired) == 2 * len(plain)
+    last = [g.numpy() for g in fired[len(plain):]]  # each hook saw its parameter's final .grad
+    assert all(any(a.shape == b.shape and (a == b).all() for b in plain) for a in last)
+    assert {a.shape for a in last[:2]} == {(3, 100), (3,)}  # from the last layer back
