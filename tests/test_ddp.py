@@ -317,3 +317,16 @@ def test_failing_rank_fails_the_other_fast():
     assert "rank 1 fails on purpose" in p.stderr
     # rank 0 trained two steps, then failed in the all_reduce rank 1 never joined, naming rank 1's error
     assert "all_reduce: rank 0 of 2 cannot complete because rank 1 failed: ValueError" in p.stderr, p.stderr[-3000:]
+
+
+HANGING_RANK = FAILING_RANK.replace('raise ValueError("rank 1 fails on purpose")',
+                                    'import time; time.sleep(120)')
+
+
+def test_hanging_rank_times_the_other_out():
+    t0 = time.monotonic()
+    p = run_ranks(HANGING_RANK, timeout=100)
+    elapsed = time.monotonic() - t0
+    assert p.returncode != 0
+    assert elapsed < 60, elapsed  # the group's 10 s timeout, not rank 1's 120 s sleep
+    assert "all_reduce" in p.stderr and "rank 0" in p.stderr, p.stderr[-3000:]
