@@ -247,7 +247,8 @@ def test_hooks_registered_before_an_inplace_write_see_the_old_value_gradient():
 def _conv_bn_grads(hooked):
     from fastnn import nn
     fastnn.manual_seed(5)
-    m = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 5 * 5, 3))
+    m = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(),
+                      nn.Linear(4 * 5 * 5, 3))
     fired = []
     handles = [p.register_post_accumulate_grad_hook(lambda t: fired.append(t.grad.clone())) for p in m.parameters()
                ] if hooked else []
