@@ -10,6 +10,7 @@ import os
 
 import numpy as np
 
+from .distribution import data_parallel
 from .progbar import Progbar, print_msg
 
 
@@ -290,6 +291,8 @@ class ModelCheckpoint(_Monitor):
         folder = os.path.dirname(path)
         if folder:
             os.makedirs(folder, exist_ok=True)
+        if not data_parallel.is_chief():
+            return  # a data-parallel run: the ranks hold the same weights, rank 0 alone writes them
         if self.save_weights_only:
             self.model.save_weights(path)
         else:

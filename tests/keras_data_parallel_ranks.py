@@ -1,0 +1,68 @@
+"""Run by tests/test_keras_data_parallel.py: ``mpiexec -n 2 python keras_data_parallel_ranks.py <model>``
+trains under a DataParallel distribution; ``python keras_data_parallel_ranks.py <model> single`` is the
+single-process reference on the same data, seed and global batch. Each process prints one line
+'RESULT <rank> <json>': its final weights, the History, evaluate's and predict's results, and what it printed."""
+import contextlib
+import io
+import json
+import sys
+
+import numpy as np
+
+import fastnn
+import fastnn.keras as keras
+from fastnn.keras import distribution as kd
+
+MODEL, MODE = sys.argv[1], (sys.argv[2] if len(sys.argv) > 2 else "dp")
+SEED = 7
+
+
+def data(n, shape, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n,) + shape).astype(np.float32)
+    y = (x.reshape(n, -1)[:, :3].argmax(1)).astype(np.int64)
+    return x, y
+
+
+def model_and_data():
+    if MODEL == "mlp":
+        x, y = data(60, (6,), 0)
+        model = keras.Sequential([keras.layers.Input((6,)), keras.layers.Dense(16, activation="relu"),
+                                  keras.layers.Dense(3)])
+        opt = keras.optimizers.Adam(0.01)
+        batch, val = 15, 0.0  # 60 samples: 4 global batches of 15, split 8 / 7 between the ranks
+    else:
+        x, y = data(40, (6, 6, 2), 1)
+        model = keras.Sequential([keras.layers.Input((6, 6, 2)), keras.layers.Conv2D(4, 3, use_bias=False),
+                                  keras.layers.BatchNormalization(momentum=0.9), keras.layers.ReLU(),
+                                  keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(3)])
+        opt = keras.optimizers.Adam(0.02)
+        batch, val = 8, 0.2  # 32 training samples in 4 batches of 8, 8 held out for validation
+    model.compile(optimizer=opt, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    return model, x, y, batch, val
+
+
+if MODE == "dp":
+    kd.initialize()
+    rank = fastnn.distributed.get_rank()
+    kd.set_distribution(kd.DataParallel())
+    keras.utils.set_random_seed(SEED + rank)  # other initial weights on rank 1: fit must take rank 0's
+else:
+    rank = 0
+    keras.utils.set_random_seed(SEED)
+
+model, x, y, batch, val = model_and_data()
+printed = io.StringIO()
+with contextlib.redirect_stdout(printed):
+    history = model.fit(x, y, batch_size=batch, epochs=2, shuffle=True, validation_split=val, verbose=1)
+    evaluated = model.evaluate(x, y, batch_size=batch, return_dict=True, verbose=1)
+    predicted = model.predict(x, batch_size=batch, verbose=1)
+print("RESULT", rank, json.dumps({
+    "weights": [w.tolist() for w in model.get_weights()],
+    "history": history.history,
+    "evaluate": evaluated,
+    "predict": predicted.tolist(),
+    "printed": printed.getvalue(),
+    "devices": kd.list_devices(),
+}), flush=True)
