@@ -54,7 +54,7 @@ def model_and_data():
         model = GuideModel(inputs, keras.layers.Dense(3)(keras.layers.Dense(8, activation="tanh")(inputs)))
         opt = keras.optimizers.SGD(0.1, momentum=0.9)
         batch, val = 20, 0.0
-    elif MODEL == "mlp":
+    elif MODEL in ("mlp", "loader"):
         x, y = data(60, (6,), 0)
         model = keras.Sequential([keras.layers.Input((6,)), keras.layers.Dense(16, activation="relu"),
                                   keras.layers.Dense(3)])
@@ -99,8 +99,12 @@ printed = io.StringIO()
 folder = os.path.join(os.environ["DP_TMP"], f"rank{rank}")
 checkpoint = keras.callbacks.ModelCheckpoint(os.path.join(folder, "w.weights.h5"), save_weights_only=True)
 with contextlib.redirect_stdout(printed):
-    history = model.fit(x, y, batch_size=batch, epochs=2, shuffle=True, validation_split=val, verbose=1,
-                        callbacks=[checkpoint])
+    if MODEL == "loader":  # a fastnn Dataset: fit's DataLoader shuffles with the (followed) generator
+        history = model.fit(fastnn.data.TensorDataset(fastnn.tensor(x), fastnn.tensor(y)), batch_size=batch,
+                            epochs=2, shuffle=True, verbose=1, callbacks=[checkpoint])
+    else:
+        history = model.fit(x, y, batch_size=batch, epochs=2, shuffle=True, validation_split=val, verbose=1,
+                            callbacks=[checkpoint])
     evaluated = model.evaluate(x, y, batch_size=batch, return_dict=True, verbose=1)
     predicted = model.predict(x, batch_size=batch, verbose=1)
 result = json.dumps({

@@ -33,14 +33,15 @@ def _assert_logs_close(a: dict, b: dict, rtol: float) -> None:
 
 
 @pytest.mark.mpi
-@pytest.mark.parametrize("model", ["mlp", "cnn", "custom"])
+@pytest.mark.parametrize("model", ["mlp", "cnn", "custom", "loader"])
 def test_two_ranks_train_as_one_process_on_the_global_batch(model, tmp_path):
     """MLP (uneven 8 / 7 slices of each global batch of 15) and CNN with BatchNormalization (validation
     split, so fit's evaluation runs too), both with Adam, 2 epochs. Rank 1 starts from other weights (another
     seed): fit takes rank 0's. After fit both ranks hold the same weights (the batch-norm moving statistics
     included: they are the global batch's), equal to the single-process fit's; History, evaluate and predict
     are the global figures on both ranks; only rank 0 prints progress bars and writes the checkpoint. "custom"
-    is Keras' guide's own train_step (optimizer.apply on its own gradients, metrics updated by hand)."""
+    is Keras' guide's own train_step (optimizer.apply on its own gradients, metrics updated by hand); "loader"
+    the MLP fed a fastnn Dataset (fit's shuffled DataLoader)."""
     (tmp_path / "dp").mkdir()
     proc = run_ranks(SCRIPT, n=2, timeout=180, args=[model], env={"DP_TMP": str(tmp_path / "dp")})
     assert proc.returncode == 0, proc.stderr

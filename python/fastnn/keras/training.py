@@ -308,6 +308,8 @@ class TrainingMixin:
         batch_size = batch_size or 32
         _check_class_weight(class_weight, sample_weight)
         data = make_data(x, y, sample_weight, batch_size, shuffle)
+        if dp is not None and dp.auto_shard and not isinstance(data, ArrayData):
+            dp.follow_chief_streams()  # before any batch is drawn: the loaders shuffle alike on every rank
         val = None
         if validation_data is not None:
             vd = tuple(validation_data) if isinstance(validation_data, (list, tuple)) else (validation_data,)

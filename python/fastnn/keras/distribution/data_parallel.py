@@ -15,7 +15,12 @@ step on its slice and the pieces are joined by collectives of fastnn.distributed
   ("sum": summed, "mean": averaged, "only_first_replica": rank 0's, "none": left local), ``result()`` is
   taken and the local state restored, so logs, History and callbacks see the global figures on every rank.
 - Weights, optimizer state and the shuffle order come from rank 0 (broadcast when fit / evaluate / predict
-  start, after callbacks restored a backup), so ranks never drift apart.
+  start, after callbacks restored a backup), so ranks never drift apart. Arrays are shuffled by rank 0's
+  draws; for a Dataset / DataLoader / PyDataset, fit first gives every rank rank 0's Python ``random`` and
+  fastnn generator states, which their shuffles draw from. A generator or other iterable must itself yield
+  the same batches on every rank (or its rank's own, with ``auto_shard_dataset=False``).
+- Dropout and other random layers draw from each rank's own generator: their masks differ from a single
+  process's (the statistics do not).
 - BatchNormalization in training uses the global batch's statistics (``global_batch_norm.py``), as Keras'
   sharded program does: moving statistics are identical on every rank.
 - ``predict`` returns the predictions of the whole input on every rank (all_gather)."""
@@ -191,6 +196,20 @@ class DataParallelRun:
             with no_grad():
                 for t, v in zip(tensors, values):
                     t._write(..., v)
+
+    def follow_chief_streams(self) -> None:
+        """Rank 0's Python ``random`` and fastnn generator states on every rank: a DataLoader or PyDataset
+        draws its batch order from them, and every rank must see the same global batches to take its part."""
+        if self.world == 1:
+            return
+        import random
+
+        from ... import random as fastnn_random
+
+        states = [random.getstate(), fastnn_random.get_rng_state()]
+        _collectives().broadcast_object_list(states, src=0)
+        random.setstate(states[0])
+        fastnn_random.set_rng_state(states[1])
 
     def chief_permutations(self, rng):
         """An object whose ``permutation(n)`` is rank 0's draw from ``rng`` on every rank (fit's shuffle)."""
