@@ -73,6 +73,12 @@ def model_and_data():
 
 
 if MODEL == "tail":  # 31 samples in global batches of 15: the last one (1 sample) cannot feed 2 ranks
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:  # a distribution made before initialize() warns
+        warnings.simplefilter("always")
+        early = kd.DataParallel()
+    sys.stdout.write(f"EARLY {early.num_processes} {len(caught)} {caught[0].message if caught else ''}\n")
     kd.initialize()
     kd.set_distribution(kd.DataParallel())
     MODEL = "mlp"

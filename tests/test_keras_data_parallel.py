@@ -67,8 +67,12 @@ def test_two_ranks_train_as_one_process_on_the_global_batch(model, tmp_path):
 
 @pytest.mark.mpi
 def test_a_global_batch_smaller_than_the_world_fails_on_every_rank():
+    """Also: a DataParallel made before initialize() sees one process, and says so."""
     proc = run_ranks(SCRIPT, n=2, timeout=120, args=["tail"])
     assert proc.returncode == 0, proc.stderr
+    early = [line for line in proc.stdout.splitlines() if line.startswith("EARLY")]
+    assert len(early) == 2 and all(line.startswith("EARLY 1 1 DataParallel made in one of 2 launched processes")
+                                   for line in early), proc.stdout
     errors = [line for line in proc.stdout.splitlines() if line.startswith("ERROR")]
     assert len(errors) == 2 and all("a global batch of 1 samples cannot be split across 2 processes" in e
                                     for e in errors), proc.stdout

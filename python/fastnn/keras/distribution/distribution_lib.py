@@ -172,6 +172,11 @@ class Distribution:
         self._num_processes = num_processes()
         self._process_id = process_id()
         self._is_multi_process = self._num_processes > 1
+        launched = _launched_world()
+        if launched > 1 and not _dist().is_initialized():
+            warnings.warn(f"{type(self).__name__} made in one of {launched} launched processes before the process "
+                          "group was initialized: this process sees only its own device and trains alone. Call "
+                          "keras.distribution.initialize() first.", stacklevel=3)
 
     @property
     def num_processes(self) -> int:
@@ -292,6 +297,14 @@ def set_distribution(value) -> None:
     """Sets the global distribution (a Distribution, or None for none)."""
     global _current
     _current = value
+
+
+def _launched_world() -> int:
+    """The world size the launcher announced (MPICH's PMI_SIZE, Open MPI's, torchrun's), 1 when none did."""
+    for key in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "WORLD_SIZE"):
+        if os.environ.get(key, "").isdigit():
+            return int(os.environ[key])
+    return 1
 
 
 def _flatten(devices) -> list:
