@@ -92,8 +92,8 @@ def _cnn_fit(distribution):
 
 @pytest.mark.skipif(WORLD != 1, reason="a 1-process world")
 def test_a_one_process_data_parallel_fit_is_a_plain_fit():
-    """The data-parallel path (batch slicing, the global batch-norm statistics written with ops instead of the
-    fused kernel, the log reduction) with one rank gives the plain fit's results."""
+    """The data-parallel path (batch slicing, the gradient and log hooks, rank 0's shuffle) with one rank gives
+    the plain fit's results (batch norm keeps its fused kernel: one rank's statistics are the global ones)."""
     w_dp, h_dp, p_dp = _cnn_fit(kd.DataParallel())
     w, h, p = _cnn_fit(None)
     for a, b in zip(w_dp, w):

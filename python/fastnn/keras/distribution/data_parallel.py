@@ -21,8 +21,9 @@ step on its slice and the pieces are joined by collectives of fastnn.distributed
   the same batches on every rank (or its rank's own, with ``auto_shard_dataset=False``).
 - Dropout and other random layers draw from each rank's own generator: their masks differ from a single
   process's (the statistics do not).
-- BatchNormalization in training uses the global batch's statistics (``global_batch_norm.py``), as Keras'
-  sharded program does: moving statistics are identical on every rank.
+- BatchNormalization in training uses the global batch's statistics (``global_batch_norm.py``, a sync batch
+  norm), as Keras' sharded program does: outputs and gradients are the single-process ones and the moving
+  statistics are identical on every rank (PyTorch's DDP, by contrast, keeps per-rank statistics).
 - ``predict`` returns the predictions of the whole input on every rank (all_gather)."""
 from __future__ import annotations
 

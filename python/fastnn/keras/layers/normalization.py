@@ -75,7 +75,7 @@ class BatchNormalization(Layer):
                                           False, 0.0, self.epsilon))
         count = x2.numel() // x2.shape[1]
         run = current_step()
-        if run is not None:  # a data-parallel step: the global batch's statistics, as Keras' sharded program
+        if run is not None and run.world > 1:  # data-parallel ranks: the global batch's statistics, as Keras' program
             y, mean, var = batch_norm_global(x2, self.gamma, self.beta, self.epsilon, run)
         elif count == 1:  # one value per feature: Keras' variance is 0, torch's op refuses (no unbiased variance)
             mean = x2.detach().mean(0)._data
