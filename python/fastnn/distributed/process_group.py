@@ -193,9 +193,23 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size:
     transport = mpi_transport.MpiTransport.world()
     _NOTICE = None
     _WORLD = ProcessGroup(transport, name, timeout_s, range(world_size_mpi))
+    global _EXIT_REGISTERED
+    if not _EXIT_REGISTERED:  # runs before mpi4py finalises MPI (its exit hook is C-level, after Python's)
+        import atexit
+        atexit.register(_close_at_exit)
+        _EXIT_REGISTERED = True
     if world_size_mpi > 1 and _SAVED_HOOK is None:
         _SAVED_HOOK = sys.excepthook
         sys.excepthook = _report_and_abort
+
+
+_EXIT_REGISTERED = False
+
+
+def _close_at_exit() -> None:
+    """A program that never calls destroy_process_group (most do not) still withdraws its notice receive."""
+    if _WORLD is not None:
+        _WORLD.transport.close_notices()
 
 
 def destroy_process_group(group=None) -> None:
