@@ -201,7 +201,7 @@ def test_callback_queued_by_callback_runs_and_errors_leave_no_frame():
     with pytest.raises(ZeroDivisionError):
         (x * 2).sum().backward()
     h.remove()
-    assert not _hooks._FRAMES
+    assert not _hooks._frames()
     with pytest.raises(RuntimeError, match="Final callbacks"):
         q(lambda: None)
 

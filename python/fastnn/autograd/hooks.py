@@ -5,7 +5,7 @@
   complete, before it is accumulated into ``.grad`` or captured by ``autograd.grad``).
 - ``register_post_accumulate_grad_hook(fn)``: ``fn(tensor)`` on a leaf right after its ``.grad`` is final for
   this backward (not under ``autograd.grad``, which accumulates nothing).
-- ``queue_callback(cb)``: ``cb()`` runs once after the current backward has finished.
+- ``queue_callback(cb)``: ``cb()`` runs once after the current backward (of the calling thread) has finished.
 
 A non-leaf's hooks are kept on the grad_fn it had at registration (as torch keeps them on the node: after an
 in-place write, hooks registered before see the gradient of the old value). The tables are module-level and
@@ -15,6 +15,7 @@ live hooks: the engine reads it once per backward and takes the hook-aware branc
 from __future__ import annotations
 
 import itertools
+import threading
 import weakref
 from collections import OrderedDict
 
@@ -25,7 +26,14 @@ LEAVES: dict = {}
 NODES: dict = {}
 
 _ids = itertools.count()
-_FRAMES: list = []  # one list of queued callbacks per running backward that has hooks (innermost last)
+_LOCAL = threading.local()  # .frames: one list of queued callbacks per running hooked backward of this thread
+
+
+def _frames() -> list:
+    frames = getattr(_LOCAL, "frames", None)
+    if frames is None:
+        frames = _LOCAL.frames = []
+    return frames
 
 
 class RemovableHandle:
@@ -182,20 +190,22 @@ def needed_nodes(order, capture_ids, grad_fn_of) -> set:
 def queue_callback(callback) -> None:
     """Runs ``callback()`` once after the current backward pass has finished (torch's
     ``Variable._execution_engine.queue_callback``); callbacks queued by callbacks run too."""
-    if not _FRAMES:
+    frames = _frames()
+    if not frames:
         raise RuntimeError("Final callbacks can only be installed during backward pass.")
-    _FRAMES[-1].append(callback)
+    frames[-1].append(callback)
 
 
 def push_frame() -> list:
     frame: list = []
-    _FRAMES.append(frame)
+    _frames().append(frame)
     return frame
 
 
 def pop_frame(frame: list) -> None:
-    if _FRAMES and _FRAMES[-1] is frame:
-        _FRAMES.pop()
+    frames = _frames()
+    if frames and frames[-1] is frame:
+        frames.pop()
 
 
 def run_callbacks(frame: list) -> None:
