@@ -67,8 +67,13 @@ res["ranks"] = [dist.get_process_group_ranks(dist.group.WORLD), dist.get_global_
 if r == 1:
     t = fastnn.tensor([5.0]); dist.all_reduce(t, group=g); res["sub_sum"] = t.tolist()
 dist.barrier(); dist.monitored_barrier(timeout=timedelta(seconds=30))
-dist.destroy_process_group(); res["after"] = dist.is_initialized()
-print("RES", r, json.dumps(res))
+every = [None] * n
+dist.all_gather_object(every, res)  # rank 0 prints for all: lines two ranks print at once may interleave
+dist.destroy_process_group()
+if r == 0:
+    for i, e in enumerate(every):
+        e["after"] = dist.is_initialized()
+        print("RES", i, json.dumps(e))
 '''
 
 
@@ -125,7 +130,10 @@ dist.init_process_group()
 r = dist.get_rank()
 t = fastnn.tensor([1.0, 2.0], device="cuda") * (r + 1)
 dist.all_reduce(t, op=dist.ReduceOp.AVG)
-print("RES", r, t.device.type, t.tolist())
+every = [None] * 2
+dist.all_gather_object(every, f"{t.device.type} {t.tolist()}")
+if r == 0:
+    print("RES 0", every[0]); print("RES 1", every[1])
 '''
     p = run_ranks(src, env={"FASTNN_CUDA": "emulate"})
     assert p.returncode == 0, p.stderr
@@ -154,8 +162,10 @@ checks = [
     err(lambda: dist.all_gather_into_tensor(fastnn.ones(3), fastnn.ones(2))),
     err(lambda: dist.init_process_group()),
 ]
-print("RES", r, " | ".join(checks))
-dist.barrier()
+every = [None] * 2
+dist.all_gather_object(every, " | ".join(checks))
+if r == 0:
+    print("RES 0", every[0]); print("RES 1", every[1])
 '''
     p = run_ranks(src)
     assert p.returncode == 0, p.stderr
@@ -244,8 +254,10 @@ def test_launcher_sets_torchrun_variables(tmp_path):
     from mpi_helpers import mpiexec, rank_env
     mpiexec()
     script = tmp_path / "show_env.py"
-    script.write_text("import os, sys\nprint('ENV', os.environ['RANK'], os.environ['LOCAL_RANK'], "
-                      "os.environ['WORLD_SIZE'], os.environ['LOCAL_WORLD_SIZE'], sys.argv[1:], __name__)\n")
+    # one write per rank (print would write the line and its newline apart, and two ranks' writes interleave)
+    script.write_text("import os, sys\nsys.stdout.write(' '.join(map(str, ['ENV', os.environ['RANK'], "
+                      "os.environ['LOCAL_RANK'], os.environ['WORLD_SIZE'], os.environ['LOCAL_WORLD_SIZE'], "
+                      "sys.argv[1:], __name__])) + '\\n')\n")
     for cmd in ([sys.executable, "-m", "fastnn.distributed.run", "--nproc-per-node", "2", str(script), "a", "-b"],
                 [sys.executable, "-m", "fastnn.distributed.launch", "-n", "2", str(script), "a", "-b"]):
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=rank_env())
