@@ -54,7 +54,7 @@ void gemm_amx(const GemmBf16Args& g, const PackedBf16B& pb) {
   const int64_t m_pad = (g.m + kBlock - 1) / kBlock * kBlock;
   const CacheInfo& ci = cache_info();
   // A block of B panels (kp pairs x 32 columns x 4 bytes each) stays in half of L2 while the rows pass.
-  int64_t nc = std::max<int64_t>(NR, (ci.l2 / 2) / (pb.kp * NR * 4) * NR);
+  int64_t nc = std::max<int64_t>(NR, (ci.l2 / 2) / (pb.panel_words * 4) * NR);
   int64_t mc = std::max<int64_t>(kBlock, (ci.l2 / 4) / (ld * 2) / kBlock * kBlock);
   nc = std::min(nc, pb.panels * NR);
   mc = std::min(mc, m_pad);
@@ -79,7 +79,7 @@ void gemm_amx(const GemmBf16Args& g, const PackedBf16B& pb) {
       const int64_t ic = (blk / nb) * mc, jc = (blk % nb) * nc;
       const int64_t i_end = std::min(g.m, ic + mc), j_end = std::min(g.n, jc + nc);
       for (int64_t j0 = jc; j0 < j_end; j0 += NR) {
-        const uint32_t* panel = pb.data.get() + (j0 / NR) * pb.kp * NR;
+        const uint32_t* panel = pb.panel(j0 / NR);
         for (int64_t i0 = ic; i0 < i_end; i0 += kBlock) {
           const uint16_t* a0 = a_rows + i0 * ld;
           const uint16_t* a1 = a0 + kTile * ld;

@@ -47,14 +47,16 @@ constexpr int kBf16NR = 32;
 constexpr int64_t kBf16PairAlign = 16;
 
 // B packed in the VNNI pair layout: for column panel q (kBf16NR columns) and pair p (rows 2p, 2p+1), word
-// data[(q * kp + p) * kBf16NR + l] holds bf16 B(2p, j) in its low half and B(2p + 1, j) in its high half,
-// j = q * kBf16NR + l; past k or n it is zero.
+// data[q * panel_words + p * kBf16NR + l] holds bf16 B(2p, j) in its low half and B(2p + 1, j) in its high
+// half, j = q * kBf16NR + l; past k or n it is zero.
 struct PackedBf16B {
   int64_t k = 0, n = 0;
-  int64_t kp = 0;      // pairs per panel: ceil(k / 2) rounded up to kBf16PairAlign
-  int64_t panels = 0;  // ceil(n / kBf16NR)
+  int64_t kp = 0;           // pairs per panel: ceil(k / 2) rounded up to kBf16PairAlign
+  int64_t panel_words = 0;  // kp * kBf16NR, plus 2 KiB when that is a multiple of 4 KiB (see pack_bf16_b)
+  int64_t panels = 0;       // ceil(n / kBf16NR)
   std::unique_ptr<uint32_t[], void (*)(void*)> data{nullptr, [](void*) {}};
-  size_t words() const { return static_cast<size_t>(panels) * kp * kBf16NR; }
+  size_t words() const { return static_cast<size_t>(panels) * panel_words; }
+  const uint32_t* panel(int64_t q) const { return data.get() + q * panel_words; }
 };
 
 struct Bf16Operand {
