@@ -30,6 +30,14 @@ void store_tile(const float* acc, int64_t ld, const GemmBf16Args& g, int64_t i0,
 // split of k does.
 inline void split_for_threads(int64_t m, int64_t n, int64_t mr_unit, int64_t nr_unit, int nthreads, int64_t& mc,
                               int64_t& nc) {
+  // Equal blocks first (1024 rows as 4 x 252 + 16 left a block with almost nothing to do): as many as the
+  // cache sizes asked for, each as large as an even split makes it.
+  auto even = [](int64_t total, int64_t block, int64_t unit) {
+    const int64_t count = (total + block - 1) / block;
+    return std::max(unit, ((total + count - 1) / count + unit - 1) / unit * unit);
+  };
+  mc = even(m, mc, mr_unit);
+  nc = even(n, nc, nr_unit);
   auto blocks = [&] { return ((m + mc - 1) / mc) * ((n + nc - 1) / nc); };
   while (nthreads > 1 && blocks() < 3 * nthreads) {
     if (nc > nr_unit && (nc >= mc || mc <= mr_unit)) nc = std::max(nr_unit, (nc / 2 + nr_unit - 1) / nr_unit * nr_unit);
