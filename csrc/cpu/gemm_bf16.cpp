@@ -91,6 +91,7 @@ void store_tile(const float* acc, int64_t ld, const GemmBf16Args& g, int64_t i0,
 namespace {
 
 using Micro = void (*)(int64_t, const uint32_t*, const uint32_t*, float*);
+using MicroStore = void (*)(int64_t, const uint32_t*, const uint32_t*, float*, int64_t, float, float, bool, const float*);
 
 // k == 0 (or alpha == 0): C = beta * C + bias; beta == 0 writes zeros even over NaN.
 void scale_c(const GemmBf16Args& g) {
@@ -103,7 +104,8 @@ void scale_c(const GemmBf16Args& g) {
     }
 }
 
-void gemm_tiles(Micro micro, const GemmBf16Args& g, const PackedBf16B& pb) {
+// `fused` (may be null) updates full tiles of a unit-stride C from the registers.
+void gemm_tiles(Micro micro, MicroStore fused, const GemmBf16Args& g, const PackedBf16B& pb) {
   constexpr int MR = kBf16MR, NR = kBf16NR;
   const int64_t kp = pairs_of(g.k);
   const CacheInfo& ci = cache_info();
@@ -147,7 +149,13 @@ void gemm_tiles(Micro micro, const GemmBf16Args& g, const PackedBf16B& pb) {
               __builtin_prefetch(ct + i * g.rs_c, 1);
               __builtin_prefetch(ct + i * g.rs_c + (nr - 1) * g.cs_c, 1);
             }
-            micro(kc, ap, pb.panel(j0 / NR) + p0 * NR, acc);
+            const uint32_t* bp = pb.panel(j0 / NR) + p0 * NR;
+            if (fused != nullptr && mr == MR && nr == NR && g.cs_c == 1) {
+              fused(kc, ap, bp, g.c + i0 * g.rs_c + j0, g.rs_c, g.alpha, g.beta, first,
+                    last && g.bias ? g.bias + j0 : nullptr);
+              continue;
+            }
+            micro(kc, ap, bp, acc);
             bf16_detail::store_tile(acc, NR, g, i0, j0, mr, nr, first, last);
           }
         }
@@ -172,8 +180,9 @@ void gemm_bf16(Bf16Isa isa, const GemmBf16Args& g) {
   }
   switch (isa) {
     case Bf16Isa::amx: return bf16_kernels::gemm_amx(g, *pb);
-    case Bf16Isa::avx512_bf16: return gemm_tiles(bf16_kernels::micro_avx512_bf16, g, *pb);
-    default: return gemm_tiles(bf16_kernels::micro_generic, g, *pb);
+    case Bf16Isa::avx512_bf16:
+      return gemm_tiles(bf16_kernels::micro_avx512_bf16, bf16_kernels::micro_store_avx512_bf16, g, *pb);
+    default: return gemm_tiles(bf16_kernels::micro_generic, nullptr, g, *pb);
   }
 }
 

@@ -86,6 +86,10 @@ namespace bf16_kernels {
 // acc[i * kBf16NR + j] = sum_{p < kp} of pair products of a[p * kBf16MR + i] and b[p * kBf16NR + j].
 void micro_generic(int64_t kp, const uint32_t* a, const uint32_t* b, float* acc);
 void micro_avx512_bf16(int64_t kp, const uint32_t* a, const uint32_t* b, float* acc);
+// A full tile of a unit-column-stride C updated straight from the registers, as bf16_detail::store_tile would:
+// overwrite: C = alpha * acc + beta * C (beta 0 ignores C), else C += alpha * acc; then + bias[j] if not null.
+void micro_store_avx512_bf16(int64_t kp, const uint32_t* a, const uint32_t* b, float* c, int64_t rs_c, float alpha,
+                             float beta, bool overwrite, const float* bias);
 // The whole product on AMX tiles (its own A layout and blocking).
 void gemm_amx(const GemmBf16Args& args, const PackedBf16B& b);
 }  // namespace bf16_kernels
