@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (BENCH_DIR, LIBRARIES, UNSET_FOR_PEERS, cpu_model, import_time_s,  # noqa: E402
                     library_available, run_worker)
 
-FAMILIES = ["gemm", "conv", "conv_extra", "select", "attention", "softmax", "optim", "overhead", "rnn", "train_step",
-            "keras_fit"]
+FAMILIES = ["gemm", "gemm_bf16", "conv", "conv_extra", "select", "attention", "softmax", "optim", "overhead", "rnn",
+            "train_step", "keras_fit"]
 
 
 def parse_args(argv=None):
@@ -107,8 +107,9 @@ def print_report(results, libs, args):
           + (f"; unset for the workers: {', '.join(unset)}" if unset else ""))
     for threads, lim in sorted(results["limits"].items()):
         peaks = ", ".join(f"{isa} {g:.0f}" for isa, g in lim["peak_gflops"].items())
-        print(f"Limits, {threads} thread(s): peak fp32 GFLOP/s {peaks}; DRAM copy {lim['copy_gbs']:.1f} GB/s, "
-              f"triad {lim['triad_gbs']:.1f} GB/s ({lim['array_mib']:.0f} MiB arrays)")
+        bf16 = ", ".join(f"{isa} {g:.0f}" for isa, g in lim.get("peak_gflops_bf16", {}).items()) or "none"
+        print(f"Limits, {threads} thread(s): peak fp32 GFLOP/s {peaks}; peak bf16 GFLOP/s {bf16}; DRAM copy "
+              f"{lim['copy_gbs']:.1f} GB/s, triad {lim['triad_gbs']:.1f} GB/s ({lim['array_mib']:.0f} MiB arrays)")
     print()
     head = (f"{'kernel':<8} {'case':<24} {'thr':>3} {'fastnn ms':>10} {'numpy ms':>10} {'torch ms':>10} "
             f"{'vs numpy':>8} {'vs torch':>8} {'rate':>12} {'% limit':>7}")
@@ -129,6 +130,8 @@ def print_report(results, libs, args):
         else:
             rate = row["flops"] / ours / 1e9 if ours else None
             limit, unit = limits["peak_gflops"].get(isa), "GFLOP/s"
+            if row.get("precision") == "bf16":  # bf16 rows against the active bf16 level's peak
+                limit = limits.get("peak_gflops_bf16", {}).get(limits.get("bf16_isa"))
         row["rate"], row["rate_unit"] = rate, unit
         row["pct_limit"] = 100 * rate / limit if rate and limit else None
         row["ratio_numpy"] = t["numpy"] / ours if "numpy" in t and ours else None

@@ -220,6 +220,35 @@ def t_linear(draw):
     return (A((m, k)), A((n, k)), A((n,)), draw(st.sampled_from(("none", "relu", "gelu")))), _isa(draw)
 
 
+def _bf16_operand(draw, shape):
+    if draw(st.booleans()):
+        return A(shape, "uint16", fill="int:0:16000")  # bf16 bits of values up to ~0.2
+    return A(shape)
+
+
+def _bf16_isa(draw):
+    return {"isa": draw(st.sampled_from((None, None, "generic", "avx512_bf16", "amx")))}
+
+
+def t_matmul_bf16(draw):
+    m, k, n = dims(draw, 3)
+    bias = A((n,)) if draw(st.booleans()) else None
+    return (_bf16_operand(draw, (m, k)), _bf16_operand(draw, (k, n)), bias), _bf16_isa(draw)
+
+
+def t_gemm_bf16(draw):
+    m, k, n = dims(draw, 3)
+    return (_bf16_operand(draw, (m, k)), _bf16_operand(draw, (k, n)), A((m, n)), 1.0, 0.5), _bf16_isa(draw)
+
+
+def t_pack_bf16(draw):
+    return (_bf16_operand(draw, tuple(dims(draw, 2))),), {}
+
+
+def t_probe_peak_bf16(draw):
+    return (), {**_bf16_isa(draw), "threads": 1, "repeats": 1}
+
+
 def _attn(draw):
     b, h, lq, lk, d = 1, draw(st.integers(1, 2)), draw(st.integers(1, 4)), draw(st.integers(1, 4)), 4
     return b, h, lq, lk, d
@@ -351,6 +380,10 @@ C_SPECS = {
     "matmul": (t_matmul, ()),
     "gemm": (t_gemm, ()),
     "linear": (t_linear, ()),
+    "matmul_bf16": (t_matmul_bf16, ()),
+    "gemm_bf16": (t_gemm_bf16, ()),
+    "pack_bf16": (t_pack_bf16, ()),
+    "probe_peak_gflops_bf16": (t_probe_peak_bf16, ()),
     "attention_forward": (t_attention_forward, ("attention",)),
     "attention_backward": (t_attention_backward, ("attention",)),
     "vector_exp": (t_vector_exp, ()),
@@ -370,6 +403,7 @@ C_SPECS = {
     "set_num_threads": (t_set_num_threads, ()),
     **{name: (t_none, ()) for name in ("build_info", "cache_info", "cuda_built", "cuda_device_count", "cuda_status",
                                        "get_num_threads", "isa_active", "isa_levels", "isa_supported",
+                                       "bf16_isa_active", "bf16_isa_levels", "bf16_isa_supported",
                                        "max_num_threads")},
 }
 
@@ -596,4 +630,6 @@ EMU_HOOKS = {"plant_missing_barrier", "planted_barrier_hits", "schedule", "sched
              "selftest_block_sum", "selftest_broken", "selftest_count_odd", "selftest_read_unwritten_shared",
              "selftest_tiled_matmul", "selftest_warp_ops"}
 # fastnn._C members that are not functions to fuzz: the CUDA submodule holds the functions EMU_SPECS covers.
-C_NOT_FUNCTIONS = {"cuda"}
+# Bf16PackedB: the type pack_bf16 returns (no constructor from Python); matmul_bf16 is fuzzed with it in
+# tests/test_gemm_bf16.py.
+C_NOT_FUNCTIONS = {"cuda", "Bf16PackedB"}

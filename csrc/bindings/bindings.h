@@ -13,6 +13,7 @@ namespace py = pybind11;
 
 void bind_runtime(py::module_& m);
 void bind_gemm(py::module_& m);
+void bind_gemm_bf16(py::module_& m);
 void bind_elementwise(py::module_& m);
 void bind_cuda(py::module_& m);
 void bind_limits_probe(py::module_& m);

@@ -46,6 +46,7 @@ PYBIND11_MODULE(_C, m) {
   }
   fastnn::bindings::bind_runtime(m);
   fastnn::bindings::bind_gemm(m);
+  fastnn::bindings::bind_gemm_bf16(m);
   fastnn::bindings::bind_elementwise(m);
   fastnn::bindings::bind_cuda(m);
   fastnn::bindings::bind_limits_probe(m);

@@ -16,6 +16,9 @@ def config() -> dict:
         "isa": native.isa_active(),
         "isa_supported": native.isa_supported(),
         "isa_levels": list(native.isa_levels()),
+        # The bf16 GEMM's levels are their own axis (FASTNN_BF16_ISA; csrc/include/fastnn/gemm_bf16.h says why).
+        "bf16_isa": native.bf16_isa_active(),
+        "bf16_isa_levels": list(native.bf16_isa_levels()),
         "num_threads": get_num_threads(),
         "max_num_threads": max_num_threads(),
         "cache_bytes": dict(native.cache_info()),

@@ -8,7 +8,7 @@ reference (``backend/composite/<family>.py``); the CPU twin is ``backend/cpu/<fa
 from __future__ import annotations
 
 KERNELS = {
-    "linalg": ("matmul", "gemm_into", "linear", "erf"),
+    "linalg": ("matmul", "gemm_into", "linear", "erf", "matmul_bf16", "pack_bf16"),
     "nn": ("softmax_last", "softmax_last_backward", "cross_entropy_rows", "cross_entropy_rows_backward",
            "layer_norm_rows", "layer_norm_rows_backward"),
     "batchnorm": ("batch_norm_forward", "batch_norm_backward"),

@@ -34,6 +34,26 @@ class CpuLinalgKernels:
         out = _C.linear(x.reshape(rows, x.shape[-1]), w, b, epilogue)
         return out.reshape(lead + (w.shape[0],))
 
+    def pack_bf16(self, b):
+        return _C.pack_bf16(b)
+
+    def matmul_bf16(self, a, b, bias=None):
+        if isinstance(b, _C.Bf16PackedB) or (b.ndim == 2 and a.ndim >= 2):
+            if a.ndim == 2:
+                return _C.matmul_bf16(a, b, bias)
+            lead = a.shape[:-1]  # (..., m, k) @ (k, n): one tall GEMM, rows counted (k may be 0)
+            out = _C.matmul_bf16(a.reshape(math.prod(lead), a.shape[-1]), b, bias)
+            return out.reshape(lead + (out.shape[1],))
+        if a.ndim < 2 or b.ndim < 2 or a.shape[-1] != b.shape[-2]:
+            raise ValueError(f"matmul_bf16: shapes {a.shape} and {b.shape} cannot be multiplied")
+        # Batched b (attention-style products): one GEMM per matrix of the broadcast batch.
+        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        a3, b3 = _as_batch3(a, batch), _as_batch3(b, batch)
+        out = np.empty((a3.shape[0], a.shape[-2], b.shape[-1]), np.float32)
+        for i in range(a3.shape[0]):
+            out[i] = _C.matmul_bf16(a3[i], b3[i], bias)
+        return out.reshape(batch + out.shape[1:])
+
     def erf(self, x):
         return _C.erf(np.asarray(x))  # a 0-d result of NumPy arithmetic is a scalar; the kernel takes arrays
 
