@@ -76,6 +76,7 @@ from .ops import adaptive_avg_pool1d, avg_pool1d, max_pool1d
 from .ops import bilinear, pixel_shuffle, pixel_unshuffle
 from .random import get_rng_state, manual_seed, seed, set_rng_state
 from . import data, datasets, metrics, nn, optim
+from . import distributed
 from .io import load, save
 from .ops.matmul_family import (addbmm, addmm, addmv, addr, baddbmm, cdist, chain_matmul, cross, dot, ger, inner,
                                 kron, mv, outer, tensordot, vdot)

@@ -6,6 +6,7 @@ from .._tensor import Tensor
 from ..backend import backend_of
 from ..backend import registry as _registry
 from . import anomaly_mode as _anomaly
+from . import hooks as _hooks
 from .graph import ANOMALY, DIRTY, HISTORY, INPUT_VALUES_NOT_READ, grad_fn_at, watch_output
 from .inplace import _describe, refresh_view
 
@@ -111,13 +112,31 @@ def _run_anomalous(node, fn, g, check_nan):
     return in_grads
 
 
-def run_backward(tensors, grad_arrays, retain_graph, capture=None):
+def run_backward(tensors, grad_arrays, retain_graph, capture=None, accumulate=False):
     """Backpropagates ``grad_arrays`` from ``tensors``.
 
     Without ``capture``, leaf gradients accumulate into ``.grad`` (and into tensors that asked
     ``retain_grad``). With ``capture`` (a list of tensors), their gradients are returned instead, as
-    ``autograd.grad`` does, and no ``.grad`` is touched.
+    ``autograd.grad`` does, and no ``.grad`` is touched; with ``accumulate`` too, only the captured tensors'
+    gradients accumulate into their ``.grad`` (``backward(inputs=...)``).
+
+    Tensor hooks (autograd/hooks.py) cost one counter test per backward while none exists; with some, a
+    hooked leaf gets its ``.grad`` and fires its hooks right after the last node that feeds it, so a
+    post-accumulate hook (DDP's) can start communicating while the rest of backward runs.
     """
+    hooked = _hooks.STATE[0]
+    if hooked:
+        frame = _hooks.push_frame()
+        try:
+            result = _run(tensors, grad_arrays, retain_graph, capture, accumulate, True)
+            _hooks.run_callbacks(frame)
+        finally:
+            _hooks.pop_frame(frame)
+        return result
+    return _run(tensors, grad_arrays, retain_graph, capture, accumulate, False)
+
+
+def _run(tensors, grad_arrays, retain_graph, capture, accumulate, hooked):
     node_grads: dict = {}
     leaf_grads: dict = {}  # id(tensor) -> [tensor, grad]
     capture_ids = {id(t) for t in capture} if capture is not None else None
@@ -146,10 +165,18 @@ def run_backward(tensors, grad_arrays, retain_graph, capture=None):
     grad_mode._set(False)
     anomaly, check_nan = ANOMALY  # read once per pass: anomaly mode off costs one test per node
     try:
-        for node in _topological_order([t.grad_fn for t in tensors]):
+        order = _topological_order([t.grad_fn for t in tensors])
+        if hooked:
+            ready = _hooks.last_contributors(order, _grad_fn_of)
+            done: set = set()  # hooked leaves whose hooks ran (autograd.grad keeps their entries)
+        for node in order:
             g = node_grads.pop(node, None)
             if g is None:
                 continue
+            if hooked:
+                table = _hooks.node_hooks(node)
+                if table is not None:
+                    g = _hooks.run_tensor_hooks(table, g, Tensor._wrap)
             if node.out_ref is not None:
                 out = node.out_ref()
                 if out is not None and (out._retains_grad if capture_ids is None else id(out) in capture_ids):
@@ -186,11 +213,22 @@ def run_backward(tensors, grad_arrays, retain_graph, capture=None):
                     node_grads[child] = ig if prev is None else prev + ig
                 else:
                     to_leaf(t, ig)
+            if hooked and node in ready:
+                in_grads = ig = g = None  # as below: the arrays must not look shared to exclusively_owned
+                for t in ready.pop(node):
+                    _finish_hooked_leaf(t, leaf_grads, capture_ids, accumulate, done)
         in_grads = ig = g = None  # the last node's arrays must not look shared to exclusively_owned
+        if hooked:  # hooked leaves no node fed last (roots, or a last feeder that got no gradient)
+            for t in [e[0] for e in leaf_grads.values() if _hooks.leaf_hooks(e[0]) is not None]:
+                _finish_hooked_leaf(t, leaf_grads, capture_ids, accumulate, done)
     finally:
         grad_mode._set(was_enabled)
 
     if capture_ids is not None:
+        if accumulate:
+            for t, g in leaf_grads.values():
+                t.grad = Tensor._wrap(g.copy() if t.grad is None else t.grad._data + g)
+            return {}
         return {key: g for key, (t, g) in leaf_grads.items()}
     # A new .grad must own its memory: backward closures may hand one array to several inputs (add
     # does), and an in-place update of one parameter's grad must never show up in another's. An array
@@ -204,3 +242,33 @@ def run_backward(tensors, grad_arrays, retain_graph, capture=None):
         else:
             t.grad = Tensor._wrap(g.copy())
     return {}
+
+
+def _grad_fn_of(t, v):
+    return t.grad_fn if not HISTORY else grad_fn_at(t, v)
+
+
+def _finish_hooked_leaf(t, leaf_grads, capture_ids, accumulate, done):
+    """A hooked leaf's gradient is complete: its tensor hooks, then (unless ``autograd.grad`` only captures
+    it) its ``.grad`` by the same adopt-or-copy rule as the end of ``_run``, then its post-accumulate hooks."""
+    key = id(t)
+    entry = leaf_grads.get(key)
+    if entry is None or key in done:
+        return  # not captured (autograd.grad does not reach this leaf), or finished already
+    done.add(key)
+    hooks = _hooks.leaf_hooks(t)
+    if hooks.pre:
+        entry[1] = _hooks.run_tensor_hooks(hooks.pre, entry[1], Tensor._wrap)
+    if capture_ids is not None and not accumulate:
+        return  # autograd.grad: the hooked gradient is returned; nothing accumulates, no post hook runs
+    g = entry[1]  # references: the entry, this name, and the calls' own (the end of _run's count)
+    if t.grad is not None:
+        t.grad = Tensor._wrap(t.grad._data + g)
+    elif capture_ids is None and backend_of(g).exclusively_owned(g):
+        t.grad = Tensor._wrap(g)
+    else:
+        t.grad = Tensor._wrap(g.copy())
+    del leaf_grads[key]
+    g = entry = None
+    if hooks.post:
+        _hooks.run_post_hooks(hooks.post, t)

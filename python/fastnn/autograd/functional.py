@@ -46,11 +46,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool =
     arrays = _grad_arrays(outs, gts, "backward")
     if inputs is not None:
         ins = _as_tuple(inputs)
-        captured = run_backward(outs, arrays, bool(retain_graph), capture=ins)
-        for t in ins:
-            g = captured.get(id(t))
-            if g is not None:
-                t.grad = Tensor._wrap(g.copy() if t.grad is None else t.grad._data + g)
+        run_backward(outs, arrays, bool(retain_graph), capture=ins, accumulate=True)
         return
     run_backward(outs, arrays, bool(retain_graph))
 

@@ -9,12 +9,14 @@ _SKIP = {"__module__", "__qualname__", "__doc__", "__dict__", "__weakref__", "__
 def attach(tensor_cls) -> None:
     from .api import ApiMethods
     from .device import DeviceMethods
+    from .hooks import HookMethods
     from .linalg import LinalgMethods
     from .math import MathMethods
     from .shape_indexing import ShapeIndexingMethods
     from .sorting import SortingMethods
 
-    for family in (MathMethods, SortingMethods, ShapeIndexingMethods, LinalgMethods, ApiMethods, DeviceMethods):
+    for family in (MathMethods, SortingMethods, ShapeIndexingMethods, LinalgMethods, ApiMethods, DeviceMethods,
+                   HookMethods):
         for name, value in vars(family).items():
             if name in _SKIP:
                 continue

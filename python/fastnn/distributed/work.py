@@ -1,0 +1,102 @@
+"""torch.distributed.Work: the handle of a collective started with ``async_op=True``.
+
+MPI makes no progress by itself here (no communication thread, no asynchronous progress in the MPI library):
+a nonblocking collective moves forward whenever any request is tested, so ``is_completed()`` both checks and
+advances, and ``wait()`` polls until the data is there, the timeout passes, or a peer reports that it failed.
+"""
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+__all__ = ["Work"]
+
+
+def _seconds(timeout) -> float | None:
+    if timeout is None:
+        return None
+    if isinstance(timeout, timedelta):
+        return timeout.total_seconds()
+    return float(timeout)
+
+
+class Work:
+    """``requests``: (request, status) pairs of the transport; ``finish``: run once when all have completed
+    (the AVG division, the copy back to a device, unpacking a gather); ``result`` what ``result()`` returns."""
+
+    def __init__(self, group, op: str, requests, finish=None, result=None) -> None:
+        self._group, self._op = group, op
+        self._pending = list(requests)
+        self._finish, self._result = finish, result if result is not None else []
+        self._done = False
+        self._error = None
+        self._group._in_flight += 1
+
+    def _poll(self) -> bool:
+        t = self._group.transport
+        self._pending = [(r, s) for r, s in self._pending if not t.test(r, s)]
+        if self._pending:
+            return False
+        self._complete()
+        return True
+
+    def _complete(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        self._group._in_flight -= 1
+        if self._finish is not None:
+            finish, self._finish = self._finish, None
+            out = finish()
+            if out is not None:
+                self._result = out
+
+    def is_completed(self) -> bool:
+        if self._done or self._error is not None:
+            return self._done
+        self._group.check_notices(self._op)
+        return self._poll()
+
+    def is_success(self) -> bool:
+        return self.is_completed() and self._error is None
+
+    def exception(self):
+        return self._error
+
+    def wait(self, timeout=None) -> bool:
+        """Blocks until the collective has completed; RuntimeError after ``timeout`` (default: the group's)
+        or when a peer reports a failure."""
+        if self._done:
+            return True
+        if self._error is not None:
+            raise self._error
+        group = self._group
+        limit = _seconds(timeout)
+        if limit is None:
+            limit = group.timeout_s
+        start = time.monotonic()
+        deadline = start + limit
+        spins = 0
+        try:
+            while not self._poll():
+                group.check_notices(self._op)
+                spins += 1
+                now = time.monotonic()
+                if now > deadline:
+                    raise group.timed_out(self._op, limit)
+                # Poll hard for the first 20 ms (a collective between ranks of one host completes in
+                # microseconds to milliseconds, and only polling moves it), then back off so a rank that
+                # waits for a slow peer leaves the core to it.
+                if now - start > 0.02:
+                    time.sleep(0.0005 if now - start < 1.0 else 0.005)
+        except RuntimeError as e:
+            self._error = e
+            raise
+        return True
+
+    def result(self):
+        self.wait()
+        return self._result
+
+    def synchronize(self) -> None:
+        self.wait()
