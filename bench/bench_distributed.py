@@ -149,6 +149,21 @@ def _step_closure(L, name: str, wrap=None):
     return step, grad_bytes
 
 
+def _time_interleaved(steps, comm, args, name: str) -> list[dict]:
+    """Times every mode's step in turns (one batch each per repeat) so a change in the machine's load (it is
+    shared) falls on all of them alike; the median of the repeats."""
+    inner = {}
+    for mode, (step, _) in steps.items():
+        step()  # warm-up: workspaces, DDP's buckets
+        inner[mode] = _inner_count(step, comm, args.min_batch_s)
+    samples = {mode: [] for mode in steps}
+    for _ in range(args.repeats):
+        for mode, (step, _) in steps.items():
+            samples[mode].append(_batch_seconds(step, comm, inner[mode]))
+    return [{"model": name, "mode": mode, "seconds": statistics.median(samples[mode]), "grad_bytes": gb}
+            for mode, (_, gb) in steps.items()]
+
+
 def _time_step(step, comm, repeats: int, min_batch_s: float) -> float:
     step()  # warm-up: workspaces, DDP's buckets
     inner = _inner_count(step, comm, min_batch_s)
@@ -173,16 +188,16 @@ def worker_fastnn_step(args) -> dict:
     rows = []
     for name in args.models:
         if n == 1:
-            step, gb = _step_closure(fastnn, name)
-            rows.append({"model": name, "mode": "single", "seconds": _time_step(step, comm, args.repeats,
-                                                                               args.min_batch_s),
-                         "grad_bytes": gb})
-            continue
-        from fastnn.nn.parallel import DistributedDataParallel as DDP
-        for overlap in (True, False):
-            step, gb = _step_closure(fastnn, name, wrap=lambda m: _ddp(DDP, m, args.overlap_switch, overlap))
-            rows.append({"model": name, "mode": "ddp-overlap" if overlap else "ddp-no-overlap",
-                         "seconds": _time_step(step, comm, args.repeats, args.min_batch_s), "grad_bytes": gb})
+            modes = {"single": None}
+        else:
+            from fastnn.nn.parallel import DistributedDataParallel as DDP
+            # "local": N ranks stepping without DDP, so the cores are shared as in the DDP runs but nothing is
+            # communicated; DDP's extra time over it is the communication (and the reducer's own work)
+            modes = {"local": None,
+                     "ddp-overlap": lambda m: _ddp(DDP, m, args.overlap_switch, True),
+                     "ddp-no-overlap": lambda m: _ddp(DDP, m, args.overlap_switch, False)}
+        steps = {mode: _step_closure(fastnn, name, wrap=wrap) for mode, wrap in modes.items()}
+        rows += _time_interleaved(steps, comm, args, name)
     comm.comm.Free()
     dist.destroy_process_group()
     return {"ranks": n, "rows": rows}
@@ -319,6 +334,8 @@ def print_report(res) -> None:
         print_allreduce(res["allreduce"], n)
     if res["fastnn_step"]:
         print_steps(res, n)
+    if res["allreduce"] and res["fastnn_step"]:
+        print_scaling(res, n)
 
 
 def print_allreduce(ar, n) -> None:
@@ -351,8 +368,10 @@ def print_steps(res, n) -> None:
     for name in res["models"]:
         s = single[name]
         on, off = multi[(name, "ddp-overlap")], multi[(name, "ddp-no-overlap")]
+        local = multi[(name, "local")]
         mb = s["grad_bytes"] / 1e6
         lines = [("fastnn 1 rank", s["seconds"], t1.get(name)),
+                 (f"fastnn {n} ranks no DDP (no comm)", local["seconds"], None),
                  (f"fastnn DDP {n} ranks overlap on", on["seconds"], tn.get(name)),
                  (f"fastnn DDP {n} ranks overlap off", off["seconds"], None)]
         if ts:
@@ -362,16 +381,91 @@ def print_steps(res, n) -> None:
             base = single[name]["seconds"] if label.startswith("fastnn") else t1[name]["seconds"]
             vs = f"{peer['seconds'] / sec:8.2f}" if peer else f"{'-':>8}"
             print(f"{CASE[name]:<26} {mb:7.3f} {label:<34} {sec * 1e3:8.2f} {base / sec:10.2f} {vs}")
-        exposed = off["seconds"] - s["seconds"]
+        # the communication a step exposes: the DDP step less the same ranks' step without DDP (which shares
+        # the cores alike); the overlap fraction is the share of it that overlapping hides
+        exposed = off["seconds"] - local["seconds"]
         hidden = off["seconds"] - on["seconds"]
         frac = hidden / exposed if exposed > 0 else float("nan")
-        res.setdefault("overlap", {})[name] = {"compute_s": s["seconds"], "on_s": on["seconds"],
-                                               "off_s": off["seconds"], "fraction": frac,
-                                               "grad_bytes": s["grad_bytes"]}
-        print(f"{CASE[name]:<26} {'':>7} {'overlap fraction (off-on)/(off-1r)':<34} {frac:8.2f}")
+        res.setdefault("overlap", {})[name] = {"compute_s": s["seconds"], "local_s": local["seconds"],
+                                               "on_s": on["seconds"], "off_s": off["seconds"], "fraction": frac,
+                                               "exposed_off_s": exposed, "grad_bytes": s["grad_bytes"]}
+        print(f"{CASE[name]:<26} {'':>7} {'comm exposed, overlap off (off-local)':<34} {exposed * 1e3:8.2f}")
+        print(f"{CASE[name]:<26} {'':>7} {'overlap fraction (off-on)/(off-local)':<34} {frac:8.2f}")
     if not ts:
         print("(torch not importable or --no-torch: its rows are empty)")
     print("vs torch = torch's time / fastnn's time for the same row (above 1 fastnn is faster)")
+
+
+# ---- the scaling model (docs/distributed.md): step(N) = compute + (1 - overlap) * (alpha + 2(N-1)/N * G / beta)
+SCALE_NODES = (2, 4, 8, 16, 64)
+LINKS_GBIT = (10, 25, 100)  # assumed inter-node links, Gb/s (beta = Gb/s / 8 in GB/s)
+FIRST_BUCKET, BUCKET = 1 << 20, 25 << 20  # torch's DDP defaults, which fastnn's DDP follows
+
+
+def fit_alpha_beta(rows, n: int, key: str) -> tuple[float, float]:
+    """(alpha s, beta B/s) of t = alpha + 2(N-1)/N * bytes / beta: beta from the least-squares slope over the
+    sizes >= 1 MiB (bandwidth-bound), alpha the median over the sizes <= 16 KiB of t less its bandwidth term."""
+    import numpy as np
+    k = 2 * (n - 1) / n
+    big = [(k * r["bytes"], r[key]) for r in rows if r["bytes"] >= 1 << 20]
+    small = [(k * r["bytes"], r[key]) for r in rows if r["bytes"] <= 16 << 10]
+    if len(big) < 2 or not small:
+        return float("nan"), float("nan")
+    x, t = np.array(big).T
+    slope = np.polyfit(x, t, 1)[0]
+    beta = 1 / slope
+    alpha = statistics.median(ti - xi / beta for xi, ti in small)
+    return float(alpha), float(beta)
+
+
+def buckets(grad_bytes: int) -> int:
+    """DDP's all_reduce calls per step: a 1 MiB first bucket, 25 MiB buckets after (torch's defaults)."""
+    rest = max(0, grad_bytes - FIRST_BUCKET)
+    return 1 + -(-rest // BUCKET)
+
+
+def model_step(compute: float, overlap: float, grad_bytes: int, alpha: float, beta: float, n: int) -> float:
+    comm = buckets(grad_bytes) * alpha + 2 * (n - 1) / n * grad_bytes / beta
+    return compute + (1 - overlap) * comm
+
+
+def print_scaling(res, n: int) -> None:
+    rows = res["allreduce"]["rows"]
+    fits = {key: fit_alpha_beta(rows, n, key) for key in ("fastnn_s", "mpi_s")}
+    res["fit"] = {k: {"alpha_s": a, "beta_Bps": b} for k, (a, b) in fits.items()}
+    alpha, beta_here = fits["fastnn_s"]
+    print()
+    print(f"fit of t = alpha + 2(N-1)/N * bytes / beta to the allreduce rows ({n} ranks, shared memory): "
+          f"fastnn alpha {alpha * 1e6:.1f} us, beta {beta_here / 1e9:.2f} GB/s; "
+          f"MPI alpha {fits['mpi_s'][0] * 1e6:.1f} us, beta {fits['mpi_s'][1] / 1e9:.2f} GB/s")
+    print("model: step(N) = compute + (1 - overlap) * (buckets * alpha + 2(N-1)/N * grad bytes / beta); compute = "
+          "fastnn's 1-rank step, overlap = the measured fraction clipped to [0, 1], alpha = fastnn's fit, beta = "
+          "the link; cell = modelled ms per step (efficiency = compute / step); limit = the exposed communication "
+          "as N grows (compute per step below it: communication dominates at any N); x faster = how much faster "
+          "a node's compute must be than this 1-thread rank for that (e.g. more cores per rank)")
+    head = f"{'model':<26} {'link':>8} {'ovl':>4} " + " ".join(f"{'N=' + str(k):>14}" for k in SCALE_NODES) \
+        + f" {'comm > compute':>15} {'limit ms':>9} {'x faster':>8}"
+    print(head)
+    print("-" * len(head))
+    table = {}
+    for name, o in res["overlap"].items():
+        f = min(1.0, max(0.0, o["fraction"])) if o["fraction"] == o["fraction"] else 0.0
+        for gbit in LINKS_GBIT:
+            beta = gbit * 1e9 / 8
+            for label, ov in (("on", f), ("off", 0.0)):
+                cells = [model_step(o["compute_s"], ov, o["grad_bytes"], alpha, beta, k) for k in SCALE_NODES]
+                exposed = [c - o["compute_s"] for c in cells]
+                dominant = next((k for k, e in zip(SCALE_NODES, exposed) if e > o["compute_s"]), None)
+                # N -> infinity: 2(N-1)/N -> 2, so the exposed communication never passes this; a faster node
+                # (more cores, a GPU) whose compute per step falls below it is communication-bound
+                limit = (1 - ov) * (buckets(o["grad_bytes"]) * alpha + 2 * o["grad_bytes"] / beta)
+                table[f"{name} {gbit}Gb {label}"] = {"ms": [c * 1e3 for c in cells], "dominates_at": dominant,
+                                                    "overlap": ov, "limit_ms": limit * 1e3}
+                txt = " ".join(f"{c * 1e3:7.2f} ({o['compute_s'] / c:4.2f})" for c in cells)
+                dom = f"N >= {dominant}" if dominant else "never"
+                print(f"{CASE[name]:<26} {str(gbit) + 'Gb/s':>8} {label:>4} {txt} {dom:>15} {limit * 1e3:9.3f} "
+                      f"{o['compute_s'] / limit:8.1f}")
+    res["scaling"] = table
 
 
 CASE = {"mlp": "MLP 784-256-256-10 b128", "cnn": "LeNet 1x28x28 b64", "transformer": "encoder 2xd128 L128 b16"}
