@@ -149,7 +149,8 @@ def _step_closure(L, name: str, wrap=None):
     L.manual_seed(0)
     model, x_shape, classes = BUILDERS[name](L)
     model.train()
-    grad_bytes = sum(p.numel() * 4 for p in model.parameters())
+    sizes = [p.numel() * 4 for p in model.parameters()]
+    grad_bytes = (sum(sizes), bucket_count(sizes))
     if wrap is not None:
         model = wrap(model)
     rng = np.random.default_rng(0)
@@ -178,8 +179,8 @@ def _time_interleaved(steps, comm, args, name: str) -> list[dict]:
     for _ in range(args.repeats):
         for mode, (step, _) in steps.items():
             samples[mode].append(_batch_seconds(step, comm, inner[mode]))
-    return [{"model": name, "mode": mode, "seconds": statistics.median(samples[mode]), "grad_bytes": gb}
-            for mode, (_, gb) in steps.items()]
+    return [{"model": name, "mode": mode, "seconds": statistics.median(samples[mode]), "grad_bytes": gb[0],
+             "buckets": gb[1]} for mode, (_, gb) in steps.items()]
 
 
 def _time_step(step, comm, repeats: int, min_batch_s: float) -> float:
@@ -264,7 +265,8 @@ def worker_torch_step(args) -> dict:
             wrap = DDP
         step, gb = _step_closure(torch, name, wrap=wrap)
         rows.append({"model": name, "mode": "ddp-overlap" if n > 1 else "single",
-                     "seconds": _time_step(step, comm, args.repeats, args.min_batch_s), "grad_bytes": gb})
+                     "seconds": _time_step(step, comm, args.repeats, args.min_batch_s), "grad_bytes": gb[0],
+                     "buckets": gb[1]})
     if dist is not None:
         dist.destroy_process_group()
     return {"ranks": n, "rows": rows}
@@ -315,9 +317,18 @@ def launch(args, worker: str, nranks: int, torch_launcher: bool = False) -> dict
             cmd = [find_mpiexec(), "-n", str(nranks), sys.executable]
         cmd += _worker_args(args, worker, out)
         print(f"  {worker}: {nranks} rank(s) ...", file=sys.stderr, flush=True)
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=rank_env(), timeout=args.timeout)
+        # a session of its own: a launch that passes --timeout is ended with every rank it started
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=rank_env(),
+                                start_new_session=True)
+        try:
+            _, err = proc.communicate(timeout=args.timeout)
+        except subprocess.TimeoutExpired:
+            import signal
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise RuntimeError(f"{worker} on {nranks} rank(s) did not finish within {args.timeout:g} s") from None
         if proc.returncode != 0:
-            raise RuntimeError(f"{' '.join(cmd[:6])} ... failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+            raise RuntimeError(f"{' '.join(cmd[:6])} ... failed ({proc.returncode}):\n{err[-4000:]}")
         return json.loads(Path(out).read_text())
 
 
@@ -406,7 +417,8 @@ def print_steps(res, n) -> None:
         frac = hidden / exposed if exposed > 0 else float("nan")
         res.setdefault("overlap", {})[name] = {"compute_s": s["seconds"], "local_s": local["seconds"],
                                                "on_s": on["seconds"], "off_s": off["seconds"], "fraction": frac,
-                                               "exposed_off_s": exposed, "grad_bytes": s["grad_bytes"]}
+                                               "exposed_off_s": exposed, "grad_bytes": s["grad_bytes"],
+                                               "buckets": s["buckets"]}
         print(f"{CASE[name]:<26} {'':>7} {'comm exposed, overlap off (off-local)':<34} {exposed * 1e3:8.2f}")
         print(f"{CASE[name]:<26} {'':>7} {'overlap fraction (off-on)/(off-local)':<34} {frac:8.2f}")
     if not ts:
@@ -436,14 +448,20 @@ def fit_alpha_beta(rows, n: int, key: str) -> tuple[float, float]:
     return float(alpha), float(beta)
 
 
-def buckets(grad_bytes: int) -> int:
-    """DDP's all_reduce calls per step: a 1 MiB first bucket, 25 MiB buckets after (torch's defaults)."""
-    rest = max(0, grad_bytes - FIRST_BUCKET)
-    return 1 + -(-rest // BUCKET)
+def bucket_count(param_bytes) -> int:
+    """DDP's all_reduce calls per step for parameters of these sizes: taken in reverse order, a bucket closes
+    once it holds at least its cap, 1 MiB for the first and 25 MiB after (torch's defaults); the rest is one."""
+    count, held, cap = 0, 0, FIRST_BUCKET
+    for b in reversed(list(param_bytes)):
+        held += b
+        if held >= cap:
+            count, held, cap = count + 1, 0, BUCKET
+    return count + (held > 0)
 
 
-def model_step(compute: float, overlap: float, grad_bytes: int, alpha: float, beta: float, n: int) -> float:
-    comm = buckets(grad_bytes) * alpha + 2 * (n - 1) / n * grad_bytes / beta
+def model_step(compute: float, overlap: float, grad_bytes: int, buckets: int, alpha: float, beta: float,
+               n: int) -> float:
+    comm = buckets * alpha + 2 * (n - 1) / n * grad_bytes / beta
     return compute + (1 - overlap) * comm
 
 
@@ -471,12 +489,13 @@ def print_scaling(res, n: int) -> None:
         for gbit in LINKS_GBIT:
             beta = gbit * 1e9 / 8
             for label, ov in (("on", f), ("off", 0.0)):
-                cells = [model_step(o["compute_s"], ov, o["grad_bytes"], alpha, beta, k) for k in SCALE_NODES]
+                cells = [model_step(o["compute_s"], ov, o["grad_bytes"], o["buckets"], alpha, beta, k)
+                         for k in SCALE_NODES]
                 exposed = [c - o["compute_s"] for c in cells]
                 dominant = next((k for k, e in zip(SCALE_NODES, exposed) if e > o["compute_s"]), None)
                 # N -> infinity: 2(N-1)/N -> 2, so the exposed communication never passes this; a faster node
                 # (more cores, a GPU) whose compute per step falls below it is communication-bound
-                limit = (1 - ov) * (buckets(o["grad_bytes"]) * alpha + 2 * o["grad_bytes"] / beta)
+                limit = (1 - ov) * (o["buckets"] * alpha + 2 * o["grad_bytes"] / beta)
                 table[f"{name} {gbit}Gb {label}"] = {"ms": [c * 1e3 for c in cells], "dominates_at": dominant,
                                                     "overlap": ov, "limit_ms": limit * 1e3}
                 txt = " ".join(f"{c * 1e3:7.2f} ({o['compute_s'] / c:4.2f})" for c in cells)

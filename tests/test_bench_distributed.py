@@ -45,5 +45,6 @@ def test_quick_run_prints_every_row(tmp_path):
         assert r["fastnn_s"] > 0 and r["mpi_s"] > 0 and math.isfinite(r["ratio"])
     # the MLP's gradient: 784*256+256 + 256*256+256 + 256*10+10 float32 parameters
     assert res["overlap"]["mlp"]["grad_bytes"] == 4 * (784 * 256 + 256 + 256 * 256 + 256 + 256 * 10 + 10)
+    assert res["overlap"]["mlp"]["buckets"] == 1  # 1.08 MB: the 1 MiB first bucket closes on the last parameter
     scaling_rows = [line for line in out.splitlines() if line.startswith("MLP") and "Gb/s" in line]
     assert len(scaling_rows) == 6  # 3 links x overlap on/off
