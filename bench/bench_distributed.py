@@ -139,7 +139,7 @@ def worker_allreduce(args) -> dict:
     return {"ranks": n, "rows": rows, "mpi": MPI.Get_library_version().splitlines()[0].strip()}
 
 
-def _step_closure(L, name: str, wrap=None):
+def _step_closure(L, name: str, wrap=None, cap_mb=None):
     """bench/train_step.py's model ``name`` and a closure running one Adam step on fixed data; ``wrap``
     turns the model into its DDP form before the optimizer sees its parameters."""
     import numpy as np
@@ -150,7 +150,7 @@ def _step_closure(L, name: str, wrap=None):
     model, x_shape, classes = BUILDERS[name](L)
     model.train()
     sizes = [p.numel() * 4 for p in model.parameters()]
-    grad_bytes = (sum(sizes), bucket_count(sizes))
+    grad_bytes = (sum(sizes), bucket_count(sizes, cap_mb))
     if wrap is not None:
         model = wrap(model)
     rng = np.random.default_rng(0)
@@ -189,9 +189,10 @@ def _time_step(step, comm, repeats: int, min_batch_s: float) -> float:
     return statistics.median(_batch_seconds(step, comm, inner) for _ in range(repeats))
 
 
-def _ddp(DDP, module, switch: str, overlap: bool):
+def _ddp(DDP, module, args, overlap: bool):
     """``DDP(module)`` with its overlap switch (a property of the wrapper) set to ``overlap``."""
-    ddp = DDP(module)
+    switch = args.overlap_switch
+    ddp = DDP(module, bucket_cap_mb=args.bucket_cap_mb)
     if not isinstance(getattr(type(ddp), switch, None), property):
         raise SystemExit(f"DistributedDataParallel has no overlap switch {switch!r} (see --overlap-switch)")
     setattr(ddp, switch, overlap)
@@ -213,9 +214,10 @@ def worker_fastnn_step(args) -> dict:
             # "local": N ranks stepping without DDP, so the cores are shared as in the DDP runs but nothing is
             # communicated; DDP's extra time over it is the communication (and the reducer's own work)
             modes = {"local": None,
-                     "ddp-overlap": lambda m: _ddp(DDP, m, args.overlap_switch, True),
-                     "ddp-no-overlap": lambda m: _ddp(DDP, m, args.overlap_switch, False)}
-        steps = {mode: _step_closure(fastnn, name, wrap=wrap) for mode, wrap in modes.items()}
+                     "ddp-overlap": lambda m: _ddp(DDP, m, args, True),
+                     "ddp-no-overlap": lambda m: _ddp(DDP, m, args, False)}
+        steps = {mode: _step_closure(fastnn, name, wrap=wrap, cap_mb=args.bucket_cap_mb)
+                 for mode, wrap in modes.items()}
         rows += _time_interleaved(steps, comm, args, name)
     comm.comm.Free()
     dist.destroy_process_group()
@@ -262,8 +264,8 @@ def worker_torch_step(args) -> dict:
         wrap = None
         if n > 1:
             from torch.nn.parallel import DistributedDataParallel as DDP
-            wrap = DDP
-        step, gb = _step_closure(torch, name, wrap=wrap)
+            wrap = lambda m: DDP(m, bucket_cap_mb=args.bucket_cap_mb)  # noqa: E731
+        step, gb = _step_closure(torch, name, wrap=wrap, cap_mb=args.bucket_cap_mb)
         rows.append({"model": name, "mode": "ddp-overlap" if n > 1 else "single",
                      "seconds": _time_step(step, comm, args.repeats, args.min_batch_s), "grad_bytes": gb[0],
                      "buckets": gb[1]})
@@ -302,6 +304,8 @@ def _worker_args(args, worker: str, out: str) -> list[str]:
     a = [str(Path(__file__).resolve()), "--worker", worker, "--out", out, "--repeats", str(args.repeats),
          "--min-batch-s", str(args.min_batch_s), "--models", ",".join(args.models),
          "--sizes", ",".join(str(s) for s in args.sizes), "--overlap-switch", args.overlap_switch]
+    if args.bucket_cap_mb is not None:
+        a += ["--bucket-cap-mb", str(args.bucket_cap_mb)]
     return a
 
 
@@ -389,6 +393,9 @@ def print_steps(res, n) -> None:
     ts = res["torch_step"]
     t1 = {r["model"]: r for r in ts["1"]["rows"]} if ts else {}
     tn = {r["model"]: r for r in ts[str(n)]["rows"]} if ts else {}
+    cap = res.get("bucket_cap_mb")
+    print(f"DDP buckets: {'torch defaults (1 MiB first, 25 MiB after)' if cap is None else f'{cap:g} MiB'}; "
+          + ", ".join(f"{CASE[r['model']]}: {r['buckets']}" for r in res["fastnn_step"]["1"]["rows"]))
     print(f"train step (Adam), weak scaling: each rank keeps the bench batch; ms per step, median of repeats; "
           f"efficiency = 1-rank time / {n}-rank time; overlap = share of the exposed communication it hides")
     head = f"{'model':<26} {'grad MB':>7} {'command':<34} {'ms':>8} {'efficiency':>10} {'vs torch':>8}"
@@ -448,14 +455,16 @@ def fit_alpha_beta(rows, n: int, key: str) -> tuple[float, float]:
     return float(alpha), float(beta)
 
 
-def bucket_count(param_bytes) -> int:
+def bucket_count(param_bytes, cap_mb=None) -> int:
     """DDP's all_reduce calls per step for parameters of these sizes: taken in reverse order, a bucket closes
-    once it holds at least its cap, 1 MiB for the first and 25 MiB after (torch's defaults); the rest is one."""
-    count, held, cap = 0, 0, FIRST_BUCKET
+    once it holds at least its cap, 1 MiB for the first and 25 MiB after (torch's defaults), or ``cap_mb``
+    MiB for every bucket when given (torch's bucket_cap_mb); the rest is one."""
+    later = BUCKET if cap_mb is None else int(cap_mb * (1 << 20))
+    count, held, cap = 0, 0, FIRST_BUCKET if cap_mb is None else later
     for b in reversed(list(param_bytes)):
         held += b
         if held >= cap:
-            count, held, cap = count + 1, 0, BUCKET
+            count, held, cap = count + 1, 0, later
     return count + (held > 0)
 
 
@@ -526,6 +535,8 @@ def parse_args(argv=None):
     p.add_argument("--overlap-switch", default="_overlap",
                    help="DistributedDataParallel's property that turns the overlap of allreduce and backward "
                         "on and off (default: _overlap)")
+    p.add_argument("--bucket-cap-mb", type=float, default=None,
+                   help="DDP's bucket_cap_mb for fastnn and torch (default: torch's 1 MiB first bucket, 25 MiB after)")
     p.add_argument("--timeout", type=float, default=1200, help="seconds each launch may take")
     p.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     p.add_argument("--out", help=argparse.SUPPRESS)
@@ -555,6 +566,7 @@ def main(argv=None) -> dict:
         return {}
     res = collect(args)
     res["models"] = args.models
+    res["bucket_cap_mb"] = args.bucket_cap_mb
     print_report(res)
     if args.json:
         args.json.write_text(json.dumps(res, indent=1))
