@@ -201,7 +201,7 @@ def test_callback_queued_by_callback_runs_and_errors_leave_no_frame():
     with pytest.raises(ZeroDivisionError):
         (x * 2).sum().backward()
     h.remove()
-    assert not _hooks._FRAMES
+    assert not _hooks._frames()
     with pytest.raises(RuntimeError, match="Final callbacks"):
         q(lambda: None)
 
@@ -215,3 +215,60 @@ def test_adopted_grad_is_not_shared_between_hooked_leaves():
     (a + b).sum().backward()
     a.grad.add_(1.0)
     assert b.grad.tolist() == [1.0] * 4 and a.grad.tolist() == [2.0] * 4
+
+
+def test_autograd_grad_fires_only_hooks_on_paths_to_its_inputs():
+    for lib in (fastnn, torch):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        w = lib.tensor([3.0, 4.0], requires_grad=True)
+        calls = []
+        a = x * 2
+        a.register_hook(lambda g: calls.append("a"))
+        b = w * 3
+        b.register_hook(lambda g: calls.append("b"))
+        lib.autograd.grad((a * b).sum(), [x])
+        assert calls == ["a"]
+
+
+def test_hooks_registered_before_an_inplace_write_see_the_old_value_gradient():
+    logs = []
+    for lib in (fastnn, torch):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        y = x * 2
+        log = []
+        y.register_hook(lambda g: log.append(("before", g.tolist())))
+        y.mul_(3)
+        y.register_hook(lambda g: log.append(("after", g.tolist())))
+        (y * y).sum().backward()
+        logs.append((log, x.grad.tolist()))
+    assert logs[0] == logs[1]
+
+
+def _conv_bn_grads(hooked):
+    from fastnn import nn
+    fastnn.manual_seed(5)
+    m = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(),
+                      nn.Linear(4 * 5 * 5, 3))
+    fired = []
+    handles = [p.register_post_accumulate_grad_hook(lambda t: fired.append(t.grad.clone())) for p in m.parameters()
+               ] if hooked else []
+    x = fastnn.randn(3, 2, 5, 5)
+    for _ in range(2):  # the second backward accumulates onto the first's .grad
+        h = m(x)
+        h = h * 2
+        h.add_(1.0)  # an in-place write on a non-leaf between the parameters' uses
+        (h.sin() * h).sum().backward()
+    for handle in handles:
+        handle.remove()
+    return [p.grad.numpy().copy() for p in m.parameters()], fired
+
+
+def test_hooked_backward_gives_the_plain_backward_grads():
+    plain, _ = _conv_bn_grads(False)
+    hooked, fired = _conv_bn_grads(True)
+    for a, b in zip(plain, hooked):
+        np.testing.assert_array_equal(a, b)
+    assert len(fired) == 2 * len(plain)
+    last = [g.numpy() for g in fired[len(plain):]]  # each hook saw its parameter's final .grad
+    assert all(any(a.shape == b.shape and (a == b).all() for b in plain) for a in last)
+    assert {a.shape for a in last[:2]} == {(3, 100), (3,)}  # from the last layer back

@@ -9,7 +9,7 @@ import time
 import pytest
 
 import fastnn
-from mpi_helpers import lines_by_rank, run_ranks
+from mpi_helpers import run_ranks
 
 pytestmark = pytest.mark.mpi
 
@@ -47,7 +47,9 @@ def train(make, opt, steps, shape, per_shard_ref, **ddp_kw):
     fastnn.manual_seed(1000 + r)  # different on each rank: the wrap broadcasts rank 0's
     model = make().to(ddp_kw.pop("device", "cpu"))
     dev = str(next(model.parameters()).device)
+    thread = ddp_kw.pop("progress_thread", False)
     ddp = DDP(model, **ddp_kw)
+    ddp._progress_thread = thread
     ref = copy.deepcopy(model)
     o1, o2 = opt(ddp.parameters()), opt(ref.parameters())
     lossf = nn.CrossEntropyLoss()
@@ -72,6 +74,7 @@ for name, make, opt, steps, shape, shard, kw in [
         ("mlp_sgd1", mlp, sgd, 1, (12,), False, {}),
         ("mlp_mom3", mlp, mom, 3, (12,), False, {}),
         ("mlp_adam3", mlp, adam, 3, (12,), False, {"bucket_cap_mb": 0.002}),
+        ("mlp_thread", mlp, mom, 3, (12,), False, {"bucket_cap_mb": 0.002, "progress_thread": True}),
         ("mlp_view", mlp, mom, 3, (12,), False, {"gradient_as_bucket_view": True, "bucket_cap_mb": 0.002}),
         ("cnn_sgd1", cnn, sgd, 1, (3, 8, 8), True, {}),
         ("cnn_mom3", cnn, mom, 3, (3, 8, 8), True, {"bucket_cap_mb": 0.001}),
@@ -154,7 +157,10 @@ try:
     res["unused_error"] = None
 except RuntimeError as e:
     res["unused_error"] = str(e)
-print("RES", r, json.dumps(res))
+everyone = [None] * n
+dist.all_gather_object(everyone, res)  # one line from rank 0: two ranks' long prints could interleave
+if r == 0:
+    print("RES", json.dumps(everyone))
 dist.destroy_process_group()
 '''
 
@@ -163,12 +169,12 @@ dist.destroy_process_group()
 def equivalence():
     p = run_ranks(EQUIVALENCE, timeout=180)
     assert p.returncode == 0, p.stderr[-4000:]
-    got = {r: json.loads(v) for r, v in lines_by_rank(p.stdout, "RES").items()}
-    assert sorted(got) == [0, 1], p.stdout
-    return got
+    lines = [line for line in p.stdout.splitlines() if line.startswith("RES ")]
+    assert len(lines) == 1, p.stdout
+    return dict(enumerate(json.loads(lines[0][4:])))
 
 
-@pytest.mark.parametrize("case", ["mlp_sgd1", "mlp_mom3", "mlp_adam3", "mlp_view", "cnn_sgd1", "cnn_mom3",
+@pytest.mark.parametrize("case", ["mlp_sgd1", "mlp_mom3", "mlp_adam3", "mlp_thread", "mlp_view", "cnn_sgd1", "cnn_mom3",
                                   "cnn_adam3"])
 def test_weights_equal_single_process_big_batch(equivalence, case):
     for r in (0, 1):
@@ -224,20 +230,41 @@ def test_unused_parameter_error_at_next_forward(equivalence):
 
 
 MISMATCH = r'''
-import fastnn
+import fastnn, json
 from datetime import timedelta
 import fastnn.distributed as dist
 from fastnn import nn
 from fastnn.nn.parallel import DistributedDataParallel as DDP
 dist.init_process_group("gloo", timeout=timedelta(seconds=20))
 r = dist.get_rank()
+errs = {}
 for name, make in [("shape", lambda: nn.Linear(4, 5 + r)),
                    ("count", lambda: nn.Sequential(*[nn.Linear(3, 3) for _ in range(1 + r)]))]:
     try:
         DDP(make())
-        print("ERR", r, name, "none")
+        errs[name] = None
     except RuntimeError as e:
-        print("ERR", r, name, str(e).replace("\n", " "))
+        errs[name] = str(e)
+for name, call in [("cpu_device_ids", lambda: DDP(nn.Linear(2, 2), device_ids=[0])),
+                   ("two_device_ids", lambda: DDP(nn.Linear(2, 2), device_ids=[0, 1])),
+                   ("no_grad", lambda: DDP(nn.Linear(2, 2).requires_grad_(False))),
+                   ("unsupported", lambda: DDP(nn.Linear(2, 2), bucket_cap_mb_list=[1]))]:
+    try:
+        call()
+        errs[name] = None
+    except Exception as e:
+        errs[name] = type(e).__name__ + ": " + str(e)
+# a frozen parameter is broadcast at wrap time but never waited for
+fastnn.manual_seed(r)
+m = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2)); m[0].requires_grad_(False)
+ddp = DDP(m)
+for _ in range(2):
+    ddp(fastnn.ones(2, 3) * (r + 1)).sum().backward()
+errs["frozen"] = [m[0].weight.tolist(), m[0].weight.grad is None, m[1].weight.grad.tolist()]
+everyone = [None, None]
+dist.all_gather_object(everyone, errs)  # the ranks are still in step after the failed wraps
+if r == 0:
+    print("ERRS", json.dumps(everyone))
 dist.destroy_process_group()
 '''
 
@@ -245,17 +272,21 @@ dist.destroy_process_group()
 def test_mismatched_models_fail_on_every_rank():
     p = run_ranks(MISMATCH, timeout=90)
     assert p.returncode == 0, p.stderr[-3000:]
-    errs = {}
-    for line in p.stdout.splitlines():
-        if line.startswith("ERR "):
-            _, r, name, msg = line.split(" ", 3)
-            errs[(int(r), name)] = msg
+    lines = [line for line in p.stdout.splitlines() if line.startswith("ERRS ")]
+    assert len(lines) == 1, p.stdout
+    errs = {(r, name): msg for r, d in enumerate(json.loads(lines[0][5:])) for name, msg in d.items()}
     assert errs[(1, "shape")] == ("[1]: params[0] in this process with sizes [6, 4] appears not to match sizes of "
                                   "the same param in process 0.")
     assert "rank(s) [1]" in errs[(0, "shape")]
     assert errs[(0, "count")] == ("DDP expects same model across all ranks, but Rank 0 has 2 params, while rank 1 "
                                   "has inconsistent 4 params.")
     assert errs[(1, "count")].startswith("DDP expects same model across all ranks, but Rank 1 has 4 params")
+    assert errs[(0, "cpu_device_ids")].startswith("ValueError: DistributedDataParallel device_ids and output_device")
+    assert errs[(0, "two_device_ids")] == "ValueError: device_ids can only be None or contain a single element."
+    assert errs[(0, "no_grad")] == ("RuntimeError: DistributedDataParallel is not needed when a module doesn't have "
+                                    "any parameter that requires a gradient.")
+    assert errs[(0, "unsupported")].startswith("NotImplementedError: DistributedDataParallel: bucket_cap_mb_list")
+    assert errs[(0, "frozen")] == errs[(1, "frozen")] and errs[(0, "frozen")][1]
 
 
 FAILING_RANK = r'''
@@ -274,7 +305,6 @@ for step in range(5):
     opt.zero_grad()
     ddp(fastnn.randn(4, 8)).sum().backward()
     opt.step()
-    print("STEP", r, step, flush=True)
 '''
 
 
@@ -284,7 +314,19 @@ def test_failing_rank_fails_the_other_fast():
     elapsed = time.monotonic() - t0
     assert p.returncode != 0
     assert elapsed < 60, elapsed
-    steps = lines_by_rank(p.stdout, "STEP")
     assert "rank 1 fails on purpose" in p.stderr
-    assert "RuntimeError" in p.stderr and "all_reduce" in p.stderr, p.stderr[-3000:]
-    assert 0 in steps  # rank 0 trained, then failed in the collective rank 1 never joined
+    # rank 0 trained two steps, then failed in the all_reduce rank 1 never joined, naming rank 1's error
+    assert "all_reduce: rank 0 of 2 cannot complete because rank 1 failed: ValueError" in p.stderr, p.stderr[-3000:]
+
+
+HANGING_RANK = FAILING_RANK.replace('raise ValueError("rank 1 fails on purpose")',
+                                    'import time; time.sleep(120)')
+
+
+def test_hanging_rank_times_the_other_out():
+    t0 = time.monotonic()
+    p = run_ranks(HANGING_RANK, timeout=100)
+    elapsed = time.monotonic() - t0
+    assert p.returncode != 0
+    assert elapsed < 60, elapsed  # the group's 10 s timeout, not rank 1's 120 s sleep
+    assert "all_reduce" in p.stderr and "rank 0" in p.stderr, p.stderr[-3000:]

@@ -62,6 +62,8 @@ res["objs"] = [(o["rank"], len(o["s"])) for o in objs]
 ol = [r, {"k": r}] if r == 0 else [None, None]; dist.broadcast_object_list(ol, src=0); res["bol"] = ol
 g = dist.new_group([1])
 res["sub"] = [dist.get_rank(g), dist.get_world_size(g)]
+res["ranks"] = [dist.get_process_group_ranks(dist.group.WORLD), dist.get_global_rank(None, 1),
+                dist.get_group_rank(None, 0)]
 if r == 1:
     t = fastnn.tensor([5.0]); dist.all_reduce(t, group=g); res["sub_sum"] = t.tolist()
 dist.barrier(); dist.monitored_barrier(timeout=timedelta(seconds=30))
@@ -113,6 +115,7 @@ def test_data_movement(collectives):
     assert collectives[1]["recv_from"] == 0 and collectives[1]["recv"] == [7, 8] and collectives[1]["irecv"] == [9.5]
     assert collectives[0]["sub"] == [-1, -1] and collectives[1]["sub"] == [0, 1]
     assert collectives[1]["sub_sum"] == [5.0]
+    assert collectives[0]["ranks"] == [[0, 1], 1, 0]
 
 
 def test_cuda_tensors_stage_through_the_host():
@@ -185,6 +188,9 @@ def test_errors_before_init_match_torch():
     with pytest.raises(TypeError, match="timeout argument to be of type datetime.timedelta"):
         dist.init_process_group("mpi", timeout=5)
     assert not dist.is_initialized()
+    assert dist.Backend("GLOO") == "gloo" == dist.Backend.GLOO and dist.Backend.MPI == "mpi"
+    with pytest.raises(ValueError, match="Invalid backend: 'x'"):
+        dist.Backend("x")
     assert dist.ReduceOp.SUM is dist.reduce_op.SUM and dist.default_pg_timeout == timedelta(minutes=30)
 
 

@@ -98,3 +98,18 @@ def test_with_a_data_loader():
             seen += y.tolist()
         assert [int(i) for _, y in batches for i in y] == list(sampler)
     assert sorted(seen) == list(range(10))
+
+
+def test_defaults_need_an_initialized_process_group():
+    """num_replicas / rank default to the default group's; without one, torch's ValueError."""
+    import fastnn.distributed as dist
+
+    if dist.is_initialized():  # another test of this session initialized the (singleton) world
+        s = DistributedSampler(range(5))
+        assert (s.num_replicas, s.rank) == (dist.get_world_size(), dist.get_rank())
+        return
+    with pytest.raises(ValueError, match="Default process group has not been initialized, please make sure to call "
+                                         "init_process_group."):
+        DistributedSampler(range(5))
+    with pytest.raises(ValueError, match="Default process group has not been initialized"):
+        DistributedSampler(range(5), num_replicas=2)  # the rank is still looked up

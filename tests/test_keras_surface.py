@@ -21,7 +21,7 @@ import keras_helpers  # noqa: F401  (sets KERAS_BACKEND=torch before keras is im
 BASELINE = pathlib.Path(__file__).with_name("keras_surface_baseline.json")
 
 NAMESPACES = ("layers", "ops", "ops.nn", "ops.linalg", "losses", "metrics", "callbacks", "optimizers", "activations",
-              "initializers", "regularizers", "constraints", "random", "utils", "models", "saving")
+              "initializers", "regularizers", "constraints", "random", "utils", "models", "saving", "distribution")
 
 _TF = "needs TensorFlow"
 OUT_OF_SCOPE = {
@@ -31,6 +31,11 @@ OUT_OF_SCOPE = {
     "callbacks.OrbaxCheckpoint": "needs JAX's Orbax checkpointing library (orbax.checkpoint)",
     "utils.FeatureSpace": f"{_TF}: FeatureSpace.adapt() runs on a tf.data.Dataset (a dict of arrays is made into "
                           "one) and maps each feature with tf.data",
+    "distribution.ModelParallel": "shards weights over a device mesh inside one SPMD program (JAX / XLA); fastnn keeps "
+                                  "a whole model on every MPI rank (DataParallel only)",
+    "distribution.LayoutMap": "maps weight paths to sharded layouts, which only ModelParallel reads",
+    "distribution.distribute_tensor": "re-lays a tensor out over the mesh inside a jitted program; an MPI rank holds "
+                                      "whole tensors",
     "saving.KerasFileEditor": "edits Keras' own .keras archives (zip + HDF5 weights); fastnn.keras saves its own "
                               "safetensors format, which model.save / load_model read and write",
 }

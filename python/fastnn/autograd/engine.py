@@ -169,13 +169,14 @@ def _run(tensors, grad_arrays, retain_graph, capture, accumulate, hooked):
         if hooked:
             ready = _hooks.last_contributors(order, _grad_fn_of)
             done: set = set()  # hooked leaves whose hooks ran (autograd.grad keeps their entries)
+            needed = _hooks.needed_nodes(order, capture_ids, _grad_fn_of) if capture_ids is not None else None
         for node in order:
             g = node_grads.pop(node, None)
             if g is None:
                 continue
             if hooked:
                 table = _hooks.node_hooks(node)
-                if table is not None:
+                if table is not None and (needed is None or node in needed):
                     g = _hooks.run_tensor_hooks(table, g, Tensor._wrap)
             if node.out_ref is not None:
                 out = node.out_ref()

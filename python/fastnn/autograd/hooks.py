@@ -5,7 +5,7 @@
   complete, before it is accumulated into ``.grad`` or captured by ``autograd.grad``).
 - ``register_post_accumulate_grad_hook(fn)``: ``fn(tensor)`` on a leaf right after its ``.grad`` is final for
   this backward (not under ``autograd.grad``, which accumulates nothing).
-- ``queue_callback(cb)``: ``cb()`` runs once after the current backward has finished.
+- ``queue_callback(cb)``: ``cb()`` runs once after the current backward (of the calling thread) has finished.
 
 A non-leaf's hooks are kept on the grad_fn it had at registration (as torch keeps them on the node: after an
 in-place write, hooks registered before see the gradient of the old value). The tables are module-level and
@@ -15,6 +15,7 @@ live hooks: the engine reads it once per backward and takes the hook-aware branc
 from __future__ import annotations
 
 import itertools
+import threading
 import weakref
 from collections import OrderedDict
 
@@ -25,7 +26,14 @@ LEAVES: dict = {}
 NODES: dict = {}
 
 _ids = itertools.count()
-_FRAMES: list = []  # one list of queued callbacks per running backward that has hooks (innermost last)
+_LOCAL = threading.local()  # .frames: one list of queued callbacks per running hooked backward of this thread
+
+
+def _frames() -> list:
+    frames = getattr(_LOCAL, "frames", None)
+    if frames is None:
+        frames = _LOCAL.frames = []
+    return frames
 
 
 class RemovableHandle:
@@ -69,6 +77,8 @@ def _leaf_entry(t) -> _LeafHooks:
             dead = table.pop(key, None)
             if dead is not None:
                 state[0] -= len(dead.pre) + len(dead.post)
+                dead.pre.clear()  # a handle removed later must not count these again
+                dead.post.clear()
         entry = LEAVES[key] = _LeafHooks(weakref.ref(t, gone))
     return entry
 
@@ -81,6 +91,7 @@ def _node_table(node) -> OrderedDict:
             dead = table.pop(key, None)
             if dead is not None:
                 state[0] -= len(dead[1])
+                dead[1].clear()
         entry = NODES[key] = (weakref.ref(node, gone), OrderedDict())
     return entry[1]
 
@@ -156,24 +167,45 @@ def last_contributors(order, grad_fn_of) -> dict:
     return by_node
 
 
+def needed_nodes(order, capture_ids, grad_fn_of) -> set:
+    """Under ``autograd.grad``, the nodes on a path to a captured tensor: torch runs only those, so only their
+    tensor hooks fire (the engine here still runs the whole graph)."""
+    needed: set = set()
+    for node in reversed(order):  # inputs before their consumers
+        ref = node.out_ref
+        out = ref() if ref is not None else None
+        if out is not None and id(out) in capture_ids:
+            needed.add(node)
+            continue
+        for t, v in zip(node.inputs, node.versions):
+            if t is not None:
+                child = grad_fn_of(t, v)
+                if (child is None and id(t) in capture_ids) or (child is not None and child in needed):
+                    needed.add(node)
+                    break
+    return needed
+
+
 # ---- final callbacks ----------------------------------------------------------------------------------------
 def queue_callback(callback) -> None:
     """Runs ``callback()`` once after the current backward pass has finished (torch's
     ``Variable._execution_engine.queue_callback``); callbacks queued by callbacks run too."""
-    if not _FRAMES:
+    frames = _frames()
+    if not frames:
         raise RuntimeError("Final callbacks can only be installed during backward pass.")
-    _FRAMES[-1].append(callback)
+    frames[-1].append(callback)
 
 
 def push_frame() -> list:
     frame: list = []
-    _FRAMES.append(frame)
+    _frames().append(frame)
     return frame
 
 
 def pop_frame(frame: list) -> None:
-    if _FRAMES and _FRAMES[-1] is frame:
-        _FRAMES.pop()
+    frames = _frames()
+    if frames and frames[-1] is frame:
+        frames.pop()
 
 
 def run_callbacks(frame: list) -> None:

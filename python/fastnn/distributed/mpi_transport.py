@@ -115,7 +115,7 @@ class MpiTransport:
     def received_notice(self):
         """(source rank, text) of a peer's failure notice, or None."""
         status = mpi().Status()
-        if not self._notice_req.Test(status):
+        if self._notice_req is None or not self._notice_req.Test(status):
             return None
         n = status.Get_count(mpi().BYTE)
         return status.Get_source(), bytes(self._notice_buf[:n]).decode("utf-8", "replace")
@@ -130,14 +130,20 @@ class MpiTransport:
             reqs = [r for r in reqs if not r.Test()]
             time.sleep(0.001)
 
+    def close_notices(self) -> None:
+        """Withdraws the pending notice receive (MPI would report it as leaked at exit otherwise)."""
+        req, self._notice_req = self._notice_req, None
+        if req is None:
+            return
+        try:
+            req.Cancel()
+            req.Wait()
+        except mpi().Exception:
+            pass
+
     def free(self) -> None:
         """Releases the communicators (collective over the group's ranks)."""
-        MPI = mpi()
-        try:
-            self._notice_req.Cancel()
-            self._notice_req.Wait()
-        except MPI.Exception:
-            pass
+        self.close_notices()
         self._notice_comm.Free()
         self.comm.Free()
 

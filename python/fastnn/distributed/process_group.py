@@ -18,7 +18,8 @@ from datetime import timedelta
 
 from . import mpi_transport
 
-__all__ = ["ProcessGroup", "init_process_group", "destroy_process_group", "is_initialized", "is_available",
+__all__ = ["Backend", "get_global_rank", "get_group_rank", "get_process_group_ranks",
+           "ProcessGroup", "init_process_group", "destroy_process_group", "is_initialized", "is_available",
            "get_rank", "get_world_size", "get_backend", "new_group", "group", "GroupMember",
            "is_mpi_available", "is_gloo_available", "is_nccl_available", "default_pg_timeout"]
 
@@ -192,9 +193,23 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size:
     transport = mpi_transport.MpiTransport.world()
     _NOTICE = None
     _WORLD = ProcessGroup(transport, name, timeout_s, range(world_size_mpi))
+    global _EXIT_REGISTERED
+    if not _EXIT_REGISTERED:  # runs before mpi4py finalises MPI (its exit hook is C-level, after Python's)
+        import atexit
+        atexit.register(_close_at_exit)
+        _EXIT_REGISTERED = True
     if world_size_mpi > 1 and _SAVED_HOOK is None:
         _SAVED_HOOK = sys.excepthook
         sys.excepthook = _report_and_abort
+
+
+_EXIT_REGISTERED = False
+
+
+def _close_at_exit() -> None:
+    """A program that never calls destroy_process_group (most do not) still withdraws its notice receive."""
+    if _WORLD is not None:
+        _WORLD.transport.close_notices()
 
 
 def destroy_process_group(group=None) -> None:
@@ -268,6 +283,45 @@ def new_group(ranks=None, timeout=None, backend=None, pg_options=None, use_local
     if sub is None:
         return GroupMember.NON_GROUP_MEMBER
     return ProcessGroup(sub, name, timeout_s, members)
+
+
+def get_process_group_ranks(group) -> list:
+    """The global ranks of ``group``'s members, in group-rank order."""
+    pg = _resolve(group, "get_process_group_ranks")
+    if pg is None:
+        raise ValueError("get_process_group_ranks: this rank is not a member of the group")
+    return list(pg.world_ranks)
+
+
+def get_global_rank(group, group_rank: int) -> int:
+    ranks = get_process_group_ranks(group)
+    if not 0 <= int(group_rank) < len(ranks):
+        raise ValueError(f"Group rank {group_rank} is not part of group {group}")
+    return ranks[int(group_rank)]
+
+
+def get_group_rank(group, global_rank: int) -> int:
+    ranks = get_process_group_ranks(group)
+    if int(global_rank) not in ranks:
+        raise ValueError(f"Global rank {global_rank} is not part of group {group}")
+    return ranks.index(int(global_rank))
+
+
+class Backend(str):
+    """torch.distributed.Backend: ``Backend("GLOO")`` is ``"gloo"``; the names as class attributes."""
+
+    UNDEFINED = "undefined"
+    GLOO = "gloo"
+    NCCL = "nccl"
+    MPI = "mpi"
+
+    def __new__(cls, name: str):
+        if not isinstance(name, str):
+            raise ValueError(f"Backend constructor parameter must be string-ish, but got: {type(name)}")
+        value = name.lower()
+        if value not in ("undefined", "gloo", "nccl", "mpi"):
+            raise ValueError(f"Invalid backend: '{name}'")
+        return str.__new__(cls, value)
 
 
 def non_member_warning(op: str) -> None:

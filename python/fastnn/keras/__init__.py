@@ -3,7 +3,7 @@ callbacks) on fastnn's modules, autograd and native kernels. A Keras program run
 from ``tensorflow.keras`` to ``fastnn.keras``."""
 from __future__ import annotations
 
-from . import activations, callbacks, initializers, layers, losses, metrics, models, optimizers, utils
+from . import activations, callbacks, distribution, initializers, layers, losses, metrics, models, optimizers, utils
 from . import ops
 from .layers import Input
 from .models import Model, Sequential, load_model

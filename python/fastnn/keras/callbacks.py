@@ -10,6 +10,7 @@ import os
 
 import numpy as np
 
+from .distribution import data_parallel
 from .progbar import Progbar, print_msg
 
 
@@ -287,6 +288,8 @@ class ModelCheckpoint(_Monitor):
         if os.path.isdir(path):
             raise OSError(f"Please specify a non-directory filepath for ModelCheckpoint. Filepath used is an existing "
                           f"directory: {path}")
+        if not data_parallel.is_chief():
+            return  # a data-parallel run: the ranks hold the same weights, rank 0 alone writes them
         folder = os.path.dirname(path)
         if folder:
             os.makedirs(folder, exist_ok=True)

@@ -13,6 +13,7 @@ import warnings
 
 from .. import _atomic_file
 from .callbacks import Callback
+from .distribution import data_parallel
 from .progbar import print_msg
 
 
@@ -106,6 +107,8 @@ class BackupAndRestore(Callback):
             self._save_model()
 
     def _save_model(self):
+        if not data_parallel.is_chief():
+            return  # a data-parallel run: rank 0 alone writes the backup every rank restores from
         os.makedirs(self.backup_dir, exist_ok=True)
         # every file replaced atomically, so a kill at any moment leaves a complete backup to restore from
         if self.double_checkpoint and os.path.exists(self._weights_path):
@@ -128,7 +131,7 @@ class BackupAndRestore(Callback):
         return False
 
     def on_train_end(self, logs=None):
-        if self.delete_checkpoint and os.path.exists(self.backup_dir):
+        if self.delete_checkpoint and data_parallel.is_chief() and os.path.exists(self.backup_dir):
             shutil.rmtree(self.backup_dir)
 
 

@@ -20,6 +20,7 @@ from . import metrics as metrics_mod
 from . import optimizers as optimizers_mod
 from .compile_utils import CompileLoss, CompileMetrics
 from .device_scope import device, device_of_layer, to_device
+from .distribution import data_parallel
 from .progbar import Progbar
 from .training_data import ArrayData, batch_len, make_data, unpack_x_y_sample_weight
 
@@ -264,7 +265,7 @@ class TrainingMixin:
         data = self._on_device(self._with_class_weight(data, class_weight), dev)
         self._ensure_ready(unpack_x_y_sample_weight(data)[0])
         self.reset_metrics()  # Keras: each *_on_batch reports that batch alone
-        logs = _python_logs(self.train_step(data))
+        logs = data_parallel.run_step(data_parallel.active(self), self, self.train_step, data)
         return logs if return_dict else self._flatten_metrics_in_order(logs)
 
     @_on_model_device
@@ -276,7 +277,7 @@ class TrainingMixin:
         self._ensure_ready(unpack_x_y_sample_weight(data)[0])
         self.reset_metrics()
         with no_grad():
-            logs = _python_logs(self.test_step(data))
+            logs = data_parallel.run_step(data_parallel.active(self), self, self.test_step, data)
         return logs if return_dict else self._flatten_metrics_in_order(logs)
 
     @_on_model_device
@@ -301,9 +302,14 @@ class TrainingMixin:
         from ..random import generator
 
         verbose = 1 if verbose == "auto" else int(verbose)
+        dp = data_parallel.active(self)  # a DataParallel distribution: batch_size is the global batch
+        if dp is not None and not dp.is_chief:
+            verbose = 0  # one progress bar (and one callback chatter) for all ranks: rank 0's
         batch_size = batch_size or 32
         _check_class_weight(class_weight, sample_weight)
         data = make_data(x, y, sample_weight, batch_size, shuffle)
+        if dp is not None and dp.auto_shard and not isinstance(data, ArrayData):
+            dp.follow_chief_streams()  # before any batch is drawn: the loaders shuffle alike on every rank
         val = None
         if validation_data is not None:
             vd = tuple(validation_data) if isinstance(validation_data, (list, tuple)) else (validation_data,)
@@ -329,6 +335,10 @@ class TrainingMixin:
         cb.on_train_begin()
         initial_epoch = self._initial_epoch or initial_epoch  # BackupAndRestore resumes from its backup's epoch
         rng = generator()
+        if dp is not None:  # every rank follows rank 0: its resumed epoch and its shuffle draws
+            initial_epoch = dp.broadcast_int(initial_epoch)
+            rng = dp.chief_permutations(rng)
+        synced = dp is None
         logs = {}
         for epoch in range(initial_epoch, epochs):
             self.reset_metrics()
@@ -338,8 +348,11 @@ class TrainingMixin:
                 batch = self._on_device(self._with_class_weight(batch, class_weight), dev)
                 if step == 0 and first is None:
                     self._ensure_ready(unpack_x_y_sample_weight(batch)[0])
+                if not synced:  # built, and restored by callbacks: rank 0's weights and optimizer state
+                    dp.broadcast_state(self)
+                    synced = True
                 cb.on_train_batch_begin(step)
-                epoch_logs = _python_logs(self.train_step(batch))
+                epoch_logs = data_parallel.run_step(dp, self, self.train_step, batch)
                 cb.on_train_batch_end(step, epoch_logs)
                 if self.stop_training or (steps_per_epoch is not None and step + 1 >= steps_per_epoch):
                     break
@@ -356,8 +369,11 @@ class TrainingMixin:
         cb.on_train_end(logs)
         return history
 
-    def _evaluate_data(self, data, batch_size, bar, steps=None, cb=None) -> dict:
-        """One pass of test_step; ``cb`` (a CallbackList) gets Keras' on_test_* hooks around it."""
+    def _evaluate_data(self, data, batch_size, bar, steps=None, cb=None, sync_state: bool = False) -> dict:
+        """One pass of test_step; ``cb`` (a CallbackList) gets Keras' on_test_* hooks around it. Under a
+        DataParallel distribution each batch is global (split across ranks, logs reduced); ``sync_state``
+        first gives every rank rank 0's weights (a top-level evaluate)."""
+        dp = data_parallel.active(self)
         self.reset_metrics()
         logs = {}
         if cb is not None:
@@ -368,9 +384,11 @@ class TrainingMixin:
                 batch = self._on_device(batch, dev)
                 if step == 0:
                     self._ensure_ready(unpack_x_y_sample_weight(batch)[0])
+                    if dp is not None and sync_state:
+                        dp.broadcast_state(self)
                 if cb is not None:
                     cb.on_test_batch_begin(step)
-                logs = _python_logs(self.test_step(batch))
+                logs = data_parallel.run_step(dp, self, self.test_step, batch)
                 if cb is not None:
                     cb.on_test_batch_end(step, logs)
                 if bar is not None:
@@ -386,19 +404,26 @@ class TrainingMixin:
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
                  callbacks=None, return_dict: bool = False):
         verbose = 1 if verbose == "auto" else int(verbose)
+        if not data_parallel.is_chief():
+            verbose = 0
         batch_size = batch_size or 32
         data = make_data(x, y, sample_weight, batch_size)
         total = steps or data.steps(batch_size)
         bar = Progbar(total, verbose=verbose) if verbose else None
         cb = cbks.CallbackList(callbacks, model=self, verbose=verbose, epochs=1, steps=total)
-        logs = self._evaluate_data(data, batch_size, bar, steps, cb)
+        logs = self._evaluate_data(data, batch_size, bar, steps, cb, sync_state=True)
         if bar is not None:
             bar.update(total or 0, logs, finalize=True)
         return logs if return_dict else self._flatten_metrics_in_order(logs)
 
     @_on_model_device
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """Under a DataParallel distribution each batch is global: every rank predicts its slice and gets
+        the whole batch's predictions back (all_gather)."""
         verbose = 1 if verbose == "auto" else int(verbose)
+        dp = data_parallel.active(self)
+        if dp is not None and not dp.is_chief:
+            verbose = 0
         batch_size = batch_size or 32
         data = make_data(x, batch_size=batch_size)
         total = steps or data.steps(batch_size)
@@ -412,10 +437,17 @@ class TrainingMixin:
                 batch = self._on_device(batch, dev)
                 if not self.built:
                     self._build_from_data(unpack_x_y_sample_weight(batch)[0])
+                if dp is not None and step == 0:
+                    dp.broadcast_state(self)
+                if dp is not None:
+                    batch = dp.local_batch(batch)
                 cb.on_predict_batch_begin(step)
                 out = self.predict_step(batch)
                 cb.on_predict_batch_end(step, {"outputs": out})
-                outs.append([_host(o) for o in out] if isinstance(out, (list, tuple)) else _host(out))
+                host = [_host(o) for o in out] if isinstance(out, (list, tuple)) else _host(out)
+                if dp is not None:
+                    host = [dp.gather(h) for h in host] if isinstance(host, list) else dp.gather(host)
+                outs.append(host)
                 if bar is not None:
                     bar.update(step + 1)
                 if steps is not None and step + 1 >= steps:

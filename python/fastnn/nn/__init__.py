@@ -1,7 +1,7 @@
 """fastnn.nn: PyTorch-style modules, containers, initialisers and the functional forms."""
 from __future__ import annotations
 
-from . import functional, init, parallel, utils
+from . import functional, init, utils
 from .activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softplus, Tanh
 from .attention import MultiheadAttention
 from .batchnorm import BatchNorm1d, BatchNorm2d
@@ -44,4 +44,6 @@ from .padding import (CircularPad1d, CircularPad2d, CircularPad3d, ConstantPad1d
 from .dropout_variants import AlphaDropout, Dropout1d, Dropout3d, FeatureAlphaDropout
 from .embedding_bag import EmbeddingBag
 from .loss_ctc import CTCLoss  # noqa: E402
+from . import parallel  # noqa: E402  (torch.nn.parallel: DistributedDataParallel, DataParallel)
+from .parallel import DataParallel  # noqa: E402
 from . import modules  # noqa: E402  (torch.nn.modules as a module path; last: it reads this package)

@@ -7,6 +7,8 @@ import numpy as np
 from ... import creation, ops
 from ...autograd.grad_mode import no_grad
 from ...backend import backend_of
+from ..distribution.data_parallel import current_step
+from ..distribution.global_batch_norm import batch_norm_global
 from .base import Layer
 from .conv import as_float
 
@@ -72,7 +74,10 @@ class BatchNormalization(Layer):
             return restore(ops.batch_norm(x2, self.moving_mean, self.moving_variance, self.gamma, self.beta,
                                           False, 0.0, self.epsilon))
         count = x2.numel() // x2.shape[1]
-        if count == 1:  # one value per feature: Keras' variance is 0, torch's op refuses (no unbiased variance)
+        run = current_step()
+        if run is not None and run.world > 1:  # data-parallel ranks: the global batch's statistics, as Keras' program
+            y, mean, var = batch_norm_global(x2, self.gamma, self.beta, self.epsilon, run)
+        elif count == 1:  # one value per feature: Keras' variance is 0, torch's op refuses (no unbiased variance)
             mean = x2.detach().mean(0)._data
             var = backend_of(mean).xp.zeros_like(mean)
             y = x2 * 0.0 + (self.beta if self.beta is not None else 0.0)

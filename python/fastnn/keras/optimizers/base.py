@@ -20,6 +20,7 @@ from ...autograd.grad_mode import no_grad
 from ...backend import backend_of
 from ..._tensor import Tensor
 from .. import constraints
+from ..distribution import data_parallel
 from ..device_scope import get_device
 from ..layers.base import snake_case, unique_name, weight_path
 from . import schedules as schedules_mod
@@ -306,7 +307,7 @@ class Optimizer:
 
     def _apply(self, grads, variables) -> None:
         with no_grad():
-            arrays = [_grad_of(g, v) for g, v in zip(grads, variables)]
+            arrays = data_parallel.sync_gradients([_grad_of(g, v) for g, v in zip(grads, variables)])
             if self.loss_scale_factor is not None:
                 arrays = [a / a.dtype.type(self.loss_scale_factor) for a in arrays]
             if self.gradient_accumulation_steps:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from ... import creation
 from ...backend import backend_of
 from ..._tensor import Tensor
+from ..distribution import data_parallel
 from .base import Optimizer, _grad_of, _tensor_of
 
 
@@ -62,7 +63,7 @@ class LossScaleOptimizer(Optimizer):
         grads = list(grads)
         if not self.built:
             self.build(trainable_variables)
-        if not self.check_finite(grads):
+        if not data_parallel.all_ranks_true(self.check_finite(grads)):  # all ranks skip the step together
             self.step_counter._write((), 0)
             self.dynamic_scale._write((), float(self.dynamic_scale.item()) * 0.5)
             return

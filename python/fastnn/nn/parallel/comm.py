@@ -45,17 +45,20 @@ def verify_param_shapes(group, params) -> None:
 
 
 def broadcast_coalesced(tensors, src: int, group, bucket_bytes: int) -> None:
-    """Overwrites ``tensors`` with rank ``src``'s values: one broadcast per run of same-dtype, same-device
-    tensors of at most ``bucket_bytes`` (torch's _broadcast_coalesced), flattened into one array."""
-    runs: list = []
+    """Overwrites ``tensors`` with rank ``src``'s values: one broadcast per group of same-dtype, same-device
+    tensors of at most ``bucket_bytes`` (torch's _broadcast_coalesced), flattened into one array (batch norm's
+    float statistics and int64 counters make two broadcasts, not three per layer)."""
+    groups: dict = {}  # (dtype, device) -> runs, each [tensors, bytes]
     for t in tensors:
-        key = (t.dtype, str(t.device))
-        if runs and runs[-1][0] == key and runs[-1][2] + t.numel() * t.element_size() <= bucket_bytes:
-            runs[-1][1].append(t)
-            runs[-1][2] += t.numel() * t.element_size()
+        runs = groups.setdefault((t.dtype, str(t.device)), [])
+        size = t.numel() * t.element_size()
+        if runs and runs[-1][1] + size <= bucket_bytes:
+            runs[-1][0].append(t)
+            runs[-1][1] += size
         else:
-            runs.append([key, [t], t.numel() * t.element_size()])
-    for (dtype, _), run, _ in runs:
+            runs.append([[t], size])
+    runs = [(key[0], run) for key, rs in groups.items() for run, _ in rs]
+    for dtype, run in runs:
         if len(run) == 1 and run[0].is_contiguous():
             _dist.broadcast(run[0].detach(), src, group=group)  # the tensor's own storage, no copy
             continue

@@ -129,11 +129,13 @@ class DistributedDataParallel(Module):
         self.bucket_bytes_cap = int(cap_mb * _MB)
         first_cap = DEFAULT_FIRST_BUCKET_BYTES if bucket_cap_mb is None else self.bucket_bytes_cap
         self.bucket_bytes_cap_default = first_cap < self.bucket_bytes_cap
-        params = [p for p in self._module_parameters]
+        # The reducer averages only the parameters that require a gradient (torch's _build_params_for_reducer);
+        # the wrap-time broadcast covers them all.
+        params = [p for p in self._module_parameters if p.requires_grad]
         if init_sync:
             verify_param_shapes(self.process_group, params)
             with no_grad():
-                broadcast_coalesced(params, 0, self.process_group, self.broadcast_bucket_size)
+                broadcast_coalesced(self._module_parameters, 0, self.process_group, self.broadcast_bucket_size)
                 if init_sync_buffers:
                     broadcast_coalesced(self._buffers_to_sync(), 0, self.process_group, self.broadcast_bucket_size)
         self.reducer = Reducer(params, self.process_group, first_cap, self.bucket_bytes_cap,
@@ -141,6 +143,9 @@ class DistributedDataParallel(Module):
         # The bench's switch: FASTNN_DDP_OVERLAP=0 (or ddp._overlap = False) reduces every bucket only once
         # backward has finished, to measure what the overlap gains.
         self.reducer.overlap = os.environ.get("FASTNN_DDP_OVERLAP", "1") != "0"
+        # FASTNN_DDP_PROGRESS_THREAD=1 (or ddp._progress_thread = True): a thread keeps the buckets in flight
+        # moving while backward's kernels run (nn/parallel/progress.py).
+        self.reducer.progress_thread = os.environ.get("FASTNN_DDP_PROGRESS_THREAD", "0") == "1"
         if static_graph:
             self._set_static_graph()
 
@@ -151,6 +156,14 @@ class DistributedDataParallel(Module):
     @_overlap.setter
     def _overlap(self, on: bool) -> None:
         self.reducer.overlap = bool(on)
+
+    @property
+    def _progress_thread(self) -> bool:
+        return self.reducer.progress_thread
+
+    @_progress_thread.setter
+    def _progress_thread(self, on: bool) -> None:
+        self.reducer.progress_thread = bool(on)
 
     def _set_static_graph(self) -> None:
         # A fixed graph changes nothing here: buckets are never rebuilt and every hook fires each iteration.
@@ -167,9 +180,10 @@ class DistributedDataParallel(Module):
         sync = is_grad_enabled() and self.require_backward_grad_sync
         if sync:
             self.reducer.prepare_for_forward()
-        if self.will_sync_module_buffers():
+        bufs = self._buffers_to_sync() if self.require_forward_param_sync and self.forward_sync_buffers else ()
+        if bufs:  # will_sync_module_buffers(), walking the modules once
             with no_grad():
-                broadcast_coalesced(self._buffers_to_sync(), 0, self.process_group, self.broadcast_bucket_size)
+                broadcast_coalesced(bufs, 0, self.process_group, self.broadcast_bucket_size)
         if self.device_ids:
             device = f"{self.device_type}:{self.device_ids[0]}"
             inputs, kwargs = _to_device(inputs, device), _to_device(kwargs, device)

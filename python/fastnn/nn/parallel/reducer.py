@@ -17,9 +17,9 @@ import weakref
 from ... import autograd as _autograd
 from ... import distributed as _dist
 from ...dtypes import int32
-from ...autograd.grad_mode import no_grad
 from ...autograd.reachable import reachable_leaf_ids
 from ...creation import tensor, zeros
+from .progress import Progress
 
 # torch's defaults (torch.distributed.constants): a 1 MiB first bucket when bucket_cap_mb is left at None,
 # so the gradients that backward produces first start their all_reduce soon; 25 MiB after.
@@ -100,6 +100,11 @@ class Reducer:
         self.find_unused = find_unused
         self.as_view = as_view
         self.overlap = True  # off: every bucket is reduced at the end of backward (the bench's baseline)
+        self.progress = Progress()
+        # on: a thread tests the buckets in flight while backward's kernels run (progress.py); off (the
+        # default, since on this 2-core machine it measured no steady gain): only each hook's test moves them
+        self.progress_thread = False
+        self.timeout_s = process_group.timeout_s
         self.buckets = [_Bucket(k, idx, params) for k, idx in enumerate(bucket_assignment(params, first_cap, cap))]
         self.where = {}  # parameter index -> (bucket, position in it)
         for b in self.buckets:
@@ -115,7 +120,7 @@ class Reducer:
         # The hooks reach the reducer through a weak reference, so a dropped DDP frees its buckets (and its
         # __del__ removes the hooks, which puts the engine back on its hook-free path).
         hook = functools.partial(_hook, weakref.ref(self))
-        self.handles = [p.register_post_accumulate_grad_hook(hook) for p in params if p.requires_grad]
+        self.handles = [p.register_post_accumulate_grad_hook(hook) for p in params]
 
     def __del__(self):
         for h in getattr(self, "handles", ()):
@@ -144,13 +149,10 @@ class Reducer:
         self.used = [False] * len(self.params)
         for b in self.buckets:
             b.pending, b.work, b.launched = len(b.params), None, False
-        for i, p in enumerate(self.params):
-            if not p.requires_grad:
-                self._mark_ready(i, None)  # frozen: never gets a grad, never waited for
         if self.find_unused:
             reached = reachable_leaf_ids(outputs)
             for i, p in enumerate(self.params):
-                if p.requires_grad and id(p) not in reached:
+                if id(p) not in reached:
                     self._mark_ready(i, None)
 
     # ---- from the autograd hooks ----------------------------------------------------------------------------
@@ -170,12 +172,12 @@ class Reducer:
     def _mark_ready(self, i: int, grad) -> None:
         b, pos = self.where[i]
         self.ready[i] = True
-        view = b.views[pos]
-        with no_grad():
-            if grad is None:
-                view.zero_()
-            else:
-                view.copy_(grad)
+        # Array to array: the bucket is private (no graph, no version to keep), and Tensor.copy_'s autograd
+        # bookkeeping cost more than the copy itself on small layers. NumPy and CuPy arrays both take it.
+        if grad is None:
+            b.views[pos]._data[...] = 0
+        else:
+            b.views[pos]._data[...] = grad._data
         b.pending -= 1
         if b.pending == 0 and self.overlap:
             self._launch_ready()
@@ -186,22 +188,25 @@ class Reducer:
             self.next_bucket += 1
 
     def _launch(self, b: _Bucket) -> None:
-        with no_grad():
-            if b.flat.dtype.is_floating_point or b.flat.dtype.is_complex:
-                b.flat.div_(self.world)  # then SUM: the gradient average, as torch's default comm hook
-                b.work = _dist.all_reduce(b.flat, group=self.group, async_op=True)
-            else:
-                raise RuntimeError(f"DistributedDataParallel: cannot average gradients of dtype {b.flat.dtype}")
+        if not (b.flat.dtype.is_floating_point or b.flat.dtype.is_complex):
+            raise RuntimeError(f"DistributedDataParallel: cannot average gradients of dtype {b.flat.dtype}")
+        b.flat._data /= self.world  # then SUM: the gradient average, as torch's default comm hook
+        with self.progress.lock:
+            b.work = _dist.all_reduce(b.flat, group=self.group, async_op=True)
         b.launched = True
+        if self.progress_thread and self.armed:  # backward still computing (not the end's launches)
+            self.progress.add(b.work, self.timeout_s)
 
     def _progress(self) -> None:
-        for b in self.buckets[:self.next_bucket]:
-            if b.work is not None:
-                b.work.is_completed()  # a test is what moves a nonblocking MPI collective on
+        with self.progress.lock:
+            for b in self.buckets[:self.next_bucket]:
+                if b.work is not None:
+                    b.work.is_completed()  # a test is what moves a nonblocking MPI collective on
 
     # ---- the queued callback: the end of backward ------------------------------------------------------------
     def _finalize(self) -> None:
         self.armed = False
+        self.progress.stop()
         if not all(self.ready):
             # A parameter got no gradient: the buckets already in flight complete (the ranks stay in step),
             # the rest never start; the next forward raises torch's error naming the parameters.
@@ -215,7 +220,7 @@ class Reducer:
             b.work.wait()
             for pos, i in enumerate(b.params):
                 p = self.params[i]
-                if not p.requires_grad or (globally_used is not None and not globally_used[i]):
+                if globally_used is not None and not globally_used[i]:
                     continue  # no rank produced a gradient: .grad is left as it was (torch)
                 view = b.views[pos]
                 if self.as_view:
@@ -223,8 +228,7 @@ class Reducer:
                 elif p.grad is None:
                     p.grad = view.clone()
                 else:
-                    with no_grad():
-                        p.grad.copy_(view)
+                    p.grad._write(Ellipsis, view._data)  # in place, through Tensor's versioned write path
         self.require_finalize = False
 
     def _globally_used(self) -> list:
