@@ -6,6 +6,7 @@ advances, and ``wait()`` polls until the data is there, the timeout passes, or a
 """
 from __future__ import annotations
 
+import os
 import time
 from datetime import timedelta
 
@@ -89,6 +90,10 @@ class Work:
                 # waits for a slow peer leaves the core to it.
                 if now - start > 0.02:
                     time.sleep(0.0005 if now - start < 1.0 else 0.005)
+                else:
+                    # Ranks often outnumber idle cores (2 ranks on 2 busy cores here): yielding lets a peer that
+                    # shares this core run its half of the collective instead of waiting out our time slice.
+                    os.sched_yield()
         except RuntimeError as e:
             self._error = e
             raise
