@@ -69,8 +69,7 @@ def _group(group, name: str):
     if pg is None:
         _pg.non_member_warning(name)
         return None
-    pg.check_usable(name)
-    pg.check_notices(name)
+    pg.check_usable(name)  # a peer's failure notice is looked at while the op waits
     return pg
 
 
