@@ -16,9 +16,12 @@ from . import _memory_format as _mf
 from . import dtypes
 from ._device import device as _device
 from .backend import backend_of, get_backend
+from .backend import bf16 as _bf16
 from .backend.registry import _BY_TYPE as _ARRAY_TYPES
 
 _new = object.__new__
+_BF16_STORAGE = dtypes.bfloat16.np
+_bf16_values = _bf16.float_from_bits
 _HOST = get_backend("cpu")
 _host_asarray = _HOST.xp.asarray  # the host backend's array module's asarray: a C call, no Python frame
 
@@ -198,6 +201,8 @@ class Tensor:
         """The NumPy array behind a CPU tensor (shared). ``force=True`` skips the grad check and copies a
         device tensor to the host, as in PyTorch."""
         be = backend_of(self._data)
+        if self._data.dtype == _BF16_STORAGE:  # NumPy has no bfloat16: torch's TypeError
+            raise TypeError("Got unsupported ScalarType BFloat16")
         if force:
             return be.to_host(self._data)
         if self._requires_grad and is_grad_enabled():
@@ -208,6 +213,8 @@ class Tensor:
         return self._data
 
     def __array__(self, dtype=None, copy=None):
+        if self._data.dtype == _BF16_STORAGE:
+            raise TypeError("Got unsupported ScalarType BFloat16")
         arr = backend_of(self._data).to_host(self._data)
         if dtype is not None and arr.dtype != dtype:
             return arr.astype(dtype)
@@ -257,7 +264,7 @@ class Tensor:
     def __repr__(self) -> str:
         prefix = "tensor("
         # __array__ hands back host (NumPy) data on every device, so NumPy formats it.
-        host = self.__array__()
+        host = _bf16_values(self._data) if self._data.dtype == _BF16_STORAGE else self.__array__()  # values, not bits
         body = np.array2string(host, separator=", ", prefix=prefix, **_printing.array_kwargs(host))
         extras = []
         if self.dtype not in (dtypes.default_float, dtypes.int64, dtypes.bool_) or self._data.size == 0:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .._tensor import Tensor
 from ..backend import backend_of
+from ..backend.bf16 import astype_any
 from .engine import run_backward
 
 
@@ -22,13 +23,13 @@ def _grad_arrays(outputs, grad_outputs, api: str):
         if g is None:
             if out.numel() != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            arrays.append(be.xp.ones(out.shape, out._data.dtype))
+            arrays.append(be.full(out.shape, 1, out._data.dtype))  # full: the backends' bfloat16-aware fill
             continue
         ga = g._data if isinstance(g, Tensor) else be.asarray(g)
         if ga.shape != out._data.shape:
             raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of {tuple(ga.shape)} and output[{i}] "
                                f"has a shape of {tuple(out.shape)}.")
-        arrays.append(ga.astype(out._data.dtype, copy=False))
+        arrays.append(astype_any(ga, out._data.dtype, copy=False))
     return arrays
 
 

@@ -176,7 +176,7 @@ def arith(t, other, kind: str, alpha=1):
         return apply(t, _ARITH[kind], (other,), {"alpha": alpha} if alpha != 1 else None,
                      copy_src=kind in ("mul", "div") and ot and other._requires_grad)
     x = t._data
-    if x.dtype.kind == "f" and (ot or type(other) is float or type(other) is int):
+    if x.dtype.kind in "fV" and (ot or type(other) is float or type(other) is int):
         o = other._data if ot else other
         if ot and type(o) is not type(x):  # a CPU scalar tensor beside a device's: brought over (else raises)
             o = backend_with_cpu_scalars(x, o).bring_scalars(o)[0]

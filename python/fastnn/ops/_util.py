@@ -8,6 +8,9 @@ import numpy as np
 from .. import dtypes
 from ..backend import backend_of, backend_with_cpu_scalars
 from ..backend import registry as _registry
+from ..backend.bf16 import STORAGE as _BF16
+from ..backend.bf16 import Bf16Array as _Bf16Array
+from ..backend.bf16 import astype_any
 from .._tensor import Tensor
 
 _CATEGORY = {d: (0 if d is dtypes.bool_ else 2 if d.is_floating_point else 1) for d in dtypes.ALL}
@@ -59,6 +62,8 @@ def promote_types(da: dtypes.dtype, db: dtypes.dtype) -> dtypes.dtype:
     if ca == 1 and da.is_signed != db.is_signed:  # uint8 beside a signed integer
         signed = da if da.is_signed else db
         return signed if signed.itemsize > 1 else dtypes.int16
+    if da.itemsize == db.itemsize == 2 and ca == 2:  # bfloat16 with float16: neither holds the other, float32 both
+        return dtypes.float32
     return da if da.itemsize >= db.itemsize else db
 
 
@@ -112,7 +117,7 @@ def binary_operands(a, b, op: str):
                 if xa.shape != xb.shape:
                     _check_broadcast(xa.shape, xb.shape)
                 return a, b, xa, xb
-        elif (type(b) is float or type(b) is int) and xa.dtype.kind == "f":
+        elif (type(b) is float or type(b) is int) and xa.dtype.kind in "fV":
             return a, None, xa, xa.dtype.type(b)
     if not isinstance(a, Tensor) and not is_scalar(a):
         a = as_tensor(a, op)
@@ -146,14 +151,16 @@ def _check_broadcast(sa, sb) -> None:
 def _cast(x, dt):
     if isinstance(x, Tensor):
         arr = x._data
-        return arr if arr.dtype == dt else arr.astype(dt)
+        return arr if arr.dtype == dt else astype_any(arr, dt)
+    if dt == _BF16:  # a Python number beside bfloat16: kept as a float, which the bfloat16 array math takes weakly
+        return float(x)
     return dt.type(x)
 
 
 def float_data(t: Tensor):
     """t's array, as float32 when t holds integers or bools (PyTorch promotes so for exp, log ...)."""
     arr = t._data
-    return arr if arr.dtype.kind == "f" else arr.astype(dtypes.default_float.np)
+    return arr if arr.dtype.kind in "fV" or arr.dtype == _BF16 else arr.astype(dtypes.default_float.np)
 
 
 def normalize_dim(dim: int, ndim: int, op: str) -> int:
@@ -207,7 +214,8 @@ def expand_reduced(grad, shape, axes, keepdim: bool, be=None):
     xp = (be if be is not None else backend_of(grad)).xp
     if grad.size == 1:
         # full is several times cheaper than broadcast_to's view machinery for the scalar case.
-        return xp.full(shape, grad.reshape(()), grad.dtype)
+        out = xp.full(shape, grad.reshape(()), grad.dtype)
+        return out if type(grad) is not _Bf16Array else out.view(_Bf16Array)  # np.full gives a plain array
     return xp.broadcast_to(grad, shape)
 
 

@@ -42,7 +42,7 @@ def _mask_array(be, attn_mask, dtype, batch, lq, lk):
     the scores' dtype; RuntimeError when it is neither or does not broadcast to (*batch, lq, lk)."""
     m = attn_mask._data if isinstance(attn_mask, Tensor) else be.asarray(attn_mask)
     if m.dtype != np.bool_:
-        if m.dtype.kind != "f":
+        if m.dtype.kind not in "fV":
             raise RuntimeError(f"{_OP}(): expected attn_mask dtype to be bool or float, got {m.dtype}")
         m = m.astype(dtype, copy=False)
     target = batch + (lq, lk)

@@ -1,0 +1,51 @@
+"""float32/float64 <-> bfloat16 bit conversions in vectorised NumPy (the reference the native kernel must match).
+
+bfloat16 is float32's upper half: 1 sign, 8 exponent, 7 mantissa bits. Widening is exact (the bits shifted up).
+Narrowing rounds to nearest, ties to even, as torch's CPU cast does: add 0x7FFF plus the kept part's lowest bit
+and drop the low 16 bits (a carry out of the mantissa steps the exponent, so the largest finite floats round to
+inf, as in torch); denormals are rounded like any other value (no flush to zero). A NaN becomes 0xFFFF, the bits
+torch's vectorised CPU cast gives every NaN (a quiet NaN: the top mantissa bit set). float64 goes through
+float32 first, as torch's cast does (``BFloat16(float(x))``), so results equal torch's bit for bit.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+NAN_BITS = 0xFFFF  # torch's CPU cast of any NaN to bfloat16
+
+
+class bfloat16_scalar(np.void):  # noqa: N801  (NumPy's scalar types are lower case)
+    """The scalar type of bfloat16's storage dtype. Ops make scalars of an array's dtype with
+    ``x.dtype.type(0.5)``; for bfloat16 that gives a Python float, which the bfloat16 array math takes as torch
+    takes a wrapped number (computed beside the array in float32, never widening the result)."""
+
+    def __new__(cls, value=0.0):
+        return float(value)
+
+
+# The opaque 2-byte dtype bfloat16 arrays are stored as: NumPy refuses to cast it to numbers, and it equals "V2"
+STORAGE = np.dtype((bfloat16_scalar, 2))
+BITS = np.dtype("<u2")  # the same bytes read as little-endian integers (safetensors and DLPack order)
+
+
+def bits_from_float(x) -> np.ndarray:
+    """The bfloat16 bits (uint16) nearest to each element of ``x`` (anything NumPy makes a float array of)."""
+    f = np.asarray(x)
+    if f.dtype != np.float32:
+        f = f.astype(np.float32)  # float64 -> float32 -> bfloat16, as torch; ints and float16 exactly or rounded once
+    u = np.ascontiguousarray(f).view(np.uint32)
+    # u + 0x7FFF + lsb never overflows uint32 for a non-NaN (at most 0x7F7FFFFF + 0x8000 below 2**31 | sign)
+    r = u + (np.uint32(0x7FFF) + ((u >> np.uint32(16)) & np.uint32(1)))
+    out = (r >> np.uint32(16)).astype(BITS)
+    nan = f != f
+    if nan.any():
+        out[nan] = NAN_BITS
+    return out.reshape(f.shape)
+
+
+def float_from_bits(bits) -> np.ndarray:
+    """float32 values of bfloat16 ``bits`` (uint16 or the V2 storage), exactly."""
+    b = np.asarray(bits)
+    if b.dtype != BITS:
+        b = b.view(BITS)
+    return (b.astype(np.uint32) << np.uint32(16)).view(np.float32)
