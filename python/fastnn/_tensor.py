@@ -22,6 +22,7 @@ from .backend.registry import _BY_TYPE as _ARRAY_TYPES
 _new = object.__new__
 _BF16_STORAGE = dtypes.bfloat16.np
 _bf16_values = _bf16.float_from_bits
+_Bf16Pending = _bf16.Bf16Pending
 _HOST = get_backend("cpu")
 _host_asarray = _HOST.xp.asarray  # the host backend's array module's asarray: a C call, no Python frame
 
@@ -91,7 +92,8 @@ class Tensor:
             # NumPy reductions return scalars (np.float32), not 0-d arrays; device backends return 0-d
             # arrays, so a scalar is host data. Looking the type up in the registry's table is cheaper than
             # the `type(arr) is np.ndarray` test it replaces, and a new backend's arrays pass untouched.
-            arr = _host_asarray(arr)
+            # A bfloat16 op's float32 result is rounded here, once (backend/bf16/array.py).
+            arr = _bf16.settle(arr) if type(arr) is _Bf16Pending else _host_asarray(arr)
         t._data = arr
         t._requires_grad = requires_grad
         t.grad = None
@@ -201,15 +203,19 @@ class Tensor:
         """The NumPy array behind a CPU tensor (shared). ``force=True`` skips the grad check and copies a
         device tensor to the host, as in PyTorch."""
         be = backend_of(self._data)
-        if self._data.dtype == _BF16_STORAGE:  # NumPy has no bfloat16: torch's TypeError
-            raise TypeError("Got unsupported ScalarType BFloat16")
         if force:
-            return be.to_host(self._data)
+            return be.to_host(self._numpy_dtype_checked())
         if self._requires_grad and is_grad_enabled():
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+        self._numpy_dtype_checked()
         if be.device.type != "cpu":
             raise TypeError(f"can't convert {be.device} device type tensor to numpy. Use Tensor.cpu() to copy "
                             "the tensor to host memory first.")
+        return self._data
+
+    def _numpy_dtype_checked(self):
+        if self._data.dtype == _BF16_STORAGE:  # NumPy has no bfloat16: torch's TypeError
+            raise TypeError("Got unsupported ScalarType BFloat16")
         return self._data
 
     def __array__(self, dtype=None, copy=None):

@@ -29,6 +29,7 @@ import weakref
 
 from .._tensor import Tensor
 from ..backend import backend_of, backend_with_cpu_scalars, check_output_device
+from ..backend.bf16 import astype_any
 from .grad_mode import is_grad_enabled
 from .graph import DIRTY, INPUT_VALUES_NOT_READ, OUTPUT_NOT_SAVED, Node, record, set_grad_fn
 
@@ -337,7 +338,7 @@ def copy(t, src):
     def copied(old, s):
         xp = be.xp
         try:
-            arr = xp.broadcast_to(s._data, old._data.shape).astype(old._data.dtype)
+            arr = astype_any(xp.broadcast_to(s._data, old._data.shape), old._data.dtype)
         except ValueError:
             raise RuntimeError(f"The size of tensor a ({old._data.shape[-1] if old.ndim else 1}) must match the size "
                                f"of tensor b ({s._data.shape[-1] if s.ndim else 1}) at non-singleton dimension "

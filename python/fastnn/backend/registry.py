@@ -19,7 +19,7 @@ import os
 import numpy as np
 
 from .._device import device as _device
-from .bf16.array import Bf16Array  # bfloat16 arrays: NumPy's, on the CPU (known up front: Tensor._wrap keeps them)
+from .bf16.array import Bf16Array, Bf16Pending  # bfloat16 arrays: NumPy's, on the CPU (known up front: Tensor._wrap keeps them)
 from .bf16.kernels import Bf16Backend
 
 _CHOICES = ("cpu", "composite")
@@ -57,6 +57,8 @@ def _classify(arr):
     if isinstance(arr, (numbers.Number, np.generic)):
         _SCALAR_TYPES.add(t)
         return None
+    if t is Bf16Pending:  # a bfloat16 op's float32 values in flight: never registered (Tensor._wrap rounds them)
+        return _BF16
     if t.__module__ == "fastnn.backend.cuda.emulated":  # an emulated device's array: an ndarray subclass
         return cuda_backend(t._device_index)
     if isinstance(arr, np.ndarray):  # a NumPy subclass (np.memmap, a masked array's data)

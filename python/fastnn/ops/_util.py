@@ -9,10 +9,11 @@ from .. import dtypes
 from ..backend import backend_of, backend_with_cpu_scalars
 from ..backend import registry as _registry
 from ..backend.bf16 import STORAGE as _BF16
-from ..backend.bf16 import Bf16Array as _Bf16Array
-from ..backend.bf16 import astype_any
+from ..backend.bf16 import Bf16Array, Bf16Pending
+from ..backend.bf16 import astype_any, bits_from_float, float_from_bits
 from .._tensor import Tensor
 
+_BF16_ARRAYS = (Bf16Array, Bf16Pending)
 _CATEGORY = {d: (0 if d is dtypes.bool_ else 2 if d.is_floating_point else 1) for d in dtypes.ALL}
 
 
@@ -117,7 +118,7 @@ def binary_operands(a, b, op: str):
                 if xa.shape != xb.shape:
                     _check_broadcast(xa.shape, xb.shape)
                 return a, b, xa, xb
-        elif (type(b) is float or type(b) is int) and xa.dtype.kind in "fV":
+        elif (type(b) is float or type(b) is int) and xa.dtype.kind == "f":  # (bfloat16 rounds b: below)
             return a, None, xa, xa.dtype.type(b)
     if not isinstance(a, Tensor) and not is_scalar(a):
         a = as_tensor(a, op)
@@ -132,8 +133,8 @@ def binary_operands(a, b, op: str):
         if a.shape != b.shape:
             _check_broadcast(a.shape, b.shape)
     dt = result_dtype(a, b).np
-    xa = _cast(a, dt)
-    xb = _cast(b, dt)
+    xa = _cast(a, dt, op)
+    xb = _cast(b, dt, op)
     if be is not None:
         xa, xb = be.bring_scalars(xa, xb)
     return (a if isinstance(a, Tensor) else None, b if isinstance(b, Tensor) else None, xa, xb)
@@ -148,12 +149,17 @@ def _check_broadcast(sa, sb) -> None:
                                f"non-singleton dimension {dim}")
 
 
-def _cast(x, dt):
+_BF16_SCALAR_KEPT = {"mul", "div", "true_divide", "multiply"}
+
+
+def _cast(x, dt, op: str = ""):
     if isinstance(x, Tensor):
         arr = x._data
         return arr if arr.dtype == dt else astype_any(arr, dt)
-    if dt == _BF16:  # a Python number beside bfloat16: kept as a float, which the bfloat16 array math takes weakly
-        return float(x)
+    if dt == _BF16:  # a number beside bfloat16 stays a float (weak in NumPy's promotion)
+        # torch's CPU kernels round it to bfloat16 first for add/sub, and keep it in float32 for mul/div (their
+        # reduced-float scalar paths take the original value): the results match torch's bit for bit
+        return float(x) if op in _BF16_SCALAR_KEPT else float(float_from_bits(bits_from_float(float(x))))
     return dt.type(x)
 
 
@@ -215,7 +221,7 @@ def expand_reduced(grad, shape, axes, keepdim: bool, be=None):
     if grad.size == 1:
         # full is several times cheaper than broadcast_to's view machinery for the scalar case.
         out = xp.full(shape, grad.reshape(()), grad.dtype)
-        return out if type(grad) is not _Bf16Array else out.view(_Bf16Array)  # np.full gives a plain array
+        return out if type(grad) not in _BF16_ARRAYS else out.view(type(grad))  # np.full gives a plain array
     return xp.broadcast_to(grad, shape)
 
 

@@ -1,17 +1,21 @@
-"""``Bf16Array``: a NumPy array of bfloat16 values, stored as the opaque 2-byte dtype ``V2`` (the bits).
+"""``Bf16Array``: a NumPy array of bfloat16 values, stored as an opaque 2-byte dtype (the bits), and
+``Bf16Pending``: the float32 values of a bfloat16 computation in flight.
 
-NumPy has no bfloat16, so this subclass is the one place bfloat16 arithmetic happens: every ufunc (``+``, ``exp``,
-comparisons, reductions, ``matmul``) and every NumPy function it meets widens its bfloat16 operands to float32
-exactly, computes in float32, and rounds floating results back to bfloat16 (round-to-nearest-even), which is
-what torch's CPU kernels do for bfloat16 (they compute in float, "opmath"). Functions that only move elements
-(reshape, concatenate, take, where, flip, ...) run on the stored bits, so NaN payloads and -0.0 survive as in
-torch. Indexing, views and copies are NumPy's own on the bits.
+NumPy has no bfloat16, so these two subclasses are the one place bfloat16 arithmetic happens. Torch computes a
+bfloat16 op in float32 ("opmath") and rounds its result once; fastnn's ops are written as several NumPy calls, so
+the rounding cannot happen per NumPy call (a sigmoid would round three times). Instead every ufunc and NumPy
+function that meets a bfloat16 operand widens it to float32 exactly and returns its floating results as
+``Bf16Pending`` (plain float32 values marked "bfloat16 when stored"), which later calls keep computing on in float32;
+``Tensor._wrap`` rounds a pending result once, to nearest even, when an op hands it over as its output
+(``settle``). So a bfloat16 op's intermediates are float32 and its output is bfloat16, as in torch.
+
+Functions that only move elements (reshape, concatenate, take, where, flip, ...) run on the stored bits, so NaN
+payloads and -0.0 survive as in torch. Indexing, views and copies are NumPy's own on the bits.
 
 Result dtypes follow torch's promotion, which the ops compute before they call NumPy: bfloat16 beside integer or
-bool arrays and Python numbers stays bfloat16; beside a float16/float32/float64 array it is that array's math in
-float32 or wider, unrounded. The storage dtype makes any other route loud: NumPy refuses to cast ``V2`` to a
-number. (One hole: NumPy casts a float array *to* ``V2`` silently as zero bytes, so code that narrows to bfloat16
-must call ``astype_any``, never ``ndarray.astype``.)
+bool arrays and Python numbers stays bfloat16; beside a float16/float32/float64 array it is that array's math, not
+rounded. The storage dtype makes other routes loud: NumPy refuses to cast it to a number. (One hole: NumPy casts a
+number array *to* it silently as zero bytes, so code that narrows to bfloat16 calls ``astype_any``.)
 """
 from __future__ import annotations
 
@@ -26,6 +30,37 @@ _F32 = np.dtype(np.float32)
 
 def is_bf16(x) -> bool:
     return isinstance(x, np.ndarray) and x.dtype == STORAGE
+
+
+class Bf16Pending(np.ndarray):
+    """float32 values of a bfloat16 computation, rounded to bfloat16 when an op returns them (``settle``)."""
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        return _ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        return _function(func, args, kwargs)
+
+    def astype(self, dtype, order="K", casting="unsafe", subok=True, copy=True):
+        dtype = np.dtype(dtype)
+        if dtype == STORAGE:
+            return from_float(self.view(np.ndarray))
+        return self.view(np.ndarray).astype(dtype, order=order, casting=casting, copy=copy)
+
+    def view(self, *args, **kwargs):
+        r = super().view(*args, **kwargs)
+        if type(r) is Bf16Pending and r.dtype != _F32:  # the bytes as another dtype: no longer values
+            return r.view(np.ndarray)
+        return r
+
+
+def settle(arr) -> "Bf16Array":
+    """A pending result rounded to bfloat16, as an op's output (``Tensor._wrap``)."""
+    return from_float(arr.view(np.ndarray))
+
+
+def _pending(f):
+    return (f if f.dtype == _F32 else f.astype(_F32)).view(Bf16Pending)
 
 
 def from_float(x) -> "Bf16Array":
@@ -48,9 +83,12 @@ def astype_any(arr, dtype, copy: bool = True):
 
 
 def to_float(x):
-    """``x`` with bfloat16 arrays (also inside lists/tuples) widened to float32 exactly; the rest unchanged."""
+    """``x`` with bfloat16 arrays (also inside lists/tuples) widened to float32 exactly, pending values as plain
+    float32 arrays; the rest unchanged."""
     if isinstance(x, np.ndarray):
-        return float_from_bits(x) if x.dtype == STORAGE else x
+        if x.dtype == STORAGE:
+            return float_from_bits(x)
+        return x.view(np.ndarray) if type(x) is Bf16Pending else x
     if isinstance(x, (list, tuple)):
         return type(x)(to_float(v) for v in x)
     return x
@@ -60,7 +98,7 @@ def _has_wide_float(args) -> bool:
     """Whether an operand is a float16/32/64 array: then the result is that math's, not rounded to bfloat16.
     NumPy float scalars count as Python numbers (torch's wrapped scalars do not promote a tensor's dtype)."""
     for x in args:
-        if isinstance(x, np.ndarray) and x.dtype.kind == "f":
+        if isinstance(x, np.ndarray) and x.dtype.kind == "f" and type(x) is not Bf16Pending:
             return True
         if isinstance(x, (list, tuple)) and _has_wide_float(x):
             return True
@@ -77,19 +115,21 @@ def _has_number(args) -> bool:
 
 
 def _narrow(result):
-    """Floating results rounded to bfloat16 (as Bf16Array, scalars as 0-d arrays); others as they are."""
+    """Floating results as pending bfloat16 values (scalars as 0-d arrays); others as they are."""
     if isinstance(result, tuple):
         return tuple(_narrow(r) for r in result)
     if isinstance(result, list):
         return [_narrow(r) for r in result]
-    if isinstance(result, (np.ndarray, np.floating)) and result.dtype.kind == "f":
-        return from_float(result)
+    if isinstance(result, np.ndarray) and result.dtype.kind == "f":
+        return _pending(result)
+    if isinstance(result, np.floating):
+        return _pending(np.asarray(result))
     return result
 
 
 def _weak(x):
-    """A NumPy float scalar as a Python float (weak in NumPy's promotion, like torch's wrapped scalars), and an
-    integer or bool array as the bfloat16 values torch would convert it to first."""
+    """A NumPy float scalar as a Python float (weak in NumPy's promotion: it must not widen the math to float64),
+    and an integer or bool array as the bfloat16 values torch would convert it to first."""
     if isinstance(x, np.floating):
         return float(x)
     if isinstance(x, np.ndarray) and x.dtype.kind in "iub":
@@ -131,7 +171,7 @@ def _ufunc(ufunc, method, inputs, kwargs):
         if is_bf16(o):
             _write_back(o, to_float(r))
         else:
-            o[...] = to_float(r)
+            o.view(np.ndarray)[...] = to_float(r)
     return outs[0] if len(outs) == 1 else tuple(outs)
 
 
@@ -149,8 +189,15 @@ _MOVES = {np.concatenate, np.stack, np.hstack, np.vstack, np.dstack, np.column_s
 _IN_PLACE = {np.copyto, np.put, np.put_along_axis, np.place, np.putmask, np.fill_diagonal}
 
 
+def _has_pending(args) -> bool:
+    for x in args:
+        if type(x) is Bf16Pending or (isinstance(x, (list, tuple)) and _has_pending(x)):
+            return True
+    return False
+
+
 def _plain(x):
-    if isinstance(x, Bf16Array):
+    if isinstance(x, (Bf16Array, Bf16Pending)):
         return x.view(np.ndarray)
     if isinstance(x, (list, tuple)):
         return type(x)(_plain(v) for v in x)
@@ -167,7 +214,7 @@ def _rewrap(result):
 
 def _function(func, args, kwargs):
     if func in _MOVES and not _has_wide_float(args) and not _has_number(args) and not _has_number(
-            tuple(kwargs.values())):
+            tuple(kwargs.values())) and not _has_pending(args):
         return _rewrap(func(*_plain(args), **_plain(kwargs)))
     if func in _IN_PLACE and is_bf16(args[0]):
         target = args[0]

@@ -3,15 +3,16 @@
 bfloat16 is float32's upper half: 1 sign, 8 exponent, 7 mantissa bits. Widening is exact (the bits shifted up).
 Narrowing rounds to nearest, ties to even, as torch's CPU cast does: add 0x7FFF plus the kept part's lowest bit
 and drop the low 16 bits (a carry out of the mantissa steps the exponent, so the largest finite floats round to
-inf, as in torch); denormals are rounded like any other value (no flush to zero). A NaN becomes 0xFFFF, the bits
-torch's vectorised CPU cast gives every NaN (a quiet NaN: the top mantissa bit set). float64 goes through
+inf, as in torch); denormals are rounded like any other value (no flush to zero). A NaN becomes a quiet NaN: 0xFFFF
+from float32 (torch's vectorised cast) and 0x7FC0 from float64 (its scalar cast), as torch. float64 goes through
 float32 first, as torch's cast does (``BFloat16(float(x))``), so results equal torch's bit for bit.
 """
 from __future__ import annotations
 
 import numpy as np
 
-NAN_BITS = 0xFFFF  # torch's CPU cast of any NaN to bfloat16
+NAN_BITS = 0xFFFF  # torch's CPU cast of any float32 NaN to bfloat16 (its vectorised path)
+NAN_BITS_FROM_DOUBLE = 0x7FC0  # and of a float64 NaN (its scalar path, c10::BFloat16's canonical NaN)
 
 
 class bfloat16_scalar(np.void):  # noqa: N801  (NumPy's scalar types are lower case)
@@ -31,15 +32,17 @@ BITS = np.dtype("<u2")  # the same bytes read as little-endian integers (safeten
 def bits_from_float(x) -> np.ndarray:
     """The bfloat16 bits (uint16) nearest to each element of ``x`` (anything NumPy makes a float array of)."""
     f = np.asarray(x)
+    nan_bits = NAN_BITS_FROM_DOUBLE if f.dtype == np.float64 else NAN_BITS
     if f.dtype != np.float32:
-        f = f.astype(np.float32)  # float64 -> float32 -> bfloat16, as torch; ints and float16 exactly or rounded once
+        with np.errstate(over="ignore", invalid="ignore"):  # beyond float32's range: inf, as torch's cast
+            f = f.astype(np.float32)  # float64 -> float32 -> bfloat16, as torch; ints and float16 exactly or once
     u = np.ascontiguousarray(f).view(np.uint32)
     # u + 0x7FFF + lsb never overflows uint32 for a non-NaN (at most 0x7F7FFFFF + 0x8000 below 2**31 | sign)
     r = u + (np.uint32(0x7FFF) + ((u >> np.uint32(16)) & np.uint32(1)))
     out = (r >> np.uint32(16)).astype(BITS)
     nan = f != f
     if nan.any():
-        out[nan] = NAN_BITS
+        out[nan] = nan_bits
     return out.reshape(f.shape)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..table import all_kernels
-from .array import _narrow, _write_back, is_bf16
+from .array import Bf16Pending, _has_wide_float, _narrow, _write_back, is_bf16
 from .convert import float_from_bits
 
 _WRITES_OPERANDS = {"gemm_into", "adam_update", "sgd_update", "batch_norm_forward"}
@@ -23,18 +23,11 @@ def _widen(x, widened: list):
         f = float_from_bits(x)
         widened.append((x, f))
         return f
+    if type(x) is Bf16Pending:  # already float32 values
+        return x.view(np.ndarray)
     if isinstance(x, (list, tuple)):
         return type(x)(_widen(v, widened) for v in x)
     return x
-
-
-def _has_wide_float(args) -> bool:
-    for x in args:
-        if isinstance(x, np.ndarray) and x.dtype.kind == "f":
-            return True
-        if isinstance(x, (list, tuple)) and _has_wide_float(x):
-            return True
-    return False
 
 
 def _widening(name: str, kernel):
