@@ -19,7 +19,8 @@ import os
 import numpy as np
 
 from .._device import device as _device
-from .bf16.array import Bf16Array, Bf16Pending  # bfloat16 arrays: NumPy's, on the CPU (known up front: Tensor._wrap keeps them)
+# bfloat16 arrays: NumPy subclasses on the CPU, known up front (Tensor._wrap keeps a registered type as it is)
+from .bf16.array import Bf16Array, Bf16Pending
 from .bf16.kernels import Bf16Backend
 
 _CHOICES = ("cpu", "composite")
