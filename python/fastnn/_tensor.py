@@ -18,8 +18,16 @@ from ._device import device as _device
 from .backend import backend_of, get_backend
 from .backend import bf16 as _bf16
 from .backend.registry import _BY_TYPE as _ARRAY_TYPES
+from .backend.registry import allocating
 
 _new = object.__new__
+
+
+def _allocating(device, dtype):
+    be = get_backend(device)
+    return be if dtype is None else allocating(be, dtypes.to_dtype(dtype).np)
+
+
 _BF16_STORAGE = dtypes.bfloat16.np
 _bf16_values = _bf16.float_from_bits
 _Bf16Pending = _bf16.Bf16Pending
@@ -55,11 +63,11 @@ class Tensor:
         if len(args) == 1 and args[0] is None:  # Tensor(None): the old spelling of Tensor()
             args = ()
         if not args:
-            arr = get_backend(device).zeros((0,), (dtype and dtypes.to_dtype(dtype) or dtypes.default_float).np)
+            arr = _allocating(device, dtype).zeros((0,), (dtype and dtypes.to_dtype(dtype) or dtypes.default_float).np)
         elif (all(isinstance(a, (int, np.integer)) and not isinstance(a, (bool, np.bool_)) for a in args)
               or (len(args) == 1 and isinstance(args[0], Size))):
             shape = tuple(args[0]) if isinstance(args[0], Size) else tuple(int(a) for a in args)
-            arr = get_backend(device).zeros(shape, (dtype and dtypes.to_dtype(dtype) or dtypes.default_float).np)
+            arr = _allocating(device, dtype).zeros(shape, (dtype and dtypes.to_dtype(dtype) or dtypes.default_float).np)
         elif len(args) == 1:
             data = args[0]
             if dtype is None and not isinstance(data, Tensor):

@@ -16,7 +16,7 @@ from . import _memory_format as _mf
 from . import dtypes
 from .backend import backend_of, get_backend
 from .backend import bf16 as _bf16
-from .backend.registry import device_array_backend
+from .backend.registry import allocating, device_array_backend
 from .ops._util import shape_arg
 from .ops.arg_checks import check_fits, check_storage
 from .random import numpy_generator
@@ -167,7 +167,7 @@ def _sizes(size, kw, op: str):
 
 @_names_op
 def zeros(*size, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
-    be = get_backend(device)
+    be = get_backend(device) if dtype is None else _allocating(device, dtype)
     shape = _sizes(size, _size_kw(kw, "zeros"), "zeros") if kw else shape_arg(size, "zeros")
     _new_shape(shape, "zeros", _float_dtype(dtype).np)
     return _make(be.zeros(shape, _float_dtype(dtype).np), requires_grad)
@@ -175,7 +175,7 @@ def zeros(*size, dtype=None, device=None, requires_grad: bool = False, **kw) -> 
 
 @_names_op
 def ones(*size, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
-    be = get_backend(device)
+    be = get_backend(device) if dtype is None else _allocating(device, dtype)
     shape = _sizes(size, _size_kw(kw, "ones"), "ones") if kw else shape_arg(size, "ones")
     _new_shape(shape, "ones", _float_dtype(dtype).np)
     dt = _float_dtype(dtype)
@@ -186,7 +186,7 @@ def ones(*size, dtype=None, device=None, requires_grad: bool = False, **kw) -> T
 
 @_names_op
 def empty(*size, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
-    be = get_backend(device)
+    be = get_backend(device) if dtype is None else _allocating(device, dtype)
     fmt = _mf.resolve(kw.pop("memory_format", None), "empty", _mf.contiguous_format)
     shape = _sizes(size, _size_kw(kw, "empty"), "empty") if kw else shape_arg(size, "empty")
     dt = _float_dtype(dtype).np
@@ -197,6 +197,11 @@ def empty(*size, dtype=None, device=None, requires_grad: bool = False, **kw) -> 
         raise RuntimeError("unsupported memory format Preserve")
     # NHWC memory seen as NCHW: the strided view of a flat buffer (torch.empty(..., memory_format=channels_last))
     return _make(_mf.copy_strided(be.empty(shape, dt), _mf.channels_last_strides(shape, fmt)), requires_grad)
+
+
+def _allocating(device, dtype):
+    """The backend allocating ``dtype`` on ``device`` (bfloat16 has its own on the CPU: registry.allocating)."""
+    return allocating(get_backend(device), dtypes.to_dtype(dtype).np)
 
 
 def _size_kw(kw: dict, op: str):
@@ -217,7 +222,7 @@ def _size_kw(kw: dict, op: str):
 
 @_names_op
 def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    be = get_backend(device)
+    be = get_backend(device) if dtype is None else _allocating(device, dtype)
     if dtype is None:
         if isinstance(fill_value, (bool, np.bool_)):
             dtype = dtypes.bool_
@@ -233,8 +238,10 @@ def eye(n: int, m: int | None = None, dtype=None, device=None, requires_grad: bo
     for name, v in (("n", n), ("m", m)):  # torch's RuntimeError (NumPy's would be a ValueError)
         if v is not None and v < 0:
             raise RuntimeError(f"{name} must be greater or equal to 0, got {v}")
-    be = get_backend(device)
+    be = get_backend(device) if dtype is None else _allocating(device, dtype)
     _new_shape((n, n if m is None else m), "eye", _float_dtype(dtype).np)
+    if _float_dtype(dtype) is dtypes.bfloat16:
+        return _make(_bf16.from_float(be.xp.eye(n, m, dtype=np.float32)), requires_grad)
     return _make(be.xp.eye(n, m, dtype=_float_dtype(dtype).np), requires_grad)
 
 

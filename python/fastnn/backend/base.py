@@ -13,9 +13,6 @@ import contextlib
 import numpy as np
 
 from .._device import device as _device
-from . import bf16
-
-_BF16 = {bf16.STORAGE}  # a set: the membership test of a float dtype costs ~35 ns, an == ~50
 
 
 class Backend:
@@ -41,24 +38,16 @@ class Backend:
 
     # ---- allocation and conversion -------------------------------------------------------------------------
     def empty(self, shape, dtype):
-        if dtype in _BF16:
-            return bf16.Bf16Array(shape, bf16.STORAGE)  # bfloat16 values in the array module's subclass (CPU only)
         return self.xp.empty(shape, dtype)
 
     def zeros(self, shape, dtype):
-        if dtype in _BF16:
-            return self.xp.zeros(shape, dtype).view(bf16.Bf16Array)  # zero bits are +0.0
         return self.xp.zeros(shape, dtype)
 
     def full(self, shape, value, dtype):
-        if dtype in _BF16:
-            return bf16.from_float(self.xp.full(shape, value, np.float32))
         return self.xp.full(shape, value, dtype)
 
     def asarray(self, data, dtype=None):
         """``data`` (host data, a scalar, or an array of this backend) as an array of this backend."""
-        if dtype in _BF16:
-            return bf16.astype_any(self.xp.asarray(bf16.to_float(data)), bf16.STORAGE, copy=False)
         return self.xp.asarray(data, dtype)
 
     def to_host(self, arr) -> np.ndarray:

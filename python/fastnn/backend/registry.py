@@ -21,6 +21,7 @@ import numpy as np
 from .._device import device as _device
 # bfloat16 arrays: NumPy subclasses on the CPU, known up front (Tensor._wrap keeps a registered type as it is)
 from .bf16.array import Bf16Array, Bf16Pending
+from .bf16.convert import STORAGE as _BF16_STORAGE
 from .bf16.kernels import Bf16Backend
 
 _CHOICES = ("cpu", "composite")
@@ -164,6 +165,16 @@ def check_output_device(out, result) -> None:
     """PyTorch's RuntimeError when an op's result (``result``, on the op's device) is to be written into
     ``out`` on another device: an output gets no CPU-scalar exemption (``cpu_scalar.add_(x_cuda)`` raises)."""
     backend_of(result, out)
+
+
+def allocating(be, dtype):
+    """The backend that allocates arrays of NumPy ``dtype`` for ``be``'s device: bfloat16's own on the CPU (whose
+    allocation makes bfloat16 arrays), ``be`` for every other dtype. bfloat16 lives on the CPU only."""
+    if dtype != _BF16_STORAGE:
+        return be
+    if be is _CPU:
+        return _BF16
+    raise RuntimeError(f"fastnn holds bfloat16 tensors on the CPU only, not on {be.device}")
 
 
 def get_backend(device=None):

@@ -12,8 +12,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..table import all_kernels
-from .array import Bf16Pending, _has_wide_float, _narrow, _write_back, is_bf16
-from .convert import float_from_bits
+from .array import Bf16Array, Bf16Pending, _has_wide_float, _narrow, _write_back, astype_any, from_float, is_bf16, \
+    to_float
+from .convert import STORAGE, float_from_bits
+
+_STORAGE = {STORAGE}  # a set: dtypes given as types or names (np.float32, "float32") compare without raising
 
 _WRITES_OPERANDS = {"gemm_into", "adam_update", "sgd_update", "batch_norm_forward"}
 
@@ -55,6 +58,28 @@ class Bf16Backend:
         self._cpu = cpu
         for name in all_kernels():
             setattr(self, name, _widening(name, getattr(cpu, name)))
+
+    # allocation in bfloat16 (NumPy would make plain arrays of the storage dtype, and fill them with raw bytes);
+    # the CPU backend's own stay as they are, so float32 work pays nothing for bfloat16
+    def empty(self, shape, dtype):
+        if dtype in _STORAGE:
+            return Bf16Array(shape, STORAGE)
+        return self._cpu.empty(shape, dtype)
+
+    def zeros(self, shape, dtype):
+        if dtype in _STORAGE:
+            return np.zeros(shape, STORAGE).view(Bf16Array)  # zero bits are +0.0
+        return self._cpu.zeros(shape, dtype)
+
+    def full(self, shape, value, dtype):
+        if dtype in _STORAGE:
+            return from_float(np.full(shape, to_float(value), np.float32))
+        return self._cpu.full(shape, value, dtype)
+
+    def asarray(self, data, dtype=None):
+        if dtype is not None and dtype in _STORAGE:
+            return astype_any(np.asarray(to_float(data)), STORAGE, copy=False)
+        return self._cpu.asarray(data, dtype)
 
     def __getattr__(self, name):
         value = getattr(self._cpu, name)
