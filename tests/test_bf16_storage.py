@@ -279,3 +279,30 @@ def test_errors_as_torch():
         t.numpy()
     with pytest.raises(TypeError, match="Got unsupported ScalarType BFloat16"):
         t.detach().numpy()
+
+
+def test_pickle_and_state_dict_round_trip(tmp_path):
+    import pickle
+
+    t = ours_bf16(ALL_BITS[::97]).requires_grad_()
+    u = pickle.loads(pickle.dumps(t))
+    assert u.dtype is fastnn.bfloat16 and u.requires_grad
+    np.testing.assert_array_equal(bits_of(u), bits_of(t))
+    m = fastnn.nn.Linear(3, 2).bfloat16()
+    fastnn.save(m.state_dict(), os.path.join(tmp_path, "m.safetensors"))
+    m2 = fastnn.nn.Linear(3, 2).bfloat16()
+    m2.load_state_dict(fastnn.load(os.path.join(tmp_path, "m.safetensors")))
+    np.testing.assert_array_equal(bits_of(m2.weight), bits_of(m.weight))
+
+
+def test_bfloat16_stays_on_the_cpu():
+    from fastnn.backend.cuda import runtime
+
+    if runtime.device_count() == 0:
+        pytest.skip("no (emulated) CUDA device")
+    for make in (lambda: fastnn.ones(2, dtype=fastnn.bfloat16).to("cuda"),
+                 lambda: fastnn.zeros(2, dtype=fastnn.bfloat16, device="cuda"),
+                 lambda: fastnn.ones(2, device="cuda").bfloat16(),
+                 lambda: fastnn.tensor([1.0], dtype=fastnn.bfloat16, device="cuda")):
+        with pytest.raises(RuntimeError, match="bfloat16 tensors on the CPU only"):
+            make()

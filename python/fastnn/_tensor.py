@@ -746,11 +746,13 @@ def _host_state(t: Tensor) -> tuple:
     (None for the CPU, so the tuple is the old four-field one's extension)."""
     be = backend_of(t._data)
     arr = be.to_host(t._data)
-    return (arr.tobytes(), arr.dtype.name, arr.shape, t._requires_grad, _location.saved_device(be))
+    # the fastnn dtype's name: NumPy's own for every dtype but bfloat16 (whose storage NumPy names "V2"-like)
+    return (arr.tobytes(), t.dtype.name, arr.shape, t._requires_grad, _location.saved_device(be))
 
 
 def _host_array(raw: bytes, dtype_name: str, shape):
-    return np.frombuffer(raw, dtype=dtypes.to_dtype(dtype_name).np).reshape(shape).copy()
+    arr = np.frombuffer(raw, dtype=dtypes.to_dtype(dtype_name).np).reshape(shape).copy()
+    return arr if dtype_name != "bfloat16" else arr.view(_bf16.Bf16Array)
 
 
 def _rebuild_tensor(raw: bytes, dtype_name: str, shape, requires_grad: bool, device=None) -> "Tensor":

@@ -68,6 +68,8 @@ def _place(arr, be, copy: bool):
     """``arr`` on backend ``be`` (None: where it is). A move is a copy already; ``copy`` asks for one otherwise."""
     src = backend_of(arr)
     if be is not None and be is not src and be.device != src.device:
+        if arr.dtype == _bf16.STORAGE:
+            raise RuntimeError(f"fastnn holds bfloat16 tensors on the CPU only, not on {be.device}")
         return be.from_host(src.to_host(arr))
     return arr.copy(order="C") if copy else arr
 

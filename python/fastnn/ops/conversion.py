@@ -43,6 +43,8 @@ def move(a: Tensor, be, non_blocking: bool = False) -> Tensor:
     src = backend_of(a._data)
     if be is src or be.device == src.device:  # the CPU's bfloat16 arrays have a backend of their own
         return a
+    if a.dtype is dtypes.bfloat16:
+        raise RuntimeError(f"fastnn holds bfloat16 tensors on the CPU only, not on {be.device}")
     host = src.to_host(a._data)
     y = be.from_host_async(host) if non_blocking and hasattr(be, "from_host_async") else be.from_host(host)
     return record(Tensor._wrap(y), "ToCopyBackward0", (a,), lambda g: (src.from_host(be.to_host(g)),))

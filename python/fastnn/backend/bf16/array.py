@@ -72,6 +72,7 @@ def astype_any(arr, dtype, copy: bool = True):
     """``arr.astype(dtype)`` for every dtype pair, bfloat16's ``V2`` included on either side."""
     dtype = np.dtype(dtype)
     if dtype == STORAGE:
+        _on_cpu(arr)
         if is_bf16(arr):
             out = arr.copy() if copy else arr
             return out if type(out) is Bf16Array else out.view(Bf16Array)
@@ -80,6 +81,14 @@ def astype_any(arr, dtype, copy: bool = True):
         f = float_from_bits(arr)
         return f if dtype == _F32 else f.astype(dtype)
     return arr.astype(dtype, copy=copy)
+
+
+def _on_cpu(arr) -> None:
+    from ..registry import device_array_backend
+
+    be = device_array_backend(arr)
+    if be is not None:
+        raise RuntimeError(f"fastnn holds bfloat16 tensors on the CPU only, not on {be.device}")
 
 
 def to_float(x):

@@ -37,10 +37,14 @@ def bits_from_float(x) -> np.ndarray:
         with np.errstate(over="ignore", invalid="ignore"):  # beyond float32's range: inf, as torch's cast
             f = f.astype(np.float32)  # float64 -> float32 -> bfloat16, as torch; ints and float16 exactly or once
     u = np.ascontiguousarray(f).view(np.uint32)
-    # u + 0x7FFF + lsb never overflows uint32 for a non-NaN (at most 0x7F7FFFFF + 0x8000 below 2**31 | sign)
-    r = u + (np.uint32(0x7FFF) + ((u >> np.uint32(16)) & np.uint32(1)))
-    out = (r >> np.uint32(16)).astype(BITS)
-    nan = f != f
+    # r = (u + 0x7FFF + lsb) >> 16, in place on one temporary: u + 0x8000 stays below 2**32 for every non-NaN
+    r = u >> np.uint32(16)
+    r &= np.uint32(1)
+    r += np.uint32(0x7FFF)
+    r += u
+    r >>= np.uint32(16)
+    out = r.astype(BITS)
+    nan = np.isnan(f)
     if nan.any():
         out[nan] = nan_bits
     return out.reshape(f.shape)
