@@ -9,11 +9,9 @@ from .. import dtypes
 from ..backend import backend_of, backend_with_cpu_scalars
 from ..backend import registry as _registry
 from ..backend.bf16 import STORAGE as _BF16
-from ..backend.bf16 import Bf16Array, Bf16Pending
 from ..backend.bf16 import astype_any, bits_from_float, float_from_bits
 from .._tensor import Tensor
 
-_BF16_ARRAYS = (Bf16Array, Bf16Pending)
 _CATEGORY = {d: (0 if d is dtypes.bool_ else 2 if d.is_floating_point else 1) for d in dtypes.ALL}
 
 
@@ -220,8 +218,7 @@ def expand_reduced(grad, shape, axes, keepdim: bool, be=None):
     xp = (be if be is not None else backend_of(grad)).xp
     if grad.size == 1:
         # full is several times cheaper than broadcast_to's view machinery for the scalar case.
-        out = xp.full(shape, grad.reshape(()), grad.dtype)
-        return out if type(grad) not in _BF16_ARRAYS else out.view(type(grad))  # np.full gives a plain array
+        return xp.full(shape, grad.reshape(()), grad.dtype)
     return xp.broadcast_to(grad, shape)
 
 

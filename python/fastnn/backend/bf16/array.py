@@ -29,11 +29,20 @@ _F32 = np.dtype(np.float32)
 
 
 def is_bf16(x) -> bool:
-    return isinstance(x, np.ndarray) and x.dtype == STORAGE
+    """Whether ``x`` holds stored bfloat16 bits (a Bf16Array, or a plain array of the storage dtype)."""
+    return isinstance(x, np.ndarray) and type(x) is not Bf16Pending and x.dtype == STORAGE
 
 
 class Bf16Pending(np.ndarray):
-    """float32 values of a bfloat16 computation, rounded to bfloat16 when an op returns them (``settle``)."""
+    """float32 values of a bfloat16 computation, rounded to bfloat16 when an op returns them (``settle``).
+
+    Its ``dtype`` attribute says bfloat16's storage dtype, so op code that makes arrays or scalars "of x's dtype"
+    (``xp.zeros(n, x.dtype)``, ``x.dtype.type(2)``, ``y.astype(x.dtype)``) keeps making bfloat16; NumPy's C code
+    sees the real float32 (``view(np.ndarray)`` hands it the values)."""
+
+    @property
+    def dtype(self):
+        return STORAGE
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         return _ufunc(ufunc, method, inputs, kwargs)
@@ -49,7 +58,7 @@ class Bf16Pending(np.ndarray):
 
     def view(self, *args, **kwargs):
         r = super().view(*args, **kwargs)
-        if type(r) is Bf16Pending and r.dtype != _F32:  # the bytes as another dtype: no longer values
+        if type(r) is Bf16Pending and np.ndarray.view(r, np.ndarray).dtype != _F32:  # other bytes: not values
             return r.view(np.ndarray)
         return r
 
@@ -95,9 +104,9 @@ def to_float(x):
     """``x`` with bfloat16 arrays (also inside lists/tuples) widened to float32 exactly, pending values as plain
     float32 arrays; the rest unchanged."""
     if isinstance(x, np.ndarray):
-        if x.dtype == STORAGE:
-            return float_from_bits(x)
-        return x.view(np.ndarray) if type(x) is Bf16Pending else x
+        if type(x) is Bf16Pending:
+            return x.view(np.ndarray)
+        return float_from_bits(x) if x.dtype == STORAGE else x
     if isinstance(x, (list, tuple)):
         return type(x)(to_float(v) for v in x)
     return x

@@ -55,7 +55,10 @@ class Bf16Backend:
     """The CPU backend with its kernel table widening bfloat16 operands (see the module's text)."""
 
     def __init__(self, cpu) -> None:
+        from .xp import xp
+
         self._cpu = cpu
+        self.xp = xp  # NumPy, making bfloat16 arrays where asked for the storage dtype
         for name in all_kernels():
             setattr(self, name, _widening(name, getattr(cpu, name)))
 
