@@ -306,3 +306,27 @@ def test_bfloat16_stays_on_the_cpu():
                  lambda: fastnn.tensor([1.0], dtype=fastnn.bfloat16, device="cuda")):
         with pytest.raises(RuntimeError, match="bfloat16 tensors on the CPU only"):
             make()
+
+
+def test_layer_ops_keep_bf16_and_match_torch():
+    rng = np.random.default_rng(6)
+    a = rng.standard_normal((2, 3, 8, 8)).astype(np.float32)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    x, tx = fastnn.tensor(a).bfloat16(), torch.from_numpy(a).bfloat16()
+    fw, tw = fastnn.tensor(w).bfloat16(), torch.from_numpy(w).bfloat16()
+    F, TF = fastnn.nn.functional, torch.nn.functional
+    pairs = [(F.conv2d(x, fw, padding=1), TF.conv2d(tx, tw, padding=1)), (F.max_pool2d(x, 2), TF.max_pool2d(tx, 2)),
+             (F.avg_pool2d(x, 2), TF.avg_pool2d(tx, 2)), (F.layer_norm(x, (8,)), TF.layer_norm(tx, (8,))),
+             (F.log_softmax(x, 1), TF.log_softmax(tx, 1)), (F.softplus(x), TF.softplus(tx)),
+             (F.elu(x), TF.elu(tx)), (x.std(3), tx.std(3)), (x.cumsum(3), tx.cumsum(3)),
+             (F.mse_loss(x, x * 0.5), TF.mse_loss(tx, tx * 0.5)),
+             (x.masked_fill(x > 0, 1.5), tx.masked_fill(tx > 0, 1.5)),
+             (fastnn.einsum("bij,bjk->bik", x[0], x[1]), torch.einsum("bij,bjk->bik", tx[0], tx[1])),
+             (F.interpolate(x, scale_factor=2), TF.interpolate(tx, scale_factor=2))]
+    for ours, theirs in pairs:
+        assert ours.dtype is fastnn.bfloat16
+        np.testing.assert_allclose(ours.float().numpy(), theirs.float().numpy(), rtol=2 ** -7, atol=2e-2)
+    ce = F.cross_entropy(x.reshape(2, -1)[:, :5], fastnn.tensor([1, 0]))
+    assert ce.dtype is fastnn.bfloat16  # torch rounds its log_softmax to bf16 first: ours is closer to float32
+    ref = TF.cross_entropy(tx.reshape(2, -1)[:, :5].float(), torch.tensor([1, 0])).item()
+    np.testing.assert_allclose(ce.item(), ref, rtol=2 ** -8)
