@@ -330,3 +330,15 @@ def test_layer_ops_keep_bf16_and_match_torch():
     assert ce.dtype is fastnn.bfloat16  # torch rounds its log_softmax to bf16 first: ours is closer to float32
     ref = TF.cross_entropy(tx.reshape(2, -1)[:, :5].float(), torch.tensor([1, 0])).item()
     np.testing.assert_allclose(ce.item(), ref, rtol=2 ** -8)
+
+
+def test_attention_in_bf16_with_grads():
+    a = np.random.default_rng(7).standard_normal((2, 4, 6, 8)).astype(np.float32)
+    q, tq = fastnn.tensor(a).bfloat16().requires_grad_(), torch.from_numpy(a).bfloat16().requires_grad_()
+    o = fastnn.nn.functional.scaled_dot_product_attention(q, q, q, is_causal=True)
+    t = torch.nn.functional.scaled_dot_product_attention(tq, tq, tq, is_causal=True)
+    o.sum().backward()
+    t.sum().backward()
+    assert o.dtype is fastnn.bfloat16 and q.grad.dtype is fastnn.bfloat16
+    np.testing.assert_allclose(o.detach().float().numpy(), t.detach().float().numpy(), rtol=2 ** -6, atol=2e-2)
+    np.testing.assert_allclose(q.grad.float().numpy(), tq.grad.float().numpy(), rtol=2 ** -6, atol=5e-2)

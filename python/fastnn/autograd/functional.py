@@ -23,13 +23,13 @@ def _grad_arrays(outputs, grad_outputs, api: str):
         if g is None:
             if out.numel() != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            arrays.append(be.full(out.shape, 1, out._data.dtype))  # full: the backends' bfloat16-aware fill
+            arrays.append(be.xp.ones(out.shape, out._data.dtype))
             continue
         ga = g._data if isinstance(g, Tensor) else be.asarray(g)
         if ga.shape != out._data.shape:
             raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of {tuple(ga.shape)} and output[{i}] "
                                f"has a shape of {tuple(out.shape)}.")
-        arrays.append(astype_any(ga, out._data.dtype, copy=False))
+        arrays.append(ga if ga.dtype == out._data.dtype else astype_any(ga, out._data.dtype, copy=False))
     return arrays
 
 

@@ -18,6 +18,7 @@ import math
 
 import numpy as np
 
+from .. import dtypes
 from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
@@ -25,7 +26,7 @@ from ._util import as_tensor, unbroadcast
 from .attention_dropout import sdpa_with_dropout
 
 _OP = "scaled_dot_product_attention"
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64), dtypes.bfloat16.np)  # bfloat16: widened by its backend
 
 
 def _as4(xp, x, batch, tail):
