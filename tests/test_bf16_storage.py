@@ -342,3 +342,23 @@ def test_attention_in_bf16_with_grads():
     assert o.dtype is fastnn.bfloat16 and q.grad.dtype is fastnn.bfloat16
     np.testing.assert_allclose(o.detach().float().numpy(), t.detach().float().numpy(), rtol=2 ** -6, atol=2e-2)
     np.testing.assert_allclose(q.grad.float().numpy(), tq.grad.float().numpy(), rtol=2 ** -6, atol=5e-2)
+
+
+def test_native_conversion_matches_the_numpy_reference_at_every_isa_level():
+    from fastnn.backend import native
+    from fastnn.backend.bf16 import convert
+
+    if convert._NARROW is None:
+        pytest.skip("this _C was built without the bfloat16 conversion kernel")
+    f = edge_floats()
+    ref = convert.bits_from_float_numpy(f)
+    ref_nan64 = convert.bits_from_float(np.float64([np.nan, 1.0, -np.nan]), native=False)
+    assert (ref_nan64[[0, 2]] == 0x7FC0).all()
+    for level in native.isa_levels():
+        for n in (0, 1, 15, 16, 17, 4099, f.size):  # vector bodies and scalar tails
+            np.testing.assert_array_equal(convert._NARROW(f[:n], 0xFFFF, level), ref[:n], err_msg=f"{level} {n}")
+        np.testing.assert_array_equal(convert._WIDEN(ALL_BITS, level).view(np.uint32),
+                                      convert.float_from_bits(ALL_BITS, native=False).view(np.uint32))
+    np.testing.assert_array_equal(convert.bits_from_float(f), ref)  # the default path (native above 4096)
+    with pytest.raises(TypeError):
+        convert._NARROW(f.astype(np.float64), 0xFFFF)  # no silent cast: the caller converts first

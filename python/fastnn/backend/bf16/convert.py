@@ -11,6 +11,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from ... import _C
+
+# The native conversions (csrc/cpu/bf16_convert.cpp: AVX-512 at that level, bit for bit the NumPy code below);
+# a _C built before them lacks the names, and the NumPy code serves alone.
+_NARROW = getattr(_C, "bf16_from_f32", None)
+_WIDEN = getattr(_C, "f32_from_bf16", None)
+_NATIVE_MIN = 4096  # below this the call's own cost exceeds NumPy's (a few temporaries)
+
 NAN_BITS = 0xFFFF  # torch's CPU cast of any float32 NaN to bfloat16 (its vectorised path)
 NAN_BITS_FROM_DOUBLE = 0x7FC0  # and of a float64 NaN (its scalar path, c10::BFloat16's canonical NaN)
 
@@ -29,13 +37,20 @@ STORAGE = np.dtype((bfloat16_scalar, 2))
 BITS = np.dtype("<u2")  # the same bytes read as little-endian integers (safetensors and DLPack order)
 
 
-def bits_from_float(x) -> np.ndarray:
+def bits_from_float_numpy(x) -> np.ndarray:
+    """``bits_from_float`` in NumPy alone: the reference (tests compare the native kernel against it)."""
+    return bits_from_float(x, native=False)
+
+
+def bits_from_float(x, native: bool = True) -> np.ndarray:
     """The bfloat16 bits (uint16) nearest to each element of ``x`` (anything NumPy makes a float array of)."""
     f = np.asarray(x)
     nan_bits = NAN_BITS_FROM_DOUBLE if f.dtype == np.float64 else NAN_BITS
     if f.dtype != np.float32:
         with np.errstate(over="ignore", invalid="ignore"):  # beyond float32's range: inf, as torch's cast
             f = f.astype(np.float32)  # float64 -> float32 -> bfloat16, as torch; ints and float16 exactly or once
+    if native and _NARROW is not None and f.size >= _NATIVE_MIN:
+        return _NARROW(np.ascontiguousarray(f).reshape(-1), nan_bits).view(BITS).reshape(f.shape)
     u = np.ascontiguousarray(f).view(np.uint32)
     # r = (u + 0x7FFF + lsb) >> 16, in place on one temporary: u + 0x8000 stays below 2**32 for every non-NaN
     r = u >> np.uint32(16)
@@ -50,9 +65,11 @@ def bits_from_float(x) -> np.ndarray:
     return out.reshape(f.shape)
 
 
-def float_from_bits(bits) -> np.ndarray:
+def float_from_bits(bits, native: bool = True) -> np.ndarray:
     """float32 values of bfloat16 ``bits`` (uint16 or the V2 storage), exactly."""
     b = np.asarray(bits)
     if b.dtype != BITS:
         b = b.view(BITS)
+    if native and _WIDEN is not None and b.size >= _NATIVE_MIN:
+        return _WIDEN(np.ascontiguousarray(b).reshape(-1).view(np.uint16)).reshape(b.shape)
     return (b.astype(np.uint32) << np.uint32(16)).view(np.float32)
