@@ -362,3 +362,15 @@ def test_native_conversion_matches_the_numpy_reference_at_every_isa_level():
     np.testing.assert_array_equal(convert.bits_from_float(f), ref)  # the default path (native above 4096)
     with pytest.raises(TypeError):
         convert._NARROW(f.astype(np.float64), 0xFFFF)  # no silent cast: the caller converts first
+
+
+def test_bit_level_float_ops_step_the_bf16_grid():
+    v = [1.0, -1.0, 0.0, -0.0, 3.0, 1e-40, float("inf"), 2.0, -3e38]
+    w = [2.0, -2.0, 1.0, -1.0, 0.0, -1.0, 0.0, 2.0, -float("inf")]
+    ours = fastnn.nextafter(fastnn.tensor(v, dtype=fastnn.bfloat16), fastnn.tensor(w, dtype=fastnn.bfloat16))
+    theirs = torch.nextafter(torch.tensor(v, dtype=torch.bfloat16), torch.tensor(w, dtype=torch.bfloat16))
+    np.testing.assert_array_equal(bits_of(ours), bits_of(theirs))
+    x = [1.0, 3.0, -0.75, 1e-39, 0.0]
+    m, e = fastnn.frexp(fastnn.tensor(x, dtype=fastnn.bfloat16))
+    tm, te = torch.frexp(torch.tensor(x, dtype=torch.bfloat16))
+    assert m.dtype is fastnn.bfloat16 and m.tolist() == tm.tolist() and e.tolist() == te.tolist()

@@ -36,7 +36,7 @@ def frexp(input):  # noqa: A002
     xp = be.xp
     m, e = xp.frexp(x)
     e = e.astype(dtypes.int32.np)
-    step = xp.exp2(e.astype(x.dtype))  # 2**e, subnormal for the smallest inputs (PyTorch divides by it too)
+    step = xp.exp2(xp.asarray(e, dtype=x.dtype))  # 2**e, subnormal for the tiniest inputs (torch divides by it too)
 
     def backward(g):
         with be.errstate(all="ignore"):

@@ -160,9 +160,24 @@ def _write_back(dst, values) -> None:
     dst.view(BITS, np.ndarray)[...] = bits_from_float(values)
 
 
+def _nextafter_bf16(x, y):
+    """The next bfloat16 after ``x`` toward ``y`` (float32 values of bfloat16 numbers): one step of the 16-bit
+    grid, as torch's bfloat16 nextafter (float32's step would round back to ``x``)."""
+    x, y = np.broadcast_arrays(np.asarray(x, np.float32), np.asarray(y, np.float32))
+    bits = bits_from_float(x).astype(np.int32)
+    up = (y > x) == (x >= 0)  # away from zero when moving outward
+    step = np.where(up, 1, -1)
+    out = np.where(x == 0, np.where(y > 0, 0x0001, 0x8001), bits + step)
+    out = np.where(x == y, bits_from_float(y), out)
+    out = np.where(np.isnan(x) | np.isnan(y), 0x7FC0, out)  # torch's NaN here: the canonical one
+    return float_from_bits(out.astype(np.uint16))
+
+
 def _ufunc(ufunc, method, inputs, kwargs):
     outs = kwargs.pop("out", None)
     narrow = not _has_wide_float(inputs)
+    if ufunc is np.nextafter and method == "__call__" and narrow and outs is None:
+        return _pending(_nextafter_bf16(*(to_float(x) for x in inputs)))
     dt = kwargs.get("dtype")
     if dt is not None:
         if np.dtype(dt) == STORAGE:
