@@ -361,7 +361,7 @@ def test_native_conversion_matches_the_numpy_reference_at_every_isa_level():
                                       convert.float_from_bits(ALL_BITS, native=False).view(np.uint32))
     np.testing.assert_array_equal(convert.bits_from_float(f), ref)  # the default path (native above 4096)
     with pytest.raises(TypeError):
-        convert._NARROW(f.astype(np.float64), 0xFFFF)  # no silent cast: the caller converts first
+        convert._NARROW(np.zeros(8, np.float64), 0xFFFF)  # no silent cast: the caller converts first
 
 
 def test_bit_level_float_ops_step_the_bf16_grid():
