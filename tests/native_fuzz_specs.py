@@ -277,6 +277,14 @@ def t_erf(draw):
     return (A(dims(draw, draw(st.integers(0, 3)))),), {}
 
 
+def t_bf16_from_f32(draw):
+    return (A(dims(draw, draw(st.integers(0, 3)))), draw(st.integers(-2, 0x10001))), _isa(draw)
+
+
+def t_f32_from_bf16(draw):
+    return (A(dims(draw, draw(st.integers(0, 3))), dtype="uint16"),), _isa(draw)
+
+
 def t_softmax_forward(draw):
     return (A(dims(draw, 2)), draw(st.booleans())), _isa(draw)
 
@@ -388,6 +396,8 @@ C_SPECS = {
     "attention_backward": (t_attention_backward, ("attention",)),
     "vector_exp": (t_vector_exp, ()),
     "erf": (t_erf, ()),
+    "bf16_from_f32": (t_bf16_from_f32, ()),
+    "f32_from_bf16": (t_f32_from_bf16, ()),
     "softmax_forward": (t_softmax_forward, ("softmax",)),
     "softmax_backward": (t_softmax_backward, ("softmax_backward",)),
     "cross_entropy_forward": (t_cross_entropy_forward, ("cross_entropy",)),

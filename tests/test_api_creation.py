@@ -231,11 +231,6 @@ def test_float16_requires_grad_and_casts_back():
         torch.ones(2, dtype=torch.int32).requires_grad_()
 
 
-def test_bfloat16_refuses_clearly():
-    with pytest.raises(AttributeError, match="issue 15"):
-        torch.bfloat16  # noqa: B018
-
-
 def test_storage_dtypes_pickle_and_save(tmp_path):
     for dt in [torch.int32, torch.int16, torch.int8, torch.uint8, torch.float16]:
         x = torch.arange(5).to(dt)

@@ -93,7 +93,7 @@ from .ops.similarity import cosine_similarity, pairwise_distance, pdist
 from .ops.embedding_bag import embedding_bag
 from .ops.dropout_variants import alpha_dropout, feature_alpha_dropout
 # ---- apimisc: the torch surface programs probe and construct with ----
-from .dtypes import float16, half, int8, int16, int32, short, uint8
+from .dtypes import bfloat16, float16, half, int8, int16, int32, short, uint8
 from .dtypes import int as int  # noqa: A001,PLC0414
 from .legacy_types import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor,
                            LongTensor, ShortTensor)
@@ -142,6 +142,4 @@ def __getattr__(name: str):
         return importlib.import_module(".keras", __name__)
     if name == "multiprocessing":  # Python's multiprocessing costs start-up time: loaded on first use
         return importlib.import_module(".multiprocessing", __name__)
-    if name == "bfloat16":
-        return dtypes.bfloat16  # raises: NumPy has no bfloat16 to store it (issue 15)
     raise AttributeError(f"module 'fastnn' has no attribute {name!r}")

@@ -143,8 +143,14 @@ class finfo:
         if not dt.is_floating_point:
             raise TypeError("torch.finfo() requires a floating point input type. Use torch.iinfo to handle "
                             "'torch.finfo'")
+        self.dtype = dt.name
+        if dt is dtypes.bfloat16:  # NumPy has no finfo of it: float32's range with 8 significant bits
+            self.bits, self.eps, self.max = 16, 2.0 ** -7, (2.0 - 2.0 ** -7) * 2.0 ** 127
+            self.min, self.tiny = -self.max, 2.0 ** -126
+            self.smallest_normal, self.resolution = self.tiny, 0.01  # resolution 10**-floor(8 * log10(2))
+            return
         info = _np.finfo(dt.np)
-        self.bits, self.dtype = info.bits, dt.name
+        self.bits = info.bits
         self.eps, self.max, self.min = float(info.eps), float(info.max), float(info.min)
         self.tiny = self.smallest_normal = float(info.smallest_normal)
         self.resolution = float(str(info.resolution))  # 1e-06, not its float32 rounding (as torch)

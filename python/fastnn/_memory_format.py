@@ -9,6 +9,7 @@ ATen's infer_dense_strides), plus ``copy_as``, which makes the strided copy on t
 from __future__ import annotations
 
 from .backend import backend_of
+from .backend.bf16 import Bf16Array as _Bf16Array
 
 
 class memory_format:
@@ -222,7 +223,8 @@ def copy_strided(arr, strides, dtype=None):
     for s in shape:
         n *= s
     if n and tuple(strides) == contiguous_strides(shape):  # the common case: one C-order copy
-        return be.xp.array(arr, dtype=dt, order="C", copy=True)
+        out = be.xp.array(arr, dtype=dt, order="C", copy=True)
+        return out if type(arr) is not _Bf16Array else out.view(_Bf16Array)  # np.array drops the subclass
     span = 1 + sum((s - 1) * t for s, t in zip(shape, strides)) if n else 0
     itemsize = be.xp.dtype(dt).itemsize
     out = be.xp.lib.stride_tricks.as_strided(be.empty((span,), dt), shape, tuple(t * itemsize for t in strides))
@@ -235,7 +237,8 @@ def copy_as(arr, fmt: memory_format, dtype=None):
     ``clone``, ``contiguous``)."""
     if fmt is not channels_last and fmt is not channels_last_3d and arr.size and arr.flags.c_contiguous:
         # C order stays C order (contiguous or preserve): skip the stride arithmetic on the hot path
-        return backend_of(arr).xp.array(arr, dtype=arr.dtype if dtype is None else dtype, order="C", copy=True)
+        out = backend_of(arr).xp.array(arr, dtype=arr.dtype if dtype is None else dtype, order="C", copy=True)
+        return out if type(arr) is not _Bf16Array else out.view(_Bf16Array)  # np.array drops the subclass
     return copy_strided(arr, target_strides(tuple(arr.shape), strides_of(arr), fmt), dtype)
 
 

@@ -16,9 +16,21 @@ from . import _memory_format as _mf
 from . import dtypes
 from ._device import device as _device
 from .backend import backend_of, get_backend
+from .backend import bf16 as _bf16
 from .backend.registry import _BY_TYPE as _ARRAY_TYPES
+from .backend.registry import allocating
 
 _new = object.__new__
+
+
+def _allocating(device, dtype):
+    be = get_backend(device)
+    return be if dtype is None else allocating(be, dtypes.to_dtype(dtype).np)
+
+
+_BF16_STORAGE = dtypes.bfloat16.np
+_bf16_values = _bf16.float_from_bits
+_Bf16Pending = _bf16.Bf16Pending
 _HOST = get_backend("cpu")
 _host_asarray = _HOST.xp.asarray  # the host backend's array module's asarray: a C call, no Python frame
 
@@ -51,11 +63,11 @@ class Tensor:
         if len(args) == 1 and args[0] is None:  # Tensor(None): the old spelling of Tensor()
             args = ()
         if not args:
-            arr = get_backend(device).zeros((0,), (dtype and dtypes.to_dtype(dtype) or dtypes.default_float).np)
+            arr = _allocating(device, dtype).zeros((0,), (dtype and dtypes.to_dtype(dtype) or dtypes.default_float).np)
         elif (all(isinstance(a, (int, np.integer)) and not isinstance(a, (bool, np.bool_)) for a in args)
               or (len(args) == 1 and isinstance(args[0], Size))):
             shape = tuple(args[0]) if isinstance(args[0], Size) else tuple(int(a) for a in args)
-            arr = get_backend(device).zeros(shape, (dtype and dtypes.to_dtype(dtype) or dtypes.default_float).np)
+            arr = _allocating(device, dtype).zeros(shape, (dtype and dtypes.to_dtype(dtype) or dtypes.default_float).np)
         elif len(args) == 1:
             data = args[0]
             if dtype is None and not isinstance(data, Tensor):
@@ -88,7 +100,8 @@ class Tensor:
             # NumPy reductions return scalars (np.float32), not 0-d arrays; device backends return 0-d
             # arrays, so a scalar is host data. Looking the type up in the registry's table is cheaper than
             # the `type(arr) is np.ndarray` test it replaces, and a new backend's arrays pass untouched.
-            arr = _host_asarray(arr)
+            # A bfloat16 op's float32 result is rounded here, once (backend/bf16/array.py).
+            arr = _bf16.settle(arr) if type(arr) is _Bf16Pending else _host_asarray(arr)
         t._data = arr
         t._requires_grad = requires_grad
         t.grad = None
@@ -199,15 +212,23 @@ class Tensor:
         device tensor to the host, as in PyTorch."""
         be = backend_of(self._data)
         if force:
-            return be.to_host(self._data)
+            return be.to_host(self._numpy_dtype_checked())
         if self._requires_grad and is_grad_enabled():
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+        self._numpy_dtype_checked()
         if be.device.type != "cpu":
             raise TypeError(f"can't convert {be.device} device type tensor to numpy. Use Tensor.cpu() to copy "
                             "the tensor to host memory first.")
         return self._data
 
+    def _numpy_dtype_checked(self):
+        if self._data.dtype == _BF16_STORAGE:  # NumPy has no bfloat16: torch's TypeError
+            raise TypeError("Got unsupported ScalarType BFloat16")
+        return self._data
+
     def __array__(self, dtype=None, copy=None):
+        if self._data.dtype == _BF16_STORAGE:
+            raise TypeError("Got unsupported ScalarType BFloat16")
         arr = backend_of(self._data).to_host(self._data)
         if dtype is not None and arr.dtype != dtype:
             return arr.astype(dtype)
@@ -257,7 +278,7 @@ class Tensor:
     def __repr__(self) -> str:
         prefix = "tensor("
         # __array__ hands back host (NumPy) data on every device, so NumPy formats it.
-        host = self.__array__()
+        host = _bf16_values(self._data) if self._data.dtype == _BF16_STORAGE else self.__array__()  # values, not bits
         body = np.array2string(host, separator=", ", prefix=prefix, **_printing.array_kwargs(host))
         extras = []
         if self.dtype not in (dtypes.default_float, dtypes.int64, dtypes.bool_) or self._data.size == 0:
@@ -725,11 +746,13 @@ def _host_state(t: Tensor) -> tuple:
     (None for the CPU, so the tuple is the old four-field one's extension)."""
     be = backend_of(t._data)
     arr = be.to_host(t._data)
-    return (arr.tobytes(), arr.dtype.name, arr.shape, t._requires_grad, _location.saved_device(be))
+    # the fastnn dtype's name: NumPy's own for every dtype but bfloat16 (whose storage NumPy names "V2"-like)
+    return (arr.tobytes(), t.dtype.name, arr.shape, t._requires_grad, _location.saved_device(be))
 
 
 def _host_array(raw: bytes, dtype_name: str, shape):
-    return np.frombuffer(raw, dtype=dtypes.to_dtype(dtype_name).np).reshape(shape).copy()
+    arr = np.frombuffer(raw, dtype=dtypes.to_dtype(dtype_name).np).reshape(shape).copy()
+    return arr if dtype_name != "bfloat16" else arr.view(_bf16.Bf16Array)
 
 
 def _rebuild_tensor(raw: bytes, dtype_name: str, shape, requires_grad: bool, device=None) -> "Tensor":

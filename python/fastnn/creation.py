@@ -15,7 +15,8 @@ import numpy as np
 from . import _memory_format as _mf
 from . import dtypes
 from .backend import backend_of, get_backend
-from .backend.registry import device_array_backend
+from .backend import bf16 as _bf16
+from .backend.registry import allocating, device_array_backend
 from .ops._util import shape_arg
 from .ops.arg_checks import check_fits, check_storage
 from .random import numpy_generator
@@ -40,19 +41,35 @@ def _to_array(data, dtype=None) -> np.ndarray:
     else:
         if isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in data):
             data = [x.detach().__array__() if isinstance(x, Tensor) else x for x in data]
-        arr = np.asarray(data)
+        arr = _foreign_bf16(data) if _is_foreign_bf16(data) else np.asarray(data)
         if dtype is None and arr.dtype.kind == "f":
             arr = arr.astype(dtypes.default_float.np)
-        if arr.dtype.kind not in "fiub":
+        if arr.dtype.kind not in "fiub" and arr.dtype != _bf16.STORAGE:
             raise TypeError(f"cannot make a tensor from {type(data).__name__} data of dtype {arr.dtype}")
     dt = dtypes.to_dtype(dtype) if dtype is not None else dtypes.from_numpy_dtype(arr.dtype)
+    if dt is dtypes.bfloat16 or arr.dtype == _bf16.STORAGE:  # NumPy cannot cast to or from bfloat16's bits
+        return _bf16.astype_any(arr, dt.np, copy=False)
     return arr.astype(dt.np, copy=False)
+
+
+def _is_foreign_bf16(data) -> bool:
+    """A CPU bfloat16 tensor of another library (torch's), which refuses ``__array__`` but exports DLPack."""
+    return hasattr(data, "__dlpack__") and str(getattr(data, "dtype", "")).endswith("bfloat16")
+
+
+def _foreign_bf16(data):
+    """A copy of a foreign bfloat16 tensor's bits (``fastnn.tensor(torch_bf16)`` copies, as for any data)."""
+    if getattr(data, "requires_grad", False):
+        data = data.detach()
+    return from_dlpack(data)._data.copy()
 
 
 def _place(arr, be, copy: bool):
     """``arr`` on backend ``be`` (None: where it is). A move is a copy already; ``copy`` asks for one otherwise."""
     src = backend_of(arr)
-    if be is not None and be is not src:
+    if be is not None and be is not src and be.device != src.device:
+        if arr.dtype == _bf16.STORAGE:
+            raise RuntimeError(f"fastnn holds bfloat16 tensors on the CPU only, not on {be.device}")
         return be.from_host(src.to_host(arr))
     return arr.copy(order="C") if copy else arr
 
@@ -97,7 +114,12 @@ def from_dlpack(obj, *, device=None) -> Tensor:
         kind, index = obj.__dlpack_device__()
         if int(kind) == _KDLCUDA:
             device = f"cuda:{int(index)}"
-    arr = get_backend(device).xp.from_dlpack(obj)
+    be = get_backend(device)
+    if be.device.type == "cpu":  # bfloat16 comes through relabelled (NumPy has no DLPack bfloat16)
+        producer = _bf16.dlpack.Producer(obj)
+        arr = _bf16.dlpack.imported(be.xp.from_dlpack(producer), producer)
+    else:
+        arr = be.xp.from_dlpack(obj)
     if arr.dtype not in dtypes._BY_NP:
         raise TypeError(f"from_dlpack: fastnn tensors hold {dtypes._HOLDS}, not {arr.dtype}")
     return Tensor._wrap(arr)
@@ -147,7 +169,7 @@ def _sizes(size, kw, op: str):
 
 @_names_op
 def zeros(*size, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
-    be = get_backend(device)
+    be = get_backend(device) if dtype is None else _allocating(device, dtype)
     shape = _sizes(size, _size_kw(kw, "zeros"), "zeros") if kw else shape_arg(size, "zeros")
     _new_shape(shape, "zeros", _float_dtype(dtype).np)
     return _make(be.zeros(shape, _float_dtype(dtype).np), requires_grad)
@@ -155,15 +177,18 @@ def zeros(*size, dtype=None, device=None, requires_grad: bool = False, **kw) -> 
 
 @_names_op
 def ones(*size, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
-    be = get_backend(device)
+    be = get_backend(device) if dtype is None else _allocating(device, dtype)
     shape = _sizes(size, _size_kw(kw, "ones"), "ones") if kw else shape_arg(size, "ones")
     _new_shape(shape, "ones", _float_dtype(dtype).np)
-    return _make(be.xp.ones(shape, _float_dtype(dtype).np), requires_grad)
+    dt = _float_dtype(dtype)
+    if dt is dtypes.bfloat16:
+        return _make(be.full(shape, 1.0, dt.np), requires_grad)
+    return _make(be.xp.ones(shape, dt.np), requires_grad)
 
 
 @_names_op
 def empty(*size, dtype=None, device=None, requires_grad: bool = False, **kw) -> Tensor:
-    be = get_backend(device)
+    be = get_backend(device) if dtype is None else _allocating(device, dtype)
     fmt = _mf.resolve(kw.pop("memory_format", None), "empty", _mf.contiguous_format)
     shape = _sizes(size, _size_kw(kw, "empty"), "empty") if kw else shape_arg(size, "empty")
     dt = _float_dtype(dtype).np
@@ -174,6 +199,11 @@ def empty(*size, dtype=None, device=None, requires_grad: bool = False, **kw) -> 
         raise RuntimeError("unsupported memory format Preserve")
     # NHWC memory seen as NCHW: the strided view of a flat buffer (torch.empty(..., memory_format=channels_last))
     return _make(_mf.copy_strided(be.empty(shape, dt), _mf.channels_last_strides(shape, fmt)), requires_grad)
+
+
+def _allocating(device, dtype):
+    """The backend allocating ``dtype`` on ``device`` (bfloat16 has its own on the CPU: registry.allocating)."""
+    return allocating(get_backend(device), dtypes.to_dtype(dtype).np)
 
 
 def _size_kw(kw: dict, op: str):
@@ -194,7 +224,7 @@ def _size_kw(kw: dict, op: str):
 
 @_names_op
 def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    be = get_backend(device)
+    be = get_backend(device) if dtype is None else _allocating(device, dtype)
     if dtype is None:
         if isinstance(fill_value, (bool, np.bool_)):
             dtype = dtypes.bool_
@@ -210,8 +240,10 @@ def eye(n: int, m: int | None = None, dtype=None, device=None, requires_grad: bo
     for name, v in (("n", n), ("m", m)):  # torch's RuntimeError (NumPy's would be a ValueError)
         if v is not None and v < 0:
             raise RuntimeError(f"{name} must be greater or equal to 0, got {v}")
-    be = get_backend(device)
+    be = get_backend(device) if dtype is None else _allocating(device, dtype)
     _new_shape((n, n if m is None else m), "eye", _float_dtype(dtype).np)
+    if _float_dtype(dtype) is dtypes.bfloat16:
+        return _make(_bf16.from_float(be.xp.eye(n, m, dtype=np.float32)), requires_grad)
     return _make(be.xp.eye(n, m, dtype=_float_dtype(dtype).np), requires_grad)
 
 
@@ -242,7 +274,7 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool
         raise RuntimeError("arange(): invalid size, possible overflow?")
     n = max(0, int(count))
     _new_shape((n,), "arange", dt.np)
-    arr = (start + step * xp.arange(n, dtype=np.float64)).astype(dt.np) if dt.is_floating_point else \
+    arr = _bf16.astype_any(start + step * xp.arange(n, dtype=np.float64), dt.np) if dt.is_floating_point else \
         xp.arange(start, end, step, dtype=dt.np)
     return _make(arr, requires_grad)
 
@@ -280,14 +312,16 @@ def linspace(start, end, steps: int, dtype=None, device=None, requires_grad: boo
         i = xp.arange(steps, dtype=np.float64)
         with np.errstate(invalid="ignore"):
             vals = xp.where(i < steps // 2, float(start) + step * i, float(end) - step * (steps - 1 - i))
-        return _make(vals.astype(dt.np), requires_grad)
-    return _make(xp.linspace(start, end, steps, dtype=np.float64).astype(dt.np), requires_grad)
+        return _make(_bf16.astype_any(vals, dt.np), requires_grad)
+    return _make(_bf16.astype_any(xp.linspace(start, end, steps, dtype=np.float64), dt.np), requires_grad)
 
 
 def _random_float(draw, shape, dt):
     """``draw`` (a generator's random / standard_normal) of float dtype ``dt`` (float16 drawn via float32)."""
     if dt is _F16:
         return draw(shape, dtype=np.float32).astype(dt)
+    if dt == _bf16.STORAGE:  # drawn in float32 and rounded, as torch's bfloat16 rand (values of [0, 1] stay there)
+        return _bf16.from_float(draw(shape, dtype=np.float32))
     return draw(shape, dtype=dt)
 
 

@@ -2,10 +2,13 @@
 
 float32, float64, int64 and bool are computed on everywhere; int32, int16, int8, uint8 and float16 are storage
 types (creation, ``.to``, promotion, indexing, save/load, elementwise math through the array module) whose
-native kernels may refuse them. bfloat16 has no NumPy dtype: ``fastnn.bfloat16`` raises (issue 15)."""
+native kernels may refuse them. bfloat16 has no NumPy dtype: its arrays hold the bits as the opaque 2-byte
+dtype ``V2`` (``backend/bf16/``: a NumPy subclass whose ufuncs compute in float32 and round back)."""
 from __future__ import annotations
 
 import numpy as np
+
+from .backend.bf16.convert import STORAGE as _BF16_STORAGE
 
 
 class dtype:
@@ -13,10 +16,10 @@ class dtype:
 
     __slots__ = ("name", "np", "is_floating_point", "is_signed", "itemsize", "is_complex")
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, storage=None):
         self.name = name
-        self.np = np.dtype(name)
-        self.is_floating_point = self.np.kind == "f"
+        self.np = np.dtype(storage or name)
+        self.is_floating_point = self.np.kind == "f" or name == "bfloat16"
         self.is_signed = self.np.kind != "u" and self.np.kind != "b"
         self.is_complex = False
         self.itemsize = self.np.itemsize
@@ -48,6 +51,7 @@ int16 = dtype("int16")
 int8 = dtype("int8")
 uint8 = dtype("uint8")
 float16 = dtype("float16")
+bfloat16 = dtype("bfloat16", _BF16_STORAGE)  # the bits, as an opaque 2-byte NumPy type (backend/bf16/)
 float = float32  # noqa: A001  (PyTorch spells these aliases so)
 double = float64
 long = int64
@@ -55,7 +59,7 @@ int = int32  # noqa: A001
 short = int16
 half = float16
 
-ALL = (float32, float64, float16, int64, int32, int16, int8, uint8, bool_)
+ALL = (float32, float64, float16, bfloat16, int64, int32, int16, int8, uint8, bool_)
 _BY_NP = {d.np: d for d in ALL}
 _BY_NAME = {d.name: d for d in ALL}
 _BY_NAME.update({"float": float32, "double": float64, "long": int64, "int": int32, "short": int16, "half": float16})
@@ -107,7 +111,4 @@ builtins_float, builtins_int, builtins_bool = _builtins.float, _builtins.int, _b
 
 
 def __getattr__(name: str):
-    if name == "bfloat16":
-        raise AttributeError("fastnn.bfloat16 is not supported yet: NumPy has no bfloat16 dtype to store it "
-                             "(issue 15); use float32 or float16")
     raise AttributeError(f"module 'fastnn.dtypes' has no attribute {name!r}")

@@ -31,14 +31,16 @@ import numpy as np
 from ._tensor import Tensor
 from . import _atomic_file, _integrity, _location, dtypes, serialization
 from .backend import backend_of
+from .backend import bf16 as _bf16
 
 PathLike = Union[str, "os.PathLike[str]", BinaryIO]
 
-# safetensors dtype names <-> NumPy (little-endian); BF16 has no NumPy dtype and is only read (as float32)
+# safetensors dtype names <-> NumPy (little-endian); BF16 is NumPy's opaque 2-byte type holding the bits
 _DTYPES = {"F16": "<f2", "F32": "<f4", "F64": "<f8", "I8": "i1", "I16": "<i2", "I32": "<i4", "I64": "<i8",
            "U8": "u1", "U16": "<u2", "U32": "<u4", "U64": "<u8", "BOOL": "?"}
 _NAMES = {np.dtype(v).newbyteorder("="): k for k, v in _DTYPES.items()}  # native-order dtype -> name
-_TENSOR_DTYPES = {"F32", "F64", "F16", "I64", "I32", "I16", "I8", "U8", "BOOL"}  # what a fastnn Tensor holds
+_NAMES[_bf16.STORAGE] = "BF16"
+_TENSOR_DTYPES = {"F32", "F64", "F16", "BF16", "I64", "I32", "I16", "I8", "U8", "BOOL"}  # what a Tensor holds
 _STRUCTURE_KEY = "fastnn.structure"
 _CHECKSUM_KEY = "fastnn.checksums"  # the integrity record (see _integrity)
 _FORMAT_CRC = "fastnn/crc32"  # __metadata__["format"] of a file with the record ("fastnn" without)
@@ -87,7 +89,12 @@ class _Encoder:
                 node["device"] = where
             return node
         if _is_torch_tensor(obj):  # a torch state_dict saved as is: its tensors load as fastnn tensors
-            arr = obj.detach().cpu().numpy()
+            if str(obj.dtype) == "torch.bfloat16":  # torch's numpy() refuses it: the bits come through DLPack
+                from .creation import from_dlpack
+
+                arr = from_dlpack(obj.detach().cpu())._data.copy()
+            else:
+                arr = obj.detach().cpu().numpy()
             if arr.dtype.newbyteorder("=") not in dtypes._BY_NP:
                 return {"$ndarray": self._store(arr, path)}
             return {"$tensor": self._store(arr, path), "requires_grad": bool(obj.requires_grad)}
@@ -303,8 +310,8 @@ def _array(buf, entry: dict, start: int, name: str = "", record: dict | None = N
     try:  # (the view into the file's buffer must not outlive this function: the buffer may be an mmap)
         if record is not None:  # before the copy: a corrupted tensor is never allocated
             _integrity.check_tensor(record, name, raw, _corrupt)
-        if entry["dtype"] == "BF16":  # the high half of a float32
-            arr = (raw.view("<u2").astype(np.uint32) << 16).view(np.float32)
+        if entry["dtype"] == "BF16":  # the bits, copied (little-endian, as bfloat16 arrays hold them)
+            arr = raw.view(_bf16.BITS).copy().view(_bf16.STORAGE).view(_bf16.Bf16Array)
         else:
             dt = np.dtype(_DTYPES[entry["dtype"]])
             # a private, aligned, writable copy in the canonical native dtype object (the native bindings
@@ -337,7 +344,7 @@ class _Decoder:
         arr = self._array(name)
         if self.header[name]["dtype"] not in _TENSOR_DTYPES:
             raise _corrupt(f"tensor {name!r} has a dtype a fastnn Tensor cannot hold")
-        if not isinstance(requires_grad, bool) or (requires_grad and arr.dtype.kind != "f"):
+        if not isinstance(requires_grad, bool) or (requires_grad and arr.dtype.kind not in "fV"):
             raise _corrupt(f"tensor {name!r} has an invalid requires_grad {requires_grad!r}")
         if device is not None and not (isinstance(device, str) and re.fullmatch(r"cuda:[0-9]{1,4}", device)):
             raise _corrupt(f"tensor {name!r} has an invalid device {device!r}")

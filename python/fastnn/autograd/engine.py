@@ -5,6 +5,7 @@ from . import grad_mode
 from .._tensor import Tensor
 from ..backend import backend_of
 from ..backend import registry as _registry
+from ..backend.bf16 import astype_any
 from . import anomaly_mode as _anomaly
 from . import hooks as _hooks
 from .graph import ANOMALY, DIRTY, HISTORY, INPUT_VALUES_NOT_READ, grad_fn_at, watch_output
@@ -206,7 +207,7 @@ def _run(tensors, grad_arrays, retain_graph, capture, accumulate, hooked):
                 if type(ig) is not type(data) and ig.ndim == 0:
                     ig = _onto_input_device(ig, data)
                 if ig.dtype != data.dtype:
-                    ig = ig.astype(data.dtype)
+                    ig = astype_any(ig, data.dtype)  # NumPy casts to bfloat16's bits as zeros: never astype there
                 # The input's grad_fn when this node saw it (an in-place op may have rebased it since).
                 child = t.grad_fn if not HISTORY else grad_fn_at(t, v)
                 if child is not None:

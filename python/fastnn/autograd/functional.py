@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .._tensor import Tensor
 from ..backend import backend_of
+from ..backend.bf16 import astype_any
 from .engine import run_backward
 
 
@@ -28,7 +29,7 @@ def _grad_arrays(outputs, grad_outputs, api: str):
         if ga.shape != out._data.shape:
             raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of {tuple(ga.shape)} and output[{i}] "
                                f"has a shape of {tuple(out.shape)}.")
-        arrays.append(ga.astype(out._data.dtype, copy=False))
+        arrays.append(ga if ga.dtype == out._data.dtype else astype_any(ga, out._data.dtype, copy=False))
     return arrays
 
 

@@ -29,6 +29,7 @@ import weakref
 
 from .._tensor import Tensor
 from ..backend import backend_of, backend_with_cpu_scalars, check_output_device
+from ..backend.bf16 import astype_any
 from .grad_mode import is_grad_enabled
 from .graph import DIRTY, INPUT_VALUES_NOT_READ, OUTPUT_NOT_SAVED, Node, record, set_grad_fn
 
@@ -176,7 +177,7 @@ def arith(t, other, kind: str, alpha=1):
         return apply(t, _ARITH[kind], (other,), {"alpha": alpha} if alpha != 1 else None,
                      copy_src=kind in ("mul", "div") and ot and other._requires_grad)
     x = t._data
-    if x.dtype.kind == "f" and (ot or type(other) is float or type(other) is int):
+    if x.dtype.kind in "fV" and (ot or type(other) is float or type(other) is int):
         o = other._data if ot else other
         if ot and type(o) is not type(x):  # a CPU scalar tensor beside a device's: brought over (else raises)
             o = backend_with_cpu_scalars(x, o).bring_scalars(o)[0]
@@ -337,7 +338,7 @@ def copy(t, src):
     def copied(old, s):
         xp = be.xp
         try:
-            arr = xp.broadcast_to(s._data, old._data.shape).astype(old._data.dtype)
+            arr = astype_any(xp.broadcast_to(s._data, old._data.shape), old._data.dtype)
         except ValueError:
             raise RuntimeError(f"The size of tensor a ({old._data.shape[-1] if old.ndim else 1}) must match the size "
                                f"of tensor b ({s._data.shape[-1] if s.ndim else 1}) at non-singleton dimension "

@@ -19,6 +19,10 @@ import os
 import numpy as np
 
 from .._device import device as _device
+# bfloat16 arrays: NumPy subclasses on the CPU, known up front (Tensor._wrap keeps a registered type as it is)
+from .bf16.array import Bf16Array, Bf16Pending
+from .bf16.convert import STORAGE as _BF16_STORAGE
+from .bf16.kernels import Bf16Backend
 
 _CHOICES = ("cpu", "composite")
 
@@ -37,7 +41,8 @@ def _make_cpu():
 
 
 _CPU = _make_cpu()
-_BY_TYPE: dict = {np.ndarray: _CPU}  # array type -> the backend holding such arrays
+_BF16 = Bf16Backend(_CPU)  # the CPU's bfloat16 arrays: its kernels widen them to float32 (bf16/kernels.py)
+_BY_TYPE: dict = {np.ndarray: _CPU, Bf16Array: _BF16}  # array type -> the backend holding such arrays
 _lookup = _BY_TYPE.get
 # Types of values on no device (Python and NumPy scalars): skipped. Grown by _classify as they are met.
 _SCALAR_TYPES: set = {float, int, bool, complex, np.float32, np.float64, np.int64, np.bool_}
@@ -54,6 +59,8 @@ def _classify(arr):
     if isinstance(arr, (numbers.Number, np.generic)):
         _SCALAR_TYPES.add(t)
         return None
+    if t is Bf16Pending:  # a bfloat16 op's float32 values in flight: never registered (Tensor._wrap rounds them)
+        return _BF16
     if t.__module__ == "fastnn.backend.cuda.emulated":  # an emulated device's array: an ndarray subclass
         return cuda_backend(t._device_index)
     if isinstance(arr, np.ndarray):  # a NumPy subclass (np.memmap, a masked array's data)
@@ -78,7 +85,7 @@ def device_array_backend(obj):
     be = _lookup(t)
     if be is None and (t.__module__ == "fastnn.backend.cuda.emulated" or t.__module__.split(".")[0] == "cupy"):
         be = _classify(obj)
-    return be if be is not None and be is not _CPU else None
+    return be if be is not None and be is not _CPU and be is not _BF16 else None
 
 
 def backend_of(a=None, b=None, c=None, *rest):
@@ -108,6 +115,9 @@ def _backend_of_all(arrays):
         if found is None:
             found = be
         elif be is not found:
+            if (be is _BF16 and found is _CPU) or (be is _CPU and found is _BF16):
+                found = _BF16  # bfloat16 beside float32 arrays, one device: the kernels that widen serve both
+                continue
             raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two devices, "
                                f"{found.device} and {be.device}!")
     if found is None:
@@ -145,7 +155,7 @@ def backend_with_cpu_scalars(a=None, b=None, c=None, *rest):
         held.append((arr, be))
     common = next((be for _, be in held if be is not _CPU), _CPU)
     for arr, be in held:
-        if be is not common and not (be is _CPU and arr.ndim == 0):
+        if be is not common and not (be is _CPU and arr.ndim == 0) and not (be is _CPU and common is _BF16):
             raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two devices, "
                                f"{common.device} and {be.device}!")
     return common
@@ -155,6 +165,16 @@ def check_output_device(out, result) -> None:
     """PyTorch's RuntimeError when an op's result (``result``, on the op's device) is to be written into
     ``out`` on another device: an output gets no CPU-scalar exemption (``cpu_scalar.add_(x_cuda)`` raises)."""
     backend_of(result, out)
+
+
+def allocating(be, dtype):
+    """The backend that allocates arrays of NumPy ``dtype`` for ``be``'s device: bfloat16's own on the CPU (whose
+    allocation makes bfloat16 arrays), ``be`` for every other dtype. bfloat16 lives on the CPU only."""
+    if dtype != _BF16_STORAGE:
+        return be
+    if be is _CPU:
+        return _BF16
+    raise RuntimeError(f"fastnn holds bfloat16 tensors on the CPU only, not on {be.device}")
 
 
 def get_backend(device=None):

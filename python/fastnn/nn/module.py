@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterator
 from .. import dtypes
 from ..autograd.grad_mode import no_grad
 from ..backend import backend_of, get_backend
+from ..backend.bf16 import astype_any
 from .._tensor import Tensor
 from .parameter import Buffer, Parameter
 
@@ -303,7 +304,7 @@ class Module:
         dt = None
         if dtype is not None:
             dt = dtypes.to_dtype(dtype)
-            if dt not in (dtypes.float32, dtypes.float64):
+            if dt not in (dtypes.float32, dtypes.float64, dtypes.bfloat16):
                 raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dt}")
         if dt is None and target is None:
             return self
@@ -311,7 +312,7 @@ class Module:
         def convert(a):
             if target is not None:
                 a = _on(target, a)
-            return a.astype(dt.np, copy=False) if dt is not None and a.dtype.kind == "f" else a
+            return astype_any(a, dt.np, copy=False) if dt is not None and a.dtype.kind in "fV" else a
 
         return self._apply_to_tensors(convert)
 
@@ -320,6 +321,9 @@ class Module:
 
     def double(self) -> "Module":
         return self.to(dtypes.float64)
+
+    def bfloat16(self) -> "Module":
+        return self.to(dtypes.bfloat16)
 
     def cpu(self) -> "Module":
         return self.to("cpu")

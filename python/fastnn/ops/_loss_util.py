@@ -66,7 +66,7 @@ def float_operands(input, target, op: str, *, warn_shape: bool = True):
                       f"({_size(input.shape)}). This will likely lead to incorrect results due to broadcasting. "
                       "Please ensure they have the same size.", UserWarning, stacklevel=3)
     ta, tb, x, y = binary_operands(input, target, op)
-    if x.dtype.kind != "f":
+    if x.dtype.kind not in "fV":
         raise NotImplementedError(f"{op}(): not implemented for integer inputs ({input.dtype}, {target.dtype}); "
                                   "pass floating-point tensors")
     return input, target, x, y

@@ -8,6 +8,8 @@ import numpy as np
 from .. import dtypes
 from ..backend import backend_of, backend_with_cpu_scalars
 from ..backend import registry as _registry
+from ..backend.bf16 import STORAGE as _BF16
+from ..backend.bf16 import astype_any, bits_from_float, float_from_bits
 from .._tensor import Tensor
 
 _CATEGORY = {d: (0 if d is dtypes.bool_ else 2 if d.is_floating_point else 1) for d in dtypes.ALL}
@@ -59,6 +61,8 @@ def promote_types(da: dtypes.dtype, db: dtypes.dtype) -> dtypes.dtype:
     if ca == 1 and da.is_signed != db.is_signed:  # uint8 beside a signed integer
         signed = da if da.is_signed else db
         return signed if signed.itemsize > 1 else dtypes.int16
+    if da.itemsize == db.itemsize == 2 and ca == 2:  # bfloat16 with float16: neither holds the other, float32 both
+        return dtypes.float32
     return da if da.itemsize >= db.itemsize else db
 
 
@@ -112,7 +116,7 @@ def binary_operands(a, b, op: str):
                 if xa.shape != xb.shape:
                     _check_broadcast(xa.shape, xb.shape)
                 return a, b, xa, xb
-        elif (type(b) is float or type(b) is int) and xa.dtype.kind == "f":
+        elif (type(b) is float or type(b) is int) and xa.dtype.kind == "f":  # (bfloat16 rounds b: below)
             return a, None, xa, xa.dtype.type(b)
     if not isinstance(a, Tensor) and not is_scalar(a):
         a = as_tensor(a, op)
@@ -127,8 +131,8 @@ def binary_operands(a, b, op: str):
         if a.shape != b.shape:
             _check_broadcast(a.shape, b.shape)
     dt = result_dtype(a, b).np
-    xa = _cast(a, dt)
-    xb = _cast(b, dt)
+    xa = _cast(a, dt, op)
+    xb = _cast(b, dt, op)
     if be is not None:
         xa, xb = be.bring_scalars(xa, xb)
     return (a if isinstance(a, Tensor) else None, b if isinstance(b, Tensor) else None, xa, xb)
@@ -143,17 +147,24 @@ def _check_broadcast(sa, sb) -> None:
                                f"non-singleton dimension {dim}")
 
 
-def _cast(x, dt):
+_BF16_SCALAR_KEPT = {"mul", "div", "true_divide", "multiply"}
+
+
+def _cast(x, dt, op: str = ""):
     if isinstance(x, Tensor):
         arr = x._data
-        return arr if arr.dtype == dt else arr.astype(dt)
+        return arr if arr.dtype == dt else astype_any(arr, dt)
+    if dt == _BF16:  # a number beside bfloat16 stays a float (weak in NumPy's promotion)
+        # torch's CPU kernels round it to bfloat16 first for add/sub, and keep it in float32 for mul/div (their
+        # reduced-float scalar paths take the original value): the results match torch's bit for bit
+        return float(x) if op in _BF16_SCALAR_KEPT else float(float_from_bits(bits_from_float(float(x))))
     return dt.type(x)
 
 
 def float_data(t: Tensor):
     """t's array, as float32 when t holds integers or bools (PyTorch promotes so for exp, log ...)."""
     arr = t._data
-    return arr if arr.dtype.kind == "f" else arr.astype(dtypes.default_float.np)
+    return arr if arr.dtype.kind in "fV" or arr.dtype == _BF16 else arr.astype(dtypes.default_float.np)
 
 
 def normalize_dim(dim: int, ndim: int, op: str) -> int:

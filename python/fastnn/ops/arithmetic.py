@@ -97,7 +97,7 @@ def mul(a, b) -> Tensor:
 def div(a, b) -> Tensor:
     ta, tb, xa, xb = binary_operands(a, b, "div")
     # xa and xb are arrays or NumPy scalars (binary_operands casts a Python number), so both have a dtype.
-    if xa.dtype.kind != "f":  # true division of integers gives float32, as in PyTorch
+    if xa.dtype.kind not in "fV":  # true division of integers gives float32, as in PyTorch
         xa, xb = xa.astype(np.float32), xb.astype(np.float32)
     be = backend_of(xa if ta is not None else None, xb if tb is not None else None)  # a scalar has no device
     with be.errstate(divide="ignore", invalid="ignore"):
@@ -116,7 +116,7 @@ def pow(a, b) -> Tensor:  # noqa: A001  (PyTorch's name)
     if isinstance(a, Tensor) and isinstance(b, Tensor) and a.dtype is dtypes.bool_ and b.dtype is dtypes.bool_:
         raise NotImplementedError('"pow" not implemented for \'Bool\'')  # torch's (NumPy would give int8)
     ta, tb, xa, xb = binary_operands(a, b, "pow")
-    if ta is not None and tb is None and xa.dtype.kind != "f" and float(xb) < 0:
+    if ta is not None and tb is None and xa.dtype.kind not in "fV" and float(xb) < 0:
         raise RuntimeError("Integers to negative integer powers are not allowed.")
     be = backend_of(xa if ta is not None else None, xb if tb is not None else None)
     xp = be.xp

@@ -18,6 +18,7 @@ import math
 
 import numpy as np
 
+from .. import dtypes
 from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
@@ -25,7 +26,7 @@ from ._util import as_tensor, unbroadcast
 from .attention_dropout import sdpa_with_dropout
 
 _OP = "scaled_dot_product_attention"
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64), dtypes.bfloat16.np)  # bfloat16: widened by its backend
 
 
 def _as4(xp, x, batch, tail):
@@ -42,7 +43,7 @@ def _mask_array(be, attn_mask, dtype, batch, lq, lk):
     the scores' dtype; RuntimeError when it is neither or does not broadcast to (*batch, lq, lk)."""
     m = attn_mask._data if isinstance(attn_mask, Tensor) else be.asarray(attn_mask)
     if m.dtype != np.bool_:
-        if m.dtype.kind != "f":
+        if m.dtype.kind not in "fV":
             raise RuntimeError(f"{_OP}(): expected attn_mask dtype to be bool or float, got {m.dtype}")
         m = m.astype(dtype, copy=False)
     target = batch + (lq, lk)

@@ -48,7 +48,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         raise RuntimeError(f"batch_norm(): expected an input with at least 2 dims (N, C, *), got {a.ndim}-D input "
                            f"of size {list(a.shape)}")
     x = a._data
-    if x.dtype.kind != "f":
+    if x.dtype.kind not in "fV":
         raise RuntimeError(f"batch_norm(): expected a floating point input, got {a.dtype}")
     n, c = x.shape[0], x.shape[1]
     count = x.size // c if c else 0  # values per channel

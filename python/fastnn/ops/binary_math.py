@@ -93,7 +93,7 @@ def _floor_div(be, xa, xb):
 
 def _trunc_div(be, xa, xb):
     xp = be.xp
-    if xa.dtype.kind == "f":
+    if xa.dtype.kind in "fV":
         with be.errstate(all="ignore"):
             return xp.trunc(xa / xb)
     q = xp.floor_divide(xa, xb)
@@ -138,7 +138,7 @@ def _float_operands(a, b, name, *, ints: str):
     """Operands of a floating-point op: integers promote to float32 (``ints="promote"``) or raise PyTorch's
     NotImplementedError (``ints="raise"``)."""
     ta, tb, xa, xb, be = _operands(a, b, name)
-    if xa.dtype.kind != "f":
+    if xa.dtype.kind not in "fV":
         if ints == "raise":
             raise NotImplementedError(f"\"{name}_cpu\" not implemented for '{_type_name(xa)}'")
         xa, xb = xa.astype(dtypes.default_float.np), xb.astype(dtypes.default_float.np)
@@ -342,7 +342,7 @@ def isclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: b
     xp = be.xp
     if xa.dtype.kind == "b":
         return Tensor._wrap(xa == xb)
-    if xa.dtype.kind != "f":  # PyTorch compares integers in the default float dtype
+    if xa.dtype.kind not in "fV":  # PyTorch compares integers in the default float dtype
         xa, xb = xa.astype(dtypes.default_float.np), xb.astype(dtypes.default_float.np)
     with be.errstate(all="ignore"):
         close = (xa == xb) | (xp.isfinite(xa) & xp.isfinite(xb) & (xp.abs(xa - xb) <= atol + rtol * xp.abs(xb)))
@@ -374,7 +374,7 @@ def _clamp_one_side(name, lower: bool):
         keep = (xa >= xb) if lower else (xa <= xb)
         clip = (xa < xb) if lower else (xa > xb)
         y = xp.where(clip, xb, xa)
-        if xa.dtype.kind == "f":
+        if xa.dtype.kind in "fV":
             y = xp.where(xp.isnan(xb), xb, y)
 
         def backward(g):

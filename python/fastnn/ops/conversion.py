@@ -7,6 +7,7 @@ from .. import dtypes
 from .._tensor import Tensor
 from ..autograd.graph import record
 from ..backend import backend_of, get_backend
+from ..backend.bf16 import astype_any
 
 
 def _aliases(a: Tensor, fmt) -> bool:
@@ -17,11 +18,14 @@ def _aliases(a: Tensor, fmt) -> bool:
 
 def _copy(a: Tensor, dt, fmt) -> Tensor:
     """``a``'s values as ``dt`` in a new array laid out as ``fmt`` says (ATen's _to_copy)."""
-    y = _mf.copy_as(a._data, fmt, dt.np)
+    if dt is dtypes.bfloat16 or a.dtype is dtypes.bfloat16:  # NumPy cannot cast to or from bfloat16's bits
+        y = _mf.copy_as(astype_any(a._data, dt.np, copy=False), fmt)
+    else:
+        y = _mf.copy_as(a._data, fmt, dt.np)
     if not dt.is_floating_point:
         return Tensor._wrap(y)  # integer results leave the graph, as in PyTorch
     src = a._data.dtype
-    return record(Tensor._wrap(y), "ToCopyBackward0", (a,), lambda g: (g.astype(src),))
+    return record(Tensor._wrap(y), "ToCopyBackward0", (a,), lambda g: (astype_any(g, src),))
 
 
 def cast(a: Tensor, dtype, memory_format=None, op: str = "to") -> Tensor:
@@ -37,8 +41,10 @@ def move(a: Tensor, be, non_blocking: bool = False) -> Tensor:
     """``a`` on backend ``be``'s device: ``a`` itself when it is there already, else a copy through the host
     (``non_blocking``: asynchronous on the current stream where the device backend can, from pinned memory)."""
     src = backend_of(a._data)
-    if be is src:
+    if be is src or be.device == src.device:  # the CPU's bfloat16 arrays have a backend of their own
         return a
+    if a.dtype is dtypes.bfloat16:
+        raise RuntimeError(f"fastnn holds bfloat16 tensors on the CPU only, not on {be.device}")
     host = src.to_host(a._data)
     y = be.from_host_async(host) if non_blocking and hasattr(be, "from_host_async") else be.from_host(host)
     return record(Tensor._wrap(y), "ToCopyBackward0", (a,), lambda g: (src.from_host(be.to_host(g)),))
@@ -76,7 +82,7 @@ def to(a: Tensor, *args, dtype=None, device=None, copy: bool = False, non_blocki
     be = get_backend(device) if device is not None else None
     fmt = _mf.resolve(memory_format, "to")
     dt = dtypes.to_dtype(dtype) if dtype is not None else a.dtype
-    moving = be is not None and be is not backend_of(a._data)
+    moving = be is not None and be is not backend_of(a._data) and be.device != a.device
     if dt is not a.dtype or (copy and not moving) or not _aliases(a, fmt):
         out = _copy(a, dt, fmt)
     else:

@@ -57,7 +57,7 @@ def _lengths(value, xp, batch: int, what: str):
 def _padded_targets(targets, xp, tl, blank: int):
     """(N, S) targets, S the longest target: 2-D targets cut to S, 1-D (concatenated) ones spread out."""
     t = targets._data if isinstance(targets, Tensor) else xp.asarray(targets)
-    if t.dtype.kind == "f":
+    if t.dtype.kind in "fV":
         t = t.astype("int64")
     if t.dtype.kind not in "iu":
         raise RuntimeError(f"ctc_loss: targets must be integers, got dtype {t.dtype}")
@@ -91,7 +91,7 @@ def ctc_nll(log_probs: Tensor, targets, input_lengths, target_lengths, blank: in
     lp = log_probs._data
     if lp.ndim != 3:
         raise RuntimeError(f"ctc_loss: log_probs must be (T, N, C), got shape {tuple(lp.shape)}")
-    if lp.dtype.kind != "f":
+    if lp.dtype.kind not in "fV":
         raise RuntimeError(f"ctc_loss: log_probs must be floating point, got {log_probs.dtype}")
     be = backend_of(lp)
     xp = be.xp

@@ -103,7 +103,7 @@ def _cum_extreme(input, dim, name, accumulate):
         run = accumulate(xp, xm)
     # A position takes the index when it sets or ties the running extreme, or is NaN (PyTorch's rule: ties
     # move the index forward; once NaN is reached, only later NaNs do). Running max over marked positions.
-    marked = (xm == run) if x.dtype.kind != "f" else ((xm == run) | xp.isnan(xm))
+    marked = (xm == run) if x.dtype.kind not in "fV" else ((xm == run) | xp.isnan(xm))
     pos = xp.broadcast_to(xp.arange(n, dtype=dtypes.int64.np), xm.shape)
     idx = xp.maximum.accumulate(xp.where(marked, pos, 0), axis=-1) if n else xp.zeros(xm.shape, dtypes.int64.np)
     values = xp.moveaxis(run, -1, ax)
@@ -144,7 +144,7 @@ def logcumsumexp(input, dim) -> Tensor:  # noqa: A002
     a = as_tensor(input, "logcumsumexp")
     ax = normalize_dim(dim, a.ndim, "logcumsumexp")
     x = a._data
-    if x.dtype.kind != "f":
+    if x.dtype.kind not in "fV":
         names = {"i": "Long", "b": "Bool"}
         raise NotImplementedError(f"\"logcumsumexp_out_cpu\" not implemented for '{names[x.dtype.kind]}'")
     be = backend_of(x)

@@ -6,6 +6,7 @@ import numpy as np
 
 from ..autograd.graph import record
 from ..backend import backend_of
+from ..backend.bf16 import astype_any
 from .._tensor import Tensor
 from ._util import as_tensor
 from .arg_checks import check_bool
@@ -24,7 +25,7 @@ def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False)
     if not training or p == 0.0:
         return a
     x = a._data
-    if x.dtype.kind != "f":
+    if x.dtype.kind not in "fV":
         raise RuntimeError(f"dropout(): expected a floating point input, got {a.dtype}")
     be = backend_of(x)
     if p == 1.0:
@@ -33,7 +34,7 @@ def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False)
         # One uniform draw per element from the device's generator; the mask carries the 1/(1-p) scale so
         # the backward is one multiply.
         keep = be.generator().random(x.shape, dtype=np.float32) >= np.float32(p)
-        scaled_mask = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p))
+        scaled_mask = astype_any(keep, x.dtype) * x.dtype.type(1.0 / (1.0 - p))
     if inplace:  # written into the input (a mul_ by the mask, with in-place autograd semantics)
         return a.mul_(Tensor._wrap(scaled_mask))
     y = x * scaled_mask
@@ -51,7 +52,7 @@ def dropout2d(input, p: float = 0.5, training: bool = True, inplace: bool = Fals
     x = a._data
     mask_shape = x.shape[:-2] + (1, 1)
     keep = backend_of(x).generator().random(mask_shape, dtype=np.float32) >= np.float32(p)
-    scaled_mask = keep.astype(x.dtype) * (x.dtype.type(1.0 / (1.0 - p)) if p < 1 else 0)
+    scaled_mask = astype_any(keep, x.dtype) * (x.dtype.type(1.0 / (1.0 - p)) if p < 1 else 0)
     if inplace:
         return a.mul_(Tensor._wrap(scaled_mask))
     y = x * scaled_mask

@@ -58,7 +58,7 @@ def _alpha(op: str, input, p: float, training: bool, feature: bool) -> Tensor:
     if not training or p == 0.0:
         return a
     x = a._data
-    if x.dtype.kind != "f":
+    if x.dtype.kind not in "fV":
         raise RuntimeError(f"{op}(): expected a floating point input, got {a.dtype}")
     if feature and a.ndim < 2:
         raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")

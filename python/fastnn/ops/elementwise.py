@@ -195,7 +195,7 @@ def sign(a: Tensor) -> Tensor:
     x = a._data
     xp = backend_of(x).xp
     y = x.copy() if x.dtype.kind == "b" else xp.sign(x)  # the sign of a bool is itself (NumPy has no bool loop)
-    if x.dtype.kind == "f":
+    if x.dtype.kind in "fV":
         y = xp.where(y != y, y.dtype.type(0), y)  # torch's sign of NaN is 0 (NumPy's is NaN)
     return record(Tensor._wrap(y), "SignBackward0", (a,), lambda g: (xp.zeros_like(g),))
 

@@ -30,13 +30,13 @@ def frexp(input):  # noqa: A002
     The exponent is int32, as PyTorch's."""
     a = as_tensor(input, "frexp")
     x = a._data
-    if x.dtype.kind != "f":
+    if x.dtype.kind not in "fV":
         raise RuntimeError(f"torch.frexp() only supports floating-point dtypes, got {_type_name(x)}")
     be = backend_of(x)
     xp = be.xp
     m, e = xp.frexp(x)
     e = e.astype(dtypes.int32.np)
-    step = xp.exp2(e.astype(x.dtype))  # 2**e, subnormal for the smallest inputs (PyTorch divides by it too)
+    step = xp.exp2(xp.asarray(e, dtype=x.dtype))  # 2**e, subnormal for the tiniest inputs (torch divides by it too)
 
     def backward(g):
         with be.errstate(all="ignore"):
@@ -49,7 +49,7 @@ def frexp(input):  # noqa: A002
 def nextafter(input, other) -> Tensor:  # noqa: A002
     """The next float after input toward other (torch.nextafter); the gradient passes to input."""
     ta, tb, xa, xb = binary_operands(as_tensor(input, "nextafter"), as_tensor(other, "nextafter"), "nextafter")
-    if xa.dtype.kind != "f":
+    if xa.dtype.kind not in "fV":
         raise NotImplementedError(f"\"nextafter_cpu\" not implemented for '{_type_name(xa)}'")
     xp = backend_of(xa, xb).xp
     y = xp.nextafter(xa, xb)

@@ -46,7 +46,7 @@ def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5
     if a.ndim < 2:
         raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received {a.ndim}")
     x = a._data
-    if x.dtype.kind != "f":
+    if x.dtype.kind not in "fV":
         raise RuntimeError(f"{op}(): expected a floating point input, got {a.dtype}")
     n, c = x.shape[0], x.shape[1]
     g = int(num_groups)
@@ -107,7 +107,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
             raise RuntimeError("Expected running_mean and running_var to be defined when use_input_stats is false")
         return batch_norm(a, running_mean, running_var, weight, bias, False, momentum, eps)
     x = a._data
-    if x.dtype.kind != "f":
+    if x.dtype.kind not in "fV":
         raise RuntimeError(f"{op}(): expected a floating point input, got {a.dtype}")
     l = math.prod(x.shape[2:])
     if l <= 1:
@@ -165,7 +165,7 @@ def rms_norm(input, normalized_shape, weight=None, eps: float | None = None) -> 
         raise RuntimeError(f"Given normalized_shape={list(shape)}, expected input with shape "
                            f"[*{', '.join(str(s) for s in shape)}], but got input of size{list(a.shape)}")
     x = a._data
-    if x.dtype.kind != "f":
+    if x.dtype.kind not in "fV":
         raise RuntimeError(f"{op}(): expected a floating point input, got {a.dtype}")
     wt = None
     if weight is not None:

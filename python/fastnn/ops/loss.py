@@ -30,7 +30,7 @@ def _check(logits: Tensor, reduction: str, label_smoothing: float, op: str = "cr
     check_reduction(reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{op}(): label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
-    if logits._data.dtype.kind != "f":
+    if logits._data.dtype.kind not in "fV":
         raise TypeError(f"{op}(): expected input of dtype float32 or float64, got {logits.dtype}")
     if logits.ndim == 0:
         raise ValueError(f"{op}(): input must have at least 1 dimension (classes), got a 0-d tensor")

@@ -46,7 +46,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
                          f"(torch.Size({list(inp.shape)})) is deprecated. Please ensure they have the same size.")
     x, y = inp._data, tgt._data
     backend_of(x, y)  # one device (several CUDA devices: it becomes the current one)
-    if x.dtype.kind != "f":
+    if x.dtype.kind not in "fV":
         raise TypeError(f"binary_cross_entropy(): expected a floating-point input, got {inp.dtype}")
     if y.dtype != x.dtype:
         raise RuntimeError(f"Found dtype {scalar_name(y.dtype)} but expected {scalar_name(x.dtype)} "
@@ -95,7 +95,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
         raise ValueError(f"Target size (torch.Size({list(tgt.shape)})) must be the same as input size "
                          f"(torch.Size({list(inp.shape)}))")
     x, y = inp._data, tgt._data
-    if x.dtype.kind != "f":
+    if x.dtype.kind not in "fV":
         raise TypeError(f"{op}(): expected a floating-point input, got {inp.dtype}")
     if y.dtype.kind == "b":  # torch's texts: its formula subtracts from the target, in the target's dtype
         raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or "
@@ -105,7 +105,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
 
         raise RuntimeError(f"result type {stem(inp.dtype)} can't be cast to the desired output type "
                            f"{stem(tgt.dtype)}")
-    dt = np.promote_types(x.dtype, y.dtype) if y.dtype.kind == "f" else x.dtype
+    dt = np.promote_types(x.dtype, y.dtype) if y.dtype.kind in "fV" else x.dtype
     x, y = x.astype(dt, copy=False), y.astype(dt, copy=False)
     w = _broadcast_weight(constant_weight(weight, op, dtype=dt), x.shape, op)
     pw = _broadcast_weight(constant_weight(pos_weight, op, "pos_weight", dtype=dt), x.shape, op)

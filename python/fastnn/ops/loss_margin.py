@@ -25,7 +25,7 @@ def multi_margin_loss(input, target, p: int = 1, margin: float = 1.0, weight=Non
         raise ValueError("weight must be one-dimensional")
     inp, tgt = as_tensor(input, op), as_tensor(target, op)
     x = inp._data
-    if x.dtype.kind != "f":
+    if x.dtype.kind not in "fV":
         raise TypeError(f"{op}(): expected a floating-point input, got {inp.dtype}")
     if x.ndim > 2 or (x.ndim and x.shape[-1] == 0):  # a 0-dim input is one sample of one class, as torch
         raise RuntimeError(f"Expected non-empty vector or matrix with optional 0-dim batch size, but got: "
@@ -86,7 +86,7 @@ def hinge_embedding_loss(input, target, margin: float = 1.0, size_average=None, 
     op = "hinge_embedding_loss"
     inp, tgt = as_tensor(input, op), as_tensor(target, op)
     x, y = inp._data, tgt._data
-    if x.dtype.kind != "f":
+    if x.dtype.kind not in "fV":
         raise TypeError(f"{op}(): expected a floating-point input, got {inp.dtype}")
     try:
         shape = np.broadcast_shapes(x.shape, y.shape)

@@ -35,7 +35,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
                            f"[*, {', '.join(str(s) for s in normalized_shape)}], but got input of size"
                            f"{_shape_list(a.shape)}")
     x = a._data
-    if x.dtype.kind != "f":
+    if x.dtype.kind not in "fV":
         raise TypeError(f"layer_norm(): expected input of dtype float32 or float64, got {a.dtype}")
     params = []
     for name, p in (("weight", weight), ("bias", bias)):

@@ -162,7 +162,7 @@ def _adaptive_max(a, out, op, view):
         if a.shape[dim] == 0:
             raise RuntimeError(f"{op}(): Expected input to have non-zero size for non-batch dimensions, but input has "
                                f"sizes {list(a.shape)} with dimension {dim} being empty")
-    if a._data.dtype.kind != "f":
+    if a._data.dtype.kind not in "fV":
         raise NotImplementedError(f'"{op}" not implemented for \'{a.dtype.name}\'')
     x = view._data
     x4 = x[None] if x.ndim == 3 else x

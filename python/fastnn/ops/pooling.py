@@ -41,7 +41,7 @@ def _prepare(input, kernel_size, stride, padding, dilation, ceil_mode, op, int64
     if a.ndim not in (3, 4) or any(s == 0 for s in a.shape[-3:]):
         raise RuntimeError(f"{op}: Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for input, "
                            f"but got: {list(a.shape)}")
-    if a._data.dtype.kind != "f" and not (int64_ok and a.dtype is dtypes.int64):
+    if a._data.dtype.kind not in "fV" and not (int64_ok and a.dtype is dtypes.int64):
         if int64_ok:  # torch's avg_pool2d takes int64 and no other integer type
             raise int_kernels.not_implemented(op, a.dtype)
         raise TypeError(f"{op}: expected input of dtype float32 or float64, got {a.dtype}")
@@ -257,7 +257,7 @@ def adaptive_avg_pool2d(input, output_size) -> Tensor:
         if a.shape[dim] == 0:
             raise RuntimeError("adaptive_avg_pool2d(): Expected input to have non-zero size for non-batch dimensions, "
                                f"but input has sizes {list(a.shape)} with dimension {dim} being empty")
-    if a._data.dtype.kind != "f":
+    if a._data.dtype.kind not in "fV":
         raise NotImplementedError(f'"adaptive_avg_pool2d" not implemented for \'{a.dtype.name}\'')
     x4 = a._data[None] if a.ndim == 3 else a._data
     be = backend_of(x4)

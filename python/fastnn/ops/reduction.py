@@ -37,7 +37,7 @@ def sum(a: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  #
     # The method form skips NumPy's Python-level reduction wrapper (a third of a small sum's cost).
     y = x.sum(axis=axes if len(axes) != x.ndim else None, keepdims=keepdim)
     shape = x.shape
-    if dtype is not None and a._data.dtype != x.dtype and a._data.dtype.kind == "f":
+    if dtype is not None and a._data.dtype != x.dtype and a._data.dtype.kind in "fV":
         src = a._data.dtype  # sum(float32, dtype=float64): the gradient goes back as float32
         return record(Tensor._wrap(y), "SumBackward1", (a,),
                       lambda g: (expand_reduced(g, shape, axes, keepdim).astype(src),))

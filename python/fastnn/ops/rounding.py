@@ -16,7 +16,7 @@ _KIND_NAME = {"f": "Float", "i": "Long", "b": "Bool"}
 
 
 def _type_name(x) -> str:
-    if x.dtype.kind == "f":
+    if x.dtype.kind in "fV":
         return "Double" if x.dtype.itemsize == 8 else "Float"
     return _KIND_NAME[x.dtype.kind]
 
@@ -32,7 +32,7 @@ def _rounding(name: str, node: str, fn):
         if x.dtype.kind == "b":
             raise NotImplementedError(f'"{name}_vml_cpu" not implemented for \'Bool\'')
         be = backend_of(x)
-        if x.dtype.kind != "f":  # integers are already whole: a copy, as PyTorch returns
+        if x.dtype.kind not in "fV":  # integers are already whole: a copy, as PyTorch returns
             return Tensor._wrap(x.copy())
         return record(Tensor._wrap(fn(be.xp, x)), node, (a,), _zero_grad(be))
 
@@ -55,7 +55,7 @@ def round(input, *, decimals: int = 0) -> Tensor:  # noqa: A001  (PyTorch's name
         raise TypeError(f"round(): argument 'decimals' must be int, not {type(decimals).__name__}")
     if x.dtype.kind == "b":
         raise NotImplementedError("\"round_vml_cpu\" not implemented for 'Bool'")
-    if x.dtype.kind != "f":
+    if x.dtype.kind not in "fV":
         if decimals != 0:
             raise NotImplementedError(f"\"round_cpu\" not implemented for '{_type_name(x)}'")
         return Tensor._wrap(x.copy())
@@ -76,7 +76,7 @@ def frac(input) -> Tensor:  # noqa: A002
     """x - trunc(x) (sign of x kept); gradient 1. Floating-point only, as in PyTorch."""
     a = as_tensor(input, "frac")
     x = a._data
-    if x.dtype.kind != "f":
+    if x.dtype.kind not in "fV":
         raise NotImplementedError(f"\"frac_cpu\" not implemented for '{_type_name(x)}'")
     be = backend_of(x)
     with be.errstate(invalid="ignore"):  # frac(+-inf) is NaN, as in PyTorch
@@ -92,7 +92,7 @@ def sgn(input) -> Tensor:  # noqa: A002
         return Tensor._wrap(x.copy())
     be = backend_of(x)
     xp = be.xp
-    y = xp.sign(x) if x.dtype.kind != "f" else xp.where(xp.isnan(x), x.dtype.type(0), xp.sign(x))  # sgn(NaN) = 0
+    y = xp.sign(x) if x.dtype.kind not in "fV" else xp.where(xp.isnan(x), x.dtype.type(0), xp.sign(x))  # sgn(NaN) = 0
     return record(Tensor._wrap(y), "SgnBackward0", (a,), _zero_grad(be))
 
 
@@ -119,7 +119,7 @@ def nan_to_num(input, nan: float = 0.0, posinf: float | None = None, neginf: flo
     the gradient passes where the input is finite."""
     a = as_tensor(input, "nan_to_num")
     x = a._data
-    if x.dtype.kind != "f":
+    if x.dtype.kind not in "fV":
         return Tensor._wrap(x.copy())
     be = backend_of(x)
     xp = be.xp
@@ -137,7 +137,7 @@ def _classify(name: str, fn):
     def op(input) -> Tensor:  # noqa: A002
         x = as_tensor(input, name)._data
         xp = backend_of(x).xp
-        if x.dtype.kind != "f":  # integers are never infinite
+        if x.dtype.kind not in "fV":  # integers are never infinite
             return Tensor._wrap(xp.zeros(x.shape, bool))
         return Tensor._wrap(fn(xp, x))
 
@@ -176,7 +176,7 @@ logical_xor = _logical("logical_xor", "logical_xor")
 def _int_shift(name: str, fn_name: str):
     def op(input, other) -> Tensor:  # noqa: A002
         _, _, xa, xb = binary_operands(as_tensor(input, name), as_tensor(other, name), name)
-        if xa.dtype.kind == "f":
+        if xa.dtype.kind in "fV":
             raise NotImplementedError(f"\"{name.replace('bitwise_', '')}_cpu\" not implemented for "
                                       f"'{_type_name(xa)}'")
         xp = backend_of(xa, xb).xp

@@ -238,7 +238,7 @@ def scatter_reduce(input: Tensor, dim: int, index: Tensor, src: Tensor, reduce: 
     if not include_self:  # the scattered-to positions start from the reduction's identity
         if reduce in _REDUCE_INIT:
             init = _REDUCE_INIT[reduce]
-        elif x.dtype.kind == "f":
+        elif x.dtype.kind in "fV":
             init = -np.inf if reduce == "amax" else np.inf
         elif x.dtype.kind == "b":
             init = reduce == "amin"
@@ -255,7 +255,7 @@ def scatter_reduce(input: Tensor, dim: int, index: Tensor, src: Tensor, reduce: 
             count[grid] = 0
         be.scatter_at(count, grid, xp.ones(s.shape, np.int64))
         safe = xp.maximum(count, 1)
-        out = (out / safe).astype(out.dtype) if out.dtype.kind == "f" else (out // safe).astype(out.dtype)
+        out = (out / safe).astype(out.dtype) if out.dtype.kind in "fV" else (out // safe).astype(out.dtype)
     scattered = None
     if not include_self:
         scattered = xp.zeros(x1.shape, bool)

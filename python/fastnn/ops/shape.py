@@ -265,7 +265,7 @@ def narrow(a: Tensor, dim: int, start: int, length: int) -> Tensor:
     in_shape, dt = a._data.shape, a._data.dtype
 
     def backward(g):
-        out = backend_of(g).xp.zeros(in_shape, g.dtype if g.dtype.kind == "f" else dt)
+        out = backend_of(g).xp.zeros(in_shape, g.dtype if g.dtype.kind in "fV" else dt)
         out[index] = g
         return (out,)
 

@@ -167,7 +167,7 @@ def _median_positions(xp, x, ax: int, ignore_nan: bool):
     gives its first NaN)."""
     order = _stable_argsort(xp, x, ax)  # NaNs last, in their original order
     n = x.shape[ax]
-    count = (~xp.isnan(x)).sum(axis=ax, keepdims=True) if x.dtype.kind == "f" else xp.full(
+    count = (~xp.isnan(x)).sum(axis=ax, keepdims=True) if x.dtype.kind in "fV" else xp.full(
         x.shape[:ax] + (1,) + x.shape[ax + 1:], n, np.int64)
     if ignore_nan:
         pos = xp.maximum((count - 1) // 2, 0)
@@ -182,14 +182,14 @@ def _global_median(a: Tensor, ignore_nan: bool, name: str) -> Tensor:
     xp = be.xp
     flat = x.reshape(-1)
     if flat.size == 0:
-        y = xp.full((), np.nan, x.dtype) if x.dtype.kind == "f" else xp.zeros((), x.dtype)
+        y = xp.full((), np.nan, x.dtype) if x.dtype.kind in "fV" else xp.zeros((), x.dtype)
     else:
         order, pos = _median_positions(xp, flat, 0, ignore_nan)
         y = flat[order[pos[0]]]
 
     def backward(g):
         # Evenly over the elements equal to the median (all NaNs when it is NaN), as PyTorch.
-        if x.dtype.kind == "f" and bool(xp.isnan(y)):
+        if x.dtype.kind in "fV" and bool(xp.isnan(y)):
             mask = xp.isnan(x)
         else:
             mask = x == y
@@ -391,7 +391,7 @@ def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False, ret
     xp = backend_of(x).xp
     if dim is None:
         flat = x.reshape(-1)
-        kw = {"equal_nan": False} if flat.dtype.kind == "f" else {}
+        kw = {"equal_nan": False} if flat.dtype.kind in "fV" else {}
         values, inverse, counts = xp.unique(flat, return_inverse=True, return_counts=True, **kw)
         inverse = inverse.reshape(a.shape)
         name, torch_name = "Unique2Backward0", "_unique2"

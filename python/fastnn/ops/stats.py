@@ -24,7 +24,7 @@ def nansum(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # 
     elif x.dtype.kind in "bi":
         x = x.astype(dtypes.int64.np)
     xp = backend_of(x).xp
-    keep = ~xp.isnan(x) if x.dtype.kind == "f" else None
+    keep = ~xp.isnan(x) if x.dtype.kind in "fV" else None
     y = (xp.where(keep, x, 0) if keep is not None else x).sum(axis=axes, keepdims=keepdim)
     shape, src = x.shape, a._data.dtype
 

@@ -89,7 +89,7 @@ def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Te
     in_shape, dt = x.shape, x.dtype
 
     def backward(g):
-        out = xp.zeros(in_shape, g.dtype if g.dtype.kind == "f" else dt)
+        out = xp.zeros(in_shape, g.dtype if g.dtype.kind in "fV" else dt)
         i, j = _diag_positions(xp, in_shape[d1], in_shape[d2], offset)
         xp.moveaxis(out, (d1, d2), (-2, -1))[..., i, j] = g
         return (out,)

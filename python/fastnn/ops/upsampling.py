@@ -187,7 +187,7 @@ def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", alig
     if antialias:
         raise NotImplementedError(f"interpolate(): antialias=True is not supported by fastnn (mode='{mode}')")
     x = a._data
-    if x.dtype.kind != "f":
+    if x.dtype.kind not in "fV":
         raise NotImplementedError(f'"upsample_{mode}" not implemented for \'{a.dtype.name}\'')
     spatial = list(x.shape[2:])
     if mode == "area" and min(out) >= 0 and min(spatial) > 0:

@@ -71,6 +71,9 @@ class ApiMethods:
     def half(self, *, memory_format=_mf.preserve_format) -> "Tensor":
         return _conversion.cast(self, "float16", memory_format, "half")
 
+    def bfloat16(self, *, memory_format=_mf.preserve_format) -> "Tensor":
+        return _conversion.cast(self, "bfloat16", memory_format, "bfloat16")
+
     def is_complex(self) -> bool:
         return False  # fastnn has no complex dtypes
 
