@@ -228,6 +228,8 @@ def copy_strided(arr, strides, dtype=None):
     span = 1 + sum((s - 1) * t for s, t in zip(shape, strides)) if n else 0
     itemsize = be.xp.dtype(dt).itemsize
     out = be.xp.lib.stride_tricks.as_strided(be.empty((span,), dt), shape, tuple(t * itemsize for t in strides))
+    if type(arr) is _Bf16Array:
+        out = out.view(_Bf16Array)  # as_strided drops the subclass too (CuPy's has no subok to keep it)
     out[...] = arr
     return out
 

@@ -2,8 +2,9 @@
 kernels (native float32/float64 code) get their bfloat16 operands widened to float32 and give floating results
 back rounded to bfloat16 -- torch's CPU way for bfloat16 (compute in float, store bfloat16). The kernels that
 write into their operands (the optimizer updates, ``gemm_into``, batch norm's running statistics) have the
-rounded values stored back into the bfloat16 arrays. A native bfloat16 kernel (a bf16 GEMM) replaces the
-widening wrapper of its name here by a method of the same name.
+rounded values stored back into the bfloat16 arrays. A native bfloat16 kernel replaces the widening wrapper of
+its name by a method of the same name (``_NATIVE``): matmul and linear run the bf16 GEMM (bf16 products,
+float32 accumulation, one rounding of the result), as torch's bfloat16 matmul does.
 
 Only the registry makes one, for ``Bf16Array``; it shares the CPU backend's device, generator and memory tricks
 (``__getattr__`` forwards, and caches, everything it does not define)."""
@@ -12,13 +13,19 @@ from __future__ import annotations
 import numpy as np
 
 from ..table import all_kernels
-from .array import Bf16Array, Bf16Pending, _has_wide_float, _narrow, _write_back, astype_any, from_float, is_bf16, \
-    to_float
+from .array import Bf16Array, Bf16Pending, _has_wide_float, _narrow, _pending, _write_back, astype_any, from_float, \
+    is_bf16, to_float
 from .convert import STORAGE, float_from_bits
 
 _STORAGE = {STORAGE}  # a set: dtypes given as types or names (np.float32, "float32") compare without raising
 
 _WRITES_OPERANDS = {"gemm_into", "adam_update", "sgd_update", "batch_norm_forward"}
+_NATIVE = {"matmul", "linear"}  # methods of Bf16Backend on the bf16 GEMM, for bfloat16 operands
+
+
+def _bits(x):
+    """A bfloat16 array's bits as uint16 (a view: same strides), which the bf16 GEMM reads."""
+    return x.view(np.ndarray).view(np.uint16)
 
 
 def _widen(x, widened: list):
@@ -60,7 +67,22 @@ class Bf16Backend:
         self._cpu = cpu
         self.xp = xp  # NumPy, making bfloat16 arrays where asked for the storage dtype
         for name in all_kernels():
-            setattr(self, name, _widening(name, getattr(cpu, name)))
+            wide = _widening(name, getattr(cpu, name))
+            setattr(self, f"_wide_{name}" if name in _NATIVE else name, wide)
+
+    def matmul(self, a, b):
+        if is_bf16(a) and is_bf16(b) and a.ndim >= 2 and b.ndim >= 2 and a.shape[-1] == b.shape[-2]:
+            return _pending(self._cpu.matmul_bf16(_bits(a), _bits(b)))
+        return self._wide_matmul(a, b)  # mixed dtypes, vectors, bad shapes (the wide kernel's checks)
+
+    def linear(self, x, w, b, epilogue: str = "none"):
+        if (epilogue == "none" and is_bf16(x) and is_bf16(w) and x.ndim >= 1 and w.ndim == 2
+                and x.shape[-1] == w.shape[1] and (b is None or is_bf16(b))):
+            bias = None if b is None else float_from_bits(b)  # added in float32 before the one rounding
+            x2 = x if x.ndim >= 2 else x.reshape(1, -1)
+            out = self._cpu.matmul_bf16(_bits(x2), _bits(w).T, bias)
+            return _pending(out if x.ndim >= 2 else out.reshape(-1))
+        return self._wide_linear(x, w, b, epilogue)
 
     # allocation in bfloat16 (NumPy would make plain arrays of the storage dtype, and fill them with raw bytes);
     # the CPU backend's own stay as they are, so float32 work pays nothing for bfloat16
