@@ -14,6 +14,8 @@ row's logsumexp, from which the backward recomputes the probabilities tile by ti
 """
 from __future__ import annotations
 
+
+from .. import amp_state
 import math
 
 import numpy as np
@@ -57,6 +59,7 @@ def _mask_array(be, attn_mask, dtype, batch, lq, lk):
     return _as4(be.xp, m, batch, (lq, lk))
 
 
+@amp_state.lower_precision_op(4)  # torch's CPU autocast list
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: float = 0.0, is_causal: bool = False,
                                  scale=None) -> Tensor:
     q, k, v = (as_tensor(x, _OP) for x in (query, key, value))

@@ -1,6 +1,8 @@
 """conv2d (NCHW) on the native implicit-GEMM kernels: forward, and backward for input, weight and bias."""
 from __future__ import annotations
 
+
+from .. import amp_state
 from ..backend import backend_of
 from ..autograd.graph import record
 from .._tensor import Tensor
@@ -23,6 +25,7 @@ def _same_padding(kernel, dilation):
     return tuple(t // 2 for t in total), tuple(t - t // 2 for t in total)
 
 
+@amp_state.lower_precision_op(3)  # torch's CPU autocast list
 def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
            groups: int = 1) -> Tensor:
     """Like torch.nn.functional.conv2d: input (N, C, H, W) or (C, H, W), weight (O, C/groups, KH, KW)."""

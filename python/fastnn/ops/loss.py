@@ -10,6 +10,8 @@ add the weighted smoothing term. Class-probability targets live in loss_prob.py.
 """
 from __future__ import annotations
 
+
+from .. import amp_state
 import math
 
 import numpy as np
@@ -67,6 +69,7 @@ def _target_weights(xp, t1, w, ignore_index: int, n_classes: int):
 _STEM = {"float32": "Float", "float64": "Double", "float16": "Half"}
 
 
+@amp_state.fp32_op(3)  # torch's CPU autocast list
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
                   reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """torch.nn.functional.cross_entropy: ``input`` holds unnormalised logits of shape (C,), (N, C) or
@@ -176,6 +179,7 @@ def _cross_entropy_weighted(logits, target, x, t, unbatched, w, ii, reduction, s
     return record(Tensor._wrap(out), "NllLossBackward0", (logits, target), backward)
 
 
+@amp_state.fp32_op(3)  # torch's CPU autocast list
 def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
              reduction: str = "mean") -> Tensor:
     """torch.nn.functional.nll_loss: ``input`` holds log-probabilities (C,), (N, C) or (N, C, d1, ...);

@@ -1,0 +1,161 @@
+"""CPU autocast to bfloat16 against torch.autocast("cpu", torch.bfloat16): output dtypes per op, values
+(bf16 tolerance: 2**-7 relative to the output's magnitude), float32 gradients of the master weights, the
+thread-local state (nesting, enabled=False, decorator), the cast cache, and the float32 ops outside it."""
+import threading
+
+import numpy as np
+import pytest
+
+import fastnn as fn
+import fastnn.nn.functional as F
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+TOL = 2.0 ** -7
+
+
+def _close(a, b, tol=TOL):
+    a = a.float().detach().numpy() if isinstance(a, fn.Tensor) else a
+    b = b.float().detach().numpy() if isinstance(b, torch.Tensor) else b
+    scale = max(float(np.abs(b).max()), 1e-6)
+    assert np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64)).max() <= tol * scale * 2
+
+
+def _pair(*shape, grad=False, seed=0):
+    a = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+    return fn.tensor(a, requires_grad=grad), torch.tensor(a, requires_grad=grad)
+
+
+def _dt(t):
+    return str(t.dtype).split(".")[-1]
+
+
+OPS = {
+    "linear": (lambda m, x, w, b: m.linear(x, w, b), [(4, 8), (6, 8), (6,)]),
+    "matmul": (lambda m, x, w, b: x @ w.T, [(3, 4, 8), (6, 8), (6,)]),
+    "bmm": (lambda m, x, w, b: (fn if m is F else torch).bmm(x, w), [(2, 4, 8), (2, 8, 5), (5,)]),
+    "addmm": (lambda m, x, w, b: (fn if m is F else torch).addmm(b, x, w.T), [(4, 8), (6, 8), (6,)]),
+    "conv2d": (lambda m, x, w, b: m.conv2d(x, w, b, padding=1), [(2, 3, 6, 6), (4, 3, 3, 3), (4,)]),
+    "sdpa": (lambda m, x, w, b: m.scaled_dot_product_attention(x, w, w), [(1, 2, 5, 8), (1, 2, 5, 8), (1,)]),
+    "softmax_after": (lambda m, x, w, b: m.softmax(m.linear(x, w, b), -1), [(4, 8), (6, 8), (6,)]),
+    "layer_norm_after": (lambda m, x, w, b: m.layer_norm(m.linear(x, w, b), (6,)), [(4, 8), (6, 8), (6,)]),
+    "sum_after": (lambda m, x, w, b: m.linear(x, w, b).sum(), [(4, 8), (6, 8), (6,)]),
+    "mse_after": (lambda m, x, w, b: m.mse_loss(m.linear(x, w, b), x[:, :6]), [(4, 8), (6, 8), (6,)]),
+    "add_fp32_after": (lambda m, x, w, b: m.linear(x, w, b) + x[:, :6], [(4, 8), (6, 8), (6,)]),
+    "relu_after": (lambda m, x, w, b: m.relu(m.linear(x, w, b)), [(4, 8), (6, 8), (6,)]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_op_dtype_values_and_grads_match_torch(name):
+    f, shapes = OPS[name]
+    (x, tx), (w, tw), (b, tb) = (_pair(*s, grad=True, seed=i) for i, s in enumerate(shapes))
+    with fn.autocast("cpu", dtype=fn.bfloat16):
+        y = f(F, x, w, b)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        ty = f(TF, tx, tw, tb)
+    assert _dt(y) == _dt(ty)
+    _close(y, ty)
+    r = np.random.default_rng(9).standard_normal(tuple(ty.shape)).astype(np.float32)  # a non-trivial upstream
+    (y.float() * fn.tensor(r)).sum().backward()
+    (ty.float() * torch.tensor(r)).sum().backward()
+    for a, ta in ((x, tx), (w, tw), (b, tb)):
+        assert (a.grad is None) == (ta.grad is None)
+        if a.grad is not None:
+            assert a.grad.dtype is fn.float32
+            _close(a.grad, ta.grad, tol=4 * TOL)
+
+
+def test_mlp_forward_backward_matches_torch():
+    torch.manual_seed(0)
+    tm = torch.nn.Sequential(torch.nn.Linear(20, 32), torch.nn.ReLU(), torch.nn.Linear(32, 5))
+    m = fn.nn.Sequential(fn.nn.Linear(20, 32), fn.nn.ReLU(), fn.nn.Linear(32, 5))
+    for p, tp in zip(m.parameters(), tm.parameters()):
+        p.data = fn.tensor(tp.detach().numpy().copy())
+    x, tx = _pair(16, 20, seed=3)
+    t = np.arange(16) % 5
+    with fn.autocast("cpu"):
+        out = m(x)
+        loss = F.cross_entropy(out, fn.tensor(t))
+    with torch.autocast("cpu"):
+        tout = tm(tx)
+        tloss = TF.cross_entropy(tout, torch.tensor(t))
+    assert out.dtype is fn.bfloat16 and loss.dtype is fn.float32 and tloss.dtype is torch.float32
+    _close(out, tout)
+    _close(loss, tloss)
+    loss.backward()
+    tloss.backward()
+    for p, tp in zip(m.parameters(), tm.parameters()):
+        assert p.grad.dtype is fn.float32
+        _close(p.grad, tp.grad, tol=4 * TOL)
+
+
+def test_state_nesting_disable_and_decorator():
+    assert not fn.is_autocast_enabled("cpu") and fn.amp.get_autocast_dtype("cpu") is fn.bfloat16
+    x, w = fn.randn(3, 4), fn.randn(5, 4)
+    with fn.autocast("cpu"):
+        assert fn.is_autocast_enabled("cpu") and not fn.is_autocast_enabled()  # no argument: CUDA, as torch
+        with fn.autocast("cpu", enabled=False):
+            assert not fn.is_autocast_enabled("cpu")
+            assert F.linear(x, w).dtype is fn.float32
+            with fn.autocast("cpu"):
+                assert F.linear(x, w).dtype is fn.bfloat16
+            assert F.linear(x, w).dtype is fn.float32
+        assert F.linear(x, w).dtype is fn.bfloat16
+    assert not fn.is_autocast_enabled("cpu") and F.linear(x, w).dtype is fn.float32
+
+    class Net(fn.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = fn.nn.Linear(4, 5)
+
+        @fn.autocast("cpu")
+        def forward(self, x):
+            return self.fc(x)
+
+    assert Net()(x).dtype is fn.bfloat16
+    assert not fn.is_autocast_enabled("cpu")
+    with pytest.raises(ValueError):
+        with fn.autocast("cpu"):
+            raise ValueError("body")
+    assert not fn.is_autocast_enabled("cpu")  # an exception leaves the state restored
+    with pytest.warns(UserWarning, match="Disabling autocast"):
+        ac = fn.autocast("cpu", dtype=fn.float32)
+    with ac:
+        assert not fn.is_autocast_enabled("cpu")
+
+
+def test_state_is_thread_local():
+    seen = []
+    with fn.autocast("cpu"):
+        t = threading.Thread(target=lambda: seen.append((fn.is_autocast_enabled("cpu"),
+                                                         F.linear(fn.randn(2, 3), fn.randn(4, 3)).dtype)))
+        t.start()
+        t.join()
+    assert seen == [(False, fn.float32)]
+
+
+def test_weight_cast_cache_reuses_the_rounding_and_sees_writes():
+    lin = fn.nn.Linear(4, 3)
+    x = fn.randn(2, 4)
+    with fn.autocast("cpu"):
+        a, b = lin(x), lin(x)
+        assert a.dtype is fn.bfloat16
+        (a.float().sum() + b.float().sum()).backward()  # each use has its own cast node
+        g = lin.weight.grad.numpy().copy()
+        with fn.no_grad():
+            lin.weight.mul_(2.0)
+        c = lin(x)  # the write invalidated the cached bf16 copy
+    np.testing.assert_allclose(g, 2 * x.sum(0).to(fn.bfloat16).float().numpy()[None].repeat(3, 0), rtol=1e-2)
+    bias = lin.bias.detach().to(fn.bfloat16).float().numpy()
+    _close((c.float().detach().numpy() - bias), 2 * (a.float().detach().numpy() - bias), tol=2 * TOL)
+    assert fn.amp_state.STATE.cache == {}  # cleared when the outermost region ends
+    with fn.autocast("cpu", cache_enabled=False):
+        lin(x)
+        assert fn.amp_state.STATE.cache == {}
+
+
+def test_float64_and_integer_operands_are_left_alone():
+    with fn.autocast("cpu"):
+        assert (fn.randn(2, 3, dtype=fn.float64) @ fn.randn(3, 2, dtype=fn.float64)).dtype is fn.float64
+        assert (fn.ones(2, 2, dtype=fn.long) @ fn.ones(2, 2, dtype=fn.long)).dtype is fn.int64
