@@ -59,9 +59,10 @@ def _mask_array(be, attn_mask, dtype, batch, lq, lk):
     return _as4(be.xp, m, batch, (lq, lk))
 
 
-@amp_state.lower_precision_op(4)  # torch's CPU autocast list
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: float = 0.0, is_causal: bool = False,
                                  scale=None) -> Tensor:
+    if amp_state.ACTIVE:  # CPU autocast (torch's list): bf16 q, k, v and float mask; the one test outside it
+        query, key, value, attn_mask = amp_state.lower(query, key, value, attn_mask)
     q, k, v = (as_tensor(x, _OP) for x in (query, key, value))
     if not 0.0 <= dropout_p <= 1.0:
         raise ValueError(f"{_OP}(): dropout probability has to be between 0 and 1, but got {dropout_p}")
