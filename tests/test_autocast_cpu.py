@@ -163,3 +163,21 @@ def test_float64_and_integer_operands_are_left_alone():
     with fn.autocast("cpu"):
         assert (fn.randn(2, 3, dtype=fn.float64) @ fn.randn(3, 2, dtype=fn.float64)).dtype is fn.float64
         assert (fn.ones(2, 2, dtype=fn.long) @ fn.ones(2, 2, dtype=fn.long)).dtype is fn.int64
+
+
+def test_torch_state_functions_and_cpu_amp_names():
+    assert fn.get_autocast_dtype("cpu") is fn.bfloat16 and fn.is_autocast_cache_enabled()
+    with pytest.warns(FutureWarning, match=r"torch.cpu.amp.autocast\(args...\)` is deprecated"):
+        ac = fn.cpu.amp.autocast()
+    assert (ac.device, ac.fast_dtype) == ("cpu", fn.bfloat16)
+    with ac:
+        assert fn.is_autocast_enabled("cpu")
+    fn.set_autocast_enabled("cpu", True)
+    try:
+        assert F.linear(fn.randn(2, 3), fn.randn(4, 3)).dtype is fn.bfloat16
+    finally:
+        fn.set_autocast_enabled("cpu", False)
+    assert F.linear(fn.randn(2, 3), fn.randn(4, 3)).dtype is fn.float32
+    import fastnn.cpu.amp as cpu_amp  # the module path, as torch.cpu.amp
+
+    assert cpu_amp.autocast is fn.cpu.amp.autocast
