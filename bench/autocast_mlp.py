@@ -35,17 +35,6 @@ def _step(L, ac: bool):
     return step
 
 
-def _median_ms(fn, repeats: int) -> float:
-    for _ in range(5):
-        fn()
-    ts = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts) * 1e3
-
-
 def _accuracy(ac: bool, epochs: int) -> float:
     import fastnn
     from fastnn import nn
@@ -87,10 +76,18 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
-    rows = {}
-    for name, L in (("fastnn", fastnn), ("torch", torch)):
-        for ac in (False, True):
-            rows[(name, ac)] = _median_ms(_step(L, ac), args.repeats)
+    # interleaved rounds (the machine may be shared: a slow spell hits every row alike), median per row
+    steps = {(name, ac): _step(L, ac) for name, L in (("fastnn", fastnn), ("torch", torch)) for ac in (False, True)}
+    times = {k: [] for k in steps}
+    for fn_ in steps.values():
+        for _ in range(5):
+            fn_()
+    for _ in range(args.repeats):
+        for k, fn_ in steps.items():
+            t0 = time.perf_counter()
+            fn_()
+            times[k].append(time.perf_counter() - t0)
+    rows = {k: statistics.median(v) * 1e3 for k, v in times.items()}
     for (name, ac), ms in rows.items():
         print(f"MLP 784-256-256-10 b128 step  {name:6s} {'autocast bf16' if ac else 'fp32         '}  {ms:7.2f} ms")
     f32, fbf, t32, tbf = rows[("fastnn", False)], rows[("fastnn", True)], rows[("torch", False)], rows[("torch", True)]
