@@ -181,3 +181,50 @@ def test_torch_state_functions_and_cpu_amp_names():
     import fastnn.cpu.amp as cpu_amp  # the module path, as torch.cpu.amp
 
     assert cpu_amp.autocast is fn.cpu.amp.autocast
+
+
+def _copy_params(m, tm):
+    for p, tp in zip(m.parameters(), tm.parameters()):
+        p.data = fn.tensor(tp.detach().numpy().copy())
+
+
+def test_small_cnn_with_batch_norm_matches_torch():
+    def build(L):
+        return L.nn.Sequential(L.nn.Conv2d(1, 4, 3), L.nn.ReLU(), L.nn.MaxPool2d(2), L.nn.BatchNorm2d(4),
+                               L.nn.Flatten(), L.nn.Linear(36, 5))
+
+    torch.manual_seed(0)
+    tm, m = build(torch), build(fn)
+    _copy_params(m, tm)
+    x = np.random.default_rng(0).standard_normal((4, 1, 8, 8)).astype(np.float32)
+    t = np.arange(4)
+    with fn.autocast("cpu"):
+        out = m(fn.tensor(x))
+        loss = F.cross_entropy(out, fn.tensor(t))
+    with torch.autocast("cpu"):
+        tout = tm(torch.tensor(x))
+        tloss = TF.cross_entropy(tout, torch.tensor(t))
+    assert (_dt(out), _dt(loss)) == (_dt(tout), _dt(tloss)) == ("bfloat16", "float32")
+    _close(out, tout)
+    loss.backward()
+    tloss.backward()
+    for p, tp in zip(m.parameters(), tm.parameters()):
+        assert p.grad.dtype is fn.float32
+        _close(p.grad, tp.grad, tol=4 * TOL)
+    assert m[3].running_mean.dtype is fn.float32
+    _close(m[3].running_mean, tm[3].running_mean)
+
+
+def test_attention_modules_output_dtypes_match_torch():
+    got = {}
+    for L in (fn, torch):
+        L.manual_seed(0)
+        enc = L.nn.TransformerEncoderLayer(16, 2, 32, dropout=0.0, batch_first=True)
+        mha = L.nn.MultiheadAttention(16, 2, batch_first=True)
+        x = L.randn(2, 5, 16)
+        with L.autocast("cpu"):
+            y = enc(x)
+            o, w = mha(x, x, x)
+        y.float().sum().backward()
+        got[L.__name__] = (_dt(y), _dt(o), _dt(w), _dt(next(enc.parameters()).grad))
+    assert got["fastnn"] == got["torch"]
