@@ -39,6 +39,7 @@ OPS = {
     "sdpa": (lambda m, x, w, b: m.scaled_dot_product_attention(x, w, w), [(1, 2, 5, 8), (1, 2, 5, 8), (1,)]),
     "softmax_after": (lambda m, x, w, b: m.softmax(m.linear(x, w, b), -1), [(4, 8), (6, 8), (6,)]),
     "layer_norm_after": (lambda m, x, w, b: m.layer_norm(m.linear(x, w, b), (6,)), [(4, 8), (6, 8), (6,)]),
+    "layer_norm_affine_after": (lambda m, x, w, b: m.layer_norm(m.linear(x, w, b), (6,), b, b), [(4, 8), (6, 8), (6,)]),
     "sum_after": (lambda m, x, w, b: m.linear(x, w, b).sum(), [(4, 8), (6, 8), (6,)]),
     "mse_after": (lambda m, x, w, b: m.mse_loss(m.linear(x, w, b), x[:, :6]), [(4, 8), (6, 8), (6,)]),
     "add_fp32_after": (lambda m, x, w, b: m.linear(x, w, b) + x[:, :6], [(4, 8), (6, 8), (6,)]),
