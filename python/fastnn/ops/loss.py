@@ -69,7 +69,6 @@ def _target_weights(xp, t1, w, ignore_index: int, n_classes: int):
 _STEM = {"float32": "Float", "float64": "Double", "float16": "Half"}
 
 
-@amp_state.fp32_op(3)  # torch's CPU autocast list
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
                   reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """torch.nn.functional.cross_entropy: ``input`` holds unnormalised logits of shape (C,), (N, C) or
@@ -77,6 +76,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
     (positions whose target is ``ignore_index`` contribute nothing), or class probabilities of input's
     shape and dtype. ``weight`` (C,) rescales each class; a weighted 'mean' divides by the summed
     weights of the non-ignored targets, as torch does."""
+    if amp_state.ACTIVE:  # CPU autocast: float32 (torch's list); the one test outside it
+        input, target, weight = amp_state.fp32(input, target, weight)
     ignore_index = check_int(ignore_index, "cross_entropy", "ignore_index")  # 1.5 would truncate to 1
     logits, target = as_tensor(input, "cross_entropy"), as_tensor(target, "cross_entropy")
     if size_average is not None or reduce is not None:
@@ -179,12 +180,13 @@ def _cross_entropy_weighted(logits, target, x, t, unbatched, w, ii, reduction, s
     return record(Tensor._wrap(out), "NllLossBackward0", (logits, target), backward)
 
 
-@amp_state.fp32_op(3)  # torch's CPU autocast list
 def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
              reduction: str = "mean") -> Tensor:
     """torch.nn.functional.nll_loss: ``input`` holds log-probabilities (C,), (N, C) or (N, C, d1, ...);
     loss = -weight[t] * input[t] per position; a 'mean' divides by the summed weights of the non-ignored
     targets."""
+    if amp_state.ACTIVE:  # CPU autocast: float32 (torch's list); the one test outside it
+        input, target, weight = amp_state.fp32(input, target, weight)
     ignore_index = check_int(ignore_index, "nll_loss", "ignore_index")
     logp, target = as_tensor(input, "nll_loss"), as_tensor(target, "nll_loss")
     if size_average is not None or reduce is not None:
