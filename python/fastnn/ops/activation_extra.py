@@ -7,7 +7,6 @@ its derivative (one node per call, no chain of small ops); the derivative at a k
 """
 from __future__ import annotations
 
-
 from .. import amp_state
 import numpy as np
 

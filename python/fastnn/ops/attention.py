@@ -14,7 +14,6 @@ row's logsumexp, from which the backward recomputes the probabilities tile by ti
 """
 from __future__ import annotations
 
-
 from .. import amp_state
 import math
 

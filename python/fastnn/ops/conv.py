@@ -1,7 +1,6 @@
 """conv2d (NCHW) on the native implicit-GEMM kernels: forward, and backward for input, weight and bias."""
 from __future__ import annotations
 
-
 from .. import amp_state
 from ..backend import backend_of
 from ..autograd.graph import record

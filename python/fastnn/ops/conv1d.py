@@ -3,7 +3,6 @@
 views share storage)."""
 from __future__ import annotations
 
-
 from .. import amp_state
 import numbers
 

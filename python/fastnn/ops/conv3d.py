@@ -11,7 +11,6 @@ output plane t * sd + a * dd (zero-interleaved by the stride, shifted by the tap
 ``padding`` crops both ends of the depth axis and ``output_padding`` extends its end."""
 from __future__ import annotations
 
-
 from .. import amp_state
 from .._tensor import Tensor
 from ._util import as_tensor

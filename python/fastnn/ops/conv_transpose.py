@@ -10,7 +10,6 @@ also allows output_padding >= stride when it is smaller than the dilation, and t
 unpadded full transposed convolution (padding 0), cropped by the padding and zero-extended at the end."""
 from __future__ import annotations
 
-
 from .. import amp_state
 import numbers
 

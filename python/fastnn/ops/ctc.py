@@ -14,7 +14,6 @@ Everything runs on ``backend_of(...).xp`` (NumPy or CuPy): a Python loop over ti
 batch and the extended labels."""
 from __future__ import annotations
 
-
 from .. import amp_state
 from ..autograd.graph import record
 from ..backend import backend_of

@@ -10,7 +10,6 @@ add the weighted smoothing term. Class-probability targets live in loss_prob.py.
 """
 from __future__ import annotations
 
-
 from .. import amp_state
 import math
 

@@ -2,7 +2,6 @@
 binary_cross_entropy_with_logits on logits (through a stable log-sigmoid)."""
 from __future__ import annotations
 
-
 from .. import amp_state
 import numpy as np
 

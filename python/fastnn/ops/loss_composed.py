@@ -6,7 +6,6 @@ is worth more than one fused node.
 """
 from __future__ import annotations
 
-
 from .. import amp_state
 import math
 

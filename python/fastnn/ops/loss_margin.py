@@ -1,7 +1,6 @@
 """Hinge losses: multi_margin_loss (multi-class hinge) and hinge_embedding_loss."""
 from __future__ import annotations
 
-
 from .. import amp_state
 import numpy as np
 

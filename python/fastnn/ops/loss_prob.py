@@ -1,7 +1,6 @@
 """Losses between distributions: cross-entropy against class probabilities, and kl_div."""
 from __future__ import annotations
 
-
 from .. import amp_state
 import math
 import warnings

@@ -6,7 +6,6 @@ broadcasts input and target as torch does (with its warning), applies the option
 """
 from __future__ import annotations
 
-
 from .. import amp_state
 import numpy as np
 

@@ -8,7 +8,6 @@ whose backwards already exist.
 """
 from __future__ import annotations
 
-
 from .. import amp_state
 import math
 import numbers

@@ -1,7 +1,6 @@
 """Reductions with ``dim`` / ``keepdim``: sum, mean, max, min, argmax, argmin, var, std, logsumexp."""
 from __future__ import annotations
 
-
 from .. import amp_state
 import numpy as np
 
