@@ -38,6 +38,8 @@ def test_policy_objects_match_keras():
         fk.mixed_precision.set_global_policy(None)
     assert fk.dtype_policies.DTypePolicy is fk.mixed_precision.Policy
     assert repr(fk.mixed_precision.global_policy()) == '<DTypePolicy "float32">'
+    with pytest.raises(NotImplementedError, match="no float16 compute kernels"):
+        fk.layers.Dense(2, dtype="mixed_float16")(np.ones((1, 3), np.float32))
 
 
 def _models(k):

@@ -130,6 +130,9 @@ def call_scope(policy, inputs):
 
     if policy._compute_dtype == "bfloat16":
         return _cast_floats(inputs, dtypes.bfloat16), amp.autocast("cpu", dtype=dtypes.bfloat16)
+    if policy._compute_dtype == "float16":  # refused rather than silently computed in float32
+        raise NotImplementedError(f"dtype policy {policy.name!r}: fastnn has no float16 compute kernels; use "
+                                  "'mixed_bfloat16' or 'float32'")
     if amp_state.ACTIVE and amp_state.STATE.enabled and policy._compute_dtype in ("float32", "float64"):
         return _cast_floats(inputs, dtypes.to_dtype(policy._compute_dtype)), amp.autocast("cpu", enabled=False)
     return inputs, None
