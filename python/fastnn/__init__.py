@@ -103,7 +103,9 @@ from ._api import (compile, get_default_dtype, inference_mode, is_floating_point
                    set_float32_matmul_precision, get_float32_matmul_precision, use_deterministic_algorithms,
                    are_deterministic_algorithms_enabled, initial_seed, finfo, iinfo)
 from . import backends, amp, accelerator, serialization, sparse, utils
-from .amp import autocast, is_autocast_enabled
+from .amp import (autocast, is_autocast_enabled, get_autocast_dtype, set_autocast_enabled,  # noqa: F401
+                  set_autocast_dtype, is_autocast_cache_enabled, set_autocast_cache_enabled, clear_autocast_cache)
+from . import cpu  # noqa: F401  (torch.cpu, with torch.cpu.amp)
 # ---- fmt: memory formats (torch.channels_last ...), torch.zero_ / torch.fill_ ----
 from ._memory_format import channels_last, channels_last_3d, contiguous_format, memory_format, preserve_format
 from .ops.filling import fill_, zero_
@@ -112,6 +114,7 @@ from .sparse import sparse_coo_tensor, spmm
 from . import cuda_amp as _cuda_amp
 cuda.amp = _cuda_amp  # torch.cuda.amp, importable as a module path too (fastnn.cuda is a module, not a package)
 _sys.modules[__name__ + ".cuda.amp"] = _cuda_amp
+_sys.modules[__name__ + ".cpu.amp"] = cpu.amp  # torch.cpu.amp as a module path (fastnn.cpu is a module)
 
 clip = clamp
 true_divide = div

@@ -1,13 +1,12 @@
 """torch.amp: ``autocast`` and ``GradScaler``, answered honestly for a library without reduced-precision kernels.
 
-``autocast``: fastnn computes in the dtypes it is given, so autocast can only be off or a no-op:
-- ``enabled=False`` and autocast on a CUDA device while CUDA is unavailable (torch warns "Disabling autocast"
-  and runs in float32; so does fastnn) run the body unchanged; with a CUDA device, an enabled autocast raises
-  NotImplementedError (the CUDA backend has no float16/bfloat16 autocast);
-- CPU autocast to float32 is not a dtype torch's CPU autocast supports: torch warns and disables, as here;
-- CPU autocast to bfloat16 (torch's default there) or float16 would run matmuls and convolutions in reduced
-  precision in torch: fastnn cannot (bfloat16 is issue 15; no float16 kernels), so it refuses with
-  NotImplementedError instead of silently computing something else.
+``autocast``: CPU autocast to bfloat16 (torch's CPU default) is torch's: inside the region, matmul / linear /
+convolutions / scaled_dot_product_attention compute on bf16-rounded inputs with float32 sums and return bfloat16;
+losses and the other float32-policy ops run in float32; the rest run in their inputs' dtype (``amp_state``
+holds the thread-local state, the casts and the lists). ``enabled=False`` and autocast on a CUDA device while
+CUDA is unavailable (torch warns "Disabling autocast") run the body unchanged; with a CUDA device, an enabled
+autocast raises NotImplementedError (the CUDA backend has no reduced-precision kernels), as does CPU float16
+(no float16 kernels); CPU autocast to float32 is not a dtype torch supports: torch warns and disables, as here.
 
 ``GradScaler`` is torch's algorithm (scale the loss, unscale the gradients, skip a step whose gradients are
 not finite, grow/back off the scale). On 'cpu' it is enabled, as in torch 2.13; on 'cuda' without CUDA it
@@ -18,13 +17,14 @@ from __future__ import annotations
 import functools
 import warnings
 
+from . import amp_state as _state
 from . import dtypes
 from ._tensor import Tensor
 from .autograd.grad_mode import no_grad
 from .backend import backend_of
 from .cuda import is_available as _cuda_available
 
-__all__ = ["autocast", "GradScaler", "is_autocast_available"]
+__all__ = ["autocast", "GradScaler", "is_autocast_available", "is_autocast_enabled", "get_autocast_dtype"]
 
 def is_autocast_available(device_type: str) -> bool:
     return device_type in ("cpu", "cuda")
@@ -41,7 +41,10 @@ class autocast:
             raise RuntimeError(f"User specified an unsupported autocast device_type '{device_type}'")
         self.device = device_type
         self.fast_dtype = None if dtype is None else dtypes.to_dtype(dtype)
+        if self.fast_dtype is None and device_type == "cpu":  # torch: the device's current autocast dtype
+            self.fast_dtype = _state.STATE.dtype
         self._enabled = bool(enabled)
+        self._cache_enabled = _state.STATE.cache_enabled if cache_enabled is None else bool(cache_enabled)
         if not self._enabled:
             return
         if device_type == "cuda" and not _cuda_available():
@@ -52,36 +55,96 @@ class autocast:
             raise NotImplementedError("autocast('cuda'): fastnn's CUDA backend has no reduced-precision (float16 "
                                       "/ bfloat16) autocast yet; pass enabled=False to run in float32")
         elif device_type == "cpu":
-            if self.fast_dtype is None:  # torch's CPU default is bfloat16
-                raise NotImplementedError("autocast('cpu'): CPU autocast runs in bfloat16 by default, which fastnn "
-                                          "does not have yet (issue 15: bfloat16 storage and autocast); pass "
-                                          "enabled=False or drop the autocast region")
             if self.fast_dtype is dtypes.float16:
                 raise NotImplementedError("autocast('cpu', dtype=float16): fastnn has no float16 compute kernels "
                                           "to autocast into; pass enabled=False or drop the autocast region")
-            warnings.warn("In CPU autocast, but the target dtype is not supported. Disabling autocast.\n"
-                          "CPU Autocast only supports dtypes of torch.bfloat16, torch.float16 currently.",
-                          UserWarning, stacklevel=2)
-            self._enabled = False
+            if self.fast_dtype is not dtypes.bfloat16:
+                warnings.warn("In CPU autocast, but the target dtype is not supported. Disabling autocast.\n"
+                              "CPU Autocast only supports dtypes of torch.bfloat16, torch.float16 currently.",
+                              UserWarning, stacklevel=2)
+                self._enabled = False
 
     def __enter__(self):
-        return self  # every autocast that gets here is disabled (see __init__): the body runs as written
+        if self.device != "cpu":
+            return self  # CUDA autocast that reaches here is disabled (see __init__)
+        st = _state.STATE
+        self._prev = (st.enabled, st.dtype, st.cache_enabled)
+        st.nesting += 1
+        st.enabled = self._enabled
+        if self._enabled:
+            st.dtype = self.fast_dtype
+        st.cache_enabled = self._cache_enabled
+        if st.enabled != self._prev[0]:
+            _state.bump(1 if st.enabled else -1)
+        return self
 
     def __exit__(self, *exc):
+        if self.device != "cpu":
+            return False
+        st = _state.STATE
+        st.nesting -= 1
+        if st.nesting == 0:  # torch clears the cast cache when the outermost region ends
+            st.cache.clear()
+        was = st.enabled
+        st.enabled, st.dtype, st.cache_enabled = self._prev
+        if st.enabled != was:
+            _state.bump(1 if st.enabled else -1)
         return False
 
     def __call__(self, fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with self:
+            with autocast(self.device, self.fast_dtype, self._enabled, self._cache_enabled):
                 return fn(*args, **kwargs)
 
         return wrapper
 
 
+def _check_device(device_type) -> str:
+    if not isinstance(device_type, str):
+        raise TypeError(f"expected a device type string, got {type(device_type).__name__}")
+    return device_type
+
+
 def is_autocast_enabled(device_type: str | None = None) -> bool:
-    """Always False: fastnn never runs an autocast region in reduced precision (see ``autocast``)."""
-    return False
+    """torch's: no argument asks about CUDA (never enabled here); 'cpu' reads this thread's state."""
+    if device_type is None or _check_device(device_type) != "cpu":
+        return False
+    return _state.STATE.enabled
+
+
+def get_autocast_dtype(device_type: str):
+    if _check_device(device_type) == "cpu":
+        return _state.STATE.dtype
+    return dtypes.float16
+
+
+def set_autocast_enabled(device_type: str, enabled: bool) -> None:
+    if _check_device(device_type) != "cpu":
+        if enabled:
+            raise NotImplementedError("fastnn has no CUDA autocast")
+        return
+    st = _state.STATE
+    if bool(enabled) != st.enabled:
+        _state.bump(1 if enabled else -1)
+    st.enabled = bool(enabled)
+
+
+def set_autocast_dtype(device_type: str, dtype) -> None:
+    if _check_device(device_type) == "cpu":
+        _state.STATE.dtype = dtypes.to_dtype(dtype)
+
+
+def is_autocast_cache_enabled() -> bool:
+    return _state.STATE.cache_enabled
+
+
+def set_autocast_cache_enabled(enabled: bool) -> None:
+    _state.STATE.cache_enabled = bool(enabled)
+
+
+def clear_autocast_cache() -> None:
+    _state.STATE.cache.clear()
 
 
 class GradScaler:

@@ -8,6 +8,8 @@ from . import ops
 from .layers import Input
 from .models import Model, Sequential, load_model
 from . import constraints, regularizers
+from . import dtype_policies, mixed_precision  # noqa: E402,F401 - Keras' dtype policies
+from .dtype_policies import DTypePolicy  # noqa: E402,F401 - keras.DTypePolicy
 from .losses import Loss  # noqa: E402,F401 - keras.Loss
 from . import random
 from .device_scope import device  # noqa: E402,F401 - keras.device(name) scopes

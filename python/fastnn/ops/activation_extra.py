@@ -7,6 +7,7 @@ its derivative (one node per call, no chain of small ops); the derivative at a k
 """
 from __future__ import annotations
 
+from .. import amp_state
 import numpy as np
 
 from .. import dtypes
@@ -240,6 +241,7 @@ def glu(input, dim: int = -1) -> Tensor:
     return record(Tensor._wrap(y), "GluBackward0", (a,), backward)
 
 
+@amp_state.lower_precision_op(2)  # torch's CPU autocast list
 def prelu(input, weight) -> Tensor:
     a, x = _float_input(input, "prelu")
     w_t = as_tensor(weight, "prelu")

@@ -14,6 +14,7 @@ row's logsumexp, from which the backward recomputes the probabilities tile by ti
 """
 from __future__ import annotations
 
+from .. import amp_state
 import math
 
 import numpy as np
@@ -59,6 +60,8 @@ def _mask_array(be, attn_mask, dtype, batch, lq, lk):
 
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: float = 0.0, is_causal: bool = False,
                                  scale=None) -> Tensor:
+    if amp_state.ACTIVE:  # CPU autocast (torch's list): bf16 q, k, v and float mask; the one test outside it
+        query, key, value, attn_mask = amp_state.lower(query, key, value, attn_mask)
     q, k, v = (as_tensor(x, _OP) for x in (query, key, value))
     if not 0.0 <= dropout_p <= 1.0:
         raise ValueError(f"{_OP}(): dropout probability has to be between 0 and 1, but got {dropout_p}")

@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import dtypes
 from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
 from ._util import as_tensor
+
+
+_BF16 = dtypes.bfloat16.np  # bfloat16's storage dtype, as arrays report it
 
 
 def _check_vector(t, name: str, c: int, dtype, op: str = "batch_norm"):
@@ -25,7 +29,9 @@ def _check_vector(t, name: str, c: int, dtype, op: str = "batch_norm"):
     t = as_tensor(t, op)
     if t.numel() != c:
         raise RuntimeError(f"{name} should contain {c} elements not {t.numel()}")
-    if t._data.dtype != dtype:
+    if t._data.dtype != dtype and not (dtype == _BF16 and t.dtype is dtypes.float32):
+        # torch's CPU "mixed type": a bfloat16 input with float32 parameters and statistics (what autocast's
+        # bf16 convolution output meets in a float32 model) is allowed; other mixes are refused
         raise RuntimeError("mixed dtype (CPU): all inputs must share same datatype.")
     return t
 

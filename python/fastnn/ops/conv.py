@@ -1,6 +1,7 @@
 """conv2d (NCHW) on the native implicit-GEMM kernels: forward, and backward for input, weight and bias."""
 from __future__ import annotations
 
+from .. import amp_state
 from ..backend import backend_of
 from ..autograd.graph import record
 from .._tensor import Tensor
@@ -26,6 +27,8 @@ def _same_padding(kernel, dilation):
 def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
            groups: int = 1) -> Tensor:
     """Like torch.nn.functional.conv2d: input (N, C, H, W) or (C, H, W), weight (O, C/groups, KH, KW)."""
+    if amp_state.ACTIVE:  # CPU autocast (torch's list): bf16 operands; the one test outside it
+        input, weight, bias = amp_state.lower(input, weight, bias)
     check_window_args("conv2d", stride=stride, padding=padding, dilation=dilation, groups=groups)
     check_conv_lengths("conv2d", 2, stride=stride, padding=padding, dilation=dilation)
     x, w = input, weight

@@ -3,6 +3,7 @@
 views share storage)."""
 from __future__ import annotations
 
+from .. import amp_state
 import numbers
 
 import numpy as np
@@ -90,6 +91,7 @@ def _check_groups(op, x_shape, w_shape, groups, transposed):
                            f"got weight of size {list(w_shape)} instead")
 
 
+@amp_state.lower_precision_op(3)  # torch's CPU autocast list
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: int = 1) -> Tensor:
     """torch.nn.functional.conv1d: input (N, C, L) or (C, L), weight (O, C/groups, K); padding an int, a
     1-tuple, 'valid' or 'same' (the odd zero goes at the end, as torch)."""

@@ -11,6 +11,7 @@ output plane t * sd + a * dd (zero-interleaved by the stride, shifted by the tap
 ``padding`` crops both ends of the depth axis and ``output_padding`` extends its end."""
 from __future__ import annotations
 
+from .. import amp_state
 from .._tensor import Tensor
 from ._util import as_tensor
 from .conv import conv2d
@@ -36,6 +37,7 @@ def _check_channels(op: str, x, w, groups: int, transposed: bool) -> None:
                            f"got weight of size {list(w.shape)} instead")
 
 
+@amp_state.lower_precision_op(3)  # torch's CPU autocast list
 def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: int = 1) -> Tensor:
     """torch.nn.functional.conv3d: input (N, C, D, H, W) or (C, D, H, W), weight (O, C/groups, kD, kH, kW);
     padding an int, a triple, 'valid' or 'same' (the odd zero at the end, as torch)."""
@@ -90,6 +92,7 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: in
     return y[0] if unbatched else y
 
 
+@amp_state.lower_precision_op(3)  # torch's CPU autocast list
 def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups: int = 1,
                      dilation=1) -> Tensor:
     """torch.nn.functional.conv_transpose3d: input (N, C_in, D, H, W) or (C_in, D, H, W), weight

@@ -10,6 +10,7 @@ also allows output_padding >= stride when it is smaller than the dilation, and t
 unpadded full transposed convolution (padding 0), cropped by the padding and zero-extended at the end."""
 from __future__ import annotations
 
+from .. import amp_state
 import numbers
 
 import numpy as np
@@ -161,6 +162,7 @@ def _conv_transpose(op, nd, input, weight, bias, stride, padding, output_padding
     return record(Tensor._wrap(y[0] if unbatched else y), "ConvolutionBackward0", (x, w, b), backward)
 
 
+@amp_state.lower_precision_op(3)  # torch's CPU autocast list
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups: int = 1,
                      dilation=1) -> Tensor:
     """torch.nn.functional.conv_transpose1d: input (N, C_in, L) or (C_in, L), weight (C_in, C_out/groups, K)."""
@@ -168,6 +170,7 @@ def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_paddi
                            dilation)
 
 
+@amp_state.lower_precision_op(3)  # torch's CPU autocast list
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups: int = 1,
                      dilation=1) -> Tensor:
     """torch.nn.functional.conv_transpose2d: input (N, C_in, H, W) or (C_in, H, W), weight

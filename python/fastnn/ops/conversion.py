@@ -19,7 +19,12 @@ def _aliases(a: Tensor, fmt) -> bool:
 def _copy(a: Tensor, dt, fmt) -> Tensor:
     """``a``'s values as ``dt`` in a new array laid out as ``fmt`` says (ATen's _to_copy)."""
     if dt is dtypes.bfloat16 or a.dtype is dtypes.bfloat16:  # NumPy cannot cast to or from bfloat16's bits
-        y = _mf.copy_as(astype_any(a._data, dt.np, copy=False), fmt)
+        y = astype_any(a._data, dt.np, copy=False)
+        # a conversion made a fresh C-order array already: a C-order source keeps that layout in every format
+        # but channels_last, so the copy is skipped (it cost ~10x the conversion: autocast casts every weight)
+        if not (dt is not a.dtype and a._data.flags.c_contiguous and y.flags.c_contiguous
+                and fmt is not _mf.channels_last and fmt is not _mf.channels_last_3d):
+            y = _mf.copy_as(y, fmt)
     else:
         y = _mf.copy_as(a._data, fmt, dt.np)
     if not dt.is_floating_point:

@@ -14,6 +14,7 @@ Everything runs on ``backend_of(...).xp`` (NumPy or CuPy): a Python loop over ti
 batch and the extended labels."""
 from __future__ import annotations
 
+from .. import amp_state
 from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
@@ -165,6 +166,7 @@ def ctc_nll(log_probs: Tensor, targets, input_lengths, target_lengths, blank: in
     return record(Tensor._wrap(nll), "CtcLossBackward0", (log_probs,), backward)
 
 
+@amp_state.fp32_op(1)  # torch's CPU autocast list
 def ctc_loss(log_probs: Tensor, targets, input_lengths, target_lengths, blank: int = 0, reduction: str = "mean",
              zero_infinity: bool = False) -> Tensor:
     """torch.nn.functional.ctc_loss: ``log_probs`` (T, N, C) or unbatched (T, C); ``targets`` (N, S) padded

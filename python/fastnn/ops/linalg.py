@@ -8,6 +8,7 @@ import numpy as np
 from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
+from .. import amp_state
 from .. import dtypes
 from . import int_kernels
 from .activation import gelu
@@ -63,6 +64,8 @@ def _matmul_dtype_error(a, b) -> str:
 
 def matmul(a, b) -> Tensor:
     a, b = as_tensor(a, "matmul"), as_tensor(b, "matmul")
+    if amp_state.ACTIVE:  # CPU autocast: bf16 operands (the one test outside it)
+        a, b = amp_state.lower(a, b)
     if a.ndim == 0 or b.ndim == 0:
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {a.ndim}D and {b.ndim}D")
     x, y = a._data, b._data
@@ -129,6 +132,8 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None, activation
     no gradient is needed (its backward wants the pre-activation, which the fused pass does not keep).
     """
     x, w = input, weight
+    if amp_state.ACTIVE:  # CPU autocast: bf16 operands (the one test outside it)
+        x, w, bias = amp_state.lower(x, w, bias)
     if x.ndim == 0 or w.ndim == 0:
         raise RuntimeError(f"both arguments to linear need to be at least 1D, but they are {x.ndim}D and {w.ndim}D")
     if w.ndim > 2:

@@ -10,6 +10,7 @@ add the weighted smoothing term. Class-probability targets live in loss_prob.py.
 """
 from __future__ import annotations
 
+from .. import amp_state
 import math
 
 import numpy as np
@@ -74,6 +75,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
     (positions whose target is ``ignore_index`` contribute nothing), or class probabilities of input's
     shape and dtype. ``weight`` (C,) rescales each class; a weighted 'mean' divides by the summed
     weights of the non-ignored targets, as torch does."""
+    if amp_state.ACTIVE:  # CPU autocast: float32 (torch's list); the one test outside it
+        input, target, weight = amp_state.fp32(input, target, weight)
     ignore_index = check_int(ignore_index, "cross_entropy", "ignore_index")  # 1.5 would truncate to 1
     logits, target = as_tensor(input, "cross_entropy"), as_tensor(target, "cross_entropy")
     if size_average is not None or reduce is not None:
@@ -181,6 +184,8 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = 
     """torch.nn.functional.nll_loss: ``input`` holds log-probabilities (C,), (N, C) or (N, C, d1, ...);
     loss = -weight[t] * input[t] per position; a 'mean' divides by the summed weights of the non-ignored
     targets."""
+    if amp_state.ACTIVE:  # CPU autocast: float32 (torch's list); the one test outside it
+        input, target, weight = amp_state.fp32(input, target, weight)
     ignore_index = check_int(ignore_index, "nll_loss", "ignore_index")
     logp, target = as_tensor(input, "nll_loss"), as_tensor(target, "nll_loss")
     if size_average is not None or reduce is not None:

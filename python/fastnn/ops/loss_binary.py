@@ -2,6 +2,7 @@
 binary_cross_entropy_with_logits on logits (through a stable log-sigmoid)."""
 from __future__ import annotations
 
+from .. import amp_state
 import numpy as np
 
 from ..autograd.graph import record
@@ -33,6 +34,7 @@ def _log_sigmoid(xp, x):
     return xp.minimum(x, 0) - xp.log1p(xp.exp(-xp.abs(x)))
 
 
+@amp_state.fp32_op(3)  # torch's CPU autocast list
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
                          reduction: str = "mean") -> Tensor:
     """torch.nn.functional.binary_cross_entropy: -w (y log x + (1 - y) log(1 - x)), each log clamped at
@@ -82,6 +84,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     return record(Tensor._wrap(out), "BinaryCrossEntropyBackward0", (inp, tgt), backward)
 
 
+@amp_state.fp32_op(3)  # torch's CPU autocast list
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
                                      reduction: str = "mean", pos_weight=None) -> Tensor:
     """torch.nn.functional.binary_cross_entropy_with_logits:

@@ -6,6 +6,7 @@ is worth more than one fused node.
 """
 from __future__ import annotations
 
+from .. import amp_state
 import math
 
 from .. import dtypes
@@ -47,6 +48,7 @@ def _promoted(t, op: str) -> Tensor:
     return t if t.dtype.is_floating_point else t.to(dtypes.default_float)
 
 
+@amp_state.fp32_op(3)  # torch's CPU autocast list
 def margin_ranking_loss(input1, input2, target, margin: float = 0, size_average=None, reduce=None,
                         reduction: str = "mean") -> Tensor:
     reduction = _reduction(size_average, reduce, reduction)
@@ -57,6 +59,7 @@ def margin_ranking_loss(input1, input2, target, margin: float = 0, size_average=
     return _reduce(ew.clamp(-y * (x1 - x2) + margin, min=0), reduction)
 
 
+@amp_state.fp32_op(2)  # torch's CPU autocast list
 def soft_margin_loss(input, target, size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
     reduction = _reduction(size_average, reduce, reduction)
     x, y = _float(input, "soft_margin_loss"), as_tensor(target, "soft_margin_loss")
@@ -66,6 +69,7 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction: s
 _COSINE_EPS = 1e-12  # torch's EPSILON inside cosine_embedding_loss
 
 
+@amp_state.fp32_op(3)  # torch's CPU autocast list
 def cosine_embedding_loss(input1, input2, target, margin: float = 0, size_average=None, reduce=None,
                           reduction: str = "mean") -> Tensor:
     reduction = _reduction(size_average, reduce, reduction)
@@ -87,6 +91,7 @@ def cosine_embedding_loss(input1, input2, target, margin: float = 0, size_averag
     return _reduce(pos + neg, reduction)
 
 
+@amp_state.fp32_op(3)  # torch's CPU autocast list
 def triplet_margin_loss(anchor, positive, negative, margin: float = 1.0, p: float = 2, eps: float = 1e-6,
                         swap: bool = False, size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
     reduction = _reduction(size_average, reduce, reduction)
@@ -131,6 +136,7 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
     return _reduce(loss, reduction)
 
 
+@amp_state.fp32_op(2)  # torch's CPU autocast list
 def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
     """sum over target classes j and non-target classes i of max(0, 1 - (x[j] - x[i])) / C per sample; a
     sample's target classes are the entries of its target row before the first -1."""
@@ -173,6 +179,7 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     return _reduce(out, reduction)
 
 
+@amp_state.fp32_op(2)  # torch's CPU autocast list
 def poisson_nll_loss(input, target, log_input: bool = True, full: bool = False, size_average=None,
                      eps: float = 1e-8, reduce=None, reduction: str = "mean") -> Tensor:
     reduction = _reduction(size_average, reduce, reduction)

@@ -1,6 +1,7 @@
 """Hinge losses: multi_margin_loss (multi-class hinge) and hinge_embedding_loss."""
 from __future__ import annotations
 
+from .. import amp_state
 import numpy as np
 
 from ..autograd.graph import record
@@ -11,6 +12,7 @@ from ._loss_util import reduce as _reduce
 from ._util import as_tensor
 
 
+@amp_state.fp32_op(2)  # torch's CPU autocast list
 def multi_margin_loss(input, target, p: int = 1, margin: float = 1.0, weight=None, size_average=None,
                       reduce=None, reduction: str = "mean") -> Tensor:
     """torch.nn.functional.multi_margin_loss: for row x with target class y,
@@ -76,6 +78,7 @@ def multi_margin_loss(input, target, p: int = 1, margin: float = 1.0, weight=Non
     return record(Tensor._wrap(out), "MultiMarginLossBackward0", (inp, tgt), backward)
 
 
+@amp_state.fp32_op(2)  # torch's CPU autocast list
 def hinge_embedding_loss(input, target, margin: float = 1.0, size_average=None, reduce=None,
                          reduction: str = "mean") -> Tensor:
     """torch.nn.functional.hinge_embedding_loss: x where target == 1, max(0, margin - x) where target == -1

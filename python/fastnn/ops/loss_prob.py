@@ -1,6 +1,7 @@
 """Losses between distributions: cross-entropy against class probabilities, and kl_div."""
 from __future__ import annotations
 
+from .. import amp_state
 import math
 import warnings
 
@@ -57,6 +58,7 @@ def cross_entropy_probs(logits: Tensor, target: Tensor, w, reduction: str, label
     return record(Tensor._wrap(out), "CrossEntropyBackward0", (logits, target), backward)
 
 
+@amp_state.fp32_op(2)  # torch's CPU autocast list
 def kl_div(input, target, size_average=None, reduce=None, reduction: str = "mean",  # noqa: A002
            log_target: bool = False) -> Tensor:
     """torch.nn.functional.kl_div: ``input`` holds log-probabilities; the point-wise loss is

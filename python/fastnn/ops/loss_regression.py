@@ -6,6 +6,7 @@ broadcasts input and target as torch does (with its warning), applies the option
 """
 from __future__ import annotations
 
+from .. import amp_state
 import numpy as np
 
 from ..autograd.graph import record
@@ -59,6 +60,8 @@ def _difference_loss(op, node, input, target, reduction, weight, weighted_mean_b
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "mean", weight=None) -> Tensor:
     """torch.nn.functional.mse_loss: (input - target)^2; a weighted 'mean' is sum(w loss) / sum(w)."""
+    if amp_state.ACTIVE:  # CPU autocast: float32 (torch's list); the one test outside it
+        input, target, weight = amp_state.fp32(input, target, weight)
     if size_average is not None or reduce is not None:
         reduction = legacy_reduction(size_average, reduce)
     return _difference_loss("mse_loss", "MseLossBackward0", input, target, reduction, weight, True,
@@ -67,12 +70,15 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "me
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean", weight=None) -> Tensor:
     """torch.nn.functional.l1_loss: |input - target| (gradient sign(d), 0 where d == 0)."""
+    if amp_state.ACTIVE:  # CPU autocast: float32 (torch's list); the one test outside it
+        input, target, weight = amp_state.fp32(input, target, weight)
     if size_average is not None or reduce is not None:
         reduction = legacy_reduction(size_average, reduce)
     return _difference_loss("l1_loss", "L1LossBackward0", input, target, reduction, weight, True,
                             abs, _sign)
 
 
+@amp_state.fp32_op(2)  # torch's CPU autocast list
 def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0, weight=None) -> Tensor:
     """torch.nn.functional.huber_loss: 0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta); a
     weighted 'mean' is the plain mean of w * loss, as torch's."""
@@ -88,6 +94,7 @@ def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0, weigh
                             loss_of, lambda d: d.clip(-delta, delta))
 
 
+@amp_state.fp32_op(2)  # torch's CPU autocast list
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean",
                    beta: float = 1.0) -> Tensor:
     """torch.nn.functional.smooth_l1_loss: 0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta; beta == 0

@@ -8,6 +8,7 @@ whose backwards already exist.
 """
 from __future__ import annotations
 
+from .. import amp_state
 import math
 import numbers
 import warnings
@@ -81,6 +82,7 @@ def _addmm_like(op: str, node: str, input, m1, m2, beta, alpha, prod_fn, grads_f
     return record(Tensor._wrap(out), node, (inp, a, b), backward)
 
 
+@amp_state.lower_precision_op(3)  # torch's CPU autocast list
 def addmm(input, mat1, mat2, *, beta=1, alpha=1) -> Tensor:
     """beta * input + alpha * (mat1 @ mat2), input broadcast to (n, p)."""
     def check(i, a, b):
@@ -139,6 +141,7 @@ def _check_bmm(op):
     return check
 
 
+@amp_state.lower_precision_op(3)  # torch's CPU autocast list
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1) -> Tensor:
     """beta * input + alpha * (batch1 @ batch2), per batch."""
     def grads(be, g, x, y, rx, ry):
@@ -148,6 +151,7 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1) -> Tensor:
                        lambda be, x, y: be.matmul(x, y), grads, _check_bmm("baddbmm"))
 
 
+@amp_state.lower_precision_op(3)  # torch's CPU autocast list
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1) -> Tensor:
     """beta * input + alpha * sum_b(batch1[b] @ batch2[b]): one GEMM over the batch laid side by side."""
     def prod(be, x, y):
@@ -398,6 +402,7 @@ def chain_matmul(*matrices) -> Tensor:
     return multi_dot(matrices)
 
 
+@amp_state.fp32_op(2)  # torch's CPU autocast list
 def cdist(x1, x2, p: float = 2.0, compute_mode: str = "use_mm_for_euclid_dist_if_necessary") -> Tensor:
     """Pairwise p-norm distances between the rows of x1 (..., P, M) and x2 (..., R, M) -> (..., P, R).
 

@@ -7,6 +7,7 @@ import numbers
 
 import numpy as np
 
+from .. import dtypes
 from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
@@ -23,6 +24,10 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
     (biased variance), then scales by ``weight`` and shifts by ``bias`` when given."""
     check_ints(normalized_shape, "layer_norm", "normalized_shape", 2)
     a = as_tensor(input, "layer_norm")
+    if a.dtype is dtypes.bfloat16 and any(isinstance(p, Tensor) and p.dtype is dtypes.float32 for p in (weight, bias)):
+        # torch's CPU mixed type (a bfloat16 input, e.g. an autocast GEMM's output, with float32 parameters):
+        # computed in float32 on the widened input, the output rounded once to bfloat16
+        return layer_norm(a.float(), normalized_shape, weight, bias, eps).to(dtypes.bfloat16)
     if isinstance(normalized_shape, (numbers.Integral, np.integer)) and not isinstance(normalized_shape, bool):
         normalized_shape = (int(normalized_shape),)
     normalized_shape = tuple(int(s) for s in normalized_shape)

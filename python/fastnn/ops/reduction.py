@@ -1,6 +1,7 @@
 """Reductions with ``dim`` / ``keepdim``: sum, mean, max, min, argmax, argmin, var, std, logsumexp."""
 from __future__ import annotations
 
+from .. import amp_state
 import numpy as np
 
 from .. import dtypes, return_types
@@ -284,6 +285,7 @@ def any(a: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     return Tensor._wrap(a._data.any(axis=axes, keepdims=keepdim))
 
 
+@amp_state.fp32_op(1)  # torch's CPU autocast list
 def prod(a: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     check_bool(keepdim, "prod", "keepdim")
     axes = normalize_dims(dim, a.ndim, "prod")

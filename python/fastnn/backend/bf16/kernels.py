@@ -28,6 +28,17 @@ def _bits(x):
     return x.view(np.ndarray).view(np.uint16)
 
 
+def _gemm_ok(x) -> bool:
+    return is_bf16(x) or type(x) is Bf16Pending
+
+
+def _operand(x):
+    """A GEMM operand: stored bf16 as its bits; a pending result (float32 values that are bfloat16 once
+    stored, e.g. a ReLU's masked gradient in an autocast backward) as float32, which the GEMM rounds to
+    bfloat16 while packing (round to nearest even: the value storing it would give)."""
+    return x.view(np.ndarray) if type(x) is Bf16Pending else _bits(x)
+
+
 def _widen(x, widened: list):
     if isinstance(x, np.ndarray) and is_bf16(x):
         f = float_from_bits(x)
@@ -71,8 +82,8 @@ class Bf16Backend:
             setattr(self, f"_wide_{name}" if name in _NATIVE else name, wide)
 
     def matmul(self, a, b):
-        if is_bf16(a) and is_bf16(b) and a.ndim >= 2 and b.ndim >= 2 and a.shape[-1] == b.shape[-2]:
-            return _pending(self._cpu.matmul_bf16(_bits(a), _bits(b)))
+        if _gemm_ok(a) and _gemm_ok(b) and a.ndim >= 2 and b.ndim >= 2 and a.shape[-1] == b.shape[-2]:
+            return _pending(self._cpu.matmul_bf16(_operand(a), _operand(b)))
         return self._wide_matmul(a, b)  # mixed dtypes, vectors, bad shapes (the wide kernel's checks)
 
     def linear(self, x, w, b, epilogue: str = "none"):

@@ -13,13 +13,13 @@ from collections import defaultdict
 
 import numpy as np
 
-from ... import creation, dtypes
+from ... import amp_state, creation, dtypes
 from ...autograd.grad_mode import no_grad
 from ...backend import backend_of
 from ...nn.module import Module
 from ...nn.parameter import Parameter
 from ..._tensor import Tensor
-from .. import _load_budget, masking
+from .. import _load_budget, dtype_policies, masking
 from ..device_scope import device_of_layer
 
 _name_counts: defaultdict = defaultdict(int)
@@ -201,6 +201,8 @@ class Layer(Module):
         from .. import regularizers
 
         super().__init__()
+        # Keras' dtype policy (None: the global one): "mixed_bfloat16" computes in bfloat16 (dtype_policies.py)
+        self.__dict__["_dtype_policy"] = dtype_policies.get(dtype)
         # Keras calls a layer in inference mode unless told otherwise (``training=True``, or fit's train mode)
         self.training = False
         kwargs.pop("batch_input_shape", None)
@@ -220,6 +222,29 @@ class Layer(Module):
             _note_loss_source()
         self.__dict__["_added_losses"] = []  # add_loss values of the latest outermost call
         self.__dict__["_weight_regularizers"] = {}  # weight name -> regularizer
+
+    # ---- dtype policy -------------------------------------------------------------------------------------
+    @property
+    def dtype_policy(self):
+        return self.__dict__["_dtype_policy"]
+
+    @dtype_policy.setter
+    def dtype_policy(self, value):
+        self.__dict__["_dtype_policy"] = dtype_policies.get(value)
+
+    def _policy_name(self, given) -> str:
+        policy = self.__dict__.get("_dtype_policy")
+        if policy is not None:
+            return policy.name
+        return "float32" if given is None else given
+
+    @property
+    def compute_dtype(self) -> str:
+        return self.__dict__["_dtype_policy"].compute_dtype
+
+    @property
+    def variable_dtype(self) -> str:
+        return self.__dict__["_dtype_policy"].variable_dtype
 
     # ---- weights ----------------------------------------------------------------------------------------
     def add_weight(self, *args, shape=None, initializer=None, dtype=None, trainable: bool = True,
@@ -438,9 +463,17 @@ class Layer(Module):
         previous_mask = None
         if masking._MASKS:  # Keras' masks: fill ``mask=`` (and ``<arg>_mask=``) from the inputs' masks
             previous_mask = self._fill_masks(inputs, kwargs)
+        region = None
+        policy = self.__dict__.get("_dtype_policy")
+        if policy is not None and (policy._compute_dtype != "float32" or amp_state.ACTIVE):
+            inputs, region = dtype_policies.call_scope(policy, inputs)
         ctx.depth = depth + 1
         try:
-            outputs = super().__call__(inputs, *args, **kwargs)
+            if region is None:
+                outputs = super().__call__(inputs, *args, **kwargs)
+            else:
+                with region:
+                    outputs = super().__call__(inputs, *args, **kwargs)
         finally:
             ctx.depth = depth
             ctx.training = outer_training
@@ -562,7 +595,7 @@ class Layer(Module):
                                       "`get_config()`.")
         config.update({"name": self.name, "trainable": self.trainable, **self._preset_config(),
                        "dtype": {"module": "keras", "class_name": "DTypePolicy",
-                                 "config": {"name": "float32" if config.get("dtype") is None else config["dtype"]},
+                                 "config": {"name": self._policy_name(config.get("dtype"))},
                                  "registered_name": None}})
         if self.__dict__.get("activity_regularizer") is not None:
             from .. import regularizers
