@@ -79,10 +79,10 @@ class RNNCellBase(Module):
             if s.shape[1] != self.hidden_size:
                 raise RuntimeError(f"hidden{k} has inconsistent hidden_size: got {s.shape[1]}, expected "
                                    f"{self.hidden_size}")
-            checked.append(s.unsqueeze(0))  # (1, N, H): one layer, one direction
+            checked.append(s)  # (N, H): the layer op reads 2-D states as one layer, one direction
         weights = ((self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh),)
         cx = checked[1] if len(checked) > 1 else None
-        return rnn_layer(mode, input.unsqueeze(0), 1, weights, checked[0], cx, 0), batched
+        return rnn_layer(mode, input, 1, weights, checked[0], cx, 0), batched
 
 
 class RNNCell(RNNCellBase):
