@@ -2,7 +2,7 @@
 timed alternately (A/B/A/B...) so that a shared, noisy machine slows both alike. Prints median microseconds per
 step and the ratio fastnn/torch (below 1: fastnn faster).
 
-    PYTHONPATH=python python bench/bench_overhead_steps.py [--rounds 15] [--profile mlp|lstm32|lstm64|gpt]
+    PYTHONPATH=python python bench/bench_overhead_steps.py [--rounds 15] [--profile mlp|lstm32|lstm64|gpt|gpt_heads]
 
 Models: a Linear-ReLU-Linear MLP (batch 16, cross_entropy, Adam); an LSTMCell loop (seq 20, batch 8, hidden 32,
 MSE on the last state, Adam) in float32 and float64; a GPT block (embedding, layer_norm, Linear qkv, causal
@@ -92,8 +92,50 @@ def gpt(lib):
     return step
 
 
+def gpt_heads(lib):
+    """The same block written as the well-known small-GPT tutorials do: a Linear per head for k, q, v, the
+    attention by hand (matmul, scale, masked_fill with a tril buffer, softmax, dropout), torch.cat of the
+    heads, dropout after the projection and in the ReLU MLP: many small ops per step."""
+    nn, F = lib.nn, lib.nn.functional
+    lib.manual_seed(0)
+    B, T, C, H, V = 4, 16, 32, 4, 64
+    hs = C // H
+    heads = [(nn.Linear(C, hs, bias=False), nn.Linear(C, hs, bias=False), nn.Linear(C, hs, bias=False))
+             for _ in range(H)]
+    emb, pos = nn.Embedding(V, C), nn.Embedding(T, C)
+    ln1, ln2, lnf = nn.LayerNorm(C), nn.LayerNorm(C), nn.LayerNorm(C)
+    proj, fc, fc2, head = nn.Linear(C, C), nn.Linear(C, 4 * C), nn.Linear(4 * C, C), nn.Linear(C, V)
+    drop = nn.Dropout(0.1)
+    mods = [m for h in heads for m in h] + [emb, pos, ln1, ln2, lnf, proj, fc, fc2, head]
+    opt = lib.optim.AdamW([p for m in mods for p in m.parameters()], lr=1e-3)
+    tril = lib.tril(lib.ones(T, T))
+    rng = np.random.default_rng(0)
+    idx = lib.tensor(rng.integers(0, V, (B, T)))
+    tgt = lib.tensor(rng.integers(0, V, (B, T)))
+    ar = lib.arange(T)
+
+    def step():
+        opt.zero_grad()
+        x = emb(idx) + pos(ar)
+        y = ln1(x)
+        outs = []
+        for kl, ql, vl in heads:
+            k, q, v = kl(y), ql(y), vl(y)
+            wei = q @ k.transpose(-2, -1) * hs ** -0.5
+            wei = wei.masked_fill(tril[:T, :T] == 0, float("-inf"))
+            wei = drop(F.softmax(wei, dim=-1))
+            outs.append(wei @ v)
+        x = x + drop(proj(lib.cat(outs, dim=-1)))
+        x = x + drop(fc2(F.relu(fc(ln2(x)))))
+        logits = head(lnf(x))
+        loss = F.cross_entropy(logits.view(B * T, V), tgt.view(B * T))
+        loss.backward()
+        opt.step()
+    return step
+
+
 MODELS = {"mlp": mlp, "lstm32": lambda lib: lstm(lib, "float32"), "lstm64": lambda lib: lstm(lib, "float64"),
-          "gpt": gpt}
+          "gpt": gpt, "gpt_heads": gpt_heads}
 
 
 def per_step_us(step, n):

@@ -173,7 +173,8 @@ def lstm_forward(zx, bias, whh_t, h0, c0, out, c_n, reverse, need_grad=True):
     tanh_c = _empty((length, n, hidden), dt)
     tmp = np.empty((n, hidden), dt)
     i_, f_, g_, o_ = (slice(k * hidden, (k + 1) * hidden) for k in range(4))
-    bias = _tiled(bias, n)
+    if length > 1:  # tiling pays only when reused; a cell step adds the (4H,) bias once, broadcast
+        bias = _tiled(bias, n)
     mul, add, tanh, gemm = np.multiply, np.add, np.tanh, _gemm  # locals: ~2600 calls a training step
     h_prev, c_prev = h0, c0
     for t in _steps(length, reverse):
