@@ -110,11 +110,22 @@ def check_storage(shape, itemsize: int, op: str) -> tuple:
     return tuple(shape)
 
 
+_INF = float("inf")
+
+
+def fits_every_float(value) -> bool:
+    """A cheap sufficient test that check_fits passes ``value`` whatever the dtype: an int, an infinity, or a
+    float within float16's range (no float dtype's range ends below 65504; NaN fails it and takes the full check,
+    which passes it too)."""
+    return type(value) is int or (type(value) is float and (-65504.0 <= value <= 65504.0 or value == _INF
+                                                             or value == -_INF))
+
+
 def check_fits(value, np_dtype) -> None:
     """torch's RuntimeError for a finite Python float beyond the range of a float16/float32 tensor it meets
     (NumPy would store inf): ``full((2,), 1e308)``, ``clamp(x, max=1e308)``."""
-    if type(value) is int or (type(value) is float and -65504.0 <= value <= 65504.0):
-        return  # no float dtype's range ends below float16's 65504 (NaN fails the test and is checked below)
+    if fits_every_float(value):
+        return
     dt = np.dtype(np_dtype)
     if dt.kind == "f" and isinstance(value, (float, np.floating)) and value == value and \
             abs(value) != float("inf") and abs(value) > float(np.finfo(dt).max):
