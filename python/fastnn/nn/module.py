@@ -47,6 +47,11 @@ class Module:
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
     def __call__(self, *args, **kwargs):
+        d = self.__dict__
+        # the common case, two dict tests per call (a module whose __init__ never ran takes the long way, which
+        # raises as before)
+        if not d.get("_forward_pre_hooks", 1) and not d.get("_forward_hooks", 1):
+            return self.forward(*args, **kwargs)
         for hook in list(self._forward_pre_hooks.values()):
             res = hook(self, args)
             if res is not None:
@@ -112,7 +117,10 @@ class Module:
 
     def __getattr__(self, name: str) -> Any:
         d = self.__dict__
-        for table in ("_parameters", "_buffers", "_modules"):
+        params = d.get("_parameters")  # parameters first, unrolled: every forward reads its weights here
+        if params is not None and name in params:
+            return params[name]
+        for table in ("_buffers", "_modules"):
             if table in d and name in d[table]:
                 return d[table][name]
         raise AttributeError(self._missing_attribute(name))

@@ -51,9 +51,15 @@ class RNNCellBase(Module):
             raise TypeError(f"{name}: expected input to be a Tensor, got {type(input).__name__}")
         if input.ndim not in (1, 2):
             raise ValueError(f"{name}: Expected input to be 1D or 2D, got {input.ndim}D instead")
-        if input.dtype is not self.weight_ih.dtype:
+        params = self._parameters  # read once: each self.weight_ih goes through Module.__getattr__
+        try:
+            w_ih, w_hh, b_ih, b_hh = params["weight_ih"], params["weight_hh"], params["bias_ih"], params["bias_hh"]
+        except KeyError:  # one was deleted: the attribute look-up raises its usual error
+            w_ih, w_hh, b_ih, b_hh = self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh
+        wdt = w_ih.dtype
+        if input.dtype is not wdt:
             raise ValueError(f"{name}: input dtype ({input.dtype}) does not match weight dtype "
-                             f"({self.weight_ih.dtype})")
+                             f"({wdt})")
         batched = input.ndim == 2
         if not batched:
             input = input.unsqueeze(0)
@@ -69,8 +75,8 @@ class RNNCellBase(Module):
             if s.ndim != input.ndim - (0 if batched else 1):
                 raise RuntimeError(f"{name}: expected hidden{k} to be {input.ndim - (0 if batched else 1)}-D "
                                    f"like the input, got {s.ndim}-D")
-            if s.dtype is not self.weight_ih.dtype:
-                raise RuntimeError(f"{name}: expected hidden{k} of dtype {self.weight_ih.dtype}, got {s.dtype}")
+            if s.dtype is not wdt:
+                raise RuntimeError(f"{name}: expected hidden{k} of dtype {wdt}, got {s.dtype}")
             if not batched:
                 s = s.unsqueeze(0)
             if s.shape[0] != input.shape[0]:
@@ -79,10 +85,10 @@ class RNNCellBase(Module):
             if s.shape[1] != self.hidden_size:
                 raise RuntimeError(f"hidden{k} has inconsistent hidden_size: got {s.shape[1]}, expected "
                                    f"{self.hidden_size}")
-            checked.append(s.unsqueeze(0))  # (1, N, H): one layer, one direction
-        weights = ((self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh),)
+            checked.append(s)  # (N, H): the layer op reads 2-D states as one layer, one direction
+        weights = ((w_ih, w_hh, b_ih, b_hh),)
         cx = checked[1] if len(checked) > 1 else None
-        return rnn_layer(mode, input.unsqueeze(0), 1, weights, checked[0], cx, 0), batched
+        return rnn_layer(mode, input, 1, weights, checked[0], cx, 0), batched
 
 
 class RNNCell(RNNCellBase):

@@ -168,6 +168,8 @@ def float_data(t: Tensor):
 
 
 def normalize_dim(dim: int, ndim: int, op: str) -> int:
+    if type(dim) is int and -ndim <= dim < ndim:  # the common case, one type test (ndim 0 never gets here)
+        return dim % ndim
     bound = max(ndim, 1)
     if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
         if not (isinstance(dim, Tensor) and dim._data.dtype.kind in "iu" and dim._data.size == 1):
@@ -235,6 +237,9 @@ def shape_arg(args, op: str):
         args = tuple(args[0])
     out = []
     for s in args:
+        if type(s) is int:  # the common case (a bool is not, and fails below)
+            out.append(s)
+            continue
         if isinstance(s, Tensor):
             s = s.item()
         if not isinstance(s, (int, np.integer)) or isinstance(s, bool):

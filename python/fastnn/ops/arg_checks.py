@@ -22,6 +22,8 @@ def _where(position) -> str:
 
 def check_bool(value, op: str, name: str, position: int | None = None) -> bool:
     """``value`` when it is a bool (NumPy's too); else torch's TypeError "argument 'keepdim' must be bool"."""
+    if value is True or value is False:  # the common case first: these checks run on every call of their ops
+        return value
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     raise TypeError(f"{op}(): argument '{name}'{_where(position)} must be bool, not {_type_name(value)}")
@@ -30,6 +32,8 @@ def check_bool(value, op: str, name: str, position: int | None = None) -> bool:
 def check_int(value, op: str, name: str, position: int | None = None) -> int:
     """``value`` as an int when it is an integer (NumPy's too; not a bool, which torch's parser refuses);
     else torch's TypeError "argument 'num_classes' (position 2) must be int, not float"."""
+    if type(value) is int:  # the common case, one test (a bool's type is bool)
+        return value
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{op}(): argument '{name}'{_where(position)} must be int, not bool")
     if isinstance(value, (numbers.Integral, np.integer)):
@@ -46,10 +50,14 @@ def check_ints(value, op: str, name: str, position: int | None = None):
     """An int or a sequence of ints (a window argument: kernel_size, stride, padding, dilation, output_size),
     returned unchanged; else torch's TypeError "must be tuple of ints, not float" / "but found element of type
     float at pos 0". A bool is no int here, as in torch's parser."""
+    if type(value) is int:  # the common case, one test (a bool's type is bool)
+        return value
     if isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, (bool, np.bool_)):
         return value
     if isinstance(value, (list, tuple)):
         for i, v in enumerate(value):
+            if type(v) is int:
+                continue
             if not isinstance(v, (numbers.Integral, np.integer)) or isinstance(v, (bool, np.bool_)):
                 raise TypeError(f"{op}(): argument '{name}'{_where(position)} must be tuple of ints, but found "
                                 f"element of type {_type_name(v)} at pos {i}")
@@ -102,9 +110,22 @@ def check_storage(shape, itemsize: int, op: str) -> tuple:
     return tuple(shape)
 
 
+_INF = float("inf")
+
+
+def fits_every_float(value) -> bool:
+    """A cheap sufficient test that check_fits passes ``value`` whatever the dtype: an int, an infinity, or a
+    float within float16's range (no float dtype's range ends below 65504; NaN fails it and takes the full check,
+    which passes it too)."""
+    return type(value) is int or (type(value) is float and (-65504.0 <= value <= 65504.0 or value == _INF
+                                                             or value == -_INF))
+
+
 def check_fits(value, np_dtype) -> None:
     """torch's RuntimeError for a finite Python float beyond the range of a float16/float32 tensor it meets
     (NumPy would store inf): ``full((2,), 1e308)``, ``clamp(x, max=1e308)``."""
+    if fits_every_float(value):
+        return
     dt = np.dtype(np_dtype)
     if dt.kind == "f" and isinstance(value, (float, np.floating)) and value == value and \
             abs(value) != float("inf") and abs(value) > float(np.finfo(dt).max):

@@ -28,14 +28,16 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
         # torch's CPU mixed type (a bfloat16 input, e.g. an autocast GEMM's output, with float32 parameters):
         # computed in float32 on the widened input, the output rounded once to bfloat16
         return layer_norm(a.float(), normalized_shape, weight, bias, eps).to(dtypes.bfloat16)
-    if isinstance(normalized_shape, (numbers.Integral, np.integer)) and not isinstance(normalized_shape, bool):
+    if type(normalized_shape) is int:
+        normalized_shape = (normalized_shape,)
+    elif isinstance(normalized_shape, (numbers.Integral, np.integer)) and not isinstance(normalized_shape, bool):
         normalized_shape = (int(normalized_shape),)
     normalized_shape = tuple(int(s) for s in normalized_shape)
     if len(normalized_shape) == 0:
         raise RuntimeError("Expected normalized_shape to be at least 1-dimensional, i.e., containing at least one "
                            "element, but got normalized_shape = []")
     k = len(normalized_shape)
-    if a.ndim < k or tuple(a.shape[-k:]) != normalized_shape:
+    if a._data.ndim < k or a._data.shape[-k:] != normalized_shape:  # the array's tuple: no Size built
         raise RuntimeError(f"Given normalized_shape={_shape_list(normalized_shape)}, expected input with shape "
                            f"[*, {', '.join(str(s) for s in normalized_shape)}], but got input of size"
                            f"{_shape_list(a.shape)}")

@@ -39,11 +39,15 @@ def rnn_layer(mode: str, input: Tensor, seq_len: int, weights, hx: Tensor | None
     the layer has none. ``hx``/``cx``: the whole (num_layers*D, N, H) initial states or None (zeros); this
     layer uses rows layer*D .. layer*D+D-1 and its backward returns a gradient for the whole tensor.
     Returns (L, N, D*H) hidden states, or (L+1, N, D*H) for LSTM with c_n (per direction) in row L.
-    The caller validates shapes and dtypes.
+    The caller validates shapes and dtypes. A cell step (nn.RNNCell & co.) may pass a 2-D input (N, I) and
+    2-D states (N, H), read as a sequence of one and one layer: that spares it three unsqueeze ops (and
+    their graph nodes) per step; the gradients come back in the 2-D shapes.
     """
     if mode not in MODES:
         raise ValueError(f"rnn_layer(): unknown mode {mode!r} (expected one of {', '.join(MODES)})")
     x = input._data
+    if x.ndim == 2:
+        x = x[None]
     length, n, in_size = seq_len, x.shape[1], x.shape[2]
     ndir = len(weights)
     hidden = weights[0][1].shape[1]
@@ -54,8 +58,10 @@ def rnn_layer(mode: str, input: Tensor, seq_len: int, weights, hx: Tensor | None
     lstm = mode == "LSTM"
     y = xp.empty((length + 1 if lstm else length, n, ndir * hidden), dt)
     rows = slice(layer * ndir, layer * ndir + ndir)
-    h0s = hx._data[rows] if hx is not None else xp.zeros((ndir, n, hidden), dt)
-    c0s = (cx._data[rows] if cx is not None else xp.zeros((ndir, n, hidden), dt)) if lstm else [None] * ndir
+    hx_a = None if hx is None else (hx._data if hx._data.ndim == 3 else hx._data[None])
+    cx_a = None if cx is None else (cx._data if cx._data.ndim == 3 else cx._data[None])
+    h0s = hx_a[rows] if hx is not None else xp.zeros((ndir, n, hidden), dt)
+    c0s = (cx_a[rows] if cx is not None else xp.zeros((ndir, n, hidden), dt)) if lstm else [None] * ndir
     if n == 0:  # an empty batch: empty outputs and zero gradients (the GEMMs refuse empty strided views)
         return _empty_batch_layer(be, input, y, hx, cx, weights)
     flat = [w for ws in weights for w in ws]
@@ -74,8 +80,8 @@ def rnn_layer(mode: str, input: Tensor, seq_len: int, weights, hx: Tensor | None
             gx = xp.empty(x.shape, dt)
             gx[length:] = 0
             dx2 = gx[:length].reshape(length * n, in_size)
-        ghx = xp.zeros(hx.shape, dt) if hx is not None and hx._requires_grad else None
-        gcx = xp.zeros(cx.shape, dt) if cx is not None and cx._requires_grad else None
+        ghx = xp.zeros(hx_a.shape, dt) if hx is not None and hx._requires_grad else None
+        gcx = xp.zeros(cx_a.shape, dt) if cx is not None and cx._requires_grad else None
         wgrads = []
         for d, ws in enumerate(weights):
             cols = slice(d * hidden, (d + 1) * hidden)
@@ -107,6 +113,12 @@ def rnn_layer(mode: str, input: Tensor, seq_len: int, weights, hx: Tensor | None
                 ghx[layer * ndir + d] = dh0
             if gcx is not None:
                 gcx[layer * ndir + d] = dc0
+        if gx is not None and gx.ndim != input._data.ndim:  # a cell step: its 2-D shapes
+            gx = gx[0]
+        if ghx is not None and ghx.ndim != hx._data.ndim:
+            ghx = ghx[0]
+        if gcx is not None and gcx.ndim != cx._data.ndim:
+            gcx = gcx[0]
         return (gx, ghx, gcx, *wgrads)
 
     return record(Tensor._wrap(y), f"{mode.replace('_', '')}LayerBackward0", (input, hx, cx, *flat), backward)

@@ -195,34 +195,44 @@ def _tensors_arg(tensors, op):
     # Every tensor counts equally here (stack of 0-d float32 and float64 is float64), so no scalar rule.
     dt = ts[0].dtype
     for t_ in ts[1:]:
-        dt = promote_types(dt, t_.dtype)
+        t_dt = t_.dtype
+        if t_dt is not dt:  # one dtype throughout (the usual case) needs no promotion
+            dt = promote_types(dt, t_dt)
     return ts, dt.np
 
 
 def cat(tensors, dim: int = 0) -> Tensor:
     ts, dt = _tensors_arg(tensors, "cat")
+    # The checks read the arrays' shape tuples (Tensor.shape and .ndim build a Size / call a property per
+    # read: most of a small cat's time).
+    shapes = [t_._data.shape for t_ in ts]
     # PyTorch skips 1-D empty tensors in cat (a legacy rule many programs rely on).
-    parts = [t_ for t_ in ts if not (t_.ndim == 1 and t_.shape[0] == 0)]
-    only_empties = not parts  # then torch returns an empty one, whatever dim says
-    parts = parts or ts[:1]
-    for i, t_ in enumerate(ts):  # any 0-d tensor in the list, as torch checks before the sizes
-        if t_.ndim == 0:
+    keep = [k for k, sh in enumerate(shapes) if not (len(sh) == 1 and sh[0] == 0)]
+    only_empties = not keep  # then torch returns an empty one, whatever dim says
+    if len(keep) != len(ts):
+        keep = keep or [0]
+        parts, shapes_p = [ts[k] for k in keep], [shapes[k] for k in keep]
+    else:
+        parts, shapes_p = ts, shapes
+    for i, sh in enumerate(shapes):  # any 0-d tensor in the list, as torch checks before the sizes
+        if not sh:
             raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be concatenated")
-    ndim = parts[0].ndim
+    s0 = shapes_p[0]
+    ndim = len(s0)
     if only_empties and (not isinstance(dim, int) or isinstance(dim, bool)):
         raise TypeError(f"cat(): argument 'dim' must be int, not {type(dim).__name__}")
     ax = 0 if only_empties else normalize_dim(dim, ndim, "cat")
-    for i, t_ in enumerate(parts):
-        if t_.ndim != ndim:
-            raise RuntimeError(f"Tensors must have same number of dimensions: got {ndim} and {t_.ndim}")
-        if any(s != r for j, (s, r) in enumerate(zip(t_.shape, parts[0].shape)) if j != ax):
+    for i, sh in enumerate(shapes_p):
+        if len(sh) != ndim:
+            raise RuntimeError(f"Tensors must have same number of dimensions: got {ndim} and {len(sh)}")
+        if sh[:ax] != s0[:ax] or sh[ax + 1:] != s0[ax + 1:]:
             raise RuntimeError(f"Sizes of tensors must match except in dimension {ax}. Expected sizes "
-                               f"{_shape_str(parts[0].shape)} but got {_shape_str(t_.shape)} for tensor number {i} "
+                               f"{_shape_str(s0)} but got {_shape_str(sh)} for tensor number {i} "
                                "in the list.")
     arrays = [t_._data.astype(dt, copy=False) for t_ in parts]
     xp = backend_of(*arrays).xp
     y = xp.concatenate(arrays, axis=ax)
-    bounds = list(itertools.accumulate([t_.shape[ax] for t_ in parts], initial=0))
+    bounds = list(itertools.accumulate([sh[ax] for sh in shapes_p], initial=0))
 
     def backward(g):
         return tuple(xp.take(g, xp.arange(bounds[i], bounds[i + 1]), axis=ax) if t_._requires_grad else None

@@ -22,7 +22,9 @@ class CpuLinalgKernels:
             # (..., m, k) @ (k, n) is one tall GEMM: the layers' usual case (a Linear over a sequence).
             # Rows are counted, not inferred with -1, which NumPy refuses for empty arrays (k == 0).
             return _C.matmul(a.reshape(math.prod(a.shape[:-1]), k), b).reshape(a.shape[:-2] + (m, n))
-        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        batch = a.shape[:-2]
+        if batch != b.shape[:-2]:
+            batch = np.broadcast_shapes(batch, b.shape[:-2])
         return _C.matmul(_as_batch3(a, batch), _as_batch3(b, batch)).reshape(batch + (m, n))
 
     def gemm_into(self, a, b, out, alpha: float = 1.0, beta: float = 0.0):
@@ -61,7 +63,8 @@ class CpuLinalgKernels:
 def _as_batch3(x, batch):
     """x broadcast to ``batch`` and flattened to (prod(batch), rows, cols), without copying when the
     batch dims collapse into one stride (a broadcast operand keeps stride 0)."""
-    xb = np.broadcast_to(x, batch + x.shape[-2:])
+    # np.broadcast_to costs ~5 us in Python; an operand whose batch already matches needs none
+    xb = x if x.shape[:-2] == batch else np.broadcast_to(x, batch + x.shape[-2:])
     if len(batch) == 1:
         return xb
     if len(batch) == 0:
