@@ -1,5 +1,5 @@
 """bench/run.py --contended: the busy process is pinned, spins, and is gone afterwards (normal exit, an error
-inside the timed part, the bench killed outright); the target check flags the right rows; a quick contended run
+inside the timed part, SIGTERM, the bench killed outright); the target check flags the right rows; a quick contended run
 (softmax family, fastnn and NumPy at 1 and 2 threads) prints the marked table and the check, and writes both to the
 JSON. The timings themselves mean nothing on a loaded CI machine: only their presence is checked."""
 from __future__ import annotations
@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -76,6 +77,23 @@ def test_spinner_ends_on_its_own_when_the_bench_is_killed():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     pid = int(out.stdout.strip())
     assert _wait_gone(pid), f"busy process {pid} outlived the bench (state {_state(pid)})"
+
+
+def test_sigterm_to_the_bench_stops_the_spinner():
+    # A CI runner's cancel: SIGTERM becomes SystemExit inside the timed part, so the with block still stops it.
+    code = ("import importlib.util, time\n"
+            f"spec = importlib.util.spec_from_file_location('c', {str(BENCH / 'contended.py')!r})\n"
+            "c = importlib.util.module_from_spec(spec); spec.loader.exec_module(c)\n"
+            "with c.Spinner() as s:\n    print(s.pid, flush=True); time.sleep(60)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        pid = int(proc.stdout.readline())
+        proc.terminate()
+        assert proc.wait(timeout=30) == 128 + signal.SIGTERM
+    finally:
+        proc.kill()
+        proc.stdout.close()
+    assert _state(pid) is None  # stopped and reaped by the bench before it exited
 
 
 def _row(kernel, threads, fastnn, numpy):
