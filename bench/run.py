@@ -1,12 +1,17 @@
 """fastnn benchmark: every kernel beside NumPy (and PyTorch when importable), in one run.
 
     python bench/run.py [--quick] [--only gemm] [--threads 1,2] [--json results.json] [--png chart.png]
+                        [--contended]
 
 Each library runs in its own process per thread count (idle OpenMP/OpenBLAS threads of one library
 spin and slow the other down when they share a process). Ratios are peer time / fastnn time: above
 1.0 fastnn is faster. "% limit" is fastnn's rate as a share of the machine's limit measured by
 fastnn's native probe in the same run: peak FMA at the active ISA level for rows that count flops,
 DRAM triad bandwidth for rows that count bytes moved (memory-bound kernels).
+
+--contended times everything (limits included) beside one busy process pinned to the last CPU of the
+bench's affinity set (see contended.py) and adds a check of every N-thread row against its own 1-thread
+figure and NumPy's N-thread figure from the same run.
 """
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (BENCH_DIR, LIBRARIES, UNSET_FOR_PEERS, cpu_model, import_time_s,  # noqa: E402
                     library_available, run_worker)
+from contended import Spinner, check_rows, print_check  # noqa: E402
 
 FAMILIES = ["gemm", "gemm_bf16", "conv", "conv_extra", "select", "attention", "softmax", "optim", "overhead", "rnn",
             "train_step", "keras_fit"]
@@ -35,6 +41,9 @@ def parse_args(argv=None):
     p.add_argument("--json", type=Path, help="write all results to this JSON file")
     p.add_argument("--png", type=Path, help="write a chart of the ratios (needs matplotlib); "
                                              "defaults to the --json path with .png")
+    p.add_argument("--contended", action="store_true",
+                   help="time beside one busy process pinned to the last CPU (a busy machine) and check every "
+                        "N-thread row against its 1-thread figure and NumPy's")
     args = p.parse_args(argv)
     args.families = [f for f in args.only.split(",") if f] or FAMILIES
     unknown = set(args.families) - set(FAMILIES)
@@ -110,7 +119,13 @@ def print_report(results, libs, args):
         bf16 = ", ".join(f"{isa} {g:.0f}" for isa, g in lim.get("peak_gflops_bf16", {}).items()) or "none"
         print(f"Limits, {threads} thread(s): peak fp32 GFLOP/s {peaks}; peak bf16 GFLOP/s {bf16}; DRAM copy "
               f"{lim['copy_gbs']:.1f} GB/s, triad {lim['triad_gbs']:.1f} GB/s ({lim['array_mib']:.0f} MiB arrays)")
+    if results.get("contended"):
+        c = results["contended"]
+        print(f"CONTENDED: one busy process ({c['competitor']}) pinned to CPU {c['cpu']} for the whole timed part; "
+              "the timed workers are unpinned")
     print()
+    if results.get("contended"):
+        print(f"[contended: busy process on CPU {results['contended']['cpu']}]")
     head = (f"{'kernel':<8} {'case':<24} {'thr':>3} {'fastnn ms':>10} {'numpy ms':>10} {'torch ms':>10} "
             f"{'vs numpy':>8} {'vs torch':>8} {'rate':>12} {'% limit':>7}")
     print(head)
@@ -140,6 +155,9 @@ def print_report(results, libs, args):
               f"{fmt_ms(t.get('numpy')):>10} {fmt_ms(t.get('torch')):>10} {fmt_ratio(t.get('numpy'), ours):>8} "
               f"{fmt_ratio(t.get('torch'), ours):>8} {fmt_rate(rate, unit):>12} {fmt_pct(row['pct_limit']):>7}")
     print("\nvs X = X's time / fastnn's time (above 1 fastnn is faster; * marks rows where fastnn is slower).")
+    if results.get("contended"):
+        results["contended_check"] = check_rows(results["rows"])
+        print_check(results["contended_check"])
 
 
 def write_png(results, path: Path) -> None:
@@ -171,7 +189,13 @@ def write_png(results, path: Path) -> None:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    results, libs = collect(args)
+    if args.contended:
+        with Spinner() as spinner:
+            results, libs = collect(args)
+        results["contended"] = {"cpu": spinner.cpu, "competitor": "Python busy loop, no I/O"}
+    else:
+        results, libs = collect(args)
+        results["contended"] = None  # the JSON always says which kind of run it holds
     results["import_time_s"] = import_time_s()
     results["cpu"] = cpu_model()
     print_report(results, libs, args)
