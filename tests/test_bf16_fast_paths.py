@@ -1,0 +1,113 @@
+"""The bfloat16 fast paths (issue 15, speed): the two-operand ufunc path without the generic argument walk, ReLU on
+the stored bits, and the narrowing threshold. Each is checked bit for bit against the generic float path (which a
+keyword argument forces) and against torch where torch's result agrees with that path (finite, not -0.0)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn.backend.bf16 import Bf16Array, Bf16Pending, STORAGE, bits_from_float, float_from_bits
+from fastnn.backend.bf16.convert import bits_from_float_numpy
+
+torch = pytest.importorskip("torch")
+
+ALL_BITS = np.arange(1 << 16, dtype=np.uint32).astype(np.uint16)
+
+
+def stored(bits) -> Bf16Array:
+    return np.ascontiguousarray(bits, np.uint16).view(STORAGE).view(Bf16Array)
+
+
+def bits(a) -> np.ndarray:
+    """The uint16 bits a stored or pending bf16 result rounds to."""
+    if type(a) is Bf16Pending:
+        return bits_from_float_numpy(a.view(np.ndarray))
+    return np.asarray(a).view(np.ndarray).view(np.uint16)
+
+
+def generic(ufunc, *args):
+    # a keyword the ufunc already defaults to sends the call down the generic path
+    return ufunc(*args, casting="same_kind")
+
+
+def test_relu_on_bits_equals_the_float_path_for_every_pattern():
+    x = stored(ALL_BITS)
+    fast = np.maximum(x, 0)
+    assert type(fast) is Bf16Array
+    ref = bits_from_float_numpy(np.maximum(float_from_bits(ALL_BITS, native=False), np.float32(0)))
+    np.testing.assert_array_equal(bits(fast), ref)
+    np.testing.assert_array_equal(bits(fast), bits(generic(np.maximum, x, 0)))
+    np.testing.assert_array_equal(bits(np.maximum(x, 0.0)), ref)
+    # torch agrees except on NaN payloads and -0.0, which it keeps (the float path rounds them to 0xFFFF / +0.0)
+    t = torch.relu(torch.from_numpy(ALL_BITS.view(np.int16).copy()).view(torch.bfloat16))
+    tb = t.view(torch.int16).numpy().view(np.uint16)
+    keep = ~np.isnan(float_from_bits(ALL_BITS)) & (ALL_BITS != 0x8000)
+    np.testing.assert_array_equal(bits(fast)[keep], tb[keep])
+
+
+def test_relu_tensor_uses_bits_and_matches_torch():
+    rng = np.random.default_rng(1)
+    v = rng.standard_normal((7, 33)).astype(np.float32)
+    x = fastnn.tensor(v).to(fastnn.bfloat16).requires_grad_(True)
+    tx = torch.tensor(v).to(torch.bfloat16).requires_grad_(True)
+    y, ty = fastnn.relu(x), torch.relu(tx)
+    np.testing.assert_array_equal(bits(y._data), ty.detach().view(torch.int16).numpy().view(np.uint16))
+    g = rng.standard_normal((7, 33)).astype(np.float32)
+    y.backward(fastnn.tensor(g).to(fastnn.bfloat16))
+    ty.backward(torch.tensor(g).to(torch.bfloat16))
+    # values, not bits: fastnn's masked gradient is g * mask (-0.0 where a negative g is masked, in fp32 too)
+    # where torch's threshold_backward writes +0.0
+    np.testing.assert_array_equal(float_from_bits(bits(x.grad._data)), tx.grad.float().numpy())
+
+
+@pytest.mark.parametrize("ufunc", [np.add, np.subtract, np.multiply, np.true_divide, np.maximum, np.greater,
+                                   np.power, np.arctan2])
+def test_binary_fast_path_equals_generic(ufunc):
+    rng = np.random.default_rng(2)
+    a = stored(rng.integers(0, 1 << 16, (64, 50), dtype=np.uint32).astype(np.uint16))
+    b = stored(rng.integers(0, 1 << 16, (64, 50), dtype=np.uint32).astype(np.uint16))
+    mask = rng.random((64, 50)) > 0.5
+    ints = rng.integers(-300, 300, (64, 50))
+    with np.errstate(all="ignore"):
+        pend = np.add(a, 1.5)  # a pending operand
+        for x, y in [(a, b), (a, 2), (3.25, b), (pend, b), (a, pend), (a, mask), (mask, b), (a, ints), (a, True)]:
+            fast, ref = ufunc(x, y), generic(ufunc, x, y)
+            assert type(fast) is type(ref)
+            if ref.dtype.kind == "b":
+                np.testing.assert_array_equal(fast, ref)
+            else:
+                np.testing.assert_array_equal(bits(fast), bits(ref))
+
+
+@pytest.mark.parametrize("ufunc", [np.negative, np.exp, np.tanh, np.abs, np.sqrt, np.isnan])
+def test_unary_fast_path_equals_generic(ufunc):
+    x = stored(ALL_BITS)
+    with np.errstate(all="ignore"):
+        for v in (x, x[5]):  # a 0-d operand too: NumPy hands back a scalar, narrowed as before
+            fast, ref = ufunc(v), generic(ufunc, v)
+            assert type(fast) is type(ref)
+            if np.asarray(ref).dtype.kind == "b":
+                np.testing.assert_array_equal(fast, ref)
+            else:
+                np.testing.assert_array_equal(bits(fast), bits(ref))
+
+
+def test_wide_float_operand_is_not_narrowed():
+    a = stored(bits_from_float(np.linspace(-3, 3, 40, dtype=np.float32)))
+    w = np.linspace(0, 1, 40, dtype=np.float32)
+    r = a * w
+    assert type(r) is np.ndarray and r.dtype == np.float32
+    np.testing.assert_array_equal(r, float_from_bits(a) * w)
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 100, 4095, 4096, 5000])
+def test_narrowing_small_arrays_native_equals_numpy(n):
+    rng = np.random.default_rng(n)
+    f = rng.integers(0, 1 << 32, n, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    np.testing.assert_array_equal(bits_from_float(f), bits_from_float_numpy(f))
+    f2 = f.reshape(1, -1)[:, ::2]  # a strided source
+    np.testing.assert_array_equal(bits_from_float(f2), bits_from_float_numpy(f2))
+    with np.errstate(invalid="ignore"):
+        d = f.astype(np.float64)
+    np.testing.assert_array_equal(bits_from_float(d), bits_from_float_numpy(d))
