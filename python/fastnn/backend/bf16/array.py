@@ -181,14 +181,16 @@ _I16 = np.dtype(np.int16)
 
 def _relu_bits(x) -> "Bf16Array":
     """``maximum(x, 0)`` of stored bfloat16 ``x`` on its bits, as the float path rounds it: the bits read as int16
-    order like the values for non-negative ones and are negative for the rest (-0.0 included), so an int16 maximum
-    with 0 keeps positives and gives +0.0 elsewhere; a NaN becomes 0xFFFF (float32 NaN's rounding)."""
+    are negative exactly for the negative values (-0.0 included), which become +0.0; the rest stay; a NaN becomes
+    0xFFFF (float32 NaN's rounding). NumPy's int16 maximum is ~5x slower than the and-not of the sign mask."""
     i = x.view(np.ndarray).view(_I16)
-    r = np.maximum(i, 0)
-    mag = i.view(np.uint16) << np.uint16(1)  # the sign shifted out: a NaN's magnitude doubled is above inf's
-    nan = mag > np.uint16(0xFF00)
-    if nan.any():
-        r[nan] = -1
+    r = i >> _I16.type(15)  # -1 where negative, else 0
+    np.invert(r, out=r)
+    np.bitwise_and(r, i, out=r)
+    u = i.view(np.uint16)
+    # two reductions find any NaN: a positive one survives in r above inf's bits, a negative one is above -inf's
+    if r.max(initial=0) > 0x7F80 or u.max(initial=0) > 0xFF80:
+        r[(u << np.uint16(1)) > np.uint16(0xFF00)] = -1  # the sign shifted out: NaN magnitudes are above inf's
     return r.view(STORAGE).view(Bf16Array)
 
 
