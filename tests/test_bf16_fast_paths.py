@@ -111,3 +111,21 @@ def test_narrowing_small_arrays_native_equals_numpy(n):
     with np.errstate(invalid="ignore"):
         d = f.astype(np.float64)
     np.testing.assert_array_equal(bits_from_float(d), bits_from_float_numpy(d))
+
+
+def test_cast_backward_hands_pending_values_on_without_aliasing_leaf_grads():
+    # ToCopyBackward0 to float32 passes a pending gradient's float32 values on uncopied (the engine adopts an
+    # exclusively owned array as .grad and copies a shared one): one pending gradient feeding two casts (add's
+    # backward hands the same array to both) must still give two independent .grad arrays of the same values
+    rng = np.random.default_rng(3)
+    v1, v2, vc = (rng.standard_normal((5, 6)).astype(np.float32) for _ in range(3))
+    w1, w2 = fastnn.tensor(v1).requires_grad_(True), fastnn.tensor(v2).requires_grad_(True)
+    c = fastnn.tensor(vc).to(fastnn.bfloat16)
+    ((w1.to(fastnn.bfloat16) + w2.to(fastnn.bfloat16)) * c).sum().backward()
+    t1, t2 = torch.tensor(v1).requires_grad_(True), torch.tensor(v2).requires_grad_(True)
+    ((t1.to(torch.bfloat16) + t2.to(torch.bfloat16)) * torch.tensor(vc).to(torch.bfloat16)).sum().backward()
+    assert w1.grad.dtype is fastnn.float32 and not np.shares_memory(w1.grad._data, w2.grad._data)
+    np.testing.assert_array_equal(w1.grad.numpy(), t1.grad.numpy())
+    np.testing.assert_array_equal(w2.grad.numpy(), t2.grad.numpy())
+    w1.grad._data[...] = 0  # an in-place change of one .grad leaves the other alone
+    np.testing.assert_array_equal(w2.grad.numpy(), t2.grad.numpy())
