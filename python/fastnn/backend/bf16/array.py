@@ -95,6 +95,8 @@ def astype_any(arr, dtype, copy: bool = True):
 
 
 def _on_cpu(arr) -> None:
+    if type(arr) is np.ndarray or type(arr) is Bf16Pending:  # host arrays: every autocast cast asks
+        return
     from ..registry import device_array_backend
 
     be = device_array_backend(arr)
