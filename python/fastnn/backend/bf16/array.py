@@ -24,7 +24,9 @@ import numbers
 import numpy as np
 
 from .convert import _NATIVE_MIN as _WIDEN_MIN
+from .convert import _NARROW as _NARROW_NATIVE
 from .convert import _WIDEN as _WIDEN_NATIVE
+from .convert import NAN_BITS
 from .convert import BITS, STORAGE, bits_from_float, float_from_bits
 
 _F32 = np.dtype(np.float32)
@@ -67,7 +69,10 @@ class Bf16Pending(np.ndarray):
 
 def settle(arr) -> "Bf16Array":
     """A pending result rounded to bfloat16, as an op's output (``Tensor._wrap``)."""
-    return from_float(arr.view(np.ndarray))
+    f = np.ndarray.view(arr, np.ndarray)
+    if _NARROW_NATIVE is not None and f.flags.c_contiguous and f.dtype == _F32:  # bits_from_float's native call
+        return np.ndarray.view(_NARROW_NATIVE(f.reshape(-1), NAN_BITS).reshape(f.shape), STORAGE, Bf16Array)
+    return from_float(f)
 
 
 def _pending(f):
