@@ -39,6 +39,12 @@ def test_relu_on_bits_equals_the_float_path_for_every_pattern():
     np.testing.assert_array_equal(bits(fast), ref)
     np.testing.assert_array_equal(bits(fast), bits(generic(np.maximum, x, 0)))
     np.testing.assert_array_equal(bits(np.maximum(x, 0.0)), ref)
+    for part in (x[::7], x.reshape(256, 256)[:, ::3], x[:0]):  # strided and empty views
+        np.testing.assert_array_equal(bits(np.maximum(part, 0)), bits(generic(np.maximum, part, 0)))
+    for v in (x[0x3F80:0x3F81].reshape(()), x[0xBF80:0xBF81].reshape(())):  # 0-d: the float path, as before
+        np.testing.assert_array_equal(np.asarray(bits(np.maximum(v, 0))).reshape(()),
+                                      np.asarray(bits(generic(np.maximum, v, 0))).reshape(()))
+        assert fastnn.relu(fastnn.Tensor._wrap(v)).shape == ()
     # torch agrees except on NaN payloads and -0.0, which it keeps (the float path rounds them to 0xFFFF / +0.0)
     t = torch.relu(torch.from_numpy(ALL_BITS.view(np.int16).copy()).view(torch.bfloat16))
     tb = t.view(torch.int16).numpy().view(np.uint16)

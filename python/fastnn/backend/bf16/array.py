@@ -236,7 +236,8 @@ def _ufunc(ufunc, method, inputs, kwargs):
     # generic walk below costs more than the arithmetic on small tensors. Bit for bit the generic path's result.
     if method == "__call__" and not kwargs and ufunc is not np.nextafter and 0 < len(inputs) <= 2:
         if (ufunc is np.maximum and len(inputs) == 2 and type(inputs[0]) is Bf16Array and type(inputs[1]) in
-                _SCALARS and inputs[1] == 0 and str(inputs[1])[0] != "-" and inputs[0].dtype == STORAGE):
+                _SCALARS and inputs[1] == 0 and str(inputs[1])[0] != "-" and inputs[0].dtype == STORAGE
+                and inputs[0].ndim > 0):  # (NumPy hands back scalars for 0-d operands: the float path)
             return _relu_bits(inputs[0])
         args = [_fast_operand(x) for x in inputs]
         if all(a is not None for a in args):
