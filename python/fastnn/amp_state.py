@@ -70,7 +70,7 @@ def _cast_node(t, y):
     from .backend.bf16 import astype_any
 
     src = t._data.dtype
-    return record(Tensor._wrap(y), "ToCopyBackward0", (t,), lambda g: (astype_any(g, src),))
+    return record(Tensor._wrap(y), "ToCopyBackward0", (t,), lambda g: (astype_any(g, src, copy=False),))
 
 
 def lower(*ts):

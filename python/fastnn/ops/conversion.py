@@ -30,7 +30,7 @@ def _copy(a: Tensor, dt, fmt) -> Tensor:
     if not dt.is_floating_point:
         return Tensor._wrap(y)  # integer results leave the graph, as in PyTorch
     src = a._data.dtype
-    return record(Tensor._wrap(y), "ToCopyBackward0", (a,), lambda g: (astype_any(g, src),))
+    return record(Tensor._wrap(y), "ToCopyBackward0", (a,), lambda g: (astype_any(g, src, copy=False),))
 
 
 def cast(a: Tensor, dtype, memory_format=None, op: str = "to") -> Tensor:
