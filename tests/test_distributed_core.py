@@ -282,3 +282,42 @@ def test_import_does_not_start_mpi():
 
 def test_fastnn_exports_the_package():
     assert fastnn.distributed is dist
+
+
+def test_bfloat16_tensors_move_as_bits_and_reduce_in_float32():
+    src = r'''
+import fastnn, fastnn.distributed as dist
+dist.init_process_group()
+r = dist.get_rank()
+res = {}
+t = (fastnn.tensor([1.0, 1.5, -2.0, 3.0]) * (r + 1)).bfloat16()
+arr = t._data
+dist.all_reduce(t); res["sum"] = [t.dtype is fastnn.bfloat16, t._data is arr, t.float().tolist()]
+t = fastnn.tensor([1.0, 3.0 + r]).bfloat16(); dist.all_reduce(t, op=dist.ReduceOp.AVG); res["avg"] = t.float().tolist()
+# 1 + 2**-7 is not a bfloat16 value: the sum (in float32) of two bf16 values is rounded once on the way back
+t = fastnn.tensor([1.0 if r == 0 else 2 ** -8]).bfloat16(); dist.all_reduce(t); res["rounded"] = t.float().tolist()
+b = fastnn.tensor([0.1 * (r + 1), -7.25]).bfloat16(); dist.broadcast(b, src=1); res["bcast"] = b.float().tolist()
+out = [fastnn.zeros(2).bfloat16() for _ in range(2)]
+dist.all_gather(out, fastnn.tensor([r + 0.5, -r]).bfloat16())
+res["gather"] = [[o.dtype is fastnn.bfloat16, o.float().tolist()] for o in out]
+rs = fastnn.zeros(1).bfloat16()
+dist.reduce_scatter_tensor(rs, fastnn.tensor([1.0, 2.0]).bfloat16()); res["rs"] = rs.float().tolist()
+every = [None] * 2
+dist.all_gather_object(every, res)
+if r == 0:
+    import json
+    print("RES 0", json.dumps(every[0])); print("RES 1", json.dumps(every[1]))
+'''
+    import json
+    p = run_ranks(src)
+    assert p.returncode == 0, p.stderr
+    got = {r: json.loads(v) for r, v in lines_by_rank(p.stdout, "RES").items()}
+    assert sorted(got) == [0, 1], p.stdout
+    for r in (0, 1):
+        res = got[r]
+        assert res["sum"] == [True, True, [3.0, 4.5, -6.0, 9.0]]  # in place: the tensor's own array
+        assert res["avg"] == [1.0, 3.5]
+        assert res["rounded"] == [1.0]  # 1 + 2**-8 rounds to 1.0 in bfloat16 (ties to even)
+        assert res["bcast"] == [fastnn.tensor([0.2]).bfloat16().item(), -7.25]
+        assert res["gather"] == [[True, [0.5, 0.0]], [True, [1.5, -1.0]]]
+        assert res["rs"] == ([2.0] if r == 0 else [4.0])

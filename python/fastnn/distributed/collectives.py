@@ -14,6 +14,7 @@ import numpy as np
 
 from .._tensor import Tensor
 from ..backend import backend_of
+from ..backend.bf16 import bits_from_float, float_from_bits, is_bf16
 from . import process_group as _pg
 from .reduce_op import ReduceOp
 from .work import Work
@@ -31,19 +32,53 @@ def _tensor(t, op: str, what: str = "tensor") -> Tensor:
     return t
 
 
-class _Staged:
-    """A tensor's array as a host buffer MPI can read and write; ``back()`` writes a staged copy back."""
+def _bits(arr):
+    """A bfloat16 array's bits as uint16 (a view), which MPI can move but not reduce."""
+    return arr.view(np.ndarray).view(np.uint16)
 
-    def __init__(self, t: Tensor) -> None:
+
+class _Staged:
+    """A tensor's array as a host buffer MPI can read and write; ``back()`` writes a staged copy back.
+
+    bfloat16 (the CPU's 2-byte storage, which MPI has no type for) travels as its uint16 bits, in place; for a
+    reduction (``reduce=True``) it is widened to float32, reduced there, and rounded once on the way back.
+    """
+
+    def __init__(self, t: Tensor, reduce: bool = False) -> None:
         self.arr = t._data
         self.bk = backend_of(self.arr)
         host = self.bk.to_host(self.arr)
         self.copied = host is not self.arr
+        self.widened = False
+        if is_bf16(host):
+            if reduce:
+                host = float_from_bits(host)
+                self.copied = self.widened = True
+            else:
+                host = _bits(host)
         self.host = np.ascontiguousarray(host).reshape(-1) if host.ndim != 1 else host
 
     def back(self) -> None:
-        if self.copied:
+        if self.widened:
+            _bits(self.arr).reshape(-1)[...] = bits_from_float(self.host)
+        elif self.copied:
             self.arr[...] = self.bk.from_host(self.host.reshape(self.arr.shape))
+
+
+def _host_flat(x: Tensor, reduce: bool):
+    """``x``'s values as a flat host array for a send buffer (bfloat16: float32 to reduce, bits to move)."""
+    host = backend_of(x._data).to_host(x._data)
+    if is_bf16(host):
+        host = float_from_bits(host) if reduce else _bits(host)
+    return host.reshape(-1)
+
+
+def _store(arr, values) -> None:
+    """Received ``values`` (host, flat or shaped) into the array ``arr`` of some tensor."""
+    if is_bf16(arr):
+        _bits(arr)[...] = values.reshape(arr.shape)  # bits received as uint16
+    else:
+        arr[...] = backend_of(arr).from_host(values.reshape(arr.shape))
 
 
 def _mpi_op(op, dtype, name: str) -> str:
@@ -92,7 +127,7 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op: bool = False):
     pg = _group(group, name)
     if pg is None:
         return None
-    s = _Staged(t)
+    s = _Staged(t, reduce=True)
     mop = _mpi_op(op, s.host.dtype, name)
     n = pg.size()
 
@@ -111,7 +146,7 @@ def reduce(tensor, dst=None, op=ReduceOp.SUM, group=None, async_op: bool = False
     if pg is None:
         return None
     root = _root(pg, dst, group_dst, name, "dst")
-    s = _Staged(t)
+    s = _Staged(t, reduce=True)
     mop = _mpi_op(op, s.host.dtype, name)
     n = pg.size()
     me_root = pg.rank() == root
@@ -167,7 +202,7 @@ def all_gather(tensor_list, tensor, group=None, async_op: bool = False):
 
     def finish():
         for i, o in enumerate(tensor_list):
-            o._data[...] = backend_of(o._data).from_host(recv[i].reshape(o._data.shape))
+            _store(o._data, recv[i])
     reqs = [(pg.transport.iallgather(s.host, recv), None)] if s.host.size else []
     return _run(pg, name, reqs, finish, async_op)
 
@@ -205,7 +240,7 @@ def reduce_scatter(output, input_list, op=ReduceOp.SUM, group=None, async_op: bo
         _same_layout(x, out, name, f"input_list[{i}]")
         if x.numel() != out.numel():
             raise ValueError(f"{name}: input_list[{i}] has {x.numel()} elements but the output has {out.numel()}")
-    send = np.concatenate([backend_of(x._data).to_host(x._data).reshape(-1) for x in input_list])
+    send = np.concatenate([_host_flat(x, reduce=True) for x in input_list])
     return _reduce_scatter_flat(pg, name, send, out, op, async_op)
 
 
@@ -220,12 +255,12 @@ def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op: 
     if inp.numel() != pg.size() * out.numel():
         raise ValueError(f"{name}: input tensor must be the same size as output size times world size "
                          f"({pg.size()} x {out.numel()}), got {inp.numel()}")
-    si = _Staged(inp)
+    si = _Staged(inp, reduce=True)
     return _reduce_scatter_flat(pg, name, si.host, out, op, async_op)
 
 
 def _reduce_scatter_flat(pg, name, send, out, op, async_op):
-    so = _Staged(out)
+    so = _Staged(out, reduce=True)
     mop = _mpi_op(op, send.dtype, name)
     n = pg.size()
 
@@ -261,7 +296,7 @@ def gather(tensor, gather_list=None, dst=None, group=None, async_op: bool = Fals
     def finish():
         if me_root:
             for i, o in enumerate(gather_list):
-                o._data[...] = backend_of(o._data).from_host(recv[i].reshape(o._data.shape))
+                _store(o._data, recv[i])
     if s.host.size:
         reqs = [(pg.transport.igather(s.host, recv, root), None)]
     else:
@@ -286,7 +321,7 @@ def scatter(tensor, scatter_list=None, src=None, group=None, async_op: bool = Fa
             _same_layout(x, t, name, f"scatter_list[{i}]")
             if x.numel() != t.numel():
                 raise ValueError(f"{name}: scatter_list[{i}] has {x.numel()} elements, the output {t.numel()}")
-        send = np.concatenate([backend_of(x._data).to_host(x._data).reshape(-1) for x in scatter_list])
+        send = np.concatenate([_host_flat(x, reduce=False) for x in scatter_list])
     elif scatter_list:
         raise ValueError(f"{name}: Argument ``scatter_list`` must NOT be specified on non-source ranks.")
     s = _Staged(t)
