@@ -116,7 +116,12 @@ def test_check_flags_both_targets():
 
 def test_quick_contended_run(tmp_path):
     out_json = tmp_path / "r.json"
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "python")}
+    env = dict(os.environ)
+    import fastnn
+    if Path(fastnn.__file__).resolve().is_relative_to((ROOT / "python").resolve()):
+        # this checkout's package (development); an installed fastnn (CI) is found as it is, and the
+        # checkout's sources, which hold no native modules there, must not shadow it
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT / "python"), env.get("PYTHONPATH", "")) if p)
     cmd = [sys.executable, str(BENCH / "run.py"), "--contended", "--quick", "--only", "softmax", "--threads", "1,2",
            "--libs", "fastnn,numpy", "--no-demo", "--json", str(out_json)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env, cwd=str(ROOT))
