@@ -113,40 +113,14 @@ class DataParallelRun:
         if self.world == 1 or not arrays:
             return [a.copy() for a in arrays]
         d = _collectives()
-        out = [None] * len(arrays)
-        by_dtype: dict = {}
-        for i, a in enumerate(arrays):
-            by_dtype.setdefault((str(a.dtype), type(a)), []).append(i)
-        for idx in by_dtype.values():
-            xp = backend_of(arrays[idx[0]]).xp
-            flat = xp.concatenate([arrays[i].reshape(-1) for i in idx])
-            d.all_reduce(Tensor._wrap(flat), op=getattr(d.ReduceOp, op))
-            at = 0
-            for i in idx:
-                n = arrays[i].size
-                out[i] = flat[at:at + n].reshape(arrays[i].shape)
-                at += n
-        return out
+        return _per_dtype(arrays, lambda flat: d.all_reduce(flat, op=getattr(d.ReduceOp, op)))
 
     def _broadcast(self, arrays: list) -> list:
         """Rank 0's values of ``arrays`` (same shapes and dtypes on every rank)."""
         if self.world == 1 or not arrays:
             return arrays
         d = _collectives()
-        out = [None] * len(arrays)
-        by_dtype: dict = {}
-        for i, a in enumerate(arrays):
-            by_dtype.setdefault((str(a.dtype), type(a)), []).append(i)
-        for idx in by_dtype.values():
-            xp = backend_of(arrays[idx[0]]).xp
-            flat = xp.concatenate([arrays[i].reshape(-1) for i in idx])
-            d.broadcast(Tensor._wrap(flat), src=0)
-            at = 0
-            for i in idx:
-                n = arrays[i].size
-                out[i] = flat[at:at + n].reshape(arrays[i].shape)
-                at += n
-        return out
+        return _per_dtype(arrays, lambda flat: d.broadcast(flat, src=0))
 
     def _ints(self, values: list[int], op: str = "SUM") -> list[int]:
         from ...creation import tensor
@@ -348,3 +322,22 @@ def run_step(run, model, step_fn, batch) -> dict:
     with run.step():
         raw = step_fn(local)
     return run.reduce_logs(model, raw)
+
+
+def _per_dtype(arrays: list, collective) -> list:
+    """``collective`` (run in place on a flat Tensor) applied to ``arrays`` with one call per dtype and array type:
+    each group is concatenated, communicated, and split back into new arrays of the original shapes."""
+    out = [None] * len(arrays)
+    by_dtype: dict = {}
+    for i, a in enumerate(arrays):
+        by_dtype.setdefault((str(a.dtype), type(a)), []).append(i)
+    for idx in by_dtype.values():
+        xp = backend_of(arrays[idx[0]]).xp
+        flat = xp.concatenate([arrays[i].reshape(-1) for i in idx])
+        collective(Tensor._wrap(flat))
+        at = 0
+        for i in idx:
+            n = arrays[i].size
+            out[i] = flat[at:at + n].reshape(arrays[i].shape)
+            at += n
+    return out
