@@ -142,30 +142,17 @@ def worker_allreduce(args) -> dict:
 def _step_closure(L, name: str, wrap=None, cap_mb=None):
     """bench/train_step.py's model ``name`` and a closure running one Adam step on fixed data; ``wrap``
     turns the model into its DDP form before the optimizer sees its parameters."""
-    import numpy as np
-
     sys.path.insert(0, str(BENCH_DIR))
-    from train_step import BUILDERS
-    L.manual_seed(0)
-    model, x_shape, classes = BUILDERS[name](L)
-    model.train()
-    sizes = [p.numel() * 4 for p in model.parameters()]
-    grad_bytes = (sum(sizes), bucket_count(sizes, cap_mb))
-    if wrap is not None:
-        model = wrap(model)
-    rng = np.random.default_rng(0)
-    x = L.tensor(rng.standard_normal(x_shape).astype(np.float32))
-    y = L.tensor(rng.integers(0, classes, x_shape[0]))
-    opt = L.optim.Adam(model.parameters(), lr=1e-3)
-    cross_entropy = L.nn.functional.cross_entropy
+    from train_step import step_fn
+    grad_bytes = []
 
-    def step():
-        opt.zero_grad()
-        loss = cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
+    def measured(model):  # the gradient bytes and bucket count of the bare model, then its DDP form
+        sizes = [p.numel() * 4 for p in model.parameters()]
+        grad_bytes.append((sum(sizes), bucket_count(sizes, cap_mb)))
+        return model if wrap is None else wrap(model)
 
-    return step, grad_bytes
+    step = step_fn(L, name, wrap=measured)
+    return step, grad_bytes[0]
 
 
 def _time_interleaved(steps, comm, args, name: str) -> list[dict]:

@@ -119,13 +119,18 @@ def gpt_step_fn(L, lib: str):
     return step
 
 
-def step_fn(L, name: str):
-    """A closure running one Adam training step of model ``name`` on fixed random data."""
+def step_fn(L, name: str, wrap=None):
+    """A closure running one Adam training step of model ``name`` on fixed random data; ``wrap`` (model ->
+    model, e.g. DistributedDataParallel) is applied before the optimizer sees the parameters."""
     if name == "gpt":
+        if wrap is not None:
+            raise ValueError("step_fn: the gpt step takes no wrap")
         return gpt_step_fn(L, L.__name__)
     L.manual_seed(0)
     model, x_shape, classes = BUILDERS[name](L)
     model.train()
+    if wrap is not None:
+        model = wrap(model)
     rng = np.random.default_rng(0)
     x = L.tensor(rng.standard_normal(x_shape).astype(np.float32))
     y = L.tensor(rng.integers(0, classes, x_shape[0]))
