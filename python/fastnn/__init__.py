@@ -30,6 +30,7 @@ from .ops import (  # noqa: A004  (abs, max, min, pow, sum ... shadow builtins, 
     permute, pow, prod, relu, reshape, sigmoid, sign, softmax, split, sqrt, squeeze, stack, std,
     sub, sum, tanh, transpose, unbind, unsqueeze, var, where)
 from .ops import avg_pool2d, cos, cross_entropy, erf, layer_norm, log1p, max_pool2d, sin
+from .ops.arg_checks import OutOfMemoryError
 from .ops.attention import scaled_dot_product_attention
 from .ops import (atleast_1d, atleast_2d, atleast_3d, broadcast_shapes, broadcast_tensors, broadcast_to,
                   column_stack, concat, concatenate, dstack, flip, fliplr, flipud, hstack, meshgrid, moveaxis, movedim,

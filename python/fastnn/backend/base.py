@@ -15,6 +15,18 @@ import numpy as np
 from .._device import device as _device
 
 
+def host_available_memory() -> int | None:
+    """/proc/meminfo's MemAvailable in bytes (None off Linux or when unreadable)."""
+    try:
+        with open("/proc/meminfo", "rb") as f:
+            for line in f:
+                if line.startswith(b"MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 class Backend:
     name: str = "abstract"
     xp = None  # the array module (numpy, cupy) whose arrays this backend holds
@@ -57,6 +69,13 @@ class Backend:
     def from_host(self, arr: np.ndarray):
         """A copy of NumPy array ``arr`` on this backend's device (``arr`` itself on the CPU)."""
         raise NotImplementedError
+
+    def available_memory(self) -> int | None:
+        """Bytes this device can still hand out, or None when it cannot tell. The base answer is the host's
+        (the CPU and the emulated CUDA device allocate there): Linux's MemAvailable, read per call, because
+        with overcommit a too-big NumPy allocation succeeds and the process is killed later when it touches
+        the pages, where a check beforehand can raise a clear error."""
+        return host_available_memory()
 
     # ---- CPU scalars beside device arrays ----------------------------------------------------------------
     def bring_scalars(self, *arrays) -> tuple:

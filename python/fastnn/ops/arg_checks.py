@@ -110,6 +110,22 @@ def check_storage(shape, itemsize: int, op: str) -> tuple:
     return tuple(shape)
 
 
+class OutOfMemoryError(RuntimeError, MemoryError):
+    """torch.OutOfMemoryError's name and RuntimeError base, and a MemoryError too, as NumPy's allocation
+    failure is, so that either ``except`` catches it."""
+
+
+def check_memory(be, nbytes: int, op: str) -> None:
+    """Raises OutOfMemoryError naming ``op`` when ``nbytes`` (an op's result and its work arrays) exceed what
+    ``be``'s device can still hand out. Linux overcommits: NumPy's allocation of more than is free succeeds,
+    and the kernel kills the process once the pages are touched, which no except can catch."""
+    avail = be.available_memory()
+    if avail is not None and nbytes > avail:
+        raise OutOfMemoryError(f"{op}(): not enough memory: the result and its work arrays need {nbytes} bytes "
+                               f"({nbytes / 2 ** 30:.1f} GiB) but {avail} bytes ({avail / 2 ** 30:.1f} GiB) are "
+                               "available")
+
+
 _INF = float("inf")
 
 

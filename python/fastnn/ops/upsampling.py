@@ -19,7 +19,7 @@ from ..autograd.graph import record
 from ..backend import backend_of
 from .._tensor import Tensor
 from ._util import as_tensor
-from .arg_checks import check_ints, check_storage
+from .arg_checks import check_ints, check_memory, check_storage
 
 _GEMM_MAX_IN = 128  # rows up to this long are resized along the last axis by a GEMM (see interpolate)
 _MODES = "nearest | linear | bilinear | bicubic | trilinear | lanczos | area | nearest-exact"
@@ -116,6 +116,16 @@ def _matrix(xp, idx, wts, in_size, dtype):
     return m.astype(dtype)
 
 
+def _working_set(shape, out, itemsize: int) -> int:
+    """An upper bound on interpolate's bytes: every axis' intermediate result (each axis is resized in turn)
+    and its taps (index and weight columns with their temporaries, at most about 128 bytes per output position)."""
+    total, cur = 0, list(shape)
+    for axis, n in enumerate(out):
+        cur[axis + 2] = n
+        total += math.prod(cur) * itemsize + 128 * n
+    return total
+
+
 def _sizes(a, size, scale_factor, mode, recompute_scale_factor):
     dim = a.ndim - 2
     spatial = list(a.shape[2:])
@@ -203,6 +213,7 @@ def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", alig
                            + ", ".join(f"{nm}: {v}" for nm, v in zip(names, out)) + ")")
     be = backend_of(x)
     xp = be.xp
+    check_memory(be, _working_set(x.shape, out, x.dtype.itemsize), "interpolate")
     plan = []
     y = x
     for i, (n_in, n_out, sf) in enumerate(zip(spatial, out, scales)):

@@ -60,6 +60,11 @@ class CudaBackend(CompositeBackend):
     def properties(self) -> dict:
         return self._rt.properties()
 
+    def available_memory(self) -> int | None:
+        """The host's figure on the emulated device (its arrays live there); None on a GPU, where CuPy's
+        allocator raises its own OutOfMemoryError at the allocation."""
+        return super().available_memory() if self.emulated else None
+
     # ---- no FP error state on a GPU ----------------------------------------------------------------------------
     def errstate(self, **kwargs):
         """CuPy keeps no floating-point error state (and the emulator never warns): a no-op context."""
