@@ -9,7 +9,7 @@ import math
 import numbers
 import warnings
 
-from .. import creation, dtypes
+from .. import amp_state, creation, dtypes
 from ..ops.dropout import dropout as _dropout
 from ..ops.rnn import final_states, rnn_layer
 from .._tensor import Tensor
@@ -117,12 +117,37 @@ class RNNBase(Module):
 
     def _run(self, input, hx, cx):
         """Validates and runs the layers: returns (output, h_n, c_n or None), batched shapes restored."""
+        if amp_state.ACTIVE and amp_state.STATE.enabled and self.mode != "GRU" and isinstance(input, Tensor) \
+                and self.weight_ih_l0.dtype is dtypes.float32 and input.device.type == "cpu" \
+                and input.dtype in (dtypes.float32, dtypes.bfloat16):
+            return self._run_autocast(input, hx, cx)
+        return self._run_layers(input, hx, cx, self.all_weights)
+
+    def _run_autocast(self, input, hx, cx):
+        """torch's CPU autocast runs LSTM and RNN in bfloat16 (its oneDNN RNN layer is on the lower-precision
+        list; GRU is not): the input, states and weights are rounded to bfloat16 (the weights through the
+        autocast cache), the recurrence computes in float32 on those values, and the outputs are bfloat16.
+        The casts are differentiable, so the float32 weights get float32 gradients, as torch's do."""
+        def rounded(t):
+            return None if t is None else amp_state.lower(t)[0].float()
+
+        weights = [[rounded(w) for w in ws] for ws in self.all_weights]
+        prev = amp_state.STATE.enabled
+        amp_state.STATE.enabled = False  # the layers' own products must not cast again
+        try:
+            out = self._run_layers(rounded(input), rounded(hx), rounded(cx), weights)
+        finally:
+            amp_state.STATE.enabled = prev
+        low = amp_state.STATE.dtype
+        return tuple(None if t is None else t.to(low) for t in out)
+
+    def _run_layers(self, input, hx, cx, weights):
         name = type(self).__name__
         if not isinstance(input, Tensor):
             raise TypeError(f"{name}: expected input to be a Tensor, got {type(input).__name__}")
         if input.ndim not in (2, 3):
             raise ValueError(f"{name}: Expected input to be 2D or 3D, got {input.ndim}D instead")
-        weight_dt = self.weight_ih_l0.dtype
+        weight_dt = weights[0][0].dtype
         if input.dtype is not weight_dt:
             raise ValueError(f"RNN input dtype ({input.dtype}) does not match weight dtype ({weight_dt}). Convert "
                              f"input: input.to({weight_dt}), or convert model: model.to({input.dtype})")
@@ -158,7 +183,6 @@ class RNNBase(Module):
                 self._check_hidden(s, expected, what)
         if length == 0:
             raise RuntimeError("Expected sequence length to be larger than 0 in RNN")
-        weights = self.all_weights
         layer_outputs = []
         x = input
         for layer in range(self.num_layers):
