@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from common import median_time
 
-MODELS = ("mlp", "cnn", "lstm", "transformer", "gpt")
+MODELS = ("mlp", "cnn", "lstm", "transformer", "gpt", "gcn")
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
@@ -72,7 +73,8 @@ def _transformer(L):
 
 BUILDERS = {"mlp": _mlp, "cnn": _cnn, "lstm": _lstm, "transformer": _transformer}
 CASES = {"mlp": "MLP 784-256-256-10 b128", "cnn": "LeNet 1x28x28 b64", "lstm": "LSTM 2x128 seq50 b32",
-         "transformer": "encoder 2xd128 L128 b16", "gpt": "GPT 3xd128 L64 b24 AdamW"}
+         "transformer": "encoder 2xd128 L128 b16", "gpt": "GPT 3xd128 L64 b24 AdamW",
+         "gcn": "GCN sparse adj 2708n 1433-16-7"}
 # examples/gpt_text.py's default configuration (its vocabulary is the corpus's 73 characters).
 GPT_SIZES = {"vocab_size": 73, "block_size": 64, "n_layer": 3, "n_head": 4, "n_embd": 128}
 GPT_BATCH = 24
@@ -119,6 +121,73 @@ def gpt_step_fn(L, lib: str):
     return step
 
 
+# Cora's sizes (Kipf & Welling's GCN): 2708 nodes, 5278 undirected edges, 1433 binary bag-of-words features
+# (1.27% set), 7 classes, 140 labelled training nodes; the graph and features here are random of those sizes.
+GCN_SIZES = {"nodes": 2708, "edges": 5278, "features": 1433, "hidden": 16, "classes": 7, "train": 140}
+
+
+def gcn_graph(L):
+    """The normalised adjacency D^-1/2 (A + I) D^-1/2 as a COO sparse tensor (both edge directions plus
+    self loops: 13264 entries, duplicates left for the library to add), binary features, labels and the
+    training nodes, from one seed for every library."""
+    s = GCN_SIZES
+    n = s["nodes"]
+    rng = np.random.default_rng(0)
+    src, dst = rng.integers(0, n, s["edges"]), rng.integers(0, n, s["edges"])
+    rows = np.concatenate([src, dst, np.arange(n)])
+    cols = np.concatenate([dst, src, np.arange(n)])
+    deg = np.bincount(rows, minlength=n).astype(np.float64)
+    vals = (1.0 / np.sqrt(deg[rows] * deg[cols])).astype(np.float32)
+    with warnings.catch_warnings():  # torch's note that it skips the invariant checks by default
+        warnings.simplefilter("ignore", UserWarning)
+        adj = L.sparse_coo_tensor(L.tensor(np.stack([rows, cols])), L.tensor(vals), (n, n))
+    x = L.tensor((rng.random((n, s["features"])) < 0.0127).astype(np.float32))
+    y = L.tensor(rng.integers(0, s["classes"], n))
+    train = L.tensor(rng.choice(n, s["train"], replace=False))
+    return adj, x, y, train
+
+
+def gcn_step_fn(L):
+    """One Adam step (lr 0.01, weight decay 5e-4) of pygcn's two-layer GCN: relu(A @ (X @ W1) + b1),
+    dropout 0.5, A @ (H @ W2) + b2, log_softmax and the NLL loss over the training nodes."""
+    nn, F = L.nn, L.nn.functional
+    s = GCN_SIZES
+
+    class GraphConvolution(nn.Module):
+        def __init__(self, fan_in, fan_out):
+            super().__init__()
+            bound = 1.0 / fan_out ** 0.5
+            self.weight = nn.Parameter(L.empty(fan_in, fan_out).uniform_(-bound, bound))
+            self.bias = nn.Parameter(L.empty(fan_out).uniform_(-bound, bound))
+
+        def forward(self, x, adj):
+            return L.sparse.mm(adj, L.mm(x, self.weight)) + self.bias
+
+    class GCN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gc1 = GraphConvolution(s["features"], s["hidden"])
+            self.gc2 = GraphConvolution(s["hidden"], s["classes"])
+
+        def forward(self, x, adj):
+            h = F.dropout(F.relu(self.gc1(x, adj)), 0.5, training=self.training)
+            return F.log_softmax(self.gc2(h, adj), dim=1)
+
+    L.manual_seed(0)
+    adj, x, y, train = gcn_graph(L)
+    model = GCN()
+    model.train()
+    opt = L.optim.Adam(model.parameters(), lr=0.01, weight_decay=5e-4)
+
+    def step():
+        opt.zero_grad()
+        loss = F.nll_loss(model(x, adj)[train], y[train])
+        loss.backward()
+        opt.step()
+
+    return step
+
+
 def step_fn(L, name: str, wrap=None):
     """A closure running one Adam training step of model ``name`` on fixed random data; ``wrap`` (model ->
     model, e.g. DistributedDataParallel) is applied before the optimizer sees the parameters."""
@@ -126,6 +195,10 @@ def step_fn(L, name: str, wrap=None):
         if wrap is not None:
             raise ValueError("step_fn: the gpt step takes no wrap")
         return gpt_step_fn(L, L.__name__)
+    if name == "gcn":
+        if wrap is not None:
+            raise ValueError("step_fn: the gcn step takes no wrap")
+        return gcn_step_fn(L)
     L.manual_seed(0)
     model, x_shape, classes = BUILDERS[name](L)
     model.train()

@@ -388,7 +388,14 @@ def _kernel_calls():
     pool = ((2, 2), (2, 2), (0, 0))
     pooled = _C.max_pool2d_forward(big4, *pool, (1, 1))
     hyper = {"lr": 1e-3, "weight_decay": 0.0, "maximize": False, **g}
+    sp_rows, sp_cols = rng.integers(0, 1024, 200_000), rng.integers(0, 1024, 200_000)
+    sp_vals = r(200_000)
+    _, gelu_cdf = _C.gelu_forward(big4)
     return {
+        "spmm": lambda: _C.spmm(sp_rows, sp_cols, sp_vals, rows, 1024, **g),
+        "sddmm": lambda: _C.sddmm(sp_rows, sp_cols, rows, rows, **g),
+        "gelu_forward": lambda: _C.gelu_forward(big4, **g),
+        "gelu_backward": lambda: _C.gelu_backward(big4, big4, gelu_cdf, **g),
         "matmul": lambda: _C.matmul(a, b, **g),
         "gemm": lambda: _C.gemm(a, b, out, **g),
         "linear": lambda: _C.linear(a, b, None, "relu", **g),

@@ -17,6 +17,8 @@ KERNELS = {
     "conv": ("conv2d_forward", "conv2d_backward_data", "conv2d_backward_weight", "conv2d_backward_bias"),
     "rnn": ("rnn_direction_forward", "rnn_direction_backward"),
     "optim": ("adam_update", "sgd_update"),
+    "sparse": ("spmm", "sddmm"),
+    "activation": ("gelu_forward", "gelu_backward"),
 }
 
 

@@ -42,7 +42,12 @@ def gelu(a: Tensor, approximate: str = "none") -> Tensor:
     x = float_data(a)
     dt = x.dtype.type
     be = backend_of(x)
-    if approximate == "none":
+    if approximate == "none" and x.dtype.kind == "f":
+        y, cdf = be.gelu_forward(x)
+
+        def backward(g):
+            return (be.gelu_backward(g, x, cdf),)
+    elif approximate == "none":  # bfloat16: the formula in float32, rounded once (its cdf stays float32)
         cdf = dt(0.5) * (1 + be.erf(x * dt(_SQRT1_2)))
         y = x * cdf
 

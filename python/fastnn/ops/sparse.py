@@ -2,7 +2,8 @@
 Tensor (nnz, *dense_dims)): scatter to dense, coalescing, and sparse @ dense. Each is differentiable in the
 values and, for the product, in the dense operand; the indices are data, never differentiated.
 
-The scatters are segment sums with ``xp.add.at`` (repeated indices accumulate), on any backend."""
+The scatters to dense and the coalescing are segment sums with ``xp.add.at`` (repeated indices accumulate);
+the product runs on the backend's ``spmm`` / ``sddmm`` kernels."""
 from __future__ import annotations
 
 from ..autograd.graph import record
@@ -48,33 +49,36 @@ def coalesce(indices, values: Tensor, shape):
 
 
 def sparse_dense_mm(indices, values: Tensor, shape, dense: Tensor) -> Tensor:
-    """(m, k) sparse times (k, n) dense: ``out[i] = sum over entries (i, j, v) of v * dense[j]``."""
+    """(m, k) sparse times (k, n) dense: ``out[i] = sum over entries (i, j, v) of v * dense[j]``, on the
+    backend's ``spmm`` kernel (entries in any order, duplicates adding: no coalescing first). The backward
+    is the same kernel on the transposed entries for the dense operand, and ``sddmm`` (one dot product per
+    entry) for the values."""
     if len(shape) != 2 or indices.shape[0] != 2 or values.ndim != 1:
         raise RuntimeError(f"sparse.mm: expected a 2-D sparse matrix with scalar values, got size {tuple(shape)} "
                            f"with {indices.shape[0]} sparse dims")
     if dense.ndim != 2:
         raise RuntimeError(f"sparse.mm: expected a 2-D dense matrix, got {dense.ndim}-D")
     m, k = shape
-    if dense.shape[0] != k:
-        raise RuntimeError(f"sparse.mm: mat1 and mat2 shapes cannot be multiplied ({m}x{k} and "
-                           f"{dense.shape[0]}x{dense.shape[1]})")
+    if dense.shape[0] != k:  # torch's words (its sparse mm is an addmm)
+        raise RuntimeError(f"addmm: Argument #3 (dense): Expected dim 0 size {k}, got {dense.shape[0]}")
     if values.dtype is not dense.dtype:
-        raise RuntimeError(f"sparse.mm: expected mat1 and mat2 to have the same dtype, but got: {values.dtype} != "
-                           f"{dense.dtype}")
+        raise RuntimeError(f"expected scalar type {_scalar_name(values.dtype)} but found {_scalar_name(dense.dtype)}")
     be = backend_of(indices, values._data, dense._data)
-    xp = be.xp
     rows, cols = indices[0], indices[1]
     v, d = values._data, dense._data
-    out = xp.zeros((m, d.shape[1]), d.dtype)
-    xp.add.at(out, rows, v[:, None] * d[cols])
+    out = be.spmm(rows, cols, v, d, m)
 
     def backward(g):
-        g_rows = g[rows]
-        gv = (g_rows * d[cols]).sum(axis=1) if values._requires_grad else None
-        gd = None
-        if dense._requires_grad:
-            gd = xp.zeros(d.shape, d.dtype)
-            xp.add.at(gd, cols, v[:, None] * g_rows)
+        gv = be.sddmm(rows, cols, g, d) if values._requires_grad else None
+        gd = be.spmm(cols, rows, v, g, k) if dense._requires_grad else None
         return gv, gd
 
     return record(Tensor._wrap(out), "SparseAddmmBackward0", (values, dense), backward)
+
+
+def _scalar_name(dt) -> str:
+    """torch's ScalarType name of a dtype (Float, Double, Long, ...), as its dtype-mismatch errors print."""
+    names = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16", "int64": "Long",
+             "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+    name = str(dt).rsplit(".", 1)[-1]
+    return names.get(name, name)

@@ -10,6 +10,7 @@ import numpy as np
 
 from ... import random as _random
 from ..base import Backend
+from .activation import ActivationKernels
 from .attention import AttentionKernels
 from .batchnorm import BatchNormKernels
 from .conv import ConvKernels
@@ -18,10 +19,11 @@ from .nn import NNKernels
 from .optim import OptimKernels
 from .pool import PoolKernels
 from .rnn import RNNKernels
+from .sparse import SparseKernels
 
 
 class CompositeBackend(LinalgKernels, NNKernels, BatchNormKernels, PoolKernels, AttentionKernels, ConvKernels,
-                       RNNKernels, OptimKernels, Backend):
+                       RNNKernels, OptimKernels, SparseKernels, ActivationKernels, Backend):
     name = "composite"
     xp = np
     # Bound straight to NumPy's: the base class's lookup-and-forward wrapper costs ~0.1 us per call, and

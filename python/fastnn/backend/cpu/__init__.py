@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ..composite import CompositeBackend
 from . import memory
+from .activation import CpuActivationKernels
 from .attention import CpuAttentionKernels
 from .batchnorm import CpuBatchNormKernels
 from .conv import CpuConvKernels
@@ -17,10 +18,12 @@ from .nn import CpuNNKernels
 from .optim import CpuOptimKernels
 from .pool import CpuPoolKernels
 from .rnn import CpuRNNKernels
+from .sparse import CpuSparseKernels
 
 
 class CpuBackend(CpuLinalgKernels, CpuNNKernels, CpuBatchNormKernels, CpuPoolKernels, CpuAttentionKernels,
-                 CpuConvKernels, CpuRNNKernels, CpuOptimKernels, CompositeBackend):
+                 CpuConvKernels, CpuRNNKernels, CpuOptimKernels, CpuSparseKernels,
+                 CpuActivationKernels, CompositeBackend):
     name = "cpu"
 
     def exclusively_owned(self, arr) -> bool:

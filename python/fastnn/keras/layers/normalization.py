@@ -60,6 +60,15 @@ class BatchNormalization(Layer):
         (rows, C) matrix whose per-column statistics are the ones wanted."""
         c = x.shape[self._axis]
         if self._axis == x.ndim - 1:
+            if x.ndim > 2:
+                # A channels-last view of channels-first storage (what Conv2D returns: its kernel writes
+                # (N, C, H, W)) is contiguous once the channel moves back to dim 1: normalise that view and
+                # permute back, instead of reshape(-1, C) copying the whole activation into (rows, C).
+                order = [0, x.ndim - 1, *range(1, x.ndim - 1)]
+                xc = x.permute(*order)
+                if xc.is_contiguous():
+                    inverse = [0, *range(2, x.ndim), 1]
+                    return xc, (lambda y: y.permute(*inverse))
             return x.reshape(-1, c), (lambda y: y.reshape(x.shape))
         if self._axis == 1:
             return x, (lambda y: y)
