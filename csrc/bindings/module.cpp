@@ -58,4 +58,5 @@ PYBIND11_MODULE(_C, m) {
   fastnn::bindings::bind_pool(m);
   fastnn::bindings::bind_attention(m);
   fastnn::bindings::bind_bf16(m);
+  fastnn::bindings::bind_rnn(m);
 }
