@@ -278,3 +278,20 @@ def test_module_gradcheck_float64(kind):
         assert gradcheck(lambda x, h0, c0: m(x, (h0, c0))[0], (x, h0, c0))
     else:
         assert gradcheck(lambda x, h0: m(x, h0)[0], (x, h0))
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_zero_sizes_like_torch(kind):
+    """torch refuses input_size 0 and an empty sequence; an empty batch runs (empty outputs, zero gradients)."""
+    for lib in (torch.nn, nn):
+        with pytest.raises(ValueError, match="input_size must be greater than zero"):
+            getattr(lib, kind)(0, 4)
+    tm, fm = _pair(kind, 3, 4, dtype=np.float32)
+    with pytest.raises(RuntimeError, match="Expected sequence length to be larger than 0 in RNN"):
+        fm(fastnn.zeros(0, 2, 3))
+    fx, tx = _leaf(np.zeros((5, 0, 3), np.float32))
+    f_out, t_out = fm(fx)[0], tm(tx)[0]
+    assert tuple(f_out.shape) == tuple(t_out.shape) == (5, 0, 4)
+    f_out.sum().backward()
+    t_out.sum().backward()
+    assert_close(fx.grad, tx.grad.numpy())
