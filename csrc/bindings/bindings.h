@@ -26,6 +26,7 @@ void bind_pool(py::module_& m);
 void bind_attention(py::module_& m);
 void bind_bf16(py::module_& m);
 void bind_sparse(py::module_& m);
+void bind_rnn(py::module_& m);
 
 // The ISA level a kernel call should use: the active one, or `isa` (tests pin each level) after
 // checking that this CPU can run it; errors start with `op`.

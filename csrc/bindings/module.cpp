@@ -59,4 +59,5 @@ PYBIND11_MODULE(_C, m) {
   fastnn::bindings::bind_attention(m);
   fastnn::bindings::bind_bf16(m);
   fastnn::bindings::bind_sparse(m);
+  fastnn::bindings::bind_rnn(m);
 }
