@@ -130,85 +130,96 @@ struct Divide {
   }
 };
 
+// Planes [p_begin, p_end), in a function of its own (as OpenMP's outlined region body was) that the
+// parallel_range lambda calls: with the loops written inside the lambda, the 2x2 forward measured ~35%
+// slower at 1 thread than the OpenMP version (interleaved runs, loaded host); this way ~10-15%, still
+// open (see the issue 15 report).
 template <typename T, bool kMax>
-void forward_2x2(const Pool2dArgs& a, const T* x, T* y, T divisor) {
+__attribute__((noinline)) void forward_2x2_planes(const Pool2dArgs& a, const T* x, T* y, T divisor, int64_t p_begin, int64_t p_end) {
   const int64_t H = a.in_h, W = a.in_w, OH = a.out_h, OW = a.out_w;
   const Divide<T> div(divisor);
-  const int nt = plane_threads(a);
-  parallel_range(a.planes, 1, nt, [&](int64_t p_begin, int64_t p_end) {
-    for (int64_t p = p_begin; p < p_end; ++p) {
-      for (int64_t oh = 0; oh < OH; ++oh) {
-        const T* r0 = x + (p * H + 2 * oh) * W;
-        const T* r1 = r0 + W;
-        T* out = y + (p * OH + oh) * OW;
-        sweep<T>(OW, [&](auto n, int64_t ow) {
-          constexpr int N = decltype(n)::value;
-          if constexpr (N == 1) {
-            const T v[4] = {r0[2 * ow], r0[2 * ow + 1], r1[2 * ow], r1[2 * ow + 1]};
-            T best;
-            if (kMax) scalar_argmax(v, best);
-            else best = div(((v[0] + v[1]) + v[2]) + v[3]);
-            out[ow] = best;
-          } else {
-            typename VecN<T, N>::V v[4], best;
-            load_windows<T, N>(r0 + 2 * ow, r1 + 2 * ow, v);
-            if (kMax) window_argmax<T, N>(v, best);
-            else best = div(((v[0] + v[1]) + v[2]) + v[3]);
-            storeu(out + ow, best);
-          }
-        });
-      }
+  for (int64_t p = p_begin; p < p_end; ++p) {
+    for (int64_t oh = 0; oh < OH; ++oh) {
+      const T* r0 = x + (p * H + 2 * oh) * W;
+      const T* r1 = r0 + W;
+      T* out = y + (p * OH + oh) * OW;
+      sweep<T>(OW, [&](auto n, int64_t ow) {
+        constexpr int N = decltype(n)::value;
+        if constexpr (N == 1) {
+          const T v[4] = {r0[2 * ow], r0[2 * ow + 1], r1[2 * ow], r1[2 * ow + 1]};
+          T best;
+          if (kMax) scalar_argmax(v, best);
+          else best = div(((v[0] + v[1]) + v[2]) + v[3]);
+          out[ow] = best;
+        } else {
+          typename VecN<T, N>::V v[4], best;
+          load_windows<T, N>(r0 + 2 * ow, r1 + 2 * ow, v);
+          if (kMax) window_argmax<T, N>(v, best);
+          else best = div(((v[0] + v[1]) + v[2]) + v[3]);
+          storeu(out + ow, best);
+        }
+      });
     }
-  });
+  }
+}
+
+template <typename T, bool kMax>
+void forward_2x2(const Pool2dArgs& a, const T* x, T* y, T divisor) {
+  parallel_range(a.planes, 1, plane_threads(a),
+                 [&](int64_t p_begin, int64_t p_end) { forward_2x2_planes<T, kMax>(a, x, y, divisor, p_begin, p_end); });
+}
+
+// Planes [p_begin, p_end), in a function of its own: see forward_2x2_planes.
+template <typename T, bool kMax>
+__attribute__((noinline)) void backward_2x2_planes(const Pool2dArgs& a, const T* x, const T* gy, T* gx, T divisor, int64_t p_begin, int64_t p_end) {
+  const int64_t H = a.in_h, W = a.in_w, OH = a.out_h, OW = a.out_w;
+  const Divide<T> div(divisor);
+  for (int64_t p = p_begin; p < p_end; ++p) {
+    for (int64_t oh = 0; oh < OH; ++oh) {
+      const int64_t row = (p * H + 2 * oh) * W;
+      T* d0 = gx + row;
+      T* d1 = d0 + W;
+      const T* g = gy + (p * OH + oh) * OW;
+      sweep<T>(OW, [&](auto n, int64_t ow) {
+        constexpr int N = decltype(n)::value;
+        if constexpr (N == 1) {
+          T d[4];
+          if (kMax) {
+            const T* r0 = x + row;
+            const T v[4] = {r0[2 * ow], r0[2 * ow + 1], r0[W + 2 * ow], r0[W + 2 * ow + 1]};
+            T best;
+            const int k = scalar_argmax(v, best);
+            for (int i = 0; i < 4; ++i) d[i] = i == k ? g[ow] : T(0);
+          } else {
+            for (int i = 0; i < 4; ++i) d[i] = div(g[ow]);
+          }
+          d0[2 * ow] = d[0], d0[2 * ow + 1] = d[1], d1[2 * ow] = d[2], d1[2 * ow + 1] = d[3];
+        } else {
+          using P = VecN<T, N>;
+          using V = typename P::V;
+          const V gv = loadu<V>(g + ow);
+          V d[4];
+          if (kMax) {
+            V v[4], best;
+            load_windows<T, N>(x + row + 2 * ow, x + row + W + 2 * ow, v);
+            const auto idx = window_argmax<T, N>(v, best);
+            for (int k = 0; k < 4; ++k) d[k] = idx == k ? gv : V{};
+          } else {
+            const V s = div(gv);
+            for (int k = 0; k < 4; ++k) d[k] = s;
+          }
+          store_interleaved<T, N>(d0 + 2 * ow, d[0], d[1]);
+          store_interleaved<T, N>(d1 + 2 * ow, d[2], d[3]);
+        }
+      });
+    }
+  }
 }
 
 template <typename T, bool kMax>
 void backward_2x2(const Pool2dArgs& a, const T* x, const T* gy, T* gx, T divisor) {
-  const int64_t H = a.in_h, W = a.in_w, OH = a.out_h, OW = a.out_w;
-  const Divide<T> div(divisor);
-  const int nt = plane_threads(a);
-  parallel_range(a.planes, 1, nt, [&](int64_t p_begin, int64_t p_end) {
-    for (int64_t p = p_begin; p < p_end; ++p) {
-      for (int64_t oh = 0; oh < OH; ++oh) {
-        const int64_t row = (p * H + 2 * oh) * W;
-        T* d0 = gx + row;
-        T* d1 = d0 + W;
-        const T* g = gy + (p * OH + oh) * OW;
-        sweep<T>(OW, [&](auto n, int64_t ow) {
-          constexpr int N = decltype(n)::value;
-          if constexpr (N == 1) {
-            T d[4];
-            if (kMax) {
-              const T* r0 = x + row;
-              const T v[4] = {r0[2 * ow], r0[2 * ow + 1], r0[W + 2 * ow], r0[W + 2 * ow + 1]};
-              T best;
-              const int k = scalar_argmax(v, best);
-              for (int i = 0; i < 4; ++i) d[i] = i == k ? g[ow] : T(0);
-            } else {
-              for (int i = 0; i < 4; ++i) d[i] = div(g[ow]);
-            }
-            d0[2 * ow] = d[0], d0[2 * ow + 1] = d[1], d1[2 * ow] = d[2], d1[2 * ow + 1] = d[3];
-          } else {
-            using P = VecN<T, N>;
-            using V = typename P::V;
-            const V gv = loadu<V>(g + ow);
-            V d[4];
-            if (kMax) {
-              V v[4], best;
-              load_windows<T, N>(x + row + 2 * ow, x + row + W + 2 * ow, v);
-              const auto idx = window_argmax<T, N>(v, best);
-              for (int k = 0; k < 4; ++k) d[k] = idx == k ? gv : V{};
-            } else {
-              const V s = div(gv);
-              for (int k = 0; k < 4; ++k) d[k] = s;
-            }
-            store_interleaved<T, N>(d0 + 2 * ow, d[0], d[1]);
-            store_interleaved<T, N>(d1 + 2 * ow, d[2], d[3]);
-          }
-        });
-      }
-    }
-  });
+  parallel_range(a.planes, 1, plane_threads(a),
+                 [&](int64_t p_begin, int64_t p_end) { backward_2x2_planes<T, kMax>(a, x, gy, gx, divisor, p_begin, p_end); });
 }
 
 // ---- any kernel, stride, padding, dilation --------------------------------------------------------
@@ -253,59 +264,67 @@ inline T avg_window(const Pool2dArgs& a, int64_t oh, int64_t ow, int64_t& h0, in
   return static_cast<T>(a.count_include_pad ? padded : std::max<int64_t>(h1 - h0, 0) * std::max<int64_t>(w1 - w0, 0));
 }
 
+// Planes [p_begin, p_end), in a function of its own: see forward_2x2_planes.
+template <typename T, bool kMax>
+__attribute__((noinline)) void forward_general_planes(const Pool2dArgs& a, const T* x, T* y, int64_t p_begin, int64_t p_end) {
+  for (int64_t p = p_begin; p < p_end; ++p) {
+    const T* xp = x + p * a.in_h * a.in_w;
+    T* yp = y + p * a.out_h * a.out_w;
+    for (int64_t oh = 0; oh < a.out_h; ++oh) {
+      for (int64_t ow = 0; ow < a.out_w; ++ow) {
+        T r;
+        if (kMax) {
+          window_argmax_general(a, xp, oh, ow, r);
+        } else {
+          int64_t h0, h1, w0, w1;
+          const T div = avg_window<T>(a, oh, ow, h0, h1, w0, w1);
+          T s = 0;
+          for (int64_t h = h0; h < h1; ++h)
+            for (int64_t w = w0; w < w1; ++w) s += xp[h * a.in_w + w];
+          r = s / div;
+        }
+        yp[oh * a.out_w + ow] = r;
+      }
+    }
+  }
+}
+
 template <typename T, bool kMax>
 void forward_general(const Pool2dArgs& a, const T* x, T* y) {
-  const int nt = plane_threads(a);
-  parallel_range(a.planes, 1, nt, [&](int64_t p_begin, int64_t p_end) {
-    for (int64_t p = p_begin; p < p_end; ++p) {
-      const T* xp = x + p * a.in_h * a.in_w;
-      T* yp = y + p * a.out_h * a.out_w;
-      for (int64_t oh = 0; oh < a.out_h; ++oh) {
-        for (int64_t ow = 0; ow < a.out_w; ++ow) {
-          T r;
-          if (kMax) {
-            window_argmax_general(a, xp, oh, ow, r);
-          } else {
-            int64_t h0, h1, w0, w1;
-            const T div = avg_window<T>(a, oh, ow, h0, h1, w0, w1);
-            T s = 0;
-            for (int64_t h = h0; h < h1; ++h)
-              for (int64_t w = w0; w < w1; ++w) s += xp[h * a.in_w + w];
-            r = s / div;
-          }
-          yp[oh * a.out_w + ow] = r;
+  parallel_range(a.planes, 1, plane_threads(a),
+                 [&](int64_t p_begin, int64_t p_end) { forward_general_planes<T, kMax>(a, x, y, p_begin, p_end); });
+}
+
+// Planes [p_begin, p_end), in a function of its own: see forward_2x2_planes.
+template <typename T, bool kMax>
+__attribute__((noinline)) void backward_general_planes(const Pool2dArgs& a, const T* x, const T* gy, T* gx, int64_t p_begin, int64_t p_end) {
+  const int64_t plane = a.in_h * a.in_w;
+  for (int64_t p = p_begin; p < p_end; ++p) {
+    T* dp = gx + p * plane;
+    const T* gp = gy + p * a.out_h * a.out_w;
+    std::memset(dp, 0, static_cast<size_t>(plane) * sizeof(T));
+    for (int64_t oh = 0; oh < a.out_h; ++oh) {
+      for (int64_t ow = 0; ow < a.out_w; ++ow) {
+        const T g = gp[oh * a.out_w + ow];
+        if (kMax) {
+          T best;
+          const int64_t arg = window_argmax_general(a, x + p * plane, oh, ow, best);
+          if (arg >= 0) dp[arg] += g;
+        } else {
+          int64_t h0, h1, w0, w1;
+          const T s = g / avg_window<T>(a, oh, ow, h0, h1, w0, w1);
+          for (int64_t h = h0; h < h1; ++h)
+            for (int64_t w = w0; w < w1; ++w) dp[h * a.in_w + w] += s;
         }
       }
     }
-  });
+  }
 }
 
 template <typename T, bool kMax>
 void backward_general(const Pool2dArgs& a, const T* x, const T* gy, T* gx) {
-  const int nt = plane_threads(a);
-  const int64_t plane = a.in_h * a.in_w;
-  parallel_range(a.planes, 1, nt, [&](int64_t p_begin, int64_t p_end) {
-    for (int64_t p = p_begin; p < p_end; ++p) {
-      T* dp = gx + p * plane;
-      const T* gp = gy + p * a.out_h * a.out_w;
-      std::memset(dp, 0, static_cast<size_t>(plane) * sizeof(T));
-      for (int64_t oh = 0; oh < a.out_h; ++oh) {
-        for (int64_t ow = 0; ow < a.out_w; ++ow) {
-          const T g = gp[oh * a.out_w + ow];
-          if (kMax) {
-            T best;
-            const int64_t arg = window_argmax_general(a, x + p * plane, oh, ow, best);
-            if (arg >= 0) dp[arg] += g;
-          } else {
-            int64_t h0, h1, w0, w1;
-            const T s = g / avg_window<T>(a, oh, ow, h0, h1, w0, w1);
-            for (int64_t h = h0; h < h1; ++h)
-              for (int64_t w = w0; w < w1; ++w) dp[h * a.in_w + w] += s;
-          }
-        }
-      }
-    }
-  });
+  parallel_range(a.planes, 1, plane_threads(a),
+                 [&](int64_t p_begin, int64_t p_end) { backward_general_planes<T, kMax>(a, x, gy, gx, p_begin, p_end); });
 }
 
 template <typename T>
