@@ -249,18 +249,19 @@ void backward_impl(const AttentionBackwardArgs<T>& a) {
 
   if (nbh % nthreads == 0 || nbh >= 2 * nthreads) {
     // Per head: each thread owns whole heads.
-#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1)
-    for (int64_t bh = 0; bh < nbh; ++bh) {
-      thread_local HeadBuffers hb;
-      thread_local PairScratch ps;
-      thread_local AlignedBuffer dq_buf;
-      const int64_t b = bh / s.heads, h = bh % s.heads;
-      const HeadPack<T> hp = pack_head(a, b, h, hb);
-      T* dq_acc = dq_buf.get<T>(dq_size);
-      std::fill(dq_acc, dq_acc + dq_size, T(0));
-      for (int64_t j0 = 0; j0 < s.lk; j0 += kBK) key_tile(a, b, h, hp, j0, ps, dq_acc);
-      write_dq(a, b, h, dq_acc, 0, s.lq);
-    }
+    parallel_range(nbh, 1, nthreads, [&](int64_t bh_begin, int64_t bh_end) {
+      for (int64_t bh = bh_begin; bh < bh_end; ++bh) {
+        thread_local HeadBuffers hb;
+        thread_local PairScratch ps;
+        thread_local AlignedBuffer dq_buf;
+        const int64_t b = bh / s.heads, h = bh % s.heads;
+        const HeadPack<T> hp = pack_head(a, b, h, hb);
+        T* dq_acc = dq_buf.get<T>(dq_size);
+        std::fill(dq_acc, dq_acc + dq_size, T(0));
+        for (int64_t j0 = 0; j0 < s.lk; j0 += kBK) key_tile(a, b, h, hp, j0, ps, dq_acc);
+        write_dq(a, b, h, dq_acc, 0, s.lq);
+      }
+    });
     return;
   }
 
@@ -272,18 +273,21 @@ void backward_impl(const AttentionBackwardArgs<T>& a) {
   for (int64_t bh = 0; bh < nbh; ++bh) {
     const int64_t b = bh / s.heads, h = bh % s.heads;
     const HeadPack<T> hp = pack_head(a, b, h, hb);
-#pragma omp parallel num_threads(nthreads)
     {
-      thread_local PairScratch ps;
-#pragma omp for schedule(dynamic, 1)
-      for (int64_t t = 0; t < nkt; ++t) key_tile(a, b, h, hp, t * kBK, ps, static_cast<T*>(nullptr));
-#pragma omp for schedule(dynamic, 1)
-      for (int64_t t = 0; t < nqt; ++t) {
-        // Causal rows near the top meet few keys: take the longest tiles first.
-        const int64_t i0 = (s.causal ? nqt - 1 - t : t) * kBwdBQ;
-        query_tile(a, b, h, hp, i0, ps, dq_acc);
-        write_dq(a, b, h, dq_acc, i0, std::min(s.lq, i0 + kBwdBQ));
-      }
+      // Tiles one at a time: key tiles write disjoint rows of dK / dV, query tiles disjoint rows of dQ.
+      parallel_chunks(nkt, nthreads, [&](int64_t t) {
+        thread_local PairScratch ps;
+        key_tile(a, b, h, hp, t * kBK, ps, static_cast<T*>(nullptr));
+      });
+      parallel_range(nqt, 1, nthreads, [&](int64_t t_begin, int64_t t_end) {
+        thread_local PairScratch ps;
+        for (int64_t t = t_begin; t < t_end; ++t) {
+          // Causal rows near the top meet few keys: take the longest tiles first.
+          const int64_t i0 = (s.causal ? nqt - 1 - t : t) * kBwdBQ;
+          query_tile(a, b, h, hp, i0, ps, dq_acc);
+          write_dq(a, b, h, dq_acc, i0, std::min(s.lq, i0 + kBwdBQ));
+        }
+      });
     }
   }
 }

@@ -164,12 +164,15 @@ void forward_impl(const AttentionForwardArgs<T>& a) {
   }
   const double flops = 2.0 * static_cast<double>(nbh) * s.lq * s.lk * (s.d + s.dv);
   const int nthreads = static_cast<int>(std::min<int64_t>(threads_for(flops), items));
-#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
-  {
+  // Chunks of about equal work (several per thread, fixed by the shape and thread count), grabbed one
+  // at a time: a thread another process keeps off its core holds up the call by one chunk, not by its
+  // whole share. A chunk packs K and V again when it starts inside a head.
+  const int64_t nchunks = nthreads > 1 ? std::min<int64_t>(items, 4 * int64_t(nthreads)) : 1;
+  parallel_chunks(nchunks, nthreads, [&](int64_t q) {
     thread_local AlignedBuffer kt_buf, v_buf;
     thread_local TileScratch ts;
     int64_t begin, end;
-    balanced_range(cum.data(), items, omp_get_thread_num(), omp_get_num_threads(), begin, end);
+    balanced_range(cum.data(), items, static_cast<int>(q), static_cast<int>(nchunks), begin, end);
     int64_t packed = -1;
     KeyValuePack<T> kv{};
     for (int64_t it = begin; it < end; ++it) {
@@ -180,7 +183,7 @@ void forward_impl(const AttentionForwardArgs<T>& a) {
       }
       forward_tile(a, b, h, (it % nqt) * kFwdBQ, kv, ts);
     }
-  }
+  });
 }
 
 template <typename T>

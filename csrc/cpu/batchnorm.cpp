@@ -123,46 +123,48 @@ void forward_rows(const BatchNormArgs<T>& a, const BatchNormForward<T>& f) {
   Affine<T>* kc = s.at<Affine<T>>(o_k);
   const double count = static_cast<double>(a.n * l);
   const int nt = threads_for((f.training ? 10.0 : 3.0) * rows * l);
-#pragma omp parallel num_threads(nt) if (nt > 1)
   {
-#pragma omp for schedule(static)
-    for (int64_t u = 0; u < units; ++u) {
-      const int64_t j0 = u % per_row * kBlock;
-      block_moments(a.x + u / per_row * l + j0, std::min(kBlock, l - j0), ps + u, pd + u, pq + u);
-    }
-#pragma omp for schedule(static)
-    for (int64_t ch = 0; ch < c; ++ch) {
-      double mean = 0.0, m2 = 0.0;
-      if (f.training) {
-        // A block's sum is len * mb + d exactly; d (small deviations) carries the rounding that s (a sum
-        // of large values, when |mean| >> std) would lose: 3e-6 of std at mean 1000 in float32 otherwise.
-        auto block = [&](int64_t i, int64_t k, double& len, double& mb) {
-          const int64_t u = (i * c + ch) * per_row + k;
-          len = static_cast<double>(std::min(kBlock, l - k * kBlock));
-          mb = static_cast<double>(ps[u] / static_cast<T>(len));  // the block's own mean, as block_moments took it
-          return u;
-        };
-        double sum = 0.0, len, mb;
-        for (int64_t i = 0; i < a.n; ++i)
-          for (int64_t k = 0; k < per_row; ++k) {
-            const int64_t u = block(i, k, len, mb);
-            sum += len * mb + static_cast<double>(pd[u]);
-          }
-        mean = sum / count;
-        for (int64_t i = 0; i < a.n; ++i)
-          for (int64_t k = 0; k < per_row; ++k) {
-            const int64_t u = block(i, k, len, mb);
-            const double dm = mb - mean;
-            m2 += static_cast<double>(pq[u]) + 2.0 * dm * static_cast<double>(pd[u]) + len * dm * dm;
-          }
+    parallel_range(units, 1, nt, [&](int64_t u_begin, int64_t u_end) {
+      for (int64_t u = u_begin; u < u_end; ++u) {
+        const int64_t j0 = u % per_row * kBlock;
+        block_moments(a.x + u / per_row * l + j0, std::min(kBlock, l - j0), ps + u, pd + u, pq + u);
       }
-      kc[ch] = batchnorm::forward_constants(a, f, ch, mean, m2 / count);
-    }
-#pragma omp for schedule(static)
-    for (int64_t r = 0; r < rows; ++r) {
-      const Affine<T>& k = kc[r % c];
-      affine_row(a.x + r * l, f.y + r * l, l, k.m, k.scale, k.shift);
-    }
+    });
+    parallel_range(c, 1, nt, [&](int64_t ch_begin, int64_t ch_end) {
+      for (int64_t ch = ch_begin; ch < ch_end; ++ch) {
+        double mean = 0.0, m2 = 0.0;
+        if (f.training) {
+          // A block's sum is len * mb + d exactly; d (small deviations) carries the rounding that s (a sum
+          // of large values, when |mean| >> std) would lose: 3e-6 of std at mean 1000 in float32 otherwise.
+          auto block = [&](int64_t i, int64_t k, double& len, double& mb) {
+            const int64_t u = (i * c + ch) * per_row + k;
+            len = static_cast<double>(std::min(kBlock, l - k * kBlock));
+            mb = static_cast<double>(ps[u] / static_cast<T>(len));  // the block's own mean, as block_moments took it
+            return u;
+          };
+          double sum = 0.0, len, mb;
+          for (int64_t i = 0; i < a.n; ++i)
+            for (int64_t k = 0; k < per_row; ++k) {
+              const int64_t u = block(i, k, len, mb);
+              sum += len * mb + static_cast<double>(pd[u]);
+            }
+          mean = sum / count;
+          for (int64_t i = 0; i < a.n; ++i)
+            for (int64_t k = 0; k < per_row; ++k) {
+              const int64_t u = block(i, k, len, mb);
+              const double dm = mb - mean;
+              m2 += static_cast<double>(pq[u]) + 2.0 * dm * static_cast<double>(pd[u]) + len * dm * dm;
+            }
+        }
+        kc[ch] = batchnorm::forward_constants(a, f, ch, mean, m2 / count);
+      }
+    });
+    parallel_range(rows, 1, nt, [&](int64_t r_begin, int64_t r_end) {
+      for (int64_t r = r_begin; r < r_end; ++r) {
+        const Affine<T>& k = kc[r % c];
+        affine_row(a.x + r * l, f.y + r * l, l, k.m, k.scale, k.shift);
+      }
+    });
   }
 }
 
@@ -177,33 +179,35 @@ void backward_rows(const BatchNormArgs<T>& a, const BatchNormGrads<T>& gr) {
   T *pg = s.at<T>(o_g), *pp = s.at<T>(o_p);
   GradConstants<T>* kc = s.at<GradConstants<T>>(o_k);
   const int nt = threads_for((stats ? 8.0 : 2.0) * rows * l);
-#pragma omp parallel num_threads(nt) if (nt > 1)
   {
-#pragma omp for schedule(static)
-    for (int64_t u = 0; u < units; ++u) {
-      const int64_t r = u / per_row, j0 = u % per_row * kBlock;
-      block_grad_moments(a.x + r * l + j0, gr.grad_output + r * l + j0, std::min(kBlock, l - j0),
-                         static_cast<T>(gr.mean[r % c]), pg + u, pp + u);
-    }
-#pragma omp for schedule(static)
-    for (int64_t ch = 0; ch < c; ++ch) {
-      double gsum = 0.0, gxc = 0.0;
-      for (int64_t i = 0; stats && i < a.n; ++i)
-        for (int64_t k = 0; k < per_row; ++k) {
-          const int64_t u = (i * c + ch) * per_row + k;
-          gsum += static_cast<double>(pg[u]);
-          gxc += static_cast<double>(pp[u]);
-        }
-      kc[ch] = batchnorm::backward_constants(a, gr, ch, gsum, gxc);
-    }
-    if (gr.dx) {
-#pragma omp for schedule(static)
-      for (int64_t r = 0; r < rows; ++r) {
-        const GradConstants<T>& k = kc[r % c];
-        const int64_t off = r * l;
-        if (gr.training) grad_row<T, true>(a.x + off, gr.grad_output + off, gr.dx + off, l, k.m, k.c1, k.k, k.c0k);
-        else grad_row<T, false>(nullptr, gr.grad_output + off, gr.dx + off, l, k.m, k.c1, k.k, k.c0k);
+    parallel_range(units, 1, nt, [&](int64_t u_begin, int64_t u_end) {
+      for (int64_t u = u_begin; u < u_end; ++u) {
+        const int64_t r = u / per_row, j0 = u % per_row * kBlock;
+        block_grad_moments(a.x + r * l + j0, gr.grad_output + r * l + j0, std::min(kBlock, l - j0),
+                           static_cast<T>(gr.mean[r % c]), pg + u, pp + u);
       }
+    });
+    parallel_range(c, 1, nt, [&](int64_t ch_begin, int64_t ch_end) {
+      for (int64_t ch = ch_begin; ch < ch_end; ++ch) {
+        double gsum = 0.0, gxc = 0.0;
+        for (int64_t i = 0; stats && i < a.n; ++i)
+          for (int64_t k = 0; k < per_row; ++k) {
+            const int64_t u = (i * c + ch) * per_row + k;
+            gsum += static_cast<double>(pg[u]);
+            gxc += static_cast<double>(pp[u]);
+          }
+        kc[ch] = batchnorm::backward_constants(a, gr, ch, gsum, gxc);
+      }
+    });
+    if (gr.dx) {
+      parallel_range(rows, 1, nt, [&](int64_t r_begin, int64_t r_end) {
+        for (int64_t r = r_begin; r < r_end; ++r) {
+          const GradConstants<T>& k = kc[r % c];
+          const int64_t off = r * l;
+          if (gr.training) grad_row<T, true>(a.x + off, gr.grad_output + off, gr.dx + off, l, k.m, k.c1, k.k, k.c0k);
+          else grad_row<T, false>(nullptr, gr.grad_output + off, gr.dx + off, l, k.m, k.c1, k.k, k.c0k);
+        }
+      });
     }
   }
 }

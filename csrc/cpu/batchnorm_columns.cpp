@@ -34,24 +34,26 @@ struct ColPlan {
 // folds the row blocks into acc[0, w) in block order (vectorised across columns; a per-channel walk down
 // the blocks would be a strided scalar chain, 90 us at (1024, 512)).
 template <typename F>
-inline void column_sums(const ColPlan& p, int64_t n, double* acc, F&& f) {
-#pragma omp for schedule(static)
-  for (int64_t u = 0; u < p.nblocks * p.nchunks; ++u) {
-    const int64_t b = u / p.nchunks, j0 = u % p.nchunks * kColChunk, j1 = std::min(p.w, j0 + kColChunk);
-    double* __restrict dst = acc + b * p.w;
-    for (int64_t j = j0; j < j1; ++j) dst[j] = 0.0;
-    const int64_t i1 = std::min(n, (b + 1) * p.rows_per_block);
-    for (int64_t i = b * p.rows_per_block; i < i1; ++i) f(i, j0, j1, dst);
-  }
-#pragma omp for schedule(static)
-  for (int64_t q = 0; q < p.nchunks; ++q) {
-    const int64_t j0 = q * kColChunk, j1 = std::min(p.w, j0 + kColChunk);
-    double* __restrict dst = acc;
-    for (int64_t b = 1; b < p.nblocks; ++b) {
-      const double* __restrict src = acc + b * p.w;
-      for (int64_t j = j0; j < j1; ++j) dst[j] += src[j];
+inline void column_sums(const ColPlan& p, int64_t n, double* acc, int nt, F&& f) {
+  parallel_range(p.nblocks * p.nchunks, 1, nt, [&](int64_t u_begin, int64_t u_end) {
+    for (int64_t u = u_begin; u < u_end; ++u) {
+      const int64_t b = u / p.nchunks, j0 = u % p.nchunks * kColChunk, j1 = std::min(p.w, j0 + kColChunk);
+      double* __restrict dst = acc + b * p.w;
+      for (int64_t j = j0; j < j1; ++j) dst[j] = 0.0;
+      const int64_t i1 = std::min(n, (b + 1) * p.rows_per_block);
+      for (int64_t i = b * p.rows_per_block; i < i1; ++i) f(i, j0, j1, dst);
     }
-  }
+  });
+  parallel_range(p.nchunks, 1, nt, [&](int64_t q_begin, int64_t q_end) {
+    for (int64_t q = q_begin; q < q_end; ++q) {
+      const int64_t j0 = q * kColChunk, j1 = std::min(p.w, j0 + kColChunk);
+      double* __restrict dst = acc;
+      for (int64_t b = 1; b < p.nblocks; ++b) {
+        const double* __restrict src = acc + b * p.w;
+        for (int64_t j = j0; j < j1; ++j) dst[j] += src[j];
+      }
+    }
+  });
 }
 
 // Channel ch's total of the folded column sums acc[0, w): its l columns in order.
@@ -75,19 +77,19 @@ void forward_cols(const BatchNormArgs<T>& a, const BatchNormForward<T>& f) {
   T *cm = s.at<T>(o_m), *ca = s.at<T>(o_a), *cb = s.at<T>(o_b);  // per-column m, scale, shift
   const double count = static_cast<double>(n * l);
   const int nt = threads_for((f.training ? 12.0 : 3.0) * n * p.w);
-#pragma omp parallel num_threads(nt) if (nt > 1)
   {
     if (f.training) {
-      column_sums(p, n, acc, [&](int64_t i, int64_t j0, int64_t j1, double* __restrict dst) {
+      column_sums(p, n, acc, nt, [&](int64_t i, int64_t j0, int64_t j1, double* __restrict dst) {
         const T* __restrict x = a.x + i * p.w;
         for (int64_t j = j0; j < j1; ++j) dst[j] += static_cast<double>(x[j]);
       });
-#pragma omp for schedule(static)
-      for (int64_t ch = 0; ch < c; ++ch) {
-        f.mean[ch] = channel_total(acc, ch, l) / count;
-        std::fill(cm + ch * l, cm + (ch + 1) * l, static_cast<T>(f.mean[ch]));
-      }
-      column_sums(p, n, acc, [&](int64_t i, int64_t j0, int64_t j1, double* __restrict dst) {
+      parallel_range(c, 1, nt, [&](int64_t ch_begin, int64_t ch_end) {
+        for (int64_t ch = ch_begin; ch < ch_end; ++ch) {
+          f.mean[ch] = channel_total(acc, ch, l) / count;
+          std::fill(cm + ch * l, cm + (ch + 1) * l, static_cast<T>(f.mean[ch]));
+        }
+      });
+      column_sums(p, n, acc, nt, [&](int64_t i, int64_t j0, int64_t j1, double* __restrict dst) {
         const T* __restrict x = a.x + i * p.w;
         for (int64_t j = j0; j < j1; ++j) {
           const double e = static_cast<double>(x[j] - cm[j]);
@@ -95,24 +97,26 @@ void forward_cols(const BatchNormArgs<T>& a, const BatchNormForward<T>& f) {
         }
       });
     }
-#pragma omp for schedule(static)
-    for (int64_t ch = 0; ch < c; ++ch) {
-      double mean = 0.0, var = 0.0;
-      if (f.training) {
-        mean = f.mean[ch];
-        const double resid = mean - static_cast<double>(cm[ch * l]);
-        var = channel_total(acc, ch, l) / count - resid * resid;
+    parallel_range(c, 1, nt, [&](int64_t ch_begin, int64_t ch_end) {
+      for (int64_t ch = ch_begin; ch < ch_end; ++ch) {
+        double mean = 0.0, var = 0.0;
+        if (f.training) {
+          mean = f.mean[ch];
+          const double resid = mean - static_cast<double>(cm[ch * l]);
+          var = channel_total(acc, ch, l) / count - resid * resid;
+        }
+        const Affine<T> k = forward_constants(a, f, ch, mean, var);
+        for (int64_t j = ch * l; j < (ch + 1) * l; ++j) cm[j] = k.m, ca[j] = k.scale, cb[j] = k.shift;
       }
-      const Affine<T> k = forward_constants(a, f, ch, mean, var);
-      for (int64_t j = ch * l; j < (ch + 1) * l; ++j) cm[j] = k.m, ca[j] = k.scale, cb[j] = k.shift;
-    }
-#pragma omp for schedule(static)
-    for (int64_t u = 0; u < n * p.nchunks; ++u) {
-      const int64_t i = u / p.nchunks, j0 = u % p.nchunks * kColChunk, j1 = std::min(p.w, j0 + kColChunk);
-      const T* __restrict x = a.x + i * p.w;
-      T* __restrict y = f.y + i * p.w;
-      for (int64_t j = j0; j < j1; ++j) y[j] = (x[j] - cm[j]) * ca[j] + cb[j];
-    }
+    });
+    parallel_range(n * p.nchunks, 1, nt, [&](int64_t u_begin, int64_t u_end) {
+      for (int64_t u = u_begin; u < u_end; ++u) {
+        const int64_t i = u / p.nchunks, j0 = u % p.nchunks * kColChunk, j1 = std::min(p.w, j0 + kColChunk);
+        const T* __restrict x = a.x + i * p.w;
+        T* __restrict y = f.y + i * p.w;
+        for (int64_t j = j0; j < j1; ++j) y[j] = (x[j] - cm[j]) * ca[j] + cb[j];
+      }
+    });
   }
 }
 
@@ -130,12 +134,12 @@ void backward_cols(const BatchNormArgs<T>& a, const BatchNormGrads<T>& gr) {
   T *cm = s.at<T>(o_m), *c1 = s.at<T>(o_1), *ck = s.at<T>(o_k), *c0 = s.at<T>(o_0);
   const ColPlan p2(n, 2 * p.w);  // the same row blocks over the doubled width
   const int nt = threads_for((stats ? 8.0 : 2.0) * n * p.w);
-#pragma omp parallel num_threads(nt) if (nt > 1)
   {
-#pragma omp for schedule(static)
-    for (int64_t ch = 0; ch < c; ++ch) std::fill(cm + ch * l, cm + (ch + 1) * l, static_cast<T>(gr.mean[ch]));
+    parallel_range(c, 1, nt, [&](int64_t c0, int64_t c1) {
+      for (int64_t ch = c0; ch < c1; ++ch) std::fill(cm + ch * l, cm + (ch + 1) * l, static_cast<T>(gr.mean[ch]));
+    });
     if (stats) {
-      column_sums(p2, n, acc, [&](int64_t i, int64_t j0, int64_t j1, double* __restrict dst) {
+      column_sums(p2, n, acc, nt, [&](int64_t i, int64_t j0, int64_t j1, double* __restrict dst) {
         const T* __restrict x = a.x + i * p.w;
         const T* __restrict g = gr.grad_output + i * p.w;
         const int64_t w = p.w;
@@ -144,29 +148,31 @@ void backward_cols(const BatchNormArgs<T>& a, const BatchNormGrads<T>& gr) {
           dst[j] += static_cast<double>(g[j - w]) * static_cast<double>(x[j - w] - cm[j - w]);
       });
     }
-#pragma omp for schedule(static)
-    for (int64_t ch = 0; ch < c; ++ch) {
-      double gsum = 0.0, gxc = 0.0;
-      if (stats) {
-        gsum = channel_total(acc, ch, l);
-        gxc = channel_total(acc + p.w, ch, l);
-      }
-      const GradConstants<T> k = backward_constants(a, gr, ch, gsum, gxc);
-      for (int64_t j = ch * l; j < (ch + 1) * l; ++j) cm[j] = k.m, c1[j] = k.c1, ck[j] = k.k, c0[j] = k.c0k;
-    }
-    if (gr.dx) {
-#pragma omp for schedule(static)
-      for (int64_t u = 0; u < n * p.nchunks; ++u) {
-        const int64_t i = u / p.nchunks, j0 = u % p.nchunks * kColChunk, j1 = std::min(p.w, j0 + kColChunk);
-        const T* __restrict x = a.x + i * p.w;
-        const T* __restrict g = gr.grad_output + i * p.w;
-        T* __restrict dx = gr.dx + i * p.w;
-        if (gr.training) {
-          for (int64_t j = j0; j < j1; ++j) dx[j] = ((x[j] - cm[j]) * c1[j] + g[j]) * ck[j] + c0[j];
-        } else {
-          for (int64_t j = j0; j < j1; ++j) dx[j] = g[j] * ck[j];
+    parallel_range(c, 1, nt, [&](int64_t ch_begin, int64_t ch_end) {
+      for (int64_t ch = ch_begin; ch < ch_end; ++ch) {
+        double gsum = 0.0, gxc = 0.0;
+        if (stats) {
+          gsum = channel_total(acc, ch, l);
+          gxc = channel_total(acc + p.w, ch, l);
         }
+        const GradConstants<T> k = backward_constants(a, gr, ch, gsum, gxc);
+        for (int64_t j = ch * l; j < (ch + 1) * l; ++j) cm[j] = k.m, c1[j] = k.c1, ck[j] = k.k, c0[j] = k.c0k;
       }
+    });
+    if (gr.dx) {
+      parallel_range(n * p.nchunks, 1, nt, [&](int64_t u_begin, int64_t u_end) {
+        for (int64_t u = u_begin; u < u_end; ++u) {
+          const int64_t i = u / p.nchunks, j0 = u % p.nchunks * kColChunk, j1 = std::min(p.w, j0 + kColChunk);
+          const T* __restrict x = a.x + i * p.w;
+          const T* __restrict g = gr.grad_output + i * p.w;
+          T* __restrict dx = gr.dx + i * p.w;
+          if (gr.training) {
+            for (int64_t j = j0; j < j1; ++j) dx[j] = ((x[j] - cm[j]) * c1[j] + g[j]) * ck[j] + c0[j];
+          } else {
+            for (int64_t j = j0; j < j1; ++j) dx[j] = g[j] * ck[j];
+          }
+        }
+      });
     }
   }
 }

@@ -65,26 +65,28 @@ constexpr int64_t kBlock = 1 << 16;  // elements per thread task: each thread st
 
 void bf16_from_f32(const float* x, uint16_t* y, int64_t n, uint16_t nan_bits, Isa isa) {
   const int64_t blocks = (n + kBlock - 1) / kBlock;
-#pragma omp parallel for schedule(static) num_threads(threads_for(2.0 * n))
-  for (int64_t b = 0; b < blocks; ++b) {
-    const int64_t lo = b * kBlock, len = (n - lo < kBlock) ? n - lo : kBlock;
-    if (isa == Isa::avx512)
-      narrow_avx512(x + lo, y + lo, len, nan_bits);
-    else
-      narrow_generic(x + lo, y + lo, len, nan_bits);
-  }
+  parallel_range(blocks, 1, threads_for(2.0 * n), [&](int64_t b_begin, int64_t b_end) {
+    for (int64_t b = b_begin; b < b_end; ++b) {
+      const int64_t lo = b * kBlock, len = (n - lo < kBlock) ? n - lo : kBlock;
+      if (isa == Isa::avx512)
+        narrow_avx512(x + lo, y + lo, len, nan_bits);
+      else
+        narrow_generic(x + lo, y + lo, len, nan_bits);
+    }
+  });
 }
 
 void f32_from_bf16(const uint16_t* x, float* y, int64_t n, Isa isa) {
   const int64_t blocks = (n + kBlock - 1) / kBlock;
-#pragma omp parallel for schedule(static) num_threads(threads_for(1.0 * n))
-  for (int64_t b = 0; b < blocks; ++b) {
-    const int64_t lo = b * kBlock, len = (n - lo < kBlock) ? n - lo : kBlock;
-    if (isa == Isa::avx512)
-      widen_avx512(x + lo, y + lo, len);
-    else
-      widen_generic(x + lo, y + lo, len);
-  }
+  parallel_range(blocks, 1, threads_for(1.0 * n), [&](int64_t b_begin, int64_t b_end) {
+    for (int64_t b = b_begin; b < b_end; ++b) {
+      const int64_t lo = b * kBlock, len = (n - lo < kBlock) ? n - lo : kBlock;
+      if (isa == Isa::avx512)
+        widen_avx512(x + lo, y + lo, len);
+      else
+        widen_generic(x + lo, y + lo, len);
+    }
+  });
 }
 
 }  // namespace fastnn

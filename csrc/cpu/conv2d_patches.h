@@ -222,24 +222,30 @@ struct Im2colPanels {
   }
 };
 
+// Items per thread the pixels of a small batch are cut into.
+constexpr int64_t kItemsPerThread = 4;
+
 // Work items over (image, pixel chunk): whole images when the batch feeds every thread, else each
 // image's pixels cut into NR-aligned chunks so that a batch of 1 still uses the team.
+
 template <typename T, typename F>
 void for_each_item(int64_t n, int64_t pixels, double work_per_image, bool allow_split, F&& body) {
   constexpr int NR = kNR<T>;
   const int nthreads = threads_for(work_per_image * n);
   int64_t split = 1;
-  if (allow_split && nthreads > 1 && n < nthreads) split = (nthreads + n - 1) / n;
+  // Several items per thread (not one): on a busy machine a thread that another process keeps off its
+  // core for a while then holds up the call by one small item, while the others take the rest.
+  if (allow_split && nthreads > 1 && n < kItemsPerThread * nthreads) split = (kItemsPerThread * nthreads + n - 1) / n;
   const int64_t chunk = ((pixels + split - 1) / split + NR - 1) / NR * NR;
   split = std::max<int64_t>(1, (pixels + chunk - 1) / std::max<int64_t>(chunk, 1));
   const int64_t items = n * split;
-  // Handed out one at a time: an item's result does not depend on the thread that computes it, and a
-  // thread held up by other work on the machine then delays the call by one item, not by its half.
-#pragma omp parallel for schedule(dynamic) num_threads(nthreads) if (nthreads > 1)
-  for (int64_t it = 0; it < items; ++it) {
+  // Grabbed one at a time (parallel_chunks): an item's result does not depend on the thread that
+  // computes it (a pixel split leaves each output's k order as it was), and the call waits for no
+  // thread that has nothing left to do.
+  parallel_chunks(items, nthreads, [&](int64_t it) {
     const int64_t b = it / split, q = it % split;
     body(b, q * chunk, std::min(pixels, (q + 1) * chunk));
-  }
+  });
 }
 
 }  // namespace conv

@@ -67,8 +67,15 @@ void backward_weight(const Conv2dShape& s, const T* dy, const T* x, T* dw) {
   const int64_t per_chunk = (s.n + chunks - 1) / chunks;
   std::vector<T> partial(static_cast<size_t>(chunks) * wsize);
   const int nthreads = threads_for(2.0 * s.o * ckk * pixels * s.n);
-#pragma omp parallel for schedule(dynamic) num_threads(nthreads) if (nthreads > 1)
-  for (int64_t q = 0; q < chunks; ++q) {
+  // A small batch gives few chunks: each is also cut into runs of MR tap rows (disjoint rows of its
+  // partial, each tile's sum unchanged), so that a thread slowed by other work on the machine holds up
+  // the call by a small item. The split is fixed by the shape and thread count; it moves no arithmetic.
+  const int64_t t_tiles = (ckk + MR - 1) / MR;
+  const int64_t t_split = std::min<int64_t>(t_tiles, (4 * nthreads + chunks - 1) / chunks);
+  const int64_t t_per = (t_tiles + t_split - 1) / t_split * MR;
+  parallel_chunks(chunks * t_split, nthreads, [&](int64_t item) {
+    const int64_t q = item / t_split, t_lo = item % t_split * t_per, t_hi = std::min(ckk, t_lo + t_per);
+    if (t_lo >= t_hi) return;
     thread_local AlignedBuffer b_buf, pad_buf;
     T* bp = b_buf.get<T>(static_cast<size_t>(og_panels) * NR * pixels);
     T* acc_t = partial.data() + q * wsize;
@@ -84,7 +91,7 @@ void backward_weight(const Conv2dShape& s, const T* dy, const T* x, T* dw) {
             gemm_kernel::pack_panel(dyg + qo * NR * pixels + y0 * ow, pixels, int64_t(1),
                                     std::min<int64_t>(NR, og - qo * NR), kcb, NR, bp + qo * NR * kcb);
           const gemm_kernel::TileStore how{b == q * per_chunk && y0 == 0, false};
-          for (int64_t t0 = 0; t0 < ckk; t0 += MR) {
+          for (int64_t t0 = t_lo; t0 < t_hi; t0 += MR) {
             const T* a_rows[MR];
             for (int i = 0; i < MR; ++i)
               a_rows[i] = xp + geo.tap_offset[std::min(t0 + i, ckk - 1)] + y0 * geo.sh * geo.wp;
@@ -99,13 +106,15 @@ void backward_weight(const Conv2dShape& s, const T* dy, const T* x, T* dw) {
         }
       }
     }
-  }
+  });
   // Sum the partials in chunk order (contiguous adds), then transpose: dW[g*og + o][t] = sum[g][t][o].
   T* sum = partial.data();
-  for (int64_t q = 1; q < chunks; ++q) {
-    const T* p = partial.data() + q * wsize;
-    for (int64_t i = 0; i < wsize; ++i) sum[i] += p[i];
-  }
+  parallel_range(wsize, 4096, threads_for(double(chunks) * wsize), [&](int64_t lo, int64_t hi) {
+    for (int64_t q = 1; q < chunks; ++q) {
+      const T* p = partial.data() + q * wsize;
+      for (int64_t i = lo; i < hi; ++i) sum[i] += p[i];
+    }
+  });
   for (int64_t g = 0; g < s.groups; ++g)
     gemm_kernel::pack_panel(sum + g * ckk * og, og, int64_t(1), ckk, og, ckk, dw + g * og * ckk);
 }
@@ -120,8 +129,8 @@ void backward_bias(int64_t n, int64_t o, int64_t pixels, const T* dy, T* db) {
   using V = simd::Vec<T>;
   constexpr int VL = simd::lanes<T>;
   const int nthreads = threads_for(double(n) * o * pixels);
-#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1)
-  for (int64_t c = 0; c < o; ++c) {
+  parallel_range(o, 1, nthreads, [&](int64_t c0, int64_t c1) {
+  for (int64_t c = c0; c < c1; ++c) {
     T total = T(0);
     for (int64_t b = 0; b < n; ++b) {
       const T* row = dy + (b * o + c) * pixels;
@@ -138,6 +147,7 @@ void backward_bias(int64_t n, int64_t o, int64_t pixels, const T* dy, T* db) {
     }
     db[c] = total;
   }
+  });
 }
 
 }  // namespace

@@ -43,9 +43,9 @@ void size_packed(int64_t k, int64_t n, PackedBf16B& out) {
 void fill_packed(const Bf16Operand& b, PackedBf16B& out) {
   const int nthreads = threads_for(static_cast<double>(out.k) * out.n * 8);
   uint32_t* d = out.data.get();
-#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1)
-  for (int64_t q = 0; q < out.panels; ++q)
-    bf16_detail::pack_b_panel(b, out.k, out.n, q, out.kp, d + q * out.panel_words);
+  parallel_range(out.panels, 1, nthreads, [&](int64_t q0, int64_t q1) {
+    for (int64_t q = q0; q < q1; ++q) bf16_detail::pack_b_panel(b, out.k, out.n, q, out.kp, d + q * out.panel_words);
+  });
 }
 
 }  // namespace
@@ -126,42 +126,43 @@ void gemm_tiles(Micro micro, MicroStore fused, const GemmBf16Args& g, const Pack
   thread_local AlignedBuffer a_buf;
   uint32_t* a_pack = a_buf.get<uint32_t>(static_cast<size_t>(m_panels) * kp * MR);
   const int64_t mb = (g.m + mc - 1) / mc, nb = (g.n + nc - 1) / nc;
-#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
   {
-#pragma omp for schedule(static)
-    for (int64_t q = 0; q < m_panels; ++q)
-      bf16_detail::pack_a_pairs(g.a, q * MR, std::min<int64_t>(MR, g.m - q * MR), g.k, a_pack + q * kp * MR);
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t blk = 0; blk < mb * nb; ++blk) {
-      const int64_t ic = (blk / nb) * mc, jc = (blk % nb) * nc;
-      const int64_t i_end = std::min(g.m, ic + mc), j_end = std::min(g.n, jc + nc);
-      alignas(64) float acc[MR * NR];
-      for (int64_t p0 = 0; p0 < kp; p0 += kcp) {
-        const int64_t kc = std::min(kcp, kp - p0);
-        const bool first = p0 == 0, last = p0 + kc >= kp;
-        for (int64_t i0 = ic; i0 < i_end; i0 += MR) {
-          const uint32_t* ap = a_pack + (i0 / MR) * kp * MR + p0 * MR;
-          const int64_t mr = std::min<int64_t>(MR, i_end - i0);
-          for (int64_t j0 = jc; j0 < j_end; j0 += NR) {
-            // The C tile's lines arrive while the micro-kernel runs (thousands of cycles before the store).
-            const int64_t nr = std::min<int64_t>(NR, j_end - j0);
-            const float* ct = g.c + i0 * g.rs_c + j0 * g.cs_c;
-            for (int64_t i = 0; i < mr; ++i) {
-              __builtin_prefetch(ct + i * g.rs_c, 1);
-              __builtin_prefetch(ct + i * g.rs_c + (nr - 1) * g.cs_c, 1);
+    parallel_range(m_panels, 1, nthreads, [&](int64_t q0, int64_t q1) {
+      for (int64_t q = q0; q < q1; ++q)
+        bf16_detail::pack_a_pairs(g.a, q * MR, std::min<int64_t>(MR, g.m - q * MR), g.k, a_pack + q * kp * MR);
+    });
+    parallel_range(mb * nb, 1, nthreads, [&](int64_t blk_begin, int64_t blk_end) {
+      for (int64_t blk = blk_begin; blk < blk_end; ++blk) {
+        const int64_t ic = (blk / nb) * mc, jc = (blk % nb) * nc;
+        const int64_t i_end = std::min(g.m, ic + mc), j_end = std::min(g.n, jc + nc);
+        alignas(64) float acc[MR * NR];
+        for (int64_t p0 = 0; p0 < kp; p0 += kcp) {
+          const int64_t kc = std::min(kcp, kp - p0);
+          const bool first = p0 == 0, last = p0 + kc >= kp;
+          for (int64_t i0 = ic; i0 < i_end; i0 += MR) {
+            const uint32_t* ap = a_pack + (i0 / MR) * kp * MR + p0 * MR;
+            const int64_t mr = std::min<int64_t>(MR, i_end - i0);
+            for (int64_t j0 = jc; j0 < j_end; j0 += NR) {
+              // The C tile's lines arrive while the micro-kernel runs (thousands of cycles before the store).
+              const int64_t nr = std::min<int64_t>(NR, j_end - j0);
+              const float* ct = g.c + i0 * g.rs_c + j0 * g.cs_c;
+              for (int64_t i = 0; i < mr; ++i) {
+                __builtin_prefetch(ct + i * g.rs_c, 1);
+                __builtin_prefetch(ct + i * g.rs_c + (nr - 1) * g.cs_c, 1);
+              }
+              const uint32_t* bp = pb.panel(j0 / NR) + p0 * NR;
+              if (fused != nullptr && mr == MR && nr == NR && g.cs_c == 1) {
+                fused(kc, ap, bp, g.c + i0 * g.rs_c + j0, g.rs_c, g.alpha, g.beta, first,
+                      last && g.bias ? g.bias + j0 : nullptr);
+                continue;
+              }
+              micro(kc, ap, bp, acc);
+              bf16_detail::store_tile(acc, NR, g, i0, j0, mr, nr, first, last);
             }
-            const uint32_t* bp = pb.panel(j0 / NR) + p0 * NR;
-            if (fused != nullptr && mr == MR && nr == NR && g.cs_c == 1) {
-              fused(kc, ap, bp, g.c + i0 * g.rs_c + j0, g.rs_c, g.alpha, g.beta, first,
-                    last && g.bias ? g.bias + j0 : nullptr);
-              continue;
-            }
-            micro(kc, ap, bp, acc);
-            bf16_detail::store_tile(acc, NR, g, i0, j0, mr, nr, first, last);
           }
         }
       }
-    }
+    });
   }
 }
 

@@ -64,49 +64,50 @@ void gemm_amx(const GemmBf16Args& g, const PackedBf16B& pb) {
   uint16_t* a_rows = a_buf.get<uint16_t>(static_cast<size_t>(m_pad) * ld);
   const int64_t mb = (g.m + mc - 1) / mc, nb = (g.n + nc - 1) / nc;
   const int64_t row_blocks = m_pad / kBlock;
-#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
   {
-#pragma omp for schedule(static)
-    for (int64_t r = 0; r < row_blocks; ++r) {
-      const int64_t i0 = r * kBlock;
-      bf16_detail::pack_a_rows(g.a, i0, std::min<int64_t>(kBlock, std::max<int64_t>(0, g.m - i0)), kBlock, g.k, ld,
-                               a_rows + i0 * ld);
-    }
-    configure_tiles();  // tile configuration is per thread
-    alignas(64) float acc[kBlock * kBlock];
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t blk = 0; blk < mb * nb; ++blk) {
-      const int64_t ic = (blk / nb) * mc, jc = (blk % nb) * nc;
-      const int64_t i_end = std::min(g.m, ic + mc), j_end = std::min(g.n, jc + nc);
-      for (int64_t j0 = jc; j0 < j_end; j0 += NR) {
-        const uint32_t* panel = pb.panel(j0 / NR);
-        for (int64_t i0 = ic; i0 < i_end; i0 += kBlock) {
-          const uint16_t* a0 = a_rows + i0 * ld;
-          const uint16_t* a1 = a0 + kTile * ld;
-          _tile_zero(0);
-          _tile_zero(1);
-          _tile_zero(2);
-          _tile_zero(3);
-          for (int64_t p0 = 0; p0 < pb.kp; p0 += kTile) {
-            _tile_loadd(4, a0 + 2 * p0, ld * 2);
-            _tile_loadd(5, a1 + 2 * p0, ld * 2);
-            _tile_loadd(6, panel + p0 * NR, NR * 4);
-            _tile_loadd(7, panel + p0 * NR + kTile, NR * 4);
-            _tile_dpbf16ps(0, 4, 6);
-            _tile_dpbf16ps(1, 4, 7);
-            _tile_dpbf16ps(2, 5, 6);
-            _tile_dpbf16ps(3, 5, 7);
+    parallel_range(row_blocks, 1, nthreads, [&](int64_t r_begin, int64_t r_end) {
+      for (int64_t r = r_begin; r < r_end; ++r) {
+        const int64_t i0 = r * kBlock;
+        bf16_detail::pack_a_rows(g.a, i0, std::min<int64_t>(kBlock, std::max<int64_t>(0, g.m - i0)), kBlock, g.k, ld,
+                                 a_rows + i0 * ld);
+      }
+    });
+    parallel_range(mb * nb, 1, nthreads, [&](int64_t blk_begin, int64_t blk_end) {
+      configure_tiles();  // tile configuration is per thread: set for each chunk, released after it
+      alignas(64) float acc[kBlock * kBlock];
+      for (int64_t blk = blk_begin; blk < blk_end; ++blk) {
+        const int64_t ic = (blk / nb) * mc, jc = (blk % nb) * nc;
+        const int64_t i_end = std::min(g.m, ic + mc), j_end = std::min(g.n, jc + nc);
+        for (int64_t j0 = jc; j0 < j_end; j0 += NR) {
+          const uint32_t* panel = pb.panel(j0 / NR);
+          for (int64_t i0 = ic; i0 < i_end; i0 += kBlock) {
+            const uint16_t* a0 = a_rows + i0 * ld;
+            const uint16_t* a1 = a0 + kTile * ld;
+            _tile_zero(0);
+            _tile_zero(1);
+            _tile_zero(2);
+            _tile_zero(3);
+            for (int64_t p0 = 0; p0 < pb.kp; p0 += kTile) {
+              _tile_loadd(4, a0 + 2 * p0, ld * 2);
+              _tile_loadd(5, a1 + 2 * p0, ld * 2);
+              _tile_loadd(6, panel + p0 * NR, NR * 4);
+              _tile_loadd(7, panel + p0 * NR + kTile, NR * 4);
+              _tile_dpbf16ps(0, 4, 6);
+              _tile_dpbf16ps(1, 4, 7);
+              _tile_dpbf16ps(2, 5, 6);
+              _tile_dpbf16ps(3, 5, 7);
+            }
+            _tile_stored(0, acc, kBlock * 4);
+            _tile_stored(1, acc + kTile, kBlock * 4);
+            _tile_stored(2, acc + kTile * kBlock, kBlock * 4);
+            _tile_stored(3, acc + kTile * kBlock + kTile, kBlock * 4);
+            bf16_detail::store_tile(acc, kBlock, g, i0, j0, std::min<int64_t>(kBlock, i_end - i0),
+                                    std::min<int64_t>(NR, j_end - j0), true, true);
           }
-          _tile_stored(0, acc, kBlock * 4);
-          _tile_stored(1, acc + kTile, kBlock * 4);
-          _tile_stored(2, acc + kTile * kBlock, kBlock * 4);
-          _tile_stored(3, acc + kTile * kBlock + kTile, kBlock * 4);
-          bf16_detail::store_tile(acc, kBlock, g, i0, j0, std::min<int64_t>(kBlock, i_end - i0),
-                                  std::min<int64_t>(NR, j_end - j0), true, true);
         }
       }
-    }
-    _tile_release();
+      _tile_release();
+    });
   }
 }
 

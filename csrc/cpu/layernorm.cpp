@@ -70,26 +70,27 @@ void forward_rows(const LayerNormArgs<T>& a, T* y, T* mean_out, T* rstd_out) {
   constexpr int L = lanes<T>;
   const int64_t n = a.cols;
   const int nt = threads_for(8.0 * a.rows * n);
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-  for (int64_t i = 0; i < a.rows; ++i) {
-    const T* x = a.x + i * a.ld;
-    T* yi = y + i * n;
-    const T mean = row_mean(x, n);
-    const T var = row_sum_sq_dev(x, n, mean) / static_cast<T>(n);
-    const T rstd = static_cast<T>(1.0 / std::sqrt(static_cast<double>(var) + a.eps));
-    mean_out[i] = mean;
-    rstd_out[i] = rstd;
-    const V vr = splat<V>(rstd), vm = splat<V>(mean);
-    auto f = [&](const V& v, int64_t j, int64_t cnt) {
-      V r = (v - vm) * vr;
-      if (kW) r = r * (cnt == L ? loadu<V>(a.weight + j) : load_partial(a.weight + j, cnt, T(0)));
-      if (kB) r = r + (cnt == L ? loadu<V>(a.bias + j) : load_partial(a.bias + j, cnt, T(0)));
-      return r;
-    };
-    int64_t j = 0;
-    for (; j + L <= n; j += L) storeu(yi + j, f(loadu<V>(x + j), j, L));
-    if (j < n) store_partial(yi + j, f(load_partial(x + j, n - j, T(0)), j, n - j), n - j);
-  }
+  parallel_range(a.rows, 1, nt, [&](int64_t i_begin, int64_t i_end) {
+    for (int64_t i = i_begin; i < i_end; ++i) {
+      const T* x = a.x + i * a.ld;
+      T* yi = y + i * n;
+      const T mean = row_mean(x, n);
+      const T var = row_sum_sq_dev(x, n, mean) / static_cast<T>(n);
+      const T rstd = static_cast<T>(1.0 / std::sqrt(static_cast<double>(var) + a.eps));
+      mean_out[i] = mean;
+      rstd_out[i] = rstd;
+      const V vr = splat<V>(rstd), vm = splat<V>(mean);
+      auto f = [&](const V& v, int64_t j, int64_t cnt) {
+        V r = (v - vm) * vr;
+        if (kW) r = r * (cnt == L ? loadu<V>(a.weight + j) : load_partial(a.weight + j, cnt, T(0)));
+        if (kB) r = r + (cnt == L ? loadu<V>(a.bias + j) : load_partial(a.bias + j, cnt, T(0)));
+        return r;
+      };
+      int64_t j = 0;
+      for (; j + L <= n; j += L) storeu(yi + j, f(loadu<V>(x + j), j, L));
+      if (j < n) store_partial(yi + j, f(load_partial(x + j, n - j, T(0)), j, n - j), n - j);
+    }
+  });
 }
 
 template <typename T>
@@ -175,42 +176,43 @@ void backward_impl(const LayerNormArgs<T>& a, const LayerNormGrads<T>& gr) {
   thread_local AlignedBuffer partial_buf;
   T* partial = (want_w || want_b) ? partial_buf.get<T>(static_cast<size_t>(nblocks) * 2 * n) : nullptr;
   const int nt = threads_for(10.0 * a.rows * n);
-#pragma omp parallel num_threads(nt) if (nt > 1)
   {
-#pragma omp for schedule(static)
-    for (int64_t b = 0; b < nblocks; ++b) {
-      T* pw = want_w ? partial + b * 2 * n : nullptr;
-      T* pb = want_b ? partial + b * 2 * n + n : nullptr;
-      if (pw) std::fill(pw, pw + n, T(0));
-      if (pb) std::fill(pb, pb + n, T(0));
-      const int64_t i1 = std::min(a.rows, (b + 1) * rows_per_block);
-      for (int64_t i = b * rows_per_block; i < i1; ++i) {
-        const T* x = a.x + i * a.ld;
-        const T* g = gr.grad_output + i * n;
-        T* dx = gr.dx ? gr.dx + i * n : nullptr;
-        const bool more = i + 1 < a.rows;
-        const T* nx = more ? x + a.ld : nullptr;
-        const T* ng = more ? g + n : nullptr;
-        if (a.weight) backward_row<T, true>(x, g, a.weight, n, gr.mean[i], gr.rstd[i], dx, pw, pb, nx, ng);
-        else backward_row<T, false>(x, g, nullptr, n, gr.mean[i], gr.rstd[i], dx, pw, pb, nx, ng);
+    parallel_range(nblocks, 1, nt, [&](int64_t b_begin, int64_t b_end) {
+      for (int64_t b = b_begin; b < b_end; ++b) {
+        T* pw = want_w ? partial + b * 2 * n : nullptr;
+        T* pb = want_b ? partial + b * 2 * n + n : nullptr;
+        if (pw) std::fill(pw, pw + n, T(0));
+        if (pb) std::fill(pb, pb + n, T(0));
+        const int64_t i1 = std::min(a.rows, (b + 1) * rows_per_block);
+        for (int64_t i = b * rows_per_block; i < i1; ++i) {
+          const T* x = a.x + i * a.ld;
+          const T* g = gr.grad_output + i * n;
+          T* dx = gr.dx ? gr.dx + i * n : nullptr;
+          const bool more = i + 1 < a.rows;
+          const T* nx = more ? x + a.ld : nullptr;
+          const T* ng = more ? g + n : nullptr;
+          if (a.weight) backward_row<T, true>(x, g, a.weight, n, gr.mean[i], gr.rstd[i], dx, pw, pb, nx, ng);
+          else backward_row<T, false>(x, g, nullptr, n, gr.mean[i], gr.rstd[i], dx, pw, pb, nx, ng);
+        }
       }
-    }
+    });
     if (partial) {
       // Column chunks of 256 values: each thread sums whole columns, in block order.
       const int64_t nchunks = (n + 255) / 256;
-#pragma omp for schedule(static)
-      for (int64_t c = 0; c < nchunks; ++c) {
-        const int64_t j0 = c * 256, j1 = std::min(n, j0 + 256);
-        for (int k = 0; k < 2; ++k) {
-          T* out = k == 0 ? gr.dweight : gr.dbias;
-          if (!out) continue;
-          for (int64_t j = j0; j < j1; ++j) out[j] = partial[k * n + j];
-          for (int64_t b = 1; b < nblocks; ++b) {
-            const T* p = partial + b * 2 * n + k * n;
-            for (int64_t j = j0; j < j1; ++j) out[j] += p[j];
+      parallel_range(nchunks, 1, nt, [&](int64_t c_begin, int64_t c_end) {
+        for (int64_t c = c_begin; c < c_end; ++c) {
+          const int64_t j0 = c * 256, j1 = std::min(n, j0 + 256);
+          for (int k = 0; k < 2; ++k) {
+            T* out = k == 0 ? gr.dweight : gr.dbias;
+            if (!out) continue;
+            for (int64_t j = j0; j < j1; ++j) out[j] = partial[k * n + j];
+            for (int64_t b = 1; b < nblocks; ++b) {
+              const T* p = partial + b * 2 * n + k * n;
+              for (int64_t j = j0; j < j1; ++j) out[j] += p[j];
+            }
           }
         }
-      }
+      });
     }
   }
 }

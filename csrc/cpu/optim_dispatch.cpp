@@ -1,5 +1,5 @@
 // Multi-tensor optimizer updates: the per-tensor scalars torch computes in Python, the work list of
-// fixed-size chunks over every tensor of the call, one parallel region over it, and the ISA dispatch.
+// fixed-size chunks over every tensor of the call, grabbed by the threads one at a time, and the ISA dispatch.
 #include <omp.h>
 
 #include <algorithm>
@@ -25,16 +25,11 @@ constexpr int64_t kChunk = 1 << 14;
 constexpr double kAdamWorkPerElement = 64.0;
 constexpr double kSgdWorkPerElement = 20.0;
 
-// Runs body(i) for every chunk i, in one parallel region when the work is worth more than one thread.
+// Runs body(i) for every chunk i, on several threads when the work is worth more than one.
 template <typename Body>
 void for_chunks(int64_t nchunks, double work, const Body& body) {
-  const int nthreads = nchunks > 1 ? threads_for(work) : 1;
-  if (nthreads <= 1) {
-    for (int64_t i = 0; i < nchunks; ++i) body(i);
-    return;
-  }
-#pragma omp parallel for schedule(static) num_threads(nthreads)
-  for (int64_t i = 0; i < nchunks; ++i) body(i);
+  // Grabbed one at a time: a chunk's update is the same on any thread.
+  parallel_chunks(nchunks, nchunks > 1 ? threads_for(work) : 1, body);
 }
 
 template <typename T>

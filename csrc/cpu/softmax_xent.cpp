@@ -173,36 +173,38 @@ void exp_impl(const T* x, T* y, int64_t n) {
   constexpr int L = lanes<T>;
   const int nt = threads_for(kWorkPerElement * n);
   const int64_t nv = n / L;
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-  for (int64_t v = 0; v < nv; ++v) storeu(y + v * L, exp(loadu<V>(x + v * L)));
+  parallel_range(nv, 1, nt, [&](int64_t v0, int64_t v1) {
+    for (int64_t v = v0; v < v1; ++v) storeu(y + v * L, exp(loadu<V>(x + v * L)));
+  });
   if (nv * L < n) store_partial(y + nv * L, exp(load_partial(x + nv * L, n - nv * L, T(0))), n - nv * L);
 }
 
 template <typename T>
 void softmax_forward_impl(const SoftmaxArgs<T>& a, T* y) {
   const int nt = threads_for(kWorkPerElement * a.rows * a.cols);
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-  for (int64_t i = 0; i < a.rows; ++i) {
-    const T* x = a.x + i * a.ld;
-    T* yi = y + i * a.cols;
-    const T* next = i + 1 < a.rows ? x + a.ld : nullptr;
-    const RowStats<T> st = row_stats<T, false>(x, a.cols);
-    if (a.log) {
-      // (x - max) - log(sum), as torch rounds it: x - logsumexp would lose the small log(sum) against a
-      // large max (logits near 3e4 came out 1e-3 off in float32).
-      const T log_sum = static_cast<T>(std::log(static_cast<double>(row_sum_exp<T>(st, x, a.cols, nullptr, next))));
-      row_affine<T, false>(x, a.cols, st.max, T(1), -log_sum, yi);
-    } else {
-      // exp(x - max) goes straight into y, then one scaling pass over y (still in L1).
-      const T s = row_sum_exp<T>(st, x, a.cols, yi, next);
-      const T inv = T(1) / s;
-      using V = Vec<T>;
-      constexpr int L = lanes<T>;
-      int64_t j = 0;
-      for (; j + L <= a.cols; j += L) storeu(yi + j, loadu<V>(yi + j) * inv);
-      for (; j < a.cols; ++j) yi[j] *= inv;
+  parallel_range(a.rows, 1, nt, [&](int64_t i_begin, int64_t i_end) {
+    for (int64_t i = i_begin; i < i_end; ++i) {
+      const T* x = a.x + i * a.ld;
+      T* yi = y + i * a.cols;
+      const T* next = i + 1 < a.rows ? x + a.ld : nullptr;
+      const RowStats<T> st = row_stats<T, false>(x, a.cols);
+      if (a.log) {
+        // (x - max) - log(sum), as torch rounds it: x - logsumexp would lose the small log(sum) against a
+        // large max (logits near 3e4 came out 1e-3 off in float32).
+        const T log_sum = static_cast<T>(std::log(static_cast<double>(row_sum_exp<T>(st, x, a.cols, nullptr, next))));
+        row_affine<T, false>(x, a.cols, st.max, T(1), -log_sum, yi);
+      } else {
+        // exp(x - max) goes straight into y, then one scaling pass over y (still in L1).
+        const T s = row_sum_exp<T>(st, x, a.cols, yi, next);
+        const T inv = T(1) / s;
+        using V = Vec<T>;
+        constexpr int L = lanes<T>;
+        int64_t j = 0;
+        for (; j + L <= a.cols; j += L) storeu(yi + j, loadu<V>(yi + j) * inv);
+        for (; j < a.cols; ++j) yi[j] *= inv;
+      }
     }
-  }
+  });
 }
 
 template <typename T>
@@ -210,58 +212,60 @@ void softmax_backward_impl(const T* y, const T* gy, T* gx, int64_t rows, int64_t
   using V = Vec<T>;
   constexpr int L = lanes<T>;
   const int nt = threads_for(kWorkPerElement * rows * cols);
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-  for (int64_t i = 0; i < rows; ++i) {
-    const T* yi = y + i * cols;
-    const T* gi = gy + i * cols;
-    T* dx = gx + i * cols;
-    // softmax: s = sum(gy * y), gx = y * (gy - s).  log_softmax: s = sum(gy), gx = gy - exp(y) * s.
-    V s0{}, s1{};
-    int64_t j = 0;
-    for (; j + 2 * L <= cols; j += 2 * L) {
-      const V g0 = loadu<V>(gi + j), g1 = loadu<V>(gi + j + L);
-      s0 += log ? g0 : g0 * loadu<V>(yi + j);
-      s1 += log ? g1 : g1 * loadu<V>(yi + j + L);
+  parallel_range(rows, 1, nt, [&](int64_t i_begin, int64_t i_end) {
+    for (int64_t i = i_begin; i < i_end; ++i) {
+      const T* yi = y + i * cols;
+      const T* gi = gy + i * cols;
+      T* dx = gx + i * cols;
+      // softmax: s = sum(gy * y), gx = y * (gy - s).  log_softmax: s = sum(gy), gx = gy - exp(y) * s.
+      V s0{}, s1{};
+      int64_t j = 0;
+      for (; j + 2 * L <= cols; j += 2 * L) {
+        const V g0 = loadu<V>(gi + j), g1 = loadu<V>(gi + j + L);
+        s0 += log ? g0 : g0 * loadu<V>(yi + j);
+        s1 += log ? g1 : g1 * loadu<V>(yi + j + L);
+      }
+      for (; j + L <= cols; j += L) s0 += log ? loadu<V>(gi + j) : loadu<V>(gi + j) * loadu<V>(yi + j);
+      if (j < cols) {
+        const V g = load_partial(gi + j, cols - j, T(0));
+        s1 += log ? g : g * load_partial(yi + j, cols - j, T(0));
+      }
+      const V s = splat<V>(hsum(s0 + s1));
+      auto f = [&](V yv, V gv) { return log ? gv - exp(yv) * s : yv * (gv - s); };
+      for (j = 0; j + L <= cols; j += L) storeu(dx + j, f(loadu<V>(yi + j), loadu<V>(gi + j)));
+      if (j < cols) store_partial(dx + j, f(load_partial(yi + j, cols - j, T(0)), load_partial(gi + j, cols - j, T(0))),
+                                  cols - j);
     }
-    for (; j + L <= cols; j += L) s0 += log ? loadu<V>(gi + j) : loadu<V>(gi + j) * loadu<V>(yi + j);
-    if (j < cols) {
-      const V g = load_partial(gi + j, cols - j, T(0));
-      s1 += log ? g : g * load_partial(yi + j, cols - j, T(0));
-    }
-    const V s = splat<V>(hsum(s0 + s1));
-    auto f = [&](V yv, V gv) { return log ? gv - exp(yv) * s : yv * (gv - s); };
-    for (j = 0; j + L <= cols; j += L) storeu(dx + j, f(loadu<V>(yi + j), loadu<V>(gi + j)));
-    if (j < cols) store_partial(dx + j, f(load_partial(yi + j, cols - j, T(0)), load_partial(gi + j, cols - j, T(0))),
-                                cols - j);
-  }
+  });
 }
 
 template <typename T>
 void cross_entropy_forward_impl(const CrossEntropyArgs<T>& a, T* loss, T* lse_out) {
   const double s = a.label_smoothing;
   const int nt = threads_for(kWorkPerElement * a.rows * a.cols);
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-  for (int64_t i = 0; i < a.rows; ++i) {
-    const int64_t t = a.target[i];
-    if (t == a.ignore_index) {
-      loss[i] = T(0);
-      lse_out[i] = T(0);
-      continue;
+  parallel_range(a.rows, 1, nt, [&](int64_t i_begin, int64_t i_end) {
+    for (int64_t i = i_begin; i < i_end; ++i) {
+      const int64_t t = a.target[i];
+      if (t == a.ignore_index) {
+        loss[i] = T(0);
+        lse_out[i] = T(0);
+        continue;
+      }
+      const T* x = a.logits + i * a.ld;
+      const RowStats<T> st = row_stats<T, false>(x, a.cols);
+      const T sum = row_sum_exp<T>(st, x, a.cols, nullptr, i + 1 < a.rows ? x + a.ld : nullptr);
+      const double log_sum = std::log(static_cast<double>(sum));
+      lse_out[i] = static_cast<T>(static_cast<double>(st.max) + log_sum);
+      // -log p_t = log(sum) + (max - x_t), the difference taken first and in double: max + log(sum) - x_t
+      // rounds log(sum) away against a large max (all logits at 3.4e38 gave 0, not log C).
+      double l = log_sum + (1.0 - s) * (static_cast<double>(st.max) - static_cast<double>(x[t]));
+      if (s != 0.0) {
+        // + s * mean_c(-log p_c) - s * log(sum) = -(s / C) sum_c (x_c - max); the row is still in L1.
+        l -= s / static_cast<double>(a.cols) * static_cast<double>(row_sum_shifted(x, a.cols, st.max));
+      }
+      loss[i] = static_cast<T>(l);
     }
-    const T* x = a.logits + i * a.ld;
-    const RowStats<T> st = row_stats<T, false>(x, a.cols);
-    const T sum = row_sum_exp<T>(st, x, a.cols, nullptr, i + 1 < a.rows ? x + a.ld : nullptr);
-    const double log_sum = std::log(static_cast<double>(sum));
-    lse_out[i] = static_cast<T>(static_cast<double>(st.max) + log_sum);
-    // -log p_t = log(sum) + (max - x_t), the difference taken first and in double: max + log(sum) - x_t
-    // rounds log(sum) away against a large max (all logits at 3.4e38 gave 0, not log C).
-    double l = log_sum + (1.0 - s) * (static_cast<double>(st.max) - static_cast<double>(x[t]));
-    if (s != 0.0) {
-      // + s * mean_c(-log p_c) - s * log(sum) = -(s / C) sum_c (x_c - max); the row is still in L1.
-      l -= s / static_cast<double>(a.cols) * static_cast<double>(row_sum_shifted(x, a.cols, st.max));
-    }
-    loss[i] = static_cast<T>(l);
-  }
+  });
 }
 
 template <typename T>
@@ -269,28 +273,29 @@ void cross_entropy_backward_impl(const CrossEntropyArgs<T>& a, const T* lse, con
                                  T* gx) {
   const double s = a.label_smoothing;
   const int nt = threads_for(kWorkPerElement * a.rows * a.cols);
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-  for (int64_t i = 0; i < a.rows; ++i) {
-    T* dx = gx + i * a.cols;
-    const int64_t t = a.target[i];
-    const double g = grad_rows ? scale * static_cast<double>(grad_rows[i]) : scale;
-    if (t == a.ignore_index) {
-      std::memset(dx, 0, static_cast<size_t>(a.cols) * sizeof(T));
-      continue;
+  parallel_range(a.rows, 1, nt, [&](int64_t i_begin, int64_t i_end) {
+    for (int64_t i = i_begin; i < i_end; ++i) {
+      T* dx = gx + i * a.cols;
+      const int64_t t = a.target[i];
+      const double g = grad_rows ? scale * static_cast<double>(grad_rows[i]) : scale;
+      if (t == a.ignore_index) {
+        std::memset(dx, 0, static_cast<size_t>(a.cols) * sizeof(T));
+        continue;
+      }
+      // dx = g * softmax(x) - g * s / C everywhere, then the target's -g * (1 - s).
+      const T* x = a.logits + i * a.ld;
+      const T ga = static_cast<T>(g), gb = static_cast<T>(-g * s / static_cast<double>(a.cols));
+      if (!(std::fabs(static_cast<double>(lse[i])) >= kLseExact<T>)) {  // NaN too: NaN stays NaN either way
+        row_affine<T, true>(x, a.cols, lse[i], ga, gb, dx);  // softmax = exp(x - lse): the one pass
+      } else {
+        // Large logits: lse's rounding would show. exp((x - max) - log(sum)), both taken again.
+        const RowStats<T> st = row_stats<T, false>(x, a.cols);
+        const T log_sum = static_cast<T>(std::log(static_cast<double>(row_sum_exp<T>(st, x, a.cols, nullptr, nullptr))));
+        row_affine<T, true>(x, a.cols, st.max, ga, gb, dx, log_sum);
+      }
+      dx[t] = static_cast<T>(static_cast<double>(dx[t]) - g * (1.0 - s));
     }
-    // dx = g * softmax(x) - g * s / C everywhere, then the target's -g * (1 - s).
-    const T* x = a.logits + i * a.ld;
-    const T ga = static_cast<T>(g), gb = static_cast<T>(-g * s / static_cast<double>(a.cols));
-    if (!(std::fabs(static_cast<double>(lse[i])) >= kLseExact<T>)) {  // NaN too: NaN stays NaN either way
-      row_affine<T, true>(x, a.cols, lse[i], ga, gb, dx);  // softmax = exp(x - lse): the one pass
-    } else {
-      // Large logits: lse's rounding would show. exp((x - max) - log(sum)), both taken again.
-      const RowStats<T> st = row_stats<T, false>(x, a.cols);
-      const T log_sum = static_cast<T>(std::log(static_cast<double>(row_sum_exp<T>(st, x, a.cols, nullptr, nullptr))));
-      row_affine<T, true>(x, a.cols, st.max, ga, gb, dx, log_sum);
-    }
-    dx[t] = static_cast<T>(static_cast<double>(dx[t]) - g * (1.0 - s));
-  }
+  });
 }
 
 }  // namespace
