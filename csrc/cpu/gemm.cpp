@@ -23,6 +23,7 @@
 #include "fastnn/cache_info.h"
 #include "fastnn/gemm.h"
 #include "fastnn/simd.h"
+#include "fastnn/team_backoff.h"
 #include "fastnn/threading.h"
 #include "gemm_kernel.h"
 
@@ -164,6 +165,19 @@ UnitGrid choose_units(int64_t m, int64_t n, const Blocking& bl, int nthreads) {
   return best;
 }
 
+// Tells the back-off how a team call went: inside the region (from t_in) the calling thread did own_work
+// of all_work units by t_own, so one thread alone would have taken about (t_own - t_in) * all_work /
+// own_work; the call took from t_start, before the region, which counts a wait at its start (libgomp's
+// master waits there for a partner still on its way back from the previous region). A master that did
+// nothing, or a team OpenMP ran on one thread, reports nothing.
+inline void report_team(TeamBackoff& backoff, int64_t t_start, int64_t t_in, int64_t t_own, int64_t own_work,
+                        int64_t all_work) {
+  if (own_work <= 0 || t_in <= 0 || t_own <= t_in) return;
+  const int64_t t_end = TeamBackoff::now_ns();
+  const double solo = static_cast<double>(t_own - t_in) * static_cast<double>(all_work) / own_work;
+  backoff.report(t_end - t_start, static_cast<int64_t>(std::min(solo, 9.0e18)));
+}
+
 template <typename T, int MR>
 void gemm_impl(const GemmArgs<T>& g) {
   constexpr int NR = gemm_kernel::kNR<T>;
@@ -177,7 +191,13 @@ void gemm_impl(const GemmArgs<T>& g) {
   // in place touches a new page every k step (64x4096 . 4096x4096 took 34 ms in place, 17 ms packed).
   const bool direct_b = g.cs_b == 1 && g.m <= kDirectBMaxRows &&
                         std::abs(g.rs_b) * static_cast<int64_t>(sizeof(T)) <= kDirectBMaxRowBytes;
-  const int nthreads = threads_for(2.0 * g.m * g.n * g.k);
+  TeamBackoff& backoff = gemm_team_backoff();
+  // A team only while the back-off allows it (see team_backoff.h); the thread count never changes the bits.
+  const int wanted = threads_for(2.0 * g.m * g.n * g.k);
+  const int nthreads = wanted > 1 && backoff.team_allowed() ? wanted : 1;
+  // For the back-off: when the calling thread finished its own share, and how much of the work that was.
+  const int64_t t_start = nthreads > 1 ? TeamBackoff::now_ns() : 0;
+  int64_t t_in = 0, t_own = 0, own_work = 0;
   // Few rows (one MC block of at most kDirectBMaxRows): each thread takes a contiguous share of B's
   // panels, packs them itself and runs every row panel of A over them, so no thread reads B panels
   // packed into the other core's L2 (splitting the tiles over rows did that: dX 64x256.(784x256)T ran
@@ -190,12 +210,14 @@ void gemm_impl(const GemmArgs<T>& g) {
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
     {
       const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+      if (t == 0 && nt > 1) t_in = TeamBackoff::now_ns();
       thread_local AlignedBuffer own_a_buf, own_b_buf;
       T* own_a = own_a_buf.get<T>(static_cast<size_t>(bl.mc) * bl.kc);
       T* own_b = own_b_buf.get<T>(static_cast<size_t>(bl.nc) * bl.kc);
       for (int64_t jc = 0; jc < g.n; jc += bl.nc) {
         const int64_t n_panels = (std::min(bl.nc, g.n - jc) + NR - 1) / NR;
         const int64_t q0 = jc / NR + n_panels * t / nt, q1 = jc / NR + n_panels * (t + 1) / nt;
+        if (t == 0) own_work += q1 - q0;
         if (q0 == q1) continue;
         for (int64_t pc = 0; pc < g.k; pc += bl.kc) {
           const int64_t kc = std::min(bl.kc, g.k - pc);
@@ -211,7 +233,9 @@ void gemm_impl(const GemmArgs<T>& g) {
               run_tile<T, MR>(g, pc, kc, how, direct_b, qi, qj, own_a + qi * MR * kc, own_b + (qj - q0) * NR * kc);
         }
       }
+      if (t == 0 && nt > 1) t_own = TeamBackoff::now_ns();
     }
+    if (nthreads > 1) report_team(backoff, t_start, t_in, t_own, own_work, (g.n + NR - 1) / NR);
     return;
   }
   // Many rows: C is cut into work units, each a strip of B's panels (at most NC wide) times a chunk of
@@ -241,6 +265,7 @@ void gemm_impl(const GemmArgs<T>& g) {
     T* own_a = own_a_buf.get<T>(static_cast<size_t>(bl.mc) * bl.kc);
     T* own_b = own_b_buf.get<T>(static_cast<size_t>(bl.nc) * bl.kc);
     const int64_t nt = omp_get_num_threads();
+    if (omp_get_thread_num() == 0 && nt > 1) t_in = TeamBackoff::now_ns();
     for (;;) {
       // Claim parts [f, f + take) of one unit: the rest of the unit, or with under one unit per thread
       // left, half a share of what remains (at least one piece).
@@ -251,6 +276,7 @@ void gemm_impl(const GemmArgs<T>& g) {
         take = left >= nt * pieces ? in_unit : std::clamp<int64_t>(left / (2 * nt), 1, in_unit);
       } while (!next.compare_exchange_weak(f, f + take, std::memory_order_relaxed));
       if (f >= total) break;
+      if (omp_get_thread_num() == 0) own_work += take;
       const int64_t s = f / row_parts, p0 = f % row_parts, p1 = p0 + take;
       const int64_t q0 = n_panels * s / grid.col_strips, q1 = n_panels * (s + 1) / grid.col_strips;
       const int64_t r0 = m_panels * p0 / row_parts, r1 = m_panels * p1 / row_parts;
@@ -273,7 +299,9 @@ void gemm_impl(const GemmArgs<T>& g) {
         }
       }
     }
+    if (omp_get_thread_num() == 0 && nt > 1) t_own = TeamBackoff::now_ns();
   }
+  if (nthreads > 1) report_team(backoff, t_start, t_in, t_own, own_work, total);
 }
 
 // The tile height follows m alone (never the thread count), so it cannot change a result's rounding
