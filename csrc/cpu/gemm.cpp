@@ -14,6 +14,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -22,8 +23,9 @@
 #include "fastnn/cache_info.h"
 #include "fastnn/gemm.h"
 #include "fastnn/simd.h"
-#include "gemm_kernel.h"
+#include "fastnn/team_backoff.h"
 #include "fastnn/threading.h"
+#include "gemm_kernel.h"
 
 #ifndef FASTNN_ISA_NS
 #error "FASTNN_ISA_NS must name the ISA level this translation unit is compiled for"
@@ -80,6 +82,102 @@ void scale_c(const GemmArgs<T>& g) {
     }
 }
 
+// Packs B's panels q0..q1 (NR columns each, the last one zero-padded) of the KC block at row pc into
+// dst, panel q at dst + (q - q0) * NR * kc. With direct_b the full panels are read in place and only a
+// partial last one is packed, for its padding.
+template <typename T>
+void pack_b_strip(const GemmArgs<T>& g, int64_t pc, int64_t kc, int64_t q0, int64_t q1, bool direct_b, T* dst) {
+  constexpr int NR = gemm_kernel::kNR<T>;
+  if (g.cs_b == 1 && !direct_b) {
+    // Row-major B, packed a k step at a time: each step reads the strip's columns as one run, so long
+    // rows are crossed once per k step rather than once per panel (packing 376 x 672 of a 4096-wide B:
+    // 12 ms -> 5 ms over the whole matrix).
+    const int64_t full = std::min(q1, g.n / NR);
+    for (int64_t p = 0; p < kc; ++p) {
+      const T* row = g.b + (pc + p) * g.rs_b;
+      T* d = dst + p * NR;
+      for (int64_t q = q0; q < full; ++q) std::memcpy(d + (q - q0) * NR * kc, row + q * NR, NR * sizeof(T));
+      if (full < q1) {
+        const int64_t rem = g.n - full * NR;
+        T* dl = d + (full - q0) * NR * kc;
+        std::memcpy(dl, row + full * NR, rem * sizeof(T));
+        std::fill(dl + rem, dl + NR, T(0));
+      }
+    }
+    return;
+  }
+  for (int64_t q = q0; q < q1; ++q) {
+    const int64_t j0 = q * NR;
+    if (direct_b && g.n - j0 >= NR) continue;
+    pack_panel(g.b + pc * g.rs_b + j0 * g.cs_b, g.cs_b, g.rs_b, std::min<int64_t>(NR, g.n - j0), kc, NR,
+               dst + (q - q0) * NR * kc);
+  }
+}
+
+// One MR x NR tile of C (row panel qi, column panel qj) for the KC block at pc: a_panel is its packed A
+// panel, b_panel its packed B panel (unused where direct_b reads the full panel in place).
+template <typename T, int MR>
+inline void run_tile(const GemmArgs<T>& g, int64_t pc, int64_t kc, TileStore how, bool direct_b, int64_t qi,
+                     int64_t qj, const T* a_panel, const T* b_panel) {
+  constexpr int NR = gemm_kernel::kNR<T>;
+  const int64_t i0 = qi * MR, j0 = qj * NR;
+  const bool in_place = direct_b && g.n - j0 >= NR;
+  const T* bp = in_place ? g.b + pc * g.rs_b + j0 : b_panel;
+  simd::Vec<T> acc[MR][kNV];
+  T* ct = g.c + i0 * g.rs_c + j0 * g.cs_c;
+  micro_kernel<T, MR>(kc, a_panel, bp, in_place ? g.rs_b : NR, acc, ct, g.rs_c);
+  store_tile<T, MR>(acc, ct, g.rs_c, g.cs_c, std::min<int64_t>(MR, g.m - i0), std::min<int64_t>(NR, g.n - j0), g.alpha,
+                    g.beta, how, g.bias ? g.bias + j0 : nullptr, g.epilogue);
+}
+
+// The large-m path's work units: col_strips strips of B's panels (of equal width to within a panel,
+// each at most NC wide so its packed block fits L2) times row_chunks chunks of A's row panels.
+struct UnitGrid {
+  int64_t col_strips, row_chunks;
+};
+
+// Every unit packs its own B block per KC step and its own A blocks, so more units cost more packing:
+// each extra row chunk packs B once more (k x n values), each extra column strip packs A once more
+// (m x k). One thread takes the fewest strips (the single-thread loop nest, no packing twice); a team
+// gets at least kUnitsPerThread units per thread, so a thread that runs at half speed on a shared core
+// still ends near its partner, at the grid that packs least.
+constexpr int64_t kUnitsPerThread = 3;
+// Row panels per piece of a unit, the smallest grab (see gemm_impl): 4 x 12 rows.
+constexpr int64_t kPiecePanels = 4;
+
+template <typename T, int MR>
+UnitGrid choose_units(int64_t m, int64_t n, const Blocking& bl, int nthreads) {
+  constexpr int NR = gemm_kernel::kNR<T>;
+  const int64_t m_panels = (m + MR - 1) / MR, n_panels = (n + NR - 1) / NR, strip_panels = bl.nc / NR;
+  const int64_t min_strips = (n_panels + strip_panels - 1) / strip_panels;
+  if (nthreads <= 1) return {min_strips, 1};
+  const int64_t target = kUnitsPerThread * nthreads;
+  UnitGrid best{min_strips, 1};
+  double best_cost = -1.0;
+  for (int64_t r = 1; r <= std::min(target, m_panels); ++r) {
+    const int64_t c = std::min(n_panels, std::max(min_strips, (target + r - 1) / r));
+    const double cost = static_cast<double>(c) * m + static_cast<double>(r) * n;
+    if (best_cost < 0.0 || cost < best_cost || (cost == best_cost && c * r > best.col_strips * best.row_chunks)) {
+      best = {c, r};
+      best_cost = cost;
+    }
+  }
+  return best;
+}
+
+// Tells the back-off how a team call went: inside the region (from t_in) the calling thread did own_work
+// of all_work units by t_own, so one thread alone would have taken about (t_own - t_in) * all_work /
+// own_work; the call took from t_start, before the region, which counts a wait at its start (libgomp's
+// master waits there for a partner still on its way back from the previous region). A master that did
+// nothing, or a team OpenMP ran on one thread, reports nothing.
+inline void report_team(TeamBackoff& backoff, int64_t t_start, int64_t t_in, int64_t t_own, int64_t own_work,
+                        int64_t all_work) {
+  if (own_work <= 0 || t_in <= 0 || t_own <= t_in) return;
+  const int64_t t_end = TeamBackoff::now_ns();
+  const double solo = static_cast<double>(t_own - t_in) * static_cast<double>(all_work) / own_work;
+  backoff.report(t_end - t_start, static_cast<int64_t>(std::min(solo, 9.0e18)));
+}
+
 template <typename T, int MR>
 void gemm_impl(const GemmArgs<T>& g) {
   constexpr int NR = gemm_kernel::kNR<T>;
@@ -87,17 +185,19 @@ void gemm_impl(const GemmArgs<T>& g) {
   if (g.k <= 0 || g.alpha == T(0)) return scale_c(g);
 
   const Blocking bl = choose_blocking<T, MR>(g.m, g.n, g.k);
-  thread_local AlignedBuffer a_buf, b_buf;
-  T* a_pack = a_buf.get<T>(static_cast<size_t>(bl.mc) * bl.kc);
-  T* b_pack = b_buf.get<T>(static_cast<size_t>(bl.nc) * bl.kc);
-
   // A row-major B feeding few rows of A is read in place: packing it would copy every element of B to
   // use it a handful of times (64x784 . 784x256 spent as long packing B as multiplying). Only a partial
   // last panel is packed, for its zero padding. Rows longer than a page are packed anyway: reading them
   // in place touches a new page every k step (64x4096 . 4096x4096 took 34 ms in place, 17 ms packed).
   const bool direct_b = g.cs_b == 1 && g.m <= kDirectBMaxRows &&
                         std::abs(g.rs_b) * static_cast<int64_t>(sizeof(T)) <= kDirectBMaxRowBytes;
-  const int nthreads = threads_for(2.0 * g.m * g.n * g.k);
+  TeamBackoff& backoff = gemm_team_backoff();
+  // A team only while the back-off allows it (see team_backoff.h); the thread count never changes the bits.
+  const int wanted = threads_for(2.0 * g.m * g.n * g.k);
+  const int nthreads = wanted > 1 && backoff.team_allowed() ? wanted : 1;
+  // For the back-off: when the calling thread finished its own share, and how much of the work that was.
+  const int64_t t_start = nthreads > 1 ? TeamBackoff::now_ns() : 0;
+  int64_t t_in = 0, t_own = 0, own_work = 0;
   // Few rows (one MC block of at most kDirectBMaxRows): each thread takes a contiguous share of B's
   // panels, packs them itself and runs every row panel of A over them, so no thread reads B panels
   // packed into the other core's L2 (splitting the tiles over rows did that: dX 64x256.(784x256)T ran
@@ -110,105 +210,98 @@ void gemm_impl(const GemmArgs<T>& g) {
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
     {
       const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+      if (t == 0 && nt > 1) t_in = TeamBackoff::now_ns();
       thread_local AlignedBuffer own_a_buf, own_b_buf;
-      T* own_a = t == 0 ? a_pack : own_a_buf.get<T>(static_cast<size_t>(bl.mc) * bl.kc);
-      T* own_b = t == 0 ? b_pack : own_b_buf.get<T>(static_cast<size_t>(bl.nc) * bl.kc);
+      T* own_a = own_a_buf.get<T>(static_cast<size_t>(bl.mc) * bl.kc);
+      T* own_b = own_b_buf.get<T>(static_cast<size_t>(bl.nc) * bl.kc);
       for (int64_t jc = 0; jc < g.n; jc += bl.nc) {
         const int64_t n_panels = (std::min(bl.nc, g.n - jc) + NR - 1) / NR;
-        const int64_t q0 = n_panels * t / nt, q1 = n_panels * (t + 1) / nt;
+        const int64_t q0 = jc / NR + n_panels * t / nt, q1 = jc / NR + n_panels * (t + 1) / nt;
+        if (t == 0) own_work += q1 - q0;
         if (q0 == q1) continue;
         for (int64_t pc = 0; pc < g.k; pc += bl.kc) {
           const int64_t kc = std::min(bl.kc, g.k - pc);
           const TileStore how{pc == 0, pc + kc >= g.k};
-          if (g.cs_b == 1 && !direct_b) {
-            // Row-major B, packed a k step at a time: each step reads this thread's columns as one run,
-            // so long rows are crossed once per k step rather than once per panel (packing 376 x 672 of
-            // a 4096-wide B: 12 ms -> 5 ms over the whole matrix).
-            const int64_t full = std::min(q1, (g.n - jc) / NR);
-            for (int64_t p = 0; p < kc; ++p) {
-              const T* row = g.b + (pc + p) * g.rs_b + jc;
-              T* d = own_b + p * NR;
-              for (int64_t q = q0; q < full; ++q) std::memcpy(d + (q - q0) * NR * kc, row + q * NR, NR * sizeof(T));
-              if (full < q1) {
-                const int64_t rem = g.n - jc - full * NR;
-                T* dl = d + (full - q0) * NR * kc;
-                std::memcpy(dl, row + full * NR, rem * sizeof(T));
-                std::fill(dl + rem, dl + NR, T(0));
-              }
-            }
-          } else {
-            for (int64_t q = q0; q < q1; ++q) {
-              const int64_t j0 = jc + q * NR;
-              if (direct_b && g.n - j0 >= NR) continue;
-              pack_panel(g.b + pc * g.rs_b + j0 * g.cs_b, g.cs_b, g.rs_b, std::min<int64_t>(NR, g.n - j0), kc, NR,
-                         own_b + (q - q0) * NR * kc);
-            }
-          }
+          pack_b_strip(g, pc, kc, q0, q1, direct_b, own_b);
           for (int64_t q = 0; q < m_panels; ++q) {
             const int64_t i0 = q * MR;
             pack_panel(g.a + i0 * g.rs_a + pc * g.cs_a, g.rs_a, g.cs_a, std::min<int64_t>(MR, g.m - i0), kc, MR,
                        own_a + q * MR * kc);
           }
-          for (int64_t qi = 0; qi < m_panels; ++qi) {
-            const int64_t i0 = qi * MR;
-            for (int64_t qj = q0; qj < q1; ++qj) {
-              const int64_t j0 = jc + qj * NR;
-              const bool in_place = direct_b && g.n - j0 >= NR;
-              const T* bp = in_place ? g.b + pc * g.rs_b + j0 : own_b + (qj - q0) * NR * kc;
-              simd::Vec<T> acc[MR][kNV];
-              T* ct = g.c + i0 * g.rs_c + j0 * g.cs_c;
-              micro_kernel<T, MR>(kc, own_a + qi * MR * kc, bp, in_place ? g.rs_b : NR, acc, ct, g.rs_c);
-              store_tile<T, MR>(acc, ct, g.rs_c, g.cs_c, std::min<int64_t>(MR, g.m - i0), std::min<int64_t>(NR, g.n - j0),
-                                g.alpha, g.beta, how, g.bias ? g.bias + j0 : nullptr, g.epilogue);
-            }
-          }
+          for (int64_t qi = 0; qi < m_panels; ++qi)
+            for (int64_t qj = q0; qj < q1; ++qj)
+              run_tile<T, MR>(g, pc, kc, how, direct_b, qi, qj, own_a + qi * MR * kc, own_b + (qj - q0) * NR * kc);
         }
       }
+      if (t == 0 && nt > 1) t_own = TeamBackoff::now_ns();
     }
+    if (nthreads > 1) report_team(backoff, t_start, t_in, t_own, own_work, (g.n + NR - 1) / NR);
     return;
   }
+  // Many rows: C is cut into work units, each a strip of B's panels (at most NC wide) times a chunk of
+  // A's row panels, and a thread computes a whole unit alone: all its KC blocks in order, packing its
+  // own B block and A blocks into its own buffers. Threads take units from a shared counter, so nobody
+  // waits for anybody until the end: a thread descheduled by other work on the machine leaves its
+  // remaining units to its partner. (The threads used to share one packed B and one packed A block,
+  // with three barriers per block: beside one busy process, 1024^3 on 2 threads took 328 ms against
+  // 31.6 ms on 1.) The grid is chosen in choose_units; units only group tiles, so KC, and with it every
+  // element's summation order, is the same for any thread count. The only wait left is OpenMP's at the
+  // region's end. (Replacing its spinning there by a short spin and a futex sleep, so that an idle core
+  // could take over a preempted partner, measured slower beside busy processes: 256x1024.1024x1024 on
+  // 2 threads 30 -> 33-39 ms, so it stays.)
+  const UnitGrid grid = choose_units<T, MR>(g.m, g.n, bl, nthreads);
+  const int64_t m_panels = (g.m + MR - 1) / MR, n_panels = (g.n + NR - 1) / NR, mc_panels = bl.mc / MR;
+  // Each unit's rows are cut further into pieces of about kPiecePanels row panels. A grab takes the rest
+  // of a unit while plenty of work is left and ever fewer pieces near the end (guided), so the last
+  // grab a thread holds is small: a partner preempted for a whole time slice of the other process, or
+  // given only a sliver of its core, then holds up the end by one piece rather than a whole unit. Every
+  // grab packs B again, so only the tail pays for the small grabs.
+  const int64_t pieces = nthreads > 1 ? std::max<int64_t>(1, m_panels / grid.row_chunks / kPiecePanels) : 1;
+  const int64_t row_parts = grid.row_chunks * pieces, total = grid.col_strips * row_parts;
+  std::atomic<int64_t> next{0};
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
   {
-    for (int64_t jc = 0; jc < g.n; jc += bl.nc) {
-      const int64_t nc = std::min(bl.nc, g.n - jc);
-      const int64_t n_panels = (nc + NR - 1) / NR;
+    thread_local AlignedBuffer own_a_buf, own_b_buf;
+    T* own_a = own_a_buf.get<T>(static_cast<size_t>(bl.mc) * bl.kc);
+    T* own_b = own_b_buf.get<T>(static_cast<size_t>(bl.nc) * bl.kc);
+    const int64_t nt = omp_get_num_threads();
+    if (omp_get_thread_num() == 0 && nt > 1) t_in = TeamBackoff::now_ns();
+    for (;;) {
+      // Claim parts [f, f + take) of one unit: the rest of the unit, or with under one unit per thread
+      // left, half a share of what remains (at least one piece).
+      int64_t f = next.load(std::memory_order_relaxed), take = 0;
+      do {
+        if (f >= total) break;
+        const int64_t in_unit = pieces - f % pieces, left = total - f;
+        take = left >= nt * pieces ? in_unit : std::clamp<int64_t>(left / (2 * nt), 1, in_unit);
+      } while (!next.compare_exchange_weak(f, f + take, std::memory_order_relaxed));
+      if (f >= total) break;
+      if (omp_get_thread_num() == 0) own_work += take;
+      const int64_t s = f / row_parts, p0 = f % row_parts, p1 = p0 + take;
+      const int64_t q0 = n_panels * s / grid.col_strips, q1 = n_panels * (s + 1) / grid.col_strips;
+      const int64_t r0 = m_panels * p0 / row_parts, r1 = m_panels * p1 / row_parts;
+      if (r0 == r1) continue;
       for (int64_t pc = 0; pc < g.k; pc += bl.kc) {
         const int64_t kc = std::min(bl.kc, g.k - pc);
         const TileStore how{pc == 0, pc + kc >= g.k};
-#pragma omp for schedule(static)
-        for (int64_t q = 0; q < n_panels; ++q) {
-          const int64_t j0 = jc + q * NR;
-          if (direct_b && g.n - j0 >= NR) continue;
-          pack_panel(g.b + pc * g.rs_b + j0 * g.cs_b, g.cs_b, g.rs_b, std::min<int64_t>(NR, g.n - j0), kc, NR,
-                     b_pack + q * NR * kc);
-        }
-        for (int64_t ic = 0; ic < g.m; ic += bl.mc) {
-          const int64_t mc = std::min(bl.mc, g.m - ic);
-          const int64_t m_panels = (mc + MR - 1) / MR;
-#pragma omp for schedule(static)
-          for (int64_t q = 0; q < m_panels; ++q) {
-            const int64_t i0 = ic + q * MR;
+        pack_b_strip(g, pc, kc, q0, q1, direct_b, own_b);
+        for (int64_t ib = r0; ib < r1; ib += mc_panels) {
+          const int64_t ie = std::min(r1, ib + mc_panels);
+          for (int64_t q = ib; q < ie; ++q) {
+            const int64_t i0 = q * MR;
             pack_panel(g.a + i0 * g.rs_a + pc * g.cs_a, g.rs_a, g.cs_a, std::min<int64_t>(MR, g.m - i0), kc, MR,
-                       a_pack + q * MR * kc);
+                       own_a + (q - ib) * MR * kc);
           }
-#pragma omp for collapse(2) schedule(static)
-          for (int64_t qi = 0; qi < m_panels; ++qi) {
-            for (int64_t qj = 0; qj < n_panels; ++qj) {
-              const int64_t i0 = ic + qi * MR, j0 = jc + qj * NR;
-              simd::Vec<T> acc[MR][kNV];
-              const bool in_place = direct_b && g.n - j0 >= NR;
-              const T* bp = in_place ? g.b + pc * g.rs_b + j0 : b_pack + qj * NR * kc;
-              micro_kernel<T, MR>(kc, a_pack + qi * MR * kc, bp, in_place ? g.rs_b : NR, acc,
-                              g.c + i0 * g.rs_c + j0 * g.cs_c, g.rs_c);
-              store_tile<T, MR>(acc, g.c + i0 * g.rs_c + j0 * g.cs_c, g.rs_c, g.cs_c, std::min<int64_t>(MR, g.m - i0),
-                            std::min<int64_t>(NR, g.n - j0), g.alpha, g.beta, how, g.bias ? g.bias + j0 : nullptr,
-                            g.epilogue);
-            }
-          }
+          for (int64_t qi = ib; qi < ie; ++qi)
+            for (int64_t qj = q0; qj < q1; ++qj)
+              run_tile<T, MR>(g, pc, kc, how, direct_b, qi, qj, own_a + (qi - ib) * MR * kc,
+                              own_b + (qj - q0) * NR * kc);
         }
       }
     }
+    if (omp_get_thread_num() == 0 && nt > 1) t_own = TeamBackoff::now_ns();
   }
+  if (nthreads > 1) report_team(backoff, t_start, t_in, t_own, own_work, total);
 }
 
 // The tile height follows m alone (never the thread count), so it cannot change a result's rounding
