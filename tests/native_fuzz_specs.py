@@ -372,6 +372,65 @@ def t_set_num_threads(draw):
     return (draw(st.integers(1, 2)),), {}
 
 
+def t_gelu_forward(draw):
+    return (A(dims(draw, draw(st.integers(0, 3)))),), _isa(draw)
+
+
+def t_gelu_backward(draw):
+    shape = dims(draw, draw(st.integers(0, 3)))
+    return (A(shape), A(shape), A(shape)), _isa(draw)
+
+
+def _coo(draw, m, k):
+    nnz = draw(st.integers(0, 6))
+    return A((nnz,), "int64", "c", f"int:0:{m}"), A((nnz,), "int64", "c", f"int:0:{k}"), nnz
+
+
+def t_spmm(draw):
+    m, k, n = dims(draw, 3)
+    rows, cols, nnz = _coo(draw, m, k)
+    return (rows, cols, A((nnz,)), A((k, n)), m), _isa(draw)
+
+
+def t_sddmm(draw):
+    m, k, n = dims(draw, 3)
+    rows, cols, _ = _coo(draw, m, k)
+    return (rows, cols, A((m, n)), A((k, n))), _isa(draw)
+
+
+def _seq(draw):
+    return draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 5))  # L, N, H
+
+
+def _maybe(draw, desc):
+    return desc if draw(st.booleans()) else None
+
+
+def t_lstm_sequence_forward(draw):
+    L_, N, H = _seq(draw)
+    return (A((L_, N, 4 * H)), _maybe(draw, A((4 * H,))), A((H, 4 * H)), A((N, H)), A((N, H)), A((L_, N, H)),
+            A((N, H)), A((L_, N, H)), _maybe(draw, A((L_, N, H))), draw(st.booleans())), _isa(draw)
+
+
+def t_lstm_sequence_backward(draw):
+    L_, N, H = _seq(draw)
+    return (A((L_, N, 4 * H)), A((L_, N, H)), A((L_, N, H)), A((N, H)), A((4 * H, H)), A((L_, N, H)),
+            _maybe(draw, A((N, H))), A((L_, N, 4 * H)), _maybe(draw, A((N, H))), A((N, H)),
+            draw(st.booleans())), _isa(draw)
+
+
+def t_gru_sequence_forward(draw):
+    L_, N, H = _seq(draw)
+    return (A((L_, N, 3 * H)), _maybe(draw, A((3 * H,))), _maybe(draw, A((H,))), A((H, 3 * H)), A((N, H)),
+            A((L_, N, H)), _maybe(draw, A((L_, N, H))), draw(st.booleans())), _isa(draw)
+
+
+def t_gru_sequence_backward(draw):
+    L_, N, H = _seq(draw)
+    return (A((L_, N, 3 * H)), A((L_, N, H)), A((N, H)), A((L_, N, H)), A((3 * H, H)), A((L_, N, H)),
+            A((L_, N, 3 * H)), A((L_, N, 3 * H)), _maybe(draw, A((N, H))), draw(st.booleans())), _isa(draw)
+
+
 def t_none(draw):
     return (), {}
 
@@ -411,6 +470,14 @@ C_SPECS = {
     "probe_peak_gflops_f32": (t_probe_peak, ()),
     "probe_memory_bandwidth": (t_probe_bandwidth, ()),
     "set_num_threads": (t_set_num_threads, ()),
+    "gelu_forward": (t_gelu_forward, ()),
+    "gelu_backward": (t_gelu_backward, ()),
+    "spmm": (t_spmm, ()),
+    "sddmm": (t_sddmm, ()),
+    "lstm_sequence_forward": (t_lstm_sequence_forward, ()),
+    "lstm_sequence_backward": (t_lstm_sequence_backward, ()),
+    "gru_sequence_forward": (t_gru_sequence_forward, ()),
+    "gru_sequence_backward": (t_gru_sequence_backward, ()),
     **{name: (t_none, ()) for name in ("build_info", "cache_info", "cuda_built", "cuda_device_count", "cuda_status",
                                        "get_num_threads", "isa_active", "isa_levels", "isa_supported",
                                        "bf16_isa_active", "bf16_isa_levels", "bf16_isa_supported",

@@ -278,8 +278,12 @@ def test_training_on_cuda_matches_the_cpu(family):
     cuda_losses, cuda_state = _train(cuda_model, data, loss_fn, optim, "cuda")
     np.testing.assert_allclose(cuda_losses, cpu_losses, rtol=1e-4, atol=1e-5)
     assert cuda_losses[-1] < cuda_losses[0]  # it learns
+    # Adam's early steps move a weight by about lr * g / |g| whatever g's size: where a gradient is near zero, the
+    # rounding difference between the CPU's native kernels (the fused LSTM cell) and the device's composite ones
+    # can move it by a few 1e-5 of lr = 1e-2; the losses above stay within 1e-4.
+    atol = 1e-4 if optim == "adam" else 1e-5
     for key, ref in cpu_state.items():
-        np.testing.assert_allclose(cuda_state[key], ref, rtol=1e-4, atol=1e-5, err_msg=key)
+        np.testing.assert_allclose(cuda_state[key], ref, rtol=1e-4, atol=atol, err_msg=key)
 
 
 def test_eval_mode_inference_on_cuda_matches_the_cpu():

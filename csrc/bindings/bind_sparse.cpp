@@ -33,6 +33,10 @@ py::array spmm_typed(const py::array& rows, const py::array& cols, const py::arr
   SpmmArgs<T> a{static_cast<const int64_t*>(rows.data()), static_cast<const int64_t*>(cols.data()),
                 static_cast<const T*>(vals.data()), nnz, m, dense.shape(0), dense.shape(1),
                 static_cast<const T*>(dense.data()), ld, nullptr};
+  // The kernel's counting sort keeps two int64 counters per row beside the (m, n) result: a huge m with a
+  // handful of entries must fail here, not be OOM-killed later (Linux overcommits the allocations).
+  const int64_t row_bytes = checked::bytes(a.n, static_cast<int64_t>(sizeof(T)), op, "a row of the output") + 16;
+  checked::allocatable(m, row_bytes, op, "the output and its row counters");
   auto out = new_array<T>({m, a.n}, op, "the output");
   a.out = out.mutable_data();
   int64_t bad;
