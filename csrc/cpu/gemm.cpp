@@ -142,6 +142,8 @@ struct UnitGrid {
 constexpr int64_t kUnitsPerThread = 3;
 // Row panels per piece of a unit, the smallest grab (see gemm_impl): 4 x 12 rows.
 constexpr int64_t kPiecePanels = 4;
+// B panels per group of the few-rows path, where there are enough of them (see gemm_impl).
+constexpr int64_t kMinGroupPanels = 4;
 
 template <typename T, int MR>
 UnitGrid choose_units(int64_t m, int64_t n, const Blocking& bl, int nthreads) {
@@ -263,11 +265,16 @@ void gemm_impl(const GemmArgs<T>& g) {
   // 64x256.(784x256)T ran at 0.55x torch on 2 threads). Each chunk also packs its own copy of the small
   // A block, so the threads never wait for each other: with a barrier per KC block, a thread descheduled
   // by other work on the machine stalled its partner (64x4096 . 4096x4096 on 2 busy cores: 20 ms ->
-  // 600 ms). A team gets kUnitsPerThread groups per thread and strip, so a partner that runs at half
-  // speed takes fewer of them; one thread takes the whole strip (A packed once per strip).
+  // 600 ms). A team gets one group per thread and strip, more (up to kUnitsPerThread per thread) where
+  // each still holds kMinGroupPanels panels, so a partner that runs at half speed takes fewer of them:
+  // every group packs A again (64x784 . 784x256 cut into 6 groups of 1-2 panels packed A for about as
+  // long as it multiplied, 2 threads 0.20 -> 0.24 ms). One thread takes the whole strip.
   if (g.m <= std::min(bl.mc, kDirectBMaxRows)) {
     const int64_t strips = (g.n + bl.nc - 1) / bl.nc, strip_panels = bl.nc / NR;
-    const int64_t groups = nthreads > 1 ? std::min<int64_t>(strip_panels, kUnitsPerThread * nthreads) : 1;
+    const int64_t groups =
+        nthreads > 1 ? std::clamp<int64_t>(strip_panels / kMinGroupPanels, std::min<int64_t>(nthreads, strip_panels),
+                                           kUnitsPerThread * nthreads)
+                     : 1;
     parallel_chunks(strips * groups, nthreads, [&](int64_t c) {
       const int64_t jc = (c / groups) * bl.nc, grp = c % groups;
       const int64_t n_panels = (std::min(bl.nc, g.n - jc) + NR - 1) / NR;
