@@ -1,8 +1,6 @@
 // Exact GELU forward and backward, compiled once per ISA level (see fastnn/gelu.h). The float32 forward
 // runs in vectors (erfc from a fit with float32's relative accuracy, below); float64's takes libm's erf
-// one element at a time; the backward runs in vectors with the level's exp. Threads take fixed blocks.
-#include <omp.h>
-
+// one element at a time; the backward runs in vectors with the level's exp. Threads grab fixed blocks.
 #include <algorithm>
 #include <cmath>
 
@@ -21,14 +19,17 @@ constexpr double kInvSqrt2Pi = 0.39894228040143267794;
 constexpr int64_t kBlock = 4096;  // elements per scheduling unit: a multiple of every level's lanes
 
 // float64: libm's erf, one element at a time (exact to an ulp).
-void forward_impl(const double* x, double* y, double* cdf, int64_t n) {
-  const int nt = threads_for(20.0 * static_cast<double>(n));  // erf: ~20 flops an element
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-  for (int64_t i = 0; i < n; ++i) {
+void forward_range(const double* x, double* y, double* cdf, int64_t i_begin, int64_t i_end) {
+  for (int64_t i = i_begin; i < i_end; ++i) {
     const double c = 0.5 * (1.0 + std::erf(x[i] * kSqrt1_2));
     cdf[i] = c;
     y[i] = x[i] * c;
   }
+}
+
+void forward_impl(const double* x, double* y, double* cdf, int64_t n) {
+  const int nt = threads_for(20.0 * static_cast<double>(n));  // erf: ~20 flops an element
+  parallel_range(n, kBlock, nt, [&](int64_t i0, int64_t i1) { forward_range(x, y, cdf, i0, i1); });
 }
 
 // float32, in vectors (libm's erff one element at a time took ~7 ns an element here, 20x torch's GELU):
@@ -55,12 +56,9 @@ inline vf32 gelu_tail(const vf32& ax) {
   return a < splat<vf32>(10.0f) ? e : vf32{};
 }
 
-void forward_impl(const float* x, float* y, float* cdf, int64_t n) {
+void forward_blocks(const float* x, float* y, float* cdf, int64_t n, int64_t b_begin, int64_t b_end) {
   constexpr int L = lanes<float>;
-  const int64_t blocks = (n + kBlock - 1) / kBlock;
-  const int nt = threads_for(30.0 * static_cast<double>(n));
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-  for (int64_t b = 0; b < blocks; ++b) {
+  for (int64_t b = b_begin; b < b_end; ++b) {
     const int64_t end = std::min(n, (b + 1) * kBlock);
     auto one = [](const vf32& xv) {
       const vf32 ax = xv < vf32{} ? -xv : xv;
@@ -84,14 +82,17 @@ void forward_impl(const float* x, float* y, float* cdf, int64_t n) {
   }
 }
 
+void forward_impl(const float* x, float* y, float* cdf, int64_t n) {
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+  const int nt = threads_for(30.0 * static_cast<double>(n));
+  parallel_range(blocks, 1, nt, [&](int64_t b0, int64_t b1) { forward_blocks(x, y, cdf, n, b0, b1); });
+}
+
 template <typename T>
-void backward_impl(const T* g, const T* x, const T* cdf, T* dx, int64_t n) {
+void backward_blocks(const T* g, const T* x, const T* cdf, T* dx, int64_t n, int64_t b_begin, int64_t b_end) {
   using V = Vec<T>;
   constexpr int L = lanes<T>;
-  const int64_t blocks = (n + kBlock - 1) / kBlock;
-  const int nt = threads_for(12.0 * static_cast<double>(n));
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-  for (int64_t b = 0; b < blocks; ++b) {
+  for (int64_t b = b_begin; b < b_end; ++b) {
     const int64_t end = std::min(n, (b + 1) * kBlock);
     const V half = splat<V>(T(-0.5)), c = splat<V>(T(kInvSqrt2Pi));
     int64_t i = b * kBlock;
@@ -107,6 +108,13 @@ void backward_impl(const T* g, const T* x, const T* cdf, T* dx, int64_t n) {
       store_partial(dx + i, load_partial(g + i, r, T(0)) * d, r);
     }
   }
+}
+
+template <typename T>
+void backward_impl(const T* g, const T* x, const T* cdf, T* dx, int64_t n) {
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+  const int nt = threads_for(12.0 * static_cast<double>(n));
+  parallel_range(blocks, 1, nt, [&](int64_t b0, int64_t b1) { backward_blocks(g, x, cdf, dx, n, b0, b1); });
 }
 
 }  // namespace

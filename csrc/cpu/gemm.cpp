@@ -11,13 +11,11 @@
 //
 // Determinism: threads split tiles, never the k loop, and KC depends only on the cache sizes, so each
 // C element's sum is accumulated in the same order for any thread count.
-#include <omp.h>
-
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
 
 #include "fastnn/aligned_buffer.h"
 #include "fastnn/cache_info.h"
@@ -144,6 +142,8 @@ struct UnitGrid {
 constexpr int64_t kUnitsPerThread = 3;
 // Row panels per piece of a unit, the smallest grab (see gemm_impl): 4 x 12 rows.
 constexpr int64_t kPiecePanels = 4;
+// B panels per group of the few-rows path, where there are enough of them (see gemm_impl).
+constexpr int64_t kMinGroupPanels = 4;
 
 template <typename T, int MR>
 UnitGrid choose_units(int64_t m, int64_t n, const Blocking& bl, int nthreads) {
@@ -165,18 +165,76 @@ UnitGrid choose_units(int64_t m, int64_t n, const Blocking& bl, int nthreads) {
   return best;
 }
 
-// Tells the back-off how a team call went: inside the region (from t_in) the calling thread did own_work
-// of all_work units by t_own, so one thread alone would have taken about (t_own - t_in) * all_work /
-// own_work; the call took from t_start, before the region, which counts a wait at its start (libgomp's
-// master waits there for a partner still on its way back from the previous region). A master that did
-// nothing, or a team OpenMP ran on one thread, reports nothing.
-inline void report_team(TeamBackoff& backoff, int64_t t_start, int64_t t_in, int64_t t_own, int64_t own_work,
-                        int64_t all_work) {
-  if (own_work <= 0 || t_in <= 0 || t_own <= t_in) return;
-  const int64_t t_end = TeamBackoff::now_ns();
-  const double solo = static_cast<double>(t_own - t_in) * static_cast<double>(all_work) / own_work;
-  backoff.report(t_end - t_start, static_cast<int64_t>(std::min(solo, 9.0e18)));
+// The small-m path's share of B: panels [q0, q1) of the NC strip at jc, for every KC block in order,
+// over all of A's row panels (packed into own_a, this thread's copy).
+template <typename T, int MR>
+void small_m_part(const GemmArgs<T>& g, const Blocking& bl, bool direct_b, int64_t q0, int64_t q1) {
+  constexpr int NR = gemm_kernel::kNR<T>;
+  thread_local AlignedBuffer own_a_buf, own_b_buf;
+  T* own_a = own_a_buf.get<T>(static_cast<size_t>(bl.mc) * bl.kc);
+  T* own_b = own_b_buf.get<T>(static_cast<size_t>(bl.nc) * bl.kc);
+  const int64_t m_panels = (g.m + MR - 1) / MR;
+  for (int64_t pc = 0; pc < g.k; pc += bl.kc) {
+    const int64_t kc = std::min(bl.kc, g.k - pc);
+    const TileStore how{pc == 0, pc + kc >= g.k};
+    pack_b_strip(g, pc, kc, q0, q1, direct_b, own_b);
+    for (int64_t q = 0; q < m_panels; ++q) {
+      const int64_t i0 = q * MR;
+      pack_panel(g.a + i0 * g.rs_a + pc * g.cs_a, g.rs_a, g.cs_a, std::min<int64_t>(MR, g.m - i0), kc, MR,
+                 own_a + q * MR * kc);
+    }
+    for (int64_t qi = 0; qi < m_panels; ++qi)
+      for (int64_t qj = q0; qj < q1; ++qj)
+        run_tile<T, MR>(g, pc, kc, how, direct_b, qi, qj, own_a + qi * MR * kc, own_b + (qj - q0) * NR * kc);
+  }
 }
+
+// The large-m path's piece of work: B panels [q0, q1) times A's row panels [r0, r1), all KC blocks in
+// order, packed into this thread's own buffers.
+template <typename T, int MR>
+void large_m_part(const GemmArgs<T>& g, const Blocking& bl, bool direct_b, int64_t q0, int64_t q1, int64_t r0,
+                  int64_t r1) {
+  constexpr int NR = gemm_kernel::kNR<T>;
+  thread_local AlignedBuffer own_a_buf, own_b_buf;
+  T* own_a = own_a_buf.get<T>(static_cast<size_t>(bl.mc) * bl.kc);
+  T* own_b = own_b_buf.get<T>(static_cast<size_t>(bl.nc) * bl.kc);
+  const int64_t mc_panels = bl.mc / MR;
+  for (int64_t pc = 0; pc < g.k; pc += bl.kc) {
+    const int64_t kc = std::min(bl.kc, g.k - pc);
+    const TileStore how{pc == 0, pc + kc >= g.k};
+    pack_b_strip(g, pc, kc, q0, q1, direct_b, own_b);
+    for (int64_t ib = r0; ib < r1; ib += mc_panels) {
+      const int64_t ie = std::min(r1, ib + mc_panels);
+      for (int64_t q = ib; q < ie; ++q) {
+        const int64_t i0 = q * MR;
+        pack_panel(g.a + i0 * g.rs_a + pc * g.cs_a, g.rs_a, g.cs_a, std::min<int64_t>(MR, g.m - i0), kc, MR,
+                   own_a + (q - ib) * MR * kc);
+      }
+      for (int64_t qi = ib; qi < ie; ++qi)
+        for (int64_t qj = q0; qj < q1; ++qj)
+          run_tile<T, MR>(g, pc, kc, how, direct_b, qi, qj, own_a + (qi - ib) * MR * kc, own_b + (qj - q0) * NR * kc);
+    }
+  }
+}
+
+// What the back-off needs from a team call: the calling thread's share of the work and when it finished
+// it. Only the caller writes these (the chunks it ran itself), so they need no atomics.
+struct CallerShare {
+  std::thread::id caller = std::this_thread::get_id();
+  int64_t t_start = TeamBackoff::now_ns(), t_own = 0, own_work = 0;
+  void chunk_done(int64_t work) {
+    if (std::this_thread::get_id() != caller) return;
+    own_work += work;
+    t_own = TeamBackoff::now_ns();
+  }
+  // One thread alone would have taken about (t_own - t_start) * all_work / own_work. A caller that ran
+  // no chunk reports nothing.
+  void report(TeamBackoff& backoff, int64_t all_work) const {
+    if (own_work <= 0 || t_own <= t_start) return;
+    const double solo = static_cast<double>(t_own - t_start) * static_cast<double>(all_work) / own_work;
+    backoff.report(TeamBackoff::now_ns() - t_start, static_cast<int64_t>(std::min(solo, 9.0e18)));
+  }
+};
 
 template <typename T, int MR>
 void gemm_impl(const GemmArgs<T>& g) {
@@ -191,117 +249,71 @@ void gemm_impl(const GemmArgs<T>& g) {
   // in place touches a new page every k step (64x4096 . 4096x4096 took 34 ms in place, 17 ms packed).
   const bool direct_b = g.cs_b == 1 && g.m <= kDirectBMaxRows &&
                         std::abs(g.rs_b) * static_cast<int64_t>(sizeof(T)) <= kDirectBMaxRowBytes;
+  // The work is split into chunks that parallel_chunks hands to whichever thread is free (the caller
+  // included), so a partner starved of its core by another process leaves its chunks to the caller and
+  // holds nobody up at a region start or end (OpenMP's fork/join did: 16 ms floors at 256^3 beside one
+  // busy process). Chunks only group tiles, and a tile always runs every KC block in order, so the
+  // thread count and which thread runs a chunk never change the bits.
   TeamBackoff& backoff = gemm_team_backoff();
-  // A team only while the back-off allows it (see team_backoff.h); the thread count never changes the bits.
+  // A team only while the back-off allows it (see team_backoff.h).
   const int wanted = threads_for(2.0 * g.m * g.n * g.k);
   const int nthreads = wanted > 1 && backoff.team_allowed() ? wanted : 1;
-  // For the back-off: when the calling thread finished its own share, and how much of the work that was.
-  const int64_t t_start = nthreads > 1 ? TeamBackoff::now_ns() : 0;
-  int64_t t_in = 0, t_own = 0, own_work = 0;
-  // Few rows (one MC block of at most kDirectBMaxRows): each thread takes a contiguous share of B's
-  // panels, packs them itself and runs every row panel of A over them, so no thread reads B panels
-  // packed into the other core's L2 (splitting the tiles over rows did that: dX 64x256.(784x256)T ran
-  // at 0.55x torch on 2 threads). Each thread also packs its own copy of the small A block and keeps its
-  // panels in its own buffer, so the threads never wait for each other: with a barrier per KC block, a
-  // thread descheduled by other work on the machine stalled its partner (64x4096 . 4096x4096 on 2 busy
-  // cores: 20 ms -> 600 ms).
+  CallerShare share;
+  // Few rows (one MC block of at most kDirectBMaxRows): a chunk is a contiguous group of B's panels in
+  // one NC strip, packed by the thread that runs it, over every row panel of A, so no thread reads B
+  // panels packed into the other core's L2 (splitting the tiles over rows did that: dX
+  // 64x256.(784x256)T ran at 0.55x torch on 2 threads). Each chunk also packs its own copy of the small
+  // A block, so the threads never wait for each other: with a barrier per KC block, a thread descheduled
+  // by other work on the machine stalled its partner (64x4096 . 4096x4096 on 2 busy cores: 20 ms ->
+  // 600 ms). A team gets one group per thread and strip, more (up to kUnitsPerThread per thread) where
+  // each still holds kMinGroupPanels panels, so a partner that runs at half speed takes fewer of them:
+  // every group packs A again (64x784 . 784x256 cut into 6 groups of 1-2 panels packed A for about as
+  // long as it multiplied, 2 threads 0.20 -> 0.24 ms). One thread takes the whole strip.
   if (g.m <= std::min(bl.mc, kDirectBMaxRows)) {
-    const int64_t m_panels = (g.m + MR - 1) / MR;
-#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
-    {
-      const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
-      if (t == 0 && nt > 1) t_in = TeamBackoff::now_ns();
-      thread_local AlignedBuffer own_a_buf, own_b_buf;
-      T* own_a = own_a_buf.get<T>(static_cast<size_t>(bl.mc) * bl.kc);
-      T* own_b = own_b_buf.get<T>(static_cast<size_t>(bl.nc) * bl.kc);
-      for (int64_t jc = 0; jc < g.n; jc += bl.nc) {
-        const int64_t n_panels = (std::min(bl.nc, g.n - jc) + NR - 1) / NR;
-        const int64_t q0 = jc / NR + n_panels * t / nt, q1 = jc / NR + n_panels * (t + 1) / nt;
-        if (t == 0) own_work += q1 - q0;
-        if (q0 == q1) continue;
-        for (int64_t pc = 0; pc < g.k; pc += bl.kc) {
-          const int64_t kc = std::min(bl.kc, g.k - pc);
-          const TileStore how{pc == 0, pc + kc >= g.k};
-          pack_b_strip(g, pc, kc, q0, q1, direct_b, own_b);
-          for (int64_t q = 0; q < m_panels; ++q) {
-            const int64_t i0 = q * MR;
-            pack_panel(g.a + i0 * g.rs_a + pc * g.cs_a, g.rs_a, g.cs_a, std::min<int64_t>(MR, g.m - i0), kc, MR,
-                       own_a + q * MR * kc);
-          }
-          for (int64_t qi = 0; qi < m_panels; ++qi)
-            for (int64_t qj = q0; qj < q1; ++qj)
-              run_tile<T, MR>(g, pc, kc, how, direct_b, qi, qj, own_a + qi * MR * kc, own_b + (qj - q0) * NR * kc);
-        }
-      }
-      if (t == 0 && nt > 1) t_own = TeamBackoff::now_ns();
-    }
-    if (nthreads > 1) report_team(backoff, t_start, t_in, t_own, own_work, (g.n + NR - 1) / NR);
+    const int64_t strips = (g.n + bl.nc - 1) / bl.nc, strip_panels = bl.nc / NR;
+    const int64_t groups =
+        nthreads > 1 ? std::clamp<int64_t>(strip_panels / kMinGroupPanels, std::min<int64_t>(nthreads, strip_panels),
+                                           kUnitsPerThread * nthreads)
+                     : 1;
+    parallel_chunks(strips * groups, nthreads, [&](int64_t c) {
+      const int64_t jc = (c / groups) * bl.nc, grp = c % groups;
+      const int64_t n_panels = (std::min(bl.nc, g.n - jc) + NR - 1) / NR;
+      const int64_t q0 = jc / NR + n_panels * grp / groups, q1 = jc / NR + n_panels * (grp + 1) / groups;
+      if (q0 < q1) small_m_part<T, MR>(g, bl, direct_b, q0, q1);
+      if (nthreads > 1) share.chunk_done(q1 - q0);
+    });
+    if (nthreads > 1) share.report(backoff, (g.n + NR - 1) / NR);
     return;
   }
   // Many rows: C is cut into work units, each a strip of B's panels (at most NC wide) times a chunk of
   // A's row panels, and a thread computes a whole unit alone: all its KC blocks in order, packing its
-  // own B block and A blocks into its own buffers. Threads take units from a shared counter, so nobody
+  // own B block and A blocks into its own buffers. Each unit is one chunk of parallel_chunks, so nobody
   // waits for anybody until the end: a thread descheduled by other work on the machine leaves its
   // remaining units to its partner. (The threads used to share one packed B and one packed A block,
   // with three barriers per block: beside one busy process, 1024^3 on 2 threads took 328 ms against
-  // 31.6 ms on 1.) The grid is chosen in choose_units; units only group tiles, so KC, and with it every
-  // element's summation order, is the same for any thread count. The only wait left is OpenMP's at the
-  // region's end. (Replacing its spinning there by a short spin and a futex sleep, so that an idle core
-  // could take over a preempted partner, measured slower beside busy processes: 256x1024.1024x1024 on
-  // 2 threads 30 -> 33-39 ms, so it stays.)
+  // 31.6 ms on 1.) The grid is chosen in choose_units.
   const UnitGrid grid = choose_units<T, MR>(g.m, g.n, bl, nthreads);
-  const int64_t m_panels = (g.m + MR - 1) / MR, n_panels = (g.n + NR - 1) / NR, mc_panels = bl.mc / MR;
-  // Each unit's rows are cut further into pieces of about kPiecePanels row panels. A grab takes the rest
-  // of a unit while plenty of work is left and ever fewer pieces near the end (guided), so the last
-  // grab a thread holds is small: a partner preempted for a whole time slice of the other process, or
-  // given only a sliver of its core, then holds up the end by one piece rather than a whole unit. Every
-  // grab packs B again, so only the tail pays for the small grabs.
+  const int64_t m_panels = (g.m + MR - 1) / MR, n_panels = (g.n + NR - 1) / NR;
+  // The last nthreads units (the ones claimed when every thread holds about its last) are cut into
+  // pieces of about kPiecePanels row panels each, so a partner preempted for a whole time slice of the
+  // other process, or given only a sliver of its core, holds up the end by one piece rather than a whole
+  // unit. Every piece packs B again, so only the tail pays for the small pieces.
   const int64_t pieces = nthreads > 1 ? std::max<int64_t>(1, m_panels / grid.row_chunks / kPiecePanels) : 1;
-  const int64_t row_parts = grid.row_chunks * pieces, total = grid.col_strips * row_parts;
-  std::atomic<int64_t> next{0};
-#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
-  {
-    thread_local AlignedBuffer own_a_buf, own_b_buf;
-    T* own_a = own_a_buf.get<T>(static_cast<size_t>(bl.mc) * bl.kc);
-    T* own_b = own_b_buf.get<T>(static_cast<size_t>(bl.nc) * bl.kc);
-    const int64_t nt = omp_get_num_threads();
-    if (omp_get_thread_num() == 0 && nt > 1) t_in = TeamBackoff::now_ns();
-    for (;;) {
-      // Claim parts [f, f + take) of one unit: the rest of the unit, or with under one unit per thread
-      // left, half a share of what remains (at least one piece).
-      int64_t f = next.load(std::memory_order_relaxed), take = 0;
-      do {
-        if (f >= total) break;
-        const int64_t in_unit = pieces - f % pieces, left = total - f;
-        take = left >= nt * pieces ? in_unit : std::clamp<int64_t>(left / (2 * nt), 1, in_unit);
-      } while (!next.compare_exchange_weak(f, f + take, std::memory_order_relaxed));
-      if (f >= total) break;
-      if (omp_get_thread_num() == 0) own_work += take;
-      const int64_t s = f / row_parts, p0 = f % row_parts, p1 = p0 + take;
-      const int64_t q0 = n_panels * s / grid.col_strips, q1 = n_panels * (s + 1) / grid.col_strips;
-      const int64_t r0 = m_panels * p0 / row_parts, r1 = m_panels * p1 / row_parts;
-      if (r0 == r1) continue;
-      for (int64_t pc = 0; pc < g.k; pc += bl.kc) {
-        const int64_t kc = std::min(bl.kc, g.k - pc);
-        const TileStore how{pc == 0, pc + kc >= g.k};
-        pack_b_strip(g, pc, kc, q0, q1, direct_b, own_b);
-        for (int64_t ib = r0; ib < r1; ib += mc_panels) {
-          const int64_t ie = std::min(r1, ib + mc_panels);
-          for (int64_t q = ib; q < ie; ++q) {
-            const int64_t i0 = q * MR;
-            pack_panel(g.a + i0 * g.rs_a + pc * g.cs_a, g.rs_a, g.cs_a, std::min<int64_t>(MR, g.m - i0), kc, MR,
-                       own_a + (q - ib) * MR * kc);
-          }
-          for (int64_t qi = ib; qi < ie; ++qi)
-            for (int64_t qj = q0; qj < q1; ++qj)
-              run_tile<T, MR>(g, pc, kc, how, direct_b, qi, qj, own_a + (qi - ib) * MR * kc,
-                              own_b + (qj - q0) * NR * kc);
-        }
-      }
-    }
-    if (omp_get_thread_num() == 0 && nt > 1) t_own = TeamBackoff::now_ns();
-  }
-  if (nthreads > 1) report_team(backoff, t_start, t_in, t_own, own_work, total);
+  const int64_t units = grid.col_strips * grid.row_chunks;
+  const int64_t whole = nthreads > 1 ? std::max<int64_t>(0, units - nthreads) : units;
+  const int64_t row_parts = grid.row_chunks * pieces;
+  parallel_chunks(whole + (units - whole) * pieces, nthreads, [&](int64_t c) {
+    // Unit u's parts [p0, p1) of its strip's row_parts (a whole unit is `pieces` parts).
+    const int64_t u = c < whole ? c : whole + (c - whole) / pieces;
+    const int64_t s = u / grid.row_chunks, rc = u % grid.row_chunks;
+    const int64_t p0 = rc * pieces + (c < whole ? 0 : (c - whole) % pieces);
+    const int64_t p1 = c < whole ? p0 + pieces : p0 + 1;
+    const int64_t q0 = n_panels * s / grid.col_strips, q1 = n_panels * (s + 1) / grid.col_strips;
+    const int64_t r0 = m_panels * p0 / row_parts, r1 = m_panels * p1 / row_parts;
+    if (r0 < r1 && q0 < q1) large_m_part<T, MR>(g, bl, direct_b, q0, q1, r0, r1);
+    if (nthreads > 1) share.chunk_done((q1 - q0) * (r1 - r0));
+  });
+  if (nthreads > 1) share.report(backoff, n_panels * m_panels);
 }
 
 // The tile height follows m alone (never the thread count), so it cannot change a result's rounding

@@ -1,5 +1,3 @@
-#include <omp.h>
-
 #include "fastnn/gemm.h"
 #include "fastnn/isa_dispatch.h"
 #include "fastnn/threading.h"
@@ -30,8 +28,8 @@ static void gemm_batched_impl(Isa isa, const BatchedGemmArgs<T>& args) {
   // A zero batch stride for C would make threads race on one output, so that case stays serial.
   const int nthreads = threads_for(work * args.batch);
   if (args.batch > 1 && work < 4.0e6 && nthreads > 1 && args.stride_c != 0) {
-#pragma omp parallel for schedule(static) num_threads(nthreads)
-    for (int64_t i = 0; i < args.batch; ++i) one(i);
+    // Inside a chunk threads_for is 1, so each GEMM runs on the thread that grabbed it.
+    parallel_chunks(args.batch, nthreads, one);
   } else {
     for (int64_t i = 0; i < args.batch; ++i) one(i);
   }

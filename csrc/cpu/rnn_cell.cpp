@@ -9,8 +9,6 @@
 //
 // Rows are split over threads only when a step is large (threads_for): each element is computed by the same
 // code for any split, so the results are bitwise the same for any thread count.
-#include <omp.h>
-
 #include <cstdint>
 #include <type_traits>
 
@@ -86,11 +84,9 @@ inline Vec<T> ld_or0(const T* p, int64_t n) {
 }
 
 template <typename T>
-void lstm_fwd(const LstmStepFwd<T>& a) {
+void lstm_fwd_rows(const LstmStepFwd<T>& a, int64_t b_begin, int64_t b_end) {
   const int64_t H = a.hidden;
-  const int nt = threads_for(kLstmCellWork * a.batch * H);
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-  for (int64_t b = 0; b < a.batch; ++b) {
+  for (int64_t b = b_begin; b < b_end; ++b) {
     T* g = a.gates + b * 4 * H;
     const T* cp = a.c_prev + b * a.c_prev_rs;
     T* c = a.c + b * H;
@@ -118,11 +114,15 @@ void lstm_fwd(const LstmStepFwd<T>& a) {
 }
 
 template <typename T>
-void lstm_bwd(const LstmStepBwd<T>& a) {
+void lstm_fwd(const LstmStepFwd<T>& a) {
+  const int nt = threads_for(kLstmCellWork * a.batch * a.hidden);
+  parallel_range(a.batch, 1, nt, [&](int64_t b0, int64_t b1) { lstm_fwd_rows(a, b0, b1); });
+}
+
+template <typename T>
+void lstm_bwd_rows(const LstmStepBwd<T>& a, int64_t b_begin, int64_t b_end) {
   const int64_t H = a.hidden;
-  const int nt = threads_for(kLstmCellWork * a.batch * H);
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-  for (int64_t b = 0; b < a.batch; ++b) {
+  for (int64_t b = b_begin; b < b_end; ++b) {
     const T* g = a.gates + b * 4 * H;
     const T* cp = a.c_prev + b * a.c_prev_rs;
     const T* tcp = a.tanh_c + b * H;
@@ -150,11 +150,15 @@ void lstm_bwd(const LstmStepBwd<T>& a) {
 }
 
 template <typename T>
-void gru_fwd(const GruStepFwd<T>& a) {
+void lstm_bwd(const LstmStepBwd<T>& a) {
+  const int nt = threads_for(kLstmCellWork * a.batch * a.hidden);
+  parallel_range(a.batch, 1, nt, [&](int64_t b0, int64_t b1) { lstm_bwd_rows(a, b0, b1); });
+}
+
+template <typename T>
+void gru_fwd_rows(const GruStepFwd<T>& a, int64_t b_begin, int64_t b_end) {
   const int64_t H = a.hidden;
-  const int nt = threads_for(kGruCellWork * a.batch * H);
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-  for (int64_t b = 0; b < a.batch; ++b) {
+  for (int64_t b = b_begin; b < b_end; ++b) {
     T* g = a.gates + b * 3 * H;
     const T* gh = a.gh + b * 3 * H;
     const T* hp = a.h_prev + b * a.h_prev_rs;
@@ -183,11 +187,15 @@ void gru_fwd(const GruStepFwd<T>& a) {
 }
 
 template <typename T>
-void gru_bwd(const GruStepBwd<T>& a) {
+void gru_fwd(const GruStepFwd<T>& a) {
+  const int nt = threads_for(kGruCellWork * a.batch * a.hidden);
+  parallel_range(a.batch, 1, nt, [&](int64_t b0, int64_t b1) { gru_fwd_rows(a, b0, b1); });
+}
+
+template <typename T>
+void gru_bwd_rows(const GruStepBwd<T>& a, int64_t b_begin, int64_t b_end) {
   const int64_t H = a.hidden;
-  const int nt = threads_for(kGruCellWork * a.batch * H);
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-  for (int64_t b = 0; b < a.batch; ++b) {
+  for (int64_t b = b_begin; b < b_end; ++b) {
     const T* g = a.gates + b * 3 * H;
     const T* ghn = a.gh_n + b * H;
     const T* hp = a.h_prev + b * a.h_prev_rs;
@@ -211,6 +219,12 @@ void gru_bwd(const GruStepBwd<T>& a) {
       st<T, F>(carry + j, dh * z, cnt);
     });
   }
+}
+
+template <typename T>
+void gru_bwd(const GruStepBwd<T>& a) {
+  const int nt = threads_for(kGruCellWork * a.batch * a.hidden);
+  parallel_range(a.batch, 1, nt, [&](int64_t b0, int64_t b1) { gru_bwd_rows(a, b0, b1); });
 }
 
 }  // namespace

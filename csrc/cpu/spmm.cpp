@@ -5,13 +5,11 @@
 // placed at its row's next free slot in input order), so a COO matrix needs no coalescing or sorting
 // first, and duplicates simply add. Each output row is then one thread's: zeroed, then out_row +=
 // v * dense[col] for its entries in input order, so the result is bitwise the same at any thread count.
-// Rows are handed out dynamically (a graph's degree varies a lot, and a descheduled thread on a shared
-// machine then delays only its current chunk).
+// Rows are grabbed in chunks by whichever thread is free (a graph's degree varies a lot, and a
+// descheduled thread on a shared machine then delays only its current chunk).
 //
 // sddmm: one dot product per entry, each in 16 independent lane sums (vectorisable without
 // reassociation) folded in a fixed order at the end.
-#include <omp.h>
-
 #include <algorithm>
 #include <vector>
 
@@ -21,6 +19,22 @@
 namespace fastnn {
 namespace FASTNN_ISA_NS {
 namespace {
+
+// Output rows [i_begin, i_end): each zeroed, then its entries added in input order.
+template <typename T>
+void spmm_rows(const SpmmArgs<T>& a, const int64_t* rp, const int64_t* ord, int64_t i_begin, int64_t i_end) {
+  const int64_t n = a.n;
+  for (int64_t i = i_begin; i < i_end; ++i) {
+    T* __restrict o = a.out + i * n;
+    std::fill(o, o + n, T(0));
+    for (int64_t p = rp[i]; p < rp[i + 1]; ++p) {
+      const int64_t e = ord[p];
+      const T v = a.vals[e];
+      const T* __restrict d = a.dense + a.cols[e] * a.ld;
+      for (int64_t j = 0; j < n; ++j) o[j] += v * d[j];
+    }
+  }
+}
 
 template <typename T>
 int64_t spmm_impl(const SpmmArgs<T>& a) {
@@ -38,18 +52,7 @@ int64_t spmm_impl(const SpmmArgs<T>& a) {
   const int64_t* rp = row_ptr.data();
   const int64_t* ord = order.data();
   const int nt = threads_for(2.0 * static_cast<double>(a.nnz + m) * static_cast<double>(n));
-  const int64_t chunk = std::max<int64_t>(16, m / (8 * static_cast<int64_t>(std::max(nt, 1))));
-#pragma omp parallel for schedule(dynamic, chunk) num_threads(nt) if (nt > 1)
-  for (int64_t i = 0; i < m; ++i) {
-    T* __restrict o = a.out + i * n;
-    std::fill(o, o + n, T(0));
-    for (int64_t p = rp[i]; p < rp[i + 1]; ++p) {
-      const int64_t e = ord[p];
-      const T v = a.vals[e];
-      const T* __restrict d = a.dense + a.cols[e] * a.ld;
-      for (int64_t j = 0; j < n; ++j) o[j] += v * d[j];
-    }
-  }
+  parallel_range(m, 16, nt, [&](int64_t i0, int64_t i1) { spmm_rows(a, rp, ord, i0, i1); });
   return -1;
 }
 
@@ -68,12 +71,16 @@ T dot(const T* __restrict x, const T* __restrict y, int64_t n) {
 }
 
 template <typename T>
+void sddmm_entries(const SddmmArgs<T>& a, int64_t e_begin, int64_t e_end) {
+  for (int64_t e = e_begin; e < e_end; ++e) a.out[e] = dot(a.a + a.rows[e] * a.lda, a.b + a.cols[e] * a.ldb, a.n);
+}
+
+template <typename T>
 int64_t sddmm_impl(const SddmmArgs<T>& a) {
   for (int64_t e = 0; e < a.nnz; ++e)
     if (a.rows[e] < 0 || a.rows[e] >= a.ra || a.cols[e] < 0 || a.cols[e] >= a.rb) return e;
   const int nt = threads_for(2.0 * static_cast<double>(a.nnz) * static_cast<double>(a.n));
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-  for (int64_t e = 0; e < a.nnz; ++e) a.out[e] = dot(a.a + a.rows[e] * a.lda, a.b + a.cols[e] * a.ldb, a.n);
+  parallel_range(a.nnz, 64, nt, [&](int64_t e0, int64_t e1) { sddmm_entries(a, e0, e1); });
   return -1;
 }
 

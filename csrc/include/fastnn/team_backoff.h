@@ -1,14 +1,18 @@
 // When a thread team is slower than its first thread alone would have been, run the next calls on
 // one thread for a while (exponential back-off), then try the team again.
 //
-// Why: an OpenMP region cannot end before every thread of its team has reached its end, and beside
-// another busy process the partner thread can get almost none of its core (the scheduler shares a core
-// between process groups, and a thread that sleeps between calls earns a small share): even a partner
-// with no work left held each call for whole time slices (a 0.6 ms 64x784 . 784x256 took 24 ms on 2
-// threads beside one busy process). The master can tell afterwards: it knows how long its own share
-// took and how much of the work that was, so it estimates the one-thread time and compares. Thread
-// counts never change results (the kernels are bitwise identical across them), so falling back is
-// invisible except in time. A wrong guess on an idle machine costs at most one back-off period.
+// Why: beside another busy process the partner thread can get almost none of its core (the scheduler
+// shares a core between process groups, and a thread that sleeps between calls earns a small share).
+// Under OpenMP that held each call at the region's start or end for whole time slices (a 0.6 ms
+// 64x784 . 784x256 took 24 ms on 2 threads). parallel_chunks removed those waits (nobody waits for a
+// thread that never started), but a team still ran 5-17% slower than one thread beside one busy process
+// (512^3, 1024^3, 64x784 . 784x256, 256x1024 . 1024x1024 on 2 cores), where the back-off brings it back
+// to the one-thread time: the partner's chunks, packed and run on a core shared with the other process,
+// and the tail the caller waits on, cost more than they save. The caller can tell afterwards: it knows
+// how long its own chunks took and how much of the work they were, so it estimates the one-thread time
+// and compares. Thread counts never change results (the kernels are bitwise identical across them), so
+// falling back is invisible except in time. A wrong guess on an idle machine costs at most one back-off
+// period.
 #pragma once
 #include <algorithm>
 #include <atomic>
