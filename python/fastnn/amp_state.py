@@ -89,6 +89,28 @@ def fp32(*ts):
                  (dtypes.bfloat16, dtypes.float16) else t for t in ts)
 
 
+def applies(weight, input) -> bool:
+    """Whether a lower-precision module (LSTM, RNN, RNNCell) with float32 ``weight`` runs ``input`` in the
+    autocast dtype now: this thread's CPU autocast on, the input float32 or already bfloat16."""
+    from ._tensor import Tensor
+
+    return bool(ACTIVE) and STATE.enabled and isinstance(input, Tensor) and weight.dtype is dtypes.float32 \
+        and input.device.type == "cpu" and input.dtype in (dtypes.float32, dtypes.bfloat16)
+
+
+def on_rounded(fn, *tensors):
+    """``fn(*tensors)`` on their values rounded to the autocast dtype (weights through the cache), computed in
+    float32 with autocast off inside (its own products must not cast again): the lower-precision modules
+    fastnn has no bf16 kernel for. The casts are differentiable, so float32 weights get float32 gradients.
+    The caller rounds the results (``.to(STATE.dtype)``)."""
+    rounded = [None if t is None else lower(t)[0].float() for t in tensors]
+    STATE.enabled = False
+    try:
+        return fn(*rounded)
+    finally:
+        STATE.enabled = True
+
+
 def _policy(n_tensors: int, caster):
     """A decorator for ops whose first ``n_tensors`` positional arguments (and tensor keywords) take a policy."""
     from ._tensor import Tensor

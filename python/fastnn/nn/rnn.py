@@ -117,29 +117,23 @@ class RNNBase(Module):
 
     def _run(self, input, hx, cx):
         """Validates and runs the layers: returns (output, h_n, c_n or None), batched shapes restored."""
-        if amp_state.ACTIVE and amp_state.STATE.enabled and self.mode != "GRU" and isinstance(input, Tensor) \
-                and self.weight_ih_l0.dtype is dtypes.float32 and input.device.type == "cpu" \
-                and input.dtype in (dtypes.float32, dtypes.bfloat16):
+        if self.mode != "GRU" and amp_state.applies(self.weight_ih_l0, input):
             return self._run_autocast(input, hx, cx)
         return self._run_layers(input, hx, cx, self.all_weights)
 
     def _run_autocast(self, input, hx, cx):
         """torch's CPU autocast runs LSTM and RNN in bfloat16 (its oneDNN RNN layer is on the lower-precision
-        list; GRU is not): the input, states and weights are rounded to bfloat16 (the weights through the
-        autocast cache), the recurrence computes in float32 on those values, and the outputs are bfloat16.
-        The casts are differentiable, so the float32 weights get float32 gradients, as torch's do."""
-        def rounded(t):
-            return None if t is None else amp_state.lower(t)[0].float()
+        list; GRU is not): the recurrence computes in float32 on bf16-rounded input, states and weights, and
+        the outputs are bfloat16."""
+        shape = [len(ws) for ws in self.all_weights]
+        flat = [w for ws in self.all_weights for w in ws]
 
-        weights = [[rounded(w) for w in ws] for ws in self.all_weights]
-        prev = amp_state.STATE.enabled
-        amp_state.STATE.enabled = False  # the layers' own products must not cast again
-        try:
-            out = self._run_layers(rounded(input), rounded(hx), rounded(cx), weights)
-        finally:
-            amp_state.STATE.enabled = prev
-        low = amp_state.STATE.dtype
-        return tuple(None if t is None else t.to(low) for t in out)
+        def run(x, h, c, *ws):
+            it = iter(ws)
+            return self._run_layers(x, h, c, [[next(it) for _ in range(k)] for k in shape])
+
+        out = amp_state.on_rounded(run, input, hx, cx, *flat)
+        return tuple(None if t is None else t.to(amp_state.STATE.dtype) for t in out)
 
     def _run_layers(self, input, hx, cx, weights):
         name = type(self).__name__

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from .. import creation, dtypes
+from .. import amp_state, creation, dtypes
 from ..ops.rnn import rnn_layer
 from .._tensor import Tensor
 from . import init
@@ -43,19 +43,23 @@ class RNNCellBase(Module):
         for weight in self.parameters():
             init.uniform_(weight, -stdv, stdv)
 
-    def _step(self, mode: str, input, states):
+    def _step(self, mode: str, input, states, weights=None):
         """Validates, then runs one step: returns the layer op's packed output (1 or 2, N, H) and whether
-        the input was batched."""
+        the input was batched. ``weights``: (w_ih, w_hh, b_ih, b_hh) in place of the parameters."""
         name = type(self).__name__
         if not isinstance(input, Tensor):
             raise TypeError(f"{name}: expected input to be a Tensor, got {type(input).__name__}")
         if input.ndim not in (1, 2):
             raise ValueError(f"{name}: Expected input to be 1D or 2D, got {input.ndim}D instead")
         params = self._parameters  # read once: each self.weight_ih goes through Module.__getattr__
-        try:
-            w_ih, w_hh, b_ih, b_hh = params["weight_ih"], params["weight_hh"], params["bias_ih"], params["bias_hh"]
-        except KeyError:  # one was deleted: the attribute look-up raises its usual error
-            w_ih, w_hh, b_ih, b_hh = self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh
+        if weights is not None:
+            w_ih, w_hh, b_ih, b_hh = weights
+        else:
+            try:
+                w_ih, w_hh, b_ih, b_hh = (params["weight_ih"], params["weight_hh"], params["bias_ih"],
+                                          params["bias_hh"])
+            except KeyError:  # one was deleted: the attribute look-up raises its usual error
+                w_ih, w_hh, b_ih, b_hh = self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh
         wdt = w_ih.dtype
         if input.dtype is not wdt:
             raise ValueError(f"{name}: input dtype ({input.dtype}) does not match weight dtype "
@@ -100,7 +104,15 @@ class RNNCell(RNNCellBase):
         super().__init__(input_size, hidden_size, bias, num_chunks=1, device=device, dtype=dtype)
 
     def forward(self, input, hx=None):
-        y, batched = self._step("RNN_TANH" if self.nonlinearity == "tanh" else "RNN_RELU", input, (hx,))
+        mode = "RNN_TANH" if self.nonlinearity == "tanh" else "RNN_RELU"
+        if amp_state.applies(self.weight_ih, input):
+            # torch's cell is built of linears, which CPU autocast runs in bfloat16 (LSTMCell / GRUCell are
+            # fused ops outside its lists and stay float32): the step on rounded values, a bfloat16 result
+            y, batched = amp_state.on_rounded(lambda x, h, *ws: self._step(mode, x, (h,), ws), input, hx,
+                                              self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+            y = y.to(amp_state.STATE.dtype)
+        else:
+            y, batched = self._step(mode, input, (hx,))
         return y[0] if batched else y[0, 0]
 
 
