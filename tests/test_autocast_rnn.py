@@ -1,6 +1,6 @@
 """The recurrent layers under CPU bf16 autocast, against torch's: LSTM, RNN and RNNCell return bfloat16 (torch's
-oneDNN RNN layer is on its lower-precision list, its RNNCell is built of linears), GRU, LSTMCell and GRUCell float32; values within bfloat16's rounding, float32
-gradients for the float32 weights."""
+oneDNN RNN layer is on its lower-precision list, its RNNCell is built of linears), GRU, LSTMCell and GRUCell
+float32; values within bfloat16's rounding, float32 gradients for the float32 weights."""
 import numpy as np
 import pytest
 import torch
