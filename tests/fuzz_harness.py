@@ -34,7 +34,9 @@ DEFAULT_TIMEOUT_S = 30.0
 
 # Exception types a user may see from a bad argument. Anything else (AttributeError, KeyError,
 # ZeroDivisionError, OverflowError, a bare numpy error from deep inside ...) is an unclear error.
-CLEAR_TYPES = ("TypeError", "ValueError", "RuntimeError", "IndexError", "MemoryError", "NotImplementedError")
+# OutOfMemoryError: fastnn's (and torch's) name for an allocation refused up front, a RuntimeError and a MemoryError.
+CLEAR_TYPES = ("TypeError", "ValueError", "RuntimeError", "IndexError", "MemoryError", "NotImplementedError",
+               "OutOfMemoryError")
 
 # Text a sanitizer or the C++ runtime writes to stderr when something went wrong even though the process lived.
 _STDERR_ALARMS = ("runtime error:", "AddressSanitizer", "LeakSanitizer", "UndefinedBehaviorSanitizer",
