@@ -117,18 +117,15 @@ RNN_SHAPES = [(5, 3, 4, 6), (1, 2, 3, 4), (4, 1, 2, 3), (1, 1, 1, 1)]  # (L, N, 
 
 def _run_direction(be, mode, x2, length, weights, h0, c0, dout, dcn, reverse, need_h0):
     """Forward into a strided column block of a two-direction output, as the layer op does, then backward.
-    Returns (out, c_n, dzx, dzh, dh0, dc0) with the backend's ``scale`` applied, and whether dzh is dzx."""
+    Returns (out, c_n, dzx, dzh, dh0, dc0), and whether dzh is dzx."""
     n, hidden = h0.shape
     lstm = mode == "LSTM"
     y = np.full((length + 1 if lstm else length, n, 2 * hidden), np.nan, x2.dtype)
     cols = slice(hidden, 2 * hidden)
     saved = be.rnn_direction_forward(mode, x2, length, *weights, h0, c0, y[:length, :, cols],
                                      y[length, :, cols] if lstm else None, reverse, True)
-    dzx, dzh, dh0, dc0, scale = be.rnn_direction_backward(mode, saved, dout, dcn, weights[1], h0, c0, reverse,
-                                                          need_h0)
+    dzx, dzh, dh0, dc0 = be.rnn_direction_backward(mode, saved, dout, dcn, weights[1], h0, c0, reverse, need_h0)
     same = dzh is dzx
-    if scale is not None:
-        dzx, dzh = dzx * scale, dzh * scale
     return (y[:length, :, cols].copy(), y[length, :, cols].copy() if lstm else None, dzx, dzh, dh0, dc0), same
 
 
@@ -175,7 +172,7 @@ def test_rnn_relu_slope_at_zero():
     for be in (COMPOSITE, CPU):
         out = np.empty((2, 1, 1))
         saved = be.rnn_direction_forward("RNN_RELU", x2, 2, w_ih, w_hh, None, None, h0, None, out, None, False, True)
-        dzx, _, dh0, _, _ = be.rnn_direction_backward("RNN_RELU", saved, dout, None, w_hh, h0, None, False, True)
+        dzx, _, dh0, _ = be.rnn_direction_backward("RNN_RELU", saved, dout, None, w_hh, h0, None, False, True)
         assert not out.any() and not dzx.any() and not dh0.any()
 
 

@@ -25,12 +25,6 @@ def _arr(t):
     return None if t is None else t._data
 
 
-def _scaled(grad, scale):
-    if scale is not None:
-        grad *= scale[:, None] if grad.ndim == 2 else scale
-    return grad
-
-
 def rnn_layer(mode: str, input: Tensor, seq_len: int, weights, hx: Tensor | None, cx: Tensor | None,
               layer: int) -> Tensor:
     """One layer of ``mode`` over the first ``seq_len`` rows of ``input`` (L', N, I), time-major.
@@ -88,15 +82,14 @@ def rnn_layer(mode: str, input: Tensor, seq_len: int, weights, hx: Tensor | None
             t_ih, t_hh, t_bih, t_bhh = ws
             w_ih, w_hh = t_ih._data, t_hh._data
             reverse = d == 1
-            dzx, dzh, dh0, dc0, scale = be.rnn_direction_backward(
+            dzx, dzh, dh0, dc0 = be.rnn_direction_backward(
                 mode, saved[d], g[:length, :, cols], g[length, :, cols] if lstm else None, w_hh, h0s[d], c0s[d],
                 reverse, ghx is not None)
             gates = dzx.shape[-1]
             dzx2 = dzx.reshape(length * n, gates)
             dzh2 = dzh.reshape(length * n, gates)
             if gx is not None:
-                w_eff = w_ih if scale is None else w_ih * scale[:, None]
-                be.gemm_into(dzx2, w_eff, dx2, 1.0, 0.0 if d == 0 else 1.0)
+                be.gemm_into(dzx2, w_ih, dx2, 1.0, 0.0 if d == 0 else 1.0)
             gw_ih = be.matmul(dzx2.T, x2) if t_ih._requires_grad else None
             gw_hh = _hh_weight_grad(be, dzh, y[:length, :, cols], h0s[d], hx is not None, reverse) \
                 if t_hh._requires_grad else None
@@ -106,8 +99,6 @@ def rnn_layer(mode: str, input: Tensor, seq_len: int, weights, hx: Tensor | None
             gb_hh = None
             if need_bhh:  # RNN and LSTM: the same pre-activations take both biases
                 gb_hh = gb_ih.copy() if need_bih and dzh is dzx else dzh2.sum(axis=0)
-            gw_ih, gw_hh, gb_ih, gb_hh = (None if gr is None else _scaled(gr, scale)
-                                          for gr in (gw_ih, gw_hh, gb_ih, gb_hh))
             wgrads += [gw_ih, gw_hh, gb_ih, gb_hh]
             if ghx is not None:
                 ghx[layer * ndir + d] = dh0

@@ -23,14 +23,12 @@ Formulas and gate order are PyTorch's (G gate blocks of H rows each in the weigh
     may refer to ``out``, which must not change before the backward.
 
 ``rnn_direction_backward(mode, saved, dout, dcn, w_hh, h0, c0, reverse, need_h0)
--> (dzx, dzh, dh0, dc0, scale)``
+-> (dzx, dzh, dh0, dc0)``
     dout (L, N, H): the gradient of ``out`` (may be strided); dcn (N, H): of ``c_n`` (LSTM; else None).
     dzx (L, N, G*H): the gradient of the input pre-activations x_t W_ihᵀ + b_ih; dzh: of the recurrent
     ones h_{t-1} W_hhᵀ + b_hh, the same array object as dzx for RNN and LSTM (both sums meet before the
     gates), a separate one for GRU. dh0 (N, H): the gradient of h0 (may be None when ``need_h0`` is
-    False); dc0 (N, H) of c0 for LSTM, else None. ``scale``: None, or a (G*H,) per-gate-row factor that
-    dzx and dzh still lack (a backend folding constants into the weights): the caller multiplies the
-    weight and bias gradients by it and takes dx = dzx @ (scale[:, None] * W_ih). Here always None.
+    False); dc0 (N, H) of c0 for LSTM, else None.
 """
 from __future__ import annotations
 
@@ -130,4 +128,4 @@ class RNNKernels:
                 slope = 1 - h * h if mode == "RNN_TANH" else (h > 0).astype(dt)
                 dzx[t] = dh * slope
                 dh_next = xp.matmul(dzx[t], w_hh)
-        return dzx, dzh, dh_next, dc, None
+        return dzx, dzh, dh_next, dc

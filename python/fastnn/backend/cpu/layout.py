@@ -5,12 +5,16 @@ from __future__ import annotations
 import numpy as np
 
 
+def contiguous_rows(x: np.ndarray) -> np.ndarray:
+    """x itself when its last dim is contiguous (any other strides), else a C-contiguous copy."""
+    if x.shape[-1] > 1 and x.strides[-1] != x.itemsize:
+        return np.ascontiguousarray(x)
+    return x
+
+
 def rows_view(x: np.ndarray, cols: int) -> np.ndarray:
     """x as (rows, cols) with contiguous rows: a view when the layout allows one, else a copy."""
-    x2 = x.reshape(-1, cols) if x.ndim != 2 or x.shape[1] != cols else x
-    if cols > 1 and x2.strides[1] != x2.itemsize:
-        x2 = np.ascontiguousarray(x2)
-    return x2
+    return contiguous_rows(x.reshape(-1, cols) if x.ndim != 2 or x.shape[1] != cols else x)
 
 
 def dense(x: np.ndarray) -> np.ndarray:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from ... import _C
+from .layout import contiguous_rows
 from .rnn_workspace import empty as _empty
 
 _gemm = _C.gemm
@@ -37,10 +38,10 @@ class CpuRNNKernels:
 
     def rnn_direction_backward(self, mode, saved, dout, dcn, w_hh, h0, c0, reverse, need_h0):
         if mode == "LSTM":
-            return lstm_backward(saved, dout, dcn, w_hh, c0, reverse, need_h0) + (None,)
+            return lstm_backward(saved, dout, dcn, w_hh, c0, reverse, need_h0)
         if mode == "GRU":
-            return gru_backward(saved, dout, w_hh, h0, reverse, need_h0) + (None,)
-        return rnn_backward(saved, dout, dcn, w_hh, h0, c0, reverse, mode == "RNN_RELU") + (None,)
+            return gru_backward(saved, dout, w_hh, h0, reverse, need_h0)
+        return rnn_backward(saved, dout, dcn, w_hh, h0, c0, reverse, mode == "RNN_RELU")
 
 
 def projection(x2, w, length):
@@ -107,14 +108,6 @@ def rnn_backward(saved, dout, dcn, w_hh, h0, c0, reverse, relu):
 # step's gates (nonlinearities, state update, output, and what the backward needs), and its backward the
 # mirror image, with no Python call per step.
 
-def _rows(a):
-    """``a`` with contiguous rows, as the native loops take states and gradients (a broadcast or transposed
-    gradient from autograd is copied; the usual views pass as they are)."""
-    if a.shape[-1] > 1 and a.strides[-1] != a.itemsize:
-        return np.ascontiguousarray(a)
-    return a
-
-
 def _recurrent_operand(w_hh, length: int):
     """W_hhᵀ for h_{t-1} W_hhᵀ: made contiguous once per sequence, so the GEMM reads its short rows in place at
     every step (its direct-B path: W_hhᵀ is packed once, by this copy, not once per step); a single step
@@ -132,8 +125,8 @@ def lstm_forward(x2, length, w_ih, w_hh, b_ih, b_hh, h0, c0, out, c_n, reverse, 
     n = gates.shape[1]
     c = _empty((length, n, hidden), dt)
     tanh_c = _empty((length, n, hidden), dt) if need_grad else None
-    _C.lstm_sequence_forward(gates, bias, _recurrent_operand(w_hh, length), _rows(h0), _rows(c0), out, c_n, c,
-                             tanh_c, reverse)
+    _C.lstm_sequence_forward(gates, bias, _recurrent_operand(w_hh, length), contiguous_rows(h0), contiguous_rows(c0),
+                             out, c_n, c, tanh_c, reverse)
     return gates, c, tanh_c
 
 
@@ -144,8 +137,8 @@ def lstm_backward(saved, dout, dcn, w_hh, c0, reverse, need_h0):
     dz = _empty((length, n, width), dt)
     dh0 = np.empty((n, width // 4), dt) if need_h0 else None
     dc0 = np.empty((n, width // 4), dt)
-    _C.lstm_sequence_backward(gates, c, tanh_c, _rows(c0), w_hh, _rows(dout), None if dcn is None else _rows(dcn),
-                              dz, dh0, dc0, reverse)
+    _C.lstm_sequence_backward(gates, c, tanh_c, contiguous_rows(c0), w_hh, contiguous_rows(dout),
+                              None if dcn is None else contiguous_rows(dcn), dz, dh0, dc0, reverse)
     return dz, dz, dh0, dc0
 
 
@@ -161,7 +154,8 @@ def gru_forward(x2, length, w_ih, w_hh, b_ih, b_hh, h0, out, reverse, need_grad)
         b_hn = np.ascontiguousarray(b_hh[2 * hidden:])
     gates = projection(x2, w_ih, length)
     gh_n = _empty((length, gates.shape[1], hidden), dt) if need_grad else None
-    _C.gru_sequence_forward(gates, bias, b_hn, _recurrent_operand(w_hh, length), _rows(h0), out, gh_n, reverse)
+    _C.gru_sequence_forward(gates, bias, b_hn, _recurrent_operand(w_hh, length), contiguous_rows(h0), out, gh_n,
+                            reverse)
     return gates, gh_n, out
 
 
@@ -172,5 +166,6 @@ def gru_backward(saved, dout, w_hh, h0, reverse, need_h0):
     dzx = _empty((length, n, width), dt)
     dzh = _empty((length, n, width), dt)
     dh0 = np.empty((n, width // 3), dt) if need_h0 else None
-    _C.gru_sequence_backward(gates, gh_n, _rows(h0), out, w_hh, _rows(dout), dzx, dzh, dh0, reverse)
+    _C.gru_sequence_backward(gates, gh_n, contiguous_rows(h0), out, w_hh, contiguous_rows(dout), dzx, dzh, dh0,
+                             reverse)
     return dzx, dzh, dh0, None

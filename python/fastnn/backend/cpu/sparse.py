@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ... import _C
-from .layout import dense as _dense
+from .layout import contiguous_rows, dense as _dense
 
 _NATIVE = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -15,17 +15,10 @@ class CpuSparseKernels:
     def spmm(self, rows, cols, vals, dense, m: int):
         if dense.dtype not in _NATIVE or vals.dtype != dense.dtype:
             return super().spmm(rows, cols, vals, dense, m)
-        return _C.spmm(_dense(rows), _dense(cols), _dense(vals), _rows(dense), int(m))
+        return _C.spmm(_dense(rows), _dense(cols), _dense(vals), contiguous_rows(dense), int(m))
 
     def sddmm(self, rows, cols, a, b):
         if a.dtype not in _NATIVE or b.dtype != a.dtype:
             return super().sddmm(rows, cols, a, b)
-        return _C.sddmm(_dense(rows), _dense(cols), _rows(a), _rows(b))
+        return _C.sddmm(_dense(rows), _dense(cols), contiguous_rows(a), contiguous_rows(b))
 
-
-def _rows(x):
-    """2-D with contiguous rows (any row stride): what the kernels read."""
-    if x.ndim == 2 and (x.shape[1] <= 1 or x.strides[1] == x.itemsize) and x.strides[0] % x.itemsize == 0 \
-            and x.strides[0] >= 0:
-        return x
-    return _dense(x)
